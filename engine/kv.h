@@ -1,0 +1,579 @@
+/*
+ * kv.h -- the whole public contract of the shardkv engine.
+ *
+ * shardkv is an in-memory key-value engine.  One store ("environment", kv_env)
+ * holds named, isolated key spaces ("namespaces").  Each namespace is split into
+ * shards, each with its own lock; a key's shard is jump_consistent_hash(XXH3(key)).
+ *
+ * MEMORY MODES
+ *   Every store lives in one contiguous region and never allocates from the host
+ *   heap per key.  The region is either
+ *     (a) reserved by the engine in ordinary process memory (kv_config.region ==
+ *         NULL; an anonymous mapping of kv_config.memory bytes whose pages are
+ *         committed by the kernel only when first touched), or
+ *     (b) handed in by the host (kv_config.region != NULL), e.g. PostgreSQL shared
+ *         memory or a MAP_SHARED mapping inherited across fork().  Several
+ *         processes may then use one store at once; each process that did not
+ *         inherit the kv_env handle calls kv_env_attach().
+ *   Inside the region every link is a 32-bit offset in 8-byte units, so the store
+ *   does not depend on the address it is mapped at; a region is at most 32 GiB.
+ *
+ * THREADS AND PROCESSES
+ *   Every call is safe from any thread, and in mode (b) from any process sharing
+ *   the region.  Readers never take a lock: they read optimistically under each
+ *   shard's sequence counter and retry if a writer interfered.  Writers take the
+ *   shard's spinlock.  The engine never blocks on the host, never calls back into
+ *   the host while it holds a lock, never aborts, never longjmps and never prints.
+ *   A process that dies while it holds an engine lock leaves that shard locked:
+ *   hosts in mode (b) must treat a crashed sharer as PostgreSQL does (reinitialise
+ *   the region).
+ *
+ * ERRORS
+ *   Every call returns an int status: KV_OK (0) or one of the negative KV_E*
+ *   codes below.  kv_strerror() gives the text.  KV_NOTFOUND and KV_EXISTS are
+ *   ordinary outcomes, not failures.  A call that fails changes nothing.
+ *
+ * LIFETIME OF RETURNED DATA
+ *   The engine never returns pointers into the store.  Values are copied into a
+ *   caller-owned kv_buf, which the engine grows with the environment's allocator
+ *   (kv_mem_methods) while it holds no lock.  Release it with kv_buf_free().
+ */
+#ifndef SHARDKV_KV_H
+#define SHARDKV_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- version */
+#define KV_VERSION_MAJOR 0
+#define KV_VERSION_MINOR 1
+#define KV_VERSION_PATCH 0
+#define KV_VERSION_NUMBER (KV_VERSION_MAJOR * 10000 + KV_VERSION_MINOR * 100 + KV_VERSION_PATCH)
+
+/* "0.1.0" */
+const char *kv_version(void);
+
+/* ----------------------------------------------------------- status codes */
+/*
+ * LMDB's convention: 0 is success, library codes use a reserved negative range
+ * (-30700 .. -30799).  Positive values never occur.
+ */
+#define KV_OK            0
+#define KV_NOTFOUND      (-30700) /* key does not exist (an outcome, not a failure) */
+#define KV_EXISTS        (-30701) /* key already exists (add / NX) */
+#define KV_UNCHANGED     (-30702) /* condition not met, nothing changed (EXPIRE NX/XX/GT/LT, PERSIST without TTL) */
+#define KV_ENONS         (-30710) /* namespace does not exist */
+#define KV_ENSEXISTS     (-30711) /* namespace already exists */
+#define KV_ENSNAME       (-30712) /* invalid namespace name */
+#define KV_ETOOMANYNS    (-30713) /* the store's namespace table is full */
+#define KV_EINVAL        (-30720) /* invalid argument */
+#define KV_EKEYSIZE      (-30721) /* key is empty or longer than the namespace's max_key_size */
+#define KV_EVALSIZE      (-30722) /* value longer than the namespace's max_value_size */
+#define KV_ENOMEM        (-30723) /* the store's memory region is full */
+#define KV_EMAXKEYS      (-30724) /* namespace reached max_keys (and its policy does not evict) */
+#define KV_EMAXMEM       (-30725) /* namespace reached max_memory (and its policy does not evict) */
+#define KV_ENOTINT       (-30726) /* value is not an integer, or is out of range */
+#define KV_EOVERFLOW     (-30727) /* increment or decrement would overflow */
+#define KV_ENOTFLOAT     (-30728) /* value is not a valid float, or the result is not finite */
+#define KV_ESHARDS       (-30729) /* invalid shard count (0, over KV_MAX_SHARDS, or lower than now) */
+#define KV_EBUSY         (-30730) /* another save, load or resize is running on that namespace */
+#define KV_EABORTED      (-30731) /* all-or-nothing batch: another item failed, this one was not applied */
+#define KV_EREGION       (-30740) /* region too small, or not a shardkv region (bad magic or version) */
+#define KV_EIO           (-30750) /* I/O error; kv_error.sys_errno has errno */
+#define KV_ECORRUPT      (-30751) /* snapshot file is corrupt or truncated */
+#define KV_EFORMAT       (-30752) /* snapshot file is not a shardkv snapshot, or an unsupported version */
+
+/* "KV_ENOMEM: ..." style text for any code; never NULL. */
+const char *kv_strerror(int rc);
+
+/*
+ * Detail for calls that can say more than a code (snapshots, batches).  Filled
+ * when a call takes a kv_error * and fails; msg is NUL-terminated lower-case
+ * text without a trailing period.
+ */
+typedef struct kv_error {
+	int    code;      /* same as the call's return value */
+	int    sys_errno; /* errno for KV_EIO, else 0 */
+	size_t item;      /* batch item that failed, else (size_t)-1 */
+	char   msg[256];
+} kv_error;
+
+/* -------------------------------------------------------------- limits */
+#define KV_NS_NAME_MAX      63         /* bytes; names match [A-Za-z0-9_.:-]+ */
+#define KV_MAX_SHARDS       4096
+#define KV_KEY_SIZE_LIMIT   65535      /* hard ceiling of max_key_size */
+#define KV_VALUE_SIZE_LIMIT 0x7ffffff8 /* hard ceiling of max_value_size */
+#define KV_REGION_MAX       ((size_t)32 << 30)
+
+/* ---------------------------------------------------------- value types */
+/*
+ * Every value carries a type tag so a host can round-trip its own types.  The
+ * engine treats every value as bytes; the tags below are the shared vocabulary,
+ * so a snapshot written by one host reads the same in another.  Numbers are
+ * stored as their canonical decimal text ("42", "2.5"), so every host can also
+ * read them as strings.  Tags 64..255 are free for a host's private use.
+ */
+#define KV_T_BYTES 0 /* opaque bytes (Redis strings, PG bytea, SQLite BLOB) */
+#define KV_T_TEXT  1 /* UTF-8 text */
+#define KV_T_INT   2 /* signed 64-bit integer, decimal text */
+#define KV_T_REAL  3 /* double, shortest round-trip decimal text */
+#define KV_T_JSON  4 /* JSON text (PG jsonb) */
+#define KV_T_NULL  5 /* SQL NULL, empty value */
+#define KV_T_NONE  (-1) /* in kv_buf.type: there was no value */
+
+/* ------------------------------------------------------------- buffers */
+typedef struct kv_val {
+	size_t      len;
+	const void *data;
+} kv_val;
+
+/*
+ * Caller-owned output buffer.  Initialise with KV_BUF_INIT (or zero it); reuse
+ * across calls to avoid allocation; release with kv_buf_free() on the env that
+ * filled it.  After a successful read: data[0..len) is the value (also followed
+ * by a NUL byte that is not counted), type its tag, expires_at its absolute
+ * expiry (0 = none).  When a call found no value, type is KV_T_NONE and len 0.
+ */
+typedef struct kv_buf {
+	char   *data;
+	size_t  len;
+	size_t  cap;
+	int     type;
+	int64_t expires_at; /* ms since the Unix epoch, 0 = no expiry */
+} kv_buf;
+#define KV_BUF_INIT {NULL, 0, 0, KV_T_NONE, 0}
+
+/* ------------------------------------------------------- environment */
+typedef struct kv_env kv_env;
+typedef struct kv_ns  kv_ns;
+
+/*
+ * Process-local allocator for the engine's own small objects (handles, output
+ * buffers, scan and snapshot buffers).  Modelled on sqlite3_mem_methods.  xRealloc
+ * must behave as realloc(3) and return NULL on failure; it must not longjmp.
+ * The engine calls it only while it holds no lock.  All NULL: libc.
+ */
+typedef struct kv_mem_methods {
+	void *(*xRealloc)(void *ctx, void *ptr, size_t size); /* size 0: free, return NULL */
+	void *ctx;
+} kv_mem_methods;
+
+typedef struct kv_config {
+	void          *region;         /* NULL: engine maps process memory (mode a) */
+	size_t         region_size;    /* mode (b): bytes at region */
+	size_t         memory;         /* mode (a): bytes to reserve, default 1 GiB */
+	uint32_t       max_namespaces; /* default 1024 */
+	uint32_t       default_shards; /* shards of a namespace created with shards 0; default 16 */
+	kv_mem_methods mem;
+} kv_config;
+
+/* Fill *cfg with the defaults above. */
+void kv_config_init(kv_config *cfg);
+
+/*
+ * Smallest region_size that kv_env_open() accepts for max_namespaces; a useful
+ * store needs more (the region also holds every key, value and shard table).
+ */
+size_t kv_region_min_size(uint32_t max_namespaces);
+
+/*
+ * Create a new store and a handle on it.  In mode (b) the region is formatted
+ * (its old contents are discarded) and must stay mapped until every process
+ * has closed its handle.
+ * Errors: KV_EINVAL (bad config), KV_EREGION (region too small / too large),
+ *         KV_ENOMEM (mapping or handle allocation failed).
+ */
+int kv_env_open(const kv_config *cfg, kv_env **out);
+
+/*
+ * Attach to a store that another process formatted in a shared region, e.g.
+ * after exec.  A process that inherited a kv_env by fork() may use it directly.
+ * Errors: KV_EREGION (not a shardkv region, or another engine version), KV_ENOMEM.
+ */
+int kv_env_attach(void *region, size_t region_size, const kv_mem_methods *mem, kv_env **out);
+
+/*
+ * Release this process's handle.  In mode (a) this also frees the store; in
+ * mode (b) the region is left as it is for the other processes.  Every kv_ns and
+ * kv_iter opened on env must be closed first.
+ */
+void kv_env_close(kv_env *env);
+
+typedef struct kv_env_stats {
+	size_t   region_size;  /* bytes of the region */
+	size_t   region_used;  /* bytes handed out to shards and tables */
+	uint32_t namespaces;
+	uint32_t max_namespaces;
+} kv_env_stats;
+int kv_env_stats_get(kv_env *env, kv_env_stats *out);
+
+/* Free a buffer filled by this env's calls and reset it to KV_BUF_INIT. */
+void kv_buf_free(kv_env *env, kv_buf *buf);
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME); the engine's notion of now. */
+int64_t kv_now_ms(void);
+
+/* ------------------------------------------------------------ namespaces */
+#define KV_EVICT_NONE            0 /* over a limit: KV_EMAXKEYS / KV_EMAXMEM */
+#define KV_EVICT_ALLKEYS_LRU     1 /* approximate LRU (CLOCK) over all keys */
+#define KV_EVICT_ALLKEYS_RANDOM  2
+#define KV_EVICT_VOLATILE_LRU    3 /* only keys with a TTL */
+#define KV_EVICT_VOLATILE_RANDOM 4
+#define KV_EVICT_VOLATILE_TTL    5 /* the key with the nearest expiry among a sample */
+
+typedef struct kv_ns_config {
+	uint32_t shards;          /* 0: the env's default_shards */
+	uint64_t max_keys;        /* 0: unlimited */
+	uint64_t max_memory;      /* bytes of entries and tables; 0: unlimited (region-bound) */
+	int64_t  default_ttl_ms;  /* applied by writes that pass KV_EXPIRE_DEFAULT; 0: none */
+	uint32_t max_key_size;    /* 0: 65535 */
+	uint32_t max_value_size;  /* 0: 512 MiB, capped by KV_VALUE_SIZE_LIMIT */
+	int      eviction;        /* KV_EVICT_* */
+} kv_ns_config;
+
+/* Fill *cfg with defaults (all zero but eviction = KV_EVICT_NONE). */
+void kv_ns_config_init(kv_ns_config *cfg);
+
+/*
+ * Create namespace `name`.  cfg may be NULL for defaults.
+ * Errors: KV_ENSNAME, KV_ENSEXISTS, KV_ETOOMANYNS, KV_ESHARDS, KV_EINVAL, KV_ENOMEM.
+ */
+int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg);
+
+/*
+ * Drop namespace `name` and free its memory.  Handles on it stay valid objects:
+ * their calls return KV_ENONS until a namespace of that name exists again, then
+ * they operate on the new one.  Errors: KV_ENONS, KV_EBUSY (save/load running).
+ */
+int kv_ns_drop(kv_env *env, const char *name);
+
+/*
+ * Open a process-local handle bound to the *name* of a namespace (it follows a
+ * drop and re-create).  The namespace must exist at open time.  A handle may be
+ * used by many threads at once.  Close it with kv_ns_close().
+ * Errors: KV_ENSNAME, KV_ENONS, KV_ENOMEM.
+ */
+int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
+void kv_ns_close(kv_ns *ns);
+const char *kv_ns_name(const kv_ns *ns);
+
+/*
+ * Change limits, default TTL and eviction of a live namespace (not its shard
+ * count: see kv_ns_resize).  Lowering a limit below the current usage makes later
+ * writes fail or evict; nothing is removed at once.
+ * Errors: KV_ENONS, KV_EINVAL.
+ */
+int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
+
+/*
+ * Raise the shard count to `shards` online: readers and writers continue while
+ * keys move (jump hashing moves only the keys that must move, all to the new
+ * shards).  Errors: KV_ENONS, KV_ESHARDS (not higher, or over KV_MAX_SHARDS),
+ * KV_ENOMEM (the region could not hold the new shards; nothing changed),
+ * KV_EBUSY.
+ */
+int kv_ns_resize(kv_ns *ns, uint32_t shards);
+
+/* Delete every key.  Errors: KV_ENONS. */
+int kv_ns_flush(kv_ns *ns);
+
+typedef struct kv_ns_stats {
+	char         name[KV_NS_NAME_MAX + 1];
+	kv_ns_config config;  /* shards is the current count */
+	uint64_t     keys;    /* O(1); includes expired keys not yet reclaimed */
+	uint64_t     bytes;   /* memory charged to the namespace: entries + tables */
+	uint64_t     hits, misses, expired, evicted; /* approximate counters */
+} kv_ns_stats;
+
+int kv_ns_stats_get(kv_ns *ns, kv_ns_stats *out);
+
+/*
+ * List namespaces: fills up to cap entries of out (sorted by name) and sets *n to
+ * the number that exist (which may exceed cap).  out may be NULL when cap is 0.
+ */
+int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
+
+/* ---------------------------------------------------- single-key operations */
+/*
+ * Keys are 1..max_key_size bytes, any bytes.  Values are 0..max_value_size bytes.
+ * Every call below may also return KV_ENONS (namespace dropped) and KV_EKEYSIZE.
+ * Expired keys are invisible to every call as soon as their time has passed.
+ */
+
+/* Expiry arguments of writes (absolute ms since the epoch otherwise). */
+#define KV_EXPIRE_DEFAULT 0          /* the namespace's default_ttl_ms, or none */
+#define KV_EXPIRE_NEVER   (-1)       /* no expiry */
+#define KV_EXPIRE_KEEP    (-2)       /* keep the old key's expiry (Redis KEEPTTL) */
+
+/* kv_set flags */
+#define KV_SET_NX 0x1u /* only if absent: KV_EXISTS otherwise */
+#define KV_SET_XX 0x2u /* only if present: KV_NOTFOUND otherwise */
+
+/*
+ * Copy the value of key into *out.  Returns KV_OK or KV_NOTFOUND.
+ * Errors: KV_ENOMEM (growing out failed).
+ */
+int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
+
+/* KV_OK if key exists, else KV_NOTFOUND. */
+int kv_exists(kv_ns *ns, const void *key, size_t klen);
+
+/*
+ * Store value under key.  expires_at is absolute or one of KV_EXPIRE_*.  If old
+ * is not NULL it receives the previous value (type KV_T_NONE if there was
+ * none), also when NX refuses the write.
+ * Returns KV_OK, or KV_EXISTS / KV_NOTFOUND when NX / XX refused the write.
+ * Errors: KV_EVALSIZE, KV_EINVAL (bad type or expiry), KV_EMAXKEYS, KV_EMAXMEM,
+ *         KV_ENOMEM.  Over a limit with an eviction policy, keys of the key's
+ *         shard are evicted first; the error is returned only if that is not
+ *         enough.
+ */
+int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+           int type, int64_t expires_at, unsigned flags, kv_buf *old);
+
+/* Delete key.  KV_OK or KV_NOTFOUND. */
+int kv_del(kv_ns *ns, const void *key, size_t klen);
+
+/* Atomically copy the value into *out and delete the key.  KV_OK or KV_NOTFOUND. */
+int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
+
+/*
+ * Atomically add `by` to the integer value of key (decimal text of a signed
+ * 64-bit integer, as Redis INCRBY parses it).  A missing key counts as 0 and is
+ * created with the default TTL; an existing key keeps its TTL.  The result is
+ * stored with type KV_T_INT.  Errors: KV_ENOTINT, KV_EOVERFLOW, limit errors.
+ */
+int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result);
+
+/*
+ * Float increment with Redis INCRBYFLOAT semantics (long double arithmetic, the
+ * result stored as decimal text without exponent or trailing zeros, type
+ * KV_T_REAL).  If result_text is not NULL it receives that text.
+ * Errors: KV_ENOTFLOAT, limit errors.
+ */
+int kv_incr_float(kv_ns *ns, const void *key, size_t klen, double by, double *result,
+                  kv_buf *result_text);
+
+/*
+ * Append to the value (creating the key if missing, with the default TTL).  The
+ * type tag is kept (KV_T_BYTES for a new key).  *newlen gets the new length.
+ */
+int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+              size_t *newlen);
+
+/*
+ * Overwrite bytes at offset, zero-padding as Redis SETRANGE does.  A missing key
+ * with vlen 0 stays missing (*newlen = 0).  Errors: KV_EVALSIZE when offset+vlen
+ * exceeds max_value_size.
+ */
+int kv_setrange(kv_ns *ns, const void *key, size_t klen, size_t offset,
+                const void *val, size_t vlen, size_t *newlen);
+
+/*
+ * Copy bytes start..end (inclusive; negative counts from the end, Redis
+ * GETRANGE semantics) into *out.  KV_NOTFOUND if the key is missing.
+ */
+int kv_getrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t end,
+                kv_buf *out);
+
+/* Length of the value without copying it.  KV_OK or KV_NOTFOUND. */
+int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
+
+/* kv_expire conditions (Redis 7 EXPIRE options); 0 = always */
+#define KV_EXPIRE_NX 0x1u /* only if the key has no expiry */
+#define KV_EXPIRE_XX 0x2u /* only if the key has an expiry */
+#define KV_EXPIRE_GT 0x4u /* only if later than the current expiry (none counts as infinite) */
+#define KV_EXPIRE_LT 0x8u /* only if earlier than the current expiry */
+
+/*
+ * Set an absolute expiry (ms since the epoch).  A time at or before now deletes
+ * the key, as Redis does.  Returns KV_OK, KV_NOTFOUND, or KV_UNCHANGED when the
+ * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT).
+ */
+int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond);
+
+/* Remove the expiry.  KV_OK, KV_NOTFOUND, or KV_UNCHANGED if it had none. */
+int kv_persist(kv_ns *ns, const void *key, size_t klen);
+
+/* *expires_at = absolute expiry, 0 if none.  KV_OK or KV_NOTFOUND. */
+int kv_ttl(kv_ns *ns, const void *key, size_t klen, int64_t *expires_at);
+
+/*
+ * Rename src to dst atomically (across shards), keeping value, type and expiry;
+ * an existing dst is overwritten unless nx.  src == dst is KV_OK (if it exists).
+ * Returns KV_OK, KV_NOTFOUND (no src), KV_EXISTS (nx and dst exists).
+ */
+int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
+              int nx);
+
+/* Copy a uniformly-ish random live key into *key.  KV_NOTFOUND if empty. */
+int kv_random_key(kv_ns *ns, kv_buf *key);
+
+/* ------------------------------------------------------------- batches */
+#define KV_OP_GET     1
+#define KV_OP_SET     2
+#define KV_OP_DEL     3
+#define KV_OP_EXISTS  4
+#define KV_OP_CONSUME 5
+
+#define KV_BATCH_ALL_OR_NOTHING 0 /* atomic across shards; a consistent cut for reads */
+#define KV_BATCH_BEST_EFFORT    1 /* each item on its own */
+
+/*
+ * One batch item.  Inputs: op, key, and for KV_OP_SET val/type/expires_at/flags
+ * as kv_set takes them.  Outputs: status (KV_OK, KV_NOTFOUND, KV_EXISTS, an
+ * error, or KV_EABORTED), and for GET and CONSUME the value as
+ * arena->data[val_off .. val_off + val_len) with its type and expiry.
+ */
+typedef struct kv_op {
+	int         op;
+	const void *key;
+	size_t      klen;
+	const void *val;
+	size_t      vlen;
+	int         type;
+	int64_t     expires_at;
+	unsigned    flags;
+	/* outputs */
+	int         status;
+	int         out_type;
+	size_t      out_off;
+	size_t      out_len;
+	int64_t     out_expires_at;
+} kv_op;
+
+/*
+ * Run n items on one namespace.  Items apply in order (a GET after a SET of the
+ * same key sees it).  arena (may be NULL if there are no GET/CONSUME items)
+ * receives every value read, back to back.
+ *
+ * KV_BATCH_ALL_OR_NOTHING: every touched shard is locked (in ascending order, so
+ * overlapping batches cannot deadlock) and the batch applies as a whole or not at
+ * all.  A consume of a missing key, a NX/XX refusal, a size or limit error fails
+ * the batch: the call returns that item's code, err->item names it, that item's
+ * status holds the code and every other item's status is KV_EABORTED; nothing
+ * changed.  KV_NOTFOUND of a GET, DEL or EXISTS is an outcome, not a failure.
+ * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
+ * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
+ *
+ * KV_BATCH_BEST_EFFORT: each item gets its own status; the call returns KV_OK
+ * unless the arguments are invalid.
+ *
+ * Errors: KV_EINVAL (bad op or mode), KV_ENONS, KV_ENOMEM, or the failing item's.
+ */
+int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv_error *err);
+
+/* --------------------------------------------------------------- scans */
+/*
+ * Cursor scan with Redis SCAN guarantees: start with cursor 0, call again with
+ * the returned cursor until it comes back 0.  Every key that exists during the
+ * whole scan is returned at least once, also while writers run and the
+ * namespace's tables grow or its shard count is raised; a key may be returned
+ * twice only if the shard count was raised during the scan.  Keys added or
+ * removed during the scan may or may not appear.
+ *
+ * The cursor orders keys by (shard, hash), so it is independent of table sizes.
+ */
+typedef struct kv_scan_opts {
+	const void *prefix;     /* only keys starting with these bytes (NULL: all) */
+	size_t      prefix_len;
+	const char *match;      /* Redis glob (MATCH); NULL: all */
+	size_t      match_len;
+	size_t      count;      /* work hint in keys examined; 0: 10 */
+	int         values;     /* nonzero: also return values */
+} kv_scan_opts;
+
+/*
+ * Called once per returned key, after every engine lock was released.  val is
+ * NULL unless opts->values.  Return 0 to continue.  Nonzero stops the step: the
+ * rest of its keys are skipped and kv_scan returns that value with *cursor
+ * unchanged, so a host can abort a scan on its own error.
+ */
+typedef int (*kv_scan_fn)(void *ctx, const void *key, size_t klen, const void *val,
+                          size_t vlen, int type, int64_t expires_at);
+
+/*
+ * One scan step from *cursor; sets *cursor to the next cursor (0 when done).
+ * Errors: KV_ENONS, KV_ENOMEM, KV_EINVAL.
+ */
+int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx);
+
+/* ----------------------------------------------------------- snapshots */
+/*
+ * Save one namespace (ns != NULL) or every namespace to path.  The file is
+ * written to "<path>.tmp-<pid>", fsynced, renamed over path and the directory
+ * fsynced, so a crash at any moment leaves the previous file intact.  Writers
+ * keep running; the image is a consistent cut (all-or-nothing batches are wholly
+ * in or out).  Saving every namespace resets the dirty counter and last-save time.
+ * Errors: KV_ENONS, KV_EBUSY (another save of that namespace), KV_EIO, KV_ENOMEM.
+ */
+int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err);
+
+/*
+ * Load namespaces from a snapshot file: every namespace in it (ns NULL) or only
+ * ns.  If as is not NULL (requires ns), the namespace is loaded under that name.
+ * The whole file is read and verified (checksums, lengths, limits) before any
+ * namespace changes.  A namespace that exists keeps its configuration and has
+ * its keys replaced; one that does not is created with the file's configuration.
+ * Keys already expired are dropped.
+ * Errors: KV_EIO, KV_EFORMAT, KV_ECORRUPT (err->msg says where and what),
+ *         KV_ENONS (ns not in the file), KV_EMAXKEYS / KV_EMAXMEM / KV_EKEYSIZE /
+ *         KV_EVALSIZE (does not fit the live namespace), KV_ENOMEM, KV_EBUSY.
+ */
+int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err);
+
+/* ------------------------------------------------------ ticks and autosave */
+/* Redis "save <seconds> <changes>": save when both have accrued since the last save. */
+typedef struct kv_save_rule {
+	int64_t  seconds;
+	uint64_t changes;
+} kv_save_rule;
+
+/* Replace the store's autosave rules (n 0 disables autosave).  Shared by every process. */
+int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n);
+
+typedef struct kv_tick_info {
+	size_t   reclaimed;  /* expired keys reclaimed by this tick */
+	int      save_due;   /* an autosave rule fired: the host should kv_save(env, NULL, ...) */
+	uint64_t dirty;      /* changes since the last full save */
+	int64_t  last_save;  /* ms since the epoch of the last full save (or of kv_env_open) */
+} kv_tick_info;
+
+/*
+ * Drive background work from the host's own thread or process: reclaim up to
+ * `budget` expired keys (0: 200) with an incremental active sweep across
+ * namespaces, and evaluate the autosave rules.  out may be NULL.
+ */
+int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
+
+/* ---------------------------------------------------------- change hooks */
+#define KV_EV_SET     1 /* set, add, replace, setrange, rename target */
+#define KV_EV_DEL     2 /* delete, consume, rename source */
+#define KV_EV_EXPIRE  3 /* expiry set or removed */
+#define KV_EV_INCR    4 /* incr, decr, incr_float */
+#define KV_EV_APPEND  5
+#define KV_EV_EXPIRED 6 /* removed because its TTL passed */
+#define KV_EV_EVICTED 7 /* removed by the eviction policy */
+#define KV_EV_FLUSH   8 /* namespace flushed (key is empty) */
+#define KV_EV_RENAME_FROM 9
+#define KV_EV_RENAME_TO   10
+
+/*
+ * Mutation callback: called in the thread that made the change, after every
+ * engine lock is released, once per changed key.  It may call the engine.  The
+ * pointers are valid only during the call.  In mode (b) each process gets the
+ * events of its own calls only.
+ */
+typedef void (*kv_hook_fn)(void *ctx, const char *ns, const void *key, size_t klen, int event);
+
+/* Install (or with fn NULL remove) this handle's hook.  Not thread-safe with calls. */
+void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHARDKV_KV_H */
