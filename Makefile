@@ -31,8 +31,10 @@ LIB_TSAN  := $(BUILD)/tsan/libshardkv.a
 
 ALL_TARGETS := $(LIB) $(SOLIB)
 TEST_DEPS   :=
+FUZZ_TARGETS :=  # libFuzzer binaries (clang); `make fuzz` runs each for FUZZ_SECONDS
+FUZZ_SECONDS ?= 300
 
-.PHONY: all test deps asan tsan clean run fuzz stress bench bench-engine
+.PHONY: all test deps asan tsan clean run fuzz stress bench bench-engine bench-pg bench-sqlite bench-resp
 .DEFAULT_GOAL := all
 
 $(BUILD)/obj/engine/%.o: engine/%.c $(ENGINE_HDR)

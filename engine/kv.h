@@ -48,6 +48,12 @@
 extern "C" {
 #endif
 
+/* Symbols of the public API keep default visibility; the engine builds with
+ * -fvisibility=hidden so nothing else leaks out of a host's shared object. */
+#ifndef KV_API
+#define KV_API __attribute__((visibility("default")))
+#endif
+
 /* ---------------------------------------------------------------- version */
 #define KV_VERSION_MAJOR 0
 #define KV_VERSION_MINOR 1
@@ -55,7 +61,7 @@ extern "C" {
 #define KV_VERSION_NUMBER (KV_VERSION_MAJOR * 10000 + KV_VERSION_MINOR * 100 + KV_VERSION_PATCH)
 
 /* "0.1.0" */
-const char *kv_version(void);
+KV_API const char *kv_version(void);
 
 /* ----------------------------------------------------------- status codes */
 /*
@@ -88,7 +94,7 @@ const char *kv_version(void);
 #define KV_EFORMAT       (-30752) /* snapshot file is not a shardkv snapshot, or an unsupported version */
 
 /* "KV_ENOMEM: ..." style text for any code; never NULL. */
-const char *kv_strerror(int rc);
+KV_API const char *kv_strerror(int rc);
 
 /*
  * Detail for calls that can say more than a code (snapshots, batches).  Filled
@@ -172,13 +178,13 @@ typedef struct kv_config {
 } kv_config;
 
 /* Fill *cfg with the defaults above. */
-void kv_config_init(kv_config *cfg);
+KV_API void kv_config_init(kv_config *cfg);
 
 /*
  * Smallest region_size that kv_env_open() accepts for max_namespaces; a useful
  * store needs more (the region also holds every key, value and shard table).
  */
-size_t kv_region_min_size(uint32_t max_namespaces);
+KV_API size_t kv_region_min_size(uint32_t max_namespaces);
 
 /*
  * Create a new store and a handle on it.  In mode (b) the region is formatted
@@ -187,21 +193,21 @@ size_t kv_region_min_size(uint32_t max_namespaces);
  * Errors: KV_EINVAL (bad config), KV_EREGION (region too small / too large),
  *         KV_ENOMEM (mapping or handle allocation failed).
  */
-int kv_env_open(const kv_config *cfg, kv_env **out);
+KV_API int kv_env_open(const kv_config *cfg, kv_env **out);
 
 /*
  * Attach to a store that another process formatted in a shared region, e.g.
  * after exec.  A process that inherited a kv_env by fork() may use it directly.
  * Errors: KV_EREGION (not a shardkv region, or another engine version), KV_ENOMEM.
  */
-int kv_env_attach(void *region, size_t region_size, const kv_mem_methods *mem, kv_env **out);
+KV_API int kv_env_attach(void *region, size_t region_size, const kv_mem_methods *mem, kv_env **out);
 
 /*
  * Release this process's handle.  In mode (a) this also frees the store; in
  * mode (b) the region is left as it is for the other processes.  Every kv_ns and
  * kv_iter opened on env must be closed first.
  */
-void kv_env_close(kv_env *env);
+KV_API void kv_env_close(kv_env *env);
 
 typedef struct kv_env_stats {
 	size_t   region_size;  /* bytes of the region */
@@ -209,13 +215,13 @@ typedef struct kv_env_stats {
 	uint32_t namespaces;
 	uint32_t max_namespaces;
 } kv_env_stats;
-int kv_env_stats_get(kv_env *env, kv_env_stats *out);
+KV_API int kv_env_stats_get(kv_env *env, kv_env_stats *out);
 
 /* Free a buffer filled by this env's calls and reset it to KV_BUF_INIT. */
-void kv_buf_free(kv_env *env, kv_buf *buf);
+KV_API void kv_buf_free(kv_env *env, kv_buf *buf);
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME); the engine's notion of now. */
-int64_t kv_now_ms(void);
+KV_API int64_t kv_now_ms(void);
 
 /* ------------------------------------------------------------ namespaces */
 #define KV_EVICT_NONE            0 /* over a limit: KV_EMAXKEYS / KV_EMAXMEM */
@@ -236,20 +242,20 @@ typedef struct kv_ns_config {
 } kv_ns_config;
 
 /* Fill *cfg with defaults (all zero but eviction = KV_EVICT_NONE). */
-void kv_ns_config_init(kv_ns_config *cfg);
+KV_API void kv_ns_config_init(kv_ns_config *cfg);
 
 /*
  * Create namespace `name`.  cfg may be NULL for defaults.
  * Errors: KV_ENSNAME, KV_ENSEXISTS, KV_ETOOMANYNS, KV_ESHARDS, KV_EINVAL, KV_ENOMEM.
  */
-int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg);
+KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg);
 
 /*
  * Drop namespace `name` and free its memory.  Handles on it stay valid objects:
  * their calls return KV_ENONS until a namespace of that name exists again, then
  * they operate on the new one.  Errors: KV_ENONS, KV_EBUSY (save/load running).
  */
-int kv_ns_drop(kv_env *env, const char *name);
+KV_API int kv_ns_drop(kv_env *env, const char *name);
 
 /*
  * Open a process-local handle bound to the *name* of a namespace (it follows a
@@ -257,9 +263,9 @@ int kv_ns_drop(kv_env *env, const char *name);
  * used by many threads at once.  Close it with kv_ns_close().
  * Errors: KV_ENSNAME, KV_ENONS, KV_ENOMEM.
  */
-int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
-void kv_ns_close(kv_ns *ns);
-const char *kv_ns_name(const kv_ns *ns);
+KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
+KV_API void kv_ns_close(kv_ns *ns);
+KV_API const char *kv_ns_name(const kv_ns *ns);
 
 /*
  * Change limits, default TTL and eviction of a live namespace (not its shard
@@ -267,7 +273,7 @@ const char *kv_ns_name(const kv_ns *ns);
  * writes fail or evict; nothing is removed at once.
  * Errors: KV_ENONS, KV_EINVAL.
  */
-int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
+KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
 
 /*
  * Raise the shard count to `shards` online: readers and writers continue while
@@ -276,10 +282,10 @@ int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
  * KV_ENOMEM (the region could not hold the new shards; nothing changed),
  * KV_EBUSY.
  */
-int kv_ns_resize(kv_ns *ns, uint32_t shards);
+KV_API int kv_ns_resize(kv_ns *ns, uint32_t shards);
 
 /* Delete every key.  Errors: KV_ENONS. */
-int kv_ns_flush(kv_ns *ns);
+KV_API int kv_ns_flush(kv_ns *ns);
 
 typedef struct kv_ns_stats {
 	char         name[KV_NS_NAME_MAX + 1];
@@ -289,13 +295,13 @@ typedef struct kv_ns_stats {
 	uint64_t     hits, misses, expired, evicted; /* approximate counters */
 } kv_ns_stats;
 
-int kv_ns_stats_get(kv_ns *ns, kv_ns_stats *out);
+KV_API int kv_ns_stats_get(kv_ns *ns, kv_ns_stats *out);
 
 /*
  * List namespaces: fills up to cap entries of out (sorted by name) and sets *n to
  * the number that exist (which may exceed cap).  out may be NULL when cap is 0.
  */
-int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
+KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
 
 /* ---------------------------------------------------- single-key operations */
 /*
@@ -317,10 +323,10 @@ int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
  * Copy the value of key into *out.  Returns KV_OK or KV_NOTFOUND.
  * Errors: KV_ENOMEM (growing out failed).
  */
-int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
+KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
 
 /* KV_OK if key exists, else KV_NOTFOUND. */
-int kv_exists(kv_ns *ns, const void *key, size_t klen);
+KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
 
 /*
  * Store value under key.  expires_at is absolute or one of KV_EXPIRE_*.  If old
@@ -332,14 +338,14 @@ int kv_exists(kv_ns *ns, const void *key, size_t klen);
  *         shard are evicted first; the error is returned only if that is not
  *         enough.
  */
-int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
            int type, int64_t expires_at, unsigned flags, kv_buf *old);
 
 /* Delete key.  KV_OK or KV_NOTFOUND. */
-int kv_del(kv_ns *ns, const void *key, size_t klen);
+KV_API int kv_del(kv_ns *ns, const void *key, size_t klen);
 
 /* Atomically copy the value into *out and delete the key.  KV_OK or KV_NOTFOUND. */
-int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
+KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
 
 /*
  * Atomically add `by` to the integer value of key (decimal text of a signed
@@ -347,7 +353,7 @@ int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
  * created with the default TTL; an existing key keeps its TTL.  The result is
  * stored with type KV_T_INT.  Errors: KV_ENOTINT, KV_EOVERFLOW, limit errors.
  */
-int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result);
+KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result);
 
 /*
  * Float increment with Redis INCRBYFLOAT semantics (long double arithmetic, the
@@ -355,14 +361,14 @@ int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result
  * KV_T_REAL).  If result_text is not NULL it receives that text.
  * Errors: KV_ENOTFLOAT, limit errors.
  */
-int kv_incr_float(kv_ns *ns, const void *key, size_t klen, double by, double *result,
+KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, double by, double *result,
                   kv_buf *result_text);
 
 /*
  * Append to the value (creating the key if missing, with the default TTL).  The
  * type tag is kept (KV_T_BYTES for a new key).  *newlen gets the new length.
  */
-int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
               size_t *newlen);
 
 /*
@@ -370,18 +376,18 @@ int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t v
  * with vlen 0 stays missing (*newlen = 0).  Errors: KV_EVALSIZE when offset+vlen
  * exceeds max_value_size.
  */
-int kv_setrange(kv_ns *ns, const void *key, size_t klen, size_t offset,
+KV_API int kv_setrange(kv_ns *ns, const void *key, size_t klen, size_t offset,
                 const void *val, size_t vlen, size_t *newlen);
 
 /*
  * Copy bytes start..end (inclusive; negative counts from the end, Redis
  * GETRANGE semantics) into *out.  KV_NOTFOUND if the key is missing.
  */
-int kv_getrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t end,
+KV_API int kv_getrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t end,
                 kv_buf *out);
 
 /* Length of the value without copying it.  KV_OK or KV_NOTFOUND. */
-int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
+KV_API int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
 
 /* kv_expire conditions (Redis 7 EXPIRE options); 0 = always */
 #define KV_EXPIRE_NX 0x1u /* only if the key has no expiry */
@@ -394,24 +400,24 @@ int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
  * the key, as Redis does.  Returns KV_OK, KV_NOTFOUND, or KV_UNCHANGED when the
  * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT).
  */
-int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond);
+KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond);
 
 /* Remove the expiry.  KV_OK, KV_NOTFOUND, or KV_UNCHANGED if it had none. */
-int kv_persist(kv_ns *ns, const void *key, size_t klen);
+KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen);
 
 /* *expires_at = absolute expiry, 0 if none.  KV_OK or KV_NOTFOUND. */
-int kv_ttl(kv_ns *ns, const void *key, size_t klen, int64_t *expires_at);
+KV_API int kv_ttl(kv_ns *ns, const void *key, size_t klen, int64_t *expires_at);
 
 /*
  * Rename src to dst atomically (across shards), keeping value, type and expiry;
  * an existing dst is overwritten unless nx.  src == dst is KV_OK (if it exists).
  * Returns KV_OK, KV_NOTFOUND (no src), KV_EXISTS (nx and dst exists).
  */
-int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
+KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
               int nx);
 
 /* Copy a uniformly-ish random live key into *key.  KV_NOTFOUND if empty. */
-int kv_random_key(kv_ns *ns, kv_buf *key);
+KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 
 /* ------------------------------------------------------------- batches */
 #define KV_OP_GET     1
@@ -465,7 +471,7 @@ typedef struct kv_op {
  *
  * Errors: KV_EINVAL (bad op or mode), KV_ENONS, KV_ENOMEM, or the failing item's.
  */
-int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv_error *err);
+KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv_error *err);
 
 /* --------------------------------------------------------------- scans */
 /*
@@ -500,7 +506,7 @@ typedef int (*kv_scan_fn)(void *ctx, const void *key, size_t klen, const void *v
  * One scan step from *cursor; sets *cursor to the next cursor (0 when done).
  * Errors: KV_ENONS, KV_ENOMEM, KV_EINVAL.
  */
-int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx);
+KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx);
 
 /* ----------------------------------------------------------- snapshots */
 /*
@@ -511,7 +517,7 @@ int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn
  * in or out).  Saving every namespace resets the dirty counter and last-save time.
  * Errors: KV_ENONS, KV_EBUSY (another save of that namespace), KV_EIO, KV_ENOMEM.
  */
-int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err);
+KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err);
 
 /*
  * Load namespaces from a snapshot file: every namespace in it (ns NULL) or only
@@ -524,7 +530,7 @@ int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err);
  *         KV_ENONS (ns not in the file), KV_EMAXKEYS / KV_EMAXMEM / KV_EKEYSIZE /
  *         KV_EVALSIZE (does not fit the live namespace), KV_ENOMEM, KV_EBUSY.
  */
-int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err);
+KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err);
 
 /* ------------------------------------------------------ ticks and autosave */
 /* Redis "save <seconds> <changes>": save when both have accrued since the last save. */
@@ -534,7 +540,7 @@ typedef struct kv_save_rule {
 } kv_save_rule;
 
 /* Replace the store's autosave rules (n 0 disables autosave).  Shared by every process. */
-int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n);
+KV_API int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n);
 
 typedef struct kv_tick_info {
 	size_t   reclaimed;  /* expired keys reclaimed by this tick */
@@ -548,7 +554,7 @@ typedef struct kv_tick_info {
  * `budget` expired keys (0: 200) with an incremental active sweep across
  * namespaces, and evaluate the autosave rules.  out may be NULL.
  */
-int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
+KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 
 /* ---------------------------------------------------------- change hooks */
 #define KV_EV_SET     1 /* set, add, replace, setrange, rename target */
@@ -571,7 +577,7 @@ int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 typedef void (*kv_hook_fn)(void *ctx, const char *ns, const void *key, size_t klen, int event);
 
 /* Install (or with fn NULL remove) this handle's hook.  Not thread-safe with calls. */
-void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
+KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }
