@@ -1,0 +1,650 @@
+/*
+ * shardkv.c -- PostgreSQL host of the shardkv engine: module set-up, GUCs,
+ * shared memory, the status-code table and helpers shared by the SQL
+ * functions, the FDW and the background worker.
+ *
+ * Usage (postgresql.conf):
+ *     shared_preload_libraries = 'shardkv'
+ *     shardkv.memory = 256MB
+ * then, in a database:
+ *     CREATE EXTENSION shardkv;
+ *     SELECT kv.create_namespace('cache');
+ *     SELECT kv.set('cache', 'greeting', 'hello', interval '1 hour');
+ *     SELECT kv.get('cache', 'greeting');
+ *
+ * HOW IT WORKS
+ *   The postmaster requests shardkv.memory bytes of shared memory
+ *   (shmem_request_hook) and, in shmem_startup_hook under AddinShmemInitLock,
+ *   formats it once as an engine region with kv_env_open().  Every backend is
+ *   forked from the postmaster and inherits the kv_env handle, so all sessions
+ *   use one store.  On a crash restart the postmaster re-creates shared memory,
+ *   the startup hook formats a fresh region, and the background worker loads the
+ *   last snapshot again: a crash loses what was written after the last snapshot.
+ *
+ *   Backends do not touch the store before the worker has tried its start-up
+ *   load (ShardkvShared.ready), so no session sees an empty store that is about
+ *   to be replaced.
+ *
+ *   Per backend, kv_ns handles are cached by namespace name (a handle follows
+ *   its name across drop and re-create, so the cache never goes stale).
+ */
+#include "shardkv.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "common/int.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
+
+PG_MODULE_MAGIC;
+
+/* GUCs */
+int			shardkv_memory_mb = 64;
+int			shardkv_max_namespaces = 1024;
+int			shardkv_default_shards = 16;
+char	   *shardkv_snapshot_dir = NULL;
+char	   *shardkv_snapshot_file = NULL;
+int			shardkv_autosave_interval = 60;
+int			shardkv_autosave_changes = 1;
+int			shardkv_tick_interval = 100;
+bool		shardkv_save_on_shutdown = true;
+bool		shardkv_load_on_start = true;
+
+kv_env	   *shardkv_env = NULL;
+ShardkvShared *shardkv_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* How long a backend waits for the start-up load before going ahead. */
+#define READY_WAIT_MS 30000
+#define REGION_ALIGN 4096
+
+void		_PG_init(void);
+
+static Size
+shardkv_shmem_size(void)
+{
+	Size		region = (Size) shardkv_memory_mb * 1024 * 1024;
+
+	return add_size(add_size(MAXALIGN(sizeof(ShardkvShared)), REGION_ALIGN), region);
+}
+
+static void
+shardkv_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shardkv_shmem_size());
+}
+
+/* Postmaster, before shared memory goes away (shutdown or crash reset). */
+static void
+shardkv_env_close_cb(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	if (shardkv_env)
+		kv_env_close(shardkv_env);
+	shardkv_env = NULL;
+	shardkv_shared = NULL;
+}
+
+static void
+shardkv_shmem_startup(void)
+{
+	bool		found;
+	int			rc;
+	kv_config	cfg;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	/* A crash reset re-creates shared memory; the old handle is gone. */
+	shardkv_env = NULL;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shardkv_shared = ShmemInitStruct("shardkv", shardkv_shmem_size(), &found);
+	if (!found)
+	{
+		char	   *base = (char *) shardkv_shared + MAXALIGN(sizeof(ShardkvShared));
+
+		pg_atomic_init_u32(&shardkv_shared->ready, 0);
+		ConditionVariableInit(&shardkv_shared->ready_cv);
+		pg_atomic_init_u32(&shardkv_shared->worker_pid, 0);
+		pg_atomic_init_u64(&shardkv_shared->dirty, 0);
+		pg_atomic_init_u64(&shardkv_shared->last_save, 0);
+		pg_atomic_init_u64(&shardkv_shared->saves, 0);
+		shardkv_shared->region = (char *) TYPEALIGN(REGION_ALIGN, base);
+		shardkv_shared->region_size = (Size) shardkv_memory_mb * 1024 * 1024;
+
+		kv_config_init(&cfg);
+		cfg.region = shardkv_shared->region;
+		cfg.region_size = shardkv_shared->region_size;
+		cfg.max_namespaces = (uint32_t) shardkv_max_namespaces;
+		cfg.default_shards = (uint32_t) shardkv_default_shards;
+		/* cfg.mem stays libc: the engine must never see palloc's longjmp */
+		rc = kv_env_open(&cfg, &shardkv_env);
+	}
+	else
+		rc = kv_env_attach(shardkv_shared->region, shardkv_shared->region_size,
+						   NULL, &shardkv_env);
+	LWLockRelease(AddinShmemInitLock);
+
+	if (rc != KV_OK)
+	{
+		shardkv_env = NULL;
+		ereport(FATAL,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not set up the shardkv store in shared memory"),
+				 errdetail("%s", kv_strerror(rc)),
+				 errhint("Check shardkv.memory and shardkv.max_namespaces.")));
+	}
+	if (!IsUnderPostmaster)
+		on_shmem_exit(shardkv_env_close_cb, (Datum) 0);
+}
+
+static bool
+check_snapshot_dir(char **newval, void **extra, GucSource source)
+{
+	(void) extra;
+	(void) source;
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("shardkv.snapshot_dir must not be empty.");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_snapshot_file(char **newval, void **extra, GucSource source)
+{
+	(void) extra;
+	(void) source;
+	if (*newval == NULL || (*newval)[0] == '\0' || strchr(*newval, '/') != NULL)
+	{
+		GUC_check_errdetail("shardkv.snapshot_file must be a plain file name.");
+		return false;
+	}
+	return true;
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomIntVariable("shardkv.memory",
+							"Size of the shared memory region that holds the store.",
+							NULL, &shardkv_memory_mb, 64, 1, 32 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("shardkv.max_namespaces",
+							"Maximum number of namespaces in the store.",
+							NULL, &shardkv_max_namespaces, 1024, 1, 1 << 20,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("shardkv.default_shards",
+							"Shard count of namespaces created with shards = 0.",
+							NULL, &shardkv_default_shards, 16, 1, KV_MAX_SHARDS,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("shardkv.snapshot_dir",
+							   "Directory for snapshots; relative paths are inside the data directory.",
+							   "kv.save and kv.load only read and write files in it.",
+							   &shardkv_snapshot_dir, "pg_shardkv",
+							   PGC_SIGHUP, 0, check_snapshot_dir, NULL, NULL);
+	DefineCustomStringVariable("shardkv.snapshot_file",
+							   "File name, in shardkv.snapshot_dir, of the snapshot that is loaded at start and autosaved.",
+							   NULL, &shardkv_snapshot_file, "shardkv.snap",
+							   PGC_SIGHUP, 0, check_snapshot_file, NULL, NULL);
+	DefineCustomIntVariable("shardkv.autosave_interval",
+							"Seconds between automatic snapshots (when something changed); 0 disables autosave.",
+							NULL, &shardkv_autosave_interval, 60, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("shardkv.autosave_changes",
+							"Changes needed, together with shardkv.autosave_interval, before an automatic snapshot.",
+							NULL, &shardkv_autosave_changes, 1, 1, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("shardkv.tick_interval",
+							"Milliseconds between expiry sweeps and autosave checks of the background worker.",
+							NULL, &shardkv_tick_interval, 100, 10, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("shardkv.save_on_shutdown",
+							 "Save a snapshot when the server shuts down cleanly.",
+							 NULL, &shardkv_save_on_shutdown, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("shardkv.load_on_start",
+							 "Load the snapshot when the server starts.",
+							 NULL, &shardkv_load_on_start, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("shardkv");
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shardkv_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shardkv_shmem_startup;
+
+	shardkv_register_worker();
+}
+
+/* ------------------------------------------------------------ the store */
+
+/* Wait (interruptibly) until the worker has tried the start-up load. */
+static void
+shardkv_wait_ready(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	ConditionVariablePrepareToSleep(&shardkv_shared->ready_cv);
+	while (pg_atomic_read_u32(&shardkv_shared->ready) == 0)
+	{
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), READY_WAIT_MS))
+		{
+			ereport(WARNING,
+					(errmsg("shardkv background worker has not finished loading the snapshot"),
+					 errdetail("Going ahead without waiting for it.")));
+			pg_atomic_write_u32(&shardkv_shared->ready, 1);
+			break;
+		}
+		(void) ConditionVariableTimedSleep(&shardkv_shared->ready_cv, 100, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* The store, or a clear error if the library was not preloaded. */
+kv_env *
+shardkv_get_env(void)
+{
+	if (unlikely(shardkv_env == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("shardkv must be loaded via shared_preload_libraries"),
+				 errhint("Add shardkv to shared_preload_libraries in postgresql.conf and restart the server.")));
+	if (unlikely(pg_atomic_read_u32(&shardkv_shared->ready) == 0))
+		shardkv_wait_ready();
+	return shardkv_env;
+}
+
+typedef struct NsCacheEntry
+{
+	char		name[KV_NS_NAME_MAX + 1];	/* hash key, NUL-padded */
+	kv_ns	   *ns;
+} NsCacheEntry;
+
+static HTAB *ns_cache = NULL;
+
+kv_ns *
+shardkv_ns_cstr(const char *name)
+{
+	char		key[KV_NS_NAME_MAX + 1];
+	size_t		len = strlen(name);
+	NsCacheEntry *e;
+	bool		found;
+	kv_env	   *env = shardkv_get_env();
+	int			rc;
+
+	if (len == 0 || len > KV_NS_NAME_MAX)
+		shardkv_report(KV_ENSNAME, name, NULL);
+	if (ns_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = KV_NS_NAME_MAX + 1;
+		ctl.entrysize = sizeof(NsCacheEntry);
+		ctl.hcxt = TopMemoryContext;
+		ns_cache = hash_create("shardkv namespace handles", 16, &ctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	memset(key, 0, sizeof(key));
+	memcpy(key, name, len);
+	e = hash_search(ns_cache, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->ns = NULL;
+		rc = kv_ns_open(env, key, &e->ns);
+		if (rc != KV_OK)
+		{
+			hash_search(ns_cache, key, HASH_REMOVE, NULL);
+			shardkv_report(rc, name, NULL);
+		}
+	}
+	return e->ns;
+}
+
+kv_ns *
+shardkv_ns(text *name)
+{
+	size_t		len = VARSIZE_ANY_EXHDR(name);
+	char		buf[KV_NS_NAME_MAX + 2];
+
+	if (len == 0 || len > KV_NS_NAME_MAX)
+	{
+		char	   *s = text_to_cstring(name);
+
+		shardkv_report(KV_ENSNAME, s, NULL);
+	}
+	memcpy(buf, VARDATA_ANY(name), len);
+	buf[len] = '\0';
+	if (strlen(buf) != len)
+		shardkv_report(KV_ENSNAME, buf, NULL);
+	return shardkv_ns_cstr(buf);
+}
+
+/* ------------------------------------------------------ status -> SQLSTATE */
+
+/*
+ * The one table that maps engine status codes to SQLSTATEs, message texts and
+ * the tokens that best-effort batches return per item.  A message with %s
+ * names the namespace.
+ */
+typedef struct StatusInfo
+{
+	int			code;
+	int			sqlstate;
+	const char *token;
+	const char *message;
+	const char *hint;
+} StatusInfo;
+
+static const StatusInfo status_table[] = {
+	{KV_OK, 0, "ok", NULL, NULL},
+	{KV_NOTFOUND, ERRCODE_NO_DATA_FOUND, "not_found", "key not found", NULL},
+	{KV_EXISTS, ERRCODE_UNIQUE_VIOLATION, "exists", "key already exists", NULL},
+	{KV_UNCHANGED, ERRCODE_NO_DATA, "unchanged", "condition not met, nothing changed", NULL},
+	{KV_ENONS, ERRCODE_UNDEFINED_OBJECT, "no_namespace",
+	 "namespace \"%s\" does not exist", "Create it with kv.create_namespace()."},
+	{KV_ENSEXISTS, ERRCODE_DUPLICATE_OBJECT, "namespace_exists",
+	 "namespace \"%s\" already exists", NULL},
+	{KV_ENSNAME, ERRCODE_INVALID_NAME, "bad_namespace_name",
+	 "invalid namespace name \"%s\"",
+	 "A namespace name has 1 to 63 characters from A-Z, a-z, 0-9, \"_\", \".\", \":\" and \"-\"."},
+	{KV_ETOOMANYNS, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, "too_many_namespaces",
+	 "too many namespaces", "Raise shardkv.max_namespaces and restart the server."},
+	{KV_EINVAL, ERRCODE_INVALID_PARAMETER_VALUE, "invalid", "invalid argument", NULL},
+	{KV_EKEYSIZE, ERRCODE_PROGRAM_LIMIT_EXCEEDED, "key_size",
+	 "key is empty or longer than the namespace allows",
+	 "Keys have 1 to max_key_size bytes (see kv.namespaces())."},
+	{KV_EVALSIZE, ERRCODE_PROGRAM_LIMIT_EXCEEDED, "value_size",
+	 "value is longer than the namespace allows",
+	 "Values have at most max_value_size bytes (see kv.namespaces())."},
+	{KV_ENOMEM, ERRCODE_OUT_OF_MEMORY, "out_of_memory",
+	 "shardkv store is out of memory", "Raise shardkv.memory, or delete or expire keys."},
+	{KV_EMAXKEYS, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, "max_keys",
+	 "namespace \"%s\" reached its max_keys limit",
+	 "Raise max_keys, delete keys, or create the namespace with an eviction policy."},
+	{KV_EMAXMEM, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, "max_memory",
+	 "namespace \"%s\" reached its max_memory limit",
+	 "Raise max_memory, delete keys, or create the namespace with an eviction policy."},
+	{KV_ENOTINT, ERRCODE_INVALID_TEXT_REPRESENTATION, "not_integer",
+	 "value is not an integer or out of range", NULL},
+	{KV_EOVERFLOW, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "overflow",
+	 "increment or decrement would overflow bigint", NULL},
+	{KV_ENOTFLOAT, ERRCODE_INVALID_TEXT_REPRESENTATION, "not_float",
+	 "value is not a valid float", NULL},
+	{KV_ESHARDS, ERRCODE_INVALID_PARAMETER_VALUE, "bad_shards",
+	 "invalid shard count", "The shard count must be above the current one and at most 4096."},
+	{KV_EBUSY, ERRCODE_OBJECT_IN_USE, "busy",
+	 "another save, load or resize is running on namespace \"%s\"", "Try again later."},
+	{KV_EABORTED, ERRCODE_TRANSACTION_ROLLBACK, "aborted",
+	 "not applied because another item of the batch failed", NULL},
+	{KV_EREGION, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "bad_region",
+	 "shardkv shared memory region is unusable", NULL},
+	{KV_EIO, ERRCODE_IO_ERROR, "io_error", "snapshot input/output error", NULL},
+	{KV_ECORRUPT, ERRCODE_DATA_CORRUPTED, "corrupt", "snapshot file is corrupt", NULL},
+	{KV_EFORMAT, ERRCODE_INVALID_BINARY_REPRESENTATION, "bad_format",
+	 "file is not a shardkv snapshot of a supported version", NULL},
+};
+
+static const StatusInfo *
+status_info(int rc)
+{
+	size_t		i;
+
+	for (i = 0; i < lengthof(status_table); i++)
+		if (status_table[i].code == rc)
+			return &status_table[i];
+	return NULL;
+}
+
+const char *
+shardkv_status_token(int rc)
+{
+	const StatusInfo *si = status_info(rc);
+
+	return si ? si->token : "error";
+}
+
+/* "some text" -> "Some text." for errdetail (the engine writes lower case). */
+static char *
+detail_sentence(const char *msg)
+{
+	size_t		len = strlen(msg);
+	char	   *s = palloc(len + 2);
+
+	memcpy(s, msg, len + 1);
+	if (len > 0)
+	{
+		s[0] = (char) pg_toupper((unsigned char) s[0]);
+		if (s[len - 1] != '.')
+		{
+			s[len] = '.';
+			s[len + 1] = '\0';
+		}
+	}
+	return s;
+}
+
+void
+shardkv_report(int rc, const char *ns, const kv_error *err)
+{
+	const StatusInfo *si = status_info(rc);
+	char	   *detail = NULL;
+	int			save_errno = 0;
+
+	if (err && err->code == rc && err->msg[0] != '\0')
+		detail = detail_sentence(err->msg);
+	if (rc == KV_EIO && err)
+		save_errno = err->sys_errno;
+
+	if (si == NULL || si->sqlstate == 0)
+		elog(ERROR, "unexpected shardkv status %d: %s", rc, kv_strerror(rc));
+
+	if (rc == KV_EIO && save_errno != 0)
+	{
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("snapshot input/output error: %m"),
+				 detail ? errdetail_internal("%s", detail) : 0));
+	}
+	ereport(ERROR,
+			(errcode(si->sqlstate),
+			 strstr(si->message, "%s") ? errmsg(si->message, ns ? ns : "") : errmsg("%s", si->message),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 si->hint ? errhint("%s", si->hint) : 0));
+	pg_unreachable();
+}
+
+/* ---------------------------------------------------------- snapshots */
+
+/* Absolute, canonical snapshot directory. */
+static char *
+snapshot_dir_abs(void)
+{
+	char	   *dir = make_absolute_path(shardkv_snapshot_dir);
+
+	canonicalize_path(dir);
+	return dir;
+}
+
+/*
+ * Resolve a user-supplied snapshot file name (NULL: shardkv.snapshot_file)
+ * inside shardkv.snapshot_dir.  No ".." component, and an absolute path must
+ * lie inside the directory.  The directory is created when writing.
+ */
+char *
+shardkv_snapshot_path(const char *file, bool for_write)
+{
+	char	   *dir = snapshot_dir_abs();
+	char	   *path;
+	size_t		dlen = strlen(dir);
+
+	if (file == NULL)
+		file = shardkv_snapshot_file;
+	if (file[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("snapshot file name must not be empty")));
+	if (path_contains_parent_reference(file) || strcmp(file, "..") == 0 ||
+		strncmp(file, "../", 3) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("snapshot path \"%s\" must not contain \"..\"", file)));
+	if (is_absolute_path(file))
+	{
+		path = pstrdup(file);
+		canonicalize_path(path);
+		if (strncmp(path, dir, dlen) != 0 || path[dlen] != '/' || path[dlen + 1] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file),
+					 errdetail("Snapshots are read from and written to \"%s\".", dir)));
+	}
+	else
+	{
+		path = psprintf("%s/%s", dir, file);
+		canonicalize_path(path);
+		/* "./" or trailing "/" tricks that canonicalize to the directory itself */
+		if (strncmp(path, dir, dlen) != 0 || path[dlen] != '/' || path[dlen + 1] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file)));
+	}
+	if (for_write && MakePGDirectory(dir) < 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", dir)));
+	return path;
+}
+
+/* Save every namespace to the configured file; used by the worker and kv.save(). */
+bool
+shardkv_save_all(int elevel)
+{
+	kv_error	err;
+	char	   *path = shardkv_snapshot_path(NULL, true);
+	int			rc;
+
+	memset(&err, 0, sizeof(err));
+	rc = kv_save(shardkv_env, NULL, path, &err);
+	if (rc != KV_OK)
+	{
+		if (elevel >= ERROR)
+			shardkv_report(rc, NULL, &err);
+		ereport(elevel,
+				(errmsg("shardkv could not save snapshot \"%s\": %s", path,
+						err.msg[0] ? err.msg : kv_strerror(rc))));
+		return false;
+	}
+	pg_atomic_write_u64(&shardkv_shared->last_save, (uint64) kv_now_ms());
+	pg_atomic_write_u64(&shardkv_shared->dirty, 0);
+	return true;
+}
+
+/* Load the configured snapshot if it exists (worker, at start). */
+bool
+shardkv_load_default(int elevel)
+{
+	kv_error	err;
+	char	   *path = shardkv_snapshot_path(NULL, false);
+	struct stat st;
+	int			rc;
+
+	if (stat(path, &st) != 0 && errno == ENOENT)
+	{
+		ereport(LOG, (errmsg("shardkv found no snapshot at \"%s\", starting empty", path)));
+		return true;
+	}
+	memset(&err, 0, sizeof(err));
+	rc = kv_load(shardkv_env, path, NULL, NULL, &err);
+	if (rc != KV_OK)
+	{
+		ereport(elevel,
+				(errmsg("shardkv could not load snapshot \"%s\": %s", path,
+						err.msg[0] ? err.msg : kv_strerror(rc)),
+				 errdetail("The store starts empty; the file is left in place.")));
+		return false;
+	}
+	ereport(LOG, (errmsg("shardkv loaded snapshot \"%s\"", path)));
+	return true;
+}
+
+/* ---------------------------------------------------------- time helpers */
+
+/* Interval -> milliseconds, months as 30 days (as extract(epoch) counts them). */
+int64
+shardkv_interval_ms(Interval *iv)
+{
+	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+	int64		ms;
+
+	if (pg_mul_s64_overflow(days, INT64CONST(86400000), &ms) ||
+		pg_add_s64_overflow(ms, iv->time / 1000, &ms))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interval out of range")));
+	return ms;
+}
+
+/* A positive TTL -> absolute expiry; NULL TTL is the caller's business. */
+int64
+shardkv_expiry_from_ttl(Interval *ttl)
+{
+	int64		ms = shardkv_interval_ms(ttl);
+	int64		at;
+
+	if (ms <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must be positive"),
+				 errhint("Use kv.persist() to remove an expiry and kv.delete() to remove a key.")));
+	if (pg_add_s64_overflow(kv_now_ms(), ms, &at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("ttl out of range")));
+	return at;
+}
+
+Interval *
+shardkv_ms_to_interval(int64 ms)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = ms * 1000;
+	return iv;
+}
+
+/* Unix epoch ms <-> PostgreSQL timestamptz (microseconds since 2000-01-01). */
+#define PG_EPOCH_OFFSET_MS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+
+TimestampTz
+shardkv_ms_to_timestamptz(int64 ms)
+{
+	return (ms - PG_EPOCH_OFFSET_MS) * 1000;
+}
+
+int64
+shardkv_timestamptz_to_ms(TimestampTz ts)
+{
+	return ts / 1000 + PG_EPOCH_OFFSET_MS;
+}

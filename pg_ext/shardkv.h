@@ -1,0 +1,85 @@
+/*
+ * shardkv.h -- internal header of the PostgreSQL host of the shardkv engine.
+ *
+ * The host is thin: it turns SQL types into engine calls and engine status
+ * codes into ereport().  Files:
+ *   shardkv.c   _PG_init, GUCs, shared memory, error table, shared helpers
+ *   worker.c    background worker: snapshot load at start, tick, autosave,
+ *               save on clean shutdown
+ *   functions.c the kv.* SQL functions
+ *   fdw.c       the writable foreign data wrapper
+ *
+ * THE ONE RULE
+ *   No engine call may be left by a longjmp (ereport(ERROR), palloc failure,
+ *   CHECK_FOR_INTERRUPTS).  So: every argument is converted to bytes before the
+ *   call, every result is copied out after it, and the only code that runs
+ *   inside an engine call (scan callbacks) allocates with MCXT_ALLOC_NO_OOM and
+ *   reports failure by its return value.  The engine's own allocator is libc,
+ *   never palloc.  Interrupts are checked between engine calls.
+ */
+#ifndef SHARDKV_PG_H
+#define SHARDKV_PG_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "utils/timestamp.h"
+
+#include "kv.h"
+
+/* Shared state of the host, next to the engine region in shared memory. */
+typedef struct ShardkvShared
+{
+	pg_atomic_uint32 ready;		/* 1 once the worker tried the start-up load */
+	ConditionVariable ready_cv; /* backends wait here until ready */
+	pg_atomic_uint32 worker_pid;
+	pg_atomic_uint64 dirty;		/* from the last kv_tick */
+	pg_atomic_uint64 last_save; /* ms since the epoch, 0 = never */
+	pg_atomic_uint64 saves;		/* successful full saves by the worker */
+	Size		region_size;
+	char	   *region;			/* page-aligned start of the engine region */
+} ShardkvShared;
+
+/* GUCs */
+extern int	shardkv_memory_mb;
+extern int	shardkv_max_namespaces;
+extern int	shardkv_default_shards;
+extern char *shardkv_snapshot_dir;
+extern char *shardkv_snapshot_file;
+extern int	shardkv_autosave_interval;
+extern int	shardkv_autosave_changes;
+extern int	shardkv_tick_interval;
+extern bool shardkv_save_on_shutdown;
+extern bool shardkv_load_on_start;
+
+/* Process state: the env handle is created in the postmaster and inherited. */
+extern kv_env *shardkv_env;
+extern ShardkvShared *shardkv_shared;
+
+/* shardkv.c */
+extern kv_env *shardkv_get_env(void);
+extern kv_ns *shardkv_ns(text *name);
+extern kv_ns *shardkv_ns_cstr(const char *name);
+extern void shardkv_report(int rc, const char *ns, const kv_error *err) pg_attribute_noreturn();
+extern const char *shardkv_status_token(int rc);
+extern char *shardkv_snapshot_path(const char *file, bool for_write);
+extern bool shardkv_save_all(int elevel);
+extern bool shardkv_load_default(int elevel);
+extern int64 shardkv_interval_ms(Interval *iv);
+extern int64 shardkv_expiry_from_ttl(Interval *ttl);
+extern Interval *shardkv_ms_to_interval(int64 ms);
+extern TimestampTz shardkv_ms_to_timestamptz(int64 ms);
+extern int64 shardkv_timestamptz_to_ms(TimestampTz ts);
+
+/* Conversions between stored values and SQL values (functions.c). */
+extern Datum shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull);
+extern const char *shardkv_value_from(Oid typid, Datum d, size_t *len, int *type);
+extern const char *shardkv_type_name(int type);
+
+/* worker.c */
+extern void shardkv_register_worker(void);
+PGDLLEXPORT void shardkv_worker_main(Datum arg);
+
+#endif							/* SHARDKV_PG_H */
