@@ -1,0 +1,33 @@
+#!/bin/sh
+# suite-engine-sanitizers.sh -- quick sanitizer passes over the engine tests:
+# every engine test binary under AddressSanitizer + UBSan, and the concurrency,
+# batch, scan and hook tests under ThreadSanitizer, all with TEST_QUICK=1
+# (smaller workloads).  `make asan` / `make tsan` run the full-size versions.
+# Ends with "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+B=build/tests
+export TEST_QUICK=1
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+tp=0; tf=0
+add() {
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -n "$line" ]; then
+		tp=$((tp + $(echo "$line" | cut -d' ' -f1))); tf=$((tf + $(echo "$line" | cut -d' ' -f3)))
+	else
+		tf=$((tf + 1))
+	fi
+}
+echo "== ASan+UBSan (build/tests/asan)"
+sh tests/unit/run.sh "$B/asan" test_core test_alloc test_model test_concurrency \
+	test_batch test_scan test_snapshot test_hooks >"$out" 2>&1
+cat "$out"; add "$out"
+echo "== TSan (build/tests/tsan)"
+sh tests/unit/run.sh "$B/tsan" test_concurrency test_batch test_scan test_hooks >"$out" 2>&1
+cat "$out"; add "$out"
+echo "$tp passed, $tf failed"
+[ "$tf" = 0 ]

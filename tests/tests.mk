@@ -1,0 +1,103 @@
+# tests/tests.mk -- the engine's tests, included by the top-level Makefile.
+#
+#   make test      builds every binary below (TEST_DEPS); tests/suite-engine.sh and
+#                  tests/suite-engine-sanitizers.sh run them
+#   make asan      unit + concurrency tests under AddressSanitizer + UBSan
+#   make tsan      the same under ThreadSanitizer
+#   make stress    long multi-thread / multi-process stress (not part of make test)
+#   make fuzz      every $(FUZZ_TARGETS) binary for $(FUZZ_SECONDS) s on its corpus
+#
+# Tests see the engine only through engine/kv.h.  A test binary whose kv_* calls
+# the engine library does not define yet is not linked; tests/unit/link.sh
+# leaves <binary>.missing instead and the suite reports it as a failure.
+
+TEST_DIR      := $(BUILD)/tests
+# issue 2: engine core
+ENGINE_TESTS_CORE := test_core test_alloc test_model test_concurrency
+# issue 3: batches, scans, snapshots, hooks
+ENGINE_TESTS_I3   := test_batch test_scan test_snapshot test_hooks
+ENGINE_TESTS      := $(ENGINE_TESTS_CORE) $(ENGINE_TESTS_I3)
+# the tests worth running under ThreadSanitizer
+ENGINE_TESTS_TSAN := test_concurrency test_batch test_scan test_hooks
+
+TEST_BINS      := $(ENGINE_TESTS:%=$(TEST_DIR)/%)
+TEST_BINS_ASAN := $(ENGINE_TESTS:%=$(TEST_DIR)/asan/%)
+TEST_BINS_TSAN := $(ENGINE_TESTS_TSAN:%=$(TEST_DIR)/tsan/%)
+TEST_HDRS      := tests/unit/test.h engine/kv.h
+
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SNAPSHOT := $(BUILD)/fuzz/fuzz_snapshot
+FUZZ_TARGETS += $(FUZZ_SNAPSHOT)
+
+TEST_DEPS += $(TEST_BINS) $(TEST_BINS_ASAN) $(TEST_BINS_TSAN) $(FUZZ_SNAPSHOT)
+
+.PHONY: engine-tests asan-build tsan-build
+
+engine-tests: $(TEST_BINS)
+asan-build: $(TEST_BINS_ASAN)
+tsan-build: $(TEST_BINS_TSAN)
+
+$(TEST_DIR)/obj/%.o: tests/unit/%.c $(TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -c $< -o $@
+$(TEST_DIR)/asan/obj/%.o: tests/unit/%.c $(TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Iengine -c $< -o $@
+$(TEST_DIR)/tsan/obj/%.o: tests/unit/%.c $(TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) -Iengine -c $< -o $@
+
+$(TEST_DIR)/%: $(TEST_DIR)/obj/%.o $(LIB) tests/unit/link.sh
+	@sh tests/unit/link.sh $@ $(LIB) $< -- \
+		$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(TEST_DIR)/asan/%: $(TEST_DIR)/asan/obj/%.o $(LIB_ASAN) tests/unit/link.sh
+	@sh tests/unit/link.sh $@ $(LIB_ASAN) $< -- \
+		$(CC) $(CFLAGS) $(ASAN_FLAGS) $< $(LIB_ASAN) -o $@ $(LDLIBS)
+$(TEST_DIR)/tsan/%: $(TEST_DIR)/tsan/obj/%.o $(LIB_TSAN) tests/unit/link.sh
+	@sh tests/unit/link.sh $@ $(LIB_TSAN) $< -- \
+		$(CC) $(CFLAGS) $(TSAN_FLAGS) $< $(LIB_TSAN) -o $@ $(LDLIBS)
+
+# The objects are not intermediates for make to delete.
+.SECONDARY: $(ENGINE_TESTS:%=$(TEST_DIR)/obj/%.o) $(ENGINE_TESTS:%=$(TEST_DIR)/asan/obj/%.o) \
+            $(ENGINE_TESTS_TSAN:%=$(TEST_DIR)/tsan/obj/%.o)
+
+# Sanitizer runs.  ASAN_OPTIONS etc. make any report fatal, so a report is a
+# failed binary in tests/unit/run.sh.
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+           TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0
+
+asan: $(TEST_BINS_ASAN)
+	@$(SAN_ENV) sh tests/unit/run.sh $(TEST_DIR)/asan $(ENGINE_TESTS)
+tsan: $(TEST_BINS_TSAN)
+	@$(SAN_ENV) sh tests/unit/run.sh $(TEST_DIR)/tsan $(ENGINE_TESTS_TSAN)
+
+# Long stress: bigger thread, process and operation counts (TEST_STRESS=1).
+stress: $(TEST_BINS) $(TEST_BINS_TSAN)
+	@sh tests/stress/run.sh
+
+# The snapshot-loader fuzzer: engine sources compiled in directly with clang.
+# Not built (FUZZ_SNAPSHOT.missing instead) while the engine lacks kv_load.
+$(FUZZ_SNAPSHOT): tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) $(ENGINE_HDR) $(LIB)
+	@mkdir -p $(dir $@)
+	@rm -f $@ $@.missing
+	@if nm --defined-only $(LIB) 2>/dev/null | grep -q ' T kv_load$$'; then \
+		echo "$(FUZZ_CC) ... -o $@"; \
+		$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
+			tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) -o $@ $(LDLIBS); \
+	else echo kv_load >$@.missing; echo "fuzz_snapshot not built: engine lacks kv_load" >&2; fi
+
+# Run every fuzz target for FUZZ_SECONDS on tests/fuzz/corpus/<name without fuzz_>/.
+# The prerequisites are built by a sub-make, so FUZZ_TARGETS added by build
+# files included after this one count too.
+fuzz:
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		n=$$(basename $$t); n=$${n#fuzz_}; d=tests/fuzz/corpus/$$n; \
+		if [ ! -x $$t ]; then echo "fuzz: $$t was not built" >&2; exit 1; fi; \
+		mkdir -p $$d; echo "fuzz: $$t for $(FUZZ_SECONDS)s on $$d"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 $$d; \
+	done
