@@ -64,8 +64,8 @@ shardkv_type_name(int type)
 }
 
 /* Stored bytes (UTF-8 by the engine's convention) -> server-encoded C string. */
-static char *
-stored_to_cstring(const char *data, size_t len, int type, int *outlen)
+char *
+shardkv_stored_to_cstring(const char *data, size_t len, int type, int *outlen)
 {
 	char	   *s;
 
@@ -124,10 +124,10 @@ shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull
 				return PointerGetDatum(b);
 			}
 		case TEXTOID:
-			s = stored_to_cstring(data, len, type, &slen);
+			s = shardkv_stored_to_cstring(data, len, type, &slen);
 			return PointerGetDatum(cstring_to_text_with_len(s, slen));
 		case JSONBOID:
-			s = stored_to_cstring(data, len, type, &slen);
+			s = shardkv_stored_to_cstring(data, len, type, &slen);
 			return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
 		default:
 			elog(ERROR, "shardkv: unsupported value type %u", typid);
@@ -722,39 +722,21 @@ TYPED_ENTRY(shardkv_mexists, mwrite_impl(fcinfo, KV_OP_EXISTS))
  * key (and value) into the step's memory context with MCXT_ALLOC_NO_OOM and
  * returns SCAN_OOM when that fails.  The rows are made after kv_scan returns.
  */
-#define SCAN_OOM 1
 #define SCAN_STEP_KEYS 1000
 
-typedef struct ScanItem
+int
+shardkv_scan_collect(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+					 int type, int64_t expires_at)
 {
-	struct ScanItem *next;
-	size_t		klen;
-	size_t		vlen;
-	int			type;
-	int64		expires_at;
-	char		data[FLEXIBLE_ARRAY_MEMBER];	/* key, then value */
-} ScanItem;
-
-typedef struct ScanCtx
-{
-	MemoryContext cxt;
-	ScanItem   *head;
-	ScanItem   *tail;
-} ScanCtx;
-
-static int
-scan_collect(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
-			 int type, int64_t expires_at)
-{
-	ScanCtx    *sc = arg;
-	ScanItem   *it;
+	ShardkvScanCtx *sc = arg;
+	ShardkvScanItem *it;
 
 	if (val == NULL)
 		vlen = 0;
-	it = MemoryContextAllocExtended(sc->cxt, offsetof(ScanItem, data) + klen + vlen,
+	it = MemoryContextAllocExtended(sc->cxt, offsetof(ShardkvScanItem, data) + klen + vlen,
 									MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 	if (it == NULL)
-		return SCAN_OOM;
+		return SHARDKV_SCAN_OOM;
 	it->next = NULL;
 	it->klen = klen;
 	it->vlen = vlen;
@@ -783,7 +765,7 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	kv_ns	   *ns = ns_arg(fcinfo, 0);
 	kv_scan_opts opts;
-	ScanCtx		sc;
+	ShardkvScanCtx sc;
 	uint64_t	cursor = 0;
 	int			rc;
 	int			patarg = with_values ? 2 : 1;
@@ -800,11 +782,11 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 	sc.cxt = AllocSetContextCreate(CurrentMemoryContext, "shardkv scan", ALLOCSET_DEFAULT_SIZES);
 	do
 	{
-		ScanItem   *it;
+		ShardkvScanItem *it;
 
 		sc.head = sc.tail = NULL;
-		rc = kv_scan(ns, &cursor, &opts, scan_collect, &sc);
-		if (rc == SCAN_OOM)
+		rc = kv_scan(ns, &cursor, &opts, shardkv_scan_collect, &sc);
+		if (rc == SHARDKV_SCAN_OOM)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory while scanning namespace \"%s\"", kv_ns_name(ns))));
@@ -814,7 +796,7 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 			Datum		values[4];
 			bool		nulls[4] = {false, false, false, false};
 			int			klen;
-			char	   *k = stored_to_cstring(it->data, it->klen, KV_T_BYTES, &klen);
+			char	   *k = shardkv_stored_to_cstring(it->data, it->klen, KV_T_BYTES, &klen);
 
 			values[0] = PointerGetDatum(cstring_to_text_with_len(k, klen));
 			if (with_values)

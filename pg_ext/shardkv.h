@@ -77,6 +77,33 @@ extern int64 shardkv_timestamptz_to_ms(TimestampTz ts);
 extern Datum shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull);
 extern const char *shardkv_value_from(Oid typid, Datum d, size_t *len, int *type);
 extern const char *shardkv_type_name(int type);
+extern char *shardkv_stored_to_cstring(const char *data, size_t len, int type, int *outlen);
+
+/*
+ * Scan steps collect their keys with shardkv_scan_collect (a kv_scan_fn that
+ * never ERRORs: it allocates with MCXT_ALLOC_NO_OOM in cxt and returns
+ * SHARDKV_SCAN_OOM on failure); rows are made after kv_scan returns.
+ */
+#define SHARDKV_SCAN_OOM 1
+typedef struct ShardkvScanItem
+{
+	struct ShardkvScanItem *next;
+	size_t		klen;
+	size_t		vlen;
+	int			type;
+	int64		expires_at;
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* key, then value */
+} ShardkvScanItem;
+
+typedef struct ShardkvScanCtx
+{
+	MemoryContext cxt;
+	ShardkvScanItem *head;
+	ShardkvScanItem *tail;
+} ShardkvScanCtx;
+
+extern int	shardkv_scan_collect(void *arg, const void *key, size_t klen, const void *val,
+								 size_t vlen, int type, int64_t expires_at);
 
 /* worker.c */
 extern void shardkv_register_worker(void);
