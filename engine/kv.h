@@ -356,13 +356,15 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
 KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result);
 
 /*
- * Float increment with Redis INCRBYFLOAT semantics (long double arithmetic, the
- * result stored as decimal text without exponent or trailing zeros, type
- * KV_T_REAL).  If result_text is not NULL it receives that text.
- * Errors: KV_ENOTFLOAT, limit errors.
+ * Float increment with Redis INCRBYFLOAT semantics: `by` is decimal text (as
+ * strtold reads it, e.g. "0.1", "-5", "1e3"), the arithmetic is long double,
+ * and the result is stored as decimal text without exponent or trailing zeros
+ * (type KV_T_REAL).  If result_text is not NULL it receives that text; if result
+ * is not NULL, its value as a double.  Errors: KV_ENOTFLOAT (the stored value or
+ * `by` is not a number, or the result is not finite), limit errors.
  */
-KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, double by, double *result,
-                  kv_buf *result_text);
+KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by, size_t bylen,
+                         double *result, kv_buf *result_text);
 
 /*
  * Append to the value (creating the key if missing, with the default TTL).  The

@@ -1,0 +1,268 @@
+/*
+ * evict.c -- namespace limits, eviction, and the active expiry sweep.
+ *
+ * HOW IT WORKS
+ *   A write that would take a namespace over max_keys or max_memory evicts keys
+ *   of the shard it already holds (so eviction needs no further lock), chosen by
+ *   the namespace's policy:
+ *     - LRU: CLOCK over the table.  Readers set a reference bit in the slot; the
+ *       hand clears bits as it passes and evicts the first unreferenced entry.
+ *     - random: a random occupied slot.
+ *     - volatile-ttl: the entry with the nearest expiry among a sample.
+ *   Volatile policies consider only keys with a TTL.  Keys hash uniformly, so the
+ *   shard at hand is as good a place to evict from as any.  If it has nothing to
+ *   evict, the write fails with the limit error.
+ *
+ *   kv_tick() sweeps namespaces round-robin, one shard at a time, and removes the
+ *   expired keys it passes, up to a budget.  Keys are also removed lazily, by any
+ *   read or write that meets them.
+ */
+#include "kv_internal.h"
+
+#define KV_SAMPLE 5
+
+static uint64_t next_rand(kv_shard *sh)
+{
+	uint64_t x = sh->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	sh->rng = x;
+	return x;
+}
+
+static bool evictable(kv_entry *e, kv_entry *keep, bool volatile_only)
+{
+	return e != keep && (!volatile_only || kv_entry_expiry(e) != 0);
+}
+
+/* Choose a victim slot, or return false. */
+static bool pick_victim(kv_env *env, kv_shard *sh, int policy, kv_entry *keep, uint32_t *pos)
+{
+	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	uint32_t mask = sh->mask;
+	bool vol = policy == KV_EVICT_VOLATILE_LRU || policy == KV_EVICT_VOLATILE_RANDOM ||
+	           policy == KV_EVICT_VOLATILE_TTL;
+	if (sh->count == 0)
+		return false;
+	if (policy == KV_EVICT_ALLKEYS_LRU || policy == KV_EVICT_VOLATILE_LRU) {
+		uint32_t i = sh->clock_hand & mask;
+		for (uint32_t n = 0; n <= 2 * mask + 1; n++, i = (i + 1) & mask) {
+			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+			if (!v || !evictable(kv_ptr(env, (kv_off)v), keep, vol))
+				continue;
+			if (v & KV_SLOT_REF) {
+				atomic_fetch_and_explicit(&s[i], ~KV_SLOT_REF, memory_order_relaxed);
+				continue;
+			}
+			sh->clock_hand = (i + 1) & mask;
+			*pos = i;
+			return true;
+		}
+		return false;
+	}
+	bool found = false;
+	int64_t best = 0;
+	for (int k = 0; k < KV_SAMPLE; k++) {
+		uint32_t i = (uint32_t)next_rand(sh) & mask;
+		for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+			if (!v)
+				continue;
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			if (!evictable(e, keep, vol))
+				continue;
+			if (policy != KV_EVICT_VOLATILE_TTL) {
+				*pos = i;
+				return true;
+			}
+			int64_t x = kv_entry_expiry(e);
+			if (!found || x < best) {
+				found = true;
+				best = x;
+				*pos = i;
+			}
+			break;
+		}
+		if (!found && policy == KV_EVICT_VOLATILE_TTL)
+			break; /* a whole lap found no key with a TTL */
+	}
+	return found;
+}
+
+int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_entry *keep)
+{
+	kv_env *env = w->ns->env;
+	kv_nsslot *sl = w->ref.slot;
+	uint64_t maxk = atomic_load_explicit(&sl->max_keys, memory_order_relaxed);
+	uint64_t maxm = atomic_load_explicit(&sl->max_memory, memory_order_relaxed);
+	int policy = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
+	if (maxm && need > 0 && (uint64_t)need > maxm)
+		return KV_EMAXMEM;
+	for (int evicted = 0;; evicted++) {
+		uint64_t keys = atomic_load_explicit(&sl->keys, memory_order_relaxed);
+		uint64_t bytes = atomic_load_explicit(&sl->bytes, memory_order_relaxed);
+		bool overk = maxk && newkey && keys + 1 > maxk;
+		bool overm = maxm && need > 0 && bytes + (uint64_t)need > maxm;
+		if (!overk && !overm)
+			return KV_OK;
+		int err = overk ? KV_EMAXKEYS : KV_EMAXMEM;
+		if (policy == KV_EVICT_NONE || evicted == KV_MAX_VICTIMS)
+			return err;
+		uint32_t pos;
+		if (!pick_victim(env, sh, policy, keep, &pos))
+			return err;
+		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+		kv_entry *e = kv_ptr(env, (kv_off)atomic_load_explicit(&s[pos], memory_order_relaxed));
+		if (!kv_wctx_victim(w, kv_entry_key(e), e->klen, KV_EV_EVICTED))
+			return err;
+		size_t charge = kv_entry_charge(e);
+		kv_shard_write_begin(sh);
+		kv_shard_remove_locked(env, sh, pos);
+		kv_entry_retire_locked(env, sh, e);
+		kv_shard_write_end(sh);
+		kv_ns_charge(sl, sh, -1, -(int64_t)charge);
+		atomic_fetch_add_explicit(&sl->evicted, 1, memory_order_relaxed);
+	}
+}
+
+/* ---------------------------------------------------------------- sweep */
+/* Sweep up to `budget` slots of one shard from its sweep position. */
+static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, size_t budget,
+                          int64_t now)
+{
+	size_t reclaimed = 0;
+	kv_wctx w;
+	w.ns = ns;
+	w.ref = *ref;
+	w.now = now;
+	w.nvictims = 0;
+	w.keyused = 0;
+	kv_spin_lock(&sh->lock);
+	if (!kv_ns_ref_valid(ref) || sh->count == 0 ||
+	    (sh->snap_pending && kv_shard_reserve_preserve_locked(env, sh, KV_MAX_VICTIMS) != KV_OK)) {
+		kv_spin_unlock(&sh->lock);
+		return 0;
+	}
+	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	uint32_t mask = sh->mask, i = sh->sweep_pos & mask;
+	for (size_t n = 0; n < budget && n <= mask && w.nvictims < KV_MAX_VICTIMS; n++) {
+		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+		if (v) {
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			if (kv_expired(kv_entry_expiry(e), now) &&
+			    (!env->hook || kv_wctx_victim(&w, kv_entry_key(e), e->klen, KV_EV_EXPIRED))) {
+				size_t charge = kv_entry_charge(e);
+				kv_shard_write_begin(sh);
+				kv_shard_remove_locked(env, sh, i);
+				kv_entry_retire_locked(env, sh, e);
+				kv_shard_write_end(sh);
+				kv_ns_charge(ref->slot, sh, -1, -(int64_t)charge);
+				atomic_fetch_add_explicit(&ref->slot->expired, 1, memory_order_relaxed);
+				reclaimed++;
+				continue; /* slot i now holds the next key of the cluster */
+			}
+		}
+		i = (i + 1) & mask;
+	}
+	sh->sweep_pos = i;
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(&w);
+	return reclaimed;
+}
+
+static bool rule_fires(kv_region *r, int64_t now, uint64_t dirty)
+{
+	int64_t last = atomic_load(&r->last_save);
+	for (uint32_t i = 0; i < r->nrules && i < 16; i++)
+		if (dirty >= r->rules[i].changes && dirty > 0 && now - last >= r->rules[i].seconds * 1000)
+			return true;
+	return false;
+}
+
+static uint64_t total_dirty(kv_env *env)
+{
+	kv_region *r = env->r;
+	uint64_t d = 0;
+	for (uint32_t i = 0; i < r->max_ns; i++) {
+		kv_nsslot *sl = kv_slot(env, i);
+		if (!sl->live)
+			continue;
+		kv_nsref ref = {env, sl, atomic_load(&sl->gen), i};
+		uint32_t n = atomic_load(&sl->nshards);
+		for (uint32_t j = 0; j < n; j++) {
+			kv_shard *sh = kv_ns_shard(&ref, j);
+			if (sh)
+				d += *(volatile uint64_t *)&sh->dirty;
+		}
+	}
+	return d;
+}
+
+uint64_t kv_env_dirty(kv_env *env)
+{
+	uint64_t d = total_dirty(env), at = atomic_load(&env->r->dirty_at_save);
+	return d > at ? d - at : 0;
+}
+
+KV_API int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n)
+{
+	if (n > 16 || (n && !rules))
+		return KV_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].seconds < 0)
+			return KV_EINVAL;
+	kv_region *r = env->r;
+	kv_spin_lock(&r->admin);
+	r->nrules = 0;
+	for (size_t i = 0; i < n; i++)
+		r->rules[i] = rules[i];
+	r->nrules = (uint32_t)n;
+	kv_spin_unlock(&r->admin);
+	return KV_OK;
+}
+
+KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out)
+{
+	kv_region *r = env->r;
+	if (!budget)
+		budget = 200;
+	int64_t now = kv_now_ms();
+	size_t reclaimed = 0, work = budget * 4;
+	/* round-robin over namespaces and their shards */
+	for (uint32_t k = 0; k < r->max_ns && reclaimed < budget && work > 0; k++) {
+		kv_nsslot *sl = kv_slot(env, k);
+		if (!sl->live)
+			continue;
+		kv_ns h;
+		h.env = env;
+		memcpy(h.name, sl->name, sizeof h.name);
+		h.name[KV_NS_NAME_MAX] = 0;
+		uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
+		if (g & 1)
+			continue;
+		atomic_store(&h.bound, (uint64_t)k << 32 | g);
+		kv_nsref ref;
+		if (kv_ns_ref(&h, &ref) != KV_OK)
+			continue;
+		uint32_t n = atomic_load(&sl->nshards);
+		for (uint32_t j = 0; j < n && reclaimed < budget && work > 0; j++) {
+			uint32_t si = (sl->sweep_shard + j) % n;
+			kv_shard *sh = kv_ns_shard(&ref, si);
+			if (!sh)
+				break;
+			size_t step = work < 256 ? work : 256;
+			reclaimed += sweep_shard(env, &h, &ref, sh, step, now);
+			work -= step;
+			sl->sweep_shard = (si + 1) % n;
+		}
+	}
+	if (out) {
+		memset(out, 0, sizeof *out);
+		out->reclaimed = reclaimed;
+		out->dirty = kv_env_dirty(env);
+		out->last_save = atomic_load(&r->last_save);
+		out->save_due = r->nrules && rule_fires(r, now, out->dirty);
+	}
+	return KV_OK;
+}

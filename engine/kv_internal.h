@@ -1,0 +1,421 @@
+/*
+ * kv_internal.h -- the engine's single internal header: region layout, locks,
+ * hashing, and the prototypes every engine file shares.
+ *
+ * REGION LAYOUT
+ *   [ struct kv_region | ns slots | page descriptors | pages ... ]
+ *   Everything after the header is addressed by kv_off: a 32-bit offset from the
+ *   region base in 8-byte units (0 means none), so a region may be mapped at any
+ *   address.  Pages are 64 KiB.  A page is free, a slab of one size class owned by
+ *   one shard, part of a large allocation, or a shard-header page.
+ *
+ * SAFE OPTIMISTIC READS
+ *   Readers take no lock.  They read a shard's seq (even = stable), read, then
+ *   check seq again; a writer makes seq odd while it changes the shard.  A reader
+ *   racing a writer may follow an offset to memory that was just freed and reused.
+ *   That is harmless because (1) the region is never unmapped while a handle is
+ *   open, and (2) every offset and length a reader derives is bounds-checked against
+ *   the region before it is touched, so garbage can only produce a wrong answer,
+ *   which the seq check then throws away.  Shard headers, which writers lock, live
+ *   on pages that never change kind, so a stale pointer to one still points at a
+ *   lock word.
+ *
+ * LOCK ORDER (see also shard.c)
+ *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
+ *   page-allocator lock.  Nothing is called outside the engine while any is held.
+ */
+#ifndef SHARDKV_KV_INTERNAL_H
+#define SHARDKV_KV_INTERNAL_H
+
+#include "kv.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define KV_REGION_MAGIC   0x4b56444bu /* "KDVK" */
+#define KV_LAYOUT_VERSION 1u
+
+#define KV_UNIT       8u
+#define KV_PAGE_SHIFT 16
+#define KV_PAGE_SIZE  ((size_t)1 << KV_PAGE_SHIFT)
+#define KV_UNITS_PER_PAGE (KV_PAGE_SIZE / KV_UNIT)
+
+#define KV_NCLASSES    48      /* slab size classes, 8 B .. 32 KiB */
+#define KV_SLAB_MAX    32768u  /* larger objects take whole pages */
+#define KV_SHARD_SIZE  512u    /* bytes per shard header (type-stable) */
+#define KV_DEFAULT_MAX_VALUE ((uint32_t)512 << 20)
+
+#define KV_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define KV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Functions that read memory a writer may be changing (validated by seqlock). */
+#define KV_RACY __attribute__((no_sanitize("thread")))
+
+typedef uint32_t kv_off;
+
+/* ------------------------------------------------------------------ locks */
+/* Test-and-test-and-set spinlock that works across processes (no futex, no
+ * pthread object): after a short spin it yields the CPU. */
+void kv_spin_lock_slow(_Atomic uint32_t *l);
+
+static inline void kv_spin_lock(_Atomic uint32_t *l)
+{
+	uint32_t z = 0;
+	if (KV_LIKELY(atomic_compare_exchange_weak_explicit(l, &z, 1, memory_order_acquire,
+	                                                    memory_order_relaxed)))
+		return;
+	kv_spin_lock_slow(l);
+}
+static inline bool kv_spin_trylock(_Atomic uint32_t *l)
+{
+	uint32_t z = 0;
+	return atomic_compare_exchange_strong_explicit(l, &z, 1, memory_order_acquire,
+	                                               memory_order_relaxed);
+}
+static inline void kv_spin_unlock(_Atomic uint32_t *l)
+{
+	atomic_store_explicit(l, 0, memory_order_release);
+}
+static inline void kv_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* ------------------------------------------------------------------ layout */
+typedef struct kv_page {          /* one per page, in the descriptor array */
+	uint32_t run;                 /* first page of a run: pages in the run */
+	uint8_t  kind;                /* KV_PG_* */
+	uint8_t  cls;                 /* slab class */
+	uint16_t used;                /* slab objects in use */
+	kv_off   free;                /* slab free list (objects link through their first kv_off) */
+	uint32_t next, prev;          /* page index links (0 = none; page 0 is never a slab) */
+	uint32_t bump;                /* slab: objects carved so far */
+} kv_page;
+
+enum { KV_PG_META = 0, KV_PG_FREE, KV_PG_SLAB, KV_PG_LARGE, KV_PG_SHARD };
+
+typedef struct kv_shard {
+	/* line 0: what readers read */
+	_Atomic uint32_t seq;
+	_Atomic uint32_t lock;
+	_Atomic kv_off   table;       /* slot array, capacity mask+1 */
+	_Atomic uint32_t mask;
+	_Atomic uint32_t shift;       /* 32 - log2(capacity): home = hash32 >> shift */
+	_Atomic uint32_t migrated;    /* == ns resize_epoch once this shard's keys moved */
+	uint32_t owner;               /* ns slot index + 1, for sanity checks */
+	uint32_t index;               /* shard index in its namespace */
+	uint32_t count;               /* entries in the table */
+	uint32_t snap_pending;        /* a snapshot cut is waiting to copy this shard */
+	uint64_t bytes;               /* entry bytes charged (size classes) */
+	uint64_t dirty;               /* mutations (for autosave rules) */
+	uint64_t rng;                 /* eviction sampling */
+	kv_off   preserved;           /* snapshot: pre-images kept for the cut (kv_off array) */
+	uint32_t npreserved, cappreserved;
+	uint32_t sweep_pos;           /* active expiry sweep position */
+	uint32_t clock_hand;          /* LRU eviction position */
+	/* line 2+: writer-only slab heads, one per size class */
+	uint32_t cls_head[KV_NCLASSES] __attribute__((aligned(64)));
+	/* reader-written statistics on their own line */
+	_Atomic uint64_t hits __attribute__((aligned(64)));
+	_Atomic uint64_t misses;
+} kv_shard;
+
+typedef struct kv_nsslot {
+	_Atomic uint32_t gen;         /* odd while being created or dropped */
+	uint32_t live;
+	char     name[KV_NS_NAME_MAX + 1];
+	/* config (changed under the admin lock; read racily) */
+	_Atomic uint64_t max_keys, max_memory;
+	_Atomic int64_t  default_ttl;
+	_Atomic uint32_t max_key_size, max_value_size;
+	_Atomic int      eviction;
+	/* shards */
+	_Atomic uint32_t nshards;
+	_Atomic kv_off   shards;      /* kv_off[nshards] of shard headers */
+	_Atomic uint32_t old_nshards; /* nonzero while a resize migrates keys */
+	_Atomic uint32_t resize_epoch;
+	_Atomic uint32_t busy;        /* a save, load or resize holds the namespace */
+	uint32_t sweep_shard;
+	/* counters */
+	_Atomic uint64_t keys __attribute__((aligned(64)));
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t expired, evicted;
+} kv_nsslot;
+
+typedef struct kv_region {
+	uint32_t magic, layout;
+	uint64_t size;
+	uint32_t npages;              /* pages in the region (incl. meta pages) */
+	uint32_t first_page;          /* first allocatable page */
+	uint32_t max_ns;
+	uint32_t default_shards;
+	kv_off   slots;               /* kv_nsslot[max_ns] */
+	kv_off   pages;               /* kv_page[npages] */
+	_Atomic uint32_t admin;       /* admin lock: create, drop, configure, resize setup */
+	_Atomic uint32_t nns;
+	/* page allocator (under palloc) */
+	_Atomic uint32_t palloc __attribute__((aligned(64)));
+	uint32_t bump;                /* next never-used page */
+	uint32_t free_runs;           /* list of free runs (first page of each) */
+	uint32_t pages_used;
+	kv_off   shard_free;          /* free shard headers (type-stable pool) */
+	/* autosave */
+	_Atomic uint32_t save_lock __attribute__((aligned(64)));
+	uint32_t nrules;
+	kv_save_rule rules[16];
+	_Atomic int64_t last_save;
+	_Atomic uint64_t dirty_at_save;
+} kv_region;
+
+struct kv_env {
+	kv_region     *r;
+	char          *base;
+	size_t         size;
+	int            owns_mapping;
+	kv_mem_methods mem;
+	kv_hook_fn     hook;
+	void          *hook_ctx;
+};
+
+struct kv_ns {
+	kv_env          *env;
+	_Atomic uint64_t bound;  /* slot index << 32 | slot gen, re-resolved by name */
+	char             name[KV_NS_NAME_MAX + 1];
+};
+
+/* Entry header; key then value follow, 8-byte aligned as a whole. */
+typedef struct kv_entry {
+	uint32_t vlen;
+	uint16_t klen;
+	uint8_t  type;
+	_Atomic uint8_t flags;
+	/* int64_t expires_at; if KV_E_TTL */
+} kv_entry;
+
+#define KV_E_TTL     0x01u /* an expiry word follows the header */
+#define KV_E_SNAPNEW 0x04u /* written after the pending snapshot cut */
+
+/* ----------------------------------------------------------- addressing */
+static inline void *kv_ptr(const kv_env *env, kv_off off)
+{
+	return env->base + (size_t)off * KV_UNIT;
+}
+static inline kv_off kv_offof(const kv_env *env, const void *p)
+{
+	return (kv_off)(((const char *)p - env->base) / KV_UNIT);
+}
+/* True if [off, off+len) lies inside the region: used by optimistic readers. */
+static inline bool kv_in_region(const kv_env *env, kv_off off, size_t len)
+{
+	size_t b = (size_t)off * KV_UNIT;
+	return off != 0 && b <= env->size && len <= env->size - b;
+}
+static inline kv_page *kv_pagedesc(const kv_env *env, uint32_t pg)
+{
+	return (kv_page *)kv_ptr(env, env->r->pages) + pg;
+}
+static inline kv_nsslot *kv_slot(const kv_env *env, uint32_t i)
+{
+	return (kv_nsslot *)kv_ptr(env, env->r->slots) + i;
+}
+
+/* Entry helpers. */
+static inline size_t kv_entry_hdr(unsigned flags)
+{
+	return sizeof(kv_entry) + ((flags & KV_E_TTL) ? 8 : 0);
+}
+static inline size_t kv_entry_size(size_t klen, size_t vlen, unsigned flags)
+{
+	return kv_entry_hdr(flags) + klen + vlen;
+}
+static inline char *kv_entry_key(kv_entry *e)
+{
+	return (char *)e + kv_entry_hdr(atomic_load_explicit(&e->flags, memory_order_relaxed));
+}
+static inline int64_t kv_entry_expiry(kv_entry *e)
+{
+	if (!(atomic_load_explicit(&e->flags, memory_order_relaxed) & KV_E_TTL))
+		return 0;
+	int64_t x;
+	memcpy(&x, (char *)e + sizeof(kv_entry), 8);
+	return x;
+}
+
+/* ----------------------------------------------------------------- hashing */
+static inline uint64_t kv_hash(const void *key, size_t klen)
+{
+	return XXH3_64bits(key, klen);
+}
+/* Lamping & Veach jump consistent hash: raising n moves keys only to new buckets. */
+static inline uint32_t kv_jump(uint64_t key, uint32_t n)
+{
+	int64_t b = -1, j = 0;
+	while (j < (int64_t)n) {
+		b = j;
+		key = key * 2862933555777941757ULL + 1;
+		j = (int64_t)((double)(b + 1) * ((double)(1LL << 31) / (double)((key >> 33) + 1)));
+	}
+	return (uint32_t)b;
+}
+/* The 31 hash bits a slot keeps; bit 0 of a slot's high word is its CLOCK
+ * reference bit (KV_SLOT_REF), set by readers of LRU namespaces. */
+static inline uint32_t kv_hash32(uint64_t h)
+{
+	return (uint32_t)(h >> 32) & ~1u;
+}
+#define KV_SLOT_REF ((uint64_t)1 << 32)
+static inline bool kv_slot_is(uint64_t v, uint32_t h32)
+{
+	return ((uint32_t)(v >> 32) & ~1u) == h32;
+}
+
+/* ----------------------------------------------------------- allocator */
+/* region.c */
+int    kv_region_format(kv_env *env, uint32_t max_ns, uint32_t default_shards);
+int    kv_region_check(kv_env *env);
+unsigned kv_size_class(size_t size);          /* KV_NCLASSES for large */
+size_t kv_class_size(unsigned cls);
+size_t kv_alloc_size(size_t size);            /* bytes actually charged */
+kv_off kv_alloc(kv_env *env, kv_shard *sh, size_t size); /* shard locked; 0 = full */
+void   kv_free(kv_env *env, kv_shard *sh, kv_off off, size_t size);
+kv_off kv_pages_alloc(kv_env *env, uint32_t npages, int kind);
+void   kv_pages_free(kv_env *env, kv_off off);
+kv_shard *kv_shard_new(kv_env *env);          /* zeroed, unlocked; NULL = full */
+void   kv_shard_release(kv_env *env, kv_shard *sh);
+kv_shard *kv_shard_at(const kv_env *env, kv_off off); /* validated, or NULL */
+size_t kv_region_used(const kv_env *env);
+
+/* env.c */
+void  *kv_mem_realloc(kv_env *env, void *p, size_t n);
+int    kv_buf_reserve(kv_env *env, kv_buf *b, size_t need);
+
+/* ------------------------------------------------------------- shards */
+/* shard.c: the table of one shard.  *_locked functions need the shard lock. */
+static inline void kv_shard_write_begin(kv_shard *sh)
+{
+	atomic_fetch_add_explicit(&sh->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+static inline void kv_shard_write_end(kv_shard *sh)
+{
+	atomic_fetch_add_explicit(&sh->seq, 1, memory_order_release);
+}
+
+typedef struct kv_find {
+	uint32_t pos;    /* slot index of the key, or where it would go */
+	kv_entry *e;     /* NULL if absent */
+} kv_find;
+
+int       kv_shard_init_locked(kv_env *env, kv_shard *sh, uint32_t cap);
+kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const void *key,
+                               size_t klen, uint32_t *pos);
+int       kv_shard_insert_locked(kv_env *env, kv_shard *sh, uint32_t h32, kv_off e);
+void      kv_shard_replace_locked(kv_env *env, kv_shard *sh, uint32_t pos, kv_off e);
+void      kv_shard_remove_locked(kv_env *env, kv_shard *sh, uint32_t pos);
+void      kv_shard_clear_locked(kv_env *env, kv_shard *sh);
+uint64_t  kv_shard_table_bytes(const kv_shard *sh);
+
+/* Entry lifecycle under the shard lock. */
+kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t klen,
+                              size_t vlen, int type, int64_t expires_at);
+void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
+int       kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n);
+size_t    kv_entry_charge(const kv_entry *e);
+
+/* Optimistic lookup: returns the entry (maybe stale) for validation by seq, and
+ * the slot it was found in with the slot's value. */
+kv_entry *kv_shard_peek(const kv_env *env, kv_shard *sh, uint32_t h32, const void *key,
+                        size_t klen, _Atomic uint64_t **slot, uint64_t *slotv);
+
+/* ------------------------------------------------------------ namespaces */
+/* namespace.c */
+typedef struct kv_nsref {
+	kv_env    *env;
+	kv_nsslot *slot;
+	uint32_t   gen;
+	uint32_t   slot_index;
+} kv_nsref;
+
+int  kv_ns_ref(kv_ns *ns, kv_nsref *ref);              /* resolve the handle */
+bool kv_ns_ref_valid(const kv_nsref *ref);             /* gen unchanged? */
+int  kv_ns_valid_name(const char *name);
+int  kv_ns_find_slot(kv_env *env, const char *name, uint32_t *idx, uint32_t *gen);
+kv_shard *kv_ns_shard(const kv_nsref *ref, uint32_t i);
+
+/* Pick and lock the shard that owns hash h, honouring an in-progress resize.
+ * Returns NULL (and nothing locked) if the namespace changed under us: the
+ * caller re-resolves and retries. */
+kv_shard *kv_ns_lock_shard(const kv_nsref *ref, uint64_t h);
+/* The shard to read optimistically for h, with its (even) seq in *seq; the
+ * caller validates seq afterwards.  NULL: a writer is busy, retry. */
+kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint32_t *seq);
+static inline bool kv_shard_read_valid(const kv_shard *sh, uint32_t seq)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&((kv_shard *)sh)->seq, memory_order_relaxed) == seq;
+}
+
+/* Several shards locked at once, in ascending index order (batches, rename). */
+typedef struct kv_lockset {
+	uint64_t bits[KV_MAX_SHARDS / 64];
+	uint32_t lo, hi;
+} kv_lockset;
+void kv_lockset_init(kv_lockset *ls);
+void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h);
+bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls);   /* false: retry */
+void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
+kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
+
+/* Account an entry added/removed/resized in a namespace. */
+void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes);
+
+/* ---------------------------------------------------------- write context */
+/* One write operation: the namespace it resolved, and the keys it removed on
+ * the side (expired or evicted) whose hooks fire after the locks are released.
+ * Their keys are copied into keybuf; eviction skips a candidate whose key does
+ * not fit, so the buffer bounds the work one write can do. */
+#define KV_MAX_VICTIMS 16
+typedef struct kv_wctx {
+	kv_ns   *ns;
+	kv_nsref ref;
+	int64_t  now;
+	int      nvictims;
+	int      vev[KV_MAX_VICTIMS];
+	uint32_t voff[KV_MAX_VICTIMS], vlen[KV_MAX_VICTIMS];
+	size_t   keyused;
+	char     keybuf[4096];
+} kv_wctx;
+
+/* Record a removed entry's key for its hook; false if it does not fit. */
+bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);
+void kv_wctx_emit(kv_wctx *w);
+
+/* evict.c: make room in sh for `need` more bytes (may be negative) and, if
+ * newkey, one more key, evicting by the namespace's policy.  Never evicts keep. */
+int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_entry *keep);
+
+/* changes since the last full save (evict.c) */
+uint64_t kv_env_dirty(kv_env *env);
+
+/* ------------------------------------------------------------ expiry */
+static inline bool kv_expired(int64_t exp, int64_t now)
+{
+	return exp != 0 && exp <= now;
+}
+
+/* ------------------------------------------------------------- hooks */
+static inline void kv_emit(kv_env *env, const kv_ns *ns, const void *key, size_t klen, int ev)
+{
+	if (env->hook)
+		env->hook(env->hook_ctx, ns->name, key, klen, ev);
+}
+
+#endif /* SHARDKV_KV_INTERNAL_H */

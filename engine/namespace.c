@@ -1,0 +1,751 @@
+/*
+ * namespace.c -- namespaces: the slot table, create/drop/open, configuration,
+ * statistics, flush, and raising the shard count online.
+ *
+ * HOW IT WORKS
+ *   Namespaces live in a fixed array of slots in the region.  A slot's gen is a
+ *   sequence counter for the slot itself: it is odd while the namespace is being
+ *   created, dropped or its shard array replaced.  A kv_ns handle remembers (slot,
+ *   gen); every call checks gen, and a mismatch sends it back to look the name up
+ *   again, so handles follow a drop and re-create.  Readers check gen once more
+ *   after reading; writers check it after locking their shard.
+ *
+ *   Resize (raising the shard count from n to m) first publishes an array of m
+ *   shards with old_nshards = n, then migrates each old shard s in turn: with s and
+ *   every new shard locked, the keys whose jump hash over m is not s move to their
+ *   new shard and s is stamped migrated (= resize_epoch).  Until s is stamped, keys
+ *   of s are looked up in s; afterwards in jump(h, m).  Jump hashing only ever
+ *   moves keys to the new shards, which all have higher indices than s, so the
+ *   lock order (ascending index) holds.
+ */
+#include "kv_internal.h"
+
+#include <stdlib.h>
+
+/* ------------------------------------------------------------------ names */
+int kv_ns_valid_name(const char *name)
+{
+	if (!name)
+		return KV_ENSNAME;
+	size_t n = 0;
+	for (const char *p = name; *p; p++, n++) {
+		char c = *p;
+		if (n >= KV_NS_NAME_MAX)
+			return KV_ENSNAME;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == ':' || c == '-'))
+			return KV_ENSNAME;
+	}
+	return n ? KV_OK : KV_ENSNAME;
+}
+
+KV_RACY int kv_ns_find_slot(kv_env *env, const char *name, uint32_t *idx, uint32_t *gen)
+{
+	kv_region *r = env->r;
+	for (uint32_t i = 0; i < r->max_ns; i++) {
+		kv_nsslot *sl = kv_slot(env, i);
+		uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
+		if ((g & 1) || !sl->live || strncmp(sl->name, name, sizeof sl->name) != 0)
+			continue;
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
+			continue;
+		*idx = i;
+		*gen = g;
+		return KV_OK;
+	}
+	return KV_ENONS;
+}
+
+int kv_ns_ref(kv_ns *ns, kv_nsref *ref)
+{
+	kv_env *env = ns->env;
+	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
+	uint32_t idx = (uint32_t)(b >> 32), g = (uint32_t)b;
+	kv_nsslot *sl = kv_slot(env, idx);
+	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != g)) {
+		int rc = kv_ns_find_slot(env, ns->name, &idx, &g);
+		if (rc != KV_OK)
+			return rc;
+		atomic_store_explicit(&ns->bound, (uint64_t)idx << 32 | g, memory_order_relaxed);
+		sl = kv_slot(env, idx);
+	}
+	ref->env = env;
+	ref->slot = sl;
+	ref->gen = g;
+	ref->slot_index = idx;
+	return KV_OK;
+}
+
+bool kv_ns_ref_valid(const kv_nsref *ref)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&ref->slot->gen, memory_order_relaxed) == ref->gen;
+}
+
+/* ------------------------------------------------------- shard selection */
+KV_RACY kv_shard *kv_ns_shard(const kv_nsref *ref, uint32_t i)
+{
+	kv_off arr = atomic_load_explicit(&ref->slot->shards, memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
+	if (i >= n || !kv_in_region(ref->env, arr, (size_t)n * sizeof(kv_off)))
+		return NULL;
+	return kv_shard_at(ref->env, ((kv_off *)kv_ptr(ref->env, arr))[i]);
+}
+
+static inline bool shard_migrated(const kv_nsref *ref, kv_shard *sh)
+{
+	return atomic_load_explicit(&sh->migrated, memory_order_relaxed) ==
+	       atomic_load_explicit(&ref->slot->resize_epoch, memory_order_relaxed);
+}
+
+kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint32_t *seq)
+{
+	kv_nsslot *sl = ref->slot;
+	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+	uint32_t old = atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
+	kv_shard *sh;
+	uint32_t s;
+	if (KV_UNLIKELY(old != 0) && old < n) {
+		sh = kv_ns_shard(ref, kv_jump(h, old));
+		if (!sh)
+			return NULL;
+		s = atomic_load_explicit(&sh->seq, memory_order_acquire);
+		if (s & 1)
+			return NULL;
+		if (!shard_migrated(ref, sh)) {
+			*seq = s;
+			return sh;
+		}
+	}
+	sh = kv_ns_shard(ref, n > 1 ? kv_jump(h, n) : 0);
+	if (!sh)
+		return NULL;
+	s = atomic_load_explicit(&sh->seq, memory_order_acquire);
+	if (s & 1)
+		return NULL;
+	*seq = s;
+	return sh;
+}
+
+kv_shard *kv_ns_lock_shard(const kv_nsref *ref, uint64_t h)
+{
+	kv_nsslot *sl = ref->slot;
+	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+	uint32_t old = atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
+	kv_shard *sh;
+	if (KV_UNLIKELY(old != 0) && old < n) {
+		sh = kv_ns_shard(ref, kv_jump(h, old));
+		if (!sh)
+			return NULL;
+		kv_spin_lock(&sh->lock);
+		if (!kv_ns_ref_valid(ref)) {
+			kv_spin_unlock(&sh->lock);
+			return NULL;
+		}
+		if (!shard_migrated(ref, sh))
+			return sh;
+		kv_spin_unlock(&sh->lock);
+	}
+	sh = kv_ns_shard(ref, n > 1 ? kv_jump(h, n) : 0);
+	if (!sh)
+		return NULL;
+	kv_spin_lock(&sh->lock);
+	if (!kv_ns_ref_valid(ref) || sh->owner != ref->slot_index + 1) {
+		kv_spin_unlock(&sh->lock);
+		return NULL;
+	}
+	return sh;
+}
+
+void kv_lockset_init(kv_lockset *ls)
+{
+	memset(ls->bits, 0, sizeof ls->bits);
+	ls->lo = KV_MAX_SHARDS;
+	ls->hi = 0;
+}
+
+static void lockset_bit(kv_lockset *ls, uint32_t i)
+{
+	ls->bits[i / 64] |= 1ull << (i % 64);
+	if (i < ls->lo)
+		ls->lo = i;
+	if (i + 1 > ls->hi)
+		ls->hi = i + 1;
+}
+
+void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h)
+{
+	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
+	uint32_t old = atomic_load_explicit(&ref->slot->old_nshards, memory_order_relaxed);
+	if (n > KV_MAX_SHARDS)
+		n = KV_MAX_SHARDS;
+	if (old != 0 && old < n)
+		lockset_bit(ls, kv_jump(h, old));
+	lockset_bit(ls, n > 1 ? kv_jump(h, n) : 0);
+}
+
+void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls)
+{
+	for (uint32_t i = ls->hi; i-- > ls->lo;) {
+		if (!(ls->bits[i / 64] >> (i % 64) & 1))
+			continue;
+		kv_shard *sh = kv_ns_shard(ref, i);
+		if (sh)
+			kv_spin_unlock(&sh->lock);
+	}
+}
+
+bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls)
+{
+	for (uint32_t i = ls->lo; i < ls->hi; i++) {
+		if (!(ls->bits[i / 64] >> (i % 64) & 1))
+			continue;
+		kv_shard *sh = kv_ns_shard(ref, i);
+		if (!sh) {
+			/* unlock what we hold: everything below i */
+			kv_lockset partial = *ls;
+			partial.hi = i;
+			kv_lockset_unlock(ref, &partial);
+			return false;
+		}
+		kv_spin_lock(&sh->lock);
+	}
+	if (!kv_ns_ref_valid(ref)) {
+		kv_lockset_unlock(ref, ls);
+		return false;
+	}
+	return true;
+}
+
+kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h)
+{
+	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
+	uint32_t old = atomic_load_explicit(&ref->slot->old_nshards, memory_order_relaxed);
+	if (old != 0 && old < n) {
+		kv_shard *sh = kv_ns_shard(ref, kv_jump(h, old));
+		if (sh && !shard_migrated(ref, sh))
+			return sh;
+	}
+	return kv_ns_shard(ref, n > 1 ? kv_jump(h, n) : 0);
+}
+
+void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes)
+{
+	if (dkeys)
+		atomic_fetch_add_explicit(&slot->keys, (uint64_t)dkeys, memory_order_relaxed);
+	if (dbytes)
+		atomic_fetch_add_explicit(&slot->bytes, (uint64_t)dbytes, memory_order_relaxed);
+	sh->bytes += (uint64_t)dbytes;
+	sh->dirty++;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+KV_API void kv_ns_config_init(kv_ns_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->eviction = KV_EVICT_NONE;
+}
+
+static int check_config(const kv_ns_config *c)
+{
+	if (c->eviction < KV_EVICT_NONE || c->eviction > KV_EVICT_VOLATILE_TTL)
+		return KV_EINVAL;
+	if (c->max_key_size > KV_KEY_SIZE_LIMIT || c->max_value_size > KV_VALUE_SIZE_LIMIT)
+		return KV_EINVAL;
+	if (c->default_ttl_ms < 0)
+		return KV_EINVAL;
+	return KV_OK;
+}
+
+static void apply_config(kv_nsslot *sl, const kv_ns_config *c)
+{
+	atomic_store(&sl->max_keys, c->max_keys);
+	atomic_store(&sl->max_memory, c->max_memory);
+	atomic_store(&sl->default_ttl, c->default_ttl_ms);
+	atomic_store(&sl->max_key_size, c->max_key_size ? c->max_key_size : KV_KEY_SIZE_LIMIT);
+	atomic_store(&sl->max_value_size, c->max_value_size ? c->max_value_size : KV_DEFAULT_MAX_VALUE);
+	atomic_store(&sl->eviction, c->eviction);
+}
+
+/* Allocate shards [from, to) of slot idx into arr.  On failure frees what it made. */
+static int make_shards(kv_env *env, uint32_t idx, kv_off *arr, uint32_t from, uint32_t to)
+{
+	for (uint32_t i = from; i < to; i++) {
+		kv_shard *sh = kv_shard_new(env);
+		if (!sh)
+			goto fail;
+		kv_spin_lock(&sh->lock);
+		sh->owner = idx + 1;
+		sh->index = i;
+		sh->count = 0;
+		sh->bytes = 0;
+		sh->dirty = 0;
+		sh->snap_pending = 0;
+		sh->preserved = 0;
+		sh->npreserved = sh->cappreserved = 0;
+		sh->sweep_pos = sh->clock_hand = 0;
+		sh->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)idx << 32 | i);
+		atomic_store(&sh->migrated, 0);
+		memset(sh->cls_head, 0, sizeof sh->cls_head);
+		atomic_store(&sh->hits, 0);
+		atomic_store(&sh->misses, 0);
+		int rc = kv_shard_init_locked(env, sh, 16);
+		kv_spin_unlock(&sh->lock);
+		if (rc != KV_OK) {
+			kv_shard_release(env, sh);
+			goto fail;
+		}
+		arr[i] = kv_offof(env, sh);
+		continue;
+	fail:
+		for (uint32_t j = from; j < i; j++)
+			kv_shard_release(env, kv_ptr(env, arr[j]));
+		return KV_ENOMEM;
+	}
+	return KV_OK;
+}
+
+KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
+{
+	kv_ns_config def;
+	if (!cfg) {
+		kv_ns_config_init(&def);
+		cfg = &def;
+	}
+	int rc = kv_ns_valid_name(name);
+	if (rc != KV_OK)
+		return rc;
+	if ((rc = check_config(cfg)) != KV_OK)
+		return rc;
+	kv_region *r = env->r;
+	uint32_t n = cfg->shards ? cfg->shards : r->default_shards;
+	if (n == 0 || n > KV_MAX_SHARDS)
+		return KV_ESHARDS;
+
+	kv_spin_lock(&r->admin);
+	uint32_t idx, g;
+	if (kv_ns_find_slot(env, name, &idx, &g) == KV_OK) {
+		kv_spin_unlock(&r->admin);
+		return KV_ENSEXISTS;
+	}
+	for (idx = 0; idx < r->max_ns; idx++)
+		if (!kv_slot(env, idx)->live)
+			break;
+	if (idx == r->max_ns) {
+		kv_spin_unlock(&r->admin);
+		return KV_ETOOMANYNS;
+	}
+	kv_nsslot *sl = kv_slot(env, idx);
+	atomic_fetch_add(&sl->gen, 1); /* odd: under construction */
+	memset(sl->name, 0, sizeof sl->name);
+	strcpy(sl->name, name);
+	apply_config(sl, cfg);
+	atomic_store(&sl->keys, 0);
+	atomic_store(&sl->bytes, 0);
+	atomic_store(&sl->expired, 0);
+	atomic_store(&sl->evicted, 0);
+	atomic_store(&sl->old_nshards, 0);
+	atomic_store(&sl->busy, 0);
+	sl->sweep_shard = 0;
+
+	/* the shard array lives in shard 0's slab */
+	kv_off tmp[1];
+	rc = make_shards(env, idx, tmp, 0, 1);
+	kv_off arr = 0;
+	if (rc == KV_OK) {
+		kv_shard *s0 = kv_ptr(env, tmp[0]);
+		kv_spin_lock(&s0->lock);
+		arr = kv_alloc(env, s0, (size_t)n * sizeof(kv_off));
+		kv_spin_unlock(&s0->lock);
+		if (!arr) {
+			kv_shard_release(env, s0);
+			rc = KV_ENOMEM;
+		} else {
+			kv_off *a = kv_ptr(env, arr);
+			a[0] = tmp[0];
+			rc = make_shards(env, idx, a, 1, n);
+			if (rc != KV_OK) {
+				kv_spin_lock(&s0->lock);
+				kv_free(env, s0, arr, (size_t)n * sizeof(kv_off));
+				kv_spin_unlock(&s0->lock);
+				kv_shard_release(env, s0);
+			}
+		}
+	}
+	if (rc != KV_OK) {
+		atomic_store(&sl->bytes, 0);
+		atomic_fetch_add(&sl->gen, 1);
+		kv_spin_unlock(&r->admin);
+		return rc;
+	}
+	atomic_store(&sl->shards, arr);
+	atomic_store(&sl->nshards, n);
+	sl->live = 1;
+	atomic_fetch_add(&r->nns, 1);
+	atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
+	kv_spin_unlock(&r->admin);
+	return KV_OK;
+}
+
+/* Free every shard of a slot (the namespace is unreachable: gen is odd). */
+static void destroy_shards(kv_env *env, kv_nsslot *sl)
+{
+	uint32_t n = atomic_load(&sl->nshards);
+	kv_off arr = atomic_load(&sl->shards);
+	kv_off *a = kv_ptr(env, arr);
+	for (uint32_t i = 0; i < n; i++) {
+		kv_shard *sh = kv_ptr(env, a[i]);
+		kv_spin_lock(&sh->lock);
+		kv_shard_write_begin(sh);
+		kv_shard_clear_locked(env, sh);
+		kv_shard_write_end(sh);
+		kv_spin_unlock(&sh->lock);
+	}
+	kv_shard *s0 = kv_ptr(env, a[0]);
+	kv_off keep[KV_MAX_SHARDS];
+	memcpy(keep, a, (size_t)n * sizeof(kv_off));
+	kv_spin_lock(&s0->lock);
+	kv_free(env, s0, arr, (size_t)n * sizeof(kv_off));
+	kv_spin_unlock(&s0->lock);
+	for (uint32_t i = 0; i < n; i++)
+		kv_shard_release(env, kv_ptr(env, keep[i]));
+}
+
+KV_API int kv_ns_drop(kv_env *env, const char *name)
+{
+	int rc = kv_ns_valid_name(name);
+	if (rc != KV_OK)
+		return rc;
+	kv_region *r = env->r;
+	kv_spin_lock(&r->admin);
+	uint32_t idx, g;
+	if (kv_ns_find_slot(env, name, &idx, &g) != KV_OK) {
+		kv_spin_unlock(&r->admin);
+		return KV_ENONS;
+	}
+	kv_nsslot *sl = kv_slot(env, idx);
+	uint32_t z = 0;
+	if (!atomic_compare_exchange_strong(&sl->busy, &z, 1)) {
+		kv_spin_unlock(&r->admin);
+		return KV_EBUSY;
+	}
+	atomic_fetch_add(&sl->gen, 1);
+	destroy_shards(env, sl);
+	sl->live = 0;
+	atomic_store(&sl->keys, 0);
+	atomic_store(&sl->bytes, 0);
+	atomic_store(&sl->nshards, 0);
+	atomic_store(&sl->shards, 0);
+	atomic_store(&sl->busy, 0);
+	atomic_fetch_sub(&r->nns, 1);
+	atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
+	kv_spin_unlock(&r->admin);
+	return KV_OK;
+}
+
+KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out)
+{
+	*out = NULL;
+	int rc = kv_ns_valid_name(name);
+	if (rc != KV_OK)
+		return rc;
+	uint32_t idx, g;
+	if ((rc = kv_ns_find_slot(env, name, &idx, &g)) != KV_OK)
+		return rc;
+	kv_ns *ns = kv_mem_realloc(env, NULL, sizeof *ns);
+	if (!ns)
+		return KV_ENOMEM;
+	memset(ns, 0, sizeof *ns);
+	ns->env = env;
+	strcpy(ns->name, name);
+	atomic_store(&ns->bound, (uint64_t)idx << 32 | g);
+	*out = ns;
+	return KV_OK;
+}
+
+KV_API void kv_ns_close(kv_ns *ns)
+{
+	if (ns)
+		kv_mem_realloc(ns->env, ns, 0);
+}
+
+KV_API const char *kv_ns_name(const kv_ns *ns)
+{
+	return ns->name;
+}
+
+KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg)
+{
+	int rc = check_config(cfg);
+	if (rc != KV_OK)
+		return rc;
+	kv_env *env = ns->env;
+	kv_spin_lock(&env->r->admin);
+	kv_nsref ref;
+	rc = kv_ns_ref(ns, &ref);
+	if (rc == KV_OK)
+		apply_config(ref.slot, cfg);
+	kv_spin_unlock(&env->r->admin);
+	return rc;
+}
+
+KV_API int kv_ns_flush(kv_ns *ns)
+{
+	kv_nsref ref;
+	kv_lockset ls;
+	for (;;) {
+		int rc = kv_ns_ref(ns, &ref);
+		if (rc != KV_OK)
+			return rc;
+		kv_lockset_init(&ls);
+		uint32_t n = atomic_load(&ref.slot->nshards);
+		for (uint32_t i = 0; i < n; i++)
+			lockset_bit(&ls, i);
+		if (kv_lockset_lock(&ref, &ls))
+			break;
+	}
+	uint32_t n = atomic_load(&ref.slot->nshards);
+	int rc = KV_OK;
+	for (uint32_t i = 0; i < n && rc == KV_OK; i++) {
+		kv_shard *sh = kv_ns_shard(&ref, i);
+		rc = kv_shard_reserve_preserve_locked(ref.env, sh, sh->count);
+	}
+	if (rc == KV_OK) {
+		for (uint32_t i = 0; i < n; i++) {
+			kv_shard *sh = kv_ns_shard(&ref, i);
+			uint64_t entries = sh->bytes - kv_shard_table_bytes(sh);
+			uint32_t cnt = sh->count;
+			kv_shard_write_begin(sh);
+			kv_shard_clear_locked(ref.env, sh);
+			kv_shard_write_end(sh);
+			kv_ns_charge(ref.slot, sh, -(int64_t)cnt, -(int64_t)entries);
+		}
+	}
+	kv_lockset_unlock(&ref, &ls);
+	if (rc == KV_OK)
+		kv_emit(ns->env, ns, "", 0, KV_EV_FLUSH);
+	return rc;
+}
+
+static void fill_stats(kv_env *env, uint32_t idx, kv_ns_stats *st)
+{
+	kv_nsslot *sl = kv_slot(env, idx);
+	kv_nsref ref = {env, sl, atomic_load(&sl->gen), idx};
+	memset(st, 0, sizeof *st);
+	memcpy(st->name, sl->name, sizeof st->name);
+	st->config.shards = atomic_load(&sl->nshards);
+	st->config.max_keys = atomic_load(&sl->max_keys);
+	st->config.max_memory = atomic_load(&sl->max_memory);
+	st->config.default_ttl_ms = atomic_load(&sl->default_ttl);
+	st->config.max_key_size = atomic_load(&sl->max_key_size);
+	st->config.max_value_size = atomic_load(&sl->max_value_size);
+	st->config.eviction = atomic_load(&sl->eviction);
+	st->keys = atomic_load(&sl->keys);
+	st->bytes = atomic_load(&sl->bytes);
+	st->expired = atomic_load(&sl->expired);
+	st->evicted = atomic_load(&sl->evicted);
+	for (uint32_t i = 0; i < st->config.shards; i++) {
+		kv_shard *sh = kv_ns_shard(&ref, i);
+		if (sh) {
+			st->hits += atomic_load_explicit(&sh->hits, memory_order_relaxed);
+			st->misses += atomic_load_explicit(&sh->misses, memory_order_relaxed);
+		}
+	}
+}
+
+KV_API int kv_ns_stats_get(kv_ns *ns, kv_ns_stats *out)
+{
+	kv_nsref ref;
+	int rc = kv_ns_ref(ns, &ref);
+	if (rc != KV_OK)
+		return rc;
+	fill_stats(ns->env, ref.slot_index, out);
+	return kv_ns_ref_valid(&ref) ? KV_OK : KV_ENONS;
+}
+
+static int cmp_stats(const void *a, const void *b)
+{
+	return strcmp(((const kv_ns_stats *)a)->name, ((const kv_ns_stats *)b)->name);
+}
+
+KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n)
+{
+	kv_region *r = env->r;
+	size_t cnt = 0;
+	kv_spin_lock(&r->admin);
+	for (uint32_t i = 0; i < r->max_ns; i++) {
+		if (!kv_slot(env, i)->live)
+			continue;
+		if (cnt < cap)
+			fill_stats(env, i, &out[cnt]);
+		cnt++;
+	}
+	kv_spin_unlock(&r->admin);
+	if (out && cnt)
+		qsort(out, cnt < cap ? cnt : cap, sizeof *out, cmp_stats);
+	*n = cnt;
+	return KV_OK;
+}
+
+/* -------------------------------------------------------------- resize */
+/* Move the keys of old shard s that belong elsewhere under m shards.  Holds s and
+ * all new shards [old, m).  Returns KV_ENOMEM with s unchanged if it cannot. */
+static int migrate_shard(kv_nsref *ref, kv_shard *s, uint32_t m)
+{
+	kv_env *env = ref->env;
+	_Atomic uint64_t *tab = kv_ptr(env, atomic_load(&s->table));
+	uint32_t cap = s->mask + 1;
+	/* pass 1: copy movers into their new shards */
+	int rc = KV_OK;
+	uint32_t i;
+	for (i = 0; i < cap; i++) {
+		uint64_t v = atomic_load_explicit(&tab[i], memory_order_relaxed);
+		if (!v)
+			continue;
+		kv_entry *e = kv_ptr(env, (kv_off)v);
+		uint64_t h = kv_hash(kv_entry_key(e), e->klen);
+		uint32_t b = kv_jump(h, m);
+		if (b == s->index)
+			continue;
+		kv_shard *d = kv_ns_shard(ref, b);
+		unsigned f = atomic_load(&e->flags);
+		size_t sz = kv_entry_size(e->klen, e->vlen, f);
+		kv_off no = kv_alloc(env, d, sz);
+		if (!no || kv_shard_insert_locked(env, d, kv_hash32(h), no) != KV_OK) {
+			if (no)
+				kv_free(env, d, no, sz);
+			rc = KV_ENOMEM;
+			break;
+		}
+		memcpy(kv_ptr(env, no), e, sz);
+		d->bytes += kv_alloc_size(sz);
+	}
+	if (rc != KV_OK) {
+		/* undo pass 1: remove the copies made so far */
+		for (uint32_t j = 0; j < i; j++) {
+			uint64_t v = atomic_load_explicit(&tab[j], memory_order_relaxed);
+			if (!v)
+				continue;
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
+			uint32_t b = kv_jump(h, m);
+			if (b == s->index)
+				continue;
+			kv_shard *d = kv_ns_shard(ref, b);
+			uint32_t pos;
+			kv_entry *c = kv_shard_find_locked(env, d, kv_hash32(h), kv_entry_key(e), e->klen, &pos);
+			if (c) {
+				kv_shard_remove_locked(env, d, pos);
+				d->bytes -= kv_entry_charge(c);
+				kv_free(env, d, kv_offof(env, c), kv_entry_size(c->klen, c->vlen, atomic_load(&c->flags)));
+			}
+		}
+		return rc;
+	}
+	/* pass 2: drop the movers from s */
+	for (i = 0; i < cap;) {
+		uint64_t v = atomic_load_explicit(&tab[i], memory_order_relaxed);
+		if (v) {
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
+			if (kv_jump(h, m) != s->index) {
+				s->bytes -= kv_entry_charge(e);
+				kv_shard_remove_locked(env, s, i);
+				kv_free(env, s, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
+				continue; /* slot i now holds a shifted-back key, or is empty */
+			}
+		}
+		i++;
+	}
+	return KV_OK;
+}
+
+KV_API int kv_ns_resize(kv_ns *ns, uint32_t m)
+{
+	kv_env *env = ns->env;
+	kv_region *r = env->r;
+	kv_nsref ref;
+	kv_spin_lock(&r->admin);
+	int rc = kv_ns_ref(ns, &ref);
+	if (rc != KV_OK) {
+		kv_spin_unlock(&r->admin);
+		return rc;
+	}
+	kv_nsslot *sl = ref.slot;
+	uint32_t n = atomic_load(&sl->nshards), old = atomic_load(&sl->old_nshards);
+	/* an interrupted resize to the same count may be resumed */
+	bool resume = old != 0 && m == n;
+	if (!resume && (m <= n || m > KV_MAX_SHARDS)) {
+		kv_spin_unlock(&r->admin);
+		return KV_ESHARDS;
+	}
+	uint32_t z = 0;
+	if (!atomic_compare_exchange_strong(&sl->busy, &z, 1)) {
+		kv_spin_unlock(&r->admin);
+		return KV_EBUSY;
+	}
+	if (!resume) {
+		kv_off oldarr = atomic_load(&sl->shards);
+		kv_shard *s0 = kv_ptr(env, ((kv_off *)kv_ptr(env, oldarr))[0]);
+		kv_spin_lock(&s0->lock);
+		kv_off arr = kv_alloc(env, s0, (size_t)m * sizeof(kv_off));
+		kv_spin_unlock(&s0->lock);
+		if (!arr) {
+			atomic_store(&sl->busy, 0);
+			kv_spin_unlock(&r->admin);
+			return KV_ENOMEM;
+		}
+		kv_off *a = kv_ptr(env, arr);
+		memcpy(a, kv_ptr(env, oldarr), (size_t)n * sizeof(kv_off));
+		rc = make_shards(env, ref.slot_index, a, n, m);
+		if (rc != KV_OK) {
+			kv_spin_lock(&s0->lock);
+			kv_free(env, s0, arr, (size_t)m * sizeof(kv_off));
+			kv_spin_unlock(&s0->lock);
+			atomic_store(&sl->busy, 0);
+			kv_spin_unlock(&r->admin);
+			return rc;
+		}
+		/* publish: readers that saw the old array fail their gen check */
+		atomic_fetch_add(&sl->gen, 1);
+		atomic_fetch_add(&sl->resize_epoch, 1);
+		atomic_store(&sl->shards, arr);
+		atomic_store(&sl->old_nshards, n);
+		atomic_store(&sl->nshards, m);
+		atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
+		kv_spin_lock(&s0->lock);
+		kv_free(env, s0, oldarr, (size_t)n * sizeof(kv_off));
+		kv_spin_unlock(&s0->lock);
+		old = n;
+		n = m;
+		ns->bound = (uint64_t)ref.slot_index << 32 | atomic_load(&sl->gen);
+	}
+	kv_spin_unlock(&r->admin);
+	rc = kv_ns_ref(ns, &ref);
+	uint32_t epoch = atomic_load(&sl->resize_epoch);
+	for (uint32_t s = 0; s < old && rc == KV_OK; s++) {
+		kv_shard *sh = kv_ns_shard(&ref, s);
+		if (atomic_load(&sh->migrated) == epoch)
+			continue;
+		kv_spin_lock(&sh->lock);
+		for (uint32_t j = old; j < m; j++)
+			kv_spin_lock(&kv_ns_shard(&ref, j)->lock);
+		for (uint32_t j = old; j < m; j++)
+			kv_shard_write_begin(kv_ns_shard(&ref, j));
+		kv_shard_write_begin(sh);
+		rc = migrate_shard(&ref, sh, m);
+		if (rc == KV_OK)
+			atomic_store(&sh->migrated, epoch);
+		kv_shard_write_end(sh);
+		for (uint32_t j = m; j-- > old;) {
+			kv_shard_write_end(kv_ns_shard(&ref, j));
+			kv_spin_unlock(&kv_ns_shard(&ref, j)->lock);
+		}
+		kv_spin_unlock(&sh->lock);
+	}
+	if (rc == KV_OK)
+		atomic_store(&sl->old_nshards, 0);
+	atomic_store(&sl->busy, 0);
+	return rc;
+}

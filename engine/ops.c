@@ -1,0 +1,1025 @@
+/*
+ * ops.c -- single-key operations.
+ *
+ * HOW IT WORKS
+ *   Reads (get, exists, strlen, getrange, ttl) go through read_key(): an
+ *   optimistic lookup under the shard's seq, retried if a writer interfered, and
+ *   after many failed tries done under the shard lock so a busy key cannot starve
+ *   a reader.  The value is copied into the caller's kv_buf; if it does not fit,
+ *   the buffer is grown with no lock held and the read starts over.
+ *
+ *   Writes lock the key's shard and funnel into put_locked(), which owns the
+ *   rules every write shares: limits and eviction, in-place update when the new
+ *   entry has the same size class (no allocation: the common SET of a same-size
+ *   value and most APPENDs), copy-on-write while a snapshot cut is pending, and
+ *   accounting.  An op builds its new value through a fill callback that reads the
+ *   old value in place, so APPEND, SETRANGE and INCR never copy it out first.
+ */
+#include "kv_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define KV_READ_OPTIMISTIC_TRIES 64
+
+static inline int check_key(size_t klen)
+{
+	return klen == 0 || klen > KV_KEY_SIZE_LIMIT ? KV_EKEYSIZE : KV_OK;
+}
+
+/* ================================================================= reads */
+enum { RD_VALUE, RD_EXISTS, RD_LEN, RD_RANGE, RD_TTL };
+enum { RD_OK = 0, RD_MISS, RD_EXPIRED, RD_NEEDBUF };
+
+typedef struct rd_args {
+	int     what;
+	int64_t start, end;   /* RD_RANGE */
+	kv_buf *out;          /* RD_VALUE, RD_RANGE */
+	size_t  len;          /* RD_LEN */
+	int64_t exp;          /* RD_TTL */
+	size_t  need;         /* RD_NEEDBUF */
+} rd_args;
+
+/* Clamp Redis GETRANGE indexes to [from, to) of a value of length n. */
+static void range_of(int64_t start, int64_t end, size_t n, size_t *from, size_t *to)
+{
+	int64_t len = (int64_t)n;
+	if (start < 0)
+		start += len;
+	if (end < 0)
+		end += len;
+	if (start < 0)
+		start = 0;
+	if (end < 0)
+		end = 0;
+	if (end >= len)
+		end = len - 1;
+	if (len == 0 || start > end) {
+		*from = *to = 0;
+		return;
+	}
+	*from = (size_t)start;
+	*to = (size_t)end + 1;
+}
+
+/* One read attempt.  Locked or not, the result is only trusted after validation. */
+static KV_RACY int read_entry(const kv_nsref *ref, kv_shard *sh, uint32_t h32, const void *key,
+                              size_t klen, rd_args *a, int64_t *now)
+{
+	_Atomic uint64_t *slot;
+	uint64_t slotv;
+	kv_env *env = ref->env;
+	kv_entry *e = kv_shard_peek(env, sh, h32, key, klen, &slot, &slotv);
+	if (!e)
+		return RD_MISS;
+	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+	if (!kv_in_region(env, kv_offof(env, e), hdr + klen + vlen))
+		return RD_MISS;
+	int64_t exp = 0;
+	if (flags & KV_E_TTL) {
+		memcpy(&exp, (char *)e + sizeof *e, 8);
+		if (!*now)
+			*now = kv_now_ms();
+		if (exp <= *now)
+			return RD_EXPIRED;
+	}
+	const char *val = (const char *)e + hdr + klen;
+	switch (a->what) {
+	case RD_EXISTS:
+		break;
+	case RD_LEN:
+		a->len = vlen;
+		break;
+	case RD_TTL:
+		a->exp = exp;
+		break;
+	case RD_VALUE:
+	case RD_RANGE: {
+		size_t from = 0, to = vlen;
+		if (a->what == RD_RANGE)
+			range_of(a->start, a->end, vlen, &from, &to);
+		if (to - from + 1 > a->out->cap) {
+			a->need = to - from;
+			return RD_NEEDBUF;
+		}
+		memcpy(a->out->data, val + from, to - from);
+		a->out->data[to - from] = 0;
+		a->out->len = to - from;
+		a->out->type = e->type;
+		a->out->expires_at = exp;
+		break;
+	}
+	}
+	/* CLOCK reference bit for LRU namespaces: a CAS on the exact slot value we
+	 * read, so it can only land on the slot that still holds this entry */
+	if (!(slotv & KV_SLOT_REF)) {
+		int pol = atomic_load_explicit(&ref->slot->eviction, memory_order_relaxed);
+		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
+			atomic_compare_exchange_strong_explicit(slot, &slotv, slotv | KV_SLOT_REF,
+			                                        memory_order_relaxed, memory_order_relaxed);
+	}
+	return RD_OK;
+}
+
+static void reclaim_expired(kv_ns *ns, uint64_t h, const void *key, size_t klen);
+
+static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_nsref ref;
+	int64_t now = 0;
+	for (unsigned attempt = 0;; attempt++) {
+		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
+			return rc;
+		kv_shard *sh;
+		int r;
+		if (attempt < KV_READ_OPTIMISTIC_TRIES) {
+			uint32_t seq;
+			sh = kv_ns_read_shard(&ref, h, &seq);
+			if (!sh) {
+				kv_cpu_relax();
+				continue;
+			}
+			r = read_entry(&ref, sh, h32, key, klen, a, &now);
+			if (!kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&ref)) {
+				kv_cpu_relax();
+				continue;
+			}
+		} else {
+			sh = kv_ns_lock_shard(&ref, h);
+			if (!sh)
+				continue;
+			r = read_entry(&ref, sh, h32, key, klen, a, &now);
+			kv_spin_unlock(&sh->lock);
+		}
+		switch (r) {
+		case RD_NEEDBUF:
+			if (kv_buf_reserve(ns->env, a->out, a->need) != KV_OK)
+				return KV_ENOMEM;
+			attempt = 0;
+			continue;
+		case RD_EXPIRED:
+			reclaim_expired(ns, h, key, klen);
+			/* fall through */
+		case RD_MISS:
+			if (a->out)
+				a->out->len = 0, a->out->type = KV_T_NONE, a->out->expires_at = 0;
+			atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
+			return KV_NOTFOUND;
+		default:
+			atomic_store_explicit(&sh->hits, atomic_load_explicit(&sh->hits, memory_order_relaxed) + 1, memory_order_relaxed);
+			return KV_OK;
+		}
+	}
+}
+
+KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	rd_args a = {.what = RD_VALUE, .out = out};
+	if (!out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
+		return KV_ENOMEM;
+	return read_key(ns, key, klen, &a);
+}
+
+KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen)
+{
+	rd_args a = {.what = RD_EXISTS};
+	return read_key(ns, key, klen, &a);
+}
+
+KV_API int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len)
+{
+	rd_args a = {.what = RD_LEN};
+	int rc = read_key(ns, key, klen, &a);
+	*len = rc == KV_OK ? a.len : 0;
+	return rc;
+}
+
+KV_API int kv_getrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t end,
+                       kv_buf *out)
+{
+	rd_args a = {.what = RD_RANGE, .start = start, .end = end, .out = out};
+	if (!out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
+		return KV_ENOMEM;
+	return read_key(ns, key, klen, &a);
+}
+
+KV_API int kv_ttl(kv_ns *ns, const void *key, size_t klen, int64_t *expires_at)
+{
+	rd_args a = {.what = RD_TTL};
+	int rc = read_key(ns, key, klen, &a);
+	*expires_at = rc == KV_OK ? a.exp : 0;
+	return rc;
+}
+
+/* ================================================================ writes */
+bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev)
+{
+	if (w->nvictims == KV_MAX_VICTIMS || klen > sizeof w->keybuf - w->keyused)
+		return false;
+	memcpy(w->keybuf + w->keyused, key, klen);
+	w->voff[w->nvictims] = (uint32_t)w->keyused;
+	w->vlen[w->nvictims] = (uint32_t)klen;
+	w->vev[w->nvictims] = ev;
+	w->nvictims++;
+	w->keyused += klen;
+	return true;
+}
+
+void kv_wctx_emit(kv_wctx *w)
+{
+	for (int i = 0; i < w->nvictims; i++)
+		kv_emit(w->ns->env, w->ns, w->keybuf + w->voff[i], w->vlen[i], w->vev[i]);
+	w->nvictims = 0;
+	w->keyused = 0;
+}
+
+static void wctx_init(kv_wctx *w, kv_ns *ns)
+{
+	w->ns = ns;
+	w->now = 0;
+	w->nvictims = 0;
+	w->keyused = 0;
+}
+
+static inline int64_t wnow(kv_wctx *w)
+{
+	if (!w->now)
+		w->now = kv_now_ms();
+	return w->now;
+}
+
+/* Resolve the namespace and lock the shard of h.  Retries through drops and resizes. */
+static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
+{
+	for (;;) {
+		int rc = kv_ns_ref(w->ns, &w->ref);
+		if (rc != KV_OK)
+			return rc;
+		kv_shard *sh = kv_ns_lock_shard(&w->ref, h);
+		if (sh) {
+			if (sh->snap_pending &&
+			    kv_shard_reserve_preserve_locked(w->ns->env, sh, 2 + KV_MAX_VICTIMS) != KV_OK) {
+				kv_spin_unlock(&sh->lock);
+				return KV_ENOMEM;
+			}
+			*out = sh;
+			return KV_OK;
+		}
+		kv_cpu_relax();
+	}
+}
+
+/* Remove the entry at pos (inside or outside a write section: it opens its own). */
+static void remove_locked(kv_wctx *w, kv_shard *sh, kv_entry *e, uint32_t pos)
+{
+	size_t charge = kv_entry_charge(e);
+	kv_shard_write_begin(sh);
+	kv_shard_remove_locked(w->ns->env, sh, pos);
+	kv_entry_retire_locked(w->ns->env, sh, e);
+	kv_shard_write_end(sh);
+	kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
+}
+
+/* Find key; an entry whose TTL has passed is removed first (reported as expired). */
+static kv_entry *find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
+                                  size_t klen, uint32_t *pos)
+{
+	kv_entry *e = kv_shard_find_locked(w->ns->env, sh, h32, key, klen, pos);
+	if (e) {
+		int64_t exp = kv_entry_expiry(e);
+		if (kv_expired(exp, wnow(w))) {
+			remove_locked(w, sh, e, *pos);
+			atomic_fetch_add_explicit(&w->ref.slot->expired, 1, memory_order_relaxed);
+			kv_wctx_victim(w, key, klen, KV_EV_EXPIRED);
+			e = kv_shard_find_locked(w->ns->env, sh, h32, key, klen, pos);
+		}
+	}
+	return e;
+}
+
+/* Builds a new value at dst (vlen bytes) from the old one (NULL if none).  dst
+ * may equal old (in-place update): only what changes must be written then. */
+typedef void (*fill_fn)(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
+
+typedef struct val_arg {
+	const void *p;
+	size_t      n;
+	size_t      off;  /* setrange */
+} val_arg;
+
+static void fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
+{
+	(void)old;
+	(void)oldlen;
+	memcpy(dst, ((const val_arg *)arg)->p, vlen);
+}
+
+/*
+ * Store key -> (vlen bytes from fill, type, exp) in sh, replacing old (found at
+ * pos) if not NULL.  Applies limits/eviction, reuses old's memory when the size
+ * class allows and no snapshot needs the pre-image, and accounts the change.
+ */
+static int put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
+                      kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
+                      fill_fn fill, const void *arg)
+{
+	kv_env *env = w->ns->env;
+	unsigned nflags = exp ? KV_E_TTL : 0;
+	size_t nsize = kv_entry_size(klen, vlen, nflags), ncharge = kv_alloc_size(nsize);
+	if (vlen > atomic_load_explicit(&w->ref.slot->max_value_size, memory_order_relaxed))
+		return KV_EVALSIZE;
+
+	if (old) {
+		unsigned of = atomic_load_explicit(&old->flags, memory_order_relaxed);
+		size_t ocharge = kv_entry_charge(old);
+		bool cow = sh->snap_pending && !(of & KV_E_SNAPNEW);
+		if (!cow && (of & KV_E_TTL) == nflags && ocharge == ncharge) {
+			/* same size class: overwrite in place, nothing to allocate or charge */
+			char *val = kv_entry_key(old) + klen;
+			kv_shard_write_begin(sh);
+			fill(val, vlen, val, old->vlen, arg);
+			old->vlen = (uint32_t)vlen;
+			old->type = (uint8_t)type;
+			if (exp)
+				memcpy((char *)old + sizeof *old, &exp, 8);
+			kv_shard_write_end(sh);
+			kv_ns_charge(w->ref.slot, sh, 0, 0);
+			return KV_OK;
+		}
+		int rc = kv_make_room_locked(w, sh, (int64_t)ncharge - (int64_t)ocharge, 0, old);
+		if (rc != KV_OK)
+			return rc;
+		/* eviction may have shifted slots: find old again */
+		old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
+		kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
+		if (!e)
+			return KV_ENOMEM;
+		fill(kv_entry_key(e) + klen, vlen, kv_entry_key(old) + klen, old->vlen, arg);
+		kv_shard_write_begin(sh);
+		kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
+		kv_entry_retire_locked(env, sh, old);
+		kv_shard_write_end(sh);
+		kv_ns_charge(w->ref.slot, sh, 0, (int64_t)ncharge - (int64_t)ocharge);
+		return KV_OK;
+	}
+
+	int rc = kv_make_room_locked(w, sh, (int64_t)ncharge, 1, NULL);
+	if (rc != KV_OK)
+		return rc;
+	kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
+	if (!e)
+		return KV_ENOMEM;
+	fill(kv_entry_key(e) + klen, vlen, NULL, 0, arg);
+	kv_shard_write_begin(sh);
+	rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e));
+	kv_shard_write_end(sh);
+	if (rc != KV_OK) {
+		kv_free(env, sh, kv_offof(env, e), nsize);
+		return rc;
+	}
+	kv_ns_charge(w->ref.slot, sh, 1, (int64_t)ncharge);
+	return KV_OK;
+}
+
+/* Expiry for a write: KV_EXPIRE_* or absolute.  *del: the time already passed. */
+static int write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del)
+{
+	*del = false;
+	if (req == KV_EXPIRE_DEFAULT) {
+		int64_t ttl = atomic_load_explicit(&w->ref.slot->default_ttl, memory_order_relaxed);
+		*exp = ttl ? wnow(w) + ttl : 0;
+	} else if (req == KV_EXPIRE_NEVER) {
+		*exp = 0;
+	} else if (req == KV_EXPIRE_KEEP) {
+		*exp = old ? kv_entry_expiry(old) : 0;
+	} else if (req > 0) {
+		*exp = req;
+		*del = req <= wnow(w);
+	} else {
+		return KV_EINVAL;
+	}
+	return KV_OK;
+}
+
+/* Copy an entry's value into a caller buffer that is known to be large enough. */
+static void copy_out(kv_buf *b, kv_entry *e, size_t klen)
+{
+	memcpy(b->data, kv_entry_key(e) + klen, e->vlen);
+	b->data[e->vlen] = 0;
+	b->len = e->vlen;
+	b->type = e->type;
+	b->expires_at = kv_entry_expiry(e);
+}
+
+static void buf_none(kv_buf *b)
+{
+	if (b) {
+		b->len = 0;
+		b->type = KV_T_NONE;
+		b->expires_at = 0;
+	}
+}
+
+KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+                  int type, int64_t expires_at, unsigned flags, kv_buf *old)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	if (type < 0 || type > 255 || (flags & ~(KV_SET_NX | KV_SET_XX)) ||
+	    (flags & (KV_SET_NX | KV_SET_XX)) == (KV_SET_NX | KV_SET_XX) || (vlen && !val))
+		return KV_EINVAL;
+	if (vlen > KV_VALUE_SIZE_LIMIT)
+		return KV_EVALSIZE;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	for (;;) {
+		if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+			return rc;
+		if (klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
+			kv_spin_unlock(&sh->lock);
+			return KV_EKEYSIZE;
+		}
+		uint32_t pos;
+		kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+		if (old) {
+			if (e && e->vlen + 1 > old->cap) {
+				size_t need = e->vlen;
+				kv_spin_unlock(&sh->lock);
+				kv_wctx_emit(&w);
+				if (kv_buf_reserve(ns->env, old, need) != KV_OK)
+					return KV_ENOMEM;
+				continue;
+			}
+			if (e)
+				copy_out(old, e, klen);
+			else
+				buf_none(old);
+		}
+		if ((flags & KV_SET_NX) && e)
+			rc = KV_EXISTS;
+		else if ((flags & KV_SET_XX) && !e)
+			rc = KV_NOTFOUND;
+		else {
+			int64_t exp;
+			bool del;
+			rc = write_expiry(&w, expires_at, e, &exp, &del);
+			if (rc == KV_OK && del) {
+				if (e)
+					remove_locked(&w, sh, e, pos);
+			} else if (rc == KV_OK) {
+				val_arg a = {val, vlen, 0};
+				rc = put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, fill_copy, &a);
+			}
+		}
+		kv_spin_unlock(&sh->lock);
+		kv_wctx_emit(&w);
+		if (rc == KV_OK)
+			kv_emit(ns->env, ns, key, klen, KV_EV_SET);
+		return rc;
+	}
+}
+
+KV_API int kv_del(kv_ns *ns, const void *key, size_t klen)
+{
+	return kv_consume(ns, key, klen, NULL);
+}
+
+KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	if (out && !out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
+		return KV_ENOMEM;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	for (;;) {
+		if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+			return rc;
+		uint32_t pos;
+		kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+		if (e && out && e->vlen + 1 > out->cap) {
+			size_t need = e->vlen;
+			kv_spin_unlock(&sh->lock);
+			kv_wctx_emit(&w);
+			if (kv_buf_reserve(ns->env, out, need) != KV_OK)
+				return KV_ENOMEM;
+			continue;
+		}
+		if (e) {
+			if (out)
+				copy_out(out, e, klen);
+			remove_locked(&w, sh, e, pos);
+			rc = KV_OK;
+		} else {
+			buf_none(out);
+			rc = KV_NOTFOUND;
+		}
+		kv_spin_unlock(&sh->lock);
+		kv_wctx_emit(&w);
+		if (rc == KV_OK)
+			kv_emit(ns->env, ns, key, klen, KV_EV_DEL);
+		return rc;
+	}
+}
+
+/* ------------------------------------------------------------- numbers */
+/* Parse a whole value as a signed 64-bit decimal, as Redis string2ll does. */
+static bool parse_ll(const char *s, size_t n, int64_t *out)
+{
+	if (n == 0 || n > 20)
+		return false;
+	size_t i = 0;
+	bool neg = false;
+	if (s[0] == '-') {
+		neg = true;
+		i = 1;
+		if (n == 1)
+			return false;
+	}
+	if (s[i] == '0' && n > i + 1)
+		return false;
+	uint64_t v = 0;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (neg) {
+		if (v > (uint64_t)INT64_MAX + 1)
+			return false;
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	} else {
+		if (v > (uint64_t)INT64_MAX)
+			return false;
+		*out = (int64_t)v;
+	}
+	return true;
+}
+
+static void fill_text(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
+{
+	(void)old;
+	(void)oldlen;
+	memcpy(dst, arg, vlen);
+}
+
+KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+		return rc;
+	uint32_t pos;
+	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	int64_t cur = 0, exp = 0;
+	if (e) {
+		if (!parse_ll(kv_entry_key(e) + klen, e->vlen, &cur))
+			rc = KV_ENOTINT;
+		exp = kv_entry_expiry(e);
+	} else {
+		bool del;
+		rc = write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+	}
+	if (rc == KV_OK && ((by > 0 && cur > INT64_MAX - by) || (by < 0 && cur < INT64_MIN - by)))
+		rc = KV_EOVERFLOW;
+	if (rc == KV_OK) {
+		char txt[24];
+		int n = snprintf(txt, sizeof txt, "%lld", (long long)(cur + by));
+		rc = put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_INT, exp, fill_text, txt);
+		if (rc == KV_OK && result)
+			*result = cur + by;
+	}
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(&w);
+	if (rc == KV_OK)
+		kv_emit(ns->env, ns, key, klen, KV_EV_INCR);
+	return rc;
+}
+
+/* Redis-style long double formatting: fixed notation, no trailing zeros. */
+static int format_ld(char *buf, size_t cap, long double v)
+{
+	int n = snprintf(buf, cap, "%.17Lf", v);
+	if (n <= 0 || (size_t)n >= cap)
+		return -1;
+	if (strchr(buf, '.')) {
+		while (n > 0 && buf[n - 1] == '0')
+			n--;
+		if (n > 0 && buf[n - 1] == '.')
+			n--;
+		buf[n] = 0;
+	}
+	if (strcmp(buf, "-0") == 0)
+		strcpy(buf, "0"), n = 1;
+	return n;
+}
+
+static bool parse_ld(const char *s, size_t n, long double *out)
+{
+	char tmp[64];
+	if (n == 0 || n >= sizeof tmp)
+		return false;
+	memcpy(tmp, s, n);
+	tmp[n] = 0;
+	if (tmp[0] == ' ' || tmp[0] == '\t' || tmp[0] == '\n' || tmp[n - 1] == ' ')
+		return false;
+	char *end;
+	errno = 0;
+	long double v = strtold(tmp, &end);
+	if (*end || errno == ERANGE || isnan(v) || isinf(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by_text,
+                         size_t bylen, double *result, kv_buf *result_text)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	long double by;
+	if (!by_text || !parse_ld(by_text, bylen, &by))
+		return KV_ENOTFLOAT;
+	if (result_text && kv_buf_reserve(ns->env, result_text, 5200) != KV_OK)
+		return KV_ENOMEM;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+		return rc;
+	uint32_t pos;
+	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	long double cur = 0;
+	int64_t exp = 0;
+	if (e) {
+		if (!parse_ld(kv_entry_key(e) + klen, e->vlen, &cur))
+			rc = KV_ENOTFLOAT;
+		exp = kv_entry_expiry(e);
+	} else {
+		bool del;
+		rc = write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+	}
+	long double v = cur + by;
+	char txt[5200];
+	int n = 0;
+	if (rc == KV_OK && (isnan(v) || isinf(v)))
+		rc = KV_ENOTFLOAT;
+	if (rc == KV_OK && (n = format_ld(txt, sizeof txt, v)) < 0)
+		rc = KV_ENOTFLOAT;
+	if (rc == KV_OK)
+		rc = put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_REAL, exp, fill_text, txt);
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(&w);
+	if (rc == KV_OK) {
+		if (result)
+			*result = (double)v;
+		if (result_text) {
+			memcpy(result_text->data, txt, (size_t)n + 1);
+			result_text->len = (size_t)n;
+			result_text->type = KV_T_REAL;
+			result_text->expires_at = exp;
+		}
+		kv_emit(ns->env, ns, key, klen, KV_EV_INCR);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------- append, setrange */
+static void fill_append(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
+{
+	const val_arg *a = arg;
+	if (old && dst != old)
+		memcpy(dst, old, oldlen);
+	memcpy(dst + (vlen - a->n), a->p, a->n);
+}
+
+static void fill_setrange(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
+{
+	const val_arg *a = arg;
+	(void)vlen;
+	if (old && dst != old)
+		memcpy(dst, old, oldlen);
+	if (a->off > oldlen)
+		memset(dst + oldlen, 0, a->off - oldlen);
+	memcpy(dst + a->off, a->p, a->n);
+}
+
+static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+                  size_t offset, bool append, size_t *newlen)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	if (vlen && !val)
+		return KV_EINVAL;
+	if (offset > KV_VALUE_SIZE_LIMIT || vlen > KV_VALUE_SIZE_LIMIT - offset)
+		return KV_EVALSIZE;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+		return rc;
+	uint32_t pos;
+	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	size_t oldlen = e ? e->vlen : 0;
+	size_t nl = append ? oldlen + vlen : (vlen ? (offset + vlen > oldlen ? offset + vlen : oldlen) : oldlen);
+	int64_t exp = 0;
+	if (e)
+		exp = kv_entry_expiry(e);
+	else {
+		bool del;
+		write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+	}
+	if (!append && vlen == 0) {
+		/* SETRANGE with nothing to write changes nothing (and creates nothing) */
+		rc = KV_OK;
+		nl = oldlen;
+	} else if (nl > KV_VALUE_SIZE_LIMIT ||
+	           nl > atomic_load_explicit(&w.ref.slot->max_value_size, memory_order_relaxed)) {
+		rc = KV_EVALSIZE;
+	} else if (!e && klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
+		rc = KV_EKEYSIZE;
+	} else {
+		val_arg a = {val, vlen, offset};
+		rc = put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
+		                append ? fill_append : fill_setrange, &a);
+	}
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(&w);
+	if (rc == KV_OK && (append || vlen)) {
+		kv_emit(ns->env, ns, key, klen, append ? KV_EV_APPEND : KV_EV_SET);
+	}
+	if (newlen)
+		*newlen = rc == KV_OK ? nl : 0;
+	return rc;
+}
+
+KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+                     size_t *newlen)
+{
+	return modify(ns, key, klen, val, vlen, 0, true, newlen);
+}
+
+KV_API int kv_setrange(kv_ns *ns, const void *key, size_t klen, size_t offset, const void *val,
+                       size_t vlen, size_t *newlen)
+{
+	return modify(ns, key, klen, val, vlen, offset, false, newlen);
+}
+
+/* ---------------------------------------------------------------- expiry */
+static void fill_same(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
+{
+	(void)arg;
+	(void)oldlen;
+	if (dst != old)
+		memcpy(dst, old, vlen);
+}
+
+/* Set (exp > 0) or remove (exp == 0) the expiry of an existing entry. */
+static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
+                         kv_entry *e, uint32_t pos, int64_t exp)
+{
+	unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	if ((f & KV_E_TTL) && exp && !(sh->snap_pending && !(f & KV_E_SNAPNEW))) {
+		kv_shard_write_begin(sh);
+		memcpy((char *)e + sizeof *e, &exp, 8);
+		kv_shard_write_end(sh);
+		kv_ns_charge(w->ref.slot, sh, 0, 0);
+		return KV_OK;
+	}
+	return put_locked(w, sh, h32, key, klen, e, pos, e->vlen, e->type, exp, fill_same, NULL);
+}
+
+KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	if ((cond & ~(KV_EXPIRE_NX | KV_EXPIRE_XX | KV_EXPIRE_GT | KV_EXPIRE_LT)) ||
+	    ((cond & KV_EXPIRE_NX) && (cond & ~KV_EXPIRE_NX)) ||
+	    ((cond & KV_EXPIRE_GT) && (cond & KV_EXPIRE_LT)))
+		return KV_EINVAL;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+		return rc;
+	uint32_t pos;
+	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	int ev = KV_EV_EXPIRE;
+	if (!e) {
+		rc = KV_NOTFOUND;
+	} else {
+		int64_t cur = kv_entry_expiry(e);
+		bool ok = true;
+		if ((cond & KV_EXPIRE_NX) && cur)
+			ok = false;
+		if ((cond & KV_EXPIRE_XX) && !cur)
+			ok = false;
+		if ((cond & KV_EXPIRE_GT) && (!cur || expires_at <= cur))
+			ok = false;
+		if ((cond & KV_EXPIRE_LT) && cur && expires_at >= cur)
+			ok = false;
+		if (!ok) {
+			rc = KV_UNCHANGED;
+		} else if (expires_at <= wnow(&w)) {
+			remove_locked(&w, sh, e, pos);
+			ev = KV_EV_DEL;
+			rc = KV_OK;
+		} else {
+			rc = retime_locked(&w, sh, h32, key, klen, e, pos, expires_at);
+		}
+	}
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(&w);
+	if (rc == KV_OK)
+		kv_emit(ns->env, ns, key, klen, ev);
+	return rc;
+}
+
+KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
+{
+	int rc = check_key(klen);
+	if (rc != KV_OK)
+		return rc;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+		return rc;
+	uint32_t pos;
+	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	if (!e)
+		rc = KV_NOTFOUND;
+	else if (!kv_entry_expiry(e))
+		rc = KV_UNCHANGED;
+	else
+		rc = retime_locked(&w, sh, h32, key, klen, e, pos, 0);
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(&w);
+	if (rc == KV_OK)
+		kv_emit(ns->env, ns, key, klen, KV_EV_EXPIRE);
+	return rc;
+}
+
+/* Remove key if its TTL has passed (a reader found it expired). */
+static void reclaim_expired(kv_ns *ns, uint64_t h, const void *key, size_t klen)
+{
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_shard *sh;
+	if (lock_key(&w, h, &sh) != KV_OK)
+		return;
+	uint32_t pos;
+	find_live_locked(&w, sh, kv_hash32(h), key, klen, &pos);
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(&w);
+}
+
+/* ---------------------------------------------------------------- rename */
+KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
+                     int nx)
+{
+	int rc = check_key(srclen);
+	if (rc == KV_OK)
+		rc = check_key(dstlen);
+	if (rc != KV_OK)
+		return rc;
+	uint64_t hs = kv_hash(src, srclen), hd = kv_hash(dst, dstlen);
+	kv_wctx w;
+	wctx_init(&w, ns);
+	kv_lockset ls;
+	for (;;) {
+		if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
+			return rc;
+		kv_lockset_init(&ls);
+		kv_lockset_add(&w.ref, &ls, hs);
+		kv_lockset_add(&w.ref, &ls, hd);
+		if (kv_lockset_lock(&w.ref, &ls))
+			break;
+	}
+	kv_shard *ss = kv_lockset_shard(&w.ref, hs), *sd = kv_lockset_shard(&w.ref, hd);
+	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(ns->env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
+	    (sd->snap_pending && kv_shard_reserve_preserve_locked(ns->env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
+		kv_lockset_unlock(&w.ref, &ls);
+		return KV_ENOMEM;
+	}
+	uint32_t ps, pd;
+	kv_entry *es = find_live_locked(&w, ss, kv_hash32(hs), src, srclen, &ps);
+	bool same = srclen == dstlen && memcmp(src, dst, srclen) == 0;
+	if (!es) {
+		rc = KV_NOTFOUND;
+	} else if (same) {
+		rc = nx ? KV_EXISTS : KV_OK;
+	} else if (dstlen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
+		rc = KV_EKEYSIZE;
+	} else {
+		kv_entry *ed = find_live_locked(&w, sd, kv_hash32(hd), dst, dstlen, &pd);
+		if (ed && nx) {
+			rc = KV_EXISTS;
+		} else {
+			/* write dst first (it may fail on limits), then drop src */
+			es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
+			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
+			rc = put_locked(&w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
+			                kv_entry_expiry(es), fill_copy, &a);
+			if (rc == KV_OK) {
+				es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
+				remove_locked(&w, ss, es, ps);
+			}
+		}
+	}
+	kv_lockset_unlock(&w.ref, &ls);
+	kv_wctx_emit(&w);
+	if (rc == KV_OK && !same) {
+		kv_emit(ns->env, ns, src, srclen, KV_EV_RENAME_FROM);
+		kv_emit(ns->env, ns, dst, dstlen, KV_EV_RENAME_TO);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ random key */
+KV_API int kv_random_key(kv_ns *ns, kv_buf *key)
+{
+	kv_nsref ref;
+	int rc = kv_ns_ref(ns, &ref);
+	if (rc != KV_OK)
+		return rc;
+	uint32_t n = atomic_load(&ref.slot->nshards);
+	uint64_t r = (uint64_t)kv_now_ms() * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&r;
+	for (uint32_t tries = 0; tries < 2 * n + 8; tries++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		kv_shard *sh = kv_ns_shard(&ref, (uint32_t)(r % n));
+		if (!sh)
+			return KV_ENONS;
+		kv_spin_lock(&sh->lock);
+		if (sh->count == 0) {
+			kv_spin_unlock(&sh->lock);
+			continue;
+		}
+		_Atomic uint64_t *s = kv_ptr(ref.env, atomic_load(&sh->table));
+		uint32_t mask = sh->mask, i = (uint32_t)(r >> 32) & mask;
+		int64_t now = kv_now_ms();
+		for (uint32_t k = 0; k <= mask; k++, i = (i + 1) & mask) {
+			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+			if (!v)
+				continue;
+			kv_entry *e = kv_ptr(ref.env, (kv_off)v);
+			if (kv_expired(kv_entry_expiry(e), now))
+				continue;
+			if ((size_t)e->klen + 1 > key->cap) {
+				size_t need = e->klen;
+				kv_spin_unlock(&sh->lock);
+				if (kv_buf_reserve(ns->env, key, need) != KV_OK)
+					return KV_ENOMEM;
+				tries--;
+				goto next;
+			}
+			memcpy(key->data, kv_entry_key(e), e->klen);
+			key->data[e->klen] = 0;
+			key->len = e->klen;
+			key->type = KV_T_BYTES;
+			key->expires_at = 0;
+			kv_spin_unlock(&sh->lock);
+			return KV_OK;
+		}
+		kv_spin_unlock(&sh->lock);
+	next:;
+	}
+	buf_none(key);
+	return KV_NOTFOUND;
+}

@@ -1,0 +1,379 @@
+/*
+ * region.c -- the memory region: its header, the page allocator, slab size
+ * classes and the type-stable pool of shard headers.
+ *
+ * HOW IT WORKS
+ *   The region is cut into 64 KiB pages.  Whole pages come from a bump pointer or
+ *   from a first-fit list of free runs; freed runs coalesce with free neighbours
+ *   through boundary tags (the first and last page descriptor of a free run both
+ *   hold its length), and a run that ends at the bump pointer gives its pages back
+ *   to it.  This lock (palloc) is the innermost lock of the engine.
+ *
+ *   Objects up to 32 KiB come from slab pages of one size class, owned by one
+ *   shard and used only under that shard's lock, so the hot path takes no lock of
+ *   its own: classes are 8-byte steps to 128 B, then four steps per doubling
+ *   (160, 192, 224, 256, 320 ...), which wastes at most 20% and, for the common
+ *   small entry, a few bytes.  Each slab page keeps its own free list and use
+ *   count; an empty page goes back to the page allocator unless it is the shard's
+ *   only page of that class.  Larger objects take whole page runs.
+ *
+ *   Shard headers are carved from pages of their own kind that are never given
+ *   back, so a writer holding a stale pointer to a dropped shard still locks a
+ *   lock word (see kv_internal.h, SAFE OPTIMISTIC READS).
+ */
+#include "kv_internal.h"
+
+#include <sched.h>
+
+void kv_spin_lock_slow(_Atomic uint32_t *l)
+{
+	for (unsigned n = 0;; n++) {
+		if (atomic_load_explicit(l, memory_order_relaxed) == 0 && kv_spin_trylock(l))
+			return;
+		if (n < 64)
+			kv_cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/* ----------------------------------------------------------- size classes */
+unsigned kv_size_class(size_t size)
+{
+	if (size <= 128)
+		return size ? (unsigned)((size + 7) / 8 - 1) : 0;
+	if (size > KV_SLAB_MAX)
+		return KV_NCLASSES;
+	size_t s = size - 1;
+	unsigned lg = 63u - (unsigned)__builtin_clzll(s);
+	unsigned d = lg - 7, k = (unsigned)((s >> (lg - 2)) & 3);
+	return 16 + d * 4 + k;
+}
+
+size_t kv_class_size(unsigned cls)
+{
+	if (cls < 16)
+		return 8 * (size_t)(cls + 1);
+	unsigned d = (cls - 16) / 4, k = (cls - 16) % 4 + 1;
+	return ((size_t)128 << d) + k * ((size_t)32 << d);
+}
+
+size_t kv_alloc_size(size_t size)
+{
+	unsigned c = kv_size_class(size);
+	if (c < KV_NCLASSES)
+		return kv_class_size(c);
+	return (size + KV_PAGE_SIZE - 1) & ~(KV_PAGE_SIZE - 1);
+}
+
+/* ---------------------------------------------------------------- format */
+static size_t meta_bytes(size_t size, uint32_t max_ns, uint32_t *npages)
+{
+	size_t np = size >> KV_PAGE_SHIFT;
+	size_t m = (sizeof(kv_region) + 63) & ~(size_t)63;
+	m += (size_t)max_ns * sizeof(kv_nsslot);
+	m = (m + 63) & ~(size_t)63;
+	m += np * sizeof(kv_page);
+	*npages = (uint32_t)np;
+	return m;
+}
+
+KV_API size_t kv_region_min_size(uint32_t max_namespaces)
+{
+	uint32_t np;
+	size_t m = meta_bytes((size_t)1 << 30, max_namespaces ? max_namespaces : 1024, &np);
+	/* metadata of a 1 GiB region bounds it from above; add room for a few shards */
+	return ((m + KV_PAGE_SIZE - 1) & ~(KV_PAGE_SIZE - 1)) + 16 * KV_PAGE_SIZE;
+}
+
+int kv_region_format(kv_env *env, uint32_t max_ns, uint32_t default_shards)
+{
+	uint32_t np;
+	size_t m = meta_bytes(env->size, max_ns, &np);
+	uint32_t first = (uint32_t)((m + KV_PAGE_SIZE - 1) >> KV_PAGE_SHIFT);
+	if (first + 4 > np)
+		return KV_EREGION;
+
+	kv_region *r = env->r;
+	memset(r, 0, sizeof *r);
+	r->magic = KV_REGION_MAGIC;
+	r->layout = KV_LAYOUT_VERSION;
+	r->size = env->size;
+	r->npages = np;
+	r->first_page = first;
+	r->max_ns = max_ns;
+	r->default_shards = default_shards;
+	size_t o = (sizeof(kv_region) + 63) & ~(size_t)63;
+	r->slots = (kv_off)(o / KV_UNIT);
+	memset(env->base + o, 0, (size_t)max_ns * sizeof(kv_nsslot));
+	o += (size_t)max_ns * sizeof(kv_nsslot);
+	o = (o + 63) & ~(size_t)63;
+	r->pages = (kv_off)(o / KV_UNIT);
+	memset(env->base + o, 0, (size_t)np * sizeof(kv_page));
+	r->bump = first;
+	atomic_store(&r->last_save, kv_now_ms());
+	return KV_OK;
+}
+
+int kv_region_check(kv_env *env)
+{
+	const kv_region *r = env->r;
+	if (env->size < sizeof *r || r->magic != KV_REGION_MAGIC || r->layout != KV_LAYOUT_VERSION ||
+	    r->size != env->size)
+		return KV_EREGION;
+	return KV_OK;
+}
+
+size_t kv_region_used(const kv_env *env)
+{
+	const kv_region *r = env->r;
+	return (size_t)(r->first_page + r->pages_used) << KV_PAGE_SHIFT;
+}
+
+/* ---------------------------------------------------------- page runs */
+static void run_unlink(kv_env *env, uint32_t p)
+{
+	kv_region *r = env->r;
+	kv_page *d = kv_pagedesc(env, p);
+	if (d->prev)
+		kv_pagedesc(env, d->prev)->next = d->next;
+	else
+		r->free_runs = d->next;
+	if (d->next)
+		kv_pagedesc(env, d->next)->prev = d->prev;
+	d->next = d->prev = 0;
+}
+
+static void run_mark(kv_env *env, uint32_t p, uint32_t n, int kind)
+{
+	kv_page *f = kv_pagedesc(env, p), *l = kv_pagedesc(env, p + n - 1);
+	f->kind = (uint8_t)kind;
+	f->run = n;
+	l->kind = (uint8_t)kind;
+	l->run = n;
+}
+
+kv_off kv_pages_alloc(kv_env *env, uint32_t n, int kind)
+{
+	kv_region *r = env->r;
+	uint32_t got = 0;
+	kv_spin_lock(&r->palloc);
+	for (uint32_t p = r->free_runs; p; p = kv_pagedesc(env, p)->next) {
+		uint32_t have = kv_pagedesc(env, p)->run;
+		if (have < n)
+			continue;
+		run_unlink(env, p);
+		if (have > n) {
+			uint32_t rest = p + n;
+			run_mark(env, rest, have - n, KV_PG_FREE);
+			kv_page *rd = kv_pagedesc(env, rest);
+			rd->prev = 0;
+			rd->next = r->free_runs;
+			if (r->free_runs)
+				kv_pagedesc(env, r->free_runs)->prev = rest;
+			r->free_runs = rest;
+		}
+		got = p;
+		break;
+	}
+	if (!got && r->bump + (uint64_t)n <= r->npages) {
+		got = r->bump;
+		r->bump += n;
+	}
+	if (got) {
+		run_mark(env, got, n, kind);
+		r->pages_used += n;
+	}
+	kv_spin_unlock(&r->palloc);
+	return got ? (kv_off)((size_t)got * KV_UNITS_PER_PAGE) : 0;
+}
+
+void kv_pages_free(kv_env *env, kv_off off)
+{
+	kv_region *r = env->r;
+	uint32_t p = (uint32_t)(off / KV_UNITS_PER_PAGE);
+	kv_spin_lock(&r->palloc);
+	uint32_t n = kv_pagedesc(env, p)->run;
+	r->pages_used -= n;
+	/* coalesce with the following run */
+	if (p + n < r->bump && kv_pagedesc(env, p + n)->kind == KV_PG_FREE) {
+		uint32_t m = kv_pagedesc(env, p + n)->run;
+		run_unlink(env, p + n);
+		n += m;
+	}
+	/* and with the preceding one (its last page carries the boundary tag) */
+	if (p > r->first_page && kv_pagedesc(env, p - 1)->kind == KV_PG_FREE) {
+		uint32_t m = kv_pagedesc(env, p - 1)->run;
+		run_unlink(env, p - m);
+		p -= m;
+		n += m;
+	}
+	if (p + n == r->bump) {
+		r->bump = p;
+		kv_pagedesc(env, p)->kind = KV_PG_META;
+		kv_pagedesc(env, p + n - 1)->kind = KV_PG_META;
+	} else {
+		run_mark(env, p, n, KV_PG_FREE);
+		kv_page *d = kv_pagedesc(env, p);
+		d->prev = 0;
+		d->next = r->free_runs;
+		if (r->free_runs)
+			kv_pagedesc(env, r->free_runs)->prev = p;
+		r->free_runs = p;
+	}
+	kv_spin_unlock(&r->palloc);
+}
+
+/* ------------------------------------------------------------------ slabs */
+static void slab_link(kv_env *env, kv_shard *sh, unsigned cls, uint32_t p)
+{
+	kv_page *d = kv_pagedesc(env, p);
+	d->prev = 0;
+	d->next = sh->cls_head[cls];
+	if (d->next)
+		kv_pagedesc(env, d->next)->prev = p;
+	sh->cls_head[cls] = p;
+}
+
+static void slab_unlink(kv_env *env, kv_shard *sh, unsigned cls, uint32_t p)
+{
+	kv_page *d = kv_pagedesc(env, p);
+	if (d->prev)
+		kv_pagedesc(env, d->prev)->next = d->next;
+	else
+		sh->cls_head[cls] = d->next;
+	if (d->next)
+		kv_pagedesc(env, d->next)->prev = d->prev;
+	d->next = d->prev = 0;
+}
+
+kv_off kv_alloc(kv_env *env, kv_shard *sh, size_t size)
+{
+	unsigned cls = kv_size_class(size);
+	if (cls == KV_NCLASSES) {
+		size_t np = (size + KV_PAGE_SIZE - 1) >> KV_PAGE_SHIFT;
+		if (np > UINT32_MAX)
+			return 0;
+		return kv_pages_alloc(env, (uint32_t)np, KV_PG_LARGE);
+	}
+	size_t csize = kv_class_size(cls);
+	uint32_t per = (uint32_t)(KV_PAGE_SIZE / csize);
+	uint32_t p = sh->cls_head[cls];
+	if (!p) {
+		kv_off po = kv_pages_alloc(env, 1, KV_PG_SLAB);
+		if (!po)
+			return 0;
+		p = (uint32_t)(po / KV_UNITS_PER_PAGE);
+		kv_page *d = kv_pagedesc(env, p);
+		d->cls = (uint8_t)cls;
+		d->used = 0;
+		d->free = 0;
+		d->bump = 0;
+		slab_link(env, sh, cls, p);
+	}
+	kv_page *d = kv_pagedesc(env, p);
+	kv_off obj;
+	if (d->free) {
+		obj = d->free;
+		memcpy(&d->free, kv_ptr(env, obj), sizeof(kv_off));
+	} else {
+		obj = (kv_off)((size_t)p * KV_UNITS_PER_PAGE + d->bump * (csize / KV_UNIT));
+		d->bump++;
+	}
+	if (++d->used == per)
+		slab_unlink(env, sh, cls, p);
+	return obj;
+}
+
+void kv_free(kv_env *env, kv_shard *sh, kv_off off, size_t size)
+{
+	unsigned cls = kv_size_class(size);
+	if (cls == KV_NCLASSES) {
+		kv_pages_free(env, off);
+		return;
+	}
+	uint32_t per = (uint32_t)(KV_PAGE_SIZE / kv_class_size(cls));
+	uint32_t p = (uint32_t)(off / KV_UNITS_PER_PAGE);
+	kv_page *d = kv_pagedesc(env, p);
+	memcpy(kv_ptr(env, off), &d->free, sizeof(kv_off));
+	d->free = off;
+	if (d->used-- == per)
+		slab_link(env, sh, cls, p);
+	if (d->used == 0 && (d->prev || d->next)) {
+		slab_unlink(env, sh, cls, p);
+		kv_pages_free(env, (kv_off)((size_t)p * KV_UNITS_PER_PAGE));
+	}
+}
+
+/* Return every slab page of a shard being destroyed (its objects are dead). */
+static void slab_release_all(kv_env *env, kv_shard *sh)
+{
+	for (unsigned c = 0; c < KV_NCLASSES; c++) {
+		uint32_t p;
+		while ((p = sh->cls_head[c]) != 0) {
+			slab_unlink(env, sh, c, p);
+			kv_pages_free(env, (kv_off)((size_t)p * KV_UNITS_PER_PAGE));
+		}
+	}
+}
+
+/* ---------------------------------------------------------- shard headers */
+kv_shard *kv_shard_new(kv_env *env)
+{
+	kv_region *r = env->r;
+	kv_spin_lock(&r->palloc);
+	kv_off o = r->shard_free;
+	if (o) {
+		kv_shard *sh = kv_ptr(env, o);
+		r->shard_free = sh->preserved;
+		kv_spin_unlock(&r->palloc);
+		return sh;
+	}
+	kv_spin_unlock(&r->palloc);
+	kv_off po = kv_pages_alloc(env, 1, KV_PG_SHARD);
+	if (!po)
+		return NULL;
+	char *page = kv_ptr(env, po);
+	memset(page, 0, KV_PAGE_SIZE);
+	/* keep the first header, pool the rest */
+	kv_spin_lock(&r->palloc);
+	for (size_t i = KV_PAGE_SIZE / KV_SHARD_SIZE - 1; i >= 1; i--) {
+		kv_shard *sh = (kv_shard *)(page + i * KV_SHARD_SIZE);
+		sh->preserved = r->shard_free;
+		r->shard_free = kv_offof(env, sh);
+	}
+	kv_spin_unlock(&r->palloc);
+	return (kv_shard *)page;
+}
+
+/* The shard must be empty and unlocked; its table and slabs are released here.
+ * The lock and seq words keep their values so stale holders stay consistent. */
+void kv_shard_release(kv_env *env, kv_shard *sh)
+{
+	kv_region *r = env->r;
+	kv_off t = atomic_load(&sh->table);
+	if (t)
+		kv_free(env, sh, t, ((size_t)atomic_load(&sh->mask) + 1) * 8);
+	slab_release_all(env, sh);
+	atomic_store(&sh->table, 0);
+	atomic_store(&sh->mask, 0);
+	sh->owner = 0;
+	sh->count = 0;
+	sh->bytes = 0;
+	kv_spin_lock(&r->palloc);
+	sh->preserved = r->shard_free;
+	r->shard_free = kv_offof(env, sh);
+	kv_spin_unlock(&r->palloc);
+}
+
+KV_RACY kv_shard *kv_shard_at(const kv_env *env, kv_off off)
+{
+	if (!kv_in_region(env, off, KV_SHARD_SIZE))
+		return NULL;
+	size_t b = (size_t)off * KV_UNIT;
+	uint32_t p = (uint32_t)(b >> KV_PAGE_SHIFT);
+	if (p >= env->r->npages || kv_pagedesc(env, p)->kind != KV_PG_SHARD ||
+	    (b & (KV_PAGE_SIZE - 1)) % KV_SHARD_SIZE)
+		return NULL;
+	return kv_ptr(env, off);
+}
