@@ -86,7 +86,7 @@ void stream_fill(bench_op *ops, size_t len, uint32_t n, double theta, uint64_t s
 {
 	bench_rng r = {seed};
 	uint32_t *perm = NULL;
-	zipf z;
+	zipf z = {0, 0, 0, 0, 0, 0};
 	if (theta > 0) {
 		perm = malloc((size_t)n * sizeof(uint32_t));
 		if (!perm) {

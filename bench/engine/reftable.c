@@ -58,6 +58,7 @@ struct rt_table {
 	size_t    arena_cap;
 	size_t    arena_top; /* bytes bump-allocated so far (from 8) */
 	size_t    free_bytes;
+	int       huge;
 	uint32_t  free_head[RT_NCLASS]; /* offset8 of first free entry, 0 = none */
 };
 
@@ -76,36 +77,52 @@ static inline char *entry_key(rt_entry *e)
 	return (char *)(e + 1);
 }
 
-static uint64_t *slots_alloc(size_t cap)
+/* Anonymous memory, committed on first touch; huge pages asked for when
+ * t->huge (transparent huge pages cut the TLB misses of random lookups). */
+static void *map_mem(const rt_table *t, size_t size)
 {
-	return calloc(cap, sizeof(uint64_t));
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	               -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (t->huge)
+		madvise(p, size, MADV_HUGEPAGE);
+	return p;
 }
 
-rt_table *rt_create(size_t expected)
+static uint64_t *slots_alloc(const rt_table *t, size_t cap)
+{
+	return map_mem(t, cap * sizeof(uint64_t));
+}
+
+static void slots_free(uint64_t *slots, size_t cap)
+{
+	if (slots)
+		munmap(slots, cap * sizeof(uint64_t));
+}
+
+rt_table *rt_create(size_t expected, int huge_pages)
 {
 	rt_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	t->huge = huge_pages;
 	size_t cap = 16;
 	while (cap / 4 * 3 < expected)
 		cap <<= 1;
-	t->slots = slots_alloc(cap);
+	t->slots = slots_alloc(t, cap);
 	t->mask = cap - 1;
 	t->max_load = cap / 4 * 3;
-	/* Enough for every entry at a few times the benchmark's size, plus slack;
-	 * only touched pages are committed. */
-	size_t want = expected * 512 + ((size_t)64 << 20);
-	t->arena_cap = want < RT_ARENA_MAX ? want : RT_ARENA_MAX;
-	void *m = mmap(NULL, t->arena_cap, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!t->slots || m == MAP_FAILED) {
-		free(t->slots);
-		if (m != MAP_FAILED)
-			munmap(m, t->arena_cap);
+	/* Reserve the whole 32-bit offset range (address space only), less if the
+	 * kernel refuses. */
+	for (t->arena_cap = RT_ARENA_MAX; t->arena_cap >= ((size_t)64 << 20); t->arena_cap /= 2)
+		if ((t->arena = map_mem(t, t->arena_cap)) != NULL)
+			break;
+	if (!t->slots || !t->arena) {
+		slots_free(t->slots, cap);
 		free(t);
 		return NULL;
 	}
-	t->arena = m;
 	t->arena_top = 8;
 	return t;
 }
@@ -115,7 +132,7 @@ void rt_destroy(rt_table *t)
 	if (!t)
 		return;
 	munmap(t->arena, t->arena_cap);
-	free(t->slots);
+	slots_free(t->slots, t->mask + 1);
 	free(t);
 }
 
@@ -149,6 +166,10 @@ static uint32_t arena_alloc(rt_table *t, size_t size)
 		uint32_t off8 = t->free_head[cls];
 		memcpy(&t->free_head[cls], entry_at(t, off8), sizeof(uint32_t));
 		t->free_bytes -= size;
+		/* the next allocation of this class reads that entry's link: start
+		 * its cache miss now rather than then */
+		if (t->free_head[cls])
+			__builtin_prefetch(entry_at(t, t->free_head[cls]), 1);
 		return off8;
 	}
 	if (t->arena_top + size > t->arena_cap)
@@ -171,7 +192,7 @@ static void arena_free(rt_table *t, uint32_t off8, size_t size)
 static int grow(rt_table *t)
 {
 	size_t cap = (t->mask + 1) * 2;
-	uint64_t *ns = slots_alloc(cap);
+	uint64_t *ns = slots_alloc(t, cap);
 	if (!ns)
 		return RT_ENOMEM;
 	for (size_t i = 0; i <= t->mask; i++) {
@@ -185,7 +206,7 @@ static int grow(rt_table *t)
 			j = (j + 1) & (cap - 1);
 		ns[j] = s;
 	}
-	free(t->slots);
+	slots_free(t->slots, t->mask + 1);
 	t->slots = ns;
 	t->mask = cap - 1;
 	t->max_load = cap / 4 * 3;
@@ -518,7 +539,7 @@ int rt_save(rt_table *t, const char *path)
 	return rc;
 }
 
-int rt_load(const char *path, rt_table **out)
+int rt_load(const char *path, int huge_pages, rt_table **out)
 {
 	*out = NULL;
 	int fd = open(path, O_RDONLY);
@@ -536,7 +557,7 @@ int rt_load(const char *path, rt_table **out)
 		if (count > ((uint64_t)1 << 32))
 			rc = RT_ECORRUPT;
 	}
-	if (rc == RT_OK && !(t = rt_create((size_t)count)))
+	if (rc == RT_OK && !(t = rt_create((size_t)count, huge_pages)))
 		rc = RT_ENOMEM;
 	for (;;) {
 		if (rc != RT_OK)

@@ -48,8 +48,11 @@ typedef struct rt_stats {
 	uint64_t free_bytes;  /* of arena_bytes, on free lists */
 } rt_stats;
 
-/* A table sized for `expected` keys without growing.  NULL when out of memory. */
-rt_table *rt_create(size_t expected);
+/*
+ * A table sized for `expected` keys without growing (0: it grows as it fills).
+ * huge_pages: madvise(MADV_HUGEPAGE) its slots and arena.  NULL when out of memory.
+ */
+rt_table *rt_create(size_t expected, int huge_pages);
 void      rt_destroy(rt_table *t);
 
 /* Insert or overwrite.  RT_OK or RT_ENOMEM. */
@@ -75,6 +78,6 @@ void rt_stats_get(const rt_table *t, rt_stats *out);
 int rt_save(rt_table *t, const char *path);
 
 /* Read and verify a snapshot into a new table.  RT_OK, RT_EIO, RT_ECORRUPT, RT_ENOMEM. */
-int rt_load(const char *path, rt_table **out);
+int rt_load(const char *path, int huge_pages, rt_table **out);
 
 #endif /* SHARDKV_BENCH_REFTABLE_H */

@@ -1,0 +1,36 @@
+# bench/bench.mk -- benchmarks; included by the top-level Makefile.
+#
+# Benchmarks are not tests: nothing here is in ALL_TARGETS or TEST_DEPS.
+#   make bench-engine                               engine vs the reference table
+#   make bench-engine BENCH_ENGINE_ARGS=--quick     a short smoke run
+#   make bench                                      every bench target that exists
+#
+# Each host's .mk appends its own target to BENCH_TARGETS (bench-pg, bench-sqlite,
+# bench-resp).  Those files are read after this one, so `bench` runs the list from
+# its recipe, where the variable is complete, rather than as prerequisites.
+
+BENCH_TARGETS += bench-engine
+
+BENCH_ENGINE_SRC := $(sort $(wildcard bench/engine/*.c))
+BENCH_ENGINE_HDR := $(wildcard bench/engine/*.h)
+BENCH_ENGINE     := $(BUILD)/bench-engine
+BENCH_ENGINE_ARGS ?=
+
+# The engine symbols are weak references in the benchmark (the engine lands a
+# piece at a time); --whole-archive makes every object of the library present so
+# that a symbol that exists is always the one called.
+$(BENCH_ENGINE): $(BENCH_ENGINE_SRC) $(BENCH_ENGINE_HDR) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ $(BENCH_ENGINE_SRC) \
+		-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS) -lm
+
+bench-engine: $(BENCH_ENGINE)
+	$(BENCH_ENGINE) $(BENCH_ENGINE_ARGS)
+
+bench:
+	@failed=""; \
+	for t in $(BENCH_TARGETS); do \
+		echo "== make $$t"; \
+		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "bench: failed:$$failed"; exit 1; fi

@@ -1,0 +1,1377 @@
+/*
+ * bench_engine.c -- the engine benchmark: shardkv against the reference table.
+ *
+ * Usage:
+ *   make bench-engine                                # full run (the lead's)
+ *   make bench-engine BENCH_ENGINE_ARGS=--quick      # smoke run
+ *   build/bench-engine --only get,mget-aon --dist uniform --keys 1000000 --reps 3
+ *   build/bench-engine --help
+ *
+ * HOW IT MEASURES (../../BENCHMARKING.md is the rulebook)
+ *   For every key count it builds the same data set in the engine (one
+ *   namespace, default shards) and in the reference table (reftable.c), then
+ *   runs each workload on both in one process, interleaved: engine, reference,
+ *   engine, reference ... for --reps repetitions.  Single-thread loops are timed
+ *   in thread CPU time; wall time is reported beside it.  Around every run
+ *   /proc/stat says how much CPU other processes took; a pair of runs disturbed
+ *   by more than NOISE_CORES of a core is re-run (twice at most) and a row
+ *   that still has a disturbed run is marked [noisy].  The table gives the
+ *   median of each column and engine/reference ratios.
+ *
+ *   Key streams ('key:NNNNNNN', uniform or Zipf 0.99) are generated before any
+ *   clock starts; gets always hit.  An engine call that is missing from the
+ *   library (the symbols are weak) or that fails turns its workload into a
+ *   clearly marked SKIP row; the reference still runs.
+ */
+#include "kv.h"
+#include "benchutil.h"
+#include "reftable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * The engine lands piece by piece: reference it weakly, so the benchmark links
+ * against whatever is there and skips what is not (the Makefile links the whole
+ * archive, so a present symbol is always found).
+ */
+#pragma weak kv_version
+#pragma weak kv_strerror
+#pragma weak kv_config_init
+#pragma weak kv_env_open
+#pragma weak kv_env_close
+#pragma weak kv_env_stats_get
+#pragma weak kv_buf_free
+#pragma weak kv_ns_config_init
+#pragma weak kv_ns_create
+#pragma weak kv_ns_drop
+#pragma weak kv_ns_open
+#pragma weak kv_ns_close
+#pragma weak kv_ns_stats_get
+#pragma weak kv_get
+#pragma weak kv_set
+#pragma weak kv_batch
+#pragma weak kv_save
+#pragma weak kv_load
+
+#define ENG 0
+#define REF 1
+#define MAXREP 32
+#define MAXROWS 256
+#define MAXKEYS 8
+#define MGET_N 32
+#define NS_NAME "bench"
+#define NS_LOADED "bench_loaded"
+#define PAYLOAD ((double)(BENCH_KLEN + BENCH_VLEN))
+
+static const char *const dist_name[2] = {"uniform", "zipf"};
+static const double dist_theta[2] = {0.0, 0.99};
+
+static struct {
+	uint32_t keys[MAXKEYS];
+	int      nkeys;
+	size_t   ops;
+	int      reps;
+	int      retries;
+	int      dists; /* bit 0 uniform, bit 1 zipf */
+	char     only[512];
+	size_t   memory; /* engine reservation, 0 = from the key count */
+	uint32_t shards;
+	const char *dir;
+	int      ref_thp;
+} opt;
+
+volatile uint64_t bench_sink; /* keeps every value read observable */
+
+/* ----------------------------------------------------------------- rows */
+
+typedef struct row {
+	char     work[16];
+	uint32_t n;
+	const char *dist;
+	const char *unit;
+	int      lower_better; /* memory */
+	int      wall_primary; /* ratio and target use wall time (I/O, threads) */
+	int      ref_na;       /* the reference cannot run this one */
+	int      ne, nr;       /* runs recorded */
+	double   ec[MAXREP], ew[MAXREP], rc[MAXREP], rw[MAXREP]; /* per CPU-second, per wall-second */
+	double   aux[4][MAXREP]; /* solo get rates of get|save: engine CPU, wall; ref CPU, wall */
+	int      runs, noisy;
+	char     skip_e[160], skip_r[96];
+	char     note[200];
+	char     target[40];
+	int      met; /* 1 met, 0 missed, -1 no target */
+} row;
+
+static row rows[MAXROWS];
+static int nrows;
+
+static row *row_new(const char *work, uint32_t n, const char *dist, const char *unit)
+{
+	if (nrows == MAXROWS) {
+		fprintf(stderr, "bench-engine: too many rows\n");
+		exit(1);
+	}
+	row *w = &rows[nrows++];
+	memset(w, 0, sizeof(*w));
+	snprintf(w->work, sizeof(w->work), "%s", work);
+	w->n = n;
+	w->dist = dist;
+	w->unit = unit;
+	w->met = -1;
+	return w;
+}
+
+static row *row_find(const char *work, uint32_t n, const char *dist)
+{
+	for (int i = nrows - 1; i >= 0; i--)
+		if (strcmp(rows[i].work, work) == 0 && rows[i].n == n &&
+		    (!dist || !rows[i].dist || strcmp(rows[i].dist, dist) == 0))
+			return &rows[i];
+	return NULL;
+}
+
+static void note_add(row *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_add(row *w, const char *fmt, ...)
+{
+	size_t l = strlen(w->note);
+	if (l && l + 2 < sizeof(w->note)) {
+		memcpy(w->note + l, "; ", 3);
+		l += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->note + l, sizeof(w->note) - l, fmt, ap);
+	va_end(ap);
+}
+
+static int selected(const char *work)
+{
+	if (!opt.only[0])
+		return 1;
+	size_t wl = strlen(work);
+	for (const char *p = opt.only; *p;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == wl && strncmp(p, work, l) == 0)
+			return 1;
+		/* "mget" selects mget-aon and mget-be, "set" both sets, "mixed" both */
+		if (l < wl && strncmp(p, work, l) == 0 && work[l] == '-')
+			return 1;
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- the context */
+
+typedef struct bctx {
+	uint32_t  n;
+	size_t    len; /* records per stream */
+	bench_op *stream[2];
+	uint32_t *restore[2]; /* keys left big by one set-resize pass */
+	size_t    nrestore[2];
+	char      valpool[2048];
+
+	kv_env   *env;
+	kv_ns    *ns;
+	int       eng_ok;
+	char      eng_why[160];
+
+	rt_table *rt;
+
+	char      dir[1024];
+	char      snap[2][1100];  /* last snapshot written per impl ("" = none) */
+	double    save_wall[2];   /* seconds of the last save, per impl */
+	uint64_t  file_bytes[2];
+} bctx;
+
+/* What one run of one implementation produced. */
+typedef struct res {
+	double   amount;   /* ops, keys or bytes */
+	uint64_t cpu, wall;
+	uint64_t miss;
+	double   aux[4];
+	int      failed;
+	char     msg[160];
+} res;
+
+static const char *strerr(int rc)
+{
+	static char buf[32];
+	if (kv_strerror)
+		return kv_strerror(rc);
+	snprintf(buf, sizeof(buf), "status %d", rc);
+	return buf;
+}
+
+static void res_fail(res *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void res_fail(res *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->msg, sizeof(o->msg), fmt, ap);
+	va_end(ap);
+	o->failed = 1;
+}
+
+#define NEED(o, fn)                                                       \
+	do {                                                              \
+		if (!(fn)) {                                              \
+			res_fail((o), "%s is not in the library yet", #fn); \
+			return;                                           \
+		}                                                         \
+	} while (0)
+
+static const char *set_value(const bctx *c, size_t i)
+{
+	return c->valpool + (i & 31) * 48;
+}
+
+/* -------------------------------------------------- single-thread loops */
+
+static void w_get(bctx *c, int impl, int d, res *o)
+{
+	const bench_op *s = c->stream[d];
+	uint64_t sink = 0, miss = 0, c0, w0;
+	size_t i;
+	int rc = 0;
+	if (impl == ENG) {
+		NEED(o, kv_get);
+		kv_buf b = KV_BUF_INIT;
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++) {
+			rc = kv_get(c->ns, s[i].key, BENCH_KLEN, &b);
+			if (rc == KV_OK)
+				sink += (unsigned char)b.data[0];
+			else if (rc == KV_NOTFOUND)
+				miss++;
+			else
+				break;
+		}
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (kv_buf_free)
+			kv_buf_free(c->env, &b);
+		if (i < c->len)
+			res_fail(o, "kv_get: %s", strerr(rc));
+	} else {
+		rt_buf b = RT_BUF_INIT;
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++) {
+			rc = rt_get(c->rt, s[i].key, BENCH_KLEN, &b);
+			if (rc == RT_OK)
+				sink += (unsigned char)b.data[0];
+			else
+				miss++;
+		}
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		rt_buf_free(&b);
+	}
+	o->amount = (double)c->len;
+	o->miss = miss;
+	bench_sink += sink;
+}
+
+static void w_set_same(bctx *c, int impl, int d, res *o)
+{
+	const bench_op *s = c->stream[d];
+	uint64_t c0, w0;
+	size_t i;
+	int rc = 0;
+	if (impl == ENG) {
+		NEED(o, kv_set);
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++) {
+			rc = kv_set(c->ns, s[i].key, BENCH_KLEN, set_value(c, i), BENCH_VLEN, KV_T_BYTES,
+			            KV_EXPIRE_NEVER, 0, NULL);
+			if (rc != KV_OK)
+				break;
+		}
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (i < c->len)
+			res_fail(o, "kv_set: %s", strerr(rc));
+	} else {
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++)
+			if ((rc = rt_set(c->rt, s[i].key, BENCH_KLEN, set_value(c, i), BENCH_VLEN)) != RT_OK)
+				break;
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (i < c->len)
+			res_fail(o, "rt_set: %d", rc);
+	}
+	o->amount = (double)c->len;
+}
+
+/* Every write changes its key's value size (100 <-> 140 bytes); the keys left
+ * at 140 are set back to 100 afterwards, untimed. */
+static void w_set_resize(bctx *c, int impl, int d, res *o)
+{
+	const bench_op *s = c->stream[d];
+	uint64_t c0, w0;
+	size_t i;
+	int rc = 0;
+	char key[BENCH_KLEN], val[BENCH_VLEN_BIG];
+	memcpy(val, c->valpool, sizeof(val));
+	if (impl == ENG) {
+		NEED(o, kv_set);
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++) {
+			size_t vl = s[i].flags & BOP_BIG ? BENCH_VLEN_BIG : BENCH_VLEN;
+			rc = kv_set(c->ns, s[i].key, BENCH_KLEN, set_value(c, i), vl, KV_T_BYTES,
+			            KV_EXPIRE_NEVER, 0, NULL);
+			if (rc != KV_OK)
+				break;
+		}
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (i < c->len)
+			res_fail(o, "kv_set: %s", strerr(rc));
+		for (size_t k = 0; k < c->nrestore[d]; k++) {
+			bench_key(key, c->restore[d][k]);
+			kv_set(c->ns, key, BENCH_KLEN, val, BENCH_VLEN, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+		}
+	} else {
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++) {
+			size_t vl = s[i].flags & BOP_BIG ? BENCH_VLEN_BIG : BENCH_VLEN;
+			if ((rc = rt_set(c->rt, s[i].key, BENCH_KLEN, set_value(c, i), vl)) != RT_OK)
+				break;
+		}
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (i < c->len)
+			res_fail(o, "rt_set: %d", rc);
+		for (size_t k = 0; k < c->nrestore[d]; k++) {
+			bench_key(key, c->restore[d][k]);
+			rt_set(c->rt, key, BENCH_KLEN, val, BENCH_VLEN);
+		}
+	}
+	o->amount = (double)c->len;
+}
+
+static void w_mget(bctx *c, int impl, int d, int mode, res *o)
+{
+	const bench_op *s = c->stream[d];
+	size_t len = c->len / MGET_N * MGET_N, i;
+	uint64_t sink = 0, miss = 0, c0, w0;
+	if (impl == ENG) {
+		NEED(o, kv_batch);
+		kv_op ops[MGET_N];
+		kv_buf arena = KV_BUF_INIT;
+		kv_error err;
+		int rc = KV_OK;
+		memset(ops, 0, sizeof(ops));
+		for (int j = 0; j < MGET_N; j++) {
+			ops[j].op = KV_OP_GET;
+			ops[j].klen = BENCH_KLEN;
+		}
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < len; i += MGET_N) {
+			for (int j = 0; j < MGET_N; j++)
+				ops[j].key = s[i + (size_t)j].key;
+			arena.len = 0;
+			rc = kv_batch(c->ns, ops, MGET_N, mode, &arena, &err);
+			if (rc != KV_OK)
+				break;
+			for (int j = 0; j < MGET_N; j++) {
+				if (ops[j].status == KV_OK && ops[j].out_len)
+					sink += (unsigned char)arena.data[ops[j].out_off];
+				else
+					miss++;
+			}
+		}
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (kv_buf_free)
+			kv_buf_free(c->env, &arena);
+		if (i < len)
+			res_fail(o, "kv_batch: %s", strerr(rc));
+	} else {
+		rt_item it[MGET_N];
+		rt_buf arena = RT_BUF_INIT;
+		memset(it, 0, sizeof(it));
+		for (int j = 0; j < MGET_N; j++)
+			it[j].klen = BENCH_KLEN;
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < len; i += MGET_N) {
+			for (int j = 0; j < MGET_N; j++)
+				it[j].key = s[i + (size_t)j].key;
+			int got = rt_mget(c->rt, it, MGET_N, &arena);
+			miss += (uint64_t)(MGET_N - got);
+			for (int j = 0; j < MGET_N; j++)
+				sink += (unsigned char)arena.data[it[j].off];
+		}
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		rt_buf_free(&arena);
+	}
+	o->amount = (double)len;
+	o->miss = miss;
+	bench_sink += sink;
+}
+
+static void w_mget_aon(bctx *c, int impl, int d, res *o)
+{
+	w_mget(c, impl, d, KV_BATCH_ALL_OR_NOTHING, o);
+}
+
+static void w_mget_be(bctx *c, int impl, int d, res *o)
+{
+	w_mget(c, impl, d, KV_BATCH_BEST_EFFORT, o);
+}
+
+/* ------------------------------------------------------- threaded loops */
+
+#define K_MIXED 0 /* `count` ops of 90% get / 10% set from `start` */
+#define K_GETS  1 /* gets from `start` until *stop */
+
+typedef struct worker {
+	bctx       *c;
+	int         impl, kind;
+	const bench_op *s;
+	size_t      start, count;
+	volatile int *stop;
+	pthread_barrier_t *bar;
+	uint64_t    ops, cpu, wall, miss;
+	int         rc;
+} worker;
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	bctx *c = w->c;
+	const bench_op *s = w->s;
+	size_t len = c->len, i = w->start, done = 0;
+	uint64_t sink = 0, miss = 0;
+	int rc = 0;
+	kv_buf kb = KV_BUF_INIT;
+	rt_buf rb = RT_BUF_INIT;
+	pthread_barrier_wait(w->bar);
+	uint64_t c0 = thread_cpu_ns(), w0 = wall_ns();
+	for (;;) {
+		/* a chunk of up to 256 ops, then check the stop condition */
+		size_t chunk = 256;
+		if (w->kind == K_MIXED && w->count - done < chunk)
+			chunk = w->count - done;
+		for (size_t k = 0; k < chunk; k++) {
+			const bench_op *op = &s[i];
+			if (w->impl == ENG) {
+				if (w->kind == K_MIXED && (op->flags & BOP_SET))
+					rc = kv_set(c->ns, op->key, BENCH_KLEN, set_value(c, i), BENCH_VLEN,
+					            KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+				else if ((rc = kv_get(c->ns, op->key, BENCH_KLEN, &kb)) == KV_OK)
+					sink += (unsigned char)kb.data[0];
+				else if (rc == KV_NOTFOUND)
+					miss++, rc = 0;
+			} else {
+				if (w->kind == K_MIXED && (op->flags & BOP_SET))
+					rc = rt_set(c->rt, op->key, BENCH_KLEN, set_value(c, i), BENCH_VLEN);
+				else if (rt_get(c->rt, op->key, BENCH_KLEN, &rb) == RT_OK)
+					sink += (unsigned char)rb.data[0];
+				else
+					miss++;
+			}
+			if (rc)
+				break;
+			if (++i == len)
+				i = 0;
+		}
+		done += chunk;
+		if (rc)
+			break;
+		if (w->kind == K_MIXED ? done >= w->count : __atomic_load_n(w->stop, __ATOMIC_RELAXED))
+			break;
+	}
+	w->cpu = thread_cpu_ns() - c0;
+	w->wall = wall_ns() - w0;
+	w->ops = done;
+	w->miss = miss;
+	w->rc = rc;
+	if (w->impl == ENG && kv_buf_free)
+		kv_buf_free(c->env, &kb);
+	rt_buf_free(&rb);
+	__atomic_fetch_add(&bench_sink, sink, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Start nthreads workers; they start together at the barrier. */
+static int workers_start(worker *w, pthread_t *t, int nthreads, pthread_barrier_t *bar)
+{
+	pthread_barrier_init(bar, NULL, (unsigned)nthreads + 1);
+	for (int k = 0; k < nthreads; k++) {
+		w[k].bar = bar;
+		if (pthread_create(&t[k], NULL, worker_main, &w[k]) != 0) {
+			fprintf(stderr, "bench-engine: pthread_create failed\n");
+			exit(1);
+		}
+	}
+	pthread_barrier_wait(bar);
+	return 0;
+}
+
+static void w_mixed(bctx *c, int impl, int d, int nthreads, res *o)
+{
+	if (impl == ENG) {
+		NEED(o, kv_get);
+		NEED(o, kv_set);
+	}
+	worker w[2];
+	pthread_t t[2];
+	pthread_barrier_t bar;
+	memset(w, 0, sizeof(w));
+	for (int k = 0; k < nthreads; k++) {
+		w[k].c = c;
+		w[k].impl = impl;
+		w[k].kind = K_MIXED;
+		w[k].s = c->stream[d];
+		w[k].start = c->len / (size_t)nthreads * (size_t)k; /* disjoint stretches of one stream */
+		w[k].count = c->len;
+	}
+	workers_start(w, t, nthreads, &bar);
+	uint64_t wall = 0, cpu = 0;
+	double ops = 0;
+	for (int k = 0; k < nthreads; k++) {
+		pthread_join(t[k], NULL);
+		if (w[k].wall > wall)
+			wall = w[k].wall;
+		cpu += w[k].cpu;
+		ops += (double)w[k].ops;
+		o->miss += w[k].miss;
+		if (w[k].rc)
+			res_fail(o, "%s: %s", impl == ENG ? "kv_set/kv_get" : "rt_set",
+			         impl == ENG ? strerr(w[k].rc) : "out of memory");
+	}
+	pthread_barrier_destroy(&bar);
+	o->amount = ops;
+	o->cpu = cpu;
+	o->wall = wall;
+}
+
+static void w_mixed1(bctx *c, int impl, int d, res *o)
+{
+	w_mixed(c, impl, d, 1, o);
+}
+
+static void w_mixed2(bctx *c, int impl, int d, res *o)
+{
+	w_mixed(c, impl, d, 2, o);
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+static void snap_path(bctx *c, int impl, const char *tag, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s-%u%s.snap", c->dir, impl == ENG ? "engine" : "ref", c->n, tag);
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Drop the file's pages from the page cache so a load reads from the device
+ * (the file is fsynced, so its pages are clean and can be dropped). */
+static void drop_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
+static int do_save(bctx *c, int impl, const char *path, char *msg, size_t msgcap)
+{
+	if (impl == ENG) {
+		if (!kv_save) {
+			snprintf(msg, msgcap, "kv_save is not in the library yet");
+			return -1;
+		}
+		kv_error err;
+		memset(&err, 0, sizeof(err));
+		int rc = kv_save(c->env, NS_NAME, path, &err);
+		if (rc != KV_OK) {
+			snprintf(msg, msgcap, "kv_save: %.60s (%.90s)", strerr(rc), err.msg);
+			return -1;
+		}
+		return 0;
+	}
+	int rc = rt_save(c->rt, path);
+	if (rc != RT_OK) {
+		snprintf(msg, msgcap, "rt_save: %d (%s)", rc, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void w_save(bctx *c, int impl, int d, res *o)
+{
+	(void)d;
+	char path[1100];
+	snap_path(c, impl, "", path, sizeof(path));
+	uint64_t c0 = thread_cpu_ns(), w0 = wall_ns();
+	int rc = do_save(c, impl, path, o->msg, sizeof(o->msg));
+	o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+	if (rc) {
+		o->failed = 1;
+		return;
+	}
+	o->amount = PAYLOAD * c->n;
+	snprintf(c->snap[impl], sizeof(c->snap[impl]), "%s", path);
+	c->save_wall[impl] = (double)o->wall / 1e9;
+	c->file_bytes[impl] = file_size(path);
+}
+
+/* Compare a sample of keys of the loaded copy with the live data (untimed). */
+static int verify_eng(bctx *c, char *msg, size_t cap)
+{
+	kv_ns *l = NULL;
+	kv_ns_stats st;
+	int rc = kv_ns_open(c->env, NS_LOADED, &l);
+	if (rc != KV_OK) {
+		snprintf(msg, cap, "kv_ns_open(loaded): %s", strerr(rc));
+		return -1;
+	}
+	int bad = 0;
+	if (kv_ns_stats_get && kv_ns_stats_get(l, &st) == KV_OK && st.keys != c->n) {
+		snprintf(msg, cap, "loaded %llu keys, saved %u", (unsigned long long)st.keys, c->n);
+		bad = 1;
+	}
+	kv_buf a = KV_BUF_INIT, b = KV_BUF_INIT;
+	bench_rng r = {c->n};
+	char key[BENCH_KLEN];
+	for (int k = 0; k < 1000 && !bad; k++) {
+		bench_key(key, rng_below(&r, c->n));
+		int r1 = kv_get(c->ns, key, BENCH_KLEN, &a), r2 = kv_get(l, key, BENCH_KLEN, &b);
+		if (r1 != KV_OK || r2 != KV_OK || a.len != b.len || memcmp(a.data, b.data, a.len) != 0 ||
+		    a.type != b.type) {
+			snprintf(msg, cap, "loaded copy differs at %.11s (live %d, loaded %d)", key, r1, r2);
+			bad = 1;
+		}
+	}
+	kv_buf_free(c->env, &a);
+	kv_buf_free(c->env, &b);
+	kv_ns_close(l);
+	return bad ? -1 : 0;
+}
+
+static int verify_ref(bctx *c, rt_table *l, char *msg, size_t cap)
+{
+	rt_buf a = RT_BUF_INIT, b = RT_BUF_INIT;
+	rt_stats st;
+	bench_rng r = {c->n};
+	char key[BENCH_KLEN];
+	int bad = 0;
+	rt_stats_get(l, &st);
+	if (st.keys != c->n) {
+		snprintf(msg, cap, "ref loaded %llu keys", (unsigned long long)st.keys);
+		bad = 1;
+	}
+	for (int k = 0; k < 1000 && !bad; k++) {
+		bench_key(key, rng_below(&r, c->n));
+		if (rt_get(c->rt, key, BENCH_KLEN, &a) != RT_OK || rt_get(l, key, BENCH_KLEN, &b) != RT_OK ||
+		    a.len != b.len || memcmp(a.data, b.data, a.len) != 0) {
+			snprintf(msg, cap, "ref loaded copy differs at %.11s", key);
+			bad = 1;
+		}
+	}
+	rt_buf_free(&a);
+	rt_buf_free(&b);
+	return bad ? -1 : 0;
+}
+
+static void w_load(bctx *c, int impl, int d, res *o)
+{
+	(void)d;
+	if (!c->snap[impl][0]) { /* load alone was selected: save first, untimed */
+		char path[1100];
+		snap_path(c, impl, "", path, sizeof(path));
+		if (do_save(c, impl, path, o->msg, sizeof(o->msg))) {
+			o->failed = 1;
+			return;
+		}
+		snprintf(c->snap[impl], sizeof(c->snap[impl]), "%s", path);
+		c->file_bytes[impl] = file_size(path);
+	}
+	const char *path = c->snap[impl];
+	drop_cache(path);
+	uint64_t c0, w0;
+	if (impl == ENG) {
+		NEED(o, kv_load);
+		kv_error err;
+		memset(&err, 0, sizeof(err));
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		int rc = kv_load(c->env, path, NS_NAME, NS_LOADED, &err);
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (rc != KV_OK) {
+			res_fail(o, "kv_load: %.60s (%.90s)", strerr(rc), err.msg);
+			return;
+		}
+		if (verify_eng(c, o->msg, sizeof(o->msg)))
+			o->failed = 1;
+		rc = kv_ns_drop(c->env, NS_LOADED);
+		if (rc != KV_OK && !o->failed)
+			res_fail(o, "kv_ns_drop(loaded): %s", strerr(rc));
+	} else {
+		rt_table *l = NULL;
+		c0 = thread_cpu_ns(), w0 = wall_ns();
+		int rc = rt_load(path, opt.ref_thp, &l);
+		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (rc != RT_OK) {
+			res_fail(o, "rt_load: %d", rc);
+			return;
+		}
+		if (verify_ref(c, l, o->msg, sizeof(o->msg)))
+			o->failed = 1;
+		rt_destroy(l);
+	}
+	o->amount = PAYLOAD * c->n;
+}
+
+/*
+ * Gets on one thread while the main thread saves: first alone for about as
+ * long as a save takes, then during a save.  amount/cpu/wall are the gets
+ * during the save; aux[0..1] the solo rates (per CPU-s, per wall-s).
+ */
+static void w_get_save(bctx *c, int impl, int d, res *o)
+{
+	if (impl == ENG) {
+		NEED(o, kv_get);
+		NEED(o, kv_save);
+	}
+	volatile int stop = 0;
+	worker w;
+	pthread_t t;
+	pthread_barrier_t bar;
+	double solo = c->save_wall[impl] > 0.2 ? c->save_wall[impl] : 0.2;
+	char path[1100];
+	snap_path(c, impl, "-during", path, sizeof(path));
+
+	memset(&w, 0, sizeof(w));
+	w.c = c, w.impl = impl, w.kind = K_GETS, w.s = c->stream[d], w.stop = &stop;
+	workers_start(&w, &t, 1, &bar);
+	struct timespec ts = {(time_t)solo, (long)((solo - (double)(time_t)solo) * 1e9)};
+	nanosleep(&ts, NULL);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&bar);
+	if (w.rc) {
+		res_fail(o, "kv_get: %s", strerr(w.rc));
+		return;
+	}
+	o->aux[0] = (double)w.ops / ((double)w.cpu / 1e9);
+	o->aux[1] = (double)w.ops / ((double)w.wall / 1e9);
+
+	stop = 0;
+	w.start = c->len / 2;
+	workers_start(&w, &t, 1, &bar);
+	int rc = do_save(c, impl, path, o->msg, sizeof(o->msg));
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&bar);
+	unlink(path);
+	if (rc) {
+		o->failed = 1;
+		return;
+	}
+	if (w.rc) {
+		res_fail(o, "kv_get: %s", strerr(w.rc));
+		return;
+	}
+	o->amount = (double)w.ops;
+	o->cpu = w.cpu;
+	o->wall = w.wall;
+	o->miss = w.miss;
+}
+
+/* --------------------------------------------------------------- driver */
+
+typedef void (*run_fn)(bctx *c, int impl, int d, res *o);
+
+static void record(row *w, int impl, const res *o, double scale)
+{
+	double cpu = (double)o->cpu / 1e9, wall = (double)o->wall / 1e9;
+	double vc = cpu > 0 ? o->amount / scale / cpu : 0, vw = wall > 0 ? o->amount / scale / wall : 0;
+	if (impl == ENG && w->ne < MAXREP) {
+		w->ec[w->ne] = vc;
+		w->ew[w->ne] = vw;
+		w->aux[0][w->ne] = o->aux[0] / scale;
+		w->aux[1][w->ne] = o->aux[1] / scale;
+		w->ne++;
+	} else if (impl == REF && w->nr < MAXREP) {
+		w->rc[w->nr] = vc;
+		w->rw[w->nr] = vw;
+		w->aux[2][w->nr] = o->aux[0] / scale;
+		w->aux[3][w->nr] = o->aux[1] / scale;
+		w->nr++;
+	}
+}
+
+/*
+ * Run one workload on both implementations, interleaved, opt.reps times.
+ * A disturbed pair is re-run up to opt.retries times.
+ */
+static row *measure(bctx *c, const char *work, int d, const char *unit, double scale,
+                    run_fn fn, int ref_too)
+{
+	row *w = row_new(work, c->n, d >= 0 ? dist_name[d] : "-", unit);
+	int eng = c->eng_ok, ref = ref_too;
+	w->ref_na = !ref_too;
+	if (!c->eng_ok)
+		snprintf(w->skip_e, sizeof(w->skip_e), "%s", c->eng_why);
+	fprintf(stderr, "  %-12s %8u %-7s ", work, c->n, w->dist);
+	for (int rep = 0; rep < opt.reps && (eng || ref); rep++) {
+		res re, rr;
+		int noisy = 0;
+		for (int attempt = 0;; attempt++) {
+			load_sample a, b;
+			double others = 0;
+			memset(&re, 0, sizeof(re));
+			memset(&rr, 0, sizeof(rr));
+			if (eng) {
+				load_take(&a);
+				fn(c, ENG, d < 0 ? 0 : d, &re);
+				load_take(&b);
+				others = load_others(&a, &b);
+			}
+			if (ref) {
+				load_take(&a);
+				fn(c, REF, d < 0 ? 0 : d, &rr);
+				load_take(&b);
+				double x = load_others(&a, &b);
+				if (x > others)
+					others = x;
+			}
+			noisy = others > NOISE_CORES;
+			if (!noisy || attempt >= opt.retries || re.failed || rr.failed)
+				break;
+			fputc('r', stderr);
+		}
+		w->runs++;
+		w->noisy += noisy;
+		if (eng) {
+			if (re.failed) {
+				snprintf(w->skip_e, sizeof(w->skip_e), "%s", re.msg);
+				eng = 0;
+			} else {
+				record(w, ENG, &re, scale);
+				if (re.miss)
+					note_add(w, "ENGINE MISSED %llu existing keys", (unsigned long long)re.miss);
+			}
+		}
+		if (ref) {
+			if (rr.failed) {
+				snprintf(w->skip_r, sizeof(w->skip_r), "%.90s", rr.msg);
+				ref = 0;
+			} else {
+				record(w, REF, &rr, scale);
+				if (rr.miss)
+					note_add(w, "REF MISSED %llu keys", (unsigned long long)rr.miss);
+			}
+		}
+		fputc(noisy ? '~' : '.', stderr);
+	}
+	fprintf(stderr, "\n");
+	return w;
+}
+
+static double med_e(const row *w)
+{
+	return median(w->wall_primary ? w->ew : w->ec, w->ne);
+}
+
+static double med_r(const row *w)
+{
+	return median(w->wall_primary ? w->rw : w->rc, w->nr);
+}
+
+static void target_rate(row *w, double min, const char *what)
+{
+	if (!w->ne)
+		return;
+	snprintf(w->target, sizeof(w->target), ">=%g %s", min, what);
+	w->met = med_e(w) >= min;
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static int eng_open(bctx *c)
+{
+	if (!kv_config_init || !kv_env_open || !kv_ns_create || !kv_ns_open || !kv_set) {
+		snprintf(c->eng_why, sizeof(c->eng_why), "engine library lacks env/namespace/set calls yet");
+		return -1;
+	}
+	kv_config cfg;
+	kv_config_init(&cfg);
+	size_t mem = opt.memory;
+	if (!mem) { /* the set, a loaded copy and slack; committed only when touched */
+		mem = (size_t)c->n * 700;
+		if (mem < ((size_t)1 << 30))
+			mem = (size_t)1 << 30;
+	}
+	cfg.memory = mem;
+	int rc = kv_env_open(&cfg, &c->env);
+	if (rc != KV_OK) {
+		snprintf(c->eng_why, sizeof(c->eng_why), "kv_env_open(%zu MiB): %s", mem >> 20, strerr(rc));
+		c->env = NULL;
+		return -1;
+	}
+	kv_ns_config nc;
+	memset(&nc, 0, sizeof(nc));
+	if (kv_ns_config_init)
+		kv_ns_config_init(&nc);
+	nc.shards = opt.shards;
+	rc = kv_ns_create(c->env, NS_NAME, &nc);
+	if (rc == KV_OK)
+		rc = kv_ns_open(c->env, NS_NAME, &c->ns);
+	if (rc != KV_OK) {
+		snprintf(c->eng_why, sizeof(c->eng_why), "kv_ns_create/open: %s", strerr(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Insert n keys into both (timed, one run each), then report memory. */
+static void populate(bctx *c)
+{
+	enum { CHUNK = 1 << 14 };
+	char (*keys)[BENCH_KLEN] = malloc(CHUNK * BENCH_KLEN);
+	char (*vals)[BENCH_VLEN] = malloc((size_t)CHUNK * BENCH_VLEN);
+	if (!keys || !vals) {
+		fprintf(stderr, "bench-engine: out of memory\n");
+		exit(1);
+	}
+	size_t used0 = 0;
+	kv_env_stats es;
+	if (c->eng_ok && kv_env_stats_get && kv_env_stats_get(c->env, &es) == KV_OK)
+		used0 = es.region_used;
+
+	row *w = row_new("insert", c->n, "-", "Mops/s");
+	note_add(w, "1 run; fills the empty store (the engine grows its tables, the ref its slots)");
+	fprintf(stderr, "  %-12s %8u %-7s ", "insert", c->n, "-");
+	res re, rr;
+	memset(&re, 0, sizeof(re));
+	memset(&rr, 0, sizeof(rr));
+	load_sample a, b;
+	load_take(&a);
+	for (int impl = 0; impl < 2; impl++) {
+		res *o = impl == ENG ? &re : &rr;
+		if (impl == ENG && !c->eng_ok) {
+			o->failed = 1;
+			continue;
+		}
+		for (uint32_t base = 0; base < c->n && !o->failed; base += CHUNK) {
+			uint32_t m = c->n - base < CHUNK ? c->n - base : CHUNK;
+			for (uint32_t k = 0; k < m; k++) {
+				bench_key(keys[k], base + k);
+				bench_value(vals[k], base + k);
+			}
+			uint64_t c0 = thread_cpu_ns(), w0 = wall_ns();
+			uint32_t k;
+			int rc = 0;
+			if (impl == ENG) {
+				for (k = 0; k < m; k++)
+					if ((rc = kv_set(c->ns, keys[k], BENCH_KLEN, vals[k], BENCH_VLEN, KV_T_BYTES,
+					                 KV_EXPIRE_NEVER, 0, NULL)) != KV_OK)
+						break;
+			} else {
+				for (k = 0; k < m; k++)
+					if ((rc = rt_set(c->rt, keys[k], BENCH_KLEN, vals[k], BENCH_VLEN)) != RT_OK)
+						break;
+			}
+			o->cpu += thread_cpu_ns() - c0;
+			o->wall += wall_ns() - w0;
+			o->amount += k;
+			if (k < m)
+				res_fail(o, "%s at key %u: %s", impl == ENG ? "kv_set" : "rt_set", base + k,
+				         impl == ENG ? strerr(rc) : "out of memory");
+		}
+	}
+	load_take(&b);
+	free(keys);
+	free(vals);
+	w->runs = 1;
+	w->noisy = load_others(&a, &b) > NOISE_CORES;
+	if (re.failed) {
+		snprintf(w->skip_e, sizeof(w->skip_e), "%s", c->eng_ok ? re.msg : c->eng_why);
+		if (c->eng_ok) {
+			snprintf(c->eng_why, sizeof(c->eng_why), "populating failed: %.130s", re.msg);
+			c->eng_ok = 0;
+		}
+	} else {
+		record(w, ENG, &re, 1e6);
+	}
+	if (rr.failed) {
+		fprintf(stderr, "bench-engine: the reference failed to populate: %s\n", rr.msg);
+		exit(1);
+	}
+	record(w, REF, &rr, 1e6);
+	fprintf(stderr, "%c\n", w->noisy ? '~' : '.');
+
+	/* memory overhead beyond key + value bytes */
+	row *m = row_new("memory", c->n, "-", "B/key");
+	m->lower_better = 1;
+	m->runs = 1;
+	rt_stats rs;
+	rt_stats_get(c->rt, &rs);
+	m->rc[0] = m->rw[0] = ((double)(rs.slot_bytes + rs.arena_bytes) / c->n) - PAYLOAD;
+	m->nr = 1;
+	if (!c->eng_ok) {
+		snprintf(m->skip_e, sizeof(m->skip_e), "%s", c->eng_why);
+	} else if (!kv_ns_stats_get || !kv_env_stats_get) {
+		snprintf(m->skip_e, sizeof(m->skip_e), "kv_ns_stats_get/kv_env_stats_get are not in the library yet");
+	} else {
+		kv_ns_stats ns;
+		int rc = kv_ns_stats_get(c->ns, &ns);
+		int rc2 = kv_env_stats_get(c->env, &es);
+		if (rc != KV_OK || rc2 != KV_OK) {
+			snprintf(m->skip_e, sizeof(m->skip_e), "stats: %s", strerr(rc ? rc : rc2));
+		} else {
+			m->ec[0] = m->ew[0] = (double)ns.bytes / c->n - PAYLOAD;
+			m->ne = 1;
+			note_add(m, "engine region_used grew %.1f B/key beyond key+value", (double)(es.region_used - used0) / c->n - PAYLOAD);
+			if (ns.keys != c->n)
+				note_add(m, "ENGINE COUNTS %llu KEYS, %u INSERTED", (unsigned long long)ns.keys, c->n);
+		}
+	}
+	note_add(m, "ref: slots %.1f + entry padding/header %.1f B/key", (double)rs.slot_bytes / c->n,
+	         (double)rs.arena_bytes / c->n - PAYLOAD);
+	snprintf(m->target, sizeof(m->target), "<=24 B/key");
+	if (m->ne)
+		m->met = m->ec[0] <= 24.0;
+}
+
+static void bench_keys(uint32_t n)
+{
+	bctx *c = calloc(1, sizeof(*c));
+	if (!c) {
+		fprintf(stderr, "bench-engine: out of memory\n");
+		exit(1);
+	}
+	c->n = n;
+	c->len = opt.ops;
+	snprintf(c->dir, sizeof(c->dir), "%s", opt.dir);
+	for (size_t i = 0; i < sizeof(c->valpool); i++)
+		c->valpool[i] = (char)('a' + (i * 7 + i / 26) % 26);
+	fprintf(stderr, "== %u keys: generating streams of %zu ops\n", n, c->len);
+	for (int d = 0; d < 2; d++) {
+		if (!(opt.dists & (1 << d)) && d != 0) /* uniform is always built: get|save uses it */
+			continue;
+		c->stream[d] = malloc(c->len * sizeof(bench_op));
+		if (!c->stream[d]) {
+			fprintf(stderr, "bench-engine: out of memory for streams\n");
+			exit(1);
+		}
+		stream_fill(c->stream[d], c->len, n, dist_theta[d], 0x1234567u + (uint64_t)d * 977 + n);
+		c->restore[d] = stream_mark(c->stream[d], c->len, n, 42 + (uint64_t)d, &c->nrestore[d]);
+	}
+	c->eng_ok = eng_open(c) == 0;
+	c->rt = rt_create(0, opt.ref_thp);
+	if (!c->rt) {
+		fprintf(stderr, "bench-engine: the reference table could not be created\n");
+		exit(1);
+	}
+	populate(c);
+
+	static const struct {
+		const char *name;
+		run_fn      fn;
+		const char *unit;
+		int         ref;
+	} per_dist[] = {
+		{"get", w_get, "Mops/s", 1},
+		{"set-same", w_set_same, "Mops/s", 1},
+		{"set-resize", w_set_resize, "Mops/s", 1},
+		{"mixed-1t", w_mixed1, "Mops/s", 1},
+		{"mixed-2t", w_mixed2, "Mops/s", 0},
+		{"mget-aon", w_mget_aon, "Mkeys/s", 1},
+		{"mget-be", w_mget_be, "Mkeys/s", 1},
+	};
+	for (int d = 0; d < 2; d++) {
+		if (!(opt.dists & (1 << d)))
+			continue;
+		for (size_t k = 0; k < sizeof(per_dist) / sizeof(per_dist[0]); k++) {
+			if (!selected(per_dist[k].name))
+				continue;
+			row *w = measure(c, per_dist[k].name, d, per_dist[k].unit, 1e6, per_dist[k].fn, per_dist[k].ref);
+			const char *nm = per_dist[k].name;
+			if (!strcmp(nm, "get")) {
+				target_rate(w, n >= 10000000 ? 8 : 12, "M/s");
+				if (n < 10000000 && w->met == 1 && w->nr)
+					w->met = med_e(w) >= med_r(w);
+				if (n < 10000000)
+					snprintf(w->target, sizeof(w->target), ">=12 M/s, >=1.0x ref");
+			} else if (!strcmp(nm, "set-same")) {
+				target_rate(w, 11, "M/s");
+			} else if (!strcmp(nm, "set-resize")) {
+				target_rate(w, 8, "M/s");
+			} else if (!strcmp(nm, "mixed-2t")) {
+				row *one = row_find("mixed-1t", n, dist_name[d]);
+				w->wall_primary = 1;
+				if (one && one->ne && w->ne) {
+					double sw = median(w->ew, w->ne) / median(one->ew, one->ne);
+					double sc = median(w->ec, w->ne) / median(one->ec, one->ne);
+					note_add(w, "2T/1T: wall %.2fx, per-CPU-s %.2fx", sw, sc);
+					snprintf(w->target, sizeof(w->target), ">=1.8x 1T (wall)");
+					w->met = sw >= 1.8;
+				}
+			} else if (!strncmp(nm, "mget", 4)) {
+				row *g = row_find("get", n, dist_name[d]);
+				if (w->ne) {
+					snprintf(w->target, sizeof(w->target), ">=40 M/s, >=4x get");
+					w->met = med_e(w) >= 40;
+					if (g && g->ne) {
+						double x = med_e(w) / median(g->ec, g->ne);
+						note_add(w, "%.2fx engine single gets", x);
+						w->met = w->met && x >= 4;
+					}
+					if (g && g->nr && w->nr)
+						note_add(w, "ref mget %.2fx ref gets", med_r(w) / median(g->rc, g->nr));
+				}
+			}
+		}
+	}
+
+	if (selected("save")) {
+		row *w = measure(c, "save", -1, "GB/s", 1e9, w_save, 1);
+		w->wall_primary = 1;
+		target_rate(w, 1.5, "GB/s");
+		note_add(w, "key+value bytes per wall-s, incl. fsync+rename");
+		if (c->file_bytes[ENG])
+			note_add(w, "engine file %.1f B/key", (double)c->file_bytes[ENG] / n);
+		if (c->file_bytes[REF])
+			note_add(w, "ref file %.1f B/key", (double)c->file_bytes[REF] / n);
+	}
+	if (selected("load")) {
+		row *w = measure(c, "load", -1, "GB/s", 1e9, w_load, 1);
+		w->wall_primary = 1;
+		target_rate(w, 1.5, "GB/s");
+		note_add(w, "page cache dropped first; into a new namespace / table, then verified");
+	}
+	if (selected("get|save")) {
+		row *w = measure(c, "get|save", 0, "Mops/s", 1e6, w_get_save, 1);
+		if (w->ne) {
+			double kc = median(w->ec, w->ne) / median(w->aux[0], w->ne);
+			double kw = median(w->ew, w->ne) / median(w->aux[1], w->ne);
+			note_add(w, "engine keeps %.0f%% (CPU) / %.0f%% (wall) of its solo get rate", kc * 100, kw * 100);
+			snprintf(w->target, sizeof(w->target), ">=90%% of solo (wall)");
+			w->met = kw >= 0.9;
+		}
+		if (w->nr) {
+			double kc = median(w->rc, w->nr) / median(w->aux[2], w->nr);
+			double kw = median(w->rw, w->nr) / median(w->aux[3], w->nr);
+			note_add(w, "ref keeps %.0f%% / %.0f%%", kc * 100, kw * 100);
+		}
+		note_add(w, "1 reader thread, uniform");
+	}
+
+	for (int impl = 0; impl < 2; impl++)
+		if (c->snap[impl][0])
+			unlink(c->snap[impl]);
+	if (c->ns)
+		kv_ns_close(c->ns);
+	if (c->env)
+		kv_env_close(c->env);
+	rt_destroy(c->rt);
+	for (int d = 0; d < 2; d++) {
+		free(c->stream[d]);
+		free(c->restore[d]);
+	}
+	free(c);
+}
+
+/* --------------------------------------------------------------- output */
+
+static void fmt_val(char *out, size_t cap, double v, int have)
+{
+	if (!have)
+		snprintf(out, cap, "-");
+	else if (v >= 100)
+		snprintf(out, cap, "%.0f", v);
+	else
+		snprintf(out, cap, "%.2f", v);
+}
+
+static void print_table(void)
+{
+	printf("\n%-11s %9s %-7s %-7s %8s %8s %7s  %8s %8s  %-22s %s\n", "workload", "keys", "dist",
+	       "unit", "eng", "ref", "eng/ref", "eng", "ref", "target", "notes");
+	printf("%-11s %9s %-7s %-7s %8s %8s %7s  %8s %8s\n", "", "", "", "", "per CPU-s", "", "",
+	       "per wall-s", "");
+	for (int i = 0; i < nrows; i++) {
+		row *w = &rows[i];
+		char e[16], r[16], ew[16], rw[16], ratio[16];
+		double me = med_e(w), mr = med_r(w);
+		fmt_val(e, sizeof(e), median(w->ec, w->ne), w->ne);
+		fmt_val(r, sizeof(r), median(w->rc, w->nr), w->nr);
+		fmt_val(ew, sizeof(ew), median(w->ew, w->ne), w->ne);
+		fmt_val(rw, sizeof(rw), median(w->rw, w->nr), w->nr);
+		if (w->ne && w->nr && mr != 0)
+			snprintf(ratio, sizeof(ratio), "%.2fx%s", me / mr, w->wall_primary ? "w" : "");
+		else
+			snprintf(ratio, sizeof(ratio), "-");
+		char tgt[64];
+		if (w->target[0])
+			snprintf(tgt, sizeof(tgt), "%s %s", w->target, w->met == 1 ? "ok" : w->met == 0 ? "MISS" : "");
+		else
+			snprintf(tgt, sizeof(tgt), "%s", "");
+		printf("%-11s %9u %-7s %-7s %8s %8s %7s  %8s %8s  %-22s", w->work, w->n, w->dist, w->unit,
+		       e, r, ratio, ew, rw, tgt);
+		if (w->noisy)
+			printf(" [noisy %d/%d]", w->noisy, w->runs);
+		if (w->skip_e[0])
+			printf(" [SKIP engine: %s]", w->skip_e);
+		if (w->skip_r[0])
+			printf(" [SKIP ref: %s]", w->skip_r);
+		if (w->ref_na)
+			printf(" (no ref: single-threaded)");
+		if (w->note[0])
+			printf(" %s", w->note);
+		printf("\n");
+	}
+	printf("\nMedians of %d rep(s), engine and reference interleaved in one run.  Ratios use "
+	       "CPU time, or wall time where marked 'w'.\n[noisy k/N]: k of N runs saw other "
+	       "processes use more than %.2f of a core (after up to %d re-runs).\n",
+	       opt.reps, NOISE_CORES, opt.retries);
+}
+
+/* ----------------------------------------------------------------- main */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: bench-engine [options]\n"
+	        "  --quick            200k keys, 1M ops per stream, 1 rep, no re-runs (smoke test)\n"
+	        "  --keys N[,N...]    key counts (default 1000000,10000000)\n"
+	        "  --ops N            operations per timed run (default 4000000)\n"
+	        "  --reps N           repetitions (default 5)\n"
+	        "  --retries N        re-runs of a disturbed pair (default 2)\n"
+	        "  --dist D           uniform, zipf or both (default both)\n"
+	        "  --only W[,W...]    workloads: get set-same set-resize mixed-1t mixed-2t\n"
+	        "                     mget-aon mget-be save load get|save (a prefix before '-'\n"
+	        "                     selects a family: set, mixed, mget); insert and memory\n"
+	        "                     always run\n"
+	        "  --memory-gib N     engine region reservation (default: from the key count)\n"
+	        "  --shards N         engine shards of the namespace (default: the env's)\n"
+	        "  --ref-thp on|off   reference table asks for transparent huge pages (default on)\n"
+	        "  --dir PATH         directory for snapshot files (default: a new one in $TMPDIR)\n");
+}
+
+static const char *arg_val(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *eq = strchr(a, '=');
+	if (eq)
+		return eq + 1;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "bench-engine: %s needs a value\n", a);
+		exit(2);
+	}
+	return argv[++*i];
+}
+
+static int is_opt(const char *a, const char *name)
+{
+	size_t l = strlen(name);
+	return strncmp(a, name, l) == 0 && (a[l] == 0 || a[l] == '=');
+}
+
+int main(int argc, char **argv)
+{
+	opt.keys[0] = 1000000;
+	opt.keys[1] = 10000000;
+	opt.nkeys = 2;
+	opt.ops = 4000000;
+	opt.reps = 5;
+	opt.retries = 2;
+	opt.dists = 3;
+	opt.ref_thp = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--quick")) {
+			opt.keys[0] = 200000;
+			opt.nkeys = 1;
+			opt.ops = 1000000;
+			opt.reps = 1;
+			opt.retries = 0;
+		} else if (is_opt(a, "--keys")) {
+			const char *v = arg_val(argc, argv, &i);
+			opt.nkeys = 0;
+			while (*v && opt.nkeys < MAXKEYS) {
+				char *end;
+				unsigned long k = strtoul(v, &end, 10);
+				if (end == v || k < 1000 || k > 10000000) {
+					fprintf(stderr, "bench-engine: key counts are 1000..10000000 (7 digits)\n");
+					return 2;
+				}
+				opt.keys[opt.nkeys++] = (uint32_t)k;
+				v = *end == ',' ? end + 1 : end;
+			}
+		} else if (is_opt(a, "--ops")) {
+			opt.ops = strtoull(arg_val(argc, argv, &i), NULL, 10);
+		} else if (is_opt(a, "--reps")) {
+			opt.reps = atoi(arg_val(argc, argv, &i));
+		} else if (is_opt(a, "--retries")) {
+			opt.retries = atoi(arg_val(argc, argv, &i));
+		} else if (is_opt(a, "--dist")) {
+			const char *v = arg_val(argc, argv, &i);
+			opt.dists = !strcmp(v, "uniform") ? 1 : !strcmp(v, "zipf") ? 2 : !strcmp(v, "both") ? 3 : 0;
+			if (!opt.dists) {
+				fprintf(stderr, "bench-engine: --dist uniform|zipf|both\n");
+				return 2;
+			}
+		} else if (is_opt(a, "--only")) {
+			snprintf(opt.only, sizeof(opt.only), "%s", arg_val(argc, argv, &i));
+		} else if (is_opt(a, "--memory-gib")) {
+			opt.memory = (size_t)strtoull(arg_val(argc, argv, &i), NULL, 10) << 30;
+		} else if (is_opt(a, "--shards")) {
+			opt.shards = (uint32_t)strtoul(arg_val(argc, argv, &i), NULL, 10);
+		} else if (is_opt(a, "--ref-thp")) {
+			opt.ref_thp = strcmp(arg_val(argc, argv, &i), "off") != 0;
+		} else if (is_opt(a, "--dir")) {
+			opt.dir = arg_val(argc, argv, &i);
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "bench-engine: unknown option %s\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (opt.reps < 1 || opt.reps > MAXREP || opt.ops < 1024 || opt.retries < 0) {
+		fprintf(stderr, "bench-engine: --reps 1..%d, --ops >= 1024, --retries >= 0\n", MAXREP);
+		return 2;
+	}
+	char tmpl[1024];
+	int own_dir = 0;
+	if (!opt.dir) {
+		const char *t = getenv("TMPDIR");
+		snprintf(tmpl, sizeof(tmpl), "%s/shardkv-bench-XXXXXX", t && *t ? t : "/tmp");
+		if (!mkdtemp(tmpl)) {
+			fprintf(stderr, "bench-engine: mkdtemp %s: %s\n", tmpl, strerror(errno));
+			return 1;
+		}
+		opt.dir = tmpl;
+		own_dir = 1;
+	}
+
+	printf("bench-engine: shardkv %s vs reference table (bench/engine/reftable.c)\n",
+	       kv_version ? kv_version() : "(kv_version missing)");
+	printf("keys 'key:NNNNNNN' (%d B), values %d B; %zu ops per run; %d rep(s); %ld CPUs; "
+	       "snapshots in %s\n", BENCH_KLEN, BENCH_VLEN, opt.ops, opt.reps,
+	       sysconf(_SC_NPROCESSORS_ONLN), opt.dir);
+	fflush(stdout);
+	for (int k = 0; k < opt.nkeys; k++)
+		bench_keys(opt.keys[k]);
+	print_table();
+	if (own_dir)
+		rmdir(opt.dir);
+	return 0;
+}
