@@ -1,0 +1,977 @@
+/*
+ * kvfunc.c -- SQL functions over the shared engine.
+ *
+ * Usage:
+ *
+ *     SELECT kv_set('cache', 'k', 'v');             -- 1
+ *     SELECT kv_set('cache', 'k', 'v', 60);         -- with a 60 s TTL
+ *     SELECT kv_get('cache', 'k');                  -- 'v' (NULL if missing)
+ *     SELECT kv_add('cache', 'k', 'w');             -- 0: exists (1 if added)
+ *     SELECT kv_replace('cache', 'k', 'w');         -- 1 (0 if missing)
+ *     SELECT kv_incr('cache', 'n'), kv_incr('cache', 'n', 5), kv_incr('cache', 'f', 0.5);
+ *     SELECT kv_expire('cache', 'k', 10), kv_ttl('cache', 'k');  -- 1, 10
+ *     SELECT kv_consume('cache', 'k');              -- the value, and the key is gone
+ *     SELECT kv_exists('cache', 'k'), kv_delete('cache', 'k');
+ *     SELECT kv_save('cache', 'cache.kvs'), kv_load('cache', 'cache.kvs');
+ *     SELECT kv_save(NULL, 'all.kvs');              -- every namespace
+ *     SELECT kv_stats('cache');                     -- JSON object
+ *     SELECT kv_flush('cache'), kv_drop('cache');
+ *     SELECT * FROM kv_namespaces();
+ *     SELECT key, value, expires_at FROM kv_scan('cache', 'user:');
+ *     SELECT shardkv_version();
+ *
+ * HOW IT WORKS
+ *   Every function takes the namespace name first.  Writes (kv_set, kv_add,
+ *   kv_replace, kv_incr, kv_load) create a missing namespace with default
+ *   settings; every other call on a missing namespace is an error.  The
+ *   namespace handle is looked up once per statement and kept with
+ *   sqlite3_set_auxdata while the argument is constant.
+ *
+ *   The functions are not transactional: each applies at once, as the engine
+ *   call it wraps does, whatever transaction the connection is in.  Only the
+ *   "kv" table buffers its writes until commit.
+ *
+ *   TTL arguments are seconds (integer or real, > 0); a NULL or missing TTL
+ *   means the namespace's default TTL.  kv_ttl returns -2 for a missing key, -1
+ *   for a key without expiry, else the seconds left (as Redis TTL does).
+ *
+ *   Every function is registered SQLITE_DIRECTONLY, and both table-valued
+ *   functions call sqlite3_vtab_config(SQLITE_VTAB_DIRECTONLY): a view or a
+ *   trigger in an untrusted schema cannot reach the process-wide store.
+ */
+#include "shardkv_sqlite.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FN_CREATE 1 /* the function may create the namespace */
+
+/* The function's name, for messages (stored as user data). */
+static const char *fn_name(sqlite3_context *ctx)
+{
+	const char *z = sqlite3_user_data(ctx);
+
+	return z ? z : "kv";
+}
+
+static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
+{
+	va_list ap;
+	char   *z;
+
+	va_start(ap, zFmt);
+	z = sqlite3_vmprintf(zFmt, ap);
+	va_end(ap);
+	if (z == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_error(ctx, z, -1);
+	sqlite3_free(z);
+}
+
+static void fn_kv_error(sqlite3_context *ctx, int rc)
+{
+	fn_error(ctx, "%s(): %s", fn_name(ctx), shardkv_errstr(rc));
+	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
+}
+
+/*
+ * Namespace handle for argument v (cached per statement with auxdata).  On
+ * failure the error result is set and NULL returned.
+ */
+static kv_ns *fn_ns(sqlite3_context *ctx, sqlite3_value *v, int create)
+{
+	kv_ns      *ns = sqlite3_get_auxdata(ctx, 0);
+	const char *name;
+	int         rc;
+
+	if (ns != NULL)
+		return ns;
+	name = (const char *)sqlite3_value_text(v);
+	if (name == NULL) {
+		fn_error(ctx, "%s(): namespace must not be NULL", fn_name(ctx));
+		return NULL;
+	}
+	rc = shardkv_ns(name, create, NULL, &ns, NULL);
+	if (rc != KV_OK) {
+		fn_error(ctx, "%s(): namespace \"%.80s\": %s", fn_name(ctx), name, shardkv_errstr(rc));
+		return NULL;
+	}
+	sqlite3_set_auxdata(ctx, 0, ns, NULL);
+	return ns;
+}
+
+/* Key argument; on failure the error result is set and -1 returned. */
+static int fn_key(sqlite3_context *ctx, sqlite3_value *v, kvsql_val *k)
+{
+	if (kvsql_key(v, k) != 0) {
+		fn_error(ctx, "%s(): key must not be NULL", fn_name(ctx));
+		return -1;
+	}
+	return 0;
+}
+
+/* Optional TTL argument (seconds) as an absolute expiry or KV_EXPIRE_DEFAULT. */
+static int fn_ttl(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, int64_t *out)
+{
+	double d;
+	int    t;
+
+	*out = KV_EXPIRE_DEFAULT;
+	if (argc <= i || sqlite3_value_type(argv[i]) == SQLITE_NULL)
+		return 0;
+	t = sqlite3_value_numeric_type(argv[i]);
+	d = sqlite3_value_double(argv[i]);
+	if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d > 0) || d > 9.0e15) {
+		fn_error(ctx, "%s(): ttl must be a positive number of seconds", fn_name(ctx));
+		return -1;
+	}
+	*out = kv_now_ms() + (int64_t)(d * 1000.0 + 0.5);
+	return 0;
+}
+
+/* Run fn on the namespace; if it was dropped meanwhile, re-create it once (writes). */
+#define WITH_NS_RETRY(ctx, argv, create, ns, call)                             \
+	do {                                                                   \
+		(ns) = fn_ns((ctx), (argv)[0], (create));                      \
+		if ((ns) == NULL)                                              \
+			return;                                                \
+		rc = (call);                                                   \
+		if (rc == KV_ENONS && (create)) {                              \
+			sqlite3_set_auxdata((ctx), 0, NULL, NULL);             \
+			if (shardkv_ns((const char *)sqlite3_value_text((argv)[0]), 1, NULL, &(ns), NULL) == KV_OK) \
+				rc = (call);                                   \
+		}                                                              \
+	} while (0)
+
+/* kv_set / kv_add / kv_replace (ns, key, value [, ttl_seconds]); user data gives flags. */
+static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv, unsigned flags)
+{
+	kv_ns    *ns;
+	kvsql_val k, v;
+	int64_t   exp;
+	int       rc;
+
+	if (fn_key(ctx, argv[1], &k) != 0 || fn_ttl(ctx, argc, argv, 3, &exp) != 0)
+		return;
+	kvsql_from_value(argv[2], &v);
+	WITH_NS_RETRY(ctx, argv, FN_CREATE, ns,
+	              kv_set(ns, k.data, k.len, v.data, v.len, v.type, exp, flags, NULL));
+	if (rc == KV_OK)
+		sqlite3_result_int(ctx, 1);
+	else if (rc == KV_EXISTS || rc == KV_NOTFOUND)
+		sqlite3_result_int(ctx, 0);
+	else
+		fn_kv_error(ctx, rc);
+	shardkv_maybe_tick();
+}
+
+static void kvSetFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	setFunc(ctx, argc, argv, 0);
+}
+
+static void kvAddFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	setFunc(ctx, argc, argv, KV_SET_NX);
+}
+
+static void kvReplaceFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	setFunc(ctx, argc, argv, KV_SET_XX);
+}
+
+/* kv_get(ns, key) and kv_consume(ns, key): the value, or NULL. */
+static void getFunc(sqlite3_context *ctx, sqlite3_value **argv, int consume)
+{
+	kv_ns    *ns;
+	kvsql_val k;
+	kv_buf    buf = KV_BUF_INIT;
+	int       rc;
+
+	if (fn_key(ctx, argv[1], &k) != 0)
+		return;
+	ns = fn_ns(ctx, argv[0], 0);
+	if (ns == NULL)
+		return;
+	rc = consume ? kv_consume(ns, k.data, k.len, &buf) : kv_get(ns, k.data, k.len, &buf);
+	if (rc == KV_OK)
+		kvsql_result(ctx, buf.data, buf.len, buf.type);
+	else if (rc != KV_NOTFOUND)
+		fn_kv_error(ctx, rc);
+	kv_buf_free(shardkv_env(), &buf);
+}
+
+static void kvGetFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	getFunc(ctx, argv, 0);
+}
+
+static void kvConsumeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	getFunc(ctx, argv, 1);
+}
+
+/* kv_delete(ns, key) and kv_exists(ns, key): 1 or 0. */
+static void keyFunc(sqlite3_context *ctx, sqlite3_value **argv, int del)
+{
+	kv_ns    *ns;
+	kvsql_val k;
+	int       rc;
+
+	if (fn_key(ctx, argv[1], &k) != 0)
+		return;
+	ns = fn_ns(ctx, argv[0], 0);
+	if (ns == NULL)
+		return;
+	rc = del ? kv_del(ns, k.data, k.len) : kv_exists(ns, k.data, k.len);
+	if (rc == KV_OK || rc == KV_NOTFOUND)
+		sqlite3_result_int(ctx, rc == KV_OK);
+	else
+		fn_kv_error(ctx, rc);
+}
+
+static void kvDeleteFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	keyFunc(ctx, argv, 1);
+}
+
+static void kvExistsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	keyFunc(ctx, argv, 0);
+}
+
+/* kv_incr(ns, key [, by]): integer by -> kv_incr, real by -> kv_incr_float. */
+static void kvIncrFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	kv_ns    *ns;
+	kvsql_val k;
+	int       rc, t = SQLITE_INTEGER;
+
+	if (fn_key(ctx, argv[1], &k) != 0)
+		return;
+	if (argc > 2) {
+		t = sqlite3_value_numeric_type(argv[2]);
+		if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) {
+			fn_error(ctx, "kv_incr(): increment must be a number");
+			return;
+		}
+	}
+	if (t == SQLITE_INTEGER) {
+		int64_t by = argc > 2 ? sqlite3_value_int64(argv[2]) : 1, result = 0;
+
+		WITH_NS_RETRY(ctx, argv, FN_CREATE, ns, kv_incr(ns, k.data, k.len, by, &result));
+		if (rc == KV_OK)
+			sqlite3_result_int64(ctx, result);
+		else
+			fn_kv_error(ctx, rc);
+	} else {
+		kvsql_val by;
+		double    result = 0;
+
+		kvsql_from_value(argv[2], &by); /* shortest round-trip decimal text */
+		WITH_NS_RETRY(ctx, argv, FN_CREATE, ns,
+		              kv_incr_float(ns, k.data, k.len, by.data, by.len, &result, NULL));
+		if (rc == KV_OK)
+			sqlite3_result_double(ctx, result);
+		else
+			fn_kv_error(ctx, rc);
+	}
+}
+
+/* kv_expire(ns, key, seconds): 1 if the expiry changed, 0 if no such key; NULL seconds persists. */
+static void kvExpireFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	kv_ns    *ns;
+	kvsql_val k;
+	int       rc, t;
+
+	(void)argc;
+	if (fn_key(ctx, argv[1], &k) != 0)
+		return;
+	ns = fn_ns(ctx, argv[0], 0);
+	if (ns == NULL)
+		return;
+	if (sqlite3_value_type(argv[2]) == SQLITE_NULL) {
+		rc = kv_persist(ns, k.data, k.len);
+	} else {
+		double d = sqlite3_value_double(argv[2]);
+
+		t = sqlite3_value_numeric_type(argv[2]);
+		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !isfinite(d) || fabs(d) > 9.0e15) {
+			fn_error(ctx, "kv_expire(): seconds must be a number");
+			return;
+		}
+		/* zero or negative seconds: a time at or before now deletes the key */
+		rc = kv_expire(ns, k.data, k.len, kv_now_ms() + (int64_t)(d * 1000.0), 0);
+	}
+	if (rc == KV_OK || rc == KV_NOTFOUND || rc == KV_UNCHANGED)
+		sqlite3_result_int(ctx, rc == KV_OK);
+	else
+		fn_kv_error(ctx, rc);
+}
+
+/* kv_ttl(ns, key): -2 no such key, -1 no expiry, else seconds left. */
+static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	kv_ns    *ns;
+	kvsql_val k;
+	int64_t   t = 0;
+	int       rc;
+
+	(void)argc;
+	if (fn_key(ctx, argv[1], &k) != 0)
+		return;
+	ns = fn_ns(ctx, argv[0], 0);
+	if (ns == NULL)
+		return;
+	rc = kv_ttl(ns, k.data, k.len, &t);
+	if (rc == KV_NOTFOUND)
+		sqlite3_result_int(ctx, -2);
+	else if (rc != KV_OK)
+		fn_kv_error(ctx, rc);
+	else if (t == 0)
+		sqlite3_result_int(ctx, -1);
+	else
+		sqlite3_result_int64(ctx, kvsql_ttl_seconds(t, kv_now_ms()));
+}
+
+/* kv_save(ns, file) / kv_load(ns, file); ns NULL means every namespace. */
+static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
+{
+	const char *ns = (const char *)sqlite3_value_text(argv[0]);
+	const char *path = (const char *)sqlite3_value_text(argv[1]);
+	kv_error    err;
+	int         rc;
+
+	if (path == NULL || path[0] == '\0') {
+		fn_error(ctx, "%s(): file name must not be NULL or empty", fn_name(ctx));
+		return;
+	}
+	memset(&err, 0, sizeof(err));
+	rc = load ? kv_load(shardkv_env(), path, ns, NULL, &err) : kv_save(shardkv_env(), ns, path, &err);
+	if (rc == KV_OK) {
+		sqlite3_result_int(ctx, 1);
+		return;
+	}
+	fn_error(ctx, "%s(): %s", fn_name(ctx), err.msg[0] ? err.msg : shardkv_errstr(rc));
+	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
+}
+
+static void kvSaveFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	snapFunc(ctx, argv, 0);
+}
+
+static void kvLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	snapFunc(ctx, argv, 1);
+}
+
+static const char *eviction_name(int e)
+{
+	static const char *const names[] = {"none", "allkeys-lru", "allkeys-random", "volatile-lru",
+	                                    "volatile-random", "volatile-ttl"};
+
+	return e >= 0 && e < 6 ? names[e] : "unknown";
+}
+
+/* kv_stats(ns): a JSON object with the namespace's settings and counters. */
+static void kvStatsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	kv_ns      *ns;
+	kv_ns_stats st;
+	char       *z;
+	int         rc;
+
+	(void)argc;
+	ns = fn_ns(ctx, argv[0], 0);
+	if (ns == NULL)
+		return;
+	rc = kv_ns_stats_get(ns, &st);
+	if (rc != KV_OK) {
+		fn_kv_error(ctx, rc);
+		return;
+	}
+	z = sqlite3_mprintf("{\"name\":\"%w\",\"shards\":%u,\"keys\":%llu,\"bytes\":%llu,"
+	                    "\"max_keys\":%llu,\"max_memory\":%llu,\"default_ttl_ms\":%lld,"
+	                    "\"max_key_size\":%u,\"max_value_size\":%u,\"eviction\":\"%s\","
+	                    "\"hits\":%llu,\"misses\":%llu,\"expired\":%llu,\"evicted\":%llu}",
+	                    st.name, st.config.shards, (unsigned long long)st.keys,
+	                    (unsigned long long)st.bytes, (unsigned long long)st.config.max_keys,
+	                    (unsigned long long)st.config.max_memory, (long long)st.config.default_ttl_ms,
+	                    st.config.max_key_size, st.config.max_value_size,
+	                    eviction_name(st.config.eviction), (unsigned long long)st.hits,
+	                    (unsigned long long)st.misses, (unsigned long long)st.expired,
+	                    (unsigned long long)st.evicted);
+	if (z == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_text(ctx, z, -1, sqlite3_free);
+	sqlite3_result_subtype(ctx, 'J'); /* JSON, for the json1 functions */
+}
+
+/* kv_flush(ns) / kv_drop(ns): 1. */
+static void kvFlushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	kv_ns *ns;
+	int    rc;
+
+	(void)argc;
+	ns = fn_ns(ctx, argv[0], 0);
+	if (ns == NULL)
+		return;
+	rc = kv_ns_flush(ns);
+	if (rc == KV_OK)
+		sqlite3_result_int(ctx, 1);
+	else
+		fn_kv_error(ctx, rc);
+}
+
+static void kvDropFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *name = (const char *)sqlite3_value_text(argv[0]);
+	int         rc;
+
+	(void)argc;
+	if (name == NULL) {
+		fn_error(ctx, "kv_drop(): namespace must not be NULL");
+		return;
+	}
+	rc = kv_ns_drop(shardkv_env(), name);
+	if (rc == KV_OK)
+		sqlite3_result_int(ctx, 1);
+	else
+		fn_kv_error(ctx, rc);
+}
+
+static void versionFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_text(ctx, kv_version(), -1, SQLITE_STATIC);
+}
+
+/* ================================================= kv_namespaces() */
+
+#ifndef SQLITE_OMIT_VIRTUALTABLE
+
+typedef struct nslist_cursor {
+	sqlite3_vtab_cursor base;   /* Base class.  Must be first */
+	kv_ns_stats        *list;
+	size_t              n, i;
+} nslist_cursor;
+
+#define NSCOL_NAME        0
+#define NSCOL_SHARDS      1
+#define NSCOL_KEYS        2
+#define NSCOL_BYTES       3
+#define NSCOL_MAX_KEYS    4
+#define NSCOL_MAX_MEMORY  5
+#define NSCOL_DEFAULT_TTL 6
+#define NSCOL_EVICTION    7
+#define NSCOL_HITS        8
+#define NSCOL_MISSES      9
+#define NSCOL_EXPIRED     10
+#define NSCOL_EVICTED     11
+
+static int nslistConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                         sqlite3_vtab **ppVtab, char **pzErr)
+{
+	sqlite3_vtab *p;
+	int           rc;
+
+	(void)pAux;
+	(void)argc;
+	(void)argv;
+	(void)pzErr;
+	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(name TEXT, shards INTEGER, keys INTEGER, "
+	                              "bytes INTEGER, max_keys INTEGER, max_memory INTEGER, "
+	                              "default_ttl_ms INTEGER, eviction TEXT, hits INTEGER, "
+	                              "misses INTEGER, expired INTEGER, evicted INTEGER)");
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+	p = sqlite3_malloc(sizeof(*p));
+	if (p == NULL)
+		return SQLITE_NOMEM;
+	memset(p, 0, sizeof(*p));
+	*ppVtab = p;
+	return SQLITE_OK;
+}
+
+static int nslistDisconnect(sqlite3_vtab *pVtab)
+{
+	sqlite3_free(pVtab);
+	return SQLITE_OK;
+}
+
+static int nslistBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
+{
+	(void)pVtab;
+	pInfo->estimatedCost = 100;
+	pInfo->estimatedRows = 10;
+	return SQLITE_OK;
+}
+
+static int nslistOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor)
+{
+	nslist_cursor *c = sqlite3_malloc(sizeof(*c));
+
+	(void)pVtab;
+	if (c == NULL)
+		return SQLITE_NOMEM;
+	memset(c, 0, sizeof(*c));
+	*ppCursor = &c->base;
+	return SQLITE_OK;
+}
+
+static int nslistClose(sqlite3_vtab_cursor *cur)
+{
+	nslist_cursor *c = (nslist_cursor *)cur;
+
+	sqlite3_free(c->list);
+	sqlite3_free(c);
+	return SQLITE_OK;
+}
+
+static int nslistFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
+                        sqlite3_value **argv)
+{
+	nslist_cursor *c = (nslist_cursor *)cur;
+	size_t         n = 0;
+	int            rc;
+
+	(void)idxNum;
+	(void)idxStr;
+	(void)argc;
+	(void)argv;
+	sqlite3_free(c->list);
+	c->list = NULL;
+	c->n = c->i = 0;
+	/* namespaces may be created between the two calls: retry until it fits */
+	for (;;) {
+		size_t cap = n + 8;
+
+		sqlite3_free(c->list);
+		c->list = sqlite3_malloc64(cap * sizeof(*c->list));
+		if (c->list == NULL)
+			return SQLITE_NOMEM;
+		rc = kv_ns_list(shardkv_env(), c->list, cap, &n);
+		if (rc != KV_OK) {
+			sqlite3_free(cur->pVtab->zErrMsg);
+			cur->pVtab->zErrMsg = sqlite3_mprintf("%s", shardkv_errstr(rc));
+			return shardkv_sqlite_rc(rc);
+		}
+		if (n <= cap)
+			break;
+	}
+	c->n = n;
+	return SQLITE_OK;
+}
+
+static int nslistNext(sqlite3_vtab_cursor *cur)
+{
+	((nslist_cursor *)cur)->i++;
+	return SQLITE_OK;
+}
+
+static int nslistEof(sqlite3_vtab_cursor *cur)
+{
+	nslist_cursor *c = (nslist_cursor *)cur;
+
+	return c->i >= c->n;
+}
+
+static int nslistColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
+{
+	nslist_cursor     *c = (nslist_cursor *)cur;
+	const kv_ns_stats *s = &c->list[c->i];
+
+	switch (i) {
+	case NSCOL_NAME:        sqlite3_result_text(ctx, s->name, -1, SQLITE_TRANSIENT); break;
+	case NSCOL_SHARDS:      sqlite3_result_int64(ctx, s->config.shards); break;
+	case NSCOL_KEYS:        sqlite3_result_int64(ctx, (sqlite3_int64)s->keys); break;
+	case NSCOL_BYTES:       sqlite3_result_int64(ctx, (sqlite3_int64)s->bytes); break;
+	case NSCOL_MAX_KEYS:    sqlite3_result_int64(ctx, (sqlite3_int64)s->config.max_keys); break;
+	case NSCOL_MAX_MEMORY:  sqlite3_result_int64(ctx, (sqlite3_int64)s->config.max_memory); break;
+	case NSCOL_DEFAULT_TTL: sqlite3_result_int64(ctx, s->config.default_ttl_ms); break;
+	case NSCOL_EVICTION:    sqlite3_result_text(ctx, eviction_name(s->config.eviction), -1, SQLITE_STATIC); break;
+	case NSCOL_HITS:        sqlite3_result_int64(ctx, (sqlite3_int64)s->hits); break;
+	case NSCOL_MISSES:      sqlite3_result_int64(ctx, (sqlite3_int64)s->misses); break;
+	case NSCOL_EXPIRED:     sqlite3_result_int64(ctx, (sqlite3_int64)s->expired); break;
+	case NSCOL_EVICTED:     sqlite3_result_int64(ctx, (sqlite3_int64)s->evicted); break;
+	default: break;
+	}
+	return SQLITE_OK;
+}
+
+static int nslistRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid)
+{
+	*pRowid = (sqlite3_int64)((nslist_cursor *)cur)->i + 1;
+	return SQLITE_OK;
+}
+
+static sqlite3_module nslistModule = {
+	/* iVersion    */ 0,
+	/* xCreate     */ 0,                /* eponymous only */
+	/* xConnect    */ nslistConnect,
+	/* xBestIndex  */ nslistBestIndex,
+	/* xDisconnect */ nslistDisconnect,
+	/* xDestroy    */ 0,
+	/* xOpen       */ nslistOpen,
+	/* xClose      */ nslistClose,
+	/* xFilter     */ nslistFilter,
+	/* xNext       */ nslistNext,
+	/* xEof        */ nslistEof,
+	/* xColumn     */ nslistColumn,
+	/* xRowid      */ nslistRowid,
+	/* xUpdate     */ 0,
+	/* xBegin      */ 0,
+	/* xSync       */ 0,
+	/* xCommit     */ 0,
+	/* xRollback   */ 0,
+	/* xFindMethod */ 0,
+	/* xRename     */ 0,
+	/* xSavepoint  */ 0,
+	/* xRelease    */ 0,
+	/* xRollbackTo */ 0,
+	/* xShadowName */ 0
+};
+
+/* ================================================= kv_scan(ns, prefix) */
+
+#define SCANCOL_KEY        0
+#define SCANCOL_VALUE      1
+#define SCANCOL_EXPIRES_AT 2
+#define SCANCOL_NS         3 /* hidden: first argument */
+#define SCANCOL_PREFIX     4 /* hidden: second argument */
+
+typedef struct scan_cursor {
+	sqlite3_vtab_cursor base;   /* Base class.  Must be first */
+	kv_ns              *ns;
+	kvrows              rows;
+	size_t              i;
+	uint64_t            cursor;
+	int                 more;   /* engine scan not finished */
+	int                 values; /* value column is read */
+	char               *prefix;
+	size_t              prefix_len;
+	sqlite3_int64       rowid;
+} scan_cursor;
+
+static int kvscanConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                         sqlite3_vtab **ppVtab, char **pzErr)
+{
+	sqlite3_vtab *p;
+	int           rc;
+
+	(void)pAux;
+	(void)argc;
+	(void)argv;
+	(void)pzErr;
+	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key, value, expires_at INTEGER, "
+	                              "ns HIDDEN, prefix HIDDEN)");
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+	p = sqlite3_malloc(sizeof(*p));
+	if (p == NULL)
+		return SQLITE_NOMEM;
+	memset(p, 0, sizeof(*p));
+	*ppVtab = p;
+	return SQLITE_OK;
+}
+
+/*
+ * The arguments arrive as equality constraints on the hidden columns; both
+ * must be passed to xFilter (argvIndex 1 = ns, 2 = prefix).  idxNum bit 1:
+ * ns given; bit 2: prefix given; bit 4: values read.
+ */
+static int kvscanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
+{
+	int iNs = -1, iPrefix = -1, unusableNs = 0, n = 0;
+
+	(void)pVtab;
+	for (int i = 0; i < pInfo->nConstraint; i++) {
+		const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+
+		if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
+			continue;
+		if (c->iColumn == SCANCOL_NS) {
+			if (!c->usable)
+				unusableNs = 1;
+			else
+				iNs = i;
+		} else if (c->iColumn == SCANCOL_PREFIX && c->usable) {
+			iPrefix = i;
+		}
+	}
+	if (iNs < 0 && unusableNs)
+		return SQLITE_CONSTRAINT; /* try a plan where the argument is usable */
+	pInfo->idxNum = 0;
+	if (iNs >= 0) {
+		pInfo->aConstraintUsage[iNs].argvIndex = ++n;
+		pInfo->aConstraintUsage[iNs].omit = 1;
+		pInfo->idxNum |= 1;
+	}
+	if (iPrefix >= 0) {
+		pInfo->aConstraintUsage[iPrefix].argvIndex = ++n;
+		pInfo->aConstraintUsage[iPrefix].omit = 1;
+		pInfo->idxNum |= 2;
+	}
+	if (pInfo->colUsed & ((sqlite3_uint64)1 << SCANCOL_VALUE))
+		pInfo->idxNum |= 4;
+	pInfo->estimatedCost = iPrefix >= 0 ? 1000 : 10000;
+	pInfo->estimatedRows = iPrefix >= 0 ? 100 : 1000;
+	return SQLITE_OK;
+}
+
+static int kvscanOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor)
+{
+	scan_cursor *c = sqlite3_malloc(sizeof(*c));
+
+	(void)pVtab;
+	if (c == NULL)
+		return SQLITE_NOMEM;
+	memset(c, 0, sizeof(*c));
+	*ppCursor = &c->base;
+	return SQLITE_OK;
+}
+
+static int kvscanClose(sqlite3_vtab_cursor *cur)
+{
+	scan_cursor *c = (scan_cursor *)cur;
+
+	kvrows_free(&c->rows);
+	sqlite3_free(c->prefix);
+	sqlite3_free(c);
+	return SQLITE_OK;
+}
+
+static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, const char *zArg)
+{
+	sqlite3_free(cur->pVtab->zErrMsg);
+	cur->pVtab->zErrMsg = sqlite3_mprintf(zFmt, zArg);
+}
+
+static int kvscan_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                      int type, int64_t expires_at)
+{
+	scan_cursor *c = ctx;
+
+	if (kvrows_add(&c->rows, key, klen, val, val ? vlen : 0, type, expires_at) != SQLITE_OK)
+		return SQLITE_NOMEM;
+	return 0;
+}
+
+static int kvscan_fill(sqlite3_vtab_cursor *cur)
+{
+	scan_cursor *c = (scan_cursor *)cur;
+	kv_scan_opts opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.prefix = c->prefix_len ? c->prefix : NULL;
+	opts.prefix_len = c->prefix_len;
+	opts.count = 256;
+	opts.values = c->values;
+	kvrows_reset(&c->rows);
+	c->i = 0;
+	while (c->more && c->rows.n == 0) {
+		int rc = kv_scan(c->ns, &c->cursor, &opts, kvscan_row, c);
+
+		if (rc == SQLITE_NOMEM)
+			return SQLITE_NOMEM;
+		if (rc != KV_OK) {
+			kvscan_error(cur, "kv_scan(): %s", shardkv_errstr(rc));
+			return shardkv_sqlite_rc(rc);
+		}
+		if (c->cursor == 0)
+			c->more = 0;
+	}
+	return SQLITE_OK;
+}
+
+static int kvscanFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
+                        sqlite3_value **argv)
+{
+	scan_cursor *c = (scan_cursor *)cur;
+	const char  *name;
+	int          rc;
+
+	(void)idxStr;
+	(void)argc;
+	kvrows_reset(&c->rows);
+	sqlite3_free(c->prefix);
+	c->prefix = NULL;
+	c->prefix_len = 0;
+	c->more = 0;
+	c->i = 0;
+	c->rowid = 0;
+	c->cursor = 0;
+	c->values = (idxNum & 4) != 0;
+	if (!(idxNum & 1) || (name = (const char *)sqlite3_value_text(argv[0])) == NULL) {
+		kvscan_error(cur, "%s", "first argument to kv_scan() (the namespace) missing or NULL");
+		return SQLITE_ERROR;
+	}
+	rc = shardkv_ns(name, 0, NULL, &c->ns, NULL);
+	if (rc != KV_OK) {
+		sqlite3_free(cur->pVtab->zErrMsg);
+		cur->pVtab->zErrMsg = sqlite3_mprintf("kv_scan(): namespace \"%.80s\": %s", name,
+		                                      shardkv_errstr(rc));
+		return shardkv_sqlite_rc(rc);
+	}
+	if ((idxNum & 2) && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
+		kvsql_val pv;
+
+		kvsql_from_value(argv[1], &pv);
+		if (pv.len > 0) {
+			c->prefix = sqlite3_malloc64(pv.len);
+			if (c->prefix == NULL)
+				return SQLITE_NOMEM;
+			memcpy(c->prefix, pv.data, pv.len);
+			c->prefix_len = pv.len;
+		}
+	}
+	c->more = 1;
+	return kvscan_fill(cur);
+}
+
+static int kvscanNext(sqlite3_vtab_cursor *cur)
+{
+	scan_cursor *c = (scan_cursor *)cur;
+
+	c->rowid++;
+	if (++c->i < c->rows.n)
+		return SQLITE_OK;
+	return kvscan_fill(cur);
+}
+
+static int kvscanEof(sqlite3_vtab_cursor *cur)
+{
+	scan_cursor *c = (scan_cursor *)cur;
+
+	return c->i >= c->rows.n;
+}
+
+static int kvscanColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
+{
+	scan_cursor *c = (scan_cursor *)cur;
+	const kvrow *r = &c->rows.rows[c->i];
+
+	switch (i) {
+	case SCANCOL_KEY:
+		kvsql_result_key(ctx, c->rows.arena + r->koff, r->klen);
+		break;
+	case SCANCOL_VALUE:
+		kvsql_result(ctx, c->rows.arena + r->voff, r->vlen, r->type);
+		break;
+	case SCANCOL_EXPIRES_AT:
+		if (r->expires_at)
+			sqlite3_result_int64(ctx, r->expires_at);
+		break;
+	case SCANCOL_NS:
+		sqlite3_result_text(ctx, kv_ns_name(c->ns), -1, SQLITE_TRANSIENT);
+		break;
+	case SCANCOL_PREFIX:
+		if (c->prefix_len)
+			sqlite3_result_text(ctx, c->prefix, (int)c->prefix_len, SQLITE_TRANSIENT);
+		break;
+	default:
+		break;
+	}
+	return SQLITE_OK;
+}
+
+static int kvscanRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid)
+{
+	*pRowid = ((scan_cursor *)cur)->rowid + 1;
+	return SQLITE_OK;
+}
+
+static sqlite3_module kvscanModule = {
+	/* iVersion    */ 0,
+	/* xCreate     */ 0,                /* eponymous only */
+	/* xConnect    */ kvscanConnect,
+	/* xBestIndex  */ kvscanBestIndex,
+	/* xDisconnect */ nslistDisconnect, /* frees the bare sqlite3_vtab */
+	/* xDestroy    */ 0,
+	/* xOpen       */ kvscanOpen,
+	/* xClose      */ kvscanClose,
+	/* xFilter     */ kvscanFilter,
+	/* xNext       */ kvscanNext,
+	/* xEof        */ kvscanEof,
+	/* xColumn     */ kvscanColumn,
+	/* xRowid      */ kvscanRowid,
+	/* xUpdate     */ 0,
+	/* xBegin      */ 0,
+	/* xSync       */ 0,
+	/* xCommit     */ 0,
+	/* xRollback   */ 0,
+	/* xFindMethod */ 0,
+	/* xRename     */ 0,
+	/* xSavepoint  */ 0,
+	/* xRelease    */ 0,
+	/* xRollbackTo */ 0,
+	/* xShadowName */ 0
+};
+
+#endif /* SQLITE_OMIT_VIRTUALTABLE */
+
+/* ================================================= registration */
+
+int shardkv_register_functions(sqlite3 *db)
+{
+	static const struct {
+		const char *name;
+		int         nArg;
+		void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+	} fns[] = {
+		{"kv_get",          2, kvGetFunc},
+		{"kv_set",          3, kvSetFunc},
+		{"kv_set",          4, kvSetFunc},
+		{"kv_add",          3, kvAddFunc},
+		{"kv_add",          4, kvAddFunc},
+		{"kv_replace",      3, kvReplaceFunc},
+		{"kv_replace",      4, kvReplaceFunc},
+		{"kv_delete",       2, kvDeleteFunc},
+		{"kv_exists",       2, kvExistsFunc},
+		{"kv_consume",      2, kvConsumeFunc},
+		{"kv_incr",         2, kvIncrFunc},
+		{"kv_incr",         3, kvIncrFunc},
+		{"kv_expire",       3, kvExpireFunc},
+		{"kv_ttl",          2, kvTtlFunc},
+		{"kv_save",         2, kvSaveFunc},
+		{"kv_load",         2, kvLoadFunc},
+		{"kv_stats",        1, kvStatsFunc},
+		{"kv_flush",        1, kvFlushFunc},
+		{"kv_drop",         1, kvDropFunc},
+		{"shardkv_version", 0, versionFunc},
+	};
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]) && rc == SQLITE_OK; i++)
+		rc = sqlite3_create_function_v2(db, fns[i].name, fns[i].nArg,
+		                                SQLITE_UTF8 | SQLITE_DIRECTONLY, (void *)fns[i].name,
+		                                fns[i].xFunc, NULL, NULL, NULL);
+#ifndef SQLITE_OMIT_VIRTUALTABLE
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module(db, "kv_namespaces", &nslistModule, 0);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module(db, "kv_scan", &kvscanModule, 0);
+#endif
+	return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * shardkv_sqlite.h -- internal header of the SQLite host (sqlite_ext/).
+ *
+ * Shared by shardkv.c (entry point, process-global engine, value and error
+ * translation), kvvtab.c (the "kv" virtual table), kvtxn.c (per-connection
+ * transaction buffer) and kvfunc.c (kv_* functions and table-valued functions).
+ */
+#ifndef SHARDKV_SQLITE_H
+#define SHARDKV_SQLITE_H
+
+#ifdef SQLITE_CORE
+#include <sqlite3.h>
+#else
+#include <sqlite3ext.h>
+#ifndef SHARDKV_SQLITE_MAIN
+SQLITE_EXTENSION_INIT3
+#endif
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv.h"
+
+/* ------------------------------------------------ shardkv.c: process state */
+
+/* The process-global store; created by the first load.  Never NULL after init. */
+kv_env *shardkv_env(void);
+
+/*
+ * A process-global handle on namespace `name` (handles are cached forever and
+ * shared by every connection and thread).  With create != 0 a missing
+ * namespace is created with cfg (NULL: defaults) and *created set to 1.
+ * Returns a KV_* code.
+ */
+int shardkv_ns(const char *name, int create, const kv_ns_config *cfg, kv_ns **out, int *created);
+
+/* Drive the engine's active expiry sweep at most every 100 ms (cheap otherwise). */
+void shardkv_maybe_tick(void);
+
+/* Lower-case message for a KV_* code (kv_strerror without its "KV_X: " prefix). */
+const char *shardkv_errstr(int rc);
+
+/* SQLite result code for a KV_* failure. */
+int shardkv_sqlite_rc(int rc);
+
+/* ------------------------------------------------- value translation */
+
+/* A SQLite value flattened to engine bytes; text is the scratch for numbers. */
+typedef struct kvsql_val {
+	const void *data;
+	size_t      len;
+	int         type;      /* KV_T_* */
+	char        num[32];   /* decimal text of an INTEGER or REAL */
+} kvsql_val;
+
+/* Translate v (any SQLite type) into engine bytes and a type tag. */
+void kvsql_from_value(sqlite3_value *v, kvsql_val *out);
+
+/* Set a function result / column from engine bytes and a type tag. */
+void kvsql_result(sqlite3_context *ctx, const void *data, size_t len, int type);
+
+/* Set a key result: TEXT if the bytes are valid UTF-8, else BLOB. */
+void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen);
+
+/*
+ * Key bytes of a SQLite value: TEXT and BLOB as they are, numbers as their
+ * text.  Returns 0, or -1 when v is NULL.
+ */
+int kvsql_key(sqlite3_value *v, kvsql_val *out);
+
+/* Seconds left until expires_at (ms since epoch), rounded as Redis TTL does. */
+int64_t kvsql_ttl_seconds(int64_t expires_at, int64_t now);
+
+/* ------------------------------------------------- row buffers */
+
+/* One row of a cursor: offsets into kvrows.arena. */
+typedef struct kvrow {
+	size_t  koff, klen, voff, vlen;
+	int     type;
+	int64_t expires_at;
+} kvrow;
+
+/* Rows with their bytes in one growing arena (sqlite3_malloc). */
+typedef struct kvrows {
+	kvrow *rows;
+	size_t n, cap;
+	char  *arena;
+	size_t alen, acap;
+} kvrows;
+
+/* Append a row (val may be NULL with vlen 0).  SQLITE_OK or SQLITE_NOMEM. */
+int  kvrows_add(kvrows *r, const void *key, size_t klen, const void *val, size_t vlen, int type,
+                int64_t expires_at);
+void kvrows_reset(kvrows *r);
+void kvrows_free(kvrows *r);
+
+/* --------------------------------------------------- registration */
+int shardkv_register_vtab(sqlite3 *db);
+int shardkv_register_functions(sqlite3 *db);
+
+#endif /* SHARDKV_SQLITE_H */
