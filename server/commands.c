@@ -1,0 +1,312 @@
+/*
+ * commands.c -- the command table, dispatch, and argument/error helpers shared
+ * by the command families (t_string.c, t_keys.c, t_expire.c, pubsub.c,
+ * t_conn.c, t_server.c, config.c).
+ *
+ * The table gives each command Redis 7's arity (negative: at least that many
+ * arguments, the name included), flags and key positions, which COMMAND reports
+ * to clients.  Lookup is a small open-addressing hash built once, so dispatch
+ * costs one hash of the lower-cased name.
+ */
+#include "server.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define R  CMD_READONLY
+#define W  CMD_WRITE
+#define F  CMD_FAST
+#define NA CMD_NOAUTH
+#define PS CMD_PUBSUB
+#define AD CMD_ADMIN
+
+static const redisCommand commands[] = {
+	/* connection */
+	{"ping", pingCommand, -1, F | PS, 0, 0, 0, "Returns the server's liveliness response.", "connection", NULL},
+	{"echo", echoCommand, 2, F, 0, 0, 0, "Returns the given string.", "connection", NULL},
+	{"hello", helloCommand, -1, F | NA, 0, 0, 0, "Handshakes with the Redis server.", "connection", NULL},
+	{"auth", authCommand, -2, F | NA, 0, 0, 0, "Authenticates the connection.", "connection", NULL},
+	{"select", selectCommand, 2, F, 0, 0, 0, "Changes the selected database (namespace).", "connection", NULL},
+	{"namespace", namespaceCommand, -2, 0, 0, 0, 0, "Lists, creates, drops or selects engine namespaces.", "connection", NULL},
+	{"quit", quitCommand, -1, F | NA | PS, 0, 0, 0, "Closes the connection.", "connection", NULL},
+	{"reset", resetCommand, 1, F | NA | PS, 0, 0, 0, "Resets the connection.", "connection", NULL},
+	{"client", clientCommand, -2, 0, 0, 0, 0, "A container for client connection commands.", "connection", NULL},
+	/* strings */
+	{"get", getCommand, 2, R | F, 1, 1, 1, "Returns the string value of a key.", "string", NULL},
+	{"set", setCommand, -3, W, 1, 1, 1, "Sets the string value of a key.", "string", NULL},
+	{"setnx", setnxCommand, 3, W | F, 1, 1, 1, "Set the string value of a key only when the key doesn't exist.", "string", NULL},
+	{"setex", setexCommand, 4, W, 1, 1, 1, "Sets the string value and expiration time of a key.", "string", NULL},
+	{"psetex", psetexCommand, 4, W, 1, 1, 1, "Sets the string value and expiration time in milliseconds of a key.", "string", NULL},
+	{"getset", getsetCommand, 3, W | F, 1, 1, 1, "Returns the previous string value of a key after setting it to a new value.", "string", NULL},
+	{"getdel", getdelCommand, 2, W | F, 1, 1, 1, "Returns the string value of a key after deleting the key.", "string", NULL},
+	{"getex", getexCommand, -2, W | F, 1, 1, 1, "Returns the string value of a key after setting its expiration time.", "string", NULL},
+	{"mget", mgetCommand, -2, R | F, 1, -1, 1, "Atomically returns the string values of one or more keys.", "string", NULL},
+	{"mset", msetCommand, -3, W, 1, -1, 2, "Atomically creates or modifies the string values of one or more keys.", "string", NULL},
+	{"msetnx", msetnxCommand, -3, W, 1, -1, 2, "Atomically modifies the string values of one or more keys only when all keys don't exist.", "string", NULL},
+	{"incr", incrCommand, 2, W | F, 1, 1, 1, "Increments the integer value of a key by one.", "string", NULL},
+	{"decr", decrCommand, 2, W | F, 1, 1, 1, "Decrements the integer value of a key by one.", "string", NULL},
+	{"incrby", incrbyCommand, 3, W | F, 1, 1, 1, "Increments the integer value of a key by a number.", "string", NULL},
+	{"decrby", decrbyCommand, 3, W | F, 1, 1, 1, "Decrements a number from the integer value of a key.", "string", NULL},
+	{"incrbyfloat", incrbyfloatCommand, 3, W | F, 1, 1, 1, "Increment the floating point value of a key by a number.", "string", NULL},
+	{"append", appendCommand, 3, W | F, 1, 1, 1, "Appends a string to the value of a key.", "string", NULL},
+	{"strlen", strlenCommand, 2, R | F, 1, 1, 1, "Returns the length of a string value.", "string", NULL},
+	{"getrange", getrangeCommand, 4, R, 1, 1, 1, "Returns a substring of the string stored at a key.", "string", NULL},
+	{"substr", getrangeCommand, 4, R, 1, 1, 1, "Returns a substring from a string value.", "string", NULL},
+	{"setrange", setrangeCommand, 4, W, 1, 1, 1, "Overwrites a part of a string value with another by an offset.", "string", NULL},
+	/* keys */
+	{"del", delCommand, -2, W, 1, -1, 1, "Deletes one or more keys.", "generic", NULL},
+	{"unlink", delCommand, -2, W | F, 1, -1, 1, "Deletes one or more keys.", "generic", NULL},
+	{"exists", existsCommand, -2, R | F, 1, -1, 1, "Determines whether one or more keys exist.", "generic", NULL},
+	{"type", typeCommand, 2, R | F, 1, 1, 1, "Determines the type of value stored at a key.", "generic", NULL},
+	{"rename", renameCommand, 3, W, 1, 2, 1, "Renames a key and overwrites the destination.", "generic", NULL},
+	{"renamenx", renamenxCommand, 3, W | F, 1, 2, 1, "Renames a key only when the target key name doesn't exist.", "generic", NULL},
+	{"keys", keysCommand, 2, R, 0, 0, 0, "Returns all key names that match a pattern.", "generic", NULL},
+	{"scan", scanCommand, -2, R, 0, 0, 0, "Iterates over the key names in the database.", "generic", NULL},
+	{"randomkey", randomkeyCommand, 1, R, 0, 0, 0, "Returns a random key name from the database.", "generic", NULL},
+	{"dbsize", dbsizeCommand, 1, R | F, 0, 0, 0, "Returns the number of keys in the database.", "server", NULL},
+	{"flushdb", flushdbCommand, -1, W, 0, 0, 0, "Removes all keys from the current database.", "server", NULL},
+	{"flushall", flushallCommand, -1, W, 0, 0, 0, "Removes all keys from all databases.", "server", NULL},
+	/* expiry */
+	{"expire", expireCommand, -3, W | F, 1, 1, 1, "Sets the expiration time of a key in seconds.", "generic", NULL},
+	{"pexpire", pexpireCommand, -3, W | F, 1, 1, 1, "Sets the expiration time of a key in milliseconds.", "generic", NULL},
+	{"expireat", expireatCommand, -3, W | F, 1, 1, 1, "Sets the expiration time of a key to a Unix timestamp.", "generic", NULL},
+	{"pexpireat", pexpireatCommand, -3, W | F, 1, 1, 1, "Sets the expiration time of a key to a Unix milliseconds timestamp.", "generic", NULL},
+	{"ttl", ttlCommand, 2, R | F, 1, 1, 1, "Returns the expiration time in seconds of a key.", "generic", NULL},
+	{"pttl", pttlCommand, 2, R | F, 1, 1, 1, "Returns the expiration time in milliseconds of a key.", "generic", NULL},
+	{"expiretime", expiretimeCommand, 2, R | F, 1, 1, 1, "Returns the expiration time of a key as a Unix timestamp.", "generic", NULL},
+	{"pexpiretime", pexpiretimeCommand, 2, R | F, 1, 1, 1, "Returns the expiration time of a key as a Unix milliseconds timestamp.", "generic", NULL},
+	{"persist", persistCommand, 2, W | F, 1, 1, 1, "Removes the expiration time of a key.", "generic", NULL},
+	/* pub/sub */
+	{"subscribe", subscribeCommand, -2, PS, 0, 0, 0, "Listens for messages published to channels.", "pubsub", NULL},
+	{"unsubscribe", unsubscribeCommand, -1, PS, 0, 0, 0, "Stops listening to messages posted to channels.", "pubsub", NULL},
+	{"psubscribe", psubscribeCommand, -2, PS, 0, 0, 0, "Listens for messages published to channels that match one or more patterns.", "pubsub", NULL},
+	{"punsubscribe", punsubscribeCommand, -1, PS, 0, 0, 0, "Stops listening to messages published to channels that match one or more patterns.", "pubsub", NULL},
+	{"publish", publishCommand, 3, F, 0, 0, 0, "Posts a message to a channel.", "pubsub", NULL},
+	{"pubsub", pubsubCommand, -2, 0, 0, 0, 0, "A container for Pub/Sub commands.", "pubsub", NULL},
+	/* server */
+	{"command", commandCommand, -1, 0, 0, 0, 0, "Returns detailed information about all commands.", "server", NULL},
+	{"info", infoCommand, -1, 0, 0, 0, 0, "Returns information and statistics about the server.", "server", NULL},
+	{"config", configCommand, -2, AD, 0, 0, 0, "A container for server configuration commands.", "server", NULL},
+	{"time", timeCommand, 1, F, 0, 0, 0, "Returns the server time.", "server", NULL},
+	{"save", saveCommand, 1, AD, 0, 0, 0, "Synchronously saves the database(s) to disk.", "server", NULL},
+	{"bgsave", bgsaveCommand, -1, AD, 0, 0, 0, "Asynchronously saves the database(s) to disk.", "server", NULL},
+	{"lastsave", lastsaveCommand, 1, F, 0, 0, 0, "Returns the Unix timestamp of the last successful save to disk.", "server", NULL},
+	{"shutdown", shutdownCommand, -1, AD, 0, 0, 0, "Synchronously saves the database(s) to disk and shuts down the server.", "server", NULL},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+#define CMD_HASH_SIZE 256 /* power of two, > 2 * NCOMMANDS */
+static const redisCommand *cmdHash[CMD_HASH_SIZE];
+static pthread_once_t cmdHashOnce = PTHREAD_ONCE_INIT;
+
+static uint32_t hashName(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint32_t)tolower((unsigned char)s[i])) * 16777619u;
+	return h;
+}
+
+static void buildHash(void)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		uint32_t h = hashName(commands[i].name, strlen(commands[i].name)) & (CMD_HASH_SIZE - 1);
+		while (cmdHash[h])
+			h = (h + 1) & (CMD_HASH_SIZE - 1);
+		cmdHash[h] = &commands[i];
+	}
+}
+
+const redisCommand *commandLookup(const char *name, size_t len)
+{
+	pthread_once(&cmdHashOnce, buildHash);
+	if (len == 0 || len > 32)
+		return NULL;
+	uint32_t h = hashName(name, len) & (CMD_HASH_SIZE - 1);
+	while (cmdHash[h]) {
+		const redisCommand *c = cmdHash[h];
+		if (strlen(c->name) == len && strncasecmp(c->name, name, len) == 0)
+			return c;
+		h = (h + 1) & (CMD_HASH_SIZE - 1);
+	}
+	return NULL;
+}
+
+const redisCommand *commandTable(size_t *n)
+{
+	*n = NCOMMANDS;
+	return commands;
+}
+
+/* Redis 7's text for an unknown command: the name and up to ~128 bytes of args. */
+static void replyUnknownCommand(client *c, int argc, const char **argv)
+{
+	char args[300];
+	size_t n = 0;
+	args[0] = '\0';
+	for (int i = 1; i < argc && n < 128; i++) {
+		int w = snprintf(args + n, sizeof(args) - n, "'%.*s' ", (int)(128 - n), argv[i]);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+		if (n >= sizeof(args))
+			n = sizeof(args) - 1;
+	}
+	addReplyErrorFormat(&c->rb, "unknown command '%.128s', with args beginning with: %s", argv[0], args);
+}
+
+void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
+{
+	const redisCommand *cmd = commandLookup(argv[0], lens[0]);
+
+	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
+	if (cmd == NULL) {
+		replyUnknownCommand(c, argc, argv);
+		return;
+	}
+	c->last_cmd = cmd->name;
+	if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+		replyArity(c, cmd->name);
+		return;
+	}
+	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) && atomic_load(&srv.auth_required)) {
+		addReplyError(&c->rb, "-NOAUTH Authentication required.");
+		return;
+	}
+	if (c->rb.resp == 2 && !(cmd->flags & CMD_PUBSUB) && (c->nchannels || c->npatterns)) {
+		addReplyErrorFormat(&c->rb,
+		                    "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+		                    cmd->name);
+		return;
+	}
+	cmd->proc(c, argc, argv, lens);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+int argEq(const char *arg, size_t len, const char *lit)
+{
+	return strlen(lit) == len && strncasecmp(arg, lit, len) == 0;
+}
+
+int argToLongLong(const char *s, size_t len, long long *out)
+{
+	return respParseLL(s, len, out);
+}
+
+int argToLongLongOrReply(client *c, const char *s, size_t len, long long *out)
+{
+	if (!respParseLL(s, len, out)) {
+		addReplyError(&c->rb, "value is not an integer or out of range");
+		return C_ERR;
+	}
+	return C_OK;
+}
+
+/* As Redis's getLongDoubleFromObject: strtold, no blanks, no NaN. */
+int argToDoubleOrReply(client *c, const char *s, size_t len, double *out)
+{
+	char *end;
+	if (len == 0 || len > 5000 || isspace((unsigned char)s[0]))
+		goto bad;
+	errno = 0;
+	long double v = strtold(s, &end);
+	if ((size_t)(end - s) != len || errno == ERANGE || isnan(v))
+		goto bad;
+	*out = (double)v;
+	return C_OK;
+bad:
+	addReplyError(&c->rb, "value is not a valid float");
+	return C_ERR;
+}
+
+void replyArity(client *c, const char *name)
+{
+	addReplyErrorFormat(&c->rb, "wrong number of arguments for '%s' command", name);
+}
+
+void replySyntax(client *c)
+{
+	addReplyError(&c->rb, "syntax error");
+}
+
+int replyKvError(client *c, int rc)
+{
+	switch (rc) {
+	case KV_OK:
+	case KV_NOTFOUND:
+	case KV_EXISTS:
+	case KV_UNCHANGED:
+		return 0;
+	case KV_ENOTINT:
+		addReplyError(&c->rb, "value is not an integer or out of range");
+		break;
+	case KV_EOVERFLOW:
+		addReplyError(&c->rb, "increment or decrement would overflow");
+		break;
+	case KV_ENOTFLOAT:
+		addReplyError(&c->rb, "value is not a valid float");
+		break;
+	case KV_EVALSIZE:
+		addReplyError(&c->rb, "string exceeds maximum allowed size (proto-max-bulk-len)");
+		break;
+	case KV_ENOMEM:
+	case KV_EMAXMEM:
+	case KV_EMAXKEYS:
+		addReplyError(&c->rb, "-OOM command not allowed when used memory > 'maxmemory'.");
+		break;
+	case KV_EKEYSIZE:
+		addReplyError(&c->rb, "invalid key: keys must be 1 to max_key_size bytes");
+		break;
+	case KV_ENONS:
+		addReplyError(&c->rb, "the selected namespace was dropped");
+		break;
+	case KV_EBUSY:
+		addReplyError(&c->rb, "-BUSY the namespace is busy with a save, load or resize, try again");
+		break;
+	default:
+		addReplyErrorFormat(&c->rb, "%s", kv_strerror(rc));
+		break;
+	}
+	return 1;
+}
+
+kv_ns *serverNamespace(const char *name, int *rc)
+{
+	kv_ns *ns = NULL;
+	pthread_mutex_lock(&srv.ns_lock);
+	for (size_t i = 0; i < srv.nnsh; i++)
+		if (strcmp(srv.nsh[i].name, name) == 0) {
+			ns = srv.nsh[i].ns;
+			break;
+		}
+	if (ns == NULL) {
+		*rc = kv_ns_open(srv.env, name, &ns);
+		if (*rc == KV_OK) {
+			if (srv.nnsh == srv.capnsh) {
+				size_t ncap = srv.capnsh ? srv.capnsh * 2 : 32;
+				void *n = realloc(srv.nsh, ncap * sizeof(*srv.nsh));
+				if (n == NULL) {
+					kv_ns_close(ns);
+					pthread_mutex_unlock(&srv.ns_lock);
+					*rc = KV_ENOMEM;
+					return NULL;
+				}
+				srv.nsh = n;
+				srv.capnsh = ncap;
+			}
+			snprintf(srv.nsh[srv.nnsh].name, sizeof(srv.nsh[0].name), "%s", name);
+			srv.nsh[srv.nnsh++].ns = ns;
+		} else {
+			ns = NULL;
+		}
+	} else {
+		*rc = KV_OK;
+	}
+	pthread_mutex_unlock(&srv.ns_lock);
+	return ns;
+}

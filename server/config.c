@@ -1,0 +1,560 @@
+/*
+ * config.c -- configuration: defaults, flags, the config file, CONFIG GET/SET.
+ *
+ * Names and value syntax follow redis.conf, so `--port 6380`, a file line
+ * `port 6380` and `CONFIG SET port 6380` mean the same.  Each setting is one row
+ * of configTable: how to parse it, how to print it, and whether CONFIG SET may
+ * change it on a running server.  Memory values take Redis's units (1k = 1000,
+ * 1kb = 1024, m/mb, g/gb).
+ */
+#include "server.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO } cfgType;
+
+typedef struct cfgEntry {
+	const char *name;
+	cfgType     type;
+	size_t      off;      /* offsetof(serverConfig, field) */
+	size_t      size;     /* for strings: buffer size */
+	long long   min, max; /* for integers */
+	int         mutable_; /* CONFIG SET allowed */
+	const char *help;
+} cfgEntry;
+
+#define OFF(f) offsetof(serverConfig, f)
+#define SZ(f)  sizeof(((serverConfig *)0)->f)
+
+static const cfgEntry configTable[] = {
+	{"port", CT_INT, OFF(port), SZ(port), 0, 65535, 0, "TCP port to listen on (default 6379)"},
+	{"bind", CT_STR, OFF(bind), SZ(bind), 0, 0, 0, "address to bind (default 127.0.0.1; others warn without requirepass)"},
+	{"dir", CT_STR, OFF(dir), SZ(dir), 0, 0, 1, "snapshot directory (default ./data, created if missing)"},
+	{"dbfilename", CT_STR, OFF(dbfilename), SZ(dbfilename), 0, 0, 1, "snapshot file name in dir (default dump.skv)"},
+	{"save", CT_SAVE, 0, 0, 0, 0, 1, "\"<seconds> <changes> ...\": save when both accrued; \"\" disables (default 3600 1 300 100 60 10000)"},
+	{"requirepass", CT_STR, OFF(requirepass), SZ(requirepass), 0, 0, 1, "password for AUTH (default none)"},
+	{"maxclients", CT_INT, OFF(maxclients), SZ(maxclients), 1, 1000000, 1, "max connected clients (default 10000)"},
+	{"timeout", CT_INT, OFF(timeout), SZ(timeout), 0, 100000000, 1, "close clients idle this many seconds, 0 = never (default 0)"},
+	{"maxmemory", CT_MEM, OFF(maxmemory), SZ(maxmemory), 0, 0, 1, "memory limit per database (namespace), 0 = none (default 0)"},
+	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "noeviction|allkeys-lru|allkeys-random|volatile-lru|volatile-random|volatile-ttl"},
+	{"loglevel", CT_LOGLEVEL, OFF(loglevel), SZ(loglevel), 0, 0, 1, "debug|verbose|notice|warning (default notice)"},
+	{"logfile", CT_STR, OFF(logfile), SZ(logfile), 0, 0, 0, "log file, \"\" = stderr (default \"\")"},
+	{"threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "worker threads (default: number of CPUs)"},
+	{"io-threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "alias of threads"},
+	{"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), SZ(proto_max_bulk_len), 1024 * 1024, 0, 1, "largest bulk string a client may send (default 512mb)"},
+	{"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), SZ(client_query_buffer_limit), 1024 * 1024, 0, 1, "largest pending request of one client (default 1gb)"},
+	{"client-output-buffer-limit-bytes", CT_MEM, OFF(client_output_buffer_limit), SZ(client_output_buffer_limit), 1024 * 1024, 0, 1, "pending reply bytes before a client is dropped (default 256mb)"},
+	{"notify-keyspace-events", CT_NOTIFY, OFF(notify_keyspace_events), SZ(notify_keyspace_events), 0, 0, 1, "keyspace notification classes, as Redis (K E g $ x e A; default \"\")"},
+	{"engine-memory", CT_MEM, OFF(memory), SZ(memory), 0, 0, 0, "bytes the engine reserves for all data (default 4gb, committed on use)"},
+	/* accepted for redis.conf compatibility; only the values shown are supported */
+	{"daemonize", CT_YESNO, 0, 0, 0, 0, 0, "no (only)"},
+	{"appendonly", CT_YESNO, 0, 0, 0, 0, 1, "no (only; durability is snapshot-based)"},
+	{"protected-mode", CT_YESNO, 0, 0, 0, 0, 1, "accepted and ignored (loopback bind + requirepass are the protection)"},
+};
+#define NCONFIG (sizeof(configTable) / sizeof(configTable[0]))
+
+void configInitDefaults(serverConfig *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = 6379;
+	strcpy(cfg->bind, "127.0.0.1");
+	strcpy(cfg->dir, "./data");
+	strcpy(cfg->dbfilename, "dump.skv");
+	cfg->maxclients = 10000;
+	strcpy(cfg->maxmemory_policy, "noeviction");
+	strcpy(cfg->loglevel, "notice");
+	cfg->threads = 0; /* resolved in main: number of CPUs */
+	cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
+	cfg->client_query_buffer_limit = 1024ull * 1024 * 1024;
+	cfg->client_output_buffer_limit = 256ull * 1024 * 1024;
+	cfg->save_rules[0] = (kv_save_rule){3600, 1};
+	cfg->save_rules[1] = (kv_save_rule){300, 100};
+	cfg->save_rules[2] = (kv_save_rule){60, 10000};
+	cfg->nsave_rules = 3;
+	cfg->memory = 4ull << 30;
+}
+
+static int parseMemory(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	uint64_t mul = 1;
+	if (*end) {
+		if (!strcasecmp(end, "k")) mul = 1000;
+		else if (!strcasecmp(end, "kb")) mul = 1024;
+		else if (!strcasecmp(end, "m")) mul = 1000 * 1000;
+		else if (!strcasecmp(end, "mb")) mul = 1024 * 1024;
+		else if (!strcasecmp(end, "g")) mul = 1000ull * 1000 * 1000;
+		else if (!strcasecmp(end, "gb")) mul = 1024ull * 1024 * 1024;
+		else return -1;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int configParseNotifyFlags(const char *s, int *out)
+{
+	int f = 0;
+	for (; *s; s++) {
+		switch (*s) {
+		case 'K': f |= NOTIFY_KEYSPACE; break;
+		case 'E': f |= NOTIFY_KEYEVENT; break;
+		case 'g': f |= NOTIFY_GENERIC; break;
+		case '$': f |= NOTIFY_STRING; break;
+		case 'x': f |= NOTIFY_EXPIRED; break;
+		case 'e': f |= NOTIFY_EVICTED; break;
+		case 'n': f |= NOTIFY_NEW; break;
+		case 'A': f |= NOTIFY_ALL; break;
+		/* list, set, hash, zset, stream, module, key-miss: no such events here */
+		case 'l': case 's': case 'h': case 'z': case 't': case 'd': case 'm': break;
+		default: return -1;
+		}
+	}
+	*out = f;
+	return 0;
+}
+
+static void notifyFlagsToString(int f, char *out, size_t outlen)
+{
+	size_t n = 0;
+	if ((f & NOTIFY_ALL) == NOTIFY_ALL) {
+		out[n++] = 'A';
+	} else {
+		if (f & NOTIFY_GENERIC) out[n++] = 'g';
+		if (f & NOTIFY_STRING) out[n++] = '$';
+		if (f & NOTIFY_EXPIRED) out[n++] = 'x';
+		if (f & NOTIFY_EVICTED) out[n++] = 'e';
+	}
+	if (f & NOTIFY_KEYSPACE) out[n++] = 'K';
+	if (f & NOTIFY_KEYEVENT) out[n++] = 'E';
+	if (f & NOTIFY_NEW) out[n++] = 'n';
+	out[n < outlen ? n : outlen - 1] = '\0';
+}
+
+static const char *policies[] = {"noeviction", "allkeys-lru", "allkeys-random", "volatile-lru",
+                                 "volatile-random", "volatile-ttl", NULL};
+
+int configEvictionPolicy(const char *name)
+{
+	static const int map[] = {KV_EVICT_NONE, KV_EVICT_ALLKEYS_LRU, KV_EVICT_ALLKEYS_RANDOM,
+	                          KV_EVICT_VOLATILE_LRU, KV_EVICT_VOLATILE_RANDOM, KV_EVICT_VOLATILE_TTL};
+	for (int i = 0; policies[i]; i++)
+		if (!strcasecmp(name, policies[i]))
+			return map[i];
+	return -1;
+}
+
+static const cfgEntry *configFind(const char *name)
+{
+	for (size_t i = 0; i < NCONFIG; i++)
+		if (!strcasecmp(configTable[i].name, name))
+			return &configTable[i];
+	return NULL;
+}
+
+/*
+ * Set one directive from its arguments.  Returns 0, or -1 with errbuf filled
+ * (the reason, without the name).
+ */
+static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char **argv,
+                          char *errbuf, size_t errlen)
+{
+	char *base = (char *)cfg;
+
+	if (e->type == CT_SAVE) {
+		/* "save 900 1 300 10", "save 900 1" repeated, or save "" */
+		kv_save_rule rules[16];
+		size_t n = 0;
+		char joined[512] = "";
+		for (int i = 0; i < argc; i++) {
+			if (strlen(joined) + strlen(argv[i]) + 2 >= sizeof(joined))
+				goto bad;
+			strcat(joined, argv[i]);
+			strcat(joined, " ");
+		}
+		char *save = NULL, *tok = strtok_r(joined, " ", &save);
+		while (tok) {
+			char *tok2 = strtok_r(NULL, " ", &save);
+			char *end1, *end2;
+			if (tok2 == NULL || n == 16)
+				goto bad;
+			long long secs = strtoll(tok, &end1, 10);
+			long long ch = strtoll(tok2, &end2, 10);
+			if (*end1 || *end2 || secs < 1 || ch < 0)
+				goto bad;
+			rules[n].seconds = secs;
+			rules[n].changes = (uint64_t)ch;
+			n++;
+			tok = strtok_r(NULL, " ", &save);
+		}
+		memcpy(cfg->save_rules, rules, n * sizeof(rules[0]));
+		cfg->nsave_rules = n;
+		return 0;
+	}
+	if (argc != 1)
+		goto bad;
+	const char *v = argv[0];
+	switch (e->type) {
+	case CT_INT: {
+		char *end;
+		errno = 0;
+		long long x = strtoll(v, &end, 10);
+		if (errno || *end || end == v || x < e->min || x > e->max)
+			goto bad;
+		*(int *)(base + e->off) = (int)x;
+		return 0;
+	}
+	case CT_MEM: {
+		uint64_t x;
+		if (parseMemory(v, &x) != 0 || (e->min && x < (uint64_t)e->min))
+			goto bad;
+		*(uint64_t *)(base + e->off) = x;
+		return 0;
+	}
+	case CT_STR:
+		if (strlen(v) >= e->size)
+			goto bad;
+		strcpy(base + e->off, v);
+		return 0;
+	case CT_NOTIFY: {
+		int f;
+		if (strlen(v) >= e->size || configParseNotifyFlags(v, &f) != 0)
+			goto bad;
+		cfg->notify_flags = f;
+		notifyFlagsToString(f, cfg->notify_keyspace_events, sizeof(cfg->notify_keyspace_events));
+		return 0;
+	}
+	case CT_POLICY:
+		if (configEvictionPolicy(v) < 0)
+			goto bad;
+		snprintf(cfg->maxmemory_policy, sizeof(cfg->maxmemory_policy), "%s", v);
+		for (char *q = cfg->maxmemory_policy; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		return 0;
+	case CT_LOGLEVEL:
+		if (serverLogLevel(v) < 0)
+			goto bad;
+		snprintf(cfg->loglevel, sizeof(cfg->loglevel), "%s", v);
+		return 0;
+	case CT_YESNO:
+		if (!strcasecmp(e->name, "protected-mode") && (!strcasecmp(v, "yes") || !strcasecmp(v, "no")))
+			return 0;
+		if (strcasecmp(v, "no") != 0)
+			goto bad;
+		return 0;
+	case CT_SAVE:
+		break;
+	}
+bad:
+	snprintf(errbuf, errlen, "argument(s) must be %s", e->help);
+	return -1;
+}
+
+static void configFormat(const serverConfig *cfg, const cfgEntry *e, char *out, size_t outlen)
+{
+	const char *base = (const char *)cfg;
+	switch (e->type) {
+	case CT_INT:
+		snprintf(out, outlen, "%d", *(const int *)(base + e->off));
+		break;
+	case CT_MEM:
+		snprintf(out, outlen, "%llu", (unsigned long long)*(const uint64_t *)(base + e->off));
+		break;
+	case CT_STR: case CT_NOTIFY: case CT_POLICY: case CT_LOGLEVEL:
+		snprintf(out, outlen, "%s", base + e->off);
+		break;
+	case CT_YESNO:
+		snprintf(out, outlen, "%s", "no");
+		break;
+	case CT_SAVE: {
+		size_t n = 0;
+		out[0] = '\0';
+		for (size_t i = 0; i < cfg->nsave_rules && n < outlen; i++)
+			n += (size_t)snprintf(out + n, outlen - n, "%s%lld %llu", i ? " " : "",
+			                      (long long)cfg->save_rules[i].seconds,
+			                      (unsigned long long)cfg->save_rules[i].changes);
+		break;
+	}
+	}
+}
+
+/* Split a config file line into words; "quoted strings" may hold blanks. */
+static int splitLine(char *line, char **words, int max)
+{
+	int n = 0;
+	char *p = line;
+	while (*p) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			break;
+		if (n == max)
+			return -1;
+		if (*p == '"' || *p == '\'') {
+			char q = *p++;
+			words[n++] = p;
+			while (*p && *p != q)
+				p++;
+			if (!*p)
+				return -1;
+			*p++ = '\0';
+		} else {
+			words[n++] = p;
+			while (*p && !isspace((unsigned char)*p))
+				p++;
+			if (*p)
+				*p++ = '\0';
+		}
+	}
+	return n;
+}
+
+static int configApply(serverConfig *cfg, const char *where, int argc, char **argv)
+{
+	char err[512];
+	const cfgEntry *e = configFind(argv[0]);
+	if (e == NULL) {
+		fprintf(stderr, "shardkv-server: %s: bad directive '%s' (see --help)\n", where, argv[0]);
+		return C_ERR;
+	}
+	if (configSetEntry(cfg, e, argc - 1, argv + 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "shardkv-server: %s: bad value for '%s': %s\n", where, argv[0], err);
+		return C_ERR;
+	}
+	return C_OK;
+}
+
+static int configLoadFile(serverConfig *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "shardkv-server: cannot open config file '%s': %s\n", path, strerror(errno));
+		return C_ERR;
+	}
+	char line[4096];
+	int lineno = 0, rc = C_OK;
+	while (rc == C_OK && fgets(line, sizeof(line), f)) {
+		char *words[40];
+		char where[1100];
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		int n = splitLine(line, words, 40);
+		if (n < 0) {
+			fprintf(stderr, "shardkv-server: %s: unbalanced quotes or too many words\n", where);
+			rc = C_ERR;
+		} else if (n > 0) {
+			rc = configApply(cfg, where, n, words);
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+void configUsage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: shardkv-server [/path/to/shardkv.conf] [--<option> <value> ...]\n"
+	        "       shardkv-server --help | --version\n\n"
+	        "A multi-threaded Redis-protocol (RESP2/RESP3) server on the shardkv engine.\n"
+	        "Options have redis.conf names; a config file holds one \"<option> <value>\" per line,\n"
+	        "and flags given after it override it.  Options:\n\n");
+	for (size_t i = 0; i < NCONFIG; i++)
+		fprintf(out, "  --%-34s %s%s\n", configTable[i].name, configTable[i].help,
+		        configTable[i].mutable_ ? "" : " [not settable at runtime]");
+	fprintf(out,
+	        "\nDatabases 0-15 (SELECT n, redis-cli -n n) are the engine namespaces \"0\"..\"15\";\n"
+	        "SELECT <name> or NAMESPACE USE <name> reaches any other namespace.\n"
+	        "A crash loses what was written after the last snapshot.\n");
+}
+
+int configParseArgs(serverConfig *cfg, int argc, char **argv)
+{
+	int i = 1;
+	if (i < argc && argv[i][0] != '-') {
+		if (configLoadFile(cfg, argv[i]) != C_OK)
+			return C_ERR;
+		i++;
+	}
+	while (i < argc) {
+		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
+			fprintf(stderr, "shardkv-server: unexpected argument '%s' (see --help)\n", argv[i]);
+			return C_ERR;
+		}
+		char *words[40];
+		int n = 0;
+		words[n++] = argv[i] + 2;
+		i++;
+		while (i < argc && strncmp(argv[i], "--", 2) != 0 && n < 40)
+			words[n++] = argv[i++];
+		if (n == 1) {
+			fprintf(stderr, "shardkv-server: option --%s needs a value\n", words[0]);
+			return C_ERR;
+		}
+		if (configApply(cfg, "command line", n, words) != C_OK)
+			return C_ERR;
+	}
+	return C_OK;
+}
+
+/* ---------------------------------------------------------------- CONFIG */
+
+/* Push the settings that live outside cfg (atomics, the engine) after a change. */
+void configPublish(void)
+{
+	serverConfig *cfg = &srv.cfg;
+	atomic_store(&srv.max_bulk_len, cfg->proto_max_bulk_len);
+	atomic_store(&srv.qbuf_limit, cfg->client_query_buffer_limit);
+	atomic_store(&srv.obuf_limit, cfg->client_output_buffer_limit);
+	atomic_store(&srv.auth_required, cfg->requirepass[0] != '\0');
+	atomic_store(&srv.maxclients, cfg->maxclients);
+	atomic_store(&srv.timeout, cfg->timeout);
+	atomic_store(&srv.loglevel, serverLogLevel(cfg->loglevel));
+	atomic_store(&srv.notify_flags, cfg->notify_flags);
+}
+
+/* Apply maxmemory and the eviction policy to every namespace. */
+int configApplyMemory(void)
+{
+	size_t n = 0;
+	kv_ns_list(srv.env, NULL, 0, &n);
+	kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
+	if (list == NULL)
+		return C_ERR;
+	kv_ns_list(srv.env, list, n, &n);
+	int pol = configEvictionPolicy(srv.cfg.maxmemory_policy);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+		kv_ns *ns = serverNamespace(list[i].name, &rc);
+		if (ns == NULL)
+			continue;
+		kv_ns_config nc = list[i].config;
+		nc.max_memory = srv.cfg.maxmemory;
+		nc.eviction = pol < 0 ? KV_EVICT_NONE : pol;
+		kv_ns_configure(ns, &nc);
+	}
+	free(list);
+	return C_OK;
+}
+
+static void configGetCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	/* collect matches first: the reply is a map of their count */
+	int hit[NCONFIG] = {0};
+	long long n = 0;
+	for (int a = 2; a < argc; a++)
+		for (size_t i = 0; i < NCONFIG; i++)
+			if (!hit[i] && stringMatch(argv[a], lens[a], configTable[i].name,
+			                           strlen(configTable[i].name), 1)) {
+				hit[i] = 1;
+				n++;
+			}
+	addReplyMapLen(&c->rb, n);
+	pthread_mutex_lock(&srv.cfg_lock);
+	for (size_t i = 0; i < NCONFIG; i++) {
+		if (!hit[i])
+			continue;
+		char val[1100];
+		configFormat(&srv.cfg, &configTable[i], val, sizeof(val));
+		addReplyBulkCString(&c->rb, configTable[i].name);
+		addReplyBulkCString(&c->rb, val);
+	}
+	pthread_mutex_unlock(&srv.cfg_lock);
+}
+
+static void configSetCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	if (argc < 4 || (argc - 2) % 2 != 0) {
+		replyArity(c, "config|set");
+		return;
+	}
+	/* validate everything on a copy, then swap it in: all or nothing */
+	pthread_mutex_lock(&srv.cfg_lock);
+	serverConfig copy = srv.cfg;
+	for (int a = 2; a < argc; a += 2) {
+		char name[64], err[512];
+		char *val = strndup(argv[a + 1], lens[a + 1]);
+		snprintf(name, sizeof(name), "%.*s", (int)(lens[a] < 63 ? lens[a] : 63), argv[a]);
+		const cfgEntry *e = configFind(name);
+		if (e == NULL || lens[a] > 63) {
+			pthread_mutex_unlock(&srv.cfg_lock);
+			addReplyErrorFormat(&c->rb, "Unknown option or number of arguments for CONFIG SET - '%s'", name);
+			free(val);
+			return;
+		}
+		if (!e->mutable_) {
+			pthread_mutex_unlock(&srv.cfg_lock);
+			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", e->name);
+			free(val);
+			return;
+		}
+		int rc = val ? configSetEntry(&copy, e, 1, &val, err, sizeof(err)) : -1;
+		free(val);
+		if (rc != 0) {
+			pthread_mutex_unlock(&srv.cfg_lock);
+			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument '%s') - %s", e->name, err);
+			return;
+		}
+	}
+	int rules_changed = copy.nsave_rules != srv.cfg.nsave_rules ||
+	                    memcmp(copy.save_rules, srv.cfg.save_rules, sizeof(copy.save_rules)) != 0;
+	int mem_changed = copy.maxmemory != srv.cfg.maxmemory ||
+	                  strcmp(copy.maxmemory_policy, srv.cfg.maxmemory_policy) != 0;
+	srv.cfg = copy;
+	configPublish();
+	if (rules_changed)
+		kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
+	pthread_mutex_unlock(&srv.cfg_lock);
+	if (mem_changed)
+		configApplyMemory();
+	addReplyStatus(&c->rb, "OK");
+}
+
+/* CONFIG GET parameter [parameter ...] | CONFIG SET parameter value [...] | CONFIG RESETSTAT | CONFIG HELP */
+void configCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	if (argEq(argv[1], lens[1], "get")) {
+		if (argc < 3) {
+			replyArity(c, "config|get");
+			return;
+		}
+		configGetCommand(c, argc, argv, lens);
+	} else if (argEq(argv[1], lens[1], "set")) {
+		configSetCommand(c, argc, argv, lens);
+	} else if (argEq(argv[1], lens[1], "resetstat") && argc == 2) {
+		for (int i = 0; i < srv.nworkers; i++) {
+			atomic_store(&srv.workers[i].stat_commands, 0);
+			atomic_store(&srv.workers[i].stat_hits, 0);
+			atomic_store(&srv.workers[i].stat_misses, 0);
+		}
+		addReplyStatus(&c->rb, "OK");
+	} else if (argEq(argv[1], lens[1], "help") && argc == 2) {
+		static const char *help[] = {
+			"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"GET <pattern>",
+			"    Return parameters matching the glob-like <pattern> and their values.",
+			"SET <directive> <value>",
+			"    Set the configuration <directive> to <value>.",
+			"RESETSTAT",
+			"    Reset statistics reported by the INFO command.",
+			"HELP",
+			"    Print this help.",
+		};
+		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
+		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
+			addReplyStatus(&c->rb, help[i]);
+	} else {
+		addReplyErrorFormat(&c->rb, "unknown subcommand '%.128s'. Try CONFIG HELP.", argv[1]);
+	}
+}

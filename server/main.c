@@ -1,0 +1,332 @@
+/*
+ * main.c -- shardkv-server: start-up, the accept/timer/signal loop, shutdown.
+ *
+ * Usage:
+ *   shardkv-server                          # 127.0.0.1:6379, snapshots in ./data
+ *   shardkv-server --port 6380 --save "60 1000" --requirepass s3cret
+ *   shardkv-server /etc/shardkv.conf --loglevel verbose
+ *
+ * The main thread accepts connections and hands them to the workers, runs
+ * kv_tick every 100 ms (expiry sweep and autosave rules) and handles SIGTERM and
+ * SIGINT through a signalfd: stop accepting, let workers flush their replies,
+ * save, exit 0.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+server srv;
+static FILE *logfp;
+static pthread_mutex_t logLock = PTHREAD_MUTEX_INITIALIZER;
+static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN */
+
+int64_t mstime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int serverLogLevel(const char *name)
+{
+	static const char *names[] = {"debug", "verbose", "notice", "warning"};
+	for (int i = 0; i < 4; i++)
+		if (!strcasecmp(name, names[i]))
+			return i;
+	return -1;
+}
+
+void serverLog(int level, const char *fmt, ...)
+{
+	if (level < atomic_load_explicit(&srv.loglevel, memory_order_relaxed))
+		return;
+	char msg[1024], ts[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	struct tm tm;
+	time_t secs = tv.tv_sec;
+	localtime_r(&secs, &tm);
+	size_t off = strftime(ts, sizeof(ts), "%d %b %Y %H:%M:%S", &tm);
+	snprintf(ts + off, sizeof(ts) - off, ".%03d", (int)(tv.tv_usec / 1000));
+	pthread_mutex_lock(&logLock);
+	fprintf(logfp ? logfp : stderr, "%d:M %s %c %s\n", (int)getpid(), ts, ".-*#"[level], msg);
+	fflush(logfp ? logfp : stderr);
+	pthread_mutex_unlock(&logLock);
+}
+
+void serverRequestShutdown(int how)
+{
+	int expected = 0;
+	atomic_compare_exchange_strong(&srv.shutdown_asked, &expected, how);
+	if (wakeFd >= 0) {
+		char b = 1;
+		ssize_t r = write(wakeFd, &b, 1);
+		(void)r;
+	}
+}
+
+static int isLoopback(const char *addr)
+{
+	return !strcmp(addr, "127.0.0.1") || !strcmp(addr, "::1") || !strcmp(addr, "localhost") ||
+	       !strncmp(addr, "127.", 4);
+}
+
+static int listenOn(const char *addr, int port)
+{
+	struct addrinfo hints, *res, *ai;
+	char portstr[16];
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	int rc = getaddrinfo(addr, portstr, &hints, &res);
+	if (rc != 0) {
+		serverLog(LL_WARNING, "cannot resolve bind address '%s': %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	int fd = -1;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0)
+			break;
+		serverLog(LL_WARNING, "could not listen on %s:%d: %s", addr, port, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void acceptClients(void)
+{
+	for (;;) {
+		int fd = accept4(srv.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				serverLog(LL_WARNING, "accept: %s", strerror(errno));
+			return;
+		}
+		atomic_fetch_add(&srv.total_connections, 1);
+		if (atomic_load(&srv.connected_clients) >= atomic_load(&srv.maxclients)) {
+			static const char msg[] = "-ERR max number of clients reached\r\n";
+			ssize_t r = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+			(void)r;
+			close(fd);
+			atomic_fetch_add(&srv.rejected_connections, 1);
+			continue;
+		}
+		atomic_fetch_add(&srv.connected_clients, 1);
+		workerAddClient(fd);
+	}
+}
+
+static void hookSetup(void)
+{
+	kv_env_set_hook(srv.env, pubsubKeyspaceHook, NULL);
+}
+
+static int openEngine(void)
+{
+	kv_config kc;
+	kv_config_init(&kc);
+	if (srv.cfg.memory)
+		kc.memory = (size_t)srv.cfg.memory;
+	int rc = kv_env_open(&kc, &srv.env);
+	if (rc != KV_OK) {
+		serverLog(LL_WARNING, "cannot open the engine: %s", kv_strerror(rc));
+		return C_ERR;
+	}
+	if (persistLoadAtStart() != C_OK)
+		return C_ERR;
+	for (int i = 0; i < NUM_DBS; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "%d", i);
+		rc = kv_ns_create(srv.env, name, NULL);
+		if (rc != KV_OK && rc != KV_ENSEXISTS) {
+			serverLog(LL_WARNING, "cannot create namespace %s: %s", name, kv_strerror(rc));
+			return C_ERR;
+		}
+		srv.dbs[i] = serverNamespace(name, &rc);
+		if (srv.dbs[i] == NULL) {
+			serverLog(LL_WARNING, "cannot open namespace %s: %s", name, kv_strerror(rc));
+			return C_ERR;
+		}
+	}
+	configApplyMemory();
+	kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
+	hookSetup();
+	return C_OK;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			configUsage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-v")) {
+			printf("shardkv-server v=%s engine=%s (Redis protocol %s)\n", SHARDKV_SERVER_VERSION,
+			       kv_version(), REDIS_COMPAT_VERSION);
+			return 0;
+		}
+	}
+	configInitDefaults(&srv.cfg);
+	if (configParseArgs(&srv.cfg, argc, argv) != C_OK)
+		return 1;
+	if (srv.cfg.threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		srv.cfg.threads = n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+	}
+	pthread_mutex_init(&srv.cfg_lock, NULL);
+	pthread_mutex_init(&srv.save_lock, NULL);
+	pthread_mutex_init(&srv.ns_lock, NULL);
+	configPublish();
+	if (srv.cfg.logfile[0]) {
+		logfp = fopen(srv.cfg.logfile, "a");
+		if (logfp == NULL) {
+			fprintf(stderr, "shardkv-server: cannot open log file %s: %s\n", srv.cfg.logfile, strerror(errno));
+			return 1;
+		}
+	}
+	srv.start_ms = mstime();
+	srv.lastsave_ms = srv.start_ms;
+	srv.last_save_ok = 1;
+	srv.next_client_id = 1;
+	pubsubInit();
+
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread starts: all inherit it */
+
+	if (!isLoopback(srv.cfg.bind) && srv.cfg.requirepass[0] == '\0')
+		serverLog(LL_WARNING,
+		          "WARNING: listening on %s, which is not a loopback address, WITHOUT A PASSWORD. "
+		          "Anyone who can reach this port can read, change and delete every key. "
+		          "Set --requirepass or bind to 127.0.0.1.",
+		          srv.cfg.bind);
+
+	serverLog(LL_NOTICE, "shardkv-server %s (engine %s) starting, pid %d, %d worker threads",
+	          SHARDKV_SERVER_VERSION, kv_version(), (int)getpid(), srv.cfg.threads);
+	if (openEngine() != C_OK)
+		return 1;
+
+	srv.listen_fd = listenOn(srv.cfg.bind, srv.cfg.port);
+	if (srv.listen_fd < 0)
+		return 1;
+	if (workersStart(srv.cfg.threads) != C_OK) {
+		serverLog(LL_WARNING, "cannot start worker threads");
+		return 1;
+	}
+
+	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	int pipefd[2];
+	if (sfd < 0 || tfd < 0 || pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
+		serverLog(LL_WARNING, "cannot set up the main loop: %s", strerror(errno));
+		return 1;
+	}
+	wakeFd = pipefd[1];
+	struct itimerspec its = {{0, 100 * 1000 * 1000}, {0, 100 * 1000 * 1000}};
+	timerfd_settime(tfd, 0, &its, NULL);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.fd = srv.listen_fd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, srv.listen_fd, &ev);
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.fd = pipefd[0];
+	epoll_ctl(ep, EPOLL_CTL_ADD, pipefd[0], &ev);
+
+	serverLog(LL_NOTICE, "Ready to accept connections on %s:%d", srv.cfg.bind, srv.cfg.port);
+	int ticks = 0;
+	while (!atomic_load(&srv.shutdown_asked)) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, -1);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == srv.listen_fd) {
+				acceptClients();
+			} else if (fd == sfd) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					serverLog(LL_WARNING, "Received %s scheduling shutdown...",
+					          si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+					serverRequestShutdown(1);
+				}
+			} else if (fd == tfd) {
+				uint64_t exp;
+				ssize_t r = read(tfd, &exp, sizeof(exp));
+				(void)r;
+				persistTick();
+				if (++ticks % 10 == 0 && atomic_load(&srv.timeout) > 0)
+					workersCheckIdle();
+			} else if (fd == pipefd[0]) {
+				char buf[16];
+				ssize_t r = read(pipefd[0], buf, sizeof(buf));
+				(void)r;
+			}
+		}
+	}
+
+	/* graceful shutdown: stop accepting, flush replies, save, exit 0 */
+	int how = atomic_load(&srv.shutdown_asked);
+	serverLog(LL_WARNING, "User requested shutdown...");
+	close(srv.listen_fd);
+	workersStop();
+	persistWaitBgsave();
+	int rc = 0;
+	if (how == 3 || (how == 1 && srv.cfg.nsave_rules > 0)) {
+		char err[512];
+		serverLog(LL_NOTICE, "Saving the final snapshot before exiting.");
+		if (persistSave(err, sizeof(err)) != C_OK) {
+			serverLog(LL_WARNING, "Error trying to save the DB, exiting with an error: %s", err);
+			rc = 1;
+		}
+	}
+	kv_env_set_hook(srv.env, NULL, NULL);
+	pthread_mutex_lock(&srv.ns_lock);
+	for (size_t i = 0; i < srv.nnsh; i++)
+		kv_ns_close(srv.nsh[i].ns);
+	free(srv.nsh);
+	srv.nnsh = 0;
+	pthread_mutex_unlock(&srv.ns_lock);
+	kv_env_close(srv.env);
+	free(srv.workers);
+	serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
+	if (logfp)
+		fclose(logfp);
+	return rc;
+}

@@ -1,0 +1,519 @@
+/*
+ * networking.c -- worker threads, their epoll loops and client I/O.
+ *
+ * HOW IT WORKS
+ *   The main thread accepts and hands each socket to the worker with the fewest
+ *   clients (workerAddClient: a pending list plus an eventfd wake-up).  A worker
+ *   owns its clients for their whole life: only it reads, writes, or frees them.
+ *   On a readable socket it reads once, runs every complete request in the query
+ *   buffer in order (pipelining), then writes the accumulated replies with as
+ *   few write() calls as the kernel allows; what is left waits for EPOLLOUT.
+ *
+ *   Limits are checked before memory is committed: the parser refuses bulk and
+ *   header lengths over their limits, and the query buffer grows for an announced
+ *   bulk only if the whole request fits client-query-buffer-limit.  A request
+ *   that arrives slowly costs its client nothing but its buffer: other clients
+ *   are served by the same loop in between.  Writes use MSG_NOSIGNAL, so a
+ *   client that vanishes mid-reply is just closed.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#define READ_CHUNK   (16 * 1024)
+#define BIG_BULK     (32 * 1024)     /* bulks this large get an exactly-sized buffer */
+
+static void wake(worker *w)
+{
+	uint64_t one = 1;
+	ssize_t r = write(w->evfd, &one, sizeof(one));
+	(void)r;
+}
+
+void workerAddClient(int fd)
+{
+	worker *best = &srv.workers[0];
+	for (int i = 1; i < srv.nworkers; i++)
+		if (atomic_load(&srv.workers[i].nclients) < atomic_load(&best->nclients))
+			best = &srv.workers[i];
+	atomic_fetch_add(&best->nclients, 1); /* counted now so the next accept sees it */
+	pthread_mutex_lock(&best->lock);
+	if (best->npending == best->cappending) {
+		size_t ncap = best->cappending ? best->cappending * 2 : 64;
+		int *n = realloc(best->pending_fds, ncap * sizeof(int));
+		if (n == NULL) {
+			pthread_mutex_unlock(&best->lock);
+			atomic_fetch_sub(&best->nclients, 1);
+			atomic_fetch_sub(&srv.connected_clients, 1);
+			close(fd);
+			return;
+		}
+		best->pending_fds = n;
+		best->cappending = ncap;
+	}
+	best->pending_fds[best->npending++] = fd;
+	pthread_mutex_unlock(&best->lock);
+	wake(best);
+}
+
+void workerNotifyMail(client *c)
+{
+	worker *w = c->w;
+	int need_wake = 0;
+	pthread_mutex_lock(&w->lock);
+	if (!c->mail_pending) {
+		if (w->nmail == w->capmail) {
+			size_t ncap = w->capmail ? w->capmail * 2 : 64;
+			client **n = realloc(w->mail_clients, ncap * sizeof(*n));
+			if (n == NULL) {
+				pthread_mutex_unlock(&w->lock);
+				return;
+			}
+			w->mail_clients = n;
+			w->capmail = ncap;
+		}
+		w->mail_clients[w->nmail++] = c;
+		c->mail_pending = 1;
+		need_wake = 1;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (need_wake)
+		wake(w);
+}
+
+static client *clientCreate(worker *w, int fd)
+{
+	client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->id = atomic_fetch_add(&srv.next_client_id, 1);
+	c->fd = fd;
+	c->w = w;
+	respParserInit(&c->parser);
+	replyInit(&c->rb);
+	c->db = srv.dbs[0];
+	strcpy(c->dbname, "0");
+	c->authenticated = !atomic_load(&srv.auth_required);
+	c->ctime_ms = mstime();
+	atomic_store(&c->last_ms, c->ctime_ms);
+	pthread_mutex_init(&c->mbox_lock, NULL);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+		snprintf(c->addr, sizeof(c->addr), "%s:%u", ip, ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		char ip[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+		snprintf(c->addr, sizeof(c->addr), "%s:%u", ip, ntohs(sin6->sin6_port));
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		respParserFree(&c->parser);
+		pthread_mutex_destroy(&c->mbox_lock);
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&w->lock);
+	c->next = w->clients;
+	if (w->clients)
+		w->clients->prev = c;
+	w->clients = c;
+	pthread_mutex_unlock(&w->lock);
+	return c;
+}
+
+static char skipMarker; /* an epoll event of a client freed earlier in the batch */
+
+static void clientFree(client *c)
+{
+	worker *w = c->w;
+	for (int j = w->cur_i + 1; j < w->cur_n; j++)
+		if (w->cur_evs[j].data.ptr == c)
+			w->cur_evs[j].data.ptr = &skipMarker;
+	pubsubUnsubscribeAll(c, 0, 1); /* after this no thread can reach c */
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	pthread_mutex_lock(&w->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->mail_pending)
+		for (size_t i = 0; i < w->nmail; i++)
+			if (w->mail_clients[i] == c) {
+				w->mail_clients[i] = w->mail_clients[--w->nmail];
+				break;
+			}
+	pthread_mutex_unlock(&w->lock);
+	mailMsg *m = c->mbox_head;
+	while (m) {
+		mailMsg *n = m->next;
+		free(m);
+		m = n;
+	}
+	pthread_mutex_destroy(&c->mbox_lock);
+	respParserFree(&c->parser);
+	replyFree(&c->rb);
+	free(c->qbuf);
+	free(c);
+	atomic_fetch_sub(&w->nclients, 1);
+	atomic_fetch_sub(&srv.connected_clients, 1);
+}
+
+/* Write what we can.  Returns -1 if the client must be closed now. */
+static int clientWrite(client *c)
+{
+	while (c->sentpos < c->rb.len) {
+		ssize_t n = send(c->fd, c->rb.buf + c->sentpos, c->rb.len - c->sentpos, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->sentpos += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		return -1; /* the peer went away */
+	}
+	if (c->sentpos == c->rb.len) {
+		replyConsume(&c->rb, c->rb.len);
+		c->sentpos = 0;
+		if (c->close_after_reply)
+			return -1;
+	} else if (c->sentpos > 64 * 1024) {
+		replyConsume(&c->rb, c->sentpos);
+		c->sentpos = 0;
+	}
+	int want = c->rb.len > c->sentpos;
+	if (want != c->want_write) {
+		struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+		epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->want_write = want;
+	}
+	if (c->rb.len - c->sentpos > atomic_load(&srv.obuf_limit) || c->rb.oom || c->mbox_overflow) {
+		serverLog(LL_WARNING, "closing client id=%llu addr=%s: output buffer limit reached",
+		          (unsigned long long)c->id, c->addr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run every complete request in the query buffer.  -1: protocol error. */
+static int processInput(client *c)
+{
+	respLimits lim;
+	lim.max_bulk_len = atomic_load_explicit(&srv.max_bulk_len, memory_order_relaxed);
+	const char *stack_argv[32];
+	size_t stack_lens[32];
+
+	while (c->qpos < c->qlen && !c->close_after_reply) {
+		lim.authenticated = c->authenticated;
+		int r = respParse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &lim);
+		if (r == RESP_NEED_MORE)
+			break;
+		if (r == RESP_ERROR) {
+			addReplyError(&c->rb, c->parser.err);
+			serverLog(LL_VERBOSE, "protocol error from client id=%llu addr=%s: %s",
+			          (unsigned long long)c->id, c->addr, c->parser.err);
+			c->close_after_reply = 1;
+			return -1;
+		}
+		if (r == RESP_COMMAND) {
+			int argc = c->parser.argc;
+			const char **argv = stack_argv;
+			size_t *lens = stack_lens;
+			if (argc > 32) {
+				argv = malloc((size_t)argc * sizeof(*argv));
+				lens = malloc((size_t)argc * sizeof(*lens));
+				if (argv == NULL || lens == NULL) {
+					free(argv);
+					free(lens);
+					addReplyError(&c->rb, "-OOM out of memory");
+					c->close_after_reply = 1;
+					return -1;
+				}
+			}
+			char *base = c->qbuf + c->qpos;
+			for (int i = 0; i < argc; i++) {
+				argv[i] = base + c->parser.argv[i].off;
+				lens[i] = c->parser.argv[i].len;
+			}
+			commandExecute(c, argc, argv, lens);
+			if (argv != stack_argv) {
+				free(argv);
+				free(lens);
+			}
+		}
+		c->qpos += c->parser.pos;
+		respParserReset(&c->parser);
+	}
+	return 0;
+}
+
+/* Make room for the next read; -1 if the client exceeded the query buffer limit. */
+static int ensureReadRoom(client *c)
+{
+	/* drop consumed bytes first */
+	if (c->qpos == c->qlen) {
+		c->qpos = c->qlen = 0;
+	} else if (c->qpos > 0) {
+		memmove(c->qbuf, c->qbuf + c->qpos, c->qlen - c->qpos);
+		c->qlen -= c->qpos;
+		c->qpos = 0;
+	}
+	size_t want = c->qlen + READ_CHUNK;
+	/* a large announced bulk: size the buffer for the whole request at once */
+	if (c->parser.kind == 1 && c->parser.bulklen >= BIG_BULK) {
+		size_t whole = c->parser.pos + (size_t)c->parser.bulklen + 2;
+		if (whole > want)
+			want = whole;
+	}
+	uint64_t limit = atomic_load(&srv.qbuf_limit);
+	if (c->qlen >= limit || (c->parser.kind == 1 && c->parser.bulklen >= 0 &&
+	                         c->parser.pos + (uint64_t)c->parser.bulklen + 2 > limit)) {
+		serverLog(LL_WARNING, "closing client id=%llu addr=%s: query buffer limit reached",
+		          (unsigned long long)c->id, c->addr);
+		return -1;
+	}
+	if (want > limit + READ_CHUNK)
+		want = limit + READ_CHUNK;
+	if (c->qcap < want) {
+		size_t ncap = c->qcap ? c->qcap : READ_CHUNK;
+		while (ncap < want)
+			ncap *= 2;
+		char *n = realloc(c->qbuf, ncap);
+		if (n == NULL)
+			return -1;
+		c->qbuf = n;
+		c->qcap = ncap;
+	} else if (c->qlen == 0 && c->qcap > 4 * 1024 * 1024) {
+		/* shrink after a big request */
+		free(c->qbuf);
+		c->qbuf = malloc(READ_CHUNK);
+		c->qcap = c->qbuf ? READ_CHUNK : 0;
+		if (c->qbuf == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Returns -1 when the client must be freed. */
+static int clientReadable(client *c)
+{
+	if (c->close_after_reply)
+		return 0;
+	if (ensureReadRoom(c) != 0)
+		return -1;
+	ssize_t n = read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+	if (n == 0)
+		return -1;
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+	c->qlen += (size_t)n;
+	atomic_store_explicit(&c->last_ms, mstime(), memory_order_relaxed);
+	processInput(c);
+	return 0;
+}
+
+static void acceptPending(worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	size_t n = w->npending;
+	int fds[256];
+	if (n > 256)
+		n = 256;
+	memcpy(fds, w->pending_fds, n * sizeof(int));
+	memmove(w->pending_fds, w->pending_fds + n, (w->npending - n) * sizeof(int));
+	w->npending -= n;
+	int more = w->npending > 0;
+	pthread_mutex_unlock(&w->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (clientCreate(w, fds[i]) == NULL) {
+			close(fds[i]);
+			atomic_fetch_sub(&w->nclients, 1);
+			atomic_fetch_sub(&srv.connected_clients, 1);
+		}
+	}
+	if (more)
+		wake(w);
+}
+
+static void deliverMail(worker *w)
+{
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		if (w->nmail == 0) {
+			pthread_mutex_unlock(&w->lock);
+			return;
+		}
+		client *c = w->mail_clients[--w->nmail];
+		c->mail_pending = 0;
+		pthread_mutex_unlock(&w->lock);
+		pubsubDrainMailbox(c);
+		if (clientWrite(c) != 0)
+			clientFree(c);
+	}
+}
+
+static void closeIdle(worker *w)
+{
+	int timeout = atomic_load(&srv.timeout);
+	if (timeout <= 0)
+		return;
+	int64_t now = mstime();
+	client *c = w->clients, *next;
+	for (; c; c = next) {
+		next = c->next;
+		if (c->nchannels || c->npatterns)
+			continue; /* as Redis: pub/sub clients are never idle */
+		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
+			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);
+			clientFree(c);
+		}
+	}
+}
+
+static void *workerMain(void *arg)
+{
+	worker *w = arg;
+	struct epoll_event evs[256];
+
+	while (!atomic_load(&w->stop)) {
+		int n = epoll_wait(w->epfd, evs, 256, 1000);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			serverLog(LL_WARNING, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		w->cur_evs = evs;
+		w->cur_n = n;
+		for (int i = 0; i < n; i++) {
+			w->cur_i = i;
+			if (evs[i].data.ptr == &skipMarker)
+				continue;
+			if (evs[i].data.ptr == NULL) {
+				uint64_t v;
+				ssize_t r = read(w->evfd, &v, sizeof(v));
+				(void)r;
+				acceptPending(w);
+				deliverMail(w);
+				if (atomic_exchange(&w->kill_idle, 0))
+					closeIdle(w);
+				continue;
+			}
+			client *c = evs[i].data.ptr;
+			int dead = 0;
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				dead = clientReadable(c) != 0;
+			if (!dead) {
+				pubsubDrainMailbox(c);
+				dead = clientWrite(c) != 0;
+			}
+			if (dead)
+				clientFree(c);
+		}
+		w->cur_n = 0;
+	}
+	/* graceful stop: one last attempt to flush replies, then close */
+	while (w->clients) {
+		client *c = w->clients;
+		clientWrite(c);
+		clientFree(c);
+	}
+	return NULL;
+}
+
+int workersStart(int n)
+{
+	srv.nworkers = n;
+	srv.workers = calloc((size_t)n, sizeof(worker));
+	if (srv.workers == NULL)
+		return C_ERR;
+	for (int i = 0; i < n; i++) {
+		worker *w = &srv.workers[i];
+		w->idx = i;
+		pthread_mutex_init(&w->lock, NULL);
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->epfd < 0 || w->evfd < 0)
+			return C_ERR;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) != 0)
+			return C_ERR;
+		if (pthread_create(&w->thread, NULL, workerMain, w) != 0)
+			return C_ERR;
+	}
+	return C_OK;
+}
+
+void workersStop(void)
+{
+	for (int i = 0; i < srv.nworkers; i++) {
+		atomic_store(&srv.workers[i].stop, 1);
+		wake(&srv.workers[i]);
+	}
+	for (int i = 0; i < srv.nworkers; i++) {
+		worker *w = &srv.workers[i];
+		pthread_join(w->thread, NULL);
+		/* sockets handed over but never picked up */
+		for (size_t k = 0; k < w->npending; k++)
+			close(w->pending_fds[k]);
+		close(w->epfd);
+		close(w->evfd);
+		kv_buf_free(srv.env, &w->buf);
+		kv_buf_free(srv.env, &w->buf2);
+		free(w->pending_fds);
+		free(w->mail_clients);
+	}
+}
+
+void workersCheckIdle(void)
+{
+	for (int i = 0; i < srv.nworkers; i++) {
+		atomic_store(&srv.workers[i].kill_idle, 1);
+		wake(&srv.workers[i]);
+	}
+}
+
+/* CLIENT LIST: one line per client, in Redis's field layout (a subset). */
+void clientListAppend(replyBuf *rb)
+{
+	int64_t now = mstime();
+	for (int i = 0; i < srv.nworkers; i++) {
+		worker *w = &srv.workers[i];
+		pthread_mutex_lock(&w->lock);
+		for (client *c = w->clients; c; c = c->next) {
+			char line[512];
+			int n = snprintf(line, sizeof(line),
+			                 "id=%llu addr=%s laddr=%s:%d fd=%d name=%s age=%lld idle=%lld flags=%s db=%s "
+			                 "sub=%zu psub=%zu qbuf=%zu obl=%zu resp=%d cmd=%s user=default\n",
+			                 (unsigned long long)c->id, c->addr, srv.cfg.bind, srv.cfg.port, c->fd,
+			                 c->name, (long long)(now - c->ctime_ms) / 1000,
+			                 (long long)(now - atomic_load(&c->last_ms)) / 1000,
+			                 (c->nchannels || c->npatterns) ? "P" : "N", c->dbname, c->nchannels,
+			                 c->npatterns, c->qlen - c->qpos, c->rb.len, c->rb.resp,
+			                 c->last_cmd ? c->last_cmd : "NULL");
+			if (n > 0)
+				addReplyRaw(rb, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+}

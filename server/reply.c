@@ -1,0 +1,248 @@
+/*
+ * reply.c -- RESP2/RESP3 reply encoding (see reply.h).
+ */
+#include "reply.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void replyInit(replyBuf *rb)
+{
+	memset(rb, 0, sizeof(*rb));
+	rb->resp = 2;
+}
+
+void replyFree(replyBuf *rb)
+{
+	free(rb->buf);
+	rb->buf = NULL;
+	rb->len = rb->cap = 0;
+}
+
+void replyConsume(replyBuf *rb, size_t n)
+{
+	if (n >= rb->len) {
+		rb->len = 0;
+		/* do not keep a huge buffer around after one big reply */
+		if (rb->cap > 1024 * 1024) {
+			free(rb->buf);
+			rb->buf = NULL;
+			rb->cap = 0;
+		}
+		return;
+	}
+	memmove(rb->buf, rb->buf + n, rb->len - n);
+	rb->len -= n;
+}
+
+static int reserve(replyBuf *rb, size_t n)
+{
+	if (rb->oom)
+		return -1;
+	if (rb->cap - rb->len >= n)
+		return 0;
+	size_t need = rb->len + n;
+	if (need < rb->len) {
+		rb->oom = 1;
+		return -1;
+	}
+	size_t ncap = rb->cap ? rb->cap : 256;
+	while (ncap < need)
+		ncap = ncap * 2 < ncap ? need : ncap * 2;
+	char *nb = realloc(rb->buf, ncap);
+	if (nb == NULL) {
+		rb->oom = 1;
+		return -1;
+	}
+	rb->buf = nb;
+	rb->cap = ncap;
+	return 0;
+}
+
+void addReplyRaw(replyBuf *rb, const void *p, size_t n)
+{
+	if (n == 0 || reserve(rb, n) != 0)
+		return;
+	memcpy(rb->buf + rb->len, p, n);
+	rb->len += n;
+}
+
+/* "<prefix><n>\r\n" */
+static void addHeader(replyBuf *rb, char prefix, long long n)
+{
+	char tmp[32];
+	int l = snprintf(tmp, sizeof(tmp), "%c%lld\r\n", prefix, n);
+	addReplyRaw(rb, tmp, (size_t)l);
+}
+
+/* Copy s, turning CR and LF into spaces so the line stays one line. */
+static void addLine(replyBuf *rb, char prefix, const char *s, size_t n)
+{
+	if (reserve(rb, n + 3) != 0)
+		return;
+	rb->buf[rb->len++] = prefix;
+	for (size_t i = 0; i < n; i++)
+		rb->buf[rb->len++] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
+	rb->buf[rb->len++] = '\r';
+	rb->buf[rb->len++] = '\n';
+}
+
+void addReplyStatus(replyBuf *rb, const char *s)
+{
+	addLine(rb, '+', s, strlen(s));
+}
+
+void addReplyError(replyBuf *rb, const char *s)
+{
+	if (s[0] == '-') {
+		addLine(rb, '-', s + 1, strlen(s + 1));
+		return;
+	}
+	addReplyRaw(rb, "-ERR ", 5);
+	/* the body as addLine writes it: CR and LF become spaces */
+	size_t n = strlen(s);
+	if (reserve(rb, n + 2) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		rb->buf[rb->len++] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
+	rb->buf[rb->len++] = '\r';
+	rb->buf[rb->len++] = '\n';
+}
+
+void addReplyErrorFormat(replyBuf *rb, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	addReplyError(rb, tmp);
+}
+
+void addReplyBulk(replyBuf *rb, const void *p, size_t n)
+{
+	addHeader(rb, '$', (long long)n);
+	if (reserve(rb, n + 2) != 0)
+		return;
+	if (n)
+		memcpy(rb->buf + rb->len, p, n);
+	rb->len += n;
+	rb->buf[rb->len++] = '\r';
+	rb->buf[rb->len++] = '\n';
+}
+
+void addReplyBulkCString(replyBuf *rb, const char *s)
+{
+	if (s == NULL)
+		addReplyNull(rb);
+	else
+		addReplyBulk(rb, s, strlen(s));
+}
+
+void addReplyBulkFormat(replyBuf *rb, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	addReplyBulk(rb, tmp, (size_t)n);
+}
+
+void addReplyLongLong(replyBuf *rb, long long v)
+{
+	addHeader(rb, ':', v);
+}
+
+void addReplyNull(replyBuf *rb)
+{
+	if (rb->resp >= 3)
+		addReplyRaw(rb, "_\r\n", 3);
+	else
+		addReplyRaw(rb, "$-1\r\n", 5);
+}
+
+void addReplyNullArray(replyBuf *rb)
+{
+	if (rb->resp >= 3)
+		addReplyRaw(rb, "_\r\n", 3);
+	else
+		addReplyRaw(rb, "*-1\r\n", 5);
+}
+
+void addReplyArrayLen(replyBuf *rb, long long n)
+{
+	addHeader(rb, '*', n);
+}
+
+void addReplyMapLen(replyBuf *rb, long long n)
+{
+	if (rb->resp >= 3)
+		addHeader(rb, '%', n);
+	else
+		addHeader(rb, '*', n * 2);
+}
+
+void addReplySetLen(replyBuf *rb, long long n)
+{
+	addHeader(rb, rb->resp >= 3 ? '~' : '*', n);
+}
+
+void addReplyPushLen(replyBuf *rb, long long n)
+{
+	addHeader(rb, rb->resp >= 3 ? '>' : '*', n);
+}
+
+void addReplyDouble(replyBuf *rb, double d)
+{
+	char tmp[64];
+	int n;
+	if (isinf(d))
+		n = snprintf(tmp, sizeof(tmp), "%s", d > 0 ? "inf" : "-inf");
+	else
+		n = snprintf(tmp, sizeof(tmp), "%.17g", d);
+	if (rb->resp >= 3) {
+		addLine(rb, ',', tmp, (size_t)n);
+	} else {
+		addReplyBulk(rb, tmp, (size_t)n);
+	}
+}
+
+void addReplyBool(replyBuf *rb, int b)
+{
+	if (rb->resp >= 3)
+		addReplyRaw(rb, b ? "#t\r\n" : "#f\r\n", 4);
+	else
+		addReplyLongLong(rb, b ? 1 : 0);
+}
+
+void addReplyVerbatim(replyBuf *rb, const char *s, size_t n, const char *ext)
+{
+	if (rb->resp < 3) {
+		addReplyBulk(rb, s, n);
+		return;
+	}
+	addHeader(rb, '=', (long long)(n + 4));
+	addReplyRaw(rb, ext, 3);
+	addReplyRaw(rb, ":", 1);
+	addReplyRaw(rb, s, n);
+	addReplyRaw(rb, "\r\n", 2);
+}
+
+void addReplyPubsubMessage(replyBuf *rb, const char *kind, const void *pat, size_t plen,
+                           const void *chan, size_t clen, const void *msg, size_t mlen)
+{
+	addReplyPushLen(rb, pat ? 4 : 3);
+	addReplyBulkCString(rb, kind);
+	if (pat)
+		addReplyBulk(rb, pat, plen);
+	addReplyBulk(rb, chan, clen);
+	addReplyBulk(rb, msg, mlen);
+}

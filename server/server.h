@@ -1,0 +1,366 @@
+/*
+ * server.h -- the single internal header of shardkv-server.
+ *
+ * HOW IT WORKS
+ *   main.c parses the configuration (config.c), opens the engine, loads the
+ *   snapshot (persist.c) and starts `threads` worker threads (event.c).  The main
+ *   thread owns the listening socket, signals (signalfd) and a 100 ms timer: it
+ *   accepts connections and hands each to a worker round-robin; on every timer
+ *   tick it drives kv_tick() (expiry sweep, autosave rules) and the idle timeout.
+ *
+ *   Each worker runs its own epoll loop over its clients (networking.c).  A read
+ *   appends to the client's query buffer; every complete command in it is parsed
+ *   (resp.c, socket-free so it can be fuzzed), looked up in the command table
+ *   (commands.c) and executed in order; replies accumulate in the client's reply
+ *   buffer (reply.c) and are written once per read, so a pipeline is answered
+ *   with few writes.  There is no global lock on the request path: commands call
+ *   the engine directly and its shard locks do the rest.
+ *
+ *   Pub/sub (pubsub.c) is the one shared structure: a mutex-guarded channel and
+ *   pattern registry.  A PUBLISH from any thread appends the message to each
+ *   receiver's mailbox (a per-client mutex) and wakes the receiver's worker via
+ *   its eventfd; only the owning worker ever writes to a socket.
+ */
+#ifndef SHARDKV_SERVER_H
+#define SHARDKV_SERVER_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv.h"
+#include "resp.h"
+#include "reply.h"
+
+#define SHARDKV_SERVER_VERSION "0.1.0"
+#define REDIS_COMPAT_VERSION   "7.0.15" /* what INFO/HELLO report as redis_version */
+
+#define C_OK  0
+#define C_ERR (-1)
+
+#define NUM_DBS 16 /* namespaces "0".."15" created at start */
+
+/* ------------------------------------------------------------- config */
+typedef struct serverConfig {
+	int      port;
+	char     bind[256];
+	char     dir[1024];
+	char     dbfilename[256];
+	char     requirepass[512];
+	int      maxclients;
+	int      timeout;            /* idle seconds, 0 = never */
+	uint64_t maxmemory;          /* bytes per namespace, 0 = no limit */
+	char     maxmemory_policy[32];
+	char     loglevel[16];
+	int      threads;
+	uint64_t proto_max_bulk_len;
+	uint64_t client_query_buffer_limit;
+	uint64_t client_output_buffer_limit; /* bytes of pending replies before the client is dropped */
+	kv_save_rule save_rules[16];
+	size_t   nsave_rules;
+	char     notify_keyspace_events[32];
+	int      notify_flags;       /* parsed form of notify_keyspace_events */
+	uint64_t memory;             /* engine region bytes (0: engine default) */
+	char     logfile[1024];      /* "" = stderr */
+} serverConfig;
+
+/* notify-keyspace-events flags */
+#define NOTIFY_KEYSPACE (1 << 0) /* K */
+#define NOTIFY_KEYEVENT (1 << 1) /* E */
+#define NOTIFY_GENERIC  (1 << 2) /* g */
+#define NOTIFY_STRING   (1 << 3) /* $ */
+#define NOTIFY_EXPIRED  (1 << 4) /* x */
+#define NOTIFY_EVICTED  (1 << 5) /* e */
+#define NOTIFY_NEW      (1 << 6) /* n (accepted, never emitted) */
+#define NOTIFY_ALL      (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_EXPIRED | NOTIFY_EVICTED) /* A */
+
+void configInitDefaults(serverConfig *cfg);
+/* Parse argv (flags, an optional config file first).  On error prints and returns C_ERR. */
+int configParseArgs(serverConfig *cfg, int argc, char **argv);
+int configParseNotifyFlags(const char *s, int *out);
+int configEvictionPolicy(const char *name);
+void configPublish(void);
+int configApplyMemory(void);
+void configUsage(FILE *out);
+
+/* ------------------------------------------------------------- clients */
+struct worker;
+
+typedef struct mailMsg {
+	struct mailMsg *next;
+	size_t          len;
+	char            data[]; /* an encoded reply, ready to append */
+} mailMsg;
+
+typedef struct client {
+	uint64_t       id;
+	int            fd;
+	struct worker *w;
+	struct client *prev, *next; /* the worker's client list */
+
+	/* input */
+	char          *qbuf;
+	size_t         qlen, qcap;
+	size_t         qpos;        /* start of the command being parsed */
+	respParser     parser;
+
+	/* output */
+	replyBuf       rb;
+	size_t         sentpos;     /* bytes of rb already written */
+
+	/* state */
+	kv_ns         *db;          /* current namespace */
+	char           dbname[KV_NS_NAME_MAX + 1];
+	int            authenticated;
+	int            close_after_reply;
+	int            want_write;  /* EPOLLOUT is registered */
+	char           name[128];
+	char           addr[64];
+	int64_t        ctime_ms;
+	_Atomic int64_t last_ms;    /* last interaction */
+	const char    *last_cmd;
+
+	/* pub/sub: guarded by the pubsub registry lock */
+	size_t         nchannels, npatterns;
+	size_t         capchannels, cappatterns;
+	void         **channels, **patterns; /* the registry's entries (pubsub.c) */
+	/* mailbox: guarded by mbox_lock, written by any thread */
+	pthread_mutex_t mbox_lock;
+	mailMsg        *mbox_head, *mbox_tail;
+	size_t         mbox_bytes;
+	int            mbox_overflow;
+	int            dead;        /* guarded by the registry lock: no more deliveries */
+	int            mail_pending; /* guarded by the worker's lock: in w->mail_clients */
+} client;
+
+/* ------------------------------------------------------------- workers */
+typedef struct worker {
+	int            idx;
+	pthread_t      thread;
+	int            epfd;
+	int            evfd;           /* wakes the loop: new clients, mail, shutdown */
+	pthread_mutex_t lock;          /* guards the pending lists below */
+	int           *pending_fds;
+	size_t         npending, cappending;
+	client       **mail_clients;   /* clients with new mail */
+	size_t         nmail, capmail;
+	client        *clients;        /* list head; links change under lock */
+	struct epoll_event *cur_evs;   /* the batch being handled (clientFree skips freed) */
+	int            cur_i, cur_n;
+	_Atomic size_t nclients;
+	_Atomic int    stop;
+	_Atomic int    kill_idle;      /* main asks: scan for idle clients */
+	_Atomic uint64_t stat_commands; /* per worker, so the hot path shares no counter */
+	_Atomic uint64_t stat_hits, stat_misses;
+	kv_buf         buf;            /* scratch value buffer */
+	kv_buf         buf2;
+} worker;
+
+/* ------------------------------------------------------------- server */
+typedef struct server {
+	serverConfig   cfg;
+	kv_env        *env;
+	kv_ns         *dbs[NUM_DBS];
+	int            listen_fd;
+	int            nworkers;
+	worker        *workers;
+	_Atomic uint64_t next_client_id;
+	_Atomic long   connected_clients;
+	_Atomic uint64_t total_connections;
+	_Atomic uint64_t rejected_connections;
+	_Atomic int64_t start_ms;
+	_Atomic int    shutdown_asked;  /* 1: save if rules say so, 2: nosave, 3: save */
+	_Atomic int    notify_flags;
+	/* hot-path copies of config values (CONFIG SET updates them) */
+	_Atomic uint64_t max_bulk_len;
+	_Atomic uint64_t qbuf_limit;
+	_Atomic uint64_t obuf_limit;
+	_Atomic int    auth_required;
+	_Atomic int    maxclients;
+	_Atomic int    timeout;
+	_Atomic int    loglevel;
+
+	/* persistence */
+	pthread_mutex_t save_lock;       /* one save at a time */
+	_Atomic int    bgsave_running;
+	_Atomic int64_t lastsave_ms;
+	_Atomic int    last_save_ok;
+	_Atomic uint64_t dirty_at_last_tick;
+	_Atomic int64_t last_bgsave_time_sec;
+	pthread_t      bgsave_thread;
+	int            bgsave_thread_valid;
+
+	/* config access from commands (CONFIG SET) */
+	pthread_mutex_t cfg_lock;
+
+	/* opened namespace handles (never closed before exit) */
+	pthread_mutex_t ns_lock;
+	struct nsHandle { char name[KV_NS_NAME_MAX + 1]; kv_ns *ns; } *nsh;
+	size_t         nnsh, capnsh;
+} server;
+
+extern server srv;
+
+/* ------------------------------------------------------------- commands */
+typedef void commandProc(client *c, int argc, const char **argv, const size_t *lens);
+
+#define CMD_NOAUTH  (1 << 0) /* allowed before AUTH */
+#define CMD_PUBSUB  (1 << 1) /* allowed in a RESP2 subscribed context */
+#define CMD_WRITE   (1 << 2)
+#define CMD_READONLY (1 << 3)
+#define CMD_FAST    (1 << 4)
+#define CMD_ADMIN   (1 << 5)
+
+typedef struct subCommand {
+	const char  *name;
+	int          arity;
+	const char  *summary;
+} subCommand;
+
+typedef struct redisCommand {
+	const char  *name;      /* lower case */
+	commandProc *proc;
+	int          arity;     /* negative: at least -arity */
+	int          flags;
+	int          firstkey, lastkey, step;
+	const char  *summary;
+	const char  *group;
+	const subCommand *subs;  /* NULL-terminated, or NULL */
+} redisCommand;
+
+const redisCommand *commandLookup(const char *name, size_t len);
+const redisCommand *commandTable(size_t *n);
+/* Execute one parsed command on c (auth, arity, pub/sub context checks). */
+void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
+
+/* helpers shared by the command files (commands.c) */
+int  argEq(const char *arg, size_t len, const char *lit);
+int  argToLongLong(const char *s, size_t len, long long *out);
+int  argToLongLongOrReply(client *c, const char *s, size_t len, long long *out);
+int  argToDoubleOrReply(client *c, const char *s, size_t len, double *out);
+void replyArity(client *c, const char *name);
+void replySyntax(client *c);
+/* Turn an engine status into a Redis error reply; returns nonzero if it replied. */
+int  replyKvError(client *c, int rc);
+/* The namespace handle for name (opened once, kept). NULL + *rc on failure. */
+kv_ns *serverNamespace(const char *name, int *rc);
+
+/* command families */
+void pingCommand(client *c, int argc, const char **argv, const size_t *lens);
+void echoCommand(client *c, int argc, const char **argv, const size_t *lens);
+void helloCommand(client *c, int argc, const char **argv, const size_t *lens);
+void authCommand(client *c, int argc, const char **argv, const size_t *lens);
+void selectCommand(client *c, int argc, const char **argv, const size_t *lens);
+void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens);
+void quitCommand(client *c, int argc, const char **argv, const size_t *lens);
+void resetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void clientCommand(client *c, int argc, const char **argv, const size_t *lens);
+void commandCommand(client *c, int argc, const char **argv, const size_t *lens);
+void infoCommand(client *c, int argc, const char **argv, const size_t *lens);
+void configCommand(client *c, int argc, const char **argv, const size_t *lens);
+void timeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void dbsizeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void flushdbCommand(client *c, int argc, const char **argv, const size_t *lens);
+void flushallCommand(client *c, int argc, const char **argv, const size_t *lens);
+void saveCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bgsaveCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lastsaveCommand(client *c, int argc, const char **argv, const size_t *lens);
+void shutdownCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+void getCommand(client *c, int argc, const char **argv, const size_t *lens);
+void setCommand(client *c, int argc, const char **argv, const size_t *lens);
+void setnxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void setexCommand(client *c, int argc, const char **argv, const size_t *lens);
+void psetexCommand(client *c, int argc, const char **argv, const size_t *lens);
+void getsetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void getdelCommand(client *c, int argc, const char **argv, const size_t *lens);
+void getexCommand(client *c, int argc, const char **argv, const size_t *lens);
+void mgetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void msetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void msetnxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void incrCommand(client *c, int argc, const char **argv, const size_t *lens);
+void decrCommand(client *c, int argc, const char **argv, const size_t *lens);
+void incrbyCommand(client *c, int argc, const char **argv, const size_t *lens);
+void decrbyCommand(client *c, int argc, const char **argv, const size_t *lens);
+void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *lens);
+void appendCommand(client *c, int argc, const char **argv, const size_t *lens);
+void strlenCommand(client *c, int argc, const char **argv, const size_t *lens);
+void getrangeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void setrangeCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+void delCommand(client *c, int argc, const char **argv, const size_t *lens);
+void existsCommand(client *c, int argc, const char **argv, const size_t *lens);
+void typeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void renameCommand(client *c, int argc, const char **argv, const size_t *lens);
+void renamenxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void keysCommand(client *c, int argc, const char **argv, const size_t *lens);
+void scanCommand(client *c, int argc, const char **argv, const size_t *lens);
+void randomkeyCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+void expireCommand(client *c, int argc, const char **argv, const size_t *lens);
+void pexpireCommand(client *c, int argc, const char **argv, const size_t *lens);
+void expireatCommand(client *c, int argc, const char **argv, const size_t *lens);
+void pexpireatCommand(client *c, int argc, const char **argv, const size_t *lens);
+void ttlCommand(client *c, int argc, const char **argv, const size_t *lens);
+void pttlCommand(client *c, int argc, const char **argv, const size_t *lens);
+void expiretimeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void pexpiretimeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void persistCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+void subscribeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void unsubscribeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void psubscribeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void punsubscribeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void publishCommand(client *c, int argc, const char **argv, const size_t *lens);
+void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+/* ------------------------------------------------------------- pubsub.c */
+void pubsubInit(void);
+/* Remove every subscription of c (notify: reply per channel as UNSUBSCRIBE does);
+ * closing: also stop every delivery to c, before it is freed. */
+void pubsubUnsubscribeAll(client *c, int notify, int closing);
+size_t pubsubSubscriptionCount(client *c);
+/* The engine hook: keyspace notifications. */
+void pubsubKeyspaceHook(void *ctx, const char *ns, const void *key, size_t klen, int event);
+/* Append queued messages of c's mailbox to its reply buffer (owner thread only). */
+void pubsubDrainMailbox(client *c);
+size_t pubsubNumChannels(void);
+size_t pubsubNumPatterns(void);
+/* Glob match, Redis stringmatchlen semantics. */
+int stringMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
+
+/* ------------------------------------------------------------- networking.c */
+int  workersStart(int n);
+void workersStop(void);
+void workerAddClient(int fd);
+void workerNotifyMail(client *c);
+/* Close every client whose last interaction is older than timeout seconds. */
+void workersCheckIdle(void);
+void clientListAppend(replyBuf *rb);   /* CLIENT LIST lines for every client */
+
+/* ------------------------------------------------------------- persist.c */
+/* Load the snapshot at start: C_ERR (with a message printed) if it is corrupt. */
+int persistLoadAtStart(void);
+/* Save synchronously; fills err text on failure. */
+int persistSave(char *errbuf, size_t errlen);
+/* Start a background save thread; C_ERR if one is running. */
+int persistBgsave(void);
+void persistWaitBgsave(void);
+/* From the main timer: kv_tick, autosave. */
+void persistTick(void);
+void persistSnapshotPath(char *out, size_t outlen);
+
+/* ------------------------------------------------------------- main.c */
+void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LL_DEBUG   0
+#define LL_VERBOSE 1
+#define LL_NOTICE  2
+#define LL_WARNING 3
+int serverLogLevel(const char *name);
+void serverRequestShutdown(int how);
+int64_t mstime(void);
+
+#endif /* SHARDKV_SERVER_H */

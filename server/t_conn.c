@@ -1,0 +1,351 @@
+/*
+ * t_conn.c -- connection commands: PING, ECHO, HELLO, AUTH, SELECT, NAMESPACE,
+ * QUIT, RESET, CLIENT.
+ *
+ * NAMESPACES
+ *   Database N of SELECT is the engine namespace named "N" ("0".."15" exist from
+ *   the start, so `redis-cli -n 3` works; SELECT of another number works once a
+ *   namespace of that name exists).  SELECT <name> with a non-numeric name
+ *   selects any existing namespace, e.g. one loaded from a snapshot written by
+ *   PostgreSQL or SQLite.  NAMESPACE LIST | CURRENT | USE <name> |
+ *   CREATE <name> | DROP <name> manage them explicitly.
+ */
+#include "server.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* PING [message] */
+void pingCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	if (argc > 2) {
+		replyArity(c, "ping");
+		return;
+	}
+	if (c->rb.resp == 2 && (c->nchannels || c->npatterns)) {
+		/* RESP2 subscribed context: a pong message, as Redis */
+		addReplyArrayLen(&c->rb, 2);
+		addReplyBulk(&c->rb, "pong", 4);
+		addReplyBulk(&c->rb, argc == 2 ? argv[1] : "", argc == 2 ? lens[1] : 0);
+		return;
+	}
+	if (argc == 2)
+		addReplyBulk(&c->rb, argv[1], lens[1]);
+	else
+		addReplyStatus(&c->rb, "PONG");
+}
+
+/* ECHO message */
+void echoCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	(void)argc;
+	addReplyBulk(&c->rb, argv[1], lens[1]);
+}
+
+/* Compare without an early exit, so timing does not reveal the password. */
+static int passwordEquals(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+	unsigned diff = (unsigned)(alen != blen);
+	for (size_t i = 0; i < alen; i++)
+		diff |= (unsigned)(a[i] ^ b[i % (blen ? blen : 1)]);
+	return diff == 0;
+}
+
+/* Check user/password; replies on failure.  C_OK when authenticated. */
+static int authenticate(client *c, const char *user, size_t ulen, const char *pass, size_t plen)
+{
+	pthread_mutex_lock(&srv.cfg_lock);
+	int ok = srv.cfg.requirepass[0] != '\0' && (user == NULL || argEq(user, ulen, "default")) &&
+	         passwordEquals(pass, plen, srv.cfg.requirepass);
+	pthread_mutex_unlock(&srv.cfg_lock);
+	if (!ok) {
+		addReplyError(&c->rb, "-WRONGPASS invalid username-password pair or user is disabled.");
+		return C_ERR;
+	}
+	c->authenticated = 1;
+	return C_OK;
+}
+
+/* AUTH [username] password */
+void authCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	if (argc > 3) {
+		replySyntax(c);
+		return;
+	}
+	if (!atomic_load(&srv.auth_required) && argc == 2) {
+		addReplyError(&c->rb, "AUTH <password> called without any password configured for the default "
+		                      "user. Are you sure your configuration is correct?");
+		return;
+	}
+	int rc = argc == 2 ? authenticate(c, NULL, 0, argv[1], lens[1])
+	                   : authenticate(c, argv[1], lens[1], argv[2], lens[2]);
+	if (rc == C_OK)
+		addReplyStatus(&c->rb, "OK");
+}
+
+/* HELLO [protover [AUTH username password] [SETNAME clientname]] */
+void helloCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	long long ver = 0;
+	int next = 1;
+	if (argc >= 2) {
+		if (!argToLongLong(argv[1], lens[1], &ver)) {
+			addReplyError(&c->rb, "Protocol version is not an integer or out of range");
+			return;
+		}
+		next = 2;
+		if (ver < 2 || ver > 3) {
+			addReplyError(&c->rb, "-NOPROTO unsupported protocol version");
+			return;
+		}
+	}
+	const char *name = NULL;
+	size_t namelen = 0;
+	for (int j = next; j < argc; j++) {
+		int more = argc - j - 1;
+		if (argEq(argv[j], lens[j], "auth") && more >= 2) {
+			if (authenticate(c, argv[j + 1], lens[j + 1], argv[j + 2], lens[j + 2]) != C_OK)
+				return;
+			j += 2;
+		} else if (argEq(argv[j], lens[j], "setname") && more >= 1) {
+			name = argv[j + 1];
+			namelen = lens[j + 1];
+			j++;
+		} else {
+			addReplyErrorFormat(&c->rb, "Syntax error in HELLO option '%.128s'", argv[j]);
+			return;
+		}
+	}
+	if (!c->authenticated && atomic_load(&srv.auth_required)) {
+		addReplyError(&c->rb, "-NOAUTH HELLO must be called with the client already authenticated, "
+		                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+		                      "authenticate the client and select the RESP protocol version at the same time");
+		return;
+	}
+	if (name) {
+		for (size_t i = 0; i < namelen; i++)
+			if (name[i] < '!' || name[i] > '~') {
+				addReplyError(&c->rb, "Client names cannot contain spaces, newlines or special characters.");
+				return;
+			}
+		pthread_mutex_lock(&c->w->lock);
+		snprintf(c->name, sizeof(c->name), "%.*s", (int)namelen, name);
+		pthread_mutex_unlock(&c->w->lock);
+	}
+	if (ver)
+		c->rb.resp = (int)ver;
+	addReplyMapLen(&c->rb, 7);
+	addReplyBulkCString(&c->rb, "server");
+	addReplyBulkCString(&c->rb, "redis");
+	addReplyBulkCString(&c->rb, "version");
+	addReplyBulkCString(&c->rb, REDIS_COMPAT_VERSION);
+	addReplyBulkCString(&c->rb, "proto");
+	addReplyLongLong(&c->rb, c->rb.resp);
+	addReplyBulkCString(&c->rb, "id");
+	addReplyLongLong(&c->rb, (long long)c->id);
+	addReplyBulkCString(&c->rb, "mode");
+	addReplyBulkCString(&c->rb, "standalone");
+	addReplyBulkCString(&c->rb, "role");
+	addReplyBulkCString(&c->rb, "master");
+	addReplyBulkCString(&c->rb, "modules");
+	addReplyArrayLen(&c->rb, 0);
+}
+
+static int validNsName(const char *s, size_t len)
+{
+	if (len == 0 || len > KV_NS_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.:-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* Point c at namespace name; replies with an error on failure. */
+static int useNamespace(client *c, const char *name, size_t len, int numeric)
+{
+	int rc = KV_ENONS;
+	kv_ns *ns = validNsName(name, len) ? serverNamespace(name, &rc) : NULL;
+	if (ns == NULL) {
+		if (numeric)
+			addReplyError(&c->rb, "DB index is out of range");
+		else if (rc == KV_ENONS || !validNsName(name, len))
+			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", name);
+		else
+			replyKvError(c, rc);
+		return C_ERR;
+	}
+	c->db = ns;
+	pthread_mutex_lock(&c->w->lock);
+	snprintf(c->dbname, sizeof(c->dbname), "%.*s", (int)len, name);
+	pthread_mutex_unlock(&c->w->lock);
+	return C_OK;
+}
+
+/* SELECT index | SELECT namespace-name */
+void selectCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	(void)argc;
+	long long idx;
+	int numeric = argToLongLong(argv[1], lens[1], &idx);
+	if (numeric && idx < 0) {
+		addReplyError(&c->rb, "DB index is out of range");
+		return;
+	}
+	if (!numeric && lens[1] > 0 && (isdigit((unsigned char)argv[1][0]) || argv[1][0] == '-')) {
+		addReplyError(&c->rb, "value is not an integer or out of range");
+		return;
+	}
+	if (useNamespace(c, argv[1], lens[1], numeric) == C_OK)
+		addReplyStatus(&c->rb, "OK");
+}
+
+/* NAMESPACE LIST | CURRENT | USE name | CREATE name | DROP name */
+void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	const char *sub = argv[1];
+	if (argEq(sub, lens[1], "list") && argc == 2) {
+		size_t n = 0;
+		kv_ns_list(srv.env, NULL, 0, &n);
+		kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
+		if (list == NULL) {
+			replyKvError(c, KV_ENOMEM);
+			return;
+		}
+		kv_ns_list(srv.env, list, n, &n);
+		addReplyArrayLen(&c->rb, (long long)n);
+		for (size_t i = 0; i < n; i++)
+			addReplyBulkCString(&c->rb, list[i].name);
+		free(list);
+	} else if (argEq(sub, lens[1], "current") && argc == 2) {
+		addReplyBulkCString(&c->rb, c->dbname);
+	} else if (argEq(sub, lens[1], "use") && argc == 3) {
+		if (useNamespace(c, argv[2], lens[2], 0) == C_OK)
+			addReplyStatus(&c->rb, "OK");
+	} else if (argEq(sub, lens[1], "create") && argc == 3) {
+		int rc = kv_ns_create(srv.env, argv[2], NULL);
+		if (rc == KV_ENSEXISTS)
+			addReplyError(&c->rb, "namespace already exists");
+		else if (rc == KV_ENSNAME)
+			addReplyError(&c->rb, "invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]");
+		else if (!replyKvError(c, rc)) {
+			configApplyMemory();
+			addReplyStatus(&c->rb, "OK");
+		}
+	} else if (argEq(sub, lens[1], "drop") && argc == 3) {
+		int rc = kv_ns_drop(srv.env, argv[2]);
+		if (rc == KV_ENONS)
+			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", argv[2]);
+		else if (!replyKvError(c, rc))
+			addReplyStatus(&c->rb, "OK");
+	} else if (argEq(sub, lens[1], "help")) {
+		static const char *help[] = {
+			"NAMESPACE <subcommand> [<arg>]. Subcommands are:",
+			"LIST", "    Return the names of every engine namespace.",
+			"CURRENT", "    Return the namespace this connection uses.",
+			"USE <name>", "    Use namespace <name> (as SELECT <name>).",
+			"CREATE <name>", "    Create namespace <name> with default settings.",
+			"DROP <name>", "    Drop namespace <name> and every key in it.",
+		};
+		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
+		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
+			addReplyStatus(&c->rb, help[i]);
+	} else {
+		addReplyErrorFormat(&c->rb, "unknown subcommand or wrong number of arguments for '%.128s'. Try NAMESPACE HELP.", sub);
+	}
+}
+
+/* QUIT */
+void quitCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	(void)argc; (void)argv; (void)lens;
+	addReplyStatus(&c->rb, "OK");
+	c->close_after_reply = 1;
+}
+
+/* RESET */
+void resetCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	(void)argc; (void)argv; (void)lens;
+	pubsubUnsubscribeAll(c, 0, 0);
+	c->rb.resp = 2;
+	c->db = srv.dbs[0];
+	pthread_mutex_lock(&c->w->lock);
+	strcpy(c->dbname, "0");
+	c->name[0] = '\0';
+	pthread_mutex_unlock(&c->w->lock);
+	c->authenticated = !atomic_load(&srv.auth_required);
+	addReplyStatus(&c->rb, "RESET");
+}
+
+/* CLIENT ID | GETNAME | SETNAME name | LIST | INFO | SETINFO | NO-EVICT | HELP */
+void clientCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	const char *sub = argv[1];
+	if (argEq(sub, lens[1], "id") && argc == 2) {
+		addReplyLongLong(&c->rb, (long long)c->id);
+	} else if (argEq(sub, lens[1], "getname") && argc == 2) {
+		if (c->name[0])
+			addReplyBulkCString(&c->rb, c->name);
+		else
+			addReplyNull(&c->rb);
+	} else if (argEq(sub, lens[1], "setname")) {
+		if (argc != 3) {
+			replyArity(c, "client|setname");
+			return;
+		}
+		for (size_t i = 0; i < lens[2]; i++)
+			if (argv[2][i] < '!' || argv[2][i] > '~') {
+				addReplyError(&c->rb, "Client names cannot contain spaces, newlines or special characters.");
+				return;
+			}
+		pthread_mutex_lock(&c->w->lock);
+		snprintf(c->name, sizeof(c->name), "%.*s", (int)lens[2], argv[2]);
+		pthread_mutex_unlock(&c->w->lock);
+		addReplyStatus(&c->rb, "OK");
+	} else if ((argEq(sub, lens[1], "list") || argEq(sub, lens[1], "info"))) {
+		replyBuf tmp;
+		replyInit(&tmp);
+		if (argEq(sub, lens[1], "info")) {
+			/* only this client: filter the list by id */
+			replyBuf all;
+			replyInit(&all);
+			clientListAppend(&all);
+			char idtag[32];
+			int n = snprintf(idtag, sizeof(idtag), "id=%llu ", (unsigned long long)c->id);
+			for (size_t pos = 0; pos < all.len;) {
+				char *nl = memchr(all.buf + pos, '\n', all.len - pos);
+				size_t end = nl ? (size_t)(nl - all.buf) + 1 : all.len;
+				if (end - pos >= (size_t)n && memcmp(all.buf + pos, idtag, (size_t)n) == 0)
+					addReplyRaw(&tmp, all.buf + pos, end - pos);
+				pos = end;
+			}
+			replyFree(&all);
+		} else {
+			clientListAppend(&tmp);
+		}
+		addReplyVerbatim(&c->rb, tmp.buf ? tmp.buf : "", tmp.len, "txt");
+		replyFree(&tmp);
+	} else if ((argEq(sub, lens[1], "setinfo") && argc == 4) || argEq(sub, lens[1], "no-evict") ||
+	           argEq(sub, lens[1], "no-touch")) {
+		addReplyStatus(&c->rb, "OK");
+	} else if (argEq(sub, lens[1], "help")) {
+		static const char *help[] = {
+			"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"GETNAME", "    Return the name of the current connection.",
+			"ID", "    Return the ID of the current connection.",
+			"INFO", "    Return information about the current client connection.",
+			"LIST", "    Return information about client connections.",
+			"SETNAME <name>", "    Assign the name <name> to the current connection.",
+			"HELP", "    Print this help.",
+		};
+		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
+		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
+			addReplyStatus(&c->rb, help[i]);
+	} else {
+		addReplyErrorFormat(&c->rb, "unknown subcommand '%.128s'. Try CLIENT HELP.", sub);
+	}
+}
