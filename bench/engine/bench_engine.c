@@ -7,7 +7,7 @@
  *   build/bench-engine --only get,mget-aon --dist uniform --keys 1000000 --reps 3
  *   build/bench-engine --help
  *
- * HOW IT MEASURES (../../BENCHMARKING.md is the rulebook)
+ * HOW IT MEASURES (the project's BENCHMARKING.md is the rulebook)
  *   For every key count it builds the same data set in the engine (one
  *   namespace, default shards) and in the reference table (reftable.c), then
  *   runs each workload on both in one process, interleaved: engine, reference,
