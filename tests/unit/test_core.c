@@ -774,7 +774,7 @@ static void test_single_key(void)
 		ERC(kv_del(ns, "", 0), KV_EKEYSIZE);
 		ERC(kv_consume(ns, "", 0, &b), KV_EKEYSIZE);
 		ERC(kv_incr(ns, "", 0, 1, &r), KV_EKEYSIZE);
-		ERC(kv_incr_float(ns, "", 0, 1.0, &d, NULL), KV_EKEYSIZE);
+		ERC(kv_incr_float(ns, "", 0, K("1.0"), &d, NULL), KV_EKEYSIZE);
 		ERC(kv_append(ns, "", 0, K("v"), &len), KV_EKEYSIZE);
 		ERC(kv_setrange(ns, "", 0, 0, K("v"), &len), KV_EKEYSIZE);
 		ERC(kv_getrange(ns, "", 0, 0, -1, &b), KV_EKEYSIZE);
@@ -869,20 +869,20 @@ static void test_single_key(void)
 		double d = 0;
 		kv_buf txt = KV_BUF_INIT;
 		EOK(kv_set(ns, K("f"), K("10.50"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
-		EOK(kv_incr_float(ns, K("f"), 0.1, &d, &txt));
+		EOK(kv_incr_float(ns, K("f"), K("0.1"), &d, &txt));
 		E(fabs(d - 10.6) < 1e-12);
 		E(t_buf_is(&txt, "10.6", 4));
-		EOK(kv_incr_float(ns, K("f"), -5, &d, &txt));
+		EOK(kv_incr_float(ns, K("f"), K("-5"), &d, &txt));
 		E(t_buf_is(&txt, "5.6", 3));
 		EOK(kv_get(ns, K("f"), &b));
 		E(t_buf_is(&b, "5.6", 3) && b.type == KV_T_REAL);
 		EOK(kv_set(ns, K("f"), K("5.0e3"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
-		EOK(kv_incr_float(ns, K("f"), 2.0e2, &d, &txt));
+		EOK(kv_incr_float(ns, K("f"), K("2.0e2"), &d, &txt));
 		E(d == 5200.0 && t_buf_is(&txt, "5200", 4));
-		EOK(kv_incr_float(ns, K("fnew"), 1.5, &d, NULL));
+		EOK(kv_incr_float(ns, K("fnew"), K("1.5"), &d, NULL));
 		E(d == 1.5 && val_is(env, ns, K("fnew"), "1.5"));
 		EOK(kv_set(ns, K("fi"), K("3"), KV_T_INT, KV_EXPIRE_NEVER, 0, NULL));
-		EOK(kv_incr_float(ns, K("fi"), 1e20, &d, &txt));
+		EOK(kv_incr_float(ns, K("fi"), K("1e20"), &d, &txt));
 		E(t_buf_is(&txt, "100000000000000000003", 21) || t_buf_is(&txt, "100000000000000000000", 21));
 		E(strchr(txt.data ? txt.data : "e", 'e') == NULL);
 		kv_buf_free(env, &txt);
@@ -894,16 +894,26 @@ static void test_single_key(void)
 		static const char *bad[] = {"abc", "", "1.5.5", "nan", "1x"};
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			EOK(kv_set(ns, K("bf"), bad[i], strlen(bad[i]), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
-			if (!E(R(kv_incr_float(ns, K("bf"), 1.0, &d, NULL)) == KV_ENOTFLOAT))
+			if (!E(R(kv_incr_float(ns, K("bf"), K("1.0"), &d, NULL)) == KV_ENOTFLOAT))
 				fprintf(stderr, "    value '%s' was accepted\n", bad[i]);
 			E(val_is(env, ns, K("bf"), bad[i]));
 		}
 		EOK(set_s(ns, "bf", "1"));
-		ERC(kv_incr_float(ns, K("bf"), INFINITY, &d, NULL), KV_ENOTFLOAT);
-		ERC(kv_incr_float(ns, K("bf"), NAN, &d, NULL), KV_ENOTFLOAT);
-		ERC(kv_incr_float(ns, K("bfnew"), NAN, &d, NULL), KV_ENOTFLOAT);
+		ERC(kv_incr_float(ns, K("bf"), K("inf"), &d, NULL), KV_ENOTFLOAT);
+		ERC(kv_incr_float(ns, K("bf"), K("nan"), &d, NULL), KV_ENOTFLOAT);
+		ERC(kv_incr_float(ns, K("bfnew"), K("nan"), &d, NULL), KV_ENOTFLOAT);
 		ERC(kv_exists(ns, K("bfnew")), KV_NOTFOUND);
+		static const char *badby[] = {"abc", "", "1x", " 1", "1 ", "nan", "--1"};
+		for (size_t i = 0; i < sizeof badby / sizeof badby[0]; i++) {
+			if (!E(R(kv_incr_float(ns, K("bf"), badby[i], strlen(badby[i]), &d, NULL)) ==
+			       KV_ENOTFLOAT))
+				fprintf(stderr, "    increment '%s' was accepted\n", badby[i]);
+		}
+		ERC(kv_incr_float(ns, K("bf"), K("1e5000"), &d, NULL), KV_ENOTFLOAT);
 		E(val_is(env, ns, K("bf"), "1"));
+		EOK(set_s(ns, "bf", "1e4000"));
+		ERC(kv_incr_float(ns, K("bf"), K("1e4000"), &d, NULL), KV_ENOTFLOAT);
+		E(val_is(env, ns, K("bf"), "1e4000"));
 	}
 
 	TEST("append: creates with BYTES, keeps the tag, reports the length")
@@ -1056,7 +1066,7 @@ static void test_single_key(void)
 		EOK(kv_setrange(ns, K("w"), 0, K("7"), &nl2));
 		E(ttl_of(ns, "w") == t1 && val_is(env, ns, K("w"), "70"));
 		double d;
-		EOK(kv_incr_float(ns, K("w"), 0.5, &d, NULL));
+		EOK(kv_incr_float(ns, K("w"), K("0.5"), &d, NULL));
 		E(ttl_of(ns, "w") == t1 && val_is(env, ns, K("w"), "70.5"));
 	}
 
@@ -1073,7 +1083,7 @@ static void test_single_key(void)
 			EOK(kv_set(d, K("a"), K("1"), KV_T_TEXT, KV_EXPIRE_DEFAULT, 0, NULL));
 			EOK(kv_incr(d, K("b"), 1, &r));
 			EOK(kv_append(d, K("c"), K("x"), &nl));
-			EOK(kv_incr_float(d, K("f"), 1.5, &f, NULL));
+			EOK(kv_incr_float(d, K("f"), K("1.5"), &f, NULL));
 			EOK(kv_set(d, K("n"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
 			int64_t after = kv_now_ms();
 			const char *keys[] = {"a", "b", "c", "f"};
@@ -1250,7 +1260,7 @@ static void test_expiry(void)
 			ERC(kv_expire(ns, K("e"), kv_now_ms() + HOUR_MS, 0), KV_NOTFOUND);
 			ERC(kv_persist(ns, K("p")), KV_NOTFOUND);
 			ERC(kv_rename(ns, K("r"), K("r2"), 0), KV_NOTFOUND);
-			EOK(kv_incr_float(ns, K("f"), 0.5, &f, NULL));
+			EOK(kv_incr_float(ns, K("f"), K("0.5"), &f, NULL));
 			E(f == 0.5);
 			ERC(kv_getrange(ns, K("gr"), 0, -1, &b), KV_NOTFOUND);
 			EOK(kv_setrange(ns, K("sr"), 1, K("q"), &nl));
@@ -1344,7 +1354,7 @@ static void test_limits(void)
 			}
 			ERC(set_s(ns, "k100", "v"), KV_EMAXKEYS);
 			ERC(kv_incr(ns, K("newi"), 1, &r), KV_EMAXKEYS);
-			ERC(kv_incr_float(ns, K("newf"), 1, &f, NULL), KV_EMAXKEYS);
+			ERC(kv_incr_float(ns, K("newf"), K("1"), &f, NULL), KV_EMAXKEYS);
 			ERC(kv_append(ns, K("newa"), K("x"), &nl), KV_EMAXKEYS);
 			ERC(kv_setrange(ns, K("news"), 0, K("x"), &nl), KV_EMAXKEYS);
 			ERC(kv_exists(ns, K("k100")), KV_NOTFOUND);
