@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -384,10 +385,12 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 	size_t		klen;
 	const char *key = key_arg(fcinfo, 1, &klen);
 	double		result = 0;
+	char	   *by;
 	int			rc;
 
 	require_arg(fcinfo, 2, "increment");
-	rc = kv_incr_float(ns, key, klen, PG_GETARG_FLOAT8(2), &result, NULL);
+	by = float8out_internal(PG_GETARG_FLOAT8(2));	/* shortest exact text */
+	rc = kv_incr_float(ns, key, klen, by, strlen(by), &result, NULL);
 	CHECK(rc, ns);
 	PG_RETURN_FLOAT8(result);
 }
