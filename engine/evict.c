@@ -19,6 +19,8 @@
  */
 #include "kv_internal.h"
 
+#include <stddef.h>
+
 #define KV_SAMPLE 5
 
 static uint64_t next_rand(kv_shard *sh)
@@ -114,14 +116,10 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 			return err;
 		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 		kv_entry *e = kv_ptr(env, (kv_off)atomic_load_explicit(&s[pos], memory_order_relaxed));
-		if (!kv_wctx_victim(w, kv_entry_key(e), e->klen, KV_EV_EVICTED))
+		if ((w->undo && w->nundo == w->capundo) ||
+		    !kv_wctx_victim(w, kv_entry_key(e), e->klen, KV_EV_EVICTED))
 			return err;
-		size_t charge = kv_entry_charge(e);
-		kv_shard_write_begin(sh);
-		kv_shard_remove_locked(env, sh, pos);
-		kv_entry_retire_locked(env, sh, e);
-		kv_shard_write_end(sh);
-		kv_ns_charge(sl, sh, -1, -(int64_t)charge);
+		kv_w_remove(w, sh, pos, e);
 		atomic_fetch_add_explicit(&sl->evicted, 1, memory_order_relaxed);
 	}
 }
@@ -133,11 +131,10 @@ static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, s
 {
 	size_t reclaimed = 0;
 	kv_wctx w;
+	memset(&w, 0, offsetof(kv_wctx, keybuf));
 	w.ns = ns;
 	w.ref = *ref;
 	w.now = now;
-	w.nvictims = 0;
-	w.keyused = 0;
 	kv_spin_lock(&sh->lock);
 	if (!kv_ns_ref_valid(ref) || sh->count == 0 ||
 	    (sh->snap_pending && kv_shard_reserve_preserve_locked(env, sh, KV_MAX_VICTIMS) != KV_OK)) {
@@ -152,12 +149,7 @@ static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, s
 			kv_entry *e = kv_ptr(env, (kv_off)v);
 			if (kv_expired(kv_entry_expiry(e), now) &&
 			    (!env->hook || kv_wctx_victim(&w, kv_entry_key(e), e->klen, KV_EV_EXPIRED))) {
-				size_t charge = kv_entry_charge(e);
-				kv_shard_write_begin(sh);
-				kv_shard_remove_locked(env, sh, i);
-				kv_entry_retire_locked(env, sh, e);
-				kv_shard_write_end(sh);
-				kv_ns_charge(ref->slot, sh, -1, -(int64_t)charge);
+				kv_w_remove(&w, sh, i, e);
 				atomic_fetch_add_explicit(&ref->slot->expired, 1, memory_order_relaxed);
 				reclaimed++;
 				continue; /* slot i now holds the next key of the cluster */

@@ -373,6 +373,7 @@ void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h);
 bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls);   /* false: retry */
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
 kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
+void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
 
 /* Account an entry added/removed/resized in a namespace. */
 void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes);
@@ -383,10 +384,19 @@ void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes);
  * Their keys are copied into keybuf; eviction skips a candidate whose key does
  * not fit, so the buffer bounds the work one write can do. */
 #define KV_MAX_VICTIMS 16
+
+/* All-or-nothing batches log every table change so they can be rolled back. */
+typedef struct kv_undo {
+	kv_shard *sh;
+	kv_off    old, new_; /* entry replaced (0: none) and entry linked (0: none) */
+} kv_undo;
+
 typedef struct kv_wctx {
 	kv_ns   *ns;
 	kv_nsref ref;
 	int64_t  now;
+	kv_undo *undo;        /* non-NULL: transactional, nothing is retired until commit */
+	size_t   nundo, capundo;
 	int      nvictims;
 	int      vev[KV_MAX_VICTIMS];
 	uint32_t voff[KV_MAX_VICTIMS], vlen[KV_MAX_VICTIMS];
@@ -394,9 +404,32 @@ typedef struct kv_wctx {
 	char     keybuf[4096];
 } kv_wctx;
 
+/* Remove the entry at pos (e) from sh and account for it; in a transaction
+ * the entry is logged instead of retired.  Opens its own write section. */
+void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e);
+
 /* Record a removed entry's key for its hook; false if it does not fit. */
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);
 void kv_wctx_emit(kv_wctx *w);
+
+/* ops.c: the write primitives batches share with single-key calls. */
+/* Builds a new value at dst (vlen bytes) from the old one (NULL if none).  dst
+ * may equal old (in-place update): only what changes must be written then. */
+typedef void (*fill_fn)(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
+typedef struct val_arg {
+	const void *p;
+	size_t      n;
+	size_t      off; /* setrange */
+} val_arg;
+void      kv_wctx_init(kv_wctx *w, kv_ns *ns);
+void      kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
+kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
+                              size_t klen, uint32_t *pos);
+int       kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
+                        kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
+                        fill_fn fill, const void *arg);
+int       kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del);
+void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen);
 
 /* evict.c: make room in sh for `need` more bytes (may be negative) and, if
  * newkey, one more key, evicting by the namespace's policy.  Never evicts keep. */

@@ -218,6 +218,21 @@ bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls)
 	return true;
 }
 
+/* Keep every locked shard's seq odd across a multi-shard change, so no
+ * optimistic reader of several shards can see part of it. */
+void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin)
+{
+	for (uint32_t i = ls->lo; i < ls->hi; i++) {
+		if (!(ls->bits[i / 64] >> (i % 64) & 1))
+			continue;
+		kv_shard *sh = kv_ns_shard(ref, i);
+		if (begin)
+			kv_shard_write_begin(sh);
+		else
+			kv_shard_write_end(sh);
+	}
+}
+
 kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h)
 {
 	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
@@ -512,6 +527,7 @@ KV_API int kv_ns_flush(kv_ns *ns)
 		rc = kv_shard_reserve_preserve_locked(ref.env, sh, sh->count);
 	}
 	if (rc == KV_OK) {
+		kv_lockset_write(&ref, &ls, true);
 		for (uint32_t i = 0; i < n; i++) {
 			kv_shard *sh = kv_ns_shard(&ref, i);
 			uint64_t entries = sh->bytes - kv_shard_table_bytes(sh);
@@ -521,6 +537,7 @@ KV_API int kv_ns_flush(kv_ns *ns)
 			kv_shard_write_end(sh);
 			kv_ns_charge(ref.slot, sh, -(int64_t)cnt, -(int64_t)entries);
 		}
+		kv_lockset_write(&ref, &ls, false);
 	}
 	kv_lockset_unlock(&ref, &ls);
 	if (rc == KV_OK)

@@ -241,12 +241,33 @@ void kv_wctx_emit(kv_wctx *w)
 	w->keyused = 0;
 }
 
-static void wctx_init(kv_wctx *w, kv_ns *ns)
+void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 {
 	w->ns = ns;
 	w->now = 0;
+	w->undo = NULL;
+	w->nundo = w->capundo = 0;
 	w->nvictims = 0;
 	w->keyused = 0;
+}
+
+/* Log a table change of a transaction (capacity was reserved by the batch). */
+static void undo_log(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_)
+{
+	kv_env *env = w->ns->env;
+	kv_undo *u = &w->undo[w->nundo++];
+	u->sh = sh;
+	u->old = old ? kv_offof(env, old) : 0;
+	u->new_ = new_ ? kv_offof(env, new_) : 0;
+}
+
+/* The replaced or removed entry: retired now, or at commit in a transaction. */
+static void w_drop_old(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_)
+{
+	if (w->undo)
+		undo_log(w, sh, old, new_);
+	else if (old)
+		kv_entry_retire_locked(w->ns->env, sh, old);
 }
 
 static inline int64_t wnow(kv_wctx *w)
@@ -277,23 +298,27 @@ static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
 	}
 }
 
-/* Remove the entry at pos (inside or outside a write section: it opens its own). */
-static void remove_locked(kv_wctx *w, kv_shard *sh, kv_entry *e, uint32_t pos)
+void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
 {
 	size_t charge = kv_entry_charge(e);
 	kv_shard_write_begin(sh);
 	kv_shard_remove_locked(w->ns->env, sh, pos);
-	kv_entry_retire_locked(w->ns->env, sh, e);
+	w_drop_old(w, sh, e, NULL);
 	kv_shard_write_end(sh);
 	kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
 }
 
+static void remove_locked(kv_wctx *w, kv_shard *sh, kv_entry *e, uint32_t pos)
+{
+	kv_w_remove(w, sh, pos, e);
+}
+
 /* Find key; an entry whose TTL has passed is removed first (reported as expired). */
-static kv_entry *find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
+kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                                   size_t klen, uint32_t *pos)
 {
 	kv_entry *e = kv_shard_find_locked(w->ns->env, sh, h32, key, klen, pos);
-	if (e) {
+	if (e && !(w->undo && w->nundo == w->capundo)) {
 		int64_t exp = kv_entry_expiry(e);
 		if (kv_expired(exp, wnow(w))) {
 			remove_locked(w, sh, e, *pos);
@@ -305,17 +330,7 @@ static kv_entry *find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const 
 	return e;
 }
 
-/* Builds a new value at dst (vlen bytes) from the old one (NULL if none).  dst
- * may equal old (in-place update): only what changes must be written then. */
-typedef void (*fill_fn)(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
-
-typedef struct val_arg {
-	const void *p;
-	size_t      n;
-	size_t      off;  /* setrange */
-} val_arg;
-
-static void fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
+void kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
 {
 	(void)old;
 	(void)oldlen;
@@ -327,7 +342,7 @@ static void fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, co
  * pos) if not NULL.  Applies limits/eviction, reuses old's memory when the size
  * class allows and no snapshot needs the pre-image, and accounts the change.
  */
-static int put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
+int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
                       kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
                       fill_fn fill, const void *arg)
 {
@@ -340,7 +355,7 @@ static int put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, s
 	if (old) {
 		unsigned of = atomic_load_explicit(&old->flags, memory_order_relaxed);
 		size_t ocharge = kv_entry_charge(old);
-		bool cow = sh->snap_pending && !(of & KV_E_SNAPNEW);
+		bool cow = (sh->snap_pending && !(of & KV_E_SNAPNEW)) || w->undo;
 		if (!cow && (of & KV_E_TTL) == nflags && ocharge == ncharge) {
 			/* same size class: overwrite in place, nothing to allocate or charge */
 			char *val = kv_entry_key(old) + klen;
@@ -365,7 +380,7 @@ static int put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, s
 		fill(kv_entry_key(e) + klen, vlen, kv_entry_key(old) + klen, old->vlen, arg);
 		kv_shard_write_begin(sh);
 		kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
-		kv_entry_retire_locked(env, sh, old);
+		w_drop_old(w, sh, old, e);
 		kv_shard_write_end(sh);
 		kv_ns_charge(w->ref.slot, sh, 0, (int64_t)ncharge - (int64_t)ocharge);
 		return KV_OK;
@@ -385,12 +400,14 @@ static int put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, s
 		kv_free(env, sh, kv_offof(env, e), nsize);
 		return rc;
 	}
+	if (w->undo)
+		undo_log(w, sh, NULL, e);
 	kv_ns_charge(w->ref.slot, sh, 1, (int64_t)ncharge);
 	return KV_OK;
 }
 
 /* Expiry for a write: KV_EXPIRE_* or absolute.  *del: the time already passed. */
-static int write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del)
+int kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del)
 {
 	*del = false;
 	if (req == KV_EXPIRE_DEFAULT) {
@@ -410,7 +427,7 @@ static int write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bo
 }
 
 /* Copy an entry's value into a caller buffer that is known to be large enough. */
-static void copy_out(kv_buf *b, kv_entry *e, size_t klen)
+void kv_copy_out(kv_buf *b, kv_entry *e, size_t klen)
 {
 	memcpy(b->data, kv_entry_key(e) + klen, e->vlen);
 	b->data[e->vlen] = 0;
@@ -442,7 +459,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	for (;;) {
 		if ((rc = lock_key(&w, h, &sh)) != KV_OK)
@@ -452,7 +469,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 			return KV_EKEYSIZE;
 		}
 		uint32_t pos;
-		kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+		kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 		if (old) {
 			if (e && e->vlen + 1 > old->cap) {
 				size_t need = e->vlen;
@@ -463,7 +480,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 				continue;
 			}
 			if (e)
-				copy_out(old, e, klen);
+				kv_copy_out(old, e, klen);
 			else
 				buf_none(old);
 		}
@@ -474,13 +491,13 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		else {
 			int64_t exp;
 			bool del;
-			rc = write_expiry(&w, expires_at, e, &exp, &del);
+			rc = kv_write_expiry(&w, expires_at, e, &exp, &del);
 			if (rc == KV_OK && del) {
 				if (e)
 					remove_locked(&w, sh, e, pos);
 			} else if (rc == KV_OK) {
 				val_arg a = {val, vlen, 0};
-				rc = put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, fill_copy, &a);
+				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &a);
 			}
 		}
 		kv_spin_unlock(&sh->lock);
@@ -506,13 +523,13 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	for (;;) {
 		if ((rc = lock_key(&w, h, &sh)) != KV_OK)
 			return rc;
 		uint32_t pos;
-		kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+		kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 		if (e && out && e->vlen + 1 > out->cap) {
 			size_t need = e->vlen;
 			kv_spin_unlock(&sh->lock);
@@ -523,7 +540,7 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		}
 		if (e) {
 			if (out)
-				copy_out(out, e, klen);
+				kv_copy_out(out, e, klen);
 			remove_locked(&w, sh, e, pos);
 			rc = KV_OK;
 		} else {
@@ -590,12 +607,12 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
 		return rc;
 	uint32_t pos;
-	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	int64_t cur = 0, exp = 0;
 	if (e) {
 		if (!parse_ll(kv_entry_key(e) + klen, e->vlen, &cur))
@@ -603,14 +620,14 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 		exp = kv_entry_expiry(e);
 	} else {
 		bool del;
-		rc = write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+		rc = kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
 	}
 	if (rc == KV_OK && ((by > 0 && cur > INT64_MAX - by) || (by < 0 && cur < INT64_MIN - by)))
 		rc = KV_EOVERFLOW;
 	if (rc == KV_OK) {
 		char txt[24];
 		int n = snprintf(txt, sizeof txt, "%lld", (long long)(cur + by));
-		rc = put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_INT, exp, fill_text, txt);
+		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_INT, exp, fill_text, txt);
 		if (rc == KV_OK && result)
 			*result = cur + by;
 	}
@@ -671,12 +688,12 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
 		return rc;
 	uint32_t pos;
-	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	long double cur = 0;
 	int64_t exp = 0;
 	if (e) {
@@ -685,7 +702,7 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 		exp = kv_entry_expiry(e);
 	} else {
 		bool del;
-		rc = write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+		rc = kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
 	}
 	long double v = cur + by;
 	char txt[5200];
@@ -695,7 +712,7 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 	if (rc == KV_OK && (n = format_ld(txt, sizeof txt, v)) < 0)
 		rc = KV_ENOTFLOAT;
 	if (rc == KV_OK)
-		rc = put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_REAL, exp, fill_text, txt);
+		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_REAL, exp, fill_text, txt);
 	kv_spin_unlock(&sh->lock);
 	kv_wctx_emit(&w);
 	if (rc == KV_OK) {
@@ -745,12 +762,12 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
 		return rc;
 	uint32_t pos;
-	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	size_t oldlen = e ? e->vlen : 0;
 	size_t nl = append ? oldlen + vlen : (vlen ? (offset + vlen > oldlen ? offset + vlen : oldlen) : oldlen);
 	int64_t exp = 0;
@@ -758,7 +775,7 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		exp = kv_entry_expiry(e);
 	else {
 		bool del;
-		write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+		kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
 	}
 	if (!append && vlen == 0) {
 		/* SETRANGE with nothing to write changes nothing (and creates nothing) */
@@ -771,7 +788,7 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		rc = KV_EKEYSIZE;
 	} else {
 		val_arg a = {val, vlen, offset};
-		rc = put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
+		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
 		                append ? fill_append : fill_setrange, &a);
 	}
 	kv_spin_unlock(&sh->lock);
@@ -817,7 +834,7 @@ static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key
 		kv_ns_charge(w->ref.slot, sh, 0, 0);
 		return KV_OK;
 	}
-	return put_locked(w, sh, h32, key, klen, e, pos, e->vlen, e->type, exp, fill_same, NULL);
+	return kv_put_locked(w, sh, h32, key, klen, e, pos, e->vlen, e->type, exp, fill_same, NULL);
 }
 
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond)
@@ -832,12 +849,12 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
 		return rc;
 	uint32_t pos;
-	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	int ev = KV_EV_EXPIRE;
 	if (!e) {
 		rc = KV_NOTFOUND;
@@ -877,12 +894,12 @@ KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
 		return rc;
 	uint32_t pos;
-	kv_entry *e = find_live_locked(&w, sh, h32, key, klen, &pos);
+	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	if (!e)
 		rc = KV_NOTFOUND;
 	else if (!kv_entry_expiry(e))
@@ -900,12 +917,12 @@ KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 static void reclaim_expired(kv_ns *ns, uint64_t h, const void *key, size_t klen)
 {
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_shard *sh;
 	if (lock_key(&w, h, &sh) != KV_OK)
 		return;
 	uint32_t pos;
-	find_live_locked(&w, sh, kv_hash32(h), key, klen, &pos);
+	kv_find_live_locked(&w, sh, kv_hash32(h), key, klen, &pos);
 	kv_spin_unlock(&sh->lock);
 	kv_wctx_emit(&w);
 }
@@ -921,7 +938,7 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 		return rc;
 	uint64_t hs = kv_hash(src, srclen), hd = kv_hash(dst, dstlen);
 	kv_wctx w;
-	wctx_init(&w, ns);
+	kv_wctx_init(&w, ns);
 	kv_lockset ls;
 	for (;;) {
 		if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
@@ -938,8 +955,9 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 		kv_lockset_unlock(&w.ref, &ls);
 		return KV_ENOMEM;
 	}
+	kv_lockset_write(&w.ref, &ls, true);
 	uint32_t ps, pd;
-	kv_entry *es = find_live_locked(&w, ss, kv_hash32(hs), src, srclen, &ps);
+	kv_entry *es = kv_find_live_locked(&w, ss, kv_hash32(hs), src, srclen, &ps);
 	bool same = srclen == dstlen && memcmp(src, dst, srclen) == 0;
 	if (!es) {
 		rc = KV_NOTFOUND;
@@ -948,21 +966,22 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 	} else if (dstlen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
 		rc = KV_EKEYSIZE;
 	} else {
-		kv_entry *ed = find_live_locked(&w, sd, kv_hash32(hd), dst, dstlen, &pd);
+		kv_entry *ed = kv_find_live_locked(&w, sd, kv_hash32(hd), dst, dstlen, &pd);
 		if (ed && nx) {
 			rc = KV_EXISTS;
 		} else {
 			/* write dst first (it may fail on limits), then drop src */
 			es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
 			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
-			rc = put_locked(&w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
-			                kv_entry_expiry(es), fill_copy, &a);
+			rc = kv_put_locked(&w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
+			                kv_entry_expiry(es), kv_fill_copy, &a);
 			if (rc == KV_OK) {
 				es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
 				remove_locked(&w, ss, es, ps);
 			}
 		}
 	}
+	kv_lockset_write(&w.ref, &ls, false);
 	kv_lockset_unlock(&w.ref, &ls);
 	kv_wctx_emit(&w);
 	if (rc == KV_OK && !same) {

@@ -1,0 +1,454 @@
+/*
+ * batch.c -- batches of get/set/delete/exists/consume on one namespace.
+ *
+ * HOW IT WORKS
+ *   A batch of only GET and EXISTS takes no lock: it hashes every key, prefetches
+ *   each key's home slot, then each candidate entry, then compares and copies,
+ *   and finally checks that no shard it read changed meanwhile.  Because an
+ *   all-or-nothing writer keeps every shard it touches odd (busy) from its first
+ *   change to its last, a read that validates is a consistent cut.  After many
+ *   failed tries it runs under the locks instead.
+ *
+ *   Any other all-or-nothing batch locks every shard it touches in ascending
+ *   order, keeps them all odd, and applies the items in order while logging each
+ *   table change (kv_undo).  Replaced entries are not freed until commit.  If an
+ *   item fails, the log is replayed backwards: new entries are unlinked and freed,
+ *   old ones relinked, so the namespace is exactly as before.
+ *
+ *   Best-effort batches run each item as its own single-key call.
+ */
+#include "kv_internal.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define KV_BATCH_READ_TRIES 32
+
+static bool is_outcome(int op, int rc)
+{
+	return rc == KV_OK || (rc == KV_NOTFOUND && op != KV_OP_CONSUME);
+}
+
+static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t n, int type,
+                     int64_t exp)
+{
+	if (kv_buf_reserve(env, arena, arena->len + n) != KV_OK)
+		return KV_ENOMEM;
+	memcpy(arena->data + arena->len, v, n);
+	o->out_off = arena->len;
+	o->out_len = n;
+	o->out_type = type;
+	o->out_expires_at = exp;
+	arena->len += n;
+	arena->data[arena->len] = 0;
+	return KV_OK;
+}
+
+/* ------------------------------------------------------ best effort */
+static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
+{
+	kv_env *env = ns->env;
+	kv_buf tmp = KV_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		kv_op *o = &ops[i];
+		o->out_len = 0;
+		o->out_type = KV_T_NONE;
+		o->out_expires_at = 0;
+		switch (o->op) {
+		case KV_OP_GET:
+		case KV_OP_CONSUME:
+			o->status = o->op == KV_OP_GET ? kv_get(ns, o->key, o->klen, &tmp)
+			                               : kv_consume(ns, o->key, o->klen, &tmp);
+			if (o->status == KV_OK &&
+			    arena_put(env, arena, o, tmp.data, tmp.len, tmp.type, tmp.expires_at) != KV_OK)
+				o->status = KV_ENOMEM;
+			break;
+		case KV_OP_SET:
+			o->status = kv_set(ns, o->key, o->klen, o->val, o->vlen, o->type, o->expires_at,
+			                   o->flags, NULL);
+			break;
+		case KV_OP_DEL:
+			o->status = kv_del(ns, o->key, o->klen);
+			break;
+		case KV_OP_EXISTS:
+			o->status = kv_exists(ns, o->key, o->klen);
+			break;
+		}
+	}
+	kv_buf_free(env, &tmp);
+	return KV_OK;
+}
+
+/* ------------------------------------------------------ lock-free reads */
+typedef struct rd_item {
+	kv_shard *sh;
+	uint32_t  seq;
+	kv_entry *e;
+} rd_item;
+
+static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
+                              kv_buf *arena)
+{
+	kv_env *env = ns->env;
+	int64_t now = 0;
+	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
+		kv_nsref ref;
+		int rc = kv_ns_ref(ns, &ref);
+		if (rc != KV_OK)
+			return rc;
+		size_t i;
+		/* 1: shard, seq, and a prefetch of the home slot */
+		for (i = 0; i < n; i++) {
+			kv_shard *sh = kv_ns_read_shard(&ref, h[i], &it[i].seq);
+			if (!sh)
+				break;
+			it[i].sh = sh;
+			kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+			uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+			uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+			if (shift && shift <= 28 && kv_in_region(env, t, ((size_t)mask + 1) * 8))
+				__builtin_prefetch((uint64_t *)kv_ptr(env, t) + ((kv_hash32(h[i]) >> shift) & mask));
+		}
+		if (i < n)
+			continue;
+		/* 2: find the entries (slots are cached now) and prefetch them */
+		for (i = 0; i < n; i++) {
+			_Atomic uint64_t *slot;
+			uint64_t sv;
+			it[i].e = kv_shard_peek(env, it[i].sh, kv_hash32(h[i]), ops[i].key, ops[i].klen,
+			                        &slot, &sv);
+			if (it[i].e)
+				__builtin_prefetch((char *)it[i].e + 64);
+		}
+		/* 3: sizes, expiry, then copy */
+		size_t need = 0;
+		for (i = 0; i < n; i++) {
+			kv_entry *e = it[i].e;
+			if (!e)
+				continue;
+			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			if (f & KV_E_TTL) {
+				if (!now)
+					now = kv_now_ms();
+				if (kv_expired(kv_entry_expiry(e), now)) {
+					it[i].e = NULL;
+					continue;
+				}
+			}
+			if (ops[i].op == KV_OP_GET)
+				need += e->vlen;
+		}
+		if (need > KV_VALUE_SIZE_LIMIT * (size_t)4)
+			continue; /* torn sizes; validation would fail */
+		arena->len = 0;
+		if (need && kv_buf_reserve(env, arena, need) != KV_OK)
+			return KV_ENOMEM;
+		bool torn = false;
+		for (i = 0; i < n; i++) {
+			kv_op *o = &ops[i];
+			kv_entry *e = it[i].e;
+			o->out_len = 0;
+			o->out_off = arena->len;
+			o->out_type = KV_T_NONE;
+			o->out_expires_at = 0;
+			o->status = e ? KV_OK : KV_NOTFOUND;
+			if (!e || o->op != KV_OP_GET)
+				continue;
+			size_t vl = e->vlen, kl = o->klen;
+			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			if (arena->len + vl > need ||
+			    !kv_in_region(env, kv_offof(env, e), kv_entry_hdr(f) + kl + vl)) {
+				torn = true;
+				break;
+			}
+			memcpy(arena->data + arena->len, kv_entry_key(e) + kl, vl);
+			o->out_len = vl;
+			o->out_type = e->type;
+			o->out_expires_at = kv_entry_expiry(e);
+			arena->len += vl;
+		}
+		if (torn)
+			continue;
+		/* 4: validate every shard read */
+		for (i = 0; i < n; i++)
+			if (!kv_shard_read_valid(it[i].sh, it[i].seq))
+				break;
+		if (i < n || !kv_ns_ref_valid(&ref))
+			continue;
+		if (arena->data)
+			arena->data[arena->len] = 0;
+		return KV_OK;
+	}
+	return KV_EBUSY; /* caller falls back to the locked path */
+}
+
+/* ------------------------------------------------------ all-or-nothing */
+static void undo_all(kv_wctx *w)
+{
+	kv_env *env = w->ns->env;
+	for (size_t k = w->nundo; k-- > 0;) {
+		kv_undo *u = &w->undo[k];
+		kv_shard *sh = u->sh;
+		kv_shard_write_begin(sh);
+		if (u->new_) {
+			kv_entry *e = kv_ptr(env, u->new_);
+			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
+			uint32_t pos;
+			if (kv_shard_find_locked(env, sh, kv_hash32(h), kv_entry_key(e), e->klen, &pos) == e)
+				kv_shard_remove_locked(env, sh, pos);
+			size_t charge = kv_entry_charge(e);
+			kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
+			kv_free(env, sh, u->new_, kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
+		}
+		if (u->old) {
+			kv_entry *e = kv_ptr(env, u->old);
+			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
+			/* cannot fail: the table held this entry before the batch began */
+			kv_shard_insert_locked(env, sh, kv_hash32(h), u->old);
+			kv_ns_charge(w->ref.slot, sh, 1, (int64_t)kv_entry_charge(e));
+		}
+		kv_shard_write_end(sh);
+	}
+	w->nundo = 0;
+}
+
+static void commit_all(kv_wctx *w)
+{
+	kv_env *env = w->ns->env;
+	for (size_t k = 0; k < w->nundo; k++)
+		if (w->undo[k].old)
+			kv_entry_retire_locked(env, w->undo[k].sh, kv_ptr(env, w->undo[k].old));
+	w->nundo = 0;
+}
+
+/* Apply one item under the locks.  Returns its status. */
+static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *arena_need)
+{
+	kv_shard *sh = kv_lockset_shard(&w->ref, h);
+	uint32_t h32 = kv_hash32(h), pos;
+	kv_entry *e = kv_find_live_locked(w, sh, h32, o->key, o->klen, &pos);
+	o->out_len = 0;
+	o->out_off = arena ? arena->len : 0;
+	o->out_type = KV_T_NONE;
+	o->out_expires_at = 0;
+	switch (o->op) {
+	case KV_OP_EXISTS:
+		return e ? KV_OK : KV_NOTFOUND;
+	case KV_OP_GET:
+	case KV_OP_CONSUME:
+		if (!e)
+			return KV_NOTFOUND;
+		if (arena->len + e->vlen + 1 > arena->cap) {
+			*arena_need = arena->len + e->vlen;
+			return KV_ENOMEM;
+		}
+		memcpy(arena->data + arena->len, kv_entry_key(e) + o->klen, e->vlen);
+		o->out_len = e->vlen;
+		o->out_type = e->type;
+		o->out_expires_at = kv_entry_expiry(e);
+		arena->len += e->vlen;
+		arena->data[arena->len] = 0;
+		if (o->op == KV_OP_CONSUME)
+			kv_w_remove(w, sh, pos, e);
+		return KV_OK;
+	case KV_OP_DEL:
+		if (!e)
+			return KV_NOTFOUND;
+		kv_w_remove(w, sh, pos, e);
+		return KV_OK;
+	case KV_OP_SET: {
+		if (o->klen > atomic_load_explicit(&w->ref.slot->max_key_size, memory_order_relaxed))
+			return KV_EKEYSIZE;
+		if ((o->flags & KV_SET_NX) && e)
+			return KV_EXISTS;
+		if ((o->flags & KV_SET_XX) && !e)
+			return KV_NOTFOUND;
+		int64_t exp;
+		bool del;
+		int rc = kv_write_expiry(w, o->expires_at, e, &exp, &del);
+		if (rc != KV_OK)
+			return rc;
+		if (del) {
+			if (e)
+				kv_w_remove(w, sh, pos, e);
+			return KV_OK;
+		}
+		val_arg a = {o->val, o->vlen, 0};
+		return kv_put_locked(w, sh, h32, o->key, o->klen, e, pos, o->vlen, o->type, exp,
+		                     kv_fill_copy, &a);
+	}
+	}
+	return KV_EINVAL;
+}
+
+static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_buf *arena,
+                        kv_error *err)
+{
+	kv_env *env = ns->env;
+	size_t cap = 3 * n + KV_MAX_VICTIMS;
+	kv_undo *undo = kv_mem_realloc(env, NULL, cap * sizeof *undo);
+	if (!undo)
+		return KV_ENOMEM;
+	kv_wctx *w = kv_mem_realloc(env, NULL, sizeof *w);
+	if (!w) {
+		kv_mem_realloc(env, undo, 0);
+		return KV_ENOMEM;
+	}
+	kv_lockset ls;
+	int rc;
+	size_t failed = (size_t)-1;
+	for (;;) {
+		kv_wctx_init(w, ns);
+		w->undo = undo;
+		w->capundo = cap;
+		if ((rc = kv_ns_ref(ns, &w->ref)) != KV_OK)
+			break;
+		kv_lockset_init(&ls);
+		for (size_t i = 0; i < n; i++)
+			kv_lockset_add(&w->ref, &ls, h[i]);
+		if (!kv_lockset_lock(&w->ref, &ls))
+			continue;
+		rc = KV_OK;
+		for (uint32_t s = ls.lo; s < ls.hi && rc == KV_OK; s++) {
+			kv_shard *sh = (ls.bits[s / 64] >> (s % 64) & 1) ? kv_ns_shard(&w->ref, s) : NULL;
+			if (sh && sh->snap_pending)
+				rc = kv_shard_reserve_preserve_locked(env, sh, (uint32_t)cap);
+		}
+		if (rc != KV_OK) {
+			kv_lockset_unlock(&w->ref, &ls);
+			break;
+		}
+		kv_lockset_write(&w->ref, &ls, true);
+		if (arena)
+			arena->len = 0;
+		size_t need = 0, i;
+		for (i = 0; i < n; i++) {
+			ops[i].status = apply_item(w, &ops[i], h[i], arena, &need);
+			if (!is_outcome(ops[i].op, ops[i].status))
+				break;
+		}
+		if (i < n) {
+			undo_all(w);
+			kv_lockset_write(&w->ref, &ls, false);
+			kv_lockset_unlock(&w->ref, &ls);
+			w->nvictims = 0; /* nothing happened: no hooks */
+			if (need) {
+				if (kv_buf_reserve(env, arena, need) != KV_OK) {
+					rc = KV_ENOMEM;
+					failed = i;
+					break;
+				}
+				continue;
+			}
+			rc = ops[i].status;
+			failed = i;
+			break;
+		}
+		commit_all(w);
+		kv_lockset_write(&w->ref, &ls, false);
+		kv_lockset_unlock(&w->ref, &ls);
+		kv_wctx_emit(w);
+		for (i = 0; i < n; i++) {
+			int ev = ops[i].op == KV_OP_SET ? KV_EV_SET
+			       : (ops[i].op == KV_OP_DEL || ops[i].op == KV_OP_CONSUME) ? KV_EV_DEL : 0;
+			if (ev && ops[i].status == KV_OK)
+				kv_emit(env, ns, ops[i].key, ops[i].klen, ev);
+		}
+		break;
+	}
+	if (failed != (size_t)-1) {
+		for (size_t i = 0; i < n; i++)
+			ops[i].status = i == failed ? rc : KV_EABORTED;
+		if (err) {
+			err->code = rc;
+			err->item = failed;
+			snprintf(err->msg, sizeof err->msg, "batch item %zu failed: %s", failed,
+			         kv_strerror(rc));
+		}
+	}
+	kv_mem_realloc(env, w, 0);
+	kv_mem_realloc(env, undo, 0);
+	return rc;
+}
+
+KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv_error *err)
+{
+	if (err) {
+		memset(err, 0, sizeof *err);
+		err->item = (size_t)-1;
+	}
+	if ((mode != KV_BATCH_ALL_OR_NOTHING && mode != KV_BATCH_BEST_EFFORT) || (n && !ops))
+		return KV_EINVAL;
+	bool readonly = true, reads = false;
+	for (size_t i = 0; i < n; i++) {
+		kv_op *o = &ops[i];
+		if (o->op < KV_OP_GET || o->op > KV_OP_CONSUME || !o->key)
+			return KV_EINVAL;
+		if (o->op != KV_OP_GET && o->op != KV_OP_EXISTS)
+			readonly = false;
+		if (o->op == KV_OP_GET || o->op == KV_OP_CONSUME)
+			reads = true;
+		o->status = KV_EABORTED;
+	}
+	if (reads && !arena)
+		return KV_EINVAL;
+	if (arena)
+		arena->len = 0;
+	if (n == 0)
+		return KV_OK;
+	if (mode == KV_BATCH_BEST_EFFORT && !readonly)
+		return batch_best_effort(ns, ops, n, arena);
+
+	/* key sizes are checked up front: an all-or-nothing batch fails whole */
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].klen == 0 || ops[i].klen > KV_KEY_SIZE_LIMIT) {
+			if (mode == KV_BATCH_BEST_EFFORT) {
+				ops[i].status = KV_EKEYSIZE;
+				continue;
+			}
+			for (size_t j = 0; j < n; j++)
+				ops[j].status = j == i ? KV_EKEYSIZE : KV_EABORTED;
+			if (err) {
+				err->code = KV_EKEYSIZE;
+				err->item = i;
+				snprintf(err->msg, sizeof err->msg, "batch item %zu failed: %s", i,
+				         kv_strerror(KV_EKEYSIZE));
+			}
+			return KV_EKEYSIZE;
+		}
+	}
+
+	kv_env *env = ns->env;
+	uint64_t hs[64];
+	rd_item its[64];
+	uint64_t *h = hs;
+	rd_item *it = its;
+	if (n > 64) {
+		h = kv_mem_realloc(env, NULL, n * sizeof *h);
+		it = kv_mem_realloc(env, NULL, n * sizeof *it);
+		if (!h || !it) {
+			if (h)
+				kv_mem_realloc(env, h, 0);
+			if (it)
+				kv_mem_realloc(env, it, 0);
+			return KV_ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		h[i] = ops[i].klen <= KV_KEY_SIZE_LIMIT ? kv_hash(ops[i].key, ops[i].klen) : 0;
+	int rc = KV_EBUSY;
+	if (readonly) {
+		rc = batch_read(ns, ops, n, h, it, arena);
+		if (rc == KV_OK && mode == KV_BATCH_BEST_EFFORT)
+			for (size_t i = 0; i < n; i++)
+				if (ops[i].klen == 0 || ops[i].klen > KV_KEY_SIZE_LIMIT)
+					ops[i].status = KV_EKEYSIZE;
+	}
+	if (rc == KV_EBUSY)
+		rc = batch_atomic(ns, ops, n, h, arena, err);
+	if (n > 64) {
+		kv_mem_realloc(env, h, 0);
+		kv_mem_realloc(env, it, 0);
+	}
+	return rc;
+}
