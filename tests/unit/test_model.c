@@ -319,7 +319,8 @@ static void one_op(int ni, int *k1, int *k2)
 		else if ((by > 0 && cur > INT64_MAX - by) || (by < 0 && cur < INT64_MIN - by))
 			want = KV_EOVERFLOW;
 		rc = kv_incr(ns, key, kl, by, &res);
-		CHECK(R(rc) == want, "incr by %lld of '%.30s'", (long long)by, m->present ? m->val : "(none)");
+		CHECK(R(rc) == want, "incr by %lld of a value of %zu bytes: '%.30s'", (long long)by,
+		      m->present ? m->len : 0, m->present ? m->val : "(none)");
 		if (want == KV_OK) {
 			CHECK(res == cur + by, "incr result");
 			int n = snprintf(v, sizeof v, "%lld", (long long)(cur + by));
@@ -335,7 +336,8 @@ static void one_op(int ni, int *k1, int *k2)
 			want = KV_ENOTFLOAT;
 		kv_buf txt = KV_BUF_INIT;
 		rc = kv_incr_float(ns, key, kl, bytxt, (size_t)bylen, &res, &txt);
-		CHECK(R(rc) == want, "incr_float of '%.30s'", m->present ? m->val : "(none)");
+		CHECK(R(rc) == want, "incr_float by %s of a value of %zu bytes: '%.30s'", bytxt,
+		      m->present ? m->len : 0, m->present ? m->val : "(none)");
 		if (want == KV_OK && rc == KV_OK) {
 			long double sum = cur + by;
 			char exp_txt[128];
@@ -606,8 +608,16 @@ int main(int argc, char **argv)
 				SOON = T + SOON_MS;
 				while (kv_now_ms() < T + OPS_MS && t_cur_fail < 20) {
 					int k1, k2, ni = (int)rnd(NNS);
+					int fails_before = t_cur_fail;
 					one_op(ni, &k1, &k2);
 					ops++;
+					if (t_cur_fail != fails_before) {
+						/* report each divergence once: take the engine's state */
+						if (k1 >= 0)
+							resync(ni, k1);
+						if (k2 >= 0)
+							resync(ni, k2);
+					}
 					if (kv_now_ms() >= SOON) {
 						/* stalled past the soon expiries: this op is ambiguous */
 						stalls++;
