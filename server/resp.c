@@ -115,6 +115,7 @@ static int splitInline(respParser *p, char *buf, size_t n)
 {
 	size_t i = 0;
 
+	n = strnlen(buf, n); /* as Redis, which splits a C string: a NUL ends the line */
 	for (;;) {
 		while (i < n && isspace((unsigned char)buf[i]))
 			i++;
