@@ -1036,7 +1036,8 @@ static void populate(bctx *c)
 		} else {
 			m->ec[0] = m->ew[0] = (double)ns.bytes / c->n - PAYLOAD;
 			m->ne = 1;
-			note_add(m, "engine region_used grew %.1f B/key beyond key+value", (double)(es.region_used - used0) / c->n - PAYLOAD);
+			note_add(m, "engine ns bytes %llu, region_used grew %.1f B/key beyond key+value",
+			         (unsigned long long)ns.bytes, (double)(es.region_used - used0) / c->n - PAYLOAD);
 			if (ns.keys != c->n)
 				note_add(m, "ENGINE COUNTS %llu KEYS, %u INSERTED", (unsigned long long)ns.keys, c->n);
 		}
