@@ -569,14 +569,14 @@ array_arg(FunctionCallInfo fcinfo, int n, const char *what, Datum **elems, bool 
 }
 
 static void
-batch_report(int rc, kv_ns *ns, kv_error *err)
+batch_report(int rc, kv_ns *ns, kv_error *err, Datum *keys, int n)
 {
-	if (err->item != (size_t) -1)
+	if (err->item < (size_t) n)
 		ereport(ERROR,
-				(errcode(ERRCODE_TRANSACTION_ROLLBACK),
-				 errmsg("batch item %zu failed: %s", err->item + 1,
-						err->msg[0] ? err->msg : kv_strerror(rc)),
-				 errdetail("No item of the all-or-nothing batch was applied."),
+				(errcode(shardkv_status_sqlstate(rc)),
+				 errmsg("%s", shardkv_status_message(rc, kv_ns_name(ns))),
+				 errdetail("Batch item %zu (key \"%s\") failed; no item of the all-or-nothing batch was applied.",
+						   err->item + 1, TextDatumGetCString(keys[err->item])),
 				 errhint("Use mode => 'best_effort' to apply the other items.")));
 	shardkv_report(rc, kv_ns_name(ns), err);
 }
@@ -617,7 +617,7 @@ shardkv_mget(PG_FUNCTION_ARGS)
 	err.item = (size_t) -1;
 	rc = kv_batch(ns, ops, (size_t) n, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
 	if (rc != KV_OK)
-		batch_report(rc, ns, &err);
+		batch_report(rc, ns, &err, keys, n);
 	for (i = 0; i < n; i++)
 	{
 		Datum		values[2];
@@ -689,9 +689,9 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 		return (Datum) 0;
 	memset(&err, 0, sizeof(err));
 	err.item = (size_t) -1;
-	rc = kv_batch(ns, ops, (size_t) n, mode, NULL, &err);
+	rc = kv_batch(ns, ops, (size_t) n, mode, &arena, &err);	/* EXISTS-only batches need it too (engine) */
 	if (rc != KV_OK)
-		batch_report(rc, ns, &err);
+		batch_report(rc, ns, &err, keys, n);
 	for (i = 0; i < n; i++)
 	{
 		Datum		values[3];
@@ -781,7 +781,8 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 	opts.count = SCAN_STEP_KEYS;
 	opts.values = with_values;
 
-	InitMaterializedSRF(fcinfo, 0);
+	/* SETOF text (kv.keys) has no row type: take the executor's descriptor */
+	InitMaterializedSRF(fcinfo, with_values ? 0 : MAT_SRF_USE_EXPECTED_DESC);
 	sc.cxt = AllocSetContextCreate(CurrentMemoryContext, "shardkv scan", ALLOCSET_DEFAULT_SIZES);
 	do
 	{

@@ -423,6 +423,27 @@ shardkv_status_token(int rc)
 	return si ? si->token : "error";
 }
 
+/* The SQLSTATE and message text of a status code (ns fills a %s). */
+int
+shardkv_status_sqlstate(int rc)
+{
+	const StatusInfo *si = status_info(rc);
+
+	return (si && si->sqlstate) ? si->sqlstate : ERRCODE_INTERNAL_ERROR;
+}
+
+char *
+shardkv_status_message(int rc, const char *ns)
+{
+	const StatusInfo *si = status_info(rc);
+
+	if (si == NULL || si->message == NULL)
+		return pstrdup(kv_strerror(rc));
+	if (strstr(si->message, "%s"))
+		return psprintf(si->message, ns ? ns : "");
+	return pstrdup(si->message);
+}
+
 /* "some text" -> "Some text." for errdetail (the engine writes lower case). */
 static char *
 detail_sentence(const char *msg)
@@ -576,6 +597,19 @@ shardkv_load_default(int elevel)
 	}
 	memset(&err, 0, sizeof(err));
 	rc = kv_load(shardkv_env, path, NULL, NULL, &err);
+	if (rc == KV_ECORRUPT || rc == KV_EFORMAT)
+	{
+		/* keep the bad file for inspection, out of the way of the next save */
+		char	   *aside = psprintf("%s.bad-" INT64_FORMAT, path, (int64) kv_now_ms());
+		bool		moved = rename(path, aside) == 0;
+
+		ereport(elevel,
+				(errmsg("shardkv could not load snapshot \"%s\": %s", path,
+						err.msg[0] ? err.msg : kv_strerror(rc)),
+				 moved ? errdetail("The store starts empty; the file was renamed to \"%s\".", aside)
+				 : errdetail("The store starts empty.")));
+		return false;
+	}
 	if (rc != KV_OK)
 	{
 		ereport(elevel,

@@ -64,6 +64,8 @@ extern kv_ns *shardkv_ns(text *name);
 extern kv_ns *shardkv_ns_cstr(const char *name);
 extern void shardkv_report(int rc, const char *ns, const kv_error *err) pg_attribute_noreturn();
 extern const char *shardkv_status_token(int rc);
+extern int	shardkv_status_sqlstate(int rc);
+extern char *shardkv_status_message(int rc, const char *ns);
 extern char *shardkv_snapshot_path(const char *file, bool for_write);
 extern bool shardkv_save_all(int elevel);
 extern bool shardkv_load_default(int elevel);

@@ -1,0 +1,147 @@
+#!/bin/sh
+# PostgreSQL extension tests (issue 4).  Run by tests/run-all.sh, or directly:
+#     sh tests/suite-pg.sh            (as root: installs the extension first)
+# It starts its own clusters as user postgres on Unix sockets in a mktemp
+# directory (ports 55430-55431), and stops them by PID at the end, also on
+# failure.  Parts:
+#   1. pg_regress: sql/*.sql against expected/*.out (top level)
+#   2. pg_isolation_regress: tests/pg/isolation/specs/*.spec
+#   3. pgTAP via pg_prove: tests/pg/tap/*.sql
+#   4. snapshots: save at clean shutdown, load at start, autosave worker,
+#      crash restart (pg_ctl stop -m immediate, and a killed worker)
+#   5. pgbench: 8 clients kv.incr one key, checked exact
+#   6. a cluster without shared_preload_libraries: clear error and hint
+# Ends with "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+. tests/pg/cluster.sh
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+nok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1 (expected '$2', got '$3')"; fi
+}
+finish() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" = 0 ]
+	exit $?
+}
+
+trap 'pg_cleanup' EXIT
+trap 'exit 1' INT TERM HUP
+
+# ---------------------------------------------------------------- install
+if [ "$(id -u)" = 0 ]; then
+	if make --no-print-directory pg-install >/tmp/shardkv-pg-install.log 2>&1; then
+		ok "make pg-install"
+	else
+		cat /tmp/shardkv-pg-install.log; nok "make pg-install"; finish
+	fi
+else
+	echo "# not root: using the shardkv already installed in $(pg_config --pkglibdir)"
+fi
+
+pg_setup
+mkdir -p "$PGT/regress/sql" "$PGT/regress/expected" "$PGT/iso"
+cp sql/*.sql "$PGT/regress/sql/"
+cp expected/*.out "$PGT/regress/expected/"
+cp -r tests/pg/isolation/. "$PGT/iso/"
+cp -r tests/pg/tap "$PGT/tap"
+[ -n "$RUN" ] && chown -R postgres: "$PGT"
+
+
+pg_init main 55430 "shared_preload_libraries = 'shardkv'" "shardkv.memory = 64MB" \
+	"shardkv.autosave_interval = 0" "shardkv.tick_interval = 50ms" || { nok "initdb"; finish; }
+if pg_start main; then ok "cluster starts with shardkv preloaded"; else nok "cluster start"; finish; fi
+
+# --------------------------------------------------------------- pg_regress
+$RUN "$PGBIN/createdb" -h "$PGT" -p 55430 -U postgres shardkv_regress
+TESTS=$(ls sql/*.sql | sed 's|sql/||; s|\.sql$||' | sort)
+$RUN "$PG_REGRESS" --use-existing --host="$PGT" --port=55430 --user=postgres \
+	--inputdir="$PGT/regress" --outputdir="$PGT/regress" --dbname=shardkv_regress \
+	$TESTS >"$PGT/regress.log" 2>&1
+cat "$PGT/regress.log"
+for t in $TESTS; do
+	if grep -Eq "^(test )?$t +\.\.\. ok" "$PGT/regress.log"; then
+		ok "pg_regress $t"
+	else
+		nok "pg_regress $t"
+	fi
+done
+[ -f "$PGT/regress/regression.diffs" ] && head -n 150 "$PGT/regress/regression.diffs"
+
+# ------------------------------------------------------ pg_isolation_regress
+if [ -x "$PG_ISOLATION_REGRESS" ]; then
+	ISO=$(ls tests/pg/isolation/specs/*.spec | sed 's|.*/||; s|\.spec$||' | sort)
+	$RUN "$PGBIN/createdb" -h "$PGT" -p 55430 -U postgres shardkv_iso
+	$RUN "$PG_ISOLATION_REGRESS" --use-existing --host="$PGT" --port=55430 --user=postgres \
+		--inputdir="$PGT/iso" --outputdir="$PGT/iso" --dbname=shardkv_iso \
+		$ISO >"$PGT/iso.log" 2>&1
+	cat "$PGT/iso.log"
+	for t in $ISO; do
+		if grep -Eq "^(test )?$t +\.\.\. ok" "$PGT/iso.log"; then
+			ok "isolation $t"
+		else
+			nok "isolation $t"
+		fi
+	done
+	[ -f "$PGT/iso/regression.diffs" ] && head -n 100 "$PGT/iso/regression.diffs"
+else
+	nok "pg_isolation_regress not found at $PG_ISOLATION_REGRESS"
+fi
+
+# --------------------------------------------------------------------- pgTAP
+PGDATABASE=shardkv_tap
+$RUN "$PGBIN/createdb" -h "$PGT" -p 55430 -U postgres shardkv_tap
+pg_psql main -d shardkv_tap -c "CREATE EXTENSION IF NOT EXISTS pgtap" -c "CREATE EXTENSION IF NOT EXISTS shardkv"
+$RUN pg_prove --verbose -h "$PGT" -p 55430 -U postgres -d shardkv_tap "$PGT"/tap/*.sql \
+	>"$PGT/tap.log" 2>&1
+tap_rc=$?
+cat "$PGT/tap.log"
+tp=$(grep -Ec '^ *ok [0-9]+' "$PGT/tap.log")
+tf=$(grep -Ec '^ *not ok [0-9]+' "$PGT/tap.log")
+PASS=$((PASS + tp))
+FAIL=$((FAIL + tf))
+if [ "$tap_rc" != 0 ] || [ "$tp" = 0 ]; then nok "pg_prove (exit $tap_rc, $tp ok)"; fi
+unset PGDATABASE
+
+# ------------------------------------------------------------------ pgbench
+pg_psql main -c "SELECT kv.create_namespace('bench_incr', if_not_exists => true)" \
+	-c "SELECT kv.delete('bench_incr', 'hot')" >/dev/null
+echo "SELECT kv.incr('bench_incr', 'hot');" >"$PGT/incr.sql"
+[ -n "$RUN" ] && chown postgres: "$PGT/incr.sql"
+if $RUN "$PGBIN/pgbench" -n -M prepared -c 8 -j 2 -t 250 -f "$PGT/incr.sql" \
+	-h "$PGT" -p 55430 -U postgres postgres >"$PGT/pgbench.log" 2>&1; then
+	check "pgbench: 8 clients x 250 kv.incr on one key is exact" 2000 \
+		"$(pg_psql main -c "SELECT kv.get('bench_incr', 'hot')")"
+else
+	cat "$PGT/pgbench.log"; nok "pgbench run"
+fi
+
+# ---------------------------------------------------------------- snapshots
+. tests/pg/restart.sh
+
+# ------------------------------------------------- without preloading
+pg_init nopreload 55431 || nok "initdb nopreload"
+if pg_start nopreload; then
+	out=$(pg_psql nopreload -c "CREATE EXTENSION shardkv" -c "SELECT kv.get('a', 'b')" 2>&1)
+	case "$out" in
+	*"shardkv must be loaded via shared_preload_libraries"*"HINT:"*"shared_preload_libraries"*)
+		ok "without preloading: clear error and hint" ;;
+	*) nok "without preloading: got: $out" ;;
+	esac
+	out=$(pg_psql nopreload -c "SELECT kv.create_namespace('x')" 2>&1)
+	case "$out" in
+	*"shardkv must be loaded via shared_preload_libraries"*) ok "without preloading: create_namespace fails too" ;;
+	*) nok "without preloading (create_namespace): got: $out" ;;
+	esac
+	pg_stop nopreload
+else
+	nok "nopreload cluster start"
+fi
+
+pg_stop main
+finish
