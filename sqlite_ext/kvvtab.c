@@ -79,7 +79,11 @@
 #define KVCOL_TTL        2
 #define KVCOL_EXPIRES_AT 3
 
-/* xBestIndex plans (idxNum & 3) and flags. */
+/*
+ * xBestIndex plans (idxNum & 3) and flags.  idxStr names the plan for EXPLAIN
+ * QUERY PLAN; for PLAN_PREFIX it ends in one letter per xFilter argument:
+ * G (key >=), g (key >), L (key <), l (key <=), * (GLOB), % (LIKE).
+ */
 #define PLAN_FULL   0
 #define PLAN_EQ     1
 #define PLAN_IN     2
@@ -93,7 +97,8 @@ typedef struct kvvtab {
 	kv_ns       *ns;
 	char        *zTable;        /* table name, for constraint messages */
 	char        *zSnapshot;     /* snapshot path, or NULL */
-	uint32_t     max_value_size;/* namespace limits cached at xBegin */
+	uint32_t     max_key_size;  /* namespace limits cached at xBegin, to */
+	uint32_t     max_value_size;/* refuse a write at its statement */
 	int64_t      default_ttl_ms;
 	kvtxn        txn;           /* buffered writes of the open transaction */
 	int          applied;       /* xSync applied txn to the engine */
@@ -334,6 +339,7 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 		pInfo->aConstraintUsage[iEq].argvIndex = 1;
 		pInfo->aConstraintUsage[iEq].omit = 1;
 		pInfo->idxNum = PLAN_EQ | flags;
+		pInfo->idxStr = (char *)"lookup";
 		pInfo->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
 		pInfo->estimatedCost = 1.0;
 		pInfo->estimatedRows = 1;
@@ -344,6 +350,7 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 		pInfo->aConstraintUsage[iIn].argvIndex = 1;
 		pInfo->aConstraintUsage[iIn].omit = 1;
 		pInfo->idxNum = PLAN_IN | flags;
+		pInfo->idxStr = (char *)"batch-lookup";
 		pInfo->estimatedCost = 5.0;
 		pInfo->estimatedRows = 5;
 		return SQLITE_OK;
@@ -361,7 +368,7 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 			zPlan[n++] = aKind[k];
 		}
 		zPlan[n] = '\0';
-		pInfo->idxStr = sqlite3_mprintf("%s", zPlan);
+		pInfo->idxStr = sqlite3_mprintf("prefix-scan:%s", zPlan);
 		if (pInfo->idxStr == NULL)
 			return SQLITE_NOMEM;
 		pInfo->needToFreeIdxStr = 1;
@@ -371,6 +378,7 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 		return SQLITE_OK;
 	}
 	pInfo->idxNum = PLAN_FULL | flags;
+	pInfo->idxStr = (char *)"full-scan";
 	pInfo->estimatedCost = nKeys + 10;
 	pInfo->estimatedRows = (sqlite3_int64)nKeys + 1;
 	return SQLITE_OK;
@@ -720,7 +728,8 @@ static int kvvtabFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
 			rc = lookup_in(p, c, argv[0]);
 		break;
 	case PLAN_PREFIX:
-		rc = compute_prefix(c, idxStr, argc, argv);
+		/* idxStr is "prefix-scan:" and one letter per argument */
+		rc = compute_prefix(c, idxStr ? strchr(idxStr, ':') + 1 : NULL, argc, argv);
 		/* fall through */
 	default:
 		if (rc == SQLITE_OK)
@@ -915,10 +924,8 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv, sql
 		kvvtab_error(p, "NOT NULL constraint failed: %s.key", p->zTable);
 		return SQLITE_CONSTRAINT_NOTNULL;
 	}
-	if (newk.len == 0) {
-		kvvtab_error(p, "%s", shardkv_errstr(KV_EKEYSIZE));
-		return SQLITE_TOOBIG;
-	}
+	if (newk.len == 0 || (p->max_key_size && newk.len > p->max_key_size))
+		return kv_failure(p, KV_EKEYSIZE);
 	kvsql_from_value(argv[2 + KVCOL_VALUE], &val);
 	if (p->max_value_size && val.len > p->max_value_size)
 		return kv_failure(p, KV_EVALSIZE);
@@ -970,6 +977,7 @@ static int kvvtabBegin(sqlite3_vtab *pVtab)
 	kvtxn_clear(&p->txn);
 	p->applied = 0;
 	if (kv_ns_stats_get(p->ns, &st) == KV_OK) {
+		p->max_key_size = st.config.max_key_size;
 		p->max_value_size = st.config.max_value_size;
 		p->default_ttl_ms = st.config.default_ttl_ms;
 	}

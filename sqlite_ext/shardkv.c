@@ -128,7 +128,9 @@ int shardkv_ns(const char *name, int create, const kv_ns_config *cfg, kv_ns **ou
 	if (ns != NULL) {
 		/* a cached handle follows drops: create the namespace again if asked */
 		rc = KV_OK;
-		if (create && kv_exists(ns, "", 0) == KV_ENONS) {
+		kv_ns_stats st;
+
+		if (create && kv_ns_stats_get(ns, &st) == KV_ENONS) {
 			rc = kv_ns_create(g_env, name, cfg);
 			if (rc == KV_OK && created)
 				*created = 1;

@@ -1,0 +1,163 @@
+#!/bin/sh
+# tests/suite-sqlite.sh -- the SQLite extension's tests (issue 6).
+#
+#   1. SQL cases: every tests/sqlite/*.sql file is split into cases at lines
+#      "-- case: NAME".  Lines before the first case are the file's preamble.
+#      Each case runs in a fresh sqlite3 shell process (so a fresh store) as
+#          .bail on / .load build/shardkv / preamble / case
+#      in a scratch directory, with stdout and stderr captured ("near line N"
+#      removed, so editing a preamble does not shift every message; @EXT@ and
+#      @SQLITE3@ in a case stand for the extension and the shell).  The
+#      output of all cases is diffed, case by case, against NAME.expected.
+#   2. C tests (build/sqlite-tests/): sharing across connections and threads
+#      (plain, ASan+UBSan, TSan) and load/unload lifetime of build/shardkv.so.
+#   3. Fuzz: corpus replay of build/fuzz/fuzz_vtab_args, then a ~15 s run.
+#   4. Cross-host snapshots with build/shardkv-server (ports 6390-6392); skipped
+#      (not passed) when the server is not built.
+#
+# Ends with "N passed, M failed" (skipped checks are in neither number) and
+# exits non-zero if anything failed.  SQLITE_SUITE_FUZZ_SECONDS overrides 15.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+EXT=${SHARDKV_EXT:-$ROOT/build/shardkv}  # without .so, as .load takes it
+SQLITE3=${SQLITE3:-sqlite3}
+FUZZ_SECONDS=${SQLITE_SUITE_FUZZ_SECONDS:-15}
+pass=0; fail=0; skip=0
+PIDS=""
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/suite-sqlite.XXXXXX")
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok()   { pass=$((pass + 1)); echo "ok   $*"; }
+bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
+skipped() { skip=$((skip + 1)); echo "skip $*"; }
+
+missing_msg() {
+	if [ -f "$1.missing" ]; then
+		echo "(not built: the engine does not define yet: $(tr '\n' ' ' <"$1.missing"))"
+	else
+		echo "(not built: run make)"
+	fi
+}
+
+# ------------------------------------------------------------ SQL cases
+run_sql_file() {
+	sql=$1
+	name=$(basename "$sql" .sql)
+	expected=tests/sqlite/$name.expected
+	dir=$WORK/$name
+	mkdir -p "$dir/cases"
+	# split into preamble + cases
+	awk -v dir="$dir/cases" '
+		/^-- case: / { n++; name = substr($0, 10); file = sprintf("%s/%03d", dir, n);
+		               print name > (file ".name"); close(file ".name"); next }
+		n == 0 { print > (dir "/../preamble.sql"); next }
+		{ print > (sprintf("%s/%03d.sql", dir, n)) }
+	' "$sql"
+	[ -f "$dir/preamble.sql" ] || : >"$dir/preamble.sql"
+	: >"$dir/actual"
+	for nf in "$dir"/cases/*.name; do
+		[ -f "$nf" ] || continue
+		base=${nf%.name}
+		cname=$(cat "$nf")
+		[ -f "$base.sql" ] || : >"$base.sql"
+		{
+			echo ".bail on"
+			echo ".load $EXT"
+			cat "$dir/preamble.sql" "$base.sql"
+		} | sed -e "s|@EXT@|$EXT|g" -e "s|@SQLITE3@|$SQLITE3|g" >"$base.in"
+		mkdir -p "$base.d"
+		( cd "$base.d" && SHARDKV_MEMORY=256MB "$SQLITE3" :memory: <"$base.in" >"$base.out" 2>&1 )
+		echo "exit $?" >>"$base.out"
+		sed -e 's/ near line [0-9]*:/:/' "$base.out" >"$base.norm"
+		{ echo "== case: $cname"; cat "$base.norm"; } >>"$dir/actual"
+		# compare this case with its block in the expected file
+		awk -v want="== case: $cname" '
+			$0 == want { on = 1; print; next }
+			/^== case: / { on = 0 }
+			on { print }
+		' "$expected" 2>/dev/null >"$base.want"
+		{ echo "== case: $cname"; cat "$base.norm"; } >"$base.got"
+		if [ ! -s "$base.want" ]; then
+			bad "sql $name: $cname (no expected output for this case)"
+			cat "$base.got" | sed 's/^/    /' | head -n 30
+		elif cmp -s "$base.want" "$base.got"; then
+			ok "sql $name: $cname"
+		else
+			bad "sql $name: $cname"
+			diff -u "$base.want" "$base.got" | sed 's/^/    /' | head -n 40
+		fi
+	done
+	cp "$dir/actual" "build/test-logs/sqlite-$name.actual" 2>/dev/null || true
+}
+
+mkdir -p build/test-logs
+if ! command -v "$SQLITE3" >/dev/null 2>&1; then
+	bad "sqlite3 shell not installed (Debian package sqlite3)"
+elif [ ! -f "$EXT.so" ]; then
+	bad "build/shardkv.so $(missing_msg build/shardkv.so)"
+else
+	for sql in tests/sqlite/*.sql; do
+		run_sql_file "$sql"
+	done
+fi
+
+# ------------------------------------------------------------- C tests
+run_ctest() {
+	bin=$1; label=$2
+	if [ ! -x "$bin" ]; then
+		bad "$label $(missing_msg "$bin")"
+		return
+	fi
+	out=$WORK/$(echo "$label" | tr ' /' '__').log
+	( cd "$WORK" && SHARDKV_SO="$EXT.so" "$ROOT/$bin" ) >"$out" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
+	pass=$((pass + p)); fail=$((fail + f))
+	sed 's/^/    /' "$out" | grep -v '^    ok ' | head -n 40
+	echo "$label: $p ok, $f not ok, exit $rc"
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		bad "$label exited $rc"
+	fi
+}
+run_ctest build/sqlite-tests/test_sharing "C sharing"
+run_ctest build/sqlite-tests/asan/test_sharing "C sharing (asan)"
+run_ctest build/sqlite-tests/tsan/test_sharing "C sharing (tsan)"
+run_ctest build/sqlite-tests/test_lifetime "C lifetime"
+
+# ---------------------------------------------------------------- fuzz
+FUZZ=build/fuzz/fuzz_vtab_args
+if [ ! -x "$FUZZ" ]; then
+	bad "fuzz_vtab_args (not built: needs clang with libFuzzer)"
+else
+	if "$FUZZ" -runs=0 tests/fuzz/corpus/vtab_args >"$WORK/fuzz-replay.log" 2>&1; then
+		ok "fuzz_vtab_args corpus replay ($(ls tests/fuzz/corpus/vtab_args | wc -l) inputs)"
+	else
+		bad "fuzz_vtab_args corpus replay"; tail -n 30 "$WORK/fuzz-replay.log"
+	fi
+	mkdir -p "$WORK/fuzz-corpus"
+	if "$FUZZ" -max_total_time="$FUZZ_SECONDS" -max_len=512 -timeout=10 -print_final_stats=1 \
+		"$WORK/fuzz-corpus" tests/fuzz/corpus/vtab_args >"$WORK/fuzz-run.log" 2>&1; then
+		ok "fuzz_vtab_args ${FUZZ_SECONDS}s run ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$WORK/fuzz-run.log" | cut -d' ' -f2) execs)"
+	else
+		bad "fuzz_vtab_args ${FUZZ_SECONDS}s run"; tail -n 40 "$WORK/fuzz-run.log"
+	fi
+fi
+
+# ------------------------------------------------- cross-host snapshots
+if [ -x build/shardkv-server ] && [ -f "$EXT.so" ]; then
+	. tests/sqlite/crosshost.sh
+else
+	skipped "cross-host snapshot test (build/shardkv-server not built)"
+fi
+
+echo "sqlite: $skip skipped"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
