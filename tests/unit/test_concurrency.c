@@ -1,0 +1,803 @@
+/*
+ * test_concurrency.c -- threads and fork()ed processes hammering one store.
+ *
+ *  - N threads increment one key M times: exactly N*M, also while the shard
+ *    count is raised.
+ *  - Readers never see a torn value while writers, kv_ns_resize, expiry and
+ *    kv_tick run.  Every value is self-checking: a 32-bit generation g decides
+ *    its length, every byte, its type tag and its expiry, so any mix of two
+ *    writes is caught.  Keys that are never deleted must be found every time.
+ *  - The same over one mmap(MAP_SHARED) region with fork()ed processes (mode
+ *    b), one of which attaches with kv_env_attach() instead of the inherited
+ *    handle.
+ *  - Drop and re-create of a namespace while other threads use handles on it.
+ *  - Eviction and a full region under concurrent writers.
+ *
+ * TEST_QUICK=1 shrinks everything (sanitizer passes); TEST_STRESS=1 grows it.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "test.h"
+
+#define HOUR_MS 3600000LL
+
+static int Q, S; /* quick, stress */
+
+static int scale(int quick, int normal, int stress)
+{
+	return Q ? quick : S ? stress : normal;
+}
+
+/* ------------------------------------------------ self-checking values */
+
+static int64_t g_far; /* base of far-future expiries */
+
+static size_t sc_len(uint32_t g)
+{
+	return 8 + ((g * 2654435761u) >> 20) % 3000;
+}
+static int sc_type(uint32_t g)
+{
+	return (int)(g % 6);
+}
+static int64_t sc_exp(uint32_t g, int volatile_key)
+{
+	if (volatile_key)
+		return 0; /* set separately: readers of volatile keys check only bytes */
+	return g % 3 == 0 ? 0 : g_far + g;
+}
+
+static void sc_fill(char *v, uint32_t g)
+{
+	size_t n = sc_len(g);
+	memcpy(v, &g, 4);
+	uint32_t inv = ~g;
+	memcpy(v + 4, &inv, 4);
+	memset(v + 8, (int)(g & 0xff), n - 8);
+}
+
+/* 0 if b holds a complete value of some generation (and its metadata fits). */
+static int sc_check(const kv_buf *b, int check_meta, uint32_t *gout)
+{
+	uint32_t g, inv;
+	if (b->len < 8)
+		return 1;
+	memcpy(&g, b->data, 4);
+	memcpy(&inv, b->data + 4, 4);
+	if (inv != ~g)
+		return 2;
+	if (b->len != sc_len(g))
+		return 3;
+	for (size_t i = 8; i < b->len; i++)
+		if ((unsigned char)b->data[i] != (g & 0xff))
+			return 4;
+	if (b->data[b->len] != 0)
+		return 5;
+	if (check_meta && b->type != sc_type(g))
+		return 6;
+	if (check_meta && b->expires_at != sc_exp(g, 0))
+		return 7;
+	if (gout)
+		*gout = g;
+	return 0;
+}
+
+/* Print the first few unexpected statuses (from any thread). */
+static int g_bad_printed;
+static long bad(const char *what, int rc)
+{
+	if (__atomic_add_fetch(&g_bad_printed, 1, __ATOMIC_RELAXED) <= 8)
+		fprintf(stderr, "    unexpected: %s returned %s (%d)\n", what, t_code_name(rc), rc);
+	return 1;
+}
+
+/* ------------------------------------------------ 1: counters */
+
+typedef struct {
+	kv_env *env;
+	kv_ns *ns;      /* shared handle (or NULL: open own) */
+	const char *nsname;
+	int iters;
+	int fails;
+	volatile int *stop;
+	int id;
+} warg;
+
+static void *incr_worker(void *p)
+{
+	warg *a = p;
+	kv_ns *ns = a->ns;
+	if (!ns && kv_ns_open(a->env, a->nsname, &ns) != KV_OK) {
+		a->fails++;
+		return NULL;
+	}
+	for (int i = 0; i < a->iters; i++) {
+		int64_t r;
+		if (kv_incr(ns, K("counter"), 1, &r) != KV_OK)
+			a->fails++;
+		if (i % 3 == 0 && kv_incr(ns, K("down"), -2, &r) != KV_OK)
+			a->fails++;
+	}
+	if (!a->ns)
+		kv_ns_close(ns);
+	return NULL;
+}
+
+static void *resize_worker(void *p)
+{
+	warg *a = p;
+	uint32_t shards = 2;
+	while (!*a->stop && shards < 300) {
+		shards += 1 + shards / 4;
+		int rc = kv_ns_resize(a->ns, shards);
+		if (rc != KV_OK && rc != KV_EBUSY) {
+			fprintf(stderr, "    resize to %u: %s\n", shards, t_code_name(rc));
+			a->fails++;
+		}
+		t_sleep_ms(2);
+	}
+	return NULL;
+}
+
+static void test_counters(void)
+{
+	g_bad_printed = 0;
+	TEST("N threads x M increments of one key = N*M exactly, while shards are raised")
+	{
+		int N = scale(2, 4, 8), M = scale(3000, 40000, 400000);
+		kv_env *env = t_env(64 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 2;
+		kv_ns *ns = env ? t_ns(env, "ctr", &c) : NULL;
+		if (ns) {
+			pthread_t th[8], rt;
+			warg a[8], ra;
+			volatile int stop = 0;
+			memset(&ra, 0, sizeof ra);
+			ra.ns = ns;
+			ra.stop = &stop;
+			pthread_create(&rt, NULL, resize_worker, &ra);
+			for (int i = 0; i < N; i++) {
+				memset(&a[i], 0, sizeof a[i]);
+				a[i].env = env;
+				a[i].ns = i % 2 ? ns : NULL; /* half share a handle, half open their own */
+				a[i].nsname = "ctr";
+				a[i].iters = M;
+				pthread_create(&th[i], NULL, incr_worker, &a[i]);
+			}
+			int fails = 0;
+			for (int i = 0; i < N; i++) {
+				pthread_join(th[i], NULL);
+				fails += a[i].fails;
+			}
+			stop = 1;
+			pthread_join(rt, NULL);
+			E(fails == 0 && ra.fails == 0);
+			int64_t r = 0;
+			EOK(kv_incr(ns, K("counter"), 0, &r));
+			if (!E(r == (int64_t)N * M))
+				fprintf(stderr, "    counter %lld, want %lld\n", (long long)r, (long long)N * M);
+			EOK(kv_incr(ns, K("down"), 0, &r));
+			E(r == -2LL * N * ((M + 2) / 3));
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
+/* ------------------------------------------------ 2: torn reads */
+
+#define NSTABLE 256
+#define NVOL    256
+
+static uint32_t g_gen;
+
+static void key_of(char *k, size_t *kl, int vol, int i)
+{
+	*kl = (size_t)snprintf(k, 32, "%s:%d", vol ? "v" : "s", i);
+}
+
+typedef struct {
+	kv_env *env;
+	kv_ns *ns;
+	volatile int *stop;
+	uint64_t seed;
+	long reads, torn, missing, other, writes;
+	int id;
+} targ;
+
+static void *torn_writer(void *p)
+{
+	targ *a = p;
+	char *v = malloc(4096);
+	kv_buf b = KV_BUF_INIT;
+	while (!*a->stop) {
+		uint32_t g = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELAXED);
+		uint64_t r = t_rand(&a->seed);
+		int vol = (int)(r & 1);
+		int i = (int)((r >> 8) % (vol ? NVOL : NSTABLE));
+		char k[32];
+		size_t kl;
+		key_of(k, &kl, vol, i);
+		sc_fill(v, g);
+		int rc;
+		if (!vol) {
+			rc = kv_set(a->ns, k, kl, v, sc_len(g), sc_type(g), sc_exp(g, 0) ? sc_exp(g, 0)
+			                                                          : KV_EXPIRE_NEVER,
+			            0, (r >> 40) % 4 == 0 ? &b : NULL);
+			if (rc != KV_OK)
+				a->other += bad("set of a stable key", rc);
+			else if ((r >> 40) % 4 == 0 && (b.type == KV_T_NONE || sc_check(&b, 1, NULL)))
+				a->torn++; /* the old value of a stable key is complete too */
+		} else {
+			switch ((r >> 44) % 8) {
+			case 0:
+				rc = kv_del(a->ns, k, kl);
+				if (rc != KV_OK && rc != KV_NOTFOUND)
+					a->other += bad("del", rc);
+				break;
+			case 1:
+				rc = kv_consume(a->ns, k, kl, &b);
+				if (rc == KV_OK && sc_check(&b, 0, NULL))
+					a->torn++;
+				else if (rc != KV_OK && rc != KV_NOTFOUND)
+					a->other += bad("consume", rc);
+				break;
+			case 2: {
+				char k2[32];
+				size_t kl2;
+				key_of(k2, &kl2, 1, (int)((r >> 50) % NVOL));
+				rc = kv_rename(a->ns, k, kl, k2, kl2, 0);
+				if (rc != KV_OK && rc != KV_NOTFOUND)
+					a->other += bad("rename", rc);
+				break;
+			}
+			default: /* short TTL: expires while readers run */
+				rc = kv_set(a->ns, k, kl, v, sc_len(g), sc_type(g),
+				            kv_now_ms() + 1 + (int64_t)((r >> 50) % 30), 0, NULL);
+				if (rc != KV_OK)
+					a->other += bad("set with a short TTL", rc);
+			}
+		}
+		a->writes++;
+	}
+	kv_buf_free(a->env, &b);
+	free(v);
+	return NULL;
+}
+
+static void *torn_reader(void *p)
+{
+	targ *a = p;
+	kv_buf b = KV_BUF_INIT;
+	while (!*a->stop) {
+		uint64_t r = t_rand(&a->seed);
+		int vol = (int)(r & 1);
+		int i = (int)((r >> 8) % (vol ? NVOL : NSTABLE));
+		char k[32];
+		size_t kl;
+		key_of(k, &kl, vol, i);
+		int rc = kv_get(a->ns, k, kl, &b);
+		a->reads++;
+		if (rc == KV_OK) {
+			int why = sc_check(&b, !vol, NULL);
+			if (why) {
+				if (a->torn++ < 3)
+					fprintf(stderr, "    torn read of %s (reason %d, len %zu, type %d)\n", k, why,
+					        b.len, b.type);
+			}
+		} else if (rc == KV_NOTFOUND) {
+			if (!vol)
+				a->missing++;
+		} else {
+			a->other += bad("get", rc);
+		}
+		if (!vol && (r >> 40) % 16 == 0 && kv_exists(a->ns, k, kl) != KV_OK)
+			a->missing++;
+	}
+	kv_buf_free(a->env, &b);
+	return NULL;
+}
+
+static void *ticker(void *p)
+{
+	targ *a = p;
+	while (!*a->stop) {
+		kv_tick_info ti;
+		int rc = kv_tick(a->env, 50, &ti);
+		if (rc != KV_OK)
+			a->other += bad("kv_tick", rc);
+		a->reads += (long)ti.reclaimed;
+		t_sleep_ms(1);
+	}
+	return NULL;
+}
+
+static void *resizer(void *p)
+{
+	targ *a = p;
+	uint32_t shards = 2;
+	while (!*a->stop) {
+		if (shards < 512) {
+			shards += 1 + shards / 3;
+			int rc = kv_ns_resize(a->ns, shards);
+			if (rc != KV_OK && rc != KV_EBUSY)
+				a->other += bad("kv_ns_resize", rc);
+			a->writes++;
+		}
+		t_sleep_ms(3);
+	}
+	return NULL;
+}
+
+static void fill_stable(kv_ns *ns)
+{
+	char v[4096], k[32];
+	size_t kl;
+	for (int i = 0; i < NSTABLE; i++) {
+		uint32_t g = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELAXED);
+		key_of(k, &kl, 0, i);
+		sc_fill(v, g);
+		EOK(kv_set(ns, k, kl, v, sc_len(g), sc_type(g), sc_exp(g, 0) ? sc_exp(g, 0) : KV_EXPIRE_NEVER,
+		           0, NULL));
+	}
+}
+
+static void test_torn(void)
+{
+	TEST("readers never see a torn value while writers, resize, expiry and tick run (threads)")
+	{
+		int NW = scale(1, 2, 3), NR = scale(1, 2, 3);
+		int ms = scale(400, 2000, 20000);
+		kv_env *env = t_env(256 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 2;
+		kv_ns *ns = env ? t_ns(env, "torn", &c) : NULL;
+		if (ns) {
+			g_far = kv_now_ms() + 10 * HOUR_MS;
+			fill_stable(ns);
+			volatile int stop = 0;
+			pthread_t th[10];
+			targ a[10];
+			int n = 0;
+			uint64_t seed = t_seed("torn");
+			for (int i = 0; i < NW + NR + 2; i++) {
+				memset(&a[i], 0, sizeof a[i]);
+				a[i].env = env;
+				a[i].ns = ns;
+				a[i].stop = &stop;
+				a[i].seed = seed + (uint64_t)i * 7919;
+			}
+			for (int i = 0; i < NW; i++, n++)
+				pthread_create(&th[n], NULL, torn_writer, &a[n]);
+			for (int i = 0; i < NR; i++, n++)
+				pthread_create(&th[n], NULL, torn_reader, &a[n]);
+			pthread_create(&th[n], NULL, ticker, &a[n]);
+			n++;
+			pthread_create(&th[n], NULL, resizer, &a[n]);
+			n++;
+			t_sleep_ms(ms);
+			stop = 1;
+			long reads = 0, torn = 0, missing = 0, other = 0, writes = 0;
+			for (int i = 0; i < n; i++) {
+				pthread_join(th[i], NULL);
+				reads += a[i].reads;
+				torn += a[i].torn;
+				missing += a[i].missing;
+				other += a[i].other;
+				writes += a[i].writes;
+			}
+			printf("    %ld reads, %ld writes\n", reads, writes);
+			E(torn == 0);
+			E(missing == 0);
+			E(other == 0);
+			E(reads > 0 && writes > 0);
+			/* afterwards every stable key is complete */
+			kv_buf b = KV_BUF_INIT;
+			int bad = 0;
+			for (int i = 0; i < NSTABLE; i++) {
+				char k[32];
+				size_t kl;
+				key_of(k, &kl, 0, i);
+				if (kv_get(ns, k, kl, &b) != KV_OK || sc_check(&b, 1, NULL))
+					bad++;
+			}
+			E(bad == 0);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.config.shards > 2);
+			kv_buf_free(env, &b);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
+/* ------------------------------------------------ 3: processes, mode (b) */
+
+static void child_work(kv_env *env, int id, int iters, uint64_t seed, int do_resize)
+{
+	kv_ns *ns = NULL;
+	if (!EOK(kv_ns_open(env, "mp", &ns)))
+		return;
+	char v[4096], k[32];
+	size_t kl;
+	kv_buf b = KV_BUF_INIT;
+	uint32_t shards = 4;
+	long torn = 0, missing = 0, other = 0;
+	for (int i = 0; i < iters; i++) {
+		int64_t r;
+		int rc0 = kv_incr(ns, K("counter"), 1, &r);
+		if (rc0 != KV_OK)
+			other += bad("incr", rc0);
+		uint64_t x = t_rand(&seed);
+		int si = (int)(x % NSTABLE);
+		key_of(k, &kl, 0, si);
+		if (x & 0x100) {
+			uint32_t g = (uint32_t)id << 24 | (uint32_t)i;
+			sc_fill(v, g);
+			int rc = kv_set(ns, k, kl, v, sc_len(g), sc_type(g),
+			                sc_exp(g, 0) ? sc_exp(g, 0) : KV_EXPIRE_NEVER, 0, NULL);
+			if (rc != KV_OK)
+				other += bad("set", rc);
+		} else {
+			int rc = kv_get(ns, k, kl, &b);
+			if (rc == KV_NOTFOUND)
+				missing++;
+			else if (rc != KV_OK)
+				other += bad("get", rc);
+			else if (sc_check(&b, 1, NULL) && torn++ < 3)
+				fprintf(stderr, "    process %d: torn read of %s\n", id, k);
+		}
+		if (x % 64 == 0) { /* volatile keys expiring under everyone's feet */
+			key_of(k, &kl, 1, (int)((x >> 20) % NVOL));
+			int rc = kv_set(ns, k, kl, "e", 1, KV_T_TEXT, kv_now_ms() + 2, 0, NULL);
+			if (rc != KV_OK)
+				other += bad("set with a TTL", rc);
+			kv_tick(env, 20, NULL);
+		}
+		if (do_resize && i % (iters / 12 + 1) == 0 && shards < 200) {
+			shards += 7;
+			int rc = kv_ns_resize(ns, shards);
+			if (rc != KV_OK && rc != KV_EBUSY)
+				other += bad("kv_ns_resize", rc);
+		}
+	}
+	E(torn == 0);
+	E(missing == 0);
+	if (!E(other == 0))
+		fprintf(stderr, "    process %d: %ld unexpected statuses\n", id, other);
+	kv_buf_free(env, &b);
+	kv_ns_close(ns);
+}
+
+static void test_processes(void)
+{
+	TEST("fork()ed processes over one MAP_SHARED region: exact counter, no torn values")
+	{
+		int P = scale(2, 4, 6), M = scale(3000, 30000, 300000);
+		size_t sz = 128 << 20;
+		void *region = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_env *env = NULL;
+		kv_config cfg;
+		kv_config_init(&cfg);
+		cfg.region = region;
+		cfg.region_size = sz;
+		cfg.max_namespaces = 16;
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 4;
+		if (E(region != MAP_FAILED) && EOK(kv_env_open(&cfg, &env)) &&
+		    EOK(kv_ns_create(env, "mp", &c))) {
+			kv_ns *ns = NULL;
+			g_far = kv_now_ms() + 10 * HOUR_MS;
+			if (EOK(kv_ns_open(env, "mp", &ns))) {
+				fill_stable(ns);
+				kv_ns_close(ns);
+			}
+			uint64_t seed = t_seed("processes");
+			pid_t pids[8];
+			fflush(NULL);
+			for (int p = 0; p < P; p++) {
+				pids[p] = fork();
+				if (pids[p] == 0) {
+					t_child_begin();
+					g_bad_printed = 0;
+					kv_env *use = env;
+					if (p == 1) { /* this one attaches as an exec'd process would */
+						use = NULL;
+						if (!EOK(kv_env_attach(region, sz, NULL, &use)))
+							t_child_exit();
+					}
+					child_work(use, p + 1, M, seed + (uint64_t)p * 1000003, p == 0);
+					if (use != env)
+						kv_env_close(use);
+					t_child_exit();
+				}
+				E(pids[p] > 0);
+			}
+			int bad_children = 0;
+			for (int p = 0; p < P; p++) {
+				int st = 0;
+				if (pids[p] <= 0)
+					continue;
+				waitpid(pids[p], &st, 0);
+				if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+					bad_children++;
+					if (WIFSIGNALED(st))
+						fprintf(stderr, "    process %d killed by signal %d\n", p + 1, WTERMSIG(st));
+					else
+						fprintf(stderr, "    process %d exited %d\n", p + 1, WEXITSTATUS(st));
+				}
+			}
+			E(bad_children == 0);
+			if (EOK(kv_ns_open(env, "mp", &ns))) {
+				int64_t r = 0;
+				EOK(kv_incr(ns, K("counter"), 0, &r));
+				if (!E(r == (int64_t)P * M))
+					fprintf(stderr, "    counter %lld, want %lld\n", (long long)r, (long long)P * M);
+				kv_ns_stats st;
+				EOK(kv_ns_stats_get(ns, &st));
+				E(st.config.shards > 4); /* the resize in process 1 is visible here */
+				kv_buf b = KV_BUF_INIT;
+				int bad = 0;
+				for (int i = 0; i < NSTABLE; i++) {
+					char k[32];
+					size_t kl;
+					key_of(k, &kl, 0, i);
+					if (kv_get(ns, k, kl, &b) != KV_OK || sc_check(&b, 1, NULL))
+						bad++;
+				}
+				E(bad == 0);
+				kv_buf_free(env, &b);
+				kv_ns_close(ns);
+			}
+		}
+		if (env)
+			kv_env_close(env);
+		if (region != MAP_FAILED)
+			munmap(region, sz);
+	}
+}
+
+/* ------------------------------------------------ 4: drop / re-create race */
+
+typedef struct {
+	kv_env *env;
+	volatile int *stop;
+	long ops, bad;
+	int id;
+} darg;
+
+static void *drop_user(void *p)
+{
+	darg *a = p;
+	kv_ns *ns = NULL;
+	if (kv_ns_open(a->env, "flip", &ns) != KV_OK) {
+		a->bad++;
+		return NULL;
+	}
+	kv_buf b = KV_BUF_INIT;
+	char v[600];
+	memset(v, 'd', sizeof v);
+	while (!*a->stop) {
+		int64_t r;
+		char k[16];
+		int kl = snprintf(k, sizeof k, "k%ld", a->ops % 500);
+		int rc = kv_set(ns, k, (size_t)kl, v, (size_t)(a->ops % 600), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+		if (rc != KV_OK && rc != KV_ENONS)
+			a->bad += bad("set", rc);
+		rc = kv_get(ns, k, (size_t)kl, &b);
+		if (rc != KV_OK && rc != KV_ENONS && rc != KV_NOTFOUND)
+			a->bad += bad("get", rc);
+		if (rc == KV_OK && (b.len > 600 || (b.len && b.data[0] != 'd')))
+			a->bad += bad("get (value bytes wrong)", 0);
+		rc = kv_incr(ns, K("n"), 1, &r);
+		if (rc != KV_OK && rc != KV_ENONS)
+			a->bad += bad("incr", rc);
+		a->ops++;
+	}
+	kv_buf_free(a->env, &b);
+	kv_ns_close(ns);
+	return NULL;
+}
+
+static void test_drop_race(void)
+{
+	TEST("drop and re-create while other threads use handles on the namespace")
+	{
+		kv_env *env = t_env(128 << 20);
+		if (env && EOK(kv_ns_create(env, "flip", NULL))) {
+			volatile int stop = 0;
+			pthread_t th[3];
+			darg a[3];
+			for (int i = 0; i < 3; i++) {
+				memset(&a[i], 0, sizeof a[i]);
+				a[i].env = env;
+				a[i].stop = &stop;
+				pthread_create(&th[i], NULL, drop_user, &a[i]);
+			}
+			int rounds = scale(30, 300, 3000);
+			long nbad = 0;
+			for (int i = 0; i < rounds; i++) {
+				int rc = kv_ns_drop(env, "flip");
+				if (rc != KV_OK && rc != KV_EBUSY)
+					nbad += bad("kv_ns_drop", rc);
+				kv_ns_config c;
+				kv_ns_config_init(&c);
+				c.shards = 1 + (uint32_t)(i % 9);
+				rc = kv_ns_create(env, "flip", &c);
+				if (rc != KV_OK)
+					nbad += bad("kv_ns_create", rc);
+				t_sleep_ms(1);
+			}
+			stop = 1;
+			long ops = 0;
+			for (int i = 0; i < 3; i++) {
+				pthread_join(th[i], NULL);
+				nbad += a[i].bad;
+				ops += a[i].ops;
+			}
+			E(nbad == 0);
+			E(ops > 0);
+			kv_env_stats st;
+			EOK(kv_env_stats_get(env, &st));
+			E(st.namespaces == 1);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
+/* ------------------------------------------------ 5: limits under concurrency */
+
+typedef struct {
+	kv_ns *ns;
+	int id, n;
+	long ok, limit, other, enomem;
+	int last_ok;
+} larg;
+
+static void *limit_writer(void *p)
+{
+	larg *a = p;
+	char v[256];
+	for (int i = 0; i < a->n; i++) {
+		char k[32];
+		int kl = snprintf(k, sizeof k, "t%d:%d", a->id, i);
+		memset(v, (char)i, sizeof v);
+		int rc = kv_set(a->ns, k, (size_t)kl, v, sizeof v, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+		if (rc == KV_OK) {
+			a->ok++;
+			a->last_ok = i;
+		} else if (rc == KV_EMAXKEYS || rc == KV_EMAXMEM)
+			a->limit++;
+		else if (rc == KV_ENOMEM)
+			a->enomem++;
+		else
+			a->other += bad("set", rc);
+	}
+	return NULL;
+}
+
+static void test_limits(void)
+{
+	TEST("eviction under concurrent writers keeps max_keys")
+	{
+		kv_env *env = t_env(128 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 8;
+		c.max_keys = 1000;
+		c.eviction = KV_EVICT_ALLKEYS_RANDOM;
+		kv_ns *ns = env ? t_ns(env, "evc", &c) : NULL;
+		if (ns) {
+			pthread_t th[4];
+			larg a[4];
+			int n = scale(2000, 10000, 100000);
+			for (int i = 0; i < 4; i++) {
+				memset(&a[i], 0, sizeof a[i]);
+				a[i].ns = ns;
+				a[i].id = i;
+				a[i].n = n;
+				pthread_create(&th[i], NULL, limit_writer, &a[i]);
+			}
+			long ok = 0, other = 0;
+			for (int i = 0; i < 4; i++) {
+				pthread_join(th[i], NULL);
+				ok += a[i].ok;
+				other += a[i].other + a[i].enomem;
+			}
+			E(other == 0);
+			E(ok >= 4L * n * 9 / 10);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			if (!E(st.keys <= 1000))
+				fprintf(stderr, "    %llu keys with max_keys 1000\n", (unsigned long long)st.keys);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("a full region under concurrent writers: KV_ENOMEM only, every acknowledged write readable")
+	{
+		size_t sz = 8 << 20;
+		void *region = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_env *env = NULL;
+		kv_config cfg;
+		kv_config_init(&cfg);
+		cfg.region = region;
+		cfg.region_size = sz;
+		cfg.max_namespaces = 4;
+		if (E(region != MAP_FAILED) && EOK(kv_env_open(&cfg, &env))) {
+			kv_ns *ns = t_ns(env, "fullc", NULL);
+			if (ns) {
+				pthread_t th[3];
+				larg a[3];
+				for (int i = 0; i < 3; i++) {
+					memset(&a[i], 0, sizeof a[i]);
+					a[i].ns = ns;
+					a[i].id = i;
+					a[i].n = 60000;
+					pthread_create(&th[i], NULL, limit_writer, &a[i]);
+				}
+				long enomem = 0, other = 0;
+				for (int i = 0; i < 3; i++) {
+					pthread_join(th[i], NULL);
+					enomem += a[i].enomem;
+					other += a[i].other + a[i].limit;
+				}
+				E(enomem > 0);
+				E(other == 0);
+				/* every acknowledged write is there, intact */
+				kv_buf b = KV_BUF_INIT;
+				long bad = 0, found = 0, acked = 0;
+				for (int t = 0; t < 3; t++) {
+					acked += a[t].ok;
+					for (int i = 0; i < a[t].n; i++) {
+						char k[32];
+						int kl = snprintf(k, sizeof k, "t%d:%d", t, i);
+						int rc = kv_get(ns, k, (size_t)kl, &b);
+						if (rc == KV_OK) {
+							found++;
+							if (b.len != 256 || (unsigned char)b.data[0] != (unsigned char)i ||
+							    (unsigned char)b.data[255] != (unsigned char)i)
+								bad++;
+						}
+					}
+				}
+				E(bad == 0);
+				if (!E(found == acked))
+					fprintf(stderr, "    %ld acknowledged, %ld found\n", acked, found);
+				kv_ns_stats st;
+				EOK(kv_ns_stats_get(ns, &st));
+				E(st.keys == (uint64_t)acked);
+				kv_buf_free(env, &b);
+				kv_ns_close(ns);
+			}
+			kv_env_close(env);
+		}
+		if (region != MAP_FAILED)
+			munmap(region, sz);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	t_init(argc, argv);
+	Q = t_quick();
+	S = getenv("TEST_STRESS") != NULL;
+	test_counters();
+	test_torn();
+	test_processes();
+	test_drop_race();
+	test_limits();
+	return t_done();
+}
