@@ -1,0 +1,579 @@
+/*
+ * test_batch.c -- kv_batch (issue 3): in-order semantics, all-or-nothing
+ * failures that change nothing and name the item, best-effort statuses, and
+ * atomicity under concurrency: writers apply all-or-nothing batches that keep
+ * two invariants (a constant sum over accounts; a constant number of tokens
+ * moved by consume+set-NX) while readers doing all-or-nothing GET/EXISTS batches
+ * must always see them hold, also while the shard count is raised.  Overlapping
+ * batches in random key order must never deadlock (TEST_TIMEOUT catches that).
+ * Snapshots taken during such batches are checked in test_snapshot.c.
+ */
+#include <pthread.h>
+
+#include "test.h"
+
+#define HOUR_MS 3600000LL
+
+static kv_env *g_env;
+static void batch_concurrency(void);
+
+static kv_op o_get(const char *k)
+{
+	kv_op o;
+	memset(&o, 0, sizeof o);
+	o.op = KV_OP_GET;
+	o.key = k;
+	o.klen = strlen(k);
+	o.status = 12345;
+	return o;
+}
+static kv_op o_key(int op, const char *k)
+{
+	kv_op o = o_get(k);
+	o.op = op;
+	return o;
+}
+static kv_op o_set(const char *k, const char *v, int type, int64_t exp, unsigned flags)
+{
+	kv_op o = o_get(k);
+	o.op = KV_OP_SET;
+	o.val = v;
+	o.vlen = strlen(v);
+	o.type = type;
+	o.expires_at = exp;
+	o.flags = flags;
+	return o;
+}
+
+static int out_is(const kv_buf *arena, const kv_op *o, const char *v)
+{
+	size_t n = strlen(v);
+	return o->status == KV_OK && o->out_len == n && arena->data != NULL &&
+	       o->out_off + n <= arena->len && memcmp(arena->data + o->out_off, v, n) == 0;
+}
+
+static int val_is(kv_env *env, kv_ns *ns, const char *k, const char *v)
+{
+	kv_buf b = KV_BUF_INIT;
+	int ok = kv_get(ns, k, strlen(k), &b) == KV_OK && t_buf_is(&b, v, strlen(v));
+	kv_buf_free(env, &b);
+	return ok;
+}
+
+static int absent(kv_ns *ns, const char *k)
+{
+	return kv_exists(ns, k, strlen(k)) == KV_NOTFOUND;
+}
+
+static void set_s(kv_ns *ns, const char *k, const char *v)
+{
+	EOK(kv_set(ns, k, strlen(k), v, strlen(v), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+}
+
+static void print_statuses(const kv_op *ops, size_t n)
+{
+	fprintf(stderr, "    statuses:");
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, " %s", t_code_name(ops[i].status));
+	fputc('\n', stderr);
+}
+
+/* An all-or-nothing batch that must fail at item `bad` with `code`. */
+static void expect_aon_failure(kv_ns *ns, kv_op *ops, size_t n, size_t bad, int code)
+{
+	kv_error err;
+	kv_buf arena = KV_BUF_INIT;
+	memset(&err, 0, sizeof err);
+	int rc = kv_batch(ns, ops, n, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
+	E(R(rc) == code);
+	E(err.code == code);
+	if (!E(err.item == bad))
+		fprintf(stderr, "    err.item %zu, want %zu\n", err.item, bad);
+	E(err.msg[0] != '\0');
+	int others = 1;
+	for (size_t i = 0; i < n; i++)
+		if (i != bad && ops[i].status != KV_EABORTED)
+			others = 0;
+	if (!E(ops[bad].status == code && others))
+		print_statuses(ops, n);
+	kv_buf_free(g_env, &arena);
+}
+
+int main(int argc, char **argv)
+{
+	t_init(argc, argv);
+	kv_env *env = t_env(256 << 20);
+	if (!env)
+		return t_done();
+	g_env = env;
+	kv_ns_config c;
+	kv_ns_config_init(&c);
+	c.max_value_size = 100;
+	kv_ns *ns = t_ns(env, "b", &c);
+	if (!ns)
+		return t_done();
+	kv_buf arena = KV_BUF_INIT;
+	kv_error err;
+	int64_t far = kv_now_ms() + HOUR_MS;
+
+	TEST("items apply in order and report values, types and expiries")
+	{
+		kv_op ops[] = {
+		    o_set("a", "1", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_get("a"),
+		    o_set("b", "two", KV_T_JSON, far, 0),
+		    o_get("b"),
+		    o_key(KV_OP_EXISTS, "a"),
+		    o_key(KV_OP_EXISTS, "c"),
+		    o_key(KV_OP_DEL, "a"),
+		    o_get("a"),
+		    o_key(KV_OP_CONSUME, "b"),
+		    o_get("b"),
+		    o_set("c", "three", KV_T_BYTES, KV_EXPIRE_NEVER, KV_SET_NX),
+		    o_set("c", "four", KV_T_INT, KV_EXPIRE_KEEP, KV_SET_XX),
+		    o_get("c"),
+		};
+		size_t n = sizeof ops / sizeof ops[0];
+		memset(&err, 0, sizeof err);
+		EOK(kv_batch(ns, ops, n, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		E(ops[0].status == KV_OK);
+		E(out_is(&arena, &ops[1], "1") && ops[1].out_type == KV_T_TEXT &&
+		  ops[1].out_expires_at == 0);
+		E(ops[2].status == KV_OK);
+		E(out_is(&arena, &ops[3], "two") && ops[3].out_type == KV_T_JSON &&
+		  ops[3].out_expires_at == far);
+		E(ops[4].status == KV_OK && ops[5].status == KV_NOTFOUND);
+		E(ops[6].status == KV_OK && ops[7].status == KV_NOTFOUND);
+		E(out_is(&arena, &ops[8], "two") && ops[8].out_type == KV_T_JSON);
+		E(ops[9].status == KV_NOTFOUND);
+		E(ops[10].status == KV_OK && ops[11].status == KV_OK);
+		E(out_is(&arena, &ops[12], "four") && ops[12].out_type == KV_T_INT);
+		E(absent(ns, "a") && absent(ns, "b") && val_is(env, ns, "c", "four"));
+	}
+
+	TEST("best-effort mode gives each item its own status")
+	{
+		set_s(ns, "be1", "x");
+		char big[200];
+		memset(big, 'v', sizeof big - 1);
+		big[sizeof big - 1] = 0;
+		kv_op ops[] = {
+		    o_set("be2", "new", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_key(KV_OP_CONSUME, "nothere"),
+		    o_set("be1", "refused", KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_NX),
+		    o_set("be3", big, KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_get("be2"),
+		    o_key(KV_OP_DEL, "nothere"),
+		    o_set("", "emptykey", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_set("be4", "xx", KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_XX),
+		    o_key(KV_OP_CONSUME, "be1"),
+		};
+		size_t n = sizeof ops / sizeof ops[0];
+		EOK(kv_batch(ns, ops, n, KV_BATCH_BEST_EFFORT, &arena, &err));
+		int want[] = {KV_OK, KV_NOTFOUND, KV_EXISTS, KV_EVALSIZE, KV_OK, KV_NOTFOUND, KV_EKEYSIZE,
+		              KV_NOTFOUND, KV_OK};
+		int ok = 1;
+		for (size_t i = 0; i < n; i++)
+			ok &= ops[i].status == want[i];
+		if (!E(ok))
+			print_statuses(ops, n);
+		E(out_is(&arena, &ops[4], "new"));
+		E(out_is(&arena, &ops[8], "x"));
+		E(val_is(env, ns, "be2", "new") && absent(ns, "be3") && absent(ns, "be4") &&
+		  absent(ns, "be1"));
+	}
+
+	TEST("all-or-nothing: a consume of a missing key fails the batch and changes nothing")
+	{
+		set_s(ns, "x", "old-x");
+		set_s(ns, "y", "old-y");
+		kv_op ops[] = {
+		    o_set("x", "new-x", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_key(KV_OP_DEL, "y"),
+		    o_key(KV_OP_CONSUME, "z-missing"),
+		    o_set("w", "new-w", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		};
+		expect_aon_failure(ns, ops, 4, 2, KV_NOTFOUND);
+		E(val_is(env, ns, "x", "old-x") && val_is(env, ns, "y", "old-y") && absent(ns, "w"));
+	}
+
+	TEST("all-or-nothing: a consume after a delete of the same key fails, the delete is undone")
+	{
+		kv_op ops[] = {
+		    o_key(KV_OP_DEL, "x"),
+		    o_key(KV_OP_CONSUME, "x"),
+		};
+		expect_aon_failure(ns, ops, 2, 1, KV_NOTFOUND);
+		E(val_is(env, ns, "x", "old-x"));
+	}
+
+	TEST("all-or-nothing: NX and XX refusals fail the batch")
+	{
+		kv_op ops[] = {
+		    o_set("x", "new-x", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_set("fresh", "f", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_set("y", "nx", KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_NX),
+		};
+		expect_aon_failure(ns, ops, 3, 2, KV_EXISTS);
+		E(val_is(env, ns, "x", "old-x") && val_is(env, ns, "y", "old-y") && absent(ns, "fresh"));
+		kv_op ops2[] = {
+		    o_key(KV_OP_CONSUME, "y"),
+		    o_set("nosuch", "xx", KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_XX),
+		};
+		expect_aon_failure(ns, ops2, 2, 1, KV_NOTFOUND);
+		E(val_is(env, ns, "y", "old-y") && absent(ns, "nosuch"));
+		/* NX against a key set earlier in the same batch */
+		kv_op ops3[] = {
+		    o_set("nx2", "1", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_set("nx2", "2", KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_NX),
+		};
+		expect_aon_failure(ns, ops3, 2, 1, KV_EXISTS);
+		E(absent(ns, "nx2"));
+	}
+
+	TEST("all-or-nothing: size, key and type errors fail the batch")
+	{
+		char big[200];
+		memset(big, 'v', sizeof big - 1);
+		big[sizeof big - 1] = 0;
+		kv_op ops[] = {
+		    o_set("x", "new-x", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_set("big", big, KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		};
+		expect_aon_failure(ns, ops, 2, 1, KV_EVALSIZE);
+		kv_op ops2[] = {
+		    o_key(KV_OP_DEL, "x"),
+		    o_set("", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		};
+		expect_aon_failure(ns, ops2, 2, 1, KV_EKEYSIZE);
+		kv_op ops3[] = {
+		    o_key(KV_OP_DEL, "x"),
+		    o_set("t", "v", 999, KV_EXPIRE_NEVER, 0),
+		};
+		expect_aon_failure(ns, ops3, 2, 1, KV_EINVAL);
+		E(val_is(env, ns, "x", "old-x") && absent(ns, "big") && absent(ns, "t"));
+	}
+
+	TEST("all-or-nothing: a batch that would pass max_keys applies nothing")
+	{
+		kv_ns_config lc;
+		kv_ns_config_init(&lc);
+		lc.max_keys = 10;
+		kv_ns *l = t_ns(env, "lim", &lc);
+		if (l) {
+			char k[16];
+			for (int i = 0; i < 8; i++) {
+				snprintf(k, sizeof k, "k%d", i);
+				set_s(l, k, "v");
+			}
+			kv_op ops[] = {
+			    o_set("k0", "changed", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			    o_set("n1", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			    o_set("n2", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			    o_set("n3", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			};
+			memset(&err, 0, sizeof err);
+			int rc = kv_batch(l, ops, 4, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
+			E(R(rc) == KV_EMAXKEYS);
+			E(err.item < 4 && ops[err.item < 4 ? err.item : 0].status == KV_EMAXKEYS);
+			E(val_is(env, l, "k0", "v") && absent(l, "n1") && absent(l, "n2") && absent(l, "n3"));
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(l, &st));
+			E(st.keys == 8);
+			/* deleting in the same batch makes room */
+			kv_op ops2[] = {
+			    o_key(KV_OP_DEL, "k1"),
+			    o_set("n1", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			    o_set("n2", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			    o_set("n3", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			};
+			EOK(kv_batch(l, ops2, 4, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+			EOK(kv_ns_stats_get(l, &st));
+			E(st.keys == 10);
+			kv_ns_close(l);
+		}
+	}
+
+	TEST("not-found of GET, DEL and EXISTS is an outcome, not a failure")
+	{
+		kv_op ops[] = {
+		    o_get("nope1"),
+		    o_key(KV_OP_DEL, "nope2"),
+		    o_key(KV_OP_EXISTS, "nope3"),
+		    o_set("made", "yes", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		};
+		EOK(kv_batch(ns, ops, 4, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		E(ops[0].status == KV_NOTFOUND && ops[1].status == KV_NOTFOUND &&
+		  ops[2].status == KV_NOTFOUND && ops[3].status == KV_OK);
+		E(val_is(env, ns, "made", "yes"));
+	}
+
+	TEST("invalid arguments: bad op, bad mode, dropped namespace, empty batch")
+	{
+		kv_op ops[] = {o_get("made"), o_key(99, "made")};
+		ERC(kv_batch(ns, ops, 2, KV_BATCH_ALL_OR_NOTHING, &arena, &err), KV_EINVAL);
+		ERC(kv_batch(ns, ops, 2, KV_BATCH_BEST_EFFORT, &arena, &err), KV_EINVAL);
+		kv_op ops2[] = {o_get("made")};
+		ERC(kv_batch(ns, ops2, 1, 7, &arena, &err), KV_EINVAL);
+		EOK(kv_batch(ns, ops2, 0, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		kv_op ops3[] = {o_set("noarena", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0)};
+		EOK(kv_batch(ns, ops3, 1, KV_BATCH_ALL_OR_NOTHING, NULL, &err));
+		E(val_is(env, ns, "noarena", "v"));
+		kv_ns *d = t_ns(env, "gone", NULL);
+		if (d) {
+			EOK(kv_ns_drop(env, "gone"));
+			ERC(kv_batch(d, ops2, 1, KV_BATCH_ALL_OR_NOTHING, &arena, &err), KV_ENONS);
+			ERC(kv_batch(d, ops2, 1, KV_BATCH_BEST_EFFORT, &arena, &err), KV_ENONS);
+			kv_ns_close(d);
+		}
+	}
+
+	TEST("expired keys are invisible to batches")
+	{
+		int64_t soon = kv_now_ms() + 200;
+		EOK(kv_set(ns, K("exp"), K("v"), KV_T_TEXT, soon, 0, NULL));
+		t_sleep_until(soon);
+		kv_op ops[] = {o_get("exp"), o_key(KV_OP_EXISTS, "exp"),
+		               o_set("exp", "nx-ok", KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_NX)};
+		EOK(kv_batch(ns, ops, 3, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		E(ops[0].status == KV_NOTFOUND && ops[1].status == KV_NOTFOUND && ops[2].status == KV_OK);
+		EOK(kv_set(ns, K("exp2"), K("v"), KV_T_TEXT, kv_now_ms() + 200, 0, NULL));
+		t_sleep_ms(300);
+		kv_op ops2[] = {o_key(KV_OP_CONSUME, "exp2")};
+		expect_aon_failure(ns, ops2, 1, 0, KV_NOTFOUND);
+	}
+
+	TEST("a large batch across every shard, and a binary-key batch")
+	{
+		enum { N = 3000 };
+		static kv_op ops[N];
+		static char keys[N][16], vals[N][16];
+		for (int i = 0; i < N; i++) {
+			snprintf(keys[i], 16, "big:%d", i);
+			snprintf(vals[i], 16, "v%d", i * 7);
+			ops[i] = o_set(keys[i], vals[i], KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+		}
+		EOK(kv_batch(ns, ops, N, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		for (int i = 0; i < N; i++)
+			ops[i] = o_get(keys[i]);
+		EOK(kv_batch(ns, ops, N, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		int bad = 0;
+		for (int i = 0; i < N; i++)
+			bad += !out_is(&arena, &ops[i], vals[i]);
+		E(bad == 0);
+		kv_op b2[2];
+		memset(b2, 0, sizeof b2);
+		b2[0].op = KV_OP_SET;
+		b2[0].key = "k\0x";
+		b2[0].klen = 3;
+		b2[0].val = "v\0w";
+		b2[0].vlen = 3;
+		b2[0].type = KV_T_BYTES;
+		b2[0].expires_at = KV_EXPIRE_NEVER;
+		b2[1].op = KV_OP_GET;
+		b2[1].key = "k\0x";
+		b2[1].klen = 3;
+		EOK(kv_batch(ns, b2, 2, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		E(b2[1].status == KV_OK && b2[1].out_len == 3 &&
+		  memcmp(arena.data + b2[1].out_off, "v\0w", 3) == 0);
+		ERC(kv_exists(ns, K("k")), KV_NOTFOUND);
+	}
+
+	kv_buf_free(env, &arena);
+	kv_ns_close(ns);
+	kv_env_close(env);
+
+	batch_concurrency();
+	return t_done();
+}
+
+/* ------------------------------------------------ atomicity under concurrency */
+
+#define NACCT  32
+#define TOTAL  100000
+#define NSLOT  64
+#define NTOKEN 16
+
+static kv_env *cenv;
+static kv_ns *cns;
+static volatile int cstop;
+static char accts[NACCT][16], slot[NSLOT][16];
+
+typedef struct {
+	uint64_t seed;
+	long batches, failed, bad, reads;
+} carg;
+
+/* Sets every account to a random partition of TOTAL in one all-or-nothing batch. */
+static void *sum_writer(void *p)
+{
+	carg *a = p;
+	kv_op ops[NACCT];
+	char vals[NACCT][24];
+	kv_error err;
+	while (!cstop) {
+		int64_t left = TOTAL;
+		int n = 0;
+		int perm[NACCT];
+		for (int i = 0; i < NACCT; i++)
+			perm[i] = i;
+		for (int i = NACCT - 1; i > 0; i--) { /* random order: overlapping lock sets */
+			int j = (int)(t_rand(&a->seed) % (uint64_t)(i + 1)), t = perm[i];
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		for (int i = 0; i < NACCT; i++) {
+			int64_t v = i == NACCT - 1 ? left : (int64_t)(t_rand(&a->seed) % (uint64_t)(left + 1));
+			left -= v;
+			snprintf(vals[i], sizeof vals[i], "%lld", (long long)v);
+			ops[n++] = o_set(accts[perm[i]], vals[i], KV_T_INT, KV_EXPIRE_NEVER, 0);
+		}
+		int rc = kv_batch(cns, ops, NACCT, KV_BATCH_ALL_OR_NOTHING, NULL, &err);
+		if (rc != KV_OK && a->bad++ < 3)
+			fprintf(stderr, "    sum writer: %s\n", t_code_name(rc));
+		a->batches++;
+	}
+	return NULL;
+}
+
+/* Moves a token: consume slot i and set slot j NX, all or nothing. */
+static void *token_mover(void *p)
+{
+	carg *a = p;
+	kv_error err;
+	kv_buf arena = KV_BUF_INIT;
+	while (!cstop) {
+		int i = (int)(t_rand(&a->seed) % NSLOT), j = (int)(t_rand(&a->seed) % NSLOT);
+		if (i == j)
+			continue;
+		kv_op ops[2] = {o_key(KV_OP_CONSUME, slot[i]),
+		                o_set(slot[j], "token", KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_NX)};
+		int rc = kv_batch(cns, ops, 2, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
+		if (rc == KV_OK)
+			a->batches++;
+		else if (rc == KV_NOTFOUND || rc == KV_EXISTS)
+			a->failed++;
+		else if (a->bad++ < 3)
+			fprintf(stderr, "    token mover: %s\n", t_code_name(rc));
+	}
+	kv_buf_free(cenv, &arena);
+	return NULL;
+}
+
+static void *checker(void *p)
+{
+	carg *a = p;
+	kv_op ops[NSLOT];
+	kv_error err;
+	kv_buf arena = KV_BUF_INIT;
+	while (!cstop) {
+		for (int i = 0; i < NACCT; i++)
+			ops[i] = o_get(accts[i]);
+		int rc = kv_batch(cns, ops, NACCT, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
+		if (rc != KV_OK) {
+			if (a->bad++ < 3)
+				fprintf(stderr, "    reader batch: %s\n", t_code_name(rc));
+			continue;
+		}
+		int64_t sum = 0;
+		int missing = 0;
+		for (int i = 0; i < NACCT; i++) {
+			if (ops[i].status != KV_OK) {
+				missing++;
+				continue;
+			}
+			char num[32];
+			size_t l = ops[i].out_len < 31 ? ops[i].out_len : 31;
+			memcpy(num, arena.data + ops[i].out_off, l);
+			num[l] = 0;
+			sum += strtoll(num, NULL, 10);
+		}
+		if ((sum != TOTAL || missing) && a->bad++ < 5)
+			fprintf(stderr, "    a GET batch saw sum %lld with %d missing (want %d)\n", (long long)sum,
+			        missing, TOTAL);
+		for (int i = 0; i < NSLOT; i++)
+			ops[i] = o_key(KV_OP_EXISTS, slot[i]);
+		rc = kv_batch(cns, ops, NSLOT, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
+		if (rc == KV_OK) {
+			int tokens = 0;
+			for (int i = 0; i < NSLOT; i++)
+				tokens += ops[i].status == KV_OK;
+			if (tokens != NTOKEN && a->bad++ < 5)
+				fprintf(stderr, "    an EXISTS batch saw %d tokens (want %d)\n", tokens, NTOKEN);
+		} else if (a->bad++ < 3) {
+			fprintf(stderr, "    exists batch: %s\n", t_code_name(rc));
+		}
+		a->reads++;
+	}
+	kv_buf_free(cenv, &arena);
+	return NULL;
+}
+
+static void *cresizer(void *p)
+{
+	carg *a = p;
+	uint32_t shards = 2;
+	while (!cstop) {
+		if (shards < 128) {
+			shards += 1 + shards / 2;
+			int rc = kv_ns_resize(cns, shards);
+			if (rc != KV_OK && rc != KV_EBUSY && a->bad++ < 3)
+				fprintf(stderr, "    resize: %s\n", t_code_name(rc));
+		}
+		t_sleep_ms(20);
+	}
+	return NULL;
+}
+
+static void batch_concurrency(void)
+{
+	TEST("all-or-nothing batches keep invariants for concurrent GET/EXISTS batches, under resize")
+	{
+		int ms = t_quick() ? 500 : getenv("TEST_STRESS") ? 30000 : 2500;
+		cenv = t_env(256 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 2;
+		cns = cenv ? t_ns(cenv, "atom", &c) : NULL;
+		if (cns) {
+			for (int i = 0; i < NACCT; i++) {
+				snprintf(accts[i], sizeof accts[i], "acct:%d", i);
+				EOK(kv_set(cns, accts[i], strlen(accts[i]), i == 0 ? "100000" : "0",
+				           i == 0 ? 6 : 1, KV_T_INT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			for (int i = 0; i < NSLOT; i++) {
+				snprintf(slot[i], sizeof slot[i], "slot:%d", i);
+				if (i < NTOKEN)
+					EOK(kv_set(cns, slot[i], strlen(slot[i]), K("token"), KV_T_TEXT,
+					           KV_EXPIRE_NEVER, 0, NULL));
+			}
+			uint64_t seed = t_seed("batch concurrency");
+			pthread_t th[6];
+			carg a[6];
+			void *(*fn[6])(void *) = {sum_writer, sum_writer, token_mover, token_mover, checker,
+			                          cresizer};
+			memset(a, 0, sizeof a);
+			cstop = 0;
+			for (int i = 0; i < 6; i++) {
+				a[i].seed = seed + (uint64_t)i * 1000003;
+				pthread_create(&th[i], NULL, fn[i], &a[i]);
+			}
+			t_sleep_ms(ms);
+			cstop = 1;
+			long bad = 0;
+			for (int i = 0; i < 6; i++) {
+				pthread_join(th[i], NULL);
+				bad += a[i].bad;
+			}
+			printf("    %ld + %ld sum batches, %ld token moves (%ld refused), %ld checks\n",
+			       a[0].batches, a[1].batches, a[2].batches + a[3].batches,
+			       a[2].failed + a[3].failed, a[4].reads);
+			E(bad == 0);
+			E(a[0].batches > 0 && a[2].batches > 0 && a[4].reads > 0);
+			E(a[2].failed + a[3].failed > 0); /* the failure path ran concurrently too */
+			kv_ns_close(cns);
+		}
+		if (cenv)
+			kv_env_close(cenv);
+	}
+}
