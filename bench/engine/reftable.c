@@ -306,6 +306,21 @@ int rt_get(rt_table *t, const void *key, size_t klen, rt_buf *out)
 	}
 }
 
+/*
+ * Prefetch the cache lines of an entry's first 128 bytes without reading its
+ * header (which is what the prefetch waits for).  An 8-aligned 120-byte entry
+ * (the benchmark's 11-byte key and 100-byte value) spans three lines 7 times out
+ * of 8; fetching only two leaves a demand miss per key, which halves the rate of
+ * a batch get.
+ */
+static inline void prefetch_entry(const void *e)
+{
+	const char *p = (const char *)((uintptr_t)e & ~(uintptr_t)63);
+	const char *end = (const char *)e + 128;
+	for (; p < end; p += 64)
+		__builtin_prefetch(p);
+}
+
 int rt_mget(rt_table *t, rt_item *items, size_t n, rt_buf *arena)
 {
 	int found = 0;
@@ -320,8 +335,7 @@ int rt_mget(rt_table *t, rt_item *items, size_t n, rt_buf *arena)
 			h[j] = XXH3_64bits(it[j].key, it[j].klen);
 			__builtin_prefetch(&t->slots[h[j] & t->mask]);
 		}
-		/* 2: find the first tag match and prefetch its entry (two lines: an
-		 * 8-aligned entry of up to 120 bytes starts in the first). */
+		/* 2: find the first tag match and prefetch its entry. */
 		for (size_t j = 0; j < m; j++) {
 			uint32_t tag = (uint32_t)(h[j] >> 32);
 			size_t i = h[j] & t->mask;
@@ -332,9 +346,7 @@ int rt_mget(rt_table *t, rt_item *items, size_t n, rt_buf *arena)
 					break;
 				if ((uint32_t)(s >> 32) == tag) {
 					pos[j] = i;
-					const char *p = (const char *)((uintptr_t)entry_at(t, (uint32_t)s) & ~(uintptr_t)63);
-					__builtin_prefetch(p);
-					__builtin_prefetch(p + 64);
+					prefetch_entry(entry_at(t, (uint32_t)s));
 					break;
 				}
 				i = (i + 1) & t->mask;
@@ -491,8 +503,7 @@ int rt_save(rt_table *t, const char *path)
 			if (!s)
 				continue;
 			rt_entry *e = entry_at(t, (uint32_t)s);
-			__builtin_prefetch(e);
-			__builtin_prefetch((const char *)e + 64);
+			prefetch_entry(e);
 			ring[head_i++ % DEPTH] = e;
 			if (head_i - tail_i < DEPTH)
 				continue;
