@@ -67,9 +67,6 @@ static kv_env         *g_env;           /* written once under g_mutex */
 static ns_entry       *g_ns;            /* cache of handles, under g_mutex */
 static size_t          g_nns, g_capns;
 static _Atomic int64_t g_last_tick;
-#ifndef SQLITE_CORE
-static int             g_auto_registered;
-#endif
 
 kv_env *shardkv_env(void)
 {
@@ -499,13 +496,8 @@ int sqlite3_shardkv_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routine
 	if (rc != SQLITE_OK)
 		return rc;
 #ifndef SQLITE_CORE
-	pthread_mutex_lock(&g_mutex);
-	if (!g_auto_registered) {
-		rc = sqlite3_auto_extension((void (*)(void))shardkv_auto_init);
-		if (rc == SQLITE_OK)
-			g_auto_registered = 1;
-	}
-	pthread_mutex_unlock(&g_mutex);
+	/* a no-op when already registered; registers again after sqlite3_reset_auto_extension */
+	rc = sqlite3_auto_extension((void (*)(void))shardkv_auto_init);
 	if (rc != SQLITE_OK) {
 		if (pzErrMsg)
 			*pzErrMsg = sqlite3_mprintf("shardkv: sqlite3_auto_extension failed: %s", sqlite3_errstr(rc));
