@@ -375,6 +375,10 @@ void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
 kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
 
+int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
+void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n);
+int  kv_ns_check_config(const kv_ns_config *c);
+
 /* Account an entry added/removed/resized in a namespace. */
 void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes);
 

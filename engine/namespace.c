@@ -262,7 +262,7 @@ KV_API void kv_ns_config_init(kv_ns_config *cfg)
 	cfg->eviction = KV_EVICT_NONE;
 }
 
-static int check_config(const kv_ns_config *c)
+int kv_ns_check_config(const kv_ns_config *c)
 {
 	if (c->eviction < KV_EVICT_NONE || c->eviction > KV_EVICT_VOLATILE_TTL)
 		return KV_EINVAL;
@@ -331,7 +331,7 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	int rc = kv_ns_valid_name(name);
 	if (rc != KV_OK)
 		return rc;
-	if ((rc = check_config(cfg)) != KV_OK)
+	if ((rc = kv_ns_check_config(cfg)) != KV_OK)
 		return rc;
 	kv_region *r = env->r;
 	uint32_t n = cfg->shards ? cfg->shards : r->default_shards;
@@ -365,29 +365,8 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	sl->sweep_shard = 0;
 
 	/* the shard array lives in shard 0's slab */
-	kv_off tmp[1];
-	rc = make_shards(env, idx, tmp, 0, 1);
-	kv_off arr = 0;
-	if (rc == KV_OK) {
-		kv_shard *s0 = kv_ptr(env, tmp[0]);
-		kv_spin_lock(&s0->lock);
-		arr = kv_alloc(env, s0, (size_t)n * sizeof(kv_off));
-		kv_spin_unlock(&s0->lock);
-		if (!arr) {
-			kv_shard_release(env, s0);
-			rc = KV_ENOMEM;
-		} else {
-			kv_off *a = kv_ptr(env, arr);
-			a[0] = tmp[0];
-			rc = make_shards(env, idx, a, 1, n);
-			if (rc != KV_OK) {
-				kv_spin_lock(&s0->lock);
-				kv_free(env, s0, arr, (size_t)n * sizeof(kv_off));
-				kv_spin_unlock(&s0->lock);
-				kv_shard_release(env, s0);
-			}
-		}
-	}
+	kv_off arr;
+	rc = kv_shards_create(env, idx, n, &arr);
 	if (rc != KV_OK) {
 		atomic_store(&sl->bytes, 0);
 		atomic_fetch_add(&sl->gen, 1);
@@ -403,28 +382,58 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	return KV_OK;
 }
 
-/* Free every shard of a slot (the namespace is unreachable: gen is odd). */
-static void destroy_shards(kv_env *env, kv_nsslot *sl)
+/* Free n shards listed in arr (an array in shard 0's slab, freed too).  The
+ * shards are unreachable: their namespace's gen has moved on. */
+void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n)
 {
-	uint32_t n = atomic_load(&sl->nshards);
-	kv_off arr = atomic_load(&sl->shards);
 	kv_off *a = kv_ptr(env, arr);
+	kv_off keep[KV_MAX_SHARDS];
+	memcpy(keep, a, (size_t)n * sizeof(kv_off));
 	for (uint32_t i = 0; i < n; i++) {
-		kv_shard *sh = kv_ptr(env, a[i]);
+		kv_shard *sh = kv_ptr(env, keep[i]);
 		kv_spin_lock(&sh->lock);
+		sh->owner = 0; /* no more charges to the slot */
 		kv_shard_write_begin(sh);
 		kv_shard_clear_locked(env, sh);
 		kv_shard_write_end(sh);
 		kv_spin_unlock(&sh->lock);
 	}
-	kv_shard *s0 = kv_ptr(env, a[0]);
-	kv_off keep[KV_MAX_SHARDS];
-	memcpy(keep, a, (size_t)n * sizeof(kv_off));
+	kv_shard *s0 = kv_ptr(env, keep[0]);
 	kv_spin_lock(&s0->lock);
 	kv_free(env, s0, arr, (size_t)n * sizeof(kv_off));
 	kv_spin_unlock(&s0->lock);
 	for (uint32_t i = 0; i < n; i++)
 		kv_shard_release(env, kv_ptr(env, keep[i]));
+}
+
+/* Make n empty shards for slot idx, in a new array; *arr = 0 on failure. */
+int kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr)
+{
+	kv_off tmp[1];
+	*arr = 0;
+	int rc = make_shards(env, idx, tmp, 0, 1);
+	if (rc != KV_OK)
+		return rc;
+	kv_shard *s0 = kv_ptr(env, tmp[0]);
+	kv_spin_lock(&s0->lock);
+	kv_off a = kv_alloc(env, s0, (size_t)n * sizeof(kv_off));
+	kv_spin_unlock(&s0->lock);
+	if (!a) {
+		kv_shard_release(env, s0);
+		return KV_ENOMEM;
+	}
+	kv_off *p = kv_ptr(env, a);
+	p[0] = tmp[0];
+	rc = make_shards(env, idx, p, 1, n);
+	if (rc != KV_OK) {
+		kv_spin_lock(&s0->lock);
+		kv_free(env, s0, a, (size_t)n * sizeof(kv_off));
+		kv_spin_unlock(&s0->lock);
+		kv_shard_release(env, s0);
+		return rc;
+	}
+	*arr = a;
+	return KV_OK;
 }
 
 KV_API int kv_ns_drop(kv_env *env, const char *name)
@@ -446,7 +455,7 @@ KV_API int kv_ns_drop(kv_env *env, const char *name)
 		return KV_EBUSY;
 	}
 	atomic_fetch_add(&sl->gen, 1);
-	destroy_shards(env, sl);
+	kv_shards_destroy(env, atomic_load(&sl->shards), atomic_load(&sl->nshards));
 	sl->live = 0;
 	atomic_store(&sl->keys, 0);
 	atomic_store(&sl->bytes, 0);
@@ -492,7 +501,7 @@ KV_API const char *kv_ns_name(const kv_ns *ns)
 
 KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg)
 {
-	int rc = check_config(cfg);
+	int rc = kv_ns_check_config(cfg);
 	if (rc != KV_OK)
 		return rc;
 	kv_env *env = ns->env;

@@ -1,0 +1,849 @@
+/*
+ * snapshot.c -- saving and loading namespaces to a portable, checksummed file.
+ *
+ * FILE FORMAT (version 1, all integers little-endian)
+ *   header   "SHKVSNAP" u32 version  u32 flags(0)  i64 created_ms  u32 nns
+ *            u32 checksum = low 32 bits of XXH3 of the 28 bytes before it
+ *   blocks   u32 kind  u32 len  u64 XXH3(payload)  payload[len]
+ *     'N'  namespace: u8 namelen, name, u32 shards, u64 max_keys, u64 max_memory,
+ *          i64 default_ttl_ms, u32 max_key_size, u32 max_value_size, i32 eviction
+ *     'E'  entries of the namespace above, back to back:
+ *          u32 klen  u32 vlen  u8 type  u8 flags(bit0: has expiry)  [i64 expires_at]
+ *          key  value
+ *     'Z'  end of namespace: u64 entries written
+ *     'T'  trailer, last: u64 blocks before it, u64 XXH3 of every byte before it
+ *   A block's len is at most 16 MiB plus one entry.  Expiry is absolute (ms since
+ *   the epoch), so it means the same after a restart or in another host.
+ *
+ * SAVE: A CONSISTENT CUT WITHOUT FORK
+ *   The cut locks every shard of the namespaces being saved (in lock order), marks
+ *   each snap_pending and unlocks: a pause of one lock round.  From then on a writer
+ *   that replaces or removes an entry of a pending shard keeps the old entry on the
+ *   shard's preserved list instead of freeing it (and never updates such an entry
+ *   in place), and marks entries it creates SNAPNEW.  The saver then visits each
+ *   shard once, under its lock, and copies out the cut: table entries that are not
+ *   SNAPNEW plus the preserved ones; it clears the marks and frees the preserved
+ *   entries.  Writers of that shard wait only for that copy; readers never wait.
+ *   The copy is written to "<path>.tmp-<pid>", fsynced, renamed over path, and the
+ *   directory fsynced.
+ *
+ * LOAD: VALIDATE EVERYTHING, THEN SWAP
+ *   The whole file is read and every checksum, length and limit checked first.
+ *   The new contents are then built in fresh shards that nobody can see, and each
+ *   namespace's shard array is swapped in one step (its gen is bumped, so handles
+ *   and readers move over); the old shards are freed after.  Any failure before
+ *   the swap frees what was built and leaves the live namespaces as they were.
+ */
+#include "kv_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SNAP_MAGIC   "SHKVSNAP"
+#define SNAP_VERSION 1u
+#define SNAP_HDR     32
+#define BLK_HDR      16
+#define BLK_TARGET   ((size_t)16 << 20)
+#define BLK_MAX      (BLK_TARGET + (size_t)KV_VALUE_SIZE_LIMIT + 65536 + 64)
+
+enum { BLK_NS = 'N', BLK_ENTRIES = 'E', BLK_END = 'Z', BLK_TRAILER = 'T' };
+
+static int set_err(kv_error *err, int code, int sys, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->code = code;
+		err->sys_errno = sys;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static void put32(char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i)); }
+static void put64(char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i)); }
+static uint32_t get32(const char *p)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) v |= (uint32_t)(unsigned char)p[i] << (8 * i);
+	return v;
+}
+static uint64_t get64(const char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) v |= (uint64_t)(unsigned char)p[i] << (8 * i);
+	return v;
+}
+
+/* ================================================================= save */
+typedef struct snap_writer {
+	kv_env        *env;
+	int            fd;
+	int            failed;   /* errno of the first write failure */
+	XXH3_state_t  *xs;       /* whole-file checksum */
+	uint64_t       blocks;
+	kv_buf         blk;      /* payload being built; BLK_HDR bytes reserved in front */
+	kv_error      *err;
+} snap_writer;
+
+static void w_bytes(snap_writer *w, const void *p, size_t n)
+{
+	if (w->failed)
+		return;
+	XXH3_64bits_update(w->xs, p, n);
+	const char *c = p;
+	while (n) {
+		ssize_t k = write(w->fd, c, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			w->failed = errno;
+			return;
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+}
+
+static int blk_begin(snap_writer *w)
+{
+	w->blk.len = BLK_HDR;
+	return kv_buf_reserve(w->env, &w->blk, BLK_HDR + 4096);
+}
+
+static int blk_room(snap_writer *w, size_t n)
+{
+	return kv_buf_reserve(w->env, &w->blk, w->blk.len + n);
+}
+
+static void blk_end(snap_writer *w, uint32_t kind)
+{
+	char *b = w->blk.data;
+	size_t len = w->blk.len - BLK_HDR;
+	put32(b, kind);
+	put32(b + 4, (uint32_t)len);
+	put64(b + 8, XXH3_64bits(b + BLK_HDR, len));
+	w_bytes(w, b, w->blk.len);
+	w->blocks++;
+	w->blk.len = BLK_HDR;
+}
+
+/* One namespace chosen for a save, with its config at the cut. */
+typedef struct snap_ns {
+	uint32_t     idx;
+	kv_nsref     ref;
+	kv_ns_config cfg;
+	char         name[KV_NS_NAME_MAX + 1];
+	uint64_t     written;
+} snap_ns;
+
+/* Copy one pending shard's cut into w->blk (flushing full blocks) and release the
+ * shard from the snapshot.  With w NULL the cut is only released (after an error). */
+static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, uint64_t *written)
+{
+	kv_buf copy = KV_BUF_INIT;
+	int rc = KV_OK;
+	for (;;) {
+		size_t need = (size_t)sh->bytes + 64;
+		if (w && (rc = kv_buf_reserve(env, &copy, need)) != KV_OK)
+			w = NULL; /* cannot copy: release the cut and fail the save */
+		kv_spin_lock(&sh->lock);
+		if (w && sh->bytes + (uint64_t)sh->npreserved * 64 + 64 > copy.cap) {
+			kv_spin_unlock(&sh->lock);
+			if ((rc = kv_buf_reserve(env, &copy, (size_t)sh->bytes + (size_t)sh->npreserved * 64 + 4096)) != KV_OK)
+				w = NULL;
+			continue;
+		}
+		break;
+	}
+	/* under the lock: gather the cut as [entry image] records into copy */
+	size_t used = 0;
+	uint64_t n = 0;
+	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	kv_off *pre = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
+	uint32_t total = sh->mask + 1 + sh->npreserved;
+	for (uint32_t k = 0; k < total; k++) {
+		kv_entry *e;
+		if (k <= sh->mask) {
+			uint64_t v = atomic_load_explicit(&s[k], memory_order_relaxed);
+			if (!v)
+				continue;
+			e = kv_ptr(env, (kv_off)v);
+			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			if (f & KV_E_SNAPNEW) {
+				atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
+				continue;
+			}
+		} else {
+			e = kv_ptr(env, pre[k - sh->mask - 1]);
+		}
+		if (w && !kv_expired(kv_entry_expiry(e), cut)) {
+			size_t sz = kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed));
+			if (used + sz <= copy.cap) {
+				memcpy(copy.data + used, e, sz);
+				used += (sz + 7) & ~(size_t)7;
+				n++;
+			}
+		}
+		if (k > sh->mask) {
+			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			kv_free(env, sh, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
+		}
+	}
+	if (sh->preserved)
+		kv_free(env, sh, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
+	sh->preserved = 0;
+	sh->npreserved = sh->cappreserved = 0;
+	sh->snap_pending = 0;
+	kv_spin_unlock(&sh->lock);
+
+	/* serialise outside the lock */
+	for (size_t off = 0; w && off < used;) {
+		kv_entry *e = (kv_entry *)(copy.data + off);
+		unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+		size_t rec = 10 + ((f & KV_E_TTL) ? 8 : 0) + e->klen + e->vlen;
+		if ((rc = blk_room(w, rec)) != KV_OK) {
+			w = NULL;
+			break;
+		}
+		char *p = w->blk.data + w->blk.len;
+		put32(p, e->klen);
+		put32(p + 4, e->vlen);
+		p[8] = (char)e->type;
+		p[9] = (char)((f & KV_E_TTL) ? 1 : 0);
+		p += 10;
+		if (f & KV_E_TTL) {
+			put64(p, (uint64_t)kv_entry_expiry(e));
+			p += 8;
+		}
+		memcpy(p, kv_entry_key(e), (size_t)e->klen + e->vlen);
+		w->blk.len += rec;
+		if (w->blk.len - BLK_HDR >= BLK_TARGET)
+			blk_end(w, BLK_ENTRIES);
+		off += (kv_entry_size(e->klen, e->vlen, f) + 7) & ~(size_t)7;
+	}
+	*written += n;
+	kv_buf_free(env, &copy);
+	return rc;
+}
+
+static void release_busy(snap_ns *sel, size_t nsel)
+{
+	for (size_t i = 0; i < nsel; i++)
+		atomic_store(&sel[i].ref.slot->busy, 0);
+}
+
+KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
+{
+	kv_region *r = env->r;
+	if (err) {
+		memset(err, 0, sizeof *err);
+		err->item = (size_t)-1;
+	}
+	if (!path || !*path)
+		return set_err(err, KV_EINVAL, 0, "snapshot path is empty");
+	if (ns && kv_ns_valid_name(ns) != KV_OK)
+		return set_err(err, KV_ENSNAME, 0, "invalid namespace name");
+
+	/* choose the namespaces and claim them */
+	snap_ns *sel = kv_mem_realloc(env, NULL, sizeof *sel * (r->max_ns ? r->max_ns : 1));
+	if (!sel)
+		return set_err(err, KV_ENOMEM, 0, "out of memory");
+	size_t nsel = 0;
+	int rc = KV_OK;
+	kv_spin_lock(&r->admin);
+	for (uint32_t i = 0; i < r->max_ns; i++) {
+		kv_nsslot *sl = kv_slot(env, i);
+		if (!sl->live || (ns && strcmp(sl->name, ns) != 0))
+			continue;
+		uint32_t z = 0;
+		if (!atomic_compare_exchange_strong(&sl->busy, &z, 1)) {
+			rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with another save, load or resize", sl->name);
+			break;
+		}
+		snap_ns *x = &sel[nsel++];
+		x->idx = i;
+		x->ref = (kv_nsref){env, sl, atomic_load(&sl->gen), i};
+		memcpy(x->name, sl->name, sizeof x->name);
+		x->cfg.shards = atomic_load(&sl->nshards);
+		x->cfg.max_keys = atomic_load(&sl->max_keys);
+		x->cfg.max_memory = atomic_load(&sl->max_memory);
+		x->cfg.default_ttl_ms = atomic_load(&sl->default_ttl);
+		x->cfg.max_key_size = atomic_load(&sl->max_key_size);
+		x->cfg.max_value_size = atomic_load(&sl->max_value_size);
+		x->cfg.eviction = atomic_load(&sl->eviction);
+		x->written = 0;
+	}
+	if (rc == KV_OK && ns && nsel == 0)
+		rc = set_err(err, KV_ENONS, 0, "namespace \"%s\" does not exist", ns);
+	if (rc != KV_OK) {
+		release_busy(sel, nsel);
+		kv_spin_unlock(&r->admin);
+		kv_mem_realloc(env, sel, 0);
+		return rc;
+	}
+	/* the cut: every shard of every chosen namespace, in lock order */
+	uint64_t dirty_cut = 0;
+	for (size_t i = 0; i < nsel; i++)
+		for (uint32_t s = 0; s < sel[i].cfg.shards; s++)
+			kv_spin_lock(&kv_ns_shard(&sel[i].ref, s)->lock);
+	int64_t cut = kv_now_ms();
+	for (size_t i = 0; i < nsel; i++)
+		for (uint32_t s = 0; s < sel[i].cfg.shards; s++) {
+			kv_shard *sh = kv_ns_shard(&sel[i].ref, s);
+			sh->snap_pending = 1;
+			dirty_cut += sh->dirty;
+		}
+	for (size_t i = nsel; i-- > 0;)
+		for (uint32_t s = sel[i].cfg.shards; s-- > 0;)
+			kv_spin_unlock(&kv_ns_shard(&sel[i].ref, s)->lock);
+	kv_spin_unlock(&r->admin);
+
+	/* write */
+	char tmp[PATH_MAX];
+	snap_writer w = {.env = env, .fd = -1, .err = err};
+	w.blk = (kv_buf)KV_BUF_INIT;
+	w.xs = XXH3_createState();
+	if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		rc = set_err(err, KV_EINVAL, 0, "snapshot path is too long");
+	else if (!w.xs || blk_begin(&w) != KV_OK)
+		rc = set_err(err, KV_ENOMEM, 0, "out of memory");
+	else if ((w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		rc = set_err(err, KV_EIO, errno, "could not create \"%s\": %s", tmp, strerror(errno));
+	if (w.xs)
+		XXH3_64bits_reset(w.xs);
+	if (rc == KV_OK) {
+		char h[SNAP_HDR];
+		memcpy(h, SNAP_MAGIC, 8);
+		put32(h + 8, SNAP_VERSION);
+		put32(h + 12, 0);
+		put64(h + 16, (uint64_t)cut);
+		put32(h + 24, (uint32_t)nsel);
+		put32(h + 28, (uint32_t)XXH3_64bits(h, 28));
+		w_bytes(&w, h, sizeof h);
+	}
+	for (size_t i = 0; i < nsel; i++) {
+		snap_ns *x = &sel[i];
+		snap_writer *wp = rc == KV_OK ? &w : NULL;
+		if (wp) {
+			size_t nl = strlen(x->name);
+			if (blk_room(wp, 1 + nl + 48) != KV_OK) {
+				rc = set_err(err, KV_ENOMEM, 0, "out of memory");
+				wp = NULL;
+			} else {
+				char *p = w.blk.data + w.blk.len;
+				p[0] = (char)nl;
+				memcpy(p + 1, x->name, nl);
+				p += 1 + nl;
+				put32(p, x->cfg.shards);
+				put64(p + 4, x->cfg.max_keys);
+				put64(p + 12, x->cfg.max_memory);
+				put64(p + 20, (uint64_t)x->cfg.default_ttl_ms);
+				put32(p + 28, x->cfg.max_key_size);
+				put32(p + 32, x->cfg.max_value_size);
+				put32(p + 36, (uint32_t)x->cfg.eviction);
+				w.blk.len += 1 + nl + 40;
+				blk_end(&w, BLK_NS);
+			}
+		}
+		for (uint32_t s = 0; s < x->cfg.shards; s++) {
+			kv_shard *sh = kv_ns_shard(&x->ref, s);
+			if (visit_shard(env, sh, wp, cut, &x->written) != KV_OK && wp) {
+				rc = set_err(err, KV_ENOMEM, 0, "out of memory while copying namespace \"%s\"", x->name);
+				wp = NULL;
+			}
+		}
+		if (wp) {
+			if (w.blk.len > BLK_HDR)
+				blk_end(&w, BLK_ENTRIES);
+			put64(w.blk.data + w.blk.len, x->written);
+			w.blk.len += 8;
+			blk_end(&w, BLK_END);
+		}
+	}
+	release_busy(sel, nsel);
+	if (rc == KV_OK) {
+		char t[BLK_HDR + 16];
+		put32(t, BLK_TRAILER);
+		put32(t + 4, 16);
+		put64(t + BLK_HDR, w.blocks);
+		put64(t + BLK_HDR + 8, XXH3_64bits_digest(w.xs));
+		put64(t + 8, XXH3_64bits(t + BLK_HDR, 16));
+		w_bytes(&w, t, sizeof t);
+		if (w.failed)
+			rc = set_err(err, KV_EIO, w.failed, "could not write \"%s\": %s", tmp, strerror(w.failed));
+		else if (fsync(w.fd) != 0)
+			rc = set_err(err, KV_EIO, errno, "could not fsync \"%s\": %s", tmp, strerror(errno));
+	}
+	if (w.fd >= 0 && close(w.fd) != 0 && rc == KV_OK)
+		rc = set_err(err, KV_EIO, errno, "could not close \"%s\": %s", tmp, strerror(errno));
+	if (rc == KV_OK && rename(tmp, path) != 0)
+		rc = set_err(err, KV_EIO, errno, "could not rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
+	if (rc == KV_OK) {
+		/* make the rename durable */
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof dir, "%s", path);
+		char *slash = strrchr(dir, '/');
+		if (slash == dir)
+			slash[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			strcpy(dir, ".");
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) != 0)
+			rc = set_err(err, KV_EIO, errno, "could not fsync directory \"%s\": %s", dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+	} else if (w.fd >= 0) {
+		unlink(tmp);
+	}
+	if (rc == KV_OK && !ns) {
+		atomic_store(&r->last_save, cut);
+		atomic_store(&r->dirty_at_save, dirty_cut);
+	}
+	if (w.xs)
+		XXH3_freeState(w.xs);
+	kv_buf_free(env, &w.blk);
+	kv_mem_realloc(env, sel, 0);
+	return rc;
+}
+
+/* ================================================================= load */
+typedef struct load_ns {
+	char         name[KV_NS_NAME_MAX + 1];
+	kv_ns_config cfg;
+	size_t       first_blk, end_blk;  /* file offsets of its first entries block and of 'Z' */
+	uint64_t     entries, live, bytes;
+	uint32_t     max_klen, max_vlen;
+	/* build */
+	uint32_t     target;              /* slot index */
+	kv_off       arr;
+	uint32_t     nshards;
+	bool         created;
+} load_ns;
+
+#define CORRUPT(...) set_err(err, KV_ECORRUPT, 0, __VA_ARGS__)
+
+/* Walk every entry of one 'E' payload; fn NULL only validates. */
+typedef int (*entry_fn)(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+                        int type, int64_t exp);
+
+static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err, entry_fn fn,
+                        void *ctx, uint64_t *count)
+{
+	size_t o = 0;
+	while (o < len) {
+		if (len - o < 10)
+			return CORRUPT("entry header truncated at byte %zu", fileoff + o);
+		uint32_t kl = get32(p + o), vl = get32(p + o + 4);
+		int type = (unsigned char)p[o + 8];
+		unsigned fl = (unsigned char)p[o + 9];
+		o += 10;
+		int64_t exp = 0;
+		if (fl & ~1u)
+			return CORRUPT("entry at byte %zu has unknown flags %u", fileoff + o - 10, fl);
+		if (fl & 1) {
+			if (len - o < 8)
+				return CORRUPT("entry expiry truncated at byte %zu", fileoff + o);
+			exp = (int64_t)get64(p + o);
+			o += 8;
+			if (exp <= 0)
+				return CORRUPT("entry at byte %zu has an invalid expiry", fileoff + o);
+		}
+		if (kl == 0 || kl > KV_KEY_SIZE_LIMIT)
+			return CORRUPT("entry at byte %zu has an invalid key length %u", fileoff + o, kl);
+		if (vl > KV_VALUE_SIZE_LIMIT || (size_t)kl + vl > len - o)
+			return CORRUPT("entry at byte %zu has a length past the end of its block", fileoff + o);
+		if (fn) {
+			int rc = fn(ctx, p + o, kl, p + o + kl, vl, type, exp);
+			if (rc != KV_OK)
+				return rc;
+		}
+		o += (size_t)kl + vl;
+		(*count)++;
+	}
+	return KV_OK;
+}
+
+typedef struct stat_ctx {
+	load_ns *ns;
+	int64_t  now;
+} stat_ctx;
+
+static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+                      int type, int64_t exp)
+{
+	(void)key;
+	(void)val;
+	(void)type;
+	stat_ctx *c = ctx;
+	if (kv_expired(exp, c->now))
+		return KV_OK;
+	c->ns->live++;
+	c->ns->bytes += kv_alloc_size(kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
+	if (klen > c->ns->max_klen)
+		c->ns->max_klen = klen;
+	if (vlen > c->ns->max_vlen)
+		c->ns->max_vlen = vlen;
+	return KV_OK;
+}
+
+/* Parse and verify the whole image; fill nss (cap entries), *n. */
+static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *n, kv_error *err)
+{
+	if (size < SNAP_HDR || memcmp(f, SNAP_MAGIC, 8) != 0)
+		return set_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
+	if ((uint32_t)XXH3_64bits(f, 28) != get32(f + 28))
+		return CORRUPT("file header checksum mismatch");
+	uint32_t ver = get32(f + 8);
+	if (ver != SNAP_VERSION)
+		return set_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", ver, SNAP_VERSION);
+	uint32_t nns = get32(f + 24);
+	if (get32(f + 12) != 0)
+		return set_err(err, KV_EFORMAT, 0, "unsupported snapshot flags");
+	size_t o = SNAP_HDR, count = 0;
+	uint64_t blocks = 0;
+	load_ns *cur = NULL;
+	stat_ctx sc = {NULL, kv_now_ms()};
+	for (;;) {
+		if (size - o < BLK_HDR)
+			return CORRUPT("file truncated at byte %zu (block header expected)", o);
+		uint32_t kind = get32(f + o), len = get32(f + o + 4);
+		if (len > size - o - BLK_HDR)
+			return CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
+		const char *p = f + o + BLK_HDR;
+		if (XXH3_64bits(p, len) != get64(f + o + 8))
+			return CORRUPT("checksum mismatch in block at byte %zu", o);
+		if (kind == BLK_TRAILER) {
+			if (len != 16 || cur)
+				return CORRUPT("malformed trailer at byte %zu", o);
+			if (get64(p) != blocks)
+				return CORRUPT("trailer counts %llu blocks, file has %llu", (unsigned long long)get64(p), (unsigned long long)blocks);
+			if (get64(p + 8) != XXH3_64bits(f, o))
+				return CORRUPT("whole-file checksum mismatch");
+			if (o + BLK_HDR + len != size)
+				return CORRUPT("%zu unexpected bytes after the trailer", size - (o + BLK_HDR + len));
+			break;
+		}
+		blocks++;
+		switch (kind) {
+		case BLK_NS: {
+			if (cur)
+				return CORRUPT("namespace block at byte %zu inside another namespace", o);
+			if (count == nns || count == cap)
+				return CORRUPT("more namespaces than the header's %u", nns);
+			size_t nl = len ? (unsigned char)p[0] : 0;
+			if (len != 1 + nl + 40 || nl == 0 || nl > KV_NS_NAME_MAX)
+				return CORRUPT("malformed namespace block at byte %zu", o);
+			cur = &nss[count++];
+			memset(cur, 0, sizeof *cur);
+			memcpy(cur->name, p + 1, nl);
+			if (kv_ns_valid_name(cur->name) != KV_OK)
+				return CORRUPT("invalid namespace name in block at byte %zu", o);
+			const char *c = p + 1 + nl;
+			cur->cfg.shards = get32(c);
+			cur->cfg.max_keys = get64(c + 4);
+			cur->cfg.max_memory = get64(c + 12);
+			cur->cfg.default_ttl_ms = (int64_t)get64(c + 20);
+			cur->cfg.max_key_size = get32(c + 28);
+			cur->cfg.max_value_size = get32(c + 32);
+			cur->cfg.eviction = (int)get32(c + 36);
+			if (cur->cfg.shards == 0 || cur->cfg.shards > KV_MAX_SHARDS || kv_ns_check_config(&cur->cfg) != KV_OK)
+				return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
+			cur->first_blk = o + BLK_HDR + len;
+			sc.ns = cur;
+			break;
+		}
+		case BLK_ENTRIES: {
+			if (!cur)
+				return CORRUPT("entries block at byte %zu outside a namespace", o);
+			int rc = walk_entries(p, len, o + BLK_HDR, err, stat_entry, &sc, &cur->entries);
+			if (rc != KV_OK)
+				return rc;
+			break;
+		}
+		case BLK_END:
+			if (!cur || len != 8)
+				return CORRUPT("malformed end-of-namespace block at byte %zu", o);
+			if (get64(p) != cur->entries)
+				return CORRUPT("namespace \"%s\" should hold %llu entries, file has %llu", cur->name, (unsigned long long)get64(p), (unsigned long long)cur->entries);
+			cur->end_blk = o;
+			cur = NULL;
+			break;
+		default:
+			return CORRUPT("unknown block kind %u at byte %zu", kind, o);
+		}
+		o += BLK_HDR + len;
+	}
+	if (count != nns)
+		return CORRUPT("header promises %u namespaces, file has %zu", nns, count);
+	*n = count;
+	return KV_OK;
+}
+
+typedef struct build_ctx {
+	kv_env  *env;
+	load_ns *ns;
+	int64_t  now;
+} build_ctx;
+
+static int build_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+                       int type, int64_t exp)
+{
+	build_ctx *c = ctx;
+	kv_env *env = c->env;
+	if (kv_expired(exp, c->now))
+		return KV_OK;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[c->ns->nshards > 1 ? kv_jump(h, c->ns->nshards) : 0]);
+	uint32_t pos;
+	/* not yet visible to anyone, but keep the allocator's rule: shard locked */
+	kv_spin_lock(&sh->lock);
+	kv_entry *old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
+	int rc = KV_OK;
+	kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
+	if (!e) {
+		rc = KV_ENOMEM;
+	} else {
+		memcpy(kv_entry_key(e) + klen, val, vlen);
+		if (old) { /* a duplicate key: the later record wins */
+			sh->bytes -= kv_entry_charge(old);
+			kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
+			kv_free(env, sh, kv_offof(env, old), kv_entry_size(old->klen, old->vlen, atomic_load(&old->flags)));
+			sh->bytes += kv_entry_charge(e);
+		} else if ((rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e))) != KV_OK) {
+			kv_free(env, sh, kv_offof(env, e), kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
+		} else {
+			sh->bytes += kv_entry_charge(e);
+		}
+	}
+	kv_spin_unlock(&sh->lock);
+	return rc;
+}
+
+static int read_file(kv_env *env, const char *path, char **data, size_t *size, kv_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return set_err(err, KV_EIO, errno, "could not open \"%s\": %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return set_err(err, KV_EIO, e, "could not stat \"%s\": %s", path, strerror(e));
+	}
+	if ((uint64_t)st.st_size > env->size * 2 + ((size_t)1 << 20)) {
+		close(fd);
+		return set_err(err, KV_ECORRUPT, 0, "snapshot \"%s\" (%lld bytes) is larger than the store could hold", path, (long long)st.st_size);
+	}
+	size_t n = (size_t)st.st_size;
+	char *buf = kv_mem_realloc(env, NULL, n ? n : 1);
+	if (!buf) {
+		close(fd);
+		return set_err(err, KV_ENOMEM, 0, "out of memory reading \"%s\"", path);
+	}
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = read(fd, buf + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int e = k < 0 ? errno : EIO;
+			close(fd);
+			kv_mem_realloc(env, buf, 0);
+			return set_err(err, KV_EIO, e, "could not read \"%s\": %s", path, k < 0 ? strerror(e) : "file shrank while reading");
+		}
+		got += (size_t)k;
+	}
+	close(fd);
+	*data = buf;
+	*size = n;
+	return KV_OK;
+}
+
+KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err)
+{
+	kv_region *r = env->r;
+	if (err) {
+		memset(err, 0, sizeof *err);
+		err->item = (size_t)-1;
+	}
+	if (!path || !*path)
+		return set_err(err, KV_EINVAL, 0, "snapshot path is empty");
+	if (as && !ns)
+		return set_err(err, KV_EINVAL, 0, "loading under another name needs a namespace");
+	if ((ns && kv_ns_valid_name(ns) != KV_OK) || (as && kv_ns_valid_name(as) != KV_OK))
+		return set_err(err, KV_ENSNAME, 0, "invalid namespace name");
+	char *f = NULL;
+	size_t size = 0;
+	int rc = read_file(env, path, &f, &size, err);
+	if (rc != KV_OK)
+		return rc;
+	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (r->max_ns ? r->max_ns : 1));
+	size_t n = 0;
+	if (!nss) {
+		kv_mem_realloc(env, f, 0);
+		return set_err(err, KV_ENOMEM, 0, "out of memory");
+	}
+	rc = verify(f, size, nss, r->max_ns, &n, err);
+	if (rc != KV_OK) {
+		if (err && rc == KV_ECORRUPT) {
+			char m[sizeof err->msg];
+			memcpy(m, err->msg, sizeof m);
+			snprintf(err->msg, sizeof err->msg, "snapshot \"%.80s\" is corrupt: %.140s", path, m);
+		}
+		goto done;
+	}
+	/* select */
+	if (ns) {
+		size_t k;
+		for (k = 0; k < n && strcmp(nss[k].name, ns) != 0; k++)
+			;
+		if (k == n) {
+			rc = set_err(err, KV_ENONS, 0, "snapshot \"%s\" has no namespace \"%s\"", path, ns);
+			goto done;
+		}
+		nss[0] = nss[k];
+		n = 1;
+		if (as)
+			strcpy(nss[0].name, as);
+	}
+
+	/* check limits against live namespaces, claim them, create missing ones */
+	kv_spin_lock(&r->admin);
+	size_t claimed = 0;
+	for (size_t k = 0; k < n && rc == KV_OK; k++) {
+		load_ns *x = &nss[k];
+		uint32_t idx, g;
+		if (kv_ns_find_slot(env, x->name, &idx, &g) == KV_OK) {
+			kv_nsslot *sl = kv_slot(env, idx);
+			uint64_t mk = atomic_load(&sl->max_keys), mm = atomic_load(&sl->max_memory);
+			if (mk && x->live > mk)
+				rc = set_err(err, KV_EMAXKEYS, 0, "namespace \"%s\" allows %llu keys, the snapshot holds %llu", x->name, (unsigned long long)mk, (unsigned long long)x->live);
+			else if (mm && x->bytes > mm)
+				rc = set_err(err, KV_EMAXMEM, 0, "namespace \"%s\" allows %llu bytes, the snapshot needs about %llu", x->name, (unsigned long long)mm, (unsigned long long)x->bytes);
+			else if (x->max_klen > atomic_load(&sl->max_key_size))
+				rc = set_err(err, KV_EKEYSIZE, 0, "snapshot has a key longer than namespace \"%s\" allows", x->name);
+			else if (x->max_vlen > atomic_load(&sl->max_value_size))
+				rc = set_err(err, KV_EVALSIZE, 0, "snapshot has a value longer than namespace \"%s\" allows", x->name);
+			else {
+				uint32_t z = 0;
+				if (!atomic_compare_exchange_strong(&sl->busy, &z, 1))
+					rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with a save, load or resize", x->name);
+			}
+			x->target = idx;
+			x->nshards = atomic_load(&sl->nshards);
+			x->created = false;
+		} else {
+			x->target = UINT32_MAX;
+			x->nshards = x->cfg.shards;
+			x->created = true;
+		}
+		if (rc == KV_OK)
+			claimed = k + 1;
+	}
+	kv_spin_unlock(&r->admin);
+
+	/* build every namespace's new shards; nothing is visible yet */
+	int64_t now = kv_now_ms();
+	size_t built = 0;
+	for (size_t k = 0; k < n && rc == KV_OK; k++) {
+		load_ns *x = &nss[k];
+		/* slot index UINT32_MAX makes owner 0: charged to no slot until the swap */
+		if ((rc = kv_shards_create(env, UINT32_MAX, x->nshards, &x->arr)) != KV_OK) {
+			set_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
+			break;
+		}
+		built = k + 1;
+		build_ctx bc = {env, x, now};
+		uint64_t cnt = 0;
+		size_t o = x->first_blk;
+		while (o < x->end_blk && rc == KV_OK) {
+			uint32_t len = get32(f + o + 4);
+			if (get32(f + o) == BLK_ENTRIES)
+				rc = walk_entries(f + o + BLK_HDR, len, o + BLK_HDR, err, build_entry, &bc, &cnt);
+			o += BLK_HDR + len;
+		}
+		if (rc != KV_OK)
+			set_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
+	}
+
+	/* create the namespaces that did not exist (empty, with the file's config) */
+	for (size_t k = 0; k < n && rc == KV_OK; k++) {
+		load_ns *x = &nss[k];
+		if (!x->created)
+			continue;
+		int c = kv_ns_create(env, x->name, &x->cfg);
+		uint32_t g;
+		if (c == KV_OK || c == KV_ENSEXISTS)
+			c = kv_ns_find_slot(env, x->name, &x->target, &g);
+		if (c != KV_OK) {
+			rc = set_err(err, c, 0, "could not create namespace \"%s\": %s", x->name, kv_strerror(c));
+			break;
+		}
+		uint32_t z = 0;
+		if (!atomic_compare_exchange_strong(&kv_slot(env, x->target)->busy, &z, 1)) {
+			rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy", x->name);
+			x->target = UINT32_MAX;
+			break;
+		}
+		if (atomic_load(&kv_slot(env, x->target)->nshards) != x->nshards) {
+			/* created concurrently with another shard count: rebuild would be needed */
+			rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" changed during the load", x->name);
+			break;
+		}
+	}
+
+	if (rc != KV_OK) {
+		for (size_t k = 0; k < built; k++)
+			kv_shards_destroy(env, nss[k].arr, nss[k].nshards);
+	} else {
+		/* swap, one namespace at a time */
+		kv_spin_lock(&r->admin);
+		for (size_t k = 0; k < n; k++) {
+			load_ns *x = &nss[k];
+			kv_nsslot *sl = kv_slot(env, x->target);
+			kv_off *a = kv_ptr(env, x->arr);
+			uint64_t keys = 0, bytes = 0;
+			for (uint32_t s = 0; s < x->nshards; s++) {
+				kv_shard *sh = kv_ptr(env, a[s]);
+				sh->owner = x->target + 1;
+				keys += sh->count;
+				bytes += sh->bytes;
+			}
+			atomic_fetch_add(&sl->gen, 1);
+			kv_off oldarr = atomic_load(&sl->shards);
+			uint32_t oldn = atomic_load(&sl->nshards);
+			atomic_store(&sl->shards, x->arr);
+			atomic_store(&sl->nshards, x->nshards);
+			atomic_store(&sl->old_nshards, 0);
+			atomic_store(&sl->keys, keys);
+			atomic_store(&sl->bytes, bytes);
+			atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
+			x->arr = oldarr;
+			x->nshards = oldn;
+		}
+		kv_spin_unlock(&r->admin);
+		for (size_t k = 0; k < n; k++)
+			kv_shards_destroy(env, nss[k].arr, nss[k].nshards);
+	}
+	kv_spin_lock(&r->admin);
+	for (size_t k = 0; k < n; k++) {
+		bool mine = nss[k].created ? nss[k].target != UINT32_MAX : k < claimed;
+		if (mine && nss[k].target != UINT32_MAX)
+			atomic_store(&kv_slot(env, nss[k].target)->busy, 0);
+	}
+	kv_spin_unlock(&r->admin);
+done:
+	kv_mem_realloc(env, nss, 0);
+	kv_mem_realloc(env, f, 0);
+	return rc;
+}
