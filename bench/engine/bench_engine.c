@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,6 +88,7 @@ static struct {
 	uint32_t shards;
 	const char *dir;
 	int      ref_thp;
+	int      timeout; /* seconds one run may take */
 } opt;
 
 volatile uint64_t bench_sink; /* keeps every value read observable */
@@ -791,6 +793,51 @@ static void w_get_save(bctx *c, int impl, int d, res *o)
 	o->miss = w.miss;
 }
 
+/* ------------------------------------------------------------- watchdog */
+
+/*
+ * A call that never returns cannot be skipped like one that fails, so a
+ * watchdog thread ends the run when one run of a workload exceeds --timeout
+ * seconds: it prints the table of what finished, names the culprit and exits
+ * with status 3.  (The main thread is then inside the engine, not touching the
+ * rows, so reading them here is safe enough for a benchmark.)
+ */
+static void print_table(void);
+
+static struct {
+	_Atomic uint64_t start;  /* wall_ns() when armed, 0 = idle */
+	char             what[96];
+} wd;
+
+static void wd_arm(const char *impl, const char *work, uint32_t n)
+{
+	snprintf(wd.what, sizeof(wd.what), "%s %s with %u keys", impl, work, n);
+	atomic_store(&wd.start, wall_ns());
+}
+
+static void wd_disarm(void)
+{
+	atomic_store(&wd.start, 0);
+}
+
+static void *wd_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sleep(1);
+		uint64_t t = atomic_load(&wd.start);
+		if (t && wall_ns() - t > (uint64_t)opt.timeout * 1000000000u) {
+			fflush(stderr);
+			print_table();
+			printf("\nTIMEOUT: %s ran for more than %d s; the run stopped there "
+			       "(--timeout to change)\n", wd.what, opt.timeout);
+			fflush(stdout);
+			_exit(3);
+		}
+	}
+	return NULL;
+}
+
 /* --------------------------------------------------------------- driver */
 
 typedef void (*run_fn)(bctx *c, int impl, int d, res *o);
@@ -837,13 +884,17 @@ static row *measure(bctx *c, const char *work, int d, const char *unit, double s
 			memset(&rr, 0, sizeof(rr));
 			if (eng) {
 				load_take(&a);
+				wd_arm("engine", work, c->n);
 				fn(c, ENG, d < 0 ? 0 : d, &re);
+				wd_disarm();
 				load_take(&b);
 				others = load_others(&a, &b);
 			}
 			if (ref) {
 				load_take(&a);
+				wd_arm("reference", work, c->n);
 				fn(c, REF, d < 0 ? 0 : d, &rr);
+				wd_disarm();
 				load_take(&b);
 				double x = load_others(&a, &b);
 				if (x > others)
@@ -967,6 +1018,7 @@ static void populate(bctx *c)
 			o->failed = 1;
 			continue;
 		}
+		wd_arm(impl == ENG ? "engine" : "reference", "insert", c->n);
 		for (uint32_t base = 0; base < c->n && !o->failed; base += CHUNK) {
 			uint32_t m = c->n - base < CHUNK ? c->n - base : CHUNK;
 			for (uint32_t k = 0; k < m; k++) {
@@ -993,6 +1045,7 @@ static void populate(bctx *c)
 				res_fail(o, "%s at key %u: %s", impl == ENG ? "kv_set" : "rt_set", base + k,
 				         impl == ENG ? strerr(rc) : "out of memory");
 		}
+		wd_disarm();
 	}
 	load_take(&b);
 	free(keys);
@@ -1261,6 +1314,8 @@ static void usage(FILE *f)
 	        "                     always run\n"
 	        "  --memory-gib N     engine region reservation (default: from the key count)\n"
 	        "  --shards N         engine shards of the namespace (default: the env's)\n"
+	        "  --timeout SEC      end the run when one run of a workload takes longer\n"
+	        "                     (default 300); prints what finished, exit status 3\n"
 	        "  --ref-thp on|off   reference table asks for transparent huge pages (default on)\n"
 	        "  --dir PATH         directory for snapshot files (default: a new one in $TMPDIR)\n");
 }
@@ -1293,6 +1348,7 @@ int main(int argc, char **argv)
 	opt.retries = 2;
 	opt.dists = 3;
 	opt.ref_thp = 1;
+	opt.timeout = 300;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--quick")) {
@@ -1333,6 +1389,8 @@ int main(int argc, char **argv)
 			opt.memory = (size_t)strtoull(arg_val(argc, argv, &i), NULL, 10) << 30;
 		} else if (is_opt(a, "--shards")) {
 			opt.shards = (uint32_t)strtoul(arg_val(argc, argv, &i), NULL, 10);
+		} else if (is_opt(a, "--timeout")) {
+			opt.timeout = atoi(arg_val(argc, argv, &i));
 		} else if (is_opt(a, "--ref-thp")) {
 			opt.ref_thp = strcmp(arg_val(argc, argv, &i), "off") != 0;
 		} else if (is_opt(a, "--dir")) {
@@ -1346,10 +1404,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (opt.reps < 1 || opt.reps > MAXREP || opt.ops < 1024 || opt.retries < 0) {
-		fprintf(stderr, "bench-engine: --reps 1..%d, --ops >= 1024, --retries >= 0\n", MAXREP);
+	if (opt.reps < 1 || opt.reps > MAXREP || opt.ops < 1024 || opt.retries < 0 || opt.timeout < 1) {
+		fprintf(stderr, "bench-engine: --reps 1..%d, --ops >= 1024, --retries >= 0, --timeout >= 1\n",
+		        MAXREP);
 		return 2;
 	}
+	pthread_t wdt;
+	if (pthread_create(&wdt, NULL, wd_main, NULL) == 0)
+		pthread_detach(wdt);
 	char tmpl[1024];
 	int own_dir = 0;
 	if (!opt.dir) {
