@@ -1,0 +1,1183 @@
+/*
+ * test_snapshot.c -- kv_save / kv_load (issue 3).
+ *
+ *  - round trip of every value type, binary keys, TTLs and every config field,
+ *    for one namespace and for all, under another name, from mode (a) to (b);
+ *  - load into a live namespace (keeps its config, replaces its keys); keys
+ *    expired at load time are dropped; limits of the live namespace refuse a
+ *    file that does not fit, leaving it untouched;
+ *  - every corruption class refused with the live store untouched: truncation
+ *    at every offset, every byte flipped, wrong magic and version, trailing
+ *    garbage, and lying lengths and counts *with every checksum recomputed*
+ *    (using the format documented at the top of engine/snapshot.c), so that the
+ *    loader's own validation is what refuses them;
+ *  - kill -9 of a process in the middle of saves leaves the old file loadable;
+ *  - snapshots taken while all-or-nothing batches run see all of each or none;
+ *  - autosave rules through kv_tick, the dirty counter and the last save time;
+ *  - a failing allocator during save and load.
+ *
+ * `test_snapshot --write-corpus DIR` writes seed snapshots for the fuzzer.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "test.h"
+
+#define HOUR_MS 3600000LL
+
+static char dir[256];
+
+static const char *path_of(const char *name)
+{
+	static _Thread_local char p[4][512];
+	static _Thread_local int i;
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof p[i], "%s/%s", dir, name);
+	return p[i];
+}
+
+static unsigned char *read_all(const char *p, size_t *n)
+{
+	FILE *f = fopen(p, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long sz = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	unsigned char *b = malloc((size_t)sz + 1);
+	if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*n = (size_t)sz;
+	return b;
+}
+
+static int write_all(const char *p, const void *b, size_t n)
+{
+	FILE *f = fopen(p, "wb");
+	if (!f)
+		return -1;
+	int ok = fwrite(b, 1, n, f) == n;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void rm_dir_contents(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	if (!dd)
+		return;
+	while ((e = readdir(dd)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char p[600];
+		snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+		unlink(p);
+	}
+	closedir(dd);
+}
+
+static int count_dir(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	int n = 0;
+	if (!dd)
+		return -1;
+	while ((e = readdir(dd)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dd);
+	return n;
+}
+
+static int set_s(kv_ns *ns, const char *k, const char *v)
+{
+	return kv_set(ns, k, strlen(k), v, strlen(v), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL);
+}
+
+static int val_is(kv_env *env, kv_ns *ns, const char *k, const char *v)
+{
+	kv_buf b = KV_BUF_INIT;
+	int ok = kv_get(ns, k, strlen(k), &b) == KV_OK && t_buf_is(&b, v, strlen(v));
+	kv_buf_free(env, &b);
+	return ok;
+}
+
+static kv_ns *open_ns(kv_env *env, const char *name)
+{
+	kv_ns *ns = NULL;
+	if (kv_ns_open(env, name, &ns) != KV_OK)
+		return NULL;
+	return ns;
+}
+
+static int ns_exists(kv_env *env, const char *name)
+{
+	kv_ns *ns = open_ns(env, name);
+	if (ns)
+		kv_ns_close(ns);
+	return ns != NULL;
+}
+
+/* ------------------------------------------------ a namespace with every kind of entry */
+
+typedef struct {
+	char key[80];
+	size_t klen;
+	char *val;
+	size_t vlen;
+	int type;
+	int64_t exp;
+} entry;
+
+#define NENT 300
+static entry ents[NENT];
+static int nents;
+
+static void make_entries(int64_t far)
+{
+	static const int types[] = {KV_T_BYTES, KV_T_TEXT, KV_T_INT, KV_T_REAL, KV_T_JSON, KV_T_NULL,
+	                            64, 200, 255};
+	nents = 0;
+	for (int i = 0; i < NENT; i++) {
+		entry *e = &ents[nents++];
+		free(e->val);
+		e->klen = (size_t)snprintf(e->key, sizeof e->key, "key:%d", i);
+		if (i % 10 == 3) { /* binary key */
+			e->key[1] = 0;
+			e->key[e->klen++] = (char)0xff;
+		}
+		if (i == 7)
+			e->klen = 1;
+		e->type = types[i % 9];
+		e->vlen = e->type == KV_T_NULL ? 0 : i == 11 ? 90000 : (size_t)(i * 13 % 200);
+		e->val = malloc(e->vlen + 1);
+		for (size_t j = 0; j < e->vlen; j++)
+			e->val[j] = (char)(j * 31 + (size_t)i);
+		if (e->type == KV_T_INT)
+			e->vlen = (size_t)snprintf(e->val, e->vlen + 1 > 24 ? 24 : e->vlen + 1, "%d", -i * 1000);
+		e->exp = i % 4 == 0 ? far + i : 0;
+	}
+}
+
+static void fill(kv_ns *ns)
+{
+	for (int i = 0; i < nents; i++)
+		EOK(kv_set(ns, ents[i].key, ents[i].klen, ents[i].val, ents[i].vlen, ents[i].type,
+		           ents[i].exp ? ents[i].exp : KV_EXPIRE_NEVER, 0, NULL));
+}
+
+/* Every entry present and exact; the namespace holds nothing else. */
+static int same_entries(kv_env *env, kv_ns *ns)
+{
+	kv_buf b = KV_BUF_INIT;
+	int bad = 0;
+	for (int i = 0; i < nents; i++) {
+		entry *e = &ents[i];
+		int rc = kv_get(ns, e->key, e->klen, &b);
+		if (rc != KV_OK || !t_buf_is(&b, e->val, e->vlen) || b.type != e->type || b.expires_at != e->exp) {
+			if (bad++ < 3)
+				fprintf(stderr, "    entry %d: rc %s len %zu/%zu type %d/%d exp %lld/%lld\n", i,
+				        t_code_name(rc), b.len, e->vlen, b.type, e->type, (long long)b.expires_at,
+				        (long long)e->exp);
+		}
+	}
+	kv_ns_stats st;
+	if (kv_ns_stats_get(ns, &st) != KV_OK || st.keys != (uint64_t)nents) {
+		fprintf(stderr, "    namespace holds %llu keys, want %d\n", (unsigned long long)st.keys, nents);
+		bad++;
+	}
+	kv_buf_free(env, &b);
+	return bad == 0;
+}
+
+static kv_ns_config rt_config(void)
+{
+	kv_ns_config c;
+	kv_ns_config_init(&c);
+	c.shards = 7;
+	c.max_keys = 5000;
+	c.max_memory = 64 << 20;
+	c.default_ttl_ms = 12345;
+	c.max_key_size = 300;
+	c.max_value_size = 100000;
+	c.eviction = KV_EVICT_VOLATILE_TTL;
+	return c;
+}
+
+static int same_config(const kv_ns_config *a, const kv_ns_config *b)
+{
+	return a->shards == b->shards && a->max_keys == b->max_keys && a->max_memory == b->max_memory &&
+	       a->default_ttl_ms == b->default_ttl_ms && a->max_key_size == b->max_key_size &&
+	       a->max_value_size == b->max_value_size && a->eviction == b->eviction;
+}
+
+static void test_round_trip(void)
+{
+	kv_env *env = t_env(256 << 20);
+	if (!env)
+		return;
+	kv_error err;
+	int64_t far = kv_now_ms() + 10 * HOUR_MS;
+	make_entries(far);
+	kv_ns_config rc = rt_config();
+
+	TEST("round trip of one namespace: every type, binary keys, TTLs, every config field")
+	{
+		kv_ns *ns = t_ns(env, "rt", &rc);
+		if (ns) {
+			fill(ns);
+			memset(&err, 0, sizeof err);
+			EOK(kv_save(env, "rt", path_of("one.snap"), &err));
+			E(count_dir(dir) == 1); /* no temp file left behind */
+			EOK(kv_ns_drop(env, "rt"));
+			EOK(kv_load(env, path_of("one.snap"), NULL, NULL, &err));
+			kv_ns_stats st;
+			if (EOK(kv_ns_stats_get(ns, &st))) /* the old handle follows the name */
+				E(same_config(&st.config, &rc));
+			E(same_entries(env, ns));
+			kv_ns_close(ns);
+		}
+	}
+
+	TEST("save all, load all / one / one under another name")
+	{
+		kv_ns *a = open_ns(env, "rt");
+		kv_ns *b = t_ns(env, "second", NULL);
+		if (a && b) {
+			EOK(set_s(b, "only-in-second", "2"));
+			EOK(kv_save(env, NULL, path_of("all.snap"), &err));
+			EOK(kv_ns_drop(env, "rt"));
+			EOK(kv_ns_drop(env, "second"));
+			/* only one */
+			EOK(kv_load(env, path_of("all.snap"), "second", NULL, &err));
+			E(ns_exists(env, "second") && !ns_exists(env, "rt"));
+			E(val_is(env, b, "only-in-second", "2"));
+			/* under another name */
+			EOK(kv_load(env, path_of("all.snap"), "rt", "copy", &err));
+			E(!ns_exists(env, "rt"));
+			kv_ns *cp = open_ns(env, "copy");
+			if (E(cp != NULL)) {
+				E(same_entries(env, cp));
+				kv_ns_stats st;
+				EOK(kv_ns_stats_get(cp, &st));
+				E(same_config(&st.config, &rc) && strcmp(st.name, "copy") == 0);
+				kv_ns_close(cp);
+			}
+			/* all */
+			EOK(kv_ns_drop(env, "second"));
+			EOK(kv_load(env, path_of("all.snap"), NULL, NULL, &err));
+			E(same_entries(env, a));
+			E(val_is(env, b, "only-in-second", "2"));
+			size_t n = 0;
+			EOK(kv_ns_list(env, NULL, 0, &n));
+			E(n == 3); /* rt, second, copy */
+			/* errors */
+			ERC(kv_load(env, path_of("all.snap"), "not-in-file", NULL, &err), KV_ENONS);
+			ERC(kv_load(env, path_of("all.snap"), NULL, "copy2", &err), KV_EINVAL);
+			ERC(kv_save(env, "no-such-ns", path_of("x.snap"), &err), KV_ENONS);
+			E(access(path_of("x.snap"), F_OK) != 0);
+		}
+		if (a)
+			kv_ns_close(a);
+		if (b)
+			kv_ns_close(b);
+	}
+
+	TEST("load into a live namespace keeps its config and replaces its keys")
+	{
+		kv_ns_config lc;
+		kv_ns_config_init(&lc);
+		lc.shards = 3;
+		lc.max_keys = 100000;
+		kv_ns *l = t_ns(env, "live", &lc);
+		if (l) {
+			EOK(set_s(l, "old-key", "old"));
+			EOK(kv_load(env, path_of("one.snap"), "rt", "live", &err));
+			ERC(kv_exists(l, K("old-key")), KV_NOTFOUND);
+			E(same_entries(env, l));
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(l, &st));
+			E(st.config.shards == 3 && st.config.max_keys == 100000 &&
+			  st.config.eviction == KV_EVICT_NONE);
+		}
+		if (l)
+			kv_ns_close(l);
+	}
+
+	TEST("a live namespace whose limits the file exceeds refuses it and stays as it was")
+	{
+		struct {
+			const char *name;
+			int code;
+		} cases[] = {{"small-keys", KV_EMAXKEYS}, {"small-mem", KV_EMAXMEM},
+		             {"short-keys", KV_EKEYSIZE}, {"short-vals", KV_EVALSIZE}};
+		for (int i = 0; i < 4; i++) {
+			kv_ns_config lc;
+			kv_ns_config_init(&lc);
+			if (i == 0)
+				lc.max_keys = NENT - 1;
+			if (i == 1)
+				lc.max_memory = 64 << 10;
+			if (i == 2)
+				lc.max_key_size = 6;
+			if (i == 3)
+				lc.max_value_size = 1000;
+			kv_ns *l = t_ns(env, cases[i].name, &lc);
+			if (!l)
+				continue;
+			EOK(set_s(l, "mine", "kept"));
+			memset(&err, 0, sizeof err);
+			int r = kv_load(env, path_of("one.snap"), "rt", cases[i].name, &err);
+			if (!E(R(r) == cases[i].code))
+				fprintf(stderr, "    case %s\n", cases[i].name);
+			E(err.code == r && err.msg[0]);
+			E(val_is(env, l, "mine", "kept"));
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(l, &st));
+			E(st.keys == 1);
+			kv_ns_close(l);
+		}
+	}
+
+	TEST("keys already expired at load time are dropped")
+	{
+		kv_ns *e = t_ns(env, "soon", NULL);
+		if (e) {
+			int64_t soon = kv_now_ms() + 300;
+			EOK(kv_set(e, K("dies"), K("v"), KV_T_TEXT, soon, 0, NULL));
+			EOK(kv_set(e, K("lives"), K("v"), KV_T_TEXT, far, 0, NULL));
+			EOK(kv_save(env, "soon", path_of("soon.snap"), &err));
+			EOK(kv_ns_drop(env, "soon"));
+			t_sleep_until(soon);
+			EOK(kv_load(env, path_of("soon.snap"), NULL, NULL, &err));
+			ERC(kv_exists(e, K("dies")), KV_NOTFOUND);
+			EOK(kv_exists(e, K("lives")));
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(e, &st));
+			E(st.keys == 1);
+			kv_ns_close(e);
+		}
+	}
+
+	TEST("I/O errors name errno; a save replaces the old file whole")
+	{
+		memset(&err, 0, sizeof err);
+		ERC(kv_save(env, "rt", "/nonexistent-dir-shardkv/x.snap", &err), KV_EIO);
+		E(err.code == KV_EIO && err.sys_errno == ENOENT && err.msg[0]);
+		memset(&err, 0, sizeof err);
+		ERC(kv_load(env, path_of("missing.snap"), NULL, NULL, &err), KV_EIO);
+		E(err.code == KV_EIO && err.sys_errno == ENOENT);
+		kv_ns *s = t_ns(env, "over", NULL);
+		if (s) {
+			EOK(set_s(s, "v", "1"));
+			EOK(kv_save(env, "over", path_of("over.snap"), &err));
+			EOK(set_s(s, "v", "2"));
+			EOK(kv_save(env, "over", path_of("over.snap"), &err));
+			EOK(set_s(s, "v", "3"));
+			EOK(kv_load(env, path_of("over.snap"), NULL, NULL, &err));
+			E(val_is(env, s, "v", "2"));
+			kv_ns_close(s);
+		}
+		unlink(path_of("over.snap"));
+	}
+
+	TEST("a snapshot of a mode (a) store loads into a mode (b) store")
+	{
+		size_t sz = 64 << 20;
+		void *region = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_config cfg;
+		kv_env *env2 = NULL;
+		kv_config_init(&cfg);
+		cfg.region = region;
+		cfg.region_size = sz;
+		cfg.max_namespaces = 8;
+		if (E(region != MAP_FAILED) && EOK(kv_env_open(&cfg, &env2))) {
+			EOK(kv_load(env2, path_of("one.snap"), NULL, NULL, &err));
+			kv_ns *ns = open_ns(env2, "rt");
+			if (E(ns != NULL)) {
+				E(same_entries(env2, ns));
+				kv_ns_close(ns);
+			}
+			kv_env_close(env2);
+		}
+		if (region != MAP_FAILED)
+			munmap(region, sz);
+	}
+	kv_env_close(env);
+}
+
+/* ------------------------------------------------ corruption */
+
+typedef struct {
+	size_t off, len; /* block start, payload length */
+	uint32_t kind;
+} blk;
+
+static blk blocks[4096];
+static int nblocks;
+static int trailer_hash_to_field; /* 0: hash covers bytes before the trailer block */
+
+static uint32_t rd32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+static void wr32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+static void wr64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+#define HDR 32
+#define BH  16
+
+/* Split a snapshot into blocks (documented format); 0 on success. */
+static int parse(const unsigned char *b, size_t n)
+{
+	nblocks = 0;
+	if (n < HDR)
+		return -1;
+	size_t off = HDR;
+	while (off + BH <= n && nblocks < 4096) {
+		uint32_t len = rd32(b + off + 4);
+		if (off + BH + len > n)
+			return -1;
+		blocks[nblocks].off = off;
+		blocks[nblocks].len = len;
+		blocks[nblocks].kind = rd32(b + off);
+		nblocks++;
+		off += BH + len;
+	}
+	return off == n ? 0 : -1;
+}
+
+/* Recompute every checksum and the trailer's block count after an edit. */
+static void fixup(unsigned char *b, size_t n)
+{
+	if (n >= HDR)
+		wr32(b + 28, (uint32_t)XXH3_64bits(b, 28));
+	if (parse(b, n) != 0)
+		return;
+	for (int i = 0; i < nblocks; i++) {
+		blk *k = &blocks[i];
+		if (k->kind == 'T' && k->len >= 16) {
+			wr64(b + k->off + BH, (uint64_t)i);
+			size_t upto = trailer_hash_to_field ? k->off + BH + 8 : k->off;
+			wr64(b + k->off + BH + 8, XXH3_64bits(b, upto));
+		}
+		wr64(b + k->off + 8, XXH3_64bits(b + k->off + BH, k->len));
+	}
+}
+
+static kv_env *cenv;
+static int corrupt_checks, corrupt_fail;
+
+/* Load the bytes; it must be refused with one of the allowed codes and change nothing. */
+static void expect_refused(const unsigned char *b, size_t n, const char *what, long where,
+                           const int *allowed)
+{
+	kv_error err;
+	memset(&err, 0, sizeof err);
+	write_all(path_of("bad.snap"), b, n);
+	int rc = kv_load(cenv, path_of("bad.snap"), NULL, NULL, &err);
+	int ok = 0;
+	for (int i = 0; allowed[i]; i++)
+		ok |= rc == allowed[i];
+	corrupt_checks++;
+	if (!ok || err.code != rc || !err.msg[0]) {
+		if (corrupt_fail++ < 12)
+			fprintf(stderr, "    %s at %ld: load returned %s (msg '%s')\n", what, where,
+			        t_code_name(rc), err.msg);
+		t_check(0, "corrupt file refused with a clear error", __FILE__, __LINE__);
+	}
+	/* the live store is untouched: "live" intact, the file's namespaces not created */
+	static int probe;
+	if (++probe % 7 == 0 || !ok) {
+		kv_ns *l = open_ns(cenv, "live");
+		size_t nns = 0;
+		kv_ns_list(cenv, NULL, 0, &nns);
+		int intact = l && val_is(cenv, l, "marker", "untouched") && nns == 1;
+		if (l) {
+			kv_ns_stats st;
+			intact = intact && kv_ns_stats_get(l, &st) == KV_OK && st.keys == 2;
+			kv_ns_close(l);
+		}
+		if (!intact) {
+			if (corrupt_fail++ < 12)
+				fprintf(stderr, "    %s at %ld: the live store changed (%zu namespaces)\n", what,
+				        where, nns);
+			t_check(0, "live store untouched by a refused load", __FILE__, __LINE__);
+			/* restore for the next case */
+			size_t cap = 16;
+			kv_ns_stats list[16];
+			kv_ns_list(cenv, list, cap, &nns);
+			for (size_t i = 0; i < nns && i < cap; i++)
+				if (strcmp(list[i].name, "live") != 0)
+					kv_ns_drop(cenv, list[i].name);
+		}
+	}
+}
+
+static const int REFUSED[] = {KV_ECORRUPT, KV_EFORMAT, 0};
+static const int REFUSED_ANY[] = {KV_ECORRUPT, KV_EFORMAT, KV_EKEYSIZE, KV_EVALSIZE, KV_EINVAL,
+                                  KV_ESHARDS, KV_ENSNAME, 0};
+
+static void test_corruption(void)
+{
+	cenv = t_env(128 << 20);
+	if (!cenv)
+		return;
+	kv_error err;
+	unsigned char *good = NULL;
+	size_t n = 0;
+
+	/* the file: two namespaces, binary keys, TTLs, several value sizes */
+	{
+		kv_ns *a = t_ns(cenv, "alpha", NULL), *b = t_ns(cenv, "beta", NULL);
+		if (!a || !b)
+			return;
+		int64_t far = kv_now_ms() + 10 * HOUR_MS;
+		for (int i = 0; i < 40; i++) {
+			char k[32], v[64];
+			int kl = snprintf(k, sizeof k, "k\001%d", i);
+			int vl = snprintf(v, sizeof v, "value-%d-%.*s", i, i % 30, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+			EOK(kv_set(i % 2 ? a : b, k, (size_t)kl, v, (size_t)vl, i % 6,
+			           i % 3 ? KV_EXPIRE_NEVER : far + i, 0, NULL));
+		}
+		EOK(kv_save(cenv, NULL, path_of("good.snap"), &err));
+		kv_ns_close(a);
+		kv_ns_close(b);
+		EOK(kv_ns_drop(cenv, "alpha"));
+		EOK(kv_ns_drop(cenv, "beta"));
+		kv_ns *l = t_ns(cenv, "live", NULL);
+		if (!l)
+			return;
+		EOK(set_s(l, "marker", "untouched"));
+		EOK(set_s(l, "k\001" "1", "mine"));
+		kv_ns_close(l);
+		good = read_all(path_of("good.snap"), &n);
+	}
+	if (!E(good != NULL && n > HDR))
+		return;
+	unsigned char *b = malloc(n + 64);
+
+	TEST("the documented format parses; fixed-up checksums are accepted (self-check)")
+	{
+		E(memcmp(good, "SHKVSNAP", 8) == 0);
+		E(rd32(good + 8) == 1);
+		E(parse(good, n) == 0);
+		E(nblocks >= 5 && blocks[nblocks - 1].kind == 'T');
+		if (nblocks >= 1) {
+			blk *t = &blocks[nblocks - 1];
+			uint64_t h = rd64(good + t->off + BH + 8);
+			if (h == XXH3_64bits(good, t->off))
+				trailer_hash_to_field = 0;
+			else if (h == XXH3_64bits(good, t->off + BH + 8))
+				trailer_hash_to_field = 1;
+			else
+				E(!"the trailer hash covers neither reading of 'every byte before it'");
+			E(rd64(good + t->off + BH) == (uint64_t)(nblocks - 1));
+		}
+		memcpy(b, good, n);
+		fixup(b, n);
+		E(memcmp(b, good, n) == 0);
+		/* and the file loads under another name: the pristine file is fine */
+		EOK(kv_load(cenv, path_of("good.snap"), "alpha", "alpha-check", &err));
+		EOK(kv_ns_drop(cenv, "alpha-check"));
+	}
+
+	TEST("truncation at every offset is refused, the live store untouched")
+	{
+		corrupt_fail = 0;
+		for (size_t cut = 0; cut < n; cut++)
+			expect_refused(good, cut, "truncated", (long)cut, REFUSED);
+		E(corrupt_fail == 0);
+	}
+
+	TEST("every byte flipped (all bits, and the low bit) is refused")
+	{
+		corrupt_fail = 0;
+		for (size_t i = 0; i < n; i++) {
+			memcpy(b, good, n);
+			b[i] ^= 0xff;
+			expect_refused(b, n, "byte flipped", (long)i, REFUSED);
+			memcpy(b, good, n);
+			b[i] ^= 0x01;
+			expect_refused(b, n, "bit flipped", (long)i, REFUSED);
+		}
+		E(corrupt_fail == 0);
+	}
+
+	TEST("wrong magic, wrong version, empty and foreign files are KV_EFORMAT")
+	{
+		static const int FORMAT[] = {KV_EFORMAT, 0};
+		corrupt_fail = 0;
+		memcpy(b, good, n);
+		b[0] = 'X';
+		expect_refused(b, n, "magic", 0, FORMAT);
+		for (uint32_t v = 0; v < 4; v++) {
+			if (v == 1)
+				continue;
+			memcpy(b, good, n);
+			wr32(b + 8, v);
+			fixup(b, n); /* header checksum right: only the version is wrong */
+			expect_refused(b, n, "version", (long)v, FORMAT);
+		}
+		memcpy(b, good, n);
+		wr32(b + 8, 0xffffffffu);
+		fixup(b, n);
+		expect_refused(b, n, "version", -1, FORMAT);
+		const char *text = "this is not a snapshot, it is a text file of some length\n";
+		expect_refused((const unsigned char *)text, strlen(text), "text file", 0, FORMAT);
+		expect_refused(good, 0, "empty file", 0, REFUSED);
+		E(corrupt_fail == 0);
+	}
+
+	TEST("trailing bytes after the trailer are refused")
+	{
+		corrupt_fail = 0;
+		memcpy(b, good, n);
+		memset(b + n, 0, 16);
+		expect_refused(b, n + 1, "1 trailing byte", 0, REFUSED);
+		expect_refused(b, n + 16, "16 trailing bytes", 0, REFUSED);
+		E(corrupt_fail == 0);
+	}
+
+	TEST("lying lengths and counts with valid checksums are refused")
+	{
+		corrupt_fail = 0;
+		int e_blk = -1, n_blk = -1, z_blk = -1, t_blk = nblocks - 1;
+		parse(good, n);
+		for (int i = 0; i < nblocks; i++) {
+			if (blocks[i].kind == 'E' && e_blk < 0)
+				e_blk = i;
+			if (blocks[i].kind == 'N' && n_blk < 0)
+				n_blk = i;
+			if (blocks[i].kind == 'Z' && z_blk < 0)
+				z_blk = i;
+		}
+		if (E(e_blk >= 0 && n_blk >= 0 && z_blk >= 0)) {
+			size_t ep = blocks[e_blk].off + BH; /* first entry of the first E block */
+			size_t np = blocks[n_blk].off + BH;
+			uint32_t klen = rd32(good + ep), vlen = rd32(good + ep + 4);
+			struct {
+				const char *what;
+				size_t at;
+				int width;
+				uint64_t v;
+			} m[] = {
+			    {"entry klen 0", ep, 4, 0},
+			    {"entry klen +1", ep, 4, klen + 1},
+			    {"entry klen -1", ep, 4, klen - 1},
+			    {"entry klen huge", ep, 4, 0xffffffffu},
+			    {"entry klen 2^31", ep, 4, 0x80000000u},
+			    {"entry klen over the key limit", ep, 4, 65536},
+			    {"entry vlen +1", ep + 4, 4, vlen + 1},
+			    {"entry vlen huge", ep + 4, 4, 0xfffffff0u},
+			    {"entry vlen 2^31", ep + 4, 4, 0x80000000u},
+			    {"entry flags unknown bits", ep + 9, 1, 0xfe},
+			    {"namespace namelen 0", np, 1, 0},
+			    {"namespace namelen 255", np, 1, 255},
+			    {"namespace namelen -1", np, 1, good[np] - 1u},
+			    {"end-of-namespace count +1", blocks[z_blk].off + BH, 8,
+			     rd64(good + blocks[z_blk].off + BH) + 1},
+			    {"end-of-namespace count -1", blocks[z_blk].off + BH, 8,
+			     rd64(good + blocks[z_blk].off + BH) - 1},
+			    {"header namespace count +1", 24, 4, rd32(good + 24) + 1},
+			    {"header namespace count 0", 24, 4, 0},
+			    {"unknown block kind", blocks[e_blk].off, 4, 'Q'},
+			};
+			int nm = (int)(sizeof m / sizeof m[0]);
+			for (int i = 0; i < nm; i++) {
+				memcpy(b, good, n);
+				if (m[i].width == 1)
+					b[m[i].at] = (unsigned char)m[i].v;
+				else if (m[i].width == 4)
+					wr32(b + m[i].at, (uint32_t)m[i].v);
+				else
+					wr64(b + m[i].at, m[i].v);
+				fixup(b, n);
+				expect_refused(b, n, m[i].what, (long)m[i].at, REFUSED_ANY);
+			}
+			/* namespace fields: name and shard count and eviction, at their documented places */
+			size_t nl = good[np];
+			size_t shp = np + 1 + nl, evp = shp + 4 + 8 + 8 + 8 + 4 + 4;
+			uint32_t badsh[] = {0, KV_MAX_SHARDS + 1, 0xffffffffu};
+			for (int i = 0; i < 3; i++) {
+				memcpy(b, good, n);
+				wr32(b + shp, badsh[i]);
+				fixup(b, n);
+				expect_refused(b, n, "namespace shard count", (long)badsh[i], REFUSED_ANY);
+			}
+			memcpy(b, good, n);
+			wr32(b + evp, 99);
+			fixup(b, n);
+			expect_refused(b, n, "namespace eviction 99", 99, REFUSED_ANY);
+			memcpy(b, good, n);
+			wr32(b + shp + 4 + 8 + 8 + 8, KV_KEY_SIZE_LIMIT + 1);
+			fixup(b, n);
+			expect_refused(b, n, "namespace max_key_size", KV_KEY_SIZE_LIMIT + 1, REFUSED_ANY);
+			memcpy(b, good, n);
+			b[np + 1] = '/';
+			fixup(b, n);
+			expect_refused(b, n, "namespace name with '/'", 0, REFUSED_ANY);
+			/* block lengths that lie (payload checksum recomputed over the lie where possible) */
+			uint32_t elen = (uint32_t)blocks[e_blk].len;
+			uint32_t lies[] = {elen - 1, elen + 1, elen + 16, 0, 0x7fffffffu, 0xffffffffu};
+			for (int i = 0; i < 6; i++) {
+				memcpy(b, good, n);
+				wr32(b + blocks[e_blk].off + 4, lies[i]);
+				if ((size_t)blocks[e_blk].off + BH + lies[i] <= n)
+					wr64(b + blocks[e_blk].off + 8,
+					     XXH3_64bits(b + blocks[e_blk].off + BH, lies[i]));
+				wr64(b + blocks[t_blk].off + BH + 8,
+				     XXH3_64bits(b, trailer_hash_to_field ? blocks[t_blk].off + BH + 8
+				                                          : blocks[t_blk].off));
+				wr64(b + blocks[t_blk].off + 8, XXH3_64bits(b + blocks[t_blk].off + BH, 16));
+				expect_refused(b, n, "E block length lies", (long)lies[i], REFUSED_ANY);
+			}
+			/* whole blocks removed or duplicated, every checksum and count fixed up */
+			for (int drop = 0; drop < nblocks - 1; drop++) {
+				size_t off = blocks[drop].off, len = BH + blocks[drop].len;
+				memcpy(b, good, off);
+				memcpy(b + off, good + off + len, n - off - len);
+				fixup(b, n - len);
+				expect_refused(b, n - len, "block removed", drop, REFUSED_ANY);
+			}
+			{
+				/* trailer's count of blocks lies */
+				memcpy(b, good, n);
+				fixup(b, n);
+				wr64(b + blocks[t_blk].off + BH, (uint64_t)t_blk + 1);
+				wr64(b + blocks[t_blk].off + 8, XXH3_64bits(b + blocks[t_blk].off + BH, 16));
+				expect_refused(b, n, "trailer block count", t_blk + 1, REFUSED_ANY);
+			}
+		}
+		E(corrupt_fail == 0);
+		printf("    %d corrupt files refused\n", corrupt_checks);
+	}
+
+	free(b);
+	free(good);
+	kv_env_close(cenv);
+}
+
+/* ------------------------------------------------ kill -9 during save */
+
+static void test_kill_during_save(void)
+{
+	TEST("kill -9 in the middle of saves leaves the old file loadable")
+	{
+		int rounds = t_quick() ? 3 : getenv("TEST_STRESS") ? 50 : 8;
+		int nkeys = t_quick() ? 30000 : 150000;
+		kv_env *env = t_env(256 << 20);
+		kv_error err;
+		if (env) {
+			uint64_t seed = t_seed("kill during save");
+			int killed_mid = 0;
+			for (int r = 0; r < rounds; r++) {
+				int pfd[2];
+				if (pipe(pfd) != 0)
+					break;
+				fflush(NULL);
+				pid_t pid = fork();
+				if (pid == 0) {
+					/* the child: its own store, saving again and again */
+					t_child_begin();
+					close(pfd[0]);
+					kv_env *ce = t_env(256 << 20);
+					kv_ns *ns = ce ? t_ns(ce, "big", NULL) : NULL;
+					if (!ns)
+						t_child_exit();
+					char v[100];
+					memset(v, 'b', sizeof v);
+					for (int i = 0; i < nkeys; i++) {
+						char k[32];
+						int kl = snprintf(k, sizeof k, "key:%07d", i);
+						kv_set(ns, k, (size_t)kl, v, sizeof v, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+					}
+					int gen = 0;
+					for (;;) {
+						char m[16];
+						snprintf(m, sizeof m, "gen%d", gen++);
+						set_s(ns, "marker", m);
+						kv_error e2;
+						if (kv_save(ce, "big", path_of("kill.snap"), &e2) != KV_OK)
+							_exit(9);
+						if (gen == 1 && write(pfd[1], "x", 1) != 1)
+							_exit(8);
+					}
+				}
+				close(pfd[1]);
+				char c;
+				int got = read(pfd[0], &c, 1) == 1; /* the first save is complete */
+				close(pfd[0]);
+				t_sleep_ms((long)(t_rand(&seed) % 120));
+				kill(pid, SIGKILL);
+				int st = 0;
+				waitpid(pid, &st, 0);
+				if (!E(got && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) {
+					fprintf(stderr, "    child status %d\n", st);
+					continue;
+				}
+				if (count_dir(dir) > 1)
+					killed_mid++; /* a temp file was left: the kill hit a save */
+				int lr = kv_load(env, path_of("kill.snap"), "big", "check", &err);
+				if (!E(R(lr) == KV_OK))
+					fprintf(stderr, "    round %d: %s\n", r, err.msg);
+				kv_ns *ck = open_ns(env, "check");
+				if (ck) {
+					kv_ns_stats sst;
+					EOK(kv_ns_stats_get(ck, &sst));
+					E(sst.keys == (uint64_t)nkeys + 1);
+					kv_buf mb = KV_BUF_INIT;
+					E(kv_get(ck, K("marker"), &mb) == KV_OK && mb.len >= 4 &&
+					  memcmp(mb.data, "gen", 3) == 0);
+					kv_buf_free(env, &mb);
+					kv_ns_close(ck);
+					kv_ns_drop(env, "check");
+				}
+				rm_dir_contents(dir);
+			}
+			printf("    %d of %d kills landed in the middle of a save\n", killed_mid, rounds);
+			E(killed_mid > 0);
+			kv_env_close(env);
+		}
+	}
+}
+
+/* ------------------------------------------------ consistent cut under batches */
+
+#define NACCT 32
+#define TOTAL 100000
+static kv_env *benv;
+static kv_ns *bns;
+static volatile int bstop;
+static char accts[NACCT][16];
+
+static void *batch_writer(void *p)
+{
+	uint64_t seed = (uint64_t)(uintptr_t)p;
+	kv_op ops[NACCT];
+	char vals[NACCT][24];
+	kv_error err;
+	long *bad = calloc(1, sizeof(long));
+	while (!bstop) {
+		int64_t left = TOTAL;
+		for (int i = 0; i < NACCT; i++) {
+			int64_t v = i == NACCT - 1 ? left : (int64_t)(t_rand(&seed) % (uint64_t)(left + 1));
+			left -= v;
+			int vl = snprintf(vals[i], sizeof vals[i], "%lld", (long long)v);
+			memset(&ops[i], 0, sizeof ops[i]);
+			ops[i].op = KV_OP_SET;
+			ops[i].key = accts[(i + (int)(seed % NACCT)) % NACCT];
+			ops[i].klen = strlen(ops[i].key);
+			ops[i].val = vals[i];
+			ops[i].vlen = (size_t)vl;
+			ops[i].type = KV_T_INT;
+			ops[i].expires_at = KV_EXPIRE_NEVER;
+		}
+		if (kv_batch(bns, ops, NACCT, KV_BATCH_ALL_OR_NOTHING, NULL, &err) != KV_OK)
+			(*bad)++;
+		/* some unrelated churn so shards change while the save copies them */
+		char k[16];
+		int kl = snprintf(k, sizeof k, "noise%d", (int)(t_rand(&seed) % 5000));
+		kv_set(bns, k, (size_t)kl, vals[0], strlen(vals[0]), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL);
+	}
+	return bad;
+}
+
+static void test_consistent_cut(void)
+{
+	TEST("snapshots taken while all-or-nothing batches run contain all of each batch or none")
+	{
+		int saves = t_quick() ? 3 : getenv("TEST_STRESS") ? 100 : 12;
+		benv = t_env(256 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 8;
+		bns = benv ? t_ns(benv, "atom", &c) : NULL;
+		if (bns) {
+			for (int i = 0; i < NACCT; i++) {
+				snprintf(accts[i], sizeof accts[i], "acct:%d", i);
+				EOK(kv_set(bns, accts[i], strlen(accts[i]), i ? "0" : "100000", i ? 1 : 6, KV_T_INT,
+				           KV_EXPIRE_NEVER, 0, NULL));
+			}
+			bstop = 0;
+			pthread_t th[2];
+			for (int i = 0; i < 2; i++)
+				pthread_create(&th[i], NULL, batch_writer, (void *)(uintptr_t)(i * 77 + 1));
+			kv_error err;
+			int broken = 0;
+			for (int s = 0; s < saves; s++) {
+				t_sleep_ms(20);
+				int rc = kv_save(benv, "atom", path_of("cut.snap"), &err);
+				if (!E(R(rc) == KV_OK))
+					continue;
+				if (!EOK(kv_load(benv, path_of("cut.snap"), "atom", "cut", &err)))
+					continue;
+				kv_ns *cut = open_ns(benv, "cut");
+				if (!cut)
+					continue;
+				int64_t sum = 0;
+				kv_buf b = KV_BUF_INIT;
+				for (int i = 0; i < NACCT; i++)
+					if (kv_get(cut, accts[i], strlen(accts[i]), &b) == KV_OK)
+						sum += strtoll(b.data, NULL, 10);
+				if (sum != TOTAL && broken++ < 3)
+					fprintf(stderr, "    snapshot %d: accounts sum to %lld\n", s, (long long)sum);
+				kv_buf_free(benv, &b);
+				kv_ns_close(cut);
+				EOK(kv_ns_drop(benv, "cut"));
+			}
+			bstop = 1;
+			long bad = 0;
+			for (int i = 0; i < 2; i++) {
+				void *r;
+				pthread_join(th[i], &r);
+				bad += *(long *)r;
+				free(r);
+			}
+			E(broken == 0);
+			E(bad == 0);
+			kv_ns_close(bns);
+		}
+		if (benv)
+			kv_env_close(benv);
+	}
+}
+
+/* ------------------------------------------------ autosave */
+
+static void test_autosave(void)
+{
+	TEST("autosave rules fire through kv_tick; a full save resets dirty and last_save")
+	{
+		kv_env *env = t_env(64 << 20);
+		kv_ns *ns = env ? t_ns(env, "auto", NULL) : NULL;
+		if (ns) {
+			kv_tick_info ti;
+			kv_error err;
+			memset(&ti, 0, sizeof ti);
+			EOK(kv_tick(env, 0, &ti));
+			E(ti.save_due == 0);
+			int64_t t0 = ti.last_save;
+			E(t0 > 0 && t0 <= kv_now_ms());
+			kv_save_rule rules[] = {{3600, 1}, {0, 5}};
+			EOK(kv_autosave_set(env, rules, 2));
+			uint64_t d0 = ti.dirty;
+			for (int i = 0; i < 4; i++) {
+				char k[8];
+				snprintf(k, sizeof k, "k%d", i);
+				EOK(set_s(ns, k, "v"));
+			}
+			EOK(kv_tick(env, 0, &ti));
+			E(ti.dirty >= d0 + 4);
+			E(ti.save_due == 0 || ti.dirty >= 5);
+			EOK(set_s(ns, "k4", "v"));
+			EOK(set_s(ns, "k5", "v"));
+			EOK(kv_tick(env, 0, &ti));
+			E(ti.dirty >= 5 && ti.save_due == 1);
+			/* saving one namespace is not a full save */
+			EOK(kv_save(env, "auto", path_of("auto1.snap"), &err));
+			EOK(kv_tick(env, 0, &ti));
+			E(ti.save_due == 1 && ti.dirty >= 5);
+			int64_t before = kv_now_ms();
+			EOK(kv_save(env, NULL, path_of("auto.snap"), &err));
+			EOK(kv_tick(env, 0, &ti));
+			E(ti.dirty == 0 && ti.save_due == 0);
+			E(ti.last_save >= before && ti.last_save <= kv_now_ms());
+			/* only the hour rule: never due now */
+			EOK(kv_autosave_set(env, rules, 1));
+			for (int i = 0; i < 20; i++)
+				EOK(set_s(ns, "x", "y"));
+			EOK(kv_tick(env, 0, &ti));
+			E(ti.save_due == 0 && ti.dirty >= 20);
+			/* disabled */
+			EOK(kv_autosave_set(env, NULL, 0));
+			EOK(kv_tick(env, 0, &ti));
+			E(ti.save_due == 0);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
+/* ------------------------------------------------ failing allocator */
+
+static struct {
+	long calls, fail_at, live;
+} A;
+
+static void *fail_realloc(void *ctx, void *p, size_t n)
+{
+	(void)ctx;
+	if (n == 0) {
+		if (p) {
+			__atomic_sub_fetch(&A.live, 1, __ATOMIC_RELAXED);
+			free(p);
+		}
+		return NULL;
+	}
+	long c = __atomic_add_fetch(&A.calls, 1, __ATOMIC_RELAXED);
+	if (A.fail_at && c >= A.fail_at)
+		return NULL;
+	void *q = realloc(p, n);
+	if (q && !p)
+		__atomic_add_fetch(&A.live, 1, __ATOMIC_RELAXED);
+	return q;
+}
+
+static void test_failing_alloc(void)
+{
+	TEST("save and load under a failing allocator: KV_ENOMEM, old file and live data intact, no leak")
+	{
+		int leaks = 0, runs = 0;
+		for (long n = 1; n < 5000; n++) {
+			memset(&A, 0, sizeof A);
+			kv_config cfg;
+			kv_env *env = NULL;
+			kv_config_init(&cfg);
+			cfg.memory = 32 << 20;
+			cfg.mem.xRealloc = fail_realloc;
+			if (kv_env_open(&cfg, &env) != KV_OK)
+				continue;
+			kv_ns *ns = NULL;
+			kv_error err;
+			int done = 0;
+			if (kv_ns_create(env, "fa", NULL) == KV_OK && kv_ns_open(env, "fa", &ns) == KV_OK) {
+				for (int i = 0; i < 200; i++) {
+					char k[16];
+					int kl = snprintf(k, sizeof k, "k%d", i);
+					kv_set(ns, k, (size_t)kl, "value", 5, KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL);
+				}
+				EOK(set_s(ns, "marker", "old"));
+				if (EOK(kv_save(env, "fa", path_of("fa.snap"), &err))) {
+					EOK(set_s(ns, "marker", "new"));
+					long fail_at = A.calls + n; /* from here on, the nth allocation fails */
+					A.fail_at = fail_at;
+					int rs = kv_save(env, "fa", path_of("fa.snap"), &err);
+					int rl = kv_load(env, path_of("fa.snap"), "fa", NULL, &err);
+					long calls = A.calls;
+					A.fail_at = 0;
+					done = calls < fail_at; /* nothing failed: every allocation was tried */
+					E(R(rs) == KV_OK || rs == KV_ENOMEM);
+					E(R(rl) == KV_OK || rl == KV_ENOMEM);
+					/* the file is one of the two saves, whole */
+					kv_ns *chk = NULL;
+					if (EOK(kv_load(env, path_of("fa.snap"), "fa", "fa2", &err)) &&
+					    EOK(kv_ns_open(env, "fa2", &chk))) {
+						E(val_is(env, chk, "marker", rs == KV_OK ? "new" : "old"));
+						kv_ns_close(chk);
+					}
+					/* a failed load changed nothing */
+					E(val_is(env, ns, "marker", rl == KV_OK && rs != KV_OK ? "old" : "new"));
+				}
+				kv_ns_close(ns);
+			}
+			kv_env_close(env);
+			if (A.live != 0 && leaks++ < 3)
+				fprintf(stderr, "    fail from allocation %ld on: %ld blocks leaked\n", n, A.live);
+			runs++;
+			if (done)
+				break;
+		}
+		E(leaks == 0);
+		printf("    %d runs\n", runs);
+	}
+}
+
+/* ------------------------------------------------ seed corpus for the fuzzer */
+
+static int write_corpus(const char *out)
+{
+	kv_env *env = t_env(64 << 20);
+	kv_error err;
+	if (!env)
+		return 1;
+	char p[600];
+	int64_t far = kv_now_ms() + 10 * HOUR_MS;
+	/* 1: empty store */
+	snprintf(p, sizeof p, "%s/empty.snap", out);
+	if (kv_save(env, NULL, p, &err) != KV_OK)
+		fprintf(stderr, "save: %s\n", err.msg);
+	/* 2: one small namespace of each kind of entry */
+	kv_ns_config c = rt_config();
+	kv_ns *ns = t_ns(env, "seed", &c);
+	for (int i = 0; ns && i < 12; i++) {
+		char k[16], v[32];
+		int kl = snprintf(k, sizeof k, "k%d", i), vl = snprintf(v, sizeof v, "%d", i * 11);
+		kv_set(ns, k, (size_t)kl, v, (size_t)vl, i % 6, i % 2 ? far : KV_EXPIRE_NEVER, 0, NULL);
+	}
+	snprintf(p, sizeof p, "%s/small.snap", out);
+	kv_save(env, "seed", p, &err);
+	/* 3: two namespaces, binary keys and values */
+	kv_ns *b = t_ns(env, "bin.ns:2", NULL);
+	for (int i = 0; b && i < 30; i++) {
+		char k[8] = {0, (char)i, (char)0xff, 'k', 0}, v[40];
+		memset(v, i, sizeof v);
+		kv_set(b, k, 4, v, (size_t)i, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+	}
+	snprintf(p, sizeof p, "%s/two.snap", out);
+	kv_save(env, NULL, p, &err);
+	/* 4: an empty namespace */
+	kv_ns_create(env, "nothing", NULL);
+	snprintf(p, sizeof p, "%s/empty-ns.snap", out);
+	kv_save(env, "nothing", p, &err);
+	if (ns)
+		kv_ns_close(ns);
+	if (b)
+		kv_ns_close(b);
+	kv_env_close(env);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+		return write_corpus(argv[2]);
+	t_init(argc, argv);
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof dir, "%s/shardkv-snap-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_round_trip();
+	rm_dir_contents(dir);
+	test_corruption();
+	rm_dir_contents(dir);
+	test_kill_during_save();
+	rm_dir_contents(dir);
+	test_consistent_cut();
+	test_autosave();
+	test_failing_alloc();
+	rm_dir_contents(dir);
+	rmdir(dir);
+	for (int i = 0; i < NENT; i++)
+		free(ents[i].val);
+	return t_done();
+}
