@@ -886,13 +886,14 @@ static void *batch_writer(void *p)
 	long *bad = calloc(1, sizeof(long));
 	while (!bstop) {
 		int64_t left = TOTAL;
+		int rot = (int)(t_rand(&seed) % NACCT); /* a different key order each batch */
 		for (int i = 0; i < NACCT; i++) {
 			int64_t v = i == NACCT - 1 ? left : (int64_t)(t_rand(&seed) % (uint64_t)(left + 1));
 			left -= v;
 			int vl = snprintf(vals[i], sizeof vals[i], "%lld", (long long)v);
 			memset(&ops[i], 0, sizeof ops[i]);
 			ops[i].op = KV_OP_SET;
-			ops[i].key = accts[(i + (int)(seed % NACCT)) % NACCT];
+			ops[i].key = accts[(i + rot) % NACCT];
 			ops[i].klen = strlen(ops[i].key);
 			ops[i].val = vals[i];
 			ops[i].vlen = (size_t)vl;
@@ -942,12 +943,19 @@ static void test_consistent_cut(void)
 				if (!cut)
 					continue;
 				int64_t sum = 0;
+				int found = 0;
 				kv_buf b = KV_BUF_INIT;
 				for (int i = 0; i < NACCT; i++)
-					if (kv_get(cut, accts[i], strlen(accts[i]), &b) == KV_OK)
+					if (kv_get(cut, accts[i], strlen(accts[i]), &b) == KV_OK) {
 						sum += strtoll(b.data, NULL, 10);
-				if (sum != TOTAL && broken++ < 3)
-					fprintf(stderr, "    snapshot %d: accounts sum to %lld\n", s, (long long)sum);
+						found++;
+					}
+				kv_ns_stats cst;
+				EOK(kv_ns_stats_get(cut, &cst));
+				if ((sum != TOTAL || found != NACCT) && broken++ < 3)
+					fprintf(stderr,
+					        "    snapshot %d: %d of %d accounts, summing to %lld; %llu keys in it\n",
+					        s, found, NACCT, (long long)sum, (unsigned long long)cst.keys);
 				kv_buf_free(benv, &b);
 				kv_ns_close(cut);
 				EOK(kv_ns_drop(benv, "cut"));
