@@ -24,9 +24,10 @@
 
 #define KV_BATCH_READ_TRIES 32
 
+/* Results that do not fail an all-or-nothing batch. */
 static bool is_outcome(int op, int rc)
 {
-	return rc == KV_OK || (rc == KV_NOTFOUND && op != KV_OP_CONSUME);
+	return rc == KV_OK || (rc == KV_NOTFOUND && (op == KV_OP_GET || op == KV_OP_DEL || op == KV_OP_EXISTS));
 }
 
 static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t n, int type,
@@ -257,6 +258,11 @@ static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *a
 		kv_w_remove(w, sh, pos, e);
 		return KV_OK;
 	case KV_OP_SET: {
+		if (o->type < 0 || o->type > 255 || (o->flags & ~(KV_SET_NX | KV_SET_XX)) ||
+		    (o->flags & (KV_SET_NX | KV_SET_XX)) == (KV_SET_NX | KV_SET_XX) || (o->vlen && !o->val))
+			return KV_EINVAL;
+		if (o->vlen > KV_VALUE_SIZE_LIMIT)
+			return KV_EVALSIZE;
 		if (o->klen > atomic_load_explicit(&w->ref.slot->max_key_size, memory_order_relaxed))
 			return KV_EKEYSIZE;
 		if ((o->flags & KV_SET_NX) && e)

@@ -60,7 +60,7 @@ KV_API int kv_env_open(const kv_config *cfg, kv_env **out)
 	size_t size = cfg->region ? cfg->region_size : (cfg->memory ? cfg->memory : KV_DEFAULT_MEMORY);
 	if (size > KV_REGION_MAX)
 		return KV_EREGION;
-	if (size < kv_region_min_size(max_ns) / 2)
+	if (size < kv_region_min_size(max_ns))
 		return KV_EREGION;
 	if (cfg->region && ((uintptr_t)cfg->region & 63))
 		return KV_EINVAL;

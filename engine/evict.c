@@ -102,10 +102,10 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 	if (maxm && need > 0 && (uint64_t)need > maxm)
 		return KV_EMAXMEM;
 	for (int evicted = 0;; evicted++) {
-		uint64_t keys = atomic_load_explicit(&sl->keys, memory_order_relaxed);
-		uint64_t bytes = atomic_load_explicit(&sl->bytes, memory_order_relaxed);
-		bool overk = maxk && newkey && keys + 1 > maxk;
-		bool overm = maxm && need > 0 && bytes + (uint64_t)need > maxm;
+		int64_t keys = (int64_t)atomic_load_explicit(&sl->keys, memory_order_relaxed) - w->credit_keys;
+		int64_t bytes = (int64_t)atomic_load_explicit(&sl->bytes, memory_order_relaxed) - w->credit_bytes;
+		bool overk = maxk && newkey && keys + 1 > (int64_t)maxk;
+		bool overm = maxm && need > 0 && bytes + need > (int64_t)maxm;
 		if (!overk && !overm)
 			return KV_OK;
 		int err = overk ? KV_EMAXKEYS : KV_EMAXMEM;
@@ -125,26 +125,31 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 }
 
 /* ---------------------------------------------------------------- sweep */
-/* Sweep up to `budget` slots of one shard from its sweep position. */
-static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, size_t budget,
-                          int64_t now)
+/* Sweep one shard from its sweep position toward the end of its table, examining
+ * at most *work slots (deducted) and reclaiming at most max_reclaim keys.  *done
+ * is set when the sweep reached the end of the table (the position restarts). */
+static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, size_t max_reclaim,
+                          size_t *work, int64_t now, bool *done)
 {
-	size_t reclaimed = 0;
+	size_t reclaimed = 0, examined = 0;
 	kv_wctx w;
 	memset(&w, 0, offsetof(kv_wctx, keybuf));
 	w.ns = ns;
 	w.ref = *ref;
 	w.now = now;
+	*done = true;
 	kv_spin_lock(&sh->lock);
 	if (!kv_ns_ref_valid(ref) || sh->count == 0 ||
 	    (sh->snap_pending && kv_shard_reserve_preserve_locked(env, sh, KV_MAX_VICTIMS) != KV_OK)) {
 		kv_spin_unlock(&sh->lock);
+		*work -= *work ? 1 : 0;
 		return 0;
 	}
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
-	uint32_t mask = sh->mask, i = sh->sweep_pos & mask;
-	for (size_t n = 0; n < budget && n <= mask && w.nvictims < KV_MAX_VICTIMS; n++) {
+	uint32_t mask = sh->mask, i = sh->sweep_pos > mask ? 0 : sh->sweep_pos;
+	while (i <= mask && examined < *work && reclaimed < max_reclaim && w.nvictims < KV_MAX_VICTIMS) {
 		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+		examined++;
 		if (v) {
 			kv_entry *e = kv_ptr(env, (kv_off)v);
 			if (kv_expired(kv_entry_expiry(e), now) &&
@@ -155,11 +160,13 @@ static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, s
 				continue; /* slot i now holds the next key of the cluster */
 			}
 		}
-		i = (i + 1) & mask;
+		i++;
 	}
-	sh->sweep_pos = i;
+	*done = i > mask;
+	sh->sweep_pos = *done ? 0 : i;
 	kv_spin_unlock(&sh->lock);
 	kv_wctx_emit(&w);
+	*work -= examined < *work ? examined : *work;
 	return reclaimed;
 }
 
@@ -220,34 +227,47 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out)
 	if (!budget)
 		budget = 200;
 	int64_t now = kv_now_ms();
-	size_t reclaimed = 0, work = budget * 4;
-	/* round-robin over namespaces and their shards */
-	for (uint32_t k = 0; k < r->max_ns && reclaimed < budget && work > 0; k++) {
+	size_t reclaimed = 0, work = budget * 8;
+	/* round-robin over namespaces and their shards, resuming where the last tick
+	 * stopped (only one host thread or process is expected to tick) */
+	for (uint32_t visited = 0; visited < r->max_ns && reclaimed < budget && work > 0;) {
+		uint32_t k = r->sweep_ns % r->max_ns;
 		kv_nsslot *sl = kv_slot(env, k);
-		if (!sl->live)
-			continue;
-		kv_ns h;
-		h.env = env;
-		memcpy(h.name, sl->name, sizeof h.name);
-		h.name[KV_NS_NAME_MAX] = 0;
 		uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
-		if (g & 1)
-			continue;
-		atomic_store(&h.bound, (uint64_t)k << 32 | g);
+		kv_ns h;
 		kv_nsref ref;
-		if (kv_ns_ref(&h, &ref) != KV_OK)
-			continue;
-		uint32_t n = atomic_load(&sl->nshards);
-		for (uint32_t j = 0; j < n && reclaimed < budget && work > 0; j++) {
-			uint32_t si = (sl->sweep_shard + j) % n;
-			kv_shard *sh = kv_ns_shard(&ref, si);
-			if (!sh)
-				break;
-			size_t step = work < 256 ? work : 256;
-			reclaimed += sweep_shard(env, &h, &ref, sh, step, now);
-			work -= step;
-			sl->sweep_shard = (si + 1) % n;
+		bool ns_done = true;
+		if (sl->live && !(g & 1)) {
+			h.env = env;
+			memcpy(h.name, sl->name, sizeof h.name);
+			h.name[KV_NS_NAME_MAX] = 0;
+			atomic_store(&h.bound, (uint64_t)k << 32 | g);
+			if (kv_ns_ref(&h, &ref) == KV_OK) {
+				uint32_t n = atomic_load(&sl->nshards);
+				while (reclaimed < budget && work > 0) {
+					uint32_t si = sl->sweep_shard % n;
+					kv_shard *sh = kv_ns_shard(&ref, si);
+					bool done = true;
+					if (sh)
+						reclaimed += sweep_shard(env, &h, &ref, sh, budget - reclaimed, &work, now, &done);
+					if (!done) {
+						ns_done = false;
+						break;
+					}
+					sl->sweep_shard = si + 1;
+					if (si + 1 >= n) {
+						sl->sweep_shard = 0;
+						break;
+					}
+				}
+				if (sl->sweep_shard != 0)
+					ns_done = false;
+			}
 		}
+		if (!ns_done)
+			break;
+		r->sweep_ns = k + 1;
+		visited++;
 	}
 	if (out) {
 		memset(out, 0, sizeof *out);

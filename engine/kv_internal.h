@@ -161,6 +161,7 @@ typedef struct kv_region {
 	kv_off   pages;               /* kv_page[npages] */
 	_Atomic uint32_t admin;       /* admin lock: create, drop, configure, resize setup */
 	_Atomic uint32_t nns;
+	uint32_t sweep_ns;            /* kv_tick's round-robin position */
 	/* page allocator (under palloc) */
 	_Atomic uint32_t palloc __attribute__((aligned(64)));
 	uint32_t bump;                /* next never-used page */
@@ -400,6 +401,7 @@ typedef struct kv_wctx {
 	kv_nsref ref;
 	int64_t  now;
 	kv_undo *undo;        /* non-NULL: transactional, nothing is retired until commit */
+	int64_t  credit_keys, credit_bytes; /* about to be freed by this op (rename) */
 	size_t   nundo, capundo;
 	int      nvictims;
 	int      vev[KV_MAX_VICTIMS];

@@ -599,17 +599,27 @@ KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n)
 {
 	kv_region *r = env->r;
 	size_t cnt = 0;
+	*n = 0;
+	kv_ns_stats *all = NULL;
+	if (cap) {
+		all = kv_mem_realloc(env, NULL, sizeof *all * (r->max_ns ? r->max_ns : 1));
+		if (!all)
+			return KV_ENOMEM;
+	}
 	kv_spin_lock(&r->admin);
 	for (uint32_t i = 0; i < r->max_ns; i++) {
 		if (!kv_slot(env, i)->live)
 			continue;
-		if (cnt < cap)
-			fill_stats(env, i, &out[cnt]);
+		if (all)
+			fill_stats(env, i, &all[cnt]);
 		cnt++;
 	}
 	kv_spin_unlock(&r->admin);
-	if (out && cnt)
-		qsort(out, cnt < cap ? cnt : cap, sizeof *out, cmp_stats);
+	if (all) {
+		qsort(all, cnt, sizeof *all, cmp_stats);
+		memcpy(out, all, sizeof *all * (cnt < cap ? cnt : cap));
+		kv_mem_realloc(env, all, 0);
+	}
 	*n = cnt;
 	return KV_OK;
 }

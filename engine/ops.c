@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define KV_READ_OPTIMISTIC_TRIES 64
 
@@ -138,6 +139,8 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 	for (unsigned attempt = 0;; attempt++) {
 		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
 			return rc;
+		if (klen > atomic_load_explicit(&ref.slot->max_key_size, memory_order_relaxed))
+			return KV_EKEYSIZE;
 		kv_shard *sh;
 		int r;
 		if (attempt < KV_READ_OPTIMISTIC_TRIES) {
@@ -247,6 +250,8 @@ void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 	w->now = 0;
 	w->undo = NULL;
 	w->nundo = w->capundo = 0;
+	w->credit_keys = 0;
+	w->credit_bytes = 0;
 	w->nvictims = 0;
 	w->keyused = 0;
 }
@@ -566,7 +571,7 @@ static bool parse_ll(const char *s, size_t n, int64_t *out)
 	if (s[0] == '-') {
 		neg = true;
 		i = 1;
-		if (n == 1)
+		if (n == 1 || s[1] == '0') /* Redis refuses "-0" and "-01" */
 			return false;
 	}
 	if (s[i] == '0' && n > i + 1)
@@ -659,7 +664,7 @@ static int format_ld(char *buf, size_t cap, long double v)
 static bool parse_ld(const char *s, size_t n, long double *out)
 {
 	char tmp[64];
-	if (n == 0 || n >= sizeof tmp)
+	if (n == 0 || n >= sizeof tmp || memchr(s, 0, n))
 		return false;
 	memcpy(tmp, s, n);
 	tmp[n] = 0;
@@ -973,6 +978,9 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 			/* write dst first (it may fail on limits), then drop src */
 			es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
 			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
+			/* src goes away: the namespace's totals change only by the difference */
+			w.credit_keys = 1;
+			w.credit_bytes = (int64_t)kv_entry_charge(es);
 			rc = kv_put_locked(&w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
 			                kv_entry_expiry(es), kv_fill_copy, &a);
 			if (rc == KV_OK) {
@@ -998,11 +1006,17 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key)
 	int rc = kv_ns_ref(ns, &ref);
 	if (rc != KV_OK)
 		return rc;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t r = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) * 0x9e3779b97f4a7c15ull;
+	r ^= r >> 29;
 	uint32_t n = atomic_load(&ref.slot->nshards);
-	uint64_t r = (uint64_t)kv_now_ms() * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&r;
-	for (uint32_t tries = 0; tries < 2 * n + 8; tries++) {
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-		kv_shard *sh = kv_ns_shard(&ref, (uint32_t)(r % n));
+	if (n == 0)
+		return KV_ENONS;
+	/* a random shard, then the next ones until one has a live key; within it a
+	 * random slot, then the next occupied one */
+	for (uint32_t k = 0; k < n; k++) {
+		kv_shard *sh = kv_ns_shard(&ref, (uint32_t)((r + k) % n));
 		if (!sh)
 			return KV_ENONS;
 		kv_spin_lock(&sh->lock);
@@ -1013,7 +1027,7 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key)
 		_Atomic uint64_t *s = kv_ptr(ref.env, atomic_load(&sh->table));
 		uint32_t mask = sh->mask, i = (uint32_t)(r >> 32) & mask;
 		int64_t now = kv_now_ms();
-		for (uint32_t k = 0; k <= mask; k++, i = (i + 1) & mask) {
+		for (uint32_t j = 0; j <= mask; j++, i = (i + 1) & mask) {
 			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
 			if (!v)
 				continue;
@@ -1025,8 +1039,7 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key)
 				kv_spin_unlock(&sh->lock);
 				if (kv_buf_reserve(ns->env, key, need) != KV_OK)
 					return KV_ENOMEM;
-				tries--;
-				goto next;
+				return kv_random_key(ns, key);
 			}
 			memcpy(key->data, kv_entry_key(e), e->klen);
 			key->data[e->klen] = 0;
@@ -1037,7 +1050,6 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key)
 			return KV_OK;
 		}
 		kv_spin_unlock(&sh->lock);
-	next:;
 	}
 	buf_none(key);
 	return KV_NOTFOUND;

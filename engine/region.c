@@ -25,6 +25,8 @@
 
 #include <sched.h>
 
+#define KV_MIN_FREE_PAGES 16 /* room for a few namespaces' first shards */
+
 void kv_spin_lock_slow(_Atomic uint32_t *l)
 {
 	for (unsigned n = 0;; n++) {
@@ -78,12 +80,20 @@ static size_t meta_bytes(size_t size, uint32_t max_ns, uint32_t *npages)
 	return m;
 }
 
+/* Metadata pages plus KV_MIN_FREE_PAGES; the metadata grows with the region, so
+ * iterate to the fixed point (two or three rounds). */
 KV_API size_t kv_region_min_size(uint32_t max_namespaces)
 {
-	uint32_t np;
-	size_t m = meta_bytes((size_t)1 << 30, max_namespaces ? max_namespaces : 1024, &np);
-	/* metadata of a 1 GiB region bounds it from above; add room for a few shards */
-	return ((m + KV_PAGE_SIZE - 1) & ~(KV_PAGE_SIZE - 1)) + 16 * KV_PAGE_SIZE;
+	uint32_t np, max_ns = max_namespaces ? max_namespaces : 1024;
+	size_t size = 0;
+	for (int i = 0; i < 8; i++) {
+		size_t m = meta_bytes(size, max_ns, &np);
+		size_t next = ((m + KV_PAGE_SIZE - 1) & ~(KV_PAGE_SIZE - 1)) + KV_MIN_FREE_PAGES * KV_PAGE_SIZE;
+		if (next == size)
+			break;
+		size = next;
+	}
+	return size;
 }
 
 int kv_region_format(kv_env *env, uint32_t max_ns, uint32_t default_shards)
@@ -91,7 +101,7 @@ int kv_region_format(kv_env *env, uint32_t max_ns, uint32_t default_shards)
 	uint32_t np;
 	size_t m = meta_bytes(env->size, max_ns, &np);
 	uint32_t first = (uint32_t)((m + KV_PAGE_SIZE - 1) >> KV_PAGE_SHIFT);
-	if (first + 4 > np)
+	if (first + KV_MIN_FREE_PAGES > np)
 		return KV_EREGION;
 
 	kv_region *r = env->r;

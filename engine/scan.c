@@ -125,6 +125,12 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 			kv_spin_unlock(&sh->lock);
 			continue;
 		}
+		if (sh->count == 0) { /* nothing here: on to the next shard in the same step */
+			kv_spin_unlock(&sh->lock);
+			shard++;
+			h = 0;
+			continue;
+		}
 		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 		uint32_t mask = sh->mask, shift = sh->shift, cap = mask + 1;
 		uint64_t b0 = h >> shift, b1 = b0 + count;
