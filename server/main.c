@@ -9,7 +9,8 @@
  * The main thread accepts connections and hands them to the workers, runs
  * kv_tick every 100 ms (expiry sweep and autosave rules) and handles SIGTERM and
  * SIGINT through a signalfd: stop accepting, let workers flush their replies,
- * save, exit 0.
+ * save, exit 0.  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save also when no
+ * --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the final save.
  */
 #include "server.h"
 
@@ -166,7 +167,7 @@ static int openEngine(void)
 	if (persistLoadAtStart() != C_OK)
 		return C_ERR;
 	for (int i = 0; i < NUM_DBS; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "%d", i);
 		rc = kv_ns_create(srv.env, name, NULL);
 		if (rc != KV_OK && rc != KV_ENSEXISTS) {
@@ -308,7 +309,7 @@ int main(int argc, char **argv)
 	workersStop();
 	persistWaitBgsave();
 	int rc = 0;
-	if (how == 3 || (how == 1 && srv.cfg.nsave_rules > 0)) {
+	if (how != 2) {
 		char err[512];
 		serverLog(LL_NOTICE, "Saving the final snapshot before exiting.");
 		if (persistSave(err, sizeof(err)) != C_OK) {

@@ -121,7 +121,7 @@ void helloCommand(client *c, int argc, const char **argv, const size_t *lens)
 	}
 	if (!c->authenticated && atomic_load(&srv.auth_required)) {
 		addReplyError(&c->rb, "-NOAUTH HELLO must be called with the client already authenticated, "
-		                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+		                      "otherwise the HELLO AUTH <user> <pass> option can be used to "
 		                      "authenticate the client and select the RESP protocol version at the same time");
 		return;
 	}

@@ -273,11 +273,18 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 				if (list[i].keys == 0)
 					continue;
 				long long idx;
-				/* numeric namespaces are Redis databases; others keep their names */
+				/*
+				 * Numeric namespaces are Redis databases; others keep their names.
+				 * expires and avg_ttl are printed as 0 because the engine does not
+				 * count keys with a TTL (an engine request in server/README.md);
+				 * clients parse the line only in this three-field form.
+				 */
 				if (argToLongLong(list[i].name, strlen(list[i].name), &idx))
-					infoLine(&t, "db%s:keys=%llu", list[i].name, (unsigned long long)list[i].keys);
+					infoLine(&t, "db%s:keys=%llu,expires=0,avg_ttl=0", list[i].name,
+					         (unsigned long long)list[i].keys);
 				else
-					infoLine(&t, "ns_%s:keys=%llu", list[i].name, (unsigned long long)list[i].keys);
+					infoLine(&t, "ns_%s:keys=%llu,expires=0,avg_ttl=0", list[i].name,
+					         (unsigned long long)list[i].keys);
 			}
 			free(list);
 		}
@@ -340,7 +347,7 @@ void lastsaveCommand(client *c, int argc, const char **argv, const size_t *lens)
 /* SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT] */
 void shutdownCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
-	int how = 1; /* save if save rules are configured */
+	int how = 1; /* save (SAVE and the default are the same here) */
 	for (int i = 1; i < argc; i++) {
 		if (argEq(argv[i], lens[i], "nosave"))
 			how = 2;

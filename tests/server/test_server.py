@@ -1,0 +1,986 @@
+"""
+test_server.py -- shardkv-server through its real interfaces: redis-py (RESP2,
+pipelining), raw sockets (RESP3, protocol edge cases), redis-cli, and Debian's
+redis-server started beside it to prove that error texts match exactly.
+
+Ports: 6380-6389 only.  Every process started here is stopped by PID.
+Run: /usr/bin/python3 tests/server/test_server.py [--asan]
+"""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import redis  # noqa: E402  (python3-redis, Debian)
+
+from harness import (ROOT, Err, Push, Raw, Server, encode, eq, shardkv,  # noqa: E402
+                     stop_all, summary, test, true, wait_until)
+
+P_MAIN, P_AUTH, P_PERSIST, P_LIMITS, P_ASAN, P_CORRUPT, P_AUTOSAVE, P_NS, P_REDIS = \
+    6380, 6381, 6382, 6383, 6384, 6385, 6386, 6387, 6389
+TMP = tempfile.mkdtemp(prefix="skv-server-test-")
+BIN = os.environ.get("SHARDKV_SERVER", os.path.join(ROOT, "build", "shardkv-server"))
+BIN_ASAN = os.path.join(ROOT, "build", "asan", "shardkv-server")
+
+
+def cli(port, *args, stdin=None):
+    r = subprocess.run(["redis-cli", "-p", str(port)] + list(args), input=stdin,
+                       capture_output=True, timeout=30)
+    return r.stdout.decode().rstrip("\n")
+
+
+def client(port, **kw):
+    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=10, decode_responses=True, **kw)
+
+
+try:
+    main = shardkv(P_MAIN, "--dir", os.path.join(TMP, "main"), "--save", "", name="main").wait_ready()
+    ref = Server(["redis-server", "--port", str(P_REDIS), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no", "--dir", TMP], P_REDIS, "redis").wait_ready()
+    r = client(P_MAIN)
+
+    # ------------------------------------------------------------ strings
+    @test("strings: GET/SET and SET options NX XX GET KEEPTTL EX PX EXAT PXAT")
+    def _():
+        r.flushall()
+        eq(r.get("missing"), None, "get missing")
+        eq(r.set("k", "v1"), True, "set")
+        eq(r.get("k"), "v1", "get")
+        eq(r.set("k", "v2", nx=True), None, "set nx on existing")
+        eq(r.set("new", "n", xx=True), None, "set xx on missing")
+        eq(r.exists("new"), 0, "xx created nothing")
+        eq(r.set("k", "v3", xx=True), True, "set xx on existing")
+        eq(r.set("k", "v4", get=True), "v3", "set get returns old")
+        eq(r.set("k2", "x", get=True), None, "set get on missing")
+        eq(r.set("k", "v5", ex=100), True, "set ex")
+        true(95 <= r.ttl("k") <= 100, "ttl after ex")
+        eq(r.set("k", "v6", keepttl=True), True, "keepttl")
+        true(r.ttl("k") > 90, "keepttl kept the ttl")
+        eq(r.set("k", "v7"), True, "plain set")
+        eq(r.ttl("k"), -1, "plain set clears the ttl")
+        r.set("k", "v", px=50000)
+        true(49000 < r.pttl("k") <= 50000, "px")
+        at = int(time.time()) + 1000
+        r.set("k", "v", exat=at)
+        eq(r.expiretime("k") if hasattr(r, "expiretime") else r.execute_command("EXPIRETIME", "k"), at, "exat")
+        r.set("k", "v", pxat=at * 1000 + 123)
+        eq(r.execute_command("PEXPIRETIME", "k"), at * 1000 + 123, "pxat")
+        eq(r.set("bin\x00key", "v\x00\r\nal"), True, "binary set")
+        eq(r.get("bin\x00key"), "v\x00\r\nal", "binary get")
+
+    @test("strings: SETNX SETEX PSETEX GETSET GETDEL GETEX")
+    def _():
+        r.flushall()
+        eq(r.setnx("a", "1"), True, "setnx new")
+        eq(r.setnx("a", "2"), False, "setnx existing")
+        eq(r.get("a"), "1", "setnx kept")
+        eq(r.setex("b", 100, "x"), True, "setex")
+        true(r.ttl("b") > 90, "setex ttl")
+        eq(r.psetex("c", 100000, "y"), True, "psetex")
+        true(r.pttl("c") > 90000, "psetex pttl")
+        eq(r.getset("a", "3"), "1", "getset")
+        eq(r.getset("zz", "3"), None, "getset missing")
+        eq(r.getdel("a"), "3", "getdel")
+        eq(r.exists("a"), 0, "getdel deleted")
+        eq(r.getdel("a"), None, "getdel missing")
+        r.set("g", "val")
+        eq(r.getex("g", ex=100), "val", "getex ex")
+        true(r.ttl("g") > 90, "getex set ttl")
+        eq(r.getex("g", persist=True), "val", "getex persist")
+        eq(r.ttl("g"), -1, "getex persisted")
+        eq(r.getex("nope", ex=5), None, "getex missing")
+
+    @test("strings: MGET MSET MSETNX")
+    def _():
+        r.flushall()
+        eq(r.mset({"a": "1", "b": "2", "c": "3"}), True, "mset")
+        eq(r.mget("a", "b", "zz", "c"), ["1", "2", None, "3"], "mget")
+        eq(r.msetnx({"x": "1", "a": "9"}), False, "msetnx with an existing key")
+        eq(r.exists("x"), 0, "msetnx is all or nothing")
+        eq(r.get("a"), "1", "msetnx changed nothing")
+        eq(r.msetnx({"x": "1", "y": "2"}), True, "msetnx new keys")
+        eq(r.mget("x", "y"), ["1", "2"], "msetnx applied")
+
+    @test("strings: INCR DECR INCRBY DECRBY INCRBYFLOAT and their errors")
+    def _():
+        r.flushall()
+        eq(r.incr("n"), 1, "incr new")
+        eq(r.incrby("n", 10), 11, "incrby")
+        eq(r.decr("n"), 10, "decr")
+        eq(r.decrby("n", 15), -5, "decrby")
+        eq(r.get("n"), "-5", "stored as text")
+        r.set("s", "abc")
+        try:
+            r.incr("s")
+            raise AssertionError("incr on text succeeded")
+        except redis.ResponseError as e:
+            eq(str(e), "value is not an integer or out of range", "incr error")
+        r.set("big", "9223372036854775807")
+        try:
+            r.incr("big")
+            raise AssertionError("overflow succeeded")
+        except redis.ResponseError as e:
+            eq(str(e), "increment or decrement would overflow", "overflow error")
+        eq(r.incrbyfloat("f", "10.5"), 10.5, "incrbyfloat new")
+        eq(r.incrbyfloat("f", "0.1"), 10.6, "incrbyfloat")
+        eq(r.get("f"), "10.6", "float text")
+        r.set("e", "5.0e3")
+        eq(r.incrbyfloat("e", "200"), 5200.0, "incrbyfloat exponent input")
+        r.set("ttlkey", "1", ex=1000)
+        r.incr("ttlkey")
+        true(r.ttl("ttlkey") > 900, "incr keeps the ttl")
+
+    @test("strings: APPEND STRLEN GETRANGE SETRANGE SUBSTR")
+    def _():
+        r.flushall()
+        eq(r.append("s", "Hello"), 5, "append new")
+        eq(r.append("s", " World"), 11, "append")
+        eq(r.strlen("s"), 11, "strlen")
+        eq(r.strlen("none"), 0, "strlen missing")
+        eq(r.getrange("s", 0, 4), "Hello", "getrange")
+        eq(r.getrange("s", -5, -1), "World", "getrange negative")
+        eq(r.getrange("s", 5, 2), "", "getrange empty")
+        eq(r.getrange("none", 0, 10), "", "getrange missing")
+        eq(r.execute_command("SUBSTR", "s", 0, 0), "H", "substr")
+        eq(r.setrange("s", 6, "Redis"), 11, "setrange")
+        eq(r.get("s"), "Hello Redis", "setrange result")
+        eq(r.setrange("pad", 3, "x"), 4, "setrange pads")
+        eq(r.get("pad"), "\x00\x00\x00x", "zero padding")
+        eq(r.setrange("empty", 0, ""), 0, "setrange empty on missing")
+        eq(r.exists("empty"), 0, "setrange empty creates nothing")
+
+    # ------------------------------------------------------------ keys
+    @test("keys: DEL UNLINK EXISTS TYPE RENAME RENAMENX RANDOMKEY DBSIZE FLUSHDB")
+    def _():
+        r.flushall()
+        r.mset({"a": "1", "b": "2", "c": "3"})
+        eq(r.exists("a", "a", "b", "zz"), 3, "exists counts repeats")
+        eq(r.delete("a", "zz"), 1, "del")
+        eq(r.unlink("b"), 1, "unlink")
+        eq(r.type("c"), "string", "type")
+        eq(r.type("a"), "none", "type none")
+        r.set("src", "v", ex=500)
+        eq(r.rename("src", "dst"), True, "rename")
+        eq(r.get("dst"), "v", "renamed value")
+        true(r.ttl("dst") > 400, "rename keeps ttl")
+        try:
+            r.rename("src", "x")
+            raise AssertionError("rename of a missing key succeeded")
+        except redis.ResponseError as e:
+            eq(str(e), "no such key", "rename missing")
+        eq(r.renamenx("dst", "c"), False, "renamenx onto existing")
+        eq(r.renamenx("dst", "d"), True, "renamenx")
+        eq(r.dbsize(), 2, "dbsize")
+        true(r.randomkey() in ("c", "d"), "randomkey")
+        eq(r.flushdb(), True, "flushdb")
+        eq(r.dbsize(), 0, "dbsize after flush")
+        eq(r.randomkey(), None, "randomkey empty")
+
+    @test("keys: KEYS and SCAN with MATCH, COUNT and TYPE cover every key")
+    def _():
+        r.flushall()
+        pipe = r.pipeline(transaction=False)
+        for i in range(500):
+            pipe.set("user:%d" % i, i)
+            pipe.set("other:%d" % i, i)
+        pipe.execute()
+        eq(sorted(r.keys("user:1?")), sorted("user:1%d" % i for i in range(10)), "keys pattern")
+        eq(len(r.keys("*")), 1000, "keys *")
+        seen = set()
+        cursor = 0
+        steps = 0
+        while True:
+            cursor, keys = r.scan(cursor, match="user:*", count=50)
+            seen.update(keys)
+            steps += 1
+            if cursor == 0:
+                break
+        eq(seen, set("user:%d" % i for i in range(500)), "scan match covered every key")
+        true(steps > 1, "scan took several steps")
+        eq(set(r.scan_iter(count=100)), set(r.keys("*")), "scan_iter equals keys")
+        eq(list(r.scan_iter(_type="list")), [], "scan type list is empty")
+        eq(len(set(r.scan_iter(_type="string"))), 1000, "scan type string")
+
+    # ------------------------------------------------------------ expiry
+    @test("expiry: EXPIRE family with NX XX GT LT, TTL PTTL EXPIRETIME PERSIST")
+    def _():
+        r.flushall()
+        r.set("k", "v")
+        eq(r.ttl("k"), -1, "ttl none")
+        eq(r.ttl("missing"), -2, "ttl missing")
+        eq(r.pttl("missing"), -2, "pttl missing")
+        eq(r.execute_command("EXPIRE", "k", 100, "XX"), 0, "xx without ttl")
+        eq(r.execute_command("EXPIRE", "k", 100, "NX"), 1, "nx without ttl")
+        eq(r.execute_command("EXPIRE", "k", 200, "NX"), 0, "nx with ttl")
+        eq(r.execute_command("EXPIRE", "k", 50, "GT"), 0, "gt smaller")
+        eq(r.execute_command("EXPIRE", "k", 300, "GT"), 1, "gt larger")
+        eq(r.execute_command("EXPIRE", "k", 400, "LT"), 0, "lt larger")
+        eq(r.execute_command("EXPIRE", "k", 150, "LT"), 1, "lt smaller")
+        true(140 <= r.ttl("k") <= 150, "ttl after lt")
+        eq(r.pexpire("k", 100000), True, "pexpire")
+        true(99000 <= r.pttl("k") <= 100000, "pttl")
+        at = int(time.time()) + 5000
+        eq(r.expireat("k", at), True, "expireat")
+        eq(r.execute_command("EXPIRETIME", "k"), at, "expiretime")
+        eq(r.pexpireat("k", at * 1000 + 5), True, "pexpireat")
+        eq(r.execute_command("PEXPIRETIME", "k"), at * 1000 + 5, "pexpiretime")
+        eq(r.persist("k"), True, "persist")
+        eq(r.persist("k"), False, "persist without ttl")
+        eq(r.execute_command("EXPIRETIME", "k"), -1, "expiretime none")
+        eq(r.expire("missing", 10), False, "expire missing")
+        eq(r.expire("k", -1), True, "expire in the past")
+        eq(r.exists("k"), 0, "expire in the past deletes")
+
+    @test("expiry: a key with a TTL disappears, and DBSIZE drops via the sweep")
+    def _():
+        r.flushall()
+        r.set("short", "v", px=100)
+        r.set("long", "v")
+        eq(r.get("short"), "v", "visible before expiry")
+        wait_until(lambda: r.get("short") is None, 5, "expired key invisible")
+        for i in range(50):
+            r.set("sweep:%d" % i, "v", px=50)
+        wait_until(lambda: r.dbsize() == 1, 10, "active sweep reclaimed expired keys")
+
+    # ------------------------------------------------------------ error texts
+    ERROR_CASES = [
+        ("GET",), ("GET", "a", "b"), ("SET", "k"), ("SET", "k", "v", "EX", "0"),
+        ("SET", "k", "v", "EX", "abc"), ("SET", "k", "v", "NX", "XX"), ("SET", "k", "v", "EX"),
+        ("SET", "k", "v", "KEEPTTL", "EX", "10"), ("SET", "k", "v", "PX", "-5"),
+        ("SET", "k", "v", "EX", "9223372036854775807"), ("SET", "k", "v", "BOGUS"),
+        ("SETEX", "k", "0", "v"), ("SETEX", "k", "x", "v"), ("PSETEX", "k", "-1", "v"),
+        ("GETEX", "k", "EX", "0"), ("GETEX", "k", "PERSIST", "EX", "5"),
+        ("INCRBY", "k", "1.5"), ("INCRBY", "k", " 1"), ("INCRBY", "k", "+1"),
+        ("DECRBY", "k", "-9223372036854775808"), ("INCRBYFLOAT", "k", "abc"),
+        ("INCRBYFLOAT", "k", "nan"), ("SETRANGE", "k", "-1", "x"), ("GETRANGE", "k", "a", "1"),
+        ("MSET", "a"), ("MSET", "a", "1", "b"), ("MSETNX", "a"), ("MGET",),
+        ("EXPIRE", "k", "10", "NX", "XX"), ("EXPIRE", "k", "10", "GT", "LT"),
+        ("EXPIRE", "k", "10", "FOO"), ("EXPIRE", "k", "abc"), ("EXPIRE", "k", "9223372036854775807"),
+        ("PEXPIREAT", "k", "10", "NX", "GT"), ("TTL",), ("PERSIST", "a", "b"),
+        ("RENAME", "nosuch", "x"), ("RENAME", "a"), ("SELECT", "99"), ("SELECT", "-1"),
+        ("SELECT", "1x"), ("SCAN", "abc"), ("SCAN", "0", "COUNT", "0"), ("SCAN", "0", "MATCH"),
+        ("SCAN", "0", "FOO", "bar"), ("KEYS",), ("ECHO",), ("PING", "a", "b"), ("DBSIZE", "x"),
+        ("FLUSHDB", "NOW"), ("CONFIG",), ("CONFIG", "GET"), ("CONFIG", "FOO"), ("CLIENT", "FOO"),
+        ("CLIENT", "SETNAME", "a b"), ("HELLO", "4"), ("HELLO", "x"), ("AUTH", "pass"),
+        ("AUTH", "a", "b", "c"), ("NOSUCHCMD", "a", "b"), ("nosuchcmd",), ("PUBLISH", "c"),
+        ("PUBSUB", "FOO"), ("LASTSAVE", "x"), ("TIME", "x"), ("BGSAVE", "x"),
+        ("RANDOMKEY", "x"), ("TYPE",), ("EXISTS",), ("DEL",), ("APPEND", "k"), ("STRLEN",),
+    ]
+
+    @test("errors: %d replies byte-identical to Debian's redis-server 7" % len(ERROR_CASES))
+    def _():
+        a, b = Raw(P_MAIN), Raw(P_REDIS)
+        for conn in (a, b):
+            conn.cmd("FLUSHALL")
+            conn.cmd("SET", "k", "notanumber")
+        bad = []
+        for case in ERROR_CASES:
+            a.send(encode(*case))
+            b.send(encode(*case))
+            ra, rb = a.raw_reply(), b.raw_reply()
+            if ra != rb:
+                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        a.close()
+        b.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
+    @test("errors: INCR on text and overflow match redis-server")
+    def _():
+        for port in (P_MAIN, P_REDIS):
+            c = Raw(port)
+            c.cmd("SET", "t", "abc")
+            c.cmd("SET", "m", "9223372036854775807")
+            c.cmd("SET", "f", "1.5")
+            got = [c.cmd("INCR", "t"), c.cmd("INCR", "m"), c.cmd("INCRBY", "f", "1"),
+                   c.cmd("INCRBYFLOAT", "t", "1"), c.cmd("DECR", "m"), c.cmd("APPEND", "m", "x")]
+            if port == P_MAIN:
+                ours = got
+            else:
+                eq(ours, got, "replies")
+            c.close()
+
+    PROTO_CASES = [
+        b"*1\r\n$x\r\n", b"*1\r\nfoo\r\n", b"*abc\r\n", b"*1\r\n$-5\r\n",
+        b"*1\r\n$99999999999\r\n", b"*1\r\n*1\r\n$4\r\nPING\r\n", b"*3000000000\r\n",
+        b'SET "unbalanced\r\n', b"SET 'a'b c\r\n", b"*1\r\n$+4\r\nPING\r\n",
+        b"*-\r\n", b"*1\r\n$4\r\nPI",
+    ]
+
+    @test("protocol errors: same reply as redis-server, then only that connection closes")
+    def _():
+        bad = []
+        for case in PROTO_CASES:
+            replies = []
+            for port in (P_MAIN, P_REDIS):
+                c = Raw(port, timeout=1.5)
+                c.send(case)
+                try:
+                    rep = c.raw_reply()
+                except ConnectionError:
+                    rep = b"<closed>"
+                except socket.timeout:
+                    rep = b"<no reply yet>"
+                replies.append((rep, c.closed(1.5)))
+                c.close()
+            if replies[0] != replies[1]:
+                bad.append("%r: shardkv %r, redis %r" % (case, replies[0], replies[1]))
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+        eq(r.ping(), True, "the server still serves others")
+
+    # ------------------------------------------------------------ protocol
+    @test("protocol: inline commands with quotes and escapes")
+    def _():
+        c = Raw(P_MAIN)
+        c.send(b'SET "in line" "a\\x41\\n\\"q" \r\n')
+        eq(c.reply(), "OK", "inline set")
+        c.send(b"GET 'in line'\n")
+        eq(c.reply(), b'aA\n"q', "inline get (LF only)")
+        c.send(b"\r\n\r\nPING\r\n")
+        eq(c.reply(), "PONG", "blank lines are skipped")
+        # a NUL ends an inline line (Redis instead stalls such a connection)
+        c.send(b"\x00\x01garbage*\r\nPING\r\n")
+        eq(c.reply(), "PONG", "line after a NUL-led line")
+        c.close()
+
+    @test("protocol: a pipeline split at every byte gives the same replies")
+    def _():
+        r.flushall()
+        data = b"".join(encode("SET", "p%d" % i, "v" * i) for i in range(20)) + \
+            b"".join(encode("GET", "p%d" % i) for i in range(20)) + b"PING\r\n"
+        c = Raw(P_MAIN)
+        for i in range(len(data)):
+            c.send(data[i:i + 1])
+        got = [c.reply() for _ in range(41)]
+        eq(got[:20], ["OK"] * 20, "sets")
+        eq(got[20:40], [b"v" * i for i in range(20)], "gets")
+        eq(got[40], "PONG", "inline after multibulk")
+        c.close()
+
+    @test("protocol: redis-py pipeline of 5000 commands, replies in order")
+    def _():
+        r.flushall()
+        pipe = r.pipeline(transaction=False)
+        for i in range(2500):
+            pipe.set("pp:%d" % i, i)
+            pipe.get("pp:%d" % i)
+        out = pipe.execute()
+        eq(out[0::2], [True] * 2500, "set replies")
+        eq(out[1::2], [str(i) for i in range(2500)], "get replies in order")
+
+    @test("protocol: a stalled half command does not block a busy client")
+    def _():
+        stalled = Raw(P_MAIN)
+        stalled.send(b"*3\r\n$3\r\nSET\r\n$7\r\nstalled\r\n$10\r\nabc")
+        busy = client(P_MAIN)
+        for i in range(300):
+            busy.set("busy", i)
+        eq(busy.get("busy"), "299", "busy client served")
+        stalled.send(b"defghij\r\n")
+        eq(stalled.reply(), "OK", "stalled command completes")
+        eq(busy.get("stalled"), "abcdefghij", "stalled value")
+        stalled.close()
+
+    @test("protocol: a big bulk value (8 MiB) round-trips")
+    def _():
+        big = os.urandom(8 * 1024 * 1024)
+        rb = redis.Redis(host="127.0.0.1", port=P_MAIN, socket_timeout=30)
+        rb.set("big", big)
+        eq(rb.get("big") == big, True, "8 MiB value intact")
+        eq(rb.strlen("big"), len(big), "strlen")
+        rb.delete("big")
+
+    @test("protocol: a client that vanishes mid-reply is harmless (SIGPIPE)")
+    def _():
+        r.set("v", "x" * 100000)
+        for _ in range(5):
+            s = socket.create_connection(("127.0.0.1", P_MAIN))
+            s.sendall(encode("GET", "v") * 200)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+        eq(r.ping(), True, "server alive")
+        true(main.alive(), "process alive")
+
+    # ------------------------------------------------------------ RESP3
+    @test("RESP3: HELLO 3 map, null, map and verbatim replies; redis-cli -3")
+    def _():
+        c = Raw(P_MAIN)
+        h = c.cmd("HELLO", "3")
+        eq(type(h), dict, "hello is a map")
+        eq(h[b"proto"], 3, "proto 3")
+        eq(h[b"server"], b"redis", "server")
+        c.send(encode("GET", "definitely-missing"))
+        eq(c.raw_reply(), b"_\r\n", "RESP3 null")
+        c.send(encode("CONFIG", "GET", "port"))
+        eq(c.raw_reply(), b"%1\r\n$4\r\nport\r\n$4\r\n6380\r\n", "config get is a map")
+        c.send(encode("INFO", "server"))
+        raw = c.raw_reply()
+        true(raw.startswith(b"=") and b"txt:# Server" in raw, "info is verbatim text")
+        eq(c.cmd("HELLO", "2")[5], 2, "back to RESP2 (a flat array)")
+        c.send(encode("GET", "definitely-missing"))
+        eq(c.raw_reply(), b"$-1\r\n", "RESP2 null")
+        c.close()
+        out = subprocess.run(["redis-cli", "-3", "-p", str(P_MAIN), "HELLO", "3"],
+                             capture_output=True, timeout=10).stdout.decode()
+        true("proto" in out and "3" in out, "redis-cli -3 HELLO: " + out)
+
+    @test("RESP3: pub/sub messages are push replies and commands still work")
+    def _():
+        sub = Raw(P_MAIN)
+        sub.cmd("HELLO", "3")
+        eq(sub.cmd("SUBSCRIBE", "r3chan"), Push([b"subscribe", b"r3chan", 1]), "subscribe push")
+        eq(sub.cmd("SET", "r3", "ok"), "OK", "commands allowed while subscribed in RESP3")
+        eq(r.publish("r3chan", "hi"), 1, "one receiver")
+        eq(sub.reply(), Push([b"message", b"r3chan", b"hi"]), "message push")
+        sub.close()
+
+    # ------------------------------------------------------------ pub/sub
+    @test("pub/sub: SUBSCRIBE PSUBSCRIBE PUBLISH PUBSUB across connections")
+    def _():
+        s1, s2 = Raw(P_MAIN), Raw(P_MAIN)
+        eq(s1.cmd("SUBSCRIBE", "news", "sport"), [b"subscribe", b"news", 1], "sub1")
+        eq(s1.reply(), [b"subscribe", b"sport", 2], "sub2")
+        eq(s2.cmd("PSUBSCRIBE", "n*"), [b"psubscribe", b"n*", 1], "psub")
+        eq(r.publish("news", "hello"), 2, "two receivers")
+        eq(s1.reply(), [b"message", b"news", b"hello"], "message")
+        eq(s2.reply(), [b"pmessage", b"n*", b"news", b"hello"], "pmessage")
+        eq(r.publish("zzz-nobody", "x"), 0, "no receivers")
+        eq(sorted(r.pubsub_channels()), ["news", "sport"], "pubsub channels")
+        eq(r.pubsub_numsub("news", "zzz"), [("news", 1), ("zzz", 0)], "numsub")
+        eq(r.pubsub_numpat(), 1, "numpat")
+        s1.send(encode("GET", "x"))
+        eq(s1.reply(), Err("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                           "PING / QUIT / RESET are allowed in this context"), "subscribed context")
+        eq(s1.cmd("PING"), [b"pong", b""], "ping while subscribed")
+        eq(s1.cmd("UNSUBSCRIBE", "news"), [b"unsubscribe", b"news", 1], "unsubscribe")
+        eq(s1.cmd("UNSUBSCRIBE"), [b"unsubscribe", b"sport", 0], "unsubscribe all")
+        eq(s1.cmd("GET", "x"), None, "normal again")
+        s1.close()
+        s2.close()
+        wait_until(lambda: r.pubsub_numpat() == 0, 5, "closed subscriber leaves the registry")
+
+    @test("pub/sub: redis-py PubSub gets 200 messages in order")
+    def _():
+        ps = client(P_MAIN).pubsub()
+        ps.subscribe("seq")
+        ps.get_message(timeout=2)
+        for i in range(200):
+            r.publish("seq", str(i))
+        got = []
+        end = time.time() + 10
+        while len(got) < 200 and time.time() < end:
+            m = ps.get_message(timeout=1)
+            if m and m["type"] == "message":
+                got.append(m["data"])
+        eq(got, [str(i) for i in range(200)], "messages")
+        ps.close()
+
+    @test("keyspace events: set, del, expire, expired, incrby, rename through the engine hook")
+    def _():
+        r.config_set("notify-keyspace-events", "KEA")
+        eq(r.config_get("notify-keyspace-events")["notify-keyspace-events"], "AKE", "flags as Redis prints them")
+        ps = client(P_MAIN).pubsub()
+        ps.psubscribe("__key*@0__:*")
+        ps.get_message(timeout=2)
+        r.set("ev", "1")
+        r.incr("ev")
+        r.expire("ev", 100)
+        r.rename("ev", "ev2")
+        r.delete("ev2")
+        r.set("evx", "1", px=50)
+        want = [("__keyspace@0__:ev", "set"), ("__keyevent@0__:set", "ev"),
+                ("__keyspace@0__:ev", "incrby"), ("__keyevent@0__:incrby", "ev"),
+                ("__keyspace@0__:ev", "expire"), ("__keyevent@0__:expire", "ev"),
+                ("__keyspace@0__:ev", "rename_from"), ("__keyevent@0__:rename_from", "ev"),
+                ("__keyspace@0__:ev2", "rename_to"), ("__keyevent@0__:rename_to", "ev2"),
+                ("__keyspace@0__:ev2", "del"), ("__keyevent@0__:del", "ev2"),
+                ("__keyspace@0__:evx", "set"), ("__keyevent@0__:set", "evx"),
+                ("__keyspace@0__:evx", "expired"), ("__keyevent@0__:expired", "evx")]
+        got = []
+        end = time.time() + 10
+        while len(got) < len(want) and time.time() < end:
+            m = ps.get_message(timeout=1)
+            if m and m["type"] == "pmessage":
+                got.append((m["channel"], m["data"]))
+        r.config_set("notify-keyspace-events", "")
+        ps.close()
+        eq(got, want, "events")
+
+    # ------------------------------------------------------------ concurrency
+    @test("concurrency: 8 clients x 5000 pipelined INCR on one key is exact")
+    def _():
+        r.delete("counter")
+        errors = []
+
+        def worker():
+            try:
+                c = client(P_MAIN)
+                for _ in range(50):
+                    p = c.pipeline(transaction=False)
+                    for _ in range(100):
+                        p.incr("counter")
+                    p.execute()
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        ts = [threading.Thread(target=worker) for _ in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        eq(errors, [], "worker errors")
+        eq(r.get("counter"), "40000", "exact count")
+
+    @test("concurrency: MGET never sees half of an MSET")
+    def _():
+        r.mset({"ca": "0", "cb": "0", "cc": "0"})
+        stop = threading.Event()
+        torn = []
+
+        def writer():
+            c = client(P_MAIN)
+            i = 0
+            while not stop.is_set():
+                i += 1
+                c.mset({"ca": i, "cb": i, "cc": i})
+
+        def reader():
+            c = client(P_MAIN)
+            for _ in range(2000):
+                v = c.mget("ca", "cb", "cc")
+                if len(set(v)) != 1:
+                    torn.append(v)
+        w = threading.Thread(target=writer)
+        w.start()
+        rd = [threading.Thread(target=reader) for _ in range(2)]
+        for t in rd:
+            t.start()
+        for t in rd:
+            t.join()
+        stop.set()
+        w.join()
+        eq(torn[:3], [], "torn reads")
+
+    # ------------------------------------------------------------ connection / server commands
+    @test("connection: PING ECHO SELECT CLIENT QUIT RESET")
+    def _():
+        eq(r.echo("hi"), "hi", "echo")
+        c = Raw(P_MAIN)
+        eq(c.cmd("PING", "x"), b"x", "ping arg")
+        eq(c.cmd("SELECT", "3"), "OK", "select")
+        c.cmd("SET", "only3", "v")
+        eq(r.exists("only3"), 0, "db 0 isolated from db 3")
+        eq(client(P_MAIN, db=3).get("only3"), "v", "db 3 via redis-py")
+        eq(cli(P_MAIN, "-n", "3", "GET", "only3"), "v", "redis-cli -n 3")
+        eq(c.cmd("CLIENT", "SETNAME", "tester"), "OK", "setname")
+        eq(c.cmd("CLIENT", "GETNAME"), b"tester", "getname")
+        cid = c.cmd("CLIENT", "ID")
+        true(isinstance(cid, int), "client id")
+        lst = c.cmd("CLIENT", "LIST")
+        true(b"name=tester" in lst and (b"id=%d " % cid) in lst and b"db=3" in lst, "client list: %r" % lst)
+        eq(c.cmd("RESET"), "RESET", "reset")
+        eq(c.cmd("CLIENT", "GETNAME"), None, "reset cleared the name")
+        eq(c.cmd("GET", "only3"), None, "reset went back to db 0")
+        eq(c.cmd("QUIT"), "OK", "quit")
+        true(c.closed(), "quit closes")
+
+    @test("namespaces: NAMESPACE CREATE/LIST/USE/CURRENT/DROP and SELECT <name>")
+    def _():
+        c = Raw(P_MAIN)
+        eq(c.cmd("NAMESPACE", "CREATE", "app.cache"), "OK", "create")
+        eq(c.cmd("NAMESPACE", "CREATE", "app.cache"), Err("ERR namespace already exists"), "create twice")
+        true(b"app.cache" in c.cmd("NAMESPACE", "LIST"), "list")
+        eq(c.cmd("SELECT", "app.cache"), "OK", "select by name")
+        eq(c.cmd("NAMESPACE", "CURRENT"), b"app.cache", "current")
+        c.cmd("SET", "nk", "nv")
+        eq(r.get("nk"), None, "isolated from db 0")
+        eq(c.cmd("SELECT", "nosuchns"), Err("ERR no such namespace 'nosuchns'"), "unknown name")
+        eq(c.cmd("NAMESPACE", "USE", "0"), "OK", "use")
+        eq(c.cmd("NAMESPACE", "DROP", "app.cache"), "OK", "drop")
+        true(b"app.cache" not in c.cmd("NAMESPACE", "LIST"), "dropped")
+        c.close()
+
+    @test("server: INFO sections, CONFIG GET/SET, TIME, COMMAND, DBSIZE via redis-py")
+    def _():
+        r.flushall()
+        r.set("a", "1")
+        info = r.info()
+        for k in ("redis_version", "connected_clients", "used_memory", "total_commands_processed",
+                  "rdb_last_save_time", "uptime_in_seconds"):
+            true(k in info, "INFO has " + k)
+        eq(info["db0"]["keys"], 1, "keyspace db0")
+        eq(set(r.info("persistence").keys()) >= {"rdb_bgsave_in_progress", "rdb_changes_since_last_save"}, True, "section")
+        eq(r.config_get("maxclients")["maxclients"], "10000", "config get")
+        eq(r.config_set("timeout", 0), True, "config set")
+        try:
+            r.config_set("port", 1)
+            raise AssertionError("immutable config changed")
+        except redis.ResponseError as e:
+            true("can't set immutable config" in str(e), str(e))
+        try:
+            r.config_set("maxclients", "abc")
+            raise AssertionError("bad value accepted")
+        except redis.ResponseError as e:
+            true("CONFIG SET failed (possibly related to argument 'maxclients')" in str(e), str(e))
+        sec, usec = r.time()
+        true(abs(sec - time.time()) < 5 and 0 <= usec < 1000000, "time")
+        c = Raw(P_MAIN)
+        n = c.cmd("COMMAND", "COUNT")
+        true(n > 60, "command count %d" % n)
+        info = c.cmd("COMMAND", "INFO", "get")
+        eq(info[0][0], b"get", "command info name")
+        eq(info[0][1], 2, "command info arity")
+        c.close()
+        true("ping" in cli(P_MAIN, "COMMAND", "DOCS", "ping"), "command docs")
+
+    @test("redis-cli: basic commands and --pipe mass insert")
+    def _():
+        eq(cli(P_MAIN, "SET", "clikey", "hello world"), "OK", "set")
+        eq(cli(P_MAIN, "GET", "clikey"), "hello world", "get")
+        eq(cli(P_MAIN, "INCRBY", "cliint", "5"), "5", "incrby")
+        eq(cli(P_MAIN, "GET", "nosuchkey"), "", "nil")
+        data = b"".join(encode("SET", "mass:%d" % i, "v%d" % i) for i in range(10000))
+        out = cli(P_MAIN, "--pipe", stdin=data)
+        true("errors: 0, replies: 10000" in out, "--pipe: " + out)
+        eq(r.get("mass:9999"), "v9999", "mass insert landed")
+
+    # ------------------------------------------------------------ limits
+    lim = shardkv(P_LIMITS, "--dir", os.path.join(TMP, "lim"), "--save", "", name="limits").wait_ready()
+    rl = client(P_LIMITS)
+
+    @test("limits: proto-max-bulk-len refuses before allocating and closes")
+    def _():
+        rl.config_set("proto-max-bulk-len", "1mb")
+        c = Raw(P_LIMITS)
+        c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n")
+        eq(c.reply(), Err("ERR Protocol error: invalid bulk length"), "bulk too long")
+        true(c.closed(), "connection closed")
+        c = Raw(P_LIMITS)
+        c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n" + b"x" * 1048576 + b"\r\n")
+        eq(c.reply(), "OK", "exactly the limit is fine")
+        c.close()
+        rl.config_set("proto-max-bulk-len", "512mb")
+
+    @test("limits: client-query-buffer-limit closes the client")
+    def _():
+        rl.config_set("client-query-buffer-limit", "1mb")
+        c = Raw(P_LIMITS)
+        # 3 bulks of 600 KB: the request is larger than the limit
+        c.send(b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$600000\r\n")
+        try:
+            c.send(b"x" * 600002 + b"$600000\r\n" + b"y" * 600002)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        true(c.closed(5), "closed at the query buffer limit")
+        eq(rl.ping(), True, "others unaffected")
+        rl.config_set("client-query-buffer-limit", "1gb")
+
+    @test("limits: maxclients refuses extra connections with Redis's error")
+    def _():
+        rl.config_set("maxclients", 4)
+        conns = []
+        refused = 0
+        for _ in range(8):
+            c = Raw(P_LIMITS)
+            c.send(b"PING\r\n")
+            rep = c.reply()
+            if rep == Err("ERR max number of clients reached"):
+                refused += 1
+            else:
+                eq(rep, "PONG", "accepted connection works")
+            conns.append(c)
+        for c in conns:
+            c.close()
+        true(refused >= 4, "refused %d of 8 with maxclients 4 (1 slot held by redis-py)" % refused)
+        wait_until(lambda: rl.config_set("maxclients", 10000), 5, "config reset")
+
+    @test("limits: idle clients are closed after timeout, pub/sub clients are not")
+    def _():
+        rl.config_set("timeout", 1)
+        idle = Raw(P_LIMITS)
+        idle.cmd("PING")
+        sub = Raw(P_LIMITS)
+        sub.cmd("SUBSCRIBE", "keepalive")
+        true(idle.closed(6), "idle client closed")
+        fresh = client(P_LIMITS)
+        fresh.config_set("timeout", 0)
+        eq(fresh.publish("keepalive", "x"), 1, "subscriber still connected")
+        eq(sub.reply(), [b"message", b"keepalive", b"x"], "subscriber still served")
+        sub.close()
+
+    @test("limits: unauthenticated clients get Redis's tighter protocol limits")
+    def _():
+        rl = client(P_LIMITS)
+        rl.config_set("requirepass", "pw")
+        c = Raw(P_LIMITS)
+        c.send(b"*20\r\n")
+        eq(c.reply(), Err("ERR Protocol error: unauthenticated multibulk length"), "mbulk")
+        true(c.closed(), "closed")
+        c = Raw(P_LIMITS)
+        c.send(b"*2\r\n$3\r\nGET\r\n$20000\r\n")
+        eq(c.reply(), Err("ERR Protocol error: unauthenticated bulk length"), "bulk")
+        c.close()
+        rl.execute_command("AUTH", "pw")
+        rl.config_set("requirepass", "")
+
+    lim.stop()
+
+    # ------------------------------------------------------------ AUTH
+    auth = shardkv(P_AUTH, "--requirepass", "s3cret", "--dir", os.path.join(TMP, "auth"), "--save", "",
+                   name="auth").wait_ready()
+
+    @test("auth: NOAUTH, WRONGPASS, AUTH, HELLO AUTH, redis-cli -a; texts equal redis-server's")
+    def _():
+        ref_conn = Raw(P_REDIS)
+        ref_conn.cmd("CONFIG", "SET", "requirepass", "s3cret")
+        try:
+            for port in (P_AUTH, P_REDIS):
+                c = Raw(port)
+                got = [c.cmd("GET", "x"), c.cmd("AUTH", "wrong"), c.cmd("AUTH", "nobody", "s3cret"),
+                       c.cmd("HELLO", "3"), c.cmd("GET", "x"), c.cmd("AUTH", "s3cret"), c.cmd("GET", "x")]
+                c.close()
+                if port == P_AUTH:
+                    ours = got
+                else:
+                    eq(ours, got, "auth replies vs redis-server")
+            eq(ours[0], Err("NOAUTH Authentication required."), "noauth text")
+            eq(ours[1], Err("WRONGPASS invalid username-password pair or user is disabled."), "wrongpass")
+        finally:
+            ref_conn.cmd("AUTH", "s3cret")
+            ref_conn.cmd("CONFIG", "SET", "requirepass", "")
+            ref_conn.close()
+        c = Raw(P_AUTH)
+        h = c.cmd("HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "me")
+        eq(h[b"proto"], 3, "hello auth")
+        eq(c.cmd("CLIENT", "GETNAME"), b"me", "hello setname")
+        c.close()
+        eq(subprocess.run(["redis-cli", "-p", str(P_AUTH), "-a", "s3cret", "--no-auth-warning", "PING"],
+                          capture_output=True, timeout=10).stdout.strip(), b"PONG", "redis-cli -a")
+        eq(client(P_AUTH, password="s3cret").ping(), True, "redis-py password")
+
+    auth.stop()
+
+    # ------------------------------------------------------------ persistence
+    pdir = os.path.join(TMP, "persist")
+
+    def pstart(*extra):
+        return shardkv(P_PERSIST, "--dir", pdir, "--save", "", *extra, name="persist").wait_ready()
+
+    @test("persistence: SAVE + SIGTERM + restart keeps values, TTLs and databases")
+    def _():
+        s = pstart()
+        c = client(P_PERSIST)
+        c.set("plain", "v")
+        c.set("withttl", "v", ex=1000)
+        client(P_PERSIST, db=5).set("in5", "five")
+        c.set("bin", "\x00\xff")
+        before = c.lastsave()
+        time.sleep(1.1)
+        eq(c.save(), True, "save")
+        true(c.lastsave() > before, "lastsave moved")
+        eq(s.stop(signal.SIGTERM), 0, "exit code after SIGTERM")
+        true(os.path.exists(os.path.join(pdir, "dump.skv")), "snapshot file")
+        s = pstart()
+        c = client(P_PERSIST)
+        eq(c.get("plain"), "v", "plain survived")
+        true(900 < c.ttl("withttl") <= 1000, "ttl survived")
+        eq(client(P_PERSIST, db=5).get("in5"), "five", "db 5 survived")
+        eq(c.get("bin"), "\x00\xff", "binary survived")
+        eq(s.stop(), 0, "exit code")
+
+    @test("persistence: SIGTERM saves what was written after the last SAVE")
+    def _():
+        s = pstart()
+        c = client(P_PERSIST)
+        c.save()
+        c.set("after-save", "yes")
+        eq(s.stop(signal.SIGTERM), 0, "exit 0")
+        s = pstart()
+        eq(client(P_PERSIST).get("after-save"), "yes", "written after SAVE, saved by SIGTERM")
+        s.stop()
+
+    @test("persistence: a crash (SIGKILL) loses what was written after the last snapshot")
+    def _():
+        s = pstart()
+        c = client(P_PERSIST)
+        c.set("before-crash", "kept")
+        c.save()
+        c.set("after-snapshot", "lost")
+        s.stop(signal.SIGKILL)
+        s = pstart()
+        c = client(P_PERSIST)
+        eq(c.get("before-crash"), "kept", "snapshotted write kept")
+        eq(c.get("after-snapshot"), None, "unsnapshotted write lost")
+        s.stop()
+
+    @test("persistence: BGSAVE, SHUTDOWN NOSAVE and SHUTDOWN SAVE")
+    def _():
+        s = pstart()
+        c = client(P_PERSIST)
+        c.flushall()
+        c.set("bg", "1")
+        eq(c.bgsave(), True, "bgsave started")
+        wait_until(lambda: c.info("persistence")["rdb_bgsave_in_progress"] == 0, 10, "bgsave done")
+        eq(c.info("persistence")["rdb_last_bgsave_status"], "ok", "bgsave ok")
+        c.set("unsaved", "1")
+        try:
+            c.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass
+        s.proc.wait(10)
+        eq(s.proc.returncode, 0, "shutdown nosave exit code")
+        s = pstart()
+        c = client(P_PERSIST)
+        eq(c.get("bg"), "1", "bgsave content")
+        eq(c.get("unsaved"), None, "nosave discarded")
+        c.set("saved-by-shutdown", "1")
+        try:
+            c.shutdown(save=True)
+        except redis.ConnectionError:
+            pass
+        s.proc.wait(10)
+        s = pstart()
+        eq(client(P_PERSIST).get("saved-by-shutdown"), "1", "shutdown save")
+        s.stop()
+
+    @test("persistence: --save rules autosave from the timer")
+    def _():
+        adir = os.path.join(TMP, "autosave")
+        s = shardkv(P_AUTOSAVE, "--dir", adir, "--save", "1 1", name="autosave").wait_ready()
+        c = client(P_AUTOSAVE)
+        c.set("auto", "saved")
+        wait_until(lambda: os.path.exists(os.path.join(adir, "dump.skv")) and
+                   c.info("persistence")["rdb_changes_since_last_save"] == 0, 15, "autosave")
+        s.stop(signal.SIGKILL)
+        s = shardkv(P_AUTOSAVE, "--dir", adir, "--save", "", name="autosave").wait_ready()
+        eq(client(P_AUTOSAVE).get("auto"), "saved", "autosaved key survived a crash")
+        s.stop()
+
+    @test("persistence: a named namespace survives a restart (served by SELECT <name>)")
+    def _():
+        ndir = os.path.join(TMP, "ns")
+        s = shardkv(P_NS, "--dir", ndir, "--save", "", name="ns").wait_ready()
+        c = Raw(P_NS)
+        c.cmd("NAMESPACE", "CREATE", "from_pg")
+        c.cmd("SELECT", "from_pg")
+        c.cmd("SET", "sess:1", "alice")
+        c.cmd("SAVE")
+        c.close()
+        s.stop()
+        s = shardkv(P_NS, "--dir", ndir, "--save", "", name="ns").wait_ready()
+        c = Raw(P_NS)
+        eq(c.cmd("SELECT", "from_pg"), "OK", "namespace exists after restart")
+        eq(c.cmd("GET", "sess:1"), b"alice", "its keys too")
+        c.close()
+        s.stop()
+
+    @test("persistence: a corrupt snapshot refuses start, says why, leaves the file")
+    def _():
+        cdir = os.path.join(TMP, "corrupt")
+        os.makedirs(cdir, exist_ok=True)
+        shutil.copy(os.path.join(pdir, "dump.skv"), os.path.join(cdir, "dump.skv"))
+        path = os.path.join(cdir, "dump.skv")
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            data[len(data) // 2] ^= 0xFF
+            f.seek(0)
+            f.write(data)
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        s = shardkv(P_CORRUPT, "--dir", cdir, name="corrupt")
+        s.proc.wait(15)
+        true(s.proc.returncode != 0, "exit code %r" % s.proc.returncode)
+        log = s.read_log()
+        true("refusing to start" in log and "dump.skv" in log, "log says why: " + log)
+        eq(hashlib.sha256(open(path, "rb").read()).hexdigest(), digest, "file untouched")
+        with open(path, "wb") as f:
+            f.write(b"not a snapshot at all")
+        s = shardkv(P_CORRUPT, "--dir", cdir, name="corrupt")
+        s.proc.wait(15)
+        true(s.proc.returncode != 0, "garbage refused")
+
+    @test("config: --help documents every flag the issue names; a config file works")
+    def _():
+        out = subprocess.run([BIN, "--help"], capture_output=True, timeout=10).stdout.decode()
+        for flag in ("--port", "--bind", "--dir", "--dbfilename", "--save", "--requirepass",
+                     "--maxclients", "--timeout", "--maxmemory", "--loglevel", "--threads"):
+            true(flag in out, "--help mentions " + flag)
+        conf = os.path.join(TMP, "test.conf")
+        with open(conf, "w") as f:
+            f.write("# comment\nport %d\nsave \"\"\ndir %s\nmaxclients 77\n" % (P_CORRUPT, os.path.join(TMP, "conf")))
+        s = Server([BIN, conf, "--timeout", "9"], P_CORRUPT, "conf").wait_ready()
+        c = client(P_CORRUPT)
+        eq(c.config_get("maxclients")["maxclients"], "77", "from the file")
+        eq(c.config_get("timeout")["timeout"], "9", "flag after the file")
+        s.stop()
+        bad = subprocess.run([BIN, "--no-such-flag", "1"], capture_output=True, timeout=10)
+        true(bad.returncode != 0 and b"no-such-flag" in bad.stderr, "unknown flag refused")
+
+    @test("security: a non-loopback bind without a password warns loudly")
+    def _():
+        s = shardkv(P_CORRUPT, "--bind", "0.0.0.0", "--save", "", "--dir", os.path.join(TMP, "open"), name="open")
+        s.wait_ready()
+        s.stop()
+        true("WITHOUT A PASSWORD" in s.read_log(), "warning in the log")
+
+    # ------------------------------------------------------------ ASan build
+    if os.path.exists(BIN_ASAN):
+        asan = shardkv(P_ASAN, "--dir", os.path.join(TMP, "asan"), "--save", "", binary=BIN_ASAN,
+                       name="asan").wait_ready(30)
+
+        @test("asan: protocol abuse, pipelines, pub/sub and shutdown are clean under ASan+UBSan")
+        def _():
+            for case in PROTO_CASES:
+                c = Raw(P_ASAN)
+                c.send(case)
+                c.closed(2)
+                c.close()
+            a = client(P_ASAN)
+            p = a.pipeline(transaction=False)
+            for i in range(2000):
+                p.set("k%d" % i, "v" * (1 + i % 300))
+                p.mget("k%d" % i, "k%d" % (i // 2))
+                p.append("k%d" % i, "z")
+            p.execute()
+            s = Raw(P_ASAN)
+            s.cmd("SUBSCRIBE", "c")
+            a.publish("c", "m")
+            s.close()
+            c = Raw(P_ASAN)
+            c.send(b"*2\r\n$3\r\nGET\r\n$5\r\nab")
+            c.close()
+            c = Raw(P_ASAN)
+            c.send(encode("GET", "k1") * 500)
+            c.close()
+            eq(a.keys("k19*")[:1] != [], True, "keys")
+            eq(asan.alive(), True, "alive")
+            log = asan.read_log()
+            true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
+
+        @test("asan: SIGTERM shutdown is clean")
+        def _():
+            eq(asan.stop(signal.SIGTERM, 60), 0, "clean exit")
+            log = asan.read_log()
+            true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
+
+        @test("asan: MGET of empty values on a fresh server (the engine fills a NULL arena)")
+        def _():
+            fresh = shardkv(P_ASAN, "--dir", os.path.join(TMP, "asan2"), "--save", "",
+                            binary=BIN_ASAN, name="asan2").wait_ready(30)
+            a = client(P_ASAN)
+            a.set("empty", "")
+            eq(a.mget("empty", "empty"), ["", ""], "mget empty values")
+            eq(a.get("empty"), "", "get empty value")
+            eq(fresh.stop(signal.SIGTERM, 60), 0, "clean exit")
+            log = fresh.read_log()
+            true("runtime error" not in log, "sanitizer report: " + log[-2000:])
+
+finally:
+    stop_all()
+    shutil.rmtree(TMP, ignore_errors=True)
+
+sys.exit(0 if summary() else 1)

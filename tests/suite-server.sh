@@ -1,0 +1,55 @@
+#!/bin/sh
+# suite-server.sh -- shardkv-server tests (issue 5), run by tests/run-all.sh.
+#
+#   1. tests/server/test_server.py against build/shardkv-server, Debian's
+#      redis-server beside it for exact error texts, and build/asan/shardkv-server
+#      for a sanitizer pass (ports 6380-6389 only; every process by PID);
+#   2. the RESP parser fuzzer: corpus replay, then a short run (FUZZ_RESP_SECONDS,
+#      default 20).
+# Ends with "N passed, M failed" and exits non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3   # Debian's python3, which has python3-redis
+passed=0; failed=0
+
+for bin in build/shardkv-server build/asan/shardkv-server; do
+	[ -x "$bin" ] || { echo "missing $bin (run make all \$(TEST_DEPS))"; failed=$((failed + 1)); }
+done
+
+# 1. the server through real clients
+out=$(mktemp)
+$PY tests/server/test_server.py 2>&1 | tee "$out"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+if [ -n "$line" ]; then
+	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+else
+	echo "test_server.py ended without a summary"; failed=$((failed + 1))
+fi
+rm -f "$out"
+
+# 2. the RESP parser under libFuzzer
+fuzz=build/fuzz/fuzz_resp
+if [ -x "$fuzz" ]; then
+	work=$(mktemp -d)
+	if $fuzz -runs=0 tests/fuzz/corpus/resp >"$work/replay.log" 2>&1; then
+		echo "ok   fuzz_resp: corpus replay ($(ls tests/fuzz/corpus/resp | wc -l) inputs)"; passed=$((passed + 1))
+	else
+		echo "FAIL fuzz_resp: corpus replay"; tail -n 30 "$work/replay.log"; failed=$((failed + 1))
+	fi
+	mkdir -p "$work/corpus" && cp tests/fuzz/corpus/resp/* "$work/corpus/"
+	if $fuzz -max_total_time="${FUZZ_RESP_SECONDS:-20}" -max_len=4096 -artifact_prefix="$work/" \
+		"$work/corpus" >"$work/run.log" 2>&1; then
+		echo "ok   fuzz_resp: ${FUZZ_RESP_SECONDS:-20} s run ($(grep -o 'Done [0-9]* runs' "$work/run.log"))"
+		passed=$((passed + 1))
+	else
+		echo "FAIL fuzz_resp: crash; artifacts kept in $work"; tail -n 40 "$work/run.log"; failed=$((failed + 1))
+		work=""
+	fi
+	[ -n "$work" ] && rm -rf "$work"
+else
+	echo "FAIL missing $fuzz"; failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
