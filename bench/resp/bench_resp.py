@@ -1,0 +1,172 @@
+"""
+bench_resp.py -- redis-benchmark against shardkv-server and redis-server 7, in
+the same run, interleaved (A B A B ...), reporting the ratio of medians.
+
+Rows: SET and GET, -c 50, -P 1 and -P 16, -d 16 and -d 1024, -r 100000; every
+key of the key space is written first so that GETs hit.  For each run it reads
+the server's CPU time from /proc/PID/stat and the client's from rusage, and
+/proc/stat for the whole machine: a run where the machine was busier than the
+two processes explain is marked [noisy].
+"""
+import argparse
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HZ = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count() or 1
+P_SKV, P_REDIS = 6395, 6396
+KEYSPACE = 100000
+
+
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime
+
+
+def machine_busy():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return (sum(v) - idle) / HZ
+
+
+def wait_port(port, proc, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            sys.exit("server on port %d exited early" % port)
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=1)
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                s.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    sys.exit("server on port %d not ready" % port)
+
+
+def preload(port, dsize):
+    val = b"x" * dsize
+    buf = []
+    for i in range(KEYSPACE):
+        k = b"key:%012d" % i
+        buf.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(val), val))
+    r = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=b"".join(buf),
+                       capture_output=True, timeout=300)
+    if b"errors: 0" not in r.stdout:
+        sys.exit("preload failed on %d: %r" % (port, r.stdout[-300:]))
+
+
+def run_one(port, pid, test, pipeline, dsize, n):
+    before_srv = proc_cpu(pid)
+    before_cli = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before_box = machine_busy()
+    t0 = time.time()
+    r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50",
+                        "-n", str(n), "-P", str(pipeline), "-d", str(dsize), "-r", str(KEYSPACE),
+                        "-t", test, "--csv"], capture_output=True, timeout=600)
+    wall = time.time() - t0
+    after_cli = resource.getrusage(resource.RUSAGE_CHILDREN)
+    srv = proc_cpu(pid) - before_srv
+    cli = (after_cli.ru_utime - before_cli.ru_utime) + (after_cli.ru_stime - before_cli.ru_stime)
+    box = machine_busy() - before_box
+    rps = None
+    for line in r.stdout.decode().splitlines():
+        parts = [p.strip('"') for p in line.split('","')]
+        if parts and parts[0].upper() == test.upper():
+            rps = float(parts[1])
+    if rps is None:
+        sys.exit("could not parse redis-benchmark output: %r %r" % (r.stdout[-300:], r.stderr[-300:]))
+    noisy = box > (srv + cli) * 1.25 + 0.2 * wall
+    return {"rps": rps, "srv": srv, "cli": cli, "wall": wall, "noisy": noisy, "n": n}
+
+
+def stop(proc, port):
+    try:
+        subprocess.run(["redis-cli", "-p", str(port), "SHUTDOWN", "NOSAVE"], capture_output=True, timeout=10)
+        proc.wait(15)
+    except Exception:  # noqa: BLE001 - fall back to a signal by PID
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="1 repetition, fewer requests")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=2, help="shardkv-server worker threads")
+    args = ap.parse_args()
+    reps = args.reps or (1 if args.quick else 3)
+    tmp = tempfile.mkdtemp(prefix="skv-bench-")
+    skv = subprocess.Popen([os.path.join(ROOT, "build", "shardkv-server"), "--port", str(P_SKV),
+                            "--save", "", "--dir", tmp, "--threads", str(args.threads),
+                            "--loglevel", "warning"])
+    red = subprocess.Popen(["redis-server", "--port", str(P_REDIS), "--bind", "127.0.0.1",
+                            "--save", "", "--appendonly", "no", "--dir", tmp, "--loglevel", "warning"])
+    rows = []
+    try:
+        wait_port(P_SKV, skv)
+        wait_port(P_REDIS, red)
+        print("shardkv-server (%d threads) vs redis-server %s; -c 50 -r %d; %d rep(s); %d CPUs" % (
+            args.threads, subprocess.run(["redis-server", "--version"], capture_output=True).stdout.split()[2].decode(),
+            KEYSPACE, reps, NCPU), flush=True)
+        for dsize in (16, 1024):
+            preload(P_SKV, dsize)
+            preload(P_REDIS, dsize)
+            for pipeline in (1, 16):
+                for test in ("set", "get"):
+                    if args.quick:
+                        n = 50000 if pipeline == 1 else 300000
+                    else:
+                        n = 200000 if pipeline == 1 else 2000000
+                    res = {"skv": [], "redis": []}
+                    for _ in range(reps):  # interleaved: A B A B
+                        res["skv"].append(run_one(P_SKV, skv.pid, test, pipeline, dsize, n))
+                        res["redis"].append(run_one(P_REDIS, red.pid, test, pipeline, dsize, n))
+                    rows.append((test.upper(), pipeline, dsize, res))
+                    print_row(rows[-1])
+    finally:
+        stop(skv, P_SKV)
+        stop(red, P_REDIS)
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def med(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+HEADER_DONE = [False]
+
+
+def print_row(row):
+    test, pipeline, dsize, res = row
+    if not HEADER_DONE[0]:
+        print("%-4s %3s %5s | %11s %11s %6s | %16s %16s | %8s %8s | %s" % (
+            "cmd", "-P", "-d", "shardkv r/s", "redis r/s", "ratio", "skv CPU s/Mreq", "redis CPU s/Mreq",
+            "cli CPU%", "skv CPU%", "noise"))
+        HEADER_DONE[0] = True
+    s, r = res["skv"], res["redis"]
+    srps, rrps = med(s, "rps"), med(r, "rps")
+    s_cpu_m = statistics.median(x["srv"] / x["n"] * 1e6 for x in s)
+    r_cpu_m = statistics.median(x["srv"] / x["n"] * 1e6 for x in r)
+    cli_share = statistics.median(x["cli"] / x["wall"] * 100 for x in s)
+    srv_share = statistics.median(x["srv"] / x["wall"] * 100 for x in s)
+    noisy = any(x["noisy"] for x in s + r)
+    print("%-4s %3d %5d | %11.0f %11.0f %5.2fx | %16.3f %16.3f | %7.0f%% %7.0f%% | %s" % (
+        test, pipeline, dsize, srps, rrps, srps / rrps, s_cpu_m, r_cpu_m, cli_share, srv_share,
+        "[noisy]" if noisy else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()
