@@ -599,6 +599,8 @@ static void test_corruption(void)
 			else
 				E(!"the trailer hash covers neither reading of 'every byte before it'");
 			E(rd64(good + t->off + BH) == (uint64_t)(nblocks - 1));
+			printf("    %d blocks; the trailer hash covers the bytes before the %s\n", nblocks,
+			       trailer_hash_to_field ? "hash field" : "trailer block");
 		}
 		memcpy(b, good, n);
 		fixup(b, n);
