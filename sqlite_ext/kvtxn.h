@@ -19,15 +19,25 @@ typedef struct kvtxn_ent {
 	int      type;       /* KV_T_* of the value */
 	int64_t  expires_at; /* absolute ms, or KV_EXPIRE_DEFAULT / NEVER / KEEP */
 	size_t   klen, vlen;
-	char    *key;        /* one allocation: key bytes, then value bytes */
+	char    *key;        /* in the arena: key bytes, then value bytes */
 	char    *val;
+	uint32_t chunk;      /* arena position where this entry's bytes start */
+	size_t   off;
 } kvtxn_ent;
+
+typedef struct kvtxn_chunk {
+	size_t cap, used;
+	char   data[];
+} kvtxn_chunk;
 
 typedef struct kvtxn {
 	kvtxn_ent *ents;     /* the log, in order */
 	size_t     n, cap;
-	uint32_t  *slots;    /* open addressing: 1 + index of the key's latest entry, 0 empty */
+	uint64_t  *slots;    /* open addressing: hash tag << 32 | (1 + index of the
+	                      * key's latest entry); 0 empty */
 	size_t     nslots;   /* power of two, or 0 */
+	kvtxn_chunk **chunks;/* arena holding the entries' bytes */
+	uint32_t   nchunks, capchunks;
 	size_t    *marks;    /* marks[i]: log length at savepoint i */
 	int        nmarks, capmarks;
 } kvtxn;

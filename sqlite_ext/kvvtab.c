@@ -117,6 +117,7 @@ typedef struct kvcursor {
 	size_t        prefix_len;
 	int           eof;
 	sqlite3_int64 rowid;
+	kv_buf        vbuf;         /* reused by point lookups */
 } kvcursor;
 
 /* Free the old error message of the table and set a new one. */
@@ -404,6 +405,7 @@ static int kvvtabClose(sqlite3_vtab_cursor *cur)
 
 	kvrows_free(&c->cur);
 	kvrows_free(&c->tail);
+	kv_buf_free(shardkv_env(), &c->vbuf);
 	sqlite3_free(c->prefix);
 	sqlite3_free(c);
 	return SQLITE_OK;
@@ -450,7 +452,7 @@ static int ent_visible(kvvtab *p, const kvtxn_ent *e, int64_t *expires_at)
 static int lookup_one(kvvtab *p, kvcursor *c, const void *key, size_t klen)
 {
 	const kvtxn_ent *e = kvtxn_find(&p->txn, key, klen);
-	kv_buf           buf = KV_BUF_INIT;
+	kv_buf          *buf = &c->vbuf;
 	int64_t          t = 0;
 	int              rc;
 
@@ -460,15 +462,16 @@ static int lookup_one(kvvtab *p, kvcursor *c, const void *key, size_t klen)
 		return kvrows_add(&c->cur, key, klen, e->val, e->vlen, e->type, t);
 	}
 	if (c->idxNum & NEED_VALUE) {
-		rc = kv_get(p->ns, key, klen, &buf);
-		if (rc == KV_OK)
-			rc = kvrows_add(&c->cur, key, klen, buf.data, buf.len, buf.type, buf.expires_at);
-		else if (rc == KV_NOTFOUND)
-			rc = SQLITE_OK;
-		else
-			goto fail;
-		kv_buf_free(shardkv_env(), &buf);
-		return rc;
+		rc = kv_get(p->ns, key, klen, buf);
+		if (rc == KV_OK) {
+			rc = kvrows_add(&c->cur, key, klen, buf->data, buf->len, buf->type, buf->expires_at);
+			if (buf->cap > 65536)
+				kv_buf_free(shardkv_env(), buf); /* do not keep a big value around */
+			return rc;
+		}
+		if (rc == KV_NOTFOUND)
+			return SQLITE_OK;
+		goto fail;
 	}
 	rc = (c->idxNum & NEED_EXPIRY) ? kv_ttl(p->ns, key, klen, &t) : kv_exists(p->ns, key, klen);
 	if (rc == KV_OK)
@@ -476,7 +479,6 @@ static int lookup_one(kvvtab *p, kvcursor *c, const void *key, size_t klen)
 	if (rc == KV_NOTFOUND)
 		return SQLITE_OK;
 fail:
-	kv_buf_free(shardkv_env(), &buf);
 	if (rc == KV_EKEYSIZE)
 		return SQLITE_OK; /* no such key can exist */
 	kvvtab_error(p, "%s", shardkv_errstr(rc));

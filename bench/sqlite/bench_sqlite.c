@@ -2,7 +2,7 @@
  * bench_sqlite.c -- the kv virtual table and kv_get() against a native
  * WITHOUT ROWID table, in one process and one run (issue 6).
  *
- *   bench_sqlite [--quick] [--keys N] [--reps R]
+ *   bench_sqlite [--quick] [--keys N] [--reps R] [--only WORKLOAD]
  *
  * Data: N keys 'key:NNNNNNN' (11 bytes) with 100-byte values (default 1M;
  * --quick: 100k).  Peer: CREATE TABLE nat(key TEXT PRIMARY KEY, value) WITHOUT
@@ -30,6 +30,7 @@ int sqlite3_shardkv_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routine
 
 static sqlite3 *db;
 static int      nkeys = 1000000, reps = 5, quick;
+static const char *only; /* --only WORKLOAD-PREFIX: run just that one */
 static char     value[101];
 
 static double now_s(clockid_t clk)
@@ -231,6 +232,9 @@ static void run(const char *name, long (*fn)(const side *), void (*before)(const
 	long   ops = 0;
 	int    noisy = 0;
 
+	if (only != NULL && strncmp(name, only, strlen(only)) != 0)
+		return;
+
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < 2; k++) {
 			unsigned long long b0, t0, b1, t1;
@@ -268,6 +272,16 @@ static void run(const char *name, long (*fn)(const side *), void (*before)(const
 	}
 }
 
+static void only_fill(void)
+{
+	static const side sides[2] = {{"nat", 0}, {"kvt", 1}};
+
+	for (int k = 0; k < 2; k++) {
+		reset_table(&sides[k]);
+		bulk_insert(&sides[k]);
+	}
+}
+
 static void before_bulk(const side *s)
 {
 	reset_table(s);
@@ -284,10 +298,12 @@ int main(int argc, char **argv)
 			reps = 3;
 		} else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc) {
 			nkeys = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
 		} else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
 			reps = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: bench_sqlite [--quick] [--keys N] [--reps R]\n");
+			fprintf(stderr, "usage: bench_sqlite [--quick] [--keys N] [--reps R] [--only WORKLOAD]\n");
 			return 2;
 		}
 	}
@@ -311,6 +327,10 @@ int main(int argc, char **argv)
 	printf("%-16s %10s %10s %8s %8s   %s\n", "workload", "native/s", "kv/s", "cpu", "wall", "target");
 	run("bulk insert", bulk_insert, before_bulk, 2.0);
 	/* both tables now hold the keys (the last run of each side filled it) */
+	if (only != NULL && strncmp("bulk insert", only, strlen(only)) != 0) {
+		/* fill both tables when the bulk insert did not run */
+		only_fill();
+	}
 	run("point lookup", point_lookup, NULL, 1.5);
 	run("kv_get()", fn_get, NULL, 2.0);
 	run("update x1000 tx", update_batches, NULL, 1.5);
