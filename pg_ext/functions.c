@@ -1167,7 +1167,7 @@ shardkv_save(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* kv.load(ns DEFAULT NULL = all, file DEFAULT NULL, into DEFAULT NULL) */
+/* kv.load(ns DEFAULT NULL = all, file DEFAULT NULL, into_ns DEFAULT NULL) */
 PG_FUNCTION_INFO_V1(shardkv_load);
 Datum
 shardkv_load(PG_FUNCTION_ARGS)
@@ -1183,7 +1183,7 @@ shardkv_load(PG_FUNCTION_ARGS)
 	if (into != NULL && ns == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"into\" requires a namespace to load")));
+				 errmsg("into_ns requires a namespace to load")));
 	path = shardkv_snapshot_path(file, false);
 	memset(&err, 0, sizeof(err));
 	err.item = (size_t) -1;

@@ -150,7 +150,7 @@ AS 'MODULE_PATHNAME', 'shardkv_stats' LANGUAGE C VOLATILE PARALLEL SAFE;
 -- NULL: shardkv.snapshot_file, the one loaded at start and autosaved.
 CREATE FUNCTION kv.save(ns text DEFAULT NULL, file text DEFAULT NULL) RETURNS void
 AS 'MODULE_PATHNAME', 'shardkv_save' LANGUAGE C VOLATILE;
-CREATE FUNCTION kv.load(ns text DEFAULT NULL, file text DEFAULT NULL, "into" text DEFAULT NULL)
+CREATE FUNCTION kv.load(ns text DEFAULT NULL, file text DEFAULT NULL, into_ns text DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME', 'shardkv_load' LANGUAGE C VOLATILE;
 
 ---------------------------------------------------------------- foreign data

@@ -36,14 +36,14 @@ SELECT count(*) FROM kv.keys('snap');
 SELECT count(*) FILTER (WHERE kv.get('snap', 'k' || i) = repeat('x', i)) FROM generate_series(1, 300) i;
 
 -- load under another name: created with the file's configuration
-SELECT kv.load('snap', 'snap_test.snap', into => 'snap_copy');
+SELECT kv.load('snap', 'snap_test.snap', into_ns => 'snap_copy');
 SELECT name, shards, max_keys, default_ttl, keys FROM kv.namespaces() WHERE name = 'snap_copy';
 SELECT kv.get('snap_copy', 'text');
 
 -- a live namespace with a smaller limit refuses the load and keeps its keys
 SELECT kv.create_namespace('snap_small', max_keys => 10);
 SELECT kv.set('snap_small', 'mine', 'kept');
-SELECT pg_temp.err($$SELECT kv.load('snap', 'snap_test.snap', into => 'snap_small')$$) AS too_big;
+SELECT pg_temp.err($$SELECT kv.load('snap', 'snap_test.snap', into_ns => 'snap_small')$$) AS too_big;
 SELECT kv.get('snap_small', 'mine'), (SELECT keys FROM kv.namespaces() WHERE name = 'snap_small');
 
 -- save everything to the configured file
@@ -70,16 +70,19 @@ SELECT pg_temp.err($$SELECT kv.load('snap', 'garbage.snap')$$) AS garbage;
 CREATE TEMP TABLE snapfile AS
 	SELECT pg_read_binary_file(current_setting('data_directory') || '/pg_shardkv/snap_test.snap') AS b;
 SELECT length(b) > 1000 AS file_is_big FROM snapfile;
-SELECT lo_export(lo_from_bytea(0, substr(b, 1, length(b) / 2)),
-                 current_setting('data_directory') || '/pg_shardkv/half.snap') FROM snapfile;
-SELECT lo_export(lo_from_bytea(0, set_byte(b, length(b) / 2, get_byte(b, length(b) / 2) # 1)),
-                 current_setting('data_directory') || '/pg_shardkv/flipped.snap') FROM snapfile;
+CREATE TEMP TABLE los AS
+	SELECT lo_from_bytea(0, substr(b, 1, length(b) / 2)) AS half,
+	       lo_from_bytea(0, set_byte(b, length(b) / 2, get_byte(b, length(b) / 2) # 1)) AS flipped
+	FROM snapfile;
+SELECT lo_export(half, current_setting('data_directory') || '/pg_shardkv/half.snap'),
+       lo_export(flipped, current_setting('data_directory') || '/pg_shardkv/flipped.snap')
+FROM los;
+SELECT lo_unlink(half), lo_unlink(flipped) FROM los;
 SELECT pg_temp.err($$SELECT kv.load('snap', 'half.snap')$$) AS truncated;
 SELECT pg_temp.err($$SELECT kv.load('snap', 'flipped.snap')$$) AS bit_flipped;
-SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 SELECT kv.get('snap', 'text') AS unchanged_after_failed_loads;
 SELECT pg_temp.err($$SELECT kv.load('nosuch', 'snap_test.snap')$$) AS ns_not_in_file;
-SELECT pg_temp.err($$SELECT kv.load(NULL, 'snap_test.snap', into => 'x')$$) AS into_needs_ns;
+SELECT pg_temp.err($$SELECT kv.load(NULL, 'snap_test.snap', into_ns => 'x')$$) AS into_needs_ns;
 SELECT pg_temp.err($$SELECT kv.save('nosuch', 'x.snap')$$) AS save_missing_ns;
 
 SELECT kv.drop_namespace(n) FROM unnest(ARRAY['snap', 'snap_copy', 'snap_small']) n;

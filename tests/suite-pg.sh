@@ -56,6 +56,8 @@ cp -r tests/pg/tap "$PGT/tap"
 pg_init main 55430 "shared_preload_libraries = 'shardkv'" "shardkv.memory = 64MB" \
 	"shardkv.autosave_interval = 0" "shardkv.tick_interval = 50ms" || { nok "initdb"; finish; }
 if pg_start main; then ok "cluster starts with shardkv preloaded"; else nok "cluster start"; finish; fi
+# the pgbench and snapshot parts use database postgres
+pg_psql main -c "CREATE EXTENSION shardkv" || nok "CREATE EXTENSION shardkv"
 
 # --------------------------------------------------------------- pg_regress
 $RUN "$PGBIN/createdb" -h "$PGT" -p 55430 -U postgres shardkv_regress
@@ -77,6 +79,7 @@ done
 if [ -x "$PG_ISOLATION_REGRESS" ]; then
 	ISO=$(ls tests/pg/isolation/specs/*.spec | sed 's|.*/||; s|\.spec$||' | sort)
 	$RUN "$PGBIN/createdb" -h "$PGT" -p 55430 -U postgres shardkv_iso
+	PGDATABASE=shardkv_iso pg_psql main -c "CREATE EXTENSION shardkv"
 	$RUN "$PG_ISOLATION_REGRESS" --use-existing --host="$PGT" --port=55430 --user=postgres \
 		--inputdir="$PGT/iso" --outputdir="$PGT/iso" --dbname=shardkv_iso \
 		$ISO >"$PGT/iso.log" 2>&1

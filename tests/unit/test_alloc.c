@@ -117,7 +117,7 @@ static void workload(int mode_b)
 	char big[3000];
 	memset(big, 'b', sizeof big);
 	for (int i = 0; i < 40; i++) {
-		char k[16];
+		char k[32];
 		snprintf(k, sizeof k, "k%d", i);
 		STEP(kv_set(ns, k, strlen(k), big, (size_t)(i * 70), KV_T_BYTES, KV_EXPIRE_NEVER, 0,
 		            NULL),
@@ -125,7 +125,7 @@ static void workload(int mode_b)
 	}
 	/* buffers growing through several sizes */
 	for (int i = 0; i < 40; i += 7) {
-		char k[16];
+		char k[32];
 		snprintf(k, sizeof k, "k%d", i);
 		STEP(kv_get(ns, k, strlen(k), &b), KV_OK);
 		E(b.len == (size_t)(i * 70));
@@ -133,7 +133,7 @@ static void workload(int mode_b)
 
 	/* set returning the old value: ENOMEM (growing old) must leave the value alone */
 	for (int i = 1; i < 40; i += 9) {
-		char k[16];
+		char k[32];
 		snprintf(k, sizeof k, "k%d", i);
 		int r2 = kv_set(ns, k, strlen(k), "new", 3, KV_T_TEXT, KV_EXPIRE_NEVER, 0, &old);
 		if (r2 == KV_ENOMEM) {

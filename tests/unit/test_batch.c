@@ -261,7 +261,7 @@ int main(int argc, char **argv)
 		lc.max_keys = 10;
 		kv_ns *l = t_ns(env, "lim", &lc);
 		if (l) {
-			char k[16];
+			char k[32];
 			for (int i = 0; i < 8; i++) {
 				snprintf(k, sizeof k, "k%d", i);
 				set_s(l, k, "v");

@@ -588,7 +588,7 @@ static void *drop_user(void *p)
 	memset(v, 'd', sizeof v);
 	while (!*a->stop) {
 		int64_t r;
-		char k[16];
+		char k[32];
 		int kl = snprintf(k, sizeof k, "k%ld", a->ops % 500);
 		int rc = kv_set(ns, k, (size_t)kl, v, (size_t)(a->ops % 600), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
 		if (rc != KV_OK && rc != KV_ENONS)

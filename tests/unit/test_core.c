@@ -523,7 +523,7 @@ static void test_configure_resize_flush(void)
 			kv_ns *ns = t_ns(env, "cfg", NULL);
 			if (ns) {
 				for (int i = 0; i < 10; i++) {
-					char k[8];
+					char k[32];
 					snprintf(k, sizeof k, "k%d", i);
 					EOK(set_s(ns, k, "v"));
 				}
@@ -617,7 +617,7 @@ static void test_configure_resize_flush(void)
 			kv_ns *ns = t_ns(env, "fl", &c);
 			if (ns) {
 				for (int i = 0; i < 50; i++) {
-					char k[16];
+					char k[32];
 					snprintf(k, sizeof k, "k%d", i);
 					EOK(set_s(ns, k, "v"));
 				}
@@ -1312,12 +1312,12 @@ static void test_expiry(void)
 		if (a && bns) {
 			int64_t exp = kv_now_ms() + 300;
 			for (int i = 0; i < 1000; i++) {
-				char k[16];
+				char k[32];
 				int kl = snprintf(k, sizeof k, "v%d", i);
 				EOK(kv_set(i % 2 ? a : bns, k, (size_t)kl, K("x"), KV_T_TEXT, exp, 0, NULL));
 			}
 			for (int i = 0; i < 10; i++) {
-				char k[16];
+				char k[32];
 				int kl = snprintf(k, sizeof k, "p%d", i);
 				EOK(kv_set(a, k, (size_t)kl, K("x"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
 			}
@@ -1365,7 +1365,7 @@ static void test_limits(void)
 		c.max_keys = 100;
 		kv_ns *ns = env ? t_ns(env, "mk", &c) : NULL;
 		if (ns) {
-			char k[16];
+			char k[32];
 			int64_t r;
 			size_t nl;
 			double f;
@@ -1515,7 +1515,7 @@ static void test_limits(void)
 			if (ns) {
 				int fails = 0;
 				for (int i = 0; i < 500; i++) {
-					char k[16];
+					char k[32];
 					snprintf(k, sizeof k, "k%d", i);
 					if (!EOK(set_s(ns, k, "v")))
 						fails++;
@@ -1545,7 +1545,7 @@ static void test_limits(void)
 			c.eviction = policies[p];
 			kv_ns *ns = env ? t_ns(env, "vev", &c) : NULL;
 			if (ns) {
-				char k[16];
+				char k[32];
 				int64_t far = kv_now_ms() + HOUR_MS;
 				for (int i = 0; i < 5; i++) {
 					snprintf(k, sizeof k, "keep%d", i);
@@ -1590,7 +1590,7 @@ static void test_limits(void)
 			memset(v, 'e', sizeof v);
 			int fails = 0, over = 0;
 			for (int i = 0; i < 3000; i++) {
-				char k[16];
+				char k[32];
 				snprintf(k, sizeof k, "k%d", i);
 				if (kv_set(ns, k, strlen(k), v, sizeof v, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL) !=
 				    KV_OK)

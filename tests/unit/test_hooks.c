@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 	{
 		int64_t soon = kv_now_ms() + 200;
 		for (int i = 0; i < 20; i++) {
-			char k[8];
+			char k[32];
 			int kl = snprintf(k, sizeof k, "e%d", i);
 			EOK(kv_set(ns, k, (size_t)kl, "v", 1, KV_T_TEXT, soon, 0, NULL));
 		}
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
 		kv_ns *ev_ns = t_ns(env, "evict", &c);
 		if (ev_ns) {
 			for (int i = 0; i < 5; i++) {
-				char k[8];
+				char k[32];
 				snprintf(k, sizeof k, "v%d", i);
 				EOK(set_s(ev_ns, k, "v"));
 			}
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 		reentry_ns = ns;
 		reentry_bad = reentry_calls = 0;
 		for (int i = 0; i < 50; i++) {
-			char k[16];
+			char k[32];
 			snprintf(k, sizeof k, "re%d", i);
 			EOK(set_s(ns, k, "v"));
 		}
@@ -365,7 +365,7 @@ int main(int argc, char **argv)
 					clear();
 					int64_t soon = kv_now_ms() + 100;
 					for (int i = 0; i < 100; i++) {
-						char k[16];
+						char k[32];
 						int kl = snprintf(k, sizeof k, "c%d", i);
 						EOK(kv_set(m, k, (size_t)kl, "v", 1, KV_T_TEXT, i < 10 ? soon : KV_EXPIRE_NEVER,
 						           0, NULL));

@@ -322,7 +322,7 @@ static void test_quiet(void)
 		if (e) {
 			int64_t soon = kv_now_ms() + 200;
 			for (int i = 0; i < 100; i++) {
-				char k[16];
+				char k[32];
 				int kl = snprintf(k, sizeof k, "gone%d", i);
 				EOK(kv_set(e, k, (size_t)kl, "v", 1, KV_T_TEXT, soon, 0, NULL));
 			}

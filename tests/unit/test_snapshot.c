@@ -905,7 +905,7 @@ static void *batch_writer(void *p)
 		if (kv_batch(bns, ops, NACCT, KV_BATCH_ALL_OR_NOTHING, NULL, &err) != KV_OK)
 			(*bad)++;
 		/* some unrelated churn so shards change while the save copies them */
-		char k[16];
+		char k[32];
 		int kl = snprintf(k, sizeof k, "noise%d", (int)(t_rand(&seed) % 5000));
 		kv_set(bns, k, (size_t)kl, vals[0], strlen(vals[0]), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL);
 	}
@@ -999,7 +999,7 @@ static void test_autosave(void)
 			EOK(kv_autosave_set(env, rules, 2));
 			uint64_t d0 = ti.dirty;
 			for (int i = 0; i < 4; i++) {
-				char k[8];
+				char k[32];
 				snprintf(k, sizeof k, "k%d", i);
 				EOK(set_s(ns, k, "v"));
 			}
@@ -1080,7 +1080,7 @@ static void test_failing_alloc(void)
 			int done = 0;
 			if (kv_ns_create(env, "fa", NULL) == KV_OK && kv_ns_open(env, "fa", &ns) == KV_OK) {
 				for (int i = 0; i < 200; i++) {
-					char k[16];
+					char k[32];
 					int kl = snprintf(k, sizeof k, "k%d", i);
 					kv_set(ns, k, (size_t)kl, "value", 5, KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL);
 				}
@@ -1138,7 +1138,7 @@ static int write_corpus(const char *out)
 	kv_ns_config c = rt_config();
 	kv_ns *ns = t_ns(env, "seed", &c);
 	for (int i = 0; ns && i < 12; i++) {
-		char k[16], v[32];
+		char k[32], v[32];
 		int kl = snprintf(k, sizeof k, "k%d", i), vl = snprintf(v, sizeof v, "%d", i * 11);
 		kv_set(ns, k, (size_t)kl, v, (size_t)vl, i % 6, i % 2 ? far : KV_EXPIRE_NEVER, 0, NULL);
 	}
