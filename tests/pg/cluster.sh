@@ -69,11 +69,12 @@ pg_psql() {
 
 pg_cleanup() {
 	for _n in $PG_CLUSTERS; do
-		_pid=$(pg_pid "$_n")
+		_pid=$(pg_pid "$_n" || true)
 		[ -n "$_pid" ] || continue
-		pg_stop "$_n" immediate
+		kill -0 "$_pid" 2>/dev/null || continue
+		pg_stop "$_n" immediate || true
 		# still there?  kill that one postmaster, by PID
-		if kill -0 "$_pid" 2>/dev/null; then kill -9 "$_pid" 2>/dev/null; fi
+		if kill -0 "$_pid" 2>/dev/null; then kill -9 "$_pid" 2>/dev/null || true; fi
 	done
-	[ -n "${PGT:-}" ] && [ -z "${KEEP_PGT:-}" ] && rm -rf "$PGT"
+	if [ -n "${PGT:-}" ] && [ -z "${KEEP_PGT:-}" ]; then rm -rf "$PGT"; fi
 }
