@@ -168,7 +168,7 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 		replyUnknownCommand(c, argc, argv);
 		return;
 	}
-	c->last_cmd = cmd->name;
+	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
 	if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
 		replyArity(c, cmd->name);
 		return;

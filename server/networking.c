@@ -104,6 +104,7 @@ static client *clientCreate(worker *w, int fd)
 	strcpy(c->dbname, "0");
 	c->authenticated = !atomic_load(&srv.auth_required);
 	c->ctime_ms = mstime();
+	c->info_resp = 2;
 	atomic_store(&c->last_ms, c->ctime_ms);
 	pthread_mutex_init(&c->mbox_lock, NULL);
 	struct sockaddr_storage ss;
@@ -201,13 +202,17 @@ static int clientWrite(client *c)
 		replyConsume(&c->rb, c->sentpos);
 		c->sentpos = 0;
 	}
+	atomic_store_explicit(&c->info_qbuf, c->qlen - c->qpos, memory_order_relaxed);
+	atomic_store_explicit(&c->info_obl, c->rb.len - c->sentpos, memory_order_relaxed);
+	atomic_store_explicit(&c->info_sub, c->nchannels, memory_order_relaxed);
+	atomic_store_explicit(&c->info_psub, c->npatterns, memory_order_relaxed);
 	int want = c->rb.len > c->sentpos;
 	if (want != c->want_write) {
 		struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
 		epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 		c->want_write = want;
 	}
-	if (c->rb.len - c->sentpos > atomic_load(&srv.obuf_limit) || c->rb.oom || c->mbox_overflow) {
+	if (c->rb.len - c->sentpos > atomic_load(&srv.obuf_limit) || c->rb.oom || atomic_load(&c->mbox_overflow)) {
 		serverLog(LL_WARNING, "closing client id=%llu addr=%s: output buffer limit reached",
 		          (unsigned long long)c->id, c->addr);
 		return -1;
@@ -493,7 +498,11 @@ void workersCheckIdle(void)
 	}
 }
 
-/* CLIENT LIST: one line per client, in Redis's field layout (a subset). */
+/*
+ * CLIENT LIST: one line per client, in Redis's field layout (a subset).  Other
+ * threads' clients are read only through fields that are immutable, guarded by
+ * the worker's lock (name, db) or relaxed atomic copies (info_*, last_cmd).
+ */
 void clientListAppend(replyBuf *rb)
 {
 	int64_t now = mstime();
@@ -502,15 +511,20 @@ void clientListAppend(replyBuf *rb)
 		pthread_mutex_lock(&w->lock);
 		for (client *c = w->clients; c; c = c->next) {
 			char line[512];
+			size_t sub = atomic_load_explicit(&c->info_sub, memory_order_relaxed);
+			size_t psub = atomic_load_explicit(&c->info_psub, memory_order_relaxed);
+			const char *cmd = atomic_load_explicit(&c->last_cmd, memory_order_relaxed);
 			int n = snprintf(line, sizeof(line),
 			                 "id=%llu addr=%s laddr=%s:%d fd=%d name=%s age=%lld idle=%lld flags=%s db=%s "
 			                 "sub=%zu psub=%zu qbuf=%zu obl=%zu resp=%d cmd=%s user=default\n",
 			                 (unsigned long long)c->id, c->addr, srv.cfg.bind, srv.cfg.port, c->fd,
 			                 c->name, (long long)(now - c->ctime_ms) / 1000,
 			                 (long long)(now - atomic_load(&c->last_ms)) / 1000,
-			                 (c->nchannels || c->npatterns) ? "P" : "N", c->dbname, c->nchannels,
-			                 c->npatterns, c->qlen - c->qpos, c->rb.len, c->rb.resp,
-			                 c->last_cmd ? c->last_cmd : "NULL");
+			                 (sub || psub) ? "P" : "N", c->dbname, sub, psub,
+			                 atomic_load_explicit(&c->info_qbuf, memory_order_relaxed),
+			                 atomic_load_explicit(&c->info_obl, memory_order_relaxed),
+			                 atomic_load_explicit(&c->info_resp, memory_order_relaxed),
+			                 cmd ? cmd : "NULL");
 			if (n > 0)
 				addReplyRaw(rb, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 		}

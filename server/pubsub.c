@@ -261,7 +261,8 @@ void punsubscribeCommand(client *c, int argc, const char **argv, const size_t *l
 /* Deliver one encoded message to target (registry lock held). */
 static void deliverLocked(client *target, client *self, const replyBuf *enc2, const replyBuf *enc3)
 {
-	const replyBuf *enc = target->rb.resp >= 3 ? enc3 : enc2;
+	int resp = target == self ? self->rb.resp : atomic_load_explicit(&target->info_resp, memory_order_relaxed);
+	const replyBuf *enc = resp >= 3 ? enc3 : enc2;
 	if (target->dead)
 		return;
 	if (target == self) {

@@ -121,7 +121,10 @@ typedef struct client {
 	char           addr[64];
 	int64_t        ctime_ms;
 	_Atomic int64_t last_ms;    /* last interaction */
-	const char    *last_cmd;
+	/* read by other threads (CLIENT LIST, PUBLISH): relaxed atomic copies */
+	_Atomic(const char *) last_cmd;
+	_Atomic size_t info_qbuf, info_obl, info_sub, info_psub;
+	_Atomic int    info_resp;
 
 	/* pub/sub: guarded by the pubsub registry lock */
 	size_t         nchannels, npatterns;
@@ -131,7 +134,7 @@ typedef struct client {
 	pthread_mutex_t mbox_lock;
 	mailMsg        *mbox_head, *mbox_tail;
 	size_t         mbox_bytes;
-	int            mbox_overflow;
+	_Atomic int    mbox_overflow;
 	int            dead;        /* guarded by the registry lock: no more deliveries */
 	int            mail_pending; /* guarded by the worker's lock: in w->mail_clients */
 } client;

@@ -135,8 +135,10 @@ void helloCommand(client *c, int argc, const char **argv, const size_t *lens)
 		snprintf(c->name, sizeof(c->name), "%.*s", (int)namelen, name);
 		pthread_mutex_unlock(&c->w->lock);
 	}
-	if (ver)
+	if (ver) {
 		c->rb.resp = (int)ver;
+		atomic_store(&c->info_resp, (int)ver); /* publishers encode for it */
+	}
 	addReplyMapLen(&c->rb, 7);
 	addReplyBulkCString(&c->rb, "server");
 	addReplyBulkCString(&c->rb, "redis");
@@ -272,6 +274,7 @@ void resetCommand(client *c, int argc, const char **argv, const size_t *lens)
 	(void)argc; (void)argv; (void)lens;
 	pubsubUnsubscribeAll(c, 0, 0);
 	c->rb.resp = 2;
+	atomic_store(&c->info_resp, 2);
 	c->db = srv.dbs[0];
 	pthread_mutex_lock(&c->w->lock);
 	strcpy(c->dbname, "0");
