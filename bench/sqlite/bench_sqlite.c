@@ -9,7 +9,9 @@
  * ROWID in :memory:, same connection, same prepared-statement loop.
  *
  * Workloads, each run R times as native, kv, native, kv, ... (interleaved):
- *   bulk insert      N rows in one transaction (fresh table / flushed namespace)
+ *   bulk insert      N rows in one transaction (fresh table / flushed namespace),
+ *                    keys in ascending order (a B-tree's best case)
+ *   bulk ins random  the same with the keys in a pseudo-random order
  *   point lookup     SELECT value FROM t WHERE key = ?     (random existing keys)
  *   kv_get()         SELECT kv_get('bench', ?)  vs  the native point lookup
  *   update batches   BEGIN; 1000 x UPDATE t SET value = ? WHERE key = ?; COMMIT
@@ -130,7 +132,8 @@ static void reset_table(const side *s)
 	}
 }
 
-static long bulk_insert(const side *s)
+/* N rows in one transaction; shuffled: keys in a pseudo-random order. */
+static long bulk_insert_order(const side *s, int shuffled)
 {
 	char          sql[128], key[12];
 	sqlite3_stmt *st;
@@ -139,7 +142,9 @@ static long bulk_insert(const side *s)
 	st = prep(sql);
 	exec("BEGIN");
 	for (int i = 0; i < nkeys; i++) {
-		key_of(key, (uint64_t)i);
+		/* 2654435761 is prime, so i -> i * p mod N is a permutation of 0..N-1
+		 * unless N is a multiple of it */
+		key_of(key, shuffled ? (uint64_t)i * 2654435761u % (uint64_t)nkeys : (uint64_t)i);
 		sqlite3_bind_text(st, 1, key, 11, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, value, 100, SQLITE_STATIC);
 		step_once(st);
@@ -147,6 +152,16 @@ static long bulk_insert(const side *s)
 	exec("COMMIT");
 	sqlite3_finalize(st);
 	return nkeys;
+}
+
+static long bulk_insert(const side *s)
+{
+	return bulk_insert_order(s, 0);
+}
+
+static long bulk_insert_shuffled(const side *s)
+{
+	return bulk_insert_order(s, 1);
 }
 
 static long lookups(const side *s, int use_fn)
@@ -326,8 +341,9 @@ int main(int argc, char **argv)
 	printf("# ops/s are per thread-CPU second (median); ratio = native time / kv time\n");
 	printf("%-16s %10s %10s %8s %8s   %s\n", "workload", "native/s", "kv/s", "cpu", "wall", "target");
 	run("bulk insert", bulk_insert, before_bulk, 2.0);
+	run("bulk ins random", bulk_insert_shuffled, before_bulk, 2.0);
 	/* both tables now hold the keys (the last run of each side filled it) */
-	if (only != NULL && strncmp("bulk insert", only, strlen(only)) != 0) {
+	if (only != NULL && strncmp("bulk", only, strlen(only)) != 0) {
 		/* fill both tables when the bulk insert did not run */
 		only_fill();
 	}
