@@ -87,4 +87,11 @@ SELECT kv.get('basic', 'tx'), kv.get('basic', 'txn');
 \c
 SELECT kv.get('basic', 'tx') AS seen_from_new_session;
 
+-- statement_timeout (and cancel) interrupt a long run of kv calls between
+-- engine calls; no engine lock is left behind
+SET statement_timeout = '200ms';
+SELECT count(kv.incr('basic', 'spin')) FROM (SELECT generate_series(1, 1000000000)) AS lazy;
+RESET statement_timeout;
+SELECT kv.incr('basic', 'spin') > 1 AS store_still_usable;
+
 SELECT kv.drop_namespace('basic');
