@@ -397,7 +397,7 @@ int main(int argc, char **argv)
 static kv_env *cenv;
 static kv_ns *cns;
 static volatile int cstop;
-static char accts[NACCT][16], slot[NSLOT][16];
+static char accts[NACCT][24], slot[NSLOT][24];
 
 typedef struct {
 	uint64_t seed;

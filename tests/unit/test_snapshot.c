@@ -877,7 +877,7 @@ static void test_kill_during_save(void)
 static kv_env *benv;
 static kv_ns *bns;
 static volatile int bstop;
-static char accts[NACCT][16];
+static char accts[NACCT][24];
 
 static void *batch_writer(void *p)
 {
