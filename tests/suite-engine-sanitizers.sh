@@ -22,6 +22,15 @@ add() {
 		tf=$((tf + 1))
 	fi
 }
+# Build here (not in TEST_DEPS): a sanitizer build failure is reported as a
+# failure of this suite, with the compiler's output, instead of stopping make test.
+build() { # build TARGET: 0 if it built
+	make --no-print-directory -k "$1" >"$out" 2>&1 && return 0
+	echo "FAIL make $1:"; grep -E 'error|Error' "$out" | head -n 20
+	return 1
+}
+build asan-build || tf=$((tf + 1))
+build tsan-build || tf=$((tf + 1))
 echo "== ASan+UBSan (build/tests/asan)"
 sh tests/unit/run.sh "$B/asan" test_core test_alloc test_model test_concurrency \
 	test_batch test_scan test_snapshot test_hooks >"$out" 2>&1

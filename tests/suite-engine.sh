@@ -35,6 +35,8 @@ C=tests/fuzz/corpus/snapshot
 if [ ! -x "$F" ]; then
 	if [ -f "$F.missing" ]; then
 		echo "FAIL fuzz_snapshot: not yet implemented in engine (missing: $(tr '\n' ' ' <"$F.missing"))"
+	elif [ -f "$F.failed" ]; then
+		echo "FAIL fuzz_snapshot: clang could not build it:"; tail -n 30 "$F.failed"
 	else
 		echo "FAIL fuzz_snapshot: $F was not built (clang with libFuzzer needed)"
 	fi

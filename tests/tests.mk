@@ -33,7 +33,10 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 FUZZ_SNAPSHOT := $(BUILD)/fuzz/fuzz_snapshot
 FUZZ_TARGETS += $(FUZZ_SNAPSHOT)
 
-TEST_DEPS += $(TEST_BINS) $(TEST_BINS_ASAN) $(TEST_BINS_TSAN) $(FUZZ_SNAPSHOT)
+# The sanitizer builds are not TEST_DEPS: tests/suite-engine-sanitizers.sh
+# builds them itself, so that a sanitizer build failure is a failed test in the
+# report instead of stopping `make test` for every suite.
+TEST_DEPS += $(TEST_BINS) $(FUZZ_SNAPSHOT)
 
 .PHONY: engine-tests asan-build tsan-build
 
@@ -81,14 +84,18 @@ stress: $(TEST_BINS) $(TEST_BINS_TSAN)
 	@sh tests/stress/run.sh
 
 # The snapshot-loader fuzzer: engine sources compiled in directly with clang.
-# Not built (FUZZ_SNAPSHOT.missing instead) while the engine lacks kv_load.
+# Not built while the engine lacks kv_load (FUZZ_SNAPSHOT.missing), or when
+# clang fails on the engine (FUZZ_SNAPSHOT.failed holds the compiler output);
+# tests/suite-engine.sh reports either as a failure, `make fuzz` stops on it.
 $(FUZZ_SNAPSHOT): tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) $(ENGINE_HDR) $(LIB)
 	@mkdir -p $(dir $@)
-	@rm -f $@ $@.missing
+	@rm -f $@ $@.missing $@.failed
 	@if nm --defined-only $(LIB) 2>/dev/null | grep -q ' T kv_load$$'; then \
-		echo "$(FUZZ_CC) ... -o $@"; \
+		echo "$(FUZZ_CC) $(FUZZ_FLAGS) ... -o $@"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
-			tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) -o $@ $(LDLIBS); \
+			tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) -o $@ $(LDLIBS) >$@.log 2>&1 \
+			|| { mv $@.log $@.failed; rm -f $@; echo "fuzz_snapshot: build failed, see $@.failed" >&2; }; \
+		[ -f $@.log ] && cat $@.log >&2 && rm -f $@.log; true; \
 	else echo kv_load >$@.missing; echo "fuzz_snapshot not built: engine lacks kv_load" >&2; fi
 
 # Run every fuzz target for FUZZ_SECONDS on tests/fuzz/corpus/<name without fuzz_>/.
