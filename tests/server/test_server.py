@@ -291,6 +291,58 @@ try:
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
+    SAME_CASES = [
+        ("SET", "a", "1"), ("GET", "a"), ("SET", "a", "2", "GET"), ("SET", "a", "3", "NX"),
+        ("SET", "a", "3", "NX", "GET"), ("SET", "b", "1", "XX"), ("SET", "b", "1", "XX", "GET"),
+        ("SETNX", "a", "x"), ("GETSET", "a", "4"), ("GETDEL", "a"), ("GETDEL", "a"), ("GETEX", "a"),
+        ("MSET", "a", "1", "b", "2"), ("MGET", "a", "b", "c"), ("MSETNX", "a", "1", "z", "2"),
+        ("MSETNX", "y", "1", "z", "2"), ("INCR", "n"), ("INCRBY", "n", "-10"), ("DECR", "n"),
+        ("DECRBY", "n", "5"), ("INCRBYFLOAT", "f", "1.5"), ("INCRBYFLOAT", "f", "-0.25"),
+        ("INCRBYFLOAT", "f", "1e2"), ("INCRBYFLOAT", "f", "3.0e-3"), ("GET", "f"), ("SET", "g", "10"),
+        ("INCRBYFLOAT", "g", "0.1"), ("INCRBYFLOAT", "g", "-10.1"), ("GET", "g"),
+        ("APPEND", "s", "Hello"), ("APPEND", "s", ""), ("STRLEN", "s"), ("GETRANGE", "s", "1", "-2"),
+        ("GETRANGE", "s", "-100", "100"), ("GETRANGE", "s", "3", "1"), ("GETRANGE", "s", "-1", "-5"),
+        ("GETRANGE", "nosuch", "0", "-1"), ("SETRANGE", "s", "8", "xy"), ("GET", "s"),
+        ("SETRANGE", "s", "0", ""), ("SETRANGE", "t", "2", ""), ("EXISTS", "t"), ("SUBSTR", "s", "0", "2"),
+        ("EXISTS", "a", "b", "a", "q"), ("DEL", "a", "q"), ("UNLINK", "b"), ("TYPE", "s"), ("TYPE", "q"),
+        ("RENAME", "s", "s2"), ("RENAMENX", "s2", "n"), ("RENAMENX", "s2", "s3"), ("RENAME", "s3", "s3"),
+        ("EXPIRE", "s3", "100", "XX"), ("EXPIRE", "s3", "100"), ("EXPIRE", "s3", "50", "GT"),
+        ("PEXPIRE", "s3", "99000", "LT"), ("PERSIST", "s3"), ("PERSIST", "s3"), ("TTL", "s3"),
+        ("PTTL", "nosuch"), ("EXPIRETIME", "s3"), ("EXPIREAT", "s3", "1"), ("EXISTS", "s3"),
+        ("EXPIRE", "nosuch", "10"), ("SETEX", "e", "100", "v"), ("PSETEX", "e", "100000", "v"),
+        ("GETEX", "e", "PERSIST"), ("TTL", "e"), ("SET", "k", "v", "KEEPTTL"), ("SET", "k", "v", "EX", "100", "GET"),
+        ("ECHO", "hi"), ("PING",), ("PING", "msg"), ("SELECT", "1"), ("DBSIZE",), ("GET", "n"),
+        ("SELECT", "0"), ("DBSIZE",), ("FLUSHDB",), ("DBSIZE",), ("RANDOMKEY",), ("KEYS", "*"),
+        ("SCAN", "0"), ("PUBLISH", "nobody", "x"), ("PUBSUB", "NUMSUB", "a"), ("PUBSUB", "NUMPAT"),
+        ("PUBSUB", "CHANNELS"), ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", "x"), ("CLIENT", "GETNAME"),
+        ("CONFIG", "GET", "maxmemory-policy"), ("CONFIG", "SET", "timeout", "0"), ("UNSUBSCRIBE",),
+        ("INCRBY", "big", "9223372036854775807"), ("INCR", "big"),
+        ("DECRBY", "neg", "9223372036854775807"), ("DECR", "neg"), ("DECR", "neg"),
+    ]
+
+    @test("replies: %d ordinary commands give byte-identical replies to redis-server" % len(SAME_CASES))
+    def _():
+        a, b = Raw(P_MAIN), Raw(P_REDIS)
+        for conn in (a, b):
+            conn.cmd("FLUSHALL")
+        bad = []
+        for case in SAME_CASES:
+            a.send(encode(*case))
+            b.send(encode(*case))
+            ra, rb = a.raw_reply(), b.raw_reply()
+            if ra != rb:
+                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        a.close()
+        b.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
+    @test("replies: an empty key is refused with an error (the engine's key contract: 1..max bytes)")
+    def _():
+        c = Raw(P_MAIN)
+        eq(c.cmd("SET", "", "v"), Err("ERR invalid key: keys must be 1 to max_key_size bytes"), "set")
+        eq(c.cmd("PING"), "PONG", "connection still usable")
+        c.close()
+
     @test("errors: INCR on text and overflow match redis-server")
     def _():
         for port in (P_MAIN, P_REDIS):
