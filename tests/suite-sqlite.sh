@@ -117,7 +117,11 @@ run_ctest() {
 		return
 	fi
 	out=$WORK/$(echo "$label" | tr ' /' '__').log
-	( cd "$WORK" && SHARDKV_SO="$EXT.so" "$ROOT/$bin" ) >"$out" 2>&1
+	( cd "$WORK" && SHARDKV_SO="$EXT.so" \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		TSAN_OPTIONS="halt_on_error=1:report_signal_unsafe=0:suppressions=$ROOT/tests/sqlite/tsan.supp" \
+		"$ROOT/$bin" ) >"$out" 2>&1
 	rc=$?
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
 	pass=$((pass + p)); fail=$((fail + f))

@@ -262,6 +262,15 @@ SELECT value, expires_at FROM c;
 UPDATE c SET ttl = NULL WHERE key = 'a';
 SELECT value, ttl, expires_at FROM c;
 
+-- case: updates and deletes filtered on ttl keep the other rows' expiry
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c(key, value, ttl) VALUES ('a', 1, 1000), ('b', 2, NULL), ('c', 3, 50);
+UPDATE c SET value = 'x' WHERE ttl IS NULL;
+UPDATE c SET value = value || '!' WHERE ttl > 500;
+DELETE FROM c WHERE ttl < 500;
+UPDATE c SET ttl = ttl + 1000 WHERE key = 'a';
+SELECT key, value, ttl > 1900, ttl IS NULL FROM c ORDER BY key;
+
 -- case: ttl and expires_at both given: expires_at wins
 CREATE VIRTUAL TABLE c USING kv;
 INSERT INTO c(key, value, ttl, expires_at) VALUES ('a', 'v', 10, 4102444800000);
