@@ -361,7 +361,7 @@ void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens)
 		addReplyRaw(&c->rb, tmp.buf, tmp.len);
 		replyFree(&tmp);
 	} else if (argEq(argv[1], lens[1], "numsub")) {
-		addReplyMapLen(&c->rb, argc - 2);
+		addReplyArrayLen(&c->rb, (argc - 2) * 2); /* a flat array in RESP3 too, as Redis */
 		pthread_mutex_lock(&regLock);
 		for (int i = 2; i < argc; i++) {
 			subEntry *e = findEntry(channels[chanHash(argv[i], lens[i])], argv[i], lens[i]);

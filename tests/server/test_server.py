@@ -336,6 +336,33 @@ try:
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
+    RESP3_CASES = [
+        ("GET", "nosuch"), ("SET", "a", "1"), ("MGET", "a", "nosuch"), ("SET", "a", "2", "GET"),
+        ("SET", "nx", "1", "XX", "GET"), ("SET", "a", "1", "NX"), ("INCRBYFLOAT", "f", "1.5"),
+        ("CONFIG", "GET", "maxmemory-policy"), ("PUBSUB", "NUMSUB", "x", "y"), ("PUBSUB", "CHANNELS"),
+        ("CLIENT", "GETNAME"), ("GETDEL", "nosuch"), ("GETEX", "nosuch"), ("RANDOMKEY",),
+        ("KEYS", "a"), ("EXISTS", "a"), ("TTL", "a"), ("PING",),
+        ("GETSET", "nosuch2", "x"), ("UNSUBSCRIBE",), ("PUNSUBSCRIBE",),
+        ("SUBSCRIBE", "c1"), ("PING",), ("UNSUBSCRIBE", "c1"),
+    ]
+
+    @test("RESP3: %d replies byte-identical to redis-server after HELLO 3" % len(RESP3_CASES))
+    def _():
+        a, b = Raw(P_MAIN), Raw(P_REDIS)
+        for conn in (a, b):
+            conn.cmd("FLUSHALL")
+            conn.cmd("HELLO", "3")
+        bad = []
+        for case in RESP3_CASES:
+            a.send(encode(*case))
+            b.send(encode(*case))
+            ra, rb = a.raw_reply(), b.raw_reply()
+            if ra != rb:
+                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        a.close()
+        b.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
     @test("replies: an empty key is refused with an error (the engine's key contract: 1..max bytes)")
     def _():
         c = Raw(P_MAIN)
