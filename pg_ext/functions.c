@@ -125,6 +125,19 @@ shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull
 				return PointerGetDatum(b);
 			}
 		case TEXTOID:
+			if (GetDatabaseEncoding() == PG_UTF8)
+			{
+				/* the common case: verify once, copy once */
+				text	   *t;
+
+				if (len > MaxAllocSize - VARHDRSZ ||
+					!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
+					(void) shardkv_stored_to_cstring(data, len, type, &slen);	/* reports */
+				t = palloc(len + VARHDRSZ);
+				SET_VARSIZE(t, len + VARHDRSZ);
+				memcpy(VARDATA(t), data, len);
+				return PointerGetDatum(t);
+			}
 			s = shardkv_stored_to_cstring(data, len, type, &slen);
 			return PointerGetDatum(cstring_to_text_with_len(s, slen));
 		case JSONBOID:
