@@ -52,7 +52,7 @@ static void hook(void *ctx, const char *ns, const void *key, size_t klen, int ev
 		memcpy(other, "seen:", 5);
 		memcpy(other + 5, key, klen < 60 ? klen : 60);
 		kv_env *env = ctx;
-		if (klen < 60 && memcmp(key, "seen:", 5) != 0 &&
+		if (klen < 60 && (klen < 5 || memcmp(key, "seen:", 5) != 0) &&
 		    kv_set(reentry_ns, other, 5 + klen, "1", 1, KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL) != KV_OK)
 			reentry_bad++;
 		if (env)

@@ -162,11 +162,11 @@ static void make_entries(int64_t far)
 			e->klen = 1;
 		e->type = types[i % 9];
 		e->vlen = e->type == KV_T_NULL ? 0 : i == 11 ? 90000 : (size_t)(i * 13 % 200);
-		e->val = malloc(e->vlen + 1);
+		e->val = malloc(e->vlen + 32);
 		for (size_t j = 0; j < e->vlen; j++)
 			e->val[j] = (char)(j * 31 + (size_t)i);
 		if (e->type == KV_T_INT)
-			e->vlen = (size_t)snprintf(e->val, e->vlen + 1 > 24 ? 24 : e->vlen + 1, "%d", -i * 1000);
+			e->vlen = (size_t)snprintf(e->val, 32, "%d", -i * 1000);
 		e->exp = i % 4 == 0 ? far + i : 0;
 	}
 }
