@@ -938,9 +938,18 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv, sql
 	if (!is_insert) {
 		if (kvsql_key(argv[0], &oldk) != 0)
 			return SQLITE_OK;
-		if (oldk.len == newk.len && memcmp(oldk.data, newk.data, newk.len) == 0)
+		if (oldk.len == newk.len && memcmp(oldk.data, newk.data, newk.len) == 0) {
+			if (exp == KV_EXPIRE_KEEP) {
+				/* keeping the expiry of a write buffered earlier: copy it, so
+				 * that reads before the commit see it too */
+				const kvtxn_ent *e = kvtxn_find(&p->txn, newk.data, newk.len);
+
+				if (e != NULL && e->op == KV_OP_SET)
+					exp = e->expires_at;
+			}
 			return kvtxn_add(&p->txn, KV_OP_SET, 0, newk.data, newk.len, val.data, val.len,
 			                 val.type, exp);
+		}
 		if (exp == KV_EXPIRE_KEEP) {
 			exp = current_expiry(p, oldk.data, oldk.len);
 			if (exp == 0)

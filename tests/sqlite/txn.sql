@@ -42,6 +42,14 @@ SELECT value FROM c WHERE key = 'k';
 COMMIT;
 SELECT value FROM c WHERE key = 'k';
 
+-- case: an update inside the transaction keeps the expiry of the buffered insert
+BEGIN;
+INSERT INTO c(key, value, ttl) VALUES ('k', 1, 100);
+UPDATE c SET value = 2 WHERE key = 'k';
+SELECT value, ttl BETWEEN 99 AND 100 FROM c WHERE key = 'k';
+COMMIT;
+SELECT value, ttl BETWEEN 99 AND 100 FROM c WHERE key = 'k';
+
 -- case: delete then insert of an existing key
 BEGIN;
 DELETE FROM c WHERE key = 'base';
