@@ -226,6 +226,7 @@ _PG_init(void)
 							 "Load the snapshot when the server starts.",
 							 NULL, &shardkv_load_on_start, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	shardkv_notify_define_guc();
 	MarkGUCPrefixReserved("shardkv");
 
 	prev_shmem_request_hook = shmem_request_hook;
@@ -260,6 +261,8 @@ shardkv_wait_ready(void)
 	ConditionVariableCancelSleep();
 }
 
+static bool notify_installed = false;
+
 /* The store, or a clear error if the library was not preloaded. */
 kv_env *
 shardkv_get_env(void)
@@ -271,6 +274,11 @@ shardkv_get_env(void)
 				 errhint("Add shardkv to shared_preload_libraries in postgresql.conf and restart the server.")));
 	if (unlikely(pg_atomic_read_u32(&shardkv_shared->ready) == 0))
 		shardkv_wait_ready();
+	if (unlikely(!notify_installed))
+	{
+		shardkv_notify_install(shardkv_env);
+		notify_installed = true;
+	}
 	return shardkv_env;
 }
 

@@ -4,6 +4,7 @@
  * The host is thin: it turns SQL types into engine calls and engine status
  * codes into ereport().  Files:
  *   shardkv.c   _PG_init, GUCs, shared memory, error table, shared helpers
+ *   notify.c    NOTIFY of the changes a session makes (shardkv.notify_channel)
  *   worker.c    background worker: snapshot load at start, tick, autosave,
  *               save on clean shutdown
  *   functions.c the kv.* SQL functions
@@ -106,6 +107,11 @@ typedef struct ShardkvScanCtx
 
 extern int	shardkv_scan_collect(void *arg, const void *key, size_t klen, const void *val,
 								 size_t vlen, int type, int64_t expires_at);
+
+/* notify.c */
+extern char *shardkv_notify_channel;
+extern void shardkv_notify_define_guc(void);
+extern void shardkv_notify_install(kv_env *env);
 
 /* worker.c */
 extern void shardkv_register_worker(void);
