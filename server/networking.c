@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK   (16 * 1024)
-#define BIG_BULK     (32 * 1024)     /* bulks this large get an exactly-sized buffer */
+#define BIG_BULK     (32 * 1024)     /* bulks this large grow the buffer in big steps */
 
 static void wake(worker *w)
 {
@@ -284,11 +284,17 @@ static int ensureReadRoom(client *c)
 		c->qpos = 0;
 	}
 	size_t want = c->qlen + READ_CHUNK;
-	/* a large announced bulk: size the buffer for the whole request at once */
+	/*
+	 * A large announced bulk: grow towards the whole request, but never beyond
+	 * twice what has arrived, so announcing 512 MB and stalling costs a client
+	 * kilobytes, while a bulk that does arrive is copied O(1) times per byte.
+	 */
 	if (c->parser.kind == 1 && c->parser.bulklen >= BIG_BULK) {
 		size_t whole = c->parser.pos + (size_t)c->parser.bulklen + 2;
-		if (whole > want)
-			want = whole;
+		size_t step = c->qlen > READ_CHUNK ? c->qlen : READ_CHUNK;
+		size_t target = whole < c->qlen + step ? whole : c->qlen + step;
+		if (target > want)
+			want = target;
 	}
 	uint64_t limit = atomic_load(&srv.qbuf_limit);
 	if (c->qlen >= limit || (c->parser.kind == 1 && c->parser.bulklen >= 0 &&
@@ -300,9 +306,9 @@ static int ensureReadRoom(client *c)
 	if (want > limit + READ_CHUNK)
 		want = limit + READ_CHUNK;
 	if (c->qcap < want) {
-		size_t ncap = c->qcap ? c->qcap : READ_CHUNK;
-		while (ncap < want)
-			ncap *= 2;
+		size_t ncap = c->qcap ? c->qcap * 2 : READ_CHUNK;
+		if (ncap < want || ncap > limit + READ_CHUNK)
+			ncap = want;
 		char *n = realloc(c->qbuf, ncap);
 		if (n == NULL)
 			return -1;

@@ -340,7 +340,7 @@ try:
         ("GET", "nosuch"), ("SET", "a", "1"), ("MGET", "a", "nosuch"), ("SET", "a", "2", "GET"),
         ("SET", "nx", "1", "XX", "GET"), ("SET", "a", "1", "NX"), ("INCRBYFLOAT", "f", "1.5"),
         ("CONFIG", "GET", "maxmemory-policy"), ("PUBSUB", "NUMSUB", "x", "y"), ("PUBSUB", "CHANNELS"),
-        ("CLIENT", "GETNAME"), ("GETDEL", "nosuch"), ("GETEX", "nosuch"), ("RANDOMKEY",),
+        ("CLIENT", "GETNAME"), ("GETDEL", "nosuch"), ("GETEX", "nosuch"),
         ("KEYS", "a"), ("EXISTS", "a"), ("TTL", "a"), ("PING",),
         ("GETSET", "nosuch2", "x"), ("UNSUBSCRIBE",), ("PUNSUBSCRIBE",),
         ("SUBSCRIBE", "c1"), ("PING",), ("UNSUBSCRIBE", "c1"),
