@@ -49,6 +49,10 @@ static _Thread_local int t_last_rc;
 static _Thread_local int t_have_rc;
 static int t_child_base;
 
+/* Flags shared between test threads (stop signals): atomic, so TSan agrees. */
+#define T_LOAD(x)     __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define T_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
 /* Key/value literal: pointer and length, NUL bytes included ("a\0b" is 3 bytes). */
 #define K(s) (s), (sizeof(s) - 1)
 

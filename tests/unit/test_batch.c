@@ -396,7 +396,7 @@ int main(int argc, char **argv)
 
 static kv_env *cenv;
 static kv_ns *cns;
-static volatile int cstop;
+static int cstop;
 static char accts[NACCT][24], slot[NSLOT][24];
 
 typedef struct {
@@ -411,7 +411,7 @@ static void *sum_writer(void *p)
 	kv_op ops[NACCT];
 	char vals[NACCT][24];
 	kv_error err;
-	while (!cstop) {
+	while (!T_LOAD(cstop)) {
 		int64_t left = TOTAL;
 		int n = 0;
 		int perm[NACCT];
@@ -442,7 +442,7 @@ static void *token_mover(void *p)
 	carg *a = p;
 	kv_error err;
 	kv_buf arena = KV_BUF_INIT;
-	while (!cstop) {
+	while (!T_LOAD(cstop)) {
 		int i = (int)(t_rand(&a->seed) % NSLOT), j = (int)(t_rand(&a->seed) % NSLOT);
 		if (i == j)
 			continue;
@@ -466,7 +466,7 @@ static void *checker(void *p)
 	kv_op ops[NSLOT];
 	kv_error err;
 	kv_buf arena = KV_BUF_INIT;
-	while (!cstop) {
+	while (!T_LOAD(cstop)) {
 		for (int i = 0; i < NACCT; i++)
 			ops[i] = o_get(accts[i]);
 		int rc = kv_batch(cns, ops, NACCT, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
@@ -513,7 +513,7 @@ static void *cresizer(void *p)
 {
 	carg *a = p;
 	uint32_t shards = 2;
-	while (!cstop) {
+	while (!T_LOAD(cstop)) {
 		if (shards < 128) {
 			shards += 1 + shards / 2;
 			int rc = kv_ns_resize(cns, shards);
@@ -553,13 +553,13 @@ static void batch_concurrency(void)
 			void *(*fn[6])(void *) = {sum_writer, sum_writer, token_mover, token_mover, checker,
 			                          cresizer};
 			memset(a, 0, sizeof a);
-			cstop = 0;
+			T_STORE(cstop, 0);
 			for (int i = 0; i < 6; i++) {
 				a[i].seed = seed + (uint64_t)i * 1000003;
 				pthread_create(&th[i], NULL, fn[i], &a[i]);
 			}
 			t_sleep_ms(ms);
-			cstop = 1;
+			T_STORE(cstop, 1);
 			long bad = 0;
 			for (int i = 0; i < 6; i++) {
 				pthread_join(th[i], NULL);

@@ -101,7 +101,7 @@ typedef struct {
 	const char *nsname;
 	int iters;
 	int fails;
-	volatile int *stop;
+	int *stop;
 	int id;
 } warg;
 
@@ -129,7 +129,7 @@ static void *resize_worker(void *p)
 {
 	warg *a = p;
 	uint32_t shards = 2;
-	while (!*a->stop && shards < 300) {
+	while (!T_LOAD(*a->stop) && shards < 300) {
 		shards += 1 + shards / 4;
 		int rc = kv_ns_resize(a->ns, shards);
 		if (rc != KV_OK && rc != KV_EBUSY) {
@@ -155,7 +155,7 @@ static void test_counters(void)
 		if (ns) {
 			pthread_t th[8], rt;
 			warg a[8], ra;
-			volatile int stop = 0;
+			int stop = 0;
 			memset(&ra, 0, sizeof ra);
 			ra.ns = ns;
 			ra.stop = &stop;
@@ -173,7 +173,7 @@ static void test_counters(void)
 				pthread_join(th[i], NULL);
 				fails += a[i].fails;
 			}
-			stop = 1;
+			T_STORE(stop, 1);
 			pthread_join(rt, NULL);
 			E(fails == 0 && ra.fails == 0);
 			int64_t r = 0;
@@ -204,7 +204,7 @@ static void key_of(char *k, size_t *kl, int vol, int i)
 typedef struct {
 	kv_env *env;
 	kv_ns *ns;
-	volatile int *stop;
+	int *stop;
 	uint64_t seed;
 	long reads, torn, missing, other, writes;
 	int id;
@@ -215,7 +215,7 @@ static void *torn_writer(void *p)
 	targ *a = p;
 	char *v = malloc(4096);
 	kv_buf b = KV_BUF_INIT;
-	while (!*a->stop) {
+	while (!T_LOAD(*a->stop)) {
 		uint32_t g = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELAXED);
 		uint64_t r = t_rand(&a->seed);
 		int vol = (int)(r & 1);
@@ -274,7 +274,7 @@ static void *torn_reader(void *p)
 {
 	targ *a = p;
 	kv_buf b = KV_BUF_INIT;
-	while (!*a->stop) {
+	while (!T_LOAD(*a->stop)) {
 		uint64_t r = t_rand(&a->seed);
 		int vol = (int)(r & 1);
 		int i = (int)((r >> 8) % (vol ? NVOL : NSTABLE));
@@ -306,7 +306,7 @@ static void *torn_reader(void *p)
 static void *ticker(void *p)
 {
 	targ *a = p;
-	while (!*a->stop) {
+	while (!T_LOAD(*a->stop)) {
 		kv_tick_info ti;
 		int rc = kv_tick(a->env, 50, &ti);
 		if (rc != KV_OK)
@@ -321,7 +321,7 @@ static void *resizer(void *p)
 {
 	targ *a = p;
 	uint32_t shards = 2;
-	while (!*a->stop) {
+	while (!T_LOAD(*a->stop)) {
 		if (shards < 512) {
 			shards += 1 + shards / 3;
 			int rc = kv_ns_resize(a->ns, shards);
@@ -362,7 +362,7 @@ static void test_torn(void)
 		if (ns) {
 			g_far = kv_now_ms() + 10 * HOUR_MS;
 			fill_stable(ns);
-			volatile int stop = 0;
+			int stop = 0;
 			pthread_t th[10];
 			targ a[10];
 			int n = 0;
@@ -383,7 +383,7 @@ static void test_torn(void)
 			pthread_create(&th[n], NULL, resizer, &a[n]);
 			n++;
 			t_sleep_ms(ms);
-			stop = 1;
+			T_STORE(stop, 1);
 			long reads = 0, torn = 0, missing = 0, other = 0, writes = 0;
 			for (int i = 0; i < n; i++) {
 				pthread_join(th[i], NULL);
@@ -573,7 +573,7 @@ static void test_processes(void)
 typedef struct {
 	kv_env *env;
 	kv_ns *ns; /* opened before the drops start */
-	volatile int *stop;
+	int *stop;
 	long ops, bad;
 	int id;
 } darg;
@@ -585,7 +585,7 @@ static void *drop_user(void *p)
 	kv_buf b = KV_BUF_INIT;
 	char v[600];
 	memset(v, 'd', sizeof v);
-	while (!*a->stop) {
+	while (!T_LOAD(*a->stop)) {
 		int64_t r;
 		char k[32];
 		int kl = snprintf(k, sizeof k, "k%ld", a->ops % 500);
@@ -614,7 +614,7 @@ static void test_drop_race(void)
 		g_bad_printed = 0;
 		kv_env *env = t_env(128 << 20);
 		if (env && EOK(kv_ns_create(env, "flip", NULL))) {
-			volatile int stop = 0;
+			int stop = 0;
 			pthread_t th[3];
 			darg a[3];
 			for (int i = 0; i < 3; i++) {
@@ -642,7 +642,7 @@ static void test_drop_race(void)
 					nbad += bad("kv_ns_create", rc);
 				t_sleep_ms(1);
 			}
-			stop = 1;
+			T_STORE(stop, 1);
 			long ops = 0;
 			for (int i = 0; i < 3; i++) {
 				if (!a[i].ns)

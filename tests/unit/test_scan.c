@@ -390,7 +390,7 @@ static void test_quiet(void)
 #define NSTABLE 3000
 static kv_env *cenv;
 static kv_ns *cns;
-static volatile int cstop;
+static int cstop;
 static int resize_gen; /* odd while a resize runs */
 
 typedef struct {
@@ -403,7 +403,7 @@ static void *churn(void *p)
 	warg *a = p;
 	char k[32], v[300];
 	memset(v, 'c', sizeof v);
-	while (!cstop) {
+	while (!T_LOAD(cstop)) {
 		uint64_t r = t_rand(&a->seed);
 		int kl;
 		int rc;
@@ -438,7 +438,7 @@ static void *sresizer(void *p)
 {
 	warg *a = p;
 	uint32_t shards = 2;
-	while (!cstop) {
+	while (!T_LOAD(cstop)) {
 		t_sleep_ms(15);
 		if (shards >= 256)
 			continue;
@@ -499,7 +499,7 @@ static void test_coverage(void)
 			pthread_t th[3];
 			warg a[3];
 			memset(a, 0, sizeof a);
-			cstop = 0;
+			T_STORE(cstop, 0);
 			for (int i = 0; i < 3; i++) {
 				a[i].seed = seed + (uint64_t)i * 7777;
 				pthread_create(&th[i], NULL, i == 2 ? sresizer : churn, &a[i]);
@@ -542,7 +542,7 @@ static void test_coverage(void)
 				other += cc.other;
 				scans++;
 			}
-			cstop = 1;
+			T_STORE(cstop, 1);
 			long bad = 0;
 			for (int i = 0; i < 3; i++) {
 				pthread_join(th[i], NULL);

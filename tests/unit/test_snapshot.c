@@ -876,7 +876,7 @@ static void test_kill_during_save(void)
 #define TOTAL 100000
 static kv_env *benv;
 static kv_ns *bns;
-static volatile int bstop;
+static int bstop;
 static char accts[NACCT][24];
 
 static void *batch_writer(void *p)
@@ -886,7 +886,7 @@ static void *batch_writer(void *p)
 	char vals[NACCT][24];
 	kv_error err;
 	long *bad = calloc(1, sizeof(long));
-	while (!bstop) {
+	while (!T_LOAD(bstop)) {
 		int64_t left = TOTAL;
 		int rot = (int)(t_rand(&seed) % NACCT); /* a different key order each batch */
 		for (int i = 0; i < NACCT; i++) {
@@ -928,7 +928,7 @@ static void test_consistent_cut(void)
 				EOK(kv_set(bns, accts[i], strlen(accts[i]), i ? "0" : "100000", i ? 1 : 6, KV_T_INT,
 				           KV_EXPIRE_NEVER, 0, NULL));
 			}
-			bstop = 0;
+			T_STORE(bstop, 0);
 			pthread_t th[2];
 			for (int i = 0; i < 2; i++)
 				pthread_create(&th[i], NULL, batch_writer, (void *)(uintptr_t)(i * 77 + 1));
@@ -962,7 +962,7 @@ static void test_consistent_cut(void)
 				kv_ns_close(cut);
 				EOK(kv_ns_drop(benv, "cut"));
 			}
-			bstop = 1;
+			T_STORE(bstop, 1);
 			long bad = 0;
 			for (int i = 0; i < 2; i++) {
 				void *r;
