@@ -199,3 +199,7 @@ INSERT INTO t VALUES (1);
 -- case: table-valued functions are direct-only: not from a view
 CREATE VIEW v AS SELECT * FROM kv_namespaces();
 SELECT * FROM v;
+
+-- case: a full store is an error, not a crash (SHARDKV_MEMORY=4MB in a nested shell)
+.shell SHARDKV_MEMORY=4MB @SQLITE3@ :memory: -cmd '.load @EXT@' "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) SELECT count(*) FROM n WHERE kv_set('m', 'k' || i, zeroblob(100));" 2>&1
+.shell SHARDKV_MEMORY=4MB @SQLITE3@ :memory: -cmd '.load @EXT@' -cmd 'CREATE VIRTUAL TABLE c USING kv(shards=1)' -cmd "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) INSERT INTO c SELECT 'k' || i, zeroblob(100) FROM n;" "SELECT 'rows after the failed commit: ' || count(*) FROM c;" 2>&1 | grep -o -e 'out of memory[^(]*' -e 'rows after.*'
