@@ -70,12 +70,22 @@ void addReplyRaw(replyBuf *rb, const void *p, size_t n)
 	rb->len += n;
 }
 
-/* "<prefix><n>\r\n" */
+/* "<prefix><n>\r\n", formatted by hand: it is on every reply's path. */
 static void addHeader(replyBuf *rb, char prefix, long long n)
 {
 	char tmp[32];
-	int l = snprintf(tmp, sizeof(tmp), "%c%lld\r\n", prefix, n);
-	addReplyRaw(rb, tmp, (size_t)l);
+	char *p = tmp + sizeof(tmp);
+	unsigned long long u = n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n;
+	*--p = '\n';
+	*--p = '\r';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (n < 0)
+		*--p = '-';
+	*--p = prefix;
+	addReplyRaw(rb, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Copy s, turning CR and LF into spaces so the line stays one line. */
