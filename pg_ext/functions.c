@@ -1009,11 +1009,15 @@ shardkv_drop_namespace(PG_FUNCTION_ARGS)
 {
 	kv_env	   *env = shardkv_get_env();
 	char	   *name;
+	TimestampTz start;
 	int			rc;
 
 	require_arg(fcinfo, 0, "namespace");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	rc = kv_ns_drop(env, name);
+	start = GetCurrentTimestamp();
+	do
+		rc = kv_ns_drop(env, name);
+	while (shardkv_busy_wait(rc, start));
 	if (rc == KV_ENONS && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
 	{
 		ereport(NOTICE,
@@ -1044,13 +1048,17 @@ shardkv_resize(PG_FUNCTION_ARGS)
 {
 	kv_ns	   *ns = ns_arg(fcinfo, 0);
 	int32		shards;
+	TimestampTz start;
 	int			rc;
 
 	require_arg(fcinfo, 1, "shards");
 	shards = PG_GETARG_INT32(1);
 	if (shards <= 0)
 		shardkv_report(KV_ESHARDS, kv_ns_name(ns), NULL);
-	rc = kv_ns_resize(ns, (uint32_t) shards);
+	start = GetCurrentTimestamp();
+	do
+		rc = kv_ns_resize(ns, (uint32_t) shards);
+	while (shardkv_busy_wait(rc, start));
 	CHECK(rc, ns);
 	PG_RETURN_VOID();
 }
@@ -1164,6 +1172,7 @@ shardkv_save(PG_FUNCTION_ARGS)
 	char	   *file = opt_cstring(fcinfo, 1);
 	char	   *path;
 	kv_error	err;
+	TimestampTz start;
 	int			rc;
 
 	if (ns == NULL && file == NULL)
@@ -1172,9 +1181,12 @@ shardkv_save(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 	path = shardkv_snapshot_path(file, true);
-	memset(&err, 0, sizeof(err));
-	err.item = (size_t) -1;
-	rc = kv_save(env, ns, path, &err);
+	start = GetCurrentTimestamp();
+	do
+	{
+		memset(&err, 0, sizeof(err));
+		rc = kv_save(env, ns, path, &err);
+	} while (shardkv_busy_wait(rc, start));
 	if (rc != KV_OK)
 		shardkv_report(rc, ns, &err);
 	PG_RETURN_VOID();
@@ -1191,6 +1203,7 @@ shardkv_load(PG_FUNCTION_ARGS)
 	char	   *into = opt_cstring(fcinfo, 2);
 	char	   *path;
 	kv_error	err;
+	TimestampTz start;
 	int			rc;
 
 	if (into != NULL && ns == NULL)
@@ -1198,9 +1211,12 @@ shardkv_load(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("into_ns requires a namespace to load")));
 	path = shardkv_snapshot_path(file, false);
-	memset(&err, 0, sizeof(err));
-	err.item = (size_t) -1;
-	rc = kv_load(env, path, ns, into, &err);
+	start = GetCurrentTimestamp();
+	do
+	{
+		memset(&err, 0, sizeof(err));
+		rc = kv_load(env, path, ns, into, &err);
+	} while (shardkv_busy_wait(rc, start));
 	if (rc != KV_OK)
 		shardkv_report(rc, into ? into : ns, &err);
 	PG_RETURN_VOID();

@@ -37,6 +37,7 @@
 #include "common/int.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -565,6 +566,26 @@ shardkv_snapshot_path(const char *file, bool for_write)
 	return path;
 }
 
+/*
+ * KV_EBUSY means another save, load or resize of the namespace is running:
+ * short, rare administrative work.  SQL callers wait it out (interruptibly,
+ * up to BUSY_WAIT_MS) rather than fail; call as
+ *     start = GetCurrentTimestamp(); do rc = ...; while (shardkv_busy_wait(rc, start));
+ */
+#define BUSY_WAIT_MS 10000
+
+bool
+shardkv_busy_wait(int rc, TimestampTz start)
+{
+	if (rc != KV_EBUSY || TimestampDifferenceExceeds(start, GetCurrentTimestamp(), BUSY_WAIT_MS))
+		return false;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+					 PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
 /* Save every namespace to the configured file; used by the worker and kv.save(). */
 bool
 shardkv_save_all(int elevel)
@@ -573,8 +594,13 @@ shardkv_save_all(int elevel)
 	char	   *path = shardkv_snapshot_path(NULL, true);
 	int			rc;
 
-	memset(&err, 0, sizeof(err));
-	rc = kv_save(shardkv_env, NULL, path, &err);
+	TimestampTz start = GetCurrentTimestamp();
+
+	do
+	{
+		memset(&err, 0, sizeof(err));
+		rc = kv_save(shardkv_env, NULL, path, &err);
+	} while (elevel >= ERROR && shardkv_busy_wait(rc, start));	/* the worker retries next tick */
 	if (rc != KV_OK)
 	{
 		if (elevel >= ERROR)

@@ -69,6 +69,7 @@ extern int	shardkv_status_sqlstate(int rc);
 extern char *shardkv_status_message(int rc, const char *ns);
 extern char *shardkv_snapshot_path(const char *file, bool for_write);
 extern bool shardkv_save_all(int elevel);
+extern bool shardkv_busy_wait(int rc, TimestampTz start);
 extern bool shardkv_load_default(int elevel);
 extern int64 shardkv_interval_ms(Interval *iv);
 extern int64 shardkv_expiry_from_ttl(Interval *ttl);

@@ -124,6 +124,51 @@ else
 	cat "$PGT/pgbench.log"; nok "pgbench run"
 fi
 
+# ------------------------------------------------------------------- stress
+# 4 clients write, read, batch and count while another client scans and saves
+# and the shard count is raised online; every transaction must succeed and the
+# counter must equal the number of transactions.
+pg_psql main -c "SELECT kv.create_namespace('stress', shards => 2)" >/dev/null
+cat >"$PGT/mixed.sql" <<'EOF2'
+\set id random(1, 5000)
+SELECT kv.set('stress', 'k' || :id, repeat('x', :id % 300));
+SELECT kv.get('stress', 'k' || :id);
+SELECT kv.incr('stress', 'counter');
+SELECT count(*) FROM kv.mget('stress', ARRAY['k1', 'k2', 'k' || :id]);
+SELECT * FROM kv.mset('stress', ARRAY['a' || :id, 'b' || :id], ARRAY['1', '2']);
+SELECT kv.delete('stress', 'k' || (:id + 1));
+EOF2
+cat >"$PGT/admin.sql" <<'EOF2'
+SELECT count(*) FROM kv.keys('stress', 'k*');
+SELECT kv.save('stress', 'stress.snap');
+EOF2
+[ -n "$RUN" ] && chown postgres: "$PGT/mixed.sql" "$PGT/admin.sql"
+$RUN "$PGBIN/pgbench" -n -M prepared -c 4 -j 2 -T 4 -f "$PGT/mixed.sql" \
+	-h "$PGT" -p 55430 -U postgres postgres >"$PGT/stress.log" 2>&1 &
+stress_pid=$!
+$RUN "$PGBIN/pgbench" -n -c 1 -T 4 -f "$PGT/admin.sql" \
+	-h "$PGT" -p 55430 -U postgres postgres >"$PGT/stress-admin.log" 2>&1 &
+admin_pid=$!
+resize_ok=1
+for n in 4 8 16; do
+	sleep 0.8
+	pg_psql main -c "SELECT kv.resize('stress', $n)" >/dev/null || resize_ok=0
+done
+wait $stress_pid; stress_rc=$?
+wait $admin_pid; admin_rc=$?
+done_tx=$(awk '/number of transactions actually processed/ {split($NF, a, "/"); print a[1]}' "$PGT/stress.log")
+failed_tx=$(awk '/number of failed transactions/ {print $5}' "$PGT/stress.log")
+if [ "$stress_rc" = 0 ] && [ "${failed_tx:-x}" = 0 ] && [ -n "$done_tx" ]; then
+	ok "stress: $done_tx mixed transactions from 4 clients, no errors"
+else
+	cat "$PGT/stress.log"; nok "stress: mixed clients failed (exit $stress_rc)"
+fi
+if [ "$admin_rc" = 0 ]; then ok "stress: scans and saves alongside"; else cat "$PGT/stress-admin.log"; nok "stress: scans and saves failed"; fi
+check "stress: online resizes while clients run" 1 "$resize_ok"
+check "stress: shard count raised" 16 "$(pg_psql main -c "SELECT shards FROM kv.namespaces() WHERE name = 'stress'")"
+check "stress: the counter equals the transactions" "$done_tx" "$(pg_psql main -c "SELECT kv.get('stress', 'counter')")"
+pg_psql main -c "SELECT kv.drop_namespace('stress')" >/dev/null
+
 # ---------------------------------------------------------------- snapshots
 . tests/pg/restart.sh
 
