@@ -133,7 +133,19 @@ run_ctest() {
 }
 run_ctest build/sqlite-tests/test_sharing "C sharing"
 run_ctest build/sqlite-tests/asan/test_sharing "C sharing (asan)"
-run_ctest build/sqlite-tests/tsan/test_sharing "C sharing (tsan)"
+# TSan: gcc cannot build the engine with -fsanitize=thread; fall back to clang
+# in a separate build tree, as tests/suite-engine-sanitizers.sh does.
+TSAN_BIN=build/sqlite-tests/tsan/test_sharing
+if ! make --no-print-directory "$TSAN_BIN" >"$WORK/tsan-build.log" 2>&1 || [ ! -x "$TSAN_BIN" ]; then
+	if command -v clang >/dev/null 2>&1 &&
+	   make --no-print-directory BUILD=build/clang-tsan CC=clang \
+		build/clang-tsan/sqlite-tests/tsan/test_sharing >"$WORK/tsan-build.log" 2>&1; then
+		TSAN_BIN=build/clang-tsan/sqlite-tests/tsan/test_sharing
+	else
+		grep -E 'error|Error' "$WORK/tsan-build.log" | head -n 10
+	fi
+fi
+run_ctest "$TSAN_BIN" "C sharing (tsan)"
 run_ctest build/sqlite-tests/test_lifetime "C lifetime"
 
 # ---------------------------------------------------------------- fuzz
