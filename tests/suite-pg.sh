@@ -35,10 +35,10 @@ trap 'exit 1' INT TERM HUP
 
 # ---------------------------------------------------------------- install
 if [ "$(id -u)" = 0 ]; then
-	if make --no-print-directory pg-install >/tmp/shardkv-pg-install.log 2>&1; then
+	if install_log=$(make --no-print-directory pg-install 2>&1); then
 		ok "make pg-install"
 	else
-		cat /tmp/shardkv-pg-install.log; nok "make pg-install"; finish
+		echo "$install_log"; nok "make pg-install"; finish
 	fi
 else
 	echo "# not root: using the shardkv already installed in $(pg_config --pkglibdir)"
