@@ -17,6 +17,26 @@
 static kv_env *g_env;
 static void batch_concurrency(void);
 
+/* An allocator that fails while fail_now is set, and counts live blocks. */
+static int fail_now;
+static long live_blocks;
+static void *fail_realloc(void *ctx, void *p, size_t n)
+{
+	(void)ctx;
+	if (n == 0) {
+		if (p)
+			__atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+		free(p);
+		return NULL;
+	}
+	if (__atomic_load_n(&fail_now, __ATOMIC_RELAXED))
+		return NULL;
+	void *q = realloc(p, n);
+	if (q && !p)
+		__atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+	return q;
+}
+
 static kv_op o_get(const char *k)
 {
 	kv_op o;
@@ -382,6 +402,41 @@ int main(int argc, char **argv)
 	kv_buf_free(env, &arena);
 	kv_ns_close(ns);
 	kv_env_close(env);
+
+	TEST("a batch whose arena cannot grow fails with KV_ENOMEM, changes nothing, leaks nothing")
+	{
+		kv_config cfg;
+		kv_env *fenv = NULL;
+		kv_config_init(&cfg);
+		cfg.memory = 32 << 20;
+		cfg.mem.xRealloc = fail_realloc;
+		if (EOK(kv_env_open(&cfg, &fenv))) {
+			kv_ns *f = t_ns(fenv, "f", NULL);
+			if (f) {
+				static char big[100000];
+				memset(big, 'B', sizeof big);
+				EOK(kv_set(f, K("big"), big, sizeof big, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+				set_s(f, "x", "old");
+				kv_op ops[] = {o_set("x", "new", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+				               o_key(KV_OP_CONSUME, "big"), o_get("big")};
+				kv_buf fa = KV_BUF_INIT;
+				fail_now = 1;
+				int rc = kv_batch(f, ops, 3, KV_BATCH_ALL_OR_NOTHING, &fa, &err);
+				fail_now = 0;
+				E(R(rc) == KV_ENOMEM);
+				E(val_is(fenv, f, "x", "old"));
+				E(!absent(f, "big"));
+				/* and with memory, the same batch works */
+				EOK(kv_batch(f, ops, 3, KV_BATCH_ALL_OR_NOTHING, &fa, &err));
+				E(ops[1].status == KV_OK && ops[1].out_len == sizeof big && ops[2].status == KV_NOTFOUND);
+				E(val_is(fenv, f, "x", "new") && absent(f, "big"));
+				kv_buf_free(fenv, &fa);
+				kv_ns_close(f);
+			}
+			kv_env_close(fenv);
+			E(live_blocks == 0);
+		}
+	}
 
 	batch_concurrency();
 	return t_done();

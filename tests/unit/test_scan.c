@@ -563,9 +563,82 @@ static void test_coverage(void)
 	}
 }
 
+/* An allocator that fails while fail_now is set, and counts live blocks. */
+static int fail_now;
+static long live_blocks;
+static void *fail_realloc(void *ctx, void *p, size_t n)
+{
+	(void)ctx;
+	if (n == 0) {
+		if (p)
+			live_blocks--;
+		free(p);
+		return NULL;
+	}
+	if (fail_now)
+		return NULL;
+	void *q = realloc(p, n);
+	if (q && !p)
+		live_blocks++;
+	return q;
+}
+
+static void test_failing_alloc(void)
+{
+	TEST("scans under a failing allocator: KV_ENOMEM or done, cursor kept, nothing leaked")
+	{
+		kv_config cfg;
+		kv_env *fenv = NULL;
+		kv_config_init(&cfg);
+		cfg.memory = 32 << 20;
+		cfg.mem.xRealloc = fail_realloc;
+		if (EOK(kv_env_open(&cfg, &fenv))) {
+			kv_ns *f = t_ns(fenv, "f", NULL);
+			if (f) {
+				static char big[50000];
+				memset(big, 'v', sizeof big);
+				for (int i = 0; i < 200; i++) {
+					char k[32];
+					int kl = snprintf(k, sizeof k, "k%d", i);
+					EOK(kv_set(f, k, (size_t)kl, big, (size_t)(i * 250), KV_T_BYTES, KV_EXPIRE_NEVER, 0,
+					           NULL));
+				}
+				kv_scan_opts o;
+				memset(&o, 0, sizeof o);
+				o.values = 1;
+				o.count = 50;
+				uint64_t cur = 0, before;
+				sctx c;
+				int enomem = 0, steps = 0, rc;
+				reset(&c, 0);
+				do {
+					before = cur;
+					fail_now = steps % 2 == 0;
+					rc = kv_scan(f, &cur, &o, collect, &c);
+					fail_now = 0;
+					if (rc == KV_ENOMEM) {
+						enomem++;
+						if (!E(cur == before))
+							break;
+						rc = kv_scan(f, &cur, &o, collect, &c);
+					}
+					if (!E(R(rc) == KV_OK))
+						break;
+				} while (cur != 0 && ++steps < 100000);
+				E(c.total >= 200);
+				printf("    %d scan steps refused with KV_ENOMEM and resumed\n", enomem);
+				kv_ns_close(f);
+			}
+			kv_env_close(fenv);
+			E(live_blocks == 0);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	t_init(argc, argv);
+	test_failing_alloc();
 	test_quiet();
 	test_coverage();
 	return t_done();
