@@ -489,11 +489,8 @@ run_lookup(ForeignScanState *node, KvScanState *st)
 	st->ops = palloc0(sizeof(kv_op) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		text	   *t = DatumGetTextPP(keys[i]);
-
 		st->ops[i].op = KV_OP_GET;
-		st->ops[i].key = VARDATA_ANY(t);
-		st->ops[i].klen = VARSIZE_ANY_EXHDR(t);
+		st->ops[i].key = shardkv_key_bytes(DatumGetTextPP(keys[i]), &st->ops[i].klen);
 	}
 	st->nops = n;
 	st->pos = 0;
@@ -752,15 +749,12 @@ row_key(TupleTableSlot *slot, AttrNumber att, kv_op *op)
 {
 	bool		isnull;
 	Datum		d = slot_getattr(slot, att, &isnull);
-	text	   *t;
 
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("key must not be null")));
-	t = DatumGetTextPP(d);
-	op->key = VARDATA_ANY(t);
-	op->klen = VARSIZE_ANY_EXHDR(t);
+	op->key = shardkv_key_bytes(DatumGetTextPP(d), &op->klen);
 }
 
 static void

@@ -209,8 +209,8 @@ ns_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /* A key as bytes (UTF-8). */
-static const char *
-key_bytes(text *t, size_t *klen)
+const char *
+shardkv_key_bytes(text *t, size_t *klen)
 {
 	const char *p = VARDATA_ANY(t);
 	int			l = (int) VARSIZE_ANY_EXHDR(t);
@@ -224,7 +224,7 @@ static const char *
 key_arg(FunctionCallInfo fcinfo, int n, size_t *klen)
 {
 	require_arg(fcinfo, n, "key");
-	return key_bytes(PG_GETARG_TEXT_PP(n), klen);
+	return shardkv_key_bytes(PG_GETARG_TEXT_PP(n), klen);
 }
 
 /* Report any status but the ones the caller treats as outcomes. */
@@ -603,7 +603,7 @@ ops_for_keys(Datum *keys, int n, int op)
 	for (i = 0; i < n; i++)
 	{
 		ops[i].op = op;
-		ops[i].key = key_bytes(DatumGetTextPP(keys[i]), &ops[i].klen);
+		ops[i].key = shardkv_key_bytes(DatumGetTextPP(keys[i]), &ops[i].klen);
 	}
 	return ops;
 }
@@ -788,9 +788,9 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 
 	memset(&opts, 0, sizeof(opts));
 	if (with_values && PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		opts.prefix = key_bytes(PG_GETARG_TEXT_PP(1), &opts.prefix_len);
+		opts.prefix = shardkv_key_bytes(PG_GETARG_TEXT_PP(1), &opts.prefix_len);
 	if (PG_NARGS() > patarg && !PG_ARGISNULL(patarg))
-		opts.match = key_bytes(PG_GETARG_TEXT_PP(patarg), &opts.match_len);
+		opts.match = shardkv_key_bytes(PG_GETARG_TEXT_PP(patarg), &opts.match_len);
 	opts.count = SCAN_STEP_KEYS;
 	opts.values = with_values;
 

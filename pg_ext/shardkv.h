@@ -81,6 +81,7 @@ extern int64 shardkv_timestamptz_to_ms(TimestampTz ts);
 extern Datum shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull);
 extern const char *shardkv_value_from(Oid typid, Datum d, size_t *len, int *type);
 extern const char *shardkv_type_name(int type);
+extern const char *shardkv_key_bytes(text *t, size_t *klen);
 extern char *shardkv_stored_to_cstring(const char *data, size_t len, int type, int *outlen);
 
 /*
