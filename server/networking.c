@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK   (16 * 1024)
+#define OUTPUT_PAUSE (4 * 1024 * 1024) /* pending reply bytes that pause reading */
 #define BIG_BULK     (32 * 1024)     /* bulks this large grow the buffer in big steps */
 
 static void wake(worker *w)
@@ -123,6 +124,7 @@ static client *clientCreate(worker *w, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	c->events = EPOLLIN;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		respParserFree(&c->parser);
 		pthread_mutex_destroy(&c->mbox_lock);
@@ -206,11 +208,19 @@ static int clientWrite(client *c)
 	atomic_store_explicit(&c->info_obl, c->rb.len - c->sentpos, memory_order_relaxed);
 	atomic_store_explicit(&c->info_sub, c->nchannels, memory_order_relaxed);
 	atomic_store_explicit(&c->info_psub, c->npatterns, memory_order_relaxed);
-	int want = c->rb.len > c->sentpos;
-	if (want != c->want_write) {
-		struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+	/*
+	 * Interest: write while replies are pending; read unless the client is
+	 * closing (a peer that keeps sending must not spin a level-triggered loop)
+	 * or has OUTPUT_PAUSE bytes of replies it has not read yet (backpressure
+	 * instead of an ever-growing reply buffer).
+	 */
+	size_t pending = c->rb.len - c->sentpos;
+	uint32_t events = (pending ? EPOLLOUT : 0) |
+	                  (!c->close_after_reply && pending < OUTPUT_PAUSE ? EPOLLIN : 0);
+	if (events != c->events) {
+		struct epoll_event ev = {.events = events, .data.ptr = c};
 		epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-		c->want_write = want;
+		c->events = events;
 	}
 	if (c->rb.len - c->sentpos > atomic_load(&srv.obuf_limit) || c->rb.oom || atomic_load(&c->mbox_overflow)) {
 		serverLog(LL_WARNING, "closing client id=%llu addr=%s: output buffer limit reached",

@@ -116,7 +116,7 @@ typedef struct client {
 	char           dbname[KV_NS_NAME_MAX + 1];
 	int            authenticated;
 	int            close_after_reply;
-	int            want_write;  /* EPOLLOUT is registered */
+	uint32_t       events;      /* the epoll interest registered now */
 	char           name[128];
 	char           addr[64];
 	int64_t        ctime_ms;

@@ -745,6 +745,27 @@ try:
         c.close()
         rl.config_set("proto-max-bulk-len", "512mb")
 
+    @test("limits: a client that pipelines without reading is paused, not buffered without bound")
+    def _():
+        rl.set("v", "x" * 1000)
+        c = Raw(P_LIMITS)
+        c.send(b"CLIENT SETNAME slowreader\r\n")
+        eq(c.reply(), "OK", "setname")
+        n = 60000  # ~60 MB of replies
+        sender = threading.Thread(target=lambda: c.send(encode("GET", "v") * n))
+        sender.start()
+        time.sleep(1.5)
+        line = [ln for ln in rl.execute_command("CLIENT", "LIST").splitlines() if "name=slowreader" in ln]
+        eq(len(line), 1, "client listed")
+        obl = int(line[0].split(" obl=")[1].split()[0])
+        true(obl < 8 * 1024 * 1024, "pending replies bounded: obl=%d" % obl)
+        for i in range(n):
+            if c.reply() != b"x" * 1000:
+                raise AssertionError("reply %d wrong" % i)
+        sender.join()
+        eq(c.cmd("PING"), "PONG", "still usable")
+        c.close()
+
     @test("limits: client-query-buffer-limit closes the client")
     def _():
         rl.config_set("client-query-buffer-limit", "1mb")
