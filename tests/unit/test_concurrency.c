@@ -93,6 +93,17 @@ static long bad(const char *what, int rc)
 	return 1;
 }
 
+/* Count an unexpected status: KV_ENOMEM apart, since a full store is its own finding. */
+static void note_rc(long *other, long *enomem, const char *what, int rc)
+{
+	if (rc == KV_ENOMEM)
+		(*enomem)++;
+	else
+		*other += bad(what, rc);
+	if (rc == KV_ENOMEM && *enomem == 1)
+		bad(what, rc);
+}
+
 /* ------------------------------------------------ 1: counters */
 
 typedef struct {
@@ -206,7 +217,7 @@ typedef struct {
 	kv_ns *ns;
 	int *stop;
 	uint64_t seed;
-	long reads, torn, missing, other, writes;
+	long reads, torn, missing, other, writes, enomem;
 	int id;
 } targ;
 
@@ -230,7 +241,7 @@ static void *torn_writer(void *p)
 			                                                          : KV_EXPIRE_NEVER,
 			            0, (r >> 40) % 4 == 0 ? &b : NULL);
 			if (rc != KV_OK)
-				a->other += bad("set of a stable key", rc);
+				note_rc(&a->other, &a->enomem, "set of a stable key", rc);
 			else if ((r >> 40) % 4 == 0 && (b.type == KV_T_NONE || sc_check(&b, 1, NULL)))
 				a->torn++; /* the old value of a stable key is complete too */
 		} else {
@@ -238,14 +249,14 @@ static void *torn_writer(void *p)
 			case 0:
 				rc = kv_del(a->ns, k, kl);
 				if (rc != KV_OK && rc != KV_NOTFOUND)
-					a->other += bad("del", rc);
+					note_rc(&a->other, &a->enomem, "del", rc);
 				break;
 			case 1:
 				rc = kv_consume(a->ns, k, kl, &b);
 				if (rc == KV_OK && sc_check(&b, 0, NULL))
 					a->torn++;
 				else if (rc != KV_OK && rc != KV_NOTFOUND)
-					a->other += bad("consume", rc);
+					note_rc(&a->other, &a->enomem, "consume", rc);
 				break;
 			case 2: {
 				char k2[32];
@@ -253,14 +264,14 @@ static void *torn_writer(void *p)
 				key_of(k2, &kl2, 1, (int)((r >> 50) % NVOL));
 				rc = kv_rename(a->ns, k, kl, k2, kl2, 0);
 				if (rc != KV_OK && rc != KV_NOTFOUND)
-					a->other += bad("rename", rc);
+					note_rc(&a->other, &a->enomem, "rename", rc);
 				break;
 			}
 			default: /* short TTL: expires while readers run */
 				rc = kv_set(a->ns, k, kl, v, sc_len(g), sc_type(g),
 				            kv_now_ms() + 1 + (int64_t)((r >> 50) % 30), 0, NULL);
 				if (rc != KV_OK)
-					a->other += bad("set with a short TTL", rc);
+					note_rc(&a->other, &a->enomem, "set with a short TTL", rc);
 			}
 		}
 		a->writes++;
@@ -294,7 +305,7 @@ static void *torn_reader(void *p)
 			if (!vol)
 				a->missing++;
 		} else {
-			a->other += bad("get", rc);
+			note_rc(&a->other, &a->enomem, "get", rc);
 		}
 		if (!vol && (r >> 40) % 16 == 0 && kv_exists(a->ns, k, kl) != KV_OK)
 			a->missing++;
@@ -310,7 +321,7 @@ static void *ticker(void *p)
 		kv_tick_info ti;
 		int rc = kv_tick(a->env, 50, &ti);
 		if (rc != KV_OK)
-			a->other += bad("kv_tick", rc);
+			note_rc(&a->other, &a->enomem, "kv_tick", rc);
 		a->reads += (long)ti.reclaimed;
 		t_sleep_ms(1);
 	}
@@ -326,7 +337,7 @@ static void *resizer(void *p)
 			shards += 1 + shards / 3;
 			int rc = kv_ns_resize(a->ns, shards);
 			if (rc != KV_OK && rc != KV_EBUSY)
-				a->other += bad("kv_ns_resize", rc);
+				note_rc(&a->other, &a->enomem, "kv_ns_resize", rc);
 			a->writes++;
 		}
 		t_sleep_ms(3);
@@ -384,7 +395,7 @@ static void test_torn(void)
 			n++;
 			t_sleep_ms(ms);
 			T_STORE(stop, 1);
-			long reads = 0, torn = 0, missing = 0, other = 0, writes = 0;
+			long reads = 0, torn = 0, missing = 0, other = 0, writes = 0, enomem = 0;
 			for (int i = 0; i < n; i++) {
 				pthread_join(th[i], NULL);
 				reads += a[i].reads;
@@ -392,11 +403,15 @@ static void test_torn(void)
 				missing += a[i].missing;
 				other += a[i].other;
 				writes += a[i].writes;
+				enomem += a[i].enomem;
 			}
 			printf("    %ld reads, %ld writes\n", reads, writes);
 			E(torn == 0);
 			E(missing == 0);
 			E(other == 0);
+			if (!E(enomem == 0))
+				fprintf(stderr, "    %ld writes failed with KV_ENOMEM: about 1 MiB of live data in a "
+				        "256 MiB store\n", enomem);
 			E(reads > 0 && writes > 0);
 			/* afterwards every stable key is complete */
 			kv_buf b = KV_BUF_INIT;
@@ -431,12 +446,12 @@ static void child_work(kv_env *env, int id, int iters, uint64_t seed, int do_res
 	size_t kl;
 	kv_buf b = KV_BUF_INIT;
 	uint32_t shards = 4;
-	long torn = 0, missing = 0, other = 0;
+	long torn = 0, missing = 0, other = 0, enomem = 0;
 	for (int i = 0; i < iters; i++) {
 		int64_t r;
 		int rc0 = kv_incr(ns, K("counter"), 1, &r);
 		if (rc0 != KV_OK)
-			other += bad("incr", rc0);
+			note_rc(&other, &enomem, "incr", rc0);
 		uint64_t x = t_rand(&seed);
 		int si = (int)(x % NSTABLE);
 		key_of(k, &kl, 0, si);
@@ -446,13 +461,13 @@ static void child_work(kv_env *env, int id, int iters, uint64_t seed, int do_res
 			int rc = kv_set(ns, k, kl, v, sc_len(g), sc_type(g),
 			                sc_exp(g, 0) ? sc_exp(g, 0) : KV_EXPIRE_NEVER, 0, NULL);
 			if (rc != KV_OK)
-				other += bad("set", rc);
+				note_rc(&other, &enomem, "set", rc);
 		} else {
 			int rc = kv_get(ns, k, kl, &b);
 			if (rc == KV_NOTFOUND)
 				missing++;
 			else if (rc != KV_OK)
-				other += bad("get", rc);
+				note_rc(&other, &enomem, "get", rc);
 			else if (sc_check(&b, 1, NULL) && torn++ < 3)
 				fprintf(stderr, "    process %d: torn read of %s\n", id, k);
 		}
@@ -460,20 +475,23 @@ static void child_work(kv_env *env, int id, int iters, uint64_t seed, int do_res
 			key_of(k, &kl, 1, (int)((x >> 20) % NVOL));
 			int rc = kv_set(ns, k, kl, "e", 1, KV_T_TEXT, kv_now_ms() + 2, 0, NULL);
 			if (rc != KV_OK)
-				other += bad("set with a TTL", rc);
+				note_rc(&other, &enomem, "set with a TTL", rc);
 			kv_tick(env, 20, NULL);
 		}
 		if (do_resize && i % (iters / 12 + 1) == 0 && shards < 200) {
 			shards += 7;
 			int rc = kv_ns_resize(ns, shards);
 			if (rc != KV_OK && rc != KV_EBUSY)
-				other += bad("kv_ns_resize", rc);
+				note_rc(&other, &enomem, "kv_ns_resize", rc);
 		}
 	}
 	E(torn == 0);
 	E(missing == 0);
 	if (!E(other == 0))
 		fprintf(stderr, "    process %d: %ld unexpected statuses\n", id, other);
+	if (!E(enomem == 0))
+		fprintf(stderr, "    process %d: %ld writes failed with KV_ENOMEM (128 MiB region, "
+		        "about 1 MiB of live data)\n", id, enomem);
 	kv_buf_free(env, &b);
 	kv_ns_close(ns);
 }
