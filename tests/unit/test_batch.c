@@ -9,6 +9,8 @@
  * Snapshots taken during such batches are checked in test_snapshot.c.
  */
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "test.h"
 
@@ -16,6 +18,7 @@
 
 static kv_env *g_env;
 static void batch_concurrency(void);
+static void batch_processes(void);
 
 /* An allocator that fails while fail_now is set, and counts live blocks. */
 static int fail_now;
@@ -439,6 +442,7 @@ int main(int argc, char **argv)
 	}
 
 	batch_concurrency();
+	batch_processes();
 	return t_done();
 }
 
@@ -578,6 +582,87 @@ static void *cresizer(void *p)
 		t_sleep_ms(20);
 	}
 	return NULL;
+}
+
+/* All-or-nothing batches from fork()ed processes over one MAP_SHARED region. */
+static void batch_processes(void)
+{
+	TEST("mode (b): all-or-nothing batches from several processes keep the invariant")
+	{
+		size_t sz = 64 << 20;
+		void *region = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		int *shared_stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_config cfg;
+		kv_config_init(&cfg);
+		cfg.region = region;
+		cfg.region_size = sz;
+		cfg.max_namespaces = 4;
+		cenv = NULL;
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 8;
+		if (E(region != MAP_FAILED && shared_stop != MAP_FAILED) && EOK(kv_env_open(&cfg, &cenv)) &&
+		    (cns = t_ns(cenv, "mpatom", &c)) != NULL) {
+			for (int i = 0; i < NACCT; i++) {
+				snprintf(accts[i], sizeof accts[i], "acct:%d", i);
+				EOK(kv_set(cns, accts[i], strlen(accts[i]), i == 0 ? "100000" : "0", i == 0 ? 6 : 1,
+				           KV_T_INT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			for (int i = 0; i < NSLOT; i++) {
+				snprintf(slot[i], sizeof slot[i], "slot:%d", i);
+				if (i < NTOKEN)
+					EOK(kv_set(cns, slot[i], strlen(slot[i]), K("token"), KV_T_TEXT, KV_EXPIRE_NEVER,
+					           0, NULL));
+			}
+			*shared_stop = 0;
+			uint64_t seed = t_seed("batch processes");
+			pid_t pids[3];
+			fflush(NULL);
+			for (int p = 0; p < 3; p++) {
+				pids[p] = fork();
+				if (pids[p] == 0) {
+					t_child_begin();
+					carg a;
+					memset(&a, 0, sizeof a);
+					a.seed = seed + (uint64_t)p * 31337;
+					/* the children's loops watch cstop: copy the shared flag into it */
+					pthread_t w;
+					pthread_create(&w, NULL, p == 2 ? token_mover : sum_writer, &a);
+					while (!__atomic_load_n(shared_stop, __ATOMIC_ACQUIRE))
+						t_sleep_ms(5);
+					T_STORE(cstop, 1);
+					pthread_join(w, NULL);
+					_exit(a.bad ? 1 : 0);
+				}
+			}
+			carg ck;
+			memset(&ck, 0, sizeof ck);
+			T_STORE(cstop, 0);
+			pthread_t th;
+			pthread_create(&th, NULL, checker, &ck);
+			t_sleep_ms(t_quick() ? 400 : 1500);
+			T_STORE(cstop, 1);
+			pthread_join(th, NULL);
+			__atomic_store_n(shared_stop, 1, __ATOMIC_RELEASE);
+			int bad_children = 0;
+			for (int p = 0; p < 3; p++) {
+				int st = 0;
+				if (pids[p] > 0 && (waitpid(pids[p], &st, 0) != pids[p] || !WIFEXITED(st) ||
+				                    WEXITSTATUS(st) != 0))
+					bad_children++;
+			}
+			E(bad_children == 0);
+			E(ck.bad == 0 && ck.reads > 0);
+			printf("    %ld consistent cuts checked against 3 writer processes\n", ck.reads);
+			kv_ns_close(cns);
+		}
+		if (cenv)
+			kv_env_close(cenv);
+		if (region != MAP_FAILED)
+			munmap(region, sz);
+		if (shared_stop != MAP_FAILED)
+			munmap(shared_stop, 4096);
+	}
 }
 
 static void batch_concurrency(void)

@@ -586,6 +586,97 @@ static void test_processes(void)
 	}
 }
 
+static int wait_byte(int fd)
+{
+	char c;
+	return read(fd, &c, 1) == 1 ? c : -1;
+}
+static void send_byte(int fd, char c)
+{
+	if (write(fd, &c, 1) != 1)
+		perror("write");
+}
+
+static void test_process_handles(void)
+{
+	TEST("mode (b): a handle in another process follows drop and re-create of its namespace")
+	{
+		size_t sz = 32 << 20;
+		void *region = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_env *env = NULL;
+		kv_config cfg;
+		kv_config_init(&cfg);
+		cfg.region = region;
+		cfg.region_size = sz;
+		cfg.max_namespaces = 8;
+		int to_child[2], to_parent[2];
+		if (E(region != MAP_FAILED) && EOK(kv_env_open(&cfg, &env)) &&
+		    EOK(kv_ns_create(env, "p", NULL)) && E(pipe(to_child) == 0 && pipe(to_parent) == 0)) {
+			kv_ns *ns = NULL;
+			if (EOK(kv_ns_open(env, "p", &ns))) {
+				EOK(kv_set(ns, K("k"), K("old"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+				kv_ns_close(ns);
+			}
+			fflush(NULL);
+			pid_t pid = fork();
+			if (pid == 0) {
+				t_child_begin();
+				kv_env *ce = NULL;
+				kv_ns *h = NULL;
+				kv_buf b = KV_BUF_INIT;
+				if (EOK(kv_env_attach(region, sz, NULL, &ce)) && EOK(kv_ns_open(ce, "p", &h))) {
+					E(R(kv_get(h, K("k"), &b)) == KV_OK && t_buf_is(&b, "old", 3));
+					send_byte(to_parent[1], 'o');
+					wait_byte(to_child[0]); /* parent dropped "p" */
+					ERC(kv_get(h, K("k"), &b), KV_ENONS);
+					ERC(kv_set(h, K("k"), K("x"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL), KV_ENONS);
+					send_byte(to_parent[1], 'd');
+					wait_byte(to_child[0]); /* parent re-created "p" with 3 shards and k=new */
+					E(R(kv_get(h, K("k"), &b)) == KV_OK && t_buf_is(&b, "new", 3));
+					kv_ns_stats st;
+					E(R(kv_ns_stats_get(h, &st)) == KV_OK && st.config.shards == 3);
+					EOK(kv_set(h, K("from-child"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+					kv_buf_free(ce, &b);
+					kv_ns_close(h);
+				}
+				if (ce)
+					kv_env_close(ce);
+				send_byte(to_parent[1], 'x');
+				t_child_exit();
+			}
+			int ok = wait_byte(to_parent[0]) == 'o';
+			E(ok);
+			EOK(kv_ns_drop(env, "p"));
+			send_byte(to_child[1], 'g');
+			E(wait_byte(to_parent[0]) == 'd');
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.shards = 3;
+			EOK(kv_ns_create(env, "p", &c));
+			if (EOK(kv_ns_open(env, "p", &ns))) {
+				EOK(kv_set(ns, K("k"), K("new"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+				send_byte(to_child[1], 'g');
+				E(wait_byte(to_parent[0]) == 'x');
+				EOK(kv_exists(ns, K("from-child")));
+				kv_ns_close(ns);
+			} else {
+				send_byte(to_child[1], 'g');
+			}
+			int st = 0;
+			waitpid(pid, &st, 0);
+			E(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			close(to_child[0]);
+			close(to_child[1]);
+			close(to_parent[0]);
+			close(to_parent[1]);
+		}
+		if (env)
+			kv_env_close(env);
+		if (region != MAP_FAILED)
+			munmap(region, sz);
+	}
+}
+
 /* ------------------------------------------------ 4: drop / re-create race */
 
 typedef struct {
@@ -824,6 +915,7 @@ int main(int argc, char **argv)
 	test_counters();
 	test_torn();
 	test_processes();
+	test_process_handles();
 	test_drop_race();
 	test_limits();
 	return t_done();
