@@ -203,3 +203,17 @@ SELECT * FROM v;
 -- case: a full store is an error, not a crash (SHARDKV_MEMORY=4MB in a nested shell)
 .shell SHARDKV_MEMORY=4MB @SQLITE3@ :memory: -cmd '.load @EXT@' "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) SELECT count(*) FROM n WHERE kv_set('m', 'k' || i, zeroblob(100));" 2>&1
 .shell SHARDKV_MEMORY=4MB @SQLITE3@ :memory: -cmd '.load @EXT@' -cmd 'CREATE VIRTUAL TABLE c USING kv(shards=1)' -cmd "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) INSERT INTO c SELECT 'k' || i, zeroblob(100) FROM n;" "SELECT 'rows after the failed commit: ' || count(*) FROM c;" 2>&1 | grep -o -e 'out of memory[^(]*' -e 'rows after.*'
+
+-- case: writes drive the engine's active expiry sweep (at most every 100 ms)
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+SELECT sum(kv_set('e', 'k' || i, 'v', 0.05)) FROM n;
+.shell sleep 0.3
+SELECT kv_set('other', 'x', 1);
+SELECT json_extract(kv_stats('e'), '$.keys') < 500, json_extract(kv_stats('e'), '$.expired') > 0;
+.shell sleep 0.15
+SELECT kv_set('other', 'x', 1);
+.shell sleep 0.15
+SELECT kv_set('other', 'x', 1);
+.shell sleep 0.15
+SELECT kv_set('other', 'x', 1);
+SELECT json_extract(kv_stats('e'), '$.keys'), json_extract(kv_stats('e'), '$.expired');
