@@ -96,6 +96,14 @@ run_sql_file() {
 		fi
 	done
 	cp "$dir/actual" "build/test-logs/sqlite-$name.actual" 2>/dev/null || true
+	# every expected case must still exist (a stale .expected is a defect too)
+	grep '^== case: ' "$expected" 2>/dev/null | sort >"$dir/want.cases"
+	grep '^== case: ' "$dir/actual" | sort >"$dir/got.cases"
+	stale=$(comm -23 "$dir/want.cases" "$dir/got.cases")
+	if [ -n "$stale" ]; then
+		bad "sql $name: $expected has cases the script no longer runs:"
+		echo "$stale" | sed 's/^/    /'
+	fi
 }
 
 mkdir -p build/test-logs
