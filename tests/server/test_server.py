@@ -1061,6 +1061,40 @@ try:
             log = asan.read_log()
             true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
 
+        @test("asan: 50000 random commands with hostile arguments: every one answered, no sanitizer report")
+        def _():
+            import random
+            rnd = random.Random(5)
+            names = [b"GET", b"SET", b"SETNX", b"SETEX", b"PSETEX", b"GETSET", b"GETDEL", b"GETEX", b"MGET",
+                     b"MSET", b"MSETNX", b"INCR", b"DECR", b"INCRBY", b"DECRBY", b"INCRBYFLOAT", b"APPEND",
+                     b"STRLEN", b"GETRANGE", b"SUBSTR", b"SETRANGE", b"DEL", b"EXISTS", b"TYPE", b"RENAME",
+                     b"RENAMENX", b"KEYS", b"SCAN", b"RANDOMKEY", b"DBSIZE", b"EXPIRE", b"PEXPIRE",
+                     b"EXPIREAT", b"PEXPIREAT", b"TTL", b"PTTL", b"EXPIRETIME", b"PERSIST", b"PING", b"ECHO",
+                     b"SELECT", b"NAMESPACE", b"CLIENT", b"COMMAND", b"INFO", b"CONFIG", b"TIME", b"LASTSAVE",
+                     b"PUBLISH", b"PUBSUB", b"HELLO", b"AUTH", b"NOSUCH"]
+            words = [b"", b"0", b"-1", b"1", b"10", b"9223372036854775807", b"-9223372036854775808",
+                     b"99999999999999999999", b"1.5", b"-inf", b"nan", b"1e400", b"abc", b"k", b"k2", b"*",
+                     b"[", b"\\", b"[^a-", b"??*[x", b"NX", b"XX", b"GT", b"LT", b"EX", b"PX", b"EXAT",
+                     b"PXAT", b"KEEPTTL", b"GET", b"PERSIST", b"MATCH", b"COUNT", b"TYPE", b"string",
+                     b"GET", b"SET", b"LIST", b"INFO", b"DOCS", b"USE", b"3", b"\x00\xff", b"x" * 3000]
+            c = Raw(P_ASAN, timeout=20)
+            batch = []
+            for i in range(50000):
+                args = [rnd.choice(names)] + [rnd.choice(words) for _ in range(rnd.randint(0, 6))]
+                if args[0] in (b"HELLO",) and len(args) > 1 and args[1] == b"3":
+                    args[1] = b"2"
+                batch.append(args)
+            data = b"".join(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
+                           for a in batch)
+            threading.Thread(target=lambda: c.send(data)).start()
+            for i in range(len(batch)):
+                c.raw_reply()
+            eq(c.cmd("PING"), "PONG", "still serving")
+            c.close()
+            true(asan.alive(), "alive")
+            log = asan.read_log()
+            true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
+
         @test("asan: SIGTERM shutdown is clean")
         def _():
             eq(asan.stop(signal.SIGTERM, 60), 0, "clean exit")
