@@ -4,6 +4,8 @@
 #
 #   sh bench/pg/run.sh            full: 1M keys, 3 interleaved rounds of 15 s
 #   QUICK=1 sh bench/pg/run.sh    smoke: 100k keys, 1 round of 3 s
+#   NKEYS, SECS, ROUNDS, CLIENTS override; ONLY="pg_get pg_mget pg_setu pg_set pg_incr"
+#   picks workloads by their peer
 #   (make bench-pg builds first; as root it installs the extension)
 #
 # Workloads (11-byte keys 'key:NNNNNNN', 100-byte values):
@@ -118,6 +120,13 @@ run() {
 median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 PAIRS="kv_get:pg_get:$CLIENTS kv_mget:pg_mget:$CLIENTS kv_set:pg_setu:$CLIENTS kv_set:pg_set:$CLIENTS kv_incr:pg_incr:4"
+if [ -n "${ONLY:-}" ]; then	# e.g. ONLY="pg_get pg_incr": the peers to run
+	sel=""
+	for p in $PAIRS; do
+		for o in $ONLY; do case "$p" in *":$o:"*) sel="$sel $p" ;; esac; done
+	done
+	PAIRS=$sel
+fi
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	for p in $PAIRS; do
