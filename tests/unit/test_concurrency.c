@@ -126,10 +126,11 @@ static void *incr_worker(void *p)
 	}
 	for (int i = 0; i < a->iters; i++) {
 		int64_t r;
-		if (kv_incr(ns, K("counter"), 1, &r) != KV_OK)
-			a->fails++;
-		if (i % 3 == 0 && kv_incr(ns, K("down"), -2, &r) != KV_OK)
-			a->fails++;
+		int rc = kv_incr(ns, K("counter"), 1, &r);
+		if (rc != KV_OK)
+			a->fails += bad("incr", rc);
+		if (i % 3 == 0 && (rc = kv_incr(ns, K("down"), -2, &r)) != KV_OK)
+			a->fails += bad("incr by -2", rc);
 	}
 	if (!a->ns)
 		kv_ns_close(ns);
@@ -143,10 +144,8 @@ static void *resize_worker(void *p)
 	while (!T_LOAD(*a->stop) && shards < 300) {
 		shards += 1 + shards / 4;
 		int rc = kv_ns_resize(a->ns, shards);
-		if (rc != KV_OK && rc != KV_EBUSY) {
-			fprintf(stderr, "    resize to %u: %s\n", shards, t_code_name(rc));
-			a->fails++;
-		}
+		if (rc != KV_OK && rc != KV_EBUSY)
+			a->fails += bad("kv_ns_resize", rc);
 		t_sleep_ms(2);
 	}
 	return NULL;
