@@ -221,7 +221,6 @@ int main(int argc, char **argv)
 	srv.lastsave_ms = srv.start_ms;
 	srv.last_save_ok = 1;
 	srv.next_client_id = 1;
-	pubsubInit();
 
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;

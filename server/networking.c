@@ -500,7 +500,6 @@ void workersStop(void)
 		close(w->epfd);
 		close(w->evfd);
 		kv_buf_free(srv.env, &w->buf);
-		kv_buf_free(srv.env, &w->buf2);
 		free(w->pending_fds);
 		free(w->mail_clients);
 	}

@@ -34,10 +34,6 @@ static subEntry *channels[CHAN_BUCKETS];
 static subEntry *patterns;
 static size_t nchannels, npatterns;
 
-void pubsubInit(void)
-{
-}
-
 static uint32_t chanHash(const char *s, size_t len)
 {
 	uint32_t h = 2166136261u;

@@ -158,8 +158,7 @@ typedef struct worker {
 	_Atomic int    kill_idle;      /* main asks: scan for idle clients */
 	_Atomic uint64_t stat_commands; /* per worker, so the hot path shares no counter */
 	_Atomic uint64_t stat_hits, stat_misses;
-	kv_buf         buf;            /* scratch value buffer */
-	kv_buf         buf2;
+	kv_buf         buf;            /* scratch value buffer of this thread's commands */
 } worker;
 
 /* ------------------------------------------------------------- server */
@@ -193,8 +192,6 @@ typedef struct server {
 	_Atomic int    last_save_ok;
 	_Atomic uint64_t dirty_at_last_tick;
 	_Atomic int64_t last_bgsave_time_sec;
-	pthread_t      bgsave_thread;
-	int            bgsave_thread_valid;
 
 	/* config access from commands (CONFIG SET) */
 	pthread_mutex_t cfg_lock;
@@ -217,12 +214,6 @@ typedef void commandProc(client *c, int argc, const char **argv, const size_t *l
 #define CMD_FAST    (1 << 4)
 #define CMD_ADMIN   (1 << 5)
 
-typedef struct subCommand {
-	const char  *name;
-	int          arity;
-	const char  *summary;
-} subCommand;
-
 typedef struct redisCommand {
 	const char  *name;      /* lower case */
 	commandProc *proc;
@@ -231,7 +222,6 @@ typedef struct redisCommand {
 	int          firstkey, lastkey, step;
 	const char  *summary;
 	const char  *group;
-	const subCommand *subs;  /* NULL-terminated, or NULL */
 } redisCommand;
 
 const redisCommand *commandLookup(const char *name, size_t len);
@@ -321,7 +311,6 @@ void publishCommand(client *c, int argc, const char **argv, const size_t *lens);
 void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens);
 
 /* ------------------------------------------------------------- pubsub.c */
-void pubsubInit(void);
 /* Remove every subscription of c (notify: reply per channel as UNSUBSCRIBE does);
  * closing: also stop every delivery to c, before it is freed. */
 void pubsubUnsubscribeAll(client *c, int notify, int closing);
