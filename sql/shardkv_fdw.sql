@@ -65,6 +65,22 @@ DELETE FROM cache WHERE key = 'k7';
 ROLLBACK;
 SELECT kv.exists('fdw', 'k7');
 
+-- foreign tables follow table privileges
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS kv_fdw_reader;
+RESET client_min_messages;
+CREATE ROLE kv_fdw_reader;
+SET ROLE kv_fdw_reader;
+SELECT value FROM cache WHERE key = 'k8';
+RESET ROLE;
+GRANT SELECT ON cache TO kv_fdw_reader;
+SET ROLE kv_fdw_reader;
+SELECT value FROM cache WHERE key = 'k8';
+DELETE FROM cache WHERE key = 'k8';
+RESET ROLE;
+REVOKE SELECT ON cache FROM kv_fdw_reader;
+DROP ROLE kv_fdw_reader;
+
 -- jsonb and bytea value columns
 CREATE FOREIGN TABLE docs (key text, value jsonb) SERVER kvsrv OPTIONS (namespace 'fdw_json');
 INSERT INTO docs VALUES ('a', '{"n": 1}'), ('b', '[1, 2]');
