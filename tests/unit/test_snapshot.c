@@ -844,8 +844,13 @@ static void test_kill_during_save(void)
 					fprintf(stderr, "    child status %d\n", st);
 					continue;
 				}
-				if (count_dir(dir) > 1)
+				if (count_dir(dir) > 1) {
 					killed_mid++; /* a temp file was left: the kill hit a save */
+					char tmpname[64];
+					snprintf(tmpname, sizeof tmpname, "kill.snap.tmp-%d", (int)pid);
+					if (!E(access(path_of(tmpname), F_OK) == 0))
+						fprintf(stderr, "    the leftover is not named <path>.tmp-<pid>\n");
+				}
 				int lr = kv_load(env, path_of("kill.snap"), "big", "check", &err);
 				if (!E(R(lr) == KV_OK))
 					fprintf(stderr, "    round %d: %s\n", r, err.msg);
@@ -976,6 +981,77 @@ static void test_consistent_cut(void)
 		}
 		if (benv)
 			kv_env_close(benv);
+	}
+}
+
+/* ------------------------------------------------ load while readers run */
+
+static kv_env *lenv;
+static kv_ns *lns;
+static int lstop;
+
+static void *load_reader(void *p)
+{
+	long *bad = p;
+	kv_buf b = KV_BUF_INIT;
+	uint64_t seed = 12345;
+	while (!T_LOAD(lstop)) {
+		char k[32];
+		int kl = snprintf(k, sizeof k, "key:%d", (int)(t_rand(&seed) % 2000));
+		int rc = kv_get(lns, k, (size_t)kl, &b);
+		/* every key exists before and after: the value is one version, whole */
+		if (rc != KV_OK || b.len != 64 || memcmp(b.data, k, (size_t)kl) != 0 ||
+		    (b.data[63] != 'A' && b.data[63] != 'B')) {
+			if ((*bad)++ < 3)
+				fprintf(stderr, "    reader during load: %s len %zu\n", t_code_name(rc), b.len);
+			continue;
+		}
+		for (int i = kl; i < 64; i++)
+			if (b.data[i] != b.data[63]) {
+				if ((*bad)++ < 3)
+					fprintf(stderr, "    reader during load: mixed value\n");
+				break;
+			}
+	}
+	kv_buf_free(lenv, &b);
+	return NULL;
+}
+
+static void test_load_under_readers(void)
+{
+	TEST("readers of a namespace being loaded see the old or the new value, never nothing")
+	{
+		kv_env *env = lenv = t_env(256 << 20);
+		lns = env ? t_ns(env, "swap", NULL) : NULL;
+		if (lns) {
+			kv_error err;
+			char v[64];
+			for (int ver = 0; ver < 2; ver++) {
+				for (int i = 0; i < 2000; i++) {
+					char k[32];
+					int kl = snprintf(k, sizeof k, "key:%d", i);
+					memcpy(v, k, (size_t)kl);
+					memset(v + kl, ver ? 'B' : 'A', sizeof v - (size_t)kl);
+					EOK(kv_set(lns, k, (size_t)kl, v, sizeof v, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+				}
+				EOK(kv_save(env, "swap", path_of(ver ? "swapB.snap" : "swapA.snap"), &err));
+			}
+			T_STORE(lstop, 0);
+			long bad[2] = {0, 0};
+			pthread_t th[2];
+			for (int i = 0; i < 2; i++)
+				pthread_create(&th[i], NULL, load_reader, &bad[i]);
+			int loads = t_quick() ? 6 : 30;
+			for (int i = 0; i < loads; i++)
+				EOK(kv_load(env, path_of(i % 2 ? "swapB.snap" : "swapA.snap"), "swap", NULL, &err));
+			T_STORE(lstop, 1);
+			for (int i = 0; i < 2; i++)
+				pthread_join(th[i], NULL);
+			E(bad[0] + bad[1] == 0);
+			kv_ns_close(lns);
+		}
+		if (env)
+			kv_env_close(env);
 	}
 }
 
@@ -1183,6 +1259,7 @@ int main(int argc, char **argv)
 	test_kill_during_save();
 	rm_dir_contents(dir);
 	test_consistent_cut();
+	test_load_under_readers();
 	test_autosave();
 	test_failing_alloc();
 	rm_dir_contents(dir);
