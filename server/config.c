@@ -424,7 +424,11 @@ void configPublish(void)
 	atomic_store(&srv.notify_flags, cfg->notify_flags);
 }
 
-/* Apply maxmemory and the eviction policy to every namespace. */
+/*
+ * Apply maxmemory and the eviction policy to every namespace: on CONFIG SET, and
+ * at start when either was given (otherwise namespaces keep the limits their
+ * snapshot carried).
+ */
 int configApplyMemory(void)
 {
 	size_t n = 0;

@@ -180,7 +180,9 @@ static int openEngine(void)
 			return C_ERR;
 		}
 	}
-	configApplyMemory();
+	/* only an explicit limit or policy overrides what loaded namespaces carry */
+	if (srv.cfg.maxmemory || configEvictionPolicy(srv.cfg.maxmemory_policy) != KV_EVICT_NONE)
+		configApplyMemory();
 	kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
 	hookSetup();
 	return C_OK;

@@ -7,8 +7,8 @@
  *   the start, so `redis-cli -n 3` works; SELECT of another number works once a
  *   namespace of that name exists).  SELECT <name> with a non-numeric name
  *   selects any existing namespace, e.g. one loaded from a snapshot written by
- *   PostgreSQL or SQLite.  NAMESPACE LIST | CURRENT | USE <name> |
- *   CREATE <name> | DROP <name> manage them explicitly.
+ *   PostgreSQL or SQLite.  NAMESPACE LIST | CURRENT | INFO <name> |
+ *   USE <name> | CREATE <name> | DROP <name> manage them explicitly.
  */
 #include "server.h"
 
@@ -205,7 +205,7 @@ void selectCommand(client *c, int argc, const char **argv, const size_t *lens)
 		addReplyStatus(&c->rb, "OK");
 }
 
-/* NAMESPACE LIST | CURRENT | USE name | CREATE name | DROP name */
+/* NAMESPACE LIST | CURRENT | INFO name | USE name | CREATE name | DROP name */
 void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	const char *sub = argv[1];
@@ -222,21 +222,63 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		for (size_t i = 0; i < n; i++)
 			addReplyBulkCString(&c->rb, list[i].name);
 		free(list);
+	} else if (argEq(sub, lens[1], "info") && argc == 3) {
+		int rc;
+		kv_ns_stats st;
+		kv_ns *ns = validNsName(argv[2], lens[2]) ? serverNamespace(argv[2], &rc) : NULL;
+		if (ns == NULL || kv_ns_stats_get(ns, &st) != KV_OK) {
+			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", argv[2]);
+			return;
+		}
+		static const char *pol[] = {"noeviction", "allkeys-lru", "allkeys-random", "volatile-lru",
+		                            "volatile-random", "volatile-ttl"};
+		addReplyMapLen(&c->rb, 13);
+		addReplyBulkCString(&c->rb, "name");
+		addReplyBulkCString(&c->rb, st.name);
+		addReplyBulkCString(&c->rb, "keys");
+		addReplyLongLong(&c->rb, (long long)st.keys);
+		addReplyBulkCString(&c->rb, "bytes");
+		addReplyLongLong(&c->rb, (long long)st.bytes);
+		addReplyBulkCString(&c->rb, "shards");
+		addReplyLongLong(&c->rb, st.config.shards);
+		addReplyBulkCString(&c->rb, "max_keys");
+		addReplyLongLong(&c->rb, (long long)st.config.max_keys);
+		addReplyBulkCString(&c->rb, "max_memory");
+		addReplyLongLong(&c->rb, (long long)st.config.max_memory);
+		addReplyBulkCString(&c->rb, "default_ttl_ms");
+		addReplyLongLong(&c->rb, (long long)st.config.default_ttl_ms);
+		addReplyBulkCString(&c->rb, "eviction");
+		addReplyBulkCString(&c->rb, st.config.eviction >= 0 && st.config.eviction <= 5 ? pol[st.config.eviction] : "unknown");
+		addReplyBulkCString(&c->rb, "max_value_size");
+		addReplyLongLong(&c->rb, st.config.max_value_size);
+		addReplyBulkCString(&c->rb, "hits");
+		addReplyLongLong(&c->rb, (long long)st.hits);
+		addReplyBulkCString(&c->rb, "misses");
+		addReplyLongLong(&c->rb, (long long)st.misses);
+		addReplyBulkCString(&c->rb, "expired");
+		addReplyLongLong(&c->rb, (long long)st.expired);
+		addReplyBulkCString(&c->rb, "evicted");
+		addReplyLongLong(&c->rb, (long long)st.evicted);
 	} else if (argEq(sub, lens[1], "current") && argc == 2) {
 		addReplyBulkCString(&c->rb, c->dbname);
 	} else if (argEq(sub, lens[1], "use") && argc == 3) {
 		if (useNamespace(c, argv[2], lens[2], 0) == C_OK)
 			addReplyStatus(&c->rb, "OK");
 	} else if (argEq(sub, lens[1], "create") && argc == 3) {
-		int rc = kv_ns_create(srv.env, argv[2], NULL);
+		kv_ns_config nc;
+		kv_ns_config_init(&nc);
+		pthread_mutex_lock(&srv.cfg_lock);
+		nc.max_memory = srv.cfg.maxmemory;
+		int pol = configEvictionPolicy(srv.cfg.maxmemory_policy);
+		pthread_mutex_unlock(&srv.cfg_lock);
+		nc.eviction = pol < 0 ? KV_EVICT_NONE : pol;
+		int rc = validNsName(argv[2], lens[2]) ? kv_ns_create(srv.env, argv[2], &nc) : KV_ENSNAME;
 		if (rc == KV_ENSEXISTS)
 			addReplyError(&c->rb, "namespace already exists");
 		else if (rc == KV_ENSNAME)
 			addReplyError(&c->rb, "invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]");
-		else if (!replyKvError(c, rc)) {
-			configApplyMemory();
+		else if (!replyKvError(c, rc))
 			addReplyStatus(&c->rb, "OK");
-		}
 	} else if (argEq(sub, lens[1], "drop") && argc == 3) {
 		int rc = kv_ns_drop(srv.env, argv[2]);
 		if (rc == KV_ENONS)
@@ -248,6 +290,7 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 			"NAMESPACE <subcommand> [<arg>]. Subcommands are:",
 			"LIST", "    Return the names of every engine namespace.",
 			"CURRENT", "    Return the namespace this connection uses.",
+			"INFO <name>", "    Return the configuration and counters of namespace <name>.",
 			"USE <name>", "    Use namespace <name> (as SELECT <name>).",
 			"CREATE <name>", "    Create namespace <name> with default settings.",
 			"DROP <name>", "    Drop namespace <name> and every key in it.",

@@ -766,6 +766,31 @@ try:
         eq(c.cmd("PING"), "PONG", "still usable")
         c.close()
 
+    @test("limits: maxmemory + noeviction gives Redis's OOM error; allkeys-lru evicts instead")
+    def _():
+        c = Raw(P_LIMITS)
+        c.cmd("FLUSHALL")
+        eq(c.cmd("CONFIG", "SET", "maxmemory", "2mb", "maxmemory-policy", "noeviction"), "OK", "config")
+        info = c.cmd("NAMESPACE", "INFO", "0")
+        eq((info[info.index(b"max_memory") + 1], info[info.index(b"eviction") + 1]), (2097152, b"noeviction"), "applied")
+        oom = None
+        for i in range(20000):
+            rep = c.cmd("SET", "fill:%d" % i, "x" * 500)
+            if rep != "OK":
+                oom = rep
+                break
+        eq(oom, Err("OOM command not allowed when used memory > 'maxmemory'."), "OOM text")
+        eq(c.cmd("GET", "fill:0"), b"x" * 500, "nothing lost without eviction")
+        eq(c.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"), "OK", "lru")
+        for i in range(20000, 30000):
+            eq(c.cmd("SET", "fill:%d" % i, "x" * 500), "OK", "set with eviction")
+        info = c.cmd("NAMESPACE", "INFO", "0")
+        true(info[info.index(b"evicted") + 1] > 0, "evicted counter")
+        true(info[info.index(b"bytes") + 1] <= 2097152, "within the limit")
+        c.cmd("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
+        c.cmd("FLUSHALL")
+        c.close()
+
     @test("limits: client-query-buffer-limit closes the client")
     def _():
         rl.config_set("client-query-buffer-limit", "1mb")
