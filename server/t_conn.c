@@ -56,9 +56,10 @@ static int passwordEquals(const char *a, size_t alen, const char *b)
 /* Check user/password; replies on failure.  C_OK when authenticated. */
 static int authenticate(client *c, const char *user, size_t ulen, const char *pass, size_t plen)
 {
+	int is_default = user == NULL || argEq(user, ulen, "default");
 	pthread_mutex_lock(&srv.cfg_lock);
-	int ok = srv.cfg.requirepass[0] != '\0' && (user == NULL || argEq(user, ulen, "default")) &&
-	         passwordEquals(pass, plen, srv.cfg.requirepass);
+	/* without requirepass the default user is "nopass", as in Redis: any password works */
+	int ok = is_default && (srv.cfg.requirepass[0] == '\0' || passwordEquals(pass, plen, srv.cfg.requirepass));
 	pthread_mutex_unlock(&srv.cfg_lock);
 	if (!ok) {
 		addReplyError(&c->rb, "-WRONGPASS invalid username-password pair or user is disabled.");

@@ -269,7 +269,7 @@ try:
         ("SCAN", "0", "FOO", "bar"), ("KEYS",), ("ECHO",), ("PING", "a", "b"), ("DBSIZE", "x"),
         ("FLUSHDB", "NOW"), ("CONFIG",), ("CONFIG", "GET"), ("CONFIG", "FOO"), ("CLIENT", "FOO"),
         ("CLIENT", "SETNAME", "a b"), ("HELLO", "4"), ("HELLO", "x"), ("AUTH", "pass"),
-        ("AUTH", "a", "b", "c"), ("NOSUCHCMD", "a", "b"), ("nosuchcmd",), ("PUBLISH", "c"),
+        ("AUTH", "a", "b", "c"), ("AUTH", "bob", "x"), ("AUTH", "default", "x"), ("NOSUCHCMD", "a", "b"), ("nosuchcmd",), ("PUBLISH", "c"),
         ("PUBSUB", "FOO"), ("LASTSAVE", "x"), ("TIME", "x"), ("BGSAVE", "x"),
         ("RANDOMKEY", "x"), ("TYPE",), ("EXISTS",), ("DEL",), ("APPEND", "k"), ("STRLEN",),
     ]
