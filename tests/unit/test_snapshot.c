@@ -161,7 +161,7 @@ static void make_entries(int64_t far)
 		if (i == 7)
 			e->klen = 1;
 		e->type = types[i % 9];
-		e->vlen = e->type == KV_T_NULL ? 0 : i == 11 ? 90000 : (size_t)(i * 13 % 200);
+		e->vlen = e->type == KV_T_NULL ? 0 : i == 10 ? 90000 : (size_t)(i * 13 % 200);
 		e->val = malloc(e->vlen + 32);
 		for (size_t j = 0; j < e->vlen; j++)
 			e->val[j] = (char)(j * 31 + (size_t)i);
