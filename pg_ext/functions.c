@@ -535,6 +535,170 @@ shardkv_expires_at(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMPTZ(shardkv_ms_to_timestamptz(at));
 }
 
+/*
+ * kv.getset(ns, key, value text|bytea, ttl DEFAULT NULL): set and return the
+ * old value (NULL if there was none) as text or bytea.  Any old value reads as
+ * bytea; there is no jsonb form, because an old value that is not JSON could
+ * then fail to convert after the write.
+ */
+static Datum
+getset_impl(FunctionCallInfo fcinfo, Oid typid)
+{
+	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	size_t		klen,
+				vlen = 0;
+	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *val = "";
+	int			type = KV_T_NULL;
+	int64		expires = KV_EXPIRE_DEFAULT;
+	bool		isnull;
+	Datum		d;
+	int			rc;
+
+	if (!PG_ARGISNULL(2))
+		val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
+	if (!PG_ARGISNULL(3))
+		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3));
+	rc = kv_set(ns, key, klen, val, vlen, type, expires, 0, &vbuf);
+	CHECK(rc, ns);
+	if (vbuf.type == KV_T_NONE)
+		PG_RETURN_NULL();
+	/* the write is done: say so if the old value cannot be shown as text */
+	if (typid == TEXTOID && vbuf.type != KV_T_NULL &&
+		!pg_verify_mbstr(PG_UTF8, vbuf.data, (int) Min(vbuf.len, (size_t) INT_MAX), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("old value is not valid UTF-8 text"),
+				 errdetail("The new value was stored."),
+				 errhint("Use the bytea form of kv.getset() when old values may be binary.")));
+	d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
+	buf_trim(&vbuf);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
+}
+
+TYPED_ENTRY(shardkv_getset_text, getset_impl(fcinfo, TEXTOID))
+TYPED_ENTRY(shardkv_getset_bytea, getset_impl(fcinfo, BYTEAOID))
+
+/* kv.strlen(ns, key) -> length of the value in bytes; NULL if missing */
+PG_FUNCTION_INFO_V1(shardkv_strlen);
+Datum
+shardkv_strlen(PG_FUNCTION_ARGS)
+{
+	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	size_t		klen,
+				len = 0;
+	const char *key = key_arg(fcinfo, 1, &klen);
+	int			rc = kv_strlen(ns, key, klen, &len);
+
+	if (rc == KV_NOTFOUND)
+		PG_RETURN_NULL();
+	CHECK(rc, ns);
+	PG_RETURN_INT64((int64) len);
+}
+
+/*
+ * kv.getrange(ns, key, start bigint, "end" bigint) -> bytea: bytes start..end
+ * inclusive, negative counting from the end (Redis GETRANGE); NULL if missing.
+ */
+PG_FUNCTION_INFO_V1(shardkv_getrange);
+Datum
+shardkv_getrange(PG_FUNCTION_ARGS)
+{
+	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	size_t		klen;
+	const char *key = key_arg(fcinfo, 1, &klen);
+	bool		isnull;
+	Datum		d;
+	int			rc;
+
+	require_arg(fcinfo, 2, "start");
+	require_arg(fcinfo, 3, "end");
+	rc = kv_getrange(ns, key, klen, PG_GETARG_INT64(2), PG_GETARG_INT64(3), &vbuf);
+	if (rc == KV_NOTFOUND)
+		PG_RETURN_NULL();
+	CHECK(rc, ns);
+	d = shardkv_value_as(BYTEAOID, vbuf.data, vbuf.len, KV_T_BYTES, &isnull);
+	buf_trim(&vbuf);
+	PG_RETURN_DATUM(d);
+}
+
+/*
+ * kv.setrange(ns, key, "offset" bigint, value text|bytea) -> new length:
+ * overwrite bytes at offset, zero-padding (Redis SETRANGE).
+ */
+static Datum
+setrange_impl(FunctionCallInfo fcinfo, Oid typid)
+{
+	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	size_t		klen,
+				vlen,
+				newlen = 0;
+	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *val;
+	int64		offset;
+	int			type;
+	int			rc;
+
+	require_arg(fcinfo, 2, "offset");
+	require_arg(fcinfo, 3, "value");
+	offset = PG_GETARG_INT64(2);
+	if (offset < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("offset must not be negative")));
+	val = shardkv_value_from(typid, PG_GETARG_DATUM(3), &vlen, &type);
+	rc = kv_setrange(ns, key, klen, (size_t) offset, val, vlen, &newlen);
+	CHECK(rc, ns);
+	PG_RETURN_INT64((int64) newlen);
+}
+
+TYPED_ENTRY(shardkv_setrange_text, setrange_impl(fcinfo, TEXTOID))
+TYPED_ENTRY(shardkv_setrange_bytea, setrange_impl(fcinfo, BYTEAOID))
+
+/*
+ * kv.rename(ns, src, dst, nx boolean DEFAULT false) -> true if renamed; false
+ * if src does not exist, or nx and dst exists.  Value, type and expiry move.
+ */
+PG_FUNCTION_INFO_V1(shardkv_rename);
+Datum
+shardkv_rename(PG_FUNCTION_ARGS)
+{
+	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	size_t		slen,
+				dlen;
+	const char *src = key_arg(fcinfo, 1, &slen);
+	const char *dst;
+	bool		nx = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	int			rc;
+
+	require_arg(fcinfo, 2, "key");
+	dst = shardkv_key_bytes(PG_GETARG_TEXT_PP(2), &dlen);
+	rc = kv_rename(ns, src, slen, dst, dlen, nx ? 1 : 0);
+	if (rc == KV_NOTFOUND || rc == KV_EXISTS)
+		PG_RETURN_BOOL(false);
+	CHECK(rc, ns);
+	PG_RETURN_BOOL(true);
+}
+
+/* kv.random_key(ns) -> a random live key; NULL if the namespace is empty */
+PG_FUNCTION_INFO_V1(shardkv_random_key);
+Datum
+shardkv_random_key(PG_FUNCTION_ARGS)
+{
+	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	int			rc = kv_random_key(ns, &vbuf);
+	int			len;
+	char	   *k;
+
+	if (rc == KV_NOTFOUND)
+		PG_RETURN_NULL();
+	CHECK(rc, ns);
+	k = shardkv_stored_to_cstring(vbuf.data, vbuf.len, KV_T_BYTES, &len);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(k, len));
+}
+
 /* ------------------------------------------------------------- batches */
 
 static int

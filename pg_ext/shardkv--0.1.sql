@@ -70,6 +70,23 @@ AS 'MODULE_PATHNAME', 'shardkv_ttl' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 CREATE FUNCTION kv.expires_at(ns text, key text) RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'shardkv_expires_at' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
+CREATE FUNCTION kv.getset(ns text, key text, value text, ttl interval DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'shardkv_getset_text' LANGUAGE C VOLATILE;
+CREATE FUNCTION kv.getset(ns text, key text, value bytea, ttl interval DEFAULT NULL) RETURNS bytea
+AS 'MODULE_PATHNAME', 'shardkv_getset_bytea' LANGUAGE C VOLATILE;
+CREATE FUNCTION kv.strlen(ns text, key text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'shardkv_strlen' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+CREATE FUNCTION kv.getrange(ns text, key text, start bigint, "end" bigint) RETURNS bytea
+AS 'MODULE_PATHNAME', 'shardkv_getrange' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+CREATE FUNCTION kv.setrange(ns text, key text, "offset" bigint, value text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'shardkv_setrange_text' LANGUAGE C VOLATILE;
+CREATE FUNCTION kv.setrange(ns text, key text, "offset" bigint, value bytea) RETURNS bigint
+AS 'MODULE_PATHNAME', 'shardkv_setrange_bytea' LANGUAGE C VOLATILE;
+CREATE FUNCTION kv.rename(ns text, key text, new_key text, nx boolean DEFAULT false) RETURNS boolean
+AS 'MODULE_PATHNAME', 'shardkv_rename' LANGUAGE C VOLATILE;
+CREATE FUNCTION kv.random_key(ns text) RETURNS text
+AS 'MODULE_PATHNAME', 'shardkv_random_key' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
 ---------------------------------------------------------------------- batches
 -- mode: 'all_or_nothing' (default: atomic, a consistent cut) or 'best_effort'
 -- (each item on its own, with its own status).
