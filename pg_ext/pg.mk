@@ -15,6 +15,7 @@ PG_EXT_MAKE = $(MAKE) --no-print-directory -C pg_ext TOP=$(CURDIR) \
 
 ifneq ($(shell command -v $(PG_CONFIG) 2>/dev/null),)
 ALL_TARGETS += $(PG_EXT_SO)
+clean: pg-clean
 endif
 
 .PHONY: pg-ext pg-install pg-clean
