@@ -263,6 +263,50 @@ void mgetCommand(client *c, int argc, const char **argv, const size_t *lens)
 		free(ops);
 }
 
+/* qsort order of MSETNX pairs: by key, then by position */
+typedef struct keyPos {
+	const char *key;
+	size_t      len;
+	size_t      pos;
+} keyPos;
+
+static int keyPosCmp(const void *a, const void *b)
+{
+	const keyPos *x = a, *y = b;
+	size_t m = x->len < y->len ? x->len : y->len;
+	int r = memcmp(x->key, y->key, m);
+	if (r == 0)
+		r = (x->len > y->len) - (x->len < y->len);
+	if (r == 0)
+		r = (x->pos > y->pos) - (x->pos < y->pos);
+	return r;
+}
+
+/*
+ * MSETNX checks that no key exists *before* it writes, so a key named twice
+ * is set once, to its last value.  Translated into the engine's NX batch, the
+ * second SET of such a key would see the first: drop every earlier occurrence.
+ * Marks skip[i] for dropped pairs; returns the number kept, or -1 on OOM.
+ */
+static long dedupeLastWins(int argc, const char **argv, const size_t *lens, unsigned char *skip)
+{
+	size_t n = (size_t)(argc - 1) / 2;
+	keyPos *kp = malloc(n * sizeof(*kp));
+	if (kp == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		kp[i] = (keyPos){argv[1 + 2 * i], lens[1 + 2 * i], i};
+	qsort(kp, n, sizeof(*kp), keyPosCmp);
+	long kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		int dup = i + 1 < n && kp[i + 1].len == kp[i].len && memcmp(kp[i + 1].key, kp[i].key, kp[i].len) == 0;
+		skip[kp[i].pos] = (unsigned char)dup;
+		kept += !dup;
+	}
+	free(kp);
+	return kept;
+}
+
 /* MSET / MSETNX: one all-or-nothing batch of SETs. */
 static void msetGenericCommand(client *c, int argc, const char **argv, const size_t *lens, int nx)
 {
@@ -270,24 +314,37 @@ static void msetGenericCommand(client *c, int argc, const char **argv, const siz
 		replyArity(c, nx ? "msetnx" : "mset");
 		return;
 	}
-	size_t n = (size_t)(argc - 1) / 2;
+	size_t total = (size_t)(argc - 1) / 2, n = 0;
 	kv_op stackops[16];
-	kv_op *ops = n <= 16 ? stackops : calloc(n, sizeof(kv_op));
-	if (ops == NULL) {
+	unsigned char stackskip[16];
+	kv_op *ops = total <= 16 ? stackops : calloc(total, sizeof(kv_op));
+	unsigned char *skip = total <= 16 ? stackskip : calloc(total, 1);
+	if (ops == NULL || skip == NULL || (nx && dedupeLastWins(argc, argv, lens, skip) < 0)) {
+		if (ops != stackops)
+			free(ops);
+		if (skip != stackskip)
+			free(skip);
 		replyKvError(c, KV_ENOMEM);
 		return;
 	}
-	memset(ops, 0, n * sizeof(kv_op));
-	for (size_t i = 0; i < n; i++) {
-		ops[i].op = KV_OP_SET;
-		ops[i].key = argv[1 + 2 * i];
-		ops[i].klen = lens[1 + 2 * i];
-		ops[i].val = argv[2 + 2 * i];
-		ops[i].vlen = lens[2 + 2 * i];
-		ops[i].type = KV_T_BYTES;
-		ops[i].expires_at = KV_EXPIRE_DEFAULT;
-		ops[i].flags = nx ? KV_SET_NX : 0;
+	if (!nx)
+		memset(skip, 0, total);
+	memset(ops, 0, total * sizeof(kv_op));
+	for (size_t i = 0; i < total; i++) {
+		if (skip[i])
+			continue;
+		ops[n].op = KV_OP_SET;
+		ops[n].key = argv[1 + 2 * i];
+		ops[n].klen = lens[1 + 2 * i];
+		ops[n].val = argv[2 + 2 * i];
+		ops[n].vlen = lens[2 + 2 * i];
+		ops[n].type = KV_T_BYTES;
+		ops[n].expires_at = KV_EXPIRE_DEFAULT;
+		ops[n].flags = nx ? KV_SET_NX : 0;
+		n++;
 	}
+	if (skip != stackskip)
+		free(skip);
 	kv_error err;
 	int rc = kv_batch(c->db, ops, n, KV_BATCH_ALL_OR_NOTHING, NULL, &err);
 	if (nx && rc == KV_EXISTS)

@@ -318,6 +318,13 @@ try:
         ("CONFIG", "GET", "maxmemory-policy"), ("CONFIG", "SET", "timeout", "0"), ("UNSUBSCRIBE",),
         ("INCRBY", "big", "9223372036854775807"), ("INCR", "big"),
         ("DECRBY", "neg", "9223372036854775807"), ("DECR", "neg"), ("DECR", "neg"),
+        ("SET", "past", "v", "EXAT", "1"), ("GET", "past"), ("EXISTS", "past"),
+        ("SET", "past", "v", "PXAT", "1", "GET"), ("SET", "gx", "v"), ("GETEX", "gx", "PXAT", "1"),
+        ("EXISTS", "gx"), ("MSET", "d", "1", "d", "2"), ("GET", "d"), ("MSETNX", "q1", "1", "q1", "2"),
+        ("GET", "q1"), ("MSETNX", "q2", "1", "q1", "2", "q2", "3"), ("GET", "q2"), ("MGET", "d", "d", "q1"),
+        ("SETRANGE", "sr", "5", "abc"), ("GETRANGE", "sr", "0", "-1"), ("APPEND", "n", "7"), ("GET", "n"),
+        ("INCRBYFLOAT", "n", "0"), ("SET", "k", "v", "PX", "100000", "NX"), ("SET", "k", "w", "XX", "KEEPTTL", "GET"),
+        ("RENAME", "k", "k"), ("RENAMENX", "k", "k"), ("PERSIST", "k"), ("TTL", "k"),
     ]
 
     @test("replies: %d ordinary commands give byte-identical replies to redis-server" % len(SAME_CASES))
