@@ -504,11 +504,11 @@ run_lookup(ForeignScanState *node, KvScanState *st)
 		shardkv_report(rc, kv_ns_name(st->ns), &err);
 }
 
+/* One key, value and expiry as a row of the foreign table. */
 static TupleTableSlot *
-store_row(ForeignScanState *node, KvScanState *st, const char *key, size_t klen,
-		  const char *val, size_t vlen, int type, int64 expires_at)
+fill_row(TupleTableSlot *slot, const ColumnMap *map, const char *key, size_t klen,
+		 const char *val, size_t vlen, int type, int64 expires_at)
 {
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	int			natts = slot->tts_tupleDescriptor->natts;
 	int			klen_out;
 	char	   *k;
@@ -516,19 +516,25 @@ store_row(ForeignScanState *node, KvScanState *st, const char *key, size_t klen,
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * natts);
 	k = shardkv_stored_to_cstring(key, klen, KV_T_BYTES, &klen_out);
-	slot->tts_values[st->map.key - 1] = PointerGetDatum(cstring_to_text_with_len(k, klen_out));
-	slot->tts_isnull[st->map.key - 1] = false;
-	if (st->map.value)
-		slot->tts_values[st->map.value - 1] =
-			shardkv_value_as(st->map.value_type, val, vlen, type,
-							 &slot->tts_isnull[st->map.value - 1]);
-	if (st->map.expires && expires_at != 0)
+	slot->tts_values[map->key - 1] = PointerGetDatum(cstring_to_text_with_len(k, klen_out));
+	slot->tts_isnull[map->key - 1] = false;
+	if (map->value)
+		slot->tts_values[map->value - 1] =
+			shardkv_value_as(map->value_type, val, vlen, type, &slot->tts_isnull[map->value - 1]);
+	if (map->expires && expires_at != 0)
 	{
-		slot->tts_values[st->map.expires - 1] =
+		slot->tts_values[map->expires - 1] =
 			TimestampTzGetDatum(shardkv_ms_to_timestamptz(expires_at));
-		slot->tts_isnull[st->map.expires - 1] = false;
+		slot->tts_isnull[map->expires - 1] = false;
 	}
 	return ExecStoreVirtualTuple(slot);
+}
+
+static TupleTableSlot *
+store_row(ForeignScanState *node, KvScanState *st, const char *key, size_t klen,
+		  const char *val, size_t vlen, int type, int64 expires_at)
+{
+	return fill_row(node->ss.ss_ScanTupleSlot, &st->map, key, klen, val, vlen, type, expires_at);
 }
 
 static TupleTableSlot *
@@ -687,7 +693,17 @@ typedef struct KvModifyState
 	int			flags;
 	AttrNumber	rowid;			/* junk attribute with the old key */
 	int			batch_size;
+	kv_buf		returned;		/* DELETE .. RETURNING: the consumed value */
+	MemoryContextCallback free_returned;
 } KvModifyState;
+
+static void
+free_returned_cb(void *arg)
+{
+	KvModifyState *ms = arg;
+
+	kv_buf_free(shardkv_env, &ms->returned);
+}
 
 static void
 kvBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
@@ -704,6 +720,9 @@ kvBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 	ms->ns = shardkv_ns_cstr(table_namespace(RelationGetRelid(rel)));
+	ms->free_returned.func = free_returned_cb;
+	ms->free_returned.arg = ms;
+	MemoryContextRegisterResetCallback(mtstate->ps.state->es_query_cxt, &ms->free_returned);
 	if (mtstate->operation == CMD_UPDATE || mtstate->operation == CMD_DELETE)
 	{
 		Plan	   *sub = outerPlanState(mtstate)->plan;
@@ -894,11 +913,17 @@ kvExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	(void) estate;
 	memset(&old, 0, sizeof(old));
 	row_key(planSlot, ms->rowid, &old);
-	rc = kv_del(ms->ns, old.key, old.klen);
+	if (rinfo->ri_projectReturning == NULL)
+		rc = kv_del(ms->ns, old.key, old.klen);
+	else
+		rc = kv_consume(ms->ns, old.key, old.klen, &ms->returned);	/* RETURNING: the row as deleted */
 	if (rc == KV_NOTFOUND)
 		return NULL;
 	if (rc != KV_OK)
 		shardkv_report(rc, kv_ns_name(ms->ns), NULL);
+	if (rinfo->ri_projectReturning != NULL)
+		fill_row(slot, &ms->map, old.key, old.klen, ms->returned.data, ms->returned.len,
+				 ms->returned.type, ms->returned.expires_at);
 	return slot;
 }
 

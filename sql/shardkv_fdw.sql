@@ -65,6 +65,12 @@ DELETE FROM cache WHERE key = 'k7';
 ROLLBACK;
 SELECT kv.exists('fdw', 'k7');
 
+-- RETURNING
+INSERT INTO cache VALUES ('r1', 'one', now() + interval '1 hour') RETURNING key, value, expires_at > now() AS expires;
+UPDATE cache SET value = 'uno' WHERE key = 'r1' RETURNING key, value, expires_at > now() AS expires;
+DELETE FROM cache WHERE key = 'r1' RETURNING key, value, expires_at > now() AS expires;
+DELETE FROM cache WHERE key = 'r1' RETURNING *;
+
 -- foreign tables follow table privileges
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS kv_fdw_reader;
