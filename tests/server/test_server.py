@@ -370,6 +370,29 @@ try:
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
+    PUBSUB_CASES = [  # (command, number of replies)
+        (("SUBSCRIBE", "a", "b"), 2), (("SUBSCRIBE", "a"), 1), (("PSUBSCRIBE", "p*", "q?"), 2),
+        (("PING",), 1), (("PING", "x"), 1), (("GET", "x"), 1), (("PUBLISH", "a", "m"), 1),
+        (("UNSUBSCRIBE", "a", "zz"), 2), (("PUNSUBSCRIBE", "p*"), 1), (("PUNSUBSCRIBE",), 1),
+        (("PUNSUBSCRIBE",), 1), (("UNSUBSCRIBE",), 1), (("UNSUBSCRIBE",), 1), (("GET", "x"), 1),
+        (("SUBSCRIBE", "c"), 1), (("RESET",), 1), (("GET", "x"), 1),
+    ]
+
+    @test("pub/sub: RESP2 subscribe/unsubscribe replies byte-identical to redis-server")
+    def _():
+        a, b = Raw(P_MAIN), Raw(P_REDIS)
+        bad = []
+        for case, nrep in PUBSUB_CASES:
+            a.send(encode(*case))
+            b.send(encode(*case))
+            for _ in range(nrep):
+                ra, rb = a.raw_reply(), b.raw_reply()
+                if ra != rb:
+                    bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        a.close()
+        b.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
     @test("replies: an empty key is refused with an error (the engine's key contract: 1..max bytes)")
     def _():
         c = Raw(P_MAIN)
