@@ -174,6 +174,28 @@ int main(int argc, char **argv)
 		E(absent(ns, "a") && absent(ns, "b") && val_is(env, ns, "c", "four"));
 	}
 
+	TEST("empty values read by GET and CONSUME, in read-only and in writing batches")
+	{
+		EOK(kv_set(ns, K("emp1"), "", 0, KV_T_NULL, KV_EXPIRE_NEVER, 0, NULL));
+		EOK(kv_set(ns, K("emp2"), "", 0, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+		for (int mode = 0; mode < 2; mode++) {
+			kv_buf fresh = KV_BUF_INIT;
+			kv_op ro[] = {o_get("emp1")};
+			EOK(kv_batch(ns, ro, 1, mode, &fresh, &err));
+			E(ro[0].status == KV_OK && ro[0].out_len == 0 && ro[0].out_type == KV_T_NULL);
+			kv_buf_free(env, &fresh);
+			kv_op rw[] = {o_set("emp-other", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0), o_get("emp1"),
+			              o_key(KV_OP_CONSUME, "emp2")};
+			if (!EOK(kv_batch(ns, rw, 3, mode, &fresh, &err)))
+				fprintf(stderr, "    mode %d: %s\n", mode, err.msg);
+			E(rw[1].status == KV_OK && rw[1].out_len == 0 && rw[1].out_type == KV_T_NULL);
+			E(rw[2].status == KV_OK && rw[2].out_len == 0 && rw[2].out_type == KV_T_BYTES);
+			E(absent(ns, "emp2"));
+			EOK(kv_set(ns, K("emp2"), "", 0, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+			kv_buf_free(env, &fresh);
+		}
+	}
+
 	TEST("best-effort mode gives each item its own status")
 	{
 		set_s(ns, "be1", "x");

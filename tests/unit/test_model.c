@@ -238,6 +238,153 @@ static int expect_buf(const kv_buf *b, const mkey *m, const char *what, int k)
 
 static long opno;
 
+/* A random batch (1..6 items, either mode), simulated item by item on a copy of
+ * the model: in order, with all-or-nothing failures changing nothing. */
+static void do_batch(int ni)
+{
+	kv_ns *ns = nss[ni];
+	mkey *M = model[ni];
+	int n = 1 + (int)rnd(6);
+	int mode = rnd(2) ? KV_BATCH_ALL_OR_NOTHING : KV_BATCH_BEST_EFFORT;
+	kv_op ops[6];
+	static char vals[6][4096];
+	int want[6];
+	mkey out[6]; /* expected GET/CONSUME outputs */
+	static mkey sim[NKEYS];
+	size_t fail_at = (size_t)-1;
+	memset(out, 0, sizeof out);
+	for (int i = 0; i < NKEYS; i++) {
+		sim[i] = M[i];
+		sim[i].val = NULL;
+		if (M[i].present)
+			mset(&sim[i], M[i].val, M[i].len, M[i].type, M[i].exp);
+	}
+	opno++;
+	for (int i = 0; i < n; i++) {
+		int k = (int)rnd(NKEYS);
+		mkey *sk = &sim[k];
+		memset(&ops[i], 0, sizeof ops[i]);
+		ops[i].key = keys[k];
+		ops[i].klen = klens[k];
+		int failure = 0;
+		switch (rnd(5)) {
+		case 0:
+			ops[i].op = KV_OP_GET;
+			want[i] = sk->present ? KV_OK : KV_NOTFOUND;
+			if (sk->present)
+				mset(&out[i], sk->val, sk->len, sk->type, sk->exp);
+			break;
+		case 1: {
+			int64_t mexp;
+			size_t vl;
+			uint64_t f = rnd(6);
+			ops[i].op = KV_OP_SET;
+			ops[i].expires_at = gen_write_exp(sk, &mexp);
+			ops[i].type = gen_type();
+			ops[i].flags = f == 0 ? KV_SET_NX : f == 1 ? KV_SET_XX : 0;
+			gen_value(vals[i], &vl);
+			ops[i].val = vals[i];
+			ops[i].vlen = vl;
+			if ((ops[i].flags & KV_SET_NX) && sk->present)
+				want[i] = KV_EXISTS, failure = 1;
+			else if ((ops[i].flags & KV_SET_XX) && !sk->present)
+				want[i] = KV_NOTFOUND, failure = 1;
+			else {
+				want[i] = KV_OK;
+				mset(sk, vals[i], vl, ops[i].type, mexp);
+			}
+			break;
+		}
+		case 2:
+			ops[i].op = KV_OP_DEL;
+			want[i] = sk->present ? KV_OK : KV_NOTFOUND;
+			mdel(sk);
+			break;
+		case 3:
+			ops[i].op = KV_OP_EXISTS;
+			want[i] = sk->present ? KV_OK : KV_NOTFOUND;
+			break;
+		default:
+			ops[i].op = KV_OP_CONSUME;
+			want[i] = sk->present ? KV_OK : KV_NOTFOUND;
+			failure = !sk->present;
+			if (sk->present)
+				mset(&out[i], sk->val, sk->len, sk->type, sk->exp);
+			mdel(sk);
+		}
+		if (failure && mode == KV_BATCH_ALL_OR_NOTHING && fail_at == (size_t)-1)
+			fail_at = (size_t)i;
+	}
+	kv_buf arena = KV_BUF_INIT;
+	kv_error err;
+	memset(&err, 0, sizeof err);
+	int rc = kv_batch(ns, ops, (size_t)n, mode, &arena, &err);
+	int fails_before = t_cur_fail;
+	if (fail_at != (size_t)-1) {
+		CHECK(R(rc) == want[fail_at] && err.item == fail_at,
+		      "all-or-nothing batch of %d should fail at item %zu with %s (err.item %zu)", n, fail_at,
+		      t_code_name(want[fail_at]), err.item);
+		int others = 1;
+		for (int i = 0; i < n; i++)
+			if ((size_t)i != fail_at && ops[i].status != KV_EABORTED)
+				others = 0;
+		CHECK(ops[fail_at].status == want[fail_at] && others, "failed batch statuses");
+	} else {
+		CHECK(R(rc) == KV_OK, "%s batch of %d", mode == KV_BATCH_BEST_EFFORT ? "best-effort" : "atomic", n);
+		for (int i = 0; i < n && rc == KV_OK; i++) {
+			CHECK(ops[i].status == want[i], "batch item %d (op %d): status %s, want %s", i, ops[i].op,
+			      t_code_name(ops[i].status), t_code_name(want[i]));
+			if ((ops[i].op == KV_OP_GET || ops[i].op == KV_OP_CONSUME) && want[i] == KV_OK &&
+			    ops[i].status == KV_OK) {
+				mkey *o = &out[i];
+				CHECK(ops[i].out_len == o->len &&
+				          (o->len == 0 || memcmp(arena.data + ops[i].out_off, o->val, o->len) == 0) &&
+				          ops[i].out_type == o->type && ops[i].out_expires_at == o->exp,
+				      "batch item %d (op %d): value, type or expiry", i, ops[i].op);
+			}
+		}
+	}
+	if (fail_at == (size_t)-1 && rc == KV_OK) {
+		for (int i = 0; i < NKEYS; i++) {
+			mdel(&M[i]);
+			M[i] = sim[i];
+		}
+	} else {
+		for (int i = 0; i < NKEYS; i++)
+			mdel(&sim[i]);
+	}
+	if (t_cur_fail != fails_before) {
+		static int dumped;
+		if (dumped++ < 4) {
+			static const char *opn[] = {"?", "GET", "SET", "DEL", "EXISTS", "CONSUME"};
+			fprintf(stderr, "    the batch (%s, returned %d, err.item %zu, '%s'):\n",
+			        mode == KV_BATCH_BEST_EFFORT ? "best effort" : "all or nothing", rc, err.item,
+			        err.msg);
+			for (int i = 0; i < n; i++) {
+				int k = -1;
+				for (int j = 0; j < NKEYS; j++)
+					if (ops[i].key == keys[j])
+						k = j;
+				fprintf(stderr, "      %d: %s key #%d flags %u exp %lld vlen %zu -> %d (model: %d)\n", i,
+				        opn[ops[i].op], k, ops[i].flags, (long long)ops[i].expires_at, ops[i].vlen,
+				        ops[i].status, want[i]);
+				if (getenv("MODEL_DEBUG") && k >= 0) {
+					kv_buf g = KV_BUF_INIT;
+					int grc = kv_get(ns, keys[k], klens[k], &g);
+					fprintf(stderr, "         now: get %d len %zu type %d exp %lld; arena cap %zu len %zu\n",
+					        grc, g.len, g.type, (long long)g.expires_at, arena.cap, arena.len);
+					kv_buf_free(env, &g);
+				}
+			}
+		}
+		for (int i = 0; i < NKEYS; i++)
+			resync(ni, i);
+	}
+	for (int i = 0; i < 6; i++)
+		mdel(&out[i]);
+	kv_buf_free(env, &arena);
+}
+
 /* One random operation.  Returns the keys it touched in k1/k2 (-1: none). */
 static void one_op(int ni, int *k1, int *k2)
 {
@@ -254,6 +401,11 @@ static void one_op(int ni, int *k1, int *k2)
 	uint64_t op = rnd(100);
 	*k1 = k;
 	*k2 = -1;
+	if (rnd(100) < 6) {
+		do_batch(ni);
+		*k1 = -2; /* many keys */
+		return;
+	}
 	opno++;
 
 	if (op < 20) { /* SET */
@@ -535,8 +687,54 @@ static void one_op(int ni, int *k1, int *k2)
 	kv_buf_free(env, &b);
 }
 
+typedef struct {
+	int ni;
+	int seen[NKEYS];
+	long unknown, bad;
+} scanctx;
+
+static int scan_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen, int type,
+                   int64_t exp)
+{
+	scanctx *c = ctx;
+	for (int k = 0; k < NKEYS; k++) {
+		if (klens[k] != klen || memcmp(keys[k], key, klen) != 0)
+			continue;
+		mkey *m = &model[c->ni][k];
+		c->seen[k]++;
+		if (!m->present || m->len != vlen || (vlen && memcmp(m->val, val, vlen) != 0) ||
+		    m->type != type || m->exp != exp)
+			c->bad++;
+		return 0;
+	}
+	c->unknown++;
+	return 0;
+}
+
 static void verify_all(const char *when)
 {
+	for (int ni = 0; ni < NNS; ni++) {
+		/* a full scan returns exactly the model's keys, once each, with their values */
+		static scanctx c;
+		memset(&c, 0, sizeof c);
+		c.ni = ni;
+		kv_scan_opts o;
+		memset(&o, 0, sizeof o);
+		o.values = 1;
+		o.count = 1 + rnd(40);
+		uint64_t cur = 0;
+		int rc, steps = 0;
+		do {
+			rc = kv_scan(nss[ni], &cur, &o, scan_cb, &c);
+		} while (rc == KV_OK && cur != 0 && ++steps < 100000);
+		int wrong = 0;
+		for (int k = 0; k < NKEYS; k++)
+			wrong += c.seen[k] != (model[ni][k].present ? 1 : 0);
+		if (!E(R(rc) == KV_OK && wrong == 0 && c.unknown == 0 && c.bad == 0))
+			fprintf(stderr, "    %s: scan of ns %d: %d keys wrong, %ld unknown, %ld values wrong\n",
+			        when, ni, wrong, c.unknown, c.bad);
+	}
+
 	kv_buf b = KV_BUF_INIT;
 	for (int ni = 0; ni < NNS; ni++) {
 		uint64_t count = 0;
@@ -617,6 +815,12 @@ int main(int argc, char **argv)
 							resync(ni, k1);
 						if (k2 >= 0)
 							resync(ni, k2);
+					}
+					if (k1 == -2 && kv_now_ms() >= SOON) {
+						for (int k = 0; k < NKEYS; k++)
+							resync(ni, k);
+						stalls++;
+						break;
 					}
 					if (kv_now_ms() >= SOON) {
 						/* stalled past the soon expiries: this op is ambiguous */
