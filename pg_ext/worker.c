@@ -14,10 +14,13 @@
  */
 #include "shardkv.h"
 
+#include <unistd.h>
+
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -51,6 +54,35 @@ apply_autosave_rules(void)
 	rc = kv_autosave_set(shardkv_env, &rule, shardkv_autosave_interval > 0 ? 1 : 0);
 	if (rc != KV_OK)
 		ereport(LOG, (errmsg("shardkv could not set autosave rules: %s", kv_strerror(rc))));
+}
+
+/*
+ * A save interrupted by a crash leaves "<file>.tmp-<pid>" behind (the engine
+ * renames it into place only when complete).  Nothing else can be saving while
+ * the worker starts, since sessions wait for mark_ready(), so remove them.
+ */
+static void
+remove_stale_temp_files(void)
+{
+	char	   *dir = make_absolute_path(shardkv_snapshot_dir);
+	DIR		   *d = AllocateDir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;					/* no directory yet */
+	while ((de = ReadDirExtended(d, dir, LOG)) != NULL)
+	{
+		const char *t = strstr(de->d_name, ".tmp-");
+		char	   *path;
+
+		if (t == NULL || t[5] == '\0' || strspn(t + 5, "0123456789") != strlen(t + 5))
+			continue;
+		path = psprintf("%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			ereport(LOG, (errmsg("shardkv removed the unfinished snapshot \"%s\"", path)));
+		pfree(path);
+	}
+	FreeDir(d);
 }
 
 static void
@@ -105,6 +137,7 @@ shardkv_worker_main(Datum arg)
 	cxt = AllocSetContextCreate(TopMemoryContext, "shardkv worker", ALLOCSET_DEFAULT_SIZES);
 	pg_atomic_write_u32(&shardkv_shared->worker_pid, (uint32) MyProcPid);
 
+	remove_stale_temp_files();
 	if (shardkv_load_on_start)
 		(void) guarded(shardkv_load_default, cxt);
 	/* the load counts as changes; what is on disk is what we just read */

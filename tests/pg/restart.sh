@@ -42,7 +42,14 @@ grep -q "shardkv loaded snapshot" "$PGT/main.log" && ok "worker logs the load" |
 q "SELECT kv.save()" >/dev/null
 q "SELECT kv.set('persist', 'late', 'lost')" >/dev/null
 pg_stop main immediate
+# what a save killed half-way leaves behind
+$RUN sh -c "echo partial > '$SNAP.tmp-4242'"
 if pg_start main; then ok "restart after immediate stop"; else nok "restart after immediate stop"; fi
+if [ ! -e "$SNAP.tmp-4242" ] && grep -q "removed the unfinished snapshot" "$PGT/main.log"; then
+	ok "the worker removes unfinished snapshot temp files at start"
+else
+	nok "unfinished snapshot temp file left behind"
+fi
 check "immediate stop: the last snapshot comes back" "alpha" "$(q "SELECT kv.get('persist', 'a')")"
 check "immediate stop: writes after the last snapshot are lost" "t" \
 	"$(q "SELECT kv.get('persist', 'late') IS NULL")"
