@@ -959,6 +959,35 @@ try:
         eq(client(P_PERSIST).get("after-save"), "yes", "written after SAVE, saved by SIGTERM")
         s.stop()
 
+    @test("persistence: SIGTERM under load exits 0 and keeps every acknowledged INCR")
+    def _():
+        s = pstart()
+        client(P_PERSIST).set("hot", 0)
+        acked = [0] * 4
+
+        def hammer(k):
+            try:
+                c = client(P_PERSIST)
+                while True:
+                    p = c.pipeline(transaction=False)
+                    for _ in range(50):
+                        p.incr("hot")
+                    acked[k] = max(acked[k], max(p.execute()))
+            except Exception:  # noqa: BLE001 - the server went away, as intended
+                pass
+        ts = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
+        for t in ts:
+            t.start()
+        time.sleep(0.5)
+        eq(s.stop(signal.SIGTERM), 0, "exit code")
+        for t in ts:
+            t.join()
+        true(max(acked) > 0, "load ran")
+        s = pstart()
+        saved = int(client(P_PERSIST).get("hot"))
+        true(saved >= max(acked), "saved %d >= highest acknowledged %d" % (saved, max(acked)))
+        s.stop()
+
     @test("persistence: a crash (SIGKILL) loses what was written after the last snapshot")
     def _():
         s = pstart()
