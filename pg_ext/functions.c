@@ -934,7 +934,7 @@ shardkv_scan_collect(void *arg, const void *key, size_t klen, const void *val, s
 }
 
 /*
- * kv.keys(ns, pattern text DEFAULT NULL) -> SETOF text
+ * kv.keys(ns, pattern text DEFAULT NULL, prefix text DEFAULT NULL) -> SETOF text
  * kv.scan(ns, prefix text DEFAULT NULL, pattern text DEFAULT NULL)
  *     -> (key, value, type, expires_at)
  * pattern is a Redis glob (*, ?, [...], \); prefix matches leading bytes.
@@ -949,10 +949,11 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 	uint64_t	cursor = 0;
 	int			rc;
 	int			patarg = with_values ? 2 : 1;
+	int			prefixarg = with_values ? 1 : 2;
 
 	memset(&opts, 0, sizeof(opts));
-	if (with_values && PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		opts.prefix = shardkv_key_bytes(PG_GETARG_TEXT_PP(1), &opts.prefix_len);
+	if (PG_NARGS() > prefixarg && !PG_ARGISNULL(prefixarg))
+		opts.prefix = shardkv_key_bytes(PG_GETARG_TEXT_PP(prefixarg), &opts.prefix_len);
 	if (PG_NARGS() > patarg && !PG_ARGISNULL(patarg))
 		opts.match = shardkv_key_bytes(PG_GETARG_TEXT_PP(patarg), &opts.match_len);
 	opts.count = SCAN_STEP_KEYS;

@@ -111,7 +111,7 @@ AS 'MODULE_PATHNAME', 'shardkv_mexists' LANGUAGE C VOLATILE PARALLEL SAFE ROWS 1
 
 ------------------------------------------------------------------------ scans
 -- pattern: a Redis glob (* ? [abc] [^a] [a-z] \x); prefix: leading characters.
-CREATE FUNCTION kv.keys(ns text, pattern text DEFAULT NULL) RETURNS SETOF text
+CREATE FUNCTION kv.keys(ns text, pattern text DEFAULT NULL, prefix text DEFAULT NULL) RETURNS SETOF text
 AS 'MODULE_PATHNAME', 'shardkv_keys' LANGUAGE C VOLATILE PARALLEL SAFE;
 
 CREATE FUNCTION kv.scan(ns text, prefix text DEFAULT NULL, pattern text DEFAULT NULL,

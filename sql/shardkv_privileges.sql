@@ -34,7 +34,7 @@ CREATE ROLE kv_reader;
 GRANT USAGE ON SCHEMA kv TO kv_reader;
 GRANT EXECUTE ON FUNCTION kv.get(text, text), kv.get_bytea(text, text), kv.get_jsonb(text, text),
     kv.exists(text, text), kv.ttl(text, text), kv.expires_at(text, text), kv.mget(text, text[]),
-    kv.mexists(text, text[], text), kv.keys(text, text), kv.scan(text, text, text),
+    kv.mexists(text, text[], text), kv.keys(text, text, text), kv.scan(text, text, text),
     kv.namespaces(), kv.stats() TO kv_reader;
 SET ROLE kv_reader;
 SELECT kv.get('priv', 'k'), kv.exists('priv', 'k');

@@ -18,6 +18,8 @@ SELECT count(*) FROM kv.keys('scan', 'user:*');
 SELECT k FROM kv.keys('scan', 'item:?') k ORDER BY k;
 SELECT k FROM kv.keys('scan', 'item:[12]0') k ORDER BY k;
 SELECT k FROM kv.keys('scan', 'no match*') k;
+SELECT count(*) FROM kv.keys('scan', prefix => 'user:12');
+SELECT k FROM kv.keys('scan', 'item:?', prefix => 'item:3') k;
 
 -- kv.scan: prefix and pattern, with values, type tags and expiry
 SELECT key, value, type FROM kv.scan('scan', prefix => 'item:2') ORDER BY key;
