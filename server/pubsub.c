@@ -487,6 +487,8 @@ static int lower(int ch)
 int stringMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase)
 {
 	size_t p = 0, i = 0, star_p = (size_t)-1, star_i = 0;
+	if (slen == 0)
+		return plen == 0; /* Redis's quirk: even "*" does not match an empty string */
 	while (i < slen) {
 		if (p < plen && pat[p] == '*') {
 			while (p < plen && pat[p] == '*')

@@ -574,6 +574,54 @@ try:
         s2.close()
         wait_until(lambda: r.pubsub_numpat() == 0, 5, "closed subscriber leaves the registry")
 
+    @test("pub/sub: glob patterns match channels exactly as redis-server's (PUBSUB CHANNELS)")
+    def _():
+        chans = ["news", "news.tech", "news.art", "n", "", "a*b", "a?b", "h[a]llo", "hallo", "hello",
+                 "hillo", "hxllo", "back\\slash", "x-y", "UPPER", "upper", "ab]c", "a^b", "[x]", "-"]
+        pats = ["*", "n*", "news.*", "n?ws*", "h[ae]llo", "h[^e]llo", "h[a-e]llo", "h[e-a]llo", "*llo",
+                "a\\*b", "a\\?b", "a*", "?", "*.*", "[", "[a", "h[", "\\", "back\\\\slash", "*[x]*",
+                "[[]x]", "*]*", "a[\\^]b", "x[-]y", "[-]", "U*", "u*", "*\\", "**", "*?*", "h*l*o",
+                "h[!a]llo", "[a-]*", "ab\\]c"]
+        subs = []
+        for port in (P_MAIN, P_REDIS):
+            c = Raw(port)
+            c.send(encode("SUBSCRIBE", *chans))
+            for _ in chans:
+                c.reply()
+            subs.append(c)
+        bad = []
+        for pat in pats:
+            got = [sorted(Raw(port).cmd("PUBSUB", "CHANNELS", pat)) for port in (P_MAIN, P_REDIS)]
+            if got[0] != got[1]:
+                bad.append("%r: shardkv %r, redis %r" % (pat, got[0], got[1]))
+        for c in subs:
+            c.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
+    @test("keys: KEYS glob patterns match exactly as redis-server's")
+    def _():
+        keys = ["news", "news.tech", "news.art", "n", "a*b", "a?b", "h[a]llo", "hallo", "hello",
+                "hillo", "hxllo", "back\\slash", "x-y", "UPPER", "upper", "ab]c", "a^b", "[x]", "-"]
+        pats = ["*", "n*", "news.*", "n?ws*", "h[ae]llo", "h[^e]llo", "h[a-e]llo", "h[e-a]llo", "*llo",
+                "a\\*b", "a\\?b", "a*", "?", "*.*", "[", "[a", "h[", "\\", "back\\\\slash", "*[x]*",
+                "[[]x]", "*]*", "a[\\^]b", "x[-]y", "[-]", "U*", "u*", "*\\", "**", "*?*", "h*l*o",
+                "h[!a]llo", "[a-]*", "ab\\]c"]
+        conns = [Raw(P_MAIN), Raw(P_REDIS)]
+        for c in conns:
+            c.cmd("SELECT", "9")
+            c.cmd("FLUSHDB")
+            for k in keys:
+                c.cmd("SET", k, "1")
+        bad = []
+        for pat in pats:
+            got = [sorted(c.cmd("KEYS", pat)) for c in conns]
+            if got[0] != got[1]:
+                bad.append("%r: shardkv %r, redis %r" % (pat, got[0], got[1]))
+        for c in conns:
+            c.cmd("FLUSHDB")
+            c.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
     @test("pub/sub: redis-py PubSub gets 200 messages in order")
     def _():
         ps = client(P_MAIN).pubsub()
