@@ -458,6 +458,28 @@ try:
         eq(c.reply(), "PONG", "line after a NUL-led line")
         c.close()
 
+    INLINE_CASES = [
+        b'ECHO "a\\x41\\x4a\\x4"\r\n', b'ECHO "tab\\there\\n\\r\\b\\a\\z"\r\n', b"ECHO 'it\\'s'\r\n",
+        b"ECHO 'no \\x41 escapes'\r\n", b'ECHO ""\r\n', b"ECHO ''\r\n", b"ECHO a\"b\"\r\n",
+        b"  ECHO    spaced   \r\n", b"ECHO\ttabbed\r\n", b"ECHO lf-only\n", b"ECHO cr\rinside\r\n",
+        b'ECHO "quoted space" \r\n', b"SET inl 'v v'\r\n", b"GET inl\r\n", b"ECHO \xff\xfe\r\n",
+        b"echo lower\r\n", b"ECHO a b\r\n", b"NOSUCH x\r\n", b'ECHO "\\\\"\r\n',
+    ]
+
+    @test("protocol: %d inline (telnet) requests answered exactly as redis-server" % len(INLINE_CASES))
+    def _():
+        a, b = Raw(P_MAIN), Raw(P_REDIS)
+        bad = []
+        for case in INLINE_CASES:
+            a.send(case)
+            b.send(case)
+            ra, rb = a.raw_reply(), b.raw_reply()
+            if ra != rb:
+                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        a.close()
+        b.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
     @test("protocol: a pipeline split at every byte gives the same replies")
     def _():
         r.flushall()
