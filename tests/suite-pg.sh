@@ -151,8 +151,8 @@ $RUN "$PGBIN/pgbench" -n -c 1 -T 4 -f "$PGT/admin.sql" \
 	-h "$PGT" -p 55430 -U postgres postgres >"$PGT/stress-admin.log" 2>&1 &
 admin_pid=$!
 resize_ok=1
-for n in 4 8 16; do
-	sleep 0.8
+for n in 4 8 16 32 64; do
+	sleep 0.6
 	pg_psql main -c "SELECT kv.resize('stress', $n)" >/dev/null || resize_ok=0
 done
 wait $stress_pid; stress_rc=$?
@@ -166,7 +166,7 @@ else
 fi
 if [ "$admin_rc" = 0 ]; then ok "stress: scans and saves alongside"; else cat "$PGT/stress-admin.log"; nok "stress: scans and saves failed"; fi
 check "stress: online resizes while clients run" 1 "$resize_ok"
-check "stress: shard count raised" 16 "$(pg_psql main -c "SELECT shards FROM kv.namespaces() WHERE name = 'stress'")"
+check "stress: shard count raised" 64 "$(pg_psql main -c "SELECT shards FROM kv.namespaces() WHERE name = 'stress'")"
 check "stress: the counter equals the transactions" "$done_tx" "$(pg_psql main -c "SELECT kv.get('stress', 'counter')")"
 pg_psql main -c "SELECT kv.drop_namespace('stress')" >/dev/null
 
