@@ -72,6 +72,8 @@ class Server:
     """A server process on 127.0.0.1:port; argv is the full command line."""
 
     def __init__(self, argv, port, name):
+        if port_busy(port):
+            raise AssertionError("port %d is already in use by another process; stop it first" % port)
         self.port = port
         self.name = name
         self.log = os.path.join(tempfile.gettempdir(), "skv-test-%s-%d.log" % (name, port))
@@ -126,6 +128,14 @@ class Server:
 
     def alive(self):
         return self.proc.poll() is None
+
+
+def port_busy(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
 
 
 def shardkv(port, *args, binary=None, name="shardkv"):
