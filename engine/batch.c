@@ -199,7 +199,7 @@ static void undo_all(kv_wctx *w)
 				kv_shard_remove_locked(env, sh, pos);
 			size_t charge = kv_entry_charge(e);
 			kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
-			kv_free(env, sh, u->new_, kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
+			kv_free(env, u->new_, kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
 		}
 		if (u->old) {
 			kv_entry *e = kv_ptr(env, u->old);
@@ -240,7 +240,7 @@ static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *a
 		if (!e)
 			return KV_NOTFOUND;
 		if (arena->len + e->vlen + 1 > arena->cap) {
-			*arena_need = arena->len + e->vlen;
+			*arena_need = arena->len + e->vlen + 1; /* never 0: it flags a retry */
 			return KV_ENOMEM;
 		}
 		memcpy(arena->data + arena->len, kv_entry_key(e) + o->klen, e->vlen);

@@ -6,8 +6,8 @@
  *   [ struct kv_region | ns slots | page descriptors | pages ... ]
  *   Everything after the header is addressed by kv_off: a 32-bit offset from the
  *   region base in 8-byte units (0 means none), so a region may be mapped at any
- *   address.  Pages are 64 KiB.  A page is free, a slab of one size class owned by
- *   one shard, part of a large allocation, or a shard-header page.
+ *   address.  Pages are 64 KiB.  A page is free, a slab of one size class, part of
+ *   a large allocation, or a shard-header page.
  *
  * SAFE OPTIMISTIC READS
  *   Readers take no lock.  They read a shard's seq (even = stable), read, then
@@ -54,6 +54,15 @@
 
 /* Functions that read memory a writer may be changing (validated by seqlock). */
 #define KV_RACY __attribute__((no_sanitize("thread")))
+
+/* gcc's ThreadSanitizer refuses atomic_thread_fence.  Sanitizer builds then use a
+ * compiler barrier, which is enough on x86 (TSO keeps loads and stores in order);
+ * release builds use the real fences. */
+#if defined(__SANITIZE_THREAD__)
+#define KV_FENCE(order) __asm__ __volatile__("" ::: "memory")
+#else
+#define KV_FENCE(order) atomic_thread_fence(order)
+#endif
 
 typedef uint32_t kv_off;
 
@@ -121,8 +130,7 @@ typedef struct kv_shard {
 	uint32_t npreserved, cappreserved;
 	uint32_t sweep_pos;           /* active expiry sweep position */
 	uint32_t clock_hand;          /* LRU eviction position */
-	/* line 2+: writer-only slab heads, one per size class */
-	uint32_t cls_head[KV_NCLASSES] __attribute__((aligned(64)));
+	uint32_t wdepth;              /* nesting of write sections (lock holder only) */
 	/* reader-written statistics on their own line */
 	_Atomic uint64_t hits __attribute__((aligned(64)));
 	_Atomic uint64_t misses;
@@ -140,6 +148,7 @@ typedef struct kv_nsslot {
 	/* shards */
 	_Atomic uint32_t nshards;
 	_Atomic kv_off   shards;      /* kv_off[nshards] of shard headers */
+	_Atomic kv_off   route;       /* uint16_t[KV_ROUTE_SIZE]: kv_route for nshards (0 if 1 shard) */
 	_Atomic uint32_t old_nshards; /* nonzero while a resize migrates keys */
 	_Atomic uint32_t resize_epoch;
 	_Atomic uint32_t busy;        /* a save, load or resize holds the namespace */
@@ -168,6 +177,11 @@ typedef struct kv_region {
 	uint32_t free_runs;           /* list of free runs (first page of each) */
 	uint32_t pages_used;
 	kv_off   shard_free;          /* free shard headers (type-stable pool) */
+	/* slab classes: partial pages of each class, under the class's lock */
+	struct {
+		_Atomic uint32_t lock;
+		uint32_t head;
+	} __attribute__((aligned(64))) cls[KV_NCLASSES];
 	/* autosave */
 	_Atomic uint32_t save_lock __attribute__((aligned(64)));
 	uint32_t nrules;
@@ -178,6 +192,7 @@ typedef struct kv_region {
 
 struct kv_env {
 	kv_region     *r;
+	struct kv_nsslot *slots;      /* this process's address of the slot array */
 	char          *base;
 	size_t         size;
 	int            owns_mapping;
@@ -225,7 +240,7 @@ static inline kv_page *kv_pagedesc(const kv_env *env, uint32_t pg)
 }
 static inline kv_nsslot *kv_slot(const kv_env *env, uint32_t i)
 {
-	return (kv_nsslot *)kv_ptr(env, env->r->slots) + i;
+	return env->slots + i;
 }
 
 /* Entry helpers. */
@@ -266,11 +281,25 @@ static inline uint32_t kv_jump(uint64_t key, uint32_t n)
 	}
 	return (uint32_t)b;
 }
-/* The 31 hash bits a slot keeps; bit 0 of a slot's high word is its CLOCK
+/* The 31 hash bits a slot keeps (the low half of the hash; the shard comes from
+ * the top 16 bits, see kv_route); bit 0 of a slot's high word is its CLOCK
  * reference bit (KV_SLOT_REF), set by readers of LRU namespaces. */
 static inline uint32_t kv_hash32(uint64_t h)
 {
-	return (uint32_t)(h >> 32) & ~1u;
+	return (uint32_t)h & ~1u;
+}
+
+/* A key's shard among n: jump consistent hashing of the top KV_ROUTE_BITS of its
+ * hash.  Routing by a 16-bit prefix lets a namespace keep the answer for every
+ * prefix in a table (kv_nsslot.route), so the hot path does one load instead of
+ * jump's loop of divisions and unpredictable branches; 65536 prefixes still spread
+ * evenly over up to KV_MAX_SHARDS shards, and raising n moves prefixes (and so
+ * keys) only to the new shards. */
+#define KV_ROUTE_BITS 16
+#define KV_ROUTE_SIZE ((size_t)1 << KV_ROUTE_BITS)
+static inline uint32_t kv_route(uint64_t h, uint32_t n)
+{
+	return n > 1 ? kv_jump((h >> (64 - KV_ROUTE_BITS)) * 0x9e3779b97f4a7c15ull, n) : 0;
 }
 #define KV_SLOT_REF ((uint64_t)1 << 32)
 static inline bool kv_slot_is(uint64_t v, uint32_t h32)
@@ -285,8 +314,8 @@ int    kv_region_check(kv_env *env);
 unsigned kv_size_class(size_t size);          /* KV_NCLASSES for large */
 size_t kv_class_size(unsigned cls);
 size_t kv_alloc_size(size_t size);            /* bytes actually charged */
-kv_off kv_alloc(kv_env *env, kv_shard *sh, size_t size); /* shard locked; 0 = full */
-void   kv_free(kv_env *env, kv_shard *sh, kv_off off, size_t size);
+kv_off kv_alloc(kv_env *env, size_t size);   /* 0 = the region is full */
+void   kv_free(kv_env *env, kv_off off, size_t size);
 kv_off kv_pages_alloc(kv_env *env, uint32_t npages, int kind);
 void   kv_pages_free(kv_env *env, kv_off off);
 kv_shard *kv_shard_new(kv_env *env);          /* zeroed, unlocked; NULL = full */
@@ -300,14 +329,21 @@ int    kv_buf_reserve(kv_env *env, kv_buf *b, size_t need);
 
 /* ------------------------------------------------------------- shards */
 /* shard.c: the table of one shard.  *_locked functions need the shard lock. */
+/* Writer sections nest (a multi-shard change keeps every shard busy across many
+ * single changes), but only the outermost one moves seq: seq must stay odd for
+ * the whole span, or a reader starting inside an inner change would see it even
+ * and accept a torn value.  depth is touched only by the lock holder. */
 static inline void kv_shard_write_begin(kv_shard *sh)
 {
-	atomic_fetch_add_explicit(&sh->seq, 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
+	if (sh->wdepth++ == 0) {
+		atomic_fetch_add_explicit(&sh->seq, 1, memory_order_relaxed);
+		KV_FENCE(memory_order_release);
+	}
 }
 static inline void kv_shard_write_end(kv_shard *sh)
 {
-	atomic_fetch_add_explicit(&sh->seq, 1, memory_order_release);
+	if (--sh->wdepth == 0)
+		atomic_fetch_add_explicit(&sh->seq, 1, memory_order_release);
 }
 
 typedef struct kv_find {
@@ -331,10 +367,45 @@ void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
 int       kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n);
 size_t    kv_entry_charge(const kv_entry *e);
 
+static inline bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
+{
+	return e->klen == klen && memcmp(kv_entry_key(e), key, klen) == 0;
+}
+
 /* Optimistic lookup: returns the entry (maybe stale) for validation by seq, and
- * the slot it was found in with the slot's value. */
-kv_entry *kv_shard_peek(const kv_env *env, kv_shard *sh, uint32_t h32, const void *key,
-                        size_t klen, _Atomic uint64_t **slot, uint64_t *slotv);
+ * the slot it was found in with the slot's value.  Inline: it is the read path. */
+static inline __attribute__((always_inline)) KV_RACY kv_entry *kv_shard_peek(const kv_env *env, kv_shard *sh, uint32_t h32,
+                                const void *key, size_t klen, _Atomic uint64_t **slot,
+                                uint64_t *slotv)
+{
+	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	if (shift == 0 || shift > 28 || !kv_in_region(env, t, ((size_t)mask + 1) * 8))
+		return NULL;
+	_Atomic uint64_t *s = kv_ptr(env, t);
+	uint32_t i = (h32 >> shift) & mask;
+	for (uint32_t n = 0; n <= mask; n++) {
+		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+		if (!v)
+			return NULL;
+		if (kv_slot_is(v, h32)) {
+			kv_off o = (kv_off)v;
+			if (kv_in_region(env, o, sizeof(kv_entry) + 8 + klen)) {
+				kv_entry *e = kv_ptr(env, o);
+				if (kv_key_eq(e, key, klen)) {
+					*slot = &s[i];
+					*slotv = v;
+					return e;
+				}
+			}
+		}
+		i = (i + 1) & mask;
+	}
+	return NULL;
+}
+
+
 
 /* ------------------------------------------------------------ namespaces */
 /* namespace.c */
@@ -345,8 +416,7 @@ typedef struct kv_nsref {
 	uint32_t   slot_index;
 } kv_nsref;
 
-int  kv_ns_ref(kv_ns *ns, kv_nsref *ref);              /* resolve the handle */
-bool kv_ns_ref_valid(const kv_nsref *ref);             /* gen unchanged? */
+int  kv_ns_ref_slow(kv_ns *ns, kv_nsref *ref);         /* re-resolve by name */
 int  kv_ns_valid_name(const char *name);
 int  kv_ns_find_slot(kv_env *env, const char *name, uint32_t *idx, uint32_t *gen);
 kv_shard *kv_ns_shard(const kv_nsref *ref, uint32_t i);
@@ -355,12 +425,9 @@ kv_shard *kv_ns_shard(const kv_nsref *ref, uint32_t i);
  * Returns NULL (and nothing locked) if the namespace changed under us: the
  * caller re-resolves and retries. */
 kv_shard *kv_ns_lock_shard(const kv_nsref *ref, uint64_t h);
-/* The shard to read optimistically for h, with its (even) seq in *seq; the
- * caller validates seq afterwards.  NULL: a writer is busy, retry. */
-kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint32_t *seq);
 static inline bool kv_shard_read_valid(const kv_shard *sh, uint32_t seq)
 {
-	atomic_thread_fence(memory_order_acquire);
+	KV_FENCE(memory_order_acquire);
 	return atomic_load_explicit(&((kv_shard *)sh)->seq, memory_order_relaxed) == seq;
 }
 
@@ -377,8 +444,93 @@ kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, lock
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
 
 int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
+kv_off kv_route_build(kv_env *env, uint32_t n);
+void kv_route_free(kv_env *env, kv_off route);
 void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n);
 int  kv_ns_check_config(const kv_ns_config *c);
+
+
+/* ------------------------------------------------- the read path, inline */
+/* Resolve a handle to its slot; a gen mismatch looks the name up again. */
+static inline int kv_ns_ref(kv_ns *ns, kv_nsref *ref)
+{
+	kv_env *env = ns->env;
+	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
+	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
+	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)b))
+		return kv_ns_ref_slow(ns, ref);
+	ref->env = env;
+	ref->slot = sl;
+	ref->gen = (uint32_t)b;
+	ref->slot_index = (uint32_t)(b >> 32);
+	return KV_OK;
+}
+
+static inline bool kv_ns_ref_valid(const kv_nsref *ref)
+{
+	KV_FENCE(memory_order_acquire);
+	return atomic_load_explicit(&ref->slot->gen, memory_order_relaxed) == ref->gen;
+}
+
+/* Shard index of h among n shards; the table serves the namespace's current count. */
+static inline uint32_t kv_route_of(const kv_nsref *ref, uint64_t h, uint32_t n)
+{
+	kv_off t = atomic_load_explicit(&ref->slot->route, memory_order_relaxed);
+	if (n > 1 && t && n == atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed) &&
+	    kv_in_region(ref->env, t, KV_ROUTE_SIZE * sizeof(uint16_t)))
+		return ((const uint16_t *)kv_ptr(ref->env, t))[h >> (64 - KV_ROUTE_BITS)];
+	return kv_route(h, n);
+}
+
+
+/* Reader's shard lookup: no page-kind check (a reader never writes to it, and a
+ * stale pointer is caught by the namespace gen check); only bounds. */
+static inline kv_shard *kv_shard_fast(const kv_nsref *ref, uint32_t i, uint32_t n)
+{
+	kv_off arr = atomic_load_explicit(&ref->slot->shards, memory_order_relaxed);
+	if (i >= n || !kv_in_region(ref->env, arr, (size_t)n * sizeof(kv_off)))
+		return NULL;
+	kv_off o = ((const kv_off *)kv_ptr(ref->env, arr))[i];
+	return kv_in_region(ref->env, o, KV_SHARD_SIZE) ? kv_ptr(ref->env, o) : NULL;
+}
+
+static inline bool kv_shard_migrated(const kv_nsref *ref, kv_shard *sh)
+{
+	return atomic_load_explicit(&sh->migrated, memory_order_relaxed) ==
+	       atomic_load_explicit(&ref->slot->resize_epoch, memory_order_relaxed);
+}
+
+/* The shard to read optimistically for h, with its (even) seq in *seq; the
+ * caller validates seq afterwards.  NULL: a writer is busy, retry. */
+static inline kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint32_t *seq)
+{
+	kv_nsslot *sl = ref->slot;
+	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+	uint32_t old = atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
+	kv_shard *sh;
+	uint32_t s;
+	if (KV_UNLIKELY(old != 0) && old < n) {
+		sh = kv_shard_fast(ref, kv_route(h, old), n);
+		if (!sh)
+			return NULL;
+		s = atomic_load_explicit(&sh->seq, memory_order_acquire);
+		if (s & 1)
+			return NULL;
+		if (!kv_shard_migrated(ref, sh)) {
+			*seq = s;
+			return sh;
+		}
+	}
+	sh = kv_shard_fast(ref, kv_route_of(ref, h, n), n);
+	if (!sh)
+		return NULL;
+	s = atomic_load_explicit(&sh->seq, memory_order_acquire);
+	if (s & 1)
+		return NULL;
+	*seq = s;
+	return sh;
+}
+
 
 /* Account an entry added/removed/resized in a namespace. */
 void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes);

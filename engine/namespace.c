@@ -20,6 +20,7 @@
  */
 #include "kv_internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 /* ------------------------------------------------------------------ names */
@@ -44,12 +45,17 @@ KV_RACY int kv_ns_find_slot(kv_env *env, const char *name, uint32_t *idx, uint32
 	kv_region *r = env->r;
 	for (uint32_t i = 0; i < r->max_ns; i++) {
 		kv_nsslot *sl = kv_slot(env, i);
-		uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
-		if ((g & 1) || !sl->live || strncmp(sl->name, name, sizeof sl->name) != 0)
+		uint32_t g;
+		/* odd: a create, drop or resize is publishing; it is brief, so wait */
+		for (unsigned spin = 0; (g = atomic_load_explicit(&sl->gen, memory_order_acquire)) & 1; spin++)
+			spin < 64 ? kv_cpu_relax() : (void)sched_yield();
+		if (!sl->live || strncmp(sl->name, name, sizeof sl->name) != 0)
 			continue;
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
+		KV_FENCE(memory_order_acquire);
+		if (atomic_load_explicit(&sl->gen, memory_order_relaxed) != g) {
+			i--; /* changed while we read it: look again */
 			continue;
+		}
 		*idx = i;
 		*gen = g;
 		return KV_OK;
@@ -57,7 +63,7 @@ KV_RACY int kv_ns_find_slot(kv_env *env, const char *name, uint32_t *idx, uint32
 	return KV_ENONS;
 }
 
-int kv_ns_ref(kv_ns *ns, kv_nsref *ref)
+int kv_ns_ref_slow(kv_ns *ns, kv_nsref *ref)
 {
 	kv_env *env = ns->env;
 	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
@@ -77,12 +83,6 @@ int kv_ns_ref(kv_ns *ns, kv_nsref *ref)
 	return KV_OK;
 }
 
-bool kv_ns_ref_valid(const kv_nsref *ref)
-{
-	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&ref->slot->gen, memory_order_relaxed) == ref->gen;
-}
-
 /* ------------------------------------------------------- shard selection */
 KV_RACY kv_shard *kv_ns_shard(const kv_nsref *ref, uint32_t i)
 {
@@ -93,39 +93,25 @@ KV_RACY kv_shard *kv_ns_shard(const kv_nsref *ref, uint32_t i)
 	return kv_shard_at(ref->env, ((kv_off *)kv_ptr(ref->env, arr))[i]);
 }
 
-static inline bool shard_migrated(const kv_nsref *ref, kv_shard *sh)
+/* ------------------------------------------------------------ routing */
+kv_off kv_route_build(kv_env *env, uint32_t n)
 {
-	return atomic_load_explicit(&sh->migrated, memory_order_relaxed) ==
-	       atomic_load_explicit(&ref->slot->resize_epoch, memory_order_relaxed);
+	if (n <= 1)
+		return 0;
+	size_t bytes = KV_ROUTE_SIZE * sizeof(uint16_t);
+	kv_off o = kv_pages_alloc(env, (uint32_t)((bytes + KV_PAGE_SIZE - 1) >> KV_PAGE_SHIFT), KV_PG_LARGE);
+	if (!o)
+		return 0;
+	uint16_t *t = kv_ptr(env, o);
+	for (size_t p = 0; p < KV_ROUTE_SIZE; p++)
+		t[p] = (uint16_t)kv_route((uint64_t)p << (64 - KV_ROUTE_BITS), n);
+	return o;
 }
 
-kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint32_t *seq)
+void kv_route_free(kv_env *env, kv_off route)
 {
-	kv_nsslot *sl = ref->slot;
-	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
-	uint32_t old = atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
-	kv_shard *sh;
-	uint32_t s;
-	if (KV_UNLIKELY(old != 0) && old < n) {
-		sh = kv_ns_shard(ref, kv_jump(h, old));
-		if (!sh)
-			return NULL;
-		s = atomic_load_explicit(&sh->seq, memory_order_acquire);
-		if (s & 1)
-			return NULL;
-		if (!shard_migrated(ref, sh)) {
-			*seq = s;
-			return sh;
-		}
-	}
-	sh = kv_ns_shard(ref, n > 1 ? kv_jump(h, n) : 0);
-	if (!sh)
-		return NULL;
-	s = atomic_load_explicit(&sh->seq, memory_order_acquire);
-	if (s & 1)
-		return NULL;
-	*seq = s;
-	return sh;
+	if (route)
+		kv_pages_free(env, route);
 }
 
 kv_shard *kv_ns_lock_shard(const kv_nsref *ref, uint64_t h)
@@ -135,7 +121,7 @@ kv_shard *kv_ns_lock_shard(const kv_nsref *ref, uint64_t h)
 	uint32_t old = atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
 	kv_shard *sh;
 	if (KV_UNLIKELY(old != 0) && old < n) {
-		sh = kv_ns_shard(ref, kv_jump(h, old));
+		sh = kv_ns_shard(ref, kv_route(h, old));
 		if (!sh)
 			return NULL;
 		kv_spin_lock(&sh->lock);
@@ -143,11 +129,11 @@ kv_shard *kv_ns_lock_shard(const kv_nsref *ref, uint64_t h)
 			kv_spin_unlock(&sh->lock);
 			return NULL;
 		}
-		if (!shard_migrated(ref, sh))
+		if (!kv_shard_migrated(ref, sh))
 			return sh;
 		kv_spin_unlock(&sh->lock);
 	}
-	sh = kv_ns_shard(ref, n > 1 ? kv_jump(h, n) : 0);
+	sh = kv_ns_shard(ref, kv_route_of(ref, h, n));
 	if (!sh)
 		return NULL;
 	kv_spin_lock(&sh->lock);
@@ -181,8 +167,8 @@ void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h)
 	if (n > KV_MAX_SHARDS)
 		n = KV_MAX_SHARDS;
 	if (old != 0 && old < n)
-		lockset_bit(ls, kv_jump(h, old));
-	lockset_bit(ls, n > 1 ? kv_jump(h, n) : 0);
+		lockset_bit(ls, kv_route(h, old));
+	lockset_bit(ls, kv_route_of(ref, h, n));
 }
 
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls)
@@ -238,11 +224,11 @@ kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h)
 	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
 	uint32_t old = atomic_load_explicit(&ref->slot->old_nshards, memory_order_relaxed);
 	if (old != 0 && old < n) {
-		kv_shard *sh = kv_ns_shard(ref, kv_jump(h, old));
-		if (sh && !shard_migrated(ref, sh))
+		kv_shard *sh = kv_ns_shard(ref, kv_route(h, old));
+		if (sh && !kv_shard_migrated(ref, sh))
 			return sh;
 	}
-	return kv_ns_shard(ref, n > 1 ? kv_jump(h, n) : 0);
+	return kv_ns_shard(ref, kv_route_of(ref, h, n));
 }
 
 void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes)
@@ -302,7 +288,6 @@ static int make_shards(kv_env *env, uint32_t idx, kv_off *arr, uint32_t from, ui
 		sh->sweep_pos = sh->clock_hand = 0;
 		sh->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)idx << 32 | i);
 		atomic_store(&sh->migrated, 0);
-		memset(sh->cls_head, 0, sizeof sh->cls_head);
 		atomic_store(&sh->hits, 0);
 		atomic_store(&sh->misses, 0);
 		int rc = kv_shard_init_locked(env, sh, 16);
@@ -364,9 +349,12 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	atomic_store(&sl->busy, 0);
 	sl->sweep_shard = 0;
 
-	/* the shard array lives in shard 0's slab */
-	kv_off arr;
+	kv_off arr, route = 0;
 	rc = kv_shards_create(env, idx, n, &arr);
+	if (rc == KV_OK && n > 1 && !(route = kv_route_build(env, n))) {
+		kv_shards_destroy(env, arr, n);
+		rc = KV_ENOMEM;
+	}
 	if (rc != KV_OK) {
 		atomic_store(&sl->bytes, 0);
 		atomic_fetch_add(&sl->gen, 1);
@@ -375,6 +363,7 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	}
 	atomic_store(&sl->shards, arr);
 	atomic_store(&sl->nshards, n);
+	atomic_store(&sl->route, route);
 	sl->live = 1;
 	atomic_fetch_add(&r->nns, 1);
 	atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
@@ -382,7 +371,7 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	return KV_OK;
 }
 
-/* Free n shards listed in arr (an array in shard 0's slab, freed too).  The
+/* Free n shards listed in arr (the array is freed too).  The
  * shards are unreachable: their namespace's gen has moved on. */
 void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n)
 {
@@ -398,10 +387,7 @@ void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n)
 		kv_shard_write_end(sh);
 		kv_spin_unlock(&sh->lock);
 	}
-	kv_shard *s0 = kv_ptr(env, keep[0]);
-	kv_spin_lock(&s0->lock);
-	kv_free(env, s0, arr, (size_t)n * sizeof(kv_off));
-	kv_spin_unlock(&s0->lock);
+	kv_free(env, arr, (size_t)n * sizeof(kv_off));
 	for (uint32_t i = 0; i < n; i++)
 		kv_shard_release(env, kv_ptr(env, keep[i]));
 }
@@ -415,9 +401,7 @@ int kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr)
 	if (rc != KV_OK)
 		return rc;
 	kv_shard *s0 = kv_ptr(env, tmp[0]);
-	kv_spin_lock(&s0->lock);
-	kv_off a = kv_alloc(env, s0, (size_t)n * sizeof(kv_off));
-	kv_spin_unlock(&s0->lock);
+	kv_off a = kv_alloc(env, (size_t)n * sizeof(kv_off));
 	if (!a) {
 		kv_shard_release(env, s0);
 		return KV_ENOMEM;
@@ -426,9 +410,7 @@ int kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr)
 	p[0] = tmp[0];
 	rc = make_shards(env, idx, p, 1, n);
 	if (rc != KV_OK) {
-		kv_spin_lock(&s0->lock);
-		kv_free(env, s0, a, (size_t)n * sizeof(kv_off));
-		kv_spin_unlock(&s0->lock);
+		kv_free(env, a, (size_t)n * sizeof(kv_off));
 		kv_shard_release(env, s0);
 		return rc;
 	}
@@ -456,6 +438,8 @@ KV_API int kv_ns_drop(kv_env *env, const char *name)
 	}
 	atomic_fetch_add(&sl->gen, 1);
 	kv_shards_destroy(env, atomic_load(&sl->shards), atomic_load(&sl->nshards));
+	kv_route_free(env, atomic_load(&sl->route));
+	atomic_store(&sl->route, 0);
 	sl->live = 0;
 	atomic_store(&sl->keys, 0);
 	atomic_store(&sl->bytes, 0);
@@ -641,16 +625,16 @@ static int migrate_shard(kv_nsref *ref, kv_shard *s, uint32_t m)
 			continue;
 		kv_entry *e = kv_ptr(env, (kv_off)v);
 		uint64_t h = kv_hash(kv_entry_key(e), e->klen);
-		uint32_t b = kv_jump(h, m);
+		uint32_t b = kv_route(h, m);
 		if (b == s->index)
 			continue;
 		kv_shard *d = kv_ns_shard(ref, b);
 		unsigned f = atomic_load(&e->flags);
 		size_t sz = kv_entry_size(e->klen, e->vlen, f);
-		kv_off no = kv_alloc(env, d, sz);
+		kv_off no = kv_alloc(env, sz);
 		if (!no || kv_shard_insert_locked(env, d, kv_hash32(h), no) != KV_OK) {
 			if (no)
-				kv_free(env, d, no, sz);
+				kv_free(env, no, sz);
 			rc = KV_ENOMEM;
 			break;
 		}
@@ -665,7 +649,7 @@ static int migrate_shard(kv_nsref *ref, kv_shard *s, uint32_t m)
 				continue;
 			kv_entry *e = kv_ptr(env, (kv_off)v);
 			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
-			uint32_t b = kv_jump(h, m);
+			uint32_t b = kv_route(h, m);
 			if (b == s->index)
 				continue;
 			kv_shard *d = kv_ns_shard(ref, b);
@@ -674,7 +658,7 @@ static int migrate_shard(kv_nsref *ref, kv_shard *s, uint32_t m)
 			if (c) {
 				kv_shard_remove_locked(env, d, pos);
 				d->bytes -= kv_entry_charge(c);
-				kv_free(env, d, kv_offof(env, c), kv_entry_size(c->klen, c->vlen, atomic_load(&c->flags)));
+				kv_free(env, kv_offof(env, c), kv_entry_size(c->klen, c->vlen, atomic_load(&c->flags)));
 			}
 		}
 		return rc;
@@ -685,10 +669,10 @@ static int migrate_shard(kv_nsref *ref, kv_shard *s, uint32_t m)
 		if (v) {
 			kv_entry *e = kv_ptr(env, (kv_off)v);
 			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
-			if (kv_jump(h, m) != s->index) {
+			if (kv_route(h, m) != s->index) {
 				s->bytes -= kv_entry_charge(e);
 				kv_shard_remove_locked(env, s, i);
-				kv_free(env, s, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
+				kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
 				continue; /* slot i now holds a shifted-back key, or is empty */
 			}
 		}
@@ -723,10 +707,7 @@ KV_API int kv_ns_resize(kv_ns *ns, uint32_t m)
 	}
 	if (!resume) {
 		kv_off oldarr = atomic_load(&sl->shards);
-		kv_shard *s0 = kv_ptr(env, ((kv_off *)kv_ptr(env, oldarr))[0]);
-		kv_spin_lock(&s0->lock);
-		kv_off arr = kv_alloc(env, s0, (size_t)m * sizeof(kv_off));
-		kv_spin_unlock(&s0->lock);
+		kv_off arr = kv_alloc(env, (size_t)m * sizeof(kv_off));
 		if (!arr) {
 			atomic_store(&sl->busy, 0);
 			kv_spin_unlock(&r->admin);
@@ -735,10 +716,14 @@ KV_API int kv_ns_resize(kv_ns *ns, uint32_t m)
 		kv_off *a = kv_ptr(env, arr);
 		memcpy(a, kv_ptr(env, oldarr), (size_t)n * sizeof(kv_off));
 		rc = make_shards(env, ref.slot_index, a, n, m);
+		kv_off route = 0;
+		if (rc == KV_OK && !(route = kv_route_build(env, m))) {
+			for (uint32_t j = n; j < m; j++)
+				kv_shard_release(env, kv_ptr(env, a[j]));
+			rc = KV_ENOMEM;
+		}
 		if (rc != KV_OK) {
-			kv_spin_lock(&s0->lock);
-			kv_free(env, s0, arr, (size_t)m * sizeof(kv_off));
-			kv_spin_unlock(&s0->lock);
+			kv_free(env, arr, (size_t)m * sizeof(kv_off));
 			atomic_store(&sl->busy, 0);
 			kv_spin_unlock(&r->admin);
 			return rc;
@@ -746,13 +731,14 @@ KV_API int kv_ns_resize(kv_ns *ns, uint32_t m)
 		/* publish: readers that saw the old array fail their gen check */
 		atomic_fetch_add(&sl->gen, 1);
 		atomic_fetch_add(&sl->resize_epoch, 1);
+		kv_off oldroute = atomic_load(&sl->route);
 		atomic_store(&sl->shards, arr);
+		atomic_store(&sl->route, route);
 		atomic_store(&sl->old_nshards, n);
 		atomic_store(&sl->nshards, m);
 		atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
-		kv_spin_lock(&s0->lock);
-		kv_free(env, s0, oldarr, (size_t)n * sizeof(kv_off));
-		kv_spin_unlock(&s0->lock);
+		kv_route_free(env, oldroute);
+		kv_free(env, oldarr, (size_t)n * sizeof(kv_off));
 		old = n;
 		n = m;
 		ns->bound = (uint64_t)ref.slot_index << 32 | atomic_load(&sl->gen);

@@ -183,8 +183,79 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 	}
 }
 
+/*
+ * The hot path of kv_get, kept short on purpose: a lookup that misses the cache
+ * twice (slot, entry) is bound by memory latency, and the CPU overlaps the misses
+ * of consecutive gets only if each get is few enough instructions to fit several
+ * in its out-of-order window.  It handles the common case in one optimistic pass
+ * (no resize in progress, the value fits the buffer, the entry is live) and
+ * returns -1 for anything else; read_key() then does the general work.
+ */
+static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
+{
+	kv_env *env = ns->env;
+	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
+	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
+	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
+	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
+	kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
+	if (g != (uint32_t)b || atomic_load_explicit(&sl->old_nshards, memory_order_relaxed) ||
+	    (n > 1 && !route) || klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed) ||
+	    !kv_in_region(env, arr, (size_t)n * sizeof(kv_off)) ||
+	    (route && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
+		return -1;
+	uint32_t si = n > 1 ? ((const uint16_t *)kv_ptr(env, route))[h >> (64 - KV_ROUTE_BITS)] : 0;
+	kv_off so = si < n ? ((const kv_off *)kv_ptr(env, arr))[si] : 0;
+	if (!kv_in_region(env, so, KV_SHARD_SIZE))
+		return -1;
+	kv_shard *sh = kv_ptr(env, so);
+	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
+	_Atomic uint64_t *slot;
+	uint64_t sv;
+	kv_entry *e = (seq & 1) ? NULL : kv_shard_peek(env, sh, kv_hash32(h), key, klen, &slot, &sv);
+	if (!e) {
+		if ((seq & 1) || !kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&(kv_nsref){env, sl, g, 0}))
+			return -1;
+		out->len = 0;
+		out->type = KV_T_NONE;
+		out->expires_at = 0;
+		atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
+		return KV_NOTFOUND;
+	}
+	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+	int64_t exp = 0;
+	if (flags & KV_E_TTL) {
+		memcpy(&exp, (char *)e + sizeof *e, 8);
+		if (exp <= kv_now_ms())
+			return -1;
+	}
+	if (vlen >= out->cap || !kv_in_region(env, kv_offof(env, e), hdr + klen + vlen))
+		return -1;
+	int type = e->type;
+	memcpy(out->data, (char *)e + hdr + klen, vlen);
+	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
+		return -1;
+	int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
+	if (!(sv & KV_SLOT_REF) && (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU))
+		atomic_compare_exchange_strong_explicit(slot, &sv, sv | KV_SLOT_REF, memory_order_relaxed,
+		                                        memory_order_relaxed);
+	out->data[vlen] = 0;
+	out->len = vlen;
+	out->type = type;
+	out->expires_at = exp;
+	atomic_store_explicit(&sh->hits, atomic_load_explicit(&sh->hits, memory_order_relaxed) + 1, memory_order_relaxed);
+	return KV_OK;
+}
+
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
+	if (KV_LIKELY(out->data && klen - 1 < KV_KEY_SIZE_LIMIT)) {
+		int rc = get_fast(ns, kv_hash(key, klen), key, klen, out);
+		if (rc != -1)
+			return rc;
+	}
 	rd_args a = {.what = RD_VALUE, .out = out};
 	if (!out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
 		return KV_ENOMEM;
@@ -402,7 +473,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 	rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e));
 	kv_shard_write_end(sh);
 	if (rc != KV_OK) {
-		kv_free(env, sh, kv_offof(env, e), nsize);
+		kv_free(env, kv_offof(env, e), nsize);
 		return rc;
 	}
 	if (w->undo)

@@ -9,13 +9,14 @@
  *   hold its length), and a run that ends at the bump pointer gives its pages back
  *   to it.  This lock (palloc) is the innermost lock of the engine.
  *
- *   Objects up to 32 KiB come from slab pages of one size class, owned by one
- *   shard and used only under that shard's lock, so the hot path takes no lock of
- *   its own: classes are 8-byte steps to 128 B, then four steps per doubling
- *   (160, 192, 224, 256, 320 ...), which wastes at most 20% and, for the common
- *   small entry, a few bytes.  Each slab page keeps its own free list and use
- *   count; an empty page goes back to the page allocator unless it is the shard's
- *   only page of that class.  Larger objects take whole page runs.
+ *   Objects up to 32 KiB come from slab pages of one size class: classes are
+ *   8-byte steps to 128 B, then four steps per doubling (160, 192, 224, 256,
+ *   320 ...), which wastes at most 20% and, for the common small entry, a few
+ *   bytes.  Slab pages are shared by the whole store, one spinlock per class, so a
+ *   store with many shards and many value sizes holds at most one partly used
+ *   page per class rather than per shard and class.  Each slab page keeps its own
+ *   free list and use count; an empty page goes back to the page allocator unless
+ *   it is its class's only partial page.  Larger objects take whole page runs.
  *
  *   Shard headers are carved from pages of their own kind that are never given
  *   back, so a writer holding a stale pointer to a dropped shard still locks a
@@ -235,29 +236,32 @@ void kv_pages_free(kv_env *env, kv_off off)
 }
 
 /* ------------------------------------------------------------------ slabs */
-static void slab_link(kv_env *env, kv_shard *sh, unsigned cls, uint32_t p)
+/* Slab pages of a class are shared by the whole store, each class under its own
+ * spinlock (taken inside a shard lock, outside the page lock).  A page keeps its
+ * own free list and use count; pages with free objects sit on the class list. */
+static void slab_link(kv_env *env, kv_region *r, unsigned cls, uint32_t p)
 {
 	kv_page *d = kv_pagedesc(env, p);
 	d->prev = 0;
-	d->next = sh->cls_head[cls];
+	d->next = r->cls[cls].head;
 	if (d->next)
 		kv_pagedesc(env, d->next)->prev = p;
-	sh->cls_head[cls] = p;
+	r->cls[cls].head = p;
 }
 
-static void slab_unlink(kv_env *env, kv_shard *sh, unsigned cls, uint32_t p)
+static void slab_unlink(kv_env *env, kv_region *r, unsigned cls, uint32_t p)
 {
 	kv_page *d = kv_pagedesc(env, p);
 	if (d->prev)
 		kv_pagedesc(env, d->prev)->next = d->next;
 	else
-		sh->cls_head[cls] = d->next;
+		r->cls[cls].head = d->next;
 	if (d->next)
 		kv_pagedesc(env, d->next)->prev = d->prev;
 	d->next = d->prev = 0;
 }
 
-kv_off kv_alloc(kv_env *env, kv_shard *sh, size_t size)
+kv_off kv_alloc(kv_env *env, size_t size)
 {
 	unsigned cls = kv_size_class(size);
 	if (cls == KV_NCLASSES) {
@@ -266,20 +270,24 @@ kv_off kv_alloc(kv_env *env, kv_shard *sh, size_t size)
 			return 0;
 		return kv_pages_alloc(env, (uint32_t)np, KV_PG_LARGE);
 	}
+	kv_region *r = env->r;
 	size_t csize = kv_class_size(cls);
 	uint32_t per = (uint32_t)(KV_PAGE_SIZE / csize);
-	uint32_t p = sh->cls_head[cls];
+	kv_spin_lock(&r->cls[cls].lock);
+	uint32_t p = r->cls[cls].head;
 	if (!p) {
 		kv_off po = kv_pages_alloc(env, 1, KV_PG_SLAB);
-		if (!po)
+		if (!po) {
+			kv_spin_unlock(&r->cls[cls].lock);
 			return 0;
+		}
 		p = (uint32_t)(po / KV_UNITS_PER_PAGE);
 		kv_page *d = kv_pagedesc(env, p);
 		d->cls = (uint8_t)cls;
 		d->used = 0;
 		d->free = 0;
 		d->bump = 0;
-		slab_link(env, sh, cls, p);
+		slab_link(env, r, cls, p);
 	}
 	kv_page *d = kv_pagedesc(env, p);
 	kv_off obj;
@@ -291,40 +299,34 @@ kv_off kv_alloc(kv_env *env, kv_shard *sh, size_t size)
 		d->bump++;
 	}
 	if (++d->used == per)
-		slab_unlink(env, sh, cls, p);
+		slab_unlink(env, r, cls, p);
+	kv_spin_unlock(&r->cls[cls].lock);
 	return obj;
 }
 
-void kv_free(kv_env *env, kv_shard *sh, kv_off off, size_t size)
+void kv_free(kv_env *env, kv_off off, size_t size)
 {
 	unsigned cls = kv_size_class(size);
 	if (cls == KV_NCLASSES) {
 		kv_pages_free(env, off);
 		return;
 	}
+	kv_region *r = env->r;
 	uint32_t per = (uint32_t)(KV_PAGE_SIZE / kv_class_size(cls));
 	uint32_t p = (uint32_t)(off / KV_UNITS_PER_PAGE);
 	kv_page *d = kv_pagedesc(env, p);
+	kv_spin_lock(&r->cls[cls].lock);
 	memcpy(kv_ptr(env, off), &d->free, sizeof(kv_off));
 	d->free = off;
 	if (d->used-- == per)
-		slab_link(env, sh, cls, p);
-	if (d->used == 0 && (d->prev || d->next)) {
-		slab_unlink(env, sh, cls, p);
+		slab_link(env, r, cls, p);
+	/* give an empty page back unless it is the class's only partial page */
+	bool release = d->used == 0 && (d->prev || d->next);
+	if (release)
+		slab_unlink(env, r, cls, p);
+	kv_spin_unlock(&r->cls[cls].lock);
+	if (release)
 		kv_pages_free(env, (kv_off)((size_t)p * KV_UNITS_PER_PAGE));
-	}
-}
-
-/* Return every slab page of a shard being destroyed (its objects are dead). */
-static void slab_release_all(kv_env *env, kv_shard *sh)
-{
-	for (unsigned c = 0; c < KV_NCLASSES; c++) {
-		uint32_t p;
-		while ((p = sh->cls_head[c]) != 0) {
-			slab_unlink(env, sh, c, p);
-			kv_pages_free(env, (kv_off)((size_t)p * KV_UNITS_PER_PAGE));
-		}
-	}
 }
 
 /* ---------------------------------------------------------- shard headers */
@@ -363,8 +365,7 @@ void kv_shard_release(kv_env *env, kv_shard *sh)
 	kv_region *r = env->r;
 	kv_off t = atomic_load(&sh->table);
 	if (t)
-		kv_free(env, sh, t, ((size_t)atomic_load(&sh->mask) + 1) * 8);
-	slab_release_all(env, sh);
+		kv_free(env, t, ((size_t)atomic_load(&sh->mask) + 1) * 8);
 	atomic_store(&sh->table, 0);
 	atomic_store(&sh->mask, 0);
 	sh->owner = 0;

@@ -45,7 +45,7 @@ int kv_shard_init_locked(kv_env *env, kv_shard *sh, uint32_t cap)
 {
 	if (cap < KV_MIN_TABLE)
 		cap = KV_MIN_TABLE;
-	kv_off t = kv_alloc(env, sh, (size_t)cap * 8);
+	kv_off t = kv_alloc(env, (size_t)cap * 8);
 	if (!t)
 		return KV_ENOMEM;
 	memset(kv_ptr(env, t), 0, (size_t)cap * 8);
@@ -54,11 +54,6 @@ int kv_shard_init_locked(kv_env *env, kv_shard *sh, uint32_t cap)
 	atomic_store_explicit(&sh->shift, 32u - (unsigned)__builtin_ctz(cap), memory_order_relaxed);
 	charge_table(env, sh, (int64_t)kv_alloc_size((size_t)cap * 8));
 	return KV_OK;
-}
-
-static inline bool key_eq(kv_entry *e, const void *key, size_t klen)
-{
-	return e->klen == klen && memcmp(kv_entry_key(e), key, klen) == 0;
 }
 
 kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const void *key,
@@ -72,7 +67,7 @@ kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const vo
 			break;
 		if (kv_slot_is(v, h32)) {
 			kv_entry *e = kv_ptr(env, (kv_off)v);
-			if (key_eq(e, key, klen)) {
+			if (kv_key_eq(e, key, klen)) {
 				*pos = i;
 				return e;
 			}
@@ -80,37 +75,6 @@ kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const vo
 		i = (i + 1) & mask;
 	}
 	*pos = i;
-	return NULL;
-}
-
-KV_RACY kv_entry *kv_shard_peek(const kv_env *env, kv_shard *sh, uint32_t h32,
-                                const void *key, size_t klen, _Atomic uint64_t **slot,
-                                uint64_t *slotv)
-{
-	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
-	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if (shift == 0 || shift > 28 || !kv_in_region(env, t, ((size_t)mask + 1) * 8))
-		return NULL;
-	_Atomic uint64_t *s = kv_ptr(env, t);
-	uint32_t i = (h32 >> shift) & mask;
-	for (uint32_t n = 0; n <= mask; n++) {
-		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
-		if (!v)
-			return NULL;
-		if (kv_slot_is(v, h32)) {
-			kv_off o = (kv_off)v;
-			if (kv_in_region(env, o, sizeof(kv_entry) + 8 + klen)) {
-				kv_entry *e = kv_ptr(env, o);
-				if (key_eq(e, key, klen)) {
-					*slot = &s[i];
-					*slotv = v;
-					return e;
-				}
-			}
-		}
-		i = (i + 1) & mask;
-	}
 	return NULL;
 }
 
@@ -122,7 +86,7 @@ static int grow_locked(kv_env *env, kv_shard *sh, uint32_t want)
 		cap *= 2;
 	if (cap > (1u << 28))
 		return KV_ENOMEM;
-	kv_off t = kv_alloc(env, sh, (size_t)cap * 8);
+	kv_off t = kv_alloc(env, (size_t)cap * 8);
 	if (!t)
 		return KV_ENOMEM;
 	_Atomic uint64_t *ns = kv_ptr(env, t), *os = slots(env, sh);
@@ -141,7 +105,7 @@ static int grow_locked(kv_env *env, kv_shard *sh, uint32_t want)
 	atomic_store_explicit(&sh->table, t, memory_order_relaxed);
 	atomic_store_explicit(&sh->mask, cap - 1, memory_order_relaxed);
 	atomic_store_explicit(&sh->shift, shift, memory_order_relaxed);
-	kv_free(env, sh, old, (size_t)oldcap * 8);
+	kv_free(env, old, (size_t)oldcap * 8);
 	charge_table(env, sh, (int64_t)kv_alloc_size((size_t)cap * 8) - (int64_t)kv_alloc_size((size_t)oldcap * 8));
 	return KV_OK;
 }
@@ -207,13 +171,13 @@ void kv_shard_clear_locked(kv_env *env, kv_shard *sh)
 	uint32_t cap = sh->mask + 1;
 	if (cap > KV_MIN_TABLE) {
 		kv_off old = atomic_load_explicit(&sh->table, memory_order_relaxed);
-		kv_off t = kv_alloc(env, sh, (size_t)KV_MIN_TABLE * 8);
+		kv_off t = kv_alloc(env, (size_t)KV_MIN_TABLE * 8);
 		if (t) {
 			memset(kv_ptr(env, t), 0, (size_t)KV_MIN_TABLE * 8);
 			atomic_store_explicit(&sh->table, t, memory_order_relaxed);
 			atomic_store_explicit(&sh->mask, KV_MIN_TABLE - 1, memory_order_relaxed);
 			atomic_store_explicit(&sh->shift, 32u - (unsigned)__builtin_ctz(KV_MIN_TABLE), memory_order_relaxed);
-			kv_free(env, sh, old, (size_t)cap * 8);
+			kv_free(env, old, (size_t)cap * 8);
 			charge_table(env, sh, (int64_t)kv_alloc_size((size_t)KV_MIN_TABLE * 8) - (int64_t)kv_alloc_size((size_t)cap * 8));
 		}
 	}
@@ -231,7 +195,7 @@ kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t
 	unsigned flags = expires_at ? KV_E_TTL : 0;
 	if (sh->snap_pending)
 		flags |= KV_E_SNAPNEW;
-	kv_off o = kv_alloc(env, sh, kv_entry_size(klen, vlen, flags));
+	kv_off o = kv_alloc(env, kv_entry_size(klen, vlen, flags));
 	if (!o)
 		return NULL;
 	kv_entry *e = kv_ptr(env, o);
@@ -253,12 +217,12 @@ int kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n)
 	uint32_t cap = sh->cappreserved ? sh->cappreserved * 2 : 64;
 	while (cap < sh->npreserved + n)
 		cap *= 2;
-	kv_off a = kv_alloc(env, sh, (size_t)cap * sizeof(kv_off));
+	kv_off a = kv_alloc(env, (size_t)cap * sizeof(kv_off));
 	if (!a)
 		return KV_ENOMEM;
 	if (sh->preserved) {
 		memcpy(kv_ptr(env, a), kv_ptr(env, sh->preserved), (size_t)sh->npreserved * sizeof(kv_off));
-		kv_free(env, sh, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
+		kv_free(env, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
 	}
 	sh->preserved = a;
 	sh->cappreserved = cap;
@@ -276,5 +240,5 @@ void kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e)
 		p[sh->npreserved++] = kv_offof(env, e);
 		return;
 	}
-	kv_free(env, sh, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
+	kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
 }

@@ -193,11 +193,11 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		}
 		if (k > sh->mask) {
 			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			kv_free(env, sh, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
+			kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
 		}
 	}
 	if (sh->preserved)
-		kv_free(env, sh, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
+		kv_free(env, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
 	sh->preserved = 0;
 	sh->npreserved = sh->cappreserved = 0;
 	sh->snap_pending = 0;
@@ -603,7 +603,7 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 		return KV_OK;
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
-	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[c->ns->nshards > 1 ? kv_jump(h, c->ns->nshards) : 0]);
+	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[kv_route(h, c->ns->nshards)]);
 	uint32_t pos;
 	/* not yet visible to anyone, but keep the allocator's rule: shard locked */
 	kv_spin_lock(&sh->lock);
@@ -617,10 +617,10 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 		if (old) { /* a duplicate key: the later record wins */
 			sh->bytes -= kv_entry_charge(old);
 			kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
-			kv_free(env, sh, kv_offof(env, old), kv_entry_size(old->klen, old->vlen, atomic_load(&old->flags)));
+			kv_free(env, kv_offof(env, old), kv_entry_size(old->klen, old->vlen, atomic_load(&old->flags)));
 			sh->bytes += kv_entry_charge(e);
 		} else if ((rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e))) != KV_OK) {
-			kv_free(env, sh, kv_offof(env, e), kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
+			kv_free(env, kv_offof(env, e), kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
 		} else {
 			sh->bytes += kv_entry_charge(e);
 		}
