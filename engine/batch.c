@@ -87,6 +87,33 @@ typedef struct rd_item {
 	kv_entry *e;
 } rd_item;
 
+/* Prefetch the cache lines of an entry's first 192 bytes (header, key, and
+ * most small values), found by the first slot of its cluster whose hash matches. */
+static inline KV_RACY void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t h32)
+{
+	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	if (shift == 0 || shift > 28 || !kv_in_region(env, t, ((size_t)mask + 1) * 8))
+		return;
+	const _Atomic uint64_t *s = kv_ptr(env, t);
+	uint32_t i = (h32 >> shift) & mask;
+	for (uint32_t k = 0; k < 8; k++, i = (i + 1) & mask) {
+		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+		if (!v)
+			return;
+		if (kv_slot_is(v, h32)) {
+			if (kv_in_region(env, (kv_off)v, 192)) {
+				const char *p = (const char *)((uintptr_t)kv_ptr(env, (kv_off)v) & ~(uintptr_t)63);
+				__builtin_prefetch(p);
+				__builtin_prefetch(p + 64);
+				__builtin_prefetch(p + 128);
+			}
+			return;
+		}
+	}
+}
+
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
                               kv_buf *arena)
 {
@@ -112,14 +139,16 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		if (i < n)
 			continue;
-		/* 2: find the entries (slots are cached now) and prefetch them */
+		/* 2: prefetch each key's likely entry: the first slot whose hash matches
+		 * (without reading the entry, which is what we want in flight) */
+		for (i = 0; i < n; i++)
+			prefetch_candidate(env, it[i].sh, kv_hash32(h[i]));
+		/* 2b: find the entries; slots and entries are cached or on their way */
 		for (i = 0; i < n; i++) {
 			_Atomic uint64_t *slot;
 			uint64_t sv;
 			it[i].e = kv_shard_peek(env, it[i].sh, kv_hash32(h[i]), ops[i].key, ops[i].klen,
 			                        &slot, &sv);
-			if (it[i].e)
-				__builtin_prefetch((char *)it[i].e + 64);
 		}
 		/* 3: sizes, expiry, then copy */
 		size_t need = 0;

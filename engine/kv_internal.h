@@ -355,6 +355,7 @@ int       kv_shard_init_locked(kv_env *env, kv_shard *sh, uint32_t cap);
 kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const void *key,
                                size_t klen, uint32_t *pos);
 int       kv_shard_insert_locked(kv_env *env, kv_shard *sh, uint32_t h32, kv_off e);
+int       kv_shard_reserve_locked(kv_env *env, kv_shard *sh, uint32_t want);
 void      kv_shard_replace_locked(kv_env *env, kv_shard *sh, uint32_t pos, kv_off e);
 void      kv_shard_remove_locked(kv_env *env, kv_shard *sh, uint32_t pos);
 void      kv_shard_clear_locked(kv_env *env, kv_shard *sh);

@@ -745,6 +745,16 @@ KV_API int kv_ns_resize(kv_ns *ns, uint32_t m)
 	}
 	kv_spin_unlock(&r->admin);
 	rc = kv_ns_ref(ns, &ref);
+	/* size the new shards for their share up front: movers arrive in hash order */
+	uint64_t share = atomic_load(&sl->keys) / m + 64;
+	for (uint32_t j = old; j < m && rc == KV_OK; j++) {
+		kv_shard *d = kv_ns_shard(&ref, j);
+		kv_spin_lock(&d->lock);
+		kv_shard_write_begin(d);
+		rc = kv_shard_reserve_locked(env, d, (uint32_t)(share + share / 8));
+		kv_shard_write_end(d);
+		kv_spin_unlock(&d->lock);
+	}
 	uint32_t epoch = atomic_load(&sl->resize_epoch);
 	for (uint32_t s = 0; s < old && rc == KV_OK; s++) {
 		kv_shard *sh = kv_ns_shard(&ref, s);

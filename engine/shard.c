@@ -110,6 +110,16 @@ static int grow_locked(kv_env *env, kv_shard *sh, uint32_t want)
 	return KV_OK;
 }
 
+/* Size the table for `want` entries up front.  Bulk inserts (a load, a resize)
+ * arrive in hash order, which piles every key into one cluster of a table that
+ * grows as it goes; a table sized once takes them at ordinary probe lengths. */
+int kv_shard_reserve_locked(kv_env *env, kv_shard *sh, uint32_t want)
+{
+	if ((uint64_t)want * 5 < (uint64_t)(sh->mask + 1) * 4)
+		return KV_OK;
+	return grow_locked(env, sh, want);
+}
+
 /* Insert an entry whose key is known to be absent.  Inside a write section. */
 int kv_shard_insert_locked(kv_env *env, kv_shard *sh, uint32_t h32, kv_off e)
 {

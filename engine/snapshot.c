@@ -629,6 +629,52 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 	return rc;
 }
 
+typedef struct count_ctx {
+	uint32_t *counts;
+	uint32_t  n;
+	int64_t   now;
+} count_ctx;
+
+static int count_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+                       int type, int64_t exp)
+{
+	(void)val;
+	(void)vlen;
+	(void)type;
+	count_ctx *c = ctx;
+	if (!kv_expired(exp, c->now))
+		c->counts[kv_route(kv_hash(key, klen), c->n)]++;
+	return KV_OK;
+}
+
+/* Size every new shard's table for exactly the keys it will get (see
+ * kv_shard_reserve_locked: the file is in hash order). */
+static int presize(kv_env *env, const char *f, load_ns *x, int64_t now)
+{
+	uint32_t *counts = kv_mem_realloc(env, NULL, sizeof *counts * x->nshards);
+	if (!counts)
+		return KV_ENOMEM;
+	memset(counts, 0, sizeof *counts * x->nshards);
+	count_ctx cc = {counts, x->nshards, now};
+	uint64_t cnt = 0;
+	int rc = KV_OK;
+	for (size_t o = x->first_blk; o < x->end_blk;) {
+		uint32_t len = get32(f + o + 4);
+		if (get32(f + o) == BLK_ENTRIES)
+			walk_entries(f + o + BLK_HDR, len, o + BLK_HDR, NULL, count_entry, &cc, &cnt);
+		o += BLK_HDR + len;
+	}
+	kv_off *a = kv_ptr(env, x->arr);
+	for (uint32_t s = 0; s < x->nshards && rc == KV_OK; s++) {
+		kv_shard *sh = kv_ptr(env, a[s]);
+		kv_spin_lock(&sh->lock);
+		rc = kv_shard_reserve_locked(env, sh, counts[s]);
+		kv_spin_unlock(&sh->lock);
+	}
+	kv_mem_realloc(env, counts, 0);
+	return rc;
+}
+
 static int read_file(kv_env *env, const char *path, char **data, size_t *size, kv_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -763,6 +809,10 @@ KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as
 			break;
 		}
 		built = k + 1;
+		if ((rc = presize(env, f, x, now)) != KV_OK) {
+			set_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
+			break;
+		}
 		build_ctx bc = {env, x, now};
 		uint64_t cnt = 0;
 		size_t o = x->first_blk;
