@@ -200,7 +200,8 @@ static int clientWrite(client *c)
 		c->sentpos = 0;
 		if (c->close_after_reply)
 			return -1;
-	} else if (c->sentpos > 64 * 1024) {
+	} else if (c->sentpos > 64 * 1024 && c->sentpos * 2 > c->rb.len) {
+		/* compact only once most of the buffer is sent: amortised O(1) per byte */
 		replyConsume(&c->rb, c->sentpos);
 		c->sentpos = 0;
 	}
