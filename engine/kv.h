@@ -17,6 +17,11 @@
  *         inherit the kv_env handle calls kv_env_attach().
  *   Inside the region every link is a 32-bit offset in 8-byte units, so the store
  *   does not depend on the address it is mapped at; a region is at most 32 GiB.
+ *   The region is cut into 64 KiB pages; each of 48 size classes (8 B .. 32 KiB)
+ *   keeps at most one partly used page, larger values take whole pages, and each
+ *   namespace needs a 128 KiB routing table when it has more than one shard.  A
+ *   small region therefore fits fewer namespaces than its size suggests:
+ *   kv_env_stats_get() reports what is in use.
  *
  * THREADS AND PROCESSES
  *   Every call is safe from any thread, and in mode (b) from any process sharing
@@ -329,9 +334,10 @@ KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
 KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
 
 /*
- * Store value under key.  expires_at is absolute or one of KV_EXPIRE_*.  If old
- * is not NULL it receives the previous value (type KV_T_NONE if there was
- * none), also when NX refuses the write.
+ * Store value under key.  expires_at is absolute or one of KV_EXPIRE_*; an
+ * absolute time at or before now deletes the key instead (as Redis SET with a
+ * past EXAT does) and returns KV_OK.  If old is not NULL it receives the previous
+ * value (type KV_T_NONE if there was none), also when NX refuses the write.
  * Returns KV_OK, or KV_EXISTS / KV_NOTFOUND when NX / XX refused the write.
  * Errors: KV_EVALSIZE, KV_EINVAL (bad type or expiry), KV_EMAXKEYS, KV_EMAXMEM,
  *         KV_ENOMEM.  Over a limit with an eviction policy, keys of the key's
@@ -527,7 +533,7 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
  * The whole file is read and verified (checksums, lengths, limits) before any
  * namespace changes.  A namespace that exists keeps its configuration and has
  * its keys replaced; one that does not is created with the file's configuration.
- * Keys already expired are dropped.
+ * Keys already expired are dropped.  A load fires no change hooks.
  * Errors: KV_EIO, KV_EFORMAT, KV_ECORRUPT (err->msg says where and what),
  *         KV_ENONS (ns not in the file), KV_EMAXKEYS / KV_EMAXMEM / KV_EKEYSIZE /
  *         KV_EVALSIZE (does not fit the live namespace), KV_ENOMEM, KV_EBUSY.
