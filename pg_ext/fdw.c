@@ -240,6 +240,16 @@ is_lookup_arg(Node *n)
 	return n && (IsA(n, Const) || (IsA(n, Param) && ((Param *) n)->paramkind == PARAM_EXTERN));
 }
 
+/*
+ * A lookup finds keys by their bytes, so it may stand in for = only where =
+ * compares bytes: not under a nondeterministic (e.g. case-insensitive) collation.
+ */
+static bool
+bytewise_collation(Oid coll)
+{
+	return !OidIsValid(coll) || get_collation_isdeterministic(coll);
+}
+
 /* The first key = x / key = ANY(x) clause of the relation, if any. */
 static void
 find_lookup(RelOptInfo *baserel, AttrNumber keyatt, PlanState_kv *ps)
@@ -260,7 +270,8 @@ find_lookup(RelOptInfo *baserel, AttrNumber keyatt, PlanState_kv *ps)
 			Node	   *l,
 					   *r;
 
-			if (op->opno != TextEqualOperator || list_length(op->args) != 2)
+			if (op->opno != TextEqualOperator || list_length(op->args) != 2 ||
+				!bytewise_collation(op->inputcollid))
 				continue;
 			l = linitial(op->args);
 			r = lsecond(op->args);
@@ -283,7 +294,8 @@ find_lookup(RelOptInfo *baserel, AttrNumber keyatt, PlanState_kv *ps)
 		{
 			ScalarArrayOpExpr *sa = (ScalarArrayOpExpr *) c;
 
-			if (sa->opno != TextEqualOperator || !sa->useOr)
+			if (sa->opno != TextEqualOperator || !sa->useOr ||
+				!bytewise_collation(sa->inputcollid))
 				continue;
 			if (is_key_var(linitial(sa->args), baserel->relid, keyatt) &&
 				is_lookup_arg(lsecond(sa->args)))

@@ -87,6 +87,14 @@ RESET ROLE;
 REVOKE SELECT ON cache FROM kv_fdw_reader;
 DROP ROLE kv_fdw_reader;
 
+-- under a nondeterministic collation, = is not a byte lookup: no pushdown
+CREATE COLLATION fdw_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE FOREIGN TABLE ci_cache (key text COLLATE fdw_ci, value text) SERVER kvsrv OPTIONS (namespace 'fdw');
+EXPLAIN (COSTS OFF) SELECT * FROM ci_cache WHERE key = 'K1';
+SELECT key, value FROM ci_cache WHERE key = 'K1';
+DROP FOREIGN TABLE ci_cache;
+DROP COLLATION fdw_ci;
+
 -- jsonb and bytea value columns
 CREATE FOREIGN TABLE docs (key text, value jsonb) SERVER kvsrv OPTIONS (namespace 'fdw_json');
 INSERT INTO docs VALUES ('a', '{"n": 1}'), ('b', '[1, 2]');
