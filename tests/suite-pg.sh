@@ -6,16 +6,18 @@
 # directory (ports 55430-55431), and stops them by PID at the end, also on
 # failure.  Parts:
 #   1. pg_regress: sql/*.sql against expected/*.out (top level)
-#   2. pg_isolation_regress: tests/pg/isolation/specs/*.spec
+#   2. pg_isolation_regress: tests/pg/isolation/specs/*.spec (visibility,
+#      concurrent incr, batches, notifications)
 #   3. pgTAP via pg_prove: tests/pg/tap/*.sql
-#   4. snapshots: save at clean shutdown, load at start, autosave worker,
-#      crash restart (pg_ctl stop -m immediate, and a killed worker)
-#   5. pgbench: 8 clients kv.incr one key, checked exact
-#   6. a cluster without shared_preload_libraries: clear error and hint
+#   4. pgbench: 8 clients kv.incr one key, checked exact
+#   5. stress: writers, batches, scans, saves and online resizes at once
+#   6. snapshots (tests/pg/restart.sh): save at clean shutdown, load at start,
+#      autosave worker, crash restart (pg_ctl stop -m immediate, killed worker),
+#      corrupt file, temp-file cleanup
+#   7. a cluster without shared_preload_libraries: clear error and hint
 # Ends with "N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 . tests/pg/cluster.sh
 
 PASS=0
@@ -42,7 +44,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${PG_NO_INSTALL:-}" ]; then
 		echo "$install_log"; nok "make pg-install"; finish
 	fi
 else
-	echo "# not root: using the shardkv already installed in $(pg_config --pkglibdir)"
+	echo "# using the shardkv already installed in $(pg_config --pkglibdir)"
 fi
 
 pg_setup
@@ -52,7 +54,6 @@ cp expected/*.out "$PGT/regress/expected/"
 cp -r tests/pg/isolation/. "$PGT/iso/"
 cp -r tests/pg/tap "$PGT/tap"
 [ -n "$RUN" ] && chown -R postgres: "$PGT"
-
 
 pg_init main 55430 "shared_preload_libraries = 'shardkv'" "shardkv.memory = 64MB" \
 	"shardkv.autosave_interval = 0" "shardkv.tick_interval = 50ms" || { nok "initdb"; finish; }
