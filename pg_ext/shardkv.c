@@ -631,25 +631,27 @@ shardkv_load_default(int elevel)
 	}
 	memset(&err, 0, sizeof(err));
 	rc = kv_load(shardkv_env, path, NULL, NULL, &err);
-	if (rc == KV_ECORRUPT || rc == KV_EFORMAT)
+	if (rc != KV_OK)
 	{
-		/* keep the bad file for inspection, out of the way of the next save */
-		char	   *aside = psprintf("%s.bad-" INT64_FORMAT, path, (int64) kv_now_ms());
+		/*
+		 * Nothing was loaded (kv_load verifies the whole file before it
+		 * changes anything), and the next save would overwrite the file: move
+		 * it out of the way first.  A valid file that did not fit (shardkv.memory was
+		 * lowered, say) can be loaded again with kv.load() once it fits.
+		 */
+		bool		bad = (rc == KV_ECORRUPT || rc == KV_EFORMAT);
+		char	   *aside = psprintf("%s.%s-" INT64_FORMAT, path, bad ? "bad" : "unloaded",
+									 (int64) kv_now_ms());
 		bool		moved = rename(path, aside) == 0;
+		char	   *name = strrchr(aside, '/');
 
 		ereport(elevel,
 				(errmsg("shardkv could not load snapshot \"%s\": %s", path,
 						err.msg[0] ? err.msg : kv_strerror(rc)),
 				 moved ? errdetail("The store starts empty; the file was renamed to \"%s\".", aside)
-				 : errdetail("The store starts empty.")));
-		return false;
-	}
-	if (rc != KV_OK)
-	{
-		ereport(elevel,
-				(errmsg("shardkv could not load snapshot \"%s\": %s", path,
-						err.msg[0] ? err.msg : kv_strerror(rc)),
-				 errdetail("The store starts empty; the file is left in place.")));
+				 : errdetail("The store starts empty; the file could not be moved aside: %m."),
+				 (moved && !bad) ? errhint("Make room (shardkv.memory, namespace limits) and run kv.load(file => '%s').",
+										   name ? name + 1 : aside) : 0));
 		return false;
 	}
 	ereport(LOG, (errmsg("shardkv loaded snapshot \"%s\"", path)));

@@ -103,3 +103,25 @@ grep -q "shardkv could not load snapshot" "$PGT/main.log" && ok "corrupt snapsho
 check "corrupt snapshot: nothing loaded" "0" "$(q "SELECT count(*) FROM kv.namespaces() WHERE name = 'persist'")"
 if ls "$SNAP".bad-* >/dev/null 2>&1; then ok "corrupt snapshot is moved aside, not overwritten"
 else nok "corrupt snapshot was not kept"; fi
+
+# 6. a valid snapshot that no longer fits (shardkv.memory lowered) is kept
+#    aside, not overwritten by the next save, and loads once it fits again
+q "SELECT kv.create_namespace('big')" >/dev/null
+q "SELECT count(kv.set('big', 'k' || i, repeat('x', 1000000))) FROM generate_series(1, 30) i" >/dev/null
+pg_stop main fast
+$RUN sh -c "echo 'shardkv.memory = 16MB' >> '$PGT/main/postgresql.conf'"
+pg_start main || nok "start with less memory"
+aside=$(ls "$SNAP".unloaded-* 2>/dev/null | head -n 1)
+if [ -n "$aside" ] && grep -q "kv.load(file => 'shardkv.snap.unloaded-" "$PGT/main.log"; then
+	ok "a snapshot too big for shardkv.memory is moved aside with a hint"
+else
+	nok "no .unloaded file or hint after a load that did not fit"
+fi
+check "too big: nothing loaded" "0" "$(q "SELECT count(*) FROM kv.namespaces() WHERE name = 'big'")"
+pg_stop main fast
+$RUN sed -i '$d' "$PGT/main/postgresql.conf"
+pg_start main || nok "start with the memory back"
+q "SELECT kv.load(file => '$(basename "$aside")')" >/dev/null
+check "the moved-aside snapshot loads once it fits" "30" \
+	"$(q "SELECT keys FROM kv.namespaces() WHERE name = 'big'")"
+q "SELECT kv.drop_namespace('big')" >/dev/null
