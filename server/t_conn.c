@@ -171,7 +171,10 @@ static int validNsName(const char *s, size_t len)
 static int useNamespace(client *c, const char *name, size_t len, int numeric)
 {
 	int rc = KV_ENONS;
+	kv_ns_stats st;
 	kv_ns *ns = validNsName(name, len) ? serverNamespace(name, &rc) : NULL;
+	if (ns && (rc = kv_ns_stats_get(ns, &st)) != KV_OK) /* a cached handle of a dropped namespace */
+		ns = NULL;
 	if (ns == NULL) {
 		if (numeric)
 			addReplyError(&c->rb, "DB index is out of range");
@@ -281,6 +284,11 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		else if (!replyKvError(c, rc))
 			addReplyStatus(&c->rb, "OK");
 	} else if (argEq(sub, lens[1], "drop") && argc == 3) {
+		long long idx;
+		if (argToLongLong(argv[2], lens[2], &idx) && idx >= 0 && idx < NUM_DBS) {
+			addReplyError(&c->rb, "databases 0-15 cannot be dropped; use FLUSHDB");
+			return;
+		}
 		int rc = kv_ns_drop(srv.env, argv[2]);
 		if (rc == KV_ENONS)
 			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", argv[2]);
