@@ -171,7 +171,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		if (need > KV_VALUE_SIZE_LIMIT * (size_t)4)
 			continue; /* torn sizes; validation would fail */
 		arena->len = 0;
-		if (need && kv_buf_reserve(env, arena, need) != KV_OK)
+		if (kv_buf_reserve(env, arena, need) != KV_OK)
 			return KV_ENOMEM;
 		bool torn = false;
 		for (i = 0; i < n; i++) {
