@@ -1345,6 +1345,12 @@ shardkv_save(PG_FUNCTION_ARGS)
 		(void) shardkv_save_all(ERROR);
 		PG_RETURN_VOID();
 	}
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("saving one namespace needs a file name"),
+				 errdetail("The default file, shardkv.snapshot_file, holds every namespace and is loaded at start."),
+				 errhint("Use kv.save('%s', 'name.snap').", ns)));
 	path = shardkv_snapshot_path(file, true);
 	start = GetCurrentTimestamp();
 	do

@@ -84,5 +84,7 @@ SELECT kv.get('snap', 'text') AS unchanged_after_failed_loads;
 SELECT pg_temp.err($$SELECT kv.load('nosuch', 'snap_test.snap')$$) AS ns_not_in_file;
 SELECT pg_temp.err($$SELECT kv.load(NULL, 'snap_test.snap', into_ns => 'x')$$) AS into_needs_ns;
 SELECT pg_temp.err($$SELECT kv.save('nosuch', 'x.snap')$$) AS save_missing_ns;
+-- one namespace never goes to the default file (it holds them all)
+SELECT kv.save('snap');
 
 SELECT kv.drop_namespace(n) FROM unnest(ARRAY['snap', 'snap_copy', 'snap_small']) n;
