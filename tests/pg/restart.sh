@@ -45,6 +45,8 @@ pg_stop main immediate
 # what a save killed half-way leaves behind
 $RUN sh -c "echo partial > '$SNAP.tmp-4242'"
 if pg_start main; then ok "restart after immediate stop"; else nok "restart after immediate stop"; fi
+ready() { q "SELECT count(*) FROM kv.namespaces()" >/dev/null; }	# waits for the worker's start-up load
+ready
 if [ ! -e "$SNAP.tmp-4242" ] && grep -q "removed the unfinished snapshot" "$PGT/main.log"; then
 	ok "the worker removes unfinished snapshot temp files at start"
 else
@@ -98,6 +100,7 @@ $RUN mv "$SNAP.cut" "$SNAP"
 q_ok=1
 pg_start main || q_ok=0
 check "server starts with a corrupt snapshot" 1 "$q_ok"
+ready
 grep -q "shardkv could not load snapshot" "$PGT/main.log" && ok "corrupt snapshot is reported in the log" \
 	|| nok "no error logged for a corrupt snapshot"
 check "corrupt snapshot: nothing loaded" "0" "$(q "SELECT count(*) FROM kv.namespaces() WHERE name = 'persist'")"
@@ -111,6 +114,7 @@ q "SELECT count(kv.set('big', 'k' || i, repeat('x', 1000000))) FROM generate_ser
 pg_stop main fast
 $RUN sh -c "echo 'shardkv.memory = 16MB' >> '$PGT/main/postgresql.conf'"
 pg_start main || nok "start with less memory"
+ready
 aside=$(ls "$SNAP".unloaded-* 2>/dev/null | head -n 1)
 if [ -n "$aside" ] && grep -q "kv.load(file => 'shardkv.snap.unloaded-" "$PGT/main.log"; then
 	ok "a snapshot too big for shardkv.memory is moved aside with a hint"
