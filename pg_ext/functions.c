@@ -772,10 +772,12 @@ ops_for_keys(Datum *keys, int n, int op)
 	return ops;
 }
 
-/* kv.mget(ns, keys text[]) -> (key, value), input order, a consistent cut */
-PG_FUNCTION_INFO_V1(shardkv_mget);
-Datum
-shardkv_mget(PG_FUNCTION_ARGS)
+/*
+ * kv.mget / kv.mget_bytea / kv.mget_jsonb (ns, keys text[]) -> (key, value):
+ * input order, NULL for missing keys, a consistent cut.
+ */
+static Datum
+mget_impl(FunctionCallInfo fcinfo, Oid typid)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	kv_ns	   *ns = ns_arg(fcinfo, 0);
@@ -803,7 +805,7 @@ shardkv_mget(PG_FUNCTION_ARGS)
 		values[0] = keys[i];
 		values[1] = (Datum) 0;
 		if (ops[i].status == KV_OK)
-			values[1] = shardkv_value_as(TEXTOID, arena.data + ops[i].out_off, ops[i].out_len,
+			values[1] = shardkv_value_as(typid, arena.data + ops[i].out_off, ops[i].out_len,
 										 ops[i].out_type, &nulls[1]);
 		else if (ops[i].status != KV_NOTFOUND)
 			shardkv_report(ops[i].status, kv_ns_name(ns), NULL);
@@ -812,6 +814,10 @@ shardkv_mget(PG_FUNCTION_ARGS)
 	buf_trim(&arena);
 	return (Datum) 0;
 }
+
+TYPED_ENTRY(shardkv_mget, mget_impl(fcinfo, TEXTOID))
+TYPED_ENTRY(shardkv_mget_bytea, mget_impl(fcinfo, BYTEAOID))
+TYPED_ENTRY(shardkv_mget_jsonb, mget_impl(fcinfo, JSONBOID))
 
 /*
  * kv.mset(ns, keys text[], vals text[], mode, ttl) -> (key, status)

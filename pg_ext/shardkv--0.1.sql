@@ -93,6 +93,12 @@ AS 'MODULE_PATHNAME', 'shardkv_random_key' LANGUAGE C STRICT VOLATILE PARALLEL S
 CREATE FUNCTION kv.mget(ns text, keys text[], OUT key text, OUT value text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'shardkv_mget' LANGUAGE C VOLATILE PARALLEL SAFE ROWS 100;
+CREATE FUNCTION kv.mget_bytea(ns text, keys text[], OUT key text, OUT value bytea)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardkv_mget_bytea' LANGUAGE C VOLATILE PARALLEL SAFE ROWS 100;
+CREATE FUNCTION kv.mget_jsonb(ns text, keys text[], OUT key text, OUT value jsonb)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardkv_mget_jsonb' LANGUAGE C VOLATILE PARALLEL SAFE ROWS 100;
 
 CREATE FUNCTION kv.mset(ns text, keys text[], vals text[], mode text DEFAULT 'all_or_nothing',
                         ttl interval DEFAULT NULL, OUT key text, OUT status text)

@@ -11,6 +11,12 @@ SELECT * FROM kv.mget('batch', ARRAY['c', 'missing', 'a', 'b', 'a']);
 SELECT * FROM kv.mget('batch', ARRAY[]::text[]);
 SELECT count(*) FROM kv.mget('batch', ARRAY(SELECT 'k' || i FROM generate_series(1, 1000) i));
 
+-- typed reads
+SELECT kv.set('batch', 'j', '[1, 2]'::jsonb);
+SELECT * FROM kv.mget_jsonb('batch', ARRAY['j', 'a', 'missing']);
+SELECT * FROM kv.mget_bytea('batch', ARRAY['a', 'j']);
+SELECT kv.delete('batch', 'j');
+
 -- all-or-nothing (the default): one bad item and nothing is applied
 SELECT * FROM kv.mset('batch', ARRAY['a', 'b', 'c'], ARRAY['10', 'too long!', '30']);
 SELECT * FROM kv.mget('batch', ARRAY['a', 'b', 'c']);
