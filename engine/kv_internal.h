@@ -346,11 +346,6 @@ static inline void kv_shard_write_end(kv_shard *sh)
 		atomic_fetch_add_explicit(&sh->seq, 1, memory_order_release);
 }
 
-typedef struct kv_find {
-	uint32_t pos;    /* slot index of the key, or where it would go */
-	kv_entry *e;     /* NULL if absent */
-} kv_find;
-
 int       kv_shard_init_locked(kv_env *env, kv_shard *sh, uint32_t cap);
 kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const void *key,
                                size_t klen, uint32_t *pos);

@@ -384,11 +384,6 @@ void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
 	kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
 }
 
-static void remove_locked(kv_wctx *w, kv_shard *sh, kv_entry *e, uint32_t pos)
-{
-	kv_w_remove(w, sh, pos, e);
-}
-
 /* Find key; an entry whose TTL has passed is removed first (reported as expired). */
 kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                                   size_t klen, uint32_t *pos)
@@ -397,7 +392,7 @@ kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void
 	if (e && !(w->undo && w->nundo == w->capundo)) {
 		int64_t exp = kv_entry_expiry(e);
 		if (kv_expired(exp, wnow(w))) {
-			remove_locked(w, sh, e, *pos);
+			kv_w_remove(w, sh, *pos, e);
 			atomic_fetch_add_explicit(&w->ref.slot->expired, 1, memory_order_relaxed);
 			kv_wctx_victim(w, key, klen, KV_EV_EXPIRED);
 			e = kv_shard_find_locked(w->ns->env, sh, h32, key, klen, pos);
@@ -570,7 +565,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 			rc = kv_write_expiry(&w, expires_at, e, &exp, &del);
 			if (rc == KV_OK && del) {
 				if (e)
-					remove_locked(&w, sh, e, pos);
+					kv_w_remove(&w, sh, pos, e);
 			} else if (rc == KV_OK) {
 				val_arg a = {val, vlen, 0};
 				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &a);
@@ -617,7 +612,7 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		if (e) {
 			if (out)
 				kv_copy_out(out, e, klen);
-			remove_locked(&w, sh, e, pos);
+			kv_w_remove(&w, sh, pos, e);
 			rc = KV_OK;
 		} else {
 			buf_none(out);
@@ -948,7 +943,7 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 		if (!ok) {
 			rc = KV_UNCHANGED;
 		} else if (expires_at <= wnow(&w)) {
-			remove_locked(&w, sh, e, pos);
+			kv_w_remove(&w, sh, pos, e);
 			ev = KV_EV_DEL;
 			rc = KV_OK;
 		} else {
@@ -1056,7 +1051,7 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 			                kv_entry_expiry(es), kv_fill_copy, &a);
 			if (rc == KV_OK) {
 				es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
-				remove_locked(&w, ss, es, ps);
+				kv_w_remove(&w, ss, ps, es);
 			}
 		}
 	}
