@@ -359,6 +359,10 @@ static void acceptPending(worker *w)
 	pthread_mutex_lock(&w->lock);
 	size_t n = w->npending;
 	int fds[256];
+	if (n == 0) {
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
 	if (n > 256)
 		n = 256;
 	memcpy(fds, w->pending_fds, n * sizeof(int));

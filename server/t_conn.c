@@ -162,7 +162,7 @@ static int validNsName(const char *s, size_t len)
 	if (len == 0 || len > KV_NS_NAME_MAX)
 		return 0;
 	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("_.:-", s[i]))
+		if (!isalnum((unsigned char)s[i]) && (s[i] == '\0' || !strchr("_.:-", s[i])))
 			return 0;
 	return 1;
 }
@@ -289,7 +289,7 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 			addReplyError(&c->rb, "databases 0-15 cannot be dropped; use FLUSHDB");
 			return;
 		}
-		int rc = kv_ns_drop(srv.env, argv[2]);
+		int rc = validNsName(argv[2], lens[2]) ? kv_ns_drop(srv.env, argv[2]) : KV_ENONS;
 		if (rc == KV_ENONS)
 			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", argv[2]);
 		else if (!replyKvError(c, rc))

@@ -251,7 +251,8 @@ void mgetCommand(client *c, int argc, const char **argv, const size_t *lens)
 		addReplyArrayLen(&c->rb, (long long)n);
 		for (size_t i = 0; i < n; i++) {
 			if (ops[i].status == KV_OK) {
-				addReplyBulk(&c->rb, arena->data + ops[i].out_off, ops[i].out_len);
+				/* an arena that only ever held empty values may still be NULL */
+				addReplyBulk(&c->rb, ops[i].out_len ? arena->data + ops[i].out_off : "", ops[i].out_len);
 				countLookup(c, 1);
 			} else {
 				addReplyNull(&c->rb);
