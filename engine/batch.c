@@ -24,6 +24,14 @@
 
 #define KV_BATCH_READ_TRIES 32
 
+/* "item 3 (0-based): value is longer than ..." -- kv_strerror without its code. */
+static void batch_err_msg(kv_error *err, size_t item, int rc)
+{
+	const char *t = kv_strerror(rc), *colon = strstr(t, ": ");
+	snprintf(err->msg, sizeof err->msg, "batch item %zu (0-based) failed: %s", item,
+	         colon ? colon + 2 : t);
+}
+
 /* Results that do not fail an all-or-nothing batch. */
 static bool is_outcome(int op, int rc)
 {
@@ -170,15 +178,17 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		if (need > KV_VALUE_SIZE_LIMIT * (size_t)4)
 			continue; /* torn sizes; validation would fail */
-		arena->len = 0;
-		if (kv_buf_reserve(env, arena, need) != KV_OK)
-			return KV_ENOMEM;
+		if (arena) { /* NULL is allowed when no item returns a value */
+			arena->len = 0;
+			if (kv_buf_reserve(env, arena, need) != KV_OK)
+				return KV_ENOMEM;
+		}
 		bool torn = false;
 		for (i = 0; i < n; i++) {
 			kv_op *o = &ops[i];
 			kv_entry *e = it[i].e;
 			o->out_len = 0;
-			o->out_off = arena->len;
+			o->out_off = arena ? arena->len : 0;
 			o->out_type = KV_T_NONE;
 			o->out_expires_at = 0;
 			o->status = e ? KV_OK : KV_NOTFOUND;
@@ -205,7 +215,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 				break;
 		if (i < n || !kv_ns_ref_valid(&ref))
 			continue;
-		if (arena->data)
+		if (arena && arena->data)
 			arena->data[arena->len] = 0;
 		return KV_OK;
 	}
@@ -397,8 +407,7 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 		if (err) {
 			err->code = rc;
 			err->item = failed;
-			snprintf(err->msg, sizeof err->msg, "batch item %zu failed: %s", failed,
-			         kv_strerror(rc));
+			batch_err_msg(err, failed, rc);
 		}
 	}
 	kv_mem_realloc(env, w, 0);
@@ -446,8 +455,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 			if (err) {
 				err->code = KV_EKEYSIZE;
 				err->item = i;
-				snprintf(err->msg, sizeof err->msg, "batch item %zu failed: %s", i,
-				         kv_strerror(KV_EKEYSIZE));
+				batch_err_msg(err, i, KV_EKEYSIZE);
 			}
 			return KV_EKEYSIZE;
 		}
