@@ -7,6 +7,7 @@
 #                           (BENCH_RESP_ARGS=--quick for a short smoke run)
 #   make fuzz               includes build/fuzz/fuzz_resp (the RESP parser, libFuzzer)
 #   build/asan/shardkv-server   the server under AddressSanitizer + UBSan
+#   build/tsan/shardkv-server   the server under ThreadSanitizer
 
 SERVER_SRC := $(sort $(wildcard server/*.c))
 SERVER_HDR := $(wildcard server/*.h) engine/kv.h
@@ -22,6 +23,11 @@ $(SERVER_BIN_ASAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_ASAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SERVER_CFLAGS) $(ASAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_ASAN) $(LDLIBS) -lm
 
+SERVER_BIN_TSAN := $(BUILD)/tsan/shardkv-server
+$(SERVER_BIN_TSAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_TSAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SERVER_CFLAGS) $(TSAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_TSAN) $(LDLIBS) -lm
+
 ALL_TARGETS += $(SERVER_BIN)
 
 # The RESP parser alone, under libFuzzer (no sockets, no engine).
@@ -34,8 +40,9 @@ $(FUZZ_RESP): tests/fuzz/fuzz_resp.c server/resp.c server/resp.h
 		-Iserver -o $@ tests/fuzz/fuzz_resp.c server/resp.c
 FUZZ_TARGETS += $(FUZZ_RESP)
 
-# The suite runs the ASan build too (a short protocol-abuse pass) and the fuzzer.
-TEST_DEPS += $(SERVER_BIN) $(SERVER_BIN_ASAN) $(FUZZ_RESP)
+# The suite also runs the ASan build (protocol abuse, random commands), the TSan
+# build (concurrent clients) and the fuzzer.
+TEST_DEPS += $(SERVER_BIN) $(SERVER_BIN_ASAN) $(SERVER_BIN_TSAN) $(FUZZ_RESP)
 
 run: $(SERVER_BIN)
 	$(SERVER_BIN) --port 6379 --bind 127.0.0.1 --dir ./data

@@ -23,11 +23,12 @@ import redis  # noqa: E402  (python3-redis, Debian)
 from harness import (ROOT, Err, Push, Raw, Server, encode, eq, shardkv,  # noqa: E402
                      stop_all, summary, test, true, wait_until)
 
-P_MAIN, P_AUTH, P_PERSIST, P_LIMITS, P_ASAN, P_CORRUPT, P_AUTOSAVE, P_NS, P_REDIS = \
-    6380, 6381, 6382, 6383, 6384, 6385, 6386, 6387, 6389
+P_MAIN, P_AUTH, P_PERSIST, P_LIMITS, P_ASAN, P_CORRUPT, P_AUTOSAVE, P_NS, P_TSAN, P_REDIS = \
+    6380, 6381, 6382, 6383, 6384, 6385, 6386, 6387, 6388, 6389
 TMP = tempfile.mkdtemp(prefix="skv-server-test-")
 BIN = os.environ.get("SHARDKV_SERVER", os.path.join(ROOT, "build", "shardkv-server"))
 BIN_ASAN = os.path.join(ROOT, "build", "asan", "shardkv-server")
+BIN_TSAN = os.path.join(ROOT, "build", "tsan", "shardkv-server")
 
 
 def cli(port, *args, stdin=None):
@@ -1305,6 +1306,47 @@ try:
             eq(fresh.stop(signal.SIGTERM, 60), 0, "clean exit")
             log = fresh.read_log()
             true("runtime error" not in log, "sanitizer report: " + log[-2000:])
+
+    # ------------------------------------------------------------ TSan build
+    if os.path.exists(BIN_TSAN):
+        @test("tsan: concurrent INCR, MSET/MGET, pub/sub, CLIENT LIST, expiry and SIGTERM are race-free")
+        def _():
+            ts = shardkv(P_TSAN, "--dir", os.path.join(TMP, "tsan"), "--save", "1 1",
+                         binary=BIN_TSAN, name="tsan").wait_ready(60)
+            errors = []
+
+            def work(k):
+                try:
+                    c = client(P_TSAN)
+                    for i in range(150):
+                        p = c.pipeline(transaction=False)
+                        for _ in range(20):
+                            p.incr("tc")
+                        p.mset({"x%d" % k: i, "y%d" % k: i})
+                        p.mget("x0", "y0", "x1", "y1")
+                        p.set("ttl%d" % i, "v", px=20)
+                        p.publish("tch", "m")
+                        p.execute_command("CLIENT", "LIST")
+                        p.execute()
+                except Exception as e:  # noqa: BLE001
+                    errors.append(e)
+            sub = Raw(P_TSAN)
+            sub.cmd("SUBSCRIBE", "tch")
+            client(P_TSAN).config_set("notify-keyspace-events", "KEA")
+            ths = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+            for t in ths:
+                t.start()
+            for t in ths:
+                t.join()
+            eq(errors, [], "client errors")
+            eq(client(P_TSAN).get("tc"), str(4 * 150 * 20), "exact")
+            sub.close()
+            code = ts.stop(signal.SIGTERM, 60)
+            with open(ts.log, "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+            summaries = sorted(set(ln for ln in log.splitlines() if "SUMMARY: ThreadSanitizer" in ln))
+            true("ThreadSanitizer" not in log, "TSan reports: " + "; ".join(summaries))
+            eq(code, 0, "clean exit")
 
 finally:
     stop_all()
