@@ -186,7 +186,7 @@ static void load_once(const uint8_t *data, size_t size)
 }
 
 /* Recompute the documented checksums: header, each block, the trailer (XXH3 of
- * the file header and every block header before it). */
+ * every byte before the trailer block). */
 static void fixup(uint8_t *b, size_t n)
 {
 	if (n < 32)
@@ -195,24 +195,19 @@ static void fixup(uint8_t *b, size_t n)
 	memcpy(b + 28, &h, 4);
 	size_t off = 32;
 	uint64_t blocks = 0;
-	XXH3_state_t st;
-	XXH3_64bits_reset(&st);
-	XXH3_64bits_update(&st, b, 32);
 	while (off + 16 <= n) {
 		uint32_t kind, len;
 		memcpy(&kind, b + off, 4);
 		memcpy(&len, b + off + 4, 4);
 		if (len > n - off - 16)
 			return;
-		uint64_t c;
 		if (kind == 'T' && len >= 16) {
 			memcpy(b + off + 16, &blocks, 8);
-			uint64_t all = XXH3_64bits_digest(&st);
+			uint64_t all = XXH3_64bits(b, off);
 			memcpy(b + off + 24, &all, 8);
 		}
-		c = XXH3_64bits(b + off + 16, len);
+		uint64_t c = XXH3_64bits(b + off + 16, len);
 		memcpy(b + off + 8, &c, 8);
-		XXH3_64bits_update(&st, b + off, 16);
 		off += 16 + (size_t)len;
 		blocks++;
 	}

@@ -1083,6 +1083,24 @@ static void test_single_key(void)
 		E(ttl_of(ns, "w") == t1 && val_is(env, ns, K("w"), "70.5"));
 	}
 
+	TEST("set with an absolute expiry at or before now deletes the key and returns KV_OK")
+	{
+		int64_t past = kv_now_ms() - 1000;
+		EOK(set_s(ns, "pd", "before"));
+		EOK(kv_set(ns, K("pd"), K("after"), KV_T_TEXT, past, 0, &old));
+		E(t_buf_is(&old, "before", 6));
+		ERC(kv_exists(ns, K("pd")), KV_NOTFOUND);
+		EOK(kv_set(ns, K("pd"), K("x"), KV_T_TEXT, past, 0, &old)); /* absent: nothing to delete */
+		E(old.type == KV_T_NONE);
+		ERC(kv_exists(ns, K("pd")), KV_NOTFOUND);
+		EOK(set_s(ns, "pd", "kept"));
+		ERC(kv_set(ns, K("pd"), K("x"), KV_T_TEXT, past, KV_SET_NX, NULL), KV_EXISTS);
+		E(val_is(env, ns, K("pd"), "kept"));
+		ERC(kv_set(ns, K("pd-absent"), K("x"), KV_T_TEXT, past, KV_SET_XX, NULL), KV_NOTFOUND);
+		EOK(kv_set(ns, K("pd"), K("x"), KV_T_TEXT, 1, KV_SET_XX, NULL));
+		ERC(kv_exists(ns, K("pd")), KV_NOTFOUND);
+	}
+
 	TEST("namespace default TTL applies to DEFAULT writes, new incr and append keys")
 	{
 		kv_ns_config c;

@@ -330,6 +330,26 @@ int main(int argc, char **argv)
 		clear();
 	}
 
+	TEST("a load fires no change hooks")
+	{
+		char path[] = "/tmp/shardkv-hooks-XXXXXX";
+		int fd = mkstemp(path);
+		if (E(fd >= 0)) {
+			close(fd);
+			kv_error err;
+			EOK(set_s(ns, "l1", "v"));
+			EOK(kv_save(env, "hooked", path, &err));
+			EOK(set_s(ns, "l2", "v"));
+			clear();
+			EOK(kv_load(env, path, NULL, NULL, &err));
+			EOK(kv_load(env, path, "hooked", "hooked-copy", &err));
+			E(nev == 0);
+			ERC(kv_exists(ns, K("l2")), KV_NOTFOUND);
+			unlink(path);
+			clear();
+		}
+	}
+
 	TEST("removing the hook stops events")
 	{
 		kv_env_set_hook(env, NULL, NULL);

@@ -205,9 +205,12 @@ static int64_t gen_write_exp(const mkey *m, int64_t *mexp)
 	} else if (r < 75) {
 		*mexp = m->present ? m->exp : 0;
 		return KV_EXPIRE_KEEP;
-	} else if (r < 90) {
+	} else if (r < 88) {
 		*mexp = T + HOUR_MS + (int64_t)rnd(100000);
 		return *mexp;
+	} else if (r < 92) {
+		*mexp = -1; /* in the past: the write deletes the key */
+		return T - 1000 - (int64_t)rnd(100000);
 	}
 	*mexp = SOON + (int64_t)rnd(50);
 	return *mexp;
@@ -291,7 +294,10 @@ static void do_batch(int ni)
 				want[i] = KV_NOTFOUND, failure = 1;
 			else {
 				want[i] = KV_OK;
-				mset(sk, vals[i], vl, ops[i].type, mexp);
+				if (mexp == -1)
+					mdel(sk);
+				else
+					mset(sk, vals[i], vl, ops[i].type, mexp);
 			}
 			break;
 		}
@@ -433,7 +439,9 @@ static void one_op(int ni, int *k1, int *k2)
 			else
 				CHECK(b.type == KV_T_NONE && b.len == 0, "set old of missing key");
 		}
-		if (want == KV_OK)
+		if (want == KV_OK && mexp == -1)
+			mdel(m);
+		else if (want == KV_OK)
 			mset(m, v, vl, type, mexp);
 	} else if (op < 35) { /* GET */
 		rc = kv_get(ns, key, kl, &b);
