@@ -444,16 +444,22 @@ static const char *eventName(int event, int *cls)
 	}
 }
 
-void pubsubKeyspaceHook(void *ctx, const char *ns, const void *key, size_t klen, int event)
+/*
+ * The engine's events are coarser than Redis's in a few places (PERSIST is an
+ * expiry change, SETRANGE a set, INCRBYFLOAT an increment).  The command that
+ * knows better names its event for the calls it makes, in this thread only.
+ */
+static _Thread_local int evRenameFrom;
+static _Thread_local const char *evRenameTo;
+
+void pubsubRenameEvents(int event, const char *name)
 {
-	(void)ctx;
-	int flags = atomic_load_explicit(&srv.notify_flags, memory_order_relaxed);
-	if (!(flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)))
-		return;
-	int cls = 0;
-	const char *ev = eventName(event, &cls);
-	if (ev == NULL || !(flags & cls))
-		return;
+	evRenameFrom = event;
+	evRenameTo = name;
+}
+
+static void notifyEvent(int flags, const char *ns, const void *key, size_t klen, const char *ev)
+{
 	size_t nslen = strlen(ns), evlen = strlen(ev);
 	size_t cap = 32 + nslen + (klen > evlen ? klen : evlen);
 	char stackbuf[512];
@@ -471,6 +477,29 @@ void pubsubKeyspaceHook(void *ctx, const char *ns, const void *key, size_t klen,
 	}
 	if (chan != stackbuf)
 		free(chan);
+}
+
+void pubsubKeyspaceHook(void *ctx, const char *ns, const void *key, size_t klen, int event)
+{
+	(void)ctx;
+	int flags = atomic_load_explicit(&srv.notify_flags, memory_order_relaxed);
+	if (!(flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)))
+		return;
+	int cls = 0;
+	const char *ev = eventName(event, &cls);
+	if (ev == NULL || !(flags & cls))
+		return;
+	if (evRenameTo && event == evRenameFrom)
+		ev = evRenameTo;
+	notifyEvent(flags, ns, key, klen, ev);
+}
+
+void pubsubNotifyGeneric(client *c, const void *key, size_t klen, const char *ev)
+{
+	int flags = atomic_load_explicit(&srv.notify_flags, memory_order_relaxed);
+	if (!(flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) || !(flags & NOTIFY_GENERIC))
+		return;
+	notifyEvent(flags, c->dbname, key, klen, ev);
 }
 
 /* ------------------------------------------------------ glob matching */

@@ -317,6 +317,10 @@ void pubsubUnsubscribeAll(client *c, int notify, int closing);
 size_t pubsubSubscriptionCount(client *c);
 /* The engine hook: keyspace notifications. */
 void pubsubKeyspaceHook(void *ctx, const char *ns, const void *key, size_t klen, int event);
+/* Name engine event `event` `name` for this thread's next engine calls (NULL: stop). */
+void pubsubRenameEvents(int event, const char *name);
+/* A generic-class ("g") notification the engine cannot give (SET ... EX's "expire"). */
+void pubsubNotifyGeneric(client *c, const void *key, size_t klen, const char *ev);
 /* Append queued messages of c's mailbox to its reply buffer (owner thread only). */
 void pubsubDrainMailbox(client *c);
 size_t pubsubNumChannels(void);

@@ -134,7 +134,9 @@ void pexpiretimeCommand(client *c, int argc, const char **argv, const size_t *le
 void persistCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
+	pubsubRenameEvents(KV_EV_EXPIRE, "persist");
 	int rc = kv_persist(c->db, argv[1], lens[1]);
+	pubsubRenameEvents(0, NULL);
 	if (rc == KV_NOTFOUND || rc == KV_UNCHANGED) {
 		addReplyLongLong(&c->rb, 0);
 		return;

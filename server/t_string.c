@@ -126,6 +126,8 @@ static void setGenericCommand(client *c, const char *key, size_t klen, const cha
 	int rc = kv_set(c->db, key, klen, val, vlen, KV_T_BYTES, expires_at, kf, old);
 	if (replyKvError(c, rc))
 		return;
+	if (rc == KV_OK && (flags & SET_EXPIRE_ANY))
+		pubsubNotifyGeneric(c, key, klen, "expire"); /* Redis sends "set" then "expire" */
 	if (reply_int) {
 		addReplyLongLong(&c->rb, rc == KV_OK);
 	} else if (flags & SET_GET) {
@@ -219,8 +221,11 @@ void getexCommand(client *c, int argc, const char **argv, const size_t *lens)
 		return;
 	if (flags & SET_EXPIRE_ANY)
 		rc = kv_expire(c->db, argv[1], lens[1], exp, 0);
-	else if (flags & SET_PERSIST)
+	else if (flags & SET_PERSIST) {
+		pubsubRenameEvents(KV_EV_EXPIRE, "persist");
 		rc = kv_persist(c->db, argv[1], lens[1]);
+		pubsubRenameEvents(0, NULL);
+	}
 	if (rc != KV_OK && replyKvError(c, rc))
 		return;
 	addReplyBulk(&c->rb, b->data, b->len);
@@ -427,7 +432,9 @@ void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *le
 	if (argToDoubleOrReply(c, argv[2], lens[2], &by) != C_OK)
 		return;
 	kv_buf *text = &c->w->buf;
+	pubsubRenameEvents(KV_EV_INCR, "incrbyfloat");
 	int rc = kv_incr_float(c->db, argv[1], lens[1], argv[2], lens[2], &result, text);
+	pubsubRenameEvents(0, NULL);
 	if (replyKvError(c, rc))
 		return;
 	addReplyBulk(&c->rb, text->data, text->len);
@@ -486,7 +493,9 @@ void setrangeCommand(client *c, int argc, const char **argv, const size_t *lens)
 		return;
 	}
 	size_t newlen;
+	pubsubRenameEvents(KV_EV_SET, "setrange");
 	int rc = kv_setrange(c->db, argv[1], lens[1], (size_t)off, argv[3], lens[3], &newlen);
+	pubsubRenameEvents(0, NULL);
 	if (replyKvError(c, rc))
 		return;
 	addReplyLongLong(&c->rb, (long long)newlen);

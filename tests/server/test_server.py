@@ -681,6 +681,7 @@ try:
                 ("__keyspace@0__:ev2", "rename_to"), ("__keyevent@0__:rename_to", "ev2"),
                 ("__keyspace@0__:ev2", "del"), ("__keyevent@0__:del", "ev2"),
                 ("__keyspace@0__:evx", "set"), ("__keyevent@0__:set", "evx"),
+                ("__keyspace@0__:evx", "expire"), ("__keyevent@0__:expire", "evx"),
                 ("__keyspace@0__:evx", "expired"), ("__keyevent@0__:expired", "evx")]
         got = []
         end = time.time() + 10
@@ -691,6 +692,45 @@ try:
         r.config_set("notify-keyspace-events", "")
         ps.close()
         eq(got, want, "events")
+
+    EVENT_SCRIPT = [
+        ("SET", "k", "v"), ("SET", "k", "v", "EX", "100"), ("SETEX", "k", "100", "v"), ("PSETEX", "k", "100000", "v"),
+        ("SET", "k", "v", "EX", "100", "NX"), ("SETNX", "k", "v"), ("SETNX", "n1", "v"), ("GETSET", "k", "w"),
+        ("GETDEL", "k"), ("SET", "k", "v"), ("GETEX", "k", "EX", "100"), ("GETEX", "k", "PERSIST"),
+        ("MSET", "a", "1", "b", "2"), ("MSETNX", "c", "1", "d", "2"), ("INCR", "i"), ("DECR", "i"),
+        ("INCRBY", "i", "5"), ("DECRBY", "i", "2"), ("INCRBYFLOAT", "f", "1.5"), ("APPEND", "k", "x"),
+        ("SETRANGE", "k", "1", "zz"), ("DEL", "a"), ("UNLINK", "b"), ("RENAME", "c", "c2"),
+        ("RENAMENX", "c2", "d"), ("RENAMENX", "c2", "c3"), ("EXPIRE", "k", "100"), ("PEXPIRE", "k", "100000"),
+        ("EXPIRE", "k", "50", "GT"), ("PERSIST", "k"), ("PERSIST", "k"), ("SET", "k", "v", "KEEPTTL"),
+        ("EXPIREAT", "k", "1"), ("SET", "e", "v", "PX", "1"), ("FLUSHDB",),
+    ]
+
+    @test("keyspace events: %d commands give the same event stream as redis-server" % len(EVENT_SCRIPT))
+    def _():
+        streams = []
+        for port in (P_MAIN, P_REDIS):
+            sub, c = Raw(port), Raw(port)
+            c.cmd("FLUSHALL")
+            c.cmd("CONFIG", "SET", "notify-keyspace-events", "KEA")
+            sub.cmd("PSUBSCRIBE", "__key*@0__:*")
+            sub.cmd("SUBSCRIBE", "end-of-script")
+            for cmd in EVENT_SCRIPT:
+                c.cmd(*cmd)
+                if "PX" in cmd:
+                    wait_until(lambda: c.cmd("EXISTS", "e") == 0, 5, "e expired")
+            c.cmd("PUBLISH", "end-of-script", "x")
+            events = []
+            while True:
+                m = sub.reply()
+                if m[0] == b"message":
+                    break
+                events.append((m[2], m[3]))
+            c.cmd("CONFIG", "SET", "notify-keyspace-events", "")
+            sub.close()
+            c.close()
+            streams.append(events)
+        eq(streams[0], streams[1], "event stream (shardkv, redis)")
+        true(len(streams[0]) > 50, "events flowed")
 
     # ------------------------------------------------------------ concurrency
     @test("concurrency: 8 clients x 5000 pipelined INCR on one key is exact")
