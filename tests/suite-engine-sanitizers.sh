@@ -7,6 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 B=build/tests
+export TEST_TIMEOUT=${TEST_TIMEOUT:-300}  # a hung binary fails instead of stalling make test
 export TEST_QUICK=1
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

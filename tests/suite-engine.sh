@@ -9,6 +9,7 @@
 set -u
 cd "$(dirname "$0")/.."
 B=build/tests
+export TEST_TIMEOUT=${TEST_TIMEOUT:-300}  # a hung binary fails instead of stalling make test
 if [ ! -d "$B" ]; then make --no-print-directory engine-tests build/fuzz/fuzz_snapshot >&2 || true; fi
 
 tp=0; tf=0

@@ -638,7 +638,7 @@ static void batch_processes(void)
 			}
 			*shared_stop = 0;
 			uint64_t seed = t_seed("batch processes");
-			pid_t pids[3];
+			pid_t pids[3], parent = getpid();
 			fflush(NULL);
 			for (int p = 0; p < 3; p++) {
 				pids[p] = fork();
@@ -650,7 +650,7 @@ static void batch_processes(void)
 					/* the children's loops watch cstop: copy the shared flag into it */
 					pthread_t w;
 					pthread_create(&w, NULL, p == 2 ? token_mover : sum_writer, &a);
-					while (!__atomic_load_n(shared_stop, __ATOMIC_ACQUIRE))
+					while (!__atomic_load_n(shared_stop, __ATOMIC_ACQUIRE) && getppid() == parent)
 						t_sleep_ms(5);
 					T_STORE(cstop, 1);
 					pthread_join(w, NULL);
