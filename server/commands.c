@@ -186,6 +186,23 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 	cmd->proc(c, argc, argv, lens);
 }
 
+/*
+ * A GET that commandExecute would run as is (two arguments, allowed in this
+ * client's state), so the caller may batch it; counted here as executed.
+ */
+int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
+{
+	if (argc != 2 || len != 3 || (name[0] | 0x20) != 'g' || (name[1] | 0x20) != 'e' || (name[2] | 0x20) != 't')
+		return 0;
+	if (!c->authenticated && atomic_load(&srv.auth_required))
+		return 0;
+	if (c->rb.resp == 2 && (c->nchannels || c->npatterns))
+		return 0;
+	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->last_cmd, "get", memory_order_relaxed);
+	return 1;
+}
+
 /* ---------------------------------------------------------------- helpers */
 
 int argEq(const char *arg, size_t len, const char *lit)

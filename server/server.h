@@ -226,6 +226,8 @@ typedef struct redisCommand {
 
 const redisCommand *commandLookup(const char *name, size_t len);
 const redisCommand *commandTable(size_t *n);
+/* GET key that may join a batch of GETs (see networking.c); counts it. */
+int commandIsPlainGet(client *c, int argc, const char *name, size_t len);
 /* Execute one parsed command on c (auth, arity, pub/sub context checks). */
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
 
@@ -264,6 +266,8 @@ void lastsaveCommand(client *c, int argc, const char **argv, const size_t *lens)
 void shutdownCommand(client *c, int argc, const char **argv, const size_t *lens);
 
 void getCommand(client *c, int argc, const char **argv, const size_t *lens);
+/* n consecutive GETs of a pipeline, as one engine read batch; replies in order. */
+void getBatchCommand(client *c, size_t n, const char **keys, const size_t *klens);
 void setCommand(client *c, int argc, const char **argv, const size_t *lens);
 void setnxCommand(client *c, int argc, const char **argv, const size_t *lens);
 void setexCommand(client *c, int argc, const char **argv, const size_t *lens);

@@ -35,6 +35,40 @@ void getCommand(client *c, int argc, const char **argv, const size_t *lens)
 	}
 }
 
+void getBatchCommand(client *c, size_t n, const char **keys, const size_t *klens)
+{
+	if (n == 1) {
+		const char *argv[2] = {"get", keys[0]};
+		size_t lens[2] = {3, klens[0]};
+		getCommand(c, 2, argv, lens);
+		return;
+	}
+	kv_op ops[32];
+	if (n > 32)
+		n = 32; /* the caller batches at most 32 */
+	memset(ops, 0, n * sizeof(kv_op));
+	for (size_t i = 0; i < n; i++) {
+		ops[i].op = KV_OP_GET;
+		ops[i].key = keys[i];
+		ops[i].klen = klens[i];
+	}
+	kv_buf *arena = &c->w->buf;
+	kv_error err;
+	int rc = kv_batch(c->db, ops, n, KV_BATCH_BEST_EFFORT, arena, &err);
+	for (size_t i = 0; i < n; i++) {
+		int st = rc == KV_OK ? ops[i].status : rc;
+		if (st == KV_OK) {
+			countLookup(c, 1);
+			addReplyBulk(&c->rb, ops[i].out_len ? arena->data + ops[i].out_off : "", ops[i].out_len);
+		} else if (st == KV_NOTFOUND) {
+			countLookup(c, 0);
+			addReplyNull(&c->rb);
+		} else {
+			replyKvError(c, st);
+		}
+	}
+}
+
 /*
  * Convert a relative or absolute expire argument into absolute ms.
  * unit_ms: 1000 for seconds, 1 for ms; absolute: EXAT/PXAT.  Replies on error.

@@ -506,6 +506,35 @@ try:
         eq(out[0::2], [True] * 2500, "set replies")
         eq(out[1::2], [str(i) for i in range(2500)], "get replies in order")
 
+    @test("protocol: pipelined GET runs (batched by the server) reply exactly as redis-server")
+    def _():
+        import random
+        rnd = random.Random(7)
+        cmds = [("SET", "e", "")]
+        for i in range(600):
+            x = rnd.random()
+            k = "g%d" % rnd.randint(0, 60)
+            if x < 0.75:
+                cmds.append(("GET", k if rnd.random() < 0.9 else "e"))
+            elif x < 0.85:
+                cmds.append(("SET", k, "v%d" % i))
+            elif x < 0.9:
+                cmds.append(("DEL", k))
+            elif x < 0.95:
+                cmds.append(("get", k, "extra"))
+            else:
+                cmds.append(("MGET", k, "e", "nope"))
+        data = b"".join(encode(*cmd) for cmd in cmds)
+        outs = []
+        for port in (P_MAIN, P_REDIS):
+            c = Raw(port)
+            c.cmd("FLUSHALL")
+            c.send(data)
+            outs.append([c.raw_reply() for _ in cmds])
+            c.close()
+        bad = [(cmds[i], outs[0][i], outs[1][i]) for i in range(len(cmds)) if outs[0][i] != outs[1][i]]
+        eq(bad[:3], [], "mismatches (command, shardkv, redis)")
+
     @test("protocol: a stalled half command does not block a busy client")
     def _():
         stalled = Raw(P_MAIN)
