@@ -3,17 +3,18 @@
  *
  * HOW IT WORKS
  *   main.c parses the configuration (config.c), opens the engine, loads the
- *   snapshot (persist.c) and starts `threads` worker threads (event.c).  The main
- *   thread owns the listening socket, signals (signalfd) and a 100 ms timer: it
- *   accepts connections and hands each to a worker round-robin; on every timer
- *   tick it drives kv_tick() (expiry sweep, autosave rules) and the idle timeout.
+ *   snapshot (persist.c) and starts `threads` worker threads (networking.c).  The
+ *   main thread owns the listening socket, signals (signalfd) and a 100 ms timer:
+ *   it accepts connections and hands each to the worker with the fewest clients;
+ *   on every tick it drives kv_tick() (expiry sweep, autosave rules), and every
+ *   second it asks the workers to close idle clients.
  *
  *   Each worker runs its own epoll loop over its clients (networking.c).  A read
  *   appends to the client's query buffer; every complete command in it is parsed
  *   (resp.c, socket-free so it can be fuzzed), looked up in the command table
- *   (commands.c) and executed in order; replies accumulate in the client's reply
- *   buffer (reply.c) and are written once per read, so a pipeline is answered
- *   with few writes.  There is no global lock on the request path: commands call
+ *   (commands.c) and executed in order (runs of plain GETs as one engine read
+ *   batch); replies accumulate in the client's reply buffer (reply.c) and are
+ *   written once per read, so a pipeline is answered with few writes.  There is no global lock on the request path: commands call
  *   the engine directly and its shard locks do the rest.
  *
  *   Pub/sub (pubsub.c) is the one shared structure: a mutex-guarded channel and
