@@ -1358,6 +1358,30 @@ try:
             log = asan.read_log()
             true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
 
+        @test("asan: 300 connections churned (partial requests, resets, subscribers) leave it clean")
+        def _():
+            socks = []
+            for i in range(300):
+                s = socket.create_connection(("127.0.0.1", P_ASAN))
+                if i % 3 == 0:
+                    s.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n")
+                elif i % 3 == 1:
+                    s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc")
+                else:
+                    s.sendall(encode("GET", "k1") * 50)
+                socks.append(s)
+            pub = client(P_ASAN)
+            for _ in range(20):
+                pub.publish("ch", "x" * 1000)
+            for i, s in enumerate(socks):
+                if i % 2:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.close()
+            wait_until(lambda: pub.info("clients")["connected_clients"] == 1, 10, "all churned clients freed")
+            eq(pub.pubsub_numsub("ch"), [("ch", 0)], "registry empty")
+            log = asan.read_log()
+            true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
+
         @test("asan: SIGTERM shutdown is clean")
         def _():
             eq(asan.stop(signal.SIGTERM, 60), 0, "clean exit")
