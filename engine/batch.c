@@ -97,7 +97,7 @@ typedef struct rd_item {
 
 /* Prefetch the cache lines of an entry's first 192 bytes (header, key, and
  * most small values), found by the first slot of its cluster whose hash matches. */
-static inline KV_RACY void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t h32)
+KV_RACY_INLINE void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t h32)
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
@@ -201,7 +201,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 				torn = true;
 				break;
 			}
-			memcpy(arena->data + arena->len, kv_entry_key(e) + kl, vl);
+			kv_racy_copy(arena->data + arena->len, kv_entry_key(e) + kl, vl);
 			o->out_len = vl;
 			o->out_type = e->type;
 			o->out_expires_at = kv_entry_expiry(e);

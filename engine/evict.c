@@ -33,13 +33,14 @@ static uint64_t next_rand(kv_shard *sh)
 	return x;
 }
 
-static bool evictable(kv_entry *e, kv_entry *keep, bool volatile_only)
+static bool evictable(kv_entry *e, const kv_wctx *w, kv_entry *keep, bool volatile_only)
 {
-	return e != keep && (!volatile_only || kv_entry_expiry(e) != 0);
+	return e != keep && e != w->pin && (!volatile_only || kv_entry_expiry(e) != 0);
 }
 
 /* Choose a victim slot, or return false. */
-static bool pick_victim(kv_env *env, kv_shard *sh, int policy, kv_entry *keep, uint32_t *pos)
+static bool pick_victim(kv_env *env, const kv_wctx *w, kv_shard *sh, int policy, kv_entry *keep,
+                        uint32_t *pos)
 {
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 	uint32_t mask = sh->mask;
@@ -51,7 +52,7 @@ static bool pick_victim(kv_env *env, kv_shard *sh, int policy, kv_entry *keep, u
 		uint32_t i = sh->clock_hand & mask;
 		for (uint32_t n = 0; n <= 2 * mask + 1; n++, i = (i + 1) & mask) {
 			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
-			if (!v || !evictable(kv_ptr(env, (kv_off)v), keep, vol))
+			if (!v || !evictable(kv_ptr(env, (kv_off)v), w, keep, vol))
 				continue;
 			if (v & KV_SLOT_REF) {
 				atomic_fetch_and_explicit(&s[i], ~KV_SLOT_REF, memory_order_relaxed);
@@ -72,7 +73,7 @@ static bool pick_victim(kv_env *env, kv_shard *sh, int policy, kv_entry *keep, u
 			if (!v)
 				continue;
 			kv_entry *e = kv_ptr(env, (kv_off)v);
-			if (!evictable(e, keep, vol))
+			if (!evictable(e, w, keep, vol))
 				continue;
 			if (policy != KV_EVICT_VOLATILE_TTL) {
 				*pos = i;
@@ -112,7 +113,7 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 		if (policy == KV_EVICT_NONE || evicted == KV_MAX_VICTIMS)
 			return err;
 		uint32_t pos;
-		if (!pick_victim(env, sh, policy, keep, &pos))
+		if (!pick_victim(env, w, sh, policy, keep, &pos))
 			return err;
 		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 		kv_entry *e = kv_ptr(env, (kv_off)atomic_load_explicit(&s[pos], memory_order_relaxed));
@@ -192,7 +193,7 @@ static uint64_t total_dirty(kv_env *env)
 		for (uint32_t j = 0; j < n; j++) {
 			kv_shard *sh = kv_ns_shard(&ref, j);
 			if (sh)
-				d += *(volatile uint64_t *)&sh->dirty;
+				d += atomic_load_explicit(&sh->dirty, memory_order_relaxed);
 		}
 	}
 	return d;

@@ -31,6 +31,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
@@ -49,11 +50,57 @@
 #define KV_SHARD_SIZE  512u    /* bytes per shard header (type-stable) */
 #define KV_DEFAULT_MAX_VALUE ((uint32_t)512 << 20)
 
+/* Tiny helpers are always inlined, so they take on their caller's sanitizer
+ * treatment (an optimistic reader's copy is not instrumented). */
+#define KV_INLINE static inline __attribute__((always_inline))
+
 #define KV_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define KV_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* Functions that read memory a writer may be changing (validated by seqlock). */
-#define KV_RACY __attribute__((no_sanitize("thread")))
+
+/* Under ThreadSanitizer, optimistic readers copy and compare with plain loops:
+ * they are not instrumented (KV_RACY), but libc's memcpy and memcmp are
+ * intercepted, and would report the races the seqlock exists to tolerate. */
+#if defined(__SANITIZE_THREAD__)
+#define KV_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KV_TSAN 1
+#endif
+#endif
+/* Functions that read memory a writer may be changing (validated by seqlock).
+ * Under TSan they also stay out of line: inlined into an instrumented caller,
+ * their body would be instrumented after all. */
+#ifdef KV_TSAN
+#define KV_RACY          __attribute__((no_sanitize("thread"), noinline))
+#define KV_RACY_INLINE   static __attribute__((unused, no_sanitize("thread"), noinline))
+#define KV_ALWAYS_INLINE
+#else
+#define KV_RACY          __attribute__((no_sanitize("thread")))
+#define KV_RACY_INLINE   static inline __attribute__((no_sanitize("thread")))
+#define KV_ALWAYS_INLINE __attribute__((always_inline))
+#endif
+
+#ifdef KV_TSAN
+KV_RACY_INLINE void kv_racy_copy(void *dst, const void *src, size_t n)
+{
+	char *d = dst;
+	const volatile char *s = src;
+	while (n--)
+		*d++ = *s++;
+}
+KV_RACY_INLINE int kv_racy_cmp(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x < *y ? -1 : 1;
+	return 0;
+}
+#else
+#define kv_racy_copy memcpy
+#define kv_racy_cmp  memcmp
+#endif
 
 /* gcc's ThreadSanitizer refuses atomic_thread_fence.  Sanitizer builds then use a
  * compiler barrier, which is enough on x86 (TSO keeps loads and stores in order);
@@ -124,7 +171,7 @@ typedef struct kv_shard {
 	uint32_t count;               /* entries in the table */
 	uint32_t snap_pending;        /* a snapshot cut is waiting to copy this shard */
 	uint64_t bytes;               /* entry bytes charged (size classes) */
-	uint64_t dirty;               /* mutations (for autosave rules) */
+	_Atomic uint64_t dirty;       /* mutations (for autosave rules); written under the lock */
 	uint64_t rng;                 /* eviction sampling */
 	kv_off   preserved;           /* snapshot: pre-images kept for the cut (kv_off array) */
 	uint32_t npreserved, cappreserved;
@@ -152,7 +199,7 @@ typedef struct kv_nsslot {
 	_Atomic uint32_t old_nshards; /* nonzero while a resize migrates keys */
 	_Atomic uint32_t resize_epoch;
 	_Atomic uint32_t busy;        /* a save, load or resize holds the namespace */
-	uint32_t sweep_shard;
+	_Atomic uint32_t sweep_shard;
 	/* counters */
 	_Atomic uint64_t keys __attribute__((aligned(64)));
 	_Atomic uint64_t bytes;
@@ -170,7 +217,7 @@ typedef struct kv_region {
 	kv_off   pages;               /* kv_page[npages] */
 	_Atomic uint32_t admin;       /* admin lock: create, drop, configure, resize setup */
 	_Atomic uint32_t nns;
-	uint32_t sweep_ns;            /* kv_tick's round-robin position */
+	_Atomic uint32_t sweep_ns;    /* kv_tick's round-robin position */
 	/* page allocator (under palloc) */
 	_Atomic uint32_t palloc __attribute__((aligned(64)));
 	uint32_t bump;                /* next never-used page */
@@ -220,43 +267,53 @@ typedef struct kv_entry {
 #define KV_E_SNAPNEW 0x04u /* written after the pending snapshot cut */
 
 /* ----------------------------------------------------------- addressing */
-static inline void *kv_ptr(const kv_env *env, kv_off off)
+KV_INLINE void *kv_ptr(const kv_env *env, kv_off off)
 {
 	return env->base + (size_t)off * KV_UNIT;
 }
-static inline kv_off kv_offof(const kv_env *env, const void *p)
+KV_INLINE kv_off kv_offof(const kv_env *env, const void *p)
 {
 	return (kv_off)(((const char *)p - env->base) / KV_UNIT);
 }
 /* True if [off, off+len) lies inside the region: used by optimistic readers. */
-static inline bool kv_in_region(const kv_env *env, kv_off off, size_t len)
+KV_INLINE bool kv_in_region(const kv_env *env, kv_off off, size_t len)
 {
 	size_t b = (size_t)off * KV_UNIT;
 	return off != 0 && b <= env->size && len <= env->size - b;
 }
-static inline kv_page *kv_pagedesc(const kv_env *env, uint32_t pg)
+KV_INLINE kv_page *kv_pagedesc(const kv_env *env, uint32_t pg)
 {
 	return (kv_page *)kv_ptr(env, env->r->pages) + pg;
 }
-static inline kv_nsslot *kv_slot(const kv_env *env, uint32_t i)
+KV_INLINE kv_nsslot *kv_slot(const kv_env *env, uint32_t i)
 {
 	return env->slots + i;
 }
 
 /* Entry helpers. */
-static inline size_t kv_entry_hdr(unsigned flags)
+KV_INLINE size_t kv_entry_hdr(unsigned flags)
 {
 	return sizeof(kv_entry) + ((flags & KV_E_TTL) ? 8 : 0);
 }
-static inline size_t kv_entry_size(size_t klen, size_t vlen, unsigned flags)
+KV_INLINE size_t kv_entry_size(size_t klen, size_t vlen, unsigned flags)
 {
 	return kv_entry_hdr(flags) + klen + vlen;
 }
-static inline char *kv_entry_key(kv_entry *e)
+KV_INLINE char *kv_entry_key(kv_entry *e)
 {
 	return (char *)e + kv_entry_hdr(atomic_load_explicit(&e->flags, memory_order_relaxed));
 }
-static inline int64_t kv_entry_expiry(kv_entry *e)
+/* Copy an entry image to new memory: the flags byte is written atomically, as
+ * every other writer of it does (readers load it atomically). */
+static inline void kv_entry_copy(kv_entry *dst, const kv_entry *src, size_t size)
+{
+	memcpy(dst, src, offsetof(kv_entry, flags));
+	atomic_store_explicit(&dst->flags, atomic_load_explicit(&((kv_entry *)src)->flags, memory_order_relaxed),
+	                      memory_order_relaxed);
+	memcpy((char *)dst + sizeof *dst, (const char *)src + sizeof *src, size - sizeof *src);
+}
+
+KV_INLINE int64_t kv_entry_expiry(kv_entry *e)
 {
 	if (!(atomic_load_explicit(&e->flags, memory_order_relaxed) & KV_E_TTL))
 		return 0;
@@ -284,7 +341,7 @@ static inline uint32_t kv_jump(uint64_t key, uint32_t n)
 /* The 31 hash bits a slot keeps (the low half of the hash; the shard comes from
  * the top 16 bits, see kv_route); bit 0 of a slot's high word is its CLOCK
  * reference bit (KV_SLOT_REF), set by readers of LRU namespaces. */
-static inline uint32_t kv_hash32(uint64_t h)
+KV_INLINE uint32_t kv_hash32(uint64_t h)
 {
 	return (uint32_t)h & ~1u;
 }
@@ -302,7 +359,7 @@ static inline uint32_t kv_route(uint64_t h, uint32_t n)
 	return n > 1 ? kv_jump((h >> (64 - KV_ROUTE_BITS)) * 0x9e3779b97f4a7c15ull, n) : 0;
 }
 #define KV_SLOT_REF ((uint64_t)1 << 32)
-static inline bool kv_slot_is(uint64_t v, uint32_t h32)
+KV_INLINE bool kv_slot_is(uint64_t v, uint32_t h32)
 {
 	return ((uint32_t)(v >> 32) & ~1u) == h32;
 }
@@ -363,14 +420,14 @@ void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
 int       kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n);
 size_t    kv_entry_charge(const kv_entry *e);
 
-static inline bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
+KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
 {
-	return e->klen == klen && memcmp(kv_entry_key(e), key, klen) == 0;
+	return e->klen == klen && kv_racy_cmp(kv_entry_key(e), key, klen) == 0;
 }
 
 /* Optimistic lookup: returns the entry (maybe stale) for validation by seq, and
  * the slot it was found in with the slot's value.  Inline: it is the read path. */
-static inline __attribute__((always_inline)) KV_RACY kv_entry *kv_shard_peek(const kv_env *env, kv_shard *sh, uint32_t h32,
+KV_RACY_INLINE KV_ALWAYS_INLINE kv_entry *kv_shard_peek(const kv_env *env, kv_shard *sh, uint32_t h32,
                                 const void *key, size_t klen, _Atomic uint64_t **slot,
                                 uint64_t *slotv)
 {
@@ -468,8 +525,11 @@ static inline bool kv_ns_ref_valid(const kv_nsref *ref)
 	return atomic_load_explicit(&ref->slot->gen, memory_order_relaxed) == ref->gen;
 }
 
-/* Shard index of h among n shards; the table serves the namespace's current count. */
-static inline uint32_t kv_route_of(const kv_nsref *ref, uint64_t h, uint32_t n)
+/* Shard index of h among n shards; the table serves the namespace's current
+ * count.  The table may be replaced by a resize at any time (it is freed after
+ * the namespace's gen moves), so only callers that validate gen afterwards may
+ * use it: readers, and kv_ns_lock_shard before its check. */
+KV_RACY_INLINE uint32_t kv_route_of(const kv_nsref *ref, uint64_t h, uint32_t n)
 {
 	kv_off t = atomic_load_explicit(&ref->slot->route, memory_order_relaxed);
 	if (n > 1 && t && n == atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed) &&
@@ -481,7 +541,7 @@ static inline uint32_t kv_route_of(const kv_nsref *ref, uint64_t h, uint32_t n)
 
 /* Reader's shard lookup: no page-kind check (a reader never writes to it, and a
  * stale pointer is caught by the namespace gen check); only bounds. */
-static inline kv_shard *kv_shard_fast(const kv_nsref *ref, uint32_t i, uint32_t n)
+KV_RACY_INLINE kv_shard *kv_shard_fast(const kv_nsref *ref, uint32_t i, uint32_t n)
 {
 	kv_off arr = atomic_load_explicit(&ref->slot->shards, memory_order_relaxed);
 	if (i >= n || !kv_in_region(ref->env, arr, (size_t)n * sizeof(kv_off)))
@@ -498,7 +558,7 @@ static inline bool kv_shard_migrated(const kv_nsref *ref, kv_shard *sh)
 
 /* The shard to read optimistically for h, with its (even) seq in *seq; the
  * caller validates seq afterwards.  NULL: a writer is busy, retry. */
-static inline kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint32_t *seq)
+KV_RACY_INLINE kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint32_t *seq)
 {
 	kv_nsslot *sl = ref->slot;
 	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
@@ -550,6 +610,7 @@ typedef struct kv_wctx {
 	int64_t  now;
 	kv_undo *undo;        /* non-NULL: transactional, nothing is retired until commit */
 	int64_t  credit_keys, credit_bytes; /* about to be freed by this op (rename) */
+	kv_entry *pin;        /* never evict this one either (rename's source) */
 	size_t   nundo, capundo;
 	int      nvictims;
 	int      vev[KV_MAX_VICTIMS];

@@ -43,13 +43,16 @@ int kv_ns_valid_name(const char *name)
 KV_RACY int kv_ns_find_slot(kv_env *env, const char *name, uint32_t *idx, uint32_t *gen)
 {
 	kv_region *r = env->r;
+	size_t len = strlen(name) + 1; /* compare the NUL too */
+	if (len > sizeof ((kv_nsslot *)0)->name)
+		return KV_ENONS;
 	for (uint32_t i = 0; i < r->max_ns; i++) {
 		kv_nsslot *sl = kv_slot(env, i);
 		uint32_t g;
 		/* odd: a create, drop or resize is publishing; it is brief, so wait */
 		for (unsigned spin = 0; (g = atomic_load_explicit(&sl->gen, memory_order_acquire)) & 1; spin++)
 			spin < 64 ? kv_cpu_relax() : (void)sched_yield();
-		if (!sl->live || strncmp(sl->name, name, sizeof sl->name) != 0)
+		if (!sl->live || kv_racy_cmp(sl->name, name, len) != 0)
 			continue;
 		KV_FENCE(memory_order_acquire);
 		if (atomic_load_explicit(&sl->gen, memory_order_relaxed) != g) {
@@ -168,7 +171,7 @@ void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h)
 		n = KV_MAX_SHARDS;
 	if (old != 0 && old < n)
 		lockset_bit(ls, kv_route(h, old));
-	lockset_bit(ls, kv_route_of(ref, h, n));
+	lockset_bit(ls, kv_route(h, n));
 }
 
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls)
@@ -228,7 +231,8 @@ kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h)
 		if (sh && !kv_shard_migrated(ref, sh))
 			return sh;
 	}
-	return kv_ns_shard(ref, kv_route_of(ref, h, n));
+	/* computed, not looked up: a resize may replace the table while we hold the locks */
+	return kv_ns_shard(ref, kv_route(h, n));
 }
 
 void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes)
@@ -238,7 +242,8 @@ void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes)
 	if (dbytes)
 		atomic_fetch_add_explicit(&slot->bytes, (uint64_t)dbytes, memory_order_relaxed);
 	sh->bytes += (uint64_t)dbytes;
-	sh->dirty++;
+	atomic_store_explicit(&sh->dirty, atomic_load_explicit(&sh->dirty, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -281,7 +286,7 @@ static int make_shards(kv_env *env, uint32_t idx, kv_off *arr, uint32_t from, ui
 		sh->index = i;
 		sh->count = 0;
 		sh->bytes = 0;
-		sh->dirty = 0;
+		atomic_store(&sh->dirty, 0);
 		sh->snap_pending = 0;
 		sh->preserved = 0;
 		sh->npreserved = sh->cappreserved = 0;
@@ -638,7 +643,7 @@ static int migrate_shard(kv_nsref *ref, kv_shard *s, uint32_t m)
 			rc = KV_ENOMEM;
 			break;
 		}
-		memcpy(kv_ptr(env, no), e, sz);
+		kv_entry_copy(kv_ptr(env, no), e, sz);
 		d->bytes += kv_alloc_size(sz);
 	}
 	if (rc != KV_OK) {

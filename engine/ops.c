@@ -106,7 +106,7 @@ static KV_RACY int read_entry(const kv_nsref *ref, kv_shard *sh, uint32_t h32, c
 			a->need = to - from;
 			return RD_NEEDBUF;
 		}
-		memcpy(a->out->data, val + from, to - from);
+		kv_racy_copy(a->out->data, val + from, to - from);
 		a->out->data[to - from] = 0;
 		a->out->len = to - from;
 		a->out->type = e->type;
@@ -234,7 +234,7 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	if (vlen >= out->cap || !kv_in_region(env, kv_offof(env, e), hdr + klen + vlen))
 		return -1;
 	int type = e->type;
-	memcpy(out->data, (char *)e + hdr + klen, vlen);
+	kv_racy_copy(out->data, (char *)e + hdr + klen, vlen);
 	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
 		return -1;
 	int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
@@ -323,6 +323,7 @@ void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 	w->nundo = w->capundo = 0;
 	w->credit_keys = 0;
 	w->credit_bytes = 0;
+	w->pin = NULL;
 	w->nvictims = 0;
 	w->keyused = 0;
 }
@@ -1047,6 +1048,7 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 			/* src goes away: the namespace's totals change only by the difference */
 			w.credit_keys = 1;
 			w.credit_bytes = (int64_t)kv_entry_charge(es);
+			w.pin = es;
 			rc = kv_put_locked(&w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
 			                kv_entry_expiry(es), kv_fill_copy, &a);
 			if (rc == KV_OK) {

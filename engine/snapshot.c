@@ -298,7 +298,7 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 		for (uint32_t s = 0; s < sel[i].cfg.shards; s++) {
 			kv_shard *sh = kv_ns_shard(&sel[i].ref, s);
 			sh->snap_pending = 1;
-			dirty_cut += sh->dirty;
+			dirty_cut += atomic_load_explicit(&sh->dirty, memory_order_relaxed);
 		}
 	for (size_t i = nsel; i-- > 0;)
 		for (uint32_t s = sel[i].cfg.shards; s-- > 0;)
