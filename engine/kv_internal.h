@@ -547,7 +547,9 @@ KV_RACY_INLINE kv_shard *kv_shard_fast(const kv_nsref *ref, uint32_t i, uint32_t
 	if (i >= n || !kv_in_region(ref->env, arr, (size_t)n * sizeof(kv_off)))
 		return NULL;
 	kv_off o = ((const kv_off *)kv_ptr(ref->env, arr))[i];
-	return kv_in_region(ref->env, o, KV_SHARD_SIZE) ? kv_ptr(ref->env, o) : NULL;
+	/* shard headers sit at multiples of KV_SHARD_SIZE: garbage rarely passes */
+	return kv_in_region(ref->env, o, KV_SHARD_SIZE) && !(o & (KV_SHARD_SIZE / KV_UNIT - 1))
+	               ? kv_ptr(ref->env, o) : NULL;
 }
 
 static inline bool kv_shard_migrated(const kv_nsref *ref, kv_shard *sh)

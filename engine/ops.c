@@ -207,8 +207,8 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 		return -1;
 	uint32_t si = n > 1 ? ((const uint16_t *)kv_ptr(env, route))[h >> (64 - KV_ROUTE_BITS)] : 0;
 	kv_off so = si < n ? ((const kv_off *)kv_ptr(env, arr))[si] : 0;
-	if (!kv_in_region(env, so, KV_SHARD_SIZE))
-		return -1;
+	if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
+		return -1; /* a stale array held garbage: not even a shard's alignment */
 	kv_shard *sh = kv_ptr(env, so);
 	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
 	_Atomic uint64_t *slot;
