@@ -11,7 +11,7 @@ export TEST_TIMEOUT=${TEST_TIMEOUT:-300}  # a hung binary fails instead of stall
 export TEST_QUICK=1
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0:suppressions=$(pwd)/tests/unit/tsan.supp
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 tp=0; tf=0

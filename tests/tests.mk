@@ -72,7 +72,7 @@ $(TEST_DIR)/tsan/%: $(TEST_DIR)/tsan/obj/%.o $(LIB_TSAN) tests/unit/link.sh
 # failed binary in tests/unit/run.sh.
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-           TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0:suppressions=$(CURDIR)/tests/unit/tsan.supp
+           TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0
 
 asan: $(TEST_BINS_ASAN)
 	@$(SAN_ENV) sh tests/unit/run.sh $(TEST_DIR)/asan $(ENGINE_TESTS)
