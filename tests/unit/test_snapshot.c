@@ -1039,6 +1039,95 @@ static void test_consistent_cut(void)
 	}
 }
 
+/* Saves of a shared region while other processes apply all-or-nothing batches. */
+static void test_consistent_cut_processes(void)
+{
+	TEST("mode (b): saves while other processes run all-or-nothing batches are consistent cuts")
+	{
+		size_t sz = 128 << 20;
+		void *region = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		int *flag = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_config cfg;
+		kv_config_init(&cfg);
+		cfg.region = region;
+		cfg.region_size = sz;
+		cfg.max_namespaces = 4;
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 8;
+		benv = NULL;
+		if (E(region != MAP_FAILED && flag != MAP_FAILED) && EOK(kv_env_open(&cfg, &benv)) &&
+		    (bns = t_ns(benv, "mpcut", &c)) != NULL) {
+			for (int i = 0; i < NACCT; i++) {
+				snprintf(accts[i], sizeof accts[i], "acct:%d", i);
+				EOK(kv_set(bns, accts[i], strlen(accts[i]), i ? "0" : "100000", i ? 1 : 6, KV_T_INT,
+				           KV_EXPIRE_NEVER, 0, NULL));
+			}
+			*flag = 0;
+			pid_t pids[2], parent = getpid();
+			fflush(NULL);
+			for (int p = 0; p < 2; p++) {
+				pids[p] = fork();
+				if (pids[p] == 0) {
+					t_child_begin();
+					T_STORE(bstop, 0);
+					pthread_t w;
+					pthread_create(&w, NULL, batch_writer, (void *)(uintptr_t)(p * 991 + 7));
+					while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE) && getppid() == parent)
+						t_sleep_ms(5);
+					T_STORE(bstop, 1);
+					void *r;
+					pthread_join(w, &r);
+					long nbad = *(long *)r;
+					free(r);
+					_exit(nbad ? 1 : 0);
+				}
+			}
+			kv_env *check = t_env(128 << 20);
+			kv_error err;
+			int saves = t_quick() ? 3 : 10, broken = 0;
+			for (int s = 0; s < saves && check; s++) {
+				t_sleep_ms(30);
+				if (!EOK(kv_save(benv, "mpcut", path_of("mpcut.snap"), &err)))
+					continue;
+				if (!EOK(kv_load(check, path_of("mpcut.snap"), NULL, NULL, &err)))
+					continue;
+				kv_ns *cn = open_ns(check, "mpcut");
+				if (!cn)
+					continue;
+				int64_t sum = 0;
+				kv_buf b = KV_BUF_INIT;
+				for (int i = 0; i < NACCT; i++)
+					if (kv_get(cn, accts[i], strlen(accts[i]), &b) == KV_OK)
+						sum += strtoll(b.data, NULL, 10);
+				if (sum != TOTAL && broken++ < 3)
+					fprintf(stderr, "    save %d: accounts sum to %lld\n", s, (long long)sum);
+				kv_buf_free(check, &b);
+				kv_ns_close(cn);
+			}
+			E(broken == 0);
+			__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+			int bad_children = 0;
+			for (int p = 0; p < 2; p++) {
+				int st = 0;
+				if (pids[p] > 0 &&
+				    (waitpid(pids[p], &st, 0) != pids[p] || !WIFEXITED(st) || WEXITSTATUS(st) != 0))
+					bad_children++;
+			}
+			E(bad_children == 0);
+			if (check)
+				kv_env_close(check);
+			kv_ns_close(bns);
+		}
+		if (benv)
+			kv_env_close(benv);
+		if (region != MAP_FAILED)
+			munmap(region, sz);
+		if (flag != MAP_FAILED)
+			munmap(flag, 4096);
+	}
+}
+
 /* ------------------------------------------------ load while readers run */
 
 static kv_env *lenv;
@@ -1314,6 +1403,7 @@ int main(int argc, char **argv)
 	test_kill_during_save();
 	rm_dir_contents(dir);
 	test_consistent_cut();
+	test_consistent_cut_processes();
 	test_load_under_readers();
 	test_autosave();
 	test_failing_alloc();
