@@ -20,7 +20,7 @@ ENGINE_TESTS_I3   := test_batch test_scan test_snapshot test_hooks
 TEST_SOURCES      := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 ENGINE_TESTS      := $(filter $(TEST_SOURCES),$(ENGINE_TESTS_CORE) $(ENGINE_TESTS_I3))
 # the tests worth running under ThreadSanitizer
-ENGINE_TESTS_TSAN := $(filter $(TEST_SOURCES),test_concurrency test_batch test_scan test_hooks)
+ENGINE_TESTS_TSAN := $(filter $(TEST_SOURCES),test_concurrency test_batch test_scan test_hooks test_snapshot)
 
 TEST_BINS      := $(ENGINE_TESTS:%=$(TEST_DIR)/%)
 TEST_BINS_ASAN := $(ENGINE_TESTS:%=$(TEST_DIR)/asan/%)

@@ -18,7 +18,7 @@ while [ "$i" -lt "$rounds" ]; do
 	echo "== stress round $i of $rounds"
 	sh tests/unit/run.sh build/tests test_concurrency test_batch test_scan test_snapshot test_model || fail=1
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0 \
-		sh tests/unit/run.sh build/tests/tsan test_concurrency test_batch || fail=1
+		sh tests/unit/run.sh build/tests/tsan test_concurrency test_batch test_snapshot || fail=1
 done
 [ "$fail" = 0 ] && echo "stress: all rounds passed" || echo "stress: FAILED (see the logs above)"
 exit "$fail"
