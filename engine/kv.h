@@ -381,7 +381,8 @@ KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, s
 
 /*
  * Overwrite bytes at offset, zero-padding as Redis SETRANGE does.  A missing key
- * with vlen 0 stays missing (*newlen = 0).  Errors: KV_EVALSIZE when offset+vlen
+ * with vlen 0 stays missing (*newlen = 0); a missing key written to is created
+ * with type KV_T_BYTES and the default TTL; an existing key keeps type and TTL.  Errors: KV_EVALSIZE when offset+vlen
  * exceeds max_value_size.
  */
 KV_API int kv_setrange(kv_ns *ns, const void *key, size_t klen, size_t offset,

@@ -102,6 +102,12 @@ KV_RACY_INLINE int kv_racy_cmp(const void *a, const void *b, size_t n)
 #define kv_racy_cmp  memcmp
 #endif
 
+/* A hint read without the lock that guards the value (re-checked under it). */
+KV_RACY_INLINE uint64_t kv_racy_u64(const uint64_t *p)
+{
+	return *(const volatile uint64_t *)p;
+}
+
 /* gcc's ThreadSanitizer refuses atomic_thread_fence.  Sanitizer builds then use a
  * compiler barrier, which is enough on x86 (TSO keeps loads and stores in order);
  * release builds use the real fences. */

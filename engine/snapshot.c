@@ -150,7 +150,7 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 	kv_buf copy = KV_BUF_INIT;
 	int rc = KV_OK;
 	for (;;) {
-		size_t need = (size_t)sh->bytes + 64;
+		size_t need = (size_t)kv_racy_u64(&sh->bytes) + 64; /* a hint: checked under the lock */
 		if (w && (rc = kv_buf_reserve(env, &copy, need)) != KV_OK)
 			w = NULL; /* cannot copy: release the cut and fail the save */
 		kv_spin_lock(&sh->lock);
