@@ -125,7 +125,7 @@ static KV_RACY int read_entry(const kv_nsref *ref, kv_shard *sh, uint32_t h32, c
 	return RD_OK;
 }
 
-static void reclaim_expired(kv_ns *ns, uint64_t h, const void *key, size_t klen);
+static void reclaim_expired(kv_ns *ns, const void *key, size_t klen);
 
 static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 {
@@ -169,7 +169,7 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 			attempt = 0;
 			continue;
 		case RD_EXPIRED:
-			reclaim_expired(ns, h, key, klen);
+			reclaim_expired(ns, key, klen);
 			/* fall through */
 		case RD_MISS:
 			if (a->out)
@@ -375,6 +375,32 @@ static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
 	}
 }
 
+/* The start every single-key write shares: lock the key's shard (reserving room
+ * for a pending snapshot's pre-images) and find its live entry (*e NULL if none). */
+static int write_begin(kv_ns *ns, const void *key, size_t klen, kv_wctx *w, kv_shard **sh,
+                       uint32_t *h32, uint32_t *pos, kv_entry **e)
+{
+	uint64_t h = kv_hash(key, klen);
+	kv_wctx_init(w, ns);
+	int rc = lock_key(w, h, sh);
+	if (rc != KV_OK)
+		return rc;
+	*h32 = kv_hash32(h);
+	*e = kv_find_live_locked(w, *sh, *h32, key, klen, pos);
+	return KV_OK;
+}
+
+/* ... and the end: unlock, report the keys removed on the side, then the op's own
+ * event if it succeeded (ev 0: none). */
+static int write_end(kv_wctx *w, kv_shard *sh, const void *key, size_t klen, int rc, int ev)
+{
+	kv_spin_unlock(&sh->lock);
+	kv_wctx_emit(w);
+	if (rc == KV_OK && ev)
+		kv_emit(w->ns->env, w->ns, key, klen, ev);
+	return rc;
+}
+
 void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
 {
 	size_t charge = kv_entry_charge(e);
@@ -528,34 +554,27 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (vlen > KV_VALUE_SIZE_LIMIT)
 		return KV_EVALSIZE;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
-	kv_wctx w;
-	kv_wctx_init(&w, ns);
-	kv_shard *sh;
 	for (;;) {
-		if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 			return rc;
-		if (klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
-			kv_spin_unlock(&sh->lock);
-			return KV_EKEYSIZE;
+		if (klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed))
+			return write_end(&w, sh, key, klen, KV_EKEYSIZE, 0);
+		if (old && e && e->vlen + 1 > old->cap) {
+			/* grow the caller's buffer with no lock held, then start over */
+			size_t need = e->vlen;
+			write_end(&w, sh, key, klen, KV_OK, 0);
+			if (kv_buf_reserve(ns->env, old, need) != KV_OK)
+				return KV_ENOMEM;
+			continue;
 		}
-		uint32_t pos;
-		kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
-		if (old) {
-			if (e && e->vlen + 1 > old->cap) {
-				size_t need = e->vlen;
-				kv_spin_unlock(&sh->lock);
-				kv_wctx_emit(&w);
-				if (kv_buf_reserve(ns->env, old, need) != KV_OK)
-					return KV_ENOMEM;
-				continue;
-			}
-			if (e)
-				kv_copy_out(old, e, klen);
-			else
-				buf_none(old);
-		}
+		if (old && e)
+			kv_copy_out(old, e, klen);
+		else if (old)
+			buf_none(old);
 		if ((flags & KV_SET_NX) && e)
 			rc = KV_EXISTS;
 		else if ((flags & KV_SET_XX) && !e)
@@ -572,11 +591,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &a);
 			}
 		}
-		kv_spin_unlock(&sh->lock);
-		kv_wctx_emit(&w);
-		if (rc == KV_OK)
-			kv_emit(ns->env, ns, key, klen, KV_EV_SET);
-		return rc;
+		return write_end(&w, sh, key, klen, rc, KV_EV_SET);
 	}
 }
 
@@ -592,20 +607,16 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		return rc;
 	if (out && !out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
 		return KV_ENOMEM;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
-	kv_wctx w;
-	kv_wctx_init(&w, ns);
-	kv_shard *sh;
 	for (;;) {
-		if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 			return rc;
-		uint32_t pos;
-		kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 		if (e && out && e->vlen + 1 > out->cap) {
 			size_t need = e->vlen;
-			kv_spin_unlock(&sh->lock);
-			kv_wctx_emit(&w);
+			write_end(&w, sh, key, klen, KV_OK, 0);
 			if (kv_buf_reserve(ns->env, out, need) != KV_OK)
 				return KV_ENOMEM;
 			continue;
@@ -619,11 +630,7 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 			buf_none(out);
 			rc = KV_NOTFOUND;
 		}
-		kv_spin_unlock(&sh->lock);
-		kv_wctx_emit(&w);
-		if (rc == KV_OK)
-			kv_emit(ns->env, ns, key, klen, KV_EV_DEL);
-		return rc;
+		return write_end(&w, sh, key, klen, rc, KV_EV_DEL);
 	}
 }
 
@@ -676,15 +683,12 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 	int rc = check_key(klen);
 	if (rc != KV_OK)
 		return rc;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
 	kv_shard *sh;
-	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+	uint32_t h32, pos;
+	kv_entry *e;
+	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
-	uint32_t pos;
-	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	int64_t cur = 0, exp = 0;
 	if (e) {
 		if (!parse_ll(kv_entry_key(e) + klen, e->vlen, &cur))
@@ -703,11 +707,7 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 		if (rc == KV_OK && result)
 			*result = cur + by;
 	}
-	kv_spin_unlock(&sh->lock);
-	kv_wctx_emit(&w);
-	if (rc == KV_OK)
-		kv_emit(ns->env, ns, key, klen, KV_EV_INCR);
-	return rc;
+	return write_end(&w, sh, key, klen, rc, KV_EV_INCR);
 }
 
 /* Redis-style long double formatting: fixed notation, no trailing zeros. */
@@ -757,15 +757,12 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 		return KV_ENOTFLOAT;
 	if (result_text && kv_buf_reserve(ns->env, result_text, 5200) != KV_OK)
 		return KV_ENOMEM;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
 	kv_shard *sh;
-	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+	uint32_t h32, pos;
+	kv_entry *e;
+	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
-	uint32_t pos;
-	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	long double cur = 0;
 	int64_t exp = 0;
 	if (e) {
@@ -785,20 +782,15 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 		rc = KV_ENOTFLOAT;
 	if (rc == KV_OK)
 		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_REAL, exp, fill_text, txt);
-	kv_spin_unlock(&sh->lock);
-	kv_wctx_emit(&w);
-	if (rc == KV_OK) {
-		if (result)
-			*result = (double)v;
-		if (result_text) {
-			memcpy(result_text->data, txt, (size_t)n + 1);
-			result_text->len = (size_t)n;
-			result_text->type = KV_T_REAL;
-			result_text->expires_at = exp;
-		}
-		kv_emit(ns->env, ns, key, klen, KV_EV_INCR);
+	if (rc == KV_OK && result)
+		*result = (double)v;
+	if (rc == KV_OK && result_text) { /* reserved above: no allocation here */
+		memcpy(result_text->data, txt, (size_t)n + 1);
+		result_text->len = (size_t)n;
+		result_text->type = KV_T_REAL;
+		result_text->expires_at = exp;
 	}
-	return rc;
+	return write_end(&w, sh, key, klen, rc, KV_EV_INCR);
 }
 
 /* ------------------------------------------------------- append, setrange */
@@ -831,15 +823,12 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (offset > KV_VALUE_SIZE_LIMIT || vlen > KV_VALUE_SIZE_LIMIT - offset)
 		return KV_EVALSIZE;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
 	kv_shard *sh;
-	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+	uint32_t h32, pos;
+	kv_entry *e;
+	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
-	uint32_t pos;
-	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	size_t oldlen = e ? e->vlen : 0;
 	size_t nl = append ? oldlen + vlen : (vlen ? (offset + vlen > oldlen ? offset + vlen : oldlen) : oldlen);
 	int64_t exp = 0;
@@ -863,14 +852,9 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
 		                append ? fill_append : fill_setrange, &a);
 	}
-	kv_spin_unlock(&sh->lock);
-	kv_wctx_emit(&w);
-	if (rc == KV_OK && (append || vlen)) {
-		kv_emit(ns->env, ns, key, klen, append ? KV_EV_APPEND : KV_EV_SET);
-	}
 	if (newlen)
 		*newlen = rc == KV_OK ? nl : 0;
-	return rc;
+	return write_end(&w, sh, key, klen, rc, append ? KV_EV_APPEND : vlen ? KV_EV_SET : 0);
 }
 
 KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
@@ -918,15 +902,12 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 	    ((cond & KV_EXPIRE_NX) && (cond & ~KV_EXPIRE_NX)) ||
 	    ((cond & KV_EXPIRE_GT) && (cond & KV_EXPIRE_LT)))
 		return KV_EINVAL;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
 	kv_shard *sh;
-	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+	uint32_t h32, pos;
+	kv_entry *e;
+	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
-	uint32_t pos;
-	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	int ev = KV_EV_EXPIRE;
 	if (!e) {
 		rc = KV_NOTFOUND;
@@ -951,11 +932,7 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 			rc = retime_locked(&w, sh, h32, key, klen, e, pos, expires_at);
 		}
 	}
-	kv_spin_unlock(&sh->lock);
-	kv_wctx_emit(&w);
-	if (rc == KV_OK)
-		kv_emit(ns->env, ns, key, klen, ev);
-	return rc;
+	return write_end(&w, sh, key, klen, rc, ev);
 }
 
 KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
@@ -963,40 +940,31 @@ KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 	int rc = check_key(klen);
 	if (rc != KV_OK)
 		return rc;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
 	kv_shard *sh;
-	if ((rc = lock_key(&w, h, &sh)) != KV_OK)
+	uint32_t h32, pos;
+	kv_entry *e;
+	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
-	uint32_t pos;
-	kv_entry *e = kv_find_live_locked(&w, sh, h32, key, klen, &pos);
 	if (!e)
 		rc = KV_NOTFOUND;
 	else if (!kv_entry_expiry(e))
 		rc = KV_UNCHANGED;
 	else
 		rc = retime_locked(&w, sh, h32, key, klen, e, pos, 0);
-	kv_spin_unlock(&sh->lock);
-	kv_wctx_emit(&w);
-	if (rc == KV_OK)
-		kv_emit(ns->env, ns, key, klen, KV_EV_EXPIRE);
-	return rc;
+	return write_end(&w, sh, key, klen, rc, KV_EV_EXPIRE);
 }
 
-/* Remove key if its TTL has passed (a reader found it expired). */
-static void reclaim_expired(kv_ns *ns, uint64_t h, const void *key, size_t klen)
+/* Remove key if its TTL has passed (a reader found it expired): finding it
+ * live under the lock does exactly that. */
+static void reclaim_expired(kv_ns *ns, const void *key, size_t klen)
 {
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
 	kv_shard *sh;
-	if (lock_key(&w, h, &sh) != KV_OK)
-		return;
-	uint32_t pos;
-	kv_find_live_locked(&w, sh, kv_hash32(h), key, klen, &pos);
-	kv_spin_unlock(&sh->lock);
-	kv_wctx_emit(&w);
+	uint32_t h32, pos;
+	kv_entry *e;
+	if (write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e) == KV_OK)
+		write_end(&w, sh, key, klen, KV_OK, 0);
 }
 
 /* ---------------------------------------------------------------- rename */
