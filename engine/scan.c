@@ -4,7 +4,7 @@
  * HOW IT WORKS
  *   A cursor is (shard << 32 | h): every key of shards below `shard`, and every
  *   key of `shard` whose 31-bit slot hash is below h, has been returned.  Tables
- *   are indexed by the high bits of that hash (shard.c), so the keys with hashes in
+ *   are indexed by the high bits of that 31-bit hash (shard.c), so the keys with hashes in
  *   [h, h') sit in the slots from home(h) to home(h') plus the cluster that runs on
  *   past it up to the next empty slot.  A step walks exactly that, and returns the
  *   keys whose hash lies in [h, h').

@@ -3,17 +3,19 @@
  * of entries under the shard's lock.
  *
  * HOW IT WORKS
- *   A slot is 64 bits: the top 32 bits of the key's hash (never 0) and the
- *   entry's kv_off.  A key's home slot is hash32 >> shift, i.e. the table is
- *   indexed by the *high* bits, so keys sit in the table in hash order (linear
- *   probing only pushes a key forward, past its home, up to the next empty slot).
+ *   A slot is 64 bits: 31 bits of the key's hash (kv_hash32), a CLOCK reference
+ *   bit, and the entry's kv_off (never 0, so an all-zero slot is empty).  A key's
+ *   home slot is hash32 >> shift, i.e. the table is indexed by the *high* bits of
+ *   hash32, so keys sit in the table in hash order (linear probing only pushes a
+ *   key forward, past its home, up to the next empty slot).
  *   That is what lets kv_scan resume from a hash value whatever the table size
  *   did in between (scan.c).  Deletion shifts later keys back instead of leaving
  *   tombstones.  The table doubles past 80% load, under the lock, in one go.
  *
  * LOCKING
  *   Writers hold sh->lock and bracket every change readers could see with
- *   kv_shard_write_begin/end, which make seq odd, then even again.  Readers use
+ *   kv_shard_write_begin/end, which make seq odd, then even again (nested
+ *   sections move it only at the outermost level).  Readers use
  *   kv_shard_peek() and validate seq afterwards (see kv_internal.h).
  *   Lock order: shards of one namespace in ascending index; a resize takes an old
  *   shard then the new ones, which all have higher indices.  The page allocator
