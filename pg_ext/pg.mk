@@ -31,4 +31,4 @@ pg-clean:
 	$(PG_EXT_MAKE) clean
 
 bench-pg: $(PG_EXT_SO)
-	bench/pg/run.sh
+	sh bench/pg/run.sh
