@@ -149,18 +149,23 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 {
 	kv_buf copy = KV_BUF_INIT;
 	int rc = KV_OK;
+	size_t need = (size_t)kv_racy_u64(&sh->bytes) + 64; /* a first guess, checked under the lock */
 	for (;;) {
-		size_t need = (size_t)kv_racy_u64(&sh->bytes) + 64; /* a hint: checked under the lock */
 		if (w && (rc = kv_buf_reserve(env, &copy, need)) != KV_OK)
 			w = NULL; /* cannot copy: release the cut and fail the save */
 		kv_spin_lock(&sh->lock);
-		if (w && sh->bytes + (uint64_t)sh->npreserved * 64 + 64 > copy.cap) {
-			kv_spin_unlock(&sh->lock);
-			if ((rc = kv_buf_reserve(env, &copy, (size_t)sh->bytes + (size_t)sh->npreserved * 64 + 4096)) != KV_OK)
-				w = NULL;
-			continue;
+		if (!w)
+			break;
+		/* exact size of the cut: live entries are in sh->bytes, pre-images are not */
+		need = (size_t)sh->bytes + 64;
+		kv_off *pv = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
+		for (uint32_t k = 0; k < sh->npreserved; k++) {
+			kv_entry *e = kv_ptr(env, pv[k]);
+			need += kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)) + 8;
 		}
-		break;
+		if (need <= copy.cap)
+			break;
+		kv_spin_unlock(&sh->lock);
 	}
 	/* under the lock: gather the cut as [entry image] records into copy */
 	size_t used = 0;
@@ -185,7 +190,10 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		}
 		if (w && !kv_expired(kv_entry_expiry(e), cut)) {
 			size_t sz = kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed));
-			if (used + sz <= copy.cap) {
+			if (used + sz > copy.cap) { /* cannot happen: sized above; never write a partial cut */
+				rc = KV_ENOMEM;
+				w = NULL;
+			} else {
 				memcpy(copy.data + used, e, sz);
 				used += (sz + 7) & ~(size_t)7;
 				n++;

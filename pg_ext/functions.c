@@ -233,9 +233,12 @@ key_arg(FunctionCallInfo fcinfo, int n, size_t *klen)
 
 /* ------------------------------------------------------------ single keys */
 
-/* kv.get / kv.get_bytea / kv.get_jsonb (ns, key): NULL when missing */
+/*
+ * kv.get* and kv.consume* (ns, key): NULL when missing.  consume deletes the key
+ * atomically; once it is gone, a failed conversion cannot bring it back.
+ */
 static Datum
-get_impl(FunctionCallInfo fcinfo, Oid typid)
+read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 {
 	kv_ns	   *ns = ns_arg(fcinfo, 0);
 	size_t		klen;
@@ -244,33 +247,10 @@ get_impl(FunctionCallInfo fcinfo, Oid typid)
 	bool		isnull;
 	Datum		d;
 
-	rc = kv_get(ns, key, klen, &vbuf);
+	rc = consume ? kv_consume(ns, key, klen, &vbuf) : kv_get(ns, key, klen, &vbuf);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
 	CHECK(rc, ns);
-	d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
-	buf_trim(&vbuf);
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(d);
-}
-
-/* kv.consume* (ns, key): atomic get-and-delete; NULL when missing */
-static Datum
-consume_impl(FunctionCallInfo fcinfo, Oid typid)
-{
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
-	int			rc;
-	bool		isnull;
-	Datum		d;
-
-	rc = kv_consume(ns, key, klen, &vbuf);
-	if (rc == KV_NOTFOUND)
-		PG_RETURN_NULL();
-	CHECK(rc, ns);
-	/* the key is gone already; a failed conversion cannot bring it back */
 	d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
 	buf_trim(&vbuf);
 	if (isnull)
@@ -314,12 +294,12 @@ write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 	PG_FUNCTION_INFO_V1(name); \
 	Datum name(PG_FUNCTION_ARGS) { return call; }
 
-TYPED_ENTRY(shardkv_get, get_impl(fcinfo, TEXTOID))
-TYPED_ENTRY(shardkv_get_bytea, get_impl(fcinfo, BYTEAOID))
-TYPED_ENTRY(shardkv_get_jsonb, get_impl(fcinfo, JSONBOID))
-TYPED_ENTRY(shardkv_consume, consume_impl(fcinfo, TEXTOID))
-TYPED_ENTRY(shardkv_consume_bytea, consume_impl(fcinfo, BYTEAOID))
-TYPED_ENTRY(shardkv_consume_jsonb, consume_impl(fcinfo, JSONBOID))
+TYPED_ENTRY(shardkv_get, read_impl(fcinfo, TEXTOID, false))
+TYPED_ENTRY(shardkv_get_bytea, read_impl(fcinfo, BYTEAOID, false))
+TYPED_ENTRY(shardkv_get_jsonb, read_impl(fcinfo, JSONBOID, false))
+TYPED_ENTRY(shardkv_consume, read_impl(fcinfo, TEXTOID, true))
+TYPED_ENTRY(shardkv_consume_bytea, read_impl(fcinfo, BYTEAOID, true))
+TYPED_ENTRY(shardkv_consume_jsonb, read_impl(fcinfo, JSONBOID, true))
 TYPED_ENTRY(shardkv_set_text, write_impl(fcinfo, TEXTOID, 0))
 TYPED_ENTRY(shardkv_set_bytea, write_impl(fcinfo, BYTEAOID, 0))
 TYPED_ENTRY(shardkv_set_jsonb, write_impl(fcinfo, JSONBOID, 0))
