@@ -517,6 +517,19 @@ typedef int (*kv_scan_fn)(void *ctx, const void *key, size_t klen, const void *v
  */
 KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx);
 
+/* ------------------------------------------------------------ glob */
+#define KV_GLOB_NOCASE 0x1u /* ASCII letters match either case */
+
+/*
+ * Redis glob matching, the one matcher of every host (KEYS, SCAN MATCH,
+ * PSUBSCRIBE, kv.keys, kv_keys ...): `*`, `?`, `[abc]`, `[^abc]`, `[a-z]`, `\x`;
+ * an unclosed `[` is a set running to the end of the pattern.  Bytes compare
+ * unsigned.  Worst case O(plen * slen) time, constant stack, no allocation, no
+ * lock: safe on any input.  Returns 1 on a match, else 0.
+ */
+KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size_t slen,
+                         unsigned flags);
+
 /* ----------------------------------------------------------- snapshots */
 /*
  * Save one namespace (ns != NULL) or every namespace to path.  The file is

@@ -19,72 +19,6 @@
  */
 #include "kv_internal.h"
 
-/* Redis-compatible glob: * ? [set] [^set] [a-z] and \ escapes. */
-static bool glob_match(const char *p, size_t pl, const char *s, size_t sl)
-{
-	while (pl && sl) {
-		switch (*p) {
-		case '*':
-			while (pl > 1 && p[1] == '*')
-				p++, pl--;
-			if (pl == 1)
-				return true;
-			for (size_t k = 0; k <= sl; k++)
-				if (glob_match(p + 1, pl - 1, s + k, sl - k))
-					return true;
-			return false;
-		case '?':
-			break;
-		case '[': {
-			p++, pl--;
-			bool neg = pl && *p == '^', match = false;
-			if (neg)
-				p++, pl--;
-			while (pl && *p != ']') {
-				if (*p == '\\' && pl >= 2) {
-					p++, pl--;
-					if (*p == *s)
-						match = true;
-				} else if (pl >= 3 && p[1] == '-') {
-					char lo = p[0], hi = p[2];
-					if (lo > hi) {
-						char t = lo;
-						lo = hi;
-						hi = t;
-					}
-					if (*s >= lo && *s <= hi)
-						match = true;
-					p += 2, pl -= 2;
-				} else if (*p == *s) {
-					match = true;
-				}
-				p++, pl--;
-			}
-			if (!pl) /* unterminated set: treat as end of pattern, as Redis does */
-				return false;
-			if (neg)
-				match = !match;
-			if (!match)
-				return false;
-			break;
-		}
-		case '\\':
-			if (pl >= 2)
-				p++, pl--;
-			/* fall through */
-		default:
-			if (*p != *s)
-				return false;
-			break;
-		}
-		p++, pl--;
-		s++, sl--;
-	}
-	while (pl && *p == '*')
-		p++, pl--;
-	return pl == 0 && sl == 0;
-}
-
 typedef struct scan_rec {
 	uint32_t klen, vlen;
 	int      type;
@@ -159,7 +93,7 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 			if (opts->prefix_len && (e->klen < opts->prefix_len ||
 			                         memcmp(key, opts->prefix, opts->prefix_len) != 0))
 				continue;
-			if (opts->match && !glob_match(opts->match, opts->match_len, key, e->klen))
+			if (opts->match && !kv_glob_match(opts->match, opts->match_len, key, e->klen, 0))
 				continue;
 			size_t vl = opts->values ? e->vlen : 0;
 			size_t sz = sizeof(scan_rec) + e->klen + vl;

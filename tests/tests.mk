@@ -38,7 +38,7 @@ FUZZ_TARGETS += $(FUZZ_SNAPSHOT)
 # report instead of stopping `make test` for every suite.
 TEST_DEPS += $(TEST_BINS) $(FUZZ_SNAPSHOT)
 
-.PHONY: engine-tests asan-build tsan-build
+.PHONY: engine-tests asan-build tsan-build crash
 
 engine-tests: $(TEST_BINS)
 asan-build: $(TEST_BINS_ASAN)
@@ -110,3 +110,10 @@ fuzz:
 		$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 			-print_final_stats=1 $$d; \
 	done
+
+# Crash and fault tests in full: every tests/crash/*.sh with its long loops
+# (kill -9 20 times in a row, full disks, killed backends).  `make test` runs
+# the same scripts quickly through tests/suite-crash.sh.
+crash:
+	@$(MAKE) --no-print-directory all $(TEST_DEPS)
+	@CRASH_QUICK=0 sh tests/suite-crash.sh
