@@ -96,6 +96,7 @@ typedef struct kvvtab {
 	sqlite3     *db;
 	kv_ns       *ns;
 	char        *zTable;        /* table name, for constraint messages */
+	int          ns_given;      /* namespace= was declared (else the table's name) */
 	char        *zSnapshot;     /* snapshot path, or NULL */
 	uint32_t     max_key_size;  /* namespace limits cached at xBegin, to */
 	uint32_t     max_value_size;/* refuse a write at its statement */
@@ -248,6 +249,7 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	memset(p, 0, sizeof(*p));
 	p->db = db;
 	p->ns = ns;
+	p->ns_given = (a.given & KVARG_NAMESPACE) != 0;
 	p->zTable = sqlite3_mprintf("%s", argv[2]);
 	p->zSnapshot = a.snapshot ? sqlite3_mprintf("%s", a.snapshot) : NULL;
 	kvargs_free(&a);
@@ -261,16 +263,55 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	return SQLITE_OK;
 }
 
-/* xDisconnect and xDestroy: the namespace stays (it is shared by the process). */
+/* xDisconnect: the namespace stays (it is shared by the process). */
 static int kvvtabDisconnect(sqlite3_vtab *pVtab)
 {
 	kvvtab *p = (kvvtab *)pVtab;
 
 	kvtxn_free(&p->txn);
+	sqlite3_free(p->base.zErrMsg); /* set by a refused xDestroy, which SQLite does not import */
 	sqlite3_free(p->zTable);
 	sqlite3_free(p->zSnapshot);
 	sqlite3_free(p);
 	return SQLITE_OK;
+}
+
+/*
+ * xDestroy (DROP TABLE): the namespace stays, but the writes this connection
+ * buffered in the open transaction live in this object.  Freeing them would
+ * lose them at COMMIT (the namespace outlives the table), and applying them now
+ * would keep them after a ROLLBACK, so the drop is refused until the
+ * transaction ends.  SQLite reports only the code of a failed xDestroy
+ * ("database table is locked"), not the message.
+ */
+static int kvvtabDestroy(sqlite3_vtab *pVtab)
+{
+	kvvtab *p = (kvvtab *)pVtab;
+
+	if (p->txn.n > 0) {
+		kvvtab_error(p, "cannot drop kv table \"%s\" while it has uncommitted writes: "
+		                "commit or roll back first", p->zTable);
+		return SQLITE_LOCKED;
+	}
+	return kvvtabDisconnect(pVtab);
+}
+
+/*
+ * xRename.  A table without namespace= opens the namespace of its own name,
+ * and SQLite keeps the declaration's arguments as they are, so the renamed
+ * table would open another namespace and hide the data: refuse.  With
+ * namespace= the table keeps its namespace and may be renamed.
+ */
+static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew)
+{
+	kvvtab *p = (kvvtab *)pVtab;
+
+	if (p->ns_given)
+		return SQLITE_OK;
+	kvvtab_error(p, "cannot rename kv table \"%s\" to \"%s\": its namespace is its name, so the "
+	                "renamed table would open namespace \"%s\"; create the new table with "
+	                "namespace='%s' instead", p->zTable, zNew, zNew, kv_ns_name(p->ns));
+	return SQLITE_ERROR;
 }
 
 /* ------------------------------------------------------------ planning */
@@ -1117,7 +1158,7 @@ static sqlite3_module kvvtabModule = {
 	/* xConnect    */ kvvtabConnect,
 	/* xBestIndex  */ kvvtabBestIndex,
 	/* xDisconnect */ kvvtabDisconnect,
-	/* xDestroy    */ kvvtabDisconnect,
+	/* xDestroy    */ kvvtabDestroy,
 	/* xOpen       */ kvvtabOpen,
 	/* xClose      */ kvvtabClose,
 	/* xFilter     */ kvvtabFilter,
@@ -1131,7 +1172,7 @@ static sqlite3_module kvvtabModule = {
 	/* xCommit     */ kvvtabCommit,
 	/* xRollback   */ kvvtabRollback,
 	/* xFindMethod */ 0,
-	/* xRename     */ 0,
+	/* xRename     */ kvvtabRename,
 	/* xSavepoint  */ kvvtabSavepoint,
 	/* xRelease    */ kvvtabRelease,
 	/* xRollbackTo */ kvvtabRollbackTo,

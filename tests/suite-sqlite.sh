@@ -17,12 +17,16 @@
 #
 # Ends with "N passed, M failed" (skipped checks are in neither number) and
 # exits non-zero if anything failed.  SQLITE_SUITE_FUZZ_SECONDS overrides 15.
+# SQLITE_SUITE_PARTS picks parts (default "sql c fuzz crosshost"), and
+# SQLITE_SUITE_SQL picks SQL files (default tests/sqlite/*.sql), for quick runs.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 EXT=${SHARDKV_EXT:-$ROOT/build/shardkv}  # without .so, as .load takes it
 SQLITE3=${SQLITE3:-sqlite3}
 FUZZ_SECONDS=${SQLITE_SUITE_FUZZ_SECONDS:-15}
+PARTS=" ${SQLITE_SUITE_PARTS:-sql c fuzz crosshost} "
+part() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 pass=0; fail=0; skip=0
 PIDS=""
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/suite-sqlite.XXXXXX")
@@ -107,12 +111,14 @@ run_sql_file() {
 }
 
 mkdir -p build/test-logs
-if ! command -v "$SQLITE3" >/dev/null 2>&1; then
+if ! part sql; then
+	:
+elif ! command -v "$SQLITE3" >/dev/null 2>&1; then
 	bad "sqlite3 shell not installed (Debian package sqlite3)"
 elif [ ! -f "$EXT.so" ]; then
 	bad "build/shardkv.so $(missing_msg build/shardkv.so)"
 else
-	for sql in tests/sqlite/*.sql; do
+	for sql in ${SQLITE_SUITE_SQL:-tests/sqlite/*.sql}; do
 		run_sql_file "$sql"
 	done
 fi
@@ -139,26 +145,30 @@ run_ctest() {
 		bad "$label exited $rc"
 	fi
 }
-run_ctest build/sqlite-tests/test_sharing "C sharing"
-run_ctest build/sqlite-tests/asan/test_sharing "C sharing (asan)"
-# TSan: gcc cannot build the engine with -fsanitize=thread; fall back to clang
-# in a separate build tree, as tests/suite-engine-sanitizers.sh does.
-TSAN_BIN=build/sqlite-tests/tsan/test_sharing
-if ! make --no-print-directory "$TSAN_BIN" >"$WORK/tsan-build.log" 2>&1 || [ ! -x "$TSAN_BIN" ]; then
-	if command -v clang >/dev/null 2>&1 &&
-	   make --no-print-directory BUILD=build/clang-tsan CC=clang \
-		build/clang-tsan/sqlite-tests/tsan/test_sharing >"$WORK/tsan-build.log" 2>&1; then
-		TSAN_BIN=build/clang-tsan/sqlite-tests/tsan/test_sharing
-	else
-		grep -E 'error|Error' "$WORK/tsan-build.log" | head -n 10
+if part c; then
+	run_ctest build/sqlite-tests/test_sharing "C sharing"
+	run_ctest build/sqlite-tests/asan/test_sharing "C sharing (asan)"
+	# TSan: gcc cannot build the engine with -fsanitize=thread; fall back to clang
+	# in a separate build tree, as tests/suite-engine-sanitizers.sh does.
+	TSAN_BIN=build/sqlite-tests/tsan/test_sharing
+	if ! make --no-print-directory "$TSAN_BIN" >"$WORK/tsan-build.log" 2>&1 || [ ! -x "$TSAN_BIN" ]; then
+		if command -v clang >/dev/null 2>&1 &&
+		   make --no-print-directory BUILD=build/clang-tsan CC=clang \
+			build/clang-tsan/sqlite-tests/tsan/test_sharing >"$WORK/tsan-build.log" 2>&1; then
+			TSAN_BIN=build/clang-tsan/sqlite-tests/tsan/test_sharing
+		else
+			grep -E 'error|Error' "$WORK/tsan-build.log" | head -n 10
+		fi
 	fi
+	run_ctest "$TSAN_BIN" "C sharing (tsan)"
+	run_ctest build/sqlite-tests/test_lifetime "C lifetime"
 fi
-run_ctest "$TSAN_BIN" "C sharing (tsan)"
-run_ctest build/sqlite-tests/test_lifetime "C lifetime"
 
 # ---------------------------------------------------------------- fuzz
 FUZZ=build/fuzz/fuzz_vtab_args
-if [ ! -x "$FUZZ" ]; then
+if ! part fuzz; then
+	:
+elif [ ! -x "$FUZZ" ]; then
 	bad "fuzz_vtab_args (not built: needs clang with libFuzzer)"
 else
 	if "$FUZZ" -runs=0 tests/fuzz/corpus/vtab_args >"$WORK/fuzz-replay.log" 2>&1; then
@@ -176,7 +186,9 @@ else
 fi
 
 # ------------------------------------------------- cross-host snapshots
-if [ -x build/shardkv-server ] && [ -f "$EXT.so" ]; then
+if ! part crosshost; then
+	:
+elif [ -x build/shardkv-server ] && [ -f "$EXT.so" ]; then
 	. tests/sqlite/crosshost.sh
 else
 	skipped "cross-host snapshot test (build/shardkv-server not built)"
