@@ -933,40 +933,56 @@ static sqlite3_module kvscanModule = {
 
 /* ================================================= registration */
 
+/*
+ * Every function is SQLITE_DIRECTONLY.  Up to SQLite 3.49 that flag is only
+ * enforced on calls the resolver marks as coming from the schema, and it marks
+ * only deterministic functions: a CHECK constraint in an attached, untrusted
+ * database could call a non-deterministic DIRECTONLY function (views,
+ * triggers, DEFAULT clauses and generated columns were refused).  The
+ * functions that touch files or whole namespaces are therefore also declared
+ * SQLITE_DETERMINISTIC, which makes SQLite refuse them in a CHECK constraint
+ * too.  They are idempotent, so the price is small: within one statement,
+ * SQLite may run a call with constant arguments once and reuse its result.
+ * The other functions cannot pay that price (kv_incr must run once per row);
+ * see "Security" in sqlite_ext/README.md.
+ */
+#define SCHEMA_SAFE SQLITE_DETERMINISTIC
+
 int shardkv_register_functions(sqlite3 *db)
 {
 	static const struct {
 		const char *name;
 		int         nArg;
 		void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+		int         flags;  /* SCHEMA_SAFE: see below */
 	} fns[] = {
-		{"kv_get",          2, kvGetFunc},
-		{"kv_set",          3, kvSetFunc},
-		{"kv_set",          4, kvSetFunc},
-		{"kv_add",          3, kvAddFunc},
-		{"kv_add",          4, kvAddFunc},
-		{"kv_replace",      3, kvReplaceFunc},
-		{"kv_replace",      4, kvReplaceFunc},
-		{"kv_delete",       2, kvDeleteFunc},
-		{"kv_exists",       2, kvExistsFunc},
-		{"kv_consume",      2, kvConsumeFunc},
-		{"kv_incr",         2, kvIncrFunc},
-		{"kv_incr",         3, kvIncrFunc},
-		{"kv_expire",       3, kvExpireFunc},
-		{"kv_ttl",          2, kvTtlFunc},
-		{"kv_save",         2, kvSaveFunc},
-		{"kv_load",         2, kvLoadFunc},
-		{"kv_stats",        1, kvStatsFunc},
-		{"kv_flush",        1, kvFlushFunc},
-		{"kv_drop",         1, kvDropFunc},
-		{"shardkv_version", 0, versionFunc},
+		{"kv_get",          2, kvGetFunc, 0},
+		{"kv_set",          3, kvSetFunc, 0},
+		{"kv_set",          4, kvSetFunc, 0},
+		{"kv_add",          3, kvAddFunc, 0},
+		{"kv_add",          4, kvAddFunc, 0},
+		{"kv_replace",      3, kvReplaceFunc, 0},
+		{"kv_replace",      4, kvReplaceFunc, 0},
+		{"kv_delete",       2, kvDeleteFunc, 0},
+		{"kv_exists",       2, kvExistsFunc, 0},
+		{"kv_consume",      2, kvConsumeFunc, 0},
+		{"kv_incr",         2, kvIncrFunc, 0},
+		{"kv_incr",         3, kvIncrFunc, 0},
+		{"kv_expire",       3, kvExpireFunc, 0},
+		{"kv_ttl",          2, kvTtlFunc, 0},
+		{"kv_save",         2, kvSaveFunc, SCHEMA_SAFE},
+		{"kv_load",         2, kvLoadFunc, SCHEMA_SAFE},
+		{"kv_stats",        1, kvStatsFunc, 0},
+		{"kv_flush",        1, kvFlushFunc, SCHEMA_SAFE},
+		{"kv_drop",         1, kvDropFunc, SCHEMA_SAFE},
+		{"shardkv_version", 0, versionFunc, 0},
 	};
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]) && rc == SQLITE_OK; i++)
 		rc = sqlite3_create_function_v2(db, fns[i].name, fns[i].nArg,
-		                                SQLITE_UTF8 | SQLITE_DIRECTONLY, (void *)fns[i].name,
-		                                fns[i].xFunc, NULL, NULL, NULL);
+		                                SQLITE_UTF8 | SQLITE_DIRECTONLY | fns[i].flags,
+		                                (void *)fns[i].name, fns[i].xFunc, NULL, NULL, NULL);
 #ifndef SQLITE_OMIT_VIRTUALTABLE
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_module(db, "kv_namespaces", &nslistModule, 0);

@@ -28,10 +28,11 @@
  * HOW IT WORKS
  *   Connecting attaches to the namespace, creating it with the table's options
  *   if this process does not have it yet (and then loading the snapshot file,
- *   if one is named and exists).  Attaching to an existing namespace applies
- *   the options the statement names (limits, TTL, eviction; a higher shard
- *   count resizes online).  DROP TABLE forgets the table, not the namespace:
- *   the namespace is shared by every connection of the process.
+ *   if one is named and exists).  Attaching to an existing namespace leaves
+ *   its configuration as it is: the options only configure a namespace the
+ *   table creates, so reading a schema never changes a live namespace.
+ *   DROP TABLE forgets the table, not the namespace: the namespace is shared
+ *   by every connection of the process.
  *
  *   Query planning (xBestIndex) offers one plan per call, best first:
  *     key = ?               unique direct lookup, cost 1, 1 row;
@@ -134,7 +135,7 @@ static void kvvtab_error(kvvtab *p, const char *zFmt, ...)
 
 /* ---------------------------------------------------- connect / create */
 
-static int fill_config(const kvargs *a, kv_ns_config *cfg)
+static void fill_config(const kvargs *a, kv_ns_config *cfg)
 {
 	if (a->given & KVARG_SHARDS)
 		cfg->shards = a->shards;
@@ -150,28 +151,6 @@ static int fill_config(const kvargs *a, kv_ns_config *cfg)
 		cfg->max_value_size = a->max_value_size;
 	if (a->given & KVARG_EVICTION)
 		cfg->eviction = a->eviction;
-	return a->given & ~(KVARG_NAMESPACE | KVARG_SNAPSHOT);
-}
-
-/* Apply the options a statement names to a namespace that already exists. */
-static int reconfigure(kv_ns *ns, const kvargs *a, char **pzErr)
-{
-	kv_ns_stats st;
-	int         rc = kv_ns_stats_get(ns, &st);
-
-	if (rc == KV_OK) {
-		uint32_t cur_shards = st.config.shards;
-
-		fill_config(a, &st.config);
-		st.config.shards = cur_shards;
-		rc = kv_ns_configure(ns, &st.config);
-		if (rc == KV_OK && (a->given & KVARG_SHARDS) && a->shards > cur_shards)
-			rc = kv_ns_resize(ns, a->shards);
-	}
-	if (rc != KV_OK)
-		*pzErr = sqlite3_mprintf("cannot configure namespace \"%s\": %s", kv_ns_name(ns),
-		                         shardkv_errstr(rc));
-	return rc;
 }
 
 /* Load the snapshot into a namespace this connection just created. */
@@ -222,10 +201,11 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 		kvargs_free(&a);
 		return shardkv_sqlite_rc(rc);
 	}
+	/* the options configure a namespace this table creates, never one that
+	 * exists: a schema (perhaps an attached, untrusted one) must not be able
+	 * to change a live namespace merely by being read */
 	if (created && a.snapshot != NULL)
 		rc = load_snapshot(name, a.snapshot, pzErr);
-	else if (!created && fill_config(&a, &cfg))
-		rc = reconfigure(ns, &a, pzErr);
 	if (rc != KV_OK) {
 		kvargs_free(&a);
 		return shardkv_sqlite_rc(rc);

@@ -15,7 +15,7 @@ SELECT json_extract(kv_stats('ns1'), '$.shards'), json_extract(kv_stats('ns1'), 
 CREATE VIRTUAL TABLE sessions USING kv;
 SELECT name FROM kv_namespaces();
 
--- case: a second table attaches to the same namespace and applies its options
+-- case: a second table attaches to the same namespace and leaves its options
 CREATE VIRTUAL TABLE a USING kv(namespace=shared, shards=4);
 INSERT INTO a VALUES ('k', 'v');
 CREATE VIRTUAL TABLE b USING kv(namespace=shared, shards=16, max_keys=50);
