@@ -837,7 +837,7 @@ static int kvscanFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
 	if ((idxNum & 2) && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
 		kvsql_val pv;
 
-		kvsql_from_value(argv[1], &pv);
+		kvsql_key(argv[1], &pv);
 		if (pv.len > 0) {
 			c->prefix = sqlite3_malloc64(pv.len);
 			if (c->prefix == NULL)

@@ -319,6 +319,11 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 
 		if (!c->usable || c->iColumn != KVCOL_KEY)
 			continue;
+		/* the engine compares bytes: under another collation (NOCASE, RTRIM)
+		 * =, IN and ranges mean something else, and SQLite must check them */
+		if (c->op != SQLITE_INDEX_CONSTRAINT_GLOB && c->op != SQLITE_INDEX_CONSTRAINT_LIKE &&
+		    sqlite3_stricmp(sqlite3_vtab_collation(pInfo, i), "BINARY") != 0)
+			continue;
 		switch (c->op) {
 		case SQLITE_INDEX_CONSTRAINT_EQ:
 			if (sqlite3_vtab_in(pInfo, i, -1)) {
@@ -506,54 +511,106 @@ fail:
 	return shardkv_sqlite_rc(rc);
 }
 
+/* A key of an IN list, pointing into the list's row arena. */
+typedef struct in_key {
+	const char *key;
+	size_t      klen;
+} in_key;
+
+static int in_key_cmp(const void *a, const void *b)
+{
+	const in_key *x = a, *y = b;
+	size_t        n = x->klen < y->klen ? x->klen : y->klen;
+	int           d = n ? memcmp(x->key, y->key, n) : 0;
+
+	if (d != 0)
+		return d;
+	return (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/*
+ * The distinct byte strings of an IN list: 'a' and x'61' are one key, and
+ * must give one row.  NULLs, the empty key and keys longer than the
+ * namespace's max_key_size cannot exist, so they match nothing (as with =).
+ * On success *out (sqlite3_malloc) holds *n keys whose bytes live in *arena.
+ */
+static int in_list_keys(kvvtab *p, sqlite3_value *pList, kvrows *arena, in_key **out, size_t *n)
+{
+	sqlite3_value *v;
+	kv_ns_stats    st;
+	uint32_t       max_key = 0;
+	in_key        *keys;
+	size_t         m = 0;
+	int            rc;
+
+	*out = NULL;
+	*n = 0;
+	if (kv_ns_stats_get(p->ns, &st) == KV_OK)
+		max_key = st.config.max_key_size;
+	for (rc = sqlite3_vtab_in_first(pList, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(pList, &v)) {
+		kvsql_val k;
+
+		if (kvsql_key(v, &k) != 0 || k.len == 0 || (max_key && k.len > max_key))
+			continue;
+		rc = kvrows_add(arena, k.data, k.len, NULL, 0, 0, 0);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		return rc;
+	if (arena->n == 0)
+		return SQLITE_OK;
+	keys = sqlite3_malloc64(arena->n * sizeof(*keys));
+	if (keys == NULL)
+		return SQLITE_NOMEM;
+	for (size_t i = 0; i < arena->n; i++) {
+		keys[i].key = arena->arena + arena->rows[i].koff;
+		keys[i].klen = arena->rows[i].klen;
+	}
+	qsort(keys, arena->n, sizeof(*keys), in_key_cmp);
+	for (size_t i = 0; i < arena->n; i++)
+		if (m == 0 || in_key_cmp(&keys[m - 1], &keys[i]) != 0)
+			keys[m++] = keys[i];
+	*out = keys;
+	*n = m;
+	return SQLITE_OK;
+}
+
 /* key IN (...): every key of the list in one all-or-nothing (consistent) batch get. */
 static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 {
-	kvrows         keys;
-	sqlite3_value *v;
-	kv_op         *ops = NULL;
-	kv_buf         arena = KV_BUF_INIT;
-	kv_error       err;
-	size_t         nops = 0;
-	int            rc;
+	kvrows    list;
+	in_key   *keys = NULL;
+	kv_op    *ops = NULL;
+	kv_buf    arena = KV_BUF_INIT;
+	kv_error  err;
+	size_t    nkeys = 0, nops = 0;
+	int       rc;
 
-	memset(&keys, 0, sizeof(keys));
-	for (rc = sqlite3_vtab_in_first(pList, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(pList, &v)) {
-		kvsql_val k;
-		const kvtxn_ent *e;
-		int64_t t;
-
-		if (kvsql_key(v, &k) != 0)
-			continue; /* key = NULL matches nothing */
-		e = kvtxn_find(&p->txn, k.data, k.len);
-		if (e != NULL) {
-			if (ent_visible(p, e, &t))
-				rc = kvrows_add(&c->cur, k.data, k.len, e->val, e->vlen, e->type, t);
-			if (rc != SQLITE_OK)
-				goto done;
-			continue;
-		}
-		rc = kvrows_add(&keys, k.data, k.len, NULL, 0, 0, 0);
-		if (rc != SQLITE_OK)
-			goto done;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+	memset(&list, 0, sizeof(list));
+	rc = in_list_keys(p, pList, &list, &keys, &nkeys);
+	if (rc != SQLITE_OK || nkeys == 0)
 		goto done;
-	rc = SQLITE_OK;
-	if (keys.n == 0)
-		goto done;
-	ops = sqlite3_malloc64(keys.n * sizeof(*ops));
+	ops = sqlite3_malloc64(nkeys * sizeof(*ops));
 	if (ops == NULL) {
 		rc = SQLITE_NOMEM;
 		goto done;
 	}
-	for (size_t i = 0; i < keys.n; i++) {
+	for (size_t i = 0; i < nkeys; i++) {
+		const kvtxn_ent *e = kvtxn_find(&p->txn, keys[i].key, keys[i].klen);
+		int64_t          t;
+
+		if (e != NULL) { /* the connection's own buffered write wins */
+			if (ent_visible(p, e, &t))
+				rc = kvrows_add(&c->cur, keys[i].key, keys[i].klen, e->val, e->vlen, e->type, t);
+			if (rc != SQLITE_OK)
+				goto done;
+			continue;
+		}
 		memset(&ops[nops], 0, sizeof(ops[nops]));
-		if (keys.rows[i].klen == 0)
-			continue; /* the empty key cannot exist */
 		ops[nops].op = (c->idxNum & (NEED_VALUE | NEED_EXPIRY)) ? KV_OP_GET : KV_OP_EXISTS;
-		ops[nops].key = keys.arena + keys.rows[i].koff;
-		ops[nops].klen = keys.rows[i].klen;
+		ops[nops].key = keys[i].key;
+		ops[nops].klen = keys[i].klen;
 		nops++;
 	}
 	memset(&err, 0, sizeof(err));
@@ -564,7 +621,7 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 		goto done;
 	}
 	for (size_t i = 0; i < nops && rc == SQLITE_OK; i++) {
-		if (ops[i].status == KV_NOTFOUND || ops[i].status == KV_EKEYSIZE)
+		if (ops[i].status == KV_NOTFOUND)
 			continue;
 		if (ops[i].status != KV_OK) {
 			kvvtab_error(p, "%s", shardkv_errstr(ops[i].status));
@@ -580,7 +637,8 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 done:
 	kv_buf_free(shardkv_env(), &arena);
 	sqlite3_free(ops);
-	kvrows_free(&keys);
+	sqlite3_free(keys);
+	kvrows_free(&list);
 	return rc;
 }
 
@@ -636,7 +694,8 @@ static int collect_tail(kvvtab *p, kvcursor *c)
 
 		if (kvtxn_find(&p->txn, e->key, e->klen) != e)
 			continue; /* a later write of the key supersedes this one */
-		if (e->klen < c->prefix_len || memcmp(e->key, c->prefix, c->prefix_len) != 0)
+		if (c->prefix_len &&
+		    (e->klen < c->prefix_len || memcmp(e->key, c->prefix, c->prefix_len) != 0))
 			continue;
 		if (!ent_visible(p, e, &t))
 			continue;

@@ -270,10 +270,21 @@ void kvsql_from_value(sqlite3_value *v, kvsql_val *out)
 
 int kvsql_key(sqlite3_value *v, kvsql_val *out)
 {
-	if (sqlite3_value_type(v) == SQLITE_NULL)
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_NULL:
 		return -1;
-	kvsql_from_value(v, out);
-	return 0;
+	case SQLITE_FLOAT:
+		/* the text a TEXT column stores for a REAL (1.0 -> '1.0'), so that
+		 * key = 1.0 and CAST(1.0 AS TEXT) name the same key, and 1.0 is not 1 */
+		sqlite3_snprintf((int)sizeof(out->num), out->num, "%!.15g", sqlite3_value_double(v));
+		out->data = out->num;
+		out->len = strlen(out->num);
+		out->type = KV_T_TEXT;
+		return 0;
+	default:
+		kvsql_from_value(v, out);
+		return 0;
+	}
 }
 
 /* Parse the whole of s[0..n) as a signed 64-bit decimal. */

@@ -64,8 +64,9 @@ void kvsql_result(sqlite3_context *ctx, const void *data, size_t len, int type);
 void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen);
 
 /*
- * Key bytes of a SQLite value: TEXT and BLOB as they are, numbers as their
- * text.  Returns 0, or -1 when v is NULL.
+ * Key bytes of a SQLite value: TEXT and BLOB as they are, numbers as the text
+ * SQLite's TEXT affinity gives them (42 -> '42', 1.0 -> '1.0').  Returns 0, or
+ * -1 when v is NULL.
  */
 int kvsql_key(sqlite3_value *v, kvsql_val *out);
 

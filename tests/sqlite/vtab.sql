@@ -336,3 +336,42 @@ UPDATE c SET value = -value WHERE key GLOB 'key:0000*';
 SELECT sum(value) FROM c WHERE key GLOB 'key:0000*';
 DELETE FROM c WHERE value < 0;
 SELECT count(*) FROM c;
+
+-- case: NOCASE =, IN and ranges are not pushed down as byte comparisons
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c VALUES ('ABX', 1), ('abx', 2), ('aby', 3), ('b', 4);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key = 'abx' COLLATE NOCASE ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key COLLATE NOCASE IN ('ABY', 'B') ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key COLLATE NOCASE >= 'ABX' AND key COLLATE NOCASE < 'ABZ' ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key = 'abx' ORDER BY key);
+EXPLAIN QUERY PLAN SELECT key FROM c WHERE key = 'abx' COLLATE NOCASE;
+EXPLAIN QUERY PLAN SELECT key FROM c WHERE key COLLATE NOCASE IN ('a', 'b');
+EXPLAIN QUERY PLAN SELECT key FROM c WHERE key COLLATE RTRIM = 'abx ';
+
+-- case: an IN list naming one key twice returns its row once
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c VALUES ('a', 1), ('1', 2);
+SELECT count(*) FROM c WHERE key IN ('a', x'61');
+SELECT count(*) FROM c WHERE key IN ('1', 1, x'31', '1');
+BEGIN;
+INSERT INTO c VALUES ('b', 3);
+SELECT count(*) FROM c WHERE key IN ('b', x'62', 'a', 'a');
+COMMIT;
+
+-- case: an oversized or empty key in an IN list matches nothing, as with =
+CREATE VIRTUAL TABLE c USING kv(max_key_size = 8);
+INSERT INTO c VALUES ('a', 1);
+SELECT count(*) FROM c WHERE key = '123456789';
+SELECT count(*) FROM c WHERE key IN ('a', '123456789', '', NULL);
+SELECT count(*) FROM c WHERE key IN (printf('%.*c', 70000, 'x'));
+
+-- case: a REAL key is stored as the text a TEXT column gives it (1.0 is not 1)
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c VALUES (1.0, 'real'), (1, 'int'), (0.1 + 0.2, 'sum'), (1e300, 'big');
+SELECT key, value FROM c ORDER BY value;
+SELECT value FROM c WHERE key = 1.0;
+SELECT value FROM c WHERE key = CAST(1.0 AS TEXT);
+SELECT kv_get('c', 1.0), kv_get('c', '1.0'), kv_get('c', 1);
+CREATE TABLE nat(key TEXT PRIMARY KEY, value);
+INSERT INTO nat VALUES (1.0, 'real'), (1e300, 'big');
+SELECT count(*) FROM nat JOIN c USING (key);
