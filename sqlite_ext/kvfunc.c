@@ -81,6 +81,21 @@ static void fn_kv_error(sqlite3_context *ctx, int rc)
 	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
 }
 
+/* Namespace name argument; on failure the error result is set and -1 returned. */
+static int fn_name_arg(sqlite3_context *ctx, sqlite3_value *v, const char **name)
+{
+	switch (kvsql_cstr(v, name)) {
+	case 0:
+		return 0;
+	case -1:
+		fn_error(ctx, "%s(): namespace must not be NULL", fn_name(ctx));
+		return -1;
+	default:
+		fn_error(ctx, "%s(): namespace name must not contain NUL bytes", fn_name(ctx));
+		return -1;
+	}
+}
+
 /*
  * Namespace handle for argument v (cached per statement with auxdata).  On
  * failure the error result is set and NULL returned.
@@ -93,11 +108,8 @@ static kv_ns *fn_ns(sqlite3_context *ctx, sqlite3_value *v, int create)
 
 	if (ns != NULL)
 		return ns;
-	name = (const char *)sqlite3_value_text(v);
-	if (name == NULL) {
-		fn_error(ctx, "%s(): namespace must not be NULL", fn_name(ctx));
+	if (fn_name_arg(ctx, v, &name) != 0)
 		return NULL;
-	}
 	rc = shardkv_ns(name, create, NULL, &ns, NULL);
 	if (rc != KV_OK) {
 		fn_error(ctx, "%s(): namespace \"%.80s\": %s", fn_name(ctx), name, shardkv_errstr(rc));
@@ -349,12 +361,18 @@ static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 /* kv_save(ns, file) / kv_load(ns, file); ns NULL means every namespace. */
 static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
 {
-	const char *ns = (const char *)sqlite3_value_text(argv[0]);
-	const char *path = (const char *)sqlite3_value_text(argv[1]);
+	const char *ns = NULL, *path;
 	kv_error    err;
 	int         rc;
 
-	if (path == NULL || path[0] == '\0') {
+	if (sqlite3_value_type(argv[0]) != SQLITE_NULL && fn_name_arg(ctx, argv[0], &ns) != 0)
+		return;
+	rc = kvsql_cstr(argv[1], &path);
+	if (rc == -2) {
+		fn_error(ctx, "%s(): file name must not contain NUL bytes", fn_name(ctx));
+		return;
+	}
+	if (rc != 0 || path[0] == '\0') {
 		fn_error(ctx, "%s(): file name must not be NULL or empty", fn_name(ctx));
 		return;
 	}
@@ -443,14 +461,12 @@ static void kvFlushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static void kvDropFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	const char *name = (const char *)sqlite3_value_text(argv[0]);
+	const char *name;
 	int         rc;
 
 	(void)argc;
-	if (name == NULL) {
-		fn_error(ctx, "kv_drop(): namespace must not be NULL");
+	if (fn_name_arg(ctx, argv[0], &name) != 0)
 		return;
-	}
 	rc = kv_ns_drop(shardkv_env(), name);
 	if (rc == KV_OK)
 		sqlite3_result_int(ctx, 1);
@@ -823,7 +839,12 @@ static int kvscanFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
 	c->rowid = 0;
 	c->cursor = 0;
 	c->values = (idxNum & 4) != 0;
-	if (!(idxNum & 1) || (name = (const char *)sqlite3_value_text(argv[0])) == NULL) {
+	rc = (idxNum & 1) ? kvsql_cstr(argv[0], &name) : -1;
+	if (rc == -2) {
+		kvscan_error(cur, "%s", "kv_scan(): namespace name must not contain NUL bytes");
+		return SQLITE_ERROR;
+	}
+	if (rc != 0) {
 		kvscan_error(cur, "%s", "first argument to kv_scan() (the namespace) missing or NULL");
 		return SQLITE_ERROR;
 	}

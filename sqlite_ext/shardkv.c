@@ -287,6 +287,22 @@ int kvsql_key(sqlite3_value *v, kvsql_val *out)
 	}
 }
 
+int kvsql_cstr(sqlite3_value *v, const char **out)
+{
+	const char *z;
+
+	*out = NULL;
+	if (sqlite3_value_type(v) == SQLITE_NULL)
+		return -1;
+	z = (const char *)sqlite3_value_text(v);
+	if (z == NULL)
+		return -1;
+	if (strlen(z) != (size_t)sqlite3_value_bytes(v))
+		return -2;
+	*out = z;
+	return 0;
+}
+
 /* Parse the whole of s[0..n) as a signed 64-bit decimal. */
 static int parse_i64(const char *s, size_t n, sqlite3_int64 *out)
 {

@@ -70,6 +70,14 @@ void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen);
  */
 int kvsql_key(sqlite3_value *v, kvsql_val *out);
 
+/*
+ * A namespace name or file path argument as a C string.  Returns 0 and sets
+ * *out, -1 when v is NULL, or -2 when the text holds a NUL byte (the engine
+ * would see only the part before it: kv_set('c' || char(0) || 'x', ...) must
+ * not write into "c").
+ */
+int kvsql_cstr(sqlite3_value *v, const char **out);
+
 /* Seconds left until expires_at (ms since epoch), rounded as Redis TTL does. */
 int64_t kvsql_ttl_seconds(int64_t expires_at, int64_t now);
 

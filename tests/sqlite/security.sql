@@ -51,3 +51,26 @@ SELECT count(*) FROM kv_namespaces() WHERE name = 'pwn';
 PRAGMA ignore_check_constraints = OFF;
 INSERT INTO evil.t VALUES (2);
 SELECT kv_get('pwn', 'check');
+
+-- case: a NUL byte in a namespace name is refused, never cut (it wrote into the name before the NUL)
+SELECT kv_set('c', 'k', 'original');
+.bail off
+SELECT kv_set('c' || char(0) || 'xyz', 'k', 'evil');
+SELECT kv_set(CAST(x'630078797a' AS TEXT), 'k', 'evil');
+SELECT kv_set(x'6300', 'k', 'evil');
+SELECT kv_get('c' || char(0), 'k');
+SELECT kv_incr('c' || char(0), 'n');
+SELECT kv_flush('c' || char(0));
+SELECT kv_drop('c' || char(0));
+SELECT kv_stats('c' || char(0));
+SELECT * FROM kv_scan('c' || char(0));
+SELECT kv_save('c' || char(0), 'x.kvs');
+SELECT kv_get('c', 'k'), json_extract(kv_stats('c'), '$.keys'), count(*) FROM kv_namespaces();
+
+-- case: a NUL byte in a file name is refused, never cut
+SELECT kv_set('c', 'k', 'v');
+.bail off
+SELECT kv_save('c', 'x.kvs' || char(0) || '.evil');
+SELECT kv_load('c', 'x.kvs' || char(0) || '.evil');
+SELECT kv_save(NULL, 'x.kvs' || char(0));
+.shell ls x.kvs* 2>/dev/null || echo no file written
