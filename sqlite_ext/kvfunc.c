@@ -18,6 +18,7 @@
  *     SELECT kv_flush('cache'), kv_drop('cache');
  *     SELECT * FROM kv_namespaces();
  *     SELECT key, value, expires_at FROM kv_scan('cache', 'user:');
+ *     SELECT key FROM kv_keys('cache', 'user:*:[0-9]');  -- Redis glob (KEYS)
  *     SELECT shardkv_version();
  *
  * HOW IT WORKS
@@ -668,13 +669,24 @@ static sqlite3_module nslistModule = {
 	/* xShadowName */ 0
 };
 
-/* ================================================= kv_scan(ns, prefix) */
+/* ======================================== kv_scan(ns, prefix), kv_keys(ns, pattern) */
+
+/*
+ * One module serves both: kv_keys (pAux non-NULL) takes a Redis glob pattern
+ * (the engine's kv_glob_match, through kv_scan's MATCH) where kv_scan takes a
+ * prefix.  Both return key, value and expires_at.
+ */
 
 #define SCANCOL_KEY        0
 #define SCANCOL_VALUE      1
 #define SCANCOL_EXPIRES_AT 2
 #define SCANCOL_NS         3 /* hidden: first argument */
-#define SCANCOL_PREFIX     4 /* hidden: second argument */
+#define SCANCOL_FILTER     4 /* hidden: second argument, prefix or pattern */
+
+typedef struct scan_vtab {
+	sqlite3_vtab base;          /* Base class.  Must be first */
+	int          glob;          /* kv_keys: the filter is a glob pattern */
+} scan_vtab;
 
 typedef struct scan_cursor {
 	sqlite3_vtab_cursor base;   /* Base class.  Must be first */
@@ -684,23 +696,24 @@ typedef struct scan_cursor {
 	uint64_t            cursor;
 	int                 more;   /* engine scan not finished */
 	int                 values; /* value column is read */
-	char               *prefix;
-	size_t              prefix_len;
+	char               *filter; /* prefix (kv_scan) or pattern (kv_keys) */
+	size_t              filter_len;
 	sqlite3_int64       rowid;
 } scan_cursor;
 
 static int kvscanConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
                          sqlite3_vtab **ppVtab, char **pzErr)
 {
-	sqlite3_vtab *p;
-	int           rc;
+	scan_vtab *p;
+	int        rc;
 
-	(void)pAux;
 	(void)argc;
 	(void)argv;
 	(void)pzErr;
-	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key, value, expires_at INTEGER, "
-	                              "ns HIDDEN, prefix HIDDEN)");
+	rc = sqlite3_declare_vtab(db, pAux ? "CREATE TABLE x(key, value, expires_at INTEGER, "
+	                                     "ns HIDDEN, pattern HIDDEN)"
+	                                   : "CREATE TABLE x(key, value, expires_at INTEGER, "
+	                                     "ns HIDDEN, prefix HIDDEN)");
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
@@ -708,14 +721,15 @@ static int kvscanConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	if (p == NULL)
 		return SQLITE_NOMEM;
 	memset(p, 0, sizeof(*p));
-	*ppVtab = p;
+	p->glob = pAux != NULL;
+	*ppVtab = &p->base;
 	return SQLITE_OK;
 }
 
 /*
  * The arguments arrive as equality constraints on the hidden columns; both
- * must be passed to xFilter (argvIndex 1 = ns, 2 = prefix).  idxNum bit 1:
- * ns given; bit 2: prefix given; bit 4: values read.
+ * must be passed to xFilter (argvIndex 1 = ns, 2 = prefix or pattern).
+ * idxNum bit 1: ns given; bit 2: filter given; bit 4: values read.
  */
 static int kvscanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 {
@@ -732,7 +746,7 @@ static int kvscanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 				unusableNs = 1;
 			else
 				iNs = i;
-		} else if (c->iColumn == SCANCOL_PREFIX && c->usable) {
+		} else if (c->iColumn == SCANCOL_FILTER && c->usable) {
 			iPrefix = i;
 		}
 	}
@@ -773,15 +787,27 @@ static int kvscanClose(sqlite3_vtab_cursor *cur)
 	scan_cursor *c = (scan_cursor *)cur;
 
 	kvrows_free(&c->rows);
-	sqlite3_free(c->prefix);
+	sqlite3_free(c->filter);
 	sqlite3_free(c);
 	return SQLITE_OK;
 }
 
-static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, const char *zArg)
+static const char *kvscan_name(sqlite3_vtab_cursor *cur)
 {
+	return ((scan_vtab *)cur->pVtab)->glob ? "kv_keys" : "kv_scan";
+}
+
+static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, ...)
+{
+	va_list ap;
+
 	sqlite3_free(cur->pVtab->zErrMsg);
-	cur->pVtab->zErrMsg = sqlite3_mprintf(zFmt, zArg);
+	va_start(ap, zFmt);
+	cur->pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+	va_end(ap);
 }
 
 static int kvscan_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
@@ -800,8 +826,13 @@ static int kvscan_fill(sqlite3_vtab_cursor *cur)
 	kv_scan_opts opts;
 
 	memset(&opts, 0, sizeof(opts));
-	opts.prefix = c->prefix_len ? c->prefix : NULL;
-	opts.prefix_len = c->prefix_len;
+	if (((scan_vtab *)cur->pVtab)->glob) {
+		opts.match = c->filter; /* NULL: no pattern given, every key */
+		opts.match_len = c->filter_len;
+	} else {
+		opts.prefix = c->filter_len ? c->filter : NULL;
+		opts.prefix_len = c->filter_len;
+	}
 	opts.count = 256;
 	opts.values = c->values;
 	kvrows_reset(&c->rows);
@@ -812,7 +843,7 @@ static int kvscan_fill(sqlite3_vtab_cursor *cur)
 		if (rc == SQLITE_NOMEM)
 			return SQLITE_NOMEM;
 		if (rc != KV_OK) {
-			kvscan_error(cur, "kv_scan(): %s", shardkv_errstr(rc));
+			kvscan_error(cur, "%s(): %s", kvscan_name(cur), shardkv_errstr(rc));
 			return shardkv_sqlite_rc(rc);
 		}
 		if (c->cursor == 0)
@@ -831,9 +862,9 @@ static int kvscanFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
 	(void)idxStr;
 	(void)argc;
 	kvrows_reset(&c->rows);
-	sqlite3_free(c->prefix);
-	c->prefix = NULL;
-	c->prefix_len = 0;
+	sqlite3_free(c->filter);
+	c->filter = NULL;
+	c->filter_len = 0;
 	c->more = 0;
 	c->i = 0;
 	c->rowid = 0;
@@ -841,31 +872,28 @@ static int kvscanFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
 	c->values = (idxNum & 4) != 0;
 	rc = (idxNum & 1) ? kvsql_cstr(argv[0], &name) : -1;
 	if (rc == -2) {
-		kvscan_error(cur, "%s", "kv_scan(): namespace name must not contain NUL bytes");
+		kvscan_error(cur, "%s(): namespace name must not contain NUL bytes", kvscan_name(cur));
 		return SQLITE_ERROR;
 	}
 	if (rc != 0) {
-		kvscan_error(cur, "%s", "first argument to kv_scan() (the namespace) missing or NULL");
+		kvscan_error(cur, "first argument to %s() (the namespace) missing or NULL", kvscan_name(cur));
 		return SQLITE_ERROR;
 	}
 	rc = shardkv_ns(name, 0, NULL, &c->ns, NULL);
 	if (rc != KV_OK) {
-		sqlite3_free(cur->pVtab->zErrMsg);
-		cur->pVtab->zErrMsg = sqlite3_mprintf("kv_scan(): namespace \"%.80s\": %s", name,
-		                                      shardkv_errstr(rc));
+		kvscan_error(cur, "%s(): namespace \"%.80s\": %s", kvscan_name(cur), name, shardkv_errstr(rc));
 		return shardkv_sqlite_rc(rc);
 	}
 	if ((idxNum & 2) && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
 		kvsql_val pv;
 
+		/* an empty pattern is kept: it matches only the empty key, as in Redis */
 		kvsql_key(argv[1], &pv);
-		if (pv.len > 0) {
-			c->prefix = sqlite3_malloc64(pv.len);
-			if (c->prefix == NULL)
-				return SQLITE_NOMEM;
-			memcpy(c->prefix, pv.data, pv.len);
-			c->prefix_len = pv.len;
-		}
+		c->filter = sqlite3_malloc64(pv.len + 1);
+		if (c->filter == NULL)
+			return SQLITE_NOMEM;
+		memcpy(c->filter, pv.data, pv.len);
+		c->filter_len = pv.len;
 	}
 	c->more = 1;
 	return kvscan_fill(cur);
@@ -907,9 +935,9 @@ static int kvscanColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 	case SCANCOL_NS:
 		sqlite3_result_text(ctx, kv_ns_name(c->ns), -1, SQLITE_TRANSIENT);
 		break;
-	case SCANCOL_PREFIX:
-		if (c->prefix_len)
-			sqlite3_result_text(ctx, c->prefix, (int)c->prefix_len, SQLITE_TRANSIENT);
+	case SCANCOL_FILTER:
+		if (c->filter != NULL)
+			sqlite3_result_text(ctx, c->filter, (int)c->filter_len, SQLITE_TRANSIENT);
 		break;
 	default:
 		break;
@@ -1008,7 +1036,9 @@ int shardkv_register_functions(sqlite3 *db)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_module(db, "kv_namespaces", &nslistModule, 0);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module(db, "kv_scan", &kvscanModule, 0);
+		rc = sqlite3_create_module(db, "kv_scan", &kvscanModule, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module(db, "kv_keys", &kvscanModule, (void *)"kv_keys");
 #endif
 	return rc;
 }

@@ -217,3 +217,35 @@ SELECT kv_set('other', 'x', 1);
 .shell sleep 0.15
 SELECT kv_set('other', 'x', 1);
 SELECT json_extract(kv_stats('e'), '$.keys'), json_extract(kv_stats('e'), '$.expired');
+
+-- case: kv_keys matches Redis glob patterns through the engine's matcher
+SELECT kv_set('h', 'user:1:x', 1) + kv_set('h', 'user:2:y', 2) + kv_set('h', 'User:3', 3) + kv_set('h', 'a*b', 4);
+SELECT group_concat(key) FROM (SELECT key FROM kv_keys('h', 'user:*') ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM kv_keys('h', '[Uu]ser:[13]*') ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM kv_keys('h', 'user:?:[^x]') ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM kv_keys('h', 'a\*b') ORDER BY key);
+SELECT key, value, pattern FROM kv_keys('h', '*:3');
+SELECT count(*) FROM kv_keys('h'), (SELECT 1) WHERE 1;
+SELECT count(*) FROM kv_keys('h', '*');
+SELECT count(*) FROM kv_keys('h', '');
+SELECT count(*) FROM kv_keys('h', NULL);
+.bail off
+SELECT * FROM kv_keys('nope', '*');
+SELECT * FROM kv_keys(NULL, '*');
+
+-- case: kv_keys with a hostile pattern (20 stars) on a 40-byte key answers within 10 ms
+SELECT kv_set('h', printf('%.*c', 40, 'a'), 1);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+SELECT count(*) FROM n WHERE kv_set('h', printf('%.*c', 30 + i % 10, 'a') || i, i);
+CREATE TEMP TABLE tm(run INTEGER PRIMARY KEY, t0 REAL, t1 REAL);
+INSERT INTO tm VALUES (1, julianday('now'), NULL);
+SELECT count(*) FROM kv_keys('h', 'a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b');
+UPDATE tm SET t1 = julianday('now') WHERE run = 1;
+INSERT INTO tm VALUES (2, julianday('now'), NULL);
+SELECT count(*) FROM kv_keys('h', 'a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b');
+UPDATE tm SET t1 = julianday('now') WHERE run = 2;
+INSERT INTO tm VALUES (3, julianday('now'), NULL);
+SELECT count(*) FROM kv_keys('h', 'a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a');
+UPDATE tm SET t1 = julianday('now') WHERE run = 3;
+-- the best of the first two runs (a loaded machine can stall any one of them)
+SELECT min((t1 - t0) * 86400000.0) < 10 FROM tm WHERE run <= 2;
