@@ -66,6 +66,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,11 +175,50 @@ static int load_snapshot(const char *name, const char *path, char **pzErr)
 }
 
 /*
+ * A snapshot= path must work at every commit, so CREATE checks it once: it fits
+ * a path (with room for the save's temp-file suffix), its directory exists
+ * (a looping or missing directory fails here, not at each commit), and what is
+ * there already is a regular file.  xConnect checks only the length: a file or
+ * directory that went away meanwhile must not make the table unreadable.
+ */
+static int check_snapshot_path(const char *path, int at_create, char **pzErr)
+{
+	struct stat st;
+	const char *slash, *why;
+	char       *dir;
+	size_t      n = strlen(path);
+
+	if (n >= PATH_MAX - 64) {
+		*pzErr = sqlite3_mprintf("snapshot path is too long (%llu bytes, at most %d)", (unsigned long long)n,
+		                         PATH_MAX - 65);
+		return SQLITE_ERROR;
+	}
+	if (!at_create)
+		return SQLITE_OK;
+	slash = strrchr(path, '/');
+	dir = slash == NULL ? sqlite3_mprintf(".")
+	                    : sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (dir == NULL)
+		return SQLITE_NOMEM;
+	why = stat(dir, &st) != 0 ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
+	sqlite3_free(dir);
+	if (why != NULL) {
+		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": its directory: %s", path, why);
+		return SQLITE_ERROR;
+	}
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": not a regular file", path);
+		return SQLITE_ERROR;
+	}
+	return SQLITE_OK;
+}
+
+/*
  * xCreate and xConnect: argv[0] module, argv[1] database, argv[2] table name,
  * argv[3..] the options.
  */
-static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
-                         sqlite3_vtab **ppVtab, char **pzErr)
+static int kvvtabInit(sqlite3 *db, int at_create, int argc, const char *const *argv,
+                      sqlite3_vtab **ppVtab, char **pzErr)
 {
 	kvvtab      *p;
 	kvargs       a;
@@ -186,18 +228,21 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	const char  *name;
 	int          rc, created = 0;
 
-	(void)pAux;
 	*ppVtab = NULL;
 	if (kvargs_parse(argc - 3, argv + 3, &a, msg, sizeof(msg)) != 0) {
 		*pzErr = sqlite3_mprintf("%s", msg);
 		return SQLITE_ERROR;
+	}
+	if (a.snapshot != NULL && (rc = check_snapshot_path(a.snapshot, at_create, pzErr)) != SQLITE_OK) {
+		kvargs_free(&a);
+		return rc;
 	}
 	name = (a.given & KVARG_NAMESPACE) ? a.ns : argv[2];
 	kv_ns_config_init(&cfg);
 	fill_config(&a, &cfg);
 	rc = shardkv_ns(name, 1, &cfg, &ns, &created);
 	if (rc != KV_OK) {
-		*pzErr = sqlite3_mprintf("cannot open namespace \"%s\": %s", name, shardkv_errstr(rc));
+		*pzErr = sqlite3_mprintf("cannot open namespace \"%.80s\": %s", name, shardkv_errstr(rc));
 		kvargs_free(&a);
 		return shardkv_sqlite_rc(rc);
 	}
@@ -241,6 +286,20 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	}
 	*ppVtab = &p->base;
 	return SQLITE_OK;
+}
+
+static int kvvtabCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                        sqlite3_vtab **ppVtab, char **pzErr)
+{
+	(void)pAux;
+	return kvvtabInit(db, 1, argc, argv, ppVtab, pzErr);
+}
+
+static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                         sqlite3_vtab **ppVtab, char **pzErr)
+{
+	(void)pAux;
+	return kvvtabInit(db, 0, argc, argv, ppVtab, pzErr);
 }
 
 /* xDisconnect: the namespace stays (it is shared by the process). */
@@ -1193,7 +1252,7 @@ static int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSavepoint)
 
 static sqlite3_module kvvtabModule = {
 	/* iVersion    */ 2,
-	/* xCreate     */ kvvtabConnect,
+	/* xCreate     */ kvvtabCreate,
 	/* xConnect    */ kvvtabConnect,
 	/* xBestIndex  */ kvvtabBestIndex,
 	/* xDisconnect */ kvvtabDisconnect,

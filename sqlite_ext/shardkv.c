@@ -87,9 +87,17 @@ static int env_init(char **pzErrMsg)
 		if (mem != NULL && *mem != '\0') {
 			uint64_t bytes;
 
-			if (kvargs_size(mem, strlen(mem), &bytes) != 0 || bytes > SIZE_MAX) {
+			if (kvargs_size(mem, strlen(mem), &bytes) != 0) {
 				if (pzErrMsg)
-					*pzErrMsg = sqlite3_mprintf("invalid SHARDKV_MEMORY value \"%s\"", mem);
+					*pzErrMsg = sqlite3_mprintf("invalid SHARDKV_MEMORY value \"%.60s\"", mem);
+				pthread_mutex_unlock(&g_mutex);
+				return KV_EINVAL;
+			}
+			if (bytes > KV_REGION_MAX) {
+				if (pzErrMsg)
+					*pzErrMsg = sqlite3_mprintf("SHARDKV_MEMORY value \"%.60s\" is too large "
+					                            "(at most %llu GiB)", mem,
+					                            (unsigned long long)(KV_REGION_MAX >> 30));
 				pthread_mutex_unlock(&g_mutex);
 				return KV_EINVAL;
 			}

@@ -249,3 +249,7 @@ SELECT count(*) FROM kv_keys('h', 'a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a');
 UPDATE tm SET t1 = julianday('now') WHERE run = 3;
 -- the best of the first two runs (a loaded machine can stall any one of them)
 SELECT min((t1 - t0) * 86400000.0) < 10 FROM tm WHERE run <= 2;
+
+-- case: SHARDKV_MEMORY beyond the engine's region limit says so (it said "too small")
+.shell SHARDKV_MEMORY=100T @SQLITE3@ :memory: -cmd '.load @EXT@' "SELECT 1;" 2>&1 | head -n 1
+.shell SHARDKV_MEMORY=12parsecs @SQLITE3@ :memory: -cmd '.load @EXT@' "SELECT 1;" 2>&1 | head -n 1

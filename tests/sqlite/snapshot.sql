@@ -111,8 +111,26 @@ SELECT group_concat(key) FROM c;
 CREATE VIRTUAL TABLE c USING kv(snapshot='bad.kvs');
 
 -- case: an unwritable snapshot path fails the commit but keeps the change in memory
-CREATE VIRTUAL TABLE c USING kv(snapshot='no/such/dir/c.kvs');
+.shell mkdir gone
+CREATE VIRTUAL TABLE c USING kv(snapshot='gone/c.kvs');
+.shell rmdir gone
 .bail off
 -- (the shell keeps counting errors: .bail stays off for the rest of the case)
 INSERT INTO c VALUES ('a', 1);
 SELECT kv_get('c', 'a');
+
+-- case: CREATE refuses a snapshot path that cannot work (missing or looping directory, not a file, too long)
+.shell mkdir d && ln -s loop loop && mkfifo fifo
+.bail off
+CREATE VIRTUAL TABLE a USING kv(snapshot='no/such/dir/c.kvs');
+CREATE VIRTUAL TABLE a USING kv(snapshot='loop/c.kvs');
+CREATE VIRTUAL TABLE a USING kv(snapshot='fifo');
+CREATE VIRTUAL TABLE a USING kv(snapshot='d');
+CREATE VIRTUAL TABLE a USING kv(snapshot='d/');
+.once long.sql
+SELECT 'CREATE VIRTUAL TABLE a USING kv(snapshot=''' || printf('%.*c', 10000, 'x') || ''');';
+.read long.sql
+SELECT count(*) FROM kv_namespaces();
+CREATE VIRTUAL TABLE a USING kv(snapshot='d/ok.kvs');
+INSERT INTO a VALUES ('k', 1);
+.shell test -s d/ok.kvs && echo saved

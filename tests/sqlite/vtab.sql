@@ -56,9 +56,12 @@ CREATE VIRTUAL TABLE c USING kv(eviction=sometimes);
 -- case: shard count over the engine limit
 CREATE VIRTUAL TABLE c USING kv(shards=100000);
 
--- case: zero shards is refused by the engine... or means default
+-- case: zero shards, max_key_size or max_value_size is refused (the engine would read "default")
+.bail off
 CREATE VIRTUAL TABLE c USING kv(shards=0);
-SELECT json_extract(kv_stats('c'), '$.shards');
+CREATE VIRTUAL TABLE c USING kv(max_key_size=0);
+CREATE VIRTUAL TABLE c USING kv(max_value_size='0k');
+SELECT count(*) FROM kv_namespaces();
 
 -- case: bad namespace name
 CREATE VIRTUAL TABLE c USING kv(namespace='has space');
