@@ -42,7 +42,6 @@
  */
 #include "shardkv_sqlite.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,22 +129,34 @@ static int fn_key(sqlite3_context *ctx, sqlite3_value *v, kvsql_val *k)
 	return 0;
 }
 
-/* Optional TTL argument (seconds) as an absolute expiry or KV_EXPIRE_DEFAULT. */
+/* A seconds argument as an absolute expiry; on failure the error result is set and -1 returned. */
+static int fn_seconds(sqlite3_context *ctx, sqlite3_value *v, const char *what, const char *nan_msg,
+                      int64_t *out)
+{
+	switch (kvsql_ttl_expiry(v, out)) {
+	case 0:
+		return 0;
+	case KVSQL_TTL_NAN:
+		fn_error(ctx, "%s(): %s", fn_name(ctx), nan_msg);
+		return -1;
+	default:
+		fn_error(ctx, "%s(): %s is out of range (the latest expiry is 9999-12-31)", fn_name(ctx), what);
+		return -1;
+	}
+}
+
+/* Optional TTL argument (seconds, > 0) as an absolute expiry or KV_EXPIRE_DEFAULT. */
 static int fn_ttl(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, int64_t *out)
 {
-	double d;
-	int    t;
-
 	*out = KV_EXPIRE_DEFAULT;
 	if (argc <= i || sqlite3_value_type(argv[i]) == SQLITE_NULL)
 		return 0;
-	t = sqlite3_value_numeric_type(argv[i]);
-	d = sqlite3_value_double(argv[i]);
-	if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d > 0) || d > 9.0e15) {
+	if (fn_seconds(ctx, argv[i], "ttl", "ttl must be a positive number of seconds", out) != 0)
+		return -1;
+	if (!(sqlite3_value_double(argv[i]) > 0)) {
 		fn_error(ctx, "%s(): ttl must be a positive number of seconds", fn_name(ctx));
 		return -1;
 	}
-	*out = kv_now_ms() + (int64_t)(d * 1000.0 + 0.5);
 	return 0;
 }
 
@@ -307,7 +318,7 @@ static void kvExpireFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	kv_ns    *ns;
 	kvsql_val k;
-	int       rc, t;
+	int       rc;
 
 	(void)argc;
 	if (fn_key(ctx, argv[1], &k) != 0)
@@ -318,15 +329,12 @@ static void kvExpireFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (sqlite3_value_type(argv[2]) == SQLITE_NULL) {
 		rc = kv_persist(ns, k.data, k.len);
 	} else {
-		double d = sqlite3_value_double(argv[2]);
+		int64_t at;
 
-		t = sqlite3_value_numeric_type(argv[2]);
-		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !isfinite(d) || fabs(d) > 9.0e15) {
-			fn_error(ctx, "kv_expire(): seconds must be a number");
-			return;
-		}
 		/* zero or negative seconds: a time at or before now deletes the key */
-		rc = kv_expire(ns, k.data, k.len, kv_now_ms() + (int64_t)(d * 1000.0), 0);
+		if (fn_seconds(ctx, argv[2], "seconds", "seconds must be a number", &at) != 0)
+			return;
+		rc = kv_expire(ns, k.data, k.len, at, 0);
 	}
 	if (rc == KV_OK || rc == KV_NOTFOUND || rc == KV_UNCHANGED)
 		sqlite3_result_int(ctx, rc == KV_OK);
@@ -356,7 +364,7 @@ static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	else if (t == 0)
 		sqlite3_result_int(ctx, -1);
 	else
-		sqlite3_result_int64(ctx, kvsql_ttl_seconds(t, kv_now_ms()));
+		sqlite3_result_int64(ctx, kv_ttl_remaining(t, kv_now_ms(), 1000));
 }
 
 /* kv_save(ns, file) / kv_load(ns, file); ns NULL means every namespace. */

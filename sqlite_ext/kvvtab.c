@@ -935,7 +935,7 @@ static int kvvtabColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 		if (sqlite3_vtab_nochange(ctx))
 			break; /* UPDATE that does not set ttl: xUpdate sees "unchanged" */
 		if (row->expires_at != 0)
-			sqlite3_result_int64(ctx, kvsql_ttl_seconds(row->expires_at, kv_now_ms()));
+			sqlite3_result_int64(ctx, kv_ttl_remaining(row->expires_at, kv_now_ms(), 1000));
 		break;
 	case KVCOL_EXPIRES_AT:
 		if (sqlite3_vtab_nochange(ctx))
@@ -998,27 +998,29 @@ static int write_expiry(kvvtab *p, sqlite3_value *ttl, sqlite3_value *exp, int i
 	int exp_set = is_insert || !sqlite3_value_nochange(exp);
 
 	if (exp_set && sqlite3_value_type(exp) != SQLITE_NULL) {
-		int t = sqlite3_value_numeric_type(exp);
+		int    t = sqlite3_value_numeric_type(exp);
+		double d = sqlite3_value_double(exp);
 
-		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || sqlite3_value_double(exp) < 1 ||
-		    sqlite3_value_double(exp) > 9.2e18) {
-			kvvtab_error(p, "expires_at must be a time in ms since the Unix epoch");
+		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 1 && d < 9.2e18) ||
+		    kv_expiry_check(sqlite3_value_int64(exp)) != KV_OK) {
+			kvvtab_error(p, "expires_at must be a time in ms since the Unix epoch, "
+			                "at most 9999-12-31 (%lld)", (long long)KV_EXPIRES_MAX);
 			return SQLITE_MISMATCH;
 		}
 		*out = sqlite3_value_int64(exp);
 		return SQLITE_OK;
 	}
 	if (ttl_set && sqlite3_value_type(ttl) != SQLITE_NULL) {
-		int    t = sqlite3_value_numeric_type(ttl);
-		double d = sqlite3_value_double(ttl);
+		int rc = kvsql_ttl_expiry(ttl, out);
 
-		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d > 0) || d > 9.0e15) {
+		if (rc == KVSQL_TTL_RANGE) {
+			kvvtab_error(p, "ttl is out of range (the latest expiry is 9999-12-31)");
+			return SQLITE_MISMATCH;
+		}
+		if (rc != 0 || !(sqlite3_value_double(ttl) > 0)) {
 			kvvtab_error(p, "ttl must be a positive number of seconds");
 			return SQLITE_MISMATCH;
 		}
-		*out = kv_now_ms() + (int64_t)(d * 1000.0 + 0.5);
-		if (*out <= 0)
-			*out = 1;
 		return SQLITE_OK;
 	}
 	if (is_insert)

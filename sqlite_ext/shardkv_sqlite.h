@@ -51,7 +51,7 @@ typedef struct kvsql_val {
 	const void *data;
 	size_t      len;
 	int         type;      /* KV_T_* */
-	char        num[32];   /* decimal text of an INTEGER or REAL */
+	char        num[KV_DOUBLE_BUFSZ > 32 ? KV_DOUBLE_BUFSZ : 32]; /* text of an INTEGER or REAL */
 } kvsql_val;
 
 /* Translate v (any SQLite type) into engine bytes and a type tag. */
@@ -78,8 +78,18 @@ int kvsql_key(sqlite3_value *v, kvsql_val *out);
  */
 int kvsql_cstr(sqlite3_value *v, const char **out);
 
-/* Seconds left until expires_at (ms since epoch), rounded as Redis TTL does. */
-int64_t kvsql_ttl_seconds(int64_t expires_at, int64_t now);
+/* The text stored for a REAL: kv_fmt_double's, or "inf"/"-inf".  cap >= KV_DOUBLE_BUFSZ. */
+void kvsql_real_text(double d, char *buf, size_t cap);
+
+/*
+ * A TTL in seconds (INTEGER or REAL) as an absolute expiry, through the
+ * engine's kv_expiry_from_ttl_ms.  Returns 0 and sets *expires_at, or
+ * KVSQL_TTL_NAN (not a number) or KVSQL_TTL_RANGE (not finite, or past
+ * KV_EXPIRES_MAX).  Non-positive TTLs give a time at or before now.
+ */
+#define KVSQL_TTL_NAN   (-1)
+#define KVSQL_TTL_RANGE (-2)
+int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at);
 
 /* ------------------------------------------------- row buffers */
 

@@ -253,3 +253,27 @@ SELECT min((t1 - t0) * 86400000.0) < 10 FROM tm WHERE run <= 2;
 -- case: SHARDKV_MEMORY beyond the engine's region limit says so (it said "too small")
 .shell SHARDKV_MEMORY=100T @SQLITE3@ :memory: -cmd '.load @EXT@' "SELECT 1;" 2>&1 | head -n 1
 .shell SHARDKV_MEMORY=12parsecs @SQLITE3@ :memory: -cmd '.load @EXT@' "SELECT 1;" 2>&1 | head -n 1
+
+-- case: TTLs past 9999-12-31 are out of range, not "not a number"; the engine's TTL helpers compute them
+SELECT kv_set('t', 'k', 'v');
+.bail off
+SELECT kv_expire('t', 'k', 1e300);
+SELECT kv_expire('t', 'k', -1e300);
+SELECT kv_expire('t', 'k', 9223372036854775807);
+SELECT kv_expire('t', 'k', 'soon');
+SELECT kv_set('t', 'k2', 'v', 1e300);
+SELECT kv_set('t', 'k2', 'v', 1e15);
+SELECT kv_set('t', 'k2', 'v', 'x');
+SELECT kv_ttl('t', 'k'), kv_exists('t', 'k2');
+SELECT kv_expire('t', 'k', 250000000000), kv_ttl('t', 'k') > 249000000000;
+SELECT kv_expire('t', 'k', 0.0015), kv_ttl('t', 'k') BETWEEN 0 AND 1;
+SELECT kv_expire('t', 'k', 0), kv_exists('t', 'k');
+
+-- case: REAL values are stored as the engine's shortest round-trip text
+SELECT kv_set('f', 'a', 0.1 + 0.2), kv_set('f', 'b', 1.5e-300), kv_set('f', 'c', 1e308 * 10), kv_set('f', 'd', 1.0);
+SELECT kv_get('f', 'a') = 0.1 + 0.2, kv_get('f', 'b') = 1.5e-300, kv_get('f', 'c'), kv_get('f', 'd'), typeof(kv_get('f', 'd'));
+SELECT kv_incr('f', 'g', 1.5e-300), kv_get('f', 'g') = 1.5e-300;
+SELECT kv_incr('f', 'h', 1e308);
+.bail off
+SELECT kv_incr('f', 'h', 1e308);
+SELECT kv_get('f', 'h');

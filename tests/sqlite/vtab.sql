@@ -378,3 +378,12 @@ SELECT kv_get('c', 1.0), kv_get('c', '1.0'), kv_get('c', 1);
 CREATE TABLE nat(key TEXT PRIMARY KEY, value);
 INSERT INTO nat VALUES (1.0, 'real'), (1e300, 'big');
 SELECT count(*) FROM nat JOIN c USING (key);
+
+-- case: ttl and expires_at past 9999-12-31 are refused with a range error
+CREATE VIRTUAL TABLE c USING kv;
+.bail off
+INSERT INTO c(key, value, ttl) VALUES ('a', 1, 1e300);
+INSERT INTO c(key, value, expires_at) VALUES ('b', 1, 253402300800000);
+INSERT INTO c(key, value, expires_at) VALUES ('c', 1, 253402300799999);
+INSERT INTO c(key, value, ttl) VALUES ('d', 1, 1e9);
+SELECT key, expires_at, ttl > 999999000 FROM c ORDER BY key;
