@@ -150,7 +150,7 @@ run_ctest() {
 	( cd "$WORK" && SHARDKV_SO="$EXT.so" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		TSAN_OPTIONS="halt_on_error=1:report_signal_unsafe=0:suppressions=$ROOT/tests/sqlite/tsan.supp" \
+		TSAN_OPTIONS="halt_on_error=1:report_signal_unsafe=0" \
 		"$ROOT/$bin" ) >"$out" 2>&1
 	rc=$?
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
