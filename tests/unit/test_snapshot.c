@@ -101,6 +101,21 @@ static int count_dir(const char *d)
 	return n;
 }
 
+/* Is there a file whose name starts with prefix in d? */
+static int has_prefix_in(const char *d, const char *prefix)
+{
+	DIR *dd = opendir(d);
+	struct dirent *e;
+	int found = 0;
+	if (!dd)
+		return 0;
+	while ((e = readdir(dd)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			found = 1;
+	closedir(dd);
+	return found;
+}
+
 static int set_s(kv_ns *ns, const char *k, const char *v)
 {
 	return kv_set(ns, k, strlen(k), v, strlen(v), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL);
@@ -902,9 +917,9 @@ static void test_kill_during_save(void)
 				if (count_dir(dir) > 1) {
 					killed_mid++; /* a temp file was left: the kill hit a save */
 					char tmpname[64];
-					snprintf(tmpname, sizeof tmpname, "kill.snap.tmp-%d", (int)pid);
-					if (!E(access(path_of(tmpname), F_OK) == 0))
-						fprintf(stderr, "    the leftover is not named <path>.tmp-<pid>\n");
+					snprintf(tmpname, sizeof tmpname, "kill.snap.tmp-%d-", (int)pid);
+					if (!E(has_prefix_in(dir, tmpname)))
+						fprintf(stderr, "    the leftover is not named <path>.tmp-<pid>-<random>\n");
 				}
 				int lr = kv_load(env, path_of("kill.snap"), "big", "check", &err);
 				if (!E(R(lr) == KV_OK))
@@ -1385,6 +1400,185 @@ static int write_corpus(const char *out)
 	return 0;
 }
 
+/* ------------------------------------------------------------ file safety */
+static char fdir[512];
+
+static const char *fpath(const char *name)
+{
+	static _Thread_local char p[4][1024];
+	static _Thread_local int i;
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof p[i], "%s/%s", fdir, name);
+	return p[i];
+}
+
+static void fresh_fdir(void)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", fdir, fdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "    could not reset %s\n", fdir);
+}
+
+static int file_is(const char *p, const char *content)
+{
+	size_t n = 0;
+	unsigned char *b = read_all(p, &n);
+	int ok = b && n == strlen(content) && memcmp(b, content, n) == 0;
+	free(b);
+	return ok;
+}
+
+static int msg_has(const kv_error *e, const char *s)
+{
+	if (strstr(e->msg, s))
+		return 1;
+	fprintf(stderr, "    message '%s' lacks '%s'\n", e->msg, s);
+	return 0;
+}
+
+static void test_file_safety(void)
+{
+	kv_error err;
+	snprintf(fdir, sizeof fdir, "%s/files", dir);
+	fresh_fdir();
+	kv_env *env = t_env(32 << 20);
+	kv_ns *ns = env ? t_ns(env, "fs", NULL) : NULL;
+	if (!ns)
+		return;
+	EOK(set_s(ns, "k", "v1"));
+
+	TEST("a link planted at a temp name or at the file never redirects a save")
+	{
+		fresh_fdir();
+		E(write_all(fpath("victim"), "precious", 8) == 0);
+		/* the old predictable temp name, and the file itself, as links */
+		char old_tmp[64];
+		snprintf(old_tmp, sizeof old_tmp, "x.snap.tmp-%d", (int)getpid());
+		E(symlink(fpath("victim"), fpath(old_tmp)) == 0);
+		E(symlink(fpath("victim"), fpath("x.snap")) == 0);
+		/* a one-namespace save would read the file to keep its other
+		 * namespaces: it refuses the link; a full save replaces the link */
+		memset(&err, 0, sizeof err);
+		ERC(kv_save(env, "fs", fpath("x.snap"), &err), KV_EIO);
+		E(msg_has(&err, "symbolic link"));
+		EOK(kv_save(env, NULL, fpath("x.snap"), &err));
+		E(file_is(fpath("victim"), "precious"));
+		struct stat st;
+		E(lstat(fpath("x.snap"), &st) == 0 && S_ISREG(st.st_mode));
+		E(lstat(fpath(old_tmp), &st) == 0 && S_ISLNK(st.st_mode));
+		EOK(kv_load(env, fpath("x.snap"), "fs", "fs2", &err));
+		kv_ns_drop(env, "fs2");
+		/* a load never reads through a link */
+		E(symlink(fpath("x.snap"), fpath("link.snap")) == 0);
+		memset(&err, 0, sizeof err);
+		ERC(kv_load(env, fpath("link.snap"), NULL, NULL, &err), KV_EIO);
+		E(msg_has(&err, "symbolic link"));
+	}
+
+	TEST("loads refuse FIFOs, devices and directories at once, never blocking")
+	{
+		fresh_fdir();
+		E(mkfifo(fpath("fifo"), 0600) == 0);
+		int64_t t0 = kv_now_ms();
+		memset(&err, 0, sizeof err);
+		ERC(kv_load(env, fpath("fifo"), NULL, NULL, &err), KV_EIO);
+		E(msg_has(&err, "FIFO") && err.sys_errno == EINVAL);
+		memset(&err, 0, sizeof err);
+		ERC(kv_load_at(env, fdir, "fifo", NULL, NULL, &err), KV_EIO);
+		E(msg_has(&err, "not a regular file"));
+		/* a one-namespace save would read the file to keep its namespaces */
+		memset(&err, 0, sizeof err);
+		ERC(kv_save(env, "fs", fpath("fifo"), &err), KV_EIO);
+		E(msg_has(&err, "FIFO"));
+		E(kv_now_ms() - t0 < 2000);
+		memset(&err, 0, sizeof err);
+		ERC(kv_load(env, "/dev/null", NULL, NULL, &err), KV_EIO);
+		E(msg_has(&err, "device"));
+		E(mkdir(fpath("d.snap"), 0700) == 0);
+		memset(&err, 0, sizeof err);
+		ERC(kv_load(env, fpath("d.snap"), NULL, NULL, &err), KV_EIO);
+		E(msg_has(&err, "directory") && err.sys_errno == EISDIR);
+		memset(&err, 0, sizeof err);
+		ERC(kv_load(env, fpath("missing"), NULL, NULL, &err), KV_EIO);
+		E(err.sys_errno == ENOENT);
+	}
+
+	TEST("kv_save_at/kv_load_at confine the name to the directory")
+	{
+		fresh_fdir();
+		E(mkdir(fpath("sub"), 0700) == 0);
+		EOK(kv_save_at(env, "fs", fdir, "sub/a.snap", &err));
+		E(access(fpath("sub/a.snap"), F_OK) == 0);
+		EOK(kv_load_at(env, fdir, "sub/a.snap", "fs", "fs3", &err));
+		kv_ns *n3 = open_ns(env, "fs3");
+		E(n3 && val_is(env, n3, "k", "v1"));
+		if (n3)
+			kv_ns_close(n3);
+		kv_ns_drop(env, "fs3");
+		static const char *bad[] = {"../a.snap", "sub/../a.snap", "/tmp/a.snap", "sub//a.snap",
+		                            "sub/", "./a.snap", "sub/.", "", "..", "."};
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			memset(&err, 0, sizeof err);
+			if (!E(R(kv_save_at(env, "fs", fdir, bad[i], &err)) == KV_EINVAL && err.msg[0]))
+				fprintf(stderr, "    save_at '%s' was not refused\n", bad[i]);
+			memset(&err, 0, sizeof err);
+			if (!E(R(kv_load_at(env, fdir, bad[i], NULL, NULL, &err)) == KV_EINVAL && err.msg[0]))
+				fprintf(stderr, "    load_at '%s' was not refused\n", bad[i]);
+		}
+		ERC(kv_save_at(env, "fs", NULL, "a.snap", &err), KV_EINVAL);
+		ERC(kv_save_at(env, "fs", "", "a.snap", &err), KV_EINVAL);
+		ERC(kv_load_at(env, NULL, "a.snap", NULL, NULL, &err), KV_EINVAL);
+		/* a symlinked directory on the way is refused, nothing written through it */
+		char out[600];
+		snprintf(out, sizeof out, "%s/outside", dir);
+		mkdir(out, 0700);
+		E(symlink(out, fpath("lnk")) == 0);
+		memset(&err, 0, sizeof err);
+		ERC(kv_save_at(env, "fs", fdir, "lnk/a.snap", &err), KV_EIO);
+		E(err.sys_errno == ELOOP && msg_has(&err, "symbolic link"));
+		E(count_dir(out) == 0);
+		ERC(kv_load_at(env, fdir, "lnk/a.snap", NULL, NULL, &err), KV_EIO);
+		rmdir(out);
+		/* the file itself as a link: a load refuses it, a save replaces the link */
+		E(symlink(fpath("sub/a.snap"), fpath("l.snap")) == 0);
+		ERC(kv_load_at(env, fdir, "l.snap", NULL, NULL, &err), KV_EIO);
+		/* no temp file is left by any of this */
+		E(count_dir(fdir) == 3 && count_dir(fpath("sub")) == 1);
+	}
+
+	TEST("over-long paths and names: KV_EINVAL with a short message")
+	{
+		size_t n = 10000;
+		char *lng = malloc(n + 1);
+		if (E(lng != NULL)) {
+			memset(lng, 'a', n);
+			lng[n] = 0;
+			memset(&err, 0, sizeof err);
+			ERC(kv_save(env, "fs", lng, &err), KV_EINVAL);
+			E(strlen(err.msg) < 120 && msg_has(&err, "too long"));
+			ERC(kv_load(env, lng, NULL, NULL, &err), KV_EINVAL);
+			ERC(kv_save_at(env, "fs", fdir, lng, &err), KV_EINVAL);
+			ERC(kv_save_at(env, "fs", lng, "a.snap", &err), KV_EINVAL);
+			lng[300] = 0; /* one component over NAME_MAX */
+			ERC(kv_save_at(env, "fs", fdir, lng, &err), KV_EINVAL);
+			ERC(kv_save(env, "fs", fpath(lng), &err), KV_EINVAL);
+			/* a long but valid name still gets a bounded temp name */
+			lng[255] = 0;
+			EOK(kv_save_at(env, "fs", fdir, lng, &err));
+			EOK(kv_load_at(env, fdir, lng, "fs", "fs4", &err));
+			kv_ns_drop(env, "fs4");
+			free(lng);
+		}
+	}
+	kv_ns_close(ns);
+	kv_env_close(env);
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "    could not remove %s\n", fdir);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -1408,6 +1602,7 @@ int main(int argc, char **argv)
 	test_autosave();
 	test_failing_alloc();
 	rm_dir_contents(dir);
+	test_file_safety();
 	rmdir(dir);
 	for (int i = 0; i < NENT; i++)
 		free(ents[i].val);
