@@ -1579,6 +1579,266 @@ static void test_file_safety(void)
 		fprintf(stderr, "    could not remove %s\n", fdir);
 }
 
+/* ------------------------------------------------------------ save merging */
+static kv_env *menv;
+static pthread_barrier_t mbar;
+
+/* Each round: all savers start together, each saves its namespace once. */
+static void *merge_saver(void *arg)
+{
+	const char *name = arg;
+	kv_error e;
+	for (int i = 0; i < 30; i++) {
+		pthread_barrier_wait(&mbar);
+		if (!E(R(kv_save(menv, name, fpath("shared.snap"), &e)) == KV_OK))
+			fprintf(stderr, "    %s: %s\n", name, e.msg);
+		pthread_barrier_wait(&mbar); /* the main thread checks the file */
+		pthread_barrier_wait(&mbar);
+	}
+	return NULL;
+}
+
+static void test_merge(void)
+{
+	kv_error err;
+	snprintf(fdir, sizeof fdir, "%s/merge", dir);
+	fresh_fdir();
+	kv_env *env = t_env(64 << 20);
+	kv_ns *a = env ? t_ns(env, "ma", NULL) : NULL;
+	kv_ns *b = env ? t_ns(env, "mb", NULL) : NULL;
+	if (!a || !b)
+		return;
+
+	TEST("saving one namespace keeps the other namespaces of the file")
+	{
+		EOK(set_s(a, "k", "a1"));
+		EOK(set_s(b, "k", "b1"));
+		EOK(kv_save(env, "ma", fpath("m.snap"), &err));
+		EOK(kv_save(env, "mb", fpath("m.snap"), &err));
+		EOK(set_s(a, "k", "a2"));
+		EOK(kv_save(env, "ma", fpath("m.snap"), &err)); /* replaces ma, keeps mb */
+		EOK(set_s(a, "k", "a3"));
+		EOK(set_s(b, "k", "b3"));
+		EOK(kv_load(env, fpath("m.snap"), NULL, NULL, &err));
+		E(val_is(env, a, "k", "a2") && val_is(env, b, "k", "b1"));
+		/* through kv_save_at too, and each namespace exactly once */
+		EOK(kv_save_at(env, "mb", fdir, "m.snap", &err));
+		kv_env *e2 = t_env(32 << 20);
+		if (e2) {
+			EOK(kv_load(e2, fpath("m.snap"), NULL, NULL, &err));
+			size_t n = 0;
+			EOK(kv_ns_list(e2, NULL, 0, &n));
+			E(n == 2);
+			kv_ns *x = open_ns(e2, "ma"), *y = open_ns(e2, "mb");
+			E(x && y && val_is(e2, x, "k", "a2") && val_is(e2, y, "k", "b1"));
+			if (x)
+				kv_ns_close(x);
+			if (y)
+				kv_ns_close(y);
+			kv_env_close(e2);
+		}
+	}
+
+	TEST("a corrupt or foreign file is left as it is and the one-namespace save fails")
+	{
+		size_t n = 0;
+		unsigned char *good = read_all(fpath("m.snap"), &n);
+		if (E(good && n > 100)) {
+			good[n / 2] ^= 0x40;
+			E(write_all(fpath("bad.snap"), good, n) == 0);
+			memset(&err, 0, sizeof err);
+			ERC(kv_save(env, "ma", fpath("bad.snap"), &err), KV_ECORRUPT);
+			E(msg_has(&err, "left as it is"));
+			size_t n2 = 0;
+			unsigned char *after = read_all(fpath("bad.snap"), &n2);
+			E(after && n2 == n && memcmp(after, good, n) == 0);
+			free(after);
+			free(good);
+		}
+		E(write_all(fpath("foreign.snap"), "hello, not a snapshot", 21) == 0);
+		memset(&err, 0, sizeof err);
+		ERC(kv_save(env, "ma", fpath("foreign.snap"), &err), KV_EFORMAT);
+		E(file_is(fpath("foreign.snap"), "hello, not a snapshot"));
+		/* an empty file holds nothing to keep */
+		E(write_all(fpath("empty.snap"), "", 0) == 0);
+		EOK(kv_save(env, "ma", fpath("empty.snap"), &err));
+		/* a full save is the store's own image: it replaces any file */
+		EOK(kv_save(env, NULL, fpath("foreign.snap"), &err));
+		EOK(kv_load(env, fpath("foreign.snap"), NULL, NULL, &err));
+		E(count_dir(fdir) == 4); /* no temp files */
+	}
+
+	TEST("a full save writes the store's namespaces: a dropped one leaves the file")
+	{
+		EOK(kv_save(env, NULL, fpath("all.snap"), &err));
+		kv_ns *c = t_ns(env, "mc", NULL);
+		if (c) {
+			EOK(set_s(c, "k", "c"));
+			EOK(kv_save(env, "mc", fpath("all.snap"), &err));
+			kv_ns_close(c);
+			EOK(kv_ns_drop(env, "mc"));
+			EOK(kv_save(env, NULL, fpath("all.snap"), &err));
+			ERC(kv_load(env, fpath("all.snap"), "mc", NULL, &err), KV_ENONS);
+			EOK(kv_load(env, fpath("all.snap"), "mb", NULL, &err));
+		}
+	}
+
+	TEST("concurrent one-namespace saves into one file lose no namespace")
+	{
+		menv = env;
+		static char names[4][8] = {"c0", "c1", "c2", "c3"};
+		for (int i = 0; i < 4; i++) {
+			kv_ns *x = t_ns(env, names[i], NULL);
+			if (x) {
+				EOK(set_s(x, "k", names[i]));
+				kv_ns_close(x);
+			}
+		}
+		pthread_t th[4];
+		pthread_barrier_init(&mbar, NULL, 5);
+		for (int i = 0; i < 4; i++)
+			pthread_create(&th[i], NULL, merge_saver, names[i]);
+		kv_env *e2 = t_env(32 << 20);
+		int lost = 0;
+		for (int r = 0; r < 30; r++) {
+			unlink(fpath("shared.snap"));
+			pthread_barrier_wait(&mbar);
+			pthread_barrier_wait(&mbar);
+			size_t n = 0;
+			for (int i = 0; i < 4 && e2; i++)
+				kv_ns_drop(e2, names[i]);
+			if (e2 && kv_load(e2, fpath("shared.snap"), NULL, NULL, &err) == KV_OK &&
+			    kv_ns_list(e2, NULL, 0, &n) == KV_OK && n != 4)
+				lost++;
+			pthread_barrier_wait(&mbar);
+		}
+		for (int i = 0; i < 4; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&mbar);
+		if (!E(lost == 0))
+			fprintf(stderr, "    %d of 30 rounds lost a namespace\n", lost);
+		if (e2)
+			kv_env_close(e2);
+	}
+	kv_ns_close(a);
+	kv_ns_close(b);
+	kv_env_close(env);
+}
+
+/* ------------------------------------------------------------ fault seam */
+static kv_env *fault_env(const char *spec)
+{
+	setenv("SHARDKV_FAULT_IO", spec, 1);
+	kv_env *env = t_env(32 << 20);
+	unsetenv("SHARDKV_FAULT_IO");
+	return env;
+}
+
+static void test_fault_io(void)
+{
+	kv_error err;
+	snprintf(fdir, sizeof fdir, "%s/fault", dir);
+	fresh_fdir();
+	static const struct {
+		const char *spec;
+		int         e;
+		int         replaced; /* the new file is in place (dirsync comes after the rename) */
+	} cases[] = {
+		{"open=EIO", EIO, 0},          {"write=ENOSPC", ENOSPC, 0}, {"write=ENOSPC@1", ENOSPC, 0},
+		{"write=ENOSPC@3", ENOSPC, 0}, {"write=EDQUOT@5", EDQUOT, 0}, {"fsync=EIO", EIO, 0},
+		{"rename=ENOSPC", ENOSPC, 0},  {"dirsync=EIO", EIO, 1},
+		{"fsync=EROFS,rename=EXDEV", EROFS, 0},
+	};
+	TEST("SHARDKV_FAULT_IO: each fault fails the save with KV_EIO and its errno; the old file stays")
+	{
+		/* the previous file, written by a store without faults */
+		kv_env *good = t_env(32 << 20);
+		kv_ns *g = good ? t_ns(good, "f", NULL) : NULL;
+		if (g) {
+			EOK(set_s(g, "k", "old"));
+			EOK(kv_save(good, NULL, fpath("f.snap"), &err));
+			kv_ns_close(g);
+		}
+		size_t oldn = 0;
+		unsigned char *oldb = read_all(fpath("f.snap"), &oldn);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			kv_env *env = fault_env(cases[i].spec);
+			kv_ns *ns = env ? t_ns(env, "f", NULL) : NULL;
+			if (!ns)
+				continue;
+			char v[2000];
+			memset(v, 'n', sizeof v);
+			for (int k = 0; k < 100; k++) {
+				char key[16];
+				int kl = snprintf(key, sizeof key, "k%d", k);
+				EOK(kv_set(ns, key, (size_t)kl, v, sizeof v, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			memset(&err, 0, sizeof err);
+			int rc = kv_save(env, NULL, fpath("f.snap"), &err);
+			if (!E(R(rc) == KV_EIO && err.sys_errno == cases[i].e &&
+			       strstr(err.msg, "injected by SHARDKV_FAULT_IO")))
+				fprintf(stderr, "    %s: rc %d errno %d '%s'\n", cases[i].spec, rc, err.sys_errno, err.msg);
+			E(count_dir(fdir) == 1); /* no temp file behind */
+			size_t n = 0;
+			unsigned char *now = read_all(fpath("f.snap"), &n);
+			if (cases[i].replaced) {
+				E(now && n > oldn);
+			} else if (!E(now && oldb && n == oldn && memcmp(now, oldb, n) == 0)) {
+				fprintf(stderr, "    %s: the previous file changed\n", cases[i].spec);
+			}
+			free(now);
+			/* the file loads (in a store without faults) */
+			if (good)
+				EOK(kv_load(good, fpath("f.snap"), NULL, NULL, &err));
+			if (cases[i].replaced && oldb) /* put the old one back */
+				E(write_all(fpath("f.snap"), oldb, oldn) == 0);
+			kv_ns_close(ns);
+			kv_env_close(env);
+		}
+		free(oldb);
+		if (good)
+			kv_env_close(good);
+	}
+
+	TEST("SHARDKV_FAULT_IO: read faults fail loads and merging saves; a bad spec fails every save")
+	{
+		kv_env *env = fault_env("read=EIO");
+		kv_ns *ns = env ? t_ns(env, "f", NULL) : NULL;
+		if (ns) {
+			memset(&err, 0, sizeof err);
+			ERC(kv_load(env, fpath("f.snap"), NULL, NULL, &err), KV_EIO);
+			E(err.sys_errno == EIO && msg_has(&err, "injected"));
+			ERC(kv_save(env, "f", fpath("f.snap"), &err), KV_EIO);
+			EOK(kv_save(env, NULL, fpath("f2.snap"), &err)); /* a full save reads nothing */
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+		env = fault_env("fsync=EWHAT");
+		ns = env ? t_ns(env, "f", NULL) : NULL;
+		if (ns) {
+			memset(&err, 0, sizeof err);
+			ERC(kv_save(env, NULL, fpath("f3.snap"), &err), KV_EIO);
+			E(err.sys_errno == EINVAL && msg_has(&err, "SHARDKV_FAULT_IO"));
+			ERC(kv_load(env, fpath("f.snap"), NULL, NULL, &err), KV_EIO);
+			E(access(fpath("f3.snap"), F_OK) != 0);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+		/* the variable is read at open: unset now, a new store saves */
+		env = t_env(32 << 20);
+		if (env) {
+			EOK(kv_save(env, NULL, fpath("f3.snap"), &err));
+			kv_env_close(env);
+		}
+	}
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "    could not remove %s\n", fdir);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -1603,6 +1863,8 @@ int main(int argc, char **argv)
 	test_failing_alloc();
 	rm_dir_contents(dir);
 	test_file_safety();
+	test_merge();
+	test_fault_io();
 	rmdir(dir);
 	for (int i = 0; i < NENT; i++)
 		free(ents[i].val);
