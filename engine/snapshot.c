@@ -21,11 +21,13 @@
  *   that replaces or removes an entry of a pending shard keeps the old entry on the
  *   shard's preserved list instead of freeing it (and never updates such an entry
  *   in place), and marks entries it creates SNAPNEW.  The saver then visits each
- *   shard once, under its lock, and copies out the cut: table entries that are not
- *   SNAPNEW plus the preserved ones; it clears the marks and frees the preserved
- *   entries.  Writers of that shard wait only for that copy; readers never wait.
- *   The copy is written to "<path>.tmp-<pid>", fsynced, renamed over path, and the
- *   directory fsynced.
+ *   shard and copies out the cut: table entries that are not SNAPNEW plus the
+ *   preserved ones; it clears the marks and frees the preserved entries.  It
+ *   does that in bounded steps (see BOUNDED STEPS below): a writer of that shard
+ *   waits at most for one step of SNAP_STEP (1024) slots or list items, never
+ *   for a copy of the shard or of a value; readers never wait.  The image is
+ *   written to a temp file, fsynced, renamed over the file and the directory
+ *   fsynced (snapio.c).
  *
  * LOAD: VALIDATE EVERYTHING, THEN SWAP
  *   The whole file is read and every checksum, length and limit checked first.
@@ -132,101 +134,194 @@ typedef struct snap_ns {
 	uint64_t     written;
 } snap_ns;
 
+/*
+ * BOUNDED STEPS.  A pending shard is visited in steps, each holding the shard's
+ * lock for at most SNAP_STEP home slots of its table (plus the cluster that runs
+ * past them) or SNAP_STEP list items, whatever the shard's size and whatever the
+ * size of its values: values are never copied under the lock.  That is safe
+ * because an entry of the cut (not SNAPNEW) is immutable while its shard is
+ * pending: writers copy instead of updating it in place, and keep it on the
+ * preserved list instead of freeing it.
+ *   1. Table: collect the offsets of the cut entries whose hash lies in the next
+ *      range (hash order, as scan.c walks it, so growing tables and deletes
+ *      that shift keys back cannot hide one), unlock, serialise them, then
+ *      mark them SNAPNEW under the lock: from then on writers may update or
+ *      free them like any other entry.  An entry replaced between collection
+ *      and mark went to the preserved list, where its mark makes step 2 skip
+ *      it (no duplicate).
+ *   2. Preserved list: after step 1 every table entry is SNAPNEW, so nothing
+ *      more is preserved; serialise the unmarked pre-images in steps, then clear
+ *      snap_pending.
+ *   3. Free the pre-images in steps, then the list.
+ *   4. Clear the SNAPNEW marks in steps (writers ignore them once the shard is
+ *      not pending; they must be gone before the next save's cut, and no other
+ *      save of this namespace can start before this one releases it).
+ */
+#define SNAP_STEP 1024u
+
+enum { STEP_COLLECT, STEP_CLEAR };
+
+/* Under sh's lock: walk the home slots [h >> shift, +SNAP_STEP) and the
+ * cluster past them.  STEP_COLLECT puts the offsets of the cut entries whose
+ * hash is in [h, end) into out (up to cap; *need counts them all);
+ * STEP_CLEAR clears their SNAPNEW marks.  Returns end (1 << 32: the last step). */
+static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_off *out,
+                            size_t cap, size_t *need)
+{
+	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	uint32_t mask = sh->mask, shift = sh->shift;
+	uint64_t tcap = (uint64_t)mask + 1, b0 = h >> shift, b1 = b0 + SNAP_STEP;
+	if (b1 > tcap)
+		b1 = tcap;
+	uint64_t end = b1 << shift;
+	size_t n = 0;
+	for (uint64_t k = 0; k < tcap; k++) {
+		uint64_t v = atomic_load_explicit(&s[(b0 + k) & mask], memory_order_relaxed);
+		if (!v) {
+			if (b0 + k >= b1)
+				break;
+			continue;
+		}
+		uint32_t hv = (uint32_t)(v >> 32) & ~1u;
+		if (hv < h || hv >= end)
+			continue;
+		kv_entry *e = kv_ptr(env, (kv_off)v);
+		unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+		if (mode == STEP_CLEAR) {
+			if (f & KV_E_SNAPNEW)
+				atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
+		} else if (!(f & KV_E_SNAPNEW)) {
+			if (n < cap)
+				out[n] = (kv_off)v;
+			n++;
+		}
+	}
+	if (need)
+		*need = n;
+	return end;
+}
+
+/* Serialise entry e (immutable: see BOUNDED STEPS) into w's block. */
+static int put_entry(snap_writer *w, kv_entry *e)
+{
+	unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	size_t rec = 10 + ((f & KV_E_TTL) ? 8 : 0) + e->klen + e->vlen;
+	int rc = blk_room(w, rec);
+	if (rc != KV_OK)
+		return rc;
+	char *p = w->blk.data + w->blk.len;
+	put32(p, e->klen);
+	put32(p + 4, e->vlen);
+	p[8] = (char)e->type;
+	p[9] = (char)((f & KV_E_TTL) ? 1 : 0);
+	p += 10;
+	if (f & KV_E_TTL) {
+		put64(p, (uint64_t)kv_entry_expiry(e));
+		p += 8;
+	}
+	memcpy(p, kv_entry_key(e), (size_t)e->klen + e->vlen);
+	w->blk.len += rec;
+	if (w->blk.len - BLK_HDR >= BLK_TARGET)
+		blk_end(w, BLK_ENTRIES);
+	return KV_OK;
+}
+
 /* Copy one pending shard's cut into w->blk (flushing full blocks) and release the
- * shard from the snapshot.  With w NULL the cut is only released (after an error). */
+ * shard from the snapshot, in bounded steps.  With w NULL the cut is only
+ * released (after an error). */
 static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, uint64_t *written)
 {
-	kv_buf copy = KV_BUF_INIT;
 	int rc = KV_OK;
-	size_t need = (size_t)kv_racy_u64(&sh->bytes) + 64; /* a first guess, checked under the lock */
-	for (;;) {
-		if (w && (rc = kv_buf_reserve(env, &copy, need)) != KV_OK)
-			w = NULL; /* cannot copy: release the cut and fail the save */
-		kv_spin_lock(&sh->lock);
-		if (!w)
-			break;
-		/* exact size of the cut: live entries are in sh->bytes, pre-images are not */
-		need = (size_t)sh->bytes + 64;
-		kv_off *pv = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
-		for (uint32_t k = 0; k < sh->npreserved; k++) {
-			kv_entry *e = kv_ptr(env, pv[k]);
-			need += kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)) + 8;
-		}
-		if (need <= copy.cap)
-			break;
-		kv_spin_unlock(&sh->lock);
+	size_t cap = 4 * SNAP_STEP, need = 0;
+	kv_off *offs = kv_mem_realloc(env, NULL, cap * sizeof *offs);
+	if (!offs) {
+		rc = KV_ENOMEM;
+		w = NULL;
 	}
-	/* under the lock: gather the cut as [entry image] records into copy */
-	size_t used = 0;
-	uint64_t n = 0;
-	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
-	kv_off *pre = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
-	uint32_t total = sh->mask + 1 + sh->npreserved;
-	for (uint32_t k = 0; k < total; k++) {
-		kv_entry *e;
-		if (k <= sh->mask) {
-			uint64_t v = atomic_load_explicit(&s[k], memory_order_relaxed);
-			if (!v)
-				continue;
-			e = kv_ptr(env, (kv_off)v);
-			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			if (f & KV_E_SNAPNEW) {
-				atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
-				continue;
-			}
-		} else {
-			e = kv_ptr(env, pre[k - sh->mask - 1]);
-		}
-		if (w && !kv_expired(kv_entry_expiry(e), cut)) {
-			size_t sz = kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed));
-			if (used + sz > copy.cap) { /* cannot happen: sized above; never write a partial cut */
+	/* 1. the table's cut entries, hash range by hash range */
+	for (uint64_t h = 0, end = 0; w && h < ((uint64_t)1 << 32); h = end) {
+		kv_spin_lock(&sh->lock);
+		end = step_locked(env, sh, h, STEP_COLLECT, offs, cap, &need);
+		kv_spin_unlock(&sh->lock);
+		if (need > cap) { /* a crowded range: redo it with room for all */
+			kv_off *o = kv_mem_realloc(env, offs, need * sizeof *offs);
+			if (!o) {
 				rc = KV_ENOMEM;
 				w = NULL;
-			} else {
-				memcpy(copy.data + used, e, sz);
-				used += (sz + 7) & ~(size_t)7;
-				n++;
+				break;
 			}
+			offs = o;
+			cap = need;
+			end = h;
+			continue;
 		}
-		if (k > sh->mask) {
+		for (size_t i = 0; i < need && w; i++) {
+			kv_entry *e = kv_ptr(env, offs[i]);
+			if (kv_expired(kv_entry_expiry(e), cut))
+				continue;
+			if ((rc = put_entry(w, e)) != KV_OK)
+				w = NULL;
+			else
+				(*written)++;
+		}
+		kv_spin_lock(&sh->lock);
+		for (size_t i = 0; i < need; i++) {
+			kv_entry *e = kv_ptr(env, offs[i]);
+			atomic_fetch_or_explicit(&e->flags, (uint8_t)KV_E_SNAPNEW, memory_order_relaxed);
+		}
+		kv_spin_unlock(&sh->lock);
+	}
+	/* 2. the pre-images (a failed save skips to releasing them) */
+	for (uint32_t i = 0;;) {
+		kv_spin_lock(&sh->lock);
+		uint32_t n = sh->npreserved;
+		if (i >= n || !w) {
+			sh->snap_pending = 0; /* nothing is preserved any more */
+			kv_spin_unlock(&sh->lock);
+			break;
+		}
+		uint32_t m = n - i < SNAP_STEP ? n - i : SNAP_STEP;
+		memcpy(offs, (kv_off *)kv_ptr(env, sh->preserved) + i, m * sizeof *offs);
+		kv_spin_unlock(&sh->lock);
+		for (uint32_t k = 0; k < m && w; k++) {
+			kv_entry *e = kv_ptr(env, offs[k]);
+			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			if ((f & KV_E_SNAPNEW) || kv_expired(kv_entry_expiry(e), cut))
+				continue;
+			if ((rc = put_entry(w, e)) != KV_OK)
+				w = NULL;
+			else
+				(*written)++;
+		}
+		i += m;
+	}
+	/* 3. free the pre-images; the shard is not pending, the list is ours */
+	for (;;) {
+		kv_spin_lock(&sh->lock);
+		kv_off *pre = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
+		uint32_t m = sh->npreserved < SNAP_STEP ? sh->npreserved : SNAP_STEP;
+		for (uint32_t k = 0; k < m; k++) {
+			kv_entry *e = kv_ptr(env, pre[--sh->npreserved]);
 			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
 			kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
 		}
-	}
-	if (sh->preserved)
-		kv_free(env, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
-	sh->preserved = 0;
-	sh->npreserved = sh->cappreserved = 0;
-	sh->snap_pending = 0;
-	kv_spin_unlock(&sh->lock);
-
-	/* serialise outside the lock */
-	for (size_t off = 0; w && off < used;) {
-		kv_entry *e = (kv_entry *)(copy.data + off);
-		unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-		size_t rec = 10 + ((f & KV_E_TTL) ? 8 : 0) + e->klen + e->vlen;
-		if ((rc = blk_room(w, rec)) != KV_OK) {
-			w = NULL;
+		bool last = sh->npreserved == 0;
+		if (last && sh->preserved) {
+			kv_free(env, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
+			sh->preserved = 0;
+			sh->cappreserved = 0;
+		}
+		kv_spin_unlock(&sh->lock);
+		if (last)
 			break;
-		}
-		char *p = w->blk.data + w->blk.len;
-		put32(p, e->klen);
-		put32(p + 4, e->vlen);
-		p[8] = (char)e->type;
-		p[9] = (char)((f & KV_E_TTL) ? 1 : 0);
-		p += 10;
-		if (f & KV_E_TTL) {
-			put64(p, (uint64_t)kv_entry_expiry(e));
-			p += 8;
-		}
-		memcpy(p, kv_entry_key(e), (size_t)e->klen + e->vlen);
-		w->blk.len += rec;
-		if (w->blk.len - BLK_HDR >= BLK_TARGET)
-			blk_end(w, BLK_ENTRIES);
-		off += (kv_entry_size(e->klen, e->vlen, f) + 7) & ~(size_t)7;
 	}
-	*written += n;
-	kv_buf_free(env, &copy);
+	/* 4. clear the marks */
+	for (uint64_t h = 0; h < ((uint64_t)1 << 32);) {
+		kv_spin_lock(&sh->lock);
+		h = step_locked(env, sh, h, STEP_CLEAR, NULL, 0, NULL);
+		kv_spin_unlock(&sh->lock);
+	}
+	kv_mem_realloc(env, offs, 0);
 	return rc;
 }
 
