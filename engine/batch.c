@@ -354,9 +354,9 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 		if (!kv_lockset_lock(&w->ref, &ls))
 			continue;
 		rc = KV_OK;
-		for (uint32_t s = ls.lo; s < ls.hi && rc == KV_OK; s++) {
-			kv_shard *sh = (ls.bits[s / 64] >> (s % 64) & 1) ? kv_ns_shard(&w->ref, s) : NULL;
-			if (sh && sh->snap_pending)
+		for (uint32_t k = 0; k < ls.nheld && rc == KV_OK; k++) {
+			kv_shard *sh = kv_lockset_at(&w->ref, &ls, k);
+			if (sh->snap_pending)
 				rc = kv_shard_reserve_preserve_locked(env, sh, (uint32_t)cap);
 		}
 		if (rc != KV_OK) {

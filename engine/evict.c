@@ -245,7 +245,8 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out)
 			atomic_store(&h.bound, (uint64_t)k << 32 | g);
 			if (kv_ns_ref(&h, &ref) == KV_OK) {
 				uint32_t n = atomic_load(&sl->nshards);
-				while (reclaimed < budget && work > 0) {
+				/* 0: dropped since kv_ns_ref */
+				while (n && reclaimed < budget && work > 0) {
 					uint32_t si = sl->sweep_shard % n;
 					kv_shard *sh = kv_ns_shard(&ref, si);
 					bool done = true;

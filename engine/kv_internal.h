@@ -490,10 +490,16 @@ static inline bool kv_shard_read_valid(const kv_shard *sh, uint32_t seq)
 	return atomic_load_explicit(&((kv_shard *)sh)->seq, memory_order_relaxed) == seq;
 }
 
-/* Several shards locked at once, in ascending index order (batches, rename). */
+/* Several shards locked at once, in ascending index order (batches, rename).
+ * held[] records the headers actually locked, in order: unlocking walks it and
+ * never looks shards up again, because a drop and re-create may have replaced
+ * the namespace's shard array in between (issue 10's wedge: the old unlock
+ * released other shards and left its own locked forever). */
 typedef struct kv_lockset {
 	uint64_t bits[KV_MAX_SHARDS / 64];
 	uint32_t lo, hi;
+	uint32_t nheld;
+	kv_off   held[KV_MAX_SHARDS];
 } kv_lockset;
 void kv_lockset_init(kv_lockset *ls);
 void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h);
@@ -501,6 +507,7 @@ bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls);   /* false: retry */
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
 kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
+kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k);
 
 int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
 kv_off kv_route_build(kv_env *env, uint32_t n);
