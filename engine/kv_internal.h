@@ -270,6 +270,7 @@ typedef struct kv_entry {
 } kv_entry;
 
 #define KV_E_TTL     0x01u /* an expiry word follows the header */
+#define KV_E_BATCHNEW 0x02u /* written by the all-or-nothing batch holding its shard: not evictable */
 #define KV_E_SNAPNEW 0x04u /* written after the pending snapshot cut */
 
 /* ----------------------------------------------------------- addressing */
@@ -627,6 +628,15 @@ typedef struct kv_wctx {
 	int64_t  credit_keys, credit_bytes; /* about to be freed by this op (rename) */
 	kv_entry *pin;        /* never evict this one either (rename's source) */
 	size_t   nundo, capundo;
+	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
+	 * does not touch them): the shards the batch holds, where eviction may also
+	 * look; xv, victims' keys past keybuf (records of uint32 length + key,
+	 * preallocated); grow is set when the undo log or xv ran out, and the
+	 * batch then retries with larger ones; evictions are counted at commit. */
+	const kv_lockset *ls;
+	kv_buf  *xv;
+	bool     grow;
+	uint32_t nevicted;    /* counted into the namespace at commit */
 	int      nvictims;
 	int      vev[KV_MAX_VICTIMS];
 	uint32_t voff[KV_MAX_VICTIMS], vlen[KV_MAX_VICTIMS];

@@ -21,6 +21,7 @@ static kv_env *g_env;
 static void batch_concurrency(void);
 static void batch_processes(void);
 static void batch_churn(void);
+static void batch_eviction(void);
 
 /* An allocator that fails while fail_now is set, and counts live blocks. */
 static int fail_now;
@@ -467,6 +468,7 @@ int main(int argc, char **argv)
 
 	batch_concurrency();
 	batch_processes();
+	batch_eviction();
 	batch_churn();
 	return t_done();
 }
@@ -971,5 +973,173 @@ static void batch_churn(void)
 			munmap(region, sz);
 		if (cs != MAP_FAILED)
 			munmap(cs, 4096);
+	}
+}
+
+/* ------------------------------------------------ eviction (issue 10) */
+static long ev_evicted, ev_set;
+static void ev_hook(void *ctx, const char *ns, const void *key, size_t klen, int event)
+{
+	(void)ctx;
+	(void)ns;
+	(void)key;
+	(void)klen;
+	if (event == KV_EV_EVICTED)
+		ev_evicted++;
+	else if (event == KV_EV_SET)
+		ev_set++;
+}
+
+static void batch_eviction(void)
+{
+	static const int policies[] = {KV_EVICT_ALLKEYS_LRU, KV_EVICT_ALLKEYS_RANDOM,
+	                               KV_EVICT_VOLATILE_LRU, KV_EVICT_VOLATILE_RANDOM,
+	                               KV_EVICT_VOLATILE_TTL};
+	TEST("every evicting policy with a small max_keys over 16 shards evicts instead of KV_EMAXKEYS")
+	{
+		kv_env *env = t_env(32 << 20);
+		for (size_t p = 0; env && p < sizeof policies / sizeof policies[0]; p++) {
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.max_keys = 10; /* most of the 16 shards hold no key at all */
+			c.eviction = policies[p];
+			char name[16];
+			snprintf(name, sizeof name, "ev%zu", p);
+			kv_ns *ns = t_ns(env, name, &c);
+			if (!ns)
+				continue;
+			int64_t exp = kv_now_ms() + HOUR_MS; /* volatile policies need a TTL */
+			int bad = 0;
+			for (int i = 0; i < 500; i++) {
+				char k[32];
+				int kl = snprintf(k, sizeof k, "key:%d", i);
+				int rc = kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, exp + i, 0, NULL);
+				if (rc != KV_OK && bad++ < 3)
+					fprintf(stderr, "    policy %d, key %d: %s\n", policies[p], i, t_code_name(rc));
+				if (rc == KV_OK && kv_exists(ns, k, (size_t)kl) != KV_OK && bad++ < 3)
+					fprintf(stderr, "    policy %d: key %d was evicted by its own write\n",
+					        policies[p], i);
+			}
+			E(bad == 0);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			if (!E(st.keys == 10 && st.evicted == 490))
+				fprintf(stderr, "    policy %d: %llu keys, %llu evicted\n", policies[p],
+				        (unsigned long long)st.keys, (unsigned long long)st.evicted);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("all-or-nothing batches into a full allkeys-lru namespace evict as needed, hooks included")
+	{
+		kv_env *env = t_env(64 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.max_keys = 50;
+		c.eviction = KV_EVICT_ALLKEYS_LRU;
+		kv_ns *ns = env ? t_ns(env, "evb", &c) : NULL;
+		if (ns) {
+			for (int i = 0; i < 50; i++) {
+				char k[32];
+				int kl = snprintf(k, sizeof k, "old:%d", i);
+				EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			kv_env_set_hook(env, ev_hook, NULL);
+			/* 40 new keys: 40 evictions (more than one write context's 16) */
+			enum { N = 40, M = 300 };
+			static char keys[M][200];
+			static kv_op ops[M];
+			for (int i = 0; i < N; i++) {
+				snprintf(keys[i], sizeof keys[i], "new:%d", i);
+				ops[i] = o_set(keys[i], "w", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+			}
+			kv_error e;
+			EOK(kv_batch(ns, ops, N, KV_BATCH_ALL_OR_NOTHING, NULL, &e));
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 50 && st.evicted == N);
+			E(ev_evicted == N && ev_set == N);
+			int present = 0;
+			for (int i = 0; i < N; i++)
+				present += kv_exists(ns, keys[i], strlen(keys[i])) == KV_OK;
+			E(present == N);
+			/* a batch larger than max_keys cannot keep all its keys: refused whole */
+			for (int i = 0; i < 60; i++) {
+				snprintf(keys[i], sizeof keys[i], "many:%d", i);
+				ops[i] = o_set(keys[i], "w", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+			}
+			ERC(kv_batch(ns, ops, 60, KV_BATCH_ALL_OR_NOTHING, NULL, &e), KV_EMAXKEYS);
+			E(e.item >= 40 && e.item <= 50); /* where its own keys fill the namespace */
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 50 && st.evicted == N); /* and nothing changed */
+			present = 0;
+			for (int i = 0; i < N; i++) {
+				char k[32];
+				int kl = snprintf(k, sizeof k, "new:%d", i);
+				present += kv_exists(ns, k, (size_t)kl) == KV_OK;
+			}
+			E(present == N);
+			/* 300 new keys into 400 long-named ones: the evicted keys' names
+			 * outgrow the room the batch set aside, so it retries with more */
+			c.max_keys = 400;
+			EOK(kv_ns_configure(ns, &c));
+			kv_env_set_hook(env, NULL, NULL);
+			for (int i = 0; i < 400; i++) {
+				char k[200];
+				memset(k, 'x', sizeof k);
+				int kl = snprintf(k, 16, "old:%05d", i);
+				k[kl] = 'x';
+				EOK(kv_set(ns, k, sizeof k, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			kv_env_set_hook(env, ev_hook, NULL);
+			ev_evicted = ev_set = 0;
+			for (int i = 0; i < M; i++) {
+				snprintf(keys[i], sizeof keys[i], "new2:%d", i);
+				ops[i] = o_set(keys[i], "w", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+			}
+			EOK(kv_batch(ns, ops, M, KV_BATCH_ALL_OR_NOTHING, NULL, &e));
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 400);
+			if (!E(ev_evicted == M && ev_set == M))
+				fprintf(stderr, "    %ld evicted, %ld set events\n", ev_evicted, ev_set);
+			present = 0;
+			for (int i = 0; i < M; i++)
+				present += kv_exists(ns, keys[i], strlen(keys[i])) == KV_OK;
+			E(present == M);
+			kv_env_set_hook(env, NULL, NULL);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("eviction never takes more than max_keys allows, and KV_EVICT_NONE still refuses")
+	{
+		kv_env *env = t_env(32 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.max_keys = 3;
+		kv_ns *ns = env ? t_ns(env, "evn", &c) : NULL;
+		if (ns) {
+			EOK(kv_set(ns, K("a"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			EOK(kv_set(ns, K("b"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			EOK(kv_set(ns, K("c"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			ERC(kv_set(ns, K("d"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL), KV_EMAXKEYS);
+			/* volatile-lru with no key carrying a TTL: nothing may go */
+			c.eviction = KV_EVICT_VOLATILE_LRU;
+			EOK(kv_ns_configure(ns, &c));
+			ERC(kv_set(ns, K("d"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL), KV_EMAXKEYS);
+			kv_op ops[2] = {o_set("d", "1", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			                o_set("e", "1", KV_T_TEXT, KV_EXPIRE_NEVER, 0)};
+			expect_aon_failure(ns, ops, 2, 0, KV_EMAXKEYS);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 3 && st.evicted == 0);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
 	}
 }
