@@ -77,7 +77,7 @@ run_sql_file() {
 		( cd "$base.d" && LD_PRELOAD=$SQL_PRELOAD SHARDKV_MEMORY=256MB "$SQLITE3" :memory: \
 			<"$base.in" >"$base.out" 2>&1 )
 		echo "exit $?" >>"$base.out"
-		sed -e 's/ near line [0-9]*:/:/' -e 's/\.tmp-[0-9][0-9]*/.tmp-PID/g' "$base.out" >"$base.norm"
+		sed -e 's/ near line [0-9]*:/:/' -e 's/\.tmp-[0-9][0-9A-Za-z-]*/.tmp-PID/g' "$base.out" >"$base.norm"
 		{ echo "== case: $cname"; cat "$base.norm"; } >>"$dir/actual"
 		# compare this case with its block in the expected file
 		awk -v want="== case: $cname" '
