@@ -386,7 +386,7 @@ static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
 		return;
 	}
 	memset(&err, 0, sizeof(err));
-	rc = load ? kv_load(shardkv_env(), path, ns, NULL, &err) : kv_save(shardkv_env(), ns, path, &err);
+	rc = load ? shardkv_load(path, ns, &err) : shardkv_save(ns, path, &err);
 	if (rc == KV_OK) {
 		sqlite3_result_int(ctx, 1);
 		return;

@@ -70,7 +70,6 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "kvargs.h"
 #include "kvtxn.h"
@@ -162,10 +161,10 @@ static int load_snapshot(const char *name, const char *path, char **pzErr)
 	kv_error err;
 	int      rc;
 
-	if (access(path, F_OK) != 0)
-		return KV_OK; /* no file yet: start empty, the first commit writes it */
 	memset(&err, 0, sizeof(err));
-	rc = kv_load(shardkv_env(), path, name, NULL, &err);
+	rc = shardkv_load(path, name, &err);
+	if (rc == KV_EIO && err.sys_errno == ENOENT)
+		return KV_OK; /* no file yet: start empty, the first commit writes it */
 	if (rc != KV_OK) {
 		*pzErr = sqlite3_mprintf("cannot load snapshot \"%s\" into namespace \"%s\": %s", path, name,
 		                         err.msg[0] ? err.msg : shardkv_errstr(rc));
@@ -184,8 +183,8 @@ static int load_snapshot(const char *name, const char *path, char **pzErr)
 static int check_snapshot_path(const char *path, int at_create, char **pzErr)
 {
 	struct stat st;
-	const char *slash, *why;
-	char       *dir;
+	const char *slash, *why, *root;
+	char       *dir, *file;
 	size_t      n = strlen(path);
 
 	if (n >= PATH_MAX - 64) {
@@ -195,9 +194,14 @@ static int check_snapshot_path(const char *path, int at_create, char **pzErr)
 	}
 	if (!at_create)
 		return SQLITE_OK;
+	root = shardkv_snapshot_dir();
 	slash = strrchr(path, '/');
-	dir = slash == NULL ? sqlite3_mprintf(".")
-	                    : sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (root != NULL) /* confined: the engine refuses absolute names, ".." and links at commit */
+		dir = slash == NULL ? sqlite3_mprintf("%s", root)
+		                    : sqlite3_mprintf("%s/%.*s", root, (int)(slash - path), path);
+	else
+		dir = slash == NULL ? sqlite3_mprintf(".")
+		                    : sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
 	if (dir == NULL)
 		return SQLITE_NOMEM;
 	why = stat(dir, &st) != 0 ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
@@ -206,8 +210,13 @@ static int check_snapshot_path(const char *path, int at_create, char **pzErr)
 		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": its directory: %s", path, why);
 		return SQLITE_ERROR;
 	}
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": not a regular file", path);
+	file = root ? sqlite3_mprintf("%s/%s", root, path) : sqlite3_mprintf("%s", path);
+	if (file == NULL)
+		return SQLITE_NOMEM;
+	why = lstat(file, &st) == 0 && !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+	sqlite3_free(file);
+	if (why != NULL) {
+		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": %s", path, why);
 		return SQLITE_ERROR;
 	}
 	return SQLITE_OK;
@@ -1146,7 +1155,7 @@ static int save_snapshot(kvvtab *p)
 		struct timespec ts = {0, 5 * 1000 * 1000};
 
 		memset(&err, 0, sizeof(err));
-		rc = kv_save(shardkv_env(), kv_ns_name(p->ns), p->zSnapshot, &err);
+		rc = shardkv_save(kv_ns_name(p->ns), p->zSnapshot, &err);
 		if (rc != KV_EBUSY || tries >= 2000)
 			break;
 		nanosleep(&ts, NULL);

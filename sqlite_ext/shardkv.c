@@ -53,6 +53,7 @@ SQLITE_EXTENSION_INIT1
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kvargs.h"
 
@@ -68,10 +69,44 @@ static kv_env         *g_env;           /* written once under g_mutex */
 static ns_entry       *g_ns;            /* cache of handles, under g_mutex */
 static size_t          g_nns, g_capns;
 static _Atomic int64_t g_last_tick;
+static char           *g_snapdir;       /* SHARDKV_SNAPSHOT_DIR, written once with g_env */
 
 kv_env *shardkv_env(void)
 {
 	return g_env;
+}
+
+const char *shardkv_snapshot_dir(void)
+{
+	return g_snapdir;
+}
+
+int shardkv_save(const char *ns, const char *file, kv_error *err)
+{
+	return g_snapdir ? kv_save_at(g_env, ns, g_snapdir, file, err) : kv_save(g_env, ns, file, err);
+}
+
+int shardkv_load(const char *file, const char *ns, kv_error *err)
+{
+	return g_snapdir ? kv_load_at(g_env, g_snapdir, file, ns, NULL, err)
+	                 : kv_load(g_env, file, ns, NULL, err);
+}
+
+/* SHARDKV_SNAPSHOT_DIR: must name a directory; kept as given (the engine opens it per call). */
+static int snapdir_init(char **pzErrMsg)
+{
+	const char *dir = getenv("SHARDKV_SNAPSHOT_DIR");
+	struct stat st;
+
+	if (dir == NULL || *dir == '\0')
+		return KV_OK;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		if (pzErrMsg)
+			*pzErrMsg = sqlite3_mprintf("SHARDKV_SNAPSHOT_DIR \"%.200s\" is not a directory", dir);
+		return KV_EINVAL;
+	}
+	g_snapdir = strdup(dir);
+	return g_snapdir ? KV_OK : KV_ENOMEM;
 }
 
 /* Open the store once per process.  Returns a KV_* code; msg on failure. */
@@ -103,6 +138,11 @@ static int env_init(char **pzErrMsg)
 				return KV_EINVAL;
 			}
 			cfg.memory = (size_t)bytes;
+		}
+		rc = snapdir_init(pzErrMsg);
+		if (rc != KV_OK) {
+			pthread_mutex_unlock(&g_mutex);
+			return rc;
 		}
 		rc = kv_env_open(&cfg, &g_env);
 		if (rc != KV_OK) {
