@@ -166,7 +166,7 @@ static int load_snapshot(const char *name, const char *path, char **pzErr)
 	if (rc == KV_EIO && err.sys_errno == ENOENT)
 		return KV_OK; /* no file yet: start empty, the first commit writes it */
 	if (rc != KV_OK) {
-		*pzErr = sqlite3_mprintf("cannot load snapshot \"%s\" into namespace \"%s\": %s", path, name,
+		*pzErr = sqlite3_mprintf("cannot load snapshot \"%.200s\" into namespace \"%s\": %s", path, name,
 		                         err.msg[0] ? err.msg : shardkv_errstr(rc));
 		(void)kv_ns_drop(shardkv_env(), name);
 	}
@@ -337,7 +337,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab)
 	kvvtab *p = (kvvtab *)pVtab;
 
 	if (p->txn.n > 0) {
-		kvvtab_error(p, "cannot drop kv table \"%s\" while it has uncommitted writes: "
+		kvvtab_error(p, "cannot drop kv table \"%.200s\" while it has uncommitted writes: "
 		                "commit or roll back first", p->zTable);
 		return SQLITE_LOCKED;
 	}
@@ -356,8 +356,8 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew)
 
 	if (p->ns_given)
 		return SQLITE_OK;
-	kvvtab_error(p, "cannot rename kv table \"%s\" to \"%s\": its namespace is its name, so the "
-	                "renamed table would open namespace \"%s\"; create the new table with "
+	kvvtab_error(p, "cannot rename kv table \"%.200s\" to \"%.200s\": its namespace is its name, so "
+	                "the renamed table would open namespace \"%.200s\"; create the new table with "
 	                "namespace='%s' instead", p->zTable, zNew, zNew, kv_ns_name(p->ns));
 	return SQLITE_ERROR;
 }
@@ -1043,7 +1043,7 @@ static int write_expiry(kvvtab *p, sqlite3_value *ttl, sqlite3_value *exp, int i
 
 static int constraint_error(kvvtab *p)
 {
-	kvvtab_error(p, "UNIQUE constraint failed: %s.key", p->zTable);
+	kvvtab_error(p, "UNIQUE constraint failed: %.200s.key", p->zTable);
 	return SQLITE_CONSTRAINT_PRIMARYKEY;
 }
 
@@ -1073,7 +1073,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv, sql
 	}
 	is_insert = sqlite3_value_type(argv[0]) == SQLITE_NULL;
 	if (kvsql_key(argv[2 + KVCOL_KEY], &newk) != 0) {
-		kvvtab_error(p, "NOT NULL constraint failed: %s.key", p->zTable);
+		kvvtab_error(p, "NOT NULL constraint failed: %.200s.key", p->zTable);
 		return SQLITE_CONSTRAINT_NOTNULL;
 	}
 	if (newk.len == 0 || (p->max_key_size && newk.len > p->max_key_size))
@@ -1161,7 +1161,7 @@ static int save_snapshot(kvvtab *p)
 		nanosleep(&ts, NULL);
 	}
 	if (rc != KV_OK) {
-		kvvtab_error(p, "changes were applied but snapshot \"%s\" was not saved: %s", p->zSnapshot,
+		kvvtab_error(p, "changes were applied but snapshot \"%.200s\" was not saved: %s", p->zSnapshot,
 		             err.msg[0] ? err.msg : shardkv_errstr(rc));
 		return SQLITE_IOERR;
 	}

@@ -473,11 +473,17 @@ int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at)
 		break;
 	}
 	case SQLITE_FLOAT: {
-		double us = sqlite3_value_double(v) * 1e6;
+		double  us = sqlite3_value_double(v) * 1e6;
+		int64_t n;
 
 		if (!(us > -9.2e18 && us < 9.2e18)) /* also NaN and infinities */
 			return KVSQL_TTL_RANGE;
-		rc = kv_expiry_from_ttl_us((int64_t)(us < 0 ? us - 0.5 : us + 0.5), expires_at);
+		/* whole microseconds, rounded up as the engine rounds to ms: a
+		 * positive TTL, however small, is never "already expired" */
+		n = (int64_t)us;
+		if ((double)n < us)
+			n++;
+		rc = kv_expiry_from_ttl_us(n, expires_at);
 		break;
 	}
 	default:
