@@ -41,7 +41,9 @@
  *                           engine scan restricted to the common prefix (SQLite
  *                           still checks each row);
  *     anything else         full scan, costed at the number of keys.
- *   Unusable constraints are ignored.  colUsed tells xFilter whether values
+ *   Unusable constraints are ignored, and so are =, IN and ranges under a
+ *   collation other than BINARY (the engine compares bytes).  An IN list is
+ *   reduced to its distinct key bytes first.  colUsed tells xFilter whether values
  *   (and expiry) are read at all; if not, lookups use kv_exists and scans skip
  *   copying values.
  *
@@ -59,6 +61,10 @@
  *   With snapshot='file' the namespace is saved (kv_save) after every commit
  *   that wrote to it.  A save writes the whole namespace, so its cost grows
  *   with the namespace, not with the transaction.
+ *
+ *   The buffer lives in this table object, so DROP TABLE is refused while it
+ *   holds writes (xDestroy), and a table whose namespace is its own name
+ *   refuses ALTER TABLE RENAME (xRename): either would lose or hide data.
  */
 #include "shardkv_sqlite.h"
 
