@@ -160,6 +160,8 @@ run_ctest() {
 	echo "$label: $p ok, $f not ok, exit $rc"
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		bad "$label exited $rc"
+	elif ! grep -q '^# [0-9]* checks, [0-9]* failed' "$out"; then
+		bad "$label ended without its summary line"
 	fi
 }
 if part c; then
