@@ -1151,18 +1151,23 @@ static int kvvtabBegin(sqlite3_vtab *pVtab)
 	return SQLITE_OK;
 }
 
-/* Save the namespace, waiting out a concurrent save of it (up to ~10 s). */
+/*
+ * Save the namespace, waiting out a concurrent save of it for up to 10 s of
+ * wall time in all (a save can itself wait for the directory's other saves, so
+ * the bound is on time, not on tries).
+ */
 static int save_snapshot(kvvtab *p)
 {
 	kv_error err;
+	int64_t  deadline = kv_now_ms() + 10000;
 	int      rc;
 
-	for (int tries = 0;; tries++) {
+	for (;;) {
 		struct timespec ts = {0, 5 * 1000 * 1000};
 
 		memset(&err, 0, sizeof(err));
 		rc = shardkv_save(kv_ns_name(p->ns), p->zSnapshot, &err);
-		if (rc != KV_EBUSY || tries >= 2000)
+		if (rc != KV_EBUSY || kv_now_ms() >= deadline)
 			break;
 		nanosleep(&ts, NULL);
 	}
