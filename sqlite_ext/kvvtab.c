@@ -252,6 +252,16 @@ static int kvvtabInit(sqlite3 *db, int at_create, int argc, const char *const *a
 		kvargs_free(&a);
 		return rc;
 	}
+	if ((a.given & KVARG_DEFAULT_TTL) && a.default_ttl_ms > 0) {
+		int64_t at;
+
+		/* one the engine would refuse at every write: refuse the table instead */
+		if (kv_expiry_from_ttl_ms(a.default_ttl_ms, &at) != KV_OK) {
+			*pzErr = sqlite3_mprintf("default_ttl is out of range (the latest expiry is 9999-12-31)");
+			kvargs_free(&a);
+			return SQLITE_ERROR;
+		}
+	}
 	name = (a.given & KVARG_NAMESPACE) ? a.ns : argv[2];
 	kv_ns_config_init(&cfg);
 	fill_config(&a, &cfg);
