@@ -330,8 +330,6 @@ void pubsubNotifyGeneric(client *c, const void *key, size_t klen, const char *ev
 void pubsubDrainMailbox(client *c);
 size_t pubsubNumChannels(void);
 size_t pubsubNumPatterns(void);
-/* Glob match, Redis stringmatchlen semantics. */
-int stringMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 /* ------------------------------------------------------------- networking.c */
 int  workersStart(int n);
@@ -353,6 +351,14 @@ void persistWaitBgsave(void);
 /* From the main timer: kv_tick, autosave. */
 void persistTick(void);
 void persistSnapshotPath(char *out, size_t outlen);
+
+/* ------------------------------------------------------------- util.c */
+/*
+ * Redis glob match through the engine's one matcher (kv_glob_match), plus
+ * Redis's one quirk that the engine does not share: no pattern, not even "*",
+ * matches the empty string.  nocase: ASCII letters match either case.
+ */
+int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 /* ------------------------------------------------------------- main.c */
 void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
