@@ -3,6 +3,15 @@
  */
 #include "server.h"
 
+#include <time.h>
+
+int64_t ustime_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase)
 {
 	/*
