@@ -445,13 +445,7 @@ shardkv_expire_at(PG_FUNCTION_ARGS)
 
 	require_arg(fcinfo, 2, "expiry time");
 	ts = PG_GETARG_TIMESTAMPTZ(2);
-	if (TIMESTAMP_NOT_FINITE(ts))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("expiry time must be finite")));
-	at = shardkv_timestamptz_to_ms(ts);
-	if (at <= 0)
-		at = 1;					/* before 1970: already passed */
+	at = shardkv_expiry_from_timestamptz(ts);
 	rc = kv_expire(ns, key, klen, at, 0);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
@@ -484,7 +478,6 @@ shardkv_ttl(PG_FUNCTION_ARGS)
 	size_t		klen;
 	const char *key = key_arg(fcinfo, 1, &klen);
 	int64_t		at = 0;
-	int64		left;
 	int			rc = kv_ttl(ns, key, klen, &at);
 
 	if (rc == KV_NOTFOUND)
@@ -492,8 +485,7 @@ shardkv_ttl(PG_FUNCTION_ARGS)
 	CHECK(rc, ns);
 	if (at == 0)
 		PG_RETURN_NULL();
-	left = at - kv_now_ms();
-	PG_RETURN_INTERVAL_P(shardkv_ms_to_interval(left > 0 ? left : 0));
+	PG_RETURN_INTERVAL_P(shardkv_ttl_interval(at));
 }
 
 /* kv.expires_at(ns, key) -> absolute expiry; NULL if missing or never */
@@ -1032,39 +1024,38 @@ eviction_to_name(int policy)
 	return "unknown";
 }
 
-static int64
-nonneg_int64_arg(FunctionCallInfo fcinfo, int n, const char *what)
+/*
+ * A size or count argument, range-checked as int64 before it is narrowed to
+ * the engine's type, so that 4294967301 is refused rather than stored as 5.
+ */
+static uint64
+range_arg(FunctionCallInfo fcinfo, int n, const char *what, int64 max, bool is_int4)
 {
-	int64		v = PG_GETARG_INT64(n);
+	int64		v = is_int4 ? (int64) PG_GETARG_INT32(n) : PG_GETARG_INT64(n);
 
-	if (v < 0)
+	if (v < 0 || v > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", what)));
-	return v;
-}
-
-static int32
-nonneg_int32_arg(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	int32		v = PG_GETARG_INT32(n);
-
-	if (v < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", what)));
-	return v;
+				 errmsg("%s must be between 0 and " INT64_FORMAT, what, max),
+				 errhint("0 means the default.")));
+	return (uint64) v;
 }
 
 static int64
 default_ttl_arg(FunctionCallInfo fcinfo, int n)
 {
 	int64		ms = shardkv_interval_ms(PG_GETARG_INTERVAL_P(n));
+	int64_t		at;
 
 	if (ms < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("default_ttl must not be negative")));
+	if (ms > 0 && kv_expiry_from_ttl_ms(ms, &at) != KV_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("default_ttl out of range"),
+				 errdetail("An expiry must fall before the year 10000.")));
 	return ms;
 }
 
@@ -1078,10 +1069,10 @@ ns_config_args(FunctionCallInfo fcinfo, int first, kv_ns_config *cfg)
 	int			a = first;
 
 	if (!PG_ARGISNULL(a))
-		cfg->max_keys = (uint64_t) nonneg_int64_arg(fcinfo, a, "max_keys");
+		cfg->max_keys = range_arg(fcinfo, a, "max_keys", PG_INT64_MAX, false);
 	a++;
 	if (!PG_ARGISNULL(a))
-		cfg->max_memory = (uint64_t) nonneg_int64_arg(fcinfo, a, "max_memory");
+		cfg->max_memory = range_arg(fcinfo, a, "max_memory", PG_INT64_MAX, false);
 	a++;
 	if (!PG_ARGISNULL(a))
 		cfg->default_ttl_ms = default_ttl_arg(fcinfo, a);
@@ -1090,10 +1081,11 @@ ns_config_args(FunctionCallInfo fcinfo, int first, kv_ns_config *cfg)
 		cfg->eviction = eviction_from_text(PG_GETARG_TEXT_PP(a));
 	a++;
 	if (!PG_ARGISNULL(a))
-		cfg->max_key_size = (uint32_t) nonneg_int32_arg(fcinfo, a, "max_key_size");
+		cfg->max_key_size = (uint32_t) range_arg(fcinfo, a, "max_key_size", KV_KEY_SIZE_LIMIT, true);
 	a++;
 	if (!PG_ARGISNULL(a))
-		cfg->max_value_size = (uint32_t) nonneg_int64_arg(fcinfo, a, "max_value_size");
+		cfg->max_value_size = (uint32_t) range_arg(fcinfo, a, "max_value_size",
+												   KV_VALUE_SIZE_LIMIT, false);
 }
 
 /*
@@ -1116,10 +1108,8 @@ shardkv_create_namespace(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	kv_ns_config_init(&cfg);
 	if (!PG_ARGISNULL(1))
-		cfg.shards = (uint32_t) nonneg_int32_arg(fcinfo, 1, "shards");
+		cfg.shards = (uint32_t) range_arg(fcinfo, 1, "shards", KV_MAX_SHARDS, true);
 	ns_config_args(fcinfo, 2, &cfg);
-	if (cfg.max_value_size > KV_VALUE_SIZE_LIMIT)
-		shardkv_report(KV_EINVAL, name, NULL);
 
 	rc = kv_ns_create(env, name, &cfg);
 	if (rc == KV_ENSEXISTS && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8))
@@ -1146,8 +1136,6 @@ shardkv_alter_namespace(PG_FUNCTION_ARGS)
 	rc = kv_ns_stats_get(ns, &st);
 	CHECK(rc, ns);
 	ns_config_args(fcinfo, 1, &st.config);
-	if (st.config.max_value_size > KV_VALUE_SIZE_LIMIT)
-		shardkv_report(KV_EINVAL, kv_ns_name(ns), NULL);
 	rc = kv_ns_configure(ns, &st.config);
 	CHECK(rc, ns);
 	PG_RETURN_VOID();

@@ -294,6 +294,13 @@ static HTAB *ns_cache = NULL;
 kv_ns *
 shardkv_ns_cstr(const char *name)
 {
+	return shardkv_ns_lookup(name, false);
+}
+
+/* The namespace's handle; with missing_ok, NULL when it does not exist. */
+kv_ns *
+shardkv_ns_lookup(const char *name, bool missing_ok)
+{
 	char		key[KV_NS_NAME_MAX + 1];
 	size_t		len = strlen(name);
 	NsCacheEntry *e;
@@ -323,6 +330,8 @@ shardkv_ns_cstr(const char *name)
 		if (rc != KV_OK)
 		{
 			hash_search(ns_cache, key, HASH_REMOVE, NULL);
+			if (rc == KV_ENONS && missing_ok)
+				return NULL;
 			shardkv_report(rc, name, NULL);
 		}
 	}
@@ -660,38 +669,84 @@ shardkv_load_default(int elevel)
 
 /* ---------------------------------------------------------- time helpers */
 
-/* Interval -> milliseconds, months as 30 days (as extract(epoch) counts them). */
+/*
+ * TTL arithmetic is the engine's (kv_expiry_from_ttl_us, kv_expiry_check,
+ * kv_ttl_remaining); the host only turns PostgreSQL intervals and timestamps
+ * into microseconds and milliseconds, and the engine's KV_EINVAL into 22008.
+ */
+static void
+report_expiry_range(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("%s out of range", what),
+			 errdetail("An expiry must fall before the year 10000.")));
+}
+
+/* Interval -> microseconds, months as 30 days (as extract(epoch) counts them). */
+static int64
+interval_us(Interval *iv, const char *what)
+{
+	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+	int64		us;
+
+	if (pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, iv->time, &us))
+		report_expiry_range(what);
+	return us;
+}
+
+/* Interval -> milliseconds (truncated), for namespace settings. */
 int64
 shardkv_interval_ms(Interval *iv)
 {
-	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
-	int64		ms;
-
-	if (pg_mul_s64_overflow(days, INT64CONST(86400000), &ms) ||
-		pg_add_s64_overflow(ms, iv->time / 1000, &ms))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("interval out of range")));
-	return ms;
+	return interval_us(iv, "interval") / 1000;
 }
 
 /* A positive TTL -> absolute expiry; NULL TTL is the caller's business. */
 int64
 shardkv_expiry_from_ttl(Interval *ttl)
 {
-	int64		ms = shardkv_interval_ms(ttl);
-	int64		at;
+	int64		us = interval_us(ttl, "ttl");
+	int64_t		at;
 
-	if (ms <= 0)
+	if (us <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be positive"),
 				 errhint("Use kv.persist() to remove an expiry and kv.delete() to remove a key.")));
-	if (pg_add_s64_overflow(kv_now_ms(), ms, &at))
+	if (kv_expiry_from_ttl_us(us, &at) != KV_OK)
+		report_expiry_range("ttl");
+	return at;
+}
+
+/*
+ * An absolute expiry given as timestamptz -> engine ms.  Infinity and times
+ * beyond the engine's KV_EXPIRES_MAX are refused; a time before 1970 has
+ * passed already (1 ms after the epoch: expired, not "never").
+ */
+int64
+shardkv_expiry_from_timestamptz(TimestampTz ts)
+{
+	int64		at;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("ttl out of range")));
+				 errmsg("expiry time must be finite")));
+	at = shardkv_timestamptz_to_ms(ts);
+	if (at <= 0)
+		return 1;
+	if (kv_expiry_check(at) != KV_OK)
+		report_expiry_range("expiry time");
 	return at;
+}
+
+/* Time left until an absolute expiry (never negative). */
+Interval *
+shardkv_ttl_interval(int64 expires_at)
+{
+	return shardkv_ms_to_interval(kv_ttl_remaining(expires_at, kv_now_ms(), 1));
 }
 
 Interval *
@@ -707,10 +762,20 @@ shardkv_ms_to_interval(int64 ms)
 #define PG_EPOCH_OFFSET_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
+/*
+ * Never fails: a stored expiry beyond timestamptz's range (from a file written
+ * before the engine capped expiries, say) reads as infinity, so that one odd
+ * key cannot make a whole scan fail.
+ */
 TimestampTz
 shardkv_ms_to_timestamptz(int64 ms)
 {
-	return (ms - PG_EPOCH_OFFSET_MS) * 1000;
+	int64		us;
+
+	if (pg_mul_s64_overflow(ms - PG_EPOCH_OFFSET_MS, 1000, &us) ||
+		!IS_VALID_TIMESTAMP(us))
+		return ms > 0 ? DT_NOEND : DT_NOBEGIN;
+	return us;
 }
 
 int64

@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "kv.h"
+#include "engine_compat.h"	/* TEMPORARY, until engine-files lands */
 
 /* Shared state of the host, next to the engine region in shared memory. */
 typedef struct ShardkvShared
@@ -63,6 +64,7 @@ extern ShardkvShared *shardkv_shared;
 extern kv_env *shardkv_get_env(void);
 extern kv_ns *shardkv_ns(text *name);
 extern kv_ns *shardkv_ns_cstr(const char *name);
+extern kv_ns *shardkv_ns_lookup(const char *name, bool missing_ok);
 extern void shardkv_report(int rc, const char *ns, const kv_error *err) pg_attribute_noreturn();
 extern const char *shardkv_status_token(int rc);
 extern int	shardkv_status_sqlstate(int rc);
@@ -73,6 +75,8 @@ extern bool shardkv_busy_wait(int rc, TimestampTz start);
 extern bool shardkv_load_default(int elevel);
 extern int64 shardkv_interval_ms(Interval *iv);
 extern int64 shardkv_expiry_from_ttl(Interval *ttl);
+extern int64 shardkv_expiry_from_timestamptz(TimestampTz ts);
+extern Interval *shardkv_ttl_interval(int64 expires_at);
 extern Interval *shardkv_ms_to_interval(int64 ms);
 extern TimestampTz shardkv_ms_to_timestamptz(int64 ms);
 extern int64 shardkv_timestamptz_to_ms(TimestampTz ts);
