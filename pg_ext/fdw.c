@@ -527,17 +527,14 @@ fill_row(TupleTableSlot *slot, const ColumnMap *map, const char *key, size_t kle
 		 const char *val, size_t vlen, int type, int64 expires_at)
 {
 	int			natts = slot->tts_tupleDescriptor->natts;
-	int			klen_out;
-	char	   *k;
 
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * natts);
-	k = shardkv_stored_to_cstring(key, klen, KV_T_BYTES, &klen_out);
-	slot->tts_values[map->key - 1] = PointerGetDatum(cstring_to_text_with_len(k, klen_out));
+	slot->tts_values[map->key - 1] = shardkv_text_or_hex(key, klen);
 	slot->tts_isnull[map->key - 1] = false;
 	if (map->value)
 		slot->tts_values[map->value - 1] =
-			shardkv_value_as(map->value_type, val, vlen, type, &slot->tts_isnull[map->value - 1]);
+			shardkv_value_as_row(map->value_type, val, vlen, type, &slot->tts_isnull[map->value - 1]);
 	if (map->expires && expires_at != 0)
 	{
 		slot->tts_values[map->expires - 1] =

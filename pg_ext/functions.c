@@ -93,6 +93,45 @@ shardkv_stored_to_cstring(const char *data, size_t len, int type, int *outlen)
 }
 
 /*
+ * Bytes as text for reads that return many rows (kv.keys, kv.scan, kv.mget, the
+ * FDW, kv.random_key): one key or value that is not valid UTF-8 (binary data,
+ * or bytes written by another host) must not fail the whole read, so such bytes
+ * come back in bytea's hex text form, "\x0aff".  kv.scan's type column tells a
+ * bytes value from text; kv.get_bytea reads the value itself.
+ */
+Datum
+shardkv_text_or_hex(const char *data, size_t len)
+{
+	char	   *s;
+	int			slen;
+
+	if (len <= MaxAllocSize / 2 - VARHDRSZ - 2 &&
+		!pg_verify_mbstr(PG_UTF8, data, (int) Min(len, (size_t) INT_MAX), true))
+	{
+		text	   *t = palloc(VARHDRSZ + 2 + len * 2);
+
+		SET_VARSIZE(t, VARHDRSZ + 2 + len * 2);
+		memcpy(VARDATA(t), "\\x", 2);
+		hex_encode(data, len, VARDATA(t) + 2);
+		return PointerGetDatum(t);
+	}
+	s = shardkv_stored_to_cstring(data, len, KV_T_BYTES, &slen);
+	return PointerGetDatum(cstring_to_text_with_len(s, slen));
+}
+
+/* shardkv_value_as for many-row reads: text never fails on binary bytes. */
+Datum
+shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *isnull)
+{
+	if (typid == TEXTOID && type != KV_T_NULL)
+	{
+		*isnull = false;
+		return shardkv_text_or_hex(data, len);
+	}
+	return shardkv_value_as(typid, data, len, type, isnull);
+}
+
+/*
  * A stored value as SQL type typid (text, bytea or jsonb), converting as a cast
  * would: any value reads as bytea (its bytes); text needs valid UTF-8; jsonb
  * needs valid JSON text.  A stored SQL NULL (KV_T_NULL) reads as NULL.
@@ -661,14 +700,11 @@ shardkv_random_key(PG_FUNCTION_ARGS)
 {
 	kv_ns	   *ns = ns_arg(fcinfo, 0);
 	int			rc = kv_random_key(ns, &vbuf);
-	int			len;
-	char	   *k;
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
 	CHECK(rc, ns);
-	k = shardkv_stored_to_cstring(vbuf.data, vbuf.len, KV_T_BYTES, &len);
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(k, len));
+	PG_RETURN_DATUM(shardkv_text_or_hex(vbuf.data, vbuf.len));
 }
 
 /* ------------------------------------------------------------- batches */
@@ -777,7 +813,7 @@ mget_impl(FunctionCallInfo fcinfo, Oid typid)
 		values[0] = keys[i];
 		values[1] = (Datum) 0;
 		if (ops[i].status == KV_OK)
-			values[1] = shardkv_value_as(typid, arena.data + ops[i].out_off, ops[i].out_len,
+			values[1] = shardkv_value_as_row(typid, arena.data + ops[i].out_off, ops[i].out_len,
 										 ops[i].out_type, &nulls[1]);
 		else if (ops[i].status != KV_NOTFOUND)
 			shardkv_report(ops[i].status, kv_ns_name(ns), NULL);
@@ -955,13 +991,10 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 		{
 			Datum		values[4];
 			bool		nulls[4] = {false, false, false, false};
-			int			klen;
-			char	   *k = shardkv_stored_to_cstring(it->data, it->klen, KV_T_BYTES, &klen);
-
-			values[0] = PointerGetDatum(cstring_to_text_with_len(k, klen));
+			values[0] = shardkv_text_or_hex(it->data, it->klen);
 			if (with_values)
 			{
-				values[1] = shardkv_value_as(TEXTOID, it->data + it->klen, it->vlen, it->type,
+				values[1] = shardkv_value_as_row(TEXTOID, it->data + it->klen, it->vlen, it->type,
 											 &nulls[1]);
 				values[2] = CStringGetTextDatum(shardkv_type_name(it->type));
 				if (it->expires_at)

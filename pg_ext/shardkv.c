@@ -30,6 +30,7 @@
  */
 #include "shardkv.h"
 
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -525,6 +526,33 @@ snapshot_dir_abs(void)
 	return dir;
 }
 
+/* Names the file system would refuse get 22023 here, not an I/O error later. */
+static void
+check_file_name(const char *file)
+{
+	const char *p = file;
+
+	if (strlen(file) >= MAXPGPATH - 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("snapshot file name is too long"),
+				 errdetail("A snapshot path has at most %d bytes.", MAXPGPATH - 65)));
+	while (*p)
+	{
+		size_t		n = strcspn(p, "/");
+
+		/* room for the engine's ".tmp-<pid>" suffix */
+		if (n > NAME_MAX - 32)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("snapshot file name is too long"),
+					 errdetail("Each component of a snapshot path has at most %d bytes.",
+							   NAME_MAX - 32)));
+		p += n;
+		p += strspn(p, "/");
+	}
+}
+
 /*
  * Resolve a user-supplied snapshot file name (NULL: shardkv.snapshot_file)
  * inside shardkv.snapshot_dir.  No ".." component, and an absolute path must
@@ -543,6 +571,7 @@ shardkv_snapshot_path(const char *file, bool for_write)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("snapshot file name must not be empty")));
+	check_file_name(file);
 	if (path_contains_parent_reference(file) || strcmp(file, "..") == 0 ||
 		strncmp(file, "../", 3) == 0)
 		ereport(ERROR,

@@ -83,6 +83,8 @@ extern int64 shardkv_timestamptz_to_ms(TimestampTz ts);
 
 /* Conversions between stored values and SQL values (functions.c). */
 extern Datum shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull);
+extern Datum shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *isnull);
+extern Datum shardkv_text_or_hex(const char *data, size_t len);
 extern const char *shardkv_value_from(Oid typid, Datum d, size_t *len, int *type);
 extern const char *shardkv_type_name(int type);
 extern const char *shardkv_key_bytes(text *t, size_t *klen);
