@@ -1066,10 +1066,14 @@ range_arg(FunctionCallInfo fcinfo, int n, const char *what, int64 max, bool is_i
 {
 	int64		v = is_int4 ? (int64) PG_GETARG_INT32(n) : PG_GETARG_INT64(n);
 
-	if (v < 0 || v > max)
+	if (v < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between 0 and " INT64_FORMAT, what, max),
+				 errmsg("%s must not be negative", what)));
+	if (v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most " INT64_FORMAT, what, max),
 				 errhint("0 means the default.")));
 	return (uint64) v;
 }
