@@ -131,10 +131,28 @@ typedef struct kv_error {
 #define KV_T_BYTES 0 /* opaque bytes (Redis strings, PG bytea, SQLite BLOB) */
 #define KV_T_TEXT  1 /* UTF-8 text */
 #define KV_T_INT   2 /* signed 64-bit integer, decimal text */
-#define KV_T_REAL  3 /* double, shortest round-trip decimal text */
+#define KV_T_REAL  3 /* double, kv_fmt_double's text ("0.3", "1e-18", "1e+21") */
 #define KV_T_JSON  4 /* JSON text (PG jsonb) */
 #define KV_T_NULL  5 /* SQL NULL, empty value */
 #define KV_T_NONE  (-1) /* in kv_buf.type: there was no value */
+
+/* ------------------------------------------------------------- numbers */
+/* Room for any text kv_fmt_double writes, its NUL included. */
+#define KV_DOUBLE_BUFSZ 32
+
+/*
+ * The canonical text of a double, the one every host shows and stores for
+ * KV_T_REAL: the shortest decimal that strtod reads back to the same double.
+ * Plain decimal when 1e-7 <= |d| < 1e21 ("0.3", "100", "0.000001",
+ * "123456789012345680000"), exponent form outside it ("1e-7", "1.5e+21",
+ * "5e-324"), as JavaScript's Number#toString writes numbers.  -0.0 gives "-0"
+ * (it round-trips; kv_incr_float never stores it).  NaN and infinities are not
+ * numbers here: they give "" and 0, and callers refuse them first.
+ * Writes the text and its NUL into buf when it fits in cap bytes (always with
+ * cap >= KV_DOUBLE_BUFSZ), else buf[0] = 0 when cap > 0.  Returns its length
+ * without the NUL.  No lock, no allocation, bounded work.
+ */
+KV_API size_t kv_fmt_double(double d, char *buf, size_t cap);
 
 /* ------------------------------------------------------------- buffers */
 typedef struct kv_val {
@@ -269,6 +287,14 @@ KV_API int kv_ns_drop(kv_env *env, const char *name);
  * Errors: KV_ENSNAME, KV_ENONS, KV_ENOMEM.
  */
 KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
+
+/*
+ * The engine's namespace-name rule for a name given with a length (SQL text,
+ * RESP bulk strings): 1..KV_NS_NAME_MAX bytes of [A-Za-z0-9_.:-].  A NUL byte
+ * inside the len bytes (len != strlen) is refused, so a host can never act on a
+ * shortened name.  Returns KV_OK or KV_ENSNAME.  No lock.
+ */
+KV_API int kv_ns_name_check(const char *name, size_t len);
 KV_API void kv_ns_close(kv_ns *ns);
 KV_API const char *kv_ns_name(const kv_ns *ns);
 
@@ -320,6 +346,46 @@ KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
 #define KV_EXPIRE_NEVER   (-1)       /* no expiry */
 #define KV_EXPIRE_KEEP    (-2)       /* keep the old key's expiry (Redis KEEPTTL) */
 
+/*
+ * Expiry vocabulary: the one TTL arithmetic of every host.
+ *
+ * KV_EXPIRES_MAX is the latest absolute expiry the engine accepts:
+ * 9999-12-31T23:59:59.999Z in ms since the epoch.  Every write that takes an
+ * absolute expires_at (kv_set, kv_expire, batch SET) refuses a later time with
+ * KV_EINVAL, and a default_ttl_ms that would land past it makes the write fail
+ * with KV_EINVAL too.
+ *
+ * Relative -> absolute (one rule): expires_at = now + ttl.  A TTL in
+ * microseconds is added to the current time in microseconds and the sum is
+ * rounded UP to a whole ms, so a positive TTL never expires earlier than asked
+ * and a 1 us TTL is not "already expired" when the call returns.  A TTL <= 0
+ * gives an absolute time at or before now (never below 1, so never a
+ * KV_EXPIRE_* sentinel): passed to a write, it deletes the key as Redis's
+ * EXPIRE with a negative TTL does.  Hosts that refuse non-positive TTLs (SET EX
+ * 0) check that themselves.  A result past KV_EXPIRES_MAX, or one that would
+ * overflow int64, is KV_EINVAL: refused, never wrapped or clamped.
+ */
+#define KV_EXPIRES_MAX INT64_C(253402300799999)
+
+KV_API int kv_expiry_from_ttl_ms(int64_t ttl_ms, int64_t *expires_at);
+KV_API int kv_expiry_from_ttl_us(int64_t ttl_us, int64_t *expires_at);
+
+/*
+ * Check an absolute expiry given by a client: KV_OK for 1..KV_EXPIRES_MAX and
+ * for the sentinels KV_EXPIRE_DEFAULT, KV_EXPIRE_NEVER, KV_EXPIRE_KEEP;
+ * KV_EINVAL for anything else (past KV_EXPIRES_MAX, or below -2).
+ */
+KV_API int kv_expiry_check(int64_t expires_at);
+
+/*
+ * Time left until expires_at, as Redis's TTL and PTTL commands report it:
+ * in units of unit_ms, rounded to nearest with halves up ((ms + 500) / 1000 for
+ * unit_ms 1000; unit_ms <= 1 gives ms).  expires_at <= 0 (no expiry) gives -1.
+ * A time at or before now_ms gives 0 (Redis answers 0 for a key that expires
+ * while the command runs; a key already gone is the host's KV_NOTFOUND, -2).
+ */
+KV_API int64_t kv_ttl_remaining(int64_t expires_at, int64_t now_ms, int64_t unit_ms);
+
 /* kv_set flags */
 #define KV_SET_NX 0x1u /* only if absent: KV_EXISTS otherwise */
 #define KV_SET_XX 0x2u /* only if present: KV_NOTFOUND otherwise */
@@ -363,11 +429,14 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 
 /*
  * Float increment with Redis INCRBYFLOAT semantics: `by` is decimal text (as
- * strtold reads it, e.g. "0.1", "-5", "1e3"), the arithmetic is long double,
- * and the result is stored as decimal text without exponent or trailing zeros
- * (type KV_T_REAL).  If result_text is not NULL it receives that text; if result
- * is not NULL, its value as a double.  Errors: KV_ENOTFLOAT (the stored value or
- * `by` is not a number, or the result is not finite), limit errors.
+ * strtold reads it, e.g. "0.1", "-5", "1e3"), the arithmetic is long double as
+ * in Redis, and the sum is rounded to a double and stored as kv_fmt_double's
+ * text (type KV_T_REAL; 0.1 + 0.2 stores "0.3", 1e-18 stores "1e-18", -0 stores
+ * "0"), at most KV_DOUBLE_BUFSZ - 1 bytes, which this call always reads back.
+ * If result_text is not NULL it receives that text; if result is not NULL, the
+ * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number, or
+ * the result is not a finite double), KV_EINVAL (a new key's default TTL lands
+ * past KV_EXPIRES_MAX), limit errors.
  */
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by, size_t bylen,
                          double *result, kv_buf *result_text);

@@ -662,6 +662,11 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 uint64_t kv_env_dirty(kv_env *env);
 
 /* ------------------------------------------------------------ expiry */
+/* ttl.c: now + ttl under kv.h's rule, with the clock given (KV_EINVAL past
+ * KV_EXPIRES_MAX); kv_expiry_from_ttl_* call these with the real clock. */
+int kv_expiry_add_ms(int64_t now_ms, int64_t ttl_ms, int64_t *expires_at);
+int kv_expiry_add_us(int64_t now_us, int64_t ttl_us, int64_t *expires_at);
+
 static inline bool kv_expired(int64_t exp, int64_t now)
 {
 	return exp != 0 && exp <= now;
