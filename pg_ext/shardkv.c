@@ -32,6 +32,7 @@
 
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -771,11 +772,20 @@ shardkv_expiry_from_timestamptz(TimestampTz ts)
 	return at;
 }
 
-/* Time left until an absolute expiry (never negative). */
+/*
+ * Time left until an absolute expiry (never negative).  The engine rounds an
+ * expiry up to the next ms; "now" is rounded up the same way here, so a TTL
+ * never reads back longer than it was set.
+ */
 Interval *
 shardkv_ttl_interval(int64 expires_at)
 {
-	return shardkv_ms_to_interval(kv_ttl_remaining(expires_at, kv_now_ms(), 1));
+	struct timespec ts;
+	int64		now_ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (int64) ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000;
+	return shardkv_ms_to_interval(kv_ttl_remaining(expires_at, now_ms, 1));
 }
 
 Interval *

@@ -29,7 +29,6 @@
 #include "utils/timestamp.h"
 
 #include "kv.h"
-#include "engine_compat.h"	/* TEMPORARY, until engine-files lands */
 
 /* Shared state of the host, next to the engine region in shared memory. */
 typedef struct ShardkvShared

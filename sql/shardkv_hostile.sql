@@ -109,6 +109,16 @@ SELECT kv.alter_namespace('h_lim', max_value_size => 2147483640);
 SELECT max_value_size FROM kv.namespaces() WHERE name = 'h_lim';
 SELECT count(*) AS h_x_created FROM kv.namespaces() WHERE name = 'h_x';
 
+-- kv.incr_float stores the shortest text that reads back (the engine's
+-- kv_fmt_double): 1e-18 is not stored as 0, and 2e300 can be incremented again
+SELECT kv.incr_float('h_lim', 'tiny', 1e-18), kv.get('h_lim', 'tiny');
+SELECT kv.incr_float('h_lim', 'huge', 1e300), kv.incr_float('h_lim', 'huge', 1e300);
+SELECT kv.get('h_lim', 'huge'), kv.incr_float('h_lim', 'huge', 1);
+SELECT pg_temp.err($$SELECT kv.incr_float('h_lim', 'huge', 1.7e308)$$);
+SELECT pg_temp.err($$SELECT kv.incr_float('h_lim', 'huge', 1.7e308)$$) AS not_finite;
+SELECT kv.get('h_lim', 'huge');
+SELECT kv.incr_float('h_lim', 'tiny', 1e-18), kv.get('h_lim', 'tiny');
+
 -- snapshot names: over-long names are 22023, not an internal error
 SELECT pg_temp.err($$SELECT kv.save('h_lim', repeat('a', 300))$$);
 SELECT pg_temp.err($$SELECT kv.load('h_lim', repeat('a', 300))$$);
