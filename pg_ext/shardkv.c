@@ -90,12 +90,44 @@ shardkv_shmem_request(void)
 	RequestAddinShmemSpace(shardkv_shmem_size());
 }
 
-/* Postmaster, before shared memory goes away (shutdown or crash reset). */
+/*
+ * Postmaster, just before shared memory goes away: at shutdown, and when a
+ * backend crashed and the postmaster reinitialises shared memory (PG 15 runs
+ * shmem_exit(1), hence this callback, then re-creates the segment, calls
+ * shmem_startup_hook again, and restarts the worker, which reloads the last
+ * snapshot).  The old region is still mapped here, so its counters can be
+ * read: say what the store loses.  Only the host's own atomics are read, never
+ * the engine's structures, which a crashed backend may have left half-written.
+ * The dirty count is the worker's last tick (shardkv.tick_interval ago at most).
+ */
+static void
+log_store_loss(int code)
+{
+	uint64		dirty = pg_atomic_read_u64(&shardkv_shared->dirty);
+	char	   *path;
+	struct stat st;
+	bool		have_file;
+
+	if (dirty == 0 && code == 0)
+		return;					/* saved at shutdown: nothing is lost */
+	path = psprintf("%s/%s", make_absolute_path(shardkv_snapshot_dir), shardkv_snapshot_file);
+	have_file = stat(path, &st) == 0;
+	ereport(LOG,
+			(errmsg("shardkv store discarded with " UINT64_FORMAT " writes made after the last snapshot",
+					dirty),
+			 have_file ?
+			 errdetail("The snapshot \"%s\" is %lld seconds old; a crash loses what was written after the last snapshot.",
+					   path, (long long) (time(NULL) - st.st_mtime)) :
+			 errdetail("There is no snapshot \"%s\": the store restarts empty.", path),
+			 code != 0 ? errhint("The store reloads the snapshot once shared memory is reinitialised.") : 0));
+}
+
 static void
 shardkv_env_close_cb(int code, Datum arg)
 {
-	(void) code;
 	(void) arg;
+	if (shardkv_shared)
+		log_store_loss(code);
 	if (shardkv_env)
 		kv_env_close(shardkv_env);
 	shardkv_env = NULL;
