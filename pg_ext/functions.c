@@ -774,6 +774,7 @@ ops_for_keys(Datum *keys, int n, int op)
 
 	for (i = 0; i < n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();	/* before the engine call: a cancel costs nothing */
 		ops[i].op = op;
 		ops[i].key = shardkv_key_bytes(DatumGetTextPP(keys[i]), &ops[i].klen);
 	}
@@ -810,6 +811,7 @@ mget_impl(FunctionCallInfo fcinfo, Oid typid)
 		Datum		values[2];
 		bool		nulls[2] = {false, true};
 
+		CHECK_FOR_INTERRUPTS();
 		values[0] = keys[i];
 		values[1] = (Datum) 0;
 		if (ops[i].status == KV_OK)
@@ -863,6 +865,7 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 			expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(4));
 		for (i = 0; i < n; i++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			ops[i].expires_at = expires;
 			if (vnulls[i])
 			{
@@ -889,6 +892,7 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 		bool		nulls[3] = {false, false, false};
 		int			st = ops[i].status;
 
+		CHECK_FOR_INTERRUPTS();
 		values[0] = keys[i];
 		if (op == KV_OP_EXISTS)
 		{
