@@ -516,6 +516,45 @@ detail_sentence(const char *msg)
 	return s;
 }
 
+/*
+ * SQLSTATE of a failed snapshot file operation: errcode_for_file_access()'s
+ * classes, plus the errnos the engine's confined file handling gives (a
+ * symlink on the way, a file that is not a regular file, an over-long name),
+ * which it would call internal errors.
+ */
+static int
+file_errno_sqlstate(int e)
+{
+	switch (e)
+	{
+		case EPERM:
+		case EACCES:
+		case EROFS:
+		case ELOOP:				/* a symlink in a confined path */
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+		case ENOENT:
+			return ERRCODE_UNDEFINED_FILE;
+		case EEXIST:
+			return ERRCODE_DUPLICATE_FILE;
+		case ENOTDIR:
+		case EISDIR:
+		case EINVAL:			/* a FIFO, device or socket */
+			return ERRCODE_WRONG_OBJECT_TYPE;
+		case ENOSPC:
+		case EDQUOT:
+		case EFBIG:
+			return ERRCODE_DISK_FULL;
+		case ENFILE:
+		case EMFILE:
+		case ENOMEM:
+			return ERRCODE_INSUFFICIENT_RESOURCES;
+		case ENAMETOOLONG:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		default:
+			return ERRCODE_IO_ERROR;
+	}
+}
+
 void
 shardkv_report(int rc, const char *ns, const kv_error *err)
 {
@@ -535,9 +574,13 @@ shardkv_report(int rc, const char *ns, const kv_error *err)
 	{
 		errno = save_errno;
 		ereport(ERROR,
-				(errcode_for_file_access(),
+				(errcode(file_errno_sqlstate(save_errno)),
 				 errmsg("snapshot input/output error: %m"),
-				 detail ? errdetail_internal("%s", detail) : 0));
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 save_errno == ELOOP ?
+				 errhint("Snapshot paths may not pass through symbolic links.") :
+				 save_errno == EINVAL ?
+				 errhint("Snapshots are read only from regular files.") : 0));
 	}
 	ereport(ERROR,
 			(errcode(si->sqlstate),
