@@ -1350,7 +1350,8 @@ shardkv_save(PG_FUNCTION_ARGS)
 	kv_env	   *env = shardkv_get_env();
 	char	   *ns = opt_cstring(fcinfo, 0);
 	char	   *file = opt_cstring(fcinfo, 1);
-	char	   *path;
+	char	   *dir;
+	char	   *name;
 	kv_error	err;
 	TimestampTz start;
 	int			rc;
@@ -1366,12 +1367,12 @@ shardkv_save(PG_FUNCTION_ARGS)
 				 errmsg("saving one namespace needs a file name"),
 				 errdetail("The default file, shardkv.snapshot_file, holds every namespace and is loaded at start."),
 				 errhint("Use kv.save('%s', 'name.snap').", ns)));
-	path = shardkv_snapshot_path(file, true);
+	name = shardkv_snapshot_name(file, true, &dir);
 	start = GetCurrentTimestamp();
 	do
 	{
 		memset(&err, 0, sizeof(err));
-		rc = kv_save(env, ns, path, &err);
+		rc = kv_save_at(env, ns, dir, name, &err);
 	} while (shardkv_busy_wait(rc, start));
 	if (rc != KV_OK)
 		shardkv_report(rc, ns, &err);
@@ -1387,7 +1388,8 @@ shardkv_load(PG_FUNCTION_ARGS)
 	char	   *ns = opt_cstring(fcinfo, 0);
 	char	   *file = opt_cstring(fcinfo, 1);
 	char	   *into = opt_cstring(fcinfo, 2);
-	char	   *path;
+	char	   *dir;
+	char	   *name;
 	kv_error	err;
 	TimestampTz start;
 	int			rc;
@@ -1396,12 +1398,12 @@ shardkv_load(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("into_ns requires a namespace to load")));
-	path = shardkv_snapshot_path(file, false);
+	name = shardkv_snapshot_name(file, false, &dir);
 	start = GetCurrentTimestamp();
 	do
 	{
 		memset(&err, 0, sizeof(err));
-		rc = kv_load(env, path, ns, into, &err);
+		rc = kv_load_at(env, dir, name, ns, into, &err);
 	} while (shardkv_busy_wait(rc, start));
 	if (rc != KV_OK)
 		shardkv_report(rc, into ? into : ns, &err);

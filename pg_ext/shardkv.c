@@ -630,16 +630,19 @@ check_file_name(const char *file)
 }
 
 /*
- * Resolve a user-supplied snapshot file name (NULL: shardkv.snapshot_file)
- * inside shardkv.snapshot_dir.  No ".." component, and an absolute path must
- * lie inside the directory.  The directory is created when writing.
+ * A user-supplied snapshot file name (NULL: shardkv.snapshot_file) as a name
+ * relative to shardkv.snapshot_dir, for kv_save_at/kv_load_at, which resolve
+ * it component by component below the directory and follow no symlink.  Here
+ * only what deserves a clearer message than the engine's: "..", and absolute
+ * paths (accepted when inside the directory).  *dirp gets the absolute
+ * directory, created first when writing.
  */
 char *
-shardkv_snapshot_path(const char *file, bool for_write)
+shardkv_snapshot_name(const char *file, bool for_write, char **dirp)
 {
 	char	   *dir = snapshot_dir_abs();
-	char	   *path;
 	size_t		dlen = strlen(dir);
+	char	   *name;
 
 	if (file == NULL)
 		file = shardkv_snapshot_file;
@@ -653,31 +656,27 @@ shardkv_snapshot_path(const char *file, bool for_write)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("snapshot path \"%s\" must not contain \"..\"", file)));
-	if (is_absolute_path(file))
+	name = pstrdup(file);
+	canonicalize_path(name);
+	if (is_absolute_path(name))
 	{
-		path = pstrdup(file);
-		canonicalize_path(path);
-		if (strncmp(path, dir, dlen) != 0 || path[dlen] != '/' || path[dlen + 1] == '\0')
+		if (strncmp(name, dir, dlen) != 0 || name[dlen] != '/' || name[dlen + 1] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file),
 					 errdetail("Snapshots are read from and written to \"%s\".", dir)));
+		name += dlen + 1;
 	}
-	else
-	{
-		path = psprintf("%s/%s", dir, file);
-		canonicalize_path(path);
-		/* "./" or trailing "/" tricks that canonicalize to the directory itself */
-		if (strncmp(path, dir, dlen) != 0 || path[dlen] != '/' || path[dlen + 1] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file)));
-	}
+	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strncmp(name, "../", 3) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file)));
 	if (for_write && MakePGDirectory(dir) < 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create directory \"%s\": %m", dir)));
-	return path;
+	*dirp = dir;
+	return name;
 }
 
 /*
@@ -705,7 +704,8 @@ bool
 shardkv_save_all(int elevel)
 {
 	kv_error	err;
-	char	   *path = shardkv_snapshot_path(NULL, true);
+	char	   *dir;
+	char	   *name = shardkv_snapshot_name(NULL, true, &dir);
 	int			rc;
 
 	TimestampTz start = GetCurrentTimestamp();
@@ -713,14 +713,14 @@ shardkv_save_all(int elevel)
 	do
 	{
 		memset(&err, 0, sizeof(err));
-		rc = kv_save(shardkv_env, NULL, path, &err);
+		rc = kv_save_at(shardkv_env, NULL, dir, name, &err);
 	} while (elevel >= ERROR && shardkv_busy_wait(rc, start));	/* the worker retries next tick */
 	if (rc != KV_OK)
 	{
 		if (elevel >= ERROR)
 			shardkv_report(rc, NULL, &err);
 		ereport(elevel,
-				(errmsg("shardkv could not save snapshot \"%s\": %s", path,
+				(errmsg("shardkv could not save snapshot \"%s/%s\": %s", dir, name,
 						err.msg[0] ? err.msg : kv_strerror(rc))));
 		return false;
 	}
@@ -734,17 +734,19 @@ bool
 shardkv_load_default(int elevel)
 {
 	kv_error	err;
-	char	   *path = shardkv_snapshot_path(NULL, false);
+	char	   *dir;
+	char	   *name = shardkv_snapshot_name(NULL, false, &dir);
+	char	   *path = psprintf("%s/%s", dir, name);
 	struct stat st;
 	int			rc;
 
-	if (stat(path, &st) != 0 && errno == ENOENT)
+	if (lstat(path, &st) != 0 && errno == ENOENT)
 	{
 		ereport(LOG, (errmsg("shardkv found no snapshot at \"%s\", starting empty", path)));
 		return true;
 	}
 	memset(&err, 0, sizeof(err));
-	rc = kv_load(shardkv_env, path, NULL, NULL, &err);
+	rc = kv_load_at(shardkv_env, dir, name, NULL, NULL, &err);
 	if (rc != KV_OK)
 	{
 		/*
@@ -757,7 +759,7 @@ shardkv_load_default(int elevel)
 		char	   *aside = psprintf("%s.%s-" INT64_FORMAT, path, bad ? "bad" : "unloaded",
 									 (int64) kv_now_ms());
 		bool		moved = rename(path, aside) == 0;
-		char	   *name = strrchr(aside, '/');
+		char	   *aside_name = strrchr(aside, '/');
 
 		ereport(elevel,
 				(errmsg("shardkv could not load snapshot \"%s\": %s", path,
@@ -765,7 +767,7 @@ shardkv_load_default(int elevel)
 				 moved ? errdetail("The store starts empty; the file was renamed to \"%s\".", aside)
 				 : errdetail("The store starts empty; the file could not be moved aside: %m."),
 				 (moved && !bad) ? errhint("Make room (shardkv.memory, namespace limits) and run kv.load(file => '%s').",
-										   name ? name + 1 : aside) : 0));
+										   aside_name ? aside_name + 1 : aside) : 0));
 		return false;
 	}
 	ereport(LOG, (errmsg("shardkv loaded snapshot \"%s\"", path)));

@@ -68,7 +68,7 @@ extern void shardkv_report(int rc, const char *ns, const kv_error *err) pg_attri
 extern const char *shardkv_status_token(int rc);
 extern int	shardkv_status_sqlstate(int rc);
 extern char *shardkv_status_message(int rc, const char *ns);
-extern char *shardkv_snapshot_path(const char *file, bool for_write);
+extern char *shardkv_snapshot_name(const char *file, bool for_write, char **dirp);
 extern bool shardkv_save_all(int elevel);
 extern bool shardkv_busy_wait(int rc, TimestampTz start);
 extern bool shardkv_load_default(int elevel);

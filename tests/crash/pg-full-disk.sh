@@ -97,30 +97,26 @@ q c "SELECT count(kv.set('fd', 'big' || i, 'y')) FROM generate_series(1, 3) i" >
 check "a save succeeds once it fits" ok "$(q c "SELECT sqlstate_of('SELECT kv.save()')")"
 
 # failing fsync and rename through the engine's fault seam
-if grep -q SHARDKV_FAULT_IO engine/*.c 2>/dev/null; then
-	for fault in fsync=EIO rename=EIO write=ENOSPC@2; do
-		pg_stop c fast
-		before=$(sum "$SNAP")
-		PGCTL_ENV="SHARDKV_FAULT_IO=$fault"
-		$RUN env "$PGCTL_ENV" "$PGBIN/pg_ctl" -D "$PGT/c" -l "$PGT/c.log" -w -t 60 start >/dev/null ||
-			{ nok "start with $PGCTL_ENV"; continue; }
-		q c "SELECT kv.set('fd', 'fault', '$fault')" >/dev/null
-		out=$(q c "SELECT sqlstate_of('SELECT kv.save()')")
-		case "$out" in
-		58030*|53100*) ok "$fault: the save fails clearly ($out)" ;;
-		*) nok "$fault: $out" ;;
-		esac
-		check "$fault: the previous snapshot keeps its bytes" "$before" "$(sum "$SNAP")"
-		check "$fault: no temp file is left behind" "shardkv.snap" "$(ls "$TINY" | grep -v '^fd_')"
-		check "$fault: the backend still serves" "$fault" "$(q c "SELECT kv.get('fd', 'fault')")"
-		pg_stop c immediate
-		pg_start c || nok "restart after $fault"
-		check "$fault: a restart loads the previous snapshot" 100 \
-			"$(q c "SELECT count(*) FROM kv.keys('fd', 'small*')")"
-	done
-else
-	echo "# SHARDKV_FAULT_IO is not in this engine yet: fsync/rename faults not tested"
-fi
+for fault in fsync=EIO rename=EIO write=ENOSPC@2; do
+	pg_stop c fast
+	before=$(sum "$SNAP")
+	PGCTL_ENV="SHARDKV_FAULT_IO=$fault"
+	$RUN env "$PGCTL_ENV" "$PGBIN/pg_ctl" -D "$PGT/c" -l "$PGT/c.log" -w -t 60 start >/dev/null ||
+		{ nok "start with $PGCTL_ENV"; continue; }
+	q c "SELECT kv.set('fd', 'fault', '$fault')" >/dev/null
+	out=$(q c "SELECT sqlstate_of('SELECT kv.save()')")
+	case "$out" in
+	58030*|53100*) ok "$fault: the save fails clearly ($out)" ;;
+	*) nok "$fault: $out" ;;
+	esac
+	check "$fault: the previous snapshot keeps its bytes" "$before" "$(sum "$SNAP")"
+	check "$fault: no temp file is left behind" "shardkv.snap" "$(ls "$TINY" | grep -v '^fd_')"
+	check "$fault: the backend still serves" "$fault" "$(q c "SELECT kv.get('fd', 'fault')")"
+	pg_stop c immediate
+	pg_start c || nok "restart after $fault"
+	check "$fault: a restart loads the previous snapshot" 100 \
+		"$(q c "SELECT count(*) FROM kv.keys('fd', 'small*')")"
+done
 
 pg_stop c
 finish
