@@ -122,7 +122,7 @@ shardkv_fdw_validator(PG_FUNCTION_ARGS)
 		{
 			const char *ns = defGetString(def);
 
-			if (ns[0] == '\0' || strlen(ns) > KV_NS_NAME_MAX)
+			if (kv_ns_name_check(ns, strlen(ns)) != KV_OK)
 				shardkv_report(KV_ENSNAME, ns, NULL);
 		}
 	}

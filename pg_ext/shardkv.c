@@ -342,7 +342,7 @@ shardkv_ns_lookup(const char *name, bool missing_ok)
 	kv_env	   *env = shardkv_get_env();
 	int			rc;
 
-	if (len == 0 || len > KV_NS_NAME_MAX)
+	if (kv_ns_name_check(name, len) != KV_OK)
 		shardkv_report(KV_ENSNAME, name, NULL);
 	if (ns_cache == NULL)
 	{
@@ -376,18 +376,13 @@ kv_ns *
 shardkv_ns(text *name)
 {
 	size_t		len = VARSIZE_ANY_EXHDR(name);
-	char		buf[KV_NS_NAME_MAX + 2];
+	char		buf[KV_NS_NAME_MAX + 1];
 
-	if (len == 0 || len > KV_NS_NAME_MAX)
-	{
-		char	   *s = text_to_cstring(name);
-
-		shardkv_report(KV_ENSNAME, s, NULL);
-	}
+	/* the engine's rule (length, characters, no NUL), before any copy */
+	if (kv_ns_name_check(VARDATA_ANY(name), len) != KV_OK)
+		shardkv_report(KV_ENSNAME, text_to_cstring(name), NULL);
 	memcpy(buf, VARDATA_ANY(name), len);
 	buf[len] = '\0';
-	if (strlen(buf) != len)
-		shardkv_report(KV_ENSNAME, buf, NULL);
 	return shardkv_ns_cstr(buf);
 }
 
