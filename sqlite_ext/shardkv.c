@@ -458,7 +458,6 @@ void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen)
 		sqlite3_result_blob64(ctx, key, (sqlite3_uint64)klen, SQLITE_TRANSIENT);
 }
 
-
 int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at)
 {
 	int rc;
