@@ -279,6 +279,7 @@ typedef struct kv_entry {
 } kv_entry;
 
 #define KV_E_TTL     0x01u /* an expiry word follows the header */
+#define KV_E_BATCHNEW 0x02u /* written by the all-or-nothing batch holding its shard: not evictable */
 #define KV_E_SNAPNEW 0x04u /* written after the pending snapshot cut */
 
 /* ----------------------------------------------------------- addressing */
@@ -499,10 +500,16 @@ static inline bool kv_shard_read_valid(const kv_shard *sh, uint32_t seq)
 	return atomic_load_explicit(&((kv_shard *)sh)->seq, memory_order_relaxed) == seq;
 }
 
-/* Several shards locked at once, in ascending index order (batches, rename). */
+/* Several shards locked at once, in ascending index order (batches, rename).
+ * held[] records the headers actually locked, in order: unlocking walks it and
+ * never looks shards up again, because a drop and re-create may have replaced
+ * the namespace's shard array in between (issue 10's wedge: the old unlock
+ * released other shards and left its own locked forever). */
 typedef struct kv_lockset {
 	uint64_t bits[KV_MAX_SHARDS / 64];
 	uint32_t lo, hi;
+	uint32_t nheld;
+	kv_off   held[KV_MAX_SHARDS];
 } kv_lockset;
 void kv_lockset_init(kv_lockset *ls);
 void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h);
@@ -510,6 +517,7 @@ bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls);   /* false: retry */
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
 kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
+kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k);
 
 int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
 kv_off kv_route_build(kv_env *env, uint32_t n);
@@ -629,6 +637,15 @@ typedef struct kv_wctx {
 	int64_t  credit_keys, credit_bytes; /* about to be freed by this op (rename) */
 	kv_entry *pin;        /* never evict this one either (rename's source) */
 	size_t   nundo, capundo;
+	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
+	 * does not touch them): the shards the batch holds, where eviction may also
+	 * look; xv, victims' keys past keybuf (records of uint32 length + key,
+	 * preallocated); grow is set when the undo log or xv ran out, and the
+	 * batch then retries with larger ones; evictions are counted at commit. */
+	const kv_lockset *ls;
+	kv_buf  *xv;
+	bool     grow;
+	uint32_t nevicted;    /* counted into the namespace at commit */
 	int      nvictims;
 	int      vev[KV_MAX_VICTIMS];
 	uint32_t voff[KV_MAX_VICTIMS], vlen[KV_MAX_VICTIMS];
