@@ -612,13 +612,15 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  *     opened (O_RDONLY|O_NONBLOCK|O_NOFOLLOW) and with fstat after, so a FIFO,
  *     device, socket, directory or symlink is refused with KV_EIO (sys_errno
  *     EINVAL, or EISDIR for a directory) and never blocks.
- *   - The file itself is never a followed symlink (a save replaces a link at the
- *     file's name with the file; a load refuses it).  kv_save/kv_load follow the
+ *   - The file itself is never a followed symlink: a save of every namespace
+ *     replaces a link at the file's name with the file; a load, and a save of
+ *     one namespace (which reads the file, see below), refuse it with KV_EIO.
+ *     kv_save/kv_load follow the
  *     directories of their path as the caller wrote it; kv_save_at/kv_load_at
  *     confine `name` to `dir` (below).
  *   - Saves into one directory take an flock on it, one after the other (a save
  *     waits up to 30 s for another, holding no engine lock, then fails with
- *     KV_EBUSY).
+ *     KV_EBUSY; on a file system without flock, saves run unserialised).
  *   - Messages in err->msg quote paths shortened to about 90 bytes.  A path of
  *     PATH_MAX bytes or more, or a file name component over 255 bytes, is
  *     KV_EINVAL.  Paths are C strings: a host that receives a path with a length
