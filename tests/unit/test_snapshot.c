@@ -1833,6 +1833,31 @@ static void test_fault_io(void)
 		}
 		if (env)
 			kv_env_close(env);
+		/* kv_env_attach reads it too, for its own handle only */
+		size_t rsz = (size_t)32 << 20;
+		void *region = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (E(region != MAP_FAILED)) {
+			kv_config rc;
+			kv_config_init(&rc);
+			rc.region = region;
+			rc.region_size = rsz;
+			kv_env *owner = NULL, *att = NULL;
+			if (EOK(kv_env_open(&rc, &owner))) {
+				setenv("SHARDKV_FAULT_IO", "rename=EROFS", 1);
+				int arc = kv_env_attach(region, rsz, NULL, &att);
+				unsetenv("SHARDKV_FAULT_IO");
+				if (EOK(arc)) {
+					EOK(kv_ns_create(owner, "shared", NULL));
+					memset(&err, 0, sizeof err);
+					ERC(kv_save(att, NULL, fpath("att.snap"), &err), KV_EIO);
+					E(err.sys_errno == EROFS && msg_has(&err, "injected"));
+					EOK(kv_save(owner, NULL, fpath("att.snap"), &err));
+					kv_env_close(att);
+				}
+				kv_env_close(owner);
+			}
+			munmap(region, rsz);
+		}
 		/* the variable is read at open: unset now, a new store saves */
 		env = t_env(32 << 20);
 		if (env) {
