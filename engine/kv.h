@@ -405,7 +405,8 @@ KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
  * past EXAT does) and returns KV_OK.  If old is not NULL it receives the previous
  * value (type KV_T_NONE if there was none), also when NX refuses the write.
  * Returns KV_OK, or KV_EXISTS / KV_NOTFOUND when NX / XX refused the write.
- * Errors: KV_EVALSIZE, KV_EINVAL (bad type or expiry), KV_EMAXKEYS, KV_EMAXMEM,
+ * Errors: KV_EVALSIZE, KV_EINVAL (bad type, or an expiry below KV_EXPIRE_KEEP or
+ *         past KV_EXPIRES_MAX, also one the default TTL gives), KV_EMAXKEYS, KV_EMAXMEM,
  *         KV_ENOMEM.  Over a limit with an eviction policy, keys of the key's
  *         shard are evicted first; the error is returned only if that is not
  *         enough.
@@ -476,7 +477,8 @@ KV_API int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
 /*
  * Set an absolute expiry (ms since the epoch).  A time at or before now deletes
  * the key, as Redis does.  Returns KV_OK, KV_NOTFOUND, or KV_UNCHANGED when the
- * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT).
+ * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT;
+ * or expires_at past KV_EXPIRES_MAX).
  */
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond);
 

@@ -553,6 +553,9 @@ static int save_impl(kv_env *env, const char *ns, const char *dir, const char *n
 	err_init(err);
 	if (ns && kv_ns_valid_name(ns) != KV_OK)
 		return kv_snap_err(err, KV_ENSNAME, 0, "invalid namespace name");
+	uint32_t idx, gen;
+	if (ns && kv_ns_find_slot(env, ns, &idx, &gen) != KV_OK) /* before reading a file to merge */
+		return kv_snap_err(err, KV_ENONS, 0, "namespace \"%s\" does not exist", ns);
 	kv_snap_target t;
 	int rc = kv_snap_resolve(env, dir, name, &t, err);
 	if (rc != KV_OK)
