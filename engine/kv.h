@@ -621,7 +621,7 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  *     directories of their path as the caller wrote it; kv_save_at/kv_load_at
  *     confine `name` to `dir` (below).
  *   - Saves into one directory take an flock on it, one after the other (a save
- *     waits up to 30 s for another, holding no engine lock, then fails with
+ *     waits up to 10 s for another, holding no engine lock, then fails with
  *     KV_EBUSY; on a file system without flock, saves run unserialised).
  *   - Messages in err->msg quote paths shortened to about 90 bytes.  A path of
  *     PATH_MAX bytes or more, or a file name component over 255 bytes, is
@@ -668,7 +668,7 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  * consistent cut (all-or-nothing batches are wholly in or out).  Saving every
  * namespace resets the dirty counter and last-save time.
  * Errors: KV_EINVAL (bad path), KV_ENSNAME, KV_ENONS, KV_EBUSY (another save of
- *         that namespace, or of that directory for 30 s), KV_EIO, KV_ENOMEM,
+ *         that namespace, or of that directory for 10 s), KV_EIO, KV_ENOMEM,
  *         KV_ECORRUPT / KV_EFORMAT (the file a one-namespace save would keep
  *         namespaces of is not valid).
  */

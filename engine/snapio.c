@@ -242,7 +242,7 @@ void kv_snap_close(kv_snap_target *t)
  * most KV_SNAP_LOCK_WAIT_MS, holding no engine lock, then gives up.  A file
  * system without flock (ENOLCK, EOPNOTSUPP ...) saves unserialised rather than
  * not at all. */
-#define KV_SNAP_LOCK_WAIT_MS 30000
+#define KV_SNAP_LOCK_WAIT_MS 10000
 int kv_snap_lock(kv_snap_target *t, kv_error *err)
 {
 	int64_t deadline = kv_now_ms() + KV_SNAP_LOCK_WAIT_MS;
