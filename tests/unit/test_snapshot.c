@@ -14,7 +14,15 @@
  *  - kill -9 of a process in the middle of saves leaves the old file loadable;
  *  - snapshots taken while all-or-nothing batches run see all of each or none;
  *  - autosave rules through kv_tick, the dirty counter and the last save time;
- *  - a failing allocator during save and load.
+ *  - a failing allocator during save and load;
+ *  - file safety: links at temp names and at the file, FIFOs, devices and
+ *    directories refused without blocking, kv_save_at/kv_load_at confinement,
+ *    over-long paths;
+ *  - one-namespace saves keep the file's other namespaces (also under
+ *    concurrent savers), corrupt files are left alone;
+ *  - SHARDKV_FAULT_IO: every op fails the save with its errno, old file intact;
+ *  - the save's bounded steps: no shard-sized copy, marks cleared, a cut of one
+ *    big shard under all-or-nothing batches.
  *
  * `test_snapshot --write-corpus DIR` writes seed snapshots for the fuzzer.
  */
