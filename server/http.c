@@ -426,8 +426,11 @@ static void dispatch(client *c, httpReq *rq)
 		else
 			httpRespondError(c, rq, 405, "KV_EMETHOD", "method not allowed");
 	} else if (pathIs(rq, "/v1/feed")) {
-		if (methodIs(rq, "GET"))
+		if (methodIs(rq, "GET")) {
 			httpFeedRequest(c, rq);
+			if (c->http->state != HTTP_REQ) /* a stream's head is not httpRespond's */
+				lastStatus = c->http->state == HTTP_WS ? 101 : 200;
+		}
 		else
 			httpRespondError(c, rq, 405, "KV_EMETHOD", "method not allowed");
 	} else if (!httpRouteRest(c, rq)) {

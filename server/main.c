@@ -138,9 +138,10 @@ static void acceptClients(int lfd)
 		atomic_fetch_add(&srv.total_connections, 1);
 		if (atomic_load(&srv.connected_clients) >= atomic_load(&srv.maxclients)) {
 			static const char msg[] = "-ERR max number of clients reached\r\n";
+#define HTTP_FULL_BODY "{\"error\":\"max number of clients reached\",\"code\":\"KV_EBUSY\"}"
+			_Static_assert(sizeof(HTTP_FULL_BODY) - 1 == 59, "Content-Length below");
 			static const char hmsg[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-			                           "Content-Length: 62\r\nConnection: close\r\n\r\n"
-			                           "{\"error\":\"max number of clients reached\",\"code\":\"KV_EBUSY\"}";
+			                           "Content-Length: 59\r\nConnection: close\r\n\r\n" HTTP_FULL_BODY;
 			ssize_t r = lfd == srv.listen_fd ? send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL)
 			                                 : send(fd, hmsg, sizeof(hmsg) - 1, MSG_NOSIGNAL);
 			(void)r;
