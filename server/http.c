@@ -53,11 +53,18 @@ void httpClientFree(client *c)
 int httpClientExpired(client *c, int64_t now)
 {
 	httpConn *h = c->http;
-	if (h->state != HTTP_REQ) {
-		int64_t o = atomic_load(&h->overflow_ms);
-		return o && now - o > 2000 ? 1 : -1; /* a feed is never idle, a slow one goes */
-	}
 	int64_t limit = (int64_t)srv.cfg.http_request_timeout * 1000;
+	if (h->state != HTTP_REQ) {
+		/* a feed is never idle; a slow one goes once its close is written, or
+		 * when it has not read it in time */
+		int64_t o = atomic_load(&h->overflow_ms);
+		if (o == 0)
+			return -1;
+		pthread_mutex_lock(&c->mbox_lock);
+		int drained = c->mbox_head == NULL && c->rb.len == c->sentpos;
+		pthread_mutex_unlock(&c->mbox_lock);
+		return drained || now - o > limit ? 1 : -1;
+	}
 	if (h->req_start_ms == 0 || limit <= 0)
 		return 0;
 	int64_t since = h->chunked_started || h->sent_continue ? atomic_load(&c->last_ms) : h->req_start_ms;
@@ -318,6 +325,8 @@ json_t *httpJsonBytes(const void *p, size_t len)
 
 int httpQueryParam(const httpReq *rq, const char *name, char *out, size_t cap, size_t *outlen)
 {
+	if (rq->query == NULL)
+		return 0;
 	size_t nlen = strlen(name);
 	const char *q = rq->query, *end = rq->query + rq->query_len;
 	while (q && q < end) {

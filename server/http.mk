@@ -17,3 +17,13 @@ BENCH_HTTP_ARGS ?=
 .PHONY: bench-http
 bench-http: $(SERVER_BIN)
 	sh bench/http/run.sh $(BENCH_HTTP_ARGS)
+
+# The HTTP request path under libFuzzer: every server source but main.c, the
+# engine, and the HTTP libraries (tests/fuzz/fuzz_http.c defines main.c's globals).
+FUZZ_HTTP := $(BUILD)/fuzz/fuzz_http
+$(FUZZ_HTTP): tests/fuzz/fuzz_http.c $(SERVER_SRC) $(SERVER_HDR) $(ENGINE_SRC) $(ENGINE_HDR) $(SERVER_HTTP_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iengine -Iserver -o $@ tests/fuzz/fuzz_http.c \
+		$(filter-out server/main.c,$(SERVER_SRC)) $(ENGINE_SRC) $(LDLIBS) $(SERVER_HTTP_LIBS) -lm
+FUZZ_TARGETS += $(FUZZ_HTTP)
+TEST_DEPS += $(FUZZ_HTTP)

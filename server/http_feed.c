@@ -13,10 +13,11 @@
  *
  *   Slow consumers: an event that would take a subscriber's pending output
  *   (mailbox + unsent replies) past client-output-buffer-limit-bytes is not
- *   queued; instead the subscriber gets a close frame (1008, "slow consumer") or
- *   an SSE "event: close", receives nothing more, and is disconnected once that
- *   is written or at most 2 s later (httpClientExpired).  Memory per subscriber
- *   is therefore bounded by the limit.
+ *   queued; the events still in its mailbox are dropped and it gets a close
+ *   frame (1008, "slow consumer") or an SSE "event: close" right after what its
+ *   reply buffer holds, receives nothing more, and is disconnected once that is
+ *   written, or after http-request-timeout seconds if it does not read
+ *   (httpClientExpired).  Memory per subscriber is therefore bounded by the limit.
  *
  *   Lock order: feedLock, then a client's mbox_lock, then a worker's lock.
  */
@@ -127,6 +128,14 @@ static void deliver(feedSub *s, const replyBuf *msg)
 	pthread_mutex_lock(&c->mbox_lock);
 	size_t pending = c->mbox_bytes + atomic_load_explicit(&c->info_obl, memory_order_relaxed);
 	if (pending + msg->len > limit) {
+		/* drop the queued events (whole frames, none started): the close follows
+		 * what is already in the reply buffer */
+		for (mailMsg *d = c->mbox_head, *nx; d; d = nx) {
+			nx = d->next;
+			free(d);
+		}
+		c->mbox_head = c->mbox_tail = NULL;
+		c->mbox_bytes = 0;
 		s->closing = 1;
 		if (s->ws)
 			wsCloseFrame(&close, WSLAY_CODE_POLICY_VIOLATION, "slow consumer");

@@ -122,7 +122,7 @@ static void keyPut(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 		return;
 	}
 	kv_buf *old = &c->w->buf; /* tells a new key (201) from an overwrite (204) */
-	int rc = kv_set(ns, key, klen, rq->body, rq->body_len, contentType(rq), exp, flags, old);
+	int rc = kv_set(ns, key, klen, rq->body ? rq->body : "", rq->body_len, contentType(rq), exp, flags, old);
 	if (rc == KV_EXISTS)
 		httpRespondError(c, rq, 409, "KV_EXISTS", "key exists (nx)");
 	else if (rc == KV_NOTFOUND)
@@ -546,7 +546,7 @@ int httpRouteRest(client *c, httpReq *rq)
 			notAllowed(c, rq);
 		return 1;
 	}
-	char name[KV_NS_NAME_MAX + 1];
+	char name[KV_NS_NAME_MAX * 3 + 1]; /* decoding never grows: room for any raw name we accept */
 	ssize_t nl = slen[0] <= KV_NS_NAME_MAX * 3 ? httpPercentDecode(seg[0], slen[0], name, 0) : -1;
 	if (nl < 0 || nl > KV_NS_NAME_MAX || kv_ns_name_check(name, (size_t)nl) != KV_OK) {
 		httpRespondError(c, rq, 400, "KV_ENSNAME", "invalid namespace name");

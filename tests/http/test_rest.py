@@ -46,6 +46,14 @@ def _():
     eq(curl("GET", K + "fromresp").headers["x-kv-type"], "bytes")
 
 
+@test("a PUT without a body stores an empty value (fuzz find: NULL body reached the engine)")
+def _():
+    eq(curl("PUT", K + "empty").status, 201)
+    g = curl("GET", K + "empty")
+    eq((g.status, g.body, g.headers["content-length"]), (200, b"", "0"))
+    eq(r.get("empty"), b"")
+
+
 @test("missing key: GET 404 with a JSON error, HEAD 404, DELETE 404")
 def _():
     error_is(curl("GET", K + "nope"), 404, "KV_NOTFOUND")
@@ -251,8 +259,9 @@ def _():
 
 @test("namespace errors: bad names 400, bad config 400, databases 0-15 are not dropped")
 def _():
-    for bad in ("bad%20name", "a" * 64, "%00x", "semi;colon"):
+    for bad in ("bad%20name", "a" * 64, "%00x", "semi;colon", "b" * 150, "c" * 300):
         error_is(curl("PUT", "/v1/ns/" + bad), 400, "KV_ENSNAME")
+        error_is(curl("GET", "/v1/ns/" + bad + "/keys/k"), 400, "KV_ENSNAME")  # fuzz find: 150 bytes overflowed
     for cfg in (b"[1]", b"{", b'{"shards": -1}', b'{"colour": 1}', b'{"eviction": "sometimes"}',
                 b'{"shards": 99999}'):
         p = curl("PUT", "/v1/ns/cfgtest", cfg)
