@@ -120,6 +120,10 @@ int httpListen(void)
 		close(fd);
 		return -2;
 	}
+	if (srv.cfg.requirepass[0] == '\0' && strcmp(srv.cfg.http_bind, "127.0.0.1") != 0 &&
+	    strcmp(srv.cfg.http_bind, "::1") != 0 && strcmp(srv.cfg.http_bind, "localhost") != 0)
+		serverLog(LL_WARNING, "WARNING: the HTTP door listens on %s WITHOUT A PASSWORD: anyone who can "
+		          "reach it can read, change and delete every key. Set --requirepass.", srv.cfg.http_bind);
 	serverLog(LL_NOTICE, "HTTP door on %s:%d", srv.cfg.http_bind, srv.cfg.http_port);
 	return fd;
 }
@@ -166,20 +170,49 @@ static const char *httpDate(void)
 
 static __thread int lastStatus; /* of the request being answered, for metrics */
 
+/* Append s to p (no NUL); returns the new end.  The response head is built by
+ * hand: it is on every request's path, and printf costs more than the rest. */
+static char *put(char *p, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *putU64(char *p, uint64_t v)
+{
+	char tmp[24], *t = tmp + sizeof(tmp);
+	do
+		*--t = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	memcpy(p, t, (size_t)(tmp + sizeof(tmp) - t));
+	return p + (tmp + sizeof(tmp) - t);
+}
+
 void httpRespond(client *c, const httpReq *rq, int status, const char *ctype,
                  const char *extra, const void *body, size_t len)
 {
-	char head[256];
+	char head[512], *p = head;
 	int keep = rq && rq->keepalive && !c->close_after_reply;
-	int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n",
-	                 status, statusText(status), httpDate(), len);
-	addReplyRaw(&c->rb, head, (size_t)n);
-	if (ctype && (len || status == 200))
-		n = snprintf(head, sizeof(head), "Content-Type: %s\r\n", ctype), addReplyRaw(&c->rb, head, (size_t)n);
+	p = put(p, "HTTP/1.1 ");
+	p = putU64(p, (uint64_t)status);
+	*p++ = ' ';
+	p = put(p, statusText(status));
+	p = put(p, "\r\nDate: ");
+	p = put(p, httpDate());
+	p = put(p, "\r\nContent-Length: ");
+	p = putU64(p, len);
+	p = put(p, "\r\n");
+	if (ctype && (len || status == 200) && strlen(ctype) < 128) {
+		p = put(p, "Content-Type: ");
+		p = put(p, ctype);
+		p = put(p, "\r\n");
+	}
+	if (!keep)
+		p = put(p, "Connection: close\r\n");
+	addReplyRaw(&c->rb, head, (size_t)(p - head));
 	if (extra)
 		addReplyRaw(&c->rb, extra, strlen(extra));
-	if (!keep)
-		addReplyRaw(&c->rb, "Connection: close\r\n", 19);
 	addReplyRaw(&c->rb, "\r\n", 2);
 	if (len && !(rq && rq->head))
 		addReplyRaw(&c->rb, body, len);

@@ -55,9 +55,12 @@ static void keyGet(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 		return;
 	}
 	char extra[128], tb[16];
-	int n = snprintf(extra, sizeof(extra), "X-KV-Type: %s\r\n", typeName(b->type, tb, sizeof(tb)));
+	const char *tn = typeName(b->type, tb, sizeof(tb));
 	if (b->expires_at)
-		snprintf(extra + n, sizeof(extra) - (size_t)n, "X-KV-Expires-At: %lld\r\n", (long long)b->expires_at);
+		snprintf(extra, sizeof(extra), "X-KV-Type: %s\r\nX-KV-Expires-At: %lld\r\n", tn,
+		         (long long)b->expires_at);
+	else /* the common case, without printf */
+		snprintf(extra, sizeof(extra), "X-KV-Type: %s\r\n", tn);
 	httpRespond(c, rq, 200, typeContent(b->type), extra, b->data, b->len);
 }
 
