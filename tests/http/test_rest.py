@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from httplib import (HTTP_PORT, Raw, curl, eq, error_is, harness, resp_client, server, true,  # noqa: E402
+from httplib import (HTTP_PORT, RESP_PORT, Raw, curl, eq, error_is, harness, resp_client, server, true,  # noqa: E402
                      wait_until)
 from harness import test  # noqa: E402
 
@@ -475,6 +475,11 @@ def _():
     eq(curl("GET", K + "a?access_token=s3cret").body, b"v")
     eq(curl("GET", "/healthz").status, 200)
     eq(curl("GET", "/").status, 200)
+    import redis
+    rc = redis.Redis(port=RESP_PORT, password="s3cret")
+    rc.config_set("requirepass", "n3w")  # CONFIG SET applies to HTTP at once
+    error_is(curl("GET", K + "a", headers=["Authorization: Bearer s3cret"]), 401, "KV_EAUTH")
+    eq(curl("GET", K + "a", headers=["Authorization: Bearer n3w"]).body, b"v")
 
 
 
