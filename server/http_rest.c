@@ -16,8 +16,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define LIST_COUNT_MAX 100000  /* largest count= of a listing step */
-#define BATCH_OPS_MAX  100000  /* largest batch */
+/* Bounds that keep one request's work short, so a worker's other clients wait
+ * at most a few ms behind it. */
+#define LIST_COUNT_MAX  10000              /* largest count= of a listing step */
+#define BATCH_OPS_MAX   10000              /* largest batch */
+#define JSON_BODY_MAX   (16 * 1024 * 1024) /* largest batch or namespace-config body */
 
 static const char *typeName(int t, char *buf, size_t cap)
 {
@@ -206,7 +209,7 @@ static void keyList(client *c, httpReq *rq, kv_ns *ns)
 	}
 	int hn = httpQueryParam(rq, "count", cnt, sizeof(cnt), &n);
 	if (hn < 0 || (hn == 1 && (!argToLongLong(cnt, n, &count) || count < 1 || count > LIST_COUNT_MAX))) {
-		httpRespondError(c, rq, 400, "KV_EINVAL", "count must be 1..100000");
+		httpRespondError(c, rq, 400, "KV_EINVAL", "count must be 1..10000");
 		return;
 	}
 	kv_scan_opts o;
@@ -333,6 +336,10 @@ static json_t *opResult(const kv_op *op, const kv_buf *arena)
 static void batch(client *c, httpReq *rq, kv_ns *ns)
 {
 	json_error_t jerr;
+	if (rq->body_len > JSON_BODY_MAX) {
+		httpRespondError(c, rq, 413, "KV_EVALSIZE", "batch body over 16 MiB");
+		return;
+	}
 	json_t *root = json_loadb(rq->body ? rq->body : "", rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	json_t *ops = json_object_get(root, "ops");
 	const char *mode = json_string_value(json_object_get(root, "mode"));
@@ -352,7 +359,7 @@ static void batch(client *c, httpReq *rq, kv_ns *ns)
 	size_t n = json_array_size(ops);
 	if (n > BATCH_OPS_MAX) {
 		json_decref(root);
-		httpRespondError(c, rq, 413, "KV_EINVAL", "more than 100000 ops");
+		httpRespondError(c, rq, 413, "KV_EINVAL", "more than 10000 ops");
 		return;
 	}
 	kv_op *kops = calloc(n ? n : 1, sizeof(*kops));
@@ -468,6 +475,10 @@ static void nsCreate(client *c, httpReq *rq, const char *name)
 {
 	kv_ns_config cfg;
 	kv_ns_config_init(&cfg);
+	if (rq->body_len > JSON_BODY_MAX) {
+		httpRespondError(c, rq, 413, "KV_EVALSIZE", "namespace config body over 16 MiB");
+		return;
+	}
 	if (rq->body_len) {
 		json_error_t jerr;
 		json_t *o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);

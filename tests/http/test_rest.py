@@ -160,7 +160,7 @@ def _():
         if cursor == "0":
             break
     eq(m, {"order:1", "order:2"})
-    for bad in ("count=0", "count=100001", "count=x", "cursor=abc", "cursor=-1", "prefix=%zz"):
+    for bad in ("count=0", "count=10001", "count=x", "cursor=abc", "cursor=-1", "prefix=%zz"):
         error_is(curl("GET", "/v1/ns/3/keys?" + bad), 400, "KV_EINVAL")
 
 
@@ -233,6 +233,10 @@ def _():
         error_is(curl("POST", "/v1/ns/0/batch", body), 400, "KV_EINVAL")
     eq(r.exists("bx"), 0)
     error_is(curl("GET", "/v1/ns/0/batch"), 405, "KV_EMETHOD")
+    many = json.dumps({"ops": [{"op": "get", "key": "k"}] * 10001}).encode()
+    eq(curl("POST", "/v1/ns/0/batch", many).status, 413)
+    big = b'{"ops": [], "pad": "' + b"x" * (17 << 20) + b'"}'
+    error_is(curl("POST", "/v1/ns/0/batch", big), 413, "KV_EVALSIZE")
 
 
 @test("namespaces: PUT creates from a JSON config, GET lists with stats, DELETE drops")
