@@ -210,6 +210,8 @@ void httpRespond(client *c, const httpReq *rq, int status, const char *ctype,
 	}
 	if (!keep)
 		p = put(p, "Connection: close\r\n");
+	else if (rq->minor == 0) /* HTTP/1.0 keeps the connection only if told so */
+		p = put(p, "Connection: keep-alive\r\n");
 	addReplyRaw(&c->rb, head, (size_t)(p - head));
 	if (extra)
 		addReplyRaw(&c->rb, extra, strlen(extra));

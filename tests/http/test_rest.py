@@ -302,6 +302,11 @@ def _():
     c.send(b"GET /healthz HTTP/1.0\r\n\r\n")
     eq(c.response().status, 200)
     true(c.closed(), "HTTP/1.0 without keep-alive closes")
+    c = Raw()
+    c.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    eq(c.response().headers.get("connection"), "keep-alive", "HTTP/1.0 keep-alive is confirmed")
+    c.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    eq(c.response().status, 200)
 
 
 @test("a chunked PUT is decoded; a bad chunked encoding is 400 and closes")
