@@ -319,6 +319,17 @@ def _():
            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /v1/ns/0/keys/ch2 HTTP/1.1\r\n\r\n")
     eq(c.response().status, 201)
     eq(c.response().body, b"abcde")
+    c.send(b"PUT /v1/ns/0/keys/ch4 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"  # extension, trailer
+           b"4;name=val\r\nwxyz\r\n0\r\nX-Trailer: 1\r\n\r\nGET /v1/ns/0/keys/ch4 HTTP/1.1\r\n\r\n")
+    eq(c.response().status, 201)
+    eq(c.response().body, b"wxyz")
+    req = (b"PUT /v1/ns/0/keys/ch5 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\n1;x=y\r\n \r\nA\r\n0123456789\r\n0\r\n\r\n")
+    for i in range(len(req)):  # one byte per read: the decoder resumes where it stopped
+        c.send(req[i:i + 1])
+        time.sleep(0.002)
+    eq(c.response().status, 201)
+    eq(r.get("ch5"), b"hello 0123456789")
     c.close()
     for bad in (b"zz\r\nabc\r\n", b"3\r\nabcXX\r\n", b"-1\r\n", b"fffffffffffffffffff\r\n"):
         c = Raw()
