@@ -4,8 +4,6 @@ around each step and the special expiry times of the table.
 """
 import time
 
-import neutral
-
 KV_EXPIRES_MAX = 253402300799999  # engine/kv.h: 9999-12-31T23:59:59.999Z
 
 
