@@ -180,7 +180,7 @@ def psql(args, sql):
 
 def pg_view(args, dbs):
     sql = ("SELECT n.ns, s.key, s.type, coalesce(floor(extract(epoch FROM s.expires_at) * 1000)::bigint, 0), "
-           "CASE WHEN s.key LIKE '\\x%%' THEN '' ELSE encode(kv.get_bytea(n.ns, s.key), 'hex') END "
+           "CASE WHEN left(s.key, 2) = '\\x' THEN '' ELSE encode(kv.get_bytea(n.ns, s.key), 'hex') END "
            "FROM (VALUES %s) n(ns), LATERAL kv.scan(n.ns) s;\n" % ", ".join("('%s')" % d for d in dbs))
     rc, out, err = psql(args, sql)
     if rc != 0:
