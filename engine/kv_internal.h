@@ -418,6 +418,12 @@ int       kv_shard_reserve_locked(kv_env *env, kv_shard *sh, uint32_t want);
 void      kv_shard_replace_locked(kv_env *env, kv_shard *sh, uint32_t pos, kv_off e);
 void      kv_shard_remove_locked(kv_env *env, kv_shard *sh, uint32_t pos);
 void      kv_shard_clear_locked(kv_env *env, kv_shard *sh);
+typedef struct kv_detached {  /* a table taken out of its shard, freed later */
+	kv_off   table;
+	uint32_t cap;
+} kv_detached;
+int       kv_shard_detach_locked(kv_env *env, kv_shard *sh, bool keep_table, kv_detached *out);
+void      kv_tables_free(kv_env *env, const kv_detached *t, uint32_t n);
 uint64_t  kv_shard_table_bytes(const kv_shard *sh);
 
 /* Entry lifecycle under the shard lock. */
@@ -514,6 +520,7 @@ int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
 kv_off kv_route_build(kv_env *env, uint32_t n);
 void kv_route_free(kv_env *env, kv_off route);
 void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n);
+void kv_shards_retire(kv_env *env, kv_off arr, uint32_t n, kv_detached *out);
 int  kv_ns_check_config(const kv_ns_config *c);
 
 

@@ -381,25 +381,38 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	return KV_OK;
 }
 
-/* Free n shards listed in arr (the array is freed too).  The
- * shards are unreachable: their namespace's gen has moved on. */
-void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n)
+/* Unlink n shards listed in arr and release them (the array is freed too).
+ * The shards are unreachable: their namespace's gen has moved on.  Each one's
+ * table, with its entries, goes to out[i] for kv_tables_free() once the caller
+ * holds no lock (a drop of millions of keys then holds each shard lock, and the
+ * admin lock, for O(1) per shard); out NULL frees them here. */
+void kv_shards_retire(kv_env *env, kv_off arr, uint32_t n, kv_detached *out)
 {
 	kv_off *a = kv_ptr(env, arr);
 	kv_off keep[KV_MAX_SHARDS];
 	memcpy(keep, a, (size_t)n * sizeof(kv_off));
 	for (uint32_t i = 0; i < n; i++) {
 		kv_shard *sh = kv_ptr(env, keep[i]);
+		kv_detached d;
 		kv_spin_lock(&sh->lock);
 		sh->owner = 0; /* no more charges to the slot */
 		kv_shard_write_begin(sh);
-		kv_shard_clear_locked(env, sh);
+		kv_shard_detach_locked(env, sh, false, &d); /* cannot fail without a new table */
 		kv_shard_write_end(sh);
 		kv_spin_unlock(&sh->lock);
+		if (out)
+			out[i] = d;
+		else
+			kv_tables_free(env, &d, 1);
 	}
 	kv_free(env, arr, (size_t)n * sizeof(kv_off));
 	for (uint32_t i = 0; i < n; i++)
 		kv_shard_release(env, kv_ptr(env, keep[i]));
+}
+
+void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n)
+{
+	kv_shards_retire(env, arr, n, NULL);
 }
 
 /* Make n empty shards for slot idx, in a new array; *arr = 0 on failure. */
@@ -434,20 +447,25 @@ KV_API int kv_ns_drop(kv_env *env, const char *name)
 	if (rc != KV_OK)
 		return rc;
 	kv_region *r = env->r;
+	/* the tables are freed after the admin lock is released (NULL: under it) */
+	kv_detached *dt = kv_mem_realloc(env, NULL, KV_MAX_SHARDS * sizeof *dt);
 	kv_spin_lock(&r->admin);
 	uint32_t idx, g;
 	if (kv_ns_find_slot(env, name, &idx, &g) != KV_OK) {
 		kv_spin_unlock(&r->admin);
+		kv_mem_realloc(env, dt, 0);
 		return KV_ENONS;
 	}
 	kv_nsslot *sl = kv_slot(env, idx);
 	uint32_t z = 0;
 	if (!atomic_compare_exchange_strong(&sl->busy, &z, 1)) {
 		kv_spin_unlock(&r->admin);
+		kv_mem_realloc(env, dt, 0);
 		return KV_EBUSY;
 	}
 	atomic_fetch_add(&sl->gen, 1);
-	kv_shards_destroy(env, atomic_load(&sl->shards), atomic_load(&sl->nshards));
+	uint32_t n = atomic_load(&sl->nshards);
+	kv_shards_retire(env, atomic_load(&sl->shards), n, dt);
 	kv_route_free(env, atomic_load(&sl->route));
 	atomic_store(&sl->route, 0);
 	sl->live = 0;
@@ -459,6 +477,10 @@ KV_API int kv_ns_drop(kv_env *env, const char *name)
 	atomic_fetch_sub(&r->nns, 1);
 	atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
 	kv_spin_unlock(&r->admin);
+	if (dt) {
+		kv_tables_free(env, dt, n);
+		kv_mem_realloc(env, dt, 0);
+	}
 	return KV_OK;
 }
 
@@ -508,44 +530,59 @@ KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg)
 	return rc;
 }
 
+/* Every shard is locked at once, so the flush is atomic; each shard's table is
+ * swapped for an empty one under its lock (O(1)) and the old entries are freed
+ * after the locks are released.  A shard that a snapshot is copying keeps its
+ * pre-images, so it is cleared in place (O(its keys)), as it is when a new table
+ * or the host's memory for the list cannot be had. */
 KV_API int kv_ns_flush(kv_ns *ns)
 {
+	kv_env *env = ns->env;
 	kv_nsref ref;
-	kv_lockset ls;
+	kv_lockset *ls = kv_mem_realloc(env, NULL, sizeof *ls);
+	kv_detached *dt = kv_mem_realloc(env, NULL, KV_MAX_SHARDS * sizeof *dt);
+	if (!ls) {
+		kv_mem_realloc(env, dt, 0);
+		return KV_ENOMEM;
+	}
+	int rc;
 	for (;;) {
-		int rc = kv_ns_ref(ns, &ref);
-		if (rc != KV_OK)
-			return rc;
-		kv_lockset_init(&ls);
+		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
+			goto out;
+		kv_lockset_init(ls);
 		uint32_t n = atomic_load(&ref.slot->nshards);
 		for (uint32_t i = 0; i < n; i++)
-			lockset_bit(&ls, i);
-		if (kv_lockset_lock(&ref, &ls))
+			lockset_bit(ls, i);
+		if (kv_lockset_lock(&ref, ls))
 			break;
 	}
 	/* the shards locked, not nshards again: a resize may publish more meanwhile */
-	uint32_t n = ls.nheld;
-	int rc = KV_OK;
+	uint32_t n = ls->nheld, ndt = 0;
 	for (uint32_t i = 0; i < n && rc == KV_OK; i++) {
-		kv_shard *sh = kv_lockset_at(&ref, &ls, i);
-		rc = kv_shard_reserve_preserve_locked(ref.env, sh, sh->count);
+		kv_shard *sh = kv_lockset_at(&ref, ls, i);
+		rc = kv_shard_reserve_preserve_locked(env, sh, sh->count);
 	}
 	if (rc == KV_OK) {
-		kv_lockset_write(&ref, &ls, true);
+		kv_lockset_write(&ref, ls, true);
 		for (uint32_t i = 0; i < n; i++) {
-			kv_shard *sh = kv_lockset_at(&ref, &ls, i);
+			kv_shard *sh = kv_lockset_at(&ref, ls, i);
 			uint64_t entries = sh->bytes - kv_shard_table_bytes(sh);
 			uint32_t cnt = sh->count;
-			kv_shard_write_begin(sh);
-			kv_shard_clear_locked(ref.env, sh);
-			kv_shard_write_end(sh);
+			if (!dt || sh->snap_pending || kv_shard_detach_locked(env, sh, true, &dt[ndt]) != KV_OK)
+				kv_shard_clear_locked(env, sh);
+			else
+				ndt++;
 			kv_ns_charge(ref.slot, sh, -(int64_t)cnt, -(int64_t)entries);
 		}
-		kv_lockset_write(&ref, &ls, false);
+		kv_lockset_write(&ref, ls, false);
 	}
-	kv_lockset_unlock(&ref, &ls);
+	kv_lockset_unlock(&ref, ls);
+	kv_tables_free(env, dt, ndt);
 	if (rc == KV_OK)
-		kv_emit(ns->env, ns, "", 0, KV_EV_FLUSH);
+		kv_emit(env, ns, "", 0, KV_EV_FLUSH);
+out:
+	kv_mem_realloc(env, dt, 0);
+	kv_mem_realloc(env, ls, 0);
 	return rc;
 }
 

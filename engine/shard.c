@@ -196,6 +196,52 @@ void kv_shard_clear_locked(kv_env *env, kv_shard *sh)
 	}
 }
 
+/* Swap sh's table for an empty one (of the minimum size; none when the shard is
+ * being destroyed) and hand the old one, entries and all, to *out for
+ * kv_tables_free() once no lock is held: emptying a shard of millions of keys
+ * then holds its lock for O(1).  KV_ENOMEM (nothing changed) if the new table
+ * cannot be had.  Inside a write section; the entries' charges stay with the
+ * caller to settle (kv_ns_charge), the table's are settled here. */
+int kv_shard_detach_locked(kv_env *env, kv_shard *sh, bool keep_table, kv_detached *out)
+{
+	kv_off t = 0;
+	if (keep_table) {
+		if (!(t = kv_alloc(env, (size_t)KV_MIN_TABLE * 8)))
+			return KV_ENOMEM;
+		memset(kv_ptr(env, t), 0, (size_t)KV_MIN_TABLE * 8);
+	}
+	out->table = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	out->cap = out->table ? sh->mask + 1 : 0;
+	atomic_store_explicit(&sh->table, t, memory_order_relaxed);
+	atomic_store_explicit(&sh->mask, keep_table ? KV_MIN_TABLE - 1 : 0, memory_order_relaxed);
+	atomic_store_explicit(&sh->shift, keep_table ? 32u - (unsigned)__builtin_ctz(KV_MIN_TABLE) : 0,
+	                      memory_order_relaxed);
+	sh->count = 0;
+	charge_table(env, sh, (keep_table ? (int64_t)kv_alloc_size((size_t)KV_MIN_TABLE * 8) : 0) -
+	                      (out->table ? (int64_t)kv_alloc_size((size_t)out->cap * 8) : 0));
+	return KV_OK;
+}
+
+/* Free detached tables and every entry in them.  No lock needed: nothing
+ * reachable points at them any more (optimistic readers that still do fail
+ * their seq check). */
+void kv_tables_free(kv_env *env, const kv_detached *t, uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		if (!t[k].table)
+			continue;
+		_Atomic uint64_t *s = kv_ptr(env, t[k].table);
+		for (uint32_t i = 0; i < t[k].cap; i++) {
+			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+			if (!v)
+				continue;
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			kv_free(env, (kv_off)v, kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)));
+		}
+		kv_free(env, t[k].table, (size_t)t[k].cap * 8);
+	}
+}
+
 /* ------------------------------------------------------------- entries */
 size_t kv_entry_charge(const kv_entry *e)
 {
