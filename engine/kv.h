@@ -498,15 +498,21 @@ typedef struct kv_scan_opts {
 	size_t      prefix_len;
 	const char *match;      /* Redis glob (MATCH); NULL: all */
 	size_t      match_len;
-	size_t      count;      /* work hint in keys examined; 0: 10 */
+	size_t      count;      /* work hint in table buckets walked; 0: 10.  Any count is
+	                         * safe: a shard lock is held for 256 buckets at most */
 	int         values;     /* nonzero: also return values */
 } kv_scan_opts;
 
 /*
- * Called once per returned key, after every engine lock was released.  val is
- * NULL unless opts->values.  Return 0 to continue.  Nonzero stops the step: the
- * rest of its keys are skipped and kv_scan returns that value with *cursor
- * unchanged, so a host can abort a scan on its own error.
+ * Called once per returned key, with no engine lock held (keys are collected
+ * under each shard's lock in bounded steps, then filtered and handed out after
+ * it is released).  The callback may therefore be slow and may call the engine,
+ * this namespace included; writes it makes may or may not show up later in the
+ * same scan.  val is NULL unless opts->values; a value larger than 512 bytes is
+ * read after the lock (if the key was deleted meanwhile it is not returned).
+ * Return 0 to continue.  Nonzero stops the step: the rest of its keys are
+ * skipped and kv_scan returns that value with *cursor unchanged, so a host can
+ * abort a scan on its own error.
  */
 typedef int (*kv_scan_fn)(void *ctx, const void *key, size_t klen, const void *val,
                           size_t vlen, int type, int64_t expires_at);

@@ -23,6 +23,44 @@
  * LOCK ORDER (see also shard.c)
  *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
  *   page-allocator lock.  Nothing is called outside the engine while any is held.
+ *
+ * WHAT A LOCK MAY HOLD (DESIGN: "Locks hold bounded work only")
+ *   Nothing whose cost a caller chooses runs under an engine lock: no glob, no
+ *   callback, no host allocation, no hook.  Every section that holds a lock, and
+ *   its bound (n = shards of the namespace, at most KV_MAX_SHARDS):
+ *
+ *   section (file)            lock                bound                         why it is enough
+ *   kv_scan, one hold         one shard           256 buckets and their cluster; matching, values over 512 B and the
+ *     (scan.c)                                    ~64 KiB of keys (+ one key)   callback run after; more holds honour count
+ *   kv_ns_flush               all n shards        O(n): tables are swapped;     entries are freed after the locks; a shard a
+ *     (namespace.c)                               O(keys) for a shard a         snapshot is copying must keep pre-images
+ *                                                 snapshot is copying
+ *   kv_ns_drop, kv_shards_    admin, then each    O(n) table detaches           entries freed after the admin lock
+ *     retire (namespace.c)    shard in turn
+ *   kv_ns_create/configure/   admin               O(n) shard headers + a        configuration, not input
+ *     list (namespace.c)                          64 Ki-entry route table
+ *   kv_lockset_lock           shards ascending    a stale lock is held only     gen is checked after each lock, so no
+ *     (namespace.c)                               for its gen check             waiting while holding a stale one
+ *   kv_make_room_locked       the writer's        <= 16 victims, each from a    a write that needs more fails with the
+ *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
+ *                             by trylock          trylocks
+ *   sweep_shard (evict.c)     one shard           tick budget * 8 slots,        kv_tick's budget
+ *                                                 <= 16 removals
+ *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
+ *                                                                               locks; hosts bound batch sizes; evicted
+ *                                                                               keys' hooks fire after the locks
+ *   grow_locked (shard.c)     one shard           O(table) on a doubling:       amortised O(1) a write; KNOWN GAP: not yet
+ *                                                 up to 2^28 slots              incremental like Redis's rehash
+ *   migrate_shard (resize,    an old shard + the  O(keys of that old shard)     KNOWN GAP: one shard at a time, not yet in
+ *     namespace.c)            new shards                                        bounded steps
+ *   kv_pages_alloc/free       palloc              O(free runs) first fit        coalescing keeps the runs few
+ *     (region.c)
+ *   slab class (region.c)     class lock          O(1)
+ *   kv_put_locked (ops.c)     one shard           copies the value, <= the      KNOWN GAP (ops.c): a 512 MiB value is
+ *                                                 namespace's max_value_size    copied under the lock
+ *   kv_random_key (ops.c)     one shard at a time O(table) per shard           KNOWN GAP (ops.c)
+ *   snapshot cut and copy     admin + all shards  O(shards) for the cut;        the copy of one shard is sized exactly
+ *     (snapshot.c)            one shard           O(one shard's bytes) copy     under its lock (snapshot.c)
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H
