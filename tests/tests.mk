@@ -14,8 +14,8 @@
 TEST_DIR      := $(BUILD)/tests
 # issue 2: engine core
 ENGINE_TESTS_CORE := test_core test_alloc test_model test_concurrency
-# issue 3: batches, scans, snapshots, hooks
-ENGINE_TESTS_I3   := test_batch test_scan test_snapshot test_hooks
+# issue 3: batches, scans, snapshots, hooks; issue 9: glob
+ENGINE_TESTS_I3   := test_batch test_scan test_snapshot test_hooks test_glob
 # only those whose source exists (the suite reports the others as not built)
 TEST_SOURCES      := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 ENGINE_TESTS      := $(filter $(TEST_SOURCES),$(ENGINE_TESTS_CORE) $(ENGINE_TESTS_I3))
@@ -31,12 +31,13 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SNAPSHOT := $(BUILD)/fuzz/fuzz_snapshot
-FUZZ_TARGETS += $(FUZZ_SNAPSHOT)
+FUZZ_GLOB     := $(BUILD)/fuzz/fuzz_glob
+FUZZ_TARGETS += $(FUZZ_SNAPSHOT) $(FUZZ_GLOB)
 
 # The sanitizer builds are not TEST_DEPS: tests/suite-engine-sanitizers.sh
 # builds them itself, so that a sanitizer build failure is a failed test in the
 # report instead of stopping `make test` for every suite.
-TEST_DEPS += $(TEST_BINS) $(FUZZ_SNAPSHOT)
+TEST_DEPS += $(TEST_BINS) $(FUZZ_SNAPSHOT) $(FUZZ_GLOB)
 
 .PHONY: engine-tests asan-build tsan-build crash
 
@@ -97,6 +98,17 @@ $(FUZZ_SNAPSHOT): tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) $(ENGINE_HDR) $(LIB)
 			|| { mv $@.log $@.failed; rm -f $@; echo "fuzz_snapshot: build failed, see $@.failed" >&2; }; \
 		[ -f $@.log ] && cat $@.log >&2 && rm -f $@.log; true; \
 	else echo kv_load >$@.missing; echo "fuzz_snapshot not built: engine lacks kv_load" >&2; fi
+
+# The glob fuzzer: kv_glob_match against a reference matcher.  glob.c is
+# compiled in with clang; a clang failure leaves FUZZ_GLOB.failed for the suite.
+$(FUZZ_GLOB): tests/fuzz/fuzz_glob.c engine/glob.c $(ENGINE_HDR)
+	@mkdir -p $(dir $@)
+	@rm -f $@ $@.failed
+	@echo "$(FUZZ_CC) $(FUZZ_FLAGS) ... -o $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
+		tests/fuzz/fuzz_glob.c engine/glob.c -o $@ $(LDLIBS) >$@.log 2>&1 \
+		|| { mv $@.log $@.failed; rm -f $@; echo "fuzz_glob: build failed, see $@.failed" >&2; }; \
+	[ -f $@.log ] && cat $@.log >&2 && rm -f $@.log; true
 
 # Run every fuzz target for FUZZ_SECONDS on tests/fuzz/corpus/<name without fuzz_>/.
 # The prerequisites are built by a sub-make, so FUZZ_TARGETS added by build
