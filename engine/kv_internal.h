@@ -51,8 +51,9 @@
  *                                                                               keys' hooks fire after the locks
  *   grow_locked (shard.c)     one shard           O(table) on a doubling:       amortised O(1) a write; KNOWN GAP: not yet
  *                                                 up to 2^28 slots              incremental like Redis's rehash
- *   migrate_shard (resize,    an old shard + the  O(keys of that old shard)     KNOWN GAP: one shard at a time, not yet in
- *     namespace.c)            new shards                                        bounded steps
+ *   migrate_step (resize,     an old shard + the  64 home buckets and their     steps resume from a hash watermark
+ *     namespace.c)            new shards its keys cluster                       (kv_shard.mig_hash) that routing honours
+ *                             move to
  *   kv_pages_alloc/free       palloc              O(free runs) first fit        coalescing keeps the runs few
  *     (region.c)
  *   slab class (region.c)     class lock          O(1)
@@ -189,6 +190,11 @@ static inline void kv_cpu_relax(void)
 #endif
 }
 
+/* Between bounded holds of the same lock (a scan's, a resize's steps), give
+ * the waiters a turn: the spinlock is not fair, and a holder that relocks at
+ * once would keep winning it. */
+void kv_lock_pause(void);
+
 /* ------------------------------------------------------------------ layout */
 typedef struct kv_page {          /* one per page, in the descriptor array */
 	uint32_t run;                 /* first page of a run: pages in the run */
@@ -210,6 +216,7 @@ typedef struct kv_shard {
 	_Atomic uint32_t mask;
 	_Atomic uint32_t shift;       /* 32 - log2(capacity): home = hash32 >> shift */
 	_Atomic uint32_t migrated;    /* == ns resize_epoch once this shard's keys moved */
+	_Atomic uint32_t mig_hash;    /* resize in steps: keys hashing below it have moved */
 	uint32_t owner;               /* ns slot index + 1, for sanity checks */
 	uint32_t index;               /* shard index in its namespace */
 	uint32_t count;               /* entries in the table */
@@ -633,7 +640,10 @@ KV_RACY_INLINE kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint3
 		s = atomic_load_explicit(&sh->seq, memory_order_acquire);
 		if (s & 1)
 			return NULL;
-		if (!kv_shard_migrated(ref, sh)) {
+		/* a key below the watermark has moved (the step that moved it raised the
+		 * mark while its new shard was odd, so that shard's seq tells) */
+		if (!kv_shard_migrated(ref, sh) &&
+		    kv_hash32(h) >= atomic_load_explicit(&sh->mig_hash, memory_order_acquire)) {
 			*seq = s;
 			return sh;
 		}

@@ -43,6 +43,11 @@ void kv_spin_lock_slow(_Atomic uint32_t *l)
 	}
 }
 
+void kv_lock_pause(void)
+{
+	sched_yield();
+}
+
 /* ----------------------------------------------------------- size classes */
 unsigned kv_size_class(size_t size)
 {

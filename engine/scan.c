@@ -155,6 +155,8 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 		next = shard < n ? (uint64_t)shard << 32 | h : 0;
 		if (next == 0 || walked >= count)
 			break;
+		if (shift)
+			kv_lock_pause(); /* another hold of a shard follows */
 	}
 	/* no lock is held from here: filter, fetch large values, call back */
 	for (size_t off = 0; off < used; off += rec_size((scan_rec *)(buf.data + off))) {

@@ -1044,6 +1044,18 @@ static void run_drop(void *p)
 	EOK(kv_ns_drop(j->env, j->name));
 }
 
+typedef struct {
+	kv_ns *ns;
+	uint32_t to;
+	int rc;
+} resize_job;
+
+static void run_resize(void *p)
+{
+	resize_job *j = p;
+	j->rc = kv_ns_resize(j->ns, j->to);
+}
+
 static void fill_big(kv_ns *ns, int n, size_t klen, size_t vlen)
 {
 	char *k = malloc(klen + 1), *v = malloc(vlen + 1);
@@ -1101,6 +1113,47 @@ static void test_bounded(void)
 			scan_job all = {ns, "*a", 0, 0};
 			run_scan(&all);
 			E(all.rc == KV_OK && all.found == nk);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("raising the shard count of a big shard moves its keys in bounded steps")
+	{
+		kv_env *env = t_env(512 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 1;
+		kv_ns *ns = env ? t_ns(env, "grow", &c) : NULL;
+		if (ns) {
+			int n = scale(100000, 400000, 1000000);
+			fill_big(ns, n, 16, 8);
+			lat_arg a;
+			int64_t long_us;
+			resize_job rj = {ns, 4, 0};
+			/* the worker writes and reads keys of the very shard being split */
+			with_worker(env, ns, 0, run_resize, &rj, &a, &long_us);
+			report("resize 1 -> 4", &a, long_us);
+			E(rj.rc == KV_OK && a.bad == 0);
+			E(a.during >= 10);
+			if (long_us > 100000 && !E(a.max_us < long_us / 2))
+				fprintf(stderr, "    a writer waited %lld us during the resize\n", (long long)a.max_us);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.config.shards == 4 && st.keys == (uint64_t)n + 1000);
+			/* every key is where routing looks for it */
+			char k[17];
+			int missing = 0;
+			kv_buf b = KV_BUF_INIT;
+			memset(k, 'a', 16);
+			for (int i = 0; i < n; i++) {
+				int d = snprintf(k, 16, "%09d", i);
+				k[d] = 'a';
+				missing += kv_get(ns, k, 16, &b) != KV_OK;
+			}
+			kv_buf_free(env, &b);
+			E(missing == 0);
 			kv_ns_close(ns);
 		}
 		if (env)
