@@ -12,6 +12,9 @@
  *    handle.
  *  - Drop and re-create of a namespace while other threads use handles on it.
  *  - Eviction and a full region under concurrent writers.
+ *  - Bounded lock holds: a hostile MATCH scan of a big shard, a resize of one,
+ *    and a flush and a drop of a big namespace, each while another thread's
+ *    calls that need the same locks keep completing.
  *
  * TEST_QUICK=1 shrinks everything (sanitizer passes); TEST_STRESS=1 grows it.
  */
@@ -1089,7 +1092,7 @@ static void test_bounded(void)
 		c.shards = 1; /* the scanner and the writer meet on one lock */
 		kv_ns *ns = env ? t_ns(env, "hostile", &c) : NULL;
 		if (ns) {
-			int nk = scale(300, 1500, 10000);
+			int nk = scale(700, 1500, 10000);
 			fill_big(ns, nk, 1000, 600);
 			/* the iterative matcher's worst case, ~150k steps a key: a star, then
 			 * a long run that fails only at its last byte at every offset */
