@@ -24,17 +24,26 @@ ENGINE_OBJ      := $(ENGINE_SRC:engine/%.c=$(BUILD)/obj/engine/%.o)
 ENGINE_OBJ_ASAN := $(ENGINE_SRC:engine/%.c=$(BUILD)/asan/engine/%.o)
 ENGINE_OBJ_TSAN := $(ENGINE_SRC:engine/%.c=$(BUILD)/tsan/engine/%.o)
 
+# The version is kv.h's; the soname carries major.minor while the major is 0
+# (every 0.x minor may change the ABI), then the major alone.
+KV_VERSION := $(shell sed -n 's/^\#define KV_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' engine/kv.h | paste -sd.)
+KV_MAJOR   := $(word 1,$(subst ., ,$(KV_VERSION)))
+SONAME     := libshardkv.so.$(if $(filter 0,$(KV_MAJOR)),$(KV_MAJOR).$(word 2,$(subst ., ,$(KV_VERSION))),$(KV_MAJOR))
+
 LIB       := $(BUILD)/libshardkv.a
 SOLIB     := $(BUILD)/libshardkv.so
+SOLIB_REAL := $(BUILD)/libshardkv.so.$(KV_VERSION)
 LIB_ASAN  := $(BUILD)/asan/libshardkv.a
 LIB_TSAN  := $(BUILD)/tsan/libshardkv.a
 
 ALL_TARGETS := $(LIB) $(SOLIB)
+INSTALL_TARGETS :=  # each host's .mk appends its own install target
 TEST_DEPS   :=
 FUZZ_TARGETS :=  # libFuzzer binaries (clang); `make fuzz` runs each for FUZZ_SECONDS
 FUZZ_SECONDS ?= 300
 
-.PHONY: all test deps asan tsan clean run fuzz stress bench bench-engine bench-pg bench-sqlite bench-resp
+.PHONY: all test deps asan tsan clean run fuzz stress bench bench-engine bench-pg bench-sqlite bench-resp \
+        install install-lib
 .DEFAULT_GOAL := all
 
 $(BUILD)/obj/engine/%.o: engine/%.c $(ENGINE_HDR)
@@ -50,8 +59,11 @@ $(BUILD)/tsan/engine/%.o: engine/%.c $(ENGINE_HDR)
 $(LIB): $(ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
-$(SOLIB): $(ENGINE_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+$(SOLIB_REAL): $(ENGINE_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+$(SOLIB): $(SOLIB_REAL)
+	ln -sf $(notdir $(SOLIB_REAL)) $(BUILD)/$(SONAME)
+	ln -sf $(notdir $(SOLIB_REAL)) $@
 $(LIB_ASAN): $(ENGINE_OBJ_ASAN)
 	@rm -f $@
 	ar rcs $@ $^
@@ -77,3 +89,27 @@ test: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# `make install` puts the engine library (static and shared, with its soname),
+# kv.h and a pkg-config file under PREFIX (default /usr/local; DESTDIR for
+# staging), plus every host's own install target that exists (pg-install,
+# server-install, sqlite-install).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PCDIR      ?= $(LIBDIR)/pkgconfig
+
+$(BUILD)/shardkv.pc: engine/shardkv.pc.in engine/kv.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(KV_VERSION)|' $< >$@
+
+install-lib: $(LIB) $(SOLIB) $(BUILD)/shardkv.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/shardkv $(DESTDIR)$(PCDIR)
+	install -m 644 engine/kv.h $(DESTDIR)$(INCLUDEDIR)/shardkv/kv.h
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libshardkv.a
+	install -m 755 $(SOLIB_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SOLIB_REAL)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libshardkv.so
+	install -m 644 $(BUILD)/shardkv.pc $(DESTDIR)$(PCDIR)/shardkv.pc
+
+install: install-lib $(INSTALL_TARGETS)

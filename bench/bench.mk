@@ -16,13 +16,10 @@ BENCH_ENGINE_HDR := $(wildcard bench/engine/*.h)
 BENCH_ENGINE     := $(BUILD)/bench-engine
 BENCH_ENGINE_ARGS ?=
 
-# The engine symbols are weak references in the benchmark (the engine lands a
-# piece at a time); --whole-archive makes every object of the library present so
-# that a symbol that exists is always the one called.
 $(BENCH_ENGINE): $(BENCH_ENGINE_SRC) $(BENCH_ENGINE_HDR) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iengine -o $@ $(BENCH_ENGINE_SRC) \
-		-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS) -lm
+		$(LIB) $(LDLIBS) -lm
 
 bench-engine: $(BENCH_ENGINE)
 	$(BENCH_ENGINE) $(BENCH_ENGINE_ARGS)

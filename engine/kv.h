@@ -131,10 +131,28 @@ typedef struct kv_error {
 #define KV_T_BYTES 0 /* opaque bytes (Redis strings, PG bytea, SQLite BLOB) */
 #define KV_T_TEXT  1 /* UTF-8 text */
 #define KV_T_INT   2 /* signed 64-bit integer, decimal text */
-#define KV_T_REAL  3 /* double, shortest round-trip decimal text */
+#define KV_T_REAL  3 /* double, kv_fmt_double's text ("0.3", "1e-18", "1e+21") */
 #define KV_T_JSON  4 /* JSON text (PG jsonb) */
 #define KV_T_NULL  5 /* SQL NULL, empty value */
 #define KV_T_NONE  (-1) /* in kv_buf.type: there was no value */
+
+/* ------------------------------------------------------------- numbers */
+/* Room for any text kv_fmt_double writes, its NUL included. */
+#define KV_DOUBLE_BUFSZ 32
+
+/*
+ * The canonical text of a double, the one every host shows and stores for
+ * KV_T_REAL: the shortest decimal that strtod reads back to the same double.
+ * Plain decimal when 1e-7 <= |d| < 1e21 ("0.3", "100", "0.000001",
+ * "123456789012345680000"), exponent form outside it ("1e-7", "1.5e+21",
+ * "5e-324"), as JavaScript's Number#toString writes numbers.  -0.0 gives "-0"
+ * (it round-trips; kv_incr_float never stores it).  NaN and infinities are not
+ * numbers here: they give "" and 0, and callers refuse them first.
+ * Writes the text and its NUL into buf when it fits in cap bytes (always with
+ * cap >= KV_DOUBLE_BUFSZ), else buf[0] = 0 when cap > 0.  Returns its length
+ * without the NUL.  No lock, no allocation, bounded work.
+ */
+KV_API size_t kv_fmt_double(double d, char *buf, size_t cap);
 
 /* ------------------------------------------------------------- buffers */
 typedef struct kv_val {
@@ -269,6 +287,14 @@ KV_API int kv_ns_drop(kv_env *env, const char *name);
  * Errors: KV_ENSNAME, KV_ENONS, KV_ENOMEM.
  */
 KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
+
+/*
+ * The engine's namespace-name rule for a name given with a length (SQL text,
+ * RESP bulk strings): 1..KV_NS_NAME_MAX bytes of [A-Za-z0-9_.:-].  A NUL byte
+ * inside the len bytes (len != strlen) is refused, so a host can never act on a
+ * shortened name.  Returns KV_OK or KV_ENSNAME.  No lock.
+ */
+KV_API int kv_ns_name_check(const char *name, size_t len);
 KV_API void kv_ns_close(kv_ns *ns);
 KV_API const char *kv_ns_name(const kv_ns *ns);
 
@@ -320,6 +346,46 @@ KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
 #define KV_EXPIRE_NEVER   (-1)       /* no expiry */
 #define KV_EXPIRE_KEEP    (-2)       /* keep the old key's expiry (Redis KEEPTTL) */
 
+/*
+ * Expiry vocabulary: the one TTL arithmetic of every host.
+ *
+ * KV_EXPIRES_MAX is the latest absolute expiry the engine accepts:
+ * 9999-12-31T23:59:59.999Z in ms since the epoch.  Every write that takes an
+ * absolute expires_at (kv_set, kv_expire, batch SET) refuses a later time with
+ * KV_EINVAL, and a default_ttl_ms that would land past it makes the write fail
+ * with KV_EINVAL too.
+ *
+ * Relative -> absolute (one rule): expires_at = now + ttl.  A TTL in
+ * microseconds is added to the current time in microseconds and the sum is
+ * rounded UP to a whole ms, so a positive TTL never expires earlier than asked
+ * and a 1 us TTL is not "already expired" when the call returns.  A TTL <= 0
+ * gives an absolute time at or before now (never below 1, so never a
+ * KV_EXPIRE_* sentinel): passed to a write, it deletes the key as Redis's
+ * EXPIRE with a negative TTL does.  Hosts that refuse non-positive TTLs (SET EX
+ * 0) check that themselves.  A result past KV_EXPIRES_MAX, or one that would
+ * overflow int64, is KV_EINVAL: refused, never wrapped or clamped.
+ */
+#define KV_EXPIRES_MAX INT64_C(253402300799999)
+
+KV_API int kv_expiry_from_ttl_ms(int64_t ttl_ms, int64_t *expires_at);
+KV_API int kv_expiry_from_ttl_us(int64_t ttl_us, int64_t *expires_at);
+
+/*
+ * Check an absolute expiry given by a client: KV_OK for 1..KV_EXPIRES_MAX and
+ * for the sentinels KV_EXPIRE_DEFAULT, KV_EXPIRE_NEVER, KV_EXPIRE_KEEP;
+ * KV_EINVAL for anything else (past KV_EXPIRES_MAX, or below -2).
+ */
+KV_API int kv_expiry_check(int64_t expires_at);
+
+/*
+ * Time left until expires_at, as Redis's TTL and PTTL commands report it:
+ * in units of unit_ms, rounded to nearest with halves up ((ms + 500) / 1000 for
+ * unit_ms 1000; unit_ms <= 1 gives ms).  expires_at <= 0 (no expiry) gives -1.
+ * A time at or before now_ms gives 0 (Redis answers 0 for a key that expires
+ * while the command runs; a key already gone is the host's KV_NOTFOUND, -2).
+ */
+KV_API int64_t kv_ttl_remaining(int64_t expires_at, int64_t now_ms, int64_t unit_ms);
+
 /* kv_set flags */
 #define KV_SET_NX 0x1u /* only if absent: KV_EXISTS otherwise */
 #define KV_SET_XX 0x2u /* only if present: KV_NOTFOUND otherwise */
@@ -339,7 +405,8 @@ KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
  * past EXAT does) and returns KV_OK.  If old is not NULL it receives the previous
  * value (type KV_T_NONE if there was none), also when NX refuses the write.
  * Returns KV_OK, or KV_EXISTS / KV_NOTFOUND when NX / XX refused the write.
- * Errors: KV_EVALSIZE, KV_EINVAL (bad type or expiry), KV_EMAXKEYS, KV_EMAXMEM,
+ * Errors: KV_EVALSIZE, KV_EINVAL (bad type, or an expiry below KV_EXPIRE_KEEP or
+ *         past KV_EXPIRES_MAX, also one the default TTL gives), KV_EMAXKEYS, KV_EMAXMEM,
  *         KV_ENOMEM.  Over a limit with an eviction policy, keys of the key's
  *         shard are evicted first; the error is returned only if that is not
  *         enough.
@@ -363,11 +430,14 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 
 /*
  * Float increment with Redis INCRBYFLOAT semantics: `by` is decimal text (as
- * strtold reads it, e.g. "0.1", "-5", "1e3"), the arithmetic is long double,
- * and the result is stored as decimal text without exponent or trailing zeros
- * (type KV_T_REAL).  If result_text is not NULL it receives that text; if result
- * is not NULL, its value as a double.  Errors: KV_ENOTFLOAT (the stored value or
- * `by` is not a number, or the result is not finite), limit errors.
+ * strtold reads it, e.g. "0.1", "-5", "1e3"), the arithmetic is long double as
+ * in Redis, and the sum is rounded to a double and stored as kv_fmt_double's
+ * text (type KV_T_REAL; 0.1 + 0.2 stores "0.3", 1e-18 stores "1e-18", -0 stores
+ * "0"), at most KV_DOUBLE_BUFSZ - 1 bytes, which this call always reads back.
+ * If result_text is not NULL it receives that text; if result is not NULL, the
+ * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number, or
+ * the result is not a finite double), KV_EINVAL (a new key's default TTL lands
+ * past KV_EXPIRES_MAX), limit errors.
  */
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by, size_t bylen,
                          double *result, kv_buf *result_text);
@@ -407,7 +477,8 @@ KV_API int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
 /*
  * Set an absolute expiry (ms since the epoch).  A time at or before now deletes
  * the key, as Redis does.  Returns KV_OK, KV_NOTFOUND, or KV_UNCHANGED when the
- * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT).
+ * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT;
+ * or expires_at past KV_EXPIRES_MAX).
  */
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond);
 
@@ -538,14 +609,86 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
 
 /* ----------------------------------------------------------- snapshots */
 /*
- * Save one namespace (ns != NULL) or every namespace to path.  The file is
- * written to "<path>.tmp-<pid>", fsynced, renamed over path and the directory
- * fsynced, so a crash at any moment leaves the previous file intact.  Writers
- * keep running; the image is a consistent cut (all-or-nothing batches are wholly
- * in or out).  Saving every namespace resets the dirty counter and last-save time.
- * Errors: KV_ENONS, KV_EBUSY (another save of that namespace), KV_EIO, KV_ENOMEM.
+ * FILES.  Every save and load goes through the same file handling:
+ *   - A save writes "<file>.tmp-<pid>-<random>" next to the file, created
+ *     O_CREAT|O_EXCL|O_NOFOLLOW (a link or file planted at a temp name cannot
+ *     redirect it; a taken name retries another), fsyncs it, renames it over the
+ *     file in the same directory and fsyncs the directory.  A crash at any moment
+ *     leaves the previous file or the new one, never a mix.  A failed save
+ *     removes its temp file and leaves the previous file as it was.
+ *   - A load reads only a regular file: it is checked with lstat before it is
+ *     opened (O_RDONLY|O_NONBLOCK|O_NOFOLLOW) and with fstat after, so a FIFO,
+ *     device, socket, directory or symlink is refused with KV_EIO (sys_errno
+ *     EINVAL, or EISDIR for a directory) and never blocks.
+ *   - The file itself is never a followed symlink: a save of every namespace
+ *     replaces a link at the file's name with the file; a load, and a save of
+ *     one namespace (which reads the file, see below), refuse it with KV_EIO.
+ *     kv_save/kv_load follow the
+ *     directories of their path as the caller wrote it; kv_save_at/kv_load_at
+ *     confine `name` to `dir` (below).
+ *   - Saves into one directory take an flock on it, one after the other (a save
+ *     waits up to 10 s for another, holding no engine lock, then fails with
+ *     KV_EBUSY; on a file system without flock, saves run unserialised).
+ *   - Messages in err->msg quote paths shortened to about 90 bytes.  A path of
+ *     PATH_MAX bytes or more, or a file name component over 255 bytes, is
+ *     KV_EINVAL.  Paths are C strings: a host that receives a path with a length
+ *     must refuse embedded NUL bytes before calling (as kv_ns_name_check does
+ *     for names).
+ *
+ * WHICH NAMESPACES A FILE KEEPS.  A save never drops namespaces that another
+ * save put in the same file: saving ONE namespace into an existing file keeps
+ * the file's other namespaces (their verified blocks are copied into the new
+ * file; the saved namespace replaces its old copy).  If that existing file
+ * cannot be read or is not a valid snapshot, the save fails (KV_EIO,
+ * KV_ECORRUPT or KV_EFORMAT, saying so) and the file is left as it is.  An
+ * empty file holds nothing to keep.  Saving EVERY namespace (ns NULL) writes
+ * the image of the whole store and replaces the file: it is the store's own
+ * file, so a namespace dropped from the store leaves it too.  Stores that share
+ * a directory but not their namespaces should save all to different files, or
+ * save namespace by namespace.
+ *
+ * FAULT INJECTION (tests).  The environment variable SHARDKV_FAULT_IO, read
+ * when a kv_env is opened or attached, makes snapshot file I/O of that handle
+ * fail on purpose: a comma-separated list of op=ERRNO or op=ERRNO@N, e.g.
+ * "fsync=EIO", "rename=ENOSPC", "write=ENOSPC@3".  op is one of
+ *   open     creating the temp file of a save
+ *   read     opening or reading an existing snapshot (a load, or the file a
+ *            one-namespace save keeps the other namespaces of)
+ *   write    a write to the temp file
+ *   fsync    the temp file's fsync
+ *   rename   the rename over the file
+ *   dirsync  the directory's fsync after the rename (the new file is then in
+ *            place, but the save still reports the failure)
+ * ERRNO is one of EIO ENOSPC EDQUOT EROFS EACCES EPERM ENOENT EMFILE ENFILE
+ * EFBIG EXDEV EBUSY ENOMEM.  Without @N every such call fails; with @N only the
+ * Nth call of that op within one save or load.  The call fails with KV_EIO,
+ * err->sys_errno = ERRNO and err->msg ending "(injected by SHARDKV_FAULT_IO)".
+ * A value that does not parse makes every snapshot save and load of the handle
+ * fail (KV_EIO, sys_errno EINVAL, the message says so), so a typo cannot pass
+ * for "no fault".  Nothing but the snapshot file path consults it.
+ */
+
+/*
+ * Save one namespace (ns != NULL) or every namespace to path (see FILES and
+ * WHICH NAMESPACES A FILE KEEPS above).  Writers keep running; the image is a
+ * consistent cut (all-or-nothing batches are wholly in or out).  Saving every
+ * namespace resets the dirty counter and last-save time.
+ * Errors: KV_EINVAL (bad path), KV_ENSNAME, KV_ENONS, KV_EBUSY (another save of
+ *         that namespace, or of that directory for 10 s), KV_EIO, KV_ENOMEM,
+ *         KV_ECORRUPT / KV_EFORMAT (the file a one-namespace save would keep
+ *         namespaces of is not valid).
  */
 KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err);
+
+/*
+ * kv_save confined to a directory: the file is `name` under `dir`.  `dir` is
+ * opened as given (the host's configured snapshot directory); `name` is
+ * resolved one component at a time with openat(O_NOFOLLOW | O_DIRECTORY), so
+ * it cannot leave `dir`: an absolute name, an empty component ("a//b", "a/"),
+ * "." or "..", or a component over 255 bytes is KV_EINVAL; a symlink on the
+ * way is KV_EIO (sys_errno ELOOP).  Subdirectories must exist.
+ */
+KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err);
 
 /*
  * Load namespaces from a snapshot file: every namespace in it (ns NULL) or only
@@ -554,11 +697,16 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
  * namespace changes.  A namespace that exists keeps its configuration and has
  * its keys replaced; one that does not is created with the file's configuration.
  * Keys already expired are dropped.  A load fires no change hooks.
- * Errors: KV_EIO, KV_EFORMAT, KV_ECORRUPT (err->msg says where and what),
+ * Errors: KV_EINVAL (bad path), KV_EIO (missing, unreadable or not a regular
+ *         file), KV_EFORMAT, KV_ECORRUPT (err->msg says where and what),
  *         KV_ENONS (ns not in the file), KV_EMAXKEYS / KV_EMAXMEM / KV_EKEYSIZE /
  *         KV_EVALSIZE (does not fit the live namespace), KV_ENOMEM, KV_EBUSY.
  */
 KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err);
+
+/* kv_load of `name` confined to `dir`, with kv_save_at's rules for name. */
+KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                      kv_error *err);
 
 /* ------------------------------------------------------ ticks and autosave */
 /* Redis "save <seconds> <changes>": save when both have accrued since the last save. */

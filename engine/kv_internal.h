@@ -288,6 +288,14 @@ typedef struct kv_region {
 	_Atomic uint64_t dirty_at_save;
 } kv_region;
 
+/* snapio.c: SHARDKV_FAULT_IO, parsed when a handle is opened or attached */
+enum { KV_FIO_OPEN, KV_FIO_READ, KV_FIO_WRITE, KV_FIO_FSYNC, KV_FIO_RENAME, KV_FIO_DIRSYNC, KV_FIO_N };
+typedef struct kv_fault_io {
+	int      bad;             /* the variable is set but does not parse */
+	int      err[KV_FIO_N];   /* errno to inject, 0: none */
+	uint32_t nth[KV_FIO_N];   /* only the nth call of a save or load; 0: every call */
+} kv_fault_io;
+
 struct kv_env {
 	kv_region     *r;
 	struct kv_nsslot *slots;      /* this process's address of the slot array */
@@ -297,6 +305,7 @@ struct kv_env {
 	kv_mem_methods mem;
 	kv_hook_fn     hook;
 	void          *hook_ctx;
+	kv_fault_io    fault;
 };
 
 struct kv_ns {
@@ -733,7 +742,41 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 /* changes since the last full save (evict.c) */
 uint64_t kv_env_dirty(kv_env *env);
 
+/* ------------------------------------------------------- snapshot files */
+/* snapio.c: one snapshot file being saved or loaded (see the file's header). */
+#define KV_FILE_NAME_MAX 255
+typedef struct kv_snap_target {
+	kv_env  *env;
+	int      dfd;                        /* the directory that holds the file */
+	int      fd;                         /* the temp file being written, or -1 */
+	int      locked;                     /* dfd holds the save flock */
+	int      injected;                   /* errno last injected by the fault seam */
+	uint32_t calls[KV_FIO_N];            /* per-op call counts, for "@N" */
+	char     leaf[KV_FILE_NAME_MAX + 1]; /* the file's name in dfd */
+	char     tmp[KV_FILE_NAME_MAX + 1];  /* the temp file's name in dfd, or "" */
+	char     shown[96];                  /* the path for messages, shortened */
+} kv_snap_target;
+
+int  kv_snap_err(kv_error *err, int code, int sys, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void kv_fault_io_init(kv_fault_io *f);
+int  kv_snap_resolve(kv_env *env, const char *dir, const char *name, kv_snap_target *t, kv_error *err);
+void kv_snap_close(kv_snap_target *t);
+int  kv_snap_lock(kv_snap_target *t, kv_error *err);
+/* whole file into *data (env allocator); KV_NOTFOUND if it does not exist */
+int  kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_error *err);
+int  kv_snap_create(kv_snap_target *t, kv_error *err);
+int  kv_snap_write(kv_snap_target *t, const void *p, size_t n); /* 0 or errno */
+int  kv_snap_write_failed(kv_snap_target *t, int e, kv_error *err);
+int  kv_snap_commit(kv_snap_target *t, kv_error *err);
+void kv_snap_abort(kv_snap_target *t);
+
 /* ------------------------------------------------------------ expiry */
+/* ttl.c: now + ttl under kv.h's rule, with the clock given (KV_EINVAL past
+ * KV_EXPIRES_MAX); kv_expiry_from_ttl_* call these with the real clock. */
+int kv_expiry_add_ms(int64_t now_ms, int64_t ttl_ms, int64_t *expires_at);
+int kv_expiry_add_us(int64_t now_us, int64_t ttl_us, int64_t *expires_at);
+
 static inline bool kv_expired(int64_t exp, int64_t now)
 {
 	return exp != 0 && exp <= now;

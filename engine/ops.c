@@ -504,13 +504,18 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 	return KV_OK;
 }
 
-/* Expiry for a write: KV_EXPIRE_* or absolute.  *del: the time already passed. */
+/* Expiry for a write: KV_EXPIRE_* or absolute.  *del: the time already passed.
+ * KV_EINVAL past KV_EXPIRES_MAX, also when the default TTL would land there. */
 int kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del)
 {
 	*del = false;
+	if (kv_expiry_check(req) != KV_OK)
+		return KV_EINVAL;
 	if (req == KV_EXPIRE_DEFAULT) {
 		int64_t ttl = atomic_load_explicit(&w->ref.slot->default_ttl, memory_order_relaxed);
-		*exp = ttl ? wnow(w) + ttl : 0;
+		*exp = 0;
+		if (ttl > 0)
+			return kv_expiry_add_ms(wnow(w), ttl, exp);
 	} else if (req == KV_EXPIRE_NEVER) {
 		*exp = 0;
 	} else if (req == KV_EXPIRE_KEEP) {
@@ -550,7 +555,8 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 	if (rc != KV_OK)
 		return rc;
 	if (type < 0 || type > 255 || (flags & ~(KV_SET_NX | KV_SET_XX)) ||
-	    (flags & (KV_SET_NX | KV_SET_XX)) == (KV_SET_NX | KV_SET_XX) || (vlen && !val))
+	    (flags & (KV_SET_NX | KV_SET_XX)) == (KV_SET_NX | KV_SET_XX) || (vlen && !val) ||
+	    kv_expiry_check(expires_at) != KV_OK)
 		return KV_EINVAL;
 	if (vlen > KV_VALUE_SIZE_LIMIT)
 		return KV_EVALSIZE;
@@ -710,24 +716,6 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 	return write_end(&w, sh, key, klen, rc, KV_EV_INCR);
 }
 
-/* Redis-style long double formatting: fixed notation, no trailing zeros. */
-static int format_ld(char *buf, size_t cap, long double v)
-{
-	int n = snprintf(buf, cap, "%.17Lf", v);
-	if (n <= 0 || (size_t)n >= cap)
-		return -1;
-	if (strchr(buf, '.')) {
-		while (n > 0 && buf[n - 1] == '0')
-			n--;
-		if (n > 0 && buf[n - 1] == '.')
-			n--;
-		buf[n] = 0;
-	}
-	if (strcmp(buf, "-0") == 0)
-		strcpy(buf, "0"), n = 1;
-	return n;
-}
-
 static bool parse_ld(const char *s, size_t n, long double *out)
 {
 	char tmp[64];
@@ -755,7 +743,7 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 	long double by;
 	if (!by_text || !parse_ld(by_text, bylen, &by))
 		return KV_ENOTFLOAT;
-	if (result_text && kv_buf_reserve(ns->env, result_text, 5200) != KV_OK)
+	if (result_text && kv_buf_reserve(ns->env, result_text, KV_DOUBLE_BUFSZ) != KV_OK)
 		return KV_ENOMEM;
 	kv_wctx w;
 	kv_shard *sh;
@@ -773,20 +761,22 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 		bool del;
 		rc = kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
 	}
-	long double v = cur + by;
-	char txt[5200];
-	int n = 0;
-	if (rc == KV_OK && (isnan(v) || isinf(v)))
-		rc = KV_ENOTFLOAT;
-	if (rc == KV_OK && (n = format_ld(txt, sizeof txt, v)) < 0)
+	/* Redis's arithmetic (long double), then the stored result is a double in
+	 * its canonical text, so every value written here parses again */
+	double v = (double)(cur + by);
+	char txt[KV_DOUBLE_BUFSZ];
+	size_t n = 0;
+	if (rc == KV_OK && !isfinite(v))
 		rc = KV_ENOTFLOAT;
 	if (rc == KV_OK)
-		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_REAL, exp, fill_text, txt);
+		n = kv_fmt_double(v == 0 ? 0.0 : v, txt, sizeof txt); /* never "-0" */
+	if (rc == KV_OK)
+		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, n, KV_T_REAL, exp, fill_text, txt);
 	if (rc == KV_OK && result)
-		*result = (double)v;
+		*result = v == 0 ? 0.0 : v;
 	if (rc == KV_OK && result_text) { /* reserved above: no allocation here */
-		memcpy(result_text->data, txt, (size_t)n + 1);
-		result_text->len = (size_t)n;
+		memcpy(result_text->data, txt, n + 1);
+		result_text->len = n;
 		result_text->type = KV_T_REAL;
 		result_text->expires_at = exp;
 	}
@@ -832,12 +822,10 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 	size_t oldlen = e ? e->vlen : 0;
 	size_t nl = append ? oldlen + vlen : (vlen ? (offset + vlen > oldlen ? offset + vlen : oldlen) : oldlen);
 	int64_t exp = 0;
+	bool del;
+	int xrc = e ? KV_OK : kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
 	if (e)
 		exp = kv_entry_expiry(e);
-	else {
-		bool del;
-		kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
-	}
 	if (!append && vlen == 0) {
 		/* SETRANGE with nothing to write changes nothing (and creates nothing) */
 		rc = KV_OK;
@@ -847,6 +835,8 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		rc = KV_EVALSIZE;
 	} else if (!e && klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
 		rc = KV_EKEYSIZE;
+	} else if (xrc != KV_OK) {
+		rc = xrc;
 	} else {
 		val_arg a = {val, vlen, offset};
 		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
@@ -900,7 +890,7 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 		return rc;
 	if ((cond & ~(KV_EXPIRE_NX | KV_EXPIRE_XX | KV_EXPIRE_GT | KV_EXPIRE_LT)) ||
 	    ((cond & KV_EXPIRE_NX) && (cond & ~KV_EXPIRE_NX)) ||
-	    ((cond & KV_EXPIRE_GT) && (cond & KV_EXPIRE_LT)))
+	    ((cond & KV_EXPIRE_GT) && (cond & KV_EXPIRE_LT)) || expires_at > KV_EXPIRES_MAX)
 		return KV_EINVAL;
 	kv_wctx w;
 	kv_shard *sh;

@@ -7,20 +7,13 @@
 #   make stress    long multi-thread / multi-process stress (not part of make test)
 #   make fuzz      every $(FUZZ_TARGETS) binary for $(FUZZ_SECONDS) s on its corpus
 #
-# Tests see the engine only through engine/kv.h.  A test binary whose kv_* calls
-# the engine library does not define yet is not linked; tests/unit/link.sh
-# leaves <binary>.missing instead and the suite reports it as a failure.
+# Tests see the engine only through engine/kv.h.
 
 TEST_DIR      := $(BUILD)/tests
-# issue 2: engine core
-ENGINE_TESTS_CORE := test_core test_alloc test_model test_concurrency
-# issue 3: batches, scans, snapshots, hooks; issue 9: glob
-ENGINE_TESTS_I3   := test_batch test_scan test_snapshot test_hooks test_glob
-# only those whose source exists (the suite reports the others as not built)
-TEST_SOURCES      := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
-ENGINE_TESTS      := $(filter $(TEST_SOURCES),$(ENGINE_TESTS_CORE) $(ENGINE_TESTS_I3))
+# every tests/unit/test_*.c is one binary
+ENGINE_TESTS      := $(sort $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)))
 # the tests worth running under ThreadSanitizer
-ENGINE_TESTS_TSAN := $(filter $(TEST_SOURCES),test_concurrency test_batch test_scan test_hooks test_snapshot)
+ENGINE_TESTS_TSAN := test_concurrency test_batch test_scan test_hooks test_snapshot
 
 TEST_BINS      := $(ENGINE_TESTS:%=$(TEST_DIR)/%)
 TEST_BINS_ASAN := $(ENGINE_TESTS:%=$(TEST_DIR)/asan/%)
@@ -55,15 +48,12 @@ $(TEST_DIR)/tsan/obj/%.o: tests/unit/%.c $(TEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) -Iengine -c $< -o $@
 
-$(TEST_DIR)/%: $(TEST_DIR)/obj/%.o $(LIB) tests/unit/link.sh
-	@sh tests/unit/link.sh $@ $(LIB) $< -- \
-		$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(TEST_DIR)/asan/%: $(TEST_DIR)/asan/obj/%.o $(LIB_ASAN) tests/unit/link.sh
-	@sh tests/unit/link.sh $@ $(LIB_ASAN) $< -- \
-		$(CC) $(CFLAGS) $(ASAN_FLAGS) $< $(LIB_ASAN) -o $@ $(LDLIBS)
-$(TEST_DIR)/tsan/%: $(TEST_DIR)/tsan/obj/%.o $(LIB_TSAN) tests/unit/link.sh
-	@sh tests/unit/link.sh $@ $(LIB_TSAN) $< -- \
-		$(CC) $(CFLAGS) $(TSAN_FLAGS) $< $(LIB_TSAN) -o $@ $(LDLIBS)
+$(TEST_DIR)/%: $(TEST_DIR)/obj/%.o $(LIB)
+	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(TEST_DIR)/asan/%: $(TEST_DIR)/asan/obj/%.o $(LIB_ASAN)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $< $(LIB_ASAN) -o $@ $(LDLIBS)
+$(TEST_DIR)/tsan/%: $(TEST_DIR)/tsan/obj/%.o $(LIB_TSAN)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $< $(LIB_TSAN) -o $@ $(LDLIBS)
 
 # The objects are not intermediates for make to delete.
 .SECONDARY: $(ENGINE_TESTS:%=$(TEST_DIR)/obj/%.o) $(ENGINE_TESTS:%=$(TEST_DIR)/asan/obj/%.o) \
@@ -85,30 +75,16 @@ stress: $(TEST_BINS) $(TEST_BINS_TSAN)
 	@sh tests/stress/run.sh
 
 # The snapshot-loader fuzzer: engine sources compiled in directly with clang.
-# Not built while the engine lacks kv_load (FUZZ_SNAPSHOT.missing), or when
-# clang fails on the engine (FUZZ_SNAPSHOT.failed holds the compiler output);
-# tests/suite-engine.sh reports either as a failure, `make fuzz` stops on it.
-$(FUZZ_SNAPSHOT): tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) $(ENGINE_HDR) $(LIB)
+$(FUZZ_SNAPSHOT): tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) $(ENGINE_HDR)
 	@mkdir -p $(dir $@)
-	@rm -f $@ $@.missing $@.failed
-	@if nm --defined-only $(LIB) 2>/dev/null | grep -q ' T kv_load$$'; then \
-		echo "$(FUZZ_CC) $(FUZZ_FLAGS) ... -o $@"; \
-		$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
-			tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) -o $@ $(LDLIBS) >$@.log 2>&1 \
-			|| { mv $@.log $@.failed; rm -f $@; echo "fuzz_snapshot: build failed, see $@.failed" >&2; }; \
-		[ -f $@.log ] && cat $@.log >&2 && rm -f $@.log; true; \
-	else echo kv_load >$@.missing; echo "fuzz_snapshot not built: engine lacks kv_load" >&2; fi
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
+		tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) -o $@ $(LDLIBS)
 
-# The glob fuzzer: kv_glob_match against a reference matcher.  glob.c is
-# compiled in with clang; a clang failure leaves FUZZ_GLOB.failed for the suite.
+# The glob fuzzer: kv_glob_match against a reference matcher (glob.c compiled in).
 $(FUZZ_GLOB): tests/fuzz/fuzz_glob.c engine/glob.c $(ENGINE_HDR)
 	@mkdir -p $(dir $@)
-	@rm -f $@ $@.failed
-	@echo "$(FUZZ_CC) $(FUZZ_FLAGS) ... -o $@"
-	@$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
-		tests/fuzz/fuzz_glob.c engine/glob.c -o $@ $(LDLIBS) >$@.log 2>&1 \
-		|| { mv $@.log $@.failed; rm -f $@; echo "fuzz_glob: build failed, see $@.failed" >&2; }; \
-	[ -f $@.log ] && cat $@.log >&2 && rm -f $@.log; true
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
+		tests/fuzz/fuzz_glob.c engine/glob.c -o $@ $(LDLIBS)
 
 # Run every fuzz target for FUZZ_SECONDS on tests/fuzz/corpus/<name without fuzz_>/.
 # The prerequisites are built by a sub-make, so FUZZ_TARGETS added by build

@@ -19,9 +19,8 @@
  *   median of each column and engine/reference ratios.
  *
  *   Key streams ('key:NNNNNNN', uniform or Zipf 0.99) are generated before any
- *   clock starts; gets always hit.  An engine call that is missing from the
- *   library (the symbols are weak) or that fails turns its workload into a
- *   clearly marked SKIP row; the reference still runs.
+ *   clock starts; gets always hit.  An engine call that fails turns its
+ *   workload into a clearly marked SKIP row; the reference still runs.
  */
 #include "kv.h"
 #include "benchutil.h"
@@ -38,30 +37,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/*
- * The engine lands piece by piece: reference it weakly, so the benchmark links
- * against whatever is there and skips what is not (the Makefile links the whole
- * archive, so a present symbol is always found).
- */
-#pragma weak kv_version
-#pragma weak kv_strerror
-#pragma weak kv_config_init
-#pragma weak kv_env_open
-#pragma weak kv_env_close
-#pragma weak kv_env_stats_get
-#pragma weak kv_buf_free
-#pragma weak kv_ns_config_init
-#pragma weak kv_ns_create
-#pragma weak kv_ns_drop
-#pragma weak kv_ns_open
-#pragma weak kv_ns_close
-#pragma weak kv_ns_stats_get
-#pragma weak kv_get
-#pragma weak kv_set
-#pragma weak kv_batch
-#pragma weak kv_save
-#pragma weak kv_load
 
 #define ENG 0
 #define REF 1
@@ -210,11 +185,7 @@ typedef struct res {
 
 static const char *strerr(int rc)
 {
-	static char buf[32];
-	if (kv_strerror)
-		return kv_strerror(rc);
-	snprintf(buf, sizeof(buf), "status %d", rc);
-	return buf;
+	return kv_strerror(rc);
 }
 
 static void res_fail(res *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -226,14 +197,6 @@ static void res_fail(res *o, const char *fmt, ...)
 	va_end(ap);
 	o->failed = 1;
 }
-
-#define NEED(o, fn)                                                       \
-	do {                                                              \
-		if (!(fn)) {                                              \
-			res_fail((o), "%s is not in the library yet", #fn); \
-			return;                                           \
-		}                                                         \
-	} while (0)
 
 static const char *set_value(const bctx *c, size_t i)
 {
@@ -249,7 +212,6 @@ static void w_get(bctx *c, int impl, int d, res *o)
 	size_t i;
 	int rc = 0;
 	if (impl == ENG) {
-		NEED(o, kv_get);
 		kv_buf b = KV_BUF_INIT;
 		c0 = thread_cpu_ns(), w0 = wall_ns();
 		for (i = 0; i < c->len; i++) {
@@ -262,8 +224,7 @@ static void w_get(bctx *c, int impl, int d, res *o)
 				break;
 		}
 		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
-		if (kv_buf_free)
-			kv_buf_free(c->env, &b);
+		kv_buf_free(c->env, &b);
 		if (i < c->len)
 			res_fail(o, "kv_get: %s", strerr(rc));
 	} else {
@@ -291,7 +252,6 @@ static void w_set_same(bctx *c, int impl, int d, res *o)
 	size_t i;
 	int rc = 0;
 	if (impl == ENG) {
-		NEED(o, kv_set);
 		c0 = thread_cpu_ns(), w0 = wall_ns();
 		for (i = 0; i < c->len; i++) {
 			rc = kv_set(c->ns, s[i].key, BENCH_KLEN, set_value(c, i), BENCH_VLEN, KV_T_BYTES,
@@ -325,7 +285,6 @@ static void w_set_resize(bctx *c, int impl, int d, res *o)
 	char key[BENCH_KLEN], val[BENCH_VLEN_BIG];
 	memcpy(val, c->valpool, sizeof(val));
 	if (impl == ENG) {
-		NEED(o, kv_set);
 		c0 = thread_cpu_ns(), w0 = wall_ns();
 		for (i = 0; i < c->len; i++) {
 			size_t vl = s[i].flags & BOP_BIG ? BENCH_VLEN_BIG : BENCH_VLEN;
@@ -365,7 +324,6 @@ static void w_mget(bctx *c, int impl, int d, int mode, res *o)
 	size_t len = c->len / MGET_N * MGET_N, i;
 	uint64_t sink = 0, miss = 0, c0, w0;
 	if (impl == ENG) {
-		NEED(o, kv_batch);
 		kv_op ops[MGET_N];
 		kv_buf arena = KV_BUF_INIT;
 		kv_error err;
@@ -391,8 +349,7 @@ static void w_mget(bctx *c, int impl, int d, int mode, res *o)
 			}
 		}
 		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
-		if (kv_buf_free)
-			kv_buf_free(c->env, &arena);
+		kv_buf_free(c->env, &arena);
 		if (i < len)
 			res_fail(o, "kv_batch: %s", strerr(rc));
 	} else {
@@ -496,7 +453,7 @@ static void *worker_main(void *arg)
 	w->ops = done;
 	w->miss = miss;
 	w->rc = rc;
-	if (w->impl == ENG && kv_buf_free)
+	if (w->impl == ENG)
 		kv_buf_free(c->env, &kb);
 	rt_buf_free(&rb);
 	__atomic_fetch_add(&bench_sink, sink, __ATOMIC_RELAXED);
@@ -521,8 +478,6 @@ static int workers_start(worker *w, pthread_t *t, int nthreads, pthread_barrier_
 static void w_mixed(bctx *c, int impl, int d, int nthreads, res *o)
 {
 	if (impl == ENG) {
-		NEED(o, kv_get);
-		NEED(o, kv_set);
 	}
 	worker w[2];
 	pthread_t t[2];
@@ -593,15 +548,11 @@ static void drop_cache(const char *path)
 static int do_save(bctx *c, int impl, const char *path, char *msg, size_t msgcap)
 {
 	if (impl == ENG) {
-		if (!kv_save) {
-			snprintf(msg, msgcap, "kv_save is not in the library yet");
-			return -1;
-		}
 		kv_error err;
 		memset(&err, 0, sizeof(err));
 		int rc = kv_save(c->env, NS_NAME, path, &err);
 		if (rc != KV_OK) {
-			snprintf(msg, msgcap, "kv_save: %.60s (%.90s)", strerr(rc), err.msg);
+			snprintf(msg, msgcap, "kv_save: %.140s", err.msg[0] ? err.msg : strerr(rc));
 			return -1;
 		}
 		return 0;
@@ -643,7 +594,7 @@ static int verify_eng(bctx *c, char *msg, size_t cap)
 		return -1;
 	}
 	int bad = 0;
-	if (kv_ns_stats_get && kv_ns_stats_get(l, &st) == KV_OK && st.keys != c->n) {
+	if (kv_ns_stats_get(l, &st) == KV_OK && st.keys != c->n) {
 		snprintf(msg, cap, "loaded %llu keys, saved %u", (unsigned long long)st.keys, c->n);
 		bad = 1;
 	}
@@ -707,7 +658,6 @@ static void w_load(bctx *c, int impl, int d, res *o)
 	drop_cache(path);
 	uint64_t c0, w0;
 	if (impl == ENG) {
-		NEED(o, kv_load);
 		kv_error err;
 		memset(&err, 0, sizeof(err));
 		c0 = thread_cpu_ns(), w0 = wall_ns();
@@ -746,8 +696,6 @@ static void w_load(bctx *c, int impl, int d, res *o)
 static void w_get_save(bctx *c, int impl, int d, res *o)
 {
 	if (impl == ENG) {
-		NEED(o, kv_get);
-		NEED(o, kv_save);
 	}
 	volatile int stop = 0;
 	worker w;
@@ -956,10 +904,6 @@ static void target_rate(row *w, double min, const char *what)
 
 static int eng_open(bctx *c)
 {
-	if (!kv_config_init || !kv_env_open || !kv_ns_create || !kv_ns_open || !kv_set) {
-		snprintf(c->eng_why, sizeof(c->eng_why), "engine library lacks env/namespace/set calls yet");
-		return -1;
-	}
 	kv_config cfg;
 	kv_config_init(&cfg);
 	size_t mem = opt.memory;
@@ -976,9 +920,7 @@ static int eng_open(bctx *c)
 		return -1;
 	}
 	kv_ns_config nc;
-	memset(&nc, 0, sizeof(nc));
-	if (kv_ns_config_init)
-		kv_ns_config_init(&nc);
+	kv_ns_config_init(&nc);
 	nc.shards = opt.shards;
 	rc = kv_ns_create(c->env, NS_NAME, &nc);
 	if (rc == KV_OK)
@@ -1002,7 +944,7 @@ static void populate(bctx *c)
 	}
 	size_t used0 = 0;
 	kv_env_stats es;
-	if (c->eng_ok && kv_env_stats_get && kv_env_stats_get(c->env, &es) == KV_OK)
+	if (c->eng_ok && kv_env_stats_get(c->env, &es) == KV_OK)
 		used0 = es.region_used;
 
 	row *w = row_new("insert", c->n, "-", "Mops/s");
@@ -1079,8 +1021,6 @@ static void populate(bctx *c)
 	m->nr = 1;
 	if (!c->eng_ok) {
 		snprintf(m->skip_e, sizeof(m->skip_e), "%s", c->eng_why);
-	} else if (!kv_ns_stats_get || !kv_env_stats_get) {
-		snprintf(m->skip_e, sizeof(m->skip_e), "kv_ns_stats_get/kv_env_stats_get are not in the library yet");
 	} else {
 		kv_ns_stats ns;
 		int rc = kv_ns_stats_get(c->ns, &ns);
@@ -1427,7 +1367,7 @@ int main(int argc, char **argv)
 	}
 
 	printf("bench-engine: shardkv %s vs reference table (bench/engine/reftable.c)\n",
-	       kv_version ? kv_version() : "(kv_version missing)");
+	       kv_version());
 	printf("keys 'key:NNNNNNN' (%d B), values %d B; %zu ops per run; %d rep(s); %ld CPUs; "
 	       "snapshots in %s\n", BENCH_KLEN, BENCH_VLEN, opt.ops, opt.reps,
 	       sysconf(_SC_NPROCESSORS_ONLN), opt.dir);

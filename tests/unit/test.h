@@ -10,8 +10,9 @@
  *       return t_done();
  *   }
  *
- * TEST("name") { ... } runs its block once and counts it as passed when no E()
- * inside it failed.  Never `break` directly at the top level of a TEST block: the
+ * TEST("name") { ... } runs its block once and counts it as passed when at
+ * least one E() inside it ran and none failed: a block that checked nothing
+ * fails, so a test cannot pass by skipping its own assertions.  Never `break` directly at the top level of a TEST block: the
  * block is a for loop, and a break would skip its bookkeeping.
  *
  * E(expr) checks expr.  On failure it prints file:line, the expression, and when
@@ -42,7 +43,7 @@
 
 static int t_passed, t_failed;
 static int t_cur_fail;         /* failed checks in the current TEST (atomic) */
-static int t_cur_skip;
+static int t_cur_checks;       /* checks run in the current TEST (atomic) */
 static const char *t_cur_name = "(setup)";
 static const char *t_filter;
 static _Thread_local int t_last_rc;
@@ -87,6 +88,7 @@ static inline void t_reset_rc(void)
 
 static inline int t_check(int ok, const char *expr, const char *file, int line)
 {
+	__atomic_add_fetch(&t_cur_checks, 1, __ATOMIC_RELAXED);
 	if (ok)
 		return 1;
 	int n = __atomic_add_fetch(&t_cur_fail, 1, __ATOMIC_RELAXED);
@@ -117,7 +119,7 @@ static inline int t_begin(const char *name)
 		return 0;
 	t_cur_name = name;
 	__atomic_store_n(&t_cur_fail, 0, __ATOMIC_RELAXED);
-	t_cur_skip = 0;
+	__atomic_store_n(&t_cur_checks, 0, __ATOMIC_RELAXED);
 	fprintf(stderr, "  ... %s\n", name);
 	fflush(stderr);
 	return 1;
@@ -125,6 +127,10 @@ static inline int t_begin(const char *name)
 
 static inline int t_end(void)
 {
+	if (__atomic_load_n(&t_cur_checks, __ATOMIC_RELAXED) == 0) {
+		fprintf(stderr, "    %s: the test ran no check\n", t_cur_name);
+		__atomic_add_fetch(&t_cur_fail, 1, __ATOMIC_RELAXED);
+	}
 	if (__atomic_load_n(&t_cur_fail, __ATOMIC_RELAXED)) {
 		t_failed++;
 		printf("FAIL %s\n", t_cur_name);

@@ -1627,6 +1627,227 @@ static void test_limits(void)
 	}
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The shared vocabulary of kv.h: TTL arithmetic, number text, names. */
+static void test_vocabulary(void)
+{
+	TEST("ttl: relative to absolute, one rule, refused past KV_EXPIRES_MAX")
+	{
+		int64_t t = 0, before = kv_now_ms();
+		EOK(kv_expiry_from_ttl_ms(1000, &t));
+		E(t >= before + 1000 && t <= kv_now_ms() + 1000);
+		ERC(kv_expiry_from_ttl_ms(INT64_MAX, &t), KV_EINVAL);
+		ERC(kv_expiry_from_ttl_ms(KV_EXPIRES_MAX - before + 60000, &t), KV_EINVAL);
+		EOK(kv_expiry_from_ttl_ms(KV_EXPIRES_MAX - before - 60000, &t));
+		E(t <= KV_EXPIRES_MAX && t > KV_EXPIRES_MAX - 120000);
+		/* non-positive: a past time, never a KV_EXPIRE_* sentinel */
+		EOK(kv_expiry_from_ttl_ms(0, &t));
+		E(t >= 1 && t <= kv_now_ms());
+		EOK(kv_expiry_from_ttl_ms(INT64_MIN, &t));
+		E(t == 1);
+		/* microseconds round up: never earlier than asked, 1 us is not past */
+		for (int i = 0; i < 200; i++) {
+			int64_t u0 = now_us(), ms0 = kv_now_ms();
+			EOK(kv_expiry_from_ttl_us(1, &t));
+			E(t > ms0 && t * 1000 >= u0 + 1);
+			EOK(kv_expiry_from_ttl_us(1500, &t));
+			E(t * 1000 >= u0 + 1500 && t <= kv_now_ms() + 3);
+		}
+		ERC(kv_expiry_from_ttl_us(INT64_MAX, &t), KV_EINVAL);
+		ERC(kv_expiry_from_ttl_us((KV_EXPIRES_MAX - before + 60000) * 1000, &t), KV_EINVAL);
+		EOK(kv_expiry_from_ttl_us(INT64_MIN, &t));
+		E(t == 1);
+	}
+
+	TEST("ttl: kv_expiry_check and kv_ttl_remaining (Redis TTL rounding)")
+	{
+		EOK(kv_expiry_check(KV_EXPIRES_MAX));
+		ERC(kv_expiry_check(KV_EXPIRES_MAX + 1), KV_EINVAL);
+		ERC(kv_expiry_check(INT64_MAX), KV_EINVAL);
+		EOK(kv_expiry_check(1));
+		EOK(kv_expiry_check(KV_EXPIRE_DEFAULT));
+		EOK(kv_expiry_check(KV_EXPIRE_NEVER));
+		EOK(kv_expiry_check(KV_EXPIRE_KEEP));
+		ERC(kv_expiry_check(-3), KV_EINVAL);
+		ERC(kv_expiry_check(INT64_MIN), KV_EINVAL);
+		/* 253402300799999 ms is 9999-12-31T23:59:59.999Z */
+		E(KV_EXPIRES_MAX == (INT64_C(253402300800) * 1000 - 1));
+		int64_t now = 1700000000000;
+		E(kv_ttl_remaining(0, now, 1000) == -1);
+		E(kv_ttl_remaining(now, now, 1000) == 0);
+		E(kv_ttl_remaining(now - 5, now, 1) == 0);
+		E(kv_ttl_remaining(now + 1, now, 1000) == 0);
+		E(kv_ttl_remaining(now + 499, now, 1000) == 0);
+		E(kv_ttl_remaining(now + 500, now, 1000) == 1);
+		E(kv_ttl_remaining(now + 1499, now, 1000) == 1);
+		E(kv_ttl_remaining(now + 1500, now, 1000) == 2);
+		E(kv_ttl_remaining(now + 1499, now, 1) == 1499);
+		E(kv_ttl_remaining(now + 1499, now, 0) == 1499);
+		E(kv_ttl_remaining(KV_EXPIRES_MAX, 0, 1000) == (KV_EXPIRES_MAX + 500) / 1000);
+	}
+
+	TEST("ttl: every write refuses an expiry past KV_EXPIRES_MAX, default TTL never wraps")
+	{
+		kv_env *env = t_env(32 << 20);
+		kv_ns *ns = env ? t_ns(env, "vx", NULL) : NULL;
+		if (ns) {
+			int64_t t = 0;
+			size_t nl;
+			EOK(kv_set(ns, K("max"), K("v"), KV_T_TEXT, KV_EXPIRES_MAX, 0, NULL));
+			EOK(kv_ttl(ns, K("max"), &t));
+			E(t == KV_EXPIRES_MAX);
+			ERC(kv_set(ns, K("over"), K("v"), KV_T_TEXT, KV_EXPIRES_MAX + 1, 0, NULL), KV_EINVAL);
+			ERC(kv_set(ns, K("over"), K("v"), KV_T_TEXT, INT64_MAX, 0, NULL), KV_EINVAL);
+			ERC(kv_exists(ns, K("over")), KV_NOTFOUND);
+			ERC(kv_expire(ns, K("max"), KV_EXPIRES_MAX + 1, 0), KV_EINVAL);
+			EOK(kv_ttl(ns, K("max"), &t));
+			E(t == KV_EXPIRES_MAX);
+			kv_op op = {.op = KV_OP_SET, .key = "b", .klen = 1, .val = "v", .vlen = 1,
+			            .type = KV_T_TEXT, .expires_at = KV_EXPIRES_MAX + 1};
+			kv_batch(ns, &op, 1, KV_BATCH_BEST_EFFORT, NULL, NULL);
+			E(op.status == KV_EINVAL);
+			ERC(kv_exists(ns, K("b")), KV_NOTFOUND);
+			/* a default TTL that would land past the maximum: refused, not wrapped
+			 * (before, now + INT64_MAX overflowed into a past time: a silent delete) */
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.default_ttl_ms = INT64_MAX;
+			if (E(R(kv_ns_configure(ns, &c)) == KV_OK)) {
+				int64_t r;
+				double d;
+				ERC(kv_set(ns, K("d"), K("v"), KV_T_TEXT, KV_EXPIRE_DEFAULT, 0, NULL), KV_EINVAL);
+				ERC(kv_incr(ns, K("d"), 1, &r), KV_EINVAL);
+				ERC(kv_incr_float(ns, K("d"), K("1"), &d, NULL), KV_EINVAL);
+				ERC(kv_append(ns, K("d"), K("x"), &nl), KV_EINVAL);
+				ERC(kv_setrange(ns, K("d"), 2, K("x"), &nl), KV_EINVAL);
+				ERC(kv_exists(ns, K("d")), KV_NOTFOUND);
+				/* an existing key keeps its own expiry: appending works */
+				EOK(kv_append(ns, K("max"), K("x"), &nl));
+				c.default_ttl_ms = 60000;
+				EOK(kv_ns_configure(ns, &c));
+				EOK(kv_incr(ns, K("d"), 1, &r));
+				E(ttl_of(ns, "d") > kv_now_ms() + 50000 && ttl_of(ns, "d") <= kv_now_ms() + 60000);
+			}
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("kv_fmt_double: shortest round-trip text, plain in [1e-7, 1e21)")
+	{
+		static const struct {
+			double      d;
+			const char *txt;
+		} v[] = {
+			{0.3, "0.3"}, {0.1 + 0.2, "0.30000000000000004"}, {1, "1"}, {-1.5, "-1.5"},
+			{100, "100"}, {123.456, "123.456"}, {1e20, "100000000000000000000"},
+			{1e21, "1e+21"}, {1.5e21, "1.5e+21"}, {123456789012345678901234.0, "1.2345678901234569e+23"},
+			{1e-6, "0.000001"}, {1.25e-6, "0.00000125"}, {1e-7, "1e-7"}, {-2.5e-8, "-2.5e-8"},
+			{1e-18, "1e-18"}, {5e-324, "5e-324"}, {1.7976931348623157e308, "1.7976931348623157e+308"},
+			{0.0, "0"}, {-0.0, "-0"}, {9007199254740993.0, "9007199254740992"},
+			{2.2250738585072014e-308, "2.2250738585072014e-308"}, {-123456789.125, "-123456789.125"},
+		};
+		char buf[KV_DOUBLE_BUFSZ];
+		for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+			size_t n = kv_fmt_double(v[i].d, buf, sizeof buf);
+			if (!E(n == strlen(v[i].txt) && strcmp(buf, v[i].txt) == 0))
+				fprintf(stderr, "    %.17g gave '%s', wanted '%s'\n", v[i].d, buf, v[i].txt);
+		}
+		E(kv_fmt_double(NAN, buf, sizeof buf) == 0 && buf[0] == 0);
+		E(kv_fmt_double(INFINITY, buf, sizeof buf) == 0 && buf[0] == 0);
+		E(kv_fmt_double(-INFINITY, buf, sizeof buf) == 0 && buf[0] == 0);
+		char small[3] = "xx";
+		E(kv_fmt_double(0.25, small, sizeof small) == 4 && small[0] == 0);
+		/* random bit patterns: always round-trip, always fit, never longer than %.17g */
+		uint64_t x = 88172645463325252ull;
+		for (int i = 0; i < 200000; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			double d;
+			memcpy(&d, &x, sizeof d);
+			if (i & 1)
+				d = (double)(int64_t)(x >> (x & 63)) / (double)(1ull << (x % 60));
+			if (!isfinite(d))
+				continue;
+			size_t n = kv_fmt_double(d, buf, sizeof buf);
+			char alt[40];
+			snprintf(alt, sizeof alt, "%.17g", d);
+			if (!E(n > 0 && n < KV_DOUBLE_BUFSZ && strtod(buf, NULL) == d &&
+			       signbit(strtod(buf, NULL)) == signbit(d) && strlen(buf) == n)) {
+				fprintf(stderr, "    %s gave '%s'\n", alt, buf);
+				break;
+			}
+		}
+	}
+
+	TEST("incr_float stores the canonical double text; every result parses again")
+	{
+		kv_env *env = t_env(32 << 20);
+		kv_ns *ns = env ? t_ns(env, "vf", NULL) : NULL;
+		if (ns) {
+			double d = 0;
+			kv_buf txt = KV_BUF_INIT;
+			EOK(kv_incr_float(ns, K("a"), K("0.1"), &d, NULL));
+			EOK(kv_incr_float(ns, K("a"), K("0.2"), &d, &txt));
+			E(t_buf_is(&txt, "0.3", 3) && d == 0.3 && txt.type == KV_T_REAL);
+			E(val_is(env, ns, K("a"), "0.3"));
+			/* before: "%.17Lf" wrote "0" for 1e-18, losing the increment */
+			EOK(kv_incr_float(ns, K("tiny"), K("1e-18"), &d, &txt));
+			E(t_buf_is(&txt, "1e-18", 5) && d == 1e-18);
+			E(val_is(env, ns, K("tiny"), "1e-18"));
+			EOK(kv_incr_float(ns, K("tiny"), K("1e-18"), &d, &txt));
+			E(t_buf_is(&txt, "2e-18", 5));
+			/* before: 1e300 was stored as 301 digits plus 17 decimals */
+			EOK(kv_incr_float(ns, K("big"), K("1e300"), &d, &txt));
+			E(t_buf_is(&txt, "1e+300", 6) && txt.len < KV_DOUBLE_BUFSZ);
+			EOK(kv_incr_float(ns, K("big"), K("1e300"), &d, &txt));
+			E(t_buf_is(&txt, "2e+300", 6) && d == 2e300);
+			/* finite in long double but not as a double: refused, value kept */
+			ERC(kv_incr_float(ns, K("big"), K("1.7976931348623157e308"), &d, NULL), KV_ENOTFLOAT);
+			E(val_is(env, ns, K("big"), "2e+300"));
+			ERC(kv_incr_float(ns, K("huge"), K("1e4000"), &d, NULL), KV_ENOTFLOAT);
+			ERC(kv_exists(ns, K("huge")), KV_NOTFOUND);
+			/* -0 is stored as 0 */
+			EOK(kv_incr_float(ns, K("z"), K("-0"), &d, &txt));
+			E(t_buf_is(&txt, "0", 1) && !signbit(d));
+			EOK(kv_incr_float(ns, K("z2"), K("-1.5"), &d, NULL));
+			EOK(kv_incr_float(ns, K("z2"), K("1.5"), &d, &txt));
+			E(t_buf_is(&txt, "0", 1));
+			/* long decimal inputs come back short */
+			EOK(kv_incr_float(ns, K("l"), K("3.14159265358979323846264338327950288"), &d, &txt));
+			E(t_buf_is(&txt, "3.141592653589793", 17));
+			kv_buf_free(env, &txt);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("kv_ns_name_check: the engine's rule with a length, NUL refused")
+	{
+		EOK(kv_ns_name_check("abc", 3));
+		EOK(kv_ns_name_check("abc", 2));
+		EOK(kv_ns_name_check("A-z_0.9:x", 9));
+		ERC(kv_ns_name_check("ab\0c", 4), KV_ENSNAME);
+		ERC(kv_ns_name_check("abc\0", 4), KV_ENSNAME);
+		ERC(kv_ns_name_check("", 0), KV_ENSNAME);
+		ERC(kv_ns_name_check(NULL, 3), KV_ENSNAME);
+		ERC(kv_ns_name_check("a/b", 3), KV_ENSNAME);
+		ERC(kv_ns_name_check("a b", 3), KV_ENSNAME);
+		char n64[65];
+		memset(n64, 'n', 64);
+		n64[64] = 0;
+		EOK(kv_ns_name_check(n64, 63));
+		ERC(kv_ns_name_check(n64, 64), KV_ENSNAME);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	t_init(argc, argv);
@@ -1637,5 +1858,6 @@ int main(int argc, char **argv)
 	test_single_key();
 	test_expiry();
 	test_limits();
+	test_vocabulary();
 	return t_done();
 }
