@@ -56,7 +56,9 @@
  *                             move to
  *   kv_pages_alloc/free       palloc              O(free runs) first fit        coalescing keeps the runs few
  *     (region.c)
- *   slab class (region.c)     class lock          O(1)
+ *   slab class (region.c)     class lock          O(1); slab_trim O(classes)
+ *   kv_free of a large value  palloc              O(1): a run is freed by its   deleting a 512 MiB value clears nothing
+ *     (region.c)                                  boundary tags
  *   kv_put_locked (ops.c)     one shard           copies the value, <= the      KNOWN GAP (ops.c): a 512 MiB value is
  *                                                 namespace's max_value_size    copied under the lock
  *   kv_random_key (ops.c)     one shard at a time O(table) per shard           KNOWN GAP (ops.c)
