@@ -253,6 +253,15 @@ KV_API int64_t kv_now_ms(void);
 #define KV_EVICT_VOLATILE_LRU    3 /* only keys with a TTL */
 #define KV_EVICT_VOLATILE_RANDOM 4
 #define KV_EVICT_VOLATILE_TTL    5 /* the key with the nearest expiry among a sample */
+/*
+ * A write that would pass max_keys or max_memory under an evicting policy
+ * evicts keys chosen by the policy, from the key's own shard first and else
+ * from the namespace's other shards, at most 16 per write; only when nothing
+ * is evictable (volatile policies with no key carrying a TTL) does it fail with
+ * KV_EMAXKEYS / KV_EMAXMEM.  An all-or-nothing batch evicts as its items need
+ * (the evictions are undone with it) and never evicts keys it wrote itself, so
+ * a batch whose new keys alone exceed max_keys fails whole with KV_EMAXKEYS.
+ */
 
 typedef struct kv_ns_config {
 	uint32_t shards;          /* 0: the env's default_shards */
