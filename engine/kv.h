@@ -258,8 +258,9 @@ KV_API int64_t kv_now_ms(void);
  * evicts keys chosen by the policy, from the key's own shard first and else
  * from the namespace's other shards, at most 16 per write; only when nothing
  * is evictable (volatile policies with no key carrying a TTL) does it fail with
- * KV_EMAXKEYS / KV_EMAXMEM.  An all-or-nothing batch evicts as its items need
- * (the evictions are undone with it) and never evicts keys it wrote itself, so
+ * KV_EMAXKEYS / KV_EMAXMEM.  An all-or-nothing batch evicts as its items need,
+ * from the shards it holds (the evictions are undone with it), and never evicts
+ * keys it wrote itself, so
  * a batch whose new keys alone exceed max_keys fails whole with KV_EMAXKEYS.
  */
 
