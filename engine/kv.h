@@ -260,8 +260,8 @@ KV_API int64_t kv_now_ms(void);
  * is evictable (volatile policies with no key carrying a TTL) does it fail with
  * KV_EMAXKEYS / KV_EMAXMEM.  An all-or-nothing batch evicts as its items need,
  * from the shards it holds (the evictions are undone with it), and never evicts
- * keys it wrote itself, so
- * a batch whose new keys alone exceed max_keys fails whole with KV_EMAXKEYS.
+ * keys it wrote itself, so a batch whose new keys alone exceed max_keys fails
+ * whole with KV_EMAXKEYS.
  */
 
 typedef struct kv_ns_config {
