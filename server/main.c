@@ -9,8 +9,10 @@
  * The main thread accepts connections and hands them to the workers, runs
  * kv_tick every 100 ms (expiry sweep and autosave rules) and handles SIGTERM and
  * SIGINT through a signalfd: stop accepting, let workers flush their replies,
- * save, exit 0 (within a few seconds: see SHUTDOWN_WORKER_WAIT_MS).  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save also when no
- * --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the final save.
+ * save, exit 0, within a few seconds whatever clients do (see
+ * SHUTDOWN_WORKER_WAIT_MS).  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save
+ * also when no --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the
+ * final save.  A final save that fails (a full disk) exits 1.
  */
 #include "server.h"
 
@@ -43,7 +45,7 @@ static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN *
  * namespace, say) is not waited for beyond this, so that SIGTERM and SHUTDOWN
  * finish within a few seconds whatever a client is doing.
  */
-#define SHUTDOWN_WORKER_WAIT_MS 3000
+#define SHUTDOWN_WORKER_WAIT_MS 2000
 
 int64_t mstime(void)
 {

@@ -46,12 +46,30 @@ static void wake(worker *w)
 	(void)r;
 }
 
+/*
+ * How loaded w looks to a new client: its client count, plus a lot when it has
+ * been inside one job slice for a while (a long single match), so that a new
+ * connection (a SHUTDOWN, say) goes to a worker that answers now.
+ */
+static uint64_t workerLoad(worker *w, int64_t now_us)
+{
+	int64_t since = atomic_load_explicit(&w->slice_start_us, memory_order_relaxed);
+	uint64_t load = atomic_load(&w->nclients);
+	return since && now_us - since > 20000 ? load + (1u << 30) : load;
+}
+
 void workerAddClient(int fd)
 {
+	int64_t now = ustime_mono();
 	worker *best = &srv.workers[0];
-	for (int i = 1; i < srv.nworkers; i++)
-		if (atomic_load(&srv.workers[i].nclients) < atomic_load(&best->nclients))
+	uint64_t best_load = workerLoad(best, now);
+	for (int i = 1; i < srv.nworkers; i++) {
+		uint64_t l = workerLoad(&srv.workers[i], now);
+		if (l < best_load) {
 			best = &srv.workers[i];
+			best_load = l;
+		}
+	}
 	atomic_fetch_add(&best->nclients, 1); /* counted now so the next accept sees it */
 	pthread_mutex_lock(&best->lock);
 	if (best->npending == best->cappending) {
@@ -497,7 +515,11 @@ static void runJobs(worker *w)
 	size_t i = 0;
 	while (i < w->nbusy) {
 		client *c = w->busy[i];
-		if (!c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US)) {
+		int64_t now = ustime_mono();
+		atomic_store_explicit(&w->slice_start_us, now, memory_order_relaxed);
+		int done = c->job->step(c, c->job, now + JOB_SLICE_US);
+		atomic_store_explicit(&w->slice_start_us, 0, memory_order_relaxed);
+		if (!done) {
 			i++;
 			continue;
 		}
