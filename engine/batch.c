@@ -252,9 +252,27 @@ static void undo_all(kv_wctx *w)
 	w->nundo = 0;
 }
 
+/* Mark the entries the batch created from undo record `from` on, so that its
+ * later items never evict them (a batch into a full namespace keeps its own
+ * keys); commit clears the marks before the locks go. */
+static void mark_new(kv_wctx *w, size_t from, bool on)
+{
+	kv_env *env = w->ns->env;
+	for (size_t k = from; k < w->nundo; k++) {
+		if (!w->undo[k].new_)
+			continue;
+		kv_entry *e = kv_ptr(env, w->undo[k].new_);
+		if (on)
+			atomic_fetch_or_explicit(&e->flags, (uint8_t)KV_E_BATCHNEW, memory_order_relaxed);
+		else
+			atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_BATCHNEW, memory_order_relaxed);
+	}
+}
+
 static void commit_all(kv_wctx *w)
 {
 	kv_env *env = w->ns->env;
+	mark_new(w, 0, false);
 	for (size_t k = 0; k < w->nundo; k++)
 		if (w->undo[k].old)
 			kv_entry_retire_locked(env, w->undo[k].sh, kv_ptr(env, w->undo[k].old));
@@ -339,44 +357,71 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 		kv_mem_realloc(env, undo, 0);
 		return KV_ENOMEM;
 	}
-	kv_lockset ls;
+	kv_lockset *ls = kv_mem_realloc(env, NULL, sizeof *ls); /* large: not on the stack */
+	kv_buf xv = KV_BUF_INIT; /* evicted keys past w's own buffer, for their hooks */
+	if (!ls || kv_buf_reserve(env, &xv, env->hook ? 64 * n : 0) != KV_OK) {
+		kv_mem_realloc(env, ls, 0);
+		kv_mem_realloc(env, w, 0);
+		kv_mem_realloc(env, undo, 0);
+		return KV_ENOMEM;
+	}
 	int rc;
 	size_t failed = (size_t)-1;
 	for (;;) {
 		kv_wctx_init(w, ns);
 		w->undo = undo;
 		w->capundo = cap;
+		w->ls = ls;
+		w->xv = &xv;
+		w->grow = false;
+		w->nevicted = 0;
+		xv.len = 0;
 		if ((rc = kv_ns_ref(ns, &w->ref)) != KV_OK)
 			break;
-		kv_lockset_init(&ls);
+		kv_lockset_init(ls);
 		for (size_t i = 0; i < n; i++)
-			kv_lockset_add(&w->ref, &ls, h[i]);
-		if (!kv_lockset_lock(&w->ref, &ls))
+			kv_lockset_add(&w->ref, ls, h[i]);
+		if (!kv_lockset_lock(&w->ref, ls))
 			continue;
 		rc = KV_OK;
-		for (uint32_t s = ls.lo; s < ls.hi && rc == KV_OK; s++) {
-			kv_shard *sh = (ls.bits[s / 64] >> (s % 64) & 1) ? kv_ns_shard(&w->ref, s) : NULL;
-			if (sh && sh->snap_pending)
+		for (uint32_t k = 0; k < ls->nheld && rc == KV_OK; k++) {
+			kv_shard *sh = kv_lockset_at(&w->ref, ls, k);
+			if (sh->snap_pending)
 				rc = kv_shard_reserve_preserve_locked(env, sh, (uint32_t)cap);
 		}
 		if (rc != KV_OK) {
-			kv_lockset_unlock(&w->ref, &ls);
+			kv_lockset_unlock(&w->ref, ls);
 			break;
 		}
-		kv_lockset_write(&w->ref, &ls, true);
+		kv_lockset_write(&w->ref, ls, true);
 		if (arena)
 			arena->len = 0;
 		size_t need = 0, i;
 		for (i = 0; i < n; i++) {
+			size_t from = w->nundo;
 			ops[i].status = apply_item(w, &ops[i], h[i], arena, &need);
 			if (!is_outcome(ops[i].op, ops[i].status))
 				break;
+			mark_new(w, from, true);
 		}
 		if (i < n) {
 			undo_all(w);
-			kv_lockset_write(&w->ref, &ls, false);
-			kv_lockset_unlock(&w->ref, &ls);
+			kv_lockset_write(&w->ref, ls, false);
+			kv_lockset_unlock(&w->ref, ls);
 			w->nvictims = 0; /* nothing happened: no hooks */
+			if (w->grow) { /* eviction ran out of log room: retry with twice as much */
+				kv_undo *u2 = kv_mem_realloc(env, undo, 2 * cap * sizeof *undo);
+				if (!u2 || kv_buf_reserve(env, &xv, 2 * xv.cap) != KV_OK) {
+					if (u2)
+						undo = u2;
+					rc = KV_ENOMEM;
+					failed = i;
+					break;
+				}
+				undo = u2;
+				cap *= 2;
+				continue;
+			}
 			if (need) {
 				if (kv_buf_reserve(env, arena, need) != KV_OK) {
 					rc = KV_ENOMEM;
@@ -390,9 +435,16 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 			break;
 		}
 		commit_all(w);
-		kv_lockset_write(&w->ref, &ls, false);
-		kv_lockset_unlock(&w->ref, &ls);
+		atomic_fetch_add_explicit(&w->ref.slot->evicted, w->nevicted, memory_order_relaxed);
+		kv_lockset_write(&w->ref, ls, false);
+		kv_lockset_unlock(&w->ref, ls);
 		kv_wctx_emit(w);
+		for (size_t off = 0; off < xv.len;) {
+			uint32_t kl;
+			memcpy(&kl, xv.data + off, sizeof kl);
+			kv_emit(env, ns, xv.data + off + sizeof kl, kl, KV_EV_EVICTED);
+			off += sizeof kl + kl;
+		}
 		for (i = 0; i < n; i++) {
 			int ev = ops[i].op == KV_OP_SET ? KV_EV_SET
 			       : (ops[i].op == KV_OP_DEL || ops[i].op == KV_OP_CONSUME) ? KV_EV_DEL : 0;
@@ -410,6 +462,8 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 			batch_err_msg(err, failed, rc);
 		}
 	}
+	kv_buf_free(env, &xv);
+	kv_mem_realloc(env, ls, 0);
 	kv_mem_realloc(env, w, 0);
 	kv_mem_realloc(env, undo, 0);
 	return rc;

@@ -42,6 +42,7 @@ static kv_env *env_new(const kv_mem_methods *mem)
 		return NULL;
 	memset(env, 0, sizeof *env);
 	env->mem = m;
+	kv_fault_io_init(&env->fault);
 	return env;
 }
 

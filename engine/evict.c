@@ -10,8 +10,11 @@
  *     - random: a random occupied slot.
  *     - volatile-ttl: the entry with the nearest expiry among a sample.
  *   Volatile policies consider only keys with a TTL.  Keys hash uniformly, so the
- *   shard at hand is as good a place to evict from as any.  If it has nothing to
- *   evict, the write fails with the limit error.
+ *   shard at hand is the first place to look; when it has nothing to evict (a
+ *   small max_keys over many shards), the others are tried (evict_elsewhere).
+ *   If none has anything to evict, the write fails with the limit error.  One
+ *   write evicts at most KV_MAX_VICTIMS keys, each pick looks at a bounded
+ *   window of slots (KV_EVICT_WINDOW), and other shards are only trylocked.
  *
  *   kv_tick() sweeps namespaces round-robin, one shard at a time, and removes the
  *   expired keys it passes, up to a budget.  Keys are also removed lazily, by any
@@ -22,6 +25,7 @@
 #include <stddef.h>
 
 #define KV_SAMPLE 5
+#define KV_EVICT_WINDOW 1024u /* slots one victim pick may look at */
 
 static uint64_t next_rand(kv_shard *sh)
 {
@@ -35,40 +39,51 @@ static uint64_t next_rand(kv_shard *sh)
 
 static bool evictable(kv_entry *e, const kv_wctx *w, kv_entry *keep, bool volatile_only)
 {
-	return e != keep && e != w->pin && (!volatile_only || kv_entry_expiry(e) != 0);
+	return e != keep && e != w->pin && (!volatile_only || kv_entry_expiry(e) != 0) &&
+	       !(atomic_load_explicit(&e->flags, memory_order_relaxed) & KV_E_BATCHNEW);
 }
 
-/* Choose a victim slot, or return false. */
+/* Choose a victim slot, or return false.  Looks at no more than KV_EVICT_WINDOW
+ * slots (per sample), so the work under the shard lock is bounded whatever the
+ * table's size; an LRU hand that finds every slot in its window referenced
+ * takes the first evictable one it passed (its bit is now clear). */
 static bool pick_victim(kv_env *env, const kv_wctx *w, kv_shard *sh, int policy, kv_entry *keep,
                         uint32_t *pos)
 {
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 	uint32_t mask = sh->mask;
+	uint32_t window = mask < KV_EVICT_WINDOW ? mask + 1 : KV_EVICT_WINDOW;
 	bool vol = policy == KV_EVICT_VOLATILE_LRU || policy == KV_EVICT_VOLATILE_RANDOM ||
 	           policy == KV_EVICT_VOLATILE_TTL;
 	if (sh->count == 0)
 		return false;
 	if (policy == KV_EVICT_ALLKEYS_LRU || policy == KV_EVICT_VOLATILE_LRU) {
-		uint32_t i = sh->clock_hand & mask;
-		for (uint32_t n = 0; n <= 2 * mask + 1; n++, i = (i + 1) & mask) {
+		uint32_t i = sh->clock_hand & mask, first = UINT32_MAX;
+		for (uint32_t n = 0; n < 2 * window; n++, i = (i + 1) & mask) {
 			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
 			if (!v || !evictable(kv_ptr(env, (kv_off)v), w, keep, vol))
 				continue;
 			if (v & KV_SLOT_REF) {
 				atomic_fetch_and_explicit(&s[i], ~KV_SLOT_REF, memory_order_relaxed);
+				if (first == UINT32_MAX)
+					first = i;
 				continue;
 			}
 			sh->clock_hand = (i + 1) & mask;
 			*pos = i;
 			return true;
 		}
-		return false;
+		sh->clock_hand = i;
+		if (first == UINT32_MAX)
+			return false;
+		*pos = first;
+		return true;
 	}
 	bool found = false;
 	int64_t best = 0;
 	for (int k = 0; k < KV_SAMPLE; k++) {
 		uint32_t i = (uint32_t)next_rand(sh) & mask;
-		for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+		for (uint32_t n = 0; n < window; n++, i = (i + 1) & mask) {
 			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
 			if (!v)
 				continue;
@@ -87,15 +102,95 @@ static bool pick_victim(kv_env *env, const kv_wctx *w, kv_shard *sh, int policy,
 			}
 			break;
 		}
-		if (!found && policy == KV_EVICT_VOLATILE_TTL)
+		if (!found && policy == KV_EVICT_VOLATILE_TTL && window == mask + 1)
 			break; /* a whole lap found no key with a TTL */
 	}
 	return found;
 }
 
-int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_entry *keep)
+/* A batch's log ran out (only batches set undo, and only they set ls, xv, grow). */
+static bool batch_grow(const kv_wctx *w)
+{
+	return w->undo && w->grow;
+}
+
+/* Note an evicted key for its hook.  Nothing to note without a hook.  A batch
+ * spills past the context's own buffer into w->xv; when that is full too it
+ * asks for a retry with more room (w->grow). */
+static bool note_victim(kv_wctx *w, const void *key, size_t klen)
+{
+	if (!w->ns->env->hook || kv_wctx_victim(w, key, klen, KV_EV_EVICTED))
+		return true;
+	if (!w->undo || !w->xv)
+		return false;
+	kv_buf *b = w->xv;
+	uint32_t n = (uint32_t)klen;
+	if (b->len + sizeof n + klen > b->cap) {
+		w->grow = true;
+		return false;
+	}
+	memcpy(b->data + b->len, &n, sizeof n);
+	memcpy(b->data + b->len + sizeof n, key, klen);
+	b->len += sizeof n + klen;
+	return true;
+}
+
+/* Evict one entry of sh (locked, and ready for pre-images) by policy. */
+static bool evict_from(kv_wctx *w, kv_shard *sh, int policy, kv_entry *keep)
 {
 	kv_env *env = w->ns->env;
+	uint32_t pos;
+	if (w->undo && w->nundo == w->capundo) {
+		w->grow = true;
+		return false;
+	}
+	if (!pick_victim(env, w, sh, policy, keep, &pos))
+		return false;
+	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	kv_entry *e = kv_ptr(env, (kv_off)atomic_load_explicit(&s[pos], memory_order_relaxed));
+	if (!note_victim(w, kv_entry_key(e), e->klen))
+		return false;
+	kv_w_remove(w, sh, pos, e);
+	if (w->undo)
+		w->nevicted++;
+	else
+		atomic_fetch_add_explicit(&w->ref.slot->evicted, 1, memory_order_relaxed);
+	return true;
+}
+
+/* The shard at hand has nothing to evict (a small max_keys spread over many
+ * shards leaves most of them empty): evict from another shard of the namespace.
+ * A batch looks in the other shards it holds (the eviction is part of its undo
+ * log).  A single write tries the others with trylock only, which cannot
+ * deadlock whatever it already holds, and looks at each at most once. */
+static bool evict_elsewhere(kv_wctx *w, kv_shard *sh, int policy, kv_entry *keep)
+{
+	kv_env *env = w->ns->env;
+	if (w->undo) {
+		for (uint32_t k = 0; w->ls && k < w->ls->nheld; k++) {
+			kv_shard *o = kv_lockset_at(&w->ref, w->ls, k);
+			if (o != sh && evict_from(w, o, policy, keep))
+				return true;
+		}
+		return false;
+	}
+	uint32_t n = atomic_load_explicit(&w->ref.slot->nshards, memory_order_relaxed);
+	for (uint32_t k = 1; k < n; k++) {
+		kv_shard *o = kv_ns_shard(&w->ref, (sh->index + k) % n);
+		if (!o || o == sh || !kv_spin_trylock(&o->lock))
+			continue;
+		bool ok = kv_ns_ref_valid(&w->ref) && o->owner == w->ref.slot_index + 1 && o->count &&
+		          (!o->snap_pending || kv_shard_reserve_preserve_locked(env, o, 1) == KV_OK) &&
+		          evict_from(w, o, policy, keep);
+		kv_spin_unlock(&o->lock);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_entry *keep)
+{
 	kv_nsslot *sl = w->ref.slot;
 	uint64_t maxk = atomic_load_explicit(&sl->max_keys, memory_order_relaxed);
 	uint64_t maxm = atomic_load_explicit(&sl->max_memory, memory_order_relaxed);
@@ -110,18 +205,10 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 		if (!overk && !overm)
 			return KV_OK;
 		int err = overk ? KV_EMAXKEYS : KV_EMAXMEM;
-		if (policy == KV_EVICT_NONE || evicted == KV_MAX_VICTIMS)
+		if (policy == KV_EVICT_NONE || evicted == KV_MAX_VICTIMS || batch_grow(w))
 			return err;
-		uint32_t pos;
-		if (!pick_victim(env, w, sh, policy, keep, &pos))
+		if (!evict_from(w, sh, policy, keep) && (batch_grow(w) || !evict_elsewhere(w, sh, policy, keep)))
 			return err;
-		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
-		kv_entry *e = kv_ptr(env, (kv_off)atomic_load_explicit(&s[pos], memory_order_relaxed));
-		if ((w->undo && w->nundo == w->capundo) ||
-		    !kv_wctx_victim(w, kv_entry_key(e), e->klen, KV_EV_EVICTED))
-			return err;
-		kv_w_remove(w, sh, pos, e);
-		atomic_fetch_add_explicit(&sl->evicted, 1, memory_order_relaxed);
 	}
 }
 
@@ -245,7 +332,8 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out)
 			atomic_store(&h.bound, (uint64_t)k << 32 | g);
 			if (kv_ns_ref(&h, &ref) == KV_OK) {
 				uint32_t n = atomic_load(&sl->nshards);
-				while (reclaimed < budget && work > 0) {
+				/* 0: dropped since kv_ns_ref */
+				while (n && reclaimed < budget && work > 0) {
 					uint32_t si = sl->sweep_shard % n;
 					kv_shard *sh = kv_ns_shard(&ref, si);
 					bool done = true;

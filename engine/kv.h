@@ -601,14 +601,84 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
 
 /* ----------------------------------------------------------- snapshots */
 /*
- * Save one namespace (ns != NULL) or every namespace to path.  The file is
- * written to "<path>.tmp-<pid>", fsynced, renamed over path and the directory
- * fsynced, so a crash at any moment leaves the previous file intact.  Writers
- * keep running; the image is a consistent cut (all-or-nothing batches are wholly
- * in or out).  Saving every namespace resets the dirty counter and last-save time.
- * Errors: KV_ENONS, KV_EBUSY (another save of that namespace), KV_EIO, KV_ENOMEM.
+ * FILES.  Every save and load goes through the same file handling:
+ *   - A save writes "<file>.tmp-<pid>-<random>" next to the file, created
+ *     O_CREAT|O_EXCL|O_NOFOLLOW (a link or file planted at a temp name cannot
+ *     redirect it; a taken name retries another), fsyncs it, renames it over the
+ *     file in the same directory and fsyncs the directory.  A crash at any moment
+ *     leaves the previous file or the new one, never a mix.  A failed save
+ *     removes its temp file and leaves the previous file as it was.
+ *   - A load reads only a regular file: it is checked with lstat before it is
+ *     opened (O_RDONLY|O_NONBLOCK|O_NOFOLLOW) and with fstat after, so a FIFO,
+ *     device, socket, directory or symlink is refused with KV_EIO (sys_errno
+ *     EINVAL, or EISDIR for a directory) and never blocks.
+ *   - The file itself is never a followed symlink (a save replaces a link at the
+ *     file's name with the file; a load refuses it).  kv_save/kv_load follow the
+ *     directories of their path as the caller wrote it; kv_save_at/kv_load_at
+ *     confine `name` to `dir` (below).
+ *   - Saves into one directory take an flock on it, one after the other (a save
+ *     waits up to 30 s for another, holding no engine lock, then fails with
+ *     KV_EBUSY).
+ *   - Messages in err->msg quote paths shortened to about 90 bytes.  A path of
+ *     PATH_MAX bytes or more, or a file name component over 255 bytes, is
+ *     KV_EINVAL.  Paths are C strings: a host that receives a path with a length
+ *     must refuse embedded NUL bytes before calling (as kv_ns_name_check does
+ *     for names).
+ *
+ * WHICH NAMESPACES A FILE KEEPS.  A save never drops namespaces that another
+ * save put in the same file: saving ONE namespace into an existing file keeps
+ * the file's other namespaces (their verified blocks are copied into the new
+ * file; the saved namespace replaces its old copy).  If that existing file
+ * cannot be read or is not a valid snapshot, the save fails (KV_EIO,
+ * KV_ECORRUPT or KV_EFORMAT, saying so) and the file is left as it is.  An
+ * empty file holds nothing to keep.  Saving EVERY namespace (ns NULL) writes
+ * the image of the whole store and replaces the file: it is the store's own
+ * file, so a namespace dropped from the store leaves it too.  Stores that share
+ * a directory but not their namespaces should save all to different files, or
+ * save namespace by namespace.
+ *
+ * FAULT INJECTION (tests).  The environment variable SHARDKV_FAULT_IO, read
+ * when a kv_env is opened or attached, makes snapshot file I/O of that handle
+ * fail on purpose: a comma-separated list of op=ERRNO or op=ERRNO@N, e.g.
+ * "fsync=EIO", "rename=ENOSPC", "write=ENOSPC@3".  op is one of
+ *   open     creating the temp file of a save
+ *   read     opening or reading an existing snapshot (a load, or the file a
+ *            one-namespace save keeps the other namespaces of)
+ *   write    a write to the temp file
+ *   fsync    the temp file's fsync
+ *   rename   the rename over the file
+ *   dirsync  the directory's fsync after the rename (the new file is then in
+ *            place, but the save still reports the failure)
+ * ERRNO is one of EIO ENOSPC EDQUOT EROFS EACCES EPERM ENOENT EMFILE ENFILE
+ * EFBIG EXDEV EBUSY ENOMEM.  Without @N every such call fails; with @N only the
+ * Nth call of that op within one save or load.  The call fails with KV_EIO,
+ * err->sys_errno = ERRNO and err->msg ending "(injected by SHARDKV_FAULT_IO)".
+ * A value that does not parse makes every snapshot save and load of the handle
+ * fail (KV_EIO, sys_errno EINVAL, the message says so), so a typo cannot pass
+ * for "no fault".  Nothing but the snapshot file path consults it.
+ */
+
+/*
+ * Save one namespace (ns != NULL) or every namespace to path (see FILES and
+ * WHICH NAMESPACES A FILE KEEPS above).  Writers keep running; the image is a
+ * consistent cut (all-or-nothing batches are wholly in or out).  Saving every
+ * namespace resets the dirty counter and last-save time.
+ * Errors: KV_EINVAL (bad path), KV_ENSNAME, KV_ENONS, KV_EBUSY (another save of
+ *         that namespace, or of that directory for 30 s), KV_EIO, KV_ENOMEM,
+ *         KV_ECORRUPT / KV_EFORMAT (the file a one-namespace save would keep
+ *         namespaces of is not valid).
  */
 KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err);
+
+/*
+ * kv_save confined to a directory: the file is `name` under `dir`.  `dir` is
+ * opened as given (the host's configured snapshot directory); `name` is
+ * resolved one component at a time with openat(O_NOFOLLOW | O_DIRECTORY), so
+ * it cannot leave `dir`: an absolute name, an empty component ("a//b", "a/"),
+ * "." or "..", or a component over 255 bytes is KV_EINVAL; a symlink on the
+ * way is KV_EIO (sys_errno ELOOP).  Subdirectories must exist.
+ */
+KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err);
 
 /*
  * Load namespaces from a snapshot file: every namespace in it (ns NULL) or only
@@ -617,11 +687,16 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
  * namespace changes.  A namespace that exists keeps its configuration and has
  * its keys replaced; one that does not is created with the file's configuration.
  * Keys already expired are dropped.  A load fires no change hooks.
- * Errors: KV_EIO, KV_EFORMAT, KV_ECORRUPT (err->msg says where and what),
+ * Errors: KV_EINVAL (bad path), KV_EIO (missing, unreadable or not a regular
+ *         file), KV_EFORMAT, KV_ECORRUPT (err->msg says where and what),
  *         KV_ENONS (ns not in the file), KV_EMAXKEYS / KV_EMAXMEM / KV_EKEYSIZE /
  *         KV_EVALSIZE (does not fit the live namespace), KV_ENOMEM, KV_EBUSY.
  */
 KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err);
+
+/* kv_load of `name` confined to `dir`, with kv_save_at's rules for name. */
+KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                      kv_error *err);
 
 /* ------------------------------------------------------ ticks and autosave */
 /* Redis "save <seconds> <changes>": save when both have accrued since the last save. */

@@ -243,6 +243,14 @@ typedef struct kv_region {
 	_Atomic uint64_t dirty_at_save;
 } kv_region;
 
+/* snapio.c: SHARDKV_FAULT_IO, parsed when a handle is opened or attached */
+enum { KV_FIO_OPEN, KV_FIO_READ, KV_FIO_WRITE, KV_FIO_FSYNC, KV_FIO_RENAME, KV_FIO_DIRSYNC, KV_FIO_N };
+typedef struct kv_fault_io {
+	int      bad;             /* the variable is set but does not parse */
+	int      err[KV_FIO_N];   /* errno to inject, 0: none */
+	uint32_t nth[KV_FIO_N];   /* only the nth call of a save or load; 0: every call */
+} kv_fault_io;
+
 struct kv_env {
 	kv_region     *r;
 	struct kv_nsslot *slots;      /* this process's address of the slot array */
@@ -252,6 +260,7 @@ struct kv_env {
 	kv_mem_methods mem;
 	kv_hook_fn     hook;
 	void          *hook_ctx;
+	kv_fault_io    fault;
 };
 
 struct kv_ns {
@@ -270,6 +279,7 @@ typedef struct kv_entry {
 } kv_entry;
 
 #define KV_E_TTL     0x01u /* an expiry word follows the header */
+#define KV_E_BATCHNEW 0x02u /* written by the all-or-nothing batch holding its shard: not evictable */
 #define KV_E_SNAPNEW 0x04u /* written after the pending snapshot cut */
 
 /* ----------------------------------------------------------- addressing */
@@ -490,10 +500,16 @@ static inline bool kv_shard_read_valid(const kv_shard *sh, uint32_t seq)
 	return atomic_load_explicit(&((kv_shard *)sh)->seq, memory_order_relaxed) == seq;
 }
 
-/* Several shards locked at once, in ascending index order (batches, rename). */
+/* Several shards locked at once, in ascending index order (batches, rename).
+ * held[] records the headers actually locked, in order: unlocking walks it and
+ * never looks shards up again, because a drop and re-create may have replaced
+ * the namespace's shard array in between (issue 10's wedge: the old unlock
+ * released other shards and left its own locked forever). */
 typedef struct kv_lockset {
 	uint64_t bits[KV_MAX_SHARDS / 64];
 	uint32_t lo, hi;
+	uint32_t nheld;
+	kv_off   held[KV_MAX_SHARDS];
 } kv_lockset;
 void kv_lockset_init(kv_lockset *ls);
 void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h);
@@ -501,6 +517,7 @@ bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls);   /* false: retry */
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
 kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
+kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k);
 
 int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
 kv_off kv_route_build(kv_env *env, uint32_t n);
@@ -620,6 +637,15 @@ typedef struct kv_wctx {
 	int64_t  credit_keys, credit_bytes; /* about to be freed by this op (rename) */
 	kv_entry *pin;        /* never evict this one either (rename's source) */
 	size_t   nundo, capundo;
+	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
+	 * does not touch them): the shards the batch holds, where eviction may also
+	 * look; xv, victims' keys past keybuf (records of uint32 length + key,
+	 * preallocated); grow is set when the undo log or xv ran out, and the
+	 * batch then retries with larger ones; evictions are counted at commit. */
+	const kv_lockset *ls;
+	kv_buf  *xv;
+	bool     grow;
+	uint32_t nevicted;    /* counted into the namespace at commit */
 	int      nvictims;
 	int      vev[KV_MAX_VICTIMS];
 	uint32_t voff[KV_MAX_VICTIMS], vlen[KV_MAX_VICTIMS];
@@ -660,6 +686,35 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 
 /* changes since the last full save (evict.c) */
 uint64_t kv_env_dirty(kv_env *env);
+
+/* ------------------------------------------------------- snapshot files */
+/* snapio.c: one snapshot file being saved or loaded (see the file's header). */
+#define KV_FILE_NAME_MAX 255
+typedef struct kv_snap_target {
+	kv_env  *env;
+	int      dfd;                        /* the directory that holds the file */
+	int      fd;                         /* the temp file being written, or -1 */
+	int      locked;                     /* dfd holds the save flock */
+	int      injected;                   /* errno last injected by the fault seam */
+	uint32_t calls[KV_FIO_N];            /* per-op call counts, for "@N" */
+	char     leaf[KV_FILE_NAME_MAX + 1]; /* the file's name in dfd */
+	char     tmp[KV_FILE_NAME_MAX + 1];  /* the temp file's name in dfd, or "" */
+	char     shown[96];                  /* the path for messages, shortened */
+} kv_snap_target;
+
+int  kv_snap_err(kv_error *err, int code, int sys, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void kv_fault_io_init(kv_fault_io *f);
+int  kv_snap_resolve(kv_env *env, const char *dir, const char *name, kv_snap_target *t, kv_error *err);
+void kv_snap_close(kv_snap_target *t);
+int  kv_snap_lock(kv_snap_target *t, kv_error *err);
+/* whole file into *data (env allocator); KV_NOTFOUND if it does not exist */
+int  kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_error *err);
+int  kv_snap_create(kv_snap_target *t, kv_error *err);
+int  kv_snap_write(kv_snap_target *t, const void *p, size_t n); /* 0 or errno */
+int  kv_snap_write_failed(kv_snap_target *t, int e, kv_error *err);
+int  kv_snap_commit(kv_snap_target *t, kv_error *err);
+void kv_snap_abort(kv_snap_target *t);
 
 /* ------------------------------------------------------------ expiry */
 /* ttl.c: now + ttl under kv.h's rule, with the clock given (KV_EINVAL past

@@ -152,6 +152,7 @@ void kv_lockset_init(kv_lockset *ls)
 	memset(ls->bits, 0, sizeof ls->bits);
 	ls->lo = KV_MAX_SHARDS;
 	ls->hi = 0;
+	ls->nheld = 0;
 }
 
 static void lockset_bit(kv_lockset *ls, uint32_t i)
@@ -176,45 +177,49 @@ void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h)
 
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls)
 {
-	for (uint32_t i = ls->hi; i-- > ls->lo;) {
-		if (!(ls->bits[i / 64] >> (i % 64) & 1))
-			continue;
-		kv_shard *sh = kv_ns_shard(ref, i);
-		if (sh)
-			kv_spin_unlock(&sh->lock);
-	}
+	while (ls->nheld)
+		kv_spin_unlock(&((kv_shard *)kv_ptr(ref->env, ls->held[--ls->nheld]))->lock);
 }
 
+/* Lock every shard of ls in ascending order.  After each lock the namespace's
+ * gen is checked again: a shard array read while a drop, create or resize was
+ * publishing may name headers that now belong to another namespace (or to none),
+ * and holding one of those while waiting for the next could deadlock against
+ * that namespace's own lockers, whose order differs.  So a stale lock is held
+ * only for the instant of the check, never while waiting. */
 bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls)
 {
+	ls->nheld = 0;
 	for (uint32_t i = ls->lo; i < ls->hi; i++) {
 		if (!(ls->bits[i / 64] >> (i % 64) & 1))
 			continue;
 		kv_shard *sh = kv_ns_shard(ref, i);
 		if (!sh) {
-			/* unlock what we hold: everything below i */
-			kv_lockset partial = *ls;
-			partial.hi = i;
-			kv_lockset_unlock(ref, &partial);
+			kv_lockset_unlock(ref, ls);
 			return false;
 		}
 		kv_spin_lock(&sh->lock);
-	}
-	if (!kv_ns_ref_valid(ref)) {
-		kv_lockset_unlock(ref, ls);
-		return false;
+		ls->held[ls->nheld++] = kv_offof(ref->env, sh);
+		if (!kv_ns_ref_valid(ref) || sh->owner != ref->slot_index + 1) {
+			kv_lockset_unlock(ref, ls);
+			return false;
+		}
 	}
 	return true;
+}
+
+/* The k-th shard locked (ascending index order). */
+kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k)
+{
+	return kv_ptr(ref->env, ls->held[k]);
 }
 
 /* Keep every locked shard's seq odd across a multi-shard change, so no
  * optimistic reader of several shards can see part of it. */
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin)
 {
-	for (uint32_t i = ls->lo; i < ls->hi; i++) {
-		if (!(ls->bits[i / 64] >> (i % 64) & 1))
-			continue;
-		kv_shard *sh = kv_ns_shard(ref, i);
+	for (uint32_t k = 0; k < ls->nheld; k++) {
+		kv_shard *sh = kv_lockset_at(ref, ls, k);
 		if (begin)
 			kv_shard_write_begin(sh);
 		else
@@ -518,16 +523,17 @@ KV_API int kv_ns_flush(kv_ns *ns)
 		if (kv_lockset_lock(&ref, &ls))
 			break;
 	}
-	uint32_t n = atomic_load(&ref.slot->nshards);
+	/* the shards locked, not nshards again: a resize may publish more meanwhile */
+	uint32_t n = ls.nheld;
 	int rc = KV_OK;
 	for (uint32_t i = 0; i < n && rc == KV_OK; i++) {
-		kv_shard *sh = kv_ns_shard(&ref, i);
+		kv_shard *sh = kv_lockset_at(&ref, &ls, i);
 		rc = kv_shard_reserve_preserve_locked(ref.env, sh, sh->count);
 	}
 	if (rc == KV_OK) {
 		kv_lockset_write(&ref, &ls, true);
 		for (uint32_t i = 0; i < n; i++) {
-			kv_shard *sh = kv_ns_shard(&ref, i);
+			kv_shard *sh = kv_lockset_at(&ref, &ls, i);
 			uint64_t entries = sh->bytes - kv_shard_table_bytes(sh);
 			uint32_t cnt = sh->count;
 			kv_shard_write_begin(sh);

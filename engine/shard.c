@@ -134,7 +134,8 @@ int kv_shard_insert_locked(kv_env *env, kv_shard *sh, uint32_t h32, kv_off e)
 	uint32_t i = h32 >> sh->shift;
 	while (atomic_load_explicit(&s[i], memory_order_relaxed))
 		i = (i + 1) & sh->mask;
-	atomic_store_explicit(&s[i], (uint64_t)h32 << 32 | e, memory_order_relaxed);
+	/* born referenced: to the LRU hand a new key is the most recently used */
+	atomic_store_explicit(&s[i], (uint64_t)h32 << 32 | KV_SLOT_REF | e, memory_order_relaxed);
 	sh->count++;
 	return KV_OK;
 }

@@ -21,11 +21,13 @@
  *   that replaces or removes an entry of a pending shard keeps the old entry on the
  *   shard's preserved list instead of freeing it (and never updates such an entry
  *   in place), and marks entries it creates SNAPNEW.  The saver then visits each
- *   shard once, under its lock, and copies out the cut: table entries that are not
- *   SNAPNEW plus the preserved ones; it clears the marks and frees the preserved
- *   entries.  Writers of that shard wait only for that copy; readers never wait.
- *   The copy is written to "<path>.tmp-<pid>", fsynced, renamed over path, and the
- *   directory fsynced.
+ *   shard and copies out the cut: table entries that are not SNAPNEW plus the
+ *   preserved ones; it clears the marks and frees the preserved entries.  It
+ *   does that in bounded steps (see BOUNDED STEPS below): a writer of that shard
+ *   waits at most for one step of SNAP_STEP (1024) slots or list items, never
+ *   for a copy of the shard or of a value; readers never wait.  The image is
+ *   written to a temp file, fsynced, renamed over the file and the directory
+ *   fsynced (snapio.c).
  *
  * LOAD: VALIDATE EVERYTHING, THEN SWAP
  *   The whole file is read and every checksum, length and limit checked first.
@@ -37,12 +39,7 @@
 #include "kv_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define SNAP_MAGIC   "SHKVSNAP"
 #define SNAP_VERSION 1u
@@ -53,18 +50,7 @@
 
 enum { BLK_NS = 'N', BLK_ENTRIES = 'E', BLK_END = 'Z', BLK_TRAILER = 'T' };
 
-static int set_err(kv_error *err, int code, int sys, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		err->code = code;
-		err->sys_errno = sys;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#define set_err kv_snap_err
 
 static void put32(char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i)); }
 static void put64(char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i)); }
@@ -81,10 +67,26 @@ static uint64_t get64(const char *p)
 	return v;
 }
 
+/* A namespace found in a snapshot file (a load, or a save keeping it). */
+typedef struct load_ns {
+	char         name[KV_NS_NAME_MAX + 1];
+	kv_ns_config cfg;
+	size_t       ns_blk;              /* file offset of its 'N' block */
+	size_t       first_blk, end_blk;  /* file offsets of its first entries block and of 'Z' */
+	uint64_t     nblocks;             /* 'N' to 'Z', both included */
+	uint64_t     entries, live, bytes;
+	uint32_t     max_klen, max_vlen;
+	/* build */
+	uint32_t     target;              /* slot index */
+	kv_off       arr;
+	uint32_t     nshards;
+	bool         created;
+} load_ns;
+
 /* ================================================================= save */
 typedef struct snap_writer {
 	kv_env        *env;
-	int            fd;
+	kv_snap_target *t;
 	int            failed;   /* errno of the first write failure */
 	XXH3_state_t  *xs;       /* whole-file checksum */
 	uint64_t       blocks;
@@ -97,18 +99,7 @@ static void w_bytes(snap_writer *w, const void *p, size_t n)
 	if (w->failed)
 		return;
 	XXH3_64bits_update(w->xs, p, n);
-	const char *c = p;
-	while (n) {
-		ssize_t k = write(w->fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			w->failed = errno;
-			return;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
+	w->failed = kv_snap_write(w->t, p, n);
 }
 
 static int blk_begin(snap_writer *w)
@@ -143,101 +134,194 @@ typedef struct snap_ns {
 	uint64_t     written;
 } snap_ns;
 
+/*
+ * BOUNDED STEPS.  A pending shard is visited in steps, each holding the shard's
+ * lock for at most SNAP_STEP home slots of its table (plus the cluster that runs
+ * past them) or SNAP_STEP list items, whatever the shard's size and whatever the
+ * size of its values: values are never copied under the lock.  That is safe
+ * because an entry of the cut (not SNAPNEW) is immutable while its shard is
+ * pending: writers copy instead of updating it in place, and keep it on the
+ * preserved list instead of freeing it.
+ *   1. Table: collect the offsets of the cut entries whose hash lies in the next
+ *      range (hash order, as scan.c walks it, so growing tables and deletes
+ *      that shift keys back cannot hide one), unlock, serialise them, then
+ *      mark them SNAPNEW under the lock: from then on writers may update or
+ *      free them like any other entry.  An entry replaced between collection
+ *      and mark went to the preserved list, where its mark makes step 2 skip
+ *      it (no duplicate).
+ *   2. Preserved list: after step 1 every table entry is SNAPNEW, so nothing
+ *      more is preserved; serialise the unmarked pre-images in steps, then clear
+ *      snap_pending.
+ *   3. Free the pre-images in steps, then the list.
+ *   4. Clear the SNAPNEW marks in steps (writers ignore them once the shard is
+ *      not pending; they must be gone before the next save's cut, and no other
+ *      save of this namespace can start before this one releases it).
+ */
+#define SNAP_STEP 1024u
+
+enum { STEP_COLLECT, STEP_CLEAR };
+
+/* Under sh's lock: walk the home slots [h >> shift, +SNAP_STEP) and the
+ * cluster past them.  STEP_COLLECT puts the offsets of the cut entries whose
+ * hash is in [h, end) into out (up to cap; *need counts them all);
+ * STEP_CLEAR clears their SNAPNEW marks.  Returns end (1 << 32: the last step). */
+static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_off *out,
+                            size_t cap, size_t *need)
+{
+	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	uint32_t mask = sh->mask, shift = sh->shift;
+	uint64_t tcap = (uint64_t)mask + 1, b0 = h >> shift, b1 = b0 + SNAP_STEP;
+	if (b1 > tcap)
+		b1 = tcap;
+	uint64_t end = b1 << shift;
+	size_t n = 0;
+	for (uint64_t k = 0; k < tcap; k++) {
+		uint64_t v = atomic_load_explicit(&s[(b0 + k) & mask], memory_order_relaxed);
+		if (!v) {
+			if (b0 + k >= b1)
+				break;
+			continue;
+		}
+		uint32_t hv = (uint32_t)(v >> 32) & ~1u;
+		if (hv < h || hv >= end)
+			continue;
+		kv_entry *e = kv_ptr(env, (kv_off)v);
+		unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+		if (mode == STEP_CLEAR) {
+			if (f & KV_E_SNAPNEW)
+				atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
+		} else if (!(f & KV_E_SNAPNEW)) {
+			if (n < cap)
+				out[n] = (kv_off)v;
+			n++;
+		}
+	}
+	if (need)
+		*need = n;
+	return end;
+}
+
+/* Serialise entry e (immutable: see BOUNDED STEPS) into w's block. */
+static int put_entry(snap_writer *w, kv_entry *e)
+{
+	unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	size_t rec = 10 + ((f & KV_E_TTL) ? 8 : 0) + e->klen + e->vlen;
+	int rc = blk_room(w, rec);
+	if (rc != KV_OK)
+		return rc;
+	char *p = w->blk.data + w->blk.len;
+	put32(p, e->klen);
+	put32(p + 4, e->vlen);
+	p[8] = (char)e->type;
+	p[9] = (char)((f & KV_E_TTL) ? 1 : 0);
+	p += 10;
+	if (f & KV_E_TTL) {
+		put64(p, (uint64_t)kv_entry_expiry(e));
+		p += 8;
+	}
+	memcpy(p, kv_entry_key(e), (size_t)e->klen + e->vlen);
+	w->blk.len += rec;
+	if (w->blk.len - BLK_HDR >= BLK_TARGET)
+		blk_end(w, BLK_ENTRIES);
+	return KV_OK;
+}
+
 /* Copy one pending shard's cut into w->blk (flushing full blocks) and release the
- * shard from the snapshot.  With w NULL the cut is only released (after an error). */
+ * shard from the snapshot, in bounded steps.  With w NULL the cut is only
+ * released (after an error). */
 static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, uint64_t *written)
 {
-	kv_buf copy = KV_BUF_INIT;
 	int rc = KV_OK;
-	size_t need = (size_t)kv_racy_u64(&sh->bytes) + 64; /* a first guess, checked under the lock */
-	for (;;) {
-		if (w && (rc = kv_buf_reserve(env, &copy, need)) != KV_OK)
-			w = NULL; /* cannot copy: release the cut and fail the save */
-		kv_spin_lock(&sh->lock);
-		if (!w)
-			break;
-		/* exact size of the cut: live entries are in sh->bytes, pre-images are not */
-		need = (size_t)sh->bytes + 64;
-		kv_off *pv = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
-		for (uint32_t k = 0; k < sh->npreserved; k++) {
-			kv_entry *e = kv_ptr(env, pv[k]);
-			need += kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)) + 8;
-		}
-		if (need <= copy.cap)
-			break;
-		kv_spin_unlock(&sh->lock);
+	size_t cap = 4 * SNAP_STEP, need = 0;
+	kv_off *offs = kv_mem_realloc(env, NULL, cap * sizeof *offs);
+	if (!offs) {
+		rc = KV_ENOMEM;
+		w = NULL;
 	}
-	/* under the lock: gather the cut as [entry image] records into copy */
-	size_t used = 0;
-	uint64_t n = 0;
-	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
-	kv_off *pre = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
-	uint32_t total = sh->mask + 1 + sh->npreserved;
-	for (uint32_t k = 0; k < total; k++) {
-		kv_entry *e;
-		if (k <= sh->mask) {
-			uint64_t v = atomic_load_explicit(&s[k], memory_order_relaxed);
-			if (!v)
-				continue;
-			e = kv_ptr(env, (kv_off)v);
-			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			if (f & KV_E_SNAPNEW) {
-				atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
-				continue;
-			}
-		} else {
-			e = kv_ptr(env, pre[k - sh->mask - 1]);
-		}
-		if (w && !kv_expired(kv_entry_expiry(e), cut)) {
-			size_t sz = kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed));
-			if (used + sz > copy.cap) { /* cannot happen: sized above; never write a partial cut */
+	/* 1. the table's cut entries, hash range by hash range */
+	for (uint64_t h = 0, end = 0; w && h < ((uint64_t)1 << 32); h = end) {
+		kv_spin_lock(&sh->lock);
+		end = step_locked(env, sh, h, STEP_COLLECT, offs, cap, &need);
+		kv_spin_unlock(&sh->lock);
+		if (need > cap) { /* a crowded range: redo it with room for all */
+			kv_off *o = kv_mem_realloc(env, offs, need * sizeof *offs);
+			if (!o) {
 				rc = KV_ENOMEM;
 				w = NULL;
-			} else {
-				memcpy(copy.data + used, e, sz);
-				used += (sz + 7) & ~(size_t)7;
-				n++;
+				break;
 			}
+			offs = o;
+			cap = need;
+			end = h;
+			continue;
 		}
-		if (k > sh->mask) {
+		for (size_t i = 0; i < need && w; i++) {
+			kv_entry *e = kv_ptr(env, offs[i]);
+			if (kv_expired(kv_entry_expiry(e), cut))
+				continue;
+			if ((rc = put_entry(w, e)) != KV_OK)
+				w = NULL;
+			else
+				(*written)++;
+		}
+		kv_spin_lock(&sh->lock);
+		for (size_t i = 0; i < need; i++) {
+			kv_entry *e = kv_ptr(env, offs[i]);
+			atomic_fetch_or_explicit(&e->flags, (uint8_t)KV_E_SNAPNEW, memory_order_relaxed);
+		}
+		kv_spin_unlock(&sh->lock);
+	}
+	/* 2. the pre-images (a failed save skips to releasing them) */
+	for (uint32_t i = 0;;) {
+		kv_spin_lock(&sh->lock);
+		uint32_t n = sh->npreserved;
+		if (i >= n || !w) {
+			sh->snap_pending = 0; /* nothing is preserved any more */
+			kv_spin_unlock(&sh->lock);
+			break;
+		}
+		uint32_t m = n - i < SNAP_STEP ? n - i : SNAP_STEP;
+		memcpy(offs, (kv_off *)kv_ptr(env, sh->preserved) + i, m * sizeof *offs);
+		kv_spin_unlock(&sh->lock);
+		for (uint32_t k = 0; k < m && w; k++) {
+			kv_entry *e = kv_ptr(env, offs[k]);
+			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			if ((f & KV_E_SNAPNEW) || kv_expired(kv_entry_expiry(e), cut))
+				continue;
+			if ((rc = put_entry(w, e)) != KV_OK)
+				w = NULL;
+			else
+				(*written)++;
+		}
+		i += m;
+	}
+	/* 3. free the pre-images; the shard is not pending, the list is ours */
+	for (;;) {
+		kv_spin_lock(&sh->lock);
+		kv_off *pre = sh->preserved ? kv_ptr(env, sh->preserved) : NULL;
+		uint32_t m = sh->npreserved < SNAP_STEP ? sh->npreserved : SNAP_STEP;
+		for (uint32_t k = 0; k < m; k++) {
+			kv_entry *e = kv_ptr(env, pre[--sh->npreserved]);
 			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
 			kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
 		}
-	}
-	if (sh->preserved)
-		kv_free(env, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
-	sh->preserved = 0;
-	sh->npreserved = sh->cappreserved = 0;
-	sh->snap_pending = 0;
-	kv_spin_unlock(&sh->lock);
-
-	/* serialise outside the lock */
-	for (size_t off = 0; w && off < used;) {
-		kv_entry *e = (kv_entry *)(copy.data + off);
-		unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-		size_t rec = 10 + ((f & KV_E_TTL) ? 8 : 0) + e->klen + e->vlen;
-		if ((rc = blk_room(w, rec)) != KV_OK) {
-			w = NULL;
+		bool last = sh->npreserved == 0;
+		if (last && sh->preserved) {
+			kv_free(env, sh->preserved, (size_t)sh->cappreserved * sizeof(kv_off));
+			sh->preserved = 0;
+			sh->cappreserved = 0;
+		}
+		kv_spin_unlock(&sh->lock);
+		if (last)
 			break;
-		}
-		char *p = w->blk.data + w->blk.len;
-		put32(p, e->klen);
-		put32(p + 4, e->vlen);
-		p[8] = (char)e->type;
-		p[9] = (char)((f & KV_E_TTL) ? 1 : 0);
-		p += 10;
-		if (f & KV_E_TTL) {
-			put64(p, (uint64_t)kv_entry_expiry(e));
-			p += 8;
-		}
-		memcpy(p, kv_entry_key(e), (size_t)e->klen + e->vlen);
-		w->blk.len += rec;
-		if (w->blk.len - BLK_HDR >= BLK_TARGET)
-			blk_end(w, BLK_ENTRIES);
-		off += (kv_entry_size(e->klen, e->vlen, f) + 7) & ~(size_t)7;
 	}
-	*written += n;
-	kv_buf_free(env, &copy);
+	/* 4. clear the marks */
+	for (uint64_t h = 0; h < ((uint64_t)1 << 32);) {
+		kv_spin_lock(&sh->lock);
+		h = step_locked(env, sh, h, STEP_CLEAR, NULL, 0, NULL);
+		kv_spin_unlock(&sh->lock);
+	}
+	kv_mem_realloc(env, offs, 0);
 	return rc;
 }
 
@@ -247,18 +331,12 @@ static void release_busy(snap_ns *sel, size_t nsel)
 		atomic_store(&sel[i].ref.slot->busy, 0);
 }
 
-KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
+/* Write the chosen namespaces (all, or ns) to t, then the namespaces of the
+ * file being replaced that keep[0..nkeep) describes (their blocks in old). */
+static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const char *old,
+                       const load_ns *keep, size_t nkeep, kv_error *err)
 {
 	kv_region *r = env->r;
-	if (err) {
-		memset(err, 0, sizeof *err);
-		err->item = (size_t)-1;
-	}
-	if (!path || !*path)
-		return set_err(err, KV_EINVAL, 0, "snapshot path is empty");
-	if (ns && kv_ns_valid_name(ns) != KV_OK)
-		return set_err(err, KV_ENSNAME, 0, "invalid namespace name");
-
 	/* choose the namespaces and claim them */
 	snap_ns *sel = kv_mem_realloc(env, NULL, sizeof *sel * (r->max_ns ? r->max_ns : 1));
 	if (!sel)
@@ -314,16 +392,13 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 	kv_spin_unlock(&r->admin);
 
 	/* write */
-	char tmp[PATH_MAX];
-	snap_writer w = {.env = env, .fd = -1, .err = err};
+	snap_writer w = {.env = env, .t = t, .err = err};
 	w.blk = (kv_buf)KV_BUF_INIT;
 	w.xs = XXH3_createState();
-	if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
-		rc = set_err(err, KV_EINVAL, 0, "snapshot path is too long");
-	else if (!w.xs || blk_begin(&w) != KV_OK)
+	if (!w.xs || blk_begin(&w) != KV_OK)
 		rc = set_err(err, KV_ENOMEM, 0, "out of memory");
-	else if ((w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		rc = set_err(err, KV_EIO, errno, "could not create \"%s\": %s", tmp, strerror(errno));
+	else
+		rc = kv_snap_create(t, err);
 	if (w.xs)
 		XXH3_64bits_reset(w.xs);
 	if (rc == KV_OK) {
@@ -332,7 +407,7 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 		put32(h + 8, SNAP_VERSION);
 		put32(h + 12, 0);
 		put64(h + 16, (uint64_t)cut);
-		put32(h + 24, (uint32_t)nsel);
+		put32(h + 24, (uint32_t)(nsel + nkeep));
 		put32(h + 28, (uint32_t)XXH3_64bits(h, 28));
 		w_bytes(&w, h, sizeof h);
 	}
@@ -376,42 +451,26 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 		}
 	}
 	release_busy(sel, nsel);
+	/* the other namespaces of the file, verified before, copied block by block */
+	for (size_t k = 0; k < nkeep && rc == KV_OK; k++) {
+		w_bytes(&w, old + keep[k].ns_blk, keep[k].end_blk + BLK_HDR + 8 - keep[k].ns_blk);
+		w.blocks += keep[k].nblocks;
+	}
 	if (rc == KV_OK) {
-		char t[BLK_HDR + 16];
-		put32(t, BLK_TRAILER);
-		put32(t + 4, 16);
-		put64(t + BLK_HDR, w.blocks);
-		put64(t + BLK_HDR + 8, XXH3_64bits_digest(w.xs));
-		put64(t + 8, XXH3_64bits(t + BLK_HDR, 16));
-		w_bytes(&w, t, sizeof t);
+		char tr[BLK_HDR + 16];
+		put32(tr, BLK_TRAILER);
+		put32(tr + 4, 16);
+		put64(tr + BLK_HDR, w.blocks);
+		put64(tr + BLK_HDR + 8, XXH3_64bits_digest(w.xs));
+		put64(tr + 8, XXH3_64bits(tr + BLK_HDR, 16));
+		w_bytes(&w, tr, sizeof tr);
 		if (w.failed)
-			rc = set_err(err, KV_EIO, w.failed, "could not write \"%s\": %s", tmp, strerror(w.failed));
-		else if (fsync(w.fd) != 0)
-			rc = set_err(err, KV_EIO, errno, "could not fsync \"%s\": %s", tmp, strerror(errno));
+			rc = kv_snap_write_failed(t, w.failed, err);
 	}
-	if (w.fd >= 0 && close(w.fd) != 0 && rc == KV_OK)
-		rc = set_err(err, KV_EIO, errno, "could not close \"%s\": %s", tmp, strerror(errno));
-	if (rc == KV_OK && rename(tmp, path) != 0)
-		rc = set_err(err, KV_EIO, errno, "could not rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
-	if (rc == KV_OK) {
-		/* make the rename durable */
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof dir, "%s", path);
-		char *slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = 0;
-		else if (slash)
-			*slash = 0;
-		else
-			strcpy(dir, ".");
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || fsync(dfd) != 0)
-			rc = set_err(err, KV_EIO, errno, "could not fsync directory \"%s\": %s", dir, strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-	} else if (w.fd >= 0) {
-		unlink(tmp);
-	}
+	if (rc == KV_OK)
+		rc = kv_snap_commit(t, err);
+	else
+		kv_snap_abort(t);
 	if (rc == KV_OK && !ns) {
 		atomic_store(&r->last_save, cut);
 		atomic_store(&r->dirty_at_save, dirty_cut);
@@ -423,19 +482,111 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 	return rc;
 }
 
+static void err_init(kv_error *err)
+{
+	if (err) {
+		memset(err, 0, sizeof *err);
+		err->item = (size_t)-1;
+	}
+}
+
+/* Prefix err->msg with context, keeping the code. */
+static void err_wrap(kv_error *err, const char *fmt, const char *shown)
+{
+	if (err) {
+		char m[sizeof err->msg];
+		memcpy(m, err->msg, sizeof m);
+		snprintf(err->msg, sizeof err->msg, fmt, shown, m);
+	}
+}
+
+static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *n, kv_error *err);
+
+/* A save of one namespace keeps the file's other namespaces: read and verify
+ * the file being replaced and list them in *keep.  No file (or an empty one)
+ * keeps nothing; one that cannot be read or verified fails the save, so it is
+ * never destroyed. */
+static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **old,
+                        load_ns **keep, size_t *nkeep, kv_error *err)
+{
+	char *f = NULL;
+	size_t size = 0;
+	int rc = kv_snap_read(t, env->size * 2 + ((size_t)1 << 20), &f, &size, err);
+	if (rc == KV_NOTFOUND) {
+		err_init(err);
+		return KV_OK;
+	}
+	if (rc != KV_OK) {
+		err_wrap(err, "cannot keep the other namespaces of \"%s\": %s", t->shown);
+		return rc;
+	}
+	if (size == 0) {
+		kv_mem_realloc(env, f, 0);
+		return KV_OK;
+	}
+	size_t cap = size >= SNAP_HDR ? get32(f + 24) : 0;
+	if (cap > size / (BLK_HDR + 42))
+		cap = size / (BLK_HDR + 42);
+	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (cap + 1));
+	size_t n = 0;
+	if (!nss)
+		rc = set_err(err, KV_ENOMEM, 0, "out of memory");
+	else if ((rc = verify(f, size, nss, cap + 1, &n, err)) != KV_OK)
+		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
+		              "other namespaces): %s", t->shown);
+	if (rc != KV_OK) {
+		kv_mem_realloc(env, nss, 0);
+		kv_mem_realloc(env, f, 0);
+		return rc;
+	}
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(nss[k].name, ns) != 0)
+			nss[m++] = nss[k];
+	*old = f;
+	*keep = nss;
+	*nkeep = m;
+	return KV_OK;
+}
+
+static int save_impl(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err)
+{
+	err_init(err);
+	if (ns && kv_ns_valid_name(ns) != KV_OK)
+		return set_err(err, KV_ENSNAME, 0, "invalid namespace name");
+	kv_snap_target t;
+	int rc = kv_snap_resolve(env, dir, name, &t, err);
+	if (rc != KV_OK)
+		return rc;
+	char *old = NULL;
+	load_ns *keep = NULL;
+	size_t nkeep = 0;
+	rc = kv_snap_lock(&t, err);
+	if (rc == KV_OK && ns)
+		rc = merge_source(env, &t, ns, &old, &keep, &nkeep, err);
+	if (rc == KV_OK)
+		rc = save_locked(env, ns, &t, old, keep, nkeep, err);
+	kv_snap_close(&t);
+	kv_mem_realloc(env, keep, 0);
+	kv_mem_realloc(env, old, 0);
+	return rc;
+}
+
+KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
+{
+	return save_impl(env, ns, NULL, path, err);
+}
+
+KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err)
+{
+	if (!dir) {
+		err_init(err);
+		return set_err(err, KV_EINVAL, 0, "snapshot directory is empty");
+	}
+	return save_impl(env, ns, dir, name, err);
+}
+
 /* ================================================================= load */
-typedef struct load_ns {
-	char         name[KV_NS_NAME_MAX + 1];
-	kv_ns_config cfg;
-	size_t       first_blk, end_blk;  /* file offsets of its first entries block and of 'Z' */
-	uint64_t     entries, live, bytes;
-	uint32_t     max_klen, max_vlen;
-	/* build */
-	uint32_t     target;              /* slot index */
-	kv_off       arr;
-	uint32_t     nshards;
-	bool         created;
-} load_ns;
 
 #define CORRUPT(...) set_err(err, KV_ECORRUPT, 0, __VA_ARGS__)
 
@@ -567,6 +718,8 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 			if (cur->cfg.shards == 0 || cur->cfg.shards > KV_MAX_SHARDS || kv_ns_check_config(&cur->cfg) != KV_OK)
 				return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
 			cur->first_blk = o + BLK_HDR + len;
+			cur->ns_blk = o;
+			cur->nblocks = 1;
 			sc.ns = cur;
 			break;
 		}
@@ -576,6 +729,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 			int rc = walk_entries(p, len, o + BLK_HDR, err, stat_entry, &sc, &cur->entries);
 			if (rc != KV_OK)
 				return rc;
+			cur->nblocks++;
 			break;
 		}
 		case BLK_END:
@@ -584,6 +738,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 			if (get64(p) != cur->entries)
 				return CORRUPT("namespace \"%s\" should hold %llu entries, file has %llu", cur->name, (unsigned long long)get64(p), (unsigned long long)cur->entries);
 			cur->end_blk = o;
+			cur->nblocks++;
 			cur = NULL;
 			break;
 		default:
@@ -682,64 +837,27 @@ static int presize(kv_env *env, const char *f, load_ns *x, int64_t now)
 	return rc;
 }
 
-static int read_file(kv_env *env, const char *path, char **data, size_t *size, kv_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return set_err(err, KV_EIO, errno, "could not open \"%s\": %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		int e = errno;
-		close(fd);
-		return set_err(err, KV_EIO, e, "could not stat \"%s\": %s", path, strerror(e));
-	}
-	if ((uint64_t)st.st_size > env->size * 2 + ((size_t)1 << 20)) {
-		close(fd);
-		return set_err(err, KV_ECORRUPT, 0, "snapshot \"%s\" (%lld bytes) is larger than the store could hold", path, (long long)st.st_size);
-	}
-	size_t n = (size_t)st.st_size;
-	char *buf = kv_mem_realloc(env, NULL, n ? n : 1);
-	if (!buf) {
-		close(fd);
-		return set_err(err, KV_ENOMEM, 0, "out of memory reading \"%s\"", path);
-	}
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = read(fd, buf + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			int e = k < 0 ? errno : EIO;
-			close(fd);
-			kv_mem_realloc(env, buf, 0);
-			return set_err(err, KV_EIO, e, "could not read \"%s\": %s", path, k < 0 ? strerror(e) : "file shrank while reading");
-		}
-		got += (size_t)k;
-	}
-	close(fd);
-	*data = buf;
-	*size = n;
-	return KV_OK;
-}
-
-KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err)
+static int load_impl(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                     kv_error *err)
 {
 	kv_region *r = env->r;
-	if (err) {
-		memset(err, 0, sizeof *err);
-		err->item = (size_t)-1;
-	}
-	if (!path || !*path)
-		return set_err(err, KV_EINVAL, 0, "snapshot path is empty");
+	err_init(err);
 	if (as && !ns)
 		return set_err(err, KV_EINVAL, 0, "loading under another name needs a namespace");
 	if ((ns && kv_ns_valid_name(ns) != KV_OK) || (as && kv_ns_valid_name(as) != KV_OK))
 		return set_err(err, KV_ENSNAME, 0, "invalid namespace name");
 	char *f = NULL;
 	size_t size = 0;
-	int rc = read_file(env, path, &f, &size, err);
+	kv_snap_target t;
+	int rc = kv_snap_resolve(env, dir, name, &t, err);
+	if (rc == KV_OK)
+		rc = kv_snap_read(&t, env->size * 2 + ((size_t)1 << 20), &f, &size, err);
+	kv_snap_close(&t);
+	if (rc == KV_NOTFOUND && (rc = KV_EIO) && err) /* a missing file is an I/O error here */
+		err->code = rc;
 	if (rc != KV_OK)
 		return rc;
+	const char *path = t.shown;
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (r->max_ns ? r->max_ns : 1));
 	size_t n = 0;
 	if (!nss) {
@@ -751,7 +869,7 @@ KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as
 		if (err && rc == KV_ECORRUPT) {
 			char m[sizeof err->msg];
 			memcpy(m, err->msg, sizeof m);
-			snprintf(err->msg, sizeof err->msg, "snapshot \"%.80s\" is corrupt: %.140s", path, m);
+			snprintf(err->msg, sizeof err->msg, "snapshot \"%s\" is corrupt: %.120s", path, m);
 		}
 		goto done;
 	}
@@ -903,4 +1021,19 @@ done:
 	kv_mem_realloc(env, nss, 0);
 	kv_mem_realloc(env, f, 0);
 	return rc;
+}
+
+KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err)
+{
+	return load_impl(env, NULL, path, ns, as, err);
+}
+
+KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                      kv_error *err)
+{
+	if (!dir) {
+		err_init(err);
+		return set_err(err, KV_EINVAL, 0, "snapshot directory is empty");
+	}
+	return load_impl(env, dir, name, ns, as, err);
 }

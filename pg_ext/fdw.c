@@ -39,6 +39,7 @@
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -121,7 +122,7 @@ shardkv_fdw_validator(PG_FUNCTION_ARGS)
 		{
 			const char *ns = defGetString(def);
 
-			if (ns[0] == '\0' || strlen(ns) > KV_NS_NAME_MAX)
+			if (kv_ns_name_check(ns, strlen(ns)) != KV_OK)
 				shardkv_report(KV_ENSNAME, ns, NULL);
 		}
 	}
@@ -335,10 +336,14 @@ kvGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 	else
 	{
-		kv_ns	   *ns = shardkv_ns_cstr(table_namespace(foreigntableid));
+		/*
+		 * A missing namespace is reported by the scan, after the executor's
+		 * privilege check: a role without SELECT learns nothing about it.
+		 */
+		kv_ns	   *ns = shardkv_ns_lookup(table_namespace(foreigntableid), true);
 
 		baserel->rows = 1000;
-		if (kv_ns_stats_get(ns, &st) == KV_OK)
+		if (ns != NULL && kv_ns_stats_get(ns, &st) == KV_OK)
 			baserel->rows = Max(1, (double) st.keys);
 		baserel->rows = clamp_row_est(baserel->rows *
 									  clauselist_selectivity(root, baserel->baserestrictinfo,
@@ -522,17 +527,14 @@ fill_row(TupleTableSlot *slot, const ColumnMap *map, const char *key, size_t kle
 		 const char *val, size_t vlen, int type, int64 expires_at)
 {
 	int			natts = slot->tts_tupleDescriptor->natts;
-	int			klen_out;
-	char	   *k;
 
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * natts);
-	k = shardkv_stored_to_cstring(key, klen, KV_T_BYTES, &klen_out);
-	slot->tts_values[map->key - 1] = PointerGetDatum(cstring_to_text_with_len(k, klen_out));
+	slot->tts_values[map->key - 1] = shardkv_text_or_hex(key, klen);
 	slot->tts_isnull[map->key - 1] = false;
 	if (map->value)
 		slot->tts_values[map->value - 1] =
-			shardkv_value_as(map->value_type, val, vlen, type, &slot->tts_isnull[map->value - 1]);
+			shardkv_value_as_row(map->value_type, val, vlen, type, &slot->tts_isnull[map->value - 1]);
 	if (map->expires && expires_at != 0)
 	{
 		slot->tts_values[map->expires - 1] =
@@ -707,7 +709,16 @@ typedef struct KvModifyState
 	int			batch_size;
 	kv_buf		returned;		/* DELETE .. RETURNING: the consumed value */
 	MemoryContextCallback free_returned;
+	/* COPY: rows buffered here and applied as one kv_batch (copy_flush) */
+	bool		buffered;
+	MemoryContext buf_cxt;
+	kv_op	   *buf_ops;
+	int			buf_n;
+	Size		buf_bytes;
 } KvModifyState;
+
+/* A COPY buffer is applied when it holds batch_size rows or this many bytes. */
+#define COPY_BUFFER_BYTES (4 * 1024 * 1024)
 
 static void
 free_returned_cb(void *arg)
@@ -717,24 +728,38 @@ free_returned_cb(void *arg)
 	kv_buf_free(shardkv_env, &ms->returned);
 }
 
-static void
-kvBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
-					 int subplan_index, int eflags)
+/* The modify state of a result relation, for ModifyTable and for COPY/routing. */
+static KvModifyState *
+modify_state_create(EState *estate, ResultRelInfo *rinfo, int flags, bool explain_only)
 {
 	KvModifyState *ms = palloc0(sizeof(KvModifyState));
 	Relation	rel = rinfo->ri_RelationDesc;
 
-	(void) subplan_index;
 	rinfo->ri_FdwState = ms;
 	map_columns(rel, &ms->map);
-	ms->flags = fdw_private ? intVal(linitial(fdw_private)) : 0;
+	ms->flags = flags;
 	ms->batch_size = batch_size_of(RelationGetRelid(rel));
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
+	if (explain_only)
+		return ms;
 	ms->ns = shardkv_ns_cstr(table_namespace(RelationGetRelid(rel)));
 	ms->free_returned.func = free_returned_cb;
 	ms->free_returned.arg = ms;
-	MemoryContextRegisterResetCallback(mtstate->ps.state->es_query_cxt, &ms->free_returned);
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &ms->free_returned);
+	return ms;
+}
+
+static void
+kvBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
+					 int subplan_index, int eflags)
+{
+	KvModifyState *ms;
+
+	(void) subplan_index;
+	ms = modify_state_create(mtstate->ps.state, rinfo,
+							 fdw_private ? intVal(linitial(fdw_private)) : 0,
+							 (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0);
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
 	if (mtstate->operation == CMD_UPDATE || mtstate->operation == CMD_DELETE)
 	{
 		Plan	   *sub = outerPlanState(mtstate)->plan;
@@ -767,11 +792,7 @@ row_value(KvModifyState *ms, TupleTableSlot *slot, kv_op *op)
 	{
 		d = slot_getattr(slot, ms->map.expires, &isnull);
 		if (!isnull)
-		{
-			int64		at = shardkv_timestamptz_to_ms(DatumGetTimestampTz(d));
-
-			op->expires_at = at > 0 ? at : 1;
-		}
+			op->expires_at = shardkv_expiry_from_timestamptz(DatumGetTimestampTz(d));
 	}
 }
 
@@ -799,6 +820,63 @@ report_duplicate(kv_ns *ns, const kv_op *op)
 			 errhint("Use UPDATE, or kv.set() to overwrite.")));
 }
 
+/* Apply n SET-if-absent ops as one all-or-nothing batch; a duplicate is a unique violation. */
+static void
+insert_batch(KvModifyState *ms, kv_op *ops, int n)
+{
+	kv_error	err;
+	int			rc;
+
+	if (n == 0)
+		return;
+	memset(&err, 0, sizeof(err));
+	err.item = (size_t) -1;
+	rc = kv_batch(ms->ns, ops, (size_t) n, KV_BATCH_ALL_OR_NOTHING, NULL, &err);
+	if (rc == KV_EXISTS && err.item < (size_t) n)
+		report_duplicate(ms->ns, &ops[err.item]);
+	if (rc != KV_OK)
+		shardkv_report(rc, kv_ns_name(ms->ns), &err);
+}
+
+/* COPY: apply the buffered rows and empty the buffer. */
+static void
+copy_flush(KvModifyState *ms)
+{
+	int			n = ms->buf_n;
+
+	ms->buf_n = 0;
+	ms->buf_bytes = 0;
+	insert_batch(ms, ms->buf_ops, n);
+	MemoryContextReset(ms->buf_cxt);
+	CHECK_FOR_INTERRUPTS();		/* between engine calls: nothing is held */
+}
+
+/* COPY: copy one row's bytes into the buffer (the slot is reused for the next row). */
+static void
+copy_buffer_row(KvModifyState *ms, TupleTableSlot *slot)
+{
+	kv_op	   *op = &ms->buf_ops[ms->buf_n];
+	MemoryContext old;
+	char	   *copy;
+
+	memset(op, 0, sizeof(*op));
+	op->op = KV_OP_SET;
+	op->flags = KV_SET_NX;
+	row_key(slot, ms->map.key, op);
+	row_value(ms, slot, op);
+	old = MemoryContextSwitchTo(ms->buf_cxt);
+	copy = palloc_extended(op->klen + op->vlen + 1, MCXT_ALLOC_HUGE);
+	MemoryContextSwitchTo(old);
+	memcpy(copy, op->key, op->klen);
+	memcpy(copy + op->klen, op->val, op->vlen);
+	op->key = copy;
+	op->val = copy + op->klen;
+	ms->buf_n++;
+	ms->buf_bytes += op->klen + op->vlen;
+	if (ms->buf_n >= ms->batch_size || ms->buf_bytes >= COPY_BUFFER_BYTES)
+		copy_flush(ms);
+}
+
 static TupleTableSlot *
 kvExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
@@ -809,6 +887,11 @@ kvExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 
 	(void) estate;
 	(void) planSlot;
+	if (ms->buffered)
+	{
+		copy_buffer_row(ms, slot);
+		return slot;
+	}
 	memset(&op, 0, sizeof(op));
 	row_key(slot, ms->map.key, &op);
 	row_value(ms, slot, &op);
@@ -827,9 +910,7 @@ kvExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 	KvModifyState *ms = rinfo->ri_FdwState;
 	int			n = *numSlots;
 	kv_op	   *ops = palloc0(sizeof(kv_op) * Max(n, 1));
-	kv_error	err;
-	int			i,
-				rc;
+	int			i;
 
 	(void) estate;
 	(void) planSlots;
@@ -840,14 +921,43 @@ kvExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 		row_key(slots[i], ms->map.key, &ops[i]);
 		row_value(ms, slots[i], &ops[i]);
 	}
-	memset(&err, 0, sizeof(err));
-	err.item = (size_t) -1;
-	rc = kv_batch(ms->ns, ops, (size_t) n, KV_BATCH_ALL_OR_NOTHING, NULL, &err);
-	if (rc == KV_EXISTS && err.item < (size_t) n)
-		report_duplicate(ms->ns, &ops[err.item]);
-	if (rc != KV_OK)
-		shardkv_report(rc, kv_ns_name(ms->ns), &err);
+	insert_batch(ms, ops, n);
 	return slots;
+}
+
+/*
+ * COPY into the table, INSERT routed to it as a partition, or an UPDATE that
+ * moves a row into it: no ModifyTable plan of our own, so the state is made
+ * here.  COPY (no plan at all) buffers its rows and applies them batch_size at
+ * a time, unless a row trigger must see each row applied as it comes.
+ */
+static void
+kvBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	EState	   *estate = mtstate->ps.state;
+	KvModifyState *ms = modify_state_create(estate, rinfo, 0, false);
+	TriggerDesc *td = rinfo->ri_TrigDesc;
+
+	if (mtstate->ps.plan == NULL && ms->batch_size > 1 &&
+		!(td && (td->trig_insert_before_row || td->trig_insert_after_row ||
+				 td->trig_insert_instead_row)))
+	{
+		ms->buffered = true;
+		ms->buf_cxt = AllocSetContextCreate(estate->es_query_cxt, "shardkv_fdw copy",
+											ALLOCSET_DEFAULT_SIZES);
+		ms->buf_ops = MemoryContextAlloc(estate->es_query_cxt,
+										 sizeof(kv_op) * ms->batch_size);
+	}
+}
+
+static void
+kvEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	KvModifyState *ms = rinfo->ri_FdwState;
+
+	(void) estate;
+	if (ms && ms->buffered)
+		copy_flush(ms);
 }
 
 static int
@@ -1027,6 +1137,8 @@ shardkv_fdw_handler(PG_FUNCTION_ARGS)
 	r->ExecForeignUpdate = kvExecForeignUpdate;
 	r->ExecForeignDelete = kvExecForeignDelete;
 	r->EndForeignModify = kvEndForeignModify;
+	r->BeginForeignInsert = kvBeginForeignInsert;
+	r->EndForeignInsert = kvEndForeignInsert;
 	r->IsForeignRelUpdatable = kvIsForeignRelUpdatable;
 	r->ImportForeignSchema = kvImportForeignSchema;
 	PG_RETURN_POINTER(r);

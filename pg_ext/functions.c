@@ -93,6 +93,45 @@ shardkv_stored_to_cstring(const char *data, size_t len, int type, int *outlen)
 }
 
 /*
+ * Bytes as text for reads that return many rows (kv.keys, kv.scan, kv.mget, the
+ * FDW, kv.random_key): one key or value that is not valid UTF-8 (binary data,
+ * or bytes written by another host) must not fail the whole read, so such bytes
+ * come back in bytea's hex text form, "\x0aff".  kv.scan's type column tells a
+ * bytes value from text; kv.get_bytea reads the value itself.
+ */
+Datum
+shardkv_text_or_hex(const char *data, size_t len)
+{
+	char	   *s;
+	int			slen;
+
+	if (len <= MaxAllocSize / 2 - VARHDRSZ - 2 &&
+		!pg_verify_mbstr(PG_UTF8, data, (int) Min(len, (size_t) INT_MAX), true))
+	{
+		text	   *t = palloc(VARHDRSZ + 2 + len * 2);
+
+		SET_VARSIZE(t, VARHDRSZ + 2 + len * 2);
+		memcpy(VARDATA(t), "\\x", 2);
+		hex_encode(data, len, VARDATA(t) + 2);
+		return PointerGetDatum(t);
+	}
+	s = shardkv_stored_to_cstring(data, len, KV_T_BYTES, &slen);
+	return PointerGetDatum(cstring_to_text_with_len(s, slen));
+}
+
+/* shardkv_value_as for many-row reads: text never fails on binary bytes. */
+Datum
+shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *isnull)
+{
+	if (typid == TEXTOID && type != KV_T_NULL)
+	{
+		*isnull = false;
+		return shardkv_text_or_hex(data, len);
+	}
+	return shardkv_value_as(typid, data, len, type, isnull);
+}
+
+/*
  * A stored value as SQL type typid (text, bytea or jsonb), converting as a cast
  * would: any value reads as bytea (its bytes); text needs valid UTF-8; jsonb
  * needs valid JSON text.  A stored SQL NULL (KV_T_NULL) reads as NULL.
@@ -445,13 +484,7 @@ shardkv_expire_at(PG_FUNCTION_ARGS)
 
 	require_arg(fcinfo, 2, "expiry time");
 	ts = PG_GETARG_TIMESTAMPTZ(2);
-	if (TIMESTAMP_NOT_FINITE(ts))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("expiry time must be finite")));
-	at = shardkv_timestamptz_to_ms(ts);
-	if (at <= 0)
-		at = 1;					/* before 1970: already passed */
+	at = shardkv_expiry_from_timestamptz(ts);
 	rc = kv_expire(ns, key, klen, at, 0);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
@@ -484,7 +517,6 @@ shardkv_ttl(PG_FUNCTION_ARGS)
 	size_t		klen;
 	const char *key = key_arg(fcinfo, 1, &klen);
 	int64_t		at = 0;
-	int64		left;
 	int			rc = kv_ttl(ns, key, klen, &at);
 
 	if (rc == KV_NOTFOUND)
@@ -492,8 +524,7 @@ shardkv_ttl(PG_FUNCTION_ARGS)
 	CHECK(rc, ns);
 	if (at == 0)
 		PG_RETURN_NULL();
-	left = at - kv_now_ms();
-	PG_RETURN_INTERVAL_P(shardkv_ms_to_interval(left > 0 ? left : 0));
+	PG_RETURN_INTERVAL_P(shardkv_ttl_interval(at));
 }
 
 /* kv.expires_at(ns, key) -> absolute expiry; NULL if missing or never */
@@ -669,14 +700,11 @@ shardkv_random_key(PG_FUNCTION_ARGS)
 {
 	kv_ns	   *ns = ns_arg(fcinfo, 0);
 	int			rc = kv_random_key(ns, &vbuf);
-	int			len;
-	char	   *k;
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
 	CHECK(rc, ns);
-	k = shardkv_stored_to_cstring(vbuf.data, vbuf.len, KV_T_BYTES, &len);
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(k, len));
+	PG_RETURN_DATUM(shardkv_text_or_hex(vbuf.data, vbuf.len));
 }
 
 /* ------------------------------------------------------------- batches */
@@ -746,6 +774,7 @@ ops_for_keys(Datum *keys, int n, int op)
 
 	for (i = 0; i < n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();	/* before the engine call: a cancel costs nothing */
 		ops[i].op = op;
 		ops[i].key = shardkv_key_bytes(DatumGetTextPP(keys[i]), &ops[i].klen);
 	}
@@ -782,10 +811,11 @@ mget_impl(FunctionCallInfo fcinfo, Oid typid)
 		Datum		values[2];
 		bool		nulls[2] = {false, true};
 
+		CHECK_FOR_INTERRUPTS();
 		values[0] = keys[i];
 		values[1] = (Datum) 0;
 		if (ops[i].status == KV_OK)
-			values[1] = shardkv_value_as(typid, arena.data + ops[i].out_off, ops[i].out_len,
+			values[1] = shardkv_value_as_row(typid, arena.data + ops[i].out_off, ops[i].out_len,
 										 ops[i].out_type, &nulls[1]);
 		else if (ops[i].status != KV_NOTFOUND)
 			shardkv_report(ops[i].status, kv_ns_name(ns), NULL);
@@ -835,6 +865,7 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 			expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(4));
 		for (i = 0; i < n; i++)
 		{
+			CHECK_FOR_INTERRUPTS();
 			ops[i].expires_at = expires;
 			if (vnulls[i])
 			{
@@ -861,6 +892,7 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 		bool		nulls[3] = {false, false, false};
 		int			st = ops[i].status;
 
+		CHECK_FOR_INTERRUPTS();
 		values[0] = keys[i];
 		if (op == KV_OP_EXISTS)
 		{
@@ -963,13 +995,10 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 		{
 			Datum		values[4];
 			bool		nulls[4] = {false, false, false, false};
-			int			klen;
-			char	   *k = shardkv_stored_to_cstring(it->data, it->klen, KV_T_BYTES, &klen);
-
-			values[0] = PointerGetDatum(cstring_to_text_with_len(k, klen));
+			values[0] = shardkv_text_or_hex(it->data, it->klen);
 			if (with_values)
 			{
-				values[1] = shardkv_value_as(TEXTOID, it->data + it->klen, it->vlen, it->type,
+				values[1] = shardkv_value_as_row(TEXTOID, it->data + it->klen, it->vlen, it->type,
 											 &nulls[1]);
 				values[2] = CStringGetTextDatum(shardkv_type_name(it->type));
 				if (it->expires_at)
@@ -1032,39 +1061,42 @@ eviction_to_name(int policy)
 	return "unknown";
 }
 
-static int64
-nonneg_int64_arg(FunctionCallInfo fcinfo, int n, const char *what)
+/*
+ * A size or count argument, range-checked as int64 before it is narrowed to
+ * the engine's type, so that 4294967301 is refused rather than stored as 5.
+ */
+static uint64
+range_arg(FunctionCallInfo fcinfo, int n, const char *what, int64 max, bool is_int4)
 {
-	int64		v = PG_GETARG_INT64(n);
+	int64		v = is_int4 ? (int64) PG_GETARG_INT32(n) : PG_GETARG_INT64(n);
 
 	if (v < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", what)));
-	return v;
-}
-
-static int32
-nonneg_int32_arg(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	int32		v = PG_GETARG_INT32(n);
-
-	if (v < 0)
+	if (v > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", what)));
-	return v;
+				 errmsg("%s must be at most " INT64_FORMAT, what, max),
+				 errhint("0 means the default.")));
+	return (uint64) v;
 }
 
 static int64
 default_ttl_arg(FunctionCallInfo fcinfo, int n)
 {
 	int64		ms = shardkv_interval_ms(PG_GETARG_INTERVAL_P(n));
+	int64_t		at;
 
 	if (ms < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("default_ttl must not be negative")));
+	if (ms > 0 && kv_expiry_from_ttl_ms(ms, &at) != KV_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("default_ttl out of range"),
+				 errdetail("An expiry must fall before the year 10000.")));
 	return ms;
 }
 
@@ -1078,10 +1110,10 @@ ns_config_args(FunctionCallInfo fcinfo, int first, kv_ns_config *cfg)
 	int			a = first;
 
 	if (!PG_ARGISNULL(a))
-		cfg->max_keys = (uint64_t) nonneg_int64_arg(fcinfo, a, "max_keys");
+		cfg->max_keys = range_arg(fcinfo, a, "max_keys", PG_INT64_MAX, false);
 	a++;
 	if (!PG_ARGISNULL(a))
-		cfg->max_memory = (uint64_t) nonneg_int64_arg(fcinfo, a, "max_memory");
+		cfg->max_memory = range_arg(fcinfo, a, "max_memory", PG_INT64_MAX, false);
 	a++;
 	if (!PG_ARGISNULL(a))
 		cfg->default_ttl_ms = default_ttl_arg(fcinfo, a);
@@ -1090,10 +1122,11 @@ ns_config_args(FunctionCallInfo fcinfo, int first, kv_ns_config *cfg)
 		cfg->eviction = eviction_from_text(PG_GETARG_TEXT_PP(a));
 	a++;
 	if (!PG_ARGISNULL(a))
-		cfg->max_key_size = (uint32_t) nonneg_int32_arg(fcinfo, a, "max_key_size");
+		cfg->max_key_size = (uint32_t) range_arg(fcinfo, a, "max_key_size", KV_KEY_SIZE_LIMIT, true);
 	a++;
 	if (!PG_ARGISNULL(a))
-		cfg->max_value_size = (uint32_t) nonneg_int64_arg(fcinfo, a, "max_value_size");
+		cfg->max_value_size = (uint32_t) range_arg(fcinfo, a, "max_value_size",
+												   KV_VALUE_SIZE_LIMIT, false);
 }
 
 /*
@@ -1116,10 +1149,8 @@ shardkv_create_namespace(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	kv_ns_config_init(&cfg);
 	if (!PG_ARGISNULL(1))
-		cfg.shards = (uint32_t) nonneg_int32_arg(fcinfo, 1, "shards");
+		cfg.shards = (uint32_t) range_arg(fcinfo, 1, "shards", KV_MAX_SHARDS, true);
 	ns_config_args(fcinfo, 2, &cfg);
-	if (cfg.max_value_size > KV_VALUE_SIZE_LIMIT)
-		shardkv_report(KV_EINVAL, name, NULL);
 
 	rc = kv_ns_create(env, name, &cfg);
 	if (rc == KV_ENSEXISTS && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8))
@@ -1146,8 +1177,6 @@ shardkv_alter_namespace(PG_FUNCTION_ARGS)
 	rc = kv_ns_stats_get(ns, &st);
 	CHECK(rc, ns);
 	ns_config_args(fcinfo, 1, &st.config);
-	if (st.config.max_value_size > KV_VALUE_SIZE_LIMIT)
-		shardkv_report(KV_EINVAL, kv_ns_name(ns), NULL);
 	rc = kv_ns_configure(ns, &st.config);
 	CHECK(rc, ns);
 	PG_RETURN_VOID();
@@ -1321,7 +1350,8 @@ shardkv_save(PG_FUNCTION_ARGS)
 	kv_env	   *env = shardkv_get_env();
 	char	   *ns = opt_cstring(fcinfo, 0);
 	char	   *file = opt_cstring(fcinfo, 1);
-	char	   *path;
+	char	   *dir;
+	char	   *name;
 	kv_error	err;
 	TimestampTz start;
 	int			rc;
@@ -1337,12 +1367,12 @@ shardkv_save(PG_FUNCTION_ARGS)
 				 errmsg("saving one namespace needs a file name"),
 				 errdetail("The default file, shardkv.snapshot_file, holds every namespace and is loaded at start."),
 				 errhint("Use kv.save('%s', 'name.snap').", ns)));
-	path = shardkv_snapshot_path(file, true);
+	name = shardkv_snapshot_name(file, true, &dir);
 	start = GetCurrentTimestamp();
 	do
 	{
 		memset(&err, 0, sizeof(err));
-		rc = kv_save(env, ns, path, &err);
+		rc = kv_save_at(env, ns, dir, name, &err);
 	} while (shardkv_busy_wait(rc, start));
 	if (rc != KV_OK)
 		shardkv_report(rc, ns, &err);
@@ -1358,7 +1388,8 @@ shardkv_load(PG_FUNCTION_ARGS)
 	char	   *ns = opt_cstring(fcinfo, 0);
 	char	   *file = opt_cstring(fcinfo, 1);
 	char	   *into = opt_cstring(fcinfo, 2);
-	char	   *path;
+	char	   *dir;
+	char	   *name;
 	kv_error	err;
 	TimestampTz start;
 	int			rc;
@@ -1367,12 +1398,12 @@ shardkv_load(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("into_ns requires a namespace to load")));
-	path = shardkv_snapshot_path(file, false);
+	name = shardkv_snapshot_name(file, false, &dir);
 	start = GetCurrentTimestamp();
 	do
 	{
 		memset(&err, 0, sizeof(err));
-		rc = kv_load(env, path, ns, into, &err);
+		rc = kv_load_at(env, dir, name, ns, into, &err);
 	} while (shardkv_busy_wait(rc, start));
 	if (rc != KV_OK)
 		shardkv_report(rc, into ? into : ns, &err);

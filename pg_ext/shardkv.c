@@ -30,7 +30,9 @@
  */
 #include "shardkv.h"
 
+#include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -88,12 +90,44 @@ shardkv_shmem_request(void)
 	RequestAddinShmemSpace(shardkv_shmem_size());
 }
 
-/* Postmaster, before shared memory goes away (shutdown or crash reset). */
+/*
+ * Postmaster, just before shared memory goes away: at shutdown, and when a
+ * backend crashed and the postmaster reinitialises shared memory (PG 15 runs
+ * shmem_exit(1), hence this callback, then re-creates the segment, calls
+ * shmem_startup_hook again, and restarts the worker, which reloads the last
+ * snapshot).  The old region is still mapped here, so its counters can be
+ * read: say what the store loses.  Only the host's own atomics are read, never
+ * the engine's structures, which a crashed backend may have left half-written.
+ * The dirty count is the worker's last tick (shardkv.tick_interval ago at most).
+ */
+static void
+log_store_loss(int code)
+{
+	uint64		dirty = pg_atomic_read_u64(&shardkv_shared->dirty);
+	char	   *path;
+	struct stat st;
+	bool		have_file;
+
+	if (dirty == 0 && code == 0)
+		return;					/* saved at shutdown: nothing is lost */
+	path = psprintf("%s/%s", make_absolute_path(shardkv_snapshot_dir), shardkv_snapshot_file);
+	have_file = stat(path, &st) == 0;
+	ereport(LOG,
+			(errmsg("shardkv store discarded with " UINT64_FORMAT " writes made after the last snapshot",
+					dirty),
+			 have_file ?
+			 errdetail("The snapshot \"%s\" is %lld seconds old; a crash loses what was written after the last snapshot.",
+					   path, (long long) (time(NULL) - st.st_mtime)) :
+			 errdetail("There is no snapshot \"%s\": the store restarts empty.", path),
+			 code != 0 ? errhint("The store reloads the snapshot once shared memory is reinitialised.") : 0));
+}
+
 static void
 shardkv_env_close_cb(int code, Datum arg)
 {
-	(void) code;
 	(void) arg;
+	if (shardkv_shared)
+		log_store_loss(code);
 	if (shardkv_env)
 		kv_env_close(shardkv_env);
 	shardkv_env = NULL;
@@ -294,6 +328,13 @@ static HTAB *ns_cache = NULL;
 kv_ns *
 shardkv_ns_cstr(const char *name)
 {
+	return shardkv_ns_lookup(name, false);
+}
+
+/* The namespace's handle; with missing_ok, NULL when it does not exist. */
+kv_ns *
+shardkv_ns_lookup(const char *name, bool missing_ok)
+{
 	char		key[KV_NS_NAME_MAX + 1];
 	size_t		len = strlen(name);
 	NsCacheEntry *e;
@@ -301,7 +342,7 @@ shardkv_ns_cstr(const char *name)
 	kv_env	   *env = shardkv_get_env();
 	int			rc;
 
-	if (len == 0 || len > KV_NS_NAME_MAX)
+	if (kv_ns_name_check(name, len) != KV_OK)
 		shardkv_report(KV_ENSNAME, name, NULL);
 	if (ns_cache == NULL)
 	{
@@ -323,6 +364,8 @@ shardkv_ns_cstr(const char *name)
 		if (rc != KV_OK)
 		{
 			hash_search(ns_cache, key, HASH_REMOVE, NULL);
+			if (rc == KV_ENONS && missing_ok)
+				return NULL;
 			shardkv_report(rc, name, NULL);
 		}
 	}
@@ -333,18 +376,13 @@ kv_ns *
 shardkv_ns(text *name)
 {
 	size_t		len = VARSIZE_ANY_EXHDR(name);
-	char		buf[KV_NS_NAME_MAX + 2];
+	char		buf[KV_NS_NAME_MAX + 1];
 
-	if (len == 0 || len > KV_NS_NAME_MAX)
-	{
-		char	   *s = text_to_cstring(name);
-
-		shardkv_report(KV_ENSNAME, s, NULL);
-	}
+	/* the engine's rule (length, characters, no NUL), before any copy */
+	if (kv_ns_name_check(VARDATA_ANY(name), len) != KV_OK)
+		shardkv_report(KV_ENSNAME, text_to_cstring(name), NULL);
 	memcpy(buf, VARDATA_ANY(name), len);
 	buf[len] = '\0';
-	if (strlen(buf) != len)
-		shardkv_report(KV_ENSNAME, buf, NULL);
 	return shardkv_ns_cstr(buf);
 }
 
@@ -473,6 +511,45 @@ detail_sentence(const char *msg)
 	return s;
 }
 
+/*
+ * SQLSTATE of a failed snapshot file operation: errcode_for_file_access()'s
+ * classes, plus the errnos the engine's confined file handling gives (a
+ * symlink on the way, a file that is not a regular file, an over-long name),
+ * which it would call internal errors.
+ */
+static int
+file_errno_sqlstate(int e)
+{
+	switch (e)
+	{
+		case EPERM:
+		case EACCES:
+		case EROFS:
+		case ELOOP:				/* a symlink in a confined path */
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+		case ENOENT:
+			return ERRCODE_UNDEFINED_FILE;
+		case EEXIST:
+			return ERRCODE_DUPLICATE_FILE;
+		case ENOTDIR:
+		case EISDIR:
+		case EINVAL:			/* a FIFO, device or socket */
+			return ERRCODE_WRONG_OBJECT_TYPE;
+		case ENOSPC:
+		case EDQUOT:
+		case EFBIG:
+			return ERRCODE_DISK_FULL;
+		case ENFILE:
+		case EMFILE:
+		case ENOMEM:
+			return ERRCODE_INSUFFICIENT_RESOURCES;
+		case ENAMETOOLONG:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		default:
+			return ERRCODE_IO_ERROR;
+	}
+}
+
 void
 shardkv_report(int rc, const char *ns, const kv_error *err)
 {
@@ -492,9 +569,13 @@ shardkv_report(int rc, const char *ns, const kv_error *err)
 	{
 		errno = save_errno;
 		ereport(ERROR,
-				(errcode_for_file_access(),
+				(errcode(file_errno_sqlstate(save_errno)),
 				 errmsg("snapshot input/output error: %m"),
-				 detail ? errdetail_internal("%s", detail) : 0));
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 save_errno == ELOOP ?
+				 errhint("Snapshot paths may not pass through symbolic links.") :
+				 save_errno == EINVAL ?
+				 errhint("Snapshots are read only from regular files.") : 0));
 	}
 	ereport(ERROR,
 			(errcode(si->sqlstate),
@@ -516,17 +597,47 @@ snapshot_dir_abs(void)
 	return dir;
 }
 
+/* Names the file system would refuse get 22023 here, not an I/O error later. */
+static void
+check_file_name(const char *file)
+{
+	const char *p = file;
+
+	if (strlen(file) >= MAXPGPATH - 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("snapshot file name is too long"),
+				 errdetail("A snapshot path has at most %d bytes.", MAXPGPATH - 65)));
+	while (*p)
+	{
+		size_t		n = strcspn(p, "/");
+
+		/* room for the engine's ".tmp-<pid>" suffix */
+		if (n > NAME_MAX - 32)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("snapshot file name is too long"),
+					 errdetail("Each component of a snapshot path has at most %d bytes.",
+							   NAME_MAX - 32)));
+		p += n;
+		p += strspn(p, "/");
+	}
+}
+
 /*
- * Resolve a user-supplied snapshot file name (NULL: shardkv.snapshot_file)
- * inside shardkv.snapshot_dir.  No ".." component, and an absolute path must
- * lie inside the directory.  The directory is created when writing.
+ * A user-supplied snapshot file name (NULL: shardkv.snapshot_file) as a name
+ * relative to shardkv.snapshot_dir, for kv_save_at/kv_load_at, which resolve
+ * it component by component below the directory and follow no symlink.  Here
+ * only what deserves a clearer message than the engine's: "..", and absolute
+ * paths (accepted when inside the directory).  *dirp gets the absolute
+ * directory, created first when writing.
  */
 char *
-shardkv_snapshot_path(const char *file, bool for_write)
+shardkv_snapshot_name(const char *file, bool for_write, char **dirp)
 {
 	char	   *dir = snapshot_dir_abs();
-	char	   *path;
 	size_t		dlen = strlen(dir);
+	char	   *name;
 
 	if (file == NULL)
 		file = shardkv_snapshot_file;
@@ -534,36 +645,33 @@ shardkv_snapshot_path(const char *file, bool for_write)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("snapshot file name must not be empty")));
+	check_file_name(file);
 	if (path_contains_parent_reference(file) || strcmp(file, "..") == 0 ||
 		strncmp(file, "../", 3) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("snapshot path \"%s\" must not contain \"..\"", file)));
-	if (is_absolute_path(file))
+	name = pstrdup(file);
+	canonicalize_path(name);
+	if (is_absolute_path(name))
 	{
-		path = pstrdup(file);
-		canonicalize_path(path);
-		if (strncmp(path, dir, dlen) != 0 || path[dlen] != '/' || path[dlen + 1] == '\0')
+		if (strncmp(name, dir, dlen) != 0 || name[dlen] != '/' || name[dlen + 1] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file),
 					 errdetail("Snapshots are read from and written to \"%s\".", dir)));
+		name += dlen + 1;
 	}
-	else
-	{
-		path = psprintf("%s/%s", dir, file);
-		canonicalize_path(path);
-		/* "./" or trailing "/" tricks that canonicalize to the directory itself */
-		if (strncmp(path, dir, dlen) != 0 || path[dlen] != '/' || path[dlen + 1] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file)));
-	}
+	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strncmp(name, "../", 3) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("snapshot path \"%s\" is outside shardkv.snapshot_dir", file)));
 	if (for_write && MakePGDirectory(dir) < 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create directory \"%s\": %m", dir)));
-	return path;
+	*dirp = dir;
+	return name;
 }
 
 /*
@@ -591,7 +699,8 @@ bool
 shardkv_save_all(int elevel)
 {
 	kv_error	err;
-	char	   *path = shardkv_snapshot_path(NULL, true);
+	char	   *dir;
+	char	   *name = shardkv_snapshot_name(NULL, true, &dir);
 	int			rc;
 
 	TimestampTz start = GetCurrentTimestamp();
@@ -599,14 +708,14 @@ shardkv_save_all(int elevel)
 	do
 	{
 		memset(&err, 0, sizeof(err));
-		rc = kv_save(shardkv_env, NULL, path, &err);
+		rc = kv_save_at(shardkv_env, NULL, dir, name, &err);
 	} while (elevel >= ERROR && shardkv_busy_wait(rc, start));	/* the worker retries next tick */
 	if (rc != KV_OK)
 	{
 		if (elevel >= ERROR)
 			shardkv_report(rc, NULL, &err);
 		ereport(elevel,
-				(errmsg("shardkv could not save snapshot \"%s\": %s", path,
+				(errmsg("shardkv could not save snapshot \"%s/%s\": %s", dir, name,
 						err.msg[0] ? err.msg : kv_strerror(rc))));
 		return false;
 	}
@@ -620,17 +729,19 @@ bool
 shardkv_load_default(int elevel)
 {
 	kv_error	err;
-	char	   *path = shardkv_snapshot_path(NULL, false);
+	char	   *dir;
+	char	   *name = shardkv_snapshot_name(NULL, false, &dir);
+	char	   *path = psprintf("%s/%s", dir, name);
 	struct stat st;
 	int			rc;
 
-	if (stat(path, &st) != 0 && errno == ENOENT)
+	if (lstat(path, &st) != 0 && errno == ENOENT)
 	{
 		ereport(LOG, (errmsg("shardkv found no snapshot at \"%s\", starting empty", path)));
 		return true;
 	}
 	memset(&err, 0, sizeof(err));
-	rc = kv_load(shardkv_env, path, NULL, NULL, &err);
+	rc = kv_load_at(shardkv_env, dir, name, NULL, NULL, &err);
 	if (rc != KV_OK)
 	{
 		/*
@@ -643,7 +754,7 @@ shardkv_load_default(int elevel)
 		char	   *aside = psprintf("%s.%s-" INT64_FORMAT, path, bad ? "bad" : "unloaded",
 									 (int64) kv_now_ms());
 		bool		moved = rename(path, aside) == 0;
-		char	   *name = strrchr(aside, '/');
+		char	   *aside_name = strrchr(aside, '/');
 
 		ereport(elevel,
 				(errmsg("shardkv could not load snapshot \"%s\": %s", path,
@@ -651,7 +762,7 @@ shardkv_load_default(int elevel)
 				 moved ? errdetail("The store starts empty; the file was renamed to \"%s\".", aside)
 				 : errdetail("The store starts empty; the file could not be moved aside: %m."),
 				 (moved && !bad) ? errhint("Make room (shardkv.memory, namespace limits) and run kv.load(file => '%s').",
-										   name ? name + 1 : aside) : 0));
+										   aside_name ? aside_name + 1 : aside) : 0));
 		return false;
 	}
 	ereport(LOG, (errmsg("shardkv loaded snapshot \"%s\"", path)));
@@ -660,38 +771,93 @@ shardkv_load_default(int elevel)
 
 /* ---------------------------------------------------------- time helpers */
 
-/* Interval -> milliseconds, months as 30 days (as extract(epoch) counts them). */
+/*
+ * TTL arithmetic is the engine's (kv_expiry_from_ttl_us, kv_expiry_check,
+ * kv_ttl_remaining); the host only turns PostgreSQL intervals and timestamps
+ * into microseconds and milliseconds, and the engine's KV_EINVAL into 22008.
+ */
+static void
+report_expiry_range(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("%s out of range", what),
+			 errdetail("An expiry must fall before the year 10000.")));
+}
+
+/* Interval -> microseconds, months as 30 days (as extract(epoch) counts them). */
+static int64
+interval_us(Interval *iv, const char *what)
+{
+	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+	int64		us;
+
+	if (pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, iv->time, &us))
+		report_expiry_range(what);
+	return us;
+}
+
+/* Interval -> milliseconds (truncated), for namespace settings. */
 int64
 shardkv_interval_ms(Interval *iv)
 {
-	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
-	int64		ms;
-
-	if (pg_mul_s64_overflow(days, INT64CONST(86400000), &ms) ||
-		pg_add_s64_overflow(ms, iv->time / 1000, &ms))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("interval out of range")));
-	return ms;
+	return interval_us(iv, "interval") / 1000;
 }
 
 /* A positive TTL -> absolute expiry; NULL TTL is the caller's business. */
 int64
 shardkv_expiry_from_ttl(Interval *ttl)
 {
-	int64		ms = shardkv_interval_ms(ttl);
-	int64		at;
+	int64		us = interval_us(ttl, "ttl");
+	int64_t		at;
 
-	if (ms <= 0)
+	if (us <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be positive"),
 				 errhint("Use kv.persist() to remove an expiry and kv.delete() to remove a key.")));
-	if (pg_add_s64_overflow(kv_now_ms(), ms, &at))
+	if (kv_expiry_from_ttl_us(us, &at) != KV_OK)
+		report_expiry_range("ttl");
+	return at;
+}
+
+/*
+ * An absolute expiry given as timestamptz -> engine ms.  Infinity and times
+ * beyond the engine's KV_EXPIRES_MAX are refused; a time before 1970 has
+ * passed already (1 ms after the epoch: expired, not "never").
+ */
+int64
+shardkv_expiry_from_timestamptz(TimestampTz ts)
+{
+	int64		at;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("ttl out of range")));
+				 errmsg("expiry time must be finite")));
+	at = shardkv_timestamptz_to_ms(ts);
+	if (at <= 0)
+		return 1;
+	if (kv_expiry_check(at) != KV_OK)
+		report_expiry_range("expiry time");
 	return at;
+}
+
+/*
+ * Time left until an absolute expiry (never negative).  The engine rounds an
+ * expiry up to the next ms; "now" is rounded up the same way here, so a TTL
+ * never reads back longer than it was set.
+ */
+Interval *
+shardkv_ttl_interval(int64 expires_at)
+{
+	struct timespec ts;
+	int64		now_ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (int64) ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000;
+	return shardkv_ms_to_interval(kv_ttl_remaining(expires_at, now_ms, 1));
 }
 
 Interval *
@@ -707,10 +873,20 @@ shardkv_ms_to_interval(int64 ms)
 #define PG_EPOCH_OFFSET_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
+/*
+ * Never fails: a stored expiry beyond timestamptz's range (from a file written
+ * before the engine capped expiries, say) reads as infinity, so that one odd
+ * key cannot make a whole scan fail.
+ */
 TimestampTz
 shardkv_ms_to_timestamptz(int64 ms)
 {
-	return (ms - PG_EPOCH_OFFSET_MS) * 1000;
+	int64		us;
+
+	if (pg_mul_s64_overflow(ms - PG_EPOCH_OFFSET_MS, 1000, &us) ||
+		!IS_VALID_TIMESTAMP(us))
+		return ms > 0 ? DT_NOEND : DT_NOBEGIN;
+	return us;
 }
 
 int64

@@ -63,22 +63,27 @@ extern ShardkvShared *shardkv_shared;
 extern kv_env *shardkv_get_env(void);
 extern kv_ns *shardkv_ns(text *name);
 extern kv_ns *shardkv_ns_cstr(const char *name);
+extern kv_ns *shardkv_ns_lookup(const char *name, bool missing_ok);
 extern void shardkv_report(int rc, const char *ns, const kv_error *err) pg_attribute_noreturn();
 extern const char *shardkv_status_token(int rc);
 extern int	shardkv_status_sqlstate(int rc);
 extern char *shardkv_status_message(int rc, const char *ns);
-extern char *shardkv_snapshot_path(const char *file, bool for_write);
+extern char *shardkv_snapshot_name(const char *file, bool for_write, char **dirp);
 extern bool shardkv_save_all(int elevel);
 extern bool shardkv_busy_wait(int rc, TimestampTz start);
 extern bool shardkv_load_default(int elevel);
 extern int64 shardkv_interval_ms(Interval *iv);
 extern int64 shardkv_expiry_from_ttl(Interval *ttl);
+extern int64 shardkv_expiry_from_timestamptz(TimestampTz ts);
+extern Interval *shardkv_ttl_interval(int64 expires_at);
 extern Interval *shardkv_ms_to_interval(int64 ms);
 extern TimestampTz shardkv_ms_to_timestamptz(int64 ms);
 extern int64 shardkv_timestamptz_to_ms(TimestampTz ts);
 
 /* Conversions between stored values and SQL values (functions.c). */
 extern Datum shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull);
+extern Datum shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *isnull);
+extern Datum shardkv_text_or_hex(const char *data, size_t len);
 extern const char *shardkv_value_from(Oid typid, Datum d, size_t *len, int *type);
 extern const char *shardkv_type_name(int type);
 extern const char *shardkv_key_bytes(text *t, size_t *klen);

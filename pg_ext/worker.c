@@ -57,10 +57,29 @@ apply_autosave_rules(void)
 }
 
 /*
- * A save interrupted by a crash leaves "<file>.tmp-<pid>" behind (the engine
- * renames it into place only when complete).  Nothing else can be saving while
- * the worker starts, since sessions wait for mark_ready(), so remove them.
+ * A save interrupted by a crash leaves "<file>.tmp-<pid>-<random>" behind (the
+ * engine renames it into place only when complete; older engines wrote
+ * "<file>.tmp-<pid>").  Nothing else can be saving while the worker starts,
+ * since sessions wait for mark_ready(), so remove them.
  */
+static bool
+is_temp_name(const char *name)
+{
+	const char *t = strstr(name, ".tmp-");
+	size_t		digits;
+
+	if (t == NULL)
+		return false;
+	t += 5;
+	digits = strspn(t, "0123456789");
+	if (digits == 0)
+		return false;
+	t += digits;
+	if (*t == '\0')
+		return true;
+	return t[0] == '-' && t[1] != '\0' && strspn(t + 1, "0123456789abcdef") == strlen(t + 1);
+}
+
 static void
 remove_stale_temp_files(void)
 {
@@ -72,10 +91,9 @@ remove_stale_temp_files(void)
 		return;					/* no directory yet */
 	while ((de = ReadDirExtended(d, dir, LOG)) != NULL)
 	{
-		const char *t = strstr(de->d_name, ".tmp-");
 		char	   *path;
 
-		if (t == NULL || t[5] == '\0' || strspn(t + 5, "0123456789") != strlen(t + 5))
+		if (!is_temp_name(de->d_name))
 			continue;
 		path = psprintf("%s/%s", dir, de->d_name);
 		if (unlink(path) == 0)

@@ -14,7 +14,10 @@
 #   6. snapshots (tests/pg/restart.sh): save at clean shutdown, load at start,
 #      autosave worker, crash restart (pg_ctl stop -m immediate, killed worker),
 #      corrupt file, temp-file cleanup
-#   7. a cluster without shared_preload_libraries: clear error and hint
+#   7. hostile files in the snapshot dir (tests/pg/files.sh): a FIFO, symlinks
+#      out of the directory, a planted link, a one-namespace save into the
+#      start-up file
+#   8. a cluster without shared_preload_libraries: clear error and hint
 # Ends with "N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -173,6 +176,7 @@ pg_psql main -c "SELECT kv.drop_namespace('stress')" >/dev/null
 
 # ---------------------------------------------------------------- snapshots
 . tests/pg/restart.sh
+. tests/pg/files.sh
 
 # ------------------------------------------------- without preloading
 pg_init nopreload 55431 || nok "initdb nopreload"

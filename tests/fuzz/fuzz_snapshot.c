@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static kv_env *env;
 static int in_fd = -1;
-static char in_path[64];
+static char in_path[256];
 static char out_path[256];
 
 static void die(const char *what, int rc)
@@ -58,6 +58,12 @@ static void make_sentinel(void)
 	kv_ns_close(ns);
 }
 
+static void remove_files(void)
+{
+	unlink(in_path);
+	unlink(out_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
@@ -69,15 +75,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (rc != KV_OK)
 		die("kv_env_open", rc);
 	make_sentinel();
-	in_fd = memfd_create("fuzz-snapshot-input", 0);
+	/* a regular file: the engine refuses links such as /proc/self/fd/N */
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(in_path, sizeof in_path, "%.200s/fuzz-snapshot-in-XXXXXX", tmp);
+	in_fd = mkstemp(in_path);
 	if (in_fd < 0) {
-		perror("memfd_create");
+		perror("mkstemp");
 		abort();
 	}
-	snprintf(in_path, sizeof in_path, "/proc/self/fd/%d", in_fd);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(out_path, sizeof out_path, "%s/fuzz-snapshot-%d.snap", tmp && *tmp ? tmp : "/tmp",
-	         (int)getpid());
+	snprintf(out_path, sizeof out_path, "%.200s/fuzz-snapshot-%d.snap", tmp, (int)getpid());
+	atexit(remove_files);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  * Snapshots taken during such batches are checked in test_snapshot.c.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -19,6 +20,8 @@
 static kv_env *g_env;
 static void batch_concurrency(void);
 static void batch_processes(void);
+static void batch_churn(void);
+static void batch_eviction(void);
 
 /* An allocator that fails while fail_now is set, and counts live blocks. */
 static int fail_now;
@@ -465,6 +468,8 @@ int main(int argc, char **argv)
 
 	batch_concurrency();
 	batch_processes();
+	batch_eviction();
+	batch_churn();
 	return t_done();
 }
 
@@ -737,5 +742,404 @@ static void batch_concurrency(void)
 		}
 		if (cenv)
 			kv_env_close(cenv);
+	}
+}
+
+/* ------------------------------------------------ churn (issue 10: the wedge) */
+/*
+ * Two workers loop an all-or-nothing 3-key mget on namespace 'churn' while a
+ * third loops drop, create (2 shards) and a 5000-key all-or-nothing mset.  The
+ * store once wedged here within seconds: a batch that locked shards through a
+ * shard array that a drop/create then replaced unlocked other shards (looked
+ * up again through the new array) and left its own locked forever.  Each
+ * worker bumps a progress counter; a watchdog fails the test when one stops.
+ * CHURN_PROCS=1 runs the workers as fork()ed processes over one MAP_SHARED
+ * region; CHURN_MS sets the duration (tests/crash/engine-churn.sh uses both).
+ */
+#define CHURN_KEYS 5000
+#define CHURN_STALL_MS 5000
+
+typedef struct churn_shared {
+	long progress[3];
+	long bad[3];
+	int stop, done;
+} churn_shared;
+
+static void churn_bad(churn_shared *cs, int id, const char *what, int rc)
+{
+	if (__atomic_fetch_add(&cs->bad[id], 1, __ATOMIC_RELAXED) < 3)
+		fprintf(stderr, "    churn worker %d: %s: %s\n", id, what, t_code_name(rc));
+}
+
+static void churn_reader(kv_env *env, churn_shared *cs, int id)
+{
+	kv_ns *ns = NULL;
+	kv_buf arena = KV_BUF_INIT;
+	while (!__atomic_load_n(&cs->stop, __ATOMIC_ACQUIRE)) {
+		if (!ns && kv_ns_open(env, "churn", &ns) != KV_OK) {
+			ns = NULL;
+			__atomic_add_fetch(&cs->progress[id], 1, __ATOMIC_RELEASE);
+			continue;
+		}
+		kv_op ops[3] = {o_get("k1"), o_get("k2"), o_get("k3")};
+		int rc = kv_batch(ns, ops, 3, KV_BATCH_ALL_OR_NOTHING, &arena, NULL);
+		if (rc != KV_OK && rc != KV_ENONS)
+			churn_bad(cs, id, "mget", rc);
+		/* the mset is all-or-nothing: all three keys or none */
+		if (rc == KV_OK && !((ops[0].status == KV_OK) == (ops[1].status == KV_OK) &&
+		                     (ops[1].status == KV_OK) == (ops[2].status == KV_OK)))
+			churn_bad(cs, id, "mget saw part of an mset", ops[0].status);
+		__atomic_add_fetch(&cs->progress[id], 1, __ATOMIC_RELEASE);
+	}
+	kv_buf_free(env, &arena);
+	kv_ns_close(ns);
+	__atomic_add_fetch(&cs->done, 1, __ATOMIC_RELEASE);
+}
+
+static void churn_writer(kv_env *env, churn_shared *cs, int id)
+{
+	kv_op *ops = malloc(CHURN_KEYS * sizeof *ops);
+	char (*keys)[16] = malloc(CHURN_KEYS * sizeof *keys);
+	kv_ns *ns = NULL;
+	if (!ops || !keys) {
+		churn_bad(cs, id, "malloc", KV_ENOMEM);
+		goto out;
+	}
+	for (int i = 0; i < CHURN_KEYS; i++) {
+		snprintf(keys[i], sizeof keys[i], "k%d", i + 1);
+		ops[i] = o_set(keys[i], "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+	}
+	kv_ns_config c;
+	kv_ns_config_init(&c);
+	c.shards = 2;
+	while (!__atomic_load_n(&cs->stop, __ATOMIC_ACQUIRE)) {
+		int rc = kv_ns_drop(env, "churn");
+		if (rc != KV_OK && rc != KV_ENONS && rc != KV_EBUSY)
+			churn_bad(cs, id, "drop", rc);
+		rc = kv_ns_create(env, "churn", &c);
+		if (rc != KV_OK && rc != KV_ENSEXISTS)
+			churn_bad(cs, id, "create", rc);
+		if (!ns && kv_ns_open(env, "churn", &ns) != KV_OK)
+			ns = NULL;
+		if (ns) {
+			rc = kv_batch(ns, ops, CHURN_KEYS, KV_BATCH_ALL_OR_NOTHING, NULL, NULL);
+			if (rc != KV_OK && rc != KV_ENONS)
+				churn_bad(cs, id, "mset", rc);
+		}
+		__atomic_add_fetch(&cs->progress[id], 1, __ATOMIC_RELEASE);
+	}
+out:
+	kv_ns_close(ns);
+	free(ops);
+	free(keys);
+	__atomic_add_fetch(&cs->done, 1, __ATOMIC_RELEASE);
+}
+
+typedef struct churn_arg {
+	kv_env *env;
+	churn_shared *cs;
+	int id;
+} churn_arg;
+
+static void *churn_thread(void *p)
+{
+	churn_arg *a = p;
+	if (a->id == 2)
+		churn_writer(a->env, a->cs, a->id);
+	else
+		churn_reader(a->env, a->cs, a->id);
+	return NULL;
+}
+
+/* Watch the counters for ms milliseconds; 0 if every worker kept moving. */
+static int churn_watch(churn_shared *cs, int ms)
+{
+	long last[3] = {0, 0, 0};
+	int64_t seen[3], end = kv_now_ms() + ms;
+	for (int i = 0; i < 3; i++)
+		seen[i] = kv_now_ms();
+	while (kv_now_ms() < end) {
+		t_sleep_ms(20);
+		int64_t now = kv_now_ms();
+		for (int i = 0; i < 3; i++) {
+			long p = __atomic_load_n(&cs->progress[i], __ATOMIC_ACQUIRE);
+			if (p != last[i]) {
+				last[i] = p;
+				seen[i] = now;
+			} else if (now - seen[i] > CHURN_STALL_MS) {
+				fprintf(stderr, "    churn worker %d made no progress for %d ms (%ld rounds before): "
+				        "the store is wedged\n", i, CHURN_STALL_MS, p);
+				return 1;
+			}
+		}
+	}
+	printf("    churn: %ld + %ld mgets, %ld drop/create/mset rounds\n", last[0], last[1], last[2]);
+	/* stop, and every worker must finish its round promptly */
+	__atomic_store_n(&cs->stop, 1, __ATOMIC_RELEASE);
+	for (end = kv_now_ms() + CHURN_STALL_MS; __atomic_load_n(&cs->done, __ATOMIC_ACQUIRE) < 3;) {
+		if (kv_now_ms() > end) {
+			fprintf(stderr, "    only %d of 3 churn workers finished within %d ms of the stop: "
+			        "the store is wedged\n", __atomic_load_n(&cs->done, __ATOMIC_ACQUIRE), CHURN_STALL_MS);
+			return 1;
+		}
+		t_sleep_ms(10);
+	}
+	return 0;
+}
+
+/* A wedged worker cannot be joined: report and leave. */
+static void churn_wedged(void)
+{
+	E(!"the store wedged (see above)");
+	t_end();
+	t_done();
+	fflush(NULL);
+	_exit(1);
+}
+
+static void batch_churn(void)
+{
+	const char *ev = getenv("CHURN_MS");
+	int ms = ev && *ev ? atoi(ev) : t_quick() ? 1500 : 3000;
+	bool procs = getenv("CHURN_PROCS") && atoi(getenv("CHURN_PROCS")) > 0;
+	TEST("churn: mgets against a drop/create/mset loop never wedge the store (issue 10)")
+	{
+		size_t sz = 64 << 20;
+		void *region = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		churn_shared *cs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_env *env = NULL;
+		kv_config cfg;
+		kv_config_init(&cfg);
+		cfg.region = region;
+		cfg.region_size = sz;
+		cfg.max_namespaces = 4;
+		if (E(region != MAP_FAILED && cs != MAP_FAILED) && EOK(kv_env_open(&cfg, &env))) {
+			memset(cs, 0, sizeof *cs);
+			int stalled;
+			if (procs) {
+				pid_t pids[3];
+				fflush(NULL);
+				for (int i = 0; i < 3; i++) {
+					pids[i] = fork();
+					if (pids[i] == 0) {
+						t_child_begin();
+						if (i == 2)
+							churn_writer(env, cs, i);
+						else
+							churn_reader(env, cs, i);
+						_exit(0);
+					}
+					E(pids[i] > 0);
+				}
+				stalled = churn_watch(cs, ms);
+				__atomic_store_n(&cs->stop, 1, __ATOMIC_RELEASE);
+				for (int i = 0; i < 3; i++) {
+					if (pids[i] <= 0)
+						continue;
+					if (stalled)
+						kill(pids[i], SIGKILL);
+					int st = 0;
+					waitpid(pids[i], &st, 0);
+					if (!stalled)
+						E(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+				}
+				if (stalled)
+					churn_wedged();
+			} else {
+				pthread_t th[3];
+				churn_arg a[3];
+				for (int i = 0; i < 3; i++) {
+					a[i] = (churn_arg){env, cs, i};
+					pthread_create(&th[i], NULL, churn_thread, &a[i]);
+				}
+				stalled = churn_watch(cs, ms);
+				__atomic_store_n(&cs->stop, 1, __ATOMIC_RELEASE);
+				if (stalled)
+					churn_wedged();
+				for (int i = 0; i < 3; i++)
+					pthread_join(th[i], NULL);
+			}
+			E(cs->bad[0] + cs->bad[1] + cs->bad[2] == 0);
+			E(cs->progress[0] > 0 && cs->progress[1] > 0 && cs->progress[2] > 0);
+			/* and the store still answers */
+			kv_ns_stats st[4];
+			size_t n = 0;
+			EOK(kv_ns_list(env, st, 4, &n));
+			E(n <= 1);
+		}
+		if (env)
+			kv_env_close(env);
+		if (region != MAP_FAILED)
+			munmap(region, sz);
+		if (cs != MAP_FAILED)
+			munmap(cs, 4096);
+	}
+}
+
+/* ------------------------------------------------ eviction (issue 10) */
+static long ev_evicted, ev_set;
+static void ev_hook(void *ctx, const char *ns, const void *key, size_t klen, int event)
+{
+	(void)ctx;
+	(void)ns;
+	(void)key;
+	(void)klen;
+	if (event == KV_EV_EVICTED)
+		ev_evicted++;
+	else if (event == KV_EV_SET)
+		ev_set++;
+}
+
+static void batch_eviction(void)
+{
+	static const int policies[] = {KV_EVICT_ALLKEYS_LRU, KV_EVICT_ALLKEYS_RANDOM,
+	                               KV_EVICT_VOLATILE_LRU, KV_EVICT_VOLATILE_RANDOM,
+	                               KV_EVICT_VOLATILE_TTL};
+	TEST("every evicting policy with a small max_keys over 16 shards evicts instead of KV_EMAXKEYS")
+	{
+		kv_env *env = t_env(32 << 20);
+		for (size_t p = 0; env && p < sizeof policies / sizeof policies[0]; p++) {
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.max_keys = 10; /* most of the 16 shards hold no key at all */
+			c.eviction = policies[p];
+			char name[16];
+			snprintf(name, sizeof name, "ev%zu", p);
+			kv_ns *ns = t_ns(env, name, &c);
+			if (!ns)
+				continue;
+			int64_t exp = kv_now_ms() + HOUR_MS; /* volatile policies need a TTL */
+			int bad = 0;
+			for (int i = 0; i < 500; i++) {
+				char k[32];
+				int kl = snprintf(k, sizeof k, "key:%d", i);
+				int rc = kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, exp + i, 0, NULL);
+				if (rc != KV_OK && bad++ < 3)
+					fprintf(stderr, "    policy %d, key %d: %s\n", policies[p], i, t_code_name(rc));
+				if (rc == KV_OK && kv_exists(ns, k, (size_t)kl) != KV_OK && bad++ < 3)
+					fprintf(stderr, "    policy %d: key %d was evicted by its own write\n",
+					        policies[p], i);
+			}
+			E(bad == 0);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			if (!E(st.keys == 10 && st.evicted == 490))
+				fprintf(stderr, "    policy %d: %llu keys, %llu evicted\n", policies[p],
+				        (unsigned long long)st.keys, (unsigned long long)st.evicted);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("all-or-nothing batches into a full allkeys-lru namespace evict as needed, hooks included")
+	{
+		kv_env *env = t_env(64 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.max_keys = 50;
+		c.eviction = KV_EVICT_ALLKEYS_LRU;
+		kv_ns *ns = env ? t_ns(env, "evb", &c) : NULL;
+		if (ns) {
+			for (int i = 0; i < 50; i++) {
+				char k[32];
+				int kl = snprintf(k, sizeof k, "old:%d", i);
+				EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			kv_env_set_hook(env, ev_hook, NULL);
+			/* 40 new keys: 40 evictions (more than one write context's 16) */
+			enum { N = 40, M = 300 };
+			static char keys[M][200];
+			static kv_op ops[M];
+			for (int i = 0; i < N; i++) {
+				snprintf(keys[i], sizeof keys[i], "new:%d", i);
+				ops[i] = o_set(keys[i], "w", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+			}
+			kv_error e;
+			EOK(kv_batch(ns, ops, N, KV_BATCH_ALL_OR_NOTHING, NULL, &e));
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 50 && st.evicted == N);
+			E(ev_evicted == N && ev_set == N);
+			int present = 0;
+			for (int i = 0; i < N; i++)
+				present += kv_exists(ns, keys[i], strlen(keys[i])) == KV_OK;
+			E(present == N);
+			/* a batch larger than max_keys cannot keep all its keys: refused whole */
+			for (int i = 0; i < 60; i++) {
+				snprintf(keys[i], sizeof keys[i], "many:%d", i);
+				ops[i] = o_set(keys[i], "w", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+			}
+			ERC(kv_batch(ns, ops, 60, KV_BATCH_ALL_OR_NOTHING, NULL, &e), KV_EMAXKEYS);
+			E(e.item >= 40 && e.item <= 50); /* where its own keys fill the namespace */
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 50 && st.evicted == N); /* and nothing changed */
+			present = 0;
+			for (int i = 0; i < N; i++) {
+				char k[32];
+				int kl = snprintf(k, sizeof k, "new:%d", i);
+				present += kv_exists(ns, k, (size_t)kl) == KV_OK;
+			}
+			E(present == N);
+			/* 300 new keys into 400 long-named ones: the evicted keys' names
+			 * outgrow the room the batch set aside, so it retries with more */
+			c.max_keys = 400;
+			EOK(kv_ns_configure(ns, &c));
+			kv_env_set_hook(env, NULL, NULL);
+			for (int i = 0; i < 400; i++) {
+				char k[200];
+				memset(k, 'x', sizeof k);
+				int kl = snprintf(k, 16, "old:%05d", i);
+				k[kl] = 'x';
+				EOK(kv_set(ns, k, sizeof k, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			kv_env_set_hook(env, ev_hook, NULL);
+			ev_evicted = ev_set = 0;
+			for (int i = 0; i < M; i++) {
+				snprintf(keys[i], sizeof keys[i], "new2:%d", i);
+				ops[i] = o_set(keys[i], "w", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+			}
+			EOK(kv_batch(ns, ops, M, KV_BATCH_ALL_OR_NOTHING, NULL, &e));
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 400);
+			if (!E(ev_evicted == M && ev_set == M))
+				fprintf(stderr, "    %ld evicted, %ld set events\n", ev_evicted, ev_set);
+			present = 0;
+			for (int i = 0; i < M; i++)
+				present += kv_exists(ns, keys[i], strlen(keys[i])) == KV_OK;
+			E(present == M);
+			kv_env_set_hook(env, NULL, NULL);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("eviction never takes more than max_keys allows, and KV_EVICT_NONE still refuses")
+	{
+		kv_env *env = t_env(32 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.max_keys = 3;
+		kv_ns *ns = env ? t_ns(env, "evn", &c) : NULL;
+		if (ns) {
+			EOK(kv_set(ns, K("a"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			EOK(kv_set(ns, K("b"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			EOK(kv_set(ns, K("c"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			ERC(kv_set(ns, K("d"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL), KV_EMAXKEYS);
+			/* volatile-lru with no key carrying a TTL: nothing may go */
+			c.eviction = KV_EVICT_VOLATILE_LRU;
+			EOK(kv_ns_configure(ns, &c));
+			ERC(kv_set(ns, K("d"), K("1"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL), KV_EMAXKEYS);
+			kv_op ops[2] = {o_set("d", "1", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			                o_set("e", "1", KV_T_TEXT, KV_EXPIRE_NEVER, 0)};
+			expect_aon_failure(ns, ops, 2, 0, KV_EMAXKEYS);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 3 && st.evicted == 0);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
 	}
 }
