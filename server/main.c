@@ -324,7 +324,7 @@ int main(int argc, char **argv)
 	persistWaitBgsave();
 	int rc = 0;
 	if (how != 2) {
-		char err[512];
+		char err[1024];
 		serverLog(LL_NOTICE, "Saving the final snapshot before exiting.");
 		if (persistSave(err, sizeof(err)) != C_OK) {
 			serverLog(LL_WARNING, "Error trying to save the DB, exiting with an error: %s", err);

@@ -12,6 +12,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -301,6 +302,63 @@ try:
                       "--port", str(P_FS), "--dir", d, "--dbfilename", "../x.skv"], P_FS, "badname")
         eq(bad.proc.wait(10), 1, "refused at start")
         true("dbfilename can't be a path" in bad.read_log(), "says why: " + bad.read_log())
+
+    @test("files: a FIFO or a symlink at dbfilename refuses start at once and says why; nothing read through it")
+    def files_fifo_symlink_at_start():
+        binary = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "shardkv-server")
+        outside = os.path.join(TMP, "outside")
+        os.makedirs(outside, exist_ok=True)
+        # a valid snapshot outside dir, reached through a link: refused for the link, not the content
+        s1 = shardkv(P_FS, "--dir", outside, "--save", "", name="outside").wait_ready()
+        Raw(P_FS).cmd("SET", "secret", "1")
+        eq(Raw(P_FS).cmd("SAVE"), "OK", "a snapshot outside")
+        s1.stop()
+        for kind in ("fifo", "symlink", "dir-symlink"):
+            d = os.path.join(TMP, "files-" + kind)
+            os.makedirs(d, exist_ok=True)
+            target = os.path.join(d, "dump.skv")
+            if kind == "fifo":
+                os.mkfifo(target)
+            elif kind == "symlink":
+                os.symlink(os.path.join(outside, "dump.skv"), target)
+            else:
+                os.symlink(outside, os.path.join(d, "sub"))
+            # dbfilename cannot name sub/dump.skv (not a path), so the linked directory is --dir itself
+            args = [binary, "--port", str(P_FS), "--dir", os.path.join(d, "sub") if kind == "dir-symlink" else d,
+                    "--save", ""]
+            t0 = time.time()
+            srv = Server(args, P_FS, "files-" + kind)
+            if kind == "dir-symlink":
+                # the configured dir is the operator's choice and may be a link: it loads
+                srv.wait_ready()
+                eq(Raw(P_FS).cmd("GET", "secret"), b"1", "a linked --dir is followed, as configured")
+                srv.stop()
+                continue
+            code = srv.proc.wait(10)
+            log = srv.read_log()
+            eq(code, 1, kind + " refuses start")
+            true(time.time() - t0 < 5, kind + " at once, not blocked in open()")
+            true("refusing to start" in log and "dump.skv" in log, kind + " says why: " + log[-600:])
+            print("     %s: %s" % (kind, log.strip().splitlines()[-1][30:250]), flush=True)
+            true(os.path.islink(target) or stat.S_ISFIFO(os.lstat(target).st_mode), kind + " left as it was")
+
+    @test("files: SAVE over a dbfilename that became a symlink replaces the link, never writes through it")
+    def files_save_over_symlink():
+        d = os.path.join(TMP, "files-save")
+        victim = os.path.join(TMP, "victim.txt")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        s2 = shardkv(P_FS, "--dir", d, "--save", "", name="files-save").wait_ready()
+        c = Raw(P_FS)
+        c.cmd("SET", "k", "v")
+        eq(c.cmd("SAVE"), "OK", "first save")
+        os.unlink(os.path.join(d, "dump.skv"))
+        os.symlink(victim, os.path.join(d, "dump.skv"))
+        eq(c.cmd("SAVE"), "OK", "save again")
+        eq(open(victim).read(), "precious\n", "the link's target is untouched")
+        true(not os.path.islink(os.path.join(d, "dump.skv")), "the link was replaced by the snapshot")
+        c.close()
+        s2.stop()
 
     @test("numbers: INCRBYFLOAT results are read back by GET and by the next INCRBYFLOAT (tiny, huge, inexact)")
     def numbers_incrbyfloat_readback():
