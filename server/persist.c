@@ -11,11 +11,14 @@
  */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 void persistSnapshotPath(char *out, size_t outlen)
@@ -53,6 +56,34 @@ static int makeDirs(const char *dir)
 }
 
 /*
+ * A save cut short by a crash leaves "<dbfilename>.tmp-<pid>-<random>" behind
+ * (the engine's temp name).  Remove those of processes that no longer run, so
+ * kill -9 during BGSAVE, again and again, does not fill the disk.
+ */
+static void removeStaleTemps(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	char prefix[300];
+	int plen = snprintf(prefix, sizeof(prefix), "%s.tmp-", name);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (plen <= 0 || (size_t)plen >= sizeof(prefix) || strncmp(de->d_name, prefix, (size_t)plen) != 0)
+			continue;
+		char *end;
+		long pid = strtol(de->d_name + plen, &end, 10);
+		if (end == de->d_name + plen || *end != '-' || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* its writer may still be running */
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			serverLog(LL_NOTICE, "removed %s/%s, left by a save that did not finish", dir, de->d_name);
+	}
+	closedir(d);
+}
+
+/*
  * The snapshot is dbfilename inside dir, opened by the engine with
  * kv_load_at/kv_save_at: never through a symlink, never a FIFO or device, and
  * never outside dir.
@@ -66,6 +97,7 @@ int persistLoadAtStart(void)
 		serverLog(LL_WARNING, "cannot create snapshot directory '%s': %s", dir, strerror(errno));
 		return C_ERR;
 	}
+	removeStaleTemps(dir, name);
 	kv_error err;
 	memset(&err, 0, sizeof(err));
 	int64_t t0 = mstime();
