@@ -448,6 +448,33 @@ try:
         true(worst < 200, "a PING waited %.1f ms" % worst)
         Raw(P_MAIN).cmd("FLUSHDB")
 
+    @test("busy: PUBLISH to a long channel with a hostile PSUBSCRIBE pattern does not stall other clients' "
+          "pub/sub or keyspace events (< 200 ms)")
+    def busy_publish_hostile_pattern():
+        sub = Raw(P_MAIN, timeout=60)
+        sub.cmd("PSUBSCRIBE", "*" + "a" * 20000 + "b")
+        pub = Raw(P_MAIN, timeout=60)
+        other = Raw(P_MAIN, timeout=60)
+        other.cmd("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        pub.send(encode("PUBLISH", "a" * 40000, "m") * 3)  # ~0.5 s of matching each
+        time.sleep(0.005)
+        worst, n = 0.0, 0
+        while not select.select([pub.s], [], [], 0)[0]:
+            for cmd in (("PUBLISH", "small", "x"), ("SET", "k", "v"), ("PUBSUB", "NUMPAT")):
+                ms, rep = rtt_ms(other, *cmd)
+                true(not isinstance(rep, Err), "reply %r" % rep)
+                worst, n = max(worst, ms), n + 1
+            time.sleep(0.001)
+        eq([pub.reply() for _ in range(3)], [0, 0, 0], "no receiver")
+        other.cmd("CONFIG", "SET", "notify-keyspace-events", "")
+        other.cmd("DEL", "k")
+        print("     PUBLISH vs a 20000-byte pattern: other clients' PUBLISH/SET/PUBSUB worst %.1f ms over %d calls"
+              % (worst, n), flush=True)
+        true(n >= 3, "other commands ran meanwhile")
+        true(worst < 200, "a command waited %.1f ms" % worst)
+        for k in (sub, pub, other):
+            k.close()
+
     # ------------------------------------------------------------ stopping a busy server
     def stop_under_load(how):
         """Start a server with 1M keys, keep its clients busy in every way we know, then
