@@ -500,8 +500,8 @@ static void closeIdle(worker *w)
 	client *c = w->clients, *next;
 	for (; c; c = next) {
 		next = c->next;
-		if (c->nchannels || c->npatterns)
-			continue; /* as Redis: pub/sub clients are never idle */
+		if (c->nchannels || c->npatterns || c->job)
+			continue; /* as Redis: pub/sub clients are never idle; nor is one waiting for its job */
 		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
 			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);
 			clientFree(c);
