@@ -193,9 +193,10 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 			char *end1, *end2;
 			if (tok2 == NULL || n == 16)
 				goto bad;
+			errno = 0;
 			long long secs = strtoll(tok, &end1, 10);
 			long long ch = strtoll(tok2, &end2, 10);
-			if (*end1 || *end2 || secs < 1 || ch < 0)
+			if (errno || *end1 || *end2 || secs < 1 || ch < 0) /* out of range: refused, not clamped */
 				goto bad;
 			rules[n].seconds = secs;
 			rules[n].changes = (uint64_t)ch;

@@ -360,6 +360,19 @@ try:
         c.close()
         s2.stop()
 
+    @test("numbers: CONFIG SET values out of range are refused, never clamped or truncated")
+    def numbers_config_ranges():
+        c = Raw(P_MAIN)
+        before = c.cmd("CONFIG", "GET", "*")
+        for name, val in (("save", "99999999999999999999 1"), ("save", "1 99999999999999999999"),
+                          ("maxclients", "4294967297"), ("timeout", "-1"), ("maxmemory", "18446744073709551616"),
+                          ("maxmemory", "20000000000gb"), ("proto-max-bulk-len", "1k")):
+            rep = c.cmd("CONFIG", "SET", name, val)
+            true(isinstance(rep, Err) and rep.startswith("ERR CONFIG SET failed (possibly related to argument '%s')"
+                                                         % name), "%s %s: %r" % (name, val, rep))
+        eq(c.cmd("CONFIG", "GET", "*"), before, "nothing changed")
+        c.close()
+
     @test("numbers: INCRBYFLOAT results are read back by GET and by the next INCRBYFLOAT (tiny, huge, inexact)")
     def numbers_incrbyfloat_readback():
         c = Raw(P_MAIN)
