@@ -617,6 +617,55 @@ try:
         eq(Raw(P_ASAN).cmd("GET", "kept"), b"yes", "the final save has the data")
         again.stop()
 
+    BIN_TSAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "tsan", "shardkv-server")
+
+    if not os.path.exists(BIN_TSAN):
+        print("skip tsan: %s missing" % BIN_TSAN)
+    else:
+        @test("tsan: KEYS/SCAN jobs on three workers beside writers, closing clients, PSUBSCRIBE churn and SIGTERM are race-free")
+        def tsan_jobs():
+            t = shardkv(P_FS, "--dir", os.path.join(TMP, "tsan"), "--save", "", "--threads", "3",
+                        binary=BIN_TSAN, name="tsan-jobs").wait_ready(60)
+            fill(P_FS, 50000, prefix="k")
+
+            def keyser():
+                for r in range(8):
+                    k = Raw(P_FS, timeout=60)
+                    k.send(encode("KEYS", "k1*") + encode("SCAN", "0", "COUNT", "100000") + encode("PING"))
+                    if r % 2:
+                        k.reply(), k.reply(), k.reply()
+                    k.close()
+
+            def writer(i):
+                w = Raw(P_FS, timeout=60)
+                for r in range(1500):
+                    w.cmd("SET", "w%d:%d" % (i, r), "x")
+                    if r % 7 == 0:
+                        w.cmd("DEL", "k%d" % r)
+                    if r % 100 == 0:
+                        w.cmd("PUBLISH", "ch%d" % (r % 3), "m")
+                w.close()
+
+            def subber():
+                for r in range(20):
+                    k = Raw(P_FS, timeout=60)
+                    k.send(encode("PSUBSCRIBE", "ch*", "*x*") + encode("PUBSUB", "CHANNELS", "c*"))
+                    time.sleep(0.01)
+                    k.close()
+            ts = [threading.Thread(target=keyser) for _ in range(3)] + \
+                 [threading.Thread(target=writer, args=(i,)) for i in range(2)] + [threading.Thread(target=subber)]
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join()
+            for _ in range(3):
+                Raw(P_FS).send(encode("KEYS", "*"))
+            time.sleep(0.05)
+            code = t.stop(signal.SIGTERM, timeout=60)
+            log = t.read_log()
+            true("WARNING: ThreadSanitizer" not in log, "TSan report: " + log[log.find("WARNING: ThreadSanitizer"):][:3000])
+            eq(code, 0, "exit code")
+
 finally:
     stop_all()
     shutil.rmtree(TMP, ignore_errors=True)
