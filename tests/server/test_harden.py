@@ -113,10 +113,14 @@ try:
     print("seed %d (SKV_TEST_SEED=%d reproduces the generated cases)" % (SEED, SEED), flush=True)
 
     # ------------------------------------------------------------ one glob
-    @test("glob: KEYS of 600 generated patterns over 300 generated keys equals redis-server's")
+    @test("glob: KEYS of 600 generated patterns and 10 hostile ones over 304 keys equals redis-server's")
     def glob_keys_differential():
         rnd = random.Random(SEED)
         keys, pats = gen_keys(rnd, 300), gen_patterns(rnd, 600)
+        # hostile shapes too (CVE-2022-36021's and friends), against keys they nearly match
+        keys += ["a" * 40, "a" * 39 + "b", "ab" * 20, "a" * 20 + "[" + "a" * 19]
+        pats += ["a*" * 20 + "b", "a*" * 20 + "a", "*" + "a" * 30 + "b", "*" * 50 + "a", "?" * 40,
+                 "[a]*" * 10 + "b", "*a" * 20 + "*", "*[^b]" * 15 + "*", "\\a*" * 10 + "[", "*[a-b]?" * 12]
         conns = [Raw(P_MAIN, timeout=30), Raw(P_REDIS, timeout=30)]
         for c in conns:
             c.cmd("SELECT", "3")
