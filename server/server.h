@@ -169,7 +169,8 @@ typedef struct worker {
 	size_t         nmail, capmail;
 	client        *clients;        /* list head; links change under lock */
 	client       **busy;           /* clients with a job (owner thread only) */
-	_Atomic int64_t slice_start_us; /* when the job slice running now began, 0 if none */
+	size_t         job_next;       /* where the next round of job slices starts */
+	_Atomic int64_t busy_since_ms;  /* mstime() when the commands or job slice running now began, 0 if none */
 	size_t         nbusy, capbusy;
 	struct epoll_event *cur_evs;   /* the batch being handled (clientFree skips freed) */
 	int            cur_i, cur_n;

@@ -486,10 +486,11 @@ try:
         sub = Raw(P_MAIN, timeout=60)
         sub.cmd("PSUBSCRIBE", "*" + "a" * 20000 + "b")
         pub = Raw(P_MAIN, timeout=60)
+        pub.send(encode("PUBLISH", "a" * 40000, "m") * 3)  # ~0.5 s of matching each
+        time.sleep(0.05)
+        # connected while the PUBLISH runs: placed on a worker that is not inside a long command
         other = Raw(P_MAIN, timeout=60)
         other.cmd("CONFIG", "SET", "notify-keyspace-events", "KEA")
-        pub.send(encode("PUBLISH", "a" * 40000, "m") * 3)  # ~0.5 s of matching each
-        time.sleep(0.005)
         worst, n = 0.0, 0
         while not select.select([pub.s], [], [], 0)[0]:
             for cmd in (("PUBLISH", "small", "x"), ("SET", "k", "v"), ("PUBSUB", "NUMPAT")):
