@@ -19,20 +19,17 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import redis  # noqa: E402  (python3-redis, Debian)
-
-from harness import (Err, Raw, Server, encode, eq, shardkv, stop_all,  # noqa: E402
-                     summary, test, true, wait_until)
+from harness import (ROOT, Err, Raw, Server, encode, eq, shardkv, stop_all,  # noqa: E402
+                     summary, test, true)
 
 # 6380-6389 are test_server.py's, free again once it has ended (the suite runs one after the other)
 P_MAIN, P_BUSY, P_REDIS_BUSY, P_STOP, P_REDIS = 6393, 6394, 6395, 6396, 6399
 P_ASAN, P_FS = 6380, 6381
 TMP = tempfile.mkdtemp(prefix="skv-harden-test-")
 SEED = int(os.environ.get("SKV_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
-
-
-def client(port, **kw):
-    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=30, **kw)
+BIN = os.environ.get("SHARDKV_SERVER", os.path.join(ROOT, "build", "shardkv-server"))
+BIN_ASAN = os.path.join(ROOT, "build", "asan", "shardkv-server")
+BIN_TSAN = os.path.join(ROOT, "build", "tsan", "shardkv-server")
 
 
 def pipelined(conn, cmds):
@@ -317,14 +314,13 @@ try:
         true(os.path.exists(os.path.join(d, "other.skv")), "saved under dir")
         c.close()
         s2.stop()
-        bad = Server([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "shardkv-server"),
-                      "--port", str(P_FS), "--dir", d, "--dbfilename", "../x.skv"], P_FS, "badname")
+        bad = Server([BIN, "--port", str(P_FS), "--dir", d, "--dbfilename", "../x.skv"], P_FS, "badname")
         eq(bad.proc.wait(10), 1, "refused at start")
         true("dbfilename can't be a path" in bad.read_log(), "says why: " + bad.read_log())
 
     @test("files: a FIFO or a symlink at dbfilename refuses start at once and says why; nothing read through it")
     def files_fifo_symlink_at_start():
-        binary = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "shardkv-server")
+        binary = BIN
         outside = os.path.join(TMP, "outside")
         os.makedirs(outside, exist_ok=True)
         # a valid snapshot outside dir, reached through a link: refused for the link, not the content
@@ -605,7 +601,6 @@ try:
         true("DB saved on disk" in log, "final save logged")
 
     # ------------------------------------------------------------ jobs under ASan
-    BIN_ASAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "asan", "shardkv-server")
 
     @test("asan: KEYS/SCAN jobs -- pipelined replies stay in order, clients closed mid-job, SIGTERM mid-job: clean")
     def asan_jobs():
@@ -668,7 +663,6 @@ try:
         eq(Raw(P_ASAN).cmd("GET", "kept"), b"yes", "the final save has the data")
         again.stop()
 
-    BIN_TSAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "tsan", "shardkv-server")
 
     if not os.path.exists(BIN_TSAN):
         print("skip tsan: %s missing" % BIN_TSAN)
