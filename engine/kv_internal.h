@@ -49,8 +49,10 @@
  *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
  *                                                                               locks; hosts bound batch sizes; evicted
  *                                                                               keys' hooks fire after the locks
- *   grow_locked (shard.c)     one shard           O(table) on a doubling:       amortised O(1) a write; KNOWN GAP: not yet
- *                                                 up to 2^28 slots              incremental like Redis's rehash
+ *   grow_locked (shard.c)     one shard           O(table) on a doubling:       amortised O(1) a write; readers go on during
+ *                                                 up to 2^28 slots (~45 ms for  the rehash (only the swap is a write section);
+ *                                                 2^20 here)                    KNOWN GAP: writers of the shard wait, it is
+ *                                                                               not incremental like Redis's rehash
  *   migrate_step (resize,     an old shard + the  64 home buckets and their     steps resume from a hash watermark
  *     namespace.c)            new shards its keys cluster                       (kv_shard.mig_hash) that routing honours
  *                             move to

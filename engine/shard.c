@@ -80,7 +80,12 @@ kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const vo
 	return NULL;
 }
 
-/* Double the table (or more, to hold `want` entries).  Caller is inside a write section. */
+/* Double the table (or more, to hold `want` entries).  The rehash only reads the
+ * old table, so it runs with seq even when the caller is outside a write section
+ * (a single write's kv_make_room_locked grows ahead of its insert): readers go
+ * on reading the old table meanwhile, and only the swap of the two is a write
+ * section.  Writers of the shard do wait for the rehash: O(table), the one
+ * section whose bound is the shard's size (see kv_internal.h). */
 static int grow_locked(kv_env *env, kv_shard *sh, uint32_t want)
 {
 	uint32_t oldcap = sh->mask + 1, cap = oldcap;
@@ -104,9 +109,11 @@ static int grow_locked(kv_env *env, kv_shard *sh, uint32_t want)
 		atomic_store_explicit(&ns[j], v, memory_order_relaxed);
 	}
 	kv_off old = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	kv_shard_write_begin(sh);
 	atomic_store_explicit(&sh->table, t, memory_order_relaxed);
 	atomic_store_explicit(&sh->mask, cap - 1, memory_order_relaxed);
 	atomic_store_explicit(&sh->shift, shift, memory_order_relaxed);
+	kv_shard_write_end(sh);
 	kv_free(env, old, (size_t)oldcap * 8);
 	charge_table(env, sh, (int64_t)kv_alloc_size((size_t)cap * 8) - (int64_t)kv_alloc_size((size_t)oldcap * 8));
 	return KV_OK;
