@@ -68,6 +68,13 @@ extern "C" {
 /* "0.1.0" */
 KV_API const char *kv_version(void);
 
+/*
+ * KV_VERSION_NUMBER of the library actually linked, which may differ from the
+ * header a host was compiled with (compare them at load, as SQLite's
+ * sqlite3_libversion_number allows).
+ */
+KV_API int kv_version_number(void);
+
 /* ----------------------------------------------------------- status codes */
 /*
  * LMDB's convention: 0 is success, library codes use a reserved negative range
@@ -100,6 +107,15 @@ KV_API const char *kv_version(void);
 
 /* "KV_ENOMEM: ..." style text for any code; never NULL. */
 KV_API const char *kv_strerror(int rc);
+
+/*
+ * The two halves of kv_strerror's text, for hosts that show their own code:
+ * kv_strerror_text(KV_ENOMEM) is "out of memory: the store's memory region is
+ * full", kv_strerror_code(KV_ENOMEM) is "KV_ENOMEM".  An unknown code gives
+ * "unknown status code" and "KV_UNKNOWN".  Static strings, never NULL.
+ */
+KV_API const char *kv_strerror_text(int rc);
+KV_API const char *kv_strerror_code(int rc);
 
 /*
  * Detail for calls that can say more than a code (snapshots, batches).  Filled
@@ -153,6 +169,16 @@ typedef struct kv_error {
  * without the NUL.  No lock, no allocation, bounded work.
  */
 KV_API size_t kv_fmt_double(double d, char *buf, size_t cap);
+
+/*
+ * A size with an optional unit, by Redis's memtoll rules (maxmemory 64mb):
+ * decimal digits, then a unit, ASCII case-insensitive: b = 1, k = 1000,
+ * kb = 1024, m = 10^6, mb = 2^20, g = 10^9, gb = 2^30, t = 10^12, tb = 2^40.
+ * No sign, space, fraction or empty number.  Reads exactly len bytes (a NUL
+ * among them is refused).  Returns KV_OK with *out set, or KV_EINVAL (also
+ * for a result past UINT64_MAX; *out is then untouched).  No lock.
+ */
+KV_API int kv_parse_size(const char *s, size_t len, uint64_t *out);
 
 /* ------------------------------------------------------------- buffers */
 typedef struct kv_val {
@@ -253,6 +279,22 @@ KV_API int64_t kv_now_ms(void);
 #define KV_EVICT_VOLATILE_LRU    3 /* only keys with a TTL */
 #define KV_EVICT_VOLATILE_RANDOM 4
 #define KV_EVICT_VOLATILE_TTL    5 /* the key with the nearest expiry among a sample */
+
+/* For hints: every canonical policy name, in KV_EVICT_* order. */
+#define KV_EVICT_POLICY_LIST \
+	"none, allkeys-lru, allkeys-random, volatile-lru, volatile-random, volatile-ttl"
+#define KV_NAME_REDIS 0x1u /* kv_evict_policy_name: Redis's spelling ("noeviction") */
+
+/*
+ * Policy names, the one table of every host.  kv_evict_policy_parse reads the
+ * len bytes at name (ASCII case-insensitive, no NUL needed) as a canonical
+ * name or Redis's "noeviction" (an alias of none) and sets *policy.  Returns
+ * KV_OK or KV_EINVAL (unknown name, NULL argument; *policy is then untouched).
+ * kv_evict_policy_name gives the canonical name of a KV_EVICT_* value, or with
+ * KV_NAME_REDIS Redis's spelling; NULL for a value that is no policy.  No lock.
+ */
+KV_API int kv_evict_policy_parse(const char *name, size_t len, int *policy);
+KV_API const char *kv_evict_policy_name(int policy, unsigned flags);
 
 typedef struct kv_ns_config {
 	uint32_t shards;          /* 0: the env's default_shards */
@@ -701,6 +743,31 @@ KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as
 /* kv_load of `name` confined to `dir`, with kv_save_at's rules for name. */
 KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
                       kv_error *err);
+
+/*
+ * Check `name` under `dir` (dir NULL: `name` is a plain path) exactly as
+ * kv_save_at/kv_load_at resolve it, without reading or writing it, so a host
+ * can refuse a bad name when it is configured (CREATE time) rather than at the
+ * first save.  The directories on the way must exist.  An existing file at the
+ * name must be a regular file.  Returns KV_OK, or KV_EINVAL (err->msg says
+ * why: empty, absolute, ".", "..", empty component, too long) or KV_EIO
+ * (a directory is missing or a symlink, sys_errno says which; or the name is
+ * a directory, link, FIFO, socket or device).  err may be NULL.
+ */
+KV_API int kv_path_check(const char *dir, const char *name, kv_error *err);
+
+/*
+ * Remove the temp files ("<file>.tmp-<pid>-<hex>", see FILES) that saves
+ * killed before their rename left beside `name` (resolved as kv_path_check
+ * does).  Only regular files of exactly that form are removed; links are never
+ * followed or removed.  It takes the directory's save lock first (waiting as a
+ * save does), so a save in progress keeps its temp file; on a file system
+ * without flock only files whose process is gone are removed.  Hosts call it at
+ * start-up or before a save.  Returns KV_OK, or KV_EINVAL / KV_EIO as
+ * kv_path_check, KV_EBUSY (another save held the directory for 10 s), KV_EIO
+ * (the directory could not be read or a file not removed).
+ */
+KV_API int kv_snapshot_cleanup(const char *dir, const char *name);
 
 /* ------------------------------------------------------ ticks and autosave */
 /* Redis "save <seconds> <changes>": save when both have accrued since the last save. */
