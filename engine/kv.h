@@ -376,6 +376,44 @@ KV_API int kv_ns_stats_get(kv_ns *ns, kv_ns_stats *out);
  */
 KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
 
+/*
+ * Every namespace in one consistent cut, sorted by name: *out is an array of
+ * *n entries allocated with the env's allocator (NULL when *n is 0); release it
+ * with kv_ns_list_free on the same env.  Hosts use this instead of sizing with
+ * kv_ns_list and filling in a second call, between which the list can change.
+ * Errors: KV_ENOMEM (*out NULL, *n 0).
+ */
+KV_API int kv_ns_list_all(kv_env *env, kv_ns_stats **out, size_t *n);
+KV_API void kv_ns_list_free(kv_env *env, kv_ns_stats *list);
+
+/*
+ * A process-local cache of namespace handles by name, for hosts that look a
+ * namespace up on every call (a command's SELECTed namespace, a SQL function's
+ * namespace argument, an FDW scan).
+ *
+ * kv_nscache_get returns the cache's handle for the len bytes at name (checked
+ * with kv_ns_name_check first), opening it on the first lookup.  The handle
+ * belongs to the cache: never kv_ns_close it; it stays valid until
+ * kv_nscache_close, and like every kv_ns it follows its name across drop and
+ * re-create.  A name that does not exist is not cached: KV_ENONS, then a
+ * later lookup after kv_ns_create finds it.
+ * Errors: KV_ENSNAME, KV_ENONS, KV_ENOMEM.
+ *
+ * THREADS.  kv_nscache_get may be called from any number of threads at once:
+ * a hit takes no lock and does not allocate; a miss allocates and opens with
+ * no lock held, then takes the cache's own process-local mutex only to link
+ * the entry.  kv_nscache_close must run after every other use of the cache and
+ * of the handles it gave out, and before kv_env_close.  A cache is one
+ * process's: in mode (b) each process (each PostgreSQL backend) has its own.
+ * The cache keeps one entry per distinct name that existed when looked up, so
+ * its size is bounded by the names a host lets through, not by the live
+ * namespaces.
+ */
+typedef struct kv_nscache kv_nscache;
+KV_API int kv_nscache_open(kv_env *env, kv_nscache **out);      /* KV_ENOMEM */
+KV_API int kv_nscache_get(kv_nscache *c, const char *name, size_t len, kv_ns **out);
+KV_API void kv_nscache_close(kv_nscache *c);
+
 /* ---------------------------------------------------- single-key operations */
 /*
  * Keys are 1..max_key_size bytes, any bytes.  Values are 0..max_value_size bytes.
