@@ -50,6 +50,9 @@ static const cfgEntry configTable[] = {
 	{"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), SZ(client_query_buffer_limit), 1024 * 1024, 0, 1, "largest pending request of one client (default 1gb)"},
 	{"client-output-buffer-limit-bytes", CT_MEM, OFF(client_output_buffer_limit), SZ(client_output_buffer_limit), 1024 * 1024, 0, 1, "pending reply bytes before a client is dropped (default 256mb)"},
 	{"notify-keyspace-events", CT_NOTIFY, OFF(notify_keyspace_events), SZ(notify_keyspace_events), 0, 0, 1, "keyspace notification classes, as Redis (K E g $ x e A; default \"\")"},
+	{"http-port", CT_INT, OFF(http_port), SZ(http_port), 0, 65535, 0, "HTTP door port: REST, feed, /metrics, status page (default 0 = off)"},
+	{"http-bind", CT_STR, OFF(http_bind), SZ(http_bind), 0, 0, 0, "address of the HTTP door (default 127.0.0.1)"},
+	{"http-request-timeout", CT_INT, OFF(http_request_timeout), SZ(http_request_timeout), 1, 3600, 0, "seconds an HTTP request may take to arrive (default 10)"},
 	{"engine-memory", CT_MEM, OFF(memory), SZ(memory), 0, 0, 0, "bytes the engine reserves for all data (default 4gb, committed on use)"},
 	/* accepted for redis.conf compatibility; only the values shown are supported */
 	{"daemonize", CT_YESNO, 0, 0, 0, 0, 0, "no (only)"},
@@ -77,6 +80,8 @@ void configInitDefaults(serverConfig *cfg)
 	cfg->save_rules[2] = (kv_save_rule){60, 10000};
 	cfg->nsave_rules = 3;
 	cfg->memory = 4ull << 30;
+	strcpy(cfg->http_bind, "127.0.0.1");
+	cfg->http_request_timeout = 10;
 }
 
 static int parseMemory(const char *s, uint64_t *out)

@@ -22,6 +22,7 @@
  *   client that vanishes mid-reply is just closed.
  */
 #include "server.h"
+#include "http.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -129,6 +130,10 @@ static client *clientCreate(worker *w, int fd)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sl = sizeof(ss);
+	if (srv.cfg.http_port && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		httpClientInit(c, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                                                 : ((struct sockaddr_in *)&ss)->sin_port));
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	c->events = EPOLLIN;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -187,6 +192,7 @@ static void clientFree(client *c)
 		if (w->cur_evs[j].data.ptr == c)
 			w->cur_evs[j].data.ptr = &skipMarker;
 	pubsubUnsubscribeAll(c, 0, 1); /* after this no thread can reach c */
+	httpClientFree(c);             /* likewise for the HTTP feed */
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	pthread_mutex_lock(&w->lock);
@@ -300,6 +306,8 @@ static int processInput(client *c)
 	size_t stack_lens[32];
 	getRun run;
 	run.n = 0;
+	if (c->http)
+		return httpProcessInput(c);
 
 	while (c->qpos < c->qlen && !c->close_after_reply && !c->job) {
 		lim.authenticated = c->authenticated;
@@ -476,13 +484,18 @@ static void deliverMail(worker *w)
 static void closeIdle(worker *w)
 {
 	int timeout = atomic_load(&srv.timeout);
-	if (timeout <= 0)
+	if (timeout <= 0 && !srv.cfg.http_port)
 		return;
 	int64_t now = mstime();
 	client *c = w->clients, *next;
 	for (; c; c = next) {
 		next = c->next;
-		if (c->nchannels || c->npatterns)
+		int h = c->http ? httpClientExpired(c, now) : 0; /* 1: close now, -1: never idle */
+		if (h > 0) {
+			clientFree(c);
+			continue;
+		}
+		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns)
 			continue; /* as Redis: pub/sub clients are never idle */
 		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
 			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);

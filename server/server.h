@@ -66,6 +66,9 @@ typedef struct serverConfig {
 	int      notify_flags;       /* parsed form of notify_keyspace_events */
 	uint64_t memory;             /* engine region bytes (0: engine default) */
 	char     logfile[1024];      /* "" = stderr */
+	int      http_port;          /* HTTP door (http.h); 0 = off */
+	char     http_bind[256];
+	int      http_request_timeout; /* seconds a request may take to arrive */
 } serverConfig;
 
 /* notify-keyspace-events flags */
@@ -153,6 +156,7 @@ typedef struct client {
 	clientJob     *job;         /* the command still running (owner thread only) */
 	int            dead;        /* guarded by the registry lock: no more deliveries */
 	int            mail_pending; /* guarded by the worker's lock: in w->mail_clients */
+	struct httpConn *http;      /* set for clients of the HTTP port (http.h) */
 } client;
 
 /* ------------------------------------------------------------- workers */

@@ -15,18 +15,20 @@ SERVER_BIN := $(BUILD)/shardkv-server
 SERVER_BIN_ASAN := $(BUILD)/asan/shardkv-server
 SERVER_CFLAGS = $(CFLAGS) -Iengine -Iserver
 
-$(SERVER_BIN): $(SERVER_SRC) $(SERVER_HDR) $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(SERVER_CFLAGS) -o $@ $(SERVER_SRC) $(LIB) $(LDLIBS) -lm
+include server/http.mk
 
-$(SERVER_BIN_ASAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_ASAN)
+$(SERVER_BIN): $(SERVER_SRC) $(SERVER_HDR) $(LIB) $(SERVER_HTTP_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SERVER_CFLAGS) $(ASAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_ASAN) $(LDLIBS) -lm
+	$(CC) $(SERVER_CFLAGS) -o $@ $(SERVER_SRC) $(LIB) $(LDLIBS) $(SERVER_HTTP_LIBS) -lm
+
+$(SERVER_BIN_ASAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_ASAN) $(SERVER_HTTP_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SERVER_CFLAGS) $(ASAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_ASAN) $(LDLIBS) $(SERVER_HTTP_LIBS) -lm
 
 SERVER_BIN_TSAN := $(BUILD)/tsan/shardkv-server
-$(SERVER_BIN_TSAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_TSAN)
+$(SERVER_BIN_TSAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_TSAN) $(SERVER_HTTP_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SERVER_CFLAGS) $(TSAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_TSAN) $(LDLIBS) -lm
+	$(CC) $(SERVER_CFLAGS) $(TSAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_TSAN) $(LDLIBS) $(SERVER_HTTP_LIBS) -lm
 
 ALL_TARGETS += $(SERVER_BIN)
 
