@@ -42,6 +42,7 @@ int kv_snap_err(kv_error *err, int code, int sys, const char *fmt, ...)
 		va_list ap;
 		err->code = code;
 		err->sys_errno = sys;
+		err->item = (size_t)-1;
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
