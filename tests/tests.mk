@@ -20,9 +20,6 @@ TEST_BINS_ASAN := $(ENGINE_TESTS:%=$(TEST_DIR)/asan/%)
 TEST_BINS_TSAN := $(ENGINE_TESTS_TSAN:%=$(TEST_DIR)/tsan/%)
 TEST_HDRS      := tests/unit/test.h engine/kv.h
 
-FUZZ_CC    ?= clang
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SNAPSHOT := $(BUILD)/fuzz/fuzz_snapshot
 FUZZ_TARGETS += $(FUZZ_SNAPSHOT)
 
@@ -37,26 +34,17 @@ engine-tests: $(TEST_BINS)
 asan-build: $(TEST_BINS_ASAN)
 tsan-build: $(TEST_BINS_TSAN)
 
-$(TEST_DIR)/obj/%.o: tests/unit/%.c $(TEST_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iengine -c $< -o $@
-$(TEST_DIR)/asan/obj/%.o: tests/unit/%.c $(TEST_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Iengine -c $< -o $@
-$(TEST_DIR)/tsan/obj/%.o: tests/unit/%.c $(TEST_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) -Iengine -c $< -o $@
-
-$(TEST_DIR)/%: $(TEST_DIR)/obj/%.o $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(TEST_DIR)/asan/%: $(TEST_DIR)/asan/obj/%.o $(LIB_ASAN)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) $< $(LIB_ASAN) -o $@ $(LDLIBS)
-$(TEST_DIR)/tsan/%: $(TEST_DIR)/tsan/obj/%.o $(LIB_TSAN)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) $< $(LIB_TSAN) -o $@ $(LDLIBS)
+# objects in $(BUILD)/{obj,asan,tsan}/tests/unit/, binaries in $(TEST_DIR)[/asan|/tsan]
+$(call object_rules,tests/unit,tests/unit,-Iengine,$(TEST_HDRS))
+define test_link
+$(call variant_dir,$(1),$(TEST_DIR))/%: $(BUILD)/$(1)/tests/unit/%.o $(VARIANT_LIB_$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(VARIANT_FLAGS_$(1)) $$< $(VARIANT_LIB_$(1)) -o $$@ $$(LDLIBS)
+endef
+$(foreach v,$(VARIANTS),$(eval $(call test_link,$(v))))
 
 # The objects are not intermediates for make to delete.
-.SECONDARY: $(ENGINE_TESTS:%=$(TEST_DIR)/obj/%.o) $(ENGINE_TESTS:%=$(TEST_DIR)/asan/obj/%.o) \
-            $(ENGINE_TESTS_TSAN:%=$(TEST_DIR)/tsan/obj/%.o)
+.SECONDARY: $(foreach v,$(VARIANTS),$(ENGINE_TESTS:%=$(BUILD)/$(v)/tests/unit/%.o))
 
 # Sanitizer runs.  ASAN_OPTIONS etc. make any report fatal, so a report is a
 # failed binary in tests/unit/run.sh.
