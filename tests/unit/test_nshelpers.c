@@ -8,23 +8,6 @@
 
 #include <pthread.h>
 
-/* A counting allocator: every engine allocation of the handle goes through it. */
-static long live_allocs;
-static void *count_realloc(void *ctx, void *p, size_t n)
-{
-	(void)ctx;
-	if (n == 0) {
-		if (p)
-			__atomic_sub_fetch(&live_allocs, 1, __ATOMIC_RELAXED);
-		free(p);
-		return NULL;
-	}
-	void *q = realloc(p, n);
-	if (q && !p)
-		__atomic_add_fetch(&live_allocs, 1, __ATOMIC_RELAXED);
-	return q;
-}
-
 static kv_env *counted_env(uint32_t max_ns)
 {
 	kv_config cfg;
@@ -32,7 +15,7 @@ static kv_env *counted_env(uint32_t max_ns)
 	kv_config_init(&cfg);
 	cfg.memory = (size_t)64 << 20;
 	cfg.max_namespaces = max_ns;
-	cfg.mem.xRealloc = count_realloc;
+	cfg.mem.xRealloc = t_count_realloc;
 	if (!EOK(kv_env_open(&cfg, &env)))
 		return NULL;
 	return env;
@@ -66,7 +49,7 @@ int main(int argc, char **argv)
 	kv_env *env = counted_env(16);
 	if (!env)
 		return t_done();
-	long base = __atomic_load_n(&live_allocs, __ATOMIC_RELAXED);
+	long base = __atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED);
 
 	TEST("kv_ns_list_all: empty store gives NULL and 0") {
 		kv_ns_stats *l = (kv_ns_stats *)1;
@@ -87,7 +70,7 @@ int main(int argc, char **argv)
 		kv_ns_stats *l = NULL, ref[16];
 		size_t n = 0, rn = 0;
 		EOK(kv_ns_list_all(env, &l, &n));
-		E(__atomic_load_n(&live_allocs, __ATOMIC_RELAXED) == base + 1);
+		E(__atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED) == base + 1);
 		EOK(kv_ns_list(env, ref, 16, &rn));
 		E(n == 7 && rn == 7 && l != NULL);
 		for (size_t i = 0; l && i < n && i < rn; i++) {
@@ -97,7 +80,7 @@ int main(int argc, char **argv)
 				E(strcmp(l[i - 1].name, l[i].name) < 0);
 		}
 		kv_ns_list_free(env, l);
-		E(__atomic_load_n(&live_allocs, __ATOMIC_RELAXED) == base);
+		E(__atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED) == base);
 		kv_ns_list_free(env, NULL);
 	}
 
@@ -113,14 +96,14 @@ int main(int argc, char **argv)
 		EOK(kv_ns_list_all(env, &l, &n));
 		E(n == 16 && l && strcmp(l[0].name, "Beta") == 0);
 		kv_ns_list_free(env, l);
-		E(__atomic_load_n(&live_allocs, __ATOMIC_RELAXED) == base);
+		E(__atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED) == base);
 	}
 	kv_env_close(env);
 
 	env = counted_env(128);
 	if (!env)
 		return t_done();
-	base = __atomic_load_n(&live_allocs, __ATOMIC_RELAXED);
+	base = __atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED);
 
 	TEST("kv_nscache: one handle per name, bad names refused, a missing name not cached") {
 		kv_nscache *c = NULL;
@@ -150,7 +133,7 @@ int main(int argc, char **argv)
 		EOK(kv_set(a, K("k"), K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
 		kv_nscache_close(c);
 		kv_nscache_close(NULL);
-		E(__atomic_load_n(&live_allocs, __ATOMIC_RELAXED) == base); /* every handle and node freed */
+		E(__atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED) == base); /* every handle and node freed */
 	}
 
 	TEST("kv_nscache: threads looking up the same names at once share one handle each") {
@@ -171,14 +154,14 @@ int main(int argc, char **argv)
 				same &= seen[t][i] == seen[0][i] && seen[0][i] != NULL;
 		E(same);
 		/* one cache node and one handle per name, nothing leaked by lost races */
-		E(__atomic_load_n(&live_allocs, __ATOMIC_RELAXED) == base + 1 + 2 * 64);
+		E(__atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED) == base + 1 + 2 * 64);
 		kv_nscache_close(shared_cache);
-		E(__atomic_load_n(&live_allocs, __ATOMIC_RELAXED) == base);
+		E(__atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED) == base);
 	}
 
 	TEST("after kv_env_close nothing the helpers allocated is left") {
 		kv_env_close(env);
-		E(__atomic_load_n(&live_allocs, __ATOMIC_RELAXED) == 0);
+		E(__atomic_load_n(&t_live_blocks, __ATOMIC_RELAXED) == 0);
 	}
 	return t_done();
 }
