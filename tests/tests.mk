@@ -28,7 +28,11 @@ FUZZ_TARGETS += $(FUZZ_SNAPSHOT)
 # report instead of stopping `make test` for every suite.
 TEST_DEPS += $(TEST_BINS) $(FUZZ_SNAPSHOT)
 
-.PHONY: engine-tests asan-build tsan-build crash
+.PHONY: engine-tests asan-build tsan-build crash tsan-list
+
+# the TSan test names, for tests/suite-engine-sanitizers.sh (one list, here)
+tsan-list:
+	@echo $(ENGINE_TESTS_TSAN)
 
 engine-tests: $(TEST_BINS)
 asan-build: $(TEST_BINS_ASAN)
