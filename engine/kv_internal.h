@@ -720,7 +720,7 @@ void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e);
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);
 void kv_wctx_emit(kv_wctx *w);
 
-/* ops.c: the write primitives batches share with single-key calls. */
+/* write.c: the write context batches and eviction share with single-key calls. */
 /* Builds a new value at dst (vlen bytes) from the old one (NULL if none).  dst
  * may equal old (in-place update): only what changes must be written then. */
 typedef void (*fill_fn)(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
@@ -730,6 +730,14 @@ typedef struct val_arg {
 	size_t      off; /* setrange */
 } val_arg;
 void      kv_wctx_init(kv_wctx *w, kv_ns *ns);
+int64_t   kv_wctx_now(kv_wctx *w); /* the op's one reading of the clock */
+/* A single-key write: resolve, lock the key's shard (room reserved for a
+ * pending snapshot), find the live entry (*e NULL if none) ... */
+int       kv_write_begin(kv_ns *ns, const void *key, size_t klen, kv_wctx *w, kv_shard **sh,
+                         uint32_t *h32, uint32_t *pos, kv_entry **e);
+/* ... and unlock, fire the side removals' hooks, then the op's own event ev
+ * if rc is KV_OK (ev 0: none).  Returns rc. */
+int       kv_write_end(kv_wctx *w, kv_shard *sh, const void *key, size_t klen, int rc, int ev);
 void      kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
 kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                               size_t klen, uint32_t *pos);
@@ -737,7 +745,7 @@ int       kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                         kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
                         fill_fn fill, const void *arg);
 int       kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del);
-void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen);
+void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen); /* ops.c */
 
 /* evict.c: make room in sh for `need` more bytes (may be negative) and, if
  * newkey, one more key, evicting by the namespace's policy.  Never evicts keep. */
