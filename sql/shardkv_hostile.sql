@@ -132,6 +132,13 @@ SELECT key, value, type FROM kv.scan('h_lim') WHERE key IN ('bin', 'txt') ORDER 
 SELECT key, value FROM kv.mget('h_lim', '{bin,txt}') ORDER BY key;
 SELECT kv.get_bytea('h_lim', 'bin');
 SELECT pg_temp.err($$SELECT kv.get('h_lim', 'bin')$$);
+-- kv.consume of a value it cannot convert puts the value back
+SELECT pg_temp.err($$SELECT kv.consume('h_lim', 'bin')$$);
+SELECT kv.get_bytea('h_lim', 'bin') AS bin_kept;
+SELECT kv.set('h_lim', 'notjson', 'plain', interval '1 hour');
+SELECT pg_temp.err($$SELECT kv.consume_jsonb('h_lim', 'notjson')$$);
+SELECT kv.get('h_lim', 'notjson') AS kept, kv.ttl('h_lim', 'notjson') > interval '59 min' AS ttl_kept;
+SELECT kv.consume_bytea('h_lim', 'notjson'), kv.exists('h_lim', 'notjson');
 CREATE FOREIGN TABLE h_lim_t (key text, value text) SERVER h_srv OPTIONS (namespace 'h_lim');
 SELECT key, value FROM h_lim_t WHERE key IN ('bin', 'txt') ORDER BY key;
 
