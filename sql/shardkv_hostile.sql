@@ -141,6 +141,10 @@ SELECT kv.get('h_lim', 'notjson') AS kept, kv.ttl('h_lim', 'notjson') > interval
 SELECT kv.consume_bytea('h_lim', 'notjson'), kv.exists('h_lim', 'notjson');
 CREATE FOREIGN TABLE h_lim_t (key text, value text) SERVER h_srv OPTIONS (namespace 'h_lim');
 SELECT key, value FROM h_lim_t WHERE key IN ('bin', 'txt') ORDER BY key;
+-- so does DELETE .. RETURNING through the FDW
+CREATE FOREIGN TABLE h_lim_j (key text, value jsonb) SERVER h_srv OPTIONS (namespace 'h_lim');
+SELECT pg_temp.err($$DELETE FROM h_lim_j WHERE key = 'txt' RETURNING value$$);
+SELECT kv.get('h_lim', 'txt') AS txt_kept;
 
 -- a role with only USAGE learns nothing about which namespaces exist
 CREATE ROLE kv_h_usage;
