@@ -9,7 +9,7 @@
  * The main thread accepts connections and hands them to the workers, runs
  * kv_tick every 100 ms (expiry sweep and autosave rules) and handles SIGTERM and
  * SIGINT through a signalfd: stop accepting, let workers flush their replies,
- * save, exit 0.  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save also when no
+ * save, exit 0 (within a few seconds: see SHUTDOWN_WORKER_WAIT_MS).  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save also when no
  * --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the final save.
  */
 #include "server.h"
@@ -36,6 +36,14 @@ server srv;
 static FILE *logfp;
 static pthread_mutex_t logLock = PTHREAD_MUTEX_INITIALIZER;
 static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN */
+
+/*
+ * Workers see a stop request between two slices of a job, so they stop at
+ * once; only a single engine call that runs longer (a flush of a huge
+ * namespace, say) is not waited for beyond this, so that SIGTERM and SHUTDOWN
+ * finish within a few seconds whatever a client is doing.
+ */
+#define SHUTDOWN_WORKER_WAIT_MS 3000
 
 int64_t mstime(void)
 {
@@ -307,7 +315,10 @@ int main(int argc, char **argv)
 	int how = atomic_load(&srv.shutdown_asked);
 	serverLog(LL_WARNING, "User requested shutdown...");
 	close(srv.listen_fd);
-	workersStop();
+	int stuck = workersStop(SHUTDOWN_WORKER_WAIT_MS);
+	if (stuck)
+		serverLog(LL_WARNING, "%d worker thread(s) still inside a command after %d ms: saving without them",
+		          stuck, SHUTDOWN_WORKER_WAIT_MS);
 	persistWaitBgsave();
 	int rc = 0;
 	if (how != 2) {
@@ -317,6 +328,13 @@ int main(int argc, char **argv)
 			serverLog(LL_WARNING, "Error trying to save the DB, exiting with an error: %s", err);
 			rc = 1;
 		}
+	}
+	if (stuck) {
+		/* the engine is safe to save beside a running call, not to close under one */
+		serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
+		if (logfp)
+			fflush(logfp);
+		_exit(rc);
 	}
 	kv_env_set_hook(srv.env, NULL, NULL);
 	pthread_mutex_lock(&srv.ns_lock);

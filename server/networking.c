@@ -9,6 +9,11 @@
  *   buffer in order (pipelining), then writes the accumulated replies with as
  *   few write() calls as the kernel allows; what is left waits for EPOLLOUT.
  *
+ *   A command whose cost depends on the data (KEYS) runs as a job in slices of
+ *   JOB_SLICE_US: between slices the loop polls without waiting and serves its
+ *   other clients, and a stop request is seen within a slice.  The client's own
+ *   later commands wait for the job's reply, and it is not read meanwhile.
+ *
  *   Limits are checked before memory is committed: the parser refuses bulk and
  *   header lengths over their limits, and the query buffer grows for an announced
  *   bulk only if the whole request fits client-query-buffer-limit.  A request
@@ -27,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK   (16 * 1024)
@@ -142,9 +148,41 @@ static client *clientCreate(worker *w, int fd)
 
 static char skipMarker; /* an epoll event of a client freed earlier in the batch */
 
+int clientStartJob(client *c, clientJob *job)
+{
+	worker *w = c->w;
+	if (w->nbusy == w->capbusy) {
+		size_t ncap = w->capbusy ? w->capbusy * 2 : 16;
+		client **n = realloc(w->busy, ncap * sizeof(*n));
+		if (n == NULL)
+			return -1;
+		w->busy = n;
+		w->capbusy = ncap;
+	}
+	w->busy[w->nbusy++] = c;
+	c->job = job;
+	return 0;
+}
+
+/* Forget c's job (finished, or c is closing). */
+static void clientEndJob(client *c)
+{
+	worker *w = c->w;
+	for (size_t i = 0; i < w->nbusy; i++)
+		if (w->busy[i] == c) {
+			w->busy[i] = w->busy[--w->nbusy];
+			break;
+		}
+	clientJob *job = c->job;
+	c->job = NULL;
+	job->free(job);
+}
+
 static void clientFree(client *c)
 {
 	worker *w = c->w;
+	if (c->job)
+		clientEndJob(c);
 	for (int j = w->cur_i + 1; j < w->cur_n; j++)
 		if (w->cur_evs[j].data.ptr == c)
 			w->cur_evs[j].data.ptr = &skipMarker;
@@ -213,11 +251,11 @@ static int clientWrite(client *c)
 	 * Interest: write while replies are pending; read unless the client is
 	 * closing (a peer that keeps sending must not spin a level-triggered loop)
 	 * or has OUTPUT_PAUSE bytes of replies it has not read yet (backpressure
-	 * instead of an ever-growing reply buffer).
+	 * instead of an ever-growing reply buffer), or waits for a job.
 	 */
 	size_t pending = c->rb.len - c->sentpos;
 	uint32_t events = (pending ? EPOLLOUT : 0) |
-	                  (!c->close_after_reply && pending < OUTPUT_PAUSE ? EPOLLIN : 0);
+	                  (!c->close_after_reply && !c->job && pending < OUTPUT_PAUSE ? EPOLLIN : 0);
 	if (events != c->events) {
 		struct epoll_event ev = {.events = events, .data.ptr = c};
 		epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -263,7 +301,7 @@ static int processInput(client *c)
 	getRun run;
 	run.n = 0;
 
-	while (c->qpos < c->qlen && !c->close_after_reply) {
+	while (c->qpos < c->qlen && !c->close_after_reply && !c->job) {
 		lim.authenticated = c->authenticated;
 		int r = respParse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &lim);
 		if (r == RESP_NEED_MORE)
@@ -453,13 +491,30 @@ static void closeIdle(worker *w)
 	}
 }
 
+/* One slice of every job; a finished job's client runs its waiting commands. */
+static void runJobs(worker *w)
+{
+	size_t i = 0;
+	while (i < w->nbusy) {
+		client *c = w->busy[i];
+		if (!c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US)) {
+			i++;
+			continue;
+		}
+		clientEndJob(c); /* busy[i] is now another client (or the end) */
+		processInput(c);
+		if (clientWrite(c) != 0)
+			clientFree(c);
+	}
+}
+
 static void *workerMain(void *arg)
 {
 	worker *w = arg;
 	struct epoll_event evs[256];
 
 	while (!atomic_load(&w->stop)) {
-		int n = epoll_wait(w->epfd, evs, 256, 1000);
+		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : 1000);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -494,6 +549,7 @@ static void *workerMain(void *arg)
 				clientFree(c);
 		}
 		w->cur_n = 0;
+		runJobs(w);
 	}
 	/* graceful stop: one last attempt to flush replies, then close */
 	while (w->clients) {
@@ -527,15 +583,28 @@ int workersStart(int n)
 	return C_OK;
 }
 
-void workersStop(void)
+int workersStop(int64_t wait_ms)
 {
 	for (int i = 0; i < srv.nworkers; i++) {
 		atomic_store(&srv.workers[i].stop, 1);
 		wake(&srv.workers[i]);
 	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	int stuck = 0;
 	for (int i = 0; i < srv.nworkers; i++) {
 		worker *w = &srv.workers[i];
-		pthread_join(w->thread, NULL);
+		/* a worker inside one long engine call is left to the exit (see main.c) */
+		if (pthread_timedjoin_np(w->thread, NULL, &until) != 0) {
+			stuck++;
+			continue;
+		}
 		/* sockets handed over but never picked up */
 		for (size_t k = 0; k < w->npending; k++)
 			close(w->pending_fds[k]);
@@ -544,7 +613,9 @@ void workersStop(void)
 		kv_buf_free(srv.env, &w->buf);
 		free(w->pending_fds);
 		free(w->mail_clients);
+		free(w->busy);
 	}
+	return stuck;
 }
 
 void workersCheckIdle(void)

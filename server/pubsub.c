@@ -308,7 +308,7 @@ static long long publishMessage(client *self, const char *chan, size_t clen, con
 			}
 	}
 	for (subEntry *p = patterns; p; p = p->next) {
-		if (!stringMatch(p->name, p->len, chan, clen, 0))
+		if (!globMatch(p->name, p->len, chan, clen, 0))
 			continue;
 		e2.len = e3.len = 0;
 		addReplyPubsubMessage(&e2, "pmessage", p->name, p->len, chan, clen, msg, mlen);
@@ -348,7 +348,7 @@ void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens)
 		pthread_mutex_lock(&regLock);
 		for (size_t b = 0; b < CHAN_BUCKETS; b++)
 			for (subEntry *e = channels[b]; e; e = e->next)
-				if (argc == 2 || stringMatch(argv[2], lens[2], e->name, e->len, 0)) {
+				if (argc == 2 || globMatch(argv[2], lens[2], e->name, e->len, 0)) {
 					addReplyBulk(&tmp, e->name, e->len);
 					n++;
 				}
@@ -500,89 +500,4 @@ void pubsubNotifyGeneric(client *c, const void *key, size_t klen, const char *ev
 	if (!(flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) || !(flags & NOTIFY_GENERIC))
 		return;
 	notifyEvent(flags, c->dbname, key, klen, ev);
-}
-
-/* ------------------------------------------------------ glob matching */
-
-static int lower(int ch)
-{
-	return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
-}
-
-/*
- * Redis glob: * ? [abc] [^a-z] and \x escapes.  Iterative with one backtrack
- * point for the last '*', so a hostile pattern costs O(plen * slen) at worst.
- */
-int stringMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase)
-{
-	size_t p = 0, i = 0, star_p = (size_t)-1, star_i = 0;
-	if (slen == 0)
-		return plen == 0; /* Redis's quirk: even "*" does not match an empty string */
-	while (i < slen) {
-		if (p < plen && pat[p] == '*') {
-			while (p < plen && pat[p] == '*')
-				p++;
-			if (p == plen)
-				return 1;
-			star_p = p;
-			star_i = i;
-			continue;
-		}
-		int ok = 0;
-		size_t np = p;
-		if (p < plen) {
-			unsigned char ch = (unsigned char)s[i];
-			if (pat[p] == '?') {
-				ok = 1;
-				np = p + 1;
-			} else if (pat[p] == '[') {
-				size_t q = p + 1;
-				int neg = 0, match = 0;
-				if (q < plen && pat[q] == '^') {
-					neg = 1;
-					q++;
-				}
-				while (q < plen && pat[q] != ']') {
-					if (pat[q] == '\\' && q + 1 < plen) {
-						q++;
-						if ((unsigned char)pat[q] == ch)
-							match = 1;
-						q++;
-					} else if (q + 2 < plen && pat[q + 1] == '-') {
-						int a = (unsigned char)pat[q], b = (unsigned char)pat[q + 2];
-						int x = ch;
-						if (a > b) { int t = a; a = b; b = t; }
-						if (nocase) { a = lower(a); b = lower(b); x = lower(x); }
-						if (x >= a && x <= b)
-							match = 1;
-						q += 3;
-					} else {
-						if (nocase ? lower((unsigned char)pat[q]) == lower(ch) : (unsigned char)pat[q] == ch)
-							match = 1;
-						q++;
-					}
-				}
-				np = q < plen ? q + 1 : q; /* past ']' (an unclosed class runs to the end) */
-				ok = neg ? !match : match;
-			} else {
-				size_t q = p;
-				if (pat[q] == '\\' && q + 1 < plen)
-					q++;
-				ok = nocase ? lower((unsigned char)pat[q]) == lower(ch) : (unsigned char)pat[q] == ch;
-				np = q + 1;
-			}
-		}
-		if (ok) {
-			p = np;
-			i++;
-		} else if (star_p != (size_t)-1) {
-			p = star_p;
-			i = ++star_i;
-		} else {
-			return 0;
-		}
-	}
-	while (p < plen && pat[p] == '*')
-		p++;
-	return p == plen;
 }

@@ -89,6 +89,20 @@ void configUsage(FILE *out);
 
 /* ------------------------------------------------------------- clients */
 struct worker;
+struct client;
+
+/*
+ * A command whose work depends on the data (KEYS over a million keys) runs as a
+ * job: its worker runs it in slices of about JOB_SLICE_US between its other
+ * clients, and the client's later pipelined commands wait until it is done.
+ * step returns 1 when the job has replied and is finished; free releases it
+ * (also when the client is closed or the server stops mid-job).
+ */
+typedef struct clientJob {
+	int  (*step)(struct client *c, struct clientJob *job, int64_t deadline_us);
+	void (*free)(struct clientJob *job);
+} clientJob;
+#define JOB_SLICE_US 2000
 
 typedef struct mailMsg {
 	struct mailMsg *next;
@@ -136,6 +150,7 @@ typedef struct client {
 	mailMsg        *mbox_head, *mbox_tail;
 	size_t         mbox_bytes;
 	_Atomic int    mbox_overflow;
+	clientJob     *job;         /* the command still running (owner thread only) */
 	int            dead;        /* guarded by the registry lock: no more deliveries */
 	int            mail_pending; /* guarded by the worker's lock: in w->mail_clients */
 } client;
@@ -152,6 +167,8 @@ typedef struct worker {
 	client       **mail_clients;   /* clients with new mail */
 	size_t         nmail, capmail;
 	client        *clients;        /* list head; links change under lock */
+	client       **busy;           /* clients with a job (owner thread only) */
+	size_t         nbusy, capbusy;
 	struct epoll_event *cur_evs;   /* the batch being handled (clientFree skips freed) */
 	int            cur_i, cur_n;
 	_Atomic size_t nclients;
@@ -330,14 +347,20 @@ void pubsubNotifyGeneric(client *c, const void *key, size_t klen, const char *ev
 void pubsubDrainMailbox(client *c);
 size_t pubsubNumChannels(void);
 size_t pubsubNumPatterns(void);
-/* Glob match, Redis stringmatchlen semantics. */
-int stringMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 /* ------------------------------------------------------------- networking.c */
 int  workersStart(int n);
-void workersStop(void);
+/*
+ * Stop the workers: each flushes its replies and closes its clients.  Returns
+ * how many are still busy in one command after wait_ms (they are not joined).
+ */
+int  workersStop(int64_t wait_ms);
 void workerAddClient(int fd);
 void workerNotifyMail(client *c);
+/* Start job for c (the current command's reply comes from it); 0, or -1 out of memory. */
+int  clientStartJob(client *c, clientJob *job);
+/* Monotonic microseconds, for job slices and deadlines. */
+int64_t ustime_mono(void);
 /* Close every client whose last interaction is older than timeout seconds. */
 void workersCheckIdle(void);
 void clientListAppend(replyBuf *rb);   /* CLIENT LIST lines for every client */
@@ -353,6 +376,14 @@ void persistWaitBgsave(void);
 /* From the main timer: kv_tick, autosave. */
 void persistTick(void);
 void persistSnapshotPath(char *out, size_t outlen);
+
+/* ------------------------------------------------------------- util.c */
+/*
+ * Redis glob match through the engine's one matcher (kv_glob_match), plus
+ * Redis's one quirk that the engine does not share: no pattern, not even "*",
+ * matches the empty string.  nocase: ASCII letters match either case.
+ */
+int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 /* ------------------------------------------------------------- main.c */
 void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

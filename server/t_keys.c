@@ -2,6 +2,8 @@
  * t_keys.c -- generic key commands: DEL/UNLINK, EXISTS, TYPE, RENAME(NX), KEYS,
  * SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL.
  *
+ * KEYS and SCAN run as jobs in slices (see below and networking.c).
+ *
  * Every value is a Redis string here, so TYPE answers "string" or "none" and
  * SCAN's TYPE filter keeps all keys for "string" and none for other types.
  */
@@ -81,49 +83,184 @@ void renamenxCommand(client *c, int argc, const char **argv, const size_t *lens)
 	renameGenericCommand(c, argv, lens, 1);
 }
 
-/* Keys collected for one reply: encoded into a side buffer, counted. */
-typedef struct keyCollector {
-	replyBuf rb;
-	long long n;
-} keyCollector;
+/*
+ * KEYS and SCAN run as a job (networking.c), so neither a million keys nor a
+ * costly pattern holds the worker's other clients for more than a slice:
+ *   - kv_scan steps of SCAN_STEP buckets copy the keys out (no engine lock is
+ *     held after it returns);
+ *   - the pattern is matched here, with the engine's matcher, key by key, and
+ *     the slice's deadline is checked between keys (one key costs O(pattern *
+ *     key) at worst);
+ *   - a job that finishes within its first slice replies at once, without
+ *     ever being queued (the common small SCAN).
+ * KEYS is a SCAN from cursor 0 with no COUNT limit that replies with the keys
+ * alone.
+ */
+#define SCAN_STEP 256
 
-static int collectKey(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
-                      int type, int64_t expires_at)
+typedef struct scanJob {
+	clientJob base;       /* must be first */
+	int       keys;       /* KEYS: no cursor, no COUNT */
+	int       type_none;  /* SCAN TYPE other than string: no key qualifies */
+	uint64_t  cursor;
+	size_t    left;       /* SCAN: buckets still to examine (COUNT) */
+	int       scanned;    /* the scan is over (cursor back at 0, or COUNT used up) */
+	replyBuf  out;        /* matching keys, encoded */
+	long long n;
+	char     *pend;       /* keys of the last step, not yet matched: u32 len, bytes */
+	size_t    pend_len, pend_cap, pend_pos;
+	int       all;        /* no pattern: every key matches */
+	size_t    plen;
+	char      pat[];      /* a copy: the query buffer moves while the job runs */
+} scanJob;
+
+static int pendKey(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                   int type, int64_t expires_at)
 {
 	(void)val; (void)vlen; (void)type; (void)expires_at;
-	keyCollector *kc = ctx;
-	addReplyBulk(&kc->rb, key, klen);
-	kc->n++;
-	return kc->rb.oom ? 1 : 0;
+	scanJob *j = ctx;
+	if (j->all) {
+		addReplyBulk(&j->out, key, klen);
+		j->n++;
+		return j->out.oom ? 1 : 0;
+	}
+	uint32_t kl = (uint32_t)klen;
+	if (j->pend_len + sizeof(kl) + klen > j->pend_cap) {
+		size_t ncap = j->pend_cap ? j->pend_cap * 2 : 4096;
+		while (ncap < j->pend_len + sizeof(kl) + klen)
+			ncap *= 2;
+		char *n = realloc(j->pend, ncap);
+		if (n == NULL)
+			return 1;
+		j->pend = n;
+		j->pend_cap = ncap;
+	}
+	memcpy(j->pend + j->pend_len, &kl, sizeof(kl));
+	memcpy(j->pend + j->pend_len + sizeof(kl), key, klen);
+	j->pend_len += sizeof(kl) + klen;
+	return 0;
 }
 
-/* KEYS pattern: a whole scan with the engine's glob filter. */
+/* Match pending keys until they run out (1) or the deadline passes (0). */
+static int matchPending(scanJob *j, int64_t deadline_us)
+{
+	size_t since_check = 0;
+	while (j->pend_pos < j->pend_len) {
+		uint32_t kl;
+		memcpy(&kl, j->pend + j->pend_pos, sizeof(kl));
+		const char *key = j->pend + j->pend_pos + sizeof(kl);
+		j->pend_pos += sizeof(kl) + kl;
+		if (globMatch(j->pat, j->plen, key, kl, 0)) {
+			addReplyBulk(&j->out, key, kl);
+			j->n++;
+		}
+		/* a clock read per 64 short keys, or after any long match */
+		since_check += 1 + (size_t)kl * j->plen / 4096;
+		if (since_check >= 64) {
+			since_check = 0;
+			if (ustime_mono() >= deadline_us)
+				return j->pend_pos == j->pend_len;
+		}
+	}
+	return 1;
+}
+
+static void scanJobReply(client *c, scanJob *j)
+{
+	if (!j->keys) {
+		addReplyArrayLen(&c->rb, 2);
+		addReplyBulkFormat(&c->rb, "%llu", (unsigned long long)j->cursor);
+		if (j->type_none) {
+			addReplyArrayLen(&c->rb, 0);
+			return;
+		}
+	}
+	addReplyArrayLen(&c->rb, j->n);
+	addReplyRaw(&c->rb, j->out.buf, j->out.len);
+}
+
+static int scanJobStep(client *c, clientJob *base, int64_t deadline_us)
+{
+	scanJob *j = (scanJob *)base;
+	kv_scan_opts o;
+	memset(&o, 0, sizeof(o));
+	for (;;) {
+		if (!matchPending(j, deadline_us))
+			return 0;
+		if (j->out.oom) {
+			replyKvError(c, KV_ENOMEM);
+			return 1;
+		}
+		if (j->scanned) {
+			scanJobReply(c, j);
+			return 1;
+		}
+		if (ustime_mono() >= deadline_us)
+			return 0;
+		j->pend_len = j->pend_pos = 0;
+		o.count = j->keys || j->left > SCAN_STEP ? SCAN_STEP : j->left;
+		int rc = kv_scan(c->db, &j->cursor, &o, pendKey, j);
+		if (rc != KV_OK) {
+			replyKvError(c, rc == 1 ? KV_ENOMEM : rc); /* 1: pendKey out of memory */
+			return 1;
+		}
+		if (!j->keys)
+			j->left -= o.count;
+		j->scanned = j->cursor == 0 || (!j->keys && j->left == 0);
+	}
+}
+
+static void scanJobFree(clientJob *base)
+{
+	scanJob *j = (scanJob *)base;
+	replyFree(&j->out);
+	free(j->pend);
+	free(j);
+}
+
+static scanJob *scanJobNew(client *c, const char *pat, size_t plen)
+{
+	scanJob *j = malloc(sizeof(*j) + plen + 1);
+	if (j == NULL)
+		return NULL;
+	memset(j, 0, sizeof(*j));
+	j->base.step = scanJobStep;
+	j->base.free = scanJobFree;
+	replyInit(&j->out);
+	j->out.resp = c->rb.resp;
+	/* "*" alone takes every key without matching, as Redis's allkeys */
+	j->all = pat == NULL || (plen == 1 && pat[0] == '*');
+	if (!j->all)
+		memcpy(j->pat, pat, plen);
+	j->pat[j->all ? 0 : plen] = '\0';
+	j->plen = j->all ? 0 : plen;
+	return j;
+}
+
+/* Run j's first slice now; queue it if it did not finish. */
+static void scanJobStart(client *c, scanJob *j)
+{
+	if (scanJobStep(c, &j->base, ustime_mono() + JOB_SLICE_US)) {
+		scanJobFree(&j->base);
+		return;
+	}
+	if (clientStartJob(c, &j->base) != 0) {
+		scanJobFree(&j->base);
+		replyKvError(c, KV_ENOMEM);
+	}
+}
+
+/* KEYS pattern */
 void keysCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
-	keyCollector kc;
-	replyInit(&kc.rb);
-	kc.n = 0;
-	kv_scan_opts o;
-	memset(&o, 0, sizeof(o));
-	int all = lens[1] == 1 && argv[1][0] == '*';
-	if (!all) {
-		o.match = argv[1];
-		o.match_len = lens[1];
+	scanJob *j = scanJobNew(c, argv[1], lens[1]);
+	if (j == NULL) {
+		replyKvError(c, KV_ENOMEM);
+		return;
 	}
-	o.count = 1000;
-	uint64_t cursor = 0;
-	int rc;
-	do {
-		rc = kv_scan(c->db, &cursor, &o, collectKey, &kc);
-	} while (rc == KV_OK && cursor != 0);
-	if (rc != KV_OK || kc.rb.oom) {
-		replyKvError(c, rc != KV_OK && rc != 1 ? rc : KV_ENOMEM);
-	} else {
-		addReplyArrayLen(&c->rb, kc.n);
-		addReplyRaw(&c->rb, kc.rb.buf, kc.rb.len);
-	}
-	replyFree(&kc.rb);
+	j->keys = 1;
+	scanJobStart(c, j);
 }
 
 /* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] */
@@ -143,9 +280,9 @@ void scanCommand(client *c, int argc, const char **argv, const size_t *lens)
 		}
 		cursor = cursor * 10 + d;
 	}
-	kv_scan_opts o;
-	memset(&o, 0, sizeof(o));
-	o.count = 10;
+	size_t count = 10;
+	const char *match = NULL;
+	size_t match_len = 0;
 	int type_none = 0;
 	for (int j = 2; j < argc; j += 2) {
 		if (j + 1 >= argc) {
@@ -160,11 +297,10 @@ void scanCommand(client *c, int argc, const char **argv, const size_t *lens)
 				replySyntax(c);
 				return;
 			}
-			o.count = (size_t)cnt;
+			count = (size_t)cnt;
 		} else if (argEq(argv[j], lens[j], "match")) {
-			int all = lens[j + 1] == 1 && argv[j + 1][0] == '*';
-			o.match = all ? NULL : argv[j + 1];
-			o.match_len = all ? 0 : lens[j + 1];
+			match = argv[j + 1];
+			match_len = lens[j + 1];
 		} else if (argEq(argv[j], lens[j], "type")) {
 			type_none = !argEq(argv[j + 1], lens[j + 1], "string");
 		} else {
@@ -172,24 +308,15 @@ void scanCommand(client *c, int argc, const char **argv, const size_t *lens)
 			return;
 		}
 	}
-	keyCollector kc;
-	replyInit(&kc.rb);
-	kc.n = 0;
-	int rc = kv_scan(c->db, &cursor, &o, collectKey, &kc);
-	if (rc != KV_OK || kc.rb.oom) {
-		replyKvError(c, rc != KV_OK && rc != 1 ? rc : KV_ENOMEM);
-		replyFree(&kc.rb);
+	scanJob *j = scanJobNew(c, match, match_len);
+	if (j == NULL) {
+		replyKvError(c, KV_ENOMEM);
 		return;
 	}
-	addReplyArrayLen(&c->rb, 2);
-	addReplyBulkFormat(&c->rb, "%llu", (unsigned long long)cursor);
-	if (type_none) {
-		addReplyArrayLen(&c->rb, 0);
-	} else {
-		addReplyArrayLen(&c->rb, kc.n);
-		addReplyRaw(&c->rb, kc.rb.buf, kc.rb.len);
-	}
-	replyFree(&kc.rb);
+	j->cursor = cursor;
+	j->left = count;
+	j->type_none = type_none;
+	scanJobStart(c, j);
 }
 
 /* RANDOMKEY */

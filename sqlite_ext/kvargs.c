@@ -13,9 +13,10 @@
  *   A value is either a bare word (everything up to the end, trailing blanks
  *   removed) or a string in '...' or "..." in which a doubled quote stands for
  *   one quote; nothing may follow the closing quote.  Numbers are checked for
- *   overflow before they are stored.  Range checks that depend on the engine
- *   (shard count, namespace name characters) are left to the engine, which
- *   reports them with its own error text.
+ *   overflow before they are stored, and 0 is refused where the engine would
+ *   read it as "default" (shards, max_key_size, max_value_size).  Other range
+ *   checks that depend on the engine (shard count limit, namespace name
+ *   characters) are left to the engine, which reports them with its own text.
  *
  *   The parser never allocates except for the snapshot path, so a failure
  *   leaves nothing behind.
@@ -301,6 +302,12 @@ static int store_option(const struct kvarg_option *o, const char *v, size_t n, k
 		}
 		if ((o->kind == K_COUNT32 || o->kind == K_SIZE32) && u > UINT32_MAX) {
 			set_err(err, errlen, "value for %s is too large: \"%.60s\"", o->name, v);
+			return -1;
+		}
+		/* the engine reads 0 as "default" for these: refuse it, never
+		 * silently turn shards=0 into 16 */
+		if (u == 0 && (o->bit & (KVARG_SHARDS | KVARG_MAX_KEY_SIZE | KVARG_MAX_VALUE_SIZE))) {
+			set_err(err, errlen, "invalid value for %s: \"%.60s\" (must be at least 1)", o->name, v);
 			return -1;
 		}
 		if (o->bit == KVARG_SHARDS)

@@ -18,6 +18,7 @@
  *     SELECT kv_flush('cache'), kv_drop('cache');
  *     SELECT * FROM kv_namespaces();
  *     SELECT key, value, expires_at FROM kv_scan('cache', 'user:');
+ *     SELECT key FROM kv_keys('cache', 'user:*:[0-9]');  -- Redis glob (KEYS)
  *     SELECT shardkv_version();
  *
  * HOW IT WORKS
@@ -41,7 +42,6 @@
  */
 #include "shardkv_sqlite.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +81,21 @@ static void fn_kv_error(sqlite3_context *ctx, int rc)
 	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
 }
 
+/* Namespace name argument; on failure the error result is set and -1 returned. */
+static int fn_name_arg(sqlite3_context *ctx, sqlite3_value *v, const char **name)
+{
+	switch (kvsql_cstr(v, name)) {
+	case 0:
+		return 0;
+	case -1:
+		fn_error(ctx, "%s(): namespace must not be NULL", fn_name(ctx));
+		return -1;
+	default:
+		fn_error(ctx, "%s(): namespace name must not contain NUL bytes", fn_name(ctx));
+		return -1;
+	}
+}
+
 /*
  * Namespace handle for argument v (cached per statement with auxdata).  On
  * failure the error result is set and NULL returned.
@@ -93,11 +108,8 @@ static kv_ns *fn_ns(sqlite3_context *ctx, sqlite3_value *v, int create)
 
 	if (ns != NULL)
 		return ns;
-	name = (const char *)sqlite3_value_text(v);
-	if (name == NULL) {
-		fn_error(ctx, "%s(): namespace must not be NULL", fn_name(ctx));
+	if (fn_name_arg(ctx, v, &name) != 0)
 		return NULL;
-	}
 	rc = shardkv_ns(name, create, NULL, &ns, NULL);
 	if (rc != KV_OK) {
 		fn_error(ctx, "%s(): namespace \"%.80s\": %s", fn_name(ctx), name, shardkv_errstr(rc));
@@ -117,22 +129,34 @@ static int fn_key(sqlite3_context *ctx, sqlite3_value *v, kvsql_val *k)
 	return 0;
 }
 
-/* Optional TTL argument (seconds) as an absolute expiry or KV_EXPIRE_DEFAULT. */
+/* A seconds argument as an absolute expiry; on failure the error result is set and -1 returned. */
+static int fn_seconds(sqlite3_context *ctx, sqlite3_value *v, const char *what, const char *nan_msg,
+                      int64_t *out)
+{
+	switch (kvsql_ttl_expiry(v, out)) {
+	case 0:
+		return 0;
+	case KVSQL_TTL_NAN:
+		fn_error(ctx, "%s(): %s", fn_name(ctx), nan_msg);
+		return -1;
+	default:
+		fn_error(ctx, "%s(): %s is out of range (the latest expiry is 9999-12-31)", fn_name(ctx), what);
+		return -1;
+	}
+}
+
+/* Optional TTL argument (seconds, > 0) as an absolute expiry or KV_EXPIRE_DEFAULT. */
 static int fn_ttl(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, int64_t *out)
 {
-	double d;
-	int    t;
-
 	*out = KV_EXPIRE_DEFAULT;
 	if (argc <= i || sqlite3_value_type(argv[i]) == SQLITE_NULL)
 		return 0;
-	t = sqlite3_value_numeric_type(argv[i]);
-	d = sqlite3_value_double(argv[i]);
-	if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d > 0) || d > 9.0e15) {
+	if (fn_seconds(ctx, argv[i], "ttl", "ttl must be a positive number of seconds", out) != 0)
+		return -1;
+	if (!(sqlite3_value_double(argv[i]) > 0)) {
 		fn_error(ctx, "%s(): ttl must be a positive number of seconds", fn_name(ctx));
 		return -1;
 	}
-	*out = kv_now_ms() + (int64_t)(d * 1000.0 + 0.5);
 	return 0;
 }
 
@@ -294,7 +318,7 @@ static void kvExpireFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	kv_ns    *ns;
 	kvsql_val k;
-	int       rc, t;
+	int       rc;
 
 	(void)argc;
 	if (fn_key(ctx, argv[1], &k) != 0)
@@ -305,15 +329,12 @@ static void kvExpireFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (sqlite3_value_type(argv[2]) == SQLITE_NULL) {
 		rc = kv_persist(ns, k.data, k.len);
 	} else {
-		double d = sqlite3_value_double(argv[2]);
+		int64_t at;
 
-		t = sqlite3_value_numeric_type(argv[2]);
-		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !isfinite(d) || fabs(d) > 9.0e15) {
-			fn_error(ctx, "kv_expire(): seconds must be a number");
-			return;
-		}
 		/* zero or negative seconds: a time at or before now deletes the key */
-		rc = kv_expire(ns, k.data, k.len, kv_now_ms() + (int64_t)(d * 1000.0), 0);
+		if (fn_seconds(ctx, argv[2], "seconds", "seconds must be a number", &at) != 0)
+			return;
+		rc = kv_expire(ns, k.data, k.len, at, 0);
 	}
 	if (rc == KV_OK || rc == KV_NOTFOUND || rc == KV_UNCHANGED)
 		sqlite3_result_int(ctx, rc == KV_OK);
@@ -343,18 +364,24 @@ static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	else if (t == 0)
 		sqlite3_result_int(ctx, -1);
 	else
-		sqlite3_result_int64(ctx, kvsql_ttl_seconds(t, kv_now_ms()));
+		sqlite3_result_int64(ctx, kv_ttl_remaining(t, kv_now_ms(), 1000));
 }
 
 /* kv_save(ns, file) / kv_load(ns, file); ns NULL means every namespace. */
 static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
 {
-	const char *ns = (const char *)sqlite3_value_text(argv[0]);
-	const char *path = (const char *)sqlite3_value_text(argv[1]);
+	const char *ns = NULL, *path;
 	kv_error    err;
 	int         rc;
 
-	if (path == NULL || path[0] == '\0') {
+	if (sqlite3_value_type(argv[0]) != SQLITE_NULL && fn_name_arg(ctx, argv[0], &ns) != 0)
+		return;
+	rc = kvsql_cstr(argv[1], &path);
+	if (rc == -2) {
+		fn_error(ctx, "%s(): file name must not contain NUL bytes", fn_name(ctx));
+		return;
+	}
+	if (rc != 0 || path[0] == '\0') {
 		fn_error(ctx, "%s(): file name must not be NULL or empty", fn_name(ctx));
 		return;
 	}
@@ -443,14 +470,12 @@ static void kvFlushFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static void kvDropFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	const char *name = (const char *)sqlite3_value_text(argv[0]);
+	const char *name;
 	int         rc;
 
 	(void)argc;
-	if (name == NULL) {
-		fn_error(ctx, "kv_drop(): namespace must not be NULL");
+	if (fn_name_arg(ctx, argv[0], &name) != 0)
 		return;
-	}
 	rc = kv_ns_drop(shardkv_env(), name);
 	if (rc == KV_OK)
 		sqlite3_result_int(ctx, 1);
@@ -652,13 +677,24 @@ static sqlite3_module nslistModule = {
 	/* xShadowName */ 0
 };
 
-/* ================================================= kv_scan(ns, prefix) */
+/* ======================================== kv_scan(ns, prefix), kv_keys(ns, pattern) */
+
+/*
+ * One module serves both: kv_keys (pAux non-NULL) takes a Redis glob pattern
+ * (the engine's kv_glob_match, through kv_scan's MATCH) where kv_scan takes a
+ * prefix.  Both return key, value and expires_at.
+ */
 
 #define SCANCOL_KEY        0
 #define SCANCOL_VALUE      1
 #define SCANCOL_EXPIRES_AT 2
 #define SCANCOL_NS         3 /* hidden: first argument */
-#define SCANCOL_PREFIX     4 /* hidden: second argument */
+#define SCANCOL_FILTER     4 /* hidden: second argument, prefix or pattern */
+
+typedef struct scan_vtab {
+	sqlite3_vtab base;          /* Base class.  Must be first */
+	int          glob;          /* kv_keys: the filter is a glob pattern */
+} scan_vtab;
 
 typedef struct scan_cursor {
 	sqlite3_vtab_cursor base;   /* Base class.  Must be first */
@@ -668,23 +704,24 @@ typedef struct scan_cursor {
 	uint64_t            cursor;
 	int                 more;   /* engine scan not finished */
 	int                 values; /* value column is read */
-	char               *prefix;
-	size_t              prefix_len;
+	char               *filter; /* prefix (kv_scan) or pattern (kv_keys) */
+	size_t              filter_len;
 	sqlite3_int64       rowid;
 } scan_cursor;
 
 static int kvscanConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
                          sqlite3_vtab **ppVtab, char **pzErr)
 {
-	sqlite3_vtab *p;
-	int           rc;
+	scan_vtab *p;
+	int        rc;
 
-	(void)pAux;
 	(void)argc;
 	(void)argv;
 	(void)pzErr;
-	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key, value, expires_at INTEGER, "
-	                              "ns HIDDEN, prefix HIDDEN)");
+	rc = sqlite3_declare_vtab(db, pAux ? "CREATE TABLE x(key, value, expires_at INTEGER, "
+	                                     "ns HIDDEN, pattern HIDDEN)"
+	                                   : "CREATE TABLE x(key, value, expires_at INTEGER, "
+	                                     "ns HIDDEN, prefix HIDDEN)");
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
@@ -692,14 +729,15 @@ static int kvscanConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	if (p == NULL)
 		return SQLITE_NOMEM;
 	memset(p, 0, sizeof(*p));
-	*ppVtab = p;
+	p->glob = pAux != NULL;
+	*ppVtab = &p->base;
 	return SQLITE_OK;
 }
 
 /*
  * The arguments arrive as equality constraints on the hidden columns; both
- * must be passed to xFilter (argvIndex 1 = ns, 2 = prefix).  idxNum bit 1:
- * ns given; bit 2: prefix given; bit 4: values read.
+ * must be passed to xFilter (argvIndex 1 = ns, 2 = prefix or pattern).
+ * idxNum bit 1: ns given; bit 2: filter given; bit 4: values read.
  */
 static int kvscanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 {
@@ -716,7 +754,7 @@ static int kvscanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 				unusableNs = 1;
 			else
 				iNs = i;
-		} else if (c->iColumn == SCANCOL_PREFIX && c->usable) {
+		} else if (c->iColumn == SCANCOL_FILTER && c->usable) {
 			iPrefix = i;
 		}
 	}
@@ -757,15 +795,27 @@ static int kvscanClose(sqlite3_vtab_cursor *cur)
 	scan_cursor *c = (scan_cursor *)cur;
 
 	kvrows_free(&c->rows);
-	sqlite3_free(c->prefix);
+	sqlite3_free(c->filter);
 	sqlite3_free(c);
 	return SQLITE_OK;
 }
 
-static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, const char *zArg)
+static const char *kvscan_name(sqlite3_vtab_cursor *cur)
 {
+	return ((scan_vtab *)cur->pVtab)->glob ? "kv_keys" : "kv_scan";
+}
+
+static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, ...)
+{
+	va_list ap;
+
 	sqlite3_free(cur->pVtab->zErrMsg);
-	cur->pVtab->zErrMsg = sqlite3_mprintf(zFmt, zArg);
+	va_start(ap, zFmt);
+	cur->pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+	va_end(ap);
 }
 
 static int kvscan_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
@@ -784,8 +834,13 @@ static int kvscan_fill(sqlite3_vtab_cursor *cur)
 	kv_scan_opts opts;
 
 	memset(&opts, 0, sizeof(opts));
-	opts.prefix = c->prefix_len ? c->prefix : NULL;
-	opts.prefix_len = c->prefix_len;
+	if (((scan_vtab *)cur->pVtab)->glob) {
+		opts.match = c->filter; /* NULL: no pattern given, every key */
+		opts.match_len = c->filter_len;
+	} else {
+		opts.prefix = c->filter_len ? c->filter : NULL;
+		opts.prefix_len = c->filter_len;
+	}
 	opts.count = 256;
 	opts.values = c->values;
 	kvrows_reset(&c->rows);
@@ -796,7 +851,7 @@ static int kvscan_fill(sqlite3_vtab_cursor *cur)
 		if (rc == SQLITE_NOMEM)
 			return SQLITE_NOMEM;
 		if (rc != KV_OK) {
-			kvscan_error(cur, "kv_scan(): %s", shardkv_errstr(rc));
+			kvscan_error(cur, "%s(): %s", kvscan_name(cur), shardkv_errstr(rc));
 			return shardkv_sqlite_rc(rc);
 		}
 		if (c->cursor == 0)
@@ -815,36 +870,38 @@ static int kvscanFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
 	(void)idxStr;
 	(void)argc;
 	kvrows_reset(&c->rows);
-	sqlite3_free(c->prefix);
-	c->prefix = NULL;
-	c->prefix_len = 0;
+	sqlite3_free(c->filter);
+	c->filter = NULL;
+	c->filter_len = 0;
 	c->more = 0;
 	c->i = 0;
 	c->rowid = 0;
 	c->cursor = 0;
 	c->values = (idxNum & 4) != 0;
-	if (!(idxNum & 1) || (name = (const char *)sqlite3_value_text(argv[0])) == NULL) {
-		kvscan_error(cur, "%s", "first argument to kv_scan() (the namespace) missing or NULL");
+	rc = (idxNum & 1) ? kvsql_cstr(argv[0], &name) : -1;
+	if (rc == -2) {
+		kvscan_error(cur, "%s(): namespace name must not contain NUL bytes", kvscan_name(cur));
+		return SQLITE_ERROR;
+	}
+	if (rc != 0) {
+		kvscan_error(cur, "first argument to %s() (the namespace) missing or NULL", kvscan_name(cur));
 		return SQLITE_ERROR;
 	}
 	rc = shardkv_ns(name, 0, NULL, &c->ns, NULL);
 	if (rc != KV_OK) {
-		sqlite3_free(cur->pVtab->zErrMsg);
-		cur->pVtab->zErrMsg = sqlite3_mprintf("kv_scan(): namespace \"%.80s\": %s", name,
-		                                      shardkv_errstr(rc));
+		kvscan_error(cur, "%s(): namespace \"%.80s\": %s", kvscan_name(cur), name, shardkv_errstr(rc));
 		return shardkv_sqlite_rc(rc);
 	}
 	if ((idxNum & 2) && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
 		kvsql_val pv;
 
-		kvsql_from_value(argv[1], &pv);
-		if (pv.len > 0) {
-			c->prefix = sqlite3_malloc64(pv.len);
-			if (c->prefix == NULL)
-				return SQLITE_NOMEM;
-			memcpy(c->prefix, pv.data, pv.len);
-			c->prefix_len = pv.len;
-		}
+		/* an empty pattern is kept: it matches only the empty key, as in Redis */
+		kvsql_key(argv[1], &pv);
+		c->filter = sqlite3_malloc64(pv.len + 1);
+		if (c->filter == NULL)
+			return SQLITE_NOMEM;
+		memcpy(c->filter, pv.data, pv.len);
+		c->filter_len = pv.len;
 	}
 	c->more = 1;
 	return kvscan_fill(cur);
@@ -886,9 +943,9 @@ static int kvscanColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 	case SCANCOL_NS:
 		sqlite3_result_text(ctx, kv_ns_name(c->ns), -1, SQLITE_TRANSIENT);
 		break;
-	case SCANCOL_PREFIX:
-		if (c->prefix_len)
-			sqlite3_result_text(ctx, c->prefix, (int)c->prefix_len, SQLITE_TRANSIENT);
+	case SCANCOL_FILTER:
+		if (c->filter != NULL)
+			sqlite3_result_text(ctx, c->filter, (int)c->filter_len, SQLITE_TRANSIENT);
 		break;
 	default:
 		break;
@@ -933,45 +990,63 @@ static sqlite3_module kvscanModule = {
 
 /* ================================================= registration */
 
+/*
+ * Every function is SQLITE_DIRECTONLY.  Up to SQLite 3.49 that flag is only
+ * enforced on calls the resolver marks as coming from the schema, and it marks
+ * only deterministic functions: a CHECK constraint in an attached, untrusted
+ * database could call a non-deterministic DIRECTONLY function (views,
+ * triggers, DEFAULT clauses and generated columns were refused).  The
+ * functions that touch files or whole namespaces are therefore also declared
+ * SQLITE_DETERMINISTIC, which makes SQLite refuse them in a CHECK constraint
+ * too.  They are idempotent, so the price is small: within one statement,
+ * SQLite may run a call with constant arguments once and reuse its result.
+ * The other functions cannot pay that price (kv_incr must run once per row);
+ * see "Security" in sqlite_ext/README.md.
+ */
+#define SCHEMA_SAFE SQLITE_DETERMINISTIC
+
 int shardkv_register_functions(sqlite3 *db)
 {
 	static const struct {
 		const char *name;
 		int         nArg;
 		void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+		int         flags;  /* SCHEMA_SAFE: see below */
 	} fns[] = {
-		{"kv_get",          2, kvGetFunc},
-		{"kv_set",          3, kvSetFunc},
-		{"kv_set",          4, kvSetFunc},
-		{"kv_add",          3, kvAddFunc},
-		{"kv_add",          4, kvAddFunc},
-		{"kv_replace",      3, kvReplaceFunc},
-		{"kv_replace",      4, kvReplaceFunc},
-		{"kv_delete",       2, kvDeleteFunc},
-		{"kv_exists",       2, kvExistsFunc},
-		{"kv_consume",      2, kvConsumeFunc},
-		{"kv_incr",         2, kvIncrFunc},
-		{"kv_incr",         3, kvIncrFunc},
-		{"kv_expire",       3, kvExpireFunc},
-		{"kv_ttl",          2, kvTtlFunc},
-		{"kv_save",         2, kvSaveFunc},
-		{"kv_load",         2, kvLoadFunc},
-		{"kv_stats",        1, kvStatsFunc},
-		{"kv_flush",        1, kvFlushFunc},
-		{"kv_drop",         1, kvDropFunc},
-		{"shardkv_version", 0, versionFunc},
+		{"kv_get",          2, kvGetFunc, 0},
+		{"kv_set",          3, kvSetFunc, 0},
+		{"kv_set",          4, kvSetFunc, 0},
+		{"kv_add",          3, kvAddFunc, 0},
+		{"kv_add",          4, kvAddFunc, 0},
+		{"kv_replace",      3, kvReplaceFunc, 0},
+		{"kv_replace",      4, kvReplaceFunc, 0},
+		{"kv_delete",       2, kvDeleteFunc, 0},
+		{"kv_exists",       2, kvExistsFunc, 0},
+		{"kv_consume",      2, kvConsumeFunc, 0},
+		{"kv_incr",         2, kvIncrFunc, 0},
+		{"kv_incr",         3, kvIncrFunc, 0},
+		{"kv_expire",       3, kvExpireFunc, 0},
+		{"kv_ttl",          2, kvTtlFunc, 0},
+		{"kv_save",         2, kvSaveFunc, SCHEMA_SAFE},
+		{"kv_load",         2, kvLoadFunc, SCHEMA_SAFE},
+		{"kv_stats",        1, kvStatsFunc, 0},
+		{"kv_flush",        1, kvFlushFunc, SCHEMA_SAFE},
+		{"kv_drop",         1, kvDropFunc, SCHEMA_SAFE},
+		{"shardkv_version", 0, versionFunc, 0},
 	};
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]) && rc == SQLITE_OK; i++)
 		rc = sqlite3_create_function_v2(db, fns[i].name, fns[i].nArg,
-		                                SQLITE_UTF8 | SQLITE_DIRECTONLY, (void *)fns[i].name,
-		                                fns[i].xFunc, NULL, NULL, NULL);
+		                                SQLITE_UTF8 | SQLITE_DIRECTONLY | fns[i].flags,
+		                                (void *)fns[i].name, fns[i].xFunc, NULL, NULL, NULL);
 #ifndef SQLITE_OMIT_VIRTUALTABLE
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_module(db, "kv_namespaces", &nslistModule, 0);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module(db, "kv_scan", &kvscanModule, 0);
+		rc = sqlite3_create_module(db, "kv_scan", &kvscanModule, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module(db, "kv_keys", &kvscanModule, (void *)"kv_keys");
 #endif
 	return rc;
 }

@@ -28,10 +28,11 @@
  * HOW IT WORKS
  *   Connecting attaches to the namespace, creating it with the table's options
  *   if this process does not have it yet (and then loading the snapshot file,
- *   if one is named and exists).  Attaching to an existing namespace applies
- *   the options the statement names (limits, TTL, eviction; a higher shard
- *   count resizes online).  DROP TABLE forgets the table, not the namespace:
- *   the namespace is shared by every connection of the process.
+ *   if one is named and exists).  Attaching to an existing namespace leaves
+ *   its configuration as it is: the options only configure a namespace the
+ *   table creates, so reading a schema never changes a live namespace.
+ *   DROP TABLE forgets the table, not the namespace: the namespace is shared
+ *   by every connection of the process.
  *
  *   Query planning (xBestIndex) offers one plan per call, best first:
  *     key = ?               unique direct lookup, cost 1, 1 row;
@@ -65,6 +66,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +100,7 @@ typedef struct kvvtab {
 	sqlite3     *db;
 	kv_ns       *ns;
 	char        *zTable;        /* table name, for constraint messages */
+	int          ns_given;      /* namespace= was declared (else the table's name) */
 	char        *zSnapshot;     /* snapshot path, or NULL */
 	uint32_t     max_key_size;  /* namespace limits cached at xBegin, to */
 	uint32_t     max_value_size;/* refuse a write at its statement */
@@ -133,7 +138,7 @@ static void kvvtab_error(kvvtab *p, const char *zFmt, ...)
 
 /* ---------------------------------------------------- connect / create */
 
-static int fill_config(const kvargs *a, kv_ns_config *cfg)
+static void fill_config(const kvargs *a, kv_ns_config *cfg)
 {
 	if (a->given & KVARG_SHARDS)
 		cfg->shards = a->shards;
@@ -149,28 +154,6 @@ static int fill_config(const kvargs *a, kv_ns_config *cfg)
 		cfg->max_value_size = a->max_value_size;
 	if (a->given & KVARG_EVICTION)
 		cfg->eviction = a->eviction;
-	return a->given & ~(KVARG_NAMESPACE | KVARG_SNAPSHOT);
-}
-
-/* Apply the options a statement names to a namespace that already exists. */
-static int reconfigure(kv_ns *ns, const kvargs *a, char **pzErr)
-{
-	kv_ns_stats st;
-	int         rc = kv_ns_stats_get(ns, &st);
-
-	if (rc == KV_OK) {
-		uint32_t cur_shards = st.config.shards;
-
-		fill_config(a, &st.config);
-		st.config.shards = cur_shards;
-		rc = kv_ns_configure(ns, &st.config);
-		if (rc == KV_OK && (a->given & KVARG_SHARDS) && a->shards > cur_shards)
-			rc = kv_ns_resize(ns, a->shards);
-	}
-	if (rc != KV_OK)
-		*pzErr = sqlite3_mprintf("cannot configure namespace \"%s\": %s", kv_ns_name(ns),
-		                         shardkv_errstr(rc));
-	return rc;
 }
 
 /* Load the snapshot into a namespace this connection just created. */
@@ -192,11 +175,50 @@ static int load_snapshot(const char *name, const char *path, char **pzErr)
 }
 
 /*
+ * A snapshot= path must work at every commit, so CREATE checks it once: it fits
+ * a path (with room for the save's temp-file suffix), its directory exists
+ * (a looping or missing directory fails here, not at each commit), and what is
+ * there already is a regular file.  xConnect checks only the length: a file or
+ * directory that went away meanwhile must not make the table unreadable.
+ */
+static int check_snapshot_path(const char *path, int at_create, char **pzErr)
+{
+	struct stat st;
+	const char *slash, *why;
+	char       *dir;
+	size_t      n = strlen(path);
+
+	if (n >= PATH_MAX - 64) {
+		*pzErr = sqlite3_mprintf("snapshot path is too long (%llu bytes, at most %d)", (unsigned long long)n,
+		                         PATH_MAX - 65);
+		return SQLITE_ERROR;
+	}
+	if (!at_create)
+		return SQLITE_OK;
+	slash = strrchr(path, '/');
+	dir = slash == NULL ? sqlite3_mprintf(".")
+	                    : sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (dir == NULL)
+		return SQLITE_NOMEM;
+	why = stat(dir, &st) != 0 ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
+	sqlite3_free(dir);
+	if (why != NULL) {
+		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": its directory: %s", path, why);
+		return SQLITE_ERROR;
+	}
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": not a regular file", path);
+		return SQLITE_ERROR;
+	}
+	return SQLITE_OK;
+}
+
+/*
  * xCreate and xConnect: argv[0] module, argv[1] database, argv[2] table name,
  * argv[3..] the options.
  */
-static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
-                         sqlite3_vtab **ppVtab, char **pzErr)
+static int kvvtabInit(sqlite3 *db, int at_create, int argc, const char *const *argv,
+                      sqlite3_vtab **ppVtab, char **pzErr)
 {
 	kvvtab      *p;
 	kvargs       a;
@@ -206,25 +228,29 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	const char  *name;
 	int          rc, created = 0;
 
-	(void)pAux;
 	*ppVtab = NULL;
 	if (kvargs_parse(argc - 3, argv + 3, &a, msg, sizeof(msg)) != 0) {
 		*pzErr = sqlite3_mprintf("%s", msg);
 		return SQLITE_ERROR;
+	}
+	if (a.snapshot != NULL && (rc = check_snapshot_path(a.snapshot, at_create, pzErr)) != SQLITE_OK) {
+		kvargs_free(&a);
+		return rc;
 	}
 	name = (a.given & KVARG_NAMESPACE) ? a.ns : argv[2];
 	kv_ns_config_init(&cfg);
 	fill_config(&a, &cfg);
 	rc = shardkv_ns(name, 1, &cfg, &ns, &created);
 	if (rc != KV_OK) {
-		*pzErr = sqlite3_mprintf("cannot open namespace \"%s\": %s", name, shardkv_errstr(rc));
+		*pzErr = sqlite3_mprintf("cannot open namespace \"%.80s\": %s", name, shardkv_errstr(rc));
 		kvargs_free(&a);
 		return shardkv_sqlite_rc(rc);
 	}
+	/* the options configure a namespace this table creates, never one that
+	 * exists: a schema (perhaps an attached, untrusted one) must not be able
+	 * to change a live namespace merely by being read */
 	if (created && a.snapshot != NULL)
 		rc = load_snapshot(name, a.snapshot, pzErr);
-	else if (!created && fill_config(&a, &cfg))
-		rc = reconfigure(ns, &a, pzErr);
 	if (rc != KV_OK) {
 		kvargs_free(&a);
 		return shardkv_sqlite_rc(rc);
@@ -248,6 +274,7 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	memset(p, 0, sizeof(*p));
 	p->db = db;
 	p->ns = ns;
+	p->ns_given = (a.given & KVARG_NAMESPACE) != 0;
 	p->zTable = sqlite3_mprintf("%s", argv[2]);
 	p->zSnapshot = a.snapshot ? sqlite3_mprintf("%s", a.snapshot) : NULL;
 	kvargs_free(&a);
@@ -261,16 +288,69 @@ static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	return SQLITE_OK;
 }
 
-/* xDisconnect and xDestroy: the namespace stays (it is shared by the process). */
+static int kvvtabCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                        sqlite3_vtab **ppVtab, char **pzErr)
+{
+	(void)pAux;
+	return kvvtabInit(db, 1, argc, argv, ppVtab, pzErr);
+}
+
+static int kvvtabConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                         sqlite3_vtab **ppVtab, char **pzErr)
+{
+	(void)pAux;
+	return kvvtabInit(db, 0, argc, argv, ppVtab, pzErr);
+}
+
+/* xDisconnect: the namespace stays (it is shared by the process). */
 static int kvvtabDisconnect(sqlite3_vtab *pVtab)
 {
 	kvvtab *p = (kvvtab *)pVtab;
 
 	kvtxn_free(&p->txn);
+	sqlite3_free(p->base.zErrMsg); /* set by a refused xDestroy, which SQLite does not import */
 	sqlite3_free(p->zTable);
 	sqlite3_free(p->zSnapshot);
 	sqlite3_free(p);
 	return SQLITE_OK;
+}
+
+/*
+ * xDestroy (DROP TABLE): the namespace stays, but the writes this connection
+ * buffered in the open transaction live in this object.  Freeing them would
+ * lose them at COMMIT (the namespace outlives the table), and applying them now
+ * would keep them after a ROLLBACK, so the drop is refused until the
+ * transaction ends.  SQLite reports only the code of a failed xDestroy
+ * ("database table is locked"), not the message.
+ */
+static int kvvtabDestroy(sqlite3_vtab *pVtab)
+{
+	kvvtab *p = (kvvtab *)pVtab;
+
+	if (p->txn.n > 0) {
+		kvvtab_error(p, "cannot drop kv table \"%s\" while it has uncommitted writes: "
+		                "commit or roll back first", p->zTable);
+		return SQLITE_LOCKED;
+	}
+	return kvvtabDisconnect(pVtab);
+}
+
+/*
+ * xRename.  A table without namespace= opens the namespace of its own name,
+ * and SQLite keeps the declaration's arguments as they are, so the renamed
+ * table would open another namespace and hide the data: refuse.  With
+ * namespace= the table keeps its namespace and may be renamed.
+ */
+static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew)
+{
+	kvvtab *p = (kvvtab *)pVtab;
+
+	if (p->ns_given)
+		return SQLITE_OK;
+	kvvtab_error(p, "cannot rename kv table \"%s\" to \"%s\": its namespace is its name, so the "
+	                "renamed table would open namespace \"%s\"; create the new table with "
+	                "namespace='%s' instead", p->zTable, zNew, zNew, kv_ns_name(p->ns));
+	return SQLITE_ERROR;
 }
 
 /* ------------------------------------------------------------ planning */
@@ -297,6 +377,11 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 		const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
 
 		if (!c->usable || c->iColumn != KVCOL_KEY)
+			continue;
+		/* the engine compares bytes: under another collation (NOCASE, RTRIM)
+		 * =, IN and ranges mean something else, and SQLite must check them */
+		if (c->op != SQLITE_INDEX_CONSTRAINT_GLOB && c->op != SQLITE_INDEX_CONSTRAINT_LIKE &&
+		    sqlite3_stricmp(sqlite3_vtab_collation(pInfo, i), "BINARY") != 0)
 			continue;
 		switch (c->op) {
 		case SQLITE_INDEX_CONSTRAINT_EQ:
@@ -485,54 +570,106 @@ fail:
 	return shardkv_sqlite_rc(rc);
 }
 
+/* A key of an IN list, pointing into the list's row arena. */
+typedef struct in_key {
+	const char *key;
+	size_t      klen;
+} in_key;
+
+static int in_key_cmp(const void *a, const void *b)
+{
+	const in_key *x = a, *y = b;
+	size_t        n = x->klen < y->klen ? x->klen : y->klen;
+	int           d = n ? memcmp(x->key, y->key, n) : 0;
+
+	if (d != 0)
+		return d;
+	return (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/*
+ * The distinct byte strings of an IN list: 'a' and x'61' are one key, and
+ * must give one row.  NULLs, the empty key and keys longer than the
+ * namespace's max_key_size cannot exist, so they match nothing (as with =).
+ * On success *out (sqlite3_malloc) holds *n keys whose bytes live in *arena.
+ */
+static int in_list_keys(kvvtab *p, sqlite3_value *pList, kvrows *arena, in_key **out, size_t *n)
+{
+	sqlite3_value *v;
+	kv_ns_stats    st;
+	uint32_t       max_key = 0;
+	in_key        *keys;
+	size_t         m = 0;
+	int            rc;
+
+	*out = NULL;
+	*n = 0;
+	if (kv_ns_stats_get(p->ns, &st) == KV_OK)
+		max_key = st.config.max_key_size;
+	for (rc = sqlite3_vtab_in_first(pList, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(pList, &v)) {
+		kvsql_val k;
+
+		if (kvsql_key(v, &k) != 0 || k.len == 0 || (max_key && k.len > max_key))
+			continue;
+		rc = kvrows_add(arena, k.data, k.len, NULL, 0, 0, 0);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		return rc;
+	if (arena->n == 0)
+		return SQLITE_OK;
+	keys = sqlite3_malloc64(arena->n * sizeof(*keys));
+	if (keys == NULL)
+		return SQLITE_NOMEM;
+	for (size_t i = 0; i < arena->n; i++) {
+		keys[i].key = arena->arena + arena->rows[i].koff;
+		keys[i].klen = arena->rows[i].klen;
+	}
+	qsort(keys, arena->n, sizeof(*keys), in_key_cmp);
+	for (size_t i = 0; i < arena->n; i++)
+		if (m == 0 || in_key_cmp(&keys[m - 1], &keys[i]) != 0)
+			keys[m++] = keys[i];
+	*out = keys;
+	*n = m;
+	return SQLITE_OK;
+}
+
 /* key IN (...): every key of the list in one all-or-nothing (consistent) batch get. */
 static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 {
-	kvrows         keys;
-	sqlite3_value *v;
-	kv_op         *ops = NULL;
-	kv_buf         arena = KV_BUF_INIT;
-	kv_error       err;
-	size_t         nops = 0;
-	int            rc;
+	kvrows    list;
+	in_key   *keys = NULL;
+	kv_op    *ops = NULL;
+	kv_buf    arena = KV_BUF_INIT;
+	kv_error  err;
+	size_t    nkeys = 0, nops = 0;
+	int       rc;
 
-	memset(&keys, 0, sizeof(keys));
-	for (rc = sqlite3_vtab_in_first(pList, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(pList, &v)) {
-		kvsql_val k;
-		const kvtxn_ent *e;
-		int64_t t;
-
-		if (kvsql_key(v, &k) != 0)
-			continue; /* key = NULL matches nothing */
-		e = kvtxn_find(&p->txn, k.data, k.len);
-		if (e != NULL) {
-			if (ent_visible(p, e, &t))
-				rc = kvrows_add(&c->cur, k.data, k.len, e->val, e->vlen, e->type, t);
-			if (rc != SQLITE_OK)
-				goto done;
-			continue;
-		}
-		rc = kvrows_add(&keys, k.data, k.len, NULL, 0, 0, 0);
-		if (rc != SQLITE_OK)
-			goto done;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+	memset(&list, 0, sizeof(list));
+	rc = in_list_keys(p, pList, &list, &keys, &nkeys);
+	if (rc != SQLITE_OK || nkeys == 0)
 		goto done;
-	rc = SQLITE_OK;
-	if (keys.n == 0)
-		goto done;
-	ops = sqlite3_malloc64(keys.n * sizeof(*ops));
+	ops = sqlite3_malloc64(nkeys * sizeof(*ops));
 	if (ops == NULL) {
 		rc = SQLITE_NOMEM;
 		goto done;
 	}
-	for (size_t i = 0; i < keys.n; i++) {
+	for (size_t i = 0; i < nkeys; i++) {
+		const kvtxn_ent *e = kvtxn_find(&p->txn, keys[i].key, keys[i].klen);
+		int64_t          t;
+
+		if (e != NULL) { /* the connection's own buffered write wins */
+			if (ent_visible(p, e, &t))
+				rc = kvrows_add(&c->cur, keys[i].key, keys[i].klen, e->val, e->vlen, e->type, t);
+			if (rc != SQLITE_OK)
+				goto done;
+			continue;
+		}
 		memset(&ops[nops], 0, sizeof(ops[nops]));
-		if (keys.rows[i].klen == 0)
-			continue; /* the empty key cannot exist */
 		ops[nops].op = (c->idxNum & (NEED_VALUE | NEED_EXPIRY)) ? KV_OP_GET : KV_OP_EXISTS;
-		ops[nops].key = keys.arena + keys.rows[i].koff;
-		ops[nops].klen = keys.rows[i].klen;
+		ops[nops].key = keys[i].key;
+		ops[nops].klen = keys[i].klen;
 		nops++;
 	}
 	memset(&err, 0, sizeof(err));
@@ -543,7 +680,7 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 		goto done;
 	}
 	for (size_t i = 0; i < nops && rc == SQLITE_OK; i++) {
-		if (ops[i].status == KV_NOTFOUND || ops[i].status == KV_EKEYSIZE)
+		if (ops[i].status == KV_NOTFOUND)
 			continue;
 		if (ops[i].status != KV_OK) {
 			kvvtab_error(p, "%s", shardkv_errstr(ops[i].status));
@@ -559,7 +696,8 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 done:
 	kv_buf_free(shardkv_env(), &arena);
 	sqlite3_free(ops);
-	kvrows_free(&keys);
+	sqlite3_free(keys);
+	kvrows_free(&list);
 	return rc;
 }
 
@@ -615,7 +753,8 @@ static int collect_tail(kvvtab *p, kvcursor *c)
 
 		if (kvtxn_find(&p->txn, e->key, e->klen) != e)
 			continue; /* a later write of the key supersedes this one */
-		if (e->klen < c->prefix_len || memcmp(e->key, c->prefix, c->prefix_len) != 0)
+		if (c->prefix_len &&
+		    (e->klen < c->prefix_len || memcmp(e->key, c->prefix, c->prefix_len) != 0))
 			continue;
 		if (!ent_visible(p, e, &t))
 			continue;
@@ -796,7 +935,7 @@ static int kvvtabColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 		if (sqlite3_vtab_nochange(ctx))
 			break; /* UPDATE that does not set ttl: xUpdate sees "unchanged" */
 		if (row->expires_at != 0)
-			sqlite3_result_int64(ctx, kvsql_ttl_seconds(row->expires_at, kv_now_ms()));
+			sqlite3_result_int64(ctx, kv_ttl_remaining(row->expires_at, kv_now_ms(), 1000));
 		break;
 	case KVCOL_EXPIRES_AT:
 		if (sqlite3_vtab_nochange(ctx))
@@ -859,27 +998,29 @@ static int write_expiry(kvvtab *p, sqlite3_value *ttl, sqlite3_value *exp, int i
 	int exp_set = is_insert || !sqlite3_value_nochange(exp);
 
 	if (exp_set && sqlite3_value_type(exp) != SQLITE_NULL) {
-		int t = sqlite3_value_numeric_type(exp);
+		int    t = sqlite3_value_numeric_type(exp);
+		double d = sqlite3_value_double(exp);
 
-		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || sqlite3_value_double(exp) < 1 ||
-		    sqlite3_value_double(exp) > 9.2e18) {
-			kvvtab_error(p, "expires_at must be a time in ms since the Unix epoch");
+		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 1 && d < 9.2e18) ||
+		    kv_expiry_check(sqlite3_value_int64(exp)) != KV_OK) {
+			kvvtab_error(p, "expires_at must be a time in ms since the Unix epoch, "
+			                "at most 9999-12-31 (%lld)", (long long)KV_EXPIRES_MAX);
 			return SQLITE_MISMATCH;
 		}
 		*out = sqlite3_value_int64(exp);
 		return SQLITE_OK;
 	}
 	if (ttl_set && sqlite3_value_type(ttl) != SQLITE_NULL) {
-		int    t = sqlite3_value_numeric_type(ttl);
-		double d = sqlite3_value_double(ttl);
+		int rc = kvsql_ttl_expiry(ttl, out);
 
-		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d > 0) || d > 9.0e15) {
+		if (rc == KVSQL_TTL_RANGE) {
+			kvvtab_error(p, "ttl is out of range (the latest expiry is 9999-12-31)");
+			return SQLITE_MISMATCH;
+		}
+		if (rc != 0 || !(sqlite3_value_double(ttl) > 0)) {
 			kvvtab_error(p, "ttl must be a positive number of seconds");
 			return SQLITE_MISMATCH;
 		}
-		*out = kv_now_ms() + (int64_t)(d * 1000.0 + 0.5);
-		if (*out <= 0)
-			*out = 1;
 		return SQLITE_OK;
 	}
 	if (is_insert)
@@ -1113,11 +1254,11 @@ static int kvvtabRollbackTo(sqlite3_vtab *pVtab, int iSavepoint)
 
 static sqlite3_module kvvtabModule = {
 	/* iVersion    */ 2,
-	/* xCreate     */ kvvtabConnect,
+	/* xCreate     */ kvvtabCreate,
 	/* xConnect    */ kvvtabConnect,
 	/* xBestIndex  */ kvvtabBestIndex,
 	/* xDisconnect */ kvvtabDisconnect,
-	/* xDestroy    */ kvvtabDisconnect,
+	/* xDestroy    */ kvvtabDestroy,
 	/* xOpen       */ kvvtabOpen,
 	/* xClose      */ kvvtabClose,
 	/* xFilter     */ kvvtabFilter,
@@ -1131,7 +1272,7 @@ static sqlite3_module kvvtabModule = {
 	/* xCommit     */ kvvtabCommit,
 	/* xRollback   */ kvvtabRollback,
 	/* xFindMethod */ 0,
-	/* xRename     */ 0,
+	/* xRename     */ kvvtabRename,
 	/* xSavepoint  */ kvvtabSavepoint,
 	/* xRelease    */ kvvtabRelease,
 	/* xRollbackTo */ kvvtabRollbackTo,

@@ -47,6 +47,7 @@ SQLITE_EXTENSION_INIT1
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -87,9 +88,17 @@ static int env_init(char **pzErrMsg)
 		if (mem != NULL && *mem != '\0') {
 			uint64_t bytes;
 
-			if (kvargs_size(mem, strlen(mem), &bytes) != 0 || bytes > SIZE_MAX) {
+			if (kvargs_size(mem, strlen(mem), &bytes) != 0) {
 				if (pzErrMsg)
-					*pzErrMsg = sqlite3_mprintf("invalid SHARDKV_MEMORY value \"%s\"", mem);
+					*pzErrMsg = sqlite3_mprintf("invalid SHARDKV_MEMORY value \"%.60s\"", mem);
+				pthread_mutex_unlock(&g_mutex);
+				return KV_EINVAL;
+			}
+			if (bytes > KV_REGION_MAX) {
+				if (pzErrMsg)
+					*pzErrMsg = sqlite3_mprintf("SHARDKV_MEMORY value \"%.60s\" is too large "
+					                            "(at most %llu GiB)", mem,
+					                            (unsigned long long)(KV_REGION_MAX >> 30));
 				pthread_mutex_unlock(&g_mutex);
 				return KV_EINVAL;
 			}
@@ -221,14 +230,14 @@ int shardkv_sqlite_rc(int rc)
 
 /* -------------------------------------------------------------- values */
 
-/* Shortest "%.*g" text of d that reads back as d. */
-static void real_text(double d, char *buf, size_t cap)
+void kvsql_real_text(double d, char *buf, size_t cap)
 {
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(buf, cap, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
+	/* the engine's canonical text; kv_fmt_double leaves infinities to the
+	 * host, and SQLite makes them (1e308 * 10): strtod reads these back */
+	if (isinf(d))
+		snprintf(buf, cap, "%s", d < 0 ? "-inf" : "inf");
+	else
+		kv_fmt_double(d, buf, cap);
 }
 
 void kvsql_from_value(sqlite3_value *v, kvsql_val *out)
@@ -241,7 +250,7 @@ void kvsql_from_value(sqlite3_value *v, kvsql_val *out)
 		out->type = KV_T_INT;
 		break;
 	case SQLITE_FLOAT:
-		real_text(sqlite3_value_double(v), out->num, sizeof(out->num));
+		kvsql_real_text(sqlite3_value_double(v), out->num, sizeof(out->num));
 		out->data = out->num;
 		out->len = strlen(out->num);
 		out->type = KV_T_REAL;
@@ -270,9 +279,36 @@ void kvsql_from_value(sqlite3_value *v, kvsql_val *out)
 
 int kvsql_key(sqlite3_value *v, kvsql_val *out)
 {
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_NULL:
+		return -1;
+	case SQLITE_FLOAT:
+		/* the text a TEXT column stores for a REAL (1.0 -> '1.0'), so that
+		 * key = 1.0 and CAST(1.0 AS TEXT) name the same key, and 1.0 is not 1 */
+		sqlite3_snprintf((int)sizeof(out->num), out->num, "%!.15g", sqlite3_value_double(v));
+		out->data = out->num;
+		out->len = strlen(out->num);
+		out->type = KV_T_TEXT;
+		return 0;
+	default:
+		kvsql_from_value(v, out);
+		return 0;
+	}
+}
+
+int kvsql_cstr(sqlite3_value *v, const char **out)
+{
+	const char *z;
+
+	*out = NULL;
 	if (sqlite3_value_type(v) == SQLITE_NULL)
 		return -1;
-	kvsql_from_value(v, out);
+	z = (const char *)sqlite3_value_text(v);
+	if (z == NULL)
+		return -1;
+	if (strlen(z) != (size_t)sqlite3_value_bytes(v))
+		return -2;
+	*out = z;
 	return 0;
 }
 
@@ -296,7 +332,7 @@ static int parse_i64(const char *s, size_t n, sqlite3_int64 *out)
 
 static int parse_f64(const char *s, size_t n, double *out)
 {
-	char   buf[64], *end;
+	char   buf[512], *end; /* another host's text may be long (%.17Lf wrote 309 bytes) */
 	double d;
 
 	if (n == 0 || n >= sizeof(buf))
@@ -382,13 +418,32 @@ void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen)
 		sqlite3_result_blob64(ctx, key, (sqlite3_uint64)klen, SQLITE_TRANSIENT);
 }
 
-int64_t kvsql_ttl_seconds(int64_t expires_at, int64_t now)
-{
-	int64_t ms = expires_at - now;
 
-	if (ms < 0)
-		ms = 0;
-	return (ms + 500) / 1000;
+int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at)
+{
+	int rc;
+
+	switch (sqlite3_value_numeric_type(v)) {
+	case SQLITE_INTEGER: {
+		sqlite3_int64 sec = sqlite3_value_int64(v);
+
+		if (sec > INT64_MAX / 1000 || sec < INT64_MIN / 1000)
+			return KVSQL_TTL_RANGE;
+		rc = kv_expiry_from_ttl_ms((int64_t)sec * 1000, expires_at);
+		break;
+	}
+	case SQLITE_FLOAT: {
+		double us = sqlite3_value_double(v) * 1e6;
+
+		if (!(us > -9.2e18 && us < 9.2e18)) /* also NaN and infinities */
+			return KVSQL_TTL_RANGE;
+		rc = kv_expiry_from_ttl_us((int64_t)(us < 0 ? us - 0.5 : us + 0.5), expires_at);
+		break;
+	}
+	default:
+		return KVSQL_TTL_NAN;
+	}
+	return rc == KV_OK ? 0 : KVSQL_TTL_RANGE;
 }
 
 /* ------------------------------------------------------------- rows */

@@ -51,7 +51,7 @@ typedef struct kvsql_val {
 	const void *data;
 	size_t      len;
 	int         type;      /* KV_T_* */
-	char        num[32];   /* decimal text of an INTEGER or REAL */
+	char        num[KV_DOUBLE_BUFSZ > 32 ? KV_DOUBLE_BUFSZ : 32]; /* text of an INTEGER or REAL */
 } kvsql_val;
 
 /* Translate v (any SQLite type) into engine bytes and a type tag. */
@@ -64,13 +64,32 @@ void kvsql_result(sqlite3_context *ctx, const void *data, size_t len, int type);
 void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen);
 
 /*
- * Key bytes of a SQLite value: TEXT and BLOB as they are, numbers as their
- * text.  Returns 0, or -1 when v is NULL.
+ * Key bytes of a SQLite value: TEXT and BLOB as they are, numbers as the text
+ * SQLite's TEXT affinity gives them (42 -> '42', 1.0 -> '1.0').  Returns 0, or
+ * -1 when v is NULL.
  */
 int kvsql_key(sqlite3_value *v, kvsql_val *out);
 
-/* Seconds left until expires_at (ms since epoch), rounded as Redis TTL does. */
-int64_t kvsql_ttl_seconds(int64_t expires_at, int64_t now);
+/*
+ * A namespace name or file path argument as a C string.  Returns 0 and sets
+ * *out, -1 when v is NULL, or -2 when the text holds a NUL byte (the engine
+ * would see only the part before it: kv_set('c' || char(0) || 'x', ...) must
+ * not write into "c").
+ */
+int kvsql_cstr(sqlite3_value *v, const char **out);
+
+/* The text stored for a REAL: kv_fmt_double's, or "inf"/"-inf".  cap >= KV_DOUBLE_BUFSZ. */
+void kvsql_real_text(double d, char *buf, size_t cap);
+
+/*
+ * A TTL in seconds (INTEGER or REAL) as an absolute expiry, through the
+ * engine's kv_expiry_from_ttl_ms.  Returns 0 and sets *expires_at, or
+ * KVSQL_TTL_NAN (not a number) or KVSQL_TTL_RANGE (not finite, or past
+ * KV_EXPIRES_MAX).  Non-positive TTLs give a time at or before now.
+ */
+#define KVSQL_TTL_NAN   (-1)
+#define KVSQL_TTL_RANGE (-2)
+int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at);
 
 /* ------------------------------------------------- row buffers */
 

@@ -5,20 +5,19 @@
 #   make sqlite-tests         C tests (static -DSQLITE_CORE build: plain, ASan, TSan)
 #   make bench-sqlite         vtab / kv_get vs a native WITHOUT ROWID table (QUICK=1: small)
 #   tests/suite-sqlite.sh     the suite `make test` runs
-#
-# A binary is only linked once the engine library defines every kv_* symbol the
-# objects call (sqlite_ext/link-check.sh); until then <binary>.missing names
-# them and the suite reports a failure instead of the build breaking.
 
 SQLITE_EXT       := $(BUILD)/shardkv.so
+# the same extension built with ASan+UBSan; the suite runs the SQL cases with it
+# too (the shell gets libasan through LD_PRELOAD)
+SQLITE_EXT_ASAN  := $(BUILD)/asan/shardkv.so
 SQLITE_SRC       := $(sort $(wildcard sqlite_ext/*.c))
 SQLITE_HDR       := $(wildcard sqlite_ext/*.h) engine/kv.h
 SQLITE_INC       := -Iengine -Isqlite_ext
 SQLITE_OBJ       := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/obj/sqlite_ext/%.o)
+SQLITE_EXT_ASAN_OBJ := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/asan/sqlite_ext/%.o)
 SQLITE_CORE_OBJ  := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/obj/sqlite_core/%.o)
 SQLITE_ASAN_OBJ  := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/asan/sqlite_core/%.o)
 SQLITE_TSAN_OBJ  := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/tsan/sqlite_core/%.o)
-SQLITE_LINKCHECK := sh sqlite_ext/link-check.sh
 SQLITE_LDLIBS    := -lsqlite3 -ldl $(LDLIBS)
 
 SQLITE_TEST_DIR   := $(BUILD)/sqlite-tests
@@ -37,13 +36,16 @@ SQLITE_BENCH      := $(BUILD)/bench/bench_sqlite
 
 ALL_TARGETS  += $(SQLITE_EXT)
 FUZZ_TARGETS += $(SQLITE_FUZZ)
-TEST_DEPS    += $(SQLITE_EXT) $(SQLITE_CTEST_BINS) $(SQLITE_FUZZ)
+TEST_DEPS    += $(SQLITE_EXT) $(SQLITE_EXT_ASAN) $(SQLITE_CTEST_BINS) $(SQLITE_FUZZ)
 
 .PHONY: sqlite-tests bench-sqlite
 
 $(BUILD)/obj/sqlite_ext/%.o: sqlite_ext/%.c $(SQLITE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SQLITE_INC) -c $< -o $@
+$(BUILD)/asan/sqlite_ext/%.o: sqlite_ext/%.c $(SQLITE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(SQLITE_INC) -c $< -o $@
 $(BUILD)/obj/sqlite_core/%.o: sqlite_ext/%.c $(SQLITE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) -c $< -o $@
@@ -55,25 +57,25 @@ $(BUILD)/tsan/sqlite_core/%.o: sqlite_ext/%.c $(SQLITE_HDR)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) -c $< -o $@
 
 # The engine objects are -fPIC, so the static library links into the extension.
-$(SQLITE_EXT): $(SQLITE_OBJ) $(LIB) sqlite_ext/shardkv.map sqlite_ext/link-check.sh
-	@$(SQLITE_LINKCHECK) $@ $(LIB) $(SQLITE_OBJ) -- \
-		$(CC) -shared -o $@ $(SQLITE_OBJ) $(LIB) -Wl,--version-script=sqlite_ext/shardkv.map \
+$(SQLITE_EXT): $(SQLITE_OBJ) $(LIB) sqlite_ext/shardkv.map
+	$(CC) -shared -o $@ $(SQLITE_OBJ) $(LIB) -Wl,--version-script=sqlite_ext/shardkv.map \
 		-Wl,--no-undefined $(SQLITE_LDLIBS)
+$(SQLITE_EXT_ASAN): $(SQLITE_EXT_ASAN_OBJ) $(LIB_ASAN) sqlite_ext/shardkv.map
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -shared -o $@ $(SQLITE_EXT_ASAN_OBJ) $(LIB_ASAN) \
+		-Wl,--version-script=sqlite_ext/shardkv.map $(SQLITE_LDLIBS)
 
 sqlite-tests: $(SQLITE_CTEST_BINS) $(SQLITE_TSAN_TEST)
 
 $(SQLITE_TEST_DIR)/test_sharing: tests/sqlite/test_sharing.c tests/sqlite/ctest.h $(SQLITE_CORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	@$(SQLITE_LINKCHECK) $@ $(LIB) $(SQLITE_CORE_OBJ) -- \
-		$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS)
+	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS)
 $(SQLITE_TEST_DIR)/asan/test_sharing: tests/sqlite/test_sharing.c tests/sqlite/ctest.h $(SQLITE_ASAN_OBJ) $(LIB_ASAN)
 	@mkdir -p $(dir $@)
-	@$(SQLITE_LINKCHECK) $@ $(LIB_ASAN) $(SQLITE_ASAN_OBJ) -- \
-		$(CC) $(CFLAGS) $(ASAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_ASAN_OBJ) $(LIB_ASAN) -o $@ $(SQLITE_LDLIBS)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_ASAN_OBJ) $(LIB_ASAN) -o $@ $(SQLITE_LDLIBS)
 $(SQLITE_TEST_DIR)/tsan/test_sharing: tests/sqlite/test_sharing.c tests/sqlite/ctest.h $(SQLITE_TSAN_OBJ) $(LIB_TSAN)
 	@mkdir -p $(dir $@)
-	@$(SQLITE_LINKCHECK) $@ $(LIB_TSAN) $(SQLITE_TSAN_OBJ) -- \
-		$(CC) $(CFLAGS) $(TSAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_TSAN_OBJ) $(LIB_TSAN) -o $@ $(SQLITE_LDLIBS)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_TSAN_OBJ) $(LIB_TSAN) -o $@ $(SQLITE_LDLIBS)
 # test_lifetime loads the real build/shardkv.so with sqlite3_load_extension.
 $(SQLITE_TEST_DIR)/test_lifetime: tests/sqlite/test_lifetime.c tests/sqlite/ctest.h
 	@mkdir -p $(dir $@)
@@ -92,8 +94,7 @@ $(SQLITE_FUZZ): tests/fuzz/fuzz_vtab_args.c sqlite_ext/kvargs.c sqlite_ext/kvarg
 
 $(SQLITE_BENCH): bench/sqlite/bench_sqlite.c $(SQLITE_CORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	@$(SQLITE_LINKCHECK) $@ $(LIB) $(SQLITE_CORE_OBJ) -- \
-		$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS) -lm
+	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS) -lm
 
 # QUICK=1: 100k keys and fewer rounds (a smoke run); default 1M keys.
 bench-sqlite: $(SQLITE_BENCH)

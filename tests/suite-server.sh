@@ -3,7 +3,8 @@
 #
 #   1. tests/server/test_server.py against build/shardkv-server, Debian's
 #      redis-server beside it for exact error texts, and build/asan/shardkv-server
-#      for a sanitizer pass (ports 6380-6389 only; every process by PID);
+#      for a sanitizer pass (ports 6380-6389; every process by PID), then
+#      tests/server/test_harden.py: hostile and heavy requests (ports 6393-6399);
 #   2. the RESP parser fuzzer: corpus replay, then a short run (FUZZ_RESP_SECONDS,
 #      default 20).
 # Ends with "N passed, M failed" and exits non-zero if anything failed.
@@ -17,16 +18,18 @@ for bin in build/shardkv-server build/asan/shardkv-server; do
 done
 
 # 1. the server through real clients
-out=$(mktemp)
-$PY tests/server/test_server.py 2>&1 | tee "$out"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
-if [ -n "$line" ]; then
-	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-else
-	echo "test_server.py ended without a summary"; failed=$((failed + 1))
-fi
-rm -f "$out"
+for t in tests/server/test_server.py tests/server/test_harden.py; do
+	out=$(mktemp)
+	$PY "$t" 2>&1 | tee "$out"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	if [ -n "$line" ]; then
+		passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+		failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+	else
+		echo "$t ended without a summary"; failed=$((failed + 1))
+	fi
+	rm -f "$out"
+done
 
 # 2. the RESP parser under libFuzzer
 fuzz=build/fuzz/fuzz_resp

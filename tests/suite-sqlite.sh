@@ -9,6 +9,7 @@
 #      removed, so editing a preamble does not shift every message; @EXT@ and
 #      @SQLITE3@ in a case stand for the extension and the shell).  The
 #      output of all cases is diffed, case by case, against NAME.expected.
+#      The same cases run again with build/asan/shardkv.so (ASan+UBSan).
 #   2. C tests (build/sqlite-tests/): sharing across connections and threads
 #      (plain, ASan+UBSan, TSan) and load/unload lifetime of build/shardkv.so.
 #   3. Fuzz: corpus replay of build/fuzz/fuzz_vtab_args, then a ~15 s run.
@@ -17,12 +18,16 @@
 #
 # Ends with "N passed, M failed" (skipped checks are in neither number) and
 # exits non-zero if anything failed.  SQLITE_SUITE_FUZZ_SECONDS overrides 15.
+# SQLITE_SUITE_PARTS picks parts (default "sql sql-asan c fuzz crosshost"), and
+# SQLITE_SUITE_SQL picks SQL files (default tests/sqlite/*.sql), for quick runs.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 EXT=${SHARDKV_EXT:-$ROOT/build/shardkv}  # without .so, as .load takes it
 SQLITE3=${SQLITE3:-sqlite3}
 FUZZ_SECONDS=${SQLITE_SUITE_FUZZ_SECONDS:-15}
+PARTS=" ${SQLITE_SUITE_PARTS:-sql sql-asan c fuzz crosshost} "
+part() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 pass=0; fail=0; skip=0
 PIDS=""
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/suite-sqlite.XXXXXX")
@@ -39,20 +44,15 @@ ok()   { pass=$((pass + 1)); echo "ok   $*"; }
 bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
 skipped() { skip=$((skip + 1)); echo "skip $*"; }
 
-missing_msg() {
-	if [ -f "$1.missing" ]; then
-		echo "(not built: the engine does not define yet: $(tr '\n' ' ' <"$1.missing"))"
-	else
-		echo "(not built: run make)"
-	fi
-}
-
 # ------------------------------------------------------------ SQL cases
+# run_sql_file FILE [LABEL]: LABEL (default "sql") names the pass; the
+# globals EXT and SQL_PRELOAD (LD_PRELOAD for the shell) pick the build.
 run_sql_file() {
 	sql=$1
+	label=${2:-sql}
 	name=$(basename "$sql" .sql)
 	expected=tests/sqlite/$name.expected
-	dir=$WORK/$name
+	dir=$WORK/$label/$name
 	mkdir -p "$dir/cases"
 	# split into preamble + cases
 	awk -v dir="$dir/cases" '
@@ -74,7 +74,8 @@ run_sql_file() {
 			cat "$dir/preamble.sql" "$base.sql"
 		} | sed -e "s|@EXT@|$EXT|g" -e "s|@SQLITE3@|$SQLITE3|g" >"$base.in"
 		mkdir -p "$base.d"
-		( cd "$base.d" && SHARDKV_MEMORY=256MB "$SQLITE3" :memory: <"$base.in" >"$base.out" 2>&1 )
+		( cd "$base.d" && LD_PRELOAD=$SQL_PRELOAD SHARDKV_MEMORY=256MB "$SQLITE3" :memory: \
+			<"$base.in" >"$base.out" 2>&1 )
 		echo "exit $?" >>"$base.out"
 		sed -e 's/ near line [0-9]*:/:/' -e 's/\.tmp-[0-9][0-9]*/.tmp-PID/g' "$base.out" >"$base.norm"
 		{ echo "== case: $cname"; cat "$base.norm"; } >>"$dir/actual"
@@ -86,49 +87,70 @@ run_sql_file() {
 		' "$expected" 2>/dev/null >"$base.want"
 		{ echo "== case: $cname"; cat "$base.norm"; } >"$base.got"
 		if [ ! -s "$base.want" ]; then
-			bad "sql $name: $cname (no expected output for this case)"
+			bad "$label $name: $cname (no expected output for this case)"
 			cat "$base.got" | sed 's/^/    /' | head -n 30
 		elif cmp -s "$base.want" "$base.got"; then
-			ok "sql $name: $cname"
+			ok "$label $name: $cname"
 		else
-			bad "sql $name: $cname"
+			bad "$label $name: $cname"
 			diff -u "$base.want" "$base.got" | sed 's/^/    /' | head -n 40
 		fi
 	done
-	cp "$dir/actual" "build/test-logs/sqlite-$name.actual" 2>/dev/null || true
+	[ "$label" = sql ] && cp "$dir/actual" "build/test-logs/sqlite-$name.actual" 2>/dev/null
 	# every expected case must still exist (a stale .expected is a defect too)
 	grep '^== case: ' "$expected" 2>/dev/null | sort >"$dir/want.cases"
 	grep '^== case: ' "$dir/actual" | sort >"$dir/got.cases"
 	stale=$(comm -23 "$dir/want.cases" "$dir/got.cases")
 	if [ -n "$stale" ]; then
-		bad "sql $name: $expected has cases the script no longer runs:"
+		bad "$label $name: $expected has cases the script no longer runs:"
 		echo "$stale" | sed 's/^/    /'
 	fi
 }
 
 mkdir -p build/test-logs
-if ! command -v "$SQLITE3" >/dev/null 2>&1; then
+if ! part sql; then
+	:
+elif ! command -v "$SQLITE3" >/dev/null 2>&1; then
 	bad "sqlite3 shell not installed (Debian package sqlite3)"
 elif [ ! -f "$EXT.so" ]; then
-	bad "build/shardkv.so $(missing_msg build/shardkv.so)"
+	bad "build/shardkv.so not built (run make)"
 else
-	for sql in tests/sqlite/*.sql; do
+	SQL_PRELOAD=
+	for sql in ${SQLITE_SUITE_SQL:-tests/sqlite/*.sql}; do
 		run_sql_file "$sql"
 	done
+fi
+# The same cases with the ASan+UBSan build of the extension: any report aborts
+# the shell, so the case's output differs from the expected one.
+if part sql-asan; then
+	SQL_PRELOAD=$(${CC:-cc} -print-file-name=libasan.so 2>/dev/null)
+	if [ ! -f build/asan/shardkv.so ] || [ ! -f "$SQL_PRELOAD" ]; then
+		bad "sql-asan: build/asan/shardkv.so or libasan.so missing (run make)"
+	else
+		EXT_PLAIN=$EXT; EXT=$ROOT/build/asan/shardkv
+		# no leak check here: the shell leaks when a -cmd fails, and so do the
+		# uninstrumented commands that .shell runs (the C tests check leaks)
+		export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+		for sql in ${SQLITE_SUITE_SQL:-tests/sqlite/*.sql}; do
+			run_sql_file "$sql" sql-asan
+		done
+		EXT=$EXT_PLAIN; SQL_PRELOAD=
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+	fi
 fi
 
 # ------------------------------------------------------------- C tests
 run_ctest() {
 	bin=$1; label=$2
 	if [ ! -x "$bin" ]; then
-		bad "$label $(missing_msg "$bin")"
+		bad "$label not built (run make)"
 		return
 	fi
 	out=$WORK/$(echo "$label" | tr ' /' '__').log
 	( cd "$WORK" && SHARDKV_SO="$EXT.so" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		TSAN_OPTIONS="halt_on_error=1:report_signal_unsafe=0:suppressions=$ROOT/tests/sqlite/tsan.supp" \
+		TSAN_OPTIONS="halt_on_error=1:report_signal_unsafe=0" \
 		"$ROOT/$bin" ) >"$out" 2>&1
 	rc=$?
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
@@ -139,26 +161,30 @@ run_ctest() {
 		bad "$label exited $rc"
 	fi
 }
-run_ctest build/sqlite-tests/test_sharing "C sharing"
-run_ctest build/sqlite-tests/asan/test_sharing "C sharing (asan)"
-# TSan: gcc cannot build the engine with -fsanitize=thread; fall back to clang
-# in a separate build tree, as tests/suite-engine-sanitizers.sh does.
-TSAN_BIN=build/sqlite-tests/tsan/test_sharing
-if ! make --no-print-directory "$TSAN_BIN" >"$WORK/tsan-build.log" 2>&1 || [ ! -x "$TSAN_BIN" ]; then
-	if command -v clang >/dev/null 2>&1 &&
-	   make --no-print-directory BUILD=build/clang-tsan CC=clang \
-		build/clang-tsan/sqlite-tests/tsan/test_sharing >"$WORK/tsan-build.log" 2>&1; then
-		TSAN_BIN=build/clang-tsan/sqlite-tests/tsan/test_sharing
-	else
-		grep -E 'error|Error' "$WORK/tsan-build.log" | head -n 10
+if part c; then
+	run_ctest build/sqlite-tests/test_sharing "C sharing"
+	run_ctest build/sqlite-tests/asan/test_sharing "C sharing (asan)"
+	# TSan: gcc cannot build the engine with -fsanitize=thread; fall back to clang
+	# in a separate build tree, as tests/suite-engine-sanitizers.sh does.
+	TSAN_BIN=build/sqlite-tests/tsan/test_sharing
+	if ! make --no-print-directory "$TSAN_BIN" >"$WORK/tsan-build.log" 2>&1 || [ ! -x "$TSAN_BIN" ]; then
+		if command -v clang >/dev/null 2>&1 &&
+		   make --no-print-directory BUILD=build/clang-tsan CC=clang \
+			build/clang-tsan/sqlite-tests/tsan/test_sharing >"$WORK/tsan-build.log" 2>&1; then
+			TSAN_BIN=build/clang-tsan/sqlite-tests/tsan/test_sharing
+		else
+			grep -E 'error|Error' "$WORK/tsan-build.log" | head -n 10
+		fi
 	fi
+	run_ctest "$TSAN_BIN" "C sharing (tsan)"
+	run_ctest build/sqlite-tests/test_lifetime "C lifetime"
 fi
-run_ctest "$TSAN_BIN" "C sharing (tsan)"
-run_ctest build/sqlite-tests/test_lifetime "C lifetime"
 
 # ---------------------------------------------------------------- fuzz
 FUZZ=build/fuzz/fuzz_vtab_args
-if [ ! -x "$FUZZ" ]; then
+if ! part fuzz; then
+	:
+elif [ ! -x "$FUZZ" ]; then
 	bad "fuzz_vtab_args (not built: needs clang with libFuzzer)"
 else
 	if "$FUZZ" -runs=0 tests/fuzz/corpus/vtab_args >"$WORK/fuzz-replay.log" 2>&1; then
@@ -176,7 +202,9 @@ else
 fi
 
 # ------------------------------------------------- cross-host snapshots
-if [ -x build/shardkv-server ] && [ -f "$EXT.so" ]; then
+if ! part crosshost; then
+	:
+elif [ -x build/shardkv-server ] && [ -f "$EXT.so" ]; then
 	. tests/sqlite/crosshost.sh
 else
 	skipped "cross-host snapshot test (build/shardkv-server not built)"

@@ -4,6 +4,10 @@ processes started and stopped by PID, raw RESP sockets.
 
 Every server this file starts is recorded and stopped at exit (SIGTERM, then
 SIGKILL after a grace period), by PID only.
+
+Filter: `-k WORDS` on the command line (or SKV_TEST_FILTER=WORDS) runs only the
+tests whose name or function name contains WORDS (case-insensitive), e.g.
+    python3 tests/server/test_harden.py -k glob
 """
 import os
 import signal
@@ -21,10 +25,21 @@ FAILURES = []
 PROCS = []
 
 
+def _filter():
+    if "-k" in sys.argv[1:-1]:
+        return sys.argv[sys.argv.index("-k") + 1].lower()
+    return os.environ.get("SKV_TEST_FILTER", "").lower()
+
+
+FILTER = _filter()
+
+
 def test(name):
     """Decorator: run the function now as test `name` and count the result."""
     def wrap(fn):
         global PASSED, FAILED
+        if FILTER and FILTER not in name.lower() and FILTER not in fn.__name__.lower():
+            return fn
         t0 = time.time()
         nprocs = len(PROCS)
         try:

@@ -162,3 +162,58 @@ INSERT INTO c SELECT 'k' || i, i FROM n;
 SELECT kv_exists('c', 'k1'), count(*) FROM c;
 COMMIT;
 SELECT json_extract(kv_stats('c'), '$.keys'), sum(value) FROM c;
+
+-- case: DROP TABLE with uncommitted writes is refused, and COMMIT keeps the writes
+BEGIN;
+INSERT INTO c VALUES ('a', 1);
+.bail off
+DROP TABLE c;
+COMMIT;
+SELECT kv_get('c', 'a'), count(*) FROM c;
+DROP TABLE c;
+SELECT kv_get('c', 'a'), count(*) FROM sqlite_schema WHERE name = 'c';
+
+-- case: DROP TABLE in a savepoint, rolled back, keeps the writes made before it
+BEGIN;
+INSERT INTO c VALUES ('x', 1);
+SAVEPOINT a;
+.bail off
+DROP TABLE c;
+ROLLBACK TO a;
+INSERT INTO c VALUES ('y', 2);
+COMMIT;
+SELECT kv_get('c', 'x'), kv_get('c', 'y');
+
+-- case: DROP TABLE without writes in a savepoint rolls back cleanly
+BEGIN;
+SAVEPOINT a;
+DROP TABLE c;
+ROLLBACK TO a;
+INSERT INTO c VALUES ('y', 2);
+COMMIT;
+SELECT key, value FROM c ORDER BY key;
+
+-- case: a rolled-back write no longer blocks DROP TABLE
+BEGIN;
+SAVEPOINT a;
+INSERT INTO c VALUES ('y', 2);
+ROLLBACK TO a;
+DROP TABLE c;
+COMMIT;
+SELECT kv_exists('c', 'y'), kv_get('c', 'base'), count(*) FROM sqlite_schema;
+
+-- case: ALTER TABLE RENAME of a table named after its namespace is refused
+.bail off
+ALTER TABLE c RENAME TO d;
+SELECT name FROM sqlite_schema;
+SELECT key, value FROM c;
+
+-- case: ALTER TABLE RENAME keeps the data when namespace= is declared
+CREATE VIRTUAL TABLE e USING kv(namespace = c);
+BEGIN;
+INSERT INTO e VALUES ('during', 1);
+ALTER TABLE e RENAME TO f;
+INSERT INTO f VALUES ('after', 2);
+COMMIT;
+SELECT key, value FROM f ORDER BY key;
+SELECT group_concat(name) FROM kv_namespaces();

@@ -15,7 +15,7 @@ SELECT json_extract(kv_stats('ns1'), '$.shards'), json_extract(kv_stats('ns1'), 
 CREATE VIRTUAL TABLE sessions USING kv;
 SELECT name FROM kv_namespaces();
 
--- case: a second table attaches to the same namespace and applies its options
+-- case: a second table attaches to the same namespace and leaves its options
 CREATE VIRTUAL TABLE a USING kv(namespace=shared, shards=4);
 INSERT INTO a VALUES ('k', 'v');
 CREATE VIRTUAL TABLE b USING kv(namespace=shared, shards=16, max_keys=50);
@@ -56,9 +56,12 @@ CREATE VIRTUAL TABLE c USING kv(eviction=sometimes);
 -- case: shard count over the engine limit
 CREATE VIRTUAL TABLE c USING kv(shards=100000);
 
--- case: zero shards is refused by the engine... or means default
+-- case: zero shards, max_key_size or max_value_size is refused (the engine would read "default")
+.bail off
 CREATE VIRTUAL TABLE c USING kv(shards=0);
-SELECT json_extract(kv_stats('c'), '$.shards');
+CREATE VIRTUAL TABLE c USING kv(max_key_size=0);
+CREATE VIRTUAL TABLE c USING kv(max_value_size='0k');
+SELECT count(*) FROM kv_namespaces();
 
 -- case: bad namespace name
 CREATE VIRTUAL TABLE c USING kv(namespace='has space');
@@ -336,3 +339,51 @@ UPDATE c SET value = -value WHERE key GLOB 'key:0000*';
 SELECT sum(value) FROM c WHERE key GLOB 'key:0000*';
 DELETE FROM c WHERE value < 0;
 SELECT count(*) FROM c;
+
+-- case: NOCASE =, IN and ranges are not pushed down as byte comparisons
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c VALUES ('ABX', 1), ('abx', 2), ('aby', 3), ('b', 4);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key = 'abx' COLLATE NOCASE ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key COLLATE NOCASE IN ('ABY', 'B') ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key COLLATE NOCASE >= 'ABX' AND key COLLATE NOCASE < 'ABZ' ORDER BY key);
+SELECT group_concat(key) FROM (SELECT key FROM c WHERE key = 'abx' ORDER BY key);
+EXPLAIN QUERY PLAN SELECT key FROM c WHERE key = 'abx' COLLATE NOCASE;
+EXPLAIN QUERY PLAN SELECT key FROM c WHERE key COLLATE NOCASE IN ('a', 'b');
+EXPLAIN QUERY PLAN SELECT key FROM c WHERE key COLLATE RTRIM = 'abx ';
+
+-- case: an IN list naming one key twice returns its row once
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c VALUES ('a', 1), ('1', 2);
+SELECT count(*) FROM c WHERE key IN ('a', x'61');
+SELECT count(*) FROM c WHERE key IN ('1', 1, x'31', '1');
+BEGIN;
+INSERT INTO c VALUES ('b', 3);
+SELECT count(*) FROM c WHERE key IN ('b', x'62', 'a', 'a');
+COMMIT;
+
+-- case: an oversized or empty key in an IN list matches nothing, as with =
+CREATE VIRTUAL TABLE c USING kv(max_key_size = 8);
+INSERT INTO c VALUES ('a', 1);
+SELECT count(*) FROM c WHERE key = '123456789';
+SELECT count(*) FROM c WHERE key IN ('a', '123456789', '', NULL);
+SELECT count(*) FROM c WHERE key IN (printf('%.*c', 70000, 'x'));
+
+-- case: a REAL key is stored as the text a TEXT column gives it (1.0 is not 1)
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c VALUES (1.0, 'real'), (1, 'int'), (0.1 + 0.2, 'sum'), (1e300, 'big');
+SELECT key, value FROM c ORDER BY value;
+SELECT value FROM c WHERE key = 1.0;
+SELECT value FROM c WHERE key = CAST(1.0 AS TEXT);
+SELECT kv_get('c', 1.0), kv_get('c', '1.0'), kv_get('c', 1);
+CREATE TABLE nat(key TEXT PRIMARY KEY, value);
+INSERT INTO nat VALUES (1.0, 'real'), (1e300, 'big');
+SELECT count(*) FROM nat JOIN c USING (key);
+
+-- case: ttl and expires_at past 9999-12-31 are refused with a range error
+CREATE VIRTUAL TABLE c USING kv;
+.bail off
+INSERT INTO c(key, value, ttl) VALUES ('a', 1, 1e300);
+INSERT INTO c(key, value, expires_at) VALUES ('b', 1, 253402300800000);
+INSERT INTO c(key, value, expires_at) VALUES ('c', 1, 253402300799999);
+INSERT INTO c(key, value, ttl) VALUES ('d', 1, 1e9);
+SELECT key, expires_at = 253402300799999, ttl > 999999000 FROM c ORDER BY key;

@@ -1,0 +1,26 @@
+/*
+ * util.c -- small helpers shared by the command files that are not commands.
+ */
+#include "server.h"
+
+#include <time.h>
+
+int64_t ustime_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase)
+{
+	/*
+	 * Redis's stringmatchlen stops as soon as the string is used up and only
+	 * then strips trailing stars, so "" matches the empty pattern alone
+	 * (PUBSUB CHANNELS * leaves out the "" channel).  The engine has no empty
+	 * keys, so this only shows in pub/sub.
+	 */
+	if (slen == 0)
+		return plen == 0;
+	return kv_glob_match(pat, plen, s, slen, nocase ? KV_GLOB_NOCASE : 0);
+}
