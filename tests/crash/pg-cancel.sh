@@ -7,7 +7,8 @@
 #      pg_cancel_backend stops it at once;
 #   3. pg_terminate_backend in the middle of a large all-or-nothing kv.mset:
 #      the batch is wholly in or wholly out, and other sessions keep working;
-#   4. afterwards every namespace operation works (drop, save, resize).
+#   4. afterwards every namespace operation works (drop, save, resize);
+#   5. a fast shutdown while sessions scan and batch takes under 5 s.
 # CRASH_QUICK=1: 200k keys, else 1M.  Port 55433.  Ends with "N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -101,5 +102,18 @@ check "flush after the interruptions" "" "$(t 60 "SELECT kv.flush('big')")"
 check "drop after the interruptions" "" "$(t 60 "SELECT kv.drop_namespace('big')")"
 check "namespaces() answers" 0 "$(t 10 "SELECT count(*) FROM kv.namespaces()")"
 
-pg_stop c
+# 5. a fast shutdown while sessions scan and batch finishes within 5 s
+q c "SELECT kv.create_namespace('big2', shards => 4)" >/dev/null
+q c "SELECT count(*) FROM kv.mset('big2', ARRAY(SELECT 'key:' || g FROM generate_series(1, $chunk) g),
+	ARRAY(SELECT repeat('v', 20) FROM generate_series(1, $chunk)))" >/dev/null
+bg_psql c "SELECT count(*) FROM generate_series(1, 100000) g, LATERAL kv.keys('big2', '*9*8*7*x' || left(g::text, 0))"
+bg_psql c "SELECT count(*) FROM generate_series(1, 100000) g, LATERAL kv.mset('big2', ARRAY['a' || g, 'b' || g], ARRAY['1', '2'])"
+wait_for c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 100000) g%' AND pid <> pg_backend_pid()" 2 10
+start=$(now_ms)
+pg_stop c fast
+took=$(( $(now_ms) - start ))
+[ "$took" -lt 5000 ] && ok "a fast shutdown during kv.keys and kv.mset loops takes $took ms" \
+	|| nok "fast shutdown took $took ms"
+grep -q "shardkv saved the store at shutdown" "$PGT/c.log" && ok "the worker saved at that shutdown" \
+	|| nok "no save at shutdown"
 finish
