@@ -49,6 +49,21 @@ i1	x	infinity
 \.
 SELECT kv.get('h_copy', 'c1'), kv.exists('h_copy', 'i1') AS infinite_stored;
 SELECT count(*) AS rows_after_copies FROM h_cache;
+-- with a row trigger, COPY applies each row before the trigger sees it
+CREATE TABLE h_trig_log (seen text);
+CREATE FUNCTION pg_temp.h_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO h_trig_log VALUES (NEW.key || ' ' || coalesce(kv.get('h_copy', NEW.key), 'not applied'));
+	RETURN NEW;
+END $$;
+CREATE TRIGGER h_trig AFTER INSERT ON h_cache FOR EACH ROW EXECUTE FUNCTION pg_temp.h_trig();
+COPY h_cache (key, value) FROM STDIN;
+tr1	first
+tr2	second
+\.
+SELECT seen FROM h_trig_log ORDER BY seen;
+DROP TRIGGER h_trig ON h_cache;
+DROP TABLE h_trig_log;
 -- a role with only INSERT on the table can COPY into it
 CREATE ROLE kv_h_inserter;
 GRANT INSERT ON h_cache TO kv_h_inserter;
