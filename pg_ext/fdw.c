@@ -25,7 +25,9 @@
  *   as "Key Lookup".  Anything else is a full cursor scan (kv_scan), filtered
  *   locally.  The key is the row identity of UPDATE and DELETE.  INSERT refuses
  *   an existing key (unique_violation); batched INSERTs apply each batch
- *   all-or-nothing.  As with the kv.* functions, writes are not transactional.
+ *   all-or-nothing.  COPY and tuple routing (the table as a partition) come in
+ *   through BeginForeignInsert; COPY buffers rows and applies them batch_size
+ *   at a time.  As with the kv.* functions, writes are not transactional.
  */
 #include "shardkv.h"
 
