@@ -405,7 +405,8 @@ KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
  * past EXAT does) and returns KV_OK.  If old is not NULL it receives the previous
  * value (type KV_T_NONE if there was none), also when NX refuses the write.
  * Returns KV_OK, or KV_EXISTS / KV_NOTFOUND when NX / XX refused the write.
- * Errors: KV_EVALSIZE, KV_EINVAL (bad type or expiry), KV_EMAXKEYS, KV_EMAXMEM,
+ * Errors: KV_EVALSIZE, KV_EINVAL (bad type, or an expiry below KV_EXPIRE_KEEP or
+ *         past KV_EXPIRES_MAX, also one the default TTL gives), KV_EMAXKEYS, KV_EMAXMEM,
  *         KV_ENOMEM.  Over a limit with an eviction policy, keys of the key's
  *         shard are evicted first; the error is returned only if that is not
  *         enough.
@@ -476,7 +477,8 @@ KV_API int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
 /*
  * Set an absolute expiry (ms since the epoch).  A time at or before now deletes
  * the key, as Redis does.  Returns KV_OK, KV_NOTFOUND, or KV_UNCHANGED when the
- * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT).
+ * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT;
+ * or expires_at past KV_EXPIRES_MAX).
  */
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond);
 
@@ -612,13 +614,15 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  *     opened (O_RDONLY|O_NONBLOCK|O_NOFOLLOW) and with fstat after, so a FIFO,
  *     device, socket, directory or symlink is refused with KV_EIO (sys_errno
  *     EINVAL, or EISDIR for a directory) and never blocks.
- *   - The file itself is never a followed symlink (a save replaces a link at the
- *     file's name with the file; a load refuses it).  kv_save/kv_load follow the
+ *   - The file itself is never a followed symlink: a save of every namespace
+ *     replaces a link at the file's name with the file; a load, and a save of
+ *     one namespace (which reads the file, see below), refuse it with KV_EIO.
+ *     kv_save/kv_load follow the
  *     directories of their path as the caller wrote it; kv_save_at/kv_load_at
  *     confine `name` to `dir` (below).
  *   - Saves into one directory take an flock on it, one after the other (a save
- *     waits up to 30 s for another, holding no engine lock, then fails with
- *     KV_EBUSY).
+ *     waits up to 10 s for another, holding no engine lock, then fails with
+ *     KV_EBUSY; on a file system without flock, saves run unserialised).
  *   - Messages in err->msg quote paths shortened to about 90 bytes.  A path of
  *     PATH_MAX bytes or more, or a file name component over 255 bytes, is
  *     KV_EINVAL.  Paths are C strings: a host that receives a path with a length
@@ -664,7 +668,7 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  * consistent cut (all-or-nothing batches are wholly in or out).  Saving every
  * namespace resets the dirty counter and last-save time.
  * Errors: KV_EINVAL (bad path), KV_ENSNAME, KV_ENONS, KV_EBUSY (another save of
- *         that namespace, or of that directory for 30 s), KV_EIO, KV_ENOMEM,
+ *         that namespace, or of that directory for 10 s), KV_EIO, KV_ENOMEM,
  *         KV_ECORRUPT / KV_EFORMAT (the file a one-namespace save would keep
  *         namespaces of is not valid).
  */

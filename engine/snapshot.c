@@ -50,7 +50,6 @@
 
 enum { BLK_NS = 'N', BLK_ENTRIES = 'E', BLK_END = 'Z', BLK_TRAILER = 'T' };
 
-#define set_err kv_snap_err
 
 static void put32(char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i)); }
 static void put64(char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i)); }
@@ -340,7 +339,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	/* choose the namespaces and claim them */
 	snap_ns *sel = kv_mem_realloc(env, NULL, sizeof *sel * (r->max_ns ? r->max_ns : 1));
 	if (!sel)
-		return set_err(err, KV_ENOMEM, 0, "out of memory");
+		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 	size_t nsel = 0;
 	int rc = KV_OK;
 	kv_spin_lock(&r->admin);
@@ -350,7 +349,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 			continue;
 		uint32_t z = 0;
 		if (!atomic_compare_exchange_strong(&sl->busy, &z, 1)) {
-			rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with another save, load or resize", sl->name);
+			rc = kv_snap_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with another save, load or resize", sl->name);
 			break;
 		}
 		snap_ns *x = &sel[nsel++];
@@ -367,7 +366,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		x->written = 0;
 	}
 	if (rc == KV_OK && ns && nsel == 0)
-		rc = set_err(err, KV_ENONS, 0, "namespace \"%s\" does not exist", ns);
+		rc = kv_snap_err(err, KV_ENONS, 0, "namespace \"%s\" does not exist", ns);
 	if (rc != KV_OK) {
 		release_busy(sel, nsel);
 		kv_spin_unlock(&r->admin);
@@ -396,7 +395,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	w.blk = (kv_buf)KV_BUF_INIT;
 	w.xs = XXH3_createState();
 	if (!w.xs || blk_begin(&w) != KV_OK)
-		rc = set_err(err, KV_ENOMEM, 0, "out of memory");
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 	else
 		rc = kv_snap_create(t, err);
 	if (w.xs)
@@ -417,7 +416,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		if (wp) {
 			size_t nl = strlen(x->name);
 			if (blk_room(wp, 1 + nl + 48) != KV_OK) {
-				rc = set_err(err, KV_ENOMEM, 0, "out of memory");
+				rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 				wp = NULL;
 			} else {
 				char *p = w.blk.data + w.blk.len;
@@ -438,7 +437,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		for (uint32_t s = 0; s < x->cfg.shards; s++) {
 			kv_shard *sh = kv_ns_shard(&x->ref, s);
 			if (visit_shard(env, sh, wp, cut, &x->written) != KV_OK && wp) {
-				rc = set_err(err, KV_ENOMEM, 0, "out of memory while copying namespace \"%s\"", x->name);
+				rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory while copying namespace \"%s\"", x->name);
 				wp = NULL;
 			}
 		}
@@ -530,7 +529,7 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (cap + 1));
 	size_t n = 0;
 	if (!nss)
-		rc = set_err(err, KV_ENOMEM, 0, "out of memory");
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 	else if ((rc = verify(f, size, nss, cap + 1, &n, err)) != KV_OK)
 		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
 		              "other namespaces): %s", t->shown);
@@ -553,7 +552,10 @@ static int save_impl(kv_env *env, const char *ns, const char *dir, const char *n
 {
 	err_init(err);
 	if (ns && kv_ns_valid_name(ns) != KV_OK)
-		return set_err(err, KV_ENSNAME, 0, "invalid namespace name");
+		return kv_snap_err(err, KV_ENSNAME, 0, "invalid namespace name");
+	uint32_t idx, gen;
+	if (ns && kv_ns_find_slot(env, ns, &idx, &gen) != KV_OK) /* before reading a file to merge */
+		return kv_snap_err(err, KV_ENONS, 0, "namespace \"%s\" does not exist", ns);
 	kv_snap_target t;
 	int rc = kv_snap_resolve(env, dir, name, &t, err);
 	if (rc != KV_OK)
@@ -581,14 +583,14 @@ KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *
 {
 	if (!dir) {
 		err_init(err);
-		return set_err(err, KV_EINVAL, 0, "snapshot directory is empty");
+		return kv_snap_err(err, KV_EINVAL, 0, "snapshot directory is empty");
 	}
 	return save_impl(env, ns, dir, name, err);
 }
 
 /* ================================================================= load */
 
-#define CORRUPT(...) set_err(err, KV_ECORRUPT, 0, __VA_ARGS__)
+#define CORRUPT(...) kv_snap_err(err, KV_ECORRUPT, 0, __VA_ARGS__)
 
 /* Walk every entry of one 'E' payload; fn NULL only validates. */
 typedef int (*entry_fn)(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
@@ -658,15 +660,15 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *n, kv_error *err)
 {
 	if (size < SNAP_HDR || memcmp(f, SNAP_MAGIC, 8) != 0)
-		return set_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
+		return kv_snap_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
 	if ((uint32_t)XXH3_64bits(f, 28) != get32(f + 28))
 		return CORRUPT("file header checksum mismatch");
 	uint32_t ver = get32(f + 8);
 	if (ver != SNAP_VERSION)
-		return set_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", ver, SNAP_VERSION);
+		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", ver, SNAP_VERSION);
 	uint32_t nns = get32(f + 24);
 	if (get32(f + 12) != 0)
-		return set_err(err, KV_EFORMAT, 0, "unsupported snapshot flags");
+		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot flags");
 	size_t o = SNAP_HDR, count = 0;
 	uint64_t blocks = 0;
 	load_ns *cur = NULL;
@@ -843,9 +845,9 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	kv_region *r = env->r;
 	err_init(err);
 	if (as && !ns)
-		return set_err(err, KV_EINVAL, 0, "loading under another name needs a namespace");
+		return kv_snap_err(err, KV_EINVAL, 0, "loading under another name needs a namespace");
 	if ((ns && kv_ns_valid_name(ns) != KV_OK) || (as && kv_ns_valid_name(as) != KV_OK))
-		return set_err(err, KV_ENSNAME, 0, "invalid namespace name");
+		return kv_snap_err(err, KV_ENSNAME, 0, "invalid namespace name");
 	char *f = NULL;
 	size_t size = 0;
 	kv_snap_target t;
@@ -862,7 +864,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	size_t n = 0;
 	if (!nss) {
 		kv_mem_realloc(env, f, 0);
-		return set_err(err, KV_ENOMEM, 0, "out of memory");
+		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 	}
 	rc = verify(f, size, nss, r->max_ns, &n, err);
 	if (rc != KV_OK) {
@@ -879,7 +881,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 		for (k = 0; k < n && strcmp(nss[k].name, ns) != 0; k++)
 			;
 		if (k == n) {
-			rc = set_err(err, KV_ENONS, 0, "snapshot \"%s\" has no namespace \"%s\"", path, ns);
+			rc = kv_snap_err(err, KV_ENONS, 0, "snapshot \"%s\" has no namespace \"%s\"", path, ns);
 			goto done;
 		}
 		nss[0] = nss[k];
@@ -898,17 +900,17 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			kv_nsslot *sl = kv_slot(env, idx);
 			uint64_t mk = atomic_load(&sl->max_keys), mm = atomic_load(&sl->max_memory);
 			if (mk && x->live > mk)
-				rc = set_err(err, KV_EMAXKEYS, 0, "namespace \"%s\" allows %llu keys, the snapshot holds %llu", x->name, (unsigned long long)mk, (unsigned long long)x->live);
+				rc = kv_snap_err(err, KV_EMAXKEYS, 0, "namespace \"%s\" allows %llu keys, the snapshot holds %llu", x->name, (unsigned long long)mk, (unsigned long long)x->live);
 			else if (mm && x->bytes > mm)
-				rc = set_err(err, KV_EMAXMEM, 0, "namespace \"%s\" allows %llu bytes, the snapshot needs about %llu", x->name, (unsigned long long)mm, (unsigned long long)x->bytes);
+				rc = kv_snap_err(err, KV_EMAXMEM, 0, "namespace \"%s\" allows %llu bytes, the snapshot needs about %llu", x->name, (unsigned long long)mm, (unsigned long long)x->bytes);
 			else if (x->max_klen > atomic_load(&sl->max_key_size))
-				rc = set_err(err, KV_EKEYSIZE, 0, "snapshot has a key longer than namespace \"%s\" allows", x->name);
+				rc = kv_snap_err(err, KV_EKEYSIZE, 0, "snapshot has a key longer than namespace \"%s\" allows", x->name);
 			else if (x->max_vlen > atomic_load(&sl->max_value_size))
-				rc = set_err(err, KV_EVALSIZE, 0, "snapshot has a value longer than namespace \"%s\" allows", x->name);
+				rc = kv_snap_err(err, KV_EVALSIZE, 0, "snapshot has a value longer than namespace \"%s\" allows", x->name);
 			else {
 				uint32_t z = 0;
 				if (!atomic_compare_exchange_strong(&sl->busy, &z, 1))
-					rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with a save, load or resize", x->name);
+					rc = kv_snap_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with a save, load or resize", x->name);
 			}
 			x->target = idx;
 			x->nshards = atomic_load(&sl->nshards);
@@ -930,12 +932,12 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 		load_ns *x = &nss[k];
 		/* slot index UINT32_MAX makes owner 0: charged to no slot until the swap */
 		if ((rc = kv_shards_create(env, UINT32_MAX, x->nshards, &x->arr)) != KV_OK) {
-			set_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
+			kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
 			break;
 		}
 		built = k + 1;
 		if ((rc = presize(env, f, x, now)) != KV_OK) {
-			set_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
+			kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
 			break;
 		}
 		build_ctx bc = {env, x, now};
@@ -948,7 +950,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			o += BLK_HDR + len;
 		}
 		if (rc != KV_OK)
-			set_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
+			kv_snap_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
 	}
 
 	/* create the namespaces that did not exist (empty, with the file's config) */
@@ -961,18 +963,18 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 		if (c == KV_OK || c == KV_ENSEXISTS)
 			c = kv_ns_find_slot(env, x->name, &x->target, &g);
 		if (c != KV_OK) {
-			rc = set_err(err, c, 0, "could not create namespace \"%s\": %s", x->name, kv_strerror(c));
+			rc = kv_snap_err(err, c, 0, "could not create namespace \"%s\": %s", x->name, kv_strerror(c));
 			break;
 		}
 		uint32_t z = 0;
 		if (!atomic_compare_exchange_strong(&kv_slot(env, x->target)->busy, &z, 1)) {
-			rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy", x->name);
+			rc = kv_snap_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy", x->name);
 			x->target = UINT32_MAX;
 			break;
 		}
 		if (atomic_load(&kv_slot(env, x->target)->nshards) != x->nshards) {
 			/* created concurrently with another shard count: rebuild would be needed */
-			rc = set_err(err, KV_EBUSY, 0, "namespace \"%s\" changed during the load", x->name);
+			rc = kv_snap_err(err, KV_EBUSY, 0, "namespace \"%s\" changed during the load", x->name);
 			break;
 		}
 	}
@@ -1033,7 +1035,7 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
 {
 	if (!dir) {
 		err_init(err);
-		return set_err(err, KV_EINVAL, 0, "snapshot directory is empty");
+		return kv_snap_err(err, KV_EINVAL, 0, "snapshot directory is empty");
 	}
 	return load_impl(env, dir, name, ns, as, err);
 }

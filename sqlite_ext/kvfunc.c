@@ -36,9 +36,14 @@
  *   means the namespace's default TTL.  kv_ttl returns -2 for a missing key, -1
  *   for a key without expiry, else the seconds left (as Redis TTL does).
  *
- *   Every function is registered SQLITE_DIRECTONLY, and both table-valued
+ *   Every function is registered SQLITE_DIRECTONLY, and the table-valued
  *   functions call sqlite3_vtab_config(SQLITE_VTAB_DIRECTONLY): a view or a
- *   trigger in an untrusted schema cannot reach the process-wide store.
+ *   trigger in an untrusted schema cannot reach the process-wide store.  For
+ *   CHECK constraints see shardkv_register_functions() and "Security" in
+ *   sqlite_ext/README.md.
+ *
+ *   Names and paths arrive as SQL text with a length; one holding a NUL byte
+ *   is refused (kvsql_cstr), never passed on shortened.
  */
 #include "shardkv_sqlite.h"
 
@@ -386,7 +391,7 @@ static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
 		return;
 	}
 	memset(&err, 0, sizeof(err));
-	rc = load ? kv_load(shardkv_env(), path, ns, NULL, &err) : kv_save(shardkv_env(), ns, path, &err);
+	rc = load ? shardkv_load(path, ns, &err) : shardkv_save(ns, path, &err);
 	if (rc == KV_OK) {
 		sqlite3_result_int(ctx, 1);
 		return;

@@ -41,7 +41,9 @@
  *                           engine scan restricted to the common prefix (SQLite
  *                           still checks each row);
  *     anything else         full scan, costed at the number of keys.
- *   Unusable constraints are ignored.  colUsed tells xFilter whether values
+ *   Unusable constraints are ignored, and so are =, IN and ranges under a
+ *   collation other than BINARY (the engine compares bytes).  An IN list is
+ *   reduced to its distinct key bytes first.  colUsed tells xFilter whether values
  *   (and expiry) are read at all; if not, lookups use kv_exists and scans skip
  *   copying values.
  *
@@ -59,6 +61,10 @@
  *   With snapshot='file' the namespace is saved (kv_save) after every commit
  *   that wrote to it.  A save writes the whole namespace, so its cost grows
  *   with the namespace, not with the transaction.
+ *
+ *   The buffer lives in this table object, so DROP TABLE is refused while it
+ *   holds writes (xDestroy), and a table whose namespace is its own name
+ *   refuses ALTER TABLE RENAME (xRename): either would lose or hide data.
  */
 #include "shardkv_sqlite.h"
 
@@ -70,7 +76,6 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "kvargs.h"
 #include "kvtxn.h"
@@ -162,12 +167,12 @@ static int load_snapshot(const char *name, const char *path, char **pzErr)
 	kv_error err;
 	int      rc;
 
-	if (access(path, F_OK) != 0)
-		return KV_OK; /* no file yet: start empty, the first commit writes it */
 	memset(&err, 0, sizeof(err));
-	rc = kv_load(shardkv_env(), path, name, NULL, &err);
+	rc = shardkv_load(path, name, &err);
+	if (rc == KV_EIO && err.sys_errno == ENOENT)
+		return KV_OK; /* no file yet: start empty, the first commit writes it */
 	if (rc != KV_OK) {
-		*pzErr = sqlite3_mprintf("cannot load snapshot \"%s\" into namespace \"%s\": %s", path, name,
+		*pzErr = sqlite3_mprintf("cannot load snapshot \"%.200s\" into namespace \"%s\": %s", path, name,
 		                         err.msg[0] ? err.msg : shardkv_errstr(rc));
 		(void)kv_ns_drop(shardkv_env(), name);
 	}
@@ -184,8 +189,8 @@ static int load_snapshot(const char *name, const char *path, char **pzErr)
 static int check_snapshot_path(const char *path, int at_create, char **pzErr)
 {
 	struct stat st;
-	const char *slash, *why;
-	char       *dir;
+	const char *slash, *why, *root;
+	char       *dir, *file;
 	size_t      n = strlen(path);
 
 	if (n >= PATH_MAX - 64) {
@@ -195,9 +200,14 @@ static int check_snapshot_path(const char *path, int at_create, char **pzErr)
 	}
 	if (!at_create)
 		return SQLITE_OK;
+	root = shardkv_snapshot_dir();
 	slash = strrchr(path, '/');
-	dir = slash == NULL ? sqlite3_mprintf(".")
-	                    : sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (root != NULL) /* confined: the engine refuses absolute names, ".." and links at commit */
+		dir = slash == NULL ? sqlite3_mprintf("%s", root)
+		                    : sqlite3_mprintf("%s/%.*s", root, (int)(slash - path), path);
+	else
+		dir = slash == NULL ? sqlite3_mprintf(".")
+		                    : sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
 	if (dir == NULL)
 		return SQLITE_NOMEM;
 	why = stat(dir, &st) != 0 ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
@@ -206,8 +216,13 @@ static int check_snapshot_path(const char *path, int at_create, char **pzErr)
 		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": its directory: %s", path, why);
 		return SQLITE_ERROR;
 	}
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": not a regular file", path);
+	file = root ? sqlite3_mprintf("%s/%s", root, path) : sqlite3_mprintf("%s", path);
+	if (file == NULL)
+		return SQLITE_NOMEM;
+	why = lstat(file, &st) == 0 && !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+	sqlite3_free(file);
+	if (why != NULL) {
+		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": %s", path, why);
 		return SQLITE_ERROR;
 	}
 	return SQLITE_OK;
@@ -236,6 +251,16 @@ static int kvvtabInit(sqlite3 *db, int at_create, int argc, const char *const *a
 	if (a.snapshot != NULL && (rc = check_snapshot_path(a.snapshot, at_create, pzErr)) != SQLITE_OK) {
 		kvargs_free(&a);
 		return rc;
+	}
+	if ((a.given & KVARG_DEFAULT_TTL) && a.default_ttl_ms > 0) {
+		int64_t at;
+
+		/* one the engine would refuse at every write: refuse the table instead */
+		if (kv_expiry_from_ttl_ms(a.default_ttl_ms, &at) != KV_OK) {
+			*pzErr = sqlite3_mprintf("default_ttl is out of range (the latest expiry is 9999-12-31)");
+			kvargs_free(&a);
+			return SQLITE_ERROR;
+		}
 	}
 	name = (a.given & KVARG_NAMESPACE) ? a.ns : argv[2];
 	kv_ns_config_init(&cfg);
@@ -328,7 +353,7 @@ static int kvvtabDestroy(sqlite3_vtab *pVtab)
 	kvvtab *p = (kvvtab *)pVtab;
 
 	if (p->txn.n > 0) {
-		kvvtab_error(p, "cannot drop kv table \"%s\" while it has uncommitted writes: "
+		kvvtab_error(p, "cannot drop kv table \"%.200s\" while it has uncommitted writes: "
 		                "commit or roll back first", p->zTable);
 		return SQLITE_LOCKED;
 	}
@@ -347,8 +372,8 @@ static int kvvtabRename(sqlite3_vtab *pVtab, const char *zNew)
 
 	if (p->ns_given)
 		return SQLITE_OK;
-	kvvtab_error(p, "cannot rename kv table \"%s\" to \"%s\": its namespace is its name, so the "
-	                "renamed table would open namespace \"%s\"; create the new table with "
+	kvvtab_error(p, "cannot rename kv table \"%.200s\" to \"%.200s\": its namespace is its name, so "
+	                "the renamed table would open namespace \"%.200s\"; create the new table with "
 	                "namespace='%s' instead", p->zTable, zNew, zNew, kv_ns_name(p->ns));
 	return SQLITE_ERROR;
 }
@@ -1034,7 +1059,7 @@ static int write_expiry(kvvtab *p, sqlite3_value *ttl, sqlite3_value *exp, int i
 
 static int constraint_error(kvvtab *p)
 {
-	kvvtab_error(p, "UNIQUE constraint failed: %s.key", p->zTable);
+	kvvtab_error(p, "UNIQUE constraint failed: %.200s.key", p->zTable);
 	return SQLITE_CONSTRAINT_PRIMARYKEY;
 }
 
@@ -1064,7 +1089,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv, sql
 	}
 	is_insert = sqlite3_value_type(argv[0]) == SQLITE_NULL;
 	if (kvsql_key(argv[2 + KVCOL_KEY], &newk) != 0) {
-		kvvtab_error(p, "NOT NULL constraint failed: %s.key", p->zTable);
+		kvvtab_error(p, "NOT NULL constraint failed: %.200s.key", p->zTable);
 		return SQLITE_CONSTRAINT_NOTNULL;
 	}
 	if (newk.len == 0 || (p->max_key_size && newk.len > p->max_key_size))
@@ -1136,23 +1161,28 @@ static int kvvtabBegin(sqlite3_vtab *pVtab)
 	return SQLITE_OK;
 }
 
-/* Save the namespace, waiting out a concurrent save of it (up to ~10 s). */
+/*
+ * Save the namespace, waiting out a concurrent save of it for up to 10 s of
+ * wall time in all (a save can itself wait for the directory's other saves, so
+ * the bound is on time, not on tries).
+ */
 static int save_snapshot(kvvtab *p)
 {
 	kv_error err;
+	int64_t  deadline = kv_now_ms() + 10000;
 	int      rc;
 
-	for (int tries = 0;; tries++) {
+	for (;;) {
 		struct timespec ts = {0, 5 * 1000 * 1000};
 
 		memset(&err, 0, sizeof(err));
-		rc = kv_save(shardkv_env(), kv_ns_name(p->ns), p->zSnapshot, &err);
-		if (rc != KV_EBUSY || tries >= 2000)
+		rc = shardkv_save(kv_ns_name(p->ns), p->zSnapshot, &err);
+		if (rc != KV_EBUSY || kv_now_ms() >= deadline)
 			break;
 		nanosleep(&ts, NULL);
 	}
 	if (rc != KV_OK) {
-		kvvtab_error(p, "changes were applied but snapshot \"%s\" was not saved: %s", p->zSnapshot,
+		kvvtab_error(p, "changes were applied but snapshot \"%.200s\" was not saved: %s", p->zSnapshot,
 		             err.msg[0] ? err.msg : shardkv_errstr(rc));
 		return SQLITE_IOERR;
 	}

@@ -53,6 +53,7 @@ SQLITE_EXTENSION_INIT1
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kvargs.h"
 
@@ -68,10 +69,44 @@ static kv_env         *g_env;           /* written once under g_mutex */
 static ns_entry       *g_ns;            /* cache of handles, under g_mutex */
 static size_t          g_nns, g_capns;
 static _Atomic int64_t g_last_tick;
+static char           *g_snapdir;       /* SHARDKV_SNAPSHOT_DIR, written once with g_env */
 
 kv_env *shardkv_env(void)
 {
 	return g_env;
+}
+
+const char *shardkv_snapshot_dir(void)
+{
+	return g_snapdir;
+}
+
+int shardkv_save(const char *ns, const char *file, kv_error *err)
+{
+	return g_snapdir ? kv_save_at(g_env, ns, g_snapdir, file, err) : kv_save(g_env, ns, file, err);
+}
+
+int shardkv_load(const char *file, const char *ns, kv_error *err)
+{
+	return g_snapdir ? kv_load_at(g_env, g_snapdir, file, ns, NULL, err)
+	                 : kv_load(g_env, file, ns, NULL, err);
+}
+
+/* SHARDKV_SNAPSHOT_DIR: must name a directory; kept as given (the engine opens it per call). */
+static int snapdir_init(char **pzErrMsg)
+{
+	const char *dir = getenv("SHARDKV_SNAPSHOT_DIR");
+	struct stat st;
+
+	if (dir == NULL || *dir == '\0')
+		return KV_OK;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		if (pzErrMsg)
+			*pzErrMsg = sqlite3_mprintf("SHARDKV_SNAPSHOT_DIR \"%.200s\" is not a directory", dir);
+		return KV_EINVAL;
+	}
+	g_snapdir = strdup(dir);
+	return g_snapdir ? KV_OK : KV_ENOMEM;
 }
 
 /* Open the store once per process.  Returns a KV_* code; msg on failure. */
@@ -103,6 +138,11 @@ static int env_init(char **pzErrMsg)
 				return KV_EINVAL;
 			}
 			cfg.memory = (size_t)bytes;
+		}
+		rc = snapdir_init(pzErrMsg);
+		if (rc != KV_OK) {
+			pthread_mutex_unlock(&g_mutex);
+			return rc;
 		}
 		rc = kv_env_open(&cfg, &g_env);
 		if (rc != KV_OK) {
@@ -418,7 +458,6 @@ void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen)
 		sqlite3_result_blob64(ctx, key, (sqlite3_uint64)klen, SQLITE_TRANSIENT);
 }
 
-
 int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at)
 {
 	int rc;
@@ -433,11 +472,17 @@ int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at)
 		break;
 	}
 	case SQLITE_FLOAT: {
-		double us = sqlite3_value_double(v) * 1e6;
+		double  us = sqlite3_value_double(v) * 1e6;
+		int64_t n;
 
 		if (!(us > -9.2e18 && us < 9.2e18)) /* also NaN and infinities */
 			return KVSQL_TTL_RANGE;
-		rc = kv_expiry_from_ttl_us((int64_t)(us < 0 ? us - 0.5 : us + 0.5), expires_at);
+		/* whole microseconds, rounded up as the engine rounds to ms: a
+		 * positive TTL, however small, is never "already expired" */
+		n = (int64_t)us;
+		if ((double)n < us)
+			n++;
+		rc = kv_expiry_from_ttl_us(n, expires_at);
 		break;
 	}
 	default:

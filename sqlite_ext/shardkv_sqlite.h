@@ -35,6 +35,17 @@ kv_env *shardkv_env(void);
  */
 int shardkv_ns(const char *name, int create, const kv_ns_config *cfg, kv_ns **out, int *created);
 
+/*
+ * Snapshot files.  When SHARDKV_SNAPSHOT_DIR was set at first load, every file
+ * name (kv_save, kv_load, snapshot=) is confined to that directory through the
+ * engine's kv_save_at/kv_load_at (no absolute name, no "..", no symlink);
+ * otherwise it is a path as given, relative to the process's directory.
+ * shardkv_snapshot_dir() is that directory, or NULL.
+ */
+const char *shardkv_snapshot_dir(void);
+int shardkv_save(const char *ns, const char *file, kv_error *err);
+int shardkv_load(const char *file, const char *ns, kv_error *err);
+
 /* Drive the engine's active expiry sweep at most every 100 ms (cheap otherwise). */
 void shardkv_maybe_tick(void);
 

@@ -65,6 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (a.default_ttl_ms < 0)
 			abort();
+		/* 0 would mean "default" to the engine: the parser refuses it */
+		if (((a.given & KVARG_SHARDS) && a.shards == 0) ||
+		    ((a.given & KVARG_MAX_KEY_SIZE) && a.max_key_size == 0) ||
+		    ((a.given & KVARG_MAX_VALUE_SIZE) && a.max_value_size == 0))
+			abort();
 		kvargs_free(&a);
 	} else {
 		if (memchr(err, '\0', sizeof(err)) == NULL || err[0] == '\0')

@@ -65,6 +65,7 @@ EOF
 		redis-cli -p $XPORT SET r2s:n 7 >/dev/null
 		redis-cli -p $XPORT INCRBY r2s:n 2 >/dev/null
 		redis-cli -p $XPORT EXPIRE r2s:str 500 >/dev/null
+		redis-cli -p $XPORT -n 1 SET r2s:db1 other-db >/dev/null
 		xh_check "server SAVE" "$(redis-cli -p $XPORT SAVE)" "OK"
 		xh_stop
 		xh_check "server exits cleanly on SIGTERM" "$XSTATUS" "0"
@@ -77,6 +78,23 @@ SELECT count(*) FROM c WHERE key GLOB 'r2s:*';
 EOF
 )
 		xh_check "sqlite loads the server's snapshot" "$out" "$(printf '1\nworld|9|integer\n1|43\n2')"
+		# --- a snapshot= table on the server's file keeps the server's other databases
+		out=$(xh_sqlite <<'EOF'
+CREATE VIRTUAL TABLE c USING kv(namespace='0', snapshot='dump.skv');
+SELECT count(*) FROM c WHERE key GLOB 'r2s:*';
+INSERT INTO c VALUES ('s2r:committed', 'by-table');
+EOF
+)
+		xh_check "a snapshot= table loads its namespace from the server's file" "$out" "2"
+		if xh_start; then
+			xh_check "the server still has db 1 after the table's commit saved db 0" \
+				"$(redis-cli -p $XPORT -n 1 GET r2s:db1)" "other-db"
+			xh_check "the server sees the row the table committed" \
+				"$(redis-cli -p $XPORT GET s2r:committed)" "by-table"
+			xh_stop
+		else
+			bad "cross-host: shardkv-server did not restart on port $XPORT"
+		fi
 	else
 		bad "cross-host: shardkv-server did not start on port $XPORT"
 		sed 's/^/    /' "$XH/server.log" | tail -n 20

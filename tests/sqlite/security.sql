@@ -74,3 +74,25 @@ SELECT kv_save('c', 'x.kvs' || char(0) || '.evil');
 SELECT kv_load('c', 'x.kvs' || char(0) || '.evil');
 SELECT kv_save(NULL, 'x.kvs' || char(0));
 .shell ls x.kvs* 2>/dev/null || echo no file written
+
+-- case: SHARDKV_SNAPSHOT_DIR confines every file name to that directory
+.shell mkdir snaps snaps/sub outside && ln -s ../outside snaps/link && echo secret > outside/passwd
+-- (the confined process's script, written with .output)
+.output confined.sql
+SELECT '.load @EXT@';
+SELECT '.bail off';
+SELECT 'SELECT kv_set(''c'', ''k'', ''v'');';
+SELECT 'SELECT kv_save(''c'', ''ok.kvs''), kv_save(''c'', ''sub/ok.kvs''), kv_load(''c'', ''ok.kvs'');';
+SELECT 'SELECT kv_save(''c'', ''../escape.kvs'');';
+SELECT 'SELECT kv_save(''c'', ''/tmp/escape.kvs'');';
+SELECT 'SELECT kv_save(''c'', ''link/escape.kvs'');';
+SELECT 'SELECT kv_load(''c'', ''link/passwd'');';
+SELECT 'SELECT kv_load(''c'', ''../outside/passwd'');';
+SELECT 'CREATE VIRTUAL TABLE t USING kv(namespace = tab, snapshot = ''tab.kvs'');';
+SELECT 'INSERT INTO t VALUES (''a'', 1);';
+SELECT 'CREATE VIRTUAL TABLE u USING kv(namespace = esc, snapshot = ''../esc.kvs'');';
+SELECT 'INSERT INTO u VALUES (''a'', 1);';
+.output stdout
+.shell SHARDKV_SNAPSHOT_DIR=snaps @SQLITE3@ :memory: < confined.sql 2>&1
+.shell find . -name '*.kvs' | sort
+.shell SHARDKV_SNAPSHOT_DIR=nope @SQLITE3@ :memory: -cmd '.load @EXT@' "SELECT 1;" 2>&1 | head -n 1

@@ -134,3 +134,22 @@ SELECT count(*) FROM kv_namespaces();
 CREATE VIRTUAL TABLE a USING kv(snapshot='d/ok.kvs');
 INSERT INTO a VALUES ('k', 1);
 .shell test -s d/ok.kvs && echo saved
+
+-- case: a FIFO never hangs kv_load or a table that connects to it
+.shell mkfifo fifo.kvs
+.bail off
+SELECT kv_load('p', 'fifo.kvs');
+SELECT kv_load(NULL, 'fifo.kvs');
+.shell @SQLITE3@ db.sqlite -cmd '.load @EXT@' "CREATE VIRTUAL TABLE c USING kv(snapshot='later.kvs');"
+.shell mkfifo later.kvs
+.open db.sqlite
+SELECT count(*) FROM c;
+SELECT count(*) FROM kv_namespaces();
+
+-- case: a snapshot= table bound to a file of several namespaces keeps the others at each commit
+SELECT kv_set('other', 'k', 'kept') + kv_set('third', 'k', 3) + kv_set('c', 'old', 1);
+SELECT kv_save(NULL, 'shared.kvs');
+SELECT kv_drop('c');
+CREATE VIRTUAL TABLE c USING kv(snapshot='shared.kvs');
+INSERT INTO c VALUES ('new', 2);
+.shell @SQLITE3@ :memory: -cmd '.load @EXT@' "SELECT kv_load(NULL, 'shared.kvs'); SELECT name, keys FROM kv_namespaces() ORDER BY name; SELECT kv_get('other', 'k'), kv_get('c', 'old'), kv_get('c', 'new');"

@@ -387,3 +387,10 @@ INSERT INTO c(key, value, expires_at) VALUES ('b', 1, 253402300800000);
 INSERT INTO c(key, value, expires_at) VALUES ('c', 1, 253402300799999);
 INSERT INTO c(key, value, ttl) VALUES ('d', 1, 1e9);
 SELECT key, expires_at = 253402300799999, ttl > 999999000 FROM c ORDER BY key;
+
+-- case: a default_ttl past 9999-12-31 is refused at CREATE, not at every write
+.bail off
+CREATE VIRTUAL TABLE c USING kv(default_ttl = '1000000000d');
+CREATE VIRTUAL TABLE c USING kv(default_ttl = '1000000d');
+INSERT INTO c VALUES ('k', 1);
+SELECT key, ttl > 86399000000 FROM c;

@@ -1734,6 +1734,7 @@ static void test_vocabulary(void)
 				EOK(kv_incr(ns, K("d"), 1, &r));
 				E(ttl_of(ns, "d") > kv_now_ms() + 50000 && ttl_of(ns, "d") <= kv_now_ms() + 60000);
 			}
+			kv_ns_close(ns);
 		}
 		if (env)
 			kv_env_close(env);
@@ -1822,6 +1823,7 @@ static void test_vocabulary(void)
 			EOK(kv_incr_float(ns, K("l"), K("3.14159265358979323846264338327950288"), &d, &txt));
 			E(t_buf_is(&txt, "3.141592653589793", 17));
 			kv_buf_free(env, &txt);
+			kv_ns_close(ns);
 		}
 		if (env)
 			kv_env_close(env);

@@ -14,7 +14,15 @@
  *  - kill -9 of a process in the middle of saves leaves the old file loadable;
  *  - snapshots taken while all-or-nothing batches run see all of each or none;
  *  - autosave rules through kv_tick, the dirty counter and the last save time;
- *  - a failing allocator during save and load.
+ *  - a failing allocator during save and load;
+ *  - file safety: links at temp names and at the file, FIFOs, devices and
+ *    directories refused without blocking, kv_save_at/kv_load_at confinement,
+ *    over-long paths;
+ *  - one-namespace saves keep the file's other namespaces (also under
+ *    concurrent savers), corrupt files are left alone;
+ *  - SHARDKV_FAULT_IO: every op fails the save with its errno, old file intact;
+ *  - the save's bounded steps: no shard-sized copy, marks cleared, a cut of one
+ *    big shard under all-or-nothing batches.
  *
  * `test_snapshot --write-corpus DIR` writes seed snapshots for the fuzzer.
  */
@@ -1833,6 +1841,31 @@ static void test_fault_io(void)
 		}
 		if (env)
 			kv_env_close(env);
+		/* kv_env_attach reads it too, for its own handle only */
+		size_t rsz = (size_t)32 << 20;
+		void *region = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (E(region != MAP_FAILED)) {
+			kv_config rc;
+			kv_config_init(&rc);
+			rc.region = region;
+			rc.region_size = rsz;
+			kv_env *owner = NULL, *att = NULL;
+			if (EOK(kv_env_open(&rc, &owner))) {
+				setenv("SHARDKV_FAULT_IO", "rename=EROFS", 1);
+				int arc = kv_env_attach(region, rsz, NULL, &att);
+				unsetenv("SHARDKV_FAULT_IO");
+				if (EOK(arc)) {
+					EOK(kv_ns_create(owner, "shared", NULL));
+					memset(&err, 0, sizeof err);
+					ERC(kv_save(att, NULL, fpath("att.snap"), &err), KV_EIO);
+					E(err.sys_errno == EROFS && msg_has(&err, "injected"));
+					EOK(kv_save(owner, NULL, fpath("att.snap"), &err));
+					kv_env_close(att);
+				}
+				kv_env_close(owner);
+			}
+			munmap(region, rsz);
+		}
 		/* the variable is read at open: unset now, a new store saves */
 		env = t_env(32 << 20);
 		if (env) {
