@@ -265,7 +265,9 @@ int kv_ns_check_config(const kv_ns_config *c)
 		return KV_EINVAL;
 	if (c->max_key_size > KV_KEY_SIZE_LIMIT || c->max_value_size > KV_VALUE_SIZE_LIMIT)
 		return KV_EINVAL;
-	if (c->default_ttl_ms < 0)
+	/* a default TTL no write could apply (now + ttl past KV_EXPIRES_MAX) is
+	 * refused here rather than failing every later write */
+	if (c->default_ttl_ms < 0 || c->default_ttl_ms > KV_EXPIRES_MAX)
 		return KV_EINVAL;
 	return KV_OK;
 }

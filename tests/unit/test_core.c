@@ -1749,7 +1749,17 @@ static void test_vocabulary(void)
 			 * (before, now + INT64_MAX overflowed into a past time: a silent delete) */
 			kv_ns_config c;
 			kv_ns_config_init(&c);
+			/* past KV_EXPIRES_MAX no write could ever apply it: create and
+			 * configure refuse it and keep what was there */
 			c.default_ttl_ms = INT64_MAX;
+			ERC(kv_ns_configure(ns, &c), KV_EINVAL);
+			ERC(kv_ns_create(env, "ttlmax", &c), KV_EINVAL);
+			c.default_ttl_ms = KV_EXPIRES_MAX + 1;
+			ERC(kv_ns_configure(ns, &c), KV_EINVAL);
+			ERC(kv_ns_create(env, "ttlmax", &c), KV_EINVAL);
+			E(stats_of(ns).config.default_ttl_ms == 0);
+			/* at KV_EXPIRES_MAX it is accepted, but now + ttl still lands past it */
+			c.default_ttl_ms = KV_EXPIRES_MAX;
 			if (E(R(kv_ns_configure(ns, &c)) == KV_OK)) {
 				int64_t r;
 				double d;
