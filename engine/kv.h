@@ -160,7 +160,7 @@ KV_API int kv_version_number(void);
 #define KV_ENSNAME       (-30712) /* invalid namespace name */
 #define KV_ETOOMANYNS    (-30713) /* the store's namespace table is full */
 #define KV_EINVAL        (-30720) /* invalid argument */
-#define KV_EKEYSIZE      (-30721) /* key is empty or longer than the namespace's max_key_size */
+#define KV_EKEYSIZE      (-30721) /* key longer than the namespace's max_key_size */
 #define KV_EVALSIZE      (-30722) /* value longer than the namespace's max_value_size */
 #define KV_ENOMEM        (-30723) /* the store's memory region is full */
 #define KV_EMAXKEYS      (-30724) /* namespace reached max_keys (and its policy does not evict) */
@@ -512,7 +512,9 @@ KV_API void kv_nscache_close(kv_nscache *c);
 
 /* ---------------------------------------------------- single-key operations */
 /*
- * Keys are 1..max_key_size bytes, any bytes.  Values are 0..max_value_size bytes.
+ * Keys are 0..max_key_size bytes, any bytes: the empty key is a key, as in
+ * Redis (pass it as NULL or any pointer with length 0).  Values are
+ * 0..max_value_size bytes.
  * Expired keys are invisible to every call as soon as their time has passed.
  *
  * Errors every call below may return besides its own:
@@ -993,7 +995,7 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 #define KV_EV_APPEND  5
 #define KV_EV_EXPIRED 6 /* removed because its TTL passed */
 #define KV_EV_EVICTED 7 /* removed by the eviction policy */
-#define KV_EV_FLUSH   8 /* namespace flushed (key is empty) */
+#define KV_EV_FLUSH   8 /* namespace flushed (klen is 0; the event, not the key, says so) */
 #define KV_EV_RENAME_FROM 9
 #define KV_EV_RENAME_TO   10
 
