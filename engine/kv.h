@@ -440,7 +440,9 @@ KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
  * shortened name.  Returns KV_OK or KV_ENSNAME.  No lock.
  */
 KV_API int kv_ns_name_check(const char *name, size_t len);
+/* Free a handle (NULL is fine); not one a kv_nscache gave out. */
 KV_API void kv_ns_close(kv_ns *ns);
+/* The name the handle is bound to. */
 KV_API const char *kv_ns_name(const kv_ns *ns);
 
 /*
@@ -576,6 +578,8 @@ KV_API void kv_nscache_close(kv_nscache *c);
  */
 #define KV_EXPIRES_MAX INT64_C(253402300799999)
 
+/* now + ttl (ms, or us rounded up) into *expires_at.  KV_OK, or KV_EINVAL
+ * (past KV_EXPIRES_MAX; *expires_at untouched).  No lock. */
 KV_API int kv_expiry_from_ttl_ms(int64_t ttl_ms, int64_t *expires_at);
 KV_API int kv_expiry_from_ttl_us(int64_t ttl_us, int64_t *expires_at);
 
