@@ -268,6 +268,14 @@ int shardkv_sqlite_rc(int rc)
 	}
 }
 
+const char *kvsql_eviction_name(int e)
+{
+	static const char *const names[] = {"none", "allkeys-lru", "allkeys-random", "volatile-lru",
+	                                    "volatile-random", "volatile-ttl"};
+
+	return e >= 0 && e < 6 ? names[e] : "unknown";
+}
+
 /* -------------------------------------------------------------- values */
 
 void kvsql_real_text(double d, char *buf, size_t cap)
@@ -350,6 +358,35 @@ int kvsql_cstr(sqlite3_value *v, const char **out)
 		return -2;
 	*out = z;
 	return 0;
+}
+
+int kvsql_ns_name_arg(const char *fn, sqlite3_value *v, const char **name, char **zErr)
+{
+	switch (v == NULL ? -1 : kvsql_cstr(v, name)) {
+	case 0:
+		return SQLITE_OK;
+	case -1:
+		*zErr = sqlite3_mprintf("%s(): the namespace (first argument) is missing or NULL", fn);
+		return SQLITE_ERROR;
+	default:
+		*zErr = sqlite3_mprintf("%s(): namespace name must not contain NUL bytes", fn);
+		return SQLITE_ERROR;
+	}
+}
+
+int kvsql_ns_arg(const char *fn, sqlite3_value *v, int create, kv_ns **out, char **zErr)
+{
+	const char *name;
+	int         rc = kvsql_ns_name_arg(fn, v, &name, zErr);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = shardkv_ns(name, create, NULL, out, NULL);
+	if (rc != KV_OK) {
+		*zErr = sqlite3_mprintf("%s(): namespace \"%.80s\": %s", fn, name, shardkv_errstr(rc));
+		return shardkv_sqlite_rc(rc);
+	}
+	return SQLITE_OK;
 }
 
 /* Parse the whole of s[0..n) as a signed 64-bit decimal. */
