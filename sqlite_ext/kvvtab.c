@@ -530,7 +530,11 @@ static int64_t ent_expiry(kvvtab *p, const kvtxn_ent *e)
 	case KV_EXPIRE_NEVER:
 		return 0;
 	case KV_EXPIRE_DEFAULT:
-		return p->default_ttl_ms > 0 ? kv_now_ms() + p->default_ttl_ms : 0;
+		/* what the engine will compute at commit (CREATE refused a default
+		 * past KV_EXPIRES_MAX, so the call fails only on a clock that far on) */
+		if (p->default_ttl_ms <= 0 || kv_expiry_from_ttl_ms(p->default_ttl_ms, &t) != KV_OK)
+			return 0;
+		return t;
 	case KV_EXPIRE_KEEP:
 		if (kv_ttl(p->ns, e->key, e->klen, &t) == KV_OK)
 			return t;

@@ -162,7 +162,9 @@ int shardkv_ns(const char *name, int create, const kv_ns_config *cfg, kv_ns **ou
 
 	if (created)
 		*created = 0;
-	if (strlen(name) > KV_NS_NAME_MAX)
+	/* the engine's rule, before the cache (whose entries hold at most
+	 * KV_NS_NAME_MAX bytes) is searched */
+	if (kv_ns_name_check(name, strlen(name)) != KV_OK)
 		return KV_ENSNAME;
 	pthread_mutex_lock(&g_mutex);
 	for (size_t i = 0; i < g_nns; i++) {
