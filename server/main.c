@@ -9,10 +9,13 @@
  * The main thread accepts connections and hands them to the workers, runs
  * kv_tick every 100 ms (expiry sweep and autosave rules) and handles SIGTERM and
  * SIGINT through a signalfd: stop accepting, let workers flush their replies,
- * save, exit 0 (within a few seconds: see SHUTDOWN_WORKER_WAIT_MS).  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save also when no
- * --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the final save.
+ * save, exit 0, within a few seconds whatever clients do (see
+ * SHUTDOWN_WORKER_WAIT_MS).  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save
+ * also when no --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the
+ * final save.  A final save that fails (a full disk) exits 1.
  */
 #include "server.h"
+#include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,7 +46,7 @@ static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN *
  * namespace, say) is not waited for beyond this, so that SIGTERM and SHUTDOWN
  * finish within a few seconds whatever a client is doing.
  */
-#define SHUTDOWN_WORKER_WAIT_MS 3000
+#define SHUTDOWN_WORKER_WAIT_MS 2000
 
 int64_t mstime(void)
 {
@@ -131,10 +134,10 @@ static int listenOn(const char *addr, int port)
 	return fd;
 }
 
-static void acceptClients(void)
+static void acceptClients(int lfd)
 {
 	for (;;) {
-		int fd = accept4(srv.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR)
 				continue;
@@ -145,7 +148,12 @@ static void acceptClients(void)
 		atomic_fetch_add(&srv.total_connections, 1);
 		if (atomic_load(&srv.connected_clients) >= atomic_load(&srv.maxclients)) {
 			static const char msg[] = "-ERR max number of clients reached\r\n";
-			ssize_t r = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+#define HTTP_FULL_BODY "{\"error\":\"max number of clients reached\",\"code\":\"KV_EBUSY\"}"
+			_Static_assert(sizeof(HTTP_FULL_BODY) - 1 == 59, "Content-Length below");
+			static const char hmsg[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+			                           "Content-Length: 59\r\nConnection: close\r\n\r\n" HTTP_FULL_BODY;
+			ssize_t r = lfd == srv.listen_fd ? send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL)
+			                                 : send(fd, hmsg, sizeof(hmsg) - 1, MSG_NOSIGNAL);
 			(void)r;
 			close(fd);
 			atomic_fetch_add(&srv.rejected_connections, 1);
@@ -158,7 +166,8 @@ static void acceptClients(void)
 
 static void hookSetup(void)
 {
-	kv_env_set_hook(srv.env, pubsubKeyspaceHook, NULL);
+	/* one hook: keyspace notifications, then the HTTP feed when that door is open */
+	kv_env_set_hook(srv.env, srv.cfg.http_port ? httpChangeHook : pubsubKeyspaceHook, NULL);
 }
 
 static int openEngine(void)
@@ -254,6 +263,13 @@ int main(int argc, char **argv)
 	srv.listen_fd = listenOn(srv.cfg.bind, srv.cfg.port);
 	if (srv.listen_fd < 0)
 		return 1;
+	if (srv.cfg.http_port && srv.cfg.http_port == srv.cfg.port) {
+		serverLog(LL_WARNING, "http-port must differ from port");
+		return 1;
+	}
+	int http_fd = httpListen();
+	if (http_fd == -2)
+		return 1;
 	if (workersStart(srv.cfg.threads) != C_OK) {
 		serverLog(LL_WARNING, "cannot start worker threads");
 		return 1;
@@ -273,6 +289,10 @@ int main(int argc, char **argv)
 	struct epoll_event ev = {.events = EPOLLIN};
 	ev.data.fd = srv.listen_fd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, srv.listen_fd, &ev);
+	if (http_fd >= 0) {
+		ev.data.fd = http_fd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, http_fd, &ev);
+	}
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
@@ -287,8 +307,8 @@ int main(int argc, char **argv)
 		int n = epoll_wait(ep, evs, 8, -1);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
-			if (fd == srv.listen_fd) {
-				acceptClients();
+			if (fd == srv.listen_fd || fd == http_fd) {
+				acceptClients(fd);
 			} else if (fd == sfd) {
 				struct signalfd_siginfo si;
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -301,7 +321,7 @@ int main(int argc, char **argv)
 				ssize_t r = read(tfd, &exp, sizeof(exp));
 				(void)r;
 				persistTick();
-				if (++ticks % 10 == 0 && atomic_load(&srv.timeout) > 0)
+				if (++ticks % 10 == 0 && (atomic_load(&srv.timeout) > 0 || srv.cfg.http_port))
 					workersCheckIdle();
 			} else if (fd == pipefd[0]) {
 				char buf[16];
@@ -315,6 +335,8 @@ int main(int argc, char **argv)
 	int how = atomic_load(&srv.shutdown_asked);
 	serverLog(LL_WARNING, "User requested shutdown...");
 	close(srv.listen_fd);
+	if (http_fd >= 0)
+		close(http_fd);
 	int stuck = workersStop(SHUTDOWN_WORKER_WAIT_MS);
 	if (stuck)
 		serverLog(LL_WARNING, "%d worker thread(s) still inside a command after %d ms: saving without them",
@@ -322,7 +344,7 @@ int main(int argc, char **argv)
 	persistWaitBgsave();
 	int rc = 0;
 	if (how != 2) {
-		char err[512];
+		char err[1024];
 		serverLog(LL_NOTICE, "Saving the final snapshot before exiting.");
 		if (persistSave(err, sizeof(err)) != C_OK) {
 			serverLog(LL_WARNING, "Error trying to save the DB, exiting with an error: %s", err);

@@ -22,6 +22,7 @@
  *   client that vanishes mid-reply is just closed.
  */
 #include "server.h"
+#include "http.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -46,12 +47,31 @@ static void wake(worker *w)
 	(void)r;
 }
 
+/*
+ * How loaded w looks to a new client: its client count, plus a lot when it has
+ * been inside one command or job slice for a while (a long single match, a
+ * PUBLISH against costly patterns), so that a new connection (a SHUTDOWN, say)
+ * goes to a worker that answers now.
+ */
+static uint64_t workerLoad(worker *w, int64_t now_ms)
+{
+	int64_t since = atomic_load_explicit(&w->busy_since_ms, memory_order_relaxed);
+	uint64_t load = atomic_load(&w->nclients);
+	return since && now_ms - since > 20 ? load + (1u << 30) : load;
+}
+
 void workerAddClient(int fd)
 {
+	int64_t now = mstime();
 	worker *best = &srv.workers[0];
-	for (int i = 1; i < srv.nworkers; i++)
-		if (atomic_load(&srv.workers[i].nclients) < atomic_load(&best->nclients))
+	uint64_t best_load = workerLoad(best, now);
+	for (int i = 1; i < srv.nworkers; i++) {
+		uint64_t l = workerLoad(&srv.workers[i], now);
+		if (l < best_load) {
 			best = &srv.workers[i];
+			best_load = l;
+		}
+	}
 	atomic_fetch_add(&best->nclients, 1); /* counted now so the next accept sees it */
 	pthread_mutex_lock(&best->lock);
 	if (best->npending == best->cappending) {
@@ -129,6 +149,10 @@ static client *clientCreate(worker *w, int fd)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sl = sizeof(ss);
+	if (srv.cfg.http_port && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		httpClientInit(c, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                                                 : ((struct sockaddr_in *)&ss)->sin_port));
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	c->events = EPOLLIN;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -187,6 +211,7 @@ static void clientFree(client *c)
 		if (w->cur_evs[j].data.ptr == c)
 			w->cur_evs[j].data.ptr = &skipMarker;
 	pubsubUnsubscribeAll(c, 0, 1); /* after this no thread can reach c */
+	httpClientFree(c);             /* likewise for the HTTP feed */
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	pthread_mutex_lock(&w->lock);
@@ -300,6 +325,8 @@ static int processInput(client *c)
 	size_t stack_lens[32];
 	getRun run;
 	run.n = 0;
+	if (c->http)
+		return httpProcessInput(c);
 
 	while (c->qpos < c->qlen && !c->close_after_reply && !c->job) {
 		lim.authenticated = c->authenticated;
@@ -424,8 +451,11 @@ static int clientReadable(client *c)
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
 	c->qlen += (size_t)n;
-	atomic_store_explicit(&c->last_ms, mstime(), memory_order_relaxed);
+	int64_t now = mstime();
+	atomic_store_explicit(&c->last_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&c->w->busy_since_ms, now, memory_order_relaxed);
 	processInput(c);
+	atomic_store_explicit(&c->w->busy_since_ms, 0, memory_order_relaxed);
 	return 0;
 }
 
@@ -476,14 +506,19 @@ static void deliverMail(worker *w)
 static void closeIdle(worker *w)
 {
 	int timeout = atomic_load(&srv.timeout);
-	if (timeout <= 0)
+	if (timeout <= 0 && !srv.cfg.http_port)
 		return;
 	int64_t now = mstime();
 	client *c = w->clients, *next;
 	for (; c; c = next) {
 		next = c->next;
-		if (c->nchannels || c->npatterns)
-			continue; /* as Redis: pub/sub clients are never idle */
+		int h = c->http ? httpClientExpired(c, now) : 0; /* 1: close now, -1: never idle */
+		if (h > 0) {
+			clientFree(c);
+			continue;
+		}
+		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns || c->job)
+			continue; /* as Redis: pub/sub clients are never idle; nor is one waiting for its job */
 		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
 			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);
 			clientFree(c);
@@ -491,20 +526,32 @@ static void closeIdle(worker *w)
 	}
 }
 
-/* One slice of every job; a finished job's client runs its waiting commands. */
+/*
+ * A slice of each job in turn, starting where the last round stopped, until
+ * every job had one or JOB_ROUND_US passed: however many clients run jobs, the
+ * worker's event loop turns at least every JOB_ROUND_US plus one slice.  A
+ * finished job's client then runs its waiting commands.
+ */
+#define JOB_ROUND_US 10000
+
 static void runJobs(worker *w)
 {
-	size_t i = 0;
-	while (i < w->nbusy) {
+	int64_t round_end = ustime_mono() + JOB_ROUND_US;
+	size_t todo = w->nbusy;
+	while (w->nbusy && todo--) {
+		size_t i = w->job_next++ % w->nbusy;
 		client *c = w->busy[i];
-		if (!c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US)) {
-			i++;
-			continue;
+		atomic_store_explicit(&w->busy_since_ms, mstime(), memory_order_relaxed);
+		int done = c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US);
+		if (done) {
+			clientEndJob(c);
+			processInput(c);
 		}
-		clientEndJob(c); /* busy[i] is now another client (or the end) */
-		processInput(c);
-		if (clientWrite(c) != 0)
+		atomic_store_explicit(&w->busy_since_ms, 0, memory_order_relaxed);
+		if (done && clientWrite(c) != 0)
 			clientFree(c);
+		if (ustime_mono() >= round_end)
+			break;
 	}
 }
 
