@@ -55,12 +55,29 @@
 
 #define FN_CREATE 1 /* the function may create the namespace */
 
-/* The function's name, for messages (stored as user data). */
+/*
+ * A registered function; its entry is the user data.  One xFunc serves the
+ * variants of one operation (kv_get and kv_consume), told apart by mode.
+ */
+typedef struct fn_def {
+	const char *name;
+	int         nArg;
+	void      (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+	unsigned    mode;   /* KV_SET_* flags for kv_set/add/replace, else FN_ALT or 0 */
+	int         flags;  /* SCHEMA_SAFE: see shardkv_register_functions() */
+} fn_def;
+
+#define FN_ALT 1u /* the second variant: kv_consume, kv_delete, kv_load */
+
+/* The function's name, for messages. */
 static const char *fn_name(sqlite3_context *ctx)
 {
-	const char *z = sqlite3_user_data(ctx);
+	return ((const fn_def *)sqlite3_user_data(ctx))->name;
+}
 
-	return z ? z : "kv";
+static unsigned fn_mode(sqlite3_context *ctx)
+{
+	return ((const fn_def *)sqlite3_user_data(ctx))->mode;
 }
 
 static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
@@ -84,7 +101,7 @@ static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
 
 static void fn_kv_error(sqlite3_context *ctx, int rc)
 {
-	fn_error(ctx, "%s(): %s", fn_name(ctx), shardkv_errstr(rc));
+	fn_error(ctx, "%s(): %s", fn_name(ctx), kv_strerror_text(rc));
 	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
 }
 
@@ -188,9 +205,10 @@ static int fn_ttl(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, i
 		}                                                              \
 	} while (0)
 
-/* kv_set / kv_add / kv_replace (ns, key, value [, ttl_seconds]); user data gives flags. */
-static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv, unsigned flags)
+/* kv_set / kv_add / kv_replace (ns, key, value [, ttl_seconds]); the mode gives the flags. */
+static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	unsigned  flags = fn_mode(ctx);
 	kv_ns    *ns;
 	kvsql_val k, v;
 	int64_t   exp;
@@ -210,29 +228,16 @@ static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv, unsign
 	shardkv_maybe_tick();
 }
 
-static void kvSetFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	setFunc(ctx, argc, argv, 0);
-}
-
-static void kvAddFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	setFunc(ctx, argc, argv, KV_SET_NX);
-}
-
-static void kvReplaceFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	setFunc(ctx, argc, argv, KV_SET_XX);
-}
-
 /* kv_get(ns, key) and kv_consume(ns, key): the value, or NULL. */
-static void getFunc(sqlite3_context *ctx, sqlite3_value **argv, int consume)
+static void getFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	int       consume = fn_mode(ctx) == FN_ALT;
 	kv_ns    *ns;
 	kvsql_val k;
 	kv_buf    buf = KV_BUF_INIT;
 	int       rc;
 
+	(void)argc;
 	if (fn_key(ctx, argv[1], &k) != 0)
 		return;
 	ns = fn_ns(ctx, argv[0], 0);
@@ -246,21 +251,10 @@ static void getFunc(sqlite3_context *ctx, sqlite3_value **argv, int consume)
 	kv_buf_free(shardkv_env(), &buf);
 }
 
-static void kvGetFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	getFunc(ctx, argv, 0);
-}
-
-static void kvConsumeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	getFunc(ctx, argv, 1);
-}
-
 /* kv_delete(ns, key) and kv_exists(ns, key): 1 or 0. */
-static void keyFunc(sqlite3_context *ctx, sqlite3_value **argv, int del)
+static void keyFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	int       del = fn_mode(ctx) == FN_ALT;
 	kv_ns    *ns;
 	kvsql_val k;
 	int       rc;
@@ -270,23 +264,12 @@ static void keyFunc(sqlite3_context *ctx, sqlite3_value **argv, int del)
 	ns = fn_ns(ctx, argv[0], 0);
 	if (ns == NULL)
 		return;
+	(void)argc;
 	rc = del ? kv_del(ns, k.data, k.len) : kv_exists(ns, k.data, k.len);
 	if (rc == KV_OK || rc == KV_NOTFOUND)
 		sqlite3_result_int(ctx, rc == KV_OK);
 	else
 		fn_kv_error(ctx, rc);
-}
-
-static void kvDeleteFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	keyFunc(ctx, argv, 1);
-}
-
-static void kvExistsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	keyFunc(ctx, argv, 0);
 }
 
 /* kv_incr(ns, key [, by]): integer by -> kv_incr, real by -> kv_incr_float. */
@@ -382,12 +365,14 @@ static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /* kv_save(ns, file) / kv_load(ns, file); ns NULL means every namespace. */
-static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
+static void snapFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	int         load = fn_mode(ctx) == FN_ALT;
 	const char *ns = NULL, *path;
 	kv_error    err;
 	int         rc;
 
+	(void)argc;
 	if (sqlite3_value_type(argv[0]) != SQLITE_NULL && fn_name_arg(ctx, argv[0], &ns) != 0)
 		return;
 	rc = kvsql_cstr(argv[1], &path);
@@ -405,20 +390,8 @@ static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
 		sqlite3_result_int(ctx, 1);
 		return;
 	}
-	fn_error(ctx, "%s(): %s", fn_name(ctx), err.msg[0] ? err.msg : shardkv_errstr(rc));
+	fn_error(ctx, "%s(): %s", fn_name(ctx), err.msg[0] ? err.msg : kv_strerror_text(rc));
 	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
-}
-
-static void kvSaveFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	snapFunc(ctx, argv, 0);
-}
-
-static void kvLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	snapFunc(ctx, argv, 1);
 }
 
 /* kv_stats(ns): a JSON object with the namespace's settings and counters. */
@@ -446,7 +419,7 @@ static void kvStatsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	                    (unsigned long long)st.bytes, (unsigned long long)st.config.max_keys,
 	                    (unsigned long long)st.config.max_memory, (long long)st.config.default_ttl_ms,
 	                    st.config.max_key_size, st.config.max_value_size,
-	                    kvsql_eviction_name(st.config.eviction), (unsigned long long)st.hits,
+	                    kv_evict_policy_name(st.config.eviction, 0), (unsigned long long)st.hits,
 	                    (unsigned long long)st.misses, (unsigned long long)st.expired,
 	                    (unsigned long long)st.evicted);
 	if (z == NULL) {
@@ -515,39 +488,34 @@ static void versionFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int shardkv_register_functions(sqlite3 *db)
 {
-	static const struct {
-		const char *name;
-		int         nArg;
-		void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
-		int         flags;  /* SCHEMA_SAFE: see below */
-	} fns[] = {
-		{"kv_get",          2, kvGetFunc, 0},
-		{"kv_set",          3, kvSetFunc, 0},
-		{"kv_set",          4, kvSetFunc, 0},
-		{"kv_add",          3, kvAddFunc, 0},
-		{"kv_add",          4, kvAddFunc, 0},
-		{"kv_replace",      3, kvReplaceFunc, 0},
-		{"kv_replace",      4, kvReplaceFunc, 0},
-		{"kv_delete",       2, kvDeleteFunc, 0},
-		{"kv_exists",       2, kvExistsFunc, 0},
-		{"kv_consume",      2, kvConsumeFunc, 0},
-		{"kv_incr",         2, kvIncrFunc, 0},
-		{"kv_incr",         3, kvIncrFunc, 0},
-		{"kv_expire",       3, kvExpireFunc, 0},
-		{"kv_ttl",          2, kvTtlFunc, 0},
-		{"kv_save",         2, kvSaveFunc, SCHEMA_SAFE},
-		{"kv_load",         2, kvLoadFunc, SCHEMA_SAFE},
-		{"kv_stats",        1, kvStatsFunc, 0},
-		{"kv_flush",        1, kvFlushFunc, SCHEMA_SAFE},
-		{"kv_drop",         1, kvDropFunc, SCHEMA_SAFE},
-		{"shardkv_version", 0, versionFunc, 0},
+	static const fn_def fns[] = {
+		{"kv_get",          2, getFunc, 0, 0},
+		{"kv_consume",      2, getFunc, FN_ALT, 0},
+		{"kv_set",          3, setFunc, 0, 0},
+		{"kv_set",          4, setFunc, 0, 0},
+		{"kv_add",          3, setFunc, KV_SET_NX, 0},
+		{"kv_add",          4, setFunc, KV_SET_NX, 0},
+		{"kv_replace",      3, setFunc, KV_SET_XX, 0},
+		{"kv_replace",      4, setFunc, KV_SET_XX, 0},
+		{"kv_exists",       2, keyFunc, 0, 0},
+		{"kv_delete",       2, keyFunc, FN_ALT, 0},
+		{"kv_incr",         2, kvIncrFunc, 0, 0},
+		{"kv_incr",         3, kvIncrFunc, 0, 0},
+		{"kv_expire",       3, kvExpireFunc, 0, 0},
+		{"kv_ttl",          2, kvTtlFunc, 0, 0},
+		{"kv_save",         2, snapFunc, 0, SCHEMA_SAFE},
+		{"kv_load",         2, snapFunc, FN_ALT, SCHEMA_SAFE},
+		{"kv_stats",        1, kvStatsFunc, 0, 0},
+		{"kv_flush",        1, kvFlushFunc, 0, SCHEMA_SAFE},
+		{"kv_drop",         1, kvDropFunc, 0, SCHEMA_SAFE},
+		{"shardkv_version", 0, versionFunc, 0, 0},
 	};
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]) && rc == SQLITE_OK; i++)
 		rc = sqlite3_create_function_v2(db, fns[i].name, fns[i].nArg,
 		                                SQLITE_UTF8 | SQLITE_DIRECTONLY | fns[i].flags,
-		                                (void *)fns[i].name, fns[i].xFunc, NULL, NULL, NULL);
+		                                (void *)&fns[i], fns[i].xFunc, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = shardkv_register_namespaces(db);
 	if (rc == SQLITE_OK)

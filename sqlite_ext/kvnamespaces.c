@@ -5,8 +5,9 @@
  *     SELECT name, keys, eviction FROM kv_namespaces();
  *
  * HOW IT WORKS
- *   xFilter takes a snapshot of the namespace list; the rows are that list, so
- *   namespaces created or dropped while the statement runs do not tear it.
+ *   xFilter takes the engine's consistent copy of the namespace list
+ *   (kv_ns_list_all); the rows are that copy, so namespaces created or dropped
+ *   while the statement runs do not tear it.
  */
 #include "shardkv_sqlite.h"
 
@@ -37,7 +38,7 @@ static void nslist_free(sqlite3_vtab_cursor *cur)
 {
 	nslist_cursor *c = (nslist_cursor *)cur;
 
-	sqlite3_free(c->list);
+	kv_ns_list_free(shardkv_env(), c->list);
 	c->list = NULL;
 	c->n = c->i = 0;
 }
@@ -68,7 +69,6 @@ static int nslistFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
                         sqlite3_value **argv)
 {
 	nslist_cursor *c = (nslist_cursor *)cur;
-	size_t         n = 0;
 	int            rc;
 
 	(void)idxNum;
@@ -76,23 +76,11 @@ static int nslistFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
 	(void)argc;
 	(void)argv;
 	nslist_free(cur);
-	/* namespaces may be created between the two calls: retry until it fits */
-	for (;;) {
-		size_t cap = n + 8;
-
-		sqlite3_free(c->list);
-		c->list = sqlite3_malloc64(cap * sizeof(*c->list));
-		if (c->list == NULL)
-			return SQLITE_NOMEM;
-		rc = kv_ns_list(shardkv_env(), c->list, cap, &n);
-		if (rc != KV_OK) {
-			kvtvf_set_error(cur, sqlite3_mprintf("kv_namespaces(): %s", shardkv_errstr(rc)));
-			return shardkv_sqlite_rc(rc);
-		}
-		if (n <= cap)
-			break;
+	rc = kv_ns_list_all(shardkv_env(), &c->list, &c->n);
+	if (rc != KV_OK) {
+		kvtvf_set_error(cur, sqlite3_mprintf("kv_namespaces(): %s", kv_strerror_text(rc)));
+		return shardkv_sqlite_rc(rc);
 	}
-	c->n = n;
 	return SQLITE_OK;
 }
 
@@ -123,7 +111,7 @@ static int nslistColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 	case NSCOL_MAX_MEMORY:  sqlite3_result_int64(ctx, (sqlite3_int64)s->config.max_memory); break;
 	case NSCOL_DEFAULT_TTL: sqlite3_result_int64(ctx, s->config.default_ttl_ms); break;
 	case NSCOL_EVICTION:
-		sqlite3_result_text(ctx, kvsql_eviction_name(s->config.eviction), -1, SQLITE_STATIC);
+		sqlite3_result_text(ctx, kv_evict_policy_name(s->config.eviction, 0), -1, SQLITE_STATIC);
 		break;
 	case NSCOL_HITS:        sqlite3_result_int64(ctx, (sqlite3_int64)s->hits); break;
 	case NSCOL_MISSES:      sqlite3_result_int64(ctx, (sqlite3_int64)s->misses); break;

@@ -149,7 +149,7 @@ static int kvscan_fill(sqlite3_vtab_cursor *cur)
 		if (rc == SQLITE_NOMEM)
 			return SQLITE_NOMEM;
 		if (rc != KV_OK) {
-			kvtvf_set_error(cur, sqlite3_mprintf("%s(): %s", fn_of(cur), shardkv_errstr(rc)));
+			kvtvf_set_error(cur, sqlite3_mprintf("%s(): %s", fn_of(cur), kv_strerror_text(rc)));
 			return shardkv_sqlite_rc(rc);
 		}
 		if (c->cursor == 0)

@@ -30,8 +30,8 @@ SQLITE_EXTENSION_INIT3
 kv_env *shardkv_env(void);
 
 /*
- * A process-global handle on namespace `name` (handles are cached forever and
- * shared by every connection and thread).  With create != 0 a missing
+ * A process-global handle on namespace `name` (from the engine's kv_nscache:
+ * handles are cached forever and shared by every connection and thread).  With create != 0 a missing
  * namespace is created with cfg (NULL: defaults) and *created set to 1.
  * Returns a KV_* code.
  */
@@ -50,12 +50,6 @@ int shardkv_load(const char *file, const char *ns, kv_error *err);
 
 /* Drive the engine's active expiry sweep at most every 100 ms (cheap otherwise). */
 void shardkv_maybe_tick(void);
-
-/* Lower-case message for a KV_* code (kv_strerror without its "KV_X: " prefix). */
-const char *shardkv_errstr(int rc);
-
-/* The name of an eviction policy. */
-const char *kvsql_eviction_name(int e);
 
 /* SQLite result code for a KV_* failure. */
 int shardkv_sqlite_rc(int rc);
