@@ -1006,9 +1006,13 @@ static int write_expiry(kvvtab *p, sqlite3_value *ttl, sqlite3_value *exp, int i
 		int    t = sqlite3_value_numeric_type(exp);
 		double d = sqlite3_value_double(exp);
 
+		/* a fractional REAL is refused, not truncated: the engine's rule is
+		 * that a key never expires earlier than asked, and the host keeps no
+		 * rounding of its own */
 		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 1 && d < 9.2e18) ||
+		    (t == SQLITE_FLOAT && d != (double)sqlite3_value_int64(exp)) ||
 		    kv_expiry_check(sqlite3_value_int64(exp)) != KV_OK) {
-			kvvtab_error(p, "expires_at must be a time in ms since the Unix epoch, "
+			kvvtab_error(p, "expires_at must be a whole number of ms since the Unix epoch, "
 			                "at most 9999-12-31 (%lld)", (long long)KV_EXPIRES_MAX);
 			return SQLITE_MISMATCH;
 		}

@@ -335,6 +335,15 @@ INSERT INTO c(key, value, ttl) VALUES ('a', 'v', -1);
 CREATE VIRTUAL TABLE c USING kv;
 INSERT INTO c(key, value, expires_at) VALUES ('a', 'v', 'tomorrow');
 
+-- case: a REAL expires_at must be a whole number of ms: refused, not truncated
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c(key, value, expires_at) VALUES ('a', 'v', 4102444800000.0);
+SELECT key, expires_at FROM c;
+.bail off
+INSERT INTO c(key, value, expires_at) VALUES ('b', 'v', 4102444800000.5);
+UPDATE c SET expires_at = 4102444800000.25 WHERE key = 'a';
+SELECT key, expires_at FROM c;
+
 -- case: the table is direct-only: not from a view
 CREATE VIRTUAL TABLE c USING kv;
 CREATE VIEW v AS SELECT * FROM c;
