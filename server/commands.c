@@ -189,9 +189,9 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 
 /*
  * A GET that commandExecute would run as is (two arguments, allowed in this
- * client's state), so the caller may batch it; counted here as executed.
+ * client's state), so it may join a batch; counted here as executed.
  */
-int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
+static int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 {
 	if (argc != 2 || len != 3 || (name[0] | 0x20) != 'g' || (name[1] | 0x20) != 'e' || (name[2] | 0x20) != 't')
 		return 0;
@@ -202,6 +202,16 @@ int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->last_cmd, "get", memory_order_relaxed);
 	return 1;
+}
+
+void commandDispatch(client *c, getBatch *gets, int argc, const char **argv, const size_t *lens)
+{
+	if (commandIsPlainGet(c, argc, argv[0], lens[0])) {
+		getBatchAdd(c, gets, argv[1], lens[1]);
+		return;
+	}
+	getBatchFlush(c, gets);
+	commandExecute(c, argc, argv, lens);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -268,6 +278,14 @@ int expireArgOrReply(client *c, const char *arg, size_t len, long long unit_ms, 
 bad:
 	addReplyErrorFormat(&c->rb, "invalid expire time in '%s' command", cmdname);
 	return C_ERR;
+}
+
+void countLookup(client *c, int hit)
+{
+	if (hit)
+		atomic_fetch_add_explicit(&c->w->stat_hits, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&c->w->stat_misses, 1, memory_order_relaxed);
 }
 
 void replyArity(client *c, const char *name)

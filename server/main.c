@@ -23,21 +23,16 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 server srv;
-static FILE *logfp;
-static pthread_mutex_t logLock = PTHREAD_MUTEX_INITIALIZER;
 static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN */
 
 /*
@@ -47,44 +42,6 @@ static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN *
  * finish within a few seconds whatever a client is doing.
  */
 #define SHUTDOWN_WORKER_WAIT_MS 2000
-
-int64_t mstime(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int serverLogLevel(const char *name)
-{
-	static const char *names[] = {"debug", "verbose", "notice", "warning"};
-	for (int i = 0; i < 4; i++)
-		if (!strcasecmp(name, names[i]))
-			return i;
-	return -1;
-}
-
-void serverLog(int level, const char *fmt, ...)
-{
-	if (level < atomic_load_explicit(&srv.loglevel, memory_order_relaxed))
-		return;
-	char msg[1024], ts[64];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	struct tm tm;
-	time_t secs = tv.tv_sec;
-	localtime_r(&secs, &tm);
-	size_t off = strftime(ts, sizeof(ts), "%d %b %Y %H:%M:%S", &tm);
-	snprintf(ts + off, sizeof(ts) - off, ".%03d", (int)(tv.tv_usec / 1000));
-	pthread_mutex_lock(&logLock);
-	fprintf(logfp ? logfp : stderr, "%d:M %s %c %s\n", (int)getpid(), ts, ".-*#"[level], msg);
-	fflush(logfp ? logfp : stderr);
-	pthread_mutex_unlock(&logLock);
-}
 
 void serverRequestShutdown(int how)
 {
@@ -229,13 +186,8 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&srv.save_lock, NULL);
 	pthread_mutex_init(&srv.ns_lock, NULL);
 	configPublish();
-	if (srv.cfg.logfile[0]) {
-		logfp = fopen(srv.cfg.logfile, "a");
-		if (logfp == NULL) {
-			fprintf(stderr, "shardkv-server: cannot open log file %s: %s\n", srv.cfg.logfile, strerror(errno));
-			return 1;
-		}
-	}
+	if (serverLogOpen(srv.cfg.logfile) != C_OK)
+		return 1;
 	srv.start_ms = mstime();
 	srv.lastsave_ms = srv.start_ms;
 	srv.last_save_ok = 1;
@@ -353,9 +305,7 @@ int main(int argc, char **argv)
 	}
 	if (stuck) {
 		/* the engine is safe to save beside a running call, not to close under one */
-		serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
-		if (logfp)
-			fflush(logfp);
+		serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye..."); /* flushed */
 		_exit(rc);
 	}
 	kv_env_set_hook(srv.env, NULL, NULL);
@@ -368,7 +318,6 @@ int main(int argc, char **argv)
 	kv_env_close(srv.env);
 	free(srv.workers);
 	serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
-	if (logfp)
-		fclose(logfp);
+	serverLogClose();
 	return rc;
 }

@@ -1,9 +1,17 @@
 /*
- * util.c -- small helpers shared by the command files that are not commands.
+ * util.c -- small helpers that are not commands: the clocks and the glob
+ * match of the command files.  Logging is log.c's.
  */
 #include "server.h"
 
 #include <time.h>
+
+int64_t mstime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int64_t ustime_mono(void)
 {
