@@ -4,7 +4,8 @@ pipelining), raw sockets (RESP3, protocol edge cases), redis-cli, and Debian's
 redis-server started beside it to prove that error texts match exactly.
 
 Ports: 6380-6389 only.  Every process started here is stopped by PID.
-Run: /usr/bin/python3 tests/server/test_server.py [-k words-of-a-test-name]
+Run: /usr/bin/python3 tests/server/test_server.py [-k words-of-a-test-name] [--list]
+(see tests/server/README.md)
 """
 import hashlib
 import os
