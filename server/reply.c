@@ -3,7 +3,6 @@
  */
 #include "reply.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,21 +207,6 @@ void addReplySetLen(replyBuf *rb, long long n)
 void addReplyPushLen(replyBuf *rb, long long n)
 {
 	addHeader(rb, rb->resp >= 3 ? '>' : '*', n);
-}
-
-void addReplyDouble(replyBuf *rb, double d)
-{
-	char tmp[64];
-	int n;
-	if (isinf(d))
-		n = snprintf(tmp, sizeof(tmp), "%s", d > 0 ? "inf" : "-inf");
-	else
-		n = snprintf(tmp, sizeof(tmp), "%.17g", d);
-	if (rb->resp >= 3) {
-		addLine(rb, ',', tmp, (size_t)n);
-	} else {
-		addReplyBulk(rb, tmp, (size_t)n);
-	}
 }
 
 void addReplyBool(replyBuf *rb, int b)
