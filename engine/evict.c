@@ -197,6 +197,10 @@ int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_e
 	int policy = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
 	if (maxm && need > 0 && (uint64_t)need > maxm)
 		return KV_EMAXMEM;
+	/* grow the table now, outside the insert's write section: readers keep
+	 * reading while it rehashes (shard.c, grow_locked) */
+	if (newkey && kv_shard_reserve_locked(w->ns->env, sh, sh->count + 1) != KV_OK)
+		return KV_ENOMEM;
 	for (int evicted = 0;; evicted++) {
 		int64_t keys = (int64_t)atomic_load_explicit(&sl->keys, memory_order_relaxed) - w->credit_keys;
 		int64_t bytes = (int64_t)atomic_load_explicit(&sl->bytes, memory_order_relaxed) - w->credit_bytes;

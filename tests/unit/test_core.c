@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "test.h"
 
@@ -242,6 +243,37 @@ static void test_env(void)
 			}
 			kv_env_close(env);
 		}
+	}
+
+	TEST("fork in mode (a): the child works on a private copy of the store as of the fork")
+	{
+		kv_env *env = t_env(16 << 20);
+		kv_ns *ns = env ? t_ns(env, "f", NULL) : NULL;
+		if (ns) {
+			EOK(set_s(ns, "before", "1"));
+			pid_t pid = fork();
+			if (pid == 0) {
+				t_child_begin();
+				E(val_is(env, ns, K("before"), "1"));
+				EOK(set_s(ns, "child", "c"));
+				EOK(kv_del(ns, K("before")));
+				t_sleep_ms(200); /* the parent writes meanwhile */
+				ERC(kv_exists(ns, K("parent")), KV_NOTFOUND);
+				kv_ns_close(ns);
+				kv_env_close(env);
+				t_child_exit();
+			}
+			E(pid > 0);
+			EOK(set_s(ns, "parent", "p"));
+			int st = -1;
+			waitpid(pid, &st, 0);
+			E(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			E(val_is(env, ns, K("before"), "1"));
+			ERC(kv_exists(ns, K("child")), KV_NOTFOUND);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
 	}
 }
 
