@@ -332,45 +332,9 @@ int replyKvError(client *c, int rc)
 	case KV_EBUSY:
 		addReplyError(&c->rb, "-BUSY the namespace is busy with a save, load or resize, try again");
 		break;
-	default:
-		addReplyErrorFormat(&c->rb, "%s", kv_strerror(rc));
+	default: /* Redis's shape: -ERR and the engine's lower-case text */
+		addReplyError(&c->rb, kv_strerror_text(rc));
 		break;
 	}
 	return 1;
-}
-
-kv_ns *serverNamespace(const char *name, int *rc)
-{
-	kv_ns *ns = NULL;
-	pthread_mutex_lock(&srv.ns_lock);
-	for (size_t i = 0; i < srv.nnsh; i++)
-		if (strcmp(srv.nsh[i].name, name) == 0) {
-			ns = srv.nsh[i].ns;
-			break;
-		}
-	if (ns == NULL) {
-		*rc = kv_ns_open(srv.env, name, &ns);
-		if (*rc == KV_OK) {
-			if (srv.nnsh == srv.capnsh) {
-				size_t ncap = srv.capnsh ? srv.capnsh * 2 : 32;
-				void *n = realloc(srv.nsh, ncap * sizeof(*srv.nsh));
-				if (n == NULL) {
-					kv_ns_close(ns);
-					pthread_mutex_unlock(&srv.ns_lock);
-					*rc = KV_ENOMEM;
-					return NULL;
-				}
-				srv.nsh = n;
-				srv.capnsh = ncap;
-			}
-			snprintf(srv.nsh[srv.nnsh].name, sizeof(srv.nsh[0].name), "%s", name);
-			srv.nsh[srv.nnsh++].ns = ns;
-		} else {
-			ns = NULL;
-		}
-	} else {
-		*rc = KV_OK;
-	}
-	pthread_mutex_unlock(&srv.ns_lock);
-	return ns;
 }

@@ -250,22 +250,6 @@ void httpRespondError(client *c, const httpReq *rq, int status, const char *code
 	httpRespondJson(c, rq, status, o);
 }
 
-const char *httpKvCodeName(int rc, const char **msg)
-{
-	/* kv_strerror is "KV_ENOMEM: text": split it rather than keep a second table */
-	static __thread char name[32];
-	const char *s = kv_strerror(rc);
-	const char *colon = strchr(s, ':');
-	size_t n = colon ? (size_t)(colon - s) : strlen(s);
-	if (n >= sizeof(name))
-		n = sizeof(name) - 1;
-	memcpy(name, s, n);
-	name[n] = '\0';
-	if (msg)
-		*msg = colon ? colon + 1 + (colon[1] == ' ') : s;
-	return name;
-}
-
 int httpStatusForKv(int rc)
 {
 	switch (rc) {
@@ -287,9 +271,7 @@ int httpStatusForKv(int rc)
 
 void httpRespondKvError(client *c, const httpReq *rq, int rc)
 {
-	const char *msg;
-	const char *code = httpKvCodeName(rc, &msg);
-	httpRespondError(c, rq, httpStatusForKv(rc), code, msg);
+	httpRespondError(c, rq, httpStatusForKv(rc), kv_strerror_code(rc), kv_strerror_text(rc));
 }
 
 /* -------------------------------------------------------------- helpers */
@@ -385,21 +367,6 @@ int httpQueryParam(const httpReq *rq, const char *name, char *out, size_t cap, s
 		q = amp ? amp + 1 : NULL;
 	}
 	return 0;
-}
-
-kv_ns *httpNamespace(client *c, const char *name, int *rc)
-{
-	httpConn *h = c->http;
-	if (h->ns && strcmp(h->nsname, name) == 0) {
-		*rc = KV_OK;
-		return h->ns;
-	}
-	kv_ns *ns = serverNamespace(name, rc);
-	if (ns) {
-		snprintf(h->nsname, sizeof(h->nsname), "%s", name);
-		h->ns = ns;
-	}
-	return ns;
 }
 
 /* ---------------------------------------------------------------- auth */

@@ -138,6 +138,11 @@ static int openEngine(void)
 		serverLog(LL_WARNING, "cannot open the engine: %s", kv_strerror(rc));
 		return C_ERR;
 	}
+	rc = kv_nscache_open(srv.env, &srv.nscache);
+	if (rc != KV_OK) {
+		serverLog(LL_WARNING, "cannot open the engine: %s", kv_strerror(rc));
+		return C_ERR;
+	}
 	if (persistLoadAtStart() != C_OK)
 		return C_ERR;
 	for (int i = 0; i < NUM_DBS; i++) {
@@ -148,14 +153,14 @@ static int openEngine(void)
 			serverLog(LL_WARNING, "cannot create namespace %s: %s", name, kv_strerror(rc));
 			return C_ERR;
 		}
-		srv.dbs[i] = serverNamespace(name, &rc);
-		if (srv.dbs[i] == NULL) {
+		rc = kv_nscache_get(srv.nscache, name, strlen(name), &srv.dbs[i]);
+		if (rc != KV_OK) {
 			serverLog(LL_WARNING, "cannot open namespace %s: %s", name, kv_strerror(rc));
 			return C_ERR;
 		}
 	}
 	/* only an explicit limit or policy overrides what loaded namespaces carry */
-	if (srv.cfg.maxmemory || configEvictionPolicy(srv.cfg.maxmemory_policy) != KV_EVICT_NONE)
+	if (srv.cfg.maxmemory || srv.cfg.maxmemory_policy != KV_EVICT_NONE)
 		configApplyMemory();
 	kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
 	hookSetup();
@@ -184,7 +189,6 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&srv.cfg_lock, NULL);
 	pthread_mutex_init(&srv.save_lock, NULL);
-	pthread_mutex_init(&srv.ns_lock, NULL);
 	configPublish();
 	if (serverLogOpen(srv.cfg.logfile) != C_OK)
 		return 1;
@@ -309,12 +313,7 @@ int main(int argc, char **argv)
 		_exit(rc);
 	}
 	kv_env_set_hook(srv.env, NULL, NULL);
-	pthread_mutex_lock(&srv.ns_lock);
-	for (size_t i = 0; i < srv.nnsh; i++)
-		kv_ns_close(srv.nsh[i].ns);
-	free(srv.nsh);
-	srv.nnsh = 0;
-	pthread_mutex_unlock(&srv.ns_lock);
+	kv_nscache_close(srv.nscache);
 	kv_env_close(srv.env);
 	free(srv.workers);
 	serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");

@@ -55,7 +55,7 @@ typedef struct serverConfig {
 	int      maxclients;
 	int      timeout;            /* idle seconds, 0 = never */
 	uint64_t maxmemory;          /* bytes per namespace, 0 = no limit */
-	char     maxmemory_policy[32];
+	int      maxmemory_policy;   /* KV_EVICT_* */
 	char     loglevel[16];
 	int      threads;
 	uint64_t proto_max_bulk_len;
@@ -86,7 +86,6 @@ void configInitDefaults(serverConfig *cfg);
 /* Parse argv (flags, an optional config file first).  On error prints and returns C_ERR. */
 int configParseArgs(serverConfig *cfg, int argc, char **argv);
 int configParseNotifyFlags(const char *s, int *out);
-int configEvictionPolicy(const char *name);
 void configPublish(void);
 int configApplyMemory(void);
 void configUsage(FILE *out);
@@ -221,10 +220,8 @@ typedef struct server {
 	/* config access from commands (CONFIG SET) */
 	pthread_mutex_t cfg_lock;
 
-	/* opened namespace handles (never closed before exit) */
-	pthread_mutex_t ns_lock;
-	struct nsHandle { char name[KV_NS_NAME_MAX + 1]; kv_ns *ns; } *nsh;
-	size_t         nnsh, capnsh;
+	/* namespace handles by name (SELECT, the HTTP door), closed at exit */
+	kv_nscache    *nscache;
 } server;
 
 extern server srv;
@@ -292,8 +289,6 @@ void replySyntax(client *c);
 int  replyKvError(client *c, int rc);
 /* Count a key lookup as a hit or a miss (INFO keyspace_hits / keyspace_misses). */
 void countLookup(client *c, int hit);
-/* The namespace handle for name (opened once, kept). NULL + *rc on failure. */
-kv_ns *serverNamespace(const char *name, int *rc);
 
 /* command families */
 void pingCommand(client *c, int argc, const char **argv, const size_t *lens);
