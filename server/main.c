@@ -17,11 +17,8 @@
 #include "server.h"
 #include "http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,37 +55,6 @@ static int isLoopback(const char *addr)
 {
 	return !strcmp(addr, "127.0.0.1") || !strcmp(addr, "::1") || !strcmp(addr, "localhost") ||
 	       !strncmp(addr, "127.", 4);
-}
-
-static int listenOn(const char *addr, int port)
-{
-	struct addrinfo hints, *res, *ai;
-	char portstr[16];
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	int rc = getaddrinfo(addr, portstr, &hints, &res);
-	if (rc != 0) {
-		serverLog(LL_WARNING, "cannot resolve bind address '%s': %s", addr, gai_strerror(rc));
-		return -1;
-	}
-	int fd = -1;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0)
-			break;
-		serverLog(LL_WARNING, "could not listen on %s:%d: %s", addr, port, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
 }
 
 static void acceptClients(int lfd)

@@ -407,6 +407,8 @@ void persistSnapshotPath(char *out, size_t outlen);
 int64_t mstime(void);
 /* Monotonic microseconds, for job slices and deadlines. */
 int64_t ustime_mono(void);
+/* A non-blocking listening TCP socket on addr:port (logs why not); -1 on failure. */
+int listenOn(const char *addr, int port);
 /*
  * Redis glob match through the engine's one matcher (kv_glob_match), plus
  * Redis's one quirk that the engine does not share: no pattern, not even "*",
