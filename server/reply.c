@@ -209,6 +209,13 @@ void addReplyPushLen(replyBuf *rb, long long n)
 	addHeader(rb, rb->resp >= 3 ? '>' : '*', n);
 }
 
+void addReplyStatusArray(replyBuf *rb, const char *const *lines, size_t n)
+{
+	addReplyArrayLen(rb, (long long)n);
+	for (size_t i = 0; i < n; i++)
+		addReplyStatus(rb, lines[i]);
+}
+
 void addReplyBool(replyBuf *rb, int b)
 {
 	if (rb->resp >= 3)

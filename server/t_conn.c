@@ -308,9 +308,7 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 			"CREATE <name>", "    Create namespace <name> with default settings.",
 			"DROP <name>", "    Drop namespace <name> and every key in it.",
 		};
-		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
-		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-			addReplyStatus(&c->rb, help[i]);
+		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));
 	} else {
 		addReplyErrorFormat(&c->rb, "unknown subcommand or wrong number of arguments for '%.128s'. Try NAMESPACE HELP.", sub);
 	}
@@ -401,9 +399,7 @@ void clientCommand(client *c, int argc, const char **argv, const size_t *lens)
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
 			"HELP", "    Print this help.",
 		};
-		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
-		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-			addReplyStatus(&c->rb, help[i]);
+		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));
 	} else {
 		addReplyErrorFormat(&c->rb, "unknown subcommand '%.128s'. Try CLIENT HELP.", sub);
 	}
