@@ -156,18 +156,13 @@ void helloCommand(client *c, int argc, const char **argv, const size_t *lens)
 	addReplyArrayLen(&c->rb, 0);
 }
 
-#define BAD_NS_NAME "invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]"
-
 /*
- * The engine's name rule; a NUL inside the bulk string is refused, never cut
- * at.  Replies with an error when the name is invalid.
+ * The engine's name rule and its text; a NUL inside the bulk string is
+ * refused, never cut at.  Replies with an error when the name is invalid.
  */
 static int validNsNameOrReply(client *c, const char *s, size_t len)
 {
-	if (kv_ns_name_check(s, len) == KV_OK)
-		return 1;
-	addReplyError(&c->rb, BAD_NS_NAME);
-	return 0;
+	return !replyKvError(c, kv_ns_name_check(s, len));
 }
 
 /* Point c at namespace name; replies with an error on failure. */
@@ -278,12 +273,7 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		pthread_mutex_unlock(&srv.cfg_lock);
 		if (!validNsNameOrReply(c, argv[2], lens[2]))
 			return;
-		int rc = kv_ns_create(srv.env, argv[2], &nc);
-		if (rc == KV_ENSEXISTS)
-			addReplyError(&c->rb, "namespace already exists");
-		else if (rc == KV_ENSNAME)
-			addReplyError(&c->rb, BAD_NS_NAME);
-		else if (!replyKvError(c, rc))
+		if (!replyKvError(c, kv_ns_create(srv.env, argv[2], &nc))) /* KV_ENSEXISTS: the engine's text */
 			addReplyStatus(&c->rb, "OK");
 	} else if (argEq(sub, lens[1], "drop") && argc == 3) {
 		long long idx;

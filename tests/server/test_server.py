@@ -853,7 +853,7 @@ try:
         eq(c.cmd("NAMESPACE", "USE", "0"), "OK", "use")
         eq(c.cmd("NAMESPACE", "DROP", "3"), Err("ERR databases 0-15 cannot be dropped; use FLUSHDB"), "keep dbs")
         eq(c.cmd("NAMESPACE", "DROP", "3\x00x"),
-           Err("ERR invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]"), "no NUL tricks")
+           Err("ERR invalid namespace name (1-63 bytes of A-Z a-z 0-9 _ . : -)"), "no NUL tricks")
         eq(c.cmd("NAMESPACE", "DROP", "app.cache"), "OK", "drop")
         true(b"app.cache" not in c.cmd("NAMESPACE", "LIST"), "dropped")
         eq(c.cmd("SELECT", "app.cache"), Err("ERR no such namespace 'app.cache'"), "dropped is gone")
