@@ -108,7 +108,7 @@ static uint32_t hashName(const char *s, size_t len)
 {
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint32_t)tolower((unsigned char)s[i])) * 16777619u;
+		h = (h ^ (uint32_t)(unsigned char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i])) * 16777619u; /* ASCII, no locale */
 	return h;
 }
 

@@ -13,8 +13,9 @@
  *   appends to the client's query buffer; every complete command in it is parsed
  *   (resp.c, socket-free so it can be fuzzed), looked up in the command table
  *   (commands.c) and executed in order (runs of plain GETs as one engine read
- *   batch); replies accumulate in the client's reply buffer (reply.c) and are
- *   written once per read, so a pipeline is answered with few writes.  There is no global lock on the request path: commands call
+ *   batch, batch_get.c); replies accumulate in the client's reply buffer
+ *   (reply.c) and are written once per read, so a pipeline is answered with
+ *   few writes.  There is no global lock on the request path: commands call
  *   the engine directly and its shard locks do the rest.
  *
  *   Pub/sub (pubsub.c) is the one shared structure: a mutex-guarded channel and
