@@ -4,8 +4,11 @@
  * Names and value syntax follow redis.conf, so `--port 6380`, a file line
  * `port 6380` and `CONFIG SET port 6380` mean the same.  Each setting is one row
  * of configTable: how to parse it, how to print it, and whether CONFIG SET may
- * change it on a running server.  Memory values take Redis's units (1k = 1000,
- * 1kb = 1024, m/mb, g/gb).
+ * change it on a running server (dir and dbfilename only with
+ * enable-protected-configs, as in Redis 7).  Memory values take Redis's units
+ * (1k = 1000, 1kb = 1024, m/mb, g/gb) and policy names Redis's spellings,
+ * both read by the engine (kv_parse_size, kv_evict_policy_parse), the one
+ * vocabulary of every host.
  */
 #include "server.h"
 
@@ -16,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO } cfgType;
+typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO, CT_PROTECT } cfgType;
 
 typedef struct cfgEntry {
 	const char *name;
@@ -24,7 +27,7 @@ typedef struct cfgEntry {
 	size_t      off;      /* offsetof(serverConfig, field) */
 	size_t      size;     /* for strings: buffer size */
 	long long   min, max; /* for integers */
-	int         mutable_; /* CONFIG SET allowed */
+	int         mutable_; /* CONFIG SET allowed (2: only with enable-protected-configs, as Redis) */
 	const char *help;
 } cfgEntry;
 
@@ -34,14 +37,15 @@ typedef struct cfgEntry {
 static const cfgEntry configTable[] = {
 	{"port", CT_INT, OFF(port), SZ(port), 0, 65535, 0, "TCP port to listen on (default 6379)"},
 	{"bind", CT_STR, OFF(bind), SZ(bind), 0, 0, 0, "address to bind (default 127.0.0.1; others warn without requirepass)"},
-	{"dir", CT_STR, OFF(dir), SZ(dir), 0, 0, 1, "snapshot directory (default ./data, created if missing)"},
-	{"dbfilename", CT_STR, OFF(dbfilename), SZ(dbfilename), 0, 0, 1, "snapshot file name in dir (default dump.skv)"},
+	{"dir", CT_STR, OFF(dir), SZ(dir), 0, 0, 2, "snapshot directory (default ./data, created if missing)"},
+	{"dbfilename", CT_STR, OFF(dbfilename), SZ(dbfilename), 0, 0, 2, "snapshot file name in dir, not a path (default dump.skv)"},
+	{"enable-protected-configs", CT_PROTECT, OFF(enable_protected_configs), SZ(enable_protected_configs), 0, 0, 0, "no|yes|local: may CONFIG SET change dir and dbfilename (default no, as Redis 7)"},
 	{"save", CT_SAVE, 0, 0, 0, 0, 1, "\"<seconds> <changes> ...\": save when both accrued; \"\" disables (default 3600 1 300 100 60 10000)"},
 	{"requirepass", CT_STR, OFF(requirepass), SZ(requirepass), 0, 0, 1, "password for AUTH (default none)"},
 	{"maxclients", CT_INT, OFF(maxclients), SZ(maxclients), 1, 1000000, 1, "max connected clients (default 10000)"},
 	{"timeout", CT_INT, OFF(timeout), SZ(timeout), 0, 100000000, 1, "close clients idle this many seconds, 0 = never (default 0)"},
 	{"maxmemory", CT_MEM, OFF(maxmemory), SZ(maxmemory), 0, 0, 1, "memory limit per database (namespace), 0 = none (default 0)"},
-	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "noeviction|allkeys-lru|allkeys-random|volatile-lru|volatile-random|volatile-ttl"},
+	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "noeviction (or none), allkeys-lru, allkeys-random, volatile-lru, volatile-random or volatile-ttl"},
 	{"loglevel", CT_LOGLEVEL, OFF(loglevel), SZ(loglevel), 0, 0, 1, "debug|verbose|notice|warning (default notice)"},
 	{"logfile", CT_STR, OFF(logfile), SZ(logfile), 0, 0, 0, "log file, \"\" = stderr (default \"\")"},
 	{"threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "worker threads (default: number of CPUs)"},
@@ -68,8 +72,9 @@ void configInitDefaults(serverConfig *cfg)
 	strcpy(cfg->bind, "127.0.0.1");
 	strcpy(cfg->dir, "./data");
 	strcpy(cfg->dbfilename, "dump.skv");
+	strcpy(cfg->enable_protected_configs, "no");
 	cfg->maxclients = 10000;
-	strcpy(cfg->maxmemory_policy, "noeviction");
+	cfg->maxmemory_policy = KV_EVICT_NONE;
 	strcpy(cfg->loglevel, "notice");
 	cfg->threads = 0; /* resolved in main: number of CPUs */
 	cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
@@ -82,31 +87,6 @@ void configInitDefaults(serverConfig *cfg)
 	cfg->memory = 4ull << 30;
 	strcpy(cfg->http_bind, "127.0.0.1");
 	cfg->http_request_timeout = 10;
-}
-
-static int parseMemory(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (!isdigit((unsigned char)s[0]))
-		return -1;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	uint64_t mul = 1;
-	if (*end) {
-		if (!strcasecmp(end, "k")) mul = 1000;
-		else if (!strcasecmp(end, "kb")) mul = 1024;
-		else if (!strcasecmp(end, "m")) mul = 1000 * 1000;
-		else if (!strcasecmp(end, "mb")) mul = 1024 * 1024;
-		else if (!strcasecmp(end, "g")) mul = 1000ull * 1000 * 1000;
-		else if (!strcasecmp(end, "gb")) mul = 1024ull * 1024 * 1024;
-		else return -1;
-	}
-	if (v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
 }
 
 int configParseNotifyFlags(const char *s, int *out)
@@ -148,19 +128,6 @@ static void notifyFlagsToString(int f, char *out, size_t outlen)
 	out[n < outlen ? n : outlen - 1] = '\0';
 }
 
-static const char *policies[] = {"noeviction", "allkeys-lru", "allkeys-random", "volatile-lru",
-                                 "volatile-random", "volatile-ttl", NULL};
-
-int configEvictionPolicy(const char *name)
-{
-	static const int map[] = {KV_EVICT_NONE, KV_EVICT_ALLKEYS_LRU, KV_EVICT_ALLKEYS_RANDOM,
-	                          KV_EVICT_VOLATILE_LRU, KV_EVICT_VOLATILE_RANDOM, KV_EVICT_VOLATILE_TTL};
-	for (int i = 0; policies[i]; i++)
-		if (!strcasecmp(name, policies[i]))
-			return map[i];
-	return -1;
-}
-
 static const cfgEntry *configFind(const char *name)
 {
 	for (size_t i = 0; i < NCONFIG; i++)
@@ -195,9 +162,10 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 			char *end1, *end2;
 			if (tok2 == NULL || n == 16)
 				goto bad;
+			errno = 0;
 			long long secs = strtoll(tok, &end1, 10);
 			long long ch = strtoll(tok2, &end2, 10);
-			if (*end1 || *end2 || secs < 1 || ch < 0)
+			if (errno || *end1 || *end2 || secs < 1 || ch < 0) /* out of range: refused, not clamped */
 				goto bad;
 			rules[n].seconds = secs;
 			rules[n].changes = (uint64_t)ch;
@@ -223,7 +191,7 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 	}
 	case CT_MEM: {
 		uint64_t x;
-		if (parseMemory(v, &x) != 0 || (e->min && x < (uint64_t)e->min))
+		if (kv_parse_size(v, strlen(v), &x) != KV_OK || (e->min && x < (uint64_t)e->min))
 			goto bad;
 		*(uint64_t *)(base + e->off) = x;
 		return 0;
@@ -231,6 +199,11 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 	case CT_STR:
 		if (strlen(v) >= e->size)
 			goto bad;
+		if (e->off == OFF(dbfilename) && (strchr(v, '/') || strchr(v, '\\') || !strcmp(v, "") ||
+		                                  !strcmp(v, ".") || !strcmp(v, ".."))) {
+			snprintf(errbuf, errlen, "dbfilename can't be a path, just a filename");
+			return -1;
+		}
 		strcpy(base + e->off, v);
 		return 0;
 	case CT_NOTIFY: {
@@ -242,11 +215,8 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 		return 0;
 	}
 	case CT_POLICY:
-		if (configEvictionPolicy(v) < 0)
+		if (kv_evict_policy_parse(v, strlen(v), &cfg->maxmemory_policy) != KV_OK)
 			goto bad;
-		snprintf(cfg->maxmemory_policy, sizeof(cfg->maxmemory_policy), "%s", v);
-		for (char *q = cfg->maxmemory_policy; *q; q++)
-			*q = (char)tolower((unsigned char)*q);
 		return 0;
 	case CT_LOGLEVEL:
 		if (serverLogLevel(v) < 0)
@@ -258,6 +228,13 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 			return 0;
 		if (strcasecmp(v, "no") != 0)
 			goto bad;
+		return 0;
+	case CT_PROTECT:
+		if (strcasecmp(v, "no") && strcasecmp(v, "yes") && strcasecmp(v, "local"))
+			goto bad;
+		snprintf(base + e->off, e->size, "%s", v);
+		for (char *q = base + e->off; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
 		return 0;
 	case CT_SAVE:
 		break;
@@ -277,8 +254,11 @@ static void configFormat(const serverConfig *cfg, const cfgEntry *e, char *out, 
 	case CT_MEM:
 		snprintf(out, outlen, "%llu", (unsigned long long)*(const uint64_t *)(base + e->off));
 		break;
-	case CT_STR: case CT_NOTIFY: case CT_POLICY: case CT_LOGLEVEL:
+	case CT_STR: case CT_NOTIFY: case CT_LOGLEVEL: case CT_PROTECT:
 		snprintf(out, outlen, "%s", base + e->off);
+		break;
+	case CT_POLICY: /* Redis's spelling: CONFIG GET answers noeviction */
+		snprintf(out, outlen, "%s", kv_evict_policy_name(cfg->maxmemory_policy, KV_NAME_REDIS));
 		break;
 	case CT_YESNO:
 		snprintf(out, outlen, "%s", "no");
@@ -436,24 +416,24 @@ void configPublish(void)
  */
 int configApplyMemory(void)
 {
-	size_t n = 0;
-	kv_ns_list(srv.env, NULL, 0, &n);
-	kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
-	if (list == NULL)
+	kv_ns_stats *list;
+	size_t n;
+	if (kv_ns_list_all(srv.env, &list, &n) != KV_OK)
 		return C_ERR;
-	kv_ns_list(srv.env, list, n, &n);
-	int pol = configEvictionPolicy(srv.cfg.maxmemory_policy);
+	pthread_mutex_lock(&srv.cfg_lock);
+	uint64_t maxmemory = srv.cfg.maxmemory;
+	int pol = srv.cfg.maxmemory_policy;
+	pthread_mutex_unlock(&srv.cfg_lock);
 	for (size_t i = 0; i < n; i++) {
-		int rc;
-		kv_ns *ns = serverNamespace(list[i].name, &rc);
-		if (ns == NULL)
+		kv_ns *ns;
+		if (kv_nscache_get(srv.nscache, list[i].name, strlen(list[i].name), &ns) != KV_OK)
 			continue;
 		kv_ns_config nc = list[i].config;
-		nc.max_memory = srv.cfg.maxmemory;
-		nc.eviction = pol < 0 ? KV_EVICT_NONE : pol;
+		nc.max_memory = maxmemory;
+		nc.eviction = pol;
 		kv_ns_configure(ns, &nc);
 	}
-	free(list);
+	kv_ns_list_free(srv.env, list);
 	return C_OK;
 }
 
@@ -482,6 +462,19 @@ static void configGetCommand(client *c, int argc, const char **argv, const size_
 	pthread_mutex_unlock(&srv.cfg_lock);
 }
 
+/*
+ * dir and dbfilename decide where the server writes a file: as in Redis 7, a
+ * client may change them only if enable-protected-configs says so ("local":
+ * from a loopback address).  cfg_lock held.
+ */
+static int protectedConfigAllowed(client *c)
+{
+	const char *p = srv.cfg.enable_protected_configs;
+	if (!strcmp(p, "yes"))
+		return 1;
+	return !strcmp(p, "local") && (!strncmp(c->addr, "127.", 4) || !strncmp(c->addr, "::1:", 4));
+}
+
 static void configSetCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	if (argc < 4 || (argc - 2) % 2 != 0) {
@@ -493,7 +486,8 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 	serverConfig copy = srv.cfg;
 	for (int a = 2; a < argc; a += 2) {
 		char name[64], err[512];
-		char *val = strndup(argv[a + 1], lens[a + 1]);
+		/* a NUL would cut the value short (a path, a password): refused, never truncated */
+		char *val = memchr(argv[a + 1], '\0', lens[a + 1]) ? NULL : strndup(argv[a + 1], lens[a + 1]);
 		snprintf(name, sizeof(name), "%.*s", (int)(lens[a] < 63 ? lens[a] : 63), argv[a]);
 		const cfgEntry *e = configFind(name);
 		if (e == NULL || lens[a] > 63) {
@@ -508,7 +502,18 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 			free(val);
 			return;
 		}
-		int rc = val ? configSetEntry(&copy, e, 1, &val, err, sizeof(err)) : -1;
+		if (e->mutable_ == 2 && !protectedConfigAllowed(c)) {
+			pthread_mutex_unlock(&srv.cfg_lock);
+			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument '%s') - can't set protected config", e->name);
+			free(val);
+			return;
+		}
+		int rc = -1;
+		if (val)
+			rc = configSetEntry(&copy, e, 1, &val, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "%s", memchr(argv[a + 1], '\0', lens[a + 1]) ?
+			         "argument must not contain a NUL byte" : "out of memory");
 		free(val);
 		if (rc != 0) {
 			pthread_mutex_unlock(&srv.cfg_lock);
@@ -519,7 +524,7 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 	int rules_changed = copy.nsave_rules != srv.cfg.nsave_rules ||
 	                    memcmp(copy.save_rules, srv.cfg.save_rules, sizeof(copy.save_rules)) != 0;
 	int mem_changed = copy.maxmemory != srv.cfg.maxmemory ||
-	                  strcmp(copy.maxmemory_policy, srv.cfg.maxmemory_policy) != 0;
+	                  copy.maxmemory_policy != srv.cfg.maxmemory_policy;
 	srv.cfg = copy;
 	configPublish();
 	if (rules_changed)
@@ -560,9 +565,7 @@ void configCommand(client *c, int argc, const char **argv, const size_t *lens)
 			"HELP",
 			"    Print this help.",
 		};
-		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
-		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-			addReplyStatus(&c->rb, help[i]);
+		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));
 	} else {
 		addReplyErrorFormat(&c->rb, "unknown subcommand '%.128s'. Try CONFIG HELP.", argv[1]);
 	}

@@ -6,7 +6,8 @@
  *   clients (workerAddClient: a pending list plus an eventfd wake-up).  A worker
  *   owns its clients for their whole life: only it reads, writes, or frees them.
  *   On a readable socket it reads once, runs every complete request in the query
- *   buffer in order (pipelining), then writes the accumulated replies with as
+ *   buffer in order (pipelining; commandDispatch runs plain GETs in batches,
+ *   batch_get.c), then writes the accumulated replies with as
  *   few write() calls as the kernel allows; what is left waits for EPOLLOUT.
  *
  *   A command whose cost depends on the data (KEYS) runs as a job in slices of
@@ -47,12 +48,31 @@ static void wake(worker *w)
 	(void)r;
 }
 
+/*
+ * How loaded w looks to a new client: its client count, plus a lot when it has
+ * been inside one command or job slice for a while (a long single match, a
+ * PUBLISH against costly patterns), so that a new connection (a SHUTDOWN, say)
+ * goes to a worker that answers now.
+ */
+static uint64_t workerLoad(worker *w, int64_t now_ms)
+{
+	int64_t since = atomic_load_explicit(&w->busy_since_ms, memory_order_relaxed);
+	uint64_t load = atomic_load(&w->nclients);
+	return since && now_ms - since > 20 ? load + (1u << 30) : load;
+}
+
 void workerAddClient(int fd)
 {
+	int64_t now = mstime();
 	worker *best = &srv.workers[0];
-	for (int i = 1; i < srv.nworkers; i++)
-		if (atomic_load(&srv.workers[i].nclients) < atomic_load(&best->nclients))
+	uint64_t best_load = workerLoad(best, now);
+	for (int i = 1; i < srv.nworkers; i++) {
+		uint64_t l = workerLoad(&srv.workers[i], now);
+		if (l < best_load) {
 			best = &srv.workers[i];
+			best_load = l;
+		}
+	}
 	atomic_fetch_add(&best->nclients, 1); /* counted now so the next accept sees it */
 	pthread_mutex_lock(&best->lock);
 	if (best->npending == best->cappending) {
@@ -275,28 +295,6 @@ static int clientWrite(client *c)
 	return 0;
 }
 
-/*
- * Consecutive plain GETs of a pipeline are run as one engine read batch (up to
- * GET_BATCH keys): the engine hashes every key first and prefetches their
- * buckets and entries, so the cache misses of a random key overlap instead of
- * adding up.  Replies stay in request order; the keys point into the query
- * buffer, which does not move while processInput runs.
- */
-#define GET_BATCH 32
-
-typedef struct getRun {
-	size_t      n;
-	const char *keys[GET_BATCH];
-	size_t      lens[GET_BATCH];
-} getRun;
-
-static void flushGets(client *c, getRun *run)
-{
-	if (run->n)
-		getBatchCommand(c, run->n, run->keys, run->lens);
-	run->n = 0;
-}
-
 /* Run every complete request in the query buffer.  -1: protocol error. */
 static int processInput(client *c)
 {
@@ -304,8 +302,8 @@ static int processInput(client *c)
 	lim.max_bulk_len = atomic_load_explicit(&srv.max_bulk_len, memory_order_relaxed);
 	const char *stack_argv[32];
 	size_t stack_lens[32];
-	getRun run;
-	run.n = 0;
+	getBatch gets; /* see batch_get.c */
+	gets.n = 0;
 	if (c->http)
 		return httpProcessInput(c);
 
@@ -315,7 +313,7 @@ static int processInput(client *c)
 		if (r == RESP_NEED_MORE)
 			break;
 		if (r == RESP_ERROR) {
-			flushGets(c, &run);
+			getBatchFlush(c, &gets);
 			addReplyError(&c->rb, c->parser.err);
 			serverLog(LL_VERBOSE, "protocol error from client id=%llu addr=%s: %s",
 			          (unsigned long long)c->id, c->addr, c->parser.err);
@@ -326,22 +324,13 @@ static int processInput(client *c)
 			int argc = c->parser.argc;
 			char *base = c->qbuf + c->qpos;
 			respArg *pa = c->parser.argv;
-			if (commandIsPlainGet(c, argc, base + pa[0].off, pa[0].len)) {
-				run.keys[run.n] = base + pa[1].off;
-				run.lens[run.n] = pa[1].len;
-				if (++run.n == GET_BATCH)
-					flushGets(c, &run);
-				c->qpos += c->parser.pos;
-				respParserReset(&c->parser);
-				continue;
-			}
-			flushGets(c, &run);
 			const char **argv = stack_argv;
 			size_t *lens = stack_lens;
 			if (argc > 32) {
 				argv = malloc((size_t)argc * sizeof(*argv));
 				lens = malloc((size_t)argc * sizeof(*lens));
 				if (argv == NULL || lens == NULL) {
+					getBatchFlush(c, &gets);
 					free(argv);
 					free(lens);
 					addReplyError(&c->rb, "-OOM out of memory");
@@ -353,7 +342,7 @@ static int processInput(client *c)
 				argv[i] = base + pa[i].off;
 				lens[i] = pa[i].len;
 			}
-			commandExecute(c, argc, argv, lens);
+			commandDispatch(c, &gets, argc, argv, lens);
 			if (argv != stack_argv) {
 				free(argv);
 				free(lens);
@@ -362,7 +351,7 @@ static int processInput(client *c)
 		c->qpos += c->parser.pos;
 		respParserReset(&c->parser);
 	}
-	flushGets(c, &run);
+	getBatchFlush(c, &gets);
 	return 0;
 }
 
@@ -432,8 +421,11 @@ static int clientReadable(client *c)
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
 	c->qlen += (size_t)n;
-	atomic_store_explicit(&c->last_ms, mstime(), memory_order_relaxed);
+	int64_t now = mstime();
+	atomic_store_explicit(&c->last_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&c->w->busy_since_ms, now, memory_order_relaxed);
 	processInput(c);
+	atomic_store_explicit(&c->w->busy_since_ms, 0, memory_order_relaxed);
 	return 0;
 }
 
@@ -495,8 +487,8 @@ static void closeIdle(worker *w)
 			clientFree(c);
 			continue;
 		}
-		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns)
-			continue; /* as Redis: pub/sub clients are never idle */
+		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns || c->job)
+			continue; /* as Redis: pub/sub clients are never idle; nor is one waiting for its job */
 		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
 			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);
 			clientFree(c);
@@ -504,20 +496,32 @@ static void closeIdle(worker *w)
 	}
 }
 
-/* One slice of every job; a finished job's client runs its waiting commands. */
+/*
+ * A slice of each job in turn, starting where the last round stopped, until
+ * every job had one or JOB_ROUND_US passed: however many clients run jobs, the
+ * worker's event loop turns at least every JOB_ROUND_US plus one slice.  A
+ * finished job's client then runs its waiting commands.
+ */
+#define JOB_ROUND_US 10000
+
 static void runJobs(worker *w)
 {
-	size_t i = 0;
-	while (i < w->nbusy) {
+	int64_t round_end = ustime_mono() + JOB_ROUND_US;
+	size_t todo = w->nbusy;
+	while (w->nbusy && todo--) {
+		size_t i = w->job_next++ % w->nbusy;
 		client *c = w->busy[i];
-		if (!c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US)) {
-			i++;
-			continue;
+		atomic_store_explicit(&w->busy_since_ms, mstime(), memory_order_relaxed);
+		int done = c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US);
+		if (done) {
+			clientEndJob(c);
+			processInput(c);
 		}
-		clientEndJob(c); /* busy[i] is now another client (or the end) */
-		processInput(c);
-		if (clientWrite(c) != 0)
+		atomic_store_explicit(&w->busy_since_ms, 0, memory_order_relaxed);
+		if (done && clientWrite(c) != 0)
 			clientFree(c);
+		if (ustime_mono() >= round_end)
+			break;
 	}
 }
 

@@ -4,7 +4,9 @@
  *
  * Durability contract: a crash loses what was written after the last snapshot.
  * The engine writes each snapshot to a temp file, fsyncs and renames it, so a
- * crash during a save leaves the previous snapshot intact.  Saves never block
+ * crash during a save leaves the previous snapshot intact, and a failed save
+ * (a full disk) leaves it as it was.  The file is dbfilename confined to dir
+ * (kv_save_at/kv_load_at: no symlink followed, no FIFO opened).  Saves never block
  * the request path: the engine takes a consistent cut while writers run.
  */
 #include "server.h"
@@ -13,13 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 void persistSnapshotPath(char *out, size_t outlen)
 {
 	pthread_mutex_lock(&srv.cfg_lock);
 	snprintf(out, outlen, "%s/%s", srv.cfg.dir, srv.cfg.dbfilename);
+	pthread_mutex_unlock(&srv.cfg_lock);
+}
+
+/* dir and dbfilename as they are now (CONFIG SET may change them). */
+static void snapshotLocation(char *dir, size_t dirlen, char *name, size_t namelen)
+{
+	pthread_mutex_lock(&srv.cfg_lock);
+	snprintf(dir, dirlen, "%s", srv.cfg.dir);
+	snprintf(name, namelen, "%s", srv.cfg.dbfilename);
 	pthread_mutex_unlock(&srv.cfg_lock);
 }
 
@@ -41,22 +51,40 @@ static int makeDirs(const char *dir)
 	return 0;
 }
 
+/*
+ * The snapshot is dbfilename inside dir, opened by the engine with
+ * kv_load_at/kv_save_at: never through a symlink, never a FIFO or device, and
+ * never outside dir.
+ */
 int persistLoadAtStart(void)
 {
-	char path[1400];
-	if (makeDirs(srv.cfg.dir) != 0) {
-		serverLog(LL_WARNING, "cannot create snapshot directory '%s': %s", srv.cfg.dir, strerror(errno));
-		return C_ERR;
-	}
+	char dir[sizeof(srv.cfg.dir)], name[sizeof(srv.cfg.dbfilename)], path[1400];
+	snapshotLocation(dir, sizeof(dir), name, sizeof(name));
 	persistSnapshotPath(path, sizeof(path));
-	if (access(path, F_OK) != 0) {
-		serverLog(LL_NOTICE, "no snapshot at %s: starting empty", path);
-		return C_OK;
+	if (makeDirs(dir) != 0) {
+		serverLog(LL_WARNING, "cannot create snapshot directory '%s': %s", dir, strerror(errno));
+		return C_ERR;
 	}
 	kv_error err;
 	memset(&err, 0, sizeof(err));
+	/* refuse a name the engine would refuse at the first save, now rather than later */
+	int rc = kv_path_check(dir, name, &err);
+	if (rc != KV_OK && !(rc == KV_EIO && err.sys_errno == ENOENT)) {
+		serverLog(LL_WARNING, "refusing to start: snapshot %s is unusable: %s%s%s", path,
+		          kv_strerror_text(rc), err.msg[0] ? ": " : "", err.msg);
+		return C_ERR;
+	}
+	/* temp files of saves killed before their rename (kill -9 during BGSAVE, again and again) */
+	rc = kv_snapshot_cleanup(dir, name);
+	if (rc != KV_OK)
+		serverLog(LL_WARNING, "cannot remove the temp files of unfinished saves in %s: %s", dir,
+		          kv_strerror_text(rc));
 	int64_t t0 = mstime();
-	int rc = kv_load(srv.env, path, NULL, NULL, &err);
+	rc = kv_load_at(srv.env, dir, name, NULL, NULL, &err);
+	if (rc == KV_EIO && err.sys_errno == ENOENT) {
+		serverLog(LL_NOTICE, "no snapshot at %s: starting empty", path);
+		return C_OK;
+	}
 	if (rc != KV_OK) {
 		serverLog(LL_WARNING,
 		          "refusing to start: snapshot %s cannot be loaded: %s%s%s. The file was left as it is; "
@@ -70,18 +98,19 @@ int persistLoadAtStart(void)
 
 int persistSave(char *errbuf, size_t errlen)
 {
-	char path[1400];
+	char dir[sizeof(srv.cfg.dir)], name[sizeof(srv.cfg.dbfilename)], path[1400];
 	kv_error err;
 	memset(&err, 0, sizeof(err));
+	snapshotLocation(dir, sizeof(dir), name, sizeof(name));
 	persistSnapshotPath(path, sizeof(path));
 	pthread_mutex_lock(&srv.save_lock);
-	makeDirs(srv.cfg.dir);
+	makeDirs(dir);
 	int64_t t0 = mstime();
-	int rc = kv_save(srv.env, NULL, path, &err);
+	int rc = kv_save_at(srv.env, NULL, dir, name, &err);
 	pthread_mutex_unlock(&srv.save_lock);
 	if (rc != KV_OK) {
 		atomic_store(&srv.last_save_ok, 0);
-		snprintf(errbuf, errlen, "snapshot save to %s failed: %s%s%s", path, kv_strerror(rc),
+		snprintf(errbuf, errlen, "snapshot save to %s failed: %s%s%s", path, kv_strerror_text(rc),
 		         err.msg[0] ? ": " : "", err.msg);
 		serverLog(LL_WARNING, "%s", errbuf);
 		return C_ERR;
@@ -96,7 +125,7 @@ int persistSave(char *errbuf, size_t errlen)
 static void *bgsaveMain(void *arg)
 {
 	(void)arg;
-	char err[512];
+	char err[1024];
 	persistSave(err, sizeof(err));
 	atomic_store(&srv.bgsave_running, 0);
 	return NULL;

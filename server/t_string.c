@@ -10,14 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void countLookup(client *c, int hit)
-{
-	if (hit)
-		atomic_fetch_add_explicit(&c->w->stat_hits, 1, memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&c->w->stat_misses, 1, memory_order_relaxed);
-}
-
 /* GET key */
 void getCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
@@ -33,66 +25,6 @@ void getCommand(client *c, int argc, const char **argv, const size_t *lens)
 	} else {
 		replyKvError(c, rc);
 	}
-}
-
-void getBatchCommand(client *c, size_t n, const char **keys, const size_t *klens)
-{
-	if (n == 1) {
-		const char *argv[2] = {"get", keys[0]};
-		size_t lens[2] = {3, klens[0]};
-		getCommand(c, 2, argv, lens);
-		return;
-	}
-	kv_op ops[32];
-	if (n > 32)
-		n = 32; /* the caller batches at most 32 */
-	memset(ops, 0, n * sizeof(kv_op));
-	for (size_t i = 0; i < n; i++) {
-		ops[i].op = KV_OP_GET;
-		ops[i].key = keys[i];
-		ops[i].klen = klens[i];
-	}
-	kv_buf *arena = &c->w->buf;
-	kv_error err;
-	int rc = kv_batch(c->db, ops, n, KV_BATCH_BEST_EFFORT, arena, &err);
-	for (size_t i = 0; i < n; i++) {
-		int st = rc == KV_OK ? ops[i].status : rc;
-		if (st == KV_OK) {
-			countLookup(c, 1);
-			addReplyBulk(&c->rb, ops[i].out_len ? arena->data + ops[i].out_off : "", ops[i].out_len);
-		} else if (st == KV_NOTFOUND) {
-			countLookup(c, 0);
-			addReplyNull(&c->rb);
-		} else {
-			replyKvError(c, st);
-		}
-	}
-}
-
-/*
- * Convert a relative or absolute expire argument into absolute ms.
- * unit_ms: 1000 for seconds, 1 for ms; absolute: EXAT/PXAT.  Replies on error.
- */
-static int expireArgOrReply(client *c, const char *arg, size_t len, long long unit_ms, int absolute,
-                            const char *cmdname, int64_t *out)
-{
-	long long v;
-	if (argToLongLongOrReply(c, arg, len, &v) != C_OK)
-		return C_ERR;
-	if (v <= 0 || v > LLONG_MAX / unit_ms)
-		goto bad;
-	v *= unit_ms;
-	if (!absolute) {
-		int64_t now = kv_now_ms();
-		if (v > LLONG_MAX - now)
-			goto bad;
-		v += now;
-	}
-	*out = v;
-	return C_OK;
-bad:
-	addReplyErrorFormat(&c->rb, "invalid expire time in '%s' command", cmdname);
-	return C_ERR;
 }
 
 #define SET_NX      (1 << 0)
@@ -134,7 +66,7 @@ static int parseSetOptions(client *c, int argc, const char **argv, const size_t 
 			int absolute = l == 4;
 			*flags |= unit_s ? (absolute ? SET_EXAT : SET_EX) : (absolute ? SET_PXAT : SET_PX);
 			j++;
-			if (expireArgOrReply(c, argv[j], lens[j], unit_s ? 1000 : 1, absolute, cmdname,
+			if (expireArgOrReply(c, argv[j], lens[j], unit_s ? 1000 : 1, absolute, 1, cmdname,
 			                     expires_at) != C_OK)
 				return C_ERR;
 		} else {
@@ -198,7 +130,7 @@ void setexCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
 	int64_t exp;
-	if (expireArgOrReply(c, argv[2], lens[2], 1000, 0, "setex", &exp) != C_OK)
+	if (expireArgOrReply(c, argv[2], lens[2], 1000, 0, 1, "setex", &exp) != C_OK)
 		return;
 	setGenericCommand(c, argv[1], lens[1], argv[3], lens[3], SET_EX, exp, 0);
 }
@@ -208,7 +140,7 @@ void psetexCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
 	int64_t exp;
-	if (expireArgOrReply(c, argv[2], lens[2], 1, 0, "psetex", &exp) != C_OK)
+	if (expireArgOrReply(c, argv[2], lens[2], 1, 0, 1, "psetex", &exp) != C_OK)
 		return;
 	setGenericCommand(c, argv[1], lens[1], argv[3], lens[3], SET_PX, exp, 0);
 }
@@ -458,6 +390,14 @@ void decrbyCommand(client *c, int argc, const char **argv, const size_t *lens)
 	incrGenericCommand(c, argv[1], lens[1], -by);
 }
 
+/* After KV_ENOTFLOAT: is it the stored value that is not a number (Redis's two texts)? */
+static int storedFloatInvalid(client *c, const char *key, size_t klen)
+{
+	kv_buf *b = &c->w->buf; /* kv_get NUL-terminates the value */
+	double d;
+	return kv_get(c->db, key, klen, b) == KV_OK && !argToDouble(b->data, b->len, &d);
+}
+
 /* INCRBYFLOAT key increment */
 void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
@@ -469,6 +409,11 @@ void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *le
 	pubsubRenameEvents(KV_EV_INCR, "incrbyfloat");
 	int rc = kv_incr_float(c->db, argv[1], lens[1], argv[2], lens[2], &result, text);
 	pubsubRenameEvents(0, NULL);
+	if (rc == KV_ENOTFLOAT && !storedFloatInvalid(c, argv[1], lens[1])) {
+		/* the increment was valid, the value too: the sum is not a finite double */
+		addReplyError(&c->rb, "increment would produce NaN or Infinity");
+		return;
+	}
 	if (replyKvError(c, rc))
 		return;
 	addReplyBulk(&c->rb, text->data, text->len);
