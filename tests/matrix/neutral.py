@@ -53,6 +53,8 @@ def value(lit):
 
 def esc(b, limit=80):
     """Bytes -> readable escaped text (long ones are summarised)."""
+    if b is None:
+        return "<SQL NULL>"
     if len(b) > limit:
         import hashlib
         return "<%d bytes %s... sha1 %s>" % (len(b), esc(b[:16]), hashlib.sha1(b).hexdigest()[:12])
@@ -192,7 +194,7 @@ ERROR_CLASSES = [
     ("not-a-float", r"not a valid float|nan or infinity|must be a number"),
     ("invalid-expire", r"invalid expire time|ttl is out of range|ttl must be|expires_at must be|"
                        r"expir\w* .*out of range|out of range.*expir|seconds is out of range"),
-    ("key-size", r"key is empty or longer|key .*too (long|large)|invalid key"),
+    ("key-size", r"key is (empty or )?longer|key .*too (long|large)|invalid key"),
     ("value-size", r"value is longer|value .*too (long|large)|string exceeds maximum"),
     ("syntax", r"syntax error"),
     ("wrong-argument", r"invalid argument|wrong number of arguments"),
