@@ -549,7 +549,7 @@ int httpRouteRest(client *c, httpReq *rq)
 	char name[KV_NS_NAME_MAX * 3 + 1]; /* decoding never grows: room for any raw name we accept */
 	ssize_t nl = slen[0] <= KV_NS_NAME_MAX * 3 ? httpPercentDecode(seg[0], slen[0], name, 0) : -1;
 	if (nl < 0 || nl > KV_NS_NAME_MAX || kv_ns_name_check(name, (size_t)nl) != KV_OK) {
-		httpRespondError(c, rq, 400, "KV_ENSNAME", "invalid namespace name");
+		httpRespondKvError(c, rq, KV_ENSNAME); /* 400 and the engine's text */
 		return 1;
 	}
 	name[nl] = '\0';
