@@ -9,6 +9,7 @@
  * costs one hash of the lower-cased name.
  */
 #include "server.h"
+#include "aof.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -94,6 +95,7 @@ static const redisCommand commands[] = {
 	{"time", timeCommand, 1, F, 0, 0, 0, "Returns the server time.", "server"},
 	{"save", saveCommand, 1, AD, 0, 0, 0, "Synchronously saves the database(s) to disk.", "server"},
 	{"bgsave", bgsaveCommand, -1, AD, 0, 0, 0, "Asynchronously saves the database(s) to disk.", "server"},
+	{"bgrewriteaof", bgrewriteaofCommand, 1, AD, 0, 0, 0, "Asynchronously rewrites the append-only file to disk.", "server"},
 	{"lastsave", lastsaveCommand, 1, F, 0, 0, 0, "Returns the Unix timestamp of the last successful save to disk.", "server"},
 	{"shutdown", shutdownCommand, -1, AD, 0, 0, 0, "Synchronously saves the database(s) to disk and shuts down the server.", "server"},
 };
@@ -183,7 +185,13 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 		                    cmd->name);
 		return;
 	}
+	if ((cmd->flags & CMD_WRITE) && aofWriteError()) {
+		aofReplyMisconf(&c->rb); /* the log cannot take it: refuse, never lose it silently */
+		return;
+	}
+	aofCommandBegin();
 	cmd->proc(c, argc, argv, lens);
+	aofCommandEnd();
 }
 
 /*

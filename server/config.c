@@ -8,6 +8,7 @@
  * 1kb = 1024, m/mb, g/gb).
  */
 #include "server.h"
+#include "aof.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO } cfgType;
+typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO, CT_BOOL, CT_FSYNC } cfgType;
 
 typedef struct cfgEntry {
 	const char *name;
@@ -54,9 +55,14 @@ static const cfgEntry configTable[] = {
 	{"http-bind", CT_STR, OFF(http_bind), SZ(http_bind), 0, 0, 0, "address of the HTTP door (default 127.0.0.1)"},
 	{"http-request-timeout", CT_INT, OFF(http_request_timeout), SZ(http_request_timeout), 1, 3600, 0, "seconds an HTTP request may take to arrive (default 10)"},
 	{"engine-memory", CT_MEM, OFF(memory), SZ(memory), 0, 0, 0, "bytes the engine reserves for all data (default 4gb, committed on use)"},
+	{"appendonly", CT_BOOL, OFF(appendonly), SZ(appendonly), 0, 0, 0, "yes|no: log every write to the append-only file (default no)"},
+	{"appendfsync", CT_FSYNC, OFF(appendfsync), SZ(appendfsync), 0, 0, 1, "always|everysec|no: when the AOF is fsynced (default everysec)"},
+	{"appenddirname", CT_STR, OFF(appenddirname), SZ(appenddirname), 0, 0, 0, "AOF directory under dir (default appendonlydir)"},
+	{"aof-load-truncated", CT_BOOL, OFF(aof_load_truncated), SZ(aof_load_truncated), 0, 0, 1, "yes|no: start after dropping a truncated last AOF record (default yes)"},
+	{"auto-aof-rewrite-percentage", CT_INT, OFF(auto_aof_rewrite_percentage), SZ(auto_aof_rewrite_percentage), 0, 1000000, 1, "rewrite the AOF when it grew this % since the last rewrite, 0 = never (default 100)"},
+	{"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), SZ(auto_aof_rewrite_min_size), 0, 0, 1, "no automatic rewrite below this AOF size (default 64mb)"},
 	/* accepted for redis.conf compatibility; only the values shown are supported */
 	{"daemonize", CT_YESNO, 0, 0, 0, 0, 0, "no (only)"},
-	{"appendonly", CT_YESNO, 0, 0, 0, 0, 1, "no (only; durability is snapshot-based)"},
 	{"protected-mode", CT_YESNO, 0, 0, 0, 0, 1, "accepted and ignored (loopback bind + requirepass are the protection)"},
 };
 #define NCONFIG (sizeof(configTable) / sizeof(configTable[0]))
@@ -82,6 +88,11 @@ void configInitDefaults(serverConfig *cfg)
 	cfg->memory = 4ull << 30;
 	strcpy(cfg->http_bind, "127.0.0.1");
 	cfg->http_request_timeout = 10;
+	strcpy(cfg->appendfsync, "everysec");
+	strcpy(cfg->appenddirname, "appendonlydir");
+	cfg->aof_load_truncated = 1;
+	cfg->auto_aof_rewrite_percentage = 100;
+	cfg->auto_aof_rewrite_min_size = 64ull * 1024 * 1024;
 }
 
 static int parseMemory(const char *s, uint64_t *out)
@@ -259,6 +270,16 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 		if (strcasecmp(v, "no") != 0)
 			goto bad;
 		return 0;
+	case CT_BOOL:
+		if (strcasecmp(v, "yes") && strcasecmp(v, "no"))
+			goto bad;
+		*(int *)(base + e->off) = !strcasecmp(v, "yes");
+		return 0;
+	case CT_FSYNC:
+		if (aofFsyncParse(v) < 0)
+			goto bad;
+		snprintf(base + e->off, e->size, "%s", aofFsyncName(aofFsyncParse(v)));
+		return 0;
 	case CT_SAVE:
 		break;
 	}
@@ -277,7 +298,10 @@ static void configFormat(const serverConfig *cfg, const cfgEntry *e, char *out, 
 	case CT_MEM:
 		snprintf(out, outlen, "%llu", (unsigned long long)*(const uint64_t *)(base + e->off));
 		break;
-	case CT_STR: case CT_NOTIFY: case CT_POLICY: case CT_LOGLEVEL:
+	case CT_BOOL:
+		snprintf(out, outlen, "%s", *(const int *)(base + e->off) ? "yes" : "no");
+		break;
+	case CT_STR: case CT_NOTIFY: case CT_POLICY: case CT_LOGLEVEL: case CT_FSYNC:
 		snprintf(out, outlen, "%s", base + e->off);
 		break;
 	case CT_YESNO:
@@ -381,7 +405,7 @@ void configUsage(FILE *out)
 	fprintf(out,
 	        "\nDatabases 0-15 (SELECT n, redis-cli -n n) are the engine namespaces \"0\"..\"15\";\n"
 	        "SELECT <name> or NAMESPACE USE <name> reaches any other namespace.\n"
-	        "A crash loses what was written after the last snapshot.\n");
+	        "Without appendonly yes, a crash loses what was written after the last snapshot.\n");
 }
 
 int configParseArgs(serverConfig *cfg, int argc, char **argv)

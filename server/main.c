@@ -14,6 +14,7 @@
  */
 #include "server.h"
 #include "http.h"
+#include "aof.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -162,10 +163,12 @@ static void acceptClients(int lfd)
 	}
 }
 
-static void hookSetup(void)
+static kv_hook_fn hookSetup(void)
 {
 	/* one hook: keyspace notifications, then the HTTP feed when that door is open */
-	kv_env_set_hook(srv.env, srv.cfg.http_port ? httpChangeHook : pubsubKeyspaceHook, NULL);
+	kv_hook_fn fn = srv.cfg.http_port ? httpChangeHook : pubsubKeyspaceHook;
+	kv_env_set_hook(srv.env, fn, NULL);
+	return fn;
 }
 
 static int openEngine(void)
@@ -179,7 +182,7 @@ static int openEngine(void)
 		serverLog(LL_WARNING, "cannot open the engine: %s", kv_strerror(rc));
 		return C_ERR;
 	}
-	if (persistLoadAtStart() != C_OK)
+	if ((srv.cfg.appendonly ? aofLoadAtStart() : persistLoadAtStart()) != C_OK)
 		return C_ERR;
 	for (int i = 0; i < NUM_DBS; i++) {
 		char name[16];
@@ -199,7 +202,10 @@ static int openEngine(void)
 	if (srv.cfg.maxmemory || configEvictionPolicy(srv.cfg.maxmemory_policy) != KV_EVICT_NONE)
 		configApplyMemory();
 	kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
-	hookSetup();
+	kv_hook_fn hook = hookSetup();
+	/* the AOF logs from the hook, in front of the others */
+	if (srv.cfg.appendonly && aofStart(hook) != C_OK)
+		return C_ERR;
 	return C_OK;
 }
 
@@ -319,6 +325,7 @@ int main(int argc, char **argv)
 				ssize_t r = read(tfd, &exp, sizeof(exp));
 				(void)r;
 				persistTick();
+				aofCron();
 				if (++ticks % 10 == 0 && (atomic_load(&srv.timeout) > 0 || srv.cfg.http_port))
 					workersCheckIdle();
 			} else if (fd == pipefd[0]) {
@@ -340,6 +347,7 @@ int main(int argc, char **argv)
 		serverLog(LL_WARNING, "%d worker thread(s) still inside a command after %d ms: saving without them",
 		          stuck, SHUTDOWN_WORKER_WAIT_MS);
 	persistWaitBgsave();
+	aofShutdown();
 	int rc = 0;
 	if (how != 2) {
 		char err[512];

@@ -23,6 +23,7 @@
  */
 #include "server.h"
 #include "http.h"
+#include "aof.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -185,6 +186,10 @@ static void clientEndJob(client *c)
 
 static void clientFree(client *c)
 {
+	if (c->aof_held)
+		for (size_t i = 0; i < c->w->nheld; i++)
+			if (c->w->held[i] == c)
+				c->w->held[i] = NULL;
 	worker *w = c->w;
 	if (c->job)
 		clientEndJob(c);
@@ -521,6 +526,64 @@ static void runJobs(worker *w)
 	}
 }
 
+/*
+ * Group commit: a client whose commands appended AOF records that the fsync
+ * policy says must be written (or synced) before the reply is held until the end
+ * of the epoll batch; then one aofWaitFor covers every held client of this
+ * worker (and, through the AOF's io lock, those of other workers).  0 if held.
+ */
+static int holdForAof(worker *w, client *c, uint64_t lsn, size_t mark)
+{
+	if (!c->aof_held) {
+		if (w->nheld == w->capheld) {
+			size_t ncap = w->capheld ? w->capheld * 2 : 64;
+			client **nh = realloc(w->held, ncap * sizeof(*nh));
+			if (nh == NULL)
+				return -1;
+			w->held = nh;
+			w->capheld = ncap;
+		}
+		w->held[w->nheld++] = c;
+		c->aof_held = 1;
+		c->aof_mark = mark;
+		c->aof_lsn = 0;
+	}
+	if (lsn > c->aof_lsn)
+		c->aof_lsn = lsn;
+	return 0;
+}
+
+static void releaseHeld(worker *w)
+{
+	uint64_t max = 0;
+	for (size_t i = 0; i < w->nheld; i++)
+		if (w->held[i] && w->held[i]->aof_lsn > max)
+			max = w->held[i]->aof_lsn;
+	if (max)
+		aofWaitFor(max);
+	for (size_t i = 0; i < w->nheld; i++) {
+		client *c = w->held[i];
+		if (c == NULL)
+			continue;
+		w->held[i] = NULL;
+		c->aof_held = 0;
+		if (aofMustWait(c->aof_lsn)) {
+			/*
+			 * Not on disk: these replies must not be sent.  The client gets the
+			 * MISCONF error instead and is closed, as the commands of its
+			 * pipeline may have run in memory.
+			 */
+			c->rb.len = c->aof_mark;
+			aofReplyMisconf(&c->rb);
+			c->close_after_reply = 1;
+		}
+		pubsubDrainMailbox(c);
+		if (clientWrite(c) != 0)
+			clientFree(c);
+	}
+	w->nheld = 0;
+}
+
 static void *workerMain(void *arg)
 {
 	worker *w = arg;
@@ -552,8 +615,19 @@ static void *workerMain(void *arg)
 			}
 			client *c = evs[i].data.ptr;
 			int dead = 0;
+			size_t mark = c->rb.len;
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				dead = clientReadable(c) != 0;
+			uint64_t lsn = aofTakeThreadLsn();
+			if (!dead && aofMustWait(lsn)) {
+				if (holdForAof(w, c, lsn, mark) == 0)
+					continue;
+				if (aofWaitFor(lsn) != C_OK && aofMustWait(lsn)) { /* could not hold: wait alone */
+					c->rb.len = mark;
+					aofReplyMisconf(&c->rb);
+					c->close_after_reply = 1;
+				}
+			}
 			if (!dead) {
 				pubsubDrainMailbox(c);
 				dead = clientWrite(c) != 0;
@@ -562,6 +636,7 @@ static void *workerMain(void *arg)
 				clientFree(c);
 		}
 		w->cur_n = 0;
+		releaseHeld(w);
 		runJobs(w);
 	}
 	/* graceful stop: one last attempt to flush replies, then close */
@@ -627,6 +702,7 @@ int workersStop(int64_t wait_ms)
 		free(w->pending_fds);
 		free(w->mail_clients);
 		free(w->busy);
+		free(w->held);
 	}
 	return stuck;
 }

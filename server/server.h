@@ -69,6 +69,13 @@ typedef struct serverConfig {
 	int      http_port;          /* HTTP door (http.h); 0 = off */
 	char     http_bind[256];
 	int      http_request_timeout; /* seconds a request may take to arrive */
+	/* append-only file (aof.c) */
+	int      appendonly;
+	char     appendfsync[16];
+	char     appenddirname[256];
+	int      aof_load_truncated;
+	int      auto_aof_rewrite_percentage;
+	uint64_t auto_aof_rewrite_min_size;
 } serverConfig;
 
 /* notify-keyspace-events flags */
@@ -157,6 +164,10 @@ typedef struct client {
 	int            dead;        /* guarded by the registry lock: no more deliveries */
 	int            mail_pending; /* guarded by the worker's lock: in w->mail_clients */
 	struct httpConn *http;      /* set for clients of the HTTP port (http.h) */
+	/* replies held until their AOF records are written/synced (networking.c) */
+	int            aof_held;
+	uint64_t       aof_lsn;
+	size_t         aof_mark;    /* rb.len before the held commands ran */
 } client;
 
 /* ------------------------------------------------------------- workers */
@@ -181,6 +192,8 @@ typedef struct worker {
 	_Atomic uint64_t stat_commands; /* per worker, so the hot path shares no counter */
 	_Atomic uint64_t stat_hits, stat_misses;
 	kv_buf         buf;            /* scratch value buffer of this thread's commands */
+	client       **held;           /* clients waiting for the AOF (group commit) */
+	size_t         nheld, capheld;
 } worker;
 
 /* ------------------------------------------------------------- server */
