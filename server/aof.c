@@ -21,7 +21,9 @@
  *   appendonly.aof.<n>.incr.aof      "SKVAOF1\n", then records:
  *       u32 payload length, u32 CRC-32C of the payload, payload
  *       payload: ops 'S' nslen ns klen(u32) key type(u8) expires(i64) vlen(u32) val
- *                    'D' nslen ns klen key     'F' nslen ns        (little endian)
+ *                    'D' nslen ns klen key     'F' nslen ns (flush)
+ *                    'C' nslen ns config (37 bytes: a namespace created)  'X' nslen ns (dropped)
+ *       all integers little endian
  *
  * GROUP COMMIT.  Appends go to a memory buffer with a logical position (LSN).
  * A worker that ran commands holds their replies until aofWaitFor(lsn): one
@@ -727,6 +729,44 @@ int aofWaitFor(uint64_t lsn)
 	return rc == C_OK && !aofMustWait(lsn) ? C_OK : C_ERR;
 }
 
+void aofNamespaceBegin(void)
+{
+	if (aof.enabled)
+		pthread_rwlock_wrlock(&aof.flush_rw);
+}
+
+void aofNamespaceEnd(int create, const char *name, const kv_ns_config *cfg, int rc)
+{
+	if (!aof.enabled)
+		return;
+	if (rc == KV_OK) {
+		enc e = {0};
+		encNs(&e, create ? 'C' : 'X', name);
+		if (create) {
+			kv_ns_config d;
+			if (cfg == NULL) {
+				kv_ns_config_init(&d);
+				cfg = &d;
+			}
+			char b[37];
+			put32(b, cfg->shards);
+			put64(b + 4, cfg->max_keys);
+			put64(b + 12, cfg->max_memory);
+			put64(b + 20, (uint64_t)cfg->default_ttl_ms);
+			put32(b + 28, cfg->max_key_size);
+			put32(b + 32, cfg->max_value_size);
+			b[36] = (char)cfg->eviction;
+			encPut(&e, b, 37);
+		}
+		if (e.oom)
+			atomic_store(&aof.write_err, ENOMEM);
+		else
+			tlLsn = bufAppend(e.p, e.len);
+		free(e.p);
+	}
+	pthread_rwlock_unlock(&aof.flush_rw);
+}
+
 /* ---------------------------------------------------------------- replay */
 
 typedef struct replayFile {
@@ -743,8 +783,10 @@ static size_t opLen(const unsigned char *p, size_t n)
 	if (n < 2 || p[1] == 0 || p[1] > KV_NS_NAME_MAX || n < 2u + p[1])
 		return 0;
 	size_t o = 2u + p[1];
-	if (p[0] == 'F')
+	if (p[0] == 'F' || p[0] == 'X')
 		return o;
+	if (p[0] == 'C')
+		return n - o < 37 ? 0 : o + 37;
 	if ((p[0] != 'S' && p[0] != 'D') || n < o + 4)
 		return 0;
 	uint64_t kl = get32(p + o);
@@ -812,18 +854,51 @@ static int replayCheck(replayFile *f, int last, int load_truncated)
 	return C_OK;
 }
 
-static kv_ns *replayNs(const unsigned char *p, char *name)
+/* Apply one op (checked by opLen); a kv status. */
+static int replayOp(const unsigned char *p, char *name)
 {
 	memcpy(name, p + 2, p[1]);
 	name[p[1]] = '\0';
+	const unsigned char *q = p + 2 + p[1];
 	int rc;
+	if (p[0] == 'X') {
+		rc = kv_ns_drop(srv.env, name);
+		return rc == KV_ENONS ? KV_OK : rc;
+	}
+	if (p[0] == 'C') {
+		kv_ns_config cfg;
+		kv_ns_config_init(&cfg);
+		cfg.shards = get32(q);
+		cfg.max_keys = get64(q + 4);
+		cfg.max_memory = get64(q + 12);
+		cfg.default_ttl_ms = (int64_t)get64(q + 20);
+		cfg.max_key_size = get32(q + 28);
+		cfg.max_value_size = get32(q + 32);
+		cfg.eviction = q[36];
+		rc = kv_ns_create(srv.env, name, &cfg);
+		return rc == KV_ENSEXISTS ? KV_OK : rc;
+	}
 	kv_ns *ns = serverNamespace(name, &rc);
 	if (ns == NULL && rc == KV_ENONS) {
-		/* created after the base was taken: defaults (NAMESPACE CREATE takes none) */
+		if (p[0] != 'S')
+			return KV_OK; /* a delete or flush re-read after the namespace was dropped */
 		kv_ns_create(srv.env, name, NULL);
 		ns = serverNamespace(name, &rc);
 	}
-	return ns;
+	if (ns == NULL)
+		return rc;
+	if (p[0] == 'F')
+		return kv_ns_flush(ns);
+	size_t kl = get32(q);
+	const unsigned char *key = q + 4;
+	if (p[0] == 'D') {
+		rc = kv_del(ns, key, kl);
+		return rc == KV_NOTFOUND ? KV_OK : rc;
+	}
+	const unsigned char *v = key + kl;
+	int64_t exp = (int64_t)get64(v + 1);
+	/* an absolute time already past deletes the key: it expired meanwhile */
+	return kv_set(ns, key, kl, v + 13, get32(v + 9), v[0], exp > 0 ? exp : KV_EXPIRE_NEVER, 0, NULL);
 }
 
 static int replayApply(replayFile *f)
@@ -833,37 +908,14 @@ static int replayApply(replayFile *f)
 		uint32_t plen = get32(f->map + pos);
 		const unsigned char *pl = f->map + pos + 8;
 		for (size_t o = 0; o < plen;) {
-			const unsigned char *p = pl + o;
-			size_t l = opLen(p, plen - o);
 			char name[KV_NS_NAME_MAX + 1];
-			kv_ns *ns = replayNs(p, name);
-			int rc = KV_ENONS;
-			if (ns != NULL) {
-				size_t k = 2u + p[1];
-				if (p[0] == 'F') {
-					rc = kv_ns_flush(ns);
-				} else {
-					size_t kl = get32(p + k);
-					const unsigned char *key = p + k + 4;
-					if (p[0] == 'D') {
-						rc = kv_del(ns, key, kl);
-						if (rc == KV_NOTFOUND)
-							rc = KV_OK;
-					} else {
-						const unsigned char *v = key + kl;
-						int64_t exp = (int64_t)get64(v + 1);
-						uint32_t vl = get32(v + 9);
-						/* an absolute time already past deletes the key, as it expired */
-						rc = kv_set(ns, key, kl, v + 13, vl, v[0], exp > 0 ? exp : KV_EXPIRE_NEVER, 0, NULL);
-					}
-				}
-			}
+			int rc = replayOp(pl + o, name);
 			if (rc != KV_OK) {
 				serverLog(LL_WARNING, "Cannot replay the AOF record at %s offset %zu (namespace %s): %s",
 				          f->name, pos, name, kv_strerror(rc));
 				return C_ERR;
 			}
-			o += l;
+			o += opLen(pl + o, plen - o);
 		}
 		pos += 8 + plen;
 	}

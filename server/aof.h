@@ -46,6 +46,13 @@ int  aofWriteError(void);
 /* The MISCONF error reply for the current write error. */
 void aofReplyMisconf(replyBuf *rb);
 
+/*
+ * Namespace create/drop, bracketed: begin excludes every record's re-read, end
+ * logs the change if rc is KV_OK (cfg: the created namespace's configuration).
+ */
+void aofNamespaceBegin(void);
+void aofNamespaceEnd(int create, const char *name, const kv_ns_config *cfg, int rc);
+
 /* BGREWRITEAOF: C_OK started, C_ERR with a reason in err. */
 int  aofRewriteStart(char *err, size_t errlen);
 /* Called from the main timer: automatic rewrite. */

@@ -11,6 +11,7 @@
  *   USE <name> | CREATE <name> | DROP <name> manage them explicitly.
  */
 #include "server.h"
+#include "aof.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -276,7 +277,9 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		int pol = configEvictionPolicy(srv.cfg.maxmemory_policy);
 		pthread_mutex_unlock(&srv.cfg_lock);
 		nc.eviction = pol < 0 ? KV_EVICT_NONE : pol;
+		aofNamespaceBegin();
 		int rc = validNsName(argv[2], lens[2]) ? kv_ns_create(srv.env, argv[2], &nc) : KV_ENSNAME;
+		aofNamespaceEnd(1, argv[2], &nc, rc);
 		if (rc == KV_ENSEXISTS)
 			addReplyError(&c->rb, "namespace already exists");
 		else if (rc == KV_ENSNAME)
@@ -289,7 +292,9 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 			addReplyError(&c->rb, "databases 0-15 cannot be dropped; use FLUSHDB");
 			return;
 		}
+		aofNamespaceBegin();
 		int rc = validNsName(argv[2], lens[2]) ? kv_ns_drop(srv.env, argv[2]) : KV_ENONS;
+		aofNamespaceEnd(0, argv[2], NULL, rc);
 		if (rc == KV_ENONS)
 			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", argv[2]);
 		else if (!replyKvError(c, rc))

@@ -89,6 +89,31 @@ try:
         eq(r2.dbsize(), 0, "flushed db 2")
         eq(r.type("a"), b"string", "type")
 
+    @test("aof: NAMESPACE CREATE / DROP replay, also of a namespace the base holds")
+    def t_namespaces():
+        d = fresh("ns")
+        s = start(d)
+        r = client()
+        eq(r.execute_command("NAMESPACE", "CREATE", "keep"), b"OK", "create keep")
+        eq(r.execute_command("NAMESPACE", "CREATE", "gone"), b"OK", "create gone")
+        rk = redis.Redis(host="127.0.0.1", port=P, db=0)
+        rk.execute_command("SELECT", "gone")
+        rk.set("g", "1")
+        rk.execute_command("SELECT", "keep")
+        rk.set("k", "1")
+        eq(r.bgrewriteaof(), True, "rewrite: the base holds both")
+        deadline = time.time() + 10
+        while info(r)["aof_rewrite_in_progress"] and time.time() < deadline:
+            time.sleep(0.05)
+        eq(r.execute_command("NAMESPACE", "DROP", "gone"), b"OK", "drop gone")
+        eq(r.execute_command("NAMESPACE", "CREATE", "late"), b"OK", "create late")
+        s.stop(signal.SIGKILL)
+        start(d)
+        names = set(x.decode() for x in r.execute_command("NAMESPACE", "LIST"))
+        true("keep" in names and "late" in names and "gone" not in names, "namespaces: %r" % names)
+        r.execute_command("SELECT", "keep")
+        eq(r.get("k"), b"1", "key of keep")
+
     @test("aof: expiries replay as absolute times (EX, KEEPTTL, INCR keeps the TTL, PERSIST)")
     def t_expiry():
         d = fresh("expiry")
