@@ -453,20 +453,12 @@ static int cmpStripe(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Thread-local memory is not freed at thread exit: nothing is kept between commands. */
 static void pendReset(void)
 {
-	tlPend.n = 0;
-	tlPend.klen = 0;
-	if (tlPend.cap > 64) { /* do not keep a big command's arrays forever */
-		free(tlPend.keys);
-		tlPend.keys = NULL;
-		tlPend.cap = 0;
-	}
-	if (tlPend.kcap > 65536) {
-		free(tlPend.kbuf);
-		tlPend.kbuf = NULL;
-		tlPend.kcap = 0;
-	}
+	free(tlPend.keys);
+	free(tlPend.kbuf);
+	memset(&tlPend, 0, sizeof(tlPend));
 }
 
 /* Log the final state of the keys this thread's command changed, as one record. */
