@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,20 +233,48 @@ int argToLongLongOrReply(client *c, const char *s, size_t len, long long *out)
 	return C_OK;
 }
 
-/* As Redis's getLongDoubleFromObject: strtold, no blanks, no NaN. */
-int argToDoubleOrReply(client *c, const char *s, size_t len, double *out)
+/* As Redis's getLongDoubleFromObject: strtold, no blanks, no NaN.  s is NUL-terminated. */
+int argToDouble(const char *s, size_t len, double *out)
 {
 	char *end;
 	if (len == 0 || len > 5000 || isspace((unsigned char)s[0]))
-		goto bad;
+		return 0;
 	errno = 0;
 	long double v = strtold(s, &end);
 	if ((size_t)(end - s) != len || errno == ERANGE || isnan(v))
-		goto bad;
+		return 0;
 	*out = (double)v;
+	return 1;
+}
+
+int argToDoubleOrReply(client *c, const char *s, size_t len, double *out)
+{
+	if (argToDouble(s, len, out))
+		return C_OK;
+	addReplyError(&c->rb, "value is not a valid float");
+	return C_ERR;
+}
+
+int expireArgOrReply(client *c, const char *arg, size_t len, long long unit_ms, int absolute,
+                     int positive, const char *cmdname, int64_t *out)
+{
+	long long v;
+	if (argToLongLongOrReply(c, arg, len, &v) != C_OK)
+		return C_ERR;
+	if ((positive && v <= 0) || v > LLONG_MAX / unit_ms || v < LLONG_MIN / unit_ms)
+		goto bad;
+	v *= unit_ms;
+	if (absolute) {
+		/* a time in the past deletes the key: any value at or before now, never a sentinel */
+		*out = v < 1 ? 1 : v;
+		if (kv_expiry_check(*out) != KV_OK)
+			goto bad;
+	} else if (kv_expiry_from_ttl_ms(v, out) != KV_OK) {
+		goto bad;
+	}
 	return C_OK;
 bad:
-	addReplyError(&c->rb, "value is not a valid float");
+	addReplyErrorFormat(&c->rb, "invalid expire time in '%s' command", cmdname);
 	return C_ERR;
 }
 

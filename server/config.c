@@ -4,7 +4,8 @@
  * Names and value syntax follow redis.conf, so `--port 6380`, a file line
  * `port 6380` and `CONFIG SET port 6380` mean the same.  Each setting is one row
  * of configTable: how to parse it, how to print it, and whether CONFIG SET may
- * change it on a running server.  Memory values take Redis's units (1k = 1000,
+ * change it on a running server (dir and dbfilename only with
+ * enable-protected-configs, as in Redis 7).  Memory values take Redis's units (1k = 1000,
  * 1kb = 1024, m/mb, g/gb).
  */
 #include "server.h"
@@ -17,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO, CT_BOOL, CT_FSYNC } cfgType;
+typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO, CT_PROTECT, CT_BOOL, CT_FSYNC } cfgType;
 
 typedef struct cfgEntry {
 	const char *name;
@@ -25,7 +26,7 @@ typedef struct cfgEntry {
 	size_t      off;      /* offsetof(serverConfig, field) */
 	size_t      size;     /* for strings: buffer size */
 	long long   min, max; /* for integers */
-	int         mutable_; /* CONFIG SET allowed */
+	int         mutable_; /* CONFIG SET allowed (2: only with enable-protected-configs, as Redis) */
 	const char *help;
 } cfgEntry;
 
@@ -35,8 +36,9 @@ typedef struct cfgEntry {
 static const cfgEntry configTable[] = {
 	{"port", CT_INT, OFF(port), SZ(port), 0, 65535, 0, "TCP port to listen on (default 6379)"},
 	{"bind", CT_STR, OFF(bind), SZ(bind), 0, 0, 0, "address to bind (default 127.0.0.1; others warn without requirepass)"},
-	{"dir", CT_STR, OFF(dir), SZ(dir), 0, 0, 1, "snapshot directory (default ./data, created if missing)"},
-	{"dbfilename", CT_STR, OFF(dbfilename), SZ(dbfilename), 0, 0, 1, "snapshot file name in dir (default dump.skv)"},
+	{"dir", CT_STR, OFF(dir), SZ(dir), 0, 0, 2, "snapshot directory (default ./data, created if missing)"},
+	{"dbfilename", CT_STR, OFF(dbfilename), SZ(dbfilename), 0, 0, 2, "snapshot file name in dir, not a path (default dump.skv)"},
+	{"enable-protected-configs", CT_PROTECT, OFF(enable_protected_configs), SZ(enable_protected_configs), 0, 0, 0, "no|yes|local: may CONFIG SET change dir and dbfilename (default no, as Redis 7)"},
 	{"save", CT_SAVE, 0, 0, 0, 0, 1, "\"<seconds> <changes> ...\": save when both accrued; \"\" disables (default 3600 1 300 100 60 10000)"},
 	{"requirepass", CT_STR, OFF(requirepass), SZ(requirepass), 0, 0, 1, "password for AUTH (default none)"},
 	{"maxclients", CT_INT, OFF(maxclients), SZ(maxclients), 1, 1000000, 1, "max connected clients (default 10000)"},
@@ -74,6 +76,7 @@ void configInitDefaults(serverConfig *cfg)
 	strcpy(cfg->bind, "127.0.0.1");
 	strcpy(cfg->dir, "./data");
 	strcpy(cfg->dbfilename, "dump.skv");
+	strcpy(cfg->enable_protected_configs, "no");
 	cfg->maxclients = 10000;
 	strcpy(cfg->maxmemory_policy, "noeviction");
 	strcpy(cfg->loglevel, "notice");
@@ -206,9 +209,10 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 			char *end1, *end2;
 			if (tok2 == NULL || n == 16)
 				goto bad;
+			errno = 0;
 			long long secs = strtoll(tok, &end1, 10);
 			long long ch = strtoll(tok2, &end2, 10);
-			if (*end1 || *end2 || secs < 1 || ch < 0)
+			if (errno || *end1 || *end2 || secs < 1 || ch < 0) /* out of range: refused, not clamped */
 				goto bad;
 			rules[n].seconds = secs;
 			rules[n].changes = (uint64_t)ch;
@@ -242,6 +246,11 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 	case CT_STR:
 		if (strlen(v) >= e->size)
 			goto bad;
+		if (e->off == OFF(dbfilename) && (strchr(v, '/') || strchr(v, '\\') || !strcmp(v, "") ||
+		                                  !strcmp(v, ".") || !strcmp(v, ".."))) {
+			snprintf(errbuf, errlen, "dbfilename can't be a path, just a filename");
+			return -1;
+		}
 		strcpy(base + e->off, v);
 		return 0;
 	case CT_NOTIFY: {
@@ -280,6 +289,13 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 			goto bad;
 		snprintf(base + e->off, e->size, "%s", aofFsyncName(aofFsyncParse(v)));
 		return 0;
+	case CT_PROTECT:
+		if (strcasecmp(v, "no") && strcasecmp(v, "yes") && strcasecmp(v, "local"))
+			goto bad;
+		snprintf(base + e->off, e->size, "%s", v);
+		for (char *q = base + e->off; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		return 0;
 	case CT_SAVE:
 		break;
 	}
@@ -301,7 +317,7 @@ static void configFormat(const serverConfig *cfg, const cfgEntry *e, char *out, 
 	case CT_BOOL:
 		snprintf(out, outlen, "%s", *(const int *)(base + e->off) ? "yes" : "no");
 		break;
-	case CT_STR: case CT_NOTIFY: case CT_POLICY: case CT_LOGLEVEL: case CT_FSYNC:
+	case CT_STR: case CT_NOTIFY: case CT_POLICY: case CT_LOGLEVEL: case CT_FSYNC: case CT_PROTECT:
 		snprintf(out, outlen, "%s", base + e->off);
 		break;
 	case CT_YESNO:
@@ -506,6 +522,19 @@ static void configGetCommand(client *c, int argc, const char **argv, const size_
 	pthread_mutex_unlock(&srv.cfg_lock);
 }
 
+/*
+ * dir and dbfilename decide where the server writes a file: as in Redis 7, a
+ * client may change them only if enable-protected-configs says so ("local":
+ * from a loopback address).  cfg_lock held.
+ */
+static int protectedConfigAllowed(client *c)
+{
+	const char *p = srv.cfg.enable_protected_configs;
+	if (!strcmp(p, "yes"))
+		return 1;
+	return !strcmp(p, "local") && (!strncmp(c->addr, "127.", 4) || !strncmp(c->addr, "::1:", 4));
+}
+
 static void configSetCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	if (argc < 4 || (argc - 2) % 2 != 0) {
@@ -517,7 +546,8 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 	serverConfig copy = srv.cfg;
 	for (int a = 2; a < argc; a += 2) {
 		char name[64], err[512];
-		char *val = strndup(argv[a + 1], lens[a + 1]);
+		/* a NUL would cut the value short (a path, a password): refused, never truncated */
+		char *val = memchr(argv[a + 1], '\0', lens[a + 1]) ? NULL : strndup(argv[a + 1], lens[a + 1]);
 		snprintf(name, sizeof(name), "%.*s", (int)(lens[a] < 63 ? lens[a] : 63), argv[a]);
 		const cfgEntry *e = configFind(name);
 		if (e == NULL || lens[a] > 63) {
@@ -532,7 +562,18 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 			free(val);
 			return;
 		}
-		int rc = val ? configSetEntry(&copy, e, 1, &val, err, sizeof(err)) : -1;
+		if (e->mutable_ == 2 && !protectedConfigAllowed(c)) {
+			pthread_mutex_unlock(&srv.cfg_lock);
+			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument '%s') - can't set protected config", e->name);
+			free(val);
+			return;
+		}
+		int rc = -1;
+		if (val)
+			rc = configSetEntry(&copy, e, 1, &val, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "%s", memchr(argv[a + 1], '\0', lens[a + 1]) ?
+			         "argument must not contain a NUL byte" : "out of memory");
 		free(val);
 		if (rc != 0) {
 			pthread_mutex_unlock(&srv.cfg_lock);

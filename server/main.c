@@ -9,8 +9,10 @@
  * The main thread accepts connections and hands them to the workers, runs
  * kv_tick every 100 ms (expiry sweep and autosave rules) and handles SIGTERM and
  * SIGINT through a signalfd: stop accepting, let workers flush their replies,
- * save, exit 0 (within a few seconds: see SHUTDOWN_WORKER_WAIT_MS).  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save also when no
- * --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the final save.
+ * save, exit 0, within a few seconds whatever clients do (see
+ * SHUTDOWN_WORKER_WAIT_MS).  Unlike Redis, SIGTERM, SIGINT and SHUTDOWN save
+ * also when no --save rule is set: only SHUTDOWN NOSAVE (or a crash) skips the
+ * final save.  A final save that fails (a full disk) exits 1.
  */
 #include "server.h"
 #include "http.h"
@@ -45,7 +47,7 @@ static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN *
  * namespace, say) is not waited for beyond this, so that SIGTERM and SHUTDOWN
  * finish within a few seconds whatever a client is doing.
  */
-#define SHUTDOWN_WORKER_WAIT_MS 3000
+#define SHUTDOWN_WORKER_WAIT_MS 2000
 
 int64_t mstime(void)
 {
@@ -350,7 +352,7 @@ int main(int argc, char **argv)
 	aofShutdown();
 	int rc = 0;
 	if (how != 2) {
-		char err[512];
+		char err[1024];
 		serverLog(LL_NOTICE, "Saving the final snapshot before exiting.");
 		if (persistSave(err, sizeof(err)) != C_OK) {
 			serverLog(LL_WARNING, "Error trying to save the DB, exiting with an error: %s", err);

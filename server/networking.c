@@ -48,12 +48,31 @@ static void wake(worker *w)
 	(void)r;
 }
 
+/*
+ * How loaded w looks to a new client: its client count, plus a lot when it has
+ * been inside one command or job slice for a while (a long single match, a
+ * PUBLISH against costly patterns), so that a new connection (a SHUTDOWN, say)
+ * goes to a worker that answers now.
+ */
+static uint64_t workerLoad(worker *w, int64_t now_ms)
+{
+	int64_t since = atomic_load_explicit(&w->busy_since_ms, memory_order_relaxed);
+	uint64_t load = atomic_load(&w->nclients);
+	return since && now_ms - since > 20 ? load + (1u << 30) : load;
+}
+
 void workerAddClient(int fd)
 {
+	int64_t now = mstime();
 	worker *best = &srv.workers[0];
-	for (int i = 1; i < srv.nworkers; i++)
-		if (atomic_load(&srv.workers[i].nclients) < atomic_load(&best->nclients))
+	uint64_t best_load = workerLoad(best, now);
+	for (int i = 1; i < srv.nworkers; i++) {
+		uint64_t l = workerLoad(&srv.workers[i], now);
+		if (l < best_load) {
 			best = &srv.workers[i];
+			best_load = l;
+		}
+	}
 	atomic_fetch_add(&best->nclients, 1); /* counted now so the next accept sees it */
 	pthread_mutex_lock(&best->lock);
 	if (best->npending == best->cappending) {
@@ -437,8 +456,11 @@ static int clientReadable(client *c)
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
 	c->qlen += (size_t)n;
-	atomic_store_explicit(&c->last_ms, mstime(), memory_order_relaxed);
+	int64_t now = mstime();
+	atomic_store_explicit(&c->last_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&c->w->busy_since_ms, now, memory_order_relaxed);
 	processInput(c);
+	atomic_store_explicit(&c->w->busy_since_ms, 0, memory_order_relaxed);
 	return 0;
 }
 
@@ -500,8 +522,8 @@ static void closeIdle(worker *w)
 			clientFree(c);
 			continue;
 		}
-		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns)
-			continue; /* as Redis: pub/sub clients are never idle */
+		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns || c->job)
+			continue; /* as Redis: pub/sub clients are never idle; nor is one waiting for its job */
 		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
 			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);
 			clientFree(c);
@@ -509,20 +531,32 @@ static void closeIdle(worker *w)
 	}
 }
 
-/* One slice of every job; a finished job's client runs its waiting commands. */
+/*
+ * A slice of each job in turn, starting where the last round stopped, until
+ * every job had one or JOB_ROUND_US passed: however many clients run jobs, the
+ * worker's event loop turns at least every JOB_ROUND_US plus one slice.  A
+ * finished job's client then runs its waiting commands.
+ */
+#define JOB_ROUND_US 10000
+
 static void runJobs(worker *w)
 {
-	size_t i = 0;
-	while (i < w->nbusy) {
+	int64_t round_end = ustime_mono() + JOB_ROUND_US;
+	size_t todo = w->nbusy;
+	while (w->nbusy && todo--) {
+		size_t i = w->job_next++ % w->nbusy;
 		client *c = w->busy[i];
-		if (!c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US)) {
-			i++;
-			continue;
+		atomic_store_explicit(&w->busy_since_ms, mstime(), memory_order_relaxed);
+		int done = c->job->step(c, c->job, ustime_mono() + JOB_SLICE_US);
+		if (done) {
+			clientEndJob(c);
+			processInput(c);
 		}
-		clientEndJob(c); /* busy[i] is now another client (or the end) */
-		processInput(c);
-		if (clientWrite(c) != 0)
+		atomic_store_explicit(&w->busy_since_ms, 0, memory_order_relaxed);
+		if (done && clientWrite(c) != 0)
 			clientFree(c);
+		if (ustime_mono() >= round_end)
+			break;
 	}
 }
 

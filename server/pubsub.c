@@ -12,6 +12,14 @@
  *   client that is closing first leaves the registry (dead = 1, under the
  *   registry lock), so no delivery can reach a freed client.
  *
+ *   Glob patterns are matched with no lock held: a PUBLISH (or PUBSUB
+ *   CHANNELS) takes a reference on every entry it must match, matches outside
+ *   the registry lock, then delivers under it.  A referenced entry is not freed
+ *   even when its last subscriber leaves, so its name stays valid.  A hostile
+ *   pattern against a long channel name therefore costs only the publisher's
+ *   worker, never the other workers' SUBSCRIBE, PUBLISH, keyspace events or
+ *   closing clients.
+ *
  *   Lock order: registry lock, then a client's mbox_lock, then a worker's lock.
  */
 #include "server.h"
@@ -25,6 +33,7 @@ typedef struct subEntry {
 	size_t           len;
 	client         **subs;
 	size_t           n, cap;
+	size_t           refs;   /* publishers matching it outside the lock */
 } subEntry;
 
 #define CHAN_BUCKETS 4096
@@ -116,7 +125,7 @@ static int subscribeLocked(client *c, const char *name, size_t len, int pattern)
 
 static void freeEntryIfEmpty(subEntry *e, int pattern)
 {
-	if (e->n)
+	if (e->n || e->refs)
 		return;
 	subEntry **pp = pattern ? &patterns : &channels[chanHash(e->name, e->len)];
 	while (*pp != e)
@@ -287,6 +296,39 @@ static void deliverLocked(client *target, client *self, const replyBuf *enc2, co
 	workerNotifyMail(target);
 }
 
+/*
+ * Take a reference on every entry of a list (registry lock held) into *out
+ * (stack when it fits, else allocated); returns how many, or -1 out of memory.
+ */
+#define REF_STACK 32
+static long refEntries(subEntry *list, subEntry **stack, subEntry ***out)
+{
+	size_t n = 0;
+	for (subEntry *e = list; e; e = e->next)
+		n++;
+	subEntry **arr = n <= REF_STACK ? stack : malloc(n * sizeof(*arr));
+	if (arr == NULL)
+		return -1;
+	n = 0;
+	for (subEntry *e = list; e; e = e->next) {
+		e->refs++;
+		arr[n++] = e;
+	}
+	*out = arr;
+	return (long)n;
+}
+
+/* Drop references taken by refEntries (registry lock held). */
+static void unrefEntries(subEntry **arr, size_t n, subEntry **stack, int pattern)
+{
+	for (size_t i = 0; i < n; i++) {
+		arr[i]->refs--;
+		freeEntryIfEmpty(arr[i], pattern);
+	}
+	if (arr != stack)
+		free(arr);
+}
+
 /* Publish to channel subscribers and matching patterns; returns receivers. */
 static long long publishMessage(client *self, const char *chan, size_t clen, const char *msg, size_t mlen)
 {
@@ -295,6 +337,8 @@ static long long publishMessage(client *self, const char *chan, size_t clen, con
 	replyInit(&e2);
 	replyInit(&e3);
 	e3.resp = 3;
+	subEntry *stack[REF_STACK], **pats = NULL;
+	unsigned char matched[REF_STACK], *hit = matched;
 
 	pthread_mutex_lock(&regLock);
 	subEntry *e = findEntry(channels[chanHash(chan, clen)], chan, clen);
@@ -307,20 +351,35 @@ static long long publishMessage(client *self, const char *chan, size_t clen, con
 				receivers++;
 			}
 	}
-	for (subEntry *p = patterns; p; p = p->next) {
-		if (!globMatch(p->name, p->len, chan, clen, 0))
+	long np = patterns ? refEntries(patterns, stack, &pats) : 0;
+	pthread_mutex_unlock(&regLock);
+
+	/* match with no lock held (names of referenced entries do not change) */
+	if (np > REF_STACK && (hit = malloc((size_t)np)) == NULL)
+		np = -1;
+	for (long i = 0; i < np; i++)
+		hit[i] = (unsigned char)globMatch(pats[i]->name, pats[i]->len, chan, clen, 0);
+
+	pthread_mutex_lock(&regLock);
+	for (long i = 0; i < np; i++) {
+		subEntry *p = pats[i];
+		if (!hit[i] || p->n == 0 || e2.oom || e3.oom)
 			continue;
 		e2.len = e3.len = 0;
 		addReplyPubsubMessage(&e2, "pmessage", p->name, p->len, chan, clen, msg, mlen);
 		addReplyPubsubMessage(&e3, "pmessage", p->name, p->len, chan, clen, msg, mlen);
 		if (e2.oom || e3.oom)
 			break;
-		for (size_t i = 0; i < p->n; i++) {
-			deliverLocked(p->subs[i], self, &e2, &e3);
+		for (size_t k = 0; k < p->n; k++) {
+			deliverLocked(p->subs[k], self, &e2, &e3);
 			receivers++;
 		}
 	}
+	if (pats)
+		unrefEntries(pats, np < 0 ? 0 : (size_t)np, stack, 1);
 	pthread_mutex_unlock(&regLock);
+	if (hit != matched)
+		free(hit);
 	replyFree(&e2);
 	replyFree(&e3);
 	return receivers;
@@ -345,13 +404,33 @@ void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens)
 		replyInit(&tmp);
 		tmp.resp = c->rb.resp;
 		long long n = 0;
+		/* reference every channel, then match with no lock held */
 		pthread_mutex_lock(&regLock);
+		size_t nch = 0, k = 0;
 		for (size_t b = 0; b < CHAN_BUCKETS; b++)
 			for (subEntry *e = channels[b]; e; e = e->next)
-				if (argc == 2 || globMatch(argv[2], lens[2], e->name, e->len, 0)) {
-					addReplyBulk(&tmp, e->name, e->len);
-					n++;
-				}
+				nch += e->n > 0;
+		subEntry **all = malloc((nch ? nch : 1) * sizeof(*all));
+		if (all)
+			for (size_t b = 0; b < CHAN_BUCKETS; b++)
+				for (subEntry *e = channels[b]; e; e = e->next)
+					if (e->n) {
+						e->refs++;
+						all[k++] = e;
+					}
+		pthread_mutex_unlock(&regLock);
+		if (all == NULL) {
+			replyFree(&tmp);
+			replyKvError(c, KV_ENOMEM);
+			return;
+		}
+		for (size_t i = 0; i < k; i++)
+			if (argc == 2 || globMatch(argv[2], lens[2], all[i]->name, all[i]->len, 0)) {
+				addReplyBulk(&tmp, all[i]->name, all[i]->len);
+				n++;
+			}
+		pthread_mutex_lock(&regLock);
+		unrefEntries(all, k, NULL, 0);
 		pthread_mutex_unlock(&regLock);
 		addReplyArrayLen(&c->rb, n);
 		addReplyRaw(&c->rb, tmp.buf, tmp.len);

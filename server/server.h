@@ -50,6 +50,7 @@ typedef struct serverConfig {
 	char     bind[256];
 	char     dir[1024];
 	char     dbfilename[256];
+	char     enable_protected_configs[8]; /* no | yes | local: may CONFIG SET change dir, dbfilename */
 	char     requirepass[512];
 	int      maxclients;
 	int      timeout;            /* idle seconds, 0 = never */
@@ -183,6 +184,8 @@ typedef struct worker {
 	size_t         nmail, capmail;
 	client        *clients;        /* list head; links change under lock */
 	client       **busy;           /* clients with a job (owner thread only) */
+	size_t         job_next;       /* where the next round of job slices starts */
+	_Atomic int64_t busy_since_ms;  /* mstime() when the commands or job slice running now began, 0 if none */
 	size_t         nbusy, capbusy;
 	struct epoll_event *cur_evs;   /* the batch being handled (clientFree skips freed) */
 	int            cur_i, cur_n;
@@ -270,7 +273,17 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
 int  argEq(const char *arg, size_t len, const char *lit);
 int  argToLongLong(const char *s, size_t len, long long *out);
 int  argToLongLongOrReply(client *c, const char *s, size_t len, long long *out);
+int  argToDouble(const char *s, size_t len, double *out); /* 1 if s is a float, as Redis parses it */
 int  argToDoubleOrReply(client *c, const char *s, size_t len, double *out);
+/*
+ * An expiry argument (EXPIRE, SET EX, GETEX PXAT ...) in units of unit_ms, made
+ * absolute with the engine's TTL arithmetic.  positive: 0 and below are refused
+ * (SET); otherwise they give a time in the past, which deletes the key (EXPIRE).
+ * Anything that overflows or lands past KV_EXPIRES_MAX gets Redis's "invalid
+ * expire time in '<cmdname>' command".  Replies on error.
+ */
+int  expireArgOrReply(client *c, const char *arg, size_t len, long long unit_ms, int absolute,
+                      int positive, const char *cmdname, int64_t *out);
 void replyArity(client *c, const char *name);
 void replySyntax(client *c);
 /* Turn an engine status into a Redis error reply; returns nonzero if it replied. */

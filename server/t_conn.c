@@ -158,14 +158,18 @@ void helloCommand(client *c, int argc, const char **argv, const size_t *lens)
 	addReplyArrayLen(&c->rb, 0);
 }
 
-static int validNsName(const char *s, size_t len)
+#define BAD_NS_NAME "invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]"
+
+/*
+ * The engine's name rule; a NUL inside the bulk string is refused, never cut
+ * at.  Replies with an error when the name is invalid.
+ */
+static int validNsNameOrReply(client *c, const char *s, size_t len)
 {
-	if (len == 0 || len > KV_NS_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && (s[i] == '\0' || !strchr("_.:-", s[i])))
-			return 0;
-	return 1;
+	if (kv_ns_name_check(s, len) == KV_OK)
+		return 1;
+	addReplyError(&c->rb, BAD_NS_NAME);
+	return 0;
 }
 
 /* Point c at namespace name; replies with an error on failure. */
@@ -173,14 +177,16 @@ static int useNamespace(client *c, const char *name, size_t len, int numeric)
 {
 	int rc = KV_ENONS;
 	kv_ns_stats st;
-	kv_ns *ns = validNsName(name, len) ? serverNamespace(name, &rc) : NULL;
+	if (!numeric && !validNsNameOrReply(c, name, len))
+		return C_ERR;
+	kv_ns *ns = kv_ns_name_check(name, len) == KV_OK ? serverNamespace(name, &rc) : NULL;
 	if (ns && (rc = kv_ns_stats_get(ns, &st)) != KV_OK) /* a cached handle of a dropped namespace */
 		ns = NULL;
 	if (ns == NULL) {
 		if (numeric)
 			addReplyError(&c->rb, "DB index is out of range");
-		else if (rc == KV_ENONS || !validNsName(name, len))
-			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", name);
+		else if (rc == KV_ENONS)
+			addReplyErrorFormat(&c->rb, "no such namespace '%s'", name);
 		else
 			replyKvError(c, rc);
 		return C_ERR;
@@ -230,9 +236,11 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 	} else if (argEq(sub, lens[1], "info") && argc == 3) {
 		int rc;
 		kv_ns_stats st;
-		kv_ns *ns = validNsName(argv[2], lens[2]) ? serverNamespace(argv[2], &rc) : NULL;
+		if (!validNsNameOrReply(c, argv[2], lens[2]))
+			return;
+		kv_ns *ns = serverNamespace(argv[2], &rc);
 		if (ns == NULL || kv_ns_stats_get(ns, &st) != KV_OK) {
-			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", argv[2]);
+			addReplyErrorFormat(&c->rb, "no such namespace '%s'", argv[2]);
 			return;
 		}
 		static const char *pol[] = {"noeviction", "allkeys-lru", "allkeys-random", "volatile-lru",
@@ -277,13 +285,15 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		int pol = configEvictionPolicy(srv.cfg.maxmemory_policy);
 		pthread_mutex_unlock(&srv.cfg_lock);
 		nc.eviction = pol < 0 ? KV_EVICT_NONE : pol;
+		if (!validNsNameOrReply(c, argv[2], lens[2]))
+			return;
 		aofNamespaceBegin();
-		int rc = validNsName(argv[2], lens[2]) ? kv_ns_create(srv.env, argv[2], &nc) : KV_ENSNAME;
+		int rc = kv_ns_create(srv.env, argv[2], &nc);
 		aofNamespaceEnd(1, argv[2], &nc, rc);
 		if (rc == KV_ENSEXISTS)
 			addReplyError(&c->rb, "namespace already exists");
 		else if (rc == KV_ENSNAME)
-			addReplyError(&c->rb, "invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]");
+			addReplyError(&c->rb, BAD_NS_NAME);
 		else if (!replyKvError(c, rc))
 			addReplyStatus(&c->rb, "OK");
 	} else if (argEq(sub, lens[1], "drop") && argc == 3) {
@@ -292,11 +302,13 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 			addReplyError(&c->rb, "databases 0-15 cannot be dropped; use FLUSHDB");
 			return;
 		}
+		if (!validNsNameOrReply(c, argv[2], lens[2]))
+			return;
 		aofNamespaceBegin();
-		int rc = validNsName(argv[2], lens[2]) ? kv_ns_drop(srv.env, argv[2]) : KV_ENONS;
+		int rc = kv_ns_drop(srv.env, argv[2]);
 		aofNamespaceEnd(0, argv[2], NULL, rc);
 		if (rc == KV_ENONS)
-			addReplyErrorFormat(&c->rb, "no such namespace '%.64s'", argv[2]);
+			addReplyErrorFormat(&c->rb, "no such namespace '%s'", argv[2]);
 		else if (!replyKvError(c, rc))
 			addReplyStatus(&c->rb, "OK");
 	} else if (argEq(sub, lens[1], "help")) {

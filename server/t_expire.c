@@ -1,18 +1,17 @@
 /*
  * t_expire.c -- expiry commands: (P)EXPIRE(AT) with NX/XX/GT/LT, (P)TTL,
- * (P)EXPIRETIME, PERSIST.  Times become absolute ms since the epoch and the
- * engine applies the condition (kv_expire), so the check and the change are one
- * atomic step.
+ * (P)EXPIRETIME, PERSIST.  Times become absolute ms since the epoch through
+ * the engine's TTL arithmetic (expireArgOrReply), and the engine applies the
+ * condition (kv_expire), so the check and the change are one atomic step.
  */
 #include "server.h"
 
-#include <limits.h>
 
 /* EXPIRE key seconds [NX | XX | GT | LT] and its three siblings. */
 static void expireGenericCommand(client *c, int argc, const char **argv, const size_t *lens,
                                  long long unit_ms, int absolute, const char *name)
 {
-	long long when;
+	int64_t when;
 	unsigned cond = 0;
 
 	for (int j = 3; j < argc; j++) {
@@ -33,21 +32,8 @@ static void expireGenericCommand(client *c, int argc, const char **argv, const s
 		addReplyError(&c->rb, "GT and LT options at the same time are not compatible");
 		return;
 	}
-	if (argToLongLongOrReply(c, argv[2], lens[2], &when) != C_OK)
+	if (expireArgOrReply(c, argv[2], lens[2], unit_ms, absolute, 0, name, &when) != C_OK)
 		return;
-	/* overflow checks as Redis's expireGenericCommand */
-	if (when > LLONG_MAX / unit_ms || when < LLONG_MIN / unit_ms)
-		goto bad;
-	when *= unit_ms;
-	if (!absolute) {
-		int64_t now = kv_now_ms();
-		if (when > LLONG_MAX - now)
-			goto bad;
-		when += now;
-	}
-	/* a time in the past deletes the key; the engine wants a time at or before now */
-	if (when < 1)
-		when = 1;
 	int rc = kv_expire(c->db, argv[1], lens[1], when, cond);
 	if (rc == KV_NOTFOUND || rc == KV_UNCHANGED) {
 		addReplyLongLong(&c->rb, 0);
@@ -56,9 +42,6 @@ static void expireGenericCommand(client *c, int argc, const char **argv, const s
 	if (replyKvError(c, rc))
 		return;
 	addReplyLongLong(&c->rb, 1);
-	return;
-bad:
-	addReplyErrorFormat(&c->rb, "invalid expire time in '%s' command", name);
 }
 
 void expireCommand(client *c, int argc, const char **argv, const size_t *lens)
@@ -100,10 +83,7 @@ static void ttlGenericCommand(client *c, const char **argv, const size_t *lens, 
 		addReplyLongLong(&c->rb, ms ? at : at / 1000);
 		return;
 	}
-	int64_t ttl = at - kv_now_ms();
-	if (ttl < 0)
-		ttl = 0;
-	addReplyLongLong(&c->rb, ms ? ttl : (ttl + 500) / 1000);
+	addReplyLongLong(&c->rb, kv_ttl_remaining(at, kv_now_ms(), ms ? 1 : 1000));
 }
 
 void ttlCommand(client *c, int argc, const char **argv, const size_t *lens)

@@ -314,7 +314,7 @@ void saveCommand(client *c, int argc, const char **argv, const size_t *lens)
 		addReplyError(&c->rb, "Background save already in progress");
 		return;
 	}
-	char err[300];
+	char err[1024];
 	if (persistSave(err, sizeof(err)) != C_OK)
 		addReplyError(&c->rb, err);
 	else

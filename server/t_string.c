@@ -69,32 +69,6 @@ void getBatchCommand(client *c, size_t n, const char **keys, const size_t *klens
 	}
 }
 
-/*
- * Convert a relative or absolute expire argument into absolute ms.
- * unit_ms: 1000 for seconds, 1 for ms; absolute: EXAT/PXAT.  Replies on error.
- */
-static int expireArgOrReply(client *c, const char *arg, size_t len, long long unit_ms, int absolute,
-                            const char *cmdname, int64_t *out)
-{
-	long long v;
-	if (argToLongLongOrReply(c, arg, len, &v) != C_OK)
-		return C_ERR;
-	if (v <= 0 || v > LLONG_MAX / unit_ms)
-		goto bad;
-	v *= unit_ms;
-	if (!absolute) {
-		int64_t now = kv_now_ms();
-		if (v > LLONG_MAX - now)
-			goto bad;
-		v += now;
-	}
-	*out = v;
-	return C_OK;
-bad:
-	addReplyErrorFormat(&c->rb, "invalid expire time in '%s' command", cmdname);
-	return C_ERR;
-}
-
 #define SET_NX      (1 << 0)
 #define SET_XX      (1 << 1)
 #define SET_GET     (1 << 2)
@@ -134,7 +108,7 @@ static int parseSetOptions(client *c, int argc, const char **argv, const size_t 
 			int absolute = l == 4;
 			*flags |= unit_s ? (absolute ? SET_EXAT : SET_EX) : (absolute ? SET_PXAT : SET_PX);
 			j++;
-			if (expireArgOrReply(c, argv[j], lens[j], unit_s ? 1000 : 1, absolute, cmdname,
+			if (expireArgOrReply(c, argv[j], lens[j], unit_s ? 1000 : 1, absolute, 1, cmdname,
 			                     expires_at) != C_OK)
 				return C_ERR;
 		} else {
@@ -198,7 +172,7 @@ void setexCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
 	int64_t exp;
-	if (expireArgOrReply(c, argv[2], lens[2], 1000, 0, "setex", &exp) != C_OK)
+	if (expireArgOrReply(c, argv[2], lens[2], 1000, 0, 1, "setex", &exp) != C_OK)
 		return;
 	setGenericCommand(c, argv[1], lens[1], argv[3], lens[3], SET_EX, exp, 0);
 }
@@ -208,7 +182,7 @@ void psetexCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
 	int64_t exp;
-	if (expireArgOrReply(c, argv[2], lens[2], 1, 0, "psetex", &exp) != C_OK)
+	if (expireArgOrReply(c, argv[2], lens[2], 1, 0, 1, "psetex", &exp) != C_OK)
 		return;
 	setGenericCommand(c, argv[1], lens[1], argv[3], lens[3], SET_PX, exp, 0);
 }
@@ -458,6 +432,14 @@ void decrbyCommand(client *c, int argc, const char **argv, const size_t *lens)
 	incrGenericCommand(c, argv[1], lens[1], -by);
 }
 
+/* After KV_ENOTFLOAT: is it the stored value that is not a number (Redis's two texts)? */
+static int storedFloatInvalid(client *c, const char *key, size_t klen)
+{
+	kv_buf *b = &c->w->buf; /* kv_get NUL-terminates the value */
+	double d;
+	return kv_get(c->db, key, klen, b) == KV_OK && !argToDouble(b->data, b->len, &d);
+}
+
 /* INCRBYFLOAT key increment */
 void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
@@ -469,6 +451,11 @@ void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *le
 	pubsubRenameEvents(KV_EV_INCR, "incrbyfloat");
 	int rc = kv_incr_float(c->db, argv[1], lens[1], argv[2], lens[2], &result, text);
 	pubsubRenameEvents(0, NULL);
+	if (rc == KV_ENOTFLOAT && !storedFloatInvalid(c, argv[1], lens[1])) {
+		/* the increment was valid, the value too: the sum is not a finite double */
+		addReplyError(&c->rb, "increment would produce NaN or Infinity");
+		return;
+	}
 	if (replyKvError(c, rc))
 		return;
 	addReplyBulk(&c->rb, text->data, text->len);

@@ -121,6 +121,9 @@ try:
             print(open(os.path.join(WORK, "server.log"), "rb").read().decode(errors="replace")[-2000:])
             break
         c = Conn(30)
+        data = os.path.join(WORK, "data")
+        temps = [n for n in os.listdir(data) if ".tmp-" in n] if os.path.isdir(data) else []
+        check(not temps, "round %d: no temp file of a killed save is left after the restart (%r)" % (rnd_i, temps))
         missing = missing_keys(c, guaranteed)
         check(not missing, "round %d: all %d keys acknowledged before the last completed save are there%s"
               % (rnd_i, len(guaranteed), "" if not missing else " (%d missing, e.g. %r)" % (len(missing), missing[:3])))

@@ -12,26 +12,24 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import redis  # noqa: E402  (python3-redis, Debian)
-
-from harness import (Err, Raw, Server, encode, eq, shardkv, stop_all,  # noqa: E402
-                     summary, test, true, wait_until)
+from harness import (ROOT, Err, Raw, Server, encode, eq, shardkv, stop_all,  # noqa: E402
+                     summary, test, true)
 
 # 6380-6389 are test_server.py's, free again once it has ended (the suite runs one after the other)
 P_MAIN, P_BUSY, P_REDIS_BUSY, P_STOP, P_REDIS = 6393, 6394, 6395, 6396, 6399
 P_ASAN, P_FS = 6380, 6381
 TMP = tempfile.mkdtemp(prefix="skv-harden-test-")
 SEED = int(os.environ.get("SKV_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
-
-
-def client(port, **kw):
-    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=30, **kw)
+BIN = os.environ.get("SHARDKV_SERVER", os.path.join(ROOT, "build", "shardkv-server"))
+BIN_ASAN = os.path.join(ROOT, "build", "asan", "shardkv-server")
+BIN_TSAN = os.path.join(ROOT, "build", "tsan", "shardkv-server")
 
 
 def pipelined(conn, cmds):
@@ -112,10 +110,14 @@ try:
     print("seed %d (SKV_TEST_SEED=%d reproduces the generated cases)" % (SEED, SEED), flush=True)
 
     # ------------------------------------------------------------ one glob
-    @test("glob: KEYS of 600 generated patterns over 300 generated keys equals redis-server's")
+    @test("glob: KEYS of 600 generated patterns and 10 hostile ones over 304 keys equals redis-server's")
     def glob_keys_differential():
         rnd = random.Random(SEED)
         keys, pats = gen_keys(rnd, 300), gen_patterns(rnd, 600)
+        # hostile shapes too (CVE-2022-36021's and friends), against keys they nearly match
+        keys += ["a" * 40, "a" * 39 + "b", "ab" * 20, "a" * 20 + "[" + "a" * 19]
+        pats += ["a*" * 20 + "b", "a*" * 20 + "a", "*" + "a" * 30 + "b", "*" * 50 + "a", "?" * 40,
+                 "[a]*" * 10 + "b", "*a" * 20 + "*", "*[^b]" * 15 + "*", "\\a*" * 10 + "[", "*[a-b]?" * 12]
         conns = [Raw(P_MAIN, timeout=30), Raw(P_REDIS, timeout=30)]
         for c in conns:
             c.cmd("SELECT", "3")
@@ -131,6 +133,21 @@ try:
         print("     %d of %d patterns match some key" % (nonempty, len(pats)), flush=True)
         true(len(pats) // 10 < nonempty < len(pats), "the generated patterns discriminate")
         true(not bad, "%d of %d patterns differ (seed %d):\n  %s" % (len(bad), len(pats), SEED, "\n  ".join(bad[:20])))
+
+    @test("glob: ranges compare bytes unsigned (the one intended difference: Redis compares signed chars)")
+    def glob_unsigned_ranges():
+        conns = [Raw(P_MAIN), Raw(P_REDIS)]
+        got = []
+        for c in conns:
+            c.cmd("SELECT", "6")
+            c.cmd("SET", b"\xe9t\xe9", "1")
+            got.append([sorted(c.cmd("KEYS", p)) for p in (b"[a-\xff]*", b"*[\x80-\xff]", b"\xe9?\xe9", b"[\xe9]*")])
+            c.cmd("FLUSHDB")
+            c.close()
+        k = [b"\xe9t\xe9"]
+        eq(got[0], [k, k, k, k], "shardkv: 0xe9 lies in a-0xff and 0x80-0xff")
+        eq(got[1], [[], k, k, k], "redis-server: as a signed char 0xe9 is below 'a' (but within 0x80-0xff)")
+        true(got[0][1:] == got[1][1:], "no difference unless a range spans 0x7f/0x80")
 
     @test("glob: SCAN MATCH with small COUNTs returns exactly KEYS' keys for generated patterns")
     def glob_scan_match():
@@ -206,6 +223,189 @@ try:
         c.cmd("FLUSHDB")
         c.close()
 
+    # ------------------------------------------------------------ hostile names, paths, times, numbers
+    @test("ttl: overflowing expiries give redis-server's exact error; the key keeps its old TTL (no wrap)")
+    def ttl_overflow_same_as_redis():
+        big = "9223372036854775807"
+        cases = [("EXPIRE", "k", big), ("EXPIRE", "k", "9223372036854775"), ("PEXPIRE", "k", big),
+                 ("EXPIRE", "k", "-9223372036854775808"), ("PEXPIREAT", "k", "-9223372036854775808"),
+                 ("SET", "k", "v", "EX", "9223372036854775"), ("SET", "k", "v", "PX", big),
+                 ("SET", "k", "v", "EX", "0"), ("SET", "k", "v", "PX", "-1"), ("SET", "k", "v", "EXAT", "0"),
+                 ("SETEX", "k", "9223372036854775", "v"), ("PSETEX", "k", big, "v"), ("SETEX", "k", "0", "v"),
+                 ("GETEX", "k", "EX", "9223372036854775"), ("GETEX", "k", "PX", big), ("GETEX", "k", "EXAT", "-1")]
+        conns = [Raw(P_MAIN), Raw(P_REDIS)]
+        bad = []
+        for cmd in cases:
+            got = []
+            for c in conns:
+                c.cmd("SET", "k", "v", "EX", "1000")
+                got.append((c.raw_reply() if c.send(encode(*cmd)) is None else None, c.cmd("TTL", "k")))
+            if got[0] != got[1]:
+                bad.append("%s: shardkv %r, redis %r" % (" ".join(cmd), got[0], got[1]))
+        for c in conns:
+            c.close()
+        true(not bad, "\n  ".join(bad))
+
+    @test("ttl: an expiry past 9999-12-31 is refused with 'invalid expire time in <cmd>', never stored or wrapped")
+    def ttl_past_year_9999():
+        c = Raw(P_MAIN)
+        max_ms = 253402300799999
+        cases = [("EXPIRE", "k", "1000000000000", "expire"), ("PEXPIRE", "k", str(max_ms), "pexpire"),
+                 ("EXPIREAT", "k", str(max_ms // 1000 + 1), "expireat"),
+                 ("PEXPIREAT", "k", str(max_ms + 1), "pexpireat"),
+                 ("SET", "k", "v2", "EX", "1000000000000", "set"), ("SET", "k", "v2", "EXAT", "9223372036854775", "set"),
+                 ("SET", "k", "v2", "PXAT", str(max_ms + 1), "set"), ("SETEX", "k", "1000000000000", "v2", "setex"),
+                 ("GETEX", "k", "PXAT", str(max_ms + 1), "getex"), ("GETEX", "k", "EX", "1000000000000", "getex")]
+        for *cmd, name in cases:
+            c.cmd("SET", "k", "v", "EX", "1000")
+            eq(c.cmd(*cmd), Err("ERR invalid expire time in '%s' command" % name), " ".join(cmd))
+            true(990 <= c.cmd("TTL", "k") <= 1000 and c.cmd("GET", "k") == b"v", "unchanged after " + " ".join(cmd))
+        eq(c.cmd("PEXPIREAT", "k", str(max_ms)), 1, "the last accepted millisecond")
+        eq(c.cmd("PEXPIRETIME", "k"), max_ms, "stored exactly")
+        eq(c.cmd("SET", "k", "v", "PXAT", str(max_ms)), "OK", "SET PXAT at the maximum")
+        true(c.cmd("TTL", "k") > 0, "a positive TTL, not a wrapped one")
+        c.cmd("DEL", "k")
+        c.close()
+
+    @test("names: a NUL byte in a namespace name (SELECT, NAMESPACE USE/INFO/CREATE/DROP) is refused, never cut")
+    def names_nul_refused():
+        c = Raw(P_MAIN)
+        bad_name = Err("ERR invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]")
+        eq(c.cmd("NAMESPACE", "CREATE", "nulns"), "OK", "create")
+        for cmd in (("SELECT", "nulns\x00x"), ("NAMESPACE", "USE", "nulns\x00"), ("NAMESPACE", "INFO", "nulns\x00x"),
+                    ("NAMESPACE", "CREATE", "nulns\x00y"), ("NAMESPACE", "DROP", "nulns\x00z")):
+            eq(c.cmd(*cmd), bad_name, repr(cmd))
+        eq(c.cmd("SELECT", "1\x00"), Err("ERR value is not an integer or out of range"), "SELECT 1\\0")
+        eq(c.cmd("NAMESPACE", "CURRENT"), b"0", "still on db 0")
+        true(b"nulns" in c.cmd("NAMESPACE", "LIST"), "nulns not dropped")
+        eq(c.cmd("NAMESPACE", "DROP", "nulns"), "OK", "drop")
+        c.close()
+
+    @test("paths: CONFIG SET dir/dbfilename refused as protected configs, byte-identical to redis-server 7")
+    def paths_protected_configs():
+        c, ref_c = Raw(P_MAIN), Raw(P_REDIS)
+        for name, val in (("dir", "/etc"), ("dbfilename", "../evil.skv"), ("dbfilename", "x.skv"),
+                          ("dir", TMP + "\x00/etc")):
+            eq(c.cmd("CONFIG", "SET", name, val), ref_c.cmd("CONFIG", "SET", name, val), "%s %r" % (name, val))
+        eq(c.cmd("CONFIG", "SET", "requirepass", "pw\x00rest"),
+           Err("ERR CONFIG SET failed (possibly related to argument 'requirepass') - "
+               "argument must not contain a NUL byte"), "a NUL in any value is refused, not cut")
+        eq(c.cmd("CONFIG", "GET", "requirepass"), [b"requirepass", b""], "no password was set")
+        c.close()
+        ref_c.close()
+
+    @test("paths: with enable-protected-configs yes, a NUL or a path in dir/dbfilename is still refused")
+    def paths_config_set_unprotected():
+        d = os.path.join(TMP, "unprot")
+        s2 = shardkv(P_FS, "--dir", d, "--save", "", "--enable-protected-configs", "yes", name="unprot").wait_ready()
+        c = Raw(P_FS)
+        before = c.cmd("CONFIG", "GET", "d*")
+        for name, val in (("dir", d + "\x00/etc"), ("dbfilename", "dump.skv\x00.x")):
+            eq(c.cmd("CONFIG", "SET", name, val),
+               Err("ERR CONFIG SET failed (possibly related to argument '%s') - argument must not contain a NUL byte"
+                   % name), name)
+        for val in ("../evil.skv", "sub/dump.skv", "/etc/passwd", "a\\b", "..", ".", ""):
+            eq(c.cmd("CONFIG", "SET", "dbfilename", val),
+               Err("ERR CONFIG SET failed (possibly related to argument 'dbfilename') - "
+                   "dbfilename can't be a path, just a filename"), "dbfilename %r" % val)
+        eq(c.cmd("CONFIG", "GET", "d*"), before, "nothing changed")
+        eq(c.cmd("CONFIG", "SET", "dbfilename", "other.skv"), "OK", "a plain file name is fine")
+        eq(c.cmd("SAVE"), "OK", "save")
+        true(os.path.exists(os.path.join(d, "other.skv")), "saved under dir")
+        c.close()
+        s2.stop()
+        bad = Server([BIN, "--port", str(P_FS), "--dir", d, "--dbfilename", "../x.skv"], P_FS, "badname")
+        eq(bad.proc.wait(10), 1, "refused at start")
+        true("dbfilename can't be a path" in bad.read_log(), "says why: " + bad.read_log())
+
+    @test("files: a FIFO or a symlink at dbfilename refuses start at once and says why; nothing read through it")
+    def files_fifo_symlink_at_start():
+        binary = BIN
+        outside = os.path.join(TMP, "outside")
+        os.makedirs(outside, exist_ok=True)
+        # a valid snapshot outside dir, reached through a link: refused for the link, not the content
+        s1 = shardkv(P_FS, "--dir", outside, "--save", "", name="outside").wait_ready()
+        Raw(P_FS).cmd("SET", "secret", "1")
+        eq(Raw(P_FS).cmd("SAVE"), "OK", "a snapshot outside")
+        s1.stop()
+        for kind in ("fifo", "symlink", "dir-symlink"):
+            d = os.path.join(TMP, "files-" + kind)
+            os.makedirs(d, exist_ok=True)
+            target = os.path.join(d, "dump.skv")
+            if kind == "fifo":
+                os.mkfifo(target)
+            elif kind == "symlink":
+                os.symlink(os.path.join(outside, "dump.skv"), target)
+            else:
+                os.symlink(outside, os.path.join(d, "sub"))
+            # dbfilename cannot name sub/dump.skv (not a path), so the linked directory is --dir itself
+            args = [binary, "--port", str(P_FS), "--dir", os.path.join(d, "sub") if kind == "dir-symlink" else d,
+                    "--save", ""]
+            t0 = time.time()
+            srv = Server(args, P_FS, "files-" + kind)
+            if kind == "dir-symlink":
+                # the configured dir is the operator's choice and may be a link: it loads
+                srv.wait_ready()
+                eq(Raw(P_FS).cmd("GET", "secret"), b"1", "a linked --dir is followed, as configured")
+                srv.stop()
+                continue
+            code = srv.proc.wait(10)
+            log = srv.read_log()
+            eq(code, 1, kind + " refuses start")
+            true(time.time() - t0 < 5, kind + " at once, not blocked in open()")
+            true("refusing to start" in log and "dump.skv" in log, kind + " says why: " + log[-600:])
+            print("     %s: %s" % (kind, log.strip().splitlines()[-1].split("# ", 1)[-1][:200]), flush=True)
+            true(os.path.islink(target) or stat.S_ISFIFO(os.lstat(target).st_mode), kind + " left as it was")
+
+    @test("files: SAVE over a dbfilename that became a symlink replaces the link, never writes through it")
+    def files_save_over_symlink():
+        d = os.path.join(TMP, "files-save")
+        victim = os.path.join(TMP, "victim.txt")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        s2 = shardkv(P_FS, "--dir", d, "--save", "", name="files-save").wait_ready()
+        c = Raw(P_FS)
+        c.cmd("SET", "k", "v")
+        eq(c.cmd("SAVE"), "OK", "first save")
+        os.unlink(os.path.join(d, "dump.skv"))
+        os.symlink(victim, os.path.join(d, "dump.skv"))
+        eq(c.cmd("SAVE"), "OK", "save again")
+        eq(open(victim).read(), "precious\n", "the link's target is untouched")
+        true(not os.path.islink(os.path.join(d, "dump.skv")), "the link was replaced by the snapshot")
+        c.close()
+        s2.stop()
+
+    @test("numbers: CONFIG SET values out of range are refused, never clamped or truncated")
+    def numbers_config_ranges():
+        c = Raw(P_MAIN)
+        before = c.cmd("CONFIG", "GET", "*")
+        for name, val in (("save", "99999999999999999999 1"), ("save", "1 99999999999999999999"),
+                          ("maxclients", "4294967297"), ("timeout", "-1"), ("maxmemory", "18446744073709551616"),
+                          ("maxmemory", "20000000000gb"), ("proto-max-bulk-len", "1k")):
+            rep = c.cmd("CONFIG", "SET", name, val)
+            true(isinstance(rep, Err) and rep.startswith("ERR CONFIG SET failed (possibly related to argument '%s')"
+                                                         % name), "%s %s: %r" % (name, val, rep))
+        eq(c.cmd("CONFIG", "GET", "*"), before, "nothing changed")
+        c.close()
+
+    @test("numbers: INCRBYFLOAT results are read back by GET and by the next INCRBYFLOAT (tiny, huge, inexact)")
+    def numbers_incrbyfloat_readback():
+        c = Raw(P_MAIN)
+        for start, by in (("0", "1e-18"), ("0", "1.5e300"), ("0.1", "0.2"), ("-0", "0"), ("1e308", "1e308"),
+                          ("3", "-3.0000000000000004"), ("0", "123456789012345678901234567890")):
+            c.cmd("SET", "f", start)
+            rep = c.cmd("INCRBYFLOAT", "f", by)
+            if isinstance(rep, Err):
+                eq(rep, Err("ERR increment would produce NaN or Infinity"), "only an infinite result fails")
+                eq(c.cmd("GET", "f"), start.encode(), "unchanged after the error")
+                continue
+            eq(c.cmd("GET", "f"), rep, "GET returns what INCRBYFLOAT answered")
+            true(len(rep) <= 32, "short text: %r" % rep)
+            again = c.cmd("INCRBYFLOAT", "f", "0")
+            eq(float(again), float(rep), "%s + %s read back by INCRBYFLOAT (%r)" % (start, by, rep))
+        c.cmd("DEL", "f")
+        c.close()
+
     # ------------------------------------------------------------ a busy server
     # One worker thread for shardkv, so the waiting client shares the busy
     # client's thread (the hard case: the job must yield); redis-server beside it.
@@ -214,11 +414,19 @@ try:
     busy_ref = Server(["redis-server", "--port", str(P_REDIS_BUSY), "--bind", "127.0.0.1", "--save", "",
                        "--appendonly", "no", "--dir", TMP], P_REDIS_BUSY, "redis-busy").wait_ready()
 
+    def ensure_500k(port):
+        """key:0 .. key:499999 and nothing else (each busy test can run alone with -k)."""
+        c = Raw(port, timeout=60)
+        if c.cmd("DBSIZE") != 500000 or c.cmd("EXISTS", "key:499999") != 1:
+            c.cmd("FLUSHALL")
+            fill(port, 500000)
+        c.close()
+
     @test("busy: KEYS * over 500k keys delays another client's GET/PING by < 200 ms (redis-server side by side)")
     def busy_keys_all_delay():
         figures = {}
         for name, port in (("shardkv", P_BUSY), ("redis-server", P_REDIS_BUSY)):
-            fill(port, 500000)
+            ensure_500k(port)
             worst, n, total, rep = delay_during(port, "KEYS", "*")
             eq(len(rep), 500000, name + " KEYS * count")
             figures[name] = (worst, n, total)
@@ -230,6 +438,7 @@ try:
 
     @test("busy: KEYS with a costly pattern over 500k keys delays a GET/PING by < 200 ms on the same worker")
     def busy_keys_pattern_delay():
+        ensure_500k(P_BUSY)
         worst, n, total, rep = delay_during(P_BUSY, "KEYS", "*" + "[0-9]*" * 8 + "x")
         eq(rep, [], "no key matches")
         print("     KEYS *[0-9]*...x over 500k keys: GET/PING worst %.1f ms over %d calls (KEYS %.0f ms)"
@@ -239,16 +448,33 @@ try:
 
     @test("busy: SCAN with COUNT 10^9 over 500k keys delays a GET/PING by < 200 ms and returns every key")
     def busy_scan_delay():
+        ensure_500k(P_BUSY)
         worst, n, total, rep = delay_during(P_BUSY, "SCAN", "0", "MATCH", "key:*", "COUNT", "1000000000")
         eq((rep[0], len(rep[1])), (b"0", 500000), "one SCAN call covered everything")
         print("     SCAN 0 COUNT 1e9 over 500k keys: GET/PING worst %.1f ms over %d calls (SCAN %.0f ms)"
               % (worst, n, total), flush=True)
         true(worst < 200, "a GET waited %.1f ms" % worst)
 
+    @test("busy: 100 clients running KEYS at once on one worker delay another client's GET/PING by < 200 ms")
+    def busy_many_keys_jobs():
+        ensure_500k(P_BUSY)
+        many = [Raw(P_BUSY, timeout=120) for _ in range(100)]
+        for k in many:
+            k.send(encode("KEYS", "key:123*"))  # every key examined, 1111 returned
+        worst, n, total, rep = delay_during(P_BUSY, "KEYS", "key:234*")
+        eq(len(rep), 1111, "KEYS key:234* over 500k keys")
+        for k in many:
+            eq(len(k.reply()), 1111, "each KEYS answered in full")
+            k.close()
+        print("     100 concurrent KEYS over 500k keys: GET/PING worst %.1f ms over %d calls" % (worst, n), flush=True)
+        true(n >= 3, "GETs ran while the KEYS ran")
+        true(worst < 200, "a GET waited %.1f ms" % worst)
+
     @test("busy: FLUSHALL of 1M keys delays a GET/PING by < 200 ms (redis-server side by side)")
     def busy_flushall_delay():
         figures = {}
         for name, port in (("shardkv", P_BUSY), ("redis-server", P_REDIS_BUSY)):
+            ensure_500k(port)
             fill(port, 500000, start=500000)
             worst, n, total, rep = delay_during(port, "FLUSHALL")
             eq(rep, "OK", name + " FLUSHALL")
@@ -276,6 +502,34 @@ try:
         true(worst < 200, "a PING waited %.1f ms" % worst)
         Raw(P_MAIN).cmd("FLUSHDB")
 
+    @test("busy: PUBLISH to a long channel with a hostile PSUBSCRIBE pattern does not stall other clients' "
+          "pub/sub or keyspace events (< 200 ms)")
+    def busy_publish_hostile_pattern():
+        sub = Raw(P_MAIN, timeout=60)
+        sub.cmd("PSUBSCRIBE", "*" + "a" * 20000 + "b")
+        pub = Raw(P_MAIN, timeout=60)
+        pub.send(encode("PUBLISH", "a" * 40000, "m") * 3)  # ~0.5 s of matching each
+        time.sleep(0.05)
+        # connected while the PUBLISH runs: placed on a worker that is not inside a long command
+        other = Raw(P_MAIN, timeout=60)
+        other.cmd("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        worst, n = 0.0, 0
+        while not select.select([pub.s], [], [], 0)[0]:
+            for cmd in (("PUBLISH", "small", "x"), ("SET", "k", "v"), ("PUBSUB", "NUMPAT")):
+                ms, rep = rtt_ms(other, *cmd)
+                true(not isinstance(rep, Err), "reply %r" % rep)
+                worst, n = max(worst, ms), n + 1
+            time.sleep(0.001)
+        eq([pub.reply() for _ in range(3)], [0, 0, 0], "no receiver")
+        other.cmd("CONFIG", "SET", "notify-keyspace-events", "")
+        other.cmd("DEL", "k")
+        print("     PUBLISH vs a 20000-byte pattern: other clients' PUBLISH/SET/PUBSUB worst %.1f ms over %d calls"
+              % (worst, n), flush=True)
+        true(n >= 3, "other commands ran meanwhile")
+        true(worst < 200, "a command waited %.1f ms" % worst)
+        for k in (sub, pub, other):
+            k.close()
+
     # ------------------------------------------------------------ stopping a busy server
     def stop_under_load(how):
         """Start a server with 1M keys, keep its clients busy in every way we know, then
@@ -285,8 +539,8 @@ try:
         fill(P_STOP, 1000000)
         c = Raw(P_STOP, timeout=60)
         c.cmd("SELECT", "1")
-        for i in range(16):  # the worst KEYS: ~0.4 s a key, 16 keys
-            c.cmd("SET", "a" * 40000 + str(i), "1")
+        for i in range(24):  # a costly KEYS: ~0.25 s a key (O(key * pattern)), 24 keys
+            c.cmd("SET", "a" * 30000 + str(i), "1")
         c.cmd("SET", "big", "x" * (1 << 20))
         busy_conns = []
 
@@ -296,7 +550,7 @@ try:
             busy_conns.append(k)
             return k
         start(("KEYS", "*"))                                   # a million keys
-        start(("KEYS", "*" + "a" * 20000 + "b"), db="1")       # the costly pattern
+        start(("KEYS", "*" + "a" * 15000 + "b"), db="1")       # the costly pattern
         start(*[("GET", "big")] * 200, db="1")                 # a reader that never reads 200 MB
         start(("SCAN", "0", "COUNT", "1000000000"))            # a SCAN with no limit
         half = Raw(P_STOP)
@@ -334,7 +588,7 @@ try:
         c = Raw(P_STOP)
         eq(c.cmd("DBSIZE"), 1000000, "every key of db 0 after the restart")
         c.cmd("SELECT", "1")
-        eq(c.cmd("DBSIZE"), 17, "db 1 after the restart")
+        eq(c.cmd("DBSIZE"), 25, "db 1 after the restart")
         c.close()
         again.stop()
 
@@ -347,7 +601,6 @@ try:
         true("DB saved on disk" in log, "final save logged")
 
     # ------------------------------------------------------------ jobs under ASan
-    BIN_ASAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "asan", "shardkv-server")
 
     @test("asan: KEYS/SCAN jobs -- pipelined replies stay in order, clients closed mid-job, SIGTERM mid-job: clean")
     def asan_jobs():
@@ -381,6 +634,82 @@ try:
         eq(code, 0, "exit code")
         true(took < 5, "SIGTERM took %.1f s" % took)
         true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-3000:])
+
+    @test("asan: SIGTERM while a worker is inside one long match (seconds under ASan): exits 0 within 5 s, saved")
+    def asan_stop_stuck_worker():
+        d = os.path.join(TMP, "asan-stuck")
+        a = shardkv(P_ASAN, "--dir", d, "--save", "", binary=BIN_ASAN, name="asan-stuck").wait_ready(60)
+        c = Raw(P_ASAN, timeout=60)
+        eq(c.cmd("SET", "a" * 65000, "1"), "OK", "a 65000-byte key")
+        eq(c.cmd("SET", "kept", "yes"), "OK", "a key for the final save")
+        pattern = "*" + "a" * 32500 + "b"
+        match_s, rep = rtt_ms(c, "KEYS", pattern)  # one key's match: seconds under ASan
+        match_s /= 1000
+        eq(rep, [], "no match")
+        Raw(P_ASAN).send(encode("KEYS", pattern))
+        time.sleep(0.5)
+        t0 = time.time()
+        code = a.stop(signal.SIGTERM)
+        took = time.time() - t0
+        log = a.read_log()
+        print("     SIGTERM during a single %.1f s match: exited %s after %.2f s" % (match_s, code, took), flush=True)
+        eq(code, 0, "exit code")
+        true(took < 5, "SIGTERM took %.1f s" % took)
+        if match_s > 3:  # the match outlasts the 2 s wait: the bounded wait must have been used
+            true("still inside a command" in log, "the stuck worker was noted: " + log[-1500:])
+        true("DB saved on disk" in log and "Sanitizer" not in log and "runtime error" not in log,
+             "saved, no sanitizer report: " + log[-1500:])
+        again = shardkv(P_ASAN, "--dir", d, "--save", "", name="asan-stuck-again").wait_ready()
+        eq(Raw(P_ASAN).cmd("GET", "kept"), b"yes", "the final save has the data")
+        again.stop()
+
+
+    if not os.path.exists(BIN_TSAN):
+        print("skip tsan: %s missing" % BIN_TSAN)
+    else:
+        @test("tsan: KEYS/SCAN jobs on three workers beside writers, closing clients, PSUBSCRIBE churn and SIGTERM are race-free")
+        def tsan_jobs():
+            t = shardkv(P_FS, "--dir", os.path.join(TMP, "tsan"), "--save", "", "--threads", "3",
+                        binary=BIN_TSAN, name="tsan-jobs").wait_ready(60)
+            fill(P_FS, 50000, prefix="k")
+
+            def keyser():
+                for r in range(8):
+                    k = Raw(P_FS, timeout=60)
+                    k.send(encode("KEYS", "k1*") + encode("SCAN", "0", "COUNT", "100000") + encode("PING"))
+                    if r % 2:
+                        k.reply(), k.reply(), k.reply()
+                    k.close()
+
+            def writer(i):
+                w = Raw(P_FS, timeout=60)
+                for r in range(1500):
+                    w.cmd("SET", "w%d:%d" % (i, r), "x")
+                    if r % 7 == 0:
+                        w.cmd("DEL", "k%d" % r)
+                    if r % 100 == 0:
+                        w.cmd("PUBLISH", "ch%d" % (r % 3), "m")
+                w.close()
+
+            def subber():
+                for r in range(20):
+                    k = Raw(P_FS, timeout=60)
+                    k.send(encode("PSUBSCRIBE", "ch*", "*x*") + encode("PUBSUB", "CHANNELS", "c*"))
+                    time.sleep(0.01)
+                    k.close()
+            ts = [threading.Thread(target=keyser) for _ in range(3)] + \
+                 [threading.Thread(target=writer, args=(i,)) for i in range(2)] + [threading.Thread(target=subber)]
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join()
+            for _ in range(3):
+                Raw(P_FS).send(encode("KEYS", "*"))
+            time.sleep(0.05)
+            code = t.stop(signal.SIGTERM, timeout=60)
+            log = t.read_log()
+            true("WARNING: ThreadSanitizer" not in log, "TSan report: " + log[log.find("WARNING: ThreadSanitizer"):][:3000])
+            eq(code, 0, "exit code")
 
 finally:
     stop_all()

@@ -49,7 +49,7 @@ try:
 
     # ------------------------------------------------------------ strings
     @test("strings: GET/SET and SET options NX XX GET KEEPTTL EX PX EXAT PXAT")
-    def _():
+    def strings_get_set_and_set_options_nx_xx_get():
         r.flushall()
         eq(r.get("missing"), None, "get missing")
         eq(r.set("k", "v1"), True, "set")
@@ -77,7 +77,7 @@ try:
         eq(r.get("bin\x00key"), "v\x00\r\nal", "binary get")
 
     @test("strings: SETNX SETEX PSETEX GETSET GETDEL GETEX")
-    def _():
+    def strings_setnx_setex_psetex_getset_getdel():
         r.flushall()
         eq(r.setnx("a", "1"), True, "setnx new")
         eq(r.setnx("a", "2"), False, "setnx existing")
@@ -99,7 +99,7 @@ try:
         eq(r.getex("nope", ex=5), None, "getex missing")
 
     @test("strings: MGET MSET MSETNX")
-    def _():
+    def strings_mget_mset_msetnx():
         r.flushall()
         eq(r.mset({"a": "1", "b": "2", "c": "3"}), True, "mset")
         eq(r.mget("a", "b", "zz", "c"), ["1", "2", None, "3"], "mget")
@@ -110,7 +110,7 @@ try:
         eq(r.mget("x", "y"), ["1", "2"], "msetnx applied")
 
     @test("strings: INCR DECR INCRBY DECRBY INCRBYFLOAT and their errors")
-    def _():
+    def strings_incr_decr_incrby_decrby_incrbyfloat():
         r.flushall()
         eq(r.incr("n"), 1, "incr new")
         eq(r.incrby("n", 10), 11, "incrby")
@@ -139,7 +139,7 @@ try:
         true(r.ttl("ttlkey") > 900, "incr keeps the ttl")
 
     @test("strings: APPEND STRLEN GETRANGE SETRANGE SUBSTR")
-    def _():
+    def strings_append_strlen_getrange_setrange():
         r.flushall()
         eq(r.append("s", "Hello"), 5, "append new")
         eq(r.append("s", " World"), 11, "append")
@@ -159,7 +159,7 @@ try:
 
     # ------------------------------------------------------------ keys
     @test("keys: DEL UNLINK EXISTS TYPE RENAME RENAMENX RANDOMKEY DBSIZE FLUSHDB")
-    def _():
+    def keys_del_unlink_exists_type_rename_renamenx():
         r.flushall()
         r.mset({"a": "1", "b": "2", "c": "3"})
         eq(r.exists("a", "a", "b", "zz"), 3, "exists counts repeats")
@@ -185,7 +185,7 @@ try:
         eq(r.randomkey(), None, "randomkey empty")
 
     @test("keys: KEYS and SCAN with MATCH, COUNT and TYPE cover every key")
-    def _():
+    def keys_keys_and_scan_with_match_count_and_type():
         r.flushall()
         pipe = r.pipeline(transaction=False)
         for i in range(500):
@@ -211,7 +211,7 @@ try:
 
     # ------------------------------------------------------------ expiry
     @test("expiry: EXPIRE family with NX XX GT LT, TTL PTTL EXPIRETIME PERSIST")
-    def _():
+    def expiry_expire_family_with_nx_xx_gt_lt_ttl():
         r.flushall()
         r.set("k", "v")
         eq(r.ttl("k"), -1, "ttl none")
@@ -240,7 +240,7 @@ try:
         eq(r.exists("k"), 0, "expire in the past deletes")
 
     @test("expiry: a key with a TTL disappears, and DBSIZE drops via the sweep")
-    def _():
+    def expiry_key_with_ttl_disappears_and_dbsize():
         r.flushall()
         r.set("short", "v", px=100)
         r.set("long", "v")
@@ -276,7 +276,7 @@ try:
     ]
 
     @test("errors: %d replies byte-identical to Debian's redis-server 7" % len(ERROR_CASES))
-    def _():
+    def errors_replies_byte_identical_to_debian():
         a, b = Raw(P_MAIN), Raw(P_REDIS)
         for conn in (a, b):
             conn.cmd("FLUSHALL")
@@ -329,7 +329,7 @@ try:
     ]
 
     @test("replies: %d ordinary commands give byte-identical replies to redis-server" % len(SAME_CASES))
-    def _():
+    def replies_ordinary_commands_give_byte():
         a, b = Raw(P_MAIN), Raw(P_REDIS)
         for conn in (a, b):
             conn.cmd("FLUSHALL")
@@ -355,7 +355,7 @@ try:
     ]
 
     @test("RESP3: %d replies byte-identical to redis-server after HELLO 3" % len(RESP3_CASES))
-    def _():
+    def resp3_replies_byte_identical_to_redis_server():
         a, b = Raw(P_MAIN), Raw(P_REDIS)
         for conn in (a, b):
             conn.cmd("FLUSHALL")
@@ -380,7 +380,7 @@ try:
     ]
 
     @test("pub/sub: RESP2 subscribe/unsubscribe replies byte-identical to redis-server")
-    def _():
+    def pub_sub_resp2_subscribe_unsubscribe_replies():
         a, b = Raw(P_MAIN), Raw(P_REDIS)
         bad = []
         for case, nrep in PUBSUB_CASES:
@@ -395,14 +395,14 @@ try:
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
     @test("replies: an empty key is refused with an error (the engine's key contract: 1..max bytes)")
-    def _():
+    def replies_empty_key_is_refused_with_error():
         c = Raw(P_MAIN)
         eq(c.cmd("SET", "", "v"), Err("ERR invalid key: keys must be 1 to max_key_size bytes"), "set")
         eq(c.cmd("PING"), "PONG", "connection still usable")
         c.close()
 
     @test("errors: INCR on text and overflow match redis-server")
-    def _():
+    def errors_incr_on_text_and_overflow_match_redis():
         for port in (P_MAIN, P_REDIS):
             c = Raw(port)
             c.cmd("SET", "t", "abc")
@@ -424,7 +424,7 @@ try:
     ]
 
     @test("protocol errors: same reply as redis-server, then only that connection closes")
-    def _():
+    def protocol_errors_same_reply_as_redis_server():
         bad = []
         for case in PROTO_CASES:
             replies = []
@@ -446,7 +446,7 @@ try:
 
     # ------------------------------------------------------------ protocol
     @test("protocol: inline commands with quotes and escapes")
-    def _():
+    def protocol_inline_commands_with_quotes_and():
         c = Raw(P_MAIN)
         c.send(b'SET "in line" "a\\x41\\n\\"q" \r\n')
         eq(c.reply(), "OK", "inline set")
@@ -468,7 +468,7 @@ try:
     ]
 
     @test("protocol: %d inline (telnet) requests answered exactly as redis-server" % len(INLINE_CASES))
-    def _():
+    def protocol_inline_telnet_requests_answered():
         a, b = Raw(P_MAIN), Raw(P_REDIS)
         bad = []
         for case in INLINE_CASES:
@@ -482,7 +482,7 @@ try:
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
     @test("protocol: a pipeline split at every byte gives the same replies")
-    def _():
+    def protocol_pipeline_split_at_every_byte_gives():
         r.flushall()
         data = b"".join(encode("SET", "p%d" % i, "v" * i) for i in range(20)) + \
             b"".join(encode("GET", "p%d" % i) for i in range(20)) + b"PING\r\n"
@@ -496,7 +496,7 @@ try:
         c.close()
 
     @test("protocol: redis-py pipeline of 5000 commands, replies in order")
-    def _():
+    def protocol_redis_py_pipeline_of_5000_commands():
         r.flushall()
         pipe = r.pipeline(transaction=False)
         for i in range(2500):
@@ -507,7 +507,7 @@ try:
         eq(out[1::2], [str(i) for i in range(2500)], "get replies in order")
 
     @test("protocol: pipelined GET runs (batched by the server) reply exactly as redis-server")
-    def _():
+    def protocol_pipelined_get_runs_batched_by():
         import random
         rnd = random.Random(7)
         cmds = [("SET", "e", "")]
@@ -536,7 +536,7 @@ try:
         eq(bad[:3], [], "mismatches (command, shardkv, redis)")
 
     @test("protocol: a stalled half command does not block a busy client")
-    def _():
+    def protocol_stalled_half_command_does_not_block():
         stalled = Raw(P_MAIN)
         stalled.send(b"*3\r\n$3\r\nSET\r\n$7\r\nstalled\r\n$10\r\nabc")
         busy = client(P_MAIN)
@@ -549,7 +549,7 @@ try:
         stalled.close()
 
     @test("protocol: a big bulk value (8 MiB) round-trips")
-    def _():
+    def protocol_big_bulk_value_8_mib_round_trips():
         big = os.urandom(8 * 1024 * 1024)
         rb = redis.Redis(host="127.0.0.1", port=P_MAIN, socket_timeout=30)
         rb.set("big", big)
@@ -558,7 +558,7 @@ try:
         rb.delete("big")
 
     @test("protocol: a client that vanishes mid-reply is harmless (SIGPIPE)")
-    def _():
+    def protocol_client_that_vanishes_mid_reply_is():
         r.set("v", "x" * 100000)
         for _ in range(5):
             s = socket.create_connection(("127.0.0.1", P_MAIN))
@@ -570,7 +570,7 @@ try:
 
     # ------------------------------------------------------------ RESP3
     @test("RESP3: HELLO 3 map, null, map and verbatim replies; redis-cli -3")
-    def _():
+    def resp3_hello_3_map_null_map_and_verbatim():
         c = Raw(P_MAIN)
         h = c.cmd("HELLO", "3")
         eq(type(h), dict, "hello is a map")
@@ -592,7 +592,7 @@ try:
         true("proto" in out and "3" in out, "redis-cli -3 HELLO: " + out)
 
     @test("RESP3: pub/sub messages are push replies and commands still work")
-    def _():
+    def resp3_pub_sub_messages_are_push_replies_and():
         sub = Raw(P_MAIN)
         sub.cmd("HELLO", "3")
         eq(sub.cmd("SUBSCRIBE", "r3chan"), Push([b"subscribe", b"r3chan", 1]), "subscribe push")
@@ -603,7 +603,7 @@ try:
 
     # ------------------------------------------------------------ pub/sub
     @test("pub/sub: SUBSCRIBE PSUBSCRIBE PUBLISH PUBSUB across connections")
-    def _():
+    def pub_sub_subscribe_psubscribe_publish_pubsub():
         s1, s2 = Raw(P_MAIN), Raw(P_MAIN)
         eq(s1.cmd("SUBSCRIBE", "news", "sport"), [b"subscribe", b"news", 1], "sub1")
         eq(s1.reply(), [b"subscribe", b"sport", 2], "sub2")
@@ -627,7 +627,7 @@ try:
         wait_until(lambda: r.pubsub_numpat() == 0, 5, "closed subscriber leaves the registry")
 
     @test("pub/sub: glob patterns match channels exactly as redis-server's (PUBSUB CHANNELS)")
-    def _():
+    def pub_sub_glob_patterns_match_channels_exactly():
         chans = ["news", "news.tech", "news.art", "n", "", "a*b", "a?b", "h[a]llo", "hallo", "hello",
                  "hillo", "hxllo", "back\\slash", "x-y", "UPPER", "upper", "ab]c", "a^b", "[x]", "-"]
         pats = ["*", "n*", "news.*", "n?ws*", "h[ae]llo", "h[^e]llo", "h[a-e]llo", "h[e-a]llo", "*llo",
@@ -651,7 +651,7 @@ try:
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
     @test("keys: KEYS glob patterns match exactly as redis-server's")
-    def _():
+    def keys_keys_glob_patterns_match_exactly_as():
         keys = ["news", "news.tech", "news.art", "n", "a*b", "a?b", "h[a]llo", "hallo", "hello",
                 "hillo", "hxllo", "back\\slash", "x-y", "UPPER", "upper", "ab]c", "a^b", "[x]", "-"]
         pats = ["*", "n*", "news.*", "n?ws*", "h[ae]llo", "h[^e]llo", "h[a-e]llo", "h[e-a]llo", "*llo",
@@ -675,7 +675,7 @@ try:
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
     @test("pub/sub: redis-py PubSub gets 200 messages in order")
-    def _():
+    def pub_sub_redis_py_pubsub_gets_200_messages_in():
         ps = client(P_MAIN).pubsub()
         ps.subscribe("seq")
         ps.get_message(timeout=2)
@@ -691,7 +691,7 @@ try:
         ps.close()
 
     @test("keyspace events: set, del, expire, expired, incrby, rename through the engine hook")
-    def _():
+    def keyspace_events_set_del_expire_expired():
         r.config_set("notify-keyspace-events", "KEA")
         eq(r.config_get("notify-keyspace-events")["notify-keyspace-events"], "AKE", "flags as Redis prints them")
         ps = client(P_MAIN).pubsub()
@@ -735,7 +735,7 @@ try:
     ]
 
     @test("keyspace events: %d commands give the same event stream as redis-server" % len(EVENT_SCRIPT))
-    def _():
+    def keyspace_events_commands_give_same_event():
         streams = []
         for port in (P_MAIN, P_REDIS):
             sub, c = Raw(port), Raw(port)
@@ -763,7 +763,7 @@ try:
 
     # ------------------------------------------------------------ concurrency
     @test("concurrency: 8 clients x 5000 pipelined INCR on one key is exact")
-    def _():
+    def concurrency_8_clients_x_5000_pipelined_incr():
         r.delete("counter")
         errors = []
 
@@ -786,7 +786,7 @@ try:
         eq(r.get("counter"), "40000", "exact count")
 
     @test("concurrency: MGET never sees half of an MSET")
-    def _():
+    def concurrency_mget_never_sees_half_of_mset():
         r.mset({"ca": "0", "cb": "0", "cc": "0"})
         stop = threading.Event()
         torn = []
@@ -817,7 +817,7 @@ try:
 
     # ------------------------------------------------------------ connection / server commands
     @test("connection: PING ECHO SELECT CLIENT QUIT RESET")
-    def _():
+    def connection_ping_echo_select_client_quit():
         eq(r.echo("hi"), "hi", "echo")
         c = Raw(P_MAIN)
         eq(c.cmd("PING", "x"), b"x", "ping arg")
@@ -839,7 +839,7 @@ try:
         true(c.closed(), "quit closes")
 
     @test("namespaces: NAMESPACE CREATE/LIST/USE/CURRENT/DROP and SELECT <name>")
-    def _():
+    def namespaces_namespace_create_list_use_current():
         c = Raw(P_MAIN)
         eq(c.cmd("NAMESPACE", "CREATE", "app.cache"), "OK", "create")
         eq(c.cmd("NAMESPACE", "CREATE", "app.cache"), Err("ERR namespace already exists"), "create twice")
@@ -851,7 +851,8 @@ try:
         eq(c.cmd("SELECT", "nosuchns"), Err("ERR no such namespace 'nosuchns'"), "unknown name")
         eq(c.cmd("NAMESPACE", "USE", "0"), "OK", "use")
         eq(c.cmd("NAMESPACE", "DROP", "3"), Err("ERR databases 0-15 cannot be dropped; use FLUSHDB"), "keep dbs")
-        eq(c.cmd("NAMESPACE", "DROP", "3\x00x"), Err("ERR no such namespace '3'"), "no NUL tricks")
+        eq(c.cmd("NAMESPACE", "DROP", "3\x00x"),
+           Err("ERR invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]"), "no NUL tricks")
         eq(c.cmd("NAMESPACE", "DROP", "app.cache"), "OK", "drop")
         true(b"app.cache" not in c.cmd("NAMESPACE", "LIST"), "dropped")
         eq(c.cmd("SELECT", "app.cache"), Err("ERR no such namespace 'app.cache'"), "dropped is gone")
@@ -863,7 +864,7 @@ try:
         c.close()
 
     @test("server: INFO sections, CONFIG GET/SET, TIME, COMMAND, DBSIZE via redis-py")
-    def _():
+    def server_info_sections_config_get_set_time():
         r.flushall()
         r.set("a", "1")
         info = r.info()
@@ -896,7 +897,7 @@ try:
         true("ping" in cli(P_MAIN, "COMMAND", "DOCS", "ping"), "command docs")
 
     @test("redis-cli: basic commands and --pipe mass insert")
-    def _():
+    def redis_cli_basic_commands_and_pipe_mass():
         eq(cli(P_MAIN, "SET", "clikey", "hello world"), "OK", "set")
         eq(cli(P_MAIN, "GET", "clikey"), "hello world", "get")
         eq(cli(P_MAIN, "INCRBY", "cliint", "5"), "5", "incrby")
@@ -911,7 +912,7 @@ try:
     rl = client(P_LIMITS)
 
     @test("limits: proto-max-bulk-len refuses before allocating and closes")
-    def _():
+    def limits_proto_max_bulk_len_refuses_before():
         rl.config_set("proto-max-bulk-len", "1mb")
         c = Raw(P_LIMITS)
         c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n")
@@ -924,7 +925,7 @@ try:
         rl.config_set("proto-max-bulk-len", "512mb")
 
     @test("limits: a client that pipelines without reading is paused, not buffered without bound")
-    def _():
+    def limits_client_that_pipelines_without_reading():
         rl.set("v", "x" * 1000)
         c = Raw(P_LIMITS)
         c.send(b"CLIENT SETNAME slowreader\r\n")
@@ -945,7 +946,7 @@ try:
         c.close()
 
     @test("limits: maxmemory + noeviction gives Redis's OOM error; allkeys-lru evicts instead")
-    def _():
+    def limits_maxmemory_noeviction_gives_redis_oom():
         c = Raw(P_LIMITS)
         c.cmd("FLUSHALL")
         eq(c.cmd("CONFIG", "SET", "maxmemory", "2mb", "maxmemory-policy", "noeviction"), "OK", "config")
@@ -970,7 +971,7 @@ try:
         c.close()
 
     @test("limits: client-query-buffer-limit closes the client")
-    def _():
+    def limits_client_query_buffer_limit_closes():
         rl.config_set("client-query-buffer-limit", "1mb")
         c = Raw(P_LIMITS)
         # 3 bulks of 600 KB: the request is larger than the limit
@@ -984,7 +985,7 @@ try:
         rl.config_set("client-query-buffer-limit", "1gb")
 
     @test("limits: maxclients refuses extra connections with Redis's error")
-    def _():
+    def limits_maxclients_refuses_extra_connections():
         rl.config_set("maxclients", 4)
         conns = []
         refused = 0
@@ -1003,7 +1004,7 @@ try:
         wait_until(lambda: rl.config_set("maxclients", 10000), 5, "config reset")
 
     @test("limits: idle clients are closed after timeout, pub/sub clients are not")
-    def _():
+    def limits_idle_clients_are_closed_after_timeout():
         rl.config_set("timeout", 1)
         idle = Raw(P_LIMITS)
         idle.cmd("PING")
@@ -1017,7 +1018,7 @@ try:
         sub.close()
 
     @test("limits: unauthenticated clients get Redis's tighter protocol limits")
-    def _():
+    def limits_unauthenticated_clients_get_redis():
         rl = client(P_LIMITS)
         rl.config_set("requirepass", "pw")
         c = Raw(P_LIMITS)
@@ -1038,7 +1039,7 @@ try:
                    name="auth").wait_ready()
 
     @test("auth: NOAUTH, WRONGPASS, AUTH, HELLO AUTH, redis-cli -a; texts equal redis-server's")
-    def _():
+    def auth_noauth_wrongpass_auth_hello_auth_redis():
         ref_conn = Raw(P_REDIS)
         ref_conn.cmd("CONFIG", "SET", "requirepass", "s3cret")
         try:
@@ -1075,7 +1076,7 @@ try:
         return shardkv(P_PERSIST, "--dir", pdir, "--save", "", *extra, name="persist").wait_ready()
 
     @test("persistence: SAVE + SIGTERM + restart keeps values, TTLs and databases")
-    def _():
+    def persistence_save_sigterm_restart_keeps():
         s = pstart()
         c = client(P_PERSIST)
         c.set("plain", "v")
@@ -1097,7 +1098,7 @@ try:
         eq(s.stop(), 0, "exit code")
 
     @test("persistence: SIGTERM saves what was written after the last SAVE")
-    def _():
+    def persistence_sigterm_saves_what_was_written():
         s = pstart()
         c = client(P_PERSIST)
         c.save()
@@ -1108,7 +1109,7 @@ try:
         s.stop()
 
     @test("persistence: SIGTERM under load exits 0 and keeps every acknowledged INCR")
-    def _():
+    def persistence_sigterm_under_load_exits_0_and():
         s = pstart()
         client(P_PERSIST).set("hot", 0)
         acked = [0] * 4
@@ -1137,7 +1138,7 @@ try:
         s.stop()
 
     @test("persistence: a crash (SIGKILL) loses what was written after the last snapshot")
-    def _():
+    def persistence_crash_sigkill_loses_what_was():
         s = pstart()
         c = client(P_PERSIST)
         c.set("before-crash", "kept")
@@ -1151,7 +1152,7 @@ try:
         s.stop()
 
     @test("persistence: BGSAVE, SHUTDOWN NOSAVE and SHUTDOWN SAVE")
-    def _():
+    def persistence_bgsave_shutdown_nosave_and():
         s = pstart()
         c = client(P_PERSIST)
         c.flushall()
@@ -1181,7 +1182,7 @@ try:
         s.stop()
 
     @test("persistence: --save rules autosave from the timer")
-    def _():
+    def persistence_save_rules_autosave_from_timer():
         adir = os.path.join(TMP, "autosave")
         s = shardkv(P_AUTOSAVE, "--dir", adir, "--save", "1 1", name="autosave").wait_ready()
         c = client(P_AUTOSAVE)
@@ -1194,7 +1195,7 @@ try:
         s.stop()
 
     @test("persistence: a named namespace survives a restart (served by SELECT <name>)")
-    def _():
+    def persistence_named_namespace_survives_restart():
         ndir = os.path.join(TMP, "ns")
         s = shardkv(P_NS, "--dir", ndir, "--save", "", name="ns").wait_ready()
         c = Raw(P_NS)
@@ -1214,7 +1215,7 @@ try:
     SQLITE_EXT = os.path.join(ROOT, "build", "shardkv.so")
     if os.path.exists(SQLITE_EXT) and shutil.which("sqlite3"):
         @test("persistence: a snapshot written by the SQLite host is served, and the reverse")
-        def _():
+        def persistence_snapshot_written_by_sqlite_host():
             xdir = os.path.join(TMP, "crosshost")
             os.makedirs(xdir, exist_ok=True)
             snap = os.path.join(xdir, "dump.skv")
@@ -1243,7 +1244,7 @@ try:
         print("skip persistence: SQLite cross-host test (build/shardkv.so or sqlite3 missing)")
 
     @test("persistence: a corrupt snapshot refuses start, says why, leaves the file")
-    def _():
+    def persistence_corrupt_snapshot_refuses_start():
         cdir = os.path.join(TMP, "corrupt")
         os.makedirs(cdir, exist_ok=True)
         shutil.copy(os.path.join(pdir, "dump.skv"), os.path.join(cdir, "dump.skv"))
@@ -1267,7 +1268,7 @@ try:
         true(s.proc.returncode != 0, "garbage refused")
 
     @test("config: --help documents every flag the issue names; a config file works")
-    def _():
+    def config_help_documents_every_flag_issue_names():
         out = subprocess.run([BIN, "--help"], capture_output=True, timeout=10).stdout.decode()
         for flag in ("--port", "--bind", "--dir", "--dbfilename", "--save", "--requirepass",
                      "--maxclients", "--timeout", "--maxmemory", "--loglevel", "--threads"):
@@ -1284,7 +1285,7 @@ try:
         true(bad.returncode != 0 and b"no-such-flag" in bad.stderr, "unknown flag refused")
 
     @test("security: a non-loopback bind without a password warns loudly")
-    def _():
+    def security_non_loopback_bind_without_password():
         s = shardkv(P_CORRUPT, "--bind", "0.0.0.0", "--save", "", "--dir", os.path.join(TMP, "open"), name="open")
         s.wait_ready()
         s.stop()
@@ -1296,7 +1297,7 @@ try:
                        name="asan").wait_ready(30)
 
         @test("asan: protocol abuse, pipelines, pub/sub and shutdown are clean under ASan+UBSan")
-        def _():
+        def asan_protocol_abuse_pipelines_pub_sub_and():
             for case in PROTO_CASES:
                 c = Raw(P_ASAN)
                 c.send(case)
@@ -1325,7 +1326,7 @@ try:
             true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
 
         @test("asan: 50000 random commands with hostile arguments: every one answered, no sanitizer report")
-        def _():
+        def asan_50000_random_commands_with_hostile():
             import random
             rnd = random.Random(5)
             names = [b"GET", b"SET", b"SETNX", b"SETEX", b"PSETEX", b"GETSET", b"GETDEL", b"GETEX", b"MGET",
@@ -1359,7 +1360,7 @@ try:
             true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
 
         @test("asan: 300 connections churned (partial requests, resets, subscribers) leave it clean")
-        def _():
+        def asan_300_connections_churned_partial():
             socks = []
             for i in range(300):
                 s = socket.create_connection(("127.0.0.1", P_ASAN))
@@ -1383,13 +1384,13 @@ try:
             true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
 
         @test("asan: SIGTERM shutdown is clean")
-        def _():
+        def asan_sigterm_shutdown_is_clean():
             eq(asan.stop(signal.SIGTERM, 60), 0, "clean exit")
             log = asan.read_log()
             true("Sanitizer" not in log and "runtime error" not in log, "sanitizer report: " + log[-2000:])
 
         @test("asan: MGET of empty values on a fresh server (the engine fills a NULL arena)")
-        def _():
+        def asan_mget_of_empty_values_on_fresh_server():
             fresh = shardkv(P_ASAN, "--dir", os.path.join(TMP, "asan2"), "--save", "",
                             binary=BIN_ASAN, name="asan2").wait_ready(30)
             a = client(P_ASAN)
@@ -1403,7 +1404,7 @@ try:
     # ------------------------------------------------------------ TSan build
     if os.path.exists(BIN_TSAN):
         @test("tsan: concurrent INCR, MSET/MGET, pub/sub, CLIENT LIST, expiry and SIGTERM are race-free")
-        def _():
+        def tsan_concurrent_incr_mset_mget_pub_sub():
             ts = shardkv(P_TSAN, "--dir", os.path.join(TMP, "tsan"), "--save", "1 1",
                          binary=BIN_TSAN, name="tsan").wait_ready(60)
             errors = []
