@@ -176,6 +176,13 @@ static char skipMarker; /* an epoll event of a client freed earlier in the batch
 int clientStartJob(client *c, clientJob *job)
 {
 	worker *w = c->w;
+	if (multiInExec(c)) {
+		/* inside EXEC the replies must stay in order: run it to the end now */
+		while (!job->step(c, job, ustime_mono() + JOB_SLICE_US))
+			;
+		job->free(job);
+		return 0;
+	}
 	if (w->nbusy == w->capbusy) {
 		size_t ncap = w->capbusy ? w->capbusy * 2 : 16;
 		client **n = realloc(w->busy, ncap * sizeof(*n));
@@ -205,6 +212,7 @@ static void clientEndJob(client *c)
 
 static void clientFree(client *c)
 {
+	multiFree(c);
 	if (c->aof_held)
 		for (size_t i = 0; i < c->w->nheld; i++)
 			if (c->w->held[i] == c)

@@ -169,6 +169,7 @@ typedef struct client {
 	int            aof_held;
 	uint64_t       aof_lsn;
 	size_t         aof_mark;    /* rb.len before the held commands ran */
+	struct multiState *mstate;  /* MULTI queue and WATCHed keys (multi.c), NULL until used */
 } client;
 
 /* ------------------------------------------------------------- workers */
@@ -195,6 +196,7 @@ typedef struct worker {
 	_Atomic uint64_t stat_commands; /* per worker, so the hot path shares no counter */
 	_Atomic uint64_t stat_hits, stat_misses;
 	kv_buf         buf;            /* scratch value buffer of this thread's commands */
+	_Atomic uint64_t write_seq;    /* odd while a write command runs (multi.c's WATCH gate) */
 	client       **held;           /* clients waiting for the AOF (group commit) */
 	size_t         nheld, capheld;
 } worker;
@@ -361,6 +363,25 @@ void psubscribeCommand(client *c, int argc, const char **argv, const size_t *len
 void punsubscribeCommand(client *c, int argc, const char **argv, const size_t *lens);
 void publishCommand(client *c, int argc, const char **argv, const size_t *lens);
 void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+/* ------------------------------------------------------------- multi.c */
+void multiCommand(client *c, int argc, const char **argv, const size_t *lens);
+void execCommand(client *c, int argc, const char **argv, const size_t *lens);
+void discardCommand(client *c, int argc, const char **argv, const size_t *lens);
+void watchCommand(client *c, int argc, const char **argv, const size_t *lens);
+void unwatchCommand(client *c, int argc, const char **argv, const size_t *lens);
+int  multiQueueing(client *c);                 /* between MULTI and EXEC */
+int  multiPassThrough(const redisCommand *cmd); /* runs at once even then */
+void multiQueue(client *c, const redisCommand *cmd, int argc, const char **argv, const size_t *lens);
+void multiFlagError(client *c);                /* a queueing error: EXEC will abort */
+int  multiInExec(client *c);
+/* Around every write command: the WATCH gate (1 if it was taken). */
+int  multiWriteBegin(worker *w);
+void multiWriteEnd(worker *w, int gated);
+void multiReset(client *c);
+void multiFree(client *c);
+/* The change-hook wrapper that marks WATCHing clients; returns the hook to install. */
+kv_hook_fn multiHook(kv_hook_fn inner);
 
 /* ------------------------------------------------------------- pubsub.c */
 /* Remove every subscription of c (notify: reply per channel as UNSUBSCRIBE does);

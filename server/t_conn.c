@@ -342,6 +342,7 @@ void resetCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc; (void)argv; (void)lens;
 	pubsubUnsubscribeAll(c, 0, 0);
+	multiReset(c);
 	c->rb.resp = 2;
 	atomic_store(&c->info_resp, 2);
 	c->db = srv.dbs[0];
