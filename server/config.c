@@ -63,6 +63,12 @@ static const cfgEntry configTable[] = {
 	{"aof-load-truncated", CT_BOOL, OFF(aof_load_truncated), SZ(aof_load_truncated), 0, 0, 1, "yes|no: start after dropping a truncated last AOF record (default yes)"},
 	{"auto-aof-rewrite-percentage", CT_INT, OFF(auto_aof_rewrite_percentage), SZ(auto_aof_rewrite_percentage), 0, 1000000, 1, "rewrite the AOF when it grew this % since the last rewrite, 0 = never (default 100)"},
 	{"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), SZ(auto_aof_rewrite_min_size), 0, 0, 1, "no automatic rewrite below this AOF size (default 64mb)"},
+	{"tls-port", CT_INT, OFF(tls_port), SZ(tls_port), 0, 65535, 0, "TLS port for RESP clients (default 0 = off)"},
+	{"tls-cert-file", CT_STR, OFF(tls_cert_file), SZ(tls_cert_file), 0, 0, 0, "server certificate chain (PEM)"},
+	{"tls-key-file", CT_STR, OFF(tls_key_file), SZ(tls_key_file), 0, 0, 0, "server private key (PEM)"},
+	{"tls-ca-cert-file", CT_STR, OFF(tls_ca_cert_file), SZ(tls_ca_cert_file), 0, 0, 0, "CA certificates that client certificates must chain to (PEM)"},
+	{"tls-auth-clients", CT_STR, OFF(tls_auth_clients), SZ(tls_auth_clients), 0, 0, 0, "yes|no|optional: require a client certificate (default yes)"},
+	{"tls-protocols", CT_STR, OFF(tls_protocols), SZ(tls_protocols), 0, 0, 0, "\"TLSv1.2 TLSv1.3\" or one of them (default both)"},
 	/* accepted for redis.conf compatibility; only the values shown are supported */
 	{"daemonize", CT_YESNO, 0, 0, 0, 0, 0, "no (only)"},
 	{"protected-mode", CT_YESNO, 0, 0, 0, 0, 1, "accepted and ignored (loopback bind + requirepass are the protection)"},
@@ -96,6 +102,8 @@ void configInitDefaults(serverConfig *cfg)
 	cfg->aof_load_truncated = 1;
 	cfg->auto_aof_rewrite_percentage = 100;
 	cfg->auto_aof_rewrite_min_size = 64ull * 1024 * 1024;
+	strcpy(cfg->tls_auth_clients, "yes");
+	strcpy(cfg->tls_protocols, "TLSv1.2 TLSv1.3");
 }
 
 static int parseMemory(const char *s, uint64_t *out)

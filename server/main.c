@@ -17,6 +17,7 @@
 #include "server.h"
 #include "http.h"
 #include "aof.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -135,6 +136,8 @@ static int listenOn(const char *addr, int port)
 	return fd;
 }
 
+static int tls_fd = -1; /* the tls-port listener */
+
 static void acceptClients(int lfd)
 {
 	for (;;) {
@@ -153,8 +156,10 @@ static void acceptClients(int lfd)
 			_Static_assert(sizeof(HTTP_FULL_BODY) - 1 == 59, "Content-Length below");
 			static const char hmsg[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
 			                           "Content-Length: 59\r\nConnection: close\r\n\r\n" HTTP_FULL_BODY;
+			/* a TLS client is refused by closing: it cannot read plain text */
 			ssize_t r = lfd == srv.listen_fd ? send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL)
-			                                 : send(fd, hmsg, sizeof(hmsg) - 1, MSG_NOSIGNAL);
+			          : lfd == tls_fd ? 0
+			          : send(fd, hmsg, sizeof(hmsg) - 1, MSG_NOSIGNAL);
 			(void)r;
 			close(fd);
 			atomic_fetch_add(&srv.rejected_connections, 1);
@@ -276,6 +281,14 @@ int main(int argc, char **argv)
 	int http_fd = httpListen();
 	if (http_fd == -2)
 		return 1;
+	if (srv.cfg.tls_port) {
+		if (srv.cfg.tls_port == srv.cfg.port || srv.cfg.tls_port == srv.cfg.http_port) {
+			serverLog(LL_WARNING, "tls-port must differ from port and http-port");
+			return 1;
+		}
+		if (tlsInit() != C_OK || (tls_fd = listenOn(srv.cfg.bind, srv.cfg.tls_port)) < 0)
+			return 1;
+	}
 	if (workersStart(srv.cfg.threads) != C_OK) {
 		serverLog(LL_WARNING, "cannot start worker threads");
 		return 1;
@@ -299,6 +312,11 @@ int main(int argc, char **argv)
 		ev.data.fd = http_fd;
 		epoll_ctl(ep, EPOLL_CTL_ADD, http_fd, &ev);
 	}
+	if (tls_fd >= 0) {
+		ev.data.fd = tls_fd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, tls_fd, &ev);
+		serverLog(LL_NOTICE, "TLS connections on %s:%d (%s)", srv.cfg.bind, srv.cfg.tls_port, srv.cfg.tls_protocols);
+	}
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
@@ -313,7 +331,7 @@ int main(int argc, char **argv)
 		int n = epoll_wait(ep, evs, 8, -1);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
-			if (fd == srv.listen_fd || fd == http_fd) {
+			if (fd == srv.listen_fd || fd == http_fd || fd == tls_fd) {
 				acceptClients(fd);
 			} else if (fd == sfd) {
 				struct signalfd_siginfo si;
@@ -344,6 +362,8 @@ int main(int argc, char **argv)
 	close(srv.listen_fd);
 	if (http_fd >= 0)
 		close(http_fd);
+	if (tls_fd >= 0)
+		close(tls_fd);
 	int stuck = workersStop(SHUTDOWN_WORKER_WAIT_MS);
 	if (stuck)
 		serverLog(LL_WARNING, "%d worker thread(s) still inside a command after %d ms: saving without them",
@@ -374,6 +394,7 @@ int main(int argc, char **argv)
 	srv.nnsh = 0;
 	pthread_mutex_unlock(&srv.ns_lock);
 	kv_env_close(srv.env);
+	tlsCleanup();
 	free(srv.workers);
 	serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
 	if (logfp)

@@ -24,6 +24,7 @@
 #include "server.h"
 #include "http.h"
 #include "aof.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -151,9 +152,18 @@ static client *clientCreate(worker *w, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sl = sizeof(ss);
-	if (srv.cfg.http_port && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		httpClientInit(c, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-		                                                 : ((struct sockaddr_in *)&ss)->sin_port));
+	if ((srv.cfg.http_port || srv.cfg.tls_port) && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		int lport = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                                           : ((struct sockaddr_in *)&ss)->sin_port);
+		if (srv.cfg.http_port)
+			httpClientInit(c, lport);
+		if (srv.cfg.tls_port && lport == srv.cfg.tls_port && (c->tls = tlsConnNew(fd)) == NULL) {
+			respParserFree(&c->parser);
+			pthread_mutex_destroy(&c->mbox_lock);
+			free(c);
+			return NULL;
+		}
+	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	c->events = EPOLLIN;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -213,6 +223,8 @@ static void clientEndJob(client *c)
 static void clientFree(client *c)
 {
 	multiFree(c);
+	tlsConnFree(c->tls);
+	c->tls = NULL;
 	if (c->aof_held)
 		for (size_t i = 0; i < c->w->nheld; i++)
 			if (c->w->held[i] == c)
@@ -260,7 +272,8 @@ static void clientFree(client *c)
 static int clientWrite(client *c)
 {
 	while (c->sentpos < c->rb.len) {
-		ssize_t n = send(c->fd, c->rb.buf + c->sentpos, c->rb.len - c->sentpos, MSG_NOSIGNAL);
+		ssize_t n = c->tls ? tlsWrite(c->tls, c->rb.buf + c->sentpos, c->rb.len - c->sentpos)
+		                   : send(c->fd, c->rb.buf + c->sentpos, c->rb.len - c->sentpos, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->sentpos += (size_t)n;
 			continue;
@@ -452,13 +465,27 @@ static int ensureReadRoom(client *c)
 }
 
 /* Returns -1 when the client must be freed. */
+static int clientReadOnce(client *c);
+
 static int clientReadable(client *c)
+{
+	int r;
+	/* TLS: what OpenSSL decrypted already does not wake epoll again, so drain it */
+	do
+		r = clientReadOnce(c);
+	while (r == 1 && c->tls && tlsPending(c->tls) && !c->close_after_reply && !c->job);
+	return r < 0 ? -1 : 0;
+}
+
+/* One read and the commands it completes: 1 read something, 0 nothing to read, -1 close. */
+static int clientReadOnce(client *c)
 {
 	if (c->close_after_reply)
 		return 0;
 	if (ensureReadRoom(c) != 0)
 		return -1;
-	ssize_t n = read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+	ssize_t n = c->tls ? tlsRead(c->tls, c->qbuf + c->qlen, c->qcap - c->qlen)
+	                   : read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
 	if (n == 0)
 		return -1;
 	if (n < 0)
@@ -469,7 +496,7 @@ static int clientReadable(client *c)
 	atomic_store_explicit(&c->w->busy_since_ms, now, memory_order_relaxed);
 	processInput(c);
 	atomic_store_explicit(&c->w->busy_since_ms, 0, memory_order_relaxed);
-	return 0;
+	return 1;
 }
 
 static void acceptPending(worker *w)

@@ -77,6 +77,13 @@ typedef struct serverConfig {
 	int      aof_load_truncated;
 	int      auto_aof_rewrite_percentage;
 	uint64_t auto_aof_rewrite_min_size;
+	/* TLS (tls.c) */
+	int      tls_port;
+	char     tls_cert_file[1024];
+	char     tls_key_file[1024];
+	char     tls_ca_cert_file[1024];
+	char     tls_auth_clients[16];
+	char     tls_protocols[64];
 } serverConfig;
 
 /* notify-keyspace-events flags */
@@ -170,6 +177,7 @@ typedef struct client {
 	uint64_t       aof_lsn;
 	size_t         aof_mark;    /* rb.len before the held commands ran */
 	struct multiState *mstate;  /* MULTI queue and WATCHed keys (multi.c), NULL until used */
+	void          *tls;         /* the OpenSSL connection of a tls-port client (tls.c) */
 } client;
 
 /* ------------------------------------------------------------- workers */
