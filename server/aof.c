@@ -461,6 +461,25 @@ static void pendReset(void)
 	memset(&tlPend, 0, sizeof(tlPend));
 }
 
+/*
+ * The handle of a namespace by name, remembered per thread: serverNamespace
+ * takes a server-wide mutex, and handles are never closed before exit.
+ */
+static kv_ns *cachedNamespace(const char *name)
+{
+	static _Thread_local char last[KV_NS_NAME_MAX + 1];
+	static _Thread_local kv_ns *lastNs;
+	if (lastNs && strcmp(last, name) == 0)
+		return lastNs;
+	int rc;
+	kv_ns *ns = serverNamespace(name, &rc);
+	if (ns) {
+		snprintf(last, sizeof(last), "%s", name);
+		lastNs = ns;
+	}
+	return ns;
+}
+
 /* Log the final state of the keys this thread's command changed, as one record. */
 static void commitPending(void)
 {
@@ -490,8 +509,7 @@ static void commitPending(void)
 		size_t j = i;
 		while (j < n && strcmp(tlPend.keys[j].ns, nsname) == 0)
 			j++;
-		int rc;
-		kv_ns *ns = serverNamespace(nsname, &rc);
+		kv_ns *ns = cachedNamespace(nsname);
 		for (size_t k = i; k < j; k++) {
 			ops[k].op = KV_OP_GET;
 			ops[k].key = tlPend.kbuf + tlPend.keys[k].koff;
@@ -501,7 +519,7 @@ static void commitPending(void)
 		if (ns != NULL) {
 			kv_error ke;
 			arena.len = 0;
-			rc = kv_batch(ns, ops + i, j - i, KV_BATCH_ALL_OR_NOTHING, &arena, &ke);
+			int rc = kv_batch(ns, ops + i, j - i, KV_BATCH_ALL_OR_NOTHING, &arena, &ke);
 			if (rc != KV_OK && rc != KV_ENONS) {
 				serverLog(LL_WARNING, "AOF: cannot read back changed keys: %s", kv_strerror(rc));
 				atomic_store(&aof.write_err, rc == KV_ENOMEM ? ENOMEM : EIO);
