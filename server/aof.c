@@ -552,7 +552,7 @@ static void commitPending(void)
 out:
 	free(stripes);
 	free(ops);
-	free(arena.data);
+	kv_buf_free(srv.env, &arena);
 	free(e.p);
 	pendReset();
 }

@@ -96,6 +96,12 @@ static const redisCommand commands[] = {
 	{"time", timeCommand, 1, F, 0, 0, 0, "Returns the server time.", "server"},
 	{"save", saveCommand, 1, AD, 0, 0, 0, "Synchronously saves the database(s) to disk.", "server"},
 	{"bgsave", bgsaveCommand, -1, AD, 0, 0, 0, "Asynchronously saves the database(s) to disk.", "server"},
+	{"object", objectCommand, -2, R, 2, 2, 1, "A container for object introspection commands.", "generic"},
+	{"debug", debugCommand, -2, AD, 0, 0, 0, "A container for debugging commands.", "server"},
+	{"getbit", getbitCommand, 3, R | F, 1, 1, 1, "Returns a bit value by offset.", "bitmap"},
+	{"bitcount", bitcountCommand, -2, R, 1, 1, 1, "Counts the number of set bits (population counting) in a string.", "bitmap"},
+	{"bitpos", bitposCommand, -3, R, 1, 1, 1, "Finds the first set (1) or clear (0) bit in a string.", "bitmap"},
+	{"lcs", lcsCommand, -3, R, 1, 2, 1, "Finds the longest common substring.", "string"},
 	{"multi", multiCommand, 1, F, 0, 0, 0, "Starts a transaction.", "transactions"},
 	{"exec", execCommand, 1, 0, 0, 0, 0, "Executes all commands in a transaction.", "transactions"},
 	{"discard", discardCommand, 1, F, 0, 0, 0, "Discards a transaction.", "transactions"},
@@ -167,7 +173,20 @@ static void replyUnknownCommand(client *c, int argc, const char **argv)
 	addReplyErrorFormat(&c->rb, "unknown command '%.128s', with args beginning with: %s", argv[0], args);
 }
 
+static void commandDispatch(client *c, int argc, const char **argv, const size_t *lens);
+
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
+{
+	/* CLIENT REPLY OFF / SKIP: the command runs, its reply (or error) is dropped */
+	size_t mark = c->rb.len;
+	int was_off = c->reply_off, skip = c->reply_skip;
+	c->reply_skip = 0;
+	commandDispatch(c, argc, argv, lens);
+	if (skip || (was_off && c->reply_off))
+		c->rb.len = mark;
+}
+
+static void commandDispatch(client *c, int argc, const char **argv, const size_t *lens)
 {
 	const redisCommand *cmd = commandLookup(argv[0], lens[0]);
 
@@ -224,7 +243,7 @@ int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 		return 0;
 	if (c->rb.resp == 2 && (c->nchannels || c->npatterns))
 		return 0;
-	if (multiQueueing(c))
+	if (multiQueueing(c) || c->reply_off || c->reply_skip)
 		return 0;
 	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->last_cmd, "get", memory_order_relaxed);

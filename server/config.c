@@ -38,6 +38,7 @@ static const cfgEntry configTable[] = {
 	{"bind", CT_STR, OFF(bind), SZ(bind), 0, 0, 0, "address to bind (default 127.0.0.1; others warn without requirepass)"},
 	{"dir", CT_STR, OFF(dir), SZ(dir), 0, 0, 2, "snapshot directory (default ./data, created if missing)"},
 	{"dbfilename", CT_STR, OFF(dbfilename), SZ(dbfilename), 0, 0, 2, "snapshot file name in dir, not a path (default dump.skv)"},
+	{"enable-debug-command", CT_PROTECT, OFF(enable_debug_command), SZ(enable_debug_command), 0, 0, 0, "no|yes|local: may clients run DEBUG (default no, as Redis 7)"},
 	{"enable-protected-configs", CT_PROTECT, OFF(enable_protected_configs), SZ(enable_protected_configs), 0, 0, 0, "no|yes|local: may CONFIG SET change dir and dbfilename (default no, as Redis 7)"},
 	{"save", CT_SAVE, 0, 0, 0, 0, 1, "\"<seconds> <changes> ...\": save when both accrued; \"\" disables (default 3600 1 300 100 60 10000)"},
 	{"requirepass", CT_STR, OFF(requirepass), SZ(requirepass), 0, 0, 1, "password for AUTH (default none)"},
@@ -83,6 +84,7 @@ void configInitDefaults(serverConfig *cfg)
 	strcpy(cfg->dir, "./data");
 	strcpy(cfg->dbfilename, "dump.skv");
 	strcpy(cfg->enable_protected_configs, "no");
+	strcpy(cfg->enable_debug_command, "no");
 	cfg->maxclients = 10000;
 	strcpy(cfg->maxmemory_policy, "noeviction");
 	strcpy(cfg->loglevel, "notice");

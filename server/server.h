@@ -51,6 +51,7 @@ typedef struct serverConfig {
 	char     dir[1024];
 	char     dbfilename[256];
 	char     enable_protected_configs[8]; /* no | yes | local: may CONFIG SET change dir, dbfilename */
+	char     enable_debug_command[8];     /* no | yes | local: may clients run DEBUG (t_object.c) */
 	char     requirepass[512];
 	int      maxclients;
 	int      timeout;            /* idle seconds, 0 = never */
@@ -178,6 +179,8 @@ typedef struct client {
 	size_t         aof_mark;    /* rb.len before the held commands ran */
 	struct multiState *mstate;  /* MULTI queue and WATCHed keys (multi.c), NULL until used */
 	void          *tls;         /* the OpenSSL connection of a tls-port client (tls.c) */
+	int            reply_off;   /* CLIENT REPLY OFF */
+	int            reply_skip;  /* CLIENT REPLY SKIP: 1 = drop the next command's reply */
 } client;
 
 /* ------------------------------------------------------------- workers */
@@ -371,6 +374,13 @@ void psubscribeCommand(client *c, int argc, const char **argv, const size_t *len
 void punsubscribeCommand(client *c, int argc, const char **argv, const size_t *lens);
 void publishCommand(client *c, int argc, const char **argv, const size_t *lens);
 void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+void objectCommand(client *c, int argc, const char **argv, const size_t *lens);
+void debugCommand(client *c, int argc, const char **argv, const size_t *lens);
+void getbitCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bitcountCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bitposCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lcsCommand(client *c, int argc, const char **argv, const size_t *lens);
 
 /* ------------------------------------------------------------- multi.c */
 void multiCommand(client *c, int argc, const char **argv, const size_t *lens);

@@ -360,6 +360,19 @@ void clientCommand(client *c, int argc, const char **argv, const size_t *lens)
 	const char *sub = argv[1];
 	if (argEq(sub, lens[1], "id") && argc == 2) {
 		addReplyLongLong(&c->rb, (long long)c->id);
+	} else if (argEq(sub, lens[1], "reply") && argc == 3) {
+		/* ON answers OK; OFF and SKIP answer nothing (commandExecute drops replies) */
+		if (argEq(argv[2], lens[2], "on")) {
+			c->reply_off = 0;
+			addReplyStatus(&c->rb, "OK");
+		} else if (argEq(argv[2], lens[2], "off")) {
+			c->reply_off = 1;
+		} else if (argEq(argv[2], lens[2], "skip")) {
+			if (!c->reply_off)
+				c->reply_skip = 1;
+		} else {
+			replySyntax(c);
+		}
 	} else if (argEq(sub, lens[1], "getname") && argc == 2) {
 		if (c->name[0])
 			addReplyBulkCString(&c->rb, c->name);
