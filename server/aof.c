@@ -1289,9 +1289,12 @@ void aofShutdown(void)
 	aof.fd = -1;
 	aof.enabled = 0;
 	pthread_mutex_unlock(&aof.io_lock);
+	/* a worker stuck in a command may still append: under the buffer's lock */
+	pthread_mutex_lock(&aof.buf_lock);
 	free(aof.buf);
 	aof.buf = NULL;
 	aof.len = aof.cap = 0;
+	pthread_mutex_unlock(&aof.buf_lock);
 }
 
 void aofInfo(replyBuf *rb)
