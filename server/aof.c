@@ -92,7 +92,7 @@ typedef struct aofFile {
 } aofFile;
 
 static struct {
-	int             enabled;      /* logging on (after start-up replay) */
+	_Atomic int     enabled;      /* logging on (after start-up replay) */
 	char            dir[PATH_MAX];
 	_Atomic int     fsync_mode;
 
