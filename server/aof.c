@@ -93,6 +93,7 @@ typedef struct aofFile {
 
 static struct {
 	_Atomic int     enabled;      /* logging on (after start-up replay) */
+	_Atomic int     starting;     /* CONFIG SET appendonly yes: records buffer, the first base is written */
 	char            dir[PATH_MAX];
 	_Atomic int     fsync_mode;
 
@@ -125,6 +126,7 @@ static struct {
 	pthread_cond_t  th_cond;
 	int             stop;
 	int             rewrite_asked;
+	int             start_asked;
 	_Atomic int     rewrite_running;
 	_Atomic int     last_rewrite_ok;
 	_Atomic int64_t last_rewrite_sec;
@@ -652,7 +654,8 @@ void aofReplyMisconf(replyBuf *rb)
 
 int aofMustWait(uint64_t lsn)
 {
-	if (!aof.enabled || lsn == 0)
+	/* while the first base is written there is no file to wait for (as Redis) */
+	if (!aof.enabled || lsn == 0 || atomic_load(&aof.starting))
 		return 0;
 	if (atomic_load(&aof.fsync_mode) == AOF_FSYNC_ALWAYS)
 		return atomic_load(&aof.synced) < lsn;
@@ -1029,30 +1032,89 @@ out:
 }
 
 /* A new AOF: base 1 from the current data, incr 1, manifest. */
+static void removeFile(const char *name);
+
+/*
+ * A new AOF from the current data: base and incr numbered after any files the
+ * manifest lists (an AOF left by an earlier run), which go once the new
+ * manifest is in place.  Returns the incr file's fd, or -1 (logged).
+ */
 static int createFresh(void)
 {
 	char err[PATH_MAX + 256];
 	if (mkdir(aof.dir, 0755) != 0 && errno != EEXIST) {
 		serverLog(LL_WARNING, "Cannot create the AOF directory %s: %s", aof.dir, strerror(errno));
-		return C_ERR;
+		return -1;
 	}
+	uint64_t seq = 1;
+	if (aof.nincrs)
+		seq = (aof.base.seq > aof.incrs[aof.nincrs - 1].seq ? aof.base.seq : aof.incrs[aof.nincrs - 1].seq) + 1;
 	aofFile base, incr;
-	if (baseSave(1, &base, err, sizeof(err)) != C_OK) {
+	if (baseSave(seq, &base, err, sizeof(err)) != C_OK) {
 		serverLog(LL_WARNING, "%s", err);
-		return C_ERR;
+		return -1;
 	}
-	int fd = incrCreate(1, &incr, err, sizeof(err));
+	int fd = incrCreate(seq, &incr, err, sizeof(err));
 	if (fd < 0 || manifestWrite(&base, &incr, 1, err, sizeof(err)) != C_OK) {
 		serverLog(LL_WARNING, "%s", err);
 		if (fd >= 0)
 			close(fd);
-		return C_ERR;
+		removeFile(base.name);
+		return -1;
+	}
+	if (aof.nincrs) {
+		removeFile(aof.base.name);
+		for (int i = 0; i < aof.nincrs; i++)
+			removeFile(aof.incrs[i].name);
 	}
 	aof.base = base;
 	aof.incrs[0] = incr;
 	aof.nincrs = 1;
-	aof.fd = fd;
-	return C_OK;
+	return fd;
+}
+
+static void sizesReset(void)
+{
+	atomic_store(&aof.base_size, fileSize(aof.base.name));
+	uint64_t olds = 0;
+	for (int i = 0; i + 1 < aof.nincrs; i++)
+		olds += fileSize(aof.incrs[i].name);
+	atomic_store(&aof.old_incr_size, olds);
+	atomic_store(&aof.incr_size, fileSize(aof.incrs[aof.nincrs - 1].name));
+	atomic_store(&aof.rewrite_base_size, atomic_load(&aof.base_size) + olds + atomic_load(&aof.incr_size));
+}
+
+/* The AOF thread, after CONFIG SET appendonly yes: the first base, then the fd. */
+static void startRun(void)
+{
+	int64_t t0 = mstime();
+	atomic_store(&aof.rewrite_start_ms, t0);
+	int fd = createFresh();
+	pthread_mutex_lock(&aof.io_lock);
+	if (fd < 0) {
+		/* records buffered meanwhile are dropped with the log they were for */
+		atomic_store(&aof.enabled, 0);
+		pthread_mutex_lock(&aof.buf_lock);
+		aof.len = 0;
+		pthread_mutex_unlock(&aof.buf_lock);
+		atomic_store(&aof.written, atomic_load(&aof.appended));
+		atomic_store(&aof.synced, atomic_load(&aof.appended));
+		atomic_store(&aof.last_rewrite_ok, 0);
+		serverLog(LL_WARNING, "appendonly yes failed: the AOF is off again (see the error above)");
+	} else {
+		aof.fd = fd;
+		sizesReset();
+		atomic_store(&aof.last_rewrite_ok, 1);
+		serverLog(LL_NOTICE, "Append only file on: %s (appendfsync %s)", aof.dir, aofFsyncName(atomic_load(&aof.fsync_mode)));
+	}
+	atomic_store(&aof.starting, 0);
+	atomic_store(&aof.last_rewrite_sec, (mstime() - t0) / 1000);
+	pthread_mutex_unlock(&aof.io_lock);
+	if (fd < 0) { /* after io_lock: CONFIG SET holds cfg_lock, then takes io_lock */
+		pthread_mutex_lock(&srv.cfg_lock);
+		srv.cfg.appendonly = 0;
+		pthread_mutex_unlock(&srv.cfg_lock);
+	}
 }
 
 /* ---------------------------------------------------------------- rewrite */
@@ -1147,6 +1209,14 @@ static void *aofThread(void *arg)
 	int64_t last_sync = mstime();
 	pthread_mutex_lock(&aof.th_lock);
 	while (!aof.stop) {
+		if (aof.start_asked) {
+			aof.start_asked = 0;
+			pthread_mutex_unlock(&aof.th_lock);
+			startRun();
+			atomic_store(&aof.rewrite_running, 0);
+			pthread_mutex_lock(&aof.th_lock);
+			continue;
+		}
 		if (aof.rewrite_asked) {
 			aof.rewrite_asked = 0;
 			pthread_mutex_unlock(&aof.th_lock);
@@ -1167,7 +1237,9 @@ static void *aofThread(void *arg)
 
 		/* records nobody waits for (the expiry sweep) and retries after an error */
 		int mode = atomic_load(&aof.fsync_mode);
-		if (atomic_load(&aof.written) < atomic_load(&aof.appended) || atomic_load(&aof.write_err)) {
+		if (aof.fd < 0)
+			; /* off, or the first base is being written */
+		else if (atomic_load(&aof.written) < atomic_load(&aof.appended) || atomic_load(&aof.write_err)) {
 			pthread_mutex_lock(&aof.io_lock);
 			int r = flushLocked();
 			if (r == C_OK && mode == AOF_FSYNC_ALWAYS)
@@ -1178,7 +1250,7 @@ static void *aofThread(void *arg)
 			}
 			pthread_mutex_unlock(&aof.io_lock);
 		}
-		if (mode == AOF_FSYNC_EVERYSEC && mstime() - last_sync >= 1000) {
+		if (aof.fd >= 0 && mode == AOF_FSYNC_EVERYSEC && mstime() - last_sync >= 1000) {
 			last_sync = mstime();
 			/* only this thread closes fds, so the fsync needs no lock */
 			uint64_t w = atomic_load(&aof.written);
@@ -1239,11 +1311,27 @@ void aofCron(void)
 
 /* ---------------------------------------------------------------- lifecycle */
 
+static int threadStart(void)
+{
+	if (aof.thread_started)
+		return C_OK;
+	if (pthread_create(&aof.thread, NULL, aofThread, NULL) != 0) {
+		serverLog(LL_WARNING, "Cannot start the AOF thread");
+		return C_ERR;
+	}
+	aof.thread_started = 1;
+	return C_OK;
+}
+
 int aofStart(kv_hook_fn inner)
 {
+	/* installed always, so that CONFIG SET appendonly yes needs no hook change */
 	innerHook = inner;
+	kv_env_set_hook(srv.env, aofChangeHook, NULL);
+	if (!srv.cfg.appendonly)
+		return C_OK;
 	if (aof.nincrs == 0) {
-		if (createFresh() != C_OK)
+		if ((aof.fd = createFresh()) < 0)
 			return C_ERR;
 	} else {
 		char path[PATH_MAX + AOF_NAME_MAX];
@@ -1254,21 +1342,73 @@ int aofStart(kv_hook_fn inner)
 			return C_ERR;
 		}
 	}
-	atomic_store(&aof.base_size, fileSize(aof.base.name));
-	uint64_t olds = 0;
-	for (int i = 0; i + 1 < aof.nincrs; i++)
-		olds += fileSize(aof.incrs[i].name);
-	atomic_store(&aof.old_incr_size, olds);
-	atomic_store(&aof.incr_size, fileSize(aof.incrs[aof.nincrs - 1].name));
-	atomic_store(&aof.rewrite_base_size, atomic_load(&aof.base_size) + olds + atomic_load(&aof.incr_size));
-	if (pthread_create(&aof.thread, NULL, aofThread, NULL) != 0) {
-		serverLog(LL_WARNING, "Cannot start the AOF thread");
+	sizesReset();
+	if (threadStart() != C_OK)
+		return C_ERR;
+	aof.enabled = 1;
+	serverLog(LL_NOTICE, "Append only file on: %s (appendfsync %s)", aof.dir, srv.cfg.appendfsync);
+	return C_OK;
+}
+
+/*
+ * CONFIG SET appendonly yes|no on a running server (cfg_lock held).  Yes:
+ * logging starts at once into the buffer, and the AOF thread writes the first
+ * base (taken after logging started, so nothing falls between) and opens the
+ * incr file; replies wait for the fsync policy only from then on, as in Redis.
+ * No: flush, fsync and close; the files stay.
+ */
+int aofSetEnabled(int on, char *err, size_t errlen)
+{
+	if (on) {
+		if (aof.enabled)
+			return C_OK;
+		int expected = 0;
+		if (!atomic_compare_exchange_strong(&aof.rewrite_running, &expected, 1)) {
+			snprintf(err, errlen, "an AOF rewrite is in progress");
+			return C_ERR;
+		}
+		const char *dn = srv.cfg.appenddirname;
+		if (!dn[0] || strchr(dn, '/') || !strcmp(dn, ".") || !strcmp(dn, "..")) {
+			atomic_store(&aof.rewrite_running, 0);
+			snprintf(err, errlen, "appenddirname must be one directory name under dir");
+			return C_ERR;
+		}
+		aofDirPath();
+		atomic_store(&aof.fsync_mode, aofFsyncParse(srv.cfg.appendfsync));
+		if (manifestRead() != 0)
+			aof.nincrs = 0; /* none, or unreadable: start numbering afresh */
+		if (threadStart() != C_OK) {
+			atomic_store(&aof.rewrite_running, 0);
+			snprintf(err, errlen, "cannot start the AOF thread");
+			return C_ERR;
+		}
+		atomic_store(&aof.written, atomic_load(&aof.appended));
+		atomic_store(&aof.synced, atomic_load(&aof.appended));
+		atomic_store(&aof.write_err, 0);
+		atomic_store(&aof.starting, 1);
+		atomic_store(&aof.enabled, 1);
+		pthread_mutex_lock(&aof.th_lock);
+		aof.start_asked = 1;
+		pthread_cond_signal(&aof.th_cond);
+		pthread_mutex_unlock(&aof.th_lock);
+		serverLog(LL_NOTICE, "CONFIG SET appendonly yes: writing the first AOF base in %s", aof.dir);
+		return C_OK;
+	}
+	if (!aof.enabled)
+		return C_OK;
+	if (atomic_load(&aof.rewrite_running)) {
+		snprintf(err, errlen, "an AOF rewrite is in progress");
 		return C_ERR;
 	}
-	aof.thread_started = 1;
-	aof.enabled = 1;
-	kv_env_set_hook(srv.env, aofChangeHook, NULL);
-	serverLog(LL_NOTICE, "Append only file on: %s (appendfsync %s)", aof.dir, srv.cfg.appendfsync);
+	atomic_store(&aof.enabled, 0);
+	pthread_mutex_lock(&aof.io_lock);
+	if (flushLocked() != C_OK || fdatasync(aof.fd) != 0)
+		serverLog(LL_WARNING, "Cannot flush the AOF while turning it off: %s", strerror(errno));
+	close(aof.fd);
+	aof.fd = -1;
+	atomic_store(&aof.write_err, 0);
+	pthread_mutex_unlock(&aof.io_lock);
+	serverLog(LL_NOTICE, "CONFIG SET appendonly no: the append only file is off");
 	return C_OK;
 }
 
@@ -1283,9 +1423,10 @@ void aofShutdown(void)
 	pthread_join(aof.thread, NULL);
 	aof.thread_started = 0;
 	pthread_mutex_lock(&aof.io_lock);
-	if (flushLocked() != C_OK || fdatasync(aof.fd) != 0)
+	if (aof.fd >= 0 && (flushLocked() != C_OK || fdatasync(aof.fd) != 0))
 		serverLog(LL_WARNING, "Cannot flush the AOF at shutdown: %s", strerror(atomic_load(&aof.write_err) ? atomic_load(&aof.write_err) : errno));
-	close(aof.fd);
+	if (aof.fd >= 0)
+		close(aof.fd);
 	aof.fd = -1;
 	aof.enabled = 0;
 	pthread_mutex_unlock(&aof.io_lock);

@@ -24,9 +24,11 @@ const char *aofFsyncName(int mode);
 /* Start-up with appendonly yes: load base + replay the tail (or create the AOF
  * from the snapshot when there is none yet).  C_ERR after logging why. */
 int  aofLoadAtStart(void);
-/* After the namespaces exist: open the AOF for appending and install the hook
- * wrapper in front of `inner`.  C_ERR after logging why. */
+/* After the namespaces exist: install the hook wrapper in front of `inner` and,
+ * with appendonly yes, open the AOF for appending.  C_ERR after logging why. */
 int  aofStart(kv_hook_fn inner);
+/* CONFIG SET appendonly yes|no (cfg_lock held): C_OK or C_ERR with err. */
+int  aofSetEnabled(int on, char *err, size_t errlen);
 /* Flush, fsync, stop the background thread. */
 void aofShutdown(void);
 int  aofEnabled(void);

@@ -58,7 +58,7 @@ static const cfgEntry configTable[] = {
 	{"http-bind", CT_STR, OFF(http_bind), SZ(http_bind), 0, 0, 0, "address of the HTTP door (default 127.0.0.1)"},
 	{"http-request-timeout", CT_INT, OFF(http_request_timeout), SZ(http_request_timeout), 1, 3600, 0, "seconds an HTTP request may take to arrive (default 10)"},
 	{"engine-memory", CT_MEM, OFF(memory), SZ(memory), 0, 0, 0, "bytes the engine reserves for all data (default 4gb, committed on use)"},
-	{"appendonly", CT_BOOL, OFF(appendonly), SZ(appendonly), 0, 0, 0, "yes|no: log every write to the append-only file (default no)"},
+	{"appendonly", CT_BOOL, OFF(appendonly), SZ(appendonly), 0, 0, 1, "yes|no: log every write to the append-only file (default no)"},
 	{"appendfsync", CT_FSYNC, OFF(appendfsync), SZ(appendfsync), 0, 0, 1, "always|everysec|no: when the AOF is fsynced (default everysec)"},
 	{"appenddirname", CT_STR, OFF(appenddirname), SZ(appenddirname), 0, 0, 0, "AOF directory under dir (default appendonlydir)"},
 	{"aof-load-truncated", CT_BOOL, OFF(aof_load_truncated), SZ(aof_load_truncated), 0, 0, 1, "yes|no: start after dropping a truncated last AOF record (default yes)"},
@@ -588,6 +588,14 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 		if (rc != 0) {
 			pthread_mutex_unlock(&srv.cfg_lock);
 			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument '%s') - %s", e->name, err);
+			return;
+		}
+	}
+	if (copy.appendonly != srv.cfg.appendonly) {
+		char err[256];
+		if (aofSetEnabled(copy.appendonly, err, sizeof(err)) != C_OK) {
+			pthread_mutex_unlock(&srv.cfg_lock);
+			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument 'appendonly') - %s", err);
 			return;
 		}
 	}

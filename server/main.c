@@ -211,7 +211,7 @@ static int openEngine(void)
 	kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
 	kv_hook_fn hook = hookSetup();
 	/* the AOF logs from the hook, in front of the others */
-	if (srv.cfg.appendonly && aofStart(hook) != C_OK)
+	if (aofStart(hook) != C_OK)
 		return C_ERR;
 	return C_OK;
 }

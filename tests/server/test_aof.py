@@ -21,6 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis  # noqa: E402  (python3-redis, Debian)
 
+import harness  # noqa: E402
 from harness import eq, shardkv, stop_all, summary, test, true  # noqa: E402
 
 P, P2 = 6397, 6398
@@ -113,6 +114,23 @@ try:
         true("keep" in names and "late" in names and "gone" not in names, "namespaces: %r" % names)
         r.execute_command("SELECT", "keep")
         eq(r.get("k"), b"1", "key of keep")
+
+    @test("aof: writes through the HTTP door are logged too (PUT, incr, DELETE) and survive kill -9")
+    def t_http():
+        d = fresh("http")
+        s = start(d, "--http-port", str(P2))
+        base = "http://127.0.0.1:%d/v1/ns/0/keys/" % P2
+        for args in (["-X", "PUT", "--data", "from-http", base + "h1"],
+                     ["-X", "PUT", "--data", "gone", base + "h2"],
+                     ["-X", "POST", base + "n/incr?by=7"],
+                     ["-X", "DELETE", base + "h2"]):
+            out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"] + args,
+                                 capture_output=True, text=True, timeout=10)
+            true(out.stdout in ("200", "201", "204"), "%r: HTTP %s" % (args, out.stdout))
+        s.stop(signal.SIGKILL)
+        start(d)
+        r = client()
+        eq((r.get("h1"), r.get("h2"), r.get("n")), (b"from-http", None, b"7"), "after replay")
 
     @test("aof: expiries replay as absolute times (EX, KEEPTTL, INCR keeps the TTL, PERSIST)")
     def t_expiry():
@@ -266,6 +284,51 @@ try:
             time.sleep(0.1)
         true(info(r)["aof_rewrites"] >= 1, "an automatic rewrite ran: %r" % info(r))
         eq(r.config_get("auto-aof-rewrite-min-size")["auto-aof-rewrite-min-size"], "65536", "config get")
+
+    @test("aof: CONFIG SET appendonly yes under a writer loses nothing; appendonly no stops logging")
+    def t_runtime():
+        d = fresh("runtime")
+        shardkv(P, "--dir", d, "--save", "", name="aof").wait_ready()
+        r = client()
+        for i in range(3000):
+            r.set("pre%d" % i, i)
+        stop = threading.Event()
+        acked = [0]
+
+        def writer():
+            c = client()
+            while not stop.is_set():
+                acked[0] = c.incr("during")
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.1)
+        eq(r.config_set("appendonly", "yes"), True, "CONFIG SET appendonly yes")
+        deadline = time.time() + 20
+        while info(r)["aof_rewrite_in_progress"] and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        stop.set()
+        t.join()
+        eq(r.config_get("appendonly")["appendonly"], "yes", "config get")
+        r.set("after", "1")
+        r.config_set("appendonly", "no")
+        r.set("unlogged", "1")
+        eq(info(r)["aof_enabled"], 0, "off again")
+        r.config_set("appendonly", "yes")   # a second start numbers after the first files
+        deadline = time.time() + 20
+        while info(r)["aof_rewrite_in_progress"] and time.time() < deadline:
+            time.sleep(0.05)
+        r.set("again", "1")
+        files = sorted(os.listdir(os.path.join(d, "appendonlydir")))
+        eq(files, ["appendonly.aof.2.base.skv", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"],
+           "the first AOF's files replaced")
+        # kill -9 and start from the AOF
+        for s in list(harness.PROCS):
+            s.stop(signal.SIGKILL)
+        start(d)
+        eq(int(r.get("during")), acked[0], "every increment acknowledged around the switch")
+        eq((r.get("pre2999"), r.get("after"), r.get("unlogged"), r.get("again")), (b"2999", b"1", b"1", b"1"),
+           "keys from before, between and after")
 
     @test("aof: INFO persistence fields, CONFIG appendfsync, BGREWRITEAOF with appendonly no")
     def t_info():
