@@ -17,6 +17,34 @@ LDLIBS  := -lpthread
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
+# ------------------------------------------------------------ build variants
+# Every C object is built in up to three variants, each in its own tree:
+#   $(BUILD)/obj/TREE/x.o    plain
+#   $(BUILD)/asan/TREE/x.o   AddressSanitizer + UBSan ($(ASAN_FLAGS))
+#   $(BUILD)/tsan/TREE/x.o   ThreadSanitizer ($(TSAN_FLAGS))
+# A build file states a source directory once:
+#   $(call object_rules,TREE,SRCDIR,EXTRA_FLAGS,DEPS)
+# and gets the three rules $(BUILD)/{obj,asan,tsan}/TREE/%.o: SRCDIR/%.c DEPS.
+# A variant's binaries go to $(call variant_dir,VARIANT,DIR): DIR itself for
+# obj, DIR/asan and DIR/tsan for the others; VARIANT_LIB_v is its engine library.
+VARIANTS           := obj asan tsan
+VARIANT_FLAGS_obj  :=
+VARIANT_FLAGS_asan := $(ASAN_FLAGS)
+VARIANT_FLAGS_tsan := $(TSAN_FLAGS)
+variant_dir         = $(if $(filter obj,$(1)),$(2),$(2)/$(1))
+
+define object_rule
+$(BUILD)/$(1)/$(2)/%.o: $(3)/%.c $(5)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(VARIANT_FLAGS_$(1)) $(4) -c $$< -o $$@
+endef
+object_rules = $(foreach v,$(VARIANTS),$(eval $(call object_rule,$(v),$(1),$(2),$(3),$(4))))
+
+# libFuzzer targets (clang): one compiler and one flag set for every target.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 ENGINE_HDR := $(wildcard engine/*.h)
 
@@ -35,6 +63,9 @@ SOLIB     := $(BUILD)/libshardkv.so
 SOLIB_REAL := $(BUILD)/libshardkv.so.$(KV_VERSION)
 LIB_ASAN  := $(BUILD)/asan/libshardkv.a
 LIB_TSAN  := $(BUILD)/tsan/libshardkv.a
+VARIANT_LIB_obj  := $(LIB)
+VARIANT_LIB_asan := $(LIB_ASAN)
+VARIANT_LIB_tsan := $(LIB_TSAN)
 
 ALL_TARGETS := $(LIB) $(SOLIB)
 INSTALL_TARGETS :=  # each host's .mk appends its own install target
@@ -46,30 +77,20 @@ FUZZ_SECONDS ?= 300
         install install-lib
 .DEFAULT_GOAL := all
 
-$(BUILD)/obj/engine/%.o: engine/%.c $(ENGINE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/asan/engine/%.o: engine/%.c $(ENGINE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
-$(BUILD)/tsan/engine/%.o: engine/%.c $(ENGINE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) -c $< -o $@
+$(call object_rules,engine,engine,,$(ENGINE_HDR))
 
-$(LIB): $(ENGINE_OBJ)
+# the engine library of each variant
+$(LIB) $(LIB_ASAN) $(LIB_TSAN):
 	@rm -f $@
 	ar rcs $@ $^
+$(LIB): $(ENGINE_OBJ)
+$(LIB_ASAN): $(ENGINE_OBJ_ASAN)
+$(LIB_TSAN): $(ENGINE_OBJ_TSAN)
 $(SOLIB_REAL): $(ENGINE_OBJ)
 	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
 $(SOLIB): $(SOLIB_REAL)
 	ln -sf $(notdir $(SOLIB_REAL)) $(BUILD)/$(SONAME)
 	ln -sf $(notdir $(SOLIB_REAL)) $@
-$(LIB_ASAN): $(ENGINE_OBJ_ASAN)
-	@rm -f $@
-	ar rcs $@ $^
-$(LIB_TSAN): $(ENGINE_OBJ_TSAN)
-	@rm -f $@
-	ar rcs $@ $^
 
 -include tests/tests.mk
 -include bench/bench.mk

@@ -56,14 +56,14 @@ KV_API int kv_env_open(const kv_config *cfg, kv_env **out)
 	*out = NULL;
 	uint32_t max_ns = cfg->max_namespaces ? cfg->max_namespaces : 1024;
 	uint32_t shards = cfg->default_shards ? cfg->default_shards : 16;
-	if (max_ns > 65536 || shards > KV_MAX_SHARDS)
+	if (max_ns > KV_MAX_NAMESPACES || shards > KV_MAX_SHARDS)
 		return KV_EINVAL;
 	size_t size = cfg->region ? cfg->region_size : (cfg->memory ? cfg->memory : KV_DEFAULT_MEMORY);
 	if (size > KV_REGION_MAX)
 		return KV_EREGION;
 	if (size < kv_region_min_size(max_ns))
 		return KV_EREGION;
-	if (cfg->region && ((uintptr_t)cfg->region & 63))
+	if (cfg->region && ((uintptr_t)cfg->region % KV_REGION_ALIGN))
 		return KV_EINVAL;
 
 	kv_env *env = env_new(&cfg->mem);

@@ -54,12 +54,16 @@ static bool element_match(const unsigned char *p, size_t pl, unsigned char c, bo
 			if (p[i] == c) /* an escaped byte matches exactly, as in Redis */
 				match = true;
 		} else if (pl - i >= 3 && p[i + 1] == '-') {
-			unsigned char lo = fold(p[i], nocase), hi = fold(p[i + 2], nocase);
+			/* as Redis: order the ends first, then fold them ([Z-a] under
+			 * NOCASE is z..a, an empty range) */
+			unsigned char lo = p[i], hi = p[i + 2];
 			if (lo > hi) {
 				unsigned char t = lo;
 				lo = hi;
 				hi = t;
 			}
+			lo = fold(lo, nocase);
+			hi = fold(hi, nocase);
 			if (fc >= lo && fc <= hi)
 				match = true;
 			i += 2;

@@ -25,23 +25,93 @@
  *
  * THREADS AND PROCESSES
  *   Every call is safe from any thread, and in mode (b) from any process sharing
- *   the region.  Readers never take a lock: they read optimistically under each
- *   shard's sequence counter and retry if a writer interfered.  Writers take the
- *   shard's spinlock.  The engine never blocks on the host, never calls back into
- *   the host while it holds a lock, never aborts, never longjmps and never prints.
+ *   the region, except where a function says otherwise (kv_env_set_hook,
+ *   kv_nscache_close, kv_env_close).  Readers never take a lock: they
+ *   read optimistically under each shard's sequence counter and retry if a
+ *   writer interfered.  Writers take the shard's spinlock, and every lock is
+ *   held for bounded work only (see kv_internal.h).  The engine never calls back
+ *   into the host while it holds a lock, never aborts, never longjmps and never
+ *   prints.  It waits on nothing the host controls; the only waits are for
+ *   another engine call (a spinlock, or a save that waits up to 10 s for another
+ *   save of the same directory).
  *   A process that dies while it holds an engine lock leaves that shard locked:
  *   hosts in mode (b) must treat a crashed sharer as PostgreSQL does (reinitialise
  *   the region).
  *
+ * FORK
+ *   Mode (a): the mapping is private, so a child made by fork() gets a
+ *   copy-on-write copy of the whole store as it was at the fork, and its
+ *   inherited kv_env works on that copy: reads see the parent's data of that
+ *   moment, and writes on either side are invisible to the other.  Like any
+ *   lock, an engine lock that another thread of the parent held at the fork
+ *   stays held in the child for ever, and a call that needs it never returns:
+ *   fork only while no other thread is inside an engine call (or exec at once).
+ *   Mode (b): the child shares the region with the parent, and its inherited
+ *   kv_env may be used directly (the same rule about locks held at the fork
+ *   applies).  A process that gets at the region any other way (exec, a
+ *   separate mapping) calls kv_env_attach().
+ *
  * ERRORS
- *   Every call returns an int status: KV_OK (0) or one of the negative KV_E*
- *   codes below.  kv_strerror() gives the text.  KV_NOTFOUND and KV_EXISTS are
- *   ordinary outcomes, not failures.  A call that fails changes nothing.
+ *   A call that can fail returns an int status: KV_OK (0) or one of the
+ *   negative KV_* codes below; each function lists the codes it returns.
+ *   kv_strerror() gives the text.  KV_NOTFOUND, KV_EXISTS and KV_UNCHANGED are
+ *   ordinary outcomes, not failures.  The engine's own codes are never positive;
+ *   the one call that can return a positive value is kv_scan, which passes on
+ *   whatever nonzero value the host's callback returned.
+ *   Calls that cannot fail return their result directly: kv_version,
+ *   kv_version_number, kv_strerror*, kv_now_ms, kv_region_min_size,
+ *   kv_ns_name, kv_fmt_double, kv_glob_match, kv_ttl_remaining,
+ *   kv_evict_policy_name; and these return nothing: kv_config_init,
+ *   kv_ns_config_init, kv_env_close, kv_ns_close, kv_buf_free,
+ *   kv_ns_list_free, kv_nscache_close, kv_env_set_hook.
+ *   A call that fails leaves the store as it was, with these exceptions, each
+ *   stated at its function: a write to a namespace with an evicting policy may
+ *   evict keys (KV_EV_EVICTED) and then still fail with KV_EMAXKEYS,
+ *   KV_EMAXMEM or KV_ENOMEM (the evicted keys stay gone); a best-effort batch
+ *   applies the items that succeed; a save whose directory fsync fails has
+ *   already put the new file in place; kv_set fills *old also when NX refuses.
+ *   Passing NULL where a pointer is required (other than where a function
+ *   allows it) is undefined behaviour, as in libc, except for keys (see
+ *   single-key operations).
  *
  * LIFETIME OF RETURNED DATA
  *   The engine never returns pointers into the store.  Values are copied into a
  *   caller-owned kv_buf, which the engine grows with the environment's allocator
  *   (kv_mem_methods) while it holds no lock.  Release it with kv_buf_free().
+ *   Strings returned by kv_version, kv_strerror*, kv_evict_policy_name are
+ *   static; kv_ns_name's lives as long as its handle.
+ *
+ * LIMITS (each is checked, and refused with the code given)
+ *   - mode (b) region: 64-byte aligned (KV_REGION_ALIGN; else KV_EINVAL), at
+ *     least kv_region_min_size(max_namespaces) and at most KV_REGION_MAX
+ *     (32 GiB) bytes (else KV_EREGION); mode (a) memory: the same bounds.
+ *   - namespaces: at most KV_MAX_NAMESPACES (65536) per store (max_namespaces
+ *     above it: KV_EINVAL); creating one past the store's max_namespaces:
+ *     KV_ETOOMANYNS.  Names: 1..KV_NS_NAME_MAX (63) bytes of [A-Za-z0-9_.:-]
+ *     (KV_ENSNAME).
+ *   - shards: 1..KV_MAX_SHARDS (4096) per namespace (KV_ESHARDS; a
+ *     default_shards above it: KV_EINVAL).
+ *   - keys: 0..max_key_size bytes, max_key_size at most KV_KEY_SIZE_LIMIT
+ *     (65535) (KV_EKEYSIZE); values: 0..max_value_size bytes, at most
+ *     KV_VALUE_SIZE_LIMIT (KV_EVALSIZE).
+ *   - expiry: at most KV_EXPIRES_MAX, 9999-12-31T23:59:59.999Z (KV_EINVAL).
+ *   - autosave: at most KV_MAX_SAVE_RULES (16) rules (KV_EINVAL).
+ *   - kv_tick: one ticker sweeps a store at a time; a concurrent kv_tick
+ *     skips its sweep (see kv_tick).
+ *   - snapshot paths: shorter than PATH_MAX, components of at most 255 bytes
+ *     (KV_EINVAL).
+ *
+ * ABI
+ *   Handles (kv_env, kv_ns, kv_nscache) are opaque.  The public structs
+ *   (kv_error, kv_val, kv_buf, kv_mem_methods, kv_config, kv_env_stats,
+ *   kv_ns_config, kv_ns_stats, kv_op, kv_scan_opts, kv_save_rule,
+ *   kv_tick_info) have no size or version field: they are frozen for a
+ *   soname.  Changing any of them bumps KV_VERSION_MINOR while the major is 0
+ *   (the soname is libshardkv.so.MAJOR.MINOR, so a host built against another
+ *   layout does not load) and the major afterwards.  A host that loads the
+ *   library at run time compares kv_version_number() with KV_VERSION_NUMBER.
+ *   Fill kv_config and kv_ns_config with their _init functions, so that a
+ *   rebuild against a newer header picks up the new fields' defaults.
  */
 #ifndef SHARDKV_KV_H
 #define SHARDKV_KV_H
@@ -68,10 +138,18 @@ extern "C" {
 /* "0.1.0" */
 KV_API const char *kv_version(void);
 
+/*
+ * KV_VERSION_NUMBER of the library actually linked, which may differ from the
+ * header a host was compiled with (compare them at load, as SQLite's
+ * sqlite3_libversion_number allows).
+ */
+KV_API int kv_version_number(void);
+
 /* ----------------------------------------------------------- status codes */
 /*
  * LMDB's convention: 0 is success, library codes use a reserved negative range
- * (-30700 .. -30799).  Positive values never occur.
+ * (-30700 .. -30799).  The engine never returns a positive code (kv_scan may
+ * pass on its callback's; see ERRORS).
  */
 #define KV_OK            0
 #define KV_NOTFOUND      (-30700) /* key does not exist (an outcome, not a failure) */
@@ -82,7 +160,7 @@ KV_API const char *kv_version(void);
 #define KV_ENSNAME       (-30712) /* invalid namespace name */
 #define KV_ETOOMANYNS    (-30713) /* the store's namespace table is full */
 #define KV_EINVAL        (-30720) /* invalid argument */
-#define KV_EKEYSIZE      (-30721) /* key is empty or longer than the namespace's max_key_size */
+#define KV_EKEYSIZE      (-30721) /* key longer than the namespace's max_key_size */
 #define KV_EVALSIZE      (-30722) /* value longer than the namespace's max_value_size */
 #define KV_ENOMEM        (-30723) /* the store's memory region is full */
 #define KV_EMAXKEYS      (-30724) /* namespace reached max_keys (and its policy does not evict) */
@@ -102,9 +180,19 @@ KV_API const char *kv_version(void);
 KV_API const char *kv_strerror(int rc);
 
 /*
- * Detail for calls that can say more than a code (snapshots, batches).  Filled
- * when a call takes a kv_error * and fails; msg is NUL-terminated lower-case
- * text without a trailing period.
+ * The two halves of kv_strerror's text, for hosts that show their own code:
+ * kv_strerror_text(KV_ENOMEM) is "out of memory: the store's memory region is
+ * full", kv_strerror_code(KV_ENOMEM) is "KV_ENOMEM".  An unknown code gives
+ * "unknown status code" and "KV_UNKNOWN".  Static strings, never NULL.
+ */
+KV_API const char *kv_strerror_text(int rc);
+KV_API const char *kv_strerror_code(int rc);
+
+/*
+ * Detail for calls that can say more than a code (snapshots, batches).  Every
+ * call that takes a kv_error * accepts NULL, and fills it when it fails: msg is
+ * NUL-terminated lower-case text without a trailing period.  On success its
+ * contents are unspecified.
  */
 typedef struct kv_error {
 	int    code;      /* same as the call's return value */
@@ -113,9 +201,12 @@ typedef struct kv_error {
 	char   msg[256];
 } kv_error;
 
-/* -------------------------------------------------------------- limits */
+/* ------------------------------------------------------ limits (see LIMITS) */
 #define KV_NS_NAME_MAX      63         /* bytes; names match [A-Za-z0-9_.:-]+ */
 #define KV_MAX_SHARDS       4096
+#define KV_MAX_NAMESPACES   65536      /* ceiling of kv_config.max_namespaces */
+#define KV_MAX_SAVE_RULES   16         /* kv_autosave_set */
+#define KV_REGION_ALIGN     64         /* mode (b): alignment of kv_config.region */
 #define KV_KEY_SIZE_LIMIT   65535      /* hard ceiling of max_key_size */
 #define KV_VALUE_SIZE_LIMIT 0x7ffffff8 /* hard ceiling of max_value_size */
 #define KV_REGION_MAX       ((size_t)32 << 30)
@@ -153,6 +244,16 @@ typedef struct kv_error {
  * without the NUL.  No lock, no allocation, bounded work.
  */
 KV_API size_t kv_fmt_double(double d, char *buf, size_t cap);
+
+/*
+ * A size with an optional unit, by Redis's memtoll rules (maxmemory 64mb):
+ * decimal digits, then a unit, ASCII case-insensitive: b = 1, k = 1000,
+ * kb = 1024, m = 10^6, mb = 2^20, g = 10^9, gb = 2^30, t = 10^12, tb = 2^40.
+ * No sign, space, fraction or empty number.  Reads exactly len bytes (a NUL
+ * among them is refused).  Returns KV_OK with *out set, or KV_EINVAL (also
+ * for a result past UINT64_MAX; *out is then untouched).  No lock.
+ */
+KV_API int kv_parse_size(const char *s, size_t len, uint64_t *out);
 
 /* ------------------------------------------------------------- buffers */
 typedef struct kv_val {
@@ -195,8 +296,9 @@ typedef struct kv_config {
 	void          *region;         /* NULL: engine maps process memory (mode a) */
 	size_t         region_size;    /* mode (b): bytes at region */
 	size_t         memory;         /* mode (a): bytes to reserve, default 1 GiB */
-	uint32_t       max_namespaces; /* default 1024 */
-	uint32_t       default_shards; /* shards of a namespace created with shards 0; default 16 */
+	uint32_t       max_namespaces; /* default 1024; at most KV_MAX_NAMESPACES */
+	uint32_t       default_shards; /* shards of a namespace created with shards 0; default 16,
+	                                * at most KV_MAX_SHARDS */
 	kv_mem_methods mem;
 } kv_config;
 
@@ -210,25 +312,32 @@ KV_API void kv_config_init(kv_config *cfg);
 KV_API size_t kv_region_min_size(uint32_t max_namespaces);
 
 /*
- * Create a new store and a handle on it.  In mode (b) the region is formatted
- * (its old contents are discarded) and must stay mapped until every process
- * has closed its handle.
- * Errors: KV_EINVAL (bad config), KV_EREGION (region too small / too large),
- *         KV_ENOMEM (mapping or handle allocation failed).
+ * Create a new store and a handle on it (cfg NULL: kv_config_init's
+ * defaults).  In mode (b) the region is formatted (its old contents are
+ * discarded) and must stay mapped until every process has closed its handle.
+ * Errors: KV_EINVAL (max_namespaces over KV_MAX_NAMESPACES, default_shards
+ *         over KV_MAX_SHARDS, region not KV_REGION_ALIGN-aligned),
+ *         KV_EREGION (region or memory under kv_region_min_size or over
+ *         KV_REGION_MAX), KV_ENOMEM (the mapping or the handle could not be
+ *         allocated).  *out is NULL on failure.
  */
 KV_API int kv_env_open(const kv_config *cfg, kv_env **out);
 
 /*
  * Attach to a store that another process formatted in a shared region, e.g.
- * after exec.  A process that inherited a kv_env by fork() may use it directly.
- * Errors: KV_EREGION (not a shardkv region, or another engine version), KV_ENOMEM.
+ * after exec (see FORK).  mem may be NULL (libc).  SHARDKV_FAULT_IO is read
+ * for this handle (see snapshots).
+ * Errors: KV_EREGION (region NULL, over KV_REGION_MAX, not a shardkv region,
+ *         or formatted by another engine version), KV_ENOMEM.  *out is NULL
+ *         on failure.
  */
 KV_API int kv_env_attach(void *region, size_t region_size, const kv_mem_methods *mem, kv_env **out);
 
 /*
  * Release this process's handle.  In mode (a) this also frees the store; in
- * mode (b) the region is left as it is for the other processes.  Every kv_ns and
- * kv_iter opened on env must be closed first.
+ * mode (b) the region is left as it is for the other processes.  Every kv_ns
+ * and kv_nscache opened on env must be closed first, and no other thread may
+ * be inside a call on env.
  */
 KV_API void kv_env_close(kv_env *env);
 
@@ -238,9 +347,12 @@ typedef struct kv_env_stats {
 	uint32_t namespaces;
 	uint32_t max_namespaces;
 } kv_env_stats;
+
+/* Fill *out.  Always KV_OK. */
 KV_API int kv_env_stats_get(kv_env *env, kv_env_stats *out);
 
-/* Free a buffer filled by this env's calls and reset it to KV_BUF_INIT. */
+/* Free a buffer filled by this env's calls and reset it to KV_BUF_INIT
+ * (a buffer never filled, or already freed, is fine). */
 KV_API void kv_buf_free(kv_env *env, kv_buf *buf);
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME); the engine's notion of now. */
@@ -253,30 +365,63 @@ KV_API int64_t kv_now_ms(void);
 #define KV_EVICT_VOLATILE_LRU    3 /* only keys with a TTL */
 #define KV_EVICT_VOLATILE_RANDOM 4
 #define KV_EVICT_VOLATILE_TTL    5 /* the key with the nearest expiry among a sample */
+/*
+ * A write that would pass max_keys or max_memory under an evicting policy
+ * evicts keys chosen by the policy, from the key's own shard first and else
+ * from the namespace's other shards, at most 16 per write; only when nothing
+ * is evictable (volatile policies with no key carrying a TTL) does it fail with
+ * KV_EMAXKEYS / KV_EMAXMEM.  An all-or-nothing batch evicts as its items need,
+ * from the shards it holds (the evictions are undone with it), and never evicts
+ * keys it wrote itself, so a batch whose new keys alone exceed max_keys fails
+ * whole with KV_EMAXKEYS.
+ */
+
+/* For hints: every canonical policy name, in KV_EVICT_* order. */
+#define KV_EVICT_POLICY_LIST \
+	"none, allkeys-lru, allkeys-random, volatile-lru, volatile-random, volatile-ttl"
+#define KV_NAME_REDIS 0x1u /* kv_evict_policy_name: Redis's spelling ("noeviction") */
+
+/*
+ * Policy names, the one table of every host.  kv_evict_policy_parse reads the
+ * len bytes at name (ASCII case-insensitive, no NUL needed) as a canonical
+ * name or Redis's "noeviction" (an alias of none) and sets *policy.  Returns
+ * KV_OK or KV_EINVAL (unknown name, NULL argument; *policy is then untouched).
+ * kv_evict_policy_name gives the canonical name of a KV_EVICT_* value, or with
+ * KV_NAME_REDIS Redis's spelling; NULL for a value that is no policy.  No lock.
+ */
+KV_API int kv_evict_policy_parse(const char *name, size_t len, int *policy);
+KV_API const char *kv_evict_policy_name(int policy, unsigned flags);
 
 typedef struct kv_ns_config {
-	uint32_t shards;          /* 0: the env's default_shards */
+	uint32_t shards;          /* 0: the env's default_shards; at most KV_MAX_SHARDS */
 	uint64_t max_keys;        /* 0: unlimited */
 	uint64_t max_memory;      /* bytes of entries and tables; 0: unlimited (region-bound) */
-	int64_t  default_ttl_ms;  /* applied by writes that pass KV_EXPIRE_DEFAULT; 0: none */
+	int64_t  default_ttl_ms;  /* applied by writes that pass KV_EXPIRE_DEFAULT; 0: none;
+	                           * 0..KV_EXPIRES_MAX */
 	uint32_t max_key_size;    /* 0: 65535 */
 	uint32_t max_value_size;  /* 0: 512 MiB, capped by KV_VALUE_SIZE_LIMIT */
 	int      eviction;        /* KV_EVICT_* */
 } kv_ns_config;
 
-/* Fill *cfg with defaults (all zero but eviction = KV_EVICT_NONE). */
+/* Fill *cfg with defaults (all zero, eviction = KV_EVICT_NONE). */
 KV_API void kv_ns_config_init(kv_ns_config *cfg);
 
 /*
- * Create namespace `name`.  cfg may be NULL for defaults.
- * Errors: KV_ENSNAME, KV_ENSEXISTS, KV_ETOOMANYNS, KV_ESHARDS, KV_EINVAL, KV_ENOMEM.
+ * Create namespace `name` (a C string; see kv_ns_name_check).  cfg may be
+ * NULL for defaults.
+ * Errors: KV_ENSNAME, KV_ENSEXISTS, KV_ETOOMANYNS (max_namespaces live),
+ *         KV_ESHARDS (shards over KV_MAX_SHARDS), KV_EINVAL (eviction not a
+ *         KV_EVICT_*, max_key_size over KV_KEY_SIZE_LIMIT, max_value_size over
+ *         KV_VALUE_SIZE_LIMIT, default_ttl_ms negative or past
+ *         KV_EXPIRES_MAX), KV_ENOMEM (the region could not hold its shards).
  */
 KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg);
 
 /*
  * Drop namespace `name` and free its memory.  Handles on it stay valid objects:
  * their calls return KV_ENONS until a namespace of that name exists again, then
- * they operate on the new one.  Errors: KV_ENONS, KV_EBUSY (save/load running).
+ * they operate on the new one.  Errors: KV_ENSNAME, KV_ENONS, KV_EBUSY (a
+ * save, load or resize of it is running).
  */
 KV_API int kv_ns_drop(kv_env *env, const char *name);
 
@@ -295,14 +440,16 @@ KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
  * shortened name.  Returns KV_OK or KV_ENSNAME.  No lock.
  */
 KV_API int kv_ns_name_check(const char *name, size_t len);
+/* Free a handle (NULL is fine); not one a kv_nscache gave out. */
 KV_API void kv_ns_close(kv_ns *ns);
+/* The name the handle is bound to. */
 KV_API const char *kv_ns_name(const kv_ns *ns);
 
 /*
  * Change limits, default TTL and eviction of a live namespace (not its shard
  * count: see kv_ns_resize).  Lowering a limit below the current usage makes later
- * writes fail or evict; nothing is removed at once.
- * Errors: KV_ENONS, KV_EINVAL.
+ * writes fail or evict; nothing is removed at once.  cfg->shards is ignored.
+ * Errors: KV_ENONS, KV_EINVAL (as kv_ns_create); nothing changed then.
  */
 KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
 
@@ -315,7 +462,11 @@ KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
  */
 KV_API int kv_ns_resize(kv_ns *ns, uint32_t shards);
 
-/* Delete every key.  Errors: KV_ENONS. */
+/*
+ * Delete every key (one KV_EV_FLUSH event, no per-key events).  Errors:
+ * KV_ENONS, KV_ENOMEM (the room a running save needs to keep the keys, or the
+ * handle's own bookkeeping; nothing was deleted).
+ */
 KV_API int kv_ns_flush(kv_ns *ns);
 
 typedef struct kv_ns_stats {
@@ -326,19 +477,79 @@ typedef struct kv_ns_stats {
 	uint64_t     hits, misses, expired, evicted; /* approximate counters */
 } kv_ns_stats;
 
+/* Fill *out.  Errors: KV_ENONS. */
 KV_API int kv_ns_stats_get(kv_ns *ns, kv_ns_stats *out);
 
 /*
  * List namespaces: fills up to cap entries of out (sorted by name) and sets *n to
  * the number that exist (which may exceed cap).  out may be NULL when cap is 0.
+ * Errors: KV_ENOMEM.  Prefer kv_ns_list_all: between a sizing call and a
+ * filling call the list can change.
  */
 KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
 
+/*
+ * Every namespace in one consistent cut, sorted by name: *out is an array of
+ * *n entries allocated with the env's allocator (NULL when *n is 0); release it
+ * with kv_ns_list_free on the same env.  Hosts use this instead of sizing with
+ * kv_ns_list and filling in a second call, between which the list can change.
+ * Errors: KV_ENOMEM (*out NULL, *n 0).
+ */
+KV_API int kv_ns_list_all(kv_env *env, kv_ns_stats **out, size_t *n);
+KV_API void kv_ns_list_free(kv_env *env, kv_ns_stats *list);
+
+/*
+ * A process-local cache of namespace handles by name, for hosts that look a
+ * namespace up on every call (a command's SELECTed namespace, a SQL function's
+ * namespace argument, an FDW scan).
+ *
+ * kv_nscache_get returns the cache's handle for the len bytes at name (checked
+ * with kv_ns_name_check first), opening it on the first lookup.  The handle
+ * belongs to the cache: never kv_ns_close it; it stays valid until
+ * kv_nscache_close, and like every kv_ns it follows its name across drop and
+ * re-create.  A name that does not exist is not cached: KV_ENONS, then a
+ * later lookup after kv_ns_create finds it.
+ * Errors: KV_ENSNAME, KV_ENONS, KV_ENOMEM.
+ *
+ * THREADS.  kv_nscache_get may be called from any number of threads at once:
+ * a hit takes no lock and does not allocate; a miss allocates and opens with
+ * no lock held, then takes the cache's own process-local mutex only to link
+ * the entry.  kv_nscache_close must run after every other use of the cache and
+ * of the handles it gave out, and before kv_env_close.  A cache is one
+ * process's: in mode (b) each process (each PostgreSQL backend) has its own.
+ * The cache keeps one entry per distinct name that existed when looked up, so
+ * its size is bounded by the names a host lets through, not by the live
+ * namespaces.
+ */
+typedef struct kv_nscache kv_nscache;
+KV_API int kv_nscache_open(kv_env *env, kv_nscache **out);      /* KV_ENOMEM */
+KV_API int kv_nscache_get(kv_nscache *c, const char *name, size_t len, kv_ns **out);
+KV_API void kv_nscache_close(kv_nscache *c);
+
 /* ---------------------------------------------------- single-key operations */
 /*
- * Keys are 1..max_key_size bytes, any bytes.  Values are 0..max_value_size bytes.
- * Every call below may also return KV_ENONS (namespace dropped) and KV_EKEYSIZE.
+ * Keys are 0..max_key_size bytes, any bytes: the empty key is a key, as in
+ * Redis (pass it as NULL or any pointer with length 0).  Values are
+ * 0..max_value_size bytes.
  * Expired keys are invisible to every call as soon as their time has passed.
+ *
+ * Errors every call below may return besides its own:
+ *   KV_ENONS     the handle's namespace was dropped (and not created again);
+ *   KV_EKEYSIZE  the key is longer than the namespace's max_key_size;
+ *   KV_EINVAL    a NULL pointer with a nonzero length (key, value, text).
+ * Errors every WRITE below (kv_set, kv_del, kv_consume, kv_incr,
+ * kv_incr_float, kv_append, kv_setrange, kv_expire, kv_persist, kv_rename)
+ * may return besides its own:
+ *   KV_ENOMEM    the region could not hold the new entry, or the room a
+ *                running snapshot needs to keep the old one;
+ *   and, for a write that grows the namespace ("limit errors"):
+ *   KV_EMAXKEYS / KV_EMAXMEM  the namespace is at max_keys / max_memory and
+ *                its policy does not evict, or nothing evictable was found
+ *                (see the eviction rules at KV_EVICT_*).  With an evicting
+ *                policy the write evicts first (KV_EV_EVICTED events) and
+ *                those keys stay evicted even if the write then fails.
+ * Calls that copy a value out may also return KV_ENOMEM when the host
+ * allocator could not grow the kv_buf.
  */
 
 /* Expiry arguments of writes (absolute ms since the epoch otherwise). */
@@ -367,6 +578,8 @@ KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
  */
 #define KV_EXPIRES_MAX INT64_C(253402300799999)
 
+/* now + ttl (ms, or us rounded up) into *expires_at.  KV_OK, or KV_EINVAL
+ * (past KV_EXPIRES_MAX; *expires_at untouched).  No lock. */
 KV_API int kv_expiry_from_ttl_ms(int64_t ttl_ms, int64_t *expires_at);
 KV_API int kv_expiry_from_ttl_us(int64_t ttl_us, int64_t *expires_at);
 
@@ -391,12 +604,12 @@ KV_API int64_t kv_ttl_remaining(int64_t expires_at, int64_t now_ms, int64_t unit
 #define KV_SET_XX 0x2u /* only if present: KV_NOTFOUND otherwise */
 
 /*
- * Copy the value of key into *out.  Returns KV_OK or KV_NOTFOUND.
- * Errors: KV_ENOMEM (growing out failed).
+ * Copy the value of key, its type and expiry into *out.  Returns KV_OK or
+ * KV_NOTFOUND (out->type KV_T_NONE).  Errors: KV_ENOMEM (growing out failed).
  */
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
 
-/* KV_OK if key exists, else KV_NOTFOUND. */
+/* KV_OK if key exists, else KV_NOTFOUND.  No errors of its own. */
 KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
 
 /*
@@ -405,26 +618,32 @@ KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
  * past EXAT does) and returns KV_OK.  If old is not NULL it receives the previous
  * value (type KV_T_NONE if there was none), also when NX refuses the write.
  * Returns KV_OK, or KV_EXISTS / KV_NOTFOUND when NX / XX refused the write.
- * Errors: KV_EVALSIZE, KV_EINVAL (bad type, or an expiry below KV_EXPIRE_KEEP or
- *         past KV_EXPIRES_MAX, also one the default TTL gives), KV_EMAXKEYS, KV_EMAXMEM,
- *         KV_ENOMEM.  Over a limit with an eviction policy, keys of the key's
- *         shard are evicted first; the error is returned only if that is not
- *         enough.
+ * Errors: KV_EVALSIZE, KV_EINVAL (type outside 0..255, unknown flags, NX with
+ *         XX, an expiry below KV_EXPIRE_KEEP or past KV_EXPIRES_MAX, also one
+ *         the default TTL gives), limit errors, KV_ENOMEM (also growing *old).
+ *         Over a limit with an evicting policy, keys are evicted first (see
+ *         KV_EVICT_*); the error is returned only if that is not enough.
  */
 KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
            int type, int64_t expires_at, unsigned flags, kv_buf *old);
 
-/* Delete key.  KV_OK or KV_NOTFOUND. */
+/* Delete key.  KV_OK or KV_NOTFOUND.  Errors: KV_ENOMEM (a running save's room). */
 KV_API int kv_del(kv_ns *ns, const void *key, size_t klen);
 
-/* Atomically copy the value into *out and delete the key.  KV_OK or KV_NOTFOUND. */
+/*
+ * Atomically copy the value into *out and delete the key.  KV_OK or
+ * KV_NOTFOUND.  Errors: KV_ENOMEM (growing out, or a running save's room;
+ * the key is then kept).
+ */
 KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out);
 
 /*
  * Atomically add `by` to the integer value of key (decimal text of a signed
  * 64-bit integer, as Redis INCRBY parses it).  A missing key counts as 0 and is
  * created with the default TTL; an existing key keeps its TTL.  The result is
- * stored with type KV_T_INT.  Errors: KV_ENOTINT, KV_EOVERFLOW, limit errors.
+ * stored with type KV_T_INT, *result gets it.  Errors: KV_ENOTINT (the
+ * stored value is not such text), KV_EOVERFLOW, KV_EINVAL (a new key's
+ * default TTL lands past KV_EXPIRES_MAX), limit errors, KV_ENOMEM.
  */
 KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result);
 
@@ -437,7 +656,7 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
  * If result_text is not NULL it receives that text; if result is not NULL, the
  * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number, or
  * the result is not a finite double), KV_EINVAL (a new key's default TTL lands
- * past KV_EXPIRES_MAX), limit errors.
+ * past KV_EXPIRES_MAX), limit errors, KV_ENOMEM.
  */
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by, size_t bylen,
                          double *result, kv_buf *result_text);
@@ -445,6 +664,8 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 /*
  * Append to the value (creating the key if missing, with the default TTL).  The
  * type tag is kept (KV_T_BYTES for a new key).  *newlen gets the new length.
+ * Errors: KV_EVALSIZE (the result would pass max_value_size), KV_EINVAL (a
+ * new key's default TTL lands past KV_EXPIRES_MAX), limit errors, KV_ENOMEM.
  */
 KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
               size_t *newlen);
@@ -452,20 +673,23 @@ KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, s
 /*
  * Overwrite bytes at offset, zero-padding as Redis SETRANGE does.  A missing key
  * with vlen 0 stays missing (*newlen = 0); a missing key written to is created
- * with type KV_T_BYTES and the default TTL; an existing key keeps type and TTL.  Errors: KV_EVALSIZE when offset+vlen
- * exceeds max_value_size.
+ * with type KV_T_BYTES and the default TTL; an existing key keeps type and
+ * TTL.  Errors: KV_EVALSIZE (offset + vlen past max_value_size), KV_EINVAL
+ * (a new key's default TTL lands past KV_EXPIRES_MAX), limit errors,
+ * KV_ENOMEM.
  */
 KV_API int kv_setrange(kv_ns *ns, const void *key, size_t klen, size_t offset,
                 const void *val, size_t vlen, size_t *newlen);
 
 /*
  * Copy bytes start..end (inclusive; negative counts from the end, Redis
- * GETRANGE semantics) into *out.  KV_NOTFOUND if the key is missing.
+ * GETRANGE semantics) into *out; a range outside the value gives 0 bytes.
+ * KV_OK, or KV_NOTFOUND if the key is missing.  Errors: KV_ENOMEM.
  */
 KV_API int kv_getrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t end,
                 kv_buf *out);
 
-/* Length of the value without copying it.  KV_OK or KV_NOTFOUND. */
+/* Length of the value without copying it.  KV_OK or KV_NOTFOUND (*len 0). */
 KV_API int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
 
 /* kv_expire conditions (Redis 7 EXPIRE options); 0 = always */
@@ -478,25 +702,34 @@ KV_API int kv_strlen(kv_ns *ns, const void *key, size_t klen, size_t *len);
  * Set an absolute expiry (ms since the epoch).  A time at or before now deletes
  * the key, as Redis does.  Returns KV_OK, KV_NOTFOUND, or KV_UNCHANGED when the
  * condition was not met.  Errors: KV_EINVAL (NX with XX, GT or LT; or GT with LT;
- * or expires_at past KV_EXPIRES_MAX).
+ * or expires_at past KV_EXPIRES_MAX), limit errors (adding an expiry makes
+ * the entry larger), KV_ENOMEM.
  */
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond);
 
-/* Remove the expiry.  KV_OK, KV_NOTFOUND, or KV_UNCHANGED if it had none. */
+/* Remove the expiry.  KV_OK, KV_NOTFOUND, or KV_UNCHANGED if it had none.
+ * Errors: KV_ENOMEM. */
 KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen);
 
-/* *expires_at = absolute expiry, 0 if none.  KV_OK or KV_NOTFOUND. */
+/* *expires_at = absolute expiry, 0 if none.  KV_OK or KV_NOTFOUND.  No errors
+ * of its own. */
 KV_API int kv_ttl(kv_ns *ns, const void *key, size_t klen, int64_t *expires_at);
 
 /*
  * Rename src to dst atomically (across shards), keeping value, type and expiry;
  * an existing dst is overwritten unless nx.  src == dst is KV_OK (if it exists).
  * Returns KV_OK, KV_NOTFOUND (no src), KV_EXISTS (nx and dst exists).
+ * Errors: KV_EKEYSIZE (either name), limit errors (dst's shard may be at
+ * max_memory), KV_ENOMEM; on any of them neither key changed.
  */
 KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
               int nx);
 
-/* Copy a uniformly-ish random live key into *key.  KV_NOTFOUND if empty. */
+/*
+ * Copy a uniformly-ish random live key into *key (key->type is KV_T_BYTES).
+ * KV_OK, or KV_NOTFOUND if the namespace holds no live key.  Errors:
+ * KV_ENONS, KV_ENOMEM.
+ */
 KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 
 /* ------------------------------------------------------------- batches */
@@ -546,10 +779,20 @@ typedef struct kv_op {
  * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
  * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
  *
- * KV_BATCH_BEST_EFFORT: each item gets its own status; the call returns KV_OK
- * unless the arguments are invalid.
+ * KV_BATCH_BEST_EFFORT: each item gets its own status (the codes kv_get,
+ * kv_set, kv_del, kv_exists or kv_consume would return); the call returns
+ * KV_OK unless the arguments are invalid, and the items that succeeded stay
+ * applied.
  *
- * Errors: KV_EINVAL (bad op or mode), KV_ENONS, KV_ENOMEM, or the failing item's.
+ * A key is 0..max_key_size bytes; an item's key may be NULL with klen 0 (the
+ * empty key; the engine then sets key to "").
+ * Errors: KV_EINVAL (an unknown op or mode, a NULL key with a length, GET or
+ *         CONSUME items without an arena; no item ran), KV_ENONS, KV_ENOMEM
+ *         (growing the arena, or the batch's own bookkeeping), or in
+ *         all-or-nothing mode the failing item's code (KV_NOTFOUND of a
+ *         CONSUME, KV_EXISTS / KV_NOTFOUND of an NX / XX SET, KV_EKEYSIZE,
+ *         KV_EVALSIZE, KV_EINVAL, KV_EMAXKEYS, KV_EMAXMEM, KV_ENOMEM).
+ *         err may be NULL.
  */
 KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv_error *err);
 
@@ -569,22 +812,32 @@ typedef struct kv_scan_opts {
 	size_t      prefix_len;
 	const char *match;      /* Redis glob (MATCH); NULL: all */
 	size_t      match_len;
-	size_t      count;      /* work hint in keys examined; 0: 10 */
+	size_t      count;      /* work hint in table buckets walked; 0: 10.  Any count is
+	                         * safe: a shard lock is held for 256 buckets at most */
 	int         values;     /* nonzero: also return values */
 } kv_scan_opts;
 
 /*
- * Called once per returned key, after every engine lock was released.  val is
- * NULL unless opts->values.  Return 0 to continue.  Nonzero stops the step: the
- * rest of its keys are skipped and kv_scan returns that value with *cursor
- * unchanged, so a host can abort a scan on its own error.
+ * Called once per returned key, with no engine lock held (keys are collected
+ * under each shard's lock in bounded steps, then filtered and handed out after
+ * it is released).  The callback may therefore be slow and may call the engine,
+ * this namespace included; writes it makes may or may not show up later in the
+ * same scan.  val is NULL unless opts->values; a value larger than 512 bytes is
+ * read after the lock (if the key was deleted meanwhile it is not returned).
+ * Return 0 to continue.  Nonzero stops the step: the rest of its keys are
+ * skipped and kv_scan returns that value with *cursor unchanged, so a host can
+ * abort a scan on its own error.
  */
 typedef int (*kv_scan_fn)(void *ctx, const void *key, size_t klen, const void *val,
                           size_t vlen, int type, int64_t expires_at);
 
 /*
  * One scan step from *cursor; sets *cursor to the next cursor (0 when done).
- * Errors: KV_ENONS, KV_ENOMEM, KV_EINVAL.
+ * opts may be NULL (every key, count 10, no values).  Returns KV_OK, or the
+ * callback's nonzero value (see kv_scan_fn; the one case where kv_scan can
+ * return something that is not a KV_* code).
+ * Errors: KV_EINVAL (cursor or fn NULL, a prefix or match length without its
+ * pointer), KV_ENONS, KV_ENOMEM (the step's key buffer).
  */
 KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx);
 
@@ -679,8 +932,10 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
  * opened as given (the host's configured snapshot directory); `name` is
  * resolved one component at a time with openat(O_NOFOLLOW | O_DIRECTORY), so
  * it cannot leave `dir`: an absolute name, an empty component ("a//b", "a/"),
- * "." or "..", or a component over 255 bytes is KV_EINVAL; a symlink on the
- * way is KV_EIO (sys_errno ELOOP).  Subdirectories must exist.
+ * "." or "..", or a component over 255 bytes is KV_EINVAL (checked before
+ * anything is opened); a symlink on the way is KV_EIO (sys_errno ELOOP).
+ * Subdirectories must exist (else KV_EIO, sys_errno ENOENT).  Errors: as
+ * kv_save, plus those.
  */
 KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err);
 
@@ -698,9 +953,35 @@ KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *
  */
 KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err);
 
-/* kv_load of `name` confined to `dir`, with kv_save_at's rules for name. */
+/* kv_load of `name` confined to `dir`, with kv_save_at's rules for name and
+ * kv_load's errors. */
 KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
                       kv_error *err);
+
+/*
+ * Check `name` under `dir` (dir NULL: `name` is a plain path) exactly as
+ * kv_save_at/kv_load_at resolve it, without reading or writing it, so a host
+ * can refuse a bad name when it is configured (CREATE time) rather than at the
+ * first save.  The directories on the way must exist.  An existing file at the
+ * name must be a regular file.  Returns KV_OK, or KV_EINVAL (err->msg says
+ * why: empty, absolute, ".", "..", empty component, too long) or KV_EIO
+ * (a directory is missing or a symlink, sys_errno says which; or the name is
+ * a directory, link, FIFO, socket or device).  err may be NULL.
+ */
+KV_API int kv_path_check(const char *dir, const char *name, kv_error *err);
+
+/*
+ * Remove the temp files ("<file>.tmp-<pid>-<hex>", see FILES) that saves
+ * killed before their rename left beside `name` (resolved as kv_path_check
+ * does).  Only regular files of exactly that form are removed; links are never
+ * followed or removed.  It takes the directory's save lock first (waiting as a
+ * save does), so a save in progress keeps its temp file; on a file system
+ * without flock only files whose process is gone are removed.  Hosts call it at
+ * start-up or before a save.  Returns KV_OK, or KV_EINVAL / KV_EIO as
+ * kv_path_check, KV_EBUSY (another save held the directory for 10 s), KV_EIO
+ * (the directory could not be read or a file not removed).
+ */
+KV_API int kv_snapshot_cleanup(const char *dir, const char *name);
 
 /* ------------------------------------------------------ ticks and autosave */
 /* Redis "save <seconds> <changes>": save when both have accrued since the last save. */
@@ -709,7 +990,13 @@ typedef struct kv_save_rule {
 	uint64_t changes;
 } kv_save_rule;
 
-/* Replace the store's autosave rules (n 0 disables autosave).  Shared by every process. */
+/*
+ * Replace the store's autosave rules (n 0 disables autosave).  The rules live
+ * in the region, shared by every process.  A rule fires when at least
+ * `changes` (and at least one) changes and `seconds` have accrued since the
+ * last full save.  Errors: KV_EINVAL (n over KV_MAX_SAVE_RULES, rules NULL
+ * with n > 0, a negative seconds); the old rules are then kept.
+ */
 KV_API int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n);
 
 typedef struct kv_tick_info {
@@ -722,7 +1009,14 @@ typedef struct kv_tick_info {
 /*
  * Drive background work from the host's own thread or process: reclaim up to
  * `budget` expired keys (0: 200) with an incremental active sweep across
- * namespaces, and evaluate the autosave rules.  out may be NULL.
+ * namespaces, and evaluate the autosave rules.  out may be NULL.  The engine
+ * saves nothing itself: save_due asks the host to.
+ * ONE TICKER: one kv_tick sweeps a store at a time, from the position the
+ * last one left in the region.  A kv_tick that starts while another process
+ * or thread is sweeping does not sweep (out->reclaimed is 0) and only
+ * evaluates the rules, so a host should tick from one place (the server's
+ * cron thread, PostgreSQL's background worker).  Any thread may run every
+ * other call meanwhile.  Always returns KV_OK.
  */
 KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 
@@ -734,7 +1028,7 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 #define KV_EV_APPEND  5
 #define KV_EV_EXPIRED 6 /* removed because its TTL passed */
 #define KV_EV_EVICTED 7 /* removed by the eviction policy */
-#define KV_EV_FLUSH   8 /* namespace flushed (key is empty) */
+#define KV_EV_FLUSH   8 /* namespace flushed (klen is 0; the event, not the key, says so) */
 #define KV_EV_RENAME_FROM 9
 #define KV_EV_RENAME_TO   10
 
@@ -746,7 +1040,10 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
  */
 typedef void (*kv_hook_fn)(void *ctx, const char *ns, const void *key, size_t klen, int event);
 
-/* Install (or with fn NULL remove) this handle's hook.  Not thread-safe with calls. */
+/*
+ * Install (or with fn NULL remove) this handle's hook.  Not thread-safe with
+ * other calls on env: install it before other threads use the handle.
+ */
 KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 
 #ifdef __cplusplus

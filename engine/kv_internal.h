@@ -23,6 +23,49 @@
  * LOCK ORDER (see also shard.c)
  *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
  *   page-allocator lock.  Nothing is called outside the engine while any is held.
+ *
+ * WHAT A LOCK MAY HOLD (DESIGN: "Locks hold bounded work only")
+ *   Nothing whose cost a caller chooses runs under an engine lock: no glob, no
+ *   callback, no host allocation, no hook.  Every section that holds a lock, and
+ *   its bound (n = shards of the namespace, at most KV_MAX_SHARDS):
+ *
+ *   section (file)            lock                bound                         why it is enough
+ *   kv_scan, one hold         one shard           256 buckets and their cluster; matching, values over 512 B and the
+ *     (scan.c)                                    ~64 KiB of keys (+ one key)   callback run after; more holds honour count
+ *   kv_ns_flush               all n shards        O(n): tables are swapped;     entries are freed after the locks; a shard a
+ *     (namespace.c)                               O(keys) for a shard a         snapshot is copying must keep pre-images
+ *                                                 snapshot is copying
+ *   kv_ns_drop, kv_shards_    admin, then each    O(n) table detaches           entries freed after the admin lock
+ *     retire (namespace.c)    shard in turn
+ *   kv_ns_create/configure/   admin               O(n) shard headers + a        configuration, not input
+ *     list (namespace.c)                          64 Ki-entry route table
+ *   kv_lockset_lock           shards ascending    a stale lock is held only     gen is checked after each lock, so no
+ *     (namespace.c)                               for its gen check             waiting while holding a stale one
+ *   kv_make_room_locked       the writer's        <= 16 victims, each from a    a write that needs more fails with the
+ *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
+ *                             by trylock          trylocks
+ *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget
+ *                                                 <= 16 removals
+ *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
+ *                                                                               locks; hosts bound batch sizes; evicted
+ *                                                                               keys' hooks fire after the locks
+ *   grow_locked (shard.c)     one shard           O(table) on a doubling:       amortised O(1) a write; readers go on during
+ *                                                 up to 2^28 slots (~45 ms for  the rehash (only the swap is a write section);
+ *                                                 2^20 here)                    KNOWN GAP: writers of the shard wait, it is
+ *                                                                               not incremental like Redis's rehash
+ *   migrate_step (resize,     an old shard + the  64 home buckets and their     steps resume from a hash watermark
+ *     namespace.c)            new shards its keys cluster                       (kv_shard.mig_hash) that routing honours
+ *                             move to
+ *   kv_pages_alloc/free       palloc              O(free runs) first fit        coalescing keeps the runs few
+ *     (region.c)
+ *   slab class (region.c)     class lock          O(1); slab_trim O(classes)
+ *   kv_free of a large value  palloc              O(1): a run is freed by its   deleting a 512 MiB value clears nothing
+ *     (region.c)                                  boundary tags
+ *   kv_put_locked (write.c)   one shard           copies the value, <= the      KNOWN GAP (write.c): a 512 MiB value is
+ *                                                 namespace's max_value_size    copied under the lock
+ *   kv_random_key (ops.c)     one shard at a time O(table) per shard           KNOWN GAP (ops.c)
+ *   snapshot cut and copy     admin + all shards  O(shards) for the cut;        the copy of one shard is sized exactly
+ *     (snapshot.c)            one shard           O(one shard's bytes) copy     under its lock (snapshot.c)
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H
@@ -38,7 +81,7 @@
 #include <xxhash.h>
 
 #define KV_REGION_MAGIC   0x4b56444bu /* "KDVK" */
-#define KV_LAYOUT_VERSION 1u
+#define KV_LAYOUT_VERSION 2u /* bump on any change to the structs in the region */
 
 #define KV_UNIT       8u
 #define KV_PAGE_SHIFT 16
@@ -151,6 +194,11 @@ static inline void kv_cpu_relax(void)
 #endif
 }
 
+/* Between bounded holds of the same lock (a scan's, a resize's steps), give
+ * the waiters a turn: the spinlock is not fair, and a holder that relocks at
+ * once would keep winning it. */
+void kv_lock_pause(void);
+
 /* ------------------------------------------------------------------ layout */
 typedef struct kv_page {          /* one per page, in the descriptor array */
 	uint32_t run;                 /* first page of a run: pages in the run */
@@ -172,6 +220,7 @@ typedef struct kv_shard {
 	_Atomic uint32_t mask;
 	_Atomic uint32_t shift;       /* 32 - log2(capacity): home = hash32 >> shift */
 	_Atomic uint32_t migrated;    /* == ns resize_epoch once this shard's keys moved */
+	_Atomic uint32_t mig_hash;    /* resize in steps: keys hashing below it have moved */
 	uint32_t owner;               /* ns slot index + 1, for sanity checks */
 	uint32_t index;               /* shard index in its namespace */
 	uint32_t count;               /* entries in the table */
@@ -224,6 +273,7 @@ typedef struct kv_region {
 	_Atomic uint32_t admin;       /* admin lock: create, drop, configure, resize setup */
 	_Atomic uint32_t nns;
 	_Atomic uint32_t sweep_ns;    /* kv_tick's round-robin position */
+	_Atomic uint32_t ticking;     /* a kv_tick is sweeping (tick.c) */
 	/* page allocator (under palloc) */
 	_Atomic uint32_t palloc __attribute__((aligned(64)));
 	uint32_t bump;                /* next never-used page */
@@ -238,7 +288,7 @@ typedef struct kv_region {
 	/* autosave */
 	_Atomic uint32_t save_lock __attribute__((aligned(64)));
 	uint32_t nrules;
-	kv_save_rule rules[16];
+	kv_save_rule rules[KV_MAX_SAVE_RULES];
 	_Atomic int64_t last_save;
 	_Atomic uint64_t dirty_at_save;
 } kv_region;
@@ -427,6 +477,12 @@ int       kv_shard_reserve_locked(kv_env *env, kv_shard *sh, uint32_t want);
 void      kv_shard_replace_locked(kv_env *env, kv_shard *sh, uint32_t pos, kv_off e);
 void      kv_shard_remove_locked(kv_env *env, kv_shard *sh, uint32_t pos);
 void      kv_shard_clear_locked(kv_env *env, kv_shard *sh);
+typedef struct kv_detached {  /* a table taken out of its shard, freed later */
+	kv_off   table;
+	uint32_t cap;
+} kv_detached;
+int       kv_shard_detach_locked(kv_env *env, kv_shard *sh, bool keep_table, kv_detached *out);
+void      kv_tables_free(kv_env *env, const kv_detached *t, uint32_t n);
 uint64_t  kv_shard_table_bytes(const kv_shard *sh);
 
 /* Entry lifecycle under the shard lock. */
@@ -523,6 +579,7 @@ int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
 kv_off kv_route_build(kv_env *env, uint32_t n);
 void kv_route_free(kv_env *env, kv_off route);
 void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n);
+void kv_shards_retire(kv_env *env, kv_off arr, uint32_t n, kv_detached *out);
 int  kv_ns_check_config(const kv_ns_config *c);
 
 
@@ -597,7 +654,10 @@ KV_RACY_INLINE kv_shard *kv_ns_read_shard(const kv_nsref *ref, uint64_t h, uint3
 		s = atomic_load_explicit(&sh->seq, memory_order_acquire);
 		if (s & 1)
 			return NULL;
-		if (!kv_shard_migrated(ref, sh)) {
+		/* a key below the watermark has moved (the step that moved it raised the
+		 * mark while its new shard was odd, so that shard's seq tells) */
+		if (!kv_shard_migrated(ref, sh) &&
+		    kv_hash32(h) >= atomic_load_explicit(&sh->mig_hash, memory_order_acquire)) {
 			*seq = s;
 			return sh;
 		}
@@ -661,7 +721,7 @@ void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e);
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);
 void kv_wctx_emit(kv_wctx *w);
 
-/* ops.c: the write primitives batches share with single-key calls. */
+/* write.c: the write context batches and eviction share with single-key calls. */
 /* Builds a new value at dst (vlen bytes) from the old one (NULL if none).  dst
  * may equal old (in-place update): only what changes must be written then. */
 typedef void (*fill_fn)(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
@@ -671,6 +731,14 @@ typedef struct val_arg {
 	size_t      off; /* setrange */
 } val_arg;
 void      kv_wctx_init(kv_wctx *w, kv_ns *ns);
+int64_t   kv_wctx_now(kv_wctx *w); /* the op's one reading of the clock */
+/* A single-key write: resolve, lock the key's shard (room reserved for a
+ * pending snapshot), find the live entry (*e NULL if none) ... */
+int       kv_write_begin(kv_ns *ns, const void *key, size_t klen, kv_wctx *w, kv_shard **sh,
+                         uint32_t *h32, uint32_t *pos, kv_entry **e);
+/* ... and unlock, fire the side removals' hooks, then the op's own event ev
+ * if rc is KV_OK (ev 0: none).  Returns rc. */
+int       kv_write_end(kv_wctx *w, kv_shard *sh, const void *key, size_t klen, int rc, int ev);
 void      kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);
 kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                               size_t klen, uint32_t *pos);
@@ -678,13 +746,13 @@ int       kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                         kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
                         fill_fn fill, const void *arg);
 int       kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del);
-void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen);
+void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen); /* ops.c */
 
 /* evict.c: make room in sh for `need` more bytes (may be negative) and, if
  * newkey, one more key, evicting by the namespace's policy.  Never evicts keep. */
 int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_entry *keep);
 
-/* changes since the last full save (evict.c) */
+/* changes since the last full save (tick.c) */
 uint64_t kv_env_dirty(kv_env *env);
 
 /* ------------------------------------------------------- snapshot files */

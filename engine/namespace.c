@@ -132,8 +132,9 @@ kv_shard *kv_ns_lock_shard(const kv_nsref *ref, uint64_t h)
 			kv_spin_unlock(&sh->lock);
 			return NULL;
 		}
-		if (!kv_shard_migrated(ref, sh))
+		if (!kv_shard_migrated(ref, sh) && kv_hash32(h) >= atomic_load(&sh->mig_hash))
 			return sh;
+		/* moved: the watermark only rises, so the new shard stays right */
 		kv_spin_unlock(&sh->lock);
 	}
 	sh = kv_ns_shard(ref, kv_route_of(ref, h, n));
@@ -233,7 +234,7 @@ kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h)
 	uint32_t old = atomic_load_explicit(&ref->slot->old_nshards, memory_order_relaxed);
 	if (old != 0 && old < n) {
 		kv_shard *sh = kv_ns_shard(ref, kv_route(h, old));
-		if (sh && !kv_shard_migrated(ref, sh))
+		if (sh && !kv_shard_migrated(ref, sh) && kv_hash32(h) >= atomic_load(&sh->mig_hash))
 			return sh;
 	}
 	/* computed, not looked up: a resize may replace the table while we hold the locks */
@@ -264,7 +265,9 @@ int kv_ns_check_config(const kv_ns_config *c)
 		return KV_EINVAL;
 	if (c->max_key_size > KV_KEY_SIZE_LIMIT || c->max_value_size > KV_VALUE_SIZE_LIMIT)
 		return KV_EINVAL;
-	if (c->default_ttl_ms < 0)
+	/* a default TTL no write could apply (now + ttl past KV_EXPIRES_MAX) is
+	 * refused here rather than failing every later write */
+	if (c->default_ttl_ms < 0 || c->default_ttl_ms > KV_EXPIRES_MAX)
 		return KV_EINVAL;
 	return KV_OK;
 }
@@ -298,6 +301,7 @@ static int make_shards(kv_env *env, uint32_t idx, kv_off *arr, uint32_t from, ui
 		sh->sweep_pos = sh->clock_hand = 0;
 		sh->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)idx << 32 | i);
 		atomic_store(&sh->migrated, 0);
+		atomic_store(&sh->mig_hash, 0);
 		atomic_store(&sh->hits, 0);
 		atomic_store(&sh->misses, 0);
 		int rc = kv_shard_init_locked(env, sh, 16);
@@ -381,25 +385,38 @@ KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg)
 	return KV_OK;
 }
 
-/* Free n shards listed in arr (the array is freed too).  The
- * shards are unreachable: their namespace's gen has moved on. */
-void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n)
+/* Unlink n shards listed in arr and release them (the array is freed too).
+ * The shards are unreachable: their namespace's gen has moved on.  Each one's
+ * table, with its entries, goes to out[i] for kv_tables_free() once the caller
+ * holds no lock (a drop of millions of keys then holds each shard lock, and the
+ * admin lock, for O(1) per shard); out NULL frees them here. */
+void kv_shards_retire(kv_env *env, kv_off arr, uint32_t n, kv_detached *out)
 {
 	kv_off *a = kv_ptr(env, arr);
 	kv_off keep[KV_MAX_SHARDS];
 	memcpy(keep, a, (size_t)n * sizeof(kv_off));
 	for (uint32_t i = 0; i < n; i++) {
 		kv_shard *sh = kv_ptr(env, keep[i]);
+		kv_detached d;
 		kv_spin_lock(&sh->lock);
 		sh->owner = 0; /* no more charges to the slot */
 		kv_shard_write_begin(sh);
-		kv_shard_clear_locked(env, sh);
+		kv_shard_detach_locked(env, sh, false, &d); /* cannot fail without a new table */
 		kv_shard_write_end(sh);
 		kv_spin_unlock(&sh->lock);
+		if (out)
+			out[i] = d;
+		else
+			kv_tables_free(env, &d, 1);
 	}
 	kv_free(env, arr, (size_t)n * sizeof(kv_off));
 	for (uint32_t i = 0; i < n; i++)
 		kv_shard_release(env, kv_ptr(env, keep[i]));
+}
+
+void kv_shards_destroy(kv_env *env, kv_off arr, uint32_t n)
+{
+	kv_shards_retire(env, arr, n, NULL);
 }
 
 /* Make n empty shards for slot idx, in a new array; *arr = 0 on failure. */
@@ -434,20 +451,25 @@ KV_API int kv_ns_drop(kv_env *env, const char *name)
 	if (rc != KV_OK)
 		return rc;
 	kv_region *r = env->r;
+	/* the tables are freed after the admin lock is released (NULL: under it) */
+	kv_detached *dt = kv_mem_realloc(env, NULL, KV_MAX_SHARDS * sizeof *dt);
 	kv_spin_lock(&r->admin);
 	uint32_t idx, g;
 	if (kv_ns_find_slot(env, name, &idx, &g) != KV_OK) {
 		kv_spin_unlock(&r->admin);
+		kv_mem_realloc(env, dt, 0);
 		return KV_ENONS;
 	}
 	kv_nsslot *sl = kv_slot(env, idx);
 	uint32_t z = 0;
 	if (!atomic_compare_exchange_strong(&sl->busy, &z, 1)) {
 		kv_spin_unlock(&r->admin);
+		kv_mem_realloc(env, dt, 0);
 		return KV_EBUSY;
 	}
 	atomic_fetch_add(&sl->gen, 1);
-	kv_shards_destroy(env, atomic_load(&sl->shards), atomic_load(&sl->nshards));
+	uint32_t n = atomic_load(&sl->nshards);
+	kv_shards_retire(env, atomic_load(&sl->shards), n, dt);
 	kv_route_free(env, atomic_load(&sl->route));
 	atomic_store(&sl->route, 0);
 	sl->live = 0;
@@ -459,6 +481,10 @@ KV_API int kv_ns_drop(kv_env *env, const char *name)
 	atomic_fetch_sub(&r->nns, 1);
 	atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
 	kv_spin_unlock(&r->admin);
+	if (dt) {
+		kv_tables_free(env, dt, n);
+		kv_mem_realloc(env, dt, 0);
+	}
 	return KV_OK;
 }
 
@@ -508,44 +534,59 @@ KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg)
 	return rc;
 }
 
+/* Every shard is locked at once, so the flush is atomic; each shard's table is
+ * swapped for an empty one under its lock (O(1)) and the old entries are freed
+ * after the locks are released.  A shard that a snapshot is copying keeps its
+ * pre-images, so it is cleared in place (O(its keys)), as it is when a new table
+ * or the host's memory for the list cannot be had. */
 KV_API int kv_ns_flush(kv_ns *ns)
 {
+	kv_env *env = ns->env;
 	kv_nsref ref;
-	kv_lockset ls;
+	kv_lockset *ls = kv_mem_realloc(env, NULL, sizeof *ls);
+	kv_detached *dt = kv_mem_realloc(env, NULL, KV_MAX_SHARDS * sizeof *dt);
+	if (!ls) {
+		kv_mem_realloc(env, dt, 0);
+		return KV_ENOMEM;
+	}
+	int rc;
 	for (;;) {
-		int rc = kv_ns_ref(ns, &ref);
-		if (rc != KV_OK)
-			return rc;
-		kv_lockset_init(&ls);
+		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
+			goto out;
+		kv_lockset_init(ls);
 		uint32_t n = atomic_load(&ref.slot->nshards);
 		for (uint32_t i = 0; i < n; i++)
-			lockset_bit(&ls, i);
-		if (kv_lockset_lock(&ref, &ls))
+			lockset_bit(ls, i);
+		if (kv_lockset_lock(&ref, ls))
 			break;
 	}
 	/* the shards locked, not nshards again: a resize may publish more meanwhile */
-	uint32_t n = ls.nheld;
-	int rc = KV_OK;
+	uint32_t n = ls->nheld, ndt = 0;
 	for (uint32_t i = 0; i < n && rc == KV_OK; i++) {
-		kv_shard *sh = kv_lockset_at(&ref, &ls, i);
-		rc = kv_shard_reserve_preserve_locked(ref.env, sh, sh->count);
+		kv_shard *sh = kv_lockset_at(&ref, ls, i);
+		rc = kv_shard_reserve_preserve_locked(env, sh, sh->count);
 	}
 	if (rc == KV_OK) {
-		kv_lockset_write(&ref, &ls, true);
+		kv_lockset_write(&ref, ls, true);
 		for (uint32_t i = 0; i < n; i++) {
-			kv_shard *sh = kv_lockset_at(&ref, &ls, i);
+			kv_shard *sh = kv_lockset_at(&ref, ls, i);
 			uint64_t entries = sh->bytes - kv_shard_table_bytes(sh);
 			uint32_t cnt = sh->count;
-			kv_shard_write_begin(sh);
-			kv_shard_clear_locked(ref.env, sh);
-			kv_shard_write_end(sh);
+			if (!dt || sh->snap_pending || kv_shard_detach_locked(env, sh, true, &dt[ndt]) != KV_OK)
+				kv_shard_clear_locked(env, sh);
+			else
+				ndt++;
 			kv_ns_charge(ref.slot, sh, -(int64_t)cnt, -(int64_t)entries);
 		}
-		kv_lockset_write(&ref, &ls, false);
+		kv_lockset_write(&ref, ls, false);
 	}
-	kv_lockset_unlock(&ref, &ls);
+	kv_lockset_unlock(&ref, ls);
+	kv_tables_free(env, dt, ndt);
 	if (rc == KV_OK)
-		kv_emit(ns->env, ns, "", 0, KV_EV_FLUSH);
+		kv_emit(env, ns, "", 0, KV_EV_FLUSH);
+out:
+	kv_mem_realloc(env, dt, 0);
+	kv_mem_realloc(env, ls, 0);
 	return rc;
 }
 
@@ -590,106 +631,224 @@ static int cmp_stats(const void *a, const void *b)
 	return strcmp(((const kv_ns_stats *)a)->name, ((const kv_ns_stats *)b)->name);
 }
 
-KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n)
+/* Every live namespace's stats, sorted by name, into a new array of
+ * max_namespaces entries (the list cannot be longer, so one pass under the
+ * admin lock is a consistent cut).  *all NULL when collect is false. */
+static int list_collect(kv_env *env, bool collect, kv_ns_stats **all, size_t *n)
 {
 	kv_region *r = env->r;
 	size_t cnt = 0;
-	*n = 0;
-	kv_ns_stats *all = NULL;
-	if (cap) {
-		all = kv_mem_realloc(env, NULL, sizeof *all * (r->max_ns ? r->max_ns : 1));
-		if (!all)
-			return KV_ENOMEM;
-	}
+	*all = NULL;
+	if (collect && !(*all = kv_mem_realloc(env, NULL, sizeof **all * (r->max_ns ? r->max_ns : 1))))
+		return KV_ENOMEM;
 	kv_spin_lock(&r->admin);
 	for (uint32_t i = 0; i < r->max_ns; i++) {
 		if (!kv_slot(env, i)->live)
 			continue;
-		if (all)
-			fill_stats(env, i, &all[cnt]);
+		if (*all)
+			fill_stats(env, i, &(*all)[cnt]);
 		cnt++;
 	}
 	kv_spin_unlock(&r->admin);
-	if (all) {
-		qsort(all, cnt, sizeof *all, cmp_stats);
-		memcpy(out, all, sizeof *all * (cnt < cap ? cnt : cap));
-		kv_mem_realloc(env, all, 0);
-	}
+	if (*all)
+		qsort(*all, cnt, sizeof **all, cmp_stats);
 	*n = cnt;
 	return KV_OK;
 }
 
+KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n)
+{
+	kv_ns_stats *all;
+	*n = 0;
+	int rc = list_collect(env, cap > 0, &all, n);
+	if (rc == KV_OK && all) {
+		memcpy(out, all, sizeof *all * (*n < cap ? *n : cap));
+		kv_mem_realloc(env, all, 0);
+	}
+	return rc;
+}
+
+/* kv_ns_list_all: the collected array itself, shrunk to fit; replaces every
+ * host's size-then-fill loop around kv_ns_list. */
+KV_API int kv_ns_list_all(kv_env *env, kv_ns_stats **out, size_t *n)
+{
+	kv_ns_stats *all;
+	*out = NULL;
+	*n = 0;
+	size_t cnt;
+	int rc = list_collect(env, true, &all, &cnt);
+	if (rc != KV_OK)
+		return rc;
+	if (cnt == 0) {
+		kv_mem_realloc(env, all, 0);
+		return KV_OK;
+	}
+	kv_ns_stats *fit = kv_mem_realloc(env, all, cnt * sizeof *all);
+	*out = fit ? fit : all; /* a failed shrink keeps the larger array */
+	*n = cnt;
+	return KV_OK;
+}
+
+KV_API void kv_ns_list_free(kv_env *env, kv_ns_stats *list)
+{
+	if (list)
+		kv_mem_realloc(env, list, 0);
+}
+
 /* -------------------------------------------------------------- resize */
-/* Move the keys of old shard s that belong elsewhere under m shards.  Holds s and
- * all new shards [old, m).  Returns KV_ENOMEM with s unchanged if it cannot. */
-static int migrate_shard(kv_nsref *ref, kv_shard *s, uint32_t m)
+/* A resize moves an old shard's keys in bounded steps, in hash order: each step
+ * takes the keys whose 31-bit hash lies in [mig_hash, end), end being
+ * KV_MIGRATE_BUCKETS home buckets further, and raises mig_hash to end.  Routing
+ * (kv_ns_read_shard, kv_ns_lock_shard, kv_lockset_shard) sends a key of an
+ * unfinished old shard to its new shard once its hash is below the mark. */
+#define KV_MIGRATE_BUCKETS 64u
+
+typedef struct mig_range {
+	uint64_t w, wend, b0, b1; /* hashes [w, wend), home buckets [b0, b1) */
+} mig_range;
+
+/* Visit the entries of s in range (the buckets and the cluster that runs on
+ * past them, as kv_scan walks) that move under m shards.  fn returns false to
+ * stop; pos is the walk position (the slot is pos & mask). */
+typedef bool (*mig_fn)(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, uint64_t h,
+                       uint32_t to, void *arg);
+static uint64_t mig_walk(kv_nsref *ref, kv_shard *s, const mig_range *g, uint32_t m, mig_fn fn,
+                         void *arg, bool removes)
 {
 	kv_env *env = ref->env;
-	_Atomic uint64_t *tab = kv_ptr(env, atomic_load(&s->table));
-	uint32_t cap = s->mask + 1;
-	/* pass 1: copy movers into their new shards */
-	int rc = KV_OK;
-	uint32_t i;
-	for (i = 0; i < cap; i++) {
-		uint64_t v = atomic_load_explicit(&tab[i], memory_order_relaxed);
-		if (!v)
+	_Atomic uint64_t *tab = kv_ptr(env, atomic_load_explicit(&s->table, memory_order_relaxed));
+	uint32_t mask = s->mask;
+	uint64_t pos;
+	for (pos = g->b0; pos < g->b0 + (uint64_t)mask + 1;) {
+		uint64_t v = atomic_load_explicit(&tab[pos & mask], memory_order_relaxed);
+		if (!v) {
+			if (pos >= g->b1)
+				break;
+			pos++;
 			continue;
+		}
+		uint32_t hv = (uint32_t)(v >> 32) & ~1u;
 		kv_entry *e = kv_ptr(env, (kv_off)v);
-		uint64_t h = kv_hash(kv_entry_key(e), e->klen);
-		uint32_t b = kv_route(h, m);
-		if (b == s->index)
-			continue;
-		kv_shard *d = kv_ns_shard(ref, b);
-		unsigned f = atomic_load(&e->flags);
-		size_t sz = kv_entry_size(e->klen, e->vlen, f);
-		kv_off no = kv_alloc(env, sz);
-		if (!no || kv_shard_insert_locked(env, d, kv_hash32(h), no) != KV_OK) {
-			if (no)
-				kv_free(env, no, sz);
-			rc = KV_ENOMEM;
-			break;
+		if (hv >= g->w && hv < g->wend) {
+			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
+			uint32_t to = kv_route(h, m);
+			if (to != s->index) {
+				if (!fn(ref, s, pos, e, h, to, arg))
+					break;
+				if (removes)
+					continue; /* the slot now holds a shifted-back key, or is empty */
+			}
 		}
-		kv_entry_copy(kv_ptr(env, no), e, sz);
-		d->bytes += kv_alloc_size(sz);
+		pos++;
 	}
+	return pos;
+}
+
+static bool mig_dest(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, uint64_t h, uint32_t to,
+                     void *arg)
+{
+	(void)ref, (void)s, (void)pos, (void)e, (void)h;
+	lockset_bit(arg, to);
+	return true;
+}
+
+static bool mig_copy(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, uint64_t h, uint32_t to,
+                     void *arg)
+{
+	(void)s, (void)pos;
+	kv_env *env = ref->env;
+	kv_shard *d = kv_ns_shard(ref, to);
+	size_t sz = kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags));
+	kv_off no = kv_alloc(env, sz);
+	if (!no || kv_shard_insert_locked(env, d, kv_hash32(h), no) != KV_OK) {
+		if (no)
+			kv_free(env, no, sz);
+		*(int *)arg = KV_ENOMEM;
+		return false;
+	}
+	kv_entry_copy(kv_ptr(env, no), e, sz);
+	d->bytes += kv_alloc_size(sz);
+	return true;
+}
+
+static bool mig_uncopy(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, uint64_t h, uint32_t to,
+                       void *arg)
+{
+	(void)s;
+	if (pos >= *(uint64_t *)arg)
+		return false;
+	kv_env *env = ref->env;
+	kv_shard *d = kv_ns_shard(ref, to);
+	uint32_t p;
+	kv_entry *c = kv_shard_find_locked(env, d, kv_hash32(h), kv_entry_key(e), e->klen, &p);
+	if (c) {
+		kv_shard_remove_locked(env, d, p);
+		d->bytes -= kv_entry_charge(c);
+		kv_free(env, kv_offof(env, c), kv_entry_size(c->klen, c->vlen, atomic_load(&c->flags)));
+	}
+	return true;
+}
+
+static bool mig_drop(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, uint64_t h, uint32_t to,
+                     void *arg)
+{
+	(void)h, (void)to, (void)arg;
+	kv_env *env = ref->env;
+	s->bytes -= kv_entry_charge(e);
+	kv_shard_remove_locked(env, s, (uint32_t)(pos & s->mask));
+	kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
+	return true;
+}
+
+/* One step of moving old shard s's keys to their shards under m.  Locks s, then
+ * the new shards this step's keys go to (all above s: lock order holds).
+ * KV_ENOMEM with nothing moved if a copy cannot be made.  *done once s is
+ * wholly migrated (stamped with epoch). */
+static int migrate_step(kv_nsref *ref, kv_shard *s, uint32_t m, uint32_t epoch, kv_lockset *ls,
+                        bool *done)
+{
+	kv_env *env = ref->env;
+	kv_spin_lock(&s->lock);
+	uint32_t shift = s->shift;
+	uint64_t cap = (uint64_t)s->mask + 1;
+	mig_range g;
+	g.w = atomic_load(&s->mig_hash);
+	g.b0 = g.w >> shift;
+	g.b1 = g.b0 + KV_MIGRATE_BUCKETS < cap ? g.b0 + KV_MIGRATE_BUCKETS : cap;
+	g.wend = g.b1 << shift;
+	kv_lockset_init(ls);
+	mig_walk(ref, s, &g, m, mig_dest, ls, false);
+	for (uint32_t i = ls->lo; i < ls->hi; i++)
+		if (ls->bits[i / 64] >> (i % 64) & 1)
+			kv_spin_lock(&kv_ns_shard(ref, i)->lock);
+	kv_shard_write_begin(s);
+	for (uint32_t i = ls->lo; i < ls->hi; i++)
+		if (ls->bits[i / 64] >> (i % 64) & 1)
+			kv_shard_write_begin(kv_ns_shard(ref, i));
+	int rc = KV_OK;
+	uint64_t stop = mig_walk(ref, s, &g, m, mig_copy, &rc, false);
 	if (rc != KV_OK) {
-		/* undo pass 1: remove the copies made so far */
-		for (uint32_t j = 0; j < i; j++) {
-			uint64_t v = atomic_load_explicit(&tab[j], memory_order_relaxed);
-			if (!v)
-				continue;
-			kv_entry *e = kv_ptr(env, (kv_off)v);
-			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
-			uint32_t b = kv_route(h, m);
-			if (b == s->index)
-				continue;
-			kv_shard *d = kv_ns_shard(ref, b);
-			uint32_t pos;
-			kv_entry *c = kv_shard_find_locked(env, d, kv_hash32(h), kv_entry_key(e), e->klen, &pos);
-			if (c) {
-				kv_shard_remove_locked(env, d, pos);
-				d->bytes -= kv_entry_charge(c);
-				kv_free(env, kv_offof(env, c), kv_entry_size(c->klen, c->vlen, atomic_load(&c->flags)));
-			}
+		mig_walk(ref, s, &g, m, mig_uncopy, &stop, false);
+	} else {
+		mig_walk(ref, s, &g, m, mig_drop, NULL, true);
+		*done = g.b1 >= cap;
+		if (*done) { /* stamped first: a reader that still sees the mark retries on seq */
+			atomic_store(&s->migrated, epoch);
+			atomic_store_explicit(&s->mig_hash, 0, memory_order_release);
+		} else {
+			atomic_store_explicit(&s->mig_hash, (uint32_t)g.wend, memory_order_release);
 		}
-		return rc;
 	}
-	/* pass 2: drop the movers from s */
-	for (i = 0; i < cap;) {
-		uint64_t v = atomic_load_explicit(&tab[i], memory_order_relaxed);
-		if (v) {
-			kv_entry *e = kv_ptr(env, (kv_off)v);
-			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
-			if (kv_route(h, m) != s->index) {
-				s->bytes -= kv_entry_charge(e);
-				kv_shard_remove_locked(env, s, i);
-				kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
-				continue; /* slot i now holds a shifted-back key, or is empty */
-			}
+	for (uint32_t i = ls->hi; i-- > ls->lo;)
+		if (ls->bits[i / 64] >> (i % 64) & 1) {
+			kv_shard *d = kv_ns_shard(ref, i);
+			kv_shard_write_end(d);
+			kv_spin_unlock(&d->lock);
 		}
-		i++;
-	}
-	return KV_OK;
+	kv_shard_write_end(s);
+	kv_spin_unlock(&s->lock);
+	(void)env;
+	return rc;
 }
 
 KV_API int kv_ns_resize(kv_ns *ns, uint32_t m)
@@ -767,26 +926,17 @@ KV_API int kv_ns_resize(kv_ns *ns, uint32_t m)
 		kv_spin_unlock(&d->lock);
 	}
 	uint32_t epoch = atomic_load(&sl->resize_epoch);
+	kv_lockset *ls = kv_mem_realloc(env, NULL, sizeof *ls);
+	if (!ls && rc == KV_OK)
+		rc = KV_ENOMEM;
 	for (uint32_t s = 0; s < old && rc == KV_OK; s++) {
 		kv_shard *sh = kv_ns_shard(&ref, s);
-		if (atomic_load(&sh->migrated) == epoch)
-			continue;
-		kv_spin_lock(&sh->lock);
-		for (uint32_t j = old; j < m; j++)
-			kv_spin_lock(&kv_ns_shard(&ref, j)->lock);
-		for (uint32_t j = old; j < m; j++)
-			kv_shard_write_begin(kv_ns_shard(&ref, j));
-		kv_shard_write_begin(sh);
-		rc = migrate_shard(&ref, sh, m);
-		if (rc == KV_OK)
-			atomic_store(&sh->migrated, epoch);
-		kv_shard_write_end(sh);
-		for (uint32_t j = m; j-- > old;) {
-			kv_shard_write_end(kv_ns_shard(&ref, j));
-			kv_spin_unlock(&kv_ns_shard(&ref, j)->lock);
+		for (bool done = atomic_load(&sh->migrated) == epoch; !done && rc == KV_OK;) {
+			rc = migrate_step(&ref, sh, m, epoch, ls, &done);
+			kv_lock_pause();
 		}
-		kv_spin_unlock(&sh->lock);
 	}
+	kv_mem_realloc(env, ls, 0);
 	if (rc == KV_OK)
 		atomic_store(&sl->old_nshards, 0);
 	atomic_store(&sl->busy, 0);

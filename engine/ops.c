@@ -8,12 +8,11 @@
  *   a reader.  The value is copied into the caller's kv_buf; if it does not fit,
  *   the buffer is grown with no lock held and the read starts over.
  *
- *   Writes lock the key's shard and funnel into put_locked(), which owns the
- *   rules every write shares: limits and eviction, in-place update when the new
- *   entry has the same size class (no allocation: the common SET of a same-size
- *   value and most APPENDs), copy-on-write while a snapshot cut is pending, and
- *   accounting.  An op builds its new value through a fill callback that reads the
- *   old value in place, so APPEND, SETRANGE and INCR never copy it out first.
+ *   Writes run in a write context (write.c): kv_write_begin locks the key's
+ *   shard and finds its live entry, kv_put_locked stores the new value under
+ *   the rules every write shares, kv_write_end unlocks and fires the hooks.  An
+ *   op builds its new value through a fill callback that reads the old value in
+ *   place, so APPEND, SETRANGE and INCR never copy it out first.
  */
 #include "kv_internal.h"
 
@@ -25,9 +24,18 @@
 
 #define KV_READ_OPTIMISTIC_TRIES 64
 
-static inline int check_key(size_t klen)
+/* Any 0..KV_KEY_SIZE_LIMIT bytes are a key; the empty key is a key, as in
+ * Redis.  A caller may pass NULL for it, which then points at "" so that no
+ * memcmp or hash ever sees a NULL pointer.  (The namespace's own
+ * max_key_size is checked under the shard lock, where it is read.) */
+static inline int check_key(const void **key, size_t klen)
 {
-	return klen == 0 || klen > KV_KEY_SIZE_LIMIT ? KV_EKEYSIZE : KV_OK;
+	if (!*key) {
+		if (klen)
+			return KV_EINVAL;
+		*key = "";
+	}
+	return klen > KV_KEY_SIZE_LIMIT ? KV_EKEYSIZE : KV_OK;
 }
 
 /* ================================================================= reads */
@@ -129,7 +137,7 @@ static void reclaim_expired(kv_ns *ns, const void *key, size_t klen);
 
 static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	uint64_t h = kv_hash(key, klen);
@@ -251,7 +259,7 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
-	if (KV_LIKELY(out->data && klen - 1 < KV_KEY_SIZE_LIMIT)) {
+	if (KV_LIKELY(out->data && key && klen <= KV_KEY_SIZE_LIMIT)) {
 		int rc = get_fast(ns, kv_hash(key, klen), key, klen, out);
 		if (rc != -1)
 			return rc;
@@ -294,240 +302,8 @@ KV_API int kv_ttl(kv_ns *ns, const void *key, size_t klen, int64_t *expires_at)
 }
 
 /* ================================================================ writes */
-bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev)
-{
-	if (w->nvictims == KV_MAX_VICTIMS || klen > sizeof w->keybuf - w->keyused)
-		return false;
-	memcpy(w->keybuf + w->keyused, key, klen);
-	w->voff[w->nvictims] = (uint32_t)w->keyused;
-	w->vlen[w->nvictims] = (uint32_t)klen;
-	w->vev[w->nvictims] = ev;
-	w->nvictims++;
-	w->keyused += klen;
-	return true;
-}
-
-void kv_wctx_emit(kv_wctx *w)
-{
-	for (int i = 0; i < w->nvictims; i++)
-		kv_emit(w->ns->env, w->ns, w->keybuf + w->voff[i], w->vlen[i], w->vev[i]);
-	w->nvictims = 0;
-	w->keyused = 0;
-}
-
-void kv_wctx_init(kv_wctx *w, kv_ns *ns)
-{
-	w->ns = ns;
-	w->now = 0;
-	w->undo = NULL;
-	w->nundo = w->capundo = 0;
-	w->credit_keys = 0;
-	w->credit_bytes = 0;
-	w->pin = NULL;
-	w->nvictims = 0;
-	w->keyused = 0;
-}
-
-/* Log a table change of a transaction (capacity was reserved by the batch). */
-static void undo_log(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_)
-{
-	kv_env *env = w->ns->env;
-	kv_undo *u = &w->undo[w->nundo++];
-	u->sh = sh;
-	u->old = old ? kv_offof(env, old) : 0;
-	u->new_ = new_ ? kv_offof(env, new_) : 0;
-}
-
-/* The replaced or removed entry: retired now, or at commit in a transaction. */
-static void w_drop_old(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_)
-{
-	if (w->undo)
-		undo_log(w, sh, old, new_);
-	else if (old)
-		kv_entry_retire_locked(w->ns->env, sh, old);
-}
-
-static inline int64_t wnow(kv_wctx *w)
-{
-	if (!w->now)
-		w->now = kv_now_ms();
-	return w->now;
-}
-
-/* Resolve the namespace and lock the shard of h.  Retries through drops and resizes. */
-static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
-{
-	for (;;) {
-		int rc = kv_ns_ref(w->ns, &w->ref);
-		if (rc != KV_OK)
-			return rc;
-		kv_shard *sh = kv_ns_lock_shard(&w->ref, h);
-		if (sh) {
-			if (sh->snap_pending &&
-			    kv_shard_reserve_preserve_locked(w->ns->env, sh, 2 + KV_MAX_VICTIMS) != KV_OK) {
-				kv_spin_unlock(&sh->lock);
-				return KV_ENOMEM;
-			}
-			*out = sh;
-			return KV_OK;
-		}
-		kv_cpu_relax();
-	}
-}
-
-/* The start every single-key write shares: lock the key's shard (reserving room
- * for a pending snapshot's pre-images) and find its live entry (*e NULL if none). */
-static int write_begin(kv_ns *ns, const void *key, size_t klen, kv_wctx *w, kv_shard **sh,
-                       uint32_t *h32, uint32_t *pos, kv_entry **e)
-{
-	uint64_t h = kv_hash(key, klen);
-	kv_wctx_init(w, ns);
-	int rc = lock_key(w, h, sh);
-	if (rc != KV_OK)
-		return rc;
-	*h32 = kv_hash32(h);
-	*e = kv_find_live_locked(w, *sh, *h32, key, klen, pos);
-	return KV_OK;
-}
-
-/* ... and the end: unlock, report the keys removed on the side, then the op's own
- * event if it succeeded (ev 0: none). */
-static int write_end(kv_wctx *w, kv_shard *sh, const void *key, size_t klen, int rc, int ev)
-{
-	kv_spin_unlock(&sh->lock);
-	kv_wctx_emit(w);
-	if (rc == KV_OK && ev)
-		kv_emit(w->ns->env, w->ns, key, klen, ev);
-	return rc;
-}
-
-void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
-{
-	size_t charge = kv_entry_charge(e);
-	kv_shard_write_begin(sh);
-	kv_shard_remove_locked(w->ns->env, sh, pos);
-	w_drop_old(w, sh, e, NULL);
-	kv_shard_write_end(sh);
-	kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
-}
-
-/* Find key; an entry whose TTL has passed is removed first (reported as expired). */
-kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
-                                  size_t klen, uint32_t *pos)
-{
-	kv_entry *e = kv_shard_find_locked(w->ns->env, sh, h32, key, klen, pos);
-	if (e && !(w->undo && w->nundo == w->capundo)) {
-		int64_t exp = kv_entry_expiry(e);
-		if (kv_expired(exp, wnow(w))) {
-			kv_w_remove(w, sh, *pos, e);
-			atomic_fetch_add_explicit(&w->ref.slot->expired, 1, memory_order_relaxed);
-			kv_wctx_victim(w, key, klen, KV_EV_EXPIRED);
-			e = kv_shard_find_locked(w->ns->env, sh, h32, key, klen, pos);
-		}
-	}
-	return e;
-}
-
-void kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
-{
-	(void)old;
-	(void)oldlen;
-	memcpy(dst, ((const val_arg *)arg)->p, vlen);
-}
-
-/*
- * Store key -> (vlen bytes from fill, type, exp) in sh, replacing old (found at
- * pos) if not NULL.  Applies limits/eviction, reuses old's memory when the size
- * class allows and no snapshot needs the pre-image, and accounts the change.
- */
-int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
-                      kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
-                      fill_fn fill, const void *arg)
-{
-	kv_env *env = w->ns->env;
-	unsigned nflags = exp ? KV_E_TTL : 0;
-	size_t nsize = kv_entry_size(klen, vlen, nflags), ncharge = kv_alloc_size(nsize);
-	if (vlen > atomic_load_explicit(&w->ref.slot->max_value_size, memory_order_relaxed))
-		return KV_EVALSIZE;
-
-	if (old) {
-		unsigned of = atomic_load_explicit(&old->flags, memory_order_relaxed);
-		size_t ocharge = kv_entry_charge(old);
-		bool cow = (sh->snap_pending && !(of & KV_E_SNAPNEW)) || w->undo;
-		if (!cow && (of & KV_E_TTL) == nflags && ocharge == ncharge) {
-			/* same size class: overwrite in place, nothing to allocate or charge */
-			char *val = kv_entry_key(old) + klen;
-			kv_shard_write_begin(sh);
-			fill(val, vlen, val, old->vlen, arg);
-			old->vlen = (uint32_t)vlen;
-			old->type = (uint8_t)type;
-			if (exp)
-				memcpy((char *)old + sizeof *old, &exp, 8);
-			kv_shard_write_end(sh);
-			kv_ns_charge(w->ref.slot, sh, 0, 0);
-			return KV_OK;
-		}
-		int rc = kv_make_room_locked(w, sh, (int64_t)ncharge - (int64_t)ocharge, 0, old);
-		if (rc != KV_OK)
-			return rc;
-		/* eviction may have shifted slots: find old again */
-		old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
-		kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
-		if (!e)
-			return KV_ENOMEM;
-		fill(kv_entry_key(e) + klen, vlen, kv_entry_key(old) + klen, old->vlen, arg);
-		kv_shard_write_begin(sh);
-		kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
-		w_drop_old(w, sh, old, e);
-		kv_shard_write_end(sh);
-		kv_ns_charge(w->ref.slot, sh, 0, (int64_t)ncharge - (int64_t)ocharge);
-		return KV_OK;
-	}
-
-	int rc = kv_make_room_locked(w, sh, (int64_t)ncharge, 1, NULL);
-	if (rc != KV_OK)
-		return rc;
-	kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
-	if (!e)
-		return KV_ENOMEM;
-	fill(kv_entry_key(e) + klen, vlen, NULL, 0, arg);
-	kv_shard_write_begin(sh);
-	rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e));
-	kv_shard_write_end(sh);
-	if (rc != KV_OK) {
-		kv_free(env, kv_offof(env, e), nsize);
-		return rc;
-	}
-	if (w->undo)
-		undo_log(w, sh, NULL, e);
-	kv_ns_charge(w->ref.slot, sh, 1, (int64_t)ncharge);
-	return KV_OK;
-}
-
-/* Expiry for a write: KV_EXPIRE_* or absolute.  *del: the time already passed.
- * KV_EINVAL past KV_EXPIRES_MAX, also when the default TTL would land there. */
-int kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del)
-{
-	*del = false;
-	if (kv_expiry_check(req) != KV_OK)
-		return KV_EINVAL;
-	if (req == KV_EXPIRE_DEFAULT) {
-		int64_t ttl = atomic_load_explicit(&w->ref.slot->default_ttl, memory_order_relaxed);
-		*exp = 0;
-		if (ttl > 0)
-			return kv_expiry_add_ms(wnow(w), ttl, exp);
-	} else if (req == KV_EXPIRE_NEVER) {
-		*exp = 0;
-	} else if (req == KV_EXPIRE_KEEP) {
-		*exp = old ? kv_entry_expiry(old) : 0;
-	} else if (req > 0) {
-		*exp = req;
-		*del = req <= wnow(w);
-	} else {
-		return KV_EINVAL;
-	}
-	return KV_OK;
-}
+/* The write context (locking a key's shard, limits, eviction, copy-on-write,
+ * accounting) is write.c's; what follows are the operations built on it. */
 
 /* Copy an entry's value into a caller buffer that is known to be large enough. */
 void kv_copy_out(kv_buf *b, kv_entry *e, size_t klen)
@@ -551,7 +327,7 @@ static void buf_none(kv_buf *b)
 KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   int type, int64_t expires_at, unsigned flags, kv_buf *old)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if (type < 0 || type > 255 || (flags & ~(KV_SET_NX | KV_SET_XX)) ||
@@ -565,14 +341,14 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		kv_shard *sh;
 		uint32_t h32, pos;
 		kv_entry *e;
-		if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 			return rc;
 		if (klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed))
-			return write_end(&w, sh, key, klen, KV_EKEYSIZE, 0);
+			return kv_write_end(&w, sh, key, klen, KV_EKEYSIZE, 0);
 		if (old && e && e->vlen + 1 > old->cap) {
 			/* grow the caller's buffer with no lock held, then start over */
 			size_t need = e->vlen;
-			write_end(&w, sh, key, klen, KV_OK, 0);
+			kv_write_end(&w, sh, key, klen, KV_OK, 0);
 			if (kv_buf_reserve(ns->env, old, need) != KV_OK)
 				return KV_ENOMEM;
 			continue;
@@ -597,7 +373,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &a);
 			}
 		}
-		return write_end(&w, sh, key, klen, rc, KV_EV_SET);
+		return kv_write_end(&w, sh, key, klen, rc, KV_EV_SET);
 	}
 }
 
@@ -608,7 +384,7 @@ KV_API int kv_del(kv_ns *ns, const void *key, size_t klen)
 
 KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if (out && !out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
@@ -618,11 +394,11 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		kv_shard *sh;
 		uint32_t h32, pos;
 		kv_entry *e;
-		if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 			return rc;
 		if (e && out && e->vlen + 1 > out->cap) {
 			size_t need = e->vlen;
-			write_end(&w, sh, key, klen, KV_OK, 0);
+			kv_write_end(&w, sh, key, klen, KV_OK, 0);
 			if (kv_buf_reserve(ns->env, out, need) != KV_OK)
 				return KV_ENOMEM;
 			continue;
@@ -636,7 +412,7 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 			buf_none(out);
 			rc = KV_NOTFOUND;
 		}
-		return write_end(&w, sh, key, klen, rc, KV_EV_DEL);
+		return kv_write_end(&w, sh, key, klen, rc, KV_EV_DEL);
 	}
 }
 
@@ -686,14 +462,14 @@ static void fill_text(char *dst, size_t vlen, const char *old, size_t oldlen, co
 
 KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	kv_wctx w;
 	kv_shard *sh;
 	uint32_t h32, pos;
 	kv_entry *e;
-	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
 	int64_t cur = 0, exp = 0;
 	if (e) {
@@ -713,7 +489,7 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 		if (rc == KV_OK && result)
 			*result = cur + by;
 	}
-	return write_end(&w, sh, key, klen, rc, KV_EV_INCR);
+	return kv_write_end(&w, sh, key, klen, rc, KV_EV_INCR);
 }
 
 static bool parse_ld(const char *s, size_t n, long double *out)
@@ -737,7 +513,7 @@ static bool parse_ld(const char *s, size_t n, long double *out)
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by_text,
                          size_t bylen, double *result, kv_buf *result_text)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	long double by;
@@ -749,7 +525,7 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 	kv_shard *sh;
 	uint32_t h32, pos;
 	kv_entry *e;
-	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
 	long double cur = 0;
 	int64_t exp = 0;
@@ -780,7 +556,7 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 		result_text->type = KV_T_REAL;
 		result_text->expires_at = exp;
 	}
-	return write_end(&w, sh, key, klen, rc, KV_EV_INCR);
+	return kv_write_end(&w, sh, key, klen, rc, KV_EV_INCR);
 }
 
 /* ------------------------------------------------------- append, setrange */
@@ -806,7 +582,7 @@ static void fill_setrange(char *dst, size_t vlen, const char *old, size_t oldlen
 static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   size_t offset, bool append, size_t *newlen)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if (vlen && !val)
@@ -817,7 +593,7 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 	kv_shard *sh;
 	uint32_t h32, pos;
 	kv_entry *e;
-	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
 	size_t oldlen = e ? e->vlen : 0;
 	size_t nl = append ? oldlen + vlen : (vlen ? (offset + vlen > oldlen ? offset + vlen : oldlen) : oldlen);
@@ -844,7 +620,7 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 	}
 	if (newlen)
 		*newlen = rc == KV_OK ? nl : 0;
-	return write_end(&w, sh, key, klen, rc, append ? KV_EV_APPEND : vlen ? KV_EV_SET : 0);
+	return kv_write_end(&w, sh, key, klen, rc, append ? KV_EV_APPEND : vlen ? KV_EV_SET : 0);
 }
 
 KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
@@ -885,7 +661,7 @@ static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key
 
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if ((cond & ~(KV_EXPIRE_NX | KV_EXPIRE_XX | KV_EXPIRE_GT | KV_EXPIRE_LT)) ||
@@ -896,7 +672,7 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 	kv_shard *sh;
 	uint32_t h32, pos;
 	kv_entry *e;
-	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
 	int ev = KV_EV_EXPIRE;
 	if (!e) {
@@ -914,7 +690,7 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 			ok = false;
 		if (!ok) {
 			rc = KV_UNCHANGED;
-		} else if (expires_at <= wnow(&w)) {
+		} else if (expires_at <= kv_wctx_now(&w)) {
 			kv_w_remove(&w, sh, pos, e);
 			ev = KV_EV_DEL;
 			rc = KV_OK;
@@ -922,19 +698,19 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 			rc = retime_locked(&w, sh, h32, key, klen, e, pos, expires_at);
 		}
 	}
-	return write_end(&w, sh, key, klen, rc, ev);
+	return kv_write_end(&w, sh, key, klen, rc, ev);
 }
 
 KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	kv_wctx w;
 	kv_shard *sh;
 	uint32_t h32, pos;
 	kv_entry *e;
-	if ((rc = write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
 	if (!e)
 		rc = KV_NOTFOUND;
@@ -942,7 +718,7 @@ KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 		rc = KV_UNCHANGED;
 	else
 		rc = retime_locked(&w, sh, h32, key, klen, e, pos, 0);
-	return write_end(&w, sh, key, klen, rc, KV_EV_EXPIRE);
+	return kv_write_end(&w, sh, key, klen, rc, KV_EV_EXPIRE);
 }
 
 /* Remove key if its TTL has passed (a reader found it expired): finding it
@@ -953,17 +729,17 @@ static void reclaim_expired(kv_ns *ns, const void *key, size_t klen)
 	kv_shard *sh;
 	uint32_t h32, pos;
 	kv_entry *e;
-	if (write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e) == KV_OK)
-		write_end(&w, sh, key, klen, KV_OK, 0);
+	if (kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e) == KV_OK)
+		kv_write_end(&w, sh, key, klen, KV_OK, 0);
 }
 
 /* ---------------------------------------------------------------- rename */
 KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                      int nx)
 {
-	int rc = check_key(srclen);
+	int rc = check_key(&src, srclen);
 	if (rc == KV_OK)
-		rc = check_key(dstlen);
+		rc = check_key(&dst, dstlen);
 	if (rc != KV_OK)
 		return rc;
 	uint64_t hs = kv_hash(src, srclen), hd = kv_hash(dst, dstlen);

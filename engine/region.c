@@ -16,7 +16,10 @@
  *   store with many shards and many value sizes holds at most one partly used
  *   page per class rather than per shard and class.  Each slab page keeps its own
  *   free list and use count; an empty page goes back to the page allocator unless
- *   it is its class's only partial page.  Larger objects take whole page runs.
+ *   it is its class's only partial page, and those kept pages are given back too
+ *   when an allocation finds no free run (slab_trim), so that a dropped
+ *   namespace's pages coalesce into one run again.  Larger objects take whole
+ *   page runs.
  *
  *   Shard headers are carved from pages of their own kind that are never given
  *   back, so a writer holding a stale pointer to a dropped shard still locks a
@@ -38,6 +41,11 @@ void kv_spin_lock_slow(_Atomic uint32_t *l)
 		else
 			sched_yield();
 	}
+}
+
+void kv_lock_pause(void)
+{
+	sched_yield();
 }
 
 /* ----------------------------------------------------------- size classes */
@@ -261,6 +269,32 @@ static void slab_unlink(kv_env *env, kv_region *r, unsigned cls, uint32_t p)
 	d->next = d->prev = 0;
 }
 
+/* Give back every class's empty page that kv_free kept as its class's only
+ * partial page.  Each class keeps one so that a store hovering around a page
+ * boundary does not allocate and free a page per write; but those pages sit
+ * wherever their class last had room, and after a big namespace is dropped
+ * they are what cuts the freed pages into runs too short for a large value.
+ * O(classes); called with no class lock held (the class locks come before the
+ * page lock). */
+static bool slab_trim(kv_env *env)
+{
+	kv_region *r = env->r;
+	bool any = false;
+	for (unsigned cls = 0; cls < KV_NCLASSES; cls++) {
+		kv_spin_lock(&r->cls[cls].lock);
+		uint32_t p = r->cls[cls].head;
+		bool release = p && kv_pagedesc(env, p)->used == 0;
+		if (release)
+			slab_unlink(env, r, cls, p);
+		kv_spin_unlock(&r->cls[cls].lock);
+		if (release) {
+			kv_pages_free(env, (kv_off)((size_t)p * KV_UNITS_PER_PAGE));
+			any = true;
+		}
+	}
+	return any;
+}
+
 kv_off kv_alloc(kv_env *env, size_t size)
 {
 	unsigned cls = kv_size_class(size);
@@ -268,17 +302,27 @@ kv_off kv_alloc(kv_env *env, size_t size)
 		size_t np = (size + KV_PAGE_SIZE - 1) >> KV_PAGE_SHIFT;
 		if (np > UINT32_MAX)
 			return 0;
-		return kv_pages_alloc(env, (uint32_t)np, KV_PG_LARGE);
+		kv_off o = kv_pages_alloc(env, (uint32_t)np, KV_PG_LARGE);
+		if (!o && slab_trim(env))
+			o = kv_pages_alloc(env, (uint32_t)np, KV_PG_LARGE);
+		return o;
 	}
 	kv_region *r = env->r;
 	size_t csize = kv_class_size(cls);
 	uint32_t per = (uint32_t)(KV_PAGE_SIZE / csize);
+	bool trimmed = false;
+again:
 	kv_spin_lock(&r->cls[cls].lock);
 	uint32_t p = r->cls[cls].head;
 	if (!p) {
 		kv_off po = kv_pages_alloc(env, 1, KV_PG_SLAB);
 		if (!po) {
+			/* the other classes' kept empty pages may be all that is left */
 			kv_spin_unlock(&r->cls[cls].lock);
+			if (!trimmed && slab_trim(env)) {
+				trimmed = true;
+				goto again;
+			}
 			return 0;
 		}
 		p = (uint32_t)(po / KV_UNITS_PER_PAGE);

@@ -19,11 +19,36 @@
  */
 #include "kv_internal.h"
 
+/* One lock hold walks at most KV_SCAN_HOLD_BUCKETS buckets and copies about
+ * KV_SCAN_HOLD_BYTES (it ends early at a bucket boundary past that, after at
+ * least one key); a larger count is honoured with more holds in the same step.
+ * Values up to KV_SCAN_INLINE_VALUE bytes are copied under the lock; larger ones
+ * are read afterwards with the optimistic reader, and only for keys that
+ * passed the filters, which also run after the lock is released. */
+#define KV_SCAN_HOLD_BUCKETS 256u
+#define KV_SCAN_HOLD_BYTES   ((size_t)64 << 10)
+#define KV_SCAN_INLINE_VALUE 512u
+
 typedef struct scan_rec {
-	uint32_t klen, vlen;
+	uint32_t klen, vlen;   /* vlen: value bytes that follow the key here */
+	uint32_t hv;           /* slot hash, to trim a hold that ended early */
+	uint8_t  deferred;     /* value too large to copy under the lock: read later */
+	uint8_t  skip;         /* outside the hold's final range */
 	int      type;
 	int64_t  exp;
 } scan_rec;
+
+static size_t rec_size(const scan_rec *r)
+{
+	return (sizeof *r + r->klen + r->vlen + 7) & ~(size_t)7;
+}
+
+static bool passes(const kv_scan_opts *o, const char *key, size_t klen)
+{
+	if (o->prefix_len && (klen < o->prefix_len || memcmp(key, o->prefix, o->prefix_len) != 0))
+		return false;
+	return !o->match || kv_glob_match(o->match, o->match_len, key, klen, 0);
+}
 
 KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx)
 {
@@ -33,23 +58,23 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 		opts = &none;
 	if (!cursor || !fn || (opts->prefix_len && !opts->prefix) || (opts->match_len && !opts->match))
 		return KV_EINVAL;
-	size_t count = opts->count ? opts->count : 10;
+	size_t count = opts->count ? opts->count : 10, walked = 0;
 	uint32_t shard = (uint32_t)(*cursor >> 32);
 	uint64_t h = (uint32_t)*cursor;
-	kv_buf buf = KV_BUF_INIT;
+	kv_buf buf = KV_BUF_INIT, val = KV_BUF_INIT;
 	if (kv_buf_reserve(env, &buf, 4096) != KV_OK)
 		return KV_ENOMEM;
 	int rc;
 	uint64_t next;
-	size_t nrec;
-	for (;;) {
+	size_t used = 0;
+	for (;;) { /* one lock hold per round */
 		kv_nsref ref;
 		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
 			goto out;
 		uint32_t n = atomic_load(&ref.slot->nshards);
 		if (shard >= n) {
-			*cursor = 0;
-			goto out;
+			next = 0;
+			break;
 		}
 		kv_shard *sh = kv_ns_shard(&ref, shard);
 		if (!sh)
@@ -59,58 +84,47 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 			kv_spin_unlock(&sh->lock);
 			continue;
 		}
-		if (sh->count == 0) { /* nothing here: on to the next shard in the same step */
-			kv_spin_unlock(&sh->lock);
-			shard++;
-			h = 0;
-			continue;
-		}
-		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
-		uint32_t mask = sh->mask, shift = sh->shift, cap = mask + 1;
-		uint64_t b0 = h >> shift, b1 = b0 + count;
-		if (b1 > cap)
-			b1 = cap;
-		uint64_t hend = b1 << shift;
-		int64_t now = kv_now_ms();
-		size_t used = 0, need = 0;
-		nrec = 0;
-		for (uint64_t k = 0; k < cap; k++) {
-			uint32_t i = (uint32_t)((b0 + k) & mask);
-			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
-			if (!v) {
-				if (b0 + k >= b1)
-					break;
-				continue;
+		uint64_t b0 = 0, bcut = 1, cap = 1; /* an empty shard: done at once */
+		uint32_t shift = 0;
+		size_t need = used;
+		if (sh->count != 0) {
+			_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+			uint32_t mask = sh->mask;
+			shift = sh->shift;
+			cap = (uint64_t)mask + 1;
+			b0 = h >> shift;
+			size_t want = count - walked < KV_SCAN_HOLD_BUCKETS ? count - walked : KV_SCAN_HOLD_BUCKETS;
+			bcut = b0 + want < cap ? b0 + want : cap;
+			int64_t now = kv_now_ms();
+			size_t copied = 0;
+			/* the buckets [b0, bcut) and the cluster that runs on past them */
+			for (uint64_t pos = b0; pos < b0 + cap; pos++) {
+				uint64_t v = atomic_load_explicit(&s[pos & mask], memory_order_relaxed);
+				if (!v) {
+					if (pos >= bcut)
+						break;
+					continue;
+				}
+				uint32_t hv = (uint32_t)(v >> 32) & ~1u;
+				if (hv < h || hv >= bcut << shift)
+					continue;
+				kv_entry *e = kv_ptr(env, (kv_off)v);
+				int64_t exp = kv_entry_expiry(e);
+				if (kv_expired(exp, now))
+					continue;
+				bool inl = opts->values && e->vlen <= KV_SCAN_INLINE_VALUE;
+				scan_rec r = {e->klen, inl ? e->vlen : 0, hv, opts->values && !inl, 0, e->type, exp};
+				size_t sz = rec_size(&r);
+				if (need + sz <= buf.cap) {
+					const char *key = kv_entry_key(e);
+					memcpy(buf.data + need, &r, sizeof r);
+					memcpy(buf.data + need + sizeof r, key, e->klen + r.vlen);
+				}
+				need += sz; /* past buf.cap: the hold is redone with a larger buffer */
+				copied += sz;
+				if (copied >= KV_SCAN_HOLD_BYTES && pos + 1 < bcut)
+					bcut = pos + 1; /* enough for one hold: end at this bucket */
 			}
-			uint32_t hv = (uint32_t)(v >> 32) & ~1u;
-			if (hv < h || hv >= hend)
-				continue;
-			kv_entry *e = kv_ptr(env, (kv_off)v);
-			int64_t exp = kv_entry_expiry(e);
-			if (kv_expired(exp, now))
-				continue;
-			const char *key = kv_entry_key(e);
-			if (opts->prefix_len && (e->klen < opts->prefix_len ||
-			                         memcmp(key, opts->prefix, opts->prefix_len) != 0))
-				continue;
-			if (opts->match && !kv_glob_match(opts->match, opts->match_len, key, e->klen, 0))
-				continue;
-			size_t vl = opts->values ? e->vlen : 0;
-			size_t sz = sizeof(scan_rec) + e->klen + vl;
-			sz = (sz + 7) & ~(size_t)7;
-			need += sz;
-			if (used + sz > buf.cap)
-				continue; /* counted in need; the step is redone with a larger buffer */
-			scan_rec *r = (scan_rec *)(buf.data + used);
-			r->klen = e->klen;
-			r->vlen = (uint32_t)vl;
-			r->type = e->type;
-			r->exp = exp;
-			memcpy(buf.data + used + sizeof *r, key, e->klen);
-			if (vl)
-				memcpy(buf.data + used + sizeof *r + e->klen, key + e->klen, vl);
-			used += sz;
-			nrec++;
 		}
 		kv_spin_unlock(&sh->lock);
 		if (need > buf.cap) {
@@ -118,24 +132,63 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 				goto out;
 			continue;
 		}
-		next = b1 >= cap ? (uint64_t)(shard + 1) << 32 : ((uint64_t)shard << 32 | hend);
-		if (b1 >= cap && shard + 1 >= n)
-			next = 0;
-		break;
+		/* a hold that ended early may have taken keys that wrapped round the
+		 * table's end from beyond its final range: they belong to a later hold */
+		if (bcut < cap) {
+			uint64_t hend = bcut << shift;
+			for (size_t off = used; off < need;) {
+				scan_rec *r = (scan_rec *)(buf.data + off);
+				if (r->hv >= hend)
+					r->skip = 1;
+				off += rec_size(r);
+			}
+		}
+		used = need;
+		if (shift) /* an empty shard costs nothing */
+			walked += bcut - b0;
+		if (bcut >= cap) { /* this shard is done (an empty one costs nothing) */
+			shard++;
+			h = 0;
+		} else {
+			h = bcut << shift;
+		}
+		next = shard < n ? (uint64_t)shard << 32 | h : 0;
+		if (next == 0 || walked >= count)
+			break;
+		if (shift)
+			kv_lock_pause(); /* another hold of a shard follows */
 	}
-	for (size_t i = 0, off = 0; i < nrec; i++) {
+	/* no lock is held from here: filter, fetch large values, call back */
+	for (size_t off = 0; off < used; off += rec_size((scan_rec *)(buf.data + off))) {
 		scan_rec *r = (scan_rec *)(buf.data + off);
 		const char *k = buf.data + off + sizeof *r;
-		int stop = fn(ctx, k, r->klen, opts->values ? k + r->klen : NULL, r->vlen, r->type, r->exp);
+		if (r->skip || !passes(opts, k, r->klen))
+			continue;
+		const char *v = opts->values ? k + r->klen : NULL;
+		size_t vlen = r->vlen;
+		int type = r->type;
+		int64_t exp = r->exp;
+		if (r->deferred) {
+			rc = kv_get(ns, k, r->klen, &val);
+			if (rc == KV_NOTFOUND)
+				continue; /* removed since: a key removed during a scan may not appear */
+			if (rc != KV_OK)
+				goto out;
+			v = val.data;
+			vlen = val.len;
+			type = val.type;
+			exp = val.expires_at;
+		}
+		int stop = fn(ctx, k, r->klen, v, vlen, type, exp);
 		if (stop) {
 			rc = stop;
 			goto out;
 		}
-		off += (sizeof *r + r->klen + r->vlen + 7) & ~(size_t)7;
 	}
 	*cursor = next;
 	rc = KV_OK;
 out:
+	kv_buf_free(env, &val);
 	kv_buf_free(env, &buf);
 	return rc;
 }

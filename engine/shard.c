@@ -80,7 +80,12 @@ kv_entry *kv_shard_find_locked(kv_env *env, kv_shard *sh, uint32_t h32, const vo
 	return NULL;
 }
 
-/* Double the table (or more, to hold `want` entries).  Caller is inside a write section. */
+/* Double the table (or more, to hold `want` entries).  The rehash only reads the
+ * old table, so it runs with seq even when the caller is outside a write section
+ * (a single write's kv_make_room_locked grows ahead of its insert): readers go
+ * on reading the old table meanwhile, and only the swap of the two is a write
+ * section.  Writers of the shard do wait for the rehash: O(table), the one
+ * section whose bound is the shard's size (see kv_internal.h). */
 static int grow_locked(kv_env *env, kv_shard *sh, uint32_t want)
 {
 	uint32_t oldcap = sh->mask + 1, cap = oldcap;
@@ -104,9 +109,11 @@ static int grow_locked(kv_env *env, kv_shard *sh, uint32_t want)
 		atomic_store_explicit(&ns[j], v, memory_order_relaxed);
 	}
 	kv_off old = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	kv_shard_write_begin(sh);
 	atomic_store_explicit(&sh->table, t, memory_order_relaxed);
 	atomic_store_explicit(&sh->mask, cap - 1, memory_order_relaxed);
 	atomic_store_explicit(&sh->shift, shift, memory_order_relaxed);
+	kv_shard_write_end(sh);
 	kv_free(env, old, (size_t)oldcap * 8);
 	charge_table(env, sh, (int64_t)kv_alloc_size((size_t)cap * 8) - (int64_t)kv_alloc_size((size_t)oldcap * 8));
 	return KV_OK;
@@ -193,6 +200,52 @@ void kv_shard_clear_locked(kv_env *env, kv_shard *sh)
 			kv_free(env, old, (size_t)cap * 8);
 			charge_table(env, sh, (int64_t)kv_alloc_size((size_t)KV_MIN_TABLE * 8) - (int64_t)kv_alloc_size((size_t)cap * 8));
 		}
+	}
+}
+
+/* Swap sh's table for an empty one (of the minimum size; none when the shard is
+ * being destroyed) and hand the old one, entries and all, to *out for
+ * kv_tables_free() once no lock is held: emptying a shard of millions of keys
+ * then holds its lock for O(1).  KV_ENOMEM (nothing changed) if the new table
+ * cannot be had.  Inside a write section; the entries' charges stay with the
+ * caller to settle (kv_ns_charge), the table's are settled here. */
+int kv_shard_detach_locked(kv_env *env, kv_shard *sh, bool keep_table, kv_detached *out)
+{
+	kv_off t = 0;
+	if (keep_table) {
+		if (!(t = kv_alloc(env, (size_t)KV_MIN_TABLE * 8)))
+			return KV_ENOMEM;
+		memset(kv_ptr(env, t), 0, (size_t)KV_MIN_TABLE * 8);
+	}
+	out->table = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	out->cap = out->table ? sh->mask + 1 : 0;
+	atomic_store_explicit(&sh->table, t, memory_order_relaxed);
+	atomic_store_explicit(&sh->mask, keep_table ? KV_MIN_TABLE - 1 : 0, memory_order_relaxed);
+	atomic_store_explicit(&sh->shift, keep_table ? 32u - (unsigned)__builtin_ctz(KV_MIN_TABLE) : 0,
+	                      memory_order_relaxed);
+	sh->count = 0;
+	charge_table(env, sh, (keep_table ? (int64_t)kv_alloc_size((size_t)KV_MIN_TABLE * 8) : 0) -
+	                      (out->table ? (int64_t)kv_alloc_size((size_t)out->cap * 8) : 0));
+	return KV_OK;
+}
+
+/* Free detached tables and every entry in them.  No lock needed: nothing
+ * reachable points at them any more (optimistic readers that still do fail
+ * their seq check). */
+void kv_tables_free(kv_env *env, const kv_detached *t, uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		if (!t[k].table)
+			continue;
+		_Atomic uint64_t *s = kv_ptr(env, t[k].table);
+		for (uint32_t i = 0; i < t[k].cap; i++) {
+			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+			if (!v)
+				continue;
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			kv_free(env, (kv_off)v, kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)));
+		}
+		kv_free(env, t[k].table, (size_t)t[k].cap * 8);
 	}
 }
 

@@ -28,6 +28,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -40,6 +42,7 @@ int kv_snap_err(kv_error *err, int code, int sys, const char *fmt, ...)
 		va_list ap;
 		err->code = code;
 		err->sys_errno = sys;
+		err->item = (size_t)-1;
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
@@ -146,12 +149,11 @@ static void shorten(char *out, size_t cap, const char *dir, const char *name)
 	snprintf(out, cap, "%.*s...%s", (int)half, full, full + n - (cap - 4 - half));
 }
 
-/* Open each component of rel under *dfd, refusing links; the last one is the
- * file and is left in t->leaf. */
-static int walk(kv_snap_target *t, const char *rel, kv_error *err)
+/* The spelling rules of a name under a directory, checked before anything is
+ * opened, so a bad name is KV_EINVAL whatever exists on disk. */
+static int check_components(kv_snap_target *t, const char *rel, kv_error *err)
 {
-	const char *p = rel;
-	for (;;) {
+	for (const char *p = rel;; p++) {
 		size_t n = strcspn(p, "/");
 		if (n == 0)
 			return kv_snap_err(err, KV_EINVAL, 0, "snapshot file name \"%s\" has an empty component", t->shown);
@@ -159,6 +161,19 @@ static int walk(kv_snap_target *t, const char *rel, kv_error *err)
 			return kv_snap_err(err, KV_EINVAL, 0, "snapshot file name \"%s\" must not contain \".\" or \"..\"", t->shown);
 		if (n > KV_FILE_NAME_MAX)
 			return kv_snap_err(err, KV_EINVAL, 0, "snapshot file name has a component longer than %d bytes", KV_FILE_NAME_MAX);
+		p += n;
+		if (!*p)
+			return KV_OK;
+	}
+}
+
+/* Open each component of rel under *dfd, refusing links (check_components
+ * has vetted the spelling); the last one is the file and is left in t->leaf. */
+static int walk(kv_snap_target *t, const char *rel, kv_error *err)
+{
+	const char *p = rel;
+	for (;;) {
+		size_t n = strcspn(p, "/");
 		if (!p[n]) {
 			memcpy(t->leaf, p, n + 1);
 			return KV_OK;
@@ -199,9 +214,12 @@ int kv_snap_resolve(kv_env *env, const char *dir, const char *name, kv_snap_targ
 	if (dir) {
 		if (name[0] == '/')
 			return kv_snap_err(err, KV_EINVAL, 0, "snapshot file name \"%s\" is absolute; it must be relative to the snapshot directory", t->shown);
+		int rc = check_components(t, name, err); /* the spelling first, then the file system */
+		if (rc != KV_OK)
+			return rc;
 		if ((t->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			return kv_snap_err(err, KV_EIO, errno, "could not open snapshot directory \"%.100s\": %s", dir, strerror(errno));
-		int rc = walk(t, name, err);
+		rc = walk(t, name, err);
 		if (rc != KV_OK)
 			kv_snap_close(t);
 		return rc;
@@ -429,4 +447,82 @@ void kv_snap_abort(kv_snap_target *t)
 	if (t->tmp[0])
 		unlinkat(t->dfd, t->tmp, 0);
 	t->tmp[0] = 0;
+}
+
+/* --------------------------------------------------------- housekeeping */
+KV_API int kv_path_check(const char *dir, const char *name, kv_error *err)
+{
+	kv_snap_target t;
+	int rc = kv_snap_resolve(NULL, dir, name, &t, err);
+	if (rc != KV_OK)
+		return rc;
+	/* what is at the name now: nothing, or a regular file (a load refuses
+	 * anything else, and a save cannot put a file in place of a directory) */
+	struct stat st;
+	if (fstatat(t.dfd, t.leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+		rc = refuse(&t, st.st_mode, err);
+	kv_snap_close(&t);
+	return rc;
+}
+
+/* Is ent a temp name kv_snap_create made for leaf: "<leaf>.tmp-<pid>-<8 hex>",
+ * with leaf cut short when the whole would pass KV_FILE_NAME_MAX?  *pid gets
+ * the saver's pid. */
+static int temp_of(const char *ent, const char *leaf, long *pid)
+{
+	const char *p = strstr(ent, ".tmp-");
+	for (; p; p = strstr(p + 1, ".tmp-")) {
+		size_t keep = (size_t)(p - ent), ll = strlen(leaf);
+		if (strncmp(ent, leaf, keep) != 0 || (keep != ll && (keep > ll || strlen(ent) != KV_FILE_NAME_MAX)))
+			continue;
+		const char *q = p + 5, *d = q;
+		long v = 0;
+		while (*q >= '0' && *q <= '9' && q - d < 10)
+			v = v * 10 + (*q++ - '0');
+		if (q == d || *q != '-' || strlen(q + 1) != 8 || strspn(q + 1, "0123456789abcdef") != 8)
+			continue;
+		*pid = v;
+		return 1;
+	}
+	return 0;
+}
+
+KV_API int kv_snapshot_cleanup(const char *dir, const char *name)
+{
+	kv_snap_target t;
+	kv_error err;
+	int rc = kv_snap_resolve(NULL, dir, name, &t, &err);
+	if (rc != KV_OK)
+		return rc;
+	/* holding the directory's save lock, no engine save is between creating
+	 * and renaming a temp file here; without flock, only a dead saver's go */
+	if ((rc = kv_snap_lock(&t, &err)) != KV_OK) {
+		kv_snap_close(&t);
+		return rc;
+	}
+	int fd = openat(t.dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		kv_snap_close(&t);
+		return KV_EIO;
+	}
+	struct dirent *de;
+	long pid;
+	while ((de = readdir(d)) != NULL) {
+		if (!temp_of(de->d_name, t.leaf, &pid))
+			continue;
+		if (!t.locked && !(kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+			continue;
+		struct stat st;
+		/* a regular file only: never a link, never a directory */
+		if (fstatat(t.dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(t.dfd, de->d_name, 0) != 0 && errno != ENOENT)
+			rc = KV_EIO;
+	}
+	closedir(d);
+	kv_snap_close(&t);
+	return rc;
 }

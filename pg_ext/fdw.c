@@ -25,7 +25,9 @@
  *   as "Key Lookup".  Anything else is a full cursor scan (kv_scan), filtered
  *   locally.  The key is the row identity of UPDATE and DELETE.  INSERT refuses
  *   an existing key (unique_violation); batched INSERTs apply each batch
- *   all-or-nothing.  As with the kv.* functions, writes are not transactional.
+ *   all-or-nothing.  COPY and tuple routing (the table as a partition) come in
+ *   through BeginForeignInsert; COPY buffers rows and applies them batch_size
+ *   at a time.  As with the kv.* functions, writes are not transactional.
  */
 #include "shardkv.h"
 
@@ -1044,8 +1046,23 @@ kvExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	if (rc != KV_OK)
 		shardkv_report(rc, kv_ns_name(ms->ns), NULL);
 	if (rinfo->ri_projectReturning != NULL)
-		fill_row(slot, &ms->map, old.key, old.klen, ms->returned.data, ms->returned.len,
-				 ms->returned.type, ms->returned.expires_at);
+	{
+		/* a value the column cannot show (non-JSON in jsonb) is put back, not lost */
+		PG_TRY();
+		{
+			fill_row(slot, &ms->map, old.key, old.klen, ms->returned.data, ms->returned.len,
+					 ms->returned.type, ms->returned.expires_at);
+		}
+		PG_CATCH();
+		{
+			(void) kv_set(ms->ns, old.key, old.klen, ms->returned.data, ms->returned.len,
+						  ms->returned.type,
+						  ms->returned.expires_at ? ms->returned.expires_at : KV_EXPIRE_NEVER,
+						  KV_SET_NX, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
 	return slot;
 }
 

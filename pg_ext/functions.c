@@ -274,7 +274,8 @@ key_arg(FunctionCallInfo fcinfo, int n, size_t *klen)
 
 /*
  * kv.get* and kv.consume* (ns, key): NULL when missing.  consume deletes the key
- * atomically; once it is gone, a failed conversion cannot bring it back.
+ * atomically; a value that then fails to convert is put back (no input may
+ * lose stored data).
  */
 static Datum
 read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
@@ -290,7 +291,27 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
 	CHECK(rc, ns);
-	d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
+	if (!consume)
+		d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
+	else
+	{
+		/*
+		 * The key is gone already: if its value cannot be shown as typid
+		 * (binary bytes as text, non-JSON as jsonb), put it back, unless
+		 * another session wrote the key meanwhile, then report the error.
+		 */
+		PG_TRY();
+		{
+			d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
+		}
+		PG_CATCH();
+		{
+			(void) kv_set(ns, key, klen, vbuf.data, vbuf.len, vbuf.type,
+						  vbuf.expires_at ? vbuf.expires_at : KV_EXPIRE_NEVER, KV_SET_NX, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
 	buf_trim(&vbuf);
 	if (isnull)
 		PG_RETURN_NULL();

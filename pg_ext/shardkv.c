@@ -860,12 +860,23 @@ shardkv_ttl_interval(int64 expires_at)
 	return shardkv_ms_to_interval(kv_ttl_remaining(expires_at, now_ms, 1));
 }
 
+/*
+ * Never fails: a duration too long for the microsecond field (a default_ttl
+ * from a file another host wrote, say) is given in days instead.
+ */
 Interval *
 shardkv_ms_to_interval(int64 ms)
 {
 	Interval   *iv = palloc0(sizeof(Interval));
 
-	iv->time = ms * 1000;
+	if (pg_mul_s64_overflow(ms, 1000, &iv->time))
+	{
+		int64		ms_per_day = (int64) SECS_PER_DAY * 1000;
+		int64		days = ms / ms_per_day;
+
+		iv->day = (int32) Min(days, (int64) PG_INT32_MAX);
+		iv->time = (ms % ms_per_day) * 1000;
+	}
 	return iv;
 }
 

@@ -463,25 +463,6 @@ static void pendReset(void)
 	memset(&tlPend, 0, sizeof(tlPend));
 }
 
-/*
- * The handle of a namespace by name, remembered per thread: serverNamespace
- * takes a server-wide mutex, and handles are never closed before exit.
- */
-static kv_ns *cachedNamespace(const char *name)
-{
-	static _Thread_local char last[KV_NS_NAME_MAX + 1];
-	static _Thread_local kv_ns *lastNs;
-	if (lastNs && strcmp(last, name) == 0)
-		return lastNs;
-	int rc;
-	kv_ns *ns = serverNamespace(name, &rc);
-	if (ns) {
-		snprintf(last, sizeof(last), "%s", name);
-		lastNs = ns;
-	}
-	return ns;
-}
-
 /* Log the final state of the keys this thread's command changed, as one record. */
 static void commitPending(void)
 {
@@ -511,7 +492,8 @@ static void commitPending(void)
 		size_t j = i;
 		while (j < n && strcmp(tlPend.keys[j].ns, nsname) == 0)
 			j++;
-		kv_ns *ns = cachedNamespace(nsname);
+		kv_ns *ns = NULL;
+		kv_nscache_get(srv.nscache, nsname, strlen(nsname), &ns); /* NULL: dropped meanwhile */
 		for (size_t k = i; k < j; k++) {
 			ops[k].op = KV_OP_GET;
 			ops[k].key = tlPend.kbuf + tlPend.keys[k].koff;
@@ -891,14 +873,15 @@ static int replayOp(const unsigned char *p, char *name)
 		rc = kv_ns_create(srv.env, name, &cfg);
 		return rc == KV_ENSEXISTS ? KV_OK : rc;
 	}
-	kv_ns *ns = serverNamespace(name, &rc);
-	if (ns == NULL && rc == KV_ENONS) {
+	kv_ns *ns = NULL;
+	rc = kv_nscache_get(srv.nscache, name, strlen(name), &ns);
+	if (rc == KV_ENONS) {
 		if (p[0] != 'S')
 			return KV_OK; /* a delete or flush re-read after the namespace was dropped */
 		kv_ns_create(srv.env, name, NULL);
-		ns = serverNamespace(name, &rc);
+		rc = kv_nscache_get(srv.nscache, name, strlen(name), &ns);
 	}
-	if (ns == NULL)
+	if (rc != KV_OK)
 		return rc;
 	if (p[0] == 'F')
 		return kv_ns_flush(ns);

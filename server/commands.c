@@ -121,7 +121,7 @@ static uint32_t hashName(const char *s, size_t len)
 {
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint32_t)tolower((unsigned char)s[i])) * 16777619u;
+		h = (h ^ (uint32_t)(unsigned char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i])) * 16777619u; /* ASCII, no locale */
 	return h;
 }
 
@@ -173,7 +173,7 @@ static void replyUnknownCommand(client *c, int argc, const char **argv)
 	addReplyErrorFormat(&c->rb, "unknown command '%.128s', with args beginning with: %s", argv[0], args);
 }
 
-static void commandDispatch(client *c, int argc, const char **argv, const size_t *lens);
+static void commandRun(client *c, int argc, const char **argv, const size_t *lens);
 
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 {
@@ -181,12 +181,12 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 	size_t mark = c->rb.len;
 	int was_off = c->reply_off, skip = c->reply_skip;
 	c->reply_skip = 0;
-	commandDispatch(c, argc, argv, lens);
+	commandRun(c, argc, argv, lens);
 	if (skip || (was_off && c->reply_off))
 		c->rb.len = mark;
 }
 
-static void commandDispatch(client *c, int argc, const char **argv, const size_t *lens)
+static void commandRun(client *c, int argc, const char **argv, const size_t *lens)
 {
 	const redisCommand *cmd = commandLookup(argv[0], lens[0]);
 
@@ -233,9 +233,9 @@ static void commandDispatch(client *c, int argc, const char **argv, const size_t
 
 /*
  * A GET that commandExecute would run as is (two arguments, allowed in this
- * client's state), so the caller may batch it; counted here as executed.
+ * client's state), so it may join a batch; counted here as executed.
  */
-int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
+static int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 {
 	if (argc != 2 || len != 3 || (name[0] | 0x20) != 'g' || (name[1] | 0x20) != 'e' || (name[2] | 0x20) != 't')
 		return 0;
@@ -248,6 +248,16 @@ int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->last_cmd, "get", memory_order_relaxed);
 	return 1;
+}
+
+void commandDispatch(client *c, getBatch *gets, int argc, const char **argv, const size_t *lens)
+{
+	if (commandIsPlainGet(c, argc, argv[0], lens[0])) {
+		getBatchAdd(c, gets, argv[1], lens[1]);
+		return;
+	}
+	getBatchFlush(c, gets);
+	commandExecute(c, argc, argv, lens);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -316,6 +326,14 @@ bad:
 	return C_ERR;
 }
 
+void countLookup(client *c, int hit)
+{
+	if (hit)
+		atomic_fetch_add_explicit(&c->w->stat_hits, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&c->w->stat_misses, 1, memory_order_relaxed);
+}
+
 void replyArity(client *c, const char *name)
 {
 	addReplyErrorFormat(&c->rb, "wrong number of arguments for '%s' command", name);
@@ -360,45 +378,9 @@ int replyKvError(client *c, int rc)
 	case KV_EBUSY:
 		addReplyError(&c->rb, "-BUSY the namespace is busy with a save, load or resize, try again");
 		break;
-	default:
-		addReplyErrorFormat(&c->rb, "%s", kv_strerror(rc));
+	default: /* Redis's shape: -ERR and the engine's lower-case text */
+		addReplyError(&c->rb, kv_strerror_text(rc));
 		break;
 	}
 	return 1;
-}
-
-kv_ns *serverNamespace(const char *name, int *rc)
-{
-	kv_ns *ns = NULL;
-	pthread_mutex_lock(&srv.ns_lock);
-	for (size_t i = 0; i < srv.nnsh; i++)
-		if (strcmp(srv.nsh[i].name, name) == 0) {
-			ns = srv.nsh[i].ns;
-			break;
-		}
-	if (ns == NULL) {
-		*rc = kv_ns_open(srv.env, name, &ns);
-		if (*rc == KV_OK) {
-			if (srv.nnsh == srv.capnsh) {
-				size_t ncap = srv.capnsh ? srv.capnsh * 2 : 32;
-				void *n = realloc(srv.nsh, ncap * sizeof(*srv.nsh));
-				if (n == NULL) {
-					kv_ns_close(ns);
-					pthread_mutex_unlock(&srv.ns_lock);
-					*rc = KV_ENOMEM;
-					return NULL;
-				}
-				srv.nsh = n;
-				srv.capnsh = ncap;
-			}
-			snprintf(srv.nsh[srv.nnsh].name, sizeof(srv.nsh[0].name), "%s", name);
-			srv.nsh[srv.nnsh++].ns = ns;
-		} else {
-			ns = NULL;
-		}
-	} else {
-		*rc = KV_OK;
-	}
-	pthread_mutex_unlock(&srv.ns_lock);
-	return ns;
 }

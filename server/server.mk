@@ -13,33 +13,27 @@ SERVER_SRC := $(sort $(wildcard server/*.c))
 SERVER_HDR := $(wildcard server/*.h) engine/kv.h
 SERVER_BIN := $(BUILD)/shardkv-server
 SERVER_BIN_ASAN := $(BUILD)/asan/shardkv-server
-SERVER_CFLAGS = $(CFLAGS) -Iengine -Iserver
+SERVER_BIN_TSAN := $(BUILD)/tsan/shardkv-server
 
 include server/http.mk
 
-$(SERVER_BIN): $(SERVER_SRC) $(SERVER_HDR) $(LIB) $(SERVER_HTTP_DEPS)
-	@mkdir -p $(dir $@)
-	$(CC) $(SERVER_CFLAGS) -o $@ $(SERVER_SRC) $(LIB) $(LDLIBS) $(SERVER_HTTP_LIBS) -lssl -lm
-
-$(SERVER_BIN_ASAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_ASAN) $(SERVER_HTTP_DEPS)
-	@mkdir -p $(dir $@)
-	$(CC) $(SERVER_CFLAGS) $(ASAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_ASAN) $(LDLIBS) $(SERVER_HTTP_LIBS) -lssl -lm
-
-SERVER_BIN_TSAN := $(BUILD)/tsan/shardkv-server
-$(SERVER_BIN_TSAN): $(SERVER_SRC) $(SERVER_HDR) $(LIB_TSAN) $(SERVER_HTTP_DEPS)
-	@mkdir -p $(dir $@)
-	$(CC) $(SERVER_CFLAGS) $(TSAN_FLAGS) -o $@ $(SERVER_SRC) $(LIB_TSAN) $(LDLIBS) $(SERVER_HTTP_LIBS) -lssl -lm
+# objects of every variant (see "build variants" in the Makefile), then one
+# binary per variant linked with that variant's engine library
+$(call object_rules,server,server,-Iengine -Iserver,$(SERVER_HDR) $(SERVER_HTTP_DEPS))
+define server_link
+$(call variant_dir,$(1),$(BUILD))/shardkv-server: $(SERVER_SRC:server/%.c=$(BUILD)/$(1)/server/%.o) $(VARIANT_LIB_$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(VARIANT_FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS) $$(SERVER_HTTP_LIBS) -lssl -lm
+endef
+$(foreach v,$(VARIANTS),$(eval $(call server_link,$(v))))
 
 ALL_TARGETS += $(SERVER_BIN)
 
 # The RESP parser alone, under libFuzzer (no sockets, no engine).
 FUZZ_RESP := $(BUILD)/fuzz/fuzz_resp
-FUZZ_RESP_CC ?= clang
 $(FUZZ_RESP): tests/fuzz/fuzz_resp.c server/resp.c server/resp.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_RESP_CC) -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Iserver -o $@ tests/fuzz/fuzz_resp.c server/resp.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iserver -o $@ tests/fuzz/fuzz_resp.c server/resp.c
 FUZZ_TARGETS += $(FUZZ_RESP)
 
 # The suite also runs the ASan build (protocol abuse, random commands), the TSan

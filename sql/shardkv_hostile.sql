@@ -49,6 +49,21 @@ i1	x	infinity
 \.
 SELECT kv.get('h_copy', 'c1'), kv.exists('h_copy', 'i1') AS infinite_stored;
 SELECT count(*) AS rows_after_copies FROM h_cache;
+-- with a row trigger, COPY applies each row before the trigger sees it
+CREATE TABLE h_trig_log (seen text);
+CREATE FUNCTION pg_temp.h_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO h_trig_log VALUES (NEW.key || ' ' || coalesce(kv.get('h_copy', NEW.key), 'not applied'));
+	RETURN NEW;
+END $$;
+CREATE TRIGGER h_trig AFTER INSERT ON h_cache FOR EACH ROW EXECUTE FUNCTION pg_temp.h_trig();
+COPY h_cache (key, value) FROM STDIN;
+tr1	first
+tr2	second
+\.
+SELECT seen FROM h_trig_log ORDER BY seen;
+DROP TRIGGER h_trig ON h_cache;
+DROP TABLE h_trig_log;
 -- a role with only INSERT on the table can COPY into it
 CREATE ROLE kv_h_inserter;
 GRANT INSERT ON h_cache TO kv_h_inserter;
@@ -132,8 +147,19 @@ SELECT key, value, type FROM kv.scan('h_lim') WHERE key IN ('bin', 'txt') ORDER 
 SELECT key, value FROM kv.mget('h_lim', '{bin,txt}') ORDER BY key;
 SELECT kv.get_bytea('h_lim', 'bin');
 SELECT pg_temp.err($$SELECT kv.get('h_lim', 'bin')$$);
+-- kv.consume of a value it cannot convert puts the value back
+SELECT pg_temp.err($$SELECT kv.consume('h_lim', 'bin')$$);
+SELECT kv.get_bytea('h_lim', 'bin') AS bin_kept;
+SELECT kv.set('h_lim', 'notjson', 'plain', interval '1 hour');
+SELECT pg_temp.err($$SELECT kv.consume_jsonb('h_lim', 'notjson')$$);
+SELECT kv.get('h_lim', 'notjson') AS kept, kv.ttl('h_lim', 'notjson') > interval '59 min' AS ttl_kept;
+SELECT kv.consume_bytea('h_lim', 'notjson'), kv.exists('h_lim', 'notjson');
 CREATE FOREIGN TABLE h_lim_t (key text, value text) SERVER h_srv OPTIONS (namespace 'h_lim');
 SELECT key, value FROM h_lim_t WHERE key IN ('bin', 'txt') ORDER BY key;
+-- so does DELETE .. RETURNING through the FDW
+CREATE FOREIGN TABLE h_lim_j (key text, value jsonb) SERVER h_srv OPTIONS (namespace 'h_lim');
+SELECT pg_temp.err($$DELETE FROM h_lim_j WHERE key = 'txt' RETURNING value$$);
+SELECT kv.get('h_lim', 'txt') AS txt_kept;
 
 -- a role with only USAGE learns nothing about which namespaces exist
 CREATE ROLE kv_h_usage;

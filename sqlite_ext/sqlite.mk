@@ -16,8 +16,6 @@ SQLITE_INC       := -Iengine -Isqlite_ext
 SQLITE_OBJ       := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/obj/sqlite_ext/%.o)
 SQLITE_EXT_ASAN_OBJ := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/asan/sqlite_ext/%.o)
 SQLITE_CORE_OBJ  := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/obj/sqlite_core/%.o)
-SQLITE_ASAN_OBJ  := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/asan/sqlite_core/%.o)
-SQLITE_TSAN_OBJ  := $(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/tsan/sqlite_core/%.o)
 SQLITE_LDLIBS    := -lsqlite3 -ldl $(LDLIBS)
 
 SQLITE_TEST_DIR   := $(BUILD)/sqlite-tests
@@ -28,9 +26,6 @@ SQLITE_CTEST_BINS := $(SQLITE_CTESTS:%=$(SQLITE_TEST_DIR)/%) $(SQLITE_TEST_DIR)/
 # itself and falls back to clang in build/clang-tsan.
 SQLITE_TSAN_TEST  := $(SQLITE_TEST_DIR)/tsan/test_sharing
 
-SQLITE_FUZZ_CC    ?= clang
-SQLITE_FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-                     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 SQLITE_FUZZ       := $(BUILD)/fuzz/fuzz_vtab_args
 SQLITE_BENCH      := $(BUILD)/bench/bench_sqlite
 
@@ -40,21 +35,10 @@ TEST_DEPS    += $(SQLITE_EXT) $(SQLITE_EXT_ASAN) $(SQLITE_CTEST_BINS) $(SQLITE_F
 
 .PHONY: sqlite-tests bench-sqlite
 
-$(BUILD)/obj/sqlite_ext/%.o: sqlite_ext/%.c $(SQLITE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SQLITE_INC) -c $< -o $@
-$(BUILD)/asan/sqlite_ext/%.o: sqlite_ext/%.c $(SQLITE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(SQLITE_INC) -c $< -o $@
-$(BUILD)/obj/sqlite_core/%.o: sqlite_ext/%.c $(SQLITE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) -c $< -o $@
-$(BUILD)/asan/sqlite_core/%.o: sqlite_ext/%.c $(SQLITE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) -c $< -o $@
-$(BUILD)/tsan/sqlite_core/%.o: sqlite_ext/%.c $(SQLITE_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) -c $< -o $@
+# objects of every variant (see "build variants" in the Makefile): the loadable
+# extension (sqlite_ext/) and the static -DSQLITE_CORE build (sqlite_core/)
+$(call object_rules,sqlite_ext,sqlite_ext,$(SQLITE_INC),$(SQLITE_HDR))
+$(call object_rules,sqlite_core,sqlite_ext,-DSQLITE_CORE $(SQLITE_INC),$(SQLITE_HDR))
 
 # The engine objects are -fPIC, so the static library links into the extension.
 $(SQLITE_EXT): $(SQLITE_OBJ) $(LIB) sqlite_ext/shardkv.map
@@ -67,28 +51,27 @@ $(SQLITE_EXT_ASAN): $(SQLITE_EXT_ASAN_OBJ) $(LIB_ASAN) sqlite_ext/shardkv.map
 
 sqlite-tests: $(SQLITE_CTEST_BINS) $(SQLITE_TSAN_TEST)
 
-$(SQLITE_TEST_DIR)/test_sharing: tests/sqlite/test_sharing.c tests/sqlite/ctest.h $(SQLITE_CORE_OBJ) $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS)
-$(SQLITE_TEST_DIR)/asan/test_sharing: tests/sqlite/test_sharing.c tests/sqlite/ctest.h $(SQLITE_ASAN_OBJ) $(LIB_ASAN)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_ASAN_OBJ) $(LIB_ASAN) -o $@ $(SQLITE_LDLIBS)
-$(SQLITE_TEST_DIR)/tsan/test_sharing: tests/sqlite/test_sharing.c tests/sqlite/ctest.h $(SQLITE_TSAN_OBJ) $(LIB_TSAN)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_TSAN_OBJ) $(LIB_TSAN) -o $@ $(SQLITE_LDLIBS)
+define sqlite_test_link
+$(call variant_dir,$(1),$(SQLITE_TEST_DIR))/test_sharing: tests/sqlite/test_sharing.c tests/sqlite/ctest.h \
+		$(SQLITE_SRC:sqlite_ext/%.c=$(BUILD)/$(1)/sqlite_core/%.o) $(VARIANT_LIB_$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(VARIANT_FLAGS_$(1)) -DSQLITE_CORE $$(SQLITE_INC) $$< $$(filter %.o %.a,$$^) -o $$@ $$(SQLITE_LDLIBS)
+endef
+$(foreach v,$(VARIANTS),$(eval $(call sqlite_test_link,$(v))))
 # test_lifetime loads the real build/shardkv.so with sqlite3_load_extension.
 $(SQLITE_TEST_DIR)/test_lifetime: tests/sqlite/test_lifetime.c tests/sqlite/ctest.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(SQLITE_LDLIBS)
 
-# libFuzzer target for the vtab argument parser (pure C: no SQLite, no engine).
+# libFuzzer target for the vtab argument parser (no SQLite; the engine's
+# sources, built with the fuzz flags, give it the shared vocabulary).
 # Without a working clang/libFuzzer the build goes on; the suite reports the
 # missing binary as a failure (see $@.failed).
-$(SQLITE_FUZZ): tests/fuzz/fuzz_vtab_args.c sqlite_ext/kvargs.c sqlite_ext/kvargs.h
+$(SQLITE_FUZZ): tests/fuzz/fuzz_vtab_args.c sqlite_ext/kvargs.c sqlite_ext/kvargs.h $(ENGINE_SRC) $(ENGINE_HDR)
 	@mkdir -p $(dir $@)
 	@rm -f $@.failed
-	$(SQLITE_FUZZ_CC) $(SQLITE_FUZZ_FLAGS) $(SQLITE_INC) tests/fuzz/fuzz_vtab_args.c \
-		sqlite_ext/kvargs.c -o $@ >$@.log 2>&1 \
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(SQLITE_INC) tests/fuzz/fuzz_vtab_args.c \
+		sqlite_ext/kvargs.c $(ENGINE_SRC) -o $@ $(LDLIBS) >$@.log 2>&1 \
 		|| { mv $@.log $@.failed; rm -f $@; echo "fuzz_vtab_args: build failed, see $@.failed" >&2; }
 	@rm -f $@.log
 

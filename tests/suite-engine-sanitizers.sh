@@ -1,7 +1,7 @@
 #!/bin/sh
 # suite-engine-sanitizers.sh -- quick sanitizer passes over the engine tests:
-# every engine test binary under AddressSanitizer + UBSan, and the concurrency,
-# batch, scan, hook and snapshot tests under ThreadSanitizer, all with TEST_QUICK=1
+# every engine test binary under AddressSanitizer + UBSan, and those tests/tests.mk
+# lists in ENGINE_TESTS_TSAN under ThreadSanitizer, all with TEST_QUICK=1
 # (smaller workloads).  `make asan` / `make tsan` run the full-size versions.
 # Ends with "N passed, M failed".
 set -u
@@ -47,7 +47,7 @@ tests=$(cd tests/unit && ls test_*.c | sed 's/\.c$//')
 sh tests/unit/run.sh "$B/asan" $tests >"$out" 2>&1
 cat "$out"; add "$out"
 echo "== TSan ($TB/tsan)"
-sh tests/unit/run.sh "$TB/tsan" test_concurrency test_batch test_scan test_hooks test_snapshot >"$out" 2>&1
+sh tests/unit/run.sh "$TB/tsan" $(make --no-print-directory -s tsan-list) >"$out" 2>&1
 cat "$out"; add "$out"
 echo "$tp passed, $tf failed"
 [ "$tf" = 0 ]

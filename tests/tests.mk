@@ -13,50 +13,43 @@ TEST_DIR      := $(BUILD)/tests
 # every tests/unit/test_*.c is one binary
 ENGINE_TESTS      := $(sort $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)))
 # the tests worth running under ThreadSanitizer
-ENGINE_TESTS_TSAN := test_concurrency test_batch test_scan test_hooks test_snapshot
+ENGINE_TESTS_TSAN := test_concurrency test_batch test_scan test_hooks test_snapshot test_nshelpers test_tick
 
 TEST_BINS      := $(ENGINE_TESTS:%=$(TEST_DIR)/%)
 TEST_BINS_ASAN := $(ENGINE_TESTS:%=$(TEST_DIR)/asan/%)
 TEST_BINS_TSAN := $(ENGINE_TESTS_TSAN:%=$(TEST_DIR)/tsan/%)
 TEST_HDRS      := tests/unit/test.h engine/kv.h
 
-FUZZ_CC    ?= clang
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SNAPSHOT := $(BUILD)/fuzz/fuzz_snapshot
-FUZZ_TARGETS += $(FUZZ_SNAPSHOT)
+FUZZ_GLOB     := $(BUILD)/fuzz/fuzz_glob
+FUZZ_TARGETS += $(FUZZ_SNAPSHOT) $(FUZZ_GLOB)
 
 # The sanitizer builds are not TEST_DEPS: tests/suite-engine-sanitizers.sh
 # builds them itself, so that a sanitizer build failure is a failed test in the
 # report instead of stopping `make test` for every suite.
-TEST_DEPS += $(TEST_BINS) $(FUZZ_SNAPSHOT)
+TEST_DEPS += $(TEST_BINS) $(FUZZ_SNAPSHOT) $(FUZZ_GLOB)
 
-.PHONY: engine-tests asan-build tsan-build crash
+.PHONY: engine-tests asan-build tsan-build crash tsan-list
+
+# the TSan test names, for tests/suite-engine-sanitizers.sh (one list, here)
+tsan-list:
+	@echo $(ENGINE_TESTS_TSAN)
 
 engine-tests: $(TEST_BINS)
 asan-build: $(TEST_BINS_ASAN)
 tsan-build: $(TEST_BINS_TSAN)
 
-$(TEST_DIR)/obj/%.o: tests/unit/%.c $(TEST_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iengine -c $< -o $@
-$(TEST_DIR)/asan/obj/%.o: tests/unit/%.c $(TEST_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Iengine -c $< -o $@
-$(TEST_DIR)/tsan/obj/%.o: tests/unit/%.c $(TEST_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) -Iengine -c $< -o $@
-
-$(TEST_DIR)/%: $(TEST_DIR)/obj/%.o $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
-$(TEST_DIR)/asan/%: $(TEST_DIR)/asan/obj/%.o $(LIB_ASAN)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) $< $(LIB_ASAN) -o $@ $(LDLIBS)
-$(TEST_DIR)/tsan/%: $(TEST_DIR)/tsan/obj/%.o $(LIB_TSAN)
-	$(CC) $(CFLAGS) $(TSAN_FLAGS) $< $(LIB_TSAN) -o $@ $(LDLIBS)
+# objects in $(BUILD)/{obj,asan,tsan}/tests/unit/, binaries in $(TEST_DIR)[/asan|/tsan]
+$(call object_rules,tests/unit,tests/unit,-Iengine,$(TEST_HDRS))
+define test_link
+$(call variant_dir,$(1),$(TEST_DIR))/%: $(BUILD)/$(1)/tests/unit/%.o $(VARIANT_LIB_$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(VARIANT_FLAGS_$(1)) $$< $(VARIANT_LIB_$(1)) -o $$@ $$(LDLIBS)
+endef
+$(foreach v,$(VARIANTS),$(eval $(call test_link,$(v))))
 
 # The objects are not intermediates for make to delete.
-.SECONDARY: $(ENGINE_TESTS:%=$(TEST_DIR)/obj/%.o) $(ENGINE_TESTS:%=$(TEST_DIR)/asan/obj/%.o) \
-            $(ENGINE_TESTS_TSAN:%=$(TEST_DIR)/tsan/obj/%.o)
+.SECONDARY: $(foreach v,$(VARIANTS),$(ENGINE_TESTS:%=$(BUILD)/$(v)/tests/unit/%.o))
 
 # Sanitizer runs.  ASAN_OPTIONS etc. make any report fatal, so a report is a
 # failed binary in tests/unit/run.sh.
@@ -78,6 +71,12 @@ $(FUZZ_SNAPSHOT): tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) $(ENGINE_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
 		tests/fuzz/fuzz_snapshot.c $(ENGINE_SRC) -o $@ $(LDLIBS)
+
+# The glob fuzzer: kv_glob_match against a reference matcher (glob.c compiled in).
+$(FUZZ_GLOB): tests/fuzz/fuzz_glob.c engine/glob.c $(ENGINE_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter-out -Werror,$(WARN)) -Iengine \
+		tests/fuzz/fuzz_glob.c engine/glob.c -o $@ $(LDLIBS)
 
 # Run every fuzz target for FUZZ_SECONDS on tests/fuzz/corpus/<name without fuzz_>/.
 # The prerequisites are built by a sub-make, so FUZZ_TARGETS added by build

@@ -9,7 +9,8 @@
 #      the snapshot was;
 #   2. backends killed at random moments while they write, batch or scan
 #      (CRASH_QUICK=1: 3 rounds, else 20): every restart succeeds, every key
-#      saved before the last completed snapshot is there, and the store serves.
+#      saved before the last completed snapshot is there, and the store serves;
+#   3. kill -9 of the postmaster: a new start reloads the last snapshot.
 # Port 55432.  Ends with "N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -95,6 +96,22 @@ done
 check "$rounds random kill -9 of busy backends: every restart reloads every saved key" 0 "$bad"
 check "the store serves after the resets" "x" \
 	"$(q c "SELECT kv.set('crash', 'after', 'x')" >/dev/null; q c "SELECT kv.get('crash', 'after')")"
+
+# ------------------------------------------- 3. kill -9 of the postmaster
+q c "SELECT kv.set('crash', 'pm', 'saved')" >/dev/null
+q c "SELECT kv.save()" >/dev/null
+q c "SELECT kv.set('crash', 'pm_lost', 'x')" >/dev/null
+pm=$(pg_pid c)
+kill -9 "$pm"
+# its children notice the postmaster's death and exit, releasing the old shared
+# memory; until then a new postmaster refuses to start, so retry for 20 s
+i=0
+while kill -0 "$pm" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+i=0
+until pg_start c >/dev/null 2>&1 || [ "$i" -ge 20 ]; do sleep 1; i=$((i + 1)); done
+if [ "$i" -lt 20 ]; then ok "restart after kill -9 of the postmaster"; else nok "restart after kill -9 of the postmaster"; fi
+check "kill -9 of the postmaster: the last snapshot comes back" "saved|f" \
+	"$(q c "SELECT kv.get('crash', 'pm'), kv.exists('crash', 'pm_lost')")"
 
 pg_stop c
 finish

@@ -262,6 +262,30 @@ static inline kv_ns *t_ns(kv_env *env, const char *name, const kv_ns_config *cfg
 	return ns;
 }
 
+/*
+ * A kv_mem_methods.xRealloc that counts the blocks it has live in
+ * t_live_blocks and fails (returns NULL) while t_alloc_fail is set: for leak
+ * checks and out-of-memory paths.  Safe from several threads.
+ */
+static long t_live_blocks;
+static int t_alloc_fail;
+static inline void *t_count_realloc(void *ctx, void *p, size_t n)
+{
+	(void)ctx;
+	if (n == 0) {
+		if (p)
+			__atomic_sub_fetch(&t_live_blocks, 1, __ATOMIC_RELAXED);
+		free(p);
+		return NULL;
+	}
+	if (__atomic_load_n(&t_alloc_fail, __ATOMIC_RELAXED))
+		return NULL;
+	void *q = realloc(p, n);
+	if (q && !p)
+		__atomic_add_fetch(&t_live_blocks, 1, __ATOMIC_RELAXED);
+	return q;
+}
+
 /* Does out hold exactly the bytes v[0..n)? */
 static inline int t_buf_is(const kv_buf *b, const void *v, size_t n)
 {

@@ -260,6 +260,85 @@ static void run_until_done(int mode_b, int persistent, long max_n)
 	       persistent ? "persistent" : "transient", n);
 }
 
+/* ------------------------------------------------ fragmentation (issue 10) */
+/*
+ * Fill a small region with small values (and some larger ones, whose tables
+ * and pages interleave with the slabs), drop the namespace, then store one
+ * value of about 40% of the region: the freed pages must have come back as one
+ * run (each size class used to keep one empty page wherever it last had room,
+ * which cut them up).  Also with a second namespace whose keys, written before
+ * and after each fill, stay live.  (Keys of another namespace written in the
+ * middle of the fill share its slab pages and do pin them: the engine does not
+ * move live entries.)
+ */
+static int frag_fill(kv_ns *ns, int salt)
+{
+	char v[3000];
+	memset(v, 'f', sizeof v);
+	int i;
+	for (i = 0;; i++) {
+		char k[32];
+		int kl = snprintf(k, sizeof k, "f%d:%d", salt, i);
+		/* mostly small values of many size classes, now and then a 3000-byte one */
+		size_t vl = i % 50 == 0 ? 3000 : (size_t)(8 + (i * 37) % 400);
+		int rc = kv_set(ns, k, (size_t)kl, v, vl, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+		if (rc == KV_ENOMEM)
+			break;
+		if (!EOK(rc))
+			break;
+	}
+	return i;
+}
+
+static void test_fragmentation(void)
+{
+	for (int keep = 0; keep < 2; keep++)
+	TEST(keep ? "fill, drop, then a value of 40% of the region fits (another namespace live)"
+	          : "fill, drop, then a value of 40% of the region fits")
+	{
+		size_t sz = (size_t)64 << 20;
+		kv_config cfg;
+		kv_env *env = NULL;
+		kv_config_init(&cfg);
+		cfg.memory = sz;
+		if (!EOK(kv_env_open(&cfg, &env)))
+			continue;
+		kv_ns *live = keep ? t_ns(env, "live", NULL) : NULL;
+		for (int round = 0; round < 3; round++) {
+			kv_ns *ns = t_ns(env, "fill", NULL);
+			if (!ns)
+				break;
+			int n = frag_fill(ns, round);
+			E(n > 1000);
+			for (int i = 0; live && i < 100; i++) { /* live keys written after the fill */
+				char k[32];
+				int kl = snprintf(k, sizeof k, "l%d:%d", round, i);
+				EOK(kv_set(live, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			kv_ns_close(ns);
+			EOK(kv_ns_drop(env, "fill"));
+			kv_ns *big = t_ns(env, "big", NULL);
+			if (!big)
+				break;
+			size_t vl = sz * 2 / 5;
+			char *v = malloc(vl);
+			memset(v, 'x', vl);
+			int rc = kv_set(big, K("huge"), v, vl, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+			if (!E(R(rc) == KV_OK)) {
+				kv_env_stats st;
+				kv_env_stats_get(env, &st);
+				fprintf(stderr, "    round %d: %zu MiB value after %d keys filled and dropped\n",
+				        round, vl >> 20, n);
+			}
+			free(v);
+			kv_ns_close(big);
+			EOK(kv_ns_drop(env, "big"));
+		}
+		kv_ns_close(live);
+		kv_env_close(env);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	t_init(argc, argv);
@@ -297,6 +376,8 @@ int main(int argc, char **argv)
 	{
 		run_until_done(0, 1, 20000);
 	}
+
+	test_fragmentation();
 
 	munmap(g_region, g_region_size);
 	return t_done();
