@@ -400,6 +400,15 @@ try:
             true(any(e.startswith("MISCONF") for e in errors), "a MISCONF reply: %r" % errors[:3])
             eq(info(r)["aof_last_write_status"], "err", "INFO says err")
             eq(r.get("big0")[:2], b"0-", "reads still served")
+            # a rewrite on the full disk fails cleanly and leaves a loadable AOF
+            try:
+                r.bgrewriteaof()
+            except redis.ResponseError as e:
+                true("in progress" in str(e), str(e))
+            deadline = time.time() + 10
+            while info(r)["aof_rewrite_in_progress"] and time.time() < deadline:
+                time.sleep(0.05)
+            eq(info(r)["aof_last_bgrewrite_status"], "err", "the rewrite failed")
             s.stop(signal.SIGKILL)
             s = start(mnt)
             r = client()
