@@ -109,6 +109,8 @@ static struct {
 	_Atomic uint64_t written;     /* LSN written to fd */
 	_Atomic uint64_t synced;      /* LSN known on disk */
 	_Atomic int     write_err;    /* errno of the failing write/fsync, 0 ok */
+	_Atomic int     lost_err;     /* a change could not be logged: only a rewrite repairs it */
+	_Atomic uint64_t lost_gen;    /* bumped at each such loss */
 	_Atomic uint64_t incr_size;   /* bytes in the current incr file */
 
 	/* manifest (guarded by io_lock; changed only by the AOF thread) */
@@ -351,7 +353,6 @@ static int baseSave(uint64_t seq, aofFile *out, char *err, size_t errlen)
 /* ---------------------------------------------------------------- appending */
 
 static _Thread_local int tlDepth;          /* inside a command */
-static _Thread_local uint64_t tlLsn;       /* highest LSN this thread appended */
 
 typedef struct pendKey {
 	char     ns[KV_NS_NAME_MAX + 1];
@@ -376,6 +377,29 @@ static unsigned stripeOf(const char *ns, const void *key, size_t klen)
 	return h % AOF_STRIPES;
 }
 
+/*
+ * A change that could not be logged (no memory to buffer or re-read it): the
+ * log no longer matches the data.  Writes are refused (MISCONF) until a
+ * rewrite -- which the cron starts at once -- writes a base of the true state.
+ */
+static _Thread_local uint64_t tlLsn;       /* highest LSN this thread appended */
+
+/* The thread's position to wait for only grows (a lost change pins it at UINT64_MAX). */
+static void noteLsn(uint64_t lsn)
+{
+	if (lsn > tlLsn)
+		tlLsn = lsn;
+}
+
+static void recordLost(int e)
+{
+	tlLsn = UINT64_MAX; /* the reply of this change must not be sent as a success */
+	atomic_fetch_add(&aof.lost_gen, 1);
+	if (atomic_exchange(&aof.lost_err, e) == 0)
+		serverLog(LL_WARNING, "AOF: a change could not be logged (%s); writes are refused until an AOF rewrite",
+		          strerror(e));
+}
+
 /* Append one encoded record (payload) to the buffer; returns its end LSN. */
 static uint64_t bufAppend(const char *payload, size_t n)
 {
@@ -391,7 +415,7 @@ static uint64_t bufAppend(const char *payload, size_t n)
 		if (nb == NULL) {
 			/* cannot log: refuse further writes rather than lose this one silently */
 			pthread_mutex_unlock(&aof.buf_lock);
-			atomic_store(&aof.write_err, ENOMEM);
+			recordLost(ENOMEM);
 			serverLog(LL_WARNING, "AOF: out of memory buffering a record; writes are refused");
 			return atomic_load(&aof.appended) + 1; /* never reached: its wait fails */
 		}
@@ -473,8 +497,9 @@ static void commitPending(void)
 	kv_op *ops = calloc(n, sizeof(*ops));
 	kv_buf arena = KV_BUF_INIT;
 	enc e = {0};
+	int failed = 0;
 	if (stripes == NULL || ops == NULL) {
-		atomic_store(&aof.write_err, ENOMEM);
+		recordLost(ENOMEM);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -506,7 +531,7 @@ static void commitPending(void)
 			int rc = kv_batch(ns, ops + i, j - i, KV_BATCH_ALL_OR_NOTHING, &arena, &ke);
 			if (rc != KV_OK && rc != KV_ENONS) {
 				serverLog(LL_WARNING, "AOF: cannot read back changed keys: %s", kv_strerror(rc));
-				atomic_store(&aof.write_err, rc == KV_ENOMEM ? ENOMEM : EIO);
+				failed = 1;
 			}
 		}
 		for (size_t k = i; k < j; k++) {
@@ -524,10 +549,10 @@ static void commitPending(void)
 		}
 		i = j;
 	}
-	if (e.oom)
-		atomic_store(&aof.write_err, ENOMEM);
+	if (e.oom || failed)
+		recordLost(e.oom ? ENOMEM : EIO); /* never a record that says less than happened */
 	else
-		tlLsn = bufAppend(e.p, e.len);
+		noteLsn(bufAppend(e.p, e.len));
 
 	for (size_t k = n; k-- > 0;)
 		if (k == 0 || stripes[k] != stripes[k - 1])
@@ -590,13 +615,13 @@ static void aofChangeHook(void *ctx, const char *ns, const void *key, size_t kle
 			encNs(&e, 'F', ns);
 			pthread_rwlock_wrlock(&aof.flush_rw);
 			if (!e.oom)
-				tlLsn = bufAppend(e.p, e.len);
+				noteLsn(bufAppend(e.p, e.len));
 			else
-				atomic_store(&aof.write_err, ENOMEM);
+				recordLost(ENOMEM);
 			pthread_rwlock_unlock(&aof.flush_rw);
 			free(e.p);
 		} else if (pendAdd(ns, key, klen) != 0) {
-			atomic_store(&aof.write_err, ENOMEM);
+			recordLost(ENOMEM);
 		} else if (tlDepth == 0) {
 			commitPending(); /* the expiry sweep, the HTTP door: one record per change */
 		}
@@ -625,12 +650,13 @@ uint64_t aofTakeThreadLsn(void)
 
 int aofWriteError(void)
 {
-	return atomic_load(&aof.write_err);
+	int e = atomic_load(&aof.write_err);
+	return e ? e : atomic_load(&aof.lost_err);
 }
 
 void aofReplyMisconf(replyBuf *rb)
 {
-	int e = atomic_load(&aof.write_err);
+	int e = aofWriteError();
 	addReplyErrorFormat(rb, "-MISCONF Errors writing to the AOF file: %s", strerror(e ? e : EIO));
 }
 
@@ -754,9 +780,9 @@ void aofNamespaceEnd(int create, const char *name, const kv_ns_config *cfg, int 
 			encPut(&e, b, 37);
 		}
 		if (e.oom)
-			atomic_store(&aof.write_err, ENOMEM);
+			recordLost(ENOMEM);
 		else
-			tlLsn = bufAppend(e.p, e.len);
+			noteLsn(bufAppend(e.p, e.len));
 		free(e.p);
 	}
 	pthread_rwlock_unlock(&aof.flush_rw);
@@ -1114,6 +1140,7 @@ static void rewriteRun(void)
 {
 	char err[PATH_MAX + 256];
 	int64_t t0 = mstime();
+	uint64_t lost_gen = atomic_load(&aof.lost_gen); /* losses before the base are repaired by it */
 	atomic_store(&aof.rewrite_start_ms, t0);
 	serverLog(LL_NOTICE, "Background append only file rewriting started");
 
@@ -1169,6 +1196,10 @@ static void rewriteRun(void)
 	removeFile(old_base.name);
 	for (int i = 0; i < nold; i++)
 		removeFile(old_incrs[i].name);
+	if (atomic_load(&aof.lost_err) && atomic_load(&aof.lost_gen) == lost_gen) {
+		atomic_store(&aof.lost_err, 0);
+		serverLog(LL_NOTICE, "AOF rewrite: the base holds the changes that could not be logged; writes are accepted again");
+	}
 	atomic_store(&aof.last_rewrite_ok, 1);
 	atomic_fetch_add(&aof.rewrites, 1);
 	atomic_store(&aof.rewrite_failures, 0);
@@ -1279,6 +1310,11 @@ void aofCron(void)
 	if (!aof.enabled || atomic_load(&aof.rewrite_running))
 		return;
 	atomic_store(&aof.fsync_mode, aofFsyncParse(srv.cfg.appendfsync));
+	if (atomic_load(&aof.lost_err) && !atomic_load(&aof.starting)) {
+		char err[128];
+		aofRewriteStart(err, sizeof(err));
+		return;
+	}
 	int pct = srv.cfg.auto_aof_rewrite_percentage;
 	uint64_t cur = atomic_load(&aof.base_size) + atomic_load(&aof.old_incr_size) + atomic_load(&aof.incr_size);
 	uint64_t base = atomic_load(&aof.rewrite_base_size);
@@ -1436,7 +1472,7 @@ void aofInfo(replyBuf *rb)
 	AOFLINE("aof_last_bgrewrite_status:%s", atomic_load(&aof.last_rewrite_ok) ? "ok" : "err");
 	AOFLINE("aof_rewrites:%llu", (unsigned long long)atomic_load(&aof.rewrites));
 	AOFLINE("aof_rewrites_consecutive_failures:%llu", (unsigned long long)atomic_load(&aof.rewrite_failures));
-	AOFLINE("aof_last_write_status:%s", atomic_load(&aof.write_err) ? "err" : "ok");
+	AOFLINE("aof_last_write_status:%s", aofWriteError() ? "err" : "ok");
 	AOFLINE("aof_last_cow_size:0");
 	if (aof.enabled) {
 		pthread_mutex_lock(&aof.buf_lock);
