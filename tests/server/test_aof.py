@@ -81,7 +81,8 @@ try:
         r2.set("two", "x")
         r2.flushdb()
         r.set(b"bin\x00key", b"\x00\xff\r\n")
-        before = {k: r.get(k) for k in ["a", "f", "s", "m1", "m2", "m3", "gone", b"bin\x00key"]}
+        r.set("", "the empty key")
+        before = {k: r.get(k) for k in ["a", "f", "s", "m1", "m2", "m3", "gone", b"bin\x00key", ""]}
         s.stop(signal.SIGKILL)
         start(d)
         after = {k: r.get(k) for k in before}
