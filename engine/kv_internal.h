@@ -713,15 +713,21 @@ typedef struct kv_wctx {
 	char     keybuf[4096];
 } kv_wctx;
 
-/* Remove the entry at pos (e) from sh and account for it; in a transaction
- * the entry is logged instead of retired.  Opens its own write section. */
+/* wctx.c.  Remove the entry at pos (e) from sh and account for it; in a
+ * transaction the entry is logged instead of retired.  Opens its own write
+ * section. */
 void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e);
+/* Log a table change of a transaction (its capacity was reserved). */
+void kv_wctx_undo(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
+/* The replaced or removed entry: retired now, or at commit in a transaction. */
+void kv_wctx_drop_old(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);
 void kv_wctx_emit(kv_wctx *w);
 
-/* write.c: the write context batches and eviction share with single-key calls. */
+/* write.c: the write path batches share with single-key calls; kv_wctx_init
+ * and kv_wctx_now are wctx.c's. */
 /* Builds a new value at dst (vlen bytes) from the old one (NULL if none).  dst
  * may equal old (in-place update): only what changes must be written then. */
 typedef void (*fill_fn)(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);

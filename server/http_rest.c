@@ -10,6 +10,7 @@
  *   GET /v1/ns    GET|PUT|DELETE /v1/ns/{ns}
  */
 #include "http.h"
+#include "aof.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -480,7 +481,9 @@ static void nsCreate(client *c, httpReq *rq, const char *name)
 			return;
 		}
 	}
+	aofNamespaceBegin();
 	int rc = kv_ns_create(srv.env, name, &cfg);
+	aofNamespaceEnd(1, name, &cfg, rc);
 	if (rc != KV_OK)
 		httpRespondKvError(c, rq, rc);
 	else
@@ -494,7 +497,9 @@ static void nsDrop(client *c, httpReq *rq, const char *name)
 		httpRespondError(c, rq, 409, "KV_EBUSY", "databases 0-15 cannot be dropped");
 		return;
 	}
+	aofNamespaceBegin();
 	int rc = kv_ns_drop(srv.env, name);
+	aofNamespaceEnd(0, name, NULL, rc);
 	if (rc != KV_OK)
 		httpRespondKvError(c, rq, rc);
 	else

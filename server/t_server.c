@@ -3,6 +3,7 @@
  * SHUTDOWN.  (CONFIG lives in config.c, DBSIZE/FLUSH* in t_keys.c.)
  */
 #include "server.h"
+#include "aof.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -222,7 +223,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		infoLine(&t, "rdb_last_save_time:%lld", (long long)atomic_load(&srv.lastsave_ms) / 1000);
 		infoLine(&t, "rdb_last_bgsave_status:%s", atomic_load(&srv.last_save_ok) ? "ok" : "err");
 		infoLine(&t, "rdb_last_bgsave_time_sec:%lld", (long long)atomic_load(&srv.last_bgsave_time_sec));
-		infoLine(&t, "aof_enabled:0");
+		aofInfo(&t);
 	}
 	if (wantSection(argc, argv, lens, "stats")) {
 		uint64_t cmds = 0, hits = 0, misses = 0, expired = 0, evicted = 0;
