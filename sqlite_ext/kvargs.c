@@ -71,7 +71,13 @@ static int is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Case-insensitive comparison of s[0..n) with the NUL-terminated word. */
+static int ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* ASCII case-insensitive comparison of s[0..n) with the NUL-terminated word
+ * (no locale: tolower could fold a byte >= 0x80 in some). */
 static int word_eq(const char *s, size_t n, const char *word)
 {
 	size_t i;
@@ -79,7 +85,7 @@ static int word_eq(const char *s, size_t n, const char *word)
 	for (i = 0; i < n; i++) {
 		if (word[i] == '\0')
 			return 0;
-		if (tolower((unsigned char)s[i]) != tolower((unsigned char)word[i]))
+		if (ascii_lower((unsigned char)s[i]) != ascii_lower((unsigned char)word[i]))
 			return 0;
 	}
 	return word[n] == '\0';

@@ -160,6 +160,15 @@ static int fn_key(sqlite3_context *ctx, sqlite3_value *v, kvsql_val *k)
 	return 0;
 }
 
+/* The (ns, key) arguments of a read or delete: the handle (NULL: the error
+ * result is set) and the key in *k.  The namespace is not created. */
+static kv_ns *fn_ns_key(sqlite3_context *ctx, sqlite3_value **argv, kvsql_val *k)
+{
+	if (fn_key(ctx, argv[1], k) != 0)
+		return NULL;
+	return fn_ns(ctx, argv[0], 0);
+}
+
 /* A seconds argument as an absolute expiry; on failure the error result is set and -1 returned. */
 static int fn_seconds(sqlite3_context *ctx, sqlite3_value *v, const char *what, const char *nan_msg,
                       int64_t *out)
@@ -238,9 +247,7 @@ static void getFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	int       rc;
 
 	(void)argc;
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
 	rc = consume ? kv_consume(ns, k.data, k.len, &buf) : kv_get(ns, k.data, k.len, &buf);
@@ -259,12 +266,10 @@ static void keyFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	kvsql_val k;
 	int       rc;
 
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	(void)argc;
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
-	(void)argc;
 	rc = del ? kv_del(ns, k.data, k.len) : kv_exists(ns, k.data, k.len);
 	if (rc == KV_OK || rc == KV_NOTFOUND)
 		sqlite3_result_int(ctx, rc == KV_OK);
@@ -318,9 +323,7 @@ static void kvExpireFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	int       rc;
 
 	(void)argc;
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
 	if (sqlite3_value_type(argv[2]) == SQLITE_NULL) {
@@ -348,9 +351,7 @@ static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	int       rc;
 
 	(void)argc;
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
 	rc = kv_ttl(ns, k.data, k.len, &t);

@@ -594,8 +594,9 @@ static int in_key_cmp(const void *a, const void *b)
 
 /*
  * The distinct byte strings of an IN list: 'a' and x'61' are one key, and
- * must give one row.  NULLs, the empty key and keys longer than the
- * namespace's max_key_size cannot exist, so they match nothing (as with =).
+ * must give one row.  NULLs and keys longer than the namespace's
+ * max_key_size cannot exist, so they match nothing (as with =); the empty key
+ * is a key like any other.
  * On success *out (sqlite3_malloc) holds *n keys whose bytes live in *arena.
  */
 static int in_list_keys(kvvtab *p, sqlite3_value *pList, kvrows *arena, in_key **out, size_t *n)
@@ -614,7 +615,7 @@ static int in_list_keys(kvvtab *p, sqlite3_value *pList, kvrows *arena, in_key *
 	for (rc = sqlite3_vtab_in_first(pList, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(pList, &v)) {
 		kvsql_val k;
 
-		if (kvsql_key(v, &k) != 0 || k.len == 0 || (max_key && k.len > max_key))
+		if (kvsql_key(v, &k) != 0 || (max_key && k.len > max_key))
 			continue;
 		rc = kvrows_add(arena, k.data, k.len, NULL, 0, 0, 0);
 		if (rc != SQLITE_OK)
@@ -1076,7 +1077,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv, sql
 		kvvtab_error(p, "NOT NULL constraint failed: %.200s.key", p->zTable);
 		return SQLITE_CONSTRAINT_NOTNULL;
 	}
-	if (newk.len == 0 || (p->max_key_size && newk.len > p->max_key_size))
+	if (p->max_key_size && newk.len > p->max_key_size)
 		return kv_failure(p, KV_EKEYSIZE);
 	kvsql_from_value(argv[2 + KVCOL_VALUE], &val);
 	if (p->max_value_size && val.len > p->max_value_size)

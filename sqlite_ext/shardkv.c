@@ -371,6 +371,8 @@ void kvsql_result(sqlite3_context *ctx, const void *data, size_t len, int type)
 	sqlite3_int64 i;
 	double        d;
 
+	if (data == NULL)
+		data = ""; /* 0 bytes from an empty row arena: '' (a NULL pointer would make SQL NULL) */
 	switch (type) {
 	case KV_T_INT:
 		if (parse_i64(data, len, &i) == 0) {
@@ -432,6 +434,8 @@ static int is_utf8_text(const unsigned char *s, size_t n)
 
 void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen)
 {
+	if (key == NULL)
+		key = ""; /* the empty key in an empty row arena: '', never NULL */
 	if (is_utf8_text(key, klen))
 		sqlite3_result_text64(ctx, key, (sqlite3_uint64)klen, SQLITE_TRANSIENT, SQLITE_UTF8);
 	else

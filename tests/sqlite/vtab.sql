@@ -165,9 +165,21 @@ INSERT INTO c VALUES ('k', 2) ON CONFLICT DO NOTHING;
 CREATE VIRTUAL TABLE c USING kv;
 INSERT INTO c VALUES (NULL, 1);
 
--- case: empty key is refused
+-- case: the empty key is a key: insert, read, update, primary-key check, delete
 CREATE VIRTUAL TABLE c USING kv;
 INSERT INTO c VALUES ('', 1);
+SELECT quote(key), value FROM c WHERE key = '';
+SELECT quote(key), value FROM c WHERE key IN ('', 'x');
+SELECT count(*) FROM c;
+UPDATE c SET value = 2 WHERE key = '';
+SELECT kv_get('c', '');
+.bail off
+INSERT INTO c VALUES (x'', 3);
+SELECT quote(key), typeof(key) FROM c;
+INSERT INTO c VALUES ('e', '');
+SELECT quote(key), quote(value) FROM c ORDER BY key;
+DELETE FROM c WHERE key = '';
+SELECT count(*), kv_exists('c', '') FROM c;
 
 -- case: value over max_value_size is refused at once
 CREATE VIRTUAL TABLE c USING kv(max_value_size=4);
@@ -406,12 +418,14 @@ INSERT INTO c VALUES ('b', 3);
 SELECT count(*) FROM c WHERE key IN ('b', x'62', 'a', 'a');
 COMMIT;
 
--- case: an oversized or empty key in an IN list matches nothing, as with =
+-- case: an oversized key in an IN list matches nothing, as with =; the empty key is looked up
 CREATE VIRTUAL TABLE c USING kv(max_key_size = 8);
 INSERT INTO c VALUES ('a', 1);
 SELECT count(*) FROM c WHERE key = '123456789';
 SELECT count(*) FROM c WHERE key IN ('a', '123456789', '', NULL);
 SELECT count(*) FROM c WHERE key IN (printf('%.*c', 70000, 'x'));
+INSERT INTO c VALUES ('', 2);
+SELECT count(*) FROM c WHERE key IN ('a', '', x'', NULL);
 
 -- case: a REAL key is stored as the text a TEXT column gives it (1.0 is not 1)
 CREATE VIRTUAL TABLE c USING kv;
