@@ -240,7 +240,10 @@ def parse(res):
         k, tag, h = rest.split(":")
         return ("pair", bytes.fromhex(k), ("val", tag, bytes.fromhex(h)))
     if kind == "list":
-        return ("list", [parse(x) for x in rest.split(",")] if rest else [])
+        items = [parse(x) for x in rest.split(",")] if rest else []
+        if items and items[0][0] in ("key", "pair"):     # a set: sorted as the other drivers do
+            items.sort(key=lambda x: x[1])
+        return ("list", items)
     if kind == "err":
         state, _, msg = rest.partition(":")
         return neutral.err("%s (SQLSTATE %s)" % (msg, state))

@@ -18,7 +18,8 @@ A driver answers each step with one of these tuples:
     ("unsup", why)        the host does not offer this operation or argument
 Expected results ("want") are: "ok", "nil", "int:N", "err:CLASS", a value
 literal, "range:LO:HI" (an integer in that range), "rel:MS" (an absolute ms
-time MS after the step ran: between the clock before it and after it, + MS),
+time MS after the previous step ran: between the clock before it and after
+it, + MS; "rel:MS@N" after step N, counted from 1),
 or a JSON list of those (keys and scan take ["key-literal", value] forms).
 """
 import json
@@ -150,7 +151,7 @@ def matches(want, got, clock=None):
         lo, hi = (int(x) for x in want[6:].split(":"))
         return got[0] == "int" and lo <= got[1] <= hi
     if want.startswith("rel:"):
-        ms = int(want[4:])
+        ms = int(want[4:].split("@")[0])
         return got[0] == "int" and clock is not None and \
             clock[0] + ms <= got[1] <= clock[1] + ms + 1
     if len(want) >= 2 and want[1] == ":" and want[0] in TAGS:
@@ -189,10 +190,10 @@ def ttl_ms(spec):
 # SQLite and PostgreSQL pass on, or Redis's reply texts on the server) maps to
 # one class.  First match wins; an unknown text is class "other".
 ERROR_CLASSES = [
-    ("overflow", r"would overflow"),
+    ("overflow", r"would overflow|nan or infinity"),
     ("not-an-integer", r"not an integer"),
-    ("not-a-float", r"not a valid float|nan or infinity|must be a number"),
-    ("invalid-expire", r"invalid expire time|ttl is out of range|ttl must be|expires_at must be|"
+    ("not-a-float", r"not a valid float|must be a number"),
+    ("invalid-expire", r"invalid expire time|ttl (is )?out of range|ttl must be|expires_at must be|"
                        r"expir\w* .*out of range|out of range.*expir|seconds is out of range"),
     ("key-size", r"key is (empty or )?longer|key .*too (long|large)|invalid key"),
     ("value-size", r"value is longer|value .*too (long|large)|string exceeds maximum"),

@@ -40,7 +40,10 @@ def check(case, results):
         if got[0] == "unsup":
             bad.append("%s: unsupported but not marked in the table: %s" % (label, got[1]))
         elif "want" in st:
-            if not neutral.matches(st["want"], got, prev):
+            clock_of = prev
+            if isinstance(st["want"], str) and "@" in st["want"]:
+                clock_of = results[int(st["want"].split("@")[1]) - 1][1]
+            if not neutral.matches(st["want"], got, clock_of):
                 bad.append("%s: expected %s, got %s" % (label, neutral.show_want(st["want"], st["op"]),
                                                          neutral.show(got)))
         elif got[0] == "err":
