@@ -566,10 +566,12 @@ KV_API void kv_nscache_close(kv_nscache *c);
  * KV_EINVAL, and a default_ttl_ms that would land past it makes the write fail
  * with KV_EINVAL too.
  *
- * Relative -> absolute (one rule): expires_at = now + ttl.  A TTL in
- * microseconds is added to the current time in microseconds and the sum is
- * rounded UP to a whole ms, so a positive TTL never expires earlier than asked
- * and a 1 us TTL is not "already expired" when the call returns.  A TTL <= 0
+ * Relative -> absolute (one rule): expires_at = now + ttl, with now the
+ * engine's clock in whole ms (kv_now_ms, as Redis adds to mstime()).  A TTL in
+ * microseconds is rounded UP to a whole ms first, so a 1500 ms TTL reads back
+ * as exactly 1500 ms at once (kv_ttl_remaining), a positive TTL never lasts
+ * less than asked as that clock counts, and a 1 us TTL is not "already
+ * expired" when the call returns.  A TTL <= 0
  * gives an absolute time at or before now (never below 1, so never a
  * KV_EXPIRE_* sentinel): passed to a write, it deletes the key as Redis's
  * EXPIRE with a negative TTL does.  Hosts that refuse non-positive TTLs (SET EX

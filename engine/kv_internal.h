@@ -796,7 +796,7 @@ void kv_snap_abort(kv_snap_target *t);
 /* ttl.c: now + ttl under kv.h's rule, with the clock given (KV_EINVAL past
  * KV_EXPIRES_MAX); kv_expiry_from_ttl_* call these with the real clock. */
 int kv_expiry_add_ms(int64_t now_ms, int64_t ttl_ms, int64_t *expires_at);
-int kv_expiry_add_us(int64_t now_us, int64_t ttl_us, int64_t *expires_at);
+int kv_expiry_add_us(int64_t now_ms, int64_t ttl_us, int64_t *expires_at);
 
 static inline bool kv_expired(int64_t exp, int64_t now)
 {

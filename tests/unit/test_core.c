@@ -1722,13 +1722,6 @@ static void test_limits(void)
 	}
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The shared vocabulary of kv.h: TTL arithmetic, number text, names. */
 static void test_vocabulary(void)
 {
@@ -1746,13 +1739,18 @@ static void test_vocabulary(void)
 		E(t >= 1 && t <= kv_now_ms());
 		EOK(kv_expiry_from_ttl_ms(INT64_MIN, &t));
 		E(t == 1);
-		/* microseconds round up: never earlier than asked, 1 us is not past */
+		/* microseconds round up to whole ms, added to the whole-ms clock: 1 us
+		 * is not past, and 1.5 s reads back as exactly 1500 ms (it read 1501
+		 * when the sub-ms part of the clock was added too) */
 		for (int i = 0; i < 200; i++) {
-			int64_t u0 = now_us(), ms0 = kv_now_ms();
+			int64_t ms0 = kv_now_ms();
 			EOK(kv_expiry_from_ttl_us(1, &t));
-			E(t > ms0 && t * 1000 >= u0 + 1);
+			E(t >= ms0 + 1 && t <= kv_now_ms() + 1);
 			EOK(kv_expiry_from_ttl_us(1500, &t));
-			E(t * 1000 >= u0 + 1500 && t <= kv_now_ms() + 3);
+			E(t >= ms0 + 2 && t <= kv_now_ms() + 2);
+			EOK(kv_expiry_from_ttl_us(1500000, &t));
+			int64_t ms1 = kv_now_ms();
+			E(t >= ms0 + 1500 && t <= ms1 + 1500 && kv_ttl_remaining(t, ms1, 1) <= 1500);
 		}
 		ERC(kv_expiry_from_ttl_us(INT64_MAX, &t), KV_EINVAL);
 		ERC(kv_expiry_from_ttl_us((KV_EXPIRES_MAX - before + 60000) * 1000, &t), KV_EINVAL);
