@@ -16,13 +16,17 @@ BENCH_ENGINE_HDR := $(wildcard bench/engine/*.h)
 BENCH_ENGINE     := $(BUILD)/bench-engine
 BENCH_ENGINE_ARGS ?=
 
+# rculfhash, the concurrent peer: liburcu's default flavour (memb) and its cds library
+BENCH_URCU_LIBS := -lurcu-cds -lurcu-memb -lurcu-common
+
 $(BENCH_ENGINE): $(BENCH_ENGINE_SRC) $(BENCH_ENGINE_HDR) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iengine -o $@ $(BENCH_ENGINE_SRC) \
-		$(LIB) $(LDLIBS) -lm
+		$(LIB) $(BENCH_URCU_LIBS) $(LDLIBS) -lm
 
 bench-engine: $(BENCH_ENGINE)
-	$(BENCH_ENGINE) $(BENCH_ENGINE_ARGS)
+	@mkdir -p $(BUILD)/bench
+	$(BENCH_ENGINE) --tsv $(BUILD)/bench/engine.tsv $(BENCH_ENGINE_ARGS)
 
 bench:
 	@failed=""; \
