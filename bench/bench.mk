@@ -3,13 +3,15 @@
 # Benchmarks are not tests: nothing here is in ALL_TARGETS or TEST_DEPS.
 #   make bench-engine                               engine vs the reference table
 #   make bench-engine BENCH_ENGINE_ARGS=--quick     a short smoke run
-#   make bench                                      every bench target that exists
+#   make bench                                      every bench target that exists, then charts
+#   make bench-charts                               bench/charts/<host>.svg from build/bench/*.tsv
 #
 # Each host's .mk appends its own target to BENCH_TARGETS (bench-pg, bench-sqlite,
 # bench-resp).  Those files are read after this one, so `bench` runs the list from
 # its recipe, where the variable is complete, rather than as prerequisites.
 
 BENCH_TARGETS += bench-engine
+.PHONY: bench-charts
 
 BENCH_ENGINE_SRC := $(sort $(wildcard bench/engine/*.c))
 BENCH_ENGINE_HDR := $(wildcard bench/engine/*.h)
@@ -28,10 +30,17 @@ bench-engine: $(BENCH_ENGINE)
 	@mkdir -p $(BUILD)/bench
 	$(BENCH_ENGINE) --tsv $(BUILD)/bench/engine.tsv $(BENCH_ENGINE_ARGS)
 
+# Each bench target leaves its figures in $(BUILD)/bench/<host>.tsv; bench/charts.py
+# draws bench/charts/<host>.svg from them (from bench/charts/seed/ for a host
+# without fresh results, which the chart's title says).
+bench-charts:
+	/usr/bin/python3 bench/charts.py --fresh $(BUILD)/bench
+
 bench:
 	@failed=""; \
 	for t in $(BENCH_TARGETS); do \
 		echo "== make $$t"; \
 		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
 	done; \
+	$(MAKE) --no-print-directory bench-charts || failed="$$failed bench-charts"; \
 	if [ -n "$$failed" ]; then echo "bench: failed:$$failed"; exit 1; fi

@@ -1393,7 +1393,8 @@ static int write_tsv(const char *path)
 			for (int k = 0; k < n && k < w->ne; k++)
 				fprintf(f, "engine\t%s\t%s\t%s\t%d\t%.6g\t%.6g\t%s\t%s\t%s\t%d\n", w->work, cfg,
 				        impl == REF ? "reference" : "rculfhash", k + 1, e[k], t[k], w->unit,
-				        w->wall_primary ? "wall" : "cpu", w->lower_better ? "lower" : "higher",
+				        w->lower_better ? "size" : w->wall_primary ? "wall" : "cpu",
+				        w->lower_better ? "lower" : "higher",
 				        w->rnoisy[k]);
 		}
 	}
