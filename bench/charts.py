@@ -24,6 +24,7 @@ import datetime
 import os
 import statistics
 import sys
+import textwrap
 
 import matplotlib
 
@@ -125,8 +126,9 @@ def draw(host, path, fresh, out):
     xs = [b[3] for b in bars] + [b[4] for b in bars] + [1]
     lo_x, hi_x = min(xs) / 1.8, max(xs) * 1.8
     ax.set_xlim(lo_x, hi_x)
-    steps = (1, 1.5) if hi_x / lo_x < 16 else (1,)
-    ticks = [t * 2.0 ** e for e in range(-8, 9) for t in steps]
+    ticks = [2.0 ** e for e in range(-8, 9)]
+    if hi_x / lo_x < 16:
+        ticks += [0.75] + [1.5 * 2.0 ** e for e in range(0, 8)]
     ax.set_xticks([t for t in ticks if lo_x <= t <= hi_x])
     ax.minorticks_off()
     ax.axvline(1, color="black", linewidth=0.8)
@@ -143,7 +145,7 @@ def draw(host, path, fresh, out):
                f"repetition(s), whisker = min-max")
     else:
         sub = f"NOT a fresh run: figures copied from the READMEs, medians only, no spread -- {source}"
-    ax.set_title(f"{HOSTS.get(host, host)}\n{sub}", fontsize=9, loc="left", wrap=True)
+    ax.set_title("\n".join([HOSTS.get(host, host)] + textwrap.wrap(sub, 95)), fontsize=9, loc="left")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     os.makedirs(out, exist_ok=True)
