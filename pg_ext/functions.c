@@ -22,7 +22,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -438,12 +437,14 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 	size_t		klen;
 	const char *key = key_arg(fcinfo, 1, &klen);
 	double		result = 0;
-	char	   *by;
+	char		by[KV_DOUBLE_BUFSZ];
+	size_t		bylen;
 	int			rc;
 
 	require_arg(fcinfo, 2, "increment");
-	by = float8out_internal(PG_GETARG_FLOAT8(2));	/* shortest exact text */
-	rc = kv_incr_float(ns, key, klen, by, strlen(by), &result, NULL);
+	/* the engine's text of the double; NaN and infinities give "": not a float */
+	bylen = kv_fmt_double(PG_GETARG_FLOAT8(2), by, sizeof(by));
+	rc = kv_incr_float(ns, key, klen, by, bylen, &result, NULL);
 	CHECK(rc, ns);
 	PG_RETURN_FLOAT8(result);
 }
@@ -1046,45 +1047,27 @@ TYPED_ENTRY(shardkv_scan, scan_impl(fcinfo, true))
 
 /* ----------------------------------------------------------- namespaces */
 
-static const struct
-{
-	const char *name;
-	int			policy;
-}			eviction_names[] = {
-	{"noeviction", KV_EVICT_NONE},
-	{"allkeys-lru", KV_EVICT_ALLKEYS_LRU},
-	{"allkeys-random", KV_EVICT_ALLKEYS_RANDOM},
-	{"volatile-lru", KV_EVICT_VOLATILE_LRU},
-	{"volatile-random", KV_EVICT_VOLATILE_RANDOM},
-	{"volatile-ttl", KV_EVICT_VOLATILE_TTL},
-};
-
+/* Policy names are the engine's (kv_evict_policy_parse / _name). */
 static int
 eviction_from_text(text *t)
 {
-	char	   *s = text_to_cstring(t);
-	size_t		i;
+	int			policy;
 
-	for (i = 0; i < lengthof(eviction_names); i++)
-		if (pg_strcasecmp(s, eviction_names[i].name) == 0)
-			return eviction_names[i].policy;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid eviction policy \"%s\"", s),
-			 errhint("Valid policies are noeviction, allkeys-lru, allkeys-random, "
-					 "volatile-lru, volatile-random and volatile-ttl.")));
-	return 0;
+	if (kv_evict_policy_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &policy) != KV_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid eviction policy \"%s\"", text_to_cstring(t)),
+				 errhint("Valid policies are %s (noeviction is an alias of none).",
+						 KV_EVICT_POLICY_LIST)));
+	return policy;
 }
 
 static const char *
-eviction_to_name(int policy)
+eviction_name(int policy)
 {
-	size_t		i;
+	const char *name = kv_evict_policy_name(policy, 0);
 
-	for (i = 0; i < lengthof(eviction_names); i++)
-		if (eviction_names[i].policy == policy)
-			return eviction_names[i].name;
-	return "unknown";
+	return name ? name : "unknown";
 }
 
 /*
@@ -1158,7 +1141,7 @@ ns_config_args(FunctionCallInfo fcinfo, int first, kv_ns_config *cfg)
 /*
  * kv.create_namespace(name, shards int DEFAULT 0, max_keys bigint DEFAULT 0,
  *     max_memory bigint DEFAULT 0, default_ttl interval DEFAULT NULL,
- *     eviction text DEFAULT 'noeviction', max_key_size int DEFAULT 0,
+ *     eviction text DEFAULT 'none', max_key_size int DEFAULT 0,
  *     max_value_size bigint DEFAULT 0, if_not_exists boolean DEFAULT false)
  * Zero means "the engine's default" (unlimited limits, default shard count).
  */
@@ -1275,24 +1258,12 @@ Datum
 shardkv_namespaces(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	kv_env	   *env = shardkv_get_env();
-	kv_ns_stats *list = NULL;
-	size_t		n = 0,
-				cap = 0,
+	kv_ns_stats *list;
+	size_t		n,
 				i;
-	int			rc;
 
 	InitMaterializedSRF(fcinfo, 0);
-	for (;;)
-	{
-		rc = kv_ns_list(env, list, cap, &n);
-		if (rc != KV_OK)
-			shardkv_report(rc, NULL, NULL);
-		if (n <= cap)
-			break;
-		cap = n + 8;
-		list = palloc_extended(sizeof(kv_ns_stats) * cap, MCXT_ALLOC_HUGE);
-	}
+	list = shardkv_ns_list(&n);
 	for (i = 0; i < n; i++)
 	{
 		kv_ns_stats *s = &list[i];
@@ -1309,7 +1280,7 @@ shardkv_namespaces(PG_FUNCTION_ARGS)
 			v[c++] = IntervalPGetDatum(shardkv_ms_to_interval(s->config.default_ttl_ms));
 		else
 			nulls[c++] = true;
-		v[c++] = CStringGetTextDatum(eviction_to_name(s->config.eviction));
+		v[c++] = CStringGetTextDatum(eviction_name(s->config.eviction));
 		v[c++] = Int32GetDatum((int32) s->config.max_key_size);
 		v[c++] = Int64GetDatum((int64) s->config.max_value_size);
 		v[c++] = Int64GetDatum((int64) s->keys);

@@ -64,6 +64,7 @@ extern kv_env *shardkv_get_env(void);
 extern kv_ns *shardkv_ns(text *name);
 extern kv_ns *shardkv_ns_cstr(const char *name);
 extern kv_ns *shardkv_ns_lookup(const char *name, bool missing_ok);
+extern kv_ns_stats *shardkv_ns_list(size_t *n);
 extern void shardkv_report(int rc, const char *ns, const kv_error *err) pg_attribute_noreturn();
 extern const char *shardkv_status_token(int rc);
 extern int	shardkv_status_sqlstate(int rc);
