@@ -214,6 +214,11 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 	/* the engine's text of the double; NaN and infinities give "": not a float */
 	bylen = kv_fmt_double(PG_GETARG_FLOAT8(2), by, sizeof(by));
 	rc = kv_incr_float(ns, key, klen, by, bylen, &result, NULL);
+	if (rc == KV_EOVERFLOW)		/* the sum is not a finite double; nothing changed */
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("increment would overflow double precision"),
+				 errdetail("The stored value is unchanged.")));
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_FLOAT8(result);
 }

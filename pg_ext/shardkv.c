@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
 #include "common/int.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
@@ -682,7 +683,9 @@ shardkv_snapshot_name(const char *file, bool for_write, char **dirp)
 
 /*
  * KV_EBUSY means another save, load or resize of the namespace is running:
- * short, rare administrative work.  SQL callers wait it out (interruptibly,
+ * short, rare administrative work (a save waits 200 ms for another save of
+ * its directory, then gives KV_EBUSY).  SQL callers and the worker's save at
+ * shutdown wait it out (interruptibly,
  * up to BUSY_WAIT_MS) rather than fail; call as
  *     start = GetCurrentTimestamp(); do rc = ...; while (shardkv_busy_wait(rc, start));
  */
@@ -715,7 +718,8 @@ shardkv_save_all(int elevel)
 	{
 		memset(&err, 0, sizeof(err));
 		rc = kv_save_at(shardkv_env, NULL, dir, name, &err);
-	} while (elevel >= ERROR && shardkv_busy_wait(rc, start));	/* the worker retries next tick */
+	} while ((elevel >= ERROR || ShutdownRequestPending) && shardkv_busy_wait(rc, start));
+	/* an autosave that found another save running is retried at the next tick */
 	if (rc != KV_OK)
 	{
 		if (elevel >= ERROR)

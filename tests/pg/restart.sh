@@ -38,6 +38,18 @@ check "TTL survives the restart" "t" \
 check "keys that expired while down stay gone" "f" "$(q "SELECT kv.exists('persist', 'gone')")"
 grep -q "shardkv loaded snapshot" "$PGT/main.log" && ok "worker logs the load" || nok "no load message in log"
 
+# 1b. the save at shutdown waits for a snapshot directory another save holds
+# (the engine gives up after 200 ms with KV_EBUSY; the worker retries)
+q "SELECT kv.set('persist', 'late_clean', 'kept')" >/dev/null
+flock -x "$PGT/main/pg_shardkv" sleep 1.5 &
+LOCKPID=$!
+sleep 0.3
+pg_stop main fast
+wait "$LOCKPID"
+pg_start main || nok "restart after the busy-directory shutdown"
+check "the save at shutdown waits for a busy snapshot directory" "kept" \
+	"$(q "SELECT kv.get('persist', 'late_clean')")"
+
 # 2. a crash (immediate stop) loses what was written after the last snapshot
 q "SELECT kv.save()" >/dev/null
 q "SELECT kv.set('persist', 'late', 'lost')" >/dev/null
