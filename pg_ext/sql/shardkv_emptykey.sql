@@ -34,6 +34,9 @@ SELECT * FROM kv.mexists('ek', ARRAY['', 'zz']) ORDER BY key;
 SELECT k = '' AS is_empty FROM kv.keys('ek', '*') k ORDER BY k;
 SELECT key = '' AS is_empty, value FROM kv.scan('ek', prefix => '') ORDER BY key;
 SELECT count(*) FROM kv.keys('ek', '?*') k WHERE k = '';
+-- the empty pattern is a glob that matches only the empty key (as Redis's MATCH "")
+SELECT k = '' AS is_empty FROM kv.keys('ek', '') k;
+SELECT key = '' AS is_empty, value FROM kv.scan('ek', pattern => '');
 SELECT * FROM kv.mdelete('ek', ARRAY['', 'a']) ORDER BY key;
 SELECT kv.exists('ek', '') AS gone;
 
