@@ -808,11 +808,17 @@ interval_us(Interval *iv, const char *what)
 	return us;
 }
 
-/* Interval -> milliseconds (truncated), for namespace settings. */
+/*
+ * Interval -> milliseconds, for namespace settings (kept in ms by the engine).
+ * A positive part of a millisecond counts as a whole one, as the engine rounds
+ * a TTL up, so a positive default_ttl never becomes "none".
+ */
 int64
 shardkv_interval_ms(Interval *iv)
 {
-	return interval_us(iv, "interval") / 1000;
+	int64		us = interval_us(iv, "interval");
+
+	return us / 1000 + (us % 1000 > 0 ? 1 : 0);
 }
 
 /* A positive TTL -> absolute expiry; NULL TTL is the caller's business. */

@@ -27,6 +27,9 @@ SELECT eviction FROM kv.namespaces() WHERE name = 'ns_b';
 SELECT kv.alter_namespace('ns_b', eviction => 'none');
 SELECT kv.alter_namespace('ns_b', eviction => 'lru');
 SELECT eviction FROM kv.namespaces() WHERE name = 'ns_b';
+-- a positive default_ttl under 1 ms is 1 ms (the engine counts in ms), not "none"
+SELECT kv.alter_namespace('ns_b', default_ttl => interval '0.4 ms');
+SELECT default_ttl FROM kv.namespaces() WHERE name = 'ns_b';
 SELECT kv.alter_namespace('ns_b', default_ttl => interval '0');
 SELECT default_ttl FROM kv.namespaces() WHERE name = 'ns_b';
 
