@@ -105,7 +105,7 @@ write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 	if (!PG_ARGISNULL(2))
 		val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
-		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3));
+		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
 
 	rc = kv_set(ns, key, klen, val, vlen, type, expires, flags, NULL);
 	if ((flags & KV_SET_NX) && rc == KV_EXISTS)
@@ -246,7 +246,8 @@ append_impl(FunctionCallInfo fcinfo, Oid typid)
 TYPED_ENTRY(shardkv_append_text, append_impl(fcinfo, TEXTOID))
 TYPED_ENTRY(shardkv_append_bytea, append_impl(fcinfo, BYTEAOID))
 
-/* kv.expire(ns, key, ttl interval) -> false if the key does not exist */
+/* kv.expire(ns, key, ttl interval) -> false if the key does not exist; a TTL
+ * of zero or less deletes the key (Redis EXPIRE) */
 PG_FUNCTION_INFO_V1(shardkv_expire);
 Datum
 shardkv_expire(PG_FUNCTION_ARGS)
@@ -258,7 +259,7 @@ shardkv_expire(PG_FUNCTION_ARGS)
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 2, "ttl");
-	at = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(2));
+	at = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(2), true);
 	rc = kv_expire(ns, key, klen, at, 0);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
@@ -365,7 +366,7 @@ getset_impl(FunctionCallInfo fcinfo, Oid typid)
 	if (!PG_ARGISNULL(2))
 		val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
 	if (!PG_ARGISNULL(3))
-		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3));
+		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
 	rc = kv_set(ns, key, klen, val, vlen, type, expires, 0, &vbuf);
 	SHARDKV_CHECK(rc, ns);
 	if (vbuf.type == KV_T_NONE)
@@ -663,7 +664,7 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 					 errmsg("keys and values must have the same length"),
 					 errdetail("There are %d keys and %d values.", n, nv)));
 		if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
-			expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(4));
+			expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(4), false);
 		for (i = 0; i < n; i++)
 		{
 			CHECK_FOR_INTERRUPTS();

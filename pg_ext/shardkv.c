@@ -821,14 +821,19 @@ shardkv_interval_ms(Interval *iv)
 	return us / 1000 + (us % 1000 > 0 ? 1 : 0);
 }
 
-/* A positive TTL -> absolute expiry; NULL TTL is the caller's business. */
+/*
+ * A TTL -> absolute expiry; NULL TTL is the caller's business.  Writes refuse
+ * a TTL that is not positive (as Redis refuses SET EX 0); kv.expire passes
+ * past_deletes, and a zero or negative TTL then gives a past time that deletes
+ * the key, as Redis's EXPIRE does.
+ */
 int64
-shardkv_expiry_from_ttl(Interval *ttl)
+shardkv_expiry_from_ttl(Interval *ttl, bool past_deletes)
 {
 	int64		us = interval_us(ttl, "ttl");
 	int64_t		at;
 
-	if (us <= 0)
+	if (us <= 0 && !past_deletes)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be positive"),

@@ -76,7 +76,7 @@ extern bool shardkv_save_all(int elevel);
 extern bool shardkv_busy_wait(int rc, TimestampTz start);
 extern bool shardkv_load_default(int elevel);
 extern int64 shardkv_interval_ms(Interval *iv);
-extern int64 shardkv_expiry_from_ttl(Interval *ttl);
+extern int64 shardkv_expiry_from_ttl(Interval *ttl, bool past_deletes);
 extern int64 shardkv_expiry_from_timestamptz(TimestampTz ts);
 extern Interval *shardkv_ttl_interval(int64 expires_at);
 extern Interval *shardkv_ms_to_interval(int64 ms);

@@ -60,6 +60,11 @@ SELECT kv.expire('basic', 'missing', interval '1 min');
 SELECT kv.ttl('basic', 'missing') IS NULL AS missing_ttl;
 SELECT kv.expire_at('basic', 't', now() - interval '1 s');
 SELECT kv.exists('basic', 't') AS exists_after_past_expiry;
+-- a TTL of zero or less deletes, as Redis's EXPIRE does (kv.set refuses it)
+SELECT kv.set('basic', 'z', 'v'), kv.set('basic', 'n', 'v');
+SELECT kv.expire('basic', 'z', interval '0') AS zero_ttl, kv.exists('basic', 'z') AS z_exists;
+SELECT kv.expire('basic', 'n', interval '-5 s') AS negative_ttl, kv.exists('basic', 'n') AS n_exists;
+SELECT kv.expire('basic', 'n', interval '-5 s') AS missing_after;
 -- a TTL that passes makes the key invisible at once
 SELECT kv.set('basic', 'short', 'v', interval '20 ms');
 SELECT pg_sleep(0.1);
