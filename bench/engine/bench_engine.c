@@ -1,5 +1,6 @@
 /*
- * bench_engine.c -- the engine benchmark: shardkv against the reference table.
+ * bench_engine.c -- the engine benchmark: shardkv against the reference table
+ * and, on the single-key and threaded rows, liburcu's rculfhash.
  *
  * Usage:
  *   make bench-engine                                # full run (the lead's)
@@ -11,12 +12,16 @@
  *   For every key count it builds the same data set in the engine (one
  *   namespace, default shards) and in the reference table (reftable.c), then
  *   runs each workload on both in one process, interleaved: engine, reference,
- *   engine, reference ... for --reps repetitions.  Single-thread loops are timed
- *   in thread CPU time; wall time is reported beside it.  Around every run
+ *   engine, reference ... for --reps repetitions.  rculfhash (peer_urcu.c)
+ *   runs third on get, set-same and mixed, on one and two threads, charged
+ *   with the process's CPU time so that liburcu's helper threads count.
+ *   Single-thread loops are timed in thread CPU time; wall time is reported
+ *   beside it.  Around every run
  *   /proc/stat says how much CPU other processes took; a pair of runs disturbed
  *   by more than NOISE_CORES of a core is re-run (twice at most) and a row
  *   that still has a disturbed run is marked [noisy].  The table gives the
- *   median of each column and engine/reference ratios.
+ *   median of each column, engine/reference and engine/rculfhash ratios;
+ *   --tsv writes every repetition for bench/charts.py.
  *
  *   Key streams ('key:NNNNNNN', uniform or Zipf 0.99) are generated before any
  *   clock starts; gets always hit.  An engine call that fails turns its
@@ -1417,8 +1422,9 @@ static void usage(FILE *f)
 	        "  --reps N           repetitions (default 5)\n"
 	        "  --retries N        re-runs of a disturbed pair (default 2)\n"
 	        "  --dist D           uniform, zipf or both (default both)\n"
-	        "  --only W[,W...]    workloads: get set-same set-resize mixed-1t mixed-2t\n"
-	        "                     mget-aon mget-be save load get|save (a prefix before '-'\n"
+	        "  --only W[,W...]    workloads: get get-2t set-same set-same-2t set-resize\n"
+	        "                     mixed-1t mixed-2t mget-aon mget-be save load get|save\n"
+	        "                     (a prefix before '-'\n"
 	        "                     selects a family: set, mixed, mget); insert and memory\n"
 	        "                     always run\n"
 	        "  --memory-gib N     engine region reservation (default: from the key count)\n"
