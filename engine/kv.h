@@ -227,6 +227,13 @@ typedef struct kv_error {
 #define KV_T_NULL  5 /* SQL NULL, empty value */
 #define KV_T_NONE  (-1) /* in kv_buf.type: there was no value */
 
+/*
+ * The name every host shows for a type tag: "bytes", "text", "int", "real",
+ * "json", "null".  NULL for any other tag (a host's private 64..255, or one
+ * this header does not define): hosts show its number.  No lock.
+ */
+KV_API const char *kv_type_name(int type);
+
 /* ------------------------------------------------------------- numbers */
 /* Room for any text kv_fmt_double writes, its NUL included. */
 #define KV_DOUBLE_BUFSZ 32
@@ -1034,6 +1041,14 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 #define KV_EV_FLUSH   8 /* namespace flushed (klen is 0; the event, not the key, says so) */
 #define KV_EV_RENAME_FROM 9
 #define KV_EV_RENAME_TO   10
+
+/*
+ * The name every host shows for an event ("set", "del", "expire", "incr",
+ * "append", "expired", "evicted", "flush", "rename_from", "rename_to"): in
+ * PostgreSQL's NOTIFY payloads and the HTTP feed alike.  NULL for a code this
+ * header does not define.  No lock, static strings.
+ */
+KV_API const char *kv_event_name(int event);
 
 /*
  * Mutation callback: called in the thread that made the change, after every

@@ -45,11 +45,12 @@
  *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
  *                             by trylock (a       trylocks                      (a batch keeps one it evicted from until
  *                             batch keeps them)                                 it commits: its undo log may restore it)
- *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget
- *                                                 <= 16 removals
+ *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget; 16 is the pre-image
+ *                                                 <= 16 removals, hook or not   room a running save's copy needs
  *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
- *                                                                               locks; hosts bound batch sizes; evicted
- *                                                                               keys' hooks fire after the locks
+ *                                                                               locks.  KNOWN GAP: the caller chooses n
+ *                                                                               (a 1M-key MSET holds its shards for the
+ *                                                                               whole batch); only the HTTP door caps it
  *   grow_locked (shard.c)     one shard           O(table) on a doubling:       amortised O(1) a write; readers go on during
  *                                                 up to 2^28 slots (~45 ms for  the rehash (only the swap is a write section);
  *                                                 2^20 here)                    KNOWN GAP: writers of the shard wait, it is

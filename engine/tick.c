@@ -39,7 +39,10 @@ static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, s
 	}
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 	uint32_t mask = sh->mask, i = sh->sweep_pos > mask ? 0 : sh->sweep_pos;
-	while (i <= mask && examined < *work && reclaimed < max_reclaim && w.nvictims < KV_MAX_VICTIMS) {
+	/* at most KV_MAX_VICTIMS removals a hold, hook or not: that is what the
+	 * pre-image room reserved above covers while a save is copying the shard
+	 * (a save reads the entries it collected after unlocking) */
+	while (i <= mask && examined < *work && reclaimed < max_reclaim && reclaimed < KV_MAX_VICTIMS) {
 		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
 		examined++;
 		if (v) {

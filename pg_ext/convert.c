@@ -15,23 +15,9 @@
 const char *
 shardkv_type_name(int type)
 {
-	switch (type)
-	{
-		case KV_T_BYTES:
-			return "bytes";
-		case KV_T_TEXT:
-			return "text";
-		case KV_T_INT:
-			return "int";
-		case KV_T_REAL:
-			return "real";
-		case KV_T_JSON:
-			return "json";
-		case KV_T_NULL:
-			return "null";
-		default:
-			return "other";
-	}
+	const char *name = kv_type_name(type);
+
+	return name ? name : psprintf("%d", type);
 }
 
 /* Stored bytes (UTF-8 by the engine's convention) -> server-encoded C string. */
