@@ -74,6 +74,7 @@
 
 #include "kv.h"
 
+#include <locale.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -796,6 +797,10 @@ void kv_snap_abort(kv_snap_target *t);
 /* ------------------------------------------------------------ expiry */
 /* ttl.c: now + ttl under kv.h's rule, with the clock given (KV_EINVAL past
  * KV_EXPIRES_MAX); kv_expiry_from_ttl_* call these with the real clock. */
+/* numfmt.c: the "C" locale the engine formats and parses numbers under, so
+ * a host's LC_NUMERIC never changes number text; (locale_t)0 if unavailable. */
+locale_t kv_c_locale(void);
+
 int kv_expiry_add_ms(int64_t now_ms, int64_t ttl_ms, int64_t *expires_at);
 int kv_expiry_add_us(int64_t now_ms, int64_t ttl_us, int64_t *expires_at);
 
