@@ -1005,7 +1005,8 @@ typedef struct kv_save_rule {
  * in the region, shared by every process.  A rule fires when at least
  * `changes` (and at least one) changes and `seconds` have accrued since the
  * last full save.  Errors: KV_EINVAL (n over KV_MAX_SAVE_RULES, rules NULL
- * with n > 0, a negative seconds); the old rules are then kept.
+ * with n > 0, seconds negative or over INT64_MAX / 1000); the old rules are
+ * then kept.
  */
 KV_API int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n);
 

@@ -110,8 +110,8 @@ KV_API int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n)
 {
 	if (n > KV_MAX_SAVE_RULES || (n && !rules))
 		return KV_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (rules[i].seconds < 0)
+	for (size_t i = 0; i < n; i++) /* seconds * 1000 must not overflow (rule_fires) */
+		if (rules[i].seconds < 0 || rules[i].seconds > INT64_MAX / 1000)
 			return KV_EINVAL;
 	kv_region *r = env->r;
 	kv_spin_lock(&r->admin);
