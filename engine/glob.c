@@ -4,8 +4,11 @@
  * Syntax (Redis KEYS / PSUBSCRIBE): `*` any run of bytes, `?` one byte,
  * `[abc]` `[^abc]` `[a-z]` a set of one byte (a reversed range is swapped, `\`
  * escapes inside a set), `\x` the byte x.  An unclosed `[` is a set that runs to
- * the end of the pattern, as in Redis.  Bytes compare as unsigned values (Redis
- * compares signed chars, so its ranges across 0x80 differ from ours).
+ * the end of the pattern, as in Redis.  The empty string matches the empty
+ * pattern only, not even `*`, as in Redis (scans treat a MATCH of "*" as no
+ * filter, as Redis's KEYS * and SCAN do, so they still list the empty key).
+ * Bytes compare as unsigned values (Redis compares signed chars, so its ranges
+ * across 0x80 differ from ours).
  *
  * HOW IT WORKS
  *   Every element except `*` matches exactly one byte.  So when a later element
@@ -86,6 +89,8 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
 
 	if ((plen && !p) || (slen && !s))
 		return 0;
+	if (slen == 0) /* as Redis: "" matches the empty pattern only, not even "*" */
+		return plen == 0;
 	while (si < slen) {
 		if (pi < plen && p[pi] == '*') {
 			while (pi < plen && p[pi] == '*')

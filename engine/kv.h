@@ -820,7 +820,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 typedef struct kv_scan_opts {
 	const void *prefix;     /* only keys starting with these bytes (NULL: all) */
 	size_t      prefix_len;
-	const char *match;      /* Redis glob (MATCH); NULL: all */
+	const char *match;      /* Redis glob (MATCH); NULL or "*": all, the empty key too */
 	size_t      match_len;
 	size_t      count;      /* work hint in table buckets walked; 0: 10.  Any count is
 	                         * safe: a shard lock is held for 256 buckets at most */
@@ -857,7 +857,9 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 /*
  * Redis glob matching, the one matcher of every host (KEYS, SCAN MATCH,
  * PSUBSCRIBE, kv.keys, kv_keys ...): `*`, `?`, `[abc]`, `[^abc]`, `[a-z]`, `\x`;
- * an unclosed `[` is a set running to the end of the pattern.  Bytes compare
+ * an unclosed `[` is a set running to the end of the pattern.  As in Redis,
+ * the empty string matches only the empty pattern, not even "*" (kv_scan takes
+ * a MATCH of "*" as no filter, as Redis's KEYS * does).  Bytes compare
  * unsigned.  Worst case O(plen * slen) time, constant stack, no allocation, no
  * lock: safe on any input.  Returns 1 on a match, else 0.
  */

@@ -47,7 +47,11 @@ static bool passes(const kv_scan_opts *o, const char *key, size_t klen)
 {
 	if (o->prefix_len && (klen < o->prefix_len || memcmp(key, o->prefix, o->prefix_len) != 0))
 		return false;
-	return !o->match || kv_glob_match(o->match, o->match_len, key, klen, 0);
+	/* a MATCH of "*" alone is no filter, as Redis's KEYS * and SCAN: the empty
+	 * key is listed, though kv_glob_match("*", "") is 0 as in Redis */
+	if (!o->match || (o->match_len == 1 && o->match[0] == '*'))
+		return true;
+	return kv_glob_match(o->match, o->match_len, key, klen, 0);
 }
 
 KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx)

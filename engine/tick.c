@@ -157,6 +157,8 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out)
 					bool done = true;
 					if (sh)
 						reclaimed += sweep_shard(env, &h, &ref, sh, budget - reclaimed, &work, now, &done);
+					if (!done && reclaimed < budget && work > 0)
+						continue; /* one hold's 16 removals: the same shard again, in a new hold */
 					if (!done) {
 						ns_done = false;
 						break;

@@ -478,8 +478,8 @@ static void configGetCommand(client *c, int argc, const char **argv, const size_
 	long long n = 0;
 	for (int a = 2; a < argc; a++)
 		for (size_t i = 0; i < NCONFIG; i++)
-			if (!hit[i] && globMatch(argv[a], lens[a], configTable[i].name,
-			                         strlen(configTable[i].name), 1)) {
+			if (!hit[i] && kv_glob_match(argv[a], lens[a], configTable[i].name,
+			                             strlen(configTable[i].name), KV_GLOB_NOCASE)) {
 				hit[i] = 1;
 				n++;
 			}

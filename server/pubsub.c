@@ -358,7 +358,7 @@ static long long publishMessage(client *self, const char *chan, size_t clen, con
 	if (np > REF_STACK && (hit = malloc((size_t)np)) == NULL)
 		np = -1;
 	for (long i = 0; i < np; i++)
-		hit[i] = (unsigned char)globMatch(pats[i]->name, pats[i]->len, chan, clen, 0);
+		hit[i] = (unsigned char)kv_glob_match(pats[i]->name, pats[i]->len, chan, clen, 0);
 
 	pthread_mutex_lock(&regLock);
 	for (long i = 0; i < np; i++) {
@@ -425,7 +425,7 @@ void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens)
 			return;
 		}
 		for (size_t i = 0; i < k; i++)
-			if (argc == 2 || globMatch(argv[2], lens[2], all[i]->name, all[i]->len, 0)) {
+			if (argc == 2 || kv_glob_match(argv[2], lens[2], all[i]->name, all[i]->len, 0)) {
 				addReplyBulk(&tmp, all[i]->name, all[i]->len);
 				n++;
 			}

@@ -462,12 +462,6 @@ int64_t mstime(void);
 int64_t ustime_mono(void);
 /* A non-blocking listening TCP socket on addr:port (logs why not); -1 on failure. */
 int listenOn(const char *addr, int port);
-/*
- * Redis glob match through the engine's one matcher (kv_glob_match), plus
- * Redis's one quirk that the engine does not share: no pattern, not even "*",
- * matches the empty string.  nocase: ASCII letters match either case.
- */
-int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 /* ------------------------------------------------------------- log.c */
 void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -150,7 +150,7 @@ static int matchPending(scanJob *j, int64_t deadline_us)
 		memcpy(&kl, j->pend + j->pend_pos, sizeof(kl));
 		const char *key = j->pend + j->pend_pos + sizeof(kl);
 		j->pend_pos += sizeof(kl) + kl;
-		if (globMatch(j->pat, j->plen, key, kl, 0)) {
+		if (kv_glob_match(j->pat, j->plen, key, kl, 0)) {
 			addReplyBulk(&j->out, key, kl);
 			j->n++;
 		}

@@ -1,7 +1,7 @@
 /*
- * util.c -- small helpers that are not commands: the clocks, the listening
- * sockets of both doors and the glob match of the command files.  Logging is
- * log.c's.
+ * util.c -- small helpers that are not commands: the clocks and the listening
+ * sockets of both doors.  Logging is log.c's; glob matching is the engine's
+ * kv_glob_match.
  */
 #include "server.h"
 
@@ -24,19 +24,6 @@ int64_t ustime_mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase)
-{
-	/*
-	 * Redis's stringmatchlen stops as soon as the string is used up and only
-	 * then strips trailing stars, so "" matches the empty pattern alone:
-	 * PUBSUB CHANNELS * leaves out the "" channel, KEYS ** the "" key.  (KEYS *
-	 * and SCAN MATCH * list every key without matching, "" included: t_keys.c.)
-	 */
-	if (slen == 0)
-		return plen == 0;
-	return kv_glob_match(pat, plen, s, slen, nocase ? KV_GLOB_NOCASE : 0);
 }
 
 int listenOn(const char *addr, int port)

@@ -4,8 +4,9 @@
  * obvious way, and the two must agree.
  *
  * The reference follows Redis's stringmatchlen (util.c) element by element,
- * with three deliberate differences that kv.h documents: bytes compare unsigned,
- * the empty string matches a pattern of stars, and there is no recursion cap.
+ * with two deliberate differences that kv.h documents: bytes compare unsigned,
+ * and there is no recursion cap.  As in Redis, an empty string matches the
+ * empty pattern only (its loop never starts), not even "*".
  * It recurses on every `*` (trying each split of the string), which is the
  * definition of the semantics, and memoises (pattern position, string
  * position) so that a bounded input stays cheap.  Inputs are bounded (pattern
@@ -127,6 +128,8 @@ static int glob_ref_match(const void *p, size_t pl, const void *s, size_t sl, in
 	g.pl = pl;
 	g.sl = sl;
 	g.nocase = nocase;
+	if (sl == 0)
+		return pl == 0;
 	memset(g.memo, -1, sizeof g.memo);
 	return ref_match(&g, 0, 0);
 }

@@ -24,9 +24,9 @@ typedef struct {
 
 static const gcase cases[] = {
     /* stars and ? */
-    {"*", "", 0, 1},
+    {"*", "", 0, 0},   /* as Redis: the empty string matches the empty pattern only */
     {"*", "anything", 0, 1},
-    {"**", "", 0, 1},
+    {"**", "", 0, 0},
     {"", "", 0, 1},
     {"", "a", 0, 0},
     {"a*", "a", 0, 1},
@@ -102,7 +102,7 @@ static void binary_cases(void)
 	E(kv_glob_match("a\0*", 3, "a", 1, 0) == 0);
 	E(kv_glob_match("?", 1, "\0", 1, 0) == 1);
 	E(kv_glob_match("[\0-\x01]", 5, "\x01", 1, 0) == 1);
-	E(kv_glob_match("*", 1, NULL, 0, 0) == 1);
+	E(kv_glob_match("*", 1, NULL, 0, 0) == 0); /* "" matches only the empty pattern */
 	E(kv_glob_match(NULL, 0, NULL, 0, 0) == 1);
 	E(kv_glob_match(NULL, 0, "a", 1, 0) == 0);
 	E(kv_glob_match(NULL, 3, "a", 1, 0) == 0); /* a NULL with a length matches nothing */
