@@ -203,8 +203,10 @@ if mount -t tmpfs -o size=1m tmpfs "$MNT" 2>/dev/null; then
 		else fail "full disk: the save after freeing space failed"; fi
 	else fail "full disk: the first small save failed"; fi
 	umount "$MNT"; MNT=""
+elif [ "$(id -u)" = 0 ]; then
+	fail "full disk: root could not mount a tmpfs on $MNT"
 else
-	echo "skip full disk: cannot mount a tmpfs (not root?)"
+	echo "skip full disk: mounting a tmpfs needs root"
 fi
 
 # ---------------------------------------------------------------- 3. fault seam
