@@ -92,6 +92,9 @@
 #define KV_SLAB_MAX    32768u  /* larger objects take whole pages */
 #define KV_SHARD_SIZE  512u    /* bytes per shard header (type-stable) */
 #define KV_DEFAULT_MAX_VALUE ((uint32_t)512 << 20)
+/* Values longer than this are not copied under a shard lock by single-key
+ * writes: the new entry is built first (kv_prebuild) and only linked under it. */
+#define KV_LOCKED_COPY_MAX 4096u
 
 /* Tiny helpers are always inlined, so they take on their caller's sanitizer
  * treatment (an optimistic reader's copy is not instrumented). */
@@ -233,6 +236,7 @@ typedef struct kv_shard {
 	uint32_t sweep_pos;           /* active expiry sweep position */
 	uint32_t clock_hand;          /* LRU eviction position */
 	uint32_t wdepth;              /* nesting of write sections (lock holder only) */
+	uint32_t bigseq;              /* changes to entries over KV_LOCKED_COPY_MAX (write.c) */
 	/* reader-written statistics on their own line */
 	_Atomic uint64_t hits __attribute__((aligned(64)));
 	_Atomic uint64_t misses;
@@ -485,6 +489,8 @@ void      kv_tables_free(kv_env *env, const kv_detached *t, uint32_t n);
 uint64_t  kv_shard_table_bytes(const kv_shard *sh);
 
 /* Entry lifecycle under the shard lock. */
+kv_entry *kv_entry_build(kv_env *env, const void *key, size_t klen, size_t vlen, int type,
+                         int64_t expires_at);
 kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t klen,
                               size_t vlen, int type, int64_t expires_at);
 void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
@@ -695,6 +701,9 @@ typedef struct kv_wctx {
 	kv_undo *undo;        /* non-NULL: transactional, nothing is retired until commit */
 	int64_t  credit_keys, credit_bytes; /* about to be freed by this op (rename) */
 	kv_entry *pin;        /* never evict this one either (rename's source) */
+	kv_entry *pre;        /* the new entry, built before the lock (kv_prebuild); kv_put_locked
+	                       * links it, kv_write_end frees it if it was not */
+	bool     pre_ttl;     /* kv_put_locked refused pre (KV_W_REBUILD): the TTL word it needs */
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
 	 * does not touch them): the shards the batch holds, where eviction may also
@@ -730,6 +739,46 @@ typedef struct val_arg {
 	size_t      off; /* setrange */
 } val_arg;
 void      kv_wctx_init(kv_wctx *w, kv_ns *ns);
+
+/* kv_put_locked: w->pre has the wrong layout (TTL word); build again and retry */
+#define KV_W_REBUILD (-1)
+/* A new entry built with no lock held.  Its value came from fill over the old
+ * value as an optimistic read saw it (when old_used), so it may only be linked
+ * if that is still the key's value: kv_prebuild_take() checks under the lock. */
+typedef struct kv_pre {
+	kv_entry *e;
+	bool      old_used, exists;
+	kv_shard *sh;          /* a big old value: the shard, entry and bigseq it was read under */
+	kv_entry *old;
+	uint32_t  gen, bigseq;
+	size_t    oldlen;
+	char      small[KV_LOCKED_COPY_MAX]; /* a small old value: its bytes */
+} kv_pre;
+/* What the optimistic read saw of the key (exists: live; cow: its shard's
+ * snapshot cut is pending, so the write cannot update in place). */
+typedef struct kv_seen {
+	bool   exists, ttl, def_ttl, cow;
+	size_t oldlen;
+} kv_seen;
+/* Decides the new value: its length (0: do not prebuild, the write is small or
+ * stays in place), *ttl, the TTL word it will carry, and *use_old, whether the
+ * builder copies the old value's first min(oldlen, length) bytes and calls fill
+ * as for an in-place update (else fill builds the value from nothing).  With
+ * *use_old the entry is linked only if the shard did not change since the read
+ * (also when the key did not exist then). */
+typedef size_t (*plan_fn)(const void *arg, const kv_seen *s, bool *ttl, bool *use_old);
+void      kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, fill_fn fill,
+                      const void *arg, kv_pre *p);
+/* Under sh's lock, with e the key's live entry (NULL: none): hand p's entry to
+ * w->pre if it may be linked, else free it (false: the old value changed since
+ * it was read, build again).  sh NULL: just free it. */
+bool      kv_prebuild_take(kv_wctx *w, kv_shard *sh, kv_entry *e, kv_pre *p);
+/* Under sh's lock, before a change to e's value or its removal from the table. */
+static inline void kv_big_changed(kv_shard *sh, const kv_entry *e)
+{
+	if (e->vlen > KV_LOCKED_COPY_MAX)
+		sh->bigseq++;
+}
 int64_t   kv_wctx_now(kv_wctx *w); /* the op's one reading of the clock */
 /* A single-key write: resolve, lock the key's shard (room reserved for a
  * pending snapshot), find the live entry (*e NULL if none) ... */

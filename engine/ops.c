@@ -315,6 +315,33 @@ static void buf_none(kv_buf *b)
 	}
 }
 
+/* A SET's new entry, built before the lock (write.c, kv_prebuild): the value
+ * is the caller's; only the TTL word depends on the old entry (KEEP). */
+typedef struct set_plan_arg {
+	val_arg  v;
+	int64_t  expires_at;
+	int      force;  /* after KV_W_REBUILD: 1 + the TTL word the lock wanted */
+} set_plan_arg;
+
+static size_t set_plan(const void *arg, const kv_seen *s, bool *ttl, bool *use_old)
+{
+	const set_plan_arg *a = arg;
+	*use_old = false;
+	if (a->force)
+		*ttl = a->force == 2;
+	else if (a->expires_at == KV_EXPIRE_KEEP)
+		*ttl = s->ttl;
+	else if (a->expires_at == KV_EXPIRE_DEFAULT)
+		*ttl = s->def_ttl;
+	else
+		*ttl = a->expires_at != KV_EXPIRE_NEVER;
+	return a->v.n;
+}
+
+/* Tries of a write whose prebuilt entry the lock refused, before it copies
+ * under the lock after all (a shard written all the time, see write.c). */
+#define KV_PREBUILD_TRIES 4
+
 KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   int type, int64_t expires_at, unsigned flags, kv_buf *old)
 {
@@ -327,13 +354,21 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (vlen > KV_VALUE_SIZE_LIMIT)
 		return KV_EVALSIZE;
-	for (;;) {
+	set_plan_arg pa = {{val, vlen, 0}, expires_at, 0};
+	for (int tries = 0;; tries++) {
 		kv_wctx w;
 		kv_shard *sh;
 		uint32_t h32, pos;
 		kv_entry *e;
-		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+		kv_pre pre;
+		pre.e = NULL; /* only e is read unless kv_prebuild filled it */
+		if (vlen > KV_LOCKED_COPY_MAX && tries < KV_PREBUILD_TRIES)
+			kv_prebuild(ns, key, klen, set_plan, kv_fill_copy, &pa, &pre);
+		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK) {
+			kv_prebuild_take(&w, NULL, NULL, &pre); /* frees it */
 			return rc;
+		}
+		kv_prebuild_take(&w, sh, e, &pre);
 		if (klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed))
 			return kv_write_end(&w, sh, key, klen, KV_EKEYSIZE, 0);
 		if (old && e && e->vlen + 1 > old->cap) {
@@ -360,9 +395,13 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 				if (e)
 					kv_w_remove(&w, sh, pos, e);
 			} else if (rc == KV_OK) {
-				val_arg a = {val, vlen, 0};
-				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &a);
+				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &pa.v);
 			}
+		}
+		if (rc == KV_W_REBUILD) { /* the prebuilt entry had the wrong TTL word */
+			pa.force = w.pre_ttl ? 2 : 1;
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
 		}
 		return kv_write_end(&w, sh, key, klen, rc, KV_EV_SET);
 	}
@@ -570,6 +609,37 @@ static void fill_setrange(char *dst, size_t vlen, const char *old, size_t oldlen
 	memcpy(dst + a->off, a->p, a->n);
 }
 
+/* The new length of an APPEND or SETRANGE of vlen bytes at offset. */
+static size_t modify_len(bool append, size_t oldlen, size_t vlen, size_t offset)
+{
+	if (append)
+		return oldlen + vlen;
+	return vlen && offset + vlen > oldlen ? offset + vlen : oldlen;
+}
+
+typedef struct mod_plan_arg {
+	val_arg v;
+	size_t  klen;
+	bool    append;
+} mod_plan_arg;
+
+/* Built before the lock (write.c, kv_prebuild) unless the update stays in the
+ * old entry's size class: then only the new bytes are written, in place. */
+static size_t mod_plan(const void *arg, const kv_seen *s, bool *ttl, bool *use_old)
+{
+	const mod_plan_arg *a = arg;
+	if (!a->append && a->v.n == 0)
+		return 0;
+	size_t nl = modify_len(a->append, s->oldlen, a->v.n, a->v.off);
+	*ttl = s->exists ? s->ttl : s->def_ttl;
+	*use_old = true;
+	unsigned f = *ttl ? KV_E_TTL : 0;
+	if (s->exists && !s->cow && nl <= KV_VALUE_SIZE_LIMIT &&
+	    kv_alloc_size(kv_entry_size(a->klen, s->oldlen, f)) == kv_alloc_size(kv_entry_size(a->klen, nl, f)))
+		return 0;
+	return nl;
+}
+
 static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   size_t offset, bool append, size_t *newlen)
 {
@@ -580,38 +650,55 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (offset > KV_VALUE_SIZE_LIMIT || vlen > KV_VALUE_SIZE_LIMIT - offset)
 		return KV_EVALSIZE;
-	kv_wctx w;
-	kv_shard *sh;
-	uint32_t h32, pos;
-	kv_entry *e;
-	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
-		return rc;
-	size_t oldlen = e ? e->vlen : 0;
-	size_t nl = append ? oldlen + vlen : (vlen ? (offset + vlen > oldlen ? offset + vlen : oldlen) : oldlen);
-	int64_t exp = 0;
-	bool del;
-	int xrc = e ? KV_OK : kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
-	if (e)
-		exp = kv_entry_expiry(e);
-	if (!append && vlen == 0) {
-		/* SETRANGE with nothing to write changes nothing (and creates nothing) */
-		rc = KV_OK;
-		nl = oldlen;
-	} else if (nl > KV_VALUE_SIZE_LIMIT ||
-	           nl > atomic_load_explicit(&w.ref.slot->max_value_size, memory_order_relaxed)) {
-		rc = KV_EVALSIZE;
-	} else if (!e && klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
-		rc = KV_EKEYSIZE;
-	} else if (xrc != KV_OK) {
-		rc = xrc;
-	} else {
-		val_arg a = {val, vlen, offset};
-		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
-		                append ? fill_append : fill_setrange, &a);
+	mod_plan_arg pa = {{val, vlen, offset}, klen, append};
+	fill_fn fill = append ? fill_append : fill_setrange;
+	for (int tries = 0;; tries++) {
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		kv_pre pre;
+		pre.e = NULL; /* only e is read unless kv_prebuild filled it */
+		if (tries < KV_PREBUILD_TRIES)
+			kv_prebuild(ns, key, klen, mod_plan, fill, &pa, &pre);
+		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK) {
+			kv_prebuild_take(&w, NULL, NULL, &pre);
+			return rc;
+		}
+		if (!kv_prebuild_take(&w, sh, e, &pre)) { /* the value changed since the read */
+			kv_write_end(&w, sh, key, klen, KV_OK, 0);
+			continue;
+		}
+		size_t oldlen = e ? e->vlen : 0;
+		size_t nl = modify_len(append, oldlen, vlen, offset);
+		int64_t exp = 0;
+		bool del;
+		int xrc = e ? KV_OK : kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+		if (e)
+			exp = kv_entry_expiry(e);
+		if (!append && vlen == 0) {
+			/* SETRANGE with nothing to write changes nothing (and creates nothing) */
+			rc = KV_OK;
+			nl = oldlen;
+		} else if (nl > KV_VALUE_SIZE_LIMIT ||
+		           nl > atomic_load_explicit(&w.ref.slot->max_value_size, memory_order_relaxed)) {
+			rc = KV_EVALSIZE;
+		} else if (!e && klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
+			rc = KV_EKEYSIZE;
+		} else if (xrc != KV_OK) {
+			rc = xrc;
+		} else {
+			rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
+			                   fill, &pa.v);
+		}
+		if (rc == KV_W_REBUILD) { /* built for another length or TTL word */
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
+		}
+		if (newlen)
+			*newlen = rc == KV_OK ? nl : 0;
+		return kv_write_end(&w, sh, key, klen, rc, append ? KV_EV_APPEND : vlen ? KV_EV_SET : 0);
 	}
-	if (newlen)
-		*newlen = rc == KV_OK ? nl : 0;
-	return kv_write_end(&w, sh, key, klen, rc, append ? KV_EV_APPEND : vlen ? KV_EV_SET : 0);
 }
 
 KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
@@ -650,6 +737,37 @@ static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key
 	return kv_put_locked(w, sh, h32, key, klen, e, pos, e->vlen, e->type, exp, fill_same, NULL);
 }
 
+/* A retime that adds or drops the TTL word (or meets a pending snapshot)
+ * builds a new entry: before the lock, like a big APPEND's (write.c). */
+static size_t retime_plan(const void *arg, const kv_seen *s, bool *ttl, bool *use_old)
+{
+	*ttl = *(const bool *)arg;
+	*use_old = true;
+	return s->exists && (s->ttl != *ttl || s->cow) ? s->oldlen : 0;
+}
+
+/* kv_write_begin for a retime to ttl (a TTL word or none), with the entry built
+ * before the lock when the retime rebuilds a big one.  KV_W_REBUILD (nothing
+ * locked): the value changed meanwhile, call again. */
+static int retime_begin(kv_ns *ns, const void *key, size_t klen, bool ttl, int tries, kv_wctx *w,
+                        kv_shard **sh, uint32_t *h32, uint32_t *pos, kv_entry **e)
+{
+	kv_pre pre;
+	pre.e = NULL;
+	if (tries < KV_PREBUILD_TRIES)
+		kv_prebuild(ns, key, klen, retime_plan, fill_same, &ttl, &pre);
+	int rc = kv_write_begin(ns, key, klen, w, sh, h32, pos, e);
+	if (rc != KV_OK) {
+		kv_prebuild_take(w, NULL, NULL, &pre);
+		return rc;
+	}
+	if (!kv_prebuild_take(w, *sh, *e, &pre)) {
+		kv_write_end(w, *sh, key, klen, KV_OK, 0);
+		return KV_W_REBUILD;
+	}
+	return KV_OK;
+}
+
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond)
 {
 	int rc = check_key(klen);
@@ -659,37 +777,45 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 	    ((cond & KV_EXPIRE_NX) && (cond & ~KV_EXPIRE_NX)) ||
 	    ((cond & KV_EXPIRE_GT) && (cond & KV_EXPIRE_LT)) || expires_at > KV_EXPIRES_MAX)
 		return KV_EINVAL;
-	kv_wctx w;
-	kv_shard *sh;
-	uint32_t h32, pos;
-	kv_entry *e;
-	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
-		return rc;
-	int ev = KV_EV_EXPIRE;
-	if (!e) {
-		rc = KV_NOTFOUND;
-	} else {
-		int64_t cur = kv_entry_expiry(e);
-		bool ok = true;
-		if ((cond & KV_EXPIRE_NX) && cur)
-			ok = false;
-		if ((cond & KV_EXPIRE_XX) && !cur)
-			ok = false;
-		if ((cond & KV_EXPIRE_GT) && (!cur || expires_at <= cur))
-			ok = false;
-		if ((cond & KV_EXPIRE_LT) && cur && expires_at >= cur)
-			ok = false;
-		if (!ok) {
-			rc = KV_UNCHANGED;
-		} else if (expires_at <= kv_wctx_now(&w)) {
-			kv_w_remove(&w, sh, pos, e);
-			ev = KV_EV_DEL;
-			rc = KV_OK;
+	for (int tries = 0;; tries++) {
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		if ((rc = retime_begin(ns, key, klen, true, tries, &w, &sh, &h32, &pos, &e)) == KV_W_REBUILD)
+			continue;
+		if (rc != KV_OK)
+			return rc;
+		int ev = KV_EV_EXPIRE;
+		if (!e) {
+			rc = KV_NOTFOUND;
 		} else {
-			rc = retime_locked(&w, sh, h32, key, klen, e, pos, expires_at);
+			int64_t cur = kv_entry_expiry(e);
+			bool ok = true;
+			if ((cond & KV_EXPIRE_NX) && cur)
+				ok = false;
+			if ((cond & KV_EXPIRE_XX) && !cur)
+				ok = false;
+			if ((cond & KV_EXPIRE_GT) && (!cur || expires_at <= cur))
+				ok = false;
+			if ((cond & KV_EXPIRE_LT) && cur && expires_at >= cur)
+				ok = false;
+			if (!ok) {
+				rc = KV_UNCHANGED;
+			} else if (expires_at <= kv_wctx_now(&w)) {
+				kv_w_remove(&w, sh, pos, e);
+				ev = KV_EV_DEL;
+				rc = KV_OK;
+			} else {
+				rc = retime_locked(&w, sh, h32, key, klen, e, pos, expires_at);
+			}
 		}
+		if (rc == KV_W_REBUILD) {
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
+		}
+		return kv_write_end(&w, sh, key, klen, rc, ev);
 	}
-	return kv_write_end(&w, sh, key, klen, rc, ev);
 }
 
 KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
@@ -697,19 +823,27 @@ KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 	int rc = check_key(klen);
 	if (rc != KV_OK)
 		return rc;
-	kv_wctx w;
-	kv_shard *sh;
-	uint32_t h32, pos;
-	kv_entry *e;
-	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
-		return rc;
-	if (!e)
-		rc = KV_NOTFOUND;
-	else if (!kv_entry_expiry(e))
-		rc = KV_UNCHANGED;
-	else
-		rc = retime_locked(&w, sh, h32, key, klen, e, pos, 0);
-	return kv_write_end(&w, sh, key, klen, rc, KV_EV_EXPIRE);
+	for (int tries = 0;; tries++) {
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		if ((rc = retime_begin(ns, key, klen, false, tries, &w, &sh, &h32, &pos, &e)) == KV_W_REBUILD)
+			continue;
+		if (rc != KV_OK)
+			return rc;
+		if (!e)
+			rc = KV_NOTFOUND;
+		else if (!kv_entry_expiry(e))
+			rc = KV_UNCHANGED;
+		else
+			rc = retime_locked(&w, sh, h32, key, klen, e, pos, 0);
+		if (rc == KV_W_REBUILD) {
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
+		}
+		return kv_write_end(&w, sh, key, klen, rc, KV_EV_EXPIRE);
+	}
 }
 
 /* Remove key if its TTL has passed (a reader found it expired): finding it
