@@ -927,57 +927,148 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 }
 
 /* ------------------------------------------------------------ random key */
+/*
+ * A key at random, holding a shard lock for a bounded window at a time:
+ *   1. a shard, weighted by its key count (read without locks: a hint), so
+ *      that shards of unequal sizes do not favour the keys of small ones;
+ *   2. in it, up to RK_PROBES slots at random under one hold: the first that
+ *      holds a live key wins.  Every slot is equally likely, so every key of
+ *      the shard is: the pick is uniform.  A table is kept between 40% and
+ *      80% full as it grows, so the probes nearly always hit;
+ *   3. a table left sparse (tables do not shrink after deletes) or full of
+ *      expired keys may miss every probe: the shard is then walked from a
+ *      random point, RK_WINDOW slots per hold (the position is a hash value,
+ *      as scan.c keeps it, so a table that doubles between holds is fine), and
+ *      the first live key found wins.  That pick favours keys after long empty
+ *      runs, as Redis's fallback over sparse buckets does;
+ *   4. a shard with no live key sends the search to the next shard.
+ * KV_NOTFOUND once every shard was walked without a live key.
+ */
+#define RK_PROBES 32u
+#define RK_WINDOW 1024u
+
+static uint64_t rk_next(uint64_t *r)
+{
+	uint64_t x = *r;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *r = x;
+}
+
+/* Under the lock: take the key of slot value v if its entry is live.  1 taken,
+ * 0 not, -1 key needs *need bytes (grown with no lock held, then retried). */
+static int rk_take(kv_env *env, uint64_t v, int64_t now, kv_buf *key, size_t *need)
+{
+	if (!v)
+		return 0;
+	kv_entry *e = kv_ptr(env, (kv_off)v);
+	if (kv_expired(kv_entry_expiry(e), now))
+		return 0;
+	if ((size_t)e->klen + 1 > key->cap) {
+		*need = e->klen;
+		return -1;
+	}
+	memcpy(key->data, kv_entry_key(e), e->klen);
+	key->data[e->klen] = 0;
+	key->len = e->klen;
+	key->type = KV_T_BYTES;
+	key->expires_at = 0;
+	return 1;
+}
+
+/* Steps 2 and 3 in one shard.  Returns rk_take's codes, or -2: the namespace
+ * changed under us (start over). */
+static int rk_shard(const kv_nsref *ref, kv_shard *sh, uint64_t *r, kv_buf *key, size_t *need)
+{
+	kv_env *env = ref->env;
+	int64_t now = kv_now_ms();
+	uint64_t pos = (uint32_t)rk_next(r), covered = 0;
+	for (bool first = true;; first = false) {
+		kv_spin_lock(&sh->lock);
+		if (!kv_ns_ref_valid(ref) || sh->owner != ref->slot_index + 1) {
+			kv_spin_unlock(&sh->lock);
+			return -2;
+		}
+		if (sh->count == 0) {
+			kv_spin_unlock(&sh->lock);
+			return 0;
+		}
+		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+		uint32_t mask = sh->mask, shift = sh->shift;
+		int res = 0;
+		for (uint32_t p = 0; first && p < RK_PROBES && !res; p++)
+			res = rk_take(env, atomic_load_explicit(&s[(rk_next(r) >> 32) & mask], memory_order_relaxed),
+			              now, key, need);
+		uint32_t i = (uint32_t)(pos >> shift), w = 0;
+		for (; !res && w < RK_WINDOW && w <= mask; w++)
+			res = rk_take(env, atomic_load_explicit(&s[(i + w) & mask], memory_order_relaxed), now, key,
+			              need);
+		kv_spin_unlock(&sh->lock);
+		if (res)
+			return res;
+		pos = (((uint64_t)i + w) << shift) & 0xffffffffu;
+		covered += (uint64_t)w << shift;
+		if (covered >= (uint64_t)1 << 32)
+			return 0; /* walked it all: only expired keys */
+		kv_lock_pause();
+	}
+}
+
+/* Step 1: the first shard to look in, weighted by the shards' key counts. */
+static KV_RACY uint32_t rk_first_shard(const kv_nsref *ref, uint32_t n, uint64_t r)
+{
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		kv_shard *sh = kv_shard_fast(ref, k, n);
+		total += sh ? sh->count : 0;
+	}
+	if (total == 0)
+		return (uint32_t)(r % n);
+	uint64_t x = r % total;
+	for (uint32_t k = 0; k < n; k++) {
+		kv_shard *sh = kv_shard_fast(ref, k, n);
+		uint32_t c = sh ? sh->count : 0;
+		if (x < c)
+			return k;
+		x -= c;
+	}
+	return 0; /* the counts moved meanwhile */
+}
+
 KV_API int kv_random_key(kv_ns *ns, kv_buf *key)
 {
-	kv_nsref ref;
-	int rc = kv_ns_ref(ns, &ref);
-	if (rc != KV_OK)
-		return rc;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t r = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) * 0x9e3779b97f4a7c15ull;
-	r ^= r >> 29;
-	uint32_t n = atomic_load(&ref.slot->nshards);
-	if (n == 0)
-		return KV_ENONS;
-	/* a random shard, then the next ones until one has a live key; within it a
-	 * random slot, then the next occupied one */
-	for (uint32_t k = 0; k < n; k++) {
-		kv_shard *sh = kv_ns_shard(&ref, (uint32_t)((r + k) % n));
-		if (!sh)
+	r ^= (uint64_t)(uintptr_t)key;
+	r |= 1; /* xorshift never leaves 0 */
+	size_t need = 127;
+	for (;;) {
+		if (need && kv_buf_reserve(ns->env, key, need) != KV_OK)
+			return KV_ENOMEM;
+		need = 0;
+		kv_nsref ref;
+		int rc = kv_ns_ref(ns, &ref);
+		if (rc != KV_OK)
+			return rc;
+		uint32_t n = atomic_load_explicit(&ref.slot->nshards, memory_order_relaxed);
+		if (n == 0)
 			return KV_ENONS;
-		kv_spin_lock(&sh->lock);
-		if (sh->count == 0) {
-			kv_spin_unlock(&sh->lock);
-			continue;
+		uint32_t first = rk_first_shard(&ref, n, rk_next(&r));
+		int res = 0;
+		for (uint32_t k = 0; k < n && res == 0; k++) {
+			kv_shard *sh = kv_ns_shard(&ref, (first + k) % n);
+			if (!sh && kv_ns_ref_valid(&ref))
+				return KV_ENONS;
+			res = sh ? rk_shard(&ref, sh, &r, key, &need) : -2;
 		}
-		_Atomic uint64_t *s = kv_ptr(ref.env, atomic_load(&sh->table));
-		uint32_t mask = sh->mask, i = (uint32_t)(r >> 32) & mask;
-		int64_t now = kv_now_ms();
-		for (uint32_t j = 0; j <= mask; j++, i = (i + 1) & mask) {
-			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
-			if (!v)
-				continue;
-			kv_entry *e = kv_ptr(ref.env, (kv_off)v);
-			if (kv_expired(kv_entry_expiry(e), now))
-				continue;
-			if ((size_t)e->klen + 1 > key->cap) {
-				size_t need = e->klen;
-				kv_spin_unlock(&sh->lock);
-				if (kv_buf_reserve(ns->env, key, need) != KV_OK)
-					return KV_ENOMEM;
-				return kv_random_key(ns, key);
-			}
-			memcpy(key->data, kv_entry_key(e), e->klen);
-			key->data[e->klen] = 0;
-			key->len = e->klen;
-			key->type = KV_T_BYTES;
-			key->expires_at = 0;
-			kv_spin_unlock(&sh->lock);
+		if (res == 1)
 			return KV_OK;
+		if (res == 0) {
+			buf_none(key);
+			return KV_NOTFOUND;
 		}
-		kv_spin_unlock(&sh->lock);
+		/* -1: need is set; -2: the namespace changed, resolve it again */
 	}
-	buf_none(key);
-	return KV_NOTFOUND;
 }

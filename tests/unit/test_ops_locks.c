@@ -28,6 +28,7 @@ typedef struct {
 	kv_env *env;
 	kv_ns *ns;
 	int stop, measure;
+	int del_only; /* only calls that lock without adding a live key */
 	long ops, bad;
 	long during;
 	int64_t max_us;
@@ -43,10 +44,15 @@ static void *work(void *p)
 		char k[32];
 		int kl = snprintf(k, sizeof k, "w:%ld", i % 500);
 		int64_t t0 = now_us();
-		if (kv_set(a->ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL) != KV_OK)
-			a->bad++;
-		if (kv_get(a->ns, k, (size_t)kl, &b) != KV_OK)
-			a->bad++;
+		if (a->del_only) {
+			if (kv_del(a->ns, k, (size_t)kl) != KV_NOTFOUND)
+				a->bad++;
+		} else {
+			if (kv_set(a->ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL) != KV_OK)
+				a->bad++;
+			if (kv_get(a->ns, k, (size_t)kl, &b) != KV_OK)
+				a->bad++;
+		}
 		int64_t d = now_us() - t0;
 		if (T_LOAD(a->measure) && d > __atomic_load_n(&a->max_us, __ATOMIC_RELAXED))
 			__atomic_store_n(&a->max_us, d, __ATOMIC_RELAXED);
@@ -61,7 +67,9 @@ static void *work(void *p)
  * a->max_us its slowest call (over the long call only). */
 static int64_t beside_worker(kv_env *env, kv_ns *ns, void (*fn)(void *), void *arg, worker *a)
 {
+	int del_only = a->del_only;
 	memset(a, 0, sizeof *a);
+	a->del_only = del_only;
 	a->env = env;
 	a->ns = ns;
 	pthread_t th;
@@ -244,7 +252,7 @@ static void test_big_unlocked(void)
 		char *v = malloc(n);
 		if (ns && v) {
 			memset(v, 'z', n);
-			worker a;
+			worker a = {0};
 			big_job j = {ns, "big", v, n, 0, 0, 0};
 			/* a new key */
 			int64_t took = beside_worker(env, ns, run_big, &j, &a);
@@ -423,6 +431,118 @@ static void test_retime_race(void)
 	}
 }
 
+/* ------------------------------------------------------------ random key */
+typedef struct {
+	kv_ns *ns;
+	int rc;
+	kv_buf b;
+} rk_job;
+
+static void run_rk(void *p)
+{
+	rk_job *j = p;
+	j->rc = kv_random_key(j->ns, &j->b);
+}
+
+static void test_random_key(void)
+{
+	TEST("kv_random_key: every key of unequal shards about equally likely; a sparse table")
+	{
+		kv_env *env = t_env(64 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 4;
+		kv_ns *ns = env ? t_ns(env, "rk", &c) : NULL;
+		if (ns) {
+			enum { NK = 40, CALLS = 8000 };
+			int hits[NK] = {0}, other = 0;
+			char k[16];
+			for (int i = 0; i < NK; i++) {
+				int kl = snprintf(k, sizeof k, "k%d", i);
+				EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			kv_buf b = KV_BUF_INIT;
+			for (int i = 0; i < CALLS; i++) {
+				int x = -1;
+				if (!EOK(kv_random_key(ns, &b)))
+					break;
+				if (b.len >= 2 && b.data[0] == 'k')
+					x = atoi(b.data + 1);
+				if (x >= 0 && x < NK)
+					hits[x]++;
+				else
+					other++;
+			}
+			/* mean 200 a key (sd ~14): a key of a shard with few keys used to
+			 * come up several times as often as one of a crowded shard */
+			int lo = CALLS, hi = 0;
+			for (int i = 0; i < NK; i++) {
+				lo = hits[i] < lo ? hits[i] : lo;
+				hi = hits[i] > hi ? hits[i] : hi;
+			}
+			printf("    %d calls over %d keys: each key %d..%d times\n", CALLS, NK, lo, hi);
+			E(other == 0 && lo >= 100 && hi <= 320);
+			/* a big table emptied but for one key (tables do not shrink) */
+			for (int i = 0; i < 50000; i++) {
+				int kl = snprintf(k, sizeof k, "s%d", i);
+				EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			for (int i = 0; i < 50000; i++) {
+				int kl = snprintf(k, sizeof k, "s%d", i);
+				EOK(kv_del(ns, k, (size_t)kl));
+			}
+			for (int i = 1; i < NK; i++) {
+				int kl = snprintf(k, sizeof k, "k%d", i);
+				EOK(kv_del(ns, k, (size_t)kl));
+			}
+			int found = 0;
+			for (int i = 0; i < 100; i++)
+				found += kv_random_key(ns, &b) == KV_OK && b.len == 2 && memcmp(b.data, "k0", 2) == 0;
+			E(found == 100);
+			EOK(kv_del(ns, K("k0")));
+			ERC(kv_random_key(ns, &b), KV_NOTFOUND);
+			E(b.len == 0);
+			kv_buf_free(env, &b);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("kv_random_key over a big shard of expired keys never holds its lock for long")
+	{
+		kv_env *env = t_env(512 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 1;
+		kv_ns *ns = env ? t_ns(env, "exp", &c) : NULL;
+		if (ns) {
+			int n = Q ? 300000 : 1500000;
+			int64_t until = kv_now_ms() + (Q ? 6000 : 4000);
+			char k[32];
+			int ok = 1;
+			for (int i = 0; i < n && ok; i++) {
+				int kl = snprintf(k, sizeof k, "e:%d", i);
+				ok = EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, until, 0, NULL));
+			}
+			E(kv_now_ms() < until); /* filled before they expire */
+			while (kv_now_ms() <= until + 5)
+				t_sleep_ms(10);
+			/* every key is expired but still in the table: the call walks it all */
+			worker a = {0};
+			a.del_only = 1;
+			rk_job j = {ns, 0, KV_BUF_INIT};
+			int64_t took = beside_worker(env, ns, run_rk, &j, &a);
+			ERC(j.rc, KV_NOTFOUND);
+			judge("kv_random_key over expired keys", &a, took);
+			kv_buf_free(env, &j.b);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	t_init(argc, argv);
@@ -431,5 +551,6 @@ int main(int argc, char **argv)
 	test_big_unlocked();
 	test_append_race();
 	test_retime_race();
+	test_random_key();
 	return t_done();
 }
