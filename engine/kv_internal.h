@@ -752,27 +752,36 @@ typedef struct kv_pre {
 	kv_entry *old;
 	uint32_t  gen, bigseq;
 	size_t    oldlen;
-	char      small[KV_LOCKED_COPY_MAX]; /* a small old value: its bytes */
+	size_t    patch_off, patch_len; /* bytes of the old value the write replaces */
 } kv_pre;
 /* What the optimistic read saw of the key (exists: live; cow: its shard's
- * snapshot cut is pending, so the write cannot update in place). */
+ * snapshot cut is pending, so the write cannot update in place), and the plan
+ * decides: ttl, the TTL word the new entry carries; use_old, whether the
+ * builder copies the old value's first min(oldlen, length) bytes and calls
+ * fill as for an in-place update (else fill builds the value from nothing);
+ * patch_off/len, the old bytes fill overwrites.  With use_old the entry is
+ * linked only if the key's value is still the one read (also when the key did
+ * not exist then). */
 typedef struct kv_seen {
-	bool   exists, ttl, def_ttl, cow;
+	bool   exists, ttl, def_ttl, cow;  /* read */
 	size_t oldlen;
+	bool   use_old;                    /* plan's */
+	size_t patch_off, patch_len;
 } kv_seen;
-/* Decides the new value: its length (0: do not prebuild, the write is small or
- * stays in place), *ttl, the TTL word it will carry, and *use_old, whether the
- * builder copies the old value's first min(oldlen, length) bytes and calls fill
- * as for an in-place update (else fill builds the value from nothing).  With
- * *use_old the entry is linked only if the shard did not change since the read
- * (also when the key did not exist then). */
-typedef size_t (*plan_fn)(const void *arg, const kv_seen *s, bool *ttl, bool *use_old);
+/* Returns the new value's length (0: do not prebuild, the write is small or
+ * stays in place) and sets *ttl and the plan's fields of s. */
+typedef size_t (*plan_fn)(const void *arg, kv_seen *s, bool *ttl);
 void      kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, fill_fn fill,
                       const void *arg, kv_pre *p);
+/* The same, the old value being another key's (from): a rename's source. */
+void      kv_prebuild_from(kv_ns *ns, const void *from, size_t fromlen, const void *key, size_t klen,
+                           plan_fn plan, fill_fn fill, const void *arg, kv_pre *p);
 /* Under sh's lock, with e the key's live entry (NULL: none): hand p's entry to
  * w->pre if it may be linked, else free it (false: the old value changed since
  * it was read, build again).  sh NULL: just free it. */
 bool      kv_prebuild_take(kv_wctx *w, kv_shard *sh, kv_entry *e, kv_pre *p);
+/* With no lock held: free w->pre if the write did not link it. */
+void      kv_wctx_drop_pre(kv_wctx *w);
 /* Under sh's lock, before a change to e's value or its removal from the table. */
 static inline void kv_big_changed(kv_shard *sh, const kv_entry *e)
 {

@@ -323,10 +323,9 @@ typedef struct set_plan_arg {
 	int      force;  /* after KV_W_REBUILD: 1 + the TTL word the lock wanted */
 } set_plan_arg;
 
-static size_t set_plan(const void *arg, const kv_seen *s, bool *ttl, bool *use_old)
+static size_t set_plan(const void *arg, kv_seen *s, bool *ttl)
 {
 	const set_plan_arg *a = arg;
-	*use_old = false;
 	if (a->force)
 		*ttl = a->force == 2;
 	else if (a->expires_at == KV_EXPIRE_KEEP)
@@ -625,14 +624,16 @@ typedef struct mod_plan_arg {
 
 /* Built before the lock (write.c, kv_prebuild) unless the update stays in the
  * old entry's size class: then only the new bytes are written, in place. */
-static size_t mod_plan(const void *arg, const kv_seen *s, bool *ttl, bool *use_old)
+static size_t mod_plan(const void *arg, kv_seen *s, bool *ttl)
 {
 	const mod_plan_arg *a = arg;
 	if (!a->append && a->v.n == 0)
 		return 0;
 	size_t nl = modify_len(a->append, s->oldlen, a->v.n, a->v.off);
 	*ttl = s->exists ? s->ttl : s->def_ttl;
-	*use_old = true;
+	s->use_old = true;
+	s->patch_off = a->append ? s->oldlen : a->v.off;
+	s->patch_len = a->v.n;
 	unsigned f = *ttl ? KV_E_TTL : 0;
 	if (s->exists && !s->cow && nl <= KV_VALUE_SIZE_LIMIT &&
 	    kv_alloc_size(kv_entry_size(a->klen, s->oldlen, f)) == kv_alloc_size(kv_entry_size(a->klen, nl, f)))
@@ -739,10 +740,10 @@ static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key
 
 /* A retime that adds or drops the TTL word (or meets a pending snapshot)
  * builds a new entry: before the lock, like a big APPEND's (write.c). */
-static size_t retime_plan(const void *arg, const kv_seen *s, bool *ttl, bool *use_old)
+static size_t retime_plan(const void *arg, kv_seen *s, bool *ttl)
 {
 	*ttl = *(const bool *)arg;
-	*use_old = true;
+	s->use_old = true;
 	return s->exists && (s->ttl != *ttl || s->cow) ? s->oldlen : 0;
 }
 
@@ -859,6 +860,62 @@ static void reclaim_expired(kv_ns *ns, const void *key, size_t klen)
 }
 
 /* ---------------------------------------------------------------- rename */
+/* dst's new entry holds src's value: a big one is built before the locks. */
+static size_t rename_plan(const void *arg, kv_seen *s, bool *ttl)
+{
+	(void)arg;
+	*ttl = s->ttl;
+	s->use_old = true;
+	return s->exists ? s->oldlen : 0;
+}
+
+/* Under the locks of a rename's lockset: the rename itself.  pre: dst's entry
+ * built before the locks (may be refused: KV_W_REBUILD, retry). */
+static int rename_locked(kv_wctx *w, kv_pre *pre, const void *src, size_t srclen, uint64_t hs,
+                         const void *dst, size_t dstlen, uint64_t hd, int nx, bool *same)
+{
+	kv_env *env = w->ns->env;
+	kv_shard *ss = kv_lockset_shard(&w->ref, hs), *sd = kv_lockset_shard(&w->ref, hd);
+	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
+	    (sd->snap_pending && kv_shard_reserve_preserve_locked(env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
+		kv_prebuild_take(w, NULL, NULL, pre);
+		return KV_ENOMEM;
+	}
+	int rc;
+	uint32_t ps, pd;
+	kv_entry *es = kv_find_live_locked(w, ss, kv_hash32(hs), src, srclen, &ps);
+	if (!kv_prebuild_take(w, ss, es, pre))
+		return KV_W_REBUILD;
+	*same = srclen == dstlen && memcmp(src, dst, srclen) == 0;
+	if (!es) {
+		rc = KV_NOTFOUND;
+	} else if (*same) {
+		rc = nx ? KV_EXISTS : KV_OK;
+	} else if (dstlen > atomic_load_explicit(&w->ref.slot->max_key_size, memory_order_relaxed)) {
+		rc = KV_EKEYSIZE;
+	} else {
+		kv_entry *ed = kv_find_live_locked(w, sd, kv_hash32(hd), dst, dstlen, &pd);
+		if (ed && nx) {
+			rc = KV_EXISTS;
+		} else {
+			/* write dst first (it may fail on limits), then drop src */
+			es = kv_shard_find_locked(env, ss, kv_hash32(hs), src, srclen, &ps);
+			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
+			/* src goes away: the namespace's totals change only by the difference */
+			w->credit_keys = 1;
+			w->credit_bytes = (int64_t)kv_entry_charge(es);
+			w->pin = es;
+			rc = kv_put_locked(w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
+			                   kv_entry_expiry(es), kv_fill_copy, &a);
+			if (rc == KV_OK) {
+				es = kv_shard_find_locked(env, ss, kv_hash32(hs), src, srclen, &ps);
+				kv_w_remove(w, ss, ps, es);
+			}
+		}
+	}
+	return rc;
+}
+
 KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                      int nx)
 {
@@ -868,57 +925,40 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 	if (rc != KV_OK)
 		return rc;
 	uint64_t hs = kv_hash(src, srclen), hd = kv_hash(dst, dstlen);
+	kv_lockset *ls = kv_mem_realloc(ns->env, NULL, sizeof *ls); /* large: not on the stack */
+	if (!ls)
+		return KV_ENOMEM;
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
-	kv_lockset ls;
-	for (;;) {
-		if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
-			return rc;
-		kv_lockset_init(&ls);
-		kv_lockset_add(&w.ref, &ls, hs);
-		kv_lockset_add(&w.ref, &ls, hd);
-		if (kv_lockset_lock(&w.ref, &ls))
+	kv_pre pre;
+	bool same = false;
+	for (int tries = 0;; tries++) {
+		kv_wctx_init(&w, ns);
+		pre.e = NULL;
+		if (tries < KV_PREBUILD_TRIES)
+			kv_prebuild_from(ns, src, srclen, dst, dstlen, rename_plan, fill_same, NULL, &pre);
+		for (;;) {
+			if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
+				break;
+			kv_lockset_init(ls);
+			kv_lockset_add(&w.ref, ls, hs);
+			kv_lockset_add(&w.ref, ls, hd);
+			if (kv_lockset_lock(&w.ref, ls))
+				break;
+		}
+		if (rc != KV_OK) {
+			kv_prebuild_take(&w, NULL, NULL, &pre);
+			break;
+		}
+		kv_lockset_write(&w.ref, ls, true);
+		rc = rename_locked(&w, &pre, src, srclen, hs, dst, dstlen, hd, nx, &same);
+		kv_lockset_write(&w.ref, ls, false);
+		kv_lockset_unlock(&w.ref, ls);
+		kv_wctx_drop_pre(&w);
+		kv_wctx_emit(&w);
+		if (rc != KV_W_REBUILD)
 			break;
 	}
-	kv_shard *ss = kv_lockset_shard(&w.ref, hs), *sd = kv_lockset_shard(&w.ref, hd);
-	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(ns->env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
-	    (sd->snap_pending && kv_shard_reserve_preserve_locked(ns->env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
-		kv_lockset_unlock(&w.ref, &ls);
-		return KV_ENOMEM;
-	}
-	kv_lockset_write(&w.ref, &ls, true);
-	uint32_t ps, pd;
-	kv_entry *es = kv_find_live_locked(&w, ss, kv_hash32(hs), src, srclen, &ps);
-	bool same = srclen == dstlen && memcmp(src, dst, srclen) == 0;
-	if (!es) {
-		rc = KV_NOTFOUND;
-	} else if (same) {
-		rc = nx ? KV_EXISTS : KV_OK;
-	} else if (dstlen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
-		rc = KV_EKEYSIZE;
-	} else {
-		kv_entry *ed = kv_find_live_locked(&w, sd, kv_hash32(hd), dst, dstlen, &pd);
-		if (ed && nx) {
-			rc = KV_EXISTS;
-		} else {
-			/* write dst first (it may fail on limits), then drop src */
-			es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
-			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
-			/* src goes away: the namespace's totals change only by the difference */
-			w.credit_keys = 1;
-			w.credit_bytes = (int64_t)kv_entry_charge(es);
-			w.pin = es;
-			rc = kv_put_locked(&w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
-			                kv_entry_expiry(es), kv_fill_copy, &a);
-			if (rc == KV_OK) {
-				es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
-				kv_w_remove(&w, ss, ps, es);
-			}
-		}
-	}
-	kv_lockset_write(&w.ref, &ls, false);
-	kv_lockset_unlock(&w.ref, &ls);
-	kv_wctx_emit(&w);
+	kv_mem_realloc(ns->env, ls, 0);
 	if (rc == KV_OK && !same) {
 		kv_emit(ns->env, ns, src, srclen, KV_EV_RENAME_FROM);
 		kv_emit(ns->env, ns, dst, dstlen, KV_EV_RENAME_TO);

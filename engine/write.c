@@ -112,17 +112,22 @@ int kv_write_begin(kv_ns *ns, const void *key, size_t klen, kv_wctx *w, kv_shard
 	return KV_OK;
 }
 
+void kv_wctx_drop_pre(kv_wctx *w)
+{
+	kv_entry *e = w->pre;
+	if (e) {
+		kv_free(w->ns->env, kv_offof(w->ns->env, e),
+		        kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)));
+		w->pre = NULL;
+	}
+}
+
 /* ... and the end: unlock, report the keys removed on the side, then the op's own
  * event if it succeeded (ev 0: none). */
 int kv_write_end(kv_wctx *w, kv_shard *sh, const void *key, size_t klen, int rc, int ev)
 {
 	kv_spin_unlock(&sh->lock);
-	if (w->pre) { /* built, but the write did not link it */
-		kv_entry *e = w->pre;
-		kv_free(w->ns->env, kv_offof(w->ns->env, e),
-		        kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)));
-		w->pre = NULL;
-	}
+	kv_wctx_drop_pre(w);
 	kv_wctx_emit(w);
 	if (rc == KV_OK && ev)
 		kv_emit(w->ns->env, w->ns, key, klen, ev);
@@ -174,8 +179,8 @@ void kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const 
  * build from the old value as an optimistic read saw it; under the lock the
  * result may be linked only if that is still the key's value:
  *   - the key was absent and still is;
- *   - a small old value (<= KV_LOCKED_COPY_MAX) has the same bytes (compared
- *     under the lock: bounded);
+ *   - a small old value (<= KV_LOCKED_COPY_MAX) has the same bytes as those
+ *     the new entry kept of it (compared under the lock: bounded);
  *   - a big one is the same entry, in the same shard, and the shard's bigseq
  *     has not moved.  Every change to a big entry's value in place, and every
  *     removal of one from its table (after which it could be freed and its
@@ -186,11 +191,17 @@ void kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const 
  * build refused a few times in a row (a big value rewritten all the time)
  * falls back to copying under the lock.
  */
-KV_RACY void kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, fill_fn fill,
-                         const void *arg, kv_pre *p)
+void kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, fill_fn fill,
+                 const void *arg, kv_pre *p)
+{
+	kv_prebuild_from(ns, key, klen, key, klen, plan, fill, arg, p);
+}
+
+KV_RACY void kv_prebuild_from(kv_ns *ns, const void *from, size_t fromlen, const void *key,
+                              size_t klen, plan_fn plan, fill_fn fill, const void *arg, kv_pre *p)
 {
 	kv_env *env = ns->env;
-	uint64_t h = kv_hash(key, klen);
+	uint64_t h = kv_hash(from, fromlen);
 	uint32_t h32 = kv_hash32(h);
 	p->e = NULL;
 	for (int attempt = 0; attempt < 64; attempt++) {
@@ -208,24 +219,22 @@ KV_RACY void kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, 
 		kv_seen s = {0};
 		const char *oval = NULL;
 		uint32_t bigseq = sh->bigseq;
-		kv_entry *e = kv_shard_peek(env, sh, h32, key, klen, &slot, &sv);
+		kv_entry *e = kv_shard_peek(env, sh, h32, from, fromlen, &slot, &sv);
 		if (e) {
 			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
 			size_t hdr = kv_entry_hdr(f);
 			s.oldlen = e->vlen;
 			s.ttl = f & KV_E_TTL;
-			s.exists = kv_in_region(env, kv_offof(env, e), hdr + klen + s.oldlen) &&
+			s.exists = kv_in_region(env, kv_offof(env, e), hdr + fromlen + s.oldlen) &&
 			           !kv_expired(kv_entry_expiry(e), kv_now_ms());
-			oval = (const char *)e + hdr + klen;
+			oval = (const char *)e + hdr + fromlen;
 			if (!s.exists)
 				s.oldlen = 0, s.ttl = false, e = NULL;
 		}
 		s.def_ttl = atomic_load_explicit(&ref.slot->default_ttl, memory_order_relaxed) > 0;
 		s.cow = sh->snap_pending != 0;
-		bool ttl = false, use_old = false;
-		size_t vlen = plan(arg, &s, &ttl, &use_old);
-		if (use_old && s.exists && s.oldlen <= KV_LOCKED_COPY_MAX)
-			kv_racy_copy(p->small, oval, s.oldlen);
+		bool ttl = false;
+		size_t vlen = plan(arg, &s, &ttl);
 		if (!kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&ref))
 			continue;
 		if (vlen <= KV_LOCKED_COPY_MAX ||
@@ -236,18 +245,17 @@ KV_RACY void kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, 
 		if (!n)
 			return; /* the locked path allocates after eviction made room */
 		char *dst = kv_entry_key(n) + klen;
-		if (use_old && s.exists) {
-			size_t m = s.oldlen < vlen ? s.oldlen : vlen;
-			if (s.oldlen <= KV_LOCKED_COPY_MAX)
-				memcpy(dst, p->small, m);
-			else
-				kv_racy_copy(dst, oval, m); /* checked by bigseq under the lock */
+		if (s.use_old && s.exists) {
+			/* the entry may be rewritten meanwhile: checked under the lock */
+			kv_racy_copy(dst, oval, s.oldlen < vlen ? s.oldlen : vlen);
 			fill(dst, vlen, dst, s.oldlen, arg);
 		} else {
 			fill(dst, vlen, NULL, 0, arg);
 		}
 		p->e = n;
-		p->old_used = use_old;
+		p->old_used = s.use_old;
+		p->patch_off = s.patch_off;
+		p->patch_len = s.patch_len;
 		p->exists = s.exists;
 		p->sh = sh;
 		p->old = e;
@@ -258,8 +266,9 @@ KV_RACY void kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, 
 	}
 }
 
-/* Is the key's value (e, under the lock) still the one p was built from? */
-static bool pre_current(const kv_wctx *w, kv_shard *sh, kv_entry *e, const kv_pre *p)
+/* Is the key's value (e, under the lock) still the one p's entry n was built
+ * from?  A small one is compared with what n kept of it. */
+static bool pre_current(const kv_wctx *w, kv_shard *sh, kv_entry *e, const kv_pre *p, kv_entry *n)
 {
 	if (!p->old_used)
 		return true;
@@ -267,8 +276,13 @@ static bool pre_current(const kv_wctx *w, kv_shard *sh, kv_entry *e, const kv_pr
 		return !p->exists && !e;
 	if (e->vlen != p->oldlen)
 		return false;
-	if (p->oldlen <= KV_LOCKED_COPY_MAX)
-		return memcmp(kv_entry_key(e) + e->klen, p->small, p->oldlen) == 0;
+	if (p->oldlen <= KV_LOCKED_COPY_MAX) {
+		const char *was = kv_entry_key(e) + e->klen, *kept = kv_entry_key(n) + n->klen;
+		size_t m = p->oldlen < n->vlen ? p->oldlen : n->vlen;
+		size_t a = p->patch_off < m ? p->patch_off : m;
+		size_t b = p->patch_len < m - a ? a + p->patch_len : m;
+		return memcmp(was, kept, a) == 0 && memcmp(was + b, kept + b, m - b) == 0;
+	}
 	return e == p->old && sh == p->sh && w->ref.gen == p->gen && sh->bigseq == p->bigseq;
 }
 
@@ -278,7 +292,7 @@ bool kv_prebuild_take(kv_wctx *w, kv_shard *sh, kv_entry *e, kv_pre *p)
 	if (!n)
 		return true;
 	p->e = NULL;
-	if (sh && pre_current(w, sh, e, p)) {
+	if (sh && pre_current(w, sh, e, p, n)) {
 		w->pre = n;
 		return true;
 	}

@@ -4,7 +4,9 @@
  *  - a SET, APPEND or SETRANGE of a big value copies it before taking the
  *    lock, and the result is the same as before (TTL rules included);
  *  - kv_random_key over a huge table of expired keys walks it in bounded steps;
- *  - kv_rename works on every shard pairing (its lock set is on the heap).
+ *  - kv_rename of a big value copies it before the locks, and runs on a
+ *    thread with a small stack (its lock set is on the heap);
+ *  - EXPIRE/PERSIST and APPEND rebuilding a big value lose no concurrent change.
  *
  * Timing checks compare another thread's progress against the long call's own
  * duration, so a slow (sanitizer) build or a busy machine does not make them
@@ -111,7 +113,7 @@ typedef struct {
 	const char *val;
 	size_t len;
 	size_t off;
-	int op; /* 0 set, 1 append, 2 setrange */
+	int op; /* 0 set, 1 append, 2 setrange, 3 rename to big2 */
 	int rc;
 } big_job;
 
@@ -123,8 +125,10 @@ static void run_big(void *p)
 		j->rc = kv_set(j->ns, j->key, strlen(j->key), j->val, j->len, KV_T_BYTES, KV_EXPIRE_KEEP, 0, NULL);
 	else if (j->op == 1)
 		j->rc = kv_append(j->ns, j->key, strlen(j->key), j->val, j->len, &nl);
-	else
+	else if (j->op == 2)
 		j->rc = kv_setrange(j->ns, j->key, strlen(j->key), j->off, j->val, j->len, &nl);
+	else
+		j->rc = kv_rename(j->ns, j->key, strlen(j->key), K("big2"), 0);
 }
 
 static int check_bytes(const kv_buf *b, size_t from, size_t n, char c)
@@ -241,7 +245,7 @@ static void test_big_values(void)
 
 static void test_big_unlocked(void)
 {
-	TEST("a big SET or APPEND copies its value before taking the shard lock")
+	TEST("a big SET, APPEND or RENAME copies its value before taking the shard lock")
 	{
 		size_t n = Q ? ((size_t)64 << 20) : ((size_t)256 << 20);
 		kv_env *env = t_env(4 * n + ((size_t)64 << 20));
@@ -269,8 +273,13 @@ static void test_big_unlocked(void)
 			took = beside_worker(env, ns, run_big, &j, &a);
 			EOK(j.rc);
 			judge("APPEND of half as much again", &a, took);
+			/* RENAME: the new key's entry holds a copy of the value */
+			j.op = 3;
+			took = beside_worker(env, ns, run_big, &j, &a);
+			EOK(j.rc);
+			judge("RENAME of it", &a, took);
 			kv_buf b = KV_BUF_INIT;
-			EOK(kv_get(ns, K("big"), &b));
+			EOK(kv_get(ns, K("big2"), &b));
 			E(b.len == n + n / 2 && b.data[0] == 'A' && b.data[1] == 'z' && b.data[n] == 'A' &&
 			  b.data[n + n / 2 - 1] == 'z');
 			kv_buf_free(env, &b);
@@ -543,6 +552,80 @@ static void test_random_key(void)
 	}
 }
 
+/* ---------------------------------------------------------------- rename */
+typedef struct {
+	kv_ns *ns;
+	int n, bad;
+} ren_arg;
+
+/* Renames back and forth, some across shards, on a thread with a small stack:
+ * kv_rename used to keep its 16 KiB lock set on the stack. */
+static void *renamer(void *p)
+{
+	ren_arg *a = p;
+	char k1[16], k2[16];
+	for (int i = 0; i < a->n; i++) {
+		int l1 = snprintf(k1, sizeof k1, "r%d", i), l2 = snprintf(k2, sizeof k2, "r%d", i + 1);
+		if (kv_rename(a->ns, k1, (size_t)l1, k2, (size_t)l2, 0) != KV_OK)
+			a->bad++;
+	}
+	return NULL;
+}
+
+static void test_rename(void)
+{
+	TEST("kv_rename of big and small values, across shards, on a thread with a small stack")
+	{
+		kv_env *env = t_env(64 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 8;
+		kv_ns *ns = env ? t_ns(env, "ren", &c) : NULL;
+		if (ns) {
+			size_t n = 300000;
+			char *v = malloc(n);
+			memset(v, 'q', n);
+			int64_t far = kv_now_ms() + 3600000;
+			kv_buf b = KV_BUF_INIT;
+			EOK(kv_set(ns, K("big"), v, n, KV_T_BYTES, far, 0, NULL));
+			EOK(kv_set(ns, K("dst"), K("old"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			ERC(kv_rename(ns, K("big"), K("dst"), 1), KV_EXISTS);
+			EOK(kv_rename(ns, K("big"), K("dst"), 0));
+			ERC(kv_get(ns, K("big"), &b), KV_NOTFOUND);
+			EOK(kv_get(ns, K("dst"), &b));
+			E(b.len == n && check_bytes(&b, 0, n, 'q') && b.expires_at == far && b.type == KV_T_BYTES);
+			EOK(kv_rename(ns, K("dst"), K("dst"), 0));
+			ERC(kv_rename(ns, K("nope"), K("x"), 0), KV_NOTFOUND);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys == 1);
+			EOK(kv_set(ns, K("r0"), v, 5000, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+			/* PTHREAD_STACK_MIN plus a little: room for a write context, not for
+			 * a lock set as well */
+			ren_arg a = {ns, 200, 0};
+			pthread_attr_t at;
+			pthread_attr_init(&at);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+			pthread_attr_setstacksize(&at, (size_t)1 << 20); /* sanitizers' frames are larger */
+#else
+			pthread_attr_setstacksize(&at, 20 << 10);
+#endif
+			pthread_t th;
+			E(pthread_create(&th, &at, renamer, &a) == 0);
+			pthread_join(th, NULL);
+			pthread_attr_destroy(&at);
+			E(a.bad == 0);
+			EOK(kv_get(ns, K("r200"), &b));
+			E(b.len == 5000 && check_bytes(&b, 0, 5000, 'q'));
+			kv_buf_free(env, &b);
+			free(v);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	t_init(argc, argv);
@@ -552,5 +635,6 @@ int main(int argc, char **argv)
 	test_append_race();
 	test_retime_race();
 	test_random_key();
+	test_rename();
 	return t_done();
 }
