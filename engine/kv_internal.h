@@ -61,11 +61,25 @@
  *   slab class (region.c)     class lock          O(1); slab_trim O(classes)
  *   kv_free of a large value  palloc              O(1): a run is freed by its   deleting a 512 MiB value clears nothing
  *     (region.c)                                  boundary tags
- *   kv_put_locked (ops.c)     one shard           copies the value, <= the      KNOWN GAP (ops.c): a 512 MiB value is
- *                                                 namespace's max_value_size    copied under the lock
- *   kv_random_key (ops.c)     one shard at a time O(table) per shard           KNOWN GAP (ops.c)
- *   snapshot cut and copy     admin + all shards  O(shards) for the cut;        the copy of one shard is sized exactly
- *     (snapshot.c)            one shard           O(one shard's bytes) copy     under its lock (snapshot.c)
+ *   kv_put_locked (write.c)   one shard           O(1) to link an entry built   values over KV_LOCKED_COPY_MAX (4 KiB) are
+ *                                                 before the lock; a value <=   copied before the lock (kv_prebuild: SET,
+ *                                                 4 KiB copied or compared;     APPEND, SETRANGE, EXPIRE/PERSIST, RENAME);
+ *                                                 in place: the new bytes only  built from an old value, linked only if
+ *                                                                               it is unchanged (bigseq, write.c).  KNOWN
+ *                                                                               GAP, O(value) under the lock: the fallback
+ *                                                                               after 4 refused builds (a big value
+ *                                                                               rewritten all the time), a full region
+ *                                                                               (built after eviction), SET's old value
+ *                                                                               and CONSUME's copied out, a get's locked
+ *                                                                               retry after 64 failed optimistic reads
+ *   kv_random_key (ops.c)     one shard at a time 32 random slots, then         a sparse or all-expired table is walked in
+ *                                                 1024-slot windows per hold    holds from a random point (ops.c)
+ *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack
+ *   snapshot cut (snapshot.c) admin + all shards  O(shards): marks each shard   one lock round
+ *                                                 snap_pending
+ *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
+ *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
+ *                                                 per hold                      shard is pending (snapshot.c)
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H
@@ -706,8 +720,8 @@ typedef struct kv_wctx {
 	bool     pre_ttl;     /* kv_put_locked refused pre (KV_W_REBUILD): the TTL word it needs */
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
-	 * does not touch them): the shards the batch holds, where eviction may also
-	 * look; xv, victims' keys past keybuf (records of uint32 length + key,
+	 * zeroes them all the same): the shards the batch holds, where eviction may
+	 * also look; xv, victims' keys past keybuf (records of uint32 length + key,
 	 * preallocated); grow is set when the undo log or xv ran out, and the
 	 * batch then retries with larger ones; evictions are counted at commit. */
 	const kv_lockset *ls;

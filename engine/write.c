@@ -46,6 +46,10 @@ void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 	w->pin = NULL;
 	w->pre = NULL;
 	w->pre_ttl = false;
+	w->ls = NULL;
+	w->xv = NULL;
+	w->grow = false;
+	w->nevicted = 0;
 	w->nvictims = 0;
 	w->keyused = 0;
 }
