@@ -24,12 +24,11 @@
 
 #define KV_BATCH_READ_TRIES 32
 
-/* "item 3 (0-based): value is longer than ..." -- kv_strerror without its code. */
+/* "batch item 3 (0-based) failed: value is longer than ..." */
 static void batch_err_msg(kv_error *err, size_t item, int rc)
 {
-	const char *t = kv_strerror(rc), *colon = strstr(t, ": ");
 	snprintf(err->msg, sizeof err->msg, "batch item %zu (0-based) failed: %s", item,
-	         colon ? colon + 2 : t);
+	         kv_strerror_text(rc));
 }
 
 /* Results that do not fail an all-or-nothing batch. */
@@ -480,8 +479,10 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	bool readonly = true, reads = false;
 	for (size_t i = 0; i < n; i++) {
 		kv_op *o = &ops[i];
-		if (o->op < KV_OP_GET || o->op > KV_OP_CONSUME || !o->key)
+		if (o->op < KV_OP_GET || o->op > KV_OP_CONSUME || (!o->key && o->klen))
 			return KV_EINVAL;
+		if (!o->key) /* the empty key, passed as NULL */
+			o->key = "";
 		if (o->op != KV_OP_GET && o->op != KV_OP_EXISTS)
 			readonly = false;
 		if (o->op == KV_OP_GET || o->op == KV_OP_CONSUME)
@@ -499,7 +500,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 
 	/* key sizes are checked up front: an all-or-nothing batch fails whole */
 	for (size_t i = 0; i < n; i++) {
-		if (ops[i].klen == 0 || ops[i].klen > KV_KEY_SIZE_LIMIT) {
+		if (ops[i].klen > KV_KEY_SIZE_LIMIT) {
 			if (mode == KV_BATCH_BEST_EFFORT) {
 				ops[i].status = KV_EKEYSIZE;
 				continue;
@@ -538,7 +539,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 		rc = batch_read(ns, ops, n, h, it, arena);
 		if (rc == KV_OK && mode == KV_BATCH_BEST_EFFORT)
 			for (size_t i = 0; i < n; i++)
-				if (ops[i].klen == 0 || ops[i].klen > KV_KEY_SIZE_LIMIT)
+				if (ops[i].klen > KV_KEY_SIZE_LIMIT)
 					ops[i].status = KV_EKEYSIZE;
 	}
 	if (rc == KV_EBUSY)

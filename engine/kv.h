@@ -26,7 +26,7 @@
  * THREADS AND PROCESSES
  *   Every call is safe from any thread, and in mode (b) from any process sharing
  *   the region, except where a function says otherwise (kv_env_set_hook,
- *   kv_tick, kv_nscache_close, kv_env_close).  Readers never take a lock: they
+ *   kv_nscache_close, kv_env_close).  Readers never take a lock: they
  *   read optimistically under each shard's sequence counter and retry if a
  *   writer interfered.  Writers take the shard's spinlock, and every lock is
  *   held for bounded work only (see kv_internal.h).  The engine never calls back
@@ -96,8 +96,8 @@
  *     KV_VALUE_SIZE_LIMIT (KV_EVALSIZE).
  *   - expiry: at most KV_EXPIRES_MAX, 9999-12-31T23:59:59.999Z (KV_EINVAL).
  *   - autosave: at most KV_MAX_SAVE_RULES (16) rules (KV_EINVAL).
- *   - kv_tick: one ticker per store at a time (a host's one background thread
- *     or worker process); concurrent tickers are not supported.
+ *   - kv_tick: one ticker sweeps a store at a time; a concurrent kv_tick
+ *     skips its sweep (see kv_tick).
  *   - snapshot paths: shorter than PATH_MAX, components of at most 255 bytes
  *     (KV_EINVAL).
  *
@@ -160,7 +160,7 @@ KV_API int kv_version_number(void);
 #define KV_ENSNAME       (-30712) /* invalid namespace name */
 #define KV_ETOOMANYNS    (-30713) /* the store's namespace table is full */
 #define KV_EINVAL        (-30720) /* invalid argument */
-#define KV_EKEYSIZE      (-30721) /* key is empty or longer than the namespace's max_key_size */
+#define KV_EKEYSIZE      (-30721) /* key longer than the namespace's max_key_size */
 #define KV_EVALSIZE      (-30722) /* value longer than the namespace's max_value_size */
 #define KV_ENOMEM        (-30723) /* the store's memory region is full */
 #define KV_EMAXKEYS      (-30724) /* namespace reached max_keys (and its policy does not evict) */
@@ -393,28 +393,35 @@ KV_API int kv_evict_policy_parse(const char *name, size_t len, int *policy);
 KV_API const char *kv_evict_policy_name(int policy, unsigned flags);
 
 typedef struct kv_ns_config {
-	uint32_t shards;          /* 0: the env's default_shards */
+	uint32_t shards;          /* 0: the env's default_shards; at most KV_MAX_SHARDS */
 	uint64_t max_keys;        /* 0: unlimited */
 	uint64_t max_memory;      /* bytes of entries and tables; 0: unlimited (region-bound) */
-	int64_t  default_ttl_ms;  /* applied by writes that pass KV_EXPIRE_DEFAULT; 0: none */
+	int64_t  default_ttl_ms;  /* applied by writes that pass KV_EXPIRE_DEFAULT; 0: none;
+	                           * 0..KV_EXPIRES_MAX */
 	uint32_t max_key_size;    /* 0: 65535 */
 	uint32_t max_value_size;  /* 0: 512 MiB, capped by KV_VALUE_SIZE_LIMIT */
 	int      eviction;        /* KV_EVICT_* */
 } kv_ns_config;
 
-/* Fill *cfg with defaults (all zero but eviction = KV_EVICT_NONE). */
+/* Fill *cfg with defaults (all zero, eviction = KV_EVICT_NONE). */
 KV_API void kv_ns_config_init(kv_ns_config *cfg);
 
 /*
- * Create namespace `name`.  cfg may be NULL for defaults.
- * Errors: KV_ENSNAME, KV_ENSEXISTS, KV_ETOOMANYNS, KV_ESHARDS, KV_EINVAL, KV_ENOMEM.
+ * Create namespace `name` (a C string; see kv_ns_name_check).  cfg may be
+ * NULL for defaults.
+ * Errors: KV_ENSNAME, KV_ENSEXISTS, KV_ETOOMANYNS (max_namespaces live),
+ *         KV_ESHARDS (shards over KV_MAX_SHARDS), KV_EINVAL (eviction not a
+ *         KV_EVICT_*, max_key_size over KV_KEY_SIZE_LIMIT, max_value_size over
+ *         KV_VALUE_SIZE_LIMIT, default_ttl_ms negative or past
+ *         KV_EXPIRES_MAX), KV_ENOMEM (the region could not hold its shards).
  */
 KV_API int kv_ns_create(kv_env *env, const char *name, const kv_ns_config *cfg);
 
 /*
  * Drop namespace `name` and free its memory.  Handles on it stay valid objects:
  * their calls return KV_ENONS until a namespace of that name exists again, then
- * they operate on the new one.  Errors: KV_ENONS, KV_EBUSY (save/load running).
+ * they operate on the new one.  Errors: KV_ENSNAME, KV_ENONS, KV_EBUSY (a
+ * save, load or resize of it is running).
  */
 KV_API int kv_ns_drop(kv_env *env, const char *name);
 
@@ -433,14 +440,16 @@ KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out);
  * shortened name.  Returns KV_OK or KV_ENSNAME.  No lock.
  */
 KV_API int kv_ns_name_check(const char *name, size_t len);
+/* Free a handle (NULL is fine); not one a kv_nscache gave out. */
 KV_API void kv_ns_close(kv_ns *ns);
+/* The name the handle is bound to. */
 KV_API const char *kv_ns_name(const kv_ns *ns);
 
 /*
  * Change limits, default TTL and eviction of a live namespace (not its shard
  * count: see kv_ns_resize).  Lowering a limit below the current usage makes later
- * writes fail or evict; nothing is removed at once.
- * Errors: KV_ENONS, KV_EINVAL.
+ * writes fail or evict; nothing is removed at once.  cfg->shards is ignored.
+ * Errors: KV_ENONS, KV_EINVAL (as kv_ns_create); nothing changed then.
  */
 KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
 
@@ -453,7 +462,11 @@ KV_API int kv_ns_configure(kv_ns *ns, const kv_ns_config *cfg);
  */
 KV_API int kv_ns_resize(kv_ns *ns, uint32_t shards);
 
-/* Delete every key.  Errors: KV_ENONS. */
+/*
+ * Delete every key (one KV_EV_FLUSH event, no per-key events).  Errors:
+ * KV_ENONS, KV_ENOMEM (the room a running save needs to keep the keys, or the
+ * handle's own bookkeeping; nothing was deleted).
+ */
 KV_API int kv_ns_flush(kv_ns *ns);
 
 typedef struct kv_ns_stats {
@@ -464,11 +477,14 @@ typedef struct kv_ns_stats {
 	uint64_t     hits, misses, expired, evicted; /* approximate counters */
 } kv_ns_stats;
 
+/* Fill *out.  Errors: KV_ENONS. */
 KV_API int kv_ns_stats_get(kv_ns *ns, kv_ns_stats *out);
 
 /*
  * List namespaces: fills up to cap entries of out (sorted by name) and sets *n to
  * the number that exist (which may exceed cap).  out may be NULL when cap is 0.
+ * Errors: KV_ENOMEM.  Prefer kv_ns_list_all: between a sizing call and a
+ * filling call the list can change.
  */
 KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n);
 
@@ -512,7 +528,9 @@ KV_API void kv_nscache_close(kv_nscache *c);
 
 /* ---------------------------------------------------- single-key operations */
 /*
- * Keys are 1..max_key_size bytes, any bytes.  Values are 0..max_value_size bytes.
+ * Keys are 0..max_key_size bytes, any bytes: the empty key is a key, as in
+ * Redis (pass it as NULL or any pointer with length 0).  Values are
+ * 0..max_value_size bytes.
  * Expired keys are invisible to every call as soon as their time has passed.
  *
  * Errors every call below may return besides its own:
@@ -526,10 +544,10 @@ KV_API void kv_nscache_close(kv_nscache *c);
  *                running snapshot needs to keep the old one;
  *   and, for a write that grows the namespace ("limit errors"):
  *   KV_EMAXKEYS / KV_EMAXMEM  the namespace is at max_keys / max_memory and
- *                its policy does not evict, or eviction from the key's shard
- *                could not free enough.  With an evicting policy the write
- *                evicts first (KV_EV_EVICTED events) and those keys stay
- *                evicted even if the write then fails.
+ *                its policy does not evict, or nothing evictable was found
+ *                (see the eviction rules at KV_EVICT_*).  With an evicting
+ *                policy the write evicts first (KV_EV_EVICTED events) and
+ *                those keys stay evicted even if the write then fails.
  * Calls that copy a value out may also return KV_ENOMEM when the host
  * allocator could not grow the kv_buf.
  */
@@ -560,6 +578,8 @@ KV_API void kv_nscache_close(kv_nscache *c);
  */
 #define KV_EXPIRES_MAX INT64_C(253402300799999)
 
+/* now + ttl (ms, or us rounded up) into *expires_at.  KV_OK, or KV_EINVAL
+ * (past KV_EXPIRES_MAX; *expires_at untouched).  No lock. */
 KV_API int kv_expiry_from_ttl_ms(int64_t ttl_ms, int64_t *expires_at);
 KV_API int kv_expiry_from_ttl_us(int64_t ttl_us, int64_t *expires_at);
 
@@ -601,8 +621,8 @@ KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen);
  * Errors: KV_EVALSIZE, KV_EINVAL (type outside 0..255, unknown flags, NX with
  *         XX, an expiry below KV_EXPIRE_KEEP or past KV_EXPIRES_MAX, also one
  *         the default TTL gives), limit errors, KV_ENOMEM (also growing *old).
- *         Over a limit with an eviction policy, keys of the key's shard are
- *         evicted first; the error is returned only if that is not enough.
+ *         Over a limit with an evicting policy, keys are evicted first (see
+ *         KV_EVICT_*); the error is returned only if that is not enough.
  */
 KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
            int type, int64_t expires_at, unsigned flags, kv_buf *old);
@@ -759,10 +779,20 @@ typedef struct kv_op {
  * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
  * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
  *
- * KV_BATCH_BEST_EFFORT: each item gets its own status; the call returns KV_OK
- * unless the arguments are invalid.
+ * KV_BATCH_BEST_EFFORT: each item gets its own status (the codes kv_get,
+ * kv_set, kv_del, kv_exists or kv_consume would return); the call returns
+ * KV_OK unless the arguments are invalid, and the items that succeeded stay
+ * applied.
  *
- * Errors: KV_EINVAL (bad op or mode), KV_ENONS, KV_ENOMEM, or the failing item's.
+ * A key is 0..max_key_size bytes; an item's key may be NULL with klen 0 (the
+ * empty key; the engine then sets key to "").
+ * Errors: KV_EINVAL (an unknown op or mode, a NULL key with a length, GET or
+ *         CONSUME items without an arena; no item ran), KV_ENONS, KV_ENOMEM
+ *         (growing the arena, or the batch's own bookkeeping), or in
+ *         all-or-nothing mode the failing item's code (KV_NOTFOUND of a
+ *         CONSUME, KV_EXISTS / KV_NOTFOUND of an NX / XX SET, KV_EKEYSIZE,
+ *         KV_EVALSIZE, KV_EINVAL, KV_EMAXKEYS, KV_EMAXMEM, KV_ENOMEM).
+ *         err may be NULL.
  */
 KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv_error *err);
 
@@ -803,7 +833,11 @@ typedef int (*kv_scan_fn)(void *ctx, const void *key, size_t klen, const void *v
 
 /*
  * One scan step from *cursor; sets *cursor to the next cursor (0 when done).
- * Errors: KV_ENONS, KV_ENOMEM, KV_EINVAL.
+ * opts may be NULL (every key, count 10, no values).  Returns KV_OK, or the
+ * callback's nonzero value (see kv_scan_fn; the one case where kv_scan can
+ * return something that is not a KV_* code).
+ * Errors: KV_EINVAL (cursor or fn NULL, a prefix or match length without its
+ * pointer), KV_ENONS, KV_ENOMEM (the step's key buffer).
  */
 KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_scan_fn fn, void *ctx);
 
@@ -977,11 +1011,12 @@ typedef struct kv_tick_info {
  * `budget` expired keys (0: 200) with an incremental active sweep across
  * namespaces, and evaluate the autosave rules.  out may be NULL.  The engine
  * saves nothing itself: save_due asks the host to.
- * ONE TICKER: the sweep's position is kept in the region without a lock, so
- * at most one thread of one process may be in kv_tick on a store at a time
- * (the server's cron thread, PostgreSQL's background worker).  Any thread
- * may run every other call meanwhile.
- * Always returns KV_OK.
+ * ONE TICKER: one kv_tick sweeps a store at a time, from the position the
+ * last one left in the region.  A kv_tick that starts while another process
+ * or thread is sweeping does not sweep (out->reclaimed is 0) and only
+ * evaluates the rules, so a host should tick from one place (the server's
+ * cron thread, PostgreSQL's background worker).  Any thread may run every
+ * other call meanwhile.  Always returns KV_OK.
  */
 KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 
@@ -993,7 +1028,7 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 #define KV_EV_APPEND  5
 #define KV_EV_EXPIRED 6 /* removed because its TTL passed */
 #define KV_EV_EVICTED 7 /* removed by the eviction policy */
-#define KV_EV_FLUSH   8 /* namespace flushed (key is empty) */
+#define KV_EV_FLUSH   8 /* namespace flushed (klen is 0; the event, not the key, says so) */
 #define KV_EV_RENAME_FROM 9
 #define KV_EV_RENAME_TO   10
 

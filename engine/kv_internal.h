@@ -44,7 +44,7 @@
  *   kv_make_room_locked       the writer's        <= 16 victims, each from a    a write that needs more fails with the
  *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
  *                             by trylock          trylocks
- *   sweep_shard (evict.c)     one shard           tick budget * 8 slots,        kv_tick's budget
+ *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget
  *                                                 <= 16 removals
  *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
  *                                                                               locks; hosts bound batch sizes; evicted
@@ -95,7 +95,7 @@
 #include <xxhash.h>
 
 #define KV_REGION_MAGIC   0x4b56444bu /* "KDVK" */
-#define KV_LAYOUT_VERSION 1u
+#define KV_LAYOUT_VERSION 2u /* bump on any change to the structs in the region */
 
 #define KV_UNIT       8u
 #define KV_PAGE_SHIFT 16
@@ -291,6 +291,7 @@ typedef struct kv_region {
 	_Atomic uint32_t admin;       /* admin lock: create, drop, configure, resize setup */
 	_Atomic uint32_t nns;
 	_Atomic uint32_t sweep_ns;    /* kv_tick's round-robin position */
+	_Atomic uint32_t ticking;     /* a kv_tick is sweeping (tick.c) */
 	/* page allocator (under palloc) */
 	_Atomic uint32_t palloc __attribute__((aligned(64)));
 	uint32_t bump;                /* next never-used page */
@@ -305,7 +306,7 @@ typedef struct kv_region {
 	/* autosave */
 	_Atomic uint32_t save_lock __attribute__((aligned(64)));
 	uint32_t nrules;
-	kv_save_rule rules[16];
+	kv_save_rule rules[KV_MAX_SAVE_RULES];
 	_Atomic int64_t last_save;
 	_Atomic uint64_t dirty_at_save;
 } kv_region;
@@ -823,7 +824,7 @@ void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen); /* ops.c */
  * newkey, one more key, evicting by the namespace's policy.  Never evicts keep. */
 int kv_make_room_locked(kv_wctx *w, kv_shard *sh, int64_t need, int newkey, kv_entry *keep);
 
-/* changes since the last full save (evict.c) */
+/* changes since the last full save (tick.c) */
 uint64_t kv_env_dirty(kv_env *env);
 
 /* ------------------------------------------------------- snapshot files */

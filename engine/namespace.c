@@ -265,7 +265,9 @@ int kv_ns_check_config(const kv_ns_config *c)
 		return KV_EINVAL;
 	if (c->max_key_size > KV_KEY_SIZE_LIMIT || c->max_value_size > KV_VALUE_SIZE_LIMIT)
 		return KV_EINVAL;
-	if (c->default_ttl_ms < 0)
+	/* a default TTL no write could apply (now + ttl past KV_EXPIRES_MAX) is
+	 * refused here rather than failing every later write */
+	if (c->default_ttl_ms < 0 || c->default_ttl_ms > KV_EXPIRES_MAX)
 		return KV_EINVAL;
 	return KV_OK;
 }
@@ -629,33 +631,68 @@ static int cmp_stats(const void *a, const void *b)
 	return strcmp(((const kv_ns_stats *)a)->name, ((const kv_ns_stats *)b)->name);
 }
 
-KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n)
+/* Every live namespace's stats, sorted by name, into a new array of
+ * max_namespaces entries (the list cannot be longer, so one pass under the
+ * admin lock is a consistent cut).  *all NULL when collect is false. */
+static int list_collect(kv_env *env, bool collect, kv_ns_stats **all, size_t *n)
 {
 	kv_region *r = env->r;
 	size_t cnt = 0;
-	*n = 0;
-	kv_ns_stats *all = NULL;
-	if (cap) {
-		all = kv_mem_realloc(env, NULL, sizeof *all * (r->max_ns ? r->max_ns : 1));
-		if (!all)
-			return KV_ENOMEM;
-	}
+	*all = NULL;
+	if (collect && !(*all = kv_mem_realloc(env, NULL, sizeof **all * (r->max_ns ? r->max_ns : 1))))
+		return KV_ENOMEM;
 	kv_spin_lock(&r->admin);
 	for (uint32_t i = 0; i < r->max_ns; i++) {
 		if (!kv_slot(env, i)->live)
 			continue;
-		if (all)
-			fill_stats(env, i, &all[cnt]);
+		if (*all)
+			fill_stats(env, i, &(*all)[cnt]);
 		cnt++;
 	}
 	kv_spin_unlock(&r->admin);
-	if (all) {
-		qsort(all, cnt, sizeof *all, cmp_stats);
-		memcpy(out, all, sizeof *all * (cnt < cap ? cnt : cap));
-		kv_mem_realloc(env, all, 0);
-	}
+	if (*all)
+		qsort(*all, cnt, sizeof **all, cmp_stats);
 	*n = cnt;
 	return KV_OK;
+}
+
+KV_API int kv_ns_list(kv_env *env, kv_ns_stats *out, size_t cap, size_t *n)
+{
+	kv_ns_stats *all;
+	*n = 0;
+	int rc = list_collect(env, cap > 0, &all, n);
+	if (rc == KV_OK && all) {
+		memcpy(out, all, sizeof *all * (*n < cap ? *n : cap));
+		kv_mem_realloc(env, all, 0);
+	}
+	return rc;
+}
+
+/* kv_ns_list_all: the collected array itself, shrunk to fit; replaces every
+ * host's size-then-fill loop around kv_ns_list. */
+KV_API int kv_ns_list_all(kv_env *env, kv_ns_stats **out, size_t *n)
+{
+	kv_ns_stats *all;
+	*out = NULL;
+	*n = 0;
+	size_t cnt;
+	int rc = list_collect(env, true, &all, &cnt);
+	if (rc != KV_OK)
+		return rc;
+	if (cnt == 0) {
+		kv_mem_realloc(env, all, 0);
+		return KV_OK;
+	}
+	kv_ns_stats *fit = kv_mem_realloc(env, all, cnt * sizeof *all);
+	*out = fit ? fit : all; /* a failed shrink keeps the larger array */
+	*n = cnt;
+	return KV_OK;
+}
+
+KV_API void kv_ns_list_free(kv_env *env, kv_ns_stats *list)
+{
+	if (list)
+		kv_mem_realloc(env, list, 0);
 }
 
 /* -------------------------------------------------------------- resize */

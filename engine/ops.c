@@ -24,9 +24,18 @@
 
 #define KV_READ_OPTIMISTIC_TRIES 64
 
-static inline int check_key(size_t klen)
+/* Any 0..KV_KEY_SIZE_LIMIT bytes are a key; the empty key is a key, as in
+ * Redis.  A caller may pass NULL for it, which then points at "" so that no
+ * memcmp or hash ever sees a NULL pointer.  (The namespace's own
+ * max_key_size is checked under the shard lock, where it is read.) */
+static inline int check_key(const void **key, size_t klen)
 {
-	return klen == 0 || klen > KV_KEY_SIZE_LIMIT ? KV_EKEYSIZE : KV_OK;
+	if (!*key) {
+		if (klen)
+			return KV_EINVAL;
+		*key = "";
+	}
+	return klen > KV_KEY_SIZE_LIMIT ? KV_EKEYSIZE : KV_OK;
 }
 
 /* ================================================================= reads */
@@ -128,7 +137,7 @@ static void reclaim_expired(kv_ns *ns, const void *key, size_t klen);
 
 static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	uint64_t h = kv_hash(key, klen);
@@ -250,7 +259,7 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
-	if (KV_LIKELY(out->data && klen - 1 < KV_KEY_SIZE_LIMIT)) {
+	if (KV_LIKELY(out->data && key && klen <= KV_KEY_SIZE_LIMIT)) {
 		int rc = get_fast(ns, kv_hash(key, klen), key, klen, out);
 		if (rc != -1)
 			return rc;
@@ -344,7 +353,7 @@ static size_t set_plan(const void *arg, kv_seen *s, bool *ttl)
 KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   int type, int64_t expires_at, unsigned flags, kv_buf *old)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if (type < 0 || type > 255 || (flags & ~(KV_SET_NX | KV_SET_XX)) ||
@@ -413,7 +422,7 @@ KV_API int kv_del(kv_ns *ns, const void *key, size_t klen)
 
 KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if (out && !out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
@@ -491,7 +500,7 @@ static void fill_text(char *dst, size_t vlen, const char *old, size_t oldlen, co
 
 KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	kv_wctx w;
@@ -542,7 +551,7 @@ static bool parse_ld(const char *s, size_t n, long double *out)
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by_text,
                          size_t bylen, double *result, kv_buf *result_text)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	long double by;
@@ -644,7 +653,7 @@ static size_t mod_plan(const void *arg, kv_seen *s, bool *ttl)
 static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   size_t offset, bool append, size_t *newlen)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if (vlen && !val)
@@ -771,7 +780,7 @@ static int retime_begin(kv_ns *ns, const void *key, size_t klen, bool ttl, int t
 
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	if ((cond & ~(KV_EXPIRE_NX | KV_EXPIRE_XX | KV_EXPIRE_GT | KV_EXPIRE_LT)) ||
@@ -821,7 +830,7 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 
 KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 {
-	int rc = check_key(klen);
+	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
 	for (int tries = 0;; tries++) {
@@ -919,9 +928,9 @@ static int rename_locked(kv_wctx *w, kv_pre *pre, const void *src, size_t srclen
 KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                      int nx)
 {
-	int rc = check_key(srclen);
+	int rc = check_key(&src, srclen);
 	if (rc == KV_OK)
-		rc = check_key(dstlen);
+		rc = check_key(&dst, dstlen);
 	if (rc != KV_OK)
 		return rc;
 	uint64_t hs = kv_hash(src, srclen), hd = kv_hash(dst, dstlen);

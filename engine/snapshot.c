@@ -618,7 +618,7 @@ static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err
 			if (exp <= 0)
 				return CORRUPT("entry at byte %zu has an invalid expiry", fileoff + o);
 		}
-		if (kl == 0 || kl > KV_KEY_SIZE_LIMIT)
+		if (kl > KV_KEY_SIZE_LIMIT) /* 0 is the empty key */
 			return CORRUPT("entry at byte %zu has an invalid key length %u", fileoff + o, kl);
 		if (vl > KV_VALUE_SIZE_LIMIT || (size_t)kl + vl > len - o)
 			return CORRUPT("entry at byte %zu has a length past the end of its block", fileoff + o);

@@ -24,7 +24,7 @@ static const struct {
 	ERR(KV_ENSNAME, "invalid namespace name (1-63 bytes of A-Z a-z 0-9 _ . : -)"),
 	ERR(KV_ETOOMANYNS, "too many namespaces"),
 	ERR(KV_EINVAL, "invalid argument"),
-	ERR(KV_EKEYSIZE, "key is empty or longer than the namespace's max key size"),
+	ERR(KV_EKEYSIZE, "key is longer than the namespace's max key size"),
 	ERR(KV_EVALSIZE, "value is longer than the namespace's max value size"),
 	ERR(KV_ENOMEM, "out of memory: the store's memory region is full"),
 	ERR(KV_EMAXKEYS, "namespace is full: max_keys reached"),

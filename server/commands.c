@@ -108,7 +108,7 @@ static uint32_t hashName(const char *s, size_t len)
 {
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint32_t)tolower((unsigned char)s[i])) * 16777619u;
+		h = (h ^ (uint32_t)(unsigned char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i])) * 16777619u; /* ASCII, no locale */
 	return h;
 }
 
@@ -189,9 +189,9 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 
 /*
  * A GET that commandExecute would run as is (two arguments, allowed in this
- * client's state), so the caller may batch it; counted here as executed.
+ * client's state), so it may join a batch; counted here as executed.
  */
-int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
+static int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 {
 	if (argc != 2 || len != 3 || (name[0] | 0x20) != 'g' || (name[1] | 0x20) != 'e' || (name[2] | 0x20) != 't')
 		return 0;
@@ -202,6 +202,16 @@ int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->last_cmd, "get", memory_order_relaxed);
 	return 1;
+}
+
+void commandDispatch(client *c, getBatch *gets, int argc, const char **argv, const size_t *lens)
+{
+	if (commandIsPlainGet(c, argc, argv[0], lens[0])) {
+		getBatchAdd(c, gets, argv[1], lens[1]);
+		return;
+	}
+	getBatchFlush(c, gets);
+	commandExecute(c, argc, argv, lens);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -270,6 +280,14 @@ bad:
 	return C_ERR;
 }
 
+void countLookup(client *c, int hit)
+{
+	if (hit)
+		atomic_fetch_add_explicit(&c->w->stat_hits, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&c->w->stat_misses, 1, memory_order_relaxed);
+}
+
 void replyArity(client *c, const char *name)
 {
 	addReplyErrorFormat(&c->rb, "wrong number of arguments for '%s' command", name);
@@ -314,45 +332,9 @@ int replyKvError(client *c, int rc)
 	case KV_EBUSY:
 		addReplyError(&c->rb, "-BUSY the namespace is busy with a save, load or resize, try again");
 		break;
-	default:
-		addReplyErrorFormat(&c->rb, "%s", kv_strerror(rc));
+	default: /* Redis's shape: -ERR and the engine's lower-case text */
+		addReplyError(&c->rb, kv_strerror_text(rc));
 		break;
 	}
 	return 1;
-}
-
-kv_ns *serverNamespace(const char *name, int *rc)
-{
-	kv_ns *ns = NULL;
-	pthread_mutex_lock(&srv.ns_lock);
-	for (size_t i = 0; i < srv.nnsh; i++)
-		if (strcmp(srv.nsh[i].name, name) == 0) {
-			ns = srv.nsh[i].ns;
-			break;
-		}
-	if (ns == NULL) {
-		*rc = kv_ns_open(srv.env, name, &ns);
-		if (*rc == KV_OK) {
-			if (srv.nnsh == srv.capnsh) {
-				size_t ncap = srv.capnsh ? srv.capnsh * 2 : 32;
-				void *n = realloc(srv.nsh, ncap * sizeof(*srv.nsh));
-				if (n == NULL) {
-					kv_ns_close(ns);
-					pthread_mutex_unlock(&srv.ns_lock);
-					*rc = KV_ENOMEM;
-					return NULL;
-				}
-				srv.nsh = n;
-				srv.capnsh = ncap;
-			}
-			snprintf(srv.nsh[srv.nnsh].name, sizeof(srv.nsh[0].name), "%s", name);
-			srv.nsh[srv.nnsh++].ns = ns;
-		} else {
-			ns = NULL;
-		}
-	} else {
-		*rc = KV_OK;
-	}
-	pthread_mutex_unlock(&srv.ns_lock);
-	return ns;
 }

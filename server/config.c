@@ -5,8 +5,10 @@
  * `port 6380` and `CONFIG SET port 6380` mean the same.  Each setting is one row
  * of configTable: how to parse it, how to print it, and whether CONFIG SET may
  * change it on a running server (dir and dbfilename only with
- * enable-protected-configs, as in Redis 7).  Memory values take Redis's units (1k = 1000,
- * 1kb = 1024, m/mb, g/gb).
+ * enable-protected-configs, as in Redis 7).  Memory values take Redis's units
+ * (1k = 1000, 1kb = 1024, m/mb, g/gb) and policy names Redis's spellings,
+ * both read by the engine (kv_parse_size, kv_evict_policy_parse), the one
+ * vocabulary of every host.
  */
 #include "server.h"
 
@@ -43,7 +45,7 @@ static const cfgEntry configTable[] = {
 	{"maxclients", CT_INT, OFF(maxclients), SZ(maxclients), 1, 1000000, 1, "max connected clients (default 10000)"},
 	{"timeout", CT_INT, OFF(timeout), SZ(timeout), 0, 100000000, 1, "close clients idle this many seconds, 0 = never (default 0)"},
 	{"maxmemory", CT_MEM, OFF(maxmemory), SZ(maxmemory), 0, 0, 1, "memory limit per database (namespace), 0 = none (default 0)"},
-	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "noeviction|allkeys-lru|allkeys-random|volatile-lru|volatile-random|volatile-ttl"},
+	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "noeviction (or none), allkeys-lru, allkeys-random, volatile-lru, volatile-random or volatile-ttl"},
 	{"loglevel", CT_LOGLEVEL, OFF(loglevel), SZ(loglevel), 0, 0, 1, "debug|verbose|notice|warning (default notice)"},
 	{"logfile", CT_STR, OFF(logfile), SZ(logfile), 0, 0, 0, "log file, \"\" = stderr (default \"\")"},
 	{"threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "worker threads (default: number of CPUs)"},
@@ -72,7 +74,7 @@ void configInitDefaults(serverConfig *cfg)
 	strcpy(cfg->dbfilename, "dump.skv");
 	strcpy(cfg->enable_protected_configs, "no");
 	cfg->maxclients = 10000;
-	strcpy(cfg->maxmemory_policy, "noeviction");
+	cfg->maxmemory_policy = KV_EVICT_NONE;
 	strcpy(cfg->loglevel, "notice");
 	cfg->threads = 0; /* resolved in main: number of CPUs */
 	cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
@@ -85,31 +87,6 @@ void configInitDefaults(serverConfig *cfg)
 	cfg->memory = 4ull << 30;
 	strcpy(cfg->http_bind, "127.0.0.1");
 	cfg->http_request_timeout = 10;
-}
-
-static int parseMemory(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (!isdigit((unsigned char)s[0]))
-		return -1;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	uint64_t mul = 1;
-	if (*end) {
-		if (!strcasecmp(end, "k")) mul = 1000;
-		else if (!strcasecmp(end, "kb")) mul = 1024;
-		else if (!strcasecmp(end, "m")) mul = 1000 * 1000;
-		else if (!strcasecmp(end, "mb")) mul = 1024 * 1024;
-		else if (!strcasecmp(end, "g")) mul = 1000ull * 1000 * 1000;
-		else if (!strcasecmp(end, "gb")) mul = 1024ull * 1024 * 1024;
-		else return -1;
-	}
-	if (v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
 }
 
 int configParseNotifyFlags(const char *s, int *out)
@@ -149,19 +126,6 @@ static void notifyFlagsToString(int f, char *out, size_t outlen)
 	if (f & NOTIFY_KEYEVENT) out[n++] = 'E';
 	if (f & NOTIFY_NEW) out[n++] = 'n';
 	out[n < outlen ? n : outlen - 1] = '\0';
-}
-
-static const char *policies[] = {"noeviction", "allkeys-lru", "allkeys-random", "volatile-lru",
-                                 "volatile-random", "volatile-ttl", NULL};
-
-int configEvictionPolicy(const char *name)
-{
-	static const int map[] = {KV_EVICT_NONE, KV_EVICT_ALLKEYS_LRU, KV_EVICT_ALLKEYS_RANDOM,
-	                          KV_EVICT_VOLATILE_LRU, KV_EVICT_VOLATILE_RANDOM, KV_EVICT_VOLATILE_TTL};
-	for (int i = 0; policies[i]; i++)
-		if (!strcasecmp(name, policies[i]))
-			return map[i];
-	return -1;
 }
 
 static const cfgEntry *configFind(const char *name)
@@ -227,7 +191,7 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 	}
 	case CT_MEM: {
 		uint64_t x;
-		if (parseMemory(v, &x) != 0 || (e->min && x < (uint64_t)e->min))
+		if (kv_parse_size(v, strlen(v), &x) != KV_OK || (e->min && x < (uint64_t)e->min))
 			goto bad;
 		*(uint64_t *)(base + e->off) = x;
 		return 0;
@@ -251,11 +215,8 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 		return 0;
 	}
 	case CT_POLICY:
-		if (configEvictionPolicy(v) < 0)
+		if (kv_evict_policy_parse(v, strlen(v), &cfg->maxmemory_policy) != KV_OK)
 			goto bad;
-		snprintf(cfg->maxmemory_policy, sizeof(cfg->maxmemory_policy), "%s", v);
-		for (char *q = cfg->maxmemory_policy; *q; q++)
-			*q = (char)tolower((unsigned char)*q);
 		return 0;
 	case CT_LOGLEVEL:
 		if (serverLogLevel(v) < 0)
@@ -293,8 +254,11 @@ static void configFormat(const serverConfig *cfg, const cfgEntry *e, char *out, 
 	case CT_MEM:
 		snprintf(out, outlen, "%llu", (unsigned long long)*(const uint64_t *)(base + e->off));
 		break;
-	case CT_STR: case CT_NOTIFY: case CT_POLICY: case CT_LOGLEVEL: case CT_PROTECT:
+	case CT_STR: case CT_NOTIFY: case CT_LOGLEVEL: case CT_PROTECT:
 		snprintf(out, outlen, "%s", base + e->off);
+		break;
+	case CT_POLICY: /* Redis's spelling: CONFIG GET answers noeviction */
+		snprintf(out, outlen, "%s", kv_evict_policy_name(cfg->maxmemory_policy, KV_NAME_REDIS));
 		break;
 	case CT_YESNO:
 		snprintf(out, outlen, "%s", "no");
@@ -452,24 +416,24 @@ void configPublish(void)
  */
 int configApplyMemory(void)
 {
-	size_t n = 0;
-	kv_ns_list(srv.env, NULL, 0, &n);
-	kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
-	if (list == NULL)
+	kv_ns_stats *list;
+	size_t n;
+	if (kv_ns_list_all(srv.env, &list, &n) != KV_OK)
 		return C_ERR;
-	kv_ns_list(srv.env, list, n, &n);
-	int pol = configEvictionPolicy(srv.cfg.maxmemory_policy);
+	pthread_mutex_lock(&srv.cfg_lock);
+	uint64_t maxmemory = srv.cfg.maxmemory;
+	int pol = srv.cfg.maxmemory_policy;
+	pthread_mutex_unlock(&srv.cfg_lock);
 	for (size_t i = 0; i < n; i++) {
-		int rc;
-		kv_ns *ns = serverNamespace(list[i].name, &rc);
-		if (ns == NULL)
+		kv_ns *ns;
+		if (kv_nscache_get(srv.nscache, list[i].name, strlen(list[i].name), &ns) != KV_OK)
 			continue;
 		kv_ns_config nc = list[i].config;
-		nc.max_memory = srv.cfg.maxmemory;
-		nc.eviction = pol < 0 ? KV_EVICT_NONE : pol;
+		nc.max_memory = maxmemory;
+		nc.eviction = pol;
 		kv_ns_configure(ns, &nc);
 	}
-	free(list);
+	kv_ns_list_free(srv.env, list);
 	return C_OK;
 }
 
@@ -560,7 +524,7 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 	int rules_changed = copy.nsave_rules != srv.cfg.nsave_rules ||
 	                    memcmp(copy.save_rules, srv.cfg.save_rules, sizeof(copy.save_rules)) != 0;
 	int mem_changed = copy.maxmemory != srv.cfg.maxmemory ||
-	                  strcmp(copy.maxmemory_policy, srv.cfg.maxmemory_policy) != 0;
+	                  copy.maxmemory_policy != srv.cfg.maxmemory_policy;
 	srv.cfg = copy;
 	configPublish();
 	if (rules_changed)
@@ -601,9 +565,7 @@ void configCommand(client *c, int argc, const char **argv, const size_t *lens)
 			"HELP",
 			"    Print this help.",
 		};
-		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
-		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-			addReplyStatus(&c->rb, help[i]);
+		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));
 	} else {
 		addReplyErrorFormat(&c->rb, "unknown subcommand '%.128s'. Try CONFIG HELP.", argv[1]);
 	}

@@ -17,9 +17,7 @@
  */
 #include "http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,33 +85,7 @@ int httpListen(void)
 {
 	if (srv.cfg.http_port == 0)
 		return -1;
-	struct addrinfo hints, *res, *ai;
-	char portstr[16];
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	snprintf(portstr, sizeof(portstr), "%d", srv.cfg.http_port);
-	int rc = getaddrinfo(srv.cfg.http_bind, portstr, &hints, &res);
-	if (rc != 0) {
-		serverLog(LL_WARNING, "cannot resolve http-bind address '%s': %s", srv.cfg.http_bind, gai_strerror(rc));
-		return -2;
-	}
-	int fd = -1;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0)
-			break;
-		serverLog(LL_WARNING, "could not listen on %s:%d (HTTP): %s", srv.cfg.http_bind,
-		          srv.cfg.http_port, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
+	int fd = listenOn(srv.cfg.http_bind, srv.cfg.http_port);
 	if (fd < 0)
 		return -2;
 	if (httpMetricsInit(srv.cfg.threads) != 0) {
@@ -250,22 +222,6 @@ void httpRespondError(client *c, const httpReq *rq, int status, const char *code
 	httpRespondJson(c, rq, status, o);
 }
 
-const char *httpKvCodeName(int rc, const char **msg)
-{
-	/* kv_strerror is "KV_ENOMEM: text": split it rather than keep a second table */
-	static __thread char name[32];
-	const char *s = kv_strerror(rc);
-	const char *colon = strchr(s, ':');
-	size_t n = colon ? (size_t)(colon - s) : strlen(s);
-	if (n >= sizeof(name))
-		n = sizeof(name) - 1;
-	memcpy(name, s, n);
-	name[n] = '\0';
-	if (msg)
-		*msg = colon ? colon + 1 + (colon[1] == ' ') : s;
-	return name;
-}
-
 int httpStatusForKv(int rc)
 {
 	switch (rc) {
@@ -287,9 +243,7 @@ int httpStatusForKv(int rc)
 
 void httpRespondKvError(client *c, const httpReq *rq, int rc)
 {
-	const char *msg;
-	const char *code = httpKvCodeName(rc, &msg);
-	httpRespondError(c, rq, httpStatusForKv(rc), code, msg);
+	httpRespondError(c, rq, httpStatusForKv(rc), kv_strerror_code(rc), kv_strerror_text(rc));
 }
 
 /* -------------------------------------------------------------- helpers */
@@ -385,21 +339,6 @@ int httpQueryParam(const httpReq *rq, const char *name, char *out, size_t cap, s
 		q = amp ? amp + 1 : NULL;
 	}
 	return 0;
-}
-
-kv_ns *httpNamespace(client *c, const char *name, int *rc)
-{
-	httpConn *h = c->http;
-	if (h->ns && strcmp(h->nsname, name) == 0) {
-		*rc = KV_OK;
-		return h->ns;
-	}
-	kv_ns *ns = serverNamespace(name, rc);
-	if (ns) {
-		snprintf(h->nsname, sizeof(h->nsname), "%s", name);
-		h->ns = ns;
-	}
-	return ns;
 }
 
 /* ---------------------------------------------------------------- auth */

@@ -64,9 +64,6 @@ typedef struct httpConn {
 	} dec;
 	size_t   body_decoded;   /* chunked: decoded body bytes after the head */
 	int      sent_continue;  /* 100 Continue already sent for this request */
-	/* last namespace used: skips the shared handle table on the hot path */
-	char     nsname[KV_NS_NAME_MAX + 1];
-	kv_ns   *ns;
 	/* feed */
 	struct feedSub *sub;
 	void    *ws;             /* wslay_event_context_ptr */
@@ -109,8 +106,6 @@ void httpRespondError(client *c, const httpReq *rq, int status, const char *code
 /* An engine status as an HTTP error (status chosen from the code). */
 void httpRespondKvError(client *c, const httpReq *rq, int rc);
 int  httpStatusForKv(int rc);
-/* "KV_ENOMEM" for a code; msg (if not NULL) gets the human text. */
-const char *httpKvCodeName(int rc, const char **msg);
 
 /* helpers */
 const struct phr_header *httpHeader(const httpReq *rq, const char *name);
@@ -122,7 +117,6 @@ ssize_t httpPercentDecode(const char *in, size_t len, char *out, int plus_is_spa
 char *httpPercentEncode(const void *in, size_t len);
 /* A JSON string for bytes that may not be UTF-8: NULL if they are not. */
 json_t *httpJsonBytes(const void *p, size_t len);
-kv_ns *httpNamespace(client *c, const char *name, int *rc);
 
 /* ----------------------------------------------------------- http_rest.c */
 /* /v1/ns...; returns 0 if the path is not a /v1/ns path. */

@@ -4,7 +4,7 @@
  * Request counters and latency histograms are kept per worker, each worker's in
  * its own cache lines and written only by that worker (relaxed atomics), so
  * counting adds no shared write to the request path; /metrics sums them.
- * Everything else is read at scrape time from the engine (kv_ns_list,
+ * Everything else is read at scrape time from the engine (kv_ns_list_all,
  * kv_env_stats_get) and the server's own counters.
  */
 #include "http.h"
@@ -77,20 +77,10 @@ static void family(replyBuf *rb, const char *name, const char *type, const char 
 
 static void nsMetrics(replyBuf *rb)
 {
-	size_t n = 0, cap = 64;
-	kv_ns_stats *st = NULL;
-	for (;;) {
-		kv_ns_stats *s2 = realloc(st, cap * sizeof(*st));
-		if (s2 == NULL) {
-			free(st);
-			return;
-		}
-		st = s2;
-		kv_ns_list(srv.env, st, cap, &n);
-		if (n <= cap)
-			break;
-		cap = n;
-	}
+	kv_ns_stats *st;
+	size_t n;
+	if (kv_ns_list_all(srv.env, &st, &n) != KV_OK)
+		return;
 	static const struct { const char *name, *type, *help; size_t off; } f[] = {
 		{"shardkv_keys", "gauge", "Keys per namespace (expired keys not yet reclaimed included).", offsetof(kv_ns_stats, keys)},
 		{"shardkv_memory_bytes", "gauge", "Memory charged to the namespace.", offsetof(kv_ns_stats, bytes)},
@@ -105,7 +95,7 @@ static void nsMetrics(replyBuf *rb)
 			put(rb, "%s{ns=\"%s\"} %llu\n", f[k].name, st[i].name,
 			    (unsigned long long)*(const uint64_t *)((const char *)&st[i] + f[k].off));
 	}
-	free(st);
+	kv_ns_list_free(srv.env, st);
 }
 
 void httpMetricsRequest(client *c, httpReq *rq)

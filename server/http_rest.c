@@ -44,9 +44,6 @@ static const char *typeContent(int t)
 	}
 }
 
-static const char *const policyNames[] = {"noeviction", "allkeys-lru", "allkeys-random",
-                                          "volatile-lru", "volatile-random", "volatile-ttl"};
-
 /* ------------------------------------------------------------- keys */
 
 static void keyGet(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t klen)
@@ -312,7 +309,7 @@ static const char *opFromJson(json_t *jo, kv_op *op, char **owned)
 static json_t *opResult(const kv_op *op, const kv_buf *arena)
 {
 	json_t *r = json_object();
-	json_object_set_new(r, "code", json_string(httpKvCodeName(op->status, NULL)));
+	json_object_set_new(r, "code", json_string(kv_strerror_code(op->status)));
 	if (op->op == KV_OP_EXISTS && (op->status == KV_OK || op->status == KV_NOTFOUND))
 		json_object_set_new(r, "exists", json_boolean(op->status == KV_OK));
 	if ((op->op == KV_OP_GET || op->op == KV_OP_CONSUME) && op->status == KV_OK) {
@@ -383,8 +380,7 @@ static void batch(client *c, httpReq *rq, kv_ns *ns)
 		if (rc == KV_OK) {
 			httpRespondJson(c, rq, 200, json_pack("{s:o}", "results", results));
 		} else {
-			const char *msg;
-			const char *code = httpKvCodeName(rc, &msg);
+			const char *msg = kv_strerror_text(rc), *code = kv_strerror_code(rc);
 			int st = rc == KV_NOTFOUND || rc == KV_EXISTS ? 409 : httpStatusForKv(rc);
 			json_t *o = json_pack("{s:s, s:s, s:o}", "error", msg, "code", code, "results", results);
 			if (err.item != (size_t)-1)
@@ -402,9 +398,11 @@ static void batch(client *c, httpReq *rq, kv_ns *ns)
 
 /* -------------------------------------------------------- namespaces */
 
+/* The eviction policy under the server's names, Redis's ("noeviction"). */
 static json_t *nsJson(const kv_ns_stats *st)
 {
 	const kv_ns_config *k = &st->config;
+	const char *pol = kv_evict_policy_name(k->eviction, KV_NAME_REDIS);
 	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s}}",
 	                 "name", st->name, "keys", (json_int_t)st->keys, "bytes", (json_int_t)st->bytes,
 	                 "hits", (json_int_t)st->hits, "misses", (json_int_t)st->misses,
@@ -412,30 +410,22 @@ static json_t *nsJson(const kv_ns_stats *st)
 	                 "config", "shards", (json_int_t)k->shards, "max_keys", (json_int_t)k->max_keys,
 	                 "max_memory", (json_int_t)k->max_memory, "default_ttl_ms", (json_int_t)k->default_ttl_ms,
 	                 "max_key_size", (json_int_t)k->max_key_size, "max_value_size", (json_int_t)k->max_value_size,
-	                 "eviction", k->eviction >= 0 && k->eviction < 6 ? policyNames[k->eviction] : "unknown");
+	                 "eviction", pol ? pol : "unknown");
 }
 
 static void nsList(client *c, httpReq *rq)
 {
-	size_t n = 0, cap = 64;
-	kv_ns_stats *st = NULL;
-	for (;;) {
-		kv_ns_stats *ns2 = realloc(st, cap * sizeof(*st));
-		if (ns2 == NULL) {
-			free(st);
-			httpRespondKvError(c, rq, KV_ENOMEM);
-			return;
-		}
-		st = ns2;
-		kv_ns_list(srv.env, st, cap, &n);
-		if (n <= cap)
-			break;
-		cap = n;
+	kv_ns_stats *st;
+	size_t n;
+	int rc = kv_ns_list_all(srv.env, &st, &n);
+	if (rc != KV_OK) {
+		httpRespondKvError(c, rq, rc);
+		return;
 	}
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, nsJson(&st[i]));
-	free(st);
+	kv_ns_list_free(srv.env, st);
 	httpRespondJson(c, rq, 200, json_pack("{s:o}", "namespaces", arr));
 }
 
@@ -448,13 +438,9 @@ static const char *nsConfigFromJson(json_t *o, kv_ns_config *cfg)
 	json_object_foreach(o, k, v) {
 		if (!strcmp(k, "eviction")) {
 			const char *s = json_string_value(v);
-			int found = -1;
-			for (int i = 0; s && i < 6; i++)
-				if (!strcmp(s, policyNames[i]))
-					found = i;
-			if (found < 0)
-				return "eviction: noeviction|allkeys-lru|allkeys-random|volatile-lru|volatile-random|volatile-ttl";
-			cfg->eviction = found;
+			if (s == NULL || kv_evict_policy_parse(s, json_string_length(v), &cfg->eviction) != KV_OK)
+				return "eviction: noeviction (or none), allkeys-lru, allkeys-random, volatile-lru, "
+				       "volatile-random or volatile-ttl";
 			continue;
 		}
 		json_int_t x = json_integer_value(v);
@@ -512,10 +498,10 @@ static void nsDrop(client *c, httpReq *rq, const char *name)
 
 static void nsInfo(client *c, httpReq *rq, const char *name)
 {
-	int rc;
+	kv_ns *ns;
 	kv_ns_stats st;
-	kv_ns *ns = httpNamespace(c, name, &rc);
-	if (ns && (rc = kv_ns_stats_get(ns, &st)) == KV_OK)
+	int rc = kv_nscache_get(srv.nscache, name, strlen(name), &ns);
+	if (rc == KV_OK && (rc = kv_ns_stats_get(ns, &st)) == KV_OK)
 		httpRespondJson(c, rq, 200, nsJson(&st));
 	else
 		httpRespondKvError(c, rq, rc);
@@ -578,15 +564,15 @@ int httpRouteRest(client *c, httpReq *rq)
 			notAllowed(c, rq);
 		return 1;
 	}
-	int rc;
 	int is_keys = slen[1] == 4 && memcmp(seg[1], "keys", 4) == 0;
 	int is_batch = slen[1] == 5 && memcmp(seg[1], "batch", 5) == 0;
 	if (!(is_keys && nseg <= 4) && !(is_batch && nseg == 2))
 		return 0;
 	if (nseg == 4 && !(slen[3] == 4 && memcmp(seg[3], "incr", 4) == 0))
 		return 0;
-	kv_ns *ns = httpNamespace(c, name, &rc);
-	if (ns == NULL) {
+	kv_ns *ns;
+	int rc = kv_nscache_get(srv.nscache, name, (size_t)nl, &ns);
+	if (rc != KV_OK) {
 		httpRespondKvError(c, rq, rc);
 		return 1;
 	}

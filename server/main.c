@@ -17,27 +17,19 @@
 #include "server.h"
 #include "http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 server srv;
-static FILE *logfp;
-static pthread_mutex_t logLock = PTHREAD_MUTEX_INITIALIZER;
 static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN */
 
 /*
@@ -47,44 +39,6 @@ static int wakeFd = -1; /* eventfd-like pipe to wake the main loop on SHUTDOWN *
  * finish within a few seconds whatever a client is doing.
  */
 #define SHUTDOWN_WORKER_WAIT_MS 2000
-
-int64_t mstime(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int serverLogLevel(const char *name)
-{
-	static const char *names[] = {"debug", "verbose", "notice", "warning"};
-	for (int i = 0; i < 4; i++)
-		if (!strcasecmp(name, names[i]))
-			return i;
-	return -1;
-}
-
-void serverLog(int level, const char *fmt, ...)
-{
-	if (level < atomic_load_explicit(&srv.loglevel, memory_order_relaxed))
-		return;
-	char msg[1024], ts[64];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	struct tm tm;
-	time_t secs = tv.tv_sec;
-	localtime_r(&secs, &tm);
-	size_t off = strftime(ts, sizeof(ts), "%d %b %Y %H:%M:%S", &tm);
-	snprintf(ts + off, sizeof(ts) - off, ".%03d", (int)(tv.tv_usec / 1000));
-	pthread_mutex_lock(&logLock);
-	fprintf(logfp ? logfp : stderr, "%d:M %s %c %s\n", (int)getpid(), ts, ".-*#"[level], msg);
-	fflush(logfp ? logfp : stderr);
-	pthread_mutex_unlock(&logLock);
-}
 
 void serverRequestShutdown(int how)
 {
@@ -101,37 +55,6 @@ static int isLoopback(const char *addr)
 {
 	return !strcmp(addr, "127.0.0.1") || !strcmp(addr, "::1") || !strcmp(addr, "localhost") ||
 	       !strncmp(addr, "127.", 4);
-}
-
-static int listenOn(const char *addr, int port)
-{
-	struct addrinfo hints, *res, *ai;
-	char portstr[16];
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	int rc = getaddrinfo(addr, portstr, &hints, &res);
-	if (rc != 0) {
-		serverLog(LL_WARNING, "cannot resolve bind address '%s': %s", addr, gai_strerror(rc));
-		return -1;
-	}
-	int fd = -1;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0)
-			break;
-		serverLog(LL_WARNING, "could not listen on %s:%d: %s", addr, port, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
 }
 
 static void acceptClients(int lfd)
@@ -181,6 +104,11 @@ static int openEngine(void)
 		serverLog(LL_WARNING, "cannot open the engine: %s", kv_strerror(rc));
 		return C_ERR;
 	}
+	rc = kv_nscache_open(srv.env, &srv.nscache);
+	if (rc != KV_OK) {
+		serverLog(LL_WARNING, "cannot open the engine: %s", kv_strerror(rc));
+		return C_ERR;
+	}
 	if (persistLoadAtStart() != C_OK)
 		return C_ERR;
 	for (int i = 0; i < NUM_DBS; i++) {
@@ -191,14 +119,14 @@ static int openEngine(void)
 			serverLog(LL_WARNING, "cannot create namespace %s: %s", name, kv_strerror(rc));
 			return C_ERR;
 		}
-		srv.dbs[i] = serverNamespace(name, &rc);
-		if (srv.dbs[i] == NULL) {
+		rc = kv_nscache_get(srv.nscache, name, strlen(name), &srv.dbs[i]);
+		if (rc != KV_OK) {
 			serverLog(LL_WARNING, "cannot open namespace %s: %s", name, kv_strerror(rc));
 			return C_ERR;
 		}
 	}
 	/* only an explicit limit or policy overrides what loaded namespaces carry */
-	if (srv.cfg.maxmemory || configEvictionPolicy(srv.cfg.maxmemory_policy) != KV_EVICT_NONE)
+	if (srv.cfg.maxmemory || srv.cfg.maxmemory_policy != KV_EVICT_NONE)
 		configApplyMemory();
 	kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
 	hookSetup();
@@ -227,15 +155,9 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&srv.cfg_lock, NULL);
 	pthread_mutex_init(&srv.save_lock, NULL);
-	pthread_mutex_init(&srv.ns_lock, NULL);
 	configPublish();
-	if (srv.cfg.logfile[0]) {
-		logfp = fopen(srv.cfg.logfile, "a");
-		if (logfp == NULL) {
-			fprintf(stderr, "shardkv-server: cannot open log file %s: %s\n", srv.cfg.logfile, strerror(errno));
-			return 1;
-		}
-	}
+	if (serverLogOpen(srv.cfg.logfile) != C_OK)
+		return 1;
 	srv.start_ms = mstime();
 	srv.lastsave_ms = srv.start_ms;
 	srv.last_save_ok = 1;
@@ -353,22 +275,14 @@ int main(int argc, char **argv)
 	}
 	if (stuck) {
 		/* the engine is safe to save beside a running call, not to close under one */
-		serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
-		if (logfp)
-			fflush(logfp);
+		serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye..."); /* flushed */
 		_exit(rc);
 	}
 	kv_env_set_hook(srv.env, NULL, NULL);
-	pthread_mutex_lock(&srv.ns_lock);
-	for (size_t i = 0; i < srv.nnsh; i++)
-		kv_ns_close(srv.nsh[i].ns);
-	free(srv.nsh);
-	srv.nnsh = 0;
-	pthread_mutex_unlock(&srv.ns_lock);
+	kv_nscache_close(srv.nscache);
 	kv_env_close(srv.env);
 	free(srv.workers);
 	serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
-	if (logfp)
-		fclose(logfp);
+	serverLogClose();
 	return rc;
 }

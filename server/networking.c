@@ -6,7 +6,8 @@
  *   clients (workerAddClient: a pending list plus an eventfd wake-up).  A worker
  *   owns its clients for their whole life: only it reads, writes, or frees them.
  *   On a readable socket it reads once, runs every complete request in the query
- *   buffer in order (pipelining), then writes the accumulated replies with as
+ *   buffer in order (pipelining; commandDispatch runs plain GETs in batches,
+ *   batch_get.c), then writes the accumulated replies with as
  *   few write() calls as the kernel allows; what is left waits for EPOLLOUT.
  *
  *   A command whose cost depends on the data (KEYS) runs as a job in slices of
@@ -294,28 +295,6 @@ static int clientWrite(client *c)
 	return 0;
 }
 
-/*
- * Consecutive plain GETs of a pipeline are run as one engine read batch (up to
- * GET_BATCH keys): the engine hashes every key first and prefetches their
- * buckets and entries, so the cache misses of a random key overlap instead of
- * adding up.  Replies stay in request order; the keys point into the query
- * buffer, which does not move while processInput runs.
- */
-#define GET_BATCH 32
-
-typedef struct getRun {
-	size_t      n;
-	const char *keys[GET_BATCH];
-	size_t      lens[GET_BATCH];
-} getRun;
-
-static void flushGets(client *c, getRun *run)
-{
-	if (run->n)
-		getBatchCommand(c, run->n, run->keys, run->lens);
-	run->n = 0;
-}
-
 /* Run every complete request in the query buffer.  -1: protocol error. */
 static int processInput(client *c)
 {
@@ -323,8 +302,8 @@ static int processInput(client *c)
 	lim.max_bulk_len = atomic_load_explicit(&srv.max_bulk_len, memory_order_relaxed);
 	const char *stack_argv[32];
 	size_t stack_lens[32];
-	getRun run;
-	run.n = 0;
+	getBatch gets; /* see batch_get.c */
+	gets.n = 0;
 	if (c->http)
 		return httpProcessInput(c);
 
@@ -334,7 +313,7 @@ static int processInput(client *c)
 		if (r == RESP_NEED_MORE)
 			break;
 		if (r == RESP_ERROR) {
-			flushGets(c, &run);
+			getBatchFlush(c, &gets);
 			addReplyError(&c->rb, c->parser.err);
 			serverLog(LL_VERBOSE, "protocol error from client id=%llu addr=%s: %s",
 			          (unsigned long long)c->id, c->addr, c->parser.err);
@@ -345,22 +324,13 @@ static int processInput(client *c)
 			int argc = c->parser.argc;
 			char *base = c->qbuf + c->qpos;
 			respArg *pa = c->parser.argv;
-			if (commandIsPlainGet(c, argc, base + pa[0].off, pa[0].len)) {
-				run.keys[run.n] = base + pa[1].off;
-				run.lens[run.n] = pa[1].len;
-				if (++run.n == GET_BATCH)
-					flushGets(c, &run);
-				c->qpos += c->parser.pos;
-				respParserReset(&c->parser);
-				continue;
-			}
-			flushGets(c, &run);
 			const char **argv = stack_argv;
 			size_t *lens = stack_lens;
 			if (argc > 32) {
 				argv = malloc((size_t)argc * sizeof(*argv));
 				lens = malloc((size_t)argc * sizeof(*lens));
 				if (argv == NULL || lens == NULL) {
+					getBatchFlush(c, &gets);
 					free(argv);
 					free(lens);
 					addReplyError(&c->rb, "-OOM out of memory");
@@ -372,7 +342,7 @@ static int processInput(client *c)
 				argv[i] = base + pa[i].off;
 				lens[i] = pa[i].len;
 			}
-			commandExecute(c, argc, argv, lens);
+			commandDispatch(c, &gets, argc, argv, lens);
 			if (argv != stack_argv) {
 				free(argv);
 				free(lens);
@@ -381,7 +351,7 @@ static int processInput(client *c)
 		c->qpos += c->parser.pos;
 		respParserReset(&c->parser);
 	}
-	flushGets(c, &run);
+	getBatchFlush(c, &gets);
 	return 0;
 }
 

@@ -11,14 +11,10 @@
  */
 #include "server.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 void persistSnapshotPath(char *out, size_t outlen)
@@ -56,34 +52,6 @@ static int makeDirs(const char *dir)
 }
 
 /*
- * A save cut short by a crash leaves "<dbfilename>.tmp-<pid>-<random>" behind
- * (the engine's temp name).  Remove those of processes that no longer run, so
- * kill -9 during BGSAVE, again and again, does not fill the disk.
- */
-static void removeStaleTemps(const char *dir, const char *name)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return;
-	char prefix[300];
-	int plen = snprintf(prefix, sizeof(prefix), "%s.tmp-", name);
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (plen <= 0 || (size_t)plen >= sizeof(prefix) || strncmp(de->d_name, prefix, (size_t)plen) != 0)
-			continue;
-		char *end;
-		long pid = strtol(de->d_name + plen, &end, 10);
-		if (end == de->d_name + plen || *end != '-' || pid <= 0 || pid == (long)getpid())
-			continue;
-		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue; /* its writer may still be running */
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			serverLog(LL_NOTICE, "removed %s/%s, left by a save that did not finish", dir, de->d_name);
-	}
-	closedir(d);
-}
-
-/*
  * The snapshot is dbfilename inside dir, opened by the engine with
  * kv_load_at/kv_save_at: never through a symlink, never a FIFO or device, and
  * never outside dir.
@@ -97,11 +65,22 @@ int persistLoadAtStart(void)
 		serverLog(LL_WARNING, "cannot create snapshot directory '%s': %s", dir, strerror(errno));
 		return C_ERR;
 	}
-	removeStaleTemps(dir, name);
 	kv_error err;
 	memset(&err, 0, sizeof(err));
+	/* refuse a name the engine would refuse at the first save, now rather than later */
+	int rc = kv_path_check(dir, name, &err);
+	if (rc != KV_OK && !(rc == KV_EIO && err.sys_errno == ENOENT)) {
+		serverLog(LL_WARNING, "refusing to start: snapshot %s is unusable: %s%s%s", path,
+		          kv_strerror_text(rc), err.msg[0] ? ": " : "", err.msg);
+		return C_ERR;
+	}
+	/* temp files of saves killed before their rename (kill -9 during BGSAVE, again and again) */
+	rc = kv_snapshot_cleanup(dir, name);
+	if (rc != KV_OK)
+		serverLog(LL_WARNING, "cannot remove the temp files of unfinished saves in %s: %s", dir,
+		          kv_strerror_text(rc));
 	int64_t t0 = mstime();
-	int rc = kv_load_at(srv.env, dir, name, NULL, NULL, &err);
+	rc = kv_load_at(srv.env, dir, name, NULL, NULL, &err);
 	if (rc == KV_EIO && err.sys_errno == ENOENT) {
 		serverLog(LL_NOTICE, "no snapshot at %s: starting empty", path);
 		return C_OK;
@@ -131,7 +110,7 @@ int persistSave(char *errbuf, size_t errlen)
 	pthread_mutex_unlock(&srv.save_lock);
 	if (rc != KV_OK) {
 		atomic_store(&srv.last_save_ok, 0);
-		snprintf(errbuf, errlen, "snapshot save to %s failed: %s%s%s", path, kv_strerror(rc),
+		snprintf(errbuf, errlen, "snapshot save to %s failed: %s%s%s", path, kv_strerror_text(rc),
 		         err.msg[0] ? ": " : "", err.msg);
 		serverLog(LL_WARNING, "%s", errbuf);
 		return C_ERR;

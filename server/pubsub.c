@@ -463,9 +463,7 @@ void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens)
 			"HELP",
 			"    Print this help.",
 		};
-		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
-		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-			addReplyStatus(&c->rb, help[i]);
+		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));
 	} else {
 		addReplyErrorFormat(&c->rb, "unknown subcommand '%.128s'. Try PUBSUB HELP.", argv[1]);
 	}

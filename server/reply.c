@@ -3,7 +3,6 @@
  */
 #include "reply.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,19 +209,11 @@ void addReplyPushLen(replyBuf *rb, long long n)
 	addHeader(rb, rb->resp >= 3 ? '>' : '*', n);
 }
 
-void addReplyDouble(replyBuf *rb, double d)
+void addReplyStatusArray(replyBuf *rb, const char *const *lines, size_t n)
 {
-	char tmp[64];
-	int n;
-	if (isinf(d))
-		n = snprintf(tmp, sizeof(tmp), "%s", d > 0 ? "inf" : "-inf");
-	else
-		n = snprintf(tmp, sizeof(tmp), "%.17g", d);
-	if (rb->resp >= 3) {
-		addLine(rb, ',', tmp, (size_t)n);
-	} else {
-		addReplyBulk(rb, tmp, (size_t)n);
-	}
+	addReplyArrayLen(rb, (long long)n);
+	for (size_t i = 0; i < n; i++)
+		addReplyStatus(rb, lines[i]);
 }
 
 void addReplyBool(replyBuf *rb, int b)

@@ -37,7 +37,7 @@ void addReplyArrayLen(replyBuf *rb, long long n);
 void addReplyMapLen(replyBuf *rb, long long n);                   /* %n or *2n */
 void addReplySetLen(replyBuf *rb, long long n);                   /* ~n or *n */
 void addReplyPushLen(replyBuf *rb, long long n);                  /* >n or *n */
-void addReplyDouble(replyBuf *rb, double d);                      /* ,d or bulk */
+void addReplyStatusArray(replyBuf *rb, const char *const *lines, size_t n); /* HELP replies */
 void addReplyBool(replyBuf *rb, int b);                           /* #t / :1 */
 void addReplyVerbatim(replyBuf *rb, const char *s, size_t n, const char *ext); /* =n txt: or bulk */
 /* A bulk string whose text is given as a printf format. */

@@ -13,8 +13,9 @@
  *   appends to the client's query buffer; every complete command in it is parsed
  *   (resp.c, socket-free so it can be fuzzed), looked up in the command table
  *   (commands.c) and executed in order (runs of plain GETs as one engine read
- *   batch); replies accumulate in the client's reply buffer (reply.c) and are
- *   written once per read, so a pipeline is answered with few writes.  There is no global lock on the request path: commands call
+ *   batch, batch_get.c); replies accumulate in the client's reply buffer
+ *   (reply.c) and are written once per read, so a pipeline is answered with
+ *   few writes.  There is no global lock on the request path: commands call
  *   the engine directly and its shard locks do the rest.
  *
  *   Pub/sub (pubsub.c) is the one shared structure: a mutex-guarded channel and
@@ -55,7 +56,7 @@ typedef struct serverConfig {
 	int      maxclients;
 	int      timeout;            /* idle seconds, 0 = never */
 	uint64_t maxmemory;          /* bytes per namespace, 0 = no limit */
-	char     maxmemory_policy[32];
+	int      maxmemory_policy;   /* KV_EVICT_* */
 	char     loglevel[16];
 	int      threads;
 	uint64_t proto_max_bulk_len;
@@ -86,7 +87,6 @@ void configInitDefaults(serverConfig *cfg);
 /* Parse argv (flags, an optional config file first).  On error prints and returns C_ERR. */
 int configParseArgs(serverConfig *cfg, int argc, char **argv);
 int configParseNotifyFlags(const char *s, int *out);
-int configEvictionPolicy(const char *name);
 void configPublish(void);
 int configApplyMemory(void);
 void configUsage(FILE *out);
@@ -221,10 +221,8 @@ typedef struct server {
 	/* config access from commands (CONFIG SET) */
 	pthread_mutex_t cfg_lock;
 
-	/* opened namespace handles (never closed before exit) */
-	pthread_mutex_t ns_lock;
-	struct nsHandle { char name[KV_NS_NAME_MAX + 1]; kv_ns *ns; } *nsh;
-	size_t         nnsh, capnsh;
+	/* namespace handles by name (SELECT, the HTTP door), closed at exit */
+	kv_nscache    *nscache;
 } server;
 
 extern server srv;
@@ -251,10 +249,25 @@ typedef struct redisCommand {
 
 const redisCommand *commandLookup(const char *name, size_t len);
 const redisCommand *commandTable(size_t *n);
-/* GET key that may join a batch of GETs (see networking.c); counts it. */
-int commandIsPlainGet(client *c, int argc, const char *name, size_t len);
 /* Execute one parsed command on c (auth, arity, pub/sub context checks). */
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
+
+/* A pipeline's run of plain GETs, waiting to be one engine read batch (batch_get.c). */
+#define GET_BATCH 32
+typedef struct getBatch {
+	size_t      n;
+	const char *keys[GET_BATCH]; /* into the query buffer */
+	size_t      lens[GET_BATCH];
+} getBatch;
+/*
+ * The entry point of networking.c for each parsed command: a plain GET joins
+ * gets, anything else first flushes gets and then runs (commandExecute).  The
+ * caller flushes gets (getBatchFlush) at the end of the input or before it
+ * replies on its own.
+ */
+void commandDispatch(client *c, getBatch *gets, int argc, const char **argv, const size_t *lens);
+void getBatchAdd(client *c, getBatch *b, const char *key, size_t klen);
+void getBatchFlush(client *c, getBatch *b);
 
 /* helpers shared by the command files (commands.c) */
 int  argEq(const char *arg, size_t len, const char *lit);
@@ -275,8 +288,8 @@ void replyArity(client *c, const char *name);
 void replySyntax(client *c);
 /* Turn an engine status into a Redis error reply; returns nonzero if it replied. */
 int  replyKvError(client *c, int rc);
-/* The namespace handle for name (opened once, kept). NULL + *rc on failure. */
-kv_ns *serverNamespace(const char *name, int *rc);
+/* Count a key lookup as a hit or a miss (INFO keyspace_hits / keyspace_misses). */
+void countLookup(client *c, int hit);
 
 /* command families */
 void pingCommand(client *c, int argc, const char **argv, const size_t *lens);
@@ -301,8 +314,6 @@ void lastsaveCommand(client *c, int argc, const char **argv, const size_t *lens)
 void shutdownCommand(client *c, int argc, const char **argv, const size_t *lens);
 
 void getCommand(client *c, int argc, const char **argv, const size_t *lens);
-/* n consecutive GETs of a pipeline, as one engine read batch; replies in order. */
-void getBatchCommand(client *c, size_t n, const char **keys, const size_t *klens);
 void setCommand(client *c, int argc, const char **argv, const size_t *lens);
 void setnxCommand(client *c, int argc, const char **argv, const size_t *lens);
 void setexCommand(client *c, int argc, const char **argv, const size_t *lens);
@@ -376,8 +387,6 @@ void workerAddClient(int fd);
 void workerNotifyMail(client *c);
 /* Start job for c (the current command's reply comes from it); 0, or -1 out of memory. */
 int  clientStartJob(client *c, clientJob *job);
-/* Monotonic microseconds, for job slices and deadlines. */
-int64_t ustime_mono(void);
 /* Close every client whose last interaction is older than timeout seconds. */
 void workersCheckIdle(void);
 void clientListAppend(replyBuf *rb);   /* CLIENT LIST lines for every client */
@@ -395,6 +404,12 @@ void persistTick(void);
 void persistSnapshotPath(char *out, size_t outlen);
 
 /* ------------------------------------------------------------- util.c */
+/* Wall-clock milliseconds since the epoch (start time, lastsave, idle clients). */
+int64_t mstime(void);
+/* Monotonic microseconds, for job slices and deadlines. */
+int64_t ustime_mono(void);
+/* A non-blocking listening TCP socket on addr:port (logs why not); -1 on failure. */
+int listenOn(const char *addr, int port);
 /*
  * Redis glob match through the engine's one matcher (kv_glob_match), plus
  * Redis's one quirk that the engine does not share: no pattern, not even "*",
@@ -402,14 +417,18 @@ void persistSnapshotPath(char *out, size_t outlen);
  */
 int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
-/* ------------------------------------------------------------- main.c */
+/* ------------------------------------------------------------- log.c */
 void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define LL_DEBUG   0
 #define LL_VERBOSE 1
 #define LL_NOTICE  2
 #define LL_WARNING 3
-int serverLogLevel(const char *name);
+int serverLogLevel(const char *name); /* -1 for an unknown name */
+/* Log to path from now on ("" = stderr); prints and returns C_ERR if it cannot open it. */
+int serverLogOpen(const char *path);
+void serverLogClose(void);
+
+/* ------------------------------------------------------------- main.c */
 void serverRequestShutdown(int how);
-int64_t mstime(void);
 
 #endif /* SHARDKV_SERVER_H */

@@ -13,7 +13,6 @@
 #include "server.h"
 
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* PING [message] */
@@ -157,31 +156,26 @@ void helloCommand(client *c, int argc, const char **argv, const size_t *lens)
 	addReplyArrayLen(&c->rb, 0);
 }
 
-#define BAD_NS_NAME "invalid namespace name: 1-63 bytes of [A-Za-z0-9_.:-]"
-
 /*
- * The engine's name rule; a NUL inside the bulk string is refused, never cut
- * at.  Replies with an error when the name is invalid.
+ * The engine's name rule and its text; a NUL inside the bulk string is
+ * refused, never cut at.  Replies with an error when the name is invalid.
  */
 static int validNsNameOrReply(client *c, const char *s, size_t len)
 {
-	if (kv_ns_name_check(s, len) == KV_OK)
-		return 1;
-	addReplyError(&c->rb, BAD_NS_NAME);
-	return 0;
+	return !replyKvError(c, kv_ns_name_check(s, len));
 }
 
 /* Point c at namespace name; replies with an error on failure. */
 static int useNamespace(client *c, const char *name, size_t len, int numeric)
 {
-	int rc = KV_ENONS;
 	kv_ns_stats st;
+	kv_ns *ns;
 	if (!numeric && !validNsNameOrReply(c, name, len))
 		return C_ERR;
-	kv_ns *ns = kv_ns_name_check(name, len) == KV_OK ? serverNamespace(name, &rc) : NULL;
-	if (ns && (rc = kv_ns_stats_get(ns, &st)) != KV_OK) /* a cached handle of a dropped namespace */
-		ns = NULL;
-	if (ns == NULL) {
+	int rc = kv_nscache_get(srv.nscache, name, len, &ns);
+	if (rc == KV_OK)
+		rc = kv_ns_stats_get(ns, &st); /* KV_ENONS: the cached handle of a dropped namespace */
+	if (rc != KV_OK) {
 		if (numeric)
 			addReplyError(&c->rb, "DB index is out of range");
 		else if (rc == KV_ENONS)
@@ -220,30 +214,24 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 {
 	const char *sub = argv[1];
 	if (argEq(sub, lens[1], "list") && argc == 2) {
-		size_t n = 0;
-		kv_ns_list(srv.env, NULL, 0, &n);
-		kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
-		if (list == NULL) {
-			replyKvError(c, KV_ENOMEM);
+		kv_ns_stats *list;
+		size_t n;
+		if (replyKvError(c, kv_ns_list_all(srv.env, &list, &n)))
 			return;
-		}
-		kv_ns_list(srv.env, list, n, &n);
 		addReplyArrayLen(&c->rb, (long long)n);
 		for (size_t i = 0; i < n; i++)
 			addReplyBulkCString(&c->rb, list[i].name);
-		free(list);
+		kv_ns_list_free(srv.env, list);
 	} else if (argEq(sub, lens[1], "info") && argc == 3) {
-		int rc;
+		kv_ns *ns;
 		kv_ns_stats st;
 		if (!validNsNameOrReply(c, argv[2], lens[2]))
 			return;
-		kv_ns *ns = serverNamespace(argv[2], &rc);
-		if (ns == NULL || kv_ns_stats_get(ns, &st) != KV_OK) {
+		if (kv_nscache_get(srv.nscache, argv[2], lens[2], &ns) != KV_OK || kv_ns_stats_get(ns, &st) != KV_OK) {
 			addReplyErrorFormat(&c->rb, "no such namespace '%s'", argv[2]);
 			return;
 		}
-		static const char *pol[] = {"noeviction", "allkeys-lru", "allkeys-random", "volatile-lru",
-		                            "volatile-random", "volatile-ttl"};
+		const char *pol = kv_evict_policy_name(st.config.eviction, KV_NAME_REDIS);
 		addReplyMapLen(&c->rb, 13);
 		addReplyBulkCString(&c->rb, "name");
 		addReplyBulkCString(&c->rb, st.name);
@@ -260,7 +248,7 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		addReplyBulkCString(&c->rb, "default_ttl_ms");
 		addReplyLongLong(&c->rb, (long long)st.config.default_ttl_ms);
 		addReplyBulkCString(&c->rb, "eviction");
-		addReplyBulkCString(&c->rb, st.config.eviction >= 0 && st.config.eviction <= 5 ? pol[st.config.eviction] : "unknown");
+		addReplyBulkCString(&c->rb, pol ? pol : "unknown");
 		addReplyBulkCString(&c->rb, "max_value_size");
 		addReplyLongLong(&c->rb, st.config.max_value_size);
 		addReplyBulkCString(&c->rb, "hits");
@@ -281,17 +269,11 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		kv_ns_config_init(&nc);
 		pthread_mutex_lock(&srv.cfg_lock);
 		nc.max_memory = srv.cfg.maxmemory;
-		int pol = configEvictionPolicy(srv.cfg.maxmemory_policy);
+		nc.eviction = srv.cfg.maxmemory_policy;
 		pthread_mutex_unlock(&srv.cfg_lock);
-		nc.eviction = pol < 0 ? KV_EVICT_NONE : pol;
 		if (!validNsNameOrReply(c, argv[2], lens[2]))
 			return;
-		int rc = kv_ns_create(srv.env, argv[2], &nc);
-		if (rc == KV_ENSEXISTS)
-			addReplyError(&c->rb, "namespace already exists");
-		else if (rc == KV_ENSNAME)
-			addReplyError(&c->rb, BAD_NS_NAME);
-		else if (!replyKvError(c, rc))
+		if (!replyKvError(c, kv_ns_create(srv.env, argv[2], &nc))) /* KV_ENSEXISTS: the engine's text */
 			addReplyStatus(&c->rb, "OK");
 	} else if (argEq(sub, lens[1], "drop") && argc == 3) {
 		long long idx;
@@ -316,9 +298,7 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 			"CREATE <name>", "    Create namespace <name> with default settings.",
 			"DROP <name>", "    Drop namespace <name> and every key in it.",
 		};
-		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
-		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-			addReplyStatus(&c->rb, help[i]);
+		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));
 	} else {
 		addReplyErrorFormat(&c->rb, "unknown subcommand or wrong number of arguments for '%.128s'. Try NAMESPACE HELP.", sub);
 	}
@@ -409,9 +389,7 @@ void clientCommand(client *c, int argc, const char **argv, const size_t *lens)
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
 			"HELP", "    Print this help.",
 		};
-		addReplyArrayLen(&c->rb, (long long)(sizeof(help) / sizeof(help[0])));
-		for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
-			addReplyStatus(&c->rb, help[i]);
+		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));
 	} else {
 		addReplyErrorFormat(&c->rb, "unknown subcommand '%.128s'. Try CLIENT HELP.", sub);
 	}

@@ -371,20 +371,15 @@ void flushallCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	if (!flushOptionOk(c, argc, argv, lens))
 		return;
-	size_t n = 0;
-	kv_ns_list(srv.env, NULL, 0, &n);
-	kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
-	if (list == NULL) {
-		replyKvError(c, KV_ENOMEM);
+	kv_ns_stats *list;
+	size_t n;
+	if (replyKvError(c, kv_ns_list_all(srv.env, &list, &n)))
 		return;
-	}
-	kv_ns_list(srv.env, list, n, &n);
 	for (size_t i = 0; i < n; i++) {
-		int rc;
-		kv_ns *ns = serverNamespace(list[i].name, &rc);
-		if (ns)
+		kv_ns *ns;
+		if (kv_nscache_get(srv.nscache, list[i].name, strlen(list[i].name), &ns) == KV_OK)
 			kv_ns_flush(ns);
 	}
-	free(list);
+	kv_ns_list_free(srv.env, list);
 	addReplyStatus(&c->rb, "OK");
 }

@@ -204,17 +204,21 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		kv_env_stats es;
 		memset(&es, 0, sizeof(es));
 		kv_env_stats_get(srv.env, &es);
+		pthread_mutex_lock(&srv.cfg_lock); /* CONFIG SET swaps cfg under it */
+		uint64_t maxmemory = srv.cfg.maxmemory;
+		int policy = srv.cfg.maxmemory_policy;
+		pthread_mutex_unlock(&srv.cfg_lock);
 		char h1[32], h2[32];
 		bytesHuman(h1, sizeof(h1), (double)es.region_used);
-		bytesHuman(h2, sizeof(h2), (double)srv.cfg.maxmemory);
+		bytesHuman(h2, sizeof(h2), (double)maxmemory);
 		SECTION("Memory");
 		infoLine(&t, "used_memory:%zu", es.region_used);
 		infoLine(&t, "used_memory_human:%s", h1);
 		infoLine(&t, "engine_region_size:%zu", es.region_size);
 		infoLine(&t, "engine_namespaces:%u", es.namespaces);
-		infoLine(&t, "maxmemory:%llu", (unsigned long long)srv.cfg.maxmemory);
+		infoLine(&t, "maxmemory:%llu", (unsigned long long)maxmemory);
 		infoLine(&t, "maxmemory_human:%s", h2);
-		infoLine(&t, "maxmemory_policy:%s", srv.cfg.maxmemory_policy);
+		infoLine(&t, "maxmemory_policy:%s", kv_evict_policy_name(policy, KV_NAME_REDIS));
 	}
 	if (wantSection(argc, argv, lens, "persistence")) {
 		SECTION("Persistence");
@@ -233,16 +237,14 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 			hits += atomic_load(&srv.workers[i].stat_hits);
 			misses += atomic_load(&srv.workers[i].stat_misses);
 		}
-		size_t n = 0;
-		kv_ns_list(srv.env, NULL, 0, &n);
-		kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
-		if (list) {
-			kv_ns_list(srv.env, list, n, &n);
+		kv_ns_stats *list;
+		size_t n;
+		if (kv_ns_list_all(srv.env, &list, &n) == KV_OK) {
 			for (size_t i = 0; i < n; i++) {
 				expired += list[i].expired;
 				evicted += list[i].evicted;
 			}
-			free(list);
+			kv_ns_list_free(srv.env, list);
 		}
 		SECTION("Stats");
 		infoLine(&t, "total_connections_received:%llu", (unsigned long long)atomic_load(&srv.total_connections));
@@ -264,11 +266,9 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 	}
 	if (wantSection(argc, argv, lens, "keyspace")) {
 		SECTION("Keyspace");
-		size_t n = 0;
-		kv_ns_list(srv.env, NULL, 0, &n);
-		kv_ns_stats *list = calloc(n ? n : 1, sizeof(*list));
-		if (list) {
-			kv_ns_list(srv.env, list, n, &n);
+		kv_ns_stats *list;
+		size_t n;
+		if (kv_ns_list_all(srv.env, &list, &n) == KV_OK) {
 			for (size_t i = 0; i < n; i++) {
 				if (list[i].keys == 0)
 					continue;
@@ -286,7 +286,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 					infoLine(&t, "ns_%s:keys=%llu,expires=0,avg_ttl=0", list[i].name,
 					         (unsigned long long)list[i].keys);
 			}
-			free(list);
+			kv_ns_list_free(srv.env, list);
 		}
 	}
 #undef SECTION

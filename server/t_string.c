@@ -10,14 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void countLookup(client *c, int hit)
-{
-	if (hit)
-		atomic_fetch_add_explicit(&c->w->stat_hits, 1, memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&c->w->stat_misses, 1, memory_order_relaxed);
-}
-
 /* GET key */
 void getCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
@@ -32,40 +24,6 @@ void getCommand(client *c, int argc, const char **argv, const size_t *lens)
 		addReplyNull(&c->rb);
 	} else {
 		replyKvError(c, rc);
-	}
-}
-
-void getBatchCommand(client *c, size_t n, const char **keys, const size_t *klens)
-{
-	if (n == 1) {
-		const char *argv[2] = {"get", keys[0]};
-		size_t lens[2] = {3, klens[0]};
-		getCommand(c, 2, argv, lens);
-		return;
-	}
-	kv_op ops[32];
-	if (n > 32)
-		n = 32; /* the caller batches at most 32 */
-	memset(ops, 0, n * sizeof(kv_op));
-	for (size_t i = 0; i < n; i++) {
-		ops[i].op = KV_OP_GET;
-		ops[i].key = keys[i];
-		ops[i].klen = klens[i];
-	}
-	kv_buf *arena = &c->w->buf;
-	kv_error err;
-	int rc = kv_batch(c->db, ops, n, KV_BATCH_BEST_EFFORT, arena, &err);
-	for (size_t i = 0; i < n; i++) {
-		int st = rc == KV_OK ? ops[i].status : rc;
-		if (st == KV_OK) {
-			countLookup(c, 1);
-			addReplyBulk(&c->rb, ops[i].out_len ? arena->data + ops[i].out_off : "", ops[i].out_len);
-		} else if (st == KV_NOTFOUND) {
-			countLookup(c, 0);
-			addReplyNull(&c->rb);
-		} else {
-			replyKvError(c, st);
-		}
 	}
 }
 

@@ -12,11 +12,13 @@
  *   an unknown or repeated name is an error whose text lists the valid names.
  *   A value is either a bare word (everything up to the end, trailing blanks
  *   removed) or a string in '...' or "..." in which a doubled quote stands for
- *   one quote; nothing may follow the closing quote.  Numbers are checked for
- *   overflow before they are stored, and 0 is refused where the engine would
- *   read it as "default" (shards, max_key_size, max_value_size).  Other range
- *   checks that depend on the engine (shard count limit, namespace name
- *   characters) are left to the engine, which reports them with its own text.
+ *   one quote; nothing may follow the closing quote.  The shared vocabulary is
+ *   the engine's: sizes are read by kv_parse_size (Redis's units: k = 1000,
+ *   kb = 1024), policy names by kv_evict_policy_parse, the namespace by
+ *   kv_ns_name_check.  Numbers are checked for overflow before they are
+ *   stored, and 0 is refused where the engine would read it as "default"
+ *   (shards, max_key_size, max_value_size).  The shard count limit is left to
+ *   the engine, which reports it with its own text.
  *
  *   The parser never allocates except for the snapshot path, so a failure
  *   leaves nothing behind.
@@ -50,20 +52,6 @@ static const struct kvarg_option {
 	{NULL, 0, K_NAME}
 };
 
-static const struct {
-	const char *name;
-	int         policy;
-} eviction_names[] = {
-	{"none",             KV_EVICT_NONE},
-	{"noeviction",       KV_EVICT_NONE},
-	{"allkeys-lru",      KV_EVICT_ALLKEYS_LRU},
-	{"allkeys-random",   KV_EVICT_ALLKEYS_RANDOM},
-	{"volatile-lru",     KV_EVICT_VOLATILE_LRU},
-	{"volatile-random",  KV_EVICT_VOLATILE_RANDOM},
-	{"volatile-ttl",     KV_EVICT_VOLATILE_TTL},
-	{NULL, 0}
-};
-
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -83,7 +71,13 @@ static int is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Case-insensitive comparison of s[0..n) with the NUL-terminated word. */
+static int ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* ASCII case-insensitive comparison of s[0..n) with the NUL-terminated word
+ * (no locale: tolower could fold a byte >= 0x80 in some). */
 static int word_eq(const char *s, size_t n, const char *word)
 {
 	size_t i;
@@ -91,70 +85,17 @@ static int word_eq(const char *s, size_t n, const char *word)
 	for (i = 0; i < n; i++) {
 		if (word[i] == '\0')
 			return 0;
-		if (tolower((unsigned char)s[i]) != tolower((unsigned char)word[i]))
+		if (ascii_lower((unsigned char)s[i]) != ascii_lower((unsigned char)word[i]))
 			return 0;
 	}
 	return word[n] == '\0';
 }
 
-/* Multiplier for a unit suffix such as "k", "KiB", "mb"; 0 if unknown. */
-static uint64_t size_unit(const char *s, size_t n)
-{
-	static const char units[] = "kmgt";
-	const char *p;
-	uint64_t    m = 1;
-
-	if (n == 0)
-		return 1;
-	if (n == 1 && (s[0] == 'b' || s[0] == 'B'))
-		return 1;
-	p = strchr(units, tolower((unsigned char)s[0]));
-	if (p == NULL || s[0] == '\0')
-		return 0;
-	for (const char *q = units; q <= p; q++)
-		m *= 1024;
-	if (n == 1)
-		return m;
-	if (n == 2 && (s[1] == 'b' || s[1] == 'B'))
-		return m;
-	if (n == 3 && (s[1] == 'i' || s[1] == 'I') && (s[2] == 'b' || s[2] == 'B'))
-		return m;
-	return 0;
-}
-
-int kvargs_size(const char *s, size_t n, uint64_t *out)
-{
-	size_t   i = 0;
-	uint64_t v = 0, m;
-
-	while (i < n && is_blank(s[i]))
-		i++;
-	while (n > i && is_blank(s[n - 1]))
-		n--;
-	if (i >= n || !isdigit((unsigned char)s[i]))
-		return -1;
-	for (; i < n && isdigit((unsigned char)s[i]); i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	while (i < n && is_blank(s[i]))
-		i++;
-	m = size_unit(s + i, n - i);
-	if (m == 0)
-		return -1;
-	if (v != 0 && m > UINT64_MAX / v)
-		return -1;
-	*out = v * m;
-	return 0;
-}
-
 int kvargs_duration_ms(const char *s, size_t n, int64_t *out)
 {
-	size_t   i = 0;
-	uint64_t whole = 0, frac = 0, fscale = 1, unit_ms = 1000, ms;
+	size_t            i = 0;
+	unsigned __int128 whole = 0, frac = 0, fscale = 1, unit_ms, ms;
+	int               too_fine = 0;
 
 	while (i < n && is_blank(s[i]))
 		i++;
@@ -163,20 +104,22 @@ int kvargs_duration_ms(const char *s, size_t n, int64_t *out)
 	if (i >= n || !isdigit((unsigned char)s[i]))
 		return -1;
 	for (; i < n && isdigit((unsigned char)s[i]); i++) {
-		if (whole > (UINT64_MAX / 10) - 10)
+		whole = whole * 10 + (unsigned)(s[i] - '0');
+		if (whole > INT64_MAX)
 			return -1;
-		whole = whole * 10 + (uint64_t)(s[i] - '0');
 	}
 	if (i < n && s[i] == '.') {
 		i++;
 		if (i >= n || !isdigit((unsigned char)s[i]))
 			return -1;
-		/* keep at most 3 fractional digits (milliseconds); ignore the rest */
+		/* every digit counts: 0.0001h is 360 ms, not 0 */
 		for (; i < n && isdigit((unsigned char)s[i]); i++) {
-			if (fscale < 1000) {
-				frac = frac * 10 + (uint64_t)(s[i] - '0');
-				fscale *= 10;
+			if (fscale >= (unsigned __int128)1000000000000000000u) {
+				too_fine |= s[i] != '0'; /* past 10^-18 of a unit: no whole ms */
+				continue;
 			}
+			frac = frac * 10 + (unsigned)(s[i] - '0');
+			fscale *= 10;
 		}
 	}
 	while (i < n && is_blank(s[i]))
@@ -193,14 +136,14 @@ int kvargs_duration_ms(const char *s, size_t n, int64_t *out)
 		unit_ms = 86400000;
 	else
 		return -1;
-	/* whole * unit_ms + frac * unit_ms / fscale, without overflow past INT64_MAX */
-	if (whole > (uint64_t)INT64_MAX / unit_ms)
+	/* exact: a duration that is not a whole number of ms is refused, never
+	 * rounded (the engine keeps default_ttl in whole ms) */
+	if (too_fine || (frac * unit_ms) % fscale != 0)
+		return -2;
+	ms = whole * unit_ms + frac * unit_ms / fscale;
+	if (ms > INT64_MAX)
 		return -1;
-	ms = whole * unit_ms;
-	frac = frac * unit_ms / fscale;
-	if (ms > (uint64_t)INT64_MAX - frac)
-		return -1;
-	*out = (int64_t)(ms + frac);
+	*out = (int64_t)ms;
 	return 0;
 }
 
@@ -284,8 +227,8 @@ static int store_option(const struct kvarg_option *o, const char *v, size_t n, k
 
 	switch (o->kind) {
 	case K_NAME:
-		if (n == 0 || n > KVARGS_NAME_MAX || has_nul(v, n)) {
-			set_err(err, errlen, "namespace must be 1 to %d bytes", KVARGS_NAME_MAX);
+		if (kv_ns_name_check(v, n) != KV_OK) {
+			set_err(err, errlen, "namespace \"%.60s\": %s", v, kv_strerror_text(KV_ENSNAME));
 			return -1;
 		}
 		memcpy(out->ns, v, n + 1);
@@ -294,10 +237,11 @@ static int store_option(const struct kvarg_option *o, const char *v, size_t n, k
 	case K_COUNT64:
 	case K_SIZE32:
 	case K_SIZE64:
-		if ((o->kind == K_COUNT32 || o->kind == K_COUNT64)
-		        ? kvargs_size(v, n, &u) != 0 || strspn(v, "0123456789 \t") != n
-		        : kvargs_size(v, n, &u) != 0) {
-			set_err(err, errlen, "invalid value for %s: \"%.60s\"", o->name, v);
+		if (kv_parse_size(v, n, &u) != KV_OK ||
+		    ((o->kind == K_COUNT32 || o->kind == K_COUNT64) && strspn(v, "0123456789") != n)) {
+			set_err(err, errlen, (o->kind == K_SIZE32 || o->kind == K_SIZE64)
+			        ? "invalid value for %s: \"%.60s\" (bytes, or a number with b, k, kb, m, mb, g, gb)"
+			        : "invalid value for %s: \"%.60s\" (a whole number)", o->name, v);
 			return -1;
 		}
 		if ((o->kind == K_COUNT32 || o->kind == K_SIZE32) && u > UINT32_MAX) {
@@ -322,7 +266,14 @@ static int store_option(const struct kvarg_option *o, const char *v, size_t n, k
 			out->max_value_size = (uint32_t)u;
 		return 0;
 	case K_DURATION:
-		if (kvargs_duration_ms(v, n, &d) != 0) {
+		switch (has_nul(v, n) ? -1 : kvargs_duration_ms(v, n, &d)) {
+		case 0:
+			break;
+		case -2:
+			set_err(err, errlen, "invalid value for %s: \"%.60s\" (not a whole number of milliseconds)",
+			        o->name, v);
+			return -1;
+		default:
 			set_err(err, errlen, "invalid value for %s: \"%.60s\" (seconds, or a number with ms/s/m/h/d)",
 			        o->name, v);
 			return -1;
@@ -330,15 +281,9 @@ static int store_option(const struct kvarg_option *o, const char *v, size_t n, k
 		out->default_ttl_ms = d;
 		return 0;
 	case K_EVICTION:
-		for (int i = 0; eviction_names[i].name != NULL; i++) {
-			if (!has_nul(v, n) && word_eq(v, n, eviction_names[i].name)) {
-				out->eviction = eviction_names[i].policy;
-				return 0;
-			}
-		}
-		set_err(err, errlen,
-		        "invalid value for eviction: \"%.60s\" (none, allkeys-lru, allkeys-random, "
-		        "volatile-lru, volatile-random, volatile-ttl)", v);
+		if (kv_evict_policy_parse(v, n, &out->eviction) == KV_OK)
+			return 0;
+		set_err(err, errlen, "invalid value for eviction: \"%.60s\" (" KV_EVICT_POLICY_LIST ")", v);
 		return -1;
 	case K_PATH:
 		if (n == 0 || has_nul(v, n)) {

@@ -1,8 +1,9 @@
 /*
  * kvargs.h -- parser of the arguments of CREATE VIRTUAL TABLE ... USING kv(...).
  *
- * Pure C (no SQLite, no engine), so a libFuzzer target can drive it on its own
- * (tests/fuzz/fuzz_vtab_args.c).  Each argument is one "name=value" string as
+ * No SQLite: a libFuzzer target drives it with the engine alone
+ * (tests/fuzz/fuzz_vtab_args.c), whose vocabulary (sizes, policy names,
+ * namespace names) it uses.  Each argument is one "name=value" string as
  * SQLite hands it to xCreate/xConnect; values may be bare words or quoted with
  * '...' or "..." (a doubled quote inside stands for one quote).
  */
@@ -23,11 +24,11 @@
 #define KVARG_EVICTION       0x080u
 #define KVARG_SNAPSHOT       0x100u
 
-#define KVARGS_NAME_MAX 63 /* same as KV_NS_NAME_MAX */
+#include "kv.h"
 
 typedef struct kvargs {
 	unsigned given;                      /* KVARG_* bits */
-	char     ns[KVARGS_NAME_MAX + 1];    /* namespace (NUL-terminated) */
+	char     ns[KV_NS_NAME_MAX + 1];     /* namespace (NUL-terminated) */
 	uint32_t shards;
 	uint64_t max_keys;
 	uint64_t max_memory;                 /* bytes */
@@ -47,14 +48,9 @@ int kvargs_parse(int argc, const char *const *argv, kvargs *out, char *err, size
 void kvargs_free(kvargs *a);
 
 /*
- * Parse a byte size such as "1048576", "64k", "64MB", "1 GiB" (k/m/g/t are
- * powers of 1024).  Returns 0 and sets *out, or -1 (bad syntax or overflow).
- */
-int kvargs_size(const char *s, size_t n, uint64_t *out);
-
-/*
- * Parse a duration in seconds ("60", "1.5", "250ms", "2h", "1d") into ms.
- * Returns 0 and sets *out (>= 0), or -1.
+ * Parse a duration in seconds ("60", "1.5", "250ms", "0.5m", "2h", "1d") into
+ * ms, exactly.  Returns 0 and sets *out (>= 0), -2 when it is not a whole
+ * number of ms ("1.0005"), or -1 (bad syntax, or past INT64_MAX ms).
  */
 int kvargs_duration_ms(const char *s, size_t n, int64_t *out);
 

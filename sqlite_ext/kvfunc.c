@@ -1,5 +1,7 @@
 /*
- * kvfunc.c -- SQL functions over the shared engine.
+ * kvfunc.c -- the kv_* scalar SQL functions over the shared engine (the
+ * table-valued kv_namespaces, kv_scan and kv_keys are in kvnamespaces.c and
+ * kvscan.c).
  *
  * Usage:
  *
@@ -53,12 +55,29 @@
 
 #define FN_CREATE 1 /* the function may create the namespace */
 
-/* The function's name, for messages (stored as user data). */
+/*
+ * A registered function; its entry is the user data.  One xFunc serves the
+ * variants of one operation (kv_get and kv_consume), told apart by mode.
+ */
+typedef struct fn_def {
+	const char *name;
+	int         nArg;
+	void      (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+	unsigned    mode;   /* KV_SET_* flags for kv_set/add/replace, else FN_ALT or 0 */
+	int         flags;  /* SCHEMA_SAFE: see shardkv_register_functions() */
+} fn_def;
+
+#define FN_ALT 1u /* the second variant: kv_consume, kv_delete, kv_load */
+
+/* The function's name, for messages. */
 static const char *fn_name(sqlite3_context *ctx)
 {
-	const char *z = sqlite3_user_data(ctx);
+	return ((const fn_def *)sqlite3_user_data(ctx))->name;
+}
 
-	return z ? z : "kv";
+static unsigned fn_mode(sqlite3_context *ctx)
+{
+	return ((const fn_def *)sqlite3_user_data(ctx))->mode;
 }
 
 static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
@@ -82,23 +101,32 @@ static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
 
 static void fn_kv_error(sqlite3_context *ctx, int rc)
 {
-	fn_error(ctx, "%s(): %s", fn_name(ctx), shardkv_errstr(rc));
+	fn_error(ctx, "%s(): %s", fn_name(ctx), kv_strerror_text(rc));
 	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
+}
+
+/* Set the error result from a kvsql_* helper's code and message. */
+static void fn_arg_error(sqlite3_context *ctx, int rc, char *zErr)
+{
+	if (zErr == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_error(ctx, zErr, -1);
+	sqlite3_result_error_code(ctx, rc);
+	sqlite3_free(zErr);
 }
 
 /* Namespace name argument; on failure the error result is set and -1 returned. */
 static int fn_name_arg(sqlite3_context *ctx, sqlite3_value *v, const char **name)
 {
-	switch (kvsql_cstr(v, name)) {
-	case 0:
+	char *zErr = NULL;
+	int   rc = kvsql_ns_name_arg(fn_name(ctx), v, name, &zErr);
+
+	if (rc == SQLITE_OK)
 		return 0;
-	case -1:
-		fn_error(ctx, "%s(): namespace must not be NULL", fn_name(ctx));
-		return -1;
-	default:
-		fn_error(ctx, "%s(): namespace name must not contain NUL bytes", fn_name(ctx));
-		return -1;
-	}
+	fn_arg_error(ctx, rc, zErr);
+	return -1;
 }
 
 /*
@@ -107,17 +135,15 @@ static int fn_name_arg(sqlite3_context *ctx, sqlite3_value *v, const char **name
  */
 static kv_ns *fn_ns(sqlite3_context *ctx, sqlite3_value *v, int create)
 {
-	kv_ns      *ns = sqlite3_get_auxdata(ctx, 0);
-	const char *name;
-	int         rc;
+	kv_ns *ns = sqlite3_get_auxdata(ctx, 0);
+	char  *zErr = NULL;
+	int    rc;
 
 	if (ns != NULL)
 		return ns;
-	if (fn_name_arg(ctx, v, &name) != 0)
-		return NULL;
-	rc = shardkv_ns(name, create, NULL, &ns, NULL);
-	if (rc != KV_OK) {
-		fn_error(ctx, "%s(): namespace \"%.80s\": %s", fn_name(ctx), name, shardkv_errstr(rc));
+	rc = kvsql_ns_arg(fn_name(ctx), v, create, &ns, &zErr);
+	if (rc != SQLITE_OK) {
+		fn_arg_error(ctx, rc, zErr);
 		return NULL;
 	}
 	sqlite3_set_auxdata(ctx, 0, ns, NULL);
@@ -132,6 +158,15 @@ static int fn_key(sqlite3_context *ctx, sqlite3_value *v, kvsql_val *k)
 		return -1;
 	}
 	return 0;
+}
+
+/* The (ns, key) arguments of a read or delete: the handle (NULL: the error
+ * result is set) and the key in *k.  The namespace is not created. */
+static kv_ns *fn_ns_key(sqlite3_context *ctx, sqlite3_value **argv, kvsql_val *k)
+{
+	if (fn_key(ctx, argv[1], k) != 0)
+		return NULL;
+	return fn_ns(ctx, argv[0], 0);
 }
 
 /* A seconds argument as an absolute expiry; on failure the error result is set and -1 returned. */
@@ -179,9 +214,10 @@ static int fn_ttl(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, i
 		}                                                              \
 	} while (0)
 
-/* kv_set / kv_add / kv_replace (ns, key, value [, ttl_seconds]); user data gives flags. */
-static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv, unsigned flags)
+/* kv_set / kv_add / kv_replace (ns, key, value [, ttl_seconds]); the mode gives the flags. */
+static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	unsigned  flags = fn_mode(ctx);
 	kv_ns    *ns;
 	kvsql_val k, v;
 	int64_t   exp;
@@ -201,32 +237,17 @@ static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv, unsign
 	shardkv_maybe_tick();
 }
 
-static void kvSetFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	setFunc(ctx, argc, argv, 0);
-}
-
-static void kvAddFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	setFunc(ctx, argc, argv, KV_SET_NX);
-}
-
-static void kvReplaceFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	setFunc(ctx, argc, argv, KV_SET_XX);
-}
-
 /* kv_get(ns, key) and kv_consume(ns, key): the value, or NULL. */
-static void getFunc(sqlite3_context *ctx, sqlite3_value **argv, int consume)
+static void getFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	int       consume = fn_mode(ctx) == FN_ALT;
 	kv_ns    *ns;
 	kvsql_val k;
 	kv_buf    buf = KV_BUF_INIT;
 	int       rc;
 
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	(void)argc;
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
 	rc = consume ? kv_consume(ns, k.data, k.len, &buf) : kv_get(ns, k.data, k.len, &buf);
@@ -237,28 +258,16 @@ static void getFunc(sqlite3_context *ctx, sqlite3_value **argv, int consume)
 	kv_buf_free(shardkv_env(), &buf);
 }
 
-static void kvGetFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	getFunc(ctx, argv, 0);
-}
-
-static void kvConsumeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	getFunc(ctx, argv, 1);
-}
-
 /* kv_delete(ns, key) and kv_exists(ns, key): 1 or 0. */
-static void keyFunc(sqlite3_context *ctx, sqlite3_value **argv, int del)
+static void keyFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	int       del = fn_mode(ctx) == FN_ALT;
 	kv_ns    *ns;
 	kvsql_val k;
 	int       rc;
 
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	(void)argc;
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
 	rc = del ? kv_del(ns, k.data, k.len) : kv_exists(ns, k.data, k.len);
@@ -266,18 +275,6 @@ static void keyFunc(sqlite3_context *ctx, sqlite3_value **argv, int del)
 		sqlite3_result_int(ctx, rc == KV_OK);
 	else
 		fn_kv_error(ctx, rc);
-}
-
-static void kvDeleteFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	keyFunc(ctx, argv, 1);
-}
-
-static void kvExistsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	keyFunc(ctx, argv, 0);
 }
 
 /* kv_incr(ns, key [, by]): integer by -> kv_incr, real by -> kv_incr_float. */
@@ -326,9 +323,7 @@ static void kvExpireFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	int       rc;
 
 	(void)argc;
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
 	if (sqlite3_value_type(argv[2]) == SQLITE_NULL) {
@@ -356,9 +351,7 @@ static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	int       rc;
 
 	(void)argc;
-	if (fn_key(ctx, argv[1], &k) != 0)
-		return;
-	ns = fn_ns(ctx, argv[0], 0);
+	ns = fn_ns_key(ctx, argv, &k);
 	if (ns == NULL)
 		return;
 	rc = kv_ttl(ns, k.data, k.len, &t);
@@ -373,12 +366,14 @@ static void kvTtlFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /* kv_save(ns, file) / kv_load(ns, file); ns NULL means every namespace. */
-static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
+static void snapFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	int         load = fn_mode(ctx) == FN_ALT;
 	const char *ns = NULL, *path;
 	kv_error    err;
 	int         rc;
 
+	(void)argc;
 	if (sqlite3_value_type(argv[0]) != SQLITE_NULL && fn_name_arg(ctx, argv[0], &ns) != 0)
 		return;
 	rc = kvsql_cstr(argv[1], &path);
@@ -396,28 +391,8 @@ static void snapFunc(sqlite3_context *ctx, sqlite3_value **argv, int load)
 		sqlite3_result_int(ctx, 1);
 		return;
 	}
-	fn_error(ctx, "%s(): %s", fn_name(ctx), err.msg[0] ? err.msg : shardkv_errstr(rc));
+	fn_error(ctx, "%s(): %s", fn_name(ctx), err.msg[0] ? err.msg : kv_strerror_text(rc));
 	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
-}
-
-static void kvSaveFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	snapFunc(ctx, argv, 0);
-}
-
-static void kvLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	snapFunc(ctx, argv, 1);
-}
-
-static const char *eviction_name(int e)
-{
-	static const char *const names[] = {"none", "allkeys-lru", "allkeys-random", "volatile-lru",
-	                                    "volatile-random", "volatile-ttl"};
-
-	return e >= 0 && e < 6 ? names[e] : "unknown";
 }
 
 /* kv_stats(ns): a JSON object with the namespace's settings and counters. */
@@ -445,7 +420,7 @@ static void kvStatsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	                    (unsigned long long)st.bytes, (unsigned long long)st.config.max_keys,
 	                    (unsigned long long)st.config.max_memory, (long long)st.config.default_ttl_ms,
 	                    st.config.max_key_size, st.config.max_value_size,
-	                    eviction_name(st.config.eviction), (unsigned long long)st.hits,
+	                    kv_evict_policy_name(st.config.eviction, 0), (unsigned long long)st.hits,
 	                    (unsigned long long)st.misses, (unsigned long long)st.expired,
 	                    (unsigned long long)st.evicted);
 	if (z == NULL) {
@@ -495,504 +470,6 @@ static void versionFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, kv_version(), -1, SQLITE_STATIC);
 }
 
-/* ================================================= kv_namespaces() */
-
-#ifndef SQLITE_OMIT_VIRTUALTABLE
-
-typedef struct nslist_cursor {
-	sqlite3_vtab_cursor base;   /* Base class.  Must be first */
-	kv_ns_stats        *list;
-	size_t              n, i;
-} nslist_cursor;
-
-#define NSCOL_NAME        0
-#define NSCOL_SHARDS      1
-#define NSCOL_KEYS        2
-#define NSCOL_BYTES       3
-#define NSCOL_MAX_KEYS    4
-#define NSCOL_MAX_MEMORY  5
-#define NSCOL_DEFAULT_TTL 6
-#define NSCOL_EVICTION    7
-#define NSCOL_HITS        8
-#define NSCOL_MISSES      9
-#define NSCOL_EXPIRED     10
-#define NSCOL_EVICTED     11
-
-static int nslistConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
-                         sqlite3_vtab **ppVtab, char **pzErr)
-{
-	sqlite3_vtab *p;
-	int           rc;
-
-	(void)pAux;
-	(void)argc;
-	(void)argv;
-	(void)pzErr;
-	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(name TEXT, shards INTEGER, keys INTEGER, "
-	                              "bytes INTEGER, max_keys INTEGER, max_memory INTEGER, "
-	                              "default_ttl_ms INTEGER, eviction TEXT, hits INTEGER, "
-	                              "misses INTEGER, expired INTEGER, evicted INTEGER)");
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-	p = sqlite3_malloc(sizeof(*p));
-	if (p == NULL)
-		return SQLITE_NOMEM;
-	memset(p, 0, sizeof(*p));
-	*ppVtab = p;
-	return SQLITE_OK;
-}
-
-static int nslistDisconnect(sqlite3_vtab *pVtab)
-{
-	sqlite3_free(pVtab);
-	return SQLITE_OK;
-}
-
-static int nslistBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
-{
-	(void)pVtab;
-	pInfo->estimatedCost = 100;
-	pInfo->estimatedRows = 10;
-	return SQLITE_OK;
-}
-
-static int nslistOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor)
-{
-	nslist_cursor *c = sqlite3_malloc(sizeof(*c));
-
-	(void)pVtab;
-	if (c == NULL)
-		return SQLITE_NOMEM;
-	memset(c, 0, sizeof(*c));
-	*ppCursor = &c->base;
-	return SQLITE_OK;
-}
-
-static int nslistClose(sqlite3_vtab_cursor *cur)
-{
-	nslist_cursor *c = (nslist_cursor *)cur;
-
-	sqlite3_free(c->list);
-	sqlite3_free(c);
-	return SQLITE_OK;
-}
-
-static int nslistFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
-                        sqlite3_value **argv)
-{
-	nslist_cursor *c = (nslist_cursor *)cur;
-	size_t         n = 0;
-	int            rc;
-
-	(void)idxNum;
-	(void)idxStr;
-	(void)argc;
-	(void)argv;
-	sqlite3_free(c->list);
-	c->list = NULL;
-	c->n = c->i = 0;
-	/* namespaces may be created between the two calls: retry until it fits */
-	for (;;) {
-		size_t cap = n + 8;
-
-		sqlite3_free(c->list);
-		c->list = sqlite3_malloc64(cap * sizeof(*c->list));
-		if (c->list == NULL)
-			return SQLITE_NOMEM;
-		rc = kv_ns_list(shardkv_env(), c->list, cap, &n);
-		if (rc != KV_OK) {
-			sqlite3_free(cur->pVtab->zErrMsg);
-			cur->pVtab->zErrMsg = sqlite3_mprintf("%s", shardkv_errstr(rc));
-			return shardkv_sqlite_rc(rc);
-		}
-		if (n <= cap)
-			break;
-	}
-	c->n = n;
-	return SQLITE_OK;
-}
-
-static int nslistNext(sqlite3_vtab_cursor *cur)
-{
-	((nslist_cursor *)cur)->i++;
-	return SQLITE_OK;
-}
-
-static int nslistEof(sqlite3_vtab_cursor *cur)
-{
-	nslist_cursor *c = (nslist_cursor *)cur;
-
-	return c->i >= c->n;
-}
-
-static int nslistColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
-{
-	nslist_cursor     *c = (nslist_cursor *)cur;
-	const kv_ns_stats *s = &c->list[c->i];
-
-	switch (i) {
-	case NSCOL_NAME:        sqlite3_result_text(ctx, s->name, -1, SQLITE_TRANSIENT); break;
-	case NSCOL_SHARDS:      sqlite3_result_int64(ctx, s->config.shards); break;
-	case NSCOL_KEYS:        sqlite3_result_int64(ctx, (sqlite3_int64)s->keys); break;
-	case NSCOL_BYTES:       sqlite3_result_int64(ctx, (sqlite3_int64)s->bytes); break;
-	case NSCOL_MAX_KEYS:    sqlite3_result_int64(ctx, (sqlite3_int64)s->config.max_keys); break;
-	case NSCOL_MAX_MEMORY:  sqlite3_result_int64(ctx, (sqlite3_int64)s->config.max_memory); break;
-	case NSCOL_DEFAULT_TTL: sqlite3_result_int64(ctx, s->config.default_ttl_ms); break;
-	case NSCOL_EVICTION:    sqlite3_result_text(ctx, eviction_name(s->config.eviction), -1, SQLITE_STATIC); break;
-	case NSCOL_HITS:        sqlite3_result_int64(ctx, (sqlite3_int64)s->hits); break;
-	case NSCOL_MISSES:      sqlite3_result_int64(ctx, (sqlite3_int64)s->misses); break;
-	case NSCOL_EXPIRED:     sqlite3_result_int64(ctx, (sqlite3_int64)s->expired); break;
-	case NSCOL_EVICTED:     sqlite3_result_int64(ctx, (sqlite3_int64)s->evicted); break;
-	default: break;
-	}
-	return SQLITE_OK;
-}
-
-static int nslistRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid)
-{
-	*pRowid = (sqlite3_int64)((nslist_cursor *)cur)->i + 1;
-	return SQLITE_OK;
-}
-
-static sqlite3_module nslistModule = {
-	/* iVersion    */ 0,
-	/* xCreate     */ 0,                /* eponymous only */
-	/* xConnect    */ nslistConnect,
-	/* xBestIndex  */ nslistBestIndex,
-	/* xDisconnect */ nslistDisconnect,
-	/* xDestroy    */ 0,
-	/* xOpen       */ nslistOpen,
-	/* xClose      */ nslistClose,
-	/* xFilter     */ nslistFilter,
-	/* xNext       */ nslistNext,
-	/* xEof        */ nslistEof,
-	/* xColumn     */ nslistColumn,
-	/* xRowid      */ nslistRowid,
-	/* xUpdate     */ 0,
-	/* xBegin      */ 0,
-	/* xSync       */ 0,
-	/* xCommit     */ 0,
-	/* xRollback   */ 0,
-	/* xFindMethod */ 0,
-	/* xRename     */ 0,
-	/* xSavepoint  */ 0,
-	/* xRelease    */ 0,
-	/* xRollbackTo */ 0,
-	/* xShadowName */ 0
-};
-
-/* ======================================== kv_scan(ns, prefix), kv_keys(ns, pattern) */
-
-/*
- * One module serves both: kv_keys (pAux non-NULL) takes a Redis glob pattern
- * (the engine's kv_glob_match, through kv_scan's MATCH) where kv_scan takes a
- * prefix.  Both return key, value and expires_at.
- */
-
-#define SCANCOL_KEY        0
-#define SCANCOL_VALUE      1
-#define SCANCOL_EXPIRES_AT 2
-#define SCANCOL_NS         3 /* hidden: first argument */
-#define SCANCOL_FILTER     4 /* hidden: second argument, prefix or pattern */
-
-typedef struct scan_vtab {
-	sqlite3_vtab base;          /* Base class.  Must be first */
-	int          glob;          /* kv_keys: the filter is a glob pattern */
-} scan_vtab;
-
-typedef struct scan_cursor {
-	sqlite3_vtab_cursor base;   /* Base class.  Must be first */
-	kv_ns              *ns;
-	kvrows              rows;
-	size_t              i;
-	uint64_t            cursor;
-	int                 more;   /* engine scan not finished */
-	int                 values; /* value column is read */
-	char               *filter; /* prefix (kv_scan) or pattern (kv_keys) */
-	size_t              filter_len;
-	sqlite3_int64       rowid;
-} scan_cursor;
-
-static int kvscanConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
-                         sqlite3_vtab **ppVtab, char **pzErr)
-{
-	scan_vtab *p;
-	int        rc;
-
-	(void)argc;
-	(void)argv;
-	(void)pzErr;
-	rc = sqlite3_declare_vtab(db, pAux ? "CREATE TABLE x(key, value, expires_at INTEGER, "
-	                                     "ns HIDDEN, pattern HIDDEN)"
-	                                   : "CREATE TABLE x(key, value, expires_at INTEGER, "
-	                                     "ns HIDDEN, prefix HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-	p = sqlite3_malloc(sizeof(*p));
-	if (p == NULL)
-		return SQLITE_NOMEM;
-	memset(p, 0, sizeof(*p));
-	p->glob = pAux != NULL;
-	*ppVtab = &p->base;
-	return SQLITE_OK;
-}
-
-/*
- * The arguments arrive as equality constraints on the hidden columns; both
- * must be passed to xFilter (argvIndex 1 = ns, 2 = prefix or pattern).
- * idxNum bit 1: ns given; bit 2: filter given; bit 4: values read.
- */
-static int kvscanBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
-{
-	int iNs = -1, iPrefix = -1, unusableNs = 0, n = 0;
-
-	(void)pVtab;
-	for (int i = 0; i < pInfo->nConstraint; i++) {
-		const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-
-		if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
-			continue;
-		if (c->iColumn == SCANCOL_NS) {
-			if (!c->usable)
-				unusableNs = 1;
-			else
-				iNs = i;
-		} else if (c->iColumn == SCANCOL_FILTER && c->usable) {
-			iPrefix = i;
-		}
-	}
-	if (iNs < 0 && unusableNs)
-		return SQLITE_CONSTRAINT; /* try a plan where the argument is usable */
-	pInfo->idxNum = 0;
-	if (iNs >= 0) {
-		pInfo->aConstraintUsage[iNs].argvIndex = ++n;
-		pInfo->aConstraintUsage[iNs].omit = 1;
-		pInfo->idxNum |= 1;
-	}
-	if (iPrefix >= 0) {
-		pInfo->aConstraintUsage[iPrefix].argvIndex = ++n;
-		pInfo->aConstraintUsage[iPrefix].omit = 1;
-		pInfo->idxNum |= 2;
-	}
-	if (pInfo->colUsed & ((sqlite3_uint64)1 << SCANCOL_VALUE))
-		pInfo->idxNum |= 4;
-	pInfo->estimatedCost = iPrefix >= 0 ? 1000 : 10000;
-	pInfo->estimatedRows = iPrefix >= 0 ? 100 : 1000;
-	return SQLITE_OK;
-}
-
-static int kvscanOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor)
-{
-	scan_cursor *c = sqlite3_malloc(sizeof(*c));
-
-	(void)pVtab;
-	if (c == NULL)
-		return SQLITE_NOMEM;
-	memset(c, 0, sizeof(*c));
-	*ppCursor = &c->base;
-	return SQLITE_OK;
-}
-
-static int kvscanClose(sqlite3_vtab_cursor *cur)
-{
-	scan_cursor *c = (scan_cursor *)cur;
-
-	kvrows_free(&c->rows);
-	sqlite3_free(c->filter);
-	sqlite3_free(c);
-	return SQLITE_OK;
-}
-
-static const char *kvscan_name(sqlite3_vtab_cursor *cur)
-{
-	return ((scan_vtab *)cur->pVtab)->glob ? "kv_keys" : "kv_scan";
-}
-
-static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void kvscan_error(sqlite3_vtab_cursor *cur, const char *zFmt, ...)
-{
-	va_list ap;
-
-	sqlite3_free(cur->pVtab->zErrMsg);
-	va_start(ap, zFmt);
-	cur->pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
-	va_end(ap);
-}
-
-static int kvscan_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
-                      int type, int64_t expires_at)
-{
-	scan_cursor *c = ctx;
-
-	if (kvrows_add(&c->rows, key, klen, val, val ? vlen : 0, type, expires_at) != SQLITE_OK)
-		return SQLITE_NOMEM;
-	return 0;
-}
-
-static int kvscan_fill(sqlite3_vtab_cursor *cur)
-{
-	scan_cursor *c = (scan_cursor *)cur;
-	kv_scan_opts opts;
-
-	memset(&opts, 0, sizeof(opts));
-	if (((scan_vtab *)cur->pVtab)->glob) {
-		opts.match = c->filter; /* NULL: no pattern given, every key */
-		opts.match_len = c->filter_len;
-	} else {
-		opts.prefix = c->filter_len ? c->filter : NULL;
-		opts.prefix_len = c->filter_len;
-	}
-	opts.count = 256;
-	opts.values = c->values;
-	kvrows_reset(&c->rows);
-	c->i = 0;
-	while (c->more && c->rows.n == 0) {
-		int rc = kv_scan(c->ns, &c->cursor, &opts, kvscan_row, c);
-
-		if (rc == SQLITE_NOMEM)
-			return SQLITE_NOMEM;
-		if (rc != KV_OK) {
-			kvscan_error(cur, "%s(): %s", kvscan_name(cur), shardkv_errstr(rc));
-			return shardkv_sqlite_rc(rc);
-		}
-		if (c->cursor == 0)
-			c->more = 0;
-	}
-	return SQLITE_OK;
-}
-
-static int kvscanFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
-                        sqlite3_value **argv)
-{
-	scan_cursor *c = (scan_cursor *)cur;
-	const char  *name;
-	int          rc;
-
-	(void)idxStr;
-	(void)argc;
-	kvrows_reset(&c->rows);
-	sqlite3_free(c->filter);
-	c->filter = NULL;
-	c->filter_len = 0;
-	c->more = 0;
-	c->i = 0;
-	c->rowid = 0;
-	c->cursor = 0;
-	c->values = (idxNum & 4) != 0;
-	rc = (idxNum & 1) ? kvsql_cstr(argv[0], &name) : -1;
-	if (rc == -2) {
-		kvscan_error(cur, "%s(): namespace name must not contain NUL bytes", kvscan_name(cur));
-		return SQLITE_ERROR;
-	}
-	if (rc != 0) {
-		kvscan_error(cur, "first argument to %s() (the namespace) missing or NULL", kvscan_name(cur));
-		return SQLITE_ERROR;
-	}
-	rc = shardkv_ns(name, 0, NULL, &c->ns, NULL);
-	if (rc != KV_OK) {
-		kvscan_error(cur, "%s(): namespace \"%.80s\": %s", kvscan_name(cur), name, shardkv_errstr(rc));
-		return shardkv_sqlite_rc(rc);
-	}
-	if ((idxNum & 2) && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
-		kvsql_val pv;
-
-		/* an empty pattern is kept: it matches only the empty key, as in Redis */
-		kvsql_key(argv[1], &pv);
-		c->filter = sqlite3_malloc64(pv.len + 1);
-		if (c->filter == NULL)
-			return SQLITE_NOMEM;
-		memcpy(c->filter, pv.data, pv.len);
-		c->filter_len = pv.len;
-	}
-	c->more = 1;
-	return kvscan_fill(cur);
-}
-
-static int kvscanNext(sqlite3_vtab_cursor *cur)
-{
-	scan_cursor *c = (scan_cursor *)cur;
-
-	c->rowid++;
-	if (++c->i < c->rows.n)
-		return SQLITE_OK;
-	return kvscan_fill(cur);
-}
-
-static int kvscanEof(sqlite3_vtab_cursor *cur)
-{
-	scan_cursor *c = (scan_cursor *)cur;
-
-	return c->i >= c->rows.n;
-}
-
-static int kvscanColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
-{
-	scan_cursor *c = (scan_cursor *)cur;
-	const kvrow *r = &c->rows.rows[c->i];
-
-	switch (i) {
-	case SCANCOL_KEY:
-		kvsql_result_key(ctx, c->rows.arena + r->koff, r->klen);
-		break;
-	case SCANCOL_VALUE:
-		kvsql_result(ctx, c->rows.arena + r->voff, r->vlen, r->type);
-		break;
-	case SCANCOL_EXPIRES_AT:
-		if (r->expires_at)
-			sqlite3_result_int64(ctx, r->expires_at);
-		break;
-	case SCANCOL_NS:
-		sqlite3_result_text(ctx, kv_ns_name(c->ns), -1, SQLITE_TRANSIENT);
-		break;
-	case SCANCOL_FILTER:
-		if (c->filter != NULL)
-			sqlite3_result_text(ctx, c->filter, (int)c->filter_len, SQLITE_TRANSIENT);
-		break;
-	default:
-		break;
-	}
-	return SQLITE_OK;
-}
-
-static int kvscanRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid)
-{
-	*pRowid = ((scan_cursor *)cur)->rowid + 1;
-	return SQLITE_OK;
-}
-
-static sqlite3_module kvscanModule = {
-	/* iVersion    */ 0,
-	/* xCreate     */ 0,                /* eponymous only */
-	/* xConnect    */ kvscanConnect,
-	/* xBestIndex  */ kvscanBestIndex,
-	/* xDisconnect */ nslistDisconnect, /* frees the bare sqlite3_vtab */
-	/* xDestroy    */ 0,
-	/* xOpen       */ kvscanOpen,
-	/* xClose      */ kvscanClose,
-	/* xFilter     */ kvscanFilter,
-	/* xNext       */ kvscanNext,
-	/* xEof        */ kvscanEof,
-	/* xColumn     */ kvscanColumn,
-	/* xRowid      */ kvscanRowid,
-	/* xUpdate     */ 0,
-	/* xBegin      */ 0,
-	/* xSync       */ 0,
-	/* xCommit     */ 0,
-	/* xRollback   */ 0,
-	/* xFindMethod */ 0,
-	/* xRename     */ 0,
-	/* xSavepoint  */ 0,
-	/* xRelease    */ 0,
-	/* xRollbackTo */ 0,
-	/* xShadowName */ 0
-};
-
-#endif /* SQLITE_OMIT_VIRTUALTABLE */
-
 /* ================================================= registration */
 
 /*
@@ -1012,46 +489,37 @@ static sqlite3_module kvscanModule = {
 
 int shardkv_register_functions(sqlite3 *db)
 {
-	static const struct {
-		const char *name;
-		int         nArg;
-		void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
-		int         flags;  /* SCHEMA_SAFE: see below */
-	} fns[] = {
-		{"kv_get",          2, kvGetFunc, 0},
-		{"kv_set",          3, kvSetFunc, 0},
-		{"kv_set",          4, kvSetFunc, 0},
-		{"kv_add",          3, kvAddFunc, 0},
-		{"kv_add",          4, kvAddFunc, 0},
-		{"kv_replace",      3, kvReplaceFunc, 0},
-		{"kv_replace",      4, kvReplaceFunc, 0},
-		{"kv_delete",       2, kvDeleteFunc, 0},
-		{"kv_exists",       2, kvExistsFunc, 0},
-		{"kv_consume",      2, kvConsumeFunc, 0},
-		{"kv_incr",         2, kvIncrFunc, 0},
-		{"kv_incr",         3, kvIncrFunc, 0},
-		{"kv_expire",       3, kvExpireFunc, 0},
-		{"kv_ttl",          2, kvTtlFunc, 0},
-		{"kv_save",         2, kvSaveFunc, SCHEMA_SAFE},
-		{"kv_load",         2, kvLoadFunc, SCHEMA_SAFE},
-		{"kv_stats",        1, kvStatsFunc, 0},
-		{"kv_flush",        1, kvFlushFunc, SCHEMA_SAFE},
-		{"kv_drop",         1, kvDropFunc, SCHEMA_SAFE},
-		{"shardkv_version", 0, versionFunc, 0},
+	static const fn_def fns[] = {
+		{"kv_get",          2, getFunc, 0, 0},
+		{"kv_consume",      2, getFunc, FN_ALT, 0},
+		{"kv_set",          3, setFunc, 0, 0},
+		{"kv_set",          4, setFunc, 0, 0},
+		{"kv_add",          3, setFunc, KV_SET_NX, 0},
+		{"kv_add",          4, setFunc, KV_SET_NX, 0},
+		{"kv_replace",      3, setFunc, KV_SET_XX, 0},
+		{"kv_replace",      4, setFunc, KV_SET_XX, 0},
+		{"kv_exists",       2, keyFunc, 0, 0},
+		{"kv_delete",       2, keyFunc, FN_ALT, 0},
+		{"kv_incr",         2, kvIncrFunc, 0, 0},
+		{"kv_incr",         3, kvIncrFunc, 0, 0},
+		{"kv_expire",       3, kvExpireFunc, 0, 0},
+		{"kv_ttl",          2, kvTtlFunc, 0, 0},
+		{"kv_save",         2, snapFunc, 0, SCHEMA_SAFE},
+		{"kv_load",         2, snapFunc, FN_ALT, SCHEMA_SAFE},
+		{"kv_stats",        1, kvStatsFunc, 0, 0},
+		{"kv_flush",        1, kvFlushFunc, 0, SCHEMA_SAFE},
+		{"kv_drop",         1, kvDropFunc, 0, SCHEMA_SAFE},
+		{"shardkv_version", 0, versionFunc, 0, 0},
 	};
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]) && rc == SQLITE_OK; i++)
 		rc = sqlite3_create_function_v2(db, fns[i].name, fns[i].nArg,
 		                                SQLITE_UTF8 | SQLITE_DIRECTONLY | fns[i].flags,
-		                                (void *)fns[i].name, fns[i].xFunc, NULL, NULL, NULL);
-#ifndef SQLITE_OMIT_VIRTUALTABLE
+		                                (void *)&fns[i], fns[i].xFunc, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module(db, "kv_namespaces", &nslistModule, 0);
+		rc = shardkv_register_namespaces(db);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module(db, "kv_scan", &kvscanModule, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module(db, "kv_keys", &kvscanModule, (void *)"kv_keys");
-#endif
+		rc = shardkv_register_scan(db);
 	return rc;
 }

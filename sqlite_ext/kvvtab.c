@@ -73,8 +73,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <limits.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "kvargs.h"
@@ -161,71 +159,49 @@ static void fill_config(const kvargs *a, kv_ns_config *cfg)
 		cfg->eviction = a->eviction;
 }
 
-/* Load the snapshot into a namespace this connection just created. */
+/*
+ * Load the snapshot into a namespace this connection just created.  First the
+ * temp files that saves killed before their rename left beside the file go
+ * (the engine's kv_snapshot_cleanup: only its own temp names, never a save in
+ * progress); housekeeping only, so its failure does not stop the table.
+ */
 static int load_snapshot(const char *name, const char *path, char **pzErr)
 {
 	kv_error err;
 	int      rc;
 
+	(void)kv_snapshot_cleanup(shardkv_snapshot_dir(), path);
 	memset(&err, 0, sizeof(err));
 	rc = shardkv_load(path, name, &err);
 	if (rc == KV_EIO && err.sys_errno == ENOENT)
 		return KV_OK; /* no file yet: start empty, the first commit writes it */
 	if (rc != KV_OK) {
 		*pzErr = sqlite3_mprintf("cannot load snapshot \"%.200s\" into namespace \"%s\": %s", path, name,
-		                         err.msg[0] ? err.msg : shardkv_errstr(rc));
+		                         err.msg[0] ? err.msg : kv_strerror_text(rc));
 		(void)kv_ns_drop(shardkv_env(), name);
 	}
 	return rc;
 }
 
 /*
- * A snapshot= path must work at every commit, so CREATE checks it once: it fits
- * a path (with room for the save's temp-file suffix), its directory exists
- * (a looping or missing directory fails here, not at each commit), and what is
- * there already is a regular file.  xConnect checks only the length: a file or
- * directory that went away meanwhile must not make the table unreadable.
+ * A snapshot= name must work at every commit, so CREATE checks it once, as the
+ * engine's saves will resolve it (kv_path_check: its spelling, its directory,
+ * and that what is there already is a regular file).  xConnect does not check:
+ * a file or directory that went away meanwhile must not make the table
+ * unreadable (the next commit reports it).
  */
-static int check_snapshot_path(const char *path, int at_create, char **pzErr)
+static int check_snapshot_path(const char *path, char **pzErr)
 {
-	struct stat st;
-	const char *slash, *why, *root;
-	char       *dir, *file;
-	size_t      n = strlen(path);
+	kv_error err;
+	int      rc;
 
-	if (n >= PATH_MAX - 64) {
-		*pzErr = sqlite3_mprintf("snapshot path is too long (%llu bytes, at most %d)", (unsigned long long)n,
-		                         PATH_MAX - 65);
-		return SQLITE_ERROR;
-	}
-	if (!at_create)
+	memset(&err, 0, sizeof(err));
+	rc = kv_path_check(shardkv_snapshot_dir(), path, &err);
+	if (rc == KV_OK)
 		return SQLITE_OK;
-	root = shardkv_snapshot_dir();
-	slash = strrchr(path, '/');
-	if (root != NULL) /* confined: the engine refuses absolute names, ".." and links at commit */
-		dir = slash == NULL ? sqlite3_mprintf("%s", root)
-		                    : sqlite3_mprintf("%s/%.*s", root, (int)(slash - path), path);
-	else
-		dir = slash == NULL ? sqlite3_mprintf(".")
-		                    : sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
-	if (dir == NULL)
-		return SQLITE_NOMEM;
-	why = stat(dir, &st) != 0 ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
-	sqlite3_free(dir);
-	if (why != NULL) {
-		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": its directory: %s", path, why);
-		return SQLITE_ERROR;
-	}
-	file = root ? sqlite3_mprintf("%s/%s", root, path) : sqlite3_mprintf("%s", path);
-	if (file == NULL)
-		return SQLITE_NOMEM;
-	why = lstat(file, &st) == 0 && !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
-	sqlite3_free(file);
-	if (why != NULL) {
-		*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": %s", path, why);
-		return SQLITE_ERROR;
-	}
-	return SQLITE_OK;
+	*pzErr = sqlite3_mprintf("cannot use snapshot \"%.100s\": %s", path,
+	                         err.msg[0] ? err.msg : kv_strerror_text(rc));
+	return SQLITE_ERROR;
 }
 
 /*
@@ -248,7 +224,7 @@ static int kvvtabInit(sqlite3 *db, int at_create, int argc, const char *const *a
 		*pzErr = sqlite3_mprintf("%s", msg);
 		return SQLITE_ERROR;
 	}
-	if (a.snapshot != NULL && (rc = check_snapshot_path(a.snapshot, at_create, pzErr)) != SQLITE_OK) {
+	if (a.snapshot != NULL && at_create && (rc = check_snapshot_path(a.snapshot, pzErr)) != SQLITE_OK) {
 		kvargs_free(&a);
 		return rc;
 	}
@@ -267,7 +243,7 @@ static int kvvtabInit(sqlite3 *db, int at_create, int argc, const char *const *a
 	fill_config(&a, &cfg);
 	rc = shardkv_ns(name, 1, &cfg, &ns, &created);
 	if (rc != KV_OK) {
-		*pzErr = sqlite3_mprintf("cannot open namespace \"%.80s\": %s", name, shardkv_errstr(rc));
+		*pzErr = sqlite3_mprintf("cannot open namespace \"%.80s\": %s", name, kv_strerror_text(rc));
 		kvargs_free(&a);
 		return shardkv_sqlite_rc(rc);
 	}
@@ -530,7 +506,11 @@ static int64_t ent_expiry(kvvtab *p, const kvtxn_ent *e)
 	case KV_EXPIRE_NEVER:
 		return 0;
 	case KV_EXPIRE_DEFAULT:
-		return p->default_ttl_ms > 0 ? kv_now_ms() + p->default_ttl_ms : 0;
+		/* what the engine will compute at commit (CREATE refused a default
+		 * past KV_EXPIRES_MAX, so the call fails only on a clock that far on) */
+		if (p->default_ttl_ms <= 0 || kv_expiry_from_ttl_ms(p->default_ttl_ms, &t) != KV_OK)
+			return 0;
+		return t;
 	case KV_EXPIRE_KEEP:
 		if (kv_ttl(p->ns, e->key, e->klen, &t) == KV_OK)
 			return t;
@@ -591,7 +571,7 @@ static int lookup_one(kvvtab *p, kvcursor *c, const void *key, size_t klen)
 fail:
 	if (rc == KV_EKEYSIZE)
 		return SQLITE_OK; /* no such key can exist */
-	kvvtab_error(p, "%s", shardkv_errstr(rc));
+	kvvtab_error(p, "%s", kv_strerror_text(rc));
 	return shardkv_sqlite_rc(rc);
 }
 
@@ -614,8 +594,9 @@ static int in_key_cmp(const void *a, const void *b)
 
 /*
  * The distinct byte strings of an IN list: 'a' and x'61' are one key, and
- * must give one row.  NULLs, the empty key and keys longer than the
- * namespace's max_key_size cannot exist, so they match nothing (as with =).
+ * must give one row.  NULLs and keys longer than the namespace's
+ * max_key_size cannot exist, so they match nothing (as with =); the empty key
+ * is a key like any other.
  * On success *out (sqlite3_malloc) holds *n keys whose bytes live in *arena.
  */
 static int in_list_keys(kvvtab *p, sqlite3_value *pList, kvrows *arena, in_key **out, size_t *n)
@@ -634,7 +615,7 @@ static int in_list_keys(kvvtab *p, sqlite3_value *pList, kvrows *arena, in_key *
 	for (rc = sqlite3_vtab_in_first(pList, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(pList, &v)) {
 		kvsql_val k;
 
-		if (kvsql_key(v, &k) != 0 || k.len == 0 || (max_key && k.len > max_key))
+		if (kvsql_key(v, &k) != 0 || (max_key && k.len > max_key))
 			continue;
 		rc = kvrows_add(arena, k.data, k.len, NULL, 0, 0, 0);
 		if (rc != SQLITE_OK)
@@ -700,7 +681,7 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 	memset(&err, 0, sizeof(err));
 	rc = nops ? kv_batch(p->ns, ops, nops, KV_BATCH_ALL_OR_NOTHING, &arena, &err) : KV_OK;
 	if (rc != KV_OK) {
-		kvvtab_error(p, "%s", err.msg[0] ? err.msg : shardkv_errstr(rc));
+		kvvtab_error(p, "%s", err.msg[0] ? err.msg : kv_strerror_text(rc));
 		rc = shardkv_sqlite_rc(rc);
 		goto done;
 	}
@@ -708,7 +689,7 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 		if (ops[i].status == KV_NOTFOUND)
 			continue;
 		if (ops[i].status != KV_OK) {
-			kvvtab_error(p, "%s", shardkv_errstr(ops[i].status));
+			kvvtab_error(p, "%s", kv_strerror_text(ops[i].status));
 			rc = shardkv_sqlite_rc(ops[i].status);
 			break;
 		}
@@ -760,7 +741,7 @@ static int scan_step(kvvtab *p, kvcursor *c)
 		if (rc == SQLITE_NOMEM)
 			return SQLITE_NOMEM;
 		if (rc != KV_OK) {
-			kvvtab_error(p, "%s", shardkv_errstr(rc));
+			kvvtab_error(p, "%s", kv_strerror_text(rc));
 			return shardkv_sqlite_rc(rc);
 		}
 		if (c->cursor == 0)
@@ -1026,9 +1007,13 @@ static int write_expiry(kvvtab *p, sqlite3_value *ttl, sqlite3_value *exp, int i
 		int    t = sqlite3_value_numeric_type(exp);
 		double d = sqlite3_value_double(exp);
 
+		/* a fractional REAL is refused, not truncated: the engine's rule is
+		 * that a key never expires earlier than asked, and the host keeps no
+		 * rounding of its own */
 		if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 1 && d < 9.2e18) ||
+		    (t == SQLITE_FLOAT && d != (double)sqlite3_value_int64(exp)) ||
 		    kv_expiry_check(sqlite3_value_int64(exp)) != KV_OK) {
-			kvvtab_error(p, "expires_at must be a time in ms since the Unix epoch, "
+			kvvtab_error(p, "expires_at must be a whole number of ms since the Unix epoch, "
 			                "at most 9999-12-31 (%lld)", (long long)KV_EXPIRES_MAX);
 			return SQLITE_MISMATCH;
 		}
@@ -1065,7 +1050,7 @@ static int constraint_error(kvvtab *p)
 
 static int kv_failure(kvvtab *p, int rc)
 {
-	kvvtab_error(p, "%s", shardkv_errstr(rc));
+	kvvtab_error(p, "%s", kv_strerror_text(rc));
 	return shardkv_sqlite_rc(rc);
 }
 
@@ -1092,7 +1077,7 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv, sql
 		kvvtab_error(p, "NOT NULL constraint failed: %.200s.key", p->zTable);
 		return SQLITE_CONSTRAINT_NOTNULL;
 	}
-	if (newk.len == 0 || (p->max_key_size && newk.len > p->max_key_size))
+	if (p->max_key_size && newk.len > p->max_key_size)
 		return kv_failure(p, KV_EKEYSIZE);
 	kvsql_from_value(argv[2 + KVCOL_VALUE], &val);
 	if (p->max_value_size && val.len > p->max_value_size)
@@ -1183,7 +1168,7 @@ static int save_snapshot(kvvtab *p)
 	}
 	if (rc != KV_OK) {
 		kvvtab_error(p, "changes were applied but snapshot \"%.200s\" was not saved: %s", p->zSnapshot,
-		             err.msg[0] ? err.msg : shardkv_errstr(rc));
+		             err.msg[0] ? err.msg : kv_strerror_text(rc));
 		return SQLITE_IOERR;
 	}
 	return SQLITE_OK;
@@ -1229,9 +1214,9 @@ static int kvvtabSync(sqlite3_vtab *pVtab)
 		} else {
 			if (item != (size_t)-1)
 				kvvtab_error(p, "cannot commit key \"%.*s\": %s", (int)(ops[item].klen > 100 ? 100 : ops[item].klen),
-				             (const char *)ops[item].key, shardkv_errstr(rc));
+				             (const char *)ops[item].key, kv_strerror_text(rc));
 			else
-				kvvtab_error(p, "cannot commit: %s", err.msg[0] ? err.msg : shardkv_errstr(rc));
+				kvvtab_error(p, "cannot commit: %s", err.msg[0] ? err.msg : kv_strerror_text(rc));
 			rc = shardkv_sqlite_rc(rc);
 		}
 		sqlite3_free(ops);

@@ -28,10 +28,11 @@
  *   sqlite3_auto_extension, so every connection opened later in the process has
  *   the module and functions without another .load.
  *
- *   Namespace handles (kv_ns) are cached process-wide by name: a handle follows
- *   its name across a drop and re-create, so it never needs closing.  Lookups
- *   in the cache take a mutex; the SQL functions avoid even that with
- *   sqlite3_get_auxdata when the namespace argument is a constant.
+ *   Namespace handles (kv_ns) are cached process-wide by name in the engine's
+ *   kv_nscache: a handle follows its name across a drop and re-create, so it
+ *   never needs closing, and a lookup that hits takes no lock.  The SQL
+ *   functions skip even that with sqlite3_get_auxdata when the namespace
+ *   argument is a constant.
  *
  *   Values keep their SQLite type through the engine's type tag: INTEGER is
  *   KV_T_INT (decimal text), REAL is KV_T_REAL (shortest round-trip text),
@@ -55,19 +56,12 @@ SQLITE_EXTENSION_INIT1
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kvargs.h"
 
 /* ------------------------------------------------------- process state */
 
-typedef struct ns_entry {
-	char   name[KV_NS_NAME_MAX + 1];
-	kv_ns *ns;
-} ns_entry;
-
 static pthread_mutex_t g_mutex = PTHREAD_MUTEX_INITIALIZER;
 static kv_env         *g_env;           /* written once under g_mutex */
-static ns_entry       *g_ns;            /* cache of handles, under g_mutex */
-static size_t          g_nns, g_capns;
+static kv_nscache     *g_nscache;       /* handles by name, opened with g_env, never closed */
 static _Atomic int64_t g_last_tick;
 static char           *g_snapdir;       /* SHARDKV_SNAPSHOT_DIR, written once with g_env */
 
@@ -123,9 +117,10 @@ static int env_init(char **pzErrMsg)
 		if (mem != NULL && *mem != '\0') {
 			uint64_t bytes;
 
-			if (kvargs_size(mem, strlen(mem), &bytes) != 0) {
+			if (kv_parse_size(mem, strlen(mem), &bytes) != KV_OK) {
 				if (pzErrMsg)
-					*pzErrMsg = sqlite3_mprintf("invalid SHARDKV_MEMORY value \"%.60s\"", mem);
+					*pzErrMsg = sqlite3_mprintf("invalid SHARDKV_MEMORY value \"%.60s\" (bytes, or a "
+					                            "number with b, k, kb, m, mb, g, gb)", mem);
 				pthread_mutex_unlock(&g_mutex);
 				return KV_EINVAL;
 			}
@@ -145,10 +140,14 @@ static int env_init(char **pzErrMsg)
 			return rc;
 		}
 		rc = kv_env_open(&cfg, &g_env);
+		if (rc == KV_OK && (rc = kv_nscache_open(g_env, &g_nscache)) != KV_OK) {
+			kv_env_close(g_env);
+			g_env = NULL;
+		}
 		if (rc != KV_OK) {
 			g_env = NULL;
 			if (pzErrMsg)
-				*pzErrMsg = sqlite3_mprintf("shardkv: cannot open the store: %s", shardkv_errstr(rc));
+				*pzErrMsg = sqlite3_mprintf("shardkv: cannot open the store: %s", kv_strerror_text(rc));
 		}
 	}
 	pthread_mutex_unlock(&g_mutex);
@@ -157,64 +156,27 @@ static int env_init(char **pzErrMsg)
 
 int shardkv_ns(const char *name, int create, const kv_ns_config *cfg, kv_ns **out, int *created)
 {
-	kv_ns *ns = NULL;
-	int    rc;
+	size_t      len = strlen(name);
+	kv_ns_stats st;
+	int         rc;
 
 	if (created)
 		*created = 0;
-	if (strlen(name) > KV_NS_NAME_MAX)
-		return KV_ENSNAME;
-	pthread_mutex_lock(&g_mutex);
-	for (size_t i = 0; i < g_nns; i++) {
-		if (strcmp(g_ns[i].name, name) == 0) {
-			ns = g_ns[i].ns;
-			break;
-		}
-	}
-	if (ns != NULL) {
+	rc = kv_nscache_get(g_nscache, name, len, out);
+	if (rc == KV_OK) {
 		/* a cached handle follows drops: create the namespace again if asked */
-		rc = KV_OK;
-		kv_ns_stats st;
-
-		if (create && kv_ns_stats_get(ns, &st) == KV_ENONS) {
-			rc = kv_ns_create(g_env, name, cfg);
-			if (rc == KV_OK && created)
-				*created = 1;
-			if (rc == KV_ENSEXISTS)
-				rc = KV_OK;
-		}
-		pthread_mutex_unlock(&g_mutex);
-		*out = ns;
+		if (!create || kv_ns_stats_get(*out, &st) != KV_ENONS)
+			return KV_OK;
+	} else if (rc != KV_ENONS || !create) {
 		return rc;
 	}
-	rc = kv_ns_open(g_env, name, &ns);
-	if (rc == KV_ENONS && create) {
-		rc = kv_ns_create(g_env, name, cfg);
-		if (rc == KV_OK && created)
-			*created = 1;
-		if (rc == KV_OK || rc == KV_ENSEXISTS)
-			rc = kv_ns_open(g_env, name, &ns);
-	}
-	if (rc == KV_OK) {
-		if (g_nns == g_capns) {
-			size_t    cap = g_capns ? g_capns * 2 : 16;
-			ns_entry *n = realloc(g_ns, cap * sizeof(*n));
-
-			if (n == NULL) {
-				kv_ns_close(ns);
-				pthread_mutex_unlock(&g_mutex);
-				return KV_ENOMEM;
-			}
-			g_ns = n;
-			g_capns = cap;
-		}
-		snprintf(g_ns[g_nns].name, sizeof(g_ns[g_nns].name), "%s", name);
-		g_ns[g_nns].ns = ns;
-		g_nns++;
-		*out = ns;
-	}
-	pthread_mutex_unlock(&g_mutex);
-	return rc;
+	/* the engine's create decides a race: one caller gets created = 1 */
+	rc = kv_ns_create(g_env, name, cfg);
+	if (rc == KV_OK && created)
+		*created = 1;
+	if (rc != KV_OK && rc != KV_ENSEXISTS)
+		return rc;
+	return kv_nscache_get(g_nscache, name, len, out);
 }
 
 void shardkv_maybe_tick(void)
@@ -230,17 +192,6 @@ void shardkv_maybe_tick(void)
 }
 
 /* ------------------------------------------------------------- errors */
-
-const char *shardkv_errstr(int rc)
-{
-	const char *s = kv_strerror(rc);
-	const char *p;
-
-	/* "KV_ENOMEM: text" -> "text" */
-	if (strncmp(s, "KV_", 3) == 0 && (p = strstr(s, ": ")) != NULL)
-		return p + 2;
-	return s;
-}
 
 int shardkv_sqlite_rc(int rc)
 {
@@ -352,6 +303,35 @@ int kvsql_cstr(sqlite3_value *v, const char **out)
 	return 0;
 }
 
+int kvsql_ns_name_arg(const char *fn, sqlite3_value *v, const char **name, char **zErr)
+{
+	switch (v == NULL ? -1 : kvsql_cstr(v, name)) {
+	case 0:
+		return SQLITE_OK;
+	case -1:
+		*zErr = sqlite3_mprintf("%s(): the namespace (first argument) is missing or NULL", fn);
+		return SQLITE_ERROR;
+	default:
+		*zErr = sqlite3_mprintf("%s(): namespace name must not contain NUL bytes", fn);
+		return SQLITE_ERROR;
+	}
+}
+
+int kvsql_ns_arg(const char *fn, sqlite3_value *v, int create, kv_ns **out, char **zErr)
+{
+	const char *name;
+	int         rc = kvsql_ns_name_arg(fn, v, &name, zErr);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = shardkv_ns(name, create, NULL, out, NULL);
+	if (rc != KV_OK) {
+		*zErr = sqlite3_mprintf("%s(): namespace \"%.80s\": %s", fn, name, kv_strerror_text(rc));
+		return shardkv_sqlite_rc(rc);
+	}
+	return SQLITE_OK;
+}
+
 /* Parse the whole of s[0..n) as a signed 64-bit decimal. */
 static int parse_i64(const char *s, size_t n, sqlite3_int64 *out)
 {
@@ -391,6 +371,8 @@ void kvsql_result(sqlite3_context *ctx, const void *data, size_t len, int type)
 	sqlite3_int64 i;
 	double        d;
 
+	if (data == NULL)
+		data = ""; /* 0 bytes from an empty row arena: '' (a NULL pointer would make SQL NULL) */
 	switch (type) {
 	case KV_T_INT:
 		if (parse_i64(data, len, &i) == 0) {
@@ -452,6 +434,8 @@ static int is_utf8_text(const unsigned char *s, size_t n)
 
 void kvsql_result_key(sqlite3_context *ctx, const void *key, size_t klen)
 {
+	if (key == NULL)
+		key = ""; /* the empty key in an empty row arena: '', never NULL */
 	if (is_utf8_text(key, klen))
 		sqlite3_result_text64(ctx, key, (sqlite3_uint64)klen, SQLITE_TRANSIENT, SQLITE_UTF8);
 	else
@@ -477,7 +461,10 @@ int kvsql_ttl_expiry(sqlite3_value *v, int64_t *expires_at)
 
 		if (!(us > -9.2e18 && us < 9.2e18)) /* also NaN and infinities */
 			return KVSQL_TTL_RANGE;
-		/* whole microseconds, rounded up as the engine rounds to ms: a
+		/* the engine takes whole microseconds and rounds now + ttl up to a
+		 * ms; rounding the fraction of a microsecond up as well gives the
+		 * same ms as rounding the exact sum once (ceilings on a finer grid
+		 * compose), so this is the engine's one rule, not a second one: a
 		 * positive TTL, however small, is never "already expired" */
 		n = (int64_t)us;
 		if ((double)n < us)

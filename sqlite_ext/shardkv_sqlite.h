@@ -2,8 +2,10 @@
  * shardkv_sqlite.h -- internal header of the SQLite host (sqlite_ext/).
  *
  * Shared by shardkv.c (entry point, process-global engine, value and error
- * translation), kvvtab.c (the "kv" virtual table), kvtxn.c (per-connection
- * transaction buffer) and kvfunc.c (kv_* functions and table-valued functions).
+ * translation, argument decoding), kvvtab.c (the "kv" virtual table), kvtxn.c
+ * (per-connection transaction buffer), kvfunc.c (the kv_* scalar functions),
+ * kvtvf.c (what the table-valued functions share), kvnamespaces.c
+ * (kv_namespaces()) and kvscan.c (kv_scan() and kv_keys()).
  */
 #ifndef SHARDKV_SQLITE_H
 #define SHARDKV_SQLITE_H
@@ -28,8 +30,8 @@ SQLITE_EXTENSION_INIT3
 kv_env *shardkv_env(void);
 
 /*
- * A process-global handle on namespace `name` (handles are cached forever and
- * shared by every connection and thread).  With create != 0 a missing
+ * A process-global handle on namespace `name` (from the engine's kv_nscache:
+ * handles are cached forever and shared by every connection and thread).  With create != 0 a missing
  * namespace is created with cfg (NULL: defaults) and *created set to 1.
  * Returns a KV_* code.
  */
@@ -48,9 +50,6 @@ int shardkv_load(const char *file, const char *ns, kv_error *err);
 
 /* Drive the engine's active expiry sweep at most every 100 ms (cheap otherwise). */
 void shardkv_maybe_tick(void);
-
-/* Lower-case message for a KV_* code (kv_strerror without its "KV_X: " prefix). */
-const char *shardkv_errstr(int rc);
 
 /* SQLite result code for a KV_* failure. */
 int shardkv_sqlite_rc(int rc);
@@ -89,6 +88,14 @@ int kvsql_key(sqlite3_value *v, kvsql_val *out);
  */
 int kvsql_cstr(sqlite3_value *v, const char **out);
 
+/*
+ * The namespace argument v of function fn (v NULL: not given): its name, or
+ * the handle (create as for shardkv_ns).  SQLITE_OK, or a SQLite code with a
+ * message "fn(): ..." in *zErr (sqlite3_malloc'd; NULL when out of memory).
+ */
+int kvsql_ns_name_arg(const char *fn, sqlite3_value *v, const char **name, char **zErr);
+int kvsql_ns_arg(const char *fn, sqlite3_value *v, int create, kv_ns **out, char **zErr);
+
 /* The text stored for a REAL: kv_fmt_double's, or "inf"/"-inf".  cap >= KV_DOUBLE_BUFSZ. */
 void kvsql_real_text(double d, char *buf, size_t cap);
 
@@ -125,8 +132,35 @@ int  kvrows_add(kvrows *r, const void *key, size_t klen, const void *val, size_t
 void kvrows_reset(kvrows *r);
 void kvrows_free(kvrows *r);
 
+/* ----------------------------- kvtvf.c: table-valued function boilerplate */
+
+/*
+ * The vtab of an eponymous table-valued function (kv_namespaces, kv_scan,
+ * kv_keys).  Connect, Disconnect, Open and Close are written once in kvtvf.c:
+ * Open allocates cursor_size zeroed bytes, Close calls cursor_free (which frees
+ * what the cursor holds, not the cursor) and then frees the cursor.
+ */
+typedef struct kvtvf_vtab {
+	sqlite3_vtab base;          /* Base class.  Must be first */
+	const char  *fn;            /* the function's name, for messages */
+	size_t       cursor_size;
+	void       (*cursor_free)(sqlite3_vtab_cursor *cur);
+} kvtvf_vtab;
+
+/* Declare schema, mark the table DIRECTONLY and allocate the vtab. */
+int kvtvf_connect(sqlite3 *db, const char *schema, const char *fn, size_t cursor_size,
+                  void (*cursor_free)(sqlite3_vtab_cursor *), sqlite3_vtab **ppVtab);
+int kvtvf_disconnect(sqlite3_vtab *pVtab);
+int kvtvf_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor);
+int kvtvf_close(sqlite3_vtab_cursor *cur);
+
+/* Replace the vtab's error message (zErr may be NULL: out of memory). */
+void kvtvf_set_error(sqlite3_vtab_cursor *cur, char *zErr);
+
 /* --------------------------------------------------- registration */
 int shardkv_register_vtab(sqlite3 *db);
 int shardkv_register_functions(sqlite3 *db);
+int shardkv_register_namespaces(sqlite3 *db); /* kvnamespaces.c */
+int shardkv_register_scan(sqlite3 *db);       /* kvscan.c */
 
 #endif /* SHARDKV_SQLITE_H */

@@ -63,14 +63,15 @@ $(SQLITE_TEST_DIR)/test_lifetime: tests/sqlite/test_lifetime.c tests/sqlite/ctes
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(SQLITE_LDLIBS)
 
-# libFuzzer target for the vtab argument parser (pure C: no SQLite, no engine).
+# libFuzzer target for the vtab argument parser (no SQLite; the engine's
+# sources, built with the fuzz flags, give it the shared vocabulary).
 # Without a working clang/libFuzzer the build goes on; the suite reports the
 # missing binary as a failure (see $@.failed).
-$(SQLITE_FUZZ): tests/fuzz/fuzz_vtab_args.c sqlite_ext/kvargs.c sqlite_ext/kvargs.h
+$(SQLITE_FUZZ): tests/fuzz/fuzz_vtab_args.c sqlite_ext/kvargs.c sqlite_ext/kvargs.h $(ENGINE_SRC) $(ENGINE_HDR)
 	@mkdir -p $(dir $@)
 	@rm -f $@.failed
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(SQLITE_INC) tests/fuzz/fuzz_vtab_args.c \
-		sqlite_ext/kvargs.c -o $@ >$@.log 2>&1 \
+		sqlite_ext/kvargs.c $(ENGINE_SRC) -o $@ $(LDLIBS) >$@.log 2>&1 \
 		|| { mv $@.log $@.failed; rm -f $@; echo "fuzz_vtab_args: build failed, see $@.failed" >&2; }
 	@rm -f $@.log
 

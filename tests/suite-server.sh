@@ -4,7 +4,8 @@
 #   1. tests/server/test_server.py against build/shardkv-server, Debian's
 #      redis-server beside it for exact error texts, and build/asan/shardkv-server
 #      for a sanitizer pass (ports 6380-6389; every process by PID), then
-#      tests/server/test_harden.py: hostile and heavy requests (ports 6393-6399);
+#      tests/server/test_harden.py: hostile and heavy requests (ports 6380-6386,
+#      after test_server.py has freed them);
 #   2. the RESP parser fuzzer: corpus replay, then a short run (FUZZ_RESP_SECONDS,
 #      default 20).
 # Ends with "N passed, M failed" and exits non-zero if anything failed.

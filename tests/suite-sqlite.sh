@@ -13,7 +13,7 @@
 #   2. C tests (build/sqlite-tests/): sharing across connections and threads
 #      (plain, ASan+UBSan, TSan) and load/unload lifetime of build/shardkv.so.
 #   3. Fuzz: corpus replay of build/fuzz/fuzz_vtab_args, then a ~15 s run.
-#   4. Cross-host snapshots with build/shardkv-server (ports 6390-6392); skipped
+#   4. Cross-host snapshots with build/shardkv-server (port 6390); skipped
 #      (not passed) when the server is not built.
 #
 # Ends with "N passed, M failed" (skipped checks are in neither number) and

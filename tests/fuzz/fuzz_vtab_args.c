@@ -7,7 +7,9 @@
  * never crash, read out of bounds or leak; on success the result must be
  * consistent (a namespace that fits, a snapshot path only when given), on
  * failure the message must be non-empty, NUL-terminated and lower-case first.
- * The size and duration helpers are also driven on the raw input.
+ * The duration helper and the engine's kv_parse_size (which the parser uses
+ * for sizes) are also driven on the raw input.  Built with the engine's
+ * sources (sqlite_ext/sqlite.mk), since the parser uses its vocabulary.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (buf == NULL)
 		return 0;
 	memcpy(buf, data, size);
-	if (kvargs_size(buf, size, &sz) == 0 && size == 0)
+	if (kv_parse_size(buf, size, &sz) == KV_OK && size == 0)
 		abort(); /* empty text is not a size */
 	if (kvargs_duration_ms(buf, size, &ms) == 0 && ms < 0)
 		abort();
@@ -55,8 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(err, 'x', sizeof(err));
 	if (kvargs_parse(argc, (const char *const *)argv, &a, err, sizeof(err)) == 0) {
-		if (strlen(a.ns) > KVARGS_NAME_MAX)
+		if (strlen(a.ns) > KV_NS_NAME_MAX)
 			abort();
+		if ((a.given & KVARG_NAMESPACE) && kv_ns_name_check(a.ns, strlen(a.ns)) != KV_OK)
+			abort(); /* the engine's rule decides, not a copy of it */
 		if ((a.given & KVARG_NAMESPACE) && a.ns[0] == '\0')
 			abort();
 		if ((a.snapshot != NULL) != ((a.given & KVARG_SNAPSHOT) != 0))

@@ -8,6 +8,8 @@ SIGKILL after a grace period), by PID only.
 Filter: `-k WORDS` on the command line (or SKV_TEST_FILTER=WORDS) runs only the
 tests whose name or function name contains WORDS (case-insensitive), e.g.
     python3 tests/server/test_harden.py -k glob
+A filter that matches no test fails the run, so a typo cannot pass.  `--list`
+prints every test name (and its function) without running the tests.
 """
 import os
 import signal
@@ -32,13 +34,19 @@ def _filter():
 
 
 FILTER = _filter()
+LIST = "--list" in sys.argv[1:]
+MATCHED = 0
 
 
 def test(name):
     """Decorator: run the function now as test `name` and count the result."""
     def wrap(fn):
-        global PASSED, FAILED
+        global PASSED, FAILED, MATCHED
         if FILTER and FILTER not in name.lower() and FILTER not in fn.__name__.lower():
+            return fn
+        MATCHED += 1
+        if LIST:
+            print("%-70s %s" % (name, fn.__name__), flush=True)
             return fn
         t0 = time.time()
         nprocs = len(PROCS)
@@ -293,6 +301,13 @@ def encode(*args):
 
 
 def summary():
+    global FAILED
+    if LIST:
+        return True
+    if FILTER and not MATCHED:
+        FAILED += 1
+        FAILURES.append("-k " + FILTER)
+        print("FAIL no test matches '%s' (--list shows the names)" % FILTER, flush=True)
     print("%d passed, %d failed" % (PASSED, FAILED), flush=True)
     if FAILURES:
         print("failed: " + ", ".join(FAILURES))

@@ -48,7 +48,7 @@ else
 	out=$(xh_sqlite <<'EOF'
 SELECT kv_set('0', 's2r:text', 'hello') + kv_set('0', 's2r:int', 42) + kv_set('0', 's2r:ttl', 'soon', 1000);
 CREATE VIRTUAL TABLE c USING kv(namespace='0');
-INSERT INTO c VALUES ('s2r:row', x'00ff');
+INSERT INTO c VALUES ('s2r:row', x'00ff'), ('', 'empty-from-sqlite');
 SELECT kv_save(NULL, 'dump.skv');
 EOF
 )
@@ -60,6 +60,8 @@ EOF
 		xh_check "server sees the expiry set in sqlite" "$([ "$ttl" -ge 990 ] && [ "$ttl" -le 1000 ] && echo yes)" "yes"
 		xh_check "server reads the binary row inserted through the kv table" \
 			"$(redis-cli -p $XPORT --no-raw GET s2r:row)" '"\x00\xff"'
+		xh_check "server GET of the empty key written by sqlite" "$(redis-cli -p $XPORT GET '')" "empty-from-sqlite"
+		redis-cli -p $XPORT SET '' empty-from-server >/dev/null
 		# --- the server writes, SQLite loads
 		redis-cli -p $XPORT SET r2s:str world >/dev/null
 		redis-cli -p $XPORT SET r2s:n 7 >/dev/null
@@ -75,9 +77,11 @@ SELECT CAST(kv_get('0', 'r2s:str') AS TEXT), kv_get('0', 'r2s:n'), typeof(kv_get
 SELECT kv_ttl('0', 'r2s:str') BETWEEN 490 AND 500, kv_get('0', 's2r:int');
 CREATE VIRTUAL TABLE c USING kv(namespace='0');
 SELECT count(*) FROM c WHERE key GLOB 'r2s:*';
+SELECT CAST(value AS TEXT) FROM c WHERE key = '';
 EOF
 )
-		xh_check "sqlite loads the server's snapshot" "$out" "$(printf '1\nworld|9|integer\n1|43\n2')"
+		xh_check "sqlite loads the server's snapshot (the empty key too)" "$out" \
+			"$(printf '1\nworld|9|integer\n1|43\n2\nempty-from-server')"
 		# --- a snapshot= table on the server's file keeps the server's other databases
 		out=$(xh_sqlite <<'EOF'
 CREATE VIRTUAL TABLE c USING kv(namespace='0', snapshot='dump.skv');

@@ -89,8 +89,15 @@ SELECT kv_get(NULL, 'k');
 -- case: NULL key is an error
 SELECT kv_set('f', NULL, 'v');
 
--- case: empty key is an error
-SELECT kv_set('f', '', 'v');
+-- case: the empty key is a key in every function, as in Redis
+SELECT kv_set('f', 'other', 1), kv_exists('f', ''), kv_get('f', '') IS NULL, kv_ttl('f', '');
+SELECT kv_set('f', '', 'v'), kv_get('f', ''), kv_exists('f', ''), kv_ttl('f', '');
+SELECT kv_add('f', '', 'w'), kv_replace('f', '', x''), typeof(kv_get('f', ''));
+SELECT kv_set('f', '', 5), kv_incr('f', ''), kv_incr('f', '', 0.5);
+SELECT kv_expire('f', '', 100), kv_ttl('f', '') BETWEEN 99 AND 100, kv_expire('f', '', NULL), kv_ttl('f', '');
+SELECT quote(key), value FROM kv_scan('f') WHERE key = '';
+SELECT quote(key) FROM kv_keys('f', '');
+SELECT kv_consume('f', ''), kv_exists('f', ''), kv_delete('f', ''), kv_set('f', x'', 1), kv_delete('f', '');
 
 -- case: invalid namespace name
 SELECT kv_set('bad name!', 'k', 'v');

@@ -135,6 +135,14 @@ CREATE VIRTUAL TABLE a USING kv(snapshot='d/ok.kvs');
 INSERT INTO a VALUES ('k', 1);
 .shell test -s d/ok.kvs && echo saved
 
+-- case: a table's first connect removes the temp files killed saves left beside its snapshot (only those)
+.shell @SQLITE3@ :memory: -cmd '.load @EXT@' "SELECT kv_set('c', 'k', 1), kv_save('c', 'c.kvs');"
+.shell touch c.kvs.tmp-999999-0123abcd c.kvs.tmp-1-deadbeef c.kvs.tmp-999999-xyz c.kvs.tmp-notes other.kvs.tmp-999999-0123abcd
+.shell ln -s c.kvs c.kvs.tmp-999998-0123abcd
+CREATE VIRTUAL TABLE c USING kv(snapshot='c.kvs');
+SELECT key, value FROM c;
+.shell ls | sort | sed 's/[.]tmp-/ TMP /'
+
 -- case: a FIFO never hangs kv_load or a table that connects to it
 .shell mkfifo fifo.kvs
 .bail off

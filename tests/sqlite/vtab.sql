@@ -53,6 +53,42 @@ CREATE VIRTUAL TABLE c USING kv(default_ttl=-5);
 -- case: bad eviction policy
 CREATE VIRTUAL TABLE c USING kv(eviction=sometimes);
 
+-- case: size units are Redis's (the engine's kv_parse_size): k = 1000, kb = 1024, any case; no spaces, KiB or fractions
+.bail off
+CREATE VIRTUAL TABLE a USING kv(namespace=u1, max_memory='1k', max_value_size='1kb');
+CREATE VIRTUAL TABLE b USING kv(namespace=u2, max_memory='3M', max_value_size='3MB');
+CREATE VIRTUAL TABLE c USING kv(namespace=u3, max_memory='2g', max_value_size='512B');
+CREATE VIRTUAL TABLE d USING kv(namespace=u4, max_memory='2Gb', max_value_size=77);
+SELECT name, max_memory, json_extract(kv_stats(name), '$.max_value_size') FROM kv_namespaces()
+ WHERE name LIKE 'u_' ORDER BY name;
+CREATE VIRTUAL TABLE e USING kv(max_memory='1 GiB');
+CREATE VIRTUAL TABLE e USING kv(max_memory='1KiB');
+CREATE VIRTUAL TABLE e USING kv(max_memory='1.5mb');
+CREATE VIRTUAL TABLE e USING kv(max_memory='+1k');
+CREATE VIRTUAL TABLE e USING kv(max_memory=' 1k');
+CREATE VIRTUAL TABLE e USING kv(max_value_size='5gb');
+CREATE VIRTUAL TABLE e USING kv(max_memory='18446744073709551616');
+CREATE VIRTUAL TABLE e USING kv(max_keys='1k');
+
+-- case: eviction names are the engine's: Redis's noeviction is none, any case
+CREATE VIRTUAL TABLE a USING kv(namespace=e1, eviction=noeviction);
+CREATE VIRTUAL TABLE b USING kv(namespace=e2, eviction='ALLKEYS-LRU');
+CREATE VIRTUAL TABLE c USING kv(namespace=e3, eviction=Volatile-TTL);
+SELECT name, eviction, json_extract(kv_stats(name), '$.eviction') FROM kv_namespaces()
+ WHERE name LIKE 'e_' ORDER BY name;
+
+-- case: a default_ttl is exact to the ms: every fractional digit counts, finer than 1 ms is refused
+.bail off
+CREATE VIRTUAL TABLE a USING kv(namespace=d1, default_ttl='0.0001h');
+CREATE VIRTUAL TABLE b USING kv(namespace=d2, default_ttl='1.0010');
+CREATE VIRTUAL TABLE c USING kv(namespace=d3, default_ttl='0.0000003125d');
+CREATE VIRTUAL TABLE d USING kv(namespace=d4, default_ttl='2.5');
+SELECT name, default_ttl_ms FROM kv_namespaces() WHERE name LIKE 'd_' ORDER BY name;
+CREATE VIRTUAL TABLE e USING kv(default_ttl='1.0005');
+CREATE VIRTUAL TABLE e USING kv(default_ttl='0.5ms');
+CREATE VIRTUAL TABLE e USING kv(default_ttl='2.5ms');
+CREATE VIRTUAL TABLE e USING kv(default_ttl='1.0000000000000000000001');
+
 -- case: shard count over the engine limit
 CREATE VIRTUAL TABLE c USING kv(shards=100000);
 
@@ -67,7 +103,7 @@ SELECT count(*) FROM kv_namespaces();
 CREATE VIRTUAL TABLE c USING kv(namespace='has space');
 
 -- case: quoted values, doubled quotes and blanks
-CREATE VIRTUAL TABLE c USING kv( namespace = "odd.name" ,max_memory=' 1 GiB ' , default_ttl = '1.5' );
+CREATE VIRTUAL TABLE c USING kv( namespace = "odd.name" ,max_memory=  '1gb'  , default_ttl = '1.5' );
 SELECT json_extract(kv_stats('odd.name'), '$.max_memory'), json_extract(kv_stats('odd.name'), '$.default_ttl_ms');
 
 -- case: negative number
@@ -129,9 +165,21 @@ INSERT INTO c VALUES ('k', 2) ON CONFLICT DO NOTHING;
 CREATE VIRTUAL TABLE c USING kv;
 INSERT INTO c VALUES (NULL, 1);
 
--- case: empty key is refused
+-- case: the empty key is a key: insert, read, update, primary-key check, delete
 CREATE VIRTUAL TABLE c USING kv;
 INSERT INTO c VALUES ('', 1);
+SELECT quote(key), value FROM c WHERE key = '';
+SELECT quote(key), value FROM c WHERE key IN ('', 'x');
+SELECT count(*) FROM c;
+UPDATE c SET value = 2 WHERE key = '';
+SELECT kv_get('c', '');
+.bail off
+INSERT INTO c VALUES (x'', 3);
+SELECT quote(key), typeof(key) FROM c;
+INSERT INTO c VALUES ('e', '');
+SELECT quote(key), quote(value) FROM c ORDER BY key;
+DELETE FROM c WHERE key = '';
+SELECT count(*), kv_exists('c', '') FROM c;
 
 -- case: value over max_value_size is refused at once
 CREATE VIRTUAL TABLE c USING kv(max_value_size=4);
@@ -299,6 +347,15 @@ INSERT INTO c(key, value, ttl) VALUES ('a', 'v', -1);
 CREATE VIRTUAL TABLE c USING kv;
 INSERT INTO c(key, value, expires_at) VALUES ('a', 'v', 'tomorrow');
 
+-- case: a REAL expires_at must be a whole number of ms: refused, not truncated
+CREATE VIRTUAL TABLE c USING kv;
+INSERT INTO c(key, value, expires_at) VALUES ('a', 'v', 4102444800000.0);
+SELECT key, expires_at FROM c;
+.bail off
+INSERT INTO c(key, value, expires_at) VALUES ('b', 'v', 4102444800000.5);
+UPDATE c SET expires_at = 4102444800000.25 WHERE key = 'a';
+SELECT key, expires_at FROM c;
+
 -- case: the table is direct-only: not from a view
 CREATE VIRTUAL TABLE c USING kv;
 CREATE VIEW v AS SELECT * FROM c;
@@ -361,12 +418,14 @@ INSERT INTO c VALUES ('b', 3);
 SELECT count(*) FROM c WHERE key IN ('b', x'62', 'a', 'a');
 COMMIT;
 
--- case: an oversized or empty key in an IN list matches nothing, as with =
+-- case: an oversized key in an IN list matches nothing, as with =; the empty key is looked up
 CREATE VIRTUAL TABLE c USING kv(max_key_size = 8);
 INSERT INTO c VALUES ('a', 1);
 SELECT count(*) FROM c WHERE key = '123456789';
 SELECT count(*) FROM c WHERE key IN ('a', '123456789', '', NULL);
 SELECT count(*) FROM c WHERE key IN (printf('%.*c', 70000, 'x'));
+INSERT INTO c VALUES ('', 2);
+SELECT count(*) FROM c WHERE key IN ('a', '', x'', NULL);
 
 -- case: a REAL key is stored as the text a TEXT column gives it (1.0 is not 1)
 CREATE VIRTUAL TABLE c USING kv;

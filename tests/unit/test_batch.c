@@ -23,26 +23,6 @@ static void batch_processes(void);
 static void batch_churn(void);
 static void batch_eviction(void);
 
-/* An allocator that fails while fail_now is set, and counts live blocks. */
-static int fail_now;
-static long live_blocks;
-static void *fail_realloc(void *ctx, void *p, size_t n)
-{
-	(void)ctx;
-	if (n == 0) {
-		if (p)
-			__atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
-		free(p);
-		return NULL;
-	}
-	if (__atomic_load_n(&fail_now, __ATOMIC_RELAXED))
-		return NULL;
-	void *q = realloc(p, n);
-	if (q && !p)
-		__atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
-	return q;
-}
-
 static kv_op o_get(const char *k)
 {
 	kv_op o;
@@ -218,7 +198,7 @@ int main(int argc, char **argv)
 		};
 		size_t n = sizeof ops / sizeof ops[0];
 		EOK(kv_batch(ns, ops, n, KV_BATCH_BEST_EFFORT, &arena, &err));
-		int want[] = {KV_OK, KV_NOTFOUND, KV_EXISTS, KV_EVALSIZE, KV_OK, KV_NOTFOUND, KV_EKEYSIZE,
+		int want[] = {KV_OK, KV_NOTFOUND, KV_EXISTS, KV_EVALSIZE, KV_OK, KV_NOTFOUND, KV_OK,
 		              KV_NOTFOUND, KV_OK};
 		int ok = 1;
 		for (size_t i = 0; i < n; i++)
@@ -229,6 +209,27 @@ int main(int argc, char **argv)
 		E(out_is(&arena, &ops[8], "x"));
 		E(val_is(env, ns, "be2", "new") && absent(ns, "be3") && absent(ns, "be4") &&
 		  absent(ns, "be1"));
+	}
+
+	TEST("the empty key is a key in both modes, also passed as NULL")
+	{
+		kv_op w[] = {
+		    o_set("", "empty", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+		    o_get(""),
+		};
+		EOK(kv_batch(ns, w, 2, KV_BATCH_ALL_OR_NOTHING, &arena, &err));
+		E(w[0].status == KV_OK && out_is(&arena, &w[1], "empty"));
+		kv_op r[] = {o_get(""), o_key(KV_OP_EXISTS, "")};
+		r[0].key = NULL; /* NULL with length 0 is the empty key too */
+		EOK(kv_batch(ns, r, 2, KV_BATCH_ALL_OR_NOTHING, &arena, &err)); /* the lock-free read path */
+		E(out_is(&arena, &r[0], "empty") && r[1].status == KV_OK);
+		kv_op cs[] = {o_key(KV_OP_CONSUME, ""), o_key(KV_OP_EXISTS, "")};
+		EOK(kv_batch(ns, cs, 2, KV_BATCH_BEST_EFFORT, &arena, &err));
+		E(out_is(&arena, &cs[0], "empty") && cs[1].status == KV_NOTFOUND);
+		kv_op bad = o_get("x");
+		bad.key = NULL; /* but NULL with a length is an argument error */
+		ERC(kv_batch(ns, &bad, 1, KV_BATCH_BEST_EFFORT, &arena, &err), KV_EINVAL);
+		ERC(kv_exists(ns, "", 0), KV_NOTFOUND);
 	}
 
 	TEST("all-or-nothing: a consume of a missing key fails the batch and changes nothing")
@@ -289,11 +290,18 @@ int main(int argc, char **argv)
 		    o_set("big", big, KV_T_TEXT, KV_EXPIRE_NEVER, 0),
 		};
 		expect_aon_failure(ns, ops, 2, 1, KV_EVALSIZE);
-		kv_op ops2[] = {
-		    o_key(KV_OP_DEL, "x"),
-		    o_set("", "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
-		};
-		expect_aon_failure(ns, ops2, 2, 1, KV_EKEYSIZE);
+		char *longkey = malloc(KV_KEY_SIZE_LIMIT + 1);
+		if (E(longkey != NULL)) {
+			memset(longkey, 'k', KV_KEY_SIZE_LIMIT);
+			longkey[KV_KEY_SIZE_LIMIT] = 0;
+			kv_op ops2[] = {
+			    o_key(KV_OP_DEL, "x"),
+			    o_set(longkey, "v", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
+			};
+			ops2[1].klen = KV_KEY_SIZE_LIMIT + 1; /* one past the limit (the NUL) */
+			expect_aon_failure(ns, ops2, 2, 1, KV_EKEYSIZE);
+			free(longkey);
+		}
 		kv_op ops3[] = {
 		    o_key(KV_OP_DEL, "x"),
 		    o_set("t", "v", 999, KV_EXPIRE_NEVER, 0),
@@ -437,7 +445,7 @@ int main(int argc, char **argv)
 		kv_env *fenv = NULL;
 		kv_config_init(&cfg);
 		cfg.memory = 32 << 20;
-		cfg.mem.xRealloc = fail_realloc;
+		cfg.mem.xRealloc = t_count_realloc;
 		if (EOK(kv_env_open(&cfg, &fenv))) {
 			kv_ns *f = t_ns(fenv, "f", NULL);
 			if (f) {
@@ -448,9 +456,9 @@ int main(int argc, char **argv)
 				kv_op ops[] = {o_set("x", "new", KV_T_TEXT, KV_EXPIRE_NEVER, 0),
 				               o_key(KV_OP_CONSUME, "big"), o_get("big")};
 				kv_buf fa = KV_BUF_INIT;
-				fail_now = 1;
+				t_alloc_fail = 1;
 				int rc = kv_batch(f, ops, 3, KV_BATCH_ALL_OR_NOTHING, &fa, &err);
-				fail_now = 0;
+				t_alloc_fail = 0;
 				E(R(rc) == KV_ENOMEM);
 				E(val_is(fenv, f, "x", "old"));
 				E(!absent(f, "big"));
@@ -462,7 +470,7 @@ int main(int argc, char **argv)
 				kv_ns_close(f);
 			}
 			kv_env_close(fenv);
-			E(live_blocks == 0);
+			E(t_live_blocks == 0);
 		}
 	}
 

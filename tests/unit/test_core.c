@@ -45,6 +45,20 @@ static kv_ns_stats stats_of(kv_ns *ns)
 	return st;
 }
 
+/* kv_scan callback: counts keys and whether the empty key came by. */
+typedef struct scan_seen {
+	size_t keys, empty;
+} scan_seen;
+static int see_key(void *ctx, const void *key, size_t klen, const void *val, size_t vlen, int type,
+                   int64_t expires_at)
+{
+	scan_seen *s = ctx;
+	(void)key, (void)val, (void)vlen, (void)type, (void)expires_at;
+	s->keys++;
+	s->empty += klen == 0;
+	return 0;
+}
+
 static void test_version_and_errors(void)
 {
 	TEST("kv_version matches the version macros")
@@ -795,29 +809,78 @@ static void test_single_key(void)
 		EOK(kv_exists(ns, K("a\0c")));
 	}
 
-	TEST("empty key is KV_EKEYSIZE for every call")
+	TEST("the empty key is a key for every call (as in Redis)")
 	{
-		int64_t r;
+		int64_t r, exp;
 		double d;
 		size_t len;
-		ERC(kv_get(ns, "", 0, &b), KV_EKEYSIZE);
-		ERC(kv_exists(ns, "", 0), KV_EKEYSIZE);
-		ERC(kv_set(ns, "", 0, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL), KV_EKEYSIZE);
-		ERC(kv_del(ns, "", 0), KV_EKEYSIZE);
-		ERC(kv_consume(ns, "", 0, &b), KV_EKEYSIZE);
-		ERC(kv_incr(ns, "", 0, 1, &r), KV_EKEYSIZE);
-		ERC(kv_incr_float(ns, "", 0, K("1.0"), &d, NULL), KV_EKEYSIZE);
-		ERC(kv_append(ns, "", 0, K("v"), &len), KV_EKEYSIZE);
-		ERC(kv_setrange(ns, "", 0, 0, K("v"), &len), KV_EKEYSIZE);
-		ERC(kv_getrange(ns, "", 0, 0, -1, &b), KV_EKEYSIZE);
-		ERC(kv_strlen(ns, "", 0, &len), KV_EKEYSIZE);
-		ERC(kv_expire(ns, "", 0, kv_now_ms() + 10000, 0), KV_EKEYSIZE);
-		ERC(kv_persist(ns, "", 0), KV_EKEYSIZE);
-		ERC(kv_ttl(ns, "", 0, &r), KV_EKEYSIZE);
-		ERC(kv_rename(ns, "", 0, K("x"), 0), KV_EKEYSIZE);
-		EOK(set_s(ns, "src", "v"));
-		ERC(kv_rename(ns, K("src"), "", 0, 0), KV_EKEYSIZE);
-		EOK(kv_exists(ns, K("src")));
+		kv_ns_stats st0 = stats_of(ns);
+		ERC(kv_get(ns, "", 0, &b), KV_NOTFOUND);
+		ERC(kv_exists(ns, NULL, 0), KV_NOTFOUND);
+		EOK(kv_set(ns, "", 0, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+		E(stats_of(ns).keys == st0.keys + 1);
+		EOK(kv_exists(ns, "", 0));
+		EOK(kv_exists(ns, NULL, 0)); /* NULL with length 0 is the same key */
+		EOK(kv_get(ns, NULL, 0, &b));
+		E(t_buf_is(&b, "v", 1) && b.type == KV_T_TEXT);
+		ERC(kv_set(ns, "", 0, K("w"), KV_T_TEXT, KV_EXPIRE_NEVER, KV_SET_NX, NULL), KV_EXISTS);
+		EOK(kv_append(ns, "", 0, K("x"), &len));
+		E(len == 2);
+		EOK(kv_setrange(ns, "", 0, 2, K("yz"), &len));
+		E(len == 4);
+		EOK(kv_getrange(ns, "", 0, 1, -1, &b));
+		E(t_buf_is(&b, "xyz", 3));
+		EOK(kv_strlen(ns, "", 0, &len));
+		E(len == 4);
+		EOK(kv_expire(ns, "", 0, kv_now_ms() + 100000, 0));
+		EOK(kv_ttl(ns, "", 0, &exp));
+		E(exp > kv_now_ms());
+		EOK(kv_persist(ns, "", 0));
+		EOK(kv_consume(ns, "", 0, &b));
+		E(t_buf_is(&b, "vxyz", 4));
+		ERC(kv_del(ns, "", 0), KV_NOTFOUND);
+		EOK(kv_incr(ns, "", 0, 5, &r));
+		E(r == 5);
+		EOK(kv_incr_float(ns, "", 0, K("1.5"), &d, NULL));
+		E(d == 6.5);
+		/* rename to and from the empty key */
+		EOK(kv_rename(ns, "", 0, K("from-empty"), 0));
+		ERC(kv_exists(ns, "", 0), KV_NOTFOUND);
+		E(val_is(env, ns, K("from-empty"), "6.5"));
+		EOK(kv_rename(ns, K("from-empty"), "", 0, 0));
+		E(val_is(env, ns, "", 0, "6.5"));
+		EOK(kv_rename(ns, "", 0, "", 0, 0));
+		EOK(kv_del(ns, NULL, 0));
+		E(stats_of(ns).keys == st0.keys);
+		/* a NULL key with a length is an argument error, never a crash */
+		ERC(kv_get(ns, NULL, 1, &b), KV_EINVAL);
+		ERC(kv_set(ns, NULL, 3, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL), KV_EINVAL);
+		ERC(kv_rename(ns, K("a"), NULL, 2, 0), KV_EINVAL);
+	}
+
+	TEST("the empty key: scans return it; MATCH * and an empty prefix match it, MATCH \"\" only it")
+	{
+		EOK(kv_set(ns, "", 0, K("e"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+		static const struct {
+			const char *match, *prefix;
+			int all;  /* 1: every key; 0: only the empty key; -1: every key but it */
+		} cases[] = {{NULL, NULL, 1}, {"*", NULL, 1}, {NULL, "", 1}, {"", NULL, 0}, {"?*", NULL, -1}};
+		for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+			kv_scan_opts o = {0};
+			o.match = cases[c].match;
+			o.match_len = o.match ? strlen(o.match) : 0;
+			o.prefix = cases[c].prefix;
+			o.count = 1000;
+			scan_seen seen = {0, 0};
+			uint64_t cur = 0;
+			do
+				EOK(kv_scan(ns, &cur, &o, see_key, &seen));
+			while (cur != 0);
+			uint64_t n = stats_of(ns).keys;
+			E(seen.empty == (cases[c].all >= 0));
+			E(seen.keys == (cases[c].all == 1 ? n : cases[c].all == 0 ? 1 : n - 1));
+		}
+		EOK(kv_del(ns, "", 0));
 	}
 
 	TEST("del, exists and consume")
@@ -1749,7 +1812,17 @@ static void test_vocabulary(void)
 			 * (before, now + INT64_MAX overflowed into a past time: a silent delete) */
 			kv_ns_config c;
 			kv_ns_config_init(&c);
+			/* past KV_EXPIRES_MAX no write could ever apply it: create and
+			 * configure refuse it and keep what was there */
 			c.default_ttl_ms = INT64_MAX;
+			ERC(kv_ns_configure(ns, &c), KV_EINVAL);
+			ERC(kv_ns_create(env, "ttlmax", &c), KV_EINVAL);
+			c.default_ttl_ms = KV_EXPIRES_MAX + 1;
+			ERC(kv_ns_configure(ns, &c), KV_EINVAL);
+			ERC(kv_ns_create(env, "ttlmax", &c), KV_EINVAL);
+			E(stats_of(ns).config.default_ttl_ms == 0);
+			/* at KV_EXPIRES_MAX it is accepted, but now + ttl still lands past it */
+			c.default_ttl_ms = KV_EXPIRES_MAX;
 			if (E(R(kv_ns_configure(ns, &c)) == KV_OK)) {
 				int64_t r;
 				double d;

@@ -183,6 +183,8 @@ static void make_entries(int64_t far)
 		}
 		if (i == 7)
 			e->klen = 1;
+		if (i == 8) /* the empty key */
+			e->klen = 0;
 		e->type = types[i % 9];
 		e->vlen = e->type == KV_T_NULL ? 0 : i == 10 ? 90000 : (size_t)(i * 13 % 200);
 		e->val = malloc(e->vlen + 32);
@@ -256,7 +258,7 @@ static void test_round_trip(void)
 	make_entries(far);
 	kv_ns_config rc = rt_config();
 
-	TEST("round trip of one namespace: every type, binary keys, TTLs, every config field")
+	TEST("round trip of one namespace: every type, binary and empty keys, TTLs, every config field")
 	{
 		kv_ns *ns = t_ns(env, "rt", &rc);
 		if (ns) {
