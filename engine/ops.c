@@ -12,7 +12,10 @@
  *   shard and finds its live entry, kv_put_locked stores the new value under
  *   the rules every write shares, kv_write_end unlocks and fires the hooks.  An
  *   op builds its new value through a fill callback that reads the old value in
- *   place, so APPEND, SETRANGE and INCR never copy it out first.
+ *   place, so APPEND, SETRANGE and INCR never copy it out first.  A new value
+ *   over KV_LOCKED_COPY_MAX is built before the lock (write.c, kv_prebuild):
+ *   each op says how in its plan (set_plan, mod_plan, retime_plan,
+ *   rename_plan), and only links the result under the lock.
  */
 #include "kv_internal.h"
 

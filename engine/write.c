@@ -9,6 +9,8 @@
  * in-place update when the new entry has the same size class (no allocation:
  * the common SET of a same-size value and most APPENDs), copy-on-write while a
  * snapshot cut is pending, an undo log inside a transaction, and accounting.
+ * A big new value is built before the lock and only linked under it (see
+ * "values built unlocked" below).
  * Keys removed on the side (expired, evicted) are collected in the context and
  * their hooks fire after the lock is released (kv_wctx_emit).
  */
