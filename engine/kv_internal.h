@@ -43,7 +43,8 @@
  *     (namespace.c)                               for its gen check             waiting while holding a stale one
  *   kv_make_room_locked       the writer's        <= 16 victims, each from a    a write that needs more fails with the
  *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
- *                             by trylock          trylocks
+ *                             by trylock (a       trylocks                      (a batch keeps one it evicted from until
+ *                             batch keeps them)                                 it commits: its undo log may restore it)
  *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget
  *                                                 <= 16 removals
  *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
@@ -722,10 +723,12 @@ typedef struct kv_wctx {
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
 	 * zeroes them all the same): the shards the batch holds, where eviction may
-	 * also look; xv, victims' keys past keybuf (records of uint32 length + key,
+	 * also look (evict.c appends a shard it trylocked to evict from, which then
+	 * stays locked until the batch commits or undoes); xv, victims' keys past
+	 * keybuf (records of uint32 length + key,
 	 * preallocated); grow is set when the undo log or xv ran out, and the
 	 * batch then retries with larger ones; evictions are counted at commit. */
-	const kv_lockset *ls;
+	kv_lockset *ls;
 	kv_buf  *xv;
 	bool     grow;
 	uint32_t nevicted;    /* counted into the namespace at commit */
@@ -736,15 +739,21 @@ typedef struct kv_wctx {
 	char     keybuf[4096];
 } kv_wctx;
 
-/* Remove the entry at pos (e) from sh and account for it; in a transaction
- * the entry is logged instead of retired.  Opens its own write section. */
+/* wctx.c.  Remove the entry at pos (e) from sh and account for it; in a
+ * transaction the entry is logged instead of retired.  Opens its own write
+ * section. */
 void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e);
+/* Log a table change of a transaction (its capacity was reserved). */
+void kv_wctx_undo(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
+/* The replaced or removed entry: retired now, or at commit in a transaction. */
+void kv_wctx_drop_old(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);
 void kv_wctx_emit(kv_wctx *w);
 
-/* write.c: the write context batches and eviction share with single-key calls. */
+/* write.c: the write path batches share with single-key calls; kv_wctx_init
+ * and kv_wctx_now are wctx.c's. */
 /* Builds a new value at dst (vlen bytes) from the old one (NULL if none).  dst
  * may equal old (in-place update): only what changes must be written then. */
 typedef void (*fill_fn)(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg);

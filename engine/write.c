@@ -1,6 +1,7 @@
 /*
- * write.c -- the write context every write shares: single-key calls (ops.c),
- * all-or-nothing batches (batch.c) and eviction (evict.c).
+ * write.c -- the path every write takes: single-key calls (ops.c) and
+ * all-or-nothing batches (batch.c).  It calls eviction (evict.c) for room;
+ * both use the write context's bookkeeping in wctx.c, so neither calls back.
  *
  * A write resolves its namespace, locks the key's shard (reserving room for
  * the pre-images a pending snapshot must keep), finds the live entry (an
@@ -11,76 +12,10 @@
  * snapshot cut is pending, an undo log inside a transaction, and accounting.
  * A big new value is built before the lock and only linked under it (see
  * "values built unlocked" below).
- * Keys removed on the side (expired, evicted) are collected in the context and
- * their hooks fire after the lock is released (kv_wctx_emit).
+ * Keys removed on the side (expired, evicted) are collected in the context
+ * (wctx.c) and their hooks fire after the lock is released (kv_wctx_emit).
  */
 #include "kv_internal.h"
-
-bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev)
-{
-	if (w->nvictims == KV_MAX_VICTIMS || klen > sizeof w->keybuf - w->keyused)
-		return false;
-	memcpy(w->keybuf + w->keyused, key, klen);
-	w->voff[w->nvictims] = (uint32_t)w->keyused;
-	w->vlen[w->nvictims] = (uint32_t)klen;
-	w->vev[w->nvictims] = ev;
-	w->nvictims++;
-	w->keyused += klen;
-	return true;
-}
-
-void kv_wctx_emit(kv_wctx *w)
-{
-	for (int i = 0; i < w->nvictims; i++)
-		kv_emit(w->ns->env, w->ns, w->keybuf + w->voff[i], w->vlen[i], w->vev[i]);
-	w->nvictims = 0;
-	w->keyused = 0;
-}
-
-void kv_wctx_init(kv_wctx *w, kv_ns *ns)
-{
-	w->ns = ns;
-	w->now = 0;
-	w->undo = NULL;
-	w->nundo = w->capundo = 0;
-	w->credit_keys = 0;
-	w->credit_bytes = 0;
-	w->pin = NULL;
-	w->pre = NULL;
-	w->pre_ttl = false;
-	w->ls = NULL;
-	w->xv = NULL;
-	w->grow = false;
-	w->nevicted = 0;
-	w->nvictims = 0;
-	w->keyused = 0;
-}
-
-/* Log a table change of a transaction (capacity was reserved by the batch). */
-static void undo_log(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_)
-{
-	kv_env *env = w->ns->env;
-	kv_undo *u = &w->undo[w->nundo++];
-	u->sh = sh;
-	u->old = old ? kv_offof(env, old) : 0;
-	u->new_ = new_ ? kv_offof(env, new_) : 0;
-}
-
-/* The replaced or removed entry: retired now, or at commit in a transaction. */
-static void w_drop_old(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_)
-{
-	if (w->undo)
-		undo_log(w, sh, old, new_);
-	else if (old)
-		kv_entry_retire_locked(w->ns->env, sh, old);
-}
-
-int64_t kv_wctx_now(kv_wctx *w)
-{
-	if (!w->now)
-		w->now = kv_now_ms();
-	return w->now;
-}
 
 /* Resolve the namespace and lock the shard of h.  Retries through drops and resizes. */
 static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
@@ -138,17 +73,6 @@ int kv_write_end(kv_wctx *w, kv_shard *sh, const void *key, size_t klen, int rc,
 	if (rc == KV_OK && ev)
 		kv_emit(w->ns->env, w->ns, key, klen, ev);
 	return rc;
-}
-
-void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
-{
-	size_t charge = kv_entry_charge(e);
-	kv_shard_write_begin(sh);
-	kv_big_changed(sh, e);
-	kv_shard_remove_locked(w->ns->env, sh, pos);
-	w_drop_old(w, sh, e, NULL);
-	kv_shard_write_end(sh);
-	kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
 }
 
 /* Find key; an entry whose TTL has passed is removed first (reported as expired). */
@@ -374,7 +298,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 		kv_shard_write_begin(sh);
 		kv_big_changed(sh, old);
 		kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
-		w_drop_old(w, sh, old, e);
+		kv_wctx_drop_old(w, sh, old, e);
 		kv_shard_write_end(sh);
 		kv_ns_charge(w->ref.slot, sh, 0, (int64_t)ncharge - (int64_t)ocharge);
 		return KV_OK;
@@ -396,7 +320,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 		return rc;
 	}
 	if (w->undo)
-		undo_log(w, sh, NULL, e);
+		kv_wctx_undo(w, sh, NULL, e);
 	kv_ns_charge(w->ref.slot, sh, 1, (int64_t)ncharge);
 	return KV_OK;
 }

@@ -9,6 +9,7 @@
  * costs one hash of the lower-cased name.
  */
 #include "server.h"
+#include "aof.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -95,6 +96,18 @@ static const redisCommand commands[] = {
 	{"time", timeCommand, 1, F, 0, 0, 0, "Returns the server time.", "server"},
 	{"save", saveCommand, 1, AD, 0, 0, 0, "Synchronously saves the database(s) to disk.", "server"},
 	{"bgsave", bgsaveCommand, -1, AD, 0, 0, 0, "Asynchronously saves the database(s) to disk.", "server"},
+	{"object", objectCommand, -2, R, 2, 2, 1, "A container for object introspection commands.", "generic"},
+	{"debug", debugCommand, -2, AD, 0, 0, 0, "A container for debugging commands.", "server"},
+	{"getbit", getbitCommand, 3, R | F, 1, 1, 1, "Returns a bit value by offset.", "bitmap"},
+	{"bitcount", bitcountCommand, -2, R, 1, 1, 1, "Counts the number of set bits (population counting) in a string.", "bitmap"},
+	{"bitpos", bitposCommand, -3, R, 1, 1, 1, "Finds the first set (1) or clear (0) bit in a string.", "bitmap"},
+	{"lcs", lcsCommand, -3, R, 1, 2, 1, "Finds the longest common substring.", "string"},
+	{"multi", multiCommand, 1, F, 0, 0, 0, "Starts a transaction.", "transactions"},
+	{"exec", execCommand, 1, 0, 0, 0, 0, "Executes all commands in a transaction.", "transactions"},
+	{"discard", discardCommand, 1, F, 0, 0, 0, "Discards a transaction.", "transactions"},
+	{"watch", watchCommand, -2, F, 1, -1, 1, "Monitors changes to keys to determine the execution of a transaction.", "transactions"},
+	{"unwatch", unwatchCommand, 1, F, 0, 0, 0, "Forgets about watched keys of a transaction.", "transactions"},
+	{"bgrewriteaof", bgrewriteaofCommand, 1, AD, 0, 0, 0, "Asynchronously rewrites the append-only file to disk.", "server"},
 	{"lastsave", lastsaveCommand, 1, F, 0, 0, 0, "Returns the Unix timestamp of the last successful save to disk.", "server"},
 	{"shutdown", shutdownCommand, -1, AD, 0, 0, 0, "Synchronously saves the database(s) to disk and shuts down the server.", "server"},
 };
@@ -160,22 +173,38 @@ static void replyUnknownCommand(client *c, int argc, const char **argv)
 	addReplyErrorFormat(&c->rb, "unknown command '%.128s', with args beginning with: %s", argv[0], args);
 }
 
+static void commandRun(client *c, int argc, const char **argv, const size_t *lens);
+
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
+{
+	/* CLIENT REPLY OFF / SKIP: the command runs, its reply (or error) is dropped */
+	size_t mark = c->rb.len;
+	int was_off = c->reply_off, skip = c->reply_skip;
+	c->reply_skip = 0;
+	commandRun(c, argc, argv, lens);
+	if (skip || (was_off && c->reply_off))
+		c->rb.len = mark;
+}
+
+static void commandRun(client *c, int argc, const char **argv, const size_t *lens)
 {
 	const redisCommand *cmd = commandLookup(argv[0], lens[0]);
 
 	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
 	if (cmd == NULL) {
 		replyUnknownCommand(c, argc, argv);
+		multiFlagError(c);
 		return;
 	}
 	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
 	if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
 		replyArity(c, cmd->name);
+		multiFlagError(c);
 		return;
 	}
 	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) && atomic_load(&srv.auth_required)) {
 		addReplyError(&c->rb, "-NOAUTH Authentication required.");
+		multiFlagError(c);
 		return;
 	}
 	if (c->rb.resp == 2 && !(cmd->flags & CMD_PUBSUB) && (c->nchannels || c->npatterns)) {
@@ -184,7 +213,22 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens)
 		                    cmd->name);
 		return;
 	}
+	if ((cmd->flags & CMD_WRITE) && aofWriteError()) {
+		aofReplyMisconf(&c->rb); /* the log cannot take it: refuse, never lose it silently */
+		multiFlagError(c);
+		return;
+	}
+	if (multiQueueing(c) && !multiPassThrough(cmd)) {
+		multiQueue(c, cmd, argc, argv, lens);
+		return;
+	}
+	int writes = (cmd->flags & CMD_WRITE) != 0;
+	int gated = writes ? multiWriteBegin(c->w) : 0;
+	aofCommandBegin();
 	cmd->proc(c, argc, argv, lens);
+	aofCommandEnd();
+	if (writes)
+		multiWriteEnd(c->w, gated);
 }
 
 /*
@@ -198,6 +242,8 @@ static int commandIsPlainGet(client *c, int argc, const char *name, size_t len)
 	if (!c->authenticated && atomic_load(&srv.auth_required))
 		return 0;
 	if (c->rb.resp == 2 && (c->nchannels || c->npatterns))
+		return 0;
+	if (multiQueueing(c) || c->reply_off || c->reply_skip)
 		return 0;
 	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
 	atomic_store_explicit(&c->last_cmd, "get", memory_order_relaxed);
@@ -322,9 +368,6 @@ int replyKvError(client *c, int rc)
 	case KV_EMAXMEM:
 	case KV_EMAXKEYS:
 		addReplyError(&c->rb, "-OOM command not allowed when used memory > 'maxmemory'.");
-		break;
-	case KV_EKEYSIZE:
-		addReplyError(&c->rb, "invalid key: keys must be 1 to max_key_size bytes");
 		break;
 	case KV_ENONS:
 		addReplyError(&c->rb, "the selected namespace was dropped");

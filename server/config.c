@@ -11,6 +11,7 @@
  * vocabulary of every host.
  */
 #include "server.h"
+#include "aof.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO, CT_PROTECT } cfgType;
+typedef enum { CT_INT, CT_MEM, CT_STR, CT_SAVE, CT_NOTIFY, CT_POLICY, CT_LOGLEVEL, CT_YESNO, CT_PROTECT, CT_BOOL, CT_FSYNC } cfgType;
 
 typedef struct cfgEntry {
 	const char *name;
@@ -39,6 +40,7 @@ static const cfgEntry configTable[] = {
 	{"bind", CT_STR, OFF(bind), SZ(bind), 0, 0, 0, "address to bind (default 127.0.0.1; others warn without requirepass)"},
 	{"dir", CT_STR, OFF(dir), SZ(dir), 0, 0, 2, "snapshot directory (default ./data, created if missing)"},
 	{"dbfilename", CT_STR, OFF(dbfilename), SZ(dbfilename), 0, 0, 2, "snapshot file name in dir, not a path (default dump.skv)"},
+	{"enable-debug-command", CT_PROTECT, OFF(enable_debug_command), SZ(enable_debug_command), 0, 0, 0, "no|yes|local: may clients run DEBUG (default no, as Redis 7)"},
 	{"enable-protected-configs", CT_PROTECT, OFF(enable_protected_configs), SZ(enable_protected_configs), 0, 0, 0, "no|yes|local: may CONFIG SET change dir and dbfilename (default no, as Redis 7)"},
 	{"save", CT_SAVE, 0, 0, 0, 0, 1, "\"<seconds> <changes> ...\": save when both accrued; \"\" disables (default 3600 1 300 100 60 10000)"},
 	{"requirepass", CT_STR, OFF(requirepass), SZ(requirepass), 0, 0, 1, "password for AUTH (default none)"},
@@ -58,9 +60,20 @@ static const cfgEntry configTable[] = {
 	{"http-bind", CT_STR, OFF(http_bind), SZ(http_bind), 0, 0, 0, "address of the HTTP door (default 127.0.0.1)"},
 	{"http-request-timeout", CT_INT, OFF(http_request_timeout), SZ(http_request_timeout), 1, 3600, 0, "seconds an HTTP request may take to arrive (default 10)"},
 	{"engine-memory", CT_MEM, OFF(memory), SZ(memory), 0, 0, 0, "bytes the engine reserves for all data (default 4gb, committed on use)"},
+	{"appendonly", CT_BOOL, OFF(appendonly), SZ(appendonly), 0, 0, 1, "yes|no: log every write to the append-only file (default no)"},
+	{"appendfsync", CT_FSYNC, OFF(appendfsync), SZ(appendfsync), 0, 0, 1, "always|everysec|no: when the AOF is fsynced (default everysec)"},
+	{"appenddirname", CT_STR, OFF(appenddirname), SZ(appenddirname), 0, 0, 0, "AOF directory under dir (default appendonlydir)"},
+	{"aof-load-truncated", CT_BOOL, OFF(aof_load_truncated), SZ(aof_load_truncated), 0, 0, 1, "yes|no: start after dropping a truncated last AOF record (default yes)"},
+	{"auto-aof-rewrite-percentage", CT_INT, OFF(auto_aof_rewrite_percentage), SZ(auto_aof_rewrite_percentage), 0, 1000000, 1, "rewrite the AOF when it grew this % since the last rewrite, 0 = never (default 100)"},
+	{"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), SZ(auto_aof_rewrite_min_size), 0, 0, 1, "no automatic rewrite below this AOF size (default 64mb)"},
+	{"tls-port", CT_INT, OFF(tls_port), SZ(tls_port), 0, 65535, 0, "TLS port for RESP clients (default 0 = off)"},
+	{"tls-cert-file", CT_STR, OFF(tls_cert_file), SZ(tls_cert_file), 0, 0, 0, "server certificate chain (PEM)"},
+	{"tls-key-file", CT_STR, OFF(tls_key_file), SZ(tls_key_file), 0, 0, 0, "server private key (PEM)"},
+	{"tls-ca-cert-file", CT_STR, OFF(tls_ca_cert_file), SZ(tls_ca_cert_file), 0, 0, 0, "CA certificates that client certificates must chain to (PEM)"},
+	{"tls-auth-clients", CT_STR, OFF(tls_auth_clients), SZ(tls_auth_clients), 0, 0, 0, "yes|no|optional: require a client certificate (default yes)"},
+	{"tls-protocols", CT_STR, OFF(tls_protocols), SZ(tls_protocols), 0, 0, 0, "\"TLSv1.2 TLSv1.3\" or one of them (default both)"},
 	/* accepted for redis.conf compatibility; only the values shown are supported */
 	{"daemonize", CT_YESNO, 0, 0, 0, 0, 0, "no (only)"},
-	{"appendonly", CT_YESNO, 0, 0, 0, 0, 1, "no (only; durability is snapshot-based)"},
 	{"protected-mode", CT_YESNO, 0, 0, 0, 0, 1, "accepted and ignored (loopback bind + requirepass are the protection)"},
 };
 #define NCONFIG (sizeof(configTable) / sizeof(configTable[0]))
@@ -73,6 +86,7 @@ void configInitDefaults(serverConfig *cfg)
 	strcpy(cfg->dir, "./data");
 	strcpy(cfg->dbfilename, "dump.skv");
 	strcpy(cfg->enable_protected_configs, "no");
+	strcpy(cfg->enable_debug_command, "no");
 	cfg->maxclients = 10000;
 	cfg->maxmemory_policy = KV_EVICT_NONE;
 	strcpy(cfg->loglevel, "notice");
@@ -87,6 +101,13 @@ void configInitDefaults(serverConfig *cfg)
 	cfg->memory = 4ull << 30;
 	strcpy(cfg->http_bind, "127.0.0.1");
 	cfg->http_request_timeout = 10;
+	strcpy(cfg->appendfsync, "everysec");
+	strcpy(cfg->appenddirname, "appendonlydir");
+	cfg->aof_load_truncated = 1;
+	cfg->auto_aof_rewrite_percentage = 100;
+	cfg->auto_aof_rewrite_min_size = 64ull * 1024 * 1024;
+	strcpy(cfg->tls_auth_clients, "yes");
+	strcpy(cfg->tls_protocols, "TLSv1.2 TLSv1.3");
 }
 
 int configParseNotifyFlags(const char *s, int *out)
@@ -229,6 +250,16 @@ static int configSetEntry(serverConfig *cfg, const cfgEntry *e, int argc, char *
 		if (strcasecmp(v, "no") != 0)
 			goto bad;
 		return 0;
+	case CT_BOOL:
+		if (strcasecmp(v, "yes") && strcasecmp(v, "no"))
+			goto bad;
+		*(int *)(base + e->off) = !strcasecmp(v, "yes");
+		return 0;
+	case CT_FSYNC:
+		if (aofFsyncParse(v) < 0)
+			goto bad;
+		snprintf(base + e->off, e->size, "%s", aofFsyncName(aofFsyncParse(v)));
+		return 0;
 	case CT_PROTECT:
 		if (strcasecmp(v, "no") && strcasecmp(v, "yes") && strcasecmp(v, "local"))
 			goto bad;
@@ -254,7 +285,10 @@ static void configFormat(const serverConfig *cfg, const cfgEntry *e, char *out, 
 	case CT_MEM:
 		snprintf(out, outlen, "%llu", (unsigned long long)*(const uint64_t *)(base + e->off));
 		break;
-	case CT_STR: case CT_NOTIFY: case CT_LOGLEVEL: case CT_PROTECT:
+	case CT_BOOL:
+		snprintf(out, outlen, "%s", *(const int *)(base + e->off) ? "yes" : "no");
+		break;
+	case CT_STR: case CT_NOTIFY: case CT_LOGLEVEL: case CT_FSYNC: case CT_PROTECT:
 		snprintf(out, outlen, "%s", base + e->off);
 		break;
 	case CT_POLICY: /* Redis's spelling: CONFIG GET answers noeviction */
@@ -361,7 +395,7 @@ void configUsage(FILE *out)
 	fprintf(out,
 	        "\nDatabases 0-15 (SELECT n, redis-cli -n n) are the engine namespaces \"0\"..\"15\";\n"
 	        "SELECT <name> or NAMESPACE USE <name> reaches any other namespace.\n"
-	        "A crash loses what was written after the last snapshot.\n");
+	        "Without appendonly yes, a crash loses what was written after the last snapshot.\n");
 }
 
 int configParseArgs(serverConfig *cfg, int argc, char **argv)
@@ -518,6 +552,14 @@ static void configSetCommand(client *c, int argc, const char **argv, const size_
 		if (rc != 0) {
 			pthread_mutex_unlock(&srv.cfg_lock);
 			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument '%s') - %s", e->name, err);
+			return;
+		}
+	}
+	if (copy.appendonly != srv.cfg.appendonly) {
+		char err[256];
+		if (aofSetEnabled(copy.appendonly, err, sizeof(err)) != C_OK) {
+			pthread_mutex_unlock(&srv.cfg_lock);
+			addReplyErrorFormat(&c->rb, "CONFIG SET failed (possibly related to argument 'appendonly') - %s", err);
 			return;
 		}
 	}

@@ -16,6 +16,8 @@
  */
 #include "server.h"
 #include "http.h"
+#include "aof.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +59,8 @@ static int isLoopback(const char *addr)
 	       !strncmp(addr, "127.", 4);
 }
 
+static int tls_fd = -1; /* the tls-port listener */
+
 static void acceptClients(int lfd)
 {
 	for (;;) {
@@ -75,8 +79,10 @@ static void acceptClients(int lfd)
 			_Static_assert(sizeof(HTTP_FULL_BODY) - 1 == 59, "Content-Length below");
 			static const char hmsg[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
 			                           "Content-Length: 59\r\nConnection: close\r\n\r\n" HTTP_FULL_BODY;
+			/* a TLS client is refused by closing: it cannot read plain text */
 			ssize_t r = lfd == srv.listen_fd ? send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL)
-			                                 : send(fd, hmsg, sizeof(hmsg) - 1, MSG_NOSIGNAL);
+			          : lfd == tls_fd ? 0
+			          : send(fd, hmsg, sizeof(hmsg) - 1, MSG_NOSIGNAL);
 			(void)r;
 			close(fd);
 			atomic_fetch_add(&srv.rejected_connections, 1);
@@ -87,10 +93,12 @@ static void acceptClients(int lfd)
 	}
 }
 
-static void hookSetup(void)
+static kv_hook_fn hookSetup(void)
 {
-	/* one hook: keyspace notifications, then the HTTP feed when that door is open */
-	kv_env_set_hook(srv.env, srv.cfg.http_port ? httpChangeHook : pubsubKeyspaceHook, NULL);
+	/* one hook: WATCH, keyspace notifications, then the HTTP feed when that door is open */
+	kv_hook_fn fn = multiHook(srv.cfg.http_port ? httpChangeHook : pubsubKeyspaceHook);
+	kv_env_set_hook(srv.env, fn, NULL);
+	return fn;
 }
 
 static int openEngine(void)
@@ -109,7 +117,7 @@ static int openEngine(void)
 		serverLog(LL_WARNING, "cannot open the engine: %s", kv_strerror(rc));
 		return C_ERR;
 	}
-	if (persistLoadAtStart() != C_OK)
+	if ((srv.cfg.appendonly ? aofLoadAtStart() : persistLoadAtStart()) != C_OK)
 		return C_ERR;
 	for (int i = 0; i < NUM_DBS; i++) {
 		char name[16];
@@ -129,7 +137,10 @@ static int openEngine(void)
 	if (srv.cfg.maxmemory || srv.cfg.maxmemory_policy != KV_EVICT_NONE)
 		configApplyMemory();
 	kv_autosave_set(srv.env, srv.cfg.save_rules, srv.cfg.nsave_rules);
-	hookSetup();
+	kv_hook_fn hook = hookSetup();
+	/* the AOF logs from the hook, in front of the others */
+	if (aofStart(hook) != C_OK)
+		return C_ERR;
 	return C_OK;
 }
 
@@ -192,6 +203,14 @@ int main(int argc, char **argv)
 	int http_fd = httpListen();
 	if (http_fd == -2)
 		return 1;
+	if (srv.cfg.tls_port) {
+		if (srv.cfg.tls_port == srv.cfg.port || srv.cfg.tls_port == srv.cfg.http_port) {
+			serverLog(LL_WARNING, "tls-port must differ from port and http-port");
+			return 1;
+		}
+		if (tlsInit() != C_OK || (tls_fd = listenOn(srv.cfg.bind, srv.cfg.tls_port)) < 0)
+			return 1;
+	}
 	if (workersStart(srv.cfg.threads) != C_OK) {
 		serverLog(LL_WARNING, "cannot start worker threads");
 		return 1;
@@ -215,6 +234,11 @@ int main(int argc, char **argv)
 		ev.data.fd = http_fd;
 		epoll_ctl(ep, EPOLL_CTL_ADD, http_fd, &ev);
 	}
+	if (tls_fd >= 0) {
+		ev.data.fd = tls_fd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, tls_fd, &ev);
+		serverLog(LL_NOTICE, "TLS connections on %s:%d (%s)", srv.cfg.bind, srv.cfg.tls_port, srv.cfg.tls_protocols);
+	}
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
@@ -229,7 +253,7 @@ int main(int argc, char **argv)
 		int n = epoll_wait(ep, evs, 8, -1);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
-			if (fd == srv.listen_fd || fd == http_fd) {
+			if (fd == srv.listen_fd || fd == http_fd || fd == tls_fd) {
 				acceptClients(fd);
 			} else if (fd == sfd) {
 				struct signalfd_siginfo si;
@@ -243,6 +267,7 @@ int main(int argc, char **argv)
 				ssize_t r = read(tfd, &exp, sizeof(exp));
 				(void)r;
 				persistTick();
+				aofCron();
 				if (++ticks % 10 == 0 && (atomic_load(&srv.timeout) > 0 || srv.cfg.http_port))
 					workersCheckIdle();
 			} else if (fd == pipefd[0]) {
@@ -259,11 +284,14 @@ int main(int argc, char **argv)
 	close(srv.listen_fd);
 	if (http_fd >= 0)
 		close(http_fd);
+	if (tls_fd >= 0)
+		close(tls_fd);
 	int stuck = workersStop(SHUTDOWN_WORKER_WAIT_MS);
 	if (stuck)
 		serverLog(LL_WARNING, "%d worker thread(s) still inside a command after %d ms: saving without them",
 		          stuck, SHUTDOWN_WORKER_WAIT_MS);
 	persistWaitBgsave();
+	aofShutdown();
 	int rc = 0;
 	if (how != 2) {
 		char err[1024];
@@ -281,6 +309,7 @@ int main(int argc, char **argv)
 	kv_env_set_hook(srv.env, NULL, NULL);
 	kv_nscache_close(srv.nscache);
 	kv_env_close(srv.env);
+	tlsCleanup();
 	free(srv.workers);
 	serverLog(LL_WARNING, "shardkv-server is now ready to exit, bye bye...");
 	serverLogClose();

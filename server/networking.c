@@ -24,6 +24,8 @@
  */
 #include "server.h"
 #include "http.h"
+#include "aof.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -151,9 +153,18 @@ static client *clientCreate(worker *w, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sl = sizeof(ss);
-	if (srv.cfg.http_port && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		httpClientInit(c, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-		                                                 : ((struct sockaddr_in *)&ss)->sin_port));
+	if ((srv.cfg.http_port || srv.cfg.tls_port) && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		int lport = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                                           : ((struct sockaddr_in *)&ss)->sin_port);
+		if (srv.cfg.http_port)
+			httpClientInit(c, lport);
+		if (srv.cfg.tls_port && lport == srv.cfg.tls_port && (c->tls = tlsConnNew(fd)) == NULL) {
+			respParserFree(&c->parser);
+			pthread_mutex_destroy(&c->mbox_lock);
+			free(c);
+			return NULL;
+		}
+	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	c->events = EPOLLIN;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -176,6 +187,13 @@ static char skipMarker; /* an epoll event of a client freed earlier in the batch
 int clientStartJob(client *c, clientJob *job)
 {
 	worker *w = c->w;
+	if (multiInExec(c)) {
+		/* inside EXEC the replies must stay in order: run it to the end now */
+		while (!job->step(c, job, ustime_mono() + JOB_SLICE_US))
+			;
+		job->free(job);
+		return 0;
+	}
 	if (w->nbusy == w->capbusy) {
 		size_t ncap = w->capbusy ? w->capbusy * 2 : 16;
 		client **n = realloc(w->busy, ncap * sizeof(*n));
@@ -205,6 +223,13 @@ static void clientEndJob(client *c)
 
 static void clientFree(client *c)
 {
+	multiFree(c);
+	tlsConnFree(c->tls);
+	c->tls = NULL;
+	if (c->aof_held)
+		for (size_t i = 0; i < c->w->nheld; i++)
+			if (c->w->held[i] == c)
+				c->w->held[i] = NULL;
 	worker *w = c->w;
 	if (c->job)
 		clientEndJob(c);
@@ -248,7 +273,8 @@ static void clientFree(client *c)
 static int clientWrite(client *c)
 {
 	while (c->sentpos < c->rb.len) {
-		ssize_t n = send(c->fd, c->rb.buf + c->sentpos, c->rb.len - c->sentpos, MSG_NOSIGNAL);
+		ssize_t n = c->tls ? tlsWrite(c->tls, c->rb.buf + c->sentpos, c->rb.len - c->sentpos)
+		                   : send(c->fd, c->rb.buf + c->sentpos, c->rb.len - c->sentpos, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->sentpos += (size_t)n;
 			continue;
@@ -409,13 +435,27 @@ static int ensureReadRoom(client *c)
 }
 
 /* Returns -1 when the client must be freed. */
+static int clientReadOnce(client *c);
+
 static int clientReadable(client *c)
+{
+	int r;
+	/* TLS: what OpenSSL decrypted already does not wake epoll again, so drain it */
+	do
+		r = clientReadOnce(c);
+	while (r == 1 && c->tls && tlsPending(c->tls) && !c->close_after_reply && !c->job);
+	return r < 0 ? -1 : 0;
+}
+
+/* One read and the commands it completes: 1 read something, 0 nothing to read, -1 close. */
+static int clientReadOnce(client *c)
 {
 	if (c->close_after_reply)
 		return 0;
 	if (ensureReadRoom(c) != 0)
 		return -1;
-	ssize_t n = read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+	ssize_t n = c->tls ? tlsRead(c->tls, c->qbuf + c->qlen, c->qcap - c->qlen)
+	                   : read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
 	if (n == 0)
 		return -1;
 	if (n < 0)
@@ -426,7 +466,7 @@ static int clientReadable(client *c)
 	atomic_store_explicit(&c->w->busy_since_ms, now, memory_order_relaxed);
 	processInput(c);
 	atomic_store_explicit(&c->w->busy_since_ms, 0, memory_order_relaxed);
-	return 0;
+	return 1;
 }
 
 static void acceptPending(worker *w)
@@ -525,6 +565,64 @@ static void runJobs(worker *w)
 	}
 }
 
+/*
+ * Group commit: a client whose commands appended AOF records that the fsync
+ * policy says must be written (or synced) before the reply is held until the end
+ * of the epoll batch; then one aofWaitFor covers every held client of this
+ * worker (and, through the AOF's io lock, those of other workers).  0 if held.
+ */
+static int holdForAof(worker *w, client *c, uint64_t lsn, size_t mark)
+{
+	if (!c->aof_held) {
+		if (w->nheld == w->capheld) {
+			size_t ncap = w->capheld ? w->capheld * 2 : 64;
+			client **nh = realloc(w->held, ncap * sizeof(*nh));
+			if (nh == NULL)
+				return -1;
+			w->held = nh;
+			w->capheld = ncap;
+		}
+		w->held[w->nheld++] = c;
+		c->aof_held = 1;
+		c->aof_mark = mark;
+		c->aof_lsn = 0;
+	}
+	if (lsn > c->aof_lsn)
+		c->aof_lsn = lsn;
+	return 0;
+}
+
+static void releaseHeld(worker *w)
+{
+	uint64_t max = 0;
+	for (size_t i = 0; i < w->nheld; i++)
+		if (w->held[i] && w->held[i]->aof_lsn > max)
+			max = w->held[i]->aof_lsn;
+	if (max)
+		aofWaitFor(max);
+	for (size_t i = 0; i < w->nheld; i++) {
+		client *c = w->held[i];
+		if (c == NULL)
+			continue;
+		w->held[i] = NULL;
+		c->aof_held = 0;
+		if (aofMustWait(c->aof_lsn)) {
+			/*
+			 * Not on disk: these replies must not be sent.  The client gets the
+			 * MISCONF error instead and is closed, as the commands of its
+			 * pipeline may have run in memory.
+			 */
+			c->rb.len = c->aof_mark;
+			aofReplyMisconf(&c->rb);
+			c->close_after_reply = 1;
+		}
+		pubsubDrainMailbox(c);
+		if (clientWrite(c) != 0)
+			clientFree(c);
+	}
+	w->nheld = 0;
+}
+
 static void *workerMain(void *arg)
 {
 	worker *w = arg;
@@ -556,8 +654,19 @@ static void *workerMain(void *arg)
 			}
 			client *c = evs[i].data.ptr;
 			int dead = 0;
+			size_t mark = c->rb.len;
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				dead = clientReadable(c) != 0;
+			uint64_t lsn = aofTakeThreadLsn();
+			if (!dead && aofMustWait(lsn)) {
+				if (holdForAof(w, c, lsn, mark) == 0)
+					continue;
+				if (aofWaitFor(lsn) != C_OK && aofMustWait(lsn)) { /* could not hold: wait alone */
+					c->rb.len = mark;
+					aofReplyMisconf(&c->rb);
+					c->close_after_reply = 1;
+				}
+			}
 			if (!dead) {
 				pubsubDrainMailbox(c);
 				dead = clientWrite(c) != 0;
@@ -566,6 +675,7 @@ static void *workerMain(void *arg)
 				clientFree(c);
 		}
 		w->cur_n = 0;
+		releaseHeld(w);
 		runJobs(w);
 	}
 	/* graceful stop: one last attempt to flush replies, then close */
@@ -631,6 +741,7 @@ int workersStop(int64_t wait_ms)
 		free(w->pending_fds);
 		free(w->mail_clients);
 		free(w->busy);
+		free(w->held);
 	}
 	return stuck;
 }

@@ -52,6 +52,7 @@ typedef struct serverConfig {
 	char     dir[1024];
 	char     dbfilename[256];
 	char     enable_protected_configs[8]; /* no | yes | local: may CONFIG SET change dir, dbfilename */
+	char     enable_debug_command[8];     /* no | yes | local: may clients run DEBUG (t_object.c) */
 	char     requirepass[512];
 	int      maxclients;
 	int      timeout;            /* idle seconds, 0 = never */
@@ -71,6 +72,20 @@ typedef struct serverConfig {
 	int      http_port;          /* HTTP door (http.h); 0 = off */
 	char     http_bind[256];
 	int      http_request_timeout; /* seconds a request may take to arrive */
+	/* append-only file (aof.c) */
+	int      appendonly;
+	char     appendfsync[16];
+	char     appenddirname[256];
+	int      aof_load_truncated;
+	int      auto_aof_rewrite_percentage;
+	uint64_t auto_aof_rewrite_min_size;
+	/* TLS (tls.c) */
+	int      tls_port;
+	char     tls_cert_file[1024];
+	char     tls_key_file[1024];
+	char     tls_ca_cert_file[1024];
+	char     tls_auth_clients[16];
+	char     tls_protocols[64];
 } serverConfig;
 
 /* notify-keyspace-events flags */
@@ -158,6 +173,14 @@ typedef struct client {
 	int            dead;        /* guarded by the registry lock: no more deliveries */
 	int            mail_pending; /* guarded by the worker's lock: in w->mail_clients */
 	struct httpConn *http;      /* set for clients of the HTTP port (http.h) */
+	/* replies held until their AOF records are written/synced (networking.c) */
+	int            aof_held;
+	uint64_t       aof_lsn;
+	size_t         aof_mark;    /* rb.len before the held commands ran */
+	struct multiState *mstate;  /* MULTI queue and WATCHed keys (multi.c), NULL until used */
+	void          *tls;         /* the OpenSSL connection of a tls-port client (tls.c) */
+	int            reply_off;   /* CLIENT REPLY OFF */
+	int            reply_skip;  /* CLIENT REPLY SKIP: 1 = drop the next command's reply */
 } client;
 
 /* ------------------------------------------------------------- workers */
@@ -184,6 +207,9 @@ typedef struct worker {
 	_Atomic uint64_t stat_commands; /* per worker, so the hot path shares no counter */
 	_Atomic uint64_t stat_hits, stat_misses;
 	kv_buf         buf;            /* scratch value buffer of this thread's commands */
+	_Atomic uint64_t write_seq;    /* odd while a write command runs (multi.c's WATCH gate) */
+	client       **held;           /* clients waiting for the AOF (group commit) */
+	size_t         nheld, capheld;
 } worker;
 
 /* ------------------------------------------------------------- server */
@@ -359,6 +385,32 @@ void psubscribeCommand(client *c, int argc, const char **argv, const size_t *len
 void punsubscribeCommand(client *c, int argc, const char **argv, const size_t *lens);
 void publishCommand(client *c, int argc, const char **argv, const size_t *lens);
 void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+void objectCommand(client *c, int argc, const char **argv, const size_t *lens);
+void debugCommand(client *c, int argc, const char **argv, const size_t *lens);
+void getbitCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bitcountCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bitposCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lcsCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+/* ------------------------------------------------------------- multi.c */
+void multiCommand(client *c, int argc, const char **argv, const size_t *lens);
+void execCommand(client *c, int argc, const char **argv, const size_t *lens);
+void discardCommand(client *c, int argc, const char **argv, const size_t *lens);
+void watchCommand(client *c, int argc, const char **argv, const size_t *lens);
+void unwatchCommand(client *c, int argc, const char **argv, const size_t *lens);
+int  multiQueueing(client *c);                 /* between MULTI and EXEC */
+int  multiPassThrough(const redisCommand *cmd); /* runs at once even then */
+void multiQueue(client *c, const redisCommand *cmd, int argc, const char **argv, const size_t *lens);
+void multiFlagError(client *c);                /* a queueing error: EXEC will abort */
+int  multiInExec(client *c);
+/* Around every write command: the WATCH gate (1 if it was taken). */
+int  multiWriteBegin(worker *w);
+void multiWriteEnd(worker *w, int gated);
+void multiReset(client *c);
+void multiFree(client *c);
+/* The change-hook wrapper that marks WATCHing clients; returns the hook to install. */
+kv_hook_fn multiHook(kv_hook_fn inner);
 
 /* ------------------------------------------------------------- pubsub.c */
 /* Remove every subscription of c (notify: reply per channel as UNSUBSCRIBE does);

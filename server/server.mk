@@ -23,7 +23,7 @@ $(call object_rules,server,server,-Iengine -Iserver,$(SERVER_HDR) $(SERVER_HTTP_
 define server_link
 $(call variant_dir,$(1),$(BUILD))/shardkv-server: $(SERVER_SRC:server/%.c=$(BUILD)/$(1)/server/%.o) $(VARIANT_LIB_$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(VARIANT_FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS) $$(SERVER_HTTP_LIBS) -lm
+	$$(CC) $$(CFLAGS) $$(VARIANT_FLAGS_$(1)) -o $$@ $$^ $$(LDLIBS) $$(SERVER_HTTP_LIBS) -lssl -lm
 endef
 $(foreach v,$(VARIANTS),$(eval $(call server_link,$(v))))
 

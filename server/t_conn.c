@@ -11,6 +11,7 @@
  *   USE <name> | CREATE <name> | DROP <name> manage them explicitly.
  */
 #include "server.h"
+#include "aof.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -273,7 +274,10 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		pthread_mutex_unlock(&srv.cfg_lock);
 		if (!validNsNameOrReply(c, argv[2], lens[2]))
 			return;
-		if (!replyKvError(c, kv_ns_create(srv.env, argv[2], &nc))) /* KV_ENSEXISTS: the engine's text */
+		aofNamespaceBegin();
+		int rc = kv_ns_create(srv.env, argv[2], &nc);
+		aofNamespaceEnd(1, argv[2], &nc, rc);
+		if (!replyKvError(c, rc)) /* KV_ENSEXISTS: the engine's text */
 			addReplyStatus(&c->rb, "OK");
 	} else if (argEq(sub, lens[1], "drop") && argc == 3) {
 		long long idx;
@@ -283,7 +287,9 @@ void namespaceCommand(client *c, int argc, const char **argv, const size_t *lens
 		}
 		if (!validNsNameOrReply(c, argv[2], lens[2]))
 			return;
+		aofNamespaceBegin();
 		int rc = kv_ns_drop(srv.env, argv[2]);
+		aofNamespaceEnd(0, argv[2], NULL, rc);
 		if (rc == KV_ENONS)
 			addReplyErrorFormat(&c->rb, "no such namespace '%s'", argv[2]);
 		else if (!replyKvError(c, rc))
@@ -317,6 +323,7 @@ void resetCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc; (void)argv; (void)lens;
 	pubsubUnsubscribeAll(c, 0, 0);
+	multiReset(c);
 	c->rb.resp = 2;
 	atomic_store(&c->info_resp, 2);
 	c->db = srv.dbs[0];
@@ -334,6 +341,19 @@ void clientCommand(client *c, int argc, const char **argv, const size_t *lens)
 	const char *sub = argv[1];
 	if (argEq(sub, lens[1], "id") && argc == 2) {
 		addReplyLongLong(&c->rb, (long long)c->id);
+	} else if (argEq(sub, lens[1], "reply") && argc == 3) {
+		/* ON answers OK; OFF and SKIP answer nothing (commandExecute drops replies) */
+		if (argEq(argv[2], lens[2], "on")) {
+			c->reply_off = 0;
+			addReplyStatus(&c->rb, "OK");
+		} else if (argEq(argv[2], lens[2], "off")) {
+			c->reply_off = 1;
+		} else if (argEq(argv[2], lens[2], "skip")) {
+			if (!c->reply_off)
+				c->reply_skip = 1;
+		} else {
+			replySyntax(c);
+		}
 	} else if (argEq(sub, lens[1], "getname") && argc == 2) {
 		if (c->name[0])
 			addReplyBulkCString(&c->rb, c->name);

@@ -3,6 +3,7 @@
  * SHUTDOWN.  (CONFIG lives in config.c, DBSIZE/FLUSH* in t_keys.c.)
  */
 #include "server.h"
+#include "aof.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -129,17 +130,11 @@ void commandCommand(client *c, int argc, const char **argv, const size_t *lens)
 static void infoLine(replyBuf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void infoLine(replyBuf *rb, const char *fmt, ...)
 {
-	char tmp[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	addReplyRawVFormat(rb, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(tmp) - 2)
-		n = sizeof(tmp) - 3;
-	memcpy(tmp + n, "\r\n", 2);
-	addReplyRaw(rb, tmp, (size_t)n + 2);
+	addReplyRaw(rb, "\r\n", 2);
 }
 
 static void bytesHuman(char *out, size_t len, double b)
@@ -228,7 +223,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		infoLine(&t, "rdb_last_save_time:%lld", (long long)atomic_load(&srv.lastsave_ms) / 1000);
 		infoLine(&t, "rdb_last_bgsave_status:%s", atomic_load(&srv.last_save_ok) ? "ok" : "err");
 		infoLine(&t, "rdb_last_bgsave_time_sec:%lld", (long long)atomic_load(&srv.last_bgsave_time_sec));
-		infoLine(&t, "aof_enabled:0");
+		aofInfo(&t);
 	}
 	if (wantSection(argc, argv, lens, "stats")) {
 		uint64_t cmds = 0, hits = 0, misses = 0, expired = 0, evicted = 0;

@@ -916,7 +916,18 @@ static void test_kill_during_save(void)
 				char c;
 				int got = read(pfd[0], &c, 1) == 1; /* the first save is complete */
 				close(pfd[0]);
-				t_sleep_ms((long)(t_rand(&seed) % 120));
+				if (r % 2) {
+					/* at a random moment (between saves, or in one) */
+					t_sleep_ms((long)(t_rand(&seed) % 120));
+				} else {
+					/* while a temp file is being written, however slow a save is
+					 * (sanitizers): wait for it, then a random few ms more */
+					char tp[64];
+					snprintf(tp, sizeof tp, "kill.snap.tmp-%d-", (int)pid);
+					for (int w = 0; w < 10000 && !has_prefix_in(dir, tp); w++)
+						t_sleep_ms(1);
+					t_sleep_ms((long)(t_rand(&seed) % 5));
+				}
 				kill(pid, SIGKILL);
 				int st = 0;
 				waitpid(pid, &st, 0);
