@@ -66,13 +66,15 @@
  *                                                 before the lock; a value <=   copied before the lock (kv_prebuild: SET,
  *                                                 4 KiB copied or compared;     APPEND, SETRANGE, EXPIRE/PERSIST, RENAME);
  *                                                 in place: the new bytes only  built from an old value, linked only if
- *                                                                               it is unchanged (bigseq, write.c).  KNOWN
- *                                                                               GAP, O(value) under the lock: the fallback
- *                                                                               after 4 refused builds (a big value
- *                                                                               rewritten all the time), a full region
- *                                                                               (built after eviction), SET's old value
- *                                                                               and CONSUME's copied out, a get's locked
- *                                                                               retry after 64 failed optimistic reads
+ *                                                                               it is unchanged (bigseq, write.c); SET's
+ *                                                                               old value and CONSUME's are copied out
+ *                                                                               before it the same way (kv_preread).
+ *                                                                               KNOWN GAP, O(value) under the lock: the
+ *                                                                               fallback after 4 refused builds (a big
+ *                                                                               value rewritten all the time), a full
+ *                                                                               region (built after eviction), a get's
+ *                                                                               locked retry after 64 failed optimistic
+ *                                                                               reads
  *   kv_random_key (ops.c)     one shard at a time 32 random slots, then         a sparse or all-expired table is walked in
  *                                                 1024-slot windows per hold    holds from a random point (ops.c)
  *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack
@@ -804,6 +806,10 @@ void      kv_prebuild_from(kv_ns *ns, const void *from, size_t fromlen, const vo
  * w->pre if it may be linked, else free it (false: the old value changed since
  * it was read, build again).  sh NULL: just free it. */
 bool      kv_prebuild_take(kv_wctx *w, kv_shard *sh, kv_entry *e, kv_pre *p);
+/* A big old value copied into b before the lock (write.c): p says which;
+ * under the lock, kv_preread_ok() says whether it is still e's value. */
+bool      kv_preread(kv_ns *ns, const void *key, size_t klen, kv_buf *b, kv_pre *p);
+bool      kv_preread_ok(const kv_wctx *w, kv_shard *sh, kv_entry *e, const kv_pre *p);
 /* With no lock held: free w->pre if the write did not link it. */
 void      kv_wctx_drop_pre(kv_wctx *w);
 /* Under sh's lock, before a change to e's value or its removal from the table. */

@@ -318,6 +318,20 @@ void kv_copy_out(kv_buf *b, kv_entry *e, size_t klen)
 	b->expires_at = kv_entry_expiry(e);
 }
 
+/* The old value a write hands back into b: already there if it was read
+ * before the lock and is still e's (a big one, kv_preread), else copied now. */
+static void old_out(kv_wctx *w, kv_shard *sh, kv_entry *e, size_t klen, kv_buf *b, const kv_pre *rd)
+{
+	if (!kv_preread_ok(w, sh, e, rd)) {
+		kv_copy_out(b, e, klen);
+		return;
+	}
+	b->data[e->vlen] = 0;
+	b->len = e->vlen;
+	b->type = e->type;
+	b->expires_at = kv_entry_expiry(e);
+}
+
 static void buf_none(kv_buf *b)
 {
 	if (b) {
@@ -371,10 +385,13 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		kv_shard *sh;
 		uint32_t h32, pos;
 		kv_entry *e;
-		kv_pre pre;
+		kv_pre pre, rd;
 		pre.e = NULL; /* only e is read unless kv_prebuild filled it */
+		rd.old = NULL;
 		if (vlen > KV_LOCKED_COPY_MAX && tries < KV_PREBUILD_TRIES)
 			kv_prebuild(ns, key, klen, set_plan, kv_fill_copy, &pa, &pre);
+		if (old && tries < KV_PREBUILD_TRIES)
+			kv_preread(ns, key, klen, old, &rd);
 		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK) {
 			kv_prebuild_take(&w, NULL, NULL, &pre); /* frees it */
 			return rc;
@@ -391,7 +408,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 			continue;
 		}
 		if (old && e)
-			kv_copy_out(old, e, klen);
+			old_out(&w, sh, e, klen, old, &rd);
 		else if (old)
 			buf_none(old);
 		if ((flags & KV_SET_NX) && e)
@@ -430,11 +447,15 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		return rc;
 	if (out && !out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
 		return KV_ENOMEM;
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		kv_wctx w;
 		kv_shard *sh;
 		uint32_t h32, pos;
 		kv_entry *e;
+		kv_pre rd;
+		rd.old = NULL;
+		if (out && tries < KV_PREBUILD_TRIES)
+			kv_preread(ns, key, klen, out, &rd);
 		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 			return rc;
 		if (e && out && e->vlen + 1 > out->cap) {
@@ -446,7 +467,7 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		}
 		if (e) {
 			if (out)
-				kv_copy_out(out, e, klen);
+				old_out(&w, sh, e, klen, out, &rd);
 			kv_w_remove(&w, sh, pos, e);
 			rc = KV_OK;
 		} else {

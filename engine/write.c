@@ -216,6 +216,66 @@ static bool pre_current(const kv_wctx *w, kv_shard *sh, kv_entry *e, const kv_pr
 	return e == p->old && sh == p->sh && w->ref.gen == p->gen && sh->bigseq == p->bigseq;
 }
 
+/*
+ * The old value a write hands back (SET's GET, CONSUME), when over
+ * KV_LOCKED_COPY_MAX, is copied into b before the lock too: p records the
+ * entry read, and kv_preread_ok() tells under the lock whether b still holds
+ * the key's value (the same entry in the same shard, bigseq unmoved, as for a
+ * build above).  b is grown as needed.  False: nothing big was read.
+ */
+KV_RACY bool kv_preread(kv_ns *ns, const void *key, size_t klen, kv_buf *b, kv_pre *p)
+{
+	kv_env *env = ns->env;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t h32 = kv_hash32(h);
+	p->e = NULL;
+	p->old = NULL;
+	for (int attempt = 0; attempt < 16; attempt++) {
+		kv_nsref ref;
+		if (kv_ns_ref(ns, &ref) != KV_OK)
+			return false;
+		uint32_t seq;
+		kv_shard *sh = kv_ns_read_shard(&ref, h, &seq);
+		if (!sh) {
+			kv_cpu_relax();
+			continue;
+		}
+		_Atomic uint64_t *slot;
+		uint64_t sv;
+		uint32_t bigseq = sh->bigseq;
+		kv_entry *e = kv_shard_peek(env, sh, h32, key, klen, &slot, &sv);
+		size_t vlen = e ? e->vlen : 0;
+		unsigned f = e ? atomic_load_explicit(&e->flags, memory_order_relaxed) : 0;
+		if (!e || vlen <= KV_LOCKED_COPY_MAX || vlen > KV_VALUE_SIZE_LIMIT ||
+		    !kv_in_region(env, kv_offof(env, e), kv_entry_hdr(f) + klen + vlen)) {
+			if (kv_shard_read_valid(sh, seq))
+				return false; /* absent or small: copied under the lock */
+			continue;
+		}
+		if (vlen + 1 > b->cap) {
+			if (kv_shard_read_valid(sh, seq) && kv_buf_reserve(env, b, vlen) != KV_OK)
+				return false;
+			continue;
+		}
+		kv_racy_copy(b->data, (const char *)e + kv_entry_hdr(f) + klen, vlen);
+		if (!kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&ref))
+			continue;
+		p->old_used = p->exists = true;
+		p->sh = sh;
+		p->old = e;
+		p->gen = ref.gen;
+		p->bigseq = bigseq;
+		p->oldlen = vlen;
+		return true;
+	}
+	return false;
+}
+
+bool kv_preread_ok(const kv_wctx *w, kv_shard *sh, kv_entry *e, const kv_pre *p)
+{
+	return p->old && e && p->oldlen > KV_LOCKED_COPY_MAX && pre_current(w, sh, e, p, NULL);
+}
+
 bool kv_prebuild_take(kv_wctx *w, kv_shard *sh, kv_entry *e, kv_pre *p)
 {
 	kv_entry *n = p->e;

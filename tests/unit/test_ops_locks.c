@@ -90,20 +90,42 @@ static int64_t beside_worker(kv_env *env, kv_ns *ns, void (*fn)(void *), void *a
 }
 
 /* The long call ran for `took`; the worker made progress meanwhile and never
- * waited for most of it. */
-static void judge(const char *what, const worker *a, int64_t took)
+ * waited for most of it.  1 yes, 0 no, -1 too fast to tell.  A slowest call
+ * is judged only against a long call: on a busy machine a thread can lose the
+ * CPU for a few ms, which says nothing about locks. */
+static int verdict(const char *what, const worker *a, int64_t took)
 {
 	printf("    %s took %lld ms; meanwhile %ld calls of the other writer, slowest %lld us\n", what,
 	       (long long)(took / 1000), a->during, (long long)a->max_us);
-	E(a->bad == 0);
-	if (took < 20000) {
-		printf("    (too fast to judge)\n");
-		return;
-	}
-	E(a->during >= 10);
-	if (!E(a->max_us < took / 2))
+	if (a->bad)
+		return 0;
+	if (took < 20000)
+		return -1;
+	if (a->during < 10)
+		return 0;
+	return took < 50000 || a->max_us < took / 2;
+}
+
+static void judge(const char *what, const worker *a, int64_t took)
+{
+	if (!E(verdict(what, a, took) != 0))
 		fprintf(stderr, "    the other writer waited %lld us of %lld\n", (long long)a->max_us,
 		        (long long)took);
+}
+
+/* The same for a call that may be repeated: a descheduled worker in one of up
+ * to three tries is not a failure; a worker that waits for the lock fails all. */
+static void judge_tries(const char *what, kv_env *env, kv_ns *ns, void (*fn)(void *), void *arg,
+                        const int *rc)
+{
+	worker a = {0};
+	int v = 0;
+	for (int t = 0; t < 3 && v == 0; t++) {
+		int64_t took = beside_worker(env, ns, fn, arg, &a);
+		EOK(*rc);
+		v = verdict(what, &a, took);
+	}
+	E(v != 0);
 }
 
 /* --------------------------------------------------------- big values */
@@ -113,8 +135,9 @@ typedef struct {
 	const char *val;
 	size_t len;
 	size_t off;
-	int op; /* 0 set, 1 append, 2 setrange, 3 rename to big2 */
+	int op; /* 0 set, 1 append, 2 setrange, 3 rename to big2, 4 consume */
 	int rc;
+	kv_buf out;
 } big_job;
 
 static void run_big(void *p)
@@ -127,8 +150,10 @@ static void run_big(void *p)
 		j->rc = kv_append(j->ns, j->key, strlen(j->key), j->val, j->len, &nl);
 	else if (j->op == 2)
 		j->rc = kv_setrange(j->ns, j->key, strlen(j->key), j->off, j->val, j->len, &nl);
-	else
+	else if (j->op == 3)
 		j->rc = kv_rename(j->ns, j->key, strlen(j->key), K("big2"), 0);
+	else
+		j->rc = kv_consume(j->ns, j->key, strlen(j->key), &j->out);
 }
 
 static int check_bytes(const kv_buf *b, size_t from, size_t n, char c)
@@ -245,7 +270,7 @@ static void test_big_values(void)
 
 static void test_big_unlocked(void)
 {
-	TEST("a big SET, APPEND or RENAME copies its value before taking the shard lock")
+	TEST("a big SET, APPEND, RENAME or CONSUME copies its value outside the shard lock")
 	{
 		size_t n = Q ? ((size_t)64 << 20) : ((size_t)256 << 20);
 		kv_env *env = t_env(4 * n + ((size_t)64 << 20));
@@ -257,16 +282,13 @@ static void test_big_unlocked(void)
 		if (ns && v) {
 			memset(v, 'z', n);
 			worker a = {0};
-			big_job j = {ns, "big", v, n, 0, 0, 0};
-			/* a new key */
-			int64_t took = beside_worker(env, ns, run_big, &j, &a);
-			EOK(j.rc);
-			judge("SET of a new big value", &a, took);
-			/* the same size again: it used to be overwritten in place, under the lock */
+			big_job j = {ns, "big", v, n, 0, 0, 0, KV_BUF_INIT};
+			/* a new key (and again, a replacement of the same size: it used to be
+			 * overwritten in place, under the lock) */
+			judge_tries("SET of a big value", env, ns, run_big, &j, &j.rc);
 			v[0] = 'A';
-			took = beside_worker(env, ns, run_big, &j, &a);
-			EOK(j.rc);
-			judge("SET over a big value of the same size", &a, took);
+			judge_tries("SET over a big value of the same size", env, ns, run_big, &j, &j.rc);
+			int64_t took;
 			/* APPEND onto it: a new entry of twice the size */
 			j.op = 1;
 			j.len = n / 2;
@@ -278,11 +300,17 @@ static void test_big_unlocked(void)
 			took = beside_worker(env, ns, run_big, &j, &a);
 			EOK(j.rc);
 			judge("RENAME of it", &a, took);
-			kv_buf b = KV_BUF_INIT;
-			EOK(kv_get(ns, K("big2"), &b));
-			E(b.len == n + n / 2 && b.data[0] == 'A' && b.data[1] == 'z' && b.data[n] == 'A' &&
-			  b.data[n + n / 2 - 1] == 'z');
-			kv_buf_free(env, &b);
+			/* CONSUME: the value handed back is copied out before the lock */
+			j.op = 4;
+			j.key = "big2";
+			took = beside_worker(env, ns, run_big, &j, &a);
+			EOK(j.rc);
+			judge("CONSUME of it", &a, took);
+			kv_buf *b = &j.out;
+			E(b->len == n + n / 2 && b->data[0] == 'A' && b->data[1] == 'z' && b->data[n] == 'A' &&
+			  b->data[n + n / 2 - 1] == 'z' && b->data[b->len] == 0 && b->type == KV_T_BYTES);
+			ERC(kv_exists(ns, K("big2")), KV_NOTFOUND);
+			kv_buf_free(env, &j.out);
 			kv_ns_close(ns);
 		}
 		free(v);
