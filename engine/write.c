@@ -100,6 +100,9 @@ void kv_fill_copy(char *dst, size_t vlen, const char *old, size_t oldlen, const 
 }
 
 /* ------------------------------------------------- values built unlocked */
+/* Optimistic reads of the key's metadata before one under the lock. */
+#define KV_PREREAD_TRIES 8
+
 /*
  * A value over KV_LOCKED_COPY_MAX is never copied under the shard lock by a
  * single-key write: the new entry (header, key, value) is allocated and filled
@@ -134,13 +137,18 @@ KV_RACY void kv_prebuild_from(kv_ns *ns, const void *from, size_t fromlen, const
 	uint64_t h = kv_hash(from, fromlen);
 	uint32_t h32 = kv_hash32(h);
 	p->e = NULL;
-	for (int attempt = 0; attempt < 64; attempt++) {
+	for (int attempt = 0; attempt <= KV_PREREAD_TRIES; attempt++) {
 		kv_nsref ref;
 		if (kv_ns_ref(ns, &ref) != KV_OK)
 			return; /* the locked path reports it */
-		uint32_t seq;
-		kv_shard *sh = kv_ns_read_shard(&ref, h, &seq);
+		/* optimistic; on a shard written all the time, the key's metadata is
+		 * read under the lock (O(1): no value is copied under it) */
+		bool locked = attempt == KV_PREREAD_TRIES;
+		uint32_t seq = 0;
+		kv_shard *sh = locked ? kv_ns_lock_shard(&ref, h) : kv_ns_read_shard(&ref, h, &seq);
 		if (!sh) {
+			if (locked)
+				return;
 			kv_cpu_relax();
 			continue;
 		}
@@ -165,7 +173,9 @@ KV_RACY void kv_prebuild_from(kv_ns *ns, const void *from, size_t fromlen, const
 		s.cow = sh->snap_pending != 0;
 		bool ttl = false;
 		size_t vlen = plan(arg, &s, &ttl);
-		if (!kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&ref))
+		if (locked)
+			kv_spin_unlock(&sh->lock);
+		else if (!kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&ref))
 			continue;
 		if (vlen <= KV_LOCKED_COPY_MAX ||
 		    vlen > atomic_load_explicit(&ref.slot->max_value_size, memory_order_relaxed))
@@ -230,13 +240,19 @@ KV_RACY bool kv_preread(kv_ns *ns, const void *key, size_t klen, kv_buf *b, kv_p
 	uint32_t h32 = kv_hash32(h);
 	p->e = NULL;
 	p->old = NULL;
-	for (int attempt = 0; attempt < 16; attempt++) {
+	for (int attempt = 0; attempt <= KV_PREREAD_TRIES; attempt++) {
 		kv_nsref ref;
 		if (kv_ns_ref(ns, &ref) != KV_OK)
 			return false;
-		uint32_t seq;
-		kv_shard *sh = kv_ns_read_shard(&ref, h, &seq);
+		/* as kv_prebuild_from: the entry, its length and bigseq are read
+		 * optimistically or, on a busy shard, under the lock; the copy itself
+		 * is checked under the write's lock (kv_preread_ok) */
+		bool locked = attempt == KV_PREREAD_TRIES;
+		uint32_t seq = 0;
+		kv_shard *sh = locked ? kv_ns_lock_shard(&ref, h) : kv_ns_read_shard(&ref, h, &seq);
 		if (!sh) {
+			if (locked)
+				return false;
 			kv_cpu_relax();
 			continue;
 		}
@@ -246,20 +262,19 @@ KV_RACY bool kv_preread(kv_ns *ns, const void *key, size_t klen, kv_buf *b, kv_p
 		kv_entry *e = kv_shard_peek(env, sh, h32, key, klen, &slot, &sv);
 		size_t vlen = e ? e->vlen : 0;
 		unsigned f = e ? atomic_load_explicit(&e->flags, memory_order_relaxed) : 0;
-		if (!e || vlen <= KV_LOCKED_COPY_MAX || vlen > KV_VALUE_SIZE_LIMIT ||
-		    !kv_in_region(env, kv_offof(env, e), kv_entry_hdr(f) + klen + vlen)) {
-			if (kv_shard_read_valid(sh, seq))
-				return false; /* absent or small: copied under the lock */
+		if (locked)
+			kv_spin_unlock(&sh->lock);
+		else if (!kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&ref))
 			continue;
-		}
+		if (!e || vlen <= KV_LOCKED_COPY_MAX || vlen > KV_VALUE_SIZE_LIMIT ||
+		    !kv_in_region(env, kv_offof(env, e), kv_entry_hdr(f) + klen + vlen))
+			return false; /* absent or small: copied under the lock */
 		if (vlen + 1 > b->cap) {
-			if (kv_shard_read_valid(sh, seq) && kv_buf_reserve(env, b, vlen) != KV_OK)
+			if (kv_buf_reserve(env, b, vlen) != KV_OK)
 				return false;
 			continue;
 		}
 		kv_racy_copy(b->data, (const char *)e + kv_entry_hdr(f) + klen, vlen);
-		if (!kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&ref))
-			continue;
 		p->old_used = p->exists = true;
 		p->sh = sh;
 		p->old = e;
