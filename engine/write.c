@@ -240,6 +240,7 @@ KV_RACY bool kv_preread(kv_ns *ns, const void *key, size_t klen, kv_buf *b, kv_p
 	uint32_t h32 = kv_hash32(h);
 	p->e = NULL;
 	p->old = NULL;
+	bool regrown = false;
 	for (int attempt = 0; attempt <= KV_PREREAD_TRIES; attempt++) {
 		kv_nsref ref;
 		if (kv_ns_ref(ns, &ref) != KV_OK)
@@ -272,6 +273,10 @@ KV_RACY bool kv_preread(kv_ns *ns, const void *key, size_t klen, kv_buf *b, kv_p
 		if (vlen + 1 > b->cap) {
 			if (kv_buf_reserve(env, b, vlen) != KV_OK)
 				return false;
+			if (locked && !regrown) { /* one more read, with room for the value */
+				regrown = true;
+				attempt--;
+			}
 			continue;
 		}
 		kv_racy_copy(b->data, (const char *)e + kv_entry_hdr(f) + klen, vlen);

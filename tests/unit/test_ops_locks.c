@@ -273,7 +273,7 @@ static void test_big_unlocked(void)
 	TEST("a big SET, APPEND, RENAME or CONSUME copies its value outside the shard lock")
 	{
 		size_t n = Q ? ((size_t)64 << 20) : ((size_t)256 << 20);
-		kv_env *env = t_env(4 * n + ((size_t)64 << 20));
+		kv_env *env = t_env(8 * n + ((size_t)64 << 20)); /* room for fragmentation */
 		kv_ns_config c;
 		kv_ns_config_init(&c);
 		c.shards = 1; /* the big write and the other writer meet on one lock */
