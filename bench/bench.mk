@@ -3,26 +3,38 @@
 # Benchmarks are not tests: nothing here is in ALL_TARGETS or TEST_DEPS.
 #   make bench-engine                               engine vs the reference table
 #   make bench-engine BENCH_ENGINE_ARGS=--quick     a short smoke run
-#   make bench                                      every bench target that exists
+#   make bench                                      every bench target that exists, then charts
+#   make bench-charts                               bench/charts/<host>.svg from build/bench/*.tsv
 #
 # Each host's .mk appends its own target to BENCH_TARGETS (bench-pg, bench-sqlite,
 # bench-resp).  Those files are read after this one, so `bench` runs the list from
 # its recipe, where the variable is complete, rather than as prerequisites.
 
 BENCH_TARGETS += bench-engine
+.PHONY: bench-charts
 
 BENCH_ENGINE_SRC := $(sort $(wildcard bench/engine/*.c))
 BENCH_ENGINE_HDR := $(wildcard bench/engine/*.h)
 BENCH_ENGINE     := $(BUILD)/bench-engine
 BENCH_ENGINE_ARGS ?=
 
+# rculfhash, the concurrent peer: liburcu's default flavour (memb) and its cds library
+BENCH_URCU_LIBS := -lurcu-cds -lurcu-memb -lurcu-common
+
 $(BENCH_ENGINE): $(BENCH_ENGINE_SRC) $(BENCH_ENGINE_HDR) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iengine -o $@ $(BENCH_ENGINE_SRC) \
-		$(LIB) $(LDLIBS) -lm
+		$(LIB) $(BENCH_URCU_LIBS) $(LDLIBS) -lm
 
 bench-engine: $(BENCH_ENGINE)
-	$(BENCH_ENGINE) $(BENCH_ENGINE_ARGS)
+	@mkdir -p $(BUILD)/bench
+	$(BENCH_ENGINE) --tsv $(BUILD)/bench/engine.tsv $(BENCH_ENGINE_ARGS)
+
+# Each bench target leaves its figures in $(BUILD)/bench/<host>.tsv; bench/charts.py
+# draws bench/charts/<host>.svg from them (from bench/charts/seed/ for a host
+# without fresh results, which the chart's title says).
+bench-charts:
+	/usr/bin/python3 bench/charts.py --fresh $(BUILD)/bench
 
 bench:
 	@failed=""; \
@@ -30,4 +42,5 @@ bench:
 		echo "== make $$t"; \
 		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
 	done; \
+	$(MAKE) --no-print-directory bench-charts || failed="$$failed bench-charts"; \
 	if [ -n "$$failed" ]; then echo "bench: failed:$$failed"; exit 1; fi

@@ -192,8 +192,12 @@ static bool evict_elsewhere(kv_wctx *w, kv_shard *sh, int policy, kv_entry *keep
 		kv_shard *o = kv_ns_shard(&w->ref, i);
 		if (!o || o == sh || !kv_spin_trylock(&o->lock))
 			continue;
+		/* a save copying o must keep every entry evicted from it: a single
+		 * write evicts one, a batch may take more from o later (up to what its
+		 * undo log still holds), as batch_atomic reserves for its own shards */
+		uint32_t room = ls ? (uint32_t)(w->capundo - w->nundo) : 1;
 		bool usable = kv_ns_ref_valid(&w->ref) && o->owner == w->ref.slot_index + 1 && o->count &&
-		              (!o->snap_pending || kv_shard_reserve_preserve_locked(env, o, 1) == KV_OK);
+		              (!o->snap_pending || kv_shard_reserve_preserve_locked(env, o, room) == KV_OK);
 		if (usable && ls) {
 			kv_shard_write_begin(o);
 			ls->held[ls->nheld++] = kv_offof(env, o); /* bits stay: they are the batch's own */

@@ -227,6 +227,13 @@ typedef struct kv_error {
 #define KV_T_NULL  5 /* SQL NULL, empty value */
 #define KV_T_NONE  (-1) /* in kv_buf.type: there was no value */
 
+/*
+ * The name every host shows for a type tag: "bytes", "text", "int", "real",
+ * "json", "null".  NULL for any other tag (a host's private 64..255, or one
+ * this header does not define): hosts show its number.  No lock.
+ */
+KV_API const char *kv_type_name(int type);
+
 /* ------------------------------------------------------------- numbers */
 /* Room for any text kv_fmt_double writes, its NUL included. */
 #define KV_DOUBLE_BUFSZ 32
@@ -566,10 +573,12 @@ KV_API void kv_nscache_close(kv_nscache *c);
  * KV_EINVAL, and a default_ttl_ms that would land past it makes the write fail
  * with KV_EINVAL too.
  *
- * Relative -> absolute (one rule): expires_at = now + ttl.  A TTL in
- * microseconds is added to the current time in microseconds and the sum is
- * rounded UP to a whole ms, so a positive TTL never expires earlier than asked
- * and a 1 us TTL is not "already expired" when the call returns.  A TTL <= 0
+ * Relative -> absolute (one rule): expires_at = now + ttl, with now the
+ * engine's clock in whole ms (kv_now_ms, as Redis adds to mstime()).  A TTL in
+ * microseconds is rounded UP to a whole ms first, so a 1500 ms TTL reads back
+ * as exactly 1500 ms at once (kv_ttl_remaining), a positive TTL never lasts
+ * less than asked as that clock counts, and a 1 us TTL is not "already
+ * expired" when the call returns.  A TTL <= 0
  * gives an absolute time at or before now (never below 1, so never a
  * KV_EXPIRE_* sentinel): passed to a write, it deletes the key as Redis's
  * EXPIRE with a negative TTL does.  Hosts that refuse non-positive TTLs (SET EX
@@ -996,7 +1005,8 @@ typedef struct kv_save_rule {
  * in the region, shared by every process.  A rule fires when at least
  * `changes` (and at least one) changes and `seconds` have accrued since the
  * last full save.  Errors: KV_EINVAL (n over KV_MAX_SAVE_RULES, rules NULL
- * with n > 0, a negative seconds); the old rules are then kept.
+ * with n > 0, seconds negative or over INT64_MAX / 1000); the old rules are
+ * then kept.
  */
 KV_API int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n);
 
@@ -1032,6 +1042,14 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 #define KV_EV_FLUSH   8 /* namespace flushed (klen is 0; the event, not the key, says so) */
 #define KV_EV_RENAME_FROM 9
 #define KV_EV_RENAME_TO   10
+
+/*
+ * The name every host shows for an event ("set", "del", "expire", "incr",
+ * "append", "expired", "evicted", "flush", "rename_from", "rename_to"): in
+ * PostgreSQL's NOTIFY payloads and the HTTP feed alike.  NULL for a code this
+ * header does not define.  No lock, static strings.
+ */
+KV_API const char *kv_event_name(int event);
 
 /*
  * Mutation callback: called in the thread that made the change, after every

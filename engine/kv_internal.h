@@ -45,11 +45,12 @@
  *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
  *                             by trylock (a       trylocks                      (a batch keeps one it evicted from until
  *                             batch keeps them)                                 it commits: its undo log may restore it)
- *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget
- *                                                 <= 16 removals
+ *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget; 16 is the pre-image
+ *                                                 <= 16 removals, hook or not   room a running save's copy needs
  *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
- *                                                                               locks; hosts bound batch sizes; evicted
- *                                                                               keys' hooks fire after the locks
+ *                                                                               locks.  KNOWN GAP: the caller chooses n
+ *                                                                               (a 1M-key MSET holds its shards for the
+ *                                                                               whole batch); only the HTTP door caps it
  *   grow_locked (shard.c)     one shard           O(table) on a doubling:       amortised O(1) a write; readers go on during
  *                                                 up to 2^28 slots (~45 ms for  the rehash (only the swap is a write section);
  *                                                 2^20 here)                    KNOWN GAP: writers of the shard wait, it is
@@ -89,6 +90,7 @@
 
 #include "kv.h"
 
+#include <locale.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -874,8 +876,12 @@ void kv_snap_abort(kv_snap_target *t);
 /* ------------------------------------------------------------ expiry */
 /* ttl.c: now + ttl under kv.h's rule, with the clock given (KV_EINVAL past
  * KV_EXPIRES_MAX); kv_expiry_from_ttl_* call these with the real clock. */
+/* numfmt.c: the "C" locale the engine formats and parses numbers under, so
+ * a host's LC_NUMERIC never changes number text; (locale_t)0 if unavailable. */
+locale_t kv_c_locale(void);
+
 int kv_expiry_add_ms(int64_t now_ms, int64_t ttl_ms, int64_t *expires_at);
-int kv_expiry_add_us(int64_t now_us, int64_t ttl_us, int64_t *expires_at);
+int kv_expiry_add_us(int64_t now_ms, int64_t ttl_us, int64_t *expires_at);
 
 static inline bool kv_expired(int64_t exp, int64_t now)
 {

@@ -12,9 +12,31 @@
  */
 #include "kv_internal.h"
 
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/*
+ * Number text is the same in every process: a host may run under a locale
+ * whose decimal point is a comma (a SQLite application after setlocale), and
+ * printf/strtod follow LC_NUMERIC.  The engine formats and parses under its
+ * own "C" locale object, switched in for the calling thread only.
+ */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+locale_t kv_c_locale(void)
+{
+	pthread_once(&c_locale_once, c_locale_init);
+	return c_locale; /* (locale_t)0 if newlocale failed: the caller's locale */
+}
 
 KV_API size_t kv_fmt_double(double d, char *buf, size_t cap)
 {
@@ -31,11 +53,14 @@ KV_API size_t kv_fmt_double(double d, char *buf, size_t cap)
 		goto copy;
 	}
 	char e[40];
+	locale_t c = kv_c_locale(), old = c ? uselocale(c) : (locale_t)0;
 	for (int prec = 0; prec <= 16; prec++) {
 		snprintf(e, sizeof e, "%.*e", prec, d);
 		if (strtod(e, NULL) == d)
 			break;
 	}
+	if (c)
+		uselocale(old);
 	/* e is "[-]d[.ddd]e[+-]XX": split into digits and exponent */
 	const char *p = e;
 	bool neg = *p == '-';

@@ -565,7 +565,8 @@ static bool parse_ld(const char *s, size_t n, long double *out)
 		return false;
 	char *end;
 	errno = 0;
-	long double v = strtold(tmp, &end);
+	locale_t c = kv_c_locale(); /* "1.5" whatever the host's LC_NUMERIC */
+	long double v = c ? strtold_l(tmp, &end, c) : strtold(tmp, &end);
 	if (*end || errno == ERANGE || isnan(v) || isinf(v))
 		return false;
 	*out = v;

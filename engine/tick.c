@@ -39,7 +39,10 @@ static size_t sweep_shard(kv_env *env, kv_ns *ns, kv_nsref *ref, kv_shard *sh, s
 	}
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 	uint32_t mask = sh->mask, i = sh->sweep_pos > mask ? 0 : sh->sweep_pos;
-	while (i <= mask && examined < *work && reclaimed < max_reclaim && w.nvictims < KV_MAX_VICTIMS) {
+	/* at most KV_MAX_VICTIMS removals a hold, hook or not: that is what the
+	 * pre-image room reserved above covers while a save is copying the shard
+	 * (a save reads the entries it collected after unlocking) */
+	while (i <= mask && examined < *work && reclaimed < max_reclaim && reclaimed < KV_MAX_VICTIMS) {
 		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
 		examined++;
 		if (v) {
@@ -107,8 +110,8 @@ KV_API int kv_autosave_set(kv_env *env, const kv_save_rule *rules, size_t n)
 {
 	if (n > KV_MAX_SAVE_RULES || (n && !rules))
 		return KV_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (rules[i].seconds < 0)
+	for (size_t i = 0; i < n; i++) /* seconds * 1000 must not overflow (rule_fires) */
+		if (rules[i].seconds < 0 || rules[i].seconds > INT64_MAX / 1000)
 			return KV_EINVAL;
 	kv_region *r = env->r;
 	kv_spin_lock(&r->admin);

@@ -25,21 +25,15 @@ int kv_expiry_add_ms(int64_t now_ms, int64_t ttl_ms, int64_t *expires_at)
 	return KV_OK;
 }
 
-int kv_expiry_add_us(int64_t now_us, int64_t ttl_us, int64_t *expires_at)
+int kv_expiry_add_us(int64_t now_ms, int64_t ttl_us, int64_t *expires_at)
 {
-	const int64_t max_us = KV_EXPIRES_MAX * 1000;
-	if (ttl_us > 0 && ttl_us > max_us - now_us)
-		return KV_EINVAL;
-	if (ttl_us <= 0) { /* already passed: any past time will do */
-		int64_t t = ttl_us < -now_us ? 0 : (now_us + ttl_us) / 1000;
-		*expires_at = t < KV_EXPIRES_PAST ? KV_EXPIRES_PAST : t;
-		return KV_OK;
-	}
-	/* round the absolute instant up: never earlier than asked, and a 1 us TTL
-	 * lands after the current millisecond, so it is not "already expired" */
-	int64_t t = now_us + ttl_us;
-	*expires_at = t / 1000 + (t % 1000 != 0);
-	return KV_OK;
+	/* A positive TTL rounds up to whole ms and is added to the engine's clock
+	 * in whole ms (as Redis adds to mstime()): a 1500 ms TTL reads back as
+	 * exactly 1500 ms at once, and a 1 us TTL lands after the current ms, so it
+	 * is not "already expired".  A TTL <= 0 truncates towards zero: any time at
+	 * or before now deletes. */
+	int64_t ttl_ms = ttl_us > 0 ? ttl_us / 1000 + (ttl_us % 1000 != 0) : ttl_us / 1000;
+	return kv_expiry_add_ms(now_ms, ttl_ms, expires_at);
 }
 
 KV_API int kv_expiry_from_ttl_ms(int64_t ttl_ms, int64_t *expires_at)
@@ -49,9 +43,7 @@ KV_API int kv_expiry_from_ttl_ms(int64_t ttl_ms, int64_t *expires_at)
 
 KV_API int kv_expiry_from_ttl_us(int64_t ttl_us, int64_t *expires_at)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return kv_expiry_add_us((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, ttl_us, expires_at);
+	return kv_expiry_add_us(kv_now_ms(), ttl_us, expires_at);
 }
 
 KV_API int kv_expiry_check(int64_t expires_at)

@@ -1091,25 +1091,12 @@ kvIsForeignRelUpdatable(Relation rel)
 static List *
 kvImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
-	kv_env	   *env = shardkv_get_env();
 	ForeignServer *server = GetForeignServer(serverOid);
-	kv_ns_stats *list = NULL;
-	size_t		n = 0,
-				cap = 0,
+	size_t		n,
 				i;
+	kv_ns_stats *list = shardkv_ns_list(&n);
 	List	   *cmds = NIL;
-	int			rc;
 
-	for (;;)
-	{
-		rc = kv_ns_list(env, list, cap, &n);
-		if (rc != KV_OK)
-			shardkv_report(rc, NULL, NULL);
-		if (n <= cap)
-			break;
-		cap = n + 8;
-		list = palloc(sizeof(kv_ns_stats) * cap);
-	}
 	for (i = 0; i < n; i++)
 	{
 		const char *name = list[i].name;

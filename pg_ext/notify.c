@@ -52,19 +52,6 @@ static bool queue_overflow = false;
 static int	queue_skipped = 0;	/* payload too long */
 static bool hook_installed = false;
 
-static const char *const event_names[] = {
-	[KV_EV_SET] = "set",
-	[KV_EV_DEL] = "del",
-	[KV_EV_EXPIRE] = "expire",
-	[KV_EV_INCR] = "incr",
-	[KV_EV_APPEND] = "append",
-	[KV_EV_EXPIRED] = "expired",
-	[KV_EV_EVICTED] = "evicted",
-	[KV_EV_FLUSH] = "flush",
-	[KV_EV_RENAME_FROM] = "rename_from",
-	[KV_EV_RENAME_TO] = "rename_to",
-};
-
 /* Called inside engine calls: no ERROR, no palloc. */
 static void
 notify_hook(void *ctx, const char *ns, const void *key, size_t klen, int event)
@@ -83,7 +70,7 @@ notify_hook(void *ctx, const char *ns, const void *key, size_t klen, int event)
 		queue_skipped++;
 		return;
 	}
-	if (event < 0 || event >= (int) lengthof(event_names) || event_names[event] == NULL)
+	if (kv_event_name(event) == NULL)
 		return;
 	if (queue_events >= MAX_QUEUED_EVENTS)
 	{
@@ -156,7 +143,7 @@ queue_send(void)
 		off += sizeof(ev) + ev.nslen + ev.klen;
 
 		resetStringInfo(&buf);
-		appendStringInfo(&buf, "%s %.*s ", event_names[ev.event], (int) ev.nslen, ns);
+		appendStringInfo(&buf, "%s %.*s ", kv_event_name(ev.event), (int) ev.nslen, ns);
 		if (pg_verify_mbstr(PG_UTF8, key, (int) ev.klen, true) && GetDatabaseEncoding() == PG_UTF8)
 			appendBinaryStringInfo(&buf, key, (int) ev.klen);
 		else

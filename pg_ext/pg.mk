@@ -30,5 +30,6 @@ pg-install: $(PG_EXT_SO)
 pg-clean:
 	$(PG_EXT_MAKE) clean
 
+BENCH_TARGETS += bench-pg
 bench-pg: $(PG_EXT_SO)
 	sh bench/pg/run.sh

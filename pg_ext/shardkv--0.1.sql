@@ -131,7 +131,7 @@ AS 'MODULE_PATHNAME', 'shardkv_scan' LANGUAGE C VOLATILE PARALLEL SAFE;
 CREATE FUNCTION kv.create_namespace(name text, shards integer DEFAULT 0,
                                     max_keys bigint DEFAULT 0, max_memory bigint DEFAULT 0,
                                     default_ttl interval DEFAULT NULL,
-                                    eviction text DEFAULT 'noeviction',
+                                    eviction text DEFAULT 'none',
                                     max_key_size integer DEFAULT 0,
                                     max_value_size bigint DEFAULT 0,
                                     if_not_exists boolean DEFAULT false)

@@ -25,8 +25,9 @@
  *   load (ShardkvShared.ready), so no session sees an empty store that is about
  *   to be replaced.
  *
- *   Per backend, kv_ns handles are cached by namespace name (a handle follows
- *   its name across drop and re-create, so the cache never goes stale).
+ *   Per backend, kv_ns handles are cached by namespace name in the engine's
+ *   kv_nscache (a handle follows its name across drop and re-create, so the
+ *   cache never goes stale).
  */
 #include "shardkv.h"
 
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
 #include "common/int.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
@@ -44,7 +46,6 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
@@ -181,7 +182,7 @@ shardkv_shmem_startup(void)
 		ereport(FATAL,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("could not set up the shardkv store in shared memory"),
-				 errdetail("%s", kv_strerror(rc)),
+				 errdetail("%s", kv_strerror_text(rc)),
 				 errhint("Check shardkv.memory and shardkv.max_namespaces.")));
 	}
 	if (!IsUnderPostmaster)
@@ -317,13 +318,12 @@ shardkv_get_env(void)
 	return shardkv_env;
 }
 
-typedef struct NsCacheEntry
-{
-	char		name[KV_NS_NAME_MAX + 1];	/* hash key, NUL-padded */
-	kv_ns	   *ns;
-} NsCacheEntry;
-
-static HTAB *ns_cache = NULL;
+/*
+ * The backend's namespace handles, by name: the engine's kv_nscache (one per
+ * process; a PostgreSQL backend is single-threaded).  Opened on first use
+ * after the fork; the process exit releases it.
+ */
+static kv_nscache *ns_cache = NULL;
 
 kv_ns *
 shardkv_ns_cstr(const char *name)
@@ -335,41 +335,22 @@ shardkv_ns_cstr(const char *name)
 kv_ns *
 shardkv_ns_lookup(const char *name, bool missing_ok)
 {
-	char		key[KV_NS_NAME_MAX + 1];
-	size_t		len = strlen(name);
-	NsCacheEntry *e;
-	bool		found;
 	kv_env	   *env = shardkv_get_env();
+	kv_ns	   *ns = NULL;
 	int			rc;
 
-	if (kv_ns_name_check(name, len) != KV_OK)
-		shardkv_report(KV_ENSNAME, name, NULL);
 	if (ns_cache == NULL)
 	{
-		HASHCTL		ctl;
-
-		ctl.keysize = KV_NS_NAME_MAX + 1;
-		ctl.entrysize = sizeof(NsCacheEntry);
-		ctl.hcxt = TopMemoryContext;
-		ns_cache = hash_create("shardkv namespace handles", 16, &ctl,
-							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-	memset(key, 0, sizeof(key));
-	memcpy(key, name, len);
-	e = hash_search(ns_cache, key, HASH_ENTER, &found);
-	if (!found)
-	{
-		e->ns = NULL;
-		rc = kv_ns_open(env, key, &e->ns);
+		rc = kv_nscache_open(env, &ns_cache);
 		if (rc != KV_OK)
-		{
-			hash_search(ns_cache, key, HASH_REMOVE, NULL);
-			if (rc == KV_ENONS && missing_ok)
-				return NULL;
 			shardkv_report(rc, name, NULL);
-		}
 	}
-	return e->ns;
+	rc = kv_nscache_get(ns_cache, name, strlen(name), &ns);
+	if (rc == KV_ENONS && missing_ok)
+		return NULL;
+	if (rc != KV_OK)
+		shardkv_report(rc, name, NULL);
+	return ns;
 }
 
 kv_ns *
@@ -384,6 +365,32 @@ shardkv_ns(text *name)
 	memcpy(buf, VARDATA_ANY(name), len);
 	buf[len] = '\0';
 	return shardkv_ns_cstr(buf);
+}
+
+/*
+ * Every namespace, one consistent cut (kv_ns_list_all), copied into palloc'd
+ * memory at once so that no ERROR can leak the engine's libc array.
+ */
+kv_ns_stats *
+shardkv_ns_list(size_t *n)
+{
+	kv_env	   *env = shardkv_get_env();
+	kv_ns_stats *list = NULL;
+	kv_ns_stats *copy;
+	int			rc;
+
+	rc = kv_ns_list_all(env, &list, n);
+	if (rc != KV_OK)
+		shardkv_report(rc, NULL, NULL);
+	copy = palloc_extended(sizeof(kv_ns_stats) * Max(*n, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (copy != NULL && *n > 0)
+		memcpy(copy, list, sizeof(kv_ns_stats) * *n);
+	kv_ns_list_free(env, list);
+	if (copy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory listing %zu namespaces", *n)));
+	return copy;
 }
 
 /* ------------------------------------------------------ status -> SQLSTATE */
@@ -485,7 +492,7 @@ shardkv_status_message(int rc, const char *ns)
 	const StatusInfo *si = status_info(rc);
 
 	if (si == NULL || si->message == NULL)
-		return pstrdup(kv_strerror(rc));
+		return pstrdup(kv_strerror_text(rc));
 	if (strstr(si->message, "%s"))
 		return psprintf(si->message, ns ? ns : "");
 	return pstrdup(si->message);
@@ -563,7 +570,7 @@ shardkv_report(int rc, const char *ns, const kv_error *err)
 		save_errno = err->sys_errno;
 
 	if (si == NULL || si->sqlstate == 0)
-		elog(ERROR, "unexpected shardkv status %d: %s", rc, kv_strerror(rc));
+		elog(ERROR, "unexpected shardkv status %s (%d): %s", kv_strerror_code(rc), rc, kv_strerror_text(rc));
 
 	if (rc == KV_EIO && save_errno != 0)
 	{
@@ -676,7 +683,9 @@ shardkv_snapshot_name(const char *file, bool for_write, char **dirp)
 
 /*
  * KV_EBUSY means another save, load or resize of the namespace is running:
- * short, rare administrative work.  SQL callers wait it out (interruptibly,
+ * short, rare administrative work (a save waits 200 ms for another save of
+ * its directory, then gives KV_EBUSY).  SQL callers and the worker's save at
+ * shutdown wait it out (interruptibly,
  * up to BUSY_WAIT_MS) rather than fail; call as
  *     start = GetCurrentTimestamp(); do rc = ...; while (shardkv_busy_wait(rc, start));
  */
@@ -709,14 +718,15 @@ shardkv_save_all(int elevel)
 	{
 		memset(&err, 0, sizeof(err));
 		rc = kv_save_at(shardkv_env, NULL, dir, name, &err);
-	} while (elevel >= ERROR && shardkv_busy_wait(rc, start));	/* the worker retries next tick */
+	} while ((elevel >= ERROR || ShutdownRequestPending) && shardkv_busy_wait(rc, start));
+	/* an autosave that found another save running is retried at the next tick */
 	if (rc != KV_OK)
 	{
 		if (elevel >= ERROR)
 			shardkv_report(rc, NULL, &err);
 		ereport(elevel,
 				(errmsg("shardkv could not save snapshot \"%s/%s\": %s", dir, name,
-						err.msg[0] ? err.msg : kv_strerror(rc))));
+						err.msg[0] ? err.msg : kv_strerror_text(rc))));
 		return false;
 	}
 	pg_atomic_write_u64(&shardkv_shared->last_save, (uint64) kv_now_ms());
@@ -758,7 +768,7 @@ shardkv_load_default(int elevel)
 
 		ereport(elevel,
 				(errmsg("shardkv could not load snapshot \"%s\": %s", path,
-						err.msg[0] ? err.msg : kv_strerror(rc)),
+						err.msg[0] ? err.msg : kv_strerror_text(rc)),
 				 moved ? errdetail("The store starts empty; the file was renamed to \"%s\".", aside)
 				 : errdetail("The store starts empty; the file could not be moved aside: %m."),
 				 (moved && !bad) ? errhint("Make room (shardkv.memory, namespace limits) and run kv.load(file => '%s').",
@@ -798,21 +808,32 @@ interval_us(Interval *iv, const char *what)
 	return us;
 }
 
-/* Interval -> milliseconds (truncated), for namespace settings. */
+/*
+ * Interval -> milliseconds, for namespace settings (kept in ms by the engine).
+ * A positive part of a millisecond counts as a whole one, as the engine rounds
+ * a TTL up, so a positive default_ttl never becomes "none".
+ */
 int64
 shardkv_interval_ms(Interval *iv)
 {
-	return interval_us(iv, "interval") / 1000;
+	int64		us = interval_us(iv, "interval");
+
+	return us / 1000 + (us % 1000 > 0 ? 1 : 0);
 }
 
-/* A positive TTL -> absolute expiry; NULL TTL is the caller's business. */
+/*
+ * A TTL -> absolute expiry; NULL TTL is the caller's business.  Writes refuse
+ * a TTL that is not positive (as Redis refuses SET EX 0); kv.expire passes
+ * past_deletes, and a zero or negative TTL then gives a past time that deletes
+ * the key, as Redis's EXPIRE does.
+ */
 int64
-shardkv_expiry_from_ttl(Interval *ttl)
+shardkv_expiry_from_ttl(Interval *ttl, bool past_deletes)
 {
 	int64		us = interval_us(ttl, "ttl");
 	int64_t		at;
 
-	if (us <= 0)
+	if (us <= 0 && !past_deletes)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be positive"),
@@ -845,19 +866,15 @@ shardkv_expiry_from_timestamptz(TimestampTz ts)
 }
 
 /*
- * Time left until an absolute expiry (never negative).  The engine rounds an
- * expiry up to the next ms; "now" is rounded up the same way here, so a TTL
- * never reads back longer than it was set.
+ * Time left until an absolute expiry (never negative), as the engine counts
+ * it.  The engine rounds an expiry up to the next ms, so right after a set the
+ * remaining time may read up to 1 ms above the TTL asked for: the key does
+ * live that long.
  */
 Interval *
 shardkv_ttl_interval(int64 expires_at)
 {
-	struct timespec ts;
-	int64		now_ms;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_ms = (int64) ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000;
-	return shardkv_ms_to_interval(kv_ttl_remaining(expires_at, now_ms, 1));
+	return shardkv_ms_to_interval(kv_ttl_remaining(expires_at, kv_now_ms(), 1));
 }
 
 /*

@@ -7,7 +7,9 @@
  *   notify.c    NOTIFY of the changes a session makes (shardkv.notify_channel)
  *   worker.c    background worker: snapshot load at start, tick, autosave,
  *               save on clean shutdown
- *   functions.c the kv.* SQL functions
+ *   convert.c   SQL values <-> stored bytes, and function arguments
+ *   keys.c      the kv.* functions on keys (single keys, batches, scans)
+ *   admin.c     the kv.* functions on namespaces, stats and snapshots
  *   fdw.c       the writable foreign data wrapper
  *
  * THE ONE RULE
@@ -64,6 +66,7 @@ extern kv_env *shardkv_get_env(void);
 extern kv_ns *shardkv_ns(text *name);
 extern kv_ns *shardkv_ns_cstr(const char *name);
 extern kv_ns *shardkv_ns_lookup(const char *name, bool missing_ok);
+extern kv_ns_stats *shardkv_ns_list(size_t *n);
 extern void shardkv_report(int rc, const char *ns, const kv_error *err) pg_attribute_noreturn();
 extern const char *shardkv_status_token(int rc);
 extern int	shardkv_status_sqlstate(int rc);
@@ -73,14 +76,14 @@ extern bool shardkv_save_all(int elevel);
 extern bool shardkv_busy_wait(int rc, TimestampTz start);
 extern bool shardkv_load_default(int elevel);
 extern int64 shardkv_interval_ms(Interval *iv);
-extern int64 shardkv_expiry_from_ttl(Interval *ttl);
+extern int64 shardkv_expiry_from_ttl(Interval *ttl, bool past_deletes);
 extern int64 shardkv_expiry_from_timestamptz(TimestampTz ts);
 extern Interval *shardkv_ttl_interval(int64 expires_at);
 extern Interval *shardkv_ms_to_interval(int64 ms);
 extern TimestampTz shardkv_ms_to_timestamptz(int64 ms);
 extern int64 shardkv_timestamptz_to_ms(TimestampTz ts);
 
-/* Conversions between stored values and SQL values (functions.c). */
+/* Conversions between stored values and SQL values, and arguments (convert.c). */
 extern Datum shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull);
 extern Datum shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *isnull);
 extern Datum shardkv_text_or_hex(const char *data, size_t len);
@@ -88,6 +91,13 @@ extern const char *shardkv_value_from(Oid typid, Datum d, size_t *len, int *type
 extern const char *shardkv_type_name(int type);
 extern const char *shardkv_key_bytes(text *t, size_t *klen);
 extern char *shardkv_stored_to_cstring(const char *data, size_t len, int type, int *outlen);
+extern void shardkv_require_arg(FunctionCallInfo fcinfo, int n, const char *what);
+extern kv_ns *shardkv_ns_arg(FunctionCallInfo fcinfo, int n);
+extern const char *shardkv_key_arg(FunctionCallInfo fcinfo, int n, size_t *klen);
+
+/* Report any status but the ones the caller treats as outcomes. */
+#define SHARDKV_CHECK(rc, ns) \
+	do { if ((rc) != KV_OK) shardkv_report((rc), kv_ns_name(ns), NULL); } while (0)
 
 /*
  * Scan steps collect their keys with shardkv_scan_collect (a kv_scan_fn that

@@ -14,6 +14,7 @@
  */
 #include "shardkv.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -53,54 +54,29 @@ apply_autosave_rules(void)
 	rule.changes = (uint64_t) shardkv_autosave_changes;
 	rc = kv_autosave_set(shardkv_env, &rule, shardkv_autosave_interval > 0 ? 1 : 0);
 	if (rc != KV_OK)
-		ereport(LOG, (errmsg("shardkv could not set autosave rules: %s", kv_strerror(rc))));
+		ereport(LOG, (errmsg("shardkv could not set autosave rules: %s", kv_strerror_text(rc))));
 }
 
 /*
- * A save interrupted by a crash leaves "<file>.tmp-<pid>-<random>" behind (the
- * engine renames it into place only when complete; older engines wrote
- * "<file>.tmp-<pid>").  Nothing else can be saving while the worker starts,
- * since sessions wait for mark_ready(), so remove them.
+ * A save killed before its rename leaves "<file>.tmp-<pid>-<hex>" beside the
+ * snapshot; the engine removes those (kv_snapshot_cleanup, under the
+ * directory's save lock).  No directory yet: nothing to clean.
  */
-static bool
-is_temp_name(const char *name)
-{
-	const char *t = strstr(name, ".tmp-");
-	size_t		digits;
-
-	if (t == NULL)
-		return false;
-	t += 5;
-	digits = strspn(t, "0123456789");
-	if (digits == 0)
-		return false;
-	t += digits;
-	if (*t == '\0')
-		return true;
-	return t[0] == '-' && t[1] != '\0' && strspn(t + 1, "0123456789abcdef") == strlen(t + 1);
-}
-
 static void
 remove_stale_temp_files(void)
 {
 	char	   *dir = make_absolute_path(shardkv_snapshot_dir);
-	DIR		   *d = AllocateDir(dir);
-	struct dirent *de;
+	struct stat st;
+	int			rc;
 
-	if (d == NULL)
-		return;					/* no directory yet */
-	while ((de = ReadDirExtended(d, dir, LOG)) != NULL)
-	{
-		char	   *path;
-
-		if (!is_temp_name(de->d_name))
-			continue;
-		path = psprintf("%s/%s", dir, de->d_name);
-		if (unlink(path) == 0)
-			ereport(LOG, (errmsg("shardkv removed the unfinished snapshot \"%s\"", path)));
-		pfree(path);
-	}
-	FreeDir(d);
+	if (stat(dir, &st) != 0 && errno == ENOENT)
+		return;
+	rc = kv_snapshot_cleanup(dir, shardkv_snapshot_file);
+	if (rc != KV_OK)
+		ereport(LOG,
+				(errmsg("shardkv could not remove unfinished snapshot files in \"%s\": %s",
+						dir, kv_strerror_text(rc))));
+	free(dir);				/* make_absolute_path mallocs */
 }
 
 static void

@@ -91,21 +91,11 @@ static int wsCloseFrame(replyBuf *rb, uint16_t code, const char *reason)
 
 /* ------------------------------------------------------------ events */
 
+/* The engine's event name; "change" for a code kv.h does not name. */
 static const char *eventName(int event)
 {
-	switch (event) {
-	case KV_EV_SET:         return "set";
-	case KV_EV_DEL:         return "del";
-	case KV_EV_EXPIRE:      return "expire";
-	case KV_EV_INCR:        return "incr";
-	case KV_EV_APPEND:      return "append";
-	case KV_EV_EXPIRED:     return "expired";
-	case KV_EV_EVICTED:     return "evicted";
-	case KV_EV_FLUSH:       return "flush";
-	case KV_EV_RENAME_FROM: return "rename_from";
-	case KV_EV_RENAME_TO:   return "rename_to";
-	default:                return "change";
-	}
+	const char *name = kv_event_name(event);
+	return name ? name : "change";
 }
 
 static int subMatches(const feedSub *s, const char *ns, const void *key, size_t klen)

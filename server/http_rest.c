@@ -23,17 +23,14 @@
 #define BATCH_OPS_MAX   10000              /* largest batch */
 #define JSON_BODY_MAX   (16 * 1024 * 1024) /* largest batch or namespace-config body */
 
+/* The engine's tag name, or the tag's number for a host-private tag. */
 static const char *typeName(int t, char *buf, size_t cap)
 {
-	switch (t) {
-	case KV_T_BYTES: return "bytes";
-	case KV_T_TEXT:  return "text";
-	case KV_T_INT:   return "int";
-	case KV_T_REAL:  return "real";
-	case KV_T_JSON:  return "json";
-	case KV_T_NULL:  return "null";
-	default:         snprintf(buf, cap, "%d", t); return buf;
-	}
+	const char *name = kv_type_name(t);
+	if (name)
+		return name;
+	snprintf(buf, cap, "%d", t);
+	return buf;
 }
 
 static const char *typeContent(int t)

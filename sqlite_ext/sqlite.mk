@@ -80,5 +80,6 @@ $(SQLITE_BENCH): bench/sqlite/bench_sqlite.c $(SQLITE_CORE_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS) -lm
 
 # QUICK=1: 100k keys and fewer rounds (a smoke run); default 1M keys.
+BENCH_TARGETS += bench-sqlite
 bench-sqlite: $(SQLITE_BENCH)
 	sh bench/sqlite/run.sh $(if $(QUICK),--quick)

@@ -5,7 +5,7 @@
 # It starts its own clusters as user postgres on Unix sockets in a mktemp
 # directory (ports 55430-55431), and stops them by PID at the end, also on
 # failure.  Parts:
-#   1. pg_regress: sql/*.sql against expected/*.out (top level)
+#   1. pg_regress: pg_ext/sql/*.sql against pg_ext/expected/*.out
 #   2. pg_isolation_regress: tests/pg/isolation/specs/*.spec (visibility,
 #      concurrent incr, batches, notifications)
 #   3. pgTAP via pg_prove: tests/pg/tap/*.sql
@@ -52,8 +52,8 @@ fi
 
 pg_setup
 mkdir -p "$PGT/regress/sql" "$PGT/regress/expected" "$PGT/iso"
-cp sql/*.sql "$PGT/regress/sql/"
-cp expected/*.out "$PGT/regress/expected/"
+cp pg_ext/sql/*.sql "$PGT/regress/sql/"
+cp pg_ext/expected/*.out "$PGT/regress/expected/"
 cp -r tests/pg/isolation/. "$PGT/iso/"
 cp -r tests/pg/tap "$PGT/tap"
 [ -n "$RUN" ] && chown -R postgres: "$PGT"
@@ -66,7 +66,7 @@ pg_psql main -c "CREATE EXTENSION shardkv" || nok "CREATE EXTENSION shardkv"
 
 # --------------------------------------------------------------- pg_regress
 $RUN "$PGBIN/createdb" -h "$PGT" -p 55430 -U postgres shardkv_regress
-TESTS=$(ls sql/*.sql | sed 's|sql/||; s|\.sql$||' | sort)
+TESTS=$(ls pg_ext/sql/*.sql | sed 's|.*/||; s|\.sql$||' | sort)
 $RUN "$PG_REGRESS" --use-existing --host="$PGT" --port=55430 --user=postgres \
 	--inputdir="$PGT/regress" --outputdir="$PGT/regress" --dbname=shardkv_regress \
 	$TESTS >"$PGT/regress.log" 2>&1

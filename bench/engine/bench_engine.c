@@ -1,5 +1,6 @@
 /*
- * bench_engine.c -- the engine benchmark: shardkv against the reference table.
+ * bench_engine.c -- the engine benchmark: shardkv against the reference table
+ * and, on the single-key and threaded rows, liburcu's rculfhash.
  *
  * Usage:
  *   make bench-engine                                # full run (the lead's)
@@ -11,12 +12,16 @@
  *   For every key count it builds the same data set in the engine (one
  *   namespace, default shards) and in the reference table (reftable.c), then
  *   runs each workload on both in one process, interleaved: engine, reference,
- *   engine, reference ... for --reps repetitions.  Single-thread loops are timed
- *   in thread CPU time; wall time is reported beside it.  Around every run
+ *   engine, reference ... for --reps repetitions.  rculfhash (peer_urcu.c)
+ *   runs third on get, set-same and mixed, on one and two threads, charged
+ *   with the process's CPU time so that liburcu's helper threads count.
+ *   Single-thread loops are timed in thread CPU time; wall time is reported
+ *   beside it.  Around every run
  *   /proc/stat says how much CPU other processes took; a pair of runs disturbed
  *   by more than NOISE_CORES of a core is re-run (twice at most) and a row
  *   that still has a disturbed run is marked [noisy].  The table gives the
- *   median of each column and engine/reference ratios.
+ *   median of each column, engine/reference and engine/rculfhash ratios;
+ *   --tsv writes every repetition for bench/charts.py.
  *
  *   Key streams ('key:NNNNNNN', uniform or Zipf 0.99) are generated before any
  *   clock starts; gets always hit.  An engine call that fails turns its
@@ -25,6 +30,7 @@
 #include "kv.h"
 #include "benchutil.h"
 #include "reftable.h"
+#include "peer_urcu.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +46,7 @@
 
 #define ENG 0
 #define REF 1
+#define PEER 2 /* rculfhash (peer_urcu.c), on the rows that name it */
 #define MAXREP 32
 #define MAXROWS 256
 #define MAXKEYS 8
@@ -64,6 +71,7 @@ static struct {
 	const char *dir;
 	int      ref_thp;
 	int      timeout; /* seconds one run may take */
+	const char *tsv;
 } opt;
 
 volatile uint64_t bench_sink; /* keeps every value read observable */
@@ -78,11 +86,14 @@ typedef struct row {
 	int      lower_better; /* memory */
 	int      wall_primary; /* ratio and target use wall time (I/O, threads) */
 	int      ref_na;       /* the reference cannot run this one */
-	int      ne, nr;       /* runs recorded */
+	int      peer;         /* rculfhash runs this one too */
+	int      ne, nr, np;   /* runs recorded */
 	double   ec[MAXREP], ew[MAXREP], rc[MAXREP], rw[MAXREP]; /* per CPU-second, per wall-second */
+	double   pc[MAXREP], pw[MAXREP];                         /* the peer's */
+	int      rnoisy[MAXREP]; /* rep k's pair (or triple) was disturbed */
 	double   aux[4][MAXREP]; /* solo get rates of get|save: engine CPU, wall; ref CPU, wall */
 	int      runs, noisy;
-	char     skip_e[160], skip_r[96];
+	char     skip_e[160], skip_r[96], skip_p[96];
 	char     note[200];
 	char     target[40];
 	int      met; /* 1 met, 0 missed, -1 no target */
@@ -166,6 +177,7 @@ typedef struct bctx {
 	char      eng_why[160];
 
 	rt_table *rt;
+	pu_table *pu;
 
 	char      dir[1024];
 	char      snap[2][1100];  /* last snapshot written per impl ("" = none) */
@@ -227,6 +239,17 @@ static void w_get(bctx *c, int impl, int d, res *o)
 		kv_buf_free(c->env, &b);
 		if (i < c->len)
 			res_fail(o, "kv_get: %s", strerr(rc));
+	} else if (impl == PEER) {
+		char v[BENCH_VLEN_BIG];
+		size_t vl;
+		c0 = proc_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++) {
+			if (pu_get(c->pu, s[i].key, BENCH_KLEN, v, sizeof(v), &vl) == 0)
+				sink += (unsigned char)v[0];
+			else
+				miss++;
+		}
+		o->cpu = proc_cpu_ns() - c0, o->wall = wall_ns() - w0;
 	} else {
 		rt_buf b = RT_BUF_INIT;
 		c0 = thread_cpu_ns(), w0 = wall_ns();
@@ -262,6 +285,16 @@ static void w_set_same(bctx *c, int impl, int d, res *o)
 		o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
 		if (i < c->len)
 			res_fail(o, "kv_set: %s", strerr(rc));
+	} else if (impl == PEER) {
+		/* the replaced nodes' frees (call_rcu) are part of the run */
+		c0 = proc_cpu_ns(), w0 = wall_ns();
+		for (i = 0; i < c->len; i++)
+			if ((rc = pu_set(c->pu, s[i].key, BENCH_KLEN, set_value(c, i), BENCH_VLEN)) != 0)
+				break;
+		pu_quiesce();
+		o->cpu = proc_cpu_ns() - c0, o->wall = wall_ns() - w0;
+		if (i < c->len)
+			res_fail(o, "pu_set: out of memory");
 	} else {
 		c0 = thread_cpu_ns(), w0 = wall_ns();
 		for (i = 0; i < c->len; i++)
@@ -390,6 +423,8 @@ static void w_mget_be(bctx *c, int impl, int d, res *o)
 
 #define K_MIXED 0 /* `count` ops of 90% get / 10% set from `start` */
 #define K_GETS  1 /* gets from `start` until *stop */
+#define K_ALLGET 2 /* `count` gets from `start` */
+#define K_ALLSET 3 /* `count` same-size sets from `start` */
 
 typedef struct worker {
 	bctx       *c;
@@ -412,17 +447,30 @@ static void *worker_main(void *arg)
 	int rc = 0;
 	kv_buf kb = KV_BUF_INIT;
 	rt_buf rb = RT_BUF_INIT;
+	char pv[BENCH_VLEN_BIG];
+	size_t pvl;
+	int counted = w->kind != K_GETS;
+	if (w->impl == PEER)
+		pu_thread_online();
 	pthread_barrier_wait(w->bar);
 	uint64_t c0 = thread_cpu_ns(), w0 = wall_ns();
 	for (;;) {
 		/* a chunk of up to 256 ops, then check the stop condition */
 		size_t chunk = 256;
-		if (w->kind == K_MIXED && w->count - done < chunk)
+		if (counted && w->count - done < chunk)
 			chunk = w->count - done;
 		for (size_t k = 0; k < chunk; k++) {
 			const bench_op *op = &s[i];
-			if (w->impl == ENG) {
-				if (w->kind == K_MIXED && (op->flags & BOP_SET))
+			int set = w->kind == K_ALLSET || (w->kind == K_MIXED && (op->flags & BOP_SET));
+			if (w->impl == PEER) {
+				if (set)
+					rc = pu_set(c->pu, op->key, BENCH_KLEN, set_value(c, i), BENCH_VLEN) ? KV_ENOMEM : 0;
+				else if (pu_get(c->pu, op->key, BENCH_KLEN, pv, sizeof(pv), &pvl) == 0)
+					sink += (unsigned char)pv[0];
+				else
+					miss++;
+			} else if (w->impl == ENG) {
+				if (set)
 					rc = kv_set(c->ns, op->key, BENCH_KLEN, set_value(c, i), BENCH_VLEN,
 					            KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
 				else if ((rc = kv_get(c->ns, op->key, BENCH_KLEN, &kb)) == KV_OK)
@@ -430,7 +478,7 @@ static void *worker_main(void *arg)
 				else if (rc == KV_NOTFOUND)
 					miss++, rc = 0;
 			} else {
-				if (w->kind == K_MIXED && (op->flags & BOP_SET))
+				if (set)
 					rc = rt_set(c->rt, op->key, BENCH_KLEN, set_value(c, i), BENCH_VLEN);
 				else if (rt_get(c->rt, op->key, BENCH_KLEN, &rb) == RT_OK)
 					sink += (unsigned char)rb.data[0];
@@ -445,7 +493,7 @@ static void *worker_main(void *arg)
 		done += chunk;
 		if (rc)
 			break;
-		if (w->kind == K_MIXED ? done >= w->count : __atomic_load_n(w->stop, __ATOMIC_RELAXED))
+		if (counted ? done >= w->count : __atomic_load_n(w->stop, __ATOMIC_RELAXED))
 			break;
 	}
 	w->cpu = thread_cpu_ns() - c0;
@@ -456,6 +504,8 @@ static void *worker_main(void *arg)
 	if (w->impl == ENG)
 		kv_buf_free(c->env, &kb);
 	rt_buf_free(&rb);
+	if (w->impl == PEER)
+		pu_thread_offline();
 	__atomic_fetch_add(&bench_sink, sink, __ATOMIC_RELAXED);
 	return NULL;
 }
@@ -475,10 +525,14 @@ static int workers_start(worker *w, pthread_t *t, int nthreads, pthread_barrier_
 	return 0;
 }
 
-static void w_mixed(bctx *c, int impl, int d, int nthreads, res *o)
+/*
+ * nthreads workers on disjoint stretches of one stream.  CPU time is the sum
+ * of the workers' own, except for the peer: there it is the process's, which
+ * adds liburcu's call_rcu and resize threads, and the run ends when the
+ * deferred frees are done.
+ */
+static void w_threads(bctx *c, int impl, int d, int nthreads, int kind, res *o)
 {
-	if (impl == ENG) {
-	}
 	worker w[2];
 	pthread_t t[2];
 	pthread_barrier_t bar;
@@ -486,11 +540,12 @@ static void w_mixed(bctx *c, int impl, int d, int nthreads, res *o)
 	for (int k = 0; k < nthreads; k++) {
 		w[k].c = c;
 		w[k].impl = impl;
-		w[k].kind = K_MIXED;
+		w[k].kind = kind;
 		w[k].s = c->stream[d];
 		w[k].start = c->len / (size_t)nthreads * (size_t)k; /* disjoint stretches of one stream */
 		w[k].count = c->len;
 	}
+	uint64_t p0 = proc_cpu_ns(), pw0 = wall_ns();
 	workers_start(w, t, nthreads, &bar);
 	uint64_t wall = 0, cpu = 0;
 	double ops = 0;
@@ -502,10 +557,15 @@ static void w_mixed(bctx *c, int impl, int d, int nthreads, res *o)
 		ops += (double)w[k].ops;
 		o->miss += w[k].miss;
 		if (w[k].rc)
-			res_fail(o, "%s: %s", impl == ENG ? "kv_set/kv_get" : "rt_set",
+			res_fail(o, "%s: %s", impl == ENG ? "kv_set/kv_get" : impl == PEER ? "pu_set" : "rt_set",
 			         impl == ENG ? strerr(w[k].rc) : "out of memory");
 	}
 	pthread_barrier_destroy(&bar);
+	if (impl == PEER) {
+		pu_quiesce();
+		cpu = proc_cpu_ns() - p0;
+		wall = wall_ns() - pw0;
+	}
 	o->amount = ops;
 	o->cpu = cpu;
 	o->wall = wall;
@@ -513,12 +573,22 @@ static void w_mixed(bctx *c, int impl, int d, int nthreads, res *o)
 
 static void w_mixed1(bctx *c, int impl, int d, res *o)
 {
-	w_mixed(c, impl, d, 1, o);
+	w_threads(c, impl, d, 1, K_MIXED, o);
 }
 
 static void w_mixed2(bctx *c, int impl, int d, res *o)
 {
-	w_mixed(c, impl, d, 2, o);
+	w_threads(c, impl, d, 2, K_MIXED, o);
+}
+
+static void w_get2(bctx *c, int impl, int d, res *o)
+{
+	w_threads(c, impl, d, 2, K_ALLGET, o);
+}
+
+static void w_set2(bctx *c, int impl, int d, res *o)
+{
+	w_threads(c, impl, d, 2, K_ALLSET, o);
 }
 
 /* ------------------------------------------------------------ snapshots */
@@ -801,6 +871,10 @@ static void record(row *w, int impl, const res *o, double scale)
 		w->aux[0][w->ne] = o->aux[0] / scale;
 		w->aux[1][w->ne] = o->aux[1] / scale;
 		w->ne++;
+	} else if (impl == PEER && w->np < MAXREP) {
+		w->pc[w->np] = vc;
+		w->pw[w->np] = vw;
+		w->np++;
 	} else if (impl == REF && w->nr < MAXREP) {
 		w->rc[w->nr] = vc;
 		w->rw[w->nr] = vw;
@@ -815,22 +889,24 @@ static void record(row *w, int impl, const res *o, double scale)
  * A disturbed pair is re-run up to opt.retries times.
  */
 static row *measure(bctx *c, const char *work, int d, const char *unit, double scale,
-                    run_fn fn, int ref_too)
+                    run_fn fn, int ref_too, int peer_too)
 {
 	row *w = row_new(work, c->n, d >= 0 ? dist_name[d] : "-", unit);
-	int eng = c->eng_ok, ref = ref_too;
+	int eng = c->eng_ok, ref = ref_too, peer = peer_too;
 	w->ref_na = !ref_too;
+	w->peer = peer_too;
 	if (!c->eng_ok)
 		snprintf(w->skip_e, sizeof(w->skip_e), "%s", c->eng_why);
 	fprintf(stderr, "  %-12s %8u %-7s ", work, c->n, w->dist);
-	for (int rep = 0; rep < opt.reps && (eng || ref); rep++) {
-		res re, rr;
+	for (int rep = 0; rep < opt.reps && (eng || ref || peer); rep++) {
+		res re, rr, rp;
 		int noisy = 0;
 		for (int attempt = 0;; attempt++) {
 			load_sample a, b;
 			double others = 0;
 			memset(&re, 0, sizeof(re));
 			memset(&rr, 0, sizeof(rr));
+			memset(&rp, 0, sizeof(rp));
 			if (eng) {
 				load_take(&a);
 				wd_arm("engine", work, c->n);
@@ -849,11 +925,22 @@ static row *measure(bctx *c, const char *work, int d, const char *unit, double s
 				if (x > others)
 					others = x;
 			}
+			if (peer) {
+				load_take(&a);
+				wd_arm("rculfhash", work, c->n);
+				fn(c, PEER, d < 0 ? 0 : d, &rp);
+				wd_disarm();
+				load_take(&b);
+				double x = load_others(&a, &b);
+				if (x > others)
+					others = x;
+			}
 			noisy = others > NOISE_CORES;
-			if (!noisy || attempt >= opt.retries || re.failed || rr.failed)
+			if (!noisy || attempt >= opt.retries || re.failed || rr.failed || rp.failed)
 				break;
 			fputc('r', stderr);
 		}
+		w->rnoisy[w->runs < MAXREP ? w->runs : MAXREP - 1] = noisy;
 		w->runs++;
 		w->noisy += noisy;
 		if (eng) {
@@ -876,6 +963,16 @@ static row *measure(bctx *c, const char *work, int d, const char *unit, double s
 					note_add(w, "REF MISSED %llu keys", (unsigned long long)rr.miss);
 			}
 		}
+		if (peer) {
+			if (rp.failed) {
+				snprintf(w->skip_p, sizeof(w->skip_p), "%.90s", rp.msg);
+				peer = 0;
+			} else {
+				record(w, PEER, &rp, scale);
+				if (rp.miss)
+					note_add(w, "RCULFHASH MISSED %llu keys", (unsigned long long)rp.miss);
+			}
+		}
 		fputc(noisy ? '~' : '.', stderr);
 	}
 	fprintf(stderr, "\n");
@@ -890,6 +987,11 @@ static double med_e(const row *w)
 static double med_r(const row *w)
 {
 	return median(w->wall_primary ? w->rw : w->rc, w->nr);
+}
+
+static double med_p(const row *w)
+{
+	return median(w->wall_primary ? w->pw : w->pc, w->np);
 }
 
 static void target_rate(row *w, double min, const char *what)
@@ -950,28 +1052,34 @@ static void populate(bctx *c)
 	row *w = row_new("insert", c->n, "-", "Mops/s");
 	note_add(w, "1 run; fills the empty store (the engine grows its tables, the ref its slots)");
 	fprintf(stderr, "  %-12s %8u %-7s ", "insert", c->n, "-");
-	res re, rr;
+	res re, rr, rp;
 	memset(&re, 0, sizeof(re));
 	memset(&rr, 0, sizeof(rr));
+	memset(&rp, 0, sizeof(rp));
+	w->peer = 1;
 	load_sample a, b;
 	load_take(&a);
-	for (int impl = 0; impl < 2; impl++) {
-		res *o = impl == ENG ? &re : &rr;
+	for (int impl = 0; impl < 3; impl++) {
+		res *o = impl == ENG ? &re : impl == REF ? &rr : &rp;
 		if (impl == ENG && !c->eng_ok) {
 			o->failed = 1;
 			continue;
 		}
-		wd_arm(impl == ENG ? "engine" : "reference", "insert", c->n);
+		wd_arm(impl == ENG ? "engine" : impl == REF ? "reference" : "rculfhash", "insert", c->n);
 		for (uint32_t base = 0; base < c->n && !o->failed; base += CHUNK) {
 			uint32_t m = c->n - base < CHUNK ? c->n - base : CHUNK;
 			for (uint32_t k = 0; k < m; k++) {
 				bench_key(keys[k], base + k);
 				bench_value(vals[k], base + k);
 			}
-			uint64_t c0 = thread_cpu_ns(), w0 = wall_ns();
+			uint64_t c0 = impl == PEER ? proc_cpu_ns() : thread_cpu_ns(), w0 = wall_ns();
 			uint32_t k;
 			int rc = 0;
-			if (impl == ENG) {
+			if (impl == PEER) {
+				for (k = 0; k < m; k++)
+					if ((rc = pu_set(c->pu, keys[k], BENCH_KLEN, vals[k], BENCH_VLEN)) != 0)
+						break;
+			} else if (impl == ENG) {
 				for (k = 0; k < m; k++)
 					if ((rc = kv_set(c->ns, keys[k], BENCH_KLEN, vals[k], BENCH_VLEN, KV_T_BYTES,
 					                 KV_EXPIRE_NEVER, 0, NULL)) != KV_OK)
@@ -981,11 +1089,12 @@ static void populate(bctx *c)
 					if ((rc = rt_set(c->rt, keys[k], BENCH_KLEN, vals[k], BENCH_VLEN)) != RT_OK)
 						break;
 			}
-			o->cpu += thread_cpu_ns() - c0;
+			o->cpu += (impl == PEER ? proc_cpu_ns() : thread_cpu_ns()) - c0;
 			o->wall += wall_ns() - w0;
 			o->amount += k;
 			if (k < m)
-				res_fail(o, "%s at key %u: %s", impl == ENG ? "kv_set" : "rt_set", base + k,
+				res_fail(o, "%s at key %u: %s",
+				         impl == ENG ? "kv_set" : impl == REF ? "rt_set" : "pu_set", base + k,
 				         impl == ENG ? strerr(rc) : "out of memory");
 		}
 		wd_disarm();
@@ -995,6 +1104,7 @@ static void populate(bctx *c)
 	free(vals);
 	w->runs = 1;
 	w->noisy = load_others(&a, &b) > NOISE_CORES;
+	w->rnoisy[0] = w->noisy;
 	if (re.failed) {
 		snprintf(w->skip_e, sizeof(w->skip_e), "%s", c->eng_ok ? re.msg : c->eng_why);
 		if (c->eng_ok) {
@@ -1009,6 +1119,10 @@ static void populate(bctx *c)
 		exit(1);
 	}
 	record(w, REF, &rr, 1e6);
+	if (rp.failed)
+		snprintf(w->skip_p, sizeof(w->skip_p), "%.90s", rp.msg);
+	else
+		record(w, PEER, &rp, 1e6);
 	fprintf(stderr, "%c\n", w->noisy ? '~' : '.');
 
 	/* memory overhead beyond key + value bytes */
@@ -1069,8 +1183,9 @@ static void bench_keys(uint32_t n)
 	}
 	c->eng_ok = eng_open(c) == 0;
 	c->rt = rt_create(0, opt.ref_thp);
-	if (!c->rt) {
-		fprintf(stderr, "bench-engine: the reference table could not be created\n");
+	c->pu = pu_create(n);
+	if (!c->rt || !c->pu) {
+		fprintf(stderr, "bench-engine: the reference table or rculfhash could not be created\n");
 		exit(1);
 	}
 	populate(c);
@@ -1079,15 +1194,17 @@ static void bench_keys(uint32_t n)
 		const char *name;
 		run_fn      fn;
 		const char *unit;
-		int         ref;
+		int         ref, peer;
 	} per_dist[] = {
-		{"get", w_get, "Mops/s", 1},
-		{"set-same", w_set_same, "Mops/s", 1},
-		{"set-resize", w_set_resize, "Mops/s", 1},
-		{"mixed-1t", w_mixed1, "Mops/s", 1},
-		{"mixed-2t", w_mixed2, "Mops/s", 0},
-		{"mget-aon", w_mget_aon, "Mkeys/s", 1},
-		{"mget-be", w_mget_be, "Mkeys/s", 1},
+		{"get", w_get, "Mops/s", 1, 1},
+		{"get-2t", w_get2, "Mops/s", 0, 1},
+		{"set-same", w_set_same, "Mops/s", 1, 1},
+		{"set-same-2t", w_set2, "Mops/s", 0, 1},
+		{"set-resize", w_set_resize, "Mops/s", 1, 0},
+		{"mixed-1t", w_mixed1, "Mops/s", 1, 1},
+		{"mixed-2t", w_mixed2, "Mops/s", 0, 1},
+		{"mget-aon", w_mget_aon, "Mkeys/s", 1, 0},
+		{"mget-be", w_mget_be, "Mkeys/s", 1, 0},
 	};
 	for (int d = 0; d < 2; d++) {
 		if (!(opt.dists & (1 << d)))
@@ -1095,7 +1212,8 @@ static void bench_keys(uint32_t n)
 		for (size_t k = 0; k < sizeof(per_dist) / sizeof(per_dist[0]); k++) {
 			if (!selected(per_dist[k].name))
 				continue;
-			row *w = measure(c, per_dist[k].name, d, per_dist[k].unit, 1e6, per_dist[k].fn, per_dist[k].ref);
+			row *w = measure(c, per_dist[k].name, d, per_dist[k].unit, 1e6, per_dist[k].fn, per_dist[k].ref,
+			                 per_dist[k].peer);
 			const char *nm = per_dist[k].name;
 			if (!strcmp(nm, "get")) {
 				target_rate(w, n >= 10000000 ? 8 : 12, "M/s");
@@ -1107,6 +1225,8 @@ static void bench_keys(uint32_t n)
 				target_rate(w, 11, "M/s");
 			} else if (!strcmp(nm, "set-resize")) {
 				target_rate(w, 8, "M/s");
+			} else if (!strcmp(nm, "get-2t") || !strcmp(nm, "set-same-2t")) {
+				w->wall_primary = 1;
 			} else if (!strcmp(nm, "mixed-2t")) {
 				row *one = row_find("mixed-1t", n, dist_name[d]);
 				w->wall_primary = 1;
@@ -1135,7 +1255,7 @@ static void bench_keys(uint32_t n)
 	}
 
 	if (selected("save")) {
-		row *w = measure(c, "save", -1, "GB/s", 1e9, w_save, 1);
+		row *w = measure(c, "save", -1, "GB/s", 1e9, w_save, 1, 0);
 		w->wall_primary = 1;
 		target_rate(w, 1.5, "GB/s");
 		note_add(w, "key+value bytes per wall-s, incl. fsync+rename");
@@ -1145,7 +1265,7 @@ static void bench_keys(uint32_t n)
 			note_add(w, "ref file %.1f B/key", (double)c->file_bytes[REF] / n);
 	}
 	if (selected("get|save")) {
-		row *w = measure(c, "get|save", 0, "Mops/s", 1e6, w_get_save, 1);
+		row *w = measure(c, "get|save", 0, "Mops/s", 1e6, w_get_save, 1, 0);
 		if (w->ne) {
 			double kc = median(w->ec, w->ne) / median(w->aux[0], w->ne);
 			double kw = median(w->ew, w->ne) / median(w->aux[1], w->ne);
@@ -1162,7 +1282,7 @@ static void bench_keys(uint32_t n)
 	}
 
 	if (selected("load")) {
-		row *w = measure(c, "load", -1, "GB/s", 1e9, w_load, 1);
+		row *w = measure(c, "load", -1, "GB/s", 1e9, w_load, 1, 0);
 		w->wall_primary = 1;
 		target_rate(w, 1.5, "GB/s");
 		note_add(w, "page cache dropped first; into a new namespace / table, then verified");
@@ -1175,6 +1295,7 @@ static void bench_keys(uint32_t n)
 	if (c->env)
 		kv_env_close(c->env);
 	rt_destroy(c->rt);
+	pu_destroy(c->pu);
 	for (int d = 0; d < 2; d++) {
 		free(c->stream[d]);
 		free(c->restore[d]);
@@ -1196,45 +1317,97 @@ static void fmt_val(char *out, size_t cap, double v, int have)
 
 static void print_table(void)
 {
-	printf("\n%-11s %9s %-7s %-7s %8s %8s %7s  %8s %8s  %-22s %s\n", "workload", "keys", "dist",
-	       "unit", "eng", "ref", "eng/ref", "eng", "ref", "target", "notes");
-	printf("%-11s %9s %-7s %-7s %8s %8s %7s  %8s %8s\n", "", "", "", "", "per CPU-s", "", "",
-	       "per wall-s", "");
+	printf("\n%-11s %9s %-7s %-7s %8s %8s %8s %7s %8s  %8s %8s %8s  %-22s %s\n", "workload",
+	       "keys", "dist", "unit", "eng", "ref", "urcu", "eng/ref", "eng/urcu", "eng", "ref", "urcu",
+	       "target", "notes");
+	printf("%-11s %9s %-7s %-7s %8s %8s %8s %7s %8s  %8s %8s %8s\n", "", "", "", "", "per CPU-s",
+	       "", "", "", "", "per wall-s", "", "");
 	for (int i = 0; i < nrows; i++) {
 		row *w = &rows[i];
-		char e[16], r[16], ew[16], rw[16], ratio[16];
-		double me = med_e(w), mr = med_r(w);
+		char e[16], r[16], p[16], ew[16], rw[16], pw[16], ratio[16], pratio[16];
+		double me = med_e(w), mr = med_r(w), mp = med_p(w);
 		fmt_val(e, sizeof(e), median(w->ec, w->ne), w->ne);
 		fmt_val(r, sizeof(r), median(w->rc, w->nr), w->nr);
+		fmt_val(p, sizeof(p), median(w->pc, w->np), w->np);
 		fmt_val(ew, sizeof(ew), median(w->ew, w->ne), w->ne);
 		fmt_val(rw, sizeof(rw), median(w->rw, w->nr), w->nr);
+		fmt_val(pw, sizeof(pw), median(w->pw, w->np), w->np);
 		if (w->ne && w->nr && mr != 0)
 			snprintf(ratio, sizeof(ratio), "%.2fx%s", me / mr, w->wall_primary ? "w" : "");
 		else
 			snprintf(ratio, sizeof(ratio), "-");
+		if (w->ne && w->np && mp != 0)
+			snprintf(pratio, sizeof(pratio), "%.2fx%s", me / mp, w->wall_primary ? "w" : "");
+		else
+			snprintf(pratio, sizeof(pratio), "-");
 		char tgt[64];
 		if (w->target[0])
 			snprintf(tgt, sizeof(tgt), "%s %s", w->target, w->met == 1 ? "ok" : w->met == 0 ? "MISS" : "");
 		else
 			snprintf(tgt, sizeof(tgt), "%s", "");
-		printf("%-11s %9u %-7s %-7s %8s %8s %7s  %8s %8s  %-22s", w->work, w->n, w->dist, w->unit,
-		       e, r, ratio, ew, rw, tgt);
+		printf("%-11s %9u %-7s %-7s %8s %8s %8s %7s %8s  %8s %8s %8s  %-22s", w->work, w->n, w->dist,
+		       w->unit, e, r, p, ratio, pratio, ew, rw, pw, tgt);
 		if (w->noisy)
 			printf(" [noisy %d/%d]", w->noisy, w->runs);
 		if (w->skip_e[0])
 			printf(" [SKIP engine: %s]", w->skip_e);
 		if (w->skip_r[0])
 			printf(" [SKIP ref: %s]", w->skip_r);
+		if (w->skip_p[0])
+			printf(" [SKIP rculfhash: %s]", w->skip_p);
 		if (w->ref_na)
 			printf(" (no ref: single-threaded)");
 		if (w->note[0])
 			printf(" %s", w->note);
 		printf("\n");
 	}
-	printf("\nMedians of %d rep(s), engine and reference interleaved in one run.  Ratios use "
-	       "CPU time, or wall time where marked 'w'.\n[noisy k/N]: k of N runs saw other "
-	       "processes use more than %.2f of a core (after up to %d re-runs).\n",
-	       opt.reps, NOISE_CORES, opt.retries);
+	printf("\nMedians of %d rep(s), engine, reference and rculfhash (urcu: %s) interleaved in "
+	       "one run.  Ratios use CPU time, or wall time where marked 'w'; rculfhash's CPU time is "
+	       "the process's (its call_rcu and resize threads included).\n[noisy k/N]: k of N runs "
+	       "saw other processes use more than %.2f of a core (after up to %d re-runs).\n",
+	       opt.reps, pu_flavour(), NOISE_CORES, opt.retries);
+}
+
+/*
+ * The machine-readable results for bench/charts.py, one line per repetition
+ * and peer (the format is in bench/README.md): the primary measure of each
+ * side, so ours/theirs is the row's ratio for that repetition.
+ */
+static int write_tsv(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "bench-engine: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "# bench-engine, shardkv %s, %d rep(s), %zu ops per run\n", kv_version(), opt.reps,
+	        opt.ops);
+	fprintf(f, "host\tworkload\tconfig\tpeer\trep\tours\ttheirs\tunit\tbasis\tbetter\tnoisy\n");
+	for (int i = 0; i < nrows; i++) {
+		const row *w = &rows[i];
+		const double *e = w->wall_primary ? w->ew : w->ec;
+		char cfg[48];
+		if (strcmp(w->dist, "-") == 0)
+			snprintf(cfg, sizeof(cfg), "%u keys", w->n);
+		else
+			snprintf(cfg, sizeof(cfg), "%u keys %s", w->n, w->dist);
+		for (int impl = REF; impl <= PEER; impl++) {
+			int n = impl == REF ? w->nr : w->np;
+			const double *t = impl == REF ? (w->wall_primary ? w->rw : w->rc)
+			                              : (w->wall_primary ? w->pw : w->pc);
+			for (int k = 0; k < n && k < w->ne; k++)
+				fprintf(f, "engine\t%s\t%s\t%s\t%d\t%.6g\t%.6g\t%s\t%s\t%s\t%d\n", w->work, cfg,
+				        impl == REF ? "reference" : "rculfhash", k + 1, e[k], t[k], w->unit,
+				        w->lower_better ? "size" : w->wall_primary ? "wall" : "cpu",
+				        w->lower_better ? "lower" : "higher",
+				        w->rnoisy[k]);
+		}
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "bench-engine: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* ----------------------------------------------------------------- main */
@@ -1249,8 +1422,9 @@ static void usage(FILE *f)
 	        "  --reps N           repetitions (default 5)\n"
 	        "  --retries N        re-runs of a disturbed pair (default 2)\n"
 	        "  --dist D           uniform, zipf or both (default both)\n"
-	        "  --only W[,W...]    workloads: get set-same set-resize mixed-1t mixed-2t\n"
-	        "                     mget-aon mget-be save load get|save (a prefix before '-'\n"
+	        "  --only W[,W...]    workloads: get get-2t set-same set-same-2t set-resize\n"
+	        "                     mixed-1t mixed-2t mget-aon mget-be save load get|save\n"
+	        "                     (a prefix before '-'\n"
 	        "                     selects a family: set, mixed, mget); insert and memory\n"
 	        "                     always run\n"
 	        "  --memory-gib N     engine region reservation (default: from the key count)\n"
@@ -1258,7 +1432,8 @@ static void usage(FILE *f)
 	        "  --timeout SEC      end the run when one run of a workload takes longer\n"
 	        "                     (default 300); prints what finished, exit status 3\n"
 	        "  --ref-thp on|off   reference table asks for transparent huge pages (default on)\n"
-	        "  --dir PATH         directory for snapshot files (default: a new one in $TMPDIR)\n");
+	        "  --dir PATH         directory for snapshot files (default: a new one in $TMPDIR)\n"
+	        "  --tsv PATH         also write every repetition's figures there (bench/charts.py)\n");
 }
 
 static const char *arg_val(int argc, char **argv, int *i)
@@ -1336,6 +1511,8 @@ int main(int argc, char **argv)
 			opt.ref_thp = strcmp(arg_val(argc, argv, &i), "off") != 0;
 		} else if (is_opt(a, "--dir")) {
 			opt.dir = arg_val(argc, argv, &i);
+		} else if (is_opt(a, "--tsv")) {
+			opt.tsv = arg_val(argc, argv, &i);
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
@@ -1366,16 +1543,19 @@ int main(int argc, char **argv)
 		own_dir = 1;
 	}
 
-	printf("bench-engine: shardkv %s vs reference table (bench/engine/reftable.c)\n",
-	       kv_version());
+	printf("bench-engine: shardkv %s vs reference table (bench/engine/reftable.c) and "
+	       "liburcu rculfhash (%s)\n", kv_version(), pu_flavour());
 	printf("keys 'key:NNNNNNN' (%d B), values %d B; %zu ops per run; %d rep(s); %ld CPUs; "
 	       "snapshots in %s\n", BENCH_KLEN, BENCH_VLEN, opt.ops, opt.reps,
 	       sysconf(_SC_NPROCESSORS_ONLN), opt.dir);
 	fflush(stdout);
+	pu_thread_online(); /* populate and the single-thread loops use rculfhash here */
 	for (int k = 0; k < opt.nkeys; k++)
 		bench_keys(opt.keys[k]);
 	print_table();
 	if (own_dir)
 		rmdir(opt.dir);
+	if (opt.tsv && write_tsv(opt.tsv) != 0)
+		return 1;
 	return 0;
 }

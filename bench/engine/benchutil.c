@@ -153,6 +153,11 @@ uint64_t thread_cpu_ns(void)
 	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
+uint64_t proc_cpu_ns(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
 uint64_t wall_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);

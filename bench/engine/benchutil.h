@@ -56,6 +56,7 @@ uint32_t *stream_mark(bench_op *ops, size_t len, uint32_t n, uint64_t seed, size
 /* ------------------------------------------------------------- clocks */
 uint64_t clock_ns(int clock_id); /* CLOCK_* value */
 uint64_t thread_cpu_ns(void);
+uint64_t proc_cpu_ns(void); /* all threads: charges a library's helper threads */
 uint64_t wall_ns(void);
 
 /*

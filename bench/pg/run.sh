@@ -142,6 +142,11 @@ done
 printf '\n# shardkv PostgreSQL bench: %s keys, %s x %ss rounds, pgbench -M prepared, %s cores\n' \
 	"$NKEYS" "$ROUNDS" "$SECS" "$(nproc)"
 printf '%-34s %12s %12s %8s %s\n' "workload (clients)" "shardkv/s" "peer/s" "ratio" "others' CPU"
+# every round also goes to build/bench/pg.tsv for bench/charts.py (format there)
+TSV=build/bench/pg.tsv
+mkdir -p build/bench
+{ printf '# bench/pg/run.sh, %s keys, %s x %ss rounds, pgbench -M prepared\n' "$NKEYS" "$ROUNDS" "$SECS"
+  printf 'host\tworkload\tconfig\tpeer\trep\tours\ttheirs\tunit\tbasis\tbetter\tnoisy\n'; } >"$TSV.tmp"
 for p in $PAIRS; do
 	a=${p%%:*}; rest=${p#*:}; b=${rest%%:*}; c=${rest#*:}
 	ma=$(median "$W/$a-$b.A"); mb=$(median "$W/$a-$b.B")
@@ -159,5 +164,17 @@ for p in $PAIRS; do
 	esac
 	echo "$ma $mb $mult" | awk -v l="$label ($c) $unit" -v busy="$others%$noisy" \
 		'{printf "%-34s %12.0f %12.0f %7.2fx %s\n", l, $1*$3, $2*$3, ($2 > 0 ? $1/$2 : 0), busy}'
+	case "$b" in
+	pg_get) wl="kv.get"; peer="SELECT by primary key" ;;
+	pg_mget) wl="kv.mget (100 keys)"; peer="WHERE k = ANY(\$1)" ;;
+	pg_setu) wl="kv.set"; peer="upsert, unlogged table" ;;
+	pg_set) wl="kv.set"; peer="upsert, logged table" ;;
+	pg_incr) wl="kv.incr (hot key)"; peer="UPDATE n = n + 1" ;;
+	esac
+	paste "$W/$a-$b.A" "$W/$a-$b.B" | awk -v wl="$wl" -v c="$c clients" -v peer="$peer" \
+		-v m="$mult" -v unit="$([ "$unit" = keys ] && echo keys/s || echo tps)" -v nz="$([ -n "$noisy" ] && echo 1 || echo 0)" \
+		'{printf "pg\t%s\t%s\t%s\t%d\t%.6g\t%.6g\t%s\twall\thigher\t%d\n", wl, c, peer, NR, $1*m, $2*m, unit, nz}' \
+		>>"$TSV.tmp"
 done
+mv "$TSV.tmp" "$TSV"
 pg_stop bench fast

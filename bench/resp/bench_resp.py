@@ -20,6 +20,8 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import benchtsv  # noqa: E402
 HZ = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 P_SKV, P_REDIS = 6395, 6396
@@ -106,6 +108,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer requests")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2, help="shardkv-server worker threads")
+    ap.add_argument("--tsv", default=os.path.join(ROOT, "build", "bench", "resp.tsv"),
+                    help="every repetition's figures, for bench/charts.py")
     args = ap.parse_args()
     reps = args.reps or (1 if args.quick else 3)
     tmp = tempfile.mkdtemp(prefix="skv-bench-")
@@ -140,6 +144,19 @@ def main():
         stop(skv, P_SKV)
         stop(red, P_REDIS)
         subprocess.run(["rm", "-rf", tmp])
+    write_tsv(args.tsv, rows, reps)
+
+
+def write_tsv(path, rows, reps):
+    lines = []
+    for test, pipeline, dsize, res in rows:
+        for k, (s, r) in enumerate(zip(res["skv"], res["redis"])):
+            lines.append({"host": "resp", "workload": test, "config": "-P %d -d %d" % (pipeline, dsize),
+                          "peer": "redis-server", "rep": k + 1, "ours": float(s["rps"]),
+                          "theirs": float(r["rps"]), "unit": "req/s", "basis": "wall",
+                          "better": "higher", "noisy": int(s["noisy"] or r["noisy"])})
+    benchtsv.write(path, "bench/resp/run.sh, redis-benchmark -c 50 -r %d, %d rep(s)" % (KEYSPACE, reps),
+                   lines)
 
 
 def med(runs, key):

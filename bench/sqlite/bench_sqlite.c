@@ -2,7 +2,7 @@
  * bench_sqlite.c -- the kv virtual table and kv_get() against a native
  * WITHOUT ROWID table, in one process and one run (issue 6).
  *
- *   bench_sqlite [--quick] [--keys N] [--reps R] [--only WORKLOAD]
+ *   bench_sqlite [--quick] [--keys N] [--reps R] [--only WORKLOAD] [--tsv PATH]
  *
  * Data: N keys 'key:NNNNNNN' (11 bytes) with 100-byte values (default 1M;
  * --quick: 100k).  Peer: CREATE TABLE nat(key TEXT PRIMARY KEY, value) WITHOUT
@@ -33,6 +33,7 @@ int sqlite3_shardkv_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routine
 static sqlite3 *db;
 static int      nkeys = 1000000, reps = 5, quick;
 static const char *only; /* --only WORKLOAD-PREFIX: run just that one */
+static FILE    *tsv;  /* --tsv PATH: every repetition, for bench/charts.py */
 static char     value[101];
 
 static double now_s(clockid_t clk)
@@ -285,6 +286,9 @@ static void run(const char *name, long (*fn)(const side *), void (*before)(const
 		       wn / wk, target, cn / ck >= target ? "met" : "NOT MET", noisy ? " [noisy]" : "");
 		fflush(stdout);
 	}
+	for (int r = 0; tsv && r < reps; r++) /* kv vs native, per thread-CPU second */
+		fprintf(tsv, "sqlite\t%s\t%d keys\tWITHOUT ROWID table\t%d\t%.6g\t%.6g\tops/s\tcpu\thigher\t%d\n",
+		        name, nkeys, r + 1, ops / cpu[1][r], ops / cpu[0][r], noisy);
 }
 
 static void only_fill(void)
@@ -305,6 +309,7 @@ static void before_bulk(const side *s)
 int main(int argc, char **argv)
 {
 	char *err = NULL;
+	const char *tsv_path = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -317,8 +322,11 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		} else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
 			reps = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--tsv") == 0 && i + 1 < argc) {
+			tsv_path = argv[++i];
 		} else {
-			fprintf(stderr, "usage: bench_sqlite [--quick] [--keys N] [--reps R] [--only WORKLOAD]\n");
+			fprintf(stderr, "usage: bench_sqlite [--quick] [--keys N] [--reps R] [--only WORKLOAD] "
+			                "[--tsv PATH]\n");
 			return 2;
 		}
 	}
@@ -340,6 +348,14 @@ int main(int argc, char **argv)
 	       sqlite3_libversion(), "0.1.0", nkeys, reps, quick ? ", QUICK" : "");
 	printf("# ops/s are per thread-CPU second (median); ratio = native time / kv time\n");
 	printf("%-16s %10s %10s %8s %8s   %s\n", "workload", "native/s", "kv/s", "cpu", "wall", "target");
+	if (tsv_path) {
+		if (!(tsv = fopen(tsv_path, "w"))) {
+			perror(tsv_path);
+			return 1;
+		}
+		fprintf(tsv, "# bench/sqlite/bench_sqlite, %d keys, %d rep(s)%s\n", nkeys, reps, quick ? ", quick" : "");
+		fprintf(tsv, "host\tworkload\tconfig\tpeer\trep\tours\ttheirs\tunit\tbasis\tbetter\tnoisy\n");
+	}
 	run("bulk insert", bulk_insert, before_bulk, 2.0);
 	run("bulk ins random", bulk_insert_shuffled, before_bulk, 2.0);
 	/* both tables now hold the keys (the last run of each side filled it) */
@@ -351,5 +367,9 @@ int main(int argc, char **argv)
 	run("kv_get()", fn_get, NULL, 2.0);
 	run("update x1000 tx", update_batches, NULL, 1.5);
 	sqlite3_close(db);
+	if (tsv && fclose(tsv) != 0) {
+		perror(tsv_path);
+		return 1;
+	}
 	return 0;
 }

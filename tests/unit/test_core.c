@@ -3,6 +3,7 @@
  * kv.h, with their error paths (issue 2).  Single-threaded; concurrency lives in
  * test_concurrency.c, the failing allocator in test_alloc.c.
  */
+#include <locale.h>
 #include <math.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -1722,16 +1723,49 @@ static void test_limits(void)
 	}
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The shared vocabulary of kv.h: TTL arithmetic, number text, names. */
 static void test_vocabulary(void)
 {
+	TEST("number text ignores the host's LC_NUMERIC (a comma locale made 1.5 unreadable)")
+	{
+		/* compile de_DE into a private directory (no root: LOCPATH), then run
+		 * the engine under it as a SQLite application after setlocale would */
+		char dir[] = "/tmp/shardkv-locale.XXXXXX", cmd[256];
+		E(mkdtemp(dir) != NULL);
+		snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+		int made = system(cmd) == 0;
+		if (!E(made))
+			NOTE("localedef failed: is Debian's locales package installed?");
+		setenv("LOCPATH", dir, 1);
+		if (made && E(setlocale(LC_ALL, "de_DE.UTF-8") != NULL)) {
+			char txt[KV_DOUBLE_BUFSZ], probe[16];
+			snprintf(probe, sizeof probe, "%.1f", 1.5);
+			E(strcmp(probe, "1,5") == 0); /* the locale really is in force */
+			kv_fmt_double(1.5, txt, sizeof txt);
+			E(strcmp(txt, "1.5") == 0);
+			kv_fmt_double(2.5e-9, txt, sizeof txt);
+			E(strcmp(txt, "2.5e-9") == 0);
+			kv_env *lenv = t_env(16 << 20);
+			kv_ns *lns = lenv ? t_ns(lenv, "loc", NULL) : NULL;
+			if (lns) {
+				double d = 0;
+				kv_buf b = KV_BUF_INIT;
+				EOK(kv_incr_float(lns, K("f"), K("1.5"), &d, &b));
+				E(d == 1.5 && t_buf_is(&b, "1.5", 3));
+				EOK(kv_incr_float(lns, K("f"), K("0.25"), &d, &b));
+				E(d == 1.75 && t_buf_is(&b, "1.75", 4));
+				kv_buf_free(lenv, &b);
+				kv_ns_close(lns);
+			}
+			if (lenv)
+				kv_env_close(lenv);
+		}
+		setlocale(LC_ALL, "C");
+		unsetenv("LOCPATH");
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		(void)!system(cmd);
+	}
+
 	TEST("ttl: relative to absolute, one rule, refused past KV_EXPIRES_MAX")
 	{
 		int64_t t = 0, before = kv_now_ms();
@@ -1746,13 +1780,18 @@ static void test_vocabulary(void)
 		E(t >= 1 && t <= kv_now_ms());
 		EOK(kv_expiry_from_ttl_ms(INT64_MIN, &t));
 		E(t == 1);
-		/* microseconds round up: never earlier than asked, 1 us is not past */
+		/* microseconds round up to whole ms, added to the whole-ms clock: 1 us
+		 * is not past, and 1.5 s reads back as exactly 1500 ms (it read 1501
+		 * when the sub-ms part of the clock was added too) */
 		for (int i = 0; i < 200; i++) {
-			int64_t u0 = now_us(), ms0 = kv_now_ms();
+			int64_t ms0 = kv_now_ms();
 			EOK(kv_expiry_from_ttl_us(1, &t));
-			E(t > ms0 && t * 1000 >= u0 + 1);
+			E(t >= ms0 + 1 && t <= kv_now_ms() + 1);
 			EOK(kv_expiry_from_ttl_us(1500, &t));
-			E(t * 1000 >= u0 + 1500 && t <= kv_now_ms() + 3);
+			E(t >= ms0 + 2 && t <= kv_now_ms() + 2);
+			EOK(kv_expiry_from_ttl_us(1500000, &t));
+			int64_t ms1 = kv_now_ms();
+			E(t >= ms0 + 1500 && t <= ms1 + 1500 && kv_ttl_remaining(t, ms1, 1) <= 1500);
 		}
 		ERC(kv_expiry_from_ttl_us(INT64_MAX, &t), KV_EINVAL);
 		ERC(kv_expiry_from_ttl_us((KV_EXPIRES_MAX - before + 60000) * 1000, &t), KV_EINVAL);

@@ -53,6 +53,11 @@ int main(int argc, char **argv)
 		ERC(kv_autosave_set(env, NULL, 1), KV_EINVAL);
 		kv_save_rule neg = {-1, 1};
 		ERC(kv_autosave_set(env, &neg, 1), KV_EINVAL);
+		kv_save_rule huge = {INT64_MAX, 1}; /* seconds * 1000 would overflow */
+		ERC(kv_autosave_set(env, &huge, 1), KV_EINVAL);
+		huge.seconds = INT64_MAX / 1000;
+		EOK(kv_autosave_set(env, &huge, 1));
+		EOK(kv_autosave_set(env, rules, KV_MAX_SAVE_RULES));
 		/* the 16 "any change, at once" rules are still in force */
 		EOK(kv_set(ns, K("a"), K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
 		kv_tick_info ti;

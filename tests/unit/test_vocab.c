@@ -159,6 +159,19 @@ int main(int argc, char **argv)
 	}
 	char path[256];
 
+	TEST("event and type names: one word per code, NULL outside the defined ones") {
+		E(strcmp(kv_event_name(KV_EV_SET), "set") == 0);
+		E(strcmp(kv_event_name(KV_EV_EXPIRED), "expired") == 0);
+		E(strcmp(kv_event_name(KV_EV_RENAME_TO), "rename_to") == 0);
+		E(kv_event_name(0) == NULL && kv_event_name(-1) == NULL && kv_event_name(11) == NULL);
+		for (int ev = KV_EV_SET; ev <= KV_EV_RENAME_TO; ev++)
+			E(kv_event_name(ev) != NULL && kv_event_name(ev)[0]);
+		E(strcmp(kv_type_name(KV_T_BYTES), "bytes") == 0);
+		E(strcmp(kv_type_name(KV_T_REAL), "real") == 0);
+		E(strcmp(kv_type_name(KV_T_NULL), "null") == 0);
+		E(kv_type_name(KV_T_NONE) == NULL && kv_type_name(6) == NULL && kv_type_name(64) == NULL);
+	}
+
 	TEST("kv_path_check: names kv_save_at refuses are refused, good ones pass") {
 		kv_error err;
 		EOK(kv_path_check(dir, "dump.kv", &err));

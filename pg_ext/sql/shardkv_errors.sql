@@ -58,6 +58,8 @@ SELECT kv.set('errs', 'big', '9223372036854775807');
 SELECT pg_temp.err($$SELECT kv.incr('errs', 'big')$$) AS overflow;
 SELECT pg_temp.err($$SELECT kv.decr('errs', 'x', -9223372036854775808)$$) AS decr_overflow;
 SELECT pg_temp.err($$SELECT kv.incr_float('errs', 'word', 1)$$) AS not_float;
+SELECT pg_temp.err($$SELECT kv.incr_float('errs', 'f', 'NaN')$$) AS nan_increment,
+       pg_temp.err($$SELECT kv.incr_float('errs', 'f', '-Infinity')$$) AS infinite_increment;
 SELECT pg_temp.err($$SELECT kv.resize('errs', 2)$$) AS shards_lower;
 SELECT pg_temp.err($$SELECT kv.resize('errs', 100000)$$) AS shards_too_many;
 SELECT pg_temp.err($$SELECT kv.create_namespace('errs2', shards => 5000)$$) AS create_shards;

@@ -1,5 +1,5 @@
 /*
- * functions.c -- the kv.* SQL functions.
+ * keys.c -- the kv.* functions on keys: single keys, batches and scans.
  *
  * Every function follows the same three steps, so that no engine call is ever
  * left by a longjmp (see shardkv.h):
@@ -22,8 +22,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -40,236 +38,6 @@ buf_trim(kv_buf *b)
 		kv_buf_free(shardkv_env, b);
 }
 
-/* ------------------------------------------------------------ conversion */
-
-const char *
-shardkv_type_name(int type)
-{
-	switch (type)
-	{
-		case KV_T_BYTES:
-			return "bytes";
-		case KV_T_TEXT:
-			return "text";
-		case KV_T_INT:
-			return "int";
-		case KV_T_REAL:
-			return "real";
-		case KV_T_JSON:
-			return "json";
-		case KV_T_NULL:
-			return "null";
-		default:
-			return "other";
-	}
-}
-
-/* Stored bytes (UTF-8 by the engine's convention) -> server-encoded C string. */
-char *
-shardkv_stored_to_cstring(const char *data, size_t len, int type, int *outlen)
-{
-	char	   *s;
-
-	if (len > MaxAllocSize - 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("value of %zu bytes is too long for text", len)));
-	if (!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-				 errmsg("stored %s value is not valid UTF-8 text", shardkv_type_name(type)),
-				 errhint("Read it with kv.get_bytea().")));
-	s = pg_any_to_server(data, (int) len, PG_UTF8);
-	if (s == data)
-	{
-		s = palloc(len + 1);
-		memcpy(s, data, len);
-		s[len] = '\0';
-		*outlen = (int) len;
-	}
-	else
-		*outlen = (int) strlen(s);
-	return s;
-}
-
-/*
- * Bytes as text for reads that return many rows (kv.keys, kv.scan, kv.mget, the
- * FDW, kv.random_key): one key or value that is not valid UTF-8 (binary data,
- * or bytes written by another host) must not fail the whole read, so such bytes
- * come back in bytea's hex text form, "\x0aff".  kv.scan's type column tells a
- * bytes value from text; kv.get_bytea reads the value itself.
- */
-Datum
-shardkv_text_or_hex(const char *data, size_t len)
-{
-	char	   *s;
-	int			slen;
-
-	if (len <= MaxAllocSize / 2 - VARHDRSZ - 2 &&
-		!pg_verify_mbstr(PG_UTF8, data, (int) Min(len, (size_t) INT_MAX), true))
-	{
-		text	   *t = palloc(VARHDRSZ + 2 + len * 2);
-
-		SET_VARSIZE(t, VARHDRSZ + 2 + len * 2);
-		memcpy(VARDATA(t), "\\x", 2);
-		hex_encode(data, len, VARDATA(t) + 2);
-		return PointerGetDatum(t);
-	}
-	s = shardkv_stored_to_cstring(data, len, KV_T_BYTES, &slen);
-	return PointerGetDatum(cstring_to_text_with_len(s, slen));
-}
-
-/* shardkv_value_as for many-row reads: text never fails on binary bytes. */
-Datum
-shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *isnull)
-{
-	if (typid == TEXTOID && type != KV_T_NULL)
-	{
-		*isnull = false;
-		return shardkv_text_or_hex(data, len);
-	}
-	return shardkv_value_as(typid, data, len, type, isnull);
-}
-
-/*
- * A stored value as SQL type typid (text, bytea or jsonb), converting as a cast
- * would: any value reads as bytea (its bytes); text needs valid UTF-8; jsonb
- * needs valid JSON text.  A stored SQL NULL (KV_T_NULL) reads as NULL.
- */
-Datum
-shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull)
-{
-	char	   *s;
-	int			slen;
-
-	*isnull = false;
-	if (type == KV_T_NULL)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	switch (typid)
-	{
-		case BYTEAOID:
-			{
-				bytea	   *b;
-
-				if (len > MaxAllocSize - VARHDRSZ)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("value of %zu bytes is too long for bytea", len)));
-				b = palloc(len + VARHDRSZ);
-				SET_VARSIZE(b, len + VARHDRSZ);
-				memcpy(VARDATA(b), data, len);
-				return PointerGetDatum(b);
-			}
-		case TEXTOID:
-			if (GetDatabaseEncoding() == PG_UTF8)
-			{
-				/* the common case: verify once, copy once */
-				text	   *t;
-
-				if (len > MaxAllocSize - VARHDRSZ ||
-					!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
-					(void) shardkv_stored_to_cstring(data, len, type, &slen);	/* reports */
-				t = palloc(len + VARHDRSZ);
-				SET_VARSIZE(t, len + VARHDRSZ);
-				memcpy(VARDATA(t), data, len);
-				return PointerGetDatum(t);
-			}
-			s = shardkv_stored_to_cstring(data, len, type, &slen);
-			return PointerGetDatum(cstring_to_text_with_len(s, slen));
-		case JSONBOID:
-			s = shardkv_stored_to_cstring(data, len, type, &slen);
-			return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
-		default:
-			elog(ERROR, "shardkv: unsupported value type %u", typid);
-	}
-	return (Datum) 0;
-}
-
-/* A SQL value -> bytes to store and their type tag. */
-const char *
-shardkv_value_from(Oid typid, Datum d, size_t *len, int *type)
-{
-	switch (typid)
-	{
-		case BYTEAOID:
-			{
-				bytea	   *b = DatumGetByteaPP(d);
-
-				*len = VARSIZE_ANY_EXHDR(b);
-				*type = KV_T_BYTES;
-				return VARDATA_ANY(b);
-			}
-		case TEXTOID:
-			{
-				text	   *t = DatumGetTextPP(d);
-				const char *p = VARDATA_ANY(t);
-				int			l = (int) VARSIZE_ANY_EXHDR(t);
-				const char *u = pg_server_to_any(p, l, PG_UTF8);
-
-				*len = (u == p) ? (size_t) l : strlen(u);
-				*type = KV_T_TEXT;
-				return u;
-			}
-		case JSONBOID:
-			{
-				Jsonb	   *jb = DatumGetJsonbP(d);
-				char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-				const char *u = pg_server_to_any(s, (int) strlen(s), PG_UTF8);
-
-				*len = strlen(u);
-				*type = KV_T_JSON;
-				return u;
-			}
-		default:
-			elog(ERROR, "shardkv: unsupported value type %u", typid);
-	}
-	return NULL;
-}
-
-/* ------------------------------------------------------------ arguments */
-
-static void
-require_arg(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-}
-
-static kv_ns *
-ns_arg(FunctionCallInfo fcinfo, int n)
-{
-	require_arg(fcinfo, n, "namespace");
-	return shardkv_ns(PG_GETARG_TEXT_PP(n));
-}
-
-/* A key as bytes (UTF-8). */
-const char *
-shardkv_key_bytes(text *t, size_t *klen)
-{
-	const char *p = VARDATA_ANY(t);
-	int			l = (int) VARSIZE_ANY_EXHDR(t);
-	const char *u = pg_server_to_any(p, l, PG_UTF8);
-
-	*klen = (u == p) ? (size_t) l : strlen(u);
-	return u;
-}
-
-static const char *
-key_arg(FunctionCallInfo fcinfo, int n, size_t *klen)
-{
-	require_arg(fcinfo, n, "key");
-	return shardkv_key_bytes(PG_GETARG_TEXT_PP(n), klen);
-}
-
-/* Report any status but the ones the caller treats as outcomes. */
-#define CHECK(rc, ns) \
-	do { if ((rc) != KV_OK) shardkv_report((rc), kv_ns_name(ns), NULL); } while (0)
-
 /* ------------------------------------------------------------ single keys */
 
 /*
@@ -280,9 +48,9 @@ key_arg(FunctionCallInfo fcinfo, int n, size_t *klen)
 static Datum
 read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc;
 	bool		isnull;
 	Datum		d;
@@ -290,7 +58,7 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 	rc = consume ? kv_consume(ns, key, klen, &vbuf) : kv_get(ns, key, klen, &vbuf);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	if (!consume)
 		d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
 	else
@@ -325,10 +93,10 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 static Datum
 write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen,
 				vlen = 0;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *val = "";
 	int			type = KV_T_NULL;
 	int64		expires = KV_EXPIRE_DEFAULT;
@@ -337,14 +105,14 @@ write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 	if (!PG_ARGISNULL(2))
 		val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
-		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3));
+		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
 
 	rc = kv_set(ns, key, klen, val, vlen, type, expires, flags, NULL);
 	if ((flags & KV_SET_NX) && rc == KV_EXISTS)
 		PG_RETURN_BOOL(false);
 	if ((flags & KV_SET_XX) && rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	if (flags == 0)
 		PG_RETURN_VOID();
 	PG_RETURN_BOOL(true);
@@ -375,14 +143,14 @@ PG_FUNCTION_INFO_V1(shardkv_delete);
 Datum
 shardkv_delete(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_del(ns, key, klen);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -391,14 +159,14 @@ PG_FUNCTION_INFO_V1(shardkv_exists);
 Datum
 shardkv_exists(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_exists(ns, key, klen);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -406,14 +174,14 @@ shardkv_exists(PG_FUNCTION_ARGS)
 static Datum
 incr_impl(FunctionCallInfo fcinfo, bool negate)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int64		by;
 	int64_t		result = 0;
 	int			rc;
 
-	require_arg(fcinfo, 2, "increment");
+	shardkv_require_arg(fcinfo, 2, "increment");
 	by = PG_GETARG_INT64(2);
 	if (negate)
 	{
@@ -422,7 +190,7 @@ incr_impl(FunctionCallInfo fcinfo, bool negate)
 		by = -by;
 	}
 	rc = kv_incr(ns, key, klen, by, &result);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64(result);
 }
 
@@ -434,17 +202,24 @@ PG_FUNCTION_INFO_V1(shardkv_incr_float);
 Datum
 shardkv_incr_float(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	double		result = 0;
-	char	   *by;
+	char		by[KV_DOUBLE_BUFSZ];
+	size_t		bylen;
 	int			rc;
 
-	require_arg(fcinfo, 2, "increment");
-	by = float8out_internal(PG_GETARG_FLOAT8(2));	/* shortest exact text */
-	rc = kv_incr_float(ns, key, klen, by, strlen(by), &result, NULL);
-	CHECK(rc, ns);
+	shardkv_require_arg(fcinfo, 2, "increment");
+	/* the engine's text of the double; NaN and infinities give "": not a float */
+	bylen = kv_fmt_double(PG_GETARG_FLOAT8(2), by, sizeof(by));
+	rc = kv_incr_float(ns, key, klen, by, bylen, &result, NULL);
+	if (rc == KV_EOVERFLOW)		/* the sum is not a finite double; nothing changed */
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("increment would overflow double precision"),
+				 errdetail("The stored value is unchanged.")));
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_FLOAT8(result);
 }
 
@@ -452,42 +227,43 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 static Datum
 append_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen,
 				vlen,
 				newlen = 0;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *val;
 	int			type;
 	int			rc;
 
-	require_arg(fcinfo, 2, "value");
+	shardkv_require_arg(fcinfo, 2, "value");
 	val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
 	rc = kv_append(ns, key, klen, val, vlen, &newlen);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) newlen);
 }
 
 TYPED_ENTRY(shardkv_append_text, append_impl(fcinfo, TEXTOID))
 TYPED_ENTRY(shardkv_append_bytea, append_impl(fcinfo, BYTEAOID))
 
-/* kv.expire(ns, key, ttl interval) -> false if the key does not exist */
+/* kv.expire(ns, key, ttl interval) -> false if the key does not exist; a TTL
+ * of zero or less deletes the key (Redis EXPIRE) */
 PG_FUNCTION_INFO_V1(shardkv_expire);
 Datum
 shardkv_expire(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int64		at;
 	int			rc;
 
-	require_arg(fcinfo, 2, "ttl");
-	at = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(2));
+	shardkv_require_arg(fcinfo, 2, "ttl");
+	at = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(2), true);
 	rc = kv_expire(ns, key, klen, at, 0);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -496,20 +272,20 @@ PG_FUNCTION_INFO_V1(shardkv_expire_at);
 Datum
 shardkv_expire_at(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	TimestampTz ts;
 	int64		at;
 	int			rc;
 
-	require_arg(fcinfo, 2, "expiry time");
+	shardkv_require_arg(fcinfo, 2, "expiry time");
 	ts = PG_GETARG_TIMESTAMPTZ(2);
 	at = shardkv_expiry_from_timestamptz(ts);
 	rc = kv_expire(ns, key, klen, at, 0);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -518,14 +294,14 @@ PG_FUNCTION_INFO_V1(shardkv_persist);
 Datum
 shardkv_persist(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_persist(ns, key, klen);
 
 	if (rc == KV_NOTFOUND || rc == KV_UNCHANGED)
 		PG_RETURN_BOOL(false);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -534,15 +310,15 @@ PG_FUNCTION_INFO_V1(shardkv_ttl);
 Datum
 shardkv_ttl(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int64_t		at = 0;
 	int			rc = kv_ttl(ns, key, klen, &at);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	if (at == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(shardkv_ttl_interval(at));
@@ -553,15 +329,15 @@ PG_FUNCTION_INFO_V1(shardkv_expires_at);
 Datum
 shardkv_expires_at(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int64_t		at = 0;
 	int			rc = kv_ttl(ns, key, klen, &at);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	if (at == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(shardkv_ms_to_timestamptz(at));
@@ -576,10 +352,10 @@ shardkv_expires_at(PG_FUNCTION_ARGS)
 static Datum
 getset_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen,
 				vlen = 0;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *val = "";
 	int			type = KV_T_NULL;
 	int64		expires = KV_EXPIRE_DEFAULT;
@@ -590,9 +366,9 @@ getset_impl(FunctionCallInfo fcinfo, Oid typid)
 	if (!PG_ARGISNULL(2))
 		val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
 	if (!PG_ARGISNULL(3))
-		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3));
+		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
 	rc = kv_set(ns, key, klen, val, vlen, type, expires, 0, &vbuf);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	if (vbuf.type == KV_T_NONE)
 		PG_RETURN_NULL();
 	/* the write is done: say so if the old value cannot be shown as text */
@@ -618,15 +394,15 @@ PG_FUNCTION_INFO_V1(shardkv_strlen);
 Datum
 shardkv_strlen(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen,
 				len = 0;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_strlen(ns, key, klen, &len);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) len);
 }
 
@@ -638,19 +414,19 @@ PG_FUNCTION_INFO_V1(shardkv_getrange);
 Datum
 shardkv_getrange(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	bool		isnull;
 	Datum		d;
 	int			rc;
 
-	require_arg(fcinfo, 2, "start");
-	require_arg(fcinfo, 3, "end");
+	shardkv_require_arg(fcinfo, 2, "start");
+	shardkv_require_arg(fcinfo, 3, "end");
 	rc = kv_getrange(ns, key, klen, PG_GETARG_INT64(2), PG_GETARG_INT64(3), &vbuf);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	d = shardkv_value_as(BYTEAOID, vbuf.data, vbuf.len, KV_T_BYTES, &isnull);
 	buf_trim(&vbuf);
 	PG_RETURN_DATUM(d);
@@ -663,18 +439,18 @@ shardkv_getrange(PG_FUNCTION_ARGS)
 static Datum
 setrange_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		klen,
 				vlen,
 				newlen = 0;
-	const char *key = key_arg(fcinfo, 1, &klen);
+	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *val;
 	int64		offset;
 	int			type;
 	int			rc;
 
-	require_arg(fcinfo, 2, "offset");
-	require_arg(fcinfo, 3, "value");
+	shardkv_require_arg(fcinfo, 2, "offset");
+	shardkv_require_arg(fcinfo, 3, "value");
 	offset = PG_GETARG_INT64(2);
 	if (offset < 0)
 		ereport(ERROR,
@@ -682,7 +458,7 @@ setrange_impl(FunctionCallInfo fcinfo, Oid typid)
 				 errmsg("offset must not be negative")));
 	val = shardkv_value_from(typid, PG_GETARG_DATUM(3), &vlen, &type);
 	rc = kv_setrange(ns, key, klen, (size_t) offset, val, vlen, &newlen);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) newlen);
 }
 
@@ -697,20 +473,20 @@ PG_FUNCTION_INFO_V1(shardkv_rename);
 Datum
 shardkv_rename(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	size_t		slen,
 				dlen;
-	const char *src = key_arg(fcinfo, 1, &slen);
+	const char *src = shardkv_key_arg(fcinfo, 1, &slen);
 	const char *dst;
 	bool		nx = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	int			rc;
 
-	require_arg(fcinfo, 2, "key");
+	shardkv_require_arg(fcinfo, 2, "key");
 	dst = shardkv_key_bytes(PG_GETARG_TEXT_PP(2), &dlen);
 	rc = kv_rename(ns, src, slen, dst, dlen, nx ? 1 : 0);
 	if (rc == KV_NOTFOUND || rc == KV_EXISTS)
 		PG_RETURN_BOOL(false);
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -719,12 +495,12 @@ PG_FUNCTION_INFO_V1(shardkv_random_key);
 Datum
 shardkv_random_key(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	int			rc = kv_random_key(ns, &vbuf);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	CHECK(rc, ns);
+	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_DATUM(shardkv_text_or_hex(vbuf.data, vbuf.len));
 }
 
@@ -758,7 +534,7 @@ array_arg(FunctionCallInfo fcinfo, int n, const char *what, Datum **elems, bool 
 	int			count;
 	int			i;
 
-	require_arg(fcinfo, n, what);
+	shardkv_require_arg(fcinfo, n, what);
 	a = PG_GETARG_ARRAYTYPE_P(n);
 	if (ARR_NDIM(a) > 1)
 		ereport(ERROR,
@@ -815,7 +591,7 @@ static Datum
 mget_impl(FunctionCallInfo fcinfo, Oid typid)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	Datum	   *keys;
 	bool	   *knulls;
 	int			n = array_arg(fcinfo, 1, "keys", &keys, &knulls, false);
@@ -864,7 +640,7 @@ static Datum
 mwrite_impl(FunctionCallInfo fcinfo, int op)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	Datum	   *keys;
 	bool	   *knulls;
 	int			n = array_arg(fcinfo, 1, "keys", &keys, &knulls, false);
@@ -888,7 +664,7 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 					 errmsg("keys and values must have the same length"),
 					 errdetail("There are %d keys and %d values.", n, nv)));
 		if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
-			expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(4));
+			expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(4), false);
 		for (i = 0; i < n; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
@@ -987,7 +763,7 @@ static Datum
 scan_impl(FunctionCallInfo fcinfo, bool with_values)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	kv_scan_opts opts;
 	ShardkvScanCtx sc;
 	uint64_t	cursor = 0;
@@ -1016,7 +792,7 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory while scanning namespace \"%s\"", kv_ns_name(ns))));
-		CHECK(rc, ns);
+		SHARDKV_CHECK(rc, ns);
 		for (it = sc.head; it; it = it->next)
 		{
 			Datum		values[4];
@@ -1044,394 +820,3 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 TYPED_ENTRY(shardkv_keys, scan_impl(fcinfo, false))
 TYPED_ENTRY(shardkv_scan, scan_impl(fcinfo, true))
 
-/* ----------------------------------------------------------- namespaces */
-
-static const struct
-{
-	const char *name;
-	int			policy;
-}			eviction_names[] = {
-	{"noeviction", KV_EVICT_NONE},
-	{"allkeys-lru", KV_EVICT_ALLKEYS_LRU},
-	{"allkeys-random", KV_EVICT_ALLKEYS_RANDOM},
-	{"volatile-lru", KV_EVICT_VOLATILE_LRU},
-	{"volatile-random", KV_EVICT_VOLATILE_RANDOM},
-	{"volatile-ttl", KV_EVICT_VOLATILE_TTL},
-};
-
-static int
-eviction_from_text(text *t)
-{
-	char	   *s = text_to_cstring(t);
-	size_t		i;
-
-	for (i = 0; i < lengthof(eviction_names); i++)
-		if (pg_strcasecmp(s, eviction_names[i].name) == 0)
-			return eviction_names[i].policy;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid eviction policy \"%s\"", s),
-			 errhint("Valid policies are noeviction, allkeys-lru, allkeys-random, "
-					 "volatile-lru, volatile-random and volatile-ttl.")));
-	return 0;
-}
-
-static const char *
-eviction_to_name(int policy)
-{
-	size_t		i;
-
-	for (i = 0; i < lengthof(eviction_names); i++)
-		if (eviction_names[i].policy == policy)
-			return eviction_names[i].name;
-	return "unknown";
-}
-
-/*
- * A size or count argument, range-checked as int64 before it is narrowed to
- * the engine's type, so that 4294967301 is refused rather than stored as 5.
- */
-static uint64
-range_arg(FunctionCallInfo fcinfo, int n, const char *what, int64 max, bool is_int4)
-{
-	int64		v = is_int4 ? (int64) PG_GETARG_INT32(n) : PG_GETARG_INT64(n);
-
-	if (v < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", what)));
-	if (v > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be at most " INT64_FORMAT, what, max),
-				 errhint("0 means the default.")));
-	return (uint64) v;
-}
-
-static int64
-default_ttl_arg(FunctionCallInfo fcinfo, int n)
-{
-	int64		ms = shardkv_interval_ms(PG_GETARG_INTERVAL_P(n));
-	int64_t		at;
-
-	if (ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("default_ttl must not be negative")));
-	if (ms > 0 && kv_expiry_from_ttl_ms(ms, &at) != KV_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("default_ttl out of range"),
-				 errdetail("An expiry must fall before the year 10000.")));
-	return ms;
-}
-
-/*
- * Settings shared by create_namespace (args 1..7) and alter_namespace
- * (args 1..6, no shards): NULL leaves the setting as it is in *cfg.
- */
-static void
-ns_config_args(FunctionCallInfo fcinfo, int first, kv_ns_config *cfg)
-{
-	int			a = first;
-
-	if (!PG_ARGISNULL(a))
-		cfg->max_keys = range_arg(fcinfo, a, "max_keys", PG_INT64_MAX, false);
-	a++;
-	if (!PG_ARGISNULL(a))
-		cfg->max_memory = range_arg(fcinfo, a, "max_memory", PG_INT64_MAX, false);
-	a++;
-	if (!PG_ARGISNULL(a))
-		cfg->default_ttl_ms = default_ttl_arg(fcinfo, a);
-	a++;
-	if (!PG_ARGISNULL(a))
-		cfg->eviction = eviction_from_text(PG_GETARG_TEXT_PP(a));
-	a++;
-	if (!PG_ARGISNULL(a))
-		cfg->max_key_size = (uint32_t) range_arg(fcinfo, a, "max_key_size", KV_KEY_SIZE_LIMIT, true);
-	a++;
-	if (!PG_ARGISNULL(a))
-		cfg->max_value_size = (uint32_t) range_arg(fcinfo, a, "max_value_size",
-												   KV_VALUE_SIZE_LIMIT, false);
-}
-
-/*
- * kv.create_namespace(name, shards int DEFAULT 0, max_keys bigint DEFAULT 0,
- *     max_memory bigint DEFAULT 0, default_ttl interval DEFAULT NULL,
- *     eviction text DEFAULT 'noeviction', max_key_size int DEFAULT 0,
- *     max_value_size bigint DEFAULT 0, if_not_exists boolean DEFAULT false)
- * Zero means "the engine's default" (unlimited limits, default shard count).
- */
-PG_FUNCTION_INFO_V1(shardkv_create_namespace);
-Datum
-shardkv_create_namespace(PG_FUNCTION_ARGS)
-{
-	kv_env	   *env = shardkv_get_env();
-	char	   *name;
-	kv_ns_config cfg;
-	int			rc;
-
-	require_arg(fcinfo, 0, "namespace");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	kv_ns_config_init(&cfg);
-	if (!PG_ARGISNULL(1))
-		cfg.shards = (uint32_t) range_arg(fcinfo, 1, "shards", KV_MAX_SHARDS, true);
-	ns_config_args(fcinfo, 2, &cfg);
-
-	rc = kv_ns_create(env, name, &cfg);
-	if (rc == KV_ENSEXISTS && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8))
-	{
-		ereport(NOTICE,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("namespace \"%s\" already exists, skipping", name)));
-		PG_RETURN_VOID();
-	}
-	if (rc != KV_OK)
-		shardkv_report(rc, name, NULL);
-	PG_RETURN_VOID();
-}
-
-/* kv.alter_namespace(name, max_keys, max_memory, default_ttl, eviction, max_key_size, max_value_size) */
-PG_FUNCTION_INFO_V1(shardkv_alter_namespace);
-Datum
-shardkv_alter_namespace(PG_FUNCTION_ARGS)
-{
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
-	kv_ns_stats st;
-	int			rc;
-
-	rc = kv_ns_stats_get(ns, &st);
-	CHECK(rc, ns);
-	ns_config_args(fcinfo, 1, &st.config);
-	rc = kv_ns_configure(ns, &st.config);
-	CHECK(rc, ns);
-	PG_RETURN_VOID();
-}
-
-/* kv.drop_namespace(name, if_exists boolean DEFAULT false) */
-PG_FUNCTION_INFO_V1(shardkv_drop_namespace);
-Datum
-shardkv_drop_namespace(PG_FUNCTION_ARGS)
-{
-	kv_env	   *env = shardkv_get_env();
-	char	   *name;
-	TimestampTz start;
-	int			rc;
-
-	require_arg(fcinfo, 0, "namespace");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	start = GetCurrentTimestamp();
-	do
-		rc = kv_ns_drop(env, name);
-	while (shardkv_busy_wait(rc, start));
-	if (rc == KV_ENONS && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
-	{
-		ereport(NOTICE,
-				(errmsg("namespace \"%s\" does not exist, skipping", name)));
-		PG_RETURN_VOID();
-	}
-	if (rc != KV_OK)
-		shardkv_report(rc, name, NULL);
-	PG_RETURN_VOID();
-}
-
-/* kv.flush(ns): delete every key */
-PG_FUNCTION_INFO_V1(shardkv_flush);
-Datum
-shardkv_flush(PG_FUNCTION_ARGS)
-{
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
-	int			rc = kv_ns_flush(ns);
-
-	CHECK(rc, ns);
-	PG_RETURN_VOID();
-}
-
-/* kv.resize(ns, shards): raise the shard count online */
-PG_FUNCTION_INFO_V1(shardkv_resize);
-Datum
-shardkv_resize(PG_FUNCTION_ARGS)
-{
-	kv_ns	   *ns = ns_arg(fcinfo, 0);
-	int32		shards;
-	TimestampTz start;
-	int			rc;
-
-	require_arg(fcinfo, 1, "shards");
-	shards = PG_GETARG_INT32(1);
-	if (shards <= 0)
-		shardkv_report(KV_ESHARDS, kv_ns_name(ns), NULL);
-	start = GetCurrentTimestamp();
-	do
-		rc = kv_ns_resize(ns, (uint32_t) shards);
-	while (shardkv_busy_wait(rc, start));
-	CHECK(rc, ns);
-	PG_RETURN_VOID();
-}
-
-/* kv.namespaces() -> one row per namespace: configuration and statistics */
-PG_FUNCTION_INFO_V1(shardkv_namespaces);
-Datum
-shardkv_namespaces(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	kv_env	   *env = shardkv_get_env();
-	kv_ns_stats *list = NULL;
-	size_t		n = 0,
-				cap = 0,
-				i;
-	int			rc;
-
-	InitMaterializedSRF(fcinfo, 0);
-	for (;;)
-	{
-		rc = kv_ns_list(env, list, cap, &n);
-		if (rc != KV_OK)
-			shardkv_report(rc, NULL, NULL);
-		if (n <= cap)
-			break;
-		cap = n + 8;
-		list = palloc_extended(sizeof(kv_ns_stats) * cap, MCXT_ALLOC_HUGE);
-	}
-	for (i = 0; i < n; i++)
-	{
-		kv_ns_stats *s = &list[i];
-		Datum		v[14];
-		bool		nulls[14];
-		int			c = 0;
-
-		memset(nulls, 0, sizeof(nulls));
-		v[c++] = CStringGetTextDatum(s->name);
-		v[c++] = Int32GetDatum((int32) s->config.shards);
-		v[c++] = Int64GetDatum((int64) s->config.max_keys);
-		v[c++] = Int64GetDatum((int64) s->config.max_memory);
-		if (s->config.default_ttl_ms > 0)
-			v[c++] = IntervalPGetDatum(shardkv_ms_to_interval(s->config.default_ttl_ms));
-		else
-			nulls[c++] = true;
-		v[c++] = CStringGetTextDatum(eviction_to_name(s->config.eviction));
-		v[c++] = Int32GetDatum((int32) s->config.max_key_size);
-		v[c++] = Int64GetDatum((int64) s->config.max_value_size);
-		v[c++] = Int64GetDatum((int64) s->keys);
-		v[c++] = Int64GetDatum((int64) s->bytes);
-		v[c++] = Int64GetDatum((int64) s->hits);
-		v[c++] = Int64GetDatum((int64) s->misses);
-		v[c++] = Int64GetDatum((int64) s->expired);
-		v[c++] = Int64GetDatum((int64) s->evicted);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-	}
-	return (Datum) 0;
-}
-
-/* kv.stats() -> one row about the store and its worker */
-PG_FUNCTION_INFO_V1(shardkv_stats);
-Datum
-shardkv_stats(PG_FUNCTION_ARGS)
-{
-	kv_env	   *env = shardkv_get_env();
-	kv_env_stats es;
-	TupleDesc	tupdesc;
-	Datum		v[8];
-	bool		nulls[8];
-	uint64		last_save;
-	uint32		pid;
-	int			rc;
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	rc = kv_env_stats_get(env, &es);
-	if (rc != KV_OK)
-		shardkv_report(rc, NULL, NULL);
-	memset(nulls, 0, sizeof(nulls));
-	last_save = pg_atomic_read_u64(&shardkv_shared->last_save);
-	pid = pg_atomic_read_u32(&shardkv_shared->worker_pid);
-	v[0] = Int64GetDatum((int64) es.region_size);
-	v[1] = Int64GetDatum((int64) es.region_used);
-	v[2] = Int32GetDatum((int32) es.namespaces);
-	v[3] = Int32GetDatum((int32) es.max_namespaces);
-	v[4] = Int64GetDatum((int64) pg_atomic_read_u64(&shardkv_shared->dirty));
-	v[5] = TimestampTzGetDatum(shardkv_ms_to_timestamptz((int64) last_save));
-	nulls[5] = (last_save == 0);
-	v[6] = Int32GetDatum((int32) pid);
-	nulls[6] = (pid == 0);
-	v[7] = Int64GetDatum((int64) pg_atomic_read_u64(&shardkv_shared->saves));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, v, nulls)));
-}
-
-/* ------------------------------------------------------------ snapshots */
-
-static char *
-opt_cstring(FunctionCallInfo fcinfo, int n)
-{
-	if (PG_NARGS() <= n || PG_ARGISNULL(n))
-		return NULL;
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
-
-/* kv.save(ns DEFAULT NULL = all, file DEFAULT NULL = shardkv.snapshot_file) */
-PG_FUNCTION_INFO_V1(shardkv_save);
-Datum
-shardkv_save(PG_FUNCTION_ARGS)
-{
-	kv_env	   *env = shardkv_get_env();
-	char	   *ns = opt_cstring(fcinfo, 0);
-	char	   *file = opt_cstring(fcinfo, 1);
-	char	   *dir;
-	char	   *name;
-	kv_error	err;
-	TimestampTz start;
-	int			rc;
-
-	if (ns == NULL && file == NULL)
-	{
-		(void) shardkv_save_all(ERROR);
-		PG_RETURN_VOID();
-	}
-	if (file == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("saving one namespace needs a file name"),
-				 errdetail("The default file, shardkv.snapshot_file, holds every namespace and is loaded at start."),
-				 errhint("Use kv.save('%s', 'name.snap').", ns)));
-	name = shardkv_snapshot_name(file, true, &dir);
-	start = GetCurrentTimestamp();
-	do
-	{
-		memset(&err, 0, sizeof(err));
-		rc = kv_save_at(env, ns, dir, name, &err);
-	} while (shardkv_busy_wait(rc, start));
-	if (rc != KV_OK)
-		shardkv_report(rc, ns, &err);
-	PG_RETURN_VOID();
-}
-
-/* kv.load(ns DEFAULT NULL = all, file DEFAULT NULL, into_ns DEFAULT NULL) */
-PG_FUNCTION_INFO_V1(shardkv_load);
-Datum
-shardkv_load(PG_FUNCTION_ARGS)
-{
-	kv_env	   *env = shardkv_get_env();
-	char	   *ns = opt_cstring(fcinfo, 0);
-	char	   *file = opt_cstring(fcinfo, 1);
-	char	   *into = opt_cstring(fcinfo, 2);
-	char	   *dir;
-	char	   *name;
-	kv_error	err;
-	TimestampTz start;
-	int			rc;
-
-	if (into != NULL && ns == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("into_ns requires a namespace to load")));
-	name = shardkv_snapshot_name(file, false, &dir);
-	start = GetCurrentTimestamp();
-	do
-	{
-		memset(&err, 0, sizeof(err));
-		rc = kv_load_at(env, dir, name, ns, into, &err);
-	} while (shardkv_busy_wait(rc, start));
-	if (rc != KV_OK)
-		shardkv_report(rc, into ? into : ns, &err);
-	PG_RETURN_VOID();
-}

@@ -14,13 +14,22 @@ FROM kv.namespaces() WHERE name IN ('ns_a', 'ns_b', 'ns:c.d-e_f') ORDER BY name;
 
 -- the default TTL applies to writes without a ttl
 SELECT kv.set('ns_b', 'k', 'v');
-SELECT kv.ttl('ns_b', 'k') BETWEEN interval '59 min' AND interval '1 hour' AS default_ttl_applied;
+SELECT kv.ttl('ns_b', 'k') BETWEEN interval '59 min' AND interval '1 hour 1 ms' AS default_ttl_applied;
 SELECT kv.set('ns_b', 'k2', 'v', interval '5 min');
-SELECT kv.ttl('ns_b', 'k2') <= interval '5 min' AS explicit_ttl_wins;
+SELECT kv.ttl('ns_b', 'k2') <= interval '5 min 1 ms' AS explicit_ttl_wins;
 
 -- alter: NULL leaves a setting alone
 SELECT kv.alter_namespace('ns_b', max_keys => 5, eviction => 'noeviction');
 SELECT max_keys, max_memory, eviction, default_ttl FROM kv.namespaces() WHERE name = 'ns_b';
+-- policy names are the engine's: canonical 'none', Redis's 'noeviction', any case
+SELECT kv.alter_namespace('ns_b', eviction => 'Volatile-TTL');
+SELECT eviction FROM kv.namespaces() WHERE name = 'ns_b';
+SELECT kv.alter_namespace('ns_b', eviction => 'none');
+SELECT kv.alter_namespace('ns_b', eviction => 'lru');
+SELECT eviction FROM kv.namespaces() WHERE name = 'ns_b';
+-- a positive default_ttl under 1 ms is 1 ms (the engine counts in ms), not "none"
+SELECT kv.alter_namespace('ns_b', default_ttl => interval '0.4 ms');
+SELECT default_ttl FROM kv.namespaces() WHERE name = 'ns_b';
 SELECT kv.alter_namespace('ns_b', default_ttl => interval '0');
 SELECT default_ttl FROM kv.namespaces() WHERE name = 'ns_b';
 

@@ -131,6 +131,7 @@ SELECT kv.incr_float('h_lim', 'huge', 1e300), kv.incr_float('h_lim', 'huge', 1e3
 SELECT kv.get('h_lim', 'huge'), kv.incr_float('h_lim', 'huge', 1);
 SELECT pg_temp.err($$SELECT kv.incr_float('h_lim', 'huge', 1.7e308)$$);
 SELECT pg_temp.err($$SELECT kv.incr_float('h_lim', 'huge', 1.7e308)$$) AS not_finite;
+SELECT kv.incr_float('h_lim', 'huge', 1.7e308);
 SELECT kv.get('h_lim', 'huge');
 SELECT kv.incr_float('h_lim', 'tiny', 1e-18), kv.get('h_lim', 'tiny');
 
