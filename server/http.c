@@ -257,6 +257,16 @@ const struct phr_header *httpHeader(const httpReq *rq, const char *name)
 	return NULL;
 }
 
+/* How many times a header appears: framing headers must appear once, or a
+ * proxy in front and this server could frame the same bytes differently. */
+static size_t headerCount(const httpReq *rq, const char *name)
+{
+	size_t n = strlen(name), k = 0;
+	for (size_t i = 0; i < rq->nhdr; i++)
+		k += rq->hdr[i].name_len == n && strncasecmp(rq->hdr[i].name, name, n) == 0;
+	return k;
+}
+
 static int hexval(int ch)
 {
 	if (ch >= '0' && ch <= '9') return ch - '0';
@@ -553,6 +563,8 @@ int httpProcessInput(client *c)
 		int complete = 1;
 		if (te && cl)
 			return fail(c, 400, "KV_EPROTO", "both Transfer-Encoding and Content-Length");
+		if (headerCount(&rq, "content-length") > 1 || headerCount(&rq, "transfer-encoding") > 1)
+			return fail(c, 400, "KV_EPROTO", "a framing header appears more than once");
 		if (te) {
 			if (!(te->value_len == 7 && strncasecmp(te->value, "chunked", 7) == 0))
 				return fail(c, 501, "KV_EPROTO", "unsupported Transfer-Encoding");

@@ -339,9 +339,13 @@ def _():
     eq(r.exists("ch3"), 0)
 
 
-@test("framing errors: both Content-Length and chunked, bad Content-Length, garbage")
+@test("framing errors: both Content-Length and chunked, a repeated framing header, bad Content-Length, garbage")
 def _():
     for req in (b"PUT /v1/ns/0/keys/f HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc",
+                # two lengths: a proxy taking the other one would frame the next request differently
+                b"PUT /v1/ns/0/keys/f HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\nabc",
+                b"PUT /v1/ns/0/keys/f HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\nabc",
+                b"PUT /v1/ns/0/keys/f HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                 b"PUT /v1/ns/0/keys/f HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc",
                 b"PUT /v1/ns/0/keys/f HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
                 b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
