@@ -63,11 +63,27 @@
  *   slab class (region.c)     class lock          O(1); slab_trim O(classes)
  *   kv_free of a large value  palloc              O(1): a run is freed by its   deleting a 512 MiB value clears nothing
  *     (region.c)                                  boundary tags
- *   kv_put_locked (write.c)   one shard           copies the value, <= the      KNOWN GAP (write.c): a 512 MiB value is
- *                                                 namespace's max_value_size    copied under the lock
- *   kv_random_key (ops.c)     one shard at a time O(table) per shard           KNOWN GAP (ops.c)
- *   snapshot cut and copy     admin + all shards  O(shards) for the cut;        the copy of one shard is sized exactly
- *     (snapshot.c)            one shard           O(one shard's bytes) copy     under its lock (snapshot.c)
+ *   kv_put_locked (write.c)   one shard           O(1) to link an entry built   values over KV_LOCKED_COPY_MAX (4 KiB) are
+ *                                                 before the lock; a value <=   copied before the lock (kv_prebuild: SET,
+ *                                                 4 KiB copied or compared;     APPEND, SETRANGE, EXPIRE/PERSIST, RENAME);
+ *                                                 in place: the new bytes only  built from an old value, linked only if
+ *                                                                               it is unchanged (bigseq, write.c); SET's
+ *                                                                               old value and CONSUME's are copied out
+ *                                                                               before it the same way (kv_preread).
+ *                                                                               KNOWN GAP, O(value) under the lock: the
+ *                                                                               fallback after 4 refused builds (a big
+ *                                                                               value rewritten all the time), a full
+ *                                                                               region (built after eviction), a get's
+ *                                                                               locked retry after 64 failed optimistic
+ *                                                                               reads
+ *   kv_random_key (ops.c)     one shard at a time 32 random slots, then         a sparse or all-expired table is walked in
+ *                                                 1024-slot windows per hold    holds from a random point (ops.c)
+ *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack
+ *   snapshot cut (snapshot.c) admin + all shards  O(shards): marks each shard   one lock round
+ *                                                 snap_pending
+ *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
+ *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
+ *                                                 per hold                      shard is pending (snapshot.c)
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H
@@ -95,6 +111,9 @@
 #define KV_SLAB_MAX    32768u  /* larger objects take whole pages */
 #define KV_SHARD_SIZE  512u    /* bytes per shard header (type-stable) */
 #define KV_DEFAULT_MAX_VALUE ((uint32_t)512 << 20)
+/* Values longer than this are not copied under a shard lock by single-key
+ * writes: the new entry is built first (kv_prebuild) and only linked under it. */
+#define KV_LOCKED_COPY_MAX 4096u
 
 /* Tiny helpers are always inlined, so they take on their caller's sanitizer
  * treatment (an optimistic reader's copy is not instrumented). */
@@ -236,6 +255,7 @@ typedef struct kv_shard {
 	uint32_t sweep_pos;           /* active expiry sweep position */
 	uint32_t clock_hand;          /* LRU eviction position */
 	uint32_t wdepth;              /* nesting of write sections (lock holder only) */
+	uint32_t bigseq;              /* changes to entries over KV_LOCKED_COPY_MAX (write.c) */
 	/* reader-written statistics on their own line */
 	_Atomic uint64_t hits __attribute__((aligned(64)));
 	_Atomic uint64_t misses;
@@ -489,6 +509,8 @@ void      kv_tables_free(kv_env *env, const kv_detached *t, uint32_t n);
 uint64_t  kv_shard_table_bytes(const kv_shard *sh);
 
 /* Entry lifecycle under the shard lock. */
+kv_entry *kv_entry_build(kv_env *env, const void *key, size_t klen, size_t vlen, int type,
+                         int64_t expires_at);
 kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t klen,
                               size_t vlen, int type, int64_t expires_at);
 void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
@@ -699,11 +721,15 @@ typedef struct kv_wctx {
 	kv_undo *undo;        /* non-NULL: transactional, nothing is retired until commit */
 	int64_t  credit_keys, credit_bytes; /* about to be freed by this op (rename) */
 	kv_entry *pin;        /* never evict this one either (rename's source) */
+	kv_entry *pre;        /* the new entry, built before the lock (kv_prebuild); kv_put_locked
+	                       * links it, kv_write_end frees it if it was not */
+	bool     pre_ttl;     /* kv_put_locked refused pre (KV_W_REBUILD): the TTL word it needs */
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
-	 * does not touch them): the shards the batch holds, where eviction may also
-	 * look (evict.c appends a shard it trylocked to evict from, which then stays
-	 * locked until the batch commits or undoes); xv, victims' keys past keybuf (records of uint32 length + key,
+	 * zeroes them all the same): the shards the batch holds, where eviction may
+	 * also look (evict.c appends a shard it trylocked to evict from, which then
+	 * stays locked until the batch commits or undoes); xv, victims' keys past
+	 * keybuf (records of uint32 length + key,
 	 * preallocated); grow is set when the undo log or xv ran out, and the
 	 * batch then retries with larger ones; evictions are counted at commit. */
 	kv_lockset *ls;
@@ -741,6 +767,59 @@ typedef struct val_arg {
 	size_t      off; /* setrange */
 } val_arg;
 void      kv_wctx_init(kv_wctx *w, kv_ns *ns);
+
+/* kv_put_locked: w->pre has the wrong layout (TTL word); build again and retry */
+#define KV_W_REBUILD (-1)
+/* A new entry built with no lock held.  Its value came from fill over the old
+ * value as an optimistic read saw it (when old_used), so it may only be linked
+ * if that is still the key's value: kv_prebuild_take() checks under the lock. */
+typedef struct kv_pre {
+	kv_entry *e;
+	bool      old_used, exists;
+	kv_shard *sh;          /* a big old value: the shard, entry and bigseq it was read under */
+	kv_entry *old;
+	uint32_t  gen, bigseq;
+	size_t    oldlen;
+	size_t    patch_off, patch_len; /* bytes of the old value the write replaces */
+} kv_pre;
+/* What the optimistic read saw of the key (exists: live; cow: its shard's
+ * snapshot cut is pending, so the write cannot update in place), and the plan
+ * decides: ttl, the TTL word the new entry carries; use_old, whether the
+ * builder copies the old value's first min(oldlen, length) bytes and calls
+ * fill as for an in-place update (else fill builds the value from nothing);
+ * patch_off/len, the old bytes fill overwrites.  With use_old the entry is
+ * linked only if the key's value is still the one read (also when the key did
+ * not exist then). */
+typedef struct kv_seen {
+	bool   exists, ttl, def_ttl, cow;  /* read */
+	size_t oldlen;
+	bool   use_old;                    /* plan's */
+	size_t patch_off, patch_len;
+} kv_seen;
+/* Returns the new value's length (0: do not prebuild, the write is small or
+ * stays in place) and sets *ttl and the plan's fields of s. */
+typedef size_t (*plan_fn)(const void *arg, kv_seen *s, bool *ttl);
+void      kv_prebuild(kv_ns *ns, const void *key, size_t klen, plan_fn plan, fill_fn fill,
+                      const void *arg, kv_pre *p);
+/* The same, the old value being another key's (from): a rename's source. */
+void      kv_prebuild_from(kv_ns *ns, const void *from, size_t fromlen, const void *key, size_t klen,
+                           plan_fn plan, fill_fn fill, const void *arg, kv_pre *p);
+/* Under sh's lock, with e the key's live entry (NULL: none): hand p's entry to
+ * w->pre if it may be linked, else free it (false: the old value changed since
+ * it was read, build again).  sh NULL: just free it. */
+bool      kv_prebuild_take(kv_wctx *w, kv_shard *sh, kv_entry *e, kv_pre *p);
+/* A big old value copied into b before the lock (write.c): p says which;
+ * under the lock, kv_preread_ok() says whether it is still e's value. */
+bool      kv_preread(kv_ns *ns, const void *key, size_t klen, kv_buf *b, kv_pre *p);
+bool      kv_preread_ok(const kv_wctx *w, kv_shard *sh, kv_entry *e, const kv_pre *p);
+/* With no lock held: free w->pre if the write did not link it. */
+void      kv_wctx_drop_pre(kv_wctx *w);
+/* Under sh's lock, before a change to e's value or its removal from the table. */
+static inline void kv_big_changed(kv_shard *sh, const kv_entry *e)
+{
+	if (e->vlen > KV_LOCKED_COPY_MAX)
+		sh->bigseq++;
+}
 int64_t   kv_wctx_now(kv_wctx *w); /* the op's one reading of the clock */
 /* A single-key write: resolve, lock the key's shard (room reserved for a
  * pending snapshot), find the live entry (*e NULL if none) ... */

@@ -12,7 +12,10 @@
  *   shard and finds its live entry, kv_put_locked stores the new value under
  *   the rules every write shares, kv_write_end unlocks and fires the hooks.  An
  *   op builds its new value through a fill callback that reads the old value in
- *   place, so APPEND, SETRANGE and INCR never copy it out first.
+ *   place, so APPEND, SETRANGE and INCR never copy it out first.  A new value
+ *   over KV_LOCKED_COPY_MAX is built before the lock (write.c, kv_prebuild):
+ *   each op says how in its plan (set_plan, mod_plan, retime_plan,
+ *   rename_plan), and only links the result under the lock.
  */
 #include "kv_internal.h"
 
@@ -315,6 +318,20 @@ void kv_copy_out(kv_buf *b, kv_entry *e, size_t klen)
 	b->expires_at = kv_entry_expiry(e);
 }
 
+/* The old value a write hands back into b: already there if it was read
+ * before the lock and is still e's (a big one, kv_preread), else copied now. */
+static void old_out(kv_wctx *w, kv_shard *sh, kv_entry *e, size_t klen, kv_buf *b, const kv_pre *rd)
+{
+	if (!kv_preread_ok(w, sh, e, rd)) {
+		kv_copy_out(b, e, klen);
+		return;
+	}
+	b->data[e->vlen] = 0;
+	b->len = e->vlen;
+	b->type = e->type;
+	b->expires_at = kv_entry_expiry(e);
+}
+
 static void buf_none(kv_buf *b)
 {
 	if (b) {
@@ -323,6 +340,32 @@ static void buf_none(kv_buf *b)
 		b->expires_at = 0;
 	}
 }
+
+/* A SET's new entry, built before the lock (write.c, kv_prebuild): the value
+ * is the caller's; only the TTL word depends on the old entry (KEEP). */
+typedef struct set_plan_arg {
+	val_arg  v;
+	int64_t  expires_at;
+	int      force;  /* after KV_W_REBUILD: 1 + the TTL word the lock wanted */
+} set_plan_arg;
+
+static size_t set_plan(const void *arg, kv_seen *s, bool *ttl)
+{
+	const set_plan_arg *a = arg;
+	if (a->force)
+		*ttl = a->force == 2;
+	else if (a->expires_at == KV_EXPIRE_KEEP)
+		*ttl = s->ttl;
+	else if (a->expires_at == KV_EXPIRE_DEFAULT)
+		*ttl = s->def_ttl;
+	else
+		*ttl = a->expires_at != KV_EXPIRE_NEVER;
+	return a->v.n;
+}
+
+/* Tries of a write whose prebuilt entry the lock refused, before it copies
+ * under the lock after all (a shard written all the time, see write.c). */
+#define KV_PREBUILD_TRIES 4
 
 KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   int type, int64_t expires_at, unsigned flags, kv_buf *old)
@@ -336,13 +379,24 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (vlen > KV_VALUE_SIZE_LIMIT)
 		return KV_EVALSIZE;
-	for (;;) {
+	set_plan_arg pa = {{val, vlen, 0}, expires_at, 0};
+	for (int tries = 0;; tries++) {
 		kv_wctx w;
 		kv_shard *sh;
 		uint32_t h32, pos;
 		kv_entry *e;
-		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
+		kv_pre pre, rd;
+		pre.e = NULL; /* only e is read unless kv_prebuild filled it */
+		rd.old = NULL;
+		if (vlen > KV_LOCKED_COPY_MAX && tries < KV_PREBUILD_TRIES)
+			kv_prebuild(ns, key, klen, set_plan, kv_fill_copy, &pa, &pre);
+		if (old && tries < KV_PREBUILD_TRIES)
+			kv_preread(ns, key, klen, old, &rd);
+		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK) {
+			kv_prebuild_take(&w, NULL, NULL, &pre); /* frees it */
 			return rc;
+		}
+		kv_prebuild_take(&w, sh, e, &pre);
 		if (klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed))
 			return kv_write_end(&w, sh, key, klen, KV_EKEYSIZE, 0);
 		if (old && e && e->vlen + 1 > old->cap) {
@@ -354,7 +408,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 			continue;
 		}
 		if (old && e)
-			kv_copy_out(old, e, klen);
+			old_out(&w, sh, e, klen, old, &rd);
 		else if (old)
 			buf_none(old);
 		if ((flags & KV_SET_NX) && e)
@@ -369,9 +423,13 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 				if (e)
 					kv_w_remove(&w, sh, pos, e);
 			} else if (rc == KV_OK) {
-				val_arg a = {val, vlen, 0};
-				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &a);
+				rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, vlen, type, exp, kv_fill_copy, &pa.v);
 			}
+		}
+		if (rc == KV_W_REBUILD) { /* the prebuilt entry had the wrong TTL word */
+			pa.force = w.pre_ttl ? 2 : 1;
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
 		}
 		return kv_write_end(&w, sh, key, klen, rc, KV_EV_SET);
 	}
@@ -389,11 +447,15 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		return rc;
 	if (out && !out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
 		return KV_ENOMEM;
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		kv_wctx w;
 		kv_shard *sh;
 		uint32_t h32, pos;
 		kv_entry *e;
+		kv_pre rd;
+		rd.old = NULL;
+		if (out && tries < KV_PREBUILD_TRIES)
+			kv_preread(ns, key, klen, out, &rd);
 		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 			return rc;
 		if (e && out && e->vlen + 1 > out->cap) {
@@ -405,7 +467,7 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		}
 		if (e) {
 			if (out)
-				kv_copy_out(out, e, klen);
+				old_out(&w, sh, e, klen, out, &rd);
 			kv_w_remove(&w, sh, pos, e);
 			rc = KV_OK;
 		} else {
@@ -580,6 +642,39 @@ static void fill_setrange(char *dst, size_t vlen, const char *old, size_t oldlen
 	memcpy(dst + a->off, a->p, a->n);
 }
 
+/* The new length of an APPEND or SETRANGE of vlen bytes at offset. */
+static size_t modify_len(bool append, size_t oldlen, size_t vlen, size_t offset)
+{
+	if (append)
+		return oldlen + vlen;
+	return vlen && offset + vlen > oldlen ? offset + vlen : oldlen;
+}
+
+typedef struct mod_plan_arg {
+	val_arg v;
+	size_t  klen;
+	bool    append;
+} mod_plan_arg;
+
+/* Built before the lock (write.c, kv_prebuild) unless the update stays in the
+ * old entry's size class: then only the new bytes are written, in place. */
+static size_t mod_plan(const void *arg, kv_seen *s, bool *ttl)
+{
+	const mod_plan_arg *a = arg;
+	if (!a->append && a->v.n == 0)
+		return 0;
+	size_t nl = modify_len(a->append, s->oldlen, a->v.n, a->v.off);
+	*ttl = s->exists ? s->ttl : s->def_ttl;
+	s->use_old = true;
+	s->patch_off = a->append ? s->oldlen : a->v.off;
+	s->patch_len = a->v.n;
+	unsigned f = *ttl ? KV_E_TTL : 0;
+	if (s->exists && !s->cow && nl <= KV_VALUE_SIZE_LIMIT &&
+	    kv_alloc_size(kv_entry_size(a->klen, s->oldlen, f)) == kv_alloc_size(kv_entry_size(a->klen, nl, f)))
+		return 0;
+	return nl;
+}
+
 static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   size_t offset, bool append, size_t *newlen)
 {
@@ -590,38 +685,55 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (offset > KV_VALUE_SIZE_LIMIT || vlen > KV_VALUE_SIZE_LIMIT - offset)
 		return KV_EVALSIZE;
-	kv_wctx w;
-	kv_shard *sh;
-	uint32_t h32, pos;
-	kv_entry *e;
-	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
-		return rc;
-	size_t oldlen = e ? e->vlen : 0;
-	size_t nl = append ? oldlen + vlen : (vlen ? (offset + vlen > oldlen ? offset + vlen : oldlen) : oldlen);
-	int64_t exp = 0;
-	bool del;
-	int xrc = e ? KV_OK : kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
-	if (e)
-		exp = kv_entry_expiry(e);
-	if (!append && vlen == 0) {
-		/* SETRANGE with nothing to write changes nothing (and creates nothing) */
-		rc = KV_OK;
-		nl = oldlen;
-	} else if (nl > KV_VALUE_SIZE_LIMIT ||
-	           nl > atomic_load_explicit(&w.ref.slot->max_value_size, memory_order_relaxed)) {
-		rc = KV_EVALSIZE;
-	} else if (!e && klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
-		rc = KV_EKEYSIZE;
-	} else if (xrc != KV_OK) {
-		rc = xrc;
-	} else {
-		val_arg a = {val, vlen, offset};
-		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
-		                append ? fill_append : fill_setrange, &a);
+	mod_plan_arg pa = {{val, vlen, offset}, klen, append};
+	fill_fn fill = append ? fill_append : fill_setrange;
+	for (int tries = 0;; tries++) {
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		kv_pre pre;
+		pre.e = NULL; /* only e is read unless kv_prebuild filled it */
+		if (tries < KV_PREBUILD_TRIES)
+			kv_prebuild(ns, key, klen, mod_plan, fill, &pa, &pre);
+		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK) {
+			kv_prebuild_take(&w, NULL, NULL, &pre);
+			return rc;
+		}
+		if (!kv_prebuild_take(&w, sh, e, &pre)) { /* the value changed since the read */
+			kv_write_end(&w, sh, key, klen, KV_OK, 0);
+			continue;
+		}
+		size_t oldlen = e ? e->vlen : 0;
+		size_t nl = modify_len(append, oldlen, vlen, offset);
+		int64_t exp = 0;
+		bool del;
+		int xrc = e ? KV_OK : kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+		if (e)
+			exp = kv_entry_expiry(e);
+		if (!append && vlen == 0) {
+			/* SETRANGE with nothing to write changes nothing (and creates nothing) */
+			rc = KV_OK;
+			nl = oldlen;
+		} else if (nl > KV_VALUE_SIZE_LIMIT ||
+		           nl > atomic_load_explicit(&w.ref.slot->max_value_size, memory_order_relaxed)) {
+			rc = KV_EVALSIZE;
+		} else if (!e && klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
+			rc = KV_EKEYSIZE;
+		} else if (xrc != KV_OK) {
+			rc = xrc;
+		} else {
+			rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
+			                   fill, &pa.v);
+		}
+		if (rc == KV_W_REBUILD) { /* built for another length or TTL word */
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
+		}
+		if (newlen)
+			*newlen = rc == KV_OK ? nl : 0;
+		return kv_write_end(&w, sh, key, klen, rc, append ? KV_EV_APPEND : vlen ? KV_EV_SET : 0);
 	}
-	if (newlen)
-		*newlen = rc == KV_OK ? nl : 0;
-	return kv_write_end(&w, sh, key, klen, rc, append ? KV_EV_APPEND : vlen ? KV_EV_SET : 0);
 }
 
 KV_API int kv_append(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
@@ -660,6 +772,37 @@ static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key
 	return kv_put_locked(w, sh, h32, key, klen, e, pos, e->vlen, e->type, exp, fill_same, NULL);
 }
 
+/* A retime that adds or drops the TTL word (or meets a pending snapshot)
+ * builds a new entry: before the lock, like a big APPEND's (write.c). */
+static size_t retime_plan(const void *arg, kv_seen *s, bool *ttl)
+{
+	*ttl = *(const bool *)arg;
+	s->use_old = true;
+	return s->exists && (s->ttl != *ttl || s->cow) ? s->oldlen : 0;
+}
+
+/* kv_write_begin for a retime to ttl (a TTL word or none), with the entry built
+ * before the lock when the retime rebuilds a big one.  KV_W_REBUILD (nothing
+ * locked): the value changed meanwhile, call again. */
+static int retime_begin(kv_ns *ns, const void *key, size_t klen, bool ttl, int tries, kv_wctx *w,
+                        kv_shard **sh, uint32_t *h32, uint32_t *pos, kv_entry **e)
+{
+	kv_pre pre;
+	pre.e = NULL;
+	if (tries < KV_PREBUILD_TRIES)
+		kv_prebuild(ns, key, klen, retime_plan, fill_same, &ttl, &pre);
+	int rc = kv_write_begin(ns, key, klen, w, sh, h32, pos, e);
+	if (rc != KV_OK) {
+		kv_prebuild_take(w, NULL, NULL, &pre);
+		return rc;
+	}
+	if (!kv_prebuild_take(w, *sh, *e, &pre)) {
+		kv_write_end(w, *sh, key, klen, KV_OK, 0);
+		return KV_W_REBUILD;
+	}
+	return KV_OK;
+}
+
 KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at, unsigned cond)
 {
 	int rc = check_key(&key, klen);
@@ -669,37 +812,45 @@ KV_API int kv_expire(kv_ns *ns, const void *key, size_t klen, int64_t expires_at
 	    ((cond & KV_EXPIRE_NX) && (cond & ~KV_EXPIRE_NX)) ||
 	    ((cond & KV_EXPIRE_GT) && (cond & KV_EXPIRE_LT)) || expires_at > KV_EXPIRES_MAX)
 		return KV_EINVAL;
-	kv_wctx w;
-	kv_shard *sh;
-	uint32_t h32, pos;
-	kv_entry *e;
-	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
-		return rc;
-	int ev = KV_EV_EXPIRE;
-	if (!e) {
-		rc = KV_NOTFOUND;
-	} else {
-		int64_t cur = kv_entry_expiry(e);
-		bool ok = true;
-		if ((cond & KV_EXPIRE_NX) && cur)
-			ok = false;
-		if ((cond & KV_EXPIRE_XX) && !cur)
-			ok = false;
-		if ((cond & KV_EXPIRE_GT) && (!cur || expires_at <= cur))
-			ok = false;
-		if ((cond & KV_EXPIRE_LT) && cur && expires_at >= cur)
-			ok = false;
-		if (!ok) {
-			rc = KV_UNCHANGED;
-		} else if (expires_at <= kv_wctx_now(&w)) {
-			kv_w_remove(&w, sh, pos, e);
-			ev = KV_EV_DEL;
-			rc = KV_OK;
+	for (int tries = 0;; tries++) {
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		if ((rc = retime_begin(ns, key, klen, true, tries, &w, &sh, &h32, &pos, &e)) == KV_W_REBUILD)
+			continue;
+		if (rc != KV_OK)
+			return rc;
+		int ev = KV_EV_EXPIRE;
+		if (!e) {
+			rc = KV_NOTFOUND;
 		} else {
-			rc = retime_locked(&w, sh, h32, key, klen, e, pos, expires_at);
+			int64_t cur = kv_entry_expiry(e);
+			bool ok = true;
+			if ((cond & KV_EXPIRE_NX) && cur)
+				ok = false;
+			if ((cond & KV_EXPIRE_XX) && !cur)
+				ok = false;
+			if ((cond & KV_EXPIRE_GT) && (!cur || expires_at <= cur))
+				ok = false;
+			if ((cond & KV_EXPIRE_LT) && cur && expires_at >= cur)
+				ok = false;
+			if (!ok) {
+				rc = KV_UNCHANGED;
+			} else if (expires_at <= kv_wctx_now(&w)) {
+				kv_w_remove(&w, sh, pos, e);
+				ev = KV_EV_DEL;
+				rc = KV_OK;
+			} else {
+				rc = retime_locked(&w, sh, h32, key, klen, e, pos, expires_at);
+			}
 		}
+		if (rc == KV_W_REBUILD) {
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
+		}
+		return kv_write_end(&w, sh, key, klen, rc, ev);
 	}
-	return kv_write_end(&w, sh, key, klen, rc, ev);
 }
 
 KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
@@ -707,19 +858,27 @@ KV_API int kv_persist(kv_ns *ns, const void *key, size_t klen)
 	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
-	kv_wctx w;
-	kv_shard *sh;
-	uint32_t h32, pos;
-	kv_entry *e;
-	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
-		return rc;
-	if (!e)
-		rc = KV_NOTFOUND;
-	else if (!kv_entry_expiry(e))
-		rc = KV_UNCHANGED;
-	else
-		rc = retime_locked(&w, sh, h32, key, klen, e, pos, 0);
-	return kv_write_end(&w, sh, key, klen, rc, KV_EV_EXPIRE);
+	for (int tries = 0;; tries++) {
+		kv_wctx w;
+		kv_shard *sh;
+		uint32_t h32, pos;
+		kv_entry *e;
+		if ((rc = retime_begin(ns, key, klen, false, tries, &w, &sh, &h32, &pos, &e)) == KV_W_REBUILD)
+			continue;
+		if (rc != KV_OK)
+			return rc;
+		if (!e)
+			rc = KV_NOTFOUND;
+		else if (!kv_entry_expiry(e))
+			rc = KV_UNCHANGED;
+		else
+			rc = retime_locked(&w, sh, h32, key, klen, e, pos, 0);
+		if (rc == KV_W_REBUILD) {
+			kv_write_end(&w, sh, key, klen, rc, 0);
+			continue;
+		}
+		return kv_write_end(&w, sh, key, klen, rc, KV_EV_EXPIRE);
+	}
 }
 
 /* Remove key if its TTL has passed (a reader found it expired): finding it
@@ -735,6 +894,62 @@ static void reclaim_expired(kv_ns *ns, const void *key, size_t klen)
 }
 
 /* ---------------------------------------------------------------- rename */
+/* dst's new entry holds src's value: a big one is built before the locks. */
+static size_t rename_plan(const void *arg, kv_seen *s, bool *ttl)
+{
+	(void)arg;
+	*ttl = s->ttl;
+	s->use_old = true;
+	return s->exists ? s->oldlen : 0;
+}
+
+/* Under the locks of a rename's lockset: the rename itself.  pre: dst's entry
+ * built before the locks (may be refused: KV_W_REBUILD, retry). */
+static int rename_locked(kv_wctx *w, kv_pre *pre, const void *src, size_t srclen, uint64_t hs,
+                         const void *dst, size_t dstlen, uint64_t hd, int nx, bool *same)
+{
+	kv_env *env = w->ns->env;
+	kv_shard *ss = kv_lockset_shard(&w->ref, hs), *sd = kv_lockset_shard(&w->ref, hd);
+	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
+	    (sd->snap_pending && kv_shard_reserve_preserve_locked(env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
+		kv_prebuild_take(w, NULL, NULL, pre);
+		return KV_ENOMEM;
+	}
+	int rc;
+	uint32_t ps, pd;
+	kv_entry *es = kv_find_live_locked(w, ss, kv_hash32(hs), src, srclen, &ps);
+	if (!kv_prebuild_take(w, ss, es, pre))
+		return KV_W_REBUILD;
+	*same = srclen == dstlen && memcmp(src, dst, srclen) == 0;
+	if (!es) {
+		rc = KV_NOTFOUND;
+	} else if (*same) {
+		rc = nx ? KV_EXISTS : KV_OK;
+	} else if (dstlen > atomic_load_explicit(&w->ref.slot->max_key_size, memory_order_relaxed)) {
+		rc = KV_EKEYSIZE;
+	} else {
+		kv_entry *ed = kv_find_live_locked(w, sd, kv_hash32(hd), dst, dstlen, &pd);
+		if (ed && nx) {
+			rc = KV_EXISTS;
+		} else {
+			/* write dst first (it may fail on limits), then drop src */
+			es = kv_shard_find_locked(env, ss, kv_hash32(hs), src, srclen, &ps);
+			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
+			/* src goes away: the namespace's totals change only by the difference */
+			w->credit_keys = 1;
+			w->credit_bytes = (int64_t)kv_entry_charge(es);
+			w->pin = es;
+			rc = kv_put_locked(w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
+			                   kv_entry_expiry(es), kv_fill_copy, &a);
+			if (rc == KV_OK) {
+				es = kv_shard_find_locked(env, ss, kv_hash32(hs), src, srclen, &ps);
+				kv_w_remove(w, ss, ps, es);
+			}
+		}
+	}
+	return rc;
+}
+
 KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                      int nx)
 {
@@ -744,57 +959,40 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 	if (rc != KV_OK)
 		return rc;
 	uint64_t hs = kv_hash(src, srclen), hd = kv_hash(dst, dstlen);
+	kv_lockset *ls = kv_mem_realloc(ns->env, NULL, sizeof *ls); /* large: not on the stack */
+	if (!ls)
+		return KV_ENOMEM;
 	kv_wctx w;
-	kv_wctx_init(&w, ns);
-	kv_lockset ls;
-	for (;;) {
-		if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
-			return rc;
-		kv_lockset_init(&ls);
-		kv_lockset_add(&w.ref, &ls, hs);
-		kv_lockset_add(&w.ref, &ls, hd);
-		if (kv_lockset_lock(&w.ref, &ls))
+	kv_pre pre;
+	bool same = false;
+	for (int tries = 0;; tries++) {
+		kv_wctx_init(&w, ns);
+		pre.e = NULL;
+		if (tries < KV_PREBUILD_TRIES)
+			kv_prebuild_from(ns, src, srclen, dst, dstlen, rename_plan, fill_same, NULL, &pre);
+		for (;;) {
+			if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
+				break;
+			kv_lockset_init(ls);
+			kv_lockset_add(&w.ref, ls, hs);
+			kv_lockset_add(&w.ref, ls, hd);
+			if (kv_lockset_lock(&w.ref, ls))
+				break;
+		}
+		if (rc != KV_OK) {
+			kv_prebuild_take(&w, NULL, NULL, &pre);
+			break;
+		}
+		kv_lockset_write(&w.ref, ls, true);
+		rc = rename_locked(&w, &pre, src, srclen, hs, dst, dstlen, hd, nx, &same);
+		kv_lockset_write(&w.ref, ls, false);
+		kv_lockset_unlock(&w.ref, ls);
+		kv_wctx_drop_pre(&w);
+		kv_wctx_emit(&w);
+		if (rc != KV_W_REBUILD)
 			break;
 	}
-	kv_shard *ss = kv_lockset_shard(&w.ref, hs), *sd = kv_lockset_shard(&w.ref, hd);
-	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(ns->env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
-	    (sd->snap_pending && kv_shard_reserve_preserve_locked(ns->env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
-		kv_lockset_unlock(&w.ref, &ls);
-		return KV_ENOMEM;
-	}
-	kv_lockset_write(&w.ref, &ls, true);
-	uint32_t ps, pd;
-	kv_entry *es = kv_find_live_locked(&w, ss, kv_hash32(hs), src, srclen, &ps);
-	bool same = srclen == dstlen && memcmp(src, dst, srclen) == 0;
-	if (!es) {
-		rc = KV_NOTFOUND;
-	} else if (same) {
-		rc = nx ? KV_EXISTS : KV_OK;
-	} else if (dstlen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
-		rc = KV_EKEYSIZE;
-	} else {
-		kv_entry *ed = kv_find_live_locked(&w, sd, kv_hash32(hd), dst, dstlen, &pd);
-		if (ed && nx) {
-			rc = KV_EXISTS;
-		} else {
-			/* write dst first (it may fail on limits), then drop src */
-			es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
-			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
-			/* src goes away: the namespace's totals change only by the difference */
-			w.credit_keys = 1;
-			w.credit_bytes = (int64_t)kv_entry_charge(es);
-			w.pin = es;
-			rc = kv_put_locked(&w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
-			                kv_entry_expiry(es), kv_fill_copy, &a);
-			if (rc == KV_OK) {
-				es = kv_shard_find_locked(ns->env, ss, kv_hash32(hs), src, srclen, &ps);
-				kv_w_remove(&w, ss, ps, es);
-			}
-		}
-	}
-	kv_lockset_write(&w.ref, &ls, false);
-	kv_lockset_unlock(&w.ref, &ls);
-	kv_wctx_emit(&w);
+	kv_mem_realloc(ns->env, ls, 0);
 	if (rc == KV_OK && !same) {
 		kv_emit(ns->env, ns, src, srclen, KV_EV_RENAME_FROM);
 		kv_emit(ns->env, ns, dst, dstlen, KV_EV_RENAME_TO);
@@ -803,57 +1001,148 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 }
 
 /* ------------------------------------------------------------ random key */
+/*
+ * A key at random, holding a shard lock for a bounded window at a time:
+ *   1. a shard, weighted by its key count (read without locks: a hint), so
+ *      that shards of unequal sizes do not favour the keys of small ones;
+ *   2. in it, up to RK_PROBES slots at random under one hold: the first that
+ *      holds a live key wins.  Every slot is equally likely, so every key of
+ *      the shard is: the pick is uniform.  A table is kept between 40% and
+ *      80% full as it grows, so the probes nearly always hit;
+ *   3. a table left sparse (tables do not shrink after deletes) or full of
+ *      expired keys may miss every probe: the shard is then walked from a
+ *      random point, RK_WINDOW slots per hold (the position is a hash value,
+ *      as scan.c keeps it, so a table that doubles between holds is fine), and
+ *      the first live key found wins.  That pick favours keys after long empty
+ *      runs, as Redis's fallback over sparse buckets does;
+ *   4. a shard with no live key sends the search to the next shard.
+ * KV_NOTFOUND once every shard was walked without a live key.
+ */
+#define RK_PROBES 32u
+#define RK_WINDOW 1024u
+
+static uint64_t rk_next(uint64_t *r)
+{
+	uint64_t x = *r;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *r = x;
+}
+
+/* Under the lock: take the key of slot value v if its entry is live.  1 taken,
+ * 0 not, -1 key needs *need bytes (grown with no lock held, then retried). */
+static int rk_take(kv_env *env, uint64_t v, int64_t now, kv_buf *key, size_t *need)
+{
+	if (!v)
+		return 0;
+	kv_entry *e = kv_ptr(env, (kv_off)v);
+	if (kv_expired(kv_entry_expiry(e), now))
+		return 0;
+	if ((size_t)e->klen + 1 > key->cap) {
+		*need = e->klen;
+		return -1;
+	}
+	memcpy(key->data, kv_entry_key(e), e->klen);
+	key->data[e->klen] = 0;
+	key->len = e->klen;
+	key->type = KV_T_BYTES;
+	key->expires_at = 0;
+	return 1;
+}
+
+/* Steps 2 and 3 in one shard.  Returns rk_take's codes, or -2: the namespace
+ * changed under us (start over). */
+static int rk_shard(const kv_nsref *ref, kv_shard *sh, uint64_t *r, kv_buf *key, size_t *need)
+{
+	kv_env *env = ref->env;
+	int64_t now = kv_now_ms();
+	uint64_t pos = (uint32_t)rk_next(r), covered = 0;
+	for (bool first = true;; first = false) {
+		kv_spin_lock(&sh->lock);
+		if (!kv_ns_ref_valid(ref) || sh->owner != ref->slot_index + 1) {
+			kv_spin_unlock(&sh->lock);
+			return -2;
+		}
+		if (sh->count == 0) {
+			kv_spin_unlock(&sh->lock);
+			return 0;
+		}
+		_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+		uint32_t mask = sh->mask, shift = sh->shift;
+		int res = 0;
+		for (uint32_t p = 0; first && p < RK_PROBES && !res; p++)
+			res = rk_take(env, atomic_load_explicit(&s[(rk_next(r) >> 32) & mask], memory_order_relaxed),
+			              now, key, need);
+		uint32_t i = (uint32_t)(pos >> shift), w = 0;
+		for (; !res && w < RK_WINDOW && w <= mask; w++)
+			res = rk_take(env, atomic_load_explicit(&s[(i + w) & mask], memory_order_relaxed), now, key,
+			              need);
+		kv_spin_unlock(&sh->lock);
+		if (res)
+			return res;
+		pos = (((uint64_t)i + w) << shift) & 0xffffffffu;
+		covered += (uint64_t)w << shift;
+		if (covered >= (uint64_t)1 << 32)
+			return 0; /* walked it all: only expired keys */
+		kv_lock_pause();
+	}
+}
+
+/* Step 1: the first shard to look in, weighted by the shards' key counts. */
+static KV_RACY uint32_t rk_first_shard(const kv_nsref *ref, uint32_t n, uint64_t r)
+{
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		kv_shard *sh = kv_shard_fast(ref, k, n);
+		total += sh ? sh->count : 0;
+	}
+	if (total == 0)
+		return (uint32_t)(r % n);
+	uint64_t x = r % total;
+	for (uint32_t k = 0; k < n; k++) {
+		kv_shard *sh = kv_shard_fast(ref, k, n);
+		uint32_t c = sh ? sh->count : 0;
+		if (x < c)
+			return k;
+		x -= c;
+	}
+	return 0; /* the counts moved meanwhile */
+}
+
 KV_API int kv_random_key(kv_ns *ns, kv_buf *key)
 {
-	kv_nsref ref;
-	int rc = kv_ns_ref(ns, &ref);
-	if (rc != KV_OK)
-		return rc;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t r = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) * 0x9e3779b97f4a7c15ull;
-	r ^= r >> 29;
-	uint32_t n = atomic_load(&ref.slot->nshards);
-	if (n == 0)
-		return KV_ENONS;
-	/* a random shard, then the next ones until one has a live key; within it a
-	 * random slot, then the next occupied one */
-	for (uint32_t k = 0; k < n; k++) {
-		kv_shard *sh = kv_ns_shard(&ref, (uint32_t)((r + k) % n));
-		if (!sh)
+	r ^= (uint64_t)(uintptr_t)key;
+	r |= 1; /* xorshift never leaves 0 */
+	size_t need = 127;
+	for (;;) {
+		if (need && kv_buf_reserve(ns->env, key, need) != KV_OK)
+			return KV_ENOMEM;
+		need = 0;
+		kv_nsref ref;
+		int rc = kv_ns_ref(ns, &ref);
+		if (rc != KV_OK)
+			return rc;
+		uint32_t n = atomic_load_explicit(&ref.slot->nshards, memory_order_relaxed);
+		if (n == 0)
 			return KV_ENONS;
-		kv_spin_lock(&sh->lock);
-		if (sh->count == 0) {
-			kv_spin_unlock(&sh->lock);
-			continue;
+		uint32_t first = rk_first_shard(&ref, n, rk_next(&r));
+		int res = 0;
+		for (uint32_t k = 0; k < n && res == 0; k++) {
+			kv_shard *sh = kv_ns_shard(&ref, (first + k) % n);
+			if (!sh && kv_ns_ref_valid(&ref))
+				return KV_ENONS;
+			res = sh ? rk_shard(&ref, sh, &r, key, &need) : -2;
 		}
-		_Atomic uint64_t *s = kv_ptr(ref.env, atomic_load(&sh->table));
-		uint32_t mask = sh->mask, i = (uint32_t)(r >> 32) & mask;
-		int64_t now = kv_now_ms();
-		for (uint32_t j = 0; j <= mask; j++, i = (i + 1) & mask) {
-			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
-			if (!v)
-				continue;
-			kv_entry *e = kv_ptr(ref.env, (kv_off)v);
-			if (kv_expired(kv_entry_expiry(e), now))
-				continue;
-			if ((size_t)e->klen + 1 > key->cap) {
-				size_t need = e->klen;
-				kv_spin_unlock(&sh->lock);
-				if (kv_buf_reserve(ns->env, key, need) != KV_OK)
-					return KV_ENOMEM;
-				return kv_random_key(ns, key);
-			}
-			memcpy(key->data, kv_entry_key(e), e->klen);
-			key->data[e->klen] = 0;
-			key->len = e->klen;
-			key->type = KV_T_BYTES;
-			key->expires_at = 0;
-			kv_spin_unlock(&sh->lock);
+		if (res == 1)
 			return KV_OK;
+		if (res == 0) {
+			buf_none(key);
+			return KV_NOTFOUND;
 		}
-		kv_spin_unlock(&sh->lock);
+		/* -1: need is set; -2: the namespace changed, resolve it again */
 	}
-	buf_none(key);
-	return KV_NOTFOUND;
 }

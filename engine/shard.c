@@ -181,6 +181,7 @@ void kv_shard_remove_locked(kv_env *env, kv_shard *sh, uint32_t pos)
 void kv_shard_clear_locked(kv_env *env, kv_shard *sh)
 {
 	_Atomic uint64_t *s = slots(env, sh);
+	sh->bigseq++; /* every entry leaves (write.c, kv_prebuild) */
 	for (uint32_t i = 0; i <= sh->mask; i++) {
 		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
 		if (v)
@@ -217,6 +218,7 @@ int kv_shard_detach_locked(kv_env *env, kv_shard *sh, bool keep_table, kv_detach
 			return KV_ENOMEM;
 		memset(kv_ptr(env, t), 0, (size_t)KV_MIN_TABLE * 8);
 	}
+	sh->bigseq++; /* every entry leaves (write.c, kv_prebuild) */
 	out->table = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	out->cap = out->table ? sh->mask + 1 : 0;
 	atomic_store_explicit(&sh->table, t, memory_order_relaxed);
@@ -255,12 +257,13 @@ size_t kv_entry_charge(const kv_entry *e)
 	return kv_alloc_size(kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&((kv_entry *)e)->flags, memory_order_relaxed)));
 }
 
-kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t klen,
-                              size_t vlen, int type, int64_t expires_at)
+/* A new entry with its header and key, not linked anywhere: no lock needed.
+ * The caller writes the value, and SNAPNEW if it links it while the shard's
+ * snapshot cut is pending. */
+kv_entry *kv_entry_build(kv_env *env, const void *key, size_t klen, size_t vlen, int type,
+                         int64_t expires_at)
 {
 	unsigned flags = expires_at ? KV_E_TTL : 0;
-	if (sh->snap_pending)
-		flags |= KV_E_SNAPNEW;
 	kv_off o = kv_alloc(env, kv_entry_size(klen, vlen, flags));
 	if (!o)
 		return NULL;
@@ -272,6 +275,15 @@ kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t
 	if (expires_at)
 		memcpy((char *)e + sizeof *e, &expires_at, 8);
 	memcpy(kv_entry_key(e), key, klen);
+	return e;
+}
+
+kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t klen,
+                              size_t vlen, int type, int64_t expires_at)
+{
+	kv_entry *e = kv_entry_build(env, key, klen, vlen, type, expires_at);
+	if (e && sh->snap_pending)
+		atomic_fetch_or_explicit(&e->flags, (uint8_t)KV_E_SNAPNEW, memory_order_relaxed);
 	return e;
 }
 

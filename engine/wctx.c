@@ -38,6 +38,12 @@ void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 	w->credit_keys = 0;
 	w->credit_bytes = 0;
 	w->pin = NULL;
+	w->pre = NULL;
+	w->pre_ttl = false;
+	w->ls = NULL;
+	w->xv = NULL;
+	w->grow = false;
+	w->nevicted = 0;
 	w->nvictims = 0;
 	w->keyused = 0;
 }
@@ -72,6 +78,7 @@ void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
 {
 	size_t charge = kv_entry_charge(e);
 	kv_shard_write_begin(sh);
+	kv_big_changed(sh, e);
 	kv_shard_remove_locked(w->ns->env, sh, pos);
 	kv_wctx_drop_old(w, sh, e, NULL);
 	kv_shard_write_end(sh);

@@ -39,7 +39,9 @@ static int64_t g_far; /* base of far-future expiries */
 
 static size_t sc_len(uint32_t g)
 {
-	return 8 + ((g * 2654435761u) >> 20) % 3000;
+	/* up to ~5 KB: some values are over KV_LOCKED_COPY_MAX (4 KiB), built
+	 * before the lock (buffers for a value are 8 KiB) */
+	return 8 + ((g * 2654435761u) >> 20) % 5000;
 }
 static int sc_type(uint32_t g)
 {
@@ -226,7 +228,7 @@ typedef struct {
 static void *torn_writer(void *p)
 {
 	targ *a = p;
-	char *v = malloc(4096);
+	char *v = malloc(8192);
 	kv_buf b = KV_BUF_INIT;
 	while (!T_LOAD(*a->stop)) {
 		uint32_t g = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELAXED);
@@ -349,7 +351,7 @@ static void *resizer(void *p)
 
 static void fill_stable(kv_ns *ns)
 {
-	char v[4096], k[32];
+	char v[8192], k[32];
 	size_t kl;
 	for (int i = 0; i < NSTABLE; i++) {
 		uint32_t g = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELAXED);
@@ -444,7 +446,7 @@ static void child_work(kv_env *env, int id, int iters, uint64_t seed, int do_res
 	kv_ns *ns = NULL;
 	if (!EOK(kv_ns_open(env, "mp", &ns)))
 		return;
-	char v[4096], k[32];
+	char v[8192], k[32];
 	size_t kl;
 	kv_buf b = KV_BUF_INIT;
 	uint32_t shards = 4;
@@ -1185,7 +1187,7 @@ static void test_bounded(void)
 
 	TEST("readers of a shard keep reading while a write doubles its table")
 	{
-		kv_env *env = t_env(256 << 20);
+		kv_env *env = t_env(512 << 20);
 		kv_ns_config c;
 		kv_ns_config_init(&c);
 		c.shards = 1;
@@ -1193,32 +1195,40 @@ static void test_bounded(void)
 		if (ns) {
 			/* the table doubles from 2^k slots when the key (0.8 * 2^k) goes in */
 			uint32_t cap = Q ? (1u << 19) : (1u << 20);
-			int at = (int)((uint64_t)cap * 4 / 5); /* (count + 1) * 5 >= cap * 4 */
 			char k[32];
-			for (int i = 0; i < at; i++) {
-				int kl = snprintf(k, sizeof k, "d:%d", i);
-				EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
-			}
+			int have = 0, ok = 0;
 			dbl_arg a = {env, ns, 0, 0, 0};
 			pthread_t th;
+			EOK(kv_set(ns, K("d:5"), K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
 			pthread_create(&th, NULL, dbl_reader, &a);
-			while (__atomic_load_n(&a.gets, __ATOMIC_ACQUIRE) < 1000)
-				t_sleep_ms(1);
-			int kl = snprintf(k, sizeof k, "d:%d", at);
-			long g0 = __atomic_load_n(&a.gets, __ATOMIC_ACQUIRE);
-			int64_t t0 = now_us();
-			EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
-			int64_t took = now_us() - t0;
-			long during = __atomic_load_n(&a.gets, __ATOMIC_ACQUIRE) - g0;
+			/* a reader descheduled for the whole of one doubling (a busy machine)
+			 * looks like a blocked one: up to three doublings, one must show the
+			 * pace; a reader that waits for the rehash fails all three */
+			for (int round = 0; round < 3 && !ok; round++, cap *= 2) {
+				int at = (int)((uint64_t)cap * 4 / 5); /* (count + 1) * 5 >= cap * 4 */
+				for (; have < at; have++) {
+					int kl = snprintf(k, sizeof k, "d:%d", have);
+					EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+				}
+				long g1 = __atomic_load_n(&a.gets, __ATOMIC_ACQUIRE);
+				while (__atomic_load_n(&a.gets, __ATOMIC_ACQUIRE) < g1 + 1000)
+					t_sleep_ms(1);
+				int kl = snprintf(k, sizeof k, "d:%d", have++);
+				long g0 = __atomic_load_n(&a.gets, __ATOMIC_ACQUIRE);
+				int64_t t0 = now_us();
+				EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+				int64_t took = now_us() - t0;
+				long during = __atomic_load_n(&a.gets, __ATOMIC_ACQUIRE) - g0;
+				printf("    the doubling write took %lld us; %ld reads of the shard meanwhile\n",
+				       (long long)took, during);
+				/* the rehash runs outside the write section, only the swap is one:
+				 * the reader keeps its pace (it managed ~8 reads a ms when it waited) */
+				ok = took <= 5000 || during >= took / 20;
+			}
 			T_STORE(a.stop, 1);
 			pthread_join(th, NULL);
-			printf("    the doubling write took %lld us; %ld reads of the shard meanwhile\n",
-			       (long long)took, during);
 			E(a.bad == 0);
-			/* the rehash runs outside the write section, only the swap is one: the
-			 * reader keeps its pace (it managed ~8 reads a ms when it waited) */
-			if (took > 5000 && !E(during >= took / 20))
-				fprintf(stderr, "    only %ld reads in %lld us\n", during, (long long)took);
+			E(ok);
 			kv_ns_close(ns);
 		}
 		if (env)
