@@ -59,7 +59,8 @@ typedef struct bit_rmw {
 	void    *arg;
 	int      ev;        /* event on success (0: none) */
 	size_t  *changes;   /* if not NULL and 0 after the fill, and the value did
-	                     * not grow, no event (a BITFIELD whose writes all FAILed) */
+	                     * not grow, no event (a bit set to what it was, a
+	                     * BITFIELD whose writes all FAILed) */
 } bit_rmw;
 
 /* Lock key, grow its value to r->need bytes (creating it with the default
@@ -112,12 +113,14 @@ typedef struct setbit_arg {
 	uint64_t off;
 	int      bit;
 	int      old;
+	size_t   changes;
 } setbit_arg;
 
 static void fill_setbit(char *dst, size_t vlen, const char *old, size_t oldlen, const void *arg)
 {
 	setbit_arg *a = (setbit_arg *)arg;
 	a->old = (int)get_bits((const unsigned char *)old, old ? oldlen : 0, a->off, 1);
+	a->changes = a->old != a->bit;
 	copy_pad(dst, vlen, old, oldlen);
 	set_bits((unsigned char *)dst, a->off, 1, (uint64_t)a->bit);
 }
@@ -127,8 +130,9 @@ KV_API int kv_setbit(kv_ns *ns, const void *key, size_t klen, uint64_t offset, i
 {
 	if ((bit != 0 && bit != 1) || offset > (uint64_t)KV_VALUE_SIZE_LIMIT * 8)
 		return bit != 0 && bit != 1 ? KV_EINVAL : KV_EVALSIZE;
-	setbit_arg a = {offset, bit, 0};
-	bit_rmw r = {(offset >> 3) + 1, true, fill_setbit, &a, KV_EV_SET, NULL};
+	setbit_arg a = {offset, bit, 0, 0};
+	/* Redis 7.2: an event only if the bit changed or the value was created or grew */
+	bit_rmw r = {(offset >> 3) + 1, true, fill_setbit, &a, KV_EV_SET, &a.changes};
 	int rc = bits_rmw(ns, key, klen, &r);
 	if (oldbit)
 		*oldbit = rc == KV_OK ? a.old : 0;

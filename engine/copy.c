@@ -11,7 +11,8 @@
  *   to the source falls before or after the copy, never inside it.  kv_move
  *   adds a third step: the source is removed only if it still holds exactly
  *   what was copied; if it changed meanwhile the copy is taken back (again only
- *   if untouched) and the move starts over.
+ *   if untouched) and the move starts over.  Its two events fire at the end,
+ *   the removal first, as Redis sends move_from before move_to.
  */
 #include "kv_internal.h"
 
@@ -79,17 +80,33 @@ static int copy_locked(kv_ns *ns, const void *src, size_t srclen, const void *ds
 	return rc;
 }
 
-/* Read src into b (grown with the env's allocator). */
-static int read_src(kv_ns *ns, const void *key, size_t klen, kv_buf *b)
+/* Write b to key in ns (not over an existing key unless replace), with b's
+ * type and absolute expiry; the event ev fires if ev is nonzero. */
+static int write_copy(kv_ns *ns, const void *key, size_t klen, const kv_buf *b, int replace, int ev)
 {
-	return kv_get(ns, key, klen, b);
-}
-
-/* Write b to key in ns (NX unless replace), with b's type and absolute expiry. */
-static int write_copy(kv_ns *ns, const void *key, size_t klen, const kv_buf *b, int replace)
-{
-	return kv_set(ns, key, klen, b->data, b->len, b->type,
-	              b->expires_at ? b->expires_at : KV_EXPIRE_NEVER, replace ? 0 : KV_SET_NX, NULL);
+	kv_wctx w;
+	kv_shard *sh;
+	uint32_t h32, pos;
+	kv_entry *e;
+	int rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e);
+	if (rc != KV_OK)
+		return rc;
+	int64_t exp;
+	bool del;
+	if (e && !replace)
+		rc = KV_EXISTS;
+	else if (!e && klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed))
+		rc = KV_EKEYSIZE;
+	else if ((rc = kv_write_expiry(&w, b->expires_at ? b->expires_at : KV_EXPIRE_NEVER, e, &exp, &del)) != KV_OK)
+		;
+	else if (del) { /* the source's expiry passed since it was read: no copy */
+		if (e)
+			kv_w_remove(&w, sh, pos, e);
+	} else {
+		val_arg a = {b->data, b->len, 0};
+		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, b->len, b->type, exp, kv_fill_copy, &a);
+	}
+	return kv_write_end(&w, sh, key, klen, rc, ev);
 }
 
 static bool same_as(kv_entry *e, size_t klen, const kv_buf *b)
@@ -98,8 +115,8 @@ static bool same_as(kv_entry *e, size_t klen, const kv_buf *b)
 	       memcmp(kv_entry_key(e) + klen, b->data, b->len) == 0;
 }
 
-/* Remove key if it holds exactly b (value, type, expiry).  KV_OK, or
- * KV_UNCHANGED if it is missing or differs. */
+/* Remove key if it holds exactly b (value, type, expiry), with no event.
+ * KV_OK, or KV_UNCHANGED if it is missing or differs. */
 static int del_if_same(kv_ns *ns, const void *key, size_t klen, const kv_buf *b)
 {
 	kv_wctx w;
@@ -115,7 +132,7 @@ static int del_if_same(kv_ns *ns, const void *key, size_t klen, const kv_buf *b)
 	} else {
 		rc = KV_UNCHANGED;
 	}
-	return kv_write_end(&w, sh, key, klen, rc, KV_EV_DEL);
+	return kv_write_end(&w, sh, key, klen, rc, 0);
 }
 
 KV_API int kv_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dst_ns, const void *dst,
@@ -132,9 +149,9 @@ KV_API int kv_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dst_ns, con
 		return copy_locked(ns, src, srclen, dst, dstlen, replace);
 	}
 	kv_buf b = KV_BUF_INIT;
-	rc = read_src(ns, src, srclen, &b);
+	rc = kv_get(ns, src, srclen, &b);
 	if (rc == KV_OK)
-		rc = write_copy(dst_ns, dst, dstlen, &b, replace);
+		rc = write_copy(dst_ns, dst, dstlen, &b, replace, KV_EV_SET);
 	kv_buf_free(ns->env, &b);
 	return rc;
 }
@@ -148,11 +165,16 @@ KV_API int kv_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dst_ns)
 		return KV_EINVAL;
 	kv_buf b = KV_BUF_INIT;
 	for (int tries = 0;; tries++) {
-		if ((rc = read_src(ns, key, klen, &b)) != KV_OK)
+		if ((rc = kv_get(ns, key, klen, &b)) != KV_OK)
 			break;
-		if ((rc = write_copy(dst_ns, key, klen, &b, 0)) != KV_OK)
+		if ((rc = write_copy(dst_ns, key, klen, &b, 0, 0)) != KV_OK)
 			break;
-		if ((rc = del_if_same(ns, key, klen, &b)) != KV_UNCHANGED)
+		if ((rc = del_if_same(ns, key, klen, &b)) == KV_OK) {
+			/* Redis's order: move_from, then move_to */
+			kv_emit(ns->env, ns, key, klen, KV_EV_DEL);
+			kv_emit(dst_ns->env, dst_ns, key, klen, KV_EV_SET);
+		}
+		if (rc != KV_UNCHANGED)
 			break;
 		/* the source changed after it was read: take the copy back, retry */
 		del_if_same(dst_ns, key, klen, &b);

@@ -744,8 +744,8 @@ KV_API int kv_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dst_ns, con
 
 /*
  * Move key from ns to the other namespace dst_ns, keeping value, type and
- * expiry (Redis MOVE).  Returns KV_OK (KV_EV_SET in dst_ns, then KV_EV_DEL in
- * ns), KV_NOTFOUND (no key in ns), KV_EXISTS (dst_ns already has the key;
+ * expiry (Redis MOVE).  Returns KV_OK (KV_EV_DEL in ns, then KV_EV_SET in
+ * dst_ns, after the move), KV_NOTFOUND (no key in ns), KV_EXISTS (dst_ns already has the key;
  * nothing moves).  Three atomic steps: read, write to dst_ns if absent, remove
  * from ns only if it still holds exactly what was written; if it changed in
  * between, the copy is removed again (only if untouched) and the move starts
@@ -762,8 +762,8 @@ KV_API int kv_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dst_ns);
  * default TTL; a short value grows, zero-padded, to offset / 8 + 1 bytes (the
  * length is checked against max_value_size before anything is allocated); an
  * existing key keeps its TTL.  The value becomes KV_T_BYTES.  *oldbit (may be
- * NULL) gets the bit's previous value.  Every success fires KV_EV_SET, even if
- * the bit did not change, as Redis notifies "setbit".  Errors: KV_EINVAL (bit
+ * NULL) gets the bit's previous value.  KV_EV_SET fires when the bit changed
+ * or the value was created or grew (Redis 7.2's "setbit" rule).  Errors: KV_EINVAL (bit
  * not 0 or 1; a new key's default TTL past KV_EXPIRES_MAX), KV_EVALSIZE,
  * limit errors, KV_ENOMEM.
  */

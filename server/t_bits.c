@@ -315,8 +315,10 @@ static void bitfieldGeneric(client *c, int argc, const char **argv, const size_t
 				ow = KV_BF_SAT;
 			else if (argEq(argv[j], lens[j], "fail"))
 				ow = KV_BF_FAIL;
-			else
-				goto syntax;
+			else {
+				addReplyError(&c->rb, "Invalid OVERFLOW type specified");
+				goto out;
+			}
 			continue;
 		} else {
 			goto syntax;

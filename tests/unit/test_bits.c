@@ -82,8 +82,12 @@ int main(int argc, char **argv)
 		ERC(kv_setbit(ns, K("s"), UINT64_MAX, 1, &old), KV_EVALSIZE);
 		ERC(kv_setbit(ns, K("s"), 0, 2, &old), KV_EINVAL);
 		int sets = g_events[KV_EV_SET];
-		EOK(kv_setbit(ns, K("s"), 0, 0, &old)); /* unchanged bit: still an event, as Redis */
+		EOK(kv_setbit(ns, K("s"), 0, 0, &old)); /* unchanged bit, same length: no event (Redis 7.2) */
+		E(g_events[KV_EV_SET] == sets);
+		EOK(kv_setbit(ns, K("s"), 0, 1, &old));
 		E(g_events[KV_EV_SET] == sets + 1);
+		EOK(kv_setbit(ns, K("new"), 0, 0, &old)); /* created: an event */
+		E(g_events[KV_EV_SET] == sets + 2);
 	}
 
 	TEST("kv_setbit: a new key gets the namespace's default TTL") {
