@@ -840,15 +840,17 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 #define KV_OP_DEL     3
 #define KV_OP_EXISTS  4
 #define KV_OP_CONSUME 5
+#define KV_OP_INCR    6 /* kv_incr of `by`; the result in out_int */
 
 #define KV_BATCH_ALL_OR_NOTHING 0 /* atomic across shards; a consistent cut for reads */
 #define KV_BATCH_BEST_EFFORT    1 /* each item on its own */
 
 /*
  * One batch item.  Inputs: op, key, and for KV_OP_SET val/type/expires_at/flags
- * as kv_set takes them.  Outputs: status (KV_OK, KV_NOTFOUND, KV_EXISTS, an
- * error, or KV_EABORTED), and for GET and CONSUME the value as
- * arena->data[val_off .. val_off + val_len) with its type and expiry.
+ * as kv_set takes them, for KV_OP_INCR `by` as kv_incr takes it.  Outputs:
+ * status (KV_OK, KV_NOTFOUND, KV_EXISTS, an error, or KV_EABORTED), for GET
+ * and CONSUME the value as arena->data[val_off .. val_off + val_len) with its
+ * type and expiry, for INCR the new integer in out_int.
  */
 typedef struct kv_op {
 	int         op;
@@ -859,12 +861,14 @@ typedef struct kv_op {
 	int         type;
 	int64_t     expires_at;
 	unsigned    flags;
+	int64_t     by;             /* KV_OP_INCR */
 	/* outputs */
 	int         status;
 	int         out_type;
 	size_t      out_off;
 	size_t      out_len;
 	int64_t     out_expires_at;
+	int64_t     out_int;        /* KV_OP_INCR: the value after the increment */
 } kv_op;
 
 /*
@@ -874,15 +878,16 @@ typedef struct kv_op {
  *
  * KV_BATCH_ALL_OR_NOTHING: every touched shard is locked (in ascending order, so
  * overlapping batches cannot deadlock) and the batch applies as a whole or not at
- * all.  A consume of a missing key, a NX/XX refusal, a size or limit error fails
- * the batch: the call returns that item's code, err->item names it, that item's
+ * all.  A consume of a missing key, a NX/XX refusal, an INCR of a value that is
+ * not an integer (KV_ENOTINT) or that would overflow (KV_EOVERFLOW), a size or
+ * limit error fails the batch: the call returns that item's code, err->item names it, that item's
  * status holds the code and every other item's status is KV_EABORTED; nothing
  * changed.  KV_NOTFOUND of a GET, DEL or EXISTS is an outcome, not a failure.
  * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
  * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
  *
  * KV_BATCH_BEST_EFFORT: each item gets its own status (the codes kv_get,
- * kv_set, kv_del, kv_exists or kv_consume would return); the call returns
+ * kv_set, kv_del, kv_exists, kv_consume or kv_incr would return); the call returns
  * KV_OK unless the arguments are invalid, and the items that succeeded stay
  * applied.
  *
@@ -892,7 +897,8 @@ typedef struct kv_op {
  *         CONSUME items without an arena; no item ran), KV_ENONS, KV_ENOMEM
  *         (growing the arena, or the batch's own bookkeeping), or in
  *         all-or-nothing mode the failing item's code (KV_NOTFOUND of a
- *         CONSUME, KV_EXISTS / KV_NOTFOUND of an NX / XX SET, KV_EKEYSIZE,
+ *         CONSUME, KV_EXISTS / KV_NOTFOUND of an NX / XX SET, KV_ENOTINT /
+ *         KV_EOVERFLOW of an INCR, KV_EKEYSIZE,
  *         KV_EVALSIZE, KV_EINVAL, KV_EMAXKEYS, KV_EMAXMEM, KV_ENOMEM).
  *         err may be NULL.
  */
@@ -1126,7 +1132,7 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 #define KV_EV_SET     1 /* set, add, replace, setrange, setbit, bitfield, bitop, rename/copy/move target */
 #define KV_EV_DEL     2 /* delete, consume, rename/move source, bitop of empty sources */
 #define KV_EV_EXPIRE  3 /* expiry set or removed */
-#define KV_EV_INCR    4 /* incr, decr, incr_float */
+#define KV_EV_INCR    4 /* incr, decr, incr_float, a batch's KV_OP_INCR */
 #define KV_EV_APPEND  5
 #define KV_EV_EXPIRED 6 /* removed because its TTL passed */
 #define KV_EV_EVICTED 7 /* removed by the eviction policy */
