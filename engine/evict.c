@@ -155,30 +155,51 @@ static bool evict_from(kv_wctx *w, kv_shard *sh, int policy, kv_entry *keep)
 	return true;
 }
 
+/* Is shard index i one of the shards a batch's lockset holds? */
+static bool lockset_has(const kv_lockset *ls, uint32_t i)
+{
+	return i >= ls->lo && i < ls->hi && (ls->bits[i / 64] >> (i % 64) & 1);
+}
+
 /* The shard at hand has nothing to evict (a small max_keys spread over many
  * shards leaves most of them empty): evict from another shard of the namespace.
- * A batch looks in the other shards it holds (the eviction is part of its undo
- * log).  A single write tries the others with trylock only, which cannot
- * deadlock whatever it already holds, and looks at each at most once. */
+ * A batch looks in the other shards it holds first.  Then, like a single write,
+ * it tries the rest with trylock only, which cannot deadlock whatever is held,
+ * and looks at each at most once.  A batch keeps a shard it evicted from locked
+ * (appended to its lockset, seq odd like the others) until it commits or undoes,
+ * because the eviction is part of its undo log; a single write unlocks it at
+ * once. */
 static bool evict_elsewhere(kv_wctx *w, kv_shard *sh, int policy, kv_entry *keep)
 {
 	kv_env *env = w->ns->env;
+	kv_lockset *ls = w->undo ? w->ls : NULL;
 	if (w->undo) {
-		for (uint32_t k = 0; w->ls && k < w->ls->nheld; k++) {
-			kv_shard *o = kv_lockset_at(&w->ref, w->ls, k);
+		if (!ls)
+			return false;
+		for (uint32_t k = 0; k < ls->nheld; k++) {
+			kv_shard *o = kv_lockset_at(&w->ref, ls, k);
 			if (o != sh && evict_from(w, o, policy, keep))
 				return true;
+			if (batch_grow(w))
+				return false;
 		}
-		return false;
 	}
 	uint32_t n = atomic_load_explicit(&w->ref.slot->nshards, memory_order_relaxed);
 	for (uint32_t k = 1; k < n; k++) {
-		kv_shard *o = kv_ns_shard(&w->ref, (sh->index + k) % n);
+		uint32_t i = (sh->index + k) % n;
+		if (ls && (lockset_has(ls, i) || ls->nheld >= KV_MAX_SHARDS))
+			continue;
+		kv_shard *o = kv_ns_shard(&w->ref, i);
 		if (!o || o == sh || !kv_spin_trylock(&o->lock))
 			continue;
-		bool ok = kv_ns_ref_valid(&w->ref) && o->owner == w->ref.slot_index + 1 && o->count &&
-		          (!o->snap_pending || kv_shard_reserve_preserve_locked(env, o, 1) == KV_OK) &&
-		          evict_from(w, o, policy, keep);
+		bool usable = kv_ns_ref_valid(&w->ref) && o->owner == w->ref.slot_index + 1 && o->count &&
+		              (!o->snap_pending || kv_shard_reserve_preserve_locked(env, o, 1) == KV_OK);
+		if (usable && ls) {
+			kv_shard_write_begin(o);
+			ls->held[ls->nheld++] = kv_offof(env, o); /* bits stay: they are the batch's own */
+			return evict_from(w, o, policy, keep);
+		}
+		bool ok = usable && evict_from(w, o, policy, keep);
 		kv_spin_unlock(&o->lock);
 		if (ok)
 			return true;

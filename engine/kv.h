@@ -32,8 +32,8 @@
  *   held for bounded work only (see kv_internal.h).  The engine never calls back
  *   into the host while it holds a lock, never aborts, never longjmps and never
  *   prints.  It waits on nothing the host controls; the only waits are for
- *   another engine call (a spinlock, or a save that waits up to 10 s for another
- *   save of the same directory).
+ *   another engine call (a spinlock, or a save that waits up to 200 ms for
+ *   another save of the same directory).
  *   A process that dies while it holds an engine lock leaves that shard locked:
  *   hosts in mode (b) must treat a crashed sharer as PostgreSQL does (reinitialise
  *   the region).
@@ -166,8 +166,8 @@ KV_API int kv_version_number(void);
 #define KV_EMAXKEYS      (-30724) /* namespace reached max_keys (and its policy does not evict) */
 #define KV_EMAXMEM       (-30725) /* namespace reached max_memory (and its policy does not evict) */
 #define KV_ENOTINT       (-30726) /* value is not an integer, or is out of range */
-#define KV_EOVERFLOW     (-30727) /* increment or decrement would overflow */
-#define KV_ENOTFLOAT     (-30728) /* value is not a valid float, or the result is not finite */
+#define KV_EOVERFLOW     (-30727) /* increment or decrement would overflow (or a float result is not finite) */
+#define KV_ENOTFLOAT     (-30728) /* value is not a valid float */
 #define KV_ESHARDS       (-30729) /* invalid shard count (0, over KV_MAX_SHARDS, or lower than now) */
 #define KV_EBUSY         (-30730) /* another save, load or resize is running on that namespace */
 #define KV_EABORTED      (-30731) /* all-or-nothing batch: another item failed, this one was not applied */
@@ -655,8 +655,9 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
  * text (type KV_T_REAL; 0.1 + 0.2 stores "0.3", 1e-18 stores "1e-18", -0 stores
  * "0"), at most KV_DOUBLE_BUFSZ - 1 bytes, which this call always reads back.
  * If result_text is not NULL it receives that text; if result is not NULL, the
- * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number, or
- * the result is not a finite double), KV_EINVAL (a new key's default TTL lands
+ * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number),
+ * KV_EOVERFLOW (the result is not a finite double: Redis's "increment would
+ * produce NaN or Infinity"; nothing changed), KV_EINVAL (a new key's default TTL lands
  * past KV_EXPIRES_MAX), limit errors, KV_ENOMEM.
  */
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by, size_t bylen,
@@ -982,8 +983,8 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  *     directories of their path as the caller wrote it; kv_save_at/kv_load_at
  *     confine `name` to `dir` (below).
  *   - Saves into one directory take an flock on it, one after the other (a save
- *     waits up to 10 s for another, holding no engine lock, then fails with
- *     KV_EBUSY; on a file system without flock, saves run unserialised).
+ *     waits up to 200 ms for another, holding no engine lock, then fails with
+ *     KV_EBUSY, which a host retries where its user can interrupt the wait; on a file system without flock, saves run unserialised).
  *   - Messages in err->msg quote paths shortened to about 90 bytes.  A path of
  *     PATH_MAX bytes or more, or a file name component over 255 bytes, is
  *     KV_EINVAL.  Paths are C strings: a host that receives a path with a length
@@ -1029,7 +1030,7 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  * consistent cut (all-or-nothing batches are wholly in or out).  Saving every
  * namespace resets the dirty counter and last-save time.
  * Errors: KV_EINVAL (bad path), KV_ENSNAME, KV_ENONS, KV_EBUSY (another save of
- *         that namespace, or of that directory for 10 s), KV_EIO, KV_ENOMEM,
+ *         that namespace, or of that directory for 200 ms), KV_EIO, KV_ENOMEM,
  *         KV_ECORRUPT / KV_EFORMAT (the file a one-namespace save would keep
  *         namespaces of is not valid).
  */
@@ -1086,7 +1087,7 @@ KV_API int kv_path_check(const char *dir, const char *name, kv_error *err);
  * save does), so a save in progress keeps its temp file; on a file system
  * without flock only files whose process is gone are removed.  Hosts call it at
  * start-up or before a save.  Returns KV_OK, or KV_EINVAL / KV_EIO as
- * kv_path_check, KV_EBUSY (another save held the directory for 10 s), KV_EIO
+ * kv_path_check, KV_EBUSY (another save held the directory for 200 ms), KV_EIO
  * (the directory could not be read or a file not removed).
  */
 KV_API int kv_snapshot_cleanup(const char *dir, const char *name);

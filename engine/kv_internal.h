@@ -43,7 +43,8 @@
  *     (namespace.c)                               for its gen check             waiting while holding a stale one
  *   kv_make_room_locked       the writer's        <= 16 victims, each from a    a write that needs more fails with the
  *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
- *                             by trylock          trylocks
+ *                             by trylock (a       trylocks                      (a batch keeps one it evicted from until
+ *                             batch keeps them)                                 it commits: its undo log may restore it)
  *   sweep_shard (tick.c)      one shard           tick budget * 8 slots,        kv_tick's budget
  *                                                 <= 16 removals
  *   batch_atomic (batch.c)    the batch's shards  O(items + their bytes)        all-or-nothing needs every item under the
@@ -699,10 +700,11 @@ typedef struct kv_wctx {
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
 	 * does not touch them): the shards the batch holds, where eviction may also
-	 * look; xv, victims' keys past keybuf (records of uint32 length + key,
+	 * look (evict.c appends a shard it trylocked to evict from, which then stays
+	 * locked until the batch commits or undoes); xv, victims' keys past keybuf (records of uint32 length + key,
 	 * preallocated); grow is set when the undo log or xv ran out, and the
 	 * batch then retries with larger ones; evictions are counted at commit. */
-	const kv_lockset *ls;
+	kv_lockset *ls;
 	kv_buf  *xv;
 	bool     grow;
 	uint32_t nevicted;    /* counted into the namespace at commit */

@@ -553,7 +553,7 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 	char txt[KV_DOUBLE_BUFSZ];
 	size_t n = 0;
 	if (rc == KV_OK && !isfinite(v))
-		rc = KV_ENOTFLOAT;
+		rc = KV_EOVERFLOW;
 	if (rc == KV_OK)
 		n = kv_fmt_double(v == 0 ? 0.0 : v, txt, sizeof txt); /* never "-0" */
 	if (rc == KV_OK)

@@ -257,10 +257,12 @@ void kv_snap_close(kv_snap_target *t)
 }
 
 /* Serialise saves into one directory (see the merge in snapshot.c).  Waits at
- * most KV_SNAP_LOCK_WAIT_MS, holding no engine lock, then gives up.  A file
+ * most KV_SNAP_LOCK_WAIT_MS, holding no engine lock, then gives up with
+ * KV_EBUSY: a host that will wait longer retries, where its user can interrupt
+ * it (a PostgreSQL cancel cannot reach a wait inside the engine).  A file
  * system without flock (ENOLCK, EOPNOTSUPP ...) saves unserialised rather than
  * not at all. */
-#define KV_SNAP_LOCK_WAIT_MS 10000
+#define KV_SNAP_LOCK_WAIT_MS 200
 int kv_snap_lock(kv_snap_target *t, kv_error *err)
 {
 	int64_t deadline = kv_now_ms() + KV_SNAP_LOCK_WAIT_MS;

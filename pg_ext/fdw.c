@@ -45,6 +45,7 @@
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -817,7 +818,8 @@ report_duplicate(kv_ns *ns, const kv_op *op)
 	ereport(ERROR,
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
 			 errmsg("key already exists in namespace \"%s\"", kv_ns_name(ns)),
-			 errdetail("Key \"%.*s\" already exists.", (int) Min(op->klen, 200),
+			 errdetail("Key \"%.*s\" already exists.",
+					   pg_mbcliplen(op->key, (int) Min(op->klen, 1000), 200),
 					   (const char *) op->key),
 			 errhint("Use UPDATE, or kv.set() to overwrite.")));
 }

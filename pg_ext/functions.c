@@ -778,12 +778,17 @@ static void
 batch_report(int rc, kv_ns *ns, kv_error *err, Datum *keys, int n)
 {
 	if (err->item < (size_t) n)
+	{
+		char	   *key = TextDatumGetCString(keys[err->item]);
+		int			klen = pg_mbcliplen(key, strlen(key), 200);	/* a key can be 64 kB */
+
 		ereport(ERROR,
 				(errcode(shardkv_status_sqlstate(rc)),
 				 errmsg("%s", shardkv_status_message(rc, kv_ns_name(ns))),
-				 errdetail("Batch item %zu (key \"%s\") failed; no item of the all-or-nothing batch was applied.",
-						   err->item + 1, TextDatumGetCString(keys[err->item])),
+				 errdetail("Batch item %zu (key \"%.*s\") failed; no item of the all-or-nothing batch was applied.",
+						   err->item + 1, klen, key),
 				 errhint("Use mode => 'best_effort' to apply the other items.")));
+	}
 	shardkv_report(rc, kv_ns_name(ns), err);
 }
 

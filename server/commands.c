@@ -375,9 +375,6 @@ int replyKvError(client *c, int rc)
 	case KV_EMAXKEYS:
 		addReplyError(&c->rb, "-OOM command not allowed when used memory > 'maxmemory'.");
 		break;
-	case KV_EKEYSIZE:
-		addReplyError(&c->rb, "invalid key: keys must be 1 to max_key_size bytes");
-		break;
 	case KV_ENONS:
 		addReplyError(&c->rb, "the selected namespace was dropped");
 		break;

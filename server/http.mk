@@ -24,6 +24,6 @@ FUZZ_HTTP := $(BUILD)/fuzz/fuzz_http
 $(FUZZ_HTTP): tests/fuzz/fuzz_http.c $(SERVER_SRC) $(SERVER_HDR) $(ENGINE_SRC) $(ENGINE_HDR) $(SERVER_HTTP_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iengine -Iserver -o $@ tests/fuzz/fuzz_http.c \
-		$(filter-out server/main.c,$(SERVER_SRC)) $(ENGINE_SRC) $(LDLIBS) $(SERVER_HTTP_LIBS) -lm
+		$(filter-out server/main.c,$(SERVER_SRC)) $(ENGINE_SRC) $(LDLIBS) $(SERVER_HTTP_LIBS) -lssl -lm
 FUZZ_TARGETS += $(FUZZ_HTTP)
 TEST_DEPS += $(FUZZ_HTTP)

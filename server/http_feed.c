@@ -332,7 +332,7 @@ void httpFeedRequest(client *c, httpReq *rq)
 	int hn = httpQueryParam(rq, "ns", ns, sizeof(ns), &nslen);
 	int hp = httpQueryParam(rq, "prefix", prefix, sizeof(prefix), &plen);
 	if (hn < 0 || (hn == 1 && kv_ns_name_check(ns, nslen) != KV_OK)) {
-		httpRespondError(c, rq, 400, "KV_ENSNAME", "invalid namespace name");
+		httpRespondKvError(c, rq, KV_ENSNAME); /* 400 and the engine's text */
 		return;
 	}
 	if (hp < 0) {

@@ -9,7 +9,6 @@
  */
 #include "http.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,21 +57,9 @@ void httpMetricsCount(worker *w, int status, double seconds)
 #undef BUMP
 }
 
-static void put(replyBuf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(replyBuf *rb, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		addReplyRaw(rb, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
 static void family(replyBuf *rb, const char *name, const char *type, const char *help)
 {
-	put(rb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	addReplyRawFormat(rb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void nsMetrics(replyBuf *rb)
@@ -92,7 +79,7 @@ static void nsMetrics(replyBuf *rb)
 	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
 		family(rb, f[k].name, f[k].type, f[k].help);
 		for (size_t i = 0; i < n; i++)
-			put(rb, "%s{ns=\"%s\"} %llu\n", f[k].name, st[i].name,
+			addReplyRawFormat(rb, "%s{ns=\"%s\"} %llu\n", f[k].name, st[i].name,
 			    (unsigned long long)*(const uint64_t *)((const char *)&st[i] + f[k].off));
 	}
 	kv_ns_list_free(srv.env, st);
@@ -116,49 +103,49 @@ void httpMetricsRequest(client *c, httpReq *rq)
 		http += st[k];
 
 	family(&rb, "shardkv_commands_total", "counter", "Commands (RESP) and requests (HTTP) served, by door.");
-	put(&rb, "shardkv_commands_total{door=\"resp\"} %llu\n", (unsigned long long)resp);
-	put(&rb, "shardkv_commands_total{door=\"http\"} %llu\n", (unsigned long long)http);
+	addReplyRawFormat(&rb, "shardkv_commands_total{door=\"resp\"} %llu\n", (unsigned long long)resp);
+	addReplyRawFormat(&rb, "shardkv_commands_total{door=\"http\"} %llu\n", (unsigned long long)http);
 	family(&rb, "shardkv_http_requests_total", "counter", "HTTP requests by status.");
 	for (size_t k = 0; k < NSTATUS; k++)
-		put(&rb, "shardkv_http_requests_total{door=\"http\",status=\"%d\"} %llu\n", statusCodes[k],
+		addReplyRawFormat(&rb, "shardkv_http_requests_total{door=\"http\",status=\"%d\"} %llu\n", statusCodes[k],
 		    (unsigned long long)st[k]);
-	put(&rb, "shardkv_http_requests_total{door=\"http\",status=\"other\"} %llu\n", (unsigned long long)st[NSTATUS]);
+	addReplyRawFormat(&rb, "shardkv_http_requests_total{door=\"http\",status=\"other\"} %llu\n", (unsigned long long)st[NSTATUS]);
 	family(&rb, "shardkv_http_request_duration_seconds", "histogram", "Time to handle one HTTP request (parse to response queued).");
 	uint64_t cum = 0;
 	for (size_t k = 0; k < NBUCKETS; k++) {
 		cum += bk[k];
-		put(&rb, "shardkv_http_request_duration_seconds_bucket{door=\"http\",le=\"%g\"} %llu\n", buckets[k],
+		addReplyRawFormat(&rb, "shardkv_http_request_duration_seconds_bucket{door=\"http\",le=\"%g\"} %llu\n", buckets[k],
 		    (unsigned long long)cum);
 	}
 	cum += bk[NBUCKETS];
-	put(&rb, "shardkv_http_request_duration_seconds_bucket{door=\"http\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-	put(&rb, "shardkv_http_request_duration_seconds_sum{door=\"http\"} %.9f\n", (double)sum_ns / 1e9);
-	put(&rb, "shardkv_http_request_duration_seconds_count{door=\"http\"} %llu\n", (unsigned long long)cum);
+	addReplyRawFormat(&rb, "shardkv_http_request_duration_seconds_bucket{door=\"http\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	addReplyRawFormat(&rb, "shardkv_http_request_duration_seconds_sum{door=\"http\"} %.9f\n", (double)sum_ns / 1e9);
+	addReplyRawFormat(&rb, "shardkv_http_request_duration_seconds_count{door=\"http\"} %llu\n", (unsigned long long)cum);
 
 	nsMetrics(&rb);
 
 	kv_env_stats es;
 	if (kv_env_stats_get(srv.env, &es) == KV_OK) {
 		family(&rb, "shardkv_region_bytes", "gauge", "Bytes of the engine's memory region.");
-		put(&rb, "shardkv_region_bytes %llu\n", (unsigned long long)es.region_size);
+		addReplyRawFormat(&rb, "shardkv_region_bytes %llu\n", (unsigned long long)es.region_size);
 		family(&rb, "shardkv_region_used_bytes", "gauge", "Region bytes handed out to shards and tables.");
-		put(&rb, "shardkv_region_used_bytes %llu\n", (unsigned long long)es.region_used);
+		addReplyRawFormat(&rb, "shardkv_region_used_bytes %llu\n", (unsigned long long)es.region_used);
 		family(&rb, "shardkv_namespaces", "gauge", "Namespaces in the store.");
-		put(&rb, "shardkv_namespaces %u\n", es.namespaces);
+		addReplyRawFormat(&rb, "shardkv_namespaces %u\n", es.namespaces);
 	}
 	family(&rb, "shardkv_connected_clients", "gauge", "Connected clients, both doors.");
-	put(&rb, "shardkv_connected_clients %ld\n", atomic_load(&srv.connected_clients));
+	addReplyRawFormat(&rb, "shardkv_connected_clients %ld\n", atomic_load(&srv.connected_clients));
 	family(&rb, "shardkv_feed_subscribers", "gauge", "Open /v1/feed streams.");
-	put(&rb, "shardkv_feed_subscribers %zu\n", httpFeedSubscribers());
+	addReplyRawFormat(&rb, "shardkv_feed_subscribers %zu\n", httpFeedSubscribers());
 	int64_t now = mstime(), last = atomic_load(&srv.lastsave_ms);
 	family(&rb, "shardkv_last_save_timestamp_seconds", "gauge", "Time of the last successful full save (or of the start).");
-	put(&rb, "shardkv_last_save_timestamp_seconds %.3f\n", (double)last / 1000);
+	addReplyRawFormat(&rb, "shardkv_last_save_timestamp_seconds %.3f\n", (double)last / 1000);
 	family(&rb, "shardkv_last_save_age_seconds", "gauge", "Seconds since the last successful full save.");
-	put(&rb, "shardkv_last_save_age_seconds %.3f\n", (double)(now - last) / 1000);
+	addReplyRawFormat(&rb, "shardkv_last_save_age_seconds %.3f\n", (double)(now - last) / 1000);
 	family(&rb, "shardkv_last_save_success", "gauge", "1 if the last save succeeded, else 0.");
-	put(&rb, "shardkv_last_save_success %d\n", atomic_load(&srv.last_save_ok) ? 1 : 0);
+	addReplyRawFormat(&rb, "shardkv_last_save_success %d\n", atomic_load(&srv.last_save_ok) ? 1 : 0);
 	family(&rb, "shardkv_uptime_seconds", "gauge", "Seconds since the server started.");
-	put(&rb, "shardkv_uptime_seconds %.3f\n", (double)(now - atomic_load(&srv.start_ms)) / 1000);
+	addReplyRawFormat(&rb, "shardkv_uptime_seconds %.3f\n", (double)(now - atomic_load(&srv.start_ms)) / 1000);
 
 	if (rb.oom)
 		httpRespondKvError(c, rq, KV_ENOMEM);

@@ -103,6 +103,12 @@ static int queryFlag(const httpReq *rq, const char *name)
 	return !(n == 1 && v[0] == '0') && !(n == 5 && !strcasecmp(v, "false"));
 }
 
+/* A TTL of whole seconds as the engine's absolute expiry (its arithmetic, no rounding here). */
+static int expiryFromSeconds(int64_t secs, int64_t *expires_at)
+{
+	return secs > INT64_MAX / 1000 ? KV_EINVAL : kv_expiry_from_ttl_ms(secs * 1000, expires_at);
+}
+
 static void keyPut(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t klen)
 {
 	long long ttl = 0, px = 0;
@@ -112,7 +118,7 @@ static void keyPut(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 		return;
 	}
 	int64_t exp = KV_EXPIRE_DEFAULT;
-	if (rt && (ttl > INT64_MAX / 1000 || kv_expiry_from_ttl_ms(ttl * 1000, &exp) != KV_OK)) {
+	if (rt && expiryFromSeconds(ttl, &exp) != KV_OK) {
 		httpRespondError(c, rq, 400, "KV_EINVAL", "ttl out of range");
 		return;
 	}
@@ -291,8 +297,7 @@ static const char *opFromJson(json_t *jo, kv_op *op, char **owned)
 		return "ttl and px are exclusive";
 	if (ttl) {
 		json_int_t t = json_integer_value(ttl);
-		if (!json_is_integer(ttl) || t <= 0 || t > INT64_MAX / 1000 ||
-		    kv_expiry_from_ttl_ms(t * 1000, &op->expires_at) != KV_OK)
+		if (!json_is_integer(ttl) || t <= 0 || expiryFromSeconds(t, &op->expires_at) != KV_OK)
 			return "ttl must be a positive integer of seconds";
 	}
 	if (px) {
@@ -554,7 +559,7 @@ int httpRouteRest(client *c, httpReq *rq)
 	char name[KV_NS_NAME_MAX * 3 + 1]; /* decoding never grows: room for any raw name we accept */
 	ssize_t nl = slen[0] <= KV_NS_NAME_MAX * 3 ? httpPercentDecode(seg[0], slen[0], name, 0) : -1;
 	if (nl < 0 || nl > KV_NS_NAME_MAX || kv_ns_name_check(name, (size_t)nl) != KV_OK) {
-		httpRespondError(c, rq, 400, "KV_ENSNAME", "invalid namespace name");
+		httpRespondKvError(c, rq, KV_ENSNAME); /* 400 and the engine's text */
 		return 1;
 	}
 	name[nl] = '\0';

@@ -151,18 +151,37 @@ void addReplyBulkCString(replyBuf *rb, const char *s)
 		addReplyBulk(rb, s, strlen(s));
 }
 
+/* Format into buf; the length written, cut at cap - 1 (0 on a format error). */
+static size_t formatLine(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, cap, fmt, ap);
+	if (n < 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 void addReplyBulkFormat(replyBuf *rb, const char *fmt, ...)
 {
 	char tmp[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	size_t n = formatLine(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(tmp))
-		n = sizeof(tmp) - 1;
-	addReplyBulk(rb, tmp, (size_t)n);
+	addReplyBulk(rb, tmp, n);
+}
+
+void addReplyRawVFormat(replyBuf *rb, const char *fmt, va_list ap)
+{
+	char tmp[512];
+	addReplyRaw(rb, tmp, formatLine(tmp, sizeof(tmp), fmt, ap));
+}
+
+void addReplyRawFormat(replyBuf *rb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	addReplyRawVFormat(rb, fmt, ap);
+	va_end(ap);
 }
 
 void addReplyLongLong(replyBuf *rb, long long v)

@@ -9,6 +9,7 @@
 #ifndef SHARDKV_REPLY_H
 #define SHARDKV_REPLY_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef struct replyBuf {
@@ -42,6 +43,9 @@ void addReplyBool(replyBuf *rb, int b);                           /* #t / :1 */
 void addReplyVerbatim(replyBuf *rb, const char *s, size_t n, const char *ext); /* =n txt: or bulk */
 /* A bulk string whose text is given as a printf format. */
 void addReplyBulkFormat(replyBuf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Formatted text appended as is (INFO lines, /metrics), cut at 511 bytes. */
+void addReplyRawFormat(replyBuf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void addReplyRawVFormat(replyBuf *rb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Encode a RESP2/RESP3 pub/sub message; helper for the pub/sub mailbox. */
 void addReplyPubsubMessage(replyBuf *rb, const char *kind, const void *pat, size_t plen,

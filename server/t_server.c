@@ -130,17 +130,11 @@ void commandCommand(client *c, int argc, const char **argv, const size_t *lens)
 static void infoLine(replyBuf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void infoLine(replyBuf *rb, const char *fmt, ...)
 {
-	char tmp[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	addReplyRawVFormat(rb, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(tmp) - 2)
-		n = sizeof(tmp) - 3;
-	memcpy(tmp + n, "\r\n", 2);
-	addReplyRaw(rb, tmp, (size_t)n + 2);
+	addReplyRaw(rb, "\r\n", 2);
 }
 
 static void bytesHuman(char *out, size_t len, double b)

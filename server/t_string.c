@@ -390,14 +390,6 @@ void decrbyCommand(client *c, int argc, const char **argv, const size_t *lens)
 	incrGenericCommand(c, argv[1], lens[1], -by);
 }
 
-/* After KV_ENOTFLOAT: is it the stored value that is not a number (Redis's two texts)? */
-static int storedFloatInvalid(client *c, const char *key, size_t klen)
-{
-	kv_buf *b = &c->w->buf; /* kv_get NUL-terminates the value */
-	double d;
-	return kv_get(c->db, key, klen, b) == KV_OK && !argToDouble(b->data, b->len, &d);
-}
-
 /* INCRBYFLOAT key increment */
 void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
@@ -409,8 +401,7 @@ void incrbyfloatCommand(client *c, int argc, const char **argv, const size_t *le
 	pubsubRenameEvents(KV_EV_INCR, "incrbyfloat");
 	int rc = kv_incr_float(c->db, argv[1], lens[1], argv[2], lens[2], &result, text);
 	pubsubRenameEvents(0, NULL);
-	if (rc == KV_ENOTFLOAT && !storedFloatInvalid(c, argv[1], lens[1])) {
-		/* the increment was valid, the value too: the sum is not a finite double */
+	if (rc == KV_EOVERFLOW) { /* the sum is not a finite double */
 		addReplyError(&c->rb, "increment would produce NaN or Infinity");
 		return;
 	}

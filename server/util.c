@@ -30,9 +30,9 @@ int globMatch(const char *pat, size_t plen, const char *s, size_t slen, int noca
 {
 	/*
 	 * Redis's stringmatchlen stops as soon as the string is used up and only
-	 * then strips trailing stars, so "" matches the empty pattern alone
-	 * (PUBSUB CHANNELS * leaves out the "" channel).  The engine has no empty
-	 * keys, so this only shows in pub/sub.
+	 * then strips trailing stars, so "" matches the empty pattern alone:
+	 * PUBSUB CHANNELS * leaves out the "" channel, KEYS ** the "" key.  (KEYS *
+	 * and SCAN MATCH * list every key without matching, "" included: t_keys.c.)
 	 */
 	if (slen == 0)
 		return plen == 0;

@@ -20,7 +20,7 @@ SELECT kv.delete('batch', 'j');
 -- all-or-nothing (the default): one bad item and nothing is applied
 SELECT * FROM kv.mset('batch', ARRAY['a', 'b', 'c'], ARRAY['10', 'too long!', '30']);
 SELECT * FROM kv.mget('batch', ARRAY['a', 'b', 'c']);
-SELECT * FROM kv.mset('batch', ARRAY['a', ''], ARRAY['10', '20'], 'all_or_nothing');
+SELECT * FROM kv.mset('batch', ARRAY['a', repeat('k', 70000)], ARRAY['10', '20'], 'all_or_nothing');
 SELECT * FROM kv.mget('batch', ARRAY['a']);
 
 -- best-effort: each item on its own, with its status
@@ -39,7 +39,8 @@ FROM kv.mget('batch', ARRAY['t1', 't2']);
 
 -- mexists and mdelete
 SELECT * FROM kv.mexists('batch', ARRAY['a', 'nope', 'c']);
-SELECT * FROM kv.mexists('batch', ARRAY['a', ''], 'best_effort');
+SELECT left(key, 5) AS key, "exists", status FROM kv.mexists('batch', ARRAY['a', '', repeat('k', 70000)], 'best_effort')
+    ORDER BY length(key);
 SELECT * FROM kv.mdelete('batch', ARRAY['a', 'nope']);
 SELECT * FROM kv.mdelete('batch', ARRAY['c', 'nope'], 'best_effort');
 SELECT * FROM kv.mexists('batch', ARRAY['a', 'b', 'c']);

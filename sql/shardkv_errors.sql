@@ -33,7 +33,8 @@ SELECT pg_temp.err($$SELECT kv.create_namespace('errs')$$) AS namespace_exists;
 SELECT pg_temp.err($$SELECT kv.create_namespace('')$$) AS empty_name;
 SELECT pg_temp.err($$SELECT kv.create_namespace(repeat('n', 64))$$) AS long_name;
 SELECT pg_temp.err($$SELECT kv.get(repeat('n', 64), 'k')$$) AS long_name_get;
-SELECT pg_temp.err($$SELECT kv.set('errs', '', 'v')$$) AS empty_key;
+-- the empty key is a key, as in Redis
+SELECT pg_temp.err($$SELECT kv.set('errs', '', 'v')$$) AS empty_key, kv.get('errs', '') AS empty_key_value;
 SELECT pg_temp.err($$SELECT kv.set('errs_small', '123456789', 'v')$$) AS key_too_long;
 SELECT pg_temp.err($$SELECT kv.set('errs_small', 'k', repeat('v', 17))$$) AS value_too_long;
 SELECT pg_temp.err($$SELECT kv.append('errs_small', 'k', repeat('v', 17))$$) AS append_too_long;

@@ -111,10 +111,10 @@ try:
     print("seed %d (SKV_TEST_SEED=%d reproduces the generated cases)" % (SEED, SEED), flush=True)
 
     # ------------------------------------------------------------ one glob
-    @test("glob: KEYS of 600 generated patterns and 10 hostile ones over 304 keys equals redis-server's")
+    @test("glob: KEYS of 600 generated patterns and 10 hostile ones over 305 keys (\"\" too) equals redis-server's")
     def glob_keys_differential():
         rnd = random.Random(SEED)
-        keys, pats = gen_keys(rnd, 300), gen_patterns(rnd, 600)
+        keys, pats = gen_keys(rnd, 300) + [""], gen_patterns(rnd, 600)
         # hostile shapes too (CVE-2022-36021's and friends), against keys they nearly match
         keys += ["a" * 40, "a" * 39 + "b", "ab" * 20, "a" * 20 + "[" + "a" * 19]
         pats += ["a*" * 20 + "b", "a*" * 20 + "a", "*" + "a" * 30 + "b", "*" * 50 + "a", "?" * 40,
@@ -153,7 +153,7 @@ try:
     @test("glob: SCAN MATCH with small COUNTs returns exactly KEYS' keys for generated patterns")
     def glob_scan_match():
         rnd = random.Random(SEED + 1)
-        keys, pats = gen_keys(rnd, 300), gen_patterns(rnd, 100)
+        keys, pats = gen_keys(rnd, 300) + [""], gen_patterns(rnd, 100) + ["*"]
         c = Raw(P_MAIN, timeout=30)
         c.cmd("SELECT", "3")
         pipelined(c, [("SET", k, "1") for k in keys])

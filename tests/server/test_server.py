@@ -38,6 +38,22 @@ def cli(port, *args, stdin=None):
     return r.stdout.decode().rstrip("\n")
 
 
+def mismatches(a, b, cases, settle=None):
+    """Send each case (a command tuple, or raw bytes) to both connections and list the cases
+    whose raw replies differ.  settle(case, ra, rb) may give the pair to compare instead."""
+    bad = []
+    for case in cases:
+        data = case if isinstance(case, bytes) else encode(*case)
+        a.send(data)
+        b.send(data)
+        ra, rb = a.raw_reply(), b.raw_reply()
+        if settle:
+            ra, rb = settle(case, ra, rb)
+        if ra != rb:
+            bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+    return bad
+
+
 def client(port, **kw):
     return redis.Redis(host="127.0.0.1", port=port, socket_timeout=10, decode_responses=True, **kw)
 
@@ -282,13 +298,7 @@ try:
         for conn in (a, b):
             conn.cmd("FLUSHALL")
             conn.cmd("SET", "k", "notanumber")
-        bad = []
-        for case in ERROR_CASES:
-            a.send(encode(*case))
-            b.send(encode(*case))
-            ra, rb = a.raw_reply(), b.raw_reply()
-            if ra != rb:
-                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        bad = mismatches(a, b, ERROR_CASES)
         a.close()
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
@@ -334,13 +344,7 @@ try:
         a, b = Raw(P_MAIN), Raw(P_REDIS)
         for conn in (a, b):
             conn.cmd("FLUSHALL")
-        bad = []
-        for case in SAME_CASES:
-            a.send(encode(*case))
-            b.send(encode(*case))
-            ra, rb = a.raw_reply(), b.raw_reply()
-            if ra != rb:
-                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        bad = mismatches(a, b, SAME_CASES)
         a.close()
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
@@ -361,13 +365,7 @@ try:
         for conn in (a, b):
             conn.cmd("FLUSHALL")
             conn.cmd("HELLO", "3")
-        bad = []
-        for case in RESP3_CASES:
-            a.send(encode(*case))
-            b.send(encode(*case))
-            ra, rb = a.raw_reply(), b.raw_reply()
-            if ra != rb:
-                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        bad = mismatches(a, b, RESP3_CASES)
         a.close()
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
@@ -395,12 +393,100 @@ try:
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))
 
-    @test("replies: an empty key is refused with an error (the engine's key contract: 1..max bytes)")
-    def replies_empty_key_is_refused_with_error():
+    EMPTY_KEY_CASES = [
+        ("GET", ""), ("EXISTS", ""), ("TYPE", ""), ("TTL", ""), ("DEL", ""), ("SET", "", "x"), ("GET", ""),
+        ("EXISTS", "", ""), ("TYPE", ""), ("STRLEN", ""), ("APPEND", "", "y"), ("GET", ""),
+        ("SETRANGE", "", "3", "z"), ("GETRANGE", "", "0", "-1"), ("SET", "", "x", "NX"), ("SET", "", "v", "XX", "GET"),
+        ("INCR", ""), ("SET", "", "41"), ("INCR", ""), ("INCRBY", "", "-2"), ("INCRBYFLOAT", "", "0.5"),
+        ("EXPIRE", "", "100"), ("TTL", ""), ("PERSIST", ""), ("TTL", ""), ("PEXPIRE", "", "100000", "NX"),
+        ("EXPIRETIME", ""), ("GETEX", "", "PERSIST"), ("TTL", ""), ("RENAME", "", "a"), ("EXISTS", ""),
+        ("GET", "a"), ("RENAME", "a", ""), ("GET", ""), ("RENAMENX", "", "b"), ("SET", "b", "1"),
+        ("RENAMENX", "b", ""), ("RENAMENX", "", "b"), ("MSET", "", "m1", "c", "m2"), ("MGET", "", "c", "nosuch"),
+        ("MSETNX", "", "1", "d", "2"), ("GETSET", "", "g"), ("GETDEL", ""), ("GETDEL", ""), ("SETNX", "", "n"),
+        ("SETEX", "", "100", "e"), ("PSETEX", "", "100000", "p"), ("SET", "", "v", "EX", "100", "GET"),
+        ("DBSIZE",), ("UNLINK", "", "c"), ("EXISTS", ""), ("DBSIZE",), ("SET", "", ""), ("GET", ""), ("STRLEN", ""),
+        ("DEL", ""), ("RANDOMKEY",),
+    ]
+
+    def scan_all(conn, *opts):
+        cursor, keys = b"0", []
+        while True:
+            cursor, batch = conn.cmd("SCAN", cursor, *opts)
+            keys += batch
+            if cursor == b"0":
+                return sorted(keys)
+
+    @test("empty key: %d commands on \"\" reply byte for byte as redis-server's" % len(EMPTY_KEY_CASES))
+    def empty_key_commands_as_redis():
+        a, b = Raw(P_MAIN), Raw(P_REDIS)
+        for conn in (a, b):
+            eq(conn.cmd("SELECT", "9"), "OK", "select 9")
+            conn.cmd("FLUSHDB")
+        def settle(case, ra, rb):  # both set: a second may tick between the two
+            ticked = case[0] in ("TTL", "EXPIRETIME") and ra[:1] == rb[:1] == b":" and int(ra[1:]) > 0 < int(rb[1:])
+            return (rb, rb) if ticked else (ra, rb)
+        bad = mismatches(a, b, EMPTY_KEY_CASES, settle)
+        for conn in (a, b):
+            conn.cmd("FLUSHDB")
+        a.close()
+        b.close()
+        true(not bad, "mismatches:\n  " + "\n  ".join(bad))
+
+    @test("empty key: KEYS and SCAN list \"\" as redis-server does, for every pattern shape")
+    def empty_key_keys_and_scan_as_redis():
+        a, b = Raw(P_MAIN), Raw(P_REDIS)
+        for conn in (a, b):
+            conn.cmd("SELECT", "9")
+            conn.cmd("FLUSHDB")
+            eq(conn.cmd("MSET", "", "e", "a", "1", "ab", "2", "*", "3"), "OK", "mset")
+        for pat in ("*", "", "?", "?*", "*?", "**", "a*", "[a]*", "\\*", "[]", "[^a]*", "*b"):
+            eq(sorted(a.cmd("KEYS", pat)), sorted(b.cmd("KEYS", pat)), "KEYS %r" % pat)
+            eq(scan_all(a, "MATCH", pat, "COUNT", "1000"), scan_all(b, "MATCH", pat, "COUNT", "1000"),
+               "SCAN MATCH %r" % pat)
+        eq(scan_all(a), scan_all(b), "SCAN with no MATCH")
+        eq(scan_all(a, "TYPE", "string"), scan_all(b, "TYPE", "string"), "SCAN TYPE string")
+        true(b"" in a.cmd("KEYS", "*"), "KEYS * lists the empty key")
+        for conn in (a, b):
+            conn.cmd("FLUSHDB")
+        a.close()
+        b.close()
+
+    @test("keys: a key past the namespace's max_key_size is refused with the engine's text (Redis has no such limit)")
+    def keys_longer_than_max_key_size():
         c = Raw(P_MAIN)
-        eq(c.cmd("SET", "", "v"), Err("ERR invalid key: keys must be 1 to max_key_size bytes"), "set")
-        eq(c.cmd("PING"), "PONG", "connection still usable")
+        c.cmd("SELECT", "9")
+        too_long = Err("ERR key is longer than the namespace's max key size")
+        for cmd in (("SET", "k" * 65536, "v"), ("GET", "k" * 65536), ("RENAME", "k" * 65536, "x"),
+                    ("MGET", "a", "k" * 65536)):
+            eq(c.cmd(*cmd), too_long, cmd[0])
+        eq(c.cmd("SET", "k" * 65535, "v"), "OK", "65535 bytes (KV_KEY_SIZE_LIMIT) fit")
+        eq(c.cmd("DEL", "k" * 65535), 1, "and go")
+        eq(c.cmd("SELECT", "0"), "OK", "back to 0")
         c.close()
+
+    @test("empty key: survives SAVE and a restart, and fires keyspace events as in Redis")
+    def empty_key_snapshot_and_events():
+        edir = os.path.join(TMP, "emptykey")
+        s = shardkv(P_CORRUPT, "--dir", edir, "--save", "", "--notify-keyspace-events", "KEA",
+                    name="emptykey").wait_ready()
+        sub = Raw(P_CORRUPT)
+        sub.cmd("PSUBSCRIBE", "__key*__:*")
+        c = Raw(P_CORRUPT)
+        eq(c.cmd("SET", "", "v", "EX", "1000"), "OK", "set with a ttl")
+        got = [sub.reply() for _ in range(4)]
+        eq(sorted((m[2], m[3]) for m in got),
+           sorted([(b"__keyspace@0__:", b"set"), (b"__keyevent@0__:set", b""),
+                   (b"__keyspace@0__:", b"expire"), (b"__keyevent@0__:expire", b"")]), "events on the empty key")
+        eq(c.cmd("SAVE"), "OK", "save")
+        c.close()
+        sub.close()
+        s.stop()
+        s = shardkv(P_CORRUPT, "--dir", edir, "--save", "", name="emptykey").wait_ready()
+        c = Raw(P_CORRUPT)
+        eq(c.cmd("GET", ""), b"v", "the empty key is back")
+        true(990 <= c.cmd("TTL", "") <= 1000, "with its ttl")
+        c.close()
+        s.stop()
 
     @test("errors: INCR on text and overflow match redis-server")
     def errors_incr_on_text_and_overflow_match_redis():
@@ -471,13 +557,7 @@ try:
     @test("protocol: %d inline (telnet) requests answered exactly as redis-server" % len(INLINE_CASES))
     def protocol_inline_telnet_requests_answered():
         a, b = Raw(P_MAIN), Raw(P_REDIS)
-        bad = []
-        for case in INLINE_CASES:
-            a.send(case)
-            b.send(case)
-            ra, rb = a.raw_reply(), b.raw_reply()
-            if ra != rb:
-                bad.append("%r: shardkv %r, redis %r" % (case, ra, rb))
+        bad = mismatches(a, b, INLINE_CASES)
         a.close()
         b.close()
         true(not bad, "mismatches:\n  " + "\n  ".join(bad))

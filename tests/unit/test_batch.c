@@ -1123,6 +1123,44 @@ static void batch_eviction(void)
 			kv_env_close(env);
 	}
 
+	TEST("an all-or-nothing batch evicts from shards it does not touch (max_keys 10 over 16 shards)")
+	{
+		/* the batch's 8 keys touch a few shards that hold few of the 10 old keys:
+		 * it must evict from the others too (it failed with KV_EMAXKEYS) */
+		kv_env *env = t_env(32 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.max_keys = 10;
+		c.eviction = KV_EVICT_ALLKEYS_LRU;
+		kv_ns *ns = env ? t_ns(env, "evsmall", &c) : NULL;
+		for (int round = 0; ns && round < 20; round++) {
+			static char keys[8][32];
+			kv_op ops[8];
+			for (int i = 0; i < 8; i++) {
+				snprintf(keys[i], sizeof keys[i], "r%d:%d", round, i);
+				ops[i] = o_set(keys[i], "w", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+			}
+			kv_error e;
+			if (!EOK(kv_batch(ns, ops, 8, KV_BATCH_ALL_OR_NOTHING, NULL, &e)))
+				fprintf(stderr, "    round %d: item %zd: %s\n", round, (ssize_t)e.item, e.msg);
+			kv_ns_stats st;
+			EOK(kv_ns_stats_get(ns, &st));
+			E(st.keys <= 10);
+			int present = 0;
+			for (int i = 0; i < 8; i++)
+				present += kv_exists(ns, keys[i], strlen(keys[i])) == KV_OK;
+			E(present == 8);
+			/* a concurrent reader of two of its keys sees a stable store afterwards */
+			kv_buf b = KV_BUF_INIT;
+			EOK(kv_get(ns, keys[0], strlen(keys[0]), &b));
+			kv_buf_free(env, &b);
+		}
+		if (ns)
+			kv_ns_close(ns);
+		if (env)
+			kv_env_close(env);
+	}
+
 	TEST("eviction never takes more than max_keys allows, and KV_EVICT_NONE still refuses")
 	{
 		kv_env *env = t_env(32 << 20);
