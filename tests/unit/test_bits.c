@@ -48,6 +48,24 @@ static void *incrementer(void *arg)
 	return NULL;
 }
 
+/* Sets a and b to one new 8-byte value together (one all-or-nothing batch). */
+static volatile int g_stop;
+static void *pair_writer(void *arg)
+{
+	uint64_t r = (uintptr_t)arg + 1;
+	while (!__atomic_load_n(&g_stop, __ATOMIC_RELAXED)) {
+		char v[8];
+		uint64_t x = t_rand(&r);
+		memcpy(v, &x, 8);
+		kv_op ops[2] = {{.op = KV_OP_SET, .key = "pa", .klen = 2, .val = v, .vlen = 8, .type = KV_T_BYTES,
+		                 .expires_at = KV_EXPIRE_NEVER},
+		                {.op = KV_OP_SET, .key = "pb", .klen = 2, .val = v, .vlen = 8, .type = KV_T_BYTES,
+		                 .expires_at = KV_EXPIRE_NEVER}};
+		kv_batch(g_ns, ops, 2, KV_BATCH_ALL_OR_NOTHING, NULL, NULL);
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	t_init(argc, argv);
@@ -211,6 +229,29 @@ int main(int argc, char **argv)
 		kv_bitfield_op g = bf(KV_BF_GET, 0, 0, 32, 8, 0);
 		EOK(kv_bitfield(ns, K("ctr"), &g, 1));
 		E(g.result == NTHREADS * PER_THREAD);
+		kv_buf_free(env, &b);
+	}
+
+	TEST("kv_bitop reads every source in one cut: XOR of a pair always written together is all zeros") {
+		g_ns = ns;
+		pthread_t th[2];
+		for (uintptr_t t = 0; t < 2; t++)
+			pthread_create(&th[t], NULL, pair_writer, (void *)t);
+		const void *keys[2] = {"pa", "pb"};
+		size_t kl[2] = {2, 2};
+		int bad = 0;
+		kv_buf b = KV_BUF_INIT;
+		for (int i = 0; i < 4000; i++) {
+			size_t n;
+			if (kv_bitop(ns, KV_BITOP_XOR, K("px"), keys, kl, 2, &n) != KV_OK)
+				continue;
+			if (n && kv_get(ns, K("px"), &b) == KV_OK && memcmp(b.data, "\0\0\0\0\0\0\0\0", 8) != 0)
+				bad++;
+		}
+		__atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+		for (int t = 0; t < 2; t++)
+			pthread_join(th[t], NULL);
+		E(bad == 0);
 		kv_buf_free(env, &b);
 	}
 
