@@ -819,8 +819,10 @@ KV_API int kv_bitfield(kv_ns *ns, const void *key, size_t klen, kv_bitfield_op *
  * exactly one source.  dst gets the result as KV_T_BYTES with the default TTL
  * (its old TTL goes, as in Redis); an empty result deletes dst (KV_EV_DEL),
  * any other fires KV_EV_SET.  *outlen (may be NULL) gets the result's length.
- * The result is built in a buffer from the env's allocator first, so it is
- * bounded by max_value_size.  Errors: KV_EINVAL (unknown op, nkeys 0 or past
+ * The result is built in a buffer from the env's allocator first (grown with
+ * no lock held), so it is bounded by max_value_size; combining the sources
+ * runs under the locks and costs the longest source times nkeys, which is
+ * how long the keys' shards are held.  Errors: KV_EINVAL (unknown op, nkeys 0 or past
  * KV_BITOP_MAX_KEYS, NOT with more than one source, NULL arrays; a default TTL
  * past KV_EXPIRES_MAX), KV_EKEYSIZE, KV_EVALSIZE, limit errors, KV_ENOMEM; on
  * any of them dst is unchanged.
