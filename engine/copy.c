@@ -174,10 +174,14 @@ KV_API int kv_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dst_ns)
 			kv_emit(ns->env, ns, key, klen, KV_EV_DEL);
 			kv_emit(dst_ns->env, dst_ns, key, klen, KV_EV_SET);
 		}
+		if (rc == KV_OK)
+			break;
+		/* the source changed after it was read, or could not be removed
+		 * (its namespace dropped, no room for a running snapshot): take the
+		 * copy back, then retry only the first case */
+		del_if_same(dst_ns, key, klen, &b);
 		if (rc != KV_UNCHANGED)
 			break;
-		/* the source changed after it was read: take the copy back, retry */
-		del_if_same(dst_ns, key, klen, &b);
 		if (tries + 1 == KV_MOVE_TRIES) {
 			rc = KV_EBUSY;
 			break;
