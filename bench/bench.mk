@@ -44,3 +44,11 @@ bench:
 	done; \
 	$(MAKE) --no-print-directory bench-charts || failed="$$failed bench-charts"; \
 	if [ -n "$$failed" ]; then echo "bench: failed:$$failed"; exit 1; fi
+
+# make bench-scale: throughput through twemproxy with 1, 2 and 3 backends,
+# shardkv-server beside redis-server (BENCH_SCALE_ARGS=--quick for a smoke run).
+BENCH_TARGETS += bench-scale
+BENCH_SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: $(BUILD)/shardkv-server
+	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)

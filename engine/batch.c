@@ -62,6 +62,7 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
 		o->out_len = 0;
 		o->out_type = KV_T_NONE;
 		o->out_expires_at = 0;
+		o->out_int = 0;
 		switch (o->op) {
 		case KV_OP_GET:
 		case KV_OP_CONSUME:
@@ -80,6 +81,9 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
 			break;
 		case KV_OP_EXISTS:
 			o->status = kv_exists(ns, o->key, o->klen);
+			break;
+		case KV_OP_INCR:
+			o->status = kv_incr(ns, o->key, o->klen, o->by, &o->out_int);
 			break;
 		}
 	}
@@ -288,6 +292,7 @@ static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *a
 	o->out_off = arena ? arena->len : 0;
 	o->out_type = KV_T_NONE;
 	o->out_expires_at = 0;
+	o->out_int = 0;
 	switch (o->op) {
 	case KV_OP_EXISTS:
 		return e ? KV_OK : KV_NOTFOUND;
@@ -313,6 +318,8 @@ static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *a
 			return KV_NOTFOUND;
 		kv_w_remove(w, sh, pos, e);
 		return KV_OK;
+	case KV_OP_INCR:
+		return kv_incr_locked(w, sh, h32, o->key, o->klen, e, pos, o->by, &o->out_int);
 	case KV_OP_SET: {
 		if (o->type < 0 || o->type > 255 || (o->flags & ~(KV_SET_NX | KV_SET_XX)) ||
 		    (o->flags & (KV_SET_NX | KV_SET_XX)) == (KV_SET_NX | KV_SET_XX) || (o->vlen && !o->val))
@@ -446,6 +453,7 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 		}
 		for (i = 0; i < n; i++) {
 			int ev = ops[i].op == KV_OP_SET ? KV_EV_SET
+			       : ops[i].op == KV_OP_INCR ? KV_EV_INCR
 			       : (ops[i].op == KV_OP_DEL || ops[i].op == KV_OP_CONSUME) ? KV_EV_DEL : 0;
 			if (ev && ops[i].status == KV_OK)
 				kv_emit(env, ns, ops[i].key, ops[i].klen, ev);
@@ -479,7 +487,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	bool readonly = true, reads = false;
 	for (size_t i = 0; i < n; i++) {
 		kv_op *o = &ops[i];
-		if (o->op < KV_OP_GET || o->op > KV_OP_CONSUME || (!o->key && o->klen))
+		if (o->op < KV_OP_GET || o->op > KV_OP_INCR || (!o->key && o->klen))
 			return KV_EINVAL;
 		if (!o->key) /* the empty key, passed as NULL */
 			o->key = "";

@@ -545,7 +545,8 @@ KV_API void kv_nscache_close(kv_nscache *c);
  *   KV_EKEYSIZE  the key is longer than the namespace's max_key_size;
  *   KV_EINVAL    a NULL pointer with a nonzero length (key, value, text).
  * Errors every WRITE below (kv_set, kv_del, kv_consume, kv_incr,
- * kv_incr_float, kv_append, kv_setrange, kv_expire, kv_persist, kv_rename)
+ * kv_incr_float, kv_append, kv_setrange, kv_expire, kv_persist, kv_rename,
+ * kv_copy, kv_move, kv_setbit, kv_bitfield, kv_bitop)
  * may return besides its own:
  *   KV_ENOMEM    the region could not hold the new entry, or the room a
  *                running snapshot needs to keep the old one;
@@ -736,6 +737,109 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
               int nx);
 
 /*
+ * Copy src's value, type and expiry to dst (Redis COPY).  With dst_ns NULL or
+ * ns itself the copy is one atomic step across both keys' shards, and src ==
+ * dst is KV_EINVAL (Redis: "source and destination objects are the same").
+ * With another namespace handle (COPY ... DB n) src is read, then dst is
+ * written in a second atomic step: a concurrent write to src lands before or
+ * after the copy, never inside it; dst keeps src's absolute expiry (an expiry
+ * that passes in between leaves no dst).  An existing dst is overwritten only
+ * with replace.  Returns KV_OK (dst fires KV_EV_SET), KV_NOTFOUND (no src),
+ * KV_EXISTS (dst exists and not replace).  Errors: KV_EKEYSIZE (either name,
+ * against dst's namespace), limit errors of dst's namespace, KV_ENOMEM; on
+ * any of them dst is unchanged.
+ */
+KV_API int kv_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dst_ns, const void *dst,
+                   size_t dstlen, int replace);
+
+/*
+ * Move key from ns to the other namespace dst_ns, keeping value, type and
+ * expiry (Redis MOVE).  Returns KV_OK (KV_EV_DEL in ns, then KV_EV_SET in
+ * dst_ns, after the move), KV_NOTFOUND (no key in ns), KV_EXISTS (dst_ns already has the key;
+ * nothing moves).  Three atomic steps: read, write to dst_ns if absent, remove
+ * from ns only if it still holds exactly what was written; if it changed in
+ * between, the copy is removed again (only if untouched) and the move starts
+ * over, at most 16 times, then KV_EBUSY.  Between the second and third step
+ * another client may see the key in both namespaces (never in neither).
+ * Errors: KV_EINVAL (dst_ns NULL or ns itself), KV_EBUSY, KV_EKEYSIZE, limit
+ * errors of dst_ns, KV_ENOMEM.
+ */
+KV_API int kv_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dst_ns);
+
+/*
+ * Set or clear one bit of key's value (Redis SETBIT): bit `offset` counts from
+ * the most significant bit of byte 0.  A missing key is created with the
+ * default TTL; a short value grows, zero-padded, to offset / 8 + 1 bytes (the
+ * length is checked against max_value_size before anything is allocated); an
+ * existing key keeps its TTL.  The value becomes KV_T_BYTES.  *oldbit (may be
+ * NULL) gets the bit's previous value.  KV_EV_SET fires when the bit changed
+ * or the value was created or grew (Redis 7.2's "setbit" rule).  Errors: KV_EINVAL (bit
+ * not 0 or 1; a new key's default TTL past KV_EXPIRES_MAX), KV_EVALSIZE,
+ * limit errors, KV_ENOMEM.
+ */
+KV_API int kv_setbit(kv_ns *ns, const void *key, size_t klen, uint64_t offset, int bit,
+                     int *oldbit);
+
+/* kv_bitfield_op.op and .overflow (Redis BITFIELD GET/SET/INCRBY, OVERFLOW) */
+#define KV_BF_GET    0
+#define KV_BF_SET    1
+#define KV_BF_INCRBY 2
+#define KV_BF_WRAP   0
+#define KV_BF_SAT    1
+#define KV_BF_FAIL   2
+
+typedef struct kv_bitfield_op {
+	int      op;        /* KV_BF_GET, KV_BF_SET, KV_BF_INCRBY */
+	int      overflow;  /* KV_BF_WRAP, KV_BF_SAT, KV_BF_FAIL (ignored by GET) */
+	int      is_signed; /* i<bits> (1..64 bits) or u<bits> (1..63 bits) */
+	unsigned bits;
+	uint64_t offset;    /* bit offset of the field's most significant bit */
+	int64_t  value;     /* SET: the new value; INCRBY: the increment */
+	int64_t  result;    /* out: GET/SET the old value, INCRBY the new one */
+	int      failed;    /* out: 1 if FAIL refused this op (Redis replies nil) */
+} kv_bitfield_op;
+
+/*
+ * Run ops[0..n) on key's value in order, as one atomic step (Redis BITFIELD):
+ * each op sees the value the ones before it left, bits past the end read as
+ * 0.  Overflow follows Redis exactly, including WRAP and SAT on SET (the value
+ * is first fitted to the field) and SAT/FAIL on INCRBY.  With at least one SET
+ * or INCRBY the key is created (default TTL) or grown, zero-padded, to cover
+ * the highest written field even if every write FAILs, and becomes KV_T_BYTES;
+ * KV_EV_SET fires unless nothing changed at all.  With GETs only nothing is
+ * stored or created (Redis BITFIELD_RO).  Errors: KV_EINVAL (an unknown op or
+ * overflow, bits out of range, ops NULL with n > 0; a new key's default TTL
+ * past KV_EXPIRES_MAX), KV_EVALSIZE (a field past max_value_size), limit
+ * errors, KV_ENOMEM; on any of them nothing changed and results are unset.
+ */
+KV_API int kv_bitfield(kv_ns *ns, const void *key, size_t klen, kv_bitfield_op *ops, size_t n);
+
+/* kv_bitop ops (Redis BITOP AND | OR | XOR | NOT) */
+#define KV_BITOP_AND 0
+#define KV_BITOP_OR  1
+#define KV_BITOP_XOR 2
+#define KV_BITOP_NOT 3
+#define KV_BITOP_MAX_KEYS 64 /* sources of one kv_bitop */
+
+/*
+ * dst = op over the values of keys[0..nkeys) (Redis BITOP), one atomic step
+ * with every key's shard locked (kv_rename's lock order).  A missing source is
+ * an empty string; shorter sources are zero-padded to the longest; NOT takes
+ * exactly one source.  dst gets the result as KV_T_BYTES with the default TTL
+ * (its old TTL goes, as in Redis); an empty result deletes dst (KV_EV_DEL),
+ * any other fires KV_EV_SET.  *outlen (may be NULL) gets the result's length.
+ * The result is built in a buffer from the env's allocator first (grown with
+ * no lock held), so it is bounded by max_value_size; combining the sources
+ * runs under the locks and costs the longest source times nkeys, which is
+ * how long the keys' shards are held.  Errors: KV_EINVAL (unknown op, nkeys 0 or past
+ * KV_BITOP_MAX_KEYS, NOT with more than one source, NULL arrays; a default TTL
+ * past KV_EXPIRES_MAX), KV_EKEYSIZE, KV_EVALSIZE, limit errors, KV_ENOMEM; on
+ * any of them dst is unchanged.
+ */
+KV_API int kv_bitop(kv_ns *ns, int op, const void *dst, size_t dstlen, const void *const *keys,
+                    const size_t *klens, size_t nkeys, size_t *outlen);
+
+/*
  * Copy a uniformly-ish random live key into *key (key->type is KV_T_BYTES).
  * KV_OK, or KV_NOTFOUND if the namespace holds no live key.  Errors:
  * KV_ENONS, KV_ENOMEM.
@@ -748,15 +852,17 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 #define KV_OP_DEL     3
 #define KV_OP_EXISTS  4
 #define KV_OP_CONSUME 5
+#define KV_OP_INCR    6 /* kv_incr of `by`; the result in out_int */
 
 #define KV_BATCH_ALL_OR_NOTHING 0 /* atomic across shards; a consistent cut for reads */
 #define KV_BATCH_BEST_EFFORT    1 /* each item on its own */
 
 /*
  * One batch item.  Inputs: op, key, and for KV_OP_SET val/type/expires_at/flags
- * as kv_set takes them.  Outputs: status (KV_OK, KV_NOTFOUND, KV_EXISTS, an
- * error, or KV_EABORTED), and for GET and CONSUME the value as
- * arena->data[val_off .. val_off + val_len) with its type and expiry.
+ * as kv_set takes them, for KV_OP_INCR `by` as kv_incr takes it.  Outputs:
+ * status (KV_OK, KV_NOTFOUND, KV_EXISTS, an error, or KV_EABORTED), for GET
+ * and CONSUME the value as arena->data[val_off .. val_off + val_len) with its
+ * type and expiry, for INCR the new integer in out_int.
  */
 typedef struct kv_op {
 	int         op;
@@ -767,12 +873,14 @@ typedef struct kv_op {
 	int         type;
 	int64_t     expires_at;
 	unsigned    flags;
+	int64_t     by;             /* KV_OP_INCR */
 	/* outputs */
 	int         status;
 	int         out_type;
 	size_t      out_off;
 	size_t      out_len;
 	int64_t     out_expires_at;
+	int64_t     out_int;        /* KV_OP_INCR: the value after the increment */
 } kv_op;
 
 /*
@@ -782,15 +890,16 @@ typedef struct kv_op {
  *
  * KV_BATCH_ALL_OR_NOTHING: every touched shard is locked (in ascending order, so
  * overlapping batches cannot deadlock) and the batch applies as a whole or not at
- * all.  A consume of a missing key, a NX/XX refusal, a size or limit error fails
- * the batch: the call returns that item's code, err->item names it, that item's
+ * all.  A consume of a missing key, a NX/XX refusal, an INCR of a value that is
+ * not an integer (KV_ENOTINT) or that would overflow (KV_EOVERFLOW), a size or
+ * limit error fails the batch: the call returns that item's code, err->item names it, that item's
  * status holds the code and every other item's status is KV_EABORTED; nothing
  * changed.  KV_NOTFOUND of a GET, DEL or EXISTS is an outcome, not a failure.
  * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
  * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
  *
  * KV_BATCH_BEST_EFFORT: each item gets its own status (the codes kv_get,
- * kv_set, kv_del, kv_exists or kv_consume would return); the call returns
+ * kv_set, kv_del, kv_exists, kv_consume or kv_incr would return); the call returns
  * KV_OK unless the arguments are invalid, and the items that succeeded stay
  * applied.
  *
@@ -800,7 +909,8 @@ typedef struct kv_op {
  *         CONSUME items without an arena; no item ran), KV_ENONS, KV_ENOMEM
  *         (growing the arena, or the batch's own bookkeeping), or in
  *         all-or-nothing mode the failing item's code (KV_NOTFOUND of a
- *         CONSUME, KV_EXISTS / KV_NOTFOUND of an NX / XX SET, KV_EKEYSIZE,
+ *         CONSUME, KV_EXISTS / KV_NOTFOUND of an NX / XX SET, KV_ENOTINT /
+ *         KV_EOVERFLOW of an INCR, KV_EKEYSIZE,
  *         KV_EVALSIZE, KV_EINVAL, KV_EMAXKEYS, KV_EMAXMEM, KV_ENOMEM).
  *         err may be NULL.
  */
@@ -1034,10 +1144,10 @@ typedef struct kv_tick_info {
 KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 
 /* ---------------------------------------------------------- change hooks */
-#define KV_EV_SET     1 /* set, add, replace, setrange, rename target */
-#define KV_EV_DEL     2 /* delete, consume, rename source */
+#define KV_EV_SET     1 /* set, add, replace, setrange, setbit, bitfield, bitop, rename/copy/move target */
+#define KV_EV_DEL     2 /* delete, consume, rename/move source, bitop of empty sources */
 #define KV_EV_EXPIRE  3 /* expiry set or removed */
-#define KV_EV_INCR    4 /* incr, decr, incr_float */
+#define KV_EV_INCR    4 /* incr, decr, incr_float, a batch's KV_OP_INCR */
 #define KV_EV_APPEND  5
 #define KV_EV_EXPIRED 6 /* removed because its TTL passed */
 #define KV_EV_EVICTED 7 /* removed by the eviction policy */

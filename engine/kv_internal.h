@@ -836,6 +836,8 @@ int       kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                         fill_fn fill, const void *arg);
 int       kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del);
 void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen); /* ops.c */
+int       kv_incr_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
+                         kv_entry *e, uint32_t pos, int64_t by, int64_t *result); /* ops.c */
 
 /* evict.c: make room in sh for `need` more bytes (may be negative) and, if
  * newkey, one more key, evicting by the namespace's policy.  Never evicts keep. */

@@ -522,6 +522,33 @@ static void fill_text(char *dst, size_t vlen, const char *old, size_t oldlen, co
 	memcpy(dst, arg, vlen);
 }
 
+/* INCRBY under the key's shard lock (kv_incr and the batches' KV_OP_INCR):
+ * a missing key counts as 0 and gets the default TTL, an existing one keeps its. */
+int kv_incr_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
+                   kv_entry *e, uint32_t pos, int64_t by, int64_t *result)
+{
+	int rc = KV_OK;
+	int64_t cur = 0, exp = 0;
+	if (e) {
+		if (!parse_ll(kv_entry_key(e) + klen, e->vlen, &cur))
+			rc = KV_ENOTINT;
+		exp = kv_entry_expiry(e);
+	} else {
+		bool del;
+		rc = kv_write_expiry(w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+	}
+	if (rc == KV_OK && ((by > 0 && cur > INT64_MAX - by) || (by < 0 && cur < INT64_MIN - by)))
+		rc = KV_EOVERFLOW;
+	if (rc == KV_OK) {
+		char txt[24];
+		int n = snprintf(txt, sizeof txt, "%lld", (long long)(cur + by));
+		rc = kv_put_locked(w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_INT, exp, fill_text, txt);
+		if (rc == KV_OK && result)
+			*result = cur + by;
+	}
+	return rc;
+}
+
 KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t *result)
 {
 	int rc = check_key(&key, klen);
@@ -533,24 +560,7 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 	kv_entry *e;
 	if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 		return rc;
-	int64_t cur = 0, exp = 0;
-	if (e) {
-		if (!parse_ll(kv_entry_key(e) + klen, e->vlen, &cur))
-			rc = KV_ENOTINT;
-		exp = kv_entry_expiry(e);
-	} else {
-		bool del;
-		rc = kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
-	}
-	if (rc == KV_OK && ((by > 0 && cur > INT64_MAX - by) || (by < 0 && cur < INT64_MIN - by)))
-		rc = KV_EOVERFLOW;
-	if (rc == KV_OK) {
-		char txt[24];
-		int n = snprintf(txt, sizeof txt, "%lld", (long long)(cur + by));
-		rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, (size_t)n, KV_T_INT, exp, fill_text, txt);
-		if (rc == KV_OK && result)
-			*result = cur + by;
-	}
+	rc = kv_incr_locked(&w, sh, h32, key, klen, e, pos, by, result);
 	return kv_write_end(&w, sh, key, klen, rc, KV_EV_INCR);
 }
 

@@ -6,11 +6,13 @@
  * MISCONF) and queued with +QUEUED; a failed check replies its error and makes
  * EXEC answer -EXECABORT, as Redis does.
  *
- * EXEC.  A transaction made only of GET, MGET, SET key value, MSET, DEL, UNLINK
- * and EXISTS runs as ONE all-or-nothing engine batch on the current namespace:
- * every touched shard is locked together, so no client ever sees part of it.
- * Anything else (INCR, SET with options, SELECT ...), or a batch the engine
- * refuses as a whole (a size or memory limit: nothing was applied), runs
+ * EXEC.  A transaction made only of GET, MGET, SET key value, MSET, DEL, UNLINK,
+ * EXISTS, INCR, DECR, INCRBY and DECRBY runs as ONE all-or-nothing engine batch
+ * on the current namespace: every touched shard is locked together, so no
+ * client ever sees part of it.  Anything else (SET with options, SELECT ...),
+ * or a batch the engine refuses as a whole (a size or memory limit, an INCR of
+ * a non-integer: nothing was applied, and Redis runs the other commands of a
+ * transaction whose INCR fails), runs
  * command by command under a server mutex that orders EXECs among themselves;
  * other clients' single commands may then interleave with it (the engine
  * offers no lock over several calls; see server/README.md).  Either way the AOF
@@ -28,6 +30,7 @@
 #include "server.h"
 #include "aof.h"
 
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,11 +363,30 @@ void discardCommand(client *c, int argc, const char **argv, const size_t *lens)
 
 /* ---------------------------------------------------------------- EXEC */
 
+/* The increment of INCR, DECR, INCRBY, DECRBY; 0 if q is none of them or its
+ * argument is not one the batch can take (the command path words the error). */
+static int incrBy(const queuedCmd *q, long long *by)
+{
+	const char *n = q->cmd->name;
+	long long v = 1;
+	if (!strcmp(n, "incr") || !strcmp(n, "decr")) {
+		*by = n[0] == 'd' ? -1 : 1;
+		return 1;
+	}
+	if (strcmp(n, "incrby") && strcmp(n, "decrby"))
+		return 0;
+	if (!argToLongLong(q->argv[2], q->lens[2], &v) || (n[0] == 'd' && v == LLONG_MIN))
+		return 0;
+	*by = n[0] == 'd' ? -v : v;
+	return 1;
+}
+
 /* Ops of a command the one-batch path can run; -1 if it cannot. */
 static int batchOps(const queuedCmd *q)
 {
 	const char *n = q->cmd->name;
-	if (!strcmp(n, "get"))
+	long long by;
+	if (!strcmp(n, "get") || incrBy(q, &by))
 		return 1;
 	if (!strcmp(n, "set"))
 		return q->argc == 3 ? 1 : -1;
@@ -404,6 +426,15 @@ static int execAsBatch(client *c, multiState *m)
 			}
 			continue;
 		}
+		long long by;
+		if (incrBy(q, &by)) {
+			ops[o].op = KV_OP_INCR;
+			ops[o].key = q->argv[1];
+			ops[o].klen = q->lens[1];
+			ops[o].by = by;
+			o++;
+			continue;
+		}
 		int op = !strcmp(n, "exists") ? KV_OP_EXISTS : (!strcmp(n, "del") || !strcmp(n, "unlink")) ? KV_OP_DEL : KV_OP_GET;
 		for (int a = 1; a < q->argc; a++, o++) {
 			ops[o].op = op;
@@ -423,9 +454,12 @@ static int execAsBatch(client *c, multiState *m)
 	for (size_t i = 0; i < m->nq; i++) {
 		const queuedCmd *q = &m->q[i];
 		const char *n = q->cmd->name;
+		long long by;
 		if (!strcmp(n, "set") || !strcmp(n, "mset")) {
 			o += (size_t)(q->argc - 1) / 2;
 			addReplyStatus(&c->rb, "OK");
+		} else if (incrBy(q, &by)) {
+			addReplyLongLong(&c->rb, ops[o++].out_int);
 		} else if (!strcmp(n, "get") || !strcmp(n, "mget")) {
 			if (n[0] == 'm')
 				addReplyArrayLen(&c->rb, q->argc - 1);

@@ -526,13 +526,21 @@ static const char *eventName(int event, int *cls)
  * expiry change, SETRANGE a set, INCRBYFLOAT an increment).  The command that
  * knows better names its event for the calls it makes, in this thread only.
  */
-static _Thread_local int evRenameFrom;
-static _Thread_local const char *evRenameTo;
+static _Thread_local int evRenameFrom, evRenameFrom2;
+static _Thread_local const char *evRenameTo, *evRenameTo2;
 
 void pubsubRenameEvents(int event, const char *name)
 {
+	pubsubRenameEvents2(event, name, 0, NULL);
+}
+
+/* Two renames at once (MOVE: del -> move_from, set -> move_to). */
+void pubsubRenameEvents2(int event, const char *name, int event2, const char *name2)
+{
 	evRenameFrom = event;
 	evRenameTo = name;
+	evRenameFrom2 = event2;
+	evRenameTo2 = name2;
 }
 
 static void notifyEvent(int flags, const char *ns, const void *key, size_t klen, const char *ev)
@@ -568,6 +576,8 @@ void pubsubKeyspaceHook(void *ctx, const char *ns, const void *key, size_t klen,
 		return;
 	if (evRenameTo && event == evRenameFrom)
 		ev = evRenameTo;
+	else if (evRenameTo2 && event == evRenameFrom2)
+		ev = evRenameTo2;
 	notifyEvent(flags, ns, key, klen, ev);
 }
 

@@ -389,6 +389,12 @@ void pubsubCommand(client *c, int argc, const char **argv, const size_t *lens);
 void objectCommand(client *c, int argc, const char **argv, const size_t *lens);
 void debugCommand(client *c, int argc, const char **argv, const size_t *lens);
 void getbitCommand(client *c, int argc, const char **argv, const size_t *lens);
+void setbitCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bitfieldCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bitfieldroCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bitopCommand(client *c, int argc, const char **argv, const size_t *lens);
+void copyCommand(client *c, int argc, const char **argv, const size_t *lens);
+void moveCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bitcountCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bitposCommand(client *c, int argc, const char **argv, const size_t *lens);
 void lcsCommand(client *c, int argc, const char **argv, const size_t *lens);
@@ -421,6 +427,7 @@ size_t pubsubSubscriptionCount(client *c);
 void pubsubKeyspaceHook(void *ctx, const char *ns, const void *key, size_t klen, int event);
 /* Name engine event `event` `name` for this thread's next engine calls (NULL: stop). */
 void pubsubRenameEvents(int event, const char *name);
+void pubsubRenameEvents2(int event, const char *name, int event2, const char *name2);
 /* A generic-class ("g") notification the engine cannot give (SET ... EX's "expire"). */
 void pubsubNotifyGeneric(client *c, const void *key, size_t klen, const char *ev);
 /* Append queued messages of c's mailbox to its reply buffer (owner thread only). */

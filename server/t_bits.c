@@ -1,13 +1,12 @@
 /*
- * t_bits.c -- the read-only bitmap commands: GETBIT, BITCOUNT, BITPOS, with
- * Redis 7's ranges (negative indices, BYTE | BIT units) and replies.
- *
- * The commands that change bits (SETBIT, BITOP, BITFIELD with SET/INCRBY) are
- * read-modify-writes: they need an atomic engine operation and are not served
- * here (see server/README.md).
+ * t_bits.c -- the bitmap commands: GETBIT, BITCOUNT, BITPOS (read here, with
+ * Redis 7's ranges: negative indices, BYTE | BIT units), and SETBIT, BITFIELD,
+ * BITFIELD_RO, BITOP, whose read-modify-writes are the engine's atomic calls
+ * (kv_setbit, kv_bitfield, kv_bitop): this file parses and replies only.
  */
 #include "server.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define BIT_OFFSET_MAX ((512ull * 1024 * 1024 * 8) - 1) /* Redis: a 512 MB string */
@@ -231,4 +230,180 @@ result:
 	if (pos != -1)
 		pos += s * 8;
 	addReplyLongLong(&c->rb, pos);
+}
+
+/* Redis's bit offset: a non-negative integer below 2^32 (512 MB of bits);
+ * with hash, "#N" means N * bits.  Replies on error. */
+static int bitOffsetOrReply(client *c, const char *s, size_t n, int hash, unsigned bits,
+                            uint64_t *out)
+{
+	long long off;
+	int usehash = hash && n > 0 && s[0] == '#';
+	if (!argToLongLong(s + usehash, n - (size_t)usehash, &off) ||
+	    (usehash && __builtin_mul_overflow(off, (long long)bits, &off)) || off < 0 ||
+	    (unsigned long long)off > BIT_OFFSET_MAX) {
+		addReplyError(&c->rb, "bit offset is not an integer or out of range");
+		return C_ERR;
+	}
+	*out = (uint64_t)off;
+	return C_OK;
+}
+
+/* SETBIT key offset 0|1 */
+void setbitCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	(void)argc;
+	uint64_t off;
+	long long bit;
+	if (bitOffsetOrReply(c, argv[2], lens[2], 0, 1, &off) != C_OK)
+		return;
+	if (!argToLongLong(argv[3], lens[3], &bit) || (bit & ~1LL)) {
+		addReplyError(&c->rb, "bit is not an integer or out of range");
+		return;
+	}
+	int old = 0;
+	pubsubRenameEvents(KV_EV_SET, "setbit");
+	int rc = kv_setbit(c->db, argv[1], lens[1], off, (int)bit, &old);
+	pubsubRenameEvents(0, NULL);
+	if (replyKvError(c, rc))
+		return;
+	addReplyLongLong(&c->rb, old);
+}
+
+/* i<1..64> | u<1..63>, either case; replies on error. */
+static int bitfieldTypeOrReply(client *c, const char *s, size_t n, kv_bitfield_op *op)
+{
+	long long bits;
+	int ok = n >= 2 && (s[0] == 'i' || s[0] == 'I' || s[0] == 'u' || s[0] == 'U');
+	if (ok) {
+		op->is_signed = s[0] == 'i' || s[0] == 'I';
+		ok = argToLongLong(s + 1, n - 1, &bits) && bits >= 1 && bits <= (op->is_signed ? 64 : 63);
+	}
+	if (!ok) {
+		addReplyError(&c->rb, "Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
+		return C_ERR;
+	}
+	op->bits = (unsigned)bits;
+	return C_OK;
+}
+
+static void bitfieldGeneric(client *c, int argc, const char **argv, const size_t *lens, int ro)
+{
+	kv_bitfield_op *ops = argc > 2 ? malloc(sizeof(*ops) * (size_t)(argc - 2) / 2 + sizeof(*ops)) : NULL;
+	size_t n = 0;
+	int writes = 0, ow = KV_BF_WRAP;
+	if (argc > 2 && !ops) {
+		replyKvError(c, KV_ENOMEM);
+		return;
+	}
+	for (int j = 2; j < argc; j++) {
+		int rem = argc - j - 1;
+		const char *sub = argv[j];
+		size_t sl = lens[j];
+		int op;
+		if (argEq(sub, sl, "get") && rem >= 2) {
+			op = KV_BF_GET;
+		} else if (argEq(sub, sl, "set") && rem >= 3) {
+			op = KV_BF_SET;
+		} else if (argEq(sub, sl, "incrby") && rem >= 3) {
+			op = KV_BF_INCRBY;
+		} else if (argEq(sub, sl, "overflow") && rem >= 1) {
+			j++;
+			if (argEq(argv[j], lens[j], "wrap"))
+				ow = KV_BF_WRAP;
+			else if (argEq(argv[j], lens[j], "sat"))
+				ow = KV_BF_SAT;
+			else if (argEq(argv[j], lens[j], "fail"))
+				ow = KV_BF_FAIL;
+			else {
+				addReplyError(&c->rb, "Invalid OVERFLOW type specified");
+				goto out;
+			}
+			continue;
+		} else {
+			goto syntax;
+		}
+		kv_bitfield_op *o = &ops[n];
+		memset(o, 0, sizeof *o);
+		o->op = op;
+		o->overflow = ow;
+		if (bitfieldTypeOrReply(c, argv[j + 1], lens[j + 1], o) != C_OK ||
+		    bitOffsetOrReply(c, argv[j + 2], lens[j + 2], 1, o->bits, &o->offset) != C_OK)
+			goto out;
+		if (op != KV_BF_GET) {
+			long long v;
+			if (argToLongLongOrReply(c, argv[j + 3], lens[j + 3], &v) != C_OK)
+				goto out;
+			o->value = v;
+			writes++;
+		}
+		n++;
+		j += op == KV_BF_GET ? 2 : 3;
+	}
+	if (ro && writes) {
+		addReplyError(&c->rb, "BITFIELD_RO only supports the GET subcommand");
+		goto out;
+	}
+	pubsubRenameEvents(KV_EV_SET, "setbit");
+	int rc = kv_bitfield(c->db, argv[1], lens[1], ops, n);
+	pubsubRenameEvents(0, NULL);
+	if (replyKvError(c, rc))
+		goto out;
+	addReplyArrayLen(&c->rb, (long long)n);
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].failed)
+			addReplyNull(&c->rb);
+		else
+			addReplyLongLong(&c->rb, ops[i].result);
+	}
+	goto out;
+syntax:
+	replySyntax(c);
+out:
+	free(ops);
+}
+
+/* BITFIELD key [GET type offset | SET type offset value | INCRBY type offset incr | OVERFLOW WRAP|SAT|FAIL] ... */
+void bitfieldCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	bitfieldGeneric(c, argc, argv, lens, 0);
+}
+
+/* BITFIELD_RO key [GET type offset] ... */
+void bitfieldroCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	bitfieldGeneric(c, argc, argv, lens, 1);
+}
+
+/* BITOP AND|OR|XOR|NOT destkey key [key ...] */
+void bitopCommand(client *c, int argc, const char **argv, const size_t *lens)
+{
+	int op;
+	if (argEq(argv[1], lens[1], "and"))
+		op = KV_BITOP_AND;
+	else if (argEq(argv[1], lens[1], "or"))
+		op = KV_BITOP_OR;
+	else if (argEq(argv[1], lens[1], "xor"))
+		op = KV_BITOP_XOR;
+	else if (argEq(argv[1], lens[1], "not"))
+		op = KV_BITOP_NOT;
+	else {
+		replySyntax(c);
+		return;
+	}
+	size_t nkeys = (size_t)argc - 3;
+	if (op == KV_BITOP_NOT && nkeys != 1) {
+		addReplyError(&c->rb, "BITOP NOT must be called with a single source key.");
+		return;
+	}
+	if (nkeys > KV_BITOP_MAX_KEYS) {
+		addReplyErrorFormat(&c->rb, "BITOP takes at most %d source keys", KV_BITOP_MAX_KEYS);
+		return;
+	}
+	size_t outlen = 0;
+	int rc = kv_bitop(c->db, op, argv[2], lens[2], (const void *const *)(argv + 3), lens + 3, nkeys,
+	                  &outlen);
+	if (replyKvError(c, rc))
+		return;
+	addReplyLongLong(&c->rb, (long long)outlen);
 }

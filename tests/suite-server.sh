@@ -20,7 +20,7 @@ for bin in build/shardkv-server build/asan/shardkv-server; do
 done
 
 # 1. the server through real clients
-for t in tests/server/test_server.py tests/server/test_harden.py tests/server/test_aof.py tests/server/test_multi.py tests/server/test_tls.py tests/server/test_surface.py; do
+for t in tests/server/test_server.py tests/server/test_harden.py tests/server/test_aof.py tests/server/test_multi.py tests/server/test_tls.py tests/server/test_surface.py tests/server/test_bits.py; do
 	out=$(mktemp)
 	$PY "$t" 2>&1 | tee "$out"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)

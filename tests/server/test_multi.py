@@ -64,6 +64,12 @@ try:
         "exec clears watch": [["WATCH", "w5"], ["MULTI"], ["EXEC"], ["SET", "w5", "1"], ["MULTI"], ["EXEC"]],
         "select inside": [["MULTI"], ["SELECT", "1"], ["SET", "in1", "v"], ["EXEC"], ["GET", "in1"], ["SELECT", "0"],
                           ["GET", "in1"]],
+        "incr batch": [["SET", "i0", "10"], ["MULTI"], ["INCR", "i0"], ["INCRBY", "i0", "5"], ["DECR", "i1"],
+                       ["DECRBY", "i1", "-7"], ["GET", "i0"], ["MSET", "i2", "1", "i3", "2"], ["INCRBY", "i2", "-3"],
+                       ["EXEC"], ["MGET", "i0", "i1", "i2"]],
+        "incr fails at exec": [["SET", "t", "abc"], ["SET", "big", "9223372036854775807"], ["MULTI"], ["INCR", "n"],
+                               ["INCR", "t"], ["INCR", "big"], ["DECRBY", "n", "-9223372036854775808"],
+                               ["INCRBY", "n", "x"], ["INCR", "n"], ["EXEC"], ["GET", "n"]],
     }
 
     @test("multi: replies equal redis-server's byte for byte (RESP2 and RESP3)")
@@ -124,6 +130,37 @@ try:
         for t in ts:
             t.join()
         eq(seen_half[:3], [], "MGET saw half of an EXEC")
+
+    @test("multi: an EXEC of INCR/DECR runs as one batch: MGET never sees x + y != 0")
+    def t_atomic_incr():
+        r = client()
+        r.mset({"x": "0", "y": "0"})
+        stop = threading.Event()
+        seen = []
+
+        def reader():
+            c = client()
+            while not stop.is_set():
+                p = c.pipeline(transaction=False)  # 50 samples a round trip: a dense probe
+                for _ in range(50):
+                    p.mget("x", "y")
+                for a, b in p.execute():
+                    if int(a) + int(b) != 0:
+                        seen.append((a, b))
+        ts = [threading.Thread(target=reader) for _ in range(2)]
+        for t in ts:
+            t.start()
+        w = client()
+        for i in range(3000):
+            p = w.pipeline(transaction=True)
+            p.incr("x")
+            p.decrby("y", 1)
+            p.execute()
+        stop.set()
+        for t in ts:
+            t.join()
+        eq(seen[:3], [], "MGET saw half of an INCR EXEC")
+        eq(r.mget("x", "y"), [b"3000", b"-3000"], "every increment applied")
 
     @test("multi: optimistic lock with python3-redis transaction() and WATCH, 4 clients")
     def t_optimistic():
