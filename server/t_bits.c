@@ -211,8 +211,10 @@ void bitposCommand(client *c, int argc, const char **argv, const size_t *lens)
 		long long cur = bytes - (r.last_mask ? 1 : 0);
 		if (cur > 0) {
 			pos = firstBit(p + s, (size_t)cur, bit);
-			if (bytes == 1 || (pos != -1 && pos != cur * 8))
+			if (!r.last_mask || (pos != -1 && pos != cur * 8)) {
+				bytes = cur; /* these bytes end the range: "not found" is cur * 8 */
 				goto result;
+			}
 			s += cur;
 			bytes -= cur;
 		}

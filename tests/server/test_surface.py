@@ -77,6 +77,11 @@ try:
                  ["BITCOUNT", "b1", "0"], ["BITCOUNT", "b1", "0", "1", "WORD"], ["BITCOUNT", "b1", "a", "1"],
                  ["BITPOS", "b1", "2"], ["BITPOS", "b1", "1", "0", "1", "BIT", "x"], ["BITPOS", "nokey", "0"],
                  ["BITPOS", "nokey", "1"], ["BITCOUNT", "nokey", "0", "-1"], ["GETBIT", "nokey", "7"]]
+        # a clear bit searched in an explicit BIT range that ends on a byte's
+        # last bit, all ones: -1 (it answered the bit after the range)
+        for val, s, e in ((b"\xff\xff\xff", "5", "25"), (b"\xff\xff\xff\xff", "12", "34"),
+                          (b"\x00\x00\xdf\xff\xff\xff", "-17", "-1"), (b"\xff\x13\xff\xff\xff\x4c", "20", "39")):
+            cmds += [["SET", "bp", val], ["BITPOS", "bp", "0", s, e, "BIT"], ["BITPOS", "bp", "1", s, e, "BIT"]]
         same(cmds, "bits")
 
     @test("lcs: LCS, LEN, IDX, MINMATCHLEN, WITHMATCHLEN equal redis-server's (RESP2 and RESP3)")
