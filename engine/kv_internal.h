@@ -100,7 +100,7 @@
 #include <xxhash.h>
 
 #define KV_REGION_MAGIC   0x4b56444bu /* "KDVK" */
-#define KV_LAYOUT_VERSION 2u /* bump on any change to the structs in the region */
+#define KV_LAYOUT_VERSION 3u /* bump on any change to the structs in the region */
 
 #define KV_UNIT       8u
 #define KV_PAGE_SHIFT 16
