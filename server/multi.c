@@ -36,7 +36,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define WATCH_BUCKETS 1024
+/* Watched keys hash into WATCH_BUCKETS chains, guarded by WATCH_STRIPES
+ * mutexes (bucket % stripes): a write touches one stripe, so an open WATCH does
+ * not serialise every writer of every worker on one lock, and chains stay short
+ * for a million watched keys. */
+#define WATCH_BUCKETS 65536
+#define WATCH_STRIPES 64
 
 typedef struct queuedCmd {
 	const redisCommand *cmd;
@@ -46,7 +51,7 @@ typedef struct queuedCmd {
 } queuedCmd;
 
 typedef struct watchEntry {
-	struct watchEntry *next;
+	struct watchEntry *next, **pprev; /* pprev: O(1) unlink */
 	client   *c;
 	uint32_t  h;
 	char      ns[KV_NS_NAME_MAX + 1];
@@ -66,8 +71,21 @@ typedef struct multiState {
 	size_t       nwatched, capwatched;
 } multiState;
 
-static pthread_mutex_t watchLock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t watchLocks[WATCH_STRIPES];
+static pthread_once_t watchLocksOnce = PTHREAD_ONCE_INIT;
 static watchEntry *watchTable[WATCH_BUCKETS];
+
+static void watchLocksInit(void)
+{
+	for (int i = 0; i < WATCH_STRIPES; i++)
+		pthread_mutex_init(&watchLocks[i], NULL);
+}
+
+static pthread_mutex_t *watchStripe(uint32_t h)
+{
+	pthread_once(&watchLocksOnce, watchLocksInit);
+	return &watchLocks[(h % WATCH_BUCKETS) % WATCH_STRIPES];
+}
 static _Atomic size_t watchCount;
 static pthread_mutex_t execLock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t gate;
@@ -141,18 +159,17 @@ static void unwatchAll(client *c)
 			atomic_store(&m->watch_dirty, 0);
 		return;
 	}
-	pthread_mutex_lock(&watchLock);
 	for (size_t i = 0; i < m->nwatched; i++) {
 		watchEntry *e = m->watched[i];
-		watchEntry **pp = &watchTable[e->h % WATCH_BUCKETS];
-		while (*pp && *pp != e)
-			pp = &(*pp)->next;
-		if (*pp)
-			*pp = e->next;
+		pthread_mutex_t *l = watchStripe(e->h);
+		pthread_mutex_lock(l);
+		*e->pprev = e->next;
+		if (e->next)
+			e->next->pprev = e->pprev;
+		pthread_mutex_unlock(l);
 		free(e);
 	}
 	atomic_fetch_sub(&watchCount, m->nwatched);
-	pthread_mutex_unlock(&watchLock);
 	m->nwatched = 0;
 	atomic_store(&m->watch_dirty, 0);
 }
@@ -161,19 +178,24 @@ static void multiChangeHookTouch(const char *ns, const void *key, size_t klen, i
 {
 	if (atomic_load_explicit(&watchCount, memory_order_relaxed) == 0)
 		return;
-	pthread_mutex_lock(&watchLock);
-	if (event == KV_EV_FLUSH) {
-		for (size_t b = 0; b < WATCH_BUCKETS; b++)
+	if (event == KV_EV_FLUSH) { /* rare: every stripe in turn */
+		for (size_t b = 0; b < WATCH_BUCKETS; b++) {
+			pthread_mutex_t *l = watchStripe((uint32_t)b);
+			pthread_mutex_lock(l);
 			for (watchEntry *e = watchTable[b]; e; e = e->next)
 				if (!strcmp(e->ns, ns))
 					atomic_store(&e->c->mstate->watch_dirty, 1);
+			pthread_mutex_unlock(l);
+		}
 	} else {
 		uint32_t h = watchHash(ns, key, klen);
+		pthread_mutex_t *l = watchStripe(h);
+		pthread_mutex_lock(l);
 		for (watchEntry *e = watchTable[h % WATCH_BUCKETS]; e; e = e->next)
 			if (e->h == h && e->klen == klen && !memcmp(e->key, key, klen) && !strcmp(e->ns, ns))
 				atomic_store(&e->c->mstate->watch_dirty, 1);
+		pthread_mutex_unlock(l);
 	}
-	pthread_mutex_unlock(&watchLock);
 }
 
 static kv_hook_fn innerHook;
@@ -204,13 +226,9 @@ void watchCommand(client *c, int argc, const char **argv, const size_t *lens)
 	}
 	const char *ns = kv_ns_name(c->db);
 	for (int i = 1; i < argc; i++) {
+		/* a key watched twice gets two entries: either marks the client dirty,
+		 * and a check against every watched key would make WATCH O(n^2) */
 		uint32_t h = watchHash(ns, argv[i], lens[i]);
-		int dup = 0;
-		for (size_t k = 0; k < m->nwatched && !dup; k++)
-			dup = m->watched[k]->h == h && m->watched[k]->klen == lens[i] &&
-			      !memcmp(m->watched[k]->key, argv[i], lens[i]) && !strcmp(m->watched[k]->ns, ns);
-		if (dup)
-			continue;
 		if (m->nwatched == m->capwatched) {
 			size_t ncap = m->capwatched ? m->capwatched * 2 : 8;
 			watchEntry **nw = realloc(m->watched, ncap * sizeof(*nw));
@@ -231,11 +249,16 @@ void watchCommand(client *c, int argc, const char **argv, const size_t *lens)
 		snprintf(e->ns, sizeof(e->ns), "%s", ns);
 		e->klen = lens[i];
 		memcpy(e->key, argv[i], lens[i]);
-		pthread_mutex_lock(&watchLock);
-		e->next = watchTable[h % WATCH_BUCKETS];
-		watchTable[h % WATCH_BUCKETS] = e;
+		pthread_mutex_t *l = watchStripe(h);
+		watchEntry **head = &watchTable[h % WATCH_BUCKETS];
+		pthread_mutex_lock(l);
+		e->next = *head;
+		if (e->next)
+			e->next->pprev = &e->next;
+		e->pprev = head;
+		*head = e;
 		atomic_fetch_add(&watchCount, 1);
-		pthread_mutex_unlock(&watchLock);
+		pthread_mutex_unlock(l);
 		m->watched[m->nwatched++] = e;
 	}
 	drainUngatedWriters(c->w);
