@@ -445,7 +445,7 @@ static const StatusInfo status_table[] = {
 	{KV_ENOTFLOAT, ERRCODE_INVALID_TEXT_REPRESENTATION, "not_float",
 	 "value is not a valid float", NULL},
 	{KV_ESHARDS, ERRCODE_INVALID_PARAMETER_VALUE, "bad_shards",
-	 "invalid shard count", "The shard count must be above the current one and at most 4096."},
+	 "invalid shard count", "The shard count must be above the current one and at most " CppAsString2(KV_MAX_SHARDS) "."},
 	{KV_EBUSY, ERRCODE_OBJECT_IN_USE, "busy",
 	 "another save, load or resize is running on namespace \"%s\"", "Try again later."},
 	{KV_EABORTED, ERRCODE_TRANSACTION_ROLLBACK, "aborted",
@@ -584,6 +584,14 @@ shardkv_report(int rc, const char *ns, const kv_error *err)
 				 save_errno == EINVAL ?
 				 errhint("Snapshots are read only from regular files.") : 0));
 	}
+	/* a save of every namespace (ns NULL) that meets another save has no
+	 * namespace to name: the engine's detail says which directory */
+	if (rc == KV_EBUSY && ns == NULL)
+		ereport(ERROR,
+				(errcode(si->sqlstate),
+				 errmsg("another save, load or resize is running"),
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 si->hint ? errhint("%s", si->hint) : 0));
 	ereport(ERROR,
 			(errcode(si->sqlstate),
 			 strstr(si->message, "%s") ? errmsg(si->message, ns ? ns : "") : errmsg("%s", si->message),

@@ -70,7 +70,10 @@ remove_stale_temp_files(void)
 	int			rc;
 
 	if (stat(dir, &st) != 0 && errno == ENOENT)
+	{
+		free(dir);
 		return;
+	}
 	rc = kv_snapshot_cleanup(dir, shardkv_snapshot_file);
 	if (rc != KV_OK)
 		ereport(LOG,

@@ -47,7 +47,7 @@ static const cfgEntry configTable[] = {
 	{"maxclients", CT_INT, OFF(maxclients), SZ(maxclients), 1, 1000000, 1, "max connected clients (default 10000)"},
 	{"timeout", CT_INT, OFF(timeout), SZ(timeout), 0, 100000000, 1, "close clients idle this many seconds, 0 = never (default 0)"},
 	{"maxmemory", CT_MEM, OFF(maxmemory), SZ(maxmemory), 0, 0, 1, "memory limit per database (namespace), 0 = none (default 0)"},
-	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "noeviction (or none), allkeys-lru, allkeys-random, volatile-lru, volatile-random or volatile-ttl"},
+	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "one of " KV_EVICT_POLICY_LIST "; noeviction is Redis's name for none"},
 	{"loglevel", CT_LOGLEVEL, OFF(loglevel), SZ(loglevel), 0, 0, 1, "debug|verbose|notice|warning (default notice)"},
 	{"logfile", CT_STR, OFF(logfile), SZ(logfile), 0, 0, 0, "log file, \"\" = stderr (default \"\")"},
 	{"threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "worker threads (default: number of CPUs)"},

@@ -442,8 +442,7 @@ static const char *nsConfigFromJson(json_t *o, kv_ns_config *cfg)
 		if (!strcmp(k, "eviction")) {
 			const char *s = json_string_value(v);
 			if (s == NULL || kv_evict_policy_parse(s, json_string_length(v), &cfg->eviction) != KV_OK)
-				return "eviction: noeviction (or none), allkeys-lru, allkeys-random, volatile-lru, "
-				       "volatile-random or volatile-ttl";
+				return "eviction: one of " KV_EVICT_POLICY_LIST " (noeviction is an alias of none)";
 			continue;
 		}
 		json_int_t x = json_integer_value(v);
