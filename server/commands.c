@@ -67,6 +67,8 @@ static const redisCommand commands[] = {
 	{"rename", renameCommand, 3, W, 1, 2, 1, "Renames a key and overwrites the destination.", "generic"},
 	{"renamenx", renamenxCommand, 3, W | F, 1, 2, 1, "Renames a key only when the target key name doesn't exist.", "generic"},
 	{"copy", copyCommand, -3, W, 1, 2, 1, "Copies the value of a key to a new key.", "generic"},
+	{"sort", sortCommand, -2, W, 1, 1, 1, "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "generic"},
+	{"sort_ro", sortroCommand, -2, R, 1, 1, 1, "Returns the sorted elements of a list, a set, or a sorted set.", "generic"},
 	{"move", moveCommand, 3, W | F, 1, 1, 1, "Moves a key to another database.", "generic"},
 	{"keys", keysCommand, 2, R, 0, 0, 0, "Returns all key names that match a pattern.", "generic"},
 	{"scan", scanCommand, -2, R, 0, 0, 0, "Iterates over the key names in the database.", "generic"},

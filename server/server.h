@@ -394,6 +394,8 @@ void bitfieldCommand(client *c, int argc, const char **argv, const size_t *lens)
 void bitfieldroCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bitopCommand(client *c, int argc, const char **argv, const size_t *lens);
 void copyCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sortCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sortroCommand(client *c, int argc, const char **argv, const size_t *lens);
 void moveCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bitcountCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bitposCommand(client *c, int argc, const char **argv, const size_t *lens);

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Raw, Server, encode, eq, shardkv, stop_all, summary, test, true  # noqa: E402
 
-P, P_REDIS = 6397, 6398
+P, P_REDIS = int(os.environ.get("SURFACE_TEST_PORT", 6397)), int(os.environ.get("SURFACE_TEST_REDIS_PORT", 6398))
 TMP = tempfile.mkdtemp(prefix="skv-surface-test-")
 SEED = int(os.environ.get("SKV_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 
@@ -131,6 +131,20 @@ try:
             got = [r.raw_reply() for _ in range(5)]
             eq(got, [b"+OK\r\n", b"+OK\r\n", b"$1\r\n2\r\n", b"$10\r\nafter-skip\r\n", b"-ERR syntax error\r\n"],
                "replies on port %d" % port)
+
+    @test("sort: SORT and SORT_RO on the kinds that exist (none: empty; a string: WRONGTYPE), options and errors equal redis-server's")
+    def t_sort():
+        cmds = [["SET", "str", "v"], ["SET", "dst", "old"], ["DEL", "nokey"],
+                ["SORT", "nokey"], ["SORT", "nokey", "DESC", "ALPHA"], ["SORT", "nokey", "LIMIT", "0", "10"],
+                ["SORT", "nokey", "BY", "w_*", "GET", "#", "GET", "o_*", "ASC"], ["SORT", "nokey", "BY", "nosort"],
+                ["SORT", "str"], ["SORT", "str", "ALPHA"], ["SORT", "str", "LIMIT", "x", "1"],
+                ["SORT", "nokey", "LIMIT", "0"], ["SORT", "nokey", "LIMIT", "0", "1", "2"], ["SORT", "nokey", "FOO"],
+                ["SORT", "nokey", "GET"], ["SORT", "nokey", "LIMIT", "1", "99999999999999999999"],
+                ["SORT", "nokey", "STORE", "dst"], ["EXISTS", "dst"], ["SORT", "nokey", "STORE", "dst"],
+                ["SORT", "str", "STORE", "dst2"], ["SORT_RO", "nokey"], ["SORT_RO", "nokey", "STORE", "dst"],
+                ["SORT_RO", "str", "DESC"], ["SORT"], ["SORT_RO"]]
+        same(cmds, "sort")
+        same(cmds[:5], "sort (RESP3)", resp3=True)
 
     @test("info: several sections in one INFO, as Redis 7 accepts them")
     def t_info_sections():
