@@ -43,7 +43,12 @@ TEST_DEPS += $(SERVER_BIN) $(SERVER_BIN_ASAN) $(SERVER_BIN_TSAN) $(FUZZ_RESP)
 run: $(SERVER_BIN)
 	$(SERVER_BIN) --port 6379 --bind 127.0.0.1 --dir ./data
 
-BENCH_TARGETS += bench-resp
+BENCH_TARGETS += bench-resp bench-tls
 BENCH_RESP_ARGS ?=
 bench-resp: $(SERVER_BIN)
 	bench/resp/run.sh $(BENCH_RESP_ARGS)
+
+# The same rows over TLS, against redis-server's TLS (certificates made in the run).
+.PHONY: bench-tls
+bench-tls: $(SERVER_BIN)
+	bench/resp/run.sh --tls $(BENCH_RESP_ARGS)

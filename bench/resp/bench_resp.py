@@ -3,7 +3,9 @@ bench_resp.py -- redis-benchmark against shardkv-server and redis-server 7, in
 the same run, interleaved (A B A B ...), reporting the ratio of medians.
 
 Rows: SET and GET, -c 50, -P 1 and -P 16, -d 16 and -d 1024, -r 100000; every
-key of the key space is written first so that GETs hit.  For each run it reads
+key of the key space is written first so that GETs hit.  With --tls both
+servers also listen on a TLS port (certificates made here with openssl) and
+redis-benchmark runs over TLS: shardkv's TLS against redis-server's TLS.  For each run it reads
 the server's CPU time from /proc/PID/stat and the client's from rusage, and
 /proc/stat for the whole machine: a run where the machine was busier than the
 two processes explain is marked [noisy].
@@ -25,6 +27,8 @@ import benchtsv  # noqa: E402
 HZ = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 P_SKV, P_REDIS = 6395, 6396
+P_SKV_TLS, P_REDIS_TLS = 6397, 6398
+TLS = []  # redis-benchmark's TLS arguments when --tls
 KEYSPACE = 100000
 
 
@@ -70,12 +74,40 @@ def preload(port, dsize):
         sys.exit("preload failed on %d: %r" % (port, r.stdout[-300:]))
 
 
+def make_certs(d):
+    """A CA and a server certificate for 127.0.0.1, as the TLS tests make them."""
+    def ossl(*a):
+        subprocess.run(["openssl"] + list(a), check=True, capture_output=True, cwd=d)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bench-ca",
+         "-keyout", "ca.key", "-out", "ca.crt")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key",
+         "-out", "srv.csr")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-days", "2", "-out", "srv.crt")
+    return ["--tls-cert-file", os.path.join(d, "srv.crt"), "--tls-key-file", os.path.join(d, "srv.key"),
+            "--tls-ca-cert-file", os.path.join(d, "ca.crt"), "--tls-auth-clients", "no"]
+
+
+def make_certs(d):
+    """A CA and a server certificate for 127.0.0.1, as the TLS tests make them."""
+    def ossl(*a):
+        subprocess.run(["openssl"] + list(a), check=True, capture_output=True, cwd=d)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bench-ca",
+         "-keyout", "ca.key", "-out", "ca.crt")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key",
+         "-out", "srv.csr")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-days", "2", "-out", "srv.crt")
+    return ["--tls-cert-file", os.path.join(d, "srv.crt"), "--tls-key-file", os.path.join(d, "srv.key"),
+            "--tls-ca-cert-file", os.path.join(d, "ca.crt"), "--tls-auth-clients", "no"]
+
+
 def run_one(port, pid, test, pipeline, dsize, n):
     before_srv = proc_cpu(pid)
     before_cli = resource.getrusage(resource.RUSAGE_CHILDREN)
     before_box = machine_busy()
     t0 = time.time()
-    r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50",
+    r = subprocess.run(["redis-benchmark"] + TLS + ["-h", "127.0.0.1", "-p", str(port), "-c", "50",
                         "-n", str(n), "-P", str(pipeline), "-d", str(dsize), "-r", str(KEYSPACE),
                         "-t", test, "--csv"], capture_output=True, timeout=600)
     wall = time.time() - t0
@@ -108,23 +140,33 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer requests")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2, help="shardkv-server worker threads")
-    ap.add_argument("--tsv", default=os.path.join(ROOT, "build", "bench", "resp.tsv"),
-                    help="every repetition's figures, for bench/charts.py")
+    ap.add_argument("--tls", action="store_true", help="run redis-benchmark over TLS against both servers")
+    ap.add_argument("--tsv", default=None, help="every repetition's figures, for bench/charts.py "
+                    "(default build/bench/resp.tsv, or resp-tls.tsv with --tls)")
     args = ap.parse_args()
     reps = args.reps or (1 if args.quick else 3)
+    host = "resp-tls" if args.tls else "resp"
+    args.tsv = args.tsv or os.path.join(ROOT, "build", "bench", host + ".tsv")
     tmp = tempfile.mkdtemp(prefix="skv-bench-")
+    skv_tls = red_tls = []
+    if args.tls:
+        certs = make_certs(tmp)
+        skv_tls = ["--tls-port", str(P_SKV_TLS)] + certs
+        red_tls = ["--tls-port", str(P_REDIS_TLS)] + certs
+        TLS.extend(["--tls", "--cacert", os.path.join(tmp, "ca.crt")])
     skv = subprocess.Popen([os.path.join(ROOT, "build", "shardkv-server"), "--port", str(P_SKV),
                             "--save", "", "--dir", tmp, "--threads", str(args.threads),
-                            "--loglevel", "warning"])
+                            "--loglevel", "warning"] + skv_tls)
     red = subprocess.Popen(["redis-server", "--port", str(P_REDIS), "--bind", "127.0.0.1",
-                            "--save", "", "--appendonly", "no", "--dir", tmp, "--loglevel", "warning"])
+                            "--save", "", "--appendonly", "no", "--dir", tmp, "--loglevel", "warning"] + red_tls)
+    bench_skv, bench_red = (P_SKV_TLS, P_REDIS_TLS) if args.tls else (P_SKV, P_REDIS)
     rows = []
     try:
         wait_port(P_SKV, skv)
         wait_port(P_REDIS, red)
-        print("shardkv-server (%d threads) vs redis-server %s; -c 50 -r %d; %d rep(s); %d CPUs" % (
+        print("shardkv-server (%d threads) vs redis-server %s%s; -c 50 -r %d; %d rep(s); %d CPUs" % (
             args.threads, subprocess.run(["redis-server", "--version"], capture_output=True).stdout.split()[2].decode(),
-            KEYSPACE, reps, NCPU), flush=True)
+            ", both over TLS" if args.tls else "", KEYSPACE, reps, NCPU), flush=True)
         for dsize in (16, 1024):
             preload(P_SKV, dsize)
             preload(P_REDIS, dsize)
@@ -136,22 +178,22 @@ def main():
                         n = 200000 if pipeline == 1 else 2000000
                     res = {"skv": [], "redis": []}
                     for _ in range(reps):  # interleaved: A B A B
-                        res["skv"].append(run_one(P_SKV, skv.pid, test, pipeline, dsize, n))
-                        res["redis"].append(run_one(P_REDIS, red.pid, test, pipeline, dsize, n))
+                        res["skv"].append(run_one(bench_skv, skv.pid, test, pipeline, dsize, n))
+                        res["redis"].append(run_one(bench_red, red.pid, test, pipeline, dsize, n))
                     rows.append((test.upper(), pipeline, dsize, res))
                     print_row(rows[-1])
     finally:
         stop(skv, P_SKV)
         stop(red, P_REDIS)
         subprocess.run(["rm", "-rf", tmp])
-    write_tsv(args.tsv, rows, reps)
+    write_tsv(args.tsv, rows, reps, host)
 
 
-def write_tsv(path, rows, reps):
+def write_tsv(path, rows, reps, host):
     lines = []
     for test, pipeline, dsize, res in rows:
         for k, (s, r) in enumerate(zip(res["skv"], res["redis"])):
-            lines.append({"host": "resp", "workload": test, "config": "-P %d -d %d" % (pipeline, dsize),
+            lines.append({"host": host, "workload": test, "config": "-P %d -d %d" % (pipeline, dsize),
                           "peer": "redis-server", "rep": k + 1, "ours": float(s["rps"]),
                           "theirs": float(r["rps"]), "unit": "req/s", "basis": "wall",
                           "better": "higher", "noisy": int(s["noisy"] or r["noisy"])})
