@@ -312,31 +312,26 @@ static void bitop_into(unsigned char *out, size_t len, int op, const unsigned ch
  * then dst is written from tmp, so making room for dst may evict anything. */
 static int bitop_locked(kv_ns *ns, int op, const void *dst, size_t dstlen, const void *const *keys,
                         const size_t *klens, size_t nkeys, kv_buf *tmp, size_t *need,
-                        size_t *outlen, int *ev)
+                        size_t *outlen, int *ev, kv_lockset *ls)
 {
 	const unsigned char *p[KV_BITOP_MAX_KEYS];
 	size_t n[KV_BITOP_MAX_KEYS];
 	uint64_t hd = kv_hash(dst, dstlen);
 	kv_wctx w;
 	kv_wctx_init(&w, ns);
-	kv_lockset ls;
-	int rc;
-	for (;;) {
-		if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
-			return rc;
-		kv_lockset_init(&ls);
-		kv_lockset_add(&w.ref, &ls, hd);
-		for (size_t k = 0; k < nkeys; k++)
-			kv_lockset_add(&w.ref, &ls, kv_hash(keys[k], klens[k]));
-		if (kv_lockset_lock(&w.ref, &ls))
-			break;
-	}
+	uint64_t hashes[KV_BITOP_MAX_KEYS + 1];
+	hashes[0] = hd;
+	for (size_t k = 0; k < nkeys; k++)
+		hashes[k + 1] = kv_hash(keys[k], klens[k]);
+	int rc = kv_lockset_lock_hashes(ns, &w.ref, ls, hashes, nkeys + 1);
+	if (rc != KV_OK)
+		return rc;
 	kv_shard *sd = kv_lockset_shard(&w.ref, hd);
 	if (sd->snap_pending && kv_shard_reserve_preserve_locked(ns->env, sd, 2 + KV_MAX_VICTIMS) != KV_OK) {
-		kv_lockset_unlock(&w.ref, &ls);
+		kv_lockset_unlock(&w.ref, ls);
 		return KV_ENOMEM;
 	}
-	kv_lockset_write(&w.ref, &ls, true);
+	kv_lockset_write(&w.ref, ls, true);
 	size_t len = 0;
 	for (size_t k = 0; k < nkeys; k++) {
 		uint64_t h = kv_hash(keys[k], klens[k]);
@@ -386,8 +381,8 @@ static int bitop_locked(kv_ns *ns, int op, const void *dst, size_t dstlen, const
 			*ev = KV_EV_SET;
 		}
 	}
-	kv_lockset_write(&w.ref, &ls, false);
-	kv_lockset_unlock(&w.ref, &ls);
+	kv_lockset_write(&w.ref, ls, false);
+	kv_lockset_unlock(&w.ref, ls);
 	kv_wctx_emit(&w);
 	if (outlen)
 		*outlen = rc == KV_OK ? len : 0;
@@ -417,10 +412,13 @@ KV_API int kv_bitop(kv_ns *ns, int op, const void *dst, size_t dstlen, const voi
 	kv_buf tmp = KV_BUF_INIT;
 	int rc, ev = 0;
 	size_t need = 0;
-	if (kv_buf_reserve(ns->env, &tmp, 63) != KV_OK)
+	kv_lockset *ls = kv_mem_realloc(ns->env, NULL, sizeof *ls); /* large: not on the stack */
+	if (!ls || kv_buf_reserve(ns->env, &tmp, 63) != KV_OK) {
+		kv_mem_realloc(ns->env, ls, 0);
 		return KV_ENOMEM;
+	}
 	for (;;) {
-		rc = bitop_locked(ns, op, dst, dstlen, k0, klens, nkeys, &tmp, &need, outlen, &ev);
+		rc = bitop_locked(ns, op, dst, dstlen, k0, klens, nkeys, &tmp, &need, outlen, &ev, ls);
 		if (rc != KV_OK || need == 0)
 			break;
 		/* a source is longer than the buffer: grow it with no lock held, retry */
@@ -430,6 +428,7 @@ KV_API int kv_bitop(kv_ns *ns, int op, const void *dst, size_t dstlen, const voi
 		}
 	}
 	kv_buf_free(ns->env, &tmp);
+	kv_mem_realloc(ns->env, ls, 0);
 	if (rc == KV_OK && ev)
 		kv_emit(ns->env, ns, dst, dstlen, ev);
 	return rc;

@@ -30,29 +30,21 @@ static int check_key(const void **key, size_t klen)
 
 /* The one-namespace copy: both shards locked, dst written from src in place. */
 static int copy_locked(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
-                       int replace)
+                       int replace, kv_lockset *ls)
 {
 	uint64_t hs = kv_hash(src, srclen), hd = kv_hash(dst, dstlen);
 	kv_wctx w;
 	kv_wctx_init(&w, ns);
-	kv_lockset ls;
-	int rc;
-	for (;;) {
-		if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
-			return rc;
-		kv_lockset_init(&ls);
-		kv_lockset_add(&w.ref, &ls, hs);
-		kv_lockset_add(&w.ref, &ls, hd);
-		if (kv_lockset_lock(&w.ref, &ls))
-			break;
-	}
+	int rc = kv_lockset_lock_hashes(ns, &w.ref, ls, (uint64_t[]){hs, hd}, 2);
+	if (rc != KV_OK)
+		return rc;
 	kv_shard *ss = kv_lockset_shard(&w.ref, hs), *sd = kv_lockset_shard(&w.ref, hd);
 	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(ns->env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
 	    (sd->snap_pending && kv_shard_reserve_preserve_locked(ns->env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
-		kv_lockset_unlock(&w.ref, &ls);
+		kv_lockset_unlock(&w.ref, ls);
 		return KV_ENOMEM;
 	}
-	kv_lockset_write(&w.ref, &ls, true);
+	kv_lockset_write(&w.ref, ls, true);
 	uint32_t ps, pd;
 	kv_entry *es = kv_find_live_locked(&w, ss, kv_hash32(hs), src, srclen, &ps);
 	if (!es) {
@@ -72,8 +64,8 @@ static int copy_locked(kv_ns *ns, const void *src, size_t srclen, const void *ds
 			                   kv_entry_expiry(es), kv_fill_copy, &a);
 		}
 	}
-	kv_lockset_write(&w.ref, &ls, false);
-	kv_lockset_unlock(&w.ref, &ls);
+	kv_lockset_write(&w.ref, ls, false);
+	kv_lockset_unlock(&w.ref, ls);
 	kv_wctx_emit(&w);
 	if (rc == KV_OK)
 		kv_emit(ns->env, ns, dst, dstlen, KV_EV_SET);
@@ -146,7 +138,12 @@ KV_API int kv_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dst_ns, con
 	if (!dst_ns || dst_ns == ns) {
 		if (srclen == dstlen && memcmp(src, dst, srclen) == 0)
 			return KV_EINVAL;
-		return copy_locked(ns, src, srclen, dst, dstlen, replace);
+		kv_lockset *ls = kv_mem_realloc(ns->env, NULL, sizeof *ls); /* large: not on the stack */
+		if (!ls)
+			return KV_ENOMEM;
+		rc = copy_locked(ns, src, srclen, dst, dstlen, replace, ls);
+		kv_mem_realloc(ns->env, ls, 0);
+		return rc;
 	}
 	kv_buf b = KV_BUF_INIT;
 	rc = kv_get(ns, src, srclen, &b);

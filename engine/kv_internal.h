@@ -599,6 +599,10 @@ void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
 kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
 kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k);
+/* Resolve ns into *ref and lock the shards of the n key hashes, retrying while a
+ * drop, create or resize is publishing.  ls is large (~16.5 KB): callers
+ * allocate it.  KV_OK (locked) or kv_ns_ref's error (nothing locked). */
+int kv_lockset_lock_hashes(kv_ns *ns, kv_nsref *ref, kv_lockset *ls, const uint64_t *h, size_t n);
 
 int  kv_shards_create(kv_env *env, uint32_t idx, uint32_t n, kv_off *arr);
 kv_off kv_route_build(kv_env *env, uint32_t n);

@@ -209,6 +209,20 @@ bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls)
 	return true;
 }
 
+int kv_lockset_lock_hashes(kv_ns *ns, kv_nsref *ref, kv_lockset *ls, const uint64_t *h, size_t n)
+{
+	for (;;) {
+		int rc = kv_ns_ref(ns, ref);
+		if (rc != KV_OK)
+			return rc;
+		kv_lockset_init(ls);
+		for (size_t i = 0; i < n; i++)
+			kv_lockset_add(ref, ls, h[i]);
+		if (kv_lockset_lock(ref, ls))
+			return KV_OK;
+	}
+}
+
 /* The k-th shard locked (ascending index order). */
 kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k)
 {

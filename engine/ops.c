@@ -980,15 +980,7 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 		pre.e = NULL;
 		if (tries < KV_PREBUILD_TRIES)
 			kv_prebuild_from(ns, src, srclen, dst, dstlen, rename_plan, fill_same, NULL, &pre);
-		for (;;) {
-			if ((rc = kv_ns_ref(ns, &w.ref)) != KV_OK)
-				break;
-			kv_lockset_init(ls);
-			kv_lockset_add(&w.ref, ls, hs);
-			kv_lockset_add(&w.ref, ls, hd);
-			if (kv_lockset_lock(&w.ref, ls))
-				break;
-		}
+		rc = kv_lockset_lock_hashes(ns, &w.ref, ls, (uint64_t[]){hs, hd}, 2);
 		if (rc != KV_OK) {
 			kv_prebuild_take(&w, NULL, NULL, &pre);
 			break;

@@ -587,7 +587,8 @@ typedef struct {
 } ren_arg;
 
 /* Renames back and forth, some across shards, on a thread with a small stack:
- * kv_rename used to keep its 16 KiB lock set on the stack. */
+ * kv_rename kept its 16 KiB lock set on the stack.  kv_copy and kv_bitop lock
+ * several shards the same way and run here too. */
 static void *renamer(void *p)
 {
 	ren_arg *a = p;
@@ -596,13 +597,19 @@ static void *renamer(void *p)
 		int l1 = snprintf(k1, sizeof k1, "r%d", i), l2 = snprintf(k2, sizeof k2, "r%d", i + 1);
 		if (kv_rename(a->ns, k1, (size_t)l1, k2, (size_t)l2, 0) != KV_OK)
 			a->bad++;
+		/* COPY and BITOP take lock sets too */
+		const void *src[1] = {k2};
+		size_t srcl[1] = {(size_t)l2}, out = 0;
+		if (kv_copy(a->ns, k2, (size_t)l2, NULL, K("copy"), 1) != KV_OK ||
+		    kv_bitop(a->ns, KV_BITOP_OR, K("or"), src, srcl, 1, &out) != KV_OK || out != 5000)
+			a->bad++;
 	}
 	return NULL;
 }
 
 static void test_rename(void)
 {
-	TEST("kv_rename of big and small values, across shards, on a thread with a small stack")
+	TEST("kv_rename (and kv_copy, kv_bitop) of big and small values, across shards, on a thread with a small stack")
 	{
 		kv_env *env = t_env(64 << 20);
 		kv_ns_config c;
