@@ -709,6 +709,10 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 			memcpy(cur->name, p + 1, nl);
 			if (kv_ns_valid_name(cur->name) != KV_OK)
 				return CORRUPT("invalid namespace name in block at byte %zu", o);
+			/* no lock held; count <= cap, the store's max_namespaces (1024 by default) */
+			for (size_t d = 0; d + 1 < count; d++)
+				if (strcmp(nss[d].name, cur->name) == 0)
+					return CORRUPT("namespace \"%s\" appears twice (again at byte %zu)", cur->name, o);
 			const char *c = p + 1 + nl;
 			cur->cfg.shards = get32(c);
 			cur->cfg.max_keys = get64(c + 4);
