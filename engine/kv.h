@@ -846,6 +846,345 @@ KV_API int kv_bitop(kv_ns *ns, int op, const void *dst, size_t dstlen, const voi
  */
 KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 
+/* ----------------------------------------------------------- collections */
+/*
+ * KINDS.  A value is a string or one of four collections, as in Redis.  A
+ * collection's type tag (kv_buf.type, a scan's type) is its kind:
+ */
+#define KV_T_HASH 16 /* field -> value */
+#define KV_T_SET  17 /* unique members */
+#define KV_T_ZSET 18 /* unique members ordered by (score, member bytes) */
+#define KV_T_LIST 19 /* a sequence, O(1) at both ends */
+/*
+ * Tags 16..31 are the engine's kinds: kv_set and a batch SET refuse them
+ * (KV_EINVAL); every other tag is a string.  kv_type_name gives "hash",
+ * "set", "zset", "list" for them.
+ *
+ * WHAT EACH CALL DOES WITH EACH KIND
+ *   - String calls (kv_get, kv_getrange, kv_strlen, kv_incr, kv_incr_float,
+ *     kv_append, kv_setrange, kv_consume, kv_setbit, kv_bitfield, kv_bitop's
+ *     sources, a batch's GET/CONSUME/INCR) on a collection: KV_EWRONGTYPE,
+ *     nothing changed.  kv_set (and a batch SET) replaces a value of any
+ *     kind, as Redis SET does.
+ *   - Collection calls on a string, or on another kind: KV_EWRONGTYPE.
+ *   - Every kind: kv_exists, kv_del, kv_expire, kv_persist, kv_ttl,
+ *     kv_rename, kv_copy, kv_move, kv_scan, kv_random_key, eviction,
+ *     memory accounting, snapshots (each kind has its own versioned record;
+ *     files written before collections existed still load).
+ *   - A collection that becomes empty is deleted (its op's event, then
+ *     KV_EV_DEL), as in Redis; a collection call never creates an empty one.
+ *   - A write to a missing key creates it with the namespace's default TTL;
+ *     writes to an existing collection keep its TTL.
+ *
+ * ELEMENTS.  Fields, members and list items are byte strings of
+ * 0..max_value_size bytes (KV_EVALSIZE); a hash field's value too.  Scores
+ * are doubles; NaN is refused (KV_ENOTFLOAT), infinities are scores.  A
+ * collection holds at most KV_COLL_MAX_ELEMS elements (KV_EVALSIZE past it).
+ * Its memory (elements and structure) is charged to the namespace
+ * (max_memory, kv_ns_stats.bytes) and counts toward its key's eviction as a
+ * whole.
+ *
+ * LOCKS.  Calls that touch a bounded number of elements (HGET, SADD of n
+ * members, ZADD, ZSCORE, ZRANK, LPUSH, LPOP ...) hold the key's shard lock
+ * for O(n log size) work at most.  Calls whose work a caller chooses through
+ * a collection's size or a range (HGETALL, SMEMBERS, ZRANGE, LRANGE, LREM,
+ * set algebra ...) never hold a lock for more than KV_COLL_HOLD elements:
+ * see kv_internal.h's lock table for how each keeps its answer
+ * point-in-time.  Results are copied out into caller memory (kv_elems) that
+ * the engine grows with no lock held.
+ */
+#define KV_COLL_MAX_ELEMS UINT32_C(0xffffffff)
+#define KV_COLL_HOLD      1024u
+
+/* Codes of collection calls (see ERRORS). */
+#define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
+#define KV_ERANGE     (-30733) /* list index out of range (LSET) */
+
+/*
+ * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
+ * KV_OK or KV_NOTFOUND.  kind_name(kind) is Redis's TYPE reply: "string",
+ * "hash", "set", "zset", "list" (NULL for anything else).
+ */
+KV_API int kv_kind(kv_ns *ns, const void *key, size_t klen, int *kind);
+KV_API const char *kv_kind_name(int kind);
+
+/*
+ * Redis's OBJECT ENCODING reply for key: "listpack" (small hash, set, zset
+ * or list), "intset" (small set of integers, if kept), "hashtable", "skiplist",
+ * "quicklist", and for strings "int", "embstr" or "raw" as Redis chooses.
+ * Static string.  KV_OK or KV_NOTFOUND.
+ */
+KV_API int kv_encoding(kv_ns *ns, const void *key, size_t klen, const char **name);
+
+/*
+ * Elements of kind `kind` (KV_T_HASH .. KV_T_LIST) at key: HLEN, SCARD,
+ * ZCARD, LLEN.  A missing key: KV_OK with 0.  KV_EWRONGTYPE.
+ */
+KV_API int kv_card(kv_ns *ns, const void *key, size_t klen, int kind, uint64_t *n);
+
+/*
+ * Results of calls that return many elements.  Each element's bytes are
+ * bytes.data[off .. off + len); len KV_ELEM_NIL marks an absent one (HMGET of
+ * a missing field, ZMSCORE of a missing member).  score is set for zset
+ * results.  Hash results that return fields and values put each value right
+ * after its field.  Initialise with KV_ELEMS_INIT, reuse freely (a call
+ * replaces the contents), release with kv_elems_free on the env that filled
+ * it.
+ */
+#define KV_ELEM_NIL SIZE_MAX
+typedef struct kv_elem {
+	size_t off, len;
+	double score;
+} kv_elem;
+typedef struct kv_elems {
+	kv_elem *v;
+	size_t   n, cap;
+	kv_buf   bytes;
+} kv_elems;
+#define KV_ELEMS_INIT {NULL, 0, 0, KV_BUF_INIT}
+KV_API void kv_elems_free(kv_env *env, kv_elems *e);
+
+/*
+ * Cursor over a collection's elements (HSCAN, SSCAN, ZSCAN; kind is the one
+ * expected): Redis's guarantees (every element present for the whole scan is
+ * returned at least once, also while the collection grows or converts).
+ * match as kv_scan's (NULL or "*": all); count a work hint (0: 10).  A small
+ * (compact) collection comes back whole in one call with cursor 0, as Redis
+ * does.  Hash elements come as field, value pairs (values omitted when
+ * novalues, HSCAN NOVALUES); zset elements carry their score.  A missing key
+ * returns KV_OK, no elements and cursor 0.  KV_EWRONGTYPE, KV_ENOMEM.
+ */
+KV_API int kv_cscan(kv_ns *ns, const void *key, size_t klen, int kind, uint64_t *cursor,
+                    const char *match, size_t mlen, size_t count, int novalues, kv_elems *out);
+
+/* ---- hashes (Redis H*) */
+#define KV_HSET_NX 0x1u /* HSETNX: only a field that does not exist */
+
+/*
+ * Set npairs field/value pairs (fv[2i] the field, fv[2i+1] its value; a field
+ * given twice takes the last value).  *added (may be NULL) gets the number
+ * of new fields.  With KV_HSET_NX (one pair only) an existing field is left
+ * alone: KV_EXISTS.  Errors: KV_EINVAL (npairs 0, NX with more than one
+ * pair), KV_EVALSIZE, KV_EWRONGTYPE, write errors.  Event KV_EV_HSET.
+ */
+KV_API int kv_hset(kv_ns *ns, const void *key, size_t klen, const kv_val *fv, size_t npairs,
+                   unsigned flags, uint64_t *added);
+/* The value of field into *out (type KV_T_BYTES).  KV_OK, KV_NOTFOUND (no key
+ * or no field), KV_EWRONGTYPE, KV_ENOMEM. */
+KV_API int kv_hget(kv_ns *ns, const void *key, size_t klen, const void *field, size_t flen,
+                   kv_buf *out);
+/* HMGET: one element per field, KV_ELEM_NIL for a missing one (all of them
+ * for a missing key, which is KV_OK). */
+KV_API int kv_hmget(kv_ns *ns, const void *key, size_t klen, const kv_val *fields, size_t n,
+                    kv_elems *out);
+/* HGETALL (KV_HALL_FIELDS | KV_HALL_VALUES), HKEYS (FIELDS), HVALS (VALUES),
+ * point-in-time.  A missing key: KV_OK, no elements. */
+#define KV_HALL_FIELDS 0x1u
+#define KV_HALL_VALUES 0x2u
+KV_API int kv_hgetall(kv_ns *ns, const void *key, size_t klen, unsigned what, kv_elems *out);
+/* Remove fields; *removed (may be NULL) gets how many existed.  Event
+ * KV_EV_HDEL if any did. */
+KV_API int kv_hdel(kv_ns *ns, const void *key, size_t klen, const kv_val *fields, size_t n,
+                   uint64_t *removed);
+/* KV_OK if field exists, else KV_NOTFOUND; KV_EWRONGTYPE. */
+KV_API int kv_hexists(kv_ns *ns, const void *key, size_t klen, const void *field, size_t flen);
+/* Length of field's value: KV_OK (0 and KV_NOTFOUND for none). */
+KV_API int kv_hstrlen(kv_ns *ns, const void *key, size_t klen, const void *field, size_t flen,
+                      size_t *len);
+/* HINCRBY: as kv_incr on one field (KV_ENOTINT "hash value is not an
+ * integer", KV_EOVERFLOW).  Event KV_EV_HINCRBY. */
+KV_API int kv_hincr(kv_ns *ns, const void *key, size_t klen, const void *field, size_t flen,
+                    int64_t by, int64_t *result);
+/* HINCRBYFLOAT: as kv_incr_float on one field.  Event KV_EV_HINCRBYFLOAT. */
+KV_API int kv_hincr_float(kv_ns *ns, const void *key, size_t klen, const void *field,
+                          size_t flen, const char *by, size_t bylen, double *result,
+                          kv_buf *result_text);
+/* HRANDFIELD key [count [WITHVALUES]] with Redis's rules for count (has_count
+ * 0: one field; count >= 0: distinct fields, at most the hash's; count < 0:
+ * |count| fields, repeats allowed).  A missing key: KV_OK, no elements. */
+KV_API int kv_hrandfield(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
+                         int withvalues, kv_elems *out);
+
+/* ---- sets (Redis S*) */
+/* Add members; *added (may be NULL) gets how many were new.  Event KV_EV_SADD
+ * if any was. */
+KV_API int kv_sadd(kv_ns *ns, const void *key, size_t klen, const kv_val *m, size_t n,
+                   uint64_t *added);
+/* Remove members; *removed gets how many existed.  Event KV_EV_SREM. */
+KV_API int kv_srem(kv_ns *ns, const void *key, size_t klen, const kv_val *m, size_t n,
+                   uint64_t *removed);
+/* KV_OK if member is in the set, KV_NOTFOUND if not (or no key). */
+KV_API int kv_sismember(kv_ns *ns, const void *key, size_t klen, const void *m, size_t mlen);
+/* SMISMEMBER: out[i] = 1 if m[i] is a member, else 0. */
+KV_API int kv_smismember(kv_ns *ns, const void *key, size_t klen, const kv_val *m, size_t n,
+                         uint8_t *out);
+/* SMEMBERS, point-in-time. */
+KV_API int kv_smembers(kv_ns *ns, const void *key, size_t klen, kv_elems *out);
+/* SPOP (has_count 0: one member; else up to count >= 0 members, removed).
+ * Event KV_EV_SPOP.  A missing key: KV_OK, no elements. */
+KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint64_t count,
+                   kv_elems *out);
+/* SRANDMEMBER, count as kv_hrandfield's. */
+KV_API int kv_srandmember(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
+                          kv_elems *out);
+/* SMOVE src dst member, atomic across both keys: KV_OK (moved, or src == dst
+ * and a member), KV_NOTFOUND (not in src).  Events KV_EV_SREM on src,
+ * KV_EV_SADD on dst.  KV_EWRONGTYPE if either key is not a set. */
+KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
+                    const void *m, size_t mlen);
+
+/* Set and sorted-set algebra (SINTER, SUNION, SDIFF, ZINTER, ZUNION, ZDIFF) */
+#define KV_SETOP_INTER 0
+#define KV_SETOP_UNION 1
+#define KV_SETOP_DIFF  2
+#define KV_AGG_SUM 0
+#define KV_AGG_MIN 1
+#define KV_AGG_MAX 2
+/*
+ * keys[0..n) combined by op; a missing key is an empty set.  dst NULL:
+ * results into *out (may be NULL with a dst).  limit (SINTERCARD's LIMIT; 0:
+ * none) stops an INTER after that many members, and then only *card is
+ * filled.  With dst (the STORE forms) the result replaces dst (deleted if
+ * empty, events KV_EV_SINTERSTORE ... or KV_EV_DEL), and *card gets its
+ * size.  The sources are read point-in-time together: no write to any source
+ * lands between the reads.  KV_EWRONGTYPE if a source (or, for a STORE, no
+ * other check: dst is replaced whatever its kind) is of another kind.
+ * kv_zsetop: sources may be sets (score 1) or zsets; weights (NULL: all 1)
+ * multiply scores, agg combines them (a NaN from inf * 0 counts as 0, as in
+ * Redis); results in zset order with scores.  ZDIFF takes the first key's
+ * scores.
+ */
+KV_API int kv_setop(kv_ns *ns, int op, const kv_val *keys, size_t n, uint64_t limit,
+                    const void *dst, size_t dstlen, kv_elems *out, uint64_t *card);
+KV_API int kv_zsetop(kv_ns *ns, int op, const kv_val *keys, size_t n, const double *weights,
+                     int agg, const void *dst, size_t dstlen, kv_elems *out, uint64_t *card);
+
+/* ---- sorted sets (Redis Z*) */
+#define KV_ZADD_NX   0x01u
+#define KV_ZADD_XX   0x02u
+#define KV_ZADD_GT   0x04u
+#define KV_ZADD_LT   0x08u
+#define KV_ZADD_CH   0x10u /* *count counts changed scores too */
+#define KV_ZADD_INCR 0x20u /* one member: add score to it, *incr_result gets the new score */
+typedef struct kv_zmember {
+	double score;
+	kv_val member;
+} kv_zmember;
+/*
+ * ZADD with Redis 7's options.  *count (may be NULL) gets the members added
+ * (plus those whose score changed, with CH).  With INCR, a refusal by
+ * NX/XX/GT/LT returns KV_UNCHANGED (Redis's nil reply).  Errors: KV_EINVAL
+ * (NX with XX, GT or LT; GT with LT; INCR with n != 1; n 0), KV_ENOTFLOAT
+ * (a NaN score, or INCR reaching NaN: nothing changed), KV_EWRONGTYPE, write
+ * errors.  Event KV_EV_ZADD (KV_EV_ZINCR with INCR) when anything changed.
+ */
+KV_API int kv_zadd(kv_ns *ns, const void *key, size_t klen, const kv_zmember *m, size_t n,
+                   unsigned flags, uint64_t *count, double *incr_result);
+/* ZINCRBY: kv_zadd with KV_ZADD_INCR of one member. */
+KV_API int kv_zincr(kv_ns *ns, const void *key, size_t klen, const void *m, size_t mlen,
+                    double by, double *result);
+/* ZREM; event KV_EV_ZREM if any member existed. */
+KV_API int kv_zrem(kv_ns *ns, const void *key, size_t klen, const kv_val *m, size_t n,
+                   uint64_t *removed);
+/* ZSCORE: KV_OK or KV_NOTFOUND. */
+KV_API int kv_zscore(kv_ns *ns, const void *key, size_t klen, const void *m, size_t mlen,
+                     double *score);
+/* ZMSCORE: one element per member (len 0 with its score, KV_ELEM_NIL if absent). */
+KV_API int kv_zmscore(kv_ns *ns, const void *key, size_t klen, const kv_val *m, size_t n,
+                      kv_elems *out);
+/* ZRANK / ZREVRANK (rev): 0-based rank and (score may be NULL) the score.
+ * KV_OK or KV_NOTFOUND. */
+KV_API int kv_zrank(kv_ns *ns, const void *key, size_t klen, const void *m, size_t mlen,
+                    int rev, uint64_t *rank, double *score);
+
+/* A range of a zset, as ZRANGE's arguments give it. */
+#define KV_ZBY_RANK  0 /* start/stop: ranks, negative from the end, inclusive */
+#define KV_ZBY_SCORE 1 /* min/max with *_excl ("(" in Redis) */
+#define KV_ZBY_LEX   2 /* lmin/lmax: bytes; *_inf -1 for "-", +1 for "+", else 0 */
+typedef struct kv_zrange_spec {
+	int     by;
+	int     rev;          /* REV: highest first (for SCORE/LEX, min and max stay the bounds) */
+	int64_t start, stop;  /* KV_ZBY_RANK */
+	double  min, max;     /* KV_ZBY_SCORE */
+	int     min_excl, max_excl; /* SCORE and LEX */
+	kv_val  lmin, lmax;   /* KV_ZBY_LEX */
+	int     lmin_inf, lmax_inf;
+	int64_t offset;       /* LIMIT offset count (SCORE and LEX only); count < 0: all */
+	int64_t count;
+} kv_zrange_spec;
+/* Fill spec with "by rank, 0 .. -1, no limit". */
+KV_API void kv_zrange_spec_init(kv_zrange_spec *spec);
+/*
+ * ZRANGE (and ZRANGEBYSCORE, ZREVRANGE, ... which hosts express as a spec),
+ * point-in-time, members with their scores.  A missing key: KV_OK, no
+ * elements.  Errors: KV_EINVAL (LIMIT with BY RANK), KV_EWRONGTYPE, KV_ENOMEM.
+ */
+KV_API int kv_zrange(kv_ns *ns, const void *key, size_t klen, const kv_zrange_spec *spec,
+                     kv_elems *out);
+/* ZCOUNT / ZLEXCOUNT (spec by SCORE or LEX; offset/count ignored). */
+KV_API int kv_zcount(kv_ns *ns, const void *key, size_t klen, const kv_zrange_spec *spec,
+                     uint64_t *n);
+/* ZRANGESTORE dst src spec: dst gets the range (deleted if empty); *n its
+ * size.  Event KV_EV_ZRANGESTORE (or KV_EV_DEL). */
+KV_API int kv_zrangestore(kv_ns *ns, const void *dst, size_t dstlen, const void *src,
+                          size_t srclen, const kv_zrange_spec *spec, uint64_t *n);
+/* ZREMRANGEBYRANK/SCORE/LEX: remove the range; *removed.  Events
+ * KV_EV_ZREMRANGEBY{RANK,SCORE,LEX}. */
+KV_API int kv_zremrange(kv_ns *ns, const void *key, size_t klen, const kv_zrange_spec *spec,
+                        uint64_t *removed);
+/* ZPOPMIN / ZPOPMAX (max): up to count members (has_count 0: one), lowest
+ * (highest) first.  Event KV_EV_ZPOPMIN / KV_EV_ZPOPMAX. */
+KV_API int kv_zpop(kv_ns *ns, const void *key, size_t klen, int max, int has_count,
+                   uint64_t count, kv_elems *out);
+/* ZRANDMEMBER, count as kv_hrandfield's; scores always filled. */
+KV_API int kv_zrandmember(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
+                          kv_elems *out);
+
+/* ---- lists (Redis L*) */
+#define KV_LEFT  0 /* head */
+#define KV_RIGHT 1 /* tail */
+#define KV_PUSH_XX 0x1u /* LPUSHX / RPUSHX: only onto an existing list */
+/*
+ * LPUSH / RPUSH v[0..n) one after the other at `where` (so LPUSH a b c leaves
+ * c first).  *len (may be NULL) gets the new length; with KV_PUSH_XX and no
+ * list, KV_NOTFOUND and *len 0.  Event KV_EV_LPUSH / KV_EV_RPUSH.
+ */
+KV_API int kv_push(kv_ns *ns, const void *key, size_t klen, int where, const kv_val *v, size_t n,
+                   unsigned flags, uint64_t *len);
+/* LPOP / RPOP: up to count elements (has_count 0: one).  KV_OK, or
+ * KV_NOTFOUND (no key).  Event KV_EV_LPOP / KV_EV_RPOP. */
+KV_API int kv_pop(kv_ns *ns, const void *key, size_t klen, int where, int has_count,
+                  uint64_t count, kv_elems *out);
+/* LRANGE start stop (Redis indices), point-in-time. */
+KV_API int kv_lrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop,
+                     kv_elems *out);
+/* LINDEX: KV_OK or KV_NOTFOUND (no key or index out of range). */
+KV_API int kv_lindex(kv_ns *ns, const void *key, size_t klen, int64_t index, kv_buf *out);
+/* LSET: KV_OK, KV_NOTFOUND (no key: Redis "no such key"), KV_ERANGE.
+ * Event KV_EV_LSET. */
+KV_API int kv_lset(kv_ns *ns, const void *key, size_t klen, int64_t index, const void *v,
+                   size_t vlen);
+/* LINSERT BEFORE|AFTER pivot: *len gets the new length; KV_NOTFOUND with *len
+ * -1 when the pivot is missing, 0 when the key is.  Event KV_EV_LINSERT. */
+KV_API int kv_linsert(kv_ns *ns, const void *key, size_t klen, int after, const void *pivot,
+                      size_t plen, const void *v, size_t vlen, int64_t *len);
+/* LREM count value (Redis's sign rules); *removed.  Event KV_EV_LREM. */
+KV_API int kv_lrem(kv_ns *ns, const void *key, size_t klen, int64_t count, const void *v,
+                   size_t vlen, uint64_t *removed);
+/* LTRIM start stop.  Event KV_EV_LTRIM (KV_EV_DEL if emptied). */
+KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop);
+/* LPOS value [RANK r] [COUNT c] [MAXLEN m]: r != 0 (KV_EINVAL; negative from
+ * the tail), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
+ * position found is out->v[i].off (len 0), in the order found.  KV_OK, or
+ * KV_NOTFOUND when none (no elements). */
+KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,
+                   int64_t rank, int has_count, int64_t count, int64_t maxlen, kv_elems *out);
+/* LMOVE src dst from to (RPOPLPUSH is RIGHT, LEFT), atomic across both keys:
+ * the element into *out.  KV_NOTFOUND (src missing), KV_EWRONGTYPE (either
+ * key).  Events KV_EV_LPOP/RPOP on src, KV_EV_LPUSH/RPUSH on dst. */
+KV_API int kv_lmove(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
+                    int from, int to, kv_buf *out);
+
 /* ------------------------------------------------------------- batches */
 #define KV_OP_GET     1
 #define KV_OP_SET     2
@@ -935,6 +1274,8 @@ typedef struct kv_scan_opts {
 	size_t      count;      /* work hint in table buckets walked; 0: 10.  Any count is
 	                         * safe: a shard lock is held for 256 buckets at most */
 	int         values;     /* nonzero: also return values */
+	int         kind;       /* 0: every kind; KV_T_BYTES: strings only; KV_T_HASH ..
+	                         * KV_T_LIST: that kind only (Redis SCAN TYPE) */
 } kv_scan_opts;
 
 /*
@@ -1154,10 +1495,42 @@ KV_API int kv_tick(kv_env *env, size_t budget, kv_tick_info *out);
 #define KV_EV_FLUSH   8 /* namespace flushed (klen is 0; the event, not the key, says so) */
 #define KV_EV_RENAME_FROM 9
 #define KV_EV_RENAME_TO   10
+/* Collections: one event per Redis keyspace event of the same name. */
+#define KV_EV_HSET             11
+#define KV_EV_HDEL             12
+#define KV_EV_HINCRBY          13
+#define KV_EV_HINCRBYFLOAT     14
+#define KV_EV_SADD             15
+#define KV_EV_SREM             16
+#define KV_EV_SPOP             17
+#define KV_EV_SINTERSTORE      18
+#define KV_EV_SUNIONSTORE      19
+#define KV_EV_SDIFFSTORE       20
+#define KV_EV_ZADD             21
+#define KV_EV_ZINCR            22
+#define KV_EV_ZREM             23
+#define KV_EV_ZREMRANGEBYSCORE 24
+#define KV_EV_ZREMRANGEBYRANK  25
+#define KV_EV_ZREMRANGEBYLEX   26
+#define KV_EV_ZPOPMIN          27
+#define KV_EV_ZPOPMAX          28
+#define KV_EV_ZINTERSTORE      29
+#define KV_EV_ZUNIONSTORE      30
+#define KV_EV_ZDIFFSTORE       31
+#define KV_EV_ZRANGESTORE      32
+#define KV_EV_LPUSH            33
+#define KV_EV_RPUSH            34
+#define KV_EV_LPOP             35
+#define KV_EV_RPOP             36
+#define KV_EV_LINSERT          37
+#define KV_EV_LSET             38
+#define KV_EV_LREM             39
+#define KV_EV_LTRIM            40
 
 /*
  * The name every host shows for an event ("set", "del", "expire", "incr",
- * "append", "expired", "evicted", "flush", "rename_from", "rename_to"): in
+ * "append", "expired", "evicted", "flush", "rename_from", "rename_to", and
+ * for collections Redis's own names: "hset", "zadd", "lpush" ...): in
  * PostgreSQL's NOTIFY payloads and the HTTP feed alike.  NULL for a code this
  * header does not define.  No lock, static strings.
  */
