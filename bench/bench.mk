@@ -11,7 +11,7 @@
 # its recipe, where the variable is complete, rather than as prerequisites.
 
 BENCH_TARGETS += bench-engine
-.PHONY: bench-charts
+.PHONY: bench-charts bench-insn
 
 BENCH_ENGINE_SRC := $(sort $(wildcard bench/engine/*.c))
 BENCH_ENGINE_HDR := $(wildcard bench/engine/*.h)
@@ -52,3 +52,13 @@ BENCH_SCALE_ARGS ?=
 .PHONY: bench-scale
 bench-scale: $(BUILD)/shardkv-server
 	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)
+
+# Instructions per single-key op under callgrind (bench/insn/): exact on a shared machine.
+BENCH_INSN := $(BUILD)/bench-insn
+$(BENCH_INSN): bench/insn/insn.c bench/engine/benchutil.c bench/engine/reftable.c $(BENCH_ENGINE_HDR) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ bench/insn/insn.c bench/engine/benchutil.c bench/engine/reftable.c \
+		$(LIB) $(LDLIBS) -lm
+
+bench-insn: $(BENCH_INSN)
+	bench/insn/run.sh $(BENCH_INSN)

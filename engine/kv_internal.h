@@ -364,11 +364,12 @@ KV_INLINE kv_off kv_offof(const kv_env *env, const void *p)
 {
 	return (kv_off)(((const char *)p - env->base) / KV_UNIT);
 }
-/* True if [off, off+len) lies inside the region: used by optimistic readers. */
+/* True if [off, off+len) lies inside the region: used by optimistic readers.
+ * One compare: off * KV_UNIT is below 2^35 and every caller's len below 2^40
+ * (lengths of at most 32 bits times small factors), so the sum cannot wrap. */
 KV_INLINE bool kv_in_region(const kv_env *env, kv_off off, size_t len)
 {
-	size_t b = (size_t)off * KV_UNIT;
-	return off != 0 && b <= env->size && len <= env->size - b;
+	return off != 0 && (size_t)off * KV_UNIT + len <= env->size;
 }
 KV_INLINE kv_page *kv_pagedesc(const kv_env *env, uint32_t pg)
 {
@@ -519,7 +520,21 @@ size_t    kv_entry_charge(const kv_entry *e);
 
 KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
 {
-	return e->klen == klen && kv_racy_cmp(kv_entry_key(e), key, klen) == 0;
+	if (e->klen != klen)
+		return false;
+	const char *k = kv_entry_key(e);
+#ifndef KV_TSAN
+	/* the common key of 8..16 bytes: two overlapping words, no call */
+	if (klen >= 8 && klen <= 16) {
+		uint64_t a0, a1, b0, b1;
+		memcpy(&a0, k, 8);
+		memcpy(&a1, k + klen - 8, 8);
+		memcpy(&b0, key, 8);
+		memcpy(&b1, (const char *)key + klen - 8, 8);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+#endif
+	return kv_racy_cmp(k, key, klen) == 0;
 }
 
 /* Optimistic lookup: returns the entry (maybe stale) for validation by seq, and
@@ -829,6 +844,9 @@ int64_t   kv_wctx_now(kv_wctx *w); /* the op's one reading of the clock */
  * pending snapshot), find the live entry (*e NULL if none) ... */
 int       kv_write_begin(kv_ns *ns, const void *key, size_t klen, kv_wctx *w, kv_shard **sh,
                          uint32_t *h32, uint32_t *pos, kv_entry **e);
+int       kv_write_resume(kv_ns *ns, const kv_nsref *ref, kv_shard *sh, uint64_t h, const void *key,
+                          size_t klen, bool found_ok, kv_entry *found, kv_wctx *w, uint32_t *h32,
+                          uint32_t *pos, kv_entry **e);
 /* ... and unlock, fire the side removals' hooks, then the op's own event ev
  * if rc is KV_OK (ev 0: none).  Returns rc. */
 int       kv_write_end(kv_wctx *w, kv_shard *sh, const void *key, size_t klen, int rc, int ev);
@@ -838,6 +856,8 @@ kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void
 int       kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
                         kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
                         fill_fn fill, const void *arg);
+void      kv_put_in_place_locked(kv_nsslot *slot, kv_shard *sh, kv_entry *old, size_t klen,
+                                 size_t vlen, int type, int64_t exp, fill_fn fill, const void *arg);
 int       kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del);
 void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen); /* ops.c */
 int       kv_incr_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,

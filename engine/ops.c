@@ -199,12 +199,28 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
  * twice (slot, entry) is bound by memory latency, and the CPU overlaps the misses
  * of consecutive gets only if each get is few enough instructions to fit several
  * in its out-of-order window.  It handles the common case in one optimistic pass
- * (no resize in progress, the value fits the buffer, the entry is live) and
- * returns -1 for anything else; read_key() then does the general work.
+ * (no resize in progress, the value fits the buffer, the entry is a live string)
+ * and returns -1 for anything else; read_key() then does the general work.
+ *
+ * What keeps it short (instruction counts per step: bench/README.md):
+ *   - region base and size are read once; every offset is checked with one
+ *     compare (kv_in_region) before it is touched, as the safe-optimistic-read
+ *     argument requires (kv_internal.h): the route table and shard array once
+ *     per call, the shard header (its table, mask and shift share seq's cache
+ *     line), the slot array, then each candidate entry twice: its header and
+ *     key before the key compare, all of it once vlen is known;
+ *   - a slot keeps 31 bits of the key's hash beside the entry's offset, so a
+ *     miss is decided from the slot array alone, without touching an entry;
+ *   - keys of 8..16 bytes compare as two words (kv_key_eq), not by a call;
+ *   - a collection (type tags KV_T_HASH..KV_T_LIST) is left to read_key,
+ *     which answers KV_EWRONGTYPE: one byte of the header already read.
  */
+#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
 static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
 {
 	kv_env *env = ns->env;
+	char *base = env->base;
+	size_t size = env->size;
 	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
 	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
 	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
@@ -212,53 +228,82 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
 	kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
 	if (g != (uint32_t)b || atomic_load_explicit(&sl->old_nshards, memory_order_relaxed) ||
-	    (n > 1 && !route) || klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed) ||
-	    !kv_in_region(env, arr, (size_t)n * sizeof(kv_off)) ||
-	    (route && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
+	    klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
 		return -1;
-	uint32_t si = n > 1 ? ((const uint16_t *)kv_ptr(env, route))[h >> (64 - KV_ROUTE_BITS)] : 0;
-	kv_off so = si < n ? ((const kv_off *)kv_ptr(env, arr))[si] : 0;
-	if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
-		return -1; /* a stale array held garbage: not even a shard's alignment */
-	kv_shard *sh = kv_ptr(env, so);
-	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
-	_Atomic uint64_t *slot;
-	uint64_t sv;
-	kv_entry *e = (seq & 1) ? NULL : kv_shard_peek(env, sh, kv_hash32(h), key, klen, &slot, &sv);
-	if (!e) {
-		if ((seq & 1) || !kv_shard_read_valid(sh, seq) || !kv_ns_ref_valid(&(kv_nsref){env, sl, g, 0}))
+	uint32_t si = 0;
+	if (n > 1) {
+		if (!KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t)))
 			return -1;
-		out->len = 0;
-		out->type = KV_T_NONE;
-		out->expires_at = 0;
-		atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
-		return KV_NOTFOUND;
+		si = ((const uint16_t *)(base + (size_t)route * KV_UNIT))[h >> (64 - KV_ROUTE_BITS)];
+	}
+	if (si >= n || !KV_IN(size, arr, (size_t)n * sizeof(kv_off)))
+		return -1;
+	kv_off so = ((const kv_off *)(base + (size_t)arr * KV_UNIT))[si];
+	if (!KV_IN(size, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
+		return -1; /* a stale array held garbage: not even a shard's alignment */
+	kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
+	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	if ((seq & 1) || shift - 1 > 27 || !KV_IN(size, t, ((size_t)mask + 1) * 8))
+		return -1;
+	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
+	uint32_t h32 = kv_hash32(h), i = (h32 >> shift) & mask, left = mask;
+	uint64_t sv;
+	kv_entry *e;
+	for (;;) {
+		sv = atomic_load_explicit(&s[i], memory_order_relaxed);
+		if (!sv)
+			goto miss;
+		if (kv_slot_is(sv, h32)) {
+			if (!KV_IN(size, (kv_off)sv, sizeof(kv_entry) + 8 + klen))
+				return -1;
+			e = (kv_entry *)(base + (size_t)(kv_off)sv * KV_UNIT);
+			if (kv_key_eq(e, key, klen))
+				break;
+		}
+		if (!left--)
+			goto miss;
+		i = (i + 1) & mask;
 	}
 	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
 	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+	int type = e->type;
+	if (vlen >= out->cap || !KV_IN(size, (kv_off)sv, hdr + klen + vlen) ||
+	    (unsigned)(type - KV_T_HASH) <= KV_T_LIST - KV_T_HASH)
+		return -1;
 	int64_t exp = 0;
 	if (flags & KV_E_TTL) {
 		memcpy(&exp, (char *)e + sizeof *e, 8);
 		if (exp <= kv_now_ms())
 			return -1;
 	}
-	if (vlen >= out->cap || !kv_in_region(env, kv_offof(env, e), hdr + klen + vlen))
-		return -1;
-	int type = e->type;
 	kv_racy_copy(out->data, (char *)e + hdr + klen, vlen);
 	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
 		return -1;
-	int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
-	if (!(sv & KV_SLOT_REF) && (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU))
-		atomic_compare_exchange_strong_explicit(slot, &sv, sv | KV_SLOT_REF, memory_order_relaxed,
-		                                        memory_order_relaxed);
+	if (!(sv & KV_SLOT_REF)) {
+		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
+		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
+			atomic_compare_exchange_strong_explicit(&s[i], &sv, sv | KV_SLOT_REF, memory_order_relaxed,
+			                                        memory_order_relaxed);
+	}
 	out->data[vlen] = 0;
 	out->len = vlen;
 	out->type = type;
 	out->expires_at = exp;
 	atomic_store_explicit(&sh->hits, atomic_load_explicit(&sh->hits, memory_order_relaxed) + 1, memory_order_relaxed);
 	return KV_OK;
+miss:
+	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
+		return -1;
+	out->len = 0;
+	out->type = KV_T_NONE;
+	out->expires_at = 0;
+	atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
+	return KV_NOTFOUND;
 }
+#undef KV_IN
 
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
@@ -363,6 +408,59 @@ static size_t set_plan(const void *arg, kv_seen *s, bool *ttl)
 	return a->v.n;
 }
 
+/*
+ * kv_set's fast path: the common SET of a value no larger than
+ * KV_LOCKED_COPY_MAX over a live string of the same size class, with no TTL
+ * before or after, no flags, no old value wanted, no snapshot pending: the
+ * value is overwritten in place (kv_put_in_place_locked, the same code
+ * kv_put_locked runs for it) with no write context, prebuild or eviction
+ * bookkeeping.  KV_OK: done.  Anything else (a new key, a TTL, a collection,
+ * another size class) changes nothing and returns 1 with the shard still
+ * locked, for kv_write_resume (f says what was found), or -1 with nothing
+ * held; kv_set then does the general work.
+ */
+typedef struct set_held {
+	kv_nsref  ref;
+	kv_shard *sh;
+	uint64_t  h;
+	uint32_t  pos;
+	kv_entry *e;
+	bool      found_ok; /* e (maybe NULL) is the live entry: it has no TTL */
+} set_held;
+
+static int set_fast(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen, int type,
+                    int64_t expires_at, set_held *f)
+{
+	if (kv_ns_ref(ns, &f->ref) != KV_OK)
+		return -1;
+	kv_nsslot *sl = f->ref.slot;
+	if (klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed) ||
+	    vlen > atomic_load_explicit(&sl->max_value_size, memory_order_relaxed) ||
+	    (expires_at == KV_EXPIRE_DEFAULT && atomic_load_explicit(&sl->default_ttl, memory_order_relaxed) > 0))
+		return -1;
+	f->h = kv_hash(key, klen);
+	kv_shard *sh = f->sh = kv_ns_lock_shard(&f->ref, f->h);
+	if (!sh)
+		return -1;
+	f->found_ok = false;
+	if (sh->snap_pending)
+		return 1;
+	kv_entry *e = f->e = kv_shard_find_locked(ns->env, sh, kv_hash32(f->h), key, klen, &f->pos);
+	if (!e || (atomic_load_explicit(&e->flags, memory_order_relaxed) & KV_E_TTL)) {
+		f->found_ok = !e;
+		return 1;
+	}
+	f->found_ok = true;
+	if ((unsigned)(e->type - KV_T_HASH) <= KV_T_LIST - KV_T_HASH ||
+	    (e->vlen != vlen && kv_entry_charge(e) != kv_alloc_size(kv_entry_size(klen, vlen, 0))))
+		return 1;
+	val_arg v = {val, vlen, 0};
+	kv_put_in_place_locked(sl, sh, e, klen, vlen, type, 0, kv_fill_copy, &v);
+	kv_spin_unlock(&sh->lock);
+	kv_emit(ns->env, ns, key, klen, KV_EV_SET);
+	return KV_OK;
+}
+
 /* Tries of a write whose prebuilt entry the lock refused, before it copies
  * under the lock after all (a shard written all the time, see write.c). */
 #define KV_PREBUILD_TRIES 4
@@ -379,6 +477,15 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (vlen > KV_VALUE_SIZE_LIMIT)
 		return KV_EVALSIZE;
+	set_held held;
+	held.sh = NULL;
+	if (!flags && !old && vlen <= KV_LOCKED_COPY_MAX && (unsigned)(type - KV_T_HASH) > KV_T_LIST - KV_T_HASH &&
+	    (expires_at == KV_EXPIRE_NEVER || expires_at == KV_EXPIRE_DEFAULT)) {
+		if ((rc = set_fast(ns, key, klen, val, vlen, type, expires_at, &held)) == KV_OK)
+			return KV_OK;
+		if (rc < 0)
+			held.sh = NULL;
+	}
 	set_plan_arg pa = {{val, vlen, 0}, expires_at, 0};
 	for (int tries = 0;; tries++) {
 		kv_wctx w;
@@ -392,7 +499,16 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 			kv_prebuild(ns, key, klen, set_plan, kv_fill_copy, &pa, &pre);
 		if (old && tries < KV_PREBUILD_TRIES)
 			kv_preread(ns, key, klen, old, &rd);
-		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK) {
+		if (held.sh) { /* the fast path's lock, handed over (no prebuild: vlen is small) */
+			sh = held.sh;
+			held.sh = NULL;
+			pos = held.pos;
+			rc = kv_write_resume(ns, &held.ref, sh, held.h, key, klen, held.found_ok, held.e, &w,
+			                     &h32, &pos, &e);
+		} else {
+			rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e);
+		}
+		if (rc != KV_OK) {
 			kv_prebuild_take(&w, NULL, NULL, &pre); /* frees it */
 			return rc;
 		}

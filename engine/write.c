@@ -17,6 +17,17 @@
  */
 #include "kv_internal.h"
 
+/* With sh locked for a write: room for the pre-images a pending snapshot keeps. */
+static int write_locked(kv_wctx *w, kv_shard *sh)
+{
+	if (sh->snap_pending &&
+	    kv_shard_reserve_preserve_locked(w->ns->env, sh, 2 + KV_MAX_VICTIMS) != KV_OK) {
+		kv_spin_unlock(&sh->lock);
+		return KV_ENOMEM;
+	}
+	return KV_OK;
+}
+
 /* Resolve the namespace and lock the shard of h.  Retries through drops and resizes. */
 static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
 {
@@ -26,13 +37,8 @@ static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
 			return rc;
 		kv_shard *sh = kv_ns_lock_shard(&w->ref, h);
 		if (sh) {
-			if (sh->snap_pending &&
-			    kv_shard_reserve_preserve_locked(w->ns->env, sh, 2 + KV_MAX_VICTIMS) != KV_OK) {
-				kv_spin_unlock(&sh->lock);
-				return KV_ENOMEM;
-			}
 			*out = sh;
-			return KV_OK;
+			return write_locked(w, sh);
 		}
 		kv_cpu_relax();
 	}
@@ -50,6 +56,24 @@ int kv_write_begin(kv_ns *ns, const void *key, size_t klen, kv_wctx *w, kv_shard
 		return rc;
 	*h32 = kv_hash32(h);
 	*e = kv_find_live_locked(w, *sh, *h32, key, klen, pos);
+	return KV_OK;
+}
+
+/* kv_write_begin for a caller that already holds the key's shard lock (ref
+ * resolved, sh = kv_ns_lock_shard(ref, h)): kv_set's fast path hands over a
+ * write it cannot finish in place.  found: the entry it found (NULL: none, pos
+ * its probe end) if it has no TTL; else the live entry is looked up again. */
+int kv_write_resume(kv_ns *ns, const kv_nsref *ref, kv_shard *sh, uint64_t h, const void *key,
+                    size_t klen, bool found_ok, kv_entry *found, kv_wctx *w, uint32_t *h32,
+                    uint32_t *pos, kv_entry **e)
+{
+	kv_wctx_init(w, ns);
+	w->ref = *ref;
+	int rc = write_locked(w, sh);
+	if (rc != KV_OK)
+		return rc;
+	*h32 = kv_hash32(h);
+	*e = found_ok ? found : kv_find_live_locked(w, sh, *h32, key, klen, pos);
 	return KV_OK;
 }
 
@@ -81,8 +105,8 @@ kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void
 {
 	kv_entry *e = kv_shard_find_locked(w->ns->env, sh, h32, key, klen, pos);
 	if (e && !(w->undo && w->nundo == w->capundo)) {
-		int64_t exp = kv_entry_expiry(e);
-		if (kv_expired(exp, kv_wctx_now(w))) {
+		int64_t exp = kv_entry_expiry(e); /* 0: no TTL, and no clock read */
+		if (exp && kv_expired(exp, kv_wctx_now(w))) {
 			kv_w_remove(w, sh, *pos, e);
 			atomic_fetch_add_explicit(&w->ref.slot->expired, 1, memory_order_relaxed);
 			kv_wctx_victim(w, key, klen, KV_EV_EXPIRED);
@@ -324,6 +348,25 @@ static kv_entry *take_pre(kv_wctx *w, kv_shard *sh, int type, int64_t exp)
 	return e;
 }
 
+/* Overwrite old's value in place: the new entry has old's size class and TTL
+ * layout, and no snapshot or transaction needs old's image.  Nothing to
+ * allocate or charge.  kv_put_locked's common case, and kv_set's fast path's
+ * (ops.c) whole write. */
+void kv_put_in_place_locked(kv_nsslot *slot, kv_shard *sh, kv_entry *old, size_t klen, size_t vlen,
+                            int type, int64_t exp, fill_fn fill, const void *arg)
+{
+	char *val = kv_entry_key(old) + klen;
+	kv_shard_write_begin(sh);
+	kv_big_changed(sh, old);
+	fill(val, vlen, val, old->vlen, arg);
+	old->vlen = (uint32_t)vlen;
+	old->type = (uint8_t)type;
+	if (exp)
+		memcpy((char *)old + sizeof *old, &exp, 8);
+	kv_shard_write_end(sh);
+	kv_ns_charge(slot, sh, 0, 0);
+}
+
 /*
  * Store key -> (vlen bytes from fill, type, exp) in sh, replacing old (found at
  * pos) if not NULL.  Applies limits/eviction, reuses old's memory when the size
@@ -352,17 +395,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 		size_t ocharge = kv_entry_charge(old);
 		bool cow = (sh->snap_pending && !(of & KV_E_SNAPNEW)) || w->undo;
 		if (!pre && !cow && (of & KV_E_TTL) == nflags && ocharge == ncharge) {
-			/* same size class: overwrite in place, nothing to allocate or charge */
-			char *val = kv_entry_key(old) + klen;
-			kv_shard_write_begin(sh);
-			kv_big_changed(sh, old);
-			fill(val, vlen, val, old->vlen, arg);
-			old->vlen = (uint32_t)vlen;
-			old->type = (uint8_t)type;
-			if (exp)
-				memcpy((char *)old + sizeof *old, &exp, 8);
-			kv_shard_write_end(sh);
-			kv_ns_charge(w->ref.slot, sh, 0, 0);
+			kv_put_in_place_locked(w->ref.slot, sh, old, klen, vlen, type, exp, fill, arg);
 			return KV_OK;
 		}
 		int rc = kv_make_room_locked(w, sh, (int64_t)ncharge - (int64_t)ocharge, 0, old);
@@ -410,6 +443,10 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 int kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del)
 {
 	*del = false;
+	if (req == KV_EXPIRE_NEVER) {
+		*exp = 0;
+		return KV_OK;
+	}
 	if (kv_expiry_check(req) != KV_OK)
 		return KV_EINVAL;
 	if (req == KV_EXPIRE_DEFAULT) {

@@ -1,0 +1,131 @@
+/*
+ * insn.c -- instructions per single-key operation, for callgrind.
+ *
+ *   make bench-insn            # runs the three loops under callgrind, prints Ir/op
+ *
+ * The machine is shared and perf's counters are not available in this VM, so
+ * the engine's per-op cost is tracked as callgrind's instruction count (Ir),
+ * which repeats exactly however busy the machine is.  Each loop is its own
+ * noinline function so callgrind can count it alone (--toggle-collect); the
+ * reference table (bench/engine/reftable.c) runs the same streams beside it.
+ * 100k keys of 'key:NNNNNNN', 100-byte values, OPS ops per loop; the miss and
+ * insert loops make their keys, whose cost (insn_keygen) run.sh subtracts.
+ */
+#include "kv.h"
+#include "../engine/benchutil.h"
+#include "../engine/reftable.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NKEYS 100000u
+#define OPS   200000u
+
+static char (*keys)[BENCH_KLEN];
+static char val[BENCH_VLEN];
+static volatile unsigned sink;
+
+static __attribute__((noinline)) void insn_eng_get(kv_ns *ns, kv_buf *b)
+{
+	for (unsigned i = 0; i < OPS; i++)
+		if (kv_get(ns, keys[(i * 7919u) % NKEYS], BENCH_KLEN, b) == KV_OK)
+			sink += (unsigned char)b->data[0];
+}
+static __attribute__((noinline)) void insn_eng_miss(kv_ns *ns, kv_buf *b)
+{
+	char k[BENCH_KLEN];
+	for (unsigned i = 0; i < OPS; i++) {
+		bench_key(k, NKEYS + i);
+		if (kv_get(ns, k, BENCH_KLEN, b) == KV_OK)
+			sink++;
+	}
+}
+static __attribute__((noinline)) void insn_eng_set(kv_ns *ns)
+{
+	for (unsigned i = 0; i < OPS; i++)
+		kv_set(ns, keys[(i * 7919u) % NKEYS], BENCH_KLEN, val, BENCH_VLEN, KV_T_BYTES,
+		       KV_EXPIRE_NEVER, 0, NULL);
+}
+static __attribute__((noinline)) void insn_ref_get(rt_table *t, rt_buf *b)
+{
+	for (unsigned i = 0; i < OPS; i++)
+		if (rt_get(t, keys[(i * 7919u) % NKEYS], BENCH_KLEN, b) == RT_OK)
+			sink += (unsigned char)b->data[0];
+}
+static __attribute__((noinline)) void insn_ref_set(rt_table *t)
+{
+	for (unsigned i = 0; i < OPS; i++)
+		rt_set(t, keys[(i * 7919u) % NKEYS], BENCH_KLEN, val, BENCH_VLEN);
+}
+/* new keys (the tables are presized by the load, so few doublings) */
+static __attribute__((noinline)) void insn_eng_insert(kv_ns *ns)
+{
+	char k[BENCH_KLEN];
+	for (unsigned i = 0; i < OPS; i++) {
+		bench_key(k, 2 * NKEYS + i);
+		kv_set(ns, k, BENCH_KLEN, val, BENCH_VLEN, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+	}
+}
+static __attribute__((noinline)) void insn_ref_insert(rt_table *t)
+{
+	char k[BENCH_KLEN];
+	for (unsigned i = 0; i < OPS; i++) {
+		bench_key(k, 2 * NKEYS + i);
+		rt_set(t, k, BENCH_KLEN, val, BENCH_VLEN);
+	}
+}
+/* the loop and bench_key's own cost, to subtract from the miss loop */
+static __attribute__((noinline)) void insn_keygen(void)
+{
+	char k[BENCH_KLEN];
+	for (unsigned i = 0; i < OPS; i++) {
+		bench_key(k, NKEYS + i);
+		sink += (unsigned char)k[5];
+	}
+}
+
+int main(void)
+{
+	kv_env *env;
+	kv_ns *ns;
+	kv_config cfg;
+	kv_config_init(&cfg);
+	cfg.memory = (size_t)256 << 20;
+	kv_ns_config nc;
+	kv_ns_config_init(&nc);
+	if (kv_env_open(&cfg, &env) != KV_OK || kv_ns_create(env, "b", &nc) != KV_OK ||
+	    kv_ns_open(env, "b", &ns) != KV_OK) {
+		fprintf(stderr, "insn: engine set-up failed\n");
+		return 1;
+	}
+	rt_table *t = rt_create(NKEYS, 0);
+	keys = malloc((size_t)NKEYS * BENCH_KLEN);
+	if (!t || !keys)
+		return 1;
+	for (unsigned i = 0; i < NKEYS; i++) {
+		bench_key(keys[i], i);
+		bench_value(val, i);
+		if (kv_set(ns, keys[i], BENCH_KLEN, val, BENCH_VLEN, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL) != KV_OK ||
+		    rt_set(t, keys[i], BENCH_KLEN, val, BENCH_VLEN) != RT_OK)
+			return 1;
+	}
+	kv_buf b = KV_BUF_INIT;
+	rt_buf rb = RT_BUF_INIT;
+	kv_get(ns, keys[0], BENCH_KLEN, &b);
+	rt_get(t, keys[0], BENCH_KLEN, &rb);
+	insn_eng_get(ns, &b);
+	insn_ref_get(t, &rb);
+	insn_eng_miss(ns, &b);
+	insn_keygen();
+	insn_eng_set(ns);
+	insn_ref_set(t);
+	insn_eng_insert(ns);
+	insn_ref_insert(t);
+	printf("ops per loop: %u\n", OPS);
+	kv_buf_free(env, &b);
+	rt_buf_free(&rb);
+	kv_ns_close(ns);
+	kv_env_close(env);
+	return 0;
+}
