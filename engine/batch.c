@@ -15,7 +15,8 @@
  *   item fails, the log is replayed backwards: new entries are unlinked and freed,
  *   old ones relinked, so the namespace is exactly as before.
  *
- *   Best-effort batches run each item as its own single-key call.
+ *   Best-effort batches with writes run each item as its own single-key call,
+ *   after prefetching a window of keys' slots and entries (batch_best_effort).
  */
 #include "kv_internal.h"
 
@@ -52,45 +53,6 @@ static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t
 	return KV_OK;
 }
 
-/* ------------------------------------------------------ best effort */
-static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
-{
-	kv_env *env = ns->env;
-	kv_buf tmp = KV_BUF_INIT;
-	for (size_t i = 0; i < n; i++) {
-		kv_op *o = &ops[i];
-		o->out_len = 0;
-		o->out_type = KV_T_NONE;
-		o->out_expires_at = 0;
-		o->out_int = 0;
-		switch (o->op) {
-		case KV_OP_GET:
-		case KV_OP_CONSUME:
-			o->status = o->op == KV_OP_GET ? kv_get(ns, o->key, o->klen, &tmp)
-			                               : kv_consume(ns, o->key, o->klen, &tmp);
-			if (o->status == KV_OK &&
-			    arena_put(env, arena, o, tmp.data, tmp.len, tmp.type, tmp.expires_at) != KV_OK)
-				o->status = KV_ENOMEM;
-			break;
-		case KV_OP_SET:
-			o->status = kv_set(ns, o->key, o->klen, o->val, o->vlen, o->type, o->expires_at,
-			                   o->flags, NULL);
-			break;
-		case KV_OP_DEL:
-			o->status = kv_del(ns, o->key, o->klen);
-			break;
-		case KV_OP_EXISTS:
-			o->status = kv_exists(ns, o->key, o->klen);
-			break;
-		case KV_OP_INCR:
-			o->status = kv_incr(ns, o->key, o->klen, o->by, &o->out_int);
-			break;
-		}
-	}
-	kv_buf_free(env, &tmp);
-	return KV_OK;
-}
-
 /* ------------------------------------------------------ lock-free reads */
 typedef struct rd_item {
 	kv_shard *sh;
@@ -123,6 +85,85 @@ KV_RACY_INLINE void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t
 			return;
 		}
 	}
+}
+
+/* ------------------------------------------------------ best effort */
+/*
+ * Each item runs as its own single-key call, in order, with that call's
+ * semantics, hooks and errors.  What the batch adds is memory-level
+ * parallelism: before a window of KV_BE_WINDOW items runs, every key of it is
+ * hashed and its home slot prefetched, then the entry the slot points at, so
+ * the two cache misses of each random key overlap with the other keys'
+ * instead of adding up (the calls then find slot and entry in cache).  The
+ * prefetch only reads (optimistically, bounds-checked) and never decides
+ * anything: a key that moved meanwhile is just not prefetched.
+ */
+#define KV_BE_WINDOW 16
+
+static KV_RACY void prefetch_window(kv_ns *ns, const kv_op *ops, size_t n)
+{
+	kv_nsref ref;
+	if (kv_ns_ref(ns, &ref) != KV_OK)
+		return;
+	kv_env *env = ns->env;
+	kv_shard *sh[KV_BE_WINDOW];
+	uint32_t h32[KV_BE_WINDOW];
+	for (size_t i = 0; i < n; i++) {
+		uint32_t seq;
+		uint64_t h = kv_hash(ops[i].key, ops[i].klen);
+		h32[i] = kv_hash32(h);
+		sh[i] = ops[i].klen <= KV_KEY_SIZE_LIMIT ? kv_ns_read_shard(&ref, h, &seq) : NULL;
+		if (!sh[i])
+			continue;
+		kv_off t = atomic_load_explicit(&sh[i]->table, memory_order_relaxed);
+		uint32_t shift = atomic_load_explicit(&sh[i]->shift, memory_order_relaxed);
+		uint32_t mask = atomic_load_explicit(&sh[i]->mask, memory_order_relaxed);
+		if (shift && shift <= 28 && kv_in_region(env, t, ((size_t)mask + 1) * 8))
+			__builtin_prefetch((uint64_t *)kv_ptr(env, t) + ((h32[i] >> shift) & mask));
+	}
+	for (size_t i = 0; i < n; i++)
+		if (sh[i])
+			prefetch_candidate(env, sh[i], h32[i]);
+}
+
+static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
+{
+	kv_env *env = ns->env;
+	kv_buf tmp = KV_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (i % KV_BE_WINDOW == 0)
+			prefetch_window(ns, ops + i, n - i < KV_BE_WINDOW ? n - i : KV_BE_WINDOW);
+		kv_op *o = &ops[i];
+		o->out_len = 0;
+		o->out_type = KV_T_NONE;
+		o->out_expires_at = 0;
+		o->out_int = 0;
+		switch (o->op) {
+		case KV_OP_GET:
+		case KV_OP_CONSUME:
+			o->status = o->op == KV_OP_GET ? kv_get(ns, o->key, o->klen, &tmp)
+			                               : kv_consume(ns, o->key, o->klen, &tmp);
+			if (o->status == KV_OK &&
+			    arena_put(env, arena, o, tmp.data, tmp.len, tmp.type, tmp.expires_at) != KV_OK)
+				o->status = KV_ENOMEM;
+			break;
+		case KV_OP_SET:
+			o->status = kv_set(ns, o->key, o->klen, o->val, o->vlen, o->type, o->expires_at,
+			                   o->flags, NULL);
+			break;
+		case KV_OP_DEL:
+			o->status = kv_del(ns, o->key, o->klen);
+			break;
+		case KV_OP_EXISTS:
+			o->status = kv_exists(ns, o->key, o->klen);
+			break;
+		case KV_OP_INCR:
+			o->status = kv_incr(ns, o->key, o->klen, o->by, &o->out_int);
+			break;
+		}
+	}
+	kv_buf_free(env, &tmp);
+	return KV_OK;
 }
 
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,

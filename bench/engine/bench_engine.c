@@ -419,6 +419,44 @@ static void w_mget_be(bctx *c, int impl, int d, res *o)
 	w_mget(c, impl, d, KV_BATCH_BEST_EFFORT, o);
 }
 
+/* kv_batch of MGET_N best-effort SETs of existing keys (same size); the
+ * reference has no batch write, so its side is its single sets. */
+static void w_mset_be(bctx *c, int impl, int d, res *o)
+{
+	if (impl != ENG) {
+		w_set_same(c, impl, d, o);
+		return;
+	}
+	const bench_op *s = c->stream[d];
+	size_t len = c->len / MGET_N * MGET_N, i;
+	kv_op ops[MGET_N];
+	kv_error err;
+	int rc = KV_OK;
+	uint64_t c0, w0;
+	memset(ops, 0, sizeof(ops));
+	for (int j = 0; j < MGET_N; j++) {
+		ops[j].op = KV_OP_SET;
+		ops[j].klen = BENCH_KLEN;
+		ops[j].vlen = BENCH_VLEN;
+		ops[j].type = KV_T_BYTES;
+		ops[j].expires_at = KV_EXPIRE_NEVER;
+	}
+	c0 = thread_cpu_ns(), w0 = wall_ns();
+	for (i = 0; i < len; i += MGET_N) {
+		for (int j = 0; j < MGET_N; j++) {
+			ops[j].key = s[i + (size_t)j].key;
+			ops[j].val = set_value(c, i + (size_t)j);
+		}
+		rc = kv_batch(c->ns, ops, MGET_N, KV_BATCH_BEST_EFFORT, NULL, &err);
+		if (rc != KV_OK || ops[MGET_N - 1].status != KV_OK)
+			break;
+	}
+	o->cpu = thread_cpu_ns() - c0, o->wall = wall_ns() - w0;
+	if (i < len)
+		res_fail(o, "kv_batch: %s", strerr(rc != KV_OK ? rc : ops[MGET_N - 1].status));
+	o->amount = (double)len;
+}
+
 /* ------------------------------------------------------- threaded loops */
 
 #define K_MIXED 0 /* `count` ops of 90% get / 10% set from `start` */
@@ -1205,6 +1243,7 @@ static void bench_keys(uint32_t n)
 		{"mixed-2t", w_mixed2, "Mops/s", 0, 1},
 		{"mget-aon", w_mget_aon, "Mkeys/s", 1, 0},
 		{"mget-be", w_mget_be, "Mkeys/s", 1, 0},
+		{"mset-be", w_mset_be, "Mkeys/s", 1, 0},
 	};
 	for (int d = 0; d < 2; d++) {
 		if (!(opt.dists & (1 << d)))
@@ -1237,6 +1276,10 @@ static void bench_keys(uint32_t n)
 					snprintf(w->target, sizeof(w->target), ">=1.8x 1T (wall)");
 					w->met = sw >= 1.8;
 				}
+			} else if (!strcmp(nm, "mset-be")) {
+				row *g = row_find("set-same", n, dist_name[d]);
+				if (g && g->ne && w->ne)
+					note_add(w, "%.2fx engine single sets; ref column: its single sets", med_e(w) / median(g->ec, g->ne));
 			} else if (!strncmp(nm, "mget", 4)) {
 				row *g = row_find("get", n, dist_name[d]);
 				if (w->ne) {
@@ -1423,7 +1466,7 @@ static void usage(FILE *f)
 	        "  --retries N        re-runs of a disturbed pair (default 2)\n"
 	        "  --dist D           uniform, zipf or both (default both)\n"
 	        "  --only W[,W...]    workloads: get get-2t set-same set-same-2t set-resize\n"
-	        "                     mixed-1t mixed-2t mget-aon mget-be save load get|save\n"
+	        "                     mixed-1t mixed-2t mget-aon mget-be mset-be save load get|save\n"
 	        "                     (a prefix before '-'\n"
 	        "                     selects a family: set, mixed, mget); insert and memory\n"
 	        "                     always run\n"
