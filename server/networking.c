@@ -7,7 +7,7 @@
  *   owns its clients for their whole life: only it reads, writes, or frees them.
  *   On a readable socket it reads once, runs every complete request in the query
  *   buffer in order (pipelining; commandDispatch runs plain GETs in batches,
- *   batch_get.c), then writes the accumulated replies with as
+ *   batch.c), then writes the accumulated replies with as
  *   few write() calls as the kernel allows; what is left waits for EPOLLOUT.
  *
  *   A command whose cost depends on the data (KEYS) runs as a job in slices of
@@ -328,8 +328,8 @@ static int processInput(client *c)
 	lim.max_bulk_len = atomic_load_explicit(&srv.max_bulk_len, memory_order_relaxed);
 	const char *stack_argv[32];
 	size_t stack_lens[32];
-	getBatch gets; /* see batch_get.c */
-	gets.n = 0;
+	cmdBatch batch; /* see batch.c */
+	batch.n = 0;
 	if (c->http)
 		return httpProcessInput(c);
 
@@ -339,7 +339,7 @@ static int processInput(client *c)
 		if (r == RESP_NEED_MORE)
 			break;
 		if (r == RESP_ERROR) {
-			getBatchFlush(c, &gets);
+			batchFlush(c, &batch);
 			addReplyError(&c->rb, c->parser.err);
 			serverLog(LL_VERBOSE, "protocol error from client id=%llu addr=%s: %s",
 			          (unsigned long long)c->id, c->addr, c->parser.err);
@@ -356,7 +356,7 @@ static int processInput(client *c)
 				argv = malloc((size_t)argc * sizeof(*argv));
 				lens = malloc((size_t)argc * sizeof(*lens));
 				if (argv == NULL || lens == NULL) {
-					getBatchFlush(c, &gets);
+					batchFlush(c, &batch);
 					free(argv);
 					free(lens);
 					addReplyError(&c->rb, "-OOM out of memory");
@@ -368,7 +368,7 @@ static int processInput(client *c)
 				argv[i] = base + pa[i].off;
 				lens[i] = pa[i].len;
 			}
-			commandDispatch(c, &gets, argc, argv, lens);
+			commandDispatch(c, &batch, argc, argv, lens);
 			if (argv != stack_argv) {
 				free(argv);
 				free(lens);
@@ -377,7 +377,7 @@ static int processInput(client *c)
 		c->qpos += c->parser.pos;
 		respParserReset(&c->parser);
 	}
-	getBatchFlush(c, &gets);
+	batchFlush(c, &batch);
 	return 0;
 }
 

@@ -13,7 +13,7 @@
  *   appends to the client's query buffer; every complete command in it is parsed
  *   (resp.c, socket-free so it can be fuzzed), looked up in the command table
  *   (commands.c) and executed in order (runs of plain GETs as one engine read
- *   batch, batch_get.c); replies accumulate in the client's reply buffer
+ *   batch, batch.c); replies accumulate in the client's reply buffer
  *   (reply.c) and are written once per read, so a pipeline is answered with
  *   few writes.  There is no global lock on the request path: commands call
  *   the engine directly and its shard locks do the rest.
@@ -278,22 +278,27 @@ const redisCommand *commandTable(size_t *n);
 /* Execute one parsed command on c (auth, arity, pub/sub context checks). */
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
 
-/* A pipeline's run of plain GETs, waiting to be one engine read batch (batch_get.c). */
-#define GET_BATCH 32
-typedef struct getBatch {
+/* A pipeline's run of plain GETs or plain SETs, waiting to be one engine batch (batch.c). */
+#define CMD_BATCH 32
+enum { BATCH_GET, BATCH_SET };
+typedef struct cmdBatch {
 	size_t      n;
-	const char *keys[GET_BATCH]; /* into the query buffer */
-	size_t      lens[GET_BATCH];
-} getBatch;
+	int         kind;                /* BATCH_GET or BATCH_SET */
+	const char *keys[CMD_BATCH];     /* into the query buffer */
+	size_t      lens[CMD_BATCH];
+	const char *vals[CMD_BATCH];     /* SET's values, into the query buffer */
+	size_t      vlens[CMD_BATCH];
+} cmdBatch;
 /*
- * The entry point of networking.c for each parsed command: a plain GET joins
- * gets, anything else first flushes gets and then runs (commandExecute).  The
- * caller flushes gets (getBatchFlush) at the end of the input or before it
- * replies on its own.
+ * The entry point of networking.c for each parsed command: a plain GET or SET
+ * joins the batch (a command of the other kind flushes it first), anything
+ * else first flushes it and then runs (commandExecute).  The caller flushes
+ * the batch (batchFlush) at the end of the input or before it replies on its
+ * own.
  */
-void commandDispatch(client *c, getBatch *gets, int argc, const char **argv, const size_t *lens);
-void getBatchAdd(client *c, getBatch *b, const char *key, size_t klen);
-void getBatchFlush(client *c, getBatch *b);
+void commandDispatch(client *c, cmdBatch *batch, int argc, const char **argv, const size_t *lens);
+void batchAdd(client *c, cmdBatch *b, int kind, const char *key, size_t klen, const char *val, size_t vlen);
+void batchFlush(client *c, cmdBatch *b);
 
 /* helpers shared by the command files (commands.c) */
 int  argEq(const char *arg, size_t len, const char *lit);

@@ -91,6 +91,26 @@ try:
         eq(r2.dbsize(), 0, "flushed db 2")
         eq(r.type("a"), b"string", "type")
 
+    @test("aof: a pipeline of plain SETs (engine batches) survives kill -9, last write of each key wins")
+    def t_pipelined_sets():
+        d = fresh("pipeset")
+        s = start(d)
+        r = client()
+        c = harness.Raw(P)
+        want = {}
+        data = b""
+        for i in range(3000):
+            k, v = "ps%d" % (i % 700), "v%d" % i
+            want[k] = v.encode()
+            data += harness.encode("SET", k, v)
+        c.send(data)
+        replies = [c.raw_reply() for _ in range(3000)]
+        eq(set(replies), {b"+OK\r\n"}, "every SET answered OK")
+        c.close()
+        s.stop(signal.SIGKILL)
+        start(d)
+        eq({k: r.get(k) for k in want}, want, "values after replay")
+
     @test("aof: NAMESPACE CREATE / DROP replay, also of a namespace the base holds")
     def t_namespaces():
         d = fresh("ns")

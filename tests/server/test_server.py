@@ -616,6 +616,57 @@ try:
         bad = [(cmds[i], outs[0][i], outs[1][i]) for i in range(len(cmds)) if outs[0][i] != outs[1][i]]
         eq(bad[:3], [], "mismatches (command, shardkv, redis)")
 
+    @test("protocol: pipelined SET runs (one engine batch) reply, notify and end exactly as redis-server")
+    def protocol_pipelined_set_runs_batched():
+        import random
+        rnd = random.Random(11)
+        cmds = []
+        for i in range(800):
+            x = rnd.random()
+            k = "s%d" % rnd.randint(0, 80)
+            if x < 0.7:  # plain SETs, some of the same key in one batch, some empty or large
+                v = "" if rnd.random() < 0.05 else ("w" * rnd.choice([1, 100, 5000])) + str(i)
+                cmds.append(("SET" if rnd.random() < 0.8 else "set", k, v))
+            elif x < 0.8:
+                cmds.append(("GET", k))
+            elif x < 0.85:
+                cmds.append(("SET", k, "x%d" % i, "EX", "100"))  # not plain: runs alone
+            elif x < 0.9:
+                cmds.append(("SET", k))  # arity error between batched SETs
+            elif x < 0.95:
+                cmds.append(("INCR", k))  # WRONGTYPE-free: a string that may not be a number
+            else:
+                cmds.append(("DEL", k))
+        data = b"".join(encode(*cmd) for cmd in cmds)
+        outs, events, finals = [], [], []
+        for port in (P_MAIN, P_REDIS):
+            c = Raw(port)
+            c.cmd("FLUSHALL")
+            c.cmd("CONFIG", "SET", "notify-keyspace-events", "KEA")
+            sub = Raw(port)
+            sub.cmd("PSUBSCRIBE", "__keyevent@0__:*")
+            c.send(data)
+            outs.append([c.raw_reply() for _ in cmds])
+            c.cmd("SET", "end-of-script", "1")
+            got = []
+            while True:
+                m = sub.reply()
+                if m[-1] == b"end-of-script":
+                    break
+                got.append((m[2], m[3]))
+            events.append(got)
+            keys = ["s%d" % j for j in range(81)]
+            finals.append((c.cmd("MGET", *keys), [c.cmd("TTL", k) > 0 for k in keys]))
+            c.cmd("CONFIG", "SET", "notify-keyspace-events", "")
+            c.close()
+            sub.close()
+        bad = [(cmds[i], outs[0][i], outs[1][i]) for i in range(len(cmds)) if outs[0][i] != outs[1][i]]
+        eq(bad[:3], [], "mismatches (command, shardkv, redis)")
+        eq(len(events[0]), len(events[1]), "as many keyspace events")
+        eq([i for i in range(len(events[0])) if events[0][i] != events[1][i]][:3], [], "events in the same order")
+        true(len(events[1]) > 500, "the script made events")
+        eq(finals[0] == finals[1], True, "same final values and TTLs")
+
     @test("protocol: a stalled half command does not block a busy client")
     def protocol_stalled_half_command_does_not_block():
         stalled = Raw(P_MAIN)
