@@ -10,8 +10,11 @@
  *   failed tries it runs under the locks instead.
  *
  *   Any other all-or-nothing batch locks every shard it touches in ascending
- *   order, keeps them all odd, and applies the items in order while logging each
- *   table change (kv_undo).  Replaced entries are not freed until commit.  If an
+ *   order (each lock once, however many of its keys the batch has), keeps them
+ *   all odd, and applies the items in order while logging each table change
+ *   (kv_undo).  While it applies item i, the slot of item i+16 and the entry of
+ *   item i+8 are prefetched (the first ones while the locks are taken), so the
+ *   cache misses of random keys overlap instead of adding up under the locks.  Replaced entries are not freed until commit.  If an
  *   item fails, the log is replayed backwards: new entries are unlinked and freed,
  *   old ones relinked, so the namespace is exactly as before.
  *
@@ -100,30 +103,47 @@ KV_RACY_INLINE void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t
  */
 #define KV_BE_WINDOW 16
 
-static KV_RACY void prefetch_window(kv_ns *ns, const kv_op *ops, size_t n)
+/* Prefetch hints for writes, in two stages: the home slot of h, then (once
+ * that has arrived) the entry its first matching slot points at.  They only
+ * read, optimistically and bounds-checked, and decide nothing; they ignore
+ * seq, since a batch's own locked shards are odd (busy) while it applies. */
+static KV_RACY kv_shard *hint_shard(const kv_nsref *ref, uint64_t h)
+{
+	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
+	return kv_shard_fast(ref, kv_route_of(ref, h, n), n);
+}
+
+static KV_RACY void prefetch_slot(const kv_nsref *ref, uint64_t h)
+{
+	kv_shard *sh = hint_shard(ref, h);
+	if (!sh)
+		return;
+	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	if (shift && shift <= 28 && kv_in_region(ref->env, t, ((size_t)mask + 1) * 8))
+		__builtin_prefetch((uint64_t *)kv_ptr(ref->env, t) + ((kv_hash32(h) >> shift) & mask));
+}
+
+static KV_RACY void prefetch_entry(const kv_nsref *ref, uint64_t h)
+{
+	kv_shard *sh = hint_shard(ref, h);
+	if (sh)
+		prefetch_candidate(ref->env, sh, kv_hash32(h));
+}
+
+static void prefetch_window(kv_ns *ns, const kv_op *ops, size_t n)
 {
 	kv_nsref ref;
 	if (kv_ns_ref(ns, &ref) != KV_OK)
 		return;
-	kv_env *env = ns->env;
-	kv_shard *sh[KV_BE_WINDOW];
-	uint32_t h32[KV_BE_WINDOW];
+	uint64_t h[KV_BE_WINDOW];
 	for (size_t i = 0; i < n; i++) {
-		uint32_t seq;
-		uint64_t h = kv_hash(ops[i].key, ops[i].klen);
-		h32[i] = kv_hash32(h);
-		sh[i] = ops[i].klen <= KV_KEY_SIZE_LIMIT ? kv_ns_read_shard(&ref, h, &seq) : NULL;
-		if (!sh[i])
-			continue;
-		kv_off t = atomic_load_explicit(&sh[i]->table, memory_order_relaxed);
-		uint32_t shift = atomic_load_explicit(&sh[i]->shift, memory_order_relaxed);
-		uint32_t mask = atomic_load_explicit(&sh[i]->mask, memory_order_relaxed);
-		if (shift && shift <= 28 && kv_in_region(env, t, ((size_t)mask + 1) * 8))
-			__builtin_prefetch((uint64_t *)kv_ptr(env, t) + ((h32[i] >> shift) & mask));
+		h[i] = kv_hash(ops[i].key, ops[i].klen);
+		prefetch_slot(&ref, h[i]);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (sh[i])
-			prefetch_candidate(env, sh[i], h32[i]);
+		prefetch_entry(&ref, h[i]);
 }
 
 static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
@@ -391,6 +411,10 @@ static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *a
 	return KV_EINVAL;
 }
 
+/* Items ahead of the one being applied whose slot is prefetched (half as far:
+ * whose entry is). */
+#define KV_PF_AHEAD 16
+
 static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_buf *arena,
                         kv_error *err)
 {
@@ -428,6 +452,11 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 		kv_lockset_init(ls);
 		for (size_t i = 0; i < n; i++)
 			kv_lockset_add(&w->ref, ls, h[i]);
+		/* the first items' slots and entries are on their way while the locks are taken */
+		for (size_t i = 0; i < n && i < KV_PF_AHEAD; i++)
+			prefetch_slot(&w->ref, h[i]);
+		for (size_t i = 0; i < n && i < KV_PF_AHEAD / 2; i++)
+			prefetch_entry(&w->ref, h[i]);
 		if (!kv_lockset_lock(&w->ref, ls))
 			continue;
 		rc = KV_OK;
@@ -446,6 +475,10 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 		size_t need = 0, i;
 		for (i = 0; i < n; i++) {
 			size_t from = w->nundo;
+			if (i + KV_PF_AHEAD < n) /* software pipeline: later items' misses overlap this one */
+				prefetch_slot(&w->ref, h[i + KV_PF_AHEAD]);
+			if (i + KV_PF_AHEAD / 2 < n)
+				prefetch_entry(&w->ref, h[i + KV_PF_AHEAD / 2]);
 			ops[i].status = apply_item(w, &ops[i], h[i], arena, &need);
 			if (!is_outcome(ops[i].op, ops[i].status))
 				break;

@@ -419,9 +419,9 @@ static void w_mget_be(bctx *c, int impl, int d, res *o)
 	w_mget(c, impl, d, KV_BATCH_BEST_EFFORT, o);
 }
 
-/* kv_batch of MGET_N best-effort SETs of existing keys (same size); the
- * reference has no batch write, so its side is its single sets. */
-static void w_mset_be(bctx *c, int impl, int d, res *o)
+/* kv_batch of MGET_N SETs of existing keys (same size), all-or-nothing or
+ * best effort; the reference has no batch write, so its side is its single sets. */
+static void w_mset(bctx *c, int impl, int d, int mode, res *o)
 {
 	if (impl != ENG) {
 		w_set_same(c, impl, d, o);
@@ -447,7 +447,7 @@ static void w_mset_be(bctx *c, int impl, int d, res *o)
 			ops[j].key = s[i + (size_t)j].key;
 			ops[j].val = set_value(c, i + (size_t)j);
 		}
-		rc = kv_batch(c->ns, ops, MGET_N, KV_BATCH_BEST_EFFORT, NULL, &err);
+		rc = kv_batch(c->ns, ops, MGET_N, mode, NULL, &err);
 		if (rc != KV_OK || ops[MGET_N - 1].status != KV_OK)
 			break;
 	}
@@ -455,6 +455,16 @@ static void w_mset_be(bctx *c, int impl, int d, res *o)
 	if (i < len)
 		res_fail(o, "kv_batch: %s", strerr(rc != KV_OK ? rc : ops[MGET_N - 1].status));
 	o->amount = (double)len;
+}
+
+static void w_mset_aon(bctx *c, int impl, int d, res *o)
+{
+	w_mset(c, impl, d, KV_BATCH_ALL_OR_NOTHING, o);
+}
+
+static void w_mset_be(bctx *c, int impl, int d, res *o)
+{
+	w_mset(c, impl, d, KV_BATCH_BEST_EFFORT, o);
 }
 
 /* ------------------------------------------------------- threaded loops */
@@ -1243,6 +1253,7 @@ static void bench_keys(uint32_t n)
 		{"mixed-2t", w_mixed2, "Mops/s", 0, 1},
 		{"mget-aon", w_mget_aon, "Mkeys/s", 1, 0},
 		{"mget-be", w_mget_be, "Mkeys/s", 1, 0},
+		{"mset-aon", w_mset_aon, "Mkeys/s", 1, 0},
 		{"mset-be", w_mset_be, "Mkeys/s", 1, 0},
 	};
 	for (int d = 0; d < 2; d++) {
@@ -1276,7 +1287,7 @@ static void bench_keys(uint32_t n)
 					snprintf(w->target, sizeof(w->target), ">=1.8x 1T (wall)");
 					w->met = sw >= 1.8;
 				}
-			} else if (!strcmp(nm, "mset-be")) {
+			} else if (!strncmp(nm, "mset", 4)) {
 				row *g = row_find("set-same", n, dist_name[d]);
 				if (g && g->ne && w->ne)
 					note_add(w, "%.2fx engine single sets; ref column: its single sets", med_e(w) / median(g->ec, g->ne));
@@ -1466,7 +1477,7 @@ static void usage(FILE *f)
 	        "  --retries N        re-runs of a disturbed pair (default 2)\n"
 	        "  --dist D           uniform, zipf or both (default both)\n"
 	        "  --only W[,W...]    workloads: get get-2t set-same set-same-2t set-resize\n"
-	        "                     mixed-1t mixed-2t mget-aon mget-be mset-be save load get|save\n"
+	        "                     mixed-1t mixed-2t mget-aon mget-be mset-aon mset-be save load get|save\n"
 	        "                     (a prefix before '-'\n"
 	        "                     selects a family: set, mixed, mget); insert and memory\n"
 	        "                     always run\n"
