@@ -758,10 +758,31 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	return KV_OK;
 }
 
+/* A key's shard among n during a load: from a process-local copy of the
+ * namespace's route table (kv_route's answer for each 16-bit prefix) when the
+ * namespace is big enough to pay for building one, else kv_route itself (jump
+ * hashing: a loop of divisions per key, twice per entry: count, then build). */
+static uint16_t *load_route_table(kv_env *env, const load_ns *x)
+{
+	if (x->nshards <= 1 || x->live < KV_ROUTE_SIZE)
+		return NULL;
+	uint16_t *t = kv_mem_realloc(env, NULL, KV_ROUTE_SIZE * sizeof *t);
+	if (t)
+		for (size_t p = 0; p < KV_ROUTE_SIZE; p++)
+			t[p] = (uint16_t)kv_route((uint64_t)p << (64 - KV_ROUTE_BITS), x->nshards);
+	return t;
+}
+
+static inline uint32_t load_route(const uint16_t *t, uint64_t h, uint32_t n)
+{
+	return t ? t[h >> (64 - KV_ROUTE_BITS)] : kv_route(h, n);
+}
+
 typedef struct build_ctx {
-	kv_env  *env;
-	load_ns *ns;
-	int64_t  now;
+	kv_env         *env;
+	load_ns        *ns;
+	int64_t         now;
+	const uint16_t *route;
 } build_ctx;
 
 static int build_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
@@ -773,7 +794,7 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 		return KV_OK;
 	uint64_t h = kv_hash(key, klen);
 	uint32_t h32 = kv_hash32(h);
-	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[kv_route(h, c->ns->nshards)]);
+	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[load_route(c->route, h, c->ns->nshards)]);
 	uint32_t pos;
 	/* the shard is not published yet: nobody else can see it, no lock needed */
 	kv_entry *old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
@@ -798,9 +819,10 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 }
 
 typedef struct count_ctx {
-	uint32_t *counts;
-	uint32_t  n;
-	int64_t   now;
+	uint32_t       *counts;
+	uint32_t        n;
+	int64_t         now;
+	const uint16_t *route;
 } count_ctx;
 
 static int count_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
@@ -811,19 +833,19 @@ static int count_entry(void *ctx, const char *key, uint32_t klen, const char *va
 	(void)type;
 	count_ctx *c = ctx;
 	if (!kv_expired(exp, c->now))
-		c->counts[kv_route(kv_hash(key, klen), c->n)]++;
+		c->counts[load_route(c->route, kv_hash(key, klen), c->n)]++;
 	return KV_OK;
 }
 
 /* Size every new shard's table for exactly the keys it will get (see
  * kv_shard_reserve_locked: the file is in hash order). */
-static int presize(kv_env *env, const char *f, load_ns *x, int64_t now)
+static int presize(kv_env *env, const char *f, load_ns *x, int64_t now, const uint16_t *route)
 {
 	uint32_t *counts = kv_mem_realloc(env, NULL, sizeof *counts * x->nshards);
 	if (!counts)
 		return KV_ENOMEM;
 	memset(counts, 0, sizeof *counts * x->nshards);
-	count_ctx cc = {counts, x->nshards, now};
+	count_ctx cc = {counts, x->nshards, now, route};
 	uint64_t cnt = 0;
 	int rc = KV_OK;
 	for (size_t o = x->first_blk; o < x->end_blk;) {
@@ -940,11 +962,13 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			break;
 		}
 		built = k + 1;
-		if ((rc = presize(env, f, x, now)) != KV_OK) {
+		uint16_t *route = load_route_table(env, x);
+		if ((rc = presize(env, f, x, now, route)) != KV_OK) {
+			kv_mem_realloc(env, route, 0);
 			kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
 			break;
 		}
-		build_ctx bc = {env, x, now};
+		build_ctx bc = {env, x, now, route};
 		uint64_t cnt = 0;
 		size_t o = x->first_blk;
 		while (o < x->end_blk && rc == KV_OK) {
@@ -953,6 +977,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 				rc = walk_entries(f + o + BLK_HDR, len, o + BLK_HDR, err, build_entry, &bc, &cnt);
 			o += BLK_HDR + len;
 		}
+		kv_mem_realloc(env, route, 0);
 		if (rc != KV_OK)
 			kv_snap_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
 	}
