@@ -26,8 +26,10 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import benchtsv  # noqa: E402
 HZ = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
-P_SKV, P_REDIS = 6395, 6396
-P_SKV_TLS, P_REDIS_TLS = 6397, 6398
+# ports: 6395-6398 unless BENCH_RESP_PORT gives the first of four others
+_P0 = int(os.environ.get("BENCH_RESP_PORT", 6395))
+P_SKV, P_REDIS = _P0, _P0 + 1
+P_SKV_TLS, P_REDIS_TLS = _P0 + 2, _P0 + 3
 TLS = []  # redis-benchmark's TLS arguments when --tls
 KEYSPACE = 100000
 
