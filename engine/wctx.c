@@ -76,7 +76,7 @@ int64_t kv_wctx_now(kv_wctx *w)
 
 void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
 {
-	size_t charge = kv_entry_charge(e);
+	size_t charge = kv_entry_charge(w->ns->env, e);
 	kv_shard_write_begin(sh);
 	kv_big_changed(sh, e);
 	kv_shard_remove_locked(w->ns->env, sh, pos);
