@@ -9,8 +9,6 @@
 
 #include <sched.h>
 
-extern const kv_kind_ops kv_hash_ops, kv_set_ops;
-
 const kv_kind_ops *kv_kind_ops_of(int kind)
 {
 	switch (kind) {
@@ -371,11 +369,8 @@ int kv_coll_close(kv_cop *op, int rc, int ev)
 	}
 	bool fire = rc == KV_OK && op->changed;
 	kv_write_end(&op->w, op->sh, op->key, op->klen, rc, fire ? ev : 0);
-	if (fire && deleted && !op->created)
+	if (fire && deleted) /* emptied: the op's event, then del, as Redis */
 		kv_emit(env, op->w.ns, op->key, op->klen, KV_EV_DEL);
-	else if (fire && deleted)
-		kv_emit(env, op->w.ns, op->key, op->klen, KV_EV_DEL);
-	kv_coll_reap(env);
 	return rc;
 }
 
@@ -1021,4 +1016,54 @@ int kv_coll_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dns)
 			return rc;
 	}
 	return KV_EBUSY;
+}
+
+/* ------------------------------------------------ whole-value replace */
+int kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev, bool *existed)
+{
+	kv_env *env = ns->env;
+	kv_cop op;
+	*existed = false;
+	int rc = kv_coll_open(ns, key, klen, 0, KV_COPEN_READ, &op);
+	if (rc != KV_OK) {
+		if (h)
+			kv_chdr_destroy(env, h);
+		return rc;
+	}
+	op.h = NULL; /* nothing of the op's own to charge: the entry changes whole */
+	*existed = op.e != NULL;
+	if (!h || h->card == 0) {
+		if (op.e)
+			kv_w_remove(&op.w, op.sh, op.pos, op.e);
+		kv_write_end(&op.w, op.sh, key, klen, KV_OK, 0);
+		if (h)
+			kv_chdr_destroy(env, h);
+		if (*existed)
+			kv_emit(env, ns, key, klen, KV_EV_DEL);
+		return KV_OK;
+	}
+	int64_t exp = 0;
+	bool del;
+	if (op.klen > atomic_load_explicit(&op.w.ref.slot->max_key_size, memory_order_relaxed))
+		rc = KV_EKEYSIZE;
+	else
+		rc = kv_write_expiry(&op.w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
+	if (rc == KV_OK)
+		rc = kv_make_room_locked(&op.w, op.sh, (int64_t)h->bytes + 64, !op.e, op.e);
+	if (rc == KV_OK) {
+		kv_entry *e = kv_shard_find_locked(env, op.sh, op.h32, key, klen, &op.pos);
+		atomic_store_explicit(&h->refs, 0, memory_order_relaxed);
+		kv_croot r = {KV_CROOT_MAGIC, kv_offof(env, h)};
+		val_arg a = {&r, sizeof r, 0};
+		rc = kv_put_locked(&op.w, op.sh, op.h32, key, klen, e, op.pos, sizeof r, h->kind, exp,
+		                   kv_fill_copy, &a);
+		if (rc != KV_OK)
+			atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
+		else
+			h = NULL;
+	}
+	kv_write_end(&op.w, op.sh, key, klen, rc, ev);
+	if (h)
+		kv_chdr_destroy(env, h);
+	return rc;
 }

@@ -195,6 +195,7 @@ typedef struct kv_kind_ops {
 } kv_kind_ops;
 
 const kv_kind_ops *kv_kind_ops_of(int kind); /* NULL: not a kind this build has */
+extern const kv_kind_ops kv_hash_ops, kv_set_ops; /* dict.c */
 
 /* ------------------------------------------------------------ headers */
 uint64_t kv_coll_random(void);  /* seeds (hash seeds, random picks) */
@@ -314,6 +315,11 @@ int  kv_coll_close_many(kv_cmulti *m, int rc, const int *ev);
 int  kv_coll_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dns, const void *dst,
                   size_t dstlen, int replace);
 int  kv_coll_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dns);
+/* Replace key's value, whatever its kind, by private header h built with no
+ * lock (a STORE form's result; NULL or empty: delete the key, event
+ * KV_EV_DEL if it existed), else event ev.  Never waits for pins: the old
+ * body is not changed, only unlinked.  h is consumed either way. */
+int  kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev, bool *existed);
 
 /* ------------------------------------------------------- results */
 int  kv_elems_push(kv_env *env, kv_elems *out, const void *p, size_t len, double score);

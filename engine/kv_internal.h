@@ -848,6 +848,8 @@ bool      kv_parse_ld(const char *s, size_t n, long double *out);  /* ops.c: Red
 /* Free an entry that left every table (a collection drops its header's
  * reference: coll.c frees the body later, with no lock held). */
 void      kv_entry_free(kv_env *env, kv_entry *e);
+/* coll.c: free the collections no entry names any more; call with no lock. */
+void      kv_coll_reap(kv_env *env);
 int       kv_incr_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
                          kv_entry *e, uint32_t pos, int64_t by, int64_t *result); /* ops.c */
 

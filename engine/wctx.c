@@ -27,6 +27,7 @@ void kv_wctx_emit(kv_wctx *w)
 		kv_emit(w->ns->env, w->ns, w->keybuf + w->voff[i], w->vlen[i], w->vev[i]);
 	w->nvictims = 0;
 	w->keyused = 0;
+	kv_coll_reap(w->ns->env); /* collections this write removed: freed now, unlocked */
 }
 
 void kv_wctx_init(kv_wctx *w, kv_ns *ns)
