@@ -58,6 +58,33 @@ static __attribute__((noinline)) void insn_ref_set(rt_table *t)
 	for (unsigned i = 0; i < OPS; i++)
 		rt_set(t, keys[(i * 7919u) % NKEYS], BENCH_KLEN, val, BENCH_VLEN);
 }
+/* 32 SETs of existing keys per kv_batch (instructions per key) */
+static __attribute__((noinline)) void insn_eng_mset(kv_ns *ns, int mode)
+{
+	kv_op ops[32];
+	kv_error err;
+	memset(ops, 0, sizeof ops);
+	for (unsigned i = 0; i < OPS; i += 32) {
+		for (unsigned j = 0; j < 32; j++) {
+			ops[j].op = KV_OP_SET;
+			ops[j].key = keys[((i + j) * 7919u) % NKEYS];
+			ops[j].klen = BENCH_KLEN;
+			ops[j].val = val;
+			ops[j].vlen = BENCH_VLEN;
+			ops[j].type = KV_T_BYTES;
+			ops[j].expires_at = KV_EXPIRE_NEVER;
+		}
+		kv_batch(ns, ops, 32, mode, NULL, &err);
+	}
+}
+static __attribute__((noinline)) void insn_eng_mset_aon(kv_ns *ns)
+{
+	insn_eng_mset(ns, KV_BATCH_ALL_OR_NOTHING);
+}
+static __attribute__((noinline)) void insn_eng_mset_be(kv_ns *ns)
+{
+	insn_eng_mset(ns, KV_BATCH_BEST_EFFORT);
+}
 /* new keys (the tables are presized by the load, so few doublings) */
 static __attribute__((noinline)) void insn_eng_insert(kv_ns *ns)
 {
@@ -120,6 +147,8 @@ int main(void)
 	insn_keygen();
 	insn_eng_set(ns);
 	insn_ref_set(t);
+	insn_eng_mset_aon(ns);
+	insn_eng_mset_be(ns);
 	insn_eng_insert(ns);
 	insn_ref_insert(t);
 	printf("ops per loop: %u\n", OPS);
