@@ -1237,10 +1237,20 @@ typedef struct kv_op {
  * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
  * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
  *
+ * Each shard is locked once per batch, however many of its keys the batch
+ * has, and while the items apply the slots and entries of the items ahead are
+ * prefetched, so the cache misses of random keys overlap instead of adding up
+ * under the locks.
+ *
  * KV_BATCH_BEST_EFFORT: each item gets its own status (the codes kv_get,
  * kv_set, kv_del, kv_exists, kv_consume or kv_incr would return); the call returns
  * KV_OK unless the arguments are invalid, and the items that succeeded stay
- * applied.
+ * applied.  A batch with writes runs each item as that single-key call, in
+ * order, with its hooks fired as it completes (no lock is held between items,
+ * other writers may interleave); the batch prefetches each window of 16 keys'
+ * slots and entries first, so it is the fast way to apply many independent
+ * writes (about 3.5x single kv_set calls at 1M random keys, bench/README.md).
+ * The keys and values are only read during the call.
  *
  * A key is 0..max_key_size bytes; an item's key may be NULL with klen 0 (the
  * empty key; the engine then sets key to "").
