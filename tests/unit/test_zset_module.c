@@ -233,6 +233,7 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 	size_t *idx = malloc(8192 * sizeof(size_t));
 	kv_elems out = KV_ELEMS_INIT;
 	int bad = 0, was_tree = 0, back_compact = 0;
+	uint32_t maxh = 0;
 	/* targets: grow past the compact limit, shrink, grow to a deep tree */
 	const size_t target[] = {60, 400, 30, 2500, 100};
 	for (unsigned step = 0; step < steps; step++) {
@@ -344,7 +345,7 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 			/* remove a range by rank (ZREMRANGEBYRANK / ZPOPMIN / ZPOPMAX) */
 			if (md.n == 0)
 				continue;
-			uint64_t first = rnd() % md.n, n = 1 + rnd() % 50;
+			uint64_t first = rnd() % md.n, n = 1 + rnd() % (grow ? 3 : 50);
 			int rev = (int)(rnd() % 2);
 			if (n > md.n - first)
 				n = md.n - first;
@@ -383,6 +384,8 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 		zs_hdr *hd = zs_h(env, h);
 		if (hd->enc == ZS_TREE)
 			was_tree = 1;
+		if (hd->height > maxh)
+			maxh = hd->height;
 		if (step % 64 == 0 || step + 1 == steps) {
 			int c = zs_check(env, h);
 			zs_view v;
@@ -420,8 +423,11 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 		zs_unpin(env, h, &ret, &destroy);
 		zs_free_retired(env, ret);
 	}
+	if (getenv("ZS_DEBUG"))
+		fprintf(stderr, "    steps %u, final n %zu, max height %u\n", steps, md.n, maxh);
 	E(bad == 0);
 	E(was_tree);
+	E(maxh >= 3 || t_quick());
 	E(back_compact);
 	E(zs_check(env, h) == 0);
 	zs_destroy(env, h);
