@@ -56,11 +56,13 @@
 #define ZL_MIN (ZL / 2)
 #define ZI_MIN (ZI / 2)
 
+/* Every object starts with the gen it was written in (the engine's
+ * convention for copy-on-write: a uint32 stamp at offset 0). */
 typedef struct zs_node {
+	uint32_t gen;
 	uint16_t n;
 	uint8_t  leaf;
 	uint8_t  pad;
-	uint32_t gen;
 } zs_node;
 typedef struct zs_leaf {
 	zs_node hd;
@@ -77,16 +79,18 @@ typedef struct zs_inner {
 _Static_assert(sizeof(zs_leaf) <= ZS_NODE && sizeof(zs_inner) <= ZS_NODE, "node size");
 
 /* An element of a tree zset; member bytes follow.  next chains the index. */
-typedef struct zs_rec {
-	double   score;
+typedef struct __attribute__((packed, aligned(4))) zs_rec {
+	uint32_t gen;
 	kv_off   next;
+	double   score;
 	uint32_t len;
 } zs_rec;
+_Static_assert(sizeof(zs_rec) == 20, "record header");
 #define REC_SIZE(len) (sizeof(zs_rec) + (size_t)(len))
 
 /* The compact encoding: entries of 8-byte score, 1-byte length, bytes. */
 typedef struct zs_blob {
-	uint32_t n, used, gen, pad;
+	uint32_t gen, n, used, pad;
 } zs_blob;
 #define BLOB_ENTRY(len) (9u + (uint32_t)(len))
 
@@ -1253,6 +1257,7 @@ static int convert_to_tree(zc *c)
 			goto fail;
 		}
 		zs_rec *r = P(c->env, ro);
+		r->gen = h->gen;
 		r->score = e.score;
 		r->len = e.len;
 		memcpy((char *)(r + 1), e.member, e.len);
@@ -1305,6 +1310,7 @@ static int insert_new(zc *c, double s, const void *m, size_t ml)
 	if (!ro)
 		return KV_ENOMEM;
 	zs_rec *r = P(c->env, ro);
+	r->gen = h->gen;
 	r->score = s;
 	r->len = (uint32_t)ml;
 	r->next = 0;
@@ -1395,7 +1401,7 @@ static void remove_rec(zc *c, kv_off ro)
 	tree_delete(c, r->score, rec_mem(r), r->len);
 	idx_unlink(c->env, c->h, ro);
 	c->h->count--;
-	retire(c, ro, REC_SIZE(r->len), c->h->pins > 0);
+	retire(c, ro, REC_SIZE(r->len), node_shared(c, r->gen));
 }
 
 int zs_del(kv_env *env, kv_off ho, const void *m, size_t mlen, double *score)
