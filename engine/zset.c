@@ -730,6 +730,8 @@ static int blob_rewrite(zc *c, const char *drop, double s, const void *m, size_t
 	zs_hdr *h = c->h;
 	zs_blob *b = P(c->env, h->root);
 	uint32_t dl = 0;
+	if (s == 0)
+		s = 0.0; /* a listpack keeps -0 as the integer 0, so Redis answers "0" for it */
 	if (drop)
 		dl = BLOB_ENTRY((uint8_t)drop[8]);
 	uint32_t used = b->used - dl + (m ? BLOB_ENTRY(ml) : 0);
