@@ -1075,7 +1075,8 @@ KV_API int kv_zsetop(kv_ns *ns, int op, const kv_val *keys, size_t n, const doub
  * for 10-byte members (Redis 7: ~104), see bench/README.md "Sorted sets".
  *
  * Ordering is Redis's: by score (-0 and 0 are equal; the stored score keeps
- * its sign), then member bytes (memcmp, shorter first).  Lex ranges (BYLEX,
+ * its sign in the tree; a compact zset stores -0 as 0, as Redis's listpack
+ * does), then member bytes (memcmp, shorter first).  Lex ranges (BYLEX,
  * ZLEXCOUNT, ZREMRANGEBYLEX) assume every score is equal, as Redis says;
  * with mixed scores their answer is unspecified (but never an error).
  *
