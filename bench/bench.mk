@@ -55,7 +55,7 @@ bench-scale: $(BUILD)/shardkv-server
 
 # Sorted sets: bytes per element against redis-server's MEMORY USAGE.
 BENCH_ZSET_MEM := $(BUILD)/bench/zset_mem
-$(BENCH_ZSET_MEM): bench/zset/zset_mem.c $(LIB) engine/zset.h $(ENGINE_HDR)
+$(BENCH_ZSET_MEM): bench/zset/zset_mem.c $(LIB) $(ENGINE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iengine -o $@ $< $(LIB) $(LDLIBS)
 .PHONY: bench-zset-mem

@@ -1,6 +1,7 @@
 /*
  * zset.c -- sorted sets in the region: a compact blob for small ones, an
- * order-statistic B+tree plus a member index for large ones.
+ * order-statistic B+tree plus a member index for large ones.  zset_api.c
+ * has kv.h's calls; this file is the structure (zset.h is its contract).
  *
  * WHY THIS SHAPE
  *   Redis keeps a skiplist (order, rank through span counts) and a dict
@@ -11,30 +12,36 @@
  *       select by rank is O(log n) through the counts; ZSCORE is O(1) through
  *       the index (chains average below one record);
  *     - nodes are 512 bytes (42 elements a leaf, 25 children an inner node):
- *       an element costs its record (16 bytes + member, one allocation) plus
+ *       an element costs its record (20 bytes + member, one allocation) plus
  *       12 bytes in a leaf and 4 in the index, against Redis's skiplist node,
  *       dict entry and sds;
- *     - everything is addressed by 32-bit kv_off and allocated with kv_alloc,
+ *     - everything is addressed by 32-bit kv_off and allocated in the region,
  *       so a zset works in shared memory mapped at any address.
  *   Small zsets (<= 128 elements of <= 64 bytes, Redis's listpack limits) are
  *   one immutable blob of (score, length, bytes) entries in order: every write
  *   builds a new blob (at most ~9 KB), which is also its copy-on-write.
  *
- * COPY-ON-WRITE FOR READERS WITHOUT THE LOCK (saves, big ranges)
- *   zs_pin takes a version in O(1) under the lock: it copies (root, height,
- *   count) into a view, counts a pin and advances the zset's gen.  Every node
- *   records the gen it was written in; while pins > 0 a writer that is about to
- *   change a node of an older gen copies it first (path copying: the root to
- *   leaf path a write walks, plus a sibling it merges with), and the old node
- *   goes to the zset's retired list instead of being freed.  A record removed
- *   while pinned is retired the same way (a score update keeps its record: the
- *   view reads scores from its own leaves).  So a save of a 1M-element zset
- *   that runs during writes costs each write at most its path (~5 nodes of
- *   512 bytes, once per pin: a node already copied in this gen is written in
- *   place), never a copy of the zset.  The member index is not versioned: only
- *   the live zset reads it.  The retired list is freed when the last pin goes
- *   (KNOWN LIMIT: readers that keep pins overlapping forever keep it growing;
- *   pins are taken only for work over KV_COLL_HOLD elements).
+ * WHERE IT LIVES IN THE COLLECTION HEADER (coll.h)
+ *   body     the blob, or the tree's root node
+ *   card     elements
+ *   aux[0]   tree height (1: the root is a leaf)
+ *   aux[1]   tree: the zs_meta object (member index, spare nodes)
+ *   A save's frozen view keeps (body, card, aux) as of its cut: the root and
+ *   height are all a reader of the tree needs.  The member index is not part
+ *   of any view: only the live zset, under its lock, reads it.
+ *
+ * COPY-ON-WRITE FOR A RUNNING SAVE (coll.h section 5)
+ *   Nodes, records and blobs are the core's objects (their epoch at offset 0).
+ *   While a save's view is frozen, a write copies each node it is about to
+ *   change that the view shares (path copying: the root-to-leaf path a write
+ *   walks, plus a sibling it merges with or borrows from) and releases the
+ *   old one to the view's graveyard; a node already copied since the freeze
+ *   is written in place.  A record removed while frozen goes to the graveyard
+ *   too; a score update keeps its record (the view reads scores from its own
+ *   leaves, and members, which never change, from the records).  The index's
+ *   links inside records change in place: no view reads them.  So a save of a
+ *   1M-element zset during writes costs each write at most ~3 nodes a level
+ *   (5 levels), once per save, and never a copy of the zset.
  *
  * BOUNDED WORK UNDER THE LOCK
  *   One element's write is O(log n) plus 64 buckets of incremental rehash
@@ -43,7 +50,8 @@
  *   a large array under the lock).  The index shrinks only when the zset falls
  *   to 1024 elements (a rebuild of at most that).  Nodes a write may need are
  *   kept topped up beforehand (spare list), so a full region fails a write
- *   before it changes anything.  zs_destroy is O(size) and runs after the lock.
+ *   before it changes anything.  Freeing a zset (zs_free) is O(size) and the
+ *   core runs it with no lock held.
  */
 #include "zset.h"
 
@@ -56,8 +64,7 @@
 #define ZL_MIN (ZL / 2)
 #define ZI_MIN (ZI / 2)
 
-/* Every object starts with the gen it was written in (the engine's
- * convention for copy-on-write: a uint32 stamp at offset 0). */
+/* Every object starts with the epoch it was written in (the core's stamp). */
 typedef struct zs_node {
 	uint32_t gen;
 	uint16_t n;
@@ -94,16 +101,17 @@ typedef struct zs_blob {
 } zs_blob;
 #define BLOB_ENTRY(len) (9u + (uint32_t)(len))
 
-/* Allocations retired while pinned: freed when the last pin goes. */
-#define ZR 127u
-typedef struct zs_rchunk {
-	kv_off   next;
-	uint32_t n;
-	struct {
-		kv_off   off;
-		uint32_t size;
-	} it[ZR];
-} zs_rchunk;
+/* The live tree's side structures (aux[1]); not versioned. */
+typedef struct zs_meta {
+	uint32_t gen;
+	kv_off   buckets;     /* member index, chains through the records */
+	uint32_t blog2;
+	kv_off   obuckets;    /* the old bucket array while it rehashes (0: none) */
+	uint32_t oblog2;
+	uint32_t rehash;      /* old buckets below this have moved */
+	kv_off   spare;       /* tree nodes kept for the next writes (linked at offset 4) */
+	uint32_t nspare;
+} zs_meta;
 
 #define ZS_REHASH_STEP 64u
 #define ZS_MIN_BUCKETS_LOG2 7u
@@ -114,6 +122,16 @@ typedef struct zs_rchunk {
 static inline const char *rec_mem(const zs_rec *r)
 {
 	return (const char *)(r + 1);
+}
+
+static inline uint32_t zs_height(const kv_chdr *h)
+{
+	return (uint32_t)h->aux[0];
+}
+
+static inline zs_meta *zs_meta_of(kv_env *env, const kv_chdr *h)
+{
+	return P(env, (kv_off)h->aux[1]);
 }
 
 int zs_cmp(double sa, const void *ma, size_t la, double sb, const void *mb, size_t lb)
@@ -140,128 +158,132 @@ static int mcmp(const void *ma, size_t la, const void *mb, size_t lb)
 
 /* ---------------------------------------------------------- write context */
 typedef struct zc {
-	kv_env *env;
-	zs_hdr *h;
+	kv_env  *env;
+	kv_chdr *h;
+	zs_meta *m; /* tree only */
 } zc;
 
+static zc zc_of(kv_env *env, kv_chdr *h)
+{
+	zc c = {env, h, NULL};
+	if (h->enc == KV_ENC_SKIPLIST)
+		c.m = zs_meta_of(env, h);
+	return c;
+}
+
+/* A versioned object (node, record, blob): the core stamps and charges it. */
 static kv_off zalloc(zc *c, size_t size)
+{
+	void *p = kv_cobj_alloc(c->env, c->h, size);
+	return p ? kv_offof(c->env, p) : 0;
+}
+/* Leaves the live zset: freed, or kept in the graveyard for a frozen view. */
+static void zrelease(zc *c, kv_off o, size_t size)
+{
+	kv_cobj_release(c->env, c->h, P(c->env, o), size);
+}
+/* An object no view reads (meta, bucket arrays, spare nodes): charged here. */
+static kv_off zalloc_plain(zc *c, size_t size)
 {
 	kv_off o = kv_alloc(c->env, size);
 	if (o)
 		c->h->bytes += kv_alloc_size(size);
 	return o;
 }
-static void zfree(zc *c, kv_off o, size_t size)
+static void zfree_plain(zc *c, kv_off o, size_t size)
 {
 	c->h->bytes -= kv_alloc_size(size);
 	kv_free(c->env, o, size);
 }
 
-/* An allocation leaves the live zset: freed, or kept for the pinned views
- * (zs_prepare made room in the retired chunk). */
-static void retire(zc *c, kv_off o, size_t size, bool shared)
+static bool obj_shared(const zc *c, kv_off o)
 {
-	if (!shared) {
-		zfree(c, o, size);
-		return;
-	}
-	zs_rchunk *ch = P(c->env, c->h->retired);
-	ch->it[ch->n].off = o;
-	ch->it[ch->n].size = (uint32_t)size;
-	ch->n++;
-	c->h->bytes -= kv_alloc_size(size);
+	return kv_cobj_shared(c->h, P(c->env, o));
 }
 
-static bool node_shared(const zc *c, uint32_t gen)
+static kv_off spare_link(kv_env *env, kv_off o)
 {
-	return c->h->pins > 0 && gen != c->h->gen;
+	kv_off n;
+	memcpy(&n, (char *)P(env, o) + 4, sizeof n);
+	return n;
 }
 
 static kv_off node_take(zc *c, int leaf)
 {
-	kv_off o = c->h->spare;
+	kv_off o = c->m->spare;
 	zs_node *n = P(c->env, o);
-	memcpy(&c->h->spare, n, sizeof(kv_off));
-	c->h->nspare--;
+	c->m->spare = spare_link(c->env, o);
+	c->m->nspare--;
+	n->gen = c->h->epoch;
 	n->n = 0;
 	n->leaf = (uint8_t)leaf;
 	n->pad = 0;
-	n->gen = c->h->gen;
 	return o;
 }
 
-static uint32_t spare_want(const zs_hdr *h)
+static bool frozen(const kv_chdr *h)
 {
-	uint32_t ht = h->height ? h->height : 1;
-	return (h->pins ? 3 * ht : 0) + ht + 2;
+	return atomic_load_explicit(&((kv_chdr *)h)->view.state, memory_order_relaxed) == KV_VIEW_FROZEN;
+}
+
+static uint32_t spare_want(const zc *c)
+{
+	uint32_t ht = zs_height(c->h) ? zs_height(c->h) : 1;
+	return (frozen(c->h) ? 3 * ht : 0) + ht + 2;
+}
+
+static void spare_push(zc *c, kv_off o)
+{
+	memcpy((char *)P(c->env, o) + 4, &c->m->spare, sizeof(kv_off));
+	c->m->spare = o;
+	c->m->nspare++;
 }
 
 static void node_release(zc *c, kv_off o)
 {
-	zs_node *n = P(c->env, o);
-	if (node_shared(c, n->gen)) {
-		retire(c, o, ZS_NODE, true);
+	if (!obj_shared(c, o) && c->m->nspare < spare_want(c)) {
+		spare_push(c, o); /* still charged: spares are the zset's */
 		return;
 	}
-	if (c->h->nspare < spare_want(c->h)) {
-		memcpy(n, &c->h->spare, sizeof(kv_off));
-		c->h->spare = o;
-		c->h->nspare++;
-		return;
-	}
-	zfree(c, o, ZS_NODE);
+	zrelease(c, o, ZS_NODE);
 }
 
-/* The node at *slot made writable: copied first if a pinned view shares it. */
+/* The node at *slot made writable: copied first if the view shares it. */
 static void *node_w(zc *c, kv_off *slot)
 {
 	zs_node *n = P(c->env, *slot);
-	if (!node_shared(c, n->gen))
+	if (!obj_shared(c, *slot))
 		return n;
 	kv_off o = node_take(c, n->leaf);
 	zs_node *m = P(c->env, o);
-	memcpy(m, n, ZS_NODE);
-	m->gen = c->h->gen;
-	retire(c, *slot, ZS_NODE, true);
+	memcpy((char *)m + 4, (char *)n + 4, ZS_NODE - 4);
+	zrelease(c, *slot, ZS_NODE);
 	*slot = o;
 	return m;
 }
 
-/* Room for one write: spare nodes, and retired-chunk slots while pinned. */
+/* Room for one write: spare nodes (the core reserved the graveyard). */
 static int zs_prepare(zc *c)
 {
-	zs_hdr *h = c->h;
-	if (h->pins) {
-		zs_rchunk *ch = h->retired ? P(c->env, h->retired) : NULL;
-		if (!ch || ch->n + 3 * ZS_MAXH + 2 > ZR) {
-			kv_off o = kv_alloc(c->env, sizeof(zs_rchunk));
-			if (!o)
-				return KV_ENOMEM;
-			zs_rchunk *nc = P(c->env, o);
-			nc->next = h->retired;
-			nc->n = 0;
-			h->retired = o;
-		}
-	}
-	if (h->enc != ZS_TREE)
+	if (c->h->enc != KV_ENC_SKIPLIST)
 		return KV_OK;
-	uint32_t want = spare_want(h);
-	while (h->nspare < want) {
+	uint32_t want = spare_want(c);
+	while (c->m->nspare < want) {
 		kv_off o = zalloc(c, ZS_NODE);
 		if (!o)
 			return KV_ENOMEM;
-		memcpy(P(c->env, o), &h->spare, sizeof(kv_off));
-		h->spare = o;
-		h->nspare++;
+		spare_push(c, o);
 	}
-	while (h->nspare > want + 4) {
-		kv_off o = h->spare;
-		memcpy(&h->spare, P(c->env, o), sizeof(kv_off));
-		h->nspare--;
-		zfree(c, o, ZS_NODE);
+	while (c->m->nspare > want + 4) {
+		kv_off o = c->m->spare;
+		c->m->spare = spare_link(c->env, o);
+		c->m->nspare--;
+		c->h->bytes -= kv_alloc_size(ZS_NODE); /* a spare is never shared: free it */
+		kv_free(c->env, o, ZS_NODE);
 	}
 	return KV_OK;
 }
+
 
 /* ------------------------------------------------------------ tree reads */
 static inline uint32_t node_n(const void *n)
@@ -432,20 +454,21 @@ static int t_ins(zc *c, kv_off *slot, uint32_t ht, double s, const char *m, size
 
 static void tree_insert(zc *c, double s, const char *m, size_t ml, kv_off e)
 {
-	zs_hdr *h = c->h;
+	kv_chdr *h = c->h;
 	kv_off r;
-	if (t_ins(c, &h->root, h->height, s, m, ml, e, true, &r)) {
+	if (t_ins(c, &h->body, zs_height(h), s, m, ml, e, true, &r)) {
 		kv_off no = node_take(c, 0);
 		zs_inner *in = P(c->env, no);
 		in->hd.n = 2;
-		in->child[0] = h->root;
+		uint32_t ht = zs_height(h);
+		in->child[0] = h->body;
 		in->child[1] = r;
-		in->cnt[0] = (uint32_t)node_count(c->env, h->root, h->height);
-		in->cnt[1] = (uint32_t)node_count(c->env, r, h->height);
-		node_min(c->env, h->root, h->height, &in->score[0], &in->elem[0]);
-		node_min(c->env, r, h->height, &in->score[1], &in->elem[1]);
-		h->root = no;
-		h->height++;
+		in->cnt[0] = (uint32_t)node_count(c->env, h->body, ht);
+		in->cnt[1] = (uint32_t)node_count(c->env, r, ht);
+		node_min(c->env, h->body, ht, &in->score[0], &in->elem[0]);
+		node_min(c->env, r, ht, &in->score[1], &in->elem[1]);
+		h->body = no;
+		h->aux[0] = ht + 1;
 	}
 }
 
@@ -553,12 +576,12 @@ static void t_del(zc *c, kv_off *slot, uint32_t ht, double s, const char *m, siz
 
 static void tree_delete(zc *c, double s, const char *m, size_t ml)
 {
-	zs_hdr *h = c->h;
-	t_del(c, &h->root, h->height, s, m, ml);
-	while (h->height > 1 && node_n(P(c->env, h->root)) == 1) {
-		kv_off old = h->root;
-		h->root = ((zs_inner *)P(c->env, old))->child[0];
-		h->height--;
+	kv_chdr *h = c->h;
+	t_del(c, &h->body, zs_height(h), s, m, ml);
+	while (zs_height(h) > 1 && node_n(P(c->env, h->body)) == 1) {
+		kv_off old = h->body;
+		h->body = ((zs_inner *)P(c->env, old))->child[0];
+		h->aux[0]--;
 		node_release(c, old);
 	}
 }
@@ -569,7 +592,7 @@ static inline kv_off *bucket_arr(kv_env *env, kv_off a)
 	return P(env, a);
 }
 
-static kv_off *bucket_of(kv_env *env, const zs_hdr *h, uint64_t hv)
+static kv_off *bucket_of(kv_env *env, const zs_meta *h, uint64_t hv)
 {
 	if (h->obuckets) {
 		uint64_t ob = hv & (((uint64_t)1 << h->oblog2) - 1);
@@ -579,7 +602,7 @@ static kv_off *bucket_of(kv_env *env, const zs_hdr *h, uint64_t hv)
 	return bucket_arr(env, h->buckets) + (hv & (((uint64_t)1 << h->blog2) - 1));
 }
 
-static zs_rec *idx_find(kv_env *env, const zs_hdr *h, const void *m, size_t ml, kv_off *at)
+static zs_rec *idx_find(kv_env *env, const zs_meta *h, const void *m, size_t ml, kv_off *at)
 {
 	kv_off o = *bucket_of(env, h, kv_hash(m, ml));
 	while (o) {
@@ -594,7 +617,7 @@ static zs_rec *idx_find(kv_env *env, const zs_hdr *h, const void *m, size_t ml, 
 	return NULL;
 }
 
-static void idx_link(kv_env *env, zs_hdr *h, kv_off o)
+static void idx_link(kv_env *env, zs_meta *h, kv_off o)
 {
 	zs_rec *r = P(env, o);
 	kv_off *b = bucket_of(env, h, kv_hash(rec_mem(r), r->len));
@@ -602,7 +625,7 @@ static void idx_link(kv_env *env, zs_hdr *h, kv_off o)
 	*b = o;
 }
 
-static void idx_unlink(kv_env *env, zs_hdr *h, kv_off o)
+static void idx_unlink(kv_env *env, zs_meta *h, kv_off o)
 {
 	zs_rec *r = P(env, o);
 	kv_off *p = bucket_of(env, h, kv_hash(rec_mem(r), r->len));
@@ -613,7 +636,7 @@ static void idx_unlink(kv_env *env, zs_hdr *h, kv_off o)
 
 static void rehash_step(zc *c, uint32_t steps)
 {
-	zs_hdr *h = c->h;
+	zs_meta *h = c->m;
 	kv_env *env = c->env;
 	if (!h->obuckets)
 		return;
@@ -636,7 +659,7 @@ static void rehash_step(zc *c, uint32_t steps)
 		h->rehash++;
 	}
 	if (h->rehash == on) {
-		zfree(c, h->obuckets, on * sizeof(kv_off));
+		zfree_plain(c, h->obuckets, on * sizeof(kv_off));
 		h->obuckets = 0;
 		h->oblog2 = 0;
 		h->rehash = 0;
@@ -646,7 +669,7 @@ static void rehash_step(zc *c, uint32_t steps)
 static kv_off buckets_new(zc *c, uint32_t lg, bool zero)
 {
 	size_t sz = ((size_t)1 << lg) * sizeof(kv_off);
-	kv_off o = zalloc(c, sz);
+	kv_off o = zalloc_plain(c, sz);
 	if (o && zero)
 		memset(P(c->env, o), 0, sz);
 	return o;
@@ -655,11 +678,12 @@ static kv_off buckets_new(zc *c, uint32_t lg, bool zero)
 /* After a count change: start doubling, or rebuild smaller. */
 static void idx_resize(zc *c)
 {
-	zs_hdr *h = c->h;
+	zs_meta *h = c->m;
+	uint64_t card = c->h->card;
 	if (h->obuckets)
 		return;
 	uint64_t nb = (uint64_t)1 << h->blog2;
-	if (h->count > nb && h->blog2 < 31) {
+	if (card > nb && h->blog2 < 31) {
 		/* new buckets j and j + old are written when old bucket j moves */
 		kv_off o = buckets_new(c, h->blog2 + 1, false);
 		if (!o)
@@ -671,10 +695,9 @@ static void idx_resize(zc *c)
 		h->rehash = 0;
 		return;
 	}
-	if (h->count <= ZS_SHRINK_AT && h->blog2 > ZS_MIN_BUCKETS_LOG2 &&
-	    nb > 4 * (uint64_t)h->count) {
+	if (card <= ZS_SHRINK_AT && h->blog2 > ZS_MIN_BUCKETS_LOG2 && nb > 4 * card) {
 		uint32_t lg = ZS_MIN_BUCKETS_LOG2;
-		while (((uint64_t)1 << lg) < h->count)
+		while (((uint64_t)1 << lg) < card)
 			lg++;
 		kv_off o = buckets_new(c, lg, true);
 		if (!o)
@@ -683,13 +706,13 @@ static void idx_resize(zc *c)
 		h->buckets = o;
 		h->blog2 = lg;
 		zs_view v;
-		zs_view_live(c->env, kv_offof(c->env, h), &v);
+		zs_view_of(c->h, &v);
 		zs_iter it;
 		for (zs_iter_seek(&it, c->env, &v, 0); it.rank < v.count; zs_iter_next(&it)) {
 			const zs_leaf *l = P(c->env, it.node[it.depth - 1]);
 			idx_link(c->env, h, l->elem[it.idx[it.depth - 1]]);
 		}
-		zfree(c, old, nb * sizeof(kv_off));
+		zfree_plain(c, old, nb * sizeof(kv_off));
 	}
 }
 
@@ -724,11 +747,11 @@ static const char *blob_find(const zs_blob *b, const void *m, size_t ml, uint64_
 }
 
 /* Replace the blob by one without `drop` (NULL: none) and with (s, m) added
- * (m NULL: none).  The old blob is freed or retired. */
+ * (m NULL: none).  The old blob is released. */
 static int blob_rewrite(zc *c, const char *drop, double s, const void *m, size_t ml)
 {
-	zs_hdr *h = c->h;
-	zs_blob *b = P(c->env, h->root);
+	kv_chdr *h = c->h;
+	zs_blob *b = P(c->env, h->body);
 	uint32_t dl = 0;
 	if (s == 0)
 		s = 0.0; /* a listpack keeps -0 as the integer 0, so Redis answers "0" for it */
@@ -738,11 +761,9 @@ static int blob_rewrite(zc *c, const char *drop, double s, const void *m, size_t
 	kv_off no = zalloc(c, sizeof(zs_blob) + used);
 	if (!no)
 		return KV_ENOMEM;
-	b = P(c->env, h->root); /* zalloc does not move it; reload for clarity */
 	zs_blob *nb = P(c->env, no);
 	nb->n = b->n - (drop ? 1 : 0) + (m ? 1 : 0);
 	nb->used = used;
-	nb->gen = h->gen;
 	nb->pad = 0;
 	const char *p = blob_entries(b), *end = p + b->used;
 	char *q = (char *)blob_entries(nb);
@@ -771,65 +792,65 @@ static int blob_rewrite(zc *c, const char *drop, double s, const void *m, size_t
 		if (ml)
 			memcpy(q + 9, m, ml);
 	}
-	retire(c, h->root, sizeof(zs_blob) + b->used, h->pins && b->gen != h->gen);
-	h->root = no;
+	zrelease(c, h->body, sizeof(zs_blob) + b->used);
+	h->body = no;
 	return KV_OK;
 }
 
 /* -------------------------------------------------------------- lifecycle */
 static int tree_init(zc *c)
 {
-	zs_hdr *h = c->h;
-	kv_off b = buckets_new(c, ZS_MIN_BUCKETS_LOG2, true);
-	if (!b)
+	kv_chdr *h = c->h;
+	kv_off mo = zalloc_plain(c, sizeof(zs_meta));
+	if (!mo)
 		return KV_ENOMEM;
-	kv_off root = zalloc(c, ZS_NODE);
+	zs_meta *m = P(c->env, mo);
+	memset(m, 0, sizeof *m);
+	c->m = m;
+	m->buckets = buckets_new(c, ZS_MIN_BUCKETS_LOG2, true);
+	kv_off root = m->buckets ? zalloc(c, ZS_NODE) : 0;
 	if (!root) {
-		zfree(c, b, ((size_t)1 << ZS_MIN_BUCKETS_LOG2) * sizeof(kv_off));
+		if (m->buckets)
+			zfree_plain(c, m->buckets, ((size_t)1 << ZS_MIN_BUCKETS_LOG2) * sizeof(kv_off));
+		zfree_plain(c, mo, sizeof(zs_meta));
+		c->m = NULL;
 		return KV_ENOMEM;
 	}
+	m->blog2 = ZS_MIN_BUCKETS_LOG2;
 	zs_leaf *l = P(c->env, root);
 	l->hd.n = 0;
 	l->hd.leaf = 1;
 	l->hd.pad = 0;
-	l->hd.gen = h->gen;
-	h->enc = ZS_TREE;
-	h->root = root;
-	h->height = 1;
-	h->buckets = b;
-	h->blog2 = ZS_MIN_BUCKETS_LOG2;
+	h->enc = KV_ENC_SKIPLIST;
+	h->body = root;
+	h->aux[0] = 1;
+	h->aux[1] = mo;
 	return KV_OK;
 }
 
-kv_off zs_new(kv_env *env, size_t hint, size_t maxlen)
+static int blob_init(zc *c)
 {
-	kv_off ho = kv_alloc(env, sizeof(zs_hdr));
-	if (!ho)
-		return 0;
-	zs_hdr *h = P(env, ho);
-	memset(h, 0, sizeof *h);
-	h->bytes = kv_alloc_size(sizeof(zs_hdr));
-	h->gen = 1;
-	zc c = {env, h};
-	if (hint <= ZS_COMPACT_MAX_ENTRIES && maxlen <= ZS_COMPACT_MAX_VALUE) {
-		kv_off b = zalloc(&c, sizeof(zs_blob));
-		if (!b) {
-			kv_free(env, ho, sizeof(zs_hdr));
-			return 0;
-		}
-		zs_blob *bl = P(env, b);
-		memset(bl, 0, sizeof *bl);
-		bl->gen = h->gen;
-		h->enc = ZS_COMPACT;
-		h->root = b;
-	} else if (tree_init(&c) != KV_OK) {
-		kv_free(env, ho, sizeof(zs_hdr));
-		return 0;
-	}
-	return ho;
+	kv_off b = zalloc(c, sizeof(zs_blob));
+	if (!b)
+		return KV_ENOMEM;
+	zs_blob *bl = P(c->env, b);
+	bl->n = bl->used = bl->pad = 0;
+	c->h->enc = KV_ENC_LISTPACK;
+	c->h->body = b;
+	c->h->aux[0] = c->h->aux[1] = 0;
+	return KV_OK;
 }
 
-/* Free the tree below o (post-order with an explicit stack), records too. */
+int zs_init(kv_env *env, kv_chdr *h, size_t hint, size_t maxlen)
+{
+	zc c = {env, h, NULL};
+	h->aux[0] = h->aux[1] = h->aux[2] = 0; /* the core seeds aux[0] for dicts */
+	if (hint <= ZS_COMPACT_MAX_ENTRIES && maxlen <= ZS_COMPACT_MAX_VALUE)
+		return blob_init(&c);
+	return tree_init(&c);
+}
+
+/* Free the tree below root (post-order with an explicit stack), records too. */
 static void tree_free(kv_env *env, kv_off root, uint32_t height)
 {
 	kv_off stack[ZS_MAXH];
@@ -859,82 +880,40 @@ static void tree_free(kv_env *env, kv_off root, uint32_t height)
 	}
 }
 
-void zs_free_retired(kv_env *env, kv_off o)
+void zs_free(kv_env *env, const kv_chdr *h)
 {
-	while (o) {
-		zs_rchunk *ch = P(env, o);
-		kv_off next = ch->next;
-		for (uint32_t i = 0; i < ch->n; i++)
-			kv_free(env, ch->it[i].off, ch->it[i].size);
-		kv_free(env, o, sizeof(zs_rchunk));
-		o = next;
+	if (!h->body)
+		return;
+	if (h->enc == KV_ENC_LISTPACK) {
+		zs_blob *b = P(env, h->body);
+		kv_free(env, h->body, sizeof(zs_blob) + b->used);
+		return;
 	}
-}
-
-void zs_destroy(kv_env *env, kv_off ho)
-{
-	zs_hdr *h = P(env, ho);
-	if (h->enc == ZS_COMPACT) {
-		zs_blob *b = P(env, h->root);
-		kv_free(env, h->root, sizeof(zs_blob) + b->used);
-	} else {
-		tree_free(env, h->root, h->height);
-		kv_free(env, h->buckets, ((size_t)1 << h->blog2) * sizeof(kv_off));
-		if (h->obuckets)
-			kv_free(env, h->obuckets, ((size_t)1 << h->oblog2) * sizeof(kv_off));
-		while (h->spare) {
-			kv_off o = h->spare;
-			memcpy(&h->spare, P(env, o), sizeof(kv_off));
-			kv_free(env, o, ZS_NODE);
-		}
+	zs_meta *m = zs_meta_of(env, h);
+	tree_free(env, h->body, zs_height(h));
+	kv_free(env, m->buckets, ((size_t)1 << m->blog2) * sizeof(kv_off));
+	if (m->obuckets)
+		kv_free(env, m->obuckets, ((size_t)1 << m->oblog2) * sizeof(kv_off));
+	while (m->spare) {
+		kv_off o = m->spare;
+		m->spare = spare_link(env, o);
+		kv_free(env, o, ZS_NODE);
 	}
-	zs_free_retired(env, h->retired);
-	kv_free(env, ho, sizeof(zs_hdr));
+	kv_free(env, (kv_off)h->aux[1], sizeof(zs_meta));
 }
 
-bool zs_kill(kv_env *env, kv_off ho)
+const char *zs_encoding(const kv_chdr *h)
 {
-	zs_hdr *h = P(env, ho);
-	if (h->pins == 0)
-		return true;
-	h->dead = 1;
-	return false;
-}
-
-const char *zs_encoding(kv_env *env, kv_off ho)
-{
-	return ((zs_hdr *)P(env, ho))->enc == ZS_COMPACT ? "listpack" : "skiplist";
+	return h->enc == KV_ENC_SKIPLIST ? "skiplist" : "listpack";
 }
 
 /* ------------------------------------------------------------------ views */
-void zs_view_live(kv_env *env, kv_off ho, zs_view *v)
+void zs_view_of(const kv_chdr *h, zs_view *v)
 {
-	zs_hdr *h = P(env, ho);
-	v->hdr = ho;
 	v->enc = h->enc;
-	v->height = h->height;
-	v->root = h->root;
-	v->count = h->count;
-}
-
-void zs_pin(kv_env *env, kv_off ho, zs_view *v)
-{
-	zs_hdr *h = P(env, ho);
-	zs_view_live(env, ho, v);
-	h->pins++;
-	h->gen++;
-}
-
-void zs_unpin(kv_env *env, kv_off ho, kv_off *retired, bool *destroy)
-{
-	zs_hdr *h = P(env, ho);
-	*retired = 0;
-	*destroy = false;
-	if (--h->pins)
-		return;
-	*retired = h->retired;
-	h->retired = 0;
-	*destroy = h->dead != 0;
+	v->height = zs_height(h);
+	v->root = h->body;
+	v->count = h->body ? h->card : 0;
 }
 
 /* ----------------------------------------------------------- iteration */
@@ -957,7 +936,7 @@ void zs_iter_seek(zs_iter *it, kv_env *env, const zs_view *v, uint64_t rank)
 	it->p = NULL;
 	if (rank >= v->count)
 		return;
-	if (v->enc == ZS_COMPACT) {
+	if (v->enc == KV_ENC_LISTPACK) {
 		const zs_blob *b = P(env, v->root);
 		const char *p = blob_entries(b);
 		for (uint64_t i = 0; i < rank; i++)
@@ -986,7 +965,7 @@ bool zs_iter_get(const zs_iter *it, zs_elem *e)
 {
 	if (it->rank >= it->v->count)
 		return false;
-	if (it->v->enc == ZS_COMPACT)
+	if (it->v->enc == KV_ENC_LISTPACK)
 		blob_entry(it->p, e);
 	else
 		iter_leaf_elem(it, e);
@@ -998,7 +977,7 @@ void zs_iter_next(zs_iter *it)
 	it->rank++;
 	if (it->rank >= it->v->count)
 		return;
-	if (it->v->enc == ZS_COMPACT) {
+	if (it->v->enc == KV_ENC_LISTPACK) {
 		it->p += BLOB_ENTRY((uint8_t)it->p[8]);
 		return;
 	}
@@ -1023,7 +1002,7 @@ void zs_iter_prev(zs_iter *it)
 		it->rank = UINT64_MAX;
 		return;
 	}
-	if (it->rank == it->v->count || it->v->enc == ZS_COMPACT) {
+	if (it->rank == it->v->count || it->v->enc == KV_ENC_LISTPACK) {
 		zs_iter_seek(it, it->env, it->v, it->rank - 1);
 		return;
 	}
@@ -1092,7 +1071,7 @@ static uint64_t count_before(kv_env *env, const zs_view *v, const zpred *p)
 {
 	if (v->count == 0)
 		return 0;
-	if (v->enc == ZS_COMPACT) {
+	if (v->enc == KV_ENC_LISTPACK) {
 		zs_iter it;
 		zs_elem e;
 		for (zs_iter_seek(&it, env, v, 0); zs_iter_get(&it, &e); zs_iter_next(&it))
@@ -1186,40 +1165,39 @@ int zs_resolve(kv_env *env, const zs_view *v, const kv_zrange_spec *s, bool use_
 }
 
 /* ------------------------------------------------------------- point reads */
-int zs_score(kv_env *env, kv_off ho, const void *m, size_t mlen, double *score)
+int zs_score(kv_env *env, const kv_chdr *h, const void *m, size_t mlen, double *score)
 {
-	zs_hdr *h = P(env, ho);
-	if (h->enc == ZS_COMPACT) {
-		const char *p = blob_find(P(env, h->root), m, mlen, NULL);
+	if (h->enc == KV_ENC_LISTPACK) {
+		const char *p = blob_find(P(env, h->body), m, mlen, NULL);
 		if (!p)
 			return KV_NOTFOUND;
 		memcpy(score, p, 8);
 		return KV_OK;
 	}
-	zs_rec *r = idx_find(env, h, m, mlen, NULL);
+	zs_rec *r = idx_find(env, zs_meta_of(env, h), m, mlen, NULL);
 	if (!r)
 		return KV_NOTFOUND;
 	*score = r->score;
 	return KV_OK;
 }
 
-int zs_rank(kv_env *env, kv_off ho, const void *m, size_t mlen, uint64_t *rank, double *score)
+int zs_rank(kv_env *env, const kv_chdr *h, const void *m, size_t mlen, uint64_t *rank,
+            double *score)
 {
-	zs_hdr *h = P(env, ho);
 	double s;
-	if (h->enc == ZS_COMPACT) {
-		const char *p = blob_find(P(env, h->root), m, mlen, rank);
+	if (h->enc == KV_ENC_LISTPACK) {
+		const char *p = blob_find(P(env, h->body), m, mlen, rank);
 		if (!p)
 			return KV_NOTFOUND;
 		memcpy(&s, p, 8);
 	} else {
-		zs_rec *r = idx_find(env, h, m, mlen, NULL);
+		zs_rec *r = idx_find(env, zs_meta_of(env, h), m, mlen, NULL);
 		if (!r)
 			return KV_NOTFOUND;
 		s = r->score;
 		uint64_t acc = 0;
-		kv_off o = h->root;
-		for (uint32_t ht = h->height; ht > 1; ht--) {
+		kv_off o = h->body;
+		for (uint32_t ht = zs_height(h); ht > 1; ht--) {
 			const zs_inner *in = P(env, o);
 			uint32_t i = inner_child(env, in, s, m, mlen);
 			for (uint32_t j = 0; j < i; j++)
@@ -1234,121 +1212,112 @@ int zs_rank(kv_env *env, kv_off ho, const void *m, size_t mlen, uint64_t *rank, 
 }
 
 /* ---------------------------------------------------------------- writes */
+static kv_off rec_new(zc *c, double s, const void *m, size_t ml)
+{
+	kv_off ro = zalloc(c, REC_SIZE(ml));
+	if (!ro)
+		return 0;
+	zs_rec *r = P(c->env, ro);
+	r->next = 0;
+	r->score = s;
+	r->len = (uint32_t)ml;
+	if (ml)
+		memcpy((char *)(r + 1), m, ml);
+	return ro;
+}
+
+static void tree_put(zc *c, kv_off ro)
+{
+	zs_rec *r = P(c->env, ro);
+	tree_insert(c, r->score, rec_mem(r), r->len, ro);
+	idx_link(c->env, c->m, ro);
+	c->h->card++;
+}
+
+/* The blob's elements into a new tree (at most 128: bounded).  On failure
+ * the blob stays and everything built is freed. */
 static int convert_to_tree(zc *c)
 {
-	zs_hdr *h = c->h;
-	kv_off blob = h->root;
+	kv_chdr *h = c->h;
+	kv_off blob = h->body;
+	uint64_t card = h->card, bytes0 = h->bytes;
 	zs_blob *b = P(c->env, blob);
-	uint32_t bgen = b->gen, bused = b->used;
-	h->enc = ZS_TREE; /* tree_init sets the rest; restored on failure */
-	if (tree_init(c) != KV_OK) {
-		h->enc = ZS_COMPACT;
-		h->root = blob;
-		return KV_ENOMEM;
-	}
-	if (zs_prepare(c) != KV_OK)
+	if (tree_init(c) != KV_OK)
 		goto fail;
+	h->card = 0;
 	const char *p = blob_entries(b);
 	for (uint32_t i = 0; i < b->n; i++) {
 		zs_elem e;
 		blob_entry(p, &e);
-		kv_off ro = zalloc(c, REC_SIZE(e.len));
-		if (!ro || zs_prepare(c) != KV_OK) {
-			if (ro)
-				zfree(c, ro, REC_SIZE(e.len));
-			goto fail;
-		}
-		zs_rec *r = P(c->env, ro);
-		r->gen = h->gen;
-		r->score = e.score;
-		r->len = e.len;
-		memcpy((char *)(r + 1), e.member, e.len);
-		tree_insert(c, e.score, e.member, e.len, ro);
-		idx_link(c->env, h, ro);
+		kv_off ro;
+		if (zs_prepare(c) != KV_OK || !(ro = rec_new(c, e.score, e.member, e.len)))
+			goto fail_tree;
+		tree_put(c, ro);
 		p += BLOB_ENTRY(e.len);
 	}
-	retire(c, blob, sizeof(zs_blob) + bused, h->pins && bgen != h->gen);
+	zrelease(c, blob, sizeof(zs_blob) + b->used);
 	return KV_OK;
-fail: {
-	/* free what was built (fresh nodes of this gen, never shared) */
-	tree_free(c->env, h->root, h->height);
-	kv_free(c->env, h->buckets, ((size_t)1 << h->blog2) * sizeof(kv_off));
-	while (h->spare) {
-		kv_off o = h->spare;
-		memcpy(&h->spare, P(c->env, o), sizeof(kv_off));
-		kv_free(c->env, o, ZS_NODE);
-	}
-	h->nspare = 0;
-	h->enc = ZS_COMPACT;
-	h->root = blob;
-	h->height = 0;
-	h->buckets = 0;
-	h->blog2 = 0;
-	/* recount: header + blob */
-	h->bytes = kv_alloc_size(sizeof(zs_hdr)) + kv_alloc_size(sizeof(zs_blob) + bused);
+fail_tree:
+	zs_free(c->env, h); /* all of it made by this write: no view shares it */
+fail:
+	h->bytes = bytes0;
+	h->enc = KV_ENC_LISTPACK;
+	h->body = blob;
+	h->card = card;
+	h->aux[0] = h->aux[1] = 0;
+	c->m = NULL;
 	return KV_ENOMEM;
 }
-}
 
-/* Insert a new member (the caller checked it is absent). */
+/* Insert a member known to be absent. */
 static int insert_new(zc *c, double s, const void *m, size_t ml)
 {
-	zs_hdr *h = c->h;
-	if (h->enc == ZS_COMPACT &&
-	    (h->count + 1 > ZS_COMPACT_MAX_ENTRIES || ml > ZS_COMPACT_MAX_VALUE)) {
+	kv_chdr *h = c->h;
+	if (h->enc == KV_ENC_LISTPACK &&
+	    (h->card + 1 > ZS_COMPACT_MAX_ENTRIES || ml > ZS_COMPACT_MAX_VALUE)) {
 		int rc = convert_to_tree(c);
 		if (rc == KV_OK)
 			rc = zs_prepare(c);
 		if (rc != KV_OK)
 			return rc;
 	}
-	if (h->enc == ZS_COMPACT) {
+	if (h->enc == KV_ENC_LISTPACK) {
 		int rc = blob_rewrite(c, NULL, s, m, ml);
 		if (rc == KV_OK)
-			h->count++;
+			h->card++;
 		return rc;
 	}
-	kv_off ro = zalloc(c, REC_SIZE(ml));
+	kv_off ro = rec_new(c, s, m, ml);
 	if (!ro)
 		return KV_ENOMEM;
-	zs_rec *r = P(c->env, ro);
-	r->gen = h->gen;
-	r->score = s;
-	r->len = (uint32_t)ml;
-	r->next = 0;
-	if (ml)
-		memcpy((char *)(r + 1), m, ml);
-	tree_insert(c, s, m, ml, ro);
-	idx_link(c->env, h, ro);
-	h->count++;
+	tree_put(c, ro);
 	idx_resize(c);
 	return KV_OK;
 }
 
-int zs_add(kv_env *env, kv_off ho, double score, const void *m, size_t mlen, unsigned flags,
+int zs_add(kv_env *env, kv_chdr *h, double score, const void *m, size_t mlen, unsigned flags,
            int *out, double *newscore)
 {
-	zc c = {env, P(env, ho)};
-	zs_hdr *h = c.h;
+	zc c = zc_of(env, h);
 	*out = 0;
 	if (isnan(score))
 		return KV_ENOTFLOAT;
 	int rc = zs_prepare(&c);
 	if (rc != KV_OK)
 		return rc;
-	rehash_step(&c, ZS_REHASH_STEP);
-	double cur;
+	double cur = 0;
 	const char *bp = NULL;
 	zs_rec *r = NULL;
 	kv_off ro = 0;
 	bool exists;
-	if (h->enc == ZS_COMPACT) {
-		bp = blob_find(P(env, h->root), m, mlen, NULL);
+	if (h->enc == KV_ENC_LISTPACK) {
+		bp = blob_find(P(env, h->body), m, mlen, NULL);
 		exists = bp != NULL;
 		if (exists)
 			memcpy(&cur, bp, 8);
 	} else {
-		r = idx_find(env, h, m, mlen, &ro);
+		rehash_step(&c, ZS_REHASH_STEP);
+		r = idx_find(env, c.m, m, mlen, &ro);
 		exists = r != NULL;
 		if (exists)
 			cur = r->score;
@@ -1383,7 +1352,7 @@ int zs_add(kv_env *env, kv_off ho, double score, const void *m, size_t mlen, uns
 		*newscore = cur;
 		return KV_OK;
 	}
-	if (h->enc == ZS_COMPACT) {
+	if (h->enc == KV_ENC_LISTPACK) {
 		rc = blob_rewrite(&c, bp, score, m, mlen);
 		if (rc != KV_OK)
 			return rc;
@@ -1396,37 +1365,55 @@ int zs_add(kv_env *env, kv_off ho, double score, const void *m, size_t mlen, uns
 	return KV_OK;
 }
 
+int zs_insert(kv_env *env, kv_chdr *h, double score, const void *m, size_t mlen)
+{
+	if (isnan(score) || mlen > UINT32_MAX - REC_SIZE(0))
+		return KV_ECORRUPT;
+	zc c = zc_of(env, h);
+	int rc = h->body ? KV_OK : zs_init(env, h, 0, mlen);
+	if (rc != KV_OK)
+		return rc;
+	c = zc_of(env, h);
+	double cur;
+	if (zs_score(env, h, m, mlen, &cur) == KV_OK)
+		return KV_ECORRUPT;
+	if ((rc = zs_prepare(&c)) != KV_OK)
+		return rc;
+	if (h->enc == KV_ENC_SKIPLIST)
+		rehash_step(&c, ZS_REHASH_STEP);
+	return insert_new(&c, score, m, mlen);
+}
+
 /* Remove an element known to exist (tree: its record ro). */
 static void remove_rec(zc *c, kv_off ro)
 {
 	zs_rec *r = P(c->env, ro);
 	tree_delete(c, r->score, rec_mem(r), r->len);
-	idx_unlink(c->env, c->h, ro);
-	c->h->count--;
-	retire(c, ro, REC_SIZE(r->len), node_shared(c, r->gen));
+	idx_unlink(c->env, c->m, ro);
+	c->h->card--;
+	zrelease(c, ro, REC_SIZE(r->len));
 }
 
-int zs_del(kv_env *env, kv_off ho, const void *m, size_t mlen, double *score)
+int zs_del(kv_env *env, kv_chdr *h, const void *m, size_t mlen, double *score)
 {
-	zc c = {env, P(env, ho)};
-	zs_hdr *h = c.h;
+	zc c = zc_of(env, h);
 	int rc = zs_prepare(&c);
 	if (rc != KV_OK)
 		return rc;
-	if (h->enc == ZS_COMPACT) {
-		const char *p = blob_find(P(env, h->root), m, mlen, NULL);
+	if (h->enc == KV_ENC_LISTPACK) {
+		const char *p = blob_find(P(env, h->body), m, mlen, NULL);
 		if (!p)
 			return KV_NOTFOUND;
 		if (score)
 			memcpy(score, p, 8);
 		rc = blob_rewrite(&c, p, 0, NULL, 0);
 		if (rc == KV_OK)
-			h->count--;
+			h->card--;
 		return rc;
 	}
 	rehash_step(&c, ZS_REHASH_STEP);
 	kv_off ro;
-	zs_rec *r = idx_find(env, h, m, mlen, &ro);
+	zs_rec *r = idx_find(env, c.m, m, mlen, &ro);
 	if (!r)
 		return KV_NOTFOUND;
 	if (score)
@@ -1436,58 +1423,33 @@ int zs_del(kv_env *env, kv_off ho, const void *m, size_t mlen, double *score)
 	return KV_OK;
 }
 
-int zs_elems_push(kv_env *env, kv_elems *out, const void *m, size_t mlen, double score)
+int zs_del_ranks(kv_env *env, kv_chdr *h, uint64_t first, uint64_t n, int rev, kv_elems *out)
 {
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? out->cap * 2 : 16;
-		kv_elem *v = kv_mem_realloc(env, out->v, cap * sizeof(kv_elem));
-		if (!v)
-			return KV_ENOMEM;
-		out->v = v;
-		out->cap = cap;
-	}
-	if (kv_buf_reserve(env, &out->bytes, out->bytes.len + mlen) != KV_OK)
-		return KV_ENOMEM;
-	if (mlen)
-		memcpy(out->bytes.data + out->bytes.len, m, mlen);
-	out->v[out->n].off = out->bytes.len;
-	out->v[out->n].len = mlen;
-	out->v[out->n].score = score;
-	out->n++;
-	out->bytes.len += mlen;
-	return KV_OK;
-}
-
-int zs_del_ranks(kv_env *env, kv_off ho, uint64_t first, uint64_t n, int rev, kv_elems *out)
-{
-	zc c = {env, P(env, ho)};
-	zs_hdr *h = c.h;
-	if (first >= h->count || n == 0)
+	zc c = zc_of(env, h);
+	if (first >= h->card || n == 0)
 		return KV_OK;
-	if (n > h->count - first)
-		n = h->count - first;
+	if (n > h->card - first)
+		n = h->card - first;
 	zs_view v;
-	zs_view_live(env, ho, &v);
+	zs_view_of(h, &v);
 	if (out) { /* copy out first: a failure must change nothing */
 		zs_iter it;
 		zs_elem e;
-		if (rev) {
-			zs_iter_seek(&it, env, &v, first + n - 1);
-			for (uint64_t k = 0; k < n && zs_iter_get(&it, &e); k++, zs_iter_prev(&it))
-				if (zs_elems_push(env, out, e.member, e.len, e.score) != KV_OK)
-					return KV_ENOMEM;
-		} else {
-			zs_iter_seek(&it, env, &v, first);
-			for (uint64_t k = 0; k < n && zs_iter_get(&it, &e); k++, zs_iter_next(&it))
-				if (zs_elems_push(env, out, e.member, e.len, e.score) != KV_OK)
-					return KV_ENOMEM;
+		zs_iter_seek(&it, env, &v, rev ? first + n - 1 : first);
+		for (uint64_t k = 0; k < n && zs_iter_get(&it, &e); k++) {
+			if (kv_elems_push(env, out, e.member, e.len, e.score) != KV_OK)
+				return KV_ENOMEM;
+			if (rev)
+				zs_iter_prev(&it);
+			else
+				zs_iter_next(&it);
 		}
 	}
 	int rc = zs_prepare(&c);
 	if (rc != KV_OK)
 		return rc;
-	if (h->enc == ZS_COMPACT) {
-		zs_blob *b = P(env, h->root);
+	if (h->enc == KV_ENC_LISTPACK) {
+		zs_blob *b = P(env, h->body);
 		const char *p = blob_entries(b), *end = p + b->used;
 		const char *from = p;
 		for (uint64_t i = 0; i < first; i++)
@@ -1502,21 +1464,20 @@ int zs_del_ranks(kv_env *env, kv_off ho, uint64_t first, uint64_t n, int rev, kv
 		zs_blob *nb = P(env, no);
 		nb->n = b->n - (uint32_t)n;
 		nb->used = used;
-		nb->gen = h->gen;
 		nb->pad = 0;
 		char *q = (char *)blob_entries(nb);
 		memcpy(q, p, (size_t)(from - p));
 		memcpy(q + (from - p), to, (size_t)(end - to));
-		retire(&c, h->root, sizeof(zs_blob) + b->used, h->pins && b->gen != h->gen);
-		h->root = no;
-		h->count -= (uint32_t)n;
+		zrelease(&c, h->body, sizeof(zs_blob) + b->used);
+		h->body = no;
+		h->card -= n;
 		return KV_OK;
 	}
 	for (uint64_t k = 0; k < n; k++) {
 		if ((rc = zs_prepare(&c)) != KV_OK)
-			return rc; /* only after the first hundred-odd removals of a pinned zset */
+			return rc;
 		rehash_step(&c, 4);
-		zs_view_live(env, ho, &v);
+		zs_view_of(h, &v);
 		zs_iter it;
 		zs_iter_seek(&it, env, &v, first);
 		const zs_leaf *l = P(env, it.node[it.depth - 1]);
@@ -1526,57 +1487,16 @@ int zs_del_ranks(kv_env *env, kv_off ho, uint64_t first, uint64_t n, int rev, kv
 	return KV_OK;
 }
 
-/* ------------------------------------------------------------- building */
-int zs_build_begin(zs_build *b, kv_env *env, size_t n, size_t maxlen)
+int zs_copy(kv_env *env, const kv_chdr *src, kv_chdr *dst)
 {
-	memset(b, 0, sizeof *b);
-	b->env = env;
-	b->h = zs_new(env, n, maxlen);
-	b->rc = b->h ? KV_OK : KV_ENOMEM;
-	return b->rc;
-}
-
-int zs_build_add(zs_build *b, double score, const void *m, size_t mlen)
-{
-	if (b->rc != KV_OK)
-		return b->rc;
-	if (isnan(score) || mlen > UINT32_MAX - sizeof(zs_rec) - 8 ||
-	    (b->any && zs_cmp(b->last, b->lastm.data, b->lastm.len, score, m, mlen) >= 0))
-		return b->rc = KV_ECORRUPT;
-	zc c = {b->env, P(b->env, b->h)};
-	int rc = zs_prepare(&c);
-	if (rc == KV_OK)
-		rc = insert_new(&c, score, m, mlen);
-	if (rc == KV_OK && kv_buf_reserve(b->env, &b->lastm, mlen) != KV_OK)
-		rc = KV_ENOMEM;
-	if (rc != KV_OK)
-		return b->rc = rc;
-	if (mlen)
-		memcpy(b->lastm.data, m, mlen);
-	b->lastm.len = mlen;
-	b->last = score;
-	b->any = true;
-	return KV_OK;
-}
-
-void zs_build_abort(zs_build *b)
-{
-	if (b->h)
-		zs_destroy(b->env, b->h);
-	b->h = 0;
-	kv_buf_free(b->env, &b->lastm);
-}
-
-kv_off zs_build_end(zs_build *b)
-{
-	kv_off h = b->h;
-	if (b->rc != KV_OK) {
-		zs_build_abort(b);
-		return 0;
-	}
-	kv_buf_free(b->env, &b->lastm);
-	b->h = 0;
-	return h;
+	zs_view v;
+	zs_iter it;
+	zs_elem e;
+	zs_view_of(src, &v);
+	int rc = zs_init(env, dst, v.count, v.enc == KV_ENC_LISTPACK ? 0 : ZS_COMPACT_MAX_VALUE + 1);
+	for (zs_iter_seek(&it, env, &v, 0); rc == KV_OK && zs_iter_get(&it, &e); zs_iter_next(&it))
+		rc = zs_insert(env, dst, e.score, e.member, e.len);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ scan */
@@ -1588,59 +1508,64 @@ static uint64_t rev64(uint64_t v)
 	return __builtin_bswap64(v);
 }
 
-static int scan_chain(kv_env *env, kv_off o, kv_elems *out)
+static int scan_chain(kv_env *env, kv_off o, kv_cemit_fn fn, void *ctx, size_t *n)
 {
 	while (o) {
 		const zs_rec *r = P(env, o);
-		if (zs_elems_push(env, out, rec_mem(r), r->len, r->score) != KV_OK)
-			return KV_ENOMEM;
+		kv_celem el = {rec_mem(r), r->len, NULL, 0, r->score};
+		int rc = fn(ctx, &el);
+		if (rc)
+			return rc;
+		(*n)++;
 		o = r->next;
 	}
-	return KV_OK;
+	return 0;
 }
 
-int zs_scan(kv_env *env, kv_off ho, uint64_t *cursor, size_t count, kv_elems *out)
+int zs_scan_index(kv_env *env, const kv_chdr *h, uint64_t *cursor, size_t count, kv_cemit_fn fn,
+                  void *ctx)
 {
-	zs_hdr *h = P(env, ho);
-	if (h->enc == ZS_COMPACT) {
-		zs_view v;
-		zs_iter it;
-		zs_elem e;
-		zs_view_live(env, ho, &v);
-		for (zs_iter_seek(&it, env, &v, 0); zs_iter_get(&it, &e); zs_iter_next(&it))
-			if (zs_elems_push(env, out, e.member, e.len, e.score) != KV_OK)
-				return KV_ENOMEM;
-		*cursor = 0;
-		return KV_OK;
-	}
-	if (count == 0)
-		count = 10;
-	if (count > KV_COLL_HOLD)
-		count = KV_COLL_HOLD;
+	const zs_meta *m = zs_meta_of(env, h);
 	uint64_t v = *cursor;
-	size_t visits = count * 10, start = out->n;
+	size_t visits = count * 10, n = 0;
+	int rc;
 	/* the smaller table's mask drives the cursor; a moved old bucket j is new
 	 * buckets j and j + old, exactly its expansions (Redis's dictScan) */
-	uint64_t m0 = ((uint64_t)1 << (h->obuckets ? h->oblog2 : h->blog2)) - 1;
+	uint64_t m0 = ((uint64_t)1 << (m->obuckets ? m->oblog2 : m->blog2)) - 1;
 	do {
 		uint64_t j = v & m0;
-		if (h->obuckets && j >= h->rehash) {
-			if (scan_chain(env, bucket_arr(env, h->obuckets)[j], out) != KV_OK)
-				return KV_ENOMEM;
-		} else if (h->obuckets) {
-			kv_off *nb = bucket_arr(env, h->buckets);
-			if (scan_chain(env, nb[j], out) != KV_OK ||
-			    scan_chain(env, nb[j + m0 + 1], out) != KV_OK)
-				return KV_ENOMEM;
-		} else if (scan_chain(env, bucket_arr(env, h->buckets)[j], out) != KV_OK) {
-			return KV_ENOMEM;
+		kv_off *nb = bucket_arr(env, m->buckets);
+		if (m->obuckets && j >= m->rehash) {
+			rc = scan_chain(env, bucket_arr(env, m->obuckets)[j], fn, ctx, &n);
+		} else {
+			rc = scan_chain(env, nb[j], fn, ctx, &n);
+			if (!rc && m->obuckets)
+				rc = scan_chain(env, nb[j + m0 + 1], fn, ctx, &n);
 		}
+		if (rc)
+			return rc;
 		v |= ~m0;
 		v = rev64(v);
 		v++;
 		v = rev64(v);
-	} while (v && out->n - start < count && --visits);
+	} while (v && n < count && --visits);
 	*cursor = v;
+	return KV_OK;
+}
+
+int zs_scan_ranks(kv_env *env, const zs_view *v, uint64_t *cursor, size_t count, kv_cemit_fn fn,
+                  void *ctx)
+{
+	zs_iter it;
+	zs_elem e;
+	uint64_t k = 0;
+	for (zs_iter_seek(&it, env, v, *cursor); k < count && zs_iter_get(&it, &e); zs_iter_next(&it), k++) {
+		kv_celem el = {e.member, e.len, NULL, 0, e.score};
+		int rc = fn(ctx, &el);
+		if (rc)
+			return rc;
+	}
+	*cursor = it.rank >= v->count ? 0 : it.rank;
 	return KV_OK;
 }
 
@@ -1764,7 +1689,7 @@ int zs_algebra(kv_env *env, int op, zs_src *src, size_t n, int agg, kv_elems *ou
 					aggregate(&acc.v[*s - 1].score, sc, agg);
 					continue;
 				}
-				if (zs_elems_push(env, &acc, el_mem(e, k), e->v[k].len, sc) != KV_OK)
+				if (kv_elems_push(env, &acc, el_mem(e, k), e->v[k].len, sc) != KV_OK)
 					goto done;
 				*s = (uint32_t)acc.n;
 			}
@@ -1794,7 +1719,7 @@ int zs_algebra(kv_env *env, int op, zs_src *src, size_t n, int agg, kv_elems *ou
 				else
 					aggregate(&sc, weighted(src[i].weight, src[i].e->v[*s - 1].score), agg);
 			}
-			if (keep && zs_elems_push(env, &acc, m, ml, sc) != KV_OK)
+			if (keep && kv_elems_push(env, &acc, m, ml, sc) != KV_OK)
 				goto done;
 		}
 	}
@@ -1807,7 +1732,7 @@ int zs_algebra(kv_env *env, int op, zs_src *src, size_t n, int agg, kv_elems *ou
 	qsort(order, acc.n, sizeof(uint32_t), cmp_elem);
 	for (size_t i = 0; i < acc.n; i++) {
 		const kv_elem *x = &acc.v[order[i]];
-		if (zs_elems_push(env, out, acc.bytes.data + x->off, x->len, x->score) != KV_OK)
+		if (kv_elems_push(env, out, acc.bytes.data + x->off, x->len, x->score) != KV_OK)
 			goto done;
 	}
 	rc = KV_OK;
@@ -1872,18 +1797,17 @@ static int check_node(kv_env *env, kv_off o, uint32_t ht, bool root, uint64_t *c
 	return 0;
 }
 
-int zs_check(kv_env *env, kv_off ho)
+int zs_check(kv_env *env, const kv_chdr *h)
 {
-	zs_hdr *h = P(env, ho);
-	uint64_t bytes = kv_alloc_size(sizeof(zs_hdr));
-	if (h->enc == ZS_COMPACT) {
-		const zs_blob *b = P(env, h->root);
-		if (b->n != h->count || h->count > ZS_COMPACT_MAX_ENTRIES)
+	uint64_t bytes = kv_alloc_size(sizeof(kv_chdr));
+	if (h->enc == KV_ENC_LISTPACK) {
+		const zs_blob *b = P(env, h->body);
+		if (b->n != h->card || h->card > ZS_COMPACT_MAX_ENTRIES)
 			return 1;
 		zs_view v;
 		zs_iter it;
 		zs_elem e, pe = {0, NULL, 0};
-		zs_view_live(env, ho, &v);
+		zs_view_of(h, &v);
 		uint32_t used = 0;
 		for (zs_iter_seek(&it, env, &v, 0); zs_iter_get(&it, &e); zs_iter_next(&it)) {
 			if (it.rank && zs_cmp(pe.score, pe.member, pe.len, e.score, e.member, e.len) >= 0)
@@ -1902,42 +1826,43 @@ int zs_check(kv_env *env, kv_off ho)
 	bool hp = false;
 	double ps = 0;
 	kv_off pe = 0;
-	int rc = check_node(env, h->root, h->height, true, &cnt, &nodes, &hp, &ps, &pe);
+	const zs_meta *m = zs_meta_of(env, h);
+	int rc = check_node(env, h->body, zs_height(h), true, &cnt, &nodes, &hp, &ps, &pe);
 	if (rc)
 		return rc;
-	if (cnt != h->count)
+	if (cnt != h->card)
 		return 20;
 	/* every element is indexed under its member with the leaf's score */
 	zs_view v;
 	zs_iter it;
 	zs_elem e;
-	zs_view_live(env, ho, &v);
+	zs_view_of(h, &v);
 	uint64_t recbytes = 0;
 	for (zs_iter_seek(&it, env, &v, 0); zs_iter_get(&it, &e); zs_iter_next(&it)) {
-		zs_rec *r = idx_find(env, h, e.member, e.len, NULL);
+		zs_rec *r = idx_find(env, m, e.member, e.len, NULL);
 		if (!r || r->score != e.score || rec_mem(r) != e.member)
 			return 21;
 		recbytes += kv_alloc_size(REC_SIZE(e.len));
 	}
 	/* and the index holds nothing else */
 	uint64_t chained = 0;
-	uint64_t nb = (uint64_t)1 << h->blog2;
+	uint64_t nb = (uint64_t)1 << m->blog2;
 	for (uint64_t j = 0; j < nb; j++) {
-		if (h->obuckets && (j & (((uint64_t)1 << h->oblog2) - 1)) >= h->rehash)
+		if (m->obuckets && (j & (((uint64_t)1 << m->oblog2) - 1)) >= m->rehash)
 			continue;
-		for (kv_off o = bucket_arr(env, h->buckets)[j]; o; o = ((zs_rec *)P(env, o))->next)
+		for (kv_off o = bucket_arr(env, m->buckets)[j]; o; o = ((zs_rec *)P(env, o))->next)
 			chained++;
 	}
-	if (h->obuckets)
-		for (uint64_t j = h->rehash; j < ((uint64_t)1 << h->oblog2); j++)
-			for (kv_off o = bucket_arr(env, h->obuckets)[j]; o; o = ((zs_rec *)P(env, o))->next)
+	if (m->obuckets)
+		for (uint64_t j = m->rehash; j < ((uint64_t)1 << m->oblog2); j++)
+			for (kv_off o = bucket_arr(env, m->obuckets)[j]; o; o = ((zs_rec *)P(env, o))->next)
 				chained++;
-	if (chained != h->count)
+	if (chained != h->card)
 		return 22;
-	bytes += (nodes + h->nspare) * kv_alloc_size(ZS_NODE) + recbytes +
-	         kv_alloc_size(nb * sizeof(kv_off));
-	if (h->obuckets)
-		bytes += kv_alloc_size(((size_t)1 << h->oblog2) * sizeof(kv_off));
+	bytes += (nodes + m->nspare) * kv_alloc_size(ZS_NODE) + recbytes +
+	         kv_alloc_size(nb * sizeof(kv_off)) + kv_alloc_size(sizeof(zs_meta));
+	if (m->obuckets)
+		bytes += kv_alloc_size(((size_t)1 << m->oblog2) * sizeof(kv_off));
 	return bytes == h->bytes ? 0 : 23;
 }
 

@@ -1,16 +1,17 @@
 /*
- * zset_mem.c -- bytes per element of engine/zset.c's sorted sets, for the
- * comparison with redis-server's MEMORY USAGE in bench/zset/zset_mem.sh.
+ * zset_mem.c -- bytes per element of sorted sets, for the comparison with
+ * redis-server's MEMORY USAGE in bench/zset/zset_mem.sh.
  *
- * For each size N given: a zset of members "member:<i>" with score i*0.5 is
- * built by N single adds in shuffled order (as ZADDs arrive), and the bytes
- * it is charged (every allocation's size class: header, blob or nodes,
- * records and index) are printed as "N bytes encoding".
+ * For each size N given: ZADDs of members "member:<i>" with score i*0.5, one
+ * at a time in a shuffled order, into a key of a fresh namespace; printed as
+ * "N bytes encoding", bytes being what the namespace is charged for the key
+ * (its entry, the collection header and every object of the zset, each at
+ * its allocator size class).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "zset.h"
+#include "kv.h"
 
 int main(int argc, char **argv)
 {
@@ -24,21 +25,29 @@ int main(int argc, char **argv)
 	}
 	for (int a = 1; a < argc; a++) {
 		long n = atol(argv[a]);
-		kv_off h = zs_new(env, 0, 0);
+		kv_ns *ns;
+		char name[32];
+		snprintf(name, sizeof name, "m%d", a);
+		if (kv_ns_create(env, name, NULL) != KV_OK || kv_ns_open(env, name, &ns) != KV_OK)
+			return 1;
+		kv_ns_stats st0, st1;
+		kv_ns_stats_get(ns, &st0);
 		for (long i = 0; i < n; i++) {
 			/* a permutation of 0..n-1 (2654435761 is prime, so coprime with n) */
 			long k = (long)(((uint64_t)i * 2654435761u) % (uint64_t)n);
 			char m[32];
 			int l = snprintf(m, sizeof m, "member:%ld", k);
-			int out;
-			double ns;
-			if (zs_add(env, h, (double)k * 0.5, m, (size_t)l, 0, &out, &ns) != KV_OK) {
-				fprintf(stderr, "zset_mem: add failed\n");
+			kv_zmember zm = {(double)k * 0.5, {(size_t)l, m}};
+			if (kv_zadd(ns, "z", 1, &zm, 1, 0, NULL, NULL) != KV_OK) {
+				fprintf(stderr, "zset_mem: ZADD failed\n");
 				return 1;
 			}
 		}
-		printf("%ld %llu %s\n", n, (unsigned long long)zs_h(env, h)->bytes, zs_encoding(env, h));
-		zs_destroy(env, h);
+		kv_ns_stats_get(ns, &st1);
+		const char *enc = "?";
+		kv_encoding(ns, "z", 1, &enc);
+		printf("%ld %llu %s\n", n, (unsigned long long)(st1.bytes - st0.bytes), enc);
+		kv_ns_close(ns);
 	}
 	kv_env_close(env);
 	return 0;

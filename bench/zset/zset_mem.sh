@@ -2,7 +2,7 @@
 # zset_mem.sh -- bytes per sorted-set element: the engine (zset_mem) against
 # redis-server's MEMORY USAGE ... SAMPLES 0 for the same members and scores.
 #   make bench-zset-mem      (redis-server on ZSET_MEM_PORT, default 6394)
-set -eu
+set -u
 cd "$(dirname "$0")/../.."
 BIN=${1:-build/bench/zset_mem}
 PORT=${ZSET_MEM_PORT:-6394}
@@ -10,8 +10,10 @@ DIR=$(mktemp -d)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR" \
 	--daemonize no >"$DIR/log" 2>&1 &
 RPID=$!
-trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null; rm -rf "$DIR"' EXIT
+trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null; rm -rf "$DIR"; true' EXIT
 for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.2; done
+redis-cli -p "$PORT" ping >/dev/null 2>&1 || { echo "zset_mem.sh: redis-server did not start on $PORT" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "zset_mem.sh: $BIN not built" >&2; exit 1; }
 printf '%-8s %-10s %14s %10s %14s %10s %7s\n' members encoding engine_bytes B/elem redis_bytes B/elem ratio
 "$BIN" 10 1000 100000 | while read -r n bytes enc; do
 	redis-cli -p "$PORT" del z >/dev/null

@@ -14,6 +14,44 @@
 #include "test.h"
 #include "zset.h"
 
+/* A private zset header (no key, no lock: nothing else sees it). */
+static kv_chdr *znew(kv_env *env, size_t hint, size_t maxlen)
+{
+	kv_chdr *h = kv_chdr_new(env, KV_T_ZSET, KV_ENC_LISTPACK);
+	if (h && zs_init(env, h, hint, maxlen) != KV_OK) {
+		kv_chdr_destroy(env, h);
+		h = NULL;
+	}
+	return h;
+}
+
+/* A save's cut, as snapshot.c takes it: the view the writes after it must
+ * leave alone (freeze), and the saver being done with it (the next freeze
+ * thaws it and the graveyard is reaped). */
+static void freeze(kv_env *env, kv_chdr *h, zs_view *v)
+{
+	kv_coll_freeze_locked(env, h);
+	kv_coll_reap(env);
+	v->enc = h->view.enc;
+	v->root = h->view.body;
+	v->height = (uint32_t)h->view.aux[0];
+	v->count = h->view.card;
+}
+static void view_done(kv_chdr *h)
+{
+	atomic_store(&h->view.state, KV_VIEW_DONE);
+}
+
+typedef struct push_ctx {
+	kv_env   *env;
+	kv_elems *out;
+} push_ctx;
+static int push_emit(void *ctx, const kv_celem *el)
+{
+	push_ctx *c = ctx;
+	return kv_elems_push(c->env, c->out, el->p, el->len, el->score);
+}
+
 typedef struct mel {
 	double score;
 	char   m[96];
@@ -84,14 +122,6 @@ static void rand_member(char *m, size_t *len, int wide)
 	*len = (size_t)n;
 }
 
-static void elems_free(kv_env *env, kv_elems *e)
-{
-	if (e->v)
-		free(e->v);
-	kv_buf_free(env, &e->bytes);
-	e->v = NULL;
-	e->n = e->cap = 0;
-}
 
 static int same_as_model(kv_env *env, const zs_view *v, const mel *mv, size_t n)
 {
@@ -225,7 +255,7 @@ static kv_env *open_env(size_t mb)
 static void model_run(kv_env *env, unsigned steps, bool lex)
 {
 	model md = {0};
-	kv_off h = zs_new(env, 0, 0);
+	kv_chdr *h = znew(env, 0, 0);
 	E(h != 0);
 	zs_view pv = {0};
 	model pinned = {0};
@@ -315,7 +345,7 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 			char b1[96], b2[96];
 			rand_spec(&s, &md, b1, b2, lex);
 			zs_view v;
-			zs_view_live(env, h, &v);
+			zs_view_of(h, &v);
 			uint64_t first, n;
 			bool limit = s.by != KV_ZBY_RANK;
 			int rc = zs_resolve(env, &v, &s, limit, &first, &n);
@@ -365,7 +395,7 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 		} else {
 			/* pin a version, or check and drop the pinned one */
 			if (!pinned_on) {
-				zs_pin(env, h, &pv);
+				freeze(env, h, &pv);
 				pinned.n = 0;
 				for (size_t i = 0; i < md.n; i++)
 					m_put(&pinned, md.v[i].score, md.v[i].m, md.v[i].len);
@@ -373,23 +403,18 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 			} else {
 				if (!same_as_model(env, &pv, pinned.v, pinned.n))
 					bad++;
-				kv_off ret;
-				bool destroy;
-				zs_unpin(env, h, &ret, &destroy);
-				zs_free_retired(env, ret);
-				E(!destroy);
+				view_done(h);
 				pinned_on = false;
 			}
 		}
-		zs_hdr *hd = zs_h(env, h);
-		if (hd->enc == ZS_TREE)
+		if (h->enc == KV_ENC_SKIPLIST)
 			was_tree = 1;
-		if (hd->height > maxh)
-			maxh = hd->height;
+		if (h->enc == KV_ENC_SKIPLIST && (uint32_t)h->aux[0] > maxh)
+			maxh = (uint32_t)h->aux[0];
 		if (step % 64 == 0 || step + 1 == steps) {
 			int c = zs_check(env, h);
 			zs_view v;
-			zs_view_live(env, h, &v);
+			zs_view_of(h, &v);
 			if (c != 0 || !same_as_model(env, &v, md.v, md.n)) {
 				if (bad++ < 5)
 					fprintf(stderr, "    step %u: check %d, model match %d (n %zu)\n", step, c,
@@ -398,30 +423,25 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 		}
 		/* a small result rebuilt (as ZRANGESTORE does) takes the compact form */
 		if (was_tree && md.n <= 100 && !back_compact) {
-			zs_build b;
-			EOK(zs_build_begin(&b, env, md.n, 64));
+			kv_chdr *nb = znew(env, md.n, 0);
 			bool fits = true;
 			for (size_t i = 0; i < md.n; i++)
 				fits &= md.v[i].len <= 64;
-			for (size_t i = 0; i < md.n; i++)
-				zs_build_add(&b, md.v[i].score, md.v[i].m, md.v[i].len);
-			kv_off nb = zs_build_end(&b);
-			E(nb != 0);
+			for (size_t i = 0; nb && i < md.n; i++)
+				EOK(zs_insert(env, nb, md.v[i].score, md.v[i].m, md.v[i].len));
+			E(nb != NULL);
 			E(zs_check(env, nb) == 0);
-			E(strcmp(zs_encoding(env, nb), fits ? "listpack" : "skiplist") == 0);
+			E(strcmp(zs_encoding(nb), fits ? "listpack" : "skiplist") == 0);
 			zs_view v;
-			zs_view_live(env, nb, &v);
+			zs_view_of(nb, &v);
 			E(same_as_model(env, &v, md.v, md.n));
-			zs_destroy(env, nb);
+			kv_chdr_destroy(env, nb);
 			back_compact = 1;
 		}
 	}
 	if (pinned_on) {
 		E(same_as_model(env, &pv, pinned.v, pinned.n));
-		kv_off ret;
-		bool destroy;
-		zs_unpin(env, h, &ret, &destroy);
-		zs_free_retired(env, ret);
+		view_done(h);
 	}
 	if (getenv("ZS_DEBUG"))
 		fprintf(stderr, "    steps %u, final n %zu, max height %u\n", steps, md.n, maxh);
@@ -430,8 +450,8 @@ static void model_run(kv_env *env, unsigned steps, bool lex)
 	E(maxh >= 3 || t_quick());
 	E(back_compact);
 	E(zs_check(env, h) == 0);
-	zs_destroy(env, h);
-	elems_free(env, &out);
+	kv_chdr_destroy(env, h);
+	kv_elems_free(env, &out);
 	free(idx);
 	free(md.v);
 	free(pinned.v);
@@ -448,7 +468,7 @@ int main(int argc, char **argv)
 	unsigned steps = t_quick() ? 6000 : 30000;
 
 	TEST("zadd flags, scores, -0 and ties on a small zset") {
-		kv_off h = zs_new(env, 0, 0);
+		kv_chdr *h = znew(env, 0, 0);
 		int o;
 		double ns;
 		EOK(zs_add(env, h, 1, K("a"), 0, &o, &ns));
@@ -481,13 +501,13 @@ int main(int argc, char **argv)
 		EOK(zs_rank(env, h, K("a"), &r, &sc));
 		E(r == 2 && isinf(sc));
 		ERC(zs_rank(env, h, K("q"), &r, NULL), KV_NOTFOUND);
-		E(strcmp(zs_encoding(env, h), "listpack") == 0);
+		E(strcmp(zs_encoding(h), "listpack") == 0);
 		E(zs_check(env, h) == 0);
-		zs_destroy(env, h);
+		kv_chdr_destroy(env, h);
 	}
 
 	TEST("encoding follows Redis's thresholds (128 entries, 64 bytes)") {
-		kv_off h = zs_new(env, 0, 0);
+		kv_chdr *h = znew(env, 0, 0);
 		int o;
 		double ns;
 		char m[100];
@@ -495,27 +515,27 @@ int main(int argc, char **argv)
 			int n = snprintf(m, sizeof m, "k%03d", i);
 			zs_add(env, h, i, m, (size_t)n, 0, &o, &ns);
 		}
-		E(strcmp(zs_encoding(env, h), "listpack") == 0);
+		E(strcmp(zs_encoding(h), "listpack") == 0);
 		EOK(zs_add(env, h, 1000, K("one more"), 0, &o, &ns));
-		E(strcmp(zs_encoding(env, h), "skiplist") == 0);
+		E(strcmp(zs_encoding(h), "skiplist") == 0);
 		E(zs_check(env, h) == 0);
 		/* the tree keeps -0 (Redis's skiplist answers "-0") */
 		EOK(zs_add(env, h, -0.0, K("negzero"), 0, &o, &ns));
 		double sc = 1;
 		EOK(zs_score(env, h, K("negzero"), &sc));
 		E(sc == 0 && signbit(sc));
-		zs_destroy(env, h);
-		h = zs_new(env, 0, 0);
+		kv_chdr_destroy(env, h);
+		h = znew(env, 0, 0);
 		memset(m, 'x', 65);
 		EOK(zs_add(env, h, 1, m, 64, 0, &o, &ns));
-		E(strcmp(zs_encoding(env, h), "listpack") == 0);
+		E(strcmp(zs_encoding(h), "listpack") == 0);
 		EOK(zs_add(env, h, 1, m, 65, 0, &o, &ns));
-		E(strcmp(zs_encoding(env, h), "skiplist") == 0);
+		E(strcmp(zs_encoding(h), "skiplist") == 0);
 		E(zs_check(env, h) == 0);
-		zs_destroy(env, h);
-		h = zs_new(env, 129, 1);
-		E(strcmp(zs_encoding(env, h), "skiplist") == 0);
-		zs_destroy(env, h);
+		kv_chdr_destroy(env, h);
+		h = znew(env, 129, 1);
+		E(strcmp(zs_encoding(h), "skiplist") == 0);
+		kv_chdr_destroy(env, h);
 	}
 
 	TEST("randomized model: scores, ranks, ranges, removals, pins") {
@@ -527,7 +547,7 @@ int main(int argc, char **argv)
 
 	TEST("a large zset: rank and range in O(log n), memory back after destroy") {
 		size_t before = kv_region_used(env);
-		kv_off h = zs_new(env, 0, 0);
+		kv_chdr *h = znew(env, 0, 0);
 		int o;
 		double ns;
 		char m[32];
@@ -537,7 +557,7 @@ int main(int argc, char **argv)
 			zs_add(env, h, (double)((i * 7919u) % N), m, (size_t)n, 0, &o, &ns);
 		}
 		zs_view v;
-		zs_view_live(env, h, &v);
+		zs_view_of(h, &v);
 		E(v.count == N);
 		uint64_t r;
 		EOK(zs_rank(env, h, K("member:12345"), &r, NULL));
@@ -555,20 +575,23 @@ int main(int argc, char **argv)
 		EOK(zs_resolve(env, &v, &s, true, &first, &n));
 		E(first == 101 && n == 100);
 		E(zs_check(env, h) == 0);
-		/* a pin, then a write per leaf: the path copies, not the zset */
+		/* a save's cut, then a write: the path is copied, not the zset */
 		zs_view pv;
-		zs_pin(env, h, &pv);
-		uint64_t b0 = zs_h(env, h)->bytes;
+		freeze(env, h, &pv);
+		uint64_t b0 = h->bytes;
 		EOK(zs_add(env, h, -1, K("member:0"), 0, &o, &ns));
-		uint64_t grew = zs_h(env, h)->bytes - b0;
-		E(grew <= 8 * 512 * 6); /* a path of nodes and spares, never the zset */
+		uint32_t kept = 0;
+		for (kv_off g = h->view.grave; g; g = ((kv_cgrave *)kv_ptr(env, g))->older)
+			kept += ((kv_cgrave *)kv_ptr(env, g))->n;
+		E(kept >= 1 && kept <= 3 * (uint32_t)h->aux[0] + 2); /* at most the paths of a delete and an insert */
+		E(h->bytes <= b0 + 8 * 512); /* charged: the live zset only */
 		zs_at(env, &pv, 0, &e);
 		E(e.score == 0 && e.len == 8 && memcmp(e.member, "member:0", 8) == 0);
-		kv_off ret;
-		bool destroy;
-		zs_unpin(env, h, &ret, &destroy);
-		E(ret != 0);
-		zs_free_retired(env, ret);
+		zs_view lv;
+		zs_view_of(h, &lv);
+		zs_at(env, &lv, 0, &e);
+		E(e.score == -1);
+		view_done(h);
 		E(zs_check(env, h) == 0);
 		/* scan: every member once when nothing changes */
 		uint64_t cur = 0;
@@ -577,23 +600,24 @@ int main(int argc, char **argv)
 		do {
 			out.n = 0;
 			out.bytes.len = 0;
-			EOK(zs_scan(env, h, &cur, 100, &out));
+			push_ctx pc = {env, &out};
+			EOK(zs_scan_index(env, h, &cur, 100, push_emit, &pc));
 			seen += out.n;
 		} while (cur);
 		E(seen == N);
-		elems_free(env, &out);
+		kv_elems_free(env, &out);
 		/* remove most of it in bounded steps: the index shrinks back */
-		while (zs_h(env, h)->count > 500)
+		while (h->card > 500)
 			zs_del_ranks(env, h, 0, 1000, 0, NULL);
 		E(zs_check(env, h) == 0);
-		E(zs_h(env, h)->blog2 <= 10);
-		zs_destroy(env, h);
+		E(h->bytes < 200000); /* the index shrank from 128 Ki buckets */
+		kv_chdr_destroy(env, h);
 		if (!E(kv_region_used(env) <= before + (1u << 20)) /* a kept page per size class */)
 			fprintf(stderr, "    region used %zu -> %zu\n", before, kv_region_used(env));
 	}
 
 	TEST("scan returns every member present throughout, while it grows") {
-		kv_off h = zs_new(env, 0, 0);
+		kv_chdr *h = znew(env, 0, 0);
 		int o;
 		double ns;
 		char m[32];
@@ -608,7 +632,8 @@ int main(int argc, char **argv)
 		do {
 			out.n = 0;
 			out.bytes.len = 0;
-			EOK(zs_scan(env, h, &cur, 50, &out));
+			push_ctx pc = {env, &out};
+			EOK(zs_scan_index(env, h, &cur, 50, push_emit, &pc));
 			for (size_t i = 0; i < out.n; i++) {
 				char t[16];
 				unsigned k;
@@ -629,42 +654,38 @@ int main(int argc, char **argv)
 		E(missing == 0);
 		E(zs_check(env, h) == 0);
 		free(seen);
-		elems_free(env, &out);
-		zs_destroy(env, h);
+		kv_elems_free(env, &out);
+		kv_chdr_destroy(env, h);
 	}
 
 	TEST("building refuses disorder and repeats (a loader's check)") {
-		zs_build b;
-		EOK(zs_build_begin(&b, env, 3, 1));
-		EOK(zs_build_add(&b, 1, K("a")));
-		EOK(zs_build_add(&b, 1, K("b")));
-		ERC(zs_build_add(&b, 1, K("b")), KV_ECORRUPT);
-		E(zs_build_end(&b) == 0);
-		EOK(zs_build_begin(&b, env, 3, 1));
-		EOK(zs_build_add(&b, 2, K("a")));
-		ERC(zs_build_add(&b, 1, K("z")), KV_ECORRUPT);
-		zs_build_abort(&b);
-		EOK(zs_build_begin(&b, env, 1000, 10));
+		kv_chdr *b = kv_chdr_new(env, KV_T_ZSET, KV_ENC_LISTPACK); /* as a loader makes it */
+		EOK(zs_insert(env, b, 1, K("b")));
+		EOK(zs_insert(env, b, 1, K("a"))); /* any order */
+		ERC(zs_insert(env, b, 2, K("b")), KV_ECORRUPT);
+		ERC(zs_insert(env, b, NAN, K("c")), KV_ECORRUPT);
+		E(b->card == 2 && zs_check(env, b) == 0);
+		kv_chdr_destroy(env, b);
+		b = znew(env, 1000, 10);
 		for (int i = 0; i < 1000; i++) {
 			char m[16];
 			int n = snprintf(m, sizeof m, "%05d", i);
-			EOK(zs_build_add(&b, 3, m, (size_t)n));
+			EOK(zs_insert(env, b, 3, m, (size_t)n));
 		}
-		kv_off h = zs_build_end(&b);
-		E(h && zs_check(env, h) == 0);
-		/* sequential building fills nodes: ~1000 / 42 leaves, not twice that */
-		E(zs_h(env, h)->bytes < 1000 * 48 + 40 * 512 + 16 * 512 + 8192);
-		zs_destroy(env, h);
+		E(zs_check(env, b) == 0);
+		/* appends in order fill nodes: ~1000 / 42 leaves, not twice that */
+		E(b->bytes < 1000 * 48 + 40 * 512 + 16 * 512 + 8192);
+		kv_chdr_destroy(env, b);
 	}
 
 	TEST("algebra: weights, aggregates, inf * 0 and inf - inf as Redis") {
 		kv_elems a = KV_ELEMS_INIT, b = KV_ELEMS_INIT, c = KV_ELEMS_INIT, out = KV_ELEMS_INIT;
-		zs_elems_push(env, &a, K("x"), 1);
-		zs_elems_push(env, &a, K("y"), INFINITY);
-		zs_elems_push(env, &a, K("z"), 3);
-		zs_elems_push(env, &b, K("y"), -INFINITY);
-		zs_elems_push(env, &b, K("z"), 4);
-		zs_elems_push(env, &b, K("w"), 5);
+		kv_elems_push(env, &a, K("x"), 1);
+		kv_elems_push(env, &a, K("y"), INFINITY);
+		kv_elems_push(env, &a, K("z"), 3);
+		kv_elems_push(env, &b, K("y"), -INFINITY);
+		kv_elems_push(env, &b, K("z"), 4);
+		kv_elems_push(env, &b, K("w"), 5);
 		zs_src src[3] = {{&a, 1}, {&b, 1}, {&c, 1}};
 		EOK(zs_algebra(env, KV_SETOP_UNION, src, 2, KV_AGG_SUM, &out));
 		/* x 1, y inf + -inf -> 0, z 7, w 5: order y(0) x(1) w(5) z(7) */
@@ -686,10 +707,10 @@ int main(int argc, char **argv)
 		/* x -1, y min(-inf, -inf) = -inf, z min(-3, 4) = -3, w 5 */
 		E(out.n == 4 && out.v[0].score == -INFINITY && out.v[1].score == -3 &&
 		  out.v[2].score == -1 && out.v[3].score == 5);
-		elems_free(env, &a);
-		elems_free(env, &b);
-		elems_free(env, &c);
-		elems_free(env, &out);
+		kv_elems_free(env, &a);
+		kv_elems_free(env, &b);
+		kv_elems_free(env, &c);
+		kv_elems_free(env, &out);
 	}
 
 	kv_env_close(env);
