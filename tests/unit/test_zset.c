@@ -356,6 +356,19 @@ int main(int argc, char **argv)
 		double s;
 		EOK(kv_zscore(ns, K("dst"), K("y"), &s));
 		E(s == 2);
+		/* a set counts score 1 (redis-cli: ZADD s1 1 x; SADD s2 x; ZINTER 2 s1 s2 -> x 2;
+		 * ZUNION 2 s1 s2 WEIGHTS 2 3 -> x 5) */
+		kv_zmember s1[1] = {{1, V("x")}};
+		kv_val s2m[1] = {V("x")};
+		EOK(kv_zadd(ns, K("s1"), s1, 1, 0, &n, NULL));
+		EOK(kv_sadd(ns, K("s2"), s2m, 1, &n));
+		kv_val ss[2] = {V("s1"), V("s2")};
+		EOK(kv_zsetop(ns, KV_SETOP_INTER, ss, 2, NULL, KV_AGG_SUM, NULL, 0, &out, &n));
+		E(strcmp(show(&out), "x:2") == 0);
+		EOK(kv_zsetop(ns, KV_SETOP_UNION, ss, 2, w2, KV_AGG_SUM, NULL, 0, &out, &n));
+		E(strcmp(show(&out), "x:5") == 0);
+		kv_del(ns, K("s1"));
+		kv_del(ns, K("s2"));
 		kv_val aw[2] = {V("a"), V("str2")};
 		EOK(kv_set(ns, K("str2"), K("v"), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
 		ERC(kv_zsetop(ns, KV_SETOP_UNION, aw, 2, NULL, KV_AGG_SUM, NULL, 0, &out, &n), KV_EWRONGTYPE);
