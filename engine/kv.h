@@ -1067,8 +1067,10 @@ KV_API int kv_zsetop(kv_ns *ns, int op, const kv_val *keys, size_t n, const doub
  * "listpack".  Past either limit it converts to an order-statistic B+tree
  * keyed by (score, member bytes) with 512-byte nodes that count the elements
  * below each child, plus a member index (chained hash, doubled incrementally
- * a few buckets per write): "skiplist".  It never converts back on removals,
- * as Redis; a STORE result takes the compact form when it fits.  Costs: add,
+ * a few buckets per write): "skiplist".  A ZADD to a new key starts compact
+ * unless its first member is over 64 bytes (Redis 7.0's rule).  It never
+ * converts back on removals, as Redis; a STORE result or a loaded zset takes
+ * the compact form when it fits.  Costs: add,
  * remove, rank (ZRANK), select by rank and the bounds of a score or lex
  * range are O(log n); ZSCORE and the member check of ZADD are O(1); ZRANGE
  * and friends add O(1) per element returned.  Memory: ~55 bytes an element
@@ -1082,13 +1084,22 @@ KV_API int kv_zsetop(kv_ns *ns, int op, const kv_val *keys, size_t n, const doub
  *
  * COPY-ON-WRITE GRANULARITY.  A save that runs during writes sees each zset
  * as of its cut: the first write after the cut copies only the tree nodes it
- * changes (its root-to-leaf path, and a sibling it merges with: at most
- * ~4 x 512 bytes per tree level, 5 levels for 1M members) and keeps the old
- * ones for the saver; a node already copied since the cut is written in
- * place.  A removed member's record is kept the same way.  The member index
- * is not copied (the saver walks the tree).  A small zset's blob is replaced
- * by every write anyway, so its copy is the write's own.  Nothing is ever
- * copied per element of the zset.
+ * changes (its root-to-leaf path, and a sibling it merges with: at most 3 x
+ * 512 bytes per tree level, 5 levels for 1M members) and keeps the old ones
+ * for the saver; a node already copied since the cut is written in place.
+ * A removed member's record is kept the same way.  The member index is not
+ * copied (the saver walks the tree in order, so the record is sorted).  A
+ * small zset's blob is replaced by every write anyway, so its copy is the
+ * write's own.  Nothing is ever copied per element of the zset.
+ *
+ * ATOMICITY.  Every call is atomic except two, which a caller can make
+ * unbounded: ZREMRANGE* and ZPOP of more than KV_COLL_HOLD elements remove
+ * them in holds of at most KV_COLL_HOLD (64 while a save is copying the
+ * zset), and other clients' writes may land between holds (a rank range is
+ * fixed at the first hold; a score or lex range is found again in each; the
+ * event fires once, at the end).  A ZADD of many members that fills the
+ * region (KV_ENOMEM, not max_memory, which is checked first) keeps the
+ * members added before the failing one.
  */
 #define KV_ZADD_NX   0x01u
 #define KV_ZADD_XX   0x02u

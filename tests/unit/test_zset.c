@@ -307,6 +307,33 @@ int main(int argc, char **argv)
 		kv_del(ns, K("small"));
 	}
 
+	TEST("COPY and RENAME of a large zset; SET over it") {
+		char m[32];
+		for (int i = 0; i < 500; i++) {
+			snprintf(m, sizeof m, "c%d", i);
+			zadd1("src", i, m, 0, NULL);
+		}
+		EOK(kv_copy(ns, K("src"), ns, K("cp"), 0));
+		zadd1("src", -5, "c7", 0, NULL); /* the copy is deep */
+		double s;
+		EOK(kv_zscore(ns, K("cp"), K("c7"), &s));
+		E(s == 7);
+		uint64_t card;
+		EOK(kv_card(ns, K("cp"), KV_T_ZSET, &card));
+		E(card == 500);
+		const char *enc = NULL;
+		EOK(kv_encoding(ns, K("cp"), &enc));
+		E(enc && strcmp(enc, "skiplist") == 0);
+		EOK(kv_rename(ns, K("cp"), K("rn"), 0));
+		uint64_t rank;
+		EOK(kv_zrank(ns, K("rn"), K("c499"), 0, &rank, NULL));
+		E(rank == 499);
+		EOK(kv_set(ns, K("rn"), K("now a string"), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+		ERC(kv_zscore(ns, K("rn"), K("c1"), &s), KV_EWRONGTYPE);
+		kv_del(ns, K("src"));
+		kv_del(ns, K("rn"));
+	}
+
 	TEST("ZRANDMEMBER's counts") {
 		kv_zmember m[5] = {{1, V("a")}, {2, V("b")}, {3, V("c")}, {4, V("d")}, {5, V("e")}};
 		EOK(kv_zadd(ns, K("q"), m, 5, 0, &n, NULL));
