@@ -26,6 +26,7 @@
  * nodes of a delete and an insert path and the siblings they touch, a record
  * or a blob. */
 #define ZS_RELEASES(h) (3u * ((uint32_t)(h)->aux[0] + 1u) + 2u)
+_Static_assert(3u * (ZS_MAXH + 1u) + 2u <= KV_GRAVE_SLOTS, "one reservation fits a graveyard chunk");
 
 /* What a reader reads. */
 typedef struct zs_view {
@@ -67,9 +68,11 @@ int zs_insert(kv_env *env, kv_chdr *h, double score, const void *m, size_t mlen)
 /* KV_OK (removed; *score its score if not NULL) or KV_NOTFOUND. */
 int zs_del(kv_env *env, kv_chdr *h, const void *m, size_t mlen, double *score);
 /* Remove the elements of ranks [first, first + n) (the caller bounds n and
- * reserved the graveyard for n elements).  Their members and scores are
- * appended to out if not NULL, in rank order (rev: highest first).  KV_OK
- * or KV_ENOMEM (nothing removed). */
+ * reserved the graveyard for what they release: one blob in a compact zset,
+ * ZS_RELEASES(h) per element in a tree, at most one chunk of KV_GRAVE_SLOTS
+ * per kv_coll_mutate).  Their members and scores are appended to out if not
+ * NULL, in rank order (rev: highest first).  KV_OK or KV_ENOMEM (nothing
+ * removed). */
 int zs_del_ranks(kv_env *env, kv_chdr *h, uint64_t first, uint64_t n, int rev, kv_elems *out);
 
 /* ---- point reads (the live header, under the lock) */

@@ -367,6 +367,32 @@ static uint32_t hold_of(const kv_chdr *h)
 	return frozen(h) ? 64u : KV_COLL_HOLD;
 }
 
+/* Remove ranks [first, first + k) (rev: highest first into out), each with
+ * its graveyard room reserved (a reservation is one chunk at most, so a tree
+ * removes one element per reservation).  *done gets how many went. */
+static int remove_ranks(kv_cop *op, uint64_t first, uint64_t k, int rev, kv_elems *out,
+                        uint64_t *done)
+{
+	kv_env *env = op->wx->ns->env;
+	int rc;
+	*done = 0;
+	if (op->h->enc == KV_ENC_LISTPACK) { /* one new blob, one old one released */
+		if ((rc = kv_coll_mutate(op, 2)) == KV_OK &&
+		    (rc = zs_del_ranks(env, op->h, first, k, rev, out)) == KV_OK)
+			*done = k;
+		return rc;
+	}
+	for (uint64_t i = 0; i < k; i++) {
+		rc = kv_coll_mutate(op, ZS_RELEASES(op->h));
+		if (rc == KV_OK)
+			rc = zs_del_ranks(env, op->h, rev ? first + k - 1 - i : first, 1, 0, out);
+		if (rc != KV_OK)
+			return rc;
+		(*done)++;
+	}
+	return KV_OK;
+}
+
 KV_API int kv_zremrange(kv_ns *ns, const void *key, size_t klen, const kv_zrange_spec *spec,
                         uint64_t *removed)
 {
@@ -399,15 +425,12 @@ KV_API int kv_zremrange(kv_ns *ns, const void *key, size_t klen, const kv_zrange
 			kv_coll_close(&op, rc, 0);
 			break;
 		}
-		uint64_t k = left < hold_of(op.h) ? left : hold_of(op.h);
-		rc = kv_coll_mutate(&op, (uint32_t)k * ZS_RELEASES(op.h));
-		if (rc == KV_OK)
-			rc = zs_del_ranks(env, op.h, first, k, 0, NULL);
-		if (rc == KV_OK) {
-			total += k;
-			left -= k;
+		uint64_t k = left < hold_of(op.h) ? left : hold_of(op.h), gone;
+		rc = remove_ranks(&op, first, k, 0, NULL, &gone);
+		total += gone;
+		left -= gone;
+		if (gone)
 			op.changed = true;
-		}
 		bool done = rc != KV_OK || left == 0 || (s.by != KV_ZBY_RANK && k < hold_of(op.h));
 		rc = kv_coll_close(&op, rc, done ? ev : 0);
 		if (done || rc != KV_OK)
@@ -453,13 +476,11 @@ KV_API int kv_zpop(kv_ns *ns, const void *key, size_t klen, int max, int has_cou
 				return KV_ENOMEM;
 			continue; /* look again: the zset may have changed meanwhile */
 		}
-		rc = kv_coll_mutate(&op, (uint32_t)k * ZS_RELEASES(op.h));
-		if (rc == KV_OK)
-			rc = zs_del_ranks(env, op.h, first, k, max, out);
-		if (rc == KV_OK) {
-			want -= k;
+		uint64_t gone;
+		rc = remove_ranks(&op, first, k, max, out, &gone);
+		want -= gone;
+		if (gone)
 			op.changed = true;
-		}
 		bool done = rc != KV_OK || want == 0 || k == card;
 		rc = kv_coll_close(&op, rc, done ? ev : 0);
 		if (done || rc != KV_OK)

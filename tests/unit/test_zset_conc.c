@@ -184,6 +184,40 @@ int main(int argc, char **argv)
 		E(bad_scans == 0);
 		NOTE("%d writes, %d whole reads, %d saves, %d scans", writes, reads, saves, scans);
 	}
+	TEST("ZREMRANGE and ZPOP of thousands while saves copy the zset") {
+		char m[32];
+		unsigned N = t_quick() ? 20000 : 60000;
+		for (unsigned i = 0; i < N; i++) {
+			int l = snprintf(m, sizeof m, "r%u", i);
+			kv_zmember zm = {(double)i, {(size_t)l, m}};
+			kv_zadd(ns, K("rm"), &zm, 1, 0, NULL, NULL);
+		}
+		T_STORE(stop, 0);
+		saves = bad_saves = 0;
+		pthread_t s;
+		pthread_create(&s, NULL, saver, NULL);
+		uint64_t removed = 0, left = N;
+		kv_zrange_spec spec;
+		kv_elems out = KV_ELEMS_INIT;
+		while (left > 2000) { /* in steps the saves overlap: holds of 64 while frozen */
+			kv_zrange_spec_init(&spec);
+			spec.start = 100, spec.stop = 2599;
+			uint64_t n = 0;
+			EOK(kv_zremrange(ns, K("rm"), &spec, &n));
+			E(n == 2500);
+			EOK(kv_zpop(ns, K("rm"), 1, 1, 1500, &out));
+			E(out.n == 1500);
+			removed += n + out.n;
+			left -= n + out.n;
+		}
+		pthread_join(s, NULL);
+		uint64_t card = 0;
+		EOK(kv_card(ns, K("rm"), KV_T_ZSET, &card));
+		E(card == N - removed);
+		E(bad_saves == 0 && saves > 0);
+		kv_elems_free(env, &out);
+		unlink(path);
+	}
 	kv_ns_close(ns);
 	kv_env_close(env);
 	return t_done();
