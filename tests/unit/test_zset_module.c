@@ -2,7 +2,7 @@
  * test_zset_module.c -- the sorted-set structure (engine/zset.c) driven
  * directly, against a sorted-array model: every write's outcome, ranks,
  * ranges by rank/score/lex with REV and LIMIT, removal of ranges, pops,
- * pinned views staying unchanged under later writes, the compact threshold
+ * a save's frozen view staying unchanged under later writes, the compact threshold
  * crossed both ways, building, cursor scans, algebra with weights and
  * aggregates, and the structure's own invariants (zs_check) after each phase.
  *
@@ -711,6 +711,101 @@ int main(int argc, char **argv)
 		kv_elems_free(env, &b);
 		kv_elems_free(env, &c);
 		kv_elems_free(env, &out);
+	}
+
+	TEST("randomized algebra against a naive model (weights, aggregates, infinities)") {
+		const double sv[] = {0, 1, -2, 3.5, INFINITY, -INFINITY};
+		const double wv[] = {1, 0, -1, 2, 0.5, INFINITY};
+		int bad = 0;
+		for (int round = 0; round < 400; round++) {
+			size_t n = 1 + rnd() % 3;
+			kv_elems e[3] = {KV_ELEMS_INIT, KV_ELEMS_INIT, KV_ELEMS_INIT}, out = KV_ELEMS_INIT;
+			zs_src src[3];
+			for (size_t i = 0; i < n; i++) {
+				unsigned cnt = (unsigned)(rnd() % 6);
+				for (unsigned k = 0; k < cnt; k++) {
+					char m[8];
+					int l = snprintf(m, sizeof m, "m%u", (unsigned)(rnd() % 6));
+					bool dup = false;
+					for (size_t j = 0; j < e[i].n; j++)
+						dup |= e[i].v[j].len == (size_t)l && !memcmp(e[i].bytes.data + e[i].v[j].off, m, (size_t)l);
+					if (!dup)
+						kv_elems_push(env, &e[i], m, (size_t)l, sv[rnd() % 6]);
+				}
+				src[i].e = &e[i];
+				src[i].weight = wv[rnd() % 6];
+			}
+			int op = (int)(rnd() % 3), agg = (int)(rnd() % 3);
+			zs_src msrc[3];
+			memcpy(msrc, src, sizeof src);
+			EOK(zs_algebra(env, op, src, n, agg, &out));
+			/* the model: Redis's order (INTER/UNION: sources by size, stable),
+			 * each member's contributions folded in that order */
+			if (op != KV_SETOP_DIFF)
+				for (size_t i = 1; i < n; i++)
+					for (size_t j = i; j > 0 && msrc[j - 1].e->n > msrc[j].e->n; j--) {
+						zs_src t = msrc[j];
+						msrc[j] = msrc[j - 1];
+						msrc[j - 1] = t;
+					}
+			model md = {0};
+			for (unsigned mm = 0; mm < 6; mm++) {
+				char m[8];
+				int l = snprintf(m, sizeof m, "m%u", mm);
+				double acc = 0;
+				int present = 0, in_first = 0, in_other = 0;
+				for (size_t i = 0; i < n; i++) {
+					for (size_t j = 0; j < msrc[i].e->n; j++) {
+						const kv_elem *x = &msrc[i].e->v[j];
+						if (x->len != (size_t)l || memcmp(msrc[i].e->bytes.data + x->off, m, (size_t)l))
+							continue;
+						double v = msrc[i].weight * x->score;
+						if (isnan(v))
+							v = 0;
+						if (op == KV_SETOP_DIFF)
+							v = x->score;
+						if (i == 0)
+							in_first = 1;
+						else
+							in_other = 1;
+						if (!present++) {
+							acc = v;
+						} else if (agg == KV_AGG_SUM) {
+							acc += v;
+							if (isnan(acc))
+								acc = 0;
+						} else if (agg == KV_AGG_MIN) {
+							acc = v < acc ? v : acc;
+						} else {
+							acc = v > acc ? v : acc;
+						}
+					}
+				}
+				bool keep = op == KV_SETOP_UNION ? present > 0
+				          : op == KV_SETOP_INTER ? present == (int)n
+				                                 : in_first && !in_other;
+				if (op == KV_SETOP_DIFF && keep) /* the first source's own score */
+					for (size_t j = 0; j < msrc[0].e->n; j++)
+						if (msrc[0].e->v[j].len == (size_t)l &&
+						    !memcmp(msrc[0].e->bytes.data + msrc[0].e->v[j].off, m, (size_t)l))
+							acc = msrc[0].e->v[j].score;
+				if (keep)
+					m_put(&md, acc, m, (size_t)l);
+			}
+			bool same = out.n == md.n;
+			for (size_t i = 0; same && i < md.n; i++)
+				same = out.v[i].len == md.v[i].len &&
+				       !memcmp(out.bytes.data + out.v[i].off, md.v[i].m, md.v[i].len) &&
+				       out.v[i].score == md.v[i].score;
+			if (!same && bad++ < 3)
+				fprintf(stderr, "    round %d op %d agg %d: %zu results, model %zu\n", round, op, agg,
+				        out.n, md.n);
+			for (size_t i = 0; i < n; i++)
+				kv_elems_free(env, &e[i]);
+			kv_elems_free(env, &out);
+			free(md.v);
+		}
+		E(bad == 0);
 	}
 
 	kv_env_close(env);
