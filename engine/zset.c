@@ -111,6 +111,7 @@ typedef struct zs_meta {
 	uint32_t rehash;      /* old buckets below this have moved */
 	kv_off   spare;       /* tree nodes kept for the next writes (linked at offset 4) */
 	uint32_t nspare;
+	uint64_t seed;        /* random: members cannot be chosen to collide in the index */
 } zs_meta;
 
 #define ZS_REHASH_STEP 64u
@@ -587,6 +588,11 @@ static void tree_delete(zc *c, double s, const char *m, size_t ml)
 }
 
 /* ---------------------------------------------------------- member index */
+static inline uint64_t zhash(const zs_meta *m, const void *p, size_t n)
+{
+	return XXH3_64bits_withSeed(p, n, m->seed);
+}
+
 static inline kv_off *bucket_arr(kv_env *env, kv_off a)
 {
 	return P(env, a);
@@ -604,7 +610,7 @@ static kv_off *bucket_of(kv_env *env, const zs_meta *h, uint64_t hv)
 
 static zs_rec *idx_find(kv_env *env, const zs_meta *h, const void *m, size_t ml, kv_off *at)
 {
-	kv_off o = *bucket_of(env, h, kv_hash(m, ml));
+	kv_off o = *bucket_of(env, h, zhash(h, m, ml));
 	while (o) {
 		zs_rec *r = P(env, o);
 		if (r->len == ml && (ml == 0 || memcmp(rec_mem(r), m, ml) == 0)) {
@@ -620,7 +626,7 @@ static zs_rec *idx_find(kv_env *env, const zs_meta *h, const void *m, size_t ml,
 static void idx_link(kv_env *env, zs_meta *h, kv_off o)
 {
 	zs_rec *r = P(env, o);
-	kv_off *b = bucket_of(env, h, kv_hash(rec_mem(r), r->len));
+	kv_off *b = bucket_of(env, h, zhash(h, rec_mem(r), r->len));
 	r->next = *b;
 	*b = o;
 }
@@ -628,7 +634,7 @@ static void idx_link(kv_env *env, zs_meta *h, kv_off o)
 static void idx_unlink(kv_env *env, zs_meta *h, kv_off o)
 {
 	zs_rec *r = P(env, o);
-	kv_off *p = bucket_of(env, h, kv_hash(rec_mem(r), r->len));
+	kv_off *p = bucket_of(env, h, zhash(h, rec_mem(r), r->len));
 	while (*p != o)
 		p = &((zs_rec *)P(env, *p))->next;
 	*p = r->next;
@@ -651,7 +657,7 @@ static void rehash_step(zc *c, uint32_t steps)
 		while (o) {
 			zs_rec *r = P(env, o);
 			kv_off next = r->next;
-			kv_off *d = nb + (kv_hash(rec_mem(r), r->len) & nmask);
+			kv_off *d = nb + (zhash(h, rec_mem(r), r->len) & nmask);
 			r->next = *d;
 			*d = o;
 			o = next;
@@ -806,6 +812,7 @@ static int tree_init(zc *c)
 		return KV_ENOMEM;
 	zs_meta *m = P(c->env, mo);
 	memset(m, 0, sizeof *m);
+	m->seed = kv_coll_random();
 	c->m = m;
 	m->buckets = buckets_new(c, ZS_MIN_BUCKETS_LOG2, true);
 	kv_off root = m->buckets ? zalloc(c, ZS_NODE) : 0;
