@@ -412,8 +412,11 @@ KV_API int kv_zremrange(kv_ns *ns, const void *key, size_t klen, const kv_zrange
 		rc = kv_coll_open(ns, key, klen, KV_T_ZSET, KV_COPEN_WRITE, &op);
 		if (rc != KV_OK)
 			break;
+		/* the event fires once, at the end: also when other writers emptied
+		 * the rest of the range (or the key) between holds */
+		op.changed = total > 0;
 		if (!op.h) {
-			kv_coll_close(&op, KV_OK, 0);
+			kv_coll_close(&op, KV_OK, ev);
 			break;
 		}
 		zs_view v;
@@ -422,7 +425,7 @@ KV_API int kv_zremrange(kv_ns *ns, const void *key, size_t klen, const kv_zrange
 		if (s.by != KV_ZBY_RANK || !started)
 			rc = zs_resolve(env, &v, &s, false, &first, &left);
 		if (rc != KV_OK || left == 0 || first >= op.h->card) {
-			kv_coll_close(&op, rc, 0);
+			kv_coll_close(&op, rc, ev);
 			break;
 		}
 		uint64_t k = left < hold_of(op.h) ? left : hold_of(op.h), gone;
@@ -455,8 +458,9 @@ KV_API int kv_zpop(kv_ns *ns, const void *key, size_t klen, int max, int has_cou
 		rc = kv_coll_open(ns, key, klen, KV_T_ZSET, want ? KV_COPEN_WRITE : KV_COPEN_READ, &op);
 		if (rc != KV_OK)
 			return rc;
+		op.changed = out->n > 0; /* the event fires once, at the end */
 		if (!op.h || want == 0)
-			return kv_coll_close(&op, KV_OK, 0);
+			return kv_coll_close(&op, KV_OK, ev);
 		uint64_t card = op.h->card, k = want < card ? want : card;
 		if (k > hold_of(op.h))
 			k = hold_of(op.h);
@@ -471,6 +475,7 @@ KV_API int kv_zpop(kv_ns *ns, const void *key, size_t klen, int max, int has_cou
 		for (uint64_t i = 0; i < k && zs_iter_get(&it, &e); i++, zs_iter_next(&it))
 			bytes += e.len;
 		if (out->cap < out->n + k || out->bytes.cap < out->bytes.len + bytes + 1) {
+			op.changed = false;
 			kv_coll_close(&op, KV_OK, 0);
 			if (elems_reserve(env, out, (size_t)k, bytes) != KV_OK)
 				return KV_ENOMEM;

@@ -257,8 +257,10 @@ int main(int argc, char **argv)
 		kv_zrange_spec s;
 		kv_zrange_spec_init(&s);
 		s.start = 100, s.stop = 2599; /* 2500 ranks: three holds */
+		nev = 0;
 		EOK(kv_zremrange(ns, K("p"), &s, &n));
 		E(n == 2500);
+		E(nev == 1 && evs[0] == KV_EV_ZREMRANGEBYRANK); /* one event for the three holds */
 		uint64_t card;
 		EOK(kv_card(ns, K("p"), KV_T_ZSET, &card));
 		E(card == 2500);
