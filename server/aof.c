@@ -15,6 +15,28 @@
  * log is read after the last change to it: the log's final state is the
  * server's.  A flush takes the stripes' rwlock exclusively.
  *
+ * COLLECTIONS.  Re-reading a hash or set whole after each write would cost
+ * its size per HSET, so a collection write logs its EFFECT instead: the
+ * deterministic command that reproduces it (aof_effect.c: HSET of HINCRBYFLOAT's
+ * result, SREM of what SPOP popped ...), replayed through the engine.  Effects
+ * are not idempotent in general (RPUSH), so they must reach the log in the
+ * engine's order for their key: a collection write (CMD_EFFECT in the command
+ * table) takes its keys' stripes BEFORE its engine call (aofLockKeys; EXEC
+ * takes those of all its queued collection writes at once, in order) and holds
+ * them until its record is appended.  String commands keep the re-read above.
+ * At commit the re-read of a key that turns out to be a collection logs:
+ *   - nothing, if the command's only changes to it were element ops whose
+ *     effects it logged (the usual HSET / SADD);
+ *   - its absolute expiry (PEXPIREAT / PERSIST), if it also changed its expiry;
+ *   - the collection whole otherwise (DEL, then its elements in chunks, then
+ *     its expiry: aofEffectDump): for RENAME / COPY / MOVE of a collection, a
+ *     STORE, a delete or a string write racing with a re-creation, an element
+ *     op of a command that logs no effect, a change outside a command.  That
+ *     costs the collection's size; nothing per write does.
+ * Known gap: a command that evicts a key whose stripe is below one it holds
+ * reads that key without its stripe (waiting could deadlock); a concurrent
+ * non-idempotent write to the evicted key may then be logged twice.
+ *
  * FILES (Redis 7 multi-part layout, in <dir>/<appenddirname>):
  *   appendonly.aof.manifest          "file <name> seq <n> type b|i" lines
  *   appendonly.aof.<n>.base.skv      an engine snapshot (kv_save_at)
@@ -23,6 +45,8 @@
  *       payload: ops 'S' nslen ns klen(u32) key type(u8) expires(i64) vlen(u32) val
  *                    'D' nslen ns klen key     'F' nslen ns (flush)
  *                    'C' nslen ns config (37 bytes: a namespace created)  'X' nslen ns (dropped)
+ *                    'K' nslen ns argc(u32) then argc times len(u32) bytes: an effect
+ *                        (COLLECTIONS; servers before collections refuse such a file)
  *       all integers little endian
  *
  * GROUP COMMIT.  Appends go to a memory buffer with a logical position (LSN).
@@ -366,10 +390,14 @@ typedef struct pendKey {
 #define PEND_COLL    0x1u /* an element op whose effect record the command logs */
 #define PEND_EXPIRE  0x2u /* expiry set or removed */
 #define PEND_REPLACE 0x4u /* anything else: deleted, replaced, renamed, stored, evicted ... */
+#define PEND_EFFECT  0x8u /* the command logged an effect for it (aofEffect) */
+#define EV_EFFECT    (-1) /* pendAdd's pseudo-event for that */
 
 static unsigned pendClass(int event)
 {
 	switch (event) {
+	case EV_EFFECT:
+		return PEND_EFFECT;
 	case KV_EV_EXPIRE:
 		return PEND_EXPIRE;
 	case KV_EV_SINTERSTORE: case KV_EV_SUNIONSTORE: case KV_EV_SDIFFSTORE:
@@ -650,9 +678,10 @@ static int encReread(enc *e, kv_ns *ns, const char *nsname, const pendKey *pk, c
 	}
 	if (op->status != KV_EWRONGTYPE)
 		return op->status;
-	/* a collection: element ops logged their effects; anything else logs it whole */
+	/* a collection: element ops logged their effects; anything else (or an
+	 * element op of a command that logs none) logs it whole */
 	effCtx x = {e, nsname};
-	if (pk->ev & PEND_REPLACE)
+	if ((pk->ev & PEND_REPLACE) || ((pk->ev & PEND_COLL) && !(pk->ev & PEND_EFFECT)))
 		return aofEffectDump(ns, op->key, op->klen, effEmit, &x);
 	if (pk->ev & PEND_EXPIRE)
 		return aofEffectExpiry(ns, op->key, op->klen, effEmit, &x);
@@ -917,13 +946,15 @@ void aofEffect(const char *ns, size_t argc, const kv_val *argv)
 {
 	if (!aof.enabled)
 		return;
-	if (argc == 0) {
-		recordLost(ENOMEM);
+	if (argc < 2) {
+		recordLost(ENOMEM); /* the command could not describe its change */
 		return;
 	}
+	if (tlDepth == 0)
+		return; /* outside a command the change hook has logged the key whole already */
 	encEffect(&tlEff, ns, argc, argv);
-	if (tlDepth == 0) /* outside a command (a served blocked client): its own record */
-		commitPending();
+	if (pendAdd(ns, argv[1].data, argv[1].len, EV_EFFECT) != 0)
+		recordLost(ENOMEM);
 }
 
 uint64_t aofTakeThreadLsn(void)

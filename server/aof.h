@@ -4,7 +4,8 @@
  * Records come from the engine's change hook: each command's changed keys are
  * re-read as one consistent cut after the command and logged as their final
  * state (value, type, absolute expiry) or as a delete, in one checksummed
- * record.  See aof.c and server/README.md for the file layout and guarantees.
+ * record; collection writes log their effect as a command instead (aof.c
+ * "COLLECTIONS", aof_effect.c).  See aof.c and server/README.md for the file layout and guarantees.
  */
 #ifndef SHARDKV_AOF_H
 #define SHARDKV_AOF_H
