@@ -33,6 +33,10 @@
  *     STORE, a delete or a string write racing with a re-creation, an element
  *     op of a command that logs no effect, a change outside a command.  That
  *     costs the collection's size; nothing per write does.
+ * A rewrite's base is cut after its new incr file takes appends, so records
+ * the base already holds may replay again over it: harmless for assignments
+ * (HSET, SADD, ZADD of a score, DEL ...), not for list pushes and pops, which
+ * are logged as their whole key while a rewrite is cutting (aof.cutting).
  * Known gap: a command that evicts a key whose stripe is below one it holds
  * reads that key without its stripe (waiting could deadlock); a concurrent
  * non-idempotent write to the evicted key may then be logged twice.
@@ -162,6 +166,9 @@ static struct {
 
 	pthread_rwlock_t flush_rw;
 	pthread_mutex_t stripes[AOF_STRIPES];
+	/* a rewrite between its file switch and its base: effects that are not
+	 * assignments (list ops) log their key whole instead (COLLECTIONS) */
+	_Atomic int     cutting;
 } aof = {
 	.buf_lock = PTHREAD_MUTEX_INITIALIZER,
 	.io_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -555,8 +562,21 @@ static void encKey(enc *e, char op, const char *ns, const void *key, size_t klen
 	encPut(e, key, klen);
 }
 
-/* The effect ops of this thread's command, appended in front of its record. */
+/* The effect ops of this thread's command, appended in front of its record,
+ * and whether one of them is not an assignment (replayed twice, it would
+ * change the state twice). */
 static _Thread_local enc tlEff;
+static _Thread_local int tlEffNotAssign;
+
+static int effectIsAssignment(const kv_val *name)
+{
+	static const char *const names[] = {"HSET", "HDEL", "SADD", "SREM", "ZADD", "ZREM", "DEL",
+	                                    "PEXPIREAT", "PERSIST"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name->len == strlen(names[i]) && memcmp(name->data, names[i], name->len) == 0)
+			return 1;
+	return 0;
+}
 
 static void encEffect(enc *e, const char *ns, size_t argc, const kv_val *argv)
 {
@@ -597,6 +617,7 @@ static void pendReset(void)
 	memset(&tlPend, 0, sizeof(tlPend));
 	free(tlEff.p);
 	memset(&tlEff, 0, sizeof(tlEff));
+	tlEffNotAssign = 0;
 }
 
 /* Log the final state of the keys this thread's command changed, as one record. */
@@ -660,7 +681,7 @@ static int pendDedupe(void)
 /* Encode one re-read key: a string's state, a delete, or for a collection
  * what its events call for.  KV_OK or the failure. */
 static int encReread(enc *e, kv_ns *ns, const char *nsname, const pendKey *pk, const kv_op *op,
-                     const kv_buf *arena)
+                     const kv_buf *arena, int effects_dropped)
 {
 	if (ns == NULL || op->status == KV_NOTFOUND) {
 		encKey(e, 'D', nsname, op->key, op->klen);
@@ -681,7 +702,8 @@ static int encReread(enc *e, kv_ns *ns, const char *nsname, const pendKey *pk, c
 	/* a collection: element ops logged their effects; anything else (or an
 	 * element op of a command that logs none) logs it whole */
 	effCtx x = {e, nsname};
-	if ((pk->ev & PEND_REPLACE) || ((pk->ev & PEND_COLL) && !(pk->ev & PEND_EFFECT)))
+	int effected = (pk->ev & PEND_EFFECT) && !effects_dropped;
+	if ((pk->ev & PEND_REPLACE) || ((pk->ev & (PEND_COLL | PEND_EFFECT)) && !effected))
 		return aofEffectDump(ns, op->key, op->klen, effEmit, &x);
 	if (pk->ev & PEND_EXPIRE)
 		return aofEffectExpiry(ns, op->key, op->klen, effEmit, &x);
@@ -736,7 +758,11 @@ static void commitPending(void)
 			taken[i] = pthread_mutex_trylock(&aof.stripes[stripes[i]]) == 0;
 	}
 
-	encPut(&e, tlEff.p, tlEff.len);
+	/* during a rewrite's cut, effects that are not assignments could be in the
+	 * new base and replayed again after it: their keys are logged whole instead */
+	int drop = tlEffNotAssign && atomic_load(&aof.cutting);
+	if (!drop)
+		encPut(&e, tlEff.p, tlEff.len);
 	if (tlEff.oom)
 		e.oom = 1;
 	/* one read per namespace (a command rarely touches more than one) */
@@ -768,7 +794,7 @@ static void commitPending(void)
 			}
 		}
 		for (size_t k = i; k < j && !failed; k++) {
-			int rc = encReread(&e, ns, nsname, &tlPend.keys[k], &ops[k], &arena);
+			int rc = encReread(&e, ns, nsname, &tlPend.keys[k], &ops[k], &arena, drop);
 			if (rc != KV_OK) {
 				serverLog(LL_WARNING, "AOF: cannot log a changed key: %s", kv_strerror(rc));
 				failed = 1;
@@ -953,6 +979,7 @@ void aofEffect(const char *ns, size_t argc, const kv_val *argv)
 	if (tlDepth == 0)
 		return; /* outside a command the change hook has logged the key whole already */
 	encEffect(&tlEff, ns, argc, argv);
+	tlEffNotAssign |= !effectIsAssignment(&argv[0]);
 	if (pendAdd(ns, argv[1].data, argv[1].len, EV_EFFECT) != 0)
 		recordLost(ENOMEM);
 }
@@ -1499,7 +1526,12 @@ static void rewriteRun(void)
 	atomic_store(&aof.rewrite_start_ms, t0);
 	serverLog(LL_NOTICE, "Background append only file rewriting started");
 
-	/* 1. switch appends to a new incr file, listed with everything before it */
+	/* 1. switch appends to a new incr file, listed with everything before it;
+	 * from here until the base is cut, effects that are not assignments are
+	 * logged as whole keys (set under flush_rw, which every commit reads under) */
+	pthread_rwlock_wrlock(&aof.flush_rw);
+	atomic_store(&aof.cutting, 1);
+	pthread_rwlock_unlock(&aof.flush_rw);
 	pthread_mutex_lock(&aof.io_lock);
 	uint64_t seq = aof.incrs[aof.nincrs - 1].seq + 1;
 	aofFile incr, nbase;
@@ -1528,7 +1560,9 @@ static void rewriteRun(void)
 	pthread_mutex_unlock(&aof.io_lock);
 
 	/* 2. the base: the engine's consistent cut, writers keep running */
-	if (baseSave(aof.base.seq + 1, &nbase, err, sizeof(err)) != C_OK)
+	int saved = baseSave(aof.base.seq + 1, &nbase, err, sizeof(err));
+	atomic_store(&aof.cutting, 0);
+	if (saved != C_OK)
 		goto fail;
 
 	/* 3. the new manifest: new base + the new incr; then drop the old files */
@@ -1565,6 +1599,7 @@ static void rewriteRun(void)
 fail_locked:
 	pthread_mutex_unlock(&aof.io_lock);
 fail:
+	atomic_store(&aof.cutting, 0);
 	atomic_store(&aof.last_rewrite_ok, 0);
 	atomic_fetch_add(&aof.rewrite_failures, 1);
 	atomic_store(&aof.last_rewrite_sec, (mstime() - t0) / 1000);
