@@ -74,6 +74,28 @@ def stop_pair(skv, rds, tmp):
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def dump_state(conn):
+    """Every key of db 0 with its type, content (order-free) and whether it has a TTL."""
+    out = {}
+    for k in conn.cmd("KEYS", "*"):
+        t = conn.cmd("TYPE", k)
+        if t == "string":
+            v = conn.cmd("GET", k)
+        elif t == "hash":
+            h = conn.cmd("HGETALL", k)
+            v = sorted(zip(h[::2], h[1::2])) if isinstance(h, list) else sorted(h.items())
+        elif t == "set":
+            v = sorted(conn.cmd("SMEMBERS", k))
+        elif t == "zset":
+            v = conn.cmd("ZRANGE", k, "0", "-1", "WITHSCORES")
+        elif t == "list":
+            v = conn.cmd("LRANGE", k, "0", "-1")
+        else:
+            v = None
+        out[k] = (t, v, conn.cmd("PTTL", k) > 0)
+    return out
+
+
 def sanitizer_report(server):
     log = server.read_log()
     for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
@@ -213,17 +235,19 @@ def bgsave_loop(stop, port=None):
     return t, done
 
 
-def run_stream(generators, seed, steps, resp=2, skv_port=None, redis_port=None, context=8):
+def run_stream(generators, seed, steps, resp=2, skv_port=None, redis_port=None, context=8, flush=True):
     """
     Run `steps` commands from generators (a list of (weight, gen)) seeded with
-    seed on both servers after FLUSHALL, in RESP `resp`.  Returns None when all
-    replies matched, else a text describing the first divergence.
+    seed on both servers after FLUSHALL (unless flush is false), in RESP
+    `resp`.  Returns None when all replies matched, else a text describing the
+    first divergence.
     """
     g = Gen(seed)
     a, b = Raw(skv_port or PORT, timeout=30), Raw(redis_port or REDIS_PORT, timeout=30)
     try:
         for c in (a, b):
-            c.cmd("FLUSHALL")
+            if flush:
+                c.cmd("FLUSHALL")
             if resp == 3:
                 c.cmd("HELLO", "3")
         weights = [w for w, _ in generators]
