@@ -105,9 +105,7 @@ void spopCommand(client *c, int argc, const char **argv, const size_t *lens)
 		return;
 	}
 	if (argc == 3) {
-		if (argToLongLongOrReply(c, argv[2], lens[2], &count) != C_OK)
-			return;
-		if (count < 0) {
+		if (!argToLongLong(argv[2], lens[2], &count) || count < 0) {
 			addReplyError(&c->rb, "value is out of range, must be positive");
 			return;
 		}

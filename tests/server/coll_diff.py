@@ -55,8 +55,7 @@ REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 def start_pair(asan=False, extra=(), redis_extra=()):
     """Start shardkv-server and redis-server on the harness ports; returns (skv, rds, tmpdir)."""
     tmp = tempfile.mkdtemp(prefix="skv-coll-diff-")
-    binary = os.path.join(ROOT, "build", "asan" if asan else "", "shardkv-server")
-    binary = os.path.normpath(binary)
+    binary = os.path.join(ROOT, "build", "asan", "shardkv-server") if asan else None  # None: $SHARDKV_SERVER or build/
     skv = harness.shardkv(PORT, "--dir", tmp, "--save", "", *extra, binary=binary,
                           name="coll-skv").wait_ready(60 if asan else 15)
     rdir = os.path.join(tmp, "redis")
@@ -267,7 +266,12 @@ def run_stream(generators, seed, steps, resp=2, skv_port=None, redis_port=None, 
                 if d:
                     return _report(seed, step, resp, argv, d[0], d[1], history, context)
                 continue
-            ta, tb = _send(a, argv), _send(b, argv)
+            try:
+                ta = _send(a, argv)
+            except (ConnectionError, OSError) as e:
+                return _report(seed, step, resp, argv, b"<connection lost: %s>" % str(e).encode(), b"",
+                               history, context)
+            tb = _send(b, argv)
             na, nb = _normal(ta, mode), _normal(tb, mode)
             if na != nb:
                 return _report(seed, step, resp, argv, _bytes(ta), _bytes(tb), history, context)
@@ -281,11 +285,13 @@ def _spop(a, b, argv, resp):
     """Mode "spop": None if consistent, else (shardkv bytes, redis-server bytes)."""
     ta = _send(a, argv)
     kind = ta[0][:1]
-    popped = [k[1] for k in ta[2]] if kind in (b"*", b"~") else [ta[1]] if kind == b"$" else []
+    popped = [k[1] for k in ta[2]] if kind in (b"*", b"~") else [ta[1]] if ta[1] is not None else []
     if not popped:
         tb = _send(b, argv)
         return None if _bytes(ta) == _bytes(tb) else (_bytes(ta), _bytes(tb))
     want = b"$" if len(argv) == 2 else (b"~" if resp == 3 else b"*")
+    if any(p is None for p in popped):
+        return (_bytes(ta), b"<bulk strings>")
     tb = _send(b, ["SREM", argv[1]] + popped)
     if kind != want or tb[0] != b":%d" % len(popped) or len(set(popped)) != len(popped):
         return (_bytes(ta), b"SREM of the popped members: " + _bytes(tb))
