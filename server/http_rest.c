@@ -6,6 +6,7 @@
  * semantics (conditions, TTLs, globbing, batch atomicity) are the engine's.
  *
  *   GET|HEAD|PUT|DELETE /v1/ns/{ns}/keys/{key}   POST /v1/ns/{ns}/keys/{key}/incr?by=N
+ *   (a GET of a hash, set, zset or list key: 409 KV_EWRONGTYPE naming its kind)
  *   GET /v1/ns/{ns}/keys?prefix=&match=&cursor=&count=     POST /v1/ns/{ns}/batch
  *   GET /v1/ns    GET|PUT|DELETE /v1/ns/{ns}
  */
@@ -48,6 +49,14 @@ static void keyGet(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 {
 	kv_buf *b = &c->w->buf;
 	int rc = kv_get(ns, key, klen, b);
+	if (rc == KV_EWRONGTYPE) { /* a collection: the door serves strings; say which kind it is */
+		int kind = 0;
+		char msg[96];
+		const char *kn = kv_kind(ns, key, klen, &kind) == KV_OK ? kv_kind_name(kind) : NULL;
+		snprintf(msg, sizeof(msg), "WRONGTYPE the key holds a %s, not a string", kn ? kn : "collection");
+		httpRespondError(c, rq, 409, "KV_EWRONGTYPE", msg);
+		return;
+	}
 	if (rc != KV_OK) {
 		httpRespondKvError(c, rq, rc);
 		return;

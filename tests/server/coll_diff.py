@@ -10,7 +10,8 @@ random.Random with key and element pools) and mode says how to compare:
   "set"     an array/set reply: same header line, same elements in any order
             (SMEMBERS, SINTER, HKEYS ... whose order is the hash table's)
   "pairs"   an array of field, value pairs or a RESP3 map, in any order (HGETALL)
-  "shape"   same reply type and element count only (SPOP, SRANDMEMBER, HRANDFIELD)
+  "shape"   same reply type and element count only (SRANDMEMBER, HRANDFIELD), and for
+            an integer its sign (TTL)
   "spop"    a random removal (SPOP): shardkv-server pops; redis-server gets an
             SREM of exactly what was popped, which must remove them all (so the
             two stay equal); errors, nil and empty replies are compared exactly
@@ -138,8 +139,10 @@ def _normal(tree, mode):
     if mode == "pairs" and kids:
         pairs = sorted(_bytes(kids[i]) + _bytes(kids[i + 1]) for i in range(0, len(kids) - 1, 2))
         return _bytes((ln, data, [])) + b"".join(pairs)
-    if mode == "shape":
-        return ln[:1] + (ln[1:] if ln[:1] in (b"*", b"~", b"%", b":", b"-") else b"")
+    if mode == "shape":  # the type and size; an integer's sign (TTL: -2, -1 or some time)
+        if ln[:1] == b":":
+            return ln if ln[1:2] == b"-" else b":+"
+        return ln[:1] + (ln[1:] if ln[:1] in (b"*", b"~", b"%", b"-") else b"")
     return _bytes(tree)
 
 
