@@ -27,7 +27,9 @@
  * At commit the re-read of a key that turns out to be a collection logs:
  *   - nothing, if the command's only changes to it were element ops whose
  *     effects it logged (the usual HSET / SADD);
- *   - its absolute expiry (PEXPIREAT / PERSIST), if it also changed its expiry;
+ *   - its absolute expiry (PEXPIREAT / PERSIST), if it changed its expiry or has
+ *     one (a key an effect created got the namespace's default TTL, which a
+ *     replay would count from the replay);
  *   - the collection whole otherwise (DEL, then its elements in chunks, then
  *     its expiry: aofEffectDump): for RENAME / COPY / MOVE of a collection, a
  *     STORE, a delete or a string write racing with a re-creation, an element
@@ -705,8 +707,9 @@ static int encReread(enc *e, kv_ns *ns, const char *nsname, const pendKey *pk, c
 	int effected = (pk->ev & PEND_EFFECT) && !effects_dropped;
 	if ((pk->ev & PEND_REPLACE) || ((pk->ev & (PEND_COLL | PEND_EFFECT)) && !effected))
 		return aofEffectDump(ns, op->key, op->klen, effEmit, &x);
-	if (pk->ev & PEND_EXPIRE)
-		return aofEffectExpiry(ns, op->key, op->klen, effEmit, &x);
+	int64_t exp = 0;
+	if ((pk->ev & PEND_EXPIRE) || (kv_ttl(ns, op->key, op->klen, &exp) == KV_OK && exp > 0))
+		return aofEffectExpiry(ns, op->key, op->klen, effEmit, &x); /* absolute, as S records */
 	return KV_OK;
 }
 

@@ -13,7 +13,8 @@
  * pops, which aof.c only logs in engine order.
  *
  * A collection's whole state (aofEffectDump) is DEL, then its elements in
- * chunks of AOF_DUMP_CHUNK (HSET / SADD / ZADD / RPUSH), then PEXPIREAT.
+ * chunks of AOF_DUMP_CHUNK (HSET / SADD / ZADD / RPUSH), then PEXPIREAT or
+ * PERSIST.
  */
 #include "server.h"
 #include "aof.h"
@@ -164,7 +165,6 @@ static int dumpChunk(const char *name, const void *key, size_t klen, const kv_el
 int aofEffectDump(kv_ns *ns, const void *key, size_t klen, aofEmitFn emit, void *ctx)
 {
 	int kind;
-	int64_t exp = 0;
 	int rc = kv_kind(ns, key, klen, &kind);
 	kv_val del[2] = {{3, "DEL"}, {klen, key}};
 	if (rc == KV_NOTFOUND)
@@ -192,13 +192,8 @@ int aofEffectDump(kv_ns *ns, const void *key, size_t klen, aofEmitFn emit, void 
 		} while (rc == KV_OK && cursor != 0);
 	}
 	kv_elems_free(srv.env, &e);
-	if (rc == KV_OK && kv_ttl(ns, key, klen, &exp) == KV_OK && exp > 0) {
-		char ms[24];
-		int l = snprintf(ms, sizeof(ms), "%lld", (long long)exp);
-		kv_val pe[3] = {{9, "PEXPIREAT"}, {klen, key}, {(size_t)l, ms}};
-		rc = emit(ctx, 3, pe);
-	}
-	return rc;
+	/* its expiry, or none (its rebuild got the namespace's default TTL, if any) */
+	return rc == KV_OK ? aofEffectExpiry(ns, key, klen, emit, ctx) : rc;
 }
 
 int aofEffectExpiry(kv_ns *ns, const void *key, size_t klen, aofEmitFn emit, void *ctx)
