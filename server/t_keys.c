@@ -312,7 +312,7 @@ void scanCommand(client *c, int argc, const char **argv, const size_t *lens)
 			type_none = 1;
 			for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 				if (argEq(argv[j + 1], lens[j + 1], kv_kind_name(kinds[k]))) {
-					kind = kinds[k];
+					kind = kinds[k] == KV_T_BYTES ? KV_SCAN_STRINGS : kinds[k];
 					type_none = 0;
 				}
 		} else {
