@@ -43,6 +43,8 @@ def g_hset(g):
     args = ["HSET", _hkey(g)]
     for _ in range(n):
         args += [g.elem(200 if n > 100 else 40), _value(g)]
+    if g.random() < 0.1:
+        args += ["fc", g.choice(["abc", "1.5", "7", "", " 2", "1e5"])]  # HINCRBYFLOAT's field
     if g.random() < 0.03:
         args = args[:-1]  # odd count: wrong number of arguments
     return args, "exact"
@@ -87,9 +89,10 @@ def g_hincrby(g):
 
 def g_hincrbyfloat(g):
     by = g.choice(["1", "-1.5", "0.25", "1e3", "x", "", "inf", "nan", "3"])  # exact in binary: see below
-    # mostly fields of their own; a value past 2^53, or a sum inexact in binary, formats
-    # differently from Redis's long double (README, "INCRBYFLOAT results")
-    field = g.elem(8) if g.random() < 0.2 else g.choice(["fa", "fb"])
+    # a value past 2^53, or a sum inexact in binary, formats differently from Redis's long
+    # double (README, "INCRBYFLOAT results"): increments exact in binary, on fields
+    # of their own (HINCRBY's can reach 2^63); HSET puts text or numbers in "fc" (g_hset)
+    field = g.choice(["fa", "fb", "fc"])
     return ["HINCRBYFLOAT", _hkey(g), field, by], "exact"
 
 

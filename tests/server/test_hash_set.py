@@ -30,7 +30,7 @@ import harness  # noqa: E402
 from harness import ROOT, Raw, eq, stop_all, summary, test, true  # noqa: E402
 
 SEEDS = [int(x) for x in os.environ.get("COLL_SEEDS", "11,12,13").split(",")]
-STEPS = int(os.environ.get("COLL_STEPS", 1500))
+STEPS = int(os.environ.get("COLL_STEPS", 4000))
 HTTP_PORT = int(os.environ.get("COLL_HTTP_PORT", 6386))
 ASAN_BIN = os.path.join(ROOT, "build", "asan", "shardkv-server")
 
@@ -146,6 +146,8 @@ def t_command_info():
 @test("TYPE, OBJECT ENCODING across the compact threshold")
 def t_encoding():
     skv, rds, tmp, a, b = pair()
+    # Redis 7.0's upstream thresholds (Debian's redis-server starts with 512 entries)
+    eq(b.cmd("CONFIG", "SET", "hash-max-listpack-entries", "128", "hash-max-listpack-value", "64"), "OK", "config")
     for c in (a, b):
         c.cmd("HSET", "hs", "f", "v")
         c.cmd("HSET", "hb", *sum([["f%d" % i, "v"] for i in range(200)], []))
@@ -240,7 +242,10 @@ def t_events():
         ["EXPIRE", "h", "100"], ["RENAME", "h", "h2"], ["DEL", "h2"],
     ]
     for cmd in script:
-        same(a, b, *cmd)
+        if cmd[0] == "SPOP":  # the same members, in the set's order
+            eq(sorted(a.cmd(*cmd)), sorted(b.cmd(*cmd)), " ".join(cmd))
+        else:
+            same(a, b, *cmd)
     same(a, b, "CONFIG", "SET", "notify-keyspace-events", "Kh")  # classes filter: hash only
     same(a, b, "SADD", "s", "q")
     same(a, b, "HSET", "h", "q", "1")
