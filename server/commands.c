@@ -453,14 +453,14 @@ int replyKvError(client *c, int rc)
 	case KV_EMAXKEYS:
 		addReplyError(&c->rb, "-OOM command not allowed when used memory > 'maxmemory'.");
 		break;
+	case KV_EWRONGTYPE:
+		addReplyError(&c->rb, "-WRONGTYPE Operation against a key holding the wrong kind of value");
+		break;
 	case KV_ENONS:
 		addReplyError(&c->rb, "the selected namespace was dropped");
 		break;
 	case KV_EBUSY:
 		addReplyError(&c->rb, "-BUSY the namespace is busy with a save, load or resize, try again");
-		break;
-	case KV_EWRONGTYPE: /* every command on a key of another kind, strings' included */
-		addReplyError(&c->rb, "-WRONGTYPE Operation against a key holding the wrong kind of value");
 		break;
 	case KV_ERANGE:
 		addReplyError(&c->rb, "index out of range");

@@ -8,15 +8,17 @@ sometimes large enough to cross the compact-encoding threshold (128 elements).
 
 
 def _hkey(g):
-    return g.key("h") if g.random() < 0.8 else g.key("x", 3)
+    r = g.random()
+    return g.key("h") if r < 0.78 else "" if r < 0.8 else g.key("x", 3)  # "": the empty key
 
 
 def _skey(g):
-    return g.key("s") if g.random() < 0.8 else g.key("x", 3)
+    r = g.random()
+    return g.key("s") if r < 0.78 else "" if r < 0.8 else g.key("x", 3)
 
 
 def _anykey(g):
-    return g.choice([g.key("h"), g.key("s"), g.key("x", 3), g.key("str", 2), "missing"])
+    return g.choice([g.key("h"), g.key("s"), g.key("x", 3), g.key("str", 2), "missing", ""])
 
 
 def _intval(g):
