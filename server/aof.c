@@ -529,7 +529,7 @@ typedef struct enc {
 
 static void encPut(enc *e, const void *p, size_t n)
 {
-	if (e->oom)
+	if (e->oom || n == 0)
 		return;
 	if (e->len + n > e->cap) {
 		size_t ncap = e->cap ? e->cap * 2 : 256;
@@ -844,7 +844,7 @@ static int pendAdd(const char *ns, const void *key, size_t klen, int event)
 		tlPend.keys = nk;
 		tlPend.cap = ncap;
 	}
-	if (tlPend.klen + klen > tlPend.kcap) {
+	if (tlPend.kbuf == NULL || tlPend.klen + klen > tlPend.kcap) { /* never NULL: the empty key reads "" */
 		size_t ncap = tlPend.kcap ? tlPend.kcap * 2 : 1024;
 		while (ncap < tlPend.klen + klen)
 			ncap *= 2;

@@ -6,7 +6,7 @@ effect records replay after kill -9 to exactly what was acknowledged.
     STOREs, RENAME, COPY, EXPIRE, DEL ...) runs on shardkv-server under
     appendfsync always and on redis-server as the model, with a BGREWRITEAOF in
     the middle; kill -9, restart, and every key (type, content, TTL or not) must
-    equal redis-server's;
+    equal redis-server's; once more under ASan+UBSan;
   * writers on several connections (so on both worker threads) hammer the same
     keys with HINCRBY, SADD, SPOP and SMOVE, also in MULTI/EXEC: the state after
     kill -9 and replay equals the state read before the kill;
@@ -34,9 +34,12 @@ P = int(os.environ.get("AOF_COLL_PORT", 6387))
 TMP = tempfile.mkdtemp(prefix="skv-aof-coll-")
 
 
-def start(d):
+ASAN_BIN = os.path.join(harness.ROOT, "build", "asan", "shardkv-server")
+
+
+def start(d, binary=None):
     return harness.shardkv(P, "--dir", d, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                           name="aof-coll").wait_ready()
+                           binary=binary, name="aof-coll-asan" if binary else "aof-coll").wait_ready(60)
 
 
 def redis_model():
@@ -60,10 +63,9 @@ WRITES = [
 ]
 
 
-@test("acknowledged hash/set writes survive kill -9 (appendfsync always, a rewrite midway)")
-def t_stream_crash():
-    d = fresh("stream")
-    skv = start(d)
+def stream_crash(name, binary=None):
+    d = fresh(name)
+    skv = start(d, binary)
     rds = redis_model()
     div = coll_diff.run_stream(WRITES, 21, 1200, skv_port=P)
     eq(div, None, "replies during the stream")
@@ -77,13 +79,26 @@ def t_stream_crash():
     eq(div, None, "replies after the rewrite")
     want = coll_diff.dump_state(Raw(coll_diff.REDIS_PORT))
     eq(coll_diff.dump_state(Raw(P)), want, "live state equals the model")
+    eq(coll_diff.sanitizer_report(skv), None, "sanitizer report before the kill")
     skv.stop(signal.SIGKILL)
-    skv = start(d)
+    skv = start(d, binary)
     got = coll_diff.dump_state(Raw(P))
     eq(sorted(got), sorted(want), "keys after replay")
     for k in want:
         eq(got[k], want[k], "key %r after replay" % k)
     true(len(want) > 5, "the stream left keys (%d)" % len(want))
+    eq(coll_diff.sanitizer_report(skv), None, "sanitizer report of the replay")
+
+
+@test("acknowledged hash/set writes survive kill -9 (appendfsync always, a rewrite midway)")
+def t_stream_crash():
+    stream_crash("stream")
+
+
+@test("the same under ASan+UBSan")
+def t_stream_crash_asan():
+    true(os.path.exists(ASAN_BIN), "build/asan/shardkv-server is built (make all)")
+    stream_crash("stream-asan", ASAN_BIN)
 
 
 @test("concurrent collection writers on both workers replay to the acknowledged state")
