@@ -139,6 +139,11 @@ static void keyPut(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 	}
 	kv_buf *old = &c->w->buf; /* tells a new key (201) from an overwrite (204) */
 	int rc = kv_set(ns, key, klen, rq->body ? rq->body : "", rq->body_len, contentType(rq), exp, flags, old);
+	int replaced = rc == KV_OK && old->type != KV_T_NONE;
+	if (rc == KV_EWRONGTYPE) { /* a collection, whose old value cannot be returned: replaced as SET does */
+		rc = kv_set(ns, key, klen, rq->body ? rq->body : "", rq->body_len, contentType(rq), exp, flags, NULL);
+		replaced = 1;
+	}
 	if (rc == KV_EXISTS)
 		httpRespondError(c, rq, 409, "KV_EXISTS", "key exists (nx)");
 	else if (rc == KV_NOTFOUND)
@@ -146,7 +151,7 @@ static void keyPut(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 	else if (rc != KV_OK)
 		httpRespondKvError(c, rq, rc);
 	else
-		httpRespond(c, rq, old->type == KV_T_NONE ? 201 : 204, NULL, NULL, NULL, 0);
+		httpRespond(c, rq, replaced ? 204 : 201, NULL, NULL, NULL, 0);
 }
 
 static void keyIncr(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t klen)

@@ -310,7 +310,7 @@ def t_hscan_novalues():
     eq(sorted(a.cmd("HSCAN", "small", "0", "NOVALUES")[1]), [b"a", b"b"], "small hash")
 
 
-@test("the HTTP door answers a collection key with 409 and the WRONGTYPE text")
+@test("the HTTP door: GET and INCR of a collection key are 409 WRONGTYPE, PUT replaces it")
 def t_http():
     skv, rds, tmp = coll_diff.start_pair(extra=("--http-port", str(HTTP_PORT)))
     TMPDIRS.append(tmp)
@@ -327,7 +327,17 @@ def t_http():
         eq(e.code, 409, "status of a hash key")
         body = e.read().decode()
         true("WRONGTYPE" in body.upper(), "body names WRONGTYPE: %s" % body)
+    try:
+        urllib.request.urlopen(urllib.request.Request(url + "h/incr?by=1", method="POST"), timeout=10)
+        raise AssertionError("INCR of a hash answered 2xx")
+    except urllib.error.HTTPError as e:
+        eq(e.code, 409, "status of an INCR of a hash key")
     eq(a.cmd("HGET", "h", "f"), b"v", "the server is fine afterwards")
+    # PUT replaces a collection, as SET does (204: the key existed)
+    with urllib.request.urlopen(urllib.request.Request(url + "h", data=b"now", method="PUT"), timeout=10) as r:
+        eq(r.status, 204, "PUT over a hash")
+    eq(a.cmd("TYPE", "h"), "string", "the hash was replaced")
+    eq(a.cmd("GET", "h"), b"now", "its new value")
 
 
 if __name__ == "__main__":
