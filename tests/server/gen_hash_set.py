@@ -244,6 +244,31 @@ def g_expire(g):
                      ["EXPIRE", k, "1000", "XX"], ["PEXPIRE", k, "900000", "GT"]]), "exact"
 
 
+def g_sort(g):
+    """SORT / SORT_RO of a set (numeric, ALPHA, BY, GET, LIMIT)."""
+    args = [g.choice(["SORT", "SORT_RO"]), _skey(g)]
+    mode = "exact"
+    if g.random() < 0.5:
+        args.append("ALPHA")
+    if g.random() < 0.3:
+        args.append(g.choice(["DESC", "ASC"]))
+    if g.random() < 0.3:
+        args += ["LIMIT", str(g.choice([0, 1, -1, 2])), str(g.choice([1, 3, -1, 0]))]
+    r = g.random()
+    if r < 0.15:
+        args = [a for a in args if a not in ("DESC", "ASC")][:2] + args[2:3] * (args[2:3] == ["ALPHA"])
+        args += ["BY", "nosort"]  # no LIMIT: it would cut the set's own order
+        mode = "set"
+    elif r < 0.3 and "ALPHA" not in args:  # ALPHA BY ties are unordered in Redis too
+        args += ["BY", "str:*"]
+    if g.random() < 0.3:
+        args += ["GET", "#", "GET", g.choice(["str:*", "h:*->e1", "nokey*"])]
+        if mode == "set":
+            mode = "shape"
+    # STORE writes a list: the zset/list generators cover it once lists are merged
+    return args, mode
+
+
 def g_scan_type(g):
     t = g.choice(["string", "hash", "set", "zset", "list", "none", "HASH"])
     return ["SCAN", "0", "TYPE", t, "COUNT", "1000"], "scanall"
@@ -260,5 +285,5 @@ GENERATORS = [
     (2, g_spop), (2, g_srandmember), (2, g_smove), (3, g_setop), (2, g_setop_store),
     (2, g_sintercard), (2, g_sscan),
     (4, g_strings), (3, g_type), (1, g_del), (1, g_rename), (1, g_copy), (2, g_expire),
-    (1, g_scan_type), (1, g_dbsize),
+    (1, g_scan_type), (1, g_dbsize), (2, g_sort),
 ]

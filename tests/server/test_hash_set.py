@@ -100,6 +100,11 @@ def t_errors():
         c.cmd("SET", "str", "x")
     for cmd in ERROR_CASES:
         same(a, b, *cmd)
+    # NUL bytes in fields, values and members
+    for cmd in (["HSET", "hn", "a\x00b", "v\x00", "\x00", "z"], ["HGET", "hn", "a\x00b"], ["HGET", "hn", "a"],
+                ["SADD", "sn", "\x00", "\x00\x00", "a\x00"], ["SISMEMBER", "sn", "\x00\x00"], ["SCARD", "sn"]):
+        same(a, b, *cmd)
+    eq(sorted(a.cmd("SMEMBERS", "sn")), sorted(b.cmd("SMEMBERS", "sn")), "members with NUL")
 
 
 STRING_COMMANDS = [
