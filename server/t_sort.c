@@ -307,9 +307,13 @@ static void sortGenericCommand(client *c, int argc, const char **argv, const siz
 		if (o.v[i].data == NULL)
 			o.v[i].data = "";
 	rc = kv_del(c->db, argv[store], lens[store]);
-	if (rc == KV_OK || rc == KV_NOTFOUND)
-		rc = o.n == 0 ? KV_OK : kv_push ? kv_push(c->db, argv[store], lens[store], KV_RIGHT, o.v, o.n, 0, NULL)
-		                                : KV_EINVAL;
+	if ((rc == KV_OK || rc == KV_NOTFOUND) && o.n) {
+		pubsubRenameEvents(KV_EV_RPUSH, "sortstore");
+		rc = kv_push ? kv_push(c->db, argv[store], lens[store], KV_RIGHT, o.v, o.n, 0, NULL) : KV_EINVAL;
+		pubsubRenameEvents(0, NULL);
+	} else if (rc == KV_NOTFOUND) {
+		rc = KV_OK;
+	}
 	if (!replyKvError(c, rc))
 		addReplyLongLong(&c->rb, (long long)o.n);
 	goto out;
