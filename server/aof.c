@@ -34,7 +34,9 @@
  *     its expiry: aofEffectDump): for RENAME / COPY / MOVE of a collection, a
  *     STORE, a delete or a string write racing with a re-creation, an element
  *     op of a command that logs no effect, a change outside a command.  That
- *     costs the collection's size; nothing per write does.
+ *     costs the collection's size (read in chunks through the engine, no
+ *     engine lock held between them, but the key's stripe held throughout:
+ *     writers of keys in that stripe wait); nothing per write does.
  * A rewrite's base is cut after its new incr file takes appends, so records
  * the base already holds may replay again over it: harmless for assignments
  * (HSET, SADD, ZADD of a score, DEL ...), not for list pushes and pops, which
@@ -969,6 +971,19 @@ void aofLockKeys(const char *ns, const kv_val *keys, size_t n)
 	}
 	if (st != small)
 		free(st);
+}
+
+void aofLockAllKeys(void)
+{
+	if (!aof.enabled)
+		return;
+	heldReleaseAll(); /* nothing is logged yet: taking them again in order is safe */
+	pthread_rwlock_rdlock(&aof.flush_rw);
+	tlHeld.rd = 1;
+	for (unsigned s = 0; s < AOF_STRIPES; s++) {
+		pthread_mutex_lock(&aof.stripes[s]);
+		heldAdd(s);
+	}
 }
 
 void aofEffect(const char *ns, size_t argc, const kv_val *argv)

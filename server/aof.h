@@ -72,6 +72,8 @@ void aofInfo(replyBuf *rb);
  * the outermost command ends, after its record is appended.
  */
 void aofLockKeys(const char *ns, const kv_val *keys, size_t n);
+/* Every stripe, for a transaction whose keys' namespaces are not known ahead (SELECT inside). */
+void aofLockAllKeys(void);
 void aofEffect(const char *ns, size_t argc, const kv_val *argv);
 
 /* aof_effect.c: replay one effect; a collection's whole state as effects. */

@@ -156,6 +156,26 @@ def t_effect_size():
     true(c.cmd("TTL", "big") > 900, "the expiry after replay")
 
 
+@test("a transaction that SELECTs between collection writes replays in each database")
+def t_multi_select():
+    d = fresh("select")
+    start(d)
+    c = Raw(P)
+    c.cmd("MULTI")
+    for cmd in (["HSET", "h", "f", "0"], ["SELECT", "1"], ["SADD", "s", "a", "b"], ["HINCRBY", "h", "f", "5"],
+                ["SELECT", "0"], ["SREM", "s", "x"], ["SADD", "s", "z"]):
+        eq(c.cmd(*cmd), "QUEUED", "queued")
+    eq(c.cmd("EXEC"), [1, "OK", 2, 5, "OK", 0, 1], "EXEC")
+    harness.PROCS[-1].stop(signal.SIGKILL)
+    start(d)
+    c = Raw(P)
+    eq(c.cmd("HGET", "h", "f"), b"0", "db 0's hash")
+    eq(c.cmd("SMEMBERS", "s"), [b"z"], "db 0's set")
+    c.cmd("SELECT", "1")
+    eq(c.cmd("HGET", "h", "f"), b"5", "db 1's hash")
+    eq(sorted(c.cmd("SMEMBERS", "s")), [b"a", b"b"], "db 1's set")
+
+
 try:
     pass
 finally:
