@@ -1059,7 +1059,48 @@ KV_API int kv_setop(kv_ns *ns, int op, const kv_val *keys, size_t n, uint64_t li
 KV_API int kv_zsetop(kv_ns *ns, int op, const kv_val *keys, size_t n, const double *weights,
                      int agg, const void *dst, size_t dstlen, kv_elems *out, uint64_t *card);
 
-/* ---- sorted sets (Redis Z*) */
+/* ---- sorted sets (Redis Z*)
+ *
+ * REPRESENTATION AND COSTS (engine/zset.c).  Up to 128 members of up to 64
+ * bytes (Redis's zset-max-listpack-entries / -value) a zset is one compact
+ * blob in order, rewritten whole by a write (at most ~9 KB): OBJECT ENCODING
+ * "listpack".  Past either limit it converts to an order-statistic B+tree
+ * keyed by (score, member bytes) with 512-byte nodes that count the elements
+ * below each child, plus a member index (chained hash, doubled incrementally
+ * a few buckets per write): "skiplist".  A ZADD to a new key starts compact
+ * unless its first member is over 64 bytes (Redis 7.0's rule).  It never
+ * converts back on removals, as Redis; a STORE result or a loaded zset takes
+ * the compact form when it fits.  Costs: add,
+ * remove, rank (ZRANK), select by rank and the bounds of a score or lex
+ * range are O(log n); ZSCORE and the member check of ZADD are O(1); ZRANGE
+ * and friends add O(1) per element returned.  Memory: ~55 bytes an element
+ * for 10-byte members (Redis 7: ~104), see bench/README.md "Sorted sets".
+ *
+ * Ordering is Redis's: by score (-0 and 0 are equal; the stored score keeps
+ * its sign in the tree; a compact zset stores -0 as 0, as Redis's listpack
+ * does), then member bytes (memcmp, shorter first).  Lex ranges (BYLEX,
+ * ZLEXCOUNT, ZREMRANGEBYLEX) assume every score is equal, as Redis says;
+ * with mixed scores their answer is unspecified (but never an error).
+ *
+ * COPY-ON-WRITE GRANULARITY.  A save that runs during writes sees each zset
+ * as of its cut: the first write after the cut copies only the tree nodes it
+ * changes (its root-to-leaf path, and a sibling it merges with: at most 3 x
+ * 512 bytes per tree level, 5 levels for 1M members) and keeps the old ones
+ * for the saver; a node already copied since the cut is written in place.
+ * A removed member's record is kept the same way.  The member index is not
+ * copied (the saver walks the tree in order, so the record is sorted).  A
+ * small zset's blob is replaced by every write anyway, so its copy is the
+ * write's own.  Nothing is ever copied per element of the zset.
+ *
+ * ATOMICITY.  Every call is atomic except two, which a caller can make
+ * unbounded: ZREMRANGE* and ZPOP of more than KV_COLL_HOLD elements remove
+ * them in holds of at most KV_COLL_HOLD (64 while a save is copying the
+ * zset), and other clients' writes may land between holds (a rank range is
+ * fixed at the first hold; a score or lex range is found again in each; the
+ * event fires once, at the end).  A ZADD of many members that fills the
+ * region (KV_ENOMEM, not max_memory, which is checked first) keeps the
+ * members added before the failing one.
+ */
 #define KV_ZADD_NX   0x01u
 #define KV_ZADD_XX   0x02u
 #define KV_ZADD_GT   0x04u

@@ -84,6 +84,19 @@
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
  *                                                 per hold                      shard is pending (snapshot.c)
+ *   zset element write        the key's shard     O(log n) descent + path       nodes a write may need are reserved first
+ *     (zs_add, zs_del;                            copies, 64 old buckets of     (spare list), so a full region fails
+ *     zset.c, zset_api.c)                         incremental rehash; compact:  before any change; ZADD/ZREM of m
+ *                                                 one blob <= ~9 KB rewritten   members: m of these
+ *   zset index shrink         the key's shard     <= 1024 records relinked      only when the zset falls to 1024
+ *     (idx_resize)                                                              elements
+ *   ZREMRANGE*, ZPOP          the key's shard     <= KV_COLL_HOLD removals per  more in further holds (not atomic past
+ *     (zs_del_ranks)                              hold (64 while a save's view  one hold); ZPOP copies into caller
+ *                                                 is frozen), O(log n) each     memory grown before the lock
+ *   ZRANGE, ZRANDMEMBER,      the key's shard,    O(log n) to find the ranks,   the copy runs pinned with no lock (coll.h
+ *     algebra sources           then a pin        then O(1) to pin              4): writers of that key wait for it
+ *   ZRANGESTORE, Z*STORE      the dst's shard     O(1): kv_coll_replace links   the result is built with no lock
+ *                                                 a private header
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H
