@@ -131,7 +131,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- version */
 #define KV_VERSION_MAJOR 0
-#define KV_VERSION_MINOR 1
+#define KV_VERSION_MINOR 2
 #define KV_VERSION_PATCH 0
 #define KV_VERSION_NUMBER (KV_VERSION_MAJOR * 10000 + KV_VERSION_MINOR * 100 + KV_VERSION_PATCH)
 
@@ -408,7 +408,13 @@ typedef struct kv_ns_config {
 	uint32_t max_key_size;    /* 0: 65535 */
 	uint32_t max_value_size;  /* 0: 512 MiB, capped by KV_VALUE_SIZE_LIMIT */
 	int      eviction;        /* KV_EVICT_* */
+	uint32_t flags;           /* KV_NS_REDO; kv_save does not keep it (see REDO LOG) */
 } kv_ns_config;
+
+/* Writes of the namespace go to the env's redo log (see REDO LOG).  Requires
+ * eviction KV_EVICT_NONE (KV_EINVAL otherwise): an eviction is not a write a
+ * log could replay in the same order. */
+#define KV_NS_REDO 0x1u
 
 /* Fill *cfg with defaults (all zero, eviction = KV_EVICT_NONE). */
 KV_API void kv_ns_config_init(kv_ns_config *cfg);
@@ -1549,6 +1555,94 @@ typedef void (*kv_hook_fn)(void *ctx, const char *ns, const void *key, size_t kl
  * other calls on env: install it before other threads use the handle.
  */
 KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
+
+/* ------------------------------------------------------------- redo log */
+/*
+ * REDO LOG: the one facility through which the engine calls back into a host
+ * while it holds a lock, so that a host can make a namespace's writes durable
+ * in a log of its own (PostgreSQL's WAL) in exactly the order they were
+ * applied.
+ *
+ * For a namespace created or configured with KV_NS_REDO, every change of a
+ * key's state is described by one record, passed to the env's redo function
+ * while the lock of the key's shard (for a flush, of every shard) is still held,
+ * right after the change was made.  Two changes of one key therefore reach the
+ * function in the order they were applied, and a reader cannot see a change
+ * whose record was not yet handed over.  Records describe resulting states, not
+ * calls, so replaying them needs no clock and no randomness:
+ *   KV_REDO_PUT     key := (type, expires_at, value)   SET, INCR (the new
+ *                   number: a few bytes), INCRBYFLOAT, COPY/RENAME's target,
+ *                   SETBIT, BITFIELD, BITOP, an APPEND/SETRANGE of a short value
+ *   KV_REDO_PATCH   the value becomes `total` bytes long with the record's data
+ *                   at `off` (zero-padded past the old end), type and expiry as
+ *                   given: an APPEND or SETRANGE of a value longer than
+ *                   KV_REDO_PATCH_MIN bytes, whose record then holds only the
+ *                   bytes written (a delta)
+ *   KV_REDO_DEL     key removed: DEL, CONSUME, RENAME's source, MOVE's source,
+ *                   an expired key a write or reader removed, EXPIRE in the past
+ *   KV_REDO_EXPIRE  key's expiry := expires_at (0: none): EXPIRE, PERSIST
+ *   KV_REDO_FLUSH   every key removed (kv_ns_flush)
+ *   KV_REDO_CUT     a snapshot's cut of this namespace (kv_save): every record
+ *                   handed over before it is in the snapshot, none after.  Not a
+ *                   change; kv_redo_apply ignores it.
+ * An all-or-nothing batch hands over its records when it commits, under its
+ * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
+ * are logged as DELs too.
+ * Collections (type tags 16..19) will add kinds after KV_REDO_CUT; a host must
+ * pass records it does not know through kv_redo_apply unchanged.
+ *
+ * The record is a kv_redo_hdr followed by klen key bytes and vlen data bytes;
+ * the function gets the three pieces (key and data point into the store) and
+ * must copy what it keeps before it returns.  Wire form: the header's fields in
+ * order, native byte order, no padding (24 bytes).
+ *
+ * THE FUNCTION runs under an engine spinlock, in whatever thread or process made
+ * the write.  It must not call the engine, must not wait for anything another
+ * engine call could be holding, and cannot fail: the change is already made
+ * (a host whose log can fail must stop the process, as PostgreSQL PANICs when
+ * WAL cannot be written).  Its cost is added to the lock hold: O(record), which
+ * is the key and, for PUT, the whole value (see kv_internal.h).
+ */
+#define KV_REDO_PUT    1
+#define KV_REDO_PATCH  2
+#define KV_REDO_DEL    3
+#define KV_REDO_EXPIRE 4
+#define KV_REDO_FLUSH  5
+#define KV_REDO_CUT    6
+#define KV_REDO_PATCH_MIN 256u
+
+typedef struct kv_redo_hdr {
+	uint8_t  kind;        /* KV_REDO_* */
+	uint8_t  type;        /* PUT, PATCH: the value's type (KV_T_*) */
+	uint16_t klen;
+	uint32_t vlen;        /* data bytes after the key */
+	int64_t  expires_at;  /* PUT, PATCH, EXPIRE: absolute ms, 0 none */
+	uint32_t off;         /* PATCH: where the data goes */
+	uint32_t total;       /* PATCH: the value's length after */
+} kv_redo_hdr;
+
+typedef void (*kv_redo_fn)(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key,
+                           const void *data);
+
+/*
+ * Install (fn NULL: remove) this handle's redo function.  Like kv_env_set_hook:
+ * not thread-safe with other calls on env.  In mode (b) each process's handle
+ * has its own (PostgreSQL installs it in the postmaster; backends inherit it).
+ * With none installed, KV_NS_REDO namespaces log nothing.
+ */
+KV_API void kv_env_set_redo(kv_env *env, kv_redo_fn fn, void *ctx);
+
+/*
+ * Apply one record (header, key, data back to back: len bytes) to ns, as replay
+ * of a log does.  Calls no redo function (a replica applying its primary's log
+ * does not log again) and no hook.  Allocates only in the region.  A record
+ * that cannot apply leaves the store as it was: KV_EFORMAT (malformed, unknown
+ * kind), KV_ECORRUPT (a PATCH whose base is not the value it was made on, and
+ * whose key has not expired: the host should report it), and the errors of a
+ * write (KV_ENOMEM, limit errors, KV_ENONS).  A PATCH or PUT whose expiry has
+ * passed removes the key.
+ */
+KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len);
 
 #ifdef __cplusplus
 }

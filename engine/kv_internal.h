@@ -278,6 +278,7 @@ typedef struct kv_nsslot {
 	_Atomic uint32_t resize_epoch;
 	_Atomic uint32_t busy;        /* a save, load or resize holds the namespace */
 	_Atomic uint32_t sweep_shard;
+	_Atomic uint32_t redo;        /* KV_NS_REDO: writes go to the env's redo function */
 	/* counters */
 	_Atomic uint64_t keys __attribute__((aligned(64)));
 	_Atomic uint64_t bytes;
@@ -333,6 +334,8 @@ struct kv_env {
 	kv_mem_methods mem;
 	kv_hook_fn     hook;
 	void          *hook_ctx;
+	kv_redo_fn     redo;
+	void          *redo_ctx;
 	kv_fault_io    fault;
 };
 
@@ -728,6 +731,8 @@ typedef struct kv_wctx {
 	kv_entry *pre;        /* the new entry, built before the lock (kv_prebuild); kv_put_locked
 	                       * links it, kv_write_end frees it if it was not */
 	bool     pre_ttl;     /* kv_put_locked refused pre (KV_W_REBUILD): the TTL word it needs */
+	uint8_t  redo_kind;   /* redo.c: what the write's record is (0: a PUT of the new state) */
+	size_t   redo_off, redo_len; /* KV_REDO_PATCH: where the write's bytes start, how many */
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
 	 * zeroes them all the same): the shards the batch holds, where eviction may
@@ -755,6 +760,16 @@ void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e);
 void kv_wctx_undo(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
 /* The replaced or removed entry: retired now, or at commit in a transaction. */
 void kv_wctx_drop_old(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
+
+/* redo.c: hand the record of a change just made under sh's lock to the env's
+ * redo function (kv.h REDO LOG).  Nothing unless the namespace has KV_NS_REDO,
+ * a function is installed, and the write is not a transaction's (a batch logs
+ * its undo log at commit: kv_redo_commit) or a replay (kv_redo_apply). */
+void kv_redo_put(kv_wctx *w, const kv_entry *e);
+void kv_redo_del(kv_wctx *w, const kv_entry *e);
+void kv_redo_expire(kv_wctx *w, const kv_entry *e);
+void kv_redo_commit(kv_wctx *w);
+void kv_redo_ns(kv_env *env, kv_nsslot *slot, int kind);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);

@@ -363,6 +363,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 				memcpy((char *)old + sizeof *old, &exp, 8);
 			kv_shard_write_end(sh);
 			kv_ns_charge(w->ref.slot, sh, 0, 0);
+			kv_redo_put(w, old);
 			return KV_OK;
 		}
 		int rc = kv_make_room_locked(w, sh, (int64_t)ncharge - (int64_t)ocharge, 0, old);
@@ -381,6 +382,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 		kv_wctx_drop_old(w, sh, old, e);
 		kv_shard_write_end(sh);
 		kv_ns_charge(w->ref.slot, sh, 0, (int64_t)ncharge - (int64_t)ocharge);
+		kv_redo_put(w, e);
 		return KV_OK;
 	}
 
@@ -402,6 +404,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 	if (w->undo)
 		kv_wctx_undo(w, sh, NULL, e);
 	kv_ns_charge(w->ref.slot, sh, 1, (int64_t)ncharge);
+	kv_redo_put(w, e);
 	return KV_OK;
 }
 
