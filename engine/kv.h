@@ -30,7 +30,8 @@
  *   read optimistically under each shard's sequence counter and retry if a
  *   writer interfered.  Writers take the shard's spinlock, and every lock is
  *   held for bounded work only (see kv_internal.h).  The engine never calls back
- *   into the host while it holds a lock, never aborts, never longjmps and never
+ *   into the host while it holds a lock, except for the redo function of a
+ *   KV_NS_REDO namespace (see REDO LOG), never aborts, never longjmps and never
  *   prints.  It waits on nothing the host controls; the only waits are for
  *   another engine call (a spinlock, or a save that waits up to 200 ms for
  *   another save of the same directory).
@@ -1634,7 +1635,9 @@ KV_API void kv_env_set_redo(kv_env *env, kv_redo_fn fn, void *ctx);
 
 /*
  * Apply one record (header, key, data back to back: len bytes) to ns, as replay
- * of a log does.  Calls no redo function (a replica applying its primary's log
+ * of a log does.  Only a namespace that has KV_NS_REDO takes records: for one
+ * without it the call changes nothing and returns KV_UNCHANGED (a replica marks
+ * the namespaces whose base it holds).  Calls no redo function (a replica applying its primary's log
  * does not log again) and no hook.  Allocates only in the region.  A record
  * that cannot apply leaves the store as it was: KV_EFORMAT (malformed, unknown
  * kind), KV_ECORRUPT (a PATCH whose base is not the value it was made on, and

@@ -22,7 +22,8 @@
  *
  * LOCK ORDER (see also shard.c)
  *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
- *   page-allocator lock.  Nothing is called outside the engine while any is held.
+ *   page-allocator lock.  Nothing is called outside the engine while any is held,
+ *   except a namespace's redo function (kv.h REDO LOG), which may not call in.
  *
  * WHAT A LOCK MAY HOLD (DESIGN: "Locks hold bounded work only")
  *   Nothing whose cost a caller chooses runs under an engine lock: no glob, no
@@ -81,6 +82,12 @@
  *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack
  *   snapshot cut (snapshot.c) admin + all shards  O(shards): marks each shard   one lock round
  *                                                 snap_pending
+ *   redo record (redo.c)      the writer's        O(key + value) for a PUT,     the host's redo function (kv.h REDO LOG)
+ *                             shard(s); a flush:  O(key + bytes written) for a  copies the record into its log; that is the
+ *                             all of them         PATCH, O(key) otherwise, plus one call out under a lock, so that log
+ *                                                 the host's copy (PostgreSQL:  order is apply order.  KNOWN GAP: a SET
+ *                                                 XLogInsert, which may wait    of a big value copies it into the log
+ *                                                 for WAL buffer space)         under the lock (~0.3 s for 512 MiB)
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
  *                                                 per hold                      shard is pending (snapshot.c)

@@ -143,6 +143,11 @@ static int apply_key(kv_ns *ns, const kv_redo_hdr *h, const char *key, const cha
 	int rc = kv_write_begin(ns, key, h->klen, &w, &sh, &h32, &pos, &e);
 	if (rc != KV_OK)
 		return rc;
+	if (!atomic_load_explicit(&w.ref.slot->redo, memory_order_relaxed)) {
+		rc = KV_UNCHANGED; /* not (or no longer) a replayed namespace */
+		e = NULL;
+		goto out;
+	}
 	/* a state whose expiry has passed here is a removal here */
 	bool gone = h->expires_at != 0 && h->expires_at <= kv_wctx_now(&w);
 	size_t oldlen = e ? e->vlen : 0;
@@ -178,6 +183,7 @@ static int apply_key(kv_ns *ns, const kv_redo_hdr *h, const char *key, const cha
 		if (e)
 			kv_w_remove(&w, sh, pos, e);
 	}
+out:
 	w.nvictims = 0; /* replay fires no hooks */
 	return kv_write_end(&w, sh, key, h->klen, rc, 0);
 }
@@ -211,6 +217,14 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 	}
 	if (h.expires_at < 0 || h.expires_at > KV_EXPIRES_MAX)
 		return KV_EFORMAT;
+	if (h.kind == KV_REDO_FLUSH) {
+		kv_nsref ref;
+		int rc = kv_ns_ref(ns, &ref);
+		if (rc != KV_OK)
+			return rc;
+		if (!atomic_load_explicit(&ref.slot->redo, memory_order_relaxed))
+			return KV_UNCHANGED;
+	}
 	applying = true;
 	int rc = h.kind == KV_REDO_FLUSH ? kv_ns_flush(ns) : apply_key(ns, &h, key, data);
 	applying = false;

@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 		bad.eviction = KV_EVICT_NONE;
 		ERC(kv_ns_create(env_a, "bad", &bad), KV_EINVAL);
 		EOK(kv_ns_create(env_a, "w", &cfg));
-		EOK(kv_ns_create(env_b, "w", NULL));
+		EOK(kv_ns_create(env_b, "w", &cfg));
 		EOK(kv_ns_create(env_a, "plain", NULL));
 		EOK(kv_ns_open(env_a, "w", &a));
 		EOK(kv_ns_open(env_b, "w", &b));
@@ -260,6 +260,12 @@ int main(int argc, char **argv)
 		E(kv_exists(b, K("zz")) == KV_OK);
 		ERC(kv_redo_apply(b, rec, sizeof rec - 1), KV_EFORMAT);
 		ERC(kv_redo_apply(b, rec, 3), KV_EFORMAT);
+		kv_ns *bp;
+		EOK(kv_ns_create(env_b, "bplain", NULL));
+		EOK(kv_ns_open(env_b, "bplain", &bp));
+		ERC(kv_redo_apply(bp, rec, sizeof rec), KV_UNCHANGED); /* no KV_NS_REDO: not replayed */
+		E(kv_exists(bp, K("zz")) == KV_NOTFOUND);
+		kv_ns_close(bp);
 		h.kind = 99;
 		memcpy(rec, &h, sizeof h);
 		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
