@@ -38,7 +38,7 @@ chmod 755 "$T"
 cd "$T"
 if [ $# -gt 0 ]; then TESTS="$*"; else TESTS="pgwal/t"; fi
 $RUN env PATH="$PGBIN:$PATH" TESTDIR="$T" SHARDKV_LIB="$T/lib" SHARDKV_SQL="$T/shardkv.sql" \
-	SHARDKV_PGWAL_LIB="$T/pgwal" PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+	SHARDKV_PGWAL_LIB="$T/pgwal" PGWAL_KILL_ITERS="${PGWAL_KILL_ITERS:-2}" PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
 	prove -I "$PERL5" $TESTS
 rc=$?
 if [ $rc != 0 ] && [ -d "$T/tmp_check/log" ]; then
