@@ -456,14 +456,21 @@ load_paired(int elevel)
 	if (!shardkv_load_default(elevel))
 		return false;
 	p = find_pair(pairs, np, snapshot_created(path));
-	if (p == NULL)
+	if (p == NULL && np > 0)
 	{
-		if (np > 0)
-			ereport(WARNING,
-					(errmsg("shardkv snapshot \"%s\" has no WAL position in \"%s\"", path, sidecar),
-					 errdetail("Namespaces with durability 'wal' in it are loaded as 'snapshot' namespaces.")));
-		return true;
+		/*
+		 * The file is not the one the sidecar pairs (replaced by hand, say):
+		 * take the newest pair's namespaces and replay every record from the
+		 * checkpoint on, which is harmless (records are states).
+		 */
+		ereport(WARNING,
+				(errmsg("shardkv snapshot \"%s\" has no WAL position in \"%s\"", path, sidecar),
+				 errdetail("Its namespaces with durability 'wal' are replayed from the last checkpoint.")));
+		pairs[0].lsn = InvalidXLogRecPtr;
+		p = &pairs[0];
 	}
+	if (p == NULL)
+		return true;
 	for (int i = 0; i < p->n; i++)
 	{
 		kv_ns	   *ns;
