@@ -906,6 +906,10 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
+/* A collection write on a KV_NS_REDO namespace whose env has a redo function:
+ * collections are not redo-logged yet (see REDO LOG), so they stay as they are
+ * (reads, DEL, EXPIRE and PERSIST work). */
+#define KV_EDURABILITY (-30734)
 
 /*
  * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
@@ -1273,6 +1277,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
  *
  * The cursor orders keys by (shard, hash), so it is independent of table sizes.
  */
+#define KV_SCAN_STRINGS (-1)
 typedef struct kv_scan_opts {
 	const void *prefix;     /* only keys starting with these bytes (NULL: all) */
 	size_t      prefix_len;
@@ -1281,8 +1286,11 @@ typedef struct kv_scan_opts {
 	size_t      count;      /* work hint in table buckets walked; 0: 10.  Any count is
 	                         * safe: a shard lock is held for 256 buckets at most */
 	int         values;     /* nonzero: also return values */
-	int         kind;       /* 0: every kind; KV_T_BYTES: strings only; KV_T_HASH ..
-	                         * KV_T_LIST: that kind only (Redis SCAN TYPE) */
+	int         kind;       /* 0: every kind; KV_SCAN_STRINGS: strings only (KV_T_BYTES
+	                         * is 0, so it cannot say that); KV_T_HASH .. KV_T_LIST:
+	                         * that kind only (Redis SCAN TYPE).  Anything else:
+	                         * KV_EINVAL.  A collection reaches the callback with val
+	                         * NULL, vlen 0 and type its kind. */
 } kv_scan_opts;
 
 /*
@@ -1589,8 +1597,19 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * An all-or-nothing batch hands over its records when it commits, under its
  * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
  * are logged as DELs too.
- * Collections (type tags 16..19) will add kinds after KV_REDO_CUT; a host must
- * pass records it does not know through kv_redo_apply unchanged.
+ * COLLECTIONS (type tags 16..31) are not logged yet.  Their entry holds a
+ * kv_croot (an offset into this region), which means nothing in another
+ * store, so no record ever carries one: a collection write on a logged
+ * namespace fails with KV_EDURABILITY before it changes anything (creation,
+ * HSET/SADD..., set algebra STORE, RENAME/COPY/MOVE of one into it), while
+ * DEL, EXPIRE and PERSIST of a collection key are logged as DEL and EXPIRE.
+ * Logging them needs one record kind per mutation, emitted under the lock like
+ * the others (HSET fields -> values, HDEL fields, SADD/SREM members, ZADD
+ * score/member, ZREM, LPUSH/RPUSH values, LPOP/RPOP count, LSET, LINSERT,
+ * LREM, LTRIM; HINCRBY/ZINCRBY as the resulting value; SPOP as the members
+ * removed; STORE forms as DEL plus adds in bounded records), and their replay
+ * in kv_redo_apply through the kinds' own code.  A host must pass records it
+ * does not know through kv_redo_apply, which refuses them with KV_EFORMAT.
  *
  * The record is a kv_redo_hdr followed by klen key bytes and vlen data bytes;
  * the function gets the three pieces (key and data point into the store) and

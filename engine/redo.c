@@ -14,6 +14,7 @@
  * primary's log never logs again, and it fires no hooks.
  */
 #include "kv_internal.h"
+#include "coll.h"
 
 /* Set while this thread replays a record: its writes are not logged. */
 static _Thread_local bool applying;
@@ -27,6 +28,13 @@ KV_API void kv_env_set_redo(kv_env *env, kv_redo_fn fn, void *ctx)
 static bool redo_on(const kv_env *env, const kv_nsslot *slot)
 {
 	return env->redo && !applying && atomic_load_explicit(&slot->redo, memory_order_relaxed);
+}
+
+/* A collection write into a logged namespace: refused (kv.h REDO LOG,
+ * COLLECTIONS), except an expiry change, whose record holds no value. */
+bool kv_redo_refuses_kind(const kv_wctx *w)
+{
+	return w->redo_kind != KV_REDO_EXPIRE && redo_on(w->ns->env, w->ref.slot);
 }
 
 static void emit(kv_env *env, kv_nsslot *slot, kv_redo_hdr *h, const void *key, const void *data)
@@ -43,6 +51,8 @@ static void log_state(kv_wctx *w, kv_entry *e, int kind)
 	h.klen = e->klen;
 	h.type = e->type;
 	h.expires_at = kv_entry_expiry(e);
+	if (kv_is_kind(e->type) && kind != KV_REDO_EXPIRE)
+		return; /* never a kv_croot in a record (kv_put_locked refused the write) */
 	if (kind == KV_REDO_PATCH && e->vlen > KV_REDO_PATCH_MIN && w->redo_off + w->redo_len <= e->vlen) {
 		h.kind = KV_REDO_PATCH;
 		h.off = (uint32_t)w->redo_off;
@@ -207,9 +217,11 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 	case KV_REDO_EXPIRE:
 		if (h.kind != KV_REDO_PUT && h.vlen)
 			return KV_EFORMAT;
+		if (h.kind == KV_REDO_PUT && kv_is_kind(h.type))
+			return KV_EFORMAT; /* a collection's value is an offset into its own store */
 		break;
 	case KV_REDO_PATCH:
-		if ((uint64_t)h.off + h.vlen > h.total || h.total > KV_VALUE_SIZE_LIMIT)
+		if ((uint64_t)h.off + h.vlen > h.total || h.total > KV_VALUE_SIZE_LIMIT || kv_is_kind(h.type))
 			return KV_EFORMAT;
 		break;
 	default:

@@ -45,7 +45,7 @@ pg_start wal
 echo "# loading $NKEYS keys into namespaces w (wal) and s (snapshot), tables t and tu ..."
 pg_psql wal -c 'CREATE SCHEMA kv' >/dev/null
 pg_psql wal -f "$PGT/shardkv.sql" >/dev/null
-pg_psql wal <<EOF >/dev/null
+PGOPTIONS="-c synchronous_commit=off" pg_psql wal <<EOF >/dev/null
 SELECT kv.create_namespace('w', shards => 64, durability => 'wal');
 SELECT kv.create_namespace('s', shards => 64);
 CREATE TABLE t (k text PRIMARY KEY, v text);

@@ -271,6 +271,34 @@ int main(int argc, char **argv)
 		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
 	}
 
+	TEST("collections are refused in a logged namespace, never logged, never replayed") {
+		reset_log();
+		kv_val fv[2] = {{1, "f"}, {1, "v"}};
+		kv_val m[1] = {{1, "m"}};
+		ERC(kv_hset(a, K("h"), fv, 1, 0, NULL), KV_EDURABILITY);
+		ERC(kv_sadd(a, K("s"), m, 1, NULL), KV_EDURABILITY);
+		E(kv_exists(a, K("h")) == KV_NOTFOUND && kv_exists(a, K("s")) == KV_NOTFOUND);
+		/* one made elsewhere cannot be copied or moved in */
+		EOK(kv_hset(plain, K("h"), fv, 1, 0, NULL));
+		ERC(kv_copy(plain, K("h"), a, K("h"), 0), KV_EDURABILITY);
+		ERC(kv_move(plain, K("h"), a), KV_EDURABILITY);
+		E(kv_exists(plain, K("h")) == KV_OK);
+		E(nrec == 0);
+		E(!strcmp(kv_strerror_code(KV_EDURABILITY), "KV_EDURABILITY"));
+		/* a PUT claiming a collection type is refused: its value would be an offset */
+		kv_redo_hdr h = {0};
+		char rec[sizeof h + 1 + 8];
+		h.kind = KV_REDO_PUT;
+		h.type = KV_T_HASH;
+		h.klen = 1;
+		h.vlen = 8;
+		memcpy(rec, &h, sizeof h);
+		memcpy(rec + sizeof h, "h", 1);
+		memset(rec + sizeof h + 1, 0x41, 8);
+		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
+		E(kv_exists(b, K("h")) == KV_NOTFOUND);
+	}
+
 	kv_ns_close(a);
 	kv_ns_close(b);
 	kv_ns_close(plain);
