@@ -90,8 +90,11 @@ wal_redo_record(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key
 		/* a save's cut, every shard of ns locked: note the name and where WAL is */
 		if (cut_names != NULL && cut_n < cut_cap)
 			strlcpy(cut_names + (Size) cut_n++ * (KV_NS_NAME_MAX + 1), ns, KV_NS_NAME_MAX + 1);
+		/* in recovery: the end of the last record replayed, a safe L (a
+		 * record applied meanwhile is replayed again, harmlessly) */
 		if (!cut_seen)
-			cut_lsn = save_at_lsn != InvalidXLogRecPtr ? save_at_lsn : GetXLogInsertRecPtr();
+			cut_lsn = save_at_lsn != InvalidXLogRecPtr ? save_at_lsn :
+				XLogInsertAllowed() ? GetXLogInsertRecPtr() : GetXLogReplayRecPtr(NULL);
 		cut_seen = true;
 		return;
 	}
@@ -252,6 +255,15 @@ typedef struct WalPair
 	int			n;
 	char	   *names;			/* n names of KV_NS_REDO namespaces, KV_NS_NAME_MAX + 1 apart */
 } WalPair;
+
+static void
+raise_saved_lsn(XLogRecPtr lsn)
+{
+	uint64		cur = pg_atomic_read_u64(&shardkv_shared->saved_lsn);
+
+	while (cur < lsn && !pg_atomic_compare_exchange_u64(&shardkv_shared->saved_lsn, &cur, lsn))
+		;
+}
 
 /* created_ms from a snapshot's header, or -1 (missing, not a snapshot). */
 static int64
@@ -421,6 +433,7 @@ shardkv_wal_save(int elevel, XLogRecPtr at_lsn, XLogRecPtr *saved)
 		return false;
 	if (saved)
 		*saved = pairs[0].lsn;
+	raise_saved_lsn(pairs[0].lsn);
 	pg_atomic_write_u64(&shardkv_shared->last_save, (uint64) kv_now_ms());
 	pg_atomic_write_u64(&shardkv_shared->dirty, 0);
 	return true;
@@ -769,6 +782,32 @@ static RmgrData shardkv_rmgr = {
 
 /* ------------------------------------------------------ checkpoint guard */
 
+/*
+ * Is there a 'wal' namespace?  If not, every record logged before redo (none,
+ * or those of namespaces since dropped) needs no snapshot, and saved_lsn moves
+ * to redo.  The admin lock orders this against a create, which logs its record
+ * and creates the namespace under it: a create either shows here or logs after.
+ */
+static bool
+any_wal_namespace(XLogRecPtr redo)
+{
+	kv_ns_stats *list = NULL;
+	size_t		n = 0;
+	bool		any = false;
+
+	LWLockAcquire(shardkv_admin_lock(), LW_SHARED);
+	if (kv_ns_list_all(shardkv_env, &list, &n) != KV_OK)
+		any = true;				/* cannot tell: save */
+	for (size_t i = 0; i < n && !any; i++)
+		any = (list[i].config.flags & KV_NS_REDO) != 0;
+	if (!any)
+		raise_saved_lsn(redo);
+	LWLockRelease(shardkv_admin_lock());
+	if (list)
+		kv_ns_list_free(shardkv_env, list);
+	return any;
+}
+
 static void
 guard_hold(int me)
 {
@@ -830,14 +869,19 @@ shardkv_guard_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (me == 0 && (redo > saved || pg_atomic_read_u32(&shardkv_shared->armed) == 0))
+		if (me == 0 && (redo > saved || pg_atomic_read_u32(&shardkv_shared->armed) == 0) &&
+			!any_wal_namespace(redo))
+		{
+			/* nothing is WAL-logged before R: no save needed (creates wait) */
+			saved = redo;
+			(void) pg_atomic_exchange_u32(&shardkv_shared->armed, 1);
+		}
+		else if (me == 0 && (redo > saved || pg_atomic_read_u32(&shardkv_shared->armed) == 0))
 		{
 			XLogRecPtr	l;
 
 			if (save_guarded(InvalidXLogRecPtr, &l))
 			{
-				if (l > saved)
-					pg_atomic_write_u64(&shardkv_shared->saved_lsn, l);
 				saved = l;
 				(void) log_ns_record(XLOG_SHARDKV_CUT, "", NULL);
 				shardkv_wal_sync();
