@@ -89,7 +89,7 @@ shardkv_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shardkv_shmem_size());
-	RequestNamedLWLockTranche("shardkv", 1);
+	RequestNamedLWLockTranche("shardkv", 2);	/* admin, save (wal.c) */
 }
 
 /*

@@ -44,6 +44,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/pmsignal.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
@@ -375,8 +376,8 @@ find_pair(const WalPair *pairs, int np, int64 created)
  * the loader finishes 3).  at_lsn: L for a save in recovery or at shutdown,
  * where no WAL is inserted (InvalidXLogRecPtr: the insert position at the cut).
  */
-bool
-shardkv_wal_save(int elevel, XLogRecPtr at_lsn, XLogRecPtr *saved)
+static bool
+paired_save(int elevel, XLogRecPtr at_lsn, XLogRecPtr *saved)
 {
 	kv_error	err;
 	char	   *dir;
@@ -437,6 +438,33 @@ shardkv_wal_save(int elevel, XLogRecPtr at_lsn, XLogRecPtr *saved)
 	pg_atomic_write_u64(&shardkv_shared->last_save, (uint64) kv_now_ms());
 	pg_atomic_write_u64(&shardkv_shared->dirty, 0);
 	return true;
+}
+
+/*
+ * One paired save at a time: two savers sharing "<file>.new" could pair one's
+ * file with the other's L.  The postmaster's save at shutdown runs alone (every
+ * other process has exited) and has no PGPROC to take a lock with.
+ */
+bool
+shardkv_wal_save(int elevel, XLogRecPtr at_lsn, XLogRecPtr *saved)
+{
+	LWLock	   *lock;
+	volatile bool ok = false;
+
+	if (!IsUnderPostmaster)
+		return paired_save(elevel, at_lsn, saved);
+	lock = &(GetNamedLWLockTranche("shardkv"))[1].lock;
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	PG_TRY();
+	{
+		ok = paired_save(elevel, at_lsn, saved);
+	}
+	PG_FINALLY();
+	{
+		LWLockRelease(lock);
+	}
+	PG_END_TRY();
+	return ok;
 }
 
 /*
@@ -808,6 +836,20 @@ any_wal_namespace(XLogRecPtr redo)
 	return any;
 }
 
+/*
+ * After a kill -9 of the postmaster its children run on until they notice,
+ * and a backend that is never idle keeps serving its client, CHECKPOINT
+ * requests included.  So the guards keep guarding while the checkpointer
+ * lives (an auxiliary process's PGPROC gets pid 0 when it exits).
+ */
+static bool
+checkpointer_alive(void)
+{
+	Latch	   *l = ProcGlobal->checkpointerLatch;
+
+	return l != NULL && ((PGPROC *) ((char *) l - offsetof(PGPROC, procLatch)))->pid != 0;
+}
+
 static void
 guard_hold(int me)
 {
@@ -859,7 +901,7 @@ shardkv_guard_main(Datum arg)
 	shardkv_wal_ensure_loaded(LOG);
 	guard_hold(me);
 
-	while (!ShutdownRequestPending)
+	while (!ShutdownRequestPending && (PostmasterIsAlive() || checkpointer_alive()))
 	{
 		XLogRecPtr	redo = GetRedoRecPtr();
 		XLogRecPtr	saved = pg_atomic_read_u64(&shardkv_shared->saved_lsn);
@@ -909,8 +951,9 @@ shardkv_guard_main(Datum arg)
 				cycled = redo;
 			}
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
-						 PG_WAIT_EXTENSION);
+		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH, 10,
+					  PG_WAIT_EXTENSION) & WL_POSTMASTER_DEATH)
+			pg_usleep(10000);	/* orphaned: WaitLatch returns at once from now on */
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}

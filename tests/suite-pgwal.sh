@@ -24,7 +24,7 @@ if [ ! -d "$PERL5/PostgreSQL/Test" ] || ! perl -MIPC::Run -e1 2>/dev/null; then
 fi
 make --no-print-directory pg-ext >/dev/null || { echo "not ok - make pg-ext"; exit 1; }
 T=$(mktemp -d /tmp/shardkv-pgwal.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${SHARDKV_PGWAL_KEEP:-}" ] || rm -rf "$T"' EXIT
 mkdir -p "$T/lib"
 cp pg_ext/shardkv.so "$T/lib/"
 sed -e "s/MODULE_PATHNAME/shardkv/g" -e '/^\\echo/d' pg_ext/shardkv--0.1.sql >"$T/shardkv.sql"
@@ -36,13 +36,23 @@ if [ "$(id -u)" = 0 ]; then
 fi
 chmod 755 "$T"
 cd "$T"
-if [ $# -gt 0 ]; then TESTS="$*"; else TESTS="pgwal/t"; fi
+if [ $# -gt 0 ]; then TESTS="$*"; else TESTS=$(ls pgwal/t/*.pl); fi
 $RUN env PATH="$PGBIN:$PATH" TESTDIR="$T" SHARDKV_LIB="$T/lib" SHARDKV_SQL="$T/shardkv.sql" \
 	SHARDKV_PGWAL_LIB="$T/pgwal" PGWAL_KILL_ITERS="${PGWAL_KILL_ITERS:-2}" PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-	prove -I "$PERL5" $TESTS
+	prove -I "$PERL5" $TESTS >"$T/prove.out" 2>&1
 rc=$?
+cat "$T/prove.out"
 if [ $rc != 0 ] && [ -d "$T/tmp_check/log" ]; then
 	for f in "$T"/tmp_check/log/*; do echo "=== $f"; tail -n 40 "$f"; done
 fi
-[ $rc = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+# the TAP counts: "Files=2, Tests=43, ..."; a failure counts its failed tests (at least 1)
+n=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$T/prove.out")
+bad=$(grep -c '^not ok' "$T/prove.out")
+if [ $rc = 0 ] && [ -n "$n" ] && [ "$n" -gt 0 ]; then
+	echo "$n passed, 0 failed"
+else
+	[ "$bad" -gt 0 ] || bad=1
+	echo "$(( ${n:-0} - bad < 0 ? 0 : ${n:-0} - bad )) passed, $bad failed"
+	rc=1
+fi
 exit $rc
