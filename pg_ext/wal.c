@@ -356,13 +356,17 @@ write_pairs(const char *path, const WalPair *pairs, int np, int elevel)
 	return durable_rename(tmp, path, elevel) == 0;
 }
 
+/* The pair of the snapshot made at `created`.  Two saves in one millisecond
+ * look alike: the lower L then, since replaying more is harmless. */
 static const WalPair *
 find_pair(const WalPair *pairs, int np, int64 created)
 {
+	const WalPair *best = NULL;
+
 	for (int i = 0; i < np; i++)
-		if (created >= 0 && pairs[i].created_ms == created)
-			return &pairs[i];
-	return NULL;
+		if (created >= 0 && pairs[i].created_ms == created && (best == NULL || pairs[i].lsn < best->lsn))
+			best = &pairs[i];
+	return best;
 }
 
 /*
