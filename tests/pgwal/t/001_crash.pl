@@ -125,6 +125,22 @@ is(q1($node, "SELECT durability FROM kv.namespaces() WHERE name = 'd'"), 'wal', 
 $node->restart;
 check_all(1750, 'after a clean restart');
 
+# The checkpoint guard: a checkpoint waits until a snapshot holds every record
+# before its REDO point, here for as long as the snapshot directory refuses
+# the save.
+my $sdir = $node->data_dir . '/pg_shardkv';
+q1($node, "SELECT kv.set('w', 'g', '1')");
+chmod 0000, $sdir or die;
+my ($cout, $cerr) = ('', '');
+my $ch = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr('postgres'), '-c', 'CHECKPOINT' ],
+	'>', \$cout, '2>', \$cerr);
+sleep 2;
+is(q1($node, "SELECT count(*) FROM pg_stat_activity WHERE query = 'CHECKPOINT' AND state = 'active'"),
+	'1', 'a checkpoint waits while the guard cannot save');
+chmod 0700, $sdir or die;
+$ch->finish;
+is($cerr, '', 'and completes once it can');
+
 # pg_walinspect describes the records (rm_identify, rm_desc).
 q1($node, "CREATE EXTENSION pg_walinspect");
 my $lsn = q1($node, "SELECT pg_current_wal_insert_lsn()");
