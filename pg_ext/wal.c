@@ -600,16 +600,33 @@ shardkv_wal_ensure_loaded(int elevel)
 		pg_usleep(10000);
 }
 
+static bool
+store_has_wal(void)
+{
+	kv_ns_stats *list = NULL;
+	size_t		n = 0;
+	bool		any = false;
+
+	if (kv_ns_list_all(shardkv_env, &list, &n) != KV_OK)
+		return true;
+	for (size_t i = 0; i < n && !any; i++)
+		any = (list[i].config.flags & KV_NS_REDO) != 0;
+	if (list)
+		kv_ns_list_free(shardkv_env, list);
+	return any;
+}
+
 /* Postmaster, at a clean shutdown of a primary, after every other process has
  * exited: save once more with L = the shutdown checkpoint, so that a start
- * without recovery finds everything in the snapshot. */
+ * without recovery finds everything in the snapshot.  'wal' namespaces need
+ * it whatever shardkv.save_on_shutdown says: no WAL is replayed at that start. */
 void
 shardkv_wal_save_at_shutdown(void)
 {
 	bool		crc_ok;
 	ControlFileData *cf = get_controlfile(DataDir, &crc_ok);
 
-	if (!crc_ok || cf->state != DB_SHUTDOWNED || !shardkv_save_on_shutdown)
+	if (!crc_ok || cf->state != DB_SHUTDOWNED || (!shardkv_save_on_shutdown && !store_has_wal()))
 		return;
 	if (save_guarded(cf->checkPoint, NULL))
 		ereport(LOG, (errmsg("shardkv saved the store after the shutdown checkpoint")));
