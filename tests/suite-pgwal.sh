@@ -7,6 +7,7 @@
 #                                 durability, pg_walinspect/pg_waldump
 #   tests/pgwal/t/002_standby.pl  pg_basebackup -R standby: reads, 25006,
 #                                 crash and restart, promotion
+#   tests/pgwal/t/003_pitr.pl     base backup + archive, recovery_target_lsn
 # It tests the shardkv.so built in this tree, not the one installed in the
 # system PostgreSQL (no make pg-install, no lock): the library is copied to a
 # private directory named first in dynamic_library_path, and the kv schema is

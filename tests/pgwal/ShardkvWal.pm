@@ -20,7 +20,7 @@ sub shardkv_node
 {
 	my ($name, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name, port => $port++);
-	$node->init(allows_streaming => 1);
+	$node->init(allows_streaming => 1, has_archiving => $opts{has_archiving} // 0);
 	$node->append_conf('postgresql.conf', <<"CONF");
 shared_preload_libraries = 'shardkv'
 dynamic_library_path = '$ENV{SHARDKV_LIB}:\$libdir'
