@@ -434,7 +434,10 @@ paired_save(int elevel, XLogRecPtr at_lsn, XLogRecPtr *saved)
 	cur = find_pair(old, nold, snapshot_created(path));
 	if (cur)
 		pairs[np++] = *cur;
-	if (!write_pairs(sidecar, pairs, np, elevel) || durable_rename(newpath, path, elevel) != 0)
+	/* a store that never had a 'wal' namespace keeps no sidecar */
+	if ((cut_n > 0 || access(sidecar, F_OK) == 0) && !write_pairs(sidecar, pairs, np, elevel))
+		return false;
+	if (durable_rename(newpath, path, elevel) != 0)
 		return false;
 	if (saved)
 		*saved = pairs[0].lsn;
