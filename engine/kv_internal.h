@@ -107,7 +107,7 @@
 #include <xxhash.h>
 
 #define KV_REGION_MAGIC   0x4b56444bu /* "KDVK" */
-#define KV_LAYOUT_VERSION 4u /* bump on any change to the structs in the region */
+#define KV_LAYOUT_VERSION 5u /* bump on any change to the structs in the region */
 
 #define KV_UNIT       8u
 #define KV_PAGE_SHIFT 16
