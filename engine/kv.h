@@ -132,7 +132,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- version */
 #define KV_VERSION_MAJOR 0
-#define KV_VERSION_MINOR 3
+#define KV_VERSION_MINOR 2
 #define KV_VERSION_PATCH 0
 #define KV_VERSION_NUMBER (KV_VERSION_MAJOR * 10000 + KV_VERSION_MINOR * 100 + KV_VERSION_PATCH)
 
