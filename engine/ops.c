@@ -421,7 +421,7 @@ static size_t set_plan(const void *arg, kv_seen *s, bool *ttl)
  * value is overwritten in place (kv_put_in_place_locked, the same code
  * kv_put_locked runs for it) with no write context, prebuild or eviction
  * bookkeeping.  KV_OK: done.  Anything else (a new key, a TTL, a collection,
- * another size class) changes nothing and returns 1 with the shard still
+ * another size class, a namespace with a redo log) changes nothing and returns 1 with the shard still
  * locked, for kv_write_resume (f says what was found), or -1 with nothing
  * held; kv_set then does the general work.
  */
@@ -457,7 +457,9 @@ static int set_fast(kv_ns *ns, const void *key, size_t klen, const void *val, si
 		return 1;
 	}
 	f->found_ok = true;
-	if (kv_is_kind(e->type) ||
+	/* a namespace with a redo log (read under the lock, as the log's own
+	 * check is) takes the general path, which writes the record */
+	if (atomic_load_explicit(&sl->redo, memory_order_relaxed) || kv_is_kind(e->type) ||
 	    (e->vlen != vlen && kv_entry_charge(ns->env, e) != kv_alloc_size(kv_entry_size(klen, vlen, 0))))
 		return 1;
 	val_arg v = {val, vlen, 0};
@@ -866,6 +868,9 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		} else if (xrc != KV_OK) {
 			rc = xrc;
 		} else {
+			w.redo_kind = KV_REDO_PATCH; /* a long value's record holds the new bytes only */
+			w.redo_off = append ? oldlen : offset;
+			w.redo_len = vlen;
 			rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
 			                   fill, &pa.v);
 		}
@@ -910,8 +915,10 @@ static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key
 		memcpy((char *)e + sizeof *e, &exp, 8);
 		kv_shard_write_end(sh);
 		kv_ns_charge(w->ref.slot, sh, 0, 0);
+		kv_redo_expire(w, e);
 		return KV_OK;
 	}
+	w->redo_kind = KV_REDO_EXPIRE;
 	return kv_put_locked(w, sh, h32, key, klen, e, pos, e->vlen, e->type, exp, fill_same, NULL);
 }
 
