@@ -454,6 +454,10 @@ static const StatusInfo status_table[] = {
 	 "shardkv shared memory region is unusable", NULL},
 	{KV_EIO, ERRCODE_IO_ERROR, "io_error", "snapshot input/output error", NULL},
 	{KV_ECORRUPT, ERRCODE_DATA_CORRUPTED, "corrupt", "snapshot file is corrupt", NULL},
+	{KV_EWRONGTYPE, ERRCODE_WRONG_OBJECT_TYPE, "wrong_type",
+	 "operation against a key holding the wrong kind of value",
+	 "kv.type() shows the kind of a key."},
+	{KV_ERANGE, ERRCODE_ARRAY_SUBSCRIPT_ERROR, "out_of_range", "index out of range", NULL},
 	{KV_EFORMAT, ERRCODE_INVALID_BINARY_REPRESENTATION, "bad_format",
 	 "file is not a shardkv snapshot of a supported version", NULL},
 };
