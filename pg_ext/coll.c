@@ -23,8 +23,10 @@
  *   Fields, members and list elements are bytes.  The text forms store UTF-8
  *   and read back as text; an element that is not valid UTF-8 (written as
  *   bytea, or by another host) reads in bytea's hex form "\x..", as kv.scan
- *   shows keys, so that one binary element cannot fail a whole read, or a pop
- *   after the element was removed.  The _bytea forms read the bytes.
+ *   shows keys, from every read of many elements and from the pops, so that
+ *   one binary element cannot fail a whole read, or a pop after the element
+ *   was removed.  kv.hget refuses it as kv.get does.  The _bytea forms read
+ *   the bytes.
  *
  *   NULL arguments: reads are STRICT (NULL in, NULL out); writes refuse a NULL
  *   namespace, key, field, member, value or score with an error.
@@ -376,6 +378,12 @@ hget_impl(FunctionCallInfo fcinfo, Oid typid)
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
 	SHARDKV_CHECK(rc, ns);
+	if (typid == TEXTOID &&
+		!pg_verify_mbstr(PG_UTF8, vbuf.data, (int) Min(vbuf.len, (size_t) INT_MAX), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("hash value is not valid UTF-8 text"),
+				 errhint("Read it with kv.hget_bytea().")));
 	d = shardkv_value_as(typid, vbuf.data, vbuf.len, KV_T_BYTES, &isnull);
 	elems_trim();
 	PG_RETURN_DATUM(d);

@@ -25,7 +25,7 @@ SELECT kv.hget('coll', 'h', 'name'), kv.hget('coll', 'h', 'born') AS last_wins,
 SELECT kv.hget('coll', 'h', 'nope') IS NULL AS missing_field,
        kv.hget('coll', 'nokey', 'name') IS NULL AS missing_key;
 SELECT kv.hget_bytea('coll', 'h', 'raw'), kv.hget_bytea('coll', 'h', 'lang');
-SELECT kv.hget('coll', 'h', 'raw') AS binary_as_text;
+SELECT pg_temp.err($$SELECT kv.hget('coll', 'h', 'raw')$$) AS binary_as_text;
 SELECT * FROM kv.hgetall('coll', 'h') ORDER BY field;
 SELECT field, value FROM kv.hgetall_bytea('coll', 'h') WHERE field IN ('raw', 'ok') ORDER BY field;
 SELECT kv.hgetall_jsonb('coll', 'h') - 'raw' AS obj;
