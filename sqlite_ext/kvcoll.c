@@ -265,6 +265,8 @@ static void hincrFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		              kv_hincr(ns, k.data, k.len, f.data, f.len, by, &result));
 		if (rc == KV_OK)
 			sqlite3_result_int64(ctx, result);
+		else if (rc == KV_ENOTINT)
+			fn_error(ctx, "kv_hincr(): hash value is not an integer");
 		else
 			fn_kv_error(ctx, rc);
 	} else {
@@ -276,6 +278,8 @@ static void hincrFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		              kv_hincr_float(ns, k.data, k.len, f.data, f.len, by.data, by.len, &result, NULL));
 		if (rc == KV_OK)
 			sqlite3_result_double(ctx, result);
+		else if (rc == KV_ENOTFLOAT)
+			fn_error(ctx, "kv_hincr(): hash value is not a float");
 		else
 			fn_kv_error(ctx, rc);
 	}
