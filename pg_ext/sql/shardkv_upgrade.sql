@@ -51,10 +51,18 @@ SELECT kv.zadd('upg', 'z', 'm', 1);
 SELECT * FROM kv.lrange('upg', 'l');
 RESET ROLE;
 
--- a fresh install is 0.2 and the same as the updated one
+-- a fresh install is 0.2 and defines the same functions as the updated one
+SELECT md5(string_agg(format('%s %s %s %s %s %s', p.oid::regprocedure, p.prorettype::regtype,
+                             p.proisstrict, p.provolatile, p.proparallel, p.prosrc), ',' ORDER BY 1))
+       AS updated_defs
+FROM pg_proc p WHERE p.pronamespace = 'kv'::regnamespace \gset
 DROP EXTENSION shardkv;
 CREATE EXTENSION shardkv;
 SELECT extversion FROM pg_extension WHERE extname = 'shardkv';
+SELECT md5(string_agg(format('%s %s %s %s %s %s', p.oid::regprocedure, p.prorettype::regtype,
+                             p.proisstrict, p.provolatile, p.proparallel, p.prosrc), ',' ORDER BY 1))
+       = :'updated_defs' AS same_as_updated
+FROM pg_proc p WHERE p.pronamespace = 'kv'::regnamespace;
 SELECT kv.hget('upg', 'h', 'f') AS store_outlives_the_extension;
 SELECT kv.drop_namespace('upg');
 
