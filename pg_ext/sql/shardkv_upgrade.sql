@@ -52,17 +52,16 @@ SELECT * FROM kv.lrange('upg', 'l');
 RESET ROLE;
 
 -- a fresh install is 0.2 and defines the same functions as the updated one
-SELECT md5(string_agg(format('%s %s %s %s %s %s', p.oid::regprocedure, p.prorettype::regtype,
-                             p.proisstrict, p.provolatile, p.proparallel, p.prosrc), ',' ORDER BY 1))
-       AS updated_defs
-FROM pg_proc p WHERE p.pronamespace = 'kv'::regnamespace \gset
+CREATE VIEW pg_temp.kv_defs AS
+SELECT md5(string_agg(d, ',' ORDER BY d)) AS defs
+FROM (SELECT format('%s %s %s %s %s %s', p.oid::regprocedure, p.prorettype::regtype, p.proisstrict,
+                    p.provolatile, p.proparallel, p.prosrc) AS d
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'kv') f;
+SELECT defs AS updated_defs FROM pg_temp.kv_defs \gset
 DROP EXTENSION shardkv;
 CREATE EXTENSION shardkv;
 SELECT extversion FROM pg_extension WHERE extname = 'shardkv';
-SELECT md5(string_agg(format('%s %s %s %s %s %s', p.oid::regprocedure, p.prorettype::regtype,
-                             p.proisstrict, p.provolatile, p.proparallel, p.prosrc), ',' ORDER BY 1))
-       = :'updated_defs' AS same_as_updated
-FROM pg_proc p WHERE p.pronamespace = 'kv'::regnamespace;
+SELECT defs = :'updated_defs' AS same_as_updated FROM pg_temp.kv_defs;
 SELECT kv.hget('upg', 'h', 'f') AS store_outlives_the_extension;
 SELECT kv.drop_namespace('upg');
 
