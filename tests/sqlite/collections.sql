@@ -106,7 +106,7 @@ SELECT group_concat(value, ' ') FROM kv_lrange('c', 'l', -100, 100);
 SELECT count(*) FROM kv_lrange('c', 'l', 3, 1);
 SELECT kv_lpop('c', 'l'), kv_rpop('c', 'l'), kv_llen('c', 'l');
 SELECT kv_rpush('c', 'l', 7, x'00ff');
-SELECT value, typeof(value) FROM kv_lrange('c', 'l', -2, -1);
+SELECT quote(value), typeof(value) FROM kv_lrange('c', 'l', -2, -1);
 SELECT kv_lpop('c', 'l'), kv_lpop('c', 'l'), kv_lpop('c', 'l'), kv_lpop('c', 'l'), hex(kv_lpop('c', 'l'));
 SELECT kv_lpop('c', 'l') IS NULL, kv_rpop('c', 'l') IS NULL, kv_exists('c', 'l'), kv_llen('c', 'l');
 
