@@ -182,12 +182,15 @@ def pg_write(args, data, path):
                     val = "'\\x%s'::bytea" % v.hex()
                 out.append("SELECT kv.hset('%s', %s, %s, %s);" % (NS, key, sql_lit(f), val))
         elif kind == "set":
-            out.append("SELECT kv.sadd('%s', %s, %s);" % (NS, key, ", ".join(sql_lit(m) for m in sorted(c))))
+            # VARIADIC ARRAY[...]: a call takes at most 100 arguments
+            out.append("SELECT kv.sadd('%s', %s, VARIADIC ARRAY[%s]);" %
+                       (NS, key, ", ".join(sql_lit(m) for m in sorted(c))))
         elif kind == "zset":
             out.append("SELECT kv.zadd('%s', %s, ARRAY[%s], ARRAY[%s]::float8[]);" % (
                 NS, key, ", ".join(sql_lit(m) for m, _ in c), ", ".join("'%r'" % s for _, s in c)))
         else:
-            out.append("SELECT kv.rpush('%s', %s, %s);" % (NS, key, ", ".join(sql_lit(e) for e in c)))
+            out.append("SELECT kv.rpush('%s', %s, VARIADIC ARRAY[%s]);" %
+                       (NS, key, ", ".join(sql_lit(e) for e in c)))
         if exp:
             s, ms = divmod(exp, 1000)
             out.append("SELECT kv.expire_at('%s', %s, 'epoch'::timestamptz + %d * interval '1 second'"
