@@ -153,6 +153,8 @@ SELECT pg_temp.err($$SELECT kv.get('coll', 'h3')$$);
 SELECT pg_temp.err($$SELECT kv.incr('coll', 'l3')$$);
 SELECT pg_temp.err($$SELECT kv.append('coll', 's3', 'x')$$);
 SELECT kv.set('coll', 'z3', 'now a string'), kv.type('coll', 'z3'), kv.get('coll', 'z3');
+-- kv.mget reads NULL for a collection, as Redis MGET answers nil
+SELECT * FROM kv.mget('coll', ARRAY['str', 'h3', 'l3', 'nokey']);
 -- the error itself, with its hint
 SELECT kv.sadd('coll', 'str', 'x');
 -- every kind expires, renames and deletes as a key
