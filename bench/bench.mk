@@ -61,3 +61,12 @@ BENCH_SCALE_ARGS ?=
 .PHONY: bench-scale
 bench-scale: $(BUILD)/shardkv-server
 	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)
+
+# Sorted sets: bytes per element against redis-server's MEMORY USAGE.
+BENCH_ZSET_MEM := $(BUILD)/bench/zset_mem
+$(BENCH_ZSET_MEM): bench/zset/zset_mem.c $(LIB) $(ENGINE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ $< $(LIB) $(LDLIBS)
+.PHONY: bench-zset-mem
+bench-zset-mem: $(BENCH_ZSET_MEM)
+	sh bench/zset/zset_mem.sh $(BENCH_ZSET_MEM)
