@@ -198,6 +198,7 @@ shardkv_type(PG_FUNCTION_ARGS)
 	int			rc = kv_kind(ns, key, klen, &kind);
 	const char *name;
 
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
 	SHARDKV_CHECK(rc, ns);
@@ -214,6 +215,7 @@ card_impl(FunctionCallInfo fcinfo, int kind)
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	uint64_t	n = 0;
 	int			rc = kv_card(ns, key, klen, kind, &n);
+	shardkv_wal_sync();
 
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) n);
@@ -235,6 +237,7 @@ hset_call(kv_ns *ns, const char *key, size_t klen, kv_val *fv,
 
 	require_some(npairs, "field");
 	rc = kv_hset(ns, key, klen, fv, npairs, 0, &added);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) added);
 }
@@ -243,7 +246,7 @@ hset_call(kv_ns *ns, const char *key, size_t klen, kv_val *fv,
 static Datum
 hset_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	kv_val		fv[2];
@@ -261,7 +264,7 @@ PG_FUNCTION_INFO_V1(shardkv_hset_arrays);
 Datum
 shardkv_hset_arrays(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				nf,
 				nv,
@@ -322,7 +325,7 @@ PG_FUNCTION_INFO_V1(shardkv_hset_jsonb);
 Datum
 shardkv_hset_jsonb(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				n = 0;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -374,6 +377,7 @@ hget_impl(FunctionCallInfo fcinfo, Oid typid)
 	bool		isnull;
 	Datum		d;
 	int			rc = kv_hget(ns, key, klen, field, flen, &vbuf);
+	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
@@ -403,6 +407,7 @@ shardkv_hexists(PG_FUNCTION_ARGS)
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
 	int			rc = kv_hexists(ns, key, klen, field, flen);
+	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
@@ -418,6 +423,7 @@ hgetall_call(FunctionCallInfo fcinfo)
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_hgetall(ns, key, klen, KV_HALL_FIELDS | KV_HALL_VALUES, &elems);
+	shardkv_wal_sync();
 
 	SHARDKV_CHECK(rc, ns);
 	return ns;
@@ -478,7 +484,7 @@ shardkv_hgetall_jsonb(PG_FUNCTION_ARGS)
 static Datum
 remove_impl(FunctionCallInfo fcinfo, int kind)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				n;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -494,6 +500,7 @@ remove_impl(FunctionCallInfo fcinfo, int kind)
 		rc = kv_srem(ns, key, klen, v, n, &removed);
 	else
 		rc = kv_zrem(ns, key, klen, v, n, &removed);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) removed);
 }
@@ -507,7 +514,7 @@ PG_FUNCTION_INFO_V1(shardkv_hincr);
 Datum
 shardkv_hincr(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				flen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -517,6 +524,7 @@ shardkv_hincr(PG_FUNCTION_ARGS)
 
 	shardkv_require_arg(fcinfo, 3, "increment");
 	rc = kv_hincr(ns, key, klen, field, flen, PG_GETARG_INT64(3), &result);
+	shardkv_wal_sync();
 	if (rc == KV_ENOTINT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -530,7 +538,7 @@ PG_FUNCTION_INFO_V1(shardkv_hincr_float);
 Datum
 shardkv_hincr_float(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				flen,
 				bylen;
@@ -544,6 +552,7 @@ shardkv_hincr_float(PG_FUNCTION_ARGS)
 	/* the engine's text of the double; NaN and infinities give "": not a float */
 	bylen = kv_fmt_double(PG_GETARG_FLOAT8(3), by, sizeof(by));
 	rc = kv_hincr_float(ns, key, klen, field, flen, by, bylen, &result, NULL);
+	shardkv_wal_sync();
 	if (rc == KV_ENOTFLOAT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -564,7 +573,7 @@ PG_FUNCTION_INFO_V1(shardkv_sadd);
 Datum
 shardkv_sadd(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				n;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -574,6 +583,7 @@ shardkv_sadd(PG_FUNCTION_ARGS)
 
 	require_some(n, "member");
 	rc = kv_sadd(ns, key, klen, m, n, &added);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) added);
 }
@@ -589,6 +599,7 @@ shardkv_sismember(PG_FUNCTION_ARGS)
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
 	int			rc = kv_sismember(ns, key, klen, m, mlen);
+	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
@@ -610,6 +621,7 @@ shardkv_smembers(PG_FUNCTION_ARGS)
 	ns = shardkv_ns_arg(fcinfo, 0);
 	key = shardkv_key_arg(fcinfo, 1, &klen);
 	rc = kv_smembers(ns, key, klen, &elems);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	return emit_rows(fcinfo, ROWS_ELEMS, TEXTOID);
 }
@@ -665,6 +677,7 @@ zadd_call(kv_ns *ns, const char *key, size_t klen, kv_zmember *m,
 
 	require_some(n, "member");
 	rc = kv_zadd(ns, key, klen, m, n, flags, &count, NULL);
+	shardkv_wal_sync();
 	if (rc == KV_EINVAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -685,7 +698,7 @@ PG_FUNCTION_INFO_V1(shardkv_zadd);
 Datum
 shardkv_zadd(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	kv_zmember	m;
@@ -701,7 +714,7 @@ PG_FUNCTION_INFO_V1(shardkv_zadd_arrays);
 Datum
 shardkv_zadd_arrays(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				n,
 				i;
@@ -744,7 +757,7 @@ PG_FUNCTION_INFO_V1(shardkv_zincr);
 Datum
 shardkv_zincr(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				mlen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -754,6 +767,7 @@ shardkv_zincr(PG_FUNCTION_ARGS)
 
 	shardkv_require_arg(fcinfo, 3, "increment");
 	rc = kv_zincr(ns, key, klen, m, mlen, PG_GETARG_FLOAT8(3), &result);
+	shardkv_wal_sync();
 	if (rc == KV_ENOTFLOAT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -775,6 +789,7 @@ shardkv_zscore(PG_FUNCTION_ARGS)
 	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
 	double		score = 0;
 	int			rc = kv_zscore(ns, key, klen, m, mlen, &score);
+	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
@@ -795,6 +810,7 @@ shardkv_zrank(PG_FUNCTION_ARGS)
 	bool		rev = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	uint64_t	rank = 0;
 	int			rc = kv_zrank(ns, key, klen, m, mlen, rev ? 1 : 0, &rank, NULL);
+	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
@@ -811,6 +827,7 @@ zrange_run(FunctionCallInfo fcinfo, const kv_zrange_spec *spec)
 	int			rc;
 
 	rc = kv_zrange(ns, key, klen, spec, &elems);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	return emit_rows(fcinfo, ROWS_SCORED, InvalidOid);
 }
@@ -880,7 +897,7 @@ shardkv_zrangebyscore(PG_FUNCTION_ARGS)
 static Datum
 push_impl(FunctionCallInfo fcinfo, int where)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				n;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -890,6 +907,7 @@ push_impl(FunctionCallInfo fcinfo, int where)
 
 	require_some(n, "value");
 	rc = kv_push(ns, key, klen, where, v, n, 0, &len);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) len);
 }
@@ -901,12 +919,13 @@ ENTRY(shardkv_rpush, push_impl(fcinfo, KV_RIGHT))
 static Datum
 pop_one_impl(FunctionCallInfo fcinfo, int where)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_pop(ns, key, klen, where, 0, 0, &elems);
 	Datum		d;
 
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND || (rc == KV_OK && elems.n == 0))
 		PG_RETURN_NULL();
 	SHARDKV_CHECK(rc, ns);
@@ -930,12 +949,13 @@ pop_many_impl(FunctionCallInfo fcinfo, int where)
 	int			rc;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	ns = shardkv_ns_arg(fcinfo, 0);
+	ns = shardkv_ns_warg(fcinfo, 0);
 	key = shardkv_key_arg(fcinfo, 1, &klen);
 	count = count_arg(fcinfo, 2);
 	if (count == 0)
 		return (Datum) 0;
 	rc = kv_pop(ns, key, klen, where, 1, count, &elems);
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND)
 		return (Datum) 0;
 	SHARDKV_CHECK(rc, ns);
@@ -961,6 +981,7 @@ shardkv_lrange(PG_FUNCTION_ARGS)
 	key = shardkv_key_arg(fcinfo, 1, &klen);
 	rc = kv_lrange(ns, key, klen, ARG_OR(2, PG_GETARG_INT64, 0), ARG_OR(3, PG_GETARG_INT64, -1),
 				   &elems);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	return emit_rows(fcinfo, ROWS_ELEMS, TEXTOID);
 }
