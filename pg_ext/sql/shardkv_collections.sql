@@ -157,6 +157,11 @@ SELECT kv.set('coll', 'z3', 'now a string'), kv.type('coll', 'z3'), kv.get('coll
 SELECT * FROM kv.mget('coll', ARRAY['str', 'h3', 'l3', 'nokey']);
 -- the error itself, with its hint
 SELECT kv.sadd('coll', 'str', 'x');
+-- a namespace with durability 'wal' refuses collection writes (not WAL-logged yet)
+SELECT kv.create_namespace('coll_wal', durability => 'wal');
+SELECT pg_temp.err($$SELECT kv.hset('coll_wal', 'h', 'f', 'v')$$);
+SELECT pg_temp.err($$SELECT kv.rpush('coll_wal', 'l', 'x')$$);
+SELECT kv.hget('coll_wal', 'h', 'f') IS NULL AS nothing_written, kv.drop_namespace('coll_wal');
 -- every kind expires, renames and deletes as a key
 SELECT kv.expire('coll', 'h3', interval '1 hour'), kv.ttl('coll', 'h3') > interval '59 min' AS ttl;
 SELECT kv.rename('coll', 'h3', 'h4'), kv.hget('coll', 'h4', 'f');
