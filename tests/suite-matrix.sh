@@ -13,7 +13,7 @@
 #   3. A snapshot with every kind (tests/matrix/collsnap.py): strings, hashes,
 #      sets, sorted sets and lists built in each host, saved, read back by
 #      skvdump -c and loaded in the other hosts.  The server's legs are
-#      skipped (not passed) while it has no collection commands.
+#      skipped (not passed) while it lacks one of the collection commands.
 #
 # As root it installs the extension first (make pg-install), unless
 # PG_NO_INSTALL=1.  MATRIX_HOSTS (default "server,sqlite,pg") picks hosts; a
