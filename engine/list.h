@@ -1,0 +1,106 @@
+/*
+ * list.h -- the list data structure in the region (list.c), used by the list
+ * commands (lists.c) and driven directly by tests/unit/test_list_struct.c.
+ *
+ * Everything here runs under the lock of the list's shard and is bounded by
+ * the arguments: the commands split work a caller sizes into holds (see
+ * lists.c).  Nodes detached by a change are given back through a kv_lgc: a
+ * single node that no snapshot can see is freed at once (O(1)), anything
+ * else (a subtree, or a node an older epoch still shows) is recorded and the
+ * caller frees it after the lock, or keeps it while a snapshot needs it.
+ */
+#ifndef SHARDKV_LIST_H
+#define SHARDKV_LIST_H
+
+#include "kv_internal.h"
+
+/* A chunk's payload is at most this many bytes unless it holds one element
+ * (Redis's list-max-listpack-size -2: 8 KB).  A list that fits one such
+ * chunk is a "listpack"; beyond, a "quicklist". */
+#define KV_LIST_CHUNK_MAX 8192u
+/* Chunk references per directory node: 24 + 509 * 8 = one 4 KiB block. */
+#define KV_LIST_DIR_MAX 509u
+
+enum { KV_LIST_EMPTY = 0, KV_LIST_LISTPACK = 1, KV_LIST_QUICKLIST = 2 };
+
+/* The list's header: the value bytes of its key's entry (32 bytes). */
+typedef struct kv_list {
+	uint32_t count;   /* elements */
+	uint32_t epoch;   /* nodes stamped with it are the live tree's own */
+	kv_off   root;    /* listpack: the chunk; quicklist: the top node; 0: empty */
+	uint32_t enc;     /* KV_LIST_* */
+	uint64_t ver;     /* bumped by every change (multi-hold readers check it) */
+	uint64_t bytes;   /* region bytes of the nodes (charged to the namespace) */
+} kv_list;
+
+/* What a change detached for the caller to free after the lock. */
+enum { KV_LGC_CHUNK = 1, KV_LGC_INODE, KV_LGC_DIRTREE, KV_LGC_TOPTREE };
+typedef struct kv_lgc_rec {
+	kv_off   off;
+	uint32_t kind;
+} kv_lgc_rec;
+typedef struct kv_lgc {
+	kv_lgc_rec *v;
+	size_t      n, cap;   /* the caller reserves room (kv_list_gc_need) */
+} kv_lgc;
+
+/* One change's context.  frozen: a snapshot cut is pending on the shard, so
+ * nodes of another epoch than L->epoch belong to its image too: they are
+ * copied before a change and never freed here (recorded in gc). */
+typedef struct kv_lctx {
+	kv_env  *env;
+	kv_list *L;
+	bool     frozen;
+	kv_lgc  *gc;
+} kv_lctx;
+
+/* Records one change can need at most (single-element ops, trims). */
+#define KV_LIST_GC_OP 16u
+
+/* Start a new epoch: every node so far belongs to the copy of the header a
+ * snapshot keeps (call when the header is copied for a pending cut). */
+static inline void kv_list_new_epoch(kv_list *L)
+{
+	L->epoch++;
+}
+
+/* Element sizes. */
+size_t kv_list_elem_size(size_t len);
+
+/* Changes.  KV_OK, or KV_ENOMEM (the region is full: nothing changed). */
+int kv_list_push(kv_lctx *c, int where, const void *v, size_t len);
+int kv_list_insert(kv_lctx *c, uint64_t index, const void *v, size_t len); /* before index; index == count appends */
+int kv_list_set(kv_lctx *c, uint64_t index, const void *v, size_t len);
+int kv_list_delete(kv_lctx *c, uint64_t index, uint64_t n);               /* [index, index + n) */
+
+/* Reading.  An element is (p, len) into region memory, valid until the lock
+ * is released or the list changes. */
+typedef struct kv_list_it {
+	const kv_env  *env;
+	const kv_list *L;
+	uint64_t       index;      /* of the current element; L->count: past the end */
+	uint32_t       ti, di;     /* top and directory positions (quicklist) */
+	const char    *chunk;      /* current chunk */
+	uint32_t       ci, off;    /* element ordinal and byte offset in the chunk */
+} kv_list_it;
+/* Position at index (< L->count; false otherwise). */
+bool kv_list_seek(kv_list_it *it, const kv_env *env, const kv_list *L, uint64_t index);
+/* The current element. */
+void kv_list_cur(const kv_list_it *it, const char **p, size_t *len);
+/* Move to the next / previous element: false at the end. */
+bool kv_list_next(kv_list_it *it);
+bool kv_list_prev(kv_list_it *it);
+
+/* Encoding name for OBJECT ENCODING. */
+const char *kv_list_encoding(const kv_list *L);
+
+/* With no lock: free what gc recorded (the caller knows no snapshot needs it). */
+void kv_list_gc_free(kv_env *env, kv_lgc *gc);
+/* Detach the whole tree into gc (one record) and empty L: freeing a list. */
+void kv_list_detach_all(kv_lctx *c);
+/* Free one record's nodes (no lock). */
+void kv_list_free_rec(kv_env *env, kv_lgc_rec r);
+/* Consistency check for tests: counts, sizes, bytes.  KV_OK or KV_ECORRUPT. */
+int kv_list_check(const kv_env *env, const kv_list *L);
+
+#endif /* SHARDKV_LIST_H */
