@@ -228,7 +228,9 @@ static lnode *node_new(kv_lctx *c, size_t need)
 static void chunk_retire(kv_lctx *c, lchunk *ch)
 {
 	c->L->bytes -= chunk_bytes(ch);
-	if (is_frozen(c, ch->epoch))
+	if (is_frozen(c, ch->epoch) && c->keep)
+		c->keep(c, kv_offof(c->env, ch), chunk_bytes(ch));
+	else if (is_frozen(c, ch->epoch))
 		gc_add(c, kv_offof(c->env, ch), KV_LGC_CHUNK);
 	else
 		kv_free(c->env, kv_offof(c->env, ch), chunk_bytes(ch));
@@ -236,7 +238,9 @@ static void chunk_retire(kv_lctx *c, lchunk *ch)
 static void node_retire(kv_lctx *c, lnode *d)
 {
 	c->L->bytes -= node_bytes(d);
-	if (is_frozen(c, d->epoch))
+	if (is_frozen(c, d->epoch) && c->keep)
+		c->keep(c, kv_offof(c->env, d), node_bytes(d));
+	else if (is_frozen(c, d->epoch))
 		gc_add(c, kv_offof(c->env, d), KV_LGC_INODE);
 	else
 		kv_free(c->env, kv_offof(c->env, d), node_bytes(d));
@@ -1017,6 +1021,103 @@ void kv_list_detach_all(kv_lctx *c)
 	L->root = 0;
 	L->enc = KV_LIST_EMPTY;
 	L->count = 0;
+}
+
+/* Rewrite the chunk at p without its elements ci in sel[0..k) (ascending). */
+static void chunk_drop(lchunk *ch, const uint32_t *sel, size_t k)
+{
+	unsigned char *b = PL(ch);
+	uint32_t rd = 0, wr = 0, ci = 0;
+	size_t j = 0;
+	while (rd < ch->used) {
+		uint32_t es = elem_at(ch, rd);
+		if (j < k && sel[j] == ci) {
+			j++;
+		} else {
+			if (wr != rd)
+				memmove(b + wr, b + rd, es);
+			wr += es;
+		}
+		rd += es;
+		ci++;
+	}
+	ch->used = wr;
+	ch->count -= (uint32_t)k;
+}
+
+int kv_list_delete_positions(kv_lctx *c, const uint64_t *pos, size_t n)
+{
+	uint32_t sel[512];
+	while (n > 0) {
+		/* the last position's chunk, and every position that falls in it */
+		lpath p;
+		locate(c->env, c->L, pos[n - 1], &p);
+		uint64_t first = pos[n - 1] - p.ci;
+		size_t k = 0;
+		while (k < n && k < 512 && pos[n - 1 - k] >= first)
+			k++;
+		if (!path_mut(c, &p))
+			return KV_ENOMEM;
+		for (size_t j = 0; j < k; j++)
+			sel[j] = (uint32_t)(pos[n - k + j] - first);
+		chunk_drop(p.ch, sel, k);
+		count_add(c, &p, -(int64_t)k);
+		c->L->ver++;
+		n -= k;
+		if (c->L->count == 0) {
+			kv_list_detach_all(c);
+			return KV_OK;
+		}
+		after_cut(c, &p);
+	}
+	return KV_OK;
+}
+
+uint64_t kv_list_nodes_in(const kv_env *env, const kv_list *L, uint64_t index, uint64_t n)
+{
+	if (L->enc != KV_LIST_QUICKLIST)
+		return 4;
+	const lnode *t = ND(env, L->root);
+	uint64_t at = 0, nodes = 4;
+	for (uint32_t i = 0; i < t->n && at < index + n; i++) {
+		uint64_t end = at + t->r[i].count;
+		if (end > index)
+			nodes += 1 + ND(env, t->r[i].off)->n;
+		at = end;
+	}
+	return nodes;
+}
+
+void kv_list_rec_nodes(kv_env *env, kv_lgc_rec r, void (*fn)(void *arg, kv_off off, size_t size),
+                       void *arg)
+{
+	switch (r.kind) {
+	case KV_LGC_CHUNK:
+		fn(arg, r.off, chunk_bytes(CH(env, r.off)));
+		break;
+	case KV_LGC_INODE:
+		fn(arg, r.off, node_bytes(ND(env, r.off)));
+		break;
+	case KV_LGC_DIRTREE:
+	case KV_LGC_TOPTREE: {
+		lnode *d = ND(env, r.off);
+		size_t size = node_bytes(d);
+		for (uint32_t i = 0; i < d->n; i++) {
+			kv_lgc_rec sub = {d->r[i].off, r.kind == KV_LGC_TOPTREE ? KV_LGC_DIRTREE : KV_LGC_CHUNK};
+			kv_list_rec_nodes(env, sub, fn, arg);
+		}
+		fn(arg, r.off, size); /* last: fn may free it */
+		break;
+	}
+	}
+}
+
+void kv_list_free_body(kv_env *env, const kv_list *L)
+{
+	if (L->enc == KV_LIST_LISTPACK)
+		kv_list_free_rec(env, (kv_lgc_rec){L->root, KV_LGC_CHUNK});
+	else if (L->enc == KV_LIST_QUICKLIST)
+		kv_list_free_rec(env, (kv_lgc_rec){L->root, KV_LGC_TOPTREE});
 }
 
 /* ------------------------------------------------------------- freeing */

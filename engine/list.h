@@ -52,6 +52,10 @@ typedef struct kv_lctx {
 	kv_list *L;
 	bool     frozen;
 	kv_lgc  *gc;
+	/* a single node of an older epoch the change dropped (frozen only): handed
+	 * to the snapshot's keeping (NULL: recorded in gc instead) */
+	void   (*keep)(struct kv_lctx *c, kv_off off, size_t size);
+	void    *arg;
 } kv_lctx;
 
 /* Records one change can need at most (single-element ops, trims). */
@@ -72,6 +76,18 @@ int kv_list_push(kv_lctx *c, int where, const void *v, size_t len);
 int kv_list_insert(kv_lctx *c, uint64_t index, const void *v, size_t len); /* before index; index == count appends */
 int kv_list_set(kv_lctx *c, uint64_t index, const void *v, size_t len);
 int kv_list_delete(kv_lctx *c, uint64_t index, uint64_t n);               /* [index, index + n) */
+
+/* Remove the elements at pos[0..n) (ascending, distinct, < count): each
+ * chunk holding some is rewritten once.  LREM's removal. */
+int kv_list_delete_positions(kv_lctx *c, const uint64_t *pos, size_t n);
+/* Nodes a deletion of [index, index + n) may drop, at most (to reserve room
+ * for the ones a snapshot keeps): O(directories it spans). */
+uint64_t kv_list_nodes_in(const kv_env *env, const kv_list *L, uint64_t index, uint64_t n);
+/* Every node of a list nobody else can reach (no lock): a dead body. */
+void kv_list_free_body(kv_env *env, const kv_list *L);
+/* Each node of record r (a subtree: all of them), for handing over one by one. */
+void kv_list_rec_nodes(kv_env *env, kv_lgc_rec r, void (*fn)(void *arg, kv_off off, size_t size),
+                       void *arg);
 
 /* Reading.  An element is (p, len) into region memory, valid until the lock
  * is released or the list changes. */
