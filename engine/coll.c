@@ -14,7 +14,8 @@ const kv_kind_ops *kv_kind_ops_of(int kind)
 	switch (kind) {
 	case KV_T_HASH: return &kv_hash_ops;
 	case KV_T_SET:  return &kv_set_ops;
-	/* zset.c and list.c add their kv_zset_ops / kv_list_ops here */
+	case KV_T_LIST: return &kv_list_ops;
+	/* zset.c adds its kv_zset_ops here */
 	default:        return NULL;
 	}
 }

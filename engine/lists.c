@@ -25,8 +25,6 @@
  *   Results go into caller memory grown with no lock held: a call whose
  *   buffer is too small under the lock unlocks, grows it and starts over.
  */
-/* built once the collection core (coll.h) is merged */
-#if __has_include("coll.h")
 #include "coll.h"
 #include "list.h"
 
@@ -935,4 +933,3 @@ static int l_add(kv_env *env, kv_chdr *h, const kv_celem *el)
 
 const kv_kind_ops kv_list_ops = {KV_T_LIST, l_encoding, l_free, l_copy, l_scan, l_add, 1};
 
-#endif
