@@ -73,7 +73,8 @@ static void reap_push(kv_env *env, kv_off o, kv_off *link)
 	kv_region *r = env->r;
 	kv_spin_lock(&r->reap_lock);
 	*link = r->reap_head;
-	r->reap_head = o;
+	/* atomic: kv_coll_reap peeks at it without the lock */
+	atomic_store_explicit((_Atomic kv_off *)&r->reap_head, o, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 }
 
@@ -84,7 +85,7 @@ void kv_coll_reap(kv_env *env)
 		return;
 	kv_spin_lock(&r->reap_lock);
 	kv_off o = r->reap_head;
-	r->reap_head = 0;
+	atomic_store_explicit((_Atomic kv_off *)&r->reap_head, 0, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 	while (o) {
 		kv_chdr *h = kv_ptr(env, o); /* both node kinds share the first three fields */

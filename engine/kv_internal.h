@@ -84,6 +84,21 @@
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
  *                                                 per hold                      shard is pending (snapshot.c)
+ *   list calls (lists.c)      the key's shard     O(elements given or asked     push/pop of n, LPOP's count: the caller's
+ *                             (LMOVE: both keys'  for), each O(1) at an end;    n, as MSET's; an element is copied in or out
+ *                             shards)             LINDEX/LSET/LINSERT's change  once (KNOWN GAP: a 512 MiB element is
+ *                                                 O(n/(chunk*509) + 509 +       copied under the lock, not prebuilt as a
+ *                                                 one 8 KB chunk)               string's is)
+ *   LRANGE over KV_COLL_HOLD  none: pinned        -                             coll.h PINS: writers of that key wait (no
+ *     elements, LPOS, LREM's                                                    lock held) for the copy or search; a write
+ *     and LINSERT's searches                                                    after its search relocks and checks the
+ *     (lists.c)                                                                 header and version it searched
+ *   LREM's removal (list.c    the key's shard     one rewrite (<= 8 KB) per     KNOWN GAP: LREM 0 of a value most elements
+ *     delete_positions)                           chunk holding a match         hold rewrites that many chunks under it
+ *   LTRIM, a pop of many      the key's shard     O(directories removed + one   whole directories and chunks move into a
+ *     (list.c delete_end)                         directory + one chunk)        graveyard node freed after the unlock; while
+ *                                                                               a save is pending, O(nodes removed) are
+ *                                                                               handed to its graveyard one by one
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H

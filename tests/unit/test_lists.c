@@ -462,6 +462,9 @@ static uint32_t ct_per_pusher;
 static int ct_stop;
 static uint8_t *ct_seen;        /* one per element pushed: times popped */
 static long ct_bad;
+static int ct_bad_rc, ct_bad_line;
+#define CT_BAD(rc)                                                                                 \
+	(__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED), T_STORE(ct_bad_rc, (rc)), T_STORE(ct_bad_line, __LINE__))
 
 static void *ct_push(void *arg)
 {
@@ -471,8 +474,9 @@ static void *ct_push(void *arg)
 		uint32_t x = (uint32_t)id * ct_per_pusher + i;
 		int len = snprintf(e, sizeof e, "%u", x);
 		kv_val v = {(size_t)len, e};
-		if (kv_push(ns, "q", 1, (i & 1) ? KV_LEFT : KV_RIGHT, &v, 1, 0, NULL) != KV_OK)
-			__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+		int rc = kv_push(ns, "q", 1, (i & 1) ? KV_LEFT : KV_RIGHT, &v, 1, 0, NULL);
+		if (rc != KV_OK)
+			CT_BAD(rc);
 	}
 	return NULL;
 }
@@ -481,7 +485,7 @@ static void ct_mark(const char *p, size_t len)
 {
 	char t[32];
 	if (len == 0 || len >= sizeof t) {
-		__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+		CT_BAD(0);
 		return;
 	}
 	memcpy(t, p, len);
@@ -489,7 +493,7 @@ static void ct_mark(const char *p, size_t len)
 	unsigned long x = strtoul(t, NULL, 10);
 	if (x >= (unsigned long)ct_per_pusher * CT_PUSHERS ||
 	    __atomic_add_fetch(&ct_seen[x], 1, __ATOMIC_RELAXED) != 1)
-		__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+		CT_BAD(0);
 }
 
 static void *ct_pop(void *arg)
@@ -507,7 +511,7 @@ static void *ct_pop(void *arg)
 			if (rc == KV_OK)
 				rc = kv_lmove(ns, "side", 4, "q", 1, KV_LEFT, KV_LEFT, &b);
 			if (rc != KV_OK && rc != KV_NOTFOUND)
-				__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+				CT_BAD(rc);
 			continue;
 		}
 		rc = kv_pop(ns, "q", 1, (r >> 40) & 1 ? KV_LEFT : KV_RIGHT, 1, 1 + (r >> 50) % 8, &e);
@@ -518,7 +522,7 @@ static void *ct_pop(void *arg)
 			if (T_LOAD(ct_stop))
 				break;
 		} else {
-			__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+			CT_BAD(rc);
 		}
 	}
 	kv_elems_free(env, &e);
@@ -533,14 +537,18 @@ static void *ct_read(void *arg)
 	kv_buf b = KV_BUF_INIT;
 	while (!T_LOAD(ct_stop)) {
 		uint64_t n;
-		if (kv_lrange(ns, "q", 1, 0, -1, &e) != KV_OK ||
-		    (kv_lindex(ns, "q", 1, -1, &b) != KV_OK && kv_lindex(ns, "q", 1, -1, &b) != KV_NOTFOUND) ||
-		    kv_card(ns, "q", 1, KV_T_LIST, &n) != KV_OK)
-			__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+		int rc = kv_lrange(ns, "q", 1, 0, -1, &e);
+		if (rc != KV_OK)
+			CT_BAD(rc);
+		rc = kv_lindex(ns, "q", 1, -1, &b);
+		if (rc != KV_OK && rc != KV_NOTFOUND)
+			CT_BAD(rc);
+		if ((rc = kv_card(ns, "q", 1, KV_T_LIST, &n)) != KV_OK)
+			CT_BAD(rc);
 		/* every element read is a number we pushed (no torn element) */
 		for (size_t i = 0; i < e.n; i++)
 			if (e.v[i].len == 0 || e.v[i].len > 10)
-				__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+				CT_BAD(0);
 	}
 	kv_elems_free(env, &e);
 	kv_buf_free(env, &b);
@@ -555,8 +563,9 @@ static void *ct_save(void *arg)
 	int saves = 0;
 	while (!T_LOAD(ct_stop) || saves == 0) {
 		kv_error err;
-		if (kv_save(env, "l", path, &err) != KV_OK)
-			__atomic_add_fetch(&ct_bad, 1, __ATOMIC_RELAXED);
+		int rc = kv_save(env, "l", path, &err);
+		if (rc != KV_OK)
+			CT_BAD(rc);
 		saves++;
 	}
 	return NULL;
@@ -1049,6 +1058,8 @@ int main(int argc, char **argv)
 		size_t missing = 0;
 		for (size_t i = 0; i < (size_t)ct_per_pusher * CT_PUSHERS; i++)
 			missing += ct_seen[i] != 1;
+		if (ct_bad)
+			fprintf(stderr, "    %ld bad, the last %s at line %d\n", ct_bad, ct_bad_rc ? kv_strerror(ct_bad_rc) : "check", ct_bad_line);
 		E(ct_bad == 0);
 		E(missing == 0);
 		free(ct_seen);
