@@ -73,6 +73,7 @@ typedef struct lnode {
 } lnode;
 
 _Static_assert(sizeof(kv_list) == 32, "kv_list is a value of 32 bytes");
+_Static_assert(sizeof(lchunk) + KV_LIST_CHUNK_MAX == 8192, "a full chunk is one size class");
 _Static_assert(sizeof(lnode) + KV_LIST_DIR_MAX * sizeof(lref) <= 4096, "a directory is one 4 KiB block");
 
 /* ----------------------------------------------------------- encoding */

@@ -15,9 +15,10 @@
 #include "kv_internal.h"
 
 /* A chunk's payload is at most this many bytes unless it holds one element
- * (Redis's list-max-listpack-size -2: 8 KB).  A list that fits one such
- * chunk is a "listpack"; beyond, a "quicklist". */
-#define KV_LIST_CHUNK_MAX 8192u
+ * (Redis's list-max-listpack-size -2: 8 KB, header included: a full chunk is
+ * exactly one 8 KiB size class).  A list that fits one such chunk is a
+ * "listpack"; beyond, a "quicklist". */
+#define KV_LIST_CHUNK_MAX (8192u - 16u)
 /* Chunk references per directory node: 24 + 509 * 8 = one 4 KiB block. */
 #define KV_LIST_DIR_MAX 509u
 

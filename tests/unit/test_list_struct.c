@@ -23,11 +23,13 @@ static size_t region_live(kv_env *env)
 	size_t s = 0;
 	for (uint32_t pg = r->first_page; pg < r->bump; pg++) {
 		kv_page *d = kv_pagedesc(env, pg);
-		if (d->kind == KV_PG_SLAB)
+		if (d->kind == KV_PG_SLAB) {
 			s += (size_t)d->used * kv_class_size(d->cls);
-		else if (d->kind == KV_PG_LARGE) {
+		} else if (d->kind == KV_PG_LARGE) {
 			s += (size_t)d->run * KV_PAGE_SIZE;
 			pg += d->run - 1;
+		} else if (d->kind == KV_PG_FREE && d->run) {
+			pg += d->run - 1; /* inner pages of a run keep stale descriptors */
 		}
 	}
 	return s;
