@@ -833,6 +833,8 @@ KV_API int kv_lmove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		else
 			rc = push_locked(dop, env, to, &one, 1, &dw);
 		mw_back(&m, dop);
+		if (dop->created) /* the close must see it: an empty one it created goes again */
+			dop->changed = true;
 		if (rc == KV_OK) {
 			mw_lend(&m, sop);
 			rc = kv_coll_mutate(sop, 12);
