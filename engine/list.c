@@ -42,11 +42,22 @@
  *   top copy and then one chunk (and directory) copy per chunk it touches.
  *
  * FREEING
- *   A single node no snapshot can see is freed at once (O(1) under the lock).
+ *   A single node no snapshot can see is freed at once (O(1) under the lock);
+ *   one a snapshot still reads goes to c->keep (the view's graveyard, coll.h).
  *   Ranges of chunks or directories a change removes are moved into a
  *   graveyard node in one step (bounded: at most one directory's references,
  *   or the top's) and recorded in c->gc; the caller frees the records after
- *   the lock (kv_list_gc_free).
+ *   the lock (kv_list_gc_free), or hands their nodes to the view while a save
+ *   is pending.
+ *
+ * OUT OF MEMORY
+ *   Every change allocates before it moves an element (copies, graveyard
+ *   nodes, a split's new chunk), so KV_ENOMEM leaves the elements as they
+ *   were (a copy-on-write copy made before the failure is just a copy).
+ *   Removing an element whose path is writable allocates nothing, which the
+ *   callers use to undo a partial multi-element push.  KNOWN GAP: LTRIM is
+ *   two deletions; if the second runs out of memory (a region full during a
+ *   save), the first stays.
  */
 #include "list.h"
 
