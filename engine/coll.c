@@ -172,6 +172,10 @@ static int grave_reserve(kv_env *env, kv_chdr *h, uint32_t n)
 	uint32_t room = 0;
 	if (h->view.grave)
 		room = KV_GRAVE_SLOTS - ((kv_cgrave *)kv_ptr(env, h->view.grave))->n;
+	/* one chunk at most: releases fill the newest, and past it
+	 * kv_cobj_release adds chunks itself (a larger n looped for ever) */
+	if (n > KV_GRAVE_SLOTS)
+		n = KV_GRAVE_SLOTS;
 	while (room < n) {
 		kv_off o = kv_alloc(env, sizeof(kv_cgrave));
 		if (!o)

@@ -1087,8 +1087,12 @@ int kv_list_delete_positions(kv_lctx *c, const uint64_t *pos, size_t n)
 
 uint64_t kv_list_nodes_in(const kv_env *env, const kv_list *L, uint64_t index, uint64_t n)
 {
-	if (L->enc != KV_LIST_QUICKLIST)
-		return 4;
+	if (L->enc != KV_LIST_QUICKLIST || n == 0 || index >= L->count)
+		return 6;
+	lpath p;
+	locate(env, L, index, &p);
+	if ((uint64_t)p.ci + n <= p.ch->count) /* one chunk: it, its directory, the top */
+		return 6;
 	const lnode *t = ND(env, L->root);
 	uint64_t at = 0, nodes = 4;
 	for (uint32_t i = 0; i < t->n && at < index + n; i++) {

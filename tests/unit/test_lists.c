@@ -1026,6 +1026,66 @@ int main(int argc, char **argv)
 		E(st1.bytes < st0.bytes + st0.bytes / 20);
 	}
 
+	TEST("big pops and LTRIMs of hundreds of chunks while saves run")
+	{
+		reset();
+		/* one writer, so the contents are known: numbers lo .. hi-1 in order */
+		uint32_t N = quick ? 300000 : 600000, lo = 0, hi = 0;
+		static char bb[1000][12];
+		kv_val batch[1000];
+		while (hi < N) {
+			size_t k = 0;
+			for (; k < 1000 && hi < N; k++, hi++) {
+				batch[k].len = (size_t)snprintf(bb[k], sizeof bb[k], "%u", hi);
+				batch[k].data = bb[k];
+			}
+			kv_push(ns, K("big"), KV_RIGHT, batch, k, 0, NULL);
+		}
+		pthread_t th;
+		T_STORE(ct_stop, 0);
+		pthread_create(&th, NULL, ct_save, NULL);
+		kv_elems e = KV_ELEMS_INIT;
+		int ok = 1, rounds = quick ? 6 : 20;
+		for (int r = 0; r < rounds && ok; r++) {
+			/* pop 20k from the left (hundreds of chunks), check them */
+			ok = kv_pop(ns, K("big"), KV_LEFT, 1, 20000, &e) == KV_OK && e.n == 20000;
+			for (size_t i = 0; ok && i < e.n; i++) {
+				char t[16];
+				memcpy(t, e.bytes.data + e.v[i].off, e.v[i].len);
+				t[e.v[i].len] = 0;
+				ok = strtoul(t, NULL, 10) == lo + i;
+			}
+			lo += 20000;
+			/* trim 30k off the right and 10k off the left in one LTRIM */
+			ok = ok && kv_ltrim(ns, K("big"), 10000, -30001) == KV_OK;
+			lo += 10000;
+			hi -= 30000;
+			/* and grow it back at the right */
+			while (ok && hi < lo + N - 60000) {
+				size_t k = 0;
+				for (; k < 1000; k++, hi++) {
+					batch[k].len = (size_t)snprintf(bb[k], sizeof bb[k], "%u", hi);
+					batch[k].data = bb[k];
+				}
+				ok = kv_push(ns, K("big"), KV_RIGHT, batch, k, 0, NULL) == KV_OK;
+			}
+		}
+		T_STORE(ct_stop, 1);
+		pthread_join(th, NULL);
+		E(ok);
+		E(ct_bad == 0);
+		/* the whole list is lo .. hi-1 */
+		ok = kv_lrange(ns, K("big"), 0, -1, &e) == KV_OK && e.n == hi - lo;
+		for (size_t i = 0; ok && i < e.n; i++) {
+			char t[16];
+			memcpy(t, e.bytes.data + e.v[i].off, e.v[i].len);
+			t[e.v[i].len] = 0;
+			ok = strtoul(t, NULL, 10) == lo + i;
+		}
+		E(ok);
+		kv_elems_free(env, &e);
+	}
+
 	TEST("concurrency: pushers, poppers at both ends, LMOVE, readers and saves; each element popped once")
 	{
 		reset();
