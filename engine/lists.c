@@ -137,6 +137,10 @@ static void elems_put(kv_elems *o, const void *p, size_t len)
 	o->bytes.data[o->bytes.len] = 0;
 }
 
+/* Reads copy at most this much under the lock; bigger answers are copied
+ * pinned, with no lock. */
+#define LOCKED_READ_MAX ((size_t)64 << 10)
+
 /* Copy k elements walking from it (backwards if back) into out if they fit
  * in its room; else leave out alone and set *need (bytes). */
 static bool take(const kv_list_it *start, bool back, uint64_t k, kv_elems *out, size_t *need)
@@ -342,7 +346,10 @@ KV_API int kv_lrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int
 		uint64_t k = e - s + 1;
 		kv_list_it it;
 		kv_list_seek(&it, env, &L, s);
-		if (k > KV_COLL_HOLD) {
+		size_t need = 0;
+		if (k <= KV_COLL_HOLD && take(&it, false, k, out, &need))
+			return kv_coll_close(&op, KV_OK, 0);
+		if (k > KV_COLL_HOLD || need > LOCKED_READ_MAX) {
 			/* pinned: the body stays as it is and no lock is held */
 			kv_chdr *h = op.h;
 			kv_coll_pin(&op);
@@ -359,9 +366,6 @@ KV_API int kv_lrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int
 				kv_elems_reset(out);
 			return rc;
 		}
-		size_t need;
-		if (take(&it, false, k, out, &need))
-			return kv_coll_close(&op, KV_OK, 0);
 		kv_coll_close(&op, KV_OK, 0);
 		if (elems_grow(env, out, k, need) != KV_OK)
 			return KV_ENOMEM;
@@ -388,18 +392,32 @@ KV_API int kv_lindex(kv_ns *ns, const void *key, size_t klen, int64_t index, kv_
 		const char *p;
 		size_t len;
 		kv_list_cur(&it, &p, &len);
-		if (len + 1 <= out->cap) {
+		kv_chdr *h = NULL;
+		if (len > KV_LOCKED_COPY_MAX) {
+			/* a big element is copied pinned, with no lock */
+			h = op.h;
+			kv_coll_pin(&op);
+			kv_coll_close(&op, KV_OK, 0);
+			rc = kv_buf_reserve(env, out, len);
+		} else if (len + 1 > out->cap) {
+			kv_coll_close(&op, KV_OK, 0);
+			if (kv_buf_reserve(env, out, len) != KV_OK)
+				return KV_ENOMEM;
+			continue;
+		}
+		if (rc == KV_OK) {
 			if (len)
 				memcpy(out->data, p, len);
 			out->data[len] = 0;
 			out->len = len;
 			out->type = KV_T_BYTES;
 			out->expires_at = 0;
-			return kv_coll_close(&op, KV_OK, 0);
 		}
-		kv_coll_close(&op, KV_OK, 0);
-		if (kv_buf_reserve(env, out, len) != KV_OK)
-			return KV_ENOMEM;
+		if (h) {
+			kv_coll_unpin(env, h);
+			return rc;
+		}
+		return kv_coll_close(&op, KV_OK, 0);
 	}
 }
 

@@ -904,6 +904,39 @@ int main(int argc, char **argv)
 		kv_buf_free(env, &b);
 	}
 
+	TEST("big elements: chunks of their own, read pinned (LRANGE over 64 KB, LINDEX over 4 KB)")
+	{
+		reset();
+		static char big[20][10000];
+		kv_val v[20];
+		for (int i = 0; i < 20; i++) {
+			memset(big[i], 'a' + i, sizeof big[i]);
+			v[i].data = big[i];
+			v[i].len = sizeof big[i] - (size_t)i; /* all different lengths */
+		}
+		uint64_t n = 0;
+		EOK(kv_push(ns, K("b"), KV_RIGHT, v, 20, 0, &n));
+		E(n == 20);
+		kv_elems e = KV_ELEMS_INIT;
+		EOK(kv_lrange(ns, K("b"), 0, -1, &e));
+		int same = e.n == 20;
+		for (int i = 0; same && i < 20; i++)
+			same = e.v[i].len == v[i].len && memcmp(e.bytes.data + e.v[i].off, big[i], v[i].len) == 0;
+		E(same);
+		kv_buf b = KV_BUF_INIT;
+		EOK(kv_lindex(ns, K("b"), -3, &b));
+		E(b.len == v[17].len && memcmp(b.data, big[17], b.len) == 0);
+		EOK(kv_lindex(ns, K("b"), 4, &b)); /* reusing the buffer */
+		E(b.len == v[4].len && memcmp(b.data, big[4], b.len) == 0);
+		/* a small element beside them: LSET, LINSERT in the middle */
+		EOK(kv_lset(ns, K("b"), 10, "s", 1));
+		EOK(kv_linsert(ns, K("b"), 1, "s", 1, "t", 1, NULL));
+		EOK(kv_lrange(ns, K("b"), 9, 12, &e));
+		E(e.n == 4 && e.v[1].len == 1 && e.v[2].len == 1 && e.v[3].len == v[11].len);
+		kv_elems_free(env, &e);
+		kv_buf_free(env, &b);
+	}
+
 	TEST("randomized model test against arrays (every call, several keys)")
 	{
 		reset();
