@@ -778,6 +778,69 @@ int kv_list_push(kv_lctx *c, int where, const void *v, size_t len)
 	return kv_list_insert(c, where == KV_LEFT ? 0 : c->L->count, v, len);
 }
 
+kv_off kv_list_chunk_build(kv_env *env, const void *v, size_t len)
+{
+	size_t es = kv_list_elem_size(len);
+	if (es > UINT32_MAX - 64)
+		return 0;
+	size_t a = kv_alloc_size(sizeof(lchunk) + es);
+	kv_off o = kv_alloc(env, a);
+	if (!o)
+		return 0;
+	lchunk *ch = CH(env, o);
+	ch->epoch = 0; /* stamped when linked */
+	ch->cap = (uint32_t)(a - sizeof(lchunk));
+	ch->used = 0;
+	ch->count = 0;
+	chunk_insert_bytes(ch, 0, v, len);
+	return o;
+}
+
+void kv_list_chunk_drop(kv_env *env, kv_off chunk)
+{
+	kv_free(env, chunk, chunk_bytes(CH(env, chunk)));
+}
+
+int kv_list_push_chunk(kv_lctx *c, int where, kv_off off)
+{
+	kv_list *L = c->L;
+	lchunk *ch = CH(c->env, off);
+	uint64_t bytes = chunk_bytes(ch);
+	if ((uint64_t)L->count + 1 > KV_COLL_MAX_ELEMS)
+		return KV_EINVAL;
+	ch->epoch = L->epoch;
+	if (L->enc == KV_LIST_EMPTY) {
+		L->root = off;
+		L->enc = KV_LIST_LISTPACK;
+		L->count = 1;
+		L->bytes += bytes;
+		if (to_quicklist(c) != KV_OK) {
+			L->root = 0;
+			L->enc = KV_LIST_EMPTY;
+			L->count = 0;
+			L->bytes -= bytes;
+			return KV_ENOMEM;
+		}
+		L->ver++;
+		return KV_OK;
+	}
+	if (L->enc == KV_LIST_LISTPACK && to_quicklist(c) != KV_OK)
+		return KV_ENOMEM;
+	lpath p;
+	memset(&p, 0, sizeof p);
+	p.ti = where == KV_LEFT ? 0 : top_of(c)->n - 1;
+	if (!dir_mut(c, &p))
+		return KV_ENOMEM;
+	p.di = where == KV_LEFT ? 0 : p.dir->n;
+	if (!dir_room(c, &p))
+		return KV_ENOMEM;
+	L->bytes += bytes;
+	link_chunk(c, &p, ch);
+	L->count++;
+	L->ver++;
+	return KV_OK;
+}
+
 /* After elements left the chunk at p: drop it if empty (and its directory,
  * and the list), else give back memory; then a small list is a listpack. */
 static void after_cut(kv_lctx *c, lpath *p)

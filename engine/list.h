@@ -78,6 +78,15 @@ int kv_list_insert(kv_lctx *c, uint64_t index, const void *v, size_t len); /* be
 int kv_list_set(kv_lctx *c, uint64_t index, const void *v, size_t len);
 int kv_list_delete(kv_lctx *c, uint64_t index, uint64_t n);               /* [index, index + n) */
 
+/* An element bigger than KV_LIST_CHUNK_MAX always has a chunk of its own, so
+ * a push can build that chunk with no lock (kv_list_chunk_build: 0 if the
+ * region is full) and only link it under the lock (kv_list_push_chunk:
+ * KV_OK, or KV_ENOMEM and not linked); one never linked is dropped with no
+ * lock (kv_list_chunk_drop). */
+kv_off kv_list_chunk_build(kv_env *env, const void *v, size_t len);
+int    kv_list_push_chunk(kv_lctx *c, int where, kv_off chunk);
+void   kv_list_chunk_drop(kv_env *env, kv_off chunk);
+
 /* Remove the elements at pos[0..n) (ascending, distinct, < count): each
  * chunk holding some is rewritten once.  LREM's removal. */
 int kv_list_delete_positions(kv_lctx *c, const uint64_t *pos, size_t n);

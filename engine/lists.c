@@ -222,8 +222,11 @@ static int check_vals(const kv_val *v, size_t n)
 }
 
 /* ------------------------------------------------------------- pushes */
-/* Push v[0..n) at `where` of op's list (created if missing), all or none. */
-static int push_locked(kv_cop *op, kv_env *env, int where, const kv_val *v, size_t n, lwork *w)
+/* Push v[0..n) at `where` of op's list (created if missing), all or none.
+ * pre (may be NULL): chunks built before the lock for elements too big to
+ * share one (kv_list_chunk_build); a linked one's slot is zeroed. */
+static int push_locked(kv_cop *op, kv_env *env, int where, const kv_val *v, size_t n, kv_off *pre,
+                       lwork *w)
 {
 	size_t more = 8192 + 4096;
 	uint32_t maxv = max_value(op);
@@ -241,9 +244,16 @@ static int push_locked(kv_cop *op, kv_env *env, int where, const kv_val *v, size
 		return rc;
 	lw_begin(w, env, op->h);
 	size_t done = 0;
-	for (; done < n; done++)
-		if ((rc = kv_list_push(&w->c, where, v[done].data, v[done].len)) != KV_OK)
+	for (; done < n; done++) {
+		if (pre && pre[done]) {
+			if ((rc = kv_list_push_chunk(&w->c, where, pre[done])) == KV_OK)
+				pre[done] = 0;
+		} else {
+			rc = kv_list_push(&w->c, where, v[done].data, v[done].len);
+		}
+		if (rc != KV_OK)
 			break;
+	}
 	if (rc != KV_OK) /* undo: the pushed ends are writable, removing them allocates nothing */
 		while (done--)
 			kv_list_delete(&w->c, where == KV_LEFT ? 0 : w->L.count - 1, 1);
@@ -260,20 +270,39 @@ KV_API int kv_push(kv_ns *ns, const void *key, size_t klen, int where, const kv_
 		*len = 0;
 	if ((where != KV_LEFT && where != KV_RIGHT) || (flags & ~KV_PUSH_XX) || check_vals(v, n) != KV_OK)
 		return KV_EINVAL;
+	kv_env *env = ns->env;
+	/* elements too big to share a chunk are copied now, with no lock (one
+	 * that cannot be built here, the region being full, is copied under it) */
+	kv_off *pre = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].len <= KV_LIST_CHUNK_MAX || v[i].len > KV_VALUE_SIZE_LIMIT)
+			continue;
+		if (!pre) {
+			if (!(pre = kv_mem_realloc(env, NULL, n * sizeof *pre)))
+				return KV_ENOMEM;
+			memset(pre, 0, n * sizeof *pre);
+		}
+		pre[i] = kv_list_chunk_build(env, v[i].data, v[i].len);
+	}
 	kv_cop op;
 	int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_WRITE, &op);
-	if (rc != KV_OK)
-		return rc;
-	if (!op.h && (flags & KV_PUSH_XX))
-		return kv_coll_close(&op, KV_NOTFOUND, 0);
-	lwork w;
-	w.gc.n = 0;
-	w.env = ns->env;
-	rc = push_locked(&op, ns->env, where, v, n, &w);
-	if (rc == KV_OK && len)
-		*len = op.h->card;
-	rc = kv_coll_close(&op, rc, where == KV_LEFT ? KV_EV_LPUSH : KV_EV_RPUSH);
-	lw_free(&w);
+	if (rc == KV_OK) {
+		lwork w;
+		w.gc.n = 0;
+		w.env = env;
+		if (!op.h && (flags & KV_PUSH_XX))
+			rc = KV_NOTFOUND;
+		else
+			rc = push_locked(&op, env, where, v, n, pre, &w);
+		if (rc == KV_OK && len)
+			*len = op.h->card;
+		rc = kv_coll_close(&op, rc, where == KV_LEFT ? KV_EV_LPUSH : KV_EV_RPUSH);
+		lw_free(&w);
+	}
+	for (size_t i = 0; pre && i < n; i++)
+		if (pre[i])
+			kv_list_chunk_drop(env, pre[i]);
+	kv_mem_realloc(env, pre, 0);
 	return rc;
 }
 
@@ -849,7 +878,7 @@ KV_API int kv_lmove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		if (dop->h && dop->h->card + 1 > KV_COLL_MAX_ELEMS)
 			rc = KV_EVALSIZE;
 		else
-			rc = push_locked(dop, env, to, &one, 1, &dw);
+			rc = push_locked(dop, env, to, &one, 1, NULL, &dw);
 		mw_back(&m, dop);
 		if (dop->created) /* the close must see it: an empty one it created goes again */
 			dop->changed = true;

@@ -167,7 +167,15 @@ static int step(kv_lctx *c, model *m, int bias)
 	int push = 30 + bias;           /* grow (bias > 0) or shrink phases */
 	if ((int)r < push) {
 		int where = (int)(rnd() & 1);
-		rc = kv_list_push(c, where, buf, len);
+		if (len > KV_LIST_CHUNK_MAX && (rnd() & 1)) {
+			/* built with no lock, linked under it */
+			kv_off ch = kv_list_chunk_build(c->env, buf, len);
+			rc = ch ? kv_list_push_chunk(c, where, ch) : KV_ENOMEM;
+			if (ch && rc != KV_OK)
+				kv_list_chunk_drop(c->env, ch);
+		} else {
+			rc = kv_list_push(c, where, buf, len);
+		}
 		if (rc == KV_OK)
 			m_insert(m, where == KV_LEFT ? 0 : m->n, buf, len);
 	} else if ((int)r < push + 15) {
