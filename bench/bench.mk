@@ -52,3 +52,15 @@ BENCH_SCALE_ARGS ?=
 .PHONY: bench-scale
 bench-scale: $(BUILD)/shardkv-server
 	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)
+
+# Bytes per list element against redis-server's MEMORY USAGE (bench/README.md,
+# "Lists"); bench/coll/list_memory.sh starts its own redis-server on
+# LIST_MEM_PORT (default 6395).
+BENCH_LIST_MEMORY := $(BUILD)/bench-list-memory
+$(BENCH_LIST_MEMORY): bench/coll/list_memory.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ bench/coll/list_memory.c $(LIB) $(LDLIBS)
+
+.PHONY: bench-list-memory
+bench-list-memory: $(BENCH_LIST_MEMORY)
+	BENCH_LIST_MEMORY=$(BENCH_LIST_MEMORY) sh bench/coll/list_memory.sh

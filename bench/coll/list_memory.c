@@ -1,6 +1,6 @@
 /*
- * list_mem.c -- bytes a list costs in the engine, for bench/collections/
- * list-memory.sh (which asks redis-server's MEMORY USAGE the same).
+ * list_memory.c -- bytes a list costs in the engine, for
+ * bench/coll/list_memory.sh (which asks redis-server's MEMORY USAGE the same).
  *
  * For each element count and size on the command line pairs ("10:10
  * 1000:100 ..."), RPUSH that many elements of that size (distinct, not

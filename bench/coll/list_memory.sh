@@ -1,10 +1,11 @@
 #!/bin/sh
-# list-memory.sh -- bytes per list element: the engine (kv_ns_stats.bytes)
+# list_memory.sh -- bytes per list element: the engine (kv_ns_stats.bytes)
 # against redis-server's MEMORY USAGE, for 10, 1000 and 100k elements of 10
 # and 100 bytes (distinct, non-integer elements, RPUSHed in batches of 1000).
 #
-#   sh bench/collections/list-memory.sh        (from the tree; make builds the library)
+#   make bench-list-memory                     (or sh bench/coll/list_memory.sh)
 #   LIST_MEM_PORT=6395                         redis-server's port (127.0.0.1)
+#   BENCH_LIST_MEMORY=build/bench-list-memory  the engine side (bench/coll/list_memory.c)
 #
 # Prints one row per case: elements, element size, bytes per element for
 # each, and the ratio ours / redis's (below 1: we use less).
@@ -12,10 +13,9 @@ set -eu
 cd "$(dirname "$0")/../.."
 PORT=${LIST_MEM_PORT:-6395}
 CASES="10:10 1000:10 100000:10 10:100 1000:100 100000:100"
-make --no-print-directory -s build/libshardkv.a
-mkdir -p build/bench
-cc -std=c11 -O2 -Iengine bench/collections/list_mem.c build/libshardkv.a -lpthread -o build/bench/list_mem
-ours=$(build/bench/list_mem $CASES)
+ENGINE=${BENCH_LIST_MEMORY:-build/bench-list-memory}
+[ -x "$ENGINE" ] || make --no-print-directory -s "$ENGINE"
+ours=$("$ENGINE" $CASES)
 
 dir=$(mktemp -d)
 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
