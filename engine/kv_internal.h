@@ -87,9 +87,10 @@
  *   list calls (lists.c)      the key's shard     O(elements given or asked     push/pop of n, LPOP's count: the caller's
  *                             (LMOVE: both keys'  for), each O(1) at an end;    n, as MSET's.  An element over 8 KB has a
  *                             shards)             LINDEX/LSET/LINSERT's change  chunk of its own: a push builds it before
- *                                                 O(n/(chunk*509) + 509 +       the lock, LINDEX/LRANGE copy it pinned.
- *                                                 one 8 KB chunk); reads copy   KNOWN GAP: a pop, LSET, LINSERT or LMOVE
- *                                                 at most 64 KB under it        of one copies it under the lock
+ *                                                 O(n/(chunk*509) + 509 +       the lock, a pop of one unlinks it and
+ *                                                 one 8 KB chunk); reads copy   copies after, LINDEX/LRANGE copy it pinned.
+ *                                                 at most 64 KB under it        KNOWN GAP: LSET, LINSERT, LMOVE, a pop with
+ *                                                                               a count or during a save copy it under it
  *   LRANGE over KV_COLL_HOLD  none: pinned        -                             coll.h PINS: writers of that key wait (no
  *     elements, LPOS, LREM's                                                    lock held) for the copy or search; a write
  *     and LINSERT's searches                                                    after its search relocks and checks the

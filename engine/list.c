@@ -796,6 +796,45 @@ kv_off kv_list_chunk_build(kv_env *env, const void *v, size_t len)
 	return o;
 }
 
+kv_off kv_list_pop_chunk(kv_lctx *c, int where)
+{
+	kv_list *L = c->L;
+	if (L->enc != KV_LIST_QUICKLIST)
+		return 0;
+	lpath p;
+	locate(c->env, L, where == KV_LEFT ? 0 : L->count - 1, &p);
+	lchunk *ch = p.ch;
+	if (ch->count != 1 || ch->used <= KV_LIST_CHUNK_MAX || is_frozen(c, ch->epoch) || !dir_mut(c, &p))
+		return 0;
+	lnode *d = p.dir, *t = p.top;
+	d->bytes -= chunk_bytes(ch);
+	L->bytes -= chunk_bytes(ch);
+	node_remove(d, p.di, 1);
+	t->r[p.ti].count--;
+	L->count--;
+	L->ver++;
+	if (d->n == 0) {
+		node_retire(c, d);
+		node_remove(t, p.ti, 1);
+		if (t->n == 0) {
+			node_retire(c, t);
+			L->root = 0;
+			L->enc = KV_LIST_EMPTY;
+			return kv_offof(c->env, ch);
+		}
+	}
+	maybe_listpack(c);
+	return kv_offof(c->env, ch);
+}
+
+void kv_list_chunk_elem(const kv_env *env, kv_off chunk, const char **p, size_t *len)
+{
+	const lchunk *ch = CH(env, chunk);
+	unsigned s;
+	*len = get_fwd(PL(ch), &s);
+	*p = (const char *)PL(ch) + s;
+}
+
 void kv_list_chunk_drop(kv_env *env, kv_off chunk)
 {
 	kv_free(env, chunk, chunk_bytes(CH(env, chunk)));

@@ -87,6 +87,13 @@ kv_off kv_list_chunk_build(kv_env *env, const void *v, size_t len);
 int    kv_list_push_chunk(kv_lctx *c, int where, kv_off chunk);
 void   kv_list_chunk_drop(kv_env *env, kv_off chunk);
 
+/* The other way: unlink the chunk at `where` if it holds one element bigger
+ * than KV_LIST_CHUNK_MAX and no snapshot reads it, so a pop copies the
+ * element out after the lock (kv_list_chunk_elem), then drops the chunk.
+ * 0: not such a chunk (or out of memory for a copy-on-write): pop as usual. */
+kv_off kv_list_pop_chunk(kv_lctx *c, int where);
+void   kv_list_chunk_elem(const kv_env *env, kv_off chunk, const char **p, size_t *len);
+
 /* Remove the elements at pos[0..n) (ascending, distinct, < count): each
  * chunk holding some is rewritten once.  LREM's removal. */
 int kv_list_delete_positions(kv_lctx *c, const uint64_t *pos, size_t n);

@@ -329,6 +329,36 @@ KV_API int kv_pop(kv_ns *ns, const void *key, size_t klen, int where, int has_co
 		uint64_t at = where == KV_LEFT ? 0 : L.count - k;
 		kv_list_it it;
 		kv_list_seek(&it, env, &L, where == KV_LEFT ? 0 : L.count - 1);
+		const char *p;
+		size_t len;
+		kv_list_cur(&it, &p, &len);
+		if (k == 1 && len > KV_LIST_CHUNK_MAX && elems_fit(out, 1, len)) {
+			/* a big element leaves in its chunk and is copied after the unlock */
+			lwork w;
+			w.env = env;
+			w.gc.n = 0;
+			kv_off ch = 0;
+			if ((rc = kv_coll_mutate(&op, 6)) == KV_OK) {
+				lw_begin(&w, env, op.h);
+				ch = kv_list_pop_chunk(&w.c, where);
+				lw_end(&w);
+			}
+			if (ch) {
+				op.changed = true;
+				rc = kv_coll_close(&op, KV_OK, where == KV_LEFT ? KV_EV_LPOP : KV_EV_RPOP);
+				kv_list_chunk_elem(env, ch, &p, &len);
+				elems_put(out, p, len); /* room was checked: no allocation */
+				kv_list_chunk_drop(env, ch);
+				lw_free(&w);
+				return rc;
+			}
+			if (rc != KV_OK) {
+				rc = kv_coll_close(&op, rc, 0);
+				lw_free(&w);
+				return rc;
+			}
+			/* a snapshot reads it: copied under the lock below */
+		}
 		size_t need;
 		if (!take(&it, where == KV_RIGHT, k, out, &need)) {
 			kv_coll_close(&op, KV_OK, 0);

@@ -933,6 +933,23 @@ int main(int argc, char **argv)
 		EOK(kv_linsert(ns, K("b"), 1, "s", 1, "t", 1, NULL));
 		EOK(kv_lrange(ns, K("b"), 9, 12, &e));
 		E(e.n == 4 && e.v[1].len == 1 && e.v[2].len == 1 && e.v[3].len == v[11].len);
+		/* pops of big elements (their chunk leaves whole, copied after the lock) */
+		kv_ns_stats st0, st1;
+		EOK(kv_ns_stats_get(ns, &st0));
+		EOK(kv_pop(ns, K("b"), KV_RIGHT, 0, 0, &e));
+		E(e.n == 1 && e.v[0].len == v[19].len && memcmp(e.bytes.data + e.v[0].off, big[19], e.v[0].len) == 0);
+		EOK(kv_pop(ns, K("b"), KV_LEFT, 0, 0, &e));
+		E(e.n == 1 && e.v[0].len == v[0].len && memcmp(e.bytes.data + e.v[0].off, big[0], e.v[0].len) == 0);
+		EOK(kv_ns_stats_get(ns, &st1));
+		E(st1.bytes < st0.bytes - 2 * 10000);
+		uint64_t n2 = 0;
+		EOK(kv_card(ns, K("b"), KV_T_LIST, &n2));
+		E(n2 == 19);
+		/* down to nothing that way: the key goes */
+		int popped = 0;
+		while (kv_pop(ns, K("b"), KV_RIGHT, 0, 0, &e) == KV_OK)
+			popped++;
+		E(popped == 19 && kv_exists(ns, K("b")) == KV_NOTFOUND);
 		kv_elems_free(env, &e);
 		kv_buf_free(env, &b);
 	}
