@@ -55,9 +55,8 @@
  *   nodes, a split's new chunk), so KV_ENOMEM leaves the elements as they
  *   were (a copy-on-write copy made before the failure is just a copy).
  *   Removing an element whose path is writable allocates nothing, which the
- *   callers use to undo a partial multi-element push.  KNOWN GAP: LTRIM is
- *   two deletions; if the second runs out of memory (a region full during a
- *   save), the first stays.
+ *   callers use to undo a partial multi-element push.  LTRIM prepares both
+ *   ends (every allocation) before it changes either (kv_list_trim).
  */
 #include "list.h"
 
@@ -963,50 +962,80 @@ static void bury(kv_lctx *c, lnode *d, uint32_t a, uint32_t b, lnode *g, bool to
 }
 
 /*
- * Remove the first (tail 0) or last (tail 1) n elements, 0 < n < count, of a
- * quicklist: whole directories and whole chunks go into graveyard nodes
+ * Removing the first (tail 0) or last (tail 1) n elements, 0 < n < count, of
+ * a quicklist: whole directories and whole chunks go into graveyard nodes
  * (freed after the lock), one chunk is cut.  O(directories removed + one
- * directory + one chunk).  Allocations come first, so KV_ENOMEM changes
- * nothing.
+ * directory + one chunk).  end_prepare does every allocation (copies for a
+ * snapshot, the graveyard nodes) and end_apply the change, which cannot
+ * fail, so an LTRIM prepares both ends before it changes either.
  */
-static int delete_end(kv_lctx *c, bool tail, uint64_t n)
+typedef struct lend {
+	bool     tail;
+	uint64_t n;
+	lnode   *gt, *gd;   /* graveyard nodes for the directories and the chunks */
+} lend;
+
+/* From the end: m whole directories, then k whole chunks of directory ti,
+ * then rest elements of its chunk di. */
+static void end_plan(const kv_lctx *c, const lend *e, uint32_t *m, uint32_t *k, uint32_t *rest,
+                     uint32_t *ti, uint32_t *di)
 {
-	kv_list *L = c->L;
+	const lnode *t = top_of((kv_lctx *)c);
+	uint64_t left = e->n;
+	uint32_t mm = 0, kk = 0;
+	while (left >= t->r[e->tail ? t->n - 1 - mm : mm].count) {
+		left -= t->r[e->tail ? t->n - 1 - mm : mm].count;
+		mm++;
+	}
+	*ti = e->tail ? t->n - 1 - mm : mm;
+	const lnode *d = ND(c->env, t->r[*ti].off);
+	while (left >= d->r[e->tail ? d->n - 1 - kk : kk].count) {
+		left -= d->r[e->tail ? d->n - 1 - kk : kk].count;
+		kk++;
+	}
+	*di = e->tail ? d->n - 1 - kk : kk;
+	*m = mm;
+	*k = kk;
+	*rest = (uint32_t)left;
+}
+
+static void end_unprepare(kv_lctx *c, lend *e)
+{
+	if (e->gt)
+		node_free_now(c, e->gt);
+	if (e->gd)
+		node_free_now(c, e->gd);
+	e->gt = e->gd = NULL;
+}
+
+static int end_prepare(kv_lctx *c, lend *e)
+{
+	uint32_t m, k, rest;
 	lpath p;
 	memset(&p, 0, sizeof p);
+	e->gt = e->gd = NULL;
 	if (!top_mut(c, &p))
 		return KV_ENOMEM;
-	lnode *t = p.top;
-	/* m whole directories, then k whole chunks, then rest elements */
-	uint64_t left = n;
-	uint32_t m = 0, k = 0;
-#define TI(i) (tail ? t->n - 1 - (i) : (i))
-	while (left >= t->r[TI(m)].count) {
-		left -= t->r[TI(m)].count;
-		m++;
-	}
-	p.ti = TI(m);
-	lnode *d = ND(c->env, t->r[p.ti].off);
-#define DI(i) (tail ? d->n - 1 - (i) : (i))
-	while (left >= d->r[DI(k)].count) {
-		left -= d->r[DI(k)].count;
-		k++;
-	}
-	uint32_t rest = (uint32_t)left;
-	if (k > 0 || rest > 0) {
-		p.di = DI(k);
-		if (!(rest > 0 ? path_mut(c, &p) : dir_mut(c, &p)))
-			return KV_ENOMEM;
-		d = p.dir;
-	}
-	lnode *gt = NULL, *gd = NULL;
-	if (m >= 2 && !(gt = node_new(c, m)))
+	end_plan(c, e, &m, &k, &rest, &p.ti, &p.di);
+	if ((k > 0 || rest > 0) && !(rest > 0 ? path_mut(c, &p) : dir_mut(c, &p)))
 		return KV_ENOMEM;
-	if (k >= 2 && !(gd = node_new(c, k))) {
-		if (gt)
-			node_free_now(c, gt);
+	if ((m >= 2 && !(e->gt = node_new(c, m))) || (k >= 2 && !(e->gd = node_new(c, k)))) {
+		end_unprepare(c, e);
 		return KV_ENOMEM;
 	}
+	return KV_OK;
+}
+
+static void end_apply(kv_lctx *c, lend *e)
+{
+	kv_list *L = c->L;
+	uint32_t m, k, rest;
+	lpath p;
+	memset(&p, 0, sizeof p);
+	end_plan(c, e, &m, &k, &rest, &p.ti, &p.di);
+	lnode *t = p.top = top_of(c);
+	lnode *d = p.dir = ND(c->env, t->r[p.ti].off);
+	bool tail = e->tail;
 	/* chunks of directory p.ti */
 	if (k > 0) {
 		uint32_t a = tail ? d->n - k : 0, b = a + k;
@@ -1015,12 +1044,9 @@ static int delete_end(kv_lctx *c, bool tail, uint64_t n)
 			cnt += d->r[i].count;
 		uint64_t by = chunks_bytes(c->env, d, a, b);
 		d->bytes -= by;
-		bury(c, d, a, b, gd, false, by);
+		bury(c, d, a, b, e->gd, false, by);
 		t->r[p.ti].count -= (uint32_t)cnt;
-		if (!tail)
-			p.di = 0;
-		else
-			p.di = d->n - 1;
+		p.di = tail ? d->n - 1 : 0;
 	}
 	/* the cut chunk */
 	if (rest > 0) {
@@ -1040,12 +1066,64 @@ static int delete_end(kv_lctx *c, bool tail, uint64_t n)
 			lnode *x = ND(c->env, t->r[i].off);
 			by += x->bytes + node_bytes(x);
 		}
-		bury(c, t, a, b, gt, true, by);
+		bury(c, t, a, b, e->gt, true, by);
 	}
-#undef TI
-#undef DI
-	L->count -= (uint32_t)n;
+	e->gt = e->gd = NULL; /* buried (or unused) */
+	L->count -= (uint32_t)e->n;
 	L->ver++;
+}
+
+static int delete_end(kv_lctx *c, bool tail, uint64_t n)
+{
+	lend e = {tail, n, NULL, NULL};
+	int rc = end_prepare(c, &e);
+	if (rc != KV_OK)
+		return rc;
+	end_apply(c, &e);
+	maybe_listpack(c);
+	return KV_OK;
+}
+
+int kv_list_trim(kv_lctx *c, uint64_t ltrim, uint64_t rtrim)
+{
+	kv_list *L = c->L;
+	if (ltrim > L->count || rtrim > L->count - ltrim)
+		return KV_EINVAL;
+	if (ltrim + rtrim == 0)
+		return KV_OK;
+	if (ltrim + rtrim == L->count) {
+		kv_list_detach_all(c);
+		L->ver++;
+		return KV_OK;
+	}
+	if (L->enc == KV_LIST_LISTPACK) {
+		lpath p;
+		memset(&p, 0, sizeof p);
+		if (!path_mut(c, &p))
+			return KV_ENOMEM;
+		lchunk *ch = p.ch;
+		uint32_t keep = L->count - (uint32_t)ltrim - (uint32_t)rtrim;
+		uint32_t off = chunk_off(ch, (uint32_t)ltrim), end = off;
+		for (uint32_t i = 0; i < keep; i++)
+			end += elem_at(ch, end);
+		chunk_cut(ch, end, ch->used - end, (uint32_t)rtrim);
+		chunk_cut(ch, 0, off, (uint32_t)ltrim);
+		L->count = keep;
+		L->ver++;
+		after_cut(c, &p);
+		return KV_OK;
+	}
+	lend r = {true, rtrim, NULL, NULL}, l = {false, ltrim, NULL, NULL};
+	if (rtrim && end_prepare(c, &r) != KV_OK)
+		return KV_ENOMEM;
+	if (ltrim && end_prepare(c, &l) != KV_OK) {
+		end_unprepare(c, &r);
+		return KV_ENOMEM;
+	}
+	if (rtrim)
+		end_apply(c, &r);
+	if (ltrim)
+		end_apply(c, &l);
 	maybe_listpack(c);
 	return KV_OK;
 }

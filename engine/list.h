@@ -77,6 +77,7 @@ int kv_list_push(kv_lctx *c, int where, const void *v, size_t len);
 int kv_list_insert(kv_lctx *c, uint64_t index, const void *v, size_t len); /* before index; index == count appends */
 int kv_list_set(kv_lctx *c, uint64_t index, const void *v, size_t len);
 int kv_list_delete(kv_lctx *c, uint64_t index, uint64_t n);               /* [index, index + n) */
+int kv_list_trim(kv_lctx *c, uint64_t ltrim, uint64_t rtrim);            /* LTRIM: both ends, or none */
 
 /* An element bigger than KV_LIST_CHUNK_MAX always has a chunk of its own, so
  * a push can build that chunk with no lock (kv_list_chunk_build: 0 if the

@@ -787,10 +787,7 @@ KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int6
 	rc = kv_coll_mutate(&op, clamp32(nodes));
 	if (rc == KV_OK) {
 		lw_begin(&w, env, op.h);
-		if (rtrim && ltrim < llen)
-			rc = kv_list_delete(&w.c, llen - rtrim, rtrim);
-		if (rc == KV_OK && ltrim)
-			rc = kv_list_delete(&w.c, 0, ltrim);
+		rc = kv_list_trim(&w.c, ltrim, rtrim);
 		lw_end(&w);
 	}
 	op.changed = rc == KV_OK; /* Redis fires ltrim even when nothing went */
