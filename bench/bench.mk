@@ -62,6 +62,15 @@ BENCH_SCALE_ARGS ?=
 bench-scale: $(BUILD)/shardkv-server
 	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)
 
+# Sorted sets: bytes per element against redis-server's MEMORY USAGE.
+BENCH_ZSET_MEM := $(BUILD)/bench/zset_mem
+$(BENCH_ZSET_MEM): bench/zset/zset_mem.c $(LIB) $(ENGINE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ $< $(LIB) $(LDLIBS)
+.PHONY: bench-zset-mem
+bench-zset-mem: $(BENCH_ZSET_MEM)
+	sh bench/zset/zset_mem.sh $(BENCH_ZSET_MEM)
+
 # Bytes per list element against redis-server's MEMORY USAGE (bench/README.md,
 # "Lists"); bench/coll/list_memory.sh starts its own redis-server on
 # LIST_MEM_PORT (default 6395).
