@@ -700,6 +700,11 @@ void aofCommandEnd(void)
 		commitPending();
 }
 
+uint64_t aofThreadLsn(void)
+{
+	return tlLsn;
+}
+
 uint64_t aofTakeThreadLsn(void)
 {
 	uint64_t v = tlLsn;

@@ -223,6 +223,7 @@ static void clientEndJob(client *c)
 
 static void clientFree(client *c)
 {
+	blockingRemove(c); /* first: after it no thread wakes c */
 	multiFree(c);
 	tlsConnFree(c->tls);
 	c->tls = NULL;
@@ -333,7 +334,7 @@ static int processInput(client *c)
 	if (c->http)
 		return httpProcessInput(c);
 
-	while (c->qpos < c->qlen && !c->close_after_reply && !c->job) {
+	while (c->qpos < c->qlen && !c->close_after_reply && !c->job && !c->blocked) {
 		lim.authenticated = c->authenticated;
 		int r = respParse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &lim);
 		if (r == RESP_NEED_MORE)
@@ -508,6 +509,8 @@ static void deliverMail(worker *w)
 		c->mail_pending = 0;
 		pthread_mutex_unlock(&w->lock);
 		pubsubDrainMailbox(c);
+		if (blockingFinish(c))
+			processInput(c); /* the commands that waited behind the blocking one */
 		if (clientWrite(c) != 0)
 			clientFree(c);
 	}
@@ -527,8 +530,8 @@ static void closeIdle(worker *w)
 			clientFree(c);
 			continue;
 		}
-		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns || c->job)
-			continue; /* as Redis: pub/sub clients are never idle; nor is one waiting for its job */
+		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns || c->job || c->blocked)
+			continue; /* as Redis: pub/sub and blocked clients are never idle; nor is one waiting for its job */
 		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
 			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);
 			clientFree(c);
@@ -629,7 +632,7 @@ static void *workerMain(void *arg)
 	struct epoll_event evs[256];
 
 	while (!atomic_load(&w->stop)) {
-		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : 1000);
+		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : blockingPollTimeout(w, 1000));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -675,8 +678,10 @@ static void *workerMain(void *arg)
 				clientFree(c);
 		}
 		w->cur_n = 0;
+		blockingServeReady(w); /* writes outside commandRun (the HTTP door) */
 		releaseHeld(w);
 		runJobs(w);
+		blockingExpire(w);
 	}
 	/* graceful stop: one last attempt to flush replies, then close */
 	while (w->clients) {
