@@ -17,7 +17,7 @@
  *
  *   Best-effort batches run each item as its own single-key call.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -197,6 +197,10 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			o->status = e ? KV_OK : KV_NOTFOUND;
 			if (!e || o->op != KV_OP_GET)
 				continue;
+			if (kv_is_kind(e->type)) { /* a string read of a collection */
+				o->status = KV_EWRONGTYPE;
+				continue;
+			}
 			size_t vl = e->vlen, kl = o->klen;
 			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
 			if (arena->len + vl > need ||
@@ -239,16 +243,16 @@ static void undo_all(kv_wctx *w)
 			uint32_t pos;
 			if (kv_shard_find_locked(env, sh, kv_hash32(h), kv_entry_key(e), e->klen, &pos) == e)
 				kv_shard_remove_locked(env, sh, pos);
-			size_t charge = kv_entry_charge(e);
+			size_t charge = kv_entry_charge(env, e);
 			kv_ns_charge(w->ref.slot, sh, -1, -(int64_t)charge);
-			kv_free(env, u->new_, kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
+			kv_entry_free(env, e);
 		}
 		if (u->old) {
 			kv_entry *e = kv_ptr(env, u->old);
 			uint64_t h = kv_hash(kv_entry_key(e), e->klen);
 			/* cannot fail: the table held this entry before the batch began */
 			kv_shard_insert_locked(env, sh, kv_hash32(h), u->old);
-			kv_ns_charge(w->ref.slot, sh, 1, (int64_t)kv_entry_charge(e));
+			kv_ns_charge(w->ref.slot, sh, 1, (int64_t)kv_entry_charge(env, e));
 		}
 		kv_shard_write_end(sh);
 	}
@@ -300,6 +304,8 @@ static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *a
 	case KV_OP_CONSUME:
 		if (!e)
 			return KV_NOTFOUND;
+		if (kv_is_kind(e->type))
+			return KV_EWRONGTYPE;
 		if (arena->len + e->vlen + 1 > arena->cap) {
 			*arena_need = arena->len + e->vlen + 1; /* never 0: it flags a retry */
 			return KV_ENOMEM;
@@ -321,7 +327,7 @@ static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *a
 	case KV_OP_INCR:
 		return kv_incr_locked(w, sh, h32, o->key, o->klen, e, pos, o->by, &o->out_int);
 	case KV_OP_SET: {
-		if (o->type < 0 || o->type > 255 || (o->flags & ~(KV_SET_NX | KV_SET_XX)) ||
+		if (o->type < 0 || o->type > 255 || kv_is_kind(o->type) || (o->flags & ~(KV_SET_NX | KV_SET_XX)) ||
 		    (o->flags & (KV_SET_NX | KV_SET_XX)) == (KV_SET_NX | KV_SET_XX) || (o->vlen && !o->val))
 			return KV_EINVAL;
 		if (o->vlen > KV_VALUE_SIZE_LIMIT)

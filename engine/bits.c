@@ -12,7 +12,7 @@
  *   op list runs inside the fill.  A call that writes nothing (GETs only)
  *   reads the entry under the lock and stores nothing.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 /* Bits are numbered from the most significant bit of byte 0, as Redis does. */
 static uint64_t get_bits(const unsigned char *p, size_t len, uint64_t off, unsigned bits)
@@ -83,6 +83,8 @@ static int bits_rmw(kv_ns *ns, const void *key, size_t klen, const bit_rmw *r)
 	int rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e);
 	if (rc != KV_OK)
 		return rc;
+	if (e && kv_is_kind(e->type))
+		return kv_write_end(&w, sh, key, klen, KV_EWRONGTYPE, 0);
 	const char *old = e ? kv_entry_key(e) + klen : NULL;
 	size_t oldlen = e ? e->vlen : 0;
 	if (!r->write) {
@@ -333,11 +335,14 @@ static int bitop_locked(kv_ns *ns, int op, const void *dst, size_t dstlen, const
 	}
 	kv_lockset_write(&w.ref, ls, true);
 	size_t len = 0;
+	bool wrongtype = false;
 	for (size_t k = 0; k < nkeys; k++) {
 		uint64_t h = kv_hash(keys[k], klens[k]);
 		uint32_t pos;
 		kv_entry *e = kv_find_live_locked(&w, kv_lockset_shard(&w.ref, h), kv_hash32(h), keys[k],
 		                                  klens[k], &pos);
+		if (e && kv_is_kind(e->type))
+			wrongtype = true, e = NULL;
 		n[k] = e ? e->vlen : 0;
 		len = n[k] > len ? n[k] : len;
 	}
@@ -353,7 +358,9 @@ static int bitop_locked(kv_ns *ns, int op, const void *dst, size_t dstlen, const
 	}
 	*need = 0;
 	*ev = 0;
-	if (len > atomic_load_explicit(&w.ref.slot->max_value_size, memory_order_relaxed)) {
+	if (wrongtype) {
+		rc = KV_EWRONGTYPE;
+	} else if (len > atomic_load_explicit(&w.ref.slot->max_value_size, memory_order_relaxed)) {
 		rc = KV_EVALSIZE;
 	} else if (len + 1 > tmp->cap) {
 		*need = len;

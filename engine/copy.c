@@ -14,7 +14,7 @@
  *   if untouched) and the move starts over.  Its two events fire at the end,
  *   the removal first, as Redis sends move_from before move_to.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 #define KV_MOVE_TRIES 16
 
@@ -49,6 +49,8 @@ static int copy_locked(kv_ns *ns, const void *src, size_t srclen, const void *ds
 	kv_entry *es = kv_find_live_locked(&w, ss, kv_hash32(hs), src, srclen, &ps);
 	if (!es) {
 		rc = KV_NOTFOUND;
+	} else if (kv_is_kind(es->type)) {
+		rc = KV_EWRONGTYPE; /* a collection: kv_copy deep-copies it (coll.c) */
 	} else if (dstlen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed)) {
 		rc = KV_EKEYSIZE;
 	} else {
@@ -143,12 +145,16 @@ KV_API int kv_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dst_ns, con
 			return KV_ENOMEM;
 		rc = copy_locked(ns, src, srclen, dst, dstlen, replace, ls);
 		kv_mem_realloc(ns->env, ls, 0);
+		if (rc == KV_EWRONGTYPE)
+			rc = kv_coll_copy(ns, src, srclen, ns, dst, dstlen, replace);
 		return rc;
 	}
 	kv_buf b = KV_BUF_INIT;
 	rc = kv_get(ns, src, srclen, &b);
 	if (rc == KV_OK)
 		rc = write_copy(dst_ns, dst, dstlen, &b, replace, KV_EV_SET);
+	else if (rc == KV_EWRONGTYPE)
+		rc = kv_coll_copy(ns, src, srclen, dst_ns, dst, dstlen, replace);
 	kv_buf_free(ns->env, &b);
 	return rc;
 }
@@ -162,7 +168,11 @@ KV_API int kv_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dst_ns)
 		return KV_EINVAL;
 	kv_buf b = KV_BUF_INIT;
 	for (int tries = 0;; tries++) {
-		if ((rc = kv_get(ns, key, klen, &b)) != KV_OK)
+		if ((rc = kv_get(ns, key, klen, &b)) == KV_EWRONGTYPE) {
+			rc = kv_coll_move(ns, key, klen, dst_ns);
+			break;
+		}
+		if (rc != KV_OK)
 			break;
 		if ((rc = write_copy(dst_ns, key, klen, &b, 0, 0)) != KV_OK)
 			break;

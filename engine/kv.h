@@ -131,7 +131,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- version */
 #define KV_VERSION_MAJOR 0
-#define KV_VERSION_MINOR 1
+#define KV_VERSION_MINOR 2
 #define KV_VERSION_PATCH 0
 #define KV_VERSION_NUMBER (KV_VERSION_MAJOR * 10000 + KV_VERSION_MINOR * 100 + KV_VERSION_PATCH)
 
@@ -1266,6 +1266,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
  *
  * The cursor orders keys by (shard, hash), so it is independent of table sizes.
  */
+#define KV_SCAN_STRINGS (-1)
 typedef struct kv_scan_opts {
 	const void *prefix;     /* only keys starting with these bytes (NULL: all) */
 	size_t      prefix_len;
@@ -1274,8 +1275,11 @@ typedef struct kv_scan_opts {
 	size_t      count;      /* work hint in table buckets walked; 0: 10.  Any count is
 	                         * safe: a shard lock is held for 256 buckets at most */
 	int         values;     /* nonzero: also return values */
-	int         kind;       /* 0: every kind; KV_T_BYTES: strings only; KV_T_HASH ..
-	                         * KV_T_LIST: that kind only (Redis SCAN TYPE) */
+	int         kind;       /* 0: every kind; KV_SCAN_STRINGS: strings only (KV_T_BYTES
+	                         * is 0, so it cannot say that); KV_T_HASH .. KV_T_LIST:
+	                         * that kind only (Redis SCAN TYPE).  Anything else:
+	                         * KV_EINVAL.  A collection reaches the callback with val
+	                         * NULL, vlen 0 and type its kind. */
 } kv_scan_opts;
 
 /*

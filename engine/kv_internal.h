@@ -100,7 +100,7 @@
 #include <xxhash.h>
 
 #define KV_REGION_MAGIC   0x4b56444bu /* "KDVK" */
-#define KV_LAYOUT_VERSION 3u /* bump on any change to the structs in the region */
+#define KV_LAYOUT_VERSION 4u /* bump on any change to the structs in the region */
 
 #define KV_UNIT       8u
 #define KV_PAGE_SHIFT 16
@@ -314,6 +314,9 @@ typedef struct kv_region {
 	kv_save_rule rules[KV_MAX_SAVE_RULES];
 	_Atomic int64_t last_save;
 	_Atomic uint64_t dirty_at_save;
+	/* collections no entry names any more, freed with no lock held (coll.c) */
+	_Atomic uint32_t reap_lock __attribute__((aligned(64)));
+	kv_off   reap_head;
 } kv_region;
 
 /* snapio.c: SHARDKV_FAULT_IO, parsed when a handle is opened or attached */
@@ -515,7 +518,7 @@ kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t
                               size_t vlen, int type, int64_t expires_at);
 void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
 int       kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n);
-size_t    kv_entry_charge(const kv_entry *e);
+size_t    kv_entry_charge(const kv_env *env, const kv_entry *e);
 
 KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
 {
@@ -840,6 +843,13 @@ int       kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key,
                         fill_fn fill, const void *arg);
 int       kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del);
 void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen); /* ops.c */
+bool      kv_parse_ll(const char *s, size_t n, int64_t *out);      /* ops.c: Redis string2ll */
+bool      kv_parse_ld(const char *s, size_t n, long double *out);  /* ops.c: Redis strtold rules */
+/* Free an entry that left every table (a collection drops its header's
+ * reference: coll.c frees the body later, with no lock held). */
+void      kv_entry_free(kv_env *env, kv_entry *e);
+/* coll.c: free the collections no entry names any more; call with no lock. */
+void      kv_coll_reap(kv_env *env);
 int       kv_incr_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
                          kv_entry *e, uint32_t pos, int64_t by, int64_t *result); /* ops.c */
 

@@ -18,7 +18,7 @@
  *   moves keys to the new shards, which all have higher indices than s, so the
  *   lock order (ascending index) holds.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -781,7 +781,8 @@ static bool mig_copy(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, uint
 		return false;
 	}
 	kv_entry_copy(kv_ptr(env, no), e, sz);
-	d->bytes += kv_alloc_size(sz);
+	kv_coll_entry_dup(env, kv_ptr(env, no));
+	d->bytes += kv_entry_charge(env, kv_ptr(env, no));
 	return true;
 }
 
@@ -797,8 +798,8 @@ static bool mig_uncopy(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, ui
 	kv_entry *c = kv_shard_find_locked(env, d, kv_hash32(h), kv_entry_key(e), e->klen, &p);
 	if (c) {
 		kv_shard_remove_locked(env, d, p);
-		d->bytes -= kv_entry_charge(c);
-		kv_free(env, kv_offof(env, c), kv_entry_size(c->klen, c->vlen, atomic_load(&c->flags)));
+		d->bytes -= kv_entry_charge(env, c);
+		kv_entry_free(env, c);
 	}
 	return true;
 }
@@ -808,9 +809,9 @@ static bool mig_drop(kv_nsref *ref, kv_shard *s, uint64_t pos, kv_entry *e, uint
 {
 	(void)h, (void)to, (void)arg;
 	kv_env *env = ref->env;
-	s->bytes -= kv_entry_charge(e);
+	s->bytes -= kv_entry_charge(env, e);
 	kv_shard_remove_locked(env, s, (uint32_t)(pos & s->mask));
-	kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, atomic_load(&e->flags)));
+	kv_entry_free(env, e);
 	return true;
 }
 

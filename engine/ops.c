@@ -17,7 +17,7 @@
  *   each op says how in its plan (set_plan, mod_plan, retime_plan,
  *   rename_plan), and only links the result under the lock.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 #include <errno.h>
 #include <math.h>
@@ -43,7 +43,7 @@ static inline int check_key(const void **key, size_t klen)
 
 /* ================================================================= reads */
 enum { RD_VALUE, RD_EXISTS, RD_LEN, RD_RANGE, RD_TTL };
-enum { RD_OK = 0, RD_MISS, RD_EXPIRED, RD_NEEDBUF };
+enum { RD_OK = 0, RD_MISS, RD_EXPIRED, RD_NEEDBUF, RD_WRONGTYPE };
 
 typedef struct rd_args {
 	int     what;
@@ -98,6 +98,8 @@ static KV_RACY int read_entry(const kv_nsref *ref, kv_shard *sh, uint32_t h32, c
 		if (exp <= *now)
 			return RD_EXPIRED;
 	}
+	if (kv_is_kind(e->type) && (a->what == RD_VALUE || a->what == RD_RANGE || a->what == RD_LEN))
+		return RD_WRONGTYPE; /* a string call on a collection */
 	const char *val = (const char *)e + hdr + klen;
 	switch (a->what) {
 	case RD_EXISTS:
@@ -179,6 +181,10 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 				return KV_ENOMEM;
 			attempt = 0;
 			continue;
+		case RD_WRONGTYPE:
+			if (a->out)
+				a->out->len = 0, a->out->type = KV_T_NONE, a->out->expires_at = 0;
+			return KV_EWRONGTYPE;
 		case RD_EXPIRED:
 			reclaim_expired(ns, key, klen);
 			/* fall through */
@@ -242,9 +248,9 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 		if (exp <= kv_now_ms())
 			return -1;
 	}
-	if (vlen >= out->cap || !kv_in_region(env, kv_offof(env, e), hdr + klen + vlen))
-		return -1;
 	int type = e->type;
+	if (vlen >= out->cap || kv_is_kind(type) || !kv_in_region(env, kv_offof(env, e), hdr + klen + vlen))
+		return -1;
 	kv_racy_copy(out->data, (char *)e + hdr + klen, vlen);
 	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
 		return -1;
@@ -373,7 +379,7 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
 		return rc;
-	if (type < 0 || type > 255 || (flags & ~(KV_SET_NX | KV_SET_XX)) ||
+	if (type < 0 || type > 255 || kv_is_kind(type) || (flags & ~(KV_SET_NX | KV_SET_XX)) ||
 	    (flags & (KV_SET_NX | KV_SET_XX)) == (KV_SET_NX | KV_SET_XX) || (vlen && !val) ||
 	    kv_expiry_check(expires_at) != KV_OK)
 		return KV_EINVAL;
@@ -399,6 +405,8 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		kv_prebuild_take(&w, sh, e, &pre);
 		if (klen > atomic_load_explicit(&w.ref.slot->max_key_size, memory_order_relaxed))
 			return kv_write_end(&w, sh, key, klen, KV_EKEYSIZE, 0);
+		if (old && e && kv_is_kind(e->type)) /* SET ... GET on a collection */
+			return kv_write_end(&w, sh, key, klen, KV_EWRONGTYPE, 0);
 		if (old && e && e->vlen + 1 > old->cap) {
 			/* grow the caller's buffer with no lock held, then start over */
 			size_t need = e->vlen;
@@ -458,6 +466,8 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 			kv_preread(ns, key, klen, out, &rd);
 		if ((rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e)) != KV_OK)
 			return rc;
+		if (e && out && kv_is_kind(e->type)) /* GETDEL on a collection */
+			return kv_write_end(&w, sh, key, klen, KV_EWRONGTYPE, 0);
 		if (e && out && e->vlen + 1 > out->cap) {
 			size_t need = e->vlen;
 			kv_write_end(&w, sh, key, klen, KV_OK, 0);
@@ -480,7 +490,7 @@ KV_API int kv_consume(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 
 /* ------------------------------------------------------------- numbers */
 /* Parse a whole value as a signed 64-bit decimal, as Redis string2ll does. */
-static bool parse_ll(const char *s, size_t n, int64_t *out)
+bool kv_parse_ll(const char *s, size_t n, int64_t *out)
 {
 	if (n == 0 || n > 20)
 		return false;
@@ -529,8 +539,10 @@ int kv_incr_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size
 {
 	int rc = KV_OK;
 	int64_t cur = 0, exp = 0;
-	if (e) {
-		if (!parse_ll(kv_entry_key(e) + klen, e->vlen, &cur))
+	if (e && kv_is_kind(e->type)) {
+		rc = KV_EWRONGTYPE;
+	} else if (e) {
+		if (!kv_parse_ll(kv_entry_key(e) + klen, e->vlen, &cur))
 			rc = KV_ENOTINT;
 		exp = kv_entry_expiry(e);
 	} else {
@@ -564,7 +576,7 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
 	return kv_write_end(&w, sh, key, klen, rc, KV_EV_INCR);
 }
 
-static bool parse_ld(const char *s, size_t n, long double *out)
+bool kv_parse_ld(const char *s, size_t n, long double *out)
 {
 	char tmp[64];
 	if (n == 0 || n >= sizeof tmp || memchr(s, 0, n))
@@ -590,7 +602,7 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 	if (rc != KV_OK)
 		return rc;
 	long double by;
-	if (!by_text || !parse_ld(by_text, bylen, &by))
+	if (!by_text || !kv_parse_ld(by_text, bylen, &by))
 		return KV_ENOTFLOAT;
 	if (result_text && kv_buf_reserve(ns->env, result_text, KV_DOUBLE_BUFSZ) != KV_OK)
 		return KV_ENOMEM;
@@ -602,8 +614,10 @@ KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by
 		return rc;
 	long double cur = 0;
 	int64_t exp = 0;
-	if (e) {
-		if (!parse_ld(kv_entry_key(e) + klen, e->vlen, &cur))
+	if (e && kv_is_kind(e->type)) {
+		rc = KV_EWRONGTYPE;
+	} else if (e) {
+		if (!kv_parse_ld(kv_entry_key(e) + klen, e->vlen, &cur))
 			rc = KV_ENOTFLOAT;
 		exp = kv_entry_expiry(e);
 	} else {
@@ -721,7 +735,10 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		int xrc = e ? KV_OK : kv_write_expiry(&w, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
 		if (e)
 			exp = kv_entry_expiry(e);
-		if (!append && vlen == 0) {
+		if (e && kv_is_kind(e->type)) {
+			rc = KV_EWRONGTYPE;
+			nl = 0;
+		} else if (!append && vlen == 0) {
 			/* SETRANGE with nothing to write changes nothing (and creates nothing) */
 			rc = KV_OK;
 			nl = oldlen;
@@ -947,7 +964,7 @@ static int rename_locked(kv_wctx *w, kv_pre *pre, const void *src, size_t srclen
 			val_arg a = {kv_entry_key(es) + srclen, es->vlen, 0};
 			/* src goes away: the namespace's totals change only by the difference */
 			w->credit_keys = 1;
-			w->credit_bytes = (int64_t)kv_entry_charge(es);
+			w->credit_bytes = (int64_t)kv_entry_charge(env, es);
 			w->pin = es;
 			rc = kv_put_locked(w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
 			                   kv_entry_expiry(es), kv_fill_copy, &a);

@@ -17,7 +17,7 @@
  *   still ahead.  A key that moves from a shard already scanned into a new shard
  *   is returned twice; that is the only source of duplicates.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 /* One lock hold walks at most KV_SCAN_HOLD_BUCKETS buckets and copies about
  * KV_SCAN_HOLD_BYTES (it ends early at a bucket boundary past that, after at
@@ -60,7 +60,8 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 	kv_scan_opts none = {0};
 	if (!opts)
 		opts = &none;
-	if (!cursor || !fn || (opts->prefix_len && !opts->prefix) || (opts->match_len && !opts->match))
+	if (!cursor || !fn || (opts->prefix_len && !opts->prefix) || (opts->match_len && !opts->match) ||
+	    (opts->kind && opts->kind != KV_SCAN_STRINGS && !kv_is_kind(opts->kind)))
 		return KV_EINVAL;
 	size_t count = opts->count ? opts->count : 10, walked = 0;
 	uint32_t shard = (uint32_t)(*cursor >> 32);
@@ -116,8 +117,9 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 				int64_t exp = kv_entry_expiry(e);
 				if (kv_expired(exp, now))
 					continue;
-				bool inl = opts->values && e->vlen <= KV_SCAN_INLINE_VALUE;
-				scan_rec r = {e->klen, inl ? e->vlen : 0, hv, opts->values && !inl, 0, e->type, exp};
+				bool coll = kv_is_kind(e->type); /* no value bytes: the kind is the type */
+				bool inl = opts->values && !coll && e->vlen <= KV_SCAN_INLINE_VALUE;
+				scan_rec r = {e->klen, inl ? e->vlen : 0, hv, opts->values && !inl && !coll, 0, e->type, exp};
 				size_t sz = rec_size(&r);
 				if (need + sz <= buf.cap) {
 					const char *key = kv_entry_key(e);
@@ -168,14 +170,16 @@ KV_API int kv_scan(kv_ns *ns, uint64_t *cursor, const kv_scan_opts *opts, kv_sca
 		const char *k = buf.data + off + sizeof *r;
 		if (r->skip || !passes(opts, k, r->klen))
 			continue;
-		const char *v = opts->values ? k + r->klen : NULL;
+		if (opts->kind && (opts->kind == KV_SCAN_STRINGS ? kv_is_kind(r->type) : r->type != opts->kind))
+			continue; /* SCAN TYPE */
+		const char *v = opts->values && !kv_is_kind(r->type) ? k + r->klen : NULL;
 		size_t vlen = r->vlen;
 		int type = r->type;
 		int64_t exp = r->exp;
 		if (r->deferred) {
 			rc = kv_get(ns, k, r->klen, &val);
-			if (rc == KV_NOTFOUND)
-				continue; /* removed since: a key removed during a scan may not appear */
+			if (rc == KV_NOTFOUND || rc == KV_EWRONGTYPE)
+				continue; /* removed (or replaced by a collection) since: it may not appear */
 			if (rc != KV_OK)
 				goto out;
 			v = val.data;

@@ -21,7 +21,7 @@
  *   shard then the new ones, which all have higher indices.  The page allocator
  *   lock may be taken while shard locks are held, never the other way round.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 #define KV_MIN_TABLE 16u
 
@@ -244,17 +244,29 @@ void kv_tables_free(kv_env *env, const kv_detached *t, uint32_t n)
 			uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
 			if (!v)
 				continue;
-			kv_entry *e = kv_ptr(env, (kv_off)v);
-			kv_free(env, (kv_off)v, kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&e->flags, memory_order_relaxed)));
+			kv_entry_free(env, kv_ptr(env, (kv_off)v));
 		}
 		kv_free(env, t[k].table, (size_t)t[k].cap * 8);
 	}
+	kv_coll_reap(env);
 }
 
 /* ------------------------------------------------------------- entries */
-size_t kv_entry_charge(const kv_entry *e)
+/* The bytes an entry is charged: its allocation, and for a collection the
+ * header and body it names (coll.c keeps kv_chdr.bytes exact). */
+size_t kv_entry_charge(const kv_env *env, const kv_entry *e)
 {
-	return kv_alloc_size(kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&((kv_entry *)e)->flags, memory_order_relaxed)));
+	size_t c = kv_alloc_size(kv_entry_size(e->klen, e->vlen, atomic_load_explicit(&((kv_entry *)e)->flags, memory_order_relaxed)));
+	if (kv_is_kind(e->type))
+		c += kv_chdr_of(env, e)->bytes;
+	return c;
+}
+
+void kv_entry_free(kv_env *env, kv_entry *e)
+{
+	unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	kv_coll_entry_gone(env, e);
+	kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
 }
 
 /* A new entry with its header and key, not linked anywhere: no lock needed.
@@ -316,7 +328,11 @@ void kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e)
 	if (sh->snap_pending && !(f & KV_E_SNAPNEW) && sh->npreserved < sh->cappreserved) {
 		kv_off *p = kv_ptr(env, sh->preserved);
 		p[sh->npreserved++] = kv_offof(env, e);
+		/* a collection's pre-image keeps its header as of the cut: later
+		 * writes through another entry naming it copy on write */
+		if (kv_is_kind(e->type))
+			kv_coll_freeze_locked(env, kv_chdr_of(env, e));
 		return;
 	}
-	kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
+	kv_entry_free(env, e);
 }

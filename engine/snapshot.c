@@ -10,6 +10,11 @@
  *     'E'  entries of the namespace above, back to back:
  *          u32 klen  u32 vlen  u8 type  u8 flags(bit0: has expiry)  [i64 expires_at]
  *          key  value
+ *          A collection (type KV_T_HASH .. KV_T_LIST, version 2) has as its value
+ *          its kind's record (coll.c, kv_coll_serialise): u8 record version,
+ *          u64 elements, then each element: u32 len + bytes, a hash's u32 len +
+ *          value, a zset's f64 score.  A version 1 file has no collections: a
+ *          tag 16..31 in it was a string's and loads as KV_T_BYTES.
  *     'Z'  end of namespace: u64 entries written
  *     'T'  trailer, last: u64 blocks before it, u64 XXH3 of every byte before it
  *   A block's len is at most 16 MiB plus one entry.  Expiry is absolute (ms since
@@ -36,13 +41,13 @@
  *   and readers move over); the old shards are freed after.  Any failure before
  *   the swap frees what was built and leaves the live namespaces as they were.
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 #include <errno.h>
 #include <stdio.h>
 
 #define SNAP_MAGIC   "SHKVSNAP"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u /* 2: collections (per-kind records); 1 still loads */
 #define SNAP_HDR     32
 #define BLK_HDR      16
 #define BLK_TARGET   ((size_t)16 << 20)
@@ -90,6 +95,7 @@ typedef struct snap_writer {
 	XXH3_state_t  *xs;       /* whole-file checksum */
 	uint64_t       blocks;
 	kv_buf         blk;      /* payload being built; BLK_HDR bytes reserved in front */
+	kv_buf         coll;     /* a collection's record, serialised with no lock */
 	kv_error      *err;
 } snap_writer;
 
@@ -189,9 +195,13 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 		if (mode == STEP_CLEAR) {
 			if (f & KV_E_SNAPNEW)
 				atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
+			kv_coll_view_done(env, e); /* a failed save's too */
 		} else if (!(f & KV_E_SNAPNEW)) {
-			if (n < cap)
+			if (n < cap) {
 				out[n] = (kv_off)v;
+				if (kv_is_kind(e->type)) /* as of the cut: writes copy on write */
+					kv_coll_freeze_locked(env, kv_chdr_of(env, e));
+			}
 			n++;
 		}
 	}
@@ -204,13 +214,33 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 static int put_entry(snap_writer *w, kv_entry *e)
 {
 	unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-	size_t rec = 10 + ((f & KV_E_TTL) ? 8 : 0) + e->klen + e->vlen;
+	const char *val = kv_entry_key(e) + e->klen;
+	size_t vlen = e->vlen;
+	if (kv_is_kind(e->type)) {
+		/* frozen when it was collected (the view stays until we mark it
+		 * done): its objects are immutable, read with no lock */
+		kv_chdr *h = kv_chdr_of(w->env, e), snap;
+		memset(&snap, 0, sizeof snap);
+		snap.kind = h->kind;
+		snap.enc = h->view.enc;
+		snap.body = h->view.body;
+		snap.card = h->view.card;
+		memcpy(snap.aux, h->view.aux, sizeof snap.aux);
+		int rc = kv_coll_serialise(w->env, &snap, &w->coll);
+		if (rc != KV_OK)
+			return rc;
+		if (w->coll.len > KV_VALUE_SIZE_LIMIT)
+			return KV_EVALSIZE;
+		val = w->coll.data;
+		vlen = w->coll.len;
+	}
+	size_t rec = 10 + ((f & KV_E_TTL) ? 8 : 0) + e->klen + vlen;
 	int rc = blk_room(w, rec);
 	if (rc != KV_OK)
 		return rc;
 	char *p = w->blk.data + w->blk.len;
 	put32(p, e->klen);
-	put32(p + 4, e->vlen);
+	put32(p + 4, (uint32_t)vlen);
 	p[8] = (char)e->type;
 	p[9] = (char)((f & KV_E_TTL) ? 1 : 0);
 	p += 10;
@@ -218,7 +248,8 @@ static int put_entry(snap_writer *w, kv_entry *e)
 		put64(p, (uint64_t)kv_entry_expiry(e));
 		p += 8;
 	}
-	memcpy(p, kv_entry_key(e), (size_t)e->klen + e->vlen);
+	memcpy(p, kv_entry_key(e), e->klen);
+	memcpy(p + e->klen, val, vlen);
 	w->blk.len += rec;
 	if (w->blk.len - BLK_HDR >= BLK_TARGET)
 		blk_end(w, BLK_ENTRIES);
@@ -267,6 +298,7 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		for (size_t i = 0; i < need; i++) {
 			kv_entry *e = kv_ptr(env, offs[i]);
 			atomic_fetch_or_explicit(&e->flags, (uint8_t)KV_E_SNAPNEW, memory_order_relaxed);
+			kv_coll_view_done(env, e);
 		}
 		kv_spin_unlock(&sh->lock);
 	}
@@ -301,8 +333,8 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		uint32_t m = sh->npreserved < SNAP_STEP ? sh->npreserved : SNAP_STEP;
 		for (uint32_t k = 0; k < m; k++) {
 			kv_entry *e = kv_ptr(env, pre[--sh->npreserved]);
-			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			kv_free(env, kv_offof(env, e), kv_entry_size(e->klen, e->vlen, f));
+			kv_coll_view_done(env, e);
+			kv_entry_free(env, e); /* a collection's body is freed later, unlocked */
 		}
 		bool last = sh->npreserved == 0;
 		if (last && sh->preserved) {
@@ -321,6 +353,7 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		kv_spin_unlock(&sh->lock);
 	}
 	kv_mem_realloc(env, offs, 0);
+	kv_coll_reap(env);
 	return rc;
 }
 
@@ -393,6 +426,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	/* write */
 	snap_writer w = {.env = env, .t = t, .err = err};
 	w.blk = (kv_buf)KV_BUF_INIT;
+	w.coll = (kv_buf)KV_BUF_INIT;
 	w.xs = XXH3_createState();
 	if (!w.xs || blk_begin(&w) != KV_OK)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
@@ -477,6 +511,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	if (w.xs)
 		XXH3_freeState(w.xs);
 	kv_buf_free(env, &w.blk);
+	kv_buf_free(env, &w.coll);
 	kv_mem_realloc(env, sel, 0);
 	return rc;
 }
@@ -643,7 +678,6 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 {
 	(void)key;
 	(void)val;
-	(void)type;
 	stat_ctx *c = ctx;
 	if (kv_expired(exp, c->now))
 		return KV_OK;
@@ -651,7 +685,7 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	c->ns->bytes += kv_alloc_size(kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
 	if (klen > c->ns->max_klen)
 		c->ns->max_klen = klen;
-	if (vlen > c->ns->max_vlen)
+	if (vlen > c->ns->max_vlen && !kv_is_kind(type)) /* a collection's record is not a value */
 		c->ns->max_vlen = vlen;
 	return KV_OK;
 }
@@ -664,7 +698,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	if ((uint32_t)XXH3_64bits(f, 28) != get32(f + 28))
 		return CORRUPT("file header checksum mismatch");
 	uint32_t ver = get32(f + 8);
-	if (ver != SNAP_VERSION)
+	if (ver != SNAP_VERSION && ver != 1)
 		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", ver, SNAP_VERSION);
 	uint32_t nns = get32(f + 24);
 	if (get32(f + 12) != 0)
@@ -762,6 +796,7 @@ typedef struct build_ctx {
 	kv_env  *env;
 	load_ns *ns;
 	int64_t  now;
+	uint32_t ver;  /* the file's format version */
 } build_ctx;
 
 static int build_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
@@ -778,20 +813,33 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 	/* the shard is not published yet: nobody else can see it, no lock needed */
 	kv_entry *old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
 	int rc = KV_OK;
+	kv_croot root = {KV_CROOT_MAGIC, 0};
+	if (kv_is_kind(type) && c->ver < 2) {
+		type = KV_T_BYTES; /* version 1 had no kinds: that tag was a string's */
+	} else if (kv_is_kind(type)) {
+		kv_chdr *ch;
+		if ((rc = kv_coll_deserialise(env, type, val, vlen, &ch)) != KV_OK)
+			return rc;
+		root.hdr = kv_offof(env, ch); /* the entry takes the header's one reference */
+		val = (const char *)&root;
+		vlen = sizeof root;
+	}
 	kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
 	if (!e) {
 		rc = KV_ENOMEM;
+		if (root.hdr)
+			kv_chdr_destroy(env, kv_ptr(env, root.hdr));
 	} else {
 		memcpy(kv_entry_key(e) + klen, val, vlen);
 		if (old) { /* a duplicate key: the later record wins */
-			sh->bytes -= kv_entry_charge(old);
+			sh->bytes -= kv_entry_charge(env, old);
 			kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
-			kv_free(env, kv_offof(env, old), kv_entry_size(old->klen, old->vlen, atomic_load(&old->flags)));
-			sh->bytes += kv_entry_charge(e);
+			kv_entry_free(env, old);
+			sh->bytes += kv_entry_charge(env, e);
 		} else if ((rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e))) != KV_OK) {
-			kv_free(env, kv_offof(env, e), kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
+			kv_entry_free(env, e);
 		} else {
-			sh->bytes += kv_entry_charge(e);
+			sh->bytes += kv_entry_charge(env, e);
 		}
 	}
 	return rc;
@@ -944,7 +992,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
 			break;
 		}
-		build_ctx bc = {env, x, now};
+		build_ctx bc = {env, x, now, get32(f + 8)};
 		uint64_t cnt = 0;
 		size_t o = x->first_blk;
 		while (o < x->end_blk && rc == KV_OK) {

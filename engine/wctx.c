@@ -27,6 +27,7 @@ void kv_wctx_emit(kv_wctx *w)
 		kv_emit(w->ns->env, w->ns, w->keybuf + w->voff[i], w->vlen[i], w->vev[i]);
 	w->nvictims = 0;
 	w->keyused = 0;
+	kv_coll_reap(w->ns->env); /* collections this write removed: freed now, unlocked */
 }
 
 void kv_wctx_init(kv_wctx *w, kv_ns *ns)
@@ -76,7 +77,7 @@ int64_t kv_wctx_now(kv_wctx *w)
 
 void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
 {
-	size_t charge = kv_entry_charge(e);
+	size_t charge = kv_entry_charge(w->ns->env, e);
 	kv_shard_write_begin(sh);
 	kv_big_changed(sh, e);
 	kv_shard_remove_locked(w->ns->env, sh, pos);

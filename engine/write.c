@@ -15,7 +15,7 @@
  * Keys removed on the side (expired, evicted) are collected in the context
  * (wctx.c) and their hooks fire after the lock is released (kv_wctx_emit).
  */
-#include "kv_internal.h"
+#include "coll.h"
 
 /* Resolve the namespace and lock the shard of h.  Retries through drops and resizes. */
 static int lock_key(kv_wctx *w, uint64_t h, kv_shard **out)
@@ -349,9 +349,12 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 
 	if (old) {
 		unsigned of = atomic_load_explicit(&old->flags, memory_order_relaxed);
-		size_t ocharge = kv_entry_charge(old);
+		size_t ocharge = kv_entry_charge(env, old);
 		bool cow = (sh->snap_pending && !(of & KV_E_SNAPNEW)) || w->undo;
-		if (!pre && !cow && (of & KV_E_TTL) == nflags && ocharge == ncharge) {
+		/* a collection's entry is never overwritten in place: the new entry
+		 * takes a reference to the header, the old one drops its own */
+		bool kinds = kv_is_kind(old->type) || kv_is_kind(type);
+		if (!pre && !cow && !kinds && (of & KV_E_TTL) == nflags && ocharge == ncharge) {
 			/* same size class: overwrite in place, nothing to allocate or charge */
 			char *val = kv_entry_key(old) + klen;
 			kv_shard_write_begin(sh);
@@ -375,6 +378,8 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 			return KV_ENOMEM;
 		if (!pre)
 			fill(kv_entry_key(e) + klen, vlen, kv_entry_key(old) + klen, old->vlen, arg);
+		kv_coll_entry_dup(env, e);
+		ncharge = kv_entry_charge(env, e);
 		kv_shard_write_begin(sh);
 		kv_big_changed(sh, old);
 		kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
@@ -392,11 +397,13 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 		return KV_ENOMEM;
 	if (!pre)
 		fill(kv_entry_key(e) + klen, vlen, NULL, 0, arg);
+	kv_coll_entry_dup(env, e);
+	ncharge = kv_entry_charge(env, e);
 	kv_shard_write_begin(sh);
 	rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e));
 	kv_shard_write_end(sh);
 	if (rc != KV_OK) {
-		kv_free(env, kv_offof(env, e), nsize);
+		kv_entry_free(env, e);
 		return rc;
 	}
 	if (w->undo)

@@ -4,7 +4,7 @@
 .headers off
 
 -- case: version
-SELECT shardkv_version() = '0.1.0';
+SELECT shardkv_version() = '0.2.0';
 
 -- case: set and get round-trip every SQLite type
 SELECT kv_set('f', 'text', 'hello'), kv_set('f', 'int', 42), kv_set('f', 'neg', -9223372036854775808),

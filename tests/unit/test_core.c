@@ -68,7 +68,7 @@ static void test_version_and_errors(void)
 		snprintf(want, sizeof want, "%d.%d.%d", KV_VERSION_MAJOR, KV_VERSION_MINOR,
 		         KV_VERSION_PATCH);
 		E(kv_version() != NULL && strcmp(kv_version(), want) == 0);
-		E(KV_VERSION_NUMBER == 100);
+		E(KV_VERSION_NUMBER == 200);
 	}
 
 	TEST("kv_strerror names every code and never returns NULL")

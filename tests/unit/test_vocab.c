@@ -163,8 +163,10 @@ int main(int argc, char **argv)
 		E(strcmp(kv_event_name(KV_EV_SET), "set") == 0);
 		E(strcmp(kv_event_name(KV_EV_EXPIRED), "expired") == 0);
 		E(strcmp(kv_event_name(KV_EV_RENAME_TO), "rename_to") == 0);
-		E(kv_event_name(0) == NULL && kv_event_name(-1) == NULL && kv_event_name(11) == NULL);
-		for (int ev = KV_EV_SET; ev <= KV_EV_RENAME_TO; ev++)
+		E(kv_event_name(0) == NULL && kv_event_name(-1) == NULL && kv_event_name(KV_EV_LTRIM + 1) == NULL);
+		E(strcmp(kv_event_name(KV_EV_HSET), "hset") == 0 && strcmp(kv_event_name(KV_EV_LTRIM), "ltrim") == 0);
+		E(strcmp(kv_type_name(KV_T_ZSET), "zset") == 0 && kv_type_name(20) == NULL);
+		for (int ev = KV_EV_SET; ev <= KV_EV_LTRIM; ev++)
 			E(kv_event_name(ev) != NULL && kv_event_name(ev)[0]);
 		E(strcmp(kv_type_name(KV_T_BYTES), "bytes") == 0);
 		E(strcmp(kv_type_name(KV_T_REAL), "real") == 0);

@@ -1,0 +1,345 @@
+/*
+ * coll.h -- the internal interface between the engine core and a collection
+ * kind (hash.c and set.c over dict.c, zset*.c, list*.c).  kv.h's
+ * "collections" section is the public contract; this is how a kind module
+ * implements it.  Read it whole before writing a kind.
+ *
+ * 1. REPRESENTATION
+ *   A collection is an ordinary table entry whose type is its kind
+ *   (KV_T_HASH .. KV_T_LIST; tags 16..31 are reserved for kinds) and whose
+ *   value is a kv_croot: 8 bytes naming a collection header (kv_chdr) allocated
+ *   in the region.  The header holds everything that changes: encoding,
+ *   element count, charged bytes, the kind's body (kv_off of its root object)
+ *   and small kind fields (aux).  Entries move (EXPIRE adds a TTL word,
+ *   RENAME, a pending snapshot's copy-on-write of the entry) by copying those
+ *   8 bytes, so a collection never moves: several entries may name one header
+ *   for a while (a snapshot's pre-image and the live entry), and the header
+ *   counts them (refs).  Every object is allocated with kv_alloc (32-bit
+ *   offsets from the region base, never pointers) so collections work in
+ *   PostgreSQL shared memory mapped at different addresses in each process.
+ *
+ *   Every object a kind allocates for a collection starts with
+ *       uint32_t epoch;   (set by kv_cobj_alloc)
+ *   which the copy-on-write of snapshots reads (section 5).
+ *
+ * 2. LOCKING
+ *   A collection's header and objects are guarded by the lock of the shard of
+ *   the key whose live entry names it.  Collection calls take that lock (there
+ *   are no optimistic collection reads: kv.h allows it) and hold it for work
+ *   bounded by the call's arguments, never by the collection's size:
+ *     - point calls (HGET, SADD of n members, ZADD, LPUSH ...): O(n) element
+ *       operations, each O(1) (hash, set, list ends) or O(log size) (zset);
+ *     - compact encodings (listpack-like blobs of at most KV_COMPACT_MAX_*
+ *       elements of at most KV_COMPACT_MAX_ELEM bytes) are rewritten or
+ *       converted whole: bounded by those constants, not by the caller;
+ *     - whole-collection reads (HGETALL, SMEMBERS, set algebra, ZRANGE over a
+ *       big range, LRANGE, COPY, MOVE) PIN the collection (section 4) and copy
+ *       with no lock at all.
+ *   kv_coll_open() / kv_coll_close() (section 3) do the locking for a kind's
+ *   public function; multi-key calls use kv_coll_open_many().
+ *
+ * 3. A KIND'S PUBLIC FUNCTION
+ *       kv_cop op;
+ *       int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_WRITE, &op);
+ *       if (rc != KV_OK) return rc;        (KV_EWRONGTYPE, namespace errors)
+ *       if (!op.h) { ...key missing: kv_coll_create(&op, enc) if writing ... }
+ *       kv_coll_mutate(&op);               (before any change: COW, ver++)
+ *       ... change op.h's body through kv_cobj_* and kv_coll_charge ...
+ *       return kv_coll_close(&op, rc, KV_EV_HSET);
+ *   kv_coll_close() deletes the key if its count dropped to 0 (after the op's
+ *   event it fires KV_EV_DEL), unlocks, frees what the op released (big
+ *   bodies are freed after the unlock: nothing O(size) under a lock), fires
+ *   the side removals' hooks (expired, evicted keys), then the op's event when
+ *   rc is KV_OK and op.changed is set.  A write to a missing key creates it
+ *   with the namespace's default TTL (kv_coll_create); writes keep an existing
+ *   key's TTL.  Memory: each object allocated or freed through kv_cobj_* is
+ *   charged to the header and the namespace at once (exact kv_ns_stats.bytes);
+ *   kv_coll_reserve(&op, bytes) checks max_memory first and evicts other keys
+ *   by the namespace's policy (KV_EMAXMEM / KV_ENOMEM with nothing changed).
+ *
+ * 4. PINS: POINT-IN-TIME WHOLE READS WITHOUT A LONG HOLD
+ *   kv_coll_pin() (under the lock, O(1)) takes a reference and raises the
+ *   header's pin count; after kv_coll_open's unlock the caller reads the body
+ *   with no lock and kv_coll_unpin()s.  While pinned, writers OF THAT KEY ONLY
+ *   wait (kv_coll_open spins with no lock held until the pin drops); readers
+ *   and every other key of the shard go on.  A DEL, SET, RENAME, eviction or
+ *   flush of a pinned key goes ahead (the entry goes; the header lives on until
+ *   the last reference), so the copy is the value at the pin.  Cost: a writer
+ *   of that key waits for one O(size) copy (like Redis serving the read); no
+ *   lock is held during it.  Compact collections are copied under the lock
+ *   instead (bounded).
+ *
+ * 5. SNAPSHOTS: COPY-ON-WRITE PER OBJECT (A CHUNK)
+ *   A save's cut (snapshot.c) must see each collection as it was at the cut,
+ *   while writers go on.  The first change to a collection of the cut after
+ *   the cut (or the saver's visit, whichever comes first) FREEZES it in O(1):
+ *   a kv_cview records the header as it was and the header's epoch moves on.
+ *   From then on, until the saver has written it (view->done), an object whose
+ *   epoch is older than the header's is shared with the view and immutable: a
+ *   kind calls kv_cobj_writable() before changing one (a copy of that one
+ *   object, stamped new; the old goes to the view's graveyard) and
+ *   kv_cobj_release() for an object it drops (freed now, or kept in the
+ *   graveyard when shared).  So a write during a save copies at most the
+ *   objects it touches, once each per save: for a hash, a 2 KiB segment of
+ *   255 slots and the directory (4 bytes a segment), never an element or the
+ *   whole collection.  The saver serialises the view's body with no lock (all
+ *   reachable objects are immutable), marks it done, and the next write
+ *   thaws it (the graveyard is freed after that write's unlock).  A kind
+ *   whose objects link to each other (skiplist, list nodes) must make every
+ *   object it changes writable top-down (path copying) or choose a layout
+ *   where that stays bounded (a B-tree of chunks, a list of chunks).
+ *
+ * 6. KIND OPERATIONS (kv_kind_ops, registered in coll.c's table)
+ *   encoding  OBJECT ENCODING name of h's encoding
+ *   free      free every object reachable from a body (no lock held; never
+ *             the graveyard, the core does that)
+ *   copy      a deep copy of a pinned body into a new header (no lock held;
+ *             COPY, MOVE across namespaces); charge recorded in dst->bytes
+ *   scan      emit up to budget elements from *cursor (0: start) and advance
+ *             it (0: done), guaranteeing Redis's SCAN property (an element
+ *             present throughout is emitted at least once); used for HSCAN and
+ *             friends (under the lock), for whole reads and snapshots (pinned
+ *             or frozen bodies, no lock)
+ *   add       insert one element into a private header being built (snapshot
+ *             load, copy helpers): no lock, no COW, charges h->bytes
+ *   Snapshot records are generic (snapshot.c): a kind's record is its format
+ *   version byte, the element count and the elements as scan emits them
+ *   (field/value, member, member+score, item); load feeds them to add.
+ */
+#ifndef SHARDKV_COLL_H
+#define SHARDKV_COLL_H
+
+#include "kv_internal.h"
+
+#define KV_KIND_FIRST 16
+#define KV_KIND_LAST  31
+KV_INLINE bool kv_is_kind(int type)
+{
+	return type >= KV_KIND_FIRST && type <= KV_KIND_LAST;
+}
+
+/* Compact encodings (Redis's hash-max-listpack-entries / -value defaults). */
+#define KV_COMPACT_MAX_ELEMS 128u
+#define KV_COMPACT_MAX_ELEM  64u
+
+/* Encodings (kv_chdr.enc). */
+enum { KV_ENC_LISTPACK = 1, KV_ENC_HASHTABLE, KV_ENC_SKIPLIST, KV_ENC_QUICKLIST };
+
+#define KV_CROOT_MAGIC 0x4c4f4323u /* "#COL" */
+typedef struct kv_croot {
+	uint32_t magic;
+	kv_off   hdr;
+} kv_croot;
+
+/* What a running save sees of a header: the fields at the freeze (section 5).
+ * Embedded in the header, so a freeze never allocates and never fails. */
+enum { KV_VIEW_NONE = 0, KV_VIEW_FROZEN, KV_VIEW_DONE };
+typedef struct kv_cview {
+	_Atomic uint32_t state;   /* KV_VIEW_*: DONE once the saver wrote it (next write thaws) */
+	uint8_t  enc;
+	kv_off   body;
+	kv_off   grave;           /* kv_cgrave chunks: shared objects the live body dropped */
+	uint64_t card;
+	uint64_t aux[3];
+} kv_cview;
+
+/* Reap list nodes (coll.c): dead headers and graveyard chunks, freed by
+ * kv_coll_reap() with no lock held. */
+enum { KV_REAP_HDR = 1, KV_REAP_GRAVE };
+typedef struct kv_chdr {
+	uint32_t epoch;           /* objects stamped below it are shared with view (while frozen) */
+	kv_off   next;            /* reap list link */
+	uint8_t  rtag;            /* KV_REAP_HDR */
+	uint8_t  kind, enc;
+	uint8_t  flags;
+	_Atomic uint32_t refs;    /* entries naming it + pins */
+	_Atomic uint32_t pin;     /* whole readers copying with no lock: writers wait */
+	uint32_t ver;             /* moves on every change */
+	uint64_t card;            /* elements */
+	uint64_t bytes;           /* region bytes of the header and its body (charged) */
+	kv_off   body;            /* the kind's root object */
+	uint32_t pad;
+	uint64_t aux[3];          /* kind fields (dict: hash seed, directory depth) */
+	kv_cview view;
+} kv_chdr;
+
+#define KV_GRAVE_SLOTS 254u
+typedef struct kv_cgrave {
+	uint32_t epoch;
+	kv_off   next;            /* reap list link */
+	uint8_t  rtag;            /* KV_REAP_GRAVE */
+	uint8_t  pad[3];
+	uint32_t n;
+	kv_off   older;           /* the previous chunk of the same graveyard */
+	uint32_t pad2;
+	struct { kv_off off; uint32_t size; } item[KV_GRAVE_SLOTS];
+} kv_cgrave;
+
+/* An element as a kind emits it (scan), or receives it (add). */
+typedef struct kv_celem {
+	const char *p;  size_t len;   /* field, member or item */
+	const char *v;  size_t vlen;  /* hash value (NULL otherwise) */
+	double score;                 /* zset */
+} kv_celem;
+typedef int (*kv_cemit_fn)(void *ctx, const kv_celem *el); /* nonzero: stop (error) */
+
+typedef struct kv_kind_ops {
+	int          kind;
+	const char *(*encoding)(const kv_chdr *h);
+	void        (*free)(kv_env *env, const kv_chdr *h);
+	int         (*copy)(kv_env *env, const kv_chdr *src, kv_chdr *dst);
+	int         (*scan)(kv_env *env, const kv_chdr *h, uint64_t *cursor, size_t budget,
+	                    kv_cemit_fn fn, void *ctx);
+	int         (*add)(kv_env *env, kv_chdr *h, const kv_celem *el);
+	uint8_t      record_version;  /* snapshot record format of this kind */
+} kv_kind_ops;
+
+const kv_kind_ops *kv_kind_ops_of(int kind); /* NULL: not a kind this build has */
+extern const kv_kind_ops kv_hash_ops, kv_set_ops; /* dict.c */
+
+/* ------------------------------------------------------------ headers */
+uint64_t kv_coll_random(void);  /* seeds (hash seeds, random picks) */
+/* dict.c: the structure under hashes and sets (see its header). */
+bool kv_dict_get(kv_env *env, const kv_chdr *h, const void *f, size_t flen, const char **v,
+                 size_t *vlen);
+int  kv_dict_put(kv_env *env, kv_chdr *h, const void *f, size_t flen, const void *v, size_t vlen,
+                 bool nx, int *added);
+bool kv_dict_del(kv_env *env, kv_chdr *h, const void *f, size_t flen, int *err);
+void kv_dict_random(kv_env *env, const kv_chdr *h, uint64_t *rng, kv_celem *el);
+/* hash.c: HRANDFIELD / SRANDMEMBER (pinned, no lock). */
+int  kv_dict_randmember(kv_ns *ns, const void *key, size_t klen, int kind, int has_count,
+                        int64_t count, int withvalues, kv_elems *out);
+KV_INLINE kv_chdr *kv_chdr_of(const kv_env *env, const kv_entry *e)
+{
+	kv_croot r;
+	memcpy(&r, (const char *)e + kv_entry_hdr(atomic_load_explicit(&((kv_entry *)e)->flags,
+	                                                                memory_order_relaxed)) + e->klen,
+	       sizeof r);
+	return (kv_chdr *)kv_ptr(env, r.hdr);
+}
+/* A new private header of kind/enc (refs 1, card 0, bytes its own size). */
+kv_chdr *kv_chdr_new(kv_env *env, int kind, int enc);
+/* Free a header no entry names any more and its body (no lock held). */
+void     kv_chdr_destroy(kv_env *env, kv_chdr *h);
+/* Drop one reference; at 0 the header goes to the reap list (O(1), any lock
+ * may be held).  kv_coll_reap() frees the list: call it with no lock held. */
+void     kv_coll_unref(kv_env *env, kv_chdr *h);
+void     kv_coll_reap(kv_env *env);
+/* An entry of a kind is freed (shard.c and every other entry-free site). */
+void     kv_coll_entry_gone(kv_env *env, kv_entry *e);
+/* A new entry now names e's header too (it was built by copying e's value). */
+void     kv_coll_entry_dup(kv_env *env, kv_entry *e);
+
+/* ------------------------------------------------------------ objects */
+/* Allocate an object of size bytes for h (epoch stamped, charged to h->bytes;
+ * the op charges the namespace from h->bytes at close).  NULL: region full. */
+void    *kv_cobj_alloc(kv_env *env, kv_chdr *h, size_t size);
+/* Drop an object from h's body: freed now, or kept for the view when shared.
+ * Uncharged either way.  Never fails (the graveyard was reserved by
+ * kv_coll_mutate). */
+void     kv_cobj_release(kv_env *env, kv_chdr *h, void *obj, size_t size);
+/* Make *objp (size bytes, referenced from a writable parent) safe to change:
+ * a copy when shared with a view (*objp and the caller's reference are then
+ * updated by the caller from the return).  NULL: region full. */
+void    *kv_cobj_writable(kv_env *env, kv_chdr *h, void *obj, size_t size);
+/* Free an object of a private or dying body (free, copy's error path). */
+KV_INLINE void kv_cobj_free(kv_env *env, void *obj, size_t size)
+{
+	kv_free(env, kv_offof(env, obj), size);
+}
+/* Is obj shared with h's view (must not change)? */
+KV_INLINE bool kv_cobj_shared(const kv_chdr *h, const void *obj)
+{
+	return atomic_load_explicit(&((kv_chdr *)h)->view.state, memory_order_relaxed) == KV_VIEW_FROZEN &&
+	       *(const uint32_t *)obj < h->epoch;
+}
+
+/* ------------------------------------------------------- an operation */
+#define KV_COPEN_READ  0
+#define KV_COPEN_WRITE 1
+typedef struct kv_cop {
+	kv_wctx   w;          /* a single-key op's context */
+	kv_wctx  *wx;         /* the context in use: &w, or the kv_cmulti's */
+	kv_shard *sh;
+	uint64_t  hash;
+	uint32_t  h32, pos;
+	kv_entry *e;          /* the live entry (NULL: no key) */
+	kv_chdr  *h;          /* its header */
+	const void *key;
+	size_t    klen;
+	int       kind;
+	int64_t   bytes0;     /* h->bytes at open (charge at close) */
+	bool      write, changed, created;
+	uint32_t  grave_need; /* objects this op may release while frozen (kv_coll_mutate) */
+	kv_chdr  *dead;       /* a header the op unlinked: unref'd after the unlock */
+} kv_cop;
+
+/* Resolve, lock the key's shard and find its live entry.  A key of another
+ * kind: KV_EWRONGTYPE (nothing held).  A write waits (no lock held) while the
+ * key is pinned.  On KV_OK the shard is locked: end with kv_coll_close. */
+int  kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv_cop *op);
+/* Create the missing key with an empty header of encoding enc (default TTL).
+ * KV_OK or a write error (limits, eviction, region full). */
+int  kv_coll_create(kv_cop *op, int enc);
+/* Before the first change of a write: freeze for a pending save, thaw a
+ * finished one, reserve room in the graveyard for `releases` objects.
+ * KV_ENOMEM when the region is full (nothing changed). */
+int  kv_coll_mutate(kv_cop *op, uint32_t releases);
+/* Check max_memory (evicting by policy) for `more` bytes the op will add. */
+int  kv_coll_reserve(kv_cop *op, int64_t more);
+/* Finish: charge, delete if empty, unlock, free, fire events.  Returns rc. */
+int  kv_coll_close(kv_cop *op, int rc, int ev);
+/* Pin op.h for a lock-free whole read; unpin after kv_coll_close. */
+void kv_coll_pin(kv_cop *op);
+void kv_coll_unpin(kv_env *env, kv_chdr *h);
+
+/* Multi-key operations (SMOVE, LMOVE, STORE forms): lock every key's shard
+ * through a lockset; each key then gets a kv_cop view (kv_coll_at) that
+ * shares the one write context.  Close with kv_coll_close_many. */
+typedef struct kv_cmulti {
+	kv_wctx     w;
+	kv_lockset *ls;
+	size_t      n;
+	kv_cop     *ops;
+} kv_cmulti;
+int  kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m);
+/* op i: find key i (kind check: KV_EWRONGTYPE unless kind 0 = any). */
+int  kv_coll_at(kv_cmulti *m, size_t i, int kind, kv_cop **op);
+/* Replace key i's value by header h (NULL: delete it) built outside the lock. */
+int  kv_coll_store(kv_cmulti *m, size_t i, kv_chdr *h);
+int  kv_coll_close_many(kv_cmulti *m, int rc, const int *ev);
+
+/* COPY (same or another namespace) and MOVE of a collection: a deep copy of
+ * the pinned source, built with no lock, then linked at dst.  KV_EINVAL if
+ * src is a string (copy.c's own path). */
+int  kv_coll_copy(kv_ns *ns, const void *src, size_t srclen, kv_ns *dns, const void *dst,
+                  size_t dstlen, int replace);
+int  kv_coll_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dns);
+/* Replace key's value, whatever its kind, by private header h built with no
+ * lock (a STORE form's result; NULL or empty: delete the key, event
+ * KV_EV_DEL if it existed), else event ev.  Never waits for pins: the old
+ * body is not changed, only unlinked.  h is consumed either way. */
+int  kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev, bool *existed);
+
+/* ------------------------------------------------------- results */
+int  kv_elems_push(kv_env *env, kv_elems *out, const void *p, size_t len, double score);
+int  kv_elems_nil(kv_env *env, kv_elems *out);
+void kv_elems_reset(kv_elems *out);
+
+/* Whole read of key (pinned, no lock): every element through fn.  A missing
+ * key: KV_OK with nothing emitted. */
+int  kv_coll_read_all(kv_ns *ns, const void *key, size_t klen, int kind, kv_cemit_fn fn,
+                      void *ctx);
+
+/* Snapshot (snapshot.c): serialise the collection named by e as of the cut
+ * (its frozen view, or its live body when unchanged since: the caller holds
+ * the shard lock for the freeze and releases it before the copy). */
+void kv_coll_freeze_locked(kv_env *env, kv_chdr *h);     /* O(1), never fails */
+/* Under the lock, for a kind entry of the cut: freeze it and fill *snap with
+ * the header as of the cut (a copy to scan with no lock). */
+void kv_coll_snap_locked(kv_env *env, kv_entry *e, kv_chdr *snap);
+void kv_coll_view_done(kv_env *env, kv_entry *e);          /* under the lock */
+int  kv_coll_serialise(kv_env *env, const kv_chdr *snap, kv_buf *out);
+int  kv_coll_deserialise(kv_env *env, int kind, const char *p, size_t n, kv_chdr **out);
+
+#endif /* SHARDKV_COLL_H */
