@@ -751,6 +751,18 @@ void zintercardCommand(client *c, int argc, const char **argv, const size_t *len
 
 /* ------------------------------------------------------------ ZSCAN */
 
+/*
+ * A score as Redis 7.0 keeps it in a listpack (d2string): an integral value
+ * within +-LLONG_MAX/2 as an integer ("100000000000000000"), else "%.17g".
+ * ZSCAN of a compact zset shows this text; of a big one, fmtScore's.
+ */
+static size_t fmtListpackScore(double d, char *buf)
+{
+	if (d >= (double)(-LLONG_MAX / 2) && d <= (double)(LLONG_MAX / 2) && (double)(long long)d == d)
+		return (size_t)snprintf(buf, SCORE_BUFSZ, "%lld", (long long)d);
+	return fmtScore(d, buf);
+}
+
 /* ZSCAN key cursor [MATCH pattern] [COUNT count]: scores as bulk strings. */
 void zscanCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
@@ -796,6 +808,9 @@ void zscanCommand(client *c, int argc, const char **argv, const size_t *lens)
 			return;
 		}
 	}
+	const char *enc = "";
+	kv_encoding(c->db, argv[1], lens[1], &enc);
+	size_t (*fmt)(double, char *) = strcmp(enc, "listpack") == 0 ? fmtListpackScore : fmtScore;
 	kv_elems e = KV_ELEMS_INIT;
 	uint64_t cur = cursor;
 	rc = kv_cscan(c->db, argv[1], lens[1], KV_T_ZSET, &cur, match, mlen, (size_t)count, 0, &e);
@@ -807,7 +822,7 @@ void zscanCommand(client *c, int argc, const char **argv, const size_t *lens)
 		for (size_t i = 0; i < e.n; i++) {
 			char sb[SCORE_BUFSZ];
 			replyMember(c, &e, i);
-			addReplyBulk(&c->rb, sb, fmtScore(e.v[i].score, sb));
+			addReplyBulk(&c->rb, sb, fmt(e.v[i].score, sb));
 		}
 	}
 	kv_elems_free(srv.env, &e);
