@@ -30,7 +30,9 @@ def _zkey(g):
 
 
 def _lzkey(g):
-    return g.key("lz", 3) if g.random() < 0.9 else g.key("x", 3)
+    # l:N (a list or nothing) for WRONGTYPE: x:N and str:N may be zsets of mixed
+    # scores, where lex ranges are undefined
+    return g.key("lz", 3) if g.random() < 0.9 else g.key("l", 2)
 
 
 def _lkey(g):
