@@ -272,8 +272,10 @@ def t_many_workers():
     def consumer(i):
         try:
             r = Raw(P, timeout=30)
+            keys = ["jobs", "jobs:0", "jobs:1", "jobs:2"]
+            keys = keys[i % 4:] + keys[:i % 4]  # every key, in rotated orders
             for _ in range(per):
-                v = r.cmd("BRPOP" if i % 2 else "BLPOP", "jobs", "jobs:%d" % (i % 3), "10")
+                v = r.cmd("BRPOP" if i % 2 else "BLPOP", *keys, "10")
                 if v is None:
                     errs.append("consumer %d timed out" % i)
                     return
