@@ -52,3 +52,17 @@ BENCH_SCALE_ARGS ?=
 .PHONY: bench-scale
 bench-scale: $(BUILD)/shardkv-server
 	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)
+
+# make bench-queue: a job queue (50 producers LPUSH, 50 consumers BRPOP, 100
+# connections) and a 1M-member leaderboard (ZADD, ZINCRBY, ZREVRANGE 0 9),
+# shardkv-server beside redis-server, interleaved (BENCH_QUEUE_ARGS=--quick).
+BENCH_TARGETS += bench-queue
+BENCH_QUEUE_ARGS ?=
+BENCH_QUEUE_CLIENT := $(BUILD)/bench/queue_client
+.PHONY: bench-queue
+$(BENCH_QUEUE_CLIENT): bench/queue/queue_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+bench-queue: $(BUILD)/shardkv-server $(BENCH_QUEUE_CLIENT)
+	@mkdir -p $(BUILD)/bench
+	/usr/bin/python3 bench/queue/bench_queue.py $(BENCH_QUEUE_CLIENT) --tsv $(BUILD)/bench/queue.tsv $(BENCH_QUEUE_ARGS)
