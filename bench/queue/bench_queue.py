@@ -155,11 +155,16 @@ def main():
     med = {k: {n: statistics.median(v) for n, v in d.items()} for k, d in res.items()}
     lines = ["%-26s %14s %14s %8s" % ("row", "shardkv", "redis-server", "ratio")]
     rows = [("queue LPUSH/BRPOP msgs/s", "queue")] + [("leaderboard %s ops/s" % n, n) for n, _ in LB_ROWS]
-    tsv = []
+    # results in bench/charts.py's row format, one row per interleaved round
+    tsv = ["# source: make bench-queue (bench/queue/bench_queue.py)",
+           "\t".join("host workload config peer rep ours theirs unit basis better noisy".split())]
     for label, key in rows:
         a, b = med["shardkv"][key], med["redis"][key]
         lines.append("%-26s %14.0f %14.0f %7.2fx" % (label, a, b, a / b))
-        tsv.append("%s\t%.0f\t%.0f\t%.3f" % (label, a, b, a / b))
+        config = "50+50 conns" if key == "queue" else "-c 50 -P 16, 1M members"
+        for rep, (x, y) in enumerate(zip(res["shardkv"][key], res["redis"][key])):
+            tsv.append("queue\t%s\t%s\tredis-server\t%d\t%.0f\t%.0f\t%s\twall\thigher\t1"
+                       % (label.rsplit(" ", 1)[0], config, rep, x, y, label.rsplit(" ", 1)[1]))
     lines.append("queue CPU (cores, medians): shardkv-server %.2f + client %.2f; redis-server %.2f + client %.2f"
                  % (med["shardkv"]["srv_cpu"], med["shardkv"]["cli_cpu"], med["redis"]["srv_cpu"],
                     med["redis"]["cli_cpu"]))
@@ -169,7 +174,7 @@ def main():
     print("\n".join(lines))
     if TSV:
         with open(TSV, "w") as f:
-            f.write("row\tshardkv\tredis\tratio\n" + "\n".join(tsv) + "\n")
+            f.write("\n".join(tsv) + "\n")
 
 
 if __name__ == "__main__":
