@@ -99,12 +99,20 @@ typedef struct timerSet {
 	size_t   n, cap;
 	int64_t  earliest; /* no deadline before this (may be early) */
 } timerSet;
-static timerSet *timers;
-static pthread_once_t timersOnce = PTHREAD_ONCE_INIT;
+static timerSet *timers; /* one per worker, made before the workers start */
 
-static void timersInit(void)
+int blockingInit(int nworkers)
 {
-	timers = calloc((size_t)srv.nworkers, sizeof(*timers));
+	timers = calloc((size_t)nworkers, sizeof(*timers));
+	return timers ? C_OK : C_ERR;
+}
+
+void blockingFree(void)
+{
+	for (int i = 0; timers && i < srv.nworkers; i++)
+		free(timers[i].v);
+	free(timers);
+	timers = NULL;
 }
 
 static int64_t nowMs(void)
@@ -498,13 +506,12 @@ static int blockForKeys(client *c, const popSpec *p, const char **keys, const si
 static void blockingPop(client *c, const popSpec *p, const char **keys, const size_t *klens, size_t nkeys,
                         int64_t timeout_ms)
 {
-	pthread_once(&timersOnce, timersInit);
 	pthread_mutex_lock(&reg.lock);
 	atomic_fetch_add(&reg.nwaiting, 1); /* before the attempt: see the header comment */
 	int rc = SERVE_NOTHING;
 	for (size_t i = 0; i < nkeys && rc == SERVE_NOTHING; i++)
 		rc = popOnce(p, keys[i], klens[i], &c->rb, 0);
-	if (rc != SERVE_NOTHING || multiInExec(c) || timers == NULL) {
+	if (rc != SERVE_NOTHING || multiInExec(c)) {
 		atomic_fetch_sub(&reg.nwaiting, 1);
 		pthread_mutex_unlock(&reg.lock);
 		if (rc == SERVE_NOTHING) { /* inside EXEC: blocking forms do not block */
@@ -560,7 +567,7 @@ void blockingRemove(client *c)
 
 int blockingPollTimeout(worker *wk, int dflt_ms)
 {
-	if (timers == NULL || timers[wk->idx].earliest == 0)
+	if (timers[wk->idx].earliest == 0)
 		return dflt_ms;
 	int64_t left = timers[wk->idx].earliest - nowMs();
 	if (left <= 0)
@@ -570,8 +577,6 @@ int blockingPollTimeout(worker *wk, int dflt_ms)
 
 void blockingExpire(worker *wk)
 {
-	if (timers == NULL)
-		return;
 	timerSet *t = &timers[wk->idx];
 	int64_t now = nowMs();
 	if (t->earliest == 0 || now < t->earliest)

@@ -696,7 +696,7 @@ int workersStart(int n)
 {
 	srv.nworkers = n;
 	srv.workers = calloc((size_t)n, sizeof(worker));
-	if (srv.workers == NULL)
+	if (srv.workers == NULL || blockingInit(n) != C_OK)
 		return C_ERR;
 	for (int i = 0; i < n; i++) {
 		worker *w = &srv.workers[i];
@@ -748,6 +748,8 @@ int workersStop(int64_t wait_ms)
 		free(w->busy);
 		free(w->held);
 	}
+	if (stuck == 0)
+		blockingFree();
 	return stuck;
 }
 

@@ -549,6 +549,9 @@ void brpoplpushCommand(client *c, int argc, const char **argv, const size_t *len
 void bzpopminCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bzpopmaxCommand(client *c, int argc, const char **argv, const size_t *lens);
 void clientUnblockCommand(client *c, int argc, const char **argv, const size_t *lens);
+/* Before the workers start / after they stopped: each worker's timers. */
+int  blockingInit(int nworkers);
+void blockingFree(void);
 /* The change-hook wrapper that notes keys blocked clients wait for. */
 kv_hook_fn blockingHook(kv_hook_fn inner);
 /* After a command (or a batch of them): serve the waiters of the keys this thread's writes filled. */
