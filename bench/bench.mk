@@ -30,6 +30,15 @@ bench-engine: $(BENCH_ENGINE)
 	@mkdir -p $(BUILD)/bench
 	$(BENCH_ENGINE) --tsv $(BUILD)/bench/engine.tsv $(BENCH_ENGINE_ARGS)
 
+# make bench-coll: redis-benchmark's collection rows (HSET, SADD; LPUSH, LPOP,
+# ZADD, ZPOPMIN when the server has them) at -P 16, shardkv-server beside
+# redis-server (BENCH_COLL_ARGS=--quick for a smoke run).  Not in make bench's
+# list until the collections are merged everywhere.
+BENCH_COLL_ARGS ?=
+.PHONY: bench-coll
+bench-coll: $(BUILD)/shardkv-server
+	sh bench/coll/run.sh $(BENCH_COLL_ARGS)
+
 # Each bench target leaves its figures in $(BUILD)/bench/<host>.tsv; bench/charts.py
 # draws bench/charts/<host>.svg from them (from bench/charts/seed/ for a host
 # without fresh results, which the chart's title says).

@@ -10,7 +10,8 @@ random.Random with key and element pools) and mode says how to compare:
   "set"     an array/set reply: same header line, same elements in any order
             (SMEMBERS, SINTER, HKEYS ... whose order is the hash table's)
   "pairs"   an array of field, value pairs or a RESP3 map, in any order (HGETALL)
-  "shape"   same reply type and element count only (SPOP, SRANDMEMBER, HRANDFIELD)
+  "shape"   same reply type and element count only (SRANDMEMBER, HRANDFIELD), and for
+            an integer its sign (TTL)
   "spop"    a random removal (SPOP): shardkv-server pops; redis-server gets an
             SREM of exactly what was popped, which must remove them all (so the
             two stay equal); errors, nil and empty replies are compared exactly
@@ -55,8 +56,7 @@ REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 def start_pair(asan=False, extra=(), redis_extra=()):
     """Start shardkv-server and redis-server on the harness ports; returns (skv, rds, tmpdir)."""
     tmp = tempfile.mkdtemp(prefix="skv-coll-diff-")
-    binary = os.path.join(ROOT, "build", "asan" if asan else "", "shardkv-server")
-    binary = os.path.normpath(binary)
+    binary = os.path.join(ROOT, "build", "asan", "shardkv-server") if asan else None  # None: $SHARDKV_SERVER or build/
     skv = harness.shardkv(PORT, "--dir", tmp, "--save", "", *extra, binary=binary,
                           name="coll-skv").wait_ready(60 if asan else 15)
     rdir = os.path.join(tmp, "redis")
@@ -72,6 +72,28 @@ def stop_pair(skv, rds, tmp):
     for s in (skv, rds):
         s.stop(signal.SIGTERM)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def dump_state(conn):
+    """Every key of db 0 with its type, content (order-free) and whether it has a TTL."""
+    out = {}
+    for k in conn.cmd("KEYS", "*"):
+        t = conn.cmd("TYPE", k)
+        if t == "string":
+            v = conn.cmd("GET", k)
+        elif t == "hash":
+            h = conn.cmd("HGETALL", k)
+            v = sorted(zip(h[::2], h[1::2])) if isinstance(h, list) else sorted(h.items())
+        elif t == "set":
+            v = sorted(conn.cmd("SMEMBERS", k))
+        elif t == "zset":
+            v = conn.cmd("ZRANGE", k, "0", "-1", "WITHSCORES")
+        elif t == "list":
+            v = conn.cmd("LRANGE", k, "0", "-1")
+        else:
+            v = None
+        out[k] = (t, v, conn.cmd("PTTL", k) > 0)
+    return out
 
 
 def sanitizer_report(server):
@@ -117,8 +139,10 @@ def _normal(tree, mode):
     if mode == "pairs" and kids:
         pairs = sorted(_bytes(kids[i]) + _bytes(kids[i + 1]) for i in range(0, len(kids) - 1, 2))
         return _bytes((ln, data, [])) + b"".join(pairs)
-    if mode == "shape":
-        return ln[:1] + (ln[1:] if ln[:1] in (b"*", b"~", b"%", b":", b"-") else b"")
+    if mode == "shape":  # the type and size; an integer's sign (TTL: -2, -1 or some time)
+        if ln[:1] == b":":
+            return ln if ln[1:2] == b"-" else b":+"
+        return ln[:1] + (ln[1:] if ln[:1] in (b"*", b"~", b"%", b"-") else b"")
     return _bytes(tree)
 
 
@@ -171,8 +195,8 @@ class Gen(random.Random):
             return ""
         if r < 0.2:
             return str(self.randrange(-5, 200))
-        if r < 0.27:
-            return bytes(self.randrange(256) for _ in range(self.randrange(1, 6)))
+        if r < 0.27:  # no NUL: SORT ALPHA compares as C strings, whose ties Redis leaves unordered
+            return bytes(self.randrange(1, 256) for _ in range(self.randrange(1, 6)))
         return "e%d" % self.randrange(n)
 
     def elems(self, lo=1, hi=6, n=40):
@@ -213,17 +237,19 @@ def bgsave_loop(stop, port=None):
     return t, done
 
 
-def run_stream(generators, seed, steps, resp=2, skv_port=None, redis_port=None, context=8):
+def run_stream(generators, seed, steps, resp=2, skv_port=None, redis_port=None, context=8, flush=True):
     """
     Run `steps` commands from generators (a list of (weight, gen)) seeded with
-    seed on both servers after FLUSHALL, in RESP `resp`.  Returns None when all
-    replies matched, else a text describing the first divergence.
+    seed on both servers after FLUSHALL (unless flush is false), in RESP
+    `resp`.  Returns None when all replies matched, else a text describing the
+    first divergence.
     """
     g = Gen(seed)
     a, b = Raw(skv_port or PORT, timeout=30), Raw(redis_port or REDIS_PORT, timeout=30)
     try:
         for c in (a, b):
-            c.cmd("FLUSHALL")
+            if flush:
+                c.cmd("FLUSHALL")
             if resp == 3:
                 c.cmd("HELLO", "3")
         weights = [w for w, _ in generators]
@@ -243,7 +269,12 @@ def run_stream(generators, seed, steps, resp=2, skv_port=None, redis_port=None, 
                 if d:
                     return _report(seed, step, resp, argv, d[0], d[1], history, context)
                 continue
-            ta, tb = _send(a, argv), _send(b, argv)
+            try:
+                ta = _send(a, argv)
+            except (ConnectionError, OSError) as e:
+                return _report(seed, step, resp, argv, b"<connection lost: %s>" % str(e).encode(), b"",
+                               history, context)
+            tb = _send(b, argv)
             na, nb = _normal(ta, mode), _normal(tb, mode)
             if na != nb:
                 return _report(seed, step, resp, argv, _bytes(ta), _bytes(tb), history, context)
@@ -257,11 +288,13 @@ def _spop(a, b, argv, resp):
     """Mode "spop": None if consistent, else (shardkv bytes, redis-server bytes)."""
     ta = _send(a, argv)
     kind = ta[0][:1]
-    popped = [k[1] for k in ta[2]] if kind in (b"*", b"~") else [ta[1]] if kind == b"$" else []
+    popped = [k[1] for k in ta[2]] if kind in (b"*", b"~") else [ta[1]] if ta[1] is not None else []
     if not popped:
         tb = _send(b, argv)
         return None if _bytes(ta) == _bytes(tb) else (_bytes(ta), _bytes(tb))
     want = b"$" if len(argv) == 2 else (b"~" if resp == 3 else b"*")
+    if any(p is None for p in popped):
+        return (_bytes(ta), b"<bulk strings>")
     tb = _send(b, ["SREM", argv[1]] + popped)
     if kind != want or tb[0] != b":%d" % len(popped) or len(set(popped)) != len(popped):
         return (_bytes(ta), b"SREM of the popped members: " + _bytes(tb))

@@ -8,19 +8,23 @@ sometimes large enough to cross the compact-encoding threshold (128 elements).
 
 
 def _hkey(g):
-    return g.key("h") if g.random() < 0.8 else g.key("x", 3)
+    r = g.random()
+    return g.key("h") if r < 0.78 else "" if r < 0.8 else g.key("x", 3)  # "": the empty key
 
 
 def _skey(g):
-    return g.key("s") if g.random() < 0.8 else g.key("x", 3)
+    r = g.random()
+    return g.key("s") if r < 0.78 else "" if r < 0.8 else g.key("x", 3)
 
 
 def _anykey(g):
-    return g.choice([g.key("h"), g.key("s"), g.key("x", 3), g.key("str", 2), "missing"])
+    return g.choice([g.key("h"), g.key("s"), g.key("x", 3), g.key("str", 2), "missing", ""])
 
 
 def _intval(g):
-    return str(g.choice([0, 1, -1, 7, 100, 2 ** 62, -2 ** 62, 2 ** 63 - 1]))
+    # below 2^53: HINCRBYFLOAT on a larger integer formats differently (README, "INCRBYFLOAT
+    # results"); HINCRBY's overflow comes from its increments (2^63 - 1)
+    return str(g.choice([0, 1, -1, 7, 100, 2 ** 52, -2 ** 52]))
 
 
 def _value(g):
@@ -41,6 +45,8 @@ def g_hset(g):
     args = ["HSET", _hkey(g)]
     for _ in range(n):
         args += [g.elem(200 if n > 100 else 40), _value(g)]
+    if g.random() < 0.1:
+        args += ["fc", g.choice(["abc", "1.5", "7", "", " 2", "1e5"])]  # HINCRBYFLOAT's field
     if g.random() < 0.03:
         args = args[:-1]  # odd count: wrong number of arguments
     return args, "exact"
@@ -84,8 +90,12 @@ def g_hincrby(g):
 
 
 def g_hincrbyfloat(g):
-    by = g.choice(["1", "-1.5", "0.1", "1e3", "x", "", "inf", "nan", "3"])
-    return ["HINCRBYFLOAT", _hkey(g), g.elem(8), by], "exact"
+    by = g.choice(["1", "-1.5", "0.25", "1e3", "x", "", "inf", "nan", "3"])  # exact in binary: see below
+    # a value past 2^53, or a sum inexact in binary, formats differently from Redis's long
+    # double (README, "INCRBYFLOAT results"): increments exact in binary, on fields
+    # of their own (HINCRBY's can reach 2^63); HSET puts text or numbers in "fc" (g_hset)
+    field = g.choice(["fa", "fb", "fc"])
+    return ["HINCRBYFLOAT", _hkey(g), field, by], "exact"
 
 
 def g_hrandfield(g):
@@ -234,6 +244,31 @@ def g_expire(g):
                      ["EXPIRE", k, "1000", "XX"], ["PEXPIRE", k, "900000", "GT"]]), "exact"
 
 
+def g_sort(g):
+    """SORT / SORT_RO of a set (numeric, ALPHA, BY, GET, LIMIT)."""
+    args = [g.choice(["SORT", "SORT_RO"]), _skey(g)]
+    mode = "exact"
+    if g.random() < 0.5:
+        args.append("ALPHA")
+    if g.random() < 0.3:
+        args.append(g.choice(["DESC", "ASC"]))
+    if g.random() < 0.3:
+        args += ["LIMIT", str(g.choice([0, 1, -1, 2])), str(g.choice([1, 3, -1, 0]))]
+    r = g.random()
+    if r < 0.15:
+        args = [a for a in args if a not in ("DESC", "ASC")][:2] + args[2:3] * (args[2:3] == ["ALPHA"])
+        args += ["BY", "nosort"]  # no LIMIT: it would cut the set's own order
+        mode = "set"
+    elif r < 0.3 and "ALPHA" not in args:  # ALPHA BY ties are unordered in Redis too
+        args += ["BY", "str:*"]
+    if g.random() < 0.3:
+        args += ["GET", "#", "GET", g.choice(["str:*", "h:*->e1", "nokey*"])]
+        if mode == "set":
+            mode = "shape"
+    # STORE writes a list: the zset/list generators cover it once lists are merged
+    return args, mode
+
+
 def g_scan_type(g):
     t = g.choice(["string", "hash", "set", "zset", "list", "none", "HASH"])
     return ["SCAN", "0", "TYPE", t, "COUNT", "1000"], "scanall"
@@ -250,5 +285,5 @@ GENERATORS = [
     (2, g_spop), (2, g_srandmember), (2, g_smove), (3, g_setop), (2, g_setop_store),
     (2, g_sintercard), (2, g_sscan),
     (4, g_strings), (3, g_type), (1, g_del), (1, g_rename), (1, g_copy), (2, g_expire),
-    (1, g_scan_type), (1, g_dbsize),
+    (1, g_scan_type), (1, g_dbsize), (2, g_sort),
 ]
