@@ -31,12 +31,17 @@
  *   (owner thread only); its epoll wait never sleeps past the earliest one, and
  *   an expired waiter is answered like a served one (a null array).
  *
- *   AOF: a pop made on a waiter's behalf goes through the engine hook like any
- *   write, so aof.c logs it; the serving thread waits for that record as the
- *   fsync policy requires before it releases the waiter's reply.
+ *   AOF: a blocking command that pops at once logs its effect like LPOP / LMOVE
+ *   / ZREM (its keys' stripes held, as every collection write's).  A pop made
+ *   on a waiter's behalf logs no effect: its key goes through the change hook
+ *   like any write, and aof.c logs it whole when the serving pass commits,
+ *   after the registry lock is released (a command holding a stripe may wait
+ *   for the registry: stripes are never taken under it).  Only then, and once
+ *   the fsync policy is met, are the served waiters' replies released
+ *   (SERVED, then DONE).
  *
- *   Lock order: the WATCH gate (multiWriteBegin), the registry lock, then
- *   engine and hook locks (pub/sub, AOF, a worker's lock).
+ *   Lock order: the WATCH gate (multiWriteBegin), AOF stripes, the registry
+ *   lock, then engine and hook locks (pub/sub, a worker's lock).
  */
 #include "server.h"
 #include "aof.h"
@@ -49,7 +54,7 @@
 #include <string.h>
 
 enum { BK_POP, BK_LMOVE, BK_ZPOP };
-enum { WS_WAITING, WS_DONE };
+enum { WS_WAITING, WS_SERVED, WS_DONE }; /* SERVED: popped for, reply not yet released */
 enum { SERVE_NOTHING, SERVE_DONE, SERVE_ERROR };
 
 typedef struct keyQueue keyQueue;
@@ -83,6 +88,7 @@ struct waiter {
 	int       state;       /* registry lock */
 	replyBuf  reply;       /* registry lock until done */
 	waiter   *gprev, *gnext;
+	waiter   *snext;       /* the serving thread's list of SERVED waiters */
 };
 
 static struct {
@@ -229,7 +235,8 @@ static void waiterUnlink(waiter *w)
 /* Answer w with what its reply buffer holds and wake its worker (registry lock held). */
 static void waiterDone(waiter *w)
 {
-	waiterUnlink(w);
+	if (w->state == WS_WAITING)
+		waiterUnlink(w);
 	w->state = WS_DONE;
 	workerNotifyMail(w->c);
 }
@@ -275,6 +282,7 @@ typedef struct popSpec {
 	int         kind, where, to, resp;
 	const char *dst;
 	size_t      dstlen;
+	client     *self;  /* the command's own attempt: log its AOF effect as this client's */
 } popSpec;
 
 /*
@@ -291,6 +299,8 @@ static int popOnce(const popSpec *p, const char *key, size_t klen, replyBuf *rb,
 		kv_buf b = KV_BUF_INIT;
 		rc = kv_lmove(p->db, key, klen, p->dst, p->dstlen, p->where, p->to, &b);
 		if (rc == KV_OK) {
+			if (p->self)
+				listMoveEffect(p->self, key, klen, p->dst, p->dstlen, p->where, p->to, b.data, b.len);
 			addReplyBulk(rb, b.data, b.len);
 			out = SERVE_DONE;
 		} else if (rc == KV_EWRONGTYPE && serving) {
@@ -305,6 +315,13 @@ static int popOnce(const popSpec *p, const char *key, size_t klen, replyBuf *rb,
 		rc = p->kind == BK_POP ? kv_pop(p->db, key, klen, p->where, 0, 0, &e)
 		                       : kv_zpop(p->db, key, klen, p->where, 0, 0, &e);
 		if (rc == KV_OK && e.n) {
+			if (p->self && p->kind == BK_POP) {
+				listPopEffect(p->self, key, klen, p->where, 1);
+			} else if (p->self) {
+				kv_val eff[3] = {{.data = "ZREM", .len = 4}, {.data = key, .len = klen},
+				                 {.data = e.bytes.data + e.v[0].off, .len = e.v[0].len}};
+				effectJoin(p->self, eff, 3, NULL, 0);
+			}
 			addReplyArrayLen(rb, p->kind == BK_POP ? 2 : 3);
 			addReplyBulk(rb, key, klen);
 			addReplyBulk(rb, e.bytes.data + e.v[0].off, e.v[0].len);
@@ -395,20 +412,27 @@ kv_hook_fn blockingHook(kv_hook_fn inner)
 	return blockingChangeHook;
 }
 
-/* Serve the waiters of one noted key, FIFO, while it has elements (registry lock held). */
-static void serveKey(const char *ns, size_t nslen, const char *key, size_t klen)
+/*
+ * Serve the waiters of one noted key, FIFO, while it has elements (registry
+ * lock held).  Each served one goes on *served: its reply is released once
+ * the AOF has its pop (blockingServeReady).
+ */
+static void serveKey(const char *ns, size_t nslen, const char *key, size_t klen, waiter **served)
 {
 	uint32_t h = queueHash(ns, nslen, key, klen);
 	keyQueue *q;
 	while ((q = queueFind(ns, nslen, key, klen, h)) != NULL && q->head) {
 		waiter *w = q->head->w;
-		popSpec p = {w->db, w->kind, w->where, w->to, w->reply.resp, w->dst, w->dstlen};
+		popSpec p = {w->db, w->kind, w->where, w->to, w->reply.resp, w->dst, w->dstlen, NULL};
 		size_t mark = w->reply.len;
 		if (popOnce(&p, key, klen, &w->reply, 1) == SERVE_NOTHING) {
 			w->reply.len = mark;
 			return;
 		}
-		waiterDone(w);
+		waiterUnlink(w);
+		w->state = WS_SERVED;
+		w->snext = *served;
+		*served = w;
 	}
 }
 
@@ -417,8 +441,9 @@ void blockingServeReady(worker *wk)
 	if (tlReady.len == 0)
 		return;
 	int gated = multiWriteBegin(wk);
-	pthread_mutex_lock(&reg.lock);
+	waiter *served = NULL;
 	aofCommandBegin();
+	pthread_mutex_lock(&reg.lock);
 	while (tlReady.len) {
 		readyList round = tlReady; /* keys noted while serving go to the next round */
 		memset(&tlReady, 0, sizeof(tlReady));
@@ -429,15 +454,30 @@ void blockingServeReady(worker *wk)
 			memcpy(&kl, round.buf + pos + 4 + nl, 4);
 			const char *key = round.buf + pos + 8 + nl;
 			pos += 8 + (size_t)nl + kl;
-			serveKey(ns, nl, key, kl);
+			serveKey(ns, nl, key, kl, &served);
 		}
 		free(round.buf);
 	}
+	pthread_mutex_unlock(&reg.lock);
+	/*
+	 * The pops logged no effect: the AOF logs their keys whole at this commit,
+	 * under the keys' stripes, which it takes with no registry lock held (a
+	 * command holding a stripe may be waiting for the registry).  The waiters'
+	 * replies go out once that is written as the fsync policy says.
+	 */
 	aofCommandEnd();
-	/* the waiters' replies go out once their pops are logged as the fsync policy says */
 	uint64_t lsn = aofThreadLsn();
-	if (aofMustWait(lsn))
+	if (served && aofMustWait(lsn))
 		aofWaitFor(lsn);
+	pthread_mutex_lock(&reg.lock);
+	while (served) {
+		waiter *w = served;
+		served = w->snext;
+		if (w->c)
+			waiterDone(w);
+		else
+			waiterFree(w); /* its client closed meanwhile */
+	}
 	pthread_mutex_unlock(&reg.lock);
 	multiWriteEnd(wk, gated);
 }
@@ -556,13 +596,16 @@ void blockingRemove(client *c)
 	waiter *w = c->blocked;
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&reg.lock);
-	if (w->state == WS_WAITING)
-		waiterUnlink(w);
-	pthread_mutex_unlock(&reg.lock);
 	timerDel(c->w, w);
 	c->blocked = NULL;
-	waiterFree(w);
+	pthread_mutex_lock(&reg.lock);
+	int owned = w->state != WS_SERVED; /* a serving thread still holds a served one: it frees it */
+	if (w->state == WS_WAITING)
+		waiterUnlink(w);
+	w->c = NULL;
+	pthread_mutex_unlock(&reg.lock);
+	if (owned)
+		waiterFree(w);
 }
 
 int blockingPollTimeout(worker *wk, int dflt_ms)
@@ -679,7 +722,7 @@ static void blockingPopKeys(client *c, int argc, const char **argv, const size_t
 	int64_t ms;
 	if (timeoutOrReply(c, argv[argc - 1], lens[argc - 1], &ms) != C_OK)
 		return;
-	popSpec p = {c->db, kind, where, 0, c->rb.resp, NULL, 0};
+	popSpec p = {c->db, kind, where, 0, c->rb.resp, NULL, 0, c};
 	blockingPop(c, &p, argv + 1, lens + 1, (size_t)(argc - 2), ms);
 }
 
@@ -708,7 +751,7 @@ static void blmoveGeneric(client *c, const char **argv, const size_t *lens, int 
 	int64_t ms;
 	if (timeoutOrReply(c, argv[tidx], lens[tidx], &ms) != C_OK)
 		return;
-	popSpec p = {c->db, BK_LMOVE, from, to, c->rb.resp, argv[2], lens[2]};
+	popSpec p = {c->db, BK_LMOVE, from, to, c->rb.resp, argv[2], lens[2], c};
 	blockingPop(c, &p, argv + 1, lens + 1, 1, ms);
 }
 

@@ -595,6 +595,8 @@ void zinterstoreCommand(client *c, int argc, const char **argv, const size_t *le
 void zdiffstoreCommand(client *c, int argc, const char **argv, const size_t *lens);
 void zintercardCommand(client *c, int argc, const char **argv, const size_t *lens);
 void zscanCommand(client *c, int argc, const char **argv, const size_t *lens);
+/* AOF: the effect head[0..nh) + tail[0..nt) (collEffect with a command's elements). */
+void effectJoin(client *c, const kv_val *head, size_t nh, const kv_val *tail, size_t nt);
 /* Redis's getDoubleFromObject (scores, weights): 1 if s is one. */
 int  zsetParseDouble(const char *s, size_t len, double *out);
 /* Redis's getRangeLongFromObjectOrReply (msg NULL: its range text). */
@@ -617,6 +619,10 @@ void ltrimCommand(client *c, int argc, const char **argv, const size_t *lens);
 void lposCommand(client *c, int argc, const char **argv, const size_t *lens);
 void lmoveCommand(client *c, int argc, const char **argv, const size_t *lens);
 void rpoplpushCommand(client *c, int argc, const char **argv, const size_t *lens);
+/* AOF effects of list writes (t_list.c): a pop of n; LMOVE's pop and push. */
+void listPopEffect(client *c, const char *key, size_t klen, int where, uint64_t n);
+void listMoveEffect(client *c, const char *src, size_t srclen, const char *dst, size_t dstlen, int from,
+                    int to, const void *v, size_t vlen);
 /* LEFT | RIGHT into KV_LEFT / KV_RIGHT, or a syntax error. */
 int  listWhereOrReply(client *c, const char *s, size_t len, int *where);
 

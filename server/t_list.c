@@ -4,6 +4,11 @@
  * where Redis looks the key up before parsing an index (LINDEX, LSET), a
  * missing or mistyped key wins over a bad index here too.  The semantics are
  * the engine's (kv.h "lists").
+ *
+ * AOF: every write logs its effect (collEffect, aof_effect.c), which aof.c
+ * keeps in the engine's order per key: pushes, LSET, LINSERT, LREM and LTRIM
+ * as themselves, pops as LPOP/RPOP key n of what they popped, LMOVE as a pop
+ * and a push.
  */
 #include "server.h"
 
@@ -40,6 +45,36 @@ static int listLookupFirst(client *c, const char *key, size_t klen, void (*missi
 	return 0;
 }
 
+#define KV(s, n) ((kv_val){.data = (s), .len = (n)})
+
+/* LPOP / RPOP key n: the effect of popping n elements. */
+void listPopEffect(client *c, const char *key, size_t klen, int where, uint64_t n)
+{
+	char num[24];
+	kv_val eff[3] = {KV(where == KV_LEFT ? "LPOP" : "RPOP", 4), KV(key, klen),
+	                 KV(num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)n))};
+	effectJoin(c, eff, 3, NULL, 0);
+}
+
+/* LMOVE's effect: a pop from src, a push of v onto dst. */
+void listMoveEffect(client *c, const char *src, size_t srclen, const char *dst, size_t dstlen, int from,
+                    int to, const void *v, size_t vlen)
+{
+	listPopEffect(c, src, srclen, from, 1);
+	kv_val eff[3] = {KV(to == KV_LEFT ? "LPUSH" : "RPUSH", 5), KV(dst, dstlen), KV(v, vlen)};
+	effectJoin(c, eff, 3, NULL, 0);
+}
+
+/* The command as its own effect: its name in capitals and argv[1..argc). */
+static void listSelfEffect(client *c, const char *name, int argc, const char **argv, const size_t *lens)
+{
+	kv_val eff[5];
+	eff[0] = KV(name, strlen(name));
+	for (int i = 1; i < argc && i < 5; i++)
+		eff[i] = KV(argv[i], lens[i]);
+	effectJoin(c, eff, (size_t)argc, NULL, 0);
+}
+
 static void replyNullBulk(client *c) { addReplyNull(&c->rb); }
 static void replyNoKey(client *c) { addReplyError(&c->rb, "no such key"); }
 
@@ -58,10 +93,13 @@ static void pushGeneric(client *c, int argc, const char **argv, const size_t *le
 	}
 	uint64_t len = 0;
 	int rc = kv_push(c->db, argv[1], lens[1], where, v, n, flags, &len);
-	if (rc == KV_NOTFOUND)
+	if (rc == KV_NOTFOUND) {
 		addReplyLongLong(&c->rb, 0);
-	else if (!replyKvError(c, rc))
+	} else if (!replyKvError(c, rc)) {
+		kv_val head[2] = {KV(where == KV_LEFT ? "LPUSH" : "RPUSH", 5), KV(argv[1], lens[1])};
+		effectJoin(c, head, 2, v, n);
 		addReplyLongLong(&c->rb, (long long)len);
+	}
 	if (v != stack)
 		free(v);
 }
@@ -124,6 +162,7 @@ static void popGeneric(client *c, int argc, const char **argv, const size_t *len
 		else
 			addReplyNull(&c->rb);
 	} else if (!replyKvError(c, rc)) {
+		listPopEffect(c, argv[1], lens[1], where, e.n);
 		if (has_count)
 			replyElems(c, &e);
 		else
@@ -202,8 +241,10 @@ void lsetCommand(client *c, int argc, const char **argv, const size_t *lens)
 		replyNoKey(c);
 	else if (rc == KV_ERANGE)
 		addReplyError(&c->rb, "index out of range");
-	else if (!replyKvError(c, rc))
+	else if (!replyKvError(c, rc)) {
+		listSelfEffect(c, "LSET", argc, argv, lens);
 		addReplyStatus(&c->rb, "OK");
+	}
 }
 
 /* LINSERT key BEFORE|AFTER pivot element */
@@ -221,10 +262,12 @@ void linsertCommand(client *c, int argc, const char **argv, const size_t *lens)
 	}
 	int64_t len = 0;
 	int rc = kv_linsert(c->db, argv[1], lens[1], after, argv[3], lens[3], argv[4], lens[4], &len);
-	if (rc == KV_NOTFOUND)
+	if (rc == KV_NOTFOUND) {
 		addReplyLongLong(&c->rb, len);
-	else if (!replyKvError(c, rc))
+	} else if (!replyKvError(c, rc)) {
+		listSelfEffect(c, "LINSERT", argc, argv, lens);
 		addReplyLongLong(&c->rb, len);
+	}
 }
 
 /* LREM key count element */
@@ -236,10 +279,13 @@ void lremCommand(client *c, int argc, const char **argv, const size_t *lens)
 		return;
 	uint64_t removed = 0;
 	int rc = kv_lrem(c->db, argv[1], lens[1], count, argv[3], lens[3], &removed);
-	if (rc == KV_NOTFOUND)
+	if (rc == KV_NOTFOUND) {
 		addReplyLongLong(&c->rb, 0);
-	else if (!replyKvError(c, rc))
+	} else if (!replyKvError(c, rc)) {
+		if (removed)
+			listSelfEffect(c, "LREM", argc, argv, lens);
 		addReplyLongLong(&c->rb, (long long)removed);
+	}
 }
 
 /* LTRIM key start stop */
@@ -251,6 +297,8 @@ void ltrimCommand(client *c, int argc, const char **argv, const size_t *lens)
 	    argToLongLongOrReply(c, argv[3], lens[3], &stop) != C_OK)
 		return;
 	int rc = kv_ltrim(c->db, argv[1], lens[1], start, stop);
+	if (rc == KV_OK)
+		listSelfEffect(c, "LTRIM", argc, argv, lens);
 	if (rc == KV_NOTFOUND || !replyKvError(c, rc))
 		addReplyStatus(&c->rb, "OK");
 }
@@ -309,10 +357,12 @@ static void lmoveGeneric(client *c, const char *src, size_t srclen, const char *
 {
 	kv_buf *b = &c->w->buf;
 	int rc = kv_lmove(c->db, src, srclen, dst, dstlen, from, to, b);
-	if (rc == KV_NOTFOUND)
+	if (rc == KV_NOTFOUND) {
 		addReplyNull(&c->rb);
-	else if (!replyKvError(c, rc))
+	} else if (!replyKvError(c, rc)) {
+		listMoveEffect(c, src, srclen, dst, dstlen, from, to, b->data, b->len);
 		addReplyBulk(&c->rb, b->data, b->len);
+	}
 }
 
 void lmoveCommand(client *c, int argc, const char **argv, const size_t *lens)

@@ -6,8 +6,14 @@
  * addReplyDouble ("%.17g"; a double in RESP3), WITHSCORES as flat pairs in
  * RESP2 and as [member, score] arrays in RESP3.  The semantics (ranges,
  * LIMIT, aggregates, NaN rules) are the engine's.
+ *
+ * AOF: writes log their effect (collEffect, aof_effect.c): ZADD of the
+ * resulting scores of the members a ZADD or ZINCRBY named, ZREM of what ZREM
+ * and ZPOP* removed.  ZREMRANGEBY* and the STORE forms log none, so the AOF
+ * logs their key whole at the command's commit (aof.c "COLLECTIONS").
  */
 #include "server.h"
+#include "aof.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -148,6 +154,72 @@ static void replyZsetElems(client *c, const kv_elems *e, int withscores)
 	replyZsetPairs(c, e, withscores, withscores && c->rb.resp >= 3);
 }
 
+/* ------------------------------------------------------------ AOF effects */
+
+/* ZADD key score member ... of the members' scores now (those now absent left out). */
+static void zaddEffect(client *c, const char *key, size_t klen, const kv_val *members, size_t n)
+{
+	if (!aofEnabled())
+		return;
+	kv_elems e = KV_ELEMS_INIT;
+	kv_val *eff = malloc((2 + 2 * n) * sizeof(*eff));
+	char (*num)[SCORE_BUFSZ] = malloc(n * sizeof(*num));
+	if (eff == NULL || num == NULL || kv_zmscore(c->db, key, klen, members, n, &e) != KV_OK) {
+		collEffect(c, 0, NULL); /* cannot describe it: the AOF marks the change lost */
+		goto out;
+	}
+	size_t k = 2;
+	eff[0] = (kv_val){.data = "ZADD", .len = 4};
+	eff[1] = (kv_val){.data = key, .len = klen};
+	for (size_t i = 0; i < n && i < e.n; i++)
+		if (e.v[i].len != KV_ELEM_NIL) {
+			eff[k++] = (kv_val){.data = num[i], .len = fmtScore(e.v[i].score, num[i])};
+			eff[k++] = members[i];
+		}
+	if (k > 2)
+		collEffect(c, k, eff);
+out:
+	kv_elems_free(srv.env, &e);
+	free(eff);
+	free(num);
+}
+
+/* The effect head[0..nh) followed by tail[0..nt) (a command's name and key, then its elements). */
+void effectJoin(client *c, const kv_val *head, size_t nh, const kv_val *tail, size_t nt)
+{
+	if (!aofEnabled())
+		return;
+	kv_val small[32], *eff = nh + nt <= 32 ? small : malloc((nh + nt) * sizeof(*eff));
+	if (eff == NULL) {
+		collEffect(c, 0, NULL);
+		return;
+	}
+	memcpy(eff, head, nh * sizeof(*eff));
+	if (nt)
+		memcpy(eff + nh, tail, nt * sizeof(*eff));
+	collEffect(c, nh + nt, eff);
+	if (eff != small)
+		free(eff);
+}
+
+/* ZREM key member ... of removed elements (ZPOP*'s). */
+static void zremEffect(client *c, const char *key, size_t klen, const kv_elems *e)
+{
+	if (!aofEnabled() || e->n == 0)
+		return;
+	kv_val *eff = malloc((2 + e->n) * sizeof(*eff));
+	if (eff == NULL) {
+		collEffect(c, 0, NULL);
+		return;
+	}
+	eff[0] = (kv_val){.data = "ZREM", .len = 4};
+	eff[1] = (kv_val){.data = key, .len = klen};
+	for (size_t i = 0; i < e->n; i++)
+		eff[2 + i] = (kv_val){.data = e->bytes.data + e->v[i].off, .len = e->v[i].len};
+	collEffect(c, 2 + e->n, eff);
+	free(eff);
+}
+
 /* ------------------------------------------------------------ ZADD, ZINCRBY */
 
 /* ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...] */
@@ -209,12 +281,25 @@ void zaddCommand(client *c, int argc, const char **argv, const size_t *lens)
 		addReplyError(&c->rb, "resulting score is not a number (NaN)");
 	else if (replyKvError(c, rc))
 		;
-	else if (!(flags & KV_ZADD_INCR))
-		addReplyLongLong(&c->rb, (long long)count);
-	else if (rc == KV_UNCHANGED)
-		addReplyNull(&c->rb);
-	else
-		addReplyDouble(&c->rb, result);
+	else {
+		if (rc == KV_OK) {
+			kv_val mv[16], *mp = n <= 16 ? mv : malloc(n * sizeof(*mp));
+			for (size_t j = 0; mp && j < n; j++)
+				mp[j] = m[j].member;
+			if (mp)
+				zaddEffect(c, argv[1], lens[1], mp, n);
+			else
+				collEffect(c, 0, NULL);
+			if (mp != mv)
+				free(mp);
+		}
+		if (!(flags & KV_ZADD_INCR))
+			addReplyLongLong(&c->rb, (long long)count);
+		else if (rc == KV_UNCHANGED)
+			addReplyNull(&c->rb);
+		else
+			addReplyDouble(&c->rb, result);
+	}
 out:
 	if (m != stack)
 		free(m);
@@ -228,10 +313,13 @@ void zincrbyCommand(client *c, int argc, const char **argv, const size_t *lens)
 	if (doubleOrReply(c, argv[2], lens[2], &by, NULL) != C_OK)
 		return;
 	int rc = kv_zincr(c->db, argv[1], lens[1], argv[3], lens[3], by, &result);
-	if (rc == KV_ENOTFLOAT)
+	if (rc == KV_ENOTFLOAT) {
 		addReplyError(&c->rb, "resulting score is not a number (NaN)");
-	else if (!replyKvError(c, rc))
+	} else if (!replyKvError(c, rc)) {
+		kv_val mv = {.data = argv[3], .len = lens[3]};
+		zaddEffect(c, argv[1], lens[1], &mv, 1);
 		addReplyDouble(&c->rb, result);
+	}
 }
 
 /* ------------------------------------------------------------ point reads and writes */
@@ -260,8 +348,13 @@ void zremCommand(client *c, int argc, const char **argv, const size_t *lens)
 	}
 	uint64_t removed = 0;
 	int rc = kv_zrem(c->db, argv[1], lens[1], m, (size_t)(argc - 2), &removed);
-	if (!replyKvError(c, rc))
+	if (!replyKvError(c, rc)) {
+		if (removed) { /* the command is its own effect */
+			kv_val eff[2] = {{.data = "ZREM", .len = 4}, {.data = argv[1], .len = lens[1]}};
+			effectJoin(c, eff, 2, m, (size_t)(argc - 2));
+		}
 		addReplyLongLong(&c->rb, (long long)removed);
+	}
 	if (m != stack)
 		free(m);
 }
@@ -570,8 +663,10 @@ static void zpopGeneric(client *c, int argc, const char **argv, const size_t *le
 	int rc = kv_zpop(c->db, argv[1], lens[1], max, count != -1, count == -1 ? 1 : (uint64_t)count, &e);
 	if (rc == KV_NOTFOUND)
 		addReplyArrayLen(&c->rb, 0);
-	else if (!replyKvError(c, rc))
+	else if (!replyKvError(c, rc)) {
+		zremEffect(c, argv[1], lens[1], &e);
 		replyZsetPairs(c, &e, 1, c->rb.resp >= 3 && count != -1); /* one pop is flat in RESP3 too */
+	}
 	kv_elems_free(srv.env, &e);
 }
 
