@@ -10,7 +10,9 @@ redis-server (7.0), reply for reply, byte for byte, in RESP2 and RESP3:
     (inf, -inf, 1e-300, 0.1 + 0.2, integers past 2^53), the ZADD option
     errors, LIMIT edges, lex and score bound errors, big ranges;
   - ZRANK/ZREVRANK WITHSCORE (Redis 7.2's form, which 7.0 lacks) against
-    its documented reply.
+    its documented reply;
+  - a random stream's writes with appendonly yes (and a BGREWRITEAOF in the
+    middle): the state after kill -9 and replay is the state before.
 
 Ports: ZL_PORT (default 6388) for shardkv-server, ZL_REDIS_PORT (6389) for
 redis-server.  SKV_TEST_SEED replays a stream; ZL_STEPS sets its length.
@@ -24,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import coll_diff  # noqa: E402
 import gen_zset_list as gen  # noqa: E402
-from harness import Raw, encode, eq, stop_all, summary, test  # noqa: E402
+from harness import Raw, encode, eq, stop_all, summary, test, true  # noqa: E402
 
 P = int(os.environ.get("ZL_PORT", 6388))
 P_REDIS = int(os.environ.get("ZL_REDIS_PORT", 6389))
@@ -210,6 +212,52 @@ def t_zrank_withscore():
             got.append(r.raw_reply())
         eq(got, want, "RESP%d" % resp)
         r.close()
+
+
+def state(port):
+    """Every key's type and contents (zsets with scores, lists in order), as comparable bytes."""
+    r = Raw(port)
+    out = []
+    for k in sorted(r.cmd("KEYS", "*")):
+        t = r.cmd("TYPE", k)
+        if t == "zset":
+            v = r.cmd("ZRANGE", k, "0", "-1", "WITHSCORES")
+        elif t == "list":
+            v = r.cmd("LRANGE", k, "0", "-1")
+        elif t == "set":
+            v = sorted(r.cmd("SMEMBERS", k))
+        else:
+            v = r.cmd("GET", k)
+        out.append((k, t, v, r.cmd("PTTL", k) > 0))
+    r.close()
+    return out
+
+
+@test("zset/list: a random stream's writes replay from the AOF after kill -9")
+def t_aof_replay():
+    import signal
+    import tempfile
+    from harness import shardkv
+    d = tempfile.mkdtemp(prefix="skv-zl-aof-")
+    args = ("--dir", d, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+    skv = shardkv(P, *args).wait_ready()
+    g = coll_diff.Gen(SEED + 4)
+    gens = [(w, f) for w, f in generators() if f not in (gen.g_blocking, gen.g_zscan)]
+    fns, weights = [f for _, f in gens], [w for w, _ in gens]
+    r = Raw(P, timeout=30)
+    for step in range(STEPS):
+        argv, _ = g.choices(fns, weights)[0](g)
+        r.send(encode(*argv))
+        r.raw_reply()
+        if step == STEPS // 2:
+            r.cmd("BGREWRITEAOF")  # records after a rewrite's cut replay over its base too
+    r.close()
+    before = state(P)
+    true(len(before) > 5, "the stream left keys")
+    skv.stop(signal.SIGKILL)
+    skv = shardkv(P, *args).wait_ready()
+    eq(state(P), before, "state after kill -9 and AOF replay")
+    skv.stop()
 
 
 ok = summary()
