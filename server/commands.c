@@ -467,6 +467,18 @@ bad:
 	return C_ERR;
 }
 
+kv_elems *workerElems(client *c)
+{
+	return &c->w->elems;
+}
+
+void workerElemsDone(client *c)
+{
+	kv_elems *e = &c->w->elems;
+	if (e->cap > 4096 || e->bytes.cap > 1024 * 1024)
+		kv_elems_free(srv.env, e); /* a big result is not kept for the next command */
+}
+
 void countLookup(client *c, int hit)
 {
 	if (hit)

@@ -701,6 +701,7 @@ int workersStart(int n)
 	for (int i = 0; i < n; i++) {
 		worker *w = &srv.workers[i];
 		w->idx = i;
+		w->elems = (kv_elems)KV_ELEMS_INIT;
 		pthread_mutex_init(&w->lock, NULL);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -743,6 +744,7 @@ int workersStop(int64_t wait_ms)
 		close(w->epfd);
 		close(w->evfd);
 		kv_buf_free(srv.env, &w->buf);
+		kv_elems_free(srv.env, &w->elems);
 		free(w->pending_fds);
 		free(w->mail_clients);
 		free(w->busy);

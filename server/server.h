@@ -213,6 +213,7 @@ typedef struct worker {
 	_Atomic uint64_t stat_commands; /* per worker, so the hot path shares no counter */
 	_Atomic uint64_t stat_hits, stat_misses;
 	kv_buf         buf;            /* scratch value buffer of this thread's commands */
+	kv_elems       elems;          /* scratch results of this thread's collection reads (workerElems) */
 	_Atomic uint64_t write_seq;    /* odd while a write command runs (multi.c's WATCH gate) */
 	client       **held;           /* clients waiting for the AOF (group commit) */
 	size_t         nheld, capheld;
@@ -327,6 +328,10 @@ void replyArity(client *c, const char *name);
 void replySyntax(client *c);
 /* Turn an engine status into a Redis error reply; returns nonzero if it replied. */
 int  replyKvError(client *c, int rc);
+/* The worker's reusable collection results (no allocation per LPOP or ZRANGE);
+ * workerElemsDone after the reply drops them if a big result grew them. */
+kv_elems *workerElems(client *c);
+void workerElemsDone(client *c);
 /* Count a key lookup as a hit or a miss (INFO keyspace_hits / keyspace_misses). */
 void countLookup(client *c, int hit);
 

@@ -154,21 +154,21 @@ static void popGeneric(client *c, int argc, const char **argv, const size_t *len
 			addReplyArrayLen(&c->rb, 0);
 		return;
 	}
-	kv_elems e = KV_ELEMS_INIT;
-	int rc = kv_pop(c->db, argv[1], lens[1], where, has_count, (uint64_t)count, &e);
-	if (rc == KV_NOTFOUND || (rc == KV_OK && e.n == 0)) {
+	kv_elems *e = workerElems(c);
+	int rc = kv_pop(c->db, argv[1], lens[1], where, has_count, (uint64_t)count, e);
+	if (rc == KV_NOTFOUND || (rc == KV_OK && e->n == 0)) {
 		if (has_count)
 			addReplyNullArray(&c->rb);
 		else
 			addReplyNull(&c->rb);
 	} else if (!replyKvError(c, rc)) {
-		listPopEffect(c, argv[1], lens[1], where, e.n);
+		listPopEffect(c, argv[1], lens[1], where, e->n);
 		if (has_count)
-			replyElems(c, &e);
+			replyElems(c, e);
 		else
-			addReplyBulk(&c->rb, e.bytes.data + e.v[0].off, e.v[0].len);
+			addReplyBulk(&c->rb, e->bytes.data + e->v[0].off, e->v[0].len);
 	}
-	kv_elems_free(srv.env, &e);
+	workerElemsDone(c);
 }
 
 void lpopCommand(client *c, int argc, const char **argv, const size_t *lens)
@@ -199,13 +199,13 @@ void lrangeCommand(client *c, int argc, const char **argv, const size_t *lens)
 	if (argToLongLongOrReply(c, argv[2], lens[2], &start) != C_OK ||
 	    argToLongLongOrReply(c, argv[3], lens[3], &stop) != C_OK)
 		return;
-	kv_elems e = KV_ELEMS_INIT;
-	int rc = kv_lrange(c->db, argv[1], lens[1], start, stop, &e);
+	kv_elems *e = workerElems(c);
+	int rc = kv_lrange(c->db, argv[1], lens[1], start, stop, e);
 	if (rc == KV_NOTFOUND)
 		addReplyArrayLen(&c->rb, 0);
 	else if (!replyKvError(c, rc))
-		replyElems(c, &e);
-	kv_elems_free(srv.env, &e);
+		replyElems(c, e);
+	workerElemsDone(c);
 }
 
 /* LINDEX key index */

@@ -555,11 +555,11 @@ static void zrangeGeneric(client *c, int argc, const char **argv, const size_t *
 			addReplyLongLong(&c->rb, (long long)n);
 		return;
 	}
-	kv_elems e = KV_ELEMS_INIT;
-	int rc = kv_zrange(c->db, src, srclen, &spec, &e);
+	kv_elems *e = workerElems(c);
+	int rc = kv_zrange(c->db, src, srclen, &spec, e);
 	if (!replyKvError(c, rc))
-		replyZsetElems(c, &e, withscores);
-	kv_elems_free(srv.env, &e);
+		replyZsetElems(c, e, withscores);
+	workerElemsDone(c);
 }
 
 void zrangeCommand(client *c, int argc, const char **argv, const size_t *lens)
@@ -659,15 +659,15 @@ static void zpopGeneric(client *c, int argc, const char **argv, const size_t *le
 			addReplyArrayLen(&c->rb, 0);
 		return;
 	}
-	kv_elems e = KV_ELEMS_INIT;
-	int rc = kv_zpop(c->db, argv[1], lens[1], max, count != -1, count == -1 ? 1 : (uint64_t)count, &e);
+	kv_elems *e = workerElems(c);
+	int rc = kv_zpop(c->db, argv[1], lens[1], max, count != -1, count == -1 ? 1 : (uint64_t)count, e);
 	if (rc == KV_NOTFOUND)
 		addReplyArrayLen(&c->rb, 0);
 	else if (!replyKvError(c, rc)) {
-		zremEffect(c, argv[1], lens[1], &e);
-		replyZsetPairs(c, &e, 1, c->rb.resp >= 3 && count != -1); /* one pop is flat in RESP3 too */
+		zremEffect(c, argv[1], lens[1], e);
+		replyZsetPairs(c, e, 1, c->rb.resp >= 3 && count != -1); /* one pop is flat in RESP3 too */
 	}
-	kv_elems_free(srv.env, &e);
+	workerElemsDone(c);
 }
 
 void zpopminCommand(client *c, int argc, const char **argv, const size_t *lens)
