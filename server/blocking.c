@@ -41,7 +41,12 @@
  *   (SERVED, then DONE).
  *
  *   Lock order: the WATCH gate (multiWriteBegin), AOF stripes, the registry
- *   lock, then engine and hook locks (pub/sub, a worker's lock).
+ *   lock, then engine and hook locks (pub/sub, a worker's lock).  The
+ *   registry lock is held for O(1) work per key a blocking command names, and
+ *   by a serving pass for one engine pop per waiter it serves (a push of n
+ *   elements serves at most n, as Redis's one thread would in turn); only
+ *   blocking commands, serving passes and CLIENT UNBLOCK (a scan of the
+ *   waiters) take it, never a plain command.
  */
 #include "server.h"
 #include "aof.h"
@@ -95,8 +100,9 @@ static struct {
 	pthread_mutex_t lock;
 	keyQueue      **buckets;
 	size_t          nbuckets, nqueues;
-	waiter         *all;
-	_Atomic size_t  nwaiting;
+	waiter         *all;       /* every waiting client (CLIENT UNBLOCK) */
+	size_t          nblocked;  /* how many (INFO blocked_clients) */
+	_Atomic size_t  nwaiting;  /* nblocked plus first attempts in progress (the hook's gate) */
 } reg = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Blocked clients of one worker with their deadlines (owner thread only). */
@@ -229,6 +235,7 @@ static void waiterUnlink(waiter *w)
 	if (w->gnext)
 		w->gnext->gprev = w->gprev;
 	w->gprev = w->gnext = NULL;
+	reg.nblocked--;
 	atomic_fetch_sub(&reg.nwaiting, 1);
 }
 
@@ -516,8 +523,9 @@ static int blockForKeys(client *c, const popSpec *p, const char **keys, const si
 			continue;
 		q = queueGet(c->dbname, keys[i], klens[i]);
 		if (q == NULL) {
-			waiterUnlink(w); /* drops the links made so far */
+			reg.nblocked++;  /* waiterUnlink drops the links made so far, and counts */
 			atomic_fetch_add(&reg.nwaiting, 1);
+			waiterUnlink(w);
 			waiterFree(w);
 			return -1;
 		}
@@ -535,6 +543,7 @@ static int blockForKeys(client *c, const popSpec *p, const char **keys, const si
 	if (reg.all)
 		reg.all->gprev = w;
 	reg.all = w;
+	reg.nblocked++;
 	c->blocked = w;
 	return 0;
 }
@@ -643,10 +652,8 @@ void blockingExpire(worker *wk)
 
 size_t blockingCount(void)
 {
-	size_t n = 0;
 	pthread_mutex_lock(&reg.lock);
-	for (waiter *w = reg.all; w; w = w->gnext)
-		n++;
+	size_t n = reg.nblocked;
 	pthread_mutex_unlock(&reg.lock);
 	return n;
 }
