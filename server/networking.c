@@ -43,6 +43,8 @@
 #define OUTPUT_PAUSE (4 * 1024 * 1024) /* pending reply bytes that pause reading */
 #define BIG_BULK     (32 * 1024)     /* bulks this large grow the buffer in big steps */
 
+static _Thread_local worker *tlSelf; /* the worker this thread runs, if any */
+
 static void wake(worker *w)
 {
 	uint64_t one = 1;
@@ -116,7 +118,7 @@ void workerNotifyMail(client *c)
 		need_wake = 1;
 	}
 	pthread_mutex_unlock(&w->lock);
-	if (need_wake)
+	if (need_wake && w != tlSelf) /* its own loop delivers before it sleeps (workerMain) */
 		wake(w);
 }
 
@@ -509,8 +511,14 @@ static void deliverMail(worker *w)
 		c->mail_pending = 0;
 		pthread_mutex_unlock(&w->lock);
 		pubsubDrainMailbox(c);
-		if (blockingFinish(c))
+		if (blockingFinish(c)) {
 			processInput(c); /* the commands that waited behind the blocking one */
+			uint64_t lsn = aofTakeThreadLsn();
+			if (aofMustWait(lsn) && aofWaitFor(lsn) != C_OK && aofMustWait(lsn)) {
+				aofReplyMisconf(&c->rb); /* their writes may not be logged: as holdForAof's failure */
+				c->close_after_reply = 1;
+			}
+		}
 		if (clientWrite(c) != 0)
 			clientFree(c);
 	}
@@ -630,6 +638,7 @@ static void *workerMain(void *arg)
 {
 	worker *w = arg;
 	struct epoll_event evs[256];
+	tlSelf = w;
 
 	while (!atomic_load(&w->stop)) {
 		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : blockingPollTimeout(w, 1000));
@@ -682,6 +691,7 @@ static void *workerMain(void *arg)
 		releaseHeld(w);
 		runJobs(w);
 		blockingExpire(w);
+		deliverMail(w); /* what this thread mailed to its own clients: no eventfd round trip */
 	}
 	/* graceful stop: one last attempt to flush replies, then close */
 	while (w->clients) {
