@@ -62,6 +62,15 @@ BENCH_SCALE_ARGS ?=
 bench-scale: $(BUILD)/shardkv-server
 	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)
 
+# Sorted sets: bytes per element against redis-server's MEMORY USAGE.
+BENCH_ZSET_MEM := $(BUILD)/bench/zset_mem
+$(BENCH_ZSET_MEM): bench/zset/zset_mem.c $(LIB) $(ENGINE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ $< $(LIB) $(LDLIBS)
+.PHONY: bench-zset-mem
+bench-zset-mem: $(BENCH_ZSET_MEM)
+	sh bench/zset/zset_mem.sh $(BENCH_ZSET_MEM)
+
 # make bench-queue: a job queue (50 producers LPUSH, 50 consumers BRPOP, 100
 # connections) and a 1M-member leaderboard (ZADD, ZINCRBY, ZREVRANGE 0 9),
 # shardkv-server beside redis-server, interleaved (BENCH_QUEUE_ARGS=--quick).

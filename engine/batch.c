@@ -446,6 +446,7 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 			failed = i;
 			break;
 		}
+		kv_redo_commit(w);
 		commit_all(w);
 		atomic_fetch_add_explicit(&w->ref.slot->evicted, w->nevicted, memory_order_relaxed);
 		kv_lockset_write(&w->ref, ls, false);

@@ -14,7 +14,8 @@ const kv_kind_ops *kv_kind_ops_of(int kind)
 	switch (kind) {
 	case KV_T_HASH: return &kv_hash_ops;
 	case KV_T_SET:  return &kv_set_ops;
-	/* zset.c and list.c add their kv_zset_ops / kv_list_ops here */
+	case KV_T_ZSET: return &kv_zset_ops;
+	/* list.c adds its kv_list_ops here */
 	default:        return NULL;
 	}
 }
@@ -72,7 +73,8 @@ static void reap_push(kv_env *env, kv_off o, kv_off *link)
 	kv_region *r = env->r;
 	kv_spin_lock(&r->reap_lock);
 	*link = r->reap_head;
-	r->reap_head = o;
+	/* atomic: kv_coll_reap peeks at the head with no lock */
+	atomic_store_explicit((_Atomic kv_off *)&r->reap_head, o, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 }
 
@@ -83,7 +85,7 @@ void kv_coll_reap(kv_env *env)
 		return;
 	kv_spin_lock(&r->reap_lock);
 	kv_off o = r->reap_head;
-	r->reap_head = 0;
+	atomic_store_explicit((_Atomic kv_off *)&r->reap_head, 0, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 	while (o) {
 		kv_chdr *h = kv_ptr(env, o); /* both node kinds share the first three fields */
@@ -328,6 +330,8 @@ int kv_coll_create(kv_cop *op, int enc)
 int kv_coll_mutate(kv_cop *op, uint32_t releases)
 {
 	kv_env *env = op->wx->ns->env;
+	if (kv_redo_refuses_kind(op->wx))
+		return KV_EDURABILITY; /* not logged yet (kv.h REDO LOG) */
 	kv_chdr *h = op->h;
 	uint32_t st = atomic_load_explicit(&h->view.state, memory_order_acquire);
 	if (st == KV_VIEW_DONE)

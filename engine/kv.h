@@ -30,7 +30,8 @@
  *   read optimistically under each shard's sequence counter and retry if a
  *   writer interfered.  Writers take the shard's spinlock, and every lock is
  *   held for bounded work only (see kv_internal.h).  The engine never calls back
- *   into the host while it holds a lock, never aborts, never longjmps and never
+ *   into the host while it holds a lock, except for the redo function of a
+ *   KV_NS_REDO namespace (see REDO LOG), never aborts, never longjmps and never
  *   prints.  It waits on nothing the host controls; the only waits are for
  *   another engine call (a spinlock, or a save that waits up to 200 ms for
  *   another save of the same directory).
@@ -131,7 +132,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- version */
 #define KV_VERSION_MAJOR 0
-#define KV_VERSION_MINOR 2
+#define KV_VERSION_MINOR 3
 #define KV_VERSION_PATCH 0
 #define KV_VERSION_NUMBER (KV_VERSION_MAJOR * 10000 + KV_VERSION_MINOR * 100 + KV_VERSION_PATCH)
 
@@ -408,7 +409,13 @@ typedef struct kv_ns_config {
 	uint32_t max_key_size;    /* 0: 65535 */
 	uint32_t max_value_size;  /* 0: 512 MiB, capped by KV_VALUE_SIZE_LIMIT */
 	int      eviction;        /* KV_EVICT_* */
+	uint32_t flags;           /* KV_NS_REDO; kv_save does not keep it (see REDO LOG) */
 } kv_ns_config;
+
+/* Writes of the namespace go to the env's redo log (see REDO LOG).  Requires
+ * eviction KV_EVICT_NONE (KV_EINVAL otherwise): an eviction is not a write a
+ * log could replay in the same order. */
+#define KV_NS_REDO 0x1u
 
 /* Fill *cfg with defaults (all zero, eviction = KV_EVICT_NONE). */
 KV_API void kv_ns_config_init(kv_ns_config *cfg);
@@ -899,6 +906,10 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
+/* A collection write on a KV_NS_REDO namespace whose env has a redo function:
+ * collections are not redo-logged yet (see REDO LOG), so they stay as they are
+ * (reads, DEL, EXPIRE and PERSIST work). */
+#define KV_EDURABILITY (-30734)
 
 /*
  * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
@@ -1059,7 +1070,48 @@ KV_API int kv_setop(kv_ns *ns, int op, const kv_val *keys, size_t n, uint64_t li
 KV_API int kv_zsetop(kv_ns *ns, int op, const kv_val *keys, size_t n, const double *weights,
                      int agg, const void *dst, size_t dstlen, kv_elems *out, uint64_t *card);
 
-/* ---- sorted sets (Redis Z*) */
+/* ---- sorted sets (Redis Z*)
+ *
+ * REPRESENTATION AND COSTS (engine/zset.c).  Up to 128 members of up to 64
+ * bytes (Redis's zset-max-listpack-entries / -value) a zset is one compact
+ * blob in order, rewritten whole by a write (at most ~9 KB): OBJECT ENCODING
+ * "listpack".  Past either limit it converts to an order-statistic B+tree
+ * keyed by (score, member bytes) with 512-byte nodes that count the elements
+ * below each child, plus a member index (chained hash, doubled incrementally
+ * a few buckets per write): "skiplist".  A ZADD to a new key starts compact
+ * unless its first member is over 64 bytes (Redis 7.0's rule).  It never
+ * converts back on removals, as Redis; a STORE result or a loaded zset takes
+ * the compact form when it fits.  Costs: add,
+ * remove, rank (ZRANK), select by rank and the bounds of a score or lex
+ * range are O(log n); ZSCORE and the member check of ZADD are O(1); ZRANGE
+ * and friends add O(1) per element returned.  Memory: ~55 bytes an element
+ * for 10-byte members (Redis 7: ~104), see bench/README.md "Sorted sets".
+ *
+ * Ordering is Redis's: by score (-0 and 0 are equal; the stored score keeps
+ * its sign in the tree; a compact zset stores -0 as 0, as Redis's listpack
+ * does), then member bytes (memcmp, shorter first).  Lex ranges (BYLEX,
+ * ZLEXCOUNT, ZREMRANGEBYLEX) assume every score is equal, as Redis says;
+ * with mixed scores their answer is unspecified (but never an error).
+ *
+ * COPY-ON-WRITE GRANULARITY.  A save that runs during writes sees each zset
+ * as of its cut: the first write after the cut copies only the tree nodes it
+ * changes (its root-to-leaf path, and a sibling it merges with: at most 3 x
+ * 512 bytes per tree level, 5 levels for 1M members) and keeps the old ones
+ * for the saver; a node already copied since the cut is written in place.
+ * A removed member's record is kept the same way.  The member index is not
+ * copied (the saver walks the tree in order, so the record is sorted).  A
+ * small zset's blob is replaced by every write anyway, so its copy is the
+ * write's own.  Nothing is ever copied per element of the zset.
+ *
+ * ATOMICITY.  Every call is atomic except two, which a caller can make
+ * unbounded: ZREMRANGE* and ZPOP of more than KV_COLL_HOLD elements remove
+ * them in holds of at most KV_COLL_HOLD (64 while a save is copying the
+ * zset), and other clients' writes may land between holds (a rank range is
+ * fixed at the first hold; a score or lex range is found again in each; the
+ * event fires once, at the end).  A ZADD of many members that fills the
+ * region (KV_ENOMEM, not max_memory, which is checked first) keeps the
+ * members added before the failing one.
+ */
 #define KV_ZADD_NX   0x01u
 #define KV_ZADD_XX   0x02u
 #define KV_ZADD_GT   0x04u
@@ -1553,6 +1605,107 @@ typedef void (*kv_hook_fn)(void *ctx, const char *ns, const void *key, size_t kl
  * other calls on env: install it before other threads use the handle.
  */
 KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
+
+/* ------------------------------------------------------------- redo log */
+/*
+ * REDO LOG: the one facility through which the engine calls back into a host
+ * while it holds a lock, so that a host can make a namespace's writes durable
+ * in a log of its own (PostgreSQL's WAL) in exactly the order they were
+ * applied.
+ *
+ * For a namespace created or configured with KV_NS_REDO, every change of a
+ * key's state is described by one record, passed to the env's redo function
+ * while the lock of the key's shard (for a flush, of every shard) is still held,
+ * right after the change was made.  Two changes of one key therefore reach the
+ * function in the order they were applied, and a reader cannot see a change
+ * whose record was not yet handed over.  Records describe resulting states, not
+ * calls, so replaying them needs no clock and no randomness:
+ *   KV_REDO_PUT     key := (type, expires_at, value)   SET, INCR (the new
+ *                   number: a few bytes), INCRBYFLOAT, COPY/RENAME's target,
+ *                   SETBIT, BITFIELD, BITOP, an APPEND/SETRANGE of a short value
+ *   KV_REDO_PATCH   the value becomes `total` bytes long with the record's data
+ *                   at `off` (zero-padded past the old end), type and expiry as
+ *                   given: an APPEND or SETRANGE of a value longer than
+ *                   KV_REDO_PATCH_MIN bytes, whose record then holds only the
+ *                   bytes written (a delta)
+ *   KV_REDO_DEL     key removed: DEL, CONSUME, RENAME's source, MOVE's source,
+ *                   an expired key a write or reader removed, EXPIRE in the past
+ *   KV_REDO_EXPIRE  key's expiry := expires_at (0: none): EXPIRE, PERSIST
+ *   KV_REDO_FLUSH   every key removed (kv_ns_flush)
+ *   KV_REDO_CUT     a snapshot's cut of this namespace (kv_save): every record
+ *                   handed over before it is in the snapshot, none after.  Not a
+ *                   change; kv_redo_apply ignores it.
+ * An all-or-nothing batch hands over its records when it commits, under its
+ * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
+ * are logged as DELs too.
+ * COLLECTIONS (type tags 16..31) are not logged yet.  Their entry holds a
+ * kv_croot (an offset into this region), which means nothing in another
+ * store, so no record ever carries one: a collection write on a logged
+ * namespace fails with KV_EDURABILITY before it changes anything (creation,
+ * HSET/SADD..., set algebra STORE, RENAME/COPY/MOVE of one into it), while
+ * DEL, EXPIRE and PERSIST of a collection key are logged as DEL and EXPIRE.
+ * Logging them needs one record kind per mutation, emitted under the lock like
+ * the others (HSET fields -> values, HDEL fields, SADD/SREM members, ZADD
+ * score/member, ZREM, LPUSH/RPUSH values, LPOP/RPOP count, LSET, LINSERT,
+ * LREM, LTRIM; HINCRBY/ZINCRBY as the resulting value; SPOP as the members
+ * removed; STORE forms as DEL plus adds in bounded records), and their replay
+ * in kv_redo_apply through the kinds' own code.  A host must pass records it
+ * does not know through kv_redo_apply, which refuses them with KV_EFORMAT.
+ *
+ * The record is a kv_redo_hdr followed by klen key bytes and vlen data bytes;
+ * the function gets the three pieces (key and data point into the store) and
+ * must copy what it keeps before it returns.  Wire form: the header's fields in
+ * order, native byte order, no padding (24 bytes).
+ *
+ * THE FUNCTION runs under an engine spinlock, in whatever thread or process made
+ * the write.  It must not call the engine, must not wait for anything another
+ * engine call could be holding, and cannot fail: the change is already made
+ * (a host whose log can fail must stop the process, as PostgreSQL PANICs when
+ * WAL cannot be written).  Its cost is added to the lock hold: O(record), which
+ * is the key and, for PUT, the whole value (see kv_internal.h).
+ */
+#define KV_REDO_PUT    1
+#define KV_REDO_PATCH  2
+#define KV_REDO_DEL    3
+#define KV_REDO_EXPIRE 4
+#define KV_REDO_FLUSH  5
+#define KV_REDO_CUT    6
+#define KV_REDO_PATCH_MIN 256u
+
+typedef struct kv_redo_hdr {
+	uint8_t  kind;        /* KV_REDO_* */
+	uint8_t  type;        /* PUT, PATCH: the value's type (KV_T_*) */
+	uint16_t klen;
+	uint32_t vlen;        /* data bytes after the key */
+	int64_t  expires_at;  /* PUT, PATCH, EXPIRE: absolute ms, 0 none */
+	uint32_t off;         /* PATCH: where the data goes */
+	uint32_t total;       /* PATCH: the value's length after */
+} kv_redo_hdr;
+
+typedef void (*kv_redo_fn)(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key,
+                           const void *data);
+
+/*
+ * Install (fn NULL: remove) this handle's redo function.  Like kv_env_set_hook:
+ * not thread-safe with other calls on env.  In mode (b) each process's handle
+ * has its own (PostgreSQL installs it in the postmaster; backends inherit it).
+ * With none installed, KV_NS_REDO namespaces log nothing.
+ */
+KV_API void kv_env_set_redo(kv_env *env, kv_redo_fn fn, void *ctx);
+
+/*
+ * Apply one record (header, key, data back to back: len bytes) to ns, as replay
+ * of a log does.  Only a namespace that has KV_NS_REDO takes records: for one
+ * without it the call changes nothing and returns KV_UNCHANGED (a replica marks
+ * the namespaces whose base it holds).  Calls no redo function (a replica applying its primary's log
+ * does not log again) and no hook.  Allocates only in the region.  A record
+ * that cannot apply leaves the store as it was: KV_EFORMAT (malformed, unknown
+ * kind), KV_ECORRUPT (a PATCH whose base is not the value it was made on, and
+ * whose key has not expired: the host should report it), and the errors of a
+ * write (KV_ENOMEM, limit errors, KV_ENONS).  A PATCH or PUT whose expiry has
+ * passed removes the key.
+ */
+KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len);
 
 #ifdef __cplusplus
 }

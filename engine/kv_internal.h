@@ -22,7 +22,8 @@
  *
  * LOCK ORDER (see also shard.c)
  *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
- *   page-allocator lock.  Nothing is called outside the engine while any is held.
+ *   page-allocator lock.  Nothing is called outside the engine while any is held,
+ *   except a namespace's redo function (kv.h REDO LOG), which may not call in.
  *
  * WHAT A LOCK MAY HOLD (DESIGN: "Locks hold bounded work only")
  *   Nothing whose cost a caller chooses runs under an engine lock: no glob, no
@@ -81,9 +82,28 @@
  *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack
  *   snapshot cut (snapshot.c) admin + all shards  O(shards): marks each shard   one lock round
  *                                                 snap_pending
+ *   redo record (redo.c)      the writer's        O(key + value) for a PUT,     the host's redo function (kv.h REDO LOG)
+ *                             shard(s); a flush:  O(key + bytes written) for a  copies the record into its log; that is the
+ *                             all of them         PATCH, O(key) otherwise, plus one call out under a lock, so that log
+ *                                                 the host's copy (PostgreSQL:  order is apply order.  KNOWN GAP: a SET
+ *                                                 XLogInsert, which may wait    of a big value copies it into the log
+ *                                                 for WAL buffer space)         under the lock (~0.3 s for 512 MiB)
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
  *                                                 per hold                      shard is pending (snapshot.c)
+ *   zset element write        the key's shard     O(log n) descent + path       nodes a write may need are reserved first
+ *     (zs_add, zs_del;                            copies, 64 old buckets of     (spare list), so a full region fails
+ *     zset.c, zset_api.c)                         incremental rehash; compact:  before any change; ZADD/ZREM of m
+ *                                                 one blob <= ~9 KB rewritten   members: m of these
+ *   zset index shrink         the key's shard     <= 1024 records relinked      only when the zset falls to 1024
+ *     (idx_resize)                                                              elements
+ *   ZREMRANGE*, ZPOP          the key's shard     <= KV_COLL_HOLD removals per  more in further holds (not atomic past
+ *     (zs_del_ranks)                              hold (64 while a save's view  one hold); ZPOP copies into caller
+ *                                                 is frozen), O(log n) each     memory grown before the lock
+ *   ZRANGE, ZRANDMEMBER,      the key's shard,    O(log n) to find the ranks,   the copy runs pinned with no lock (coll.h
+ *     algebra sources           then a pin        then O(1) to pin              4): writers of that key wait for it
+ *   ZRANGESTORE, Z*STORE      the dst's shard     O(1): kv_coll_replace links   the result is built with no lock
+ *                                                 a private header
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H
@@ -100,7 +120,7 @@
 #include <xxhash.h>
 
 #define KV_REGION_MAGIC   0x4b56444bu /* "KDVK" */
-#define KV_LAYOUT_VERSION 4u /* bump on any change to the structs in the region */
+#define KV_LAYOUT_VERSION 5u /* bump on any change to the structs in the region */
 
 #define KV_UNIT       8u
 #define KV_PAGE_SHIFT 16
@@ -278,6 +298,7 @@ typedef struct kv_nsslot {
 	_Atomic uint32_t resize_epoch;
 	_Atomic uint32_t busy;        /* a save, load or resize holds the namespace */
 	_Atomic uint32_t sweep_shard;
+	_Atomic uint32_t redo;        /* KV_NS_REDO: writes go to the env's redo function */
 	/* counters */
 	_Atomic uint64_t keys __attribute__((aligned(64)));
 	_Atomic uint64_t bytes;
@@ -336,6 +357,8 @@ struct kv_env {
 	kv_mem_methods mem;
 	kv_hook_fn     hook;
 	void          *hook_ctx;
+	kv_redo_fn     redo;
+	void          *redo_ctx;
 	kv_fault_io    fault;
 };
 
@@ -731,6 +754,8 @@ typedef struct kv_wctx {
 	kv_entry *pre;        /* the new entry, built before the lock (kv_prebuild); kv_put_locked
 	                       * links it, kv_write_end frees it if it was not */
 	bool     pre_ttl;     /* kv_put_locked refused pre (KV_W_REBUILD): the TTL word it needs */
+	uint8_t  redo_kind;   /* redo.c: what the write's record is (0: a PUT of the new state) */
+	size_t   redo_off, redo_len; /* KV_REDO_PATCH: where the write's bytes start, how many */
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
 	 * zeroes them all the same): the shards the batch holds, where eviction may
@@ -758,6 +783,17 @@ void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e);
 void kv_wctx_undo(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
 /* The replaced or removed entry: retired now, or at commit in a transaction. */
 void kv_wctx_drop_old(kv_wctx *w, kv_shard *sh, kv_entry *old, kv_entry *new_);
+
+/* redo.c: hand the record of a change just made under sh's lock to the env's
+ * redo function (kv.h REDO LOG).  Nothing unless the namespace has KV_NS_REDO,
+ * a function is installed, and the write is not a transaction's (a batch logs
+ * its undo log at commit: kv_redo_commit) or a replay (kv_redo_apply). */
+void kv_redo_put(kv_wctx *w, const kv_entry *e);
+void kv_redo_del(kv_wctx *w, const kv_entry *e);
+void kv_redo_expire(kv_wctx *w, const kv_entry *e);
+void kv_redo_commit(kv_wctx *w);
+void kv_redo_ns(kv_env *env, kv_nsslot *slot, int kind);
+bool kv_redo_refuses_kind(const kv_wctx *w);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);

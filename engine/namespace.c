@@ -277,6 +277,8 @@ int kv_ns_check_config(const kv_ns_config *c)
 {
 	if (c->eviction < KV_EVICT_NONE || c->eviction > KV_EVICT_VOLATILE_TTL)
 		return KV_EINVAL;
+	if ((c->flags & ~KV_NS_REDO) || ((c->flags & KV_NS_REDO) && c->eviction != KV_EVICT_NONE))
+		return KV_EINVAL;
 	if (c->max_key_size > KV_KEY_SIZE_LIMIT || c->max_value_size > KV_VALUE_SIZE_LIMIT)
 		return KV_EINVAL;
 	/* a default TTL no write could apply (now + ttl past KV_EXPIRES_MAX) is
@@ -294,6 +296,7 @@ static void apply_config(kv_nsslot *sl, const kv_ns_config *c)
 	atomic_store(&sl->max_key_size, c->max_key_size ? c->max_key_size : KV_KEY_SIZE_LIMIT);
 	atomic_store(&sl->max_value_size, c->max_value_size ? c->max_value_size : KV_DEFAULT_MAX_VALUE);
 	atomic_store(&sl->eviction, c->eviction);
+	atomic_store(&sl->redo, c->flags & KV_NS_REDO);
 }
 
 /* Allocate shards [from, to) of slot idx into arr.  On failure frees what it made. */
@@ -592,6 +595,7 @@ KV_API int kv_ns_flush(kv_ns *ns)
 				ndt++;
 			kv_ns_charge(ref.slot, sh, -(int64_t)cnt, -(int64_t)entries);
 		}
+		kv_redo_ns(env, ref.slot, KV_REDO_FLUSH);
 		kv_lockset_write(&ref, ls, false);
 	}
 	kv_lockset_unlock(&ref, ls);
@@ -617,6 +621,7 @@ static void fill_stats(kv_env *env, uint32_t idx, kv_ns_stats *st)
 	st->config.max_key_size = atomic_load(&sl->max_key_size);
 	st->config.max_value_size = atomic_load(&sl->max_value_size);
 	st->config.eviction = atomic_load(&sl->eviction);
+	st->config.flags = atomic_load(&sl->redo);
 	st->keys = atomic_load(&sl->keys);
 	st->bytes = atomic_load(&sl->bytes);
 	st->expired = atomic_load(&sl->expired);

@@ -750,6 +750,9 @@ static int modify(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		} else if (xrc != KV_OK) {
 			rc = xrc;
 		} else {
+			w.redo_kind = KV_REDO_PATCH; /* a long value's record holds the new bytes only */
+			w.redo_off = append ? oldlen : offset;
+			w.redo_len = vlen;
 			rc = kv_put_locked(&w, sh, h32, key, klen, e, pos, nl, e ? e->type : KV_T_BYTES, exp,
 			                   fill, &pa.v);
 		}
@@ -794,8 +797,10 @@ static int retime_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key
 		memcpy((char *)e + sizeof *e, &exp, 8);
 		kv_shard_write_end(sh);
 		kv_ns_charge(w->ref.slot, sh, 0, 0);
+		kv_redo_expire(w, e);
 		return KV_OK;
 	}
+	w->redo_kind = KV_REDO_EXPIRE;
 	return kv_put_locked(w, sh, h32, key, klen, e, pos, e->vlen, e->type, exp, fill_same, NULL);
 }
 

@@ -413,6 +413,8 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 			kv_spin_lock(&kv_ns_shard(&sel[i].ref, s)->lock);
 	int64_t cut = kv_now_ms();
 	for (size_t i = 0; i < nsel; i++)
+		kv_redo_ns(env, sel[i].ref.slot, KV_REDO_CUT);
+	for (size_t i = 0; i < nsel; i++)
 		for (uint32_t s = 0; s < sel[i].cfg.shards; s++) {
 			kv_shard *sh = kv_ns_shard(&sel[i].ref, s);
 			sh->snap_pending = 1;

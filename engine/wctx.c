@@ -41,6 +41,8 @@ void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 	w->pin = NULL;
 	w->pre = NULL;
 	w->pre_ttl = false;
+	w->redo_kind = 0;
+	w->redo_off = w->redo_len = 0;
 	w->ls = NULL;
 	w->xv = NULL;
 	w->grow = false;
@@ -78,6 +80,7 @@ int64_t kv_wctx_now(kv_wctx *w)
 void kv_w_remove(kv_wctx *w, kv_shard *sh, uint32_t pos, kv_entry *e)
 {
 	size_t charge = kv_entry_charge(w->ns->env, e);
+	kv_redo_del(w, e);
 	kv_shard_write_begin(sh);
 	kv_big_changed(sh, e);
 	kv_shard_remove_locked(w->ns->env, sh, pos);

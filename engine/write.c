@@ -340,6 +340,8 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 	size_t nsize = kv_entry_size(klen, vlen, nflags), ncharge = kv_alloc_size(nsize);
 	if (vlen > atomic_load_explicit(&w->ref.slot->max_value_size, memory_order_relaxed))
 		return KV_EVALSIZE;
+	if (KV_UNLIKELY(kv_is_kind(type)) && kv_redo_refuses_kind(w))
+		return KV_EDURABILITY;
 	kv_entry *pre = w->pre;
 	if (pre && (pre->vlen != vlen ||
 	            (atomic_load_explicit(&pre->flags, memory_order_relaxed) & KV_E_TTL) != nflags)) {
@@ -366,6 +368,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 				memcpy((char *)old + sizeof *old, &exp, 8);
 			kv_shard_write_end(sh);
 			kv_ns_charge(w->ref.slot, sh, 0, 0);
+			kv_redo_put(w, old);
 			return KV_OK;
 		}
 		int rc = kv_make_room_locked(w, sh, (int64_t)ncharge - (int64_t)ocharge, 0, old);
@@ -386,6 +389,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 		kv_wctx_drop_old(w, sh, old, e);
 		kv_shard_write_end(sh);
 		kv_ns_charge(w->ref.slot, sh, 0, (int64_t)ncharge - (int64_t)ocharge);
+		kv_redo_put(w, e);
 		return KV_OK;
 	}
 
@@ -409,6 +413,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 	if (w->undo)
 		kv_wctx_undo(w, sh, NULL, e);
 	kv_ns_charge(w->ref.slot, sh, 1, (int64_t)ncharge);
+	kv_redo_put(w, e);
 	return KV_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "access/xlog.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -15,6 +16,44 @@
 #include "utils/tuplestore.h"
 
 /* ----------------------------------------------------------- namespaces */
+
+/* 'snapshot' or 'wal' (arg n; NULL: shardkv.default_durability) as KV_NS_REDO */
+static uint32_t
+durability_arg(FunctionCallInfo fcinfo, int n, uint32_t dflt)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(n))
+		return dflt;
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (pg_strcasecmp(s, "wal") == 0)
+		return KV_NS_REDO;
+	if (pg_strcasecmp(s, "snapshot") == 0)
+		return 0;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid durability \"%s\"", s),
+			 errhint("Valid durabilities are snapshot (the store reverts to its last snapshot after a crash) and wal (every write is WAL-logged).")));
+	return 0;
+}
+
+/* Checks of a 'wal' configuration that deserve their own message. */
+static void
+check_wal_config(const char *name, const kv_ns_config *cfg, bool was_wal)
+{
+	if (!(cfg->flags & KV_NS_REDO) && !was_wal)
+		return;
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot change WAL-logged namespace \"%s\" during recovery", name),
+				 errhint("Change it on the primary.")));
+	if ((cfg->flags & KV_NS_REDO) && cfg->eviction != KV_EVICT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("namespace \"%s\" with durability 'wal' must have eviction 'none'", name),
+				 errdetail("An eviction is not a write WAL could replay in the same order.")));
+}
 
 /* Policy names are the engine's (kv_evict_policy_parse / _name). */
 static int
@@ -129,8 +168,29 @@ shardkv_create_namespace(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1))
 		cfg.shards = (uint32_t) range_arg(fcinfo, 1, "shards", KV_MAX_SHARDS, true);
 	ns_config_args(fcinfo, 2, &cfg);
+	cfg.flags = durability_arg(fcinfo, 9,
+							   shardkv_default_durability == SHARDKV_DURABILITY_WAL ? KV_NS_REDO : 0);
+	check_wal_config(name, &cfg, false);
 
-	rc = kv_ns_create(env, name, &cfg);
+	if (cfg.flags & KV_NS_REDO)
+	{
+		/*
+		 * The record goes first, so every write to the new namespace is
+		 * logged after it; replay creates only what is missing.  A create that
+		 * fails for another reason than an existing namespace is cancelled.
+		 */
+		if (kv_ns_name_check(name, strlen(name)) != KV_OK)
+			shardkv_report(KV_ENSNAME, name, NULL);
+		LWLockAcquire(shardkv_admin_lock(), LW_EXCLUSIVE);
+		shardkv_wal_log_create(name, &cfg);
+		rc = kv_ns_create(env, name, &cfg);
+		if (rc != KV_OK && rc != KV_ENSEXISTS)
+			shardkv_wal_log_drop(name);
+		LWLockRelease(shardkv_admin_lock());
+		shardkv_wal_sync();
+	}
+	else
+		rc = kv_ns_create(env, name, &cfg);
 	if (rc == KV_ENSEXISTS && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8))
 	{
 		ereport(NOTICE,
@@ -150,13 +210,36 @@ shardkv_alter_namespace(PG_FUNCTION_ARGS)
 {
 	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
 	kv_ns_stats st;
+	bool		was_wal,
+				now_wal;
 	int			rc;
 
 	rc = kv_ns_stats_get(ns, &st);
 	SHARDKV_CHECK(rc, ns);
+	was_wal = (st.config.flags & KV_NS_REDO) != 0;
 	ns_config_args(fcinfo, 1, &st.config);
+	st.config.flags = durability_arg(fcinfo, 7, st.config.flags);
+	now_wal = (st.config.flags & KV_NS_REDO) != 0;
+	check_wal_config(kv_ns_name(ns), &st.config, was_wal);
+	if (!was_wal && !now_wal)
+	{
+		rc = kv_ns_configure(ns, &st.config);
+		SHARDKV_CHECK(rc, ns);
+		PG_RETURN_VOID();
+	}
+	LWLockAcquire(shardkv_admin_lock(), LW_EXCLUSIVE);
 	rc = kv_ns_configure(ns, &st.config);
+	if (rc == KV_OK)
+		shardkv_wal_log_config(kv_ns_name(ns), &st.config);
+	LWLockRelease(shardkv_admin_lock());
 	SHARDKV_CHECK(rc, ns);
+	/*
+	 * Switched to 'wal': its keys so far are in no WAL, so the switch is only
+	 * durable once a snapshot paired with a WAL position holds them.  Writes
+	 * from now on are logged; the snapshot's cut comes after the switch.
+	 */
+	if (!was_wal && now_wal)
+		(void) shardkv_save_all(ERROR);
 	PG_RETURN_VOID();
 }
 
@@ -167,15 +250,29 @@ shardkv_drop_namespace(PG_FUNCTION_ARGS)
 {
 	kv_env	   *env = shardkv_get_env();
 	char	   *name;
+	kv_ns	   *ns;
+	bool		wal;
 	TimestampTz start;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 0, "namespace");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ns = shardkv_ns_lookup(name, true);
+	wal = ns != NULL && shardkv_ns_is_wal(ns);
+	if (wal && RecoveryInProgress())
+		shardkv_wal_check_write(ns);	/* 25006 */
+	if (wal)
+		LWLockAcquire(shardkv_admin_lock(), LW_EXCLUSIVE);
 	start = GetCurrentTimestamp();
 	do
 		rc = kv_ns_drop(env, name);
 	while (shardkv_busy_wait(rc, start));
+	if (wal)
+	{
+		if (rc == KV_OK)
+			shardkv_wal_log_drop(name);
+		LWLockRelease(shardkv_admin_lock());
+	}
 	if (rc == KV_ENONS && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
 	{
 		ereport(NOTICE,
@@ -192,9 +289,10 @@ PG_FUNCTION_INFO_V1(shardkv_flush);
 Datum
 shardkv_flush(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	int			rc = kv_ns_flush(ns);
 
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_VOID();
 }
@@ -236,8 +334,8 @@ shardkv_namespaces(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		kv_ns_stats *s = &list[i];
-		Datum		v[14];
-		bool		nulls[14];
+		Datum		v[15];
+		bool		nulls[15];
 		int			c = 0;
 
 		memset(nulls, 0, sizeof(nulls));
@@ -258,6 +356,7 @@ shardkv_namespaces(PG_FUNCTION_ARGS)
 		v[c++] = Int64GetDatum((int64) s->misses);
 		v[c++] = Int64GetDatum((int64) s->expired);
 		v[c++] = Int64GetDatum((int64) s->evicted);
+		v[c++] = CStringGetTextDatum((s->config.flags & KV_NS_REDO) ? "wal" : "snapshot");
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
 	}
 	return (Datum) 0;
@@ -345,6 +444,28 @@ shardkv_save(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * A load replaces keys without logging them, so it may not replace a 'wal'
+ * namespace (target NULL: a load of every namespace in the file, which would
+ * replace any that exist).
+ */
+static void
+refuse_load_over_wal(const char *target)
+{
+	kv_ns_stats *list;
+	size_t		n;
+
+	list = shardkv_ns_list(&n);
+	for (size_t i = 0; i < n; i++)
+		if ((list[i].config.flags & KV_NS_REDO) && (target == NULL || strcmp(target, list[i].name) == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("kv.load cannot replace namespace \"%s\", which has durability 'wal'", list[i].name),
+					 errdetail("A load is not WAL-logged."),
+					 errhint("Load into another namespace (into_ns), or switch it with kv.alter_namespace('%s', durability => 'snapshot') first.",
+							 list[i].name)));
+}
+
 /* kv.load(ns DEFAULT NULL = all, file DEFAULT NULL, into_ns DEFAULT NULL) */
 PG_FUNCTION_INFO_V1(shardkv_load);
 Datum
@@ -364,6 +485,7 @@ shardkv_load(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("into_ns requires a namespace to load")));
+	refuse_load_over_wal(into ? into : ns);
 	name = shardkv_snapshot_name(file, false, &dir);
 	start = GetCurrentTimestamp();
 	do

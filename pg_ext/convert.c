@@ -203,6 +203,17 @@ shardkv_ns_arg(FunctionCallInfo fcinfo, int n)
 	return shardkv_ns(PG_GETARG_TEXT_PP(n));
 }
 
+/* The namespace of a write: shardkv_ns_arg, then the write check of 'wal'
+ * namespaces (25006 on a standby). */
+kv_ns *
+shardkv_ns_warg(FunctionCallInfo fcinfo, int n)
+{
+	kv_ns	   *ns = shardkv_ns_arg(fcinfo, n);
+
+	shardkv_wal_check_write(ns);
+	return ns;
+}
+
 /* A key as bytes (UTF-8). */
 const char *
 shardkv_key_bytes(text *t, size_t *klen)

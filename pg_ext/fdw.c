@@ -745,6 +745,7 @@ modify_state_create(EState *estate, ResultRelInfo *rinfo, int flags, bool explai
 	if (explain_only)
 		return ms;
 	ms->ns = shardkv_ns_cstr(table_namespace(RelationGetRelid(rel)));
+	shardkv_wal_check_write(ms->ns);
 	ms->free_returned.func = free_returned_cb;
 	ms->free_returned.arg = ms;
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, &ms->free_returned);
@@ -836,6 +837,7 @@ insert_batch(KvModifyState *ms, kv_op *ops, int n)
 	memset(&err, 0, sizeof(err));
 	err.item = (size_t) -1;
 	rc = kv_batch(ms->ns, ops, (size_t) n, KV_BATCH_ALL_OR_NOTHING, NULL, &err);
+	shardkv_wal_sync();
 	if (rc == KV_EXISTS && err.item < (size_t) n)
 		report_duplicate(ms->ns, &ops[err.item]);
 	if (rc != KV_OK)
@@ -900,6 +902,7 @@ kvExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	row_key(slot, ms->map.key, &op);
 	row_value(ms, slot, &op);
 	rc = kv_set(ms->ns, op.key, op.klen, op.val, op.vlen, op.type, op.expires_at, KV_SET_NX, NULL);
+	shardkv_wal_sync();
 	if (rc == KV_EXISTS)
 		report_duplicate(ms->ns, &op);
 	if (rc != KV_OK)
@@ -1007,17 +1010,20 @@ kvExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 		if (ms->flags & UPD_EXPIRES)
 			exp = upd.expires_at == KV_EXPIRE_DEFAULT ? KV_EXPIRE_NEVER : upd.expires_at;
 		rc = kv_set(ms->ns, old.key, old.klen, upd.val, upd.vlen, upd.type, exp, KV_SET_XX, NULL);
+		shardkv_wal_sync();
 	}
 	else if (ms->flags & UPD_EXPIRES)
 	{
 		if (upd.expires_at == KV_EXPIRE_DEFAULT)
 		{
 			rc = kv_persist(ms->ns, old.key, old.klen);
+			shardkv_wal_sync();
 			if (rc == KV_UNCHANGED)
 				rc = KV_OK;
 		}
 		else
 			rc = kv_expire(ms->ns, old.key, old.klen, upd.expires_at, 0);
+		shardkv_wal_sync();
 	}
 	else
 		rc = kv_exists(ms->ns, old.key, old.klen);
@@ -1043,6 +1049,7 @@ kvExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 		rc = kv_del(ms->ns, old.key, old.klen);
 	else
 		rc = kv_consume(ms->ns, old.key, old.klen, &ms->returned);	/* RETURNING: the row as deleted */
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND)
 		return NULL;
 	if (rc != KV_OK)
@@ -1061,6 +1068,7 @@ kvExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 						  ms->returned.type,
 						  ms->returned.expires_at ? ms->returned.expires_at : KV_EXPIRE_NEVER,
 						  KV_SET_NX, NULL);
+			shardkv_wal_sync();
 			PG_RE_THROW();
 		}
 		PG_END_TRY();

@@ -48,7 +48,7 @@ buf_trim(kv_buf *b)
 static Datum
 read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = consume ? shardkv_ns_warg(fcinfo, 0) : shardkv_ns_arg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc;
@@ -56,6 +56,7 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 	Datum		d;
 
 	rc = consume ? kv_consume(ns, key, klen, &vbuf) : kv_get(ns, key, klen, &vbuf);
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
 	SHARDKV_CHECK(rc, ns);
@@ -76,6 +77,7 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 		{
 			(void) kv_set(ns, key, klen, vbuf.data, vbuf.len, vbuf.type,
 						  vbuf.expires_at ? vbuf.expires_at : KV_EXPIRE_NEVER, KV_SET_NX, NULL);
+			shardkv_wal_sync();
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
@@ -93,7 +95,7 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 static Datum
 write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				vlen = 0;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -108,6 +110,7 @@ write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
 
 	rc = kv_set(ns, key, klen, val, vlen, type, expires, flags, NULL);
+	shardkv_wal_sync();
 	if ((flags & KV_SET_NX) && rc == KV_EXISTS)
 		PG_RETURN_BOOL(false);
 	if ((flags & KV_SET_XX) && rc == KV_NOTFOUND)
@@ -143,10 +146,11 @@ PG_FUNCTION_INFO_V1(shardkv_delete);
 Datum
 shardkv_delete(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_del(ns, key, klen);
+	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
@@ -174,7 +178,7 @@ shardkv_exists(PG_FUNCTION_ARGS)
 static Datum
 incr_impl(FunctionCallInfo fcinfo, bool negate)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int64		by;
@@ -190,6 +194,7 @@ incr_impl(FunctionCallInfo fcinfo, bool negate)
 		by = -by;
 	}
 	rc = kv_incr(ns, key, klen, by, &result);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64(result);
 }
@@ -202,7 +207,7 @@ PG_FUNCTION_INFO_V1(shardkv_incr_float);
 Datum
 shardkv_incr_float(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	double		result = 0;
@@ -214,6 +219,7 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 	/* the engine's text of the double; NaN and infinities give "": not a float */
 	bylen = kv_fmt_double(PG_GETARG_FLOAT8(2), by, sizeof(by));
 	rc = kv_incr_float(ns, key, klen, by, bylen, &result, NULL);
+	shardkv_wal_sync();
 	if (rc == KV_EOVERFLOW)		/* the sum is not a finite double; nothing changed */
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -227,7 +233,7 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 static Datum
 append_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				vlen,
 				newlen = 0;
@@ -239,6 +245,7 @@ append_impl(FunctionCallInfo fcinfo, Oid typid)
 	shardkv_require_arg(fcinfo, 2, "value");
 	val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
 	rc = kv_append(ns, key, klen, val, vlen, &newlen);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) newlen);
 }
@@ -252,7 +259,7 @@ PG_FUNCTION_INFO_V1(shardkv_expire);
 Datum
 shardkv_expire(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int64		at;
@@ -261,6 +268,7 @@ shardkv_expire(PG_FUNCTION_ARGS)
 	shardkv_require_arg(fcinfo, 2, "ttl");
 	at = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(2), true);
 	rc = kv_expire(ns, key, klen, at, 0);
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
 	SHARDKV_CHECK(rc, ns);
@@ -272,7 +280,7 @@ PG_FUNCTION_INFO_V1(shardkv_expire_at);
 Datum
 shardkv_expire_at(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	TimestampTz ts;
@@ -283,6 +291,7 @@ shardkv_expire_at(PG_FUNCTION_ARGS)
 	ts = PG_GETARG_TIMESTAMPTZ(2);
 	at = shardkv_expiry_from_timestamptz(ts);
 	rc = kv_expire(ns, key, klen, at, 0);
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
 	SHARDKV_CHECK(rc, ns);
@@ -294,10 +303,11 @@ PG_FUNCTION_INFO_V1(shardkv_persist);
 Datum
 shardkv_persist(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	int			rc = kv_persist(ns, key, klen);
+	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND || rc == KV_UNCHANGED)
 		PG_RETURN_BOOL(false);
@@ -352,7 +362,7 @@ shardkv_expires_at(PG_FUNCTION_ARGS)
 static Datum
 getset_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				vlen = 0;
 	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
@@ -368,6 +378,7 @@ getset_impl(FunctionCallInfo fcinfo, Oid typid)
 	if (!PG_ARGISNULL(3))
 		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
 	rc = kv_set(ns, key, klen, val, vlen, type, expires, 0, &vbuf);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	if (vbuf.type == KV_T_NONE)
 		PG_RETURN_NULL();
@@ -439,7 +450,7 @@ shardkv_getrange(PG_FUNCTION_ARGS)
 static Datum
 setrange_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		klen,
 				vlen,
 				newlen = 0;
@@ -458,6 +469,7 @@ setrange_impl(FunctionCallInfo fcinfo, Oid typid)
 				 errmsg("offset must not be negative")));
 	val = shardkv_value_from(typid, PG_GETARG_DATUM(3), &vlen, &type);
 	rc = kv_setrange(ns, key, klen, (size_t) offset, val, vlen, &newlen);
+	shardkv_wal_sync();
 	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) newlen);
 }
@@ -473,7 +485,7 @@ PG_FUNCTION_INFO_V1(shardkv_rename);
 Datum
 shardkv_rename(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	size_t		slen,
 				dlen;
 	const char *src = shardkv_key_arg(fcinfo, 1, &slen);
@@ -484,6 +496,7 @@ shardkv_rename(PG_FUNCTION_ARGS)
 	shardkv_require_arg(fcinfo, 2, "key");
 	dst = shardkv_key_bytes(PG_GETARG_TEXT_PP(2), &dlen);
 	rc = kv_rename(ns, src, slen, dst, dlen, nx ? 1 : 0);
+	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND || rc == KV_EXISTS)
 		PG_RETURN_BOOL(false);
 	SHARDKV_CHECK(rc, ns);
@@ -606,6 +619,7 @@ mget_impl(FunctionCallInfo fcinfo, Oid typid)
 	memset(&err, 0, sizeof(err));
 	err.item = (size_t) -1;
 	rc = kv_batch(ns, ops, (size_t) n, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
+	shardkv_wal_sync();
 	if (rc != KV_OK)
 		batch_report(rc, ns, &err, keys, n);
 	for (i = 0; i < n; i++)
@@ -640,7 +654,7 @@ static Datum
 mwrite_impl(FunctionCallInfo fcinfo, int op)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
+	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
 	Datum	   *keys;
 	bool	   *knulls;
 	int			n = array_arg(fcinfo, 1, "keys", &keys, &knulls, false);
@@ -688,6 +702,7 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 	rc = kv_batch(ns, ops, (size_t) n, mode, &arena, &err);	/* EXISTS-only batches need it too (engine) */
 	if (rc != KV_OK)
 		batch_report(rc, ns, &err, keys, n);
+	shardkv_wal_sync();
 	for (i = 0; i < n; i++)
 	{
 		Datum		values[3];

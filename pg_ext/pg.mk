@@ -33,3 +33,4 @@ pg-clean:
 BENCH_TARGETS += bench-pg
 bench-pg: $(PG_EXT_SO)
 	sh bench/pg/run.sh
+	sh bench/pg/wal.sh

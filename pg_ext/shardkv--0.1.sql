@@ -134,7 +134,8 @@ CREATE FUNCTION kv.create_namespace(name text, shards integer DEFAULT 0,
                                     eviction text DEFAULT 'none',
                                     max_key_size integer DEFAULT 0,
                                     max_value_size bigint DEFAULT 0,
-                                    if_not_exists boolean DEFAULT false)
+                                    if_not_exists boolean DEFAULT false,
+                                    durability text DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME', 'shardkv_create_namespace' LANGUAGE C VOLATILE;
 
 -- NULL leaves a setting as it is.
@@ -143,7 +144,8 @@ CREATE FUNCTION kv.alter_namespace(name text, max_keys bigint DEFAULT NULL,
                                    default_ttl interval DEFAULT NULL,
                                    eviction text DEFAULT NULL,
                                    max_key_size integer DEFAULT NULL,
-                                   max_value_size bigint DEFAULT NULL)
+                                   max_value_size bigint DEFAULT NULL,
+                                   durability text DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME', 'shardkv_alter_namespace' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION kv.drop_namespace(name text, if_exists boolean DEFAULT false) RETURNS void
@@ -157,7 +159,7 @@ CREATE FUNCTION kv.namespaces(
     OUT name text, OUT shards integer, OUT max_keys bigint, OUT max_memory bigint,
     OUT default_ttl interval, OUT eviction text, OUT max_key_size integer,
     OUT max_value_size bigint, OUT keys bigint, OUT bytes bigint, OUT hits bigint,
-    OUT misses bigint, OUT expired bigint, OUT evicted bigint)
+    OUT misses bigint, OUT expired bigint, OUT evicted bigint, OUT durability text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'shardkv_namespaces' LANGUAGE C VOLATILE PARALLEL SAFE;
 

@@ -89,6 +89,7 @@ shardkv_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shardkv_shmem_size());
+	RequestNamedLWLockTranche("shardkv", 2);	/* admin, save (wal.c) */
 }
 
 /*
@@ -127,6 +128,8 @@ static void
 shardkv_env_close_cb(int code, Datum arg)
 {
 	(void) arg;
+	if (code == 0 && shardkv_shared && shardkv_env)
+		shardkv_wal_save_at_shutdown();
 	if (shardkv_shared)
 		log_store_loss(code);
 	if (shardkv_env)
@@ -160,6 +163,13 @@ shardkv_shmem_startup(void)
 		pg_atomic_init_u64(&shardkv_shared->dirty, 0);
 		pg_atomic_init_u64(&shardkv_shared->last_save, 0);
 		pg_atomic_init_u64(&shardkv_shared->saves, 0);
+		pg_atomic_init_u32(&shardkv_shared->load_state, 0);
+		pg_atomic_init_u64(&shardkv_shared->replay_from, 0);
+		pg_atomic_init_u64(&shardkv_shared->saved_lsn, 0);
+		pg_atomic_init_u32(&shardkv_shared->armed, 0);
+		pg_atomic_init_u32(&shardkv_shared->guard_holding[0], 0);
+		pg_atomic_init_u32(&shardkv_shared->guard_holding[1], 0);
+		pg_atomic_init_u32(&shardkv_shared->guard_cycling, 0);
 		shardkv_shared->region = (char *) TYPEALIGN(REGION_ALIGN, base);
 		shardkv_shared->region_size = (Size) shardkv_memory_mb * 1024 * 1024;
 
@@ -185,6 +195,7 @@ shardkv_shmem_startup(void)
 				 errdetail("%s", kv_strerror_text(rc)),
 				 errhint("Check shardkv.memory and shardkv.max_namespaces.")));
 	}
+	shardkv_wal_install(shardkv_env);
 	if (!IsUnderPostmaster)
 		on_shmem_exit(shardkv_env_close_cb, (Datum) 0);
 }
@@ -263,6 +274,7 @@ _PG_init(void)
 							 NULL, &shardkv_load_on_start, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	shardkv_notify_define_guc();
+	shardkv_wal_init();
 	MarkGUCPrefixReserved("shardkv");
 
 	prev_shmem_request_hook = shmem_request_hook;
@@ -456,6 +468,9 @@ static const StatusInfo status_table[] = {
 	{KV_ECORRUPT, ERRCODE_DATA_CORRUPTED, "corrupt", "snapshot file is corrupt", NULL},
 	{KV_EFORMAT, ERRCODE_INVALID_BINARY_REPRESENTATION, "bad_format",
 	 "file is not a shardkv snapshot of a supported version", NULL},
+	{KV_EDURABILITY, ERRCODE_FEATURE_NOT_SUPPORTED, "not_logged",
+	 "collections of namespace \"%s\" cannot change: it has durability 'wal'",
+	 "Collections are not WAL-logged yet; keep them in a namespace with durability 'snapshot'."},
 };
 
 static const StatusInfo *
@@ -711,35 +726,13 @@ shardkv_busy_wait(int rc, TimestampTz start)
 	return true;
 }
 
-/* Save every namespace to the configured file; used by the worker and kv.save(). */
+/* Save every namespace to the configured file, paired with its WAL position
+ * (wal.c); used by the worker and kv.save().  An autosave that finds another
+ * save running is retried at the next tick. */
 bool
 shardkv_save_all(int elevel)
 {
-	kv_error	err;
-	char	   *dir;
-	char	   *name = shardkv_snapshot_name(NULL, true, &dir);
-	int			rc;
-
-	TimestampTz start = GetCurrentTimestamp();
-
-	do
-	{
-		memset(&err, 0, sizeof(err));
-		rc = kv_save_at(shardkv_env, NULL, dir, name, &err);
-	} while ((elevel >= ERROR || ShutdownRequestPending) && shardkv_busy_wait(rc, start));
-	/* an autosave that found another save running is retried at the next tick */
-	if (rc != KV_OK)
-	{
-		if (elevel >= ERROR)
-			shardkv_report(rc, NULL, &err);
-		ereport(elevel,
-				(errmsg("shardkv could not save snapshot \"%s/%s\": %s", dir, name,
-						err.msg[0] ? err.msg : kv_strerror_text(rc))));
-		return false;
-	}
-	pg_atomic_write_u64(&shardkv_shared->last_save, (uint64) kv_now_ms());
-	pg_atomic_write_u64(&shardkv_shared->dirty, 0);
-	return true;
+	return shardkv_wal_save(elevel, InvalidXLogRecPtr, NULL);
 }
 
 /* Load the configured snapshot if it exists (worker, at start). */

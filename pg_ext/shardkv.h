@@ -26,7 +26,9 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "access/xlogdefs.h"
 #include "port/atomics.h"
+#include "storage/lwlock.h"
 #include "storage/condition_variable.h"
 #include "utils/timestamp.h"
 
@@ -41,6 +43,13 @@ typedef struct ShardkvShared
 	pg_atomic_uint64 dirty;		/* from the last kv_tick */
 	pg_atomic_uint64 last_save; /* ms since the epoch, 0 = never */
 	pg_atomic_uint64 saves;		/* successful full saves by the worker */
+	/* WAL-logged namespaces (wal.c) */
+	pg_atomic_uint32 load_state;	/* 0 not loaded, 1 loading, 2 done */
+	pg_atomic_uint64 replay_from;	/* L of the loaded snapshot: replay records at or after it */
+	pg_atomic_uint64 saved_lsn;	/* the highest L of a paired save */
+	pg_atomic_uint32 armed;		/* the checkpoint guard holds and has saved */
+	pg_atomic_uint32 guard_holding[2];
+	pg_atomic_uint32 guard_cycling;
 	Size		region_size;
 	char	   *region;			/* page-aligned start of the engine region */
 } ShardkvShared;
@@ -129,6 +138,25 @@ extern int	shardkv_scan_collect(void *arg, const void *key, size_t klen, const v
 extern char *shardkv_notify_channel;
 extern void shardkv_notify_define_guc(void);
 extern void shardkv_notify_install(kv_env *env);
+
+/* wal.c */
+#define SHARDKV_DURABILITY_SNAPSHOT 0
+#define SHARDKV_DURABILITY_WAL 1
+extern int	shardkv_default_durability;
+extern void shardkv_wal_init(void);
+extern void shardkv_wal_install(kv_env *env);
+extern void shardkv_wal_sync(void);
+extern bool shardkv_ns_is_wal(kv_ns *ns);
+extern void shardkv_wal_check_write(kv_ns *ns);
+extern LWLock *shardkv_admin_lock(void);
+extern void shardkv_wal_log_create(const char *name, const kv_ns_config *cfg);
+extern void shardkv_wal_log_drop(const char *name);
+extern void shardkv_wal_log_config(const char *name, const kv_ns_config *cfg);
+extern bool shardkv_wal_save(int elevel, XLogRecPtr at_lsn, XLogRecPtr *saved);
+extern void shardkv_wal_ensure_loaded(int elevel);
+extern void shardkv_wal_save_at_shutdown(void);
+PGDLLEXPORT void shardkv_guard_main(Datum arg);
+extern kv_ns *shardkv_ns_warg(FunctionCallInfo fcinfo, int n);
 
 /* worker.c */
 extern void shardkv_register_worker(void);

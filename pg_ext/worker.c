@@ -10,13 +10,16 @@
  *      least autosave_changes writes happened"); save when a rule fires;
  *   3. on SIGTERM (clean shutdown) save once more and exit.
  * A crash or an immediate shutdown skips step 3: a crash loses what was written
- * after the last snapshot.
+ * to 'snapshot' namespaces after the last snapshot ('wal' ones are replayed from
+ * WAL, see wal.c).  In recovery (a standby) it neither autosaves nor saves at
+ * shutdown: the startup process saves where the primary did.
  */
 #include "shardkv.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -135,8 +138,8 @@ shardkv_worker_main(Datum arg)
 	pg_atomic_write_u32(&shardkv_shared->worker_pid, (uint32) MyProcPid);
 
 	remove_stale_temp_files();
-	if (shardkv_load_on_start)
-		(void) guarded(shardkv_load_default, cxt);
+	/* the startup process may be loading it for recovery (wal.c, rm_startup) */
+	shardkv_wal_ensure_loaded(LOG);
 	/* the load counts as changes; what is on disk is what we just read */
 	memset(&info, 0, sizeof(info));
 	mark_ready();
@@ -159,12 +162,13 @@ shardkv_worker_main(Datum arg)
 		if (kv_tick(shardkv_env, 0, &info) == KV_OK)
 		{
 			pg_atomic_write_u64(&shardkv_shared->dirty, info.dirty);
-			if (info.save_due && guarded(shardkv_save_all, cxt))
+			/* in recovery the startup process saves, where the primary did (wal.c) */
+			if (info.save_due && !RecoveryInProgress() && guarded(shardkv_save_all, cxt))
 				pg_atomic_fetch_add_u64(&shardkv_shared->saves, 1);
 		}
 	}
 
-	if (shardkv_save_on_shutdown && guarded(shardkv_save_all, cxt))
+	if (shardkv_save_on_shutdown && !RecoveryInProgress() && guarded(shardkv_save_all, cxt))
 		ereport(LOG, (errmsg("shardkv saved the store at shutdown")));
 	pg_atomic_write_u32(&shardkv_shared->worker_pid, 0);
 	proc_exit(0);
