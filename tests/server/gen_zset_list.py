@@ -319,8 +319,10 @@ def g_blocking(g):
 def g_generic(g):
     key = g.choice([g.key("z"), g.key("l"), g.key("x", 3), g.key("lz", 3), g.key("str", 2)])
     r = g.random()
+    if r < 0.3:
+        return ["TYPE", key], "exact"
     if r < 0.45:
-        return ["DEL", key], "exact"
+        return ["DEL", key], "exact""
     if r < 0.55:
         return ["EXISTS", key], "exact"
     return ["SET", g.choice([g.key("str", 2), g.key("x", 3)]), g.elem()], "exact"
