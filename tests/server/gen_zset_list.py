@@ -322,7 +322,7 @@ def g_generic(g):
     if r < 0.3:
         return ["TYPE", key], "exact"
     if r < 0.45:
-        return ["DEL", key], "exact""
+        return ["DEL", key], "exact"
     if r < 0.55:
         return ["EXISTS", key], "exact"
     return ["SET", g.choice([g.key("str", 2), g.key("x", 3)]), g.elem()], "exact"
