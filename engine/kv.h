@@ -906,10 +906,6 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
-/* A collection write on a KV_NS_REDO namespace whose env has a redo function:
- * collections are not redo-logged yet (see REDO LOG), so they stay as they are
- * (reads, DEL, EXPIRE and PERSIST work). */
-#define KV_EDURABILITY (-30734)
 
 /*
  * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
@@ -1670,6 +1666,8 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 #define KV_REDO_EXPIRE 4
 #define KV_REDO_FLUSH  5
 #define KV_REDO_CUT    6
+#define KV_REDO_ELEM   7
+#define KV_REDO_ELDEL  8
 #define KV_REDO_PATCH_MIN 256u
 
 typedef struct kv_redo_hdr {
@@ -1683,7 +1681,7 @@ typedef struct kv_redo_hdr {
 } kv_redo_hdr;
 
 typedef void (*kv_redo_fn)(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key,
-                           const void *data);
+                           const kv_val *data, size_t nparts);
 
 /*
  * Install (fn NULL: remove) this handle's redo function.  Like kv_env_set_hook:

@@ -756,6 +756,11 @@ typedef struct kv_wctx {
 	bool     pre_ttl;     /* kv_put_locked refused pre (KV_W_REBUILD): the TTL word it needs */
 	uint8_t  redo_kind;   /* redo.c: what the write's record is (0: a PUT of the new state) */
 	size_t   redo_off, redo_len; /* KV_REDO_PATCH: where the write's bytes start, how many */
+	const void *redo_key;  /* the key kv_put_locked is writing (the caller's bytes) */
+	struct kv_chdr *redo_fill; /* a collection this write linked: its elements are logged
+	                        * after the unlock (kv_redo_fill, from kv_wctx_emit) */
+	const void *redo_fill_key;
+	size_t   redo_fill_klen;
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
 	 * zeroes them all the same): the shards the batch holds, where eviction may
@@ -793,7 +798,8 @@ void kv_redo_del(kv_wctx *w, const kv_entry *e);
 void kv_redo_expire(kv_wctx *w, const kv_entry *e);
 void kv_redo_commit(kv_wctx *w);
 void kv_redo_ns(kv_env *env, kv_nsslot *slot, int kind);
-bool kv_redo_refuses_kind(const kv_wctx *w);
+bool kv_redo_logging(const kv_wctx *w);
+void kv_redo_fill(kv_wctx *w);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);

@@ -57,6 +57,8 @@ KV_API int kv_sadd(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 		int a;
 		rc = kv_dict_put(env, op.h, ptr_or_empty(m[i].data), m[i].len, NULL, 0, false, &a);
 		k += (uint64_t)a;
+		if (a)
+			kv_redo_elem(&op, KV_REDO_ELEM, ptr_or_empty(m[i].data), m[i].len, NULL, 0, 0);
 	}
 	op.changed = k > 0;
 	if (added)
@@ -81,8 +83,10 @@ KV_API int kv_srem(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 	rc = kv_coll_mutate(&op, (uint32_t)(2 * n + 2));
 	uint64_t k = 0;
 	for (size_t i = 0; i < n && rc == KV_OK && op.h->card; i++)
-		if (kv_dict_del(env, op.h, ptr_or_empty(m[i].data), m[i].len, &rc))
+		if (kv_dict_del(env, op.h, ptr_or_empty(m[i].data), m[i].len, &rc)) {
 			k++;
+			kv_redo_elem(&op, KV_REDO_ELDEL, ptr_or_empty(m[i].data), m[i].len, NULL, 0, 0);
+		}
 	op.changed = k > 0;
 	if (removed)
 		*removed = k;
@@ -305,7 +309,8 @@ KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint6
 		}
 		rc = kv_coll_mutate(&op, (uint32_t)(2 * n + 2));
 		for (size_t i = 0; i < n && rc == KV_OK; i++)
-			kv_dict_del(env, op.h, out->bytes.data + out->v[i].off, out->v[i].len, &rc);
+			if (kv_dict_del(env, op.h, out->bytes.data + out->v[i].off, out->v[i].len, &rc))
+				kv_redo_elem(&op, KV_REDO_ELDEL, out->bytes.data + out->v[i].off, out->v[i].len, NULL, 0, 0);
 		if (rc == KV_OK) {
 			out->n = n;
 			out->bytes.len = used;
@@ -349,8 +354,11 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		int added = 0;
 		if (rc == KV_OK) /* add first: a full region fails before anything changed */
 			rc = kv_dict_put(env, d->h, m, mlen, NULL, 0, false, &added);
+		if (rc == KV_OK && added)
+			kv_redo_elem(d, KV_REDO_ELEM, m, mlen, NULL, 0, 0);
 		if (rc == KV_OK) {
-			kv_dict_del(env, s->h, m, mlen, &rc);
+			if (kv_dict_del(env, s->h, m, mlen, &rc))
+				kv_redo_elem(s, KV_REDO_ELDEL, m, mlen, NULL, 0, 0);
 			s->changed = true;
 			d->changed = added != 0;
 		}

@@ -81,7 +81,8 @@ static uint64 redo_failures;
  * XLogInsert into a PANIC, which is what PostgreSQL does when WAL cannot be
  * written. */
 static void
-wal_redo_record(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key, const void *data)
+wal_redo_record(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key,
+				const kv_val *data, size_t nparts)
 {
 	uint8		nlen = (uint8) strlen(ns);
 
@@ -109,8 +110,9 @@ wal_redo_record(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key
 	XLogRegisterData((char *) h, sizeof(*h));
 	if (h->klen)
 		XLogRegisterData((char *) key, h->klen);
-	if (h->vlen)
-		XLogRegisterData((char *) data, h->vlen);
+	for (size_t i = 0; i < nparts; i++)
+		if (data[i].len)
+			XLogRegisterData((char *) data[i].data, data[i].len);
 	wal_pending = XLogInsert(RM_SHARDKV_ID, XLOG_SHARDKV_KEY);
 	END_CRIT_SECTION();
 }
