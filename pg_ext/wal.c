@@ -780,7 +780,8 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	Size		len = XLogRecGetDataLen(r);
 	uint8		nlen;
 	kv_redo_hdr h;
-	static const char *const kinds[] = {"?", "put", "patch", "del", "expire", "flush", "cut"};
+	static const char *const kinds[] = {"?", "put", "patch", "del", "expire", "flush", "cut",
+	"element", "element del"};
 
 	if (len < 1 || len < 1 + (Size) (nlen = (uint8) p[0]))
 		return;
@@ -804,6 +805,32 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	}
 	else if (h.kind == KV_REDO_PATCH)
 		appendStringInfo(buf, " off %u bytes %u length %u", h.off, h.vlen, h.total);
+	else if (h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL)
+	{
+		const char *d = p + sizeof(h) + h.klen;
+		Size		n = h.vlen;
+		double		score = 0;
+		bool		scored = h.kind == KV_REDO_ELEM && h.type == KV_T_ZSET && n >= sizeof(score);
+
+		appendStringInfo(buf, " %s ", kv_kind_name(h.type) ? kv_kind_name(h.type) : "?");
+		if (scored)
+		{
+			memcpy(&score, d, sizeof(score));
+			d += sizeof(score);
+			n -= sizeof(score);
+		}
+		else if (h.kind == KV_REDO_ELEM && h.type == KV_T_HASH && h.off <= n)
+			n = h.off;
+		appendStringInfoString(buf, h.type == KV_T_HASH ? "field " : "member ");
+		desc_bytes(buf, d, n);
+		if (h.kind == KV_REDO_ELEM && h.type == KV_T_HASH && h.off <= h.vlen)
+		{
+			appendStringInfoString(buf, " value ");
+			desc_bytes(buf, d + h.off, h.vlen - h.off);
+		}
+		else if (scored)
+			appendStringInfo(buf, " score %.17g", score);
+	}
 	if (h.kind != KV_REDO_DEL && h.expires_at)
 		appendStringInfo(buf, " expires_at " INT64_FORMAT, (int64) h.expires_at);
 }
