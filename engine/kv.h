@@ -1647,6 +1647,9 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  *   KV_REDO_ELDEL   one element removed (data: the field or member): HDEL,
  *                   SREM, SPOP, SMOVE's source, ZREM, ZREMRANGEBY*, ZPOP*
  *                   (one record per element, each hold's under that hold's lock)
+ *   KV_REDO_RENAME  the collection at key is renamed to the data's key (a
+ *                   string's RENAME is a PUT and a DEL): one record whatever
+ *                   its size, replayed by kv_rename
  * An all-or-nothing batch hands over its records when it commits, under its
  * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
  * are logged as DELs too.
@@ -1659,7 +1662,7 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * first element's ELEM creates it on replay); DEL, EXPIRE and PERSIST of a
  * collection key are DEL and EXPIRE records.  A whole collection linked at a
  * key (SINTERSTORE and the other STORE forms, ZRANGESTORE, COPY, MOVE into a
- * logged namespace, RENAME, the survivors of an SPOP of more than
+ * logged namespace, the survivors of an SPOP of more than
  * KV_COLL_HOLD members) is logged as a DEL of the key under the lock that
  * linked it, then, after that lock is released, as one ELEM per element,
  * KV_COLL_HOLD per hold of the key's lock, while the collection is pinned so
@@ -1696,6 +1699,7 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 #define KV_REDO_CUT    6
 #define KV_REDO_ELEM   7
 #define KV_REDO_ELDEL  8
+#define KV_REDO_RENAME 9
 #define KV_REDO_PATCH_MIN 256u
 
 typedef struct kv_redo_hdr {

@@ -763,6 +763,9 @@ typedef struct kv_wctx {
 	uint8_t  redo_kind;   /* redo.c: what the write's record is (0: a PUT of the new state) */
 	size_t   redo_off, redo_len; /* KV_REDO_PATCH: where the write's bytes start, how many */
 	const void *redo_key;  /* the key kv_put_locked is writing (the caller's bytes) */
+	size_t   redo_klen;
+	struct kv_chdr *redo_rename; /* RENAME of this collection: one RENAME record, logged
+	                        * at the source's removal (kv_rename) */
 	struct kv_chdr *redo_fill; /* a collection this write linked: its elements are logged
 	                        * after the unlock (kv_redo_fill, from kv_wctx_emit) */
 	const void *redo_fill_key;

@@ -120,7 +120,8 @@ static void log_state(kv_wctx *w, kv_entry *e, int kind)
 	if (kv_is_kind(e->type) && kind == KV_REDO_ELEM)
 		return; /* an empty collection created: its first element's record creates it */
 	if (kv_is_kind(e->type) && kind != KV_REDO_EXPIRE) {
-		link_coll(w, e);
+		if (kv_chdr_of(w->ns->env, e) != w->redo_rename)
+			link_coll(w, e); /* (a RENAME's is logged at the source's removal) */
 		return;
 	}
 	if (kind == KV_REDO_PATCH && e->vlen > KV_REDO_PATCH_MIN && w->redo_off + w->redo_len <= e->vlen) {
@@ -155,6 +156,15 @@ static void log_del(kv_wctx *w, kv_entry *e)
 	kv_redo_hdr h = {0};
 	h.kind = KV_REDO_DEL;
 	h.klen = e->klen;
+	if (w->redo_rename && kv_is_kind(e->type) && kv_chdr_of(w->ns->env, e) == w->redo_rename) {
+		/* a collection renamed: the source's removal is the rename (its
+		 * target was linked just before, under the same locks) */
+		h.kind = KV_REDO_RENAME;
+		h.vlen = (uint32_t)w->redo_klen;
+		emit(w->ns->env, w->ref.slot, &h, kv_entry_key(e), w->redo_key);
+		w->redo_rename = NULL;
+		return;
+	}
 	emit(w->ns->env, w->ref.slot, &h, kv_entry_key(e), NULL);
 }
 
@@ -387,6 +397,10 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 		if ((uint64_t)h.off + h.vlen > h.total || h.total > KV_VALUE_SIZE_LIMIT || kv_is_kind(h.type))
 			return KV_EFORMAT;
 		break;
+	case KV_REDO_RENAME:
+		if (h.vlen > KV_KEY_SIZE_LIMIT)
+			return KV_EFORMAT;
+		break;
 	case KV_REDO_ELEM:
 	case KV_REDO_ELDEL:
 		if (h.type != KV_T_HASH && h.type != KV_T_SET && h.type != KV_T_ZSET)
@@ -407,7 +421,7 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 	}
 	if (h.expires_at < 0 || h.expires_at > KV_EXPIRES_MAX)
 		return KV_EFORMAT;
-	if (h.kind == KV_REDO_FLUSH) {
+	if (h.kind == KV_REDO_FLUSH || h.kind == KV_REDO_RENAME) {
 		kv_nsref ref;
 		int rc = kv_ns_ref(ns, &ref);
 		if (rc != KV_OK)
@@ -416,9 +430,15 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 			return KV_UNCHANGED;
 	}
 	applying = true;
-	int rc = h.kind == KV_REDO_FLUSH                              ? kv_ns_flush(ns)
-	         : h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL ? apply_elem(ns, &h, key, data)
-	                                                              : apply_key(ns, &h, key, data);
+	int rc;
+	if (h.kind == KV_REDO_FLUSH)
+		rc = kv_ns_flush(ns);
+	else if (h.kind == KV_REDO_RENAME) /* the source missing: only a replay of records the snapshot holds */
+		rc = (rc = kv_rename(ns, key, h.klen, data, h.vlen, 0)) == KV_NOTFOUND ? KV_UNCHANGED : rc;
+	else if (h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL)
+		rc = apply_elem(ns, &h, key, data);
+	else
+		rc = apply_key(ns, &h, key, data);
 	applying = false;
 	return rc;
 }

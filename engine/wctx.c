@@ -46,6 +46,8 @@ void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 	w->redo_kind = 0;
 	w->redo_off = w->redo_len = 0;
 	w->redo_key = NULL;
+	w->redo_klen = 0;
+	w->redo_rename = NULL;
 	w->redo_fill = NULL;
 	w->ls = NULL;
 	w->xv = NULL;

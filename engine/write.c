@@ -341,6 +341,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 	if (vlen > atomic_load_explicit(&w->ref.slot->max_value_size, memory_order_relaxed))
 		return KV_EVALSIZE;
 	w->redo_key = key;
+	w->redo_klen = klen;
 	kv_entry *pre = w->pre;
 	if (pre && (pre->vlen != vlen ||
 	            (atomic_load_explicit(&pre->flags, memory_order_relaxed) & KV_E_TTL) != nflags)) {

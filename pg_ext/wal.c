@@ -781,7 +781,7 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	uint8		nlen;
 	kv_redo_hdr h;
 	static const char *const kinds[] = {"?", "put", "patch", "del", "expire", "flush", "cut",
-	"element", "element del"};
+	"element", "element del", "rename"};
 
 	if (len < 1 || len < 1 + (Size) (nlen = (uint8) p[0]))
 		return;
@@ -805,6 +805,11 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	}
 	else if (h.kind == KV_REDO_PATCH)
 		appendStringInfo(buf, " off %u bytes %u length %u", h.off, h.vlen, h.total);
+	else if (h.kind == KV_REDO_RENAME)
+	{
+		appendStringInfoString(buf, " to ");
+		desc_bytes(buf, p + sizeof(h) + h.klen, h.vlen);
+	}
 	else if (h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL)
 	{
 		const char *d = p + sizeof(h) + h.klen;

@@ -527,6 +527,12 @@ int main(int argc, char **argv)
 		EOK(kv_copy(a, K("h1"), a, K("hd"), 0)); /* a DEL, then one record per field */
 		E(nrec == 1 + card && maxrec < sizeof(kv_redo_hdr) + 64);
 		E(apply_all(b) == 0);
+		reset_log();
+		EOK(kv_rename(a, K("hd"), K("hr"), 0)); /* one RENAME record, whatever the size */
+		E(nrec == 1 && last_kind == KV_REDO_RENAME && maxrec == sizeof(kv_redo_hdr) + 4);
+		E(apply_all(b) == 0);
+		E(kv_exists(b, K("hd")) == KV_NOTFOUND);
+		E(apply_all(b) == 1); /* again: the source is gone, KV_UNCHANGED, nothing changes */
 		E(same_colls(a, b) == 0);
 	}
 
