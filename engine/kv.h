@@ -906,6 +906,11 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
+/* A write that would create or change a list in a KV_NS_REDO namespace whose
+ * env has a redo function: lists have no redo records yet (see REDO LOG), so
+ * they stay as they are (reads, DEL, EXPIRE and PERSIST work).  Hashes, sets
+ * and sorted sets are logged. */
+#define KV_EDURABILITY (-30734)
 
 /*
  * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
@@ -1673,6 +1678,8 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * partly filled.  Replay goes through the kinds' own code; both element
  * records are states of one element, so applying one again changes nothing
  * (a record for a key of another kind is skipped: KV_UNCHANGED).
+ * LISTS are not logged yet: a write that would create or change one in a
+ * logged namespace fails with KV_EDURABILITY before it changes anything.
  * A host must pass records it does not know through kv_redo_apply, which
  * refuses them with KV_EFORMAT.
  *

@@ -33,6 +33,13 @@ static bool redo_on(const kv_env *env, const kv_nsslot *slot)
 	return env->redo && !applying && atomic_load_explicit(&slot->redo, memory_order_relaxed);
 }
 
+/* A list created, changed or linked in a logged namespace (but not a change
+ * of its expiry): refused with KV_EDURABILITY, lists having no records yet. */
+bool kv_redo_refuses_kind(const kv_wctx *w, int type)
+{
+	return type == KV_T_LIST && w->redo_kind != KV_REDO_EXPIRE && kv_redo_logging(w);
+}
+
 /* Would w's changes be logged (a kind about to log what it removes)? */
 bool kv_redo_logging(const kv_wctx *w)
 {

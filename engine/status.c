@@ -39,6 +39,7 @@ static const struct {
 	ERR(KV_EIO, "I/O error"),
 	ERR(KV_ECORRUPT, "snapshot file is corrupt"),
 	ERR(KV_EFORMAT, "not a shardkv snapshot, or an unsupported version"),
+	ERR(KV_EDURABILITY, "lists of a WAL-logged (redo) namespace cannot change yet"),
 };
 
 #define NERRORS (sizeof kv_errors / sizeof kv_errors[0])

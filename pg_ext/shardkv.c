@@ -468,6 +468,9 @@ static const StatusInfo status_table[] = {
 	{KV_ECORRUPT, ERRCODE_DATA_CORRUPTED, "corrupt", "snapshot file is corrupt", NULL},
 	{KV_EFORMAT, ERRCODE_INVALID_BINARY_REPRESENTATION, "bad_format",
 	 "file is not a shardkv snapshot of a supported version", NULL},
+	{KV_EDURABILITY, ERRCODE_FEATURE_NOT_SUPPORTED, "not_logged",
+	 "lists of namespace \"%s\" cannot change: it has durability 'wal'",
+	 "Lists are not WAL-logged yet; keep them in a namespace with durability 'snapshot'."},
 };
 
 static const StatusInfo *
