@@ -1636,9 +1636,6 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  *   KV_REDO_CUT     a snapshot's cut of this namespace (kv_save): every record
  *                   handed over before it is in the snapshot, none after.  Not a
  *                   change; kv_redo_apply ignores it.
- * An all-or-nothing batch hands over its records when it commits, under its
- * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
- * are logged as DELs too.
  *   KV_REDO_ELEM    one element of the collection at key (type: KV_T_HASH,
  *                   KV_T_SET or KV_T_ZSET) := its state, the key created if
  *                   missing with expiry expires_at (the key's at the write).
@@ -1677,7 +1674,11 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * KV_COLL_HOLD records.  A replica reading the log meanwhile may see the key
  * partly filled.  Replay goes through the kinds' own code; both element
  * records are states of one element, so applying one again changes nothing
- * (a record for a key of another kind is skipped: KV_UNCHANGED).
+ * (a record for a key of another kind is skipped: KV_UNCHANGED).  RENAME is
+ * the one record that is not a state: a host must apply each record once, in
+ * order, onto a base that holds exactly the records before a CUT (PostgreSQL's
+ * argument is in pg_ext/README.md, "Recovery restores every acknowledged
+ * write"); applied again right away it finds its source gone and does nothing.
  * LISTS are not logged yet: a write that would create or change one in a
  * logged namespace fails with KV_EDURABILITY before it changes anything.
  * A host must pass records it does not know through kv_redo_apply, which
