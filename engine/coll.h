@@ -331,6 +331,10 @@ int  kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev
  * unless op's namespace is logged. */
 void kv_redo_elem(kv_cop *op, int kind, const void *f, size_t flen, const void *v, size_t vlen,
                   double score);
+/* After a big SPOP swapped in its survivors h (pinned): the members popped,
+ * in holds (redo.c). */
+void kv_redo_removed(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, const kv_elems *gone,
+                     size_t n);
 
 /* ------------------------------------------------------- results */
 int  kv_elems_push(kv_env *env, kv_elems *out, const void *p, size_t len, double score);

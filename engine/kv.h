@@ -1648,7 +1648,10 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  *                   resulting score, never the zset)
  *   KV_REDO_ELDEL   one element removed (data: the field or member): HDEL,
  *                   SREM, SPOP, SMOVE's source, ZREM, ZREMRANGEBY*, ZPOP*
- *                   (one record per element, each hold's under that hold's lock)
+ *                   (one record per element, each hold's under that hold's lock;
+ *                   an SPOP of more than KV_COLL_HOLD members swaps in the
+ *                   survivors under the lock, then logs the members popped in
+ *                   holds of KV_COLL_HOLD while writers of the key wait)
  *   KV_REDO_RENAME  the collection at key is renamed to the data's key (a
  *                   string's RENAME is a PUT and a DEL): one record whatever
  *                   its size, replayed by kv_rename
@@ -1664,8 +1667,7 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * first element's ELEM creates it on replay); DEL, EXPIRE and PERSIST of a
  * collection key are DEL and EXPIRE records.  A whole collection linked at a
  * key (SINTERSTORE and the other STORE forms, ZRANGESTORE, COPY, MOVE into a
- * logged namespace, the survivors of an SPOP of more than
- * KV_COLL_HOLD members) is logged as a DEL of the key under the lock that
+ * logged namespace) is logged as a DEL of the key under the lock that
  * linked it, then, after that lock is released, as one ELEM per element,
  * KV_COLL_HOLD per hold of the key's lock, while the collection is pinned so
  * that writers of the key wait (a DEL, SET or RENAME of the key does not wait:

@@ -91,9 +91,11 @@
  *   collection redo records   the key's shard     one record O(key + element)   a point write logs one record per element
  *   (redo.c, kinds)                               per element changed: the      it changed; a ZREMRANGE/ZPOP hold at most
  *                                                 call's own bound; at most     KV_COLL_HOLD.  A collection linked whole
- *                                                 KV_COLL_HOLD per hold for a   (STORE, COPY, RENAME, big SPOP): a DEL under
- *                                                 linked collection's fill      the linking lock, then its elements in holds
- *                                                                               of KV_COLL_HOLD (kv_redo_fill), pinned
+ *                                                 KV_COLL_HOLD per hold for a   (STORE, COPY, MOVE): a DEL under the
+ *                                                 linked collection's fill      linking lock, then its elements in holds
+ *                                                 or a big SPOP's removals      of KV_COLL_HOLD (kv_redo_fill), pinned; a
+ *                                                                               big SPOP's popped members likewise
+ *                                                                               (kv_redo_removed); RENAME: one record
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
  *                                                 per hold                      shard is pending (snapshot.c)

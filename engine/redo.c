@@ -115,6 +115,27 @@ void kv_redo_fill(kv_wctx *w)
 	kv_coll_unpin(env, h);
 }
 
+/* After the unlock of a big SPOP that swapped in h (its survivors, pinned by
+ * the caller): the n members it popped, as ELDELs, KV_COLL_HOLD per hold, for
+ * as long as the key names h (as kv_redo_fill).  O(n) records, not O(size). */
+void kv_redo_removed(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, const kv_elems *gone,
+                     size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		kv_cop op;
+		if (kv_coll_open(ns, key, klen, 0, KV_COPEN_READ, &op) != KV_OK)
+			break;
+		bool same = op.h == h;
+		op.kind = h->kind;
+		for (size_t k = 0; same && k < KV_COLL_HOLD && i < n; k++, i++)
+			kv_redo_elem(&op, KV_REDO_ELDEL, gone->bytes.data + gone->v[i].off, gone->v[i].len, NULL, 0, 0);
+		op.h = NULL;
+		kv_write_end(&op.w, op.sh, key, klen, KV_OK, 0);
+		if (!same)
+			break;
+	}
+}
+
 /* The record of e's new state (PUT), or of the write's own bytes (PATCH) or
  * expiry (EXPIRE) when the write said so in w->redo_kind. */
 static void log_state(kv_wctx *w, kv_entry *e, int kind)
@@ -126,6 +147,8 @@ static void log_state(kv_wctx *w, kv_entry *e, int kind)
 	h.expires_at = kv_entry_expiry(e);
 	if (kv_is_kind(e->type) && kind == KV_REDO_ELEM)
 		return; /* an empty collection created: its first element's record creates it */
+	if (kv_is_kind(e->type) && kind == KV_REDO_ELDEL)
+		return; /* a big SPOP's survivors: the caller logs what went (kv_redo_removed) */
 	if (kv_is_kind(e->type) && kind != KV_REDO_EXPIRE) {
 		if (kv_chdr_of(w->ns->env, e) != w->redo_rename)
 			link_coll(w, e); /* (a RENAME's is logged at the source's removal) */

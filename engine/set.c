@@ -184,6 +184,7 @@ static int spop_rebuild(kv_ns *ns, const void *key, size_t klen, uint64_t count,
 	kv_coll_pin(&op);
 	kv_coll_close(&op, KV_OK, 0);
 	kv_elems all = KV_ELEMS_INIT;
+	kv_chdr *logged = NULL; /* the survivors, pinned while the members popped are logged */
 	push_ctx c = {env, &all};
 	uint64_t cur = 0, rng = kv_coll_random();
 	do
@@ -218,9 +219,17 @@ static int spop_rebuild(kv_ns *ns, const void *key, size_t klen, uint64_t count,
 					atomic_store_explicit(&rest->refs, 0, memory_order_relaxed);
 					kv_croot r = {KV_CROOT_MAGIC, kv_offof(env, rest)};
 					val_arg a = {&r, sizeof r, 0};
+					/* a logged namespace logs the members popped, after the unlock */
+					op.w.redo_kind = KV_REDO_ELDEL;
 					rc = kv_put_locked(&op.w, op.sh, op.h32, key, klen, op.e, op.pos, sizeof r, KV_T_SET, exp,
 					                   kv_fill_copy, &a);
+					op.w.redo_kind = 0;
 					if (rc == KV_OK) {
+						if (kv_redo_logging(&op.w)) {
+							logged = rest;
+							atomic_fetch_add_explicit(&rest->refs, 1, memory_order_relaxed);
+							atomic_fetch_add_explicit(&rest->pin, 1, memory_order_acq_rel);
+						}
 						rest = NULL;
 						op.changed = true;
 					} else {
@@ -231,6 +240,10 @@ static int spop_rebuild(kv_ns *ns, const void *key, size_t klen, uint64_t count,
 			op.h = NULL;
 			kv_write_end(&op.w, op.sh, key, klen, rc, *retry || rc != KV_OK ? 0 : KV_EV_SPOP);
 		}
+	}
+	if (logged) { /* writers of the key wait for the pin meanwhile */
+		kv_redo_removed(ns, key, klen, logged, &all, (size_t)count);
+		kv_coll_unpin(env, logged);
 	}
 	for (size_t i = 0; rc == KV_OK && !*retry && i < count; i++)
 		rc = kv_elems_push(env, out, all.bytes.data + all.v[i].off, all.v[i].len, 0);

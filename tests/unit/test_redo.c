@@ -528,6 +528,21 @@ int main(int argc, char **argv)
 		E(nrec == 1 + card && maxrec < sizeof(kv_redo_hdr) + 64);
 		E(apply_all(b) == 0);
 		reset_log();
+		kv_elems popped = KV_ELEMS_INIT;
+		for (int i = 0; i < 5000; i++) {
+			char mb[16];
+			kv_val mv = {(size_t)snprintf(mb, sizeof mb, "p%d", i), mb};
+			EOK(kv_sadd(a, K("sp"), &mv, 1, NULL));
+		}
+		E(apply_all(b) == 0);
+		reset_log();
+		EOK(kv_spop(a, K("sp"), 1, 1200, &popped)); /* more than a hold: the survivors swapped in */
+		E(popped.n == 1200);
+		E(nrec == 1200 && last_kind == KV_REDO_ELDEL); /* the members popped, not the 3800 left */
+		kv_elems_free(env_a, &popped);
+		E(apply_all(b) == 0);
+		E(same_colls(a, b) == 0);
+		reset_log();
 		EOK(kv_rename(a, K("hd"), K("hr"), 0)); /* one RENAME record, whatever the size */
 		E(nrec == 1 && last_kind == KV_REDO_RENAME && maxrec == sizeof(kv_redo_hdr) + 4);
 		E(apply_all(b) == 0);
