@@ -21,8 +21,10 @@
  *             only once a save with L >= R is on disk.
  *   REPLAY    The startup process loads the snapshot (rm_startup), applies
  *             records at or after L (rm_redo, kv_redo_apply), and saves at the
- *             end of recovery (rm_cleanup).  Records are resulting states, so
- *             applying one again is harmless: L only saves work.
+ *             end of recovery (rm_cleanup).  Each record is applied once onto
+ *             the state it was made on; all but a collection's RENAME are
+ *             assignments to one key or element, so replaying some again is
+ *             harmless (README: "Recovery restores every acknowledged write").
  */
 #include "shardkv.h"
 
