@@ -513,7 +513,8 @@ load_paired(int elevel)
 		/*
 		 * The file is not the one the sidecar pairs (replaced by hand, say):
 		 * take the newest pair's namespaces and replay every record from the
-		 * checkpoint on, which is harmless (records are states).
+		 * checkpoint on, which is harmless for records that are states (all
+		 * but a collection's RENAME: README, "Recovery restores ...").
 		 */
 		ereport(WARNING,
 				(errmsg("shardkv snapshot \"%s\" has no WAL position in \"%s\"", path, sidecar),
