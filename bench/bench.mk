@@ -70,3 +70,29 @@ $(BENCH_ZSET_MEM): bench/zset/zset_mem.c $(LIB) $(ENGINE_HDR)
 .PHONY: bench-zset-mem
 bench-zset-mem: $(BENCH_ZSET_MEM)
 	sh bench/zset/zset_mem.sh $(BENCH_ZSET_MEM)
+
+# Bytes per list element against redis-server's MEMORY USAGE (bench/README.md,
+# "Lists"); bench/coll/list_memory.sh starts its own redis-server on
+# LIST_MEM_PORT (default 6395).
+BENCH_LIST_MEMORY := $(BUILD)/bench-list-memory
+$(BENCH_LIST_MEMORY): bench/coll/list_memory.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ bench/coll/list_memory.c $(LIB) $(LDLIBS)
+
+.PHONY: bench-list-memory
+bench-list-memory: $(BENCH_LIST_MEMORY)
+	BENCH_LIST_MEMORY=$(BENCH_LIST_MEMORY) sh bench/coll/list_memory.sh
+
+# make bench-queue: a job queue (50 producers LPUSH, 50 consumers BRPOP, 100
+# connections) and a 1M-member leaderboard (ZADD, ZINCRBY, ZREVRANGE 0 9),
+# shardkv-server beside redis-server, interleaved (BENCH_QUEUE_ARGS=--quick).
+BENCH_TARGETS += bench-queue
+BENCH_QUEUE_ARGS ?=
+BENCH_QUEUE_CLIENT := $(BUILD)/bench/queue_client
+.PHONY: bench-queue
+$(BENCH_QUEUE_CLIENT): bench/queue/queue_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+bench-queue: $(BUILD)/shardkv-server $(BENCH_QUEUE_CLIENT)
+	@mkdir -p $(BUILD)/bench
+	/usr/bin/python3 bench/queue/bench_queue.py $(BENCH_QUEUE_CLIENT) --tsv $(BUILD)/bench/queue.tsv $(BENCH_QUEUE_ARGS)

@@ -15,7 +15,7 @@ const kv_kind_ops *kv_kind_ops_of(int kind)
 	case KV_T_HASH: return &kv_hash_ops;
 	case KV_T_SET:  return &kv_set_ops;
 	case KV_T_ZSET: return &kv_zset_ops;
-	/* list.c adds its kv_list_ops here */
+	case KV_T_LIST: return &kv_list_ops;
 	default:        return NULL;
 	}
 }
@@ -172,6 +172,10 @@ static int grave_reserve(kv_env *env, kv_chdr *h, uint32_t n)
 	uint32_t room = 0;
 	if (h->view.grave)
 		room = KV_GRAVE_SLOTS - ((kv_cgrave *)kv_ptr(env, h->view.grave))->n;
+	/* one chunk at most: releases fill the newest, and past it
+	 * kv_cobj_release adds chunks itself (a larger n looped for ever) */
+	if (n > KV_GRAVE_SLOTS)
+		n = KV_GRAVE_SLOTS;
 	while (room < n) {
 		kv_off o = kv_alloc(env, sizeof(kv_cgrave));
 		if (!o)

@@ -197,6 +197,7 @@ typedef struct kv_kind_ops {
 const kv_kind_ops *kv_kind_ops_of(int kind); /* NULL: not a kind this build has */
 extern const kv_kind_ops kv_hash_ops, kv_set_ops; /* dict.c */
 extern const kv_kind_ops kv_zset_ops;             /* zset_api.c */
+extern const kv_kind_ops kv_list_ops;             /* lists.c */
 
 /* ------------------------------------------------------------ headers */
 uint64_t kv_coll_random(void);  /* seeds (hash seeds, random picks) */

@@ -1193,7 +1193,33 @@ KV_API int kv_zpop(kv_ns *ns, const void *key, size_t klen, int max, int has_cou
 KV_API int kv_zrandmember(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
                           kv_elems *out);
 
-/* ---- lists (Redis L*) */
+/* ---- lists (Redis L*)
+ *
+ * ENCODING.  A list of at most 8 KB of elements (Redis's
+ * list-max-listpack-size -2) is one packed chunk, OBJECT ENCODING
+ * "listpack"; past it, a "quicklist": 8 KB chunks under a two-level
+ * directory of chunk counts (509 chunks a directory).  Each element costs
+ * its bytes plus 2 (4 past 127 bytes); a quicklist back at one chunk of 4 KB
+ * is a listpack again.  Push and pop at either end are O(1) (one chunk, an 8
+ * KB memmove at most); LINDEX, LSET and LINSERT's change are O(n / 350k +
+ * 509 + one chunk) for small elements.  An element bigger than 8 KB gets a
+ * chunk of its own.
+ *
+ * SNAPSHOTS.  Copy-on-write per chunk and directory node: the first change
+ * to a list after a save's cut copies the nodes it touches (the chunk, up to
+ * 8 KB; its directory, 4 KB; the top, 8 bytes a directory), once each per
+ * save; later changes to them are in place.  A push/pop stream on a
+ * 1M-element list during a save copies the top and the end chunks and
+ * directories once, nothing per write after that.
+ *
+ * LOCKS (kv_internal.h's table).  Calls hold the key's shard lock for work
+ * bounded by their arguments (n elements pushed, a pop's count).  LRANGE of
+ * more than KV_COLL_HOLD elements, LPOS and the searches of LREM and LINSERT
+ * run pinned with no lock (writers of that one key wait meanwhile); LTRIM
+ * and a pop of many elements detach whole chunks in O(directories) and free
+ * them after the unlock.  Nothing here blocks: BLPOP and friends are the
+ * host's, woken by the push events.
+ */
 #define KV_LEFT  0 /* head */
 #define KV_RIGHT 1 /* tail */
 #define KV_PUSH_XX 0x1u /* LPUSHX / RPUSHX: only onto an existing list */
@@ -1204,11 +1230,14 @@ KV_API int kv_zrandmember(kv_ns *ns, const void *key, size_t klen, int has_count
  */
 KV_API int kv_push(kv_ns *ns, const void *key, size_t klen, int where, const kv_val *v, size_t n,
                    unsigned flags, uint64_t *len);
-/* LPOP / RPOP: up to count elements (has_count 0: one).  KV_OK, or
- * KV_NOTFOUND (no key).  Event KV_EV_LPOP / KV_EV_RPOP. */
+/* LPOP / RPOP: up to count elements (has_count 0: one), in pop order.
+ * KV_OK (count 0 on a list: no elements, nothing changes), or KV_NOTFOUND
+ * (no key, whatever the count: Redis's nil).  Event KV_EV_LPOP / KV_EV_RPOP,
+ * then KV_EV_DEL if the list emptied. */
 KV_API int kv_pop(kv_ns *ns, const void *key, size_t klen, int where, int has_count,
                   uint64_t count, kv_elems *out);
-/* LRANGE start stop (Redis indices), point-in-time. */
+/* LRANGE start stop (Redis indices: negative from the tail, clamped to the
+ * list; an empty range or a missing key: KV_OK, no elements), point-in-time. */
 KV_API int kv_lrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop,
                      kv_elems *out);
 /* LINDEX: KV_OK or KV_NOTFOUND (no key or index out of range). */
@@ -1221,10 +1250,14 @@ KV_API int kv_lset(kv_ns *ns, const void *key, size_t klen, int64_t index, const
  * -1 when the pivot is missing, 0 when the key is.  Event KV_EV_LINSERT. */
 KV_API int kv_linsert(kv_ns *ns, const void *key, size_t klen, int after, const void *pivot,
                       size_t plen, const void *v, size_t vlen, int64_t *len);
-/* LREM count value (Redis's sign rules); *removed.  Event KV_EV_LREM. */
+/* LREM count value: count > 0 removes the first count matches from the
+ * head, < 0 from the tail, 0 all; *removed (0 for a missing key, KV_OK).
+ * Event KV_EV_LREM if any went (then KV_EV_DEL if emptied). */
 KV_API int kv_lrem(kv_ns *ns, const void *key, size_t klen, int64_t count, const void *v,
                    size_t vlen, uint64_t *removed);
-/* LTRIM start stop.  Event KV_EV_LTRIM (KV_EV_DEL if emptied). */
+/* LTRIM start stop (LRANGE's normalisation; an empty range empties the
+ * list).  A missing key: KV_OK, no event.  Event KV_EV_LTRIM on a list even
+ * when nothing went, as in Redis (then KV_EV_DEL if emptied). */
 KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop);
 /* LPOS value [RANK r] [COUNT c] [MAXLEN m]: r != 0 (KV_EINVAL; negative from
  * the tail), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
@@ -1233,8 +1266,11 @@ KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int6
 KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,
                    int64_t rank, int has_count, int64_t count, int64_t maxlen, kv_elems *out);
 /* LMOVE src dst from to (RPOPLPUSH is RIGHT, LEFT), atomic across both keys:
- * the element into *out.  KV_NOTFOUND (src missing), KV_EWRONGTYPE (either
- * key).  Events KV_EV_LPOP/RPOP on src, KV_EV_LPUSH/RPUSH on dst. */
+ * the element into *out.  KV_NOTFOUND (src missing, whatever dst is),
+ * KV_EWRONGTYPE (src, then dst, of another kind).  src == dst rotates (from
+ * == to leaves the list as it is).  Events in Redis's order:
+ * KV_EV_LPUSH/RPUSH on dst, KV_EV_LPOP/RPOP on src, KV_EV_DEL if src
+ * emptied. */
 KV_API int kv_lmove(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                     int from, int to, kv_buf *out);
 

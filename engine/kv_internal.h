@@ -112,6 +112,23 @@
  *     algebra sources           then a pin        then O(1) to pin              4): writers of that key wait for it
  *   ZRANGESTORE, Z*STORE      the dst's shard     O(1): kv_coll_replace links   the result is built with no lock
  *                                                 a private header
+ *   list calls (lists.c)      the key's shard     O(elements given or asked     push/pop of n, LPOP's count: the caller's
+ *                             (LMOVE: both keys'  for), each O(1) at an end;    n, as MSET's.  An element over 8 KB has a
+ *                             shards)             LINDEX/LSET/LINSERT's change  chunk of its own: a push builds it before
+ *                                                 O(n/(chunk*509) + 509 +       the lock, a pop of one unlinks it and
+ *                                                 one 8 KB chunk); reads copy   copies after, LINDEX/LRANGE copy it pinned.
+ *                                                 at most 64 KB under it        KNOWN GAP: LSET, LINSERT, LMOVE, a pop with
+ *                                                                               a count or during a save copy it under it
+ *   LRANGE over KV_COLL_HOLD  none: pinned        -                             coll.h PINS: writers of that key wait (no
+ *     elements, LPOS, LREM's                                                    lock held) for the copy or search; a write
+ *     and LINSERT's searches                                                    after its search relocks and checks the
+ *     (lists.c)                                                                 header and version it searched
+ *   LREM's removal (list.c    the key's shard     one rewrite (<= 8 KB) per     KNOWN GAP: LREM 0 of a value most elements
+ *     delete_positions)                           chunk holding a match         hold rewrites that many chunks under it
+ *   LTRIM, a pop of many      the key's shard     O(directories removed + one   whole directories and chunks move into a
+ *     (list.c delete_end)                         directory + one chunk)        graveyard node freed after the unlock; while
+ *                                                                               a save is pending, O(nodes removed) are
+ *                                                                               handed to its graveyard one by one
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H

@@ -79,7 +79,7 @@ shardkv_text_or_hex(const char *data, size_t len)
 Datum
 shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *isnull)
 {
-	if (typid == TEXTOID && type != KV_T_NULL)
+	if (typid == TEXTOID && type != KV_T_NULL && !SHARDKV_IS_KIND(type))
 	{
 		*isnull = false;
 		return shardkv_text_or_hex(data, len);
@@ -90,7 +90,9 @@ shardkv_value_as_row(Oid typid, const char *data, size_t len, int type, bool *is
 /*
  * A stored value as SQL type typid (text, bytea or jsonb), converting as a cast
  * would: any value reads as bytea (its bytes); text needs valid UTF-8; jsonb
- * needs valid JSON text.  A stored SQL NULL (KV_T_NULL) reads as NULL.
+ * needs valid JSON text.  A stored SQL NULL (KV_T_NULL) reads as NULL, and
+ * so does a collection (a hash, set, zset or list has no one value: kv.scan and
+ * the FDW show such a key with a NULL value, kv.scan's type column names it).
  */
 Datum
 shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull)
@@ -99,7 +101,7 @@ shardkv_value_as(Oid typid, const char *data, size_t len, int type, bool *isnull
 	int			slen;
 
 	*isnull = false;
-	if (type == KV_T_NULL)
+	if (type == KV_T_NULL || SHARDKV_IS_KIND(type))
 	{
 		*isnull = true;
 		return (Datum) 0;

@@ -520,6 +520,17 @@ run_lookup(ForeignScanState *node, KvScanState *st)
 	memset(&err, 0, sizeof(err));
 	err.item = (size_t) -1;
 	rc = kv_batch(st->ns, st->ops, (size_t) n, KV_BATCH_ALL_OR_NOTHING, &st->arena, &err);
+	if (rc == KV_EWRONGTYPE)
+	{
+		/*
+		 * A key holds a collection, which a GET refuses and which fails the
+		 * whole all-or-nothing batch: each key on its own then (not one
+		 * consistent cut), the collection's row made by collection_row().
+		 */
+		for (i = 0; i < n; i++)
+			st->ops[i].status = 0;
+		rc = kv_batch(st->ns, st->ops, (size_t) n, KV_BATCH_BEST_EFFORT, &st->arena, &err);
+	}
 	if (rc != KV_OK)
 		shardkv_report(rc, kv_ns_name(st->ns), &err);
 }
@@ -554,6 +565,26 @@ store_row(ForeignScanState *node, KvScanState *st, const char *key, size_t klen,
 	return fill_row(node->ss.ss_ScanTupleSlot, &st->map, key, klen, val, vlen, type, expires_at);
 }
 
+/*
+ * The row of a key that holds a hash, set, zset or list: a NULL value (a
+ * collection has no one value) and the key's expiry.  Gone meanwhile: NULL.
+ */
+static TupleTableSlot *
+collection_row(ForeignScanState *node, KvScanState *st, const kv_op *op)
+{
+	int			kind = 0;
+	int64_t		at = 0;
+	int			rc = kv_kind(st->ns, op->key, op->klen, &kind);
+
+	if (rc == KV_OK)
+		rc = kv_ttl(st->ns, op->key, op->klen, &at);
+	if (rc == KV_NOTFOUND)
+		return NULL;
+	if (rc != KV_OK)
+		shardkv_report(rc, kv_ns_name(st->ns), NULL);
+	return store_row(node, st, op->key, op->klen, "", 0, kind, at);
+}
+
 static TupleTableSlot *
 kvIterateForeignScan(ForeignScanState *node)
 {
@@ -575,6 +606,14 @@ kvIterateForeignScan(ForeignScanState *node)
 			if (op->status == KV_OK)
 				return store_row(node, st, op->key, op->klen, st->arena.data + op->out_off,
 								 op->out_len, op->out_type, op->out_expires_at);
+			if (op->status == KV_EWRONGTYPE)
+			{
+				TupleTableSlot *slot = collection_row(node, st, op);
+
+				if (slot)
+					return slot;
+				continue;
+			}
 			if (op->status != KV_NOTFOUND)
 				shardkv_report(op->status, kv_ns_name(st->ns), NULL);
 		}

@@ -598,7 +598,8 @@ ops_for_keys(Datum *keys, int n, int op)
 
 /*
  * kv.mget / kv.mget_bytea / kv.mget_jsonb (ns, keys text[]) -> (key, value):
- * input order, NULL for missing keys, a consistent cut.
+ * input order, NULL for missing keys and for keys holding a collection (as
+ * Redis MGET answers nil for them), a consistent cut.
  */
 static Datum
 mget_impl(FunctionCallInfo fcinfo, Oid typid)
@@ -619,6 +620,14 @@ mget_impl(FunctionCallInfo fcinfo, Oid typid)
 	memset(&err, 0, sizeof(err));
 	err.item = (size_t) -1;
 	rc = kv_batch(ns, ops, (size_t) n, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
+	if (rc == KV_EWRONGTYPE)
+	{
+		/* a key holds a collection, which fails the locked all-or-nothing
+		 * read: item by item then (its row reads NULL below) */
+		for (i = 0; i < n; i++)
+			ops[i].status = 0;
+		rc = kv_batch(ns, ops, (size_t) n, KV_BATCH_BEST_EFFORT, &arena, &err);
+	}
 	shardkv_wal_sync();
 	if (rc != KV_OK)
 		batch_report(rc, ns, &err, keys, n);
@@ -633,7 +642,7 @@ mget_impl(FunctionCallInfo fcinfo, Oid typid)
 		if (ops[i].status == KV_OK)
 			values[1] = shardkv_value_as_row(typid, arena.data + ops[i].out_off, ops[i].out_len,
 										 ops[i].out_type, &nulls[1]);
-		else if (ops[i].status != KV_NOTFOUND)
+		else if (ops[i].status != KV_NOTFOUND && ops[i].status != KV_EWRONGTYPE)
 			shardkv_report(ops[i].status, kv_ns_name(ns), NULL);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -9,6 +9,7 @@
  *               save on clean shutdown
  *   convert.c   SQL values <-> stored bytes, and function arguments
  *   keys.c      the kv.* functions on keys (single keys, batches, scans)
+ *   coll.c      the kv.* functions on hashes, sets, sorted sets and lists
  *   admin.c     the kv.* functions on namespaces, stats and snapshots
  *   fdw.c       the writable foreign data wrapper
  *
@@ -103,6 +104,9 @@ extern char *shardkv_stored_to_cstring(const char *data, size_t len, int type, i
 extern void shardkv_require_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern kv_ns *shardkv_ns_arg(FunctionCallInfo fcinfo, int n);
 extern const char *shardkv_key_arg(FunctionCallInfo fcinfo, int n, size_t *klen);
+
+/* A collection's type tag (KV_T_HASH .. KV_T_LIST; kv.h reserves 16..31). */
+#define SHARDKV_IS_KIND(t) ((t) >= KV_T_HASH && (t) <= 31)
 
 /* Report any status but the ones the caller treats as outcomes. */
 #define SHARDKV_CHECK(rc, ns) \

@@ -1002,6 +1002,11 @@ void aofEffect(const char *ns, size_t argc, const kv_val *argv)
 		recordLost(ENOMEM);
 }
 
+uint64_t aofThreadLsn(void)
+{
+	return tlLsn;
+}
+
 uint64_t aofTakeThreadLsn(void)
 {
 	uint64_t v = tlLsn;

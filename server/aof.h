@@ -39,6 +39,9 @@ void aofCommandBegin(void);
 void aofCommandEnd(void);
 /* The highest log position this thread appended since the last call (0: none). */
 uint64_t aofTakeThreadLsn(void);
+/* The same position, left in place (a blocked client's pop served on its
+ * behalf waits for it before its reply is released, blocking.c). */
+uint64_t aofThreadLsn(void);
 /* Does a reply that depends on position lsn have to wait (fsync policy)? */
 int  aofMustWait(uint64_t lsn);
 /* Make position lsn written (and with `always`, on disk): group commit.

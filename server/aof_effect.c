@@ -27,25 +27,6 @@
 
 #define AOF_DUMP_CHUNK 1024u
 
-/*
- * The sorted-set and list engines land apart from hashes and sets (issue 12):
- * their calls are weak here, so this file links with or without them.  While
- * one is missing (null), its effects and dumps are KV_EINVAL, which the AOF
- * turns into refused writes rather than a silent gap.
- */
-#pragma weak kv_zadd
-#pragma weak kv_zrem
-#pragma weak kv_push
-#pragma weak kv_pop
-#pragma weak kv_lset
-#pragma weak kv_linsert
-#pragma weak kv_lrem
-#pragma weak kv_ltrim
-#pragma weak kv_lrange
-#define HAVE_ZSETS (kv_zadd != NULL && kv_zrem != NULL)
-#define HAVE_LISTS (kv_push != NULL && kv_pop != NULL && kv_lset != NULL && kv_linsert != NULL && \
-                    kv_lrem != NULL && kv_ltrim != NULL && kv_lrange != NULL)
-
 static int argI64(const kv_val *a, int64_t *out)
 {
 	char buf[32];
@@ -104,7 +85,6 @@ int aofEffectReplay(kv_ns *ns, size_t argc, const kv_val *argv)
 	size_t na = argc - 2;
 	int64_t x, y;
 	int rc;
-	int zsets = HAVE_ZSETS, lists = HAVE_LISTS;
 	if (nameIs(&argv[0], "HSET") && na >= 2 && na % 2 == 0)
 		return kv_hset(ns, key, klen, a, na / 2, 0, NULL);
 	if (nameIs(&argv[0], "HDEL") && na >= 1)
@@ -113,12 +93,6 @@ int aofEffectReplay(kv_ns *ns, size_t argc, const kv_val *argv)
 		return kv_sadd(ns, key, klen, a, na, NULL);
 	if (nameIs(&argv[0], "SREM") && na >= 1)
 		return kv_srem(ns, key, klen, a, na, NULL);
-	if (!zsets && argv[0].len && ((const char *)argv[0].data)[0] == 'Z')
-		return KV_EINVAL;
-	if (!lists && (nameIs(&argv[0], "RPUSH") || nameIs(&argv[0], "LPUSH") || nameIs(&argv[0], "LPOP") ||
-	               nameIs(&argv[0], "RPOP") || nameIs(&argv[0], "LSET") || nameIs(&argv[0], "LINSERT") ||
-	               nameIs(&argv[0], "LREM") || nameIs(&argv[0], "LTRIM")))
-		return KV_EINVAL;
 	if (nameIs(&argv[0], "ZADD") && na >= 2 && na % 2 == 0)
 		return replayZadd(ns, argc, argv);
 	if (nameIs(&argv[0], "ZREM") && na >= 1)
@@ -199,8 +173,6 @@ int aofEffectDump(kv_ns *ns, const void *key, size_t klen, aofEmitFn emit, void 
 		return rc;
 	if ((rc = emit(ctx, 2, del)) != KV_OK)
 		return rc;
-	if ((kind == KV_T_LIST && !HAVE_LISTS) || (kind == KV_T_ZSET && !HAVE_ZSETS))
-		return KV_EINVAL;
 	kv_elems e = KV_ELEMS_INIT;
 	if (kind == KV_T_LIST) {
 		for (int64_t start = 0;; start += AOF_DUMP_CHUNK) {

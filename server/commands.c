@@ -146,6 +146,61 @@ static const redisCommand commands[] = {
 	{"bitfield_ro", bitfieldroCommand, -2, R | F, 1, 1, 1, "Performs arbitrary read-only bitfield integer operations on strings.", "bitmap"},
 	{"bitop", bitopCommand, -4, W, 2, -1, 1, "Performs bitwise operations on multiple strings, and stores the result.", "bitmap"},
 	{"lcs", lcsCommand, -3, R, 1, 2, 1, "Finds the longest common substring.", "string"},
+	/* sorted sets */
+	{"zadd", zaddCommand, -4, W | F | CE, 1, 1, 1, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "sorted_set"},
+	{"zincrby", zincrbyCommand, 4, W | F | CE, 1, 1, 1, "Increments the score of a member in a sorted set.", "sorted_set"},
+	{"zrem", zremCommand, -3, W | F | CE, 1, 1, 1, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", "sorted_set"},
+	{"zscore", zscoreCommand, 3, R | F, 1, 1, 1, "Returns the score of a member in a sorted set.", "sorted_set"},
+	{"zmscore", zmscoreCommand, -3, R | F, 1, 1, 1, "Returns the score of one or more members in a sorted set.", "sorted_set"},
+	{"zcard", zcardCommand, 2, R | F, 1, 1, 1, "Returns the number of members in a sorted set.", "sorted_set"},
+	{"zcount", zcountCommand, 4, R | F, 1, 1, 1, "Returns the count of members in a sorted set that have scores within a range.", "sorted_set"},
+	{"zlexcount", zlexcountCommand, 4, R | F, 1, 1, 1, "Returns the number of members in a sorted set within a lexicographical range.", "sorted_set"},
+	{"zrank", zrankCommand, -3, R | F, 1, 1, 1, "Returns the index of a member in a sorted set ordered by ascending scores.", "sorted_set"},
+	{"zrevrank", zrevrankCommand, -3, R | F, 1, 1, 1, "Returns the index of a member in a sorted set ordered by descending scores.", "sorted_set"},
+	{"zrange", zrangeCommand, -4, R, 1, 1, 1, "Returns members in a sorted set within a range of indexes.", "sorted_set"},
+	{"zrangestore", zrangestoreCommand, -5, W | CE, 1, 2, 1, "Stores a range of members from sorted set in a key.", "sorted_set"},
+	{"zrevrange", zrevrangeCommand, -4, R, 1, 1, 1, "Returns members in a sorted set within a range of indexes in reverse order.", "sorted_set"},
+	{"zrangebyscore", zrangebyscoreCommand, -4, R, 1, 1, 1, "Returns members in a sorted set within a range of scores.", "sorted_set"},
+	{"zrevrangebyscore", zrevrangebyscoreCommand, -4, R, 1, 1, 1, "Returns members in a sorted set within a range of scores in reverse order.", "sorted_set"},
+	{"zrangebylex", zrangebylexCommand, -4, R, 1, 1, 1, "Returns members in a sorted set within a lexicographical range.", "sorted_set"},
+	{"zrevrangebylex", zrevrangebylexCommand, -4, R, 1, 1, 1, "Returns members in a sorted set within a lexicographical range in reverse order.", "sorted_set"},
+	{"zremrangebyrank", zremrangebyrankCommand, 4, W | CE, 1, 1, 1, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", "sorted_set"},
+	{"zremrangebyscore", zremrangebyscoreCommand, 4, W | CE, 1, 1, 1, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", "sorted_set"},
+	{"zremrangebylex", zremrangebylexCommand, 4, W | CE, 1, 1, 1, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "sorted_set"},
+	{"zpopmin", zpopminCommand, -2, W | F | CE, 1, 1, 1, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "sorted_set"},
+	{"zpopmax", zpopmaxCommand, -2, W | F | CE, 1, 1, 1, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "sorted_set"},
+	{"zrandmember", zrandmemberCommand, -2, R, 1, 1, 1, "Returns one or more random members from a sorted set.", "sorted_set"},
+	{"zunion", zunionCommand, -3, R, 0, 0, 0, "Returns the union of multiple sorted sets.", "sorted_set"},
+	{"zinter", zinterCommand, -3, R, 0, 0, 0, "Returns the intersect of multiple sorted sets.", "sorted_set"},
+	{"zdiff", zdiffCommand, -3, R, 0, 0, 0, "Returns the difference between multiple sorted sets.", "sorted_set"},
+	{"zunionstore", zunionstoreCommand, -4, W | CE, 1, 1, 1, "Stores the union of multiple sorted sets in a key.", "sorted_set"},
+	{"zinterstore", zinterstoreCommand, -4, W | CE, 1, 1, 1, "Stores the intersect of multiple sorted sets in a key.", "sorted_set"},
+	{"zdiffstore", zdiffstoreCommand, -4, W | CE, 1, 1, 1, "Stores the difference of multiple sorted sets in a key.", "sorted_set"},
+	{"zintercard", zintercardCommand, -3, R, 0, 0, 0, "Returns the number of members of the intersect of multiple sorted sets.", "sorted_set"},
+	{"zscan", zscanCommand, -3, R, 1, 1, 1, "Iterates over members and scores of a sorted set.", "sorted_set"},
+	{"bzpopmin", bzpopminCommand, -3, W | F | CE, 1, -2, 1, "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "sorted_set"},
+	{"bzpopmax", bzpopmaxCommand, -3, W | F | CE, 1, -2, 1, "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "sorted_set"},
+	/* lists */
+	{"lpush", lpushCommand, -3, W | F | CE, 1, 1, 1, "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "list"},
+	{"rpush", rpushCommand, -3, W | F | CE, 1, 1, 1, "Appends one or more elements to a list. Creates the key if it doesn't exist.", "list"},
+	{"lpushx", lpushxCommand, -3, W | F | CE, 1, 1, 1, "Prepends one or more elements to a list only when the list exists.", "list"},
+	{"rpushx", rpushxCommand, -3, W | F | CE, 1, 1, 1, "Appends an element to a list only when the list exists.", "list"},
+	{"lpop", lpopCommand, -2, W | F | CE, 1, 1, 1, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "list"},
+	{"rpop", rpopCommand, -2, W | F | CE, 1, 1, 1, "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "list"},
+	{"llen", llenCommand, 2, R | F, 1, 1, 1, "Returns the length of a list.", "list"},
+	{"lrange", lrangeCommand, 4, R, 1, 1, 1, "Returns a range of elements from a list.", "list"},
+	{"lindex", lindexCommand, 3, R, 1, 1, 1, "Returns an element from a list by its index.", "list"},
+	{"lset", lsetCommand, 4, W | CE, 1, 1, 1, "Sets the value of an element in a list by its index.", "list"},
+	{"linsert", linsertCommand, 5, W | CE, 1, 1, 1, "Inserts an element before or after another element in a list.", "list"},
+	{"lrem", lremCommand, 4, W | CE, 1, 1, 1, "Removes elements from a list. Deletes the list if the last element was removed.", "list"},
+	{"ltrim", ltrimCommand, 4, W | CE, 1, 1, 1, "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "list"},
+	{"lpos", lposCommand, -3, R, 1, 1, 1, "Returns the index of matching elements in a list.", "list"},
+	{"lmove", lmoveCommand, 5, W | CE, 1, 2, 1, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "list"},
+	{"rpoplpush", rpoplpushCommand, 3, W | CE, 1, 2, 1, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "list"},
+	{"blpop", blpopCommand, -3, W | CE, 1, -2, 1, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "list"},
+	{"brpop", brpopCommand, -3, W | CE, 1, -2, 1, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "list"},
+	{"blmove", blmoveCommand, 6, W | CE, 1, 2, 1, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "list"},
+	{"brpoplpush", brpoplpushCommand, 4, W | CE, 1, 2, 1, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "list"},
 	{"multi", multiCommand, 1, F, 0, 0, 0, "Starts a transaction.", "transactions"},
 	{"exec", execCommand, 1, 0, 0, 0, 0, "Executes all commands in a transaction.", "transactions"},
 	{"discard", discardCommand, 1, F, 0, 0, 0, "Discards a transaction.", "transactions"},
@@ -275,6 +330,8 @@ static void commandRun(client *c, int argc, const char **argv, const size_t *len
 	aofCommandEnd();
 	if (writes)
 		multiWriteEnd(c->w, gated);
+	if (!multiInExec(c))
+		blockingServeReady(c->w); /* waiters of the keys this command filled */
 }
 
 /*
@@ -408,6 +465,18 @@ int expireArgOrReply(client *c, const char *arg, size_t len, long long unit_ms, 
 bad:
 	addReplyErrorFormat(&c->rb, "invalid expire time in '%s' command", cmdname);
 	return C_ERR;
+}
+
+kv_elems *workerElems(client *c)
+{
+	return &c->w->elems;
+}
+
+void workerElemsDone(client *c)
+{
+	kv_elems *e = &c->w->elems;
+	if (e->cap > 4096 || e->bytes.cap > 1024 * 1024)
+		kv_elems_free(srv.env, e); /* a big result is not kept for the next command */
 }
 
 void countLookup(client *c, int hit)

@@ -96,7 +96,7 @@ static void acceptClients(int lfd)
 static kv_hook_fn hookSetup(void)
 {
 	/* one hook: WATCH, keyspace notifications, then the HTTP feed when that door is open */
-	kv_hook_fn fn = multiHook(srv.cfg.http_port ? httpChangeHook : pubsubKeyspaceHook);
+	kv_hook_fn fn = multiHook(blockingHook(srv.cfg.http_port ? httpChangeHook : pubsubKeyspaceHook));
 	kv_env_set_hook(srv.env, fn, NULL);
 	return fn;
 }

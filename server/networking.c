@@ -43,6 +43,8 @@
 #define OUTPUT_PAUSE (4 * 1024 * 1024) /* pending reply bytes that pause reading */
 #define BIG_BULK     (32 * 1024)     /* bulks this large grow the buffer in big steps */
 
+static _Thread_local worker *tlSelf; /* the worker this thread runs, if any */
+
 static void wake(worker *w)
 {
 	uint64_t one = 1;
@@ -116,7 +118,7 @@ void workerNotifyMail(client *c)
 		need_wake = 1;
 	}
 	pthread_mutex_unlock(&w->lock);
-	if (need_wake)
+	if (need_wake && w != tlSelf) /* its own loop delivers before it sleeps (workerMain) */
 		wake(w);
 }
 
@@ -223,6 +225,7 @@ static void clientEndJob(client *c)
 
 static void clientFree(client *c)
 {
+	blockingRemove(c); /* first: after it no thread wakes c */
 	multiFree(c);
 	tlsConnFree(c->tls);
 	c->tls = NULL;
@@ -333,7 +336,7 @@ static int processInput(client *c)
 	if (c->http)
 		return httpProcessInput(c);
 
-	while (c->qpos < c->qlen && !c->close_after_reply && !c->job) {
+	while (c->qpos < c->qlen && !c->close_after_reply && !c->job && !c->blocked) {
 		lim.authenticated = c->authenticated;
 		int r = respParse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &lim);
 		if (r == RESP_NEED_MORE)
@@ -508,6 +511,14 @@ static void deliverMail(worker *w)
 		c->mail_pending = 0;
 		pthread_mutex_unlock(&w->lock);
 		pubsubDrainMailbox(c);
+		if (blockingFinish(c)) {
+			processInput(c); /* the commands that waited behind the blocking one */
+			uint64_t lsn = aofTakeThreadLsn();
+			if (aofMustWait(lsn) && aofWaitFor(lsn) != C_OK && aofMustWait(lsn)) {
+				aofReplyMisconf(&c->rb); /* their writes may not be logged: as holdForAof's failure */
+				c->close_after_reply = 1;
+			}
+		}
 		if (clientWrite(c) != 0)
 			clientFree(c);
 	}
@@ -527,8 +538,8 @@ static void closeIdle(worker *w)
 			clientFree(c);
 			continue;
 		}
-		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns || c->job)
-			continue; /* as Redis: pub/sub clients are never idle; nor is one waiting for its job */
+		if (timeout <= 0 || h < 0 || c->nchannels || c->npatterns || c->job || c->blocked)
+			continue; /* as Redis: pub/sub and blocked clients are never idle; nor is one waiting for its job */
 		if (now - atomic_load(&c->last_ms) > (int64_t)timeout * 1000) {
 			serverLog(LL_VERBOSE, "closing idle client id=%llu", (unsigned long long)c->id);
 			clientFree(c);
@@ -627,9 +638,10 @@ static void *workerMain(void *arg)
 {
 	worker *w = arg;
 	struct epoll_event evs[256];
+	tlSelf = w;
 
 	while (!atomic_load(&w->stop)) {
-		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : 1000);
+		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : blockingPollTimeout(w, 1000));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -675,8 +687,11 @@ static void *workerMain(void *arg)
 				clientFree(c);
 		}
 		w->cur_n = 0;
+		blockingServeReady(w); /* writes outside commandRun (the HTTP door) */
 		releaseHeld(w);
 		runJobs(w);
+		blockingExpire(w);
+		deliverMail(w); /* what this thread mailed to its own clients: no eventfd round trip */
 	}
 	/* graceful stop: one last attempt to flush replies, then close */
 	while (w->clients) {
@@ -691,11 +706,12 @@ int workersStart(int n)
 {
 	srv.nworkers = n;
 	srv.workers = calloc((size_t)n, sizeof(worker));
-	if (srv.workers == NULL)
+	if (srv.workers == NULL || blockingInit(n) != C_OK)
 		return C_ERR;
 	for (int i = 0; i < n; i++) {
 		worker *w = &srv.workers[i];
 		w->idx = i;
+		w->elems = (kv_elems)KV_ELEMS_INIT;
 		pthread_mutex_init(&w->lock, NULL);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -738,11 +754,14 @@ int workersStop(int64_t wait_ms)
 		close(w->epfd);
 		close(w->evfd);
 		kv_buf_free(srv.env, &w->buf);
+		kv_elems_free(srv.env, &w->elems);
 		free(w->pending_fds);
 		free(w->mail_clients);
 		free(w->busy);
 		free(w->held);
 	}
+	if (stuck == 0)
+		blockingFree();
 	return stuck;
 }
 

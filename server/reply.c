@@ -3,6 +3,7 @@
  */
 #include "reply.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,4 +266,20 @@ void addReplyPubsubMessage(replyBuf *rb, const char *kind, const void *pat, size
 		addReplyBulk(rb, pat, plen);
 	addReplyBulk(rb, chan, clen);
 	addReplyBulk(rb, msg, mlen);
+}
+
+size_t fmtScore(double d, char *buf)
+{
+	if (isinf(d))
+		return (size_t)snprintf(buf, SCORE_BUFSZ, "%s", d > 0 ? "inf" : "-inf");
+	return (size_t)snprintf(buf, SCORE_BUFSZ, "%.17g", d);
+}
+
+void addReplyDouble(replyBuf *rb, double d)
+{
+	char num[SCORE_BUFSZ], out[SCORE_BUFSZ + 8];
+	size_t n = fmtScore(d, num);
+	int w = rb->resp >= 3 ? snprintf(out, sizeof(out), ",%s\r\n", num)
+	                      : snprintf(out, sizeof(out), "$%zu\r\n%s\r\n", n, num);
+	addReplyRaw(rb, out, (size_t)w);
 }

@@ -39,7 +39,15 @@ void addReplyMapLen(replyBuf *rb, long long n);                   /* %n or *2n *
 void addReplySetLen(replyBuf *rb, long long n);                   /* ~n or *n */
 void addReplyPushLen(replyBuf *rb, long long n);                  /* >n or *n */
 void addReplyStatusArray(replyBuf *rb, const char *const *lines, size_t n); /* HELP replies */
-void addReplyBool(replyBuf *rb, int b);                           /* #t / :1 */
+void addReplyBool(replyBuf *rb, int b);
+/*
+ * A score as Redis 7.0's addReplyDouble writes it: "%.17g" ("inf", "-inf"),
+ * a bulk string in RESP2, a double (,) in RESP3.  fmtScore gives the same text
+ * (ZSCAN's scores, always bulk); buf needs SCORE_BUFSZ bytes.
+ */
+#define SCORE_BUFSZ 32
+size_t fmtScore(double d, char *buf);
+void addReplyDouble(replyBuf *rb, double d);                           /* #t / :1 */
 void addReplyVerbatim(replyBuf *rb, const char *s, size_t n, const char *ext); /* =n txt: or bulk */
 /* A bulk string whose text is given as a printf format. */
 void addReplyBulkFormat(replyBuf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -186,6 +186,7 @@ typedef struct client {
 	void          *tls;         /* the OpenSSL connection of a tls-port client (tls.c) */
 	int            reply_off;   /* CLIENT REPLY OFF */
 	int            reply_skip;  /* CLIENT REPLY SKIP: 1 = drop the next command's reply */
+	struct waiter *blocked;     /* BLPOP & co. waiting (blocking.c; owner thread only) */
 } client;
 
 /* ------------------------------------------------------------- workers */
@@ -212,6 +213,7 @@ typedef struct worker {
 	_Atomic uint64_t stat_commands; /* per worker, so the hot path shares no counter */
 	_Atomic uint64_t stat_hits, stat_misses;
 	kv_buf         buf;            /* scratch value buffer of this thread's commands */
+	kv_elems       elems;          /* scratch results of this thread's collection reads (workerElems) */
 	_Atomic uint64_t write_seq;    /* odd while a write command runs (multi.c's WATCH gate) */
 	client       **held;           /* clients waiting for the AOF (group commit) */
 	size_t         nheld, capheld;
@@ -326,6 +328,10 @@ void replyArity(client *c, const char *name);
 void replySyntax(client *c);
 /* Turn an engine status into a Redis error reply; returns nonzero if it replied. */
 int  replyKvError(client *c, int rc);
+/* The worker's reusable collection results (no allocation per LPOP or ZRANGE);
+ * workerElemsDone after the reply drops them if a big result grew them. */
+kv_elems *workerElems(client *c);
+void workerElemsDone(client *c);
 /* Count a key lookup as a hit or a miss (INFO keyspace_hits / keyspace_misses). */
 void countLookup(client *c, int hit);
 
@@ -561,6 +567,93 @@ int serverLogLevel(const char *name); /* -1 for an unknown name */
 /* Log to path from now on ("" = stderr); prints and returns C_ERR if it cannot open it. */
 int serverLogOpen(const char *path);
 void serverLogClose(void);
+
+/* ------------------------------------------------------------- sorted sets, lists (t_zset.c, t_list.c) */
+void zaddCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zincrbyCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zremCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zscoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zmscoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zcardCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zcountCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zlexcountCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrankCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrevrankCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrangeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrangestoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrevrangeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrangebyscoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrevrangebyscoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrangebylexCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrevrangebylexCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zremrangebyrankCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zremrangebyscoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zremrangebylexCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zpopminCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zpopmaxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zrandmemberCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zunionCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zinterCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zdiffCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zunionstoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zinterstoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zdiffstoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zintercardCommand(client *c, int argc, const char **argv, const size_t *lens);
+void zscanCommand(client *c, int argc, const char **argv, const size_t *lens);
+/* AOF: the effect head[0..nh) + tail[0..nt) (collEffect with a command's elements). */
+void effectJoin(client *c, const kv_val *head, size_t nh, const kv_val *tail, size_t nt);
+/* Redis's getDoubleFromObject (scores, weights): 1 if s is one. */
+int  zsetParseDouble(const char *s, size_t len, double *out);
+/* Redis's getRangeLongFromObjectOrReply (msg NULL: its range text). */
+int  rangeLongOrReply(client *c, const char *s, size_t len, long long min, long long max,
+                      long long *out, const char *msg);
+
+void lpushCommand(client *c, int argc, const char **argv, const size_t *lens);
+void rpushCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lpushxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void rpushxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lpopCommand(client *c, int argc, const char **argv, const size_t *lens);
+void rpopCommand(client *c, int argc, const char **argv, const size_t *lens);
+void llenCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lrangeCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lindexCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lsetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void linsertCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lremCommand(client *c, int argc, const char **argv, const size_t *lens);
+void ltrimCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lposCommand(client *c, int argc, const char **argv, const size_t *lens);
+void lmoveCommand(client *c, int argc, const char **argv, const size_t *lens);
+void rpoplpushCommand(client *c, int argc, const char **argv, const size_t *lens);
+/* AOF effects of list writes (t_list.c): a pop of n; LMOVE's pop and push. */
+void listPopEffect(client *c, const char *key, size_t klen, int where, uint64_t n);
+void listMoveEffect(client *c, const char *src, size_t srclen, const char *dst, size_t dstlen, int from,
+                    int to, const void *v, size_t vlen);
+/* LEFT | RIGHT into KV_LEFT / KV_RIGHT, or a syntax error. */
+int  listWhereOrReply(client *c, const char *s, size_t len, int *where);
+
+/* ------------------------------------------------------------- blocking.c */
+void blpopCommand(client *c, int argc, const char **argv, const size_t *lens);
+void brpopCommand(client *c, int argc, const char **argv, const size_t *lens);
+void blmoveCommand(client *c, int argc, const char **argv, const size_t *lens);
+void brpoplpushCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bzpopminCommand(client *c, int argc, const char **argv, const size_t *lens);
+void bzpopmaxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void clientUnblockCommand(client *c, int argc, const char **argv, const size_t *lens);
+/* Before the workers start / after they stopped: each worker's timers. */
+int  blockingInit(int nworkers);
+void blockingFree(void);
+/* The change-hook wrapper that notes keys blocked clients wait for. */
+kv_hook_fn blockingHook(kv_hook_fn inner);
+/* After a command (or a batch of them): serve the waiters of the keys this thread's writes filled. */
+void blockingServeReady(worker *w);
+/* Owner thread: 1 if c's wait ended (its reply appended; run its next commands). */
+int  blockingFinish(client *c);
+/* Owner thread, closing c: forget its wait. */
+void blockingRemove(client *c);
+/* Owner thread: epoll timeout that wakes for the earliest deadline; answer the expired. */
+int  blockingPollTimeout(worker *w, int dflt_ms);
+void blockingExpire(worker *w);
+size_t blockingCount(void); /* INFO blocked_clients */
 
 /* ------------------------------------------------------------- main.c */
 void serverRequestShutdown(int how);

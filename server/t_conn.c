@@ -354,6 +354,8 @@ void clientCommand(client *c, int argc, const char **argv, const size_t *lens)
 		} else {
 			replySyntax(c);
 		}
+	} else if (argEq(sub, lens[1], "unblock") && (argc == 3 || argc == 4)) {
+		clientUnblockCommand(c, argc, argv, lens);
 	} else if (argEq(sub, lens[1], "getname") && argc == 2) {
 		if (c->name[0])
 			addReplyBulkCString(&c->rb, c->name);
@@ -407,6 +409,7 @@ void clientCommand(client *c, int argc, const char **argv, const size_t *lens)
 			"INFO", "    Return information about the current client connection.",
 			"LIST", "    Return information about client connections.",
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
+			"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 			"HELP", "    Print this help.",
 		};
 		addReplyStatusArray(&c->rb, help, sizeof(help) / sizeof(help[0]));

@@ -192,7 +192,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		SECTION("Clients");
 		infoLine(&t, "connected_clients:%ld", (long)atomic_load(&srv.connected_clients));
 		infoLine(&t, "maxclients:%d", atomic_load(&srv.maxclients));
-		infoLine(&t, "blocked_clients:0");
+		infoLine(&t, "blocked_clients:%zu", blockingCount());
 		
 	}
 	if (wantSection(argc, argv, lens, "memory")) {

@@ -24,13 +24,6 @@
 #include <string.h>
 #include <stdint.h>
 
-/* lists and sorted sets land apart from sets (issue 12): until they are
- * linked in, their calls are null and SORT of them (or STORE) is an error */
-#pragma weak kv_lrange
-#pragma weak kv_push
-#pragma weak kv_zrange
-#pragma weak kv_zrange_spec_init
-
 typedef struct sortItem {
 	const char *p;       /* the element */
 	size_t      len;
@@ -113,14 +106,12 @@ static int sortLoad(client *c, const char *key, size_t klen, int kind, kv_elems 
 	case KV_T_SET:
 		return kv_smembers(c->db, key, klen, e);
 	case KV_T_LIST:
-		return kv_lrange ? kv_lrange(c->db, key, klen, 0, -1, e) : KV_EINVAL;
-	case KV_T_ZSET:
-		if (kv_zrange && kv_zrange_spec_init) {
-			kv_zrange_spec spec;
-			kv_zrange_spec_init(&spec);
-			return kv_zrange(c->db, key, klen, &spec, e);
-		}
-		return KV_EINVAL;
+		return kv_lrange(c->db, key, klen, 0, -1, e);
+	case KV_T_ZSET: {
+		kv_zrange_spec spec;
+		kv_zrange_spec_init(&spec);
+		return kv_zrange(c->db, key, klen, &spec, e);
+	}
 	default:
 		return KV_EWRONGTYPE;
 	}
@@ -309,7 +300,7 @@ static void sortGenericCommand(client *c, int argc, const char **argv, const siz
 	rc = kv_del(c->db, argv[store], lens[store]);
 	if ((rc == KV_OK || rc == KV_NOTFOUND) && o.n) {
 		pubsubRenameEvents(KV_EV_RPUSH, "sortstore");
-		rc = kv_push ? kv_push(c->db, argv[store], lens[store], KV_RIGHT, o.v, o.n, 0, NULL) : KV_EINVAL;
+		rc = kv_push(c->db, argv[store], lens[store], KV_RIGHT, o.v, o.n, 0, NULL);
 		pubsubRenameEvents(0, NULL);
 	} else if (rc == KV_NOTFOUND) {
 		rc = KV_OK;

@@ -48,42 +48,24 @@
  *   is refused (kvsql_cstr), never passed on shortened.
  */
 #include "shardkv_sqlite.h"
+#include "kvfunc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#define FN_CREATE 1 /* the function may create the namespace */
-
-/*
- * A registered function; its entry is the user data.  One xFunc serves the
- * variants of one operation (kv_get and kv_consume), told apart by mode.
- */
-typedef struct fn_def {
-	const char *name;
-	int         nArg;
-	void      (*xFunc)(sqlite3_context *, int, sqlite3_value **);
-	unsigned    mode;   /* KV_SET_* flags for kv_set/add/replace, else FN_ALT or 0 */
-	int         flags;  /* SCHEMA_SAFE: see shardkv_register_functions() */
-} fn_def;
-
-#define FN_ALT 1u /* the second variant: kv_consume, kv_delete, kv_load */
-
 /* The function's name, for messages. */
-static const char *fn_name(sqlite3_context *ctx)
+const char *fn_name(sqlite3_context *ctx)
 {
 	return ((const fn_def *)sqlite3_user_data(ctx))->name;
 }
 
-static unsigned fn_mode(sqlite3_context *ctx)
+unsigned fn_mode(sqlite3_context *ctx)
 {
 	return ((const fn_def *)sqlite3_user_data(ctx))->mode;
 }
 
-static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
+void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
 {
 	va_list ap;
 	char   *z;
@@ -99,7 +81,7 @@ static void fn_error(sqlite3_context *ctx, const char *zFmt, ...)
 	sqlite3_free(z);
 }
 
-static void fn_kv_error(sqlite3_context *ctx, int rc)
+void fn_kv_error(sqlite3_context *ctx, int rc)
 {
 	fn_error(ctx, "%s(): %s", fn_name(ctx), kv_strerror_text(rc));
 	sqlite3_result_error_code(ctx, shardkv_sqlite_rc(rc));
@@ -133,7 +115,7 @@ static int fn_name_arg(sqlite3_context *ctx, sqlite3_value *v, const char **name
  * Namespace handle for argument v (cached per statement with auxdata).  On
  * failure the error result is set and NULL returned.
  */
-static kv_ns *fn_ns(sqlite3_context *ctx, sqlite3_value *v, int create)
+kv_ns *fn_ns(sqlite3_context *ctx, sqlite3_value *v, int create)
 {
 	kv_ns *ns = sqlite3_get_auxdata(ctx, 0);
 	char  *zErr = NULL;
@@ -151,7 +133,7 @@ static kv_ns *fn_ns(sqlite3_context *ctx, sqlite3_value *v, int create)
 }
 
 /* Key argument; on failure the error result is set and -1 returned. */
-static int fn_key(sqlite3_context *ctx, sqlite3_value *v, kvsql_val *k)
+int fn_key(sqlite3_context *ctx, sqlite3_value *v, kvsql_val *k)
 {
 	if (kvsql_key(v, k) != 0) {
 		fn_error(ctx, "%s(): key must not be NULL", fn_name(ctx));
@@ -200,19 +182,6 @@ static int fn_ttl(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, i
 	return 0;
 }
 
-/* Run fn on the namespace; if it was dropped meanwhile, re-create it once (writes). */
-#define WITH_NS_RETRY(ctx, argv, create, ns, call)                             \
-	do {                                                                   \
-		(ns) = fn_ns((ctx), (argv)[0], (create));                      \
-		if ((ns) == NULL)                                              \
-			return;                                                \
-		rc = (call);                                                   \
-		if (rc == KV_ENONS && (create)) {                              \
-			sqlite3_set_auxdata((ctx), 0, NULL, NULL);             \
-			if (shardkv_ns((const char *)sqlite3_value_text((argv)[0]), 1, NULL, &(ns), NULL) == KV_OK) \
-				rc = (call);                                   \
-		}                                                              \
-	} while (0)
 
 /* kv_set / kv_add / kv_replace (ns, key, value [, ttl_seconds]); the mode gives the flags. */
 static void setFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -521,5 +490,9 @@ int shardkv_register_functions(sqlite3 *db)
 		rc = shardkv_register_namespaces(db);
 	if (rc == SQLITE_OK)
 		rc = shardkv_register_scan(db);
+	if (rc == SQLITE_OK)
+		rc = shardkv_register_coll_functions(db);
+	if (rc == SQLITE_OK)
+		rc = shardkv_register_coll_tvfs(db);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /*
  * kvscan.c -- the table-valued functions kv_scan(ns, prefix) and
- * kv_keys(ns, pattern): the keys of a namespace, with value and expires_at.
+ * kv_keys(ns, pattern): the keys of a namespace, with value, expires_at and
+ * type (the value's type tag, 'text', 'int' ..., or a collection's kind,
+ * 'hash', 'set', 'zset', 'list', whose value is NULL).
  *
  *     SELECT key, value, expires_at FROM kv_scan('cache', 'user:');
  *     SELECT key FROM kv_keys('cache', 'user:*:[0-9]');  -- Redis glob (KEYS)
@@ -21,8 +23,9 @@
 #define SCANCOL_KEY        0
 #define SCANCOL_VALUE      1
 #define SCANCOL_EXPIRES_AT 2
-#define SCANCOL_NS         3 /* hidden: first argument */
-#define SCANCOL_FILTER     4 /* hidden: second argument, prefix or pattern */
+#define SCANCOL_TYPE       3
+#define SCANCOL_NS         4 /* hidden: first argument */
+#define SCANCOL_FILTER     5 /* hidden: second argument, prefix or pattern */
 
 typedef struct scan_cursor {
 	sqlite3_vtab_cursor base;   /* Base class.  Must be first */
@@ -54,10 +57,10 @@ static int kvscanConnect(sqlite3 *db, void *pAux, int argc, const char *const *a
 	(void)argv;
 	(void)pzErr;
 	if (pAux != NULL)
-		return kvtvf_connect(db, "CREATE TABLE x(key, value, expires_at INTEGER, "
+		return kvtvf_connect(db, "CREATE TABLE x(key, value, expires_at INTEGER, type, "
 		                         "ns HIDDEN, pattern HIDDEN)",
 		                     "kv_keys", sizeof(scan_cursor), scan_free, ppVtab);
-	return kvtvf_connect(db, "CREATE TABLE x(key, value, expires_at INTEGER, ns HIDDEN, prefix HIDDEN)",
+	return kvtvf_connect(db, "CREATE TABLE x(key, value, expires_at INTEGER, type, ns HIDDEN, prefix HIDDEN)",
 	                     "kv_scan", sizeof(scan_cursor), scan_free, ppVtab);
 }
 
@@ -226,6 +229,15 @@ static int kvscanColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 		if (r->expires_at)
 			sqlite3_result_int64(ctx, r->expires_at);
 		break;
+	case SCANCOL_TYPE: {
+		const char *name = kv_type_name(r->type);
+
+		if (name != NULL)
+			sqlite3_result_text(ctx, name, -1, SQLITE_STATIC);
+		else
+			sqlite3_result_int(ctx, r->type);
+		break;
+	}
 	case SCANCOL_NS:
 		sqlite3_result_text(ctx, kv_ns_name(c->ns), -1, SQLITE_TRANSIENT);
 		break;

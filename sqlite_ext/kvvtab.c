@@ -18,12 +18,21 @@
  * The table is
  *
  *     CREATE TABLE x(key TEXT PRIMARY KEY NOT NULL, value, ttl HIDDEN,
- *                    expires_at HIDDEN) WITHOUT ROWID
+ *                    expires_at HIDDEN, type HIDDEN) WITHOUT ROWID
  *
  * where ttl is the number of seconds left (rounded as Redis TTL rounds) and
  * expires_at the absolute expiry in ms since the Unix epoch; both are NULL for
  * a key without expiry.  Either may be written; if a statement gives both,
- * expires_at wins.
+ * expires_at wins.  type (read-only) is the value's type tag ('text', 'int',
+ * 'bytes' ...) or, for a key holding a collection, its kind ('hash', 'set',
+ * 'zset', 'list').
+ *
+ * COLLECTIONS.  A key holding a hash, set, sorted set or list (written with
+ * kv_hset, kv_sadd, kv_zadd, kv_lpush ...) is a row with a NULL value and its
+ * kind in type.  DELETE deletes it; INSERT OR REPLACE and an UPDATE that sets
+ * a value replace it with that string, as Redis SET does.  An UPDATE that
+ * leaves the value NULL (one that changes only the key or the ttl) is refused:
+ * it would replace the collection with that NULL.
  *
  * HOW IT WORKS
  *   Connecting attaches to the namespace, creating it with the table's options
@@ -85,6 +94,7 @@
 #define KVCOL_VALUE      1
 #define KVCOL_TTL        2
 #define KVCOL_EXPIRES_AT 3
+#define KVCOL_TYPE       4
 
 /*
  * xBestIndex plans (idxNum & 3) and flags.  idxStr names the plan for EXPLAIN
@@ -257,7 +267,7 @@ static int kvvtabInit(sqlite3 *db, int at_create, int argc, const char *const *a
 		return shardkv_sqlite_rc(rc);
 	}
 	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key TEXT PRIMARY KEY NOT NULL, value, "
-	                              "ttl HIDDEN, expires_at HIDDEN) WITHOUT ROWID");
+	                              "ttl HIDDEN, expires_at HIDDEN, type HIDDEN) WITHOUT ROWID");
 	if (rc == SQLITE_OK)
 		rc = sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
 	if (rc == SQLITE_OK)
@@ -369,8 +379,8 @@ static int kvvtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo)
 
 	if (kv_ns_stats_get(p->ns, &st) == KV_OK)
 		nKeys = (double)st.keys;
-	if (pInfo->colUsed & ((sqlite3_uint64)1 << KVCOL_VALUE))
-		flags |= NEED_VALUE;
+	if (pInfo->colUsed & (((sqlite3_uint64)1 << KVCOL_VALUE) | ((sqlite3_uint64)1 << KVCOL_TYPE)))
+		flags |= NEED_VALUE; /* the type comes with the value */
 	if (pInfo->colUsed & (((sqlite3_uint64)1 << KVCOL_TTL) | ((sqlite3_uint64)1 << KVCOL_EXPIRES_AT)))
 		flags |= NEED_EXPIRY;
 
@@ -538,6 +548,26 @@ static int ent_visible(kvvtab *p, const kvtxn_ent *e, int64_t *expires_at)
 	return 1;
 }
 
+/*
+ * The row of a key that holds a collection (kv_get said KV_EWRONGTYPE): its
+ * kind as the type, a NULL value, and its expiry.  Gone meanwhile: no row.
+ */
+static int collection_row(kvvtab *p, kvcursor *c, const void *key, size_t klen)
+{
+	int     kind = 0, rc = kv_kind(p->ns, key, klen, &kind);
+	int64_t t = 0;
+
+	if (rc == KV_OK)
+		rc = kv_ttl(p->ns, key, klen, &t);
+	if (rc == KV_NOTFOUND)
+		return SQLITE_OK;
+	if (rc != KV_OK) {
+		kvvtab_error(p, "%s", kv_strerror_text(rc));
+		return shardkv_sqlite_rc(rc);
+	}
+	return kvrows_add(&c->cur, key, klen, NULL, 0, kind, t);
+}
+
 /* Add the row of key (if the connection sees one) to c->cur. */
 static int lookup_one(kvvtab *p, kvcursor *c, const void *key, size_t klen)
 {
@@ -561,6 +591,8 @@ static int lookup_one(kvvtab *p, kvcursor *c, const void *key, size_t klen)
 		}
 		if (rc == KV_NOTFOUND)
 			return SQLITE_OK;
+		if (rc == KV_EWRONGTYPE)
+			return collection_row(p, c, key, klen);
 		goto fail;
 	}
 	rc = (c->idxNum & NEED_EXPIRY) ? kv_ttl(p->ns, key, klen, &t) : kv_exists(p->ns, key, klen);
@@ -680,6 +712,14 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 	}
 	memset(&err, 0, sizeof(err));
 	rc = nops ? kv_batch(p->ns, ops, nops, KV_BATCH_ALL_OR_NOTHING, &arena, &err) : KV_OK;
+	if (rc == KV_EWRONGTYPE) {
+		/* a key of the list holds a collection, which a batch GET refuses:
+		 * one lookup per key instead (not one consistent cut then) */
+		rc = SQLITE_OK;
+		for (size_t i = 0; i < nops && rc == SQLITE_OK; i++)
+			rc = lookup_one(p, c, ops[i].key, ops[i].klen);
+		goto done;
+	}
 	if (rc != KV_OK) {
 		kvvtab_error(p, "%s", err.msg[0] ? err.msg : kv_strerror_text(rc));
 		rc = shardkv_sqlite_rc(rc);
@@ -688,6 +728,10 @@ static int lookup_in(kvvtab *p, kvcursor *c, sqlite3_value *pList)
 	for (size_t i = 0; i < nops && rc == SQLITE_OK; i++) {
 		if (ops[i].status == KV_NOTFOUND)
 			continue;
+		if (ops[i].status == KV_EWRONGTYPE) {
+			rc = collection_row(p, c, ops[i].key, ops[i].klen);
+			continue;
+		}
 		if (ops[i].status != KV_OK) {
 			kvvtab_error(p, "%s", kv_strerror_text(ops[i].status));
 			rc = shardkv_sqlite_rc(ops[i].status);
@@ -949,6 +993,17 @@ static int kvvtabColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 		if (row->expires_at != 0)
 			sqlite3_result_int64(ctx, row->expires_at);
 		break;
+	case KVCOL_TYPE: {
+		const char *name = kv_type_name(row->type);
+
+		if (sqlite3_vtab_nochange(ctx))
+			break; /* UPDATE: xUpdate sees "unchanged" */
+		if (name != NULL)
+			sqlite3_result_text(ctx, name, -1, SQLITE_STATIC);
+		else
+			sqlite3_result_int(ctx, row->type);
+		break;
+	}
 	default:
 		break;
 	}
@@ -1055,6 +1110,27 @@ static int kv_failure(kvvtab *p, int rc)
 }
 
 /*
+ * An UPDATE that leaves the value NULL on a row holding a collection would
+ * replace the collection with that NULL (see COLLECTIONS above): refused.  A
+ * key this connection wrote in its open transaction holds that string.
+ */
+static int refuse_collection_update(kvvtab *p, const void *key, size_t klen)
+{
+	int kind = 0, rc;
+
+	if (kvtxn_find(&p->txn, key, klen) != NULL)
+		return SQLITE_OK;
+	rc = kv_kind(p->ns, key, klen, &kind);
+	if (rc == KV_NOTFOUND || (rc == KV_OK && (kind < KV_T_HASH || kind > KV_T_LIST)))
+		return SQLITE_OK;
+	if (rc != KV_OK)
+		return kv_failure(p, rc);
+	kvvtab_error(p, "%.200s: the key holds a %s: an UPDATE that leaves its value NULL would replace "
+	             "it (set a value to replace it, or DELETE it)", p->zTable, kv_kind_name(kind));
+	return SQLITE_CONSTRAINT;
+}
+
+/*
  * xUpdate.  argc 1: DELETE of key argv[0].  argv[0] NULL: INSERT.  Otherwise
  * UPDATE of row argv[0].  argv[2..5] are the new key, value, ttl, expires_at.
  */
@@ -1079,6 +1155,17 @@ static int kvvtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv, sql
 	}
 	if (p->max_key_size && newk.len > p->max_key_size)
 		return kv_failure(p, KV_EKEYSIZE);
+	if (sqlite3_value_type(argv[2 + KVCOL_TYPE]) != SQLITE_NULL &&
+	    !sqlite3_value_nochange(argv[2 + KVCOL_TYPE])) {
+		kvvtab_error(p, "%.200s.type is read-only", p->zTable);
+		return SQLITE_CONSTRAINT;
+	}
+	if (!is_insert && sqlite3_value_type(argv[2 + KVCOL_VALUE]) == SQLITE_NULL &&
+	    kvsql_key(argv[0], &oldk) == 0) {
+		rc = refuse_collection_update(p, oldk.data, oldk.len);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
 	kvsql_from_value(argv[2 + KVCOL_VALUE], &val);
 	if (p->max_value_size && val.len > p->max_value_size)
 		return kv_failure(p, KV_EVALSIZE);

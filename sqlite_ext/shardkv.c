@@ -392,6 +392,13 @@ void kvsql_result(sqlite3_context *ctx, const void *data, size_t len, int type)
 	case KV_T_TEXT:
 	case KV_T_JSON:
 		break;
+	case KV_T_HASH:
+	case KV_T_SET:
+	case KV_T_ZSET:
+	case KV_T_LIST:
+		/* a collection has no one value: the kv table and kv_scan show NULL */
+		sqlite3_result_null(ctx);
+		return;
 	default: /* KV_T_BYTES and host-private tags */
 		sqlite3_result_blob64(ctx, data, (sqlite3_uint64)len, SQLITE_TRANSIENT);
 		return;

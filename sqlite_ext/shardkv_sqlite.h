@@ -162,5 +162,7 @@ int shardkv_register_vtab(sqlite3 *db);
 int shardkv_register_functions(sqlite3 *db);
 int shardkv_register_namespaces(sqlite3 *db); /* kvnamespaces.c */
 int shardkv_register_scan(sqlite3 *db);       /* kvscan.c */
+int shardkv_register_coll_functions(sqlite3 *db); /* kvcoll.c */
+int shardkv_register_coll_tvfs(sqlite3 *db);      /* kvcolltvf.c */
 
 #endif /* SHARDKV_SQLITE_H */

@@ -10,6 +10,10 @@
 #   2. The cross-host snapshot round trip (tests/matrix/roundtrip.py): server
 #      -> PostgreSQL -> SQLite -> server, every file compared exactly with
 #      tests/matrix/skvdump.c.
+#   3. A snapshot with every kind (tests/matrix/collsnap.py): strings, hashes,
+#      sets, sorted sets and lists built in each host, saved, read back by
+#      skvdump -c and loaded in the other hosts.  The server's legs are
+#      skipped (not passed) while it lacks one of the collection commands.
 #
 # As root it installs the extension first (make pg-install), unless
 # PG_NO_INSTALL=1.  MATRIX_HOSTS (default "server,sqlite,pg") picks hosts; a
@@ -117,4 +121,11 @@ SHARDKV_MEMORY=256MB timeout -k 5 120 $PY tests/matrix/roundtrip.py --dir "$RT" 
 	--psql "$PSQL" >"$WORK/roundtrip.log" 2>&1
 cat "$WORK/roundtrip.log"
 add_counts "$WORK/roundtrip.log" "tests/matrix/roundtrip.py"
+
+# ------------------------------------------------- every kind, every host
+SHARDKV_MEMORY=256MB timeout -k 5 300 $PY tests/matrix/collsnap.py --dir "$RT" --port $PORT \
+	--server-bin build/shardkv-server --sqlite-ext "$ROOT/build/shardkv" --skvdump "$WORK/skvdump" \
+	--psql "$PSQL" >"$WORK/collsnap.log" 2>&1
+cat "$WORK/collsnap.log"
+add_counts "$WORK/collsnap.log" "tests/matrix/collsnap.py"
 finish
