@@ -551,6 +551,19 @@ int main(int argc, char **argv)
 		E(same_colls(a, b) == 0);
 	}
 
+	TEST("lists are not logged yet: refused in a logged namespace, nothing written or logged") {
+		reset_log();
+		kv_val v = {1, "x"};
+		ERC(kv_push(a, K("l"), KV_RIGHT, &v, 1, 0, NULL), KV_EDURABILITY);
+		E(kv_exists(a, K("l")) == KV_NOTFOUND);
+		EOK(kv_push(plain, K("l"), KV_RIGHT, &v, 1, 0, NULL));
+		ERC(kv_copy(plain, K("l"), a, K("l"), 0), KV_EDURABILITY); /* nor linked in */
+		ERC(kv_move(plain, K("l"), a), KV_EDURABILITY);
+		E(kv_exists(a, K("l")) == KV_NOTFOUND && kv_exists(plain, K("l")) == KV_OK);
+		E(nrec == 0);
+		E(!strcmp(kv_strerror_code(KV_EDURABILITY), "KV_EDURABILITY"));
+	}
+
 	TEST("element records: idempotent, malformed ones refused, expired ones remove the key") {
 		/* applying the whole log a second time changes nothing (ELEM/ELDEL are states) */
 		reset_log();
