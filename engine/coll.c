@@ -304,22 +304,30 @@ int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv
 
 int kv_coll_create(kv_cop *op, int enc)
 {
-	kv_env *env = op->wx->ns->env;
-	if (op->klen > atomic_load_explicit(&op->wx->ref.slot->max_key_size, memory_order_relaxed))
-		return KV_EKEYSIZE;
 	int64_t exp;
 	bool del;
 	int rc = kv_write_expiry(op->wx, KV_EXPIRE_DEFAULT, NULL, &exp, &del);
-	if (rc != KV_OK)
-		return rc;
+	return rc == KV_OK ? kv_coll_create_at(op, enc, exp) : rc;
+}
+
+int kv_coll_create_at(kv_cop *op, int enc, int64_t exp)
+{
+	kv_env *env = op->wx->ns->env;
+	if (op->klen > atomic_load_explicit(&op->wx->ref.slot->max_key_size, memory_order_relaxed))
+		return KV_EKEYSIZE;
 	kv_chdr *h = kv_chdr_new(env, op->kind, enc);
 	if (!h)
 		return KV_ENOMEM;
 	atomic_store_explicit(&h->refs, 0, memory_order_relaxed); /* the entry's dup takes the one */
 	kv_croot r = {KV_CROOT_MAGIC, kv_offof(env, h)};
 	val_arg a = {&r, sizeof r, 0};
-	rc = kv_put_locked(op->wx, op->sh, op->h32, op->key, op->klen, NULL, op->pos, sizeof r,
-	                   op->kind, exp, kv_fill_copy, &a);
+	/* an empty collection logs nothing: its first element's record creates
+	 * it on replay (kv.h REDO LOG) */
+	uint8_t kind0 = op->wx->redo_kind;
+	op->wx->redo_kind = KV_REDO_ELEM;
+	int rc = kv_put_locked(op->wx, op->sh, op->h32, op->key, op->klen, NULL, op->pos, sizeof r,
+	                       op->kind, exp, kv_fill_copy, &a);
+	op->wx->redo_kind = kind0;
 	if (rc != KV_OK) {
 		kv_chdr_destroy(env, h);
 		return rc;
@@ -334,8 +342,8 @@ int kv_coll_create(kv_cop *op, int enc)
 int kv_coll_mutate(kv_cop *op, uint32_t releases)
 {
 	kv_env *env = op->wx->ns->env;
-	if (kv_redo_refuses_kind(op->wx))
-		return KV_EDURABILITY; /* not logged yet (kv.h REDO LOG) */
+	if (kv_redo_refuses_kind(op->wx, op->kind))
+		return KV_EDURABILITY; /* lists are not logged yet (kv.h REDO LOG) */
 	kv_chdr *h = op->h;
 	uint32_t st = atomic_load_explicit(&h->view.state, memory_order_acquire);
 	if (st == KV_VIEW_DONE)

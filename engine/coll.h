@@ -283,6 +283,8 @@ int  kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, k
 /* Create the missing key with an empty header of encoding enc (default TTL).
  * KV_OK or a write error (limits, eviction, region full). */
 int  kv_coll_create(kv_cop *op, int enc);
+/* The same with expiry exp (absolute ms, 0 none): a replayed record's. */
+int  kv_coll_create_at(kv_cop *op, int enc, int64_t exp);
 /* Before the first change of a write: freeze for a pending save, thaw a
  * finished one, reserve room in the graveyard for `releases` objects.
  * KV_ENOMEM when the region is full (nothing changed). */
@@ -322,6 +324,18 @@ int  kv_coll_move(kv_ns *ns, const void *key, size_t klen, kv_ns *dns);
  * KV_EV_DEL if it existed), else event ev.  Never waits for pins: the old
  * body is not changed, only unlinked.  h is consumed either way. */
 int  kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev, bool *existed);
+
+/* redo.c: one element of op's collection was set (KV_REDO_ELEM: hash field f
+ * := v, set member f, zset member f := score) or removed (KV_REDO_ELDEL).
+ * Each kind calls it under the lock right after its own code made that
+ * change, so the record's order is the apply order (kv.h REDO LOG).  Nothing
+ * unless op's namespace is logged. */
+void kv_redo_elem(kv_cop *op, int kind, const void *f, size_t flen, const void *v, size_t vlen,
+                  double score);
+/* After a big SPOP swapped in its survivors h (pinned): the members popped,
+ * in holds (redo.c). */
+void kv_redo_removed(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, const kv_elems *gone,
+                     size_t n);
 
 /* ------------------------------------------------------- results */
 int  kv_elems_push(kv_env *env, kv_elems *out, const void *p, size_t len, double score);

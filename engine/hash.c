@@ -59,8 +59,11 @@ KV_API int kv_hset(kv_ns *ns, const void *key, size_t klen, const kv_val *fv, si
 		rc = kv_dict_put(env, op.h, ptr_or_empty(fv[2 * i].data), fv[2 * i].len, ptr_or_empty(fv[2 * i + 1].data),
 		                 fv[2 * i + 1].len, flags & KV_HSET_NX, &a);
 		n += (uint64_t)a;
-		if (rc == KV_OK && (a || !(flags & KV_HSET_NX)))
+		if (rc == KV_OK && (a || !(flags & KV_HSET_NX))) {
 			op.changed = true;
+			kv_redo_elem(&op, KV_REDO_ELEM, ptr_or_empty(fv[2 * i].data), fv[2 * i].len,
+			             ptr_or_empty(fv[2 * i + 1].data), fv[2 * i + 1].len, 0);
+		}
 	}
 	if (rc == KV_OK && (flags & KV_HSET_NX) && n == 0)
 		rc = KV_EXISTS;
@@ -199,8 +202,10 @@ KV_API int kv_hdel(kv_ns *ns, const void *key, size_t klen, const kv_val *fields
 	rc = kv_coll_mutate(&op, (uint32_t)(2 * n + 2));
 	uint64_t k = 0;
 	for (size_t i = 0; i < n && rc == KV_OK && op.h->card; i++)
-		if (kv_dict_del(env, op.h, ptr_or_empty(fields[i].data), fields[i].len, &rc))
+		if (kv_dict_del(env, op.h, ptr_or_empty(fields[i].data), fields[i].len, &rc)) {
 			k++;
+			kv_redo_elem(&op, KV_REDO_ELDEL, ptr_or_empty(fields[i].data), fields[i].len, NULL, 0, 0);
+		}
 	op.changed = k > 0;
 	if (removed)
 		*removed = k;
@@ -261,6 +266,7 @@ KV_API int kv_hincr(kv_ns *ns, const void *key, size_t klen, const void *field, 
 		rc = kv_dict_put(env, op.h, field, flen, txt, (size_t)n, false, &a);
 		if (rc == KV_OK) {
 			op.changed = true;
+			kv_redo_elem(&op, KV_REDO_ELEM, field, flen, txt, (size_t)n, 0); /* the new number */
 			if (result)
 				*result = cur + by;
 		}
@@ -306,6 +312,8 @@ KV_API int kv_hincr_float(kv_ns *ns, const void *key, size_t klen, const void *f
 	if (rc == KV_OK) {
 		int a;
 		rc = kv_dict_put(env, op.h, field, flen, txt, n, false, &a);
+		if (rc == KV_OK)
+			kv_redo_elem(&op, KV_REDO_ELEM, field, flen, txt, n, 0); /* the new number */
 	}
 	if (rc == KV_OK) {
 		op.changed = true;

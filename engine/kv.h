@@ -906,9 +906,10 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
-/* A collection write on a KV_NS_REDO namespace whose env has a redo function:
- * collections are not redo-logged yet (see REDO LOG), so they stay as they are
- * (reads, DEL, EXPIRE and PERSIST work). */
+/* A write that would create or change a list in a KV_NS_REDO namespace whose
+ * env has a redo function: lists have no redo records yet (see REDO LOG), so
+ * they stay as they are (reads, DEL, EXPIRE and PERSIST work).  Hashes, sets
+ * and sorted sets are logged. */
 #define KV_EDURABILITY (-30734)
 
 /*
@@ -1681,25 +1682,60 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  *   KV_REDO_CUT     a snapshot's cut of this namespace (kv_save): every record
  *                   handed over before it is in the snapshot, none after.  Not a
  *                   change; kv_redo_apply ignores it.
+ *   KV_REDO_ELEM    one element of the collection at key (type: KV_T_HASH,
+ *                   KV_T_SET or KV_T_ZSET) := its state, the key created if
+ *                   missing with expiry expires_at (the key's at the write).
+ *                   Data: a hash's field then value (off = the field's
+ *                   length), a set's member, a zset's score (8 bytes, a native
+ *                   double) then member.  HSET/HSETNX per field set, HINCRBY
+ *                   and HINCRBYFLOAT (the new number: a few bytes, never the
+ *                   hash), SADD per member added, SMOVE's destination, ZADD per
+ *                   member added or changed (ZINCRBY, ZADD INCR/GT/LT: the
+ *                   resulting score, never the zset)
+ *   KV_REDO_ELDEL   one element removed (data: the field or member): HDEL,
+ *                   SREM, SPOP, SMOVE's source, ZREM, ZREMRANGEBY*, ZPOP*
+ *                   (one record per element, each hold's under that hold's lock;
+ *                   an SPOP of more than KV_COLL_HOLD members swaps in the
+ *                   survivors under the lock, then logs the members popped in
+ *                   holds of KV_COLL_HOLD while writers of the key wait)
+ *   KV_REDO_RENAME  the collection at key is renamed to the data's key (a
+ *                   string's RENAME is a PUT and a DEL): one record whatever
+ *                   its size, replayed by kv_rename
  * An all-or-nothing batch hands over its records when it commits, under its
  * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
  * are logged as DELs too.
- * COLLECTIONS (type tags 16..31) are not logged yet.  Their entry holds a
- * kv_croot (an offset into this region), which means nothing in another
- * store, so no record ever carries one: a collection write on a logged
- * namespace fails with KV_EDURABILITY before it changes anything (creation,
- * HSET/SADD..., set algebra STORE, RENAME/COPY/MOVE of one into it), while
- * DEL, EXPIRE and PERSIST of a collection key are logged as DEL and EXPIRE.
- * Logging them needs one record kind per mutation, emitted under the lock like
- * the others (HSET fields -> values, HDEL fields, SADD/SREM members, ZADD
- * score/member, ZREM, LPUSH/RPUSH values, LPOP/RPOP count, LSET, LINSERT,
- * LREM, LTRIM; HINCRBY/ZINCRBY as the resulting value; SPOP as the members
- * removed; STORE forms as DEL plus adds in bounded records), and their replay
- * in kv_redo_apply through the kinds' own code.  A host must pass records it
- * does not know through kv_redo_apply, which refuses them with KV_EFORMAT.
+ * COLLECTIONS.  No record ever carries a kv_croot (an offset into this
+ * region, meaningless in another store).  An element write logs one ELEM or
+ * ELDEL per element it changed (nothing for one it left alone: SADD of a
+ * member already there, ZADD NX of one present), right after the kind's own
+ * code made the change, under the same lock; a collection emptied by a write
+ * is removed and logged as a DEL; creating one logs nothing of its own (its
+ * first element's ELEM creates it on replay); DEL, EXPIRE and PERSIST of a
+ * collection key are DEL and EXPIRE records.  A whole collection linked at a
+ * key (SINTERSTORE and the other STORE forms, ZRANGESTORE, COPY, MOVE into a
+ * logged namespace) is logged as a DEL of the key under the lock that
+ * linked it, then, after that lock is released, as one ELEM per element,
+ * KV_COLL_HOLD per hold of the key's lock, while the collection is pinned so
+ * that writers of the key wait (a DEL, SET or RENAME of the key does not wait:
+ * its own record then supersedes the rest, which is not logged).  So no
+ * record exceeds one element plus the key, and no hold hands over more than
+ * KV_COLL_HOLD records.  A replica reading the log meanwhile may see the key
+ * partly filled.  Replay goes through the kinds' own code; both element
+ * records are states of one element, so applying one again changes nothing
+ * (a record for a key of another kind is skipped: KV_UNCHANGED).  RENAME is
+ * the one record that is not a state: a host must apply each record once, in
+ * order, onto a base that holds exactly the records before a CUT (PostgreSQL's
+ * argument is in pg_ext/README.md, "Recovery restores every acknowledged
+ * write"); applied again right away it finds its source gone and does nothing.
+ * LISTS are not logged yet: a write that would create or change one in a
+ * logged namespace fails with KV_EDURABILITY before it changes anything.
+ * A host must pass records it does not know through kv_redo_apply, which
+ * refuses them with KV_EFORMAT.
  *
  * The record is a kv_redo_hdr followed by klen key bytes and vlen data bytes;
- * the function gets the three pieces (key and data point into the store) and
+ * the function gets the header, the key and the data as nparts pieces whose
+ * lengths add up to vlen (an element's score, field and value come from
+ * different places; they point into the store or the caller's arguments) and
  * must copy what it keeps before it returns.  Wire form: the header's fields in
  * order, native byte order, no padding (24 bytes).
  *
@@ -1708,7 +1744,8 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * engine call could be holding, and cannot fail: the change is already made
  * (a host whose log can fail must stop the process, as PostgreSQL PANICs when
  * WAL cannot be written).  Its cost is added to the lock hold: O(record), which
- * is the key and, for PUT, the whole value (see kv_internal.h).
+ * is the key and, for PUT, the whole value, for ELEM one element (see
+ * kv_internal.h).
  */
 #define KV_REDO_PUT    1
 #define KV_REDO_PATCH  2
@@ -1716,6 +1753,9 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 #define KV_REDO_EXPIRE 4
 #define KV_REDO_FLUSH  5
 #define KV_REDO_CUT    6
+#define KV_REDO_ELEM   7
+#define KV_REDO_ELDEL  8
+#define KV_REDO_RENAME 9
 #define KV_REDO_PATCH_MIN 256u
 
 typedef struct kv_redo_hdr {
@@ -1729,7 +1769,7 @@ typedef struct kv_redo_hdr {
 } kv_redo_hdr;
 
 typedef void (*kv_redo_fn)(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key,
-                           const void *data);
+                           const kv_val *data, size_t nparts);
 
 /*
  * Install (fn NULL: remove) this handle's redo function.  Like kv_env_set_hook:
@@ -1748,8 +1788,9 @@ KV_API void kv_env_set_redo(kv_env *env, kv_redo_fn fn, void *ctx);
  * that cannot apply leaves the store as it was: KV_EFORMAT (malformed, unknown
  * kind), KV_ECORRUPT (a PATCH whose base is not the value it was made on, and
  * whose key has not expired: the host should report it), and the errors of a
- * write (KV_ENOMEM, limit errors, KV_ENONS).  A PATCH or PUT whose expiry has
- * passed removes the key.
+ * write (KV_ENOMEM, limit errors, KV_ENONS).  A PATCH, PUT or ELEM/ELDEL
+ * whose expiry has passed removes the key.  An ELEM or ELDEL for a key that
+ * holds another kind changes nothing: KV_UNCHANGED.
  */
 KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len);
 

@@ -90,6 +90,14 @@
  *                                                 the host's copy (PostgreSQL:  order is apply order.  KNOWN GAP: a SET
  *                                                 XLogInsert, which may wait    of a big value copies it into the log
  *                                                 for WAL buffer space)         under the lock (~0.3 s for 512 MiB)
+ *   collection redo records   the key's shard     one record O(key + element)   a point write logs one record per element
+ *   (redo.c, kinds)                               per element changed: the      it changed; a ZREMRANGE/ZPOP hold at most
+ *                                                 call's own bound; at most     KV_COLL_HOLD.  A collection linked whole
+ *                                                 KV_COLL_HOLD per hold for a   (STORE, COPY, MOVE): a DEL under the
+ *                                                 linked collection's fill      linking lock, then its elements in holds
+ *                                                 or a big SPOP's removals      of KV_COLL_HOLD (kv_redo_fill), pinned; a
+ *                                                                               big SPOP's popped members likewise
+ *                                                                               (kv_redo_removed); RENAME: one record
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
  *                                                 per hold                      shard is pending (snapshot.c)
@@ -790,6 +798,14 @@ typedef struct kv_wctx {
 	bool     pre_ttl;     /* kv_put_locked refused pre (KV_W_REBUILD): the TTL word it needs */
 	uint8_t  redo_kind;   /* redo.c: what the write's record is (0: a PUT of the new state) */
 	size_t   redo_off, redo_len; /* KV_REDO_PATCH: where the write's bytes start, how many */
+	const void *redo_key;  /* the key kv_put_locked is writing (the caller's bytes) */
+	size_t   redo_klen;
+	struct kv_chdr *redo_rename; /* RENAME of this collection: one RENAME record, logged
+	                        * at the source's removal (kv_rename) */
+	struct kv_chdr *redo_fill; /* a collection this write linked: its elements are logged
+	                        * after the unlock (kv_redo_fill, from kv_wctx_emit) */
+	const void *redo_fill_key;
+	size_t   redo_fill_klen;
 	size_t   nundo, capundo;
 	/* All-or-nothing batches only, read only while undo is set (kv_wctx_init
 	 * zeroes them all the same): the shards the batch holds, where eviction may
@@ -827,7 +843,9 @@ void kv_redo_del(kv_wctx *w, const kv_entry *e);
 void kv_redo_expire(kv_wctx *w, const kv_entry *e);
 void kv_redo_commit(kv_wctx *w);
 void kv_redo_ns(kv_env *env, kv_nsslot *slot, int kind);
-bool kv_redo_refuses_kind(const kv_wctx *w);
+bool kv_redo_logging(const kv_wctx *w);
+bool kv_redo_refuses_kind(const kv_wctx *w, int type);
+void kv_redo_fill(kv_wctx *w);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */
 bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev);

@@ -1089,6 +1089,8 @@ static int rename_locked(kv_wctx *w, kv_pre *pre, const void *src, size_t srclen
 			w->credit_keys = 1;
 			w->credit_bytes = (int64_t)kv_entry_charge(env, es);
 			w->pin = es;
+			if (kv_is_kind(es->type)) /* logged as one RENAME record (kv.h REDO LOG) */
+				w->redo_rename = kv_chdr_of(env, es);
 			rc = kv_put_locked(w, sd, kv_hash32(hd), dst, dstlen, ed, pd, es->vlen, es->type,
 			                   kv_entry_expiry(es), kv_fill_copy, &a);
 			if (rc == KV_OK) {

@@ -15,6 +15,9 @@
  */
 #include "kv_internal.h"
 #include "coll.h"
+#include "zset.h"
+
+#include <math.h>
 
 /* Set while this thread replays a record: its writes are not logged. */
 static _Thread_local bool applying;
@@ -30,16 +33,107 @@ static bool redo_on(const kv_env *env, const kv_nsslot *slot)
 	return env->redo && !applying && atomic_load_explicit(&slot->redo, memory_order_relaxed);
 }
 
-/* A collection write into a logged namespace: refused (kv.h REDO LOG,
- * COLLECTIONS), except an expiry change, whose record holds no value. */
-bool kv_redo_refuses_kind(const kv_wctx *w)
+/* A list created, changed or linked in a logged namespace (but not a change
+ * of its expiry): refused with KV_EDURABILITY, lists having no records yet. */
+bool kv_redo_refuses_kind(const kv_wctx *w, int type)
 {
-	return w->redo_kind != KV_REDO_EXPIRE && redo_on(w->ns->env, w->ref.slot);
+	return type == KV_T_LIST && w->redo_kind != KV_REDO_EXPIRE && kv_redo_logging(w);
+}
+
+/* Would w's changes be logged (a kind about to log what it removes)? */
+bool kv_redo_logging(const kv_wctx *w)
+{
+	return !w->undo && redo_on(w->ns->env, w->ref.slot);
+}
+
+static void emit_parts(kv_env *env, kv_nsslot *slot, kv_redo_hdr *h, const void *key,
+                       const kv_val *parts, size_t nparts)
+{
+	env->redo(env->redo_ctx, slot->name, h, key, parts, nparts);
 }
 
 static void emit(kv_env *env, kv_nsslot *slot, kv_redo_hdr *h, const void *key, const void *data)
 {
-	env->redo(env->redo_ctx, slot->name, h, key, data);
+	kv_val part = {h->vlen, data};
+	emit_parts(env, slot, h, key, &part, data ? 1 : 0);
+}
+
+/* A whole collection linked at a key (a STORE form, COPY, MOVE, RENAME, a big
+ * SPOP's survivors): never a kv_croot in a record.  Log a DEL of what the key
+ * held, and pin the collection: after the unlock, kv_redo_fill logs its
+ * elements in holds, while writers of the key wait for the pin. */
+static void link_coll(kv_wctx *w, kv_entry *e)
+{
+	kv_env *env = w->ns->env;
+	kv_chdr *h = kv_chdr_of(env, e);
+	kv_redo_hdr d = {0};
+	d.kind = KV_REDO_DEL;
+	d.klen = e->klen;
+	emit(env, w->ref.slot, &d, kv_entry_key(e), NULL);
+	if (w->redo_fill)
+		return; /* one link per write context (none makes two) */
+	atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->pin, 1, memory_order_acq_rel);
+	w->redo_fill = h;
+	w->redo_fill_key = w->redo_key;
+	w->redo_fill_klen = e->klen;
+}
+
+static int fill_one(void *ctx, const kv_celem *el)
+{
+	kv_redo_elem(ctx, KV_REDO_ELEM, el->p, el->len, el->v, el->vlen, el->score);
+	return 0;
+}
+
+/* After the unlock of a write that linked a collection (link_coll): its
+ * elements as ELEM records, KV_COLL_HOLD per hold of the key's shard lock,
+ * for as long as the key names it (a DEL, SET or RENAME of the key, which do
+ * not wait for the pin, logged their own record meanwhile: the rest is
+ * theirs).  O(size) records in all, never more than one hold's under a lock. */
+void kv_redo_fill(kv_wctx *w)
+{
+	kv_env *env = w->ns->env;
+	kv_chdr *h = w->redo_fill;
+	const void *key = w->redo_fill_key;
+	size_t klen = w->redo_fill_klen;
+	const kv_kind_ops *k = kv_kind_ops_of(h->kind);
+	uint64_t cur = 0;
+	w->redo_fill = NULL;
+	do {
+		kv_cop op;
+		if (kv_coll_open(w->ns, key, klen, 0, KV_COPEN_READ, &op) != KV_OK)
+			break;
+		bool same = op.h == h;
+		op.kind = h->kind;
+		if (same && k->scan(env, h, &cur, KV_COLL_HOLD, fill_one, &op) != KV_OK)
+			same = false;
+		op.h = NULL;
+		kv_write_end(&op.w, op.sh, key, klen, KV_OK, 0);
+		if (!same)
+			break;
+	} while (cur);
+	kv_coll_unpin(env, h);
+}
+
+/* After the unlock of a big SPOP that swapped in h (its survivors, pinned by
+ * the caller): the n members it popped, as ELDELs, KV_COLL_HOLD per hold, for
+ * as long as the key names h (as kv_redo_fill).  O(n) records, not O(size). */
+void kv_redo_removed(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, const kv_elems *gone,
+                     size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		kv_cop op;
+		if (kv_coll_open(ns, key, klen, 0, KV_COPEN_READ, &op) != KV_OK)
+			break;
+		bool same = op.h == h;
+		op.kind = h->kind;
+		for (size_t k = 0; same && k < KV_COLL_HOLD && i < n; k++, i++)
+			kv_redo_elem(&op, KV_REDO_ELDEL, gone->bytes.data + gone->v[i].off, gone->v[i].len, NULL, 0, 0);
+		op.h = NULL;
+		kv_write_end(&op.w, op.sh, key, klen, KV_OK, 0);
+		if (!same)
+			break;
+	}
 }
 
 /* The record of e's new state (PUT), or of the write's own bytes (PATCH) or
@@ -51,8 +145,15 @@ static void log_state(kv_wctx *w, kv_entry *e, int kind)
 	h.klen = e->klen;
 	h.type = e->type;
 	h.expires_at = kv_entry_expiry(e);
-	if (kv_is_kind(e->type) && kind != KV_REDO_EXPIRE)
-		return; /* never a kv_croot in a record (kv_put_locked refused the write) */
+	if (kv_is_kind(e->type) && kind == KV_REDO_ELEM)
+		return; /* an empty collection created: its first element's record creates it */
+	if (kv_is_kind(e->type) && kind == KV_REDO_ELDEL)
+		return; /* a big SPOP's survivors: the caller logs what went (kv_redo_removed) */
+	if (kv_is_kind(e->type) && kind != KV_REDO_EXPIRE) {
+		if (kv_chdr_of(w->ns->env, e) != w->redo_rename)
+			link_coll(w, e); /* (a RENAME's is logged at the source's removal) */
+		return;
+	}
 	if (kind == KV_REDO_PATCH && e->vlen > KV_REDO_PATCH_MIN && w->redo_off + w->redo_len <= e->vlen) {
 		h.kind = KV_REDO_PATCH;
 		h.off = (uint32_t)w->redo_off;
@@ -85,6 +186,15 @@ static void log_del(kv_wctx *w, kv_entry *e)
 	kv_redo_hdr h = {0};
 	h.kind = KV_REDO_DEL;
 	h.klen = e->klen;
+	if (w->redo_rename && kv_is_kind(e->type) && kv_chdr_of(w->ns->env, e) == w->redo_rename) {
+		/* a collection renamed: the source's removal is the rename (its
+		 * target was linked just before, under the same locks) */
+		h.kind = KV_REDO_RENAME;
+		h.vlen = (uint32_t)w->redo_klen;
+		emit(w->ns->env, w->ref.slot, &h, kv_entry_key(e), w->redo_key);
+		w->redo_rename = NULL;
+		return;
+	}
 	emit(w->ns->env, w->ref.slot, &h, kv_entry_key(e), NULL);
 }
 
@@ -108,6 +218,37 @@ void kv_redo_commit(kv_wctx *w)
 		else if (u->old)
 			log_del(w, kv_ptr(env, u->old));
 	}
+}
+
+/* One element of op's collection was set (ELEM: hash field f := v, set member
+ * f, zset member f := score) or removed (ELDEL), under op's lock, right after
+ * the kind's own code changed it.  O(element). */
+void kv_redo_elem(kv_cop *op, int kind, const void *f, size_t flen, const void *v, size_t vlen,
+                  double score)
+{
+	kv_wctx *w = op->wx;
+	kv_env *env = w->ns->env;
+	if (!kv_redo_logging(w))
+		return;
+	uint32_t pos;
+	kv_entry *e = kv_shard_find_locked(env, op->sh, op->h32, op->key, op->klen, &pos);
+	kv_redo_hdr h = {0};
+	h.kind = (uint8_t)kind;
+	h.type = (uint8_t)op->kind;
+	h.klen = (uint16_t)op->klen;
+	h.expires_at = e ? kv_entry_expiry(e) : 0;
+	kv_val parts[2];
+	size_t n = 0;
+	if (kind == KV_REDO_ELEM && op->kind == KV_T_ZSET)
+		parts[n++] = (kv_val){sizeof score, &score};
+	parts[n++] = (kv_val){flen, f};
+	if (kind == KV_REDO_ELEM && op->kind == KV_T_HASH) {
+		h.off = (uint32_t)flen;
+		parts[n++] = (kv_val){vlen, v};
+	}
+	for (size_t i = 0; i < n; i++)
+		h.vlen += (uint32_t)parts[i].len;
+	emit_parts(env, w->ref.slot, &h, op->key, parts, n);
 }
 
 /* A flush or a snapshot's cut, under every shard lock of the namespace. */
@@ -198,6 +339,68 @@ out:
 	return kv_write_end(&w, sh, key, h->klen, rc, 0);
 }
 
+/* An element record, through the kinds' own code: ELEM sets one element
+ * (creating the key with the record's expiry), ELDEL removes one (removing the
+ * key when it empties).  Both are states of one element, so applying one again
+ * changes nothing. */
+static int apply_elem(kv_ns *ns, const kv_redo_hdr *h, const char *key, const char *data)
+{
+	kv_env *env = ns->env;
+	kv_cop op;
+	int rc = kv_coll_open(ns, key, h->klen, h->type, KV_COPEN_WRITE, &op);
+	if (rc == KV_EWRONGTYPE)
+		return KV_UNCHANGED; /* only replaying records the snapshot holds: a later one fixes the key */
+	if (rc != KV_OK)
+		return rc;
+	const char *f = data, *v = NULL;
+	size_t flen = h->vlen, vlen = 0;
+	double score = 0;
+	bool zset = h->type == KV_T_ZSET;
+	if (!atomic_load_explicit(&op.w.ref.slot->redo, memory_order_relaxed)) {
+		rc = KV_UNCHANGED;
+	} else if (h->expires_at != 0 && h->expires_at <= kv_wctx_now(&op.w)) {
+		if (op.e) { /* a state whose expiry has passed here is a removal here */
+			kv_w_remove(&op.w, op.sh, op.pos, op.e);
+			op.h = NULL;
+		}
+	} else if (h->kind == KV_REDO_ELDEL) {
+		if (op.h)
+			rc = kv_coll_mutate(&op, zset ? ZS_RELEASES(op.h) : 4);
+		if (op.h && rc == KV_OK && zset && (rc = zs_del(env, op.h, f, flen, NULL)) == KV_NOTFOUND)
+			rc = KV_OK;
+		else if (op.h && rc == KV_OK && !zset)
+			kv_dict_del(env, op.h, f, flen, &rc);
+	} else {
+		if (zset) {
+			memcpy(&score, data, sizeof score);
+			f += sizeof score;
+			flen -= sizeof score;
+		} else if (h->type == KV_T_HASH) {
+			flen = h->off;
+			v = data + h->off;
+			vlen = h->vlen - h->off;
+		}
+		if (!op.h) {
+			rc = kv_coll_create_at(&op, KV_ENC_LISTPACK, h->expires_at);
+			if (rc == KV_OK && zset)
+				rc = zs_init(env, op.h, 0, flen);
+		}
+		if (rc == KV_OK)
+			rc = kv_coll_reserve(&op, (int64_t)(flen + vlen) + 48);
+		if (rc == KV_OK)
+			rc = kv_coll_mutate(&op, zset ? ZS_RELEASES(op.h) : 8);
+		int out;
+		double now;
+		if (rc == KV_OK && zset)
+			rc = zs_add(env, op.h, score, f, flen, 0, &out, &now);
+		else if (rc == KV_OK)
+			rc = kv_dict_put(env, op.h, f, flen, v, vlen, false, &out);
+	}
+	op.changed = false; /* replay fires no hooks */
+	op.w.nvictims = 0;
+	return kv_coll_close(&op, rc, 0);
+}
+
 KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 {
 	kv_redo_hdr h;
@@ -224,12 +427,31 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 		if ((uint64_t)h.off + h.vlen > h.total || h.total > KV_VALUE_SIZE_LIMIT || kv_is_kind(h.type))
 			return KV_EFORMAT;
 		break;
+	case KV_REDO_RENAME:
+		if (h.vlen > KV_KEY_SIZE_LIMIT)
+			return KV_EFORMAT;
+		break;
+	case KV_REDO_ELEM:
+	case KV_REDO_ELDEL:
+		if (h.type != KV_T_HASH && h.type != KV_T_SET && h.type != KV_T_ZSET)
+			return KV_EFORMAT;
+		if (h.kind == KV_REDO_ELEM && h.type == KV_T_ZSET) {
+			double score;
+			if (h.vlen < sizeof score)
+				return KV_EFORMAT;
+			memcpy(&score, data, sizeof score);
+			if (isnan(score))
+				return KV_EFORMAT;
+		}
+		if (h.kind == KV_REDO_ELEM && h.type == KV_T_HASH && h.off > h.vlen)
+			return KV_EFORMAT;
+		break;
 	default:
 		return KV_EFORMAT;
 	}
 	if (h.expires_at < 0 || h.expires_at > KV_EXPIRES_MAX)
 		return KV_EFORMAT;
-	if (h.kind == KV_REDO_FLUSH) {
+	if (h.kind == KV_REDO_FLUSH || h.kind == KV_REDO_RENAME) {
 		kv_nsref ref;
 		int rc = kv_ns_ref(ns, &ref);
 		if (rc != KV_OK)
@@ -238,7 +460,15 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 			return KV_UNCHANGED;
 	}
 	applying = true;
-	int rc = h.kind == KV_REDO_FLUSH ? kv_ns_flush(ns) : apply_key(ns, &h, key, data);
+	int rc;
+	if (h.kind == KV_REDO_FLUSH)
+		rc = kv_ns_flush(ns);
+	else if (h.kind == KV_REDO_RENAME) /* the source missing: only a replay of records the snapshot holds */
+		rc = (rc = kv_rename(ns, key, h.klen, data, h.vlen, 0)) == KV_NOTFOUND ? KV_UNCHANGED : rc;
+	else if (h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL)
+		rc = apply_elem(ns, &h, key, data);
+	else
+		rc = apply_key(ns, &h, key, data);
 	applying = false;
 	return rc;
 }

@@ -57,6 +57,8 @@ KV_API int kv_sadd(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 		int a;
 		rc = kv_dict_put(env, op.h, ptr_or_empty(m[i].data), m[i].len, NULL, 0, false, &a);
 		k += (uint64_t)a;
+		if (a)
+			kv_redo_elem(&op, KV_REDO_ELEM, ptr_or_empty(m[i].data), m[i].len, NULL, 0, 0);
 	}
 	op.changed = k > 0;
 	if (added)
@@ -81,8 +83,10 @@ KV_API int kv_srem(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 	rc = kv_coll_mutate(&op, (uint32_t)(2 * n + 2));
 	uint64_t k = 0;
 	for (size_t i = 0; i < n && rc == KV_OK && op.h->card; i++)
-		if (kv_dict_del(env, op.h, ptr_or_empty(m[i].data), m[i].len, &rc))
+		if (kv_dict_del(env, op.h, ptr_or_empty(m[i].data), m[i].len, &rc)) {
 			k++;
+			kv_redo_elem(&op, KV_REDO_ELDEL, ptr_or_empty(m[i].data), m[i].len, NULL, 0, 0);
+		}
 	op.changed = k > 0;
 	if (removed)
 		*removed = k;
@@ -180,6 +184,7 @@ static int spop_rebuild(kv_ns *ns, const void *key, size_t klen, uint64_t count,
 	kv_coll_pin(&op);
 	kv_coll_close(&op, KV_OK, 0);
 	kv_elems all = KV_ELEMS_INIT;
+	kv_chdr *logged = NULL; /* the survivors, pinned while the members popped are logged */
 	push_ctx c = {env, &all};
 	uint64_t cur = 0, rng = kv_coll_random();
 	do
@@ -214,9 +219,17 @@ static int spop_rebuild(kv_ns *ns, const void *key, size_t klen, uint64_t count,
 					atomic_store_explicit(&rest->refs, 0, memory_order_relaxed);
 					kv_croot r = {KV_CROOT_MAGIC, kv_offof(env, rest)};
 					val_arg a = {&r, sizeof r, 0};
+					/* a logged namespace logs the members popped, after the unlock */
+					op.w.redo_kind = KV_REDO_ELDEL;
 					rc = kv_put_locked(&op.w, op.sh, op.h32, key, klen, op.e, op.pos, sizeof r, KV_T_SET, exp,
 					                   kv_fill_copy, &a);
+					op.w.redo_kind = 0;
 					if (rc == KV_OK) {
+						if (kv_redo_logging(&op.w)) {
+							logged = rest;
+							atomic_fetch_add_explicit(&rest->refs, 1, memory_order_relaxed);
+							atomic_fetch_add_explicit(&rest->pin, 1, memory_order_acq_rel);
+						}
 						rest = NULL;
 						op.changed = true;
 					} else {
@@ -227,6 +240,10 @@ static int spop_rebuild(kv_ns *ns, const void *key, size_t klen, uint64_t count,
 			op.h = NULL;
 			kv_write_end(&op.w, op.sh, key, klen, rc, *retry || rc != KV_OK ? 0 : KV_EV_SPOP);
 		}
+	}
+	if (logged) { /* writers of the key wait for the pin meanwhile */
+		kv_redo_removed(ns, key, klen, logged, &all, (size_t)count);
+		kv_coll_unpin(env, logged);
 	}
 	for (size_t i = 0; rc == KV_OK && !*retry && i < count; i++)
 		rc = kv_elems_push(env, out, all.bytes.data + all.v[i].off, all.v[i].len, 0);
@@ -305,7 +322,8 @@ KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint6
 		}
 		rc = kv_coll_mutate(&op, (uint32_t)(2 * n + 2));
 		for (size_t i = 0; i < n && rc == KV_OK; i++)
-			kv_dict_del(env, op.h, out->bytes.data + out->v[i].off, out->v[i].len, &rc);
+			if (kv_dict_del(env, op.h, out->bytes.data + out->v[i].off, out->v[i].len, &rc))
+				kv_redo_elem(&op, KV_REDO_ELDEL, out->bytes.data + out->v[i].off, out->v[i].len, NULL, 0, 0);
 		if (rc == KV_OK) {
 			out->n = n;
 			out->bytes.len = used;
@@ -349,8 +367,11 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		int added = 0;
 		if (rc == KV_OK) /* add first: a full region fails before anything changed */
 			rc = kv_dict_put(env, d->h, m, mlen, NULL, 0, false, &added);
+		if (rc == KV_OK && added)
+			kv_redo_elem(d, KV_REDO_ELEM, m, mlen, NULL, 0, 0);
 		if (rc == KV_OK) {
-			kv_dict_del(env, s->h, m, mlen, &rc);
+			if (kv_dict_del(env, s->h, m, mlen, &rc))
+				kv_redo_elem(s, KV_REDO_ELDEL, m, mlen, NULL, 0, 0);
 			s->changed = true;
 			d->changed = added != 0;
 		}

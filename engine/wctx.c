@@ -23,6 +23,8 @@ bool kv_wctx_victim(kv_wctx *w, const void *key, size_t klen, int ev)
 
 void kv_wctx_emit(kv_wctx *w)
 {
+	if (w->redo_fill)
+		kv_redo_fill(w); /* a collection it linked: its elements' records, in holds */
 	for (int i = 0; i < w->nvictims; i++)
 		kv_emit(w->ns->env, w->ns, w->keybuf + w->voff[i], w->vlen[i], w->vev[i]);
 	w->nvictims = 0;
@@ -43,6 +45,10 @@ void kv_wctx_init(kv_wctx *w, kv_ns *ns)
 	w->pre_ttl = false;
 	w->redo_kind = 0;
 	w->redo_off = w->redo_len = 0;
+	w->redo_key = NULL;
+	w->redo_klen = 0;
+	w->redo_rename = NULL;
+	w->redo_fill = NULL;
 	w->ls = NULL;
 	w->xv = NULL;
 	w->grow = false;

@@ -121,8 +121,12 @@ KV_API int kv_zadd(kv_ns *ns, const void *key, size_t klen, const kv_zmember *m,
 		if (rc == KV_OK) {
 			added += (out & ZS_OUT_ADDED) != 0;
 			updated += (out & ZS_OUT_UPDATED) != 0;
-			if (out & (ZS_OUT_ADDED | ZS_OUT_UPDATED))
+			if (out & (ZS_OUT_ADDED | ZS_OUT_UPDATED)) {
 				op.changed = true;
+				/* the resulting score: ZINCRBY's record holds the new score only */
+				kv_redo_elem(&op, KV_REDO_ELEM, ptr_or_empty(m[i].member.data), m[i].member.len, NULL, 0,
+				             ns_);
+			}
 		}
 	}
 	if (rc == KV_OK && (flags & KV_ZADD_INCR)) {
@@ -168,6 +172,7 @@ KV_API int kv_zrem(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 		if (rc == KV_OK) {
 			k++;
 			op.changed = true;
+			kv_redo_elem(&op, KV_REDO_ELDEL, ptr_or_empty(m[i].data), m[i].len, NULL, 0, 0);
 		} else if (rc == KV_NOTFOUND) {
 			rc = KV_OK;
 		}
@@ -367,25 +372,50 @@ static uint32_t hold_of(const kv_chdr *h)
 	return frozen(h) ? 64u : KV_COLL_HOLD;
 }
 
+/* The redo records of ranks [first, first + k) of op's zset: their removal,
+ * logged while the members are still there to point at (kind ELDEL), or,
+ * after a removal that failed and changed nothing, their being there again
+ * (ELEM).  Nothing for a namespace that is not logged. */
+static void log_ranks(kv_cop *op, uint64_t first, uint64_t k, int kind)
+{
+	kv_env *env = op->wx->ns->env;
+	if (!kv_redo_logging(op->wx))
+		return;
+	zs_view v;
+	zs_iter it;
+	zs_elem e;
+	zs_view_of(op->h, &v);
+	zs_iter_seek(&it, env, &v, first);
+	for (uint64_t i = 0; i < k && zs_iter_get(&it, &e); i++, zs_iter_next(&it))
+		kv_redo_elem(op, kind, e.member, e.len, NULL, 0, e.score);
+}
+
+static int del_ranks_logged(kv_cop *op, uint64_t first, uint64_t k, int rev, kv_elems *out)
+{
+	log_ranks(op, first, k, KV_REDO_ELDEL);
+	int rc = zs_del_ranks(op->wx->ns->env, op->h, first, k, rev, out);
+	if (rc != KV_OK)
+		log_ranks(op, first, k, KV_REDO_ELEM);
+	return rc;
+}
+
 /* Remove ranks [first, first + k) (rev: highest first into out), each with
  * its graveyard room reserved (a reservation is one chunk at most, so a tree
  * removes one element per reservation).  *done gets how many went. */
 static int remove_ranks(kv_cop *op, uint64_t first, uint64_t k, int rev, kv_elems *out,
                         uint64_t *done)
 {
-	kv_env *env = op->wx->ns->env;
 	int rc;
 	*done = 0;
 	if (op->h->enc == KV_ENC_LISTPACK) { /* one new blob, one old one released */
-		if ((rc = kv_coll_mutate(op, 2)) == KV_OK &&
-		    (rc = zs_del_ranks(env, op->h, first, k, rev, out)) == KV_OK)
+		if ((rc = kv_coll_mutate(op, 2)) == KV_OK && (rc = del_ranks_logged(op, first, k, rev, out)) == KV_OK)
 			*done = k;
 		return rc;
 	}
 	for (uint64_t i = 0; i < k; i++) {
 		rc = kv_coll_mutate(op, ZS_RELEASES(op->h));
 		if (rc == KV_OK)
-			rc = zs_del_ranks(env, op->h, rev ? first + k - 1 - i : first, 1, 0, out);
+			rc = del_ranks_logged(op, rev ? first + k - 1 - i : first, 1, 0, out);
 		if (rc != KV_OK)
 			return rc;
 		(*done)++;

@@ -21,8 +21,10 @@
  *             only once a save with L >= R is on disk.
  *   REPLAY    The startup process loads the snapshot (rm_startup), applies
  *             records at or after L (rm_redo, kv_redo_apply), and saves at the
- *             end of recovery (rm_cleanup).  Records are resulting states, so
- *             applying one again is harmless: L only saves work.
+ *             end of recovery (rm_cleanup).  Each record is applied once onto
+ *             the state it was made on; all but a collection's RENAME are
+ *             assignments to one key or element, so replaying some again is
+ *             harmless (README: "Recovery restores every acknowledged write").
  */
 #include "shardkv.h"
 
@@ -81,7 +83,8 @@ static uint64 redo_failures;
  * XLogInsert into a PANIC, which is what PostgreSQL does when WAL cannot be
  * written. */
 static void
-wal_redo_record(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key, const void *data)
+wal_redo_record(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key,
+				const kv_val *data, size_t nparts)
 {
 	uint8		nlen = (uint8) strlen(ns);
 
@@ -109,8 +112,9 @@ wal_redo_record(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key
 	XLogRegisterData((char *) h, sizeof(*h));
 	if (h->klen)
 		XLogRegisterData((char *) key, h->klen);
-	if (h->vlen)
-		XLogRegisterData((char *) data, h->vlen);
+	for (size_t i = 0; i < nparts; i++)
+		if (data[i].len)
+			XLogRegisterData((char *) data[i].data, data[i].len);
 	wal_pending = XLogInsert(RM_SHARDKV_ID, XLOG_SHARDKV_KEY);
 	END_CRIT_SECTION();
 }
@@ -509,7 +513,8 @@ load_paired(int elevel)
 		/*
 		 * The file is not the one the sidecar pairs (replaced by hand, say):
 		 * take the newest pair's namespaces and replay every record from the
-		 * checkpoint on, which is harmless (records are states).
+		 * checkpoint on, which is harmless for records that are states (all
+		 * but a collection's RENAME: README, "Recovery restores ...").
 		 */
 		ereport(WARNING,
 				(errmsg("shardkv snapshot \"%s\" has no WAL position in \"%s\"", path, sidecar),
@@ -778,7 +783,8 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	Size		len = XLogRecGetDataLen(r);
 	uint8		nlen;
 	kv_redo_hdr h;
-	static const char *const kinds[] = {"?", "put", "patch", "del", "expire", "flush", "cut"};
+	static const char *const kinds[] = {"?", "put", "patch", "del", "expire", "flush", "cut",
+	"element", "element del", "rename"};
 
 	if (len < 1 || len < 1 + (Size) (nlen = (uint8) p[0]))
 		return;
@@ -802,6 +808,37 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	}
 	else if (h.kind == KV_REDO_PATCH)
 		appendStringInfo(buf, " off %u bytes %u length %u", h.off, h.vlen, h.total);
+	else if (h.kind == KV_REDO_RENAME)
+	{
+		appendStringInfoString(buf, " to ");
+		desc_bytes(buf, p + sizeof(h) + h.klen, h.vlen);
+	}
+	else if (h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL)
+	{
+		const char *d = p + sizeof(h) + h.klen;
+		Size		n = h.vlen;
+		double		score = 0;
+		bool		scored = h.kind == KV_REDO_ELEM && h.type == KV_T_ZSET && n >= sizeof(score);
+
+		appendStringInfo(buf, " %s ", kv_kind_name(h.type) ? kv_kind_name(h.type) : "?");
+		if (scored)
+		{
+			memcpy(&score, d, sizeof(score));
+			d += sizeof(score);
+			n -= sizeof(score);
+		}
+		else if (h.kind == KV_REDO_ELEM && h.type == KV_T_HASH && h.off <= n)
+			n = h.off;
+		appendStringInfoString(buf, h.type == KV_T_HASH ? "field " : "member ");
+		desc_bytes(buf, d, n);
+		if (h.kind == KV_REDO_ELEM && h.type == KV_T_HASH && h.off <= h.vlen)
+		{
+			appendStringInfoString(buf, " value ");
+			desc_bytes(buf, d + h.off, h.vlen - h.off);
+		}
+		else if (scored)
+			appendStringInfo(buf, " score %.17g", score);
+	}
 	if (h.kind != KV_REDO_DEL && h.expires_at)
 		appendStringInfo(buf, " expires_at " INT64_FORMAT, (int64) h.expires_at);
 }

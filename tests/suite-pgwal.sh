@@ -8,6 +8,9 @@
 #   tests/pgwal/t/002_standby.pl  pg_basebackup -R standby: reads, 25006,
 #                                 crash and restart, promotion
 #   tests/pgwal/t/003_pitr.pl     base backup + archive, recovery_target_lsn
+#   tests/pgwal/t/004_collections.pl  hashes, sets, sorted sets: kill -9, a
+#                                 CHECKPOINT halfway, a standby (skips when
+#                                 this tree has no kv.hset)
 # It tests the shardkv.so built in this tree, not the one installed in the
 # system PostgreSQL (no make pg-install, no lock): the library is copied to a
 # private directory named first in dynamic_library_path, and the kv schema is
@@ -28,7 +31,10 @@ T=$(mktemp -d /tmp/shardkv-pgwal.XXXXXX)
 trap '[ -n "${SHARDKV_PGWAL_KEEP:-}" ] || rm -rf "$T"' EXIT
 mkdir -p "$T/lib"
 cp pg_ext/shardkv.so "$T/lib/"
-sed -e "s/MODULE_PATHNAME/shardkv/g" -e '/^\\echo/d' pg_ext/shardkv--0.1.sql >"$T/shardkv.sql"
+# the base script, then any upgrade scripts in version order (what CREATE EXTENSION runs)
+for f in pg_ext/shardkv--0.1.sql $(ls pg_ext/shardkv--*--*.sql 2>/dev/null | sort -V); do
+	sed -e "s/MODULE_PATHNAME/shardkv/g" -e '/^\\echo/d' "$f"
+done >"$T/shardkv.sql"
 cp -r tests/pgwal "$T/pgwal"
 RUN=""
 if [ "$(id -u)" = 0 ]; then

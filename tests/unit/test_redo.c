@@ -9,6 +9,8 @@
  */
 #include "test.h"
 
+#include <math.h>
+
 #define NKEYS 64
 #define HOUR_MS 3600000LL
 
@@ -31,7 +33,8 @@ static void put(const void *p, size_t n)
 }
 
 /* The redo function: append each record (length-prefixed) to one buffer. */
-static void redo(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key, const void *data)
+static void redo(void *ctx, const char *ns, const kv_redo_hdr *h, const void *key,
+                 const kv_val *data, size_t nparts)
 {
 	(void)ctx;
 	snprintf(last_ns, sizeof last_ns, "%s", ns);
@@ -44,7 +47,13 @@ static void redo(void *ctx, const char *ns, const kv_redo_hdr *h, const void *ke
 	put(&len, sizeof len);
 	put(h, sizeof *h);
 	put(key, h->klen);
-	put(data, h->vlen);
+	size_t got = 0;
+	for (size_t i = 0; i < nparts; i++) {
+		put(data[i].data, data[i].len);
+		got += data[i].len;
+	}
+	if (got != h->vlen)
+		abort(); /* the parts are the record's data, vlen bytes */
 	nrec++;
 	if (len > maxrec)
 		maxrec = len;
@@ -93,6 +102,123 @@ static int same_store(kv_ns *a, kv_ns *b)
 	kv_buf_free(env_a, &x);
 	kv_buf_free(env_b, &y);
 	return diff;
+}
+
+/* Strings of elements, sorted (hash and set orders depend on each store's seed). */
+static int coll_diff, coll_checked;
+
+static int kv_is_kind_type(int t)
+{
+	return t == KV_T_HASH || t == KV_T_SET || t == KV_T_ZSET || t == KV_T_LIST;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static char **elem_strs(kv_elems *e, int pairs, int scores)
+{
+	size_t n = pairs ? e->n / 2 : e->n;
+	char **v = calloc(n + 1, sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		kv_elem *x = &e->v[pairs ? 2 * i : i];
+		size_t len = x->len + (pairs ? e->v[2 * i + 1].len : 0) + 64;
+		v[i] = malloc(len);
+		int w = snprintf(v[i], len, "%.*s", (int)x->len, e->bytes.data + x->off);
+		if (pairs)
+			snprintf(v[i] + w, len - (size_t)w, "=%.*s", (int)e->v[2 * i + 1].len,
+			         e->bytes.data + e->v[2 * i + 1].off);
+		if (scores)
+			snprintf(v[i] + w, len - (size_t)w, "@%.17g", x->score);
+	}
+	if (!scores) /* a zset's order is its own: compared as it comes */
+		qsort(v, n, sizeof *v, cmp_str);
+	return v;
+}
+
+static void free_strs(char **v)
+{
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* One key of a against b: kind, expiry, and the collection's elements (hash
+ * fields with values, set members, zset members with scores in order). */
+static int same_key(void *ctx, const void *key, size_t kl, const void *val, size_t vlen, int type,
+                    int64_t expires_at)
+{
+	kv_ns **ab = ctx;
+	const char *k = key;
+	(void)val;
+	(void)vlen;
+	int kind_b = -1, ra, rb, pairs = 0, scores = 0, diff = 0;
+	int64_t tb = -1;
+	kv_kind(ab[1], k, kl, &kind_b);
+	kv_ttl(ab[1], k, kl, &tb);
+	if (!kv_is_kind_type(type))
+		return 0; /* strings: same_store */
+	if (type != kind_b || expires_at != tb) {
+		NOTE("key %.*s: kind %d/%d expiry %lld/%lld", (int)kl, k, type, kind_b, (long long)expires_at,
+		     (long long)tb);
+		coll_diff++;
+		return 0;
+	}
+	kv_elems ea = KV_ELEMS_INIT, eb = KV_ELEMS_INIT;
+	if (type == KV_T_HASH) {
+		ra = kv_hgetall(ab[0], k, kl, KV_HALL_FIELDS | KV_HALL_VALUES, &ea);
+		rb = kv_hgetall(ab[1], k, kl, KV_HALL_FIELDS | KV_HALL_VALUES, &eb);
+		pairs = 1;
+	} else if (type == KV_T_SET) {
+		ra = kv_smembers(ab[0], k, kl, &ea);
+		rb = kv_smembers(ab[1], k, kl, &eb);
+	} else {
+		kv_zrange_spec sp;
+		kv_zrange_spec_init(&sp);
+		ra = kv_zrange(ab[0], k, kl, &sp, &ea);
+		rb = kv_zrange(ab[1], k, kl, &sp, &eb);
+		scores = 1;
+	}
+	if (ra != KV_OK || rb != KV_OK || ea.n != eb.n) {
+		NOTE("key %.*s: rc %d/%d, %zu/%zu elements", (int)kl, k, ra, rb, ea.n, eb.n);
+		diff++;
+	} else {
+		char **xa = elem_strs(&ea, pairs, scores), **xb = elem_strs(&eb, pairs, scores);
+		for (size_t j = 0; xa[j] && !diff; j++)
+			if (strcmp(xa[j], xb[j]) != 0) {
+				NOTE("key %.*s: element %s / %s", (int)kl, k, xa[j], xb[j]);
+				diff++;
+			}
+		free_strs(xa);
+		free_strs(xb);
+	}
+	coll_checked++;
+	coll_diff += diff;
+	kv_elems_free(env_a, &ea);
+	kv_elems_free(env_b, &eb);
+	return 0;
+}
+
+/* Every key of a is in b the same (and b has no others). */
+static int same_colls(kv_ns *a, kv_ns *b)
+{
+	kv_ns_stats sa, sb;
+	coll_diff = coll_checked = 0;
+	if (kv_ns_stats_get(a, &sa) != KV_OK || kv_ns_stats_get(b, &sb) != KV_OK || sa.keys != sb.keys) {
+		NOTE("key counts differ: %llu/%llu", (unsigned long long)sa.keys, (unsigned long long)sb.keys);
+		return 1;
+	}
+	kv_scan_opts so;
+	memset(&so, 0, sizeof so);
+	so.count = 1000;
+	kv_ns *ab[2] = {a, b};
+	uint64_t cur = 0;
+	do
+		if (kv_scan(a, &cur, &so, same_key, ab) != KV_OK)
+			return 1;
+	while (cur);
+	return coll_diff + same_store(a, b);
 }
 
 static void reset_log(void)
@@ -271,32 +397,225 @@ int main(int argc, char **argv)
 		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
 	}
 
-	TEST("collections are refused in a logged namespace, never logged, never replayed") {
+	TEST("every collection write kind replays to the same store, element by element") {
+		EOK(kv_del(b, K("zz"))); /* the last test's, made in b alone */
 		reset_log();
-		kv_val fv[2] = {{1, "f"}, {1, "v"}};
-		kv_val m[1] = {{1, "m"}};
-		ERC(kv_hset(a, K("h"), fv, 1, 0, NULL), KV_EDURABILITY);
-		ERC(kv_sadd(a, K("s"), m, 1, NULL), KV_EDURABILITY);
-		E(kv_exists(a, K("h")) == KV_NOTFOUND && kv_exists(a, K("s")) == KV_NOTFOUND);
-		/* one made elsewhere cannot be copied or moved in */
-		EOK(kv_hset(plain, K("h"), fv, 1, 0, NULL));
-		ERC(kv_copy(plain, K("h"), a, K("h"), 0), KV_EDURABILITY);
-		ERC(kv_move(plain, K("h"), a), KV_EDURABILITY);
-		E(kv_exists(plain, K("h")) == KV_OK);
+		int64_t now = kv_now_ms(), r;
+		double d;
+		uint64_t n;
+		char fb[32], vb[96];
+		kv_elems out = KV_ELEMS_INIT;
+		/* hashes: HSET (compact, then past 128 fields: a table), NX, HDEL,
+		 * HINCRBY, HINCRBYFLOAT, emptied by HDEL */
+		for (int i = 0; i < 300; i++) {
+			kv_val fv[2] = {{(size_t)snprintf(fb, sizeof fb, "f%d", i), fb},
+			                {(size_t)snprintf(vb, sizeof vb, "value-%d", i * 7), vb}};
+			EOK(kv_hset(a, K("h1"), fv, 1, 0, NULL));
+		}
+		kv_val fv2[4] = {{2, "f1"}, {3, "new"}, {2, "f2"}, {0, ""}};
+		EOK(kv_hset(a, K("h1"), fv2, 2, 0, &n));
+		ERC(kv_hset(a, K("h1"), fv2, 1, KV_HSET_NX, &n), KV_EXISTS);
+		kv_val del3[3] = {{2, "f3"}, {2, "f4"}, {4, "nope"}};
+		EOK(kv_hdel(a, K("h1"), del3, 3, &n));
+		for (int i = 0; i < 50; i++)
+			EOK(kv_hincr(a, K("h2"), K("ctr"), 3, &r));
+		EOK(kv_hincr_float(a, K("h2"), K("fl"), "2.5", 3, &d, NULL));
+		EOK(kv_hset(a, K("h3"), fv2, 1, 0, NULL));
+		EOK(kv_hdel(a, K("h3"), fv2, 1, &n)); /* emptied: deleted */
+		/* sets: SADD, SREM, SPOP (one, a few, more than a hold, all), SMOVE,
+		 * SINTERSTORE / SUNIONSTORE */
+		for (int i = 0; i < 3000; i++) {
+			kv_val m = {(size_t)snprintf(fb, sizeof fb, "m%d", i), fb};
+			EOK(kv_sadd(a, K("s1"), &m, 1, NULL));
+			if (i < 40)
+				EOK(kv_sadd(a, K("s2"), &m, 1, NULL));
+		}
+		kv_val rm[2] = {{2, "m5"}, {2, "m6"}};
+		EOK(kv_srem(a, K("s1"), rm, 2, &n));
+		EOK(kv_spop(a, K("s1"), 0, 0, &out));
+		EOK(kv_spop(a, K("s1"), 1, 7, &out));
+		EOK(kv_spop(a, K("s1"), 1, 1500, &out)); /* the rebuild: survivors relinked */
+		EOK(kv_smove(a, K("s2"), K("s3"), K("m9")));
+		kv_val sk[2] = {{2, "s1"}, {2, "s2"}};
+		EOK(kv_setop(a, KV_SETOP_UNION, sk, 2, 0, K("s4"), NULL, &n));
+		EOK(kv_setop(a, KV_SETOP_INTER, sk, 2, 0, K("s5"), NULL, &n));
+		EOK(kv_sadd(a, K("s6"), rm, 2, NULL));
+		EOK(kv_spop(a, K("s6"), 1, 10, &out)); /* all: the key goes */
+		/* sorted sets: ZADD (flags), ZINCRBY, ZREM, ZREMRANGE*, ZPOP, STORE */
+		for (int i = 0; i < 2500; i++) {
+			kv_zmember zm = {(double)(i % 97) + i / 1000.0, {(size_t)snprintf(fb, sizeof fb, "z%04d", i), fb}};
+			EOK(kv_zadd(a, K("z1"), &zm, 1, 0, NULL, NULL));
+			if (i < 60)
+				EOK(kv_zadd(a, K("z2"), &zm, 1, 0, NULL, NULL));
+		}
+		kv_zmember zf[2] = {{-5, {5, "z0001"}}, {1e9, {3, "new"}}};
+		EOK(kv_zadd(a, K("z2"), zf, 2, KV_ZADD_GT | KV_ZADD_CH, &n, NULL));
+		EOK(kv_zadd(a, K("z2"), zf, 2, KV_ZADD_LT, &n, NULL));
+		EOK(kv_zadd(a, K("z2"), zf, 2, KV_ZADD_XX, &n, NULL));
+		for (int i = 0; i < 20; i++)
+			EOK(kv_zincr(a, K("z2"), K("z0002"), 0.25, &d));
+		EOK(kv_zincr(a, K("z3"), K("fresh"), 4, &d));
+		kv_val zr[2] = {{5, "z0003"}, {5, "z0004"}};
+		EOK(kv_zrem(a, K("z2"), zr, 2, &n));
+		kv_zrange_spec sp;
+		kv_zrange_spec_init(&sp);
+		sp.start = 0;
+		sp.stop = 1499; /* more than a hold */
+		EOK(kv_zremrange(a, K("z1"), &sp, &n));
+		E(n == 1500);
+		kv_zrange_spec_init(&sp);
+		sp.by = KV_ZBY_SCORE;
+		sp.min = 10;
+		sp.max = 20;
+		EOK(kv_zremrange(a, K("z1"), &sp, &n));
+		kv_zrange_spec_init(&sp);
+		sp.by = KV_ZBY_LEX;
+		sp.lmin_inf = -1;
+		sp.lmax = (kv_val){5, "z0010"};
+		EOK(kv_zremrange(a, K("z2"), &sp, &n));
+		EOK(kv_zpop(a, K("z1"), 0, 1, 3, &out));
+		EOK(kv_zpop(a, K("z1"), 1, 0, 0, &out));
+		EOK(kv_zpop(a, K("z2"), 1, 1, 5, &out));
+		kv_zrange_spec_init(&sp);
+		sp.start = 2;
+		sp.stop = 400;
+		EOK(kv_zrangestore(a, K("z4"), K("z1"), &sp, &n));
+		kv_val zk[2] = {{2, "z1"}, {2, "z2"}};
+		EOK(kv_zsetop(a, KV_SETOP_UNION, zk, 2, NULL, KV_AGG_SUM, K("z5"), NULL, &n));
+		/* whole collections linked at a key: COPY, RENAME, MOVE in, over an
+		 * existing key; TTLs; DEL */
+		EOK(kv_copy(a, K("h1"), a, K("hc"), 0));
+		EOK(kv_copy(a, K("z1"), a, K("z5"), 1));
+		EOK(kv_rename(a, K("s4"), K("sr"), 0));
+		EOK(kv_hset(plain, K("hm"), fv2, 2, 0, NULL));
+		EOK(kv_move(plain, K("hm"), a));
+		EOK(kv_expire(a, K("h2"), now + HOUR_MS, 0));
+		EOK(kv_del(a, K("s5")));
+		/* refused and no-op writes log nothing */
+		size_t before = nrec;
+		ERC(kv_hincr(a, K("h1"), K("f1"), 1, &r), KV_ENOTINT);
+		kv_val have = {2, "m1"};
+		EOK(kv_sadd(a, K("s2"), &have, 1, &n));
+		E(n == 0);
+		E(nrec == before);
+		kv_elems_free(env_a, &out);
+		E(apply_all(b) == 0);
+		E(same_colls(a, b) == 0);
+		E(coll_checked == 13); /* every collection above was compared */
+		E(nrec == before); /* replay logged nothing */
+	}
+
+	TEST("collection records are compact: one element each, never the collection") {
+		reset_log();
+		int64_t r;
+		double d;
+		EOK(kv_hincr(a, K("h1"), K("cnt"), 1, &r)); /* a hash of ~300 fields */
+		E(nrec == 1 && last_kind == KV_REDO_ELEM && maxrec <= sizeof(kv_redo_hdr) + 2 + 3 + 20);
+		E(apply_all(b) == 0);
+		reset_log();
+		EOK(kv_zincr(a, K("z1"), K("z2000"), 1.5, &d)); /* a zset of ~1000 members */
+		E(nrec == 1 && last_kind == KV_REDO_ELEM && maxrec == sizeof(kv_redo_hdr) + 2 + 8 + 5);
+		E(apply_all(b) == 0);
+		reset_log();
+		kv_val m = {4, "m100"};
+		EOK(kv_srem(a, K("sr"), &m, 1, NULL));
+		E(nrec <= 1 && (nrec == 0 || (last_kind == KV_REDO_ELDEL && maxrec == sizeof(kv_redo_hdr) + 2 + 4)));
+		E(apply_all(b) == 0);
+		reset_log();
+		uint64_t card;
+		EOK(kv_card(a, K("h1"), KV_T_HASH, &card));
+		EOK(kv_copy(a, K("h1"), a, K("hd"), 0)); /* a DEL, then one record per field */
+		E(nrec == 1 + card && maxrec < sizeof(kv_redo_hdr) + 64);
+		E(apply_all(b) == 0);
+		reset_log();
+		kv_elems popped = KV_ELEMS_INIT;
+		for (int i = 0; i < 5000; i++) {
+			char mb[16];
+			kv_val mv = {(size_t)snprintf(mb, sizeof mb, "p%d", i), mb};
+			EOK(kv_sadd(a, K("sp"), &mv, 1, NULL));
+		}
+		E(apply_all(b) == 0);
+		reset_log();
+		EOK(kv_spop(a, K("sp"), 1, 1200, &popped)); /* more than a hold: the survivors swapped in */
+		E(popped.n == 1200);
+		E(nrec == 1200 && last_kind == KV_REDO_ELDEL); /* the members popped, not the 3800 left */
+		kv_elems_free(env_a, &popped);
+		E(apply_all(b) == 0);
+		E(same_colls(a, b) == 0);
+		reset_log();
+		EOK(kv_rename(a, K("hd"), K("hr"), 0)); /* one RENAME record, whatever the size */
+		E(nrec == 1 && last_kind == KV_REDO_RENAME && maxrec == sizeof(kv_redo_hdr) + 4);
+		E(apply_all(b) == 0);
+		E(kv_exists(b, K("hd")) == KV_NOTFOUND);
+		E(apply_all(b) == 1); /* again: the source is gone, KV_UNCHANGED, nothing changes */
+		E(same_colls(a, b) == 0);
+	}
+
+	TEST("lists are not logged yet: refused in a logged namespace, nothing written or logged") {
+		reset_log();
+		kv_val v = {1, "x"};
+		ERC(kv_push(a, K("l"), KV_RIGHT, &v, 1, 0, NULL), KV_EDURABILITY);
+		E(kv_exists(a, K("l")) == KV_NOTFOUND);
+		EOK(kv_push(plain, K("l"), KV_RIGHT, &v, 1, 0, NULL));
+		ERC(kv_copy(plain, K("l"), a, K("l"), 0), KV_EDURABILITY); /* nor linked in */
+		ERC(kv_move(plain, K("l"), a), KV_EDURABILITY);
+		E(kv_exists(a, K("l")) == KV_NOTFOUND && kv_exists(plain, K("l")) == KV_OK);
 		E(nrec == 0);
 		E(!strcmp(kv_strerror_code(KV_EDURABILITY), "KV_EDURABILITY"));
-		/* a PUT claiming a collection type is refused: its value would be an offset */
+	}
+
+	TEST("element records: idempotent, malformed ones refused, expired ones remove the key") {
+		/* applying the whole log a second time changes nothing (ELEM/ELDEL are states) */
+		reset_log();
+		kv_val fv[2] = {{1, "f"}, {1, "v"}};
+		EOK(kv_hset(a, K("hx"), fv, 1, 0, NULL));
+		kv_zmember zm = {2.5, {1, "m"}};
+		EOK(kv_zadd(a, K("zx"), &zm, 1, 0, NULL, NULL));
+		E(apply_all(b) == 0);
+		E(apply_all(b) == 0);
+		E(same_colls(a, b) == 0);
 		kv_redo_hdr h = {0};
-		char rec[sizeof h + 1 + 8];
+		char rec[sizeof h + 2 + 8 + 1];
+		h.kind = KV_REDO_ELEM;
+		h.type = KV_T_ZSET;
+		h.klen = 2;
+		h.vlen = 4; /* shorter than a score */
+		memcpy(rec, &h, sizeof h);
+		memcpy(rec + sizeof h, "zq", 2);
+		ERC(kv_redo_apply(b, rec, sizeof h + 2 + 4), KV_EFORMAT);
+		double nan_ = NAN;
+		h.vlen = 9;
+		memcpy(rec, &h, sizeof h);
+		memcpy(rec + sizeof h + 2, &nan_, 8);
+		rec[sizeof h + 2 + 8] = 'm';
+		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
+		h.type = KV_T_BYTES; /* not a kind */
+		memcpy(rec, &h, sizeof h);
+		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
+		h.type = KV_T_HASH;
+		h.off = 10; /* field longer than the data */
+		memcpy(rec, &h, sizeof h);
+		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
+		E(kv_exists(b, K("zq")) == KV_NOTFOUND);
+		h.off = 3;
+		h.expires_at = 1000; /* long past: removes the key */
+		memcpy(rec, &h, sizeof h);
+		memcpy(rec + sizeof h, "hx", 2);
+		EOK(kv_redo_apply(b, rec, sizeof rec));
+		E(kv_exists(b, K("hx")) == KV_NOTFOUND);
+		h.type = KV_T_SET; /* onto a key of another kind: skipped */
+		h.expires_at = 0;
+		memcpy(rec, &h, sizeof h);
+		memcpy(rec + sizeof h, "zx", 2);
+		ERC(kv_redo_apply(b, rec, sizeof rec), KV_UNCHANGED);
+		/* a PUT claiming a collection type is refused: its value would be an offset */
+		h = (kv_redo_hdr){0};
 		h.kind = KV_REDO_PUT;
 		h.type = KV_T_HASH;
-		h.klen = 1;
-		h.vlen = 8;
+		h.klen = 2;
+		h.vlen = 9;
 		memcpy(rec, &h, sizeof h);
-		memcpy(rec + sizeof h, "h", 1);
-		memset(rec + sizeof h + 1, 0x41, 8);
 		ERC(kv_redo_apply(b, rec, sizeof rec), KV_EFORMAT);
-		E(kv_exists(b, K("h")) == KV_NOTFOUND);
 	}
 
 	kv_ns_close(a);
