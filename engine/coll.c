@@ -71,19 +71,19 @@ static void reap_push(kv_env *env, kv_off o, kv_off *link)
 {
 	kv_region *r = env->r;
 	kv_spin_lock(&r->reap_lock);
-	*link = r->reap_head;
-	r->reap_head = o;
+	*link = atomic_load_explicit(&r->reap_head, memory_order_relaxed);
+	atomic_store_explicit(&r->reap_head, o, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 }
 
 void kv_coll_reap(kv_env *env)
 {
 	kv_region *r = env->r;
-	if (!atomic_load_explicit((_Atomic kv_off *)&r->reap_head, memory_order_relaxed))
+	if (!atomic_load_explicit(&r->reap_head, memory_order_relaxed))
 		return;
 	kv_spin_lock(&r->reap_lock);
-	kv_off o = r->reap_head;
-	r->reap_head = 0;
+	kv_off o = atomic_load_explicit(&r->reap_head, memory_order_relaxed);
+	atomic_store_explicit(&r->reap_head, 0, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 	while (o) {
 		kv_chdr *h = kv_ptr(env, o); /* both node kinds share the first three fields */

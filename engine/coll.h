@@ -205,6 +205,7 @@ bool kv_dict_get(kv_env *env, const kv_chdr *h, const void *f, size_t flen, cons
 int  kv_dict_put(kv_env *env, kv_chdr *h, const void *f, size_t flen, const void *v, size_t vlen,
                  bool nx, int *added);
 bool kv_dict_del(kv_env *env, kv_chdr *h, const void *f, size_t flen, int *err);
+int64_t kv_dict_put_cost(kv_env *env, const kv_chdr *h, size_t flen, size_t vlen);
 void kv_dict_random(kv_env *env, const kv_chdr *h, uint64_t *rng, kv_celem *el);
 /* hash.c: HRANDFIELD / SRANDMEMBER (pinned, no lock). */
 int  kv_dict_randmember(kv_ns *ns, const void *key, size_t klen, int kind, int has_count,

@@ -316,7 +316,7 @@ typedef struct kv_region {
 	_Atomic uint64_t dirty_at_save;
 	/* collections no entry names any more, freed with no lock held (coll.c) */
 	_Atomic uint32_t reap_lock __attribute__((aligned(64)));
-	kv_off   reap_head;
+	_Atomic kv_off reap_head;     /* read without the lock: "anything to free?" */
 } kv_region;
 
 /* snapio.c: SHARDKV_FAULT_IO, parsed when a handle is opened or attached */

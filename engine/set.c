@@ -48,6 +48,8 @@ KV_API int kv_sadd(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 		return rc;
 	if (!op.h)
 		rc = kv_coll_create(&op, KV_ENC_LISTPACK);
+	for (size_t i = 0; i < n && rc == KV_OK; i++)
+		more += kv_dict_put_cost(env, op.h, m[i].len, 0);
 	if (rc == KV_OK)
 		rc = kv_coll_reserve(&op, more);
 	if (rc == KV_OK)
@@ -341,7 +343,7 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		if (!d->h)
 			rc = kv_coll_create(d, KV_ENC_LISTPACK);
 		if (rc == KV_OK)
-			rc = kv_coll_reserve(d, more);
+			rc = kv_coll_reserve(d, more + kv_dict_put_cost(env, d->h, mlen, 0));
 		if (rc == KV_OK)
 			rc = kv_coll_mutate(s, 4);
 		if (rc == KV_OK)
