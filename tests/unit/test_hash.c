@@ -348,6 +348,35 @@ int main(int argc, char **argv)
 		E(ns_bytes(ns) == base);
 	}
 
+	TEST("a version 1 snapshot (written before collections) still loads") {
+		/* tests/unit/fixtures/snapshot-v1.kvs, see make_snapshot_v1.c there */
+		char path[512];
+		const char *src = __FILE__, *slash = strrchr(src, '/');
+		snprintf(path, sizeof path, "%.*s/fixtures/snapshot-v1.kvs", slash ? (int)(slash - src) : 1,
+		         slash ? src : ".");
+		kv_error err;
+		EOK(kv_load(env, path, "old", NULL, &err));
+		kv_ns *old;
+		EOK(kv_ns_open(env, "old", &old));
+		kv_buf b = KV_BUF_INIT;
+		EOK(kv_get(old, K("s"), &b));
+		E(t_buf_is(&b, "hello", 5) && b.type == KV_T_TEXT);
+		EOK(kv_get(old, K("n"), &b));
+		E(t_buf_is(&b, "42", 2) && b.type == KV_T_INT);
+		EOK(kv_get(old, K("ttl"), &b));
+		E(b.expires_at == 4102444800000LL);
+		/* tag 16 was a string's in version 1: it loads as bytes, not as a hash */
+		EOK(kv_get(old, K("tag16"), &b));
+		E(t_buf_is(&b, "was-a-string", 12) && b.type == KV_T_BYTES);
+		EOK(kv_get(old, K("k99"), &b));
+		E(t_buf_is(&b, "v99", 3));
+		kv_ns_stats st;
+		EOK(kv_ns_stats_get(old, &st));
+		E(st.keys == 104);
+		kv_buf_free(env, &b);
+		kv_ns_close(old);
+	}
+
 	kv_ns_close(ns);
 	kv_env_close(env);
 	return t_done();
