@@ -163,7 +163,7 @@ typedef struct kv_chdr {
 	kv_cview view;
 } kv_chdr;
 
-#define KV_GRAVE_SLOTS 254u
+#define KV_GRAVE_SLOTS 253u /* a chunk is 2 KiB, a size class */
 typedef struct kv_cgrave {
 	uint32_t epoch;
 	kv_off   next;            /* reap list link */
