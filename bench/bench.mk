@@ -52,3 +52,14 @@ BENCH_SCALE_ARGS ?=
 .PHONY: bench-scale
 bench-scale: $(BUILD)/shardkv-server
 	sh bench/scale/run.sh $(BENCH_SCALE_ARGS)
+
+# Bytes per element of hashes and sets against redis-server's MEMORY USAGE
+# (bench/coll/memory.py starts its own redis-server on REDIS_PORT, default 6392).
+BENCH_COLL_MEMORY := $(BUILD)/bench-coll-memory
+$(BENCH_COLL_MEMORY): bench/coll/coll_memory.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ bench/coll/coll_memory.c $(LIB) $(LDLIBS) -lm
+
+.PHONY: bench-coll-memory
+bench-coll-memory: $(BENCH_COLL_MEMORY)
+	BENCH_COLL_MEMORY=$(BENCH_COLL_MEMORY) /usr/bin/python3 bench/coll/memory.py

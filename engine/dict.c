@@ -114,8 +114,10 @@ static lp *lp_room(kv_env *env, kv_chdr *h, lp *l, size_t more)
 			h->body = kv_offof(env, w);
 		return w;
 	}
+	/* no slack of our own: the size class rounds up (up to 25%), so a copy
+	 * happens only when an insert crosses a class, as Redis's listpack
+	 * reallocs within jemalloc's */
 	size_t cap = used + more;
-	cap = cap < 64 ? 64 : cap + cap / 2;
 	lp *n = kv_cobj_alloc(env, h, sizeof(lp) + cap);
 	if (!n)
 		return NULL;
@@ -384,7 +386,7 @@ int64_t kv_dict_put_cost(kv_env *env, const kv_chdr *h, size_t flen, size_t vlen
 		const lp *l = h->body ? kv_ptr(env, h->body) : NULL;
 		size_t need = (l ? l->used : 0) + 2 + flen + vlen;
 		if (fits_compact(h, flen, vlen, true))
-			return (int64_t)kv_alloc_size(sizeof(lp) + need + need / 2 + 64);
+			return (int64_t)kv_alloc_size(sizeof(lp) + need);
 		/* converts: the table and a node for every element */
 		return (int64_t)(kv_alloc_size(DIR_SIZE(1)) + 2 * kv_alloc_size(sizeof(seg)) + nodesz +
 		                 (size_t)(h->card + 1) * kv_alloc_size(NODE_SIZE(KV_COMPACT_MAX_ELEM, KV_COMPACT_MAX_ELEM)));
