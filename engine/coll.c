@@ -243,16 +243,46 @@ static int check_key(const void **key, size_t klen)
 	return klen > KV_KEY_SIZE_LIMIT ? KV_EKEYSIZE : KV_OK;
 }
 
-static void wait_unpinned(kv_env *env, kv_chdr *h)
+/* Wait with no lock held until *word is 0 (a pin count, or the writers
+ * waiting for one). */
+static void wait_zero(_Atomic uint32_t *word)
 {
-	for (unsigned spins = 0; atomic_load_explicit(&h->pin, memory_order_acquire); spins++) {
+	for (unsigned spins = 0; atomic_load_explicit(word, memory_order_acquire); spins++) {
 		if (spins < 64)
 			kv_cpu_relax();
 		else
 			sched_yield();
 	}
+}
+
+static void wait_unpinned(kv_env *env, kv_chdr *h)
+{
+	wait_zero(&h->pin);
 	kv_coll_unref(env, h);
 	kv_coll_reap(env);
+}
+
+/* A writer waiting on h's pins: new pinners wait for it (no starvation). */
+static void writer_waits(kv_chdr **waited, kv_chdr *h)
+{
+	if (*waited == h)
+		return;
+	atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->wwait, 1, memory_order_acq_rel);
+	if (*waited) {
+		atomic_fetch_sub_explicit(&(*waited)->wwait, 1, memory_order_release);
+		atomic_fetch_sub_explicit(&(*waited)->refs, 1, memory_order_relaxed); /* another ref is ours */
+	}
+	*waited = h;
+}
+
+static void writer_done(kv_env *env, kv_chdr **waited)
+{
+	if (*waited) {
+		atomic_fetch_sub_explicit(&(*waited)->wwait, 1, memory_order_release);
+		kv_coll_unref(env, *waited);
+		*waited = NULL;
+	}
 }
 
 int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv_cop *op)
@@ -261,6 +291,7 @@ int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv
 	if (rc != KV_OK)
 		return rc;
 	kv_env *env = ns->env;
+	kv_chdr *waited = NULL; /* a header whose wwait this writer raised */
 	for (;;) {
 		memset(op, 0, offsetof(kv_cop, key));
 		op->key = key;
@@ -271,25 +302,39 @@ int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv
 		op->dead = NULL;
 		op->wx = &op->w;
 		rc = kv_write_begin(ns, key, klen, &op->w, &op->sh, &op->h32, &op->pos, &op->e);
-		if (rc != KV_OK)
+		if (rc != KV_OK) {
+			writer_done(env, &waited);
 			return rc;
+		}
 		op->h = NULL;
 		op->bytes0 = 0;
-		if (!op->e)
-			return KV_OK;
-		if (kind && op->e->type != kind) {
+		if (op->e && kind && op->e->type != kind) {
 			op->e = NULL;
+			writer_done(env, &waited); /* O(1) under the lock */
 			kv_write_end(&op->w, op->sh, key, klen, KV_EWRONGTYPE, 0);
 			return KV_EWRONGTYPE;
 		}
-		if (!kv_is_kind(op->e->type))
-			return KV_OK; /* kind 0 (any) on a string: the caller looks at e */
-		op->h = kv_chdr_of(env, op->e);
-		op->bytes0 = (int64_t)op->h->bytes;
-		if (!op->write || !atomic_load_explicit(&op->h->pin, memory_order_acquire))
+		if (!op->e || !kv_is_kind(op->e->type)) {
+			writer_done(env, &waited);
+			return KV_OK; /* no key, or (kind 0) a string: the caller looks at e */
+		}
+		kv_chdr *h = op->h = kv_chdr_of(env, op->e);
+		op->bytes0 = (int64_t)h->bytes;
+		if (mode == KV_COPEN_PIN && atomic_load_explicit(&h->wwait, memory_order_acquire)) {
+			/* a writer waits for this key's pins: let it go first */
+			atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+			kv_write_end(&op->w, op->sh, key, klen, KV_OK, 0);
+			wait_zero(&h->wwait);
+			kv_coll_unref(env, h);
+			kv_coll_reap(env);
+			continue;
+		}
+		if (!op->write || !atomic_load_explicit(&h->pin, memory_order_acquire)) {
+			writer_done(env, &waited);
 			return KV_OK;
+		}
 		/* pinned by a whole reader: wait with no lock held, then start over */
-		kv_chdr *h = op->h;
+		writer_waits(&waited, h);
 		atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
 		kv_write_end(&op->w, op->sh, key, klen, KV_OK, 0);
 		wait_unpinned(env, h);
@@ -613,7 +658,7 @@ int kv_coll_read_all(kv_ns *ns, const void *key, size_t klen, int kind, kv_cemit
 {
 	kv_env *env = ns->env;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h)
@@ -744,7 +789,7 @@ KV_API int kv_cscan(kv_ns *ns, const void *key, size_t klen, int kind, uint64_t 
 	if (count > KV_COLL_HOLD)
 		count = KV_COLL_HOLD;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h) {
@@ -903,7 +948,7 @@ static int copy_to(kv_ns *ns, const void *src, size_t srclen, kv_ns *dns, const 
 {
 	kv_env *env = ns->env;
 	kv_cop op;
-	int rc = kv_coll_open(ns, src, srclen, 0, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, src, srclen, 0, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.e)
@@ -1066,4 +1111,11 @@ int kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev,
 	if (h)
 		kv_chdr_destroy(env, h);
 	return rc;
+}
+
+void kv_coll_wait_writers(kv_env *env, kv_chdr *h)
+{
+	wait_zero(&h->wwait);
+	kv_coll_unref(env, h);
+	kv_coll_reap(env);
 }

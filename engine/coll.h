@@ -62,7 +62,9 @@
  *   header's pin count; after kv_coll_open's unlock the caller reads the body
  *   with no lock and kv_coll_unpin()s.  While pinned, writers OF THAT KEY ONLY
  *   wait (kv_coll_open spins with no lock held until the pin drops); readers
- *   and every other key of the shard go on.  A DEL, SET, RENAME, eviction or
+ *   and every other key of the shard go on.  A writer waiting for pins makes
+ *   new pinners (kv_coll_open with KV_COPEN_PIN) wait for it in turn, so
+ *   back-to-back whole reads cannot starve the writers of a key.  A DEL, SET, RENAME, eviction or
  *   flush of a pinned key goes ahead (the entry goes; the header lives on until
  *   the last reference), so the copy is the value at the pin.  Cost: a writer
  *   of that key waits for one O(size) copy (like Redis serving the read); no
@@ -158,7 +160,7 @@ typedef struct kv_chdr {
 	uint64_t card;            /* elements */
 	uint64_t bytes;           /* region bytes of the header and its body (charged) */
 	kv_off   body;            /* the kind's root object */
-	uint32_t pad;
+	_Atomic uint32_t wwait;   /* writers waiting for the pins to drop: new pins wait */
 	uint64_t aux[3];          /* kind fields (dict: hash seed, directory depth) */
 	kv_cview view;
 } kv_chdr;
@@ -258,6 +260,7 @@ KV_INLINE bool kv_cobj_shared(const kv_chdr *h, const void *obj)
 /* ------------------------------------------------------- an operation */
 #define KV_COPEN_READ  0
 #define KV_COPEN_WRITE 1
+#define KV_COPEN_PIN   2  /* a read that will pin: it lets a waiting writer go first */
 typedef struct kv_cop {
 	kv_wctx   w;          /* a single-key op's context */
 	kv_wctx  *wx;         /* the context in use: &w, or the kv_cmulti's */
@@ -293,6 +296,9 @@ int  kv_coll_close(kv_cop *op, int rc, int ev);
 /* Pin op.h for a lock-free whole read; unpin after kv_coll_close. */
 void kv_coll_pin(kv_cop *op);
 void kv_coll_unpin(kv_env *env, kv_chdr *h);
+/* With no lock held and a reference on h (dropped here): wait until no writer
+ * waits for h's pins (a multi-key reader that found one, kv_setop). */
+void kv_coll_wait_writers(kv_env *env, kv_chdr *h);
 
 /* Multi-key operations (SMOVE, LMOVE, STORE forms): lock every key's shard
  * through a lockset; each key then gets a kv_cop view (kv_coll_at) that

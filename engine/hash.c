@@ -87,7 +87,7 @@ KV_API int kv_hget(kv_ns *ns, const void *key, size_t klen, const void *field, s
 	if (!out->data && kv_buf_reserve(env, out, 127) != KV_OK)
 		return KV_ENOMEM;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	const char *v;
@@ -127,7 +127,7 @@ static int pin_key(kv_ns *ns, const void *key, size_t klen, int kind, kv_chdr **
 {
 	kv_cop op;
 	*h = NULL;
-	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (op.h) {

@@ -46,7 +46,8 @@ static void *writer(void *arg)
 {
 	uint64_t r = (uintptr_t)arg * 7919 + 1;
 	char a[32], b[32], v[64];
-	for (int n = 0; n < NWRITES && !T_LOAD(g_stop); n++) {
+	/* at least NWRITES, and on until a few saves ran during the writes */
+	for (int n = 0; (n < NWRITES || (T_LOAD(g_saves) < 10 && n < 40 * NWRITES)) && !T_LOAD(g_stop); n++) {
 		int i = (int)(t_rand(&r) % (uint64_t)NPAIRS);
 		uint64_t x = t_rand(&r);
 		pair_name(a, b, sizeof a, i, 'a', 'b');
@@ -237,10 +238,10 @@ int main(int argc, char **argv)
 {
 	t_init(argc, argv);
 	int q = t_quick();
-	NPAIRS = q ? 3000 : 60000;
+	NPAIRS = q ? 3000 : 20000;
 	KEEP = NPAIRS / 10;
-	NWRITES = q ? 20000 : 200000;
-	g_env = t_env((size_t)(q ? 256 : 768) << 20);
+	NWRITES = q ? 20000 : 60000;
+	g_env = t_env((size_t)(q ? 256 : 512) << 20);
 	kv_ns_config cfg;
 	kv_ns_config_init(&cfg);
 	cfg.shards = 4;
