@@ -263,15 +263,15 @@ static void wait_unpinned(kv_env *env, kv_chdr *h)
 }
 
 /* A writer waiting on h's pins: new pinners wait for it (no starvation). */
-static void writer_waits(kv_chdr **waited, kv_chdr *h)
+static void writer_waits(kv_env *env, kv_chdr **waited, kv_chdr *h)
 {
 	if (*waited == h)
 		return;
 	atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->wwait, 1, memory_order_acq_rel);
-	if (*waited) {
+	if (*waited) { /* the key now names another header: stop holding the old one back */
 		atomic_fetch_sub_explicit(&(*waited)->wwait, 1, memory_order_release);
-		atomic_fetch_sub_explicit(&(*waited)->refs, 1, memory_order_relaxed); /* another ref is ours */
+		kv_coll_unref(env, *waited);
 	}
 	*waited = h;
 }
@@ -334,7 +334,7 @@ int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv
 			return KV_OK;
 		}
 		/* pinned by a whole reader: wait with no lock held, then start over */
-		writer_waits(&waited, h);
+		writer_waits(env, &waited, h);
 		atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
 		kv_write_end(&op->w, op->sh, key, klen, KV_OK, 0);
 		wait_unpinned(env, h);
@@ -456,6 +456,7 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 		m->ops = NULL;
 		return KV_ENOMEM;
 	}
+	kv_chdr *waited = NULL; /* a header whose wwait this writer raised */
 	for (;;) {
 		for (size_t i = 0; i < n; i++) {
 			const void *k = keys[i].data ? keys[i].data : "";
@@ -464,6 +465,8 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 		kv_wctx_init(&m->w, ns);
 		int rc = kv_lockset_lock_hashes(ns, &m->w.ref, m->ls, hs, n);
 		if (rc != KV_OK) {
+			writer_done(env, &waited);
+			kv_coll_reap(env);
 			kv_mem_realloc(env, hs, 0);
 			return rc;
 		}
@@ -479,7 +482,9 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 			op->sh = kv_lockset_shard(&m->w.ref, hs[i]);
 			if (op->sh->snap_pending &&
 			    kv_shard_reserve_preserve_locked(env, op->sh, 2 + KV_MAX_VICTIMS) != KV_OK) {
+				writer_done(env, &waited);
 				kv_lockset_unlock(&m->w.ref, m->ls);
+				kv_coll_reap(env);
 				kv_mem_realloc(env, hs, 0);
 				return KV_ENOMEM;
 			}
@@ -492,9 +497,11 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 				pinned = kv_chdr_of(env, e);
 		}
 		if (!pinned) {
+			writer_done(env, &waited); /* O(1) under the locks */
 			kv_mem_realloc(env, hs, 0);
 			return KV_OK;
 		}
+		writer_waits(env, &waited, pinned);
 		atomic_fetch_add_explicit(&pinned->refs, 1, memory_order_relaxed);
 		kv_lockset_unlock(&m->w.ref, m->ls);
 		kv_wctx_emit(&m->w);
@@ -520,8 +527,7 @@ int kv_coll_at(kv_cmulti *m, size_t i, int kind, kv_cop **out)
 	return KV_OK;
 }
 
-/* Within a kv_cmulti, the ops borrow its write context: kv_coll_create and
- * kv_coll_store use op->w, so copy it in and back. */
+/* Within a kv_cmulti every op's wx is the multi's write context. */
 int kv_coll_store(kv_cmulti *m, size_t i, kv_chdr *h)
 {
 	kv_env *env = m->w.ns->env;
