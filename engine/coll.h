@@ -138,7 +138,8 @@
  *             body, card, aux) for saves - never reading another field
  *   add       insert one element into a private header (snapshot load,
  *             copies, STORE results): no lock, no COW; KV_ENOMEM on a full
- *             region
+ *             region.  The header comes from kv_chdr_new(env, kind,
+ *             KV_ENC_LISTPACK) with body 0 and card 0: add starts from there
  *   record_version  the kind's snapshot record format.  Records are generic
  *             (coll.c kv_coll_serialise): u8 version, u64 count, then each
  *             element as scan emits it: u32 len + bytes, a hash's u32 len +
