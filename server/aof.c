@@ -15,6 +15,36 @@
  * log is read after the last change to it: the log's final state is the
  * server's.  A flush takes the stripes' rwlock exclusively.
  *
+ * COLLECTIONS.  Re-reading a hash or set whole after each write would cost
+ * its size per HSET, so a collection write logs its EFFECT instead: the
+ * deterministic command that reproduces it (aof_effect.c: HSET of HINCRBYFLOAT's
+ * result, SREM of what SPOP popped ...), replayed through the engine.  Effects
+ * are not idempotent in general (RPUSH), so they must reach the log in the
+ * engine's order for their key: a collection write (CMD_EFFECT in the command
+ * table) takes its keys' stripes BEFORE its engine call (aofLockKeys; EXEC
+ * takes those of all its queued collection writes at once, in order) and holds
+ * them until its record is appended.  String commands keep the re-read above.
+ * At commit the re-read of a key that turns out to be a collection logs:
+ *   - nothing, if the command's only changes to it were element ops whose
+ *     effects it logged (the usual HSET / SADD);
+ *   - its absolute expiry (PEXPIREAT / PERSIST), if it changed its expiry or has
+ *     one (a key an effect created got the namespace's default TTL, which a
+ *     replay would count from the replay);
+ *   - the collection whole otherwise (DEL, then its elements in chunks, then
+ *     its expiry: aofEffectDump): for RENAME / COPY / MOVE of a collection, a
+ *     STORE, a delete or a string write racing with a re-creation, an element
+ *     op of a command that logs no effect, a change outside a command.  That
+ *     costs the collection's size (read in chunks through the engine, no
+ *     engine lock held between them, but the key's stripe held throughout:
+ *     writers of keys in that stripe wait); nothing per write does.
+ * A rewrite's base is cut after its new incr file takes appends, so records
+ * the base already holds may replay again over it: harmless for assignments
+ * (HSET, SADD, ZADD of a score, DEL ...), not for list pushes and pops, which
+ * are logged as their whole key while a rewrite is cutting (aof.cutting).
+ * Known gap: a command that evicts a key whose stripe is below one it holds
+ * reads that key without its stripe (waiting could deadlock); a concurrent
+ * non-idempotent write to the evicted key may then be logged twice.
+ *
  * FILES (Redis 7 multi-part layout, in <dir>/<appenddirname>):
  *   appendonly.aof.manifest          "file <name> seq <n> type b|i" lines
  *   appendonly.aof.<n>.base.skv      an engine snapshot (kv_save_at)
@@ -23,6 +53,8 @@
  *       payload: ops 'S' nslen ns klen(u32) key type(u8) expires(i64) vlen(u32) val
  *                    'D' nslen ns klen key     'F' nslen ns (flush)
  *                    'C' nslen ns config (37 bytes: a namespace created)  'X' nslen ns (dropped)
+ *                    'K' nslen ns argc(u32) then argc times len(u32) bytes: an effect
+ *                        (COLLECTIONS; servers before collections refuse such a file)
  *       all integers little endian
  *
  * GROUP COMMIT.  Appends go to a memory buffer with a logical position (LSN).
@@ -138,6 +170,9 @@ static struct {
 
 	pthread_rwlock_t flush_rw;
 	pthread_mutex_t stripes[AOF_STRIPES];
+	/* a rewrite between its file switch and its base: effects that are not
+	 * assignments (list ops) log their key whole instead (COLLECTIONS) */
+	_Atomic int     cutting;
 } aof = {
 	.buf_lock = PTHREAD_MUTEX_INITIALIZER,
 	.io_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -358,7 +393,31 @@ typedef struct pendKey {
 	char     ns[KV_NS_NAME_MAX + 1];
 	size_t   koff, klen;
 	unsigned stripe;
+	unsigned ev;     /* PEND_*: what the command's events did to the key */
 } pendKey;
+
+/* How a key changed, from its events: decides what a collection found at
+ * commit needs (see "COLLECTIONS" above). */
+#define PEND_COLL    0x1u /* an element op whose effect record the command logs */
+#define PEND_EXPIRE  0x2u /* expiry set or removed */
+#define PEND_REPLACE 0x4u /* anything else: deleted, replaced, renamed, stored, evicted ... */
+#define PEND_EFFECT  0x8u /* the command logged an effect for it (aofEffect) */
+#define EV_EFFECT    (-1) /* pendAdd's pseudo-event for that */
+
+static unsigned pendClass(int event)
+{
+	switch (event) {
+	case EV_EFFECT:
+		return PEND_EFFECT;
+	case KV_EV_EXPIRE:
+		return PEND_EXPIRE;
+	case KV_EV_SINTERSTORE: case KV_EV_SUNIONSTORE: case KV_EV_SDIFFSTORE:
+	case KV_EV_ZINTERSTORE: case KV_EV_ZUNIONSTORE: case KV_EV_ZDIFFSTORE: case KV_EV_ZRANGESTORE:
+		return PEND_REPLACE; /* the result replaces the key: logged whole */
+	default:
+		return event >= KV_EV_HSET && event <= KV_EV_LTRIM ? PEND_COLL : PEND_REPLACE;
+	}
+}
 
 static _Thread_local struct {
 	pendKey *keys;
@@ -366,6 +425,40 @@ static _Thread_local struct {
 	char    *kbuf;
 	size_t   klen, kcap;
 } tlPend;
+
+/* The stripes this thread holds from before a collection write until its
+ * command ends (aofLockKeys), and whether it holds flush_rw for reading. */
+static _Thread_local struct {
+	uint64_t bits[AOF_STRIPES / 64];
+	int      max;   /* highest held stripe, -1 when none */
+	int      rd;
+} tlHeld = {{0}, -1, 0};
+
+static int heldHas(unsigned s)
+{
+	return (tlHeld.bits[s / 64] >> (s % 64)) & 1;
+}
+
+static void heldAdd(unsigned s)
+{
+	tlHeld.bits[s / 64] |= UINT64_C(1) << (s % 64);
+	if ((int)s > tlHeld.max)
+		tlHeld.max = (int)s;
+}
+
+/* Release every held stripe (and flush_rw); returns nothing held. */
+static void heldReleaseAll(void)
+{
+	for (int s = tlHeld.max; s >= 0; s--)
+		if (heldHas((unsigned)s))
+			pthread_mutex_unlock(&aof.stripes[s]);
+	memset(tlHeld.bits, 0, sizeof(tlHeld.bits));
+	tlHeld.max = -1;
+	if (tlHeld.rd) {
+		pthread_rwlock_unlock(&aof.flush_rw);
+		tlHeld.rd = 0;
+	}
+}
 
 static unsigned stripeOf(const char *ns, const void *key, size_t klen)
 {
@@ -438,7 +531,7 @@ typedef struct enc {
 
 static void encPut(enc *e, const void *p, size_t n)
 {
-	if (e->oom)
+	if (e->oom || n == 0)
 		return;
 	if (e->len + n > e->cap) {
 		size_t ncap = e->cap ? e->cap * 2 : 256;
@@ -473,6 +566,47 @@ static void encKey(enc *e, char op, const char *ns, const void *key, size_t klen
 	encPut(e, key, klen);
 }
 
+/* The effect ops of this thread's command, appended in front of its record,
+ * and whether one of them is not an assignment (replayed twice, it would
+ * change the state twice). */
+static _Thread_local enc tlEff;
+static _Thread_local int tlEffNotAssign;
+
+static int effectIsAssignment(const kv_val *name)
+{
+	static const char *const names[] = {"HSET", "HDEL", "SADD", "SREM", "ZADD", "ZREM", "DEL",
+	                                    "PEXPIREAT", "PERSIST"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name->len == strlen(names[i]) && memcmp(name->data, names[i], name->len) == 0)
+			return 1;
+	return 0;
+}
+
+static void encEffect(enc *e, const char *ns, size_t argc, const kv_val *argv)
+{
+	char b[4];
+	encNs(e, 'K', ns);
+	put32(b, (uint32_t)argc);
+	encPut(e, b, 4);
+	for (size_t i = 0; i < argc; i++) {
+		put32(b, (uint32_t)argv[i].len);
+		encPut(e, b, 4);
+		encPut(e, argv[i].data, argv[i].len);
+	}
+}
+
+typedef struct effCtx {
+	enc        *e;
+	const char *ns;
+} effCtx;
+
+static int effEmit(void *ctx, size_t argc, const kv_val *argv)
+{
+	effCtx *x = ctx;
+	encEffect(x->e, x->ns, argc, argv);
+	return x->e->oom ? KV_ENOMEM : KV_OK;
+}
+
 static int cmpStripe(const void *a, const void *b)
 {
 	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
@@ -485,6 +619,9 @@ static void pendReset(void)
 	free(tlPend.keys);
 	free(tlPend.kbuf);
 	memset(&tlPend, 0, sizeof(tlPend));
+	free(tlEff.p);
+	memset(&tlEff, 0, sizeof(tlEff));
+	tlEffNotAssign = 0;
 }
 
 /* Log the final state of the keys this thread's command changed, as one record. */
@@ -526,9 +663,15 @@ static int pendDedupe(void)
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
 	qsort(idx, n, sizeof(*idx), cmpPendIdx);
-	for (size_t i = 1; i < n; i++)
-		if (cmpPendKey(&tlPend.keys[idx[i]], &tlPend.keys[idx[i - 1]]) == 0)
+	size_t first = idx[0];
+	for (size_t i = 1; i < n; i++) {
+		if (cmpPendKey(&tlPend.keys[idx[i]], &tlPend.keys[first]) == 0) {
 			dup[idx[i]] = 1; /* a later place of a key already pending */
+			tlPend.keys[first].ev |= tlPend.keys[idx[i]].ev;
+		} else {
+			first = idx[i];
+		}
+	}
 	size_t w = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!dup[i])
@@ -539,6 +682,44 @@ static int pendDedupe(void)
 	return 0;
 }
 
+/* Encode one re-read key: a string's state, a delete, or for a collection
+ * what its events call for.  KV_OK or the failure. */
+static int encReread(enc *e, kv_ns *ns, const char *nsname, const pendKey *pk, const kv_op *op,
+                     const kv_buf *arena, int effects_dropped)
+{
+	if (ns == NULL || op->status == KV_NOTFOUND) {
+		encKey(e, 'D', nsname, op->key, op->klen);
+		return KV_OK;
+	}
+	if (op->status == KV_OK) {
+		char b[13];
+		encKey(e, 'S', nsname, op->key, op->klen);
+		b[0] = (char)op->out_type;
+		put64(b + 1, (uint64_t)op->out_expires_at);
+		put32(b + 9, (uint32_t)op->out_len);
+		encPut(e, b, 13);
+		encPut(e, arena->data + op->out_off, op->out_len);
+		return KV_OK;
+	}
+	if (op->status != KV_EWRONGTYPE)
+		return op->status;
+	/* a collection: element ops logged their effects; anything else (or an
+	 * element op of a command that logs none) logs it whole */
+	effCtx x = {e, nsname};
+	int effected = (pk->ev & PEND_EFFECT) && !effects_dropped;
+	if ((pk->ev & PEND_REPLACE) || ((pk->ev & (PEND_COLL | PEND_EFFECT)) && !effected))
+		return aofEffectDump(ns, op->key, op->klen, effEmit, &x);
+	int64_t exp = 0;
+	if ((pk->ev & PEND_EXPIRE) || (kv_ttl(ns, op->key, op->klen, &exp) == KV_OK && exp > 0))
+		return aofEffectExpiry(ns, op->key, op->klen, effEmit, &x); /* absolute, as S records */
+	return KV_OK;
+}
+
+/*
+ * Log this thread's command as one record: its effect ops, then the final
+ * state of the keys it changed, read under their stripes.  Stripes already
+ * held (aofLockKeys) stay held; the ones taken here are released.
+ */
 static void commitPending(void)
 {
 	if (pendDedupe() != 0) {
@@ -547,26 +728,49 @@ static void commitPending(void)
 		return;
 	}
 	size_t n = tlPend.n;
-	if (n == 0)
+	if (n == 0 && tlEff.len == 0) {
+		if (tlEff.oom)
+			recordLost(ENOMEM);
+		pendReset();
 		return;
-	unsigned *stripes = malloc(n * sizeof(*stripes));
-	kv_op *ops = calloc(n, sizeof(*ops));
+	}
+	unsigned *stripes = malloc((n ? n : 1) * sizeof(*stripes));
+	unsigned char *taken = calloc(n ? n : 1, 1);
+	kv_op *ops = calloc(n ? n : 1, sizeof(*ops));
 	kv_buf arena = KV_BUF_INIT;
 	enc e = {0};
-	int failed = 0;
-	if (stripes == NULL || ops == NULL) {
+	int failed = 0, took_rd = 0;
+	if (stripes == NULL || ops == NULL || taken == NULL) {
 		recordLost(ENOMEM);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		stripes[i] = tlPend.keys[i].stripe;
 	qsort(stripes, n, sizeof(*stripes), cmpStripe);
-	pthread_rwlock_rdlock(&aof.flush_rw);
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || stripes[i] != stripes[i - 1])
-			pthread_mutex_lock(&aof.stripes[stripes[i]]);
+	if (!tlHeld.rd) {
+		pthread_rwlock_rdlock(&aof.flush_rw);
+		took_rd = 1;
+	}
+	/* ascending above what is held; a lower one (a key the command did not
+	 * name, e.g. one it evicted) only if free, so that no two threads wait on
+	 * each other -- if busy, that key is read without its stripe */
+	for (size_t i = 0; i < n; i++) {
+		if ((i && stripes[i] == stripes[i - 1]) || heldHas(stripes[i]))
+			continue;
+		if ((int)stripes[i] > tlHeld.max)
+			pthread_mutex_lock(&aof.stripes[stripes[i]]), taken[i] = 1;
+		else
+			taken[i] = pthread_mutex_trylock(&aof.stripes[stripes[i]]) == 0;
+	}
 
-	/* one consistent read per namespace (a command rarely touches more than one) */
+	/* during a rewrite's cut, effects that are not assignments could be in the
+	 * new base and replayed again after it: their keys are logged whole instead */
+	int drop = tlEffNotAssign && atomic_load(&aof.cutting);
+	if (!drop)
+		encPut(&e, tlEff.p, tlEff.len);
+	if (tlEff.oom)
+		e.oom = 1;
+	/* one read per namespace (a command rarely touches more than one) */
 	size_t i = 0;
 	while (i < n) {
 		const char *nsname = tlPend.keys[i].ns;
@@ -585,52 +789,54 @@ static void commitPending(void)
 			kv_error ke;
 			arena.len = 0;
 			int rc = kv_batch(ns, ops + i, j - i, KV_BATCH_ALL_OR_NOTHING, &arena, &ke);
+			if (rc == KV_EWRONGTYPE) { /* a collection among them: each key on its own */
+				arena.len = 0;
+				rc = kv_batch(ns, ops + i, j - i, KV_BATCH_BEST_EFFORT, &arena, &ke);
+			}
 			if (rc != KV_OK && rc != KV_ENONS) {
 				serverLog(LL_WARNING, "AOF: cannot read back changed keys: %s", kv_strerror(rc));
 				failed = 1;
 			}
 		}
-		for (size_t k = i; k < j; k++) {
-			if (ns != NULL && ops[k].status == KV_OK) {
-				char b[13];
-				encKey(&e, 'S', nsname, ops[k].key, ops[k].klen);
-				b[0] = (char)ops[k].out_type;
-				put64(b + 1, (uint64_t)ops[k].out_expires_at);
-				put32(b + 9, (uint32_t)ops[k].out_len);
-				encPut(&e, b, 13);
-				encPut(&e, arena.data + ops[k].out_off, ops[k].out_len);
-			} else {
-				encKey(&e, 'D', nsname, ops[k].key, ops[k].klen);
+		for (size_t k = i; k < j && !failed; k++) {
+			int rc = encReread(&e, ns, nsname, &tlPend.keys[k], &ops[k], &arena, drop);
+			if (rc != KV_OK) {
+				serverLog(LL_WARNING, "AOF: cannot log a changed key: %s", kv_strerror(rc));
+				failed = 1;
 			}
 		}
 		i = j;
 	}
 	if (e.oom || failed)
 		recordLost(e.oom ? ENOMEM : EIO); /* never a record that says less than happened */
-	else
+	else if (e.len)
 		noteLsn(bufAppend(e.p, e.len));
 
 	for (size_t k = n; k-- > 0;)
-		if (k == 0 || stripes[k] != stripes[k - 1])
+		if (taken[k])
 			pthread_mutex_unlock(&aof.stripes[stripes[k]]);
-	pthread_rwlock_unlock(&aof.flush_rw);
+	if (took_rd)
+		pthread_rwlock_unlock(&aof.flush_rw);
 out:
 	free(stripes);
+	free(taken);
 	free(ops);
 	kv_buf_free(srv.env, &arena);
 	free(e.p);
 	pendReset();
 }
 
-static int pendAdd(const char *ns, const void *key, size_t klen)
+static int pendAdd(const char *ns, const void *key, size_t klen, int event)
 {
 	/* a key changed again right away is noted once; other repeats are removed
 	 * when the command commits (pendDedupe), so noting stays O(1) a key */
 	if (tlPend.n) {
-		const pendKey *last = &tlPend.keys[tlPend.n - 1];
+		pendKey *last = &tlPend.keys[tlPend.n - 1];
 		if (last->klen == klen && !strcmp(last->ns, ns) &&
-		    memcmp(tlPend.kbuf + last->koff, key, klen) == 0)
+		    memcmp(tlPend.kbuf + last->koff, key, klen) == 0) {
+			last->ev |= pendClass(event);
 			return 0;
+		}
 	}
 	if (tlPend.n == tlPend.cap) {
 		size_t ncap = tlPend.cap ? tlPend.cap * 2 : 16;
@@ -640,7 +846,7 @@ static int pendAdd(const char *ns, const void *key, size_t klen)
 		tlPend.keys = nk;
 		tlPend.cap = ncap;
 	}
-	if (tlPend.klen + klen > tlPend.kcap) {
+	if (tlPend.kbuf == NULL || tlPend.klen + klen > tlPend.kcap) { /* never NULL: the empty key reads "" */
 		size_t ncap = tlPend.kcap ? tlPend.kcap * 2 : 1024;
 		while (ncap < tlPend.klen + klen)
 			ncap *= 2;
@@ -655,6 +861,7 @@ static int pendAdd(const char *ns, const void *key, size_t klen)
 	pk->koff = tlPend.klen;
 	pk->klen = klen;
 	pk->stripe = stripeOf(ns, key, klen);
+	pk->ev = pendClass(event);
 	if (klen)
 		memcpy(tlPend.kbuf + tlPend.klen, key, klen);
 	tlPend.klen += klen;
@@ -672,6 +879,11 @@ static void aofChangeHook(void *ctx, const char *ns, const void *key, size_t kle
 			commitPending();
 			enc e = {0};
 			encNs(&e, 'F', ns);
+			/* a transaction's held stripes are let go around the exclusive lock */
+			uint64_t held[AOF_STRIPES / 64];
+			int had = tlHeld.rd;
+			memcpy(held, tlHeld.bits, sizeof(held));
+			heldReleaseAll();
 			pthread_rwlock_wrlock(&aof.flush_rw);
 			if (!e.oom)
 				noteLsn(bufAppend(e.p, e.len));
@@ -679,7 +891,16 @@ static void aofChangeHook(void *ctx, const char *ns, const void *key, size_t kle
 				recordLost(ENOMEM);
 			pthread_rwlock_unlock(&aof.flush_rw);
 			free(e.p);
-		} else if (pendAdd(ns, key, klen) != 0) {
+			if (had) {
+				pthread_rwlock_rdlock(&aof.flush_rw);
+				tlHeld.rd = 1;
+				for (unsigned st = 0; st < AOF_STRIPES; st++)
+					if ((held[st / 64] >> (st % 64)) & 1) {
+						pthread_mutex_lock(&aof.stripes[st]);
+						heldAdd(st);
+					}
+			}
+		} else if (pendAdd(ns, key, klen, event) != 0) {
 			recordLost(ENOMEM);
 		} else if (tlDepth == 0) {
 			commitPending(); /* the expiry sweep, the HTTP door: one record per change */
@@ -696,8 +917,89 @@ void aofCommandBegin(void)
 
 void aofCommandEnd(void)
 {
-	if (--tlDepth == 0 && aof.enabled)
+	if (--tlDepth != 0)
+		return;
+	if (aof.enabled)
 		commitPending();
+	else if (tlPend.n || tlEff.len)
+		pendReset(); /* the AOF was turned off meanwhile */
+	heldReleaseAll();
+}
+
+void aofLockKeys(const char *ns, const kv_val *keys, size_t n)
+{
+	if (!aof.enabled || n == 0)
+		return;
+	unsigned small[16], *st = n <= 16 ? small : malloc(n * sizeof(*st));
+	if (st == NULL) {
+		recordLost(ENOMEM); /* cannot order its effect: refuse writes until a rewrite */
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		st[i] = stripeOf(ns, keys[i].data, keys[i].len);
+	qsort(st, n, sizeof(*st), cmpStripe);
+	if (!tlHeld.rd) {
+		pthread_rwlock_rdlock(&aof.flush_rw);
+		tlHeld.rd = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (heldHas(st[i]))
+			continue;
+		if ((int)st[i] > tlHeld.max || pthread_mutex_trylock(&aof.stripes[st[i]]) != 0) {
+			if ((int)st[i] < tlHeld.max) {
+				/* below what is held and busy: waiting could deadlock.  Let
+				 * everything go and take the whole set in order (only a
+				 * transaction naming keys outside the command table's key
+				 * positions gets here) */
+				uint64_t held[AOF_STRIPES / 64];
+				memcpy(held, tlHeld.bits, sizeof(held));
+				heldReleaseAll();
+				for (size_t k = 0; k < n; k++)
+					held[st[k] / 64] |= UINT64_C(1) << (st[k] % 64);
+				pthread_rwlock_rdlock(&aof.flush_rw);
+				tlHeld.rd = 1;
+				for (unsigned s = 0; s < AOF_STRIPES; s++)
+					if ((held[s / 64] >> (s % 64)) & 1) {
+						pthread_mutex_lock(&aof.stripes[s]);
+						heldAdd(s);
+					}
+				break;
+			}
+			pthread_mutex_lock(&aof.stripes[st[i]]);
+		}
+		heldAdd(st[i]);
+	}
+	if (st != small)
+		free(st);
+}
+
+void aofLockAllKeys(void)
+{
+	if (!aof.enabled)
+		return;
+	heldReleaseAll(); /* nothing is logged yet: taking them again in order is safe */
+	pthread_rwlock_rdlock(&aof.flush_rw);
+	tlHeld.rd = 1;
+	for (unsigned s = 0; s < AOF_STRIPES; s++) {
+		pthread_mutex_lock(&aof.stripes[s]);
+		heldAdd(s);
+	}
+}
+
+void aofEffect(const char *ns, size_t argc, const kv_val *argv)
+{
+	if (!aof.enabled)
+		return;
+	if (argc < 2) {
+		recordLost(ENOMEM); /* the command could not describe its change */
+		return;
+	}
+	if (tlDepth == 0)
+		return; /* outside a command the change hook has logged the key whole already */
+	encEffect(&tlEff, ns, argc, argv);
+	tlEffNotAssign |= !effectIsAssignment(&argv[0]);
+	if (pendAdd(ns, argv[1].data, argv[1].len, EV_EFFECT) != 0)
+		recordLost(ENOMEM);
 }
 
 uint64_t aofTakeThreadLsn(void)
@@ -867,6 +1169,24 @@ static size_t opLen(const unsigned char *p, size_t n)
 		return o;
 	if (p[0] == 'C')
 		return n - o < 37 ? 0 : o + 37;
+	if (p[0] == 'K') { /* argc, then each argument's u32 length and bytes */
+		if (n - o < 4)
+			return 0;
+		uint64_t argc = get32(p + o);
+		o += 4;
+		if (argc < 2)
+			return 0;
+		for (uint64_t i = 0; i < argc; i++) {
+			if (n - o < 4)
+				return 0;
+			uint64_t al = get32(p + o);
+			o += 4;
+			if (n - o < al)
+				return 0;
+			o += al;
+		}
+		return o;
+	}
 	if ((p[0] != 'S' && p[0] != 'D') || n < o + 4)
 		return 0;
 	uint64_t kl = get32(p + o);
@@ -934,6 +1254,25 @@ static int replayCheck(replayFile *f, int last, int load_truncated)
 	return C_OK;
 }
 
+/* A 'K' op's arguments (checked by opLen) through aof_effect.c. */
+static int replayEffect(kv_ns *ns, const unsigned char *q)
+{
+	size_t argc = get32(q);
+	kv_val small[16], *argv = argc <= 16 ? small : malloc(argc * sizeof(*argv));
+	if (argv == NULL)
+		return KV_ENOMEM;
+	q += 4;
+	for (size_t i = 0; i < argc; i++) {
+		argv[i].len = get32(q);
+		argv[i].data = q + 4;
+		q += 4 + argv[i].len;
+	}
+	int rc = aofEffectReplay(ns, argc, argv);
+	if (argv != small)
+		free(argv);
+	return rc;
+}
+
 /* Apply one op (checked by opLen); a kv status. */
 static int replayOp(const unsigned char *p, char *name)
 {
@@ -961,7 +1300,7 @@ static int replayOp(const unsigned char *p, char *name)
 	kv_ns *ns = NULL;
 	rc = kv_nscache_get(srv.nscache, name, strlen(name), &ns);
 	if (rc == KV_ENONS) {
-		if (p[0] != 'S')
+		if (p[0] != 'S' && p[0] != 'K')
 			return KV_OK; /* a delete or flush re-read after the namespace was dropped */
 		kv_ns_create(srv.env, name, NULL);
 		rc = kv_nscache_get(srv.nscache, name, strlen(name), &ns);
@@ -970,6 +1309,8 @@ static int replayOp(const unsigned char *p, char *name)
 		return rc;
 	if (p[0] == 'F')
 		return kv_ns_flush(ns);
+	if (p[0] == 'K')
+		return replayEffect(ns, q);
 	size_t kl = get32(q);
 	const unsigned char *key = q + 4;
 	if (p[0] == 'D') {
@@ -1203,7 +1544,12 @@ static void rewriteRun(void)
 	atomic_store(&aof.rewrite_start_ms, t0);
 	serverLog(LL_NOTICE, "Background append only file rewriting started");
 
-	/* 1. switch appends to a new incr file, listed with everything before it */
+	/* 1. switch appends to a new incr file, listed with everything before it;
+	 * from here until the base is cut, effects that are not assignments are
+	 * logged as whole keys (set under flush_rw, which every commit reads under) */
+	pthread_rwlock_wrlock(&aof.flush_rw);
+	atomic_store(&aof.cutting, 1);
+	pthread_rwlock_unlock(&aof.flush_rw);
 	pthread_mutex_lock(&aof.io_lock);
 	uint64_t seq = aof.incrs[aof.nincrs - 1].seq + 1;
 	aofFile incr, nbase;
@@ -1232,7 +1578,9 @@ static void rewriteRun(void)
 	pthread_mutex_unlock(&aof.io_lock);
 
 	/* 2. the base: the engine's consistent cut, writers keep running */
-	if (baseSave(aof.base.seq + 1, &nbase, err, sizeof(err)) != C_OK)
+	int saved = baseSave(aof.base.seq + 1, &nbase, err, sizeof(err));
+	atomic_store(&aof.cutting, 0);
+	if (saved != C_OK)
 		goto fail;
 
 	/* 3. the new manifest: new base + the new incr; then drop the old files */
@@ -1269,6 +1617,7 @@ static void rewriteRun(void)
 fail_locked:
 	pthread_mutex_unlock(&aof.io_lock);
 fail:
+	atomic_store(&aof.cutting, 0);
 	atomic_store(&aof.last_rewrite_ok, 0);
 	atomic_fetch_add(&aof.rewrite_failures, 1);
 	atomic_store(&aof.last_rewrite_sec, (mstime() - t0) / 1000);

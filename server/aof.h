@@ -4,7 +4,8 @@
  * Records come from the engine's change hook: each command's changed keys are
  * re-read as one consistent cut after the command and logged as their final
  * state (value, type, absolute expiry) or as a delete, in one checksummed
- * record.  See aof.c and server/README.md for the file layout and guarantees.
+ * record; collection writes log their effect as a command instead (aof.c
+ * "COLLECTIONS", aof_effect.c).  See aof.c and server/README.md for the file layout and guarantees.
  */
 #ifndef SHARDKV_AOF_H
 #define SHARDKV_AOF_H
@@ -61,6 +62,25 @@ int  aofRewriteStart(char *err, size_t errlen);
 void aofCron(void);
 /* INFO persistence lines (after aof_enabled). */
 void aofInfo(replyBuf *rb);
+
+/*
+ * Collections (aof.c "COLLECTIONS").  A collection write takes its written
+ * keys' stripes before its engine call (aofLockKeys; commandRun does it for
+ * CMD_EFFECT commands, EXEC for all its queued ones at once) and logs its
+ * effect (aofEffect: argc 0 means it could not be described, which marks the
+ * change lost); both are no-ops with the AOF off.  Stripes are released when
+ * the outermost command ends, after its record is appended.
+ */
+void aofLockKeys(const char *ns, const kv_val *keys, size_t n);
+/* Every stripe, for a transaction whose keys' namespaces are not known ahead (SELECT inside). */
+void aofLockAllKeys(void);
+void aofEffect(const char *ns, size_t argc, const kv_val *argv);
+
+/* aof_effect.c: replay one effect; a collection's whole state as effects. */
+typedef int (*aofEmitFn)(void *ctx, size_t argc, const kv_val *argv);
+int  aofEffectReplay(kv_ns *ns, size_t argc, const kv_val *argv);
+int  aofEffectDump(kv_ns *ns, const void *key, size_t klen, aofEmitFn emit, void *ctx);
+int  aofEffectExpiry(kv_ns *ns, const void *key, size_t klen, aofEmitFn emit, void *ctx);
 
 struct client;
 void bgrewriteaofCommand(struct client *c, int argc, const char **argv, const size_t *lens);

@@ -25,6 +25,7 @@
 #define NA CMD_NOAUTH
 #define PS CMD_PUBSUB
 #define AD CMD_ADMIN
+#define CE CMD_EFFECT
 
 static const redisCommand commands[] = {
 	/* connection */
@@ -59,6 +60,41 @@ static const redisCommand commands[] = {
 	{"getrange", getrangeCommand, 4, R, 1, 1, 1, "Returns a substring of the string stored at a key.", "string"},
 	{"substr", getrangeCommand, 4, R, 1, 1, 1, "Returns a substring from a string value.", "string"},
 	{"setrange", setrangeCommand, 4, W, 1, 1, 1, "Overwrites a part of a string value with another by an offset.", "string"},
+	/* hashes */
+	{"hset", hsetCommand, -4, W | F | CE, 1, 1, 1, "Creates or modifies the value of a field in a hash.", "hash"},
+	{"hsetnx", hsetnxCommand, 4, W | F | CE, 1, 1, 1, "Sets the value of a field in a hash only when the field doesn't exist.", "hash"},
+	{"hmset", hmsetCommand, -4, W | F | CE, 1, 1, 1, "Sets the values of multiple fields.", "hash"},
+	{"hget", hgetCommand, 3, R | F, 1, 1, 1, "Returns the value of a field in a hash.", "hash"},
+	{"hmget", hmgetCommand, -3, R | F, 1, 1, 1, "Returns the values of all fields in a hash.", "hash"},
+	{"hgetall", hgetallCommand, 2, R, 1, 1, 1, "Returns all fields and values in a hash.", "hash"},
+	{"hkeys", hkeysCommand, 2, R, 1, 1, 1, "Returns all fields in a hash.", "hash"},
+	{"hvals", hvalsCommand, 2, R, 1, 1, 1, "Returns all values in a hash.", "hash"},
+	{"hdel", hdelCommand, -3, W | F | CE, 1, 1, 1, "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "hash"},
+	{"hexists", hexistsCommand, 3, R | F, 1, 1, 1, "Determines whether a field exists in a hash.", "hash"},
+	{"hlen", hlenCommand, 2, R | F, 1, 1, 1, "Returns the number of fields in a hash.", "hash"},
+	{"hstrlen", hstrlenCommand, 3, R | F, 1, 1, 1, "Returns the length of the value of a field.", "hash"},
+	{"hincrby", hincrbyCommand, 4, W | F | CE, 1, 1, 1, "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "hash"},
+	{"hincrbyfloat", hincrbyfloatCommand, 4, W | F | CE, 1, 1, 1, "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "hash"},
+	{"hrandfield", hrandfieldCommand, -2, R, 1, 1, 1, "Returns one or more random fields from a hash.", "hash"},
+	{"hscan", hscanCommand, -3, R, 1, 1, 1, "Iterates over fields and values of a hash.", "hash"},
+	/* sets */
+	{"sadd", saddCommand, -3, W | F | CE, 1, 1, 1, "Adds one or more members to a set. Creates the key if it doesn't exist.", "set"},
+	{"srem", sremCommand, -3, W | F | CE, 1, 1, 1, "Removes one or more members from a set. Deletes the set if the last member was removed.", "set"},
+	{"sismember", sismemberCommand, 3, R | F, 1, 1, 1, "Determines whether a member belongs to a set.", "set"},
+	{"smismember", smismemberCommand, -3, R | F, 1, 1, 1, "Determines whether multiple members belong to a set.", "set"},
+	{"smembers", smembersCommand, 2, R, 1, 1, 1, "Returns all members of a set.", "set"},
+	{"scard", scardCommand, 2, R | F, 1, 1, 1, "Returns the number of members in a set.", "set"},
+	{"spop", spopCommand, -2, W | F | CE, 1, 1, 1, "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "set"},
+	{"srandmember", srandmemberCommand, -2, R, 1, 1, 1, "Get one or multiple random members from a set", "set"},
+	{"smove", smoveCommand, 4, W | F | CE, 1, 2, 1, "Moves a member from one set to another.", "set"},
+	{"sinter", sinterCommand, -2, R, 1, -1, 1, "Returns the intersect of multiple sets.", "set"},
+	{"sunion", sunionCommand, -2, R, 1, -1, 1, "Returns the union of multiple sets.", "set"},
+	{"sdiff", sdiffCommand, -2, R, 1, -1, 1, "Returns the difference of multiple sets.", "set"},
+	{"sinterstore", sinterstoreCommand, -3, W | CE, 1, -1, 1, "Stores the intersect of multiple sets in a key.", "set"},
+	{"sunionstore", sunionstoreCommand, -3, W | CE, 1, -1, 1, "Stores the union of multiple sets in a key.", "set"},
+	{"sdiffstore", sdiffstoreCommand, -3, W | CE, 1, -1, 1, "Stores the difference of multiple sets in a key.", "set"},
+	{"sintercard", sintercardCommand, -3, R, 0, 0, 0, "Returns the number of members of the intersect of multiple sets.", "set"},
+	{"sscan", sscanCommand, -3, R, 1, 1, 1, "Iterates over members of a set.", "set"},
 	/* keys */
 	{"del", delCommand, -2, W, 1, -1, 1, "Deletes one or more keys.", "generic"},
 	{"unlink", delCommand, -2, W | F, 1, -1, 1, "Deletes one or more keys.", "generic"},
@@ -121,7 +157,7 @@ static const redisCommand commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-#define CMD_HASH_SIZE 256 /* power of two, > 2 * NCOMMANDS */
+#define CMD_HASH_SIZE 512 /* power of two, > 2 * NCOMMANDS */
 static const redisCommand *cmdHash[CMD_HASH_SIZE];
 static pthread_once_t cmdHashOnce = PTHREAD_ONCE_INIT;
 
@@ -233,6 +269,8 @@ static void commandRun(client *c, int argc, const char **argv, const size_t *len
 	int writes = (cmd->flags & CMD_WRITE) != 0;
 	int gated = writes ? multiWriteBegin(c->w) : 0;
 	aofCommandBegin();
+	if ((cmd->flags & CMD_EFFECT) && aofEnabled())
+		commandLockKeys(c, cmd, argc, argv, lens);
 	cmd->proc(c, argc, argv, lens);
 	aofCommandEnd();
 	if (writes)
@@ -269,6 +307,44 @@ void commandDispatch(client *c, getBatch *gets, int argc, const char **argv, con
 }
 
 /* ---------------------------------------------------------------- helpers */
+
+/*
+ * The keys at cmd's table positions, appended to *keys (growing it); the new
+ * count, or (size_t)-1 out of memory.  Used to take a collection write's AOF
+ * stripes (aofLockKeys) before it runs.
+ */
+size_t commandKeys(const redisCommand *cmd, int argc, const char **argv, const size_t *lens,
+                   kv_val **keys, size_t n, size_t *cap)
+{
+	if (cmd->firstkey <= 0 || cmd->step <= 0)
+		return n;
+	int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;
+	for (int i = cmd->firstkey; i <= last && i < argc; i += cmd->step) {
+		if (n == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 16;
+			kv_val *nk = realloc(*keys, ncap * sizeof(*nk));
+			if (nk == NULL)
+				return (size_t)-1;
+			*keys = nk;
+			*cap = ncap;
+		}
+		(*keys)[n].data = argv[i];
+		(*keys)[n++].len = lens[i];
+	}
+	return n;
+}
+
+void commandLockKeys(client *c, const redisCommand *cmd, int argc, const char **argv,
+                     const size_t *lens)
+{
+	kv_val *keys = NULL;
+	size_t cap = 0, n = commandKeys(cmd, argc, argv, lens, &keys, 0, &cap);
+	if (n == (size_t)-1)
+		aofEffect(c->dbname, 0, NULL); /* cannot order it: the AOF refuses writes until a rewrite */
+	else
+		aofLockKeys(c->dbname, keys, n);
+	free(keys);
+}
 
 int argEq(const char *arg, size_t len, const char *lit)
 {
@@ -377,11 +453,17 @@ int replyKvError(client *c, int rc)
 	case KV_EMAXKEYS:
 		addReplyError(&c->rb, "-OOM command not allowed when used memory > 'maxmemory'.");
 		break;
+	case KV_EWRONGTYPE:
+		addReplyError(&c->rb, "-WRONGTYPE Operation against a key holding the wrong kind of value");
+		break;
 	case KV_ENONS:
 		addReplyError(&c->rb, "the selected namespace was dropped");
 		break;
 	case KV_EBUSY:
 		addReplyError(&c->rb, "-BUSY the namespace is busy with a save, load or resize, try again");
+		break;
+	case KV_ERANGE:
+		addReplyError(&c->rb, "index out of range");
 		break;
 	default: /* Redis's shape: -ERR and the engine's lower-case text */
 		addReplyError(&c->rb, kv_strerror_text(rc));

@@ -55,7 +55,7 @@ static const cfgEntry configTable[] = {
 	{"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), SZ(proto_max_bulk_len), 1024 * 1024, 0, 1, "largest bulk string a client may send (default 512mb)"},
 	{"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), SZ(client_query_buffer_limit), 1024 * 1024, 0, 1, "largest pending request of one client (default 1gb)"},
 	{"client-output-buffer-limit-bytes", CT_MEM, OFF(client_output_buffer_limit), SZ(client_output_buffer_limit), 1024 * 1024, 0, 1, "pending reply bytes before a client is dropped (default 256mb)"},
-	{"notify-keyspace-events", CT_NOTIFY, OFF(notify_keyspace_events), SZ(notify_keyspace_events), 0, 0, 1, "keyspace notification classes, as Redis (K E g $ x e A; default \"\")"},
+	{"notify-keyspace-events", CT_NOTIFY, OFF(notify_keyspace_events), SZ(notify_keyspace_events), 0, 0, 1, "keyspace notification classes, as Redis (K E g $ l s h z x e A; default \"\")"},
 	{"http-port", CT_INT, OFF(http_port), SZ(http_port), 0, 65535, 0, "HTTP door port: REST, feed, /metrics, status page (default 0 = off)"},
 	{"http-bind", CT_STR, OFF(http_bind), SZ(http_bind), 0, 0, 0, "address of the HTTP door (default 127.0.0.1)"},
 	{"http-request-timeout", CT_INT, OFF(http_request_timeout), SZ(http_request_timeout), 1, 3600, 0, "seconds an HTTP request may take to arrive (default 10)"},
@@ -123,8 +123,12 @@ int configParseNotifyFlags(const char *s, int *out)
 		case 'e': f |= NOTIFY_EVICTED; break;
 		case 'n': f |= NOTIFY_NEW; break;
 		case 'A': f |= NOTIFY_ALL; break;
-		/* list, set, hash, zset, stream, module, key-miss: no such events here */
-		case 'l': case 's': case 'h': case 'z': case 't': case 'd': case 'm': break;
+		case 'l': f |= NOTIFY_LIST; break;
+		case 's': f |= NOTIFY_SET; break;
+		case 'h': f |= NOTIFY_HASH; break;
+		case 'z': f |= NOTIFY_ZSET; break;
+		/* stream, module, key-miss: no such events here */
+		case 't': case 'd': case 'm': break;
 		default: return -1;
 		}
 	}
@@ -140,6 +144,10 @@ static void notifyFlagsToString(int f, char *out, size_t outlen)
 	} else {
 		if (f & NOTIFY_GENERIC) out[n++] = 'g';
 		if (f & NOTIFY_STRING) out[n++] = '$';
+		if (f & NOTIFY_LIST) out[n++] = 'l';
+		if (f & NOTIFY_SET) out[n++] = 's';
+		if (f & NOTIFY_HASH) out[n++] = 'h';
+		if (f & NOTIFY_ZSET) out[n++] = 'z';
 		if (f & NOTIFY_EXPIRED) out[n++] = 'x';
 		if (f & NOTIFY_EVICTED) out[n++] = 'e';
 	}

@@ -228,13 +228,13 @@ int httpStatusForKv(int rc)
 	case KV_NOTFOUND: case KV_ENONS:
 		return 404;
 	case KV_EXISTS: case KV_ENSEXISTS: case KV_ENOTINT: case KV_ENOTFLOAT: case KV_EOVERFLOW:
-	case KV_EABORTED: case KV_UNCHANGED:
+	case KV_EABORTED: case KV_UNCHANGED: case KV_EWRONGTYPE: /* a collection key: no string body */
 		return 409;
 	case KV_EVALSIZE:
 		return 413;
 	case KV_ENOMEM: case KV_EMAXKEYS: case KV_EMAXMEM: case KV_EBUSY: case KV_ETOOMANYNS: case KV_EIO:
 		return 503;
-	case KV_ENSNAME: case KV_EINVAL: case KV_EKEYSIZE: case KV_ESHARDS:
+	case KV_ENSNAME: case KV_EINVAL: case KV_EKEYSIZE: case KV_ESHARDS: case KV_ERANGE:
 		return 400;
 	default:
 		return 500;

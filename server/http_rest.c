@@ -6,6 +6,7 @@
  * semantics (conditions, TTLs, globbing, batch atomicity) are the engine's.
  *
  *   GET|HEAD|PUT|DELETE /v1/ns/{ns}/keys/{key}   POST /v1/ns/{ns}/keys/{key}/incr?by=N
+ *   (a GET of a hash, set, zset or list key: 409 KV_EWRONGTYPE naming its kind)
  *   GET /v1/ns/{ns}/keys?prefix=&match=&cursor=&count=     POST /v1/ns/{ns}/batch
  *   GET /v1/ns    GET|PUT|DELETE /v1/ns/{ns}
  */
@@ -48,6 +49,14 @@ static void keyGet(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 {
 	kv_buf *b = &c->w->buf;
 	int rc = kv_get(ns, key, klen, b);
+	if (rc == KV_EWRONGTYPE) { /* a collection: the door serves strings; say which kind it is */
+		int kind = 0;
+		char msg[96];
+		const char *kn = kv_kind(ns, key, klen, &kind) == KV_OK ? kv_kind_name(kind) : NULL;
+		snprintf(msg, sizeof(msg), "WRONGTYPE the key holds a %s, not a string", kn ? kn : "collection");
+		httpRespondError(c, rq, 409, "KV_EWRONGTYPE", msg);
+		return;
+	}
 	if (rc != KV_OK) {
 		httpRespondKvError(c, rq, rc);
 		return;
@@ -130,6 +139,11 @@ static void keyPut(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 	}
 	kv_buf *old = &c->w->buf; /* tells a new key (201) from an overwrite (204) */
 	int rc = kv_set(ns, key, klen, rq->body ? rq->body : "", rq->body_len, contentType(rq), exp, flags, old);
+	int replaced = rc == KV_OK && old->type != KV_T_NONE;
+	if (rc == KV_EWRONGTYPE) { /* a collection, whose old value cannot be returned: replaced as SET does */
+		rc = kv_set(ns, key, klen, rq->body ? rq->body : "", rq->body_len, contentType(rq), exp, flags, NULL);
+		replaced = 1;
+	}
 	if (rc == KV_EXISTS)
 		httpRespondError(c, rq, 409, "KV_EXISTS", "key exists (nx)");
 	else if (rc == KV_NOTFOUND)
@@ -137,7 +151,7 @@ static void keyPut(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t kl
 	else if (rc != KV_OK)
 		httpRespondKvError(c, rq, rc);
 	else
-		httpRespond(c, rq, old->type == KV_T_NONE ? 201 : 204, NULL, NULL, NULL, 0);
+		httpRespond(c, rq, replaced ? 204 : 201, NULL, NULL, NULL, 0);
 }
 
 static void keyIncr(client *c, httpReq *rq, kv_ns *ns, const char *key, size_t klen)

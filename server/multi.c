@@ -504,6 +504,40 @@ static int execAsBatch(client *c, multiState *m)
 }
 
 /* EXEC */
+/*
+ * With the AOF on, the collection writes among the queued commands take their
+ * keys' stripes all at once, in order, before the first runs (aof.c): their
+ * effects then reach the log in the engine's order, and no two EXECs or
+ * commands wait on each other's stripes.  Released when EXEC ends.  With a
+ * SELECT or NAMESPACE among them the namespaces are not known ahead: every
+ * stripe is taken (rare; it orders that EXEC against every other AOF write).
+ */
+static void execLockEffectKeys(client *c, multiState *m)
+{
+	if (!aofEnabled())
+		return;
+	kv_val *keys = NULL;
+	size_t n = 0, cap = 0;
+	int effects = 0, switches = 0;
+	for (size_t i = 0; i < m->nq; i++) {
+		effects |= (m->q[i].cmd->flags & CMD_EFFECT) != 0;
+		switches |= m->q[i].cmd->proc == selectCommand || m->q[i].cmd->proc == namespaceCommand;
+	}
+	if (effects && switches) { /* later keys live in another namespace: hold every stripe */
+		aofLockAllKeys();
+		return;
+	}
+	for (size_t i = 0; i < m->nq && n != (size_t)-1; i++)
+		if (m->q[i].cmd->flags & CMD_EFFECT)
+			n = commandKeys(m->q[i].cmd, m->q[i].argc, (const char **)m->q[i].argv, m->q[i].lens,
+			                &keys, n, &cap);
+	if (n == (size_t)-1)
+		aofEffect(c->dbname, 0, NULL); /* cannot order them: writes are refused until a rewrite */
+	else
+		aofLockKeys(c->dbname, keys, n);
+	free(keys);
+}
+
 void execCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc; (void)argv; (void)lens;
@@ -536,6 +570,7 @@ void execCommand(client *c, int argc, const char **argv, const size_t *lens)
 	m->in_exec = 1;
 	if (execAsBatch(c, m) != 0) {
 		pthread_mutex_lock(&execLock);
+		execLockEffectKeys(c, m);
 		addReplyArrayLen(&c->rb, (long long)m->nq);
 		for (size_t i = 0; i < m->nq; i++) {
 			queuedCmd *q = &m->q[i];

@@ -504,21 +504,65 @@ void pubsubDrainMailbox(client *c)
 
 /* ------------------------------------------------------ keyspace notifications */
 
+/*
+ * Every engine event's Redis name and notify-keyspace-events class, in one
+ * table (kv.h KV_EV_*).  A collection emptied by its op gets its own event,
+ * then KV_EV_DEL ("del", class g), as Redis sends them.  KV_EV_FLUSH has none
+ * (Redis sends no per-key event for FLUSHDB).
+ */
+static const struct {
+	const char *name;
+	int         cls;
+} eventTable[] = {
+	[KV_EV_SET]              = {"set", NOTIFY_STRING},
+	[KV_EV_DEL]              = {"del", NOTIFY_GENERIC},
+	[KV_EV_EXPIRE]           = {"expire", NOTIFY_GENERIC},
+	[KV_EV_INCR]             = {"incrby", NOTIFY_STRING},
+	[KV_EV_APPEND]           = {"append", NOTIFY_STRING},
+	[KV_EV_EXPIRED]          = {"expired", NOTIFY_EXPIRED},
+	[KV_EV_EVICTED]          = {"evicted", NOTIFY_EVICTED},
+	[KV_EV_RENAME_FROM]      = {"rename_from", NOTIFY_GENERIC},
+	[KV_EV_RENAME_TO]        = {"rename_to", NOTIFY_GENERIC},
+	[KV_EV_HSET]             = {"hset", NOTIFY_HASH},
+	[KV_EV_HDEL]             = {"hdel", NOTIFY_HASH},
+	[KV_EV_HINCRBY]          = {"hincrby", NOTIFY_HASH},
+	[KV_EV_HINCRBYFLOAT]     = {"hincrbyfloat", NOTIFY_HASH},
+	[KV_EV_SADD]             = {"sadd", NOTIFY_SET},
+	[KV_EV_SREM]             = {"srem", NOTIFY_SET},
+	[KV_EV_SPOP]             = {"spop", NOTIFY_SET},
+	[KV_EV_SINTERSTORE]      = {"sinterstore", NOTIFY_SET},
+	[KV_EV_SUNIONSTORE]      = {"sunionstore", NOTIFY_SET},
+	[KV_EV_SDIFFSTORE]       = {"sdiffstore", NOTIFY_SET},
+	[KV_EV_ZADD]             = {"zadd", NOTIFY_ZSET},
+	[KV_EV_ZINCR]            = {"zincr", NOTIFY_ZSET},
+	[KV_EV_ZREM]             = {"zrem", NOTIFY_ZSET},
+	[KV_EV_ZREMRANGEBYSCORE] = {"zremrangebyscore", NOTIFY_ZSET},
+	[KV_EV_ZREMRANGEBYRANK]  = {"zremrangebyrank", NOTIFY_ZSET},
+	[KV_EV_ZREMRANGEBYLEX]   = {"zremrangebylex", NOTIFY_ZSET},
+	[KV_EV_ZPOPMIN]          = {"zpopmin", NOTIFY_ZSET},
+	[KV_EV_ZPOPMAX]          = {"zpopmax", NOTIFY_ZSET},
+	[KV_EV_ZINTERSTORE]      = {"zinterstore", NOTIFY_ZSET},
+	[KV_EV_ZUNIONSTORE]      = {"zunionstore", NOTIFY_ZSET},
+	[KV_EV_ZDIFFSTORE]       = {"zdiffstore", NOTIFY_ZSET},
+	[KV_EV_ZRANGESTORE]      = {"zrangestore", NOTIFY_ZSET},
+	[KV_EV_LPUSH]            = {"lpush", NOTIFY_LIST},
+	[KV_EV_RPUSH]            = {"rpush", NOTIFY_LIST},
+	[KV_EV_LPOP]             = {"lpop", NOTIFY_LIST},
+	[KV_EV_RPOP]             = {"rpop", NOTIFY_LIST},
+	[KV_EV_LINSERT]          = {"linsert", NOTIFY_LIST},
+	[KV_EV_LSET]             = {"lset", NOTIFY_LIST},
+	[KV_EV_LREM]             = {"lrem", NOTIFY_LIST},
+	[KV_EV_LTRIM]            = {"ltrim", NOTIFY_LIST},
+};
+
 /* Event name and notify class of an engine event (NULL: not notified). */
 static const char *eventName(int event, int *cls)
 {
-	switch (event) {
-	case KV_EV_SET:         *cls = NOTIFY_STRING;  return "set";
-	case KV_EV_DEL:         *cls = NOTIFY_GENERIC; return "del";
-	case KV_EV_EXPIRE:      *cls = NOTIFY_GENERIC; return "expire";
-	case KV_EV_INCR:        *cls = NOTIFY_STRING;  return "incrby";
-	case KV_EV_APPEND:      *cls = NOTIFY_STRING;  return "append";
-	case KV_EV_EXPIRED:     *cls = NOTIFY_EXPIRED; return "expired";
-	case KV_EV_EVICTED:     *cls = NOTIFY_EVICTED; return "evicted";
-	case KV_EV_RENAME_FROM: *cls = NOTIFY_GENERIC; return "rename_from";
-	case KV_EV_RENAME_TO:   *cls = NOTIFY_GENERIC; return "rename_to";
-	default:                return NULL;           /* KV_EV_FLUSH: Redis sends none */
-	}
+	if (event < 0 || (size_t)event >= sizeof(eventTable) / sizeof(eventTable[0]) ||
+	    eventTable[event].name == NULL)
+		return NULL;
+	*cls = eventTable[event].cls;
+	return eventTable[event].name;
 }
 
 /*

@@ -96,7 +96,12 @@ typedef struct serverConfig {
 #define NOTIFY_EXPIRED  (1 << 4) /* x */
 #define NOTIFY_EVICTED  (1 << 5) /* e */
 #define NOTIFY_NEW      (1 << 6) /* n (accepted, never emitted) */
-#define NOTIFY_ALL      (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_EXPIRED | NOTIFY_EVICTED) /* A */
+#define NOTIFY_LIST     (1 << 7) /* l */
+#define NOTIFY_SET      (1 << 8) /* s */
+#define NOTIFY_HASH     (1 << 9) /* h */
+#define NOTIFY_ZSET     (1 << 10) /* z */
+#define NOTIFY_ALL      (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | \
+                         NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED) /* A */
 
 void configInitDefaults(serverConfig *cfg);
 /* Parse argv (flags, an optional config file first).  On error prints and returns C_ERR. */
@@ -262,6 +267,7 @@ typedef void commandProc(client *c, int argc, const char **argv, const size_t *l
 #define CMD_READONLY (1 << 3)
 #define CMD_FAST    (1 << 4)
 #define CMD_ADMIN   (1 << 5)
+#define CMD_EFFECT  (1 << 6) /* a collection write: AOF effect record, its keys' stripes held (aof.c) */
 
 typedef struct redisCommand {
 	const char  *name;      /* lower case */
@@ -275,6 +281,12 @@ typedef struct redisCommand {
 
 const redisCommand *commandLookup(const char *name, size_t len);
 const redisCommand *commandTable(size_t *n);
+/* Keys at cmd's table positions appended to *keys (see commands.c); take the
+ * AOF stripes of a collection write's keys before it runs. */
+size_t commandKeys(const redisCommand *cmd, int argc, const char **argv, const size_t *lens,
+                   kv_val **keys, size_t n, size_t *cap);
+void commandLockKeys(client *c, const redisCommand *cmd, int argc, const char **argv,
+                     const size_t *lens);
 /* Execute one parsed command on c (auth, arity, pub/sub context checks). */
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
 
@@ -400,6 +412,73 @@ void moveCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bitcountCommand(client *c, int argc, const char **argv, const size_t *lens);
 void bitposCommand(client *c, int argc, const char **argv, const size_t *lens);
 void lcsCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+/* ------------------------------------------------------------- collections (t_coll.c) */
+/* argv[from], argv[from + step] ... as engine values (no copy). */
+#define COLL_SMALL_ARGS 16
+typedef struct collArgs {
+	kv_val *v;
+	size_t  n;
+	kv_val  small[COLL_SMALL_ARGS];
+} collArgs;
+int  collVals(collArgs *a, int argc, const char **argv, const size_t *lens, int from, int step);
+void collValsFree(collArgs *a);
+/* One result element as a bulk (KV_ELEM_NIL: null); all of them as an array
+ * (as_set: a RESP3 set), or as field/value pairs in a map. */
+void replyElem(client *c, const kv_elems *e, size_t i);
+void replyElemsArray(client *c, const kv_elems *e, int as_set);
+void replyElemsMap(client *c, const kv_elems *e);
+/* *SCAN key cursor [MATCH p] [COUNT n] [NOVALUES] */
+typedef struct collScan {
+	uint64_t    cursor;
+	const char *match;
+	size_t      mlen, count;
+	int         novalues;
+} collScan;
+int  collScanArgs(client *c, int argc, const char **argv, const size_t *lens, int kind,
+                  int novalues_ok, collScan *s);
+void collScanReply(client *c, int argc, const char **argv, const size_t *lens, int kind,
+                   int novalues_ok);
+int  collKindCheck(client *c, const char *key, size_t klen, int kind, int rc);
+/* Log a collection write's effect in the AOF (aof_effect.c names them). */
+void collEffect(client *c, size_t argc, const kv_val *argv);
+
+/* hashes (t_hash.c) */
+void hsetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hmsetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hsetnxCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hgetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hmgetCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hgetallCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hkeysCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hvalsCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hdelCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hexistsCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hlenCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hstrlenCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hincrbyCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hincrbyfloatCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hrandfieldCommand(client *c, int argc, const char **argv, const size_t *lens);
+void hscanCommand(client *c, int argc, const char **argv, const size_t *lens);
+
+/* sets (t_set.c) */
+void saddCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sremCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sismemberCommand(client *c, int argc, const char **argv, const size_t *lens);
+void smismemberCommand(client *c, int argc, const char **argv, const size_t *lens);
+void smembersCommand(client *c, int argc, const char **argv, const size_t *lens);
+void scardCommand(client *c, int argc, const char **argv, const size_t *lens);
+void spopCommand(client *c, int argc, const char **argv, const size_t *lens);
+void srandmemberCommand(client *c, int argc, const char **argv, const size_t *lens);
+void smoveCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sinterCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sunionCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sdiffCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sinterstoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sunionstoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sdiffstoreCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sintercardCommand(client *c, int argc, const char **argv, const size_t *lens);
+void sscanCommand(client *c, int argc, const char **argv, const size_t *lens);
 
 /* ------------------------------------------------------------- multi.c */
 void multiCommand(client *c, int argc, const char **argv, const size_t *lens);

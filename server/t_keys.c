@@ -4,8 +4,9 @@
  *
  * KEYS and SCAN run as jobs in slices (see below and networking.c).
  *
- * Every value is a Redis string here, so TYPE answers "string" or "none" and
- * SCAN's TYPE filter keeps all keys for "string" and none for other types.
+ * TYPE names the key's kind (kv_kind); SCAN's TYPE filter is the engine's
+ * (kv_scan_opts.kind), so a scan for hashes walks the same buckets and returns
+ * only hashes, as Redis does.
  */
 #include "server.h"
 
@@ -44,10 +45,12 @@ void existsCommand(client *c, int argc, const char **argv, const size_t *lens)
 void typeCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
-	int rc = kv_exists(c->db, argv[1], lens[1]);
+	int kind = KV_T_NONE;
+	int rc = kv_kind(c->db, argv[1], lens[1], &kind);
 	if (rc != KV_OK && rc != KV_NOTFOUND && replyKvError(c, rc))
 		return;
-	addReplyStatus(&c->rb, rc == KV_OK ? "string" : "none");
+	const char *name = rc == KV_OK ? kv_kind_name(kind) : NULL;
+	addReplyStatus(&c->rb, name ? name : "none");
 }
 
 static void renameGenericCommand(client *c, const char **argv, const size_t *lens, int nx)
@@ -101,7 +104,8 @@ void renamenxCommand(client *c, int argc, const char **argv, const size_t *lens)
 typedef struct scanJob {
 	clientJob base;       /* must be first */
 	int       keys;       /* KEYS: no cursor, no COUNT */
-	int       type_none;  /* SCAN TYPE other than string: no key qualifies */
+	int       type_none;  /* SCAN TYPE naming no kind: no key qualifies */
+	int       kind;       /* SCAN TYPE: kv_scan_opts.kind (0: every kind) */
 	uint64_t  cursor;
 	size_t    left;       /* SCAN: buckets still to examine (COUNT) */
 	int       scanned;    /* the scan is over (cursor back at 0, or COUNT used up) */
@@ -184,6 +188,7 @@ static int scanJobStep(client *c, clientJob *base, int64_t deadline_us)
 	scanJob *j = (scanJob *)base;
 	kv_scan_opts o;
 	memset(&o, 0, sizeof(o));
+	o.kind = j->kind;
 	for (;;) {
 		if (!matchPending(j, deadline_us))
 			return 0;
@@ -283,7 +288,7 @@ void scanCommand(client *c, int argc, const char **argv, const size_t *lens)
 	size_t count = 10;
 	const char *match = NULL;
 	size_t match_len = 0;
-	int type_none = 0;
+	int type_none = 0, kind = 0;
 	for (int j = 2; j < argc; j += 2) {
 		if (j + 1 >= argc) {
 			replySyntax(c);
@@ -302,7 +307,14 @@ void scanCommand(client *c, int argc, const char **argv, const size_t *lens)
 			match = argv[j + 1];
 			match_len = lens[j + 1];
 		} else if (argEq(argv[j], lens[j], "type")) {
-			type_none = !argEq(argv[j + 1], lens[j + 1], "string");
+			/* Redis 7.0 compares the name case-insensitively; an unknown one matches nothing */
+			static const int kinds[] = {KV_T_BYTES, KV_T_HASH, KV_T_SET, KV_T_ZSET, KV_T_LIST};
+			type_none = 1;
+			for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+				if (argEq(argv[j + 1], lens[j + 1], kv_kind_name(kinds[k]))) {
+					kind = kinds[k] == KV_T_BYTES ? KV_SCAN_STRINGS : kinds[k];
+					type_none = 0;
+				}
 		} else {
 			replySyntax(c);
 			return;
@@ -316,6 +328,7 @@ void scanCommand(client *c, int argc, const char **argv, const size_t *lens)
 	j->cursor = cursor;
 	j->left = count;
 	j->type_none = type_none;
+	j->kind = kind;
 	scanJobStart(c, j);
 }
 

@@ -50,6 +50,10 @@ void lcsCommand(client *c, int argc, const char **argv, const size_t *lens)
 	int rc = kv_batch(c->db, ops, 2, KV_BATCH_ALL_OR_NOTHING, arena, &err);
 	if (replyKvError(c, rc))
 		return;
+	if (ops[0].status == KV_EWRONGTYPE || ops[1].status == KV_EWRONGTYPE) {
+		addReplyError(&c->rb, "The specified keys must contain string values");
+		return;
+	}
 	/* a missing key is an empty string */
 	const char *a = ops[0].status == KV_OK ? arena->data + ops[0].out_off : "";
 	const char *b = ops[1].status == KV_OK ? arena->data + ops[1].out_off : "";

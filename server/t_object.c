@@ -64,7 +64,19 @@ void objectCommand(client *c, int argc, const char **argv, const size_t *lens)
 		return;
 	}
 	kv_buf *b = &c->w->buf;
-	int rc = kv_get(c->db, argv[2], lens[2], b);
+	int kind = KV_T_NONE;
+	int rc = kv_kind(c->db, argv[2], lens[2], &kind);
+	if (rc == KV_OK && kind >= KV_T_HASH && kind <= KV_T_LIST) { /* a collection: the engine's encoding */
+		const char *encname = NULL;
+		if (enc && (rc = kv_encoding(c->db, argv[2], lens[2], &encname)) == KV_OK) {
+			addReplyBulkCString(&c->rb, encname);
+			return;
+		}
+		if (!enc && rc == KV_OK)
+			b->type = kind; /* REFCOUNT, IDLETIME, FREQ below */
+	} else if (rc == KV_OK) {
+		rc = kv_get(c->db, argv[2], lens[2], b);
+	}
 	if (rc == KV_NOTFOUND) {
 		addReplyNull(&c->rb);
 		return;
