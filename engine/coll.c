@@ -690,7 +690,7 @@ KV_API const char *kv_kind_name(int kind)
 	case KV_T_SET:  return "set";
 	case KV_T_ZSET: return "zset";
 	case KV_T_LIST: return "list";
-	default:        return kv_is_kind(kind) ? NULL : "string";
+	default:        return kind < 0 || kind > 255 || kv_is_kind(kind) ? NULL : "string";
 	}
 }
 
