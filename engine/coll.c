@@ -126,32 +126,27 @@ static void thaw(kv_env *env, kv_chdr *h)
 	}
 }
 
-void kv_coll_freeze_locked(kv_env *env, kv_chdr *h)
+/* Is h's frozen view the one the namespace's running save uses? */
+static bool view_current(kv_nsslot *sl, const kv_chdr *h)
+{
+	return h->view.gen == atomic_load_explicit(&sl->snap_gen, memory_order_acquire) &&
+	       atomic_load_explicit(&sl->snap_live, memory_order_acquire);
+}
+
+void kv_coll_freeze_locked(kv_env *env, kv_nsslot *sl, kv_chdr *h)
 {
 	uint32_t st = atomic_load_explicit(&h->view.state, memory_order_acquire);
-	if (st == KV_VIEW_FROZEN)
+	if (st == KV_VIEW_FROZEN && view_current(sl, h))
 		return;
-	if (st == KV_VIEW_DONE) /* a former save's, not thawed yet */
+	if (st != KV_VIEW_NONE) /* a former save's (done, failed or ended), not thawed yet */
 		thaw(env, h);
+	h->view.gen = atomic_load_explicit(&sl->snap_gen, memory_order_acquire);
 	h->view.enc = h->enc;
 	h->view.body = h->body;
 	h->view.card = h->card;
 	memcpy(h->view.aux, h->aux, sizeof h->aux);
 	h->epoch++;
 	atomic_store_explicit(&h->view.state, KV_VIEW_FROZEN, memory_order_release);
-}
-
-void kv_coll_snap_locked(kv_env *env, kv_entry *e, kv_chdr *snap)
-{
-	kv_chdr *h = kv_chdr_of(env, e);
-	kv_coll_freeze_locked(env, h);
-	memset(snap, 0, sizeof *snap);
-	snap->kind = h->kind;
-	snap->enc = h->view.enc;
-	snap->body = h->view.body;
-	snap->card = h->view.card;
-	memcpy(snap->aux, h->view.aux, sizeof snap->aux);
-	snap->epoch = h->epoch;
 }
 
 void kv_coll_view_done(kv_env *env, kv_entry *e)
@@ -374,11 +369,12 @@ int kv_coll_mutate(kv_cop *op, uint32_t releases)
 {
 	kv_env *env = op->wx->ns->env;
 	kv_chdr *h = op->h;
+	kv_nsslot *sl = op->wx->ref.slot;
 	uint32_t st = atomic_load_explicit(&h->view.state, memory_order_acquire);
-	if (st == KV_VIEW_DONE)
-		thaw(env, h);
+	if (st == KV_VIEW_DONE || (st == KV_VIEW_FROZEN && !view_current(sl, h)))
+		thaw(env, h); /* its save wrote it, or ended */
 	if (op->sh->snap_pending && !(atomic_load_explicit(&op->e->flags, memory_order_relaxed) & KV_E_SNAPNEW))
-		kv_coll_freeze_locked(env, h);
+		kv_coll_freeze_locked(env, sl, h);
 	if (atomic_load_explicit(&h->view.state, memory_order_relaxed) == KV_VIEW_FROZEN &&
 	    grave_reserve(env, h, releases) != KV_OK)
 		return KV_ENOMEM;

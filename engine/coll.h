@@ -117,7 +117,10 @@
  *   2 KiB segment and the directory, never an element or the whole
  *   collection.  The saver serialises the view's body with no lock (every
  *   object it reaches is immutable), marks the view DONE, and the next write
- *   thaws it (the graveyard goes to the reap list).  A kind whose objects
+ *   thaws it (the graveyard goes to the reap list).  A view also records
+ *   its cut (the namespace's snap_gen): once that save ends, failed or not,
+ *   or a newer cut begins, the view is stale and the next write or freeze
+ *   thaws it, so no view outlives its save's use of it.  A kind whose objects
  *   link to each other (skiplist, list nodes) must make every object it
  *   changes writable top-down (path copying), or pick a layout where that
  *   stays bounded (a B-tree of chunks, a list of chunks): a skiplist node
@@ -176,6 +179,8 @@ typedef struct kv_croot {
 enum { KV_VIEW_NONE = 0, KV_VIEW_FROZEN, KV_VIEW_DONE };
 typedef struct kv_cview {
 	_Atomic uint32_t state;   /* KV_VIEW_*: DONE once the saver wrote it (next write thaws) */
+	uint32_t gen;             /* the namespace's snap_gen (cut) it was frozen for: stale once
+	                           * that save ended (snap_live 0) or a newer cut began */
 	uint8_t  enc;
 	kv_off   body;
 	kv_off   grave;           /* kv_cgrave chunks: shared objects the live body dropped */
@@ -379,10 +384,9 @@ int  kv_coll_read_all(kv_ns *ns, const void *key, size_t klen, int kind, kv_cemi
 /* Snapshot (snapshot.c): serialise the collection named by e as of the cut
  * (its frozen view, or its live body when unchanged since: the caller holds
  * the shard lock for the freeze and releases it before the copy). */
-void kv_coll_freeze_locked(kv_env *env, kv_chdr *h);     /* O(1), never fails */
-/* Under the lock, for a kind entry of the cut: freeze it and fill *snap with
- * the header as of the cut (a copy to scan with no lock). */
-void kv_coll_snap_locked(kv_env *env, kv_entry *e, kv_chdr *snap);
+/* Freeze h for the running save of namespace sl (O(1), never fails); a
+ * view of an older cut is thawed first. */
+void kv_coll_freeze_locked(kv_env *env, kv_nsslot *sl, kv_chdr *h);
 void kv_coll_view_done(kv_env *env, kv_entry *e);          /* under the lock */
 int  kv_coll_serialise(kv_env *env, const kv_chdr *snap, kv_buf *out);
 int  kv_coll_deserialise(kv_env *env, int kind, const char *p, size_t n, kv_chdr **out);

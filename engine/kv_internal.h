@@ -298,6 +298,8 @@ typedef struct kv_nsslot {
 	_Atomic uint32_t old_nshards; /* nonzero while a resize migrates keys */
 	_Atomic uint32_t resize_epoch;
 	_Atomic uint32_t busy;        /* a save, load or resize holds the namespace */
+	_Atomic uint32_t snap_gen;    /* cuts of saves so far; a collection's frozen view names its cut */
+	_Atomic uint32_t snap_live;   /* a save of cut snap_gen is running (coll.c thaws older views) */
 	_Atomic uint32_t sweep_shard;
 	/* counters */
 	_Atomic uint64_t keys __attribute__((aligned(64)));

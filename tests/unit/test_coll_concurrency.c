@@ -72,16 +72,16 @@ static void *writer(void *arg)
 }
 
 /* HGETALL result: every a<i> has b<i> with the same value, and back. */
-static int hash_consistent(const kv_elems *e, int *pairs)
+static int hash_consistent_n(const kv_elems *e, int *pairs, int npairs, int keep)
 {
 	/* index values by pair number: a then b */
-	size_t cap = (size_t)NPAIRS;
+	size_t cap = (size_t)npairs;
 	long *ai = calloc(cap, sizeof *ai), *bi = calloc(cap, sizeof *bi);
 	int ok = ai && bi && e->n % 2 == 0;
 	for (size_t k = 0; ok && k < e->n; k += 2) {
 		const char *f = e->bytes.data + e->v[k].off;
 		int i = num_of(f, e->v[k].len);
-		if (i < 0 || i >= NPAIRS) {
+		if (i < 0 || i >= npairs) {
 			ok = 0;
 			break;
 		}
@@ -103,16 +103,21 @@ static int hash_consistent(const kv_elems *e, int *pairs)
 		const kv_elem *va = &e->v[ai[i]], *vb = &e->v[bi[i]];
 		ok = va->len == vb->len && memcmp(e->bytes.data + va->off, e->bytes.data + vb->off, va->len) == 0;
 		n++;
-		if ((int)i < KEEP && !ai[i])
+		if ((int)i < keep && !ai[i])
 			ok = 0;
 	}
-	for (int i = 0; ok && i < KEEP; i++)
+	for (int i = 0; ok && i < keep; i++)
 		ok = ai[i] != 0;
 	free(ai);
 	free(bi);
 	if (pairs)
 		*pairs = n;
 	return ok;
+}
+
+static int hash_consistent(const kv_elems *e, int *pairs)
+{
+	return hash_consistent_n(e, pairs, NPAIRS, KEEP);
 }
 
 static int set_consistent(const kv_elems *e)
@@ -136,6 +141,52 @@ static int set_consistent(const kv_elems *e)
 	free(x);
 	free(y);
 	return ok;
+}
+
+/* A hash that keeps moving between keys R0..R3 (other shards) while its
+ * pairs change: a save must see it under exactly one name, consistent (its
+ * pre-image in one shard, its renamed entry in another). */
+#define RPAIRS 600
+static int g_rname;
+static void *renamer(void *arg)
+{
+	uint64_t r = (uintptr_t)arg * 31 + 7;
+	char a[32], b[32], v[32], from[8], to[8];
+	while (!T_LOAD(g_stop)) {
+		for (int k = 0; k < 50; k++) {
+			int i = (int)(t_rand(&r) % RPAIRS);
+			pair_name(a, b, sizeof a, i, 'a', 'b');
+			int len = snprintf(v, sizeof v, "%llu", (unsigned long long)t_rand(&r));
+			kv_val fv[] = {{strlen(a), a}, {(size_t)len, v}, {strlen(b), b}, {(size_t)len, v}};
+			snprintf(from, sizeof from, "R%d", g_rname);
+			if (kv_hset(g_ns, from, strlen(from), fv, 2, 0, NULL) != KV_OK)
+				__atomic_or_fetch(&g_bad, 1 << 12, __ATOMIC_RELAXED);
+		}
+		snprintf(from, sizeof from, "R%d", g_rname);
+		snprintf(to, sizeof to, "R%d", (g_rname + 1) % 4);
+		if (kv_rename(g_ns, from, strlen(from), to, strlen(to), 0) != KV_OK)
+			__atomic_or_fetch(&g_bad, 1 << 13, __ATOMIC_RELAXED);
+		g_rname = (g_rname + 1) % 4;
+	}
+	return NULL;
+}
+
+/* The copy holds exactly one R<i>, with every pair equal. */
+static int moving_consistent(kv_ns *c, kv_elems *e)
+{
+	int found = 0, ok = 1;
+	char name[8];
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "R%d", i);
+		if (kv_hgetall(c, name, strlen(name), KV_HALL_FIELDS | KV_HALL_VALUES, e) != KV_OK)
+			return 0;
+		if (!e->n)
+			continue;
+		found++;
+		int pairs = 0;
+		ok &= hash_consistent_n(e, &pairs, RPAIRS, RPAIRS) && pairs == RPAIRS;
+	}
+	return ok && found == 1;
 }
 
 static void *reader(void *arg)
@@ -226,6 +277,8 @@ static void *saver(void *arg)
 			__atomic_or_fetch(&g_bad, 1 << 10, __ATOMIC_RELAXED);
 		if (kv_smembers(c, K("S"), &e) != KV_OK || !set_consistent(&e))
 			__atomic_or_fetch(&g_bad, 1 << 11, __ATOMIC_RELAXED);
+		if (!moving_consistent(c, &e))
+			__atomic_or_fetch(&g_bad, 1 << 14, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&g_saves, 1, __ATOMIC_RELAXED);
 	}
 	if (c)
@@ -260,13 +313,19 @@ int main(int argc, char **argv)
 			kv_val m[] = {{strlen(a), a}, {strlen(b), b}};
 			kv_sadd(g_ns, K("S"), m, 2, NULL);
 		}
+		for (int i = 0; i < RPAIRS; i++) {
+			pair_name(a, b, sizeof a, i, 'a', 'b');
+			kv_val fv[] = {{strlen(a), a}, {1, "0"}, {strlen(b), b}, {1, "0"}};
+			kv_hset(g_ns, K("R0"), fv, 2, 0, NULL);
+		}
 		kv_elems e0 = KV_ELEMS_INIT;
 		int p0 = 0;
 		EOK(kv_hgetall(g_ns, K("H"), KV_HALL_FIELDS | KV_HALL_VALUES, &e0));
 		E(hash_consistent(&e0, &p0) && p0 == NPAIRS);
 		NOTE("initial: %zu elements, %d pairs", e0.n, p0);
 		kv_elems_free(g_env, &e0);
-		pthread_t w[3], rd[2], sc, sv;
+		pthread_t w[3], rd[2], sc, sv, rn;
+		pthread_create(&rn, NULL, renamer, (void *)1);
 		for (uintptr_t i = 0; i < 3; i++)
 			pthread_create(&w[i], NULL, writer, (void *)i);
 		for (uintptr_t i = 0; i < 2; i++)
@@ -283,6 +342,7 @@ int main(int argc, char **argv)
 			pthread_join(rd[i], NULL);
 		pthread_join(sc, NULL);
 		pthread_join(sv, NULL);
+		pthread_join(rn, NULL);
 		NOTE("%d saves, %d whole reads, %d scans, failures 0x%x", g_saves, g_reads, g_scans, g_bad);
 		E(g_bad == 0);
 		E(g_saves >= 2 && g_reads >= 2 && g_scans >= 1);
