@@ -294,9 +294,12 @@ KV_INLINE void kv_cobj_free(kv_env *env, void *obj, size_t size)
 	kv_free(env, kv_offof(env, obj), size);
 }
 /* Is obj shared with h's view (must not change)? */
+/* The state may turn DONE under us (the saver marks a pre-image's view done
+ * under that pre-image's shard lock, not ours): acquire, so whatever we then
+ * free or change in place comes after the saver's reads of it. */
 KV_INLINE bool kv_cobj_shared(const kv_chdr *h, const void *obj)
 {
-	return atomic_load_explicit(&((kv_chdr *)h)->view.state, memory_order_relaxed) == KV_VIEW_FROZEN &&
+	return atomic_load_explicit(&((kv_chdr *)h)->view.state, memory_order_acquire) == KV_VIEW_FROZEN &&
 	       *(const uint32_t *)obj < h->epoch;
 }
 
