@@ -151,7 +151,7 @@ static int g_rname;
 static void *renamer(void *arg)
 {
 	uint64_t r = (uintptr_t)arg * 31 + 7;
-	char a[32], b[32], v[32], from[8], to[8];
+	char a[32], b[32], v[32], from[16], to[16];
 	while (!T_LOAD(g_stop)) {
 		for (int k = 0; k < 50; k++) {
 			int i = (int)(t_rand(&r) % RPAIRS);
@@ -175,7 +175,7 @@ static void *renamer(void *arg)
 static int moving_consistent(kv_ns *c, kv_elems *e)
 {
 	int found = 0, ok = 1;
-	char name[8];
+	char name[16];
 	for (int i = 0; i < 4; i++) {
 		snprintf(name, sizeof name, "R%d", i);
 		if (kv_hgetall(c, name, strlen(name), KV_HALL_FIELDS | KV_HALL_VALUES, e) != KV_OK)
