@@ -490,7 +490,7 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 			op->klen = keys[i].len;
 			op->hash = hs[i];
 			op->h32 = kv_hash32(hs[i]);
-			op->sh = kv_lockset_shard(&m->w.ref, hs[i]);
+			op->sh = kv_lockset_shard(&m->w.ref, m->ls, hs[i]);
 			if (op->sh->snap_pending &&
 			    kv_shard_reserve_preserve_locked(env, op->sh, 2 + KV_MAX_VICTIMS) != KV_OK) {
 				writer_done(env, &waited);

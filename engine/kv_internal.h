@@ -682,13 +682,20 @@ typedef struct kv_lockset {
 	uint64_t bits[KV_MAX_SHARDS / 64];
 	uint32_t lo, hi;
 	uint32_t nheld;
+	/* the routing view the keys were added under (read once, at the first
+	 * kv_lockset_add; the gen check of kv_lockset_lock validates it): nshards,
+	 * old_nshards (0: no resize) and resize_epoch.  kv_lockset_shard routes by
+	 * it, never by the slot's current view (see kv_lockset_lock) */
+	uint32_t vn, vold, vepoch;
 	kv_off   held[KV_MAX_SHARDS];
 } kv_lockset;
 void kv_lockset_init(kv_lockset *ls);
 void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h);
 bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls);   /* false: retry */
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
-kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
+/* owner of h (a hash added to ls), one of the shards ls holds; reads nothing
+ * of the slot, so it stays right whatever a resize or drop does meanwhile */
+kv_shard *kv_lockset_shard(const kv_nsref *ref, const kv_lockset *ls, uint64_t h);
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
 kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k);
 /* Resolve ns into *ref and lock the shards of the n key hashes, retrying while a
