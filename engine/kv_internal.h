@@ -43,7 +43,9 @@
  *   kv_ns_create/configure/   admin               O(n) shard headers + a        configuration, not input
  *     list (namespace.c)                          64 Ki-entry route table
  *   kv_lockset_lock           shards ascending    a stale lock is held only     gen is checked after each lock, so no
- *     (namespace.c)                               for its gen check             waiting while holding a stale one
+ *     (namespace.c)                               for its gen check             waiting while holding a stale one; held,
+ *                                                                               every key's owner is a held shard
+ *                                                                               (kv_lockset_shard: the lock-time view)
  *   kv_make_room_locked       the writer's        <= 16 victims, each from a    a write that needs more fails with the
  *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
  *                             by trylock (a       trylocks                      (a batch keeps one it evicted from until
