@@ -9,6 +9,7 @@
  * Snapshots taken during such batches are checked in test_snapshot.c.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -493,6 +494,7 @@ int main(int argc, char **argv)
 static kv_env *cenv;
 static kv_ns *cns;
 static int cstop;
+static int cyield; /* workers yield after each operation (the resize stress) */
 static char accts[NACCT][24], slot[NSLOT][24];
 
 typedef struct {
@@ -508,6 +510,8 @@ static void *sum_writer(void *p)
 	char vals[NACCT][24];
 	kv_error err;
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		int64_t left = TOTAL;
 		int n = 0;
 		int perm[NACCT];
@@ -539,6 +543,8 @@ static void *token_mover(void *p)
 	kv_error err;
 	kv_buf arena = KV_BUF_INIT;
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		int i = (int)(t_rand(&a->seed) % NSLOT), j = (int)(t_rand(&a->seed) % NSLOT);
 		if (i == j)
 			continue;
@@ -563,6 +569,8 @@ static void *checker(void *p)
 	kv_error err;
 	kv_buf arena = KV_BUF_INIT;
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		for (int i = 0; i < NACCT; i++)
 			ops[i] = o_get(accts[i]);
 		int rc = kv_batch(cns, ops, NACCT, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
@@ -766,9 +774,11 @@ static void batch_concurrency(void)
  * resizes 1 -> 2 -> ... -> 64 publish back to back (a round starts from a fresh
  * 1-shard namespace) while all-or-nothing batches, a rename ring and copies
  * run across the shards, and every invariant is checked after each round.
- * The race window is a few instructions, so it crashed here only now and then;
- * with a sched_yield() put into that window (kv_ns_shard, between loading the
- * array and its element) the old code crashed in every quick run.
+ * Workers yield between operations so that the resizer, which takes every
+ * shard lock in turn, publishes some hundreds of times a second.  The window is
+ * a few instructions (kv_ns_shard between loading the array and its element),
+ * so the old code crashed only rarely by itself; with a sched_yield() put into
+ * that window it crashed (a NULL shard in copy_locked) in every quick run.
  */
 #define RING 8
 
@@ -778,6 +788,8 @@ static void *ring_renamer(void *p)
 	char from[24], to[24];
 	int at = 0;
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		snprintf(from, sizeof from, "ring:%d", at);
 		snprintf(to, sizeof to, "ring:%d", (at + 1) % RING);
 		int rc = kv_rename(cns, from, strlen(from), to, strlen(to), 1);
@@ -796,6 +808,8 @@ static void *copier(void *p)
 	carg *a = p;
 	char dst[24];
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		snprintf(dst, sizeof dst, "copy:%d", (int)(t_rand(&a->seed) % 64));
 		int rc = kv_copy(cns, K("copy:src"), NULL, dst, strlen(dst), 1);
 		if (rc != KV_OK && a->bad++ < 3)
@@ -839,6 +853,7 @@ static void batch_resize_stress(void)
 			void *(*fn[6])(void *) = {sum_writer, token_mover, token_mover, checker, ring_renamer, copier};
 			memset(a, 0, sizeof a);
 			T_STORE(cstop, 0);
+			T_STORE(cyield, 1);
 			for (int i = 0; i < 6; i++) {
 				a[i].seed = seed + (uint64_t)rounds * 7919 + (uint64_t)i * 1000003;
 				pthread_create(&th[i], NULL, fn[i], &a[i]);
@@ -872,6 +887,7 @@ static void batch_resize_stress(void)
 			EOK(kv_ns_drop(cenv, "rz"));
 			rounds++;
 		}
+		T_STORE(cyield, 0);
 		printf("    %ld rounds, %ld resizes; %ld batches, %ld renames, %ld copies\n", rounds,
 		       resizes, writes, renames, copies);
 		E(bad == 0);
