@@ -191,17 +191,13 @@ PG_FUNCTION_INFO_V1(shardkv_type);
 Datum
 shardkv_type(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
 	int			kind = 0;
-	int			rc = kv_kind(ns, key, klen, &kind);
+	int			rc = kv_kind(k.ns, k.key, k.klen, &kind);
 	const char *name;
 
-	shardkv_wal_sync();
-	if (rc == KV_NOTFOUND)
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
 	name = kv_kind_name(kind);
 	PG_RETURN_TEXT_P(cstring_to_text(name ? name : "string"));
 }
@@ -210,14 +206,11 @@ shardkv_type(PG_FUNCTION_ARGS)
 static Datum
 card_impl(FunctionCallInfo fcinfo, int kind)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
 	uint64_t	n = 0;
-	int			rc = kv_card(ns, key, klen, kind, &n);
-	shardkv_wal_sync();
+	int			rc = kv_card(k.ns, k.key, k.klen, kind, &n);
 
-	SHARDKV_CHECK(rc, ns);
+	shardkv_done(rc, k.ns);
 	PG_RETURN_INT64((int64) n);
 }
 
@@ -229,16 +222,14 @@ ENTRY(shardkv_llen, card_impl(fcinfo, KV_T_LIST))
 /* ---------------------------------------------------------------- hashes */
 
 static Datum
-hset_call(kv_ns *ns, const char *key, size_t klen, kv_val *fv,
-		  size_t npairs)
+hset_call(const ShardkvKey *k, kv_val *fv, size_t npairs)
 {
 	uint64_t	added = 0;
 	int			rc;
 
 	require_some(npairs, "field");
-	rc = kv_hset(ns, key, klen, fv, npairs, 0, &added);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_hset(k->ns, k->key, k->klen, fv, npairs, 0, &added);
+	shardkv_done(rc, k->ns);
 	PG_RETURN_INT64((int64) added);
 }
 
@@ -246,14 +237,12 @@ hset_call(kv_ns *ns, const char *key, size_t klen, kv_val *fv,
 static Datum
 hset_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	kv_val		fv[2];
 
 	fv[0].data = bytes_arg(fcinfo, 2, TEXTOID, "field", &fv[0].len);
 	fv[1].data = bytes_arg(fcinfo, 3, typid, "value", &fv[1].len);
-	return hset_call(ns, key, klen, fv, 1);
+	return hset_call(&k, fv, 1);
 }
 
 ENTRY(shardkv_hset_text, hset_impl(fcinfo, TEXTOID))
@@ -264,12 +253,10 @@ PG_FUNCTION_INFO_V1(shardkv_hset_arrays);
 Datum
 shardkv_hset_arrays(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				nf,
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		nf,
 				nv,
 				i;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	kv_val	   *f = vals_arg(fcinfo, 2, "fields", &nf);
 	kv_val	   *v = vals_arg(fcinfo, 3, "values", &nv);
 	kv_val	   *fv;
@@ -285,7 +272,7 @@ shardkv_hset_arrays(PG_FUNCTION_ARGS)
 		fv[2 * i] = f[i];
 		fv[2 * i + 1] = v[i];
 	}
-	return hset_call(ns, key, klen, fv, nf);
+	return hset_call(&k, fv, nf);
 }
 
 /* A jsonb object member's value as the bytes stored: a string's content,
@@ -325,10 +312,8 @@ PG_FUNCTION_INFO_V1(shardkv_hset_jsonb);
 Datum
 shardkv_hset_jsonb(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				n = 0;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		n = 0;
 	Jsonb	   *jb;
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -362,26 +347,22 @@ shardkv_hset_jsonb(PG_FUNCTION_ARGS)
 			n++;
 		}
 	}
-	return hset_call(ns, key, klen, fv, n);
+	return hset_call(&k, fv, n);
 }
 
 /* kv.hget / kv.hget_bytea (ns, key, field) -> the value; NULL if missing */
 static Datum
 hget_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen,
-				flen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	size_t		flen;
 	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
 	bool		isnull;
 	Datum		d;
-	int			rc = kv_hget(ns, key, klen, field, flen, &vbuf);
-	shardkv_wal_sync();
+	int			rc = kv_hget(k.ns, k.key, k.klen, field, flen, &vbuf);
 
-	if (rc == KV_NOTFOUND)
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
 	if (typid == TEXTOID &&
 		!pg_verify_mbstr(PG_UTF8, vbuf.data, (int) Min(vbuf.len, (size_t) INT_MAX), true))
 		ereport(ERROR,
@@ -401,32 +382,24 @@ PG_FUNCTION_INFO_V1(shardkv_hexists);
 Datum
 shardkv_hexists(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen,
-				flen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	size_t		flen;
 	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
-	int			rc = kv_hexists(ns, key, klen, field, flen);
-	shardkv_wal_sync();
+	int			rc = kv_hexists(k.ns, k.key, k.klen, field, flen);
 
-	if (rc == KV_NOTFOUND)
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
 /* Run HGETALL into elems; a missing key gives no elements. */
-static kv_ns *
+static void
 hgetall_call(FunctionCallInfo fcinfo)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
-	int			rc = kv_hgetall(ns, key, klen, KV_HALL_FIELDS | KV_HALL_VALUES, &elems);
-	shardkv_wal_sync();
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	int			rc = kv_hgetall(k.ns, k.key, k.klen, KV_HALL_FIELDS | KV_HALL_VALUES, &elems);
 
-	SHARDKV_CHECK(rc, ns);
-	return ns;
+	shardkv_done(rc, k.ns);
 }
 
 /* kv.hgetall / kv.hgetall_bytea (ns, key) -> (field, value) rows */
@@ -434,7 +407,7 @@ static Datum
 hgetall_impl(FunctionCallInfo fcinfo, Oid typid)
 {
 	InitMaterializedSRF(fcinfo, 0);
-	(void) hgetall_call(fcinfo);
+	hgetall_call(fcinfo);
 	return emit_rows(fcinfo, ROWS_PAIRS, typid);
 }
 
@@ -461,7 +434,7 @@ shardkv_hgetall_jsonb(PG_FUNCTION_ARGS)
 	JsonbValue *res;
 	size_t		i;
 
-	(void) hgetall_call(fcinfo);
+	hgetall_call(fcinfo);
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; i + 2 <= elems.n; i += 2)
 	{
@@ -484,10 +457,8 @@ shardkv_hgetall_jsonb(PG_FUNCTION_ARGS)
 static Datum
 remove_impl(FunctionCallInfo fcinfo, int kind)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				n;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		n;
 	kv_val	   *v = vals_arg(fcinfo, 2, kind == KV_T_HASH ? "fields" : "members", &n);
 	uint64_t	removed = 0;
 	int			rc;
@@ -495,13 +466,12 @@ remove_impl(FunctionCallInfo fcinfo, int kind)
 	if (n == 0)
 		PG_RETURN_INT64(0);
 	if (kind == KV_T_HASH)
-		rc = kv_hdel(ns, key, klen, v, n, &removed);
+		rc = kv_hdel(k.ns, k.key, k.klen, v, n, &removed);
 	else if (kind == KV_T_SET)
-		rc = kv_srem(ns, key, klen, v, n, &removed);
+		rc = kv_srem(k.ns, k.key, k.klen, v, n, &removed);
 	else
-		rc = kv_zrem(ns, key, klen, v, n, &removed);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+		rc = kv_zrem(k.ns, k.key, k.klen, v, n, &removed);
+	shardkv_done(rc, k.ns);
 	PG_RETURN_INT64((int64) removed);
 }
 
@@ -514,22 +484,20 @@ PG_FUNCTION_INFO_V1(shardkv_hincr);
 Datum
 shardkv_hincr(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				flen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		flen;
 	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
 	int64_t		result = 0;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 3, "increment");
-	rc = kv_hincr(ns, key, klen, field, flen, PG_GETARG_INT64(3), &result);
+	rc = kv_hincr(k.ns, k.key, k.klen, field, flen, PG_GETARG_INT64(3), &result);
 	shardkv_wal_sync();
 	if (rc == KV_ENOTINT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("hash value is not an integer")));
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	PG_RETURN_INT64(result);
 }
 
@@ -538,11 +506,9 @@ PG_FUNCTION_INFO_V1(shardkv_hincr_float);
 Datum
 shardkv_hincr_float(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				flen,
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		flen,
 				bylen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
 	char		by[KV_DOUBLE_BUFSZ];
 	double		result = 0;
@@ -551,7 +517,7 @@ shardkv_hincr_float(PG_FUNCTION_ARGS)
 	shardkv_require_arg(fcinfo, 3, "increment");
 	/* the engine's text of the double; NaN and infinities give "": not a float */
 	bylen = kv_fmt_double(PG_GETARG_FLOAT8(3), by, sizeof(by));
-	rc = kv_hincr_float(ns, key, klen, field, flen, by, bylen, &result, NULL);
+	rc = kv_hincr_float(k.ns, k.key, k.klen, field, flen, by, bylen, &result, NULL);
 	shardkv_wal_sync();
 	if (rc == KV_ENOTFLOAT)
 		ereport(ERROR,
@@ -562,7 +528,7 @@ shardkv_hincr_float(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("increment would produce NaN or Infinity"),
 				 errdetail("The stored value is unchanged.")));
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	PG_RETURN_FLOAT8(result);
 }
 
@@ -573,18 +539,15 @@ PG_FUNCTION_INFO_V1(shardkv_sadd);
 Datum
 shardkv_sadd(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				n;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		n;
 	kv_val	   *m = vals_arg(fcinfo, 2, "members", &n);
 	uint64_t	added = 0;
 	int			rc;
 
 	require_some(n, "member");
-	rc = kv_sadd(ns, key, klen, m, n, &added);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_sadd(k.ns, k.key, k.klen, m, n, &added);
+	shardkv_done(rc, k.ns);
 	PG_RETURN_INT64((int64) added);
 }
 
@@ -593,17 +556,13 @@ PG_FUNCTION_INFO_V1(shardkv_sismember);
 Datum
 shardkv_sismember(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen,
-				mlen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	size_t		mlen;
 	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
-	int			rc = kv_sismember(ns, key, klen, m, mlen);
-	shardkv_wal_sync();
+	int			rc = kv_sismember(k.ns, k.key, k.klen, m, mlen);
 
-	if (rc == KV_NOTFOUND)
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -612,17 +571,13 @@ PG_FUNCTION_INFO_V1(shardkv_smembers);
 Datum
 shardkv_smembers(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns;
-	size_t		klen;
-	const char *key;
+	ShardkvKey	k;
 	int			rc;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	ns = shardkv_ns_arg(fcinfo, 0);
-	key = shardkv_key_arg(fcinfo, 1, &klen);
-	rc = kv_smembers(ns, key, klen, &elems);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	k = shardkv_key_args(fcinfo, false);
+	rc = kv_smembers(k.ns, k.key, k.klen, &elems);
+	shardkv_done(rc, k.ns);
 	return emit_rows(fcinfo, ROWS_ELEMS, TEXTOID);
 }
 
@@ -669,14 +624,13 @@ zadd_options(FunctionCallInfo fcinfo, int n)
 }
 
 static Datum
-zadd_call(kv_ns *ns, const char *key, size_t klen, kv_zmember *m,
-		  size_t n, unsigned flags)
+zadd_call(const ShardkvKey *k, kv_zmember *m, size_t n, unsigned flags)
 {
 	uint64_t	count = 0;
 	int			rc;
 
 	require_some(n, "member");
-	rc = kv_zadd(ns, key, klen, m, n, flags, &count, NULL);
+	rc = kv_zadd(k->ns, k->key, k->klen, m, n, flags, &count, NULL);
 	shardkv_wal_sync();
 	if (rc == KV_EINVAL)
 		ereport(ERROR,
@@ -688,7 +642,7 @@ zadd_call(kv_ns *ns, const char *key, size_t klen, kv_zmember *m,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("score must not be NaN")));
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k->ns);
 	PG_RETURN_INT64((int64) count);
 }
 
@@ -698,15 +652,13 @@ PG_FUNCTION_INFO_V1(shardkv_zadd);
 Datum
 shardkv_zadd(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	kv_zmember	m;
 
 	m.member.data = bytes_arg(fcinfo, 2, TEXTOID, "member", &m.member.len);
 	shardkv_require_arg(fcinfo, 3, "score");
 	m.score = PG_GETARG_FLOAT8(3);
-	return zadd_call(ns, key, klen, &m, 1, zadd_options(fcinfo, 4));
+	return zadd_call(&k, &m, 1, zadd_options(fcinfo, 4));
 }
 
 /* kv.zadd(ns, key, members text[], scores float8[], options text DEFAULT NULL) */
@@ -714,11 +666,9 @@ PG_FUNCTION_INFO_V1(shardkv_zadd_arrays);
 Datum
 shardkv_zadd_arrays(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				n,
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		n,
 				i;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	kv_val	   *v = vals_arg(fcinfo, 2, "members", &n);
 	ArrayType  *a;
 	Datum	   *d;
@@ -749,7 +699,7 @@ shardkv_zadd_arrays(PG_FUNCTION_ARGS)
 		m[i].member = v[i];
 		m[i].score = DatumGetFloat8(d[i]);
 	}
-	return zadd_call(ns, key, klen, m, n, zadd_options(fcinfo, 4));
+	return zadd_call(&k, m, n, zadd_options(fcinfo, 4));
 }
 
 /* kv.zincr(ns, key, member, by float8) -> the new score */
@@ -757,23 +707,21 @@ PG_FUNCTION_INFO_V1(shardkv_zincr);
 Datum
 shardkv_zincr(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				mlen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		mlen;
 	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
 	double		result = 0;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 3, "increment");
-	rc = kv_zincr(ns, key, klen, m, mlen, PG_GETARG_FLOAT8(3), &result);
+	rc = kv_zincr(k.ns, k.key, k.klen, m, mlen, PG_GETARG_FLOAT8(3), &result);
 	shardkv_wal_sync();
 	if (rc == KV_ENOTFLOAT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("resulting score is not a number (NaN)"),
 				 errdetail("The stored score is unchanged.")));
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	PG_RETURN_FLOAT8(result);
 }
 
@@ -782,18 +730,14 @@ PG_FUNCTION_INFO_V1(shardkv_zscore);
 Datum
 shardkv_zscore(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen,
-				mlen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	size_t		mlen;
 	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
 	double		score = 0;
-	int			rc = kv_zscore(ns, key, klen, m, mlen, &score);
-	shardkv_wal_sync();
+	int			rc = kv_zscore(k.ns, k.key, k.klen, m, mlen, &score);
 
-	if (rc == KV_NOTFOUND)
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_FLOAT8(score);
 }
 
@@ -802,33 +746,26 @@ PG_FUNCTION_INFO_V1(shardkv_zrank);
 Datum
 shardkv_zrank(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen,
-				mlen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	size_t		mlen;
 	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
 	bool		rev = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	uint64_t	rank = 0;
-	int			rc = kv_zrank(ns, key, klen, m, mlen, rev ? 1 : 0, &rank, NULL);
-	shardkv_wal_sync();
+	int			rc = kv_zrank(k.ns, k.key, k.klen, m, mlen, rev ? 1 : 0, &rank, NULL);
 
-	if (rc == KV_NOTFOUND)
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_INT64((int64) rank);
 }
 
 static Datum
 zrange_run(FunctionCallInfo fcinfo, const kv_zrange_spec *spec)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
 	int			rc;
 
-	rc = kv_zrange(ns, key, klen, spec, &elems);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_zrange(k.ns, k.key, k.klen, spec, &elems);
+	shardkv_done(rc, k.ns);
 	return emit_rows(fcinfo, ROWS_SCORED, InvalidOid);
 }
 
@@ -897,18 +834,15 @@ shardkv_zrangebyscore(PG_FUNCTION_ARGS)
 static Datum
 push_impl(FunctionCallInfo fcinfo, int where)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				n;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		n;
 	kv_val	   *v = vals_arg(fcinfo, 2, "values", &n);
 	uint64_t	len = 0;
 	int			rc;
 
 	require_some(n, "value");
-	rc = kv_push(ns, key, klen, where, v, n, 0, &len);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_push(k.ns, k.key, k.klen, where, v, n, 0, &len);
+	shardkv_done(rc, k.ns);
 	PG_RETURN_INT64((int64) len);
 }
 
@@ -919,16 +853,14 @@ ENTRY(shardkv_rpush, push_impl(fcinfo, KV_RIGHT))
 static Datum
 pop_one_impl(FunctionCallInfo fcinfo, int where)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
-	int			rc = kv_pop(ns, key, klen, where, 0, 0, &elems);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	int			rc = kv_pop(k.ns, k.key, k.klen, where, 0, 0, &elems);
 	Datum		d;
 
 	shardkv_wal_sync();
 	if (rc == KV_NOTFOUND || (rc == KV_OK && elems.n == 0))
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	/* removed already: the hex form for binary bytes never fails */
 	d = elem_datum(0, TEXTOID);
 	elems_trim();
@@ -942,23 +874,18 @@ ENTRY(shardkv_rpop, pop_one_impl(fcinfo, KV_RIGHT))
 static Datum
 pop_many_impl(FunctionCallInfo fcinfo, int where)
 {
-	kv_ns	   *ns;
-	size_t		klen;
-	const char *key;
+	ShardkvKey	k;
 	uint64		count;
 	int			rc;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	ns = shardkv_ns_warg(fcinfo, 0);
-	key = shardkv_key_arg(fcinfo, 1, &klen);
+	k = shardkv_key_args(fcinfo, true);
 	count = count_arg(fcinfo, 2);
 	if (count == 0)
 		return (Datum) 0;
-	rc = kv_pop(ns, key, klen, where, 1, count, &elems);
-	shardkv_wal_sync();
-	if (rc == KV_NOTFOUND)
+	rc = kv_pop(k.ns, k.key, k.klen, where, 1, count, &elems);
+	if (!shardkv_found(rc, k.ns))
 		return (Datum) 0;
-	SHARDKV_CHECK(rc, ns);
 	return emit_rows(fcinfo, ROWS_ELEMS, TEXTOID);
 }
 
@@ -971,17 +898,13 @@ PG_FUNCTION_INFO_V1(shardkv_lrange);
 Datum
 shardkv_lrange(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns;
-	size_t		klen;
-	const char *key;
+	ShardkvKey	k;
 	int			rc;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	ns = shardkv_ns_arg(fcinfo, 0);
-	key = shardkv_key_arg(fcinfo, 1, &klen);
-	rc = kv_lrange(ns, key, klen, ARG_OR(2, PG_GETARG_INT64, 0), ARG_OR(3, PG_GETARG_INT64, -1),
-				   &elems);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	k = shardkv_key_args(fcinfo, false);
+	rc = kv_lrange(k.ns, k.key, k.klen, ARG_OR(2, PG_GETARG_INT64, 0),
+				   ARG_OR(3, PG_GETARG_INT64, -1), &elems);
+	shardkv_done(rc, k.ns);
 	return emit_rows(fcinfo, ROWS_ELEMS, TEXTOID);
 }

@@ -235,3 +235,30 @@ shardkv_key_arg(FunctionCallInfo fcinfo, int n, size_t *klen)
 	return shardkv_key_bytes(PG_GETARG_TEXT_PP(n), klen);
 }
 
+ShardkvKey
+shardkv_key_args(FunctionCallInfo fcinfo, bool write)
+{
+	ShardkvKey	k;
+
+	k.ns = write ? shardkv_ns_warg(fcinfo, 0) : shardkv_ns_arg(fcinfo, 0);
+	k.key = shardkv_key_arg(fcinfo, 1, &k.klen);
+	return k;
+}
+
+void
+shardkv_done(int rc, kv_ns *ns)
+{
+	shardkv_wal_sync();
+	SHARDKV_CHECK(rc, ns);
+}
+
+bool
+shardkv_found(int rc, kv_ns *ns)
+{
+	shardkv_wal_sync();
+	if (rc == KV_NOTFOUND)
+		return false;
+	SHARDKV_CHECK(rc, ns);
+	return true;
+}
+

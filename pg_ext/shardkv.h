@@ -105,6 +105,23 @@ extern void shardkv_require_arg(FunctionCallInfo fcinfo, int n, const char *what
 extern kv_ns *shardkv_ns_arg(FunctionCallInfo fcinfo, int n);
 extern const char *shardkv_key_arg(FunctionCallInfo fcinfo, int n, size_t *klen);
 
+/*
+ * Arguments 0 and 1 of a kv.* function on one key: the namespace (resolved
+ * for a read, or for a write with shardkv_ns_warg) and the key's bytes.
+ */
+typedef struct ShardkvKey
+{
+	kv_ns	   *ns;
+	const char *key;
+	size_t		klen;
+} ShardkvKey;
+extern ShardkvKey shardkv_key_args(FunctionCallInfo fcinfo, bool write);
+
+/* After one engine call: sync the WAL, then report any status but KV_OK
+ * (shardkv_done) or but KV_OK and KV_NOTFOUND (shardkv_found: false if not found). */
+extern void shardkv_done(int rc, kv_ns *ns);
+extern bool shardkv_found(int rc, kv_ns *ns);
+
 /* A collection's type tag (KV_T_HASH .. KV_T_LIST; kv.h reserves 16..31). */
 #define SHARDKV_IS_KIND(t) ((t) >= KV_T_HASH && (t) <= 31)
 
