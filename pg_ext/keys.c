@@ -48,18 +48,14 @@ buf_trim(kv_buf *b)
 static Datum
 read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 {
-	kv_ns	   *ns = consume ? shardkv_ns_warg(fcinfo, 0) : shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, consume);
 	int			rc;
 	bool		isnull;
 	Datum		d;
 
-	rc = consume ? kv_consume(ns, key, klen, &vbuf) : kv_get(ns, key, klen, &vbuf);
-	shardkv_wal_sync();
-	if (rc == KV_NOTFOUND)
+	rc = consume ? kv_consume(k.ns, k.key, k.klen, &vbuf) : kv_get(k.ns, k.key, k.klen, &vbuf);
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
 	if (!consume)
 		d = shardkv_value_as(typid, vbuf.data, vbuf.len, vbuf.type, &isnull);
 	else
@@ -75,7 +71,7 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 		}
 		PG_CATCH();
 		{
-			(void) kv_set(ns, key, klen, vbuf.data, vbuf.len, vbuf.type,
+			(void) kv_set(k.ns, k.key, k.klen, vbuf.data, vbuf.len, vbuf.type,
 						  vbuf.expires_at ? vbuf.expires_at : KV_EXPIRE_NEVER, KV_SET_NX, NULL);
 			shardkv_wal_sync();
 			PG_RE_THROW();
@@ -95,10 +91,8 @@ read_impl(FunctionCallInfo fcinfo, Oid typid, bool consume)
 static Datum
 write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				vlen = 0;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		vlen = 0;
 	const char *val = "";
 	int			type = KV_T_NULL;
 	int64		expires = KV_EXPIRE_DEFAULT;
@@ -109,13 +103,13 @@ write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
 
-	rc = kv_set(ns, key, klen, val, vlen, type, expires, flags, NULL);
+	rc = kv_set(k.ns, k.key, k.klen, val, vlen, type, expires, flags, NULL);
 	shardkv_wal_sync();
 	if ((flags & KV_SET_NX) && rc == KV_EXISTS)
 		PG_RETURN_BOOL(false);
 	if ((flags & KV_SET_XX) && rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	if (flags == 0)
 		PG_RETURN_VOID();
 	PG_RETURN_BOOL(true);
@@ -146,15 +140,11 @@ PG_FUNCTION_INFO_V1(shardkv_delete);
 Datum
 shardkv_delete(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
-	int			rc = kv_del(ns, key, klen);
-	shardkv_wal_sync();
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	int			rc = kv_del(k.ns, k.key, k.klen);
 
-	if (rc == KV_NOTFOUND)
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -163,14 +153,12 @@ PG_FUNCTION_INFO_V1(shardkv_exists);
 Datum
 shardkv_exists(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
-	int			rc = kv_exists(ns, key, klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	int			rc = kv_exists(k.ns, k.key, k.klen);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -178,9 +166,7 @@ shardkv_exists(PG_FUNCTION_ARGS)
 static Datum
 incr_impl(FunctionCallInfo fcinfo, bool negate)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	int64		by;
 	int64_t		result = 0;
 	int			rc;
@@ -190,12 +176,11 @@ incr_impl(FunctionCallInfo fcinfo, bool negate)
 	if (negate)
 	{
 		if (by == PG_INT64_MIN)
-			shardkv_report(KV_EOVERFLOW, kv_ns_name(ns), NULL);
+			shardkv_report(KV_EOVERFLOW, kv_ns_name(k.ns), NULL);
 		by = -by;
 	}
-	rc = kv_incr(ns, key, klen, by, &result);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_incr(k.ns, k.key, k.klen, by, &result);
+	shardkv_done(rc, k.ns);
 	PG_RETURN_INT64(result);
 }
 
@@ -207,9 +192,7 @@ PG_FUNCTION_INFO_V1(shardkv_incr_float);
 Datum
 shardkv_incr_float(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	double		result = 0;
 	char		by[KV_DOUBLE_BUFSZ];
 	size_t		bylen;
@@ -218,14 +201,14 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 	shardkv_require_arg(fcinfo, 2, "increment");
 	/* the engine's text of the double; NaN and infinities give "": not a float */
 	bylen = kv_fmt_double(PG_GETARG_FLOAT8(2), by, sizeof(by));
-	rc = kv_incr_float(ns, key, klen, by, bylen, &result, NULL);
+	rc = kv_incr_float(k.ns, k.key, k.klen, by, bylen, &result, NULL);
 	shardkv_wal_sync();
 	if (rc == KV_EOVERFLOW)		/* the sum is not a finite double; nothing changed */
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("increment would overflow double precision"),
 				 errdetail("The stored value is unchanged.")));
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	PG_RETURN_FLOAT8(result);
 }
 
@@ -233,20 +216,17 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 static Datum
 append_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				vlen,
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		vlen,
 				newlen = 0;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *val;
 	int			type;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 2, "value");
 	val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
-	rc = kv_append(ns, key, klen, val, vlen, &newlen);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_append(k.ns, k.key, k.klen, val, vlen, &newlen);
+	shardkv_done(rc, k.ns);
 	PG_RETURN_INT64((int64) newlen);
 }
 
@@ -259,19 +239,15 @@ PG_FUNCTION_INFO_V1(shardkv_expire);
 Datum
 shardkv_expire(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	int64		at;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 2, "ttl");
 	at = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(2), true);
-	rc = kv_expire(ns, key, klen, at, 0);
-	shardkv_wal_sync();
-	if (rc == KV_NOTFOUND)
+	rc = kv_expire(k.ns, k.key, k.klen, at, 0);
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -280,9 +256,7 @@ PG_FUNCTION_INFO_V1(shardkv_expire_at);
 Datum
 shardkv_expire_at(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	TimestampTz ts;
 	int64		at;
 	int			rc;
@@ -290,11 +264,9 @@ shardkv_expire_at(PG_FUNCTION_ARGS)
 	shardkv_require_arg(fcinfo, 2, "expiry time");
 	ts = PG_GETARG_TIMESTAMPTZ(2);
 	at = shardkv_expiry_from_timestamptz(ts);
-	rc = kv_expire(ns, key, klen, at, 0);
-	shardkv_wal_sync();
-	if (rc == KV_NOTFOUND)
+	rc = kv_expire(k.ns, k.key, k.klen, at, 0);
+	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -303,15 +275,13 @@ PG_FUNCTION_INFO_V1(shardkv_persist);
 Datum
 shardkv_persist(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
-	int			rc = kv_persist(ns, key, klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	int			rc = kv_persist(k.ns, k.key, k.klen);
 	shardkv_wal_sync();
 
 	if (rc == KV_NOTFOUND || rc == KV_UNCHANGED)
 		PG_RETURN_BOOL(false);
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	PG_RETURN_BOOL(true);
 }
 
@@ -320,15 +290,13 @@ PG_FUNCTION_INFO_V1(shardkv_ttl);
 Datum
 shardkv_ttl(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
 	int64_t		at = 0;
-	int			rc = kv_ttl(ns, key, klen, &at);
+	int			rc = kv_ttl(k.ns, k.key, k.klen, &at);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	if (at == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(shardkv_ttl_interval(at));
@@ -339,15 +307,13 @@ PG_FUNCTION_INFO_V1(shardkv_expires_at);
 Datum
 shardkv_expires_at(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
 	int64_t		at = 0;
-	int			rc = kv_ttl(ns, key, klen, &at);
+	int			rc = kv_ttl(k.ns, k.key, k.klen, &at);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	if (at == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(shardkv_ms_to_timestamptz(at));
@@ -362,10 +328,8 @@ shardkv_expires_at(PG_FUNCTION_ARGS)
 static Datum
 getset_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				vlen = 0;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		vlen = 0;
 	const char *val = "";
 	int			type = KV_T_NULL;
 	int64		expires = KV_EXPIRE_DEFAULT;
@@ -377,9 +341,8 @@ getset_impl(FunctionCallInfo fcinfo, Oid typid)
 		val = shardkv_value_from(typid, PG_GETARG_DATUM(2), &vlen, &type);
 	if (!PG_ARGISNULL(3))
 		expires = shardkv_expiry_from_ttl(PG_GETARG_INTERVAL_P(3), false);
-	rc = kv_set(ns, key, klen, val, vlen, type, expires, 0, &vbuf);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_set(k.ns, k.key, k.klen, val, vlen, type, expires, 0, &vbuf);
+	shardkv_done(rc, k.ns);
 	if (vbuf.type == KV_T_NONE)
 		PG_RETURN_NULL();
 	/* the write is done: say so if the old value cannot be shown as text */
@@ -405,15 +368,13 @@ PG_FUNCTION_INFO_V1(shardkv_strlen);
 Datum
 shardkv_strlen(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen,
-				len = 0;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
-	int			rc = kv_strlen(ns, key, klen, &len);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
+	size_t		len = 0;
+	int			rc = kv_strlen(k.ns, k.key, k.klen, &len);
 
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	PG_RETURN_INT64((int64) len);
 }
 
@@ -425,19 +386,17 @@ PG_FUNCTION_INFO_V1(shardkv_getrange);
 Datum
 shardkv_getrange(PG_FUNCTION_ARGS)
 {
-	kv_ns	   *ns = shardkv_ns_arg(fcinfo, 0);
-	size_t		klen;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
+	ShardkvKey	k = shardkv_key_args(fcinfo, false);
 	bool		isnull;
 	Datum		d;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 2, "start");
 	shardkv_require_arg(fcinfo, 3, "end");
-	rc = kv_getrange(ns, key, klen, PG_GETARG_INT64(2), PG_GETARG_INT64(3), &vbuf);
+	rc = kv_getrange(k.ns, k.key, k.klen, PG_GETARG_INT64(2), PG_GETARG_INT64(3), &vbuf);
 	if (rc == KV_NOTFOUND)
 		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, ns);
+	SHARDKV_CHECK(rc, k.ns);
 	d = shardkv_value_as(BYTEAOID, vbuf.data, vbuf.len, KV_T_BYTES, &isnull);
 	buf_trim(&vbuf);
 	PG_RETURN_DATUM(d);
@@ -450,11 +409,9 @@ shardkv_getrange(PG_FUNCTION_ARGS)
 static Datum
 setrange_impl(FunctionCallInfo fcinfo, Oid typid)
 {
-	kv_ns	   *ns = shardkv_ns_warg(fcinfo, 0);
-	size_t		klen,
-				vlen,
+	ShardkvKey	k = shardkv_key_args(fcinfo, true);
+	size_t		vlen,
 				newlen = 0;
-	const char *key = shardkv_key_arg(fcinfo, 1, &klen);
 	const char *val;
 	int64		offset;
 	int			type;
@@ -468,9 +425,8 @@ setrange_impl(FunctionCallInfo fcinfo, Oid typid)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("offset must not be negative")));
 	val = shardkv_value_from(typid, PG_GETARG_DATUM(3), &vlen, &type);
-	rc = kv_setrange(ns, key, klen, (size_t) offset, val, vlen, &newlen);
-	shardkv_wal_sync();
-	SHARDKV_CHECK(rc, ns);
+	rc = kv_setrange(k.ns, k.key, k.klen, (size_t) offset, val, vlen, &newlen);
+	shardkv_done(rc, k.ns);
 	PG_RETURN_INT64((int64) newlen);
 }
 
