@@ -60,10 +60,6 @@ elems_trim(void)
 #define ELEM_DATA(i) (elems.bytes.data + elems.v[i].off)
 #define ELEM_LEN(i) (elems.v[i].len)
 
-#define ENTRY(name, call) \
-	PG_FUNCTION_INFO_V1(name); \
-	Datum name(PG_FUNCTION_ARGS) { return call; }
-
 /* ------------------------------------------------------------ arguments */
 
 /* A non-null text or bytea argument as bytes (text as UTF-8). */
@@ -214,10 +210,10 @@ card_impl(FunctionCallInfo fcinfo, int kind)
 	PG_RETURN_INT64((int64) n);
 }
 
-ENTRY(shardkv_hlen, card_impl(fcinfo, KV_T_HASH))
-ENTRY(shardkv_scard, card_impl(fcinfo, KV_T_SET))
-ENTRY(shardkv_zcard, card_impl(fcinfo, KV_T_ZSET))
-ENTRY(shardkv_llen, card_impl(fcinfo, KV_T_LIST))
+SHARDKV_ENTRY(shardkv_hlen, card_impl(fcinfo, KV_T_HASH))
+SHARDKV_ENTRY(shardkv_scard, card_impl(fcinfo, KV_T_SET))
+SHARDKV_ENTRY(shardkv_zcard, card_impl(fcinfo, KV_T_ZSET))
+SHARDKV_ENTRY(shardkv_llen, card_impl(fcinfo, KV_T_LIST))
 
 /* ---------------------------------------------------------------- hashes */
 
@@ -245,8 +241,8 @@ hset_impl(FunctionCallInfo fcinfo, Oid typid)
 	return hset_call(&k, fv, 1);
 }
 
-ENTRY(shardkv_hset_text, hset_impl(fcinfo, TEXTOID))
-ENTRY(shardkv_hset_bytea, hset_impl(fcinfo, BYTEAOID))
+SHARDKV_ENTRY(shardkv_hset_text, hset_impl(fcinfo, TEXTOID))
+SHARDKV_ENTRY(shardkv_hset_bytea, hset_impl(fcinfo, BYTEAOID))
 
 /* kv.hset(ns, key, fields text[], vals text[]) -> fields added */
 PG_FUNCTION_INFO_V1(shardkv_hset_arrays);
@@ -374,8 +370,8 @@ hget_impl(FunctionCallInfo fcinfo, Oid typid)
 	PG_RETURN_DATUM(d);
 }
 
-ENTRY(shardkv_hget, hget_impl(fcinfo, TEXTOID))
-ENTRY(shardkv_hget_bytea, hget_impl(fcinfo, BYTEAOID))
+SHARDKV_ENTRY(shardkv_hget, hget_impl(fcinfo, TEXTOID))
+SHARDKV_ENTRY(shardkv_hget_bytea, hget_impl(fcinfo, BYTEAOID))
 
 /* kv.hexists(ns, key, field) */
 PG_FUNCTION_INFO_V1(shardkv_hexists);
@@ -411,8 +407,8 @@ hgetall_impl(FunctionCallInfo fcinfo, Oid typid)
 	return emit_rows(fcinfo, ROWS_PAIRS, typid);
 }
 
-ENTRY(shardkv_hgetall, hgetall_impl(fcinfo, TEXTOID))
-ENTRY(shardkv_hgetall_bytea, hgetall_impl(fcinfo, BYTEAOID))
+SHARDKV_ENTRY(shardkv_hgetall, hgetall_impl(fcinfo, TEXTOID))
+SHARDKV_ENTRY(shardkv_hgetall_bytea, hgetall_impl(fcinfo, BYTEAOID))
 
 /* A JSON string of elems[i] (text, or its hex form). */
 static void
@@ -475,9 +471,9 @@ remove_impl(FunctionCallInfo fcinfo, int kind)
 	PG_RETURN_INT64((int64) removed);
 }
 
-ENTRY(shardkv_hdel, remove_impl(fcinfo, KV_T_HASH))
-ENTRY(shardkv_srem, remove_impl(fcinfo, KV_T_SET))
-ENTRY(shardkv_zrem, remove_impl(fcinfo, KV_T_ZSET))
+SHARDKV_ENTRY(shardkv_hdel, remove_impl(fcinfo, KV_T_HASH))
+SHARDKV_ENTRY(shardkv_srem, remove_impl(fcinfo, KV_T_SET))
+SHARDKV_ENTRY(shardkv_zrem, remove_impl(fcinfo, KV_T_ZSET))
 
 /* kv.hincr(ns, key, field, by bigint DEFAULT 1) -> the new value */
 PG_FUNCTION_INFO_V1(shardkv_hincr);
@@ -846,8 +842,8 @@ push_impl(FunctionCallInfo fcinfo, int where)
 	PG_RETURN_INT64((int64) len);
 }
 
-ENTRY(shardkv_lpush, push_impl(fcinfo, KV_LEFT))
-ENTRY(shardkv_rpush, push_impl(fcinfo, KV_RIGHT))
+SHARDKV_ENTRY(shardkv_lpush, push_impl(fcinfo, KV_LEFT))
+SHARDKV_ENTRY(shardkv_rpush, push_impl(fcinfo, KV_RIGHT))
 
 /* kv.lpop / kv.rpop (ns, key) -> one element; NULL if the list is missing */
 static Datum
@@ -867,8 +863,8 @@ pop_one_impl(FunctionCallInfo fcinfo, int where)
 	PG_RETURN_DATUM(d);
 }
 
-ENTRY(shardkv_lpop, pop_one_impl(fcinfo, KV_LEFT))
-ENTRY(shardkv_rpop, pop_one_impl(fcinfo, KV_RIGHT))
+SHARDKV_ENTRY(shardkv_lpop, pop_one_impl(fcinfo, KV_LEFT))
+SHARDKV_ENTRY(shardkv_rpop, pop_one_impl(fcinfo, KV_RIGHT))
 
 /* kv.lpop / kv.rpop (ns, key, count bigint) -> SETOF text, up to count elements */
 static Datum
@@ -889,8 +885,8 @@ pop_many_impl(FunctionCallInfo fcinfo, int where)
 	return emit_rows(fcinfo, ROWS_ELEMS, TEXTOID);
 }
 
-ENTRY(shardkv_lpop_count, pop_many_impl(fcinfo, KV_LEFT))
-ENTRY(shardkv_rpop_count, pop_many_impl(fcinfo, KV_RIGHT))
+SHARDKV_ENTRY(shardkv_lpop_count, pop_many_impl(fcinfo, KV_LEFT))
+SHARDKV_ENTRY(shardkv_rpop_count, pop_many_impl(fcinfo, KV_RIGHT))
 
 /* kv.lrange(ns, key, start bigint DEFAULT 0, stop bigint DEFAULT -1) -> SETOF text,
  * head first (Redis LRANGE indices: inclusive, negative from the tail) */

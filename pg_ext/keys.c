@@ -115,25 +115,21 @@ write_impl(FunctionCallInfo fcinfo, Oid typid, unsigned flags)
 	PG_RETURN_BOOL(true);
 }
 
-#define TYPED_ENTRY(name, call) \
-	PG_FUNCTION_INFO_V1(name); \
-	Datum name(PG_FUNCTION_ARGS) { return call; }
-
-TYPED_ENTRY(shardkv_get, read_impl(fcinfo, TEXTOID, false))
-TYPED_ENTRY(shardkv_get_bytea, read_impl(fcinfo, BYTEAOID, false))
-TYPED_ENTRY(shardkv_get_jsonb, read_impl(fcinfo, JSONBOID, false))
-TYPED_ENTRY(shardkv_consume, read_impl(fcinfo, TEXTOID, true))
-TYPED_ENTRY(shardkv_consume_bytea, read_impl(fcinfo, BYTEAOID, true))
-TYPED_ENTRY(shardkv_consume_jsonb, read_impl(fcinfo, JSONBOID, true))
-TYPED_ENTRY(shardkv_set_text, write_impl(fcinfo, TEXTOID, 0))
-TYPED_ENTRY(shardkv_set_bytea, write_impl(fcinfo, BYTEAOID, 0))
-TYPED_ENTRY(shardkv_set_jsonb, write_impl(fcinfo, JSONBOID, 0))
-TYPED_ENTRY(shardkv_add_text, write_impl(fcinfo, TEXTOID, KV_SET_NX))
-TYPED_ENTRY(shardkv_add_bytea, write_impl(fcinfo, BYTEAOID, KV_SET_NX))
-TYPED_ENTRY(shardkv_add_jsonb, write_impl(fcinfo, JSONBOID, KV_SET_NX))
-TYPED_ENTRY(shardkv_replace_text, write_impl(fcinfo, TEXTOID, KV_SET_XX))
-TYPED_ENTRY(shardkv_replace_bytea, write_impl(fcinfo, BYTEAOID, KV_SET_XX))
-TYPED_ENTRY(shardkv_replace_jsonb, write_impl(fcinfo, JSONBOID, KV_SET_XX))
+SHARDKV_ENTRY(shardkv_get, read_impl(fcinfo, TEXTOID, false))
+SHARDKV_ENTRY(shardkv_get_bytea, read_impl(fcinfo, BYTEAOID, false))
+SHARDKV_ENTRY(shardkv_get_jsonb, read_impl(fcinfo, JSONBOID, false))
+SHARDKV_ENTRY(shardkv_consume, read_impl(fcinfo, TEXTOID, true))
+SHARDKV_ENTRY(shardkv_consume_bytea, read_impl(fcinfo, BYTEAOID, true))
+SHARDKV_ENTRY(shardkv_consume_jsonb, read_impl(fcinfo, JSONBOID, true))
+SHARDKV_ENTRY(shardkv_set_text, write_impl(fcinfo, TEXTOID, 0))
+SHARDKV_ENTRY(shardkv_set_bytea, write_impl(fcinfo, BYTEAOID, 0))
+SHARDKV_ENTRY(shardkv_set_jsonb, write_impl(fcinfo, JSONBOID, 0))
+SHARDKV_ENTRY(shardkv_add_text, write_impl(fcinfo, TEXTOID, KV_SET_NX))
+SHARDKV_ENTRY(shardkv_add_bytea, write_impl(fcinfo, BYTEAOID, KV_SET_NX))
+SHARDKV_ENTRY(shardkv_add_jsonb, write_impl(fcinfo, JSONBOID, KV_SET_NX))
+SHARDKV_ENTRY(shardkv_replace_text, write_impl(fcinfo, TEXTOID, KV_SET_XX))
+SHARDKV_ENTRY(shardkv_replace_bytea, write_impl(fcinfo, BYTEAOID, KV_SET_XX))
+SHARDKV_ENTRY(shardkv_replace_jsonb, write_impl(fcinfo, JSONBOID, KV_SET_XX))
 
 /* kv.delete(ns, key) -> true if it existed */
 PG_FUNCTION_INFO_V1(shardkv_delete);
@@ -184,8 +180,8 @@ incr_impl(FunctionCallInfo fcinfo, bool negate)
 	PG_RETURN_INT64(result);
 }
 
-TYPED_ENTRY(shardkv_incr, incr_impl(fcinfo, false))
-TYPED_ENTRY(shardkv_decr, incr_impl(fcinfo, true))
+SHARDKV_ENTRY(shardkv_incr, incr_impl(fcinfo, false))
+SHARDKV_ENTRY(shardkv_decr, incr_impl(fcinfo, true))
 
 /* kv.incr_float(ns, key, by double precision) -> the new value */
 PG_FUNCTION_INFO_V1(shardkv_incr_float);
@@ -230,8 +226,8 @@ append_impl(FunctionCallInfo fcinfo, Oid typid)
 	PG_RETURN_INT64((int64) newlen);
 }
 
-TYPED_ENTRY(shardkv_append_text, append_impl(fcinfo, TEXTOID))
-TYPED_ENTRY(shardkv_append_bytea, append_impl(fcinfo, BYTEAOID))
+SHARDKV_ENTRY(shardkv_append_text, append_impl(fcinfo, TEXTOID))
+SHARDKV_ENTRY(shardkv_append_bytea, append_impl(fcinfo, BYTEAOID))
 
 /* kv.expire(ns, key, ttl interval) -> false if the key does not exist; a TTL
  * of zero or less deletes the key (Redis EXPIRE) */
@@ -360,8 +356,8 @@ getset_impl(FunctionCallInfo fcinfo, Oid typid)
 	PG_RETURN_DATUM(d);
 }
 
-TYPED_ENTRY(shardkv_getset_text, getset_impl(fcinfo, TEXTOID))
-TYPED_ENTRY(shardkv_getset_bytea, getset_impl(fcinfo, BYTEAOID))
+SHARDKV_ENTRY(shardkv_getset_text, getset_impl(fcinfo, TEXTOID))
+SHARDKV_ENTRY(shardkv_getset_bytea, getset_impl(fcinfo, BYTEAOID))
 
 /* kv.strlen(ns, key) -> length of the value in bytes; NULL if missing */
 PG_FUNCTION_INFO_V1(shardkv_strlen);
@@ -430,8 +426,8 @@ setrange_impl(FunctionCallInfo fcinfo, Oid typid)
 	PG_RETURN_INT64((int64) newlen);
 }
 
-TYPED_ENTRY(shardkv_setrange_text, setrange_impl(fcinfo, TEXTOID))
-TYPED_ENTRY(shardkv_setrange_bytea, setrange_impl(fcinfo, BYTEAOID))
+SHARDKV_ENTRY(shardkv_setrange_text, setrange_impl(fcinfo, TEXTOID))
+SHARDKV_ENTRY(shardkv_setrange_bytea, setrange_impl(fcinfo, BYTEAOID))
 
 /*
  * kv.rename(ns, src, dst, nx boolean DEFAULT false) -> true if renamed; false
@@ -606,9 +602,9 @@ mget_impl(FunctionCallInfo fcinfo, Oid typid)
 	return (Datum) 0;
 }
 
-TYPED_ENTRY(shardkv_mget, mget_impl(fcinfo, TEXTOID))
-TYPED_ENTRY(shardkv_mget_bytea, mget_impl(fcinfo, BYTEAOID))
-TYPED_ENTRY(shardkv_mget_jsonb, mget_impl(fcinfo, JSONBOID))
+SHARDKV_ENTRY(shardkv_mget, mget_impl(fcinfo, TEXTOID))
+SHARDKV_ENTRY(shardkv_mget_bytea, mget_impl(fcinfo, BYTEAOID))
+SHARDKV_ENTRY(shardkv_mget_jsonb, mget_impl(fcinfo, JSONBOID))
 
 /*
  * kv.mset(ns, keys text[], vals text[], mode, ttl) -> (key, status)
@@ -691,9 +687,9 @@ mwrite_impl(FunctionCallInfo fcinfo, int op)
 	return (Datum) 0;
 }
 
-TYPED_ENTRY(shardkv_mset, mwrite_impl(fcinfo, KV_OP_SET))
-TYPED_ENTRY(shardkv_mdelete, mwrite_impl(fcinfo, KV_OP_DEL))
-TYPED_ENTRY(shardkv_mexists, mwrite_impl(fcinfo, KV_OP_EXISTS))
+SHARDKV_ENTRY(shardkv_mset, mwrite_impl(fcinfo, KV_OP_SET))
+SHARDKV_ENTRY(shardkv_mdelete, mwrite_impl(fcinfo, KV_OP_DEL))
+SHARDKV_ENTRY(shardkv_mexists, mwrite_impl(fcinfo, KV_OP_EXISTS))
 
 /* --------------------------------------------------------------- scans */
 
@@ -797,6 +793,6 @@ scan_impl(FunctionCallInfo fcinfo, bool with_values)
 	return (Datum) 0;
 }
 
-TYPED_ENTRY(shardkv_keys, scan_impl(fcinfo, false))
-TYPED_ENTRY(shardkv_scan, scan_impl(fcinfo, true))
+SHARDKV_ENTRY(shardkv_keys, scan_impl(fcinfo, false))
+SHARDKV_ENTRY(shardkv_scan, scan_impl(fcinfo, true))
 

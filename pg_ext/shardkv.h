@@ -122,6 +122,11 @@ extern ShardkvKey shardkv_key_args(FunctionCallInfo fcinfo, bool write);
 extern void shardkv_done(int rc, kv_ns *ns);
 extern bool shardkv_found(int rc, kv_ns *ns);
 
+/* A SQL-callable function that is one call of a shared implementation. */
+#define SHARDKV_ENTRY(name, call) \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum name(PG_FUNCTION_ARGS) { return call; }
+
 /* A collection's type tag (KV_T_HASH .. KV_T_LIST; kv.h reserves 16..31). */
 #define SHARDKV_IS_KIND(t) ((t) >= KV_T_HASH && (t) <= 31)
 
