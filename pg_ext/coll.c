@@ -63,13 +63,15 @@ elems_trim(void)
 /* ------------------------------------------------------------ arguments */
 
 /* A non-null text or bytea argument as bytes (text as UTF-8). */
-static const char *
-bytes_arg(FunctionCallInfo fcinfo, int n, Oid typid, const char *what, size_t *len)
+static kv_val
+val_arg(FunctionCallInfo fcinfo, int n, Oid typid, const char *what)
 {
+	kv_val		v;
 	int			type;
 
 	shardkv_require_arg(fcinfo, n, what);
-	return shardkv_value_from(typid, PG_GETARG_DATUM(n), len, &type);
+	v.data = shardkv_value_from(typid, PG_GETARG_DATUM(n), &v.len, &type);
+	return v;
 }
 
 /*
@@ -236,8 +238,8 @@ hset_impl(FunctionCallInfo fcinfo, Oid typid)
 	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	kv_val		fv[2];
 
-	fv[0].data = bytes_arg(fcinfo, 2, TEXTOID, "field", &fv[0].len);
-	fv[1].data = bytes_arg(fcinfo, 3, typid, "value", &fv[1].len);
+	fv[0] = val_arg(fcinfo, 2, TEXTOID, "field");
+	fv[1] = val_arg(fcinfo, 3, typid, "value");
 	return hset_call(&k, fv, 1);
 }
 
@@ -351,11 +353,10 @@ static Datum
 hget_impl(FunctionCallInfo fcinfo, Oid typid)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, false);
-	size_t		flen;
-	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
+	kv_val		f = val_arg(fcinfo, 2, TEXTOID, "field");
 	bool		isnull;
 	Datum		d;
-	int			rc = kv_hget(k.ns, k.key, k.klen, field, flen, &vbuf);
+	int			rc = kv_hget(k.ns, k.key, k.klen, f.data, f.len, &vbuf);
 
 	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
@@ -379,9 +380,8 @@ Datum
 shardkv_hexists(PG_FUNCTION_ARGS)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, false);
-	size_t		flen;
-	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
-	int			rc = kv_hexists(k.ns, k.key, k.klen, field, flen);
+	kv_val		f = val_arg(fcinfo, 2, TEXTOID, "field");
+	int			rc = kv_hexists(k.ns, k.key, k.klen, f.data, f.len);
 
 	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_BOOL(false);
@@ -481,13 +481,12 @@ Datum
 shardkv_hincr(PG_FUNCTION_ARGS)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, true);
-	size_t		flen;
-	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
+	kv_val		f = val_arg(fcinfo, 2, TEXTOID, "field");
 	int64_t		result = 0;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 3, "increment");
-	rc = kv_hincr(k.ns, k.key, k.klen, field, flen, PG_GETARG_INT64(3), &result);
+	rc = kv_hincr(k.ns, k.key, k.klen, f.data, f.len, PG_GETARG_INT64(3), &result);
 	shardkv_wal_sync();
 	if (rc == KV_ENOTINT)
 		ereport(ERROR,
@@ -503,9 +502,8 @@ Datum
 shardkv_hincr_float(PG_FUNCTION_ARGS)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, true);
-	size_t		flen,
-				bylen;
-	const char *field = bytes_arg(fcinfo, 2, TEXTOID, "field", &flen);
+	size_t		bylen;
+	kv_val		f = val_arg(fcinfo, 2, TEXTOID, "field");
 	char		by[KV_DOUBLE_BUFSZ];
 	double		result = 0;
 	int			rc;
@@ -513,7 +511,7 @@ shardkv_hincr_float(PG_FUNCTION_ARGS)
 	shardkv_require_arg(fcinfo, 3, "increment");
 	/* the engine's text of the double; NaN and infinities give "": not a float */
 	bylen = kv_fmt_double(PG_GETARG_FLOAT8(3), by, sizeof(by));
-	rc = kv_hincr_float(k.ns, k.key, k.klen, field, flen, by, bylen, &result, NULL);
+	rc = kv_hincr_float(k.ns, k.key, k.klen, f.data, f.len, by, bylen, &result, NULL);
 	shardkv_wal_sync();
 	if (rc == KV_ENOTFLOAT)
 		ereport(ERROR,
@@ -553,9 +551,8 @@ Datum
 shardkv_sismember(PG_FUNCTION_ARGS)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, false);
-	size_t		mlen;
-	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
-	int			rc = kv_sismember(k.ns, k.key, k.klen, m, mlen);
+	kv_val		m = val_arg(fcinfo, 2, TEXTOID, "member");
+	int			rc = kv_sismember(k.ns, k.key, k.klen, m.data, m.len);
 
 	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_BOOL(false);
@@ -651,7 +648,7 @@ shardkv_zadd(PG_FUNCTION_ARGS)
 	ShardkvKey	k = shardkv_key_args(fcinfo, true);
 	kv_zmember	m;
 
-	m.member.data = bytes_arg(fcinfo, 2, TEXTOID, "member", &m.member.len);
+	m.member = val_arg(fcinfo, 2, TEXTOID, "member");
 	shardkv_require_arg(fcinfo, 3, "score");
 	m.score = PG_GETARG_FLOAT8(3);
 	return zadd_call(&k, &m, 1, zadd_options(fcinfo, 4));
@@ -704,13 +701,12 @@ Datum
 shardkv_zincr(PG_FUNCTION_ARGS)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, true);
-	size_t		mlen;
-	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
+	kv_val		m = val_arg(fcinfo, 2, TEXTOID, "member");
 	double		result = 0;
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 3, "increment");
-	rc = kv_zincr(k.ns, k.key, k.klen, m, mlen, PG_GETARG_FLOAT8(3), &result);
+	rc = kv_zincr(k.ns, k.key, k.klen, m.data, m.len, PG_GETARG_FLOAT8(3), &result);
 	shardkv_wal_sync();
 	if (rc == KV_ENOTFLOAT)
 		ereport(ERROR,
@@ -727,10 +723,9 @@ Datum
 shardkv_zscore(PG_FUNCTION_ARGS)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, false);
-	size_t		mlen;
-	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
+	kv_val		m = val_arg(fcinfo, 2, TEXTOID, "member");
 	double		score = 0;
-	int			rc = kv_zscore(k.ns, k.key, k.klen, m, mlen, &score);
+	int			rc = kv_zscore(k.ns, k.key, k.klen, m.data, m.len, &score);
 
 	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
@@ -743,11 +738,10 @@ Datum
 shardkv_zrank(PG_FUNCTION_ARGS)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, false);
-	size_t		mlen;
-	const char *m = bytes_arg(fcinfo, 2, TEXTOID, "member", &mlen);
+	kv_val		m = val_arg(fcinfo, 2, TEXTOID, "member");
 	bool		rev = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	uint64_t	rank = 0;
-	int			rc = kv_zrank(k.ns, k.key, k.klen, m, mlen, rev ? 1 : 0, &rank, NULL);
+	int			rc = kv_zrank(k.ns, k.key, k.klen, m.data, m.len, rev ? 1 : 0, &rank, NULL);
 
 	if (!shardkv_found(rc, k.ns))
 		PG_RETURN_NULL();
