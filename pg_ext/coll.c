@@ -88,12 +88,7 @@ vals_arg(FunctionCallInfo fcinfo, int n, const char *what, size_t *count)
 				i;
 	kv_val	   *v;
 
-	shardkv_require_arg(fcinfo, n, what);
-	a = PG_GETARG_ARRAYTYPE_P(n);
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", what)));
+	a = shardkv_array_arg(fcinfo, n, what);
 	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &d, &nulls, &c);
 	v = palloc(sizeof(kv_val) * Max(c, 1));
 	for (i = 0; i < c; i++)
@@ -669,12 +664,7 @@ shardkv_zadd_arrays(PG_FUNCTION_ARGS)
 	int			ns_count;
 	kv_zmember *m;
 
-	shardkv_require_arg(fcinfo, 3, "scores");
-	a = PG_GETARG_ARRAYTYPE_P(3);
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("scores must be a one-dimensional array")));
+	a = shardkv_array_arg(fcinfo, 3, "scores");
 	deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &d, &nulls, &ns_count);
 	if ((size_t) ns_count != n)

@@ -235,6 +235,21 @@ shardkv_key_arg(FunctionCallInfo fcinfo, int n, size_t *klen)
 	return shardkv_key_bytes(PG_GETARG_TEXT_PP(n), klen);
 }
 
+/* A non-null array argument that has at most one dimension. */
+ArrayType *
+shardkv_array_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	ArrayType  *a;
+
+	shardkv_require_arg(fcinfo, n, what);
+	a = PG_GETARG_ARRAYTYPE_P(n);
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	return a;
+}
+
 ShardkvKey
 shardkv_key_args(FunctionCallInfo fcinfo, bool write)
 {

@@ -281,18 +281,27 @@ shardkv_persist(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* kv.ttl(ns, key) -> time left; NULL if the key is missing or never expires */
-PG_FUNCTION_INFO_V1(shardkv_ttl);
-Datum
-shardkv_ttl(PG_FUNCTION_ARGS)
+/* The key's expiry time (ms); 0 if the key is missing or never expires. */
+static int64_t
+expiry_of(FunctionCallInfo fcinfo)
 {
 	ShardkvKey	k = shardkv_key_args(fcinfo, false);
 	int64_t		at = 0;
 	int			rc = kv_ttl(k.ns, k.key, k.klen, &at);
 
 	if (rc == KV_NOTFOUND)
-		PG_RETURN_NULL();
+		return 0;
 	SHARDKV_CHECK(rc, k.ns);
+	return at;
+}
+
+/* kv.ttl(ns, key) -> time left; NULL if the key is missing or never expires */
+PG_FUNCTION_INFO_V1(shardkv_ttl);
+Datum
+shardkv_ttl(PG_FUNCTION_ARGS)
+{
+	int64_t		at = expiry_of(fcinfo);
+
 	if (at == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(shardkv_ttl_interval(at));
@@ -303,13 +312,8 @@ PG_FUNCTION_INFO_V1(shardkv_expires_at);
 Datum
 shardkv_expires_at(PG_FUNCTION_ARGS)
 {
-	ShardkvKey	k = shardkv_key_args(fcinfo, false);
-	int64_t		at = 0;
-	int			rc = kv_ttl(k.ns, k.key, k.klen, &at);
+	int64_t		at = expiry_of(fcinfo);
 
-	if (rc == KV_NOTFOUND)
-		PG_RETURN_NULL();
-	SHARDKV_CHECK(rc, k.ns);
 	if (at == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(shardkv_ms_to_timestamptz(at));
@@ -499,12 +503,7 @@ array_arg(FunctionCallInfo fcinfo, int n, const char *what, Datum **elems, bool 
 	int			count;
 	int			i;
 
-	shardkv_require_arg(fcinfo, n, what);
-	a = PG_GETARG_ARRAYTYPE_P(n);
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", what)));
+	a = shardkv_array_arg(fcinfo, n, what);
 	deconstruct_array(a, ARR_ELEMTYPE(a), -1, false, TYPALIGN_INT, elems, nulls, &count);
 	if (!allow_nulls)
 		for (i = 0; i < count; i++)

@@ -31,6 +31,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/condition_variable.h"
+#include "utils/array.h"
 #include "utils/timestamp.h"
 
 #include "kv.h"
@@ -104,6 +105,7 @@ extern char *shardkv_stored_to_cstring(const char *data, size_t len, int type, i
 extern void shardkv_require_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern kv_ns *shardkv_ns_arg(FunctionCallInfo fcinfo, int n);
 extern const char *shardkv_key_arg(FunctionCallInfo fcinfo, int n, size_t *klen);
+extern ArrayType *shardkv_array_arg(FunctionCallInfo fcinfo, int n, const char *what);
 
 /*
  * Arguments 0 and 1 of a kv.* function on one key: the namespace (resolved
