@@ -1266,8 +1266,8 @@ KV_API int kv_lrem(kv_ns *ns, const void *key, size_t klen, int64_t count, const
  * when nothing went, as in Redis (then KV_EV_DEL if emptied). */
 KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop);
 /* LPOS value [RANK r] [COUNT c] [MAXLEN m]: r != 0 (KV_EINVAL; negative from
- * the tail; INT64_MIN acts as -1, as in Redis 7.0 where negating it
- * overflows), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
+ * the tail; INT64_MIN, as in Redis 7.0 where negating it overflows, is -1
+ * with any COUNT read as 0), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
  * position found is out->v[i].off (len 0), in the order found.  KV_OK, or
  * KV_NOTFOUND when none (no elements). */
 KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,

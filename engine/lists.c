@@ -569,11 +569,11 @@ KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_
 	kv_chdr *h = op.h;
 	kv_coll_pin(&op);
 	kv_coll_close(&op, KV_OK, 0);
-	/* INT64_MIN: Redis 7.0's -rank overflows and stays negative, so its first
-	 * match from the tail answers, as for -1 */
-	uint64_t skip = rank == INT64_MIN ? 0 : (uint64_t)(rank < 0 ? -rank : rank) - 1;
-	lsearch s = {v, vlen, rank < 0, skip,
-	             has_count ? (uint64_t)count : 1, (uint64_t)maxlen, NULL, 0, 0, 0};
+	/* INT64_MIN: Redis 7.0's -rank overflows and stays negative, so matching
+	 * starts at the tail's first and a COUNT never ends it (all) */
+	bool min = rank == INT64_MIN;
+	lsearch s = {v, vlen, rank < 0, min ? 0 : (uint64_t)(rank < 0 ? -rank : rank) - 1,
+	             has_count ? (min ? 0 : (uint64_t)count) : 1, (uint64_t)maxlen, NULL, 0, 0, 0};
 	rc = search(env, &L, &s);
 	kv_coll_unpin(env, h);
 	for (size_t i = 0; i < s.n && rc == KV_OK; i++) {
