@@ -864,7 +864,9 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 #define KV_T_LIST 19 /* a sequence, O(1) at both ends */
 /*
  * Tags 16..31 are the engine's kinds: kv_set and a batch SET refuse them
- * (KV_EINVAL); every other tag is a string.  kv_type_name gives "hash",
+ * (KV_EINVAL); every other tag is a string.  (A snapshot of format version
+ * 1, from before collections, that holds a string tagged 16..31 loads it as
+ * KV_T_BYTES.)  kv_type_name gives "hash",
  * "set", "zset", "list" for them.
  *
  * WHAT EACH CALL DOES WITH EACH KIND
@@ -891,14 +893,40 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
  * (max_memory, kv_ns_stats.bytes) and counts toward its key's eviction as a
  * whole.
  *
- * LOCKS.  Calls that touch a bounded number of elements (HGET, SADD of n
- * members, ZADD, ZSCORE, ZRANK, LPUSH, LPOP ...) hold the key's shard lock
- * for O(n log size) work at most.  Calls whose work a caller chooses through
- * a collection's size or a range (HGETALL, SMEMBERS, ZRANGE, LRANGE, LREM,
- * set algebra ...) never hold a lock for more than KV_COLL_HOLD elements:
- * see kv_internal.h's lock table for how each keeps its answer
- * point-in-time.  Results are copied out into caller memory (kv_elems) that
- * the engine grows with no lock held.
+ * LOCKS.  Collection calls take the key's shard lock (there is no lock-free
+ * collection read).  Calls that touch a bounded number of elements (HGET,
+ * SADD of n members, ZADD, ZSCORE, ZRANK, LPUSH, LPOP, SPOP of up to
+ * KV_COLL_HOLD ...) hold it for O(n log size) work at most.  Calls whose
+ * work a caller chooses through a collection's size or a range (HGETALL,
+ * SMEMBERS, HRANDFIELD/SRANDMEMBER with a count, set algebra, kv_cscan,
+ * COPY and MOVE of a collection ...) never hold a lock for more than
+ * KV_COLL_HOLD elements: they PIN the collection under the lock (O(1)) and
+ * copy it with no lock held.  The answer is point-in-time: while a
+ * collection is pinned, writers OF THAT KEY ONLY wait (with no lock held)
+ * until the copy ends; readers and every other key go on.  A DEL, SET,
+ * RENAME, expiry or eviction of a pinned key does not wait: the copy is the
+ * value as of the pin.  So the cost of a whole read is one O(size) copy,
+ * paid by the reader, and a wait of that length for that key's writers.
+ * Results go to caller memory (kv_elems) that the engine grows with no lock
+ * held.  kv_internal.h's lock table has every section and its bound.
+ *
+ * SNAPSHOTS.  A save sees each collection as it was at its cut, while
+ * writers go on.  The first write to a collection after the cut (or the
+ * saver's visit) freezes it in O(1); until the saver has written it,
+ * writers copy on write per object, once per save: for a hash or set one
+ * 2 KiB segment of 255 slots and the directory (4 bytes a segment), never
+ * an element and never the whole collection.  A save during writes to a
+ * 1M-field hash so copies at most the slot arrays it touches (14 bytes a
+ * field, about 14 MiB for all of them) and the saver serialises the frozen
+ * elements with no lock.  The copies are freed when the next write after
+ * the save ends.  max_memory counts them while they live.
+ *
+ * MEMORY.  A collection is charged its header (120 bytes), its body and its
+ * entry; kv_ns_stats.bytes is exact.  A write checks max_memory against an
+ * upper bound of what it may allocate before changing anything
+ * (KV_EMAXMEM, or eviction by the namespace's policy: a collection is one
+ * key with all its memory).  A full region (KV_ENOMEM) in the middle of a
+ * multi-element write may leave part of it applied.
  */
 #define KV_COLL_MAX_ELEMS UINT32_C(0xffffffff)
 #define KV_COLL_HOLD      1024u

@@ -394,7 +394,7 @@ KV_API int kv_lrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int
 	kv_elems_reset(out);
 	for (;;) {
 		kv_cop op;
-		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_READ, &op);
+		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_PIN, &op);
 		if (rc != KV_OK)
 			return rc;
 		uint64_t s, e;
@@ -438,7 +438,7 @@ KV_API int kv_lindex(kv_ns *ns, const void *key, size_t klen, int64_t index, kv_
 	kv_env *env = ns->env;
 	for (;;) {
 		kv_cop op;
-		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_READ, &op);
+		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_PIN, &op);
 		if (rc != KV_OK)
 			return rc;
 		uint64_t i;
@@ -559,7 +559,7 @@ KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_
 	kv_env *env = ns->env;
 	kv_elems_reset(out);
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h)
