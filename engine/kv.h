@@ -1041,7 +1041,8 @@ KV_API int kv_hincr_float(kv_ns *ns, const void *key, size_t klen, const void *f
                           kv_buf *result_text);
 /* HRANDFIELD key [count [WITHVALUES]] with Redis's rules for count (has_count
  * 0: one field; count >= 0: distinct fields, at most the hash's; count < 0:
- * |count| fields, repeats allowed).  A missing key: KV_OK, no elements. */
+ * |count| fields, repeats allowed).  A missing key: KV_OK, no elements; a key
+ * of another kind: KV_EWRONGTYPE, also for count 0 (as Redis). */
 KV_API int kv_hrandfield(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
                          int withvalues, kv_elems *out);
 
@@ -1061,15 +1062,17 @@ KV_API int kv_smismember(kv_ns *ns, const void *key, size_t klen, const kv_val *
 /* SMEMBERS, point-in-time. */
 KV_API int kv_smembers(kv_ns *ns, const void *key, size_t klen, kv_elems *out);
 /* SPOP (has_count 0: one member; else up to count >= 0 members, removed).
- * Event KV_EV_SPOP.  A missing key: KV_OK, no elements. */
+ * Event KV_EV_SPOP.  A missing key: KV_OK, no elements; a key of another
+ * kind: KV_EWRONGTYPE, also for count 0 (as Redis). */
 KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint64_t count,
                    kv_elems *out);
 /* SRANDMEMBER, count as kv_hrandfield's. */
 KV_API int kv_srandmember(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
                           kv_elems *out);
 /* SMOVE src dst member, atomic across both keys: KV_OK (moved, or src == dst
- * and a member), KV_NOTFOUND (not in src).  Events KV_EV_SREM on src,
- * KV_EV_SADD on dst.  KV_EWRONGTYPE if either key is not a set. */
+ * and a member), KV_NOTFOUND (not in src, or src missing whatever dst is).
+ * Events KV_EV_SREM on src, KV_EV_SADD on dst.  KV_EWRONGTYPE if src, or dst
+ * when src exists, is not a set (Redis's order). */
 KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                     const void *m, size_t mlen);
 
@@ -1090,9 +1093,12 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
  * lands between the reads.  KV_EWRONGTYPE if a source (or, for a STORE, no
  * other check: dst is replaced whatever its kind) is of another kind.
  * kv_zsetop: sources may be sets (score 1) or zsets; weights (NULL: all 1)
- * multiply scores, agg combines them (a NaN from inf * 0 counts as 0, as in
- * Redis); results in zset order with scores.  ZDIFF takes the first key's
- * scores.
+ * multiply scores, agg combines them; results in zset order with scores.
+ * ZDIFF takes the first key's scores.  NaN, as in Redis: the sources are
+ * taken smallest first (stable); a NaN product (inf * 0) counts as 0 for
+ * every UNION source and for INTER's first source, while INTER's other
+ * sources fold theirs unchanged: SUM turns a NaN sum into 0, MIN and MAX
+ * keep the score so far (ZINTER 2 z z WEIGHTS 2 0 of an inf score: 0).
  */
 KV_API int kv_setop(kv_ns *ns, int op, const kv_val *keys, size_t n, uint64_t limit,
                     const void *dst, size_t dstlen, kv_elems *out, uint64_t *card);
@@ -1288,7 +1294,8 @@ KV_API int kv_lrem(kv_ns *ns, const void *key, size_t klen, int64_t count, const
  * when nothing went, as in Redis (then KV_EV_DEL if emptied). */
 KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop);
 /* LPOS value [RANK r] [COUNT c] [MAXLEN m]: r != 0 (KV_EINVAL; negative from
- * the tail), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
+ * the tail; INT64_MIN, as in Redis 7.0 where negating it overflows, is -1
+ * with any COUNT read as 0), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
  * position found is out->v[i].off (len 0), in the order found.  KV_OK, or
  * KV_NOTFOUND when none (no elements). */
 KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,
