@@ -671,9 +671,10 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
  * text (type KV_T_REAL; 0.1 + 0.2 stores "0.3", 1e-18 stores "1e-18", -0 stores
  * "0"), at most KV_DOUBLE_BUFSZ - 1 bytes, which this call always reads back.
  * If result_text is not NULL it receives that text; if result is not NULL, the
- * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number),
- * KV_EOVERFLOW (the result is not a finite double: Redis's "increment would
- * produce NaN or Infinity"; nothing changed), KV_EINVAL (a new key's default TTL lands
+ * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number:
+ * NaN, or text strtold overflows or underflows to zero with; "inf" and "-inf"
+ * are numbers, as Redis reads them), KV_EOVERFLOW (the result is not a finite
+ * double: Redis's "increment would produce NaN or Infinity"; nothing changed), KV_EINVAL (a new key's default TTL lands
  * past KV_EXPIRES_MAX), limit errors, KV_ENOMEM.
  */
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by, size_t bylen,
