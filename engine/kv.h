@@ -906,11 +906,6 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
-/* A write that would create or change a list in a KV_NS_REDO namespace whose
- * env has a redo function: lists have no redo records yet (see REDO LOG), so
- * they stay as they are (reads, DEL, EXPIRE and PERSIST work).  Hashes, sets
- * and sorted sets are logged. */
-#define KV_EDURABILITY (-30734)
 
 /*
  * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
@@ -1756,6 +1751,10 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 #define KV_REDO_ELEM   7
 #define KV_REDO_ELDEL  8
 #define KV_REDO_RENAME 9
+#define KV_REDO_LINS   10
+#define KV_REDO_LSET   11
+#define KV_REDO_LDEL   12
+#define KV_REDO_LTRIM  13
 #define KV_REDO_PATCH_MIN 256u
 
 typedef struct kv_redo_hdr {

@@ -844,7 +844,6 @@ void kv_redo_expire(kv_wctx *w, const kv_entry *e);
 void kv_redo_commit(kv_wctx *w);
 void kv_redo_ns(kv_env *env, kv_nsslot *slot, int kind);
 bool kv_redo_logging(const kv_wctx *w);
-bool kv_redo_refuses_kind(const kv_wctx *w, int type);
 void kv_redo_fill(kv_wctx *w);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */
