@@ -5,7 +5,9 @@
  * type, expiry).  Records are compact (an INCR's is the number, a long APPEND's
  * the appended bytes), nothing is logged for namespaces without the flag or for
  * refused and failed writes, replay logs nothing, a snapshot's cut shows up as
- * a CUT record, and malformed records are refused.
+ * a CUT record, and malformed records are refused.  Collections replay element
+ * by element; lists position by position, each record onto the length it was
+ * made on.
  */
 #include "test.h"
 
