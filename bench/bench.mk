@@ -39,6 +39,17 @@ BENCH_COLL_ARGS ?=
 bench-coll: $(BUILD)/shardkv-server
 	sh bench/coll/run.sh $(BENCH_COLL_ARGS)
 
+# Bytes per element of hashes and sets against redis-server's MEMORY USAGE
+# (bench/coll/memory.py starts its own redis-server on REDIS_PORT, default 6392).
+BENCH_COLL_MEMORY := $(BUILD)/bench-coll-memory
+$(BENCH_COLL_MEMORY): bench/coll/coll_memory.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iengine -o $@ bench/coll/coll_memory.c $(LIB) $(LDLIBS) -lm
+
+.PHONY: bench-coll-memory
+bench-coll-memory: $(BENCH_COLL_MEMORY)
+	BENCH_COLL_MEMORY=$(BENCH_COLL_MEMORY) /usr/bin/python3 bench/coll/memory.py
+
 # Each bench target leaves its figures in $(BUILD)/bench/<host>.tsv; bench/charts.py
 # draws bench/charts/<host>.svg from them (from bench/charts/seed/ for a host
 # without fresh results, which the chart's title says).

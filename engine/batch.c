@@ -350,7 +350,7 @@ static void commit_all(kv_wctx *w)
 /* Apply one item under the locks.  Returns its status. */
 static int apply_item(kv_wctx *w, kv_op *o, uint64_t h, kv_buf *arena, size_t *arena_need)
 {
-	kv_shard *sh = kv_lockset_shard(&w->ref, h);
+	kv_shard *sh = kv_lockset_shard(&w->ref, w->ls, h);
 	uint32_t h32 = kv_hash32(h), pos;
 	kv_entry *e = kv_find_live_locked(w, sh, h32, o->key, o->klen, &pos);
 	o->out_len = 0;

@@ -328,7 +328,7 @@ static int bitop_locked(kv_ns *ns, int op, const void *dst, size_t dstlen, const
 	int rc = kv_lockset_lock_hashes(ns, &w.ref, ls, hashes, nkeys + 1);
 	if (rc != KV_OK)
 		return rc;
-	kv_shard *sd = kv_lockset_shard(&w.ref, hd);
+	kv_shard *sd = kv_lockset_shard(&w.ref, ls, hd);
 	if (sd->snap_pending && kv_shard_reserve_preserve_locked(ns->env, sd, 2 + KV_MAX_VICTIMS) != KV_OK) {
 		kv_lockset_unlock(&w.ref, ls);
 		return KV_ENOMEM;
@@ -339,7 +339,7 @@ static int bitop_locked(kv_ns *ns, int op, const void *dst, size_t dstlen, const
 	for (size_t k = 0; k < nkeys; k++) {
 		uint64_t h = kv_hash(keys[k], klens[k]);
 		uint32_t pos;
-		kv_entry *e = kv_find_live_locked(&w, kv_lockset_shard(&w.ref, h), kv_hash32(h), keys[k],
+		kv_entry *e = kv_find_live_locked(&w, kv_lockset_shard(&w.ref, ls, h), kv_hash32(h), keys[k],
 		                                  klens[k], &pos);
 		if (e && kv_is_kind(e->type))
 			wrongtype = true, e = NULL;
@@ -351,7 +351,7 @@ static int bitop_locked(kv_ns *ns, int op, const void *dst, size_t dstlen, const
 	for (size_t k = 0; k < nkeys; k++) {
 		uint64_t h = kv_hash(keys[k], klens[k]);
 		uint32_t pos;
-		kv_entry *e = n[k] ? kv_shard_find_locked(ns->env, kv_lockset_shard(&w.ref, h), kv_hash32(h),
+		kv_entry *e = n[k] ? kv_shard_find_locked(ns->env, kv_lockset_shard(&w.ref, ls, h), kv_hash32(h),
 		                                          keys[k], klens[k], &pos)
 		                   : NULL;
 		p[k] = e ? (const unsigned char *)kv_entry_key(e) + klens[k] : NULL;

@@ -72,20 +72,19 @@ static void reap_push(kv_env *env, kv_off o, kv_off *link)
 {
 	kv_region *r = env->r;
 	kv_spin_lock(&r->reap_lock);
-	*link = r->reap_head;
-	/* atomic: kv_coll_reap peeks at the head with no lock */
-	atomic_store_explicit((_Atomic kv_off *)&r->reap_head, o, memory_order_relaxed);
+	*link = atomic_load_explicit(&r->reap_head, memory_order_relaxed);
+	atomic_store_explicit(&r->reap_head, o, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 }
 
 void kv_coll_reap(kv_env *env)
 {
 	kv_region *r = env->r;
-	if (!atomic_load_explicit((_Atomic kv_off *)&r->reap_head, memory_order_relaxed))
+	if (!atomic_load_explicit(&r->reap_head, memory_order_relaxed))
 		return;
 	kv_spin_lock(&r->reap_lock);
-	kv_off o = r->reap_head;
-	atomic_store_explicit((_Atomic kv_off *)&r->reap_head, 0, memory_order_relaxed);
+	kv_off o = atomic_load_explicit(&r->reap_head, memory_order_relaxed);
+	atomic_store_explicit(&r->reap_head, 0, memory_order_relaxed);
 	kv_spin_unlock(&r->reap_lock);
 	while (o) {
 		kv_chdr *h = kv_ptr(env, o); /* both node kinds share the first three fields */
@@ -128,32 +127,27 @@ static void thaw(kv_env *env, kv_chdr *h)
 	}
 }
 
-void kv_coll_freeze_locked(kv_env *env, kv_chdr *h)
+/* Is h's frozen view the one the namespace's running save uses? */
+static bool view_current(kv_nsslot *sl, const kv_chdr *h)
+{
+	return h->view.gen == atomic_load_explicit(&sl->snap_gen, memory_order_acquire) &&
+	       atomic_load_explicit(&sl->snap_live, memory_order_acquire);
+}
+
+void kv_coll_freeze_locked(kv_env *env, kv_nsslot *sl, kv_chdr *h)
 {
 	uint32_t st = atomic_load_explicit(&h->view.state, memory_order_acquire);
-	if (st == KV_VIEW_FROZEN)
+	if (st == KV_VIEW_FROZEN && view_current(sl, h))
 		return;
-	if (st == KV_VIEW_DONE) /* a former save's, not thawed yet */
+	if (st != KV_VIEW_NONE) /* a former save's (done, failed or ended), not thawed yet */
 		thaw(env, h);
+	h->view.gen = atomic_load_explicit(&sl->snap_gen, memory_order_acquire);
 	h->view.enc = h->enc;
 	h->view.body = h->body;
 	h->view.card = h->card;
 	memcpy(h->view.aux, h->aux, sizeof h->aux);
 	h->epoch++;
 	atomic_store_explicit(&h->view.state, KV_VIEW_FROZEN, memory_order_release);
-}
-
-void kv_coll_snap_locked(kv_env *env, kv_entry *e, kv_chdr *snap)
-{
-	kv_chdr *h = kv_chdr_of(env, e);
-	kv_coll_freeze_locked(env, h);
-	memset(snap, 0, sizeof *snap);
-	snap->kind = h->kind;
-	snap->enc = h->view.enc;
-	snap->body = h->view.body;
-	snap->card = h->view.card;
-	memcpy(snap->aux, h->view.aux, sizeof snap->aux);
-	snap->epoch = h->epoch;
 }
 
 void kv_coll_view_done(kv_env *env, kv_entry *e)
@@ -249,16 +243,46 @@ static int check_key(const void **key, size_t klen)
 	return klen > KV_KEY_SIZE_LIMIT ? KV_EKEYSIZE : KV_OK;
 }
 
-static void wait_unpinned(kv_env *env, kv_chdr *h)
+/* Wait with no lock held until *word is 0 (a pin count, or the writers
+ * waiting for one). */
+static void wait_zero(_Atomic uint32_t *word)
 {
-	for (unsigned spins = 0; atomic_load_explicit(&h->pin, memory_order_acquire); spins++) {
+	for (unsigned spins = 0; atomic_load_explicit(word, memory_order_acquire); spins++) {
 		if (spins < 64)
 			kv_cpu_relax();
 		else
 			sched_yield();
 	}
+}
+
+static void wait_unpinned(kv_env *env, kv_chdr *h)
+{
+	wait_zero(&h->pin);
 	kv_coll_unref(env, h);
 	kv_coll_reap(env);
+}
+
+/* A writer waiting on h's pins: new pinners wait for it (no starvation). */
+static void writer_waits(kv_env *env, kv_chdr **waited, kv_chdr *h)
+{
+	if (*waited == h)
+		return;
+	atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->wwait, 1, memory_order_acq_rel);
+	if (*waited) { /* the key now names another header: stop holding the old one back */
+		atomic_fetch_sub_explicit(&(*waited)->wwait, 1, memory_order_release);
+		kv_coll_unref(env, *waited);
+	}
+	*waited = h;
+}
+
+static void writer_done(kv_env *env, kv_chdr **waited)
+{
+	if (*waited) {
+		atomic_fetch_sub_explicit(&(*waited)->wwait, 1, memory_order_release);
+		kv_coll_unref(env, *waited);
+		*waited = NULL;
+	}
 }
 
 int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv_cop *op)
@@ -267,6 +291,7 @@ int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv
 	if (rc != KV_OK)
 		return rc;
 	kv_env *env = ns->env;
+	kv_chdr *waited = NULL; /* a header whose wwait this writer raised */
 	for (;;) {
 		memset(op, 0, offsetof(kv_cop, key));
 		op->key = key;
@@ -277,25 +302,39 @@ int kv_coll_open(kv_ns *ns, const void *key, size_t klen, int kind, int mode, kv
 		op->dead = NULL;
 		op->wx = &op->w;
 		rc = kv_write_begin(ns, key, klen, &op->w, &op->sh, &op->h32, &op->pos, &op->e);
-		if (rc != KV_OK)
+		if (rc != KV_OK) {
+			writer_done(env, &waited);
 			return rc;
+		}
 		op->h = NULL;
 		op->bytes0 = 0;
-		if (!op->e)
-			return KV_OK;
-		if (kind && op->e->type != kind) {
+		if (op->e && kind && op->e->type != kind) {
 			op->e = NULL;
+			writer_done(env, &waited); /* O(1) under the lock */
 			kv_write_end(&op->w, op->sh, key, klen, KV_EWRONGTYPE, 0);
 			return KV_EWRONGTYPE;
 		}
-		if (!kv_is_kind(op->e->type))
-			return KV_OK; /* kind 0 (any) on a string: the caller looks at e */
-		op->h = kv_chdr_of(env, op->e);
-		op->bytes0 = (int64_t)op->h->bytes;
-		if (!op->write || !atomic_load_explicit(&op->h->pin, memory_order_acquire))
+		if (!op->e || !kv_is_kind(op->e->type)) {
+			writer_done(env, &waited);
+			return KV_OK; /* no key, or (kind 0) a string: the caller looks at e */
+		}
+		kv_chdr *h = op->h = kv_chdr_of(env, op->e);
+		op->bytes0 = (int64_t)h->bytes;
+		if (mode == KV_COPEN_PIN && atomic_load_explicit(&h->wwait, memory_order_acquire)) {
+			/* a writer waits for this key's pins: let it go first */
+			atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+			kv_write_end(&op->w, op->sh, key, klen, KV_OK, 0);
+			wait_zero(&h->wwait);
+			kv_coll_unref(env, h);
+			kv_coll_reap(env);
+			continue;
+		}
+		if (!op->write || !atomic_load_explicit(&h->pin, memory_order_acquire)) {
+			writer_done(env, &waited);
 			return KV_OK;
+		}
 		/* pinned by a whole reader: wait with no lock held, then start over */
-		kv_chdr *h = op->h;
+		writer_waits(env, &waited, h);
 		atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
 		kv_write_end(&op->w, op->sh, key, klen, KV_OK, 0);
 		wait_unpinned(env, h);
@@ -343,11 +382,12 @@ int kv_coll_mutate(kv_cop *op, uint32_t releases)
 {
 	kv_env *env = op->wx->ns->env;
 	kv_chdr *h = op->h;
+	kv_nsslot *sl = op->wx->ref.slot;
 	uint32_t st = atomic_load_explicit(&h->view.state, memory_order_acquire);
-	if (st == KV_VIEW_DONE)
-		thaw(env, h);
+	if (st == KV_VIEW_DONE || (st == KV_VIEW_FROZEN && !view_current(sl, h)))
+		thaw(env, h); /* its save wrote it, or ended */
 	if (op->sh->snap_pending && !(atomic_load_explicit(&op->e->flags, memory_order_relaxed) & KV_E_SNAPNEW))
-		kv_coll_freeze_locked(env, h);
+		kv_coll_freeze_locked(env, sl, h);
 	if (atomic_load_explicit(&h->view.state, memory_order_relaxed) == KV_VIEW_FROZEN &&
 	    grave_reserve(env, h, releases) != KV_OK)
 		return KV_ENOMEM;
@@ -425,6 +465,7 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 		m->ops = NULL;
 		return KV_ENOMEM;
 	}
+	kv_chdr *waited = NULL; /* a header whose wwait this writer raised */
 	for (;;) {
 		for (size_t i = 0; i < n; i++) {
 			const void *k = keys[i].data ? keys[i].data : "";
@@ -433,6 +474,8 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 		kv_wctx_init(&m->w, ns);
 		int rc = kv_lockset_lock_hashes(ns, &m->w.ref, m->ls, hs, n);
 		if (rc != KV_OK) {
+			writer_done(env, &waited);
+			kv_coll_reap(env);
 			kv_mem_realloc(env, hs, 0);
 			return rc;
 		}
@@ -445,10 +488,12 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 			op->klen = keys[i].len;
 			op->hash = hs[i];
 			op->h32 = kv_hash32(hs[i]);
-			op->sh = kv_lockset_shard(&m->w.ref, hs[i]);
+			op->sh = kv_lockset_shard(&m->w.ref, m->ls, hs[i]);
 			if (op->sh->snap_pending &&
 			    kv_shard_reserve_preserve_locked(env, op->sh, 2 + KV_MAX_VICTIMS) != KV_OK) {
+				writer_done(env, &waited);
 				kv_lockset_unlock(&m->w.ref, m->ls);
+				kv_coll_reap(env);
 				kv_mem_realloc(env, hs, 0);
 				return KV_ENOMEM;
 			}
@@ -461,9 +506,11 @@ int kv_coll_open_many(kv_ns *ns, const kv_val *keys, size_t n, kv_cmulti *m)
 				pinned = kv_chdr_of(env, e);
 		}
 		if (!pinned) {
+			writer_done(env, &waited); /* O(1) under the locks */
 			kv_mem_realloc(env, hs, 0);
 			return KV_OK;
 		}
+		writer_waits(env, &waited, pinned);
 		atomic_fetch_add_explicit(&pinned->refs, 1, memory_order_relaxed);
 		kv_lockset_unlock(&m->w.ref, m->ls);
 		kv_wctx_emit(&m->w);
@@ -489,8 +536,7 @@ int kv_coll_at(kv_cmulti *m, size_t i, int kind, kv_cop **out)
 	return KV_OK;
 }
 
-/* Within a kv_cmulti, the ops borrow its write context: kv_coll_create and
- * kv_coll_store use op->w, so copy it in and back. */
+/* Within a kv_cmulti every op's wx is the multi's write context. */
 int kv_coll_store(kv_cmulti *m, size_t i, kv_chdr *h)
 {
 	kv_env *env = m->w.ns->env;
@@ -627,7 +673,7 @@ int kv_coll_read_all(kv_ns *ns, const void *key, size_t klen, int kind, kv_cemit
 {
 	kv_env *env = ns->env;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h)
@@ -653,7 +699,7 @@ KV_API const char *kv_kind_name(int kind)
 	case KV_T_SET:  return "set";
 	case KV_T_ZSET: return "zset";
 	case KV_T_LIST: return "list";
-	default:        return kv_is_kind(kind) ? NULL : "string";
+	default:        return kind < 0 || kind > 255 || kv_is_kind(kind) ? NULL : "string";
 	}
 }
 
@@ -758,7 +804,7 @@ KV_API int kv_cscan(kv_ns *ns, const void *key, size_t klen, int kind, uint64_t 
 	if (count > KV_COLL_HOLD)
 		count = KV_COLL_HOLD;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h) {
@@ -917,7 +963,7 @@ static int copy_to(kv_ns *ns, const void *src, size_t srclen, kv_ns *dns, const 
 {
 	kv_env *env = ns->env;
 	kv_cop op;
-	int rc = kv_coll_open(ns, src, srclen, 0, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, src, srclen, 0, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.e)
@@ -1080,4 +1126,11 @@ int kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev,
 	if (h)
 		kv_chdr_destroy(env, h);
 	return rc;
+}
+
+void kv_coll_wait_writers(kv_env *env, kv_chdr *h)
+{
+	wait_zero(&h->wwait);
+	kv_coll_unref(env, h);
+	kv_coll_reap(env);
 }

@@ -38,73 +38,116 @@
  *   kv_coll_open() / kv_coll_close() (section 3) do the locking for a kind's
  *   public function; multi-key calls use kv_coll_open_many().
  *
- * 3. A KIND'S PUBLIC FUNCTION
+ * 3. A KIND'S PUBLIC FUNCTION (hash.c and set.c are the examples)
  *       kv_cop op;
  *       int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_WRITE, &op);
- *       if (rc != KV_OK) return rc;        (KV_EWRONGTYPE, namespace errors)
- *       if (!op.h) { ...key missing: kv_coll_create(&op, enc) if writing ... }
- *       kv_coll_mutate(&op);               (before any change: COW, ver++)
- *       ... change op.h's body through kv_cobj_* and kv_coll_charge ...
+ *       if (rc != KV_OK) return rc;        (KV_EWRONGTYPE, namespace errors:
+ *                                            nothing is held then)
+ *       if (!op.h) rc = kv_coll_create(&op, KV_ENC_LISTPACK);  (writes only)
+ *       if (rc == KV_OK) rc = kv_coll_reserve(&op, upper bound of new bytes);
+ *       if (rc == KV_OK) rc = kv_coll_mutate(&op, objects it may release);
+ *       ... change op.h's body through kv_cobj_*; op.changed = true ...
  *       return kv_coll_close(&op, rc, KV_EV_HSET);
- *   kv_coll_close() deletes the key if its count dropped to 0 (after the op's
- *   event it fires KV_EV_DEL), unlocks, frees what the op released (big
- *   bodies are freed after the unlock: nothing O(size) under a lock), fires
- *   the side removals' hooks (expired, evicted keys), then the op's event when
- *   rc is KV_OK and op.changed is set.  A write to a missing key creates it
- *   with the namespace's default TTL (kv_coll_create); writes keep an existing
- *   key's TTL.  Memory: each object allocated or freed through kv_cobj_* is
- *   charged to the header and the namespace at once (exact kv_ns_stats.bytes);
- *   kv_coll_reserve(&op, bytes) checks max_memory first and evicts other keys
- *   by the namespace's policy (KV_EMAXMEM / KV_ENOMEM with nothing changed).
+ *   The shard lock is held from open to close.  kv_coll_open with
+ *   KV_COPEN_WRITE waits (no lock held) while the key is pinned (4); with
+ *   KV_COPEN_PIN (a read that will pin) it lets a waiting writer go first;
+ *   KV_COPEN_READ reads under the lock.  kind 0 accepts any kind (op.h is
+ *   NULL for a string, op.e says whether the key exists).
+ *   kv_coll_create makes the missing key with the namespace's default TTL
+ *   (writes keep an existing key's TTL).  kv_coll_reserve checks max_memory
+ *   against an UPPER BOUND of what the op may allocate (evicting other keys
+ *   by policy; KV_EMAXMEM with nothing changed), so a write that passes never
+ *   ends over the limit.  kv_coll_mutate is mandatory before the first
+ *   change: it freezes or thaws the snapshot view (5), reserves graveyard
+ *   room and moves h->ver.  kv_coll_close charges the namespace with the
+ *   header's byte delta, deletes the key if its count is 0, unlocks, fires
+ *   the side removals' hooks (expired, evicted keys), then ev when rc is
+ *   KV_OK and op.changed, then KV_EV_DEL if it deleted the key.  Bodies
+ *   freed by anyone (a DEL, a replace, the last unpin) go to the reap list
+ *   and are freed with no lock held (kv_coll_reap): nothing O(size) runs
+ *   under a lock.
+ *   Counters: h->card is the element count (the kind keeps it exact: 0 means
+ *   delete), h->bytes the region bytes of header and body (kv_cobj_alloc and
+ *   kv_cobj_release keep it), h->ver any change.  aux[] holds small kind
+ *   fields (dict: its hash seed); aux and enc are copied into the view at a
+ *   freeze, so a kind may change them under the lock as it likes.
+ *   Multi-key writes (SMOVE, LMOVE): kv_coll_open_many locks every key's
+ *   shard through a lockset (waiting, as a writer, while any of them is
+ *   pinned); kv_coll_at(m, i, kind, &op) gives key i's kv_cop, whose
+ *   kv_coll_create / reserve / mutate work as above; kv_coll_close_many
+ *   charges, deletes emptied keys, unlocks and fires ev[i] for each op with
+ *   changed set (then KV_EV_DEL).  STORE forms build their result into a
+ *   private header with no lock (kv_chdr_new + ops->add) and link it with
+ *   kv_coll_replace, which never waits for pins (the old body is unlinked,
+ *   not changed) - so a source that is also the destination is fine.
+ *   Results go to kv_elems through kv_elems_push / kv_elems_nil, never under
+ *   a lock (host memory): copy from a pinned body, or reserve room before
+ *   the lock (kv_spop shows the retry when it was too small).
  *
  * 4. PINS: POINT-IN-TIME WHOLE READS WITHOUT A LONG HOLD
  *   kv_coll_pin() (under the lock, O(1)) takes a reference and raises the
- *   header's pin count; after kv_coll_open's unlock the caller reads the body
- *   with no lock and kv_coll_unpin()s.  While pinned, writers OF THAT KEY ONLY
+ *   header's pin count; after kv_coll_close the caller reads the body with
+ *   no lock and kv_coll_unpin()s.  While pinned, writers OF THAT KEY ONLY
  *   wait (kv_coll_open spins with no lock held until the pin drops); readers
- *   and every other key of the shard go on.  A DEL, SET, RENAME, eviction or
- *   flush of a pinned key goes ahead (the entry goes; the header lives on until
- *   the last reference), so the copy is the value at the pin.  Cost: a writer
- *   of that key waits for one O(size) copy (like Redis serving the read); no
- *   lock is held during it.  Compact collections are copied under the lock
- *   instead (bounded).
+ *   and every other key of the shard go on.  A writer waiting for pins
+ *   raises h->wwait, and new pinners (KV_COPEN_PIN) wait for it in turn, so
+ *   back-to-back whole reads cannot starve the writers of a key.  A DEL,
+ *   SET, RENAME, eviction or flush of a pinned key goes ahead (the entry
+ *   goes; the header lives on until the last reference), so the copy is the
+ *   value as of the pin.  Cost: a writer of that key waits for one O(size)
+ *   copy (as Redis's clients wait while it serves the read); no lock is held
+ *   during it.  kv_coll_read_all() is the whole read (ops->scan to the end).
  *
- * 5. SNAPSHOTS: COPY-ON-WRITE PER OBJECT (A CHUNK)
- *   A save's cut (snapshot.c) must see each collection as it was at the cut,
- *   while writers go on.  The first change to a collection of the cut after
- *   the cut (or the saver's visit, whichever comes first) FREEZES it in O(1):
- *   a kv_cview records the header as it was and the header's epoch moves on.
- *   From then on, until the saver has written it (view->done), an object whose
- *   epoch is older than the header's is shared with the view and immutable: a
- *   kind calls kv_cobj_writable() before changing one (a copy of that one
- *   object, stamped new; the old goes to the view's graveyard) and
- *   kv_cobj_release() for an object it drops (freed now, or kept in the
- *   graveyard when shared).  So a write during a save copies at most the
- *   objects it touches, once each per save: for a hash, a 2 KiB segment of
- *   255 slots and the directory (4 bytes a segment), never an element or the
- *   whole collection.  The saver serialises the view's body with no lock (all
- *   reachable objects are immutable), marks it done, and the next write
- *   thaws it (the graveyard is freed after that write's unlock).  A kind
- *   whose objects link to each other (skiplist, list nodes) must make every
- *   object it changes writable top-down (path copying) or choose a layout
- *   where that stays bounded (a B-tree of chunks, a list of chunks).
+ * 5. SNAPSHOTS: COPY-ON-WRITE PER OBJECT
+ *   A save's cut (snapshot.c) must see each collection as it was at the cut
+ *   while writers go on.  The first change after the cut to a collection of
+ *   the cut (kv_coll_mutate sees the shard pending and the entry not
+ *   SNAPNEW), the saver's collection of it, or the retirement of its entry as
+ *   a pre-image FREEZES it in O(1) with no allocation: h->view (embedded)
+ *   records enc, body, card and aux, and h->epoch moves on.  From then on,
+ *   until the saver has written it (view.state DONE), an object whose epoch
+ *   is older than the header's is shared with the view and immutable
+ *   (kv_cobj_shared): a kind calls kv_cobj_writable() before changing one (a
+ *   copy of that one object, stamped new; the old goes to the graveyard) -
+ *   and must then store the copy's offset in its parent, made writable first
+ *   (top-down) - and kv_cobj_release() for an object it drops (freed now, or
+ *   kept in the graveyard when shared).  Nodes that are never changed in
+ *   place (dict's) cost nothing to share.  So a write during a save copies
+ *   at most the objects it touches, once each per save: for a hash or set a
+ *   2 KiB segment and the directory, never an element or the whole
+ *   collection.  The saver serialises the view's body with no lock (every
+ *   object it reaches is immutable), marks the view DONE, and the next write
+ *   thaws it (the graveyard goes to the reap list).  A view also records
+ *   its cut (the namespace's snap_gen): once that save ends, failed or not,
+ *   or a newer cut begins, the view is stale and the next write or freeze
+ *   thaws it, so no view outlives its save's use of it.  A kind whose objects
+ *   link to each other (skiplist, list nodes) must make every object it
+ *   changes writable top-down (path copying), or pick a layout where that
+ *   stays bounded (a B-tree of chunks, a list of chunks): a skiplist node
+ *   has many parents, so copying one is not bounded.
  *
- * 6. KIND OPERATIONS (kv_kind_ops, registered in coll.c's table)
- *   encoding  OBJECT ENCODING name of h's encoding
- *   free      free every object reachable from a body (no lock held; never
+ * 6. KIND OPERATIONS (kv_kind_ops; add yours to kv_kind_ops_of in coll.c)
+ *   encoding  OBJECT ENCODING's name for h's encoding
+ *   free      free every object reachable from h->body (no lock held; never
  *             the graveyard, the core does that)
- *   copy      a deep copy of a pinned body into a new header (no lock held;
- *             COPY, MOVE across namespaces); charge recorded in dst->bytes
- *   scan      emit up to budget elements from *cursor (0: start) and advance
- *             it (0: done), guaranteeing Redis's SCAN property (an element
- *             present throughout is emitted at least once); used for HSCAN and
- *             friends (under the lock), for whole reads and snapshots (pinned
- *             or frozen bodies, no lock)
- *   add       insert one element into a private header being built (snapshot
- *             load, copy helpers): no lock, no COW, charges h->bytes
- *   Snapshot records are generic (snapshot.c): a kind's record is its format
- *   version byte, the element count and the elements as scan emits them
- *   (field/value, member, member+score, item); load feeds them to add.
+ *   copy      a deep copy of a pinned body into a new private header (no
+ *             lock held: COPY, MOVE); dst->bytes kept by kv_cobj_alloc
+ *   scan      emit up to about budget elements from *cursor (0: start) and
+ *             advance it (0: done), with Redis's SCAN guarantee (an element
+ *             present throughout is emitted at least once) even while the
+ *             body changes between calls (kv_cscan: each call pins, steps,
+ *             unpins); also walks a pinned body for whole reads and a frozen
+ *             view (a kv_chdr copy made by snapshot.c: read only kind, enc,
+ *             body, card, aux) for saves - never reading another field
+ *   add       insert one element into a private header (snapshot load,
+ *             copies, STORE results): no lock, no COW; KV_ENOMEM on a full
+ *             region.  The header comes from kv_chdr_new(env, kind,
+ *             KV_ENC_LISTPACK) with body 0 and card 0: add starts from there
+ *   record_version  the kind's snapshot record format.  Records are generic
+ *             (coll.c kv_coll_serialise): u8 version, u64 count, then each
+ *             element as scan emits it: u32 len + bytes, a hash's u32 len +
+ *             value, a zset's f64 score (a list's items in order).  A new
+ *             format bumps the kind's version and keeps reading the old one.
  */
 #ifndef SHARDKV_COLL_H
 #define SHARDKV_COLL_H
@@ -136,6 +179,8 @@ typedef struct kv_croot {
 enum { KV_VIEW_NONE = 0, KV_VIEW_FROZEN, KV_VIEW_DONE };
 typedef struct kv_cview {
 	_Atomic uint32_t state;   /* KV_VIEW_*: DONE once the saver wrote it (next write thaws) */
+	uint32_t gen;             /* the namespace's snap_gen (cut) it was frozen for: stale once
+	                           * that save ended (snap_live 0) or a newer cut began */
 	uint8_t  enc;
 	kv_off   body;
 	kv_off   grave;           /* kv_cgrave chunks: shared objects the live body dropped */
@@ -158,12 +203,12 @@ typedef struct kv_chdr {
 	uint64_t card;            /* elements */
 	uint64_t bytes;           /* region bytes of the header and its body (charged) */
 	kv_off   body;            /* the kind's root object */
-	uint32_t pad;
+	_Atomic uint32_t wwait;   /* writers waiting for the pins to drop: new pins wait */
 	uint64_t aux[3];          /* kind fields (dict: hash seed, directory depth) */
 	kv_cview view;
 } kv_chdr;
 
-#define KV_GRAVE_SLOTS 254u
+#define KV_GRAVE_SLOTS 253u /* a chunk is 2 KiB, a size class */
 typedef struct kv_cgrave {
 	uint32_t epoch;
 	kv_off   next;            /* reap list link */
@@ -207,6 +252,7 @@ bool kv_dict_get(kv_env *env, const kv_chdr *h, const void *f, size_t flen, cons
 int  kv_dict_put(kv_env *env, kv_chdr *h, const void *f, size_t flen, const void *v, size_t vlen,
                  bool nx, int *added);
 bool kv_dict_del(kv_env *env, kv_chdr *h, const void *f, size_t flen, int *err);
+int64_t kv_dict_put_cost(kv_env *env, const kv_chdr *h, size_t flen, size_t vlen);
 void kv_dict_random(kv_env *env, const kv_chdr *h, uint64_t *rng, kv_celem *el);
 /* hash.c: HRANDFIELD / SRANDMEMBER (pinned, no lock). */
 int  kv_dict_randmember(kv_ns *ns, const void *key, size_t klen, int kind, int has_count,
@@ -250,15 +296,19 @@ KV_INLINE void kv_cobj_free(kv_env *env, void *obj, size_t size)
 	kv_free(env, kv_offof(env, obj), size);
 }
 /* Is obj shared with h's view (must not change)? */
+/* The state may turn DONE under us (the saver marks a pre-image's view done
+ * under that pre-image's shard lock, not ours): acquire, so whatever we then
+ * free or change in place comes after the saver's reads of it. */
 KV_INLINE bool kv_cobj_shared(const kv_chdr *h, const void *obj)
 {
-	return atomic_load_explicit(&((kv_chdr *)h)->view.state, memory_order_relaxed) == KV_VIEW_FROZEN &&
+	return atomic_load_explicit(&((kv_chdr *)h)->view.state, memory_order_acquire) == KV_VIEW_FROZEN &&
 	       *(const uint32_t *)obj < h->epoch;
 }
 
 /* ------------------------------------------------------- an operation */
 #define KV_COPEN_READ  0
 #define KV_COPEN_WRITE 1
+#define KV_COPEN_PIN   2  /* a read that will pin: it lets a waiting writer go first */
 typedef struct kv_cop {
 	kv_wctx   w;          /* a single-key op's context */
 	kv_wctx  *wx;         /* the context in use: &w, or the kv_cmulti's */
@@ -296,6 +346,9 @@ int  kv_coll_close(kv_cop *op, int rc, int ev);
 /* Pin op.h for a lock-free whole read; unpin after kv_coll_close. */
 void kv_coll_pin(kv_cop *op);
 void kv_coll_unpin(kv_env *env, kv_chdr *h);
+/* With no lock held and a reference on h (dropped here): wait until no writer
+ * waits for h's pins (a multi-key reader that found one, kv_setop). */
+void kv_coll_wait_writers(kv_env *env, kv_chdr *h);
 
 /* Multi-key operations (SMOVE, LMOVE, STORE forms): lock every key's shard
  * through a lockset; each key then gets a kv_cop view (kv_coll_at) that
@@ -357,10 +410,9 @@ int  kv_coll_read_all(kv_ns *ns, const void *key, size_t klen, int kind, kv_cemi
 /* Snapshot (snapshot.c): serialise the collection named by e as of the cut
  * (its frozen view, or its live body when unchanged since: the caller holds
  * the shard lock for the freeze and releases it before the copy). */
-void kv_coll_freeze_locked(kv_env *env, kv_chdr *h);     /* O(1), never fails */
-/* Under the lock, for a kind entry of the cut: freeze it and fill *snap with
- * the header as of the cut (a copy to scan with no lock). */
-void kv_coll_snap_locked(kv_env *env, kv_entry *e, kv_chdr *snap);
+/* Freeze h for the running save of namespace sl (O(1), never fails); a
+ * view of an older cut is thawed first. */
+void kv_coll_freeze_locked(kv_env *env, kv_nsslot *sl, kv_chdr *h);
 void kv_coll_view_done(kv_env *env, kv_entry *e);          /* under the lock */
 int  kv_coll_serialise(kv_env *env, const kv_chdr *snap, kv_buf *out);
 int  kv_coll_deserialise(kv_env *env, int kind, const char *p, size_t n, kv_chdr **out);

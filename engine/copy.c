@@ -38,7 +38,7 @@ static int copy_locked(kv_ns *ns, const void *src, size_t srclen, const void *ds
 	int rc = kv_lockset_lock_hashes(ns, &w.ref, ls, (uint64_t[]){hs, hd}, 2);
 	if (rc != KV_OK)
 		return rc;
-	kv_shard *ss = kv_lockset_shard(&w.ref, hs), *sd = kv_lockset_shard(&w.ref, hd);
+	kv_shard *ss = kv_lockset_shard(&w.ref, ls, hs), *sd = kv_lockset_shard(&w.ref, ls, hd);
 	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(ns->env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
 	    (sd->snap_pending && kv_shard_reserve_preserve_locked(ns->env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
 		kv_lockset_unlock(&w.ref, ls);

@@ -114,8 +114,10 @@ static lp *lp_room(kv_env *env, kv_chdr *h, lp *l, size_t more)
 			h->body = kv_offof(env, w);
 		return w;
 	}
+	/* no slack of our own: the size class rounds up (up to 25%), so a copy
+	 * happens only when an insert crosses a class, as Redis's listpack
+	 * reallocs within jemalloc's */
 	size_t cap = used + more;
-	cap = cap < 64 ? 64 : cap + cap / 2;
 	lp *n = kv_cobj_alloc(env, h, sizeof(lp) + cap);
 	if (!n)
 		return NULL;
@@ -372,6 +374,28 @@ static bool fits_compact(const kv_chdr *h, size_t flen, size_t vlen, bool adds)
 {
 	return flen <= KV_COMPACT_MAX_ELEM && vlen <= KV_COMPACT_MAX_ELEM &&
 	       (!adds || h->card < KV_COMPACT_MAX_ELEMS);
+}
+
+/* An upper bound of the bytes kv_dict_put(f, v) may add to h: what max_memory
+ * is checked against before the change (kv_coll_reserve), so a write that
+ * passes the check never ends over the limit. */
+int64_t kv_dict_put_cost(kv_env *env, const kv_chdr *h, size_t flen, size_t vlen)
+{
+	size_t nodesz = kv_alloc_size(NODE_SIZE(flen, vlen));
+	if (h->enc == KV_ENC_LISTPACK) {
+		const lp *l = h->body ? kv_ptr(env, h->body) : NULL;
+		size_t need = (l ? l->used : 0) + 2 + flen + vlen;
+		if (fits_compact(h, flen, vlen, true))
+			return (int64_t)kv_alloc_size(sizeof(lp) + need);
+		/* converts: the table and a node for every element */
+		return (int64_t)(kv_alloc_size(DIR_SIZE(1)) + 2 * kv_alloc_size(sizeof(seg)) + nodesz +
+		                 (size_t)(h->card + 1) * kv_alloc_size(NODE_SIZE(KV_COMPACT_MAX_ELEM, KV_COMPACT_MAX_ELEM)));
+	}
+	const dir *d = kv_ptr(env, h->body);
+	size_t cow = atomic_load_explicit(&((kv_chdr *)h)->view.state, memory_order_relaxed) == KV_VIEW_FROZEN
+	                     ? kv_alloc_size(sizeof(seg)) + kv_alloc_size(DIR_SIZE(d->depth))
+	                     : 0; /* a save's copy of the segment and directory */
+	return (int64_t)(nodesz + cow + 2 * kv_alloc_size(sizeof(seg)) + kv_alloc_size(DIR_SIZE(d->depth + 1)));
 }
 
 /* Set f to v (sets: vlen 0).  nx: leave an existing field alone.  *added: 1 if

@@ -49,6 +49,9 @@ KV_API int kv_hset(kv_ns *ns, const void *key, size_t klen, const kv_val *fv, si
 		return rc;
 	if (!op.h)
 		rc = kv_coll_create(&op, KV_ENC_LISTPACK);
+	more = 0;
+	for (size_t i = 0; i < npairs && rc == KV_OK; i++)
+		more += kv_dict_put_cost(env, op.h, fv[2 * i].len, fv[2 * i + 1].len);
 	if (rc == KV_OK)
 		rc = kv_coll_reserve(&op, more);
 	if (rc == KV_OK)
@@ -87,7 +90,7 @@ KV_API int kv_hget(kv_ns *ns, const void *key, size_t klen, const void *field, s
 	if (!out->data && kv_buf_reserve(env, out, 127) != KV_OK)
 		return KV_ENOMEM;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	const char *v;
@@ -127,7 +130,7 @@ static int pin_key(kv_ns *ns, const void *key, size_t klen, int kind, kv_chdr **
 {
 	kv_cop op;
 	*h = NULL;
-	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (op.h) {
@@ -256,7 +259,7 @@ KV_API int kv_hincr(kv_ns *ns, const void *key, size_t klen, const void *field, 
 	if (rc == KV_OK && !op.h)
 		rc = kv_coll_create(&op, KV_ENC_LISTPACK);
 	if (rc == KV_OK)
-		rc = kv_coll_reserve(&op, (int64_t)flen + 48);
+		rc = kv_coll_reserve(&op, kv_dict_put_cost(env, op.h, flen, 24));
 	if (rc == KV_OK)
 		rc = kv_coll_mutate(&op, 8);
 	if (rc == KV_OK) {
@@ -306,7 +309,7 @@ KV_API int kv_hincr_float(kv_ns *ns, const void *key, size_t klen, const void *f
 	if (rc == KV_OK && !op.h)
 		rc = kv_coll_create(&op, KV_ENC_LISTPACK);
 	if (rc == KV_OK)
-		rc = kv_coll_reserve(&op, (int64_t)flen + 64);
+		rc = kv_coll_reserve(&op, kv_dict_put_cost(env, op.h, flen, KV_DOUBLE_BUFSZ));
 	if (rc == KV_OK)
 		rc = kv_coll_mutate(&op, 8);
 	if (rc == KV_OK) {
@@ -375,12 +378,14 @@ int kv_dict_randmember(kv_ns *ns, const void *key, size_t klen, int kind, int ha
 {
 	kv_env *env = ns->env;
 	kv_elems_reset(out);
-	if (has_count && count == 0)
-		return KV_OK;
 	kv_chdr *h;
-	int rc = pin_key(ns, key, klen, kind, &h);
+	int rc = pin_key(ns, key, klen, kind, &h); /* the kind is checked even for count 0 */
 	if (rc != KV_OK || !h)
 		return rc;
+	if (has_count && count == 0) {
+		kv_coll_unpin(env, h);
+		return KV_OK;
+	}
 	bool vals = withvalues && kind == KV_T_HASH;
 	size_t per = vals ? 2 : 1;
 	uint64_t rng = kv_coll_random(), card = h->card;

@@ -864,7 +864,9 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 #define KV_T_LIST 19 /* a sequence, O(1) at both ends */
 /*
  * Tags 16..31 are the engine's kinds: kv_set and a batch SET refuse them
- * (KV_EINVAL); every other tag is a string.  kv_type_name gives "hash",
+ * (KV_EINVAL); every other tag is a string.  (A snapshot of format version
+ * 1, from before collections, that holds a string tagged 16..31 loads it as
+ * KV_T_BYTES.)  kv_type_name gives "hash",
  * "set", "zset", "list" for them.
  *
  * WHAT EACH CALL DOES WITH EACH KIND
@@ -891,14 +893,40 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
  * (max_memory, kv_ns_stats.bytes) and counts toward its key's eviction as a
  * whole.
  *
- * LOCKS.  Calls that touch a bounded number of elements (HGET, SADD of n
- * members, ZADD, ZSCORE, ZRANK, LPUSH, LPOP ...) hold the key's shard lock
- * for O(n log size) work at most.  Calls whose work a caller chooses through
- * a collection's size or a range (HGETALL, SMEMBERS, ZRANGE, LRANGE, LREM,
- * set algebra ...) never hold a lock for more than KV_COLL_HOLD elements:
- * see kv_internal.h's lock table for how each keeps its answer
- * point-in-time.  Results are copied out into caller memory (kv_elems) that
- * the engine grows with no lock held.
+ * LOCKS.  Collection calls take the key's shard lock (there is no lock-free
+ * collection read).  Calls that touch a bounded number of elements (HGET,
+ * SADD of n members, ZADD, ZSCORE, ZRANK, LPUSH, LPOP, SPOP of up to
+ * KV_COLL_HOLD ...) hold it for O(n log size) work at most.  Calls whose
+ * work a caller chooses through a collection's size or a range (HGETALL,
+ * SMEMBERS, HRANDFIELD/SRANDMEMBER with a count, set algebra, kv_cscan,
+ * COPY and MOVE of a collection ...) never hold a lock for more than
+ * KV_COLL_HOLD elements: they PIN the collection under the lock (O(1)) and
+ * copy it with no lock held.  The answer is point-in-time: while a
+ * collection is pinned, writers OF THAT KEY ONLY wait (with no lock held)
+ * until the copy ends; readers and every other key go on.  A DEL, SET,
+ * RENAME, expiry or eviction of a pinned key does not wait: the copy is the
+ * value as of the pin.  So the cost of a whole read is one O(size) copy,
+ * paid by the reader, and a wait of that length for that key's writers.
+ * Results go to caller memory (kv_elems) that the engine grows with no lock
+ * held.  kv_internal.h's lock table has every section and its bound.
+ *
+ * SNAPSHOTS.  A save sees each collection as it was at its cut, while
+ * writers go on.  The first write to a collection after the cut (or the
+ * saver's visit) freezes it in O(1); until the saver has written it,
+ * writers copy on write per object, once per save: for a hash or set one
+ * 2 KiB segment of 255 slots and the directory (4 bytes a segment), never
+ * an element and never the whole collection.  A save during writes to a
+ * 1M-field hash so copies at most the slot arrays it touches (14 bytes a
+ * field, about 14 MiB for all of them) and the saver serialises the frozen
+ * elements with no lock.  The copies are freed when the next write after
+ * the save ends.  max_memory counts them while they live.
+ *
+ * MEMORY.  A collection is charged its header (120 bytes), its body and its
+ * entry; kv_ns_stats.bytes is exact.  A write checks max_memory against an
+ * upper bound of what it may allocate before changing anything
+ * (KV_EMAXMEM, or eviction by the namespace's policy: a collection is one
+ * key with all its memory).  A full region (KV_ENOMEM) in the middle of a
+ * multi-element write may leave part of it applied.
  */
 #define KV_COLL_MAX_ELEMS UINT32_C(0xffffffff)
 #define KV_COLL_HOLD      1024u
@@ -1008,7 +1036,8 @@ KV_API int kv_hincr_float(kv_ns *ns, const void *key, size_t klen, const void *f
                           kv_buf *result_text);
 /* HRANDFIELD key [count [WITHVALUES]] with Redis's rules for count (has_count
  * 0: one field; count >= 0: distinct fields, at most the hash's; count < 0:
- * |count| fields, repeats allowed).  A missing key: KV_OK, no elements. */
+ * |count| fields, repeats allowed).  A missing key: KV_OK, no elements; a key
+ * of another kind: KV_EWRONGTYPE, also for count 0 (as Redis). */
 KV_API int kv_hrandfield(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
                          int withvalues, kv_elems *out);
 
@@ -1028,15 +1057,17 @@ KV_API int kv_smismember(kv_ns *ns, const void *key, size_t klen, const kv_val *
 /* SMEMBERS, point-in-time. */
 KV_API int kv_smembers(kv_ns *ns, const void *key, size_t klen, kv_elems *out);
 /* SPOP (has_count 0: one member; else up to count >= 0 members, removed).
- * Event KV_EV_SPOP.  A missing key: KV_OK, no elements. */
+ * Event KV_EV_SPOP.  A missing key: KV_OK, no elements; a key of another
+ * kind: KV_EWRONGTYPE, also for count 0 (as Redis). */
 KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint64_t count,
                    kv_elems *out);
 /* SRANDMEMBER, count as kv_hrandfield's. */
 KV_API int kv_srandmember(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
                           kv_elems *out);
 /* SMOVE src dst member, atomic across both keys: KV_OK (moved, or src == dst
- * and a member), KV_NOTFOUND (not in src).  Events KV_EV_SREM on src,
- * KV_EV_SADD on dst.  KV_EWRONGTYPE if either key is not a set. */
+ * and a member), KV_NOTFOUND (not in src, or src missing whatever dst is).
+ * Events KV_EV_SREM on src, KV_EV_SADD on dst.  KV_EWRONGTYPE if src, or dst
+ * when src exists, is not a set (Redis's order). */
 KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                     const void *m, size_t mlen);
 
@@ -1057,9 +1088,12 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
  * lands between the reads.  KV_EWRONGTYPE if a source (or, for a STORE, no
  * other check: dst is replaced whatever its kind) is of another kind.
  * kv_zsetop: sources may be sets (score 1) or zsets; weights (NULL: all 1)
- * multiply scores, agg combines them (a NaN from inf * 0 counts as 0, as in
- * Redis); results in zset order with scores.  ZDIFF takes the first key's
- * scores.
+ * multiply scores, agg combines them; results in zset order with scores.
+ * ZDIFF takes the first key's scores.  NaN, as in Redis: the sources are
+ * taken smallest first (stable); a NaN product (inf * 0) counts as 0 for
+ * every UNION source and for INTER's first source, while INTER's other
+ * sources fold theirs unchanged: SUM turns a NaN sum into 0, MIN and MAX
+ * keep the score so far (ZINTER 2 z z WEIGHTS 2 0 of an inf score: 0).
  */
 KV_API int kv_setop(kv_ns *ns, int op, const kv_val *keys, size_t n, uint64_t limit,
                     const void *dst, size_t dstlen, kv_elems *out, uint64_t *card);
@@ -1255,7 +1289,8 @@ KV_API int kv_lrem(kv_ns *ns, const void *key, size_t klen, int64_t count, const
  * when nothing went, as in Redis (then KV_EV_DEL if emptied). */
 KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop);
 /* LPOS value [RANK r] [COUNT c] [MAXLEN m]: r != 0 (KV_EINVAL; negative from
- * the tail), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
+ * the tail; INT64_MIN, as in Redis 7.0 where negating it overflows, is -1
+ * with any COUNT read as 0), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
  * position found is out->v[i].off (len 0), in the order found.  KV_OK, or
  * KV_NOTFOUND when none (no elements). */
 KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,

@@ -22,8 +22,10 @@
  *
  * LOCK ORDER (see also shard.c)
  *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
- *   page-allocator lock.  Nothing is called outside the engine while any is held,
- *   except a namespace's redo function (kv.h REDO LOG), which may not call in.
+ *   page-allocator lock.  The collections' reap_lock (coll.c) is a leaf: held
+ *   only to push or take the list head.  Nothing is called outside the engine
+ *   while any is held, except a namespace's redo function (kv.h REDO LOG),
+ *   which may not call in.
  *
  * WHAT A LOCK MAY HOLD (DESIGN: "Locks hold bounded work only")
  *   Nothing whose cost a caller chooses runs under an engine lock: no glob, no
@@ -41,7 +43,9 @@
  *   kv_ns_create/configure/   admin               O(n) shard headers + a        configuration, not input
  *     list (namespace.c)                          64 Ki-entry route table
  *   kv_lockset_lock           shards ascending    a stale lock is held only     gen is checked after each lock, so no
- *     (namespace.c)                               for its gen check             waiting while holding a stale one
+ *     (namespace.c)                               for its gen check             waiting while holding a stale one; held,
+ *                                                                               every key's owner is a held shard
+ *                                                                               (kv_lockset_shard: the lock-time view)
  *   kv_make_room_locked       the writer's        <= 16 victims, each from a    a write that needs more fails with the
  *     (evict.c)               shard(s); others    1024-slot window; at most n   limit error; other shards only trylocked
  *                             by trylock (a       trylocks                      (a batch keeps one it evicted from until
@@ -105,7 +109,9 @@
  *                                                                               collections (KV_COLL_HOLD LINS per hold)
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
- *                                                 per hold                      shard is pending (snapshot.c)
+ *                                                 per hold                      shard is pending (snapshot.c); a
+ *                                                                               collection is frozen (O(1)) when collected
+ *                                                                               and serialised with no lock (coll.h 5)
  *   zset element write        the key's shard     O(log n) descent + path       nodes a write may need are reserved first
  *     (zs_add, zs_del;                            copies, 64 old buckets of     (spare list), so a full region fails
  *     zset.c, zset_api.c)                         incremental rehash; compact:  before any change; ZADD/ZREM of m
@@ -136,6 +142,24 @@
  *     (list.c delete_end)                         directory + one chunk)        graveyard node freed after the unlock; while
  *                                                                               a save is pending, O(nodes removed) are
  *                                                                               handed to its graveyard one by one
+ *   collection point call     the key's shard     O(n) dict operations for n    n is the call's own argument count; each
+ *     (hash.c, set.c, dict.c)                     arguments, each O(1): a       step is bounded by constants, never by
+ *                                                 listpack rewrite <= 17 KiB,   the collection's size, except the
+ *                                                 its conversion O(128), a      directory doubling: KNOWN GAP, O(size/160)
+ *                                                 segment split O(255)          4-byte words copied (64 KiB at ~3M
+ *                                                                               elements), amortised O(1) per insert
+ *   collection whole read     the key's shard     O(1): pin (a reference and    the copy runs with no lock; writers of that
+ *     (coll.c: HGETALL,                           the pin count), then unlock   key alone wait for it with no lock held
+ *     SMEMBERS, cscan, COPY,                                                    (kv_coll_open); other keys never wait
+ *     RANDFIELD, set algebra)
+ *   set algebra, SMOVE        the keys' shards    O(keys): find, check kind,    results are computed with no lock; a STORE
+ *     (set.c)                 (lockset)           pin each source               replaces dst's entry in O(1) (kv_coll_replace)
+ *   SPOP count (set.c)        the key's shard     <= KV_COLL_HOLD picks and     a bigger count builds the survivors with no
+ *                                                 removals                      lock (pinned) and swaps them in, O(1)
+ *   copy-on-write for a save  the key's shard     one segment (2 KiB) and the   once per object per save: a frozen object is
+ *     (coll.c, dict.c)                            directory per first touch     copied, the original kept in the graveyard
+ *   freeing a collection      none (reap list:    O(1) under reap_lock to push  a dead body or graveyard is freed after the
+ *     (coll.c kv_coll_reap)   O(1) pushes/pops)   or take the whole list        unlock by the next kv_wctx_emit/reap call
  */
 #ifndef SHARDKV_KV_INTERNAL_H
 #define SHARDKV_KV_INTERNAL_H
@@ -329,6 +353,8 @@ typedef struct kv_nsslot {
 	_Atomic uint32_t old_nshards; /* nonzero while a resize migrates keys */
 	_Atomic uint32_t resize_epoch;
 	_Atomic uint32_t busy;        /* a save, load or resize holds the namespace */
+	_Atomic uint32_t snap_gen;    /* cuts of saves so far; a collection's frozen view names its cut */
+	_Atomic uint32_t snap_live;   /* a save of cut snap_gen is running (coll.c thaws older views) */
 	_Atomic uint32_t sweep_shard;
 	_Atomic uint32_t redo;        /* KV_NS_REDO: writes go to the env's redo function */
 	/* counters */
@@ -369,7 +395,7 @@ typedef struct kv_region {
 	_Atomic uint64_t dirty_at_save;
 	/* collections no entry names any more, freed with no lock held (coll.c) */
 	_Atomic uint32_t reap_lock __attribute__((aligned(64)));
-	kv_off   reap_head;
+	_Atomic kv_off reap_head;     /* read without the lock: "anything to free?" */
 } kv_region;
 
 /* snapio.c: SHARDKV_FAULT_IO, parsed when a handle is opened or attached */
@@ -663,13 +689,20 @@ typedef struct kv_lockset {
 	uint64_t bits[KV_MAX_SHARDS / 64];
 	uint32_t lo, hi;
 	uint32_t nheld;
+	/* the routing view the keys were added under (read once, at the first
+	 * kv_lockset_add; the gen check of kv_lockset_lock validates it): nshards,
+	 * old_nshards (0: no resize) and resize_epoch.  kv_lockset_shard routes by
+	 * it, never by the slot's current view (see kv_lockset_lock) */
+	uint32_t vn, vold, vepoch;
 	kv_off   held[KV_MAX_SHARDS];
 } kv_lockset;
 void kv_lockset_init(kv_lockset *ls);
 void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h);
 bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls);   /* false: retry */
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls);
-kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h); /* owner of h, locked */
+/* owner of h (a hash added to ls), one of the shards ls holds; reads nothing
+ * of the slot, so it stays right whatever a resize or drop does meanwhile */
+kv_shard *kv_lockset_shard(const kv_nsref *ref, const kv_lockset *ls, uint64_t h);
 void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin);
 kv_shard *kv_lockset_at(const kv_nsref *ref, const kv_lockset *ls, uint32_t k);
 /* Resolve ns into *ref and lock the shards of the n key hashes, retrying while a

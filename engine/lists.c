@@ -401,7 +401,7 @@ KV_API int kv_lrange(kv_ns *ns, const void *key, size_t klen, int64_t start, int
 	kv_elems_reset(out);
 	for (;;) {
 		kv_cop op;
-		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_READ, &op);
+		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_PIN, &op);
 		if (rc != KV_OK)
 			return rc;
 		uint64_t s, e;
@@ -445,7 +445,7 @@ KV_API int kv_lindex(kv_ns *ns, const void *key, size_t klen, int64_t index, kv_
 	kv_env *env = ns->env;
 	for (;;) {
 		kv_cop op;
-		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_READ, &op);
+		int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_PIN, &op);
 		if (rc != KV_OK)
 			return rc;
 		uint64_t i;
@@ -561,12 +561,12 @@ static int search(kv_env *env, const kv_list *L, lsearch *s)
 KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,
                    int64_t rank, int has_count, int64_t count, int64_t maxlen, kv_elems *out)
 {
-	if (!out || (!v && vlen) || rank == 0 || rank == INT64_MIN || (has_count && count < 0) || maxlen < 0)
+	if (!out || (!v && vlen) || rank == 0 || (has_count && count < 0) || maxlen < 0)
 		return KV_EINVAL;
 	kv_env *env = ns->env;
 	kv_elems_reset(out);
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, KV_T_LIST, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h)
@@ -576,8 +576,11 @@ KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_
 	kv_chdr *h = op.h;
 	kv_coll_pin(&op);
 	kv_coll_close(&op, KV_OK, 0);
-	lsearch s = {v, vlen, rank < 0, (uint64_t)(rank < 0 ? -rank : rank) - 1,
-	             has_count ? (uint64_t)count : 1, (uint64_t)maxlen, NULL, 0, 0, 0};
+	/* INT64_MIN: Redis 7.0's -rank overflows and stays negative, so matching
+	 * starts at the tail's first and a COUNT never ends it (all) */
+	bool min = rank == INT64_MIN;
+	lsearch s = {v, vlen, rank < 0, min ? 0 : (uint64_t)(rank < 0 ? -rank : rank) - 1,
+	             has_count ? (min ? 0 : (uint64_t)count) : 1, (uint64_t)maxlen, NULL, 0, 0, 0};
 	rc = search(env, &L, &s);
 	kv_coll_unpin(env, h);
 	for (size_t i = 0; i < s.n && rc == KV_OK; i++) {

@@ -154,6 +154,7 @@ void kv_lockset_init(kv_lockset *ls)
 	ls->lo = KV_MAX_SHARDS;
 	ls->hi = 0;
 	ls->nheld = 0;
+	ls->vn = 0; /* no view yet: the first kv_lockset_add reads it */
 }
 
 static void lockset_bit(kv_lockset *ls, uint32_t i)
@@ -167,13 +168,28 @@ static void lockset_bit(kv_lockset *ls, uint32_t i)
 
 void kv_lockset_add(const kv_nsref *ref, kv_lockset *ls, uint64_t h)
 {
-	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
-	uint32_t old = atomic_load_explicit(&ref->slot->old_nshards, memory_order_relaxed);
-	if (n > KV_MAX_SHARDS)
-		n = KV_MAX_SHARDS;
-	if (old != 0 && old < n)
-		lockset_bit(ls, kv_route(h, old));
-	lockset_bit(ls, kv_route(h, n));
+	if (!ls->vn) { /* one view for every key of the set */
+		kv_nsslot *sl = ref->slot;
+		uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+		uint32_t old = atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
+		ls->vepoch = atomic_load_explicit(&sl->resize_epoch, memory_order_relaxed);
+		ls->vn = n == 0 ? 1 : n > KV_MAX_SHARDS ? KV_MAX_SHARDS : n; /* 0: dropped, gen fails */
+		ls->vold = old != 0 && old < ls->vn ? old : 0;
+	}
+	if (ls->vold)
+		lockset_bit(ls, kv_route(h, ls->vold));
+	lockset_bit(ls, kv_route(h, ls->vn));
+}
+
+/* The header ls holds for shard index i (a bit of ls): held[] lists the bits'
+ * shards in ascending order first (an eviction may append others after). */
+static kv_shard *lockset_held(const kv_nsref *ref, const kv_lockset *ls, uint32_t i)
+{
+	uint32_t k = 0;
+	for (uint32_t w = ls->lo / 64; w < i / 64; w++)
+		k += (uint32_t)__builtin_popcountll(ls->bits[w]);
+	k += (uint32_t)__builtin_popcountll(ls->bits[i / 64] & ((1ull << (i % 64)) - 1));
+	return kv_ptr(ref->env, ls->held[k]);
 }
 
 void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls)
@@ -187,7 +203,24 @@ void kv_lockset_unlock(const kv_nsref *ref, kv_lockset *ls)
  * publishing may name headers that now belong to another namespace (or to none),
  * and holding one of those while waiting for the next could deadlock against
  * that namespace's own lockers, whose order differs.  So a stale lock is held
- * only for the instant of the check, never while waiting. */
+ * only for the instant of the check, never while waiting.
+ *
+ * THE INVARIANT: while a lockset holds its locks, the owner of each of its keys
+ * is a shard it holds, and kv_lockset_shard names that shard.  The routing view
+ * (nshards, old_nshards, resize_epoch) is read once into ls and the last gen
+ * check proves no resize published since, so the view was the namespace's own
+ * when the locks were taken.  Afterwards it may move on without any of our
+ * locks -- a resize publishes under the admin lock alone (and frees the old
+ * shard array at once), and its end clears old_nshards -- but no key of ours
+ * moves: a key leaves a shard only in a migrate_step that locks that shard, and
+ * during a resize the old shard s = route(h, old) decides (its mig_hash and
+ * migrated stamp change only under s's lock, which we hold).  So the key stays
+ * where the recorded view put it: in s if s is not stamped with the view's epoch
+ * and h is at or above s's mark, else in route(h, n); a later resize cannot end
+ * (or migrate it) while we hold that shard.  kv_lockset_shard therefore routes
+ * by the recorded view and returns the header from held[]: it must not read the
+ * slot's current view or shard array (the old lookup did, and a resize publishing
+ * meanwhile let it read a freed array: a NULL or a foreign shard). */
 bool kv_lockset_lock(const kv_nsref *ref, kv_lockset *ls)
 {
 	ls->nheld = 0;
@@ -242,17 +275,16 @@ void kv_lockset_write(const kv_nsref *ref, kv_lockset *ls, bool begin)
 	}
 }
 
-kv_shard *kv_lockset_shard(const kv_nsref *ref, uint64_t h)
+kv_shard *kv_lockset_shard(const kv_nsref *ref, const kv_lockset *ls, uint64_t h)
 {
-	uint32_t n = atomic_load_explicit(&ref->slot->nshards, memory_order_relaxed);
-	uint32_t old = atomic_load_explicit(&ref->slot->old_nshards, memory_order_relaxed);
-	if (old != 0 && old < n) {
-		kv_shard *sh = kv_ns_shard(ref, kv_route(h, old));
-		if (sh && !kv_shard_migrated(ref, sh) && kv_hash32(h) >= atomic_load(&sh->mig_hash))
+	if (ls->vold) {
+		kv_shard *sh = lockset_held(ref, ls, kv_route(h, ls->vold));
+		if (atomic_load_explicit(&sh->migrated, memory_order_relaxed) != ls->vepoch &&
+		    kv_hash32(h) >= atomic_load_explicit(&sh->mig_hash, memory_order_relaxed))
 			return sh;
 	}
 	/* computed, not looked up: a resize may replace the table while we hold the locks */
-	return kv_ns_shard(ref, kv_route(h, n));
+	return lockset_held(ref, ls, kv_route(h, ls->vn));
 }
 
 void kv_ns_charge(kv_nsslot *slot, kv_shard *sh, int64_t dkeys, int64_t dbytes)

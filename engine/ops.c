@@ -1055,11 +1055,12 @@ static size_t rename_plan(const void *arg, kv_seen *s, bool *ttl)
 
 /* Under the locks of a rename's lockset: the rename itself.  pre: dst's entry
  * built before the locks (may be refused: KV_W_REBUILD, retry). */
-static int rename_locked(kv_wctx *w, kv_pre *pre, const void *src, size_t srclen, uint64_t hs,
-                         const void *dst, size_t dstlen, uint64_t hd, int nx, bool *same)
+static int rename_locked(kv_wctx *w, const kv_lockset *ls, kv_pre *pre, const void *src,
+                         size_t srclen, uint64_t hs, const void *dst, size_t dstlen, uint64_t hd,
+                         int nx, bool *same)
 {
 	kv_env *env = w->ns->env;
-	kv_shard *ss = kv_lockset_shard(&w->ref, hs), *sd = kv_lockset_shard(&w->ref, hd);
+	kv_shard *ss = kv_lockset_shard(&w->ref, ls, hs), *sd = kv_lockset_shard(&w->ref, ls, hd);
 	if ((ss->snap_pending && kv_shard_reserve_preserve_locked(env, ss, 2 + KV_MAX_VICTIMS) != KV_OK) ||
 	    (sd->snap_pending && kv_shard_reserve_preserve_locked(env, sd, 2 + KV_MAX_VICTIMS) != KV_OK)) {
 		kv_prebuild_take(w, NULL, NULL, pre);
@@ -1128,7 +1129,7 @@ KV_API int kv_rename(kv_ns *ns, const void *src, size_t srclen, const void *dst,
 			break;
 		}
 		kv_lockset_write(&w.ref, ls, true);
-		rc = rename_locked(&w, &pre, src, srclen, hs, dst, dstlen, hd, nx, &same);
+		rc = rename_locked(&w, ls, &pre, src, srclen, hs, dst, dstlen, hd, nx, &same);
 		kv_lockset_write(&w.ref, ls, false);
 		kv_lockset_unlock(&w.ref, ls);
 		kv_wctx_drop_pre(&w);

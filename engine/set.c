@@ -48,6 +48,8 @@ KV_API int kv_sadd(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 		return rc;
 	if (!op.h)
 		rc = kv_coll_create(&op, KV_ENC_LISTPACK);
+	for (size_t i = 0; i < n && rc == KV_OK; i++)
+		more += kv_dict_put_cost(env, op.h, m[i].len, 0);
 	if (rc == KV_OK)
 		rc = kv_coll_reserve(&op, more);
 	if (rc == KV_OK)
@@ -175,7 +177,7 @@ static int spop_rebuild(kv_ns *ns, const void *key, size_t klen, uint64_t count,
 	kv_env *env = ns->env;
 	*retry = false;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_SET, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, KV_T_SET, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h)
@@ -261,8 +263,11 @@ KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint6
 	kv_elems_reset(out);
 	if (!has_count)
 		count = 1;
-	if (count == 0)
-		return KV_OK;
+	if (count == 0) { /* nothing to pop, but the kind is checked as Redis does */
+		kv_cop op;
+		int rc = kv_coll_open(ns, key, klen, KV_T_SET, KV_COPEN_READ, &op);
+		return rc != KV_OK ? rc : kv_coll_close(&op, KV_OK, 0);
+	}
 	size_t guess = 4096;
 	for (int tries = 0;; tries++) {
 		/* room for the answer first: no host allocation under the lock */
@@ -350,8 +355,9 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 	if ((rc = kv_coll_open_many(ns, keys, 2, &mu)) != KV_OK)
 		return rc;
 	kv_cop *s, *d;
-	if ((rc = kv_coll_at(&mu, 0, KV_T_SET, &s)) == KV_OK)
-		rc = kv_coll_at(&mu, 1, KV_T_SET, &d);
+	int rs = kv_coll_at(&mu, 0, KV_T_SET, &s), rd = kv_coll_at(&mu, 1, KV_T_SET, &d);
+	/* Redis's order: a missing src is 0 whatever dst is; then either's kind */
+	rc = rs == KV_OK && !s->h ? KV_NOTFOUND : rs != KV_OK ? rs : rd;
 	bool same = srclen == dstlen && memcmp(ptr_or_empty(src), ptr_or_empty(dst), srclen) == 0;
 	if (rc == KV_OK && (!s->h || !kv_dict_get(env, s->h, m, mlen, NULL, NULL)))
 		rc = KV_NOTFOUND;
@@ -359,7 +365,7 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		if (!d->h)
 			rc = kv_coll_create(d, KV_ENC_LISTPACK);
 		if (rc == KV_OK)
-			rc = kv_coll_reserve(d, more);
+			rc = kv_coll_reserve(d, more + kv_dict_put_cost(env, d->h, mlen, 0));
 		if (rc == KV_OK)
 			rc = kv_coll_mutate(s, 4);
 		if (rc == KV_OK)
@@ -465,14 +471,22 @@ KV_API int kv_setop(kv_ns *ns, int op, const kv_val *keys, size_t n, uint64_t li
 		rc = kv_coll_at(&mu, i, KV_T_SET, &c);
 		src[i] = rc == KV_OK ? c->h : NULL;
 	}
-	size_t pinned = 0;
-	if (rc == KV_OK)
-		for (; pinned < n; pinned++)
-			if (src[pinned])
-				kv_coll_pin(&mu.ops[pinned]);
+	kv_chdr *busy = NULL; /* a source whose writers wait for its pins: they go first */
+	for (size_t i = 0; rc == KV_OK && i < n && !busy; i++)
+		if (src[i] && atomic_load_explicit(&src[i]->wwait, memory_order_acquire))
+			busy = src[i];
+	for (size_t i = 0; rc == KV_OK && !busy && i < n; i++)
+		if (src[i])
+			kv_coll_pin(&mu.ops[i]);
+	if (busy)
+		atomic_fetch_add_explicit(&busy->refs, 1, memory_order_relaxed);
 	kv_coll_close_many(&mu, KV_OK, NULL);
-	if (rc != KV_OK) {
+	if (rc != KV_OK || busy) {
 		kv_mem_realloc(env, src, 0);
+		if (busy) {
+			kv_coll_wait_writers(env, busy);
+			return kv_setop(ns, op, keys, n, limit, dst, dstlen, out, card);
+		}
 		return rc;
 	}
 	algebra a = {env, src, n, op, limit, 0, NULL, (dst || limit) ? NULL : out};

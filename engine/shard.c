@@ -330,8 +330,8 @@ void kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e)
 		p[sh->npreserved++] = kv_offof(env, e);
 		/* a collection's pre-image keeps its header as of the cut: later
 		 * writes through another entry naming it copy on write */
-		if (kv_is_kind(e->type))
-			kv_coll_freeze_locked(env, kv_chdr_of(env, e));
+		if (kv_is_kind(e->type) && sh->owner)
+			kv_coll_freeze_locked(env, kv_slot(env, sh->owner - 1), kv_chdr_of(env, e));
 		return;
 	}
 	kv_entry_free(env, e);

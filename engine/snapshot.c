@@ -195,12 +195,14 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 		if (mode == STEP_CLEAR) {
 			if (f & KV_E_SNAPNEW)
 				atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
-			kv_coll_view_done(env, e); /* a failed save's too */
+			/* no view_done here: a header renamed into this shard may still
+			 * have its cut's pre-image waiting in a shard not visited yet; a
+			 * failed save's views go stale with its cut (snap_live) */
 		} else if (!(f & KV_E_SNAPNEW)) {
 			if (n < cap) {
 				out[n] = (kv_off)v;
-				if (kv_is_kind(e->type)) /* as of the cut: writes copy on write */
-					kv_coll_freeze_locked(env, kv_chdr_of(env, e));
+				if (kv_is_kind(e->type) && sh->owner) /* as of the cut: writes copy on write */
+					kv_coll_freeze_locked(env, kv_slot(env, sh->owner - 1), kv_chdr_of(env, e));
 			}
 			n++;
 		}
@@ -359,8 +361,10 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 
 static void release_busy(snap_ns *sel, size_t nsel)
 {
-	for (size_t i = 0; i < nsel; i++)
+	for (size_t i = 0; i < nsel; i++) {
+		atomic_store(&sel[i].ref.slot->snap_live, 0); /* views of this cut are stale now */
 		atomic_store(&sel[i].ref.slot->busy, 0);
+	}
 }
 
 /* Write the chosen namespaces (all, or ns) to t, then the namespaces of the
@@ -412,6 +416,10 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		for (uint32_t s = 0; s < sel[i].cfg.shards; s++)
 			kv_spin_lock(&kv_ns_shard(&sel[i].ref, s)->lock);
 	int64_t cut = kv_now_ms();
+	for (size_t i = 0; i < nsel; i++) { /* collections frozen from now on belong to this cut */
+		atomic_fetch_add(&sel[i].ref.slot->snap_gen, 1);
+		atomic_store(&sel[i].ref.slot->snap_live, 1);
+	}
 	for (size_t i = 0; i < nsel; i++)
 		kv_redo_ns(env, sel[i].ref.slot, KV_REDO_CUT);
 	for (size_t i = 0; i < nsel; i++)

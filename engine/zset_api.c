@@ -60,7 +60,7 @@ static int pin_zset(kv_ns *ns, const void *key, size_t klen, kv_chdr **h)
 {
 	kv_cop op;
 	*h = NULL;
-	int rc = kv_coll_open(ns, key, klen, KV_T_ZSET, KV_COPEN_READ, &op);
+	int rc = kv_coll_open(ns, key, klen, KV_T_ZSET, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (op.h) {
@@ -272,7 +272,7 @@ KV_API int kv_zrange(kv_ns *ns, const void *key, size_t klen, const kv_zrange_sp
 	if (rc != KV_OK)
 		return rc;
 	kv_cop op;
-	rc = kv_coll_open(ns, key, klen, KV_T_ZSET, KV_COPEN_READ, &op);
+	rc = kv_coll_open(ns, key, klen, KV_T_ZSET, KV_COPEN_PIN, &op);
 	if (rc != KV_OK)
 		return rc;
 	uint64_t first = 0, n = 0;

@@ -9,6 +9,7 @@
  * Snapshots taken during such batches are checked in test_snapshot.c.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 
 static kv_env *g_env;
 static void batch_concurrency(void);
+static void batch_resize_stress(void);
 static void batch_processes(void);
 static void batch_churn(void);
 static void batch_eviction(void);
@@ -475,6 +477,7 @@ int main(int argc, char **argv)
 	}
 
 	batch_concurrency();
+	batch_resize_stress();
 	batch_processes();
 	batch_eviction();
 	batch_churn();
@@ -491,6 +494,7 @@ int main(int argc, char **argv)
 static kv_env *cenv;
 static kv_ns *cns;
 static int cstop;
+static int cyield; /* workers yield after each operation (the resize stress) */
 static char accts[NACCT][24], slot[NSLOT][24];
 
 typedef struct {
@@ -506,6 +510,8 @@ static void *sum_writer(void *p)
 	char vals[NACCT][24];
 	kv_error err;
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		int64_t left = TOTAL;
 		int n = 0;
 		int perm[NACCT];
@@ -537,6 +543,8 @@ static void *token_mover(void *p)
 	kv_error err;
 	kv_buf arena = KV_BUF_INIT;
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		int i = (int)(t_rand(&a->seed) % NSLOT), j = (int)(t_rand(&a->seed) % NSLOT);
 		if (i == j)
 			continue;
@@ -561,6 +569,8 @@ static void *checker(void *p)
 	kv_error err;
 	kv_buf arena = KV_BUF_INIT;
 	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
 		for (int i = 0; i < NACCT; i++)
 			ops[i] = o_get(accts[i]);
 		int rc = kv_batch(cns, ops, NACCT, KV_BATCH_ALL_OR_NOTHING, &arena, &err);
@@ -748,6 +758,140 @@ static void batch_concurrency(void)
 			E(a[2].failed + a[3].failed > 0); /* the failure path ran concurrently too */
 			kv_ns_close(cns);
 		}
+		if (cenv)
+			kv_env_close(cenv);
+	}
+}
+
+/* ---------------------------------- multi-key locks while the shard count moves */
+/*
+ * A multi-key write routes each key, under its locks, to the shard that owns it
+ * (kv_lockset_shard).  A resize publishes a new shard array (freeing the old
+ * one) and later ends without taking any shard lock, so that routing must use
+ * the view the locks were taken under and the headers it holds: it once read
+ * the slot's current array again and, racing a publish, got a freed array's
+ * word -- a NULL shard in batch_atomic, or another namespace's.  Here rounds of
+ * resizes 1 -> 2 -> ... -> 64 publish back to back (a round starts from a fresh
+ * 1-shard namespace) while all-or-nothing batches, a rename ring and copies
+ * run across the shards, and every invariant is checked after each round.
+ * Workers yield between operations so that the resizer, which takes every
+ * shard lock in turn, publishes some hundreds of times a second.  The window is
+ * a few instructions (kv_ns_shard between loading the array and its element),
+ * so the old code crashed only rarely by itself; with a sched_yield() put into
+ * that window it crashed (a NULL shard in copy_locked) in every quick run.
+ */
+#define RING 8
+
+static void *ring_renamer(void *p)
+{
+	carg *a = p;
+	char from[24], to[24];
+	int at = 0;
+	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
+		snprintf(from, sizeof from, "ring:%d", at);
+		snprintf(to, sizeof to, "ring:%d", (at + 1) % RING);
+		int rc = kv_rename(cns, from, strlen(from), to, strlen(to), 1);
+		if (rc != KV_OK && a->bad++ < 3)
+			fprintf(stderr, "    rename %s -> %s: %s\n", from, to, t_code_name(rc));
+		if (rc == KV_OK)
+			at = (at + 1) % RING;
+		a->batches++;
+	}
+	a->reads = at; /* where the ring key is now */
+	return NULL;
+}
+
+static void *copier(void *p)
+{
+	carg *a = p;
+	char dst[24];
+	while (!T_LOAD(cstop)) {
+		if (T_LOAD(cyield))
+			sched_yield(); /* let a resize at the locks between writes */
+		snprintf(dst, sizeof dst, "copy:%d", (int)(t_rand(&a->seed) % 64));
+		int rc = kv_copy(cns, K("copy:src"), NULL, dst, strlen(dst), 1);
+		if (rc != KV_OK && a->bad++ < 3)
+			fprintf(stderr, "    copy -> %s: %s\n", dst, t_code_name(rc));
+		a->batches++;
+	}
+	return NULL;
+}
+
+static void batch_resize_stress(void)
+{
+	TEST("multi-key writes (batches, rename, copy) route to shards they hold while resizes publish")
+	{
+		int ms = t_quick() ? 1500 : getenv("TEST_STRESS") ? 30000 : 3000;
+		cenv = t_env(256 << 20);
+		uint64_t seed = t_seed("batch resize stress");
+		int64_t until = kv_now_ms() + ms;
+		long rounds = 0, resizes = 0, bad = 0, writes = 0, renames = 0, copies = 0;
+		while (cenv && kv_now_ms() < until && bad == 0) {
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.shards = 1;
+			cns = t_ns(cenv, "rz", &c);
+			if (!cns)
+				break;
+			for (int i = 0; i < NACCT; i++) {
+				snprintf(accts[i], sizeof accts[i], "acct:%d", i);
+				EOK(kv_set(cns, accts[i], strlen(accts[i]), i == 0 ? "100000" : "0",
+				           i == 0 ? 6 : 1, KV_T_INT, KV_EXPIRE_NEVER, 0, NULL));
+			}
+			for (int i = 0; i < NSLOT; i++) {
+				snprintf(slot[i], sizeof slot[i], "slot:%d", i);
+				if (i < NTOKEN)
+					EOK(kv_set(cns, slot[i], strlen(slot[i]), K("token"), KV_T_TEXT,
+					           KV_EXPIRE_NEVER, 0, NULL));
+			}
+			EOK(kv_set(cns, K("ring:0"), K("ringval"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			EOK(kv_set(cns, K("copy:src"), K("copied"), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+			pthread_t th[6];
+			carg a[6];
+			void *(*fn[6])(void *) = {sum_writer, token_mover, token_mover, checker, ring_renamer, copier};
+			memset(a, 0, sizeof a);
+			T_STORE(cstop, 0);
+			T_STORE(cyield, 1);
+			for (int i = 0; i < 6; i++) {
+				a[i].seed = seed + (uint64_t)rounds * 7919 + (uint64_t)i * 1000003;
+				pthread_create(&th[i], NULL, fn[i], &a[i]);
+			}
+			uint32_t m = 1; /* a round ends early (at 16 shards or more) when time is up */
+			while (m < 64 && (m < 16 || kv_now_ms() < until)) {
+				int rc = kv_ns_resize(cns, ++m);
+				if (rc != KV_OK && bad++ < 3)
+					fprintf(stderr, "    resize to %u: %s\n", m, t_code_name(rc));
+				resizes++;
+			}
+			T_STORE(cstop, 1);
+			for (int i = 0; i < 6; i++) {
+				pthread_join(th[i], NULL);
+				bad += a[i].bad;
+			}
+			writes += a[0].batches + a[1].batches + a[2].batches;
+			renames += a[4].batches;
+			copies += a[5].batches;
+			/* after the round: the ring key where the renamer left it, alone */
+			for (int i = 0; i < RING; i++) {
+				char k[24];
+				snprintf(k, sizeof k, "ring:%d", i);
+				if (i == (int)a[4].reads ? !val_is(cenv, cns, k, "ringval") : !absent(cns, k))
+					bad++;
+			}
+			kv_ns_stats st;
+			if (!EOK(kv_ns_stats_get(cns, &st)) || st.config.shards != m)
+				bad++;
+			kv_ns_close(cns);
+			EOK(kv_ns_drop(cenv, "rz"));
+			rounds++;
+		}
+		T_STORE(cyield, 0);
+		printf("    %ld rounds, %ld resizes; %ld batches, %ld renames, %ld copies\n", rounds,
+		       resizes, writes, renames, copies);
+		E(bad == 0);
+		E(rounds > 0 && writes > 0 && renames > 0 && copies > 0);
 		if (cenv)
 			kv_env_close(cenv);
 	}

@@ -264,6 +264,14 @@ int main(int argc, char **argv)
 		E(e.n == 10);
 		EOK(kv_hrandfield(ns, K("none"), 1, 5, 0, &e));
 		E(e.n == 0);
+		EOK(kv_hrandfield(ns, K("hm"), 1, 0, 1, &e));
+		E(e.n == 0);
+		EOK(kv_hrandfield(ns, K("none"), 1, 0, 0, &e));
+		/* redis-server: SET str x; HRANDFIELD str 0 -> WRONGTYPE (the kind before the count) */
+		EOK(kv_set(ns, K("hstr"), K("x"), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+		ERC(kv_hrandfield(ns, K("hstr"), 1, 0, 0, &e), KV_EWRONGTYPE);
+		ERC(kv_hrandfield(ns, K("hstr"), 1, 0, 1, &e), KV_EWRONGTYPE);
+		EOK(kv_del(ns, K("hstr")));
 		kv_elems_free(env, &e);
 		EOK(kv_del(ns, K("hm")));
 	}
@@ -346,6 +354,77 @@ int main(int argc, char **argv)
 		EOK(kv_del(ns, K("sbig")));
 		EOK(kv_del(ns, K("ssmall")));
 		E(ns_bytes(ns) == base);
+	}
+
+	TEST("collections survive a shard resize; expiry by the sweep frees them whole") {
+		kv_ns_config rc2;
+		kv_ns_config_init(&rc2);
+		rc2.shards = 2;
+		kv_ns *rs = t_ns(env, "rs", &rc2);
+		char k[32], f[32];
+		for (int i = 0; i < 40; i++) {
+			snprintf(k, sizeof k, "key%d", i);
+			for (int j = 0; j < (i % 4 ? 5 : 300); j++) {
+				snprintf(f, sizeof f, "f%d", j);
+				kv_val fv[] = {V(f), V(k)};
+				EOK(kv_hset(rs, k, strlen(k), fv, 1, 0, NULL));
+			}
+		}
+		kv_ns_stats a, b;
+		EOK(kv_ns_stats_get(rs, &a));
+		EOK(kv_ns_resize(rs, 8));
+		EOK(kv_ns_stats_get(rs, &b));
+		E(a.keys == b.keys);
+		int ok = 1;
+		for (int i = 0; i < 40; i++) {
+			uint64_t n;
+			snprintf(k, sizeof k, "key%d", i);
+			ok &= kv_card(rs, k, strlen(k), KV_T_HASH, &n) == KV_OK && n == (i % 4 ? 5u : 300u);
+			ok &= hget_is(env, rs, k, "f4", k);
+		}
+		E(ok);
+		/* every key expires; the sweep (kv_tick) reclaims them with their bodies */
+		for (int i = 0; i < 40; i++) {
+			snprintf(k, sizeof k, "key%d", i);
+			EOK(kv_expire(rs, k, strlen(k), kv_now_ms() + 20, 0));
+		}
+		usleep(60000);
+		kv_tick_info ti;
+		for (int r = 0; r < 200; r++)
+			kv_tick(env, 1000, &ti);
+		EOK(kv_ns_stats_get(rs, &b));
+		E(b.keys == 0 && b.expired == 40);
+		kv_ns_close(rs);
+		EOK(kv_ns_drop(env, "rs"));
+	}
+
+	TEST("a version 1 snapshot (written before collections) still loads") {
+		/* tests/unit/fixtures/snapshot-v1.kvs, see make_snapshot_v1.c there */
+		char path[512];
+		const char *src = __FILE__, *slash = strrchr(src, '/');
+		snprintf(path, sizeof path, "%.*s/fixtures/snapshot-v1.kvs", slash ? (int)(slash - src) : 1,
+		         slash ? src : ".");
+		kv_error err;
+		EOK(kv_load(env, path, "old", NULL, &err));
+		kv_ns *old;
+		EOK(kv_ns_open(env, "old", &old));
+		kv_buf b = KV_BUF_INIT;
+		EOK(kv_get(old, K("s"), &b));
+		E(t_buf_is(&b, "hello", 5) && b.type == KV_T_TEXT);
+		EOK(kv_get(old, K("n"), &b));
+		E(t_buf_is(&b, "42", 2) && b.type == KV_T_INT);
+		EOK(kv_get(old, K("ttl"), &b));
+		E(b.expires_at == 4102444800000LL);
+		/* tag 16 was a string's in version 1: it loads as bytes, not as a hash */
+		EOK(kv_get(old, K("tag16"), &b));
+		E(t_buf_is(&b, "was-a-string", 12) && b.type == KV_T_BYTES);
+		EOK(kv_get(old, K("k99"), &b));
+		E(t_buf_is(&b, "v99", 3));
+		kv_ns_stats st;
+		EOK(kv_ns_stats_get(old, &st));
+		E(st.keys == 104);
+		kv_buf_free(env, &b);
+		kv_ns_close(old);
 	}
 
 	kv_ns_close(ns);

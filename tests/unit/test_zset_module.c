@@ -27,10 +27,14 @@ static kv_chdr *znew(kv_env *env, size_t hint, size_t maxlen)
 
 /* A save's cut, as snapshot.c takes it: the view the writes after it must
  * leave alone (freeze), and the saver being done with it (the next freeze
- * thaws it and the graveyard is reaped). */
+ * thaws it and the graveyard is reaped).  Each call is a new save of a
+ * stand-in namespace slot, whose cut number is all the core reads of it. */
+static kv_nsslot save_slot;
 static void freeze(kv_env *env, kv_chdr *h, zs_view *v)
 {
-	kv_coll_freeze_locked(env, h);
+	atomic_fetch_add(&save_slot.snap_gen, 1);
+	atomic_store(&save_slot.snap_live, 1);
+	kv_coll_freeze_locked(env, &save_slot, h);
 	kv_coll_reap(env);
 	v->enc = h->view.enc;
 	v->root = h->view.body;
@@ -760,7 +764,9 @@ int main(int argc, char **argv)
 						if (x->len != (size_t)l || memcmp(msrc[i].e->bytes.data + x->off, m, (size_t)l))
 							continue;
 						double v = msrc[i].weight * x->score;
-						if (isnan(v))
+						/* Redis zeroes a NaN product in every UNION source but
+						 * only in INTER's first; the others fold it as it is */
+						if (isnan(v) && (op == KV_SETOP_UNION || i == 0))
 							v = 0;
 						if (op == KV_SETOP_DIFF)
 							v = x->score;
