@@ -935,11 +935,6 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
-/* A write that would create or change a list in a KV_NS_REDO namespace whose
- * env has a redo function: lists have no redo records yet (see REDO LOG), so
- * they stay as they are (reads, DEL, EXPIRE and PERSIST work).  Hashes, sets
- * and sorted sets are logged. */
-#define KV_EDURABILITY (-30734)
 
 /*
  * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
@@ -1702,7 +1697,8 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * right after the change was made.  Two changes of one key therefore reach the
  * function in the order they were applied, and a reader cannot see a change
  * whose record was not yet handed over.  Records describe resulting states, not
- * calls, so replaying them needs no clock and no randomness:
+ * calls (a list's records are positional changes, resolved: see LISTS), so
+ * replaying them needs no clock, no randomness and no search:
  *   KV_REDO_PUT     key := (type, expires_at, value)   SET, INCR (the new
  *                   number: a few bytes), INCRBYFLOAT, COPY/RENAME's target,
  *                   SETBIT, BITFIELD, BITOP, an APPEND/SETRANGE of a short value
@@ -1737,6 +1733,21 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  *   KV_REDO_RENAME  the collection at key is renamed to the data's key (a
  *                   string's RENAME is a PUT and a DEL): one record whatever
  *                   its size, replayed by kv_rename
+ *   KV_REDO_LINS    the list at key (type KV_T_LIST), `total` elements long,
+ *                   gets the data as a new element at index `off` (0: the
+ *                   head, total: the tail); the key is created if missing with
+ *                   expiry expires_at.  LPUSH/RPUSH per element pushed, LINSERT
+ *                   (the index it found, not the pivot), LMOVE's destination,
+ *                   a linked list's fill (below)
+ *   KV_REDO_LSET    the list, `total` long: element `off` := the data (LSET)
+ *   KV_REDO_LDEL    the list, `total` long, loses `n` elements from `off`
+ *                   (data: n, a native uint32): LPOP/RPOP (one record per
+ *                   call, whatever the count), LMOVE's source (and an LMOVE
+ *                   within one key: an LINS then an LDEL), LREM (one record
+ *                   per element removed, ascending)
+ *   KV_REDO_LTRIM   the list, `total` long, loses `off` elements at the head
+ *                   and `n` (data, a native uint32) at the tail: LTRIM,
+ *                   resolved to counts (nothing when it removes nothing)
  * An all-or-nothing batch hands over its records when it commits, under its
  * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
  * are logged as DELs too.
@@ -1763,8 +1774,17 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * order, onto a base that holds exactly the records before a CUT (PostgreSQL's
  * argument is in pg_ext/README.md, "Recovery restores every acknowledged
  * write"); applied again right away it finds its source gone and does nothing.
- * LISTS are not logged yet: a write that would create or change one in a
- * logged namespace fails with KV_EDURABILITY before it changes anything.
+ * LISTS.  A list change is not an assignment, so each list record carries the
+ * list's length before it (`total`; 0 for a missing key) and applies only onto
+ * a list of that length: otherwise kv_redo_apply changes nothing and returns
+ * KV_UNCHANGED.  A host that applies each record once, in order, onto a base
+ * that holds exactly the records before a CUT never meets a mismatch, with two
+ * exceptions that the check makes right: one record applied again right away
+ * (an LINS, LDEL or LTRIM changed the length; an LSET is an assignment), and a
+ * list linked whole before a cut whose fill's LINS records (lengths 0 ..
+ * size - 1) follow the cut while the base holds the whole list.  Replaying a
+ * longer run again is NOT harmless (a push then a pop restores the length).
+ * A list emptied by a write is removed and logged as a DEL, as collections.
  * A host must pass records it does not know through kv_redo_apply, which
  * refuses them with KV_EFORMAT.
  *
@@ -1792,6 +1812,10 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 #define KV_REDO_ELEM   7
 #define KV_REDO_ELDEL  8
 #define KV_REDO_RENAME 9
+#define KV_REDO_LINS   10
+#define KV_REDO_LSET   11
+#define KV_REDO_LDEL   12
+#define KV_REDO_LTRIM  13
 #define KV_REDO_PATCH_MIN 256u
 
 typedef struct kv_redo_hdr {
