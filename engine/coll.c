@@ -381,8 +381,6 @@ int kv_coll_create_at(kv_cop *op, int enc, int64_t exp)
 int kv_coll_mutate(kv_cop *op, uint32_t releases)
 {
 	kv_env *env = op->wx->ns->env;
-	if (kv_redo_refuses_kind(op->wx, op->kind))
-		return KV_EDURABILITY; /* lists are not logged yet (kv.h REDO LOG) */
 	kv_chdr *h = op->h;
 	kv_nsslot *sl = op->wx->ref.slot;
 	uint32_t st = atomic_load_explicit(&h->view.state, memory_order_acquire);

@@ -385,6 +385,13 @@ int  kv_coll_replace(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, int ev
  * unless op's namespace is logged. */
 void kv_redo_elem(kv_cop *op, int kind, const void *f, size_t flen, const void *v, size_t vlen,
                   double score);
+/* redo.c: one change of op's list (KV_REDO_LINS/LSET/LDEL/LTRIM; len its
+ * length before), logged by lists.c under the lock right after making it. */
+void kv_redo_list(kv_cop *op, int kind, uint64_t len, uint64_t at, uint64_t n, const void *v,
+                  size_t vlen);
+/* lists.c: replay a list record onto op's list (open for writing, maybe
+ * missing); closes op.  KV_UNCHANGED when the length is not the record's. */
+int kv_list_redo(kv_cop *op, const kv_redo_hdr *h, const char *data);
 /* After a big SPOP swapped in its survivors h (pinned): the members popped,
  * in holds (redo.c). */
 void kv_redo_removed(kv_ns *ns, const void *key, size_t klen, kv_chdr *h, const kv_elems *gone,

@@ -378,12 +378,14 @@ int kv_dict_randmember(kv_ns *ns, const void *key, size_t klen, int kind, int ha
 {
 	kv_env *env = ns->env;
 	kv_elems_reset(out);
-	if (has_count && count == 0)
-		return KV_OK;
 	kv_chdr *h;
-	int rc = pin_key(ns, key, klen, kind, &h);
+	int rc = pin_key(ns, key, klen, kind, &h); /* the kind is checked even for count 0 */
 	if (rc != KV_OK || !h)
 		return rc;
+	if (has_count && count == 0) {
+		kv_coll_unpin(env, h);
+		return KV_OK;
+	}
 	bool vals = withvalues && kind == KV_T_HASH;
 	size_t per = vals ? 2 : 1;
 	uint64_t rng = kv_coll_random(), card = h->card;

@@ -671,9 +671,10 @@ KV_API int kv_incr(kv_ns *ns, const void *key, size_t klen, int64_t by, int64_t 
  * text (type KV_T_REAL; 0.1 + 0.2 stores "0.3", 1e-18 stores "1e-18", -0 stores
  * "0"), at most KV_DOUBLE_BUFSZ - 1 bytes, which this call always reads back.
  * If result_text is not NULL it receives that text; if result is not NULL, the
- * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number),
- * KV_EOVERFLOW (the result is not a finite double: Redis's "increment would
- * produce NaN or Infinity"; nothing changed), KV_EINVAL (a new key's default TTL lands
+ * double.  Errors: KV_ENOTFLOAT (the stored value or `by` is not a number:
+ * NaN, or text strtold overflows or underflows to zero with; "inf" and "-inf"
+ * are numbers, as Redis reads them), KV_EOVERFLOW (the result is not a finite
+ * double: Redis's "increment would produce NaN or Infinity"; nothing changed), KV_EINVAL (a new key's default TTL lands
  * past KV_EXPIRES_MAX), limit errors, KV_ENOMEM.
  */
 KV_API int kv_incr_float(kv_ns *ns, const void *key, size_t klen, const char *by, size_t bylen,
@@ -934,11 +935,6 @@ KV_API int kv_random_key(kv_ns *ns, kv_buf *key);
 /* Codes of collection calls (see ERRORS). */
 #define KV_EWRONGTYPE (-30732) /* the key holds a value of another kind (Redis WRONGTYPE) */
 #define KV_ERANGE     (-30733) /* list index out of range (LSET) */
-/* A write that would create or change a list in a KV_NS_REDO namespace whose
- * env has a redo function: lists have no redo records yet (see REDO LOG), so
- * they stay as they are (reads, DEL, EXPIRE and PERSIST work).  Hashes, sets
- * and sorted sets are logged. */
-#define KV_EDURABILITY (-30734)
 
 /*
  * The kind of key: KV_T_HASH .. KV_T_LIST, or KV_T_BYTES for any string.
@@ -1041,7 +1037,8 @@ KV_API int kv_hincr_float(kv_ns *ns, const void *key, size_t klen, const void *f
                           kv_buf *result_text);
 /* HRANDFIELD key [count [WITHVALUES]] with Redis's rules for count (has_count
  * 0: one field; count >= 0: distinct fields, at most the hash's; count < 0:
- * |count| fields, repeats allowed).  A missing key: KV_OK, no elements. */
+ * |count| fields, repeats allowed).  A missing key: KV_OK, no elements; a key
+ * of another kind: KV_EWRONGTYPE, also for count 0 (as Redis). */
 KV_API int kv_hrandfield(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
                          int withvalues, kv_elems *out);
 
@@ -1061,15 +1058,17 @@ KV_API int kv_smismember(kv_ns *ns, const void *key, size_t klen, const kv_val *
 /* SMEMBERS, point-in-time. */
 KV_API int kv_smembers(kv_ns *ns, const void *key, size_t klen, kv_elems *out);
 /* SPOP (has_count 0: one member; else up to count >= 0 members, removed).
- * Event KV_EV_SPOP.  A missing key: KV_OK, no elements. */
+ * Event KV_EV_SPOP.  A missing key: KV_OK, no elements; a key of another
+ * kind: KV_EWRONGTYPE, also for count 0 (as Redis). */
 KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint64_t count,
                    kv_elems *out);
 /* SRANDMEMBER, count as kv_hrandfield's. */
 KV_API int kv_srandmember(kv_ns *ns, const void *key, size_t klen, int has_count, int64_t count,
                           kv_elems *out);
 /* SMOVE src dst member, atomic across both keys: KV_OK (moved, or src == dst
- * and a member), KV_NOTFOUND (not in src).  Events KV_EV_SREM on src,
- * KV_EV_SADD on dst.  KV_EWRONGTYPE if either key is not a set. */
+ * and a member), KV_NOTFOUND (not in src, or src missing whatever dst is).
+ * Events KV_EV_SREM on src, KV_EV_SADD on dst.  KV_EWRONGTYPE if src, or dst
+ * when src exists, is not a set (Redis's order). */
 KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, size_t dstlen,
                     const void *m, size_t mlen);
 
@@ -1090,9 +1089,12 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
  * lands between the reads.  KV_EWRONGTYPE if a source (or, for a STORE, no
  * other check: dst is replaced whatever its kind) is of another kind.
  * kv_zsetop: sources may be sets (score 1) or zsets; weights (NULL: all 1)
- * multiply scores, agg combines them (a NaN from inf * 0 counts as 0, as in
- * Redis); results in zset order with scores.  ZDIFF takes the first key's
- * scores.
+ * multiply scores, agg combines them; results in zset order with scores.
+ * ZDIFF takes the first key's scores.  NaN, as in Redis: the sources are
+ * taken smallest first (stable); a NaN product (inf * 0) counts as 0 for
+ * every UNION source and for INTER's first source, while INTER's other
+ * sources fold theirs unchanged: SUM turns a NaN sum into 0, MIN and MAX
+ * keep the score so far (ZINTER 2 z z WEIGHTS 2 0 of an inf score: 0).
  */
 KV_API int kv_setop(kv_ns *ns, int op, const kv_val *keys, size_t n, uint64_t limit,
                     const void *dst, size_t dstlen, kv_elems *out, uint64_t *card);
@@ -1288,7 +1290,8 @@ KV_API int kv_lrem(kv_ns *ns, const void *key, size_t klen, int64_t count, const
  * when nothing went, as in Redis (then KV_EV_DEL if emptied). */
 KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int64_t stop);
 /* LPOS value [RANK r] [COUNT c] [MAXLEN m]: r != 0 (KV_EINVAL; negative from
- * the tail), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
+ * the tail; INT64_MIN, as in Redis 7.0 where negating it overflows, is -1
+ * with any COUNT read as 0), c >= 0 (0: all; has_count 0: one answer), m >= 0 (0: all).  Each
  * position found is out->v[i].off (len 0), in the order found.  KV_OK, or
  * KV_NOTFOUND when none (no elements). */
 KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,
@@ -1694,7 +1697,8 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * right after the change was made.  Two changes of one key therefore reach the
  * function in the order they were applied, and a reader cannot see a change
  * whose record was not yet handed over.  Records describe resulting states, not
- * calls, so replaying them needs no clock and no randomness:
+ * calls (a list's records are positional changes, resolved: see LISTS), so
+ * replaying them needs no clock, no randomness and no search:
  *   KV_REDO_PUT     key := (type, expires_at, value)   SET, INCR (the new
  *                   number: a few bytes), INCRBYFLOAT, COPY/RENAME's target,
  *                   SETBIT, BITFIELD, BITOP, an APPEND/SETRANGE of a short value
@@ -1729,6 +1733,21 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  *   KV_REDO_RENAME  the collection at key is renamed to the data's key (a
  *                   string's RENAME is a PUT and a DEL): one record whatever
  *                   its size, replayed by kv_rename
+ *   KV_REDO_LINS    the list at key (type KV_T_LIST), `total` elements long,
+ *                   gets the data as a new element at index `off` (0: the
+ *                   head, total: the tail); the key is created if missing with
+ *                   expiry expires_at.  LPUSH/RPUSH per element pushed, LINSERT
+ *                   (the index it found, not the pivot), LMOVE's destination,
+ *                   a linked list's fill (below)
+ *   KV_REDO_LSET    the list, `total` long: element `off` := the data (LSET)
+ *   KV_REDO_LDEL    the list, `total` long, loses `n` elements from `off`
+ *                   (data: n, a native uint32): LPOP/RPOP (one record per
+ *                   call, whatever the count), LMOVE's source (and an LMOVE
+ *                   within one key: an LINS then an LDEL), LREM (one record
+ *                   per element removed, ascending)
+ *   KV_REDO_LTRIM   the list, `total` long, loses `off` elements at the head
+ *                   and `n` (data, a native uint32) at the tail: LTRIM,
+ *                   resolved to counts (nothing when it removes nothing)
  * An all-or-nothing batch hands over its records when it commits, under its
  * locks (nothing for one that fails).  Keys the expiry sweep (kv_tick) removes
  * are logged as DELs too.
@@ -1755,8 +1774,17 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
  * order, onto a base that holds exactly the records before a CUT (PostgreSQL's
  * argument is in pg_ext/README.md, "Recovery restores every acknowledged
  * write"); applied again right away it finds its source gone and does nothing.
- * LISTS are not logged yet: a write that would create or change one in a
- * logged namespace fails with KV_EDURABILITY before it changes anything.
+ * LISTS.  A list change is not an assignment, so each list record carries the
+ * list's length before it (`total`; 0 for a missing key) and applies only onto
+ * a list of that length: otherwise kv_redo_apply changes nothing and returns
+ * KV_UNCHANGED.  A host that applies each record once, in order, onto a base
+ * that holds exactly the records before a CUT never meets a mismatch, with two
+ * exceptions that the check makes right: one record applied again right away
+ * (an LINS, LDEL or LTRIM changed the length; an LSET is an assignment), and a
+ * list linked whole before a cut whose fill's LINS records (lengths 0 ..
+ * size - 1) follow the cut while the base holds the whole list.  Replaying a
+ * longer run again is NOT harmless (a push then a pop restores the length).
+ * A list emptied by a write is removed and logged as a DEL, as collections.
  * A host must pass records it does not know through kv_redo_apply, which
  * refuses them with KV_EFORMAT.
  *
@@ -1784,6 +1812,10 @@ KV_API void kv_env_set_hook(kv_env *env, kv_hook_fn fn, void *ctx);
 #define KV_REDO_ELEM   7
 #define KV_REDO_ELDEL  8
 #define KV_REDO_RENAME 9
+#define KV_REDO_LINS   10
+#define KV_REDO_LSET   11
+#define KV_REDO_LDEL   12
+#define KV_REDO_LTRIM  13
 #define KV_REDO_PATCH_MIN 256u
 
 typedef struct kv_redo_hdr {

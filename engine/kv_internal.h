@@ -102,6 +102,11 @@
  *                                                 or a big SPOP's removals      of KV_COLL_HOLD (kv_redo_fill), pinned; a
  *                                                                               big SPOP's popped members likewise
  *                                                                               (kv_redo_removed); RENAME: one record
+ *   list redo records         the key's shard     one record O(key + element)   the same bound as the change itself: a push
+ *   (redo.c, lists.c)                             per element pushed, set or    of n values logs n LINS, an LREM one LDEL per
+ *                                                 removed by LREM; one O(key)   element removed, a pop of any count or an
+ *                                                 record per pop or LTRIM       LTRIM one record; a linked list's fill as
+ *                                                                               collections (KV_COLL_HOLD LINS per hold)
  *   snapshot copy             one shard           1024 home slots (+ their      values are serialised with no lock: an
  *     (visit_shard)                               cluster) or 1024 pre-images   entry of the cut is immutable while its
  *                                                 per hold                      shard is pending (snapshot.c); a
@@ -877,7 +882,6 @@ void kv_redo_expire(kv_wctx *w, const kv_entry *e);
 void kv_redo_commit(kv_wctx *w);
 void kv_redo_ns(kv_env *env, kv_nsslot *slot, int kind);
 bool kv_redo_logging(const kv_wctx *w);
-bool kv_redo_refuses_kind(const kv_wctx *w, int type);
 void kv_redo_fill(kv_wctx *w);
 
 /* Record a removed entry's key for its hook; false if it does not fit. */

@@ -242,6 +242,7 @@ static int push_locked(kv_cop *op, kv_env *env, int where, const kv_val *v, size
 		return KV_EVALSIZE;
 	if ((rc = kv_coll_reserve(op, (int64_t)more)) != KV_OK || (rc = kv_coll_mutate(op, 8)) != KV_OK)
 		return rc;
+	uint64_t len0 = op->h->card;
 	lw_begin(w, env, op->h);
 	size_t done = 0;
 	for (; done < n; done++) {
@@ -260,6 +261,8 @@ static int push_locked(kv_cop *op, kv_env *env, int where, const kv_val *v, size
 	lw_end(w);
 	if (rc == KV_OK)
 		op->changed = true;
+	for (size_t i = 0; rc == KV_OK && i < n; i++)
+		kv_redo_list(op, KV_REDO_LINS, len0 + i, where == KV_LEFT ? 0 : len0 + i, 0, v[i].data, v[i].len);
 	return rc;
 }
 
@@ -343,6 +346,8 @@ KV_API int kv_pop(kv_ns *ns, const void *key, size_t klen, int where, int has_co
 				ch = kv_list_pop_chunk(&w.c, where);
 				lw_end(&w);
 			}
+			if (ch)
+				kv_redo_list(&op, KV_REDO_LDEL, L.count, at, 1, NULL, 0);
 			if (ch) {
 				op.changed = true;
 				rc = kv_coll_close(&op, KV_OK, where == KV_LEFT ? KV_EV_LPOP : KV_EV_RPOP);
@@ -375,6 +380,8 @@ KV_API int kv_pop(kv_ns *ns, const void *key, size_t klen, int where, int has_co
 			rc = kv_list_delete(&w.c, at, k);
 			lw_end(&w);
 		}
+		if (rc == KV_OK)
+			kv_redo_list(&op, KV_REDO_LDEL, L.count, at, k, NULL, 0);
 		if (rc != KV_OK)
 			kv_elems_reset(out);
 		op.changed = rc == KV_OK;
@@ -554,7 +561,7 @@ static int search(kv_env *env, const kv_list *L, lsearch *s)
 KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_t vlen,
                    int64_t rank, int has_count, int64_t count, int64_t maxlen, kv_elems *out)
 {
-	if (!out || (!v && vlen) || rank == 0 || rank == INT64_MIN || (has_count && count < 0) || maxlen < 0)
+	if (!out || (!v && vlen) || rank == 0 || (has_count && count < 0) || maxlen < 0)
 		return KV_EINVAL;
 	kv_env *env = ns->env;
 	kv_elems_reset(out);
@@ -569,8 +576,11 @@ KV_API int kv_lpos(kv_ns *ns, const void *key, size_t klen, const void *v, size_
 	kv_chdr *h = op.h;
 	kv_coll_pin(&op);
 	kv_coll_close(&op, KV_OK, 0);
-	lsearch s = {v, vlen, rank < 0, (uint64_t)(rank < 0 ? -rank : rank) - 1,
-	             has_count ? (uint64_t)count : 1, (uint64_t)maxlen, NULL, 0, 0, 0};
+	/* INT64_MIN: Redis 7.0's -rank overflows and stays negative, so matching
+	 * starts at the tail's first and a COUNT never ends it (all) */
+	bool min = rank == INT64_MIN;
+	lsearch s = {v, vlen, rank < 0, min ? 0 : (uint64_t)(rank < 0 ? -rank : rank) - 1,
+	             has_count ? (min ? 0 : (uint64_t)count) : 1, (uint64_t)maxlen, NULL, 0, 0, 0};
 	rc = search(env, &L, &s);
 	kv_coll_unpin(env, h);
 	for (size_t i = 0; i < s.n && rc == KV_OK; i++) {
@@ -644,8 +654,11 @@ KV_API int kv_linsert(kv_ns *ns, const void *key, size_t klen, int after, const 
 			rc = kv_coll_mutate(&op, 12);
 		if (rc == KV_OK) {
 			lw_begin(&w, env, op.h);
-			rc = kv_list_insert(&w.c, s.pos[0] + (after ? 1 : 0), v, vlen);
+			uint64_t len0 = w.L.count, at = s.pos[0] + (after ? 1 : 0);
+			rc = kv_list_insert(&w.c, at, v, vlen);
 			lw_end(&w);
+			if (rc == KV_OK) /* the position found, not the pivot: replay searches nothing */
+				kv_redo_list(&op, KV_REDO_LINS, len0, at, 0, v, vlen);
 		}
 		op.changed = rc == KV_OK;
 		if (rc == KV_OK)
@@ -712,8 +725,12 @@ KV_API int kv_lrem(kv_ns *ns, const void *key, size_t klen, int64_t count, const
 		rc = kv_coll_mutate(&op, clamp32(6 + 2 * s.chunks));
 		if (rc == KV_OK) {
 			lw_begin(&w, env, op.h);
+			uint64_t len0 = w.L.count;
 			rc = kv_list_delete_positions(&w.c, s.pos, s.n);
 			lw_end(&w);
+			/* ascending positions: the i-th is at pos - i once i went before it */
+			for (size_t i = 0; rc == KV_OK && i < s.n; i++)
+				kv_redo_list(&op, KV_REDO_LDEL, len0 - i, s.pos[i] - i, 1, NULL, 0);
 		}
 		op.changed = rc == KV_OK;
 		if (rc == KV_OK)
@@ -754,6 +771,8 @@ KV_API int kv_lset(kv_ns *ns, const void *key, size_t klen, int64_t index, const
 		lw_begin(&w, env, op.h);
 		rc = kv_list_set(&w.c, i, v, vlen);
 		lw_end(&w);
+		if (rc == KV_OK)
+			kv_redo_list(&op, KV_REDO_LSET, op.h->card, i, 0, v, vlen);
 	}
 	op.changed = rc == KV_OK;
 	rc = kv_coll_close(&op, rc, KV_EV_LSET);
@@ -789,6 +808,8 @@ KV_API int kv_ltrim(kv_ns *ns, const void *key, size_t klen, int64_t start, int6
 		lw_begin(&w, env, op.h);
 		rc = kv_list_trim(&w.c, ltrim, rtrim);
 		lw_end(&w);
+		if (rc == KV_OK && (ltrim || rtrim)) /* resolved: counts from each end */
+			kv_redo_list(&op, KV_REDO_LTRIM, llen, ltrim, rtrim, NULL, 0);
 	}
 	op.changed = rc == KV_OK; /* Redis fires ltrim even when nothing went */
 	rc = kv_coll_close(&op, rc, KV_EV_LTRIM);
@@ -837,7 +858,9 @@ static int lmove_same(kv_ns *ns, const void *key, size_t klen, int from, int to,
 			/* the copy goes in first, so a failure changes nothing */
 			rc = kv_list_push(&w.c, to, out->data, len);
 			if (rc == KV_OK)
-				rc = kv_list_delete(&w.c, from == KV_LEFT ? 0 : w.L.count - 1, 1);
+				kv_redo_list(&op, KV_REDO_LINS, L.count, to == KV_LEFT ? 0 : L.count, 0, out->data, len);
+			if (rc == KV_OK && (rc = kv_list_delete(&w.c, from == KV_LEFT ? 0 : L.count, 1)) == KV_OK)
+				kv_redo_list(&op, KV_REDO_LDEL, L.count + 1, from == KV_LEFT ? 0 : L.count, 1, NULL, 0);
 			lw_end(&w);
 		}
 		op.changed = rc == KV_OK;
@@ -916,14 +939,19 @@ KV_API int kv_lmove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		}
 		if (rc == KV_OK) {
 			lw_begin(&sw, env, sop->h);
-			rc = kv_list_delete(&sw.c, from == KV_LEFT ? 0 : sw.L.count - 1, 1);
+			uint64_t slen = sw.L.count;
+			rc = kv_list_delete(&sw.c, from == KV_LEFT ? 0 : slen - 1, 1);
 			lw_end(&sw);
 			sop->changed = rc == KV_OK;
+			if (rc == KV_OK)
+				kv_redo_list(sop, KV_REDO_LDEL, slen, from == KV_LEFT ? 0 : slen - 1, 1, NULL, 0);
 		}
 		if (rc != KV_OK && dop->changed) {
 			/* take the pushed copy back off (its end is writable: no allocation) */
 			lw_begin(&dw, env, dop->h);
-			kv_list_delete(&dw.c, to == KV_LEFT ? 0 : dw.L.count - 1, 1);
+			uint64_t dlen = dw.L.count;
+			if (dlen && kv_list_delete(&dw.c, to == KV_LEFT ? 0 : dlen - 1, 1) == KV_OK)
+				kv_redo_list(dop, KV_REDO_LDEL, dlen, to == KV_LEFT ? 0 : dlen - 1, 1, NULL, 0);
 			lw_end(&dw);
 			/* still "changed": the close charges it and deletes it if it was
 			 * created (rc is an error, so no event fires) */
@@ -933,6 +961,60 @@ KV_API int kv_lmove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 		lw_free(&sw);
 		return rc;
 	}
+}
+
+/* ------------------------------------------------------------- replay */
+/* A list record (kv.h REDO LOG, LISTS) onto op's list, only if its length is
+ * the one the record was made on; a record that does not fit that length is
+ * malformed.  The same list.c calls as the write, so the same lock bounds. */
+int kv_list_redo(kv_cop *op, const kv_redo_hdr *h, const char *data)
+{
+	kv_env *env = op->w.ns->env;
+	uint64_t len = op->h ? op->h->card : 0, at = h->off;
+	uint32_t n = 0;
+	int rc = KV_OK;
+	lwork w;
+	w.env = env;
+	w.gc.n = 0;
+	if (h->kind == KV_REDO_LDEL || h->kind == KV_REDO_LTRIM)
+		memcpy(&n, data, sizeof n);
+	if (len != h->total)
+		rc = KV_UNCHANGED; /* a state the base already holds past (pg_ext/README.md) */
+	else if (h->kind == KV_REDO_LINS ? at > len || len + 1 > KV_COLL_MAX_ELEMS
+	         : h->kind == KV_REDO_LSET ? at >= len
+	         : h->kind == KV_REDO_LDEL ? n == 0 || at + n > len
+	                                   : at + n > len || at + n == 0)
+		rc = KV_EFORMAT;
+	else if ((h->kind == KV_REDO_LINS || h->kind == KV_REDO_LSET) && h->vlen > max_value(op))
+		rc = KV_EVALSIZE;
+	if (rc == KV_OK && h->kind == KV_REDO_LINS && !op->h)
+		rc = kv_coll_create_at(op, KV_ENC_LISTPACK, h->expires_at);
+	if (rc == KV_OK && (h->kind == KV_REDO_LINS || h->kind == KV_REDO_LSET)) {
+		rc = kv_coll_reserve(op, (int64_t)kv_list_elem_size(h->vlen) + 8192 + 4096);
+		if (rc == KV_OK)
+			rc = kv_coll_mutate(op, 12);
+	} else if (rc == KV_OK) {
+		kv_list L;
+		l_load(op->h, &L);
+		uint64_t nodes = h->kind == KV_REDO_LDEL ? kv_list_nodes_in(env, &L, at, n)
+		                 : kv_list_nodes_in(env, &L, 0, at) + kv_list_nodes_in(env, &L, len - n, n);
+		rc = kv_coll_mutate(op, clamp32(nodes + 6));
+	}
+	if (rc == KV_OK) {
+		lw_begin(&w, env, op->h);
+		switch (h->kind) {
+		case KV_REDO_LINS:  rc = kv_list_insert(&w.c, at, data, h->vlen); break;
+		case KV_REDO_LSET:  rc = kv_list_set(&w.c, at, data, h->vlen); break;
+		case KV_REDO_LDEL:  rc = kv_list_delete(&w.c, at, n); break;
+		default:            rc = kv_list_trim(&w.c, at, n); break;
+		}
+		lw_end(&w);
+	}
+	op->changed = false; /* replay fires no hooks */
+	op->w.nvictims = 0;
+	rc = kv_coll_close(op, rc, 0);
+	lw_free(&w);
+	return rc;
 }
 
 /* ---------------------------------------------------- the kind's operations */

@@ -707,7 +707,9 @@ bool kv_parse_ld(const char *s, size_t n, long double *out)
 	errno = 0;
 	locale_t c = kv_c_locale(); /* "1.5" whatever the host's LC_NUMERIC */
 	long double v = c ? strtold_l(tmp, &end, c) : strtold(tmp, &end);
-	if (*end || errno == ERANGE || isnan(v) || isinf(v))
+	/* Redis's string2ld: "inf" is a number (the sum then fails as not
+	 * finite), an overflow or an underflow to zero is not, NaN never is */
+	if (*end || isnan(v) || (errno == ERANGE && (isinf(v) || v == 0)))
 		return false;
 	*out = v;
 	return true;

@@ -33,13 +33,6 @@ static bool redo_on(const kv_env *env, const kv_nsslot *slot)
 	return env->redo && !applying && atomic_load_explicit(&slot->redo, memory_order_relaxed);
 }
 
-/* A list created, changed or linked in a logged namespace (but not a change
- * of its expiry): refused with KV_EDURABILITY, lists having no records yet. */
-bool kv_redo_refuses_kind(const kv_wctx *w, int type)
-{
-	return type == KV_T_LIST && w->redo_kind != KV_REDO_EXPIRE && kv_redo_logging(w);
-}
-
 /* Would w's changes be logged (a kind about to log what it removes)? */
 bool kv_redo_logging(const kv_wctx *w)
 {
@@ -79,9 +72,19 @@ static void link_coll(kv_wctx *w, kv_entry *e)
 	w->redo_fill_klen = e->klen;
 }
 
+typedef struct fill_arg {
+	kv_cop  *op;
+	uint64_t at; /* a list's: the element's index (the scan's cursor) */
+} fill_arg;
+
 static int fill_one(void *ctx, const kv_celem *el)
 {
-	kv_redo_elem(ctx, KV_REDO_ELEM, el->p, el->len, el->v, el->vlen, el->score);
+	fill_arg *a = ctx;
+	if (a->op->kind == KV_T_LIST) /* appended: the list holds the `at` before it */
+		kv_redo_list(a->op, KV_REDO_LINS, a->at, a->at, 0, el->p, el->len);
+	else
+		kv_redo_elem(a->op, KV_REDO_ELEM, el->p, el->len, el->v, el->vlen, el->score);
+	a->at++;
 	return 0;
 }
 
@@ -105,7 +108,8 @@ void kv_redo_fill(kv_wctx *w)
 			break;
 		bool same = op.h == h;
 		op.kind = h->kind;
-		if (same && k->scan(env, h, &cur, KV_COLL_HOLD, fill_one, &op) != KV_OK)
+		fill_arg a = {&op, cur};
+		if (same && k->scan(env, h, &cur, KV_COLL_HOLD, fill_one, &a) != KV_OK)
 			same = false;
 		op.h = NULL;
 		kv_write_end(&op.w, op.sh, key, klen, KV_OK, 0);
@@ -249,6 +253,34 @@ void kv_redo_elem(kv_cop *op, int kind, const void *f, size_t flen, const void *
 	for (size_t i = 0; i < n; i++)
 		h.vlen += (uint32_t)parts[i].len;
 	emit_parts(env, w->ref.slot, &h, op->key, parts, n);
+}
+
+/* One change of op's list, under op's lock, right after lists.c made it (kv.h
+ * REDO LOG, LISTS): len is the list's length before it; LINS puts v at index
+ * at, LSET overwrites index at with v, LDEL removes n from at, LTRIM n2 from
+ * the head (at) and n from the tail.  O(element). */
+void kv_redo_list(kv_cop *op, int kind, uint64_t len, uint64_t at, uint64_t n, const void *v,
+                  size_t vlen)
+{
+	kv_wctx *w = op->wx;
+	kv_env *env = w->ns->env;
+	if (!kv_redo_logging(w))
+		return;
+	uint32_t pos;
+	kv_entry *e = kv_shard_find_locked(env, op->sh, op->h32, op->key, op->klen, &pos);
+	kv_redo_hdr h = {0};
+	h.kind = (uint8_t)kind;
+	h.type = KV_T_LIST;
+	h.klen = (uint16_t)op->klen;
+	h.expires_at = e ? kv_entry_expiry(e) : 0;
+	h.off = (uint32_t)at;
+	h.total = (uint32_t)len;
+	uint32_t n32 = (uint32_t)n;
+	kv_val part = {vlen, v};
+	if (kind == KV_REDO_LDEL || kind == KV_REDO_LTRIM)
+		part = (kv_val){sizeof n32, &n32};
+	h.vlen = (uint32_t)part.len;
+	emit_parts(env, w->ref.slot, &h, op->key, &part, 1);
 }
 
 /* A flush or a snapshot's cut, under every shard lock of the namespace. */
@@ -401,6 +433,31 @@ static int apply_elem(kv_ns *ns, const kv_redo_hdr *h, const char *key, const ch
 	return kv_coll_close(&op, rc, 0);
 }
 
+/* A list record, through lists.c (kv_list_redo), only onto a list of the
+ * length it was made on (pg_ext/README.md argues when that skips one). */
+static int apply_list(kv_ns *ns, const kv_redo_hdr *h, const char *key, const char *data)
+{
+	kv_cop op;
+	int rc = kv_coll_open(ns, key, h->klen, KV_T_LIST, KV_COPEN_WRITE, &op);
+	if (rc == KV_EWRONGTYPE)
+		return KV_UNCHANGED; /* as apply_elem */
+	if (rc != KV_OK)
+		return rc;
+	if (!atomic_load_explicit(&op.w.ref.slot->redo, memory_order_relaxed)) {
+		rc = KV_UNCHANGED;
+	} else if (h->expires_at != 0 && h->expires_at <= kv_wctx_now(&op.w)) {
+		if (op.e) { /* a state whose expiry has passed here is a removal here */
+			kv_w_remove(&op.w, op.sh, op.pos, op.e);
+			op.h = NULL;
+		}
+	} else {
+		return kv_list_redo(&op, h, data); /* closes op */
+	}
+	op.changed = false;
+	op.w.nvictims = 0;
+	return kv_coll_close(&op, rc, 0);
+}
+
 KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 {
 	kv_redo_hdr h;
@@ -446,6 +503,15 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 		if (h.kind == KV_REDO_ELEM && h.type == KV_T_HASH && h.off > h.vlen)
 			return KV_EFORMAT;
 		break;
+	case KV_REDO_LINS:
+	case KV_REDO_LSET:
+	case KV_REDO_LDEL:
+	case KV_REDO_LTRIM:
+		if (h.type != KV_T_LIST)
+			return KV_EFORMAT;
+		if ((h.kind == KV_REDO_LDEL || h.kind == KV_REDO_LTRIM) && h.vlen != sizeof(uint32_t))
+			return KV_EFORMAT;
+		break;
 	default:
 		return KV_EFORMAT;
 	}
@@ -467,6 +533,8 @@ KV_API int kv_redo_apply(kv_ns *ns, const void *rec, size_t len)
 		rc = (rc = kv_rename(ns, key, h.klen, data, h.vlen, 0)) == KV_NOTFOUND ? KV_UNCHANGED : rc;
 	else if (h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL)
 		rc = apply_elem(ns, &h, key, data);
+	else if (h.kind >= KV_REDO_LINS)
+		rc = apply_list(ns, &h, key, data);
 	else
 		rc = apply_key(ns, &h, key, data);
 	applying = false;

@@ -263,8 +263,11 @@ KV_API int kv_spop(kv_ns *ns, const void *key, size_t klen, int has_count, uint6
 	kv_elems_reset(out);
 	if (!has_count)
 		count = 1;
-	if (count == 0)
-		return KV_OK;
+	if (count == 0) { /* nothing to pop, but the kind is checked as Redis does */
+		kv_cop op;
+		int rc = kv_coll_open(ns, key, klen, KV_T_SET, KV_COPEN_READ, &op);
+		return rc != KV_OK ? rc : kv_coll_close(&op, KV_OK, 0);
+	}
 	size_t guess = 4096;
 	for (int tries = 0;; tries++) {
 		/* room for the answer first: no host allocation under the lock */
@@ -352,8 +355,9 @@ KV_API int kv_smove(kv_ns *ns, const void *src, size_t srclen, const void *dst, 
 	if ((rc = kv_coll_open_many(ns, keys, 2, &mu)) != KV_OK)
 		return rc;
 	kv_cop *s, *d;
-	if ((rc = kv_coll_at(&mu, 0, KV_T_SET, &s)) == KV_OK)
-		rc = kv_coll_at(&mu, 1, KV_T_SET, &d);
+	int rs = kv_coll_at(&mu, 0, KV_T_SET, &s), rd = kv_coll_at(&mu, 1, KV_T_SET, &d);
+	/* Redis's order: a missing src is 0 whatever dst is; then either's kind */
+	rc = rs == KV_OK && !s->h ? KV_NOTFOUND : rs != KV_OK ? rs : rd;
 	bool same = srclen == dstlen && memcmp(ptr_or_empty(src), ptr_or_empty(dst), srclen) == 0;
 	if (rc == KV_OK && (!s->h || !kv_dict_get(env, s->h, m, mlen, NULL, NULL)))
 		rc = KV_NOTFOUND;

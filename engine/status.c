@@ -41,7 +41,6 @@ static const struct {
 	ERR(KV_EFORMAT, "not a shardkv snapshot, or an unsupported version"),
 	ERR(KV_EWRONGTYPE, "operation against a key holding the wrong kind of value"),
 	ERR(KV_ERANGE, "index out of range"),
-	ERR(KV_EDURABILITY, "lists of a WAL-logged (redo) namespace cannot change yet"),
 };
 
 #define NERRORS (sizeof kv_errors / sizeof kv_errors[0])

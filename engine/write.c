@@ -383,8 +383,6 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 	size_t nsize = kv_entry_size(klen, vlen, nflags), ncharge = kv_alloc_size(nsize);
 	if (vlen > atomic_load_explicit(&w->ref.slot->max_value_size, memory_order_relaxed))
 		return KV_EVALSIZE;
-	if (KV_UNLIKELY(kv_is_kind(type)) && kv_redo_refuses_kind(w, type))
-		return KV_EDURABILITY;
 	w->redo_key = key;
 	w->redo_klen = klen;
 	kv_entry *pre = w->pre;

@@ -1631,6 +1631,9 @@ static int amap_index(kv_env *env, amap *a, const kv_elems *e)
 	return KV_OK;
 }
 
+/* Redis zeroes a NaN weighted score (0 * inf) for each UNION source and for
+ * the first (smallest) INTER source only; the other INTER sources' products
+ * go to aggregate() as they are (zunionInterDiffGenericCommand). */
 static double weighted(double w, double s)
 {
 	double x = w * s;
@@ -1723,8 +1726,8 @@ int zs_algebra(kv_env *env, int op, zs_src *src, size_t n, int agg, kv_elems *ou
 					keep = !f;
 				else if (!f)
 					keep = false;
-				else
-					aggregate(&sc, weighted(src[i].weight, src[i].e->v[*s - 1].score), agg);
+				else /* a NaN product stays NaN: SUM zeroes it, MIN/MAX ignore it */
+					aggregate(&sc, src[i].weight * src[i].e->v[*s - 1].score, agg);
 			}
 			if (keep && kv_elems_push(env, &acc, m, ml, sc) != KV_OK)
 				goto done;

@@ -15,6 +15,8 @@
  */
 #include "shardkv.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -195,8 +197,12 @@ shardkv_incr_float(PG_FUNCTION_ARGS)
 	int			rc;
 
 	shardkv_require_arg(fcinfo, 2, "increment");
-	/* the engine's text of the double; NaN and infinities give "": not a float */
-	bylen = kv_fmt_double(PG_GETARG_FLOAT8(2), by, sizeof(by));
+	/* the engine's text of the double; NaN gives "": not a float.  An
+	 * infinity is a number to the engine (as to Redis): the sum then fails */
+	if (isinf(PG_GETARG_FLOAT8(2)))
+		bylen = strlen(strcpy(by, PG_GETARG_FLOAT8(2) > 0 ? "inf" : "-inf"));
+	else
+		bylen = kv_fmt_double(PG_GETARG_FLOAT8(2), by, sizeof(by));
 	rc = kv_incr_float(k.ns, k.key, k.klen, by, bylen, &result, NULL);
 	shardkv_wal_sync();
 	if (rc == KV_EOVERFLOW)		/* the sum is not a finite double; nothing changed */

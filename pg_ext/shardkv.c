@@ -472,9 +472,6 @@ static const StatusInfo status_table[] = {
 	{KV_ERANGE, ERRCODE_ARRAY_SUBSCRIPT_ERROR, "out_of_range", "index out of range", NULL},
 	{KV_EFORMAT, ERRCODE_INVALID_BINARY_REPRESENTATION, "bad_format",
 	 "file is not a shardkv snapshot of a supported version", NULL},
-	{KV_EDURABILITY, ERRCODE_FEATURE_NOT_SUPPORTED, "not_logged",
-	 "lists of namespace \"%s\" cannot change: it has durability 'wal'",
-	 "Lists are not WAL-logged yet; keep them in a namespace with durability 'snapshot'."},
 };
 
 static const StatusInfo *

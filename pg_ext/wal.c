@@ -22,9 +22,11 @@
  *   REPLAY    The startup process loads the snapshot (rm_startup), applies
  *             records at or after L (rm_redo, kv_redo_apply), and saves at the
  *             end of recovery (rm_cleanup).  Each record is applied once onto
- *             the state it was made on; all but a collection's RENAME are
- *             assignments to one key or element, so replaying some again is
- *             harmless (README: "Recovery restores every acknowledged write").
+ *             the state it was made on; all but a collection's RENAME and a
+ *             list's changes are assignments to one key or element, so
+ *             replaying some again is harmless; a list's apply only onto the
+ *             length they were made on (README: "Recovery restores every
+ *             acknowledged write").
  */
 #include "shardkv.h"
 
@@ -514,7 +516,8 @@ load_paired(int elevel)
 		 * The file is not the one the sidecar pairs (replaced by hand, say):
 		 * take the newest pair's namespaces and replay every record from the
 		 * checkpoint on, which is harmless for records that are states (all
-		 * but a collection's RENAME: README, "Recovery restores ...").
+		 * but a collection's RENAME and a list's changes, which apply only
+		 * onto the length they were made on: README, "Recovery restores ...").
 		 */
 		ereport(WARNING,
 				(errmsg("shardkv snapshot \"%s\" has no WAL position in \"%s\"", path, sidecar),
@@ -784,7 +787,7 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	uint8		nlen;
 	kv_redo_hdr h;
 	static const char *const kinds[] = {"?", "put", "patch", "del", "expire", "flush", "cut",
-	"element", "element del", "rename"};
+	"element", "element del", "rename", "list insert", "list set", "list del", "list trim"};
 
 	if (len < 1 || len < 1 + (Size) (nlen = (uint8) p[0]))
 		return;
@@ -812,6 +815,21 @@ shardkv_rm_desc(StringInfo buf, XLogReaderState *r)
 	{
 		appendStringInfoString(buf, " to ");
 		desc_bytes(buf, p + sizeof(h) + h.klen, h.vlen);
+	}
+	else if (h.kind == KV_REDO_LINS || h.kind == KV_REDO_LSET)
+	{
+		appendStringInfo(buf, " at %u length %u value ", h.off, h.total);
+		desc_bytes(buf, p + sizeof(h) + h.klen, h.vlen);
+	}
+	else if ((h.kind == KV_REDO_LDEL || h.kind == KV_REDO_LTRIM) && h.vlen == sizeof(uint32))
+	{
+		uint32		n;
+
+		memcpy(&n, p + sizeof(h) + h.klen, sizeof(n));
+		if (h.kind == KV_REDO_LDEL)
+			appendStringInfo(buf, " at %u count %u length %u", h.off, n, h.total);
+		else
+			appendStringInfo(buf, " head %u tail %u length %u", h.off, n, h.total);
 	}
 	else if (h.kind == KV_REDO_ELEM || h.kind == KV_REDO_ELDEL)
 	{

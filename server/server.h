@@ -450,7 +450,6 @@ int  collScanArgs(client *c, int argc, const char **argv, const size_t *lens, in
                   int novalues_ok, collScan *s);
 void collScanReply(client *c, int argc, const char **argv, const size_t *lens, int kind,
                    int novalues_ok);
-int  collKindCheck(client *c, const char *key, size_t klen, int kind, int rc);
 /* Log a collection write's effect in the AOF (aof_effect.c names them). */
 void collEffect(client *c, size_t argc, const kv_val *argv);
 

@@ -146,20 +146,6 @@ void collScanReply(client *c, int argc, const char **argv, const size_t *lens, i
 	kv_elems_free(srv.env, &e);
 }
 
-/*
- * rc unless it is KV_OK and key holds another kind than `kind`: then
- * KV_EWRONGTYPE.  For the engine calls that answer a count of 0 before they
- * look at the key (HRANDFIELD, SRANDMEMBER, SPOP), where Redis checks the type
- * first.
- */
-int collKindCheck(client *c, const char *key, size_t klen, int kind, int rc)
-{
-	int k;
-	if (rc == KV_OK && kv_kind(c->db, key, klen, &k) == KV_OK && k != kind)
-		return KV_EWRONGTYPE;
-	return rc;
-}
-
 /* The AOF effect of a collection write: argv[0] names it (aof_effect.c). */
 void collEffect(client *c, size_t argc, const kv_val *argv)
 {

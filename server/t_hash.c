@@ -250,8 +250,6 @@ void hrandfieldCommand(client *c, int argc, const char **argv, const size_t *len
 	}
 	kv_elems e = KV_ELEMS_INIT;
 	int rc = kv_hrandfield(c->db, argv[1], lens[1], argc >= 3, count, withvalues, &e);
-	if (argc >= 3 && count == 0)
-		rc = collKindCheck(c, argv[1], lens[1], KV_T_HASH, rc);
 	if (replyKvError(c, rc)) {
 		kv_elems_free(srv.env, &e);
 		return;

@@ -331,8 +331,6 @@ void lposCommand(client *c, int argc, const char **argv, const size_t *lens)
 			return;
 		}
 	}
-	if (rank == LLONG_MIN) /* Redis's -rank overflows and stays negative: the tail's first match */
-		rank = -1;
 	kv_elems e = KV_ELEMS_INIT;
 	int rc = kv_lpos(c->db, argv[1], lens[1], argv[2], lens[2], rank, count != -1,
 	                 count == -1 ? 0 : count, maxlen, &e);

@@ -112,8 +112,6 @@ void spopCommand(client *c, int argc, const char **argv, const size_t *lens)
 	}
 	kv_elems e = KV_ELEMS_INIT;
 	int rc = kv_spop(c->db, argv[1], lens[1], argc == 3, (uint64_t)count, &e);
-	if (argc == 3 && count == 0)
-		rc = collKindCheck(c, argv[1], lens[1], KV_T_SET, rc);
 	if (replyKvError(c, rc))
 		goto out;
 	if (e.n) { /* the effect: an SREM of exactly what was popped */
@@ -158,8 +156,6 @@ void srandmemberCommand(client *c, int argc, const char **argv, const size_t *le
 	}
 	kv_elems e = KV_ELEMS_INIT;
 	int rc = kv_srandmember(c->db, argv[1], lens[1], argc == 3, count, &e);
-	if (argc == 3 && count == 0)
-		rc = collKindCheck(c, argv[1], lens[1], KV_T_SET, rc);
 	if (!replyKvError(c, rc)) {
 		if (argc == 3)
 			replyElemsArray(c, &e, 0);
@@ -176,9 +172,6 @@ void smoveCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	(void)argc;
 	int rc = kv_smove(c->db, argv[1], lens[1], argv[2], lens[2], argv[3], lens[3]);
-	int kind;
-	if (rc == KV_EWRONGTYPE && kv_kind(c->db, argv[1], lens[1], &kind) == KV_NOTFOUND)
-		rc = KV_NOTFOUND; /* Redis answers a missing source 0 before it looks at the destination */
 	if (rc == KV_NOTFOUND) {
 		addReplyLongLong(&c->rb, 0);
 		return;

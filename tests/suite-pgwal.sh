@@ -11,6 +11,8 @@
 #   tests/pgwal/t/004_collections.pl  hashes, sets, sorted sets: kill -9, a
 #                                 CHECKPOINT halfway, a standby (skips when
 #                                 this tree has no kv.hset)
+#   tests/pgwal/t/005_lists.pl    lists: pushes and pops survive kill -9 and a
+#                                 CHECKPOINT halfway, reach a standby in order
 # It tests the shardkv.so built in this tree, not the one installed in the
 # system PostgreSQL (no make pg-install, no lock): the library is copied to a
 # private directory named first in dynamic_library_path, and the kv schema is

@@ -157,12 +157,12 @@ SELECT kv.set('coll', 'z3', 'now a string'), kv.type('coll', 'z3'), kv.get('coll
 SELECT * FROM kv.mget('coll', ARRAY['str', 'h3', 'l3', 'nokey']);
 -- the error itself, with its hint
 SELECT kv.sadd('coll', 'str', 'x');
--- a namespace with durability 'wal' logs hashes, sets and sorted sets; it refuses
--- list writes (lists are not WAL-logged yet), and writes nothing then
+-- a namespace with durability 'wal' logs every kind: hashes, sets, sorted sets, lists
 SELECT kv.create_namespace('coll_wal', durability => 'wal');
 SELECT kv.hset('coll_wal', 'h', 'f', 'v'), kv.sadd('coll_wal', 's', 'm'), kv.zadd('coll_wal', 'z', 'm', 1);
-SELECT pg_temp.err($$SELECT kv.rpush('coll_wal', 'l', 'x')$$);
-SELECT kv.hget('coll_wal', 'h', 'f'), kv.type('coll_wal', 'l') IS NULL AS no_list, kv.drop_namespace('coll_wal');
+SELECT kv.rpush('coll_wal', 'l', 'x', 'y', 'z'), kv.lpush('coll_wal', 'l', 'w'), kv.rpop('coll_wal', 'l');
+SELECT kv.hget('coll_wal', 'h', 'f'), kv.type('coll_wal', 'l'), array(SELECT kv.lrange('coll_wal', 'l')) AS list,
+       kv.drop_namespace('coll_wal');
 -- every kind expires, renames and deletes as a key
 SELECT kv.expire('coll', 'h3', interval '1 hour'), kv.ttl('coll', 'h3') > interval '59 min' AS ttl;
 SELECT kv.rename('coll', 'h3', 'h4'), kv.hget('coll', 'h4', 'f');

@@ -217,10 +217,9 @@ def g_zsetop(g, srcs=None):
             argv += ["LIMIT", g.choice(["0", "1", "2", "-1", "x"])]
         return argv, "exact"
     if cmd not in ("ZDIFF", "ZDIFFSTORE") and g.random() < 0.4:
-        # ZINTER gets no weight that can make a NaN (0, inf): Redis zeroes a NaN
-        # product only for its smallest source and a NaN sum after adding, which
-        # the engine does not follow yet (reported); ZUNION's rule it does
-        ws = ["1", "2", "-1", "0.5", "x"] + (["0", "inf", "-inf"] if "UNION" in cmd else [])
+        # 0 and inf make NaN products: Redis zeroes them for every ZUNION source
+        # but for ZINTER only in the smallest source's, then a NaN sum
+        ws = ["1", "2", "-1", "0.5", "x", "0", "inf", "-inf"]
         argv += ["WEIGHTS"] + [g.choice(ws) for _ in range(n)]
     if cmd not in ("ZDIFF", "ZDIFFSTORE") and g.random() < 0.4:
         argv += ["AGGREGATE", g.choice(["SUM", "MIN", "MAX", "min", "avg"])]
@@ -287,7 +286,8 @@ def g_lpos(g):
     argv = ["LPOS", _lkey(g), g.elem()]
     opts = []
     if g.random() < 0.4:
-        opts += ["RANK", g.choice(["1", "2", "-1", "-2", "0", "x", "-9223372036854775807"])]
+        opts += ["RANK", g.choice(["1", "2", "-1", "-2", "0", "x", "-9223372036854775807",
+                                     "-9223372036854775808"])]
     if g.random() < 0.4:
         opts += ["COUNT", g.choice(["0", "1", "2", "-1", "x"])]
     if g.random() < 0.3:

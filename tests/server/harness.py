@@ -105,14 +105,28 @@ class Server:
         PROCS.append(self)
 
     def wait_ready(self, timeout=15.0):
+        # Ready when the server on the port is this process (INFO's process_id):
+        # a slow start (ASan) could otherwise take another test's server that
+        # bound the port first for ours, which then dies on "Address already in
+        # use" while the test talks to the stranger (seen as -OOM replies from a
+        # server left with a tiny maxmemory).
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError("%s exited with %s: %s" % (self.name, self.proc.returncode, self.read_log()))
             s = socket.create_connection(("127.0.0.1", self.port), timeout=1)
-            s.sendall(b"PING\r\n")
-            data = s.recv(100)
-            s.close()
-            return data in (b"+PONG\r\n",) or data.startswith(b"-NOAUTH")
+            try:
+                s.sendall(b"INFO server\r\n")
+                data = b""
+                while b"process_id:" not in data or not data.split(b"process_id:", 1)[1].count(b"\r\n"):
+                    if data.startswith(b"-"):
+                        return data.startswith(b"-NOAUTH")  # cannot ask who it is
+                    d = s.recv(65536)
+                    if not d:
+                        return False
+                    data += d
+            finally:
+                s.close()
+            return int(data.split(b"process_id:", 1)[1].split(b"\r\n", 1)[0]) == self.proc.pid
         end = time.time() + timeout
         while time.time() < end:
             try:

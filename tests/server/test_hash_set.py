@@ -107,6 +107,26 @@ def t_errors():
     eq(sorted(a.cmd("SMEMBERS", "sn")), sorted(b.cmd("SMEMBERS", "sn")), "members with NUL")
 
 
+@test("count 0 and SMOVE check the key's type in Redis's order")
+def t_kind_order():
+    # SRANDMEMBER/SPOP/HRANDFIELD look at the key's type before a count of 0;
+    # SMOVE answers a missing source 0 whatever the destination is, then checks
+    # the source's type, then the destination's; src == dst is membership
+    skv, rds, tmp, a, b = pair()
+    for c in (a, b):
+        c.cmd("HSET", "h", "f", "v")
+        c.cmd("SADD", "s", "m", "n")
+        c.cmd("SET", "str", "x")
+    for cmd in (["SRANDMEMBER", "str", "0"], ["SRANDMEMBER", "h", "0"], ["SRANDMEMBER", "nokey", "0"],
+                ["SPOP", "str", "0"], ["SPOP", "h", "0"], ["SPOP", "nokey", "0"], ["SPOP", "s", "0"],
+                ["HRANDFIELD", "str", "0"], ["HRANDFIELD", "s", "0", "WITHVALUES"], ["HRANDFIELD", "nokey", "0"],
+                ["HRANDFIELD", "h", "0"], ["SMOVE", "nokey", "str", "m"], ["SMOVE", "nokey", "h", "m"],
+                ["SMOVE", "s", "str", "zz"], ["SMOVE", "str", "s", "m"], ["SMOVE", "h", "nokey", "m"],
+                ["SMOVE", "s", "s", "zz"], ["SMOVE", "s", "s", "m"], ["SMOVE", "s", "nokey", "zz"],
+                ["EXISTS", "nokey"], ["SMOVE", "s", "d", "m"], ["SMEMBERS", "d"], ["SCARD", "s"]):
+        same(a, b, *cmd)
+
+
 STRING_COMMANDS = [
     ["GET", "{k}"], ["GETSET", "{k}", "v"], ["GETDEL", "{k}"], ["GETEX", "{k}"], ["APPEND", "{k}", "x"],
     ["INCR", "{k}"], ["DECRBY", "{k}", "2"], ["INCRBYFLOAT", "{k}", "1"], ["STRLEN", "{k}"],

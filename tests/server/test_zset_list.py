@@ -105,6 +105,24 @@ def fixed(fn):
     return wrap
 
 
+@test("ZINTER's NaN weights (smallest source first) and LPOS RANK -2^63, as redis-server")
+@fixed
+def t_nan_and_rank():
+    cmds = [["ZADD", "zi", "1", "a", "inf", "m"], ["ZADD", "big", "inf", "m", "1", "x", "1", "y", "1", "z"],
+            ["SADD", "st", "m", "a"]]
+    for agg in ([], ["AGGREGATE", "MIN"], ["AGGREGATE", "MAX"]):
+        for keys, ws in ((["zi", "zi"], ["2", "0"]), (["zi", "zi"], ["0", "2"]), (["big", "zi"], ["0", "1"]),
+                         (["zi", "big"], ["1", "0"]), (["big", "zi"], ["-inf", "inf"]), (["st", "zi"], ["inf", "0"])):
+            cmds.append(["ZINTER", "2"] + keys + ["WEIGHTS"] + ws + agg + ["WITHSCORES"])
+            cmds.append(["ZUNION", "2"] + keys + ["WEIGHTS"] + ws + agg + ["WITHSCORES"])
+    cmds += [["ZINTERSTORE", "d", "2", "zi", "zi", "WEIGHTS", "2", "0"], ["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+             ["RPUSH", "l", "a", "b", "a", "c", "a"]]
+    for opts in ([], ["COUNT", "2"], ["COUNT", "0"], ["COUNT", "0", "MAXLEN", "2"], ["MAXLEN", "1"]):
+        cmds.append(["LPOS", "l", "a", "RANK", "-9223372036854775808"] + opts)
+    cmds += [["LPOS", "l", "zz", "RANK", "-9223372036854775808"], ["LPOS", "l", "a", "RANK", "-9223372036854775809"]]
+    same(cmds, "NaN weights, LPOS RANK")
+
+
 @test("zset: score formatting (inf, 1e-300, 0.1+0.2, 2^53+1, integers)")
 @fixed
 def t_scores():

@@ -264,6 +264,14 @@ int main(int argc, char **argv)
 		E(e.n == 10);
 		EOK(kv_hrandfield(ns, K("none"), 1, 5, 0, &e));
 		E(e.n == 0);
+		EOK(kv_hrandfield(ns, K("hm"), 1, 0, 1, &e));
+		E(e.n == 0);
+		EOK(kv_hrandfield(ns, K("none"), 1, 0, 0, &e));
+		/* redis-server: SET str x; HRANDFIELD str 0 -> WRONGTYPE (the kind before the count) */
+		EOK(kv_set(ns, K("hstr"), K("x"), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+		ERC(kv_hrandfield(ns, K("hstr"), 1, 0, 0, &e), KV_EWRONGTYPE);
+		ERC(kv_hrandfield(ns, K("hstr"), 1, 0, 1, &e), KV_EWRONGTYPE);
+		EOK(kv_del(ns, K("hstr")));
 		kv_elems_free(env, &e);
 		EOK(kv_del(ns, K("hm")));
 	}

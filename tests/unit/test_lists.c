@@ -801,6 +801,11 @@ int main(int argc, char **argv)
 		E(streq(lpos("k", "c", 1, 1, 0, 0), "2 6 7"));
 		E(streq(lpos("k", "c", 1, 1, 2, 0), "2 6"));
 		E(streq(lpos("k", "c", -1, 1, 2, 0), "7 6"));
+		/* redis-server 7.0: LPOS k c RANK -9223372036854775808 is RANK -1, and
+		 * its COUNT 2 never stops (matches - rank + 1 overflows): all of them */
+		E(streq(lpos("k", "c", INT64_MIN, 1, 2, 0), "7 6 2"));
+		E(streq(lpos("k", "c", INT64_MIN, 0, 0, 0), "7"));
+		E(streq(lpos("k", "c", INT64_MIN, 1, 1, 2), "7 6"));
 		E(streq(lpos("k", "c", 2, 1, 0, 0), "6 7"));
 		E(streq(lpos("k", "c", 1, 1, 0, 3), "2"));
 		E(streq(lpos("k", "c", 1, 1, 0, 2), lpos("k", "zz", 1, 0, 0, 0)));

@@ -5,7 +5,9 @@
  * type, expiry).  Records are compact (an INCR's is the number, a long APPEND's
  * the appended bytes), nothing is logged for namespaces without the flag or for
  * refused and failed writes, replay logs nothing, a snapshot's cut shows up as
- * a CUT record, and malformed records are refused.
+ * a CUT record, and malformed records are refused.  Collections replay element
+ * by element; lists position by position, each record onto the length it was
+ * made on.
  */
 #include "test.h"
 
@@ -117,7 +119,7 @@ static int cmp_str(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static char **elem_strs(kv_elems *e, int pairs, int scores)
+static char **elem_strs(kv_elems *e, int pairs, int scores, int ordered)
 {
 	size_t n = pairs ? e->n / 2 : e->n;
 	char **v = calloc(n + 1, sizeof *v);
@@ -132,7 +134,7 @@ static char **elem_strs(kv_elems *e, int pairs, int scores)
 		if (scores)
 			snprintf(v[i] + w, len - (size_t)w, "@%.17g", x->score);
 	}
-	if (!scores) /* a zset's order is its own: compared as it comes */
+	if (!scores && !ordered) /* a zset's and a list's order is their own: compared as it comes */
 		qsort(v, n, sizeof *v, cmp_str);
 	return v;
 }
@@ -173,6 +175,9 @@ static int same_key(void *ctx, const void *key, size_t kl, const void *val, size
 	} else if (type == KV_T_SET) {
 		ra = kv_smembers(ab[0], k, kl, &ea);
 		rb = kv_smembers(ab[1], k, kl, &eb);
+	} else if (type == KV_T_LIST) {
+		ra = kv_lrange(ab[0], k, kl, 0, -1, &ea);
+		rb = kv_lrange(ab[1], k, kl, 0, -1, &eb);
 	} else {
 		kv_zrange_spec sp;
 		kv_zrange_spec_init(&sp);
@@ -184,7 +189,8 @@ static int same_key(void *ctx, const void *key, size_t kl, const void *val, size
 		NOTE("key %.*s: rc %d/%d, %zu/%zu elements", (int)kl, k, ra, rb, ea.n, eb.n);
 		diff++;
 	} else {
-		char **xa = elem_strs(&ea, pairs, scores), **xb = elem_strs(&eb, pairs, scores);
+		char **xa = elem_strs(&ea, pairs, scores, type == KV_T_LIST),
+		     **xb = elem_strs(&eb, pairs, scores, type == KV_T_LIST);
 		for (size_t j = 0; xa[j] && !diff; j++)
 			if (strcmp(xa[j], xb[j]) != 0) {
 				NOTE("key %.*s: element %s / %s", (int)kl, k, xa[j], xb[j]);
@@ -224,6 +230,56 @@ static int same_colls(kv_ns *a, kv_ns *b)
 static void reset_log(void)
 {
 	log_len = nrec = ncut = maxrec = 0;
+}
+
+/* Apply the log's records from the first-th on; how many were skipped
+ * (KV_UNCHANGED) and how many failed otherwise. */
+static size_t apply_from(kv_ns *dst, size_t first, size_t *unchanged)
+{
+	size_t n = 0, bad = 0;
+	*unchanged = 0;
+	for (size_t off = 0; off < log_len; n++) {
+		uint32_t len;
+		memcpy(&len, log_buf + off, sizeof len);
+		if (n >= first) {
+			int rc = kv_redo_apply(dst, log_buf + off + sizeof len, len);
+			if (rc == KV_UNCHANGED)
+				(*unchanged)++;
+			else if (rc != KV_OK)
+				bad++;
+		}
+		off += sizeof len + len;
+	}
+	return bad;
+}
+
+/* One list record, built by hand. */
+static int list_rec(kv_ns *dst, int kind, int type, const char *key, uint32_t at, uint32_t len,
+                    const void *data, uint32_t dlen, int64_t exp)
+{
+	kv_redo_hdr h = {0};
+	char rec[sizeof h + 64];
+	h.kind = (uint8_t)kind;
+	h.type = (uint8_t)type;
+	h.klen = (uint16_t)strlen(key);
+	h.vlen = dlen;
+	h.off = at;
+	h.total = len;
+	h.expires_at = exp;
+	memcpy(rec, &h, sizeof h);
+	memcpy(rec + sizeof h, key, h.klen);
+	memcpy(rec + sizeof h + h.klen, data, dlen);
+	return kv_redo_apply(dst, rec, sizeof h + h.klen + dlen);
+}
+
+static void push_n(kv_ns *ns, const char *key, int where, int n, const char *fmt)
+{
+	for (int i = 0; i < n; i++) {
+		char vb[32];
+		kv_val v = {(size_t)snprintf(vb, sizeof vb, fmt, i), vb};
+		if (kv_push(ns, key, strlen(key), where, &v, 1, 0, NULL) != KV_OK)
+			abort();
+	}
 }
 
 #define KEY(i) kb, (size_t)snprintf(kb, sizeof kb, "k%d", (int)(i))
@@ -551,17 +607,126 @@ int main(int argc, char **argv)
 		E(same_colls(a, b) == 0);
 	}
 
-	TEST("lists are not logged yet: refused in a logged namespace, nothing written or logged") {
+	TEST("every list write kind replays to the same store, element by element") {
 		reset_log();
-		kv_val v = {1, "x"};
-		ERC(kv_push(a, K("l"), KV_RIGHT, &v, 1, 0, NULL), KV_EDURABILITY);
-		E(kv_exists(a, K("l")) == KV_NOTFOUND);
-		EOK(kv_push(plain, K("l"), KV_RIGHT, &v, 1, 0, NULL));
-		ERC(kv_copy(plain, K("l"), a, K("l"), 0), KV_EDURABILITY); /* nor linked in */
-		ERC(kv_move(plain, K("l"), a), KV_EDURABILITY);
-		E(kv_exists(a, K("l")) == KV_NOTFOUND && kv_exists(plain, K("l")) == KV_OK);
-		E(nrec == 0);
-		E(!strcmp(kv_strerror_code(KV_EDURABILITY), "KV_EDURABILITY"));
+		kv_val three[3] = {{1, "a"}, {1, "b"}, {1, "c"}};
+		EOK(kv_push(a, K("l1"), KV_RIGHT, three, 3, 0, NULL));
+		EOK(kv_push(a, K("l1"), KV_LEFT, three, 3, 0, NULL));
+		E(nrec == 6 && last_kind == KV_REDO_LINS); /* one record per element */
+		ERC(kv_push(a, K("lx"), KV_RIGHT, three, 1, KV_PUSH_XX, NULL), KV_NOTFOUND);
+		E(nrec == 6); /* nothing for a refused write */
+		push_n(a, "l1", KV_RIGHT, 40, "v%d");
+		char *big = malloc(70000);
+		memset(big, 'B', 70000);
+		kv_val bv[2] = {{70000, big}, {3, "end"}};
+		EOK(kv_push(a, K("l1"), KV_RIGHT, bv, 2, 0, NULL)); /* a big one: its own chunk, built unlocked */
+		E(maxrec == sizeof(kv_redo_hdr) + 2 + 70000);
+		EOK(kv_push(a, K("lb"), KV_RIGHT, bv, 1, 0, NULL));
+		kv_elems out = KV_ELEMS_INIT;
+		EOK(kv_pop(a, K("lb"), KV_RIGHT, 0, 0, &out)); /* leaves in its chunk: emptied, removed */
+		E(kv_exists(a, K("lb")) == KV_NOTFOUND);
+		EOK(kv_pop(a, K("l1"), KV_LEFT, 1, 2, &out));
+		EOK(kv_pop(a, K("l1"), KV_RIGHT, 0, 0, &out));
+		EOK(kv_lset(a, K("l1"), 3, K("set3")));
+		EOK(kv_lset(a, K("l1"), -2, K("setm2")));
+		int64_t len;
+		EOK(kv_linsert(a, K("l1"), 0, K("v7"), K("before7"), &len));
+		EOK(kv_linsert(a, K("l1"), 1, K("v7"), K("after7"), &len));
+		push_n(a, "l1", KV_RIGHT, 5, "dup");
+		kv_val d = {3, "dup"};
+		EOK(kv_push(a, K("l1"), KV_LEFT, &d, 1, 0, NULL));
+		uint64_t removed;
+		EOK(kv_lrem(a, K("l1"), -2, K("dup"), &removed));
+		E(removed == 2);
+		EOK(kv_lrem(a, K("l1"), 0, K("dup"), &removed));
+		E(removed == 4);
+		EOK(kv_ltrim(a, K("l1"), 1, -2));
+		kv_buf mv = KV_BUF_INIT;
+		EOK(kv_lmove(a, K("l1"), K("l2"), KV_LEFT, KV_RIGHT, &mv)); /* creates l2 */
+		EOK(kv_lmove(a, K("l1"), K("l2"), KV_RIGHT, KV_LEFT, &mv));
+		EOK(kv_lmove(a, K("l1"), K("l1"), KV_LEFT, KV_RIGHT, &mv)); /* a rotation */
+		EOK(kv_lmove(a, K("l1"), K("l1"), KV_RIGHT, KV_LEFT, &mv));
+		push_n(a, "lq", KV_RIGHT, 3000, "q%d"); /* a quicklist */
+		EOK(kv_lrem(a, K("lq"), 0, K("q17"), &removed));
+		EOK(kv_ltrim(a, K("lq"), 100, -50));
+		EOK(kv_pop(a, K("lq"), KV_RIGHT, 1, 700, &out));
+		EOK(kv_lset(a, K("lq"), 1000, K("middle")));
+		push_n(a, "le", KV_RIGHT, 4, "e%d");
+		EOK(kv_pop(a, K("le"), KV_LEFT, 1, 10, &out)); /* emptied: removed, a DEL */
+		E(last_kind == KV_REDO_DEL && kv_exists(a, K("le")) == KV_NOTFOUND);
+		push_n(a, "lt", KV_RIGHT, 4, "t%d");
+		EOK(kv_ltrim(a, K("lt"), 5, 10)); /* nothing left */
+		E(kv_exists(a, K("lt")) == KV_NOTFOUND);
+		push_n(a, "lp", KV_LEFT, 2, "p%d");
+		EOK(kv_expire(a, K("lp"), kv_now_ms() + HOUR_MS, 0));
+		EOK(kv_push(a, K("lp"), KV_LEFT, three, 1, 0, NULL)); /* records carry the expiry */
+		push_n(plain, "pl", KV_RIGHT, 2500, "pl%d");
+		push_n(plain, "pc", KV_RIGHT, 10, "pc%d");
+		EOK(kv_move(plain, K("pl"), a)); /* linked whole: a DEL, then holds of LINS */
+		EOK(kv_copy(plain, K("pc"), a, K("pc"), 0));
+		EOK(kv_copy(a, K("lq"), a, K("lc"), 0));
+		EOK(kv_rename(a, K("l2"), K("l3"), 0));
+		E(maxrec <= sizeof(kv_redo_hdr) + 2 + 70000);
+		size_t before = nrec;
+		E(apply_all(b) == 0);
+		E(nrec == before); /* replay logged nothing */
+		E(same_colls(a, b) == 0);
+		E(kv_exists(b, K("pl")) == KV_OK && kv_exists(b, K("l3")) == KV_OK);
+		int64_t ttl;
+		EOK(kv_ttl(b, K("lp"), &ttl));
+		E(ttl > 0);
+		E(coll_checked >= 20);
+		kv_elems_free(env_a, &out);
+		kv_buf_free(env_a, &mv);
+		free(big);
+	}
+
+	TEST("list records: a copy's DEL + holds; each applies once, onto the length it was made on") {
+		push_n(plain, "pq", KV_RIGHT, 2 * KV_COLL_HOLD + 5, "x%d");
+		reset_log();
+		EOK(kv_copy(plain, K("pq"), a, K("lk"), 0));
+		E(nrec == 1 + 2 * KV_COLL_HOLD + 5); /* a DEL, then one LINS per element */
+		size_t un;
+		E(apply_from(b, 0, &un) == 0 && un == 0);
+		E(same_colls(a, b) == 0);
+		/* the cut fell between the DEL and the holds: the base holds the whole
+		 * list, and the holds' records, made on shorter lengths, are skipped */
+		E(apply_from(b, 1, &un) == 0 && un == 2 * KV_COLL_HOLD + 5);
+		E(same_colls(a, b) == 0);
+		/* a push applied again: the length moved on, skipped */
+		reset_log();
+		kv_val v = {1, "z"};
+		EOK(kv_push(a, K("lk"), KV_RIGHT, &v, 1, 0, NULL));
+		E(apply_from(b, 0, &un) == 0 && un == 0);
+		E(apply_from(b, 0, &un) == 0 && un == 1);
+		E(same_colls(a, b) == 0);
+	}
+
+	TEST("list records: malformed ones refused, nothing changes; expired ones remove the key") {
+		kv_ns_stats st0, st1;
+		EOK(kv_ns_stats_get(b, &st0));
+		uint32_t n1 = 1, n0 = 0;
+		ERC(list_rec(b, KV_REDO_LINS, KV_T_SET, "lm", 0, 0, "v", 1, 0), KV_EFORMAT);  /* not a list */
+		ERC(list_rec(b, KV_REDO_LDEL, KV_T_LIST, "lm", 0, 0, "v", 1, 0), KV_EFORMAT); /* count not 4 bytes */
+		ERC(list_rec(b, KV_REDO_LTRIM, KV_T_LIST, "lm", 0, 0, &n0, 4, 0), KV_EFORMAT); /* trims nothing */
+		ERC(list_rec(b, KV_REDO_LDEL, KV_T_LIST, "lm", 0, 0, &n1, 4, 0), KV_EFORMAT);  /* past the end */
+		ERC(list_rec(b, KV_REDO_LSET, KV_T_LIST, "lm", 0, 0, "v", 1, 0), KV_EFORMAT);
+		ERC(list_rec(b, KV_REDO_LINS, KV_T_LIST, "lm", 1, 0, "v", 1, 0), KV_EFORMAT);  /* index > length */
+		ERC(list_rec(b, 14, KV_T_LIST, "lm", 0, 0, "v", 1, 0), KV_EFORMAT);            /* unknown kind */
+		ERC(list_rec(b, KV_REDO_LINS, KV_T_LIST, "lm", 0, 5, "v", 1, 0), KV_UNCHANGED); /* another length */
+		EOK(kv_ns_stats_get(b, &st1));
+		E(st1.keys == st0.keys && kv_exists(b, K("lm")) == KV_NOTFOUND);
+		uint64_t n;
+		EOK(kv_card(b, K("lk"), KV_T_LIST, &n));
+		ERC(list_rec(b, KV_REDO_LDEL, KV_T_LIST, "lk", (uint32_t)n, (uint32_t)n, &n1, 4, 0), KV_EFORMAT);
+		ERC(list_rec(b, KV_REDO_LTRIM, KV_T_LIST, "lk", (uint32_t)n, (uint32_t)n, &n1, 4, 0), KV_EFORMAT);
+		ERC(list_rec(b, KV_REDO_LSET, KV_T_LIST, "lk", (uint32_t)n, (uint32_t)n, "v", 1, 0), KV_EFORMAT);
+		E(same_colls(a, b) == 0);
+		ERC(list_rec(b, KV_REDO_LINS, KV_T_LIST, "l3", 0, 0, "v", 1, 0), KV_UNCHANGED); /* l3 is longer */
+		EOK(kv_card(b, K("l3"), KV_T_LIST, &n));
+		EOK(list_rec(b, KV_REDO_LINS, KV_T_LIST, "l3", 0, (uint32_t)n, "v", 1, 1000)); /* expired: removed */
+		E(kv_exists(b, K("l3")) == KV_NOTFOUND);
+		EOK(kv_del(a, K("l3")));
 	}
 
 	TEST("element records: idempotent, malformed ones refused, expired ones remove the key") {

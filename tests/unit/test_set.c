@@ -104,6 +104,12 @@ int main(int argc, char **argv)
 		ERC(kv_sadd(ns, K("str"), m, 1, &n), KV_EWRONGTYPE);
 		ERC(kv_sismember(ns, K("str"), K("a")), KV_EWRONGTYPE);
 		ERC(kv_smembers(ns, K("str"), &e), KV_EWRONGTYPE);
+		/* redis-server: SRANDMEMBER str 0, SPOP str 0 -> WRONGTYPE (the kind before the count) */
+		ERC(kv_srandmember(ns, K("str"), 1, 0, &e), KV_EWRONGTYPE);
+		ERC(kv_spop(ns, K("str"), 1, 0, &e), KV_EWRONGTYPE);
+		EOK(kv_spop(ns, K("missing"), 1, 0, &e));
+		EOK(kv_srandmember(ns, K("missing"), 1, 0, &e));
+		E(e.n == 0);
 		kv_val hv[] = {V("f"), V("v")};
 		EOK(kv_hset(ns, K("hh"), hv, 1, 0, NULL));
 		ERC(kv_sadd(ns, K("hh"), m, 1, &n), KV_EWRONGTYPE);
@@ -169,9 +175,15 @@ int main(int argc, char **argv)
 		EOK(kv_smove(ns, K("a"), K("new"), K("m2")));
 		E(card(ns, "a") == 0 && g_nlast == 3 && g_last[1] == KV_EV_DEL);
 		EOK(kv_set(ns, K("str"), K("x"), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+		/* redis-server 7.0: SMOVE looks src up first: missing is 0 whatever dst
+		 * is; then src's kind, then dst's (even when member is not in src) */
 		ERC(kv_smove(ns, K("new"), K("str"), K("m0")), KV_EWRONGTYPE);
-		ERC(kv_smove(ns, K("missing"), K("str"), K("m0")), KV_EWRONGTYPE);
+		ERC(kv_smove(ns, K("new"), K("str"), K("zz")), KV_EWRONGTYPE);
+		ERC(kv_smove(ns, K("str"), K("new"), K("m0")), KV_EWRONGTYPE);
+		ERC(kv_smove(ns, K("missing"), K("str"), K("m0")), KV_NOTFOUND);
 		ERC(kv_smove(ns, K("missing"), K("new"), K("m0")), KV_NOTFOUND);
+		ERC(kv_smove(ns, K("new"), K("new"), K("zz")), KV_NOTFOUND);
+		EOK(kv_smove(ns, K("new"), K("new"), K("m0")));
 		E(has(ns, "new", "m0"));
 		kv_del(ns, K("str"));
 		kv_del(ns, K("b"));

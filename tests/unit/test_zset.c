@@ -412,6 +412,29 @@ int main(int argc, char **argv)
 		kv_del(ns, K("str2"));
 	}
 
+	TEST("ZINTER's NaN rule: smallest source first, only its NaN product is 0 (redis-server's answers)") {
+		/* redis-cli: ZADD zi 1 a inf m; ZADD big inf m 1 x 1 y 1 z */
+		kv_zmember zi[2] = {{1, V("a")}, {INFINITY, V("m")}};
+		kv_zmember big[4] = {{INFINITY, V("m")}, {1, V("x")}, {1, V("y")}, {1, V("z")}};
+		EOK(kv_zadd(ns, K("zi"), zi, 2, 0, &n, NULL));
+		EOK(kv_zadd(ns, K("big"), big, 4, 0, &n, NULL));
+		kv_val zz[2] = {V("zi"), V("zi")}, bz[2] = {V("big"), V("zi")};
+		double w20[2] = {2, 0}, w01[2] = {0, 1};
+		/* ZINTER 2 zi zi WEIGHTS 2 0: inf + NaN is a NaN sum -> 0 */
+		EOK(kv_zsetop(ns, KV_SETOP_INTER, zz, 2, w20, KV_AGG_SUM, NULL, 0, &out, &n));
+		E(strcmp(show(&out), "m:0 a:2") == 0);
+		/* ... AGGREGATE MIN: min(inf, NaN) keeps inf */
+		EOK(kv_zsetop(ns, KV_SETOP_INTER, zz, 2, w20, KV_AGG_MIN, NULL, 0, &out, &n));
+		E(strcmp(show(&out), "a:0 m:inf") == 0);
+		/* ZINTER 2 big zi WEIGHTS 0 1 AGGREGATE MIN: zi (smaller) first: inf, then big's NaN */
+		EOK(kv_zsetop(ns, KV_SETOP_INTER, bz, 2, w01, KV_AGG_MIN, NULL, 0, &out, &n));
+		E(strcmp(show(&out), "m:inf") == 0);
+		EOK(kv_zsetop(ns, KV_SETOP_INTER, bz, 2, w01, KV_AGG_SUM, NULL, 0, &out, &n));
+		E(strcmp(show(&out), "m:0") == 0);
+		kv_del(ns, K("zi"));
+		kv_del(ns, K("big"));
+	}
+
 	TEST("snapshot round trip: compact and large zsets, scores exact") {
 		char m[32];
 		for (int i = 0; i < 3000; i++) {

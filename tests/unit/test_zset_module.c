@@ -764,7 +764,9 @@ int main(int argc, char **argv)
 						if (x->len != (size_t)l || memcmp(msrc[i].e->bytes.data + x->off, m, (size_t)l))
 							continue;
 						double v = msrc[i].weight * x->score;
-						if (isnan(v))
+						/* Redis zeroes a NaN product in every UNION source but
+						 * only in INTER's first; the others fold it as it is */
+						if (isnan(v) && (op == KV_SETOP_UNION || i == 0))
 							v = 0;
 						if (op == KV_SETOP_DIFF)
 							v = x->score;

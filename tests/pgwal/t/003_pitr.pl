@@ -20,9 +20,13 @@ q1($primary, "CHECKPOINT");	# a snapshot mark and a checkpoint between backup an
 q1($primary, "SELECT kv.incr('w', 'n', 2)");
 my $target = q1($primary, "SELECT pg_current_wal_flush_lsn()");
 q1($primary, "SELECT kv.set('w', 'k', 'after target'); SELECT kv.set('w', 'later', 'x'); SELECT kv.delete('w', 'n')");
-q1($primary, "SELECT pg_switch_wal()");
+# wait for the segment the switch completed, by name: WAL written after the
+# switch (a checkpoint, the extension's own records) opens a segment that is
+# not archived until it fills, so "the one before the current position" can
+# wait for ever
+my $seg = q1($primary, "SELECT pg_walfile_name(pg_switch_wal())");
 $primary->poll_query_until('postgres',
-	"SELECT last_archived_wal IS NOT NULL AND last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) FROM pg_stat_archiver")
+	"SELECT last_archived_wal IS NOT NULL AND last_archived_wal >= '$seg' FROM pg_stat_archiver")
   or die;
 $primary->stop;
 
