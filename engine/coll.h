@@ -255,6 +255,9 @@ bool kv_dict_del(kv_env *env, kv_chdr *h, const void *f, size_t flen, int *err);
 int64_t kv_dict_put_cost(kv_env *env, const kv_chdr *h, size_t flen, size_t vlen);
 void kv_dict_random(kv_env *env, const kv_chdr *h, uint64_t *rng, kv_celem *el);
 /* hash.c: HRANDFIELD / SRANDMEMBER (pinned, no lock). */
+int  kv_dict_remove(kv_ns *ns, const void *key, size_t klen, int kind, int ev, const kv_val *v,
+                    size_t n, uint64_t *removed); /* HDEL, SREM (hash.c) */
+int  kv_dict_has(kv_ns *ns, const void *key, size_t klen, int kind, const void *e, size_t elen);
 int  kv_dict_randmember(kv_ns *ns, const void *key, size_t klen, int kind, int has_count,
                         int64_t count, int withvalues, kv_elems *out);
 KV_INLINE kv_chdr *kv_chdr_of(const kv_env *env, const kv_entry *e)

@@ -188,16 +188,18 @@ KV_API int kv_hgetall(kv_ns *ns, const void *key, size_t klen, unsigned what, kv
 	return kv_coll_read_all(ns, key, klen, KV_T_HASH, all_emit, &c);
 }
 
-KV_API int kv_hdel(kv_ns *ns, const void *key, size_t klen, const kv_val *fields, size_t n,
-                   uint64_t *removed)
+/* HDEL and SREM: remove the given fields or members of a hash or set (kind),
+ * firing ev if any existed; shared so the two kinds keep one removal path. */
+int kv_dict_remove(kv_ns *ns, const void *key, size_t klen, int kind, int ev, const kv_val *v,
+                   size_t n, uint64_t *removed)
 {
 	if (removed)
 		*removed = 0;
-	if (n == 0)
+	if (n == 0 || !v)
 		return KV_EINVAL;
 	kv_env *env = ns->env;
 	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_WRITE, &op);
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_WRITE, &op);
 	if (rc != KV_OK)
 		return rc;
 	if (!op.h)
@@ -205,24 +207,36 @@ KV_API int kv_hdel(kv_ns *ns, const void *key, size_t klen, const kv_val *fields
 	rc = kv_coll_mutate(&op, (uint32_t)(2 * n + 2));
 	uint64_t k = 0;
 	for (size_t i = 0; i < n && rc == KV_OK && op.h->card; i++)
-		if (kv_dict_del(env, op.h, ptr_or_empty(fields[i].data), fields[i].len, &rc)) {
+		if (kv_dict_del(env, op.h, ptr_or_empty(v[i].data), v[i].len, &rc)) {
 			k++;
-			kv_redo_elem(&op, KV_REDO_ELDEL, ptr_or_empty(fields[i].data), fields[i].len, NULL, 0, 0);
+			kv_redo_elem(&op, KV_REDO_ELDEL, ptr_or_empty(v[i].data), v[i].len, NULL, 0, 0);
 		}
 	op.changed = k > 0;
 	if (removed)
 		*removed = k;
-	return kv_coll_close(&op, rc, KV_EV_HDEL);
+	return kv_coll_close(&op, rc, ev);
+}
+
+KV_API int kv_hdel(kv_ns *ns, const void *key, size_t klen, const kv_val *fields, size_t n,
+                   uint64_t *removed)
+{
+	return kv_dict_remove(ns, key, klen, KV_T_HASH, KV_EV_HDEL, fields, n, removed);
+}
+
+/* HEXISTS and SISMEMBER: KV_OK if e is a field or member of key's hash or set. */
+int kv_dict_has(kv_ns *ns, const void *key, size_t klen, int kind, const void *e, size_t elen)
+{
+	kv_cop op;
+	int rc = kv_coll_open(ns, key, klen, kind, KV_COPEN_READ, &op);
+	if (rc != KV_OK)
+		return rc;
+	bool f = op.h && kv_dict_get(ns->env, op.h, ptr_or_empty(e), elen, NULL, NULL);
+	return kv_coll_close(&op, f ? KV_OK : KV_NOTFOUND, 0);
 }
 
 KV_API int kv_hexists(kv_ns *ns, const void *key, size_t klen, const void *field, size_t flen)
 {
-	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_HASH, KV_COPEN_READ, &op);
-	if (rc != KV_OK)
-		return rc;
-	bool f = op.h && kv_dict_get(ns->env, op.h, ptr_or_empty(field), flen, NULL, NULL);
-	return kv_coll_close(&op, f ? KV_OK : KV_NOTFOUND, 0);
+	return kv_dict_has(ns, key, klen, KV_T_HASH, field, flen);
 }
 
 KV_API int kv_hstrlen(kv_ns *ns, const void *key, size_t klen, const void *field, size_t flen,

@@ -71,38 +71,12 @@ KV_API int kv_sadd(kv_ns *ns, const void *key, size_t klen, const kv_val *m, siz
 KV_API int kv_srem(kv_ns *ns, const void *key, size_t klen, const kv_val *m, size_t n,
                    uint64_t *removed)
 {
-	if (removed)
-		*removed = 0;
-	if (n == 0 || !m)
-		return KV_EINVAL;
-	kv_env *env = ns->env;
-	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_SET, KV_COPEN_WRITE, &op);
-	if (rc != KV_OK)
-		return rc;
-	if (!op.h)
-		return kv_coll_close(&op, KV_OK, 0);
-	rc = kv_coll_mutate(&op, (uint32_t)(2 * n + 2));
-	uint64_t k = 0;
-	for (size_t i = 0; i < n && rc == KV_OK && op.h->card; i++)
-		if (kv_dict_del(env, op.h, ptr_or_empty(m[i].data), m[i].len, &rc)) {
-			k++;
-			kv_redo_elem(&op, KV_REDO_ELDEL, ptr_or_empty(m[i].data), m[i].len, NULL, 0, 0);
-		}
-	op.changed = k > 0;
-	if (removed)
-		*removed = k;
-	return kv_coll_close(&op, rc, KV_EV_SREM);
+	return kv_dict_remove(ns, key, klen, KV_T_SET, KV_EV_SREM, m, n, removed);
 }
 
 KV_API int kv_sismember(kv_ns *ns, const void *key, size_t klen, const void *m, size_t mlen)
 {
-	kv_cop op;
-	int rc = kv_coll_open(ns, key, klen, KV_T_SET, KV_COPEN_READ, &op);
-	if (rc != KV_OK)
-		return rc;
-	bool f = op.h && kv_dict_get(ns->env, op.h, ptr_or_empty(m), mlen, NULL, NULL);
-	return kv_coll_close(&op, f ? KV_OK : KV_NOTFOUND, 0);
+	return kv_dict_has(ns, key, klen, KV_T_SET, m, mlen);
 }
 
 KV_API int kv_smismember(kv_ns *ns, const void *key, size_t klen, const kv_val *m, size_t n,
