@@ -22,6 +22,9 @@ for s in tests/suite-*.sh; do
 	total_p=$((total_p + p)); total_f=$((total_f + f))
 	printf '%-12s %5d passed %4d failed  (%ss)\n' "$name" "$p" "$f" "$(( $(date +%s) - start ))"
 	if [ "$f" != 0 ]; then
+		# the failing checks first: a suite's last lines are often its summary only
+		echo "---- $log: failing checks ----"
+		grep -n -E '^(\[[a-z0-9-]+\] )?(FAIL|not ok)|Traceback|AddressSanitizer|runtime error' "$log" | head -n 40
 		echo "---- $log (last 40 lines) ----"; tail -n 40 "$log"; echo "----"
 	fi
 done
