@@ -563,18 +563,27 @@ int    kv_buf_reserve(kv_env *env, kv_buf *b, size_t need);
 /* Writer sections nest (a multi-shard change keeps every shard busy across many
  * single changes), but only the outermost one moves seq: seq must stay odd for
  * the whole span, or a reader starting inside an inner change would see it even
- * and accept a torn value.  depth is touched only by the lock holder. */
+ * and accept a torn value.  depth is touched only by the lock holder.
+ * Only the lock holder writes seq either, so it moves by a plain load and
+ * store, not a read-modify-write (a locked instruction on x86, a full barrier):
+ * the odd store, then a release fence before the section's stores, then the
+ * even store with release (Boehm, "Can seqlocks get along with programming
+ * language memory models?", 2012). */
+static inline void kv_shard_seq_bump(kv_shard *sh, memory_order mo)
+{
+	atomic_store_explicit(&sh->seq, atomic_load_explicit(&sh->seq, memory_order_relaxed) + 1, mo);
+}
 static inline void kv_shard_write_begin(kv_shard *sh)
 {
 	if (sh->wdepth++ == 0) {
-		atomic_fetch_add_explicit(&sh->seq, 1, memory_order_relaxed);
+		kv_shard_seq_bump(sh, memory_order_relaxed);
 		KV_FENCE(memory_order_release);
 	}
 }
 static inline void kv_shard_write_end(kv_shard *sh)
 {
 	if (--sh->wdepth == 0)
-		atomic_fetch_add_explicit(&sh->seq, 1, memory_order_release);
+		kv_shard_seq_bump(sh, memory_order_release);
 }
 
 int       kv_shard_init_locked(kv_env *env, kv_shard *sh, uint32_t cap);

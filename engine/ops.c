@@ -417,13 +417,16 @@ static size_t set_plan(const void *arg, kv_seen *s, bool *ttl)
 /*
  * kv_set's fast path: the common SET of a value no larger than
  * KV_LOCKED_COPY_MAX over a live string of the same size class, with no TTL
- * before or after, no flags, no old value wanted, no snapshot pending: the
- * value is overwritten in place (kv_put_in_place_locked, the same code
- * kv_put_locked runs for it) with no write context, prebuild or eviction
- * bookkeeping.  KV_OK: done.  Anything else (a new key, a TTL, a collection,
- * another size class, a namespace with a redo log) changes nothing and returns 1 with the shard still
- * locked, for kv_write_resume (f says what was found), or -1 with nothing
- * held; kv_set then does the general work.
+ * before or after, no flags, no old value wanted, no snapshot pending, no redo
+ * log, no resize running: the value is overwritten in place with no write
+ * context, prebuild or eviction bookkeeping (nothing is allocated or charged).
+ * What it does before the lock: resolve the handle, check the namespace's
+ * limits, hash, route and check the shard header, and point the CPU at the
+ * key's home slot; under the lock: the gen check, the probe, the copy and the
+ * seq bumps (plain stores, kv_shard_write_begin).  KV_OK: done.  Anything else
+ * (a new key, a TTL, a collection, another size class) changes nothing and
+ * returns 1 with the shard still locked, for kv_write_resume (f says what was
+ * found), or -1 with nothing held; kv_set then does the general work.
  */
 typedef struct set_held {
 	kv_nsref  ref;
@@ -434,47 +437,134 @@ typedef struct set_held {
 	bool      found_ok; /* e (maybe NULL) is the live entry: it has no TTL */
 } set_held;
 
-static int set_fast(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen, int type,
-                    int64_t expires_at, set_held *f)
+/* The header of the shard that owns h in sl, read with no lock (as
+ * kv_ns_lock_shard does): NULL while a resize runs or if anything is out of
+ * bounds.  The header is checked to be one (its page's kind; shard pages never
+ * change kind), so locking a stale one still takes a lock word; the caller
+ * checks gen under the lock.  The home slot's line is prefetched for the
+ * probe under the lock. */
+#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
+KV_RACY_INLINE kv_shard *set_route(const kv_env *env, kv_nsslot *sl, uint64_t h)
 {
-	if (kv_ns_ref(ns, &f->ref) != KV_OK)
-		return -1;
-	kv_nsslot *sl = f->ref.slot;
-	if (klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed) ||
+	char *base = env->base;
+	size_t size = env->size;
+	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
+	uint32_t si = 0;
+	if (atomic_load_explicit(&sl->old_nshards, memory_order_relaxed))
+		return NULL;
+	if (n > 1) {
+		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
+		if (!KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t)))
+			return NULL;
+		si = ((const uint16_t *)(base + (size_t)route * KV_UNIT))[h >> (64 - KV_ROUTE_BITS)];
+	}
+	if (si >= n || !KV_IN(size, arr, (size_t)n * sizeof(kv_off)))
+		return NULL;
+	kv_off o = ((const kv_off *)(base + (size_t)arr * KV_UNIT))[si];
+	if (!KV_IN(size, o, KV_SHARD_SIZE) || (o & (KV_SHARD_SIZE / KV_UNIT - 1)))
+		return NULL;
+	uint32_t pg = (uint32_t)(((size_t)o * KV_UNIT) >> KV_PAGE_SHIFT);
+	if (pg >= env->r->npages || kv_pagedesc(env, pg)->kind != KV_PG_SHARD)
+		return NULL;
+	kv_shard *sh = (kv_shard *)(base + (size_t)o * KV_UNIT);
+	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	if (shift - 1 < 28 && KV_IN(size, t, 8))
+		__builtin_prefetch((const uint64_t *)(base + (size_t)t * KV_UNIT) + (kv_hash32(h) >> shift), 0, 3);
+	return sh;
+}
+
+static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t klen, const void *val,
+                                            size_t vlen, int type, int64_t expires_at, set_held *f)
+{
+	kv_env *env = ns->env;
+	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
+	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
+	if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)b ||
+	    klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed) ||
 	    vlen > atomic_load_explicit(&sl->max_value_size, memory_order_relaxed) ||
 	    (expires_at == KV_EXPIRE_DEFAULT && atomic_load_explicit(&sl->default_ttl, memory_order_relaxed) > 0))
 		return -1;
-	f->h = kv_hash(key, klen);
-	kv_shard *sh = f->sh = kv_ns_lock_shard(&f->ref, f->h);
+	uint64_t h = kv_hash(key, klen);
+	kv_shard *sh = set_route(env, sl, h);
 	if (!sh)
 		return -1;
-	f->found_ok = false;
-	if (sh->snap_pending)
-		return 1;
-	kv_entry *e = f->e = kv_shard_find_locked(ns->env, sh, kv_hash32(f->h), key, klen, &f->pos);
-	if (!e || (atomic_load_explicit(&e->flags, memory_order_relaxed) & KV_E_TTL)) {
-		f->found_ok = !e;
-		return 1;
+	kv_spin_lock(&sh->lock);
+	KV_FENCE(memory_order_acquire);
+	if (atomic_load_explicit(&sl->gen, memory_order_relaxed) != (uint32_t)b ||
+	    sh->owner != (uint32_t)(b >> 32) + 1) {
+		kv_spin_unlock(&sh->lock);
+		return -1;
 	}
-	f->found_ok = true;
+	/* held as kv_ns_lock_shard would have it: from here on, every way out
+	 * but the in-place write hands it over */
+	kv_entry *e = NULL;
+	uint32_t i = 0;
+	bool found_ok = false;
 	/* a namespace with a redo log (read under the lock, as the log's own
 	 * check is) takes the general path, which writes the record */
-	if (atomic_load_explicit(&sl->redo, memory_order_relaxed) || kv_is_kind(e->type) ||
-	    (e->vlen != vlen && kv_entry_charge(ns->env, e) != kv_alloc_size(kv_entry_size(klen, vlen, 0))))
-		return 1;
-	val_arg v = {val, vlen, 0};
-	kv_put_in_place_locked(sl, sh, e, klen, vlen, type, 0, kv_fill_copy, &v);
+	if (sh->snap_pending || atomic_load_explicit(&sl->redo, memory_order_relaxed))
+		goto handover;
+	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	uint32_t h32 = kv_hash32(h);
+	for (i = h32 >> atomic_load_explicit(&sh->shift, memory_order_relaxed);; i = (i + 1) & mask) {
+		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+		if (!v) {
+			e = NULL; /* a new key: pos i ends its probe */
+			found_ok = true;
+			goto handover;
+		}
+		if (kv_slot_is(v, h32)) {
+			e = kv_ptr(env, (kv_off)v);
+			if (kv_key_eq(e, key, klen))
+				break;
+		}
+	}
+	if (atomic_load_explicit(&e->flags, memory_order_relaxed) & KV_E_TTL) {
+		e = NULL; /* looked up again, expiry and all */
+		goto handover;
+	}
+	found_ok = true;
+	if (kv_is_kind(e->type) ||
+	    (e->vlen != vlen && kv_alloc_size(kv_entry_size(klen, e->vlen, 0)) != kv_alloc_size(kv_entry_size(klen, vlen, 0))))
+		goto handover;
+	/* the write section (kv_shard_write_begin/end; the depth is 0 here, as
+	 * nothing else holds the lock) */
+	kv_shard_seq_bump(sh, memory_order_relaxed);
+	KV_FENCE(memory_order_release);
+	kv_big_changed(sh, e);
+	memcpy((char *)e + sizeof *e + klen, val, vlen);
+	e->vlen = (uint32_t)vlen;
+	e->type = (uint8_t)type;
+	kv_shard_seq_bump(sh, memory_order_release);
+	atomic_store_explicit(&sh->dirty, atomic_load_explicit(&sh->dirty, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 	kv_spin_unlock(&sh->lock);
-	kv_emit(ns->env, ns, key, klen, KV_EV_SET);
+	kv_emit(env, ns, key, klen, KV_EV_SET);
 	return KV_OK;
+handover:
+	f->ref = (kv_nsref){env, sl, (uint32_t)b, (uint32_t)(b >> 32)};
+	f->sh = sh;
+	f->h = h;
+	f->pos = i;
+	f->e = e;
+	f->found_ok = found_ok;
+	return 1;
 }
+#undef KV_IN
 
 /* Tries of a write whose prebuilt entry the lock refused, before it copies
  * under the lock after all (a shard written all the time, see write.c). */
 #define KV_PREBUILD_TRIES 4
 
-KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
-                  int type, int64_t expires_at, unsigned flags, kv_buf *old)
+/* kv_set's general path; held: the fast path's lock handed over, or NULL
+ * (its arguments then passed kv_set's fast-path test, so every check below
+ * holds and nothing returns with the lock held). */
+static __attribute__((noinline)) int set_slow(kv_ns *ns, const void *key, size_t klen, const void *val,
+                                              size_t vlen, int type, int64_t expires_at, unsigned flags,
+                                              kv_buf *old, set_held *held)
 {
 	int rc = check_key(&key, klen);
 	if (rc != KV_OK)
@@ -485,15 +575,6 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		return KV_EINVAL;
 	if (vlen > KV_VALUE_SIZE_LIMIT)
 		return KV_EVALSIZE;
-	set_held held;
-	held.sh = NULL;
-	if (!flags && !old && vlen <= KV_LOCKED_COPY_MAX &&
-	    (expires_at == KV_EXPIRE_NEVER || expires_at == KV_EXPIRE_DEFAULT)) {
-		if ((rc = set_fast(ns, key, klen, val, vlen, type, expires_at, &held)) == KV_OK)
-			return KV_OK;
-		if (rc < 0)
-			held.sh = NULL;
-	}
 	set_plan_arg pa = {{val, vlen, 0}, expires_at, 0};
 	for (int tries = 0;; tries++) {
 		kv_wctx w;
@@ -507,12 +588,12 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 			kv_prebuild(ns, key, klen, set_plan, kv_fill_copy, &pa, &pre);
 		if (old && tries < KV_PREBUILD_TRIES)
 			kv_preread(ns, key, klen, old, &rd);
-		if (held.sh) { /* the fast path's lock, handed over (no prebuild: vlen is small) */
-			sh = held.sh;
-			held.sh = NULL;
-			pos = held.pos;
-			rc = kv_write_resume(ns, &held.ref, sh, held.h, key, klen, held.found_ok, held.e, &w,
+		if (held) { /* the fast path's lock, handed over (no prebuild: vlen is small) */
+			sh = held->sh;
+			pos = held->pos;
+			rc = kv_write_resume(ns, &held->ref, sh, held->h, key, klen, held->found_ok, held->e, &w,
 			                     &h32, &pos, &e);
+			held = NULL;
 		} else {
 			rc = kv_write_begin(ns, key, klen, &w, &sh, &h32, &pos, &e);
 		}
@@ -559,6 +640,22 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		}
 		return kv_write_end(&w, sh, key, klen, rc, KV_EV_SET);
 	}
+}
+
+KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
+                  int type, int64_t expires_at, unsigned flags, kv_buf *old)
+{
+	set_held held;
+	if (KV_LIKELY(!flags && !old && key && (val || !vlen) && vlen <= KV_LOCKED_COPY_MAX &&
+	              (unsigned)type <= 255 && !kv_is_kind(type) &&
+	              (expires_at == KV_EXPIRE_NEVER || expires_at == KV_EXPIRE_DEFAULT))) {
+		int rc = set_fast(ns, key, klen, val, vlen, type, expires_at, &held);
+		if (rc == KV_OK)
+			return KV_OK;
+		if (rc > 0)
+			return set_slow(ns, key, klen, val, vlen, type, expires_at, flags, old, &held);
+	}
+	return set_slow(ns, key, klen, val, vlen, type, expires_at, flags, old, NULL);
 }
 
 KV_API int kv_del(kv_ns *ns, const void *key, size_t klen)
