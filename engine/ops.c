@@ -518,6 +518,10 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 		}
 		if (kv_slot_is(v, h32)) {
 			e = kv_ptr(env, (kv_off)v);
+			/* the lines the value will be written to, fetched beside the
+			 * header's (the key compare waits for that one) */
+			__builtin_prefetch((char *)e + 64, 1, 3);
+			__builtin_prefetch((char *)e + sizeof *e + klen + vlen - 1, 1, 3);
 			if (kv_key_eq(e, key, klen))
 				break;
 		}
