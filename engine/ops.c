@@ -475,6 +475,45 @@ KV_RACY_INLINE kv_shard *set_route(const kv_env *env, kv_nsslot *sl, uint64_t h)
 	return sh;
 }
 
+/* set_fast's new entry, under sh's lock with no snapshot pending and no redo
+ * log: a new key at the empty slot pos (old NULL), or old (a live string with
+ * no TTL, in slot pos whose value is v) replaced by an entry of another size
+ * class.  Only when no limit can refuse or evict (no max_keys for a new key,
+ * no max_memory) and the table needs no doubling; else false, nothing
+ * changed, and kv_set's general path does it.  The entry is allocated and
+ * filled (a value <= KV_LOCKED_COPY_MAX) before the write section, which only
+ * stores the slot: readers never see the shard odd across the copy. */
+static bool set_link_locked(kv_env *env, kv_nsslot *sl, kv_shard *sh, _Atomic uint64_t *s, uint32_t pos,
+                            uint64_t v, kv_entry *old, uint32_t h32, const void *key, size_t klen,
+                            const void *val, size_t vlen, int type)
+{
+	if (atomic_load_explicit(&sl->max_memory, memory_order_relaxed) ||
+	    (!old && (atomic_load_explicit(&sl->max_keys, memory_order_relaxed) ||
+	              (uint64_t)(sh->count + 1) * 5 >= ((uint64_t)sh->mask + 1) * 4)))
+		return false;
+	kv_entry *n = kv_entry_build(env, key, klen, vlen, type, 0);
+	if (!n)
+		return false; /* the general path reports the full region */
+	memcpy(kv_entry_key(n) + klen, val, vlen);
+	kv_off no = kv_offof(env, n);
+	int64_t charge = (int64_t)kv_alloc_size(kv_entry_size(klen, vlen, 0));
+	kv_shard_write_begin(sh);
+	if (old) {
+		kv_big_changed(sh, old);
+		atomic_store_explicit(&s[pos], (v & 0xffffffff00000000ull) | no, memory_order_relaxed);
+		charge -= (int64_t)kv_alloc_size(kv_entry_size(klen, old->vlen, 0));
+	} else {
+		/* born referenced, as kv_shard_insert_locked does */
+		atomic_store_explicit(&s[pos], (uint64_t)h32 << 32 | KV_SLOT_REF | no, memory_order_relaxed);
+		sh->count++;
+	}
+	kv_shard_write_end(sh);
+	if (old)
+		kv_entry_free(env, old); /* nothing pending keeps a pre-image */
+	kv_ns_charge(sl, sh, old ? 0 : 1, charge);
+	return true;
+}
+
 static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t klen, const void *val,
                                             size_t vlen, int type, int64_t expires_at, set_held *f)
 {
@@ -509,12 +548,15 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
 	uint32_t h32 = kv_hash32(h);
+	uint64_t v;
 	for (i = h32 >> atomic_load_explicit(&sh->shift, memory_order_relaxed);; i = (i + 1) & mask) {
-		uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+		v = atomic_load_explicit(&s[i], memory_order_relaxed);
 		if (!v) {
 			e = NULL; /* a new key: pos i ends its probe */
 			found_ok = true;
-			goto handover;
+			if (!set_link_locked(env, sl, sh, s, i, 0, NULL, h32, key, klen, val, vlen, type))
+				goto handover;
+			goto done;
 		}
 		if (kv_slot_is(v, h32)) {
 			e = kv_ptr(env, (kv_off)v);
@@ -531,9 +573,13 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 		goto handover;
 	}
 	found_ok = true;
-	if (kv_is_kind(e->type) ||
-	    (e->vlen != vlen && kv_alloc_size(kv_entry_size(klen, e->vlen, 0)) != kv_alloc_size(kv_entry_size(klen, vlen, 0))))
+	if (kv_is_kind(e->type))
 		goto handover;
+	if (e->vlen != vlen && kv_alloc_size(kv_entry_size(klen, e->vlen, 0)) != kv_alloc_size(kv_entry_size(klen, vlen, 0))) {
+		if (!set_link_locked(env, sl, sh, s, i, v, e, h32, key, klen, val, vlen, type))
+			goto handover;
+		goto done;
+	}
 	/* the write section (kv_shard_write_begin/end; the depth is 0 here, as
 	 * nothing else holds the lock) */
 	kv_shard_seq_bump(sh, memory_order_relaxed);
@@ -545,6 +591,7 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 	kv_shard_seq_bump(sh, memory_order_release);
 	atomic_store_explicit(&sh->dirty, atomic_load_explicit(&sh->dirty, memory_order_relaxed) + 1,
 	                      memory_order_relaxed);
+done:
 	kv_spin_unlock(&sh->lock);
 	kv_emit(env, ns, key, klen, KV_EV_SET);
 	return KV_OK;
