@@ -81,8 +81,10 @@
  *                                                                               region (built after eviction), a get's
  *                                                                               locked retry after 64 failed optimistic
  *                                                                               reads
- *   kv_set's fast path        one shard           a find and an in-place copy   only values <= KV_LOCKED_COPY_MAX; anything
- *     (set_fast, ops.c)                           of <= 4 KiB                   else hands the lock to kv_put_locked's path
+ *   kv_set's fast path        one shard           a find and an in-place copy   only values <= KV_LOCKED_COPY_MAX, no limit
+ *     (set_fast, ops.c)                           of <= 4 KiB, or a new entry   set that could evict, no doubling due, no
+ *                                                 of <= 4 KiB allocated (class  snapshot or redo log; anything else hands
+ *                                                 lock, O(1)), filled, linked   the lock to kv_put_locked's path
  *   kv_random_key (ops.c)     one shard at a time 32 random slots, then         a sparse or all-expired table is walked in
  *                                                 1024-slot windows per hold    holds from a random point (ops.c)
  *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack

@@ -47,6 +47,20 @@ static __attribute__((noinline)) void insn_eng_set(kv_ns *ns)
 		kv_set(ns, keys[(i * 7919u) % NKEYS], BENCH_KLEN, val, BENCH_VLEN, KV_T_BYTES,
 		       KV_EXPIRE_NEVER, 0, NULL);
 }
+/* every set changes the key's size class (100 <-> 140 bytes, as bench-engine's
+ * set-resize): round 0 makes them 140, round 1 back to 100 */
+static char val2[140];
+static __attribute__((noinline)) void insn_eng_set_resize(kv_ns *ns)
+{
+	for (unsigned i = 0; i < OPS; i++)
+		kv_set(ns, keys[(i * 7919u) % NKEYS], BENCH_KLEN, val2, (i / NKEYS) & 1 ? BENCH_VLEN : sizeof val2,
+		       KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+}
+static __attribute__((noinline)) void insn_ref_set_resize(rt_table *t)
+{
+	for (unsigned i = 0; i < OPS; i++)
+		rt_set(t, keys[(i * 7919u) % NKEYS], BENCH_KLEN, val2, (i / NKEYS) & 1 ? BENCH_VLEN : sizeof val2);
+}
 static __attribute__((noinline)) void insn_ref_get(rt_table *t, rt_buf *b)
 {
 	for (unsigned i = 0; i < OPS; i++)
@@ -147,6 +161,8 @@ int main(void)
 	insn_keygen();
 	insn_eng_set(ns);
 	insn_ref_set(t);
+	insn_eng_set_resize(ns);
+	insn_ref_set_resize(t);
 	insn_eng_mset_aon(ns);
 	insn_eng_mset_be(ns);
 	insn_eng_insert(ns);
