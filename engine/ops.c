@@ -478,14 +478,17 @@ KV_RACY_INLINE kv_shard *set_route(const kv_env *env, kv_nsslot *sl, uint64_t h)
 /* set_fast's new entry, under sh's lock with no snapshot pending and no redo
  * log: a new key at the empty slot pos (old NULL), or old (a live string with
  * no TTL, in slot pos whose value is v) replaced by an entry of another size
- * class.  Only when no limit can refuse or evict (no max_keys for a new key,
- * no max_memory) and the table needs no doubling; else false, nothing
- * changed, and kv_set's general path does it.  The entry is allocated and
- * filled (a value <= KV_LOCKED_COPY_MAX) before the write section, which only
- * stores the slot: readers never see the shard odd across the copy. */
-static bool set_link_locked(kv_env *env, kv_nsslot *sl, kv_shard *sh, _Atomic uint64_t *s, uint32_t pos,
-                            uint64_t v, kv_entry *old, uint32_t h32, const void *key, size_t klen,
-                            const void *val, size_t vlen, int type)
+ * class; charge: the bytes it adds to the namespace.  Only when no limit can
+ * refuse or evict (no max_keys for a new key, no max_memory) and the table
+ * needs no doubling; else false, nothing changed, and kv_set's general path
+ * does it.  The entry is allocated and filled (a value <= KV_LOCKED_COPY_MAX)
+ * before the write section, which only stores the slot: readers never see
+ * the shard odd across the copy. */
+static __attribute__((noinline)) bool set_link_locked(kv_env *env, kv_nsslot *sl, kv_shard *sh,
+                                                      _Atomic uint64_t *s, uint32_t pos, uint64_t v,
+                                                      kv_entry *old, int64_t charge, uint32_t h32,
+                                                      const void *key, size_t klen, const void *val,
+                                                      size_t vlen, int type)
 {
 	if (atomic_load_explicit(&sl->max_memory, memory_order_relaxed) ||
 	    (!old && (atomic_load_explicit(&sl->max_keys, memory_order_relaxed) ||
@@ -496,12 +499,10 @@ static bool set_link_locked(kv_env *env, kv_nsslot *sl, kv_shard *sh, _Atomic ui
 		return false; /* the general path reports the full region */
 	memcpy(kv_entry_key(n) + klen, val, vlen);
 	kv_off no = kv_offof(env, n);
-	int64_t charge = (int64_t)kv_alloc_size(kv_entry_size(klen, vlen, 0));
 	kv_shard_write_begin(sh);
 	if (old) {
 		kv_big_changed(sh, old);
 		atomic_store_explicit(&s[pos], (v & 0xffffffff00000000ull) | no, memory_order_relaxed);
-		charge -= (int64_t)kv_alloc_size(kv_entry_size(klen, old->vlen, 0));
 	} else {
 		/* born referenced, as kv_shard_insert_locked does */
 		atomic_store_explicit(&s[pos], (uint64_t)h32 << 32 | KV_SLOT_REF | no, memory_order_relaxed);
@@ -554,7 +555,8 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 		if (!v) {
 			e = NULL; /* a new key: pos i ends its probe */
 			found_ok = true;
-			if (!set_link_locked(env, sl, sh, s, i, 0, NULL, h32, key, klen, val, vlen, type))
+			if (!set_link_locked(env, sl, sh, s, i, 0, NULL, (int64_t)kv_alloc_size(kv_entry_size(klen, vlen, 0)),
+			                     h32, key, klen, val, vlen, type))
 				goto handover;
 			goto done;
 		}
@@ -575,10 +577,15 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 	found_ok = true;
 	if (kv_is_kind(e->type))
 		goto handover;
-	if (e->vlen != vlen && kv_alloc_size(kv_entry_size(klen, e->vlen, 0)) != kv_alloc_size(kv_entry_size(klen, vlen, 0))) {
-		if (!set_link_locked(env, sl, sh, s, i, v, e, h32, key, klen, val, vlen, type))
-			goto handover;
-		goto done;
+	if (e->vlen != vlen) {
+		size_t oc = kv_alloc_size(kv_entry_size(klen, e->vlen, 0));
+		size_t nc = kv_alloc_size(kv_entry_size(klen, vlen, 0));
+		if (oc != nc) {
+			if (!set_link_locked(env, sl, sh, s, i, v, e, (int64_t)nc - (int64_t)oc, h32, key, klen, val,
+			                     vlen, type))
+				goto handover;
+			goto done;
+		}
 	}
 	/* the write section (kv_shard_write_begin/end; the depth is 0 here, as
 	 * nothing else holds the lock) */
