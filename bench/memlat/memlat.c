@@ -23,7 +23,8 @@
  *              batch32  32 ops at a time: hash and prefetch every slot, then read
  *                       the slots and prefetch every entry, then finish each op
  *                       (a batched get).
- *            W is fixed per function (the asm needs a constant), see MODEL_W.
+ *            W is fixed per function (the asm needs a constant), see MODEL_W;
+ *            either all of the post-entry half waits for the entry, or a quarter.
  *
  * Buffers are mapped twice, one with MADV_HUGEPAGE (2 MiB pages, as the engine's
  * own mapping and bench-engine's reference request) and one with
@@ -192,46 +193,58 @@ typedef struct model {
  */
 #define WORK(out, in, R)                                                               \
 	do {                                                                           \
-		uint64_t w0_ = (in), w1_ = (in), w2_ = (in), w3_ = (in);               \
+		uint64_t in_ = (in), w0_ = in_, w1_ = in_, w2_ = in_, w3_ = in_;       \
 		__asm__(".rept " #R "\n\tadd %4, %0\n\txor %4, %1\n\tadd %4, %2\n\t"   \
 		        "xor %4, %3\n\t.endr\n\tadd %1, %0\n\tadd %3, %2\n\tadd %2, %0" \
 		        : "+r"(w0_), "+r"(w1_), "+r"(w2_), "+r"(w3_)                   \
-		        : "r"(in));                                                    \
+		        : "r"(in_));                                                   \
 		(out) = w0_;                                                           \
 	} while (0)
 
 /* x becomes 0 but still depends on its old value (and $0 is no zeroing idiom). */
 #define DEP_ZERO(x) __asm__("and $0, %0" : "+r"(x))
 
-/* One get: key -> W/2 of hashing -> slot -> entry -> W/2 of checks.  Sets r. */
-#define GET_OP(m, key, r, R)                                                    \
+/*
+ * One get: key -> W/2 of hashing -> slot -> entry -> W/2 of checks, of which
+ * 4*RD wait for the entry's value and the rest only for the key (code after a
+ * predicted branch, counters, the epilogue: it leaves the scheduler early and
+ * holds only a reorder-buffer entry while the miss is outstanding).  Sets r.
+ */
+#define POST_WORK(r, v, key, R, RD)                                             \
+	do {                                                                    \
+		uint64_t d_, i_;                                                \
+		WORK(d_, v, RD);                                                \
+		WORK(i_, key, R - RD);                                          \
+		(r) = d_ + i_;                                                  \
+	} while (0)
+#define GET_OP(m, key, r, R, RD)                                                \
 	do {                                                                    \
 		uint64_t z_, s_, v_;                                            \
 		WORK(z_, key, R);                                               \
 		DEP_ZERO(z_);                                                   \
 		s_ = (m)->slots[((key) + z_) & (m)->slot_mask];                 \
 		v_ = *(const uint64_t *)((m)->ents + (uint32_t)s_ * (size_t)ENTRY_BYTES); \
-		WORK(r, v_, R);                                                 \
+		POST_WORK(r, v_, key, R, RD);                                   \
 	} while (0)
 
-#define DEFINE_MODEL(R)                                                              \
-	static uint64_t stream_##R(const model *m)                                   \
+#define DEFINE_MODEL(R, RD, N)                                                             \
+	static uint64_t stream_##N(const model *m)                                   \
 	{                                                                            \
 		uint64_t sink = 0;                                                   \
 		for (size_t i = 0; i < m->nops; i++) {                               \
 			uint64_t key = m->keys[i], r;                                \
-			GET_OP(m, key, r, R);                                        \
+			GET_OP(m, key, r, R, RD);                                        \
 			sink += r;                                                   \
 		}                                                                    \
 		return sink;                                                         \
 	}                                                                            \
-	static uint64_t chain_##R(const model *m, int k)                             \
+	static uint64_t chain_##N(const model *m, int k)                             \
 	{                                                                            \
 		uint64_t sink = 0, carry[MAX_K] = {0};                               \
 		for (size_t i = 0; i + (size_t)k <= m->nops; i += (size_t)k) {      \
 			for (int j = 0; j < k; j++) {                                \
 				uint64_t key = m->keys[i + (size_t)j] + carry[j], r; \
-				GET_OP(m, key, r, R);                                \
+				GET_OP(m, key, r, R, RD);                                \
 				sink += r;                                           \
 				DEP_ZERO(r);                                         \
 				carry[j] = r;                                        \
@@ -239,7 +252,7 @@ typedef struct model {
 		}                                                                    \
 		return sink;                                                         \
 	}                                                                            \
-	static uint64_t batch_##R(const model *m)                                    \
+	static uint64_t batch_##N(const model *m)                                    \
 	{                                                                            \
 		uint64_t sink = 0;                                                   \
 		const uint64_t *sp[BATCH];                                           \
@@ -258,31 +271,42 @@ typedef struct model {
 			}                                                            \
 			for (int j = 0; j < BATCH; j++) {                            \
 				uint64_t v = *(const uint64_t *)ep[j], r;            \
-				WORK(r, v, R);                                       \
+				POST_WORK(r, v, m->keys[i + (size_t)j], R, RD);      \
 				sink += r;                                           \
 			}                                                            \
 		}                                                                    \
 		return sink;                                                         \
 	}
 
-/* W = 8R: half before the slot load, half after the entry load (plus ~6 of WORK's folding). */
-DEFINE_MODEL(0)
-DEFINE_MODEL(9)
-DEFINE_MODEL(18)
-DEFINE_MODEL(27)
-DEFINE_MODEL(36)
-DEFINE_MODEL(54)
+/*
+ * W = 8R + ~10 (WORK's folding): half before the slot load, half after the entry
+ * load; of that half, either all waits for the entry (dep 100%) or about a
+ * quarter does (RD = R/4).  The loop around adds about 15 more per get.
+ */
+DEFINE_MODEL(0, 0, w0)
+DEFINE_MODEL(9, 9, w72)
+DEFINE_MODEL(18, 18, w144)
+DEFINE_MODEL(27, 27, w216)
+DEFINE_MODEL(36, 36, w288)
+DEFINE_MODEL(54, 54, w432)
+DEFINE_MODEL(18, 4, w144q)
+DEFINE_MODEL(27, 7, w216q)
+DEFINE_MODEL(36, 9, w288q)
+DEFINE_MODEL(54, 13, w432q)
 
 typedef struct model_fns {
-	int W;
+	int W, dep; /* instructions, % of the post-entry half that waits for the entry */
 	uint64_t (*stream)(const model *);
 	uint64_t (*chain)(const model *, int);
 	uint64_t (*batch)(const model *);
 } model_fns;
-#define MODEL_FNS(R) {8 * (R), stream_##R, chain_##R, batch_##R}
-static const model_fns MODEL_W[] = {MODEL_FNS(0),  MODEL_FNS(9),  MODEL_FNS(18),
-                                    MODEL_FNS(27), MODEL_FNS(36), MODEL_FNS(54)};
-#define N_MODEL_W 6
+#define MODEL_FNS(R, RD, N) {8 * (R), (R) ? 100 * (RD) / (R) : 0, stream_##N, chain_##N, batch_##N}
+static const model_fns MODEL_W[] = {
+	MODEL_FNS(0, 0, w0),      MODEL_FNS(9, 9, w72),     MODEL_FNS(18, 18, w144),
+	MODEL_FNS(27, 27, w216),  MODEL_FNS(36, 36, w288),  MODEL_FNS(54, 54, w432),
+	MODEL_FNS(18, 4, w144q),  MODEL_FNS(27, 7, w216q),  MODEL_FNS(36, 9, w288q),
+	MODEL_FNS(54, 13, w432q)};
+#define N_MODEL_W 10
 
 /*
  * A chain of register adds, one cycle each: ns per add is one clock period (this
@@ -474,14 +498,15 @@ static void run_model(const model *m, model_row *mr, int bi)
 	row_add(&mr->r[bi], t1 - t0, m->nops, &a, &z);
 }
 
+/* the k sweep at W = 0 (a pair of misses per op), one get alone at every W, stream, batch32 */
 static int model_rows(model_row *rows)
 {
 	static const int chain_k[] = {1, 2, 4, 8, 16, 32};
-	static const int chain_w[] = {0, 2, 4}; /* W = 0, 144, 288 */
 	int n = 0;
-	for (size_t w = 0; w < sizeof chain_w / sizeof chain_w[0]; w++)
-		for (size_t k = 0; k < sizeof chain_k / sizeof chain_k[0]; k++)
-			rows[n++] = (model_row){MODE_CHAIN, chain_k[k], chain_w[w], {{{0}, 0, 0}, {{0}, 0, 0}}};
+	for (size_t k = 0; k < sizeof chain_k / sizeof chain_k[0]; k++)
+		rows[n++] = (model_row){MODE_CHAIN, chain_k[k], 0, {{{0}, 0, 0}, {{0}, 0, 0}}};
+	for (int w = 1; w < N_MODEL_W; w++)
+		rows[n++] = (model_row){MODE_CHAIN, 1, w, {{{0}, 0, 0}, {{0}, 0, 0}}};
 	for (int w = 0; w < N_MODEL_W; w++)
 		rows[n++] = (model_row){MODE_STREAM, 0, w, {{{0}, 0, 0}, {{0}, 0, 0}}};
 	for (int w = 0; w < N_MODEL_W; w++)
@@ -505,7 +530,7 @@ static void section_model(buffer *bufs, int nb, const layout *l)
 	       "ns per get, median of %d\n",
 	       l->name, l->nslots, l->nslots * 8 / MIB, l->nents, ENTRY_BYTES,
 	       l->nents * ENTRY_BYTES / MIB, opt.reps);
-	printf("%-8s %-4s %5s", "mode", "k", "W");
+	printf("%-8s %-4s %5s %4s", "mode", "k", "W", "dep");
 	for (int i = 0; i < nb; i++)
 		printf("  %8s %9s %7s %-13s", bufs[i].name, "M gets/s", "overlap", "");
 	printf("\n");
@@ -515,7 +540,8 @@ static void section_model(buffer *bufs, int nb, const layout *l)
 		const char *mode = mr->mode == MODE_CHAIN ? "chain" : mr->mode == MODE_STREAM ? "stream" : "batch32";
 		char kbuf[8];
 		snprintf(kbuf, sizeof kbuf, "%d", mr->k);
-		printf("%-8s %-4s %5d", mode, mr->mode == MODE_STREAM ? "-" : kbuf, MODEL_W[mr->wi].W);
+		printf("%-8s %-4s %5d %3d%%", mode, mr->mode == MODE_STREAM ? "-" : kbuf, MODEL_W[mr->wi].W,
+		       MODEL_W[mr->wi].dep);
 		for (int i = 0; i < nb; i++) {
 			double ns = row_med(&mr->r[i]), alone = 0;
 			for (int rj = 0; rj < nr; rj++)
