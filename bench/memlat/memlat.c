@@ -46,7 +46,7 @@
 #include <sys/mman.h>
 
 #define LINE 64
-#define ENTRY_BYTES 128 /* a 11-byte key + 100-byte value entry, in its size class */
+#define ENTRY_BYTES 128 /* an 11-byte key + 100-byte value entry, in its size class */
 #define MAX_K 32
 #define BATCH 32
 #define MAX_REPS 64
@@ -226,13 +226,13 @@ typedef struct model {
 		NOPS(NH);                                                       \
 	} while (0)
 
-#define DEFINE_MODEL(R, NH, N)                                                               \
+#define DEFINE_MODEL(R, NH, N)                                                       \
 	static uint64_t stream_##N(const model *m)                                   \
 	{                                                                            \
 		uint64_t sink = 0;                                                   \
 		for (size_t i = 0; i < m->nops; i++) {                               \
 			uint64_t key = m->keys[i], r;                                \
-			GET_OP(m, key, r, R, NH);                                        \
+			GET_OP(m, key, r, R, NH);                                    \
 			sink += r;                                                   \
 		}                                                                    \
 		return sink;                                                         \
@@ -243,7 +243,7 @@ typedef struct model {
 		for (size_t i = 0; i + (size_t)k <= m->nops; i += (size_t)k) {      \
 			for (int j = 0; j < k; j++) {                                \
 				uint64_t key = m->keys[i + (size_t)j] + carry[j], r; \
-				GET_OP(m, key, r, R, NH);                                \
+				GET_OP(m, key, r, R, NH);                            \
 				sink += r;                                           \
 				DEP_ZERO(r);                                         \
 				carry[j] = r;                                        \
