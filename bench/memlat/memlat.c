@@ -591,7 +591,7 @@ static int layout_wanted(const char *name)
 
 static void usage(void)
 {
-	printf("usage: bench-memlat [--quick] [--reps N] [--buffer-mib N] [--only latency,mlp,model]\n"
+	printf("usage: bench-memlat [--quick] [--reps N] [--buffer-mib N] [--only latency,mlp,model] [--layouts L1,1M,10M]\n"
 	       "  --quick        64 MiB buffers, 1 rep, short runs: a smoke run of every row (seconds)\n"
 	       "  --reps N       repetitions per row, median reported (default 5)\n"
 	       "  --buffer-mib N size of each of the two buffers (THP and 4K; default 1536)\n"
@@ -690,5 +690,8 @@ int main(int argc, char **argv)
 	load_take(&z);
 	printf("\nother load during the whole run: %.2f cores (from /proc/stat)\n", load_others(&a, &z));
 	printf("bench-memlat: done\n");
+	for (int i = 0; i < nb; i++)
+		free(bufs[i].order);
+	free(g_keys);
 	return 0;
 }
