@@ -333,6 +333,7 @@ static int processInput(client *c)
 	size_t stack_lens[32];
 	cmdBatch batch; /* see batch.c */
 	batch.n = 0;
+	batch.writes = 0;
 	if (c->http)
 		return httpProcessInput(c);
 
