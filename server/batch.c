@@ -31,8 +31,9 @@
  *   logs its keys' final states (value, type, absolute expiry) as one record,
  *   which replays to the same state as one record per command.  The engine's
  *   change hook fires for each item in order, as the single calls do, so
- *   keyspace events and WATCH see every write.  Each command is counted
- *   (total_commands_processed, CLIENT LIST's cmd) when it joins and answered
+ *   keyspace events and WATCH see every write.  Each command names itself in
+ *   CLIENT LIST's cmd when it joins, counts in total_commands_processed when
+ *   the batch runs (one atomic add per batch), and is answered
  *   as its handler would: a DEL the count of its keys that existed, or the
  *   first error of its keys (delCommand tries every key too).  A relative
  *   expiry becomes absolute when the batch runs, as the handler computes it
@@ -146,7 +147,7 @@ int batchTryAdd(client *c, cmdBatch *b, int argc, const char **argv, const size_
 	size_t need = cmd == BC_DEL ? (size_t)argc - 1 : 1;
 	if (b->n + need > CMD_BATCH)
 		batchFlush(c, b);
-	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
+	b->ncmds++;
 	atomic_store_explicit(&c->last_cmd, cmdname, memory_order_relaxed);
 	switch (cmd) {
 	case BC_GET:
@@ -248,10 +249,13 @@ void batchFlush(client *c, cmdBatch *b)
 {
 	size_t n = b->n;
 	int writes = b->writes;
-	b->n = 0;
-	b->writes = 0;
 	if (n == 0)
 		return;
+	/* one locked add per batch, before any reply can let a client read INFO */
+	atomic_fetch_add_explicit(&c->w->stat_commands, b->ncmds, memory_order_relaxed);
+	b->n = 0;
+	b->writes = 0;
+	b->ncmds = 0;
 	if (n == 1 && !writes) { /* one GET: no batch bookkeeping */
 		const char *argv[2] = {"get", b->ops[0].key};
 		size_t lens[2] = {3, b->ops[0].klen};

@@ -334,6 +334,7 @@ static int processInput(client *c)
 	cmdBatch batch; /* see batch.c */
 	batch.n = 0;
 	batch.writes = 0;
+	batch.ncmds = 0;
 	if (c->http)
 		return httpProcessInput(c);
 

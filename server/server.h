@@ -303,6 +303,7 @@ void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
 typedef struct cmdBatch {
 	size_t        n;                 /* ops used */
 	int           writes;            /* any op but a GET */
+	unsigned      ncmds;             /* commands, counted in stat_commands at the flush */
 	kv_op         ops[CMD_BATCH];    /* keys and values point into the query buffer */
 	unsigned char cmd[CMD_BATCH];    /* batch.c's BC_* */
 	unsigned char nkeys[CMD_BATCH];
