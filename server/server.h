@@ -12,7 +12,7 @@
  *   Each worker runs its own epoll loop over its clients (networking.c).  A read
  *   appends to the client's query buffer; every complete command in it is parsed
  *   (resp.c, socket-free so it can be fuzzed), looked up in the command table
- *   (commands.c) and executed in order (runs of plain GETs as one engine read
+ *   (commands.c) and executed in order (runs of GETs and string writes as one engine
  *   batch, batch.c); replies accumulate in the client's reply buffer
  *   (reply.c) and are written once per read, so a pipeline is answered with
  *   few writes.  There is no global lock on the request path: commands call
