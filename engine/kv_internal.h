@@ -980,8 +980,6 @@ kv_entry *kv_find_live_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void
 int       kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_t klen,
                         kv_entry *old, uint32_t pos, size_t vlen, int type, int64_t exp,
                         fill_fn fill, const void *arg);
-void      kv_put_in_place_locked(kv_nsslot *slot, kv_shard *sh, kv_entry *old, size_t klen,
-                                 size_t vlen, int type, int64_t exp, fill_fn fill, const void *arg);
 int       kv_write_expiry(kv_wctx *w, int64_t req, kv_entry *old, int64_t *exp, bool *del);
 void      kv_copy_out(kv_buf *b, kv_entry *e, size_t klen); /* ops.c */
 bool      kv_parse_ll(const char *s, size_t n, int64_t *out);      /* ops.c: Redis string2ll */

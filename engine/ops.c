@@ -16,6 +16,12 @@
  *   over KV_LOCKED_COPY_MAX is built before the lock (write.c, kv_prebuild):
  *   each op says how in its plan (set_plan, mod_plan, retime_plan,
  *   rename_plan), and only links the result under the lock.
+ *
+ *   kv_set's common cases skip the write context (set_fast): a small value
+ *   with no TTL, flags or old value wanted, over a live string or a new key,
+ *   when no snapshot, redo log, limit or table doubling is involved, is written
+ *   in place or linked as a new entry right under the lock; anything else hands
+ *   the held lock to the general path (set_slow, kv_write_resume).
  */
 #include "coll.h"
 

@@ -350,10 +350,10 @@ static kv_entry *take_pre(kv_wctx *w, kv_shard *sh, int type, int64_t exp)
 
 /* Overwrite old's value in place: the new entry has old's size class and TTL
  * layout, and no snapshot or transaction needs old's image.  Nothing to
- * allocate or charge.  kv_put_locked's common case, and kv_set's fast path's
- * (ops.c) whole write. */
-void kv_put_in_place_locked(kv_nsslot *slot, kv_shard *sh, kv_entry *old, size_t klen, size_t vlen,
-                            int type, int64_t exp, fill_fn fill, const void *arg)
+ * allocate or charge.  kv_put_locked's common case (kv_set's fast path,
+ * ops.c set_fast, does the same for a SET with no TTL). */
+static void put_in_place_locked(kv_nsslot *slot, kv_shard *sh, kv_entry *old, size_t klen, size_t vlen,
+                                int type, int64_t exp, fill_fn fill, const void *arg)
 {
 	char *val = kv_entry_key(old) + klen;
 	kv_shard_write_begin(sh);
@@ -400,7 +400,7 @@ int kv_put_locked(kv_wctx *w, kv_shard *sh, uint32_t h32, const void *key, size_
 		 * takes a reference to the header, the old one drops its own */
 		bool kinds = kv_is_kind(old->type) || kv_is_kind(type);
 		if (!pre && !cow && !kinds && (of & KV_E_TTL) == nflags && ocharge == ncharge) {
-			kv_put_in_place_locked(w->ref.slot, sh, old, klen, vlen, type, exp, fill, arg);
+			put_in_place_locked(w->ref.slot, sh, old, klen, vlen, type, exp, fill, arg);
 			kv_redo_put(w, old);
 			return KV_OK;
 		}
