@@ -474,10 +474,10 @@ KV_RACY_INLINE kv_shard *set_route(const kv_env *env, kv_nsslot *sl, uint64_t h)
 	if (pg >= env->r->npages || kv_pagedesc(env, pg)->kind != KV_PG_SHARD)
 		return NULL;
 	kv_shard *sh = (kv_shard *)(base + (size_t)o * KV_UNIT);
+	/* a prefetch never faults: a stale table or shift only wastes it */
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if (shift - 1 < 28 && KV_IN(size, t, 8))
-		__builtin_prefetch((const uint64_t *)(base + (size_t)t * KV_UNIT) + (kv_hash32(h) >> shift), 0, 3);
+	__builtin_prefetch(base + (size_t)t * KV_UNIT + (size_t)(kv_hash32(h) >> (shift & 31)) * 8, 0, 3);
 	return sh;
 }
 
@@ -524,6 +524,7 @@ static __attribute__((noinline)) bool set_link_locked(kv_env *env, kv_nsslot *sl
 static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t klen, const void *val,
                                             size_t vlen, int type, int64_t expires_at, set_held *f)
 {
+	uint64_t h = kv_hash(key, klen); /* first: fewer values live across its call */
 	kv_env *env = ns->env;
 	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
 	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
@@ -532,7 +533,6 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 	    vlen > atomic_load_explicit(&sl->max_value_size, memory_order_relaxed) ||
 	    (expires_at == KV_EXPIRE_DEFAULT && atomic_load_explicit(&sl->default_ttl, memory_order_relaxed) > 0))
 		return -1;
-	uint64_t h = kv_hash(key, klen);
 	kv_shard *sh = set_route(env, sl, h);
 	if (!sh)
 		return -1;
@@ -716,8 +716,8 @@ KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size
 		int rc = set_fast(ns, key, klen, val, vlen, type, expires_at, &held);
 		if (rc == KV_OK)
 			return KV_OK;
-		if (rc > 0)
-			return set_slow(ns, key, klen, val, vlen, type, expires_at, flags, old, &held);
+		/* no flags, no old buffer here: neither stays live across the fast path */
+		return set_slow(ns, key, klen, val, vlen, type, expires_at, 0, NULL, rc > 0 ? &held : NULL);
 	}
 	return set_slow(ns, key, klen, val, vlen, type, expires_at, flags, old, NULL);
 }
