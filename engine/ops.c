@@ -706,11 +706,14 @@ static __attribute__((noinline)) int set_slow(kv_ns *ns, const void *key, size_t
 	}
 }
 
+/* The fast path takes a plain SET of a small string (no flags, no old value
+ * wanted, no TTL given): anything else, a NULL key or value included (the
+ * general path validates them), goes to set_slow directly. */
 KV_API int kv_set(kv_ns *ns, const void *key, size_t klen, const void *val, size_t vlen,
                   int type, int64_t expires_at, unsigned flags, kv_buf *old)
 {
 	set_held held;
-	if (KV_LIKELY(!flags && !old && key && (val || !vlen) && vlen <= KV_LOCKED_COPY_MAX &&
+	if (KV_LIKELY(!flags && !old && key && val && vlen <= KV_LOCKED_COPY_MAX &&
 	              (unsigned)type <= 255 && !kv_is_kind(type) &&
 	              (expires_at == KV_EXPIRE_NEVER || expires_at == KV_EXPIRE_DEFAULT))) {
 		int rc = set_fast(ns, key, klen, val, vlen, type, expires_at, &held);
