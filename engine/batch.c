@@ -57,14 +57,64 @@ static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t
 }
 
 /* ------------------------------------------------------ lock-free reads */
+/* One shard a read-only batch reads, as its header was at an even seq: the
+ * slot array, mask and shift every item of the shard probes with, and the
+ * hits and misses counted into it once the read validates. */
+typedef struct rd_shard {
+	kv_shard         *sh;
+	_Atomic uint64_t *slots;
+	uint32_t          seq, mask, shift;
+	uint32_t          hits, misses;
+} rd_shard;
+
+/* One item of a read-only batch: its shard (an index into the batch's
+ * rd_shard table), and the slot of its first candidate (sv: the slot's value,
+ * 0 if the key is not there); after the copy, sv is the found entry's slot
+ * value (0: no hit), for the LRU bit. */
 typedef struct rd_item {
-	kv_shard *sh;
-	uint32_t  seq;
-	kv_entry *e;
+	uint64_t sv;
+	uint32_t pos;
+	uint32_t g;
 } rd_item;
 
-/* Prefetch the cache lines of an entry's first 192 bytes (header, key, and
- * most small values), found by the first slot of its cluster whose hash matches. */
+/* Up to this many shards, a read-only batch reads each shard's header once
+ * and validates each shard once (rd_shard per shard); beyond it, and during a
+ * resize, each item has its own rd_shard. */
+#define KV_RD_GROUP_MAX 64
+
+/* The header of sh into *g, at its even seq.  False if a writer is busy or
+ * the header is torn (the caller retries). */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(const kv_env *env, kv_shard *sh, uint32_t seq,
+                                                   rd_shard *g)
+{
+	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	if ((seq & 1) || shift - 1 > 27 || !kv_in_region(env, t, ((size_t)mask + 1) * 8))
+		return false;
+	g->sh = sh;
+	g->slots = kv_ptr(env, t);
+	g->seq = seq;
+	g->mask = mask;
+	g->shift = shift;
+	g->hits = g->misses = 0;
+	return true;
+}
+
+/* Prefetch the cache lines of an entry's first 128 bytes (header, key and a
+ * small value) without reading it: two lines, or three when it does not start
+ * a line. */
+KV_INLINE void prefetch_lines(const void *e)
+{
+	const char *p = (const char *)((uintptr_t)e & ~(uintptr_t)63);
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + 64);
+	if ((uintptr_t)e & 63)
+		__builtin_prefetch(p + 128);
+}
+
+/* Prefetch the entry that the first slot of h32's cluster matching its hash
+ * points at (a hint for writes, see prefetch_entry: decides nothing). */
 KV_RACY_INLINE void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t h32)
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
@@ -79,12 +129,8 @@ KV_RACY_INLINE void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t
 		if (!v)
 			return;
 		if (kv_slot_is(v, h32)) {
-			if (kv_in_region(env, (kv_off)v, 192)) {
-				const char *p = (const char *)((uintptr_t)kv_ptr(env, (kv_off)v) & ~(uintptr_t)63);
-				__builtin_prefetch(p);
-				__builtin_prefetch(p + 64);
-				__builtin_prefetch(p + 128);
-			}
+			if (kv_in_region(env, (kv_off)v, 192))
+				prefetch_lines(kv_ptr(env, (kv_off)v));
 			return;
 		}
 	}
@@ -186,109 +232,234 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
 	return KV_OK;
 }
 
-static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
-                              kv_buf *arena)
+/*
+ * A batch of only GET and EXISTS, with no lock (see HOW IT WORKS), in stages
+ * over all items so that their cache misses overlap:
+ *   1. hash each key (first attempt) and route it to its shard; the first
+ *      item of a shard reads the shard's header (seq, slot array, mask,
+ *      shift) into the batch's table, the others reuse it; prefetch the home
+ *      slot;
+ *   2. find the first slot of each cluster whose hash matches (a hint: at
+ *      most KV_RD_HINT slots) and prefetch the entry it points at;
+ *   3. compare keys, check expiry and kind, copy values into the arena (grown
+ *      only when a value does not fit, after checking the shard is unchanged,
+ *      so a torn length never sizes an allocation);
+ *   4. validate each shard's seq once and the namespace's gen; then count
+ *      hits and misses per shard and set the LRU bits, as kv_get does.
+ * Every offset read from the region is bounds-checked before it is read
+ * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing);
+ * any doubt retries the whole read.  h[0..*nh) are hashed already; on return
+ * all n are.  KV_EBUSY after KV_BATCH_READ_TRIES: the caller takes the locks.
+ */
+#define KV_RD_HINT 8
+#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
+/* v's hash bits are h32's (H = h32 << 32): its top 31 bits, past the LRU bit */
+#define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
+static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size_t *nh,
+                              rd_item *it, rd_shard *gs, kv_buf *arena)
 {
 	kv_env *env = ns->env;
+	char *base = env->base;
+	const size_t size = env->size;
 	int64_t now = 0;
+	int rc = KV_EBUSY;
 	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
+		if (attempt)
+			kv_cpu_relax();
 		kv_nsref ref;
-		int rc = kv_ns_ref(ns, &ref);
-		if (rc != KV_OK)
-			return rc;
+		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
+			break;
+		rc = KV_EBUSY;
+		kv_nsslot *sl = ref.slot;
+		uint32_t nsh = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+		kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
+		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
+		bool group = nsh <= KV_RD_GROUP_MAX &&
+		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
+		uint32_t ng = 0;
 		size_t i;
-		/* 1: shard, seq, and a prefetch of the home slot */
-		for (i = 0; i < n; i++) {
-			kv_shard *sh = kv_ns_read_shard(&ref, h[i], &it[i].seq);
-			if (!sh)
-				break;
-			it[i].sh = sh;
-			kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-			uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-			uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
-			if (shift && shift <= 28 && kv_in_region(env, t, ((size_t)mask + 1) * 8))
-				__builtin_prefetch((uint64_t *)kv_ptr(env, t) + ((kv_hash32(h[i]) >> shift) & mask));
+		/* 1: hashes, shards, home slots */
+		if (group) {
+			if (!KV_IN(size, arr, (size_t)nsh * sizeof(kv_off)) ||
+			    (nsh > 1 && !KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
+				continue;
+			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
+			const uint16_t *rt = (const uint16_t *)(base + (size_t)route * KV_UNIT);
+			uint64_t seen = 0;
+			uint8_t map[KV_RD_GROUP_MAX];
+			for (i = 0; i < n; i++) {
+				uint64_t hv = i < *nh ? h[i] : (h[i] = kv_hash(ops[i].key, ops[i].klen));
+				uint32_t si = nsh > 1 ? rt[hv >> (64 - KV_ROUTE_BITS)] : 0;
+				if (si >= nsh)
+					break;
+				if (!(seen >> si & 1)) {
+					kv_off so = sharr[si];
+					if (!KV_IN(size, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
+						break;
+					kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+					if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire),
+					                   &gs[ng]))
+						break;
+					seen |= (uint64_t)1 << si;
+					map[si] = (uint8_t)ng++;
+				}
+				const rd_shard *g = &gs[map[si]];
+				uint32_t p = (kv_hash32(hv) >> g->shift) & g->mask;
+				it[i].g = map[si];
+				it[i].pos = p;
+				__builtin_prefetch(&g->slots[p]);
+			}
+		} else { /* a resize is moving keys, or many shards: one header per item */
+			for (i = 0; i < n; i++) {
+				uint64_t hv = i < *nh ? h[i] : (h[i] = kv_hash(ops[i].key, ops[i].klen));
+				uint32_t seq;
+				kv_shard *sh = kv_ns_read_shard(&ref, hv, &seq);
+				if (!sh || !rd_shard_load(env, sh, seq, &gs[i]))
+					break;
+				uint32_t p = (kv_hash32(hv) >> gs[i].shift) & gs[i].mask;
+				it[i].g = (uint32_t)i;
+				it[i].pos = p;
+				__builtin_prefetch(&gs[i].slots[p]);
+			}
+			ng = (uint32_t)i;
 		}
+		if (i > *nh)
+			*nh = i;
 		if (i < n)
 			continue;
-		/* 2: prefetch each key's likely entry: the first slot whose hash matches
-		 * (without reading the entry, which is what we want in flight) */
-		for (i = 0; i < n; i++)
-			prefetch_candidate(env, it[i].sh, kv_hash32(h[i]));
-		/* 2b: find the entries; slots and entries are cached or on their way */
+		/* 2: the first candidate of each key, its entry prefetched */
 		for (i = 0; i < n; i++) {
-			_Atomic uint64_t *slot;
-			uint64_t sv;
-			it[i].e = kv_shard_peek(env, it[i].sh, kv_hash32(h[i]), ops[i].key, ops[i].klen,
-			                        &slot, &sv);
-		}
-		/* 3: sizes, expiry, then copy */
-		size_t need = 0;
-		for (i = 0; i < n; i++) {
-			kv_entry *e = it[i].e;
-			if (!e)
-				continue;
-			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			if (f & KV_E_TTL) {
-				if (!now)
-					now = kv_now_ms();
-				if (kv_expired(kv_entry_expiry(e), now)) {
-					it[i].e = NULL;
-					continue;
-				}
+			const rd_shard *g = &gs[it[i].g];
+			uint64_t H = (uint64_t)kv_hash32(h[i]) << 32, v;
+			uint32_t p = it[i].pos;
+			for (unsigned k = 0;; k++) {
+				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
+				if (!v || KV_TAG_IS(v, H) || k == KV_RD_HINT)
+					break;
+				p = (p + 1) & g->mask;
 			}
-			if (ops[i].op == KV_OP_GET)
-				need += e->vlen;
+			if (v)
+				prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
+			it[i].pos = p;
+			it[i].sv = v;
 		}
-		if (need > KV_VALUE_SIZE_LIMIT * (size_t)4)
-			continue; /* torn sizes; validation would fail */
-		if (arena) { /* NULL is allowed when no item returns a value */
-			arena->len = 0;
-			if (kv_buf_reserve(env, arena, need) != KV_OK)
-				return KV_ENOMEM;
-		}
-		bool torn = false;
+		/* 3: compare, check, copy */
+		char *adata = arena ? arena->data : NULL;
+		size_t alen = 0, acap = arena ? arena->cap : 0;
 		for (i = 0; i < n; i++) {
 			kv_op *o = &ops[i];
-			kv_entry *e = it[i].e;
+			rd_shard *g = &gs[it[i].g];
+			uint64_t H = (uint64_t)kv_hash32(h[i]) << 32, v = it[i].sv;
+			uint32_t p = it[i].pos;
+			size_t klen = o->klen;
+			kv_entry *e = NULL;
+			for (uint32_t left = g->mask; v;) {
+				if (KV_TAG_IS(v, H)) {
+					if (!KV_IN(size, (kv_off)v, sizeof(kv_entry) + 8 + klen))
+						goto torn;
+					e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+					if (kv_key_eq(e, o->key, klen))
+						break;
+					e = NULL;
+				}
+				if (!left--)
+					break;
+				p = (p + 1) & g->mask;
+				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
+			}
+			o->out_off = alen;
 			o->out_len = 0;
-			o->out_off = arena ? arena->len : 0;
 			o->out_type = KV_T_NONE;
 			o->out_expires_at = 0;
-			o->status = e ? KV_OK : KV_NOTFOUND;
-			if (!e || o->op != KV_OP_GET)
-				continue;
-			if (kv_is_kind(e->type)) { /* a string read of a collection */
-				o->status = KV_EWRONGTYPE;
-				continue;
+			it[i].sv = 0;
+			if (!e)
+				goto miss;
+			unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+			int type = e->type;
+			if (!KV_IN(size, (kv_off)v, hdr + klen + vlen))
+				goto torn;
+			int64_t exp = 0;
+			if (flags & KV_E_TTL) {
+				memcpy(&exp, (char *)e + sizeof *e, 8);
+				if (!now)
+					now = kv_now_ms();
+				if (exp <= now)
+					goto miss;
 			}
-			size_t vl = e->vlen, kl = o->klen;
-			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			if (arena->len + vl > need ||
-			    !kv_in_region(env, kv_offof(env, e), kv_entry_hdr(f) + kl + vl)) {
-				torn = true;
-				break;
+			if (o->op == KV_OP_GET) {
+				if (kv_is_kind(type)) { /* a string read of a collection */
+					o->status = KV_EWRONGTYPE;
+					continue;
+				}
+				if (alen + vlen >= acap) {
+					/* grow only by a length the shard's seq vouches for */
+					if (!kv_shard_read_valid(g->sh, g->seq))
+						goto torn;
+					if (kv_buf_reserve(env, arena, alen + vlen) != KV_OK)
+						return KV_ENOMEM;
+					adata = arena->data;
+					acap = arena->cap;
+				}
+				kv_racy_copy(adata + alen, (char *)e + hdr + klen, vlen);
+				o->out_len = vlen;
+				o->out_type = type;
+				o->out_expires_at = exp;
+				alen += vlen;
 			}
-			kv_racy_copy(arena->data + arena->len, kv_entry_key(e) + kl, vl);
-			o->out_len = vl;
-			o->out_type = e->type;
-			o->out_expires_at = kv_entry_expiry(e);
-			arena->len += vl;
+			o->status = KV_OK;
+			it[i].sv = v;
+			it[i].pos = p;
+			g->hits++;
+			continue;
+		miss:
+			o->status = KV_NOTFOUND;
+			g->misses++;
 		}
-		if (torn)
-			continue;
-		/* 4: validate every shard read */
-		for (i = 0; i < n; i++)
-			if (!kv_shard_read_valid(it[i].sh, it[i].seq))
+		/* 4: validate every shard read, once, and the namespace */
+		KV_FENCE(memory_order_acquire);
+		uint32_t k;
+		for (k = 0; k < ng; k++)
+			if (atomic_load_explicit(&gs[k].sh->seq, memory_order_relaxed) != gs[k].seq)
 				break;
-		if (i < n || !kv_ns_ref_valid(&ref))
+		if (k < ng || atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 			continue;
-		if (arena && arena->data)
-			arena->data[arena->len] = 0;
+		if (arena) {
+			arena->len = alen;
+			if (adata)
+				adata[alen] = 0;
+		}
+		for (k = 0; k < ng; k++) {
+			kv_shard *sh = gs[k].sh;
+			if (gs[k].hits)
+				atomic_store_explicit(&sh->hits, atomic_load_explicit(&sh->hits, memory_order_relaxed) +
+				                      gs[k].hits, memory_order_relaxed);
+			if (gs[k].misses)
+				atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) +
+				                      gs[k].misses, memory_order_relaxed);
+		}
+		/* CLOCK reference bits for LRU namespaces: a CAS on the exact slot value
+		 * read, so it can only land on the slot that still holds the entry */
+		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
+		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
+			for (i = 0; i < n; i++) {
+				uint64_t v = it[i].sv;
+				if (v && !(v & KV_SLOT_REF))
+					atomic_compare_exchange_strong_explicit(&gs[it[i].g].slots[it[i].pos], &v,
+					                                        v | KV_SLOT_REF, memory_order_relaxed,
+					                                        memory_order_relaxed);
+			}
 		return KV_OK;
+	torn:;
 	}
-	return KV_EBUSY; /* caller falls back to the locked path */
+	for (size_t i = *nh; i < n; i++) /* for the locked path */
+		h[i] = kv_hash(ops[i].key, ops[i].klen);
+	*nh = n;
+	return rc;
 }
+#undef KV_TAG_IS
+#undef KV_IN
+#undef KV_RD_HINT
 
 /* ------------------------------------------------------ all-or-nothing */
 static void undo_all(kv_wctx *w)
@@ -565,20 +736,22 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	}
 	if ((mode != KV_BATCH_ALL_OR_NOTHING && mode != KV_BATCH_BEST_EFFORT) || (n && !ops))
 		return KV_EINVAL;
-	bool readonly = true, reads = false;
+	/* one pass: arguments, which kinds of item, the first key over the limit */
+	unsigned kinds = 0;
+	size_t big = (size_t)-1;
 	for (size_t i = 0; i < n; i++) {
 		kv_op *o = &ops[i];
-		if (o->op < KV_OP_GET || o->op > KV_OP_INCR || (!o->key && o->klen))
+		if ((unsigned)(o->op - KV_OP_GET) > KV_OP_INCR - KV_OP_GET || (!o->key && o->klen))
 			return KV_EINVAL;
 		if (!o->key) /* the empty key, passed as NULL */
 			o->key = "";
-		if (o->op != KV_OP_GET && o->op != KV_OP_EXISTS)
-			readonly = false;
-		if (o->op == KV_OP_GET || o->op == KV_OP_CONSUME)
-			reads = true;
+		kinds |= 1u << o->op;
 		o->status = KV_EABORTED;
+		if (o->klen > KV_KEY_SIZE_LIMIT && big == (size_t)-1)
+			big = i;
 	}
-	if (reads && !arena)
+	bool readonly = !(kinds & ~(1u << KV_OP_GET | 1u << KV_OP_EXISTS));
+	if ((kinds & (1u << KV_OP_GET | 1u << KV_OP_CONSUME)) && !arena)
 		return KV_EINVAL;
 	if (arena)
 		arena->len = 0;
@@ -588,54 +761,53 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 		return batch_best_effort(ns, ops, n, arena);
 
 	/* key sizes are checked up front: an all-or-nothing batch fails whole */
-	for (size_t i = 0; i < n; i++) {
-		if (ops[i].klen > KV_KEY_SIZE_LIMIT) {
-			if (mode == KV_BATCH_BEST_EFFORT) {
-				ops[i].status = KV_EKEYSIZE;
-				continue;
-			}
-			for (size_t j = 0; j < n; j++)
-				ops[j].status = j == i ? KV_EKEYSIZE : KV_EABORTED;
-			if (err) {
-				err->code = KV_EKEYSIZE;
-				err->item = i;
-				batch_err_msg(err, i, KV_EKEYSIZE);
-			}
-			return KV_EKEYSIZE;
+	if (big != (size_t)-1 && mode == KV_BATCH_ALL_OR_NOTHING) {
+		for (size_t j = 0; j < n; j++)
+			ops[j].status = j == big ? KV_EKEYSIZE : KV_EABORTED;
+		if (err) {
+			err->code = KV_EKEYSIZE;
+			err->item = big;
+			batch_err_msg(err, big, KV_EKEYSIZE);
 		}
+		return KV_EKEYSIZE;
 	}
 
 	kv_env *env = ns->env;
-	uint64_t hs[64];
-	rd_item its[64];
+	uint64_t hs[KV_RD_GROUP_MAX];
+	rd_item its[KV_RD_GROUP_MAX];
+	rd_shard gss[KV_RD_GROUP_MAX];
 	uint64_t *h = hs;
 	rd_item *it = its;
-	if (n > 64) {
-		h = kv_mem_realloc(env, NULL, n * sizeof *h);
-		it = kv_mem_realloc(env, NULL, n * sizeof *it);
-		if (!h || !it) {
-			if (h)
-				kv_mem_realloc(env, h, 0);
-			if (it)
-				kv_mem_realloc(env, it, 0);
+	rd_shard *gs = gss;
+	void *heap = NULL;
+	if (n > KV_RD_GROUP_MAX) {
+		heap = kv_mem_realloc(env, NULL, n * (sizeof *h + sizeof *it + sizeof *gs));
+		if (!heap)
 			return KV_ENOMEM;
-		}
+		gs = heap;
+		h = (uint64_t *)(gs + n);
+		it = (rd_item *)(h + n);
 	}
-	for (size_t i = 0; i < n; i++)
-		h[i] = ops[i].klen <= KV_KEY_SIZE_LIMIT ? kv_hash(ops[i].key, ops[i].klen) : 0;
 	int rc = KV_EBUSY;
+	size_t nh = 0;
 	if (readonly) {
-		rc = batch_read(ns, ops, n, h, it, arena);
-		if (rc == KV_OK && mode == KV_BATCH_BEST_EFFORT)
-			for (size_t i = 0; i < n; i++)
+		/* (a best-effort key over the limit is hashed like any other: it
+		 * cannot match, and its status is set below) */
+		rc = batch_read(ns, ops, n, h, &nh, it, gs, arena);
+		if (rc == KV_OK && big != (size_t)-1)
+			for (size_t i = big; i < n; i++)
 				if (ops[i].klen > KV_KEY_SIZE_LIMIT)
 					ops[i].status = KV_EKEYSIZE;
+		if (rc == KV_ENOMEM) /* the arena could not grow: nothing was read */
+			for (size_t i = 0; i < n; i++)
+				ops[i].status = KV_EABORTED;
+	} else {
+		for (; nh < n; nh++)
+			h[nh] = kv_hash(ops[nh].key, ops[nh].klen);
 	}
 	if (rc == KV_EBUSY)
 		rc = batch_atomic(ns, ops, n, h, arena, err);
-	if (n > 64) {
-		kv_mem_realloc(env, h, 0);
-		kv_mem_realloc(env, it, 0);
-	}
+	if (heap)
+		kv_mem_realloc(env, heap, 0);
 	return rc;
 }
