@@ -72,9 +72,10 @@ typedef struct rd_shard {
  * 0 if the key is not there); after the copy, sv is the found entry's slot
  * value (0: no hit), for the LRU bit. */
 typedef struct rd_item {
-	uint64_t sv;
-	uint32_t pos;
-	uint32_t g;
+	uint64_t    sv;
+	const char *src; /* the value to copy (NULL: none) */
+	uint32_t    pos;
+	uint32_t    g;
 } rd_item;
 
 /* Up to this many shards, a read-only batch reads each shard's header once
@@ -343,9 +344,8 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 			it[i].pos = p;
 			it[i].sv = v;
 		}
-		/* 3: compare, check, copy */
-		char *adata = arena ? arena->data : NULL;
-		size_t alen = 0, acap = arena ? arena->cap : 0;
+		/* 3: compare keys, check expiry and kind, lay the values out */
+		size_t alen = 0;
 		for (i = 0; i < n; i++) {
 			kv_op *o = &ops[i];
 			rd_shard *g = &gs[it[i].g];
@@ -353,12 +353,14 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 			uint32_t p = it[i].pos;
 			size_t klen = o->klen;
 			kv_entry *e = NULL;
+			unsigned flags = 0;
 			for (uint32_t left = g->mask; v;) {
 				if (KV_TAG_IS(v, H)) {
 					if (!KV_IN(size, (kv_off)v, sizeof(kv_entry) + 8 + klen))
 						goto torn;
 					e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
-					if (kv_key_eq(e, o->key, klen))
+					flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+					if (e->klen == klen && kv_key_bytes_eq((char *)e + kv_entry_hdr(flags), o->key, klen))
 						break;
 					e = NULL;
 				}
@@ -368,13 +370,10 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
 			}
 			o->out_off = alen;
-			o->out_len = 0;
-			o->out_type = KV_T_NONE;
-			o->out_expires_at = 0;
+			it[i].src = NULL;
 			it[i].sv = 0;
 			if (!e)
 				goto miss;
-			unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
 			size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
 			int type = e->type;
 			if (!KV_IN(size, (kv_off)v, hdr + klen + vlen))
@@ -387,27 +386,22 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 				if (exp <= now)
 					goto miss;
 			}
+			o->status = KV_OK;
 			if (o->op == KV_OP_GET) {
 				if (kv_is_kind(type)) { /* a string read of a collection */
 					o->status = KV_EWRONGTYPE;
-					continue;
+					goto none;
 				}
-				if (alen + vlen >= acap) {
-					/* grow only by a length the shard's seq vouches for */
-					if (!kv_shard_read_valid(g->sh, g->seq))
-						goto torn;
-					if (kv_buf_reserve(env, arena, alen + vlen) != KV_OK)
-						return KV_ENOMEM;
-					adata = arena->data;
-					acap = arena->cap;
-				}
-				kv_racy_copy(adata + alen, (char *)e + hdr + klen, vlen);
+				it[i].src = (char *)e + hdr + klen;
 				o->out_len = vlen;
 				o->out_type = type;
 				o->out_expires_at = exp;
 				alen += vlen;
+			} else {
+				o->out_len = 0;
+				o->out_type = KV_T_NONE;
+				o->out_expires_at = 0;
 			}
-			o->status = KV_OK;
 			it[i].sv = v;
 			it[i].pos = p;
 			g->hits++;
@@ -415,7 +409,31 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 		miss:
 			o->status = KV_NOTFOUND;
 			g->misses++;
+		none:
+			o->out_len = 0;
+			o->out_type = KV_T_NONE;
+			o->out_expires_at = 0;
 		}
+		/* the arena, grown once if the values do not fit: by lengths every
+		 * shard's seq vouches for, so a torn one never sizes an allocation */
+		if (alen && alen >= arena->cap) {
+			KV_FENCE(memory_order_acquire);
+			uint32_t k;
+			for (k = 0; k < ng; k++)
+				if (atomic_load_explicit(&gs[k].sh->seq, memory_order_relaxed) != gs[k].seq)
+					break;
+			if (k < ng)
+				continue;
+			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
+				rc = KV_ENOMEM;
+				break;
+			}
+		}
+		/* the copies, back to back */
+		char *adata = arena ? arena->data : NULL;
+		for (i = 0; i < n; i++)
+			if (it[i].src)
+				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
 		/* 4: validate every shard read, once, and the namespace */
 		KV_FENCE(memory_order_acquire);
 		uint32_t k;
@@ -452,6 +470,8 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 		return KV_OK;
 	torn:;
 	}
+	if (rc == KV_ENOMEM)
+		return rc;
 	for (size_t i = *nh; i < n; i++) /* for the locked path */
 		h[i] = kv_hash(ops[i].key, ops[i].klen);
 	*nh = n;

@@ -602,11 +602,9 @@ void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
 int       kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n);
 size_t    kv_entry_charge(const kv_env *env, const kv_entry *e);
 
-KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
+/* The klen bytes at k (an entry's key, read racily) equal key's. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool kv_key_bytes_eq(const char *k, const void *key, size_t klen)
 {
-	if (e->klen != klen)
-		return false;
-	const char *k = kv_entry_key(e);
 #ifndef KV_TSAN
 	/* the common key of 8..16 bytes: two overlapping words, no call */
 	if (klen >= 8 && klen <= 16) {
@@ -619,6 +617,11 @@ KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
 	}
 #endif
 	return kv_racy_cmp(k, key, klen) == 0;
+}
+
+KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
+{
+	return e->klen == klen && kv_key_bytes_eq(kv_entry_key(e), key, klen);
 }
 
 /* Optimistic lookup: returns the entry (maybe stale) for validation by seq, and
