@@ -58,24 +58,22 @@ static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t
 
 /* ------------------------------------------------------ lock-free reads */
 /* One shard a read-only batch reads, as its header was at an even seq: the
- * slot array, mask and shift every item of the shard probes with, and the
- * hits and misses counted into it once the read validates. */
+ * slot array, mask and shift every item of the shard probes with. */
 typedef struct rd_shard {
 	kv_shard         *sh;
 	_Atomic uint64_t *slots;
 	uint32_t          seq, mask, shift;
-	uint32_t          hits, misses;
 } rd_shard;
 
-/* One item of a read-only batch: its shard (an index into the batch's
- * rd_shard table), and the slot of its first candidate (sv: the slot's value,
- * 0 if the key is not there); after the copy, sv is the found entry's slot
- * value (0: no hit), for the LRU bit. */
+/* One item of a read-only batch: H, its hash bits as a slot holds them
+ * (kv_hash32 << 32); g, its shard's rd_shard; pos and sv, the slot of its
+ * first candidate and that slot's value (0: the key is not there), then the
+ * found entry's slot and value (sv 0: no hit), for the LRU bit; src, the value
+ * to copy (NULL: none). */
 typedef struct rd_item {
-	uint64_t    sv;
-	const char *src; /* the value to copy (NULL: none) */
-	uint32_t    pos;
-	uint32_t    g;
+	uint64_t    H, sv;
+	const char *src;
+	uint32_t    pos, g;
 } rd_item;
 
 /* Up to this many shards, a read-only batch reads each shard's header once
@@ -98,20 +96,18 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(const kv_env *env, kv_shard *
 	g->seq = seq;
 	g->mask = mask;
 	g->shift = shift;
-	g->hits = g->misses = 0;
 	return true;
 }
 
-/* Prefetch the cache lines of an entry's first 128 bytes (header, key and a
- * small value) without reading it: two lines, or three when it does not start
- * a line. */
+/* Prefetch the three cache lines from the one an entry starts in (header,
+ * key and a small value) without reading it: a 120-byte entry spans three
+ * lines 7 times in 8. */
 KV_INLINE void prefetch_lines(const void *e)
 {
 	const char *p = (const char *)((uintptr_t)e & ~(uintptr_t)63);
 	__builtin_prefetch(p);
 	__builtin_prefetch(p + 64);
-	if ((uintptr_t)e & 63)
-		__builtin_prefetch(p + 128);
+	__builtin_prefetch(p + 128);
 }
 
 /* Prefetch the entry that the first slot of h32's cluster matching its hash
@@ -236,32 +232,33 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
 /*
  * A batch of only GET and EXISTS, with no lock (see HOW IT WORKS), in stages
  * over all items so that their cache misses overlap:
- *   1. hash each key (first attempt) and route it to its shard; the first
+ *   1. route each key's hash to its shard; the first
  *      item of a shard reads the shard's header (seq, slot array, mask,
  *      shift) into the batch's table, the others reuse it; prefetch the home
  *      slot;
  *   2. find the first slot of each cluster whose hash matches (a hint: at
- *      most KV_RD_HINT slots) and prefetch the entry it points at;
- *   3. compare keys, check expiry and kind, copy values into the arena (grown
- *      only when a value does not fit, after checking the shard is unchanged,
- *      so a torn length never sizes an allocation);
- *   4. validate each shard's seq once and the namespace's gen; then count
+ *      most KV_RD_HINT slots on) and prefetch the entry it points at;
+ *   3. compare keys, check expiry and kind, lay the values out in the arena;
+ *   4. grow the arena once if they do not fit (by lengths every shard's seq
+ *      vouches for, so a torn one never sizes an allocation), copy them;
+ *   5. validate each shard's seq once and the namespace's gen; then count
  *      hits and misses per shard and set the LRU bits, as kv_get does.
  * Every offset read from the region is bounds-checked before it is read
  * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing);
- * any doubt retries the whole read.  h[0..*nh) are hashed already; on return
- * all n are.  KV_EBUSY after KV_BATCH_READ_TRIES: the caller takes the locks.
+ * any doubt retries the whole read.  KV_EBUSY after KV_BATCH_READ_TRIES: the
+ * caller takes the locks.
  */
 #define KV_RD_HINT 8
-#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
-/* v's hash bits are h32's (H = h32 << 32): its top 31 bits, past the LRU bit */
+/* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
 #define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
-static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size_t *nh,
-                              rd_item *it, rd_shard *gs, kv_buf *arena)
+static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
+                              rd_shard *gs, kv_buf *arena)
 {
+	static const uint16_t one_shard[1] = {0};
 	kv_env *env = ns->env;
 	char *base = env->base;
-	const size_t size = env->size;
+	/* a region is far larger than 16 bytes: off * 8 + 16 + len <= size */
+	const size_t size = env->size, size16 = size - 16;
 	int64_t now = 0;
 	int rc = KV_EBUSY;
 	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
@@ -277,106 +274,102 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
 		bool group = nsh <= KV_RD_GROUP_MAX &&
 		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
+		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
 		uint32_t ng = 0;
-		size_t i;
+		size_t i, hits = 0, misses = 0;
 		/* 1: hashes, shards, home slots */
 		if (group) {
-			if (!KV_IN(size, arr, (size_t)nsh * sizeof(kv_off)) ||
-			    (nsh > 1 && !KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
+			if (!kv_in_region(env, arr, (size_t)nsh * sizeof(kv_off)) ||
+			    (nsh > 1 && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
 				continue;
 			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
-			const uint16_t *rt = (const uint16_t *)(base + (size_t)route * KV_UNIT);
+			const uint16_t *rt = nsh > 1 ? (const uint16_t *)(base + (size_t)route * KV_UNIT) : one_shard;
+			uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
 			uint64_t seen = 0;
-			uint8_t map[KV_RD_GROUP_MAX];
 			for (i = 0; i < n; i++) {
-				uint64_t hv = i < *nh ? h[i] : (h[i] = kv_hash(ops[i].key, ops[i].klen));
-				uint32_t si = nsh > 1 ? rt[hv >> (64 - KV_ROUTE_BITS)] : 0;
+				uint64_t hv = h[i];
+				uint32_t si = rt[(hv >> (64 - KV_ROUTE_BITS)) & rmask];
 				if (si >= nsh)
 					break;
+				rd_shard *g = &gs[si];
 				if (!(seen >> si & 1)) {
 					kv_off so = sharr[si];
-					if (!KV_IN(size, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
+					if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
 						break;
 					kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
-					if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire),
-					                   &gs[ng]))
+					if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), g))
 						break;
 					seen |= (uint64_t)1 << si;
-					map[si] = (uint8_t)ng++;
+					ids[ng++] = (uint8_t)si;
 				}
-				const rd_shard *g = &gs[map[si]];
-				uint32_t p = (kv_hash32(hv) >> g->shift) & g->mask;
-				it[i].g = map[si];
+				uint32_t h32 = kv_hash32(hv), p = (h32 >> g->shift) & g->mask;
+				it[i].H = (uint64_t)h32 << 32;
 				it[i].pos = p;
+				it[i].g = si;
 				__builtin_prefetch(&g->slots[p]);
 			}
 		} else { /* a resize is moving keys, or many shards: one header per item */
 			for (i = 0; i < n; i++) {
-				uint64_t hv = i < *nh ? h[i] : (h[i] = kv_hash(ops[i].key, ops[i].klen));
+				uint64_t hv = h[i];
 				uint32_t seq;
 				kv_shard *sh = kv_ns_read_shard(&ref, hv, &seq);
 				if (!sh || !rd_shard_load(env, sh, seq, &gs[i]))
 					break;
-				uint32_t p = (kv_hash32(hv) >> gs[i].shift) & gs[i].mask;
-				it[i].g = (uint32_t)i;
+				uint32_t h32 = kv_hash32(hv), p = (h32 >> gs[i].shift) & gs[i].mask;
+				it[i].H = (uint64_t)h32 << 32;
 				it[i].pos = p;
+				it[i].g = (uint32_t)i;
 				__builtin_prefetch(&gs[i].slots[p]);
 			}
 			ng = (uint32_t)i;
 		}
-		if (i > *nh)
-			*nh = i;
 		if (i < n)
 			continue;
 		/* 2: the first candidate of each key, its entry prefetched */
 		for (i = 0; i < n; i++) {
-			const rd_shard *g = &gs[it[i].g];
-			uint64_t H = (uint64_t)kv_hash32(h[i]) << 32, v;
-			uint32_t p = it[i].pos;
-			for (unsigned k = 0;; k++) {
+			rd_item *t = &it[i];
+			const rd_shard *g = &gs[t->g];
+			uint64_t H = t->H, v;
+			uint32_t p = t->pos;
+			for (unsigned k = KV_RD_HINT;; p = (p + 1) & g->mask) {
 				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
-				if (!v || KV_TAG_IS(v, H) || k == KV_RD_HINT)
+				if (!v || KV_TAG_IS(v, H) || !k--)
 					break;
-				p = (p + 1) & g->mask;
 			}
-			if (v)
-				prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
-			it[i].pos = p;
-			it[i].sv = v;
+			prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
+			t->pos = p;
+			t->sv = v;
 		}
 		/* 3: compare keys, check expiry and kind, lay the values out */
 		size_t alen = 0;
 		for (i = 0; i < n; i++) {
 			kv_op *o = &ops[i];
-			rd_shard *g = &gs[it[i].g];
-			uint64_t H = (uint64_t)kv_hash32(h[i]) << 32, v = it[i].sv;
-			uint32_t p = it[i].pos;
+			rd_item *t = &it[i];
+			rd_shard *g = &gs[t->g];
+			uint64_t v = t->sv;
+			uint32_t p = t->pos;
 			size_t klen = o->klen;
-			kv_entry *e = NULL;
-			unsigned flags = 0;
-			for (uint32_t left = g->mask; v;) {
-				if (KV_TAG_IS(v, H)) {
-					if (!KV_IN(size, (kv_off)v, sizeof(kv_entry) + 8 + klen))
+			kv_entry *e;
+			unsigned flags;
+			for (uint32_t left = g->mask;;) {
+				if (!v)
+					goto miss;
+				if (KV_TAG_IS(v, t->H)) {
+					if ((size_t)(kv_off)v * KV_UNIT + klen > size16)
 						goto torn;
 					e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
 					flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
 					if (e->klen == klen && kv_key_bytes_eq((char *)e + kv_entry_hdr(flags), o->key, klen))
 						break;
-					e = NULL;
 				}
 				if (!left--)
-					break;
+					goto miss;
 				p = (p + 1) & g->mask;
 				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
 			}
-			o->out_off = alen;
-			it[i].src = NULL;
-			it[i].sv = 0;
-			if (!e)
-				goto miss;
 			size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
 			int type = e->type;
-			if (!KV_IN(size, (kv_off)v, hdr + klen + vlen))
+			if ((size_t)(kv_off)v * KV_UNIT + hdr + klen + vlen > size)
 				goto torn;
 			int64_t exp = 0;
 			if (flags & KV_E_TTL) {
@@ -386,42 +379,45 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 				if (exp <= now)
 					goto miss;
 			}
+			o->out_off = alen;
+			if (o->op == KV_OP_GET && kv_is_kind(type)) {
+				o->status = KV_EWRONGTYPE; /* a string read of a collection */
+				t->sv = 0;
+				goto none;
+			}
+			t->sv = v;
+			t->pos = p;
+			hits++;
 			o->status = KV_OK;
 			if (o->op == KV_OP_GET) {
-				if (kv_is_kind(type)) { /* a string read of a collection */
-					o->status = KV_EWRONGTYPE;
-					goto none;
-				}
-				it[i].src = (char *)e + hdr + klen;
+				t->src = (char *)e + hdr + klen;
 				o->out_len = vlen;
 				o->out_type = type;
 				o->out_expires_at = exp;
 				alen += vlen;
-			} else {
-				o->out_len = 0;
-				o->out_type = KV_T_NONE;
-				o->out_expires_at = 0;
+				continue;
 			}
-			it[i].sv = v;
-			it[i].pos = p;
-			g->hits++;
-			continue;
+			goto none;
 		miss:
 			o->status = KV_NOTFOUND;
-			g->misses++;
+			o->out_off = alen;
+			t->sv = 0;
+			misses++;
 		none:
+			t->src = NULL;
 			o->out_len = 0;
 			o->out_type = KV_T_NONE;
 			o->out_expires_at = 0;
 		}
-		/* the arena, grown once if the values do not fit: by lengths every
-		 * shard's seq vouches for, so a torn one never sizes an allocation */
+		/* 4: the arena, grown once if the values do not fit; the copies */
 		if (alen && alen >= arena->cap) {
 			KV_FENCE(memory_order_acquire);
 			uint32_t k;
-			for (k = 0; k < ng; k++)
-				if (atomic_load_explicit(&gs[k].sh->seq, memory_order_relaxed) != gs[k].seq)
+			for (k = 0; k < ng; k++) {
+				const rd_shard *g = &gs[group ? ids[k] : k];
+				if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
 					break;
+			}
 			if (k < ng)
 				continue;
 			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
@@ -429,33 +425,33 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 				break;
 			}
 		}
-		/* the copies, back to back */
 		char *adata = arena ? arena->data : NULL;
 		for (i = 0; i < n; i++)
 			if (it[i].src)
 				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
-		/* 4: validate every shard read, once, and the namespace */
+		/* 5: validate every shard read, once, and the namespace */
 		KV_FENCE(memory_order_acquire);
 		uint32_t k;
-		for (k = 0; k < ng; k++)
-			if (atomic_load_explicit(&gs[k].sh->seq, memory_order_relaxed) != gs[k].seq)
+		for (k = 0; k < ng; k++) {
+			const rd_shard *g = &gs[group ? ids[k] : k];
+			if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
 				break;
+		}
 		if (k < ng || atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 			continue;
-		if (arena) {
+		if (adata) {
 			arena->len = alen;
-			if (adata)
-				adata[alen] = 0;
+			adata[alen] = 0;
 		}
-		for (k = 0; k < ng; k++) {
-			kv_shard *sh = gs[k].sh;
-			if (gs[k].hits)
-				atomic_store_explicit(&sh->hits, atomic_load_explicit(&sh->hits, memory_order_relaxed) +
-				                      gs[k].hits, memory_order_relaxed);
-			if (gs[k].misses)
-				atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) +
-				                      gs[k].misses, memory_order_relaxed);
-		}
+		/* the namespace's statistics sum its shards: the batch's counts go to
+		 * the first shard it read */
+		kv_shard *sh0 = gs[group ? ids[0] : 0].sh;
+		if (hits)
+			atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
+			                      memory_order_relaxed);
+		if (misses)
+			atomic_store_explicit(&sh0->misses, atomic_load_explicit(&sh0->misses, memory_order_relaxed) + misses,
+			                      memory_order_relaxed);
 		/* CLOCK reference bits for LRU namespaces: a CAS on the exact slot value
 		 * read, so it can only land on the slot that still holds the entry */
 		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
@@ -470,15 +466,9 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h, size
 		return KV_OK;
 	torn:;
 	}
-	if (rc == KV_ENOMEM)
-		return rc;
-	for (size_t i = *nh; i < n; i++) /* for the locked path */
-		h[i] = kv_hash(ops[i].key, ops[i].klen);
-	*nh = n;
 	return rc;
 }
 #undef KV_TAG_IS
-#undef KV_IN
 #undef KV_RD_HINT
 
 /* ------------------------------------------------------ all-or-nothing */
@@ -758,18 +748,23 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 		return KV_EINVAL;
 	/* one pass: arguments, which kinds of item, the first key over the limit */
 	unsigned kinds = 0;
-	size_t big = (size_t)-1;
+	size_t maxk = 0, big = (size_t)-1;
 	for (size_t i = 0; i < n; i++) {
 		kv_op *o = &ops[i];
-		if ((unsigned)(o->op - KV_OP_GET) > KV_OP_INCR - KV_OP_GET || (!o->key && o->klen))
+		if ((unsigned)(o->op - KV_OP_GET) > KV_OP_INCR - KV_OP_GET)
 			return KV_EINVAL;
-		if (!o->key) /* the empty key, passed as NULL */
+		if (!o->key) { /* the empty key, passed as NULL */
+			if (o->klen)
+				return KV_EINVAL;
 			o->key = "";
+		}
 		kinds |= 1u << o->op;
+		maxk = o->klen > maxk ? o->klen : maxk;
 		o->status = KV_EABORTED;
-		if (o->klen > KV_KEY_SIZE_LIMIT && big == (size_t)-1)
-			big = i;
 	}
+	if (maxk > KV_KEY_SIZE_LIMIT)
+		for (big = 0; ops[big].klen <= KV_KEY_SIZE_LIMIT; big++)
+			;
 	bool readonly = !(kinds & ~(1u << KV_OP_GET | 1u << KV_OP_EXISTS));
 	if ((kinds & (1u << KV_OP_GET | 1u << KV_OP_CONSUME)) && !arena)
 		return KV_EINVAL;
@@ -808,12 +803,13 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 		h = (uint64_t *)(gs + n);
 		it = (rd_item *)(h + n);
 	}
+	/* (a best-effort key over the limit is hashed like any other: it cannot
+	 * match, and its status is set below) */
+	for (size_t i = 0; i < n; i++)
+		h[i] = kv_hash(ops[i].key, ops[i].klen);
 	int rc = KV_EBUSY;
-	size_t nh = 0;
 	if (readonly) {
-		/* (a best-effort key over the limit is hashed like any other: it
-		 * cannot match, and its status is set below) */
-		rc = batch_read(ns, ops, n, h, &nh, it, gs, arena);
+		rc = batch_read(ns, ops, n, h, it, gs, arena);
 		if (rc == KV_OK && big != (size_t)-1)
 			for (size_t i = big; i < n; i++)
 				if (ops[i].klen > KV_KEY_SIZE_LIMIT)
@@ -821,9 +817,6 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 		if (rc == KV_ENOMEM) /* the arena could not grow: nothing was read */
 			for (size_t i = 0; i < n; i++)
 				ops[i].status = KV_EABORTED;
-	} else {
-		for (; nh < n; nh++)
-			h[nh] = kv_hash(ops[nh].key, ops[nh].klen);
 	}
 	if (rc == KV_EBUSY)
 		rc = batch_atomic(ns, ops, n, h, arena, err);
