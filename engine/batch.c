@@ -175,27 +175,24 @@ static KV_RACY void prefetch_entry(const kv_nsref *ref, uint64_t h)
 		prefetch_candidate(ref->env, sh, kv_hash32(h));
 }
 
-static void prefetch_window(kv_ns *ns, const kv_op *ops, size_t n)
+static void prefetch_window(kv_ns *ns, const uint64_t *h, size_t n)
 {
 	kv_nsref ref;
 	if (kv_ns_ref(ns, &ref) != KV_OK)
 		return;
-	uint64_t h[KV_BE_WINDOW];
-	for (size_t i = 0; i < n; i++) {
-		h[i] = kv_hash(ops[i].key, ops[i].klen);
+	for (size_t i = 0; i < n; i++)
 		prefetch_slot(&ref, h[i]);
-	}
 	for (size_t i = 0; i < n; i++)
 		prefetch_entry(&ref, h[i]);
 }
 
-static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
+static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_buf *arena)
 {
 	kv_env *env = ns->env;
 	kv_buf tmp = KV_BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		if (i % KV_BE_WINDOW == 0)
-			prefetch_window(ns, ops + i, n - i < KV_BE_WINDOW ? n - i : KV_BE_WINDOW);
+			prefetch_window(ns, h + i, n - i < KV_BE_WINDOW ? n - i : KV_BE_WINDOW);
 		kv_op *o = &ops[i];
 		o->out_len = 0;
 		o->out_type = KV_T_NONE;
@@ -746,47 +743,6 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	}
 	if ((mode != KV_BATCH_ALL_OR_NOTHING && mode != KV_BATCH_BEST_EFFORT) || (n && !ops))
 		return KV_EINVAL;
-	/* one pass: arguments, which kinds of item, the first key over the limit */
-	unsigned kinds = 0;
-	size_t maxk = 0, big = (size_t)-1;
-	for (size_t i = 0; i < n; i++) {
-		kv_op *o = &ops[i];
-		if ((unsigned)(o->op - KV_OP_GET) > KV_OP_INCR - KV_OP_GET)
-			return KV_EINVAL;
-		if (!o->key) { /* the empty key, passed as NULL */
-			if (o->klen)
-				return KV_EINVAL;
-			o->key = "";
-		}
-		kinds |= 1u << o->op;
-		maxk = o->klen > maxk ? o->klen : maxk;
-		o->status = KV_EABORTED;
-	}
-	if (maxk > KV_KEY_SIZE_LIMIT)
-		for (big = 0; ops[big].klen <= KV_KEY_SIZE_LIMIT; big++)
-			;
-	bool readonly = !(kinds & ~(1u << KV_OP_GET | 1u << KV_OP_EXISTS));
-	if ((kinds & (1u << KV_OP_GET | 1u << KV_OP_CONSUME)) && !arena)
-		return KV_EINVAL;
-	if (arena)
-		arena->len = 0;
-	if (n == 0)
-		return KV_OK;
-	if (mode == KV_BATCH_BEST_EFFORT && !readonly)
-		return batch_best_effort(ns, ops, n, arena);
-
-	/* key sizes are checked up front: an all-or-nothing batch fails whole */
-	if (big != (size_t)-1 && mode == KV_BATCH_ALL_OR_NOTHING) {
-		for (size_t j = 0; j < n; j++)
-			ops[j].status = j == big ? KV_EKEYSIZE : KV_EABORTED;
-		if (err) {
-			err->code = KV_EKEYSIZE;
-			err->item = big;
-			batch_err_msg(err, big, KV_EKEYSIZE);
-		}
-		return KV_EKEYSIZE;
-	}
-
 	kv_env *env = ns->env;
 	uint64_t hs[KV_RD_GROUP_MAX];
 	rd_item its[KV_RD_GROUP_MAX];
@@ -803,11 +759,55 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 		h = (uint64_t *)(gs + n);
 		it = (rd_item *)(h + n);
 	}
-	/* (a best-effort key over the limit is hashed like any other: it cannot
-	 * match, and its status is set below) */
-	for (size_t i = 0; i < n; i++)
-		h[i] = kv_hash(ops[i].key, ops[i].klen);
-	int rc = KV_EBUSY;
+	/* one pass: arguments, which kinds of item, the longest key, the hashes
+	 * (a key over the limit is hashed like any other: it matches nothing) */
+	unsigned kinds = 0;
+	size_t maxk = 0, big = (size_t)-1;
+	int rc = KV_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		kv_op *o = &ops[i];
+		if ((unsigned)(o->op - KV_OP_GET) > KV_OP_INCR - KV_OP_GET)
+			goto out;
+		if (!o->key) { /* the empty key, passed as NULL */
+			if (o->klen)
+				goto out;
+			o->key = "";
+		}
+		kinds |= 1u << o->op;
+		maxk = o->klen > maxk ? o->klen : maxk;
+		o->status = KV_EABORTED;
+		h[i] = kv_hash(o->key, o->klen);
+	}
+	if (maxk > KV_KEY_SIZE_LIMIT)
+		for (big = 0; ops[big].klen <= KV_KEY_SIZE_LIMIT; big++)
+			;
+	bool readonly = !(kinds & ~(1u << KV_OP_GET | 1u << KV_OP_EXISTS));
+	if ((kinds & (1u << KV_OP_GET | 1u << KV_OP_CONSUME)) && !arena)
+		goto out;
+	if (arena)
+		arena->len = 0;
+	rc = KV_OK;
+	if (n == 0)
+		goto out;
+	if (mode == KV_BATCH_BEST_EFFORT && !readonly) {
+		rc = batch_best_effort(ns, ops, n, h, arena);
+		goto out;
+	}
+
+	/* key sizes are checked up front: an all-or-nothing batch fails whole */
+	if (big != (size_t)-1 && mode == KV_BATCH_ALL_OR_NOTHING) {
+		for (size_t j = 0; j < n; j++)
+			ops[j].status = j == big ? KV_EKEYSIZE : KV_EABORTED;
+		if (err) {
+			err->code = KV_EKEYSIZE;
+			err->item = big;
+			batch_err_msg(err, big, KV_EKEYSIZE);
+		}
+		rc = KV_EKEYSIZE;
+		goto out;
+	}
+
+	rc = KV_EBUSY;
 	if (readonly) {
 		rc = batch_read(ns, ops, n, h, it, gs, arena);
 		if (rc == KV_OK && big != (size_t)-1)
@@ -820,6 +820,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	}
 	if (rc == KV_EBUSY)
 		rc = batch_atomic(ns, ops, n, h, arena, err);
+out:
 	if (heap)
 		kv_mem_realloc(env, heap, 0);
 	return rc;
