@@ -21,6 +21,7 @@
 static kv_env *g_env;
 static void batch_concurrency(void);
 static void batch_resize_stress(void);
+static void batch_read_resize(void);
 static void batch_processes(void);
 static void batch_churn(void);
 static void batch_eviction(void);
@@ -632,6 +633,7 @@ int main(int argc, char **argv)
 
 	batch_concurrency();
 	batch_resize_stress();
+	batch_read_resize();
 	batch_processes();
 	batch_eviction();
 	batch_churn();
@@ -781,6 +783,106 @@ static void *cresizer(void *p)
 		t_sleep_ms(20);
 	}
 	return NULL;
+}
+
+/* ------------------------------------------- lock-free batch reads under resize */
+/*
+ * A read-only batch reads each shard's header once (up to 64 shards) or once
+ * per item (more shards, or a resize moving keys), validating what it read
+ * with the shards' seqs and the namespace's gen.  Here readers run batches of
+ * 48 GETs and EXISTS over keys whose values they know while the namespace is
+ * resized 1 -> 100 shards step by step: every item must come back exact.
+ */
+#define RR_KEYS 500
+static char rr_key[RR_KEYS][16], rr_val[RR_KEYS][16];
+
+static void *rr_reader(void *p)
+{
+	carg *a = p;
+	kv_buf ra = KV_BUF_INIT;
+	kv_error err;
+	kv_op ops[48];
+	int key[48];
+	while (!T_LOAD(cstop)) {
+		int mode = (int)(t_rand(&a->seed) % 2);
+		for (int i = 0; i < 48; i++) {
+			key[i] = (int)(t_rand(&a->seed) % RR_KEYS);
+			ops[i] = i % 8 == 7 ? o_key(KV_OP_EXISTS, rr_key[key[i]]) : o_get(rr_key[key[i]]);
+		}
+		int rc = kv_batch(cns, ops, 48, mode, &ra, &err);
+		if (rc != KV_OK) {
+			if (a->bad++ < 3)
+				fprintf(stderr, "    batch read under resize: %s\n", t_code_name(rc));
+			continue;
+		}
+		for (int i = 0; i < 48; i++) {
+			const char *v = rr_val[key[i]];
+			if (ops[i].status != KV_OK ||
+			    (ops[i].op == KV_OP_GET && !out_is(&ra, &ops[i], v))) {
+				if (a->bad++ < 3)
+					fprintf(stderr, "    item %d (%s): %s\n", i, rr_key[key[i]],
+					        t_code_name(ops[i].status));
+			}
+		}
+		a->reads++;
+	}
+	kv_buf_free(cenv, &ra);
+	return NULL;
+}
+
+static void batch_read_resize(void)
+{
+	TEST("lock-free batch reads stay exact while the shard count goes 1 -> 100")
+	{
+		int ms = t_quick() ? 600 : getenv("TEST_STRESS") ? 20000 : 1500;
+		cenv = t_env(128 << 20);
+		uint64_t seed = t_seed("batch read resize");
+		for (int i = 0; i < RR_KEYS; i++) {
+			snprintf(rr_key[i], sizeof rr_key[i], "rr:%d", i);
+			snprintf(rr_val[i], sizeof rr_val[i], "v%d", i * 13);
+		}
+		int64_t until = kv_now_ms() + ms;
+		long rounds = 0, resizes = 0, bad = 0, reads = 0;
+		while (cenv && kv_now_ms() < until && !bad) {
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.shards = 1;
+			char name[32];
+			snprintf(name, sizeof name, "rr%ld", rounds);
+			cns = t_ns(cenv, name, &c);
+			if (!cns)
+				break;
+			for (int i = 0; i < RR_KEYS; i++)
+				set_s(cns, rr_key[i], rr_val[i]);
+			pthread_t th[2];
+			carg a[2];
+			memset(a, 0, sizeof a);
+			T_STORE(cstop, 0);
+			for (int i = 0; i < 2; i++) {
+				a[i].seed = seed + (uint64_t)rounds * 7 + (uint64_t)i;
+				pthread_create(&th[i], NULL, rr_reader, &a[i]);
+			}
+			for (uint32_t m = 2; m <= 100; m += 1 + m / 8) {
+				int rc = kv_ns_resize(cns, m);
+				if (rc != KV_OK && bad++ < 3)
+					fprintf(stderr, "    resize to %u: %s\n", m, t_code_name(rc));
+				resizes++;
+			}
+			T_STORE(cstop, 1);
+			for (int i = 0; i < 2; i++) {
+				pthread_join(th[i], NULL);
+				bad += a[i].bad;
+				reads += a[i].reads;
+			}
+			kv_ns_close(cns);
+			EOK(kv_ns_drop(cenv, name));
+			rounds++;
+		}
+		printf("    %ld rounds, %ld resizes, %ld batch reads\n", rounds, resizes, reads);
+		E(bad == 0 && rounds > 0 && reads > 0);
+		if (cenv)
+			kv_env_close(cenv);
+	}
 }
 
 /* All-or-nothing batches from fork()ed processes over one MAP_SHARED region. */
