@@ -387,7 +387,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			hits++;
 			o->status = KV_OK;
 			if (o->op == KV_OP_GET) {
-				t->src = (char *)e + hdr + klen;
+				t->src = vlen ? (char *)e + hdr + klen : NULL; /* the arena may be NULL */
 				o->out_len = vlen;
 				o->out_type = type;
 				o->out_expires_at = exp;
