@@ -1355,7 +1355,10 @@ typedef struct kv_op {
  * status holds the code and every other item's status is KV_EABORTED; nothing
  * changed.  KV_NOTFOUND of a GET, DEL or EXISTS is an outcome, not a failure.
  * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
- * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
+ * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock
+ * (in either mode); it reads the clock once, so a key expiring meanwhile is
+ * found by all of its items or by none, and its items count in the namespace's
+ * hits and misses and set LRU reference bits as kv_get and kv_exists do.
  *
  * Each shard is locked once per batch, however many of its keys the batch
  * has, and while the items apply the slots and entries of the items ahead are
