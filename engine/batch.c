@@ -278,7 +278,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
 		uint32_t ng = 0;
 		size_t i, hits = 0, misses = 0;
-		/* 1: hashes, shards, home slots */
+		/* 1: shards, home slots */
 		if (group) {
 			if (!kv_in_region(env, arr, (size_t)nsh * sizeof(kv_off)) ||
 			    (nsh > 1 && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
@@ -286,27 +286,33 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
 			const uint16_t *rt = nsh > 1 ? (const uint16_t *)(base + (size_t)route * KV_UNIT) : one_shard;
 			uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
+			/* route every key, then read each shard's header once, then
+			 * prefetch the home slots (no branch per key on "first of its shard") */
 			uint64_t seen = 0;
+			uint32_t over = 0;
 			for (i = 0; i < n; i++) {
-				uint64_t hv = h[i];
-				uint32_t si = rt[(hv >> (64 - KV_ROUTE_BITS)) & rmask];
-				if (si >= nsh)
-					break;
-				rd_shard *g = &gs[si];
-				if (!(seen >> si & 1)) {
-					kv_off so = sharr[si];
-					if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
-						break;
-					kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
-					if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), g))
-						break;
-					seen |= (uint64_t)1 << si;
-					ids[ng++] = (uint8_t)si;
-				}
-				uint32_t h32 = kv_hash32(hv), p = (h32 >> g->shift) & g->mask;
+				uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
+				it[i].g = si;
+				over |= si >= nsh;
+				seen |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
+			}
+			if (over)
+				continue;
+			for (; seen; seen &= seen - 1) {
+				uint32_t si = (uint32_t)__builtin_ctzll(seen);
+				kv_off so = sharr[si];
+				if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
+					goto torn;
+				kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+				if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
+					goto torn;
+				ids[ng++] = (uint8_t)si;
+			}
+			for (i = 0; i < n; i++) {
+				const rd_shard *g = &gs[it[i].g];
+				uint32_t h32 = kv_hash32(h[i]), p = (h32 >> g->shift) & g->mask;
 				it[i].H = (uint64_t)h32 << 32;
 				it[i].pos = p;
-				it[i].g = si;
 				__builtin_prefetch(&g->slots[p]);
 			}
 		} else { /* a resize is moving keys, or many shards: one header per item */
