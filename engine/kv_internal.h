@@ -548,6 +548,16 @@ size_t kv_alloc_size(size_t size);            /* bytes actually charged */
 kv_off kv_alloc(kv_env *env, size_t size);   /* 0 = the region is full */
 void   kv_free(kv_env *env, kv_off off, size_t size);
 kv_off kv_pages_alloc(kv_env *env, uint32_t npages, int kind);
+/* A private carve: one thread's slab pages, one per class, taken whole from the
+ * page allocator and cut by bump with no class lock (a load's builders, one per
+ * thread).  Objects are ordinary slab objects (kv_free them as any other);
+ * kv_carve_done() hands the partly used pages to their classes.  Nothing else
+ * may free an object of a page still being carved (the owner may). */
+typedef struct kv_carve {
+	uint32_t page[KV_NCLASSES];   /* page being carved per class, 0: none */
+} kv_carve;
+kv_off kv_carve_alloc(kv_env *env, kv_carve *c, size_t size); /* 0 = the region is full */
+void   kv_carve_done(kv_env *env, kv_carve *c);
 void   kv_pages_free(kv_env *env, kv_off off);
 kv_shard *kv_shard_new(kv_env *env);          /* zeroed, unlocked; NULL = full */
 void   kv_shard_release(kv_env *env, kv_shard *sh);
@@ -596,6 +606,8 @@ uint64_t  kv_shard_table_bytes(const kv_shard *sh);
 /* Entry lifecycle under the shard lock. */
 kv_entry *kv_entry_build(kv_env *env, const void *key, size_t klen, size_t vlen, int type,
                          int64_t expires_at);
+kv_entry *kv_entry_init(kv_env *env, kv_off o, const void *key, size_t klen, size_t vlen, int type,
+                        int64_t expires_at); /* kv_entry_build at o, from kv_entry_size's allocation */
 kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t klen,
                               size_t vlen, int type, int64_t expires_at);
 void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);

@@ -1,7 +1,7 @@
 /*
  * snapshot.c -- saving and loading namespaces to a portable, checksummed file.
  *
- * FILE FORMAT (version 1, all integers little-endian)
+ * FILE FORMAT (version 3, all integers little-endian)
  *   header   "SHKVSNAP" u32 version  u32 flags(0)  i64 created_ms  u32 nns
  *            u32 checksum = low 32 bits of XXH3 of the 28 bytes before it
  *   blocks   u32 kind  u32 len  u64 XXH3(payload)  payload[len]
@@ -16,7 +16,10 @@
  *          value, a zset's f64 score.  A version 1 file has no collections: a
  *          tag 16..31 in it was a string's and loads as KV_T_BYTES.
  *     'Z'  end of namespace: u64 entries written
- *     'T'  trailer, last: u64 blocks before it, u64 XXH3 of every byte before it
+ *     'T'  trailer, last: u64 blocks before it, u64 XXH3 of the file header and
+ *          every block header before it, back to back (version 3: each block
+ *          header holds its payload's XXH3, so every byte is hashed once;
+ *          versions 1 and 2, which still load, hash every byte before it)
  *   A block's len is at most 16 MiB plus one entry.  Expiry is absolute (ms since
  *   the epoch), so it means the same after a restart or in another host.
  *
@@ -47,7 +50,7 @@
 #include <stdio.h>
 
 #define SNAP_MAGIC   "SHKVSNAP"
-#define SNAP_VERSION 2u /* 2: collections (per-kind records); 1 still loads */
+#define SNAP_VERSION 3u /* 3: trailer hashes the headers; 2: collections; 1 and 2 still load */
 #define SNAP_HDR     32
 #define BLK_HDR      16
 #define BLK_TARGET   ((size_t)16 << 20)
@@ -92,7 +95,7 @@ typedef struct snap_writer {
 	kv_env        *env;
 	kv_snap_target *t;
 	int            failed;   /* errno of the first write failure */
-	XXH3_state_t  *xs;       /* whole-file checksum */
+	XXH3_state_t  *xs;       /* the trailer's: file header and block headers */
 	uint64_t       blocks;
 	kv_buf         blk;      /* payload being built; BLK_HDR bytes reserved in front */
 	kv_buf         coll;     /* a collection's record, serialised with no lock */
@@ -101,10 +104,8 @@ typedef struct snap_writer {
 
 static void w_bytes(snap_writer *w, const void *p, size_t n)
 {
-	if (w->failed)
-		return;
-	XXH3_64bits_update(w->xs, p, n);
-	w->failed = kv_snap_write(w->t, p, n);
+	if (!w->failed)
+		w->failed = kv_snap_write(w->t, p, n);
 }
 
 static int blk_begin(snap_writer *w)
@@ -125,7 +126,8 @@ static void blk_end(snap_writer *w, uint32_t kind)
 	put32(b, kind);
 	put32(b + 4, (uint32_t)len);
 	put64(b + 8, XXH3_64bits(b + BLK_HDR, len));
-	w_bytes(w, b, w->blk.len);
+	XXH3_64bits_update(w->xs, b, BLK_HDR);
+	w_bytes(w, b, w->blk.len); /* one write per block: up to 16 MiB */
 	w->blocks++;
 	w->blk.len = BLK_HDR;
 }
@@ -452,6 +454,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		put64(h + 16, (uint64_t)cut);
 		put32(h + 24, (uint32_t)(nsel + nkeep));
 		put32(h + 28, (uint32_t)XXH3_64bits(h, 28));
+		XXH3_64bits_update(w.xs, h, sizeof h);
 		w_bytes(&w, h, sizeof h);
 	}
 	for (size_t i = 0; i < nsel; i++) {
@@ -496,6 +499,8 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	release_busy(sel, nsel);
 	/* the other namespaces of the file, verified before, copied block by block */
 	for (size_t k = 0; k < nkeep && rc == KV_OK; k++) {
+		for (size_t o = keep[k].ns_blk; o <= keep[k].end_blk; o += BLK_HDR + get32(old + o + 4))
+			XXH3_64bits_update(w.xs, old + o, BLK_HDR);
 		w_bytes(&w, old + keep[k].ns_blk, keep[k].end_blk + BLK_HDR + 8 - keep[k].ns_blk);
 		w.blocks += keep[k].nblocks;
 	}
@@ -708,7 +713,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	if ((uint32_t)XXH3_64bits(f, 28) != get32(f + 28))
 		return CORRUPT("file header checksum mismatch");
 	uint32_t ver = get32(f + 8);
-	if (ver != SNAP_VERSION && ver != 1)
+	if (ver < 1 || ver > SNAP_VERSION)
 		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", ver, SNAP_VERSION);
 	uint32_t nns = get32(f + 24);
 	if (get32(f + 12) != 0)
@@ -717,6 +722,9 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	uint64_t blocks = 0;
 	load_ns *cur = NULL;
 	stat_ctx sc = {NULL, kv_now_ms()};
+	XXH3_state_t hs; /* version 3's trailer hash: the file header and the block headers */
+	XXH3_64bits_reset(&hs);
+	XXH3_64bits_update(&hs, f, SNAP_HDR);
 	for (;;) {
 		if (size - o < BLK_HDR)
 			return CORRUPT("file truncated at byte %zu (block header expected)", o);
@@ -732,13 +740,14 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 				return CORRUPT("malformed trailer at byte %zu", o);
 			if (get64(p) != blocks)
 				return CORRUPT("trailer counts %llu blocks, file has %llu", (unsigned long long)get64(p), (unsigned long long)blocks);
-			if (get64(p + 8) != XXH3_64bits(f, o))
+			if (get64(p + 8) != (ver >= 3 ? XXH3_64bits_digest(&hs) : XXH3_64bits(f, o)))
 				return CORRUPT("whole-file checksum mismatch");
 			if (o + BLK_HDR + len != size)
 				return CORRUPT("%zu unexpected bytes after the trailer", size - (o + BLK_HDR + len));
 			break;
 		}
 		blocks++;
+		XXH3_64bits_update(&hs, f + o, BLK_HDR);
 		switch (kind) {
 		case BLK_NS: {
 			if (cur)
