@@ -47,7 +47,10 @@
 #include "coll.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #define SNAP_MAGIC   "SHKVSNAP"
 #define SNAP_VERSION 3u /* 3: trailer hashes the headers; 2: collections; 1 and 2 still load */
@@ -82,7 +85,9 @@ typedef struct load_ns {
 	size_t       first_blk, end_blk;  /* file offsets of its first entries block and of 'Z' */
 	uint64_t     nblocks;             /* 'N' to 'Z', both included */
 	uint64_t     entries, live, bytes;
+	uint64_t     colls;               /* live collections (built on the calling thread) */
 	uint32_t     max_klen, max_vlen;
+	size_t       blk0, blk1;          /* its entries blocks with live entries: load_blks [blk0, blk1) */
 	/* build */
 	uint32_t     target;              /* slot index */
 	kv_off       arr;
@@ -549,7 +554,22 @@ static void err_wrap(kv_error *err, const char *fmt, const char *shown)
 	}
 }
 
-static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *n, kv_error *err);
+/* The entries blocks of a file being loaded that hold live entries, in file
+ * order (verify lists them; the builders split them among threads). */
+typedef struct load_blk {
+	size_t   off;   /* payload */
+	uint32_t len;
+	uint64_t first; /* index of its first live entry in its namespace */
+} load_blk;
+
+typedef struct load_blks {
+	kv_env   *env;
+	load_blk *v;
+	size_t    n, cap;
+} load_blks;
+
+static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
+                  load_blks *lb, kv_error *err);
 
 /* A save of one namespace keeps the file's other namespaces: read and verify
  * the file being replaced and list them in *keep.  No file (or an empty one)
@@ -580,7 +600,7 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	size_t n = 0;
 	if (!nss)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	else if ((rc = verify(f, size, nss, cap + 1, &n, err)) != KV_OK)
+	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, NULL, err)) != KV_OK)
 		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
 		              "other namespaces): %s", t->shown);
 	if (rc != KV_OK) {
@@ -697,6 +717,7 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	if (kv_expired(exp, c->now))
 		return KV_OK;
 	c->ns->live++;
+	c->ns->colls += kv_is_kind(type);
 	c->ns->bytes += kv_alloc_size(kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
 	if (klen > c->ns->max_klen)
 		c->ns->max_klen = klen;
@@ -705,8 +726,10 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	return KV_OK;
 }
 
-/* Parse and verify the whole image; fill nss (cap entries), *n. */
-static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *n, kv_error *err)
+/* Parse and verify the whole image; fill nss (cap entries), *n, and lb (if not
+ * NULL) with the entries blocks that hold entries live at now. */
+static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
+                  load_blks *lb, kv_error *err)
 {
 	if (size < SNAP_HDR || memcmp(f, SNAP_MAGIC, 8) != 0)
 		return kv_snap_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
@@ -721,7 +744,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	size_t o = SNAP_HDR, count = 0;
 	uint64_t blocks = 0;
 	load_ns *cur = NULL;
-	stat_ctx sc = {NULL, kv_now_ms()};
+	stat_ctx sc = {NULL, now};
 	XXH3_state_t hs; /* version 3's trailer hash: the file header and the block headers */
 	XXH3_64bits_reset(&hs);
 	XXH3_64bits_update(&hs, f, SNAP_HDR);
@@ -778,6 +801,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 				return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
 			cur->first_blk = o + BLK_HDR + len;
 			cur->ns_blk = o;
+			cur->blk0 = cur->blk1 = lb ? lb->n : 0;
 			cur->nblocks = 1;
 			sc.ns = cur;
 			break;
@@ -785,10 +809,23 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 		case BLK_ENTRIES: {
 			if (!cur)
 				return CORRUPT("entries block at byte %zu outside a namespace", o);
+			uint64_t live0 = cur->live;
 			int rc = walk_entries(p, len, o + BLK_HDR, err, stat_entry, &sc, &cur->entries);
 			if (rc != KV_OK)
 				return rc;
 			cur->nblocks++;
+			if (lb && cur->live > live0) {
+				if (lb->n == lb->cap) {
+					size_t c2 = lb->cap ? lb->cap * 2 : 64;
+					load_blk *v = kv_mem_realloc(lb->env, lb->v, c2 * sizeof *v);
+					if (!v)
+						return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+					lb->v = v;
+					lb->cap = c2;
+				}
+				lb->v[lb->n++] = (load_blk){o + BLK_HDR, len, live0};
+				cur->blk1 = lb->n;
+			}
 			break;
 		}
 		case BLK_END:
@@ -811,10 +848,57 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	return KV_OK;
 }
 
+/*
+ * BUILDING IN PARALLEL.  A namespace's new shards are built by up to `threads`
+ * threads (the calling thread is one of them) in two passes:
+ *   1. records: the listed blocks are handed out one at a time; each live
+ *      entry gets its record (file offset, key hash) at its index, and each
+ *      thread counts its entries per shard.  Every key is hashed once.
+ *   2. build: thread t builds the shards s with s % threads == t: it sizes
+ *      each table once for its count, then walks the records in file order
+ *      (a later duplicate still wins) and links those of its shards.  Entries
+ *      come from the thread's own carve of slab pages (kv_carve): a page
+ *      allocator lock per 64 KiB page, no class lock per entry.
+ * The shards are not published, so no shard lock is contended; the threads
+ * call nothing of the host (no hook, no kv_mem_methods: what they need is
+ * allocated before), block every signal, and are joined before the load goes
+ * on.  A namespace holding collections is built by the calling thread alone
+ * (building one may use the host's allocator).  A failure (the region is
+ * full) stops every thread; the load then fails as before.
+ */
+typedef struct load_rec {
+	uint64_t off;  /* the entry's first byte in the file */
+	uint64_t h;    /* kv_hash of its key */
+} load_rec;
+
+typedef struct load_ent {
+	const char *key, *val;
+	uint32_t    klen, vlen;
+	int         type;
+	int64_t     exp;
+} load_ent;
+
+/* Decode the (verified) entry at p; returns its size. */
+static size_t ent_parse(const char *p, load_ent *e)
+{
+	size_t o = 10;
+	e->klen = get32(p);
+	e->vlen = get32(p + 4);
+	e->type = (unsigned char)p[8];
+	e->exp = 0;
+	if (p[9] & 1) {
+		e->exp = (int64_t)get64(p + 10);
+		o = 18;
+	}
+	e->key = p + o;
+	e->val = e->key + e->klen;
+	return o + e->klen + e->vlen;
+}
+
 /* A key's shard among n during a load: from a process-local copy of the
  * namespace's route table (kv_route's answer for each 16-bit prefix) when the
  * namespace is big enough to pay for building one, else kv_route itself (jump
- * hashing: a loop of divisions per key, twice per entry: count, then build). */
+ * hashing: a loop of divisions per key, twice per entry: records, build). */
 static uint16_t *load_route_table(kv_env *env, const load_ns *x)
 {
 	if (x->nshards <= 1 || x->live < KV_ROUTE_SIZE)
@@ -831,32 +915,68 @@ static inline uint32_t load_route(const uint16_t *t, uint64_t h, uint32_t n)
 	return t ? t[h >> (64 - KV_ROUTE_BITS)] : kv_route(h, n);
 }
 
-typedef struct build_ctx {
-	kv_env         *env;
-	load_ns        *ns;
-	int64_t         now;
-	uint32_t        ver;   /* the file's format version */
-	const uint16_t *route;
-} build_ctx;
+struct load_job;
+typedef struct load_work {
+	struct load_job *job;
+	uint32_t         id;
+	uint32_t        *counts;   /* [nshards]: this thread's records per shard */
+	int              rc;       /* first failure */
+	bool             reserve;  /* rc came from sizing a table */
+	pthread_t        th;
+} load_work;
 
-static int build_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
-                       int type, int64_t exp)
+typedef struct load_job {
+	kv_env         *env;
+	const char     *f;
+	load_ns        *x;
+	const load_blk *blk;      /* x's blocks */
+	size_t          nblk;
+	load_rec       *rec;      /* [x->live] */
+	const uint16_t *route;
+	int64_t         now;
+	uint32_t        ver;      /* the file's format version */
+	uint32_t        nthreads;
+	int             pass;     /* 1 records, 2 build */
+	_Atomic size_t  next;     /* pass 1: next block to take */
+	_Atomic int     stop;     /* a thread failed */
+	load_work      *w;
+} load_job;
+
+static void records_pass(load_work *w)
 {
-	build_ctx *c = ctx;
-	kv_env *env = c->env;
-	if (kv_expired(exp, c->now))
-		return KV_OK;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
-	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[load_route(c->route, h, c->ns->nshards)]);
-	uint32_t pos;
-	/* the shard is not published yet: nobody else can see it, no lock needed */
-	kv_entry *old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
-	int rc = KV_OK;
+	load_job *j = w->job;
+	for (;;) {
+		size_t b = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		if (b >= j->nblk)
+			break;
+		const char *p = j->f + j->blk[b].off, *end = p + j->blk[b].len;
+		load_rec *r = j->rec + j->blk[b].first;
+		while (p < end) {
+			load_ent e;
+			size_t sz = ent_parse(p, &e);
+			if (!kv_expired(e.exp, j->now)) {
+				uint64_t h = kv_hash(e.key, e.klen);
+				*r++ = (load_rec){(uint64_t)(p - j->f), h};
+				w->counts[load_route(j->route, h, j->x->nshards)]++;
+			}
+			p += sz;
+		}
+	}
+}
+
+/* Link the entry e (hash h) into its (unpublished) shard sh. */
+static int build_one(kv_env *env, kv_shard *sh, kv_carve *carve, const load_ent *in, uint64_t h,
+                     uint32_t ver)
+{
+	uint32_t h32 = kv_hash32(h), pos;
+	kv_entry *old = kv_shard_find_locked(env, sh, h32, in->key, in->klen, &pos);
+	const char *val = in->val;
+	uint32_t vlen = in->vlen;
+	int type = in->type, rc = KV_OK;
 	kv_croot root = {KV_CROOT_MAGIC, 0};
-	if (kv_is_kind(type) && c->ver < 2) {
+	if (kv_is_kind(type) && ver < 2) {
 		type = KV_T_BYTES; /* version 1 had no kinds: that tag was a string's */
-	} else if (kv_is_kind(type)) {
+	} else if (kv_is_kind(type)) { /* the calling thread only (see BUILDING IN PARALLEL) */
 		kv_chdr *ch;
 		if ((rc = kv_coll_deserialise(env, type, val, vlen, &ch)) != KV_OK)
 			return rc;
@@ -864,76 +984,145 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 		val = (const char *)&root;
 		vlen = sizeof root;
 	}
-	kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
-	if (!e) {
-		rc = KV_ENOMEM;
+	kv_off o = kv_carve_alloc(env, carve, kv_entry_size(in->klen, vlen, in->exp ? KV_E_TTL : 0));
+	if (!o) {
 		if (root.hdr)
 			kv_chdr_destroy(env, kv_ptr(env, root.hdr));
-	} else {
-		memcpy(kv_entry_key(e) + klen, val, vlen);
-		if (old) { /* a duplicate key: the later record wins */
-			sh->bytes -= kv_entry_charge(env, old);
-			kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
-			kv_entry_free(env, old);
-			sh->bytes += kv_entry_charge(env, e);
-		} else if ((rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e))) != KV_OK) {
-			kv_entry_free(env, e);
-		} else {
-			sh->bytes += kv_entry_charge(env, e);
-		}
+		return KV_ENOMEM;
 	}
-	return rc;
-}
-
-typedef struct count_ctx {
-	uint32_t       *counts;
-	uint32_t        n;
-	int64_t         now;
-	const uint16_t *route;
-} count_ctx;
-
-static int count_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
-                       int type, int64_t exp)
-{
-	(void)val;
-	(void)vlen;
-	(void)type;
-	count_ctx *c = ctx;
-	if (!kv_expired(exp, c->now))
-		c->counts[load_route(c->route, kv_hash(key, klen), c->n)]++;
+	kv_entry *e = kv_entry_init(env, o, in->key, in->klen, vlen, type, in->exp);
+	memcpy(kv_entry_key(e) + in->klen, val, vlen);
+	if (old) { /* a duplicate key: the later record wins */
+		sh->bytes -= kv_entry_charge(env, old);
+		kv_shard_replace_locked(env, sh, pos, o);
+		kv_entry_free(env, old);
+	} else if ((rc = kv_shard_insert_locked(env, sh, h32, o)) != KV_OK) {
+		kv_entry_free(env, e);
+		return rc;
+	}
+	sh->bytes += kv_entry_charge(env, e);
 	return KV_OK;
 }
 
-/* Size every new shard's table for exactly the keys it will get (see
- * kv_shard_reserve_locked: the file is in hash order). */
-static int presize(kv_env *env, const char *f, load_ns *x, int64_t now, const uint16_t *route)
+static void build_pass(load_work *w)
 {
-	uint32_t *counts = kv_mem_realloc(env, NULL, sizeof *counts * x->nshards);
-	if (!counts)
-		return KV_ENOMEM;
-	memset(counts, 0, sizeof *counts * x->nshards);
-	count_ctx cc = {counts, x->nshards, now, route};
-	uint64_t cnt = 0;
-	int rc = KV_OK;
-	for (size_t o = x->first_blk; o < x->end_blk;) {
-		uint32_t len = get32(f + o + 4);
-		if (get32(f + o) == BLK_ENTRIES)
-			walk_entries(f + o + BLK_HDR, len, o + BLK_HDR, NULL, count_entry, &cc, &cnt);
-		o += BLK_HDR + len;
-	}
+	load_job *j = w->job;
+	kv_env *env = j->env;
+	load_ns *x = j->x;
+	uint32_t T = j->nthreads, n = x->nshards;
 	kv_off *a = kv_ptr(env, x->arr);
-	for (uint32_t s = 0; s < x->nshards && rc == KV_OK; s++) {
+	/* size each of this thread's tables once (the shards are not published:
+	 * the lock is for form) */
+	for (uint32_t s = w->id; s < n && w->rc == KV_OK; s += T) {
+		uint32_t want = 0;
+		for (uint32_t t = 0; t < T; t++)
+			want += j->w[t].counts[s];
 		kv_shard *sh = kv_ptr(env, a[s]);
 		kv_spin_lock(&sh->lock);
-		rc = kv_shard_reserve_locked(env, sh, counts[s]);
+		w->rc = kv_shard_reserve_locked(env, sh, want);
 		kv_spin_unlock(&sh->lock);
+		w->reserve = w->rc != KV_OK;
 	}
+	kv_carve carve;
+	memset(&carve, 0, sizeof carve);
+	for (uint64_t i = 0; i < x->live && w->rc == KV_OK; i++) {
+		if ((i & 4095) == 0 && atomic_load_explicit(&j->stop, memory_order_relaxed))
+			break;
+		uint32_t s = load_route(j->route, j->rec[i].h, n);
+		if (s % T != w->id)
+			continue;
+		load_ent e;
+		ent_parse(j->f + j->rec[i].off, &e);
+		w->rc = build_one(env, kv_ptr(env, a[s]), &carve, &e, j->rec[i].h, j->ver);
+	}
+	kv_carve_done(env, &carve);
+}
+
+static void *load_worker(void *arg)
+{
+	load_work *w = arg;
+	if (w->job->pass == 1)
+		records_pass(w);
+	else
+		build_pass(w);
+	if (w->rc != KV_OK)
+		atomic_store(&w->job->stop, 1);
+	return NULL;
+}
+
+/* Run the job's pass on its threads: the calling thread is worker 0; a
+ * thread that cannot be started has its share run here too. */
+static void load_run(load_job *j, int pass)
+{
+	j->pass = pass;
+	atomic_store(&j->next, 0);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	bool *started = (bool *)(j->w + j->nthreads); /* room left by the caller */
+	for (uint32_t t = 1; t < j->nthreads; t++)
+		started[t] = pthread_create(&j->w[t].th, NULL, load_worker, &j->w[t]) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	load_worker(&j->w[0]);
+	for (uint32_t t = 1; t < j->nthreads; t++) {
+		if (started[t])
+			pthread_join(j->w[t].th, NULL);
+		else
+			load_worker(&j->w[t]);
+	}
+}
+
+/* Build x's new shards (x->arr, empty) from the verified file f. */
+static int build_ns(kv_env *env, const char *f, load_ns *x, const load_blks *lb, int64_t now,
+                    uint32_t threads, kv_error *err)
+{
+	if (x->live == 0)
+		return KV_OK;
+	uint32_t T = threads;
+	if (x->colls || T > x->nshards)
+		T = x->colls ? 1 : x->nshards;
+	if (T > 1 && x->live < 4096 * (uint64_t)T) /* not worth a thread */
+		T = (uint32_t)(x->live / 4096) + 1;
+	load_job j;
+	memset(&j, 0, sizeof j);
+	j.env = env;
+	j.f = f;
+	j.x = x;
+	j.blk = lb->v + x->blk0;
+	j.nblk = x->blk1 - x->blk0;
+	j.now = now;
+	j.ver = get32(f + 8);
+	j.nthreads = T;
+	j.rec = kv_mem_realloc(env, NULL, x->live * sizeof *j.rec);
+	j.w = kv_mem_realloc(env, NULL, T * (sizeof *j.w + sizeof(bool)));
+	uint32_t *counts = kv_mem_realloc(env, NULL, (size_t)T * x->nshards * sizeof *counts);
+	j.route = load_route_table(env, x);
+	int rc = KV_OK;
+	if (!j.rec || !j.w || !counts) {
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", x->name);
+	} else {
+		memset(counts, 0, (size_t)T * x->nshards * sizeof *counts);
+		for (uint32_t t = 0; t < T; t++)
+			j.w[t] = (load_work){.job = &j, .id = t, .counts = counts + (size_t)t * x->nshards};
+		load_run(&j, 1);
+		load_run(&j, 2);
+		for (uint32_t t = 0; t < T && rc == KV_OK; t++) {
+			rc = j.w[t].rc;
+			if (rc != KV_OK && j.w[t].reserve)
+				kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
+			else if (rc != KV_OK)
+				kv_snap_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
+		}
+	}
+	kv_mem_realloc(env, (void *)j.route, 0);
 	kv_mem_realloc(env, counts, 0);
+	kv_mem_realloc(env, j.w, 0);
+	kv_mem_realloc(env, j.rec, 0);
 	return rc;
 }
 
 static int load_impl(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
-                     kv_error *err)
+                     unsigned threads, kv_error *err)
 {
 	kv_region *r = env->r;
 	err_init(err);
@@ -955,11 +1144,14 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	const char *path = t.shown;
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (r->max_ns ? r->max_ns : 1));
 	size_t n = 0;
+	load_blks lb = {env, NULL, 0, 0};
 	if (!nss) {
 		kv_mem_realloc(env, f, 0);
 		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 	}
-	rc = verify(f, size, nss, r->max_ns, &n, err);
+	/* entries expired at this instant are dropped (verify counts, the build skips them) */
+	int64_t now = kv_now_ms();
+	rc = verify(f, size, now, nss, r->max_ns, &n, &lb, err);
 	if (rc != KV_OK) {
 		if (err && rc == KV_ECORRUPT) {
 			char m[sizeof err->msg];
@@ -1019,7 +1211,6 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	kv_spin_unlock(&r->admin);
 
 	/* build every namespace's new shards; nothing is visible yet */
-	int64_t now = kv_now_ms();
 	size_t built = 0;
 	for (size_t k = 0; k < n && rc == KV_OK; k++) {
 		load_ns *x = &nss[k];
@@ -1029,24 +1220,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			break;
 		}
 		built = k + 1;
-		uint16_t *route = load_route_table(env, x);
-		if ((rc = presize(env, f, x, now, route)) != KV_OK) {
-			kv_mem_realloc(env, route, 0);
-			kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
-			break;
-		}
-		build_ctx bc = {env, x, now, get32(f + 8), route};
-		uint64_t cnt = 0;
-		size_t o = x->first_blk;
-		while (o < x->end_blk && rc == KV_OK) {
-			uint32_t len = get32(f + o + 4);
-			if (get32(f + o) == BLK_ENTRIES)
-				rc = walk_entries(f + o + BLK_HDR, len, o + BLK_HDR, err, build_entry, &bc, &cnt);
-			o += BLK_HDR + len;
-		}
-		kv_mem_realloc(env, route, 0);
-		if (rc != KV_OK)
-			kv_snap_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
+		rc = build_ns(env, f, x, &lb, now, threads, err);
 	}
 
 	/* create the namespaces that did not exist (empty, with the file's config) */
@@ -1116,14 +1290,25 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	}
 	kv_spin_unlock(&r->admin);
 done:
+	kv_mem_realloc(env, lb.v, 0);
 	kv_mem_realloc(env, nss, 0);
 	kv_mem_realloc(env, f, 0);
 	return rc;
 }
 
+/* threads 0: the online CPUs; at most KV_LOAD_THREADS_MAX */
+static unsigned load_threads(unsigned threads)
+{
+	if (threads == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = c > 0 ? (unsigned)c : 1;
+	}
+	return threads > KV_LOAD_THREADS_MAX ? KV_LOAD_THREADS_MAX : threads;
+}
+
 KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err)
 {
-	return load_impl(env, NULL, path, ns, as, err);
+	return load_impl(env, NULL, path, ns, as, 1, err);
 }
 
 KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
@@ -1133,5 +1318,11 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
 		err_init(err);
 		return kv_snap_err(err, KV_EINVAL, 0, "snapshot directory is empty");
 	}
-	return load_impl(env, dir, name, ns, as, err);
+	return load_impl(env, dir, name, ns, as, 1, err);
+}
+
+KV_API int kv_load_threads(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                           unsigned threads, kv_error *err)
+{
+	return load_impl(env, dir, name, ns, as, load_threads(threads), err);
 }
