@@ -66,6 +66,8 @@
  *   kv_pages_alloc/free       palloc              O(free runs) first fit        coalescing keeps the runs few
  *     (region.c)
  *   slab class (region.c)     class lock          O(1); slab_trim O(classes)
+ *   kv_carve_alloc/done       class lock, palloc  O(1) per page carved or      a load's builders carve pages privately:
+ *     (region.c)                                  handed back (per class)       no lock per entry
  *   kv_free of a large value  palloc              O(1): a run is freed by its   deleting a 512 MiB value clears nothing
  *     (region.c)                                  boundary tags
  *   kv_put_locked (write.c)   one shard           O(1) to link an entry built   values over KV_LOCKED_COPY_MAX (4 KiB) are
