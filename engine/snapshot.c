@@ -47,6 +47,7 @@
  */
 #include "coll.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -63,19 +64,28 @@
 enum { BLK_NS = 'N', BLK_ENTRIES = 'E', BLK_END = 'Z', BLK_TRAILER = 'T' };
 
 
-static void put32(char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i)); }
-static void put64(char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i)); }
+/* Little-endian fields, read and written with one load or store each. */
+static void put32(char *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+static void put64(char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
 static uint32_t get32(const char *p)
 {
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) v |= (uint32_t)(unsigned char)p[i] << (8 * i);
-	return v;
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return le32toh(v);
 }
 static uint64_t get64(const char *p)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++) v |= (uint64_t)(unsigned char)p[i] << (8 * i);
-	return v;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return le64toh(v);
 }
 
 /* A namespace found in a snapshot file (a load, or a save keeping it). */
