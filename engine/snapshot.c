@@ -580,7 +580,7 @@ typedef struct load_blks {
 } load_blks;
 
 static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
-                  load_blks *lb, kv_error *err);
+                  load_blks *lb, kv_snap_reader *rd, kv_error *err);
 
 /* A save of one namespace keeps the file's other namespaces: read and verify
  * the file being replaced and list them in *keep.  No file (or an empty one)
@@ -611,7 +611,7 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	size_t n = 0;
 	if (!nss)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, NULL, err)) != KV_OK)
+	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, NULL, NULL, err)) != KV_OK)
 		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
 		              "other namespaces): %s", t->shown);
 	if (rc != KV_OK) {
@@ -738,10 +738,15 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 }
 
 /* Parse and verify the whole image; fill nss (cap entries), *n, and lb (if not
- * NULL) with the entries blocks that hold entries live at now. */
+ * NULL) with the entries blocks that hold entries live at now.  With rd, the
+ * image is still arriving: each block is verified once it is in, and a failed
+ * read returns KV_EIO with no message (kv_snap_read_end has it). */
+#define ARRIVED(upto) (!rd || kv_snap_read_wait(rd, (upto)))
 static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
-                  load_blks *lb, kv_error *err)
+                  load_blks *lb, kv_snap_reader *rd, kv_error *err)
 {
+	if (!ARRIVED(size < SNAP_HDR ? size : SNAP_HDR))
+		return KV_EIO;
 	if (size < SNAP_HDR || memcmp(f, SNAP_MAGIC, 8) != 0)
 		return kv_snap_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
 	if ((uint32_t)XXH3_64bits(f, 28) != get32(f + 28))
@@ -762,10 +767,14 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 	for (;;) {
 		if (size - o < BLK_HDR)
 			return CORRUPT("file truncated at byte %zu (block header expected)", o);
+		if (!ARRIVED(o + BLK_HDR))
+			return KV_EIO;
 		uint32_t kind = get32(f + o), len = get32(f + o + 4);
 		if (len > size - o - BLK_HDR)
 			return CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
 		const char *p = f + o + BLK_HDR;
+		if (!ARRIVED(o + BLK_HDR + len))
+			return KV_EIO;
 		if (XXH3_64bits(p, len) != get64(f + o + 8))
 			return CORRUPT("checksum mismatch in block at byte %zu", o);
 
@@ -1141,28 +1150,39 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 		return kv_snap_err(err, KV_EINVAL, 0, "loading under another name needs a namespace");
 	if ((ns && kv_ns_valid_name(ns) != KV_OK) || (as && kv_ns_valid_name(as) != KV_OK))
 		return kv_snap_err(err, KV_ENSNAME, 0, "invalid namespace name");
-	char *f = NULL;
-	size_t size = 0;
 	kv_snap_target t;
+	kv_snap_reader rd;
+	/* with threads, the file is read on one while this one verifies what came in */
 	int rc = kv_snap_resolve(env, dir, name, &t, err);
-	if (rc == KV_OK)
-		rc = kv_snap_read(&t, env->size * 2 + ((size_t)1 << 20), &f, &size, err);
-	kv_snap_close(&t);
+	if (rc == KV_OK && (rc = kv_snap_read_begin(&t, env->size * 2 + ((size_t)1 << 20), threads > 1, &rd, err)) != KV_OK)
+		kv_snap_close(&t);
 	if (rc == KV_NOTFOUND && (rc = KV_EIO) && err) /* a missing file is an I/O error here */
 		err->code = rc;
 	if (rc != KV_OK)
 		return rc;
+	char *f = rd.buf;
+	size_t size = rd.size, n = 0;
 	const char *path = t.shown;
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (r->max_ns ? r->max_ns : 1));
-	size_t n = 0;
 	load_blks lb = {env, NULL, 0, 0};
-	if (!nss) {
-		kv_mem_realloc(env, f, 0);
-		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	}
 	/* entries expired at this instant are dropped (verify counts, the build skips them) */
 	int64_t now = kv_now_ms();
-	rc = verify(f, size, now, nss, r->max_ns, &n, &lb, err);
+	if (!nss)
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+	else
+		rc = verify(f, size, now, nss, r->max_ns, &n, &lb, &rd, err);
+	kv_error rerr;
+	if (kv_snap_read_end(&rd, &rerr) != KV_OK) { /* a failed read wins, as when it came first */
+		if (err)
+			*err = rerr;
+		rc = rerr.code;
+		f = NULL; /* freed */
+	}
+	kv_snap_close(&t);
+	if (!nss) {
+		kv_mem_realloc(env, f, 0);
+		return rc;
+	}
 	if (rc != KV_OK) {
 		if (err && rc == KV_ECORRUPT) {
 			char m[sizeof err->msg];

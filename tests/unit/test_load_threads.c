@@ -382,14 +382,16 @@ static void test_out_of_memory(void)
 			static const unsigned th[4] = {1, 2, 4, 2};
 			for (int r = 0; r < 4; r++) {
 				int rc = kv_load_threads(env, NULL, path_of("big.snap"), "dst", NULL, th[r], &err);
-				E(rc == KV_ENOMEM && strstr(err.msg, "while loading namespace \"dst\""));
+				/* an entry or (another thread first) a table that does not fit */
+				E(rc == KV_ENOMEM && strstr(err.msg, "namespace \"dst\""));
 				if (r == 0)
 					printf("    %s\n", err.msg);
 				E(holds(env, d, 3000, 'd'));
-				/* a class may keep a partly used page; nothing more stays, however often */
+				/* a class may keep an empty page (which ones depends on the order the
+				 * threads freed in); nothing more stays, however often */
 				if (r == 0)
 					first = used(env);
-				E(first <= before + ((size_t)64 << 10) * 64 && used(env) == first);
+				E(first <= before + ((size_t)64 << 10) * 64 && used(env) <= first + ((size_t)64 << 10) * 8);
 			}
 			/* and a load that fits works: the allocator is consistent */
 			EOK(kv_load_threads(env, NULL, path_of("small.snap"), "dst", "dst2", 2, &err));
