@@ -1561,7 +1561,10 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
  * (what kv_load and kv_load_at do), 0 the online CPUs, at most
  * KV_LOAD_THREADS_MAX.  Thread t builds the shards s with s % threads == t, so
  * a namespace uses at most its shard count, and one under 4096 live keys per
- * thread fewer.  The extra threads are started and joined inside the call,
+ * thread fewer; with more than one, the file is also read on a thread of its
+ * own while the calling thread verifies each block as it arrives (a failed
+ * read is still reported as KV_EIO, whatever the part read showed).  The
+ * extra threads are started and joined inside the call,
  * block every signal, and call nothing of the host: no hook, no
  * kv_mem_methods (what they need is allocated before), so a host whose
  * allocator or callbacks are not thread-safe may pass any count.  A namespace
