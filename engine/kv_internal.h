@@ -1015,6 +1015,7 @@ typedef struct kv_snap_target {
 	int      locked;                     /* dfd holds the save flock */
 	int      injected;                   /* errno last injected by the fault seam */
 	uint32_t calls[KV_FIO_N];            /* per-op call counts, for "@N" */
+	uint64_t written, flushing;          /* temp file bytes written, and handed to writeback */
 	char     leaf[KV_FILE_NAME_MAX + 1]; /* the file's name in dfd */
 	char     tmp[KV_FILE_NAME_MAX + 1];  /* the temp file's name in dfd, or "" */
 	char     shown[96];                  /* the path for messages, shortened */
