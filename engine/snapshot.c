@@ -98,7 +98,7 @@ typedef struct load_ns {
 	uint64_t     entries, live, bytes;
 	uint64_t     colls;               /* live collections (built on the calling thread) */
 	uint32_t     max_klen, max_vlen;
-	size_t       blk0, blk1;          /* its entries blocks with live entries: load_blks [blk0, blk1) */
+	size_t       rec0;                /* its live entries: load_recs [rec0, rec0 + live) */
 	/* build */
 	uint32_t     target;              /* slot index */
 	kv_off       arr;
@@ -565,22 +565,22 @@ static void err_wrap(kv_error *err, const char *fmt, const char *shown)
 	}
 }
 
-/* The entries blocks of a file being loaded that hold live entries, in file
- * order (verify lists them; the builders split them among threads). */
-typedef struct load_blk {
-	size_t   off;   /* payload */
-	uint32_t len;
-	uint64_t first; /* index of its first live entry in its namespace */
-} load_blk;
+/* A live entry of the file being loaded, with its key's hash: verify lists
+ * them in file order (hashing while the rest of the file is still being
+ * read), the builders route them to their shards (BUILDING IN PARALLEL). */
+typedef struct load_rec {
+	uint64_t off;  /* the entry's first byte in the file */
+	uint64_t h;    /* kv_hash of its key */
+} load_rec;
 
-typedef struct load_blks {
+typedef struct load_recs {
 	kv_env   *env;
-	load_blk *v;
+	load_rec *v;
 	size_t    n, cap;
-} load_blks;
+} load_recs;
 
 static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
-                  load_blks *lb, kv_snap_reader *rd, kv_error *err);
+                  load_recs *lr, kv_snap_reader *rd, kv_error *err);
 
 /* A save of one namespace keeps the file's other namespaces: read and verify
  * the file being replaced and list them in *keep.  No file (or an empty one)
@@ -715,8 +715,10 @@ static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err
 }
 
 typedef struct stat_ctx {
-	load_ns *ns;
-	int64_t  now;
+	load_ns    *ns;
+	int64_t     now;
+	const char *f;
+	load_recs  *lr;   /* NULL: no records */
 } stat_ctx;
 
 static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
@@ -727,6 +729,18 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	stat_ctx *c = ctx;
 	if (kv_expired(exp, c->now))
 		return KV_OK;
+	if (c->lr) {
+		if (c->lr->n == c->lr->cap) {
+			size_t cap = c->lr->cap ? c->lr->cap * 2 : 4096;
+			load_rec *v = kv_mem_realloc(c->lr->env, c->lr->v, cap * sizeof *v);
+			if (!v)
+				return KV_ENOMEM;
+			c->lr->v = v;
+			c->lr->cap = cap;
+		}
+		size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
+		c->lr->v[c->lr->n++] = (load_rec){(uint64_t)(key - hdr - c->f), kv_hash(key, klen)};
+	}
 	c->ns->live++;
 	c->ns->colls += kv_is_kind(type);
 	c->ns->bytes += kv_alloc_size(kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
@@ -737,13 +751,13 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	return KV_OK;
 }
 
-/* Parse and verify the whole image; fill nss (cap entries), *n, and lb (if not
- * NULL) with the entries blocks that hold entries live at now.  With rd, the
+/* Parse and verify the whole image; fill nss (cap entries), *n, and lr (if not
+ * NULL) with the records of the entries live at now.  With rd, the
  * image is still arriving: each block is verified once it is in, and a failed
  * read returns KV_EIO with no message (kv_snap_read_end has it). */
 #define ARRIVED(upto) (!rd || kv_snap_read_wait(rd, (upto)))
 static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
-                  load_blks *lb, kv_snap_reader *rd, kv_error *err)
+                  load_recs *lr, kv_snap_reader *rd, kv_error *err)
 {
 	if (!ARRIVED(size < SNAP_HDR ? size : SNAP_HDR))
 		return KV_EIO;
@@ -760,7 +774,7 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 	size_t o = SNAP_HDR, count = 0;
 	uint64_t blocks = 0;
 	load_ns *cur = NULL;
-	stat_ctx sc = {NULL, now};
+	stat_ctx sc = {NULL, now, f, lr};
 	XXH3_state_t hs; /* version 3's trailer hash: the file header and the block headers */
 	XXH3_64bits_reset(&hs);
 	XXH3_64bits_update(&hs, f, SNAP_HDR);
@@ -821,7 +835,7 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 				return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
 			cur->first_blk = o + BLK_HDR + len;
 			cur->ns_blk = o;
-			cur->blk0 = cur->blk1 = lb ? lb->n : 0;
+			cur->rec0 = lr ? lr->n : 0;
 			cur->nblocks = 1;
 			sc.ns = cur;
 			break;
@@ -829,23 +843,12 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 		case BLK_ENTRIES: {
 			if (!cur)
 				return CORRUPT("entries block at byte %zu outside a namespace", o);
-			uint64_t live0 = cur->live;
 			int rc = walk_entries(p, len, o + BLK_HDR, err, stat_entry, &sc, &cur->entries);
+			if (rc == KV_ENOMEM) /* the records */
+				return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 			if (rc != KV_OK)
 				return rc;
 			cur->nblocks++;
-			if (lb && cur->live > live0) {
-				if (lb->n == lb->cap) {
-					size_t c2 = lb->cap ? lb->cap * 2 : 64;
-					load_blk *v = kv_mem_realloc(lb->env, lb->v, c2 * sizeof *v);
-					if (!v)
-						return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-					lb->v = v;
-					lb->cap = c2;
-				}
-				lb->v[lb->n++] = (load_blk){o + BLK_HDR, len, live0};
-				cur->blk1 = lb->n;
-			}
 			break;
 		}
 		case BLK_END:
@@ -869,28 +872,22 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 }
 
 /*
- * BUILDING IN PARALLEL.  A namespace's new shards are built by up to `threads`
- * threads (the calling thread is one of them) in two passes:
- *   1. records: the listed blocks are handed out one at a time; each live
- *      entry gets its record (file offset, key hash) at its index, and each
- *      thread counts its entries per shard.  Every key is hashed once.
- *   2. build: thread t builds the shards s with s % threads == t: it sizes
- *      each table once for its count, then walks the records in file order
- *      (a later duplicate still wins) and links those of its shards.  Entries
- *      come from the thread's own carve of slab pages (kv_carve): a page
- *      allocator lock per 64 KiB page, no class lock per entry.
- * The shards are not published, so no shard lock is contended; the threads
- * call nothing of the host (no hook, no kv_mem_methods: what they need is
- * allocated before), block every signal, and are joined before the load goes
- * on.  A namespace holding collections is built by the calling thread alone
- * (building one may use the host's allocator).  A failure (the region is
- * full) stops every thread; the load then fails as before.
+ * BUILDING IN PARALLEL.  Verify has listed every live entry with its key's
+ * hash (load_recs), so each key is hashed once, and while the file is still
+ * being read.  A namespace's new shards are then built by up to `threads`
+ * threads (the calling thread is one of them): thread t takes the shards s
+ * with s % threads == t, counts their records, sizes each table once for
+ * its count, then walks the records in file order (a later duplicate still
+ * wins) and links those of its shards.  Entries come from the thread's own
+ * carve of slab pages (kv_carve): a page allocator lock per 64 KiB page, no
+ * class lock per entry.  The shards are not published, so no shard lock is
+ * contended; the threads call nothing of the host (no hook, no
+ * kv_mem_methods: what they need is allocated before), block every signal,
+ * and are joined before the load goes on.  A namespace holding collections
+ * is built by the calling thread alone (building one may use the host's
+ * allocator).  A failure (the region is full) stops every thread; the load
+ * then fails as before.
  */
-typedef struct load_rec {
-	uint64_t off;  /* the entry's first byte in the file */
-	uint64_t h;    /* kv_hash of its key */
-} load_rec;
-
 typedef struct load_ent {
 	const char *key, *val;
 	uint32_t    klen, vlen;
@@ -918,7 +915,7 @@ static size_t ent_parse(const char *p, load_ent *e)
 /* A key's shard among n during a load: from a process-local copy of the
  * namespace's route table (kv_route's answer for each 16-bit prefix) when the
  * namespace is big enough to pay for building one, else kv_route itself (jump
- * hashing: a loop of divisions per key, twice per entry: records, build). */
+ * hashing: a loop of divisions per key, twice per entry and thread: count, build). */
 static uint16_t *load_route_table(kv_env *env, const load_ns *x)
 {
 	if (x->nshards <= 1 || x->live < KV_ROUTE_SIZE)
@@ -939,7 +936,7 @@ struct load_job;
 typedef struct load_work {
 	struct load_job *job;
 	uint32_t         id;
-	uint32_t        *counts;   /* [nshards]: this thread's records per shard */
+	uint32_t        *counts;   /* [nshards]: records of this thread's shards */
 	int              rc;       /* first failure */
 	bool             reserve;  /* rc came from sizing a table */
 	pthread_t        th;
@@ -949,40 +946,13 @@ typedef struct load_job {
 	kv_env         *env;
 	const char     *f;
 	load_ns        *x;
-	const load_blk *blk;      /* x's blocks */
-	size_t          nblk;
-	load_rec       *rec;      /* [x->live] */
+	const load_rec *rec;      /* x's: [x->live] */
 	const uint16_t *route;
-	int64_t         now;
 	uint32_t        ver;      /* the file's format version */
 	uint32_t        nthreads;
-	int             pass;     /* 1 records, 2 build */
-	_Atomic size_t  next;     /* pass 1: next block to take */
 	_Atomic int     stop;     /* a thread failed */
 	load_work      *w;
 } load_job;
-
-static void records_pass(load_work *w)
-{
-	load_job *j = w->job;
-	for (;;) {
-		size_t b = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-		if (b >= j->nblk)
-			break;
-		const char *p = j->f + j->blk[b].off, *end = p + j->blk[b].len;
-		load_rec *r = j->rec + j->blk[b].first;
-		while (p < end) {
-			load_ent e;
-			size_t sz = ent_parse(p, &e);
-			if (!kv_expired(e.exp, j->now)) {
-				uint64_t h = kv_hash(e.key, e.klen);
-				*r++ = (load_rec){(uint64_t)(p - j->f), h};
-				w->counts[load_route(j->route, h, j->x->nshards)]++;
-			}
-			p += sz;
-		}
-	}
-}
 
 /* Link the entry e (hash h) into its (unpublished) shard sh. */
 static int build_one(kv_env *env, kv_shard *sh, kv_carve *carve, const load_ent *in, uint64_t h,
@@ -1033,13 +1003,14 @@ static void build_pass(load_work *w)
 	kv_off *a = kv_ptr(env, x->arr);
 	/* size each of this thread's tables once (the shards are not published:
 	 * the lock is for form) */
+	for (uint64_t i = 0; i < x->live; i++) {
+		uint32_t s = load_route(j->route, j->rec[i].h, n);
+		w->counts[s] += s % T == w->id;
+	}
 	for (uint32_t s = w->id; s < n && w->rc == KV_OK; s += T) {
-		uint32_t want = 0;
-		for (uint32_t t = 0; t < T; t++)
-			want += j->w[t].counts[s];
 		kv_shard *sh = kv_ptr(env, a[s]);
 		kv_spin_lock(&sh->lock);
-		w->rc = kv_shard_reserve_locked(env, sh, want);
+		w->rc = kv_shard_reserve_locked(env, sh, w->counts[s]);
 		kv_spin_unlock(&sh->lock);
 		w->reserve = w->rc != KV_OK;
 	}
@@ -1061,21 +1032,16 @@ static void build_pass(load_work *w)
 static void *load_worker(void *arg)
 {
 	load_work *w = arg;
-	if (w->job->pass == 1)
-		records_pass(w);
-	else
-		build_pass(w);
+	build_pass(w);
 	if (w->rc != KV_OK)
 		atomic_store(&w->job->stop, 1);
 	return NULL;
 }
 
-/* Run the job's pass on its threads: the calling thread is worker 0; a
- * thread that cannot be started has its share run here too. */
-static void load_run(load_job *j, int pass)
+/* Run the job on its threads: the calling thread is worker 0; a thread that
+ * cannot be started has its share run here too. */
+static void load_run(load_job *j)
 {
-	j->pass = pass;
-	atomic_store(&j->next, 0);
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1093,8 +1059,8 @@ static void load_run(load_job *j, int pass)
 }
 
 /* Build x's new shards (x->arr, empty) from the verified file f. */
-static int build_ns(kv_env *env, const char *f, load_ns *x, const load_blks *lb, int64_t now,
-                    uint32_t threads, kv_error *err)
+static int build_ns(kv_env *env, const char *f, load_ns *x, const load_recs *lr, uint32_t threads,
+                    kv_error *err)
 {
 	if (x->live == 0)
 		return KV_OK;
@@ -1108,24 +1074,20 @@ static int build_ns(kv_env *env, const char *f, load_ns *x, const load_blks *lb,
 	j.env = env;
 	j.f = f;
 	j.x = x;
-	j.blk = lb->v + x->blk0;
-	j.nblk = x->blk1 - x->blk0;
-	j.now = now;
+	j.rec = lr->v + x->rec0;
 	j.ver = get32(f + 8);
 	j.nthreads = T;
-	j.rec = kv_mem_realloc(env, NULL, x->live * sizeof *j.rec);
 	j.w = kv_mem_realloc(env, NULL, T * (sizeof *j.w + sizeof(bool)));
 	uint32_t *counts = kv_mem_realloc(env, NULL, (size_t)T * x->nshards * sizeof *counts);
 	j.route = load_route_table(env, x);
 	int rc = KV_OK;
-	if (!j.rec || !j.w || !counts) {
+	if (!j.w || !counts) {
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", x->name);
 	} else {
 		memset(counts, 0, (size_t)T * x->nshards * sizeof *counts);
 		for (uint32_t t = 0; t < T; t++)
 			j.w[t] = (load_work){.job = &j, .id = t, .counts = counts + (size_t)t * x->nshards};
-		load_run(&j, 1);
-		load_run(&j, 2);
+		load_run(&j);
 		for (uint32_t t = 0; t < T && rc == KV_OK; t++) {
 			rc = j.w[t].rc;
 			if (rc != KV_OK && j.w[t].reserve)
@@ -1137,7 +1099,6 @@ static int build_ns(kv_env *env, const char *f, load_ns *x, const load_blks *lb,
 	kv_mem_realloc(env, (void *)j.route, 0);
 	kv_mem_realloc(env, counts, 0);
 	kv_mem_realloc(env, j.w, 0);
-	kv_mem_realloc(env, j.rec, 0);
 	return rc;
 }
 
@@ -1164,13 +1125,13 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	size_t size = rd.size, n = 0;
 	const char *path = t.shown;
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (r->max_ns ? r->max_ns : 1));
-	load_blks lb = {env, NULL, 0, 0};
+	load_recs lr = {env, NULL, 0, 0};
 	/* entries expired at this instant are dropped (verify counts, the build skips them) */
 	int64_t now = kv_now_ms();
 	if (!nss)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 	else
-		rc = verify(f, size, now, nss, r->max_ns, &n, &lb, &rd, err);
+		rc = verify(f, size, now, nss, r->max_ns, &n, &lr, &rd, err);
 	kv_error rerr;
 	if (kv_snap_read_end(&rd, &rerr) != KV_OK) { /* a failed read wins, as when it came first */
 		if (err)
@@ -1251,7 +1212,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			break;
 		}
 		built = k + 1;
-		rc = build_ns(env, f, x, &lb, now, threads, err);
+		rc = build_ns(env, f, x, &lr, threads, err);
 	}
 
 	/* create the namespaces that did not exist (empty, with the file's config) */
@@ -1321,7 +1282,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	}
 	kv_spin_unlock(&r->admin);
 done:
-	kv_mem_realloc(env, lb.v, 0);
+	kv_mem_realloc(env, lr.v, 0);
 	kv_mem_realloc(env, nss, 0);
 	kv_mem_realloc(env, f, 0);
 	return rc;
