@@ -32,7 +32,6 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -368,14 +367,6 @@ int kv_snap_read_begin(kv_snap_target *t, size_t limit, bool background, kv_snap
 		close(fd);
 		rd->fd = -1;
 		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory reading \"%s\"", t->shown);
-	}
-	/* a big buffer is fresh memory: fault it in 2 MiB at a time, not 4 KiB
-	 * (advice only; the host's allocator still owns it) */
-	if (rd->size >= ((size_t)8 << 20)) {
-		uintptr_t lo = ((uintptr_t)rd->buf + ((uintptr_t)2 << 20) - 1) & ~(((uintptr_t)2 << 20) - 1);
-		uintptr_t hi = ((uintptr_t)rd->buf + rd->size) & ~(((uintptr_t)2 << 20) - 1);
-		if (hi > lo)
-			madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 	}
 	pthread_mutex_init(&rd->mu, NULL);
 	pthread_cond_init(&rd->cv, NULL);
