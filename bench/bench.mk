@@ -117,3 +117,17 @@ $(BENCH_QUEUE_CLIENT): bench/queue/queue_client.c
 bench-queue: $(BUILD)/shardkv-server $(BENCH_QUEUE_CLIENT)
 	@mkdir -p $(BUILD)/bench
 	/usr/bin/python3 bench/queue/bench_queue.py $(BENCH_QUEUE_CLIENT) --tsv $(BUILD)/bench/queue.tsv $(BENCH_QUEUE_ARGS)
+
+# make bench-memlat: this machine's memory limits for a get (bench/memlat/memlat.c,
+# no engine code): dependent-load latency, memory-level parallelism, and a model
+# of a get's two dependent misses at a given instruction count, with 2 MiB and
+# 4 KiB pages.  BENCH_MEMLAT_ARGS=--quick for a smoke run (seconds).
+BENCH_MEMLAT := $(BUILD)/bench-memlat
+BENCH_MEMLAT_ARGS ?=
+$(BENCH_MEMLAT): bench/memlat/memlat.c bench/engine/benchutil.c bench/engine/benchutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench/engine -o $@ bench/memlat/memlat.c bench/engine/benchutil.c -lm
+
+.PHONY: bench-memlat
+bench-memlat: $(BENCH_MEMLAT)
+	$(BENCH_MEMLAT) $(BENCH_MEMLAT_ARGS)

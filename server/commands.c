@@ -334,46 +334,19 @@ static void commandRun(client *c, int argc, const char **argv, const size_t *len
 		blockingServeReady(c->w); /* waiters of the keys this command filled */
 }
 
-/*
- * A GET (GET key) or SET (SET key value) that commandExecute would run as is
- * (allowed in this client's state: authenticated, not in a RESP2 pub/sub
- * context, not queueing a MULTI, replies on; a SET also needs the AOF to
- * take writes), so it may join a batch; counted here as executed.  Returns
- * BATCH_GET, BATCH_SET, or -1.
- */
-static int commandBatchKind(client *c, int argc, const char *name, size_t len)
+int commandMayBatch(client *c)
 {
-	int kind;
-	if (argc == 2 && len == 3 && (name[0] | 0x20) == 'g' && (name[1] | 0x20) == 'e' && (name[2] | 0x20) == 't')
-		kind = BATCH_GET;
-	else if (argc == 3 && len == 3 && (name[0] | 0x20) == 's' && (name[1] | 0x20) == 'e' && (name[2] | 0x20) == 't')
-		kind = BATCH_SET;
-	else
-		return -1;
 	if (!c->authenticated && atomic_load(&srv.auth_required))
-		return -1;
+		return 0;
 	if (c->rb.resp == 2 && (c->nchannels || c->npatterns))
-		return -1;
-	if (multiQueueing(c) || c->reply_off || c->reply_skip)
-		return -1;
-	if (kind == BATCH_SET && aofWriteError())
-		return -1;
-	atomic_fetch_add_explicit(&c->w->stat_commands, 1, memory_order_relaxed);
-	atomic_store_explicit(&c->last_cmd, kind == BATCH_GET ? "get" : "set", memory_order_relaxed);
-	return kind;
+		return 0;
+	return !multiQueueing(c) && !c->reply_off && !c->reply_skip;
 }
 
 void commandDispatch(client *c, cmdBatch *batch, int argc, const char **argv, const size_t *lens)
 {
-	int kind = commandBatchKind(c, argc, argv[0], lens[0]);
-	if (kind == BATCH_GET) {
-		batchAdd(c, batch, kind, argv[1], lens[1], NULL, 0);
+	if (batchTryAdd(c, batch, argc, argv, lens))
 		return;
-	}
-	if (kind == BATCH_SET) {
-		batchAdd(c, batch, kind, argv[1], lens[1], argv[2], lens[2]);
-		return;
-	}
 	batchFlush(c, batch);
 	commandExecute(c, argc, argv, lens);
 }

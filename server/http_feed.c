@@ -107,6 +107,8 @@ static int subMatches(const feedSub *s, const char *ns, const void *key, size_t 
 	return s->plen == 0 || (klen >= s->plen && memcmp(key, s->prefix, s->plen) == 0);
 }
 
+#define FEED_CLOSE_RESERVE 64 /* a close frame or SSE close event, with room */
+
 /* Queue bytes for s (feedLock held).  Over the limit: queue the close instead. */
 static void deliver(feedSub *s, const replyBuf *msg)
 {
@@ -117,7 +119,9 @@ static void deliver(feedSub *s, const replyBuf *msg)
 	const replyBuf *what = msg;
 	pthread_mutex_lock(&c->mbox_lock);
 	size_t pending = c->mbox_bytes + atomic_load_explicit(&c->info_obl, memory_order_relaxed);
-	if (pending + msg->len > limit) {
+	/* the close frame itself must fit under the limit too, or the writer's
+	 * own limit check (networking.c) would cut the connection before it */
+	if (pending + msg->len + FEED_CLOSE_RESERVE > limit) {
 		/* drop the queued events (whole frames, none started): the close follows
 		 * what is already in the reply buffer */
 		for (mailMsg *d = c->mbox_head, *nx; d; d = nx) {

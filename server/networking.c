@@ -6,7 +6,7 @@
  *   clients (workerAddClient: a pending list plus an eventfd wake-up).  A worker
  *   owns its clients for their whole life: only it reads, writes, or frees them.
  *   On a readable socket it reads once, runs every complete request in the query
- *   buffer in order (pipelining; commandDispatch runs plain GETs in batches,
+ *   buffer in order (pipelining; commandDispatch runs GETs and simple string writes in batches,
  *   batch.c), then writes the accumulated replies with as
  *   few write() calls as the kernel allows; what is left waits for EPOLLOUT.
  *
@@ -333,6 +333,8 @@ static int processInput(client *c)
 	size_t stack_lens[32];
 	cmdBatch batch; /* see batch.c */
 	batch.n = 0;
+	batch.writes = 0;
+	batch.ncmds = 0;
 	if (c->http)
 		return httpProcessInput(c);
 

@@ -491,6 +491,11 @@ void pubsubDrainMailbox(client *c)
 {
 	pthread_mutex_lock(&c->mbox_lock);
 	mailMsg *m = c->mbox_head;
+	/* the bytes move from the mailbox to the reply buffer: count them in
+	 * info_obl before the mailbox forgets them, so a producer that checks
+	 * mbox_bytes + info_obl against the limit (http_feed.c) never sees them
+	 * in neither (only the owner stores info_obl) */
+	atomic_fetch_add_explicit(&c->info_obl, c->mbox_bytes, memory_order_relaxed);
 	c->mbox_head = c->mbox_tail = NULL;
 	c->mbox_bytes = 0;
 	pthread_mutex_unlock(&c->mbox_lock);

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,10 @@ static void addLine(replyBuf *rb, char prefix, const char *s, size_t n)
 
 void addReplyStatus(replyBuf *rb, const char *s)
 {
+	if (s[0] == 'O' && s[1] == 'K' && s[2] == '\0') { /* the usual one, as is */
+		addReplyRaw(rb, "+OK\r\n", 5);
+		return;
+	}
 	addLine(rb, '+', s, strlen(s));
 }
 
@@ -132,16 +137,35 @@ void addReplyErrorFormat(replyBuf *rb, const char *fmt, ...)
 	addReplyError(rb, tmp);
 }
 
+/* "$<n>\r\n<p>\r\n" with one reserve: every GET's reply. */
 void addReplyBulk(replyBuf *rb, const void *p, size_t n)
 {
-	addHeader(rb, '$', (long long)n);
-	if (reserve(rb, n + 2) != 0)
+	char tmp[24];
+	char *t = tmp + sizeof(tmp);
+	size_t u = n;
+	do {
+		*--t = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	size_t hl = (size_t)(tmp + sizeof(tmp) - t);
+	if (n > SIZE_MAX - 32) {
+		rb->oom = 1;
 		return;
+	}
+	if (reserve(rb, n + hl + 5) != 0)
+		return;
+	char *d = rb->buf + rb->len;
+	*d++ = '$';
+	for (size_t i = 0; i < hl; i++)
+		*d++ = t[i];
+	*d++ = '\r';
+	*d++ = '\n';
 	if (n)
-		memcpy(rb->buf + rb->len, p, n);
-	rb->len += n;
-	rb->buf[rb->len++] = '\r';
-	rb->buf[rb->len++] = '\n';
+		memcpy(d, p, n);
+	d += n;
+	*d++ = '\r';
+	*d++ = '\n';
+	rb->len = (size_t)(d - rb->buf);
 }
 
 void addReplyBulkCString(replyBuf *rb, const char *s)

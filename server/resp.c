@@ -58,10 +58,8 @@ int respParseLL(const char *s, size_t len, long long *out)
 	for (; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return 0;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (ULLONG_MAX - d) / 10)
+		if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, (unsigned)(s[i] - '0'), &v))
 			return 0;
-		v = v * 10 + d;
 	}
 	if (neg) {
 		if (v > (unsigned long long)LLONG_MAX + 1)
@@ -227,17 +225,42 @@ static long findHeaderEnd(const char *buf, size_t from, size_t len)
 	return (long)at;
 }
 
+/*
+ * The usual header number, read in one pass: 1-18 digits without a leading
+ * zero (or "0"), then the '\r' with one more byte read.  The position of the
+ * '\r' and the value, or -1 for anything else, which the general path
+ * (findHeaderEnd, respParseLL) then decides: the same answer, more slowly.
+ */
+static long fastHeaderNumber(const char *buf, size_t from, size_t len, long long *out)
+{
+	size_t end = len - from > 19 ? from + 19 : len, i = from;
+	unsigned long long v = 0;
+	if (i + 1 < len && buf[i] == '0' && buf[i + 1] != '\r')
+		return -1;
+	for (; i < end && (unsigned)(buf[i] - '0') <= 9; i++)
+		v = v * 10 + (unsigned)(buf[i] - '0');
+	if (i == from || i >= end || buf[i] != '\r' || i + 1 >= len)
+		return -1;
+	*out = (long long)v;
+	return (long)i;
+}
+
 static int parseMultibulk(respParser *p, char *buf, size_t len, const respLimits *lim)
 {
 	long long ll;
 
 	if (p->kind == 0) {
-		long cr = findHeaderEnd(buf, 0, len);
-		if (cr == -2)
-			return fail(p, "too big mbulk count string");
-		if (cr < 0)
-			return RESP_NEED_MORE;
-		if (!respParseLL(buf + 1, (size_t)cr - 1, &ll) || ll > INT_MAX)
+		long cr = fastHeaderNumber(buf, 1, len, &ll);
+		if (cr < 0) {
+			cr = findHeaderEnd(buf, 0, len);
+			if (cr == -2)
+				return fail(p, "too big mbulk count string");
+			if (cr < 0)
+				return RESP_NEED_MORE;
+			if (!respParseLL(buf + 1, (size_t)cr - 1, &ll))
+				return fail(p, "invalid multibulk length");
+		}
+		if (ll > INT_MAX)
 			return fail(p, "invalid multibulk length");
 		if (ll > 10 && !lim->authenticated)
 			return fail(p, "unauthenticated multibulk length");
@@ -258,13 +281,17 @@ static int parseMultibulk(respParser *p, char *buf, size_t len, const respLimits
 				snprintf(msg, sizeof(msg), "expected '$', got '%c'", buf[p->pos]);
 				return fail(p, msg);
 			}
-			long cr = findHeaderEnd(buf, p->pos, len);
-			if (cr == -2)
-				return fail(p, "too big bulk count string");
-			if (cr < 0)
-				return RESP_NEED_MORE;
-			if (!respParseLL(buf + p->pos + 1, (size_t)cr - p->pos - 1, &ll) || ll < 0 ||
-			    (uint64_t)ll > lim->max_bulk_len)
+			long cr = fastHeaderNumber(buf, p->pos + 1, len, &ll);
+			if (cr < 0) {
+				cr = findHeaderEnd(buf, p->pos, len);
+				if (cr == -2)
+					return fail(p, "too big bulk count string");
+				if (cr < 0)
+					return RESP_NEED_MORE;
+				if (!respParseLL(buf + p->pos + 1, (size_t)cr - p->pos - 1, &ll))
+					return fail(p, "invalid bulk length");
+			}
+			if (ll < 0 || (uint64_t)ll > lim->max_bulk_len)
 				return fail(p, "invalid bulk length");
 			if (ll > 16384 && !lim->authenticated)
 				return fail(p, "unauthenticated bulk length");

@@ -12,7 +12,7 @@
  *   Each worker runs its own epoll loop over its clients (networking.c).  A read
  *   appends to the client's query buffer; every complete command in it is parsed
  *   (resp.c, socket-free so it can be fuzzed), looked up in the command table
- *   (commands.c) and executed in order (runs of plain GETs as one engine read
+ *   (commands.c) and executed in order (runs of GETs and string writes as one engine
  *   batch, batch.c); replies accumulate in the client's reply buffer
  *   (reply.c) and are written once per read, so a pipeline is answered with
  *   few writes.  There is no global lock on the request path: commands call
@@ -292,26 +292,34 @@ void commandLockKeys(client *c, const redisCommand *cmd, int argc, const char **
 /* Execute one parsed command on c (auth, arity, pub/sub context checks). */
 void commandExecute(client *c, int argc, const char **argv, const size_t *lens);
 
-/* A pipeline's run of plain GETs or plain SETs, waiting to be one engine batch (batch.c). */
+/*
+ * A pipeline's run of batchable commands (GET, SET without options or with EX
+ * / PX, SETEX, PSETEX, DEL, UNLINK, INCR, DECR, INCRBY, DECRBY), waiting to be
+ * one engine batch (batch.c).  ops[] are the engine items, in request order;
+ * cmd[i] says which command op i answers for, nkeys[i] how many ops that
+ * command has (a DEL's keys; set on its first op, 0 on the others).
+ */
 #define CMD_BATCH 32
-enum { BATCH_GET, BATCH_SET };
 typedef struct cmdBatch {
-	size_t      n;
-	int         kind;                /* BATCH_GET or BATCH_SET */
-	const char *keys[CMD_BATCH];     /* into the query buffer */
-	size_t      lens[CMD_BATCH];
-	const char *vals[CMD_BATCH];     /* SET's values, into the query buffer */
-	size_t      vlens[CMD_BATCH];
+	size_t        n;                 /* ops used */
+	int           writes;            /* any op but a GET */
+	unsigned      ncmds;             /* commands, counted in stat_commands at the flush */
+	kv_op         ops[CMD_BATCH];    /* keys and values point into the query buffer */
+	unsigned char cmd[CMD_BATCH];    /* batch.c's BC_* */
+	unsigned char nkeys[CMD_BATCH];
 } cmdBatch;
 /*
- * The entry point of networking.c for each parsed command: a plain GET or SET
- * joins the batch (a command of the other kind flushes it first), anything
- * else first flushes it and then runs (commandExecute).  The caller flushes
- * the batch (batchFlush) at the end of the input or before it replies on its
- * own.
+ * The entry point of networking.c for each parsed command: a batchable one
+ * joins the batch (batchTryAdd), anything else first flushes it and then runs
+ * (commandExecute).  The caller flushes the batch (batchFlush) at the end of
+ * the input or before it replies on its own.
  */
 void commandDispatch(client *c, cmdBatch *batch, int argc, const char **argv, const size_t *lens);
-void batchAdd(client *c, cmdBatch *b, int kind, const char *key, size_t klen, const char *val, size_t vlen);
+/* Is c in a state where a command runs as is (authenticated, not in a RESP2
+ * pub/sub context, not queueing a MULTI, replies on)? */
+int  commandMayBatch(client *c);
+/* Take the command into the batch (1, counted as executed) or leave it (0). */
+int  batchTryAdd(client *c, cmdBatch *b, int argc, const char **argv, const size_t *lens);
 void batchFlush(client *c, cmdBatch *b);
 
 /* helpers shared by the command files (commands.c) */

@@ -13,18 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* DEL key [key ...] (also UNLINK) */
+/* DEL key [key ...] (also UNLINK): every key is tried; the reply is the count
+ * deleted, or the first error (as a pipelined DEL in batch.c answers). */
 void delCommand(client *c, int argc, const char **argv, const size_t *lens)
 {
 	long long n = 0;
+	int err = KV_OK;
 	for (int i = 1; i < argc; i++) {
 		int rc = kv_del(c->db, argv[i], lens[i]);
 		if (rc == KV_OK)
 			n++;
-		else if (rc != KV_NOTFOUND && replyKvError(c, rc))
-			return;
+		else if (rc != KV_NOTFOUND && err == KV_OK)
+			err = rc;
 	}
-	addReplyLongLong(&c->rb, n);
+	if (!replyKvError(c, err))
+		addReplyLongLong(&c->rb, n);
 }
 
 /* EXISTS key [key ...] */

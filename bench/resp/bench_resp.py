@@ -3,7 +3,10 @@ bench_resp.py -- redis-benchmark against shardkv-server and redis-server 7, in
 the same run, interleaved (A B A B ...), reporting the ratio of medians.
 
 Rows: SET and GET, -c 50, -P 1 and -P 16, -d 16 and -d 1024, -r 100000; every
-key of the key space is written first so that GETs hit.  With --tls both
+key of the key space is written first so that GETs hit.  At -P 16 also SETEX
+(redis-benchmark's custom command `SETEX key:__rand_int__ 100 <value of -d
+bytes>`) and, at -d 16, INCR (-t incr): the pipelined writes server/batch.c
+runs as one engine batch.  With --tls both
 servers also listen on a TLS port (certificates made here with openssl) and
 redis-benchmark runs over TLS: shardkv's TLS against redis-server's TLS.  For each run it reads
 the server's CPU time from /proc/PID/stat and the client's from rusage, and
@@ -104,6 +107,13 @@ def make_certs(d):
             "--tls-ca-cert-file", os.path.join(d, "ca.crt"), "--tls-auth-clients", "no"]
 
 
+def bench_args(test, dsize):
+    """redis-benchmark's arguments for a row: a -t test, or SETEX as a custom command."""
+    if test == "setex":
+        return ["SETEX", "key:__rand_int__", "100", "x" * dsize]
+    return ["-t", test]
+
+
 def run_one(port, pid, test, pipeline, dsize, n):
     before_srv = proc_cpu(pid)
     before_cli = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -111,7 +121,7 @@ def run_one(port, pid, test, pipeline, dsize, n):
     t0 = time.time()
     r = subprocess.run(["redis-benchmark"] + TLS + ["-h", "127.0.0.1", "-p", str(port), "-c", "50",
                         "-n", str(n), "-P", str(pipeline), "-d", str(dsize), "-r", str(KEYSPACE),
-                        "-t", test, "--csv"], capture_output=True, timeout=600)
+                        "--csv"] + bench_args(test, dsize), capture_output=True, timeout=600)
     wall = time.time() - t0
     after_cli = resource.getrusage(resource.RUSAGE_CHILDREN)
     srv = proc_cpu(pid) - before_srv
@@ -120,7 +130,7 @@ def run_one(port, pid, test, pipeline, dsize, n):
     rps = None
     for line in r.stdout.decode().splitlines():
         parts = [p.strip('"') for p in line.split('","')]
-        if parts and parts[0].upper() == test.upper():
+        if parts and parts[0].split(" ")[0].upper() == test.upper():
             rps = float(parts[1])
     if rps is None:
         sys.exit("could not parse redis-benchmark output: %r %r" % (r.stdout[-300:], r.stderr[-300:]))
@@ -173,7 +183,10 @@ def main():
             preload(P_SKV, dsize)
             preload(P_REDIS, dsize)
             for pipeline in (1, 16):
-                for test in ("set", "get"):
+                tests = ["set", "get"]
+                if pipeline == 16:
+                    tests += ["setex", "incr"] if dsize == 16 else ["setex"]
+                for test in tests:
                     if args.quick:
                         n = 50000 if pipeline == 1 else 300000
                     else:
@@ -213,7 +226,7 @@ HEADER_DONE = [False]
 def print_row(row):
     test, pipeline, dsize, res = row
     if not HEADER_DONE[0]:
-        print("%-4s %3s %5s | %11s %11s %6s | %16s %16s | %8s %8s | %s" % (
+        print("%-5s %3s %5s | %11s %11s %6s | %16s %16s | %8s %8s | %s" % (
             "cmd", "-P", "-d", "shardkv r/s", "redis r/s", "ratio", "skv CPU s/Mreq", "redis CPU s/Mreq",
             "cli CPU%", "skv CPU%", "noise"))
         HEADER_DONE[0] = True
@@ -224,7 +237,7 @@ def print_row(row):
     cli_share = statistics.median(x["cli"] / x["wall"] * 100 for x in s)
     srv_share = statistics.median(x["srv"] / x["wall"] * 100 for x in s)
     noisy = any(x["noisy"] for x in s + r)
-    print("%-4s %3d %5d | %11.0f %11.0f %5.2fx | %16.3f %16.3f | %7.0f%% %7.0f%% | %s" % (
+    print("%-5s %3d %5d | %11.0f %11.0f %5.2fx | %16.3f %16.3f | %7.0f%% %7.0f%% | %s" % (
         test, pipeline, dsize, srps, rrps, srps / rrps, s_cpu_m, r_cpu_m, cli_share, srv_share,
         "[noisy]" if noisy else ""), flush=True)
 

@@ -79,9 +79,12 @@ def _():
     exp = int(curl("GET", K + "t").headers["x-kv-expires-at"])
     true(before + 99_000 <= exp <= before + 101_000 + 5000, "expiry %d near now+100s" % exp)
     true(95 <= r.ttl("t") <= 100, "RESP TTL agrees")
-    eq(curl("PUT", K + "short?px=150", b"v").status, 201)
-    true(curl("GET", K + "short").status == 200, "alive before its time")
-    time.sleep(0.4)
+    t0 = time.time()
+    eq(curl("PUT", K + "short?px=1000", b"v").status, 201)
+    alive = curl("GET", K + "short").status
+    if time.time() - t0 < 0.9:  # a loaded machine may take longer than the TTL itself
+        eq(alive, 200, "alive before its time")
+    time.sleep(max(0.0, t0 + 1.3 - time.time()))
     error_is(curl("GET", K + "short"), 404, "KV_NOTFOUND")
 
 
@@ -375,12 +378,19 @@ def _():
     eq(curl("GET", "/healthz").status, 200)
 
 
-@test("Expect: 100-continue is honoured (curl does not wait a second)")
+@test("Expect: 100-continue is honoured: 100 Continue before the body, then the answer")
 def _():
-    t0 = time.time()
-    eq(curl("PUT", K + "expect", b"z" * 50000, ["Expect: 100-continue"]).status, 201)
-    true(time.time() - t0 < 0.9, "no expect timeout")
+    c = Raw()
+    c.send(b"PUT /v1/ns/0/keys/expect HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n"
+           b"Expect: 100-continue\r\n\r\n")
+    while b"\r\n\r\n" not in c.buf:  # sent before any byte of the body
+        c._fill()
+    head, _, c.buf = c.buf.partition(b"\r\n\r\n")
+    eq(head, b"HTTP/1.1 100 Continue")
+    c.send(b"z" * 50000)
+    eq(c.response().status, 201)
     eq(r.strlen("expect"), 50000)
+    eq(curl("PUT", K + "expect", b"y" * 50000, ["Expect: 100-continue"]).status, 204)  # and curl agrees
 
 
 @test("random bytes on the HTTP port never hurt the server")
@@ -426,7 +436,7 @@ def _():
 
 @test("slowloris: a head not done in http-request-timeout gets 408; others are served meanwhile")
 def _():
-    s2 = server("--http-request-timeout", "1", name="slow")
+    s2 = server("--http-request-timeout", "3", name="slow")
     slow = Raw()
     slow.send(b"GET /v1/ns/0/keys/x HTTP/1.1\r\nHost: ")
     body = Raw()
@@ -434,12 +444,12 @@ def _():
     t0 = time.time()
     for _ in range(5):
         eq(curl("GET", "/healthz").status, 200)
-    true(time.time() - t0 < 1.0, "others served at once")
+    true(time.time() - t0 < 2.5, "others served while the slow heads wait")
     p = slow.response()
     eq(p.status, 408)
     true(slow.closed(), "closed")
     true(body.closed(5), "a stalled body is closed too")
-    true(time.time() - t0 < 5, "within a few seconds")
+    true(time.time() - t0 < 10, "within a few seconds of the timeout")
     eq(resp_client().exists("x"), 0)
 
 
@@ -474,14 +484,23 @@ def _():
 @test("over maxclients an HTTP client gets 503 JSON, not a RESP error")
 def _():
     s2 = server("--maxclients", "2", name="maxc")
-    time.sleep(0.5)  # the readiness probes' connections are gone
-    a, b = Raw(), Raw()
-    a.send(b"GET /healthz HTTP/1.1\r\n\r\n")
-    eq(a.response().status, 200)
-    b.send(b"GET /healthz HTTP/1.1\r\n\r\n")
-    eq(b.response().status, 200)
+
+    def two_served():  # once the readiness probes' connections are gone
+        a, b = Raw(), Raw()
+        got = []
+        for x in (a, b):
+            x.send(b"GET /healthz HTTP/1.1\r\n\r\n")
+            got.append(x.response().status)
+        if got == [200, 200]:
+            return a, b
+        a.close()
+        b.close()
+        return None
+    a, b = wait_until(two_served, 10, "two clients served under maxclients 2")
     c = Raw()
     error_is(c.response(), 503, "KV_EBUSY")
+    a.close()
+    b.close()
 
 
 @test("requirepass: Bearer required (401 + WWW-Authenticate), healthz and the page stay open")

@@ -83,8 +83,9 @@ def wait_until(fn, timeout=10.0, what="condition"):
     end = time.time() + timeout
     while time.time() < end:
         try:
-            if fn():
-                return
+            v = fn()
+            if v:
+                return v
         except Exception:  # noqa: BLE001 - not ready yet
             pass
         time.sleep(0.05)
