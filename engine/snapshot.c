@@ -38,8 +38,10 @@
  *   fsynced (snapio.c).
  *
  * LOAD: VALIDATE EVERYTHING, THEN SWAP
- *   The whole file is read and every checksum, length and limit checked first.
- *   The new contents are then built in fresh shards that nobody can see (on up
+ *   The whole file is read and every checksum, length and limit checked first
+ *   (with threads, the file is read on one of its own while each block is
+ *   verified as it arrives; a failed read still wins).  The new contents are
+ *   then built in fresh shards that nobody can see (on up
  *   to kv_load_threads' count of threads: BUILDING IN PARALLEL below), and each
  *   namespace's shard array is swapped in one step (its gen is bumped, so handles
  *   and readers move over); the old shards are freed after.  Any failure before
