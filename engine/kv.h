@@ -1559,6 +1559,28 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
                       kv_error *err);
 
 /*
+ * kv_load (dir NULL: `name` is a plain path) or kv_load_at, building each
+ * namespace's shards on up to `threads` threads: 1 is the calling thread alone
+ * (what kv_load and kv_load_at do), 0 the online CPUs, at most
+ * KV_LOAD_THREADS_MAX.  Thread t builds the shards s with s % threads == t, so
+ * a namespace uses at most its shard count, and one under 4096 live keys per
+ * thread fewer; with more than one, the file is also read on a thread of its
+ * own while the calling thread verifies each block as it arrives (a failed
+ * read is still reported as KV_EIO, whatever the part read showed).  The
+ * extra threads are started and joined inside the call,
+ * block every signal, and call nothing of the host: no hook, no
+ * kv_mem_methods (what they need is allocated before), so a host whose
+ * allocator or callbacks are not thread-safe may pass any count.  A namespace
+ * that holds collections (hash, set, zset, list) is built by the calling
+ * thread alone.  Everything else is kv_load's: the same checks and errors,
+ * the same all-or-nothing replace.  A host that may not start threads
+ * (a PostgreSQL backend) passes 1.
+ */
+#define KV_LOAD_THREADS_MAX 64
+KV_API int kv_load_threads(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                           unsigned threads, kv_error *err);
+
+/*
  * Check `name` under `dir` (dir NULL: `name` is a plain path) exactly as
  * kv_save_at/kv_load_at resolve it, without reading or writing it, so a host
  * can refuse a bad name when it is configured (CREATE time) rather than at the
