@@ -584,6 +584,32 @@ typedef struct load_recs {
 static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
                   load_recs *lr, kv_snap_reader *rd, kv_error *err);
 
+/* Kept blocks are copied as they are into a file of this version, where a tag
+ * 16..19 names a collection; in a version 1 file it was a string's.  So before
+ * they are kept, retag such strings KV_T_BYTES (as a load of the old file
+ * would) and rehash their blocks.  The file was verified: records are whole. */
+static void retag_v1_strings(char *f, const load_ns *keep, size_t nkeep)
+{
+	for (size_t k = 0; k < nkeep; k++) {
+		for (size_t o = keep[k].first_blk; o < keep[k].end_blk; o += BLK_HDR + get32(f + o + 4)) {
+			if (get32(f + o) != BLK_ENTRIES)
+				continue;
+			char *p = f + o + BLK_HDR, *end = p + get32(f + o + 4);
+			int changed = 0;
+			while (p < end) {
+				uint32_t klen = get32(p), vlen = get32(p + 4);
+				if (kv_is_kind((unsigned char)p[8])) {
+					p[8] = (char)KV_T_BYTES;
+					changed = 1;
+				}
+				p += 10 + ((p[9] & 1) ? 8 : 0) + (size_t)klen + vlen;
+			}
+			if (changed)
+				put64(f + o + 8, XXH3_64bits(f + o + BLK_HDR, get32(f + o + 4)));
+		}
+	}
+}
+
 /* A save of one namespace keeps the file's other namespaces: read and verify
  * the file being replaced and list them in *keep.  No file (or an empty one)
  * keeps nothing; one that cannot be read or verified fails the save, so it is
@@ -625,6 +651,8 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	for (size_t k = 0; k < n; k++)
 		if (strcmp(nss[k].name, ns) != 0)
 			nss[m++] = nss[k];
+	if (get32(f + 8) < 2)
+		retag_v1_strings(f, nss, m);
 	*old = f;
 	*keep = nss;
 	*nkeep = m;
