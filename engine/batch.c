@@ -2,12 +2,16 @@
  * batch.c -- batches of get/set/delete/exists/consume on one namespace.
  *
  * HOW IT WORKS
- *   A batch of only GET and EXISTS takes no lock: it hashes every key, prefetches
- *   each key's home slot, then each candidate entry, then compares and copies,
- *   and finally checks that no shard it read changed meanwhile.  Because an
- *   all-or-nothing writer keeps every shard it touches odd (busy) from its first
- *   change to its last, a read that validates is a consistent cut.  After many
- *   failed tries it runs under the locks instead.
+ *   A batch of only GET and EXISTS takes no lock (batch_read): it hashes every
+ *   key, reads each shard's header once however many keys route to it,
+ *   prefetches each key's home slot, then each candidate entry, then compares,
+ *   sizes the arena once and copies, and finally checks once per shard that no
+ *   shard it read changed meanwhile.  Because an all-or-nothing writer keeps
+ *   every shard it touches odd (busy) from its first change to its last, a read
+ *   that validates is a consistent cut.  It reads the clock once (a key expiring
+ *   meanwhile is live or gone for the whole batch), counts hits and misses and
+ *   sets LRU reference bits as kv_get does.  After many failed tries it runs
+ *   under the locks instead.
  *
  *   Any other all-or-nothing batch locks every shard it touches in ascending
  *   order (each lock once, however many of its keys the batch has), keeps them
@@ -57,14 +61,61 @@ static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t
 }
 
 /* ------------------------------------------------------ lock-free reads */
+/* One shard a read-only batch reads, as its header was at an even seq: the
+ * slot array, mask and shift every item of the shard probes with. */
+typedef struct rd_shard {
+	kv_shard         *sh;
+	_Atomic uint64_t *slots;
+	uint32_t          seq, mask, shift;
+} rd_shard;
+
+/* One item of a read-only batch: H, its hash bits as a slot holds them
+ * (kv_hash32 << 32); g, its shard's rd_shard; pos and sv, the slot of its
+ * first candidate and that slot's value (0: the key is not there), then the
+ * found entry's slot and value (sv 0: no hit), for the LRU bit; src, the value
+ * to copy (NULL: none). */
 typedef struct rd_item {
-	kv_shard *sh;
-	uint32_t  seq;
-	kv_entry *e;
+	uint64_t    H, sv;
+	const char *src;
+	uint32_t    pos, g;
 } rd_item;
 
-/* Prefetch the cache lines of an entry's first 192 bytes (header, key, and
- * most small values), found by the first slot of its cluster whose hash matches. */
+/* Up to this many shards, a read-only batch reads each shard's header once
+ * and validates each shard once (rd_shard per shard); beyond it, and during a
+ * resize, each item has its own rd_shard. */
+#define KV_RD_GROUP_MAX 64
+
+/* The header of sh into *g, at its even seq.  False if a writer is busy or
+ * the header is torn (the caller retries). */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(const kv_env *env, kv_shard *sh, uint32_t seq,
+                                                   rd_shard *g)
+{
+	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	if ((seq & 1) || shift - 1 > 27 || !kv_in_region(env, t, ((size_t)mask + 1) * 8))
+		return false;
+	g->sh = sh;
+	g->slots = kv_ptr(env, t);
+	g->seq = seq;
+	g->mask = mask;
+	g->shift = shift;
+	return true;
+}
+
+/* Prefetch the three cache lines from the one an entry starts in (header,
+ * key and a small value) without reading it: a 120-byte entry spans three
+ * lines 7 times in 8. */
+KV_INLINE void prefetch_lines(const void *e)
+{
+	const char *p = (const char *)((uintptr_t)e & ~(uintptr_t)63);
+	__builtin_prefetch(p);
+	__builtin_prefetch(p + 64);
+	__builtin_prefetch(p + 128);
+}
+
+/* Prefetch the entry that the first slot of h32's cluster matching its hash
+ * points at (a hint for writes, see prefetch_entry: decides nothing). */
 KV_RACY_INLINE void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t h32)
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
@@ -79,12 +130,8 @@ KV_RACY_INLINE void prefetch_candidate(const kv_env *env, kv_shard *sh, uint32_t
 		if (!v)
 			return;
 		if (kv_slot_is(v, h32)) {
-			if (kv_in_region(env, (kv_off)v, 192)) {
-				const char *p = (const char *)((uintptr_t)kv_ptr(env, (kv_off)v) & ~(uintptr_t)63);
-				__builtin_prefetch(p);
-				__builtin_prefetch(p + 64);
-				__builtin_prefetch(p + 128);
-			}
+			if (kv_in_region(env, (kv_off)v, 192))
+				prefetch_lines(kv_ptr(env, (kv_off)v));
 			return;
 		}
 	}
@@ -132,27 +179,24 @@ static KV_RACY void prefetch_entry(const kv_nsref *ref, uint64_t h)
 		prefetch_candidate(ref->env, sh, kv_hash32(h));
 }
 
-static void prefetch_window(kv_ns *ns, const kv_op *ops, size_t n)
+static void prefetch_window(kv_ns *ns, const uint64_t *h, size_t n)
 {
 	kv_nsref ref;
 	if (kv_ns_ref(ns, &ref) != KV_OK)
 		return;
-	uint64_t h[KV_BE_WINDOW];
-	for (size_t i = 0; i < n; i++) {
-		h[i] = kv_hash(ops[i].key, ops[i].klen);
+	for (size_t i = 0; i < n; i++)
 		prefetch_slot(&ref, h[i]);
-	}
 	for (size_t i = 0; i < n; i++)
 		prefetch_entry(&ref, h[i]);
 }
 
-static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
+static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_buf *arena)
 {
 	kv_env *env = ns->env;
 	kv_buf tmp = KV_BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		if (i % KV_BE_WINDOW == 0)
-			prefetch_window(ns, ops + i, n - i < KV_BE_WINDOW ? n - i : KV_BE_WINDOW);
+			prefetch_window(ns, h + i, n - i < KV_BE_WINDOW ? n - i : KV_BE_WINDOW);
 		kv_op *o = &ops[i];
 		o->out_len = 0;
 		o->out_type = KV_T_NONE;
@@ -186,109 +230,253 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, kv_buf *arena)
 	return KV_OK;
 }
 
+/*
+ * A batch of only GET and EXISTS, with no lock (see HOW IT WORKS), in stages
+ * over all items so that their cache misses overlap:
+ *   1. route each key's hash to its shard; the first
+ *      item of a shard reads the shard's header (seq, slot array, mask,
+ *      shift) into the batch's table, the others reuse it; prefetch the home
+ *      slot;
+ *   2. find the first slot of each cluster whose hash matches (a hint: at
+ *      most KV_RD_HINT slots on) and prefetch the entry it points at;
+ *   3. compare keys, check expiry and kind, lay the values out in the arena;
+ *   4. grow the arena once if they do not fit (by lengths every shard's seq
+ *      vouches for, so a torn one never sizes an allocation), copy them;
+ *   5. validate each shard's seq once and the namespace's gen; then count
+ *      hits and misses per shard and set the LRU bits, as kv_get does.
+ * Every offset read from the region is bounds-checked before it is read
+ * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing);
+ * any doubt retries the whole read.  KV_EBUSY after KV_BATCH_READ_TRIES: the
+ * caller takes the locks.
+ */
+#define KV_RD_HINT 8
+/* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
+#define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
-                              kv_buf *arena)
+                              rd_shard *gs, kv_buf *arena)
 {
+	static const uint16_t one_shard[1] = {0};
 	kv_env *env = ns->env;
+	char *base = env->base;
+	/* a region is far larger than 16 bytes: off * 8 + 16 + len <= size */
+	const size_t size = env->size, size16 = size - 16;
 	int64_t now = 0;
+	int rc = KV_EBUSY;
 	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
+		if (attempt)
+			kv_cpu_relax();
 		kv_nsref ref;
-		int rc = kv_ns_ref(ns, &ref);
-		if (rc != KV_OK)
-			return rc;
-		size_t i;
-		/* 1: shard, seq, and a prefetch of the home slot */
-		for (i = 0; i < n; i++) {
-			kv_shard *sh = kv_ns_read_shard(&ref, h[i], &it[i].seq);
-			if (!sh)
-				break;
-			it[i].sh = sh;
-			kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-			uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-			uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
-			if (shift && shift <= 28 && kv_in_region(env, t, ((size_t)mask + 1) * 8))
-				__builtin_prefetch((uint64_t *)kv_ptr(env, t) + ((kv_hash32(h[i]) >> shift) & mask));
+		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
+			break;
+		rc = KV_EBUSY;
+		kv_nsslot *sl = ref.slot;
+		uint32_t nsh = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+		kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
+		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
+		bool group = nsh <= KV_RD_GROUP_MAX &&
+		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
+		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
+		uint32_t ng = 0;
+		size_t i, hits = 0, misses = 0;
+		/* 1: shards, home slots */
+		if (group) {
+			if (!kv_in_region(env, arr, (size_t)nsh * sizeof(kv_off)) ||
+			    (nsh > 1 && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
+				continue;
+			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
+			const uint16_t *rt = nsh > 1 ? (const uint16_t *)(base + (size_t)route * KV_UNIT) : one_shard;
+			uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
+			/* route every key, then read each shard's header once, then
+			 * prefetch the home slots (no branch per key on "first of its shard") */
+			uint64_t seen = 0;
+			uint32_t over = 0;
+			for (i = 0; i < n; i++) {
+				uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
+				it[i].g = si;
+				over |= si >= nsh;
+				seen |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
+			}
+			if (over)
+				continue;
+			for (; seen; seen &= seen - 1) {
+				uint32_t si = (uint32_t)__builtin_ctzll(seen);
+				kv_off so = sharr[si];
+				if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
+					goto torn;
+				kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+				if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
+					goto torn;
+				ids[ng++] = (uint8_t)si;
+			}
+			for (i = 0; i < n; i++) {
+				const rd_shard *g = &gs[it[i].g];
+				uint32_t h32 = kv_hash32(h[i]), p = (h32 >> g->shift) & g->mask;
+				it[i].H = (uint64_t)h32 << 32;
+				it[i].pos = p;
+				__builtin_prefetch(&g->slots[p]);
+			}
+		} else { /* a resize is moving keys, or many shards: one header per item */
+			for (i = 0; i < n; i++) {
+				uint64_t hv = h[i];
+				uint32_t seq;
+				kv_shard *sh = kv_ns_read_shard(&ref, hv, &seq);
+				if (!sh || !rd_shard_load(env, sh, seq, &gs[i]))
+					break;
+				uint32_t h32 = kv_hash32(hv), p = (h32 >> gs[i].shift) & gs[i].mask;
+				it[i].H = (uint64_t)h32 << 32;
+				it[i].pos = p;
+				it[i].g = (uint32_t)i;
+				__builtin_prefetch(&gs[i].slots[p]);
+			}
+			ng = (uint32_t)i;
 		}
 		if (i < n)
 			continue;
-		/* 2: prefetch each key's likely entry: the first slot whose hash matches
-		 * (without reading the entry, which is what we want in flight) */
-		for (i = 0; i < n; i++)
-			prefetch_candidate(env, it[i].sh, kv_hash32(h[i]));
-		/* 2b: find the entries; slots and entries are cached or on their way */
+		/* 2: the first candidate of each key, its entry prefetched */
 		for (i = 0; i < n; i++) {
-			_Atomic uint64_t *slot;
-			uint64_t sv;
-			it[i].e = kv_shard_peek(env, it[i].sh, kv_hash32(h[i]), ops[i].key, ops[i].klen,
-			                        &slot, &sv);
-		}
-		/* 3: sizes, expiry, then copy */
-		size_t need = 0;
-		for (i = 0; i < n; i++) {
-			kv_entry *e = it[i].e;
-			if (!e)
-				continue;
-			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			if (f & KV_E_TTL) {
-				if (!now)
-					now = kv_now_ms();
-				if (kv_expired(kv_entry_expiry(e), now)) {
-					it[i].e = NULL;
-					continue;
-				}
+			rd_item *t = &it[i];
+			const rd_shard *g = &gs[t->g];
+			uint64_t H = t->H, v;
+			uint32_t p = t->pos;
+			for (unsigned k = KV_RD_HINT;; p = (p + 1) & g->mask) {
+				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
+				if (!v || KV_TAG_IS(v, H) || !k--)
+					break;
 			}
-			if (ops[i].op == KV_OP_GET)
-				need += e->vlen;
+			prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
+			t->pos = p;
+			t->sv = v;
 		}
-		if (need > KV_VALUE_SIZE_LIMIT * (size_t)4)
-			continue; /* torn sizes; validation would fail */
-		if (arena) { /* NULL is allowed when no item returns a value */
-			arena->len = 0;
-			if (kv_buf_reserve(env, arena, need) != KV_OK)
-				return KV_ENOMEM;
-		}
-		bool torn = false;
+		/* 3: compare keys, check expiry and kind, lay the values out */
+		size_t alen = 0;
 		for (i = 0; i < n; i++) {
 			kv_op *o = &ops[i];
-			kv_entry *e = it[i].e;
+			rd_item *t = &it[i];
+			rd_shard *g = &gs[t->g];
+			uint64_t v = t->sv;
+			uint32_t p = t->pos;
+			size_t klen = o->klen;
+			kv_entry *e;
+			unsigned flags;
+			for (uint32_t left = g->mask;;) {
+				if (!v)
+					goto miss;
+				if (KV_TAG_IS(v, t->H)) {
+					if ((size_t)(kv_off)v * KV_UNIT + klen > size16)
+						goto torn;
+					e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+					flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+					if (e->klen == klen && kv_key_bytes_eq((char *)e + kv_entry_hdr(flags), o->key, klen))
+						break;
+				}
+				if (!left--)
+					goto miss;
+				p = (p + 1) & g->mask;
+				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
+			}
+			size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+			int type = e->type;
+			if ((size_t)(kv_off)v * KV_UNIT + hdr + klen + vlen > size)
+				goto torn;
+			int64_t exp = 0;
+			if (flags & KV_E_TTL) {
+				memcpy(&exp, (char *)e + sizeof *e, 8);
+				if (!now)
+					now = kv_now_ms();
+				if (exp <= now)
+					goto miss;
+			}
+			o->out_off = alen;
+			if (o->op == KV_OP_GET && kv_is_kind(type)) {
+				o->status = KV_EWRONGTYPE; /* a string read of a collection */
+				t->sv = 0;
+				goto none;
+			}
+			t->sv = v;
+			t->pos = p;
+			hits++;
+			o->status = KV_OK;
+			if (o->op == KV_OP_GET) {
+				t->src = vlen ? (char *)e + hdr + klen : NULL; /* the arena may be NULL */
+				o->out_len = vlen;
+				o->out_type = type;
+				o->out_expires_at = exp;
+				alen += vlen;
+				continue;
+			}
+			goto none;
+		miss:
+			o->status = KV_NOTFOUND;
+			o->out_off = alen;
+			t->sv = 0;
+			misses++;
+		none:
+			t->src = NULL;
 			o->out_len = 0;
-			o->out_off = arena ? arena->len : 0;
 			o->out_type = KV_T_NONE;
 			o->out_expires_at = 0;
-			o->status = e ? KV_OK : KV_NOTFOUND;
-			if (!e || o->op != KV_OP_GET)
-				continue;
-			if (kv_is_kind(e->type)) { /* a string read of a collection */
-				o->status = KV_EWRONGTYPE;
-				continue;
-			}
-			size_t vl = e->vlen, kl = o->klen;
-			unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			if (arena->len + vl > need ||
-			    !kv_in_region(env, kv_offof(env, e), kv_entry_hdr(f) + kl + vl)) {
-				torn = true;
-				break;
-			}
-			kv_racy_copy(arena->data + arena->len, kv_entry_key(e) + kl, vl);
-			o->out_len = vl;
-			o->out_type = e->type;
-			o->out_expires_at = kv_entry_expiry(e);
-			arena->len += vl;
 		}
-		if (torn)
-			continue;
-		/* 4: validate every shard read */
-		for (i = 0; i < n; i++)
-			if (!kv_shard_read_valid(it[i].sh, it[i].seq))
+		/* 4: the arena, grown once if the values do not fit; the copies */
+		if (alen && alen >= arena->cap) {
+			KV_FENCE(memory_order_acquire);
+			uint32_t k;
+			for (k = 0; k < ng; k++) {
+				const rd_shard *g = &gs[group ? ids[k] : k];
+				if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
+					break;
+			}
+			if (k < ng)
+				continue;
+			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
+				rc = KV_ENOMEM;
 				break;
-		if (i < n || !kv_ns_ref_valid(&ref))
+			}
+		}
+		char *adata = arena ? arena->data : NULL;
+		for (i = 0; i < n; i++)
+			if (it[i].src)
+				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
+		/* 5: validate every shard read, once, and the namespace */
+		KV_FENCE(memory_order_acquire);
+		uint32_t k;
+		for (k = 0; k < ng; k++) {
+			const rd_shard *g = &gs[group ? ids[k] : k];
+			if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
+				break;
+		}
+		if (k < ng || atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 			continue;
-		if (arena && arena->data)
-			arena->data[arena->len] = 0;
+		if (adata) {
+			arena->len = alen;
+			adata[alen] = 0;
+		}
+		/* the namespace's statistics sum its shards: the batch's counts go to
+		 * the first shard it read */
+		kv_shard *sh0 = gs[group ? ids[0] : 0].sh;
+		if (hits)
+			atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
+			                      memory_order_relaxed);
+		if (misses)
+			atomic_store_explicit(&sh0->misses, atomic_load_explicit(&sh0->misses, memory_order_relaxed) + misses,
+			                      memory_order_relaxed);
+		/* CLOCK reference bits for LRU namespaces: a CAS on the exact slot value
+		 * read, so it can only land on the slot that still holds the entry */
+		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
+		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
+			for (i = 0; i < n; i++) {
+				uint64_t v = it[i].sv;
+				if (v && !(v & KV_SLOT_REF))
+					atomic_compare_exchange_strong_explicit(&gs[it[i].g].slots[it[i].pos], &v,
+					                                        v | KV_SLOT_REF, memory_order_relaxed,
+					                                        memory_order_relaxed);
+			}
 		return KV_OK;
+	torn:;
 	}
-	return KV_EBUSY; /* caller falls back to the locked path */
+	return rc;
 }
+#undef KV_TAG_IS
+#undef KV_RD_HINT
 
 /* ------------------------------------------------------ all-or-nothing */
 static void undo_all(kv_wctx *w)
@@ -565,77 +753,85 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	}
 	if ((mode != KV_BATCH_ALL_OR_NOTHING && mode != KV_BATCH_BEST_EFFORT) || (n && !ops))
 		return KV_EINVAL;
-	bool readonly = true, reads = false;
-	for (size_t i = 0; i < n; i++) {
-		kv_op *o = &ops[i];
-		if (o->op < KV_OP_GET || o->op > KV_OP_INCR || (!o->key && o->klen))
-			return KV_EINVAL;
-		if (!o->key) /* the empty key, passed as NULL */
-			o->key = "";
-		if (o->op != KV_OP_GET && o->op != KV_OP_EXISTS)
-			readonly = false;
-		if (o->op == KV_OP_GET || o->op == KV_OP_CONSUME)
-			reads = true;
-		o->status = KV_EABORTED;
-	}
-	if (reads && !arena)
-		return KV_EINVAL;
-	if (arena)
-		arena->len = 0;
-	if (n == 0)
-		return KV_OK;
-	if (mode == KV_BATCH_BEST_EFFORT && !readonly)
-		return batch_best_effort(ns, ops, n, arena);
-
-	/* key sizes are checked up front: an all-or-nothing batch fails whole */
-	for (size_t i = 0; i < n; i++) {
-		if (ops[i].klen > KV_KEY_SIZE_LIMIT) {
-			if (mode == KV_BATCH_BEST_EFFORT) {
-				ops[i].status = KV_EKEYSIZE;
-				continue;
-			}
-			for (size_t j = 0; j < n; j++)
-				ops[j].status = j == i ? KV_EKEYSIZE : KV_EABORTED;
-			if (err) {
-				err->code = KV_EKEYSIZE;
-				err->item = i;
-				batch_err_msg(err, i, KV_EKEYSIZE);
-			}
-			return KV_EKEYSIZE;
-		}
-	}
-
 	kv_env *env = ns->env;
-	uint64_t hs[64];
-	rd_item its[64];
+	uint64_t hs[KV_RD_GROUP_MAX];
+	rd_item its[KV_RD_GROUP_MAX];
+	rd_shard gss[KV_RD_GROUP_MAX];
 	uint64_t *h = hs;
 	rd_item *it = its;
-	if (n > 64) {
-		h = kv_mem_realloc(env, NULL, n * sizeof *h);
-		it = kv_mem_realloc(env, NULL, n * sizeof *it);
-		if (!h || !it) {
-			if (h)
-				kv_mem_realloc(env, h, 0);
-			if (it)
-				kv_mem_realloc(env, it, 0);
+	rd_shard *gs = gss;
+	void *heap = NULL;
+	if (n > KV_RD_GROUP_MAX) {
+		heap = kv_mem_realloc(env, NULL, n * (sizeof *h + sizeof *it + sizeof *gs));
+		if (!heap)
 			return KV_ENOMEM;
-		}
+		gs = heap;
+		h = (uint64_t *)(gs + n);
+		it = (rd_item *)(h + n);
 	}
-	for (size_t i = 0; i < n; i++)
-		h[i] = ops[i].klen <= KV_KEY_SIZE_LIMIT ? kv_hash(ops[i].key, ops[i].klen) : 0;
-	int rc = KV_EBUSY;
+	/* one pass: arguments, which kinds of item, the longest key, the hashes
+	 * (a key over the limit is hashed like any other: it matches nothing) */
+	unsigned kinds = 0;
+	size_t maxk = 0, big = (size_t)-1;
+	int rc = KV_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		kv_op *o = &ops[i];
+		if ((unsigned)(o->op - KV_OP_GET) > KV_OP_INCR - KV_OP_GET)
+			goto out;
+		if (!o->key) { /* the empty key, passed as NULL */
+			if (o->klen)
+				goto out;
+			o->key = "";
+		}
+		kinds |= 1u << o->op;
+		maxk = o->klen > maxk ? o->klen : maxk;
+		o->status = KV_EABORTED;
+		h[i] = kv_hash(o->key, o->klen);
+	}
+	if (maxk > KV_KEY_SIZE_LIMIT)
+		for (big = 0; ops[big].klen <= KV_KEY_SIZE_LIMIT; big++)
+			;
+	bool readonly = !(kinds & ~(1u << KV_OP_GET | 1u << KV_OP_EXISTS));
+	if ((kinds & (1u << KV_OP_GET | 1u << KV_OP_CONSUME)) && !arena)
+		goto out;
+	if (arena)
+		arena->len = 0;
+	rc = KV_OK;
+	if (n == 0)
+		goto out;
+	if (mode == KV_BATCH_BEST_EFFORT && !readonly) {
+		rc = batch_best_effort(ns, ops, n, h, arena);
+		goto out;
+	}
+
+	/* key sizes are checked up front: an all-or-nothing batch fails whole */
+	if (big != (size_t)-1 && mode == KV_BATCH_ALL_OR_NOTHING) {
+		for (size_t j = 0; j < n; j++)
+			ops[j].status = j == big ? KV_EKEYSIZE : KV_EABORTED;
+		if (err) {
+			err->code = KV_EKEYSIZE;
+			err->item = big;
+			batch_err_msg(err, big, KV_EKEYSIZE);
+		}
+		rc = KV_EKEYSIZE;
+		goto out;
+	}
+
+	rc = KV_EBUSY;
 	if (readonly) {
-		rc = batch_read(ns, ops, n, h, it, arena);
-		if (rc == KV_OK && mode == KV_BATCH_BEST_EFFORT)
-			for (size_t i = 0; i < n; i++)
+		rc = batch_read(ns, ops, n, h, it, gs, arena);
+		if (rc == KV_OK && big != (size_t)-1)
+			for (size_t i = big; i < n; i++)
 				if (ops[i].klen > KV_KEY_SIZE_LIMIT)
 					ops[i].status = KV_EKEYSIZE;
+		if (rc == KV_ENOMEM) /* the arena could not grow: nothing was read */
+			for (size_t i = 0; i < n; i++)
+				ops[i].status = KV_EABORTED;
 	}
 	if (rc == KV_EBUSY)
 		rc = batch_atomic(ns, ops, n, h, arena, err);
-	if (n > 64) {
-		kv_mem_realloc(env, h, 0);
-		kv_mem_realloc(env, it, 0);
-	}
+out:
+	if (heap)
+		kv_mem_realloc(env, heap, 0);
 	return rc;
 }

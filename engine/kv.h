@@ -1355,7 +1355,10 @@ typedef struct kv_op {
  * status holds the code and every other item's status is KV_EABORTED; nothing
  * changed.  KV_NOTFOUND of a GET, DEL or EXISTS is an outcome, not a failure.
  * Concurrent all-or-nothing batches, snapshots and all-or-nothing reads see all
- * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock.
+ * of a batch or none of it.  A batch of only GET/EXISTS items takes no lock
+ * (in either mode); it reads the clock once, so a key expiring meanwhile is
+ * found by all of its items or by none, and its items count in the namespace's
+ * hits and misses and set LRU reference bits as kv_get and kv_exists do.
  *
  * Each shard is locked once per batch, however many of its keys the batch
  * has, and while the items apply the slots and entries of the items ahead are
@@ -1554,6 +1557,28 @@ KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as
  * kv_load's errors. */
 KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
                       kv_error *err);
+
+/*
+ * kv_load (dir NULL: `name` is a plain path) or kv_load_at, building each
+ * namespace's shards on up to `threads` threads: 1 is the calling thread alone
+ * (what kv_load and kv_load_at do), 0 the online CPUs, at most
+ * KV_LOAD_THREADS_MAX.  Thread t builds the shards s with s % threads == t, so
+ * a namespace uses at most its shard count, and one under 4096 live keys per
+ * thread fewer; with more than one, the file is also read on a thread of its
+ * own while the calling thread verifies each block as it arrives (a failed
+ * read is still reported as KV_EIO, whatever the part read showed).  The
+ * extra threads are started and joined inside the call,
+ * block every signal, and call nothing of the host: no hook, no
+ * kv_mem_methods (what they need is allocated before), so a host whose
+ * allocator or callbacks are not thread-safe may pass any count.  A namespace
+ * that holds collections (hash, set, zset, list) is built by the calling
+ * thread alone.  Everything else is kv_load's: the same checks and errors,
+ * the same all-or-nothing replace.  A host that may not start threads
+ * (a PostgreSQL backend) passes 1.
+ */
+#define KV_LOAD_THREADS_MAX 64
+KV_API int kv_load_threads(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                           unsigned threads, kv_error *err);
 
 /*
  * Check `name` under `dir` (dir NULL: `name` is a plain path) exactly as

@@ -66,6 +66,8 @@
  *   kv_pages_alloc/free       palloc              O(free runs) first fit        coalescing keeps the runs few
  *     (region.c)
  *   slab class (region.c)     class lock          O(1); slab_trim O(classes)
+ *   kv_carve_alloc/done       class lock, palloc  O(1) per page carved or      a load's builders carve pages privately:
+ *     (region.c)                                  handed back (per class)       no lock per entry
  *   kv_free of a large value  palloc              O(1): a run is freed by its   deleting a 512 MiB value clears nothing
  *     (region.c)                                  boundary tags
  *   kv_put_locked (write.c)   one shard           O(1) to link an entry built   values over KV_LOCKED_COPY_MAX (4 KiB) are
@@ -169,6 +171,7 @@
 #include "kv.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -550,6 +553,16 @@ size_t kv_alloc_size(size_t size);            /* bytes actually charged */
 kv_off kv_alloc(kv_env *env, size_t size);   /* 0 = the region is full */
 void   kv_free(kv_env *env, kv_off off, size_t size);
 kv_off kv_pages_alloc(kv_env *env, uint32_t npages, int kind);
+/* A private carve: one thread's slab pages, one per class, taken whole from the
+ * page allocator and cut by bump with no class lock (a load's builders, one per
+ * thread).  Objects are ordinary slab objects (kv_free them as any other);
+ * kv_carve_done() hands the partly used pages to their classes.  Nothing else
+ * may free an object of a page still being carved (the owner may). */
+typedef struct kv_carve {
+	uint32_t page[KV_NCLASSES];   /* page being carved per class, 0: none */
+} kv_carve;
+kv_off kv_carve_alloc(kv_env *env, kv_carve *c, size_t size); /* 0 = the region is full */
+void   kv_carve_done(kv_env *env, kv_carve *c);
 void   kv_pages_free(kv_env *env, kv_off off);
 kv_shard *kv_shard_new(kv_env *env);          /* zeroed, unlocked; NULL = full */
 void   kv_shard_release(kv_env *env, kv_shard *sh);
@@ -607,17 +620,17 @@ uint64_t  kv_shard_table_bytes(const kv_shard *sh);
 /* Entry lifecycle under the shard lock. */
 kv_entry *kv_entry_build(kv_env *env, const void *key, size_t klen, size_t vlen, int type,
                          int64_t expires_at);
+kv_entry *kv_entry_init(kv_env *env, kv_off o, const void *key, size_t klen, size_t vlen, int type,
+                        int64_t expires_at); /* kv_entry_build at o, from kv_entry_size's allocation */
 kv_entry *kv_entry_new_locked(kv_env *env, kv_shard *sh, const void *key, size_t klen,
                               size_t vlen, int type, int64_t expires_at);
 void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
 int       kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n);
 size_t    kv_entry_charge(const kv_env *env, const kv_entry *e);
 
-KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
+/* The klen bytes at k (an entry's key, read racily) equal key's. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool kv_key_bytes_eq(const char *k, const void *key, size_t klen)
 {
-	if (e->klen != klen)
-		return false;
-	const char *k = kv_entry_key(e);
 #ifndef KV_TSAN
 	/* the common key of 8..16 bytes: two overlapping words, no call */
 	if (klen >= 8 && klen <= 16) {
@@ -630,6 +643,11 @@ KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
 	}
 #endif
 	return kv_racy_cmp(k, key, klen) == 0;
+}
+
+KV_RACY_INLINE bool kv_key_eq(kv_entry *e, const void *key, size_t klen)
+{
+	return e->klen == klen && kv_key_bytes_eq(kv_entry_key(e), key, klen);
 }
 
 /* Optimistic lookup: returns the entry (maybe stale) for validation by seq, and
@@ -1009,6 +1027,7 @@ typedef struct kv_snap_target {
 	int      locked;                     /* dfd holds the save flock */
 	int      injected;                   /* errno last injected by the fault seam */
 	uint32_t calls[KV_FIO_N];            /* per-op call counts, for "@N" */
+	uint64_t written, flushing;          /* temp file bytes written, and handed to writeback */
 	char     leaf[KV_FILE_NAME_MAX + 1]; /* the file's name in dfd */
 	char     tmp[KV_FILE_NAME_MAX + 1];  /* the temp file's name in dfd, or "" */
 	char     shown[96];                  /* the path for messages, shortened */
@@ -1022,6 +1041,30 @@ void kv_snap_close(kv_snap_target *t);
 int  kv_snap_lock(kv_snap_target *t, kv_error *err);
 /* whole file into *data (env allocator); KV_NOTFOUND if it does not exist */
 int  kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_error *err);
+/* The same read, optionally on a background thread (it calls read() only,
+ * with every signal blocked) so that the caller can verify what has arrived
+ * while the rest is read: kv_snap_read_begin opens, checks and allocates (its
+ * errors are kv_snap_read's), kv_snap_read_wait(upto) waits for bytes
+ * [0, upto) (false: the read failed), kv_snap_read_end joins and returns the
+ * read's error, if any (the buffer is then freed).  Without background it
+ * reads everything in begin. */
+typedef struct kv_snap_reader {
+	kv_snap_target *t;
+	int             fd;
+	char           *buf;
+	size_t          size;
+	size_t          got;        /* under mu */
+	int             state;      /* under mu: 0 reading, 1 done, -1 failed (e) */
+	int             e;          /* errno of the failure (0: the file shrank) */
+	bool            threaded;
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	pthread_t       th;
+} kv_snap_reader;
+int  kv_snap_read_begin(kv_snap_target *t, size_t limit, bool background, kv_snap_reader *rd,
+                        kv_error *err);
+bool kv_snap_read_wait(kv_snap_reader *rd, size_t upto);
+int  kv_snap_read_end(kv_snap_reader *rd, kv_error *err);
 int  kv_snap_create(kv_snap_target *t, kv_error *err);
 int  kv_snap_write(kv_snap_target *t, const void *p, size_t n); /* 0 or errno */
 int  kv_snap_write_failed(kv_snap_target *t, int e, kv_error *err);

@@ -373,6 +373,62 @@ void kv_free(kv_env *env, kv_off off, size_t size)
 		kv_pages_free(env, (kv_off)((size_t)p * KV_UNITS_PER_PAGE));
 }
 
+/* ------------------------------------------------------------- carving */
+/* See kv_carve in kv_internal.h.  A page being carved is on no class list, so
+ * kv_alloc never sees it and only its carver changes it (a kv_free by the
+ * carver itself takes the class lock as usual and finds used < per: the page
+ * stays off the list).  A page carved to its end leaves the carve: a full one
+ * is on no list, as any full page, and a later kv_free links it as usual; one
+ * the carver freed objects of goes to its class list then. */
+kv_off kv_carve_alloc(kv_env *env, kv_carve *c, size_t size)
+{
+	unsigned cls = kv_size_class(size);
+	if (cls == KV_NCLASSES)
+		return kv_alloc(env, size);
+	size_t csize = kv_class_size(cls);
+	uint32_t per = (uint32_t)(KV_PAGE_SIZE / csize), p = c->page[cls];
+	if (!p) {
+		kv_off po = kv_pages_alloc(env, 1, KV_PG_SLAB);
+		if (!po) /* the classes' partial pages (and slab_trim) may still have room */
+			return kv_alloc(env, size);
+		p = (uint32_t)(po / KV_UNITS_PER_PAGE);
+		kv_page *d = kv_pagedesc(env, p);
+		d->cls = (uint8_t)cls;
+		d->used = 0;
+		d->free = 0;
+		d->bump = 0;
+		d->next = d->prev = 0;
+		c->page[cls] = p;
+	}
+	kv_page *d = kv_pagedesc(env, p);
+	kv_off obj = (kv_off)((size_t)p * KV_UNITS_PER_PAGE + d->bump * (csize / KV_UNIT));
+	d->bump++;
+	d->used++;
+	if (d->bump == per) {
+		c->page[cls] = 0;
+		if (d->used < per) { /* the carver freed some: the page must be on its list */
+			kv_spin_lock(&env->r->cls[cls].lock);
+			slab_link(env, env->r, cls, p);
+			kv_spin_unlock(&env->r->cls[cls].lock);
+		}
+	}
+	return obj;
+}
+
+void kv_carve_done(kv_env *env, kv_carve *c)
+{
+	kv_region *r = env->r;
+	for (unsigned cls = 0; cls < KV_NCLASSES; cls++) {
+		uint32_t p = c->page[cls];
+		if (!p)
+			continue;
+		c->page[cls] = 0;
+		kv_spin_lock(&r->cls[cls].lock);
+		slab_link(env, r, cls, p); /* partly used (an empty one is linked too: kv_alloc fills it) */
+		kv_spin_unlock(&r->cls[cls].lock);
+	}
+}
+
 /* ---------------------------------------------------------- shard headers */
 kv_shard *kv_shard_new(kv_env *env)
 {

@@ -275,10 +275,14 @@ void kv_entry_free(kv_env *env, kv_entry *e)
 kv_entry *kv_entry_build(kv_env *env, const void *key, size_t klen, size_t vlen, int type,
                          int64_t expires_at)
 {
+	kv_off o = kv_alloc(env, kv_entry_size(klen, vlen, expires_at ? KV_E_TTL : 0));
+	return o ? kv_entry_init(env, o, key, klen, vlen, type, expires_at) : NULL;
+}
+
+kv_entry *kv_entry_init(kv_env *env, kv_off o, const void *key, size_t klen, size_t vlen, int type,
+                        int64_t expires_at)
+{
 	unsigned flags = expires_at ? KV_E_TTL : 0;
-	kv_off o = kv_alloc(env, kv_entry_size(klen, vlen, flags));
-	if (!o)
-		return NULL;
 	kv_entry *e = kv_ptr(env, o);
 	e->vlen = (uint32_t)vlen;
 	e->klen = (uint16_t)klen;

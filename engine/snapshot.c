@@ -1,7 +1,7 @@
 /*
  * snapshot.c -- saving and loading namespaces to a portable, checksummed file.
  *
- * FILE FORMAT (version 1, all integers little-endian)
+ * FILE FORMAT (version 3, all integers little-endian)
  *   header   "SHKVSNAP" u32 version  u32 flags(0)  i64 created_ms  u32 nns
  *            u32 checksum = low 32 bits of XXH3 of the 28 bytes before it
  *   blocks   u32 kind  u32 len  u64 XXH3(payload)  payload[len]
@@ -16,7 +16,10 @@
  *          value, a zset's f64 score.  A version 1 file has no collections: a
  *          tag 16..31 in it was a string's and loads as KV_T_BYTES.
  *     'Z'  end of namespace: u64 entries written
- *     'T'  trailer, last: u64 blocks before it, u64 XXH3 of every byte before it
+ *     'T'  trailer, last: u64 blocks before it, u64 XXH3 of the file header and
+ *          every block header before it, back to back (version 3: each block
+ *          header holds its payload's XXH3, so every byte is hashed once;
+ *          versions 1 and 2, which still load, hash every byte before it)
  *   A block's len is at most 16 MiB plus one entry.  Expiry is absolute (ms since
  *   the epoch), so it means the same after a restart or in another host.
  *
@@ -35,19 +38,26 @@
  *   fsynced (snapio.c).
  *
  * LOAD: VALIDATE EVERYTHING, THEN SWAP
- *   The whole file is read and every checksum, length and limit checked first.
- *   The new contents are then built in fresh shards that nobody can see, and each
+ *   The whole file is read and every checksum, length and limit checked first
+ *   (with threads, the file is read on one of its own while each block is
+ *   verified as it arrives; a failed read still wins).  The new contents are
+ *   then built in fresh shards that nobody can see (on up
+ *   to kv_load_threads' count of threads: BUILDING IN PARALLEL below), and each
  *   namespace's shard array is swapped in one step (its gen is bumped, so handles
  *   and readers move over); the old shards are freed after.  Any failure before
  *   the swap frees what was built and leaves the live namespaces as they were.
  */
 #include "coll.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #define SNAP_MAGIC   "SHKVSNAP"
-#define SNAP_VERSION 2u /* 2: collections (per-kind records); 1 still loads */
+#define SNAP_VERSION 3u /* 3: trailer hashes the headers; 2: collections; 1 and 2 still load */
 #define SNAP_HDR     32
 #define BLK_HDR      16
 #define BLK_TARGET   ((size_t)16 << 20)
@@ -56,19 +66,28 @@
 enum { BLK_NS = 'N', BLK_ENTRIES = 'E', BLK_END = 'Z', BLK_TRAILER = 'T' };
 
 
-static void put32(char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i)); }
-static void put64(char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i)); }
+/* Little-endian fields, read and written with one load or store each. */
+static void put32(char *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+static void put64(char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
 static uint32_t get32(const char *p)
 {
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) v |= (uint32_t)(unsigned char)p[i] << (8 * i);
-	return v;
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return le32toh(v);
 }
 static uint64_t get64(const char *p)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++) v |= (uint64_t)(unsigned char)p[i] << (8 * i);
-	return v;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return le64toh(v);
 }
 
 /* A namespace found in a snapshot file (a load, or a save keeping it). */
@@ -79,7 +98,9 @@ typedef struct load_ns {
 	size_t       first_blk, end_blk;  /* file offsets of its first entries block and of 'Z' */
 	uint64_t     nblocks;             /* 'N' to 'Z', both included */
 	uint64_t     entries, live, bytes;
+	uint64_t     colls;               /* live collections (built on the calling thread) */
 	uint32_t     max_klen, max_vlen;
+	size_t       rec0;                /* its live entries: load_recs [rec0, rec0 + live) */
 	/* build */
 	uint32_t     target;              /* slot index */
 	kv_off       arr;
@@ -92,7 +113,7 @@ typedef struct snap_writer {
 	kv_env        *env;
 	kv_snap_target *t;
 	int            failed;   /* errno of the first write failure */
-	XXH3_state_t  *xs;       /* whole-file checksum */
+	XXH3_state_t  *xs;       /* the trailer's: file header and block headers */
 	uint64_t       blocks;
 	kv_buf         blk;      /* payload being built; BLK_HDR bytes reserved in front */
 	kv_buf         coll;     /* a collection's record, serialised with no lock */
@@ -101,10 +122,8 @@ typedef struct snap_writer {
 
 static void w_bytes(snap_writer *w, const void *p, size_t n)
 {
-	if (w->failed)
-		return;
-	XXH3_64bits_update(w->xs, p, n);
-	w->failed = kv_snap_write(w->t, p, n);
+	if (!w->failed)
+		w->failed = kv_snap_write(w->t, p, n);
 }
 
 static int blk_begin(snap_writer *w)
@@ -125,7 +144,8 @@ static void blk_end(snap_writer *w, uint32_t kind)
 	put32(b, kind);
 	put32(b + 4, (uint32_t)len);
 	put64(b + 8, XXH3_64bits(b + BLK_HDR, len));
-	w_bytes(w, b, w->blk.len);
+	XXH3_64bits_update(w->xs, b, BLK_HDR);
+	w_bytes(w, b, w->blk.len); /* one write per block: up to 16 MiB */
 	w->blocks++;
 	w->blk.len = BLK_HDR;
 }
@@ -452,6 +472,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		put64(h + 16, (uint64_t)cut);
 		put32(h + 24, (uint32_t)(nsel + nkeep));
 		put32(h + 28, (uint32_t)XXH3_64bits(h, 28));
+		XXH3_64bits_update(w.xs, h, sizeof h);
 		w_bytes(&w, h, sizeof h);
 	}
 	for (size_t i = 0; i < nsel; i++) {
@@ -496,6 +517,8 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	release_busy(sel, nsel);
 	/* the other namespaces of the file, verified before, copied block by block */
 	for (size_t k = 0; k < nkeep && rc == KV_OK; k++) {
+		for (size_t o = keep[k].ns_blk; o <= keep[k].end_blk; o += BLK_HDR + get32(old + o + 4))
+			XXH3_64bits_update(w.xs, old + o, BLK_HDR);
 		w_bytes(&w, old + keep[k].ns_blk, keep[k].end_blk + BLK_HDR + 8 - keep[k].ns_blk);
 		w.blocks += keep[k].nblocks;
 	}
@@ -544,7 +567,48 @@ static void err_wrap(kv_error *err, const char *fmt, const char *shown)
 	}
 }
 
-static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *n, kv_error *err);
+/* A live entry of the file being loaded, with its key's hash: verify lists
+ * them in file order (hashing while the rest of the file is still being
+ * read), the builders route them to their shards (BUILDING IN PARALLEL). */
+typedef struct load_rec {
+	uint64_t off;  /* the entry's first byte in the file */
+	uint64_t h;    /* kv_hash of its key */
+} load_rec;
+
+typedef struct load_recs {
+	kv_env   *env;
+	load_rec *v;
+	size_t    n, cap;
+} load_recs;
+
+static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
+                  load_recs *lr, kv_snap_reader *rd, kv_error *err);
+
+/* Kept blocks are copied as they are into a file of this version, where a tag
+ * 16..19 names a collection; in a version 1 file it was a string's.  So before
+ * they are kept, retag such strings KV_T_BYTES (as a load of the old file
+ * would) and rehash their blocks.  The file was verified: records are whole. */
+static void retag_v1_strings(char *f, const load_ns *keep, size_t nkeep)
+{
+	for (size_t k = 0; k < nkeep; k++) {
+		for (size_t o = keep[k].first_blk; o < keep[k].end_blk; o += BLK_HDR + get32(f + o + 4)) {
+			if (get32(f + o) != BLK_ENTRIES)
+				continue;
+			char *p = f + o + BLK_HDR, *end = p + get32(f + o + 4);
+			int changed = 0;
+			while (p < end) {
+				uint32_t klen = get32(p), vlen = get32(p + 4);
+				if (kv_is_kind((unsigned char)p[8])) {
+					p[8] = (char)KV_T_BYTES;
+					changed = 1;
+				}
+				p += 10 + ((p[9] & 1) ? 8 : 0) + (size_t)klen + vlen;
+			}
+			if (changed)
+				put64(f + o + 8, XXH3_64bits(f + o + BLK_HDR, get32(f + o + 4)));
+		}
+	}
+}
 
 /* A save of one namespace keeps the file's other namespaces: read and verify
  * the file being replaced and list them in *keep.  No file (or an empty one)
@@ -575,7 +639,7 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	size_t n = 0;
 	if (!nss)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	else if ((rc = verify(f, size, nss, cap + 1, &n, err)) != KV_OK)
+	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, NULL, NULL, err)) != KV_OK)
 		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
 		              "other namespaces): %s", t->shown);
 	if (rc != KV_OK) {
@@ -587,6 +651,8 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	for (size_t k = 0; k < n; k++)
 		if (strcmp(nss[k].name, ns) != 0)
 			nss[m++] = nss[k];
+	if (get32(f + 8) < 2)
+		retag_v1_strings(f, nss, m);
 	*old = f;
 	*keep = nss;
 	*nkeep = m;
@@ -679,8 +745,10 @@ static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err
 }
 
 typedef struct stat_ctx {
-	load_ns *ns;
-	int64_t  now;
+	load_ns    *ns;
+	int64_t     now;
+	const char *f;
+	load_recs  *lr;   /* NULL: no records */
 } stat_ctx;
 
 static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
@@ -691,7 +759,20 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	stat_ctx *c = ctx;
 	if (kv_expired(exp, c->now))
 		return KV_OK;
+	if (c->lr) {
+		if (c->lr->n == c->lr->cap) {
+			size_t cap = c->lr->cap ? c->lr->cap * 2 : 4096;
+			load_rec *v = kv_mem_realloc(c->lr->env, c->lr->v, cap * sizeof *v);
+			if (!v)
+				return KV_ENOMEM;
+			c->lr->v = v;
+			c->lr->cap = cap;
+		}
+		size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
+		c->lr->v[c->lr->n++] = (load_rec){(uint64_t)(key - hdr - c->f), kv_hash(key, klen)};
+	}
 	c->ns->live++;
+	c->ns->colls += kv_is_kind(type);
 	c->ns->bytes += kv_alloc_size(kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
 	if (klen > c->ns->max_klen)
 		c->ns->max_klen = klen;
@@ -700,15 +781,22 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	return KV_OK;
 }
 
-/* Parse and verify the whole image; fill nss (cap entries), *n. */
-static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *n, kv_error *err)
+/* Parse and verify the whole image; fill nss (cap entries), *n, and lr (if not
+ * NULL) with the records of the entries live at now.  With rd, the
+ * image is still arriving: each block is verified once it is in, and a failed
+ * read returns KV_EIO with no message (kv_snap_read_end has it). */
+#define ARRIVED(upto) (!rd || kv_snap_read_wait(rd, (upto)))
+static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
+                  load_recs *lr, kv_snap_reader *rd, kv_error *err)
 {
+	if (!ARRIVED(size < SNAP_HDR ? size : SNAP_HDR))
+		return KV_EIO;
 	if (size < SNAP_HDR || memcmp(f, SNAP_MAGIC, 8) != 0)
 		return kv_snap_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
 	if ((uint32_t)XXH3_64bits(f, 28) != get32(f + 28))
 		return CORRUPT("file header checksum mismatch");
 	uint32_t ver = get32(f + 8);
-	if (ver != SNAP_VERSION && ver != 1)
+	if (ver < 1 || ver > SNAP_VERSION)
 		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", ver, SNAP_VERSION);
 	uint32_t nns = get32(f + 24);
 	if (get32(f + 12) != 0)
@@ -716,14 +804,21 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	size_t o = SNAP_HDR, count = 0;
 	uint64_t blocks = 0;
 	load_ns *cur = NULL;
-	stat_ctx sc = {NULL, kv_now_ms()};
+	stat_ctx sc = {NULL, now, f, lr};
+	XXH3_state_t hs; /* version 3's trailer hash: the file header and the block headers */
+	XXH3_64bits_reset(&hs);
+	XXH3_64bits_update(&hs, f, SNAP_HDR);
 	for (;;) {
 		if (size - o < BLK_HDR)
 			return CORRUPT("file truncated at byte %zu (block header expected)", o);
+		if (!ARRIVED(o + BLK_HDR))
+			return KV_EIO;
 		uint32_t kind = get32(f + o), len = get32(f + o + 4);
 		if (len > size - o - BLK_HDR)
 			return CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
 		const char *p = f + o + BLK_HDR;
+		if (!ARRIVED(o + BLK_HDR + len))
+			return KV_EIO;
 		if (XXH3_64bits(p, len) != get64(f + o + 8))
 			return CORRUPT("checksum mismatch in block at byte %zu", o);
 
@@ -732,13 +827,14 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 				return CORRUPT("malformed trailer at byte %zu", o);
 			if (get64(p) != blocks)
 				return CORRUPT("trailer counts %llu blocks, file has %llu", (unsigned long long)get64(p), (unsigned long long)blocks);
-			if (get64(p + 8) != XXH3_64bits(f, o))
+			if (get64(p + 8) != (ver >= 3 ? XXH3_64bits_digest(&hs) : XXH3_64bits(f, o)))
 				return CORRUPT("whole-file checksum mismatch");
 			if (o + BLK_HDR + len != size)
 				return CORRUPT("%zu unexpected bytes after the trailer", size - (o + BLK_HDR + len));
 			break;
 		}
 		blocks++;
+		XXH3_64bits_update(&hs, f + o, BLK_HDR);
 		switch (kind) {
 		case BLK_NS: {
 			if (cur)
@@ -769,6 +865,7 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 				return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
 			cur->first_blk = o + BLK_HDR + len;
 			cur->ns_blk = o;
+			cur->rec0 = lr ? lr->n : 0;
 			cur->nblocks = 1;
 			sc.ns = cur;
 			break;
@@ -777,6 +874,8 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 			if (!cur)
 				return CORRUPT("entries block at byte %zu outside a namespace", o);
 			int rc = walk_entries(p, len, o + BLK_HDR, err, stat_entry, &sc, &cur->entries);
+			if (rc == KV_ENOMEM) /* the records */
+				return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 			if (rc != KV_OK)
 				return rc;
 			cur->nblocks++;
@@ -802,10 +901,51 @@ static int verify(const char *f, size_t size, load_ns *nss, size_t cap, size_t *
 	return KV_OK;
 }
 
+/*
+ * BUILDING IN PARALLEL.  Verify has listed every live entry with its key's
+ * hash (load_recs), so each key is hashed once, and while the file is still
+ * being read.  A namespace's new shards are then built by up to `threads`
+ * threads (the calling thread is one of them): thread t takes the shards s
+ * with s % threads == t, counts their records, sizes each table once for
+ * its count, then walks the records in file order (a later duplicate still
+ * wins) and links those of its shards.  Entries come from the thread's own
+ * carve of slab pages (kv_carve): a page allocator lock per 64 KiB page, no
+ * class lock per entry.  The shards are not published, so no shard lock is
+ * contended; the threads call nothing of the host (no hook, no
+ * kv_mem_methods: what they need is allocated before), block every signal,
+ * and are joined before the load goes on.  A namespace holding collections
+ * is built by the calling thread alone (building one may use the host's
+ * allocator).  A failure (the region is full) stops every thread; the load
+ * then fails as before.
+ */
+typedef struct load_ent {
+	const char *key, *val;
+	uint32_t    klen, vlen;
+	int         type;
+	int64_t     exp;
+} load_ent;
+
+/* Decode the (verified) entry at p; returns its size. */
+static size_t ent_parse(const char *p, load_ent *e)
+{
+	size_t o = 10;
+	e->klen = get32(p);
+	e->vlen = get32(p + 4);
+	e->type = (unsigned char)p[8];
+	e->exp = 0;
+	if (p[9] & 1) {
+		e->exp = (int64_t)get64(p + 10);
+		o = 18;
+	}
+	e->key = p + o;
+	e->val = e->key + e->klen;
+	return o + e->klen + e->vlen;
+}
+
 /* A key's shard among n during a load: from a process-local copy of the
  * namespace's route table (kv_route's answer for each 16-bit prefix) when the
  * namespace is big enough to pay for building one, else kv_route itself (jump
- * hashing: a loop of divisions per key, twice per entry: count, then build). */
+ * hashing: a loop of divisions per key, twice per entry and thread: count, build). */
 static uint16_t *load_route_table(kv_env *env, const load_ns *x)
 {
 	if (x->nshards <= 1 || x->live < KV_ROUTE_SIZE)
@@ -822,32 +962,41 @@ static inline uint32_t load_route(const uint16_t *t, uint64_t h, uint32_t n)
 	return t ? t[h >> (64 - KV_ROUTE_BITS)] : kv_route(h, n);
 }
 
-typedef struct build_ctx {
-	kv_env         *env;
-	load_ns        *ns;
-	int64_t         now;
-	uint32_t        ver;   /* the file's format version */
-	const uint16_t *route;
-} build_ctx;
+struct load_job;
+typedef struct load_work {
+	struct load_job *job;
+	uint32_t         id;
+	uint32_t        *counts;   /* [nshards]: records of this thread's shards */
+	int              rc;       /* first failure */
+	bool             reserve;  /* rc came from sizing a table */
+	pthread_t        th;
+} load_work;
 
-static int build_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
-                       int type, int64_t exp)
+typedef struct load_job {
+	kv_env         *env;
+	const char     *f;
+	load_ns        *x;
+	const load_rec *rec;      /* x's: [x->live] */
+	const uint16_t *route;
+	uint32_t        ver;      /* the file's format version */
+	uint32_t        nthreads;
+	_Atomic int     stop;     /* a thread failed */
+	load_work      *w;
+} load_job;
+
+/* Link the entry e (hash h) into its (unpublished) shard sh. */
+static int build_one(kv_env *env, kv_shard *sh, kv_carve *carve, const load_ent *in, uint64_t h,
+                     uint32_t ver)
 {
-	build_ctx *c = ctx;
-	kv_env *env = c->env;
-	if (kv_expired(exp, c->now))
-		return KV_OK;
-	uint64_t h = kv_hash(key, klen);
-	uint32_t h32 = kv_hash32(h);
-	kv_shard *sh = kv_ptr(env, ((kv_off *)kv_ptr(env, c->ns->arr))[load_route(c->route, h, c->ns->nshards)]);
-	uint32_t pos;
-	/* the shard is not published yet: nobody else can see it, no lock needed */
-	kv_entry *old = kv_shard_find_locked(env, sh, h32, key, klen, &pos);
-	int rc = KV_OK;
+	uint32_t h32 = kv_hash32(h), pos;
+	kv_entry *old = kv_shard_find_locked(env, sh, h32, in->key, in->klen, &pos);
+	const char *val = in->val;
+	uint32_t vlen = in->vlen;
+	int type = in->type, rc = KV_OK;
 	kv_croot root = {KV_CROOT_MAGIC, 0};
-	if (kv_is_kind(type) && c->ver < 2) {
+	if (kv_is_kind(type) && ver < 2) {
 		type = KV_T_BYTES; /* version 1 had no kinds: that tag was a string's */
-	} else if (kv_is_kind(type)) {
+	} else if (kv_is_kind(type)) { /* the calling thread only (see BUILDING IN PARALLEL) */
 		kv_chdr *ch;
 		if ((rc = kv_coll_deserialise(env, type, val, vlen, &ch)) != KV_OK)
 			return rc;
@@ -855,76 +1004,136 @@ static int build_entry(void *ctx, const char *key, uint32_t klen, const char *va
 		val = (const char *)&root;
 		vlen = sizeof root;
 	}
-	kv_entry *e = kv_entry_new_locked(env, sh, key, klen, vlen, type, exp);
-	if (!e) {
-		rc = KV_ENOMEM;
+	kv_off o = kv_carve_alloc(env, carve, kv_entry_size(in->klen, vlen, in->exp ? KV_E_TTL : 0));
+	if (!o) {
 		if (root.hdr)
 			kv_chdr_destroy(env, kv_ptr(env, root.hdr));
-	} else {
-		memcpy(kv_entry_key(e) + klen, val, vlen);
-		if (old) { /* a duplicate key: the later record wins */
-			sh->bytes -= kv_entry_charge(env, old);
-			kv_shard_replace_locked(env, sh, pos, kv_offof(env, e));
-			kv_entry_free(env, old);
-			sh->bytes += kv_entry_charge(env, e);
-		} else if ((rc = kv_shard_insert_locked(env, sh, h32, kv_offof(env, e))) != KV_OK) {
-			kv_entry_free(env, e);
-		} else {
-			sh->bytes += kv_entry_charge(env, e);
-		}
+		return KV_ENOMEM;
 	}
-	return rc;
-}
-
-typedef struct count_ctx {
-	uint32_t       *counts;
-	uint32_t        n;
-	int64_t         now;
-	const uint16_t *route;
-} count_ctx;
-
-static int count_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
-                       int type, int64_t exp)
-{
-	(void)val;
-	(void)vlen;
-	(void)type;
-	count_ctx *c = ctx;
-	if (!kv_expired(exp, c->now))
-		c->counts[load_route(c->route, kv_hash(key, klen), c->n)]++;
+	kv_entry *e = kv_entry_init(env, o, in->key, in->klen, vlen, type, in->exp);
+	memcpy(kv_entry_key(e) + in->klen, val, vlen);
+	if (old) { /* a duplicate key: the later record wins */
+		sh->bytes -= kv_entry_charge(env, old);
+		kv_shard_replace_locked(env, sh, pos, o);
+		kv_entry_free(env, old);
+	} else if ((rc = kv_shard_insert_locked(env, sh, h32, o)) != KV_OK) {
+		kv_entry_free(env, e);
+		return rc;
+	}
+	sh->bytes += kv_entry_charge(env, e);
 	return KV_OK;
 }
 
-/* Size every new shard's table for exactly the keys it will get (see
- * kv_shard_reserve_locked: the file is in hash order). */
-static int presize(kv_env *env, const char *f, load_ns *x, int64_t now, const uint16_t *route)
+static void build_pass(load_work *w)
 {
-	uint32_t *counts = kv_mem_realloc(env, NULL, sizeof *counts * x->nshards);
-	if (!counts)
-		return KV_ENOMEM;
-	memset(counts, 0, sizeof *counts * x->nshards);
-	count_ctx cc = {counts, x->nshards, now, route};
-	uint64_t cnt = 0;
-	int rc = KV_OK;
-	for (size_t o = x->first_blk; o < x->end_blk;) {
-		uint32_t len = get32(f + o + 4);
-		if (get32(f + o) == BLK_ENTRIES)
-			walk_entries(f + o + BLK_HDR, len, o + BLK_HDR, NULL, count_entry, &cc, &cnt);
-		o += BLK_HDR + len;
-	}
+	load_job *j = w->job;
+	kv_env *env = j->env;
+	load_ns *x = j->x;
+	uint32_t T = j->nthreads, n = x->nshards;
 	kv_off *a = kv_ptr(env, x->arr);
-	for (uint32_t s = 0; s < x->nshards && rc == KV_OK; s++) {
+	/* size each of this thread's tables once (the shards are not published:
+	 * the lock is for form) */
+	for (uint64_t i = 0; i < x->live; i++) {
+		uint32_t s = load_route(j->route, j->rec[i].h, n);
+		w->counts[s] += s % T == w->id;
+	}
+	for (uint32_t s = w->id; s < n && w->rc == KV_OK; s += T) {
 		kv_shard *sh = kv_ptr(env, a[s]);
 		kv_spin_lock(&sh->lock);
-		rc = kv_shard_reserve_locked(env, sh, counts[s]);
+		w->rc = kv_shard_reserve_locked(env, sh, w->counts[s]);
 		kv_spin_unlock(&sh->lock);
+		w->reserve = w->rc != KV_OK;
 	}
+	kv_carve carve;
+	memset(&carve, 0, sizeof carve);
+	for (uint64_t i = 0; i < x->live && w->rc == KV_OK; i++) {
+		if ((i & 4095) == 0 && atomic_load_explicit(&j->stop, memory_order_relaxed))
+			break;
+		uint32_t s = load_route(j->route, j->rec[i].h, n);
+		if (s % T != w->id)
+			continue;
+		load_ent e;
+		ent_parse(j->f + j->rec[i].off, &e);
+		w->rc = build_one(env, kv_ptr(env, a[s]), &carve, &e, j->rec[i].h, j->ver);
+	}
+	kv_carve_done(env, &carve);
+}
+
+static void *load_worker(void *arg)
+{
+	load_work *w = arg;
+	build_pass(w);
+	if (w->rc != KV_OK)
+		atomic_store(&w->job->stop, 1);
+	return NULL;
+}
+
+/* Run the job on its threads: the calling thread is worker 0; a thread that
+ * cannot be started has its share run here too. */
+static void load_run(load_job *j)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	bool *started = (bool *)(j->w + j->nthreads); /* room left by the caller */
+	for (uint32_t t = 1; t < j->nthreads; t++)
+		started[t] = pthread_create(&j->w[t].th, NULL, load_worker, &j->w[t]) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	load_worker(&j->w[0]);
+	for (uint32_t t = 1; t < j->nthreads; t++) {
+		if (started[t])
+			pthread_join(j->w[t].th, NULL);
+		else
+			load_worker(&j->w[t]);
+	}
+}
+
+/* Build x's new shards (x->arr, empty) from the verified file f. */
+static int build_ns(kv_env *env, const char *f, load_ns *x, const load_recs *lr, uint32_t threads,
+                    kv_error *err)
+{
+	if (x->live == 0)
+		return KV_OK;
+	uint32_t T = threads;
+	if (x->colls || T > x->nshards)
+		T = x->colls ? 1 : x->nshards;
+	if (T > 1 && x->live < 4096 * (uint64_t)T) /* not worth a thread */
+		T = (uint32_t)(x->live / 4096) + 1;
+	load_job j;
+	memset(&j, 0, sizeof j);
+	j.env = env;
+	j.f = f;
+	j.x = x;
+	j.rec = lr->v + x->rec0;
+	j.ver = get32(f + 8);
+	j.nthreads = T;
+	j.w = kv_mem_realloc(env, NULL, T * (sizeof *j.w + sizeof(bool)));
+	uint32_t *counts = kv_mem_realloc(env, NULL, (size_t)T * x->nshards * sizeof *counts);
+	j.route = load_route_table(env, x);
+	int rc = KV_OK;
+	if (!j.w || !counts) {
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", x->name);
+	} else {
+		memset(counts, 0, (size_t)T * x->nshards * sizeof *counts);
+		for (uint32_t t = 0; t < T; t++)
+			j.w[t] = (load_work){.job = &j, .id = t, .counts = counts + (size_t)t * x->nshards};
+		load_run(&j);
+		for (uint32_t t = 0; t < T && rc == KV_OK; t++) {
+			rc = j.w[t].rc;
+			if (rc != KV_OK && j.w[t].reserve)
+				kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
+			else if (rc != KV_OK)
+				kv_snap_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
+		}
+	}
+	kv_mem_realloc(env, (void *)j.route, 0);
 	kv_mem_realloc(env, counts, 0);
+	kv_mem_realloc(env, j.w, 0);
 	return rc;
 }
 
 static int load_impl(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
-                     kv_error *err)
+                     unsigned threads, kv_error *err)
 {
 	kv_region *r = env->r;
 	err_init(err);
@@ -932,25 +1141,39 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 		return kv_snap_err(err, KV_EINVAL, 0, "loading under another name needs a namespace");
 	if ((ns && kv_ns_valid_name(ns) != KV_OK) || (as && kv_ns_valid_name(as) != KV_OK))
 		return kv_snap_err(err, KV_ENSNAME, 0, "invalid namespace name");
-	char *f = NULL;
-	size_t size = 0;
 	kv_snap_target t;
+	kv_snap_reader rd;
+	/* with threads, the file is read on one while this one verifies what came in */
 	int rc = kv_snap_resolve(env, dir, name, &t, err);
-	if (rc == KV_OK)
-		rc = kv_snap_read(&t, env->size * 2 + ((size_t)1 << 20), &f, &size, err);
-	kv_snap_close(&t);
+	if (rc == KV_OK && (rc = kv_snap_read_begin(&t, env->size * 2 + ((size_t)1 << 20), threads > 1, &rd, err)) != KV_OK)
+		kv_snap_close(&t);
 	if (rc == KV_NOTFOUND && (rc = KV_EIO) && err) /* a missing file is an I/O error here */
 		err->code = rc;
 	if (rc != KV_OK)
 		return rc;
+	char *f = rd.buf;
+	size_t size = rd.size, n = 0;
 	const char *path = t.shown;
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (r->max_ns ? r->max_ns : 1));
-	size_t n = 0;
+	load_recs lr = {env, NULL, 0, 0};
+	/* entries expired at this instant are dropped (verify counts, the build skips them) */
+	int64_t now = kv_now_ms();
+	if (!nss)
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+	else
+		rc = verify(f, size, now, nss, r->max_ns, &n, &lr, &rd, err);
+	kv_error rerr;
+	if (kv_snap_read_end(&rd, &rerr) != KV_OK) { /* a failed read wins, as when it came first */
+		if (err)
+			*err = rerr;
+		rc = rerr.code;
+		f = NULL; /* freed */
+	}
+	kv_snap_close(&t);
 	if (!nss) {
 		kv_mem_realloc(env, f, 0);
-		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+		return rc;
 	}
-	rc = verify(f, size, nss, r->max_ns, &n, err);
 	if (rc != KV_OK) {
 		if (err && rc == KV_ECORRUPT) {
 			char m[sizeof err->msg];
@@ -1010,7 +1233,6 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	kv_spin_unlock(&r->admin);
 
 	/* build every namespace's new shards; nothing is visible yet */
-	int64_t now = kv_now_ms();
 	size_t built = 0;
 	for (size_t k = 0; k < n && rc == KV_OK; k++) {
 		load_ns *x = &nss[k];
@@ -1020,24 +1242,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			break;
 		}
 		built = k + 1;
-		uint16_t *route = load_route_table(env, x);
-		if ((rc = presize(env, f, x, now, route)) != KV_OK) {
-			kv_mem_realloc(env, route, 0);
-			kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
-			break;
-		}
-		build_ctx bc = {env, x, now, get32(f + 8), route};
-		uint64_t cnt = 0;
-		size_t o = x->first_blk;
-		while (o < x->end_blk && rc == KV_OK) {
-			uint32_t len = get32(f + o + 4);
-			if (get32(f + o) == BLK_ENTRIES)
-				rc = walk_entries(f + o + BLK_HDR, len, o + BLK_HDR, err, build_entry, &bc, &cnt);
-			o += BLK_HDR + len;
-		}
-		kv_mem_realloc(env, route, 0);
-		if (rc != KV_OK)
-			kv_snap_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
+		rc = build_ns(env, f, x, &lr, threads, err);
 	}
 
 	/* create the namespaces that did not exist (empty, with the file's config) */
@@ -1107,14 +1312,25 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	}
 	kv_spin_unlock(&r->admin);
 done:
+	kv_mem_realloc(env, lr.v, 0);
 	kv_mem_realloc(env, nss, 0);
 	kv_mem_realloc(env, f, 0);
 	return rc;
 }
 
+/* threads 0: the online CPUs; at most KV_LOAD_THREADS_MAX */
+static unsigned load_threads(unsigned threads)
+{
+	if (threads == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = c > 0 ? (unsigned)c : 1;
+	}
+	return threads > KV_LOAD_THREADS_MAX ? KV_LOAD_THREADS_MAX : threads;
+}
+
 KV_API int kv_load(kv_env *env, const char *path, const char *ns, const char *as, kv_error *err)
 {
-	return load_impl(env, NULL, path, ns, as, err);
+	return load_impl(env, NULL, path, ns, as, 1, err);
 }
 
 KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
@@ -1124,5 +1340,11 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
 		err_init(err);
 		return kv_snap_err(err, KV_EINVAL, 0, "snapshot directory is empty");
 	}
-	return load_impl(env, dir, name, ns, as, err);
+	return load_impl(env, dir, name, ns, as, 1, err);
+}
+
+KV_API int kv_load_threads(kv_env *env, const char *dir, const char *name, const char *ns, const char *as,
+                           unsigned threads, kv_error *err)
+{
+	return load_impl(env, dir, name, ns, as, load_threads(threads), err);
 }

@@ -491,7 +491,8 @@ shardkv_load(PG_FUNCTION_ARGS)
 	do
 	{
 		memset(&err, 0, sizeof(err));
-		rc = kv_load_at(env, dir, name, ns, into, &err);
+		/* one thread: a backend may not start threads (kv_load_threads) */
+		rc = kv_load_threads(env, dir, name, ns, into, 1, &err);
 	} while (shardkv_busy_wait(rc, start));
 	if (rc != KV_OK)
 		shardkv_report(rc, into ? into : ns, &err);

@@ -80,10 +80,12 @@ int shardkv_save(const char *ns, const char *file, kv_error *err)
 	return g_snapdir ? kv_save_at(g_env, ns, g_snapdir, file, err) : kv_save(g_env, ns, file, err);
 }
 
+/* On every CPU: the engine's load threads call nothing of SQLite or of the
+ * application (no hook, no allocator callback), block signals and are joined
+ * before the call returns, so any SQLITE_THREADSAFE mode is fine. */
 int shardkv_load(const char *file, const char *ns, kv_error *err)
 {
-	return g_snapdir ? kv_load_at(g_env, g_snapdir, file, ns, NULL, err)
-	                 : kv_load(g_env, file, ns, NULL, err);
+	return kv_load_threads(g_env, g_snapdir, file, ns, NULL, 0, err);
 }
 
 /* SHARDKV_SNAPSHOT_DIR: must name a directory; kept as given (the engine opens it per call). */

@@ -15,7 +15,7 @@ ENGINE_TESTS      := $(sort $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/te
 # the tests worth running under ThreadSanitizer
 ENGINE_TESTS_TSAN := test_concurrency test_batch test_scan test_hooks test_snapshot test_nshelpers test_tick \
                      test_ops_locks test_bits test_batch_incr test_coll_concurrency test_set test_hash \
-                     test_zset_conc test_lists test_setpath
+                     test_zset_conc test_lists test_load_threads test_setpath
 
 TEST_BINS      := $(ENGINE_TESTS:%=$(TEST_DIR)/%)
 TEST_BINS_ASAN := $(ENGINE_TESTS:%=$(TEST_DIR)/asan/%)

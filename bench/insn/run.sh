@@ -13,7 +13,7 @@ ir() { # total Ir inside function $1
 }
 kg=$(ir insn_keygen)
 printf '%-22s %10s\n' loop 'Ir/op'
-for f in insn_eng_get insn_ref_get insn_eng_miss insn_eng_set insn_ref_set insn_eng_set_resize insn_ref_set_resize insn_eng_mset_aon insn_eng_mset_be insn_eng_insert insn_ref_insert; do
+for f in insn_eng_get insn_ref_get insn_eng_miss insn_eng_set insn_ref_set insn_eng_set_resize insn_ref_set_resize insn_eng_mset_aon insn_eng_mset_be insn_eng_mget_aon insn_eng_mget_be insn_ref_mget insn_eng_insert insn_ref_insert; do
 	n=$(ir $f)
 	case $f in *miss|*insert) n=$((n - kg)) ;; esac
 	printf '%-22s %10.1f\n' "$f" "$(echo "$n / $ops" | bc -l)"

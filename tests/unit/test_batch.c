@@ -21,6 +21,7 @@
 static kv_env *g_env;
 static void batch_concurrency(void);
 static void batch_resize_stress(void);
+static void batch_read_resize(void);
 static void batch_processes(void);
 static void batch_churn(void);
 static void batch_eviction(void);
@@ -437,8 +438,162 @@ int main(int argc, char **argv)
 		ERC(kv_exists(ns, K("k")), KV_NOTFOUND);
 	}
 
+	TEST("read-only batches: duplicate keys each get the value, in both modes")
+	{
+		set_s(ns, "dup", "dv");
+		for (int mode = 0; mode < 2; mode++) {
+			kv_op ops[] = {o_get("dup"), o_get("dup"), o_get("dup-missing"), o_key(KV_OP_EXISTS, "dup"),
+			               o_get("dup")};
+			EOK(kv_batch(ns, ops, 5, mode, &arena, &err));
+			E(out_is(&arena, &ops[0], "dv") && out_is(&arena, &ops[1], "dv") &&
+			  out_is(&arena, &ops[4], "dv"));
+			E(ops[0].out_off != ops[1].out_off && ops[1].out_off != ops[4].out_off);
+			E(ops[2].status == KV_NOTFOUND && ops[2].out_len == 0 && ops[3].status == KV_OK);
+			E(arena.len == 6 && arena.data[arena.len] == 0);
+		}
+	}
+
+	TEST("read-only batches: one clock reading per batch, so a key expiring meanwhile is seen alike")
+	{
+		/* a key expiring while batches of it run back to back: its two copies in
+		 * one batch always agree (hit both with the same expiry, or miss both),
+		 * and once missed it stays missed */
+		int64_t exp = kv_now_ms() + 150;
+		EOK(kv_set(ns, K("mid"), K("soon"), KV_T_TEXT, exp, 0, NULL));
+		set_s(ns, "mid-other", "o");
+		int split = 0, back = 0, hits = 0, misses = 0, gone = 0;
+		while (kv_now_ms() < exp + 50) {
+			for (int mode = 0; mode < 2; mode++) {
+				kv_op ops[] = {o_get("mid"), o_get("mid-other"), o_key(KV_OP_EXISTS, "mid"), o_get("mid")};
+				if (kv_batch(ns, ops, 4, mode, &arena, &err) != KV_OK || ops[1].status != KV_OK) {
+					split++;
+					continue;
+				}
+				int st = ops[0].status;
+				if (st != ops[2].status || st != ops[3].status)
+					split++;
+				if (st == KV_OK) {
+					hits++;
+					back += gone;
+					if (!out_is(&arena, &ops[0], "soon") || ops[0].out_expires_at != exp ||
+					    !out_is(&arena, &ops[3], "soon"))
+						split++;
+				} else {
+					misses++;
+					gone = 1;
+				}
+			}
+		}
+		E(split == 0 && back == 0);
+		E(hits > 0 && misses > 0);
+	}
+
+	TEST("read-only batches count hits and misses into the namespace, as kv_get does")
+	{
+		set_s(ns, "st1", "a");
+		set_s(ns, "st2", "b");
+		for (int mode = 0; mode < 2; mode++) {
+			kv_ns_stats a0, a1;
+			EOK(kv_ns_stats_get(ns, &a0));
+			kv_op ops[] = {o_get("st1"), o_get("st-none1"), o_key(KV_OP_EXISTS, "st2"), o_get("st2"),
+			               o_key(KV_OP_EXISTS, "st-none2")};
+			EOK(kv_batch(ns, ops, 5, mode, &arena, &err));
+			EOK(kv_ns_stats_get(ns, &a1));
+			E(a1.hits - a0.hits == 3 && a1.misses - a0.misses == 2);
+		}
+	}
+
 	kv_buf_free(env, &arena);
 	kv_ns_close(ns);
+
+	TEST("read-only batches grow the arena once, from empty or small, past 64 items, big values")
+	{
+		kv_ns *g = t_ns(env, "grow", NULL);
+		if (g) {
+			enum { N = 100 };
+			static char keys[N][16], big[70000];
+			memset(big, 'G', sizeof big);
+			size_t total = 0;
+			for (int i = 0; i < N; i++) {
+				snprintf(keys[i], sizeof keys[i], "g:%d", i);
+				size_t vl = i == 50 ? sizeof big : (size_t)(i * 37 % 300);
+				EOK(kv_set(g, keys[i], strlen(keys[i]), big, vl, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+				total += vl;
+			}
+			for (int round = 0; round < 3; round++) {
+				for (size_t n = 3; n <= N; n += N - 3) { /* 3 items (stack), N (heap) */
+					kv_buf ga = KV_BUF_INIT;
+					if (round == 1) { /* a small arena first (64 bytes) */
+						kv_op one = o_get(keys[1]);
+						EOK(kv_batch(g, &one, 1, KV_BATCH_ALL_OR_NOTHING, &ga, &err));
+						E(ga.cap > 37 && ga.cap < 1000);
+					}
+					kv_op ops[N];
+					for (size_t i = 0; i < n; i++)
+						ops[i] = o_get(keys[i + (n == 3 ? 49 : 0)]);
+					EOK(kv_batch(g, ops, n, round == 2 ? KV_BATCH_BEST_EFFORT : KV_BATCH_ALL_OR_NOTHING,
+					             &ga, &err));
+					size_t want = 0, bad = 0, end = 0;
+					for (size_t i = 0; i < n; i++) {
+						int k = (int)i + (n == 3 ? 49 : 0);
+						size_t vl = k == 50 ? sizeof big : (size_t)(k * 37 % 300);
+						want += vl;
+						bad += ops[i].status != KV_OK || ops[i].out_len != vl || ops[i].out_off != end ||
+						       (vl && memcmp(ga.data + ops[i].out_off, big, vl) != 0);
+						end += vl;
+					}
+					E(bad == 0 && ga.len == want && ga.data[ga.len] == 0);
+					E(n == 3 || want == total);
+					kv_buf_free(env, &ga);
+				}
+			}
+			kv_ns_close(g);
+		}
+	}
+
+	TEST("read-only batches set the LRU reference bit: keys a batch read survive eviction")
+	{
+		for (int mode = 0; mode < 2; mode++) {
+			kv_ns_config lc;
+			kv_ns_config_init(&lc);
+			lc.shards = 1;
+			lc.max_keys = 64;
+			lc.eviction = KV_EVICT_ALLKEYS_LRU;
+			kv_ns *l = t_ns(env, mode ? "lru-be" : "lru-aon", &lc);
+			if (!l)
+				continue;
+			static char lk[81][16];
+			for (int i = 0; i < 81; i++)
+				snprintf(lk[i], sizeof lk[i], "l:%d", i);
+			for (int i = 0; i < 65; i++) /* a new key is referenced; the 65th's eviction */
+				set_s(l, lk[i], "v");    /* walks the hand round, clearing every bit */
+			kv_op ops[32];
+			for (int i = 0; i < 32; i++) /* the even keys are read, the odd ones not */
+				ops[i] = o_get(lk[2 * i]);
+			kv_buf la = KV_BUF_INIT;
+			EOK(kv_batch(l, ops, 32, mode, &la, &err));
+			int read[32];
+			for (int i = 0; i < 32; i++)
+				read[i] = ops[i].status == KV_OK;
+			for (int i = 65; i < 81; i++) /* 16 evictions */
+				set_s(l, lk[i], "v");
+			int read_lost = 0, unread_lost = 0;
+			for (int i = 0; i < 64; i++) {
+				if (!absent(l, lk[i]))
+					continue;
+				if (i % 2)
+					unread_lost++;
+				else if (read[i / 2])
+					read_lost++;
+			}
+			if (!E(read_lost == 0 && unread_lost >= 16))
+				fprintf(stderr, "    mode %d: %d read and %d unread keys evicted\n", mode, read_lost,
+				        unread_lost);
+			kv_buf_free(env, &la);
+			kv_ns_close(l);
+		}
+	}
+
 	kv_env_close(env);
 
 	TEST("a batch whose arena cannot grow fails with KV_ENOMEM, changes nothing, leaks nothing")
@@ -478,6 +633,7 @@ int main(int argc, char **argv)
 
 	batch_concurrency();
 	batch_resize_stress();
+	batch_read_resize();
 	batch_processes();
 	batch_eviction();
 	batch_churn();
@@ -627,6 +783,106 @@ static void *cresizer(void *p)
 		t_sleep_ms(20);
 	}
 	return NULL;
+}
+
+/* ------------------------------------------- lock-free batch reads under resize */
+/*
+ * A read-only batch reads each shard's header once (up to 64 shards) or once
+ * per item (more shards, or a resize moving keys), validating what it read
+ * with the shards' seqs and the namespace's gen.  Here readers run batches of
+ * 48 GETs and EXISTS over keys whose values they know while the namespace is
+ * resized 1 -> 100 shards step by step: every item must come back exact.
+ */
+#define RR_KEYS 500
+static char rr_key[RR_KEYS][16], rr_val[RR_KEYS][16];
+
+static void *rr_reader(void *p)
+{
+	carg *a = p;
+	kv_buf ra = KV_BUF_INIT;
+	kv_error err;
+	kv_op ops[48];
+	int key[48];
+	while (!T_LOAD(cstop)) {
+		int mode = (int)(t_rand(&a->seed) % 2);
+		for (int i = 0; i < 48; i++) {
+			key[i] = (int)(t_rand(&a->seed) % RR_KEYS);
+			ops[i] = i % 8 == 7 ? o_key(KV_OP_EXISTS, rr_key[key[i]]) : o_get(rr_key[key[i]]);
+		}
+		int rc = kv_batch(cns, ops, 48, mode, &ra, &err);
+		if (rc != KV_OK) {
+			if (a->bad++ < 3)
+				fprintf(stderr, "    batch read under resize: %s\n", t_code_name(rc));
+			continue;
+		}
+		for (int i = 0; i < 48; i++) {
+			const char *v = rr_val[key[i]];
+			if (ops[i].status != KV_OK ||
+			    (ops[i].op == KV_OP_GET && !out_is(&ra, &ops[i], v))) {
+				if (a->bad++ < 3)
+					fprintf(stderr, "    item %d (%s): %s\n", i, rr_key[key[i]],
+					        t_code_name(ops[i].status));
+			}
+		}
+		a->reads++;
+	}
+	kv_buf_free(cenv, &ra);
+	return NULL;
+}
+
+static void batch_read_resize(void)
+{
+	TEST("lock-free batch reads stay exact while the shard count goes 1 -> 100")
+	{
+		int ms = t_quick() ? 600 : getenv("TEST_STRESS") ? 20000 : 1500;
+		cenv = t_env(128 << 20);
+		uint64_t seed = t_seed("batch read resize");
+		for (int i = 0; i < RR_KEYS; i++) {
+			snprintf(rr_key[i], sizeof rr_key[i], "rr:%d", i);
+			snprintf(rr_val[i], sizeof rr_val[i], "v%d", i * 13);
+		}
+		int64_t until = kv_now_ms() + ms;
+		long rounds = 0, resizes = 0, bad = 0, reads = 0;
+		while (cenv && kv_now_ms() < until && !bad) {
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.shards = 1;
+			char name[32];
+			snprintf(name, sizeof name, "rr%ld", rounds);
+			cns = t_ns(cenv, name, &c);
+			if (!cns)
+				break;
+			for (int i = 0; i < RR_KEYS; i++)
+				set_s(cns, rr_key[i], rr_val[i]);
+			pthread_t th[2];
+			carg a[2];
+			memset(a, 0, sizeof a);
+			T_STORE(cstop, 0);
+			for (int i = 0; i < 2; i++) {
+				a[i].seed = seed + (uint64_t)rounds * 7 + (uint64_t)i;
+				pthread_create(&th[i], NULL, rr_reader, &a[i]);
+			}
+			for (uint32_t m = 2; m <= 100; m += 1 + m / 8) {
+				int rc = kv_ns_resize(cns, m);
+				if (rc != KV_OK && bad++ < 3)
+					fprintf(stderr, "    resize to %u: %s\n", m, t_code_name(rc));
+				resizes++;
+			}
+			T_STORE(cstop, 1);
+			for (int i = 0; i < 2; i++) {
+				pthread_join(th[i], NULL);
+				bad += a[i].bad;
+				reads += a[i].reads;
+			}
+			kv_ns_close(cns);
+			EOK(kv_ns_drop(cenv, name));
+			rounds++;
+		}
+		printf("    %ld rounds, %ld resizes, %ld batch reads\n", rounds, resizes, reads);
+		E(bad == 0 && rounds > 0 && reads > 0);
+		if (cenv)
+			kv_env_close(cenv);
+	}
 }
 
 /* All-or-nothing batches from fork()ed processes over one MAP_SHARED region. */

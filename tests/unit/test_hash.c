@@ -423,6 +423,31 @@ int main(int argc, char **argv)
 		kv_ns_stats st;
 		EOK(kv_ns_stats_get(old, &st));
 		E(st.keys == 104);
+
+		/* saving another namespace over a copy of that file keeps "old" in a
+		 * file of the current version: its tag-16 string must stay a string */
+		char copy[] = "/tmp/test_hash_v1XXXXXX";
+		int fd = mkstemp(copy);
+		FILE *in = fopen(path, "rb");
+		char chunk[4096];
+		size_t got;
+		while (in && (got = fread(chunk, 1, sizeof chunk, in)) > 0)
+			E(write(fd, chunk, got) == (ssize_t)got);
+		if (in)
+			fclose(in);
+		close(fd);
+		EOK(kv_ns_create(env, "next", NULL));
+		EOK(kv_save(env, "next", copy, &err));
+		EOK(kv_del(old, K("tag16")));
+		EOK(kv_load(env, copy, "old", NULL, &err));
+		unlink(copy);
+		EOK(kv_get(old, K("tag16"), &b));
+		E(t_buf_is(&b, "was-a-string", 12) && b.type == KV_T_BYTES);
+		EOK(kv_get(old, K("s"), &b));
+		E(t_buf_is(&b, "hello", 5) && b.type == KV_T_TEXT);
+		EOK(kv_ns_stats_get(old, &st));
+		E(st.keys == 104);
+		EOK(kv_ns_drop(env, "next"));
 		kv_buf_free(env, &b);
 		kv_ns_close(old);
 	}

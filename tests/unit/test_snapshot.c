@@ -660,7 +660,7 @@ static void test_corruption(void)
 	TEST("the documented format parses; fixed-up checksums are accepted (self-check)")
 	{
 		E(memcmp(good, "SHKVSNAP", 8) == 0);
-		E(rd32(good + 8) == 2); /* version 2: collections; version 1 still loads */
+		E(rd32(good + 8) == 3); /* version 3: the trailer hashes the headers; 1 and 2 still load */
 		E(parse(good, n) == 0);
 		E(nblocks >= 5 && blocks[nblocks - 1].kind == 'T');
 		if (nblocks >= 1) {
@@ -718,8 +718,8 @@ static void test_corruption(void)
 		memcpy(b, good, n);
 		b[0] = 'X';
 		expect_refused(b, n, "magic", 0, FORMAT);
-		for (uint32_t v = 0; v < 4; v++) {
-			if (v == 1 || v == 2) /* the two this build reads */
+		for (uint32_t v = 0; v < 5; v++) {
+			if (v >= 1 && v <= 3) /* the three this build reads */
 				continue;
 			memcpy(b, good, n);
 			wr32(b + 8, v);
