@@ -85,6 +85,21 @@ typedef struct rd_item {
  * resize, each item has its own rd_shard. */
 #define KV_RD_GROUP_MAX 64
 
+/* True if no writer has touched any of the ng shards read since their headers
+ * were (gs[ids[k]] when grouped, else gs[k]); the acquire fence orders the
+ * reads of the entries before the seq loads. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, const uint8_t *ids, uint32_t ng,
+                                                         bool group)
+{
+	KV_FENCE(memory_order_acquire);
+	for (uint32_t k = 0; k < ng; k++) {
+		const rd_shard *g = &gs[group ? ids[k] : k];
+		if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
+			return false;
+	}
+	return true;
+}
+
 /* The header of sh into *g, at its even seq.  False if a writer is busy or
  * the header is torn (the caller retries). */
 KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(const kv_env *env, kv_shard *sh, uint32_t seq,
@@ -418,14 +433,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		/* 4: the arena, grown once if the values do not fit; the copies */
 		if (alen && alen >= arena->cap) {
-			KV_FENCE(memory_order_acquire);
-			uint32_t k;
-			for (k = 0; k < ng; k++) {
-				const rd_shard *g = &gs[group ? ids[k] : k];
-				if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
-					break;
-			}
-			if (k < ng)
+			if (!rd_shards_unchanged(gs, ids, ng, group))
 				continue;
 			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
 				rc = KV_ENOMEM;
@@ -437,14 +445,8 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (it[i].src)
 				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
 		/* 5: validate every shard read, once, and the namespace */
-		KV_FENCE(memory_order_acquire);
-		uint32_t k;
-		for (k = 0; k < ng; k++) {
-			const rd_shard *g = &gs[group ? ids[k] : k];
-			if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
-				break;
-		}
-		if (k < ng || atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
+		if (!rd_shards_unchanged(gs, ids, ng, group) ||
+		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 			continue;
 		if (adata) {
 			arena->len = alen;

@@ -247,6 +247,18 @@ void kv_pages_free(kv_env *env, kv_off off)
 /* Slab pages of a class are shared by the whole store, each class under its own
  * spinlock (taken inside a shard lock, outside the page lock).  A page keeps its
  * own free list and use count; pages with free objects sit on the class list. */
+/* A page fresh from the page allocator, as an empty slab page of class cls
+ * (linked on no list). */
+static void slab_page_init(kv_env *env, uint32_t p, unsigned cls)
+{
+	kv_page *d = kv_pagedesc(env, p);
+	d->cls = (uint8_t)cls;
+	d->used = 0;
+	d->free = 0;
+	d->bump = 0;
+	d->next = d->prev = 0;
+}
+
 static void slab_link(kv_env *env, kv_region *r, unsigned cls, uint32_t p)
 {
 	kv_page *d = kv_pagedesc(env, p);
@@ -326,11 +338,7 @@ again:
 			return 0;
 		}
 		p = (uint32_t)(po / KV_UNITS_PER_PAGE);
-		kv_page *d = kv_pagedesc(env, p);
-		d->cls = (uint8_t)cls;
-		d->used = 0;
-		d->free = 0;
-		d->bump = 0;
+		slab_page_init(env, p, cls);
 		slab_link(env, r, cls, p);
 	}
 	kv_page *d = kv_pagedesc(env, p);
@@ -392,12 +400,7 @@ kv_off kv_carve_alloc(kv_env *env, kv_carve *c, size_t size)
 		if (!po) /* the classes' partial pages (and slab_trim) may still have room */
 			return kv_alloc(env, size);
 		p = (uint32_t)(po / KV_UNITS_PER_PAGE);
-		kv_page *d = kv_pagedesc(env, p);
-		d->cls = (uint8_t)cls;
-		d->used = 0;
-		d->free = 0;
-		d->bump = 0;
-		d->next = d->prev = 0;
+		slab_page_init(env, p, cls);
 		c->page[cls] = p;
 	}
 	kv_page *d = kv_pagedesc(env, p);
