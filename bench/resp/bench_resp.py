@@ -201,10 +201,10 @@ def main():
         stop(skv, P_SKV)
         stop(red, P_REDIS)
         subprocess.run(["rm", "-rf", tmp])
-    write_tsv(args.tsv, rows, reps, host)
+    write_tsv(args.tsv, rows, reps, host, args.threads)
 
 
-def write_tsv(path, rows, reps, host):
+def write_tsv(path, rows, reps, host, threads):
     lines = []
     for test, pipeline, dsize, res in rows:
         for k, (s, r) in enumerate(zip(res["skv"], res["redis"])):
@@ -212,7 +212,7 @@ def write_tsv(path, rows, reps, host):
                           "peer": "redis-server", "rep": k + 1, "ours": float(s["rps"]),
                           "theirs": float(r["rps"]), "unit": "req/s", "basis": "wall",
                           "better": "higher", "noisy": int(s["noisy"] or r["noisy"])})
-    benchtsv.write(path, "bench/resp/run.sh, redis-benchmark -c 50 -r %d, %d rep(s)" % (KEYSPACE, reps),
+    benchtsv.write(path, "bench/resp/run.sh, %d worker thread(s) vs redis-server, redis-benchmark -c 50 -r %d, %d rep(s)" % (threads, KEYSPACE, reps),
                    lines)
 
 
