@@ -77,7 +77,7 @@ $(SQLITE_FUZZ): tests/fuzz/fuzz_vtab_args.c sqlite_ext/kvargs.c sqlite_ext/kvarg
 
 $(SQLITE_BENCH): bench/sqlite/bench_sqlite.c $(SQLITE_CORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS) -lm
+	$(CC) $(CFLAGS) -DSQLITE_CORE $(SQLITE_INC) -Iengine $< $(SQLITE_CORE_OBJ) $(LIB) -o $@ $(SQLITE_LDLIBS) -lm
 
 # QUICK=1: 100k keys and fewer rounds (a smoke run); default 1M keys.
 BENCH_TARGETS += bench-sqlite

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "kv.h" /* kv_version: the engine the figures are of */
 
 int sqlite3_shardkv_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi);
 
@@ -345,7 +346,7 @@ int main(int argc, char **argv)
 	(void)err;
 
 	printf("# sqlite %s, shardkv %s: %d keys (11 B) x 100 B values, %d reps interleaved%s\n",
-	       sqlite3_libversion(), "0.1.0", nkeys, reps, quick ? ", QUICK" : "");
+	       sqlite3_libversion(), kv_version(), nkeys, reps, quick ? ", QUICK" : "");
 	printf("# ops/s are per thread-CPU second (median); ratio = native time / kv time\n");
 	printf("%-16s %10s %10s %8s %8s   %s\n", "workload", "native/s", "kv/s", "cpu", "wall", "target");
 	if (tsv_path) {
