@@ -433,7 +433,11 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		/* 4: the arena, grown once if the values do not fit; the copies */
 		if (alen && alen >= arena->cap) {
-			if (!rd_shards_unchanged(gs, ids, ng, group))
+			/* the gen too: a resize or drop moves it before it frees the
+			 * shard array, so only then were the headers read real shards'
+			 * and alen their entries' lengths, not reused memory's */
+			if (!rd_shards_unchanged(gs, ids, ng, group) ||
+			    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 				continue;
 			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
 				rc = KV_ENOMEM;
