@@ -159,6 +159,35 @@ static void t_on_alarm(int sig)
 	_exit(3);
 }
 
+/* The whole file p, malloc'd (NULL if unreadable), its size in *n. */
+static inline unsigned char *t_read_file(const char *p, size_t *n)
+{
+	FILE *f = fopen(p, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long sz = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	unsigned char *b = malloc((size_t)sz + 1);
+	if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*n = (size_t)sz;
+	return b;
+}
+
+/* Write b[0..n) as the file p, replacing it: 0, or -1. */
+static inline int t_write_file(const char *p, const void *b, size_t n)
+{
+	FILE *f = fopen(p, "wb");
+	if (!f)
+		return -1;
+	int ok = fwrite(b, 1, n, f) == n;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 static inline int t_quick(void)
 {
 	const char *q = getenv("TEST_QUICK");

@@ -427,15 +427,11 @@ int main(int argc, char **argv)
 		/* saving another namespace over a copy of that file keeps "old" in a
 		 * file of the current version: its tag-16 string must stay a string */
 		char copy[] = "/tmp/test_hash_v1XXXXXX";
-		int fd = mkstemp(copy);
-		FILE *in = fopen(path, "rb");
-		char chunk[4096];
-		size_t got;
-		while (in && (got = fread(chunk, 1, sizeof chunk, in)) > 0)
-			E(write(fd, chunk, got) == (ssize_t)got);
-		if (in)
-			fclose(in);
-		close(fd);
+		close(mkstemp(copy));
+		size_t fsize;
+		unsigned char *file = t_read_file(path, &fsize);
+		E(file && t_write_file(copy, file, fsize) == 0);
+		free(file);
 		EOK(kv_ns_create(env, "next", NULL));
 		EOK(kv_save(env, "next", copy, &err));
 		EOK(kv_del(old, K("tag16")));

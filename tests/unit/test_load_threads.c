@@ -31,32 +31,6 @@ static const char *path_of(const char *name)
 	return p[i];
 }
 
-static unsigned char *read_all(const char *p, size_t *n)
-{
-	FILE *f = fopen(p, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	unsigned char *b = malloc((size_t)sz + 1);
-	if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*n = (size_t)sz;
-	return b;
-}
-
-static int write_all(const char *p, const void *b, size_t n)
-{
-	FILE *f = fopen(p, "wb");
-	if (!f)
-		return -1;
-	int ok = fwrite(b, 1, n, f) == n;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
 
 static uint32_t rd32(const unsigned char *p)
 {
@@ -221,7 +195,7 @@ static void test_threads(void)
 		/* the file's one entries block twice, values of the copy changed; the
 		 * end block counts both and every checksum is recomputed */
 		size_t sz;
-		unsigned char *f = read_all(path_of("src.snap"), &sz);
+		unsigned char *f = t_read_file(path_of("src.snap"), &sz);
 		unsigned char *g = f ? malloc(sz * 2 + 64) : NULL;
 		size_t o = 32, e = 0, elen = 0, z = 0;
 		while (f && o + 16 <= sz) {
@@ -267,7 +241,7 @@ static void test_threads(void)
 			wr64(g + m + 8, XXH3_64bits(g + m + 16, 16));
 			XXH3_freeState(st);
 			m += 32;
-			E(write_all(path_of("dup.snap"), g, m) == 0);
+			E(t_write_file(path_of("dup.snap"), g, m) == 0);
 			static const unsigned th[3] = {1, 2, 4};
 			for (int r = 0; r < 3; r++) {
 				EOK(kv_load_threads(env, NULL, path_of("dup.snap"), "src", "dst", th[r], &err));
@@ -316,7 +290,7 @@ static void test_threads(void)
 		if (dst)
 			fill(dst, 100, 'z');
 		size_t sz;
-		unsigned char *f = read_all(path_of("src.snap"), &sz);
+		unsigned char *f = t_read_file(path_of("src.snap"), &sz);
 		unsigned char *g = f ? malloc(sz) : NULL;
 		int cases = 0, bad = 0;
 		for (size_t o = 32; g && o + 16 <= sz; o += 16 + rd32(f + o + 4)) {
@@ -327,16 +301,16 @@ static void test_threads(void)
 					continue;
 				memcpy(g, f, sz);
 				g[at[a]] ^= 0x40;
-				write_all(path_of("bad.snap"), g, sz);
+				t_write_file(path_of("bad.snap"), g, sz);
 				int rc = kv_load_threads(env, NULL, path_of("bad.snap"), "src", "dst", 4, &err);
 				cases++;
 				if (rc != KV_ECORRUPT || !err.msg[0])
 					bad++;
 			}
 			/* cut at the block's start and inside it */
-			write_all(path_of("bad.snap"), f, o);
+			t_write_file(path_of("bad.snap"), f, o);
 			bad += kv_load_threads(env, NULL, path_of("bad.snap"), "src", "dst", 2, &err) != KV_ECORRUPT;
-			write_all(path_of("bad.snap"), f, o + 16 + len / 2);
+			t_write_file(path_of("bad.snap"), f, o + 16 + len / 2);
 			bad += kv_load_threads(env, NULL, path_of("bad.snap"), "src", "dst", 2, &err) != KV_ECORRUPT;
 			cases += 2;
 		}
@@ -448,7 +422,7 @@ static void test_v2_fixture(void)
 			/* saved again it is version 3, and loads again */
 			EOK(kv_save(env, NULL, path_of("v3.snap"), &err));
 			size_t sz;
-			unsigned char *f = read_all(path_of("v3.snap"), &sz);
+			unsigned char *f = t_read_file(path_of("v3.snap"), &sz);
 			E(f && sz > 32 && rd32(f + 8) == 3);
 			free(f);
 			EOK(kv_load_threads(env, NULL, path_of("v3.snap"), "v2plain", "again", th, &err));

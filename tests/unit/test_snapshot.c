@@ -52,32 +52,6 @@ static const char *path_of(const char *name)
 	return p[i];
 }
 
-static unsigned char *read_all(const char *p, size_t *n)
-{
-	FILE *f = fopen(p, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	unsigned char *b = malloc((size_t)sz + 1);
-	if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*n = (size_t)sz;
-	return b;
-}
-
-static int write_all(const char *p, const void *b, size_t n)
-{
-	FILE *f = fopen(p, "wb");
-	if (!f)
-		return -1;
-	int ok = fwrite(b, 1, n, f) == n;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
 
 static void rm_dir_contents(const char *d)
 {
@@ -574,7 +548,7 @@ static void expect_refused(const unsigned char *b, size_t n, const char *what, l
 {
 	kv_error err;
 	memset(&err, 0, sizeof err);
-	write_all(path_of("bad.snap"), b, n);
+	t_write_file(path_of("bad.snap"), b, n);
 	int rc = kv_load(cenv, path_of("bad.snap"), NULL, NULL, &err);
 	int ok = 0;
 	for (int i = 0; allowed[i]; i++)
@@ -651,7 +625,7 @@ static void test_corruption(void)
 		EOK(set_s(l, "marker", "untouched"));
 		EOK(set_s(l, "k\001" "1", "mine"));
 		kv_ns_close(l);
-		good = read_all(path_of("good.snap"), &n);
+		good = t_read_file(path_of("good.snap"), &n);
 	}
 	if (!E(good != NULL && n > HDR))
 		return;
@@ -1495,7 +1469,7 @@ static void fresh_fdir(void)
 static int file_is(const char *p, const char *content)
 {
 	size_t n = 0;
-	unsigned char *b = read_all(p, &n);
+	unsigned char *b = t_read_file(p, &n);
 	int ok = b && n == strlen(content) && memcmp(b, content, n) == 0;
 	free(b);
 	return ok;
@@ -1523,7 +1497,7 @@ static void test_file_safety(void)
 	TEST("a link planted at a temp name or at the file never redirects a save")
 	{
 		fresh_fdir();
-		E(write_all(fpath("victim"), "precious", 8) == 0);
+		E(t_write_file(fpath("victim"), "precious", 8) == 0);
 		/* the old predictable temp name, and the file itself, as links */
 		char old_tmp[64];
 		snprintf(old_tmp, sizeof old_tmp, "x.snap.tmp-%d", (int)getpid());
@@ -1714,25 +1688,25 @@ static void test_merge(void)
 	TEST("a corrupt or foreign file is left as it is and the one-namespace save fails")
 	{
 		size_t n = 0;
-		unsigned char *good = read_all(fpath("m.snap"), &n);
+		unsigned char *good = t_read_file(fpath("m.snap"), &n);
 		if (E(good && n > 100)) {
 			good[n / 2] ^= 0x40;
-			E(write_all(fpath("bad.snap"), good, n) == 0);
+			E(t_write_file(fpath("bad.snap"), good, n) == 0);
 			memset(&err, 0, sizeof err);
 			ERC(kv_save(env, "ma", fpath("bad.snap"), &err), KV_ECORRUPT);
 			E(msg_has(&err, "left as it is"));
 			size_t n2 = 0;
-			unsigned char *after = read_all(fpath("bad.snap"), &n2);
+			unsigned char *after = t_read_file(fpath("bad.snap"), &n2);
 			E(after && n2 == n && memcmp(after, good, n) == 0);
 			free(after);
 			free(good);
 		}
-		E(write_all(fpath("foreign.snap"), "hello, not a snapshot", 21) == 0);
+		E(t_write_file(fpath("foreign.snap"), "hello, not a snapshot", 21) == 0);
 		memset(&err, 0, sizeof err);
 		ERC(kv_save(env, "ma", fpath("foreign.snap"), &err), KV_EFORMAT);
 		E(file_is(fpath("foreign.snap"), "hello, not a snapshot"));
 		/* an empty file holds nothing to keep */
-		E(write_all(fpath("empty.snap"), "", 0) == 0);
+		E(t_write_file(fpath("empty.snap"), "", 0) == 0);
 		EOK(kv_save(env, "ma", fpath("empty.snap"), &err));
 		/* a full save is the store's own image: it replaces any file */
 		EOK(kv_save(env, NULL, fpath("foreign.snap"), &err));
@@ -1832,7 +1806,7 @@ static void test_fault_io(void)
 			kv_ns_close(g);
 		}
 		size_t oldn = 0;
-		unsigned char *oldb = read_all(fpath("f.snap"), &oldn);
+		unsigned char *oldb = t_read_file(fpath("f.snap"), &oldn);
 		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 			kv_env *env = fault_env(cases[i].spec);
 			kv_ns *ns = env ? t_ns(env, "f", NULL) : NULL;
@@ -1852,7 +1826,7 @@ static void test_fault_io(void)
 				fprintf(stderr, "    %s: rc %d errno %d '%s'\n", cases[i].spec, rc, err.sys_errno, err.msg);
 			E(count_dir(fdir) == 1); /* no temp file behind */
 			size_t n = 0;
-			unsigned char *now = read_all(fpath("f.snap"), &n);
+			unsigned char *now = t_read_file(fpath("f.snap"), &n);
 			if (cases[i].replaced) {
 				E(now && n > oldn);
 			} else if (!E(now && oldb && n == oldn && memcmp(now, oldb, n) == 0)) {
@@ -1863,7 +1837,7 @@ static void test_fault_io(void)
 			if (good)
 				EOK(kv_load(good, fpath("f.snap"), NULL, NULL, &err));
 			if (cases[i].replaced && oldb) /* put the old one back */
-				E(write_all(fpath("f.snap"), oldb, oldn) == 0);
+				E(t_write_file(fpath("f.snap"), oldb, oldn) == 0);
 			kv_ns_close(ns);
 			kv_env_close(env);
 		}
