@@ -62,8 +62,8 @@ fuzz_quick() { # fuzz_quick NAME SECONDS
 		tail -n 60 "$out"; tf=$((tf + 1))
 	fi
 }
-fuzz_quick snapshot 20
-fuzz_quick glob 10
+fuzz_quick snapshot 10
+fuzz_quick glob 5
 
 echo "$tp passed, $tf failed"
 [ "$tf" = 0 ]

@@ -9,7 +9,7 @@
 #   4. tests/http/test_page.py: the status page in headless Chromium (screenshot
 #      and DOM dump in build/test-logs/http-page.*);
 #   5. the request-path fuzzer: corpus replay, then a short run (FUZZ_HTTP_SECONDS,
-#      default 20).
+#      default 10).
 # Ports 6397-6398 only (HTTP_TEST_RESP_PORT, HTTP_TEST_PORT); every process by PID.
 # Ends with "N passed, M failed" and exits non-zero if anything failed.
 set -u
@@ -50,9 +50,9 @@ if [ -x "$fuzz" ]; then
 		echo "FAIL fuzz_http: corpus replay"; tail -n 30 "$work/replay.log"; failed=$((failed + 1))
 	fi
 	mkdir -p "$work/corpus" && cp tests/fuzz/corpus/http/* "$work/corpus/"
-	if $fuzz -max_total_time="${FUZZ_HTTP_SECONDS:-20}" -max_len=8192 -artifact_prefix="$work/" \
+	if $fuzz -max_total_time="${FUZZ_HTTP_SECONDS:-10}" -max_len=8192 -artifact_prefix="$work/" \
 		"$work/corpus" >"$work/run.log" 2>&1; then
-		echo "ok   fuzz_http: ${FUZZ_HTTP_SECONDS:-20} s run ($(grep -o 'Done [0-9]* runs' "$work/run.log"))"
+		echo "ok   fuzz_http: ${FUZZ_HTTP_SECONDS:-10} s run ($(grep -o 'Done [0-9]* runs' "$work/run.log"))"
 		passed=$((passed + 1))
 	else
 		echo "FAIL fuzz_http: crash; artifacts kept in $work"; tail -n 40 "$work/run.log"; failed=$((failed + 1))

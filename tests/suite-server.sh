@@ -11,7 +11,7 @@
 #      then issue 12's test_zset_list.py and test_blocking.py (6388-6391);
 #      then test_batch.py: pipelined string writes as one engine batch (issue 15; 6390-6391);
 #   2. the RESP parser fuzzer: corpus replay, then a short run (FUZZ_RESP_SECONDS,
-#      default 20).
+#      default 10).
 # Ends with "N passed, M failed" and exits non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -46,9 +46,9 @@ if [ -x "$fuzz" ]; then
 		echo "FAIL fuzz_resp: corpus replay"; tail -n 30 "$work/replay.log"; failed=$((failed + 1))
 	fi
 	mkdir -p "$work/corpus" && cp tests/fuzz/corpus/resp/* "$work/corpus/"
-	if $fuzz -max_total_time="${FUZZ_RESP_SECONDS:-20}" -max_len=4096 -artifact_prefix="$work/" \
+	if $fuzz -max_total_time="${FUZZ_RESP_SECONDS:-10}" -max_len=4096 -artifact_prefix="$work/" \
 		"$work/corpus" >"$work/run.log" 2>&1; then
-		echo "ok   fuzz_resp: ${FUZZ_RESP_SECONDS:-20} s run ($(grep -o 'Done [0-9]* runs' "$work/run.log"))"
+		echo "ok   fuzz_resp: ${FUZZ_RESP_SECONDS:-10} s run ($(grep -o 'Done [0-9]* runs' "$work/run.log"))"
 		passed=$((passed + 1))
 	else
 		echo "FAIL fuzz_resp: crash; artifacts kept in $work"; tail -n 40 "$work/run.log"; failed=$((failed + 1))

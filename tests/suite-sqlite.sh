@@ -17,7 +17,7 @@
 #      (not passed) when the server is not built.
 #
 # Ends with "N passed, M failed" (skipped checks are in neither number) and
-# exits non-zero if anything failed.  SQLITE_SUITE_FUZZ_SECONDS overrides 15.
+# exits non-zero if anything failed.  SQLITE_SUITE_FUZZ_SECONDS overrides 8.
 # SQLITE_SUITE_PARTS picks parts (default "sql sql-asan c fuzz crosshost"), and
 # SQLITE_SUITE_SQL picks SQL files (default tests/sqlite/*.sql), for quick runs.
 set -u
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 EXT=${SHARDKV_EXT:-$ROOT/build/shardkv}  # without .so, as .load takes it
 SQLITE3=${SQLITE3:-sqlite3}
-FUZZ_SECONDS=${SQLITE_SUITE_FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${SQLITE_SUITE_FUZZ_SECONDS:-8}
 PARTS=" ${SQLITE_SUITE_PARTS:-sql sql-asan c fuzz crosshost} "
 part() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 pass=0; fail=0; skip=0
