@@ -1317,26 +1317,14 @@ void kv_list_free_body(kv_env *env, const kv_list *L)
 }
 
 /* ------------------------------------------------------------- freeing */
+static void free_node(void *env, kv_off off, size_t size)
+{
+	kv_free(env, off, size);
+}
+
 void kv_list_free_rec(kv_env *env, kv_lgc_rec r)
 {
-	switch (r.kind) {
-	case KV_LGC_CHUNK:
-		kv_free(env, r.off, chunk_bytes(CH(env, r.off)));
-		break;
-	case KV_LGC_INODE:
-		kv_free(env, r.off, node_bytes(ND(env, r.off)));
-		break;
-	case KV_LGC_DIRTREE:
-	case KV_LGC_TOPTREE: {
-		lnode *d = ND(env, r.off);
-		for (uint32_t i = 0; i < d->n; i++) {
-			kv_lgc_rec sub = {d->r[i].off, r.kind == KV_LGC_TOPTREE ? KV_LGC_DIRTREE : KV_LGC_CHUNK};
-			kv_list_free_rec(env, sub);
-		}
-		kv_free(env, r.off, node_bytes(d));
-		break;
-	}
-	}
+	kv_list_rec_nodes(env, r, free_node, env); /* children first, then r itself */
 }
 
 void kv_list_gc_free(kv_env *env, kv_lgc *gc)

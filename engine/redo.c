@@ -224,6 +224,21 @@ void kv_redo_commit(kv_wctx *w)
 	}
 }
 
+/* A record's header for a change of op's collection: the record kind, the
+ * collection's type, its key's length and its entry's expiry now (op's lock
+ * held). */
+static kv_redo_hdr cop_hdr(kv_cop *op, int kind, int type)
+{
+	uint32_t pos;
+	kv_entry *e = kv_shard_find_locked(op->wx->ns->env, op->sh, op->h32, op->key, op->klen, &pos);
+	kv_redo_hdr h = {0};
+	h.kind = (uint8_t)kind;
+	h.type = (uint8_t)type;
+	h.klen = (uint16_t)op->klen;
+	h.expires_at = e ? kv_entry_expiry(e) : 0;
+	return h;
+}
+
 /* One element of op's collection was set (ELEM: hash field f := v, set member
  * f, zset member f := score) or removed (ELDEL), under op's lock, right after
  * the kind's own code changed it.  O(element). */
@@ -234,13 +249,7 @@ void kv_redo_elem(kv_cop *op, int kind, const void *f, size_t flen, const void *
 	kv_env *env = w->ns->env;
 	if (!kv_redo_logging(w))
 		return;
-	uint32_t pos;
-	kv_entry *e = kv_shard_find_locked(env, op->sh, op->h32, op->key, op->klen, &pos);
-	kv_redo_hdr h = {0};
-	h.kind = (uint8_t)kind;
-	h.type = (uint8_t)op->kind;
-	h.klen = (uint16_t)op->klen;
-	h.expires_at = e ? kv_entry_expiry(e) : 0;
+	kv_redo_hdr h = cop_hdr(op, kind, op->kind);
 	kv_val parts[2];
 	size_t n = 0;
 	if (kind == KV_REDO_ELEM && op->kind == KV_T_ZSET)
@@ -266,13 +275,7 @@ void kv_redo_list(kv_cop *op, int kind, uint64_t len, uint64_t at, uint64_t n, c
 	kv_env *env = w->ns->env;
 	if (!kv_redo_logging(w))
 		return;
-	uint32_t pos;
-	kv_entry *e = kv_shard_find_locked(env, op->sh, op->h32, op->key, op->klen, &pos);
-	kv_redo_hdr h = {0};
-	h.kind = (uint8_t)kind;
-	h.type = KV_T_LIST;
-	h.klen = (uint16_t)op->klen;
-	h.expires_at = e ? kv_entry_expiry(e) : 0;
+	kv_redo_hdr h = cop_hdr(op, kind, KV_T_LIST);
 	h.off = (uint32_t)at;
 	h.total = (uint32_t)len;
 	uint32_t n32 = (uint32_t)n;
