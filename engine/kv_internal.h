@@ -1041,30 +1041,22 @@ void kv_snap_close(kv_snap_target *t);
 int  kv_snap_lock(kv_snap_target *t, kv_error *err);
 /* whole file into *data (env allocator); KV_NOTFOUND if it does not exist */
 int  kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_error *err);
-/* The same read, optionally on a background thread (it calls read() only,
- * with every signal blocked) so that the caller can verify what has arrived
- * while the rest is read: kv_snap_read_begin opens, checks and allocates (its
- * errors are kv_snap_read's), kv_snap_read_wait(upto) waits for bytes
- * [0, upto) (false: the read failed), kv_snap_read_end joins and returns the
- * read's error, if any (the buffer is then freed).  Without background it
- * reads everything in begin. */
+/* The same file read piece by piece (a load reads it block by block into
+ * buffers it reuses): kv_snap_read_open opens and checks it (kv_snap_read's
+ * errors) and sets size; kv_snap_read_next reads the next n bytes (0, or -1:
+ * kv_snap_read_failed makes the error); kv_snap_read_ahead starts the
+ * device on a range; kv_snap_read_close closes. */
 typedef struct kv_snap_reader {
 	kv_snap_target *t;
 	int             fd;
-	char           *buf;
 	size_t          size;
-	size_t          got;        /* under mu */
-	int             state;      /* under mu: 0 reading, 1 done, -1 failed (e) */
-	int             e;          /* errno of the failure (0: the file shrank) */
-	bool            threaded;
-	pthread_mutex_t mu;
-	pthread_cond_t  cv;
-	pthread_t       th;
+	int             e;          /* errno of a failed read (0: the file shrank) */
 } kv_snap_reader;
-int  kv_snap_read_begin(kv_snap_target *t, size_t limit, bool background, kv_snap_reader *rd,
-                        kv_error *err);
-bool kv_snap_read_wait(kv_snap_reader *rd, size_t upto);
-int  kv_snap_read_end(kv_snap_reader *rd, kv_error *err);
+int  kv_snap_read_open(kv_snap_target *t, size_t limit, kv_snap_reader *rd, kv_error *err);
+int  kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n);
+void kv_snap_read_ahead(kv_snap_reader *rd, size_t off, size_t n);
+int  kv_snap_read_failed(kv_snap_reader *rd, kv_error *err);
+void kv_snap_read_close(kv_snap_reader *rd);
 int  kv_snap_create(kv_snap_target *t, kv_error *err);
 int  kv_snap_write(kv_snap_target *t, const void *p, size_t n); /* 0 or errno */
 int  kv_snap_write_failed(kv_snap_target *t, int e, kv_error *err);

@@ -288,47 +288,42 @@ static int refuse(kv_snap_target *t, mode_t m, kv_error *err)
 	                   t->shown, what);
 }
 
-/* A chunk of the background read: the waiter wakes once per chunk. */
-#define READ_CHUNK ((size_t)1 << 20)
-
-/* Read into rd->buf from rd->got on; returns the state to publish. */
-static int read_some(kv_snap_reader *rd, size_t upto, size_t *got, int *e)
+/* Read exactly n bytes at the file position; 0, or -1 with rd->e (0: the
+ * file ended early). */
+int kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n)
 {
-	while (*got < upto) {
-		ssize_t k = read(rd->fd, rd->buf + *got, upto - *got);
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = read(rd->fd, (char *)buf + got, n - got);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
-			*e = k < 0 ? errno : 0;
+			rd->e = k < 0 ? errno : 0;
 			return -1;
 		}
-		*got += (size_t)k;
+		got += (size_t)k;
 	}
-	return *got == rd->size ? 1 : 0;
+	return 0;
 }
 
-static void *reader_main(void *arg)
+/* Ask the kernel to start reading [off, off + n) now, so that the device
+ * works while the caller processes what it has (a load reads block by block). */
+void kv_snap_read_ahead(kv_snap_reader *rd, size_t off, size_t n)
 {
-	kv_snap_reader *rd = arg;
-	size_t got = 0;
-	int st = 0, e = 0;
-	while (st == 0) {
-		size_t upto = rd->size - got > READ_CHUNK ? got + READ_CHUNK : rd->size;
-		st = read_some(rd, upto, &got, &e);
-		pthread_mutex_lock(&rd->mu);
-		rd->got = got;
-		rd->state = st;
-		rd->e = e;
-		pthread_cond_broadcast(&rd->cv);
-		pthread_mutex_unlock(&rd->mu);
-	}
-	return NULL;
+	if (off < rd->size)
+		posix_fadvise(rd->fd, (off_t)off, (off_t)(n < rd->size - off ? n : rd->size - off), POSIX_FADV_WILLNEED);
 }
 
-int kv_snap_read_begin(kv_snap_target *t, size_t limit, bool background, kv_snap_reader *rd,
-                       kv_error *err)
+/* The error of a failed kv_snap_read_next. */
+int kv_snap_read_failed(kv_snap_reader *rd, kv_error *err)
 {
-	kv_env *env = t->env;
+	int e = rd->e;
+	return kv_snap_err(err, KV_EIO, e ? e : EIO, "could not read \"%s\": %s", rd->t->shown,
+	                   e ? strerror(e) : "file shrank while reading");
+}
+
+int kv_snap_read_open(kv_snap_target *t, size_t limit, kv_snap_reader *rd, kv_error *err)
+{
 	struct stat st;
 	int fd = -1, e;
 	memset(rd, 0, sizeof *rd);
@@ -362,28 +357,7 @@ int kv_snap_read_begin(kv_snap_target *t, size_t limit, bool background, kv_snap
 	}
 	rd->fd = fd;
 	rd->size = (size_t)st.st_size;
-	rd->buf = kv_mem_realloc(env, NULL, rd->size ? rd->size : 1);
-	if (!rd->buf) {
-		close(fd);
-		rd->fd = -1;
-		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory reading \"%s\"", t->shown);
-	}
-	pthread_mutex_init(&rd->mu, NULL);
-	pthread_cond_init(&rd->cv, NULL);
-	if (background && rd->size > READ_CHUNK) {
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		rd->threaded = pthread_create(&rd->th, NULL, reader_main, rd) == 0;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	if (!rd->threaded) {
-		size_t got = 0;
-		rd->state = read_some(rd, rd->size, &got, &rd->e);
-		rd->got = got;
-		if (rd->size == 0)
-			rd->state = 1;
-	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	return KV_OK;
 fail:
 	e = errno;
@@ -393,45 +367,32 @@ fail:
 	                   strerror(e), fault_note(t, e));
 }
 
-bool kv_snap_read_wait(kv_snap_reader *rd, size_t upto)
+void kv_snap_read_close(kv_snap_reader *rd)
 {
-	if (!rd->threaded)
-		return rd->got >= upto;
-	pthread_mutex_lock(&rd->mu);
-	while (rd->got < upto && rd->state == 0)
-		pthread_cond_wait(&rd->cv, &rd->mu);
-	bool ok = rd->got >= upto;
-	pthread_mutex_unlock(&rd->mu);
-	return ok;
-}
-
-int kv_snap_read_end(kv_snap_reader *rd, kv_error *err)
-{
-	if (rd->threaded)
-		pthread_join(rd->th, NULL);
-	rd->threaded = false;
-	close(rd->fd);
+	if (rd->fd >= 0)
+		close(rd->fd);
 	rd->fd = -1;
-	pthread_cond_destroy(&rd->cv);
-	pthread_mutex_destroy(&rd->mu);
-	if (rd->state == 1)
-		return KV_OK;
-	int e = rd->e;
-	kv_mem_realloc(rd->t->env, rd->buf, 0);
-	rd->buf = NULL;
-	return kv_snap_err(err, KV_EIO, e ? e : EIO, "could not read \"%s\": %s", rd->t->shown,
-	                   e ? strerror(e) : "file shrank while reading");
 }
 
 int kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_error *err)
 {
 	kv_snap_reader rd;
-	int rc = kv_snap_read_begin(t, limit, false, &rd, err);
-	if (rc == KV_OK && (rc = kv_snap_read_end(&rd, err)) == KV_OK) {
-		*data = rd.buf;
-		*size = rd.size;
+	int rc = kv_snap_read_open(t, limit, &rd, err);
+	if (rc != KV_OK)
+		return rc;
+	char *buf = kv_mem_realloc(t->env, NULL, rd.size ? rd.size : 1);
+	if (!buf)
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory reading \"%s\"", t->shown);
+	else if (kv_snap_read_next(&rd, buf, rd.size) != 0)
+		rc = kv_snap_read_failed(&rd, err);
+	kv_snap_read_close(&rd);
+	if (rc != KV_OK) {
+		kv_mem_realloc(t->env, buf, 0);
+		return rc;
 	}
-	return rc;
+	*data = buf;
+	*size = rd.size;
+	return KV_OK;
 }
 
 /* ---------------------------------------------------------------- writing */

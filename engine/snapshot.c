@@ -100,7 +100,6 @@ typedef struct load_ns {
 	uint64_t     entries, live, bytes;
 	uint64_t     colls;               /* live collections (built on the calling thread) */
 	uint32_t     max_klen, max_vlen;
-	size_t       rec0;                /* its live entries: load_recs [rec0, rec0 + live) */
 	/* build */
 	uint32_t     target;              /* slot index */
 	kv_off       arr;
@@ -567,22 +566,7 @@ static void err_wrap(kv_error *err, const char *fmt, const char *shown)
 	}
 }
 
-/* A live entry of the file being loaded, with its key's hash: verify lists
- * them in file order (hashing while the rest of the file is still being
- * read), the builders route them to their shards (BUILDING IN PARALLEL). */
-typedef struct load_rec {
-	uint64_t off;  /* the entry's first byte in the file */
-	uint64_t h;    /* kv_hash of its key */
-} load_rec;
-
-typedef struct load_recs {
-	kv_env   *env;
-	load_rec *v;
-	size_t    n, cap;
-} load_recs;
-
-static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
-                  load_recs *lr, kv_snap_reader *rd, kv_error *err);
+static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n, kv_error *err);
 
 /* Kept blocks are copied as they are into a file of this version, where a tag
  * 16..19 names a collection; in a version 1 file it was a string's.  So before
@@ -639,7 +623,7 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	size_t n = 0;
 	if (!nss)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, NULL, NULL, err)) != KV_OK)
+	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, err)) != KV_OK)
 		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
 		              "other namespaces): %s", t->shown);
 	if (rc != KV_OK) {
@@ -744,11 +728,21 @@ static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err
 	return KV_OK;
 }
 
+/* A live entry in its namespace's figures (what the limits are checked on). */
+static void count_live(load_ns *x, uint32_t klen, uint32_t vlen, int type, int64_t exp)
+{
+	x->live++;
+	x->colls += kv_is_kind(type);
+	x->bytes += kv_alloc_size(kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
+	if (klen > x->max_klen)
+		x->max_klen = klen;
+	if (vlen > x->max_vlen && !kv_is_kind(type)) /* a collection's record is not a value */
+		x->max_vlen = vlen;
+}
+
 typedef struct stat_ctx {
-	load_ns    *ns;
-	int64_t     now;
-	const char *f;
-	load_recs  *lr;   /* NULL: no records */
+	load_ns *ns;
+	int64_t  now;
 } stat_ctx;
 
 static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
@@ -757,137 +751,138 @@ static int stat_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	(void)key;
 	(void)val;
 	stat_ctx *c = ctx;
-	if (kv_expired(exp, c->now))
-		return KV_OK;
-	if (c->lr) {
-		if (c->lr->n == c->lr->cap) {
-			size_t cap = c->lr->cap ? c->lr->cap * 2 : 4096;
-			load_rec *v = kv_mem_realloc(c->lr->env, c->lr->v, cap * sizeof *v);
-			if (!v)
-				return KV_ENOMEM;
-			c->lr->v = v;
-			c->lr->cap = cap;
-		}
-		size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
-		c->lr->v[c->lr->n++] = (load_rec){(uint64_t)(key - hdr - c->f), kv_hash(key, klen)};
-	}
-	c->ns->live++;
-	c->ns->colls += kv_is_kind(type);
-	c->ns->bytes += kv_alloc_size(kv_entry_size(klen, vlen, exp ? KV_E_TTL : 0));
-	if (klen > c->ns->max_klen)
-		c->ns->max_klen = klen;
-	if (vlen > c->ns->max_vlen && !kv_is_kind(type)) /* a collection's record is not a value */
-		c->ns->max_vlen = vlen;
+	if (!kv_expired(exp, c->now))
+		count_live(c->ns, klen, vlen, type, exp);
 	return KV_OK;
 }
 
-/* Parse and verify the whole image; fill nss (cap entries), *n, and lr (if not
- * NULL) with the records of the entries live at now.  With rd, the
- * image is still arriving: each block is verified once it is in, and a failed
- * read returns KV_EIO with no message (kv_snap_read_end has it). */
-#define ARRIVED(upto) (!rd || kv_snap_read_wait(rd, (upto)))
-static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
-                  load_recs *lr, kv_snap_reader *rd, kv_error *err)
+/* The file header f[0, SNAP_HDR) (size: the file's); *ver and *nns from it. */
+static int check_file_header(const char *f, size_t size, uint32_t *ver, uint32_t *nns, kv_error *err)
 {
-	if (!ARRIVED(size < SNAP_HDR ? size : SNAP_HDR))
-		return KV_EIO;
 	if (size < SNAP_HDR || memcmp(f, SNAP_MAGIC, 8) != 0)
 		return kv_snap_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
 	if ((uint32_t)XXH3_64bits(f, 28) != get32(f + 28))
 		return CORRUPT("file header checksum mismatch");
-	uint32_t ver = get32(f + 8);
-	if (ver < 1 || ver > SNAP_VERSION)
-		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", ver, SNAP_VERSION);
-	uint32_t nns = get32(f + 24);
+	*ver = get32(f + 8);
+	if (*ver < 1 || *ver > SNAP_VERSION)
+		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", *ver, SNAP_VERSION);
+	*nns = get32(f + 24);
 	if (get32(f + 12) != 0)
 		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot flags");
+	return KV_OK;
+}
+
+/* The 'N' block at file offset o (payload p): the namespace nss[*count]. */
+static int parse_ns_block(const char *p, uint32_t len, size_t o, load_ns *nss, size_t *count,
+                          size_t cap, uint32_t nns, kv_error *err)
+{
+	if (*count == nns || *count == cap)
+		return CORRUPT("more namespaces than the header's %u", nns);
+	size_t nl = len ? (unsigned char)p[0] : 0;
+	if (len != 1 + nl + 40 || nl == 0 || nl > KV_NS_NAME_MAX)
+		return CORRUPT("malformed namespace block at byte %zu", o);
+	load_ns *cur = &nss[(*count)++];
+	memset(cur, 0, sizeof *cur);
+	memcpy(cur->name, p + 1, nl);
+	if (kv_ns_valid_name(cur->name) != KV_OK)
+		return CORRUPT("invalid namespace name in block at byte %zu", o);
+	/* no lock held; count <= cap, the store's max_namespaces (1024 by default) */
+	for (size_t d = 0; d + 1 < *count; d++)
+		if (strcmp(nss[d].name, cur->name) == 0)
+			return CORRUPT("namespace \"%s\" appears twice (again at byte %zu)", cur->name, o);
+	const char *c = p + 1 + nl;
+	cur->cfg.shards = get32(c);
+	cur->cfg.max_keys = get64(c + 4);
+	cur->cfg.max_memory = get64(c + 12);
+	cur->cfg.default_ttl_ms = (int64_t)get64(c + 20);
+	cur->cfg.max_key_size = get32(c + 28);
+	cur->cfg.max_value_size = get32(c + 32);
+	cur->cfg.eviction = (int)get32(c + 36);
+	if (cur->cfg.shards == 0 || cur->cfg.shards > KV_MAX_SHARDS || kv_ns_check_config(&cur->cfg) != KV_OK)
+		return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
+	cur->first_blk = o + BLK_HDR + len;
+	cur->ns_blk = o;
+	cur->nblocks = 1;
+	return KV_OK;
+}
+
+static int check_end_block(load_ns *cur, const char *p, uint32_t len, size_t o, kv_error *err)
+{
+	if (!cur || len != 8)
+		return CORRUPT("malformed end-of-namespace block at byte %zu", o);
+	if (get64(p) != cur->entries)
+		return CORRUPT("namespace \"%s\" should hold %llu entries, file has %llu", cur->name, (unsigned long long)get64(p), (unsigned long long)cur->entries);
+	cur->end_blk = o;
+	cur->nblocks++;
+	return KV_OK;
+}
+
+/* The trailer at o, payload p; sum: the file's hash (the headers' from version 3). */
+static int check_trailer(const char *p, uint32_t len, size_t o, size_t size, bool in_ns, uint64_t blocks,
+                         uint64_t sum, kv_error *err)
+{
+	if (len != 16 || in_ns)
+		return CORRUPT("malformed trailer at byte %zu", o);
+	if (get64(p) != blocks)
+		return CORRUPT("trailer counts %llu blocks, file has %llu", (unsigned long long)get64(p), (unsigned long long)blocks);
+	if (get64(p + 8) != sum)
+		return CORRUPT("whole-file checksum mismatch");
+	if (o + BLK_HDR + len != size)
+		return CORRUPT("%zu unexpected bytes after the trailer", size - (o + BLK_HDR + len));
+	return KV_OK;
+}
+
+/* Parse and verify the whole image f (a save keeping the other namespaces of
+ * the file it replaces); fill nss (cap entries) and *n.  A load checks the
+ * same, block by block as it reads (load_file). */
+static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n, kv_error *err)
+{
+	uint32_t ver, nns;
+	int rc = check_file_header(f, size, &ver, &nns, err);
+	if (rc != KV_OK)
+		return rc;
 	size_t o = SNAP_HDR, count = 0;
 	uint64_t blocks = 0;
 	load_ns *cur = NULL;
-	stat_ctx sc = {NULL, now, f, lr};
+	stat_ctx sc = {NULL, now};
 	XXH3_state_t hs; /* version 3's trailer hash: the file header and the block headers */
 	XXH3_64bits_reset(&hs);
 	XXH3_64bits_update(&hs, f, SNAP_HDR);
 	for (;;) {
 		if (size - o < BLK_HDR)
 			return CORRUPT("file truncated at byte %zu (block header expected)", o);
-		if (!ARRIVED(o + BLK_HDR))
-			return KV_EIO;
 		uint32_t kind = get32(f + o), len = get32(f + o + 4);
 		if (len > size - o - BLK_HDR)
 			return CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
 		const char *p = f + o + BLK_HDR;
-		if (!ARRIVED(o + BLK_HDR + len))
-			return KV_EIO;
 		if (XXH3_64bits(p, len) != get64(f + o + 8))
 			return CORRUPT("checksum mismatch in block at byte %zu", o);
-
 		if (kind == BLK_TRAILER) {
-			if (len != 16 || cur)
-				return CORRUPT("malformed trailer at byte %zu", o);
-			if (get64(p) != blocks)
-				return CORRUPT("trailer counts %llu blocks, file has %llu", (unsigned long long)get64(p), (unsigned long long)blocks);
-			if (get64(p + 8) != (ver >= 3 ? XXH3_64bits_digest(&hs) : XXH3_64bits(f, o)))
-				return CORRUPT("whole-file checksum mismatch");
-			if (o + BLK_HDR + len != size)
-				return CORRUPT("%zu unexpected bytes after the trailer", size - (o + BLK_HDR + len));
+			rc = check_trailer(p, len, o, size, cur, blocks, ver >= 3 ? XXH3_64bits_digest(&hs) : XXH3_64bits(f, o), err);
+			if (rc != KV_OK)
+				return rc;
 			break;
 		}
 		blocks++;
 		XXH3_64bits_update(&hs, f + o, BLK_HDR);
 		switch (kind) {
-		case BLK_NS: {
+		case BLK_NS:
 			if (cur)
 				return CORRUPT("namespace block at byte %zu inside another namespace", o);
-			if (count == nns || count == cap)
-				return CORRUPT("more namespaces than the header's %u", nns);
-			size_t nl = len ? (unsigned char)p[0] : 0;
-			if (len != 1 + nl + 40 || nl == 0 || nl > KV_NS_NAME_MAX)
-				return CORRUPT("malformed namespace block at byte %zu", o);
-			cur = &nss[count++];
-			memset(cur, 0, sizeof *cur);
-			memcpy(cur->name, p + 1, nl);
-			if (kv_ns_valid_name(cur->name) != KV_OK)
-				return CORRUPT("invalid namespace name in block at byte %zu", o);
-			/* no lock held; count <= cap, the store's max_namespaces (1024 by default) */
-			for (size_t d = 0; d + 1 < count; d++)
-				if (strcmp(nss[d].name, cur->name) == 0)
-					return CORRUPT("namespace \"%s\" appears twice (again at byte %zu)", cur->name, o);
-			const char *c = p + 1 + nl;
-			cur->cfg.shards = get32(c);
-			cur->cfg.max_keys = get64(c + 4);
-			cur->cfg.max_memory = get64(c + 12);
-			cur->cfg.default_ttl_ms = (int64_t)get64(c + 20);
-			cur->cfg.max_key_size = get32(c + 28);
-			cur->cfg.max_value_size = get32(c + 32);
-			cur->cfg.eviction = (int)get32(c + 36);
-			if (cur->cfg.shards == 0 || cur->cfg.shards > KV_MAX_SHARDS || kv_ns_check_config(&cur->cfg) != KV_OK)
-				return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
-			cur->first_blk = o + BLK_HDR + len;
-			cur->ns_blk = o;
-			cur->rec0 = lr ? lr->n : 0;
-			cur->nblocks = 1;
-			sc.ns = cur;
+			if ((rc = parse_ns_block(p, len, o, nss, &count, cap, nns, err)) != KV_OK)
+				return rc;
+			sc.ns = cur = &nss[count - 1];
 			break;
-		}
-		case BLK_ENTRIES: {
+		case BLK_ENTRIES:
 			if (!cur)
 				return CORRUPT("entries block at byte %zu outside a namespace", o);
-			int rc = walk_entries(p, len, o + BLK_HDR, err, stat_entry, &sc, &cur->entries);
-			if (rc == KV_ENOMEM) /* the records */
-				return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-			if (rc != KV_OK)
+			if ((rc = walk_entries(p, len, o + BLK_HDR, err, stat_entry, &sc, &cur->entries)) != KV_OK)
 				return rc;
 			cur->nblocks++;
 			break;
-		}
 		case BLK_END:
-			if (!cur || len != 8)
-				return CORRUPT("malformed end-of-namespace block at byte %zu", o);
-			if (get64(p) != cur->entries)
-				return CORRUPT("namespace \"%s\" should hold %llu entries, file has %llu", cur->name, (unsigned long long)get64(p), (unsigned long long)cur->entries);
-			cur->end_blk = o;
-			cur->nblocks++;
+			if ((rc = check_end_block(cur, p, len, o, err)) != KV_OK)
+				return rc;
 			cur = NULL;
 			break;
 		default:
@@ -902,21 +897,27 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 }
 
 /*
- * BUILDING IN PARALLEL.  Verify has listed every live entry with its key's
- * hash (load_recs), so each key is hashed once, and while the file is still
- * being read.  A namespace's new shards are then built by up to `threads`
- * threads (the calling thread is one of them): thread t takes the shards s
- * with s % threads == t, counts their records, sizes each table once for
- * its count, then walks the records in file order (a later duplicate still
- * wins) and links those of its shards.  Entries come from the thread's own
- * carve of slab pages (kv_carve): a page allocator lock per 64 KiB page, no
- * class lock per entry.  The shards are not published, so no shard lock is
- * contended; the threads call nothing of the host (no hook, no
- * kv_mem_methods: what they need is allocated before), block every signal,
- * and are joined before the load goes on.  A namespace holding collections
- * is built by the calling thread alone (building one may use the host's
- * allocator).  A failure (the region is full) stops every thread; the load
- * then fails as before.
+ * LOADING WHILE READING.  The calling thread reads the file one block at a
+ * time into a few buffers it reuses (no copy of the whole file, no fresh
+ * memory to fault in), checks the block (its checksum, every entry's
+ * lengths), and lists the live entries of an 'E' block with their key's hash
+ * and shard (ld_rec).  It hands the block to the builders and reads the next
+ * one meanwhile.  Builder b of B (up to kv_load_threads' count less the
+ * reading thread; with one thread the calling thread builds each block
+ * itself) makes the entries of the shards s with s % B == b from the block,
+ * into its own carve of slab pages (kv_carve: one page-allocator lock per
+ * 64 KiB page, no class lock per entry), into a fresh shard array nobody can
+ * see.  At the namespace's 'Z' every entry's shard is known, so each builder
+ * sizes its shards' tables once for their count and links the entries, in
+ * file order (a later duplicate wins).  Nothing is published before the
+ * trailer has verified: a failure anywhere (checksum, truncation, a limit of
+ * the live namespace, the region full) stops the building, the rest of the
+ * file is still verified (so an error earlier in the file is the one
+ * reported, as if nothing had been built), and what was built is freed.
+ * Builders block every signal and call nothing of the host (no hook, no
+ * kv_mem_methods: the calling thread allocates what they use); collections
+ * are made on the calling thread (deserialising one may use the host's
+ * allocator), the builders only link them.
  */
 typedef struct load_ent {
 	const char *key, *val;
@@ -925,8 +926,8 @@ typedef struct load_ent {
 	int64_t     exp;
 } load_ent;
 
-/* Decode the (verified) entry at p; returns its size. */
-static size_t ent_parse(const char *p, load_ent *e)
+/* Decode the (verified) entry at p. */
+static void ent_parse(const char *p, load_ent *e)
 {
 	size_t o = 10;
 	e->klen = get32(p);
@@ -939,72 +940,101 @@ static size_t ent_parse(const char *p, load_ent *e)
 	}
 	e->key = p + o;
 	e->val = e->key + e->klen;
-	return o + e->klen + e->vlen;
 }
 
-/* A key's shard among n during a load: from a process-local copy of the
- * namespace's route table (kv_route's answer for each 16-bit prefix) when the
- * namespace is big enough to pay for building one, else kv_route itself (jump
- * hashing: a loop of divisions per key, twice per entry and thread: count, build). */
-static uint16_t *load_route_table(kv_env *env, const load_ns *x)
-{
-	if (x->nshards <= 1 || x->live < KV_ROUTE_SIZE)
-		return NULL;
-	uint16_t *t = kv_mem_realloc(env, NULL, KV_ROUTE_SIZE * sizeof *t);
-	if (t)
-		for (size_t p = 0; p < KV_ROUTE_SIZE; p++)
-			t[p] = (uint16_t)kv_route((uint64_t)p << (64 - KV_ROUTE_BITS), x->nshards);
-	return t;
-}
+/* A live entry: its block offset until built, then its entry until linked
+ * into its shard (0 then: the shard owns it). */
+typedef struct ld_rec {
+	uint64_t h;      /* kv_hash of the key */
+	uint32_t pos;
+	uint32_t shard;  /* | LD_BUILT once pos is the entry */
+} ld_rec;
+#define LD_BUILT 0x80000000u
+
+typedef struct ld_blk {
+	ld_rec *rec;
+	size_t  n;
+} ld_blk;
+
+/* A namespace of the file being built. */
+typedef struct ld_ns {
+	load_ns  *x;
+	uint16_t *route;     /* kv_route for each 16-bit prefix; NULL: kv_route itself */
+	uint32_t *count;     /* [nshards]: its records per shard */
+	uint64_t *bytes;     /* [2 * nshards]: entry charges per shard, the builders' then the calling thread's */
+	ld_blk   *blk;       /* its 'E' blocks' records, in file order */
+	size_t    nblk, capblk;
+	uint64_t  max_keys, max_memory;         /* the live namespace's limits (0: none) */
+	uint32_t  max_key_size, max_value_size; /* UINT32_MAX: none */
+} ld_ns;
+
+enum { JOB_BUILD, JOB_LINK };
+typedef struct ld_job {
+	int         kind;
+	ld_ns      *y;
+	const char *buf;     /* JOB_BUILD: the block's payload and its records */
+	ld_rec     *rec;
+	size_t      n;
+} ld_job;
+
+#define LD_RING 16 /* jobs posted and not yet done by every builder */
+#define LD_NBUF 3  /* block buffers: one being read, the others being built from */
+
+struct ld_pool;
+typedef struct ld_builder {
+	struct ld_pool *p;
+	uint32_t        id;
+	uint64_t        done;      /* jobs done (under p->mu) */
+	int             rc;        /* first failure */
+	bool            reserve;   /* rc came from sizing a table */
+	bool            started;
+	kv_carve        carve;
+	pthread_t       th;
+} ld_builder;
+
+typedef struct ld_pool {
+	kv_env         *env;
+	uint32_t        ver;       /* the file's format version */
+	uint32_t        nb;        /* builders */
+	bool            threaded;  /* nb threads of their own; else the calling thread is builder 0 */
+	pthread_mutex_t mu;
+	pthread_cond_t  posted, progress;
+	ld_job          ring[LD_RING];
+	uint64_t        head;      /* jobs posted (under mu) */
+	bool            quit;      /* under mu */
+	_Atomic int     stop;      /* a builder failed: the rest is skipped */
+	kv_carve        carve;     /* the calling thread's (collections) */
+	ld_builder      b[KV_LOAD_THREADS_MAX];
+} ld_pool;
 
 static inline uint32_t load_route(const uint16_t *t, uint64_t h, uint32_t n)
 {
 	return t ? t[h >> (64 - KV_ROUTE_BITS)] : kv_route(h, n);
 }
 
-struct load_job;
-typedef struct load_work {
-	struct load_job *job;
-	uint32_t         id;
-	uint32_t        *counts;   /* [nshards]: records of this thread's shards */
-	int              rc;       /* first failure */
-	bool             reserve;  /* rc came from sizing a table */
-	pthread_t        th;
-} load_work;
-
-typedef struct load_job {
-	kv_env         *env;
-	const char     *f;
-	load_ns        *x;
-	const load_rec *rec;      /* x's: [x->live] */
-	const uint16_t *route;
-	uint32_t        ver;      /* the file's format version */
-	uint32_t        nthreads;
-	_Atomic int     stop;     /* a thread failed */
-	load_work      *w;
-} load_job;
-
-/* Link the entry e (hash h) into its (unpublished) shard sh. */
-static int build_one(kv_env *env, kv_shard *sh, kv_carve *carve, const load_ent *in, uint64_t h,
-                     uint32_t ver)
+/* Make the entry of in at *out (a string: the builders; a collection: the
+ * calling thread); its charge is added to *charge.  KV_ENOMEM: the region is
+ * full; KV_ECORRUPT: a collection's record is malformed. */
+static int make_entry(kv_env *env, kv_carve *carve, const load_ent *in, uint32_t ver, kv_off *out,
+                      uint64_t *charge)
 {
-	uint32_t h32 = kv_hash32(h), pos;
-	kv_entry *old = kv_shard_find_locked(env, sh, h32, in->key, in->klen, &pos);
 	const char *val = in->val;
 	uint32_t vlen = in->vlen;
-	int type = in->type, rc = KV_OK;
+	int type = in->type;
 	kv_croot root = {KV_CROOT_MAGIC, 0};
 	if (kv_is_kind(type) && ver < 2) {
 		type = KV_T_BYTES; /* version 1 had no kinds: that tag was a string's */
-	} else if (kv_is_kind(type)) { /* the calling thread only (see BUILDING IN PARALLEL) */
+	} else if (kv_is_kind(type)) {
 		kv_chdr *ch;
-		if ((rc = kv_coll_deserialise(env, type, val, vlen, &ch)) != KV_OK)
+		int rc = kv_coll_deserialise(env, type, val, vlen, &ch);
+		if (rc != KV_OK)
 			return rc;
 		root.hdr = kv_offof(env, ch); /* the entry takes the header's one reference */
 		val = (const char *)&root;
 		vlen = sizeof root;
 	}
-	kv_off o = kv_carve_alloc(env, carve, kv_entry_size(in->klen, vlen, in->exp ? KV_E_TTL : 0));
+	size_t sz = kv_entry_size(in->klen, vlen, in->exp ? KV_E_TTL : 0);
+	kv_off o = kv_carve_alloc(env, carve, sz);
 	if (!o) {
 		if (root.hdr)
 			kv_chdr_destroy(env, kv_ptr(env, root.hdr));
@@ -1012,123 +1042,551 @@ static int build_one(kv_env *env, kv_shard *sh, kv_carve *carve, const load_ent 
 	}
 	kv_entry *e = kv_entry_init(env, o, in->key, in->klen, vlen, type, in->exp);
 	memcpy(kv_entry_key(e) + in->klen, val, vlen);
-	if (old) { /* a duplicate key: the later record wins */
-		sh->bytes -= kv_entry_charge(env, old);
-		kv_shard_replace_locked(env, sh, pos, o);
-		kv_entry_free(env, old);
-	} else if ((rc = kv_shard_insert_locked(env, sh, h32, o)) != KV_OK) {
-		kv_entry_free(env, e);
-		return rc;
-	}
-	sh->bytes += kv_entry_charge(env, e);
+	*charge += root.hdr ? kv_entry_charge(env, e) : kv_alloc_size(sz);
+	*out = o;
 	return KV_OK;
 }
 
-static void build_pass(load_work *w)
+/* Link the built entry of r into its (unpublished, sized) shard sh. */
+static void link_one(kv_env *env, kv_shard *sh, ld_rec *r)
 {
-	load_job *j = w->job;
-	kv_env *env = j->env;
-	load_ns *x = j->x;
-	uint32_t T = j->nthreads, n = x->nshards;
-	kv_off *a = kv_ptr(env, x->arr);
-	/* size each of this thread's tables once (the shards are not published:
-	 * the lock is for form) */
-	for (uint64_t i = 0; i < x->live; i++) {
-		uint32_t s = load_route(j->route, j->rec[i].h, n);
-		w->counts[s] += s % T == w->id;
+	kv_entry *e = kv_ptr(env, r->pos);
+	uint32_t h32 = kv_hash32(r->h), pos;
+	kv_entry *old = kv_shard_find_locked(env, sh, h32, kv_entry_key(e), e->klen, &pos);
+	if (old) { /* a duplicate key: the later record wins */
+		sh->bytes -= kv_entry_charge(env, old);
+		kv_shard_replace_locked(env, sh, pos, r->pos);
+		kv_entry_free(env, old);
+	} else if (kv_shard_insert_locked(env, sh, h32, r->pos) != KV_OK) {
+		return; /* not after kv_shard_reserve_locked; r still owns its entry */
 	}
-	for (uint32_t s = w->id; s < n && w->rc == KV_OK; s += T) {
-		kv_shard *sh = kv_ptr(env, a[s]);
-		kv_spin_lock(&sh->lock);
-		w->rc = kv_shard_reserve_locked(env, sh, w->counts[s]);
-		kv_spin_unlock(&sh->lock);
-		w->reserve = w->rc != KV_OK;
-	}
-	kv_carve carve;
-	memset(&carve, 0, sizeof carve);
-	for (uint64_t i = 0; i < x->live && w->rc == KV_OK; i++) {
-		if ((i & 4095) == 0 && atomic_load_explicit(&j->stop, memory_order_relaxed))
-			break;
-		uint32_t s = load_route(j->route, j->rec[i].h, n);
-		if (s % T != w->id)
-			continue;
-		load_ent e;
-		ent_parse(j->f + j->rec[i].off, &e);
-		w->rc = build_one(env, kv_ptr(env, a[s]), &carve, &e, j->rec[i].h, j->ver);
-	}
-	kv_carve_done(env, &carve);
+	r->pos = 0;
 }
 
-static void *load_worker(void *arg)
+#define STOPPED(p) atomic_load_explicit(&(p)->stop, memory_order_relaxed)
+
+static void job_build(ld_pool *p, ld_builder *b, const ld_job *j)
 {
-	load_work *w = arg;
-	build_pass(w);
-	if (w->rc != KV_OK)
-		atomic_store(&w->job->stop, 1);
+	kv_env *env = p->env;
+	uint32_t B = p->nb;
+	uint64_t *bytes = j->y->bytes;
+	for (size_t i = 0; i < j->n; i++) {
+		ld_rec *r = &j->rec[i];
+		if ((r->shard & LD_BUILT) || r->shard % B != b->id)
+			continue;
+		if ((i & 4095) == 0 && STOPPED(p))
+			return;
+		load_ent e;
+		ent_parse(j->buf + r->pos, &e);
+		kv_off o;
+		if ((b->rc = make_entry(env, &b->carve, &e, p->ver, &o, &bytes[r->shard])) != KV_OK)
+			return;
+		r->pos = o;
+		r->shard |= LD_BUILT;
+	}
+}
+
+static void job_link(ld_pool *p, ld_builder *b, const ld_job *j)
+{
+	kv_env *env = p->env;
+	ld_ns *y = j->y;
+	uint32_t B = p->nb, n = y->x->nshards;
+	kv_off *a = kv_ptr(env, y->x->arr);
+	/* the shards are not published: their locks are for form */
+	for (uint32_t s = b->id; s < n; s += B) {
+		kv_shard *sh = kv_ptr(env, a[s]);
+		kv_spin_lock(&sh->lock);
+		int rc = kv_shard_reserve_locked(env, sh, y->count[s]);
+		sh->bytes += y->bytes[s] + y->bytes[n + s];
+		kv_spin_unlock(&sh->lock);
+		if (rc != KV_OK) {
+			b->rc = rc;
+			b->reserve = true;
+			return;
+		}
+	}
+	for (size_t k = 0; k < y->nblk; k++) {
+		if (STOPPED(p))
+			return;
+		for (size_t i = 0; i < y->blk[k].n; i++) {
+			ld_rec *r = &y->blk[k].rec[i];
+			uint32_t s = r->shard & ~LD_BUILT;
+			if (s % B == b->id && r->pos && (r->shard & LD_BUILT))
+				link_one(env, kv_ptr(env, a[s]), r);
+		}
+	}
+}
+
+static void run_job(ld_pool *p, ld_builder *b, const ld_job *j)
+{
+	if (b->rc != KV_OK || STOPPED(p))
+		return;
+	if (j->kind == JOB_BUILD)
+		job_build(p, b, j);
+	else
+		job_link(p, b, j);
+	if (b->rc != KV_OK)
+		atomic_store(&p->stop, 1);
+}
+
+static void *builder_main(void *arg)
+{
+	ld_builder *b = arg;
+	ld_pool *p = b->p;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (b->done == p->head && !p->quit)
+			pthread_cond_wait(&p->posted, &p->mu);
+		if (b->done == p->head)
+			break;
+		ld_job j = p->ring[b->done % LD_RING];
+		pthread_mutex_unlock(&p->mu);
+		run_job(p, b, &j);
+		pthread_mutex_lock(&p->mu);
+		b->done++;
+		pthread_cond_broadcast(&p->progress);
+	}
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-/* Run the job on its threads: the calling thread is worker 0; a thread that
- * cannot be started has its share run here too. */
-static void load_run(load_job *j)
+/* The builders start with the load: threads less the reading one (one
+ * thread: the calling thread builds).  A builder that cannot be started is
+ * left out. */
+static void pool_start(ld_pool *p, kv_env *env, unsigned threads)
 {
+	memset(p, 0, sizeof *p);
+	p->env = env;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->posted, NULL);
+	pthread_cond_init(&p->progress, NULL);
+	uint32_t want = threads > 1 ? threads - 1 : 0;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	bool *started = (bool *)(j->w + j->nthreads); /* room left by the caller */
-	for (uint32_t t = 1; t < j->nthreads; t++)
-		started[t] = pthread_create(&j->w[t].th, NULL, load_worker, &j->w[t]) == 0;
+	for (uint32_t t = 0; t < want; t++) {
+		ld_builder *b = &p->b[p->nb];
+		b->p = p;
+		b->id = p->nb;
+		if (pthread_create(&b->th, NULL, builder_main, b) == 0) {
+			b->started = true;
+			p->nb++;
+		}
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	load_worker(&j->w[0]);
-	for (uint32_t t = 1; t < j->nthreads; t++) {
-		if (started[t])
-			pthread_join(j->w[t].th, NULL);
-		else
-			load_worker(&j->w[t]);
+	p->threaded = p->nb > 0;
+	if (!p->threaded) {
+		p->nb = 1;
+		p->b[0].p = p;
 	}
 }
 
-/* Build x's new shards (x->arr, empty) from the verified file f. */
-static int build_ns(kv_env *env, const char *f, load_ns *x, const load_recs *lr, uint32_t threads,
-                    kv_error *err)
+/* Jobs done by every builder. */
+static uint64_t pool_done(ld_pool *p)
 {
-	if (x->live == 0)
-		return KV_OK;
-	uint32_t T = threads;
-	if (x->colls || T > x->nshards)
-		T = x->colls ? 1 : x->nshards;
-	if (T > 1 && x->live < 4096 * (uint64_t)T) /* not worth a thread */
-		T = (uint32_t)(x->live / 4096) + 1;
-	load_job j;
-	memset(&j, 0, sizeof j);
-	j.env = env;
-	j.f = f;
-	j.x = x;
-	j.rec = lr->v + x->rec0;
-	j.ver = get32(f + 8);
-	j.nthreads = T;
-	j.w = kv_mem_realloc(env, NULL, T * (sizeof *j.w + sizeof(bool)));
-	uint32_t *counts = kv_mem_realloc(env, NULL, (size_t)T * x->nshards * sizeof *counts);
-	j.route = load_route_table(env, x);
+	uint64_t d = p->head;
+	for (uint32_t t = 0; t < p->nb; t++)
+		if (p->b[t].done < d)
+			d = p->b[t].done;
+	return d;
+}
+
+/* Wait (calling thread) until every builder has done the first `upto` jobs. */
+static void pool_wait(ld_pool *p, uint64_t upto)
+{
+	if (!p->threaded)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (pool_done(p) < upto)
+		pthread_cond_wait(&p->progress, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Post a job (the calling thread); without threads, run it here. */
+static void pool_post(ld_pool *p, const ld_job *j)
+{
+	if (!p->threaded) {
+		run_job(p, &p->b[0], j);
+		p->head++;
+		p->b[0].done++;
+		return;
+	}
+	pool_wait(p, p->head >= LD_RING ? p->head - LD_RING + 1 : 0);
+	pthread_mutex_lock(&p->mu);
+	p->ring[p->head % LD_RING] = *j;
+	p->head++;
+	pthread_cond_broadcast(&p->posted);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Let every builder finish its jobs and end; the first failure, if any. */
+static int pool_end(ld_pool *p, bool *reserve)
+{
+	if (p->threaded) {
+		pthread_mutex_lock(&p->mu);
+		p->quit = true;
+		pthread_cond_broadcast(&p->posted);
+		pthread_mutex_unlock(&p->mu);
+		for (uint32_t t = 0; t < p->nb; t++)
+			pthread_join(p->b[t].th, NULL);
+	}
 	int rc = KV_OK;
-	if (!j.w || !counts) {
-		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", x->name);
-	} else {
-		memset(counts, 0, (size_t)T * x->nshards * sizeof *counts);
-		for (uint32_t t = 0; t < T; t++)
-			j.w[t] = (load_work){.job = &j, .id = t, .counts = counts + (size_t)t * x->nshards};
-		load_run(&j);
-		for (uint32_t t = 0; t < T && rc == KV_OK; t++) {
-			rc = j.w[t].rc;
-			if (rc != KV_OK && j.w[t].reserve)
-				kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
-			else if (rc != KV_OK)
-				kv_snap_err(err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), x->name);
+	*reserve = false;
+	for (uint32_t t = 0; t < p->nb; t++) {
+		kv_carve_done(p->env, &p->b[t].carve);
+		if (rc == KV_OK && p->b[t].rc != KV_OK) {
+			rc = p->b[t].rc;
+			*reserve = p->b[t].reserve;
 		}
 	}
-	kv_mem_realloc(env, (void *)j.route, 0);
-	kv_mem_realloc(env, counts, 0);
-	kv_mem_realloc(env, j.w, 0);
+	kv_carve_done(p->env, &p->carve);
+	pthread_cond_destroy(&p->posted);
+	pthread_cond_destroy(&p->progress);
+	pthread_mutex_destroy(&p->mu);
+	return rc;
+}
+
+/* Free the entries built and not linked of n records. */
+static void recs_free(kv_env *env, const ld_rec *rec, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((rec[i].shard & LD_BUILT) && rec[i].pos)
+			kv_entry_free(env, kv_ptr(env, rec[i].pos));
+}
+
+/* Free what was built of y and not published. */
+static void ld_ns_free(kv_env *env, ld_ns *y)
+{
+	for (size_t k = 0; k < y->nblk; k++)
+		recs_free(env, y->blk[k].rec, y->blk[k].n);
+	if (y->x->arr)
+		kv_shards_destroy(env, y->x->arr, y->x->nshards);
+	y->x->arr = 0;
+}
+
+static void ld_ns_release(kv_env *env, ld_ns *y)
+{
+	for (size_t k = 0; k < y->nblk; k++)
+		kv_mem_realloc(env, y->blk[k].rec, 0);
+	kv_mem_realloc(env, y->blk, 0);
+	kv_mem_realloc(env, y->route, 0);
+	kv_mem_realloc(env, y->count, 0);
+	kv_mem_realloc(env, y->bytes, 0);
+	memset(y, 0, sizeof *y);
+}
+
+/* What the entry walk of an 'E' block fills (calling thread). */
+typedef struct ld_walk {
+	kv_env     *env;
+	ld_pool    *pool;
+	load_ns    *x;
+	ld_ns      *y;       /* NULL: the namespace is only verified */
+	const char *payload;
+	int64_t     now;
+	ld_rec     *rec;
+	size_t      n, cap;
+	int         rc;      /* a collection could not be made, or the records grown */
+	kv_error    err;     /* its message */
+} ld_walk;
+
+static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+                      int type, int64_t exp)
+{
+	(void)val;
+	ld_walk *c = ctx;
+	if (kv_expired(exp, c->now))
+		return KV_OK;
+	count_live(c->x, klen, vlen, type, exp);
+	ld_ns *y = c->y;
+	if (!y || c->rc != KV_OK)
+		return KV_OK;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4096;
+		ld_rec *v = kv_mem_realloc(c->env, c->rec, cap * sizeof *v);
+		if (!v) {
+			c->rc = kv_snap_err(&c->err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", c->x->name);
+			return KV_OK;
+		}
+		c->rec = v;
+		c->cap = cap;
+	}
+	uint64_t h = kv_hash(key, klen);
+	uint32_t s = load_route(y->route, h, c->x->nshards);
+	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
+	ld_rec *r = &c->rec[c->n++];
+	*r = (ld_rec){h, (uint32_t)(key - hdr - c->payload), s};
+	y->count[s]++;
+	if (kv_is_kind(type) && c->pool->ver >= 2) { /* the calling thread makes collections */
+		load_ent e;
+		ent_parse(key - hdr, &e);
+		kv_off o;
+		int rc = make_entry(c->env, &c->pool->carve, &e, c->pool->ver, &o, &y->bytes[c->x->nshards + s]);
+		if (rc != KV_OK) {
+			c->n--;
+			y->count[s]--;
+			c->rc = rc == KV_ENOMEM ? kv_snap_err(&c->err, rc, 0, "out of memory building namespace \"%s\"", c->x->name)
+			                        : kv_snap_err(&c->err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), c->x->name);
+			return KV_OK;
+		}
+		r->pos = o;
+		r->shard |= LD_BUILT;
+	}
+	return KV_OK;
+}
+
+/* The live namespace's limits against what x holds (so far, unless whole). */
+static int ld_limits(const ld_ns *y, const load_ns *x, bool whole, kv_error *err)
+{
+	const char *al = whole ? "" : "at least ";
+	if (y->max_keys && x->live > y->max_keys)
+		return kv_snap_err(err, KV_EMAXKEYS, 0, "namespace \"%s\" allows %llu keys, the snapshot holds %s%llu", x->name, (unsigned long long)y->max_keys, al, (unsigned long long)x->live);
+	if (y->max_memory && x->bytes > y->max_memory)
+		return kv_snap_err(err, KV_EMAXMEM, 0, "namespace \"%s\" allows %llu bytes, the snapshot needs %sabout %llu", x->name, (unsigned long long)y->max_memory, al, (unsigned long long)x->bytes);
+	if (x->max_klen > y->max_key_size)
+		return kv_snap_err(err, KV_EKEYSIZE, 0, "snapshot has a key longer than namespace \"%s\" allows", x->name);
+	if (x->max_vlen > y->max_value_size)
+		return kv_snap_err(err, KV_EVALSIZE, 0, "snapshot has a value longer than namespace \"%s\" allows", x->name);
+	return KV_OK;
+}
+
+/* The load's state across the file (calling thread). */
+typedef struct ld_state {
+	kv_env     *env;
+	const char *ns, *as;     /* the namespace selected (NULL: all) and its new name */
+	load_ns    *nss;
+	ld_ns      *ys;          /* [max_ns], beside nss */
+	size_t      n;           /* namespaces found so far */
+	size_t      size;        /* the file's */
+	int         stop;        /* why nothing more is built (sticky), with stop_err */
+	kv_error    stop_err;
+	ld_pool     pool;
+} ld_state;
+
+static void ld_stop(ld_state *st, int rc, const kv_error *e)
+{
+	if (st->stop == KV_OK) {
+		st->stop = rc;
+		st->stop_err = *e;
+	}
+}
+
+/* An 'N' block (nss[n - 1]) is to be built: claim its live namespace (or
+ * note it is to be created) and make its empty, unpublished shards. */
+static int ld_begin_ns(ld_state *st, load_ns *x, ld_ns *y, kv_error *err)
+{
+	kv_env *env = st->env;
+	kv_region *r = env->r;
+	const char *name = st->as ? st->as : x->name;
+	uint32_t idx, g;
+	int rc = KV_OK;
+	memset(y, 0, sizeof *y);
+	y->x = x;
+	y->max_key_size = y->max_value_size = UINT32_MAX;
+	kv_spin_lock(&r->admin);
+	if (kv_ns_find_slot(env, name, &idx, &g) == KV_OK) {
+		kv_nsslot *sl = kv_slot(env, idx);
+		uint32_t z = 0;
+		if (!atomic_compare_exchange_strong(&sl->busy, &z, 1)) {
+			rc = kv_snap_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with a save, load or resize", name);
+		} else {
+			y->max_keys = atomic_load(&sl->max_keys);
+			y->max_memory = atomic_load(&sl->max_memory);
+			y->max_key_size = atomic_load(&sl->max_key_size);
+			y->max_value_size = atomic_load(&sl->max_value_size);
+			x->target = idx;
+			x->nshards = atomic_load(&sl->nshards);
+			x->created = false;
+		}
+	} else {
+		x->target = UINT32_MAX;
+		x->nshards = x->cfg.shards;
+		x->created = true;
+	}
+	kv_spin_unlock(&r->admin);
+	if (rc != KV_OK) {
+		memset(y, 0, sizeof *y); /* nothing claimed */
+		return rc;
+	}
+	uint32_t n = x->nshards;
+	y->count = kv_mem_realloc(env, NULL, n * sizeof *y->count);
+	y->bytes = kv_mem_realloc(env, NULL, 2 * n * sizeof *y->bytes);
+	/* a copy of the route table: a lookup per key instead of jump hashing's
+	 * loop of divisions (built when the file is big enough to pay for it) */
+	if (n > 1 && st->size >= KV_ROUTE_SIZE * 64 && (y->route = kv_mem_realloc(env, NULL, KV_ROUTE_SIZE * sizeof *y->route)))
+		for (size_t p = 0; p < KV_ROUTE_SIZE; p++)
+			y->route[p] = (uint16_t)kv_route((uint64_t)p << (64 - KV_ROUTE_BITS), n);
+	/* slot index UINT32_MAX makes owner 0: charged to no slot until the swap */
+	if (!y->count || !y->bytes || (n > 1 && st->size >= KV_ROUTE_SIZE * 64 && !y->route) || kv_shards_create(env, UINT32_MAX, n, &x->arr) != KV_OK)
+		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", name);
+	memset(y->count, 0, n * sizeof *y->count);
+	memset(y->bytes, 0, 2 * n * sizeof *y->bytes);
+	return KV_OK;
+}
+
+/* Read, verify and build the file (see LOADING WHILE READING): st->n
+ * namespaces, each selected one in unpublished shards (x->arr) unless
+ * st->stop says why not.  The reading and checking errors are returned. */
+static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *err)
+{
+	kv_env *env = st->env;
+	size_t size = rd->size, cap = env->r->max_ns;
+	char hdr[SNAP_HDR];
+	char *buf[LD_NBUF] = {NULL};
+	size_t bufcap[LD_NBUF] = {0};
+	uint64_t bufjob[LD_NBUF] = {0}; /* the jobs to be done before buffer i is read into again */
+	uint32_t ver, nns;
+	int rc;
+	if (kv_snap_read_next(rd, hdr, size < SNAP_HDR ? size : SNAP_HDR) != 0)
+		return kv_snap_read_failed(rd, err);
+	if ((rc = check_file_header(hdr, size, &ver, &nns, err)) != KV_OK)
+		return rc;
+	st->pool.ver = ver;
+	size_t o = SNAP_HDR;
+	uint64_t blocks = 0, nblk = 0;
+	load_ns *cur = NULL;
+	ld_ns *y = NULL;
+	XXH3_state_t hs, all; /* the trailer's: the headers (version 3), every byte (1 and 2) */
+	XXH3_64bits_reset(&hs);
+	XXH3_64bits_update(&hs, hdr, SNAP_HDR);
+	XXH3_64bits_reset(&all);
+	XXH3_64bits_update(&all, hdr, SNAP_HDR);
+	ld_walk wk;
+	memset(&wk, 0, sizeof wk);
+	wk.env = env;
+	wk.pool = &st->pool;
+	wk.now = now;
+	for (;;) {
+		char bh[BLK_HDR];
+		if (size - o < BLK_HDR) {
+			rc = CORRUPT("file truncated at byte %zu (block header expected)", o);
+			break;
+		}
+		if (kv_snap_read_next(rd, bh, BLK_HDR) != 0) {
+			rc = kv_snap_read_failed(rd, err);
+			break;
+		}
+		uint32_t kind = get32(bh), len = get32(bh + 4);
+		if (len > size - o - BLK_HDR) {
+			rc = CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
+			break;
+		}
+		/* the buffer of three blocks ago: wait until it is built from */
+		unsigned bi = (unsigned)(nblk % LD_NBUF);
+		pool_wait(&st->pool, bufjob[bi]);
+		if (bufcap[bi] < len) {
+			char *nb = kv_mem_realloc(env, buf[bi], len);
+			if (!nb) {
+				rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory reading a block of %u bytes", len);
+				break;
+			}
+			buf[bi] = nb;
+			bufcap[bi] = len;
+		}
+		char *p = buf[bi];
+		if (kv_snap_read_next(rd, p, len) != 0) {
+			rc = kv_snap_read_failed(rd, err);
+			break;
+		}
+		kv_snap_read_ahead(rd, o + BLK_HDR + len, BLK_TARGET * 2);
+		if (XXH3_64bits(p, len) != get64(bh + 8)) {
+			rc = CORRUPT("checksum mismatch in block at byte %zu", o);
+			break;
+		}
+		if (kind == BLK_TRAILER) {
+			rc = check_trailer(p, len, o, size, cur, blocks, XXH3_64bits_digest(ver >= 3 ? &hs : &all), err);
+			break;
+		}
+		blocks++;
+		XXH3_64bits_update(&hs, bh, BLK_HDR);
+		if (ver < 3) {
+			XXH3_64bits_update(&all, bh, BLK_HDR);
+			XXH3_64bits_update(&all, p, len);
+		}
+		if (kind == BLK_NS) {
+			if (cur) {
+				rc = CORRUPT("namespace block at byte %zu inside another namespace", o);
+				break;
+			}
+			if ((rc = parse_ns_block(p, len, o, st->nss, &st->n, cap, nns, err)) != KV_OK)
+				break;
+			cur = &st->nss[st->n - 1];
+			y = NULL;
+			if (st->stop == KV_OK && (!st->ns || strcmp(cur->name, st->ns) == 0)) {
+				kv_error e;
+				y = &st->ys[st->n - 1];
+				int b = ld_begin_ns(st, cur, y, &e);
+				if (b != KV_OK) {
+					ld_stop(st, b, &e);
+					y = NULL;
+				}
+			}
+		} else if (kind == BLK_ENTRIES) {
+			if (!cur) {
+				rc = CORRUPT("entries block at byte %zu outside a namespace", o);
+				break;
+			}
+			wk.x = cur;
+			wk.y = st->stop == KV_OK ? y : NULL;
+			wk.payload = p;
+			wk.rec = NULL;
+			wk.n = wk.cap = 0;
+			wk.rc = KV_OK;
+			rc = walk_entries(p, len, o + BLK_HDR, err, walk_entry, &wk, &cur->entries);
+			if (wk.y && y->nblk == y->capblk) { /* keep the records (and their entries) with y */
+				size_t c = y->capblk ? y->capblk * 2 : 16;
+				ld_blk *v = kv_mem_realloc(env, y->blk, c * sizeof *v);
+				if (v) {
+					y->blk = v;
+					y->capblk = c;
+				} else if (wk.rc == KV_OK) {
+					wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", cur->name);
+				}
+			}
+			if (wk.y && y->nblk < y->capblk) {
+				y->blk[y->nblk++] = (ld_blk){wk.rec, wk.n};
+			} else {
+				recs_free(env, wk.rec, wk.n);
+				kv_mem_realloc(env, wk.rec, 0);
+			}
+			if (rc != KV_OK)
+				break;
+			cur->nblocks++;
+			if (wk.y) {
+				kv_error e;
+				int l = wk.rc;
+				if (l != KV_OK)
+					e = wk.err;
+				else
+					l = ld_limits(y, cur, false, &e);
+				if (l != KV_OK) {
+					ld_stop(st, l, &e);
+				} else {
+					ld_job j = {JOB_BUILD, y, p, wk.rec, wk.n};
+					pool_post(&st->pool, &j);
+					bufjob[bi] = st->pool.head;
+				}
+			}
+		} else if (kind == BLK_END) {
+			if ((rc = check_end_block(cur, p, len, o, err)) != KV_OK)
+				break;
+			if (y && st->stop == KV_OK) {
+				ld_job j = {JOB_LINK, y, NULL, NULL, 0};
+				pool_post(&st->pool, &j);
+			}
+			cur = NULL;
+			y = NULL;
+		} else {
+			rc = CORRUPT("unknown block kind %u at byte %zu", kind, o);
+			break;
+		}
+		o += BLK_HDR + len;
+		nblk++;
+	}
+	if (rc == KV_OK && st->n != nns)
+		rc = CORRUPT("header promises %u namespaces, file has %zu", nns, st->n);
+	pool_wait(&st->pool, st->pool.head); /* nothing is built from the buffers any more */
+	for (unsigned i = 0; i < LD_NBUF; i++)
+		kv_mem_realloc(env, buf[i], 0);
 	return rc;
 }
 
@@ -1143,111 +1601,89 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 		return kv_snap_err(err, KV_ENSNAME, 0, "invalid namespace name");
 	kv_snap_target t;
 	kv_snap_reader rd;
-	/* with threads, the file is read on one while this one verifies what came in */
 	int rc = kv_snap_resolve(env, dir, name, &t, err);
-	if (rc == KV_OK && (rc = kv_snap_read_begin(&t, env->size * 2 + ((size_t)1 << 20), threads > 1, &rd, err)) != KV_OK)
+	if (rc == KV_OK && (rc = kv_snap_read_open(&t, env->size * 2 + ((size_t)1 << 20), &rd, err)) != KV_OK)
 		kv_snap_close(&t);
 	if (rc == KV_NOTFOUND && (rc = KV_EIO) && err) /* a missing file is an I/O error here */
 		err->code = rc;
 	if (rc != KV_OK)
 		return rc;
-	char *f = rd.buf;
-	size_t size = rd.size, n = 0;
 	const char *path = t.shown;
-	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (r->max_ns ? r->max_ns : 1));
-	load_recs lr = {env, NULL, 0, 0};
-	/* entries expired at this instant are dropped (verify counts, the build skips them) */
-	int64_t now = kv_now_ms();
-	if (!nss)
-		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	else
-		rc = verify(f, size, now, nss, r->max_ns, &n, &lr, &rd, err);
-	kv_error rerr;
-	if (kv_snap_read_end(&rd, &rerr) != KV_OK) { /* a failed read wins, as when it came first */
+	size_t cap = r->max_ns ? r->max_ns : 1;
+	ld_state *st = kv_mem_realloc(env, NULL, sizeof *st);
+	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * cap);
+	ld_ns *ys = kv_mem_realloc(env, NULL, sizeof *ys * cap);
+	if (!st || !nss || !ys) {
+		kv_snap_read_close(&rd);
+		kv_snap_close(&t);
+		kv_mem_realloc(env, st, 0);
+		kv_mem_realloc(env, nss, 0);
+		kv_mem_realloc(env, ys, 0);
+		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+	}
+	memset(st, 0, sizeof *st);
+	memset(ys, 0, sizeof *ys * cap);
+	st->env = env;
+	st->ns = ns;
+	st->as = as;
+	st->nss = nss;
+	st->ys = ys;
+	st->size = rd.size;
+	pool_start(&st->pool, env, threads);
+	/* entries expired at this instant are dropped (the walk skips them) */
+	rc = load_file(st, &rd, kv_now_ms(), err);
+	bool reserve;
+	int brc = pool_end(&st->pool, &reserve);
+	kv_snap_read_close(&rd);
+	size_t n = st->n;
+	/* the file's own errors first, then why the build stopped, then the builders' */
+	if (rc == KV_OK && st->stop != KV_OK) {
+		rc = st->stop;
 		if (err)
-			*err = rerr;
-		rc = rerr.code;
-		f = NULL; /* freed */
+			*err = st->stop_err;
 	}
-	kv_snap_close(&t);
-	if (!nss) {
-		kv_mem_realloc(env, f, 0);
-		return rc;
-	}
-	if (rc != KV_OK) {
-		if (err && rc == KV_ECORRUPT) {
-			char m[sizeof err->msg];
-			memcpy(m, err->msg, sizeof m);
-			snprintf(err->msg, sizeof err->msg, "snapshot \"%s\" is corrupt: %.120s", path, m);
-		}
-		goto done;
-	}
-	/* select */
-	if (ns) {
+	if (rc == KV_OK && ns) {
 		size_t k;
 		for (k = 0; k < n && strcmp(nss[k].name, ns) != 0; k++)
 			;
-		if (k == n) {
+		if (k == n)
 			rc = kv_snap_err(err, KV_ENONS, 0, "snapshot \"%s\" has no namespace \"%s\"", path, ns);
-			goto done;
-		}
-		nss[0] = nss[k];
-		n = 1;
+	}
+	for (size_t k = 0; k < n && rc == KV_OK; k++)
+		if (ys[k].x)
+			rc = ld_limits(&ys[k], &nss[k], true, err);
+	if (rc == KV_OK && brc != KV_OK) {
+		const char *nm = as ? as : ns ? ns : "";
+		if (reserve || brc == KV_ENOMEM)
+			kv_snap_err(err, brc, 0, "out of memory building namespace \"%s\"", nm);
+		else
+			kv_snap_err(err, brc, 0, "%s while loading namespace \"%s\"", kv_strerror(brc), nm);
+		rc = brc;
+	}
+	if (err && rc == KV_ECORRUPT) {
+		char m[sizeof err->msg];
+		memcpy(m, err->msg, sizeof m);
+		snprintf(err->msg, sizeof err->msg, "snapshot \"%s\" is corrupt: %.120s", path, m);
+	}
+	kv_snap_close(&t);
+
+	/* the namespaces built: each ys[k].x */
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (!ys[k].x)
+			continue;
 		if (as)
-			strcpy(nss[0].name, as);
+			strcpy(nss[k].name, as);
+		ys[m] = ys[k];
+		ys[m].x = &nss[k];
+		m++;
 	}
-
-	/* check limits against live namespaces, claim them, create missing ones */
-	kv_spin_lock(&r->admin);
-	size_t claimed = 0;
-	for (size_t k = 0; k < n && rc == KV_OK; k++) {
-		load_ns *x = &nss[k];
-		uint32_t idx, g;
-		if (kv_ns_find_slot(env, x->name, &idx, &g) == KV_OK) {
-			kv_nsslot *sl = kv_slot(env, idx);
-			uint64_t mk = atomic_load(&sl->max_keys), mm = atomic_load(&sl->max_memory);
-			if (mk && x->live > mk)
-				rc = kv_snap_err(err, KV_EMAXKEYS, 0, "namespace \"%s\" allows %llu keys, the snapshot holds %llu", x->name, (unsigned long long)mk, (unsigned long long)x->live);
-			else if (mm && x->bytes > mm)
-				rc = kv_snap_err(err, KV_EMAXMEM, 0, "namespace \"%s\" allows %llu bytes, the snapshot needs about %llu", x->name, (unsigned long long)mm, (unsigned long long)x->bytes);
-			else if (x->max_klen > atomic_load(&sl->max_key_size))
-				rc = kv_snap_err(err, KV_EKEYSIZE, 0, "snapshot has a key longer than namespace \"%s\" allows", x->name);
-			else if (x->max_vlen > atomic_load(&sl->max_value_size))
-				rc = kv_snap_err(err, KV_EVALSIZE, 0, "snapshot has a value longer than namespace \"%s\" allows", x->name);
-			else {
-				uint32_t z = 0;
-				if (!atomic_compare_exchange_strong(&sl->busy, &z, 1))
-					rc = kv_snap_err(err, KV_EBUSY, 0, "namespace \"%s\" is busy with a save, load or resize", x->name);
-			}
-			x->target = idx;
-			x->nshards = atomic_load(&sl->nshards);
-			x->created = false;
-		} else {
-			x->target = UINT32_MAX;
-			x->nshards = x->cfg.shards;
-			x->created = true;
-		}
-		if (rc == KV_OK)
-			claimed = k + 1;
-	}
-	kv_spin_unlock(&r->admin);
-
-	/* build every namespace's new shards; nothing is visible yet */
-	size_t built = 0;
-	for (size_t k = 0; k < n && rc == KV_OK; k++) {
-		load_ns *x = &nss[k];
-		/* slot index UINT32_MAX makes owner 0: charged to no slot until the swap */
-		if ((rc = kv_shards_create(env, UINT32_MAX, x->nshards, &x->arr)) != KV_OK) {
-			kv_snap_err(err, rc, 0, "out of memory building namespace \"%s\"", x->name);
-			break;
-		}
-		built = k + 1;
-		rc = build_ns(env, f, x, &lr, threads, err);
-	}
+	for (size_t k = m; k < n; k++)
+		memset(&ys[k], 0, sizeof ys[k]);
 
 	/* create the namespaces that did not exist (empty, with the file's config) */
-	for (size_t k = 0; k < n && rc == KV_OK; k++) {
-		load_ns *x = &nss[k];
+	for (size_t k = 0; k < m && rc == KV_OK; k++) {
+		load_ns *x = ys[k].x;
 		if (!x->created)
 			continue;
 		int c = kv_ns_create(env, x->name, &x->cfg);
@@ -1256,6 +1692,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			c = kv_ns_find_slot(env, x->name, &x->target, &g);
 		if (c != KV_OK) {
 			rc = kv_snap_err(err, c, 0, "could not create namespace \"%s\": %s", x->name, kv_strerror(c));
+			x->target = UINT32_MAX;
 			break;
 		}
 		uint32_t z = 0;
@@ -1272,13 +1709,13 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	}
 
 	if (rc != KV_OK) {
-		for (size_t k = 0; k < built; k++)
-			kv_shards_destroy(env, nss[k].arr, nss[k].nshards);
+		for (size_t k = 0; k < m; k++)
+			ld_ns_free(env, &ys[k]);
 	} else {
 		/* swap, one namespace at a time */
 		kv_spin_lock(&r->admin);
-		for (size_t k = 0; k < n; k++) {
-			load_ns *x = &nss[k];
+		for (size_t k = 0; k < m; k++) {
+			load_ns *x = ys[k].x;
 			kv_nsslot *sl = kv_slot(env, x->target);
 			kv_off *a = kv_ptr(env, x->arr);
 			uint64_t keys = 0, bytes = 0;
@@ -1301,20 +1738,20 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 			x->nshards = oldn;
 		}
 		kv_spin_unlock(&r->admin);
-		for (size_t k = 0; k < n; k++)
-			kv_shards_destroy(env, nss[k].arr, nss[k].nshards);
+		for (size_t k = 0; k < m; k++)
+			if (ys[k].x->arr) /* a namespace created empty has shards too */
+				kv_shards_destroy(env, ys[k].x->arr, ys[k].x->nshards);
 	}
 	kv_spin_lock(&r->admin);
-	for (size_t k = 0; k < n; k++) {
-		bool mine = nss[k].created ? nss[k].target != UINT32_MAX : k < claimed;
-		if (mine && nss[k].target != UINT32_MAX)
-			atomic_store(&kv_slot(env, nss[k].target)->busy, 0);
-	}
+	for (size_t k = 0; k < m; k++)
+		if (ys[k].x->target != UINT32_MAX)
+			atomic_store(&kv_slot(env, ys[k].x->target)->busy, 0);
 	kv_spin_unlock(&r->admin);
-done:
-	kv_mem_realloc(env, lr.v, 0);
+	for (size_t k = 0; k < m; k++)
+		ld_ns_release(env, &ys[k]);
+	kv_mem_realloc(env, ys, 0);
 	kv_mem_realloc(env, nss, 0);
-	kv_mem_realloc(env, f, 0);
+	kv_mem_realloc(env, st, 0);
 	return rc;
 }
 
