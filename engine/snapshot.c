@@ -959,6 +959,7 @@ typedef struct ld_blk {
 /* A namespace of the file being built. */
 typedef struct ld_ns {
 	load_ns  *x;
+	char      name[KV_NS_NAME_MAX + 1]; /* the namespace it replaces or makes */
 	uint16_t *route;     /* kv_route for each 16-bit prefix; NULL: kv_route itself */
 	uint32_t *count;     /* [nshards]: its records per shard */
 	uint64_t *bytes;     /* [2 * nshards]: entry charges per shard, the builders' then the calling thread's */
@@ -987,6 +988,7 @@ typedef struct ld_builder {
 	uint64_t        done;      /* jobs done (under p->mu) */
 	int             rc;        /* first failure */
 	bool            reserve;   /* rc came from sizing a table */
+	const char     *ns;        /* of the job that failed */
 	bool            started;
 	kv_carve        carve;
 	pthread_t       th;
@@ -1125,8 +1127,10 @@ static void run_job(ld_pool *p, ld_builder *b, const ld_job *j)
 		job_build(p, b, j);
 	else
 		job_link(p, b, j);
-	if (b->rc != KV_OK)
+	if (b->rc != KV_OK) {
+		b->ns = j->y->name;
 		atomic_store(&p->stop, 1);
+	}
 }
 
 static void *builder_main(void *arg)
@@ -1220,7 +1224,7 @@ static void pool_post(ld_pool *p, const ld_job *j)
 }
 
 /* Let every builder finish its jobs and end; the first failure, if any. */
-static int pool_end(ld_pool *p, bool *reserve)
+static int pool_end(ld_pool *p, bool *reserve, const char **ns)
 {
 	if (p->threaded) {
 		pthread_mutex_lock(&p->mu);
@@ -1237,6 +1241,7 @@ static int pool_end(ld_pool *p, bool *reserve)
 		if (rc == KV_OK && p->b[t].rc != KV_OK) {
 			rc = p->b[t].rc;
 			*reserve = p->b[t].reserve;
+			*ns = p->b[t].ns;
 		}
 	}
 	kv_carve_done(p->env, &p->carve);
@@ -1304,7 +1309,7 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 		size_t cap = c->cap ? c->cap * 2 : 4096;
 		ld_rec *v = kv_mem_realloc(c->env, c->rec, cap * sizeof *v);
 		if (!v) {
-			c->rc = kv_snap_err(&c->err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", c->x->name);
+			c->rc = kv_snap_err(&c->err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
 			return KV_OK;
 		}
 		c->rec = v;
@@ -1324,8 +1329,8 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 		if (rc != KV_OK) {
 			c->n--;
 			y->count[s]--;
-			c->rc = rc == KV_ENOMEM ? kv_snap_err(&c->err, rc, 0, "out of memory building namespace \"%s\"", c->x->name)
-			                        : kv_snap_err(&c->err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), c->x->name);
+			c->rc = rc == KV_ENOMEM ? kv_snap_err(&c->err, rc, 0, "out of memory building namespace \"%s\"", y->name)
+			                        : kv_snap_err(&c->err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), y->name);
 			return KV_OK;
 		}
 		r->pos = o;
@@ -1337,15 +1342,15 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 /* The live namespace's limits against what x holds (so far, unless whole). */
 static int ld_limits(const ld_ns *y, const load_ns *x, bool whole, kv_error *err)
 {
-	const char *al = whole ? "" : "at least ";
+	const char *al = whole ? "" : "at least ", *name = y->name;
 	if (y->max_keys && x->live > y->max_keys)
-		return kv_snap_err(err, KV_EMAXKEYS, 0, "namespace \"%s\" allows %llu keys, the snapshot holds %s%llu", x->name, (unsigned long long)y->max_keys, al, (unsigned long long)x->live);
+		return kv_snap_err(err, KV_EMAXKEYS, 0, "namespace \"%s\" allows %llu keys, the snapshot holds %s%llu", name, (unsigned long long)y->max_keys, al, (unsigned long long)x->live);
 	if (y->max_memory && x->bytes > y->max_memory)
-		return kv_snap_err(err, KV_EMAXMEM, 0, "namespace \"%s\" allows %llu bytes, the snapshot needs %sabout %llu", x->name, (unsigned long long)y->max_memory, al, (unsigned long long)x->bytes);
+		return kv_snap_err(err, KV_EMAXMEM, 0, "namespace \"%s\" allows %llu bytes, the snapshot needs %sabout %llu", name, (unsigned long long)y->max_memory, al, (unsigned long long)x->bytes);
 	if (x->max_klen > y->max_key_size)
-		return kv_snap_err(err, KV_EKEYSIZE, 0, "snapshot has a key longer than namespace \"%s\" allows", x->name);
+		return kv_snap_err(err, KV_EKEYSIZE, 0, "snapshot has a key longer than namespace \"%s\" allows", name);
 	if (x->max_vlen > y->max_value_size)
-		return kv_snap_err(err, KV_EVALSIZE, 0, "snapshot has a value longer than namespace \"%s\" allows", x->name);
+		return kv_snap_err(err, KV_EVALSIZE, 0, "snapshot has a value longer than namespace \"%s\" allows", name);
 	return KV_OK;
 }
 
@@ -1381,6 +1386,7 @@ static int ld_begin_ns(ld_state *st, load_ns *x, ld_ns *y, kv_error *err)
 	int rc = KV_OK;
 	memset(y, 0, sizeof *y);
 	y->x = x;
+	strcpy(y->name, name);
 	y->max_key_size = y->max_value_size = UINT32_MAX;
 	kv_spin_lock(&r->admin);
 	if (kv_ns_find_slot(env, name, &idx, &g) == KV_OK) {
@@ -1539,7 +1545,7 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 					y->blk = v;
 					y->capblk = c;
 				} else if (wk.rc == KV_OK) {
-					wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", cur->name);
+					wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
 				}
 			}
 			if (wk.y && y->nblk < y->capblk) {
@@ -1633,7 +1639,8 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	/* entries expired at this instant are dropped (the walk skips them) */
 	rc = load_file(st, &rd, kv_now_ms(), err);
 	bool reserve;
-	int brc = pool_end(&st->pool, &reserve);
+	const char *bns = "";
+	int brc = pool_end(&st->pool, &reserve, &bns);
 	kv_snap_read_close(&rd);
 	size_t n = st->n;
 	/* the file's own errors first, then why the build stopped, then the builders' */
@@ -1653,11 +1660,10 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 		if (ys[k].x)
 			rc = ld_limits(&ys[k], &nss[k], true, err);
 	if (rc == KV_OK && brc != KV_OK) {
-		const char *nm = as ? as : ns ? ns : "";
 		if (reserve || brc == KV_ENOMEM)
-			kv_snap_err(err, brc, 0, "out of memory building namespace \"%s\"", nm);
+			kv_snap_err(err, brc, 0, "out of memory building namespace \"%s\"", bns);
 		else
-			kv_snap_err(err, brc, 0, "%s while loading namespace \"%s\"", kv_strerror(brc), nm);
+			kv_snap_err(err, brc, 0, "%s while loading namespace \"%s\"", kv_strerror(brc), bns);
 		rc = brc;
 	}
 	if (err && rc == KV_ECORRUPT) {

@@ -11,11 +11,18 @@
  *   - the region filling up in the middle of a threaded build fails the load
  *     with KV_ENOMEM, keeps the old data, leaks no page, and a load that fits
  *     works afterwards;
+ *   - a file of several blocks: a later block corrupt, the file cut before its
+ *     trailer, a limit passed or the region full after earlier blocks were
+ *     built fails the load, keeps the old data and leaks nothing; readers of
+ *     the namespace during good and failing loads see old or new values only;
  *   - the version 2 fixture (before the header-hash trailer) still loads.
  * It is in the TSan list (tests/tests.mk): the build threads share the page
  * allocator and the class lists.
  */
 #include "test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -386,6 +393,228 @@ static void test_out_of_memory(void)
 	}
 }
 
+
+/* A file of several 16 MiB blocks: BIGN keys, every 40th with a 256 KiB value
+ * (whole pages), the rest small (carved slab objects). */
+#define BIGN 8000
+static size_t bigval_of(int i, char gen, char *v)
+{
+	size_t len = i % 40 ? 20 + (size_t)i % 90 : ((size_t)256 << 10) + (size_t)i;
+	memset(v, gen + i % 7, len);
+	memset(v, gen, 16);
+	return len;
+}
+
+static void bigfill(kv_ns *ns, char gen)
+{
+	static char v[(256 << 10) + BIGN];
+	char k[32];
+	for (int i = 0; i < BIGN; i++) {
+		int kl = snprintf(k, sizeof k, "big:%d", i);
+		EOK(kv_set(ns, k, (size_t)kl, v, bigval_of(i, gen, v), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+	}
+}
+
+/* Does one get of key i in ns give generation g1's or g2's value, whole?
+ * (b: a buffer to reuse) */
+static int bigkey_is(kv_ns *ns, int i, char g1, char g2, kv_buf *b)
+{
+	static _Thread_local char v[(256 << 10) + BIGN];
+	char k[32];
+	int kl = snprintf(k, sizeof k, "big:%d", i);
+	if (kv_get(ns, k, (size_t)kl, b) != KV_OK)
+		return 0;
+	for (int g = 0; g < 2; g++) {
+		size_t vl = bigval_of(i, g ? g2 : g1, v);
+		if (b->len == vl && memcmp(b->data, v, 16) == 0 && b->data[vl / 2] == v[vl / 2] &&
+		    b->data[vl - 1] == v[vl - 1])
+			return 1;
+	}
+	return 0;
+}
+
+static int bigholds(kv_env *env, kv_ns *ns, char gen)
+{
+	kv_buf b = KV_BUF_INIT;
+	int bad = 0;
+	for (int i = 0; i < BIGN && bad < 3; i++)
+		bad += !bigkey_is(ns, i, gen, gen, &b);
+	kv_buf_free(env, &b);
+	kv_ns_stats st;
+	return bad == 0 && kv_ns_stats_get(ns, &st) == KV_OK && st.keys == BIGN;
+}
+
+typedef struct reader_arg {
+	kv_env      *env;
+	_Atomic int  stop;
+	_Atomic long gets, torn;
+} reader_arg;
+
+/* Reads every key of "dst" over and over: each must be generation a's or
+ * b's, whole, never missing. */
+static void *reader_main(void *p)
+{
+	reader_arg *a = p;
+	kv_ns *ns;
+	kv_buf b = KV_BUF_INIT;
+	if (kv_ns_open(a->env, "dst", &ns) != KV_OK) {
+		atomic_fetch_add(&a->torn, 1);
+		return NULL;
+	}
+	while (!atomic_load(&a->stop)) {
+		for (int i = 0; i < BIGN && !atomic_load(&a->stop); i += 7) {
+			if (!bigkey_is(ns, i, 'a', 'b', &b))
+				atomic_fetch_add(&a->torn, 1);
+			atomic_fetch_add(&a->gets, 1);
+		}
+	}
+	kv_buf_free(a->env, &b);
+	kv_ns_close(ns);
+	return NULL;
+}
+
+static void test_later_block(void)
+{
+	TEST("a later block corrupt, cut or over a limit after earlier blocks were built: old data kept, nothing leaked")
+	{
+		kv_env *env = t_env((size_t)512 << 20);
+		kv_ns_config cfg;
+		kv_ns_config_init(&cfg);
+		cfg.shards = 8;
+		kv_ns *src = env ? t_ns(env, "src", &cfg) : NULL;
+		kv_ns *dst = env ? t_ns(env, "dst", &cfg) : NULL;
+		kv_error err;
+		if (src && dst) {
+			bigfill(src, 'b');
+			EOK(kv_save(env, "src", path_of("multi.snap"), &err));
+			EOK(kv_ns_drop(env, "src"));
+			bigfill(dst, 'a');
+			size_t sz;
+			unsigned char *f = t_read_file(path_of("multi.snap"), &sz);
+			unsigned char *g = f ? malloc(sz) : NULL;
+			/* the offsets of the 'E' blocks and of the trailer */
+			size_t eblk[16], ne = 0, trailer = 0;
+			for (size_t o = 32; f && o + 16 <= sz; o += 16 + rd32(f + o + 4)) {
+				if (rd32(f + o) == 'E' && ne < 16)
+					eblk[ne++] = o;
+				if (rd32(f + o) == 'T')
+					trailer = o;
+			}
+			printf("    %zu MB, %zu entry blocks\n", sz >> 20, ne);
+			E(ne >= 3 && trailer);
+			size_t before = used(env);
+			int cases = 0, bad = 0;
+			static const unsigned th[3] = {1, 2, 4};
+			for (int t = 0; g && ne >= 3 && t < 3; t++) {
+				/* a payload byte of the second and the last entry block, the trailer's sum */
+				size_t at[3] = {eblk[1] + 16 + 1000, eblk[ne - 1] + 16 + rd32(f + eblk[ne - 1] + 4) - 3, trailer + 16 + 8};
+				for (int a = 0; a < 3; a++) {
+					memcpy(g, f, sz);
+					g[at[a]] ^= 0x10;
+					t_write_file(path_of("bad.snap"), g, sz);
+					int rc = kv_load_threads(env, NULL, path_of("bad.snap"), "src", "dst", th[t], &err);
+					cases++;
+					bad += rc != KV_ECORRUPT;
+				}
+				/* cut before the trailer */
+				t_write_file(path_of("bad.snap"), f, trailer);
+				bad += kv_load_threads(env, NULL, path_of("bad.snap"), "src", "dst", th[t], &err) != KV_ECORRUPT;
+				cases++;
+				E(bigholds(env, dst, 'a'));
+				/* a class may keep a partly used page per carve; nothing more stays */
+				E(used(env) <= before + ((size_t)64 << 10) * 64);
+			}
+			printf("    %d corrupt or cut files refused\n", cases - bad);
+			E(bad == 0);
+			/* over the live namespace's key limit, found mid-file */
+			kv_ns_config lim = cfg;
+			lim.max_keys = BIGN / 2;
+			kv_ns *l = t_ns(env, "lim", &lim);
+			if (l) {
+				EOK(kv_set(l, "k", 1, "v", 1, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+				size_t u = used(env);
+				E(kv_load_threads(env, NULL, path_of("multi.snap"), "src", "lim", 2, &err) == KV_EMAXKEYS);
+				printf("    %s\n", err.msg);
+				kv_ns_stats st;
+				E(kv_ns_stats_get(l, &st) == KV_OK && st.keys == 1);
+				E(used(env) <= u + ((size_t)64 << 10) * 64);
+				kv_ns_close(l);
+			}
+			/* and the whole file loads */
+			EOK(kv_load_threads(env, NULL, path_of("multi.snap"), "src", "dst", 2, &err));
+			E(bigholds(env, dst, 'b'));
+			free(f);
+			free(g);
+		}
+		if (src)
+			kv_ns_close(src);
+		if (dst)
+			kv_ns_close(dst);
+		if (env)
+			kv_env_close(env);
+	}
+	TEST("the region filling up in a later block: KV_ENOMEM, the old data kept")
+	{
+		kv_env *env = t_env((size_t)40 << 20);
+		kv_ns_config cfg;
+		kv_ns_config_init(&cfg);
+		cfg.shards = 4;
+		kv_ns *d = env ? t_ns(env, "dst", &cfg) : NULL;
+		kv_error err;
+		if (d) {
+			fill(d, 2000, 'd');
+			size_t before = used(env);
+			for (unsigned t = 1; t <= 2; t++) {
+				int rc = kv_load_threads(env, NULL, path_of("multi.snap"), "src", "dst", t, &err);
+				E(rc == KV_ENOMEM);
+				if (t == 1)
+					printf("    %s\n", err.msg);
+				E(holds(env, d, 2000, 'd'));
+				E(used(env) <= before + ((size_t)64 << 10) * 64);
+			}
+			kv_ns_close(d);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+	TEST("readers of the namespace during loads (good and corrupt) see old or new values, never a mix")
+	{
+		kv_env *env = t_env((size_t)512 << 20);
+		kv_ns_config cfg;
+		kv_ns_config_init(&cfg);
+		cfg.shards = 8;
+		kv_ns *dst = env ? t_ns(env, "dst", &cfg) : NULL;
+		kv_error err;
+		if (dst) {
+			bigfill(dst, 'a');
+			EOK(kv_save(env, "dst", path_of("gen_a.snap"), &err));
+			size_t sz;
+			unsigned char *f = t_read_file(path_of("multi.snap"), &sz);
+			if (f) {
+				f[sz / 2] ^= 1; /* a payload byte in the middle */
+				t_write_file(path_of("bad.snap"), f, sz);
+				free(f);
+			}
+			reader_arg a = {.env = env};
+			pthread_t th;
+			E(pthread_create(&th, NULL, reader_main, &a) == 0);
+			int rounds = t_quick() ? 2 : 4;
+			for (int r = 0; r < rounds; r++) {
+				E(kv_load_threads(env, NULL, path_of("bad.snap"), "src", "dst", 2, &err) == KV_ECORRUPT);
+				EOK(kv_load_threads(env, NULL, path_of(r % 2 ? "gen_a.snap" : "multi.snap"), r % 2 ? "dst" : "src", "dst", 2, &err));
+			}
+			atomic_store(&a.stop, 1);
+			pthread_join(th, NULL);
+			printf("    %ld gets during %d loads\n", atomic_load(&a.gets), 2 * rounds);
+			E(atomic_load(&a.torn) == 0);
+			E(bigholds(env, dst, 'a'));
+			kv_ns_close(dst);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
 static void test_v2_fixture(void)
 {
 	TEST("a version 2 snapshot (whole-file trailer hash) loads on 1 and 2 threads")
@@ -442,8 +671,10 @@ int main(int argc, char **argv)
 	}
 	test_threads();
 	test_out_of_memory();
+	test_later_block();
 	test_v2_fixture();
-	static const char *files[] = {"src.snap", "dup.snap", "coll.snap", "bad.snap", "big.snap", "small.snap", "v3.snap"};
+	static const char *files[] = {"src.snap", "dup.snap", "coll.snap", "bad.snap", "big.snap", "small.snap", "v3.snap",
+	                              "multi.snap", "gen_a.snap"};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
 		unlink(path_of(files[i]));
 	rmdir(dir);
