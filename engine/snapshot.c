@@ -691,11 +691,16 @@ KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *
 typedef int (*entry_fn)(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
                         int type, int64_t exp);
 
-static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err, entry_fn fn,
-                        void *ctx, uint64_t *count)
+/* The entries of p[0, len) that start at *at and end within the first
+ * `avail` bytes (the rest is still being read); *at moves past them. */
+static int walk_some(const char *p, size_t len, size_t avail, size_t *at, size_t fileoff, kv_error *err,
+                     entry_fn fn, void *ctx, uint64_t *count)
 {
-	size_t o = 0;
+	size_t o = *at;
 	while (o < len) {
+		size_t e = o; /* the entry's first byte */
+		if (avail - e < 18 && avail < len && (avail - e < 10 || (p[e + 9] & 1)))
+			break; /* its header is not all in yet */
 		if (len - o < 10)
 			return CORRUPT("entry header truncated at byte %zu", fileoff + o);
 		uint32_t kl = get32(p + o), vl = get32(p + o + 4);
@@ -717,6 +722,10 @@ static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err
 			return CORRUPT("entry at byte %zu has an invalid key length %u", fileoff + o, kl);
 		if (vl > KV_VALUE_SIZE_LIMIT || (size_t)kl + vl > len - o)
 			return CORRUPT("entry at byte %zu has a length past the end of its block", fileoff + o);
+		if (o + kl + vl > avail) {
+			o = e;
+			break;
+		}
 		if (fn) {
 			int rc = fn(ctx, p + o, kl, p + o + kl, vl, type, exp);
 			if (rc != KV_OK)
@@ -725,7 +734,15 @@ static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err
 		o += (size_t)kl + vl;
 		(*count)++;
 	}
+	*at = o;
 	return KV_OK;
+}
+
+static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err, entry_fn fn,
+                        void *ctx, uint64_t *count)
+{
+	size_t at = 0;
+	return walk_some(p, len, len, &at, fileoff, err, fn, ctx, count);
 }
 
 /* A live entry in its namespace's figures (what the limits are checked on). */
@@ -980,6 +997,7 @@ typedef struct ld_job {
 
 #define LD_RING 16 /* jobs posted and not yet done by every builder */
 #define LD_NBUF 3  /* block buffers: one being read, the others being built from */
+#define LD_CHUNK ((size_t)256 << 10) /* read, hashed and walked while in the cache */
 
 struct ld_pool;
 typedef struct ld_builder {
@@ -1472,6 +1490,8 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 			break;
 		}
 		uint32_t kind = get32(bh), len = get32(bh + 4);
+		if (ver < 3 && kind != BLK_TRAILER)
+			XXH3_64bits_update(&all, bh, BLK_HDR);
 		if (len > size - o - BLK_HDR) {
 			rc = CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
 			break;
@@ -1489,12 +1509,60 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 			bufcap[bi] = len;
 		}
 		char *p = buf[bi];
-		if (kv_snap_read_next(rd, p, len) != 0) {
-			rc = kv_snap_read_failed(rd, err);
-			break;
+		/* read, hash and walk it a piece at a time, each piece while it is in
+		 * the cache; a walk error counts only once the checksum is good */
+		bool walk = kind == BLK_ENTRIES && cur;
+		if (walk) {
+			wk.x = cur;
+			wk.y = st->stop == KV_OK ? y : NULL;
+			wk.payload = p;
+			wk.rec = NULL;
+			wk.n = wk.cap = 0;
+			wk.rc = KV_OK;
 		}
+		XXH3_state_t bs;
+		XXH3_64bits_reset(&bs);
+		size_t got = 0, at = 0;
+		int wrc = KV_OK;
+		kv_error werr;
+		while (got < len && rc == KV_OK) {
+			size_t c = len - got < LD_CHUNK ? len - got : LD_CHUNK;
+			if (kv_snap_read_next(rd, p + got, c) != 0) {
+				rc = kv_snap_read_failed(rd, err);
+				break;
+			}
+			XXH3_64bits_update(&bs, p + got, c);
+			if (ver < 3 && kind != BLK_TRAILER)
+				XXH3_64bits_update(&all, p + got, c);
+			got += c;
+			if (walk && wrc == KV_OK)
+				wrc = walk_some(p, len, got, &at, o + BLK_HDR, &werr, walk_entry, &wk, &cur->entries);
+		}
+		if (walk && wk.y) { /* y keeps the records (and the collections made) */
+			if (y->nblk == y->capblk) {
+				size_t c = y->capblk ? y->capblk * 2 : 16;
+				ld_blk *v = kv_mem_realloc(env, y->blk, c * sizeof *v);
+				if (v) {
+					y->blk = v;
+					y->capblk = c;
+				}
+			}
+			if (y->nblk < y->capblk) {
+				y->blk[y->nblk++] = (ld_blk){wk.rec, wk.n};
+			} else {
+				recs_free(env, wk.rec, wk.n);
+				kv_mem_realloc(env, wk.rec, 0);
+				wk.rec = NULL;
+				if (wk.rc == KV_OK)
+					wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
+			}
+		} else if (walk) {
+			kv_mem_realloc(env, wk.rec, 0);
+		}
+		if (rc != KV_OK)
+			break;
 		kv_snap_read_ahead(rd, o + BLK_HDR + len, BLK_TARGET * 2);
-		if (XXH3_64bits(p, len) != get64(bh + 8)) {
+		if (XXH3_64bits_digest(&bs) != get64(bh + 8)) {
 			rc = CORRUPT("checksum mismatch in block at byte %zu", o);
 			break;
 		}
@@ -1504,10 +1572,6 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 		}
 		blocks++;
 		XXH3_64bits_update(&hs, bh, BLK_HDR);
-		if (ver < 3) {
-			XXH3_64bits_update(&all, bh, BLK_HDR);
-			XXH3_64bits_update(&all, p, len);
-		}
 		if (kind == BLK_NS) {
 			if (cur) {
 				rc = CORRUPT("namespace block at byte %zu inside another namespace", o);
@@ -1531,28 +1595,10 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 				rc = CORRUPT("entries block at byte %zu outside a namespace", o);
 				break;
 			}
-			wk.x = cur;
-			wk.y = st->stop == KV_OK ? y : NULL;
-			wk.payload = p;
-			wk.rec = NULL;
-			wk.n = wk.cap = 0;
-			wk.rc = KV_OK;
-			rc = walk_entries(p, len, o + BLK_HDR, err, walk_entry, &wk, &cur->entries);
-			if (wk.y && y->nblk == y->capblk) { /* keep the records (and their entries) with y */
-				size_t c = y->capblk ? y->capblk * 2 : 16;
-				ld_blk *v = kv_mem_realloc(env, y->blk, c * sizeof *v);
-				if (v) {
-					y->blk = v;
-					y->capblk = c;
-				} else if (wk.rc == KV_OK) {
-					wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
-				}
-			}
-			if (wk.y && y->nblk < y->capblk) {
-				y->blk[y->nblk++] = (ld_blk){wk.rec, wk.n};
-			} else {
-				recs_free(env, wk.rec, wk.n);
-				kv_mem_realloc(env, wk.rec, 0);
+			if (wrc != KV_OK) {
+				rc = wrc;
+				if (err)
+					*err = werr;
 			}
 			if (rc != KV_OK)
 				break;
