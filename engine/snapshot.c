@@ -964,9 +964,9 @@ static void ent_parse(const char *p, load_ent *e)
 typedef struct ld_rec {
 	uint64_t h;      /* kv_hash of the key */
 	uint32_t pos;
-	uint32_t shard;  /* | LD_BUILT once pos is the entry */
+	uint16_t shard;
+	uint8_t  built;  /* pos is the entry (a byte of its own: builders read the others' shard) */
 } ld_rec;
-#define LD_BUILT 0x80000000u
 
 typedef struct ld_blk {
 	ld_rec *rec;
@@ -1092,7 +1092,7 @@ static void job_build(ld_pool *p, ld_builder *b, const ld_job *j)
 	uint64_t *bytes = j->y->bytes;
 	for (size_t i = 0; i < j->n; i++) {
 		ld_rec *r = &j->rec[i];
-		if ((r->shard & LD_BUILT) || r->shard % B != b->id)
+		if (r->shard % B != b->id || r->built)
 			continue;
 		if ((i & 4095) == 0 && STOPPED(p))
 			return;
@@ -1102,7 +1102,7 @@ static void job_build(ld_pool *p, ld_builder *b, const ld_job *j)
 		if ((b->rc = make_entry(env, &b->carve, &e, p->ver, &o, &bytes[r->shard])) != KV_OK)
 			return;
 		r->pos = o;
-		r->shard |= LD_BUILT;
+		r->built = 1;
 	}
 }
 
@@ -1130,8 +1130,8 @@ static void job_link(ld_pool *p, ld_builder *b, const ld_job *j)
 			return;
 		for (size_t i = 0; i < y->blk[k].n; i++) {
 			ld_rec *r = &y->blk[k].rec[i];
-			uint32_t s = r->shard & ~LD_BUILT;
-			if (s % B == b->id && r->pos && (r->shard & LD_BUILT))
+			uint32_t s = r->shard;
+			if (s % B == b->id && r->built && r->pos)
 				link_one(env, kv_ptr(env, a[s]), r);
 		}
 	}
@@ -1273,7 +1273,7 @@ static int pool_end(ld_pool *p, bool *reserve, const char **ns)
 static void recs_free(kv_env *env, const ld_rec *rec, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if ((rec[i].shard & LD_BUILT) && rec[i].pos)
+		if (rec[i].built && rec[i].pos)
 			kv_entry_free(env, kv_ptr(env, rec[i].pos));
 }
 
@@ -1337,7 +1337,7 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	uint32_t s = load_route(y->route, h, c->x->nshards);
 	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
 	ld_rec *r = &c->rec[c->n++];
-	*r = (ld_rec){h, (uint32_t)(key - hdr - c->payload), s};
+	*r = (ld_rec){h, (uint32_t)(key - hdr - c->payload), (uint16_t)s, 0};
 	y->count[s]++;
 	if (kv_is_kind(type) && c->pool->ver >= 2) { /* the calling thread makes collections */
 		load_ent e;
@@ -1352,7 +1352,7 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 			return KV_OK;
 		}
 		r->pos = o;
-		r->shard |= LD_BUILT;
+		r->built = 1;
 	}
 	return KV_OK;
 }
