@@ -996,7 +996,7 @@ typedef struct ld_job {
 } ld_job;
 
 #define LD_RING 16 /* jobs posted and not yet done by every builder */
-#define LD_NBUF 3  /* block buffers: one being read, the others being built from */
+#define LD_NBUF 2  /* block buffers with builder threads: one being read, one built from */
 #define LD_CHUNK ((size_t)256 << 10) /* read, hashed and walked while in the cache */
 
 struct ld_pool;
@@ -1067,20 +1067,37 @@ static int make_entry(kv_env *env, kv_carve *carve, const load_ent *in, uint32_t
 	return KV_OK;
 }
 
+/* Could sh hold r's key already?  Only if a slot of its home cluster has its
+ * hash bits: the slots alone tell, without reading the entries (a load's
+ * keys are nearly all new, and each entry read would be a cache miss). */
+static bool maybe_dup(const kv_env *env, const kv_shard *sh, uint32_t h32)
+{
+	const _Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	uint32_t i = h32 >> atomic_load_explicit(&sh->shift, memory_order_relaxed);
+	for (uint64_t v; (v = atomic_load_explicit(&s[i], memory_order_relaxed)) != 0; i = (i + 1) & mask)
+		if (kv_slot_is(v, h32))
+			return true;
+	return false;
+}
+
 /* Link the built entry of r into its (unpublished, sized) shard sh. */
 static void link_one(kv_env *env, kv_shard *sh, ld_rec *r)
 {
-	kv_entry *e = kv_ptr(env, r->pos);
 	uint32_t h32 = kv_hash32(r->h), pos;
-	kv_entry *old = kv_shard_find_locked(env, sh, h32, kv_entry_key(e), e->klen, &pos);
-	if (old) { /* a duplicate key: the later record wins */
-		sh->bytes -= kv_entry_charge(env, old);
-		kv_shard_replace_locked(env, sh, pos, r->pos);
-		kv_entry_free(env, old);
-	} else if (kv_shard_insert_locked(env, sh, h32, r->pos) != KV_OK) {
-		return; /* not after kv_shard_reserve_locked; r still owns its entry */
+	if (maybe_dup(env, sh, h32)) {
+		kv_entry *e = kv_ptr(env, r->pos);
+		kv_entry *old = kv_shard_find_locked(env, sh, h32, kv_entry_key(e), e->klen, &pos);
+		if (old) { /* a duplicate key: the later record wins */
+			sh->bytes -= kv_entry_charge(env, old);
+			kv_shard_replace_locked(env, sh, pos, r->pos);
+			kv_entry_free(env, old);
+			r->pos = 0;
+			return;
+		}
 	}
-	r->pos = 0;
+	if (kv_shard_insert_locked(env, sh, h32, r->pos) == KV_OK) /* it is, after kv_shard_reserve_locked */
+		r->pos = 0;
 }
 
 #define STOPPED(p) atomic_load_explicit(&(p)->stop, memory_order_relaxed)
@@ -1496,8 +1513,9 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 			rc = CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
 			break;
 		}
-		/* the buffer of three blocks ago: wait until it is built from */
-		unsigned bi = (unsigned)(nblk % LD_NBUF);
+		/* the buffer of LD_NBUF blocks ago: wait until it is built from (without
+		 * threads, it was built from before this block was read: one buffer) */
+		unsigned bi = st->pool.threaded ? (unsigned)(nblk % LD_NBUF) : 0;
 		pool_wait(&st->pool, bufjob[bi]);
 		if (bufcap[bi] < len) {
 			char *nb = kv_mem_realloc(env, buf[bi], len);
