@@ -965,7 +965,8 @@ typedef struct ld_rec {
 	uint64_t h;      /* kv_hash of the key */
 	uint32_t pos;
 	uint16_t shard;
-	uint8_t  built;  /* pos is the entry (a byte of its own: builders read the others' shard) */
+	uint8_t  builder; /* shard % builders: the one that makes and links it */
+	uint8_t  built;   /* pos is the entry (a byte of its own: builders read the others' records) */
 } ld_rec;
 
 typedef struct ld_blk {
@@ -1105,11 +1106,10 @@ static void link_one(kv_env *env, kv_shard *sh, ld_rec *r)
 static void job_build(ld_pool *p, ld_builder *b, const ld_job *j)
 {
 	kv_env *env = p->env;
-	uint32_t B = p->nb;
 	uint64_t *bytes = j->y->bytes;
 	for (size_t i = 0; i < j->n; i++) {
 		ld_rec *r = &j->rec[i];
-		if (r->shard % B != b->id || r->built)
+		if (r->builder != b->id || r->built)
 			continue;
 		if ((i & 4095) == 0 && STOPPED(p))
 			return;
@@ -1147,9 +1147,8 @@ static void job_link(ld_pool *p, ld_builder *b, const ld_job *j)
 			return;
 		for (size_t i = 0; i < y->blk[k].n; i++) {
 			ld_rec *r = &y->blk[k].rec[i];
-			uint32_t s = r->shard;
-			if (s % B == b->id && r->built && r->pos)
-				link_one(env, kv_ptr(env, a[s]), r);
+			if (r->builder == b->id && r->built && r->pos)
+				link_one(env, kv_ptr(env, a[r->shard]), r);
 		}
 	}
 }
@@ -1354,7 +1353,7 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	uint32_t s = load_route(y->route, h, c->x->nshards);
 	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
 	ld_rec *r = &c->rec[c->n++];
-	*r = (ld_rec){h, (uint32_t)(key - hdr - c->payload), (uint16_t)s, 0};
+	*r = (ld_rec){h, (uint32_t)(key - hdr - c->payload), (uint16_t)s, (uint8_t)(s % c->pool->nb), 0};
 	y->count[s]++;
 	if (kv_is_kind(type) && c->pool->ver >= 2) { /* the calling thread makes collections */
 		load_ent e;
