@@ -1542,9 +1542,17 @@ KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *
 /*
  * Load namespaces from a snapshot file: every namespace in it (ns NULL) or only
  * ns.  If as is not NULL (requires ns), the namespace is loaded under that name.
- * The whole file is read and verified (checksums, lengths, limits) before any
- * namespace changes.  A namespace that exists keeps its configuration and has
- * its keys replaced; one that does not is created with the file's configuration.
+ * The file is read block by block; each block is verified (checksum, lengths,
+ * limits) and its entries built into new shards that nothing can see yet, and
+ * no namespace changes before the whole file, trailer included, has verified:
+ * a load that fails anywhere (a later block corrupt, the file cut, a limit
+ * passed, out of memory) frees what it built and leaves every namespace as it
+ * was.  The error reported is the first one in file order (a corrupt block
+ * before the block where a limit was passed reports KV_ECORRUPT); a namespace
+ * being loaded is busy (KV_EBUSY to a save or resize of it) for the whole
+ * read.  A namespace that exists keeps its configuration and has its keys
+ * replaced, in one step for its readers; one that does not is created with the
+ * file's configuration.
  * Keys already expired are dropped.  A load fires no change hooks.
  * Errors: KV_EINVAL (bad path), KV_EIO (missing, unreadable or not a regular
  *         file), KV_EFORMAT, KV_ECORRUPT (err->msg says where and what),
@@ -1562,17 +1570,16 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
  * kv_load (dir NULL: `name` is a plain path) or kv_load_at, building each
  * namespace's shards on up to `threads` threads: 1 is the calling thread alone
  * (what kv_load and kv_load_at do), 0 the online CPUs, at most
- * KV_LOAD_THREADS_MAX.  Thread t builds the shards s with s % threads == t, so
- * a namespace uses at most its shard count, and one under 4096 live keys per
- * thread fewer; with more than one, the file is also read on a thread of its
- * own while the calling thread verifies each block as it arrives (a failed
- * read is still reported as KV_EIO, whatever the part read showed).  The
- * extra threads are started and joined inside the call,
+ * KV_LOAD_THREADS_MAX.  With more than one, the calling thread reads and
+ * verifies the file block by block while threads - 1 builder threads build
+ * the blocks already verified (builder b the shards s with s % (threads - 1)
+ * == b); with one, the calling thread builds each block after verifying it.
+ * The builder threads are started and joined inside the call,
  * block every signal, and call nothing of the host: no hook, no
  * kv_mem_methods (what they need is allocated before), so a host whose
- * allocator or callbacks are not thread-safe may pass any count.  A namespace
- * that holds collections (hash, set, zset, list) is built by the calling
- * thread alone.  Everything else is kv_load's: the same checks and errors,
+ * allocator or callbacks are not thread-safe may pass any count.  The
+ * collections (hash, set, zset, list) of a file are made by the calling
+ * thread.  Everything else is kv_load's: the same checks and errors,
  * the same all-or-nothing replace.  A host that may not start threads
  * (a PostgreSQL backend) passes 1.
  */

@@ -37,15 +37,15 @@
  *   written to a temp file, fsynced, renamed over the file and the directory
  *   fsynced (snapio.c).
  *
- * LOAD: VALIDATE EVERYTHING, THEN SWAP
- *   The whole file is read and every checksum, length and limit checked first
- *   (with threads, the file is read on one of its own while each block is
- *   verified as it arrives; a failed read still wins).  The new contents are
- *   then built in fresh shards that nobody can see (on up
- *   to kv_load_threads' count of threads: BUILDING IN PARALLEL below), and each
- *   namespace's shard array is swapped in one step (its gen is bumped, so handles
- *   and readers move over); the old shards are freed after.  Any failure before
- *   the swap frees what was built and leaves the live namespaces as they were.
+ * LOAD: BUILD WHILE READING, SWAP AFTER THE TRAILER
+ *   The file is read a block at a time into reused buffers; each block's
+ *   checksum, lengths and the live namespace's limits are checked, and its
+ *   entries are built into fresh shards that nobody can see (on up to
+ *   kv_load_threads' count of threads: LOADING WHILE READING below).  Once the
+ *   trailer has verified, each namespace's shard array is swapped in one step
+ *   (its gen is bumped, so handles and readers move over); the old shards are
+ *   freed after.  Any failure before the swap frees what was built and leaves
+ *   the live namespaces as they were.
  */
 #include "coll.h"
 
