@@ -962,7 +962,7 @@ static void ent_parse(const char *p, load_ent *e)
 /* A live entry: its block offset until built, then its entry until linked
  * into its shard (0 then: the shard owns it). */
 typedef struct ld_rec {
-	uint64_t h;      /* kv_hash of the key */
+	uint32_t h32;     /* kv_hash32 of the key (the shard is known) */
 	uint32_t pos;
 	uint16_t shard;
 	uint8_t  builder; /* shard % builders: the one that makes and links it */
@@ -1085,7 +1085,7 @@ static bool maybe_dup(const kv_env *env, const kv_shard *sh, uint32_t h32)
 /* Link the built entry of r into its (unpublished, sized) shard sh. */
 static void link_one(kv_env *env, kv_shard *sh, ld_rec *r)
 {
-	uint32_t h32 = kv_hash32(r->h), pos;
+	uint32_t h32 = r->h32, pos;
 	if (maybe_dup(env, sh, h32)) {
 		kv_entry *e = kv_ptr(env, r->pos);
 		kv_entry *old = kv_shard_find_locked(env, sh, h32, kv_entry_key(e), e->klen, &pos);
@@ -1321,6 +1321,7 @@ typedef struct ld_walk {
 	load_ns    *x;
 	ld_ns      *y;       /* NULL: the namespace is only verified */
 	const char *payload;
+	size_t      len;     /* of the payload */
 	int64_t     now;
 	ld_rec     *rec;
 	size_t      n, cap;
@@ -1339,8 +1340,8 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	ld_ns *y = c->y;
 	if (!y || c->rc != KV_OK)
 		return KV_OK;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 4096;
+	if (c->n == c->cap) { /* first about one per 100 bytes of the block */
+		size_t cap = c->cap ? c->cap * 2 : c->len / 100 + 64;
 		ld_rec *v = kv_mem_realloc(c->env, c->rec, cap * sizeof *v);
 		if (!v) {
 			c->rc = kv_snap_err(&c->err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
@@ -1353,7 +1354,7 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	uint32_t s = load_route(y->route, h, c->x->nshards);
 	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
 	ld_rec *r = &c->rec[c->n++];
-	*r = (ld_rec){h, (uint32_t)(key - hdr - c->payload), (uint16_t)s, (uint8_t)(s % c->pool->nb), 0};
+	*r = (ld_rec){kv_hash32(h), (uint32_t)(key - hdr - c->payload), (uint16_t)s, (uint8_t)(s % c->pool->nb), 0};
 	y->count[s]++;
 	if (kv_is_kind(type) && c->pool->ver >= 2) { /* the calling thread makes collections */
 		load_ent e;
@@ -1533,6 +1534,7 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 			wk.x = cur;
 			wk.y = st->stop == KV_OK ? y : NULL;
 			wk.payload = p;
+			wk.len = len;
 			wk.rec = NULL;
 			wk.n = wk.cap = 0;
 			wk.rc = KV_OK;
