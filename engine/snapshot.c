@@ -1024,7 +1024,6 @@ typedef struct ld_pool {
 	uint64_t        head;      /* jobs posted (under mu) */
 	bool            quit;      /* under mu */
 	_Atomic int     stop;      /* a builder failed: the rest is skipped */
-	kv_carve        carve;     /* the calling thread's (collections) */
 	ld_builder      b[KV_LOAD_THREADS_MAX];
 } ld_pool;
 
@@ -1033,8 +1032,10 @@ static inline uint32_t load_route(const uint16_t *t, uint64_t h, uint32_t n)
 	return t ? t[h >> (64 - KV_ROUTE_BITS)] : kv_route(h, n);
 }
 
-/* Make the entry of in at *out (a string: the builders; a collection: the
- * calling thread); its charge is added to *charge.  KV_ENOMEM: the region is
+/* Make the entry of in at *out (a string: a builder, from its carve; a
+ * collection: the calling thread, carve NULL, from the class lists, so that
+ * the builder linking a later duplicate of its key may free it); its charge
+ * is added to *charge.  KV_ENOMEM: the region is
  * full; KV_ECORRUPT: a collection's record is malformed. */
 static int make_entry(kv_env *env, kv_carve *carve, const load_ent *in, uint32_t ver, kv_off *out,
                       uint64_t *charge)
@@ -1055,7 +1056,7 @@ static int make_entry(kv_env *env, kv_carve *carve, const load_ent *in, uint32_t
 		vlen = sizeof root;
 	}
 	size_t sz = kv_entry_size(in->klen, vlen, in->exp ? KV_E_TTL : 0);
-	kv_off o = kv_carve_alloc(env, carve, sz);
+	kv_off o = carve ? kv_carve_alloc(env, carve, sz) : kv_alloc(env, sz);
 	if (!o) {
 		if (root.hdr)
 			kv_chdr_destroy(env, kv_ptr(env, root.hdr));
@@ -1278,7 +1279,6 @@ static int pool_end(ld_pool *p, bool *reserve, const char **ns)
 			*ns = p->b[t].ns;
 		}
 	}
-	kv_carve_done(p->env, &p->carve);
 	pthread_cond_destroy(&p->posted);
 	pthread_cond_destroy(&p->progress);
 	pthread_mutex_destroy(&p->mu);
@@ -1360,7 +1360,7 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 		load_ent e;
 		ent_parse(key - hdr, &e);
 		kv_off o;
-		int rc = make_entry(c->env, &c->pool->carve, &e, c->pool->ver, &o, &y->bytes[c->x->nshards + s]);
+		int rc = make_entry(c->env, NULL, &e, c->pool->ver, &o, &y->bytes[c->x->nshards + s]);
 		if (rc != KV_OK) {
 			c->n--;
 			y->count[s]--;
@@ -1655,6 +1655,8 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 	}
 	if (rc == KV_OK && st->n != nns)
 		rc = CORRUPT("header promises %u namespaces, file has %zu", nns, st->n);
+	if (rc != KV_OK || st->stop != KV_OK) /* what is still being built is freed */
+		atomic_store(&st->pool.stop, 1);
 	pool_wait(&st->pool, st->pool.head); /* nothing is built from the buffers any more */
 	for (unsigned i = 0; i < LD_NBUF; i++)
 		kv_mem_realloc(env, buf[i], 0);

@@ -5,7 +5,8 @@
  *     types and expiries, the same stats on every thread count, and a drop
  *     gives the region back (the carves' pages accounted exactly);
  *   - a duplicate key in the file: the later record wins on every thread count;
- *   - a namespace with collections (built by the calling thread) loads whole;
+ *   - a namespace with collections (made by the calling thread) loads whole,
+ *     and a string after a collection of the same key wins;
  *   - a corrupt file (a byte flipped in every block, a cut at every block
  *     boundary) is refused and the live namespace is untouched;
  *   - the region filling up in the middle of a threaded build fails the load
@@ -126,6 +127,84 @@ static uint64_t ns_bytes(kv_env *env, const char *name)
 	return st.bytes;
 }
 
+
+/* The entry at p of a copied block: gen 'a' -> 'b' (every value byte + 1). */
+static void bump_value(unsigned char *p)
+{
+	uint32_t kl = rd32(p), vl = rd32(p + 4);
+	size_t h = p[9] & 1 ? 18 : 10;
+	for (uint32_t k = 0; k < vl; k++)
+		p[h + kl + k]++;
+}
+
+/* A collection's record as a string's value (type 16..31 -> 0). */
+static void coll_to_string(unsigned char *p)
+{
+	if (p[8] >= 16 && p[8] < 32)
+		p[8] = 0;
+}
+
+/* Write `to`: the file `from` (one namespace, one entries block) with its
+ * entries block twice, mut applied to every entry of the copy; the end block
+ * counts both and every checksum is recomputed.  1 on success. */
+static int write_dup(const char *from, const char *to, void (*mut)(unsigned char *))
+{
+	size_t sz;
+	unsigned char *f = t_read_file(from, &sz);
+	unsigned char *g = f ? malloc(sz * 2 + 64) : NULL;
+	size_t o = 32, e = 0, elen = 0, z = 0;
+	while (f && o + 16 <= sz) {
+		uint32_t kind = rd32(f + o), len = rd32(f + o + 4);
+		if (kind == 'E' && !e) {
+			e = o;
+			elen = len;
+		}
+		if (kind == 'Z')
+			z = o;
+		o += 16 + len;
+	}
+	int ok = g && e && z == e + 16 + elen;
+	if (ok) {
+		size_t m = 0;
+		memcpy(g, f, z);
+		m = z;
+		memcpy(g + m, f + e, 16 + elen); /* the copy */
+		unsigned char *p = g + m + 16, *end = p + elen;
+		while (p < end) {
+			uint32_t kl = rd32(p), vl = rd32(p + 4);
+			size_t h = p[9] & 1 ? 18 : 10;
+			mut(p);
+			p += h + kl + vl;
+		}
+		wr64(g + m + 8, XXH3_64bits(g + m + 16, elen));
+		m += 16 + elen;
+		memcpy(g + m, f + z, 24); /* 'Z' */
+		uint64_t cnt;
+		memcpy(&cnt, f + z + 16, 8);
+		wr64(g + m + 16, cnt * 2);
+		wr64(g + m + 8, XXH3_64bits(g + m + 16, 8));
+		m += 24;
+		/* trailer: block count, hash of the header and the block headers */
+		size_t blocks = 0;
+		XXH3_state_t *st = XXH3_createState();
+		XXH3_64bits_reset(st);
+		XXH3_64bits_update(st, g, 32);
+		for (size_t q = 32; q < m; q += 16 + rd32(g + q + 4), blocks++)
+			XXH3_64bits_update(st, g + q, 16);
+		wr32(g + m, 'T');
+		wr32(g + m + 4, 16);
+		wr64(g + m + 16, blocks);
+		wr64(g + m + 24, XXH3_64bits_digest(st));
+		wr64(g + m + 8, XXH3_64bits(g + m + 16, 16));
+		XXH3_freeState(st);
+		m += 32;
+		ok = t_write_file(to, g, m) == 0;
+	}
+	free(f);
+	free(g);
+	return ok;
+}
+
 static void test_threads(void)
 {
 	kv_env *env = t_env((size_t)512 << 20);
@@ -199,56 +278,8 @@ static void test_threads(void)
 
 	TEST("a duplicate key in the file: the later record wins, on 1, 2 and 4 threads")
 	{
-		/* the file's one entries block twice, values of the copy changed; the
-		 * end block counts both and every checksum is recomputed */
-		size_t sz;
-		unsigned char *f = t_read_file(path_of("src.snap"), &sz);
-		unsigned char *g = f ? malloc(sz * 2 + 64) : NULL;
-		size_t o = 32, e = 0, elen = 0, z = 0;
-		while (f && o + 16 <= sz) {
-			uint32_t kind = rd32(f + o), len = rd32(f + o + 4);
-			if (kind == 'E' && !e) {
-				e = o;
-				elen = len;
-			}
-			if (kind == 'Z')
-				z = o;
-			o += 16 + len;
-		}
-		if (E(g && e && z == e + 16 + elen)) {
-			size_t m = 0;
-			memcpy(g, f, z);
-			m = z;
-			memcpy(g + m, f + e, 16 + elen); /* the copy */
-			unsigned char *p = g + m + 16, *end = p + elen;
-			while (p < end) { /* gen 'a' -> 'b': every value byte + 1 */
-				uint32_t kl = rd32(p), vl = rd32(p + 4);
-				size_t h = p[9] & 1 ? 18 : 10;
-				for (uint32_t k = 0; k < vl; k++)
-					p[h + kl + k]++;
-				p += h + kl + vl;
-			}
-			wr64(g + m + 8, XXH3_64bits(g + m + 16, elen));
-			m += 16 + elen;
-			memcpy(g + m, f + z, 24); /* 'Z' */
-			wr64(g + m + 16, (uint64_t)n * 2);
-			wr64(g + m + 8, XXH3_64bits(g + m + 16, 8));
-			m += 24;
-			/* trailer: block count, hash of the header and the block headers */
-			size_t blocks = 0;
-			XXH3_state_t *st = XXH3_createState();
-			XXH3_64bits_reset(st);
-			XXH3_64bits_update(st, g, 32);
-			for (size_t q = 32; q < m; q += 16 + rd32(g + q + 4), blocks++)
-				XXH3_64bits_update(st, g + q, 16);
-			wr32(g + m, 'T');
-			wr32(g + m + 4, 16);
-			wr64(g + m + 16, blocks);
-			wr64(g + m + 24, XXH3_64bits_digest(st));
-			wr64(g + m + 8, XXH3_64bits(g + m + 16, 16));
-			XXH3_freeState(st);
-			m += 32;
-			E(t_write_file(path_of("dup.snap"), g, m) == 0);
+		int ok = write_dup(path_of("src.snap"), path_of("dup.snap"), bump_value);
+		if (E(ok)) {
 			static const unsigned th[3] = {1, 2, 4};
 			for (int r = 0; r < 3; r++) {
 				EOK(kv_load_threads(env, NULL, path_of("dup.snap"), "src", "dst", th[r], &err));
@@ -260,8 +291,6 @@ static void test_threads(void)
 				EOK(kv_ns_drop(env, "dst"));
 			}
 		}
-		free(f);
-		free(g);
 	}
 
 	TEST("a namespace holding collections loads whole on 4 threads")
@@ -288,6 +317,31 @@ static void test_threads(void)
 				kv_ns_close(d);
 			}
 			EOK(kv_ns_drop(env, "coll2"));
+		}
+	}
+
+	TEST("a string after a collection of the same key in the file wins on 2 and 4 threads, nothing leaks")
+	{
+		/* the collection is made on the calling thread, the string and the
+		 * link that frees the collection on a builder */
+		size_t before = used(env);
+		if (E(write_dup(path_of("coll.snap"), path_of("colldup.snap"), coll_to_string))) {
+			for (unsigned t = 2; t <= 4; t += 2) {
+				EOK(kv_load_threads(env, NULL, path_of("colldup.snap"), "coll", "coll3", t, &err));
+				kv_ns *d;
+				if (EOK(kv_ns_open(env, "coll3", &d))) {
+					kv_buf b = KV_BUF_INIT;
+					E(kv_get(d, K("h"), &b) == KV_OK && b.type == KV_T_BYTES);
+					E(kv_get(d, K("s"), &b) == KV_OK && b.type == KV_T_BYTES);
+					kv_buf_free(env, &b);
+					kv_ns_stats st;
+					EOK(kv_ns_stats_get(d, &st));
+					E(st.keys == 5002);
+					kv_ns_close(d);
+				}
+				EOK(kv_ns_drop(env, "coll3"));
+				E(used(env) <= before + ((size_t)64 << 10) * 64);
+			}
 		}
 	}
 
@@ -674,7 +728,7 @@ int main(int argc, char **argv)
 	test_later_block();
 	test_v2_fixture();
 	static const char *files[] = {"src.snap", "dup.snap", "coll.snap", "bad.snap", "big.snap", "small.snap", "v3.snap",
-	                              "multi.snap", "gen_a.snap"};
+	                              "multi.snap", "gen_a.snap", "colldup.snap"};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
 		unlink(path_of(files[i]));
 	rmdir(dir);
