@@ -1189,10 +1189,10 @@ static void *builder_main(void *arg)
 	return NULL;
 }
 
-/* The builders start with the load: threads less the reading one (one
- * thread: the calling thread builds).  A builder that cannot be started is
- * left out. */
-static void pool_start(ld_pool *p, kv_env *env, unsigned threads)
+/* The builders start with the load: threads less the reading one, and no
+ * more than one per 64 KiB of file past the first (one thread: the calling
+ * thread builds).  A builder that cannot be started is left out. */
+static void pool_start(ld_pool *p, kv_env *env, unsigned threads, size_t size)
 {
 	memset(p, 0, sizeof *p);
 	p->env = env;
@@ -1200,6 +1200,8 @@ static void pool_start(ld_pool *p, kv_env *env, unsigned threads)
 	pthread_cond_init(&p->posted, NULL);
 	pthread_cond_init(&p->progress, NULL);
 	uint32_t want = threads > 1 ? threads - 1 : 0;
+	if (want > 1 + size / ((size_t)64 << 10))
+		want = 1 + (uint32_t)(size / ((size_t)64 << 10));
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1702,7 +1704,7 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	st->nss = nss;
 	st->ys = ys;
 	st->size = rd.size;
-	pool_start(&st->pool, env, threads);
+	pool_start(&st->pool, env, threads, rd.size);
 	/* entries expired at this instant are dropped (the walk skips them) */
 	rc = load_file(st, &rd, kv_now_ms(), err);
 	bool reserve;
