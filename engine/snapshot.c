@@ -943,7 +943,7 @@ typedef struct load_ent {
 	int64_t     exp;
 } load_ent;
 
-/* Decode the (verified) entry at p. */
+/* Decode the entry at p (walked: its lengths are checked). */
 static void ent_parse(const char *p, load_ent *e)
 {
 	size_t o = 10;
@@ -965,7 +965,7 @@ typedef struct ld_rec {
 	uint32_t h32;     /* kv_hash32 of the key (the shard is known) */
 	uint32_t pos;
 	uint16_t shard;
-	uint8_t  builder; /* shard % builders: the one that makes and links it */
+	uint8_t  builder; /* shard % builders: the one that makes (unless a collection) and links it */
 	uint8_t  built;   /* pos is the entry (a byte of its own: builders read the others' records) */
 } ld_rec;
 
@@ -1008,7 +1008,6 @@ typedef struct ld_builder {
 	int             rc;        /* first failure */
 	bool            reserve;   /* rc came from sizing a table */
 	const char     *ns;        /* of the job that failed */
-	bool            started;
 	kv_carve        carve;
 	pthread_t       th;
 } ld_builder;
@@ -1032,11 +1031,12 @@ static inline uint32_t load_route(const uint16_t *t, uint64_t h, uint32_t n)
 	return t ? t[h >> (64 - KV_ROUTE_BITS)] : kv_route(h, n);
 }
 
-/* Make the entry of in at *out (a string: a builder, from its carve; a
- * collection: the calling thread, carve NULL, from the class lists, so that
- * the builder linking a later duplicate of its key may free it); its charge
- * is added to *charge.  KV_ENOMEM: the region is
- * full; KV_ECORRUPT: a collection's record is malformed. */
+/* Make the entry of in at *out and add its charge to *charge: a string on a
+ * builder, from its carve; a collection on the calling thread, carve NULL,
+ * from the class lists (the builder that links a later duplicate of its key
+ * may free it, and only a carver may free into a page it carves).
+ * KV_ENOMEM: the region is full; KV_ECORRUPT: a collection's record is
+ * malformed. */
 static int make_entry(kv_env *env, kv_carve *carve, const load_ent *in, uint32_t ver, kv_off *out,
                       uint64_t *charge)
 {
@@ -1209,10 +1209,8 @@ static void pool_start(ld_pool *p, kv_env *env, unsigned threads, size_t size)
 		ld_builder *b = &p->b[p->nb];
 		b->p = p;
 		b->id = p->nb;
-		if (pthread_create(&b->th, NULL, builder_main, b) == 0) {
-			b->started = true;
+		if (pthread_create(&b->th, NULL, builder_main, b) == 0)
 			p->nb++;
-		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	p->threaded = p->nb > 0;
