@@ -965,13 +965,13 @@ typedef struct ld_rec {
 	uint32_t h32;     /* kv_hash32 of the key (the shard is known) */
 	uint32_t pos;
 	uint16_t shard;
-	uint8_t  builder; /* shard % builders: the one that makes (unless a collection) and links it */
-	uint8_t  built;   /* pos is the entry (a byte of its own: builders read the others' records) */
+	uint8_t  built;   /* pos is the entry */
 } ld_rec;
 
 typedef struct ld_blk {
-	ld_rec *rec;
-	size_t  n;
+	ld_rec   *rec;
+	size_t    n;
+	uint64_t *bytes;  /* [nshards]: the charges of the entries made from it, per shard */
 } ld_blk;
 
 /* A namespace of the file being built. */
@@ -980,7 +980,6 @@ typedef struct ld_ns {
 	char      name[KV_NS_NAME_MAX + 1]; /* the namespace it replaces or makes */
 	uint16_t *route;     /* kv_route for each 16-bit prefix; NULL: kv_route itself */
 	uint32_t *count;     /* [nshards]: its records per shard */
-	uint64_t *bytes;     /* [2 * nshards]: entry charges per shard, the builders' then the calling thread's */
 	ld_blk   *blk;       /* its 'E' blocks' records, in file order */
 	size_t    nblk, capblk;
 	uint64_t  max_keys, max_memory;         /* the live namespace's limits (0: none) */
@@ -992,38 +991,35 @@ typedef struct ld_job {
 	int         kind;
 	ld_ns      *y;
 	const char *buf;     /* JOB_BUILD: the block's payload and its records */
-	ld_rec     *rec;
-	size_t      n;
+	ld_blk      blk;
+	uint32_t    group;   /* JOB_LINK: the shards s with s % groups == group */
+	uint64_t    after;   /* JOB_LINK: every job before this one is done first */
 } ld_job;
 
-#define LD_RING 16 /* jobs posted and not yet done by every builder */
+#define LD_RING 64 /* jobs posted and not yet done */
 #define LD_NBUF 2  /* block buffers with builder threads: one being read, one built from */
 #define LD_CHUNK ((size_t)256 << 10) /* read, hashed and walked while in the cache */
 
-struct ld_pool;
-typedef struct ld_builder {
-	struct ld_pool *p;
-	uint32_t        id;
-	uint64_t        done;      /* jobs done (under p->mu) */
-	int             rc;        /* first failure */
-	bool            reserve;   /* rc came from sizing a table */
-	const char     *ns;        /* of the job that failed */
-	kv_carve        carve;
-	pthread_t       th;
-} ld_builder;
-
+/* The jobs of a load, taken in order by whoever is free: the builder threads,
+ * and the calling thread whenever it would otherwise wait. */
 typedef struct ld_pool {
 	kv_env         *env;
 	uint32_t        ver;       /* the file's format version */
-	uint32_t        nb;        /* builders */
-	bool            threaded;  /* nb threads of their own; else the calling thread is builder 0 */
+	uint32_t        nthreads;  /* builder threads (0: the calling thread runs each job as it posts it) */
+	uint32_t        groups;    /* a namespace's link is split in nthreads + 1 jobs */
 	pthread_mutex_t mu;
-	pthread_cond_t  posted, progress;
+	pthread_cond_t  cv;        /* a job posted or done, or quit */
 	ld_job          ring[LD_RING];
-	uint64_t        head;      /* jobs posted (under mu) */
-	bool            quit;      /* under mu */
-	_Atomic int     stop;      /* a builder failed: the rest is skipped */
-	ld_builder      b[KV_LOAD_THREADS_MAX];
+	bool            ended[LD_RING];
+	uint64_t        head;      /* jobs posted (under mu, as the rest) */
+	uint64_t        next;      /* jobs taken */
+	uint64_t        done;      /* every job before it is done */
+	bool            quit;
+	int             rc;        /* the first failure */
+	bool            reserve;   /* it came from sizing a table */
+	const char     *fail_ns;   /* of its namespace */
+	_Atomic int     stop;      /* a job failed: the rest is skipped */
+	pthread_t       th[KV_LOAD_THREADS_MAX];
 } ld_pool;
 
 static inline uint32_t load_route(const uint16_t *t, uint64_t h, uint32_t n)
@@ -1104,185 +1100,216 @@ static void link_one(kv_env *env, kv_shard *sh, ld_rec *r)
 
 #define STOPPED(p) atomic_load_explicit(&(p)->stop, memory_order_relaxed)
 
-static void job_build(ld_pool *p, ld_builder *b, const ld_job *j)
+/* Make the entries of a block (those not made yet: the collections are), from
+ * a carve of its own, handed back at the end so that any thread may free
+ * them later (a later duplicate's link). */
+static int job_build(ld_pool *p, const ld_job *j)
 {
 	kv_env *env = p->env;
-	uint64_t *bytes = j->y->bytes;
-	for (size_t i = 0; i < j->n; i++) {
-		ld_rec *r = &j->rec[i];
-		if (r->builder != b->id || r->built)
+	kv_carve carve;
+	memset(&carve, 0, sizeof carve);
+	int rc = KV_OK;
+	for (size_t i = 0; i < j->blk.n && rc == KV_OK; i++) {
+		ld_rec *r = &j->blk.rec[i];
+		if (r->built)
 			continue;
 		if ((i & 4095) == 0 && STOPPED(p))
-			return;
+			break;
 		load_ent e;
 		ent_parse(j->buf + r->pos, &e);
 		kv_off o;
-		if ((b->rc = make_entry(env, &b->carve, &e, p->ver, &o, &bytes[r->shard])) != KV_OK)
-			return;
-		r->pos = o;
-		r->built = 1;
+		if ((rc = make_entry(env, &carve, &e, p->ver, &o, &j->blk.bytes[r->shard])) == KV_OK) {
+			r->pos = o;
+			r->built = 1;
+		}
 	}
+	kv_carve_done(env, &carve);
+	return rc;
 }
 
-static void job_link(ld_pool *p, ld_builder *b, const ld_job *j)
+/* Size and link the shards s with s % groups == group of a namespace whose
+ * blocks are all built. */
+static int job_link(ld_pool *p, const ld_job *j, bool *reserve)
 {
 	kv_env *env = p->env;
 	ld_ns *y = j->y;
-	uint32_t B = p->nb, n = y->x->nshards;
+	uint32_t G = p->groups, g = j->group, n = y->x->nshards;
 	kv_off *a = kv_ptr(env, y->x->arr);
 	/* the shards are not published: their locks are for form */
-	for (uint32_t s = b->id; s < n; s += B) {
+	for (uint32_t s = g; s < n; s += G) {
 		kv_shard *sh = kv_ptr(env, a[s]);
 		kv_spin_lock(&sh->lock);
 		int rc = kv_shard_reserve_locked(env, sh, y->count[s]);
-		sh->bytes += y->bytes[s] + y->bytes[n + s];
+		for (size_t k = 0; k < y->nblk; k++)
+			sh->bytes += y->blk[k].bytes[s];
 		kv_spin_unlock(&sh->lock);
 		if (rc != KV_OK) {
-			b->rc = rc;
-			b->reserve = true;
-			return;
+			*reserve = true;
+			return rc;
 		}
 	}
 	for (size_t k = 0; k < y->nblk; k++) {
 		if (STOPPED(p))
-			return;
+			return KV_OK;
 		for (size_t i = 0; i < y->blk[k].n; i++) {
 			ld_rec *r = &y->blk[k].rec[i];
-			if (r->builder == b->id && r->built && r->pos)
+			if (r->shard % G == g && r->built && r->pos)
 				link_one(env, kv_ptr(env, a[r->shard]), r);
 		}
 	}
+	return KV_OK;
 }
 
-static void run_job(ld_pool *p, ld_builder *b, const ld_job *j)
+/* Run job j (taken, mu not held) and note its end (mu held on return). */
+static void run_job(ld_pool *p, uint64_t seq, const ld_job *j)
 {
-	if (b->rc != KV_OK || STOPPED(p))
-		return;
-	if (j->kind == JOB_BUILD)
-		job_build(p, b, j);
-	else
-		job_link(p, b, j);
-	if (b->rc != KV_OK) {
-		b->ns = j->y->name;
+	int rc = KV_OK;
+	bool reserve = false;
+	if (!STOPPED(p))
+		rc = j->kind == JOB_BUILD ? job_build(p, j) : job_link(p, j, &reserve);
+	if (rc != KV_OK)
 		atomic_store(&p->stop, 1);
+	if (p->nthreads)
+		pthread_mutex_lock(&p->mu);
+	if (rc != KV_OK && p->rc == KV_OK) {
+		p->rc = rc;
+		p->reserve = reserve;
+		p->fail_ns = j->y->name;
 	}
+	p->ended[seq % LD_RING] = true;
+	while (p->done < p->head && p->ended[p->done % LD_RING]) {
+		p->ended[p->done % LD_RING] = false;
+		p->done++;
+	}
+	if (p->nthreads)
+		pthread_cond_broadcast(&p->cv);
+}
+
+/* Take the next job if it can run now (mu held); its sequence number, or -1. */
+static int64_t take_job(ld_pool *p, ld_job *j)
+{
+	if (p->next == p->head)
+		return -1;
+	const ld_job *n = &p->ring[p->next % LD_RING];
+	if (n->kind == JOB_LINK && p->done < n->after)
+		return -1;
+	*j = *n;
+	return (int64_t)p->next++;
 }
 
 static void *builder_main(void *arg)
 {
-	ld_builder *b = arg;
-	ld_pool *p = b->p;
+	ld_pool *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (b->done == p->head && !p->quit)
-			pthread_cond_wait(&p->posted, &p->mu);
-		if (b->done == p->head)
-			break;
-		ld_job j = p->ring[b->done % LD_RING];
+		ld_job j;
+		int64_t seq = take_job(p, &j);
+		if (seq < 0) {
+			if (p->quit && p->next == p->head)
+				break;
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
 		pthread_mutex_unlock(&p->mu);
-		run_job(p, b, &j);
-		pthread_mutex_lock(&p->mu);
-		b->done++;
-		pthread_cond_broadcast(&p->progress);
+		run_job(p, (uint64_t)seq, &j);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-/* The builders start with the load: threads less the reading one, and no
- * more than one per 64 KiB of file past the first (one thread: the calling
- * thread builds).  A builder that cannot be started is left out. */
+/* The builder threads start with the load: threads less the calling one, and
+ * no more than one per 64 KiB of file past the first (one thread: the
+ * calling thread runs every job).  A thread that cannot be started is left
+ * out. */
 static void pool_start(ld_pool *p, kv_env *env, unsigned threads, size_t size)
 {
 	memset(p, 0, sizeof *p);
 	p->env = env;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->posted, NULL);
-	pthread_cond_init(&p->progress, NULL);
+	pthread_cond_init(&p->cv, NULL);
 	uint32_t want = threads > 1 ? threads - 1 : 0;
 	if (want > 1 + size / ((size_t)64 << 10))
 		want = 1 + (uint32_t)(size / ((size_t)64 << 10));
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (uint32_t t = 0; t < want; t++) {
-		ld_builder *b = &p->b[p->nb];
-		b->p = p;
-		b->id = p->nb;
-		if (pthread_create(&b->th, NULL, builder_main, b) == 0)
-			p->nb++;
-	}
+	pthread_mutex_lock(&p->mu); /* the threads wait for it; nthreads is final when they run */
+	for (uint32_t t = 0; t < want; t++)
+		if (pthread_create(&p->th[p->nthreads], NULL, builder_main, p) == 0)
+			p->nthreads++;
+	p->groups = p->nthreads + 1;
+	pthread_mutex_unlock(&p->mu);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	p->threaded = p->nb > 0;
-	if (!p->threaded) {
-		p->nb = 1;
-		p->b[0].p = p;
-	}
 }
 
-/* Jobs done by every builder. */
-static uint64_t pool_done(ld_pool *p)
-{
-	uint64_t d = p->head;
-	for (uint32_t t = 0; t < p->nb; t++)
-		if (p->b[t].done < d)
-			d = p->b[t].done;
-	return d;
-}
-
-/* Wait (calling thread) until every builder has done the first `upto` jobs. */
+/* Until the first `upto` jobs are done (calling thread), running those it can
+ * take instead of waiting. */
 static void pool_wait(ld_pool *p, uint64_t upto)
 {
-	if (!p->threaded)
-		return;
+	if (!p->nthreads)
+		return; /* each job ran when it was posted */
 	pthread_mutex_lock(&p->mu);
-	while (pool_done(p) < upto)
-		pthread_cond_wait(&p->progress, &p->mu);
+	while (p->done < upto) {
+		ld_job j;
+		int64_t seq = take_job(p, &j);
+		if (seq < 0) {
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&p->mu);
+		run_job(p, (uint64_t)seq, &j);
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
 /* Post a job (the calling thread); without threads, run it here. */
 static void pool_post(ld_pool *p, const ld_job *j)
 {
-	if (!p->threaded) {
-		run_job(p, &p->b[0], j);
-		p->head++;
-		p->b[0].done++;
+	if (!p->nthreads) {
+		p->ring[p->head % LD_RING] = *j;
+		p->ended[p->head % LD_RING] = false;
+		uint64_t seq = p->head++;
+		p->next++;
+		run_job(p, seq, j);
 		return;
 	}
 	pool_wait(p, p->head >= LD_RING ? p->head - LD_RING + 1 : 0);
 	pthread_mutex_lock(&p->mu);
 	p->ring[p->head % LD_RING] = *j;
+	p->ended[p->head % LD_RING] = false;
 	p->head++;
-	pthread_cond_broadcast(&p->posted);
+	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Let every builder finish its jobs and end; the first failure, if any. */
+/* Post a namespace's link jobs, one per group: each runs once every job
+ * before the first (the namespace's blocks) is done. */
+static void pool_post_link(ld_pool *p, ld_ns *y)
+{
+	uint64_t after = p->head;
+	for (uint32_t g = 0; g < p->groups; g++) {
+		ld_job j = {JOB_LINK, y, NULL, {NULL, 0, NULL}, g, after};
+		pool_post(p, &j);
+	}
+}
+
+/* Run what is left, end the threads; the first failure, if any. */
 static int pool_end(ld_pool *p, bool *reserve, const char **ns)
 {
-	if (p->threaded) {
+	pool_wait(p, p->head);
+	if (p->nthreads) {
 		pthread_mutex_lock(&p->mu);
 		p->quit = true;
-		pthread_cond_broadcast(&p->posted);
+		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
-		for (uint32_t t = 0; t < p->nb; t++)
-			pthread_join(p->b[t].th, NULL);
+		for (uint32_t t = 0; t < p->nthreads; t++)
+			pthread_join(p->th[t], NULL);
 	}
-	int rc = KV_OK;
-	*reserve = false;
-	for (uint32_t t = 0; t < p->nb; t++) {
-		kv_carve_done(p->env, &p->b[t].carve);
-		if (rc == KV_OK && p->b[t].rc != KV_OK) {
-			rc = p->b[t].rc;
-			*reserve = p->b[t].reserve;
-			*ns = p->b[t].ns;
-		}
-	}
-	pthread_cond_destroy(&p->posted);
-	pthread_cond_destroy(&p->progress);
+	*reserve = p->reserve;
+	*ns = p->fail_ns ? p->fail_ns : "";
+	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
-	return rc;
+	return p->rc;
 }
 
 /* Free the entries built and not linked of n records. */
@@ -1305,12 +1332,13 @@ static void ld_ns_free(kv_env *env, ld_ns *y)
 
 static void ld_ns_release(kv_env *env, ld_ns *y)
 {
-	for (size_t k = 0; k < y->nblk; k++)
+	for (size_t k = 0; k < y->nblk; k++) {
 		kv_mem_realloc(env, y->blk[k].rec, 0);
+		kv_mem_realloc(env, y->blk[k].bytes, 0);
+	}
 	kv_mem_realloc(env, y->blk, 0);
 	kv_mem_realloc(env, y->route, 0);
 	kv_mem_realloc(env, y->count, 0);
-	kv_mem_realloc(env, y->bytes, 0);
 	memset(y, 0, sizeof *y);
 }
 
@@ -1325,6 +1353,7 @@ typedef struct ld_walk {
 	int64_t     now;
 	ld_rec     *rec;
 	size_t      n, cap;
+	uint64_t   *bytes;   /* [nshards]: the block's charges per shard */
 	int         rc;      /* a collection could not be made, or the records grown */
 	kv_error    err;     /* its message */
 } ld_walk;
@@ -1354,13 +1383,13 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	uint32_t s = load_route(y->route, h, c->x->nshards);
 	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
 	ld_rec *r = &c->rec[c->n++];
-	*r = (ld_rec){kv_hash32(h), (uint32_t)(key - hdr - c->payload), (uint16_t)s, (uint8_t)(s % c->pool->nb), 0};
+	*r = (ld_rec){kv_hash32(h), (uint32_t)(key - hdr - c->payload), (uint16_t)s, 0};
 	y->count[s]++;
 	if (kv_is_kind(type) && c->pool->ver >= 2) { /* the calling thread makes collections */
 		load_ent e;
 		ent_parse(key - hdr, &e);
 		kv_off o;
-		int rc = make_entry(c->env, NULL, &e, c->pool->ver, &o, &y->bytes[c->x->nshards + s]);
+		int rc = make_entry(c->env, NULL, &e, c->pool->ver, &o, &c->bytes[s]);
 		if (rc != KV_OK) {
 			c->n--;
 			y->count[s]--;
@@ -1450,17 +1479,15 @@ static int ld_begin_ns(ld_state *st, load_ns *x, ld_ns *y, kv_error *err)
 	}
 	uint32_t n = x->nshards;
 	y->count = kv_mem_realloc(env, NULL, n * sizeof *y->count);
-	y->bytes = kv_mem_realloc(env, NULL, 2 * n * sizeof *y->bytes);
 	/* a copy of the route table: a lookup per key instead of jump hashing's
 	 * loop of divisions (built when the file is big enough to pay for it) */
 	if (n > 1 && st->size >= KV_ROUTE_SIZE * 64 && (y->route = kv_mem_realloc(env, NULL, KV_ROUTE_SIZE * sizeof *y->route)))
 		for (size_t p = 0; p < KV_ROUTE_SIZE; p++)
 			y->route[p] = (uint16_t)kv_route((uint64_t)p << (64 - KV_ROUTE_BITS), n);
 	/* slot index UINT32_MAX makes owner 0: charged to no slot until the swap */
-	if (!y->count || !y->bytes || (n > 1 && st->size >= KV_ROUTE_SIZE * 64 && !y->route) || kv_shards_create(env, UINT32_MAX, n, &x->arr) != KV_OK)
+	if (!y->count || (n > 1 && st->size >= KV_ROUTE_SIZE * 64 && !y->route) || kv_shards_create(env, UINT32_MAX, n, &x->arr) != KV_OK)
 		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", name);
 	memset(y->count, 0, n * sizeof *y->count);
-	memset(y->bytes, 0, 2 * n * sizeof *y->bytes);
 	return KV_OK;
 }
 
@@ -1515,7 +1542,7 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 		}
 		/* the buffer of LD_NBUF blocks ago: wait until it is built from (without
 		 * threads, it was built from before this block was read: one buffer) */
-		unsigned bi = st->pool.threaded ? (unsigned)(nblk % LD_NBUF) : 0;
+		unsigned bi = st->pool.nthreads ? (unsigned)(nblk % LD_NBUF) : 0;
 		pool_wait(&st->pool, bufjob[bi]);
 		if (bufcap[bi] < len) {
 			char *nb = kv_mem_realloc(env, buf[bi], len);
@@ -1538,6 +1565,11 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 			wk.rec = NULL;
 			wk.n = wk.cap = 0;
 			wk.rc = KV_OK;
+			wk.bytes = NULL;
+			if (wk.y && !(wk.bytes = kv_mem_realloc(env, NULL, cur->nshards * sizeof *wk.bytes)))
+				wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
+			else if (wk.y)
+				memset(wk.bytes, 0, cur->nshards * sizeof *wk.bytes);
 		}
 		XXH3_state_t bs;
 		XXH3_64bits_reset(&bs);
@@ -1567,10 +1599,11 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 				}
 			}
 			if (y->nblk < y->capblk) {
-				y->blk[y->nblk++] = (ld_blk){wk.rec, wk.n};
+				y->blk[y->nblk++] = (ld_blk){wk.rec, wk.n, wk.bytes};
 			} else {
 				recs_free(env, wk.rec, wk.n);
 				kv_mem_realloc(env, wk.rec, 0);
+				kv_mem_realloc(env, wk.bytes, 0);
 				wk.rec = NULL;
 				if (wk.rc == KV_OK)
 					wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
@@ -1632,7 +1665,7 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 				if (l != KV_OK) {
 					ld_stop(st, l, &e);
 				} else {
-					ld_job j = {JOB_BUILD, y, p, wk.rec, wk.n};
+					ld_job j = {JOB_BUILD, y, p, {wk.rec, wk.n, wk.bytes}, 0, 0};
 					pool_post(&st->pool, &j);
 					bufjob[bi] = st->pool.head;
 				}
@@ -1641,8 +1674,7 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 			if ((rc = check_end_block(cur, p, len, o, err)) != KV_OK)
 				break;
 			if (y && st->stop == KV_OK) {
-				ld_job j = {JOB_LINK, y, NULL, NULL, 0};
-				pool_post(&st->pool, &j);
+				pool_post_link(&st->pool, y);
 			}
 			cur = NULL;
 			y = NULL;
