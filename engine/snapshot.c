@@ -999,6 +999,7 @@ typedef struct ld_job {
 #define LD_RING 64 /* jobs posted and not yet done */
 #define LD_NBUF 2  /* block buffers with builder threads: one being read, one built from */
 #define LD_CHUNK ((size_t)256 << 10) /* read, hashed and walked while in the cache */
+#define LD_AHEAD (BLK_TARGET * 4)     /* the device is asked for this much past the block read */
 
 /* The jobs of a load, taken in order by whoever is free: the builder threads,
  * and the calling thread whenever it would otherwise wait. */
@@ -1504,6 +1505,7 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 	uint64_t bufjob[LD_NBUF] = {0}; /* the jobs to be done before buffer i is read into again */
 	uint32_t ver, nns;
 	int rc;
+	kv_snap_read_ahead(rd, 0, LD_AHEAD);
 	if (kv_snap_read_next(rd, hdr, size < SNAP_HDR ? size : SNAP_HDR) != 0)
 		return kv_snap_read_failed(rd, err);
 	if ((rc = check_file_header(hdr, size, &ver, &nns, err)) != KV_OK)
@@ -1613,7 +1615,7 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 		}
 		if (rc != KV_OK)
 			break;
-		kv_snap_read_ahead(rd, o + BLK_HDR + len, BLK_TARGET * 2);
+		kv_snap_read_ahead(rd, o + BLK_HDR + len, LD_AHEAD);
 		if (XXH3_64bits_digest(&bs) != get64(bh + 8)) {
 			rc = CORRUPT("checksum mismatch in block at byte %zu", o);
 			break;
