@@ -1573,8 +1573,9 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
  * KV_LOAD_THREADS_MAX.  With more than one, the calling thread reads and
  * verifies the file block by block while up to threads - 1 builder threads
  * (at most one per 64 KiB of file past the first) build the blocks already
- * verified, builder b of B the shards s with s % B == b; with one, the
- * calling thread builds each block after verifying it.
+ * verified, the calling thread joining in whenever it would wait; each
+ * namespace's tables are then linked on all of them, split by shard.  With
+ * one, the calling thread builds each block after verifying it.
  * The builder threads are started and joined inside the call,
  * block every signal, and call nothing of the host: no hook, no
  * kv_mem_methods (what they need is allocated before), so a host whose

@@ -917,22 +917,27 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
  * LOADING WHILE READING.  The calling thread reads the file one block at a
  * time into a few buffers it reuses (no copy of the whole file, no fresh
  * memory to fault in), checks the block (its checksum, every entry's
- * lengths), and lists the live entries of an 'E' block with their key's hash
- * and shard (ld_rec).  It hands the block to the builders and reads the next
- * one meanwhile.  Builder b of B (up to kv_load_threads' count less the
- * reading thread; with one thread the calling thread builds each block
- * itself) makes the entries of the shards s with s % B == b from the block,
- * into its own carve of slab pages (kv_carve: one page-allocator lock per
- * 64 KiB page, no class lock per entry), into a fresh shard array nobody can
- * see.  At the namespace's 'Z' every entry's shard is known, so each builder
- * sizes its shards' tables once for their count and links the entries, in
- * file order (a later duplicate wins).  Nothing is published before the
- * trailer has verified: a failure anywhere (checksum, truncation, a limit of
- * the live namespace, the region full) stops the building, the rest of the
- * file is still verified (so an error earlier in the file is the one
- * reported, as if nothing had been built), and what was built is freed.
- * Builders block every signal and call nothing of the host (no hook, no
- * kv_mem_methods: the calling thread allocates what they use); collections
+ * lengths, the live namespace's limits), and lists the live entries of an
+ * 'E' block with their key's hash and shard (ld_rec).  It then posts the
+ * block as a job and reads the next.  Jobs are taken in order by whoever is
+ * free: the builder threads (kv_load_threads' count less one) and the
+ * calling thread itself whenever it would otherwise wait (for a buffer, or
+ * at the end), so a builder that the scheduler keeps off a core delays
+ * nothing; with one thread the calling thread runs each job as it posts
+ * it.  A block's job makes its entries into a fresh shard array nobody can
+ * see, from a carve of slab pages of its own (kv_carve: one page-allocator
+ * lock per 64 KiB page, no class lock per entry), handed back when the job
+ * ends.  At the namespace's 'Z' every entry's shard is known: its link is
+ * split in threads + 1 jobs by shard (s % groups), which run once all its
+ * blocks are made; each sizes its shards' tables once for their count and
+ * links the entries in file order (a later duplicate wins).  Nothing is
+ * published before the trailer has verified: a failure anywhere (checksum,
+ * truncation, a limit of the live namespace, the region full) stops the
+ * building, the rest of the file is still verified (so an error earlier in
+ * the file is the one reported, as if nothing had been built), and what was
+ * built is freed.  Builder threads block every signal and call nothing of
+ * the host (no hook, no kv_mem_methods: the calling thread allocates what
+ * they use); collections
  * are made on the calling thread (deserialising one may use the host's
  * allocator), the builders only link them.
  */
