@@ -636,14 +636,59 @@ static void releaseHeld(worker *w)
 	w->nheld = 0;
 }
 
+/*
+ * Busy poll (busy-poll-us).  A client that sends to a worker asleep in
+ * epoll_wait pays for waking it inside its own send: the socket's wake-up, and
+ * on a VM an IPI to the worker's idle CPU.  With redis-benchmark -P 1 on the
+ * same machine the client is the limit, so that cost decides the rate.  After
+ * a round that had events the worker therefore polls without sleeping until
+ * busy-poll-us pass with none, then sleeps as before: an idle server costs
+ * nothing, and each burst of work at most busy-poll-us more.  At most
+ * busy_poll_max workers poll at once, the CPUs the workers leave over
+ * (ncpu - workers), so polling never takes a CPU from the processes the
+ * workers would otherwise leave it to.  Returns the epoll timeout to use.
+ */
+static int busyPollTimeout(worker *w, int tmo, int had_events)
+{
+	if (tmo == 0)
+		return 0;
+	int us = atomic_load_explicit(&srv.busy_poll_us, memory_order_relaxed);
+	if (us <= 0) {
+		if (w->polling) {
+			w->polling = 0;
+			atomic_fetch_sub(&srv.busy_pollers, 1);
+		}
+		return tmo;
+	}
+	int64_t now = ustime_mono();
+	if (had_events) {
+		if (!w->polling) {
+			int k = atomic_load(&srv.busy_pollers);
+			while (k < srv.busy_poll_max && !atomic_compare_exchange_weak(&srv.busy_pollers, &k, k + 1))
+				;
+			w->polling = k < srv.busy_poll_max;
+		}
+		w->poll_until = now + us;
+	}
+	if (w->polling && now < w->poll_until)
+		return 0;
+	if (w->polling) {
+		w->polling = 0;
+		atomic_fetch_sub(&srv.busy_pollers, 1);
+	}
+	return tmo;
+}
+
 static void *workerMain(void *arg)
 {
 	worker *w = arg;
 	struct epoll_event evs[256];
 	tlSelf = w;
+	int n = 0;
 
 	while (!atomic_load(&w->stop)) {
-		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : blockingPollTimeout(w, 1000));
+		n = epoll_wait(w->epfd, evs, 256,
+		               busyPollTimeout(w, w->nbusy ? 0 : blockingPollTimeout(w, 1000), n > 0));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -695,6 +740,8 @@ static void *workerMain(void *arg)
 		blockingExpire(w);
 		deliverMail(w); /* what this thread mailed to its own clients: no eventfd round trip */
 	}
+	if (w->polling)
+		atomic_fetch_sub(&srv.busy_pollers, 1);
 	/* graceful stop: one last attempt to flush replies, then close */
 	while (w->clients) {
 		client *c = w->clients;
@@ -707,6 +754,7 @@ static void *workerMain(void *arg)
 int workersStart(int n)
 {
 	srv.nworkers = n;
+	srv.busy_poll_max = srv.ncpu > n ? srv.ncpu - n : 0;
 	srv.workers = calloc((size_t)n, sizeof(worker));
 	if (srv.workers == NULL || blockingInit(n) != C_OK)
 		return C_ERR;

@@ -60,6 +60,7 @@ typedef struct serverConfig {
 	int      maxmemory_policy;   /* KV_EVICT_* */
 	char     loglevel[16];
 	int      threads;
+	int      busy_poll_us;       /* a worker polls this long after work before it sleeps */
 	uint64_t proto_max_bulk_len;
 	uint64_t client_query_buffer_limit;
 	uint64_t client_output_buffer_limit; /* bytes of pending replies before the client is dropped */
@@ -217,6 +218,8 @@ typedef struct worker {
 	_Atomic uint64_t write_seq;    /* odd while a write command runs (multi.c's WATCH gate) */
 	client       **held;           /* clients waiting for the AOF (group commit) */
 	size_t         nheld, capheld;
+	int            polling;        /* holds one of srv.busy_poll_max polling slots */
+	int64_t        poll_until;     /* ustime_mono() until which it polls without sleeping */
 } worker;
 
 /* ------------------------------------------------------------- server */
@@ -242,6 +245,11 @@ typedef struct server {
 	_Atomic int    maxclients;
 	_Atomic int    timeout;
 	_Atomic int    loglevel;
+	_Atomic int    busy_poll_us;
+	_Atomic int    busy_pollers;    /* workers polling now (at most busy_poll_max) */
+	int            busy_poll_max;   /* CPUs beyond the workers' own: ncpu - workers */
+	int            ncpu;
+	int            load_threads;    /* threads of a snapshot or AOF-base load at start */
 
 	/* persistence */
 	pthread_mutex_t save_lock;       /* one save at a time */

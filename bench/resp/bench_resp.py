@@ -151,7 +151,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer requests")
     ap.add_argument("--reps", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=2, help="shardkv-server worker threads")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="shardkv-server worker threads (default: the server's, 1 on a 1-2 CPU machine)")
     ap.add_argument("--tls", action="store_true", help="run redis-benchmark over TLS against both servers")
     ap.add_argument("--tsv", default=None, help="every repetition's figures, for bench/charts.py "
                     "(default build/bench/resp.tsv, or resp-tls.tsv with --tls)")
@@ -167,8 +168,8 @@ def main():
         red_tls = ["--tls-port", str(P_REDIS_TLS)] + certs
         TLS.extend(["--tls", "--cacert", os.path.join(tmp, "ca.crt")])
     skv = subprocess.Popen([os.path.join(ROOT, "build", "shardkv-server"), "--port", str(P_SKV),
-                            "--save", "", "--dir", tmp, "--threads", str(args.threads),
-                            "--loglevel", "warning"] + skv_tls)
+                            "--save", "", "--dir", tmp, "--loglevel", "warning"] + skv_tls +
+                           (["--threads", str(args.threads)] if args.threads else []))
     red = subprocess.Popen(["redis-server", "--port", str(P_REDIS), "--bind", "127.0.0.1",
                             "--save", "", "--appendonly", "no", "--dir", tmp, "--loglevel", "warning"] + red_tls)
     bench_skv, bench_red = (P_SKV_TLS, P_REDIS_TLS) if args.tls else (P_SKV, P_REDIS)
@@ -176,6 +177,8 @@ def main():
     try:
         wait_port(P_SKV, skv)
         wait_port(P_REDIS, red)
+        info = subprocess.run(["redis-cli", "-p", str(P_SKV), "INFO", "server"], capture_output=True).stdout.decode()
+        args.threads = int(info.split("worker_threads:")[1].split()[0])
         print("shardkv-server (%d threads) vs redis-server %s%s; -c 50 -r %d; %d rep(s); %d CPUs" % (
             args.threads, subprocess.run(["redis-server", "--version"], capture_output=True).stdout.split()[2].decode(),
             ", both over TLS" if args.tls else "", KEYSPACE, reps, NCPU), flush=True)
