@@ -36,6 +36,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -646,36 +647,59 @@ static void releaseHeld(worker *w)
  * nothing, and each burst of work at most busy-poll-us more.  At most
  * busy_poll_max workers poll at once, the CPUs the workers leave over
  * (ncpu - workers), so polling never takes a CPU from the processes the
- * workers would otherwise leave it to.  Returns the epoll timeout to use.
+ * workers would otherwise leave it to.  And a worker that the scheduler
+ * preempts while it polls (a machine busier than its CPUs) stops polling for
+ * POLL_BACKOFF_US: there polling takes CPU from the client instead of saving
+ * it.  Returns the epoll timeout to use.
  */
+#define POLL_CHECK_US   2000    /* how often a polling worker asks whether it was preempted */
+#define POLL_BACKOFF_US 1000000 /* no polling this long after a preemption */
+
+static long threadPreemptions(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+}
+
+static void busyPollStop(worker *w)
+{
+	w->polling = 0;
+	atomic_fetch_sub(&srv.busy_pollers, 1);
+}
+
 static int busyPollTimeout(worker *w, int tmo, int had_events)
 {
-	if (tmo == 0)
-		return 0;
 	int us = atomic_load_explicit(&srv.busy_poll_us, memory_order_relaxed);
-	if (us <= 0) {
-		if (w->polling) {
-			w->polling = 0;
-			atomic_fetch_sub(&srv.busy_pollers, 1);
-		}
+	if (us <= 0 || tmo == 0) {
+		if (w->polling && us <= 0)
+			busyPollStop(w);
 		return tmo;
 	}
 	int64_t now = ustime_mono();
-	if (had_events) {
+	if (had_events && now >= w->poll_backoff_until) {
 		if (!w->polling) {
 			int k = atomic_load(&srv.busy_pollers);
 			while (k < srv.busy_poll_max && !atomic_compare_exchange_weak(&srv.busy_pollers, &k, k + 1))
 				;
 			w->polling = k < srv.busy_poll_max;
+			w->poll_check_at = now + POLL_CHECK_US;
+			w->poll_preempt = threadPreemptions();
 		}
 		w->poll_until = now + us;
 	}
+	if (w->polling && now >= w->poll_check_at) {
+		long p = threadPreemptions();
+		if (p != w->poll_preempt) {
+			w->poll_backoff_until = now + POLL_BACKOFF_US;
+			w->poll_until = 0;
+		}
+		w->poll_preempt = p;
+		w->poll_check_at = now + POLL_CHECK_US;
+	}
 	if (w->polling && now < w->poll_until)
 		return 0;
-	if (w->polling) {
-		w->polling = 0;
-		atomic_fetch_sub(&srv.busy_pollers, 1);
-	}
+	if (w->polling)
+		busyPollStop(w);
 	return tmo;
 }
 
@@ -687,8 +711,9 @@ static void *workerMain(void *arg)
 	int n = 0;
 
 	while (!atomic_load(&w->stop)) {
-		n = epoll_wait(w->epfd, evs, 256,
-		               busyPollTimeout(w, w->nbusy ? 0 : blockingPollTimeout(w, 1000), n > 0));
+		int tmo = w->nbusy ? 0 : blockingPollTimeout(w, 1000);
+		int polls = tmo != 0 && busyPollTimeout(w, tmo, n > 0) == 0;
+		n = epoll_wait(w->epfd, evs, 256, polls ? 0 : tmo);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -741,7 +766,7 @@ static void *workerMain(void *arg)
 		deliverMail(w); /* what this thread mailed to its own clients: no eventfd round trip */
 	}
 	if (w->polling)
-		atomic_fetch_sub(&srv.busy_pollers, 1);
+		busyPollStop(w);
 	/* graceful stop: one last attempt to flush replies, then close */
 	while (w->clients) {
 		client *c = w->clients;

@@ -220,6 +220,9 @@ typedef struct worker {
 	size_t         nheld, capheld;
 	int            polling;        /* holds one of srv.busy_poll_max polling slots */
 	int64_t        poll_until;     /* ustime_mono() until which it polls without sleeping */
+	int64_t        poll_check_at;  /* next look at poll_preempt */
+	int64_t        poll_backoff_until; /* preempted while polling: no polling before this */
+	long           poll_preempt;   /* the thread's involuntary context switches at the last look */
 } worker;
 
 /* ------------------------------------------------------------- server */
