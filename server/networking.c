@@ -692,6 +692,7 @@ static int busyPollTimeout(worker *w, int tmo, int had_events)
 		if (p != w->poll_preempt) {
 			w->poll_backoff_until = now + POLL_BACKOFF_US;
 			w->poll_until = 0;
+			atomic_fetch_add_explicit(&srv.busy_poll_backoffs, 1, memory_order_relaxed);
 		}
 		w->poll_preempt = p;
 		w->poll_check_at = now + POLL_CHECK_US;

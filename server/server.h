@@ -250,6 +250,7 @@ typedef struct server {
 	_Atomic int    loglevel;
 	_Atomic int    busy_poll_us;
 	_Atomic int    busy_pollers;    /* workers polling now (at most busy_poll_max) */
+	_Atomic uint64_t busy_poll_backoffs; /* times a worker stopped polling, preempted */
 	int            busy_poll_max;   /* CPUs beyond the workers' own: ncpu - workers */
 	int            ncpu;
 	int            load_threads;    /* threads of a snapshot or AOF-base load at start */

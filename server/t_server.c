@@ -252,6 +252,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		infoLine(&t, "keyspace_misses:%llu", (unsigned long long)misses);
 		infoLine(&t, "pubsub_channels:%zu", pubsubNumChannels());
 		infoLine(&t, "pubsub_patterns:%zu", pubsubNumPatterns());
+		infoLine(&t, "busy_poll_backoffs:%llu", (unsigned long long)atomic_load(&srv.busy_poll_backoffs));
 	}
 	if (wantSection(argc, argv, lens, "cpu")) {
 		struct rusage ru;
