@@ -28,6 +28,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -644,16 +645,20 @@ static void releaseHeld(worker *w)
  * same machine the client is the limit, so that cost decides the rate.  After
  * a round that had events the worker therefore polls without sleeping until
  * busy-poll-us pass with none, then sleeps as before: an idle server costs
- * nothing, and each burst of work at most busy-poll-us more.  At most
- * busy_poll_max workers poll at once, the CPUs the workers leave over
- * (ncpu - workers), so polling never takes a CPU from the processes the
- * workers would otherwise leave it to.  And a worker that the scheduler
- * preempts while it polls (a machine busier than its CPUs) stops polling for
- * POLL_BACKOFF_US: there polling takes CPU from the client instead of saving
- * it.  Returns the epoll timeout to use.
+ * nothing, and each burst of work at most busy-poll-us more.
+ *
+ * Polling pays only with a CPU to spare.  At most busy_poll_max workers poll at
+ * once, the CPUs the workers leave over (ncpu - workers).  And every
+ * POLL_CHECK_US a polling worker looks whether the machine is contended: it
+ * was preempted, or more tasks are runnable than there are CPUs (the running
+ * count of /proc/loadavg).  Then it stops polling for POLL_BACKOFF_US, since a
+ * polling worker would take the CPU that a woken client (or any other process)
+ * is waiting for.  Returns the epoll timeout to use.
  */
-#define POLL_CHECK_US   2000    /* how often a polling worker asks whether it was preempted */
-#define POLL_BACKOFF_US 1000000 /* no polling this long after a preemption */
+#define POLL_CHECK_US   1000   /* how often a polling worker looks for contention */
+#define POLL_BACKOFF_US 100000 /* no polling this long after it saw contention */
+
+static int loadavgFd = -1;     /* /proc/loadavg, opened once by workersStart */
 
 static long threadPreemptions(void)
 {
@@ -661,10 +666,41 @@ static long threadPreemptions(void)
 	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
 }
 
+/* Tasks runnable on the machine now ("0.50 0.40 0.30 R/T ..."); 0 if unknown. */
+static int runnableTasks(void)
+{
+	char b[128];
+	ssize_t n = loadavgFd >= 0 ? pread(loadavgFd, b, sizeof(b) - 1, 0) : -1;
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	const char *p = b;
+	for (int field = 0; field < 3 && p; field++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	return p ? atoi(p) : 0;
+}
+
 static void busyPollStop(worker *w)
 {
 	w->polling = 0;
 	atomic_fetch_sub(&srv.busy_pollers, 1);
+}
+
+/* Every POLL_CHECK_US while polling: 1 if the machine is contended (see above). */
+static int busyPollContended(worker *w, int64_t now)
+{
+	if (now < w->poll_check_at)
+		return 0;
+	w->poll_check_at = now + POLL_CHECK_US;
+	long p = threadPreemptions();
+	int contended = p != w->poll_preempt || runnableTasks() > srv.ncpu;
+	w->poll_preempt = p;
+	if (contended) {
+		w->poll_backoff_until = now + POLL_BACKOFF_US;
+		atomic_fetch_add_explicit(&srv.busy_poll_backoffs, 1, memory_order_relaxed);
+	}
+	return contended;
 }
 
 static int busyPollTimeout(worker *w, int tmo, int had_events)
@@ -682,22 +718,11 @@ static int busyPollTimeout(worker *w, int tmo, int had_events)
 			while (k < srv.busy_poll_max && !atomic_compare_exchange_weak(&srv.busy_pollers, &k, k + 1))
 				;
 			w->polling = k < srv.busy_poll_max;
-			w->poll_check_at = now + POLL_CHECK_US;
 			w->poll_preempt = threadPreemptions();
 		}
 		w->poll_until = now + us;
 	}
-	if (w->polling && now >= w->poll_check_at) {
-		long p = threadPreemptions();
-		if (p != w->poll_preempt) {
-			w->poll_backoff_until = now + POLL_BACKOFF_US;
-			w->poll_until = 0;
-			atomic_fetch_add_explicit(&srv.busy_poll_backoffs, 1, memory_order_relaxed);
-		}
-		w->poll_preempt = p;
-		w->poll_check_at = now + POLL_CHECK_US;
-	}
-	if (w->polling && now < w->poll_until)
+	if (w->polling && now < w->poll_until && !busyPollContended(w, now))
 		return 0;
 	if (w->polling)
 		busyPollStop(w);
@@ -781,6 +806,8 @@ int workersStart(int n)
 {
 	srv.nworkers = n;
 	srv.busy_poll_max = srv.ncpu > n ? srv.ncpu - n : 0;
+	if (srv.busy_poll_max > 0)
+		loadavgFd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 	srv.workers = calloc((size_t)n, sizeof(worker));
 	if (srv.workers == NULL || blockingInit(n) != C_OK)
 		return C_ERR;

@@ -220,8 +220,8 @@ typedef struct worker {
 	size_t         nheld, capheld;
 	int            polling;        /* holds one of srv.busy_poll_max polling slots */
 	int64_t        poll_until;     /* ustime_mono() until which it polls without sleeping */
-	int64_t        poll_check_at;  /* next look at poll_preempt */
-	int64_t        poll_backoff_until; /* preempted while polling: no polling before this */
+	int64_t        poll_check_at;  /* next look for contention while polling */
+	int64_t        poll_backoff_until; /* contention seen: no polling before this */
 	long           poll_preempt;   /* the thread's involuntary context switches at the last look */
 } worker;
 
@@ -250,7 +250,7 @@ typedef struct server {
 	_Atomic int    loglevel;
 	_Atomic int    busy_poll_us;
 	_Atomic int    busy_pollers;    /* workers polling now (at most busy_poll_max) */
-	_Atomic uint64_t busy_poll_backoffs; /* times a worker stopped polling, preempted */
+	_Atomic uint64_t busy_poll_backoffs; /* times a worker stopped polling, the machine contended */
 	int            busy_poll_max;   /* CPUs beyond the workers' own: ncpu - workers */
 	int            ncpu;
 	int            load_threads;    /* threads of a snapshot or AOF-base load at start */
