@@ -650,10 +650,10 @@ static void releaseHeld(worker *w)
  * Polling pays only with a CPU to spare.  At most busy_poll_max workers poll at
  * once, the CPUs the workers leave over (ncpu - workers).  And every
  * POLL_CHECK_US a polling worker looks whether the machine is contended: it
- * was preempted, or more tasks are runnable than there are CPUs (the running
- * count of /proc/loadavg).  Then it stops polling for POLL_BACKOFF_US, since a
- * polling worker would take the CPU that a woken client (or any other process)
- * is waiting for.  Returns the epoll timeout to use.
+ * was preempted, or at two looks in a row more tasks were runnable than there
+ * are CPUs (the running count of /proc/loadavg).  Then it stops polling for
+ * POLL_BACKOFF_US, since a polling worker would take the CPU that a woken
+ * client (or any other process) is waiting for.  Returns the epoll timeout.
  */
 #define POLL_CHECK_US   1000   /* how often a polling worker looks for contention */
 #define POLL_BACKOFF_US 100000 /* no polling this long after it saw contention */
@@ -694,9 +694,12 @@ static int busyPollContended(worker *w, int64_t now)
 		return 0;
 	w->poll_check_at = now + POLL_CHECK_US;
 	long p = threadPreemptions();
-	int contended = p != w->poll_preempt || runnableTasks() > srv.ncpu;
+	/* a crowded run queue twice in a row: one look can catch a kernel thread's blip */
+	w->poll_crowded = runnableTasks() > srv.ncpu ? w->poll_crowded + 1 : 0;
+	int contended = p != w->poll_preempt || w->poll_crowded >= 2;
 	w->poll_preempt = p;
 	if (contended) {
+		w->poll_crowded = 0;
 		w->poll_backoff_until = now + POLL_BACKOFF_US;
 		atomic_fetch_add_explicit(&srv.busy_poll_backoffs, 1, memory_order_relaxed);
 	}
