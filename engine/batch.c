@@ -69,15 +69,16 @@ typedef struct rd_shard {
 	uint32_t          seq, mask, shift;
 } rd_shard;
 
-/* One item of a read-only batch: H, its hash bits as a slot holds them
- * (kv_hash32 << 32); g, its shard's rd_shard; pos and sv, the slot of its
- * first candidate and that slot's value (0: the key is not there), then the
- * found entry's slot and value (sv 0: no hit), for the LRU bit; src, the value
- * to copy (NULL: none). */
+/* One item of a read-only batch: g, its shard's rd_shard; sp, the slot of its
+ * first candidate (then of its entry); sv, its hash bits as a slot holds them
+ * (kv_hash32 << 32) until stage 2 puts the candidate slot's value there (0: the
+ * key is not there), then the found entry's slot value (0: no hit), for the
+ * LRU bit; src, the value to copy (NULL: none). */
 typedef struct rd_item {
-	uint64_t    H, sv;
-	const char *src;
-	uint32_t    pos, g;
+	_Atomic uint64_t *sp;
+	uint64_t          sv;
+	const char       *src;
+	uint32_t          g;
 } rd_item;
 
 /* Up to this many shards, a read-only batch reads each shard's header once
@@ -101,21 +102,41 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, con
 }
 
 /* The header of sh into *g, at its even seq.  False if a writer is busy or
- * the header is torn (the caller retries). */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(const kv_env *env, kv_shard *sh, uint32_t seq,
+ * the header is torn (the caller retries).  size: the region's. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(char *base, size_t size, kv_shard *sh, uint32_t seq,
                                                    rd_shard *g)
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if ((seq & 1) || shift - 1 > 27 || !kv_in_region(env, t, ((size_t)mask + 1) * 8))
+	if ((seq & 1) || shift - 1 > 27 || !t || ((size_t)t + mask + 1) * KV_UNIT > size)
 		return false;
 	g->sh = sh;
-	g->slots = kv_ptr(env, t);
+	g->slots = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
 	g->seq = seq;
 	g->mask = mask;
 	g->shift = shift;
 	return true;
+}
+
+/* The next slot after *sp in its cluster that is empty or holds H's hash bits
+ * (kv_hash32 << 32), into *sp; its value, 0 if empty or after two laps of
+ * the table (a torn one may have no empty slot). */
+KV_RACY_INLINE uint64_t rd_walk(const rd_shard *g, _Atomic uint64_t **sp, uint64_t H)
+{
+	_Atomic uint64_t *s = *sp, *const lo = g->slots, *const end = lo + (size_t)g->mask + 1;
+	for (int laps = 0;;) {
+		if (++s == end) {
+			if (laps++)
+				return 0;
+			s = lo;
+		}
+		uint64_t v = atomic_load_explicit(s, memory_order_relaxed);
+		if (!v || (((v ^ H) >> 33) == 0)) {
+			*sp = s;
+			return v;
+		}
+	}
 }
 
 /* Prefetch the three cache lines from the one an entry starts in (header,
@@ -245,36 +266,159 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h,
 	return KV_OK;
 }
 
+/* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
+#define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
+
+/* Stage 2 of batch_read: the first candidate of each key (or its cluster's
+ * end) into sv, its entry prefetched. */
+static KV_RACY __attribute__((noinline)) void rd_candidates(rd_item *it, const rd_shard *gs, char *base,
+                                                             size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rd_item *t = &it[i];
+		const uint64_t H = t->sv;
+		uint64_t v = atomic_load_explicit(t->sp, memory_order_relaxed);
+		if (v && !KV_TAG_IS(v, H))
+			v = rd_walk(&gs[t->g], &t->sp, H);
+		prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
+		t->sv = v;
+	}
+}
+
+/* A tag collision in stage 3: the next slot of the key's cluster (from *sp)
+ * whose entry holds key, into *sp; its value, or 0 if none does.  An entry
+ * out of the region is returned as it is: the caller's bounds check finds it. */
+static KV_RACY __attribute__((noinline, cold)) uint64_t rd_probe_on(const rd_shard *g, _Atomic uint64_t **sp,
+                                                                     uint64_t H, char *base, size_t size,
+                                                                     const void *key, size_t klen)
+{
+	for (;;) {
+		uint64_t v = rd_walk(g, sp, H);
+		if (!v || (size_t)(kv_off)v * KV_UNIT + sizeof(kv_entry) + 8 + klen > size)
+			return v;
+		kv_entry *e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+		if (e->klen == klen &&
+		    kv_key_bytes_eq((char *)e + kv_entry_hdr(atomic_load_explicit(&e->flags, memory_order_relaxed)),
+		                    key, klen))
+			return v;
+	}
+}
+
+/* What stage 3 found: hits, misses, and the values' total length. */
+typedef struct rd_found {
+	size_t hits, misses, alen;
+} rd_found;
+
+/* Stage 3 of batch_read: compare keys (a tag collision probes on), check
+ * expiry and kind, lay the values out.  False if an offset is out of the
+ * region or an entry changed under it (torn: retry). */
+static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs,
+                                                         const uint64_t *h, size_t n, const kv_env *env,
+                                                         rd_found *out, int64_t *now)
+{
+	char *const base = env->base;
+	const size_t size = env->size;
+	/* the highest offset whose longest header (with its expiry) fits */
+	const size_t hdr_max = (size - sizeof(kv_entry) - 8) / KV_UNIT;
+	size_t alen = 0, misses = 0, other = 0;
+	for (size_t i = 0; i < n; i++) {
+		kv_op *o = &ops[i];
+		rd_item *t = &it[i];
+		uint64_t v = t->sv;
+		const size_t klen = o->klen;
+		bool probed = false;
+		kv_entry *e;
+		unsigned flags;
+		size_t vlen, hdr;
+		for (;;) {
+			if (!v)
+				goto miss;
+			/* the header in the region, then all of the entry */
+			if ((kv_off)v > hdr_max)
+				return false;
+			e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+			flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			vlen = e->vlen;
+			hdr = kv_entry_hdr(flags);
+			if ((size_t)(kv_off)v * KV_UNIT + hdr + e->klen + vlen > size)
+				return false;
+			if (KV_LIKELY(e->klen == klen && kv_key_bytes_eq((char *)e + hdr, o->key, klen)))
+				break;
+			if (probed) /* the entry rd_probe_on matched has changed: a writer */
+				return false;
+			probed = true;
+			v = rd_probe_on(&gs[t->g], &t->sp, (uint64_t)kv_hash32(h[i]) << 32, base, size, o->key, klen);
+		}
+		int type = e->type;
+		int64_t exp = 0;
+		if (KV_UNLIKELY(flags & KV_E_TTL)) {
+			memcpy(&exp, (char *)e + sizeof *e, 8);
+			if (!*now)
+				*now = kv_now_ms();
+			if (exp <= *now)
+				goto miss;
+		}
+		o->out_off = alen;
+		o->status = KV_OK;
+		if (o->op == KV_OP_GET) {
+			if (KV_UNLIKELY(kv_is_kind(type))) {
+				o->status = KV_EWRONGTYPE; /* a string read of a collection */
+				other++;
+				t->sv = 0;
+				goto none;
+			}
+			t->src = (char *)e + hdr + klen; /* copied when out_len is not 0 */
+			o->out_len = vlen;
+			o->out_type = type;
+			o->out_expires_at = exp;
+			alen += vlen;
+			continue;
+		}
+		goto none;
+	miss:
+		o->status = KV_NOTFOUND;
+		o->out_off = alen;
+		t->sv = 0;
+		misses++;
+	none:
+		o->out_len = 0;
+		o->out_type = KV_T_NONE;
+		o->out_expires_at = 0;
+	}
+	out->hits = n - misses - other;
+	out->misses = misses;
+	out->alen = alen;
+	return true;
+}
+
 /*
  * A batch of only GET and EXISTS, with no lock (see HOW IT WORKS), in stages
  * over all items so that their cache misses overlap:
- *   1. route each key's hash to its shard; the first
- *      item of a shard reads the shard's header (seq, slot array, mask,
- *      shift) into the batch's table, the others reuse it; prefetch the home
- *      slot;
- *   2. find the first slot of each cluster whose hash matches (a hint: at
- *      most KV_RD_HINT slots on) and prefetch the entry it points at;
- *   3. compare keys, check expiry and kind, lay the values out in the arena;
+ *   1. read the headers (seq, slot array, mask, shift) of the shards the
+ *      batch reads, each once: every shard of the namespace when it has no
+ *      more shards than the batch has keys (a batch touches most of them
+ *      anyway, and then no key is routed twice), else those its keys route
+ *      to; route each key and prefetch its home slot;
+ *   2. find the first slot of each cluster that is empty or matches the
+ *      key's hash and prefetch the entry it points at;
+ *   3. compare keys (a tag collision probes on), check expiry and kind, lay
+ *      the values out in the arena;
  *   4. grow the arena once if they do not fit (by lengths every shard's seq
  *      vouches for, so a torn one never sizes an allocation), copy them;
  *   5. validate each shard's seq once and the namespace's gen; then count
- *      hits and misses per shard and set the LRU bits, as kv_get does.
+ *      hits and misses and set the LRU bits, as kv_get does.
  * Every offset read from the region is bounds-checked before it is read
- * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing);
- * any doubt retries the whole read.  KV_EBUSY after KV_BATCH_READ_TRIES: the
- * caller takes the locks.
+ * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing):
+ * an entry once for its header, once for all of it.  Any doubt retries the
+ * whole read.  KV_EBUSY after KV_BATCH_READ_TRIES: the caller takes the locks.
  */
-#define KV_RD_HINT 8
-/* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
-#define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
                               rd_shard *gs, kv_buf *arena)
 {
 	static const uint16_t one_shard[1] = {0};
 	kv_env *env = ns->env;
-	char *base = env->base;
-	/* a region is far larger than 16 bytes: off * 8 + 16 + len <= size */
-	const size_t size = env->size, size16 = size - 16;
+	char *const base = env->base;
+	const size_t size = env->size;
 	int64_t now = 0;
 	int rc = KV_EBUSY;
 	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
@@ -292,7 +436,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
 		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
 		uint32_t ng = 0;
-		size_t i, hits = 0, misses = 0;
+		size_t i;
 		/* 1: shards, home slots */
 		if (group) {
 			if (!kv_in_region(env, arr, (size_t)nsh * sizeof(kv_off)) ||
@@ -300,137 +444,76 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 				continue;
 			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
 			const uint16_t *rt = nsh > 1 ? (const uint16_t *)(base + (size_t)route * KV_UNIT) : one_shard;
-			uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
-			/* route every key, then read each shard's header once, then
-			 * prefetch the home slots (no branch per key on "first of its shard") */
-			uint64_t seen = 0;
-			uint32_t over = 0;
-			for (i = 0; i < n; i++) {
-				uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
-				it[i].g = si;
-				over |= si >= nsh;
-				seen |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
+			const uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
+			/* all: every shard's header; else route every key first (each
+			 * key's shard kept: the table is read once) and read those */
+			const bool all = nsh <= n;
+			uint64_t seen = nsh < 64 ? ((uint64_t)1 << nsh) - 1 : ~(uint64_t)0;
+			if (!all) {
+				uint64_t want = 0;
+				uint32_t over = 0;
+				for (i = 0; i < n; i++) {
+					uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
+					it[i].g = si;
+					over |= si >= nsh;
+					want |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
+				}
+				if (over)
+					continue;
+				seen = want;
 			}
-			if (over)
-				continue;
 			for (; seen; seen &= seen - 1) {
 				uint32_t si = (uint32_t)__builtin_ctzll(seen);
 				kv_off so = sharr[si];
-				if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
+				if (!so || (so & (KV_SHARD_SIZE / KV_UNIT - 1)) || (size_t)so * KV_UNIT + KV_SHARD_SIZE > size)
 					goto torn;
 				kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
-				if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
+				if (!rd_shard_load(base, size, sh, atomic_load_explicit(&sh->seq, memory_order_acquire),
+				                   &gs[si]))
 					goto torn;
 				ids[ng++] = (uint8_t)si;
 			}
 			for (i = 0; i < n; i++) {
-				const rd_shard *g = &gs[it[i].g];
-				uint32_t h32 = kv_hash32(h[i]), p = (h32 >> g->shift) & g->mask;
-				it[i].H = (uint64_t)h32 << 32;
-				it[i].pos = p;
-				__builtin_prefetch(&g->slots[p]);
+				uint32_t si;
+				if (all) {
+					si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
+					if (si >= nsh)
+						goto torn;
+					it[i].g = si;
+				} else {
+					si = it[i].g;
+				}
+				const rd_shard *g = &gs[si];
+				uint32_t h32 = kv_hash32(h[i]);
+				_Atomic uint64_t *sp = &g->slots[(h32 >> g->shift) & g->mask];
+				it[i].sv = (uint64_t)h32 << 32;
+				it[i].sp = sp;
+				__builtin_prefetch(sp);
 			}
 		} else { /* a resize is moving keys, or many shards: one header per item */
 			for (i = 0; i < n; i++) {
 				uint64_t hv = h[i];
 				uint32_t seq;
 				kv_shard *sh = kv_ns_read_shard(&ref, hv, &seq);
-				if (!sh || !rd_shard_load(env, sh, seq, &gs[i]))
+				if (!sh || !rd_shard_load(base, size, sh, seq, &gs[i]))
 					break;
-				uint32_t h32 = kv_hash32(hv), p = (h32 >> gs[i].shift) & gs[i].mask;
-				it[i].H = (uint64_t)h32 << 32;
-				it[i].pos = p;
+				uint32_t h32 = kv_hash32(hv);
+				_Atomic uint64_t *sp = &gs[i].slots[(h32 >> gs[i].shift) & gs[i].mask];
+				it[i].sv = (uint64_t)h32 << 32;
+				it[i].sp = sp;
 				it[i].g = (uint32_t)i;
-				__builtin_prefetch(&gs[i].slots[p]);
+				__builtin_prefetch(sp);
 			}
 			ng = (uint32_t)i;
-		}
-		if (i < n)
-			continue;
-		/* 2: the first candidate of each key, its entry prefetched */
-		for (i = 0; i < n; i++) {
-			rd_item *t = &it[i];
-			const rd_shard *g = &gs[t->g];
-			uint64_t H = t->H, v;
-			uint32_t p = t->pos;
-			for (unsigned k = KV_RD_HINT;; p = (p + 1) & g->mask) {
-				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
-				if (!v || KV_TAG_IS(v, H) || !k--)
-					break;
-			}
-			prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
-			t->pos = p;
-			t->sv = v;
-		}
-		/* 3: compare keys, check expiry and kind, lay the values out */
-		size_t alen = 0;
-		for (i = 0; i < n; i++) {
-			kv_op *o = &ops[i];
-			rd_item *t = &it[i];
-			rd_shard *g = &gs[t->g];
-			uint64_t v = t->sv;
-			uint32_t p = t->pos;
-			size_t klen = o->klen;
-			kv_entry *e;
-			unsigned flags;
-			for (uint32_t left = g->mask;;) {
-				if (!v)
-					goto miss;
-				if (KV_TAG_IS(v, t->H)) {
-					if ((size_t)(kv_off)v * KV_UNIT + klen > size16)
-						goto torn;
-					e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
-					flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-					if (e->klen == klen && kv_key_bytes_eq((char *)e + kv_entry_hdr(flags), o->key, klen))
-						break;
-				}
-				if (!left--)
-					goto miss;
-				p = (p + 1) & g->mask;
-				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
-			}
-			size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
-			int type = e->type;
-			if ((size_t)(kv_off)v * KV_UNIT + hdr + klen + vlen > size)
-				goto torn;
-			int64_t exp = 0;
-			if (flags & KV_E_TTL) {
-				memcpy(&exp, (char *)e + sizeof *e, 8);
-				if (!now)
-					now = kv_now_ms();
-				if (exp <= now)
-					goto miss;
-			}
-			o->out_off = alen;
-			if (o->op == KV_OP_GET && kv_is_kind(type)) {
-				o->status = KV_EWRONGTYPE; /* a string read of a collection */
-				t->sv = 0;
-				goto none;
-			}
-			t->sv = v;
-			t->pos = p;
-			hits++;
-			o->status = KV_OK;
-			if (o->op == KV_OP_GET) {
-				t->src = vlen ? (char *)e + hdr + klen : NULL; /* the arena may be NULL */
-				o->out_len = vlen;
-				o->out_type = type;
-				o->out_expires_at = exp;
-				alen += vlen;
+			if (i < n)
 				continue;
-			}
-			goto none;
-		miss:
-			o->status = KV_NOTFOUND;
-			o->out_off = alen;
-			t->sv = 0;
-			misses++;
-		none:
-			t->src = NULL;
-			o->out_len = 0;
-			o->out_type = KV_T_NONE;
-			o->out_expires_at = 0;
 		}
+		/* 2, 3 */
+		rd_candidates(it, gs, base, n);
+		rd_found f;
+		if (!rd_compare(ops, it, gs, h, n, env, &f, &now))
+			goto torn;
+		size_t alen = f.alen, hits = f.hits, misses = f.misses;
 		/* 4: the arena, grown once if the values do not fit; the copies */
 		if (alen && alen >= arena->cap) {
 			/* the gen too: a resize or drop moves it before it frees the
@@ -446,7 +529,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		char *adata = arena ? arena->data : NULL;
 		for (i = 0; i < n; i++)
-			if (it[i].src)
+			if (ops[i].out_len)
 				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
 		/* 5: validate every shard read, once, and the namespace */
 		if (!rd_shards_unchanged(gs, ids, ng, group) ||
@@ -472,7 +555,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			for (i = 0; i < n; i++) {
 				uint64_t v = it[i].sv;
 				if (v && !(v & KV_SLOT_REF))
-					atomic_compare_exchange_strong_explicit(&gs[it[i].g].slots[it[i].pos], &v,
+					atomic_compare_exchange_strong_explicit(it[i].sp, &v,
 					                                        v | KV_SLOT_REF, memory_order_relaxed,
 					                                        memory_order_relaxed);
 			}
@@ -482,7 +565,6 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 	return rc;
 }
 #undef KV_TAG_IS
-#undef KV_RD_HINT
 
 /* ------------------------------------------------------ all-or-nothing */
 static void undo_all(kv_wctx *w)
