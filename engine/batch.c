@@ -87,14 +87,13 @@ typedef struct rd_item {
 #define KV_RD_GROUP_MAX 64
 
 /* True if no writer has touched any of the ng shards read since their headers
- * were (gs[ids[k]] when grouped, else gs[k]); the acquire fence orders the
+ * were (gs[ids[k]], or gs[k] if ids is NULL); the acquire fence orders the
  * reads of the entries before the seq loads. */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, const uint8_t *ids, uint32_t ng,
-                                                         bool group)
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, const uint8_t *ids, uint32_t ng)
 {
 	KV_FENCE(memory_order_acquire);
 	for (uint32_t k = 0; k < ng; k++) {
-		const rd_shard *g = &gs[group ? ids[k] : k];
+		const rd_shard *g = &gs[ids ? ids[k] : k];
 		if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
 			return false;
 	}
@@ -266,6 +265,58 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h,
 	return KV_OK;
 }
 
+/* Stage 1 of batch_read, a namespace of at most KV_RD_GROUP_MAX shards: the
+ * header of each shard in seen (bits by shard index) into gs[index], its index
+ * into ids (NULL: all of them, in order).  The number read, or -1 if a
+ * shard's offset or header is torn (retry). */
+static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t size, const kv_off *sharr,
+                                                        uint64_t seen, rd_shard *gs, uint8_t *ids)
+{
+	int ng = 0;
+	for (; seen; seen &= seen - 1) {
+		uint32_t si = (uint32_t)__builtin_ctzll(seen);
+		kv_off so = sharr[si];
+		if (!so || (so & (KV_SHARD_SIZE / KV_UNIT - 1)) || (size_t)so * KV_UNIT + KV_SHARD_SIZE > size)
+			return -1;
+		kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+		if (!rd_shard_load(base, size, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
+			return -1;
+		if (ids)
+			ids[ng] = (uint8_t)si;
+		ng++;
+	}
+	return ng;
+}
+
+/* The home slot of each key of shard it[i].g (gs[g]'s header read) into
+ * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the route
+ * table (rmask 0: one shard), the shard of each key looked up first (false
+ * if one is not below nsh: torn); NULL: it[i].g is already set. */
+static KV_RACY __attribute__((noinline)) bool rd_home(rd_item *it, const rd_shard *gs, const uint64_t *h,
+                                                      size_t n, const uint16_t *route, uint32_t rmask,
+                                                      uint32_t nsh)
+{
+	for (size_t i = 0; i < n; i++) {
+		const uint64_t hv = h[i];
+		uint32_t si;
+		if (route) {
+			si = route[(hv >> (64 - KV_ROUTE_BITS)) & rmask];
+			if (si >= nsh)
+				return false;
+			it[i].g = si;
+		} else {
+			si = it[i].g;
+		}
+		const rd_shard *g = &gs[si];
+		uint32_t h32 = kv_hash32(hv);
+		_Atomic uint64_t *sp = &g->slots[(h32 >> g->shift) & g->mask];
+		it[i].sv = (uint64_t)h32 << 32;
+		it[i].sp = sp;
+		__builtin_prefetch(sp);
+	}
+	return true;
+}
+
 /* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
 #define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
 
@@ -435,6 +486,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		bool group = nsh <= KV_RD_GROUP_MAX &&
 		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
 		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
+		const uint8_t *vids = NULL;   /* ids, or NULL when gs[0..ng) are the shards read */
 		uint32_t ng = 0;
 		size_t i;
 		/* 1: shards, home slots */
@@ -462,34 +514,13 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 					continue;
 				seen = want;
 			}
-			for (; seen; seen &= seen - 1) {
-				uint32_t si = (uint32_t)__builtin_ctzll(seen);
-				kv_off so = sharr[si];
-				if (!so || (so & (KV_SHARD_SIZE / KV_UNIT - 1)) || (size_t)so * KV_UNIT + KV_SHARD_SIZE > size)
-					goto torn;
-				kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
-				if (!rd_shard_load(base, size, sh, atomic_load_explicit(&sh->seq, memory_order_acquire),
-				                   &gs[si]))
-					goto torn;
-				ids[ng++] = (uint8_t)si;
-			}
-			for (i = 0; i < n; i++) {
-				uint32_t si;
-				if (all) {
-					si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
-					if (si >= nsh)
-						goto torn;
-					it[i].g = si;
-				} else {
-					si = it[i].g;
-				}
-				const rd_shard *g = &gs[si];
-				uint32_t h32 = kv_hash32(h[i]);
-				_Atomic uint64_t *sp = &g->slots[(h32 >> g->shift) & g->mask];
-				it[i].sv = (uint64_t)h32 << 32;
-				it[i].sp = sp;
-				__builtin_prefetch(sp);
-			}
+			int got = rd_headers(base, size, sharr, seen, gs, all ? NULL : ids);
+			vids = all ? NULL : ids;
+			if (got < 0)
+				continue;
+			ng = (uint32_t)got;
+			if (!rd_home(it, gs, h, n, all ? rt : NULL, rmask, nsh))
+				continue;
 		} else { /* a resize is moving keys, or many shards: one header per item */
 			for (i = 0; i < n; i++) {
 				uint64_t hv = h[i];
@@ -519,7 +550,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			/* the gen too: a resize or drop moves it before it frees the
 			 * shard array, so only then were the headers read real shards'
 			 * and alen their entries' lengths, not reused memory's */
-			if (!rd_shards_unchanged(gs, ids, ng, group) ||
+			if (!rd_shards_unchanged(gs, vids, ng) ||
 			    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 				continue;
 			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
@@ -532,7 +563,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (ops[i].out_len)
 				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
 		/* 5: validate every shard read, once, and the namespace */
-		if (!rd_shards_unchanged(gs, ids, ng, group) ||
+		if (!rd_shards_unchanged(gs, vids, ng) ||
 		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 			continue;
 		if (adata) {
@@ -541,7 +572,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		/* the namespace's statistics sum its shards: the batch's counts go to
 		 * the first shard it read */
-		kv_shard *sh0 = gs[group ? ids[0] : 0].sh;
+		kv_shard *sh0 = gs[vids ? vids[0] : 0].sh;
 		if (hits)
 			atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
 			                      memory_order_relaxed);
