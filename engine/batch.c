@@ -71,7 +71,7 @@ typedef struct rd_shard {
 
 /* One item of a read-only batch: g, its shard's rd_shard; sp, the slot of its
  * first candidate (then of its entry); sv, its hash bits as a slot holds them
- * (kv_hash32 << 32) until stage 2 puts the candidate slot's value there (0: the
+ * (h << 32: bits 33..63 are compared) until stage 2 puts the candidate slot's value there (0: the
  * key is not there), then the found entry's slot value (0: no hit), for the
  * LRU bit; src, the value to copy (NULL: none). */
 typedef struct rd_item {
@@ -289,17 +289,16 @@ static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t size,
 }
 
 /* The home slot of each key of shard it[i].g (gs[g]'s header read) into
- * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the route
- * table (rmask 0: one shard), the shard of each key looked up first (false
- * if one is not below nsh: torn); NULL: it[i].g is already set. */
-static KV_RACY __attribute__((noinline)) bool rd_home(rd_item *it, const rd_shard *gs, const uint64_t *h,
-                                                      size_t n, const uint16_t *route, uint32_t rmask,
-                                                      uint32_t nsh)
+ * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the route table
+ * (rmask 0: one shard), the shard of each key looked up first if routed
+ * (false if one is not below nsh: torn); else it[i].g is already set. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, const uint64_t *h, size_t n,
+                                             const uint16_t *route, uint32_t rmask, uint32_t nsh, bool routed)
 {
 	for (size_t i = 0; i < n; i++) {
 		const uint64_t hv = h[i];
 		uint32_t si;
-		if (route) {
+		if (routed) {
 			si = route[(hv >> (64 - KV_ROUTE_BITS)) & rmask];
 			if (si >= nsh)
 				return false;
@@ -308,13 +307,25 @@ static KV_RACY __attribute__((noinline)) bool rd_home(rd_item *it, const rd_shar
 			si = it[i].g;
 		}
 		const rd_shard *g = &gs[si];
-		uint32_t h32 = kv_hash32(hv);
-		_Atomic uint64_t *sp = &g->slots[(h32 >> g->shift) & g->mask];
-		it[i].sv = (uint64_t)h32 << 32;
+		/* shift is at least 1: kv_hash32's cleared bit 0 is shifted out, and
+		 * the tag compare ignores bit 32 (KV_TAG_IS) */
+		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> g->shift) & g->mask];
+		it[i].sv = hv << 32;
 		it[i].sp = sp;
 		__builtin_prefetch(sp);
 	}
 	return true;
+}
+static KV_RACY __attribute__((noinline)) bool rd_home_routed(rd_item *it, const rd_shard *gs, const uint64_t *h,
+                                                             size_t n, const uint16_t *route, uint32_t rmask,
+                                                             uint32_t nsh)
+{
+	return rd_home(it, gs, h, n, route, rmask, nsh, true);
+}
+static KV_RACY __attribute__((noinline)) void rd_home_known(rd_item *it, const rd_shard *gs, const uint64_t *h,
+                                                            size_t n)
+{
+	rd_home(it, gs, h, n, NULL, 0, 0, false);
 }
 
 /* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
@@ -336,22 +347,52 @@ static KV_RACY __attribute__((noinline)) void rd_candidates(rd_item *it, const r
 	}
 }
 
+/* An entry stage 3 found, bounds-checked whole: its header's fields. */
+typedef struct rd_hit {
+	kv_entry *e;
+	size_t    vlen, hdr;
+	unsigned  flags;
+} rd_hit;
+
+/* The entry of slot value v, checked: 1 if it lies in the region and holds
+ * key (*hit set), 0 if it holds another key, -1 if it is out of the region. */
+KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, uint64_t v, const void *key, size_t klen,
+                                             rd_hit *hit)
+{
+	/* the header in the region, then all of the entry */
+	if ((size_t)(kv_off)v * KV_UNIT + sizeof(kv_entry) + 8 > size)
+		return -1;
+	kv_entry *e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+	if ((size_t)(kv_off)v * KV_UNIT + hdr + e->klen + vlen > size)
+		return -1;
+	if (!KV_LIKELY(e->klen == klen && kv_key_bytes_eq((char *)e + hdr, key, klen)))
+		return 0;
+	hit->e = e;
+	hit->vlen = vlen;
+	hit->hdr = hdr;
+	hit->flags = flags;
+	return 1;
+}
+
 /* A tag collision in stage 3: the next slot of the key's cluster (from *sp)
- * whose entry holds key, into *sp; its value, or 0 if none does.  An entry
- * out of the region is returned as it is: the caller's bounds check finds it. */
-static KV_RACY __attribute__((noinline, cold)) uint64_t rd_probe_on(const rd_shard *g, _Atomic uint64_t **sp,
-                                                                     uint64_t H, char *base, size_t size,
-                                                                     const void *key, size_t klen)
+ * whose entry holds key, into *sp, and that entry into *hit: 1; 0 if no slot
+ * does; -1 if an entry is out of the region (torn). */
+static KV_RACY __attribute__((noinline, cold)) int rd_probe_on(const rd_shard *g, _Atomic uint64_t **sp,
+                                                                uint64_t H, char *base, size_t size,
+                                                                const void *key, size_t klen, rd_hit *hit,
+                                                                uint64_t *vp)
 {
 	for (;;) {
 		uint64_t v = rd_walk(g, sp, H);
-		if (!v || (size_t)(kv_off)v * KV_UNIT + sizeof(kv_entry) + 8 + klen > size)
-			return v;
-		kv_entry *e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
-		if (e->klen == klen &&
-		    kv_key_bytes_eq((char *)e + kv_entry_hdr(atomic_load_explicit(&e->flags, memory_order_relaxed)),
-		                    key, klen))
-			return v;
+		if (!v)
+			return 0;
+		int r = rd_entry(base, size, v, key, klen, hit);
+		if (r) {
+			*vp = v;
+			return r;
+		}
 	}
 }
 
@@ -362,48 +403,41 @@ typedef struct rd_found {
 
 /* Stage 3 of batch_read: compare keys (a tag collision probes on), check
  * expiry and kind, lay the values out.  False if an offset is out of the
- * region or an entry changed under it (torn: retry). */
+ * region (torn: retry). */
 static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs,
                                                          const uint64_t *h, size_t n, const kv_env *env,
                                                          rd_found *out, int64_t *now)
 {
 	char *const base = env->base;
 	const size_t size = env->size;
-	/* the highest offset whose longest header (with its expiry) fits */
-	const size_t hdr_max = (size - sizeof(kv_entry) - 8) / KV_UNIT;
 	size_t alen = 0, misses = 0, other = 0;
-	for (size_t i = 0; i < n; i++) {
-		kv_op *o = &ops[i];
-		rd_item *t = &it[i];
+	kv_op *const end = ops + n;
+	rd_item *t = it;
+	for (kv_op *o = ops; o < end; o++, t++) {
 		uint64_t v = t->sv;
 		const size_t klen = o->klen;
-		bool probed = false;
-		kv_entry *e;
-		unsigned flags;
-		size_t vlen, hdr;
-		for (;;) {
-			if (!v)
+		if (!v)
+			goto miss;
+		rd_hit x;
+		int r = rd_entry(base, size, v, o->key, klen, &x);
+		if (KV_UNLIKELY(r <= 0)) {
+			if (r < 0)
+				return false;
+			rd_hit y; /* not x: x stays in registers */
+			uint64_t w;
+			r = rd_probe_on(&gs[t->g], &t->sp, h[t - it] << 32, base, size, o->key, klen, &y, &w);
+			if (r < 0)
+				return false;
+			if (!r)
 				goto miss;
-			/* the header in the region, then all of the entry */
-			if ((kv_off)v > hdr_max)
-				return false;
-			e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
-			flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			vlen = e->vlen;
-			hdr = kv_entry_hdr(flags);
-			if ((size_t)(kv_off)v * KV_UNIT + hdr + e->klen + vlen > size)
-				return false;
-			if (KV_LIKELY(e->klen == klen && kv_key_bytes_eq((char *)e + hdr, o->key, klen)))
-				break;
-			if (probed) /* the entry rd_probe_on matched has changed: a writer */
-				return false;
-			probed = true;
-			v = rd_probe_on(&gs[t->g], &t->sp, (uint64_t)kv_hash32(h[i]) << 32, base, size, o->key, klen);
+			x = y;
+			v = w;
 		}
-		int type = e->type;
+		const unsigned flags = x.flags;
+		int type = x.e->type;
 		int64_t exp = 0;
 		if (KV_UNLIKELY(flags & KV_E_TTL)) {
-			memcpy(&exp, (char *)e + sizeof *e, 8);
+			memcpy(&exp, (char *)x.e + sizeof *x.e, 8);
 			if (!*now)
 				*now = kv_now_ms();
 			if (exp <= *now)
@@ -418,13 +452,15 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
 				t->sv = 0;
 				goto none;
 			}
-			t->src = (char *)e + hdr + klen; /* copied when out_len is not 0 */
-			o->out_len = vlen;
+			t->sv = v;
+			t->src = (char *)x.e + x.hdr + klen; /* copied when out_len is not 0 */
+			o->out_len = x.vlen;
 			o->out_type = type;
 			o->out_expires_at = exp;
-			alen += vlen;
+			alen += x.vlen;
 			continue;
 		}
+		t->sv = v;
 		goto none;
 	miss:
 		o->status = KV_NOTFOUND;
@@ -519,7 +555,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (got < 0)
 				continue;
 			ng = (uint32_t)got;
-			if (!rd_home(it, gs, h, n, all ? rt : NULL, rmask, nsh))
+			if (all ? !rd_home_routed(it, gs, h, n, rt, rmask, nsh) : (rd_home_known(it, gs, h, n), false))
 				continue;
 		} else { /* a resize is moving keys, or many shards: one header per item */
 			for (i = 0; i < n; i++) {
