@@ -92,12 +92,14 @@ typedef struct rd_item {
 KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, const uint8_t *ids, uint32_t ng)
 {
 	KV_FENCE(memory_order_acquire);
-	for (uint32_t k = 0; k < ng; k++) {
-		const rd_shard *g = &gs[ids ? ids[k] : k];
-		if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
-			return false;
-	}
-	return true;
+	uint32_t changed = 0;
+	if (ids)
+		for (uint32_t k = 0; k < ng; k++)
+			changed |= atomic_load_explicit(&gs[ids[k]].sh->seq, memory_order_relaxed) ^ gs[ids[k]].seq;
+	else
+		for (uint32_t k = 0; k < ng; k++)
+			changed |= atomic_load_explicit(&gs[k].sh->seq, memory_order_relaxed) ^ gs[k].seq;
+	return !changed;
 }
 
 /* The header of sh into *g, at its even seq.  False if a writer is busy or
