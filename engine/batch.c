@@ -71,13 +71,12 @@ typedef struct rd_shard {
 
 /* One item of a read-only batch: g, its shard's rd_shard; sp, the slot of its
  * first candidate (then of its entry); sv, its hash bits as a slot holds them
- * (h << 32: bits 33..63 are compared) until stage 2 puts the candidate slot's value there (0: the
- * key is not there), then the found entry's slot value (0: no hit), for the
- * LRU bit; src, the value to copy (NULL: none). */
+ * (h << 32: bits 33..63 are compared) until stage 2 puts the candidate slot's
+ * value there (0: the key is not there), then the found entry's slot value
+ * (0: no hit), for the LRU bit. */
 typedef struct rd_item {
 	_Atomic uint64_t *sp;
 	uint64_t          sv;
-	const char       *src;
 	uint32_t          g;
 } rd_item;
 
@@ -408,7 +407,7 @@ typedef struct rd_found {
  * region (torn: retry). */
 static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs,
                                                          const uint64_t *h, size_t n, const kv_env *env,
-                                                         rd_found *out, int64_t *now)
+                                                         char *adata, size_t acap, rd_found *out, int64_t *now)
 {
 	char *const base = env->base;
 	const size_t size = env->size;
@@ -455,7 +454,8 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
 				goto none;
 			}
 			t->sv = v;
-			t->src = (char *)x.e + x.hdr + klen; /* copied when out_len is not 0 */
+			if (alen + x.vlen < acap) /* else the arena grows and the read is redone */
+				kv_racy_copy(adata + alen, (char *)x.e + x.hdr + klen, x.vlen);
 			o->out_len = x.vlen;
 			o->out_type = type;
 			o->out_expires_at = exp;
@@ -580,7 +580,8 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		/* 2, 3 */
 		rd_candidates(it, gs, base, n);
 		rd_found f;
-		if (!rd_compare(ops, it, gs, h, n, env, &f, &now))
+		char *adata = arena ? arena->data : NULL;
+		if (!rd_compare(ops, it, gs, h, n, env, adata, arena ? arena->cap : 0, &f, &now))
 			goto torn;
 		size_t alen = f.alen, hits = f.hits, misses = f.misses;
 		/* 4: the arena, grown once if the values do not fit; the copies */
@@ -595,11 +596,8 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 				rc = KV_ENOMEM;
 				break;
 			}
+			continue;
 		}
-		char *adata = arena ? arena->data : NULL;
-		for (i = 0; i < n; i++)
-			if (ops[i].out_len)
-				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
 		/* 5: validate every shard read, once, and the namespace */
 		if (!rd_shards_unchanged(gs, vids, ng) ||
 		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
