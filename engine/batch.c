@@ -454,12 +454,13 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
 				goto none;
 			}
 			t->sv = v;
-			if (alen + x.vlen < acap) /* else the arena grows and the read is redone */
-				kv_racy_copy(adata + alen, (char *)x.e + x.hdr + klen, x.vlen);
 			o->out_len = x.vlen;
 			o->out_type = type;
 			o->out_expires_at = exp;
+			size_t at = alen;
 			alen += x.vlen;
+			if (alen < acap) /* else the arena grows and the read is redone */
+				kv_racy_copy(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
 			continue;
 		}
 		t->sv = v;
