@@ -4,9 +4,9 @@
  * HOW IT WORKS
  *   A batch of only GET and EXISTS takes no lock (batch_read): it hashes every
  *   key, reads each shard's header once however many keys route to it,
- *   prefetches each key's home slot, then each candidate entry, then compares,
- *   sizes the arena once and copies, and finally checks once per shard that no
- *   shard it read changed meanwhile.  Because an all-or-nothing writer keeps
+ *   prefetches each key's home slot, then each candidate entry, then compares
+ *   and copies (growing the arena and reading again if the values do not fit),
+ *   and finally checks once per shard that no shard it read changed meanwhile.  Because an all-or-nothing writer keeps
  *   every shard it touches odd (busy) from its first change to its last, a read
  *   that validates is a consistent cut.  It reads the clock once (a key expiring
  *   meanwhile is live or gone for the whole batch), counts hits and misses and
@@ -491,12 +491,14 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
  *      to; route each key and prefetch its home slot;
  *   2. find the first slot of each cluster that is empty or matches the
  *      key's hash and prefetch the entry it points at;
- *   3. compare keys (a tag collision probes on), check expiry and kind, lay
- *      the values out in the arena;
- *   4. grow the arena once if they do not fit (by lengths every shard's seq
- *      vouches for, so a torn one never sizes an allocation), copy them;
- *   5. validate each shard's seq once and the namespace's gen; then count
+ *   3. compare keys (a tag collision probes on, out of line), check expiry
+ *      and kind, copy each value to the arena while it fits; if one does not,
+ *      grow the arena by lengths every shard's seq vouches for (so a torn one
+ *      never sizes an allocation) and read again;
+ *   4. validate each shard's seq once and the namespace's gen; then count
  *      hits and misses and set the LRU bits, as kv_get does.
+ * Stages 1 to 3 are functions of their own: each loop keeps its values in
+ * registers (one function, with the retry loop's state live, spilled them).
  * Every offset read from the region is bounds-checked before it is read
  * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing):
  * an entry once for its header, once for all of it.  Any doubt retries the
@@ -578,14 +580,14 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (i < n)
 				continue;
 		}
-		/* 2, 3 */
+		/* 2: the candidates; 3: compare and copy */
 		rd_candidates(it, gs, base, n);
 		rd_found f;
 		char *adata = arena ? arena->data : NULL;
 		if (!rd_compare(ops, it, gs, h, n, env, adata, arena ? arena->cap : 0, &f, &now))
 			goto torn;
 		size_t alen = f.alen, hits = f.hits, misses = f.misses;
-		/* 4: the arena, grown once if the values do not fit; the copies */
+		/* 3: the arena, grown if the values did not fit, then read again */
 		if (alen && alen >= arena->cap) {
 			/* the gen too: a resize or drop moves it before it frees the
 			 * shard array, so only then were the headers read real shards'
@@ -599,7 +601,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			}
 			continue;
 		}
-		/* 5: validate every shard read, once, and the namespace */
+		/* 4: validate every shard read, once, and the namespace */
 		if (!rd_shards_unchanged(gs, vids, ng) ||
 		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 			continue;
