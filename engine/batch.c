@@ -5,13 +5,14 @@
  *   A batch of only GET and EXISTS takes no lock (batch_read): it hashes every
  *   key, reads each shard's header once however many keys route to it,
  *   prefetches each key's home slot, then each candidate entry, then compares
- *   and copies (growing the arena and reading again if the values do not fit),
- *   and finally checks once per shard that no shard it read changed meanwhile.  Because an all-or-nothing writer keeps
- *   every shard it touches odd (busy) from its first change to its last, a read
- *   that validates is a consistent cut.  It reads the clock once (a key expiring
- *   meanwhile is live or gone for the whole batch), counts hits and misses and
- *   sets LRU reference bits as kv_get does.  After many failed tries it runs
- *   under the locks instead.
+ *   and copies (growing the arena and reading again if the values do not
+ *   fit), and finally checks once per shard that no shard it read changed
+ *   meanwhile.  Because an all-or-nothing writer keeps every shard it touches
+ *   odd (busy) from its first change to its last, a read that validates is a
+ *   consistent cut.  It reads the clock once (a key expiring meanwhile is live
+ *   or gone for the whole batch), counts hits and misses and sets LRU
+ *   reference bits as kv_get does.  After many failed tries it runs under the
+ *   locks instead.
  *
  *   Any other all-or-nothing batch locks every shard it touches in ascending
  *   order (each lock once, however many of its keys the batch has), keeps them
