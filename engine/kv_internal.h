@@ -1065,6 +1065,10 @@ int  kv_snap_read_begin(kv_snap_target *t, size_t limit, bool background, kv_sna
                         kv_error *err);
 bool kv_snap_read_wait(kv_snap_reader *rd, size_t upto);
 int  kv_snap_read_end(kv_snap_reader *rd, kv_error *err);
+/* the file a one-namespace save keeps namespaces of: opened with
+ * kv_snap_read's checks, then read in parts (KV_EIO if it is short) */
+int  kv_snap_open_keep(kv_snap_target *t, size_t limit, int *fd, size_t *size, kv_error *err);
+int  kv_snap_pread(kv_snap_target *t, int fd, void *buf, size_t n, size_t off, kv_error *err);
 int  kv_snap_create(kv_snap_target *t, kv_error *err);
 int  kv_snap_write(kv_snap_target *t, const void *p, size_t n); /* 0 or errno */
 int  kv_snap_write_failed(kv_snap_target *t, int e, kv_error *err);

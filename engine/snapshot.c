@@ -583,6 +583,9 @@ typedef struct load_recs {
 
 static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n,
                   load_recs *lr, kv_snap_reader *rd, kv_error *err);
+static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err,
+                        int (*fn)(void *, const char *, uint32_t, const char *, uint32_t, int, int64_t),
+                        void *ctx, uint64_t *count);
 
 /* Kept blocks are copied as they are into a file of this version, where a tag
  * 16..19 names a collection; in a version 1 file it was a string's.  So before
@@ -610,38 +613,216 @@ static void retag_v1_strings(char *f, const load_ns *keep, size_t nkeep)
 	}
 }
 
-/* A save of one namespace keeps the file's other namespaces: read and verify
- * the file being replaced and list them in *keep.  No file (or an empty one)
- * keeps nothing; one that cannot be read or verified fails the save, so it is
- * never destroyed. */
-static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **old,
-                        load_ns **keep, size_t *nkeep, kv_error *err)
+/* Parse and check a version 3 'N' payload (verify's rules) into x. */
+static int keep_ns_block(const char *p, uint32_t len, size_t o, load_ns *x, kv_error *err)
+{
+	size_t nl = len ? (unsigned char)p[0] : 0;
+	if (len != 1 + nl + 40 || nl == 0 || nl > KV_NS_NAME_MAX)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "malformed namespace block at byte %zu", o);
+	memset(x, 0, sizeof *x);
+	memcpy(x->name, p + 1, nl);
+	if (kv_ns_valid_name(x->name) != KV_OK)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "invalid namespace name in block at byte %zu", o);
+	const char *c = p + 1 + nl;
+	x->cfg.shards = get32(c);
+	x->cfg.max_keys = get64(c + 4);
+	x->cfg.max_memory = get64(c + 12);
+	x->cfg.default_ttl_ms = (int64_t)get64(c + 20);
+	x->cfg.max_key_size = get32(c + 28);
+	x->cfg.max_value_size = get32(c + 32);
+	x->cfg.eviction = (int)get32(c + 36);
+	if (x->cfg.shards == 0 || x->cfg.shards > KV_MAX_SHARDS || kv_ns_check_config(&x->cfg) != KV_OK)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "invalid configuration for namespace \"%s\"", x->name);
+	x->ns_blk = o;
+	x->first_blk = o + BLK_HDR + len;
+	x->nblocks = 1;
+	return KV_OK;
+}
+
+/* The structure of a version 3 file (fd, size bytes), read without its
+ * entries: the file header, every block header (what its trailer hashes),
+ * the 'N', 'Z' and 'T' payloads.  Fills nss[0..*n) with each namespace's
+ * blocks and the entry count its 'Z' claims. */
+static int keep_walk(kv_snap_target *t, int fd, size_t size, load_ns *nss, size_t cap, size_t *n,
+                     kv_error *err)
+{
+	char h[SNAP_HDR], b[BLK_HDR + 1 + KV_NS_NAME_MAX + 40];
+	int rc = kv_snap_pread(t, fd, h, SNAP_HDR, 0, err);
+	if (rc != KV_OK)
+		return rc;
+	if (get32(h + 12) != 0)
+		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot flags");
+	uint32_t nns = get32(h + 24);
+	XXH3_state_t hs;
+	XXH3_64bits_reset(&hs);
+	XXH3_64bits_update(&hs, h, SNAP_HDR);
+	size_t o = SNAP_HDR, count = 0;
+	uint64_t blocks = 0;
+	load_ns *cur = NULL;
+	for (;;) {
+		if (size - o < BLK_HDR)
+			return kv_snap_err(err, KV_ECORRUPT, 0, "file truncated at byte %zu (block header expected)", o);
+		if ((rc = kv_snap_pread(t, fd, b, BLK_HDR, o, err)) != KV_OK)
+			return rc;
+		uint32_t kind = get32(b), len = get32(b + 4);
+		const char *p = b + BLK_HDR;
+		if (len > size - o - BLK_HDR)
+			return kv_snap_err(err, KV_ECORRUPT, 0, "file truncated: block at byte %zu claims %u bytes", o, len);
+		if (kind != BLK_ENTRIES) { /* a small payload: read and check it */
+			if (len > sizeof b - BLK_HDR)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "malformed block at byte %zu", o);
+			if ((rc = kv_snap_pread(t, fd, b + BLK_HDR, len, o + BLK_HDR, err)) != KV_OK)
+				return rc;
+			if (XXH3_64bits(p, len) != get64(b + 8))
+				return kv_snap_err(err, KV_ECORRUPT, 0, "checksum mismatch in block at byte %zu", o);
+		}
+		if (kind == BLK_TRAILER) {
+			if (len != 16 || cur || get64(p) != blocks || get64(p + 8) != XXH3_64bits_digest(&hs))
+				return kv_snap_err(err, KV_ECORRUPT, 0, "trailer at byte %zu does not match the blocks before it", o);
+			if (o + BLK_HDR + len != size)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "%zu unexpected bytes after the trailer", size - (o + BLK_HDR + len));
+			break;
+		}
+		blocks++;
+		XXH3_64bits_update(&hs, b, BLK_HDR);
+		if (kind == BLK_NS) {
+			if (cur)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "namespace block at byte %zu inside another namespace", o);
+			if (count == nns || count == cap)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "more namespaces than the header's %u", nns);
+			cur = &nss[count];
+			if ((rc = keep_ns_block(p, len, o, cur, err)) != KV_OK)
+				return rc;
+			for (size_t d = 0; d < count; d++)
+				if (strcmp(nss[d].name, cur->name) == 0)
+					return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" appears twice (again at byte %zu)", cur->name, o);
+			count++;
+		} else if (kind == BLK_ENTRIES) {
+			if (!cur)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "entries block at byte %zu outside a namespace", o);
+			cur->nblocks++;
+		} else if (kind == BLK_END) {
+			if (!cur || len != 8)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "malformed end-of-namespace block at byte %zu", o);
+			cur->entries = get64(p); /* what the namespace claims: checked if it is kept */
+			cur->end_blk = o;
+			cur->nblocks++;
+			cur = NULL;
+		} else {
+			return kv_snap_err(err, KV_ECORRUPT, 0, "unknown block kind %u at byte %zu", kind, o);
+		}
+		o += BLK_HDR + len;
+	}
+	if (count != nns)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "header promises %u namespaces, file has %zu", nns, count);
+	*n = count;
+	return KV_OK;
+}
+
+/* Check one kept namespace x, read into f (its blocks, 'N' to 'Z', at
+ * x->ns_blk, file offset fo): every block's checksum, every entry's lengths
+ * and flags (walk_entries), its entry count.  The bytes checked are the
+ * bytes copied: keep_walk read the file earlier. */
+static int keep_check(const char *f, const load_ns *x, size_t fo, kv_error *err)
+{
+	uint64_t entries = 0;
+	for (size_t o = x->ns_blk;; o += BLK_HDR + get32(f + o + 4)) {
+		uint32_t kind = get32(f + o), len = get32(f + o + 4);
+		size_t at = fo + (o - x->ns_blk);
+		size_t lim = o == x->end_blk ? x->end_blk + BLK_HDR + 8 : x->end_blk; /* 'Z' is last */
+		if (o + BLK_HDR + (size_t)len > lim || (o == x->end_blk) != (kind == BLK_END) ||
+		    (o == x->ns_blk) != (kind == BLK_NS))
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" changed while it was read (block at byte %zu)", x->name, at);
+		const char *p = f + o + BLK_HDR;
+		if (XXH3_64bits(p, len) != get64(f + o + 8))
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\": checksum mismatch in block at byte %zu", x->name, at);
+		if (kind == BLK_NS && ((unsigned char)p[0] != strlen(x->name) || memcmp(p + 1, x->name, (unsigned char)p[0])))
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" changed while it was read", x->name);
+		if (kind == BLK_ENTRIES) {
+			int rc = walk_entries(p, len, at + BLK_HDR, err, NULL, NULL, &entries);
+			if (rc != KV_OK)
+				return rc;
+		} else if (kind == BLK_END) {
+			if (get64(p) != entries)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" should hold %llu entries, file has %llu", x->name,
+				                   (unsigned long long)get64(p), (unsigned long long)entries);
+			return KV_OK;
+		} else if (kind != BLK_NS) {
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" changed while it was read", x->name);
+		}
+	}
+}
+
+/* Version 3: keep the namespaces other than ns of the file at fd (size
+ * bytes).  Only what is kept is read whole; *old holds the kept namespaces'
+ * blocks back to back, keep[] their offsets in it. */
+static int keep_v3(kv_env *env, kv_snap_target *t, int fd, size_t size, const char *ns, char **old,
+                   load_ns **keep, size_t *nkeep, kv_error *err)
+{
+	char h[SNAP_HDR];
+	int rc = kv_snap_pread(t, fd, h, SNAP_HDR, 0, err);
+	if (rc != KV_OK)
+		return rc;
+	size_t cap = get32(h + 24);
+	if (cap > size / (BLK_HDR + 42))
+		cap = size / (BLK_HDR + 42);
+	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (cap + 1));
+	size_t n = 0, m = 0, total = 0;
+	char *f = NULL;
+	if (!nss)
+		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+	if ((rc = keep_walk(t, fd, size, nss, cap + 1, &n, err)) != KV_OK)
+		goto fail;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(nss[k].name, ns) != 0) {
+			nss[m++] = nss[k];
+			total += nss[k].end_blk + BLK_HDR + 8 - nss[k].ns_blk;
+		}
+	if (m && !(f = kv_mem_realloc(env, NULL, total))) {
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+		goto fail;
+	}
+	for (size_t k = 0, pos = 0; k < m; k++) {
+		load_ns *x = &nss[k];
+		size_t len = x->end_blk + BLK_HDR + 8 - x->ns_blk, fo = x->ns_blk;
+		if ((rc = kv_snap_pread(t, fd, f + pos, len, fo, err)) != KV_OK)
+			goto fail;
+		x->first_blk = pos + (x->first_blk - fo);
+		x->end_blk = pos + (x->end_blk - fo);
+		x->ns_blk = pos;
+		if ((rc = keep_check(f, x, fo, err)) != KV_OK)
+			goto fail;
+		pos += len;
+	}
+	*old = f;
+	*keep = nss;
+	*nkeep = m;
+	return KV_OK;
+fail:
+	kv_mem_realloc(env, f, 0);
+	kv_mem_realloc(env, nss, 0);
+	return rc;
+}
+
+/* Versions 1 and 2 (the trailer hashes every byte): read and verify the
+ * whole file, as a load would, and keep the namespaces other than ns. */
+static int keep_old(kv_env *env, kv_snap_target *t, const char *ns, char **old, load_ns **keep,
+                    size_t *nkeep, kv_error *err)
 {
 	char *f = NULL;
 	size_t size = 0;
 	int rc = kv_snap_read(t, env->size * 2 + ((size_t)1 << 20), &f, &size, err);
-	if (rc == KV_NOTFOUND) {
-		err_init(err);
-		return KV_OK;
-	}
-	if (rc != KV_OK) {
-		err_wrap(err, "cannot keep the other namespaces of \"%s\": %s", t->shown);
+	if (rc != KV_OK)
 		return rc;
-	}
-	if (size == 0) {
-		kv_mem_realloc(env, f, 0);
-		return KV_OK;
-	}
-	size_t cap = size >= SNAP_HDR ? get32(f + 24) : 0;
+	size_t cap = get32(f + 24);
 	if (cap > size / (BLK_HDR + 42))
 		cap = size / (BLK_HDR + 42);
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (cap + 1));
 	size_t n = 0;
 	if (!nss)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, NULL, NULL, err)) != KV_OK)
-		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
-		              "other namespaces): %s", t->shown);
+	else
+		rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, NULL, NULL, err);
 	if (rc != KV_OK) {
 		kv_mem_realloc(env, nss, 0);
 		kv_mem_realloc(env, f, 0);
@@ -657,6 +838,44 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	*keep = nss;
 	*nkeep = m;
 	return KV_OK;
+}
+
+/* A save of one namespace keeps the file's other namespaces (kv.h, WHICH
+ * NAMESPACES A FILE KEEPS): list them in *keep, their blocks in *old.  No
+ * file (or an empty one) keeps nothing; one whose structure or kept
+ * namespaces do not check out fails the save, so it is never destroyed. */
+static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **old,
+                        load_ns **keep, size_t *nkeep, kv_error *err)
+{
+	int fd = -1;
+	size_t size = 0;
+	int rc = kv_snap_open_keep(t, env->size * 2 + ((size_t)1 << 20), &fd, &size, err);
+	if (rc == KV_NOTFOUND) {
+		err_init(err);
+		return KV_OK;
+	}
+	char h[SNAP_HDR];
+	if (rc == KV_OK && size > 0) {
+		if (size < SNAP_HDR || (rc = kv_snap_pread(t, fd, h, SNAP_HDR, 0, err)) != KV_OK ||
+		    memcmp(h, SNAP_MAGIC, 8) != 0)
+			rc = rc != KV_OK ? rc : kv_snap_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
+		else if ((uint32_t)XXH3_64bits(h, 28) != get32(h + 28))
+			rc = kv_snap_err(err, KV_ECORRUPT, 0, "file header checksum mismatch");
+		else if (get32(h + 8) < 1 || get32(h + 8) > SNAP_VERSION)
+			rc = kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", get32(h + 8), SNAP_VERSION);
+		else if (get32(h + 8) == 3)
+			rc = keep_v3(env, t, fd, size, ns, old, keep, nkeep, err);
+		else
+			rc = keep_old(env, t, ns, old, keep, nkeep, err);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc != KV_OK) /* as the message says: an invalid file, or one that could not be read */
+		err_wrap(err, rc == KV_ECORRUPT || rc == KV_EFORMAT
+		                  ? "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
+		                    "other namespaces): %s"
+		                  : "cannot keep the other namespaces of \"%s\": %s", t->shown);
+	return rc;
 }
 
 static int save_impl(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err)
