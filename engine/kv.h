@@ -1540,6 +1540,26 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err);
 
 /*
+ * kv_save (dir NULL: `name` is a plain path) or kv_save_at, on up to `threads`
+ * threads: 1 is the calling thread alone (what kv_save and kv_save_at do), 0
+ * the online CPUs, at most KV_SAVE_THREADS_MAX.  With more than one, a
+ * namespace of at least 16384 keys and 2 shards is serialised by threads - 1
+ * threads, each taking the next shard, while the calling thread writes their
+ * blocks to the file as they fill (so the disk, the copying and the kernel's
+ * copy into the page cache overlap).  The image is the same consistent cut,
+ * taken with the same bounded lock holds; only the order of a namespace's
+ * entries in the file differs (a load does not depend on it).  The extra
+ * threads are started and joined inside the call and block every signal;
+ * they call nothing of the host except kv_mem_methods' xRealloc (block
+ * buffers and collections' records), so a host whose allocator is not
+ * thread-safe, or that may not start threads (a PostgreSQL backend), passes 1.
+ * Everything else is kv_save's: the same files, checks and errors.
+ */
+#define KV_SAVE_THREADS_MAX 64
+KV_API int kv_save_threads(kv_env *env, const char *ns, const char *dir, const char *name, unsigned threads,
+                           kv_error *err);
+
+/*
  * Load namespaces from a snapshot file: every namespace in it (ns NULL) or only
  * ns.  If as is not NULL (requires ns), the namespace is loaded under that name.
  * The whole file is read and verified (checksums, lengths, limits) before any

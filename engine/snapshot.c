@@ -109,6 +109,10 @@ typedef struct load_ns {
 } load_ns;
 
 /* ================================================================= save */
+struct snap_queue;
+
+/* Builds blocks and writes them, or (a serialising thread's, q set) hands
+ * them to the thread that writes (SERIALISING IN PARALLEL below). */
 typedef struct snap_writer {
 	kv_env        *env;
 	kv_snap_target *t;
@@ -117,13 +121,21 @@ typedef struct snap_writer {
 	uint64_t       blocks;
 	kv_buf         blk;      /* payload being built; BLK_HDR bytes reserved in front */
 	kv_buf         coll;     /* a collection's record, serialised with no lock */
-	kv_error      *err;
+	struct snap_queue *q;    /* not NULL: blocks go there */
 } snap_writer;
 
 static void w_bytes(snap_writer *w, const void *p, size_t n)
 {
 	if (!w->failed)
 		w->failed = kv_snap_write(w->t, p, n);
+}
+
+/* Write the finished block b (n bytes, header included). */
+static void blk_write(snap_writer *w, const char *b, size_t n)
+{
+	XXH3_64bits_update(w->xs, b, BLK_HDR);
+	w_bytes(w, b, n); /* one write per block: up to 16 MiB */
+	w->blocks++;
 }
 
 static int blk_begin(snap_writer *w)
@@ -137,6 +149,8 @@ static int blk_room(snap_writer *w, size_t n)
 	return kv_buf_reserve(w->env, &w->blk, w->blk.len + n);
 }
 
+static void queue_push(struct snap_queue *q, kv_buf *b);
+
 static void blk_end(snap_writer *w, uint32_t kind)
 {
 	char *b = w->blk.data;
@@ -144,9 +158,10 @@ static void blk_end(snap_writer *w, uint32_t kind)
 	put32(b, kind);
 	put32(b + 4, (uint32_t)len);
 	put64(b + 8, XXH3_64bits(b + BLK_HDR, len));
-	XXH3_64bits_update(w->xs, b, BLK_HDR);
-	w_bytes(w, b, w->blk.len); /* one write per block: up to 16 MiB */
-	w->blocks++;
+	if (w->q)
+		queue_push(w->q, &w->blk); /* swapped for an empty buffer */
+	else
+		blk_write(w, b, w->blk.len);
 	w->blk.len = BLK_HDR;
 }
 
@@ -187,11 +202,16 @@ typedef struct snap_ns {
 enum { STEP_COLLECT, STEP_CLEAR };
 
 /* Under sh's lock: walk the home slots [h >> shift, +SNAP_STEP) and the
- * cluster past them.  STEP_COLLECT puts the offsets of the cut entries whose
- * hash is in [h, end) into out (up to cap; *need counts them all);
- * STEP_CLEAR clears their SNAPNEW marks.  Returns end (1 << 32: the last step). */
+ * cluster past them, and take the entries whose hash is in [h, end).  The
+ * slots are read first and each entry prefetched, so that the flags are then
+ * read with their cache misses overlapped.  STEP_COLLECT leaves in out the
+ * offsets of the cut entries among them; STEP_CLEAR clears their SNAPNEW
+ * marks (those out has no room for as it finds them: clearing never fails).
+ * *n is what out needs: if that is more than cap, nothing was collected and
+ * the caller redoes the step with room.  Returns end (1 << 32: the last
+ * step). */
 static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_off *out,
-                            size_t cap, size_t *need)
+                            size_t cap, size_t *n)
 {
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 	uint32_t mask = sh->mask, shift = sh->shift;
@@ -199,7 +219,7 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 	if (b1 > tcap)
 		b1 = tcap;
 	uint64_t end = b1 << shift;
-	size_t n = 0;
+	size_t got = 0;
 	for (uint64_t k = 0; k < tcap; k++) {
 		uint64_t v = atomic_load_explicit(&s[(b0 + k) & mask], memory_order_relaxed);
 		if (!v) {
@@ -210,7 +230,22 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 		uint32_t hv = (uint32_t)(v >> 32) & ~1u;
 		if (hv < h || hv >= end)
 			continue;
-		kv_entry *e = kv_ptr(env, (kv_off)v);
+		if (got < cap) {
+			out[got] = (kv_off)v;
+			__builtin_prefetch(kv_ptr(env, (kv_off)v));
+		} else if (mode == STEP_CLEAR) { /* no room: clear it now, a miss at a time */
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
+			continue;
+		}
+		got++;
+	}
+	*n = got;
+	if (got > cap)
+		return end;
+	size_t m = 0;
+	for (size_t i = 0; i < got; i++) {
+		kv_entry *e = kv_ptr(env, out[i]);
 		unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
 		if (mode == STEP_CLEAR) {
 			if (f & KV_E_SNAPNEW)
@@ -219,17 +254,33 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 			 * have its cut's pre-image waiting in a shard not visited yet; a
 			 * failed save's views go stale with its cut (snap_live) */
 		} else if (!(f & KV_E_SNAPNEW)) {
-			if (n < cap) {
-				out[n] = (kv_off)v;
-				if (kv_is_kind(e->type) && sh->owner) /* as of the cut: writes copy on write */
-					kv_coll_freeze_locked(env, kv_slot(env, sh->owner - 1), kv_chdr_of(env, e));
-			}
-			n++;
+			out[m++] = out[i];
+			if (kv_is_kind(e->type) && sh->owner) /* as of the cut: writes copy on write */
+				kv_coll_freeze_locked(env, kv_slot(env, sh->owner - 1), kv_chdr_of(env, e));
 		}
 	}
-	if (need)
-		*need = n;
+	*n = m;
 	return end;
+}
+
+/* One step of sh from hash h (step_locked under the lock), growing *offs
+ * (*cap) when the range holds more entries than it has room for.  Returns the
+ * step's end, or 0 when out of memory. */
+static uint64_t step(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_off **offs, size_t *cap,
+                     size_t *n)
+{
+	for (;;) {
+		kv_spin_lock(&sh->lock);
+		uint64_t end = step_locked(env, sh, h, mode, *offs, *cap, n);
+		kv_spin_unlock(&sh->lock);
+		if (*n <= *cap)
+			return end;
+		kv_off *o = kv_mem_realloc(env, *offs, *n * sizeof *o); /* a crowded range */
+		if (!o)
+			return 0;
+		*offs = o;
+		*cap = *n;
+	}
 }
 
 /* Serialise entry e (immutable: see BOUNDED STEPS) into w's block. */
@@ -292,22 +343,16 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 	}
 	/* 1. the table's cut entries, hash range by hash range */
 	for (uint64_t h = 0, end = 0; w && h < ((uint64_t)1 << 32); h = end) {
-		kv_spin_lock(&sh->lock);
-		end = step_locked(env, sh, h, STEP_COLLECT, offs, cap, &need);
-		kv_spin_unlock(&sh->lock);
-		if (need > cap) { /* a crowded range: redo it with room for all */
-			kv_off *o = kv_mem_realloc(env, offs, need * sizeof *offs);
-			if (!o) {
-				rc = KV_ENOMEM;
-				w = NULL;
-				break;
-			}
-			offs = o;
-			cap = need;
-			end = h;
-			continue;
+		if (!(end = step(env, sh, h, STEP_COLLECT, &offs, &cap, &need))) {
+			rc = KV_ENOMEM;
+			w = NULL;
+			break;
 		}
 		for (size_t i = 0; i < need && w; i++) {
+			if (i + 8 < need) { /* the entries are scattered: fetch ahead */
+				char *a = kv_ptr(env, offs[i + 8]);
+				__builtin_prefetch(a + 64);
+			}
 			kv_entry *e = kv_ptr(env, offs[i]);
 			if (kv_expired(kv_entry_expiry(e), cut))
 				continue;
@@ -368,14 +413,177 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		if (last)
 			break;
 	}
-	/* 4. clear the marks */
-	for (uint64_t h = 0; h < ((uint64_t)1 << 32);) {
-		kv_spin_lock(&sh->lock);
-		h = step_locked(env, sh, h, STEP_CLEAR, NULL, 0, NULL);
-		kv_spin_unlock(&sh->lock);
-	}
+	/* 4. clear the marks (they must go: step never grows offs for this) */
+	if (!offs)
+		cap = 0;
+	for (uint64_t h = 0; h < ((uint64_t)1 << 32);)
+		h = step(env, sh, h, STEP_CLEAR, &offs, &cap, &need);
 	kv_mem_realloc(env, offs, 0);
 	kv_coll_reap(env);
+	return rc;
+}
+
+/*
+ * SERIALISING IN PARALLEL.  With kv_save_threads' count T > 1, a namespace of
+ * at least SAVE_THREADS_MIN keys and 2 shards is serialised by T - 1 threads
+ * while the calling thread writes: each thread takes the next shard not
+ * taken (visit_shard, the same bounded steps and the same cut: only the
+ * copying is spread), builds its own blocks and, as each fills, queues it
+ * and takes an empty buffer; the calling thread writes the queued blocks in
+ * the order they come (a namespace's entries may be in any order in the
+ * file) and hashes their headers for the trailer.  At most SNAP_QUEUE blocks
+ * wait, so a save holds at most T + SNAP_QUEUE + 1 block buffers.  The
+ * threads block every signal and call nothing of the host but kv_mem_methods
+ * (their buffers and collections' records; kv.h says so).  A failed write
+ * is the calling thread's: it drains and drops what comes after it, so the
+ * threads still release every shard from the cut.
+ */
+#define SNAP_QUEUE       2
+#define SAVE_THREADS_MIN 16384
+#define SAVE_SERIAL      1 /* save_ns_parallel started no thread */
+
+typedef struct snap_queue {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;                   /* a block queued or taken, or a thread done */
+	kv_buf          ring[SNAP_QUEUE];     /* finished blocks, oldest at head */
+	unsigned        head, n;
+	kv_buf          spare[SNAP_QUEUE + 1]; /* written blocks' buffers, for reuse */
+	unsigned        nspare;
+	unsigned        producers;            /* serialising threads still running */
+} snap_queue;
+
+/* Queue the finished block in *b and give *b an empty buffer (a spare one,
+ * or none yet: blk_room allocates it). */
+static void queue_push(snap_queue *q, kv_buf *b)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->n == SNAP_QUEUE)
+		pthread_cond_wait(&q->cv, &q->mu);
+	q->ring[(q->head + q->n++) % SNAP_QUEUE] = *b;
+	*b = q->nspare ? q->spare[--q->nspare] : (kv_buf)KV_BUF_INIT;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* On the calling thread: write what is queued until every serialising
+ * thread is done. */
+static void queue_drain(snap_queue *q, snap_writer *w)
+{
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (!q->n && q->producers)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (!q->n)
+			break;
+		kv_buf b = q->ring[q->head];
+		q->head = (q->head + 1) % SNAP_QUEUE;
+		q->n--;
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		blk_write(w, b.data, b.len); /* after a failed write, only counted */
+		pthread_mutex_lock(&q->mu);
+		if (q->nspare < SNAP_QUEUE + 1)
+			q->spare[q->nspare++] = b;
+		else
+			kv_buf_free(w->env, &b);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+typedef struct save_job {
+	kv_env          *env;
+	snap_ns         *x;
+	int64_t          cut;
+	snap_queue       q;
+	_Atomic uint32_t next;   /* the next shard to take */
+	_Atomic int      stop;   /* a thread failed: the rest only release their shards */
+} save_job;
+
+typedef struct save_work {
+	save_job   *job;
+	snap_writer w;
+	uint64_t    written;
+	int         rc;
+	pthread_t   th;
+} save_work;
+
+static void *save_worker(void *arg)
+{
+	save_work *k = arg;
+	save_job *j = k->job;
+	snap_writer *wp = &k->w;
+	for (;;) {
+		uint32_t s = atomic_fetch_add(&j->next, 1);
+		if (s >= j->x->cfg.shards)
+			break;
+		if (wp && atomic_load_explicit(&j->stop, memory_order_relaxed))
+			wp = NULL;
+		if (visit_shard(j->env, kv_ns_shard(&j->x->ref, s), wp, j->cut, &k->written) != KV_OK && wp) {
+			k->rc = KV_ENOMEM;
+			wp = NULL;
+			atomic_store(&j->stop, 1);
+		}
+	}
+	if (wp && k->w.blk.len > BLK_HDR)
+		blk_end(wp, BLK_ENTRIES);
+	pthread_mutex_lock(&j->q.mu);
+	j->q.producers--;
+	pthread_cond_broadcast(&j->q.cv);
+	pthread_mutex_unlock(&j->q.mu);
+	return NULL;
+}
+
+/* Serialise x's shards on nw threads, written through w (see above).
+ * Returns KV_OK, KV_ENOMEM, or SAVE_SERIAL when no thread could be started
+ * (nothing was done: the caller serialises x itself). */
+static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut, unsigned nw)
+{
+	save_job j;
+	memset(&j, 0, sizeof j);
+	j.env = env;
+	j.x = x;
+	j.cut = cut;
+	save_work *k = kv_mem_realloc(env, NULL, nw * sizeof *k);
+	if (!k)
+		return SAVE_SERIAL;
+	pthread_mutex_init(&j.q.mu, NULL);
+	pthread_cond_init(&j.q.cv, NULL);
+	j.q.producers = nw;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	unsigned started = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		k[i] = (save_work){.job = &j, .w = {.env = env, .q = &j.q}};
+		k[i].w.blk = (kv_buf)KV_BUF_INIT;
+		k[i].w.coll = (kv_buf)KV_BUF_INIT;
+		k[i].w.blk.len = BLK_HDR;
+		if (pthread_create(&k[i].th, NULL, save_worker, &k[i]) != 0)
+			break;
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&j.q.mu);
+	j.q.producers -= nw - started;
+	pthread_mutex_unlock(&j.q.mu);
+	int rc = started ? KV_OK : SAVE_SERIAL;
+	if (started)
+		queue_drain(&j.q, w);
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(k[i].th, NULL);
+		x->written += k[i].written;
+		if (k[i].rc != KV_OK)
+			rc = k[i].rc;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		kv_buf_free(env, &k[i].w.blk);
+		kv_buf_free(env, &k[i].w.coll);
+	}
+	for (unsigned i = 0; i < j.q.nspare; i++)
+		kv_buf_free(env, &j.q.spare[i]);
+	pthread_cond_destroy(&j.q.cv);
+	pthread_mutex_destroy(&j.q.mu);
+	kv_mem_realloc(env, k, 0);
 	return rc;
 }
 
@@ -390,7 +598,7 @@ static void release_busy(snap_ns *sel, size_t nsel)
 /* Write the chosen namespaces (all, or ns) to t, then the namespaces of the
  * file being replaced that keep[0..nkeep) describes (their blocks in old). */
 static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const char *old,
-                       const load_ns *keep, size_t nkeep, kv_error *err)
+                       const load_ns *keep, size_t nkeep, unsigned threads, kv_error *err)
 {
 	kv_region *r = env->r;
 	/* choose the namespaces and claim them */
@@ -454,7 +662,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	kv_spin_unlock(&r->admin);
 
 	/* write */
-	snap_writer w = {.env = env, .t = t, .err = err};
+	snap_writer w = {.env = env, .t = t};
 	w.blk = (kv_buf)KV_BUF_INIT;
 	w.coll = (kv_buf)KV_BUF_INIT;
 	w.xs = XXH3_createState();
@@ -499,7 +707,15 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 				blk_end(&w, BLK_NS);
 			}
 		}
-		for (uint32_t s = 0; s < x->cfg.shards; s++) {
+		unsigned nw = threads - 1 < x->cfg.shards ? threads - 1 : x->cfg.shards;
+		int prc = SAVE_SERIAL;
+		if (wp && nw >= 1 && x->cfg.shards > 1 && atomic_load(&x->ref.slot->keys) >= SAVE_THREADS_MIN)
+			prc = save_ns_parallel(env, x, wp, cut, nw);
+		if (prc == KV_ENOMEM) {
+			rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory while copying namespace \"%s\"", x->name);
+			wp = NULL;
+		}
+		for (uint32_t s = 0; prc == SAVE_SERIAL && s < x->cfg.shards; s++) {
 			kv_shard *sh = kv_ns_shard(&x->ref, s);
 			if (visit_shard(env, sh, wp, cut, &x->written) != KV_OK && wp) {
 				rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory while copying namespace \"%s\"", x->name);
@@ -878,7 +1094,8 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	return rc;
 }
 
-static int save_impl(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err)
+static int save_impl(kv_env *env, const char *ns, const char *dir, const char *name, unsigned threads,
+                     kv_error *err)
 {
 	err_init(err);
 	if (ns && kv_ns_valid_name(ns) != KV_OK)
@@ -897,7 +1114,7 @@ static int save_impl(kv_env *env, const char *ns, const char *dir, const char *n
 	if (rc == KV_OK && ns)
 		rc = merge_source(env, &t, ns, &old, &keep, &nkeep, err);
 	if (rc == KV_OK)
-		rc = save_locked(env, ns, &t, old, keep, nkeep, err);
+		rc = save_locked(env, ns, &t, old, keep, nkeep, threads, err);
 	kv_snap_close(&t);
 	kv_mem_realloc(env, keep, 0);
 	kv_mem_realloc(env, old, 0);
@@ -906,7 +1123,7 @@ static int save_impl(kv_env *env, const char *ns, const char *dir, const char *n
 
 KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 {
-	return save_impl(env, ns, NULL, path, err);
+	return save_impl(env, ns, NULL, path, 1, err);
 }
 
 KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err)
@@ -915,7 +1132,17 @@ KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *
 		err_init(err);
 		return kv_snap_err(err, KV_EINVAL, 0, "snapshot directory is empty");
 	}
-	return save_impl(env, ns, dir, name, err);
+	return save_impl(env, ns, dir, name, 1, err);
+}
+
+KV_API int kv_save_threads(kv_env *env, const char *ns, const char *dir, const char *name, unsigned threads,
+                           kv_error *err)
+{
+	if (threads == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = c > 0 ? (unsigned)c : 1;
+	}
+	return save_impl(env, ns, dir, name, threads > KV_SAVE_THREADS_MAX ? KV_SAVE_THREADS_MAX : threads, err);
 }
 
 /* ================================================================= load */
