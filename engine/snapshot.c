@@ -425,18 +425,20 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 
 /*
  * SERIALISING IN PARALLEL.  With kv_save_threads' count T > 1, a namespace of
- * at least SAVE_THREADS_MIN keys and 2 shards is serialised by T - 1 threads
- * while the calling thread writes: each thread takes the next shard not
- * taken (visit_shard, the same bounded steps and the same cut: only the
- * copying is spread), builds its own blocks and, as each fills, queues it
- * and takes an empty buffer; the calling thread writes the queued blocks in
- * the order they come (a namespace's entries may be in any order in the
- * file) and hashes their headers for the trailer.  At most SNAP_QUEUE blocks
- * wait, so a save holds at most T + SNAP_QUEUE + 1 block buffers.  The
- * threads block every signal and call nothing of the host but kv_mem_methods
- * (their buffers and collections' records; kv.h says so).  A failed write
- * is the calling thread's: it drains and drops what comes after it, so the
- * threads still release every shard from the cut.
+ * at least SAVE_THREADS_MIN keys and 2 shards is copied by the calling thread
+ * and T - 1 more: each takes the next shard not taken (visit_shard: the same
+ * cut and the same bounded steps, only the copying is spread) and builds its
+ * own blocks.  The other threads queue each block as it fills and take an
+ * empty buffer; the calling thread writes the queued blocks between two of
+ * its shards and, once every shard is taken, until the others are done, so a
+ * busy CPU leaves it doing the work itself rather than waiting.  Blocks are
+ * written in the order they come (a namespace's entries may be in any order
+ * in the file); the calling thread hashes their headers for the trailer.  At
+ * most SNAP_QUEUE blocks wait, so a save holds at most T + SNAP_QUEUE + 1
+ * block buffers.  The threads block every signal and call nothing of the host
+ * but kv_mem_methods (their buffers, collections' records; kv.h says so).
+ * After a failed write or copy every thread only releases the shards it
+ * takes from the cut.
  */
 #define SNAP_QUEUE       2
 #define SAVE_THREADS_MIN 16384
@@ -449,7 +451,7 @@ typedef struct snap_queue {
 	unsigned        head, n;
 	kv_buf          spare[SNAP_QUEUE + 1]; /* written blocks' buffers, for reuse */
 	unsigned        nspare;
-	unsigned        producers;            /* serialising threads still running */
+	unsigned        producers;            /* threads still copying */
 } snap_queue;
 
 /* Queue the finished block in *b and give *b an empty buffer (a spare one,
@@ -465,13 +467,13 @@ static void queue_push(snap_queue *q, kv_buf *b)
 	pthread_mutex_unlock(&q->mu);
 }
 
-/* On the calling thread: write what is queued until every serialising
+/* On the calling thread: write what is queued; with wait, until every other
  * thread is done. */
-static void queue_drain(snap_queue *q, snap_writer *w)
+static void queue_drain(snap_queue *q, snap_writer *w, bool wait)
 {
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (!q->n && q->producers)
+		while (wait && !q->n && q->producers)
 			pthread_cond_wait(&q->cv, &q->mu);
 		if (!q->n)
 			break;
@@ -496,8 +498,32 @@ typedef struct save_job {
 	int64_t          cut;
 	snap_queue       q;
 	_Atomic uint32_t next;   /* the next shard to take */
-	_Atomic int      stop;   /* a thread failed: the rest only release their shards */
+	_Atomic int      stop;   /* a copy or write failed: the rest only release their shards */
 } save_job;
+
+/* Copy the shards of j that no thread has taken yet into wp, one at a time;
+ * main (the calling thread's writer) writes what is queued between two. */
+static int take_shards(save_job *j, snap_writer *wp, uint64_t *written, snap_writer *main)
+{
+	int rc = KV_OK;
+	for (;;) {
+		if (main) {
+			queue_drain(&j->q, main, false);
+			if (main->failed)
+				atomic_store(&j->stop, 1);
+		}
+		uint32_t s = atomic_fetch_add(&j->next, 1);
+		if (s >= j->x->cfg.shards)
+			return rc;
+		if (wp && atomic_load_explicit(&j->stop, memory_order_relaxed))
+			wp = NULL;
+		if (visit_shard(j->env, kv_ns_shard(&j->x->ref, s), wp, j->cut, written) != KV_OK && wp) {
+			rc = KV_ENOMEM;
+			wp = NULL;
+			atomic_store(&j->stop, 1);
+		}
+	}
+}
 
 typedef struct save_work {
 	save_job   *job;
@@ -511,21 +537,9 @@ static void *save_worker(void *arg)
 {
 	save_work *k = arg;
 	save_job *j = k->job;
-	snap_writer *wp = &k->w;
-	for (;;) {
-		uint32_t s = atomic_fetch_add(&j->next, 1);
-		if (s >= j->x->cfg.shards)
-			break;
-		if (wp && atomic_load_explicit(&j->stop, memory_order_relaxed))
-			wp = NULL;
-		if (visit_shard(j->env, kv_ns_shard(&j->x->ref, s), wp, j->cut, &k->written) != KV_OK && wp) {
-			k->rc = KV_ENOMEM;
-			wp = NULL;
-			atomic_store(&j->stop, 1);
-		}
-	}
-	if (wp && k->w.blk.len > BLK_HDR)
-		blk_end(wp, BLK_ENTRIES);
+	k->rc = take_shards(j, &k->w, &k->written, NULL);
+	if (k->rc == KV_OK && !atomic_load(&j->stop) && k->w.blk.len > BLK_HDR)
+		blk_end(&k->w, BLK_ENTRIES);
 	pthread_mutex_lock(&j->q.mu);
 	j->q.producers--;
 	pthread_cond_broadcast(&j->q.cv);
@@ -533,9 +547,9 @@ static void *save_worker(void *arg)
 	return NULL;
 }
 
-/* Serialise x's shards on nw threads, written through w (see above).
- * Returns KV_OK, KV_ENOMEM, or SAVE_SERIAL when no thread could be started
- * (nothing was done: the caller serialises x itself). */
+/* Copy x's shards on the calling thread (writing through w) and nw more
+ * (see above).  Returns KV_OK, KV_ENOMEM, or SAVE_SERIAL when no thread
+ * could be started (nothing was done: the caller copies x alone). */
 static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut, unsigned nw)
 {
 	save_job j;
@@ -563,19 +577,19 @@ static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut
 		started++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_mutex_lock(&j.q.mu);
-	j.q.producers -= nw - started;
-	pthread_mutex_unlock(&j.q.mu);
-	int rc = started ? KV_OK : SAVE_SERIAL;
-	if (started)
-		queue_drain(&j.q, w);
+	int rc = SAVE_SERIAL;
+	if (started) {
+		pthread_mutex_lock(&j.q.mu);
+		j.q.producers -= nw - started; /* a started one may be done already */
+		pthread_mutex_unlock(&j.q.mu);
+		rc = take_shards(&j, w, &x->written, w);
+		queue_drain(&j.q, w, true);
+	}
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(k[i].th, NULL);
 		x->written += k[i].written;
 		if (k[i].rc != KV_OK)
 			rc = k[i].rc;
-	}
-	for (unsigned i = 0; i < started; i++) {
 		kv_buf_free(env, &k[i].w.blk);
 		kv_buf_free(env, &k[i].w.coll);
 	}
@@ -707,7 +721,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 				blk_end(&w, BLK_NS);
 			}
 		}
-		unsigned nw = threads - 1 < x->cfg.shards ? threads - 1 : x->cfg.shards;
+		unsigned nw = threads - 1 < x->cfg.shards - 1 ? threads - 1 : x->cfg.shards - 1;
 		int prc = SAVE_SERIAL;
 		if (wp && nw >= 1 && x->cfg.shards > 1 && atomic_load(&x->ref.slot->keys) >= SAVE_THREADS_MIN)
 			prc = save_ns_parallel(env, x, wp, cut, nw);
