@@ -35,7 +35,10 @@
  *   waits at most for one step of SNAP_STEP (1024) slots or list items, never
  *   for a copy of the shard or of a value; readers never wait.  The image is
  *   written to a temp file, fsynced, renamed over the file and the directory
- *   fsynced (snapio.c).
+ *   fsynced (snapio.c).  kv_save_threads spreads the shards over threads
+ *   (SERIALISING IN PARALLEL).  A save of one namespace keeps the file's
+ *   others (kv.h, WHICH NAMESPACES A FILE KEEPS): it reads the file's
+ *   structure and only the namespaces it keeps (keep_*).
  *
  * LOAD: VALIDATE EVERYTHING, THEN SWAP
  *   The whole file is read and every checksum, length and limit checked first
