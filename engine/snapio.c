@@ -435,6 +435,70 @@ int kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_
 }
 
 /* ---------------------------------------------------------------- writing */
+/* Open the file a one-namespace save replaces, to read the parts it keeps
+ * (snapshot.c, keep_*): the checks of kv_snap_read_begin (a regular file,
+ * never a link, never blocking, at most limit bytes; the "read" fault), but
+ * nothing is read here.  KV_NOTFOUND if there is no file. */
+int kv_snap_open_keep(kv_snap_target *t, size_t limit, int *fd, size_t *size, kv_error *err)
+{
+	struct stat st;
+	int e, f = -1;
+	*fd = -1;
+	if ((e = fault(t, KV_FIO_READ)) != 0) {
+		t->injected = e;
+		errno = e;
+		goto fail;
+	}
+	if (fstatat(t->dfd, t->leaf, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode))
+		return refuse(t, st.st_mode, err);
+	if ((f = openat(t->dfd, t->leaf, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno == ELOOP)
+			return refuse(t, S_IFLNK, err);
+		goto fail;
+	}
+	if (fstat(f, &st) != 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		close(f);
+		return refuse(t, st.st_mode, err);
+	}
+	if ((uint64_t)st.st_size > limit) {
+		close(f);
+		return kv_snap_err(err, KV_ECORRUPT, 0, "snapshot \"%s\" (%lld bytes) is larger than the store could hold", t->shown, (long long)st.st_size);
+	}
+	*fd = f;
+	*size = (size_t)st.st_size;
+	return KV_OK;
+fail:
+	e = errno;
+	if (f >= 0)
+		close(f);
+	return kv_snap_err(err, e == ENOENT ? KV_NOTFOUND : KV_EIO, e, "could not open \"%s\": %s%s", t->shown,
+	                   strerror(e), fault_note(t, e));
+}
+
+/* Read exactly n bytes at off of a file kv_snap_open_keep opened. */
+int kv_snap_pread(kv_snap_target *t, int fd, void *buf, size_t n, size_t off, kv_error *err)
+{
+	char *p = buf;
+	while (n) {
+		ssize_t k = pread(fd, p, n, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int e = k < 0 ? errno : 0;
+			return kv_snap_err(err, KV_EIO, e ? e : EIO, "could not read \"%s\": %s", t->shown,
+			                   e ? strerror(e) : "file shrank while reading");
+		}
+		p += k;
+		n -= (size_t)k;
+		off += (size_t)k;
+	}
+	return KV_OK;
+}
+
 int kv_snap_create(kv_snap_target *t, kv_error *err)
 {
 	char suffix[48];
