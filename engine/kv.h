@@ -1484,11 +1484,22 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  *
  * WHICH NAMESPACES A FILE KEEPS.  A save never drops namespaces that another
  * save put in the same file: saving ONE namespace into an existing file keeps
- * the file's other namespaces (their verified blocks are copied into the new
- * file; the saved namespace replaces its old copy).  If that existing file
- * cannot be read or is not a valid snapshot, the save fails (KV_EIO,
- * KV_ECORRUPT or KV_EFORMAT, saying so) and the file is left as it is.  An
- * empty file holds nothing to keep.  Saving EVERY namespace (ns NULL) writes
+ * the file's other namespaces (their blocks are copied into the new file; the
+ * saved namespace replaces its old copy).  What the save checks first:
+ *   - the file's structure: its header, every block header in order, each
+ *     namespace's 'N' and 'Z' block and the trailer (in a version 3 file the
+ *     trailer's hash covers exactly these), with a load's rules;
+ *   - every byte it keeps: each kept block's checksum, each kept entry's
+ *     lengths and flags, each kept namespace's entry count.  The bytes checked
+ *     are the bytes copied (they are read once, into memory).
+ * The entries of the old copy of the namespace being saved are not read (it
+ * is replaced), so damage inside them does not fail the save.  If the file
+ * cannot be read, or its structure or any namespace it keeps fails a check,
+ * the save fails (KV_EIO, KV_ECORRUPT or KV_EFORMAT, naming the namespace and
+ * byte) and the file is left as it is: a corrupt namespace is never copied on
+ * nor silently dropped.  A version 1 or 2 file (whose trailer hashes every
+ * byte) is read and verified whole, as a load would.  An empty file holds
+ * nothing to keep.  Saving EVERY namespace (ns NULL) writes
  * the image of the whole store and replaces the file: it is the store's own
  * file, so a namespace dropped from the store leaves it too.  Stores that share
  * a directory but not their namespaces should save all to different files, or
@@ -1538,6 +1549,26 @@ KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
  * kv_save, plus those.
  */
 KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err);
+
+/*
+ * kv_save (dir NULL: `name` is a plain path) or kv_save_at, on up to `threads`
+ * threads: 1 is the calling thread alone (what kv_save and kv_save_at do), 0
+ * the online CPUs, at most KV_SAVE_THREADS_MAX.  With more than one, a
+ * namespace of at least 16384 keys and 2 shards is serialised by threads - 1
+ * threads, each taking the next shard, while the calling thread writes their
+ * blocks to the file as they fill (so the disk, the copying and the kernel's
+ * copy into the page cache overlap).  The image is the same consistent cut,
+ * taken with the same bounded lock holds; only the order of a namespace's
+ * entries in the file differs (a load does not depend on it).  The extra
+ * threads are started and joined inside the call and block every signal;
+ * they call nothing of the host except kv_mem_methods' xRealloc (block
+ * buffers and collections' records), so a host whose allocator is not
+ * thread-safe, or that may not start threads (a PostgreSQL backend), passes 1.
+ * Everything else is kv_save's: the same files, checks and errors.
+ */
+#define KV_SAVE_THREADS_MAX 64
+KV_API int kv_save_threads(kv_env *env, const char *ns, const char *dir, const char *name, unsigned threads,
+                           kv_error *err);
 
 /*
  * Load namespaces from a snapshot file: every namespace in it (ns NULL) or only

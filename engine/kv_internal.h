@@ -116,6 +116,9 @@
  *                                                 per hold                      shard is pending (snapshot.c); a
  *                                                                               collection is frozen (O(1)) when collected
  *                                                                               and serialised with no lock (coll.h 5)
+ *   save block queue          its mutex (not an   O(1): a finished block        never taken with an engine lock held; a
+ *     (kv_save_threads,       engine lock)        buffer handed over or taken   copying thread waits for room only between
+ *     snapshot.c)                                                               steps, holding no shard lock
  *   zset element write        the key's shard     O(log n) descent + path       nodes a write may need are reserved first
  *     (zs_add, zs_del;                            copies, 64 old buckets of     (spare list), so a full region fails
  *     zset.c, zset_api.c)                         incremental rehash; compact:  before any change; ZADD/ZREM of m
@@ -1057,6 +1060,10 @@ int  kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n);
 void kv_snap_read_ahead(kv_snap_reader *rd, size_t off, size_t n);
 int  kv_snap_read_failed(kv_snap_reader *rd, kv_error *err);
 void kv_snap_read_close(kv_snap_reader *rd);
+/* the file a one-namespace save keeps namespaces of: opened with
+ * kv_snap_read's checks, then read in parts (KV_EIO if it is short) */
+int  kv_snap_open_keep(kv_snap_target *t, size_t limit, int *fd, size_t *size, kv_error *err);
+int  kv_snap_pread(kv_snap_target *t, int fd, void *buf, size_t n, size_t off, kv_error *err);
 int  kv_snap_create(kv_snap_target *t, kv_error *err);
 int  kv_snap_write(kv_snap_target *t, const void *p, size_t n); /* 0 or errno */
 int  kv_snap_write_failed(kv_snap_target *t, int e, kv_error *err);

@@ -395,6 +395,39 @@ int kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_
 }
 
 /* ---------------------------------------------------------------- writing */
+/* Open the file a one-namespace save replaces, to read the parts it keeps
+ * (snapshot.c, keep_*): the checks of kv_snap_read_open (a regular file,
+ * never a link, never blocking, at most limit bytes; the "read" fault), but
+ * nothing is read here.  KV_NOTFOUND if there is no file. */
+int kv_snap_open_keep(kv_snap_target *t, size_t limit, int *fd, size_t *size, kv_error *err)
+{
+	kv_snap_reader rd;
+	int rc = kv_snap_read_open(t, limit, &rd, err);
+	*fd = rc == KV_OK ? rd.fd : -1;
+	*size = rc == KV_OK ? rd.size : 0;
+	return rc;
+}
+
+/* Read exactly n bytes at off of a file kv_snap_open_keep opened. */
+int kv_snap_pread(kv_snap_target *t, int fd, void *buf, size_t n, size_t off, kv_error *err)
+{
+	char *p = buf;
+	while (n) {
+		ssize_t k = pread(fd, p, n, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int e = k < 0 ? errno : 0;
+			return kv_snap_err(err, KV_EIO, e ? e : EIO, "could not read \"%s\": %s", t->shown,
+			                   e ? strerror(e) : "file shrank while reading");
+		}
+		p += k;
+		n -= (size_t)k;
+		off += (size_t)k;
+	}
+	return KV_OK;
+}
+
 int kv_snap_create(kv_snap_target *t, kv_error *err)
 {
 	char suffix[48];

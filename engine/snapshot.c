@@ -35,7 +35,10 @@
  *   waits at most for one step of SNAP_STEP (1024) slots or list items, never
  *   for a copy of the shard or of a value; readers never wait.  The image is
  *   written to a temp file, fsynced, renamed over the file and the directory
- *   fsynced (snapio.c).
+ *   fsynced (snapio.c).  kv_save_threads spreads the shards over threads
+ *   (SERIALISING IN PARALLEL).  A save of one namespace keeps the file's
+ *   others (kv.h, WHICH NAMESPACES A FILE KEEPS): it reads the file's
+ *   structure and only the namespaces it keeps (keep_*).
  *
  * LOAD: BUILD WHILE READING, SWAP AFTER THE TRAILER
  *   The file is read a block at a time into reused buffers; each block's
@@ -108,6 +111,10 @@ typedef struct load_ns {
 } load_ns;
 
 /* ================================================================= save */
+struct snap_queue;
+
+/* Builds blocks and writes them, or (a serialising thread's, q set) hands
+ * them to the thread that writes (SERIALISING IN PARALLEL below). */
 typedef struct snap_writer {
 	kv_env        *env;
 	kv_snap_target *t;
@@ -116,13 +123,21 @@ typedef struct snap_writer {
 	uint64_t       blocks;
 	kv_buf         blk;      /* payload being built; BLK_HDR bytes reserved in front */
 	kv_buf         coll;     /* a collection's record, serialised with no lock */
-	kv_error      *err;
+	struct snap_queue *q;    /* not NULL: blocks go there */
 } snap_writer;
 
 static void w_bytes(snap_writer *w, const void *p, size_t n)
 {
 	if (!w->failed)
 		w->failed = kv_snap_write(w->t, p, n);
+}
+
+/* Write the finished block b (n bytes, header included). */
+static void blk_write(snap_writer *w, const char *b, size_t n)
+{
+	XXH3_64bits_update(w->xs, b, BLK_HDR);
+	w_bytes(w, b, n); /* one write per block: up to 16 MiB */
+	w->blocks++;
 }
 
 static int blk_begin(snap_writer *w)
@@ -136,6 +151,8 @@ static int blk_room(snap_writer *w, size_t n)
 	return kv_buf_reserve(w->env, &w->blk, w->blk.len + n);
 }
 
+static void queue_push(struct snap_queue *q, kv_buf *b);
+
 static void blk_end(snap_writer *w, uint32_t kind)
 {
 	char *b = w->blk.data;
@@ -143,9 +160,10 @@ static void blk_end(snap_writer *w, uint32_t kind)
 	put32(b, kind);
 	put32(b + 4, (uint32_t)len);
 	put64(b + 8, XXH3_64bits(b + BLK_HDR, len));
-	XXH3_64bits_update(w->xs, b, BLK_HDR);
-	w_bytes(w, b, w->blk.len); /* one write per block: up to 16 MiB */
-	w->blocks++;
+	if (w->q)
+		queue_push(w->q, &w->blk); /* swapped for an empty buffer */
+	else
+		blk_write(w, b, w->blk.len);
 	w->blk.len = BLK_HDR;
 }
 
@@ -186,11 +204,16 @@ typedef struct snap_ns {
 enum { STEP_COLLECT, STEP_CLEAR };
 
 /* Under sh's lock: walk the home slots [h >> shift, +SNAP_STEP) and the
- * cluster past them.  STEP_COLLECT puts the offsets of the cut entries whose
- * hash is in [h, end) into out (up to cap; *need counts them all);
- * STEP_CLEAR clears their SNAPNEW marks.  Returns end (1 << 32: the last step). */
+ * cluster past them, and take the entries whose hash is in [h, end).  The
+ * slots are read first and each entry prefetched, so that the flags are then
+ * read with their cache misses overlapped.  STEP_COLLECT leaves in out the
+ * offsets of the cut entries among them; STEP_CLEAR clears their SNAPNEW
+ * marks (those out has no room for as it finds them: clearing never fails).
+ * *n is what out needs: if that is more than cap, nothing was collected and
+ * the caller redoes the step with room.  Returns end (1 << 32: the last
+ * step). */
 static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_off *out,
-                            size_t cap, size_t *need)
+                            size_t cap, size_t *n)
 {
 	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
 	uint32_t mask = sh->mask, shift = sh->shift;
@@ -198,7 +221,7 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 	if (b1 > tcap)
 		b1 = tcap;
 	uint64_t end = b1 << shift;
-	size_t n = 0;
+	size_t got = 0;
 	for (uint64_t k = 0; k < tcap; k++) {
 		uint64_t v = atomic_load_explicit(&s[(b0 + k) & mask], memory_order_relaxed);
 		if (!v) {
@@ -209,7 +232,22 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 		uint32_t hv = (uint32_t)(v >> 32) & ~1u;
 		if (hv < h || hv >= end)
 			continue;
-		kv_entry *e = kv_ptr(env, (kv_off)v);
+		if (got < cap) {
+			out[got] = (kv_off)v;
+			__builtin_prefetch(kv_ptr(env, (kv_off)v));
+		} else if (mode == STEP_CLEAR) { /* no room: clear it now, a miss at a time */
+			kv_entry *e = kv_ptr(env, (kv_off)v);
+			atomic_fetch_and_explicit(&e->flags, (uint8_t)~KV_E_SNAPNEW, memory_order_relaxed);
+			continue;
+		}
+		got++;
+	}
+	*n = got;
+	if (got > cap)
+		return end;
+	size_t m = 0;
+	for (size_t i = 0; i < got; i++) {
+		kv_entry *e = kv_ptr(env, out[i]);
 		unsigned f = atomic_load_explicit(&e->flags, memory_order_relaxed);
 		if (mode == STEP_CLEAR) {
 			if (f & KV_E_SNAPNEW)
@@ -218,17 +256,33 @@ static uint64_t step_locked(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_
 			 * have its cut's pre-image waiting in a shard not visited yet; a
 			 * failed save's views go stale with its cut (snap_live) */
 		} else if (!(f & KV_E_SNAPNEW)) {
-			if (n < cap) {
-				out[n] = (kv_off)v;
-				if (kv_is_kind(e->type) && sh->owner) /* as of the cut: writes copy on write */
-					kv_coll_freeze_locked(env, kv_slot(env, sh->owner - 1), kv_chdr_of(env, e));
-			}
-			n++;
+			out[m++] = out[i];
+			if (kv_is_kind(e->type) && sh->owner) /* as of the cut: writes copy on write */
+				kv_coll_freeze_locked(env, kv_slot(env, sh->owner - 1), kv_chdr_of(env, e));
 		}
 	}
-	if (need)
-		*need = n;
+	*n = m;
 	return end;
+}
+
+/* One step of sh from hash h (step_locked under the lock), growing *offs
+ * (*cap) when the range holds more entries than it has room for.  Returns the
+ * step's end, or 0 when out of memory. */
+static uint64_t step(kv_env *env, kv_shard *sh, uint64_t h, int mode, kv_off **offs, size_t *cap,
+                     size_t *n)
+{
+	for (;;) {
+		kv_spin_lock(&sh->lock);
+		uint64_t end = step_locked(env, sh, h, mode, *offs, *cap, n);
+		kv_spin_unlock(&sh->lock);
+		if (*n <= *cap)
+			return end;
+		kv_off *o = kv_mem_realloc(env, *offs, *n * sizeof *o); /* a crowded range */
+		if (!o)
+			return 0;
+		*offs = o;
+		*cap = *n;
+	}
 }
 
 /* Serialise entry e (immutable: see BOUNDED STEPS) into w's block. */
@@ -291,22 +345,16 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 	}
 	/* 1. the table's cut entries, hash range by hash range */
 	for (uint64_t h = 0, end = 0; w && h < ((uint64_t)1 << 32); h = end) {
-		kv_spin_lock(&sh->lock);
-		end = step_locked(env, sh, h, STEP_COLLECT, offs, cap, &need);
-		kv_spin_unlock(&sh->lock);
-		if (need > cap) { /* a crowded range: redo it with room for all */
-			kv_off *o = kv_mem_realloc(env, offs, need * sizeof *offs);
-			if (!o) {
-				rc = KV_ENOMEM;
-				w = NULL;
-				break;
-			}
-			offs = o;
-			cap = need;
-			end = h;
-			continue;
+		if (!(end = step(env, sh, h, STEP_COLLECT, &offs, &cap, &need))) {
+			rc = KV_ENOMEM;
+			w = NULL;
+			break;
 		}
 		for (size_t i = 0; i < need && w; i++) {
+			if (i + 8 < need) { /* the entries are scattered: fetch ahead */
+				char *a = kv_ptr(env, offs[i + 8]);
+				__builtin_prefetch(a + 64);
+			}
 			kv_entry *e = kv_ptr(env, offs[i]);
 			if (kv_expired(kv_entry_expiry(e), cut))
 				continue;
@@ -367,14 +415,191 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		if (last)
 			break;
 	}
-	/* 4. clear the marks */
-	for (uint64_t h = 0; h < ((uint64_t)1 << 32);) {
-		kv_spin_lock(&sh->lock);
-		h = step_locked(env, sh, h, STEP_CLEAR, NULL, 0, NULL);
-		kv_spin_unlock(&sh->lock);
-	}
+	/* 4. clear the marks (they must go: step never grows offs for this) */
+	if (!offs)
+		cap = 0;
+	for (uint64_t h = 0; h < ((uint64_t)1 << 32);)
+		h = step(env, sh, h, STEP_CLEAR, &offs, &cap, &need);
 	kv_mem_realloc(env, offs, 0);
 	kv_coll_reap(env);
+	return rc;
+}
+
+/*
+ * SERIALISING IN PARALLEL.  With kv_save_threads' count T > 1, a namespace of
+ * at least SAVE_THREADS_MIN keys and 2 shards is copied by the calling thread
+ * and T - 1 more: each takes the next shard not taken (visit_shard: the same
+ * cut and the same bounded steps, only the copying is spread) and builds its
+ * own blocks.  The other threads queue each block as it fills and take an
+ * empty buffer; the calling thread writes the queued blocks between two of
+ * its shards and, once every shard is taken, until the others are done, so a
+ * busy CPU leaves it doing the work itself rather than waiting.  Blocks are
+ * written in the order they come (a namespace's entries may be in any order
+ * in the file); the calling thread hashes their headers for the trailer.  At
+ * most SNAP_QUEUE blocks wait, so a save holds at most T + SNAP_QUEUE + 1
+ * block buffers.  The threads block every signal and call nothing of the host
+ * but kv_mem_methods (their buffers, collections' records; kv.h says so).
+ * After a failed write or copy every thread only releases the shards it
+ * takes from the cut.
+ */
+#define SNAP_QUEUE       2
+#define SAVE_THREADS_MIN 16384
+#define SAVE_SERIAL      1 /* save_ns_parallel started no thread */
+
+typedef struct snap_queue {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;                   /* a block queued or taken, or a thread done */
+	kv_buf          ring[SNAP_QUEUE];     /* finished blocks, oldest at head */
+	unsigned        head, n;
+	kv_buf          spare[SNAP_QUEUE + 1]; /* written blocks' buffers, for reuse */
+	unsigned        nspare;
+	unsigned        producers;            /* threads still copying */
+} snap_queue;
+
+/* Queue the finished block in *b and give *b an empty buffer (a spare one,
+ * or none yet: blk_room allocates it). */
+static void queue_push(snap_queue *q, kv_buf *b)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->n == SNAP_QUEUE)
+		pthread_cond_wait(&q->cv, &q->mu);
+	q->ring[(q->head + q->n++) % SNAP_QUEUE] = *b;
+	*b = q->nspare ? q->spare[--q->nspare] : (kv_buf)KV_BUF_INIT;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* On the calling thread: write what is queued; with wait, until every other
+ * thread is done. */
+static void queue_drain(snap_queue *q, snap_writer *w, bool wait)
+{
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (wait && !q->n && q->producers)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (!q->n)
+			break;
+		kv_buf b = q->ring[q->head];
+		q->head = (q->head + 1) % SNAP_QUEUE;
+		q->n--;
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		blk_write(w, b.data, b.len); /* after a failed write, only counted */
+		pthread_mutex_lock(&q->mu);
+		if (q->nspare < SNAP_QUEUE + 1)
+			q->spare[q->nspare++] = b;
+		else
+			kv_buf_free(w->env, &b);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+typedef struct save_job {
+	kv_env          *env;
+	snap_ns         *x;
+	int64_t          cut;
+	snap_queue       q;
+	_Atomic uint32_t next;   /* the next shard to take */
+	_Atomic int      stop;   /* a copy or write failed: the rest only release their shards */
+} save_job;
+
+/* Copy the shards of j that no thread has taken yet into wp, one at a time;
+ * main (the calling thread's writer) writes what is queued between two. */
+static int take_shards(save_job *j, snap_writer *wp, uint64_t *written, snap_writer *main)
+{
+	int rc = KV_OK;
+	for (;;) {
+		if (main) {
+			queue_drain(&j->q, main, false);
+			if (main->failed)
+				atomic_store(&j->stop, 1);
+		}
+		uint32_t s = atomic_fetch_add(&j->next, 1);
+		if (s >= j->x->cfg.shards)
+			return rc;
+		if (wp && atomic_load_explicit(&j->stop, memory_order_relaxed))
+			wp = NULL;
+		if (visit_shard(j->env, kv_ns_shard(&j->x->ref, s), wp, j->cut, written) != KV_OK && wp) {
+			rc = KV_ENOMEM;
+			wp = NULL;
+			atomic_store(&j->stop, 1);
+		}
+	}
+}
+
+typedef struct save_work {
+	save_job   *job;
+	snap_writer w;
+	uint64_t    written;
+	int         rc;
+	pthread_t   th;
+} save_work;
+
+static void *save_worker(void *arg)
+{
+	save_work *k = arg;
+	save_job *j = k->job;
+	k->rc = take_shards(j, &k->w, &k->written, NULL);
+	if (k->rc == KV_OK && !atomic_load(&j->stop) && k->w.blk.len > BLK_HDR)
+		blk_end(&k->w, BLK_ENTRIES);
+	pthread_mutex_lock(&j->q.mu);
+	j->q.producers--;
+	pthread_cond_broadcast(&j->q.cv);
+	pthread_mutex_unlock(&j->q.mu);
+	return NULL;
+}
+
+/* Copy x's shards on the calling thread (writing through w) and nw more
+ * (see above).  Returns KV_OK, KV_ENOMEM, or SAVE_SERIAL when no thread
+ * could be started (nothing was done: the caller copies x alone). */
+static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut, unsigned nw)
+{
+	save_job j;
+	memset(&j, 0, sizeof j);
+	j.env = env;
+	j.x = x;
+	j.cut = cut;
+	save_work *k = kv_mem_realloc(env, NULL, nw * sizeof *k);
+	if (!k)
+		return SAVE_SERIAL;
+	pthread_mutex_init(&j.q.mu, NULL);
+	pthread_cond_init(&j.q.cv, NULL);
+	j.q.producers = nw;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	unsigned started = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		k[i] = (save_work){.job = &j, .w = {.env = env, .q = &j.q}};
+		k[i].w.blk = (kv_buf)KV_BUF_INIT;
+		k[i].w.coll = (kv_buf)KV_BUF_INIT;
+		k[i].w.blk.len = BLK_HDR;
+		if (pthread_create(&k[i].th, NULL, save_worker, &k[i]) != 0)
+			break;
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = SAVE_SERIAL;
+	if (started) {
+		pthread_mutex_lock(&j.q.mu);
+		j.q.producers -= nw - started; /* a started one may be done already */
+		pthread_mutex_unlock(&j.q.mu);
+		rc = take_shards(&j, w, &x->written, w);
+		queue_drain(&j.q, w, true);
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(k[i].th, NULL);
+		x->written += k[i].written;
+		if (k[i].rc != KV_OK)
+			rc = k[i].rc;
+		kv_buf_free(env, &k[i].w.blk);
+		kv_buf_free(env, &k[i].w.coll);
+	}
+	for (unsigned i = 0; i < j.q.nspare; i++)
+		kv_buf_free(env, &j.q.spare[i]);
+	pthread_cond_destroy(&j.q.cv);
+	pthread_mutex_destroy(&j.q.mu);
+	kv_mem_realloc(env, k, 0);
 	return rc;
 }
 
@@ -389,7 +614,7 @@ static void release_busy(snap_ns *sel, size_t nsel)
 /* Write the chosen namespaces (all, or ns) to t, then the namespaces of the
  * file being replaced that keep[0..nkeep) describes (their blocks in old). */
 static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const char *old,
-                       const load_ns *keep, size_t nkeep, kv_error *err)
+                       const load_ns *keep, size_t nkeep, unsigned threads, kv_error *err)
 {
 	kv_region *r = env->r;
 	/* choose the namespaces and claim them */
@@ -453,7 +678,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	kv_spin_unlock(&r->admin);
 
 	/* write */
-	snap_writer w = {.env = env, .t = t, .err = err};
+	snap_writer w = {.env = env, .t = t};
 	w.blk = (kv_buf)KV_BUF_INIT;
 	w.coll = (kv_buf)KV_BUF_INIT;
 	w.xs = XXH3_createState();
@@ -498,7 +723,15 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 				blk_end(&w, BLK_NS);
 			}
 		}
-		for (uint32_t s = 0; s < x->cfg.shards; s++) {
+		unsigned nw = threads - 1 < x->cfg.shards - 1 ? threads - 1 : x->cfg.shards - 1;
+		int prc = SAVE_SERIAL;
+		if (wp && nw >= 1 && x->cfg.shards > 1 && atomic_load(&x->ref.slot->keys) >= SAVE_THREADS_MIN)
+			prc = save_ns_parallel(env, x, wp, cut, nw);
+		if (prc == KV_ENOMEM) {
+			rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory while copying namespace \"%s\"", x->name);
+			wp = NULL;
+		}
+		for (uint32_t s = 0; prc == SAVE_SERIAL && s < x->cfg.shards; s++) {
 			kv_shard *sh = kv_ns_shard(&x->ref, s);
 			if (visit_shard(env, sh, wp, cut, &x->written) != KV_OK && wp) {
 				rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory while copying namespace \"%s\"", x->name);
@@ -567,6 +800,9 @@ static void err_wrap(kv_error *err, const char *fmt, const char *shown)
 }
 
 static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t cap, size_t *n, kv_error *err);
+static int walk_entries(const char *p, size_t len, size_t fileoff, kv_error *err,
+                        int (*fn)(void *, const char *, uint32_t, const char *, uint32_t, int, int64_t),
+                        void *ctx, uint64_t *count);
 
 /* Kept blocks are copied as they are into a file of this version, where a tag
  * 16..19 names a collection; in a version 1 file it was a string's.  So before
@@ -594,38 +830,216 @@ static void retag_v1_strings(char *f, const load_ns *keep, size_t nkeep)
 	}
 }
 
-/* A save of one namespace keeps the file's other namespaces: read and verify
- * the file being replaced and list them in *keep.  No file (or an empty one)
- * keeps nothing; one that cannot be read or verified fails the save, so it is
- * never destroyed. */
-static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **old,
-                        load_ns **keep, size_t *nkeep, kv_error *err)
+/* Parse and check a version 3 'N' payload (verify's rules) into x. */
+static int keep_ns_block(const char *p, uint32_t len, size_t o, load_ns *x, kv_error *err)
+{
+	size_t nl = len ? (unsigned char)p[0] : 0;
+	if (len != 1 + nl + 40 || nl == 0 || nl > KV_NS_NAME_MAX)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "malformed namespace block at byte %zu", o);
+	memset(x, 0, sizeof *x);
+	memcpy(x->name, p + 1, nl);
+	if (kv_ns_valid_name(x->name) != KV_OK)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "invalid namespace name in block at byte %zu", o);
+	const char *c = p + 1 + nl;
+	x->cfg.shards = get32(c);
+	x->cfg.max_keys = get64(c + 4);
+	x->cfg.max_memory = get64(c + 12);
+	x->cfg.default_ttl_ms = (int64_t)get64(c + 20);
+	x->cfg.max_key_size = get32(c + 28);
+	x->cfg.max_value_size = get32(c + 32);
+	x->cfg.eviction = (int)get32(c + 36);
+	if (x->cfg.shards == 0 || x->cfg.shards > KV_MAX_SHARDS || kv_ns_check_config(&x->cfg) != KV_OK)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "invalid configuration for namespace \"%s\"", x->name);
+	x->ns_blk = o;
+	x->first_blk = o + BLK_HDR + len;
+	x->nblocks = 1;
+	return KV_OK;
+}
+
+/* The structure of a version 3 file (fd, size bytes), read without its
+ * entries: the file header, every block header (what its trailer hashes),
+ * the 'N', 'Z' and 'T' payloads.  Fills nss[0..*n) with each namespace's
+ * blocks and the entry count its 'Z' claims. */
+static int keep_walk(kv_snap_target *t, int fd, size_t size, load_ns *nss, size_t cap, size_t *n,
+                     kv_error *err)
+{
+	char h[SNAP_HDR], b[BLK_HDR + 1 + KV_NS_NAME_MAX + 40];
+	int rc = kv_snap_pread(t, fd, h, SNAP_HDR, 0, err);
+	if (rc != KV_OK)
+		return rc;
+	if (get32(h + 12) != 0)
+		return kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot flags");
+	uint32_t nns = get32(h + 24);
+	XXH3_state_t hs;
+	XXH3_64bits_reset(&hs);
+	XXH3_64bits_update(&hs, h, SNAP_HDR);
+	size_t o = SNAP_HDR, count = 0;
+	uint64_t blocks = 0;
+	load_ns *cur = NULL;
+	for (;;) {
+		if (size - o < BLK_HDR)
+			return kv_snap_err(err, KV_ECORRUPT, 0, "file truncated at byte %zu (block header expected)", o);
+		if ((rc = kv_snap_pread(t, fd, b, BLK_HDR, o, err)) != KV_OK)
+			return rc;
+		uint32_t kind = get32(b), len = get32(b + 4);
+		const char *p = b + BLK_HDR;
+		if (len > size - o - BLK_HDR)
+			return kv_snap_err(err, KV_ECORRUPT, 0, "file truncated: block at byte %zu claims %u bytes", o, len);
+		if (kind != BLK_ENTRIES) { /* a small payload: read and check it */
+			if (len > sizeof b - BLK_HDR)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "malformed block at byte %zu", o);
+			if ((rc = kv_snap_pread(t, fd, b + BLK_HDR, len, o + BLK_HDR, err)) != KV_OK)
+				return rc;
+			if (XXH3_64bits(p, len) != get64(b + 8))
+				return kv_snap_err(err, KV_ECORRUPT, 0, "checksum mismatch in block at byte %zu", o);
+		}
+		if (kind == BLK_TRAILER) {
+			if (len != 16 || cur || get64(p) != blocks || get64(p + 8) != XXH3_64bits_digest(&hs))
+				return kv_snap_err(err, KV_ECORRUPT, 0, "trailer at byte %zu does not match the blocks before it", o);
+			if (o + BLK_HDR + len != size)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "%zu unexpected bytes after the trailer", size - (o + BLK_HDR + len));
+			break;
+		}
+		blocks++;
+		XXH3_64bits_update(&hs, b, BLK_HDR);
+		if (kind == BLK_NS) {
+			if (cur)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "namespace block at byte %zu inside another namespace", o);
+			if (count == nns || count == cap)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "more namespaces than the header's %u", nns);
+			cur = &nss[count];
+			if ((rc = keep_ns_block(p, len, o, cur, err)) != KV_OK)
+				return rc;
+			for (size_t d = 0; d < count; d++)
+				if (strcmp(nss[d].name, cur->name) == 0)
+					return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" appears twice (again at byte %zu)", cur->name, o);
+			count++;
+		} else if (kind == BLK_ENTRIES) {
+			if (!cur)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "entries block at byte %zu outside a namespace", o);
+			cur->nblocks++;
+		} else if (kind == BLK_END) {
+			if (!cur || len != 8)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "malformed end-of-namespace block at byte %zu", o);
+			cur->entries = get64(p); /* what the namespace claims: checked if it is kept */
+			cur->end_blk = o;
+			cur->nblocks++;
+			cur = NULL;
+		} else {
+			return kv_snap_err(err, KV_ECORRUPT, 0, "unknown block kind %u at byte %zu", kind, o);
+		}
+		o += BLK_HDR + len;
+	}
+	if (count != nns)
+		return kv_snap_err(err, KV_ECORRUPT, 0, "header promises %u namespaces, file has %zu", nns, count);
+	*n = count;
+	return KV_OK;
+}
+
+/* Check one kept namespace x, read into f (its blocks, 'N' to 'Z', at
+ * x->ns_blk, file offset fo): every block's checksum, every entry's lengths
+ * and flags (walk_entries), its entry count.  The bytes checked are the
+ * bytes copied: keep_walk read the file earlier. */
+static int keep_check(const char *f, const load_ns *x, size_t fo, kv_error *err)
+{
+	uint64_t entries = 0;
+	for (size_t o = x->ns_blk;; o += BLK_HDR + get32(f + o + 4)) {
+		uint32_t kind = get32(f + o), len = get32(f + o + 4);
+		size_t at = fo + (o - x->ns_blk);
+		size_t lim = o == x->end_blk ? x->end_blk + BLK_HDR + 8 : x->end_blk; /* 'Z' is last */
+		if (o + BLK_HDR + (size_t)len > lim || (o == x->end_blk) != (kind == BLK_END) ||
+		    (o == x->ns_blk) != (kind == BLK_NS))
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" changed while it was read (block at byte %zu)", x->name, at);
+		const char *p = f + o + BLK_HDR;
+		if (XXH3_64bits(p, len) != get64(f + o + 8))
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\": checksum mismatch in block at byte %zu", x->name, at);
+		if (kind == BLK_NS && ((unsigned char)p[0] != strlen(x->name) || memcmp(p + 1, x->name, (unsigned char)p[0])))
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" changed while it was read", x->name);
+		if (kind == BLK_ENTRIES) {
+			int rc = walk_entries(p, len, at + BLK_HDR, err, NULL, NULL, &entries);
+			if (rc != KV_OK)
+				return rc;
+		} else if (kind == BLK_END) {
+			if (get64(p) != entries)
+				return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" should hold %llu entries, file has %llu", x->name,
+				                   (unsigned long long)get64(p), (unsigned long long)entries);
+			return KV_OK;
+		} else if (kind != BLK_NS) {
+			return kv_snap_err(err, KV_ECORRUPT, 0, "namespace \"%s\" changed while it was read", x->name);
+		}
+	}
+}
+
+/* Version 3: keep the namespaces other than ns of the file at fd (size
+ * bytes).  Only what is kept is read whole; *old holds the kept namespaces'
+ * blocks back to back, keep[] their offsets in it. */
+static int keep_v3(kv_env *env, kv_snap_target *t, int fd, size_t size, const char *ns, char **old,
+                   load_ns **keep, size_t *nkeep, kv_error *err)
+{
+	char h[SNAP_HDR];
+	int rc = kv_snap_pread(t, fd, h, SNAP_HDR, 0, err);
+	if (rc != KV_OK)
+		return rc;
+	size_t cap = get32(h + 24);
+	if (cap > size / (BLK_HDR + 42))
+		cap = size / (BLK_HDR + 42);
+	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (cap + 1));
+	size_t n = 0, m = 0, total = 0;
+	char *f = NULL;
+	if (!nss)
+		return kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+	if ((rc = keep_walk(t, fd, size, nss, cap + 1, &n, err)) != KV_OK)
+		goto fail;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(nss[k].name, ns) != 0) {
+			nss[m++] = nss[k];
+			total += nss[k].end_blk + BLK_HDR + 8 - nss[k].ns_blk;
+		}
+	if (m && !(f = kv_mem_realloc(env, NULL, total))) {
+		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
+		goto fail;
+	}
+	for (size_t k = 0, pos = 0; k < m; k++) {
+		load_ns *x = &nss[k];
+		size_t len = x->end_blk + BLK_HDR + 8 - x->ns_blk, fo = x->ns_blk;
+		if ((rc = kv_snap_pread(t, fd, f + pos, len, fo, err)) != KV_OK)
+			goto fail;
+		x->first_blk = pos + (x->first_blk - fo);
+		x->end_blk = pos + (x->end_blk - fo);
+		x->ns_blk = pos;
+		if ((rc = keep_check(f, x, fo, err)) != KV_OK)
+			goto fail;
+		pos += len;
+	}
+	*old = f;
+	*keep = nss;
+	*nkeep = m;
+	return KV_OK;
+fail:
+	kv_mem_realloc(env, f, 0);
+	kv_mem_realloc(env, nss, 0);
+	return rc;
+}
+
+/* Versions 1 and 2 (the trailer hashes every byte): read and verify the
+ * whole file, as a load would, and keep the namespaces other than ns. */
+static int keep_old(kv_env *env, kv_snap_target *t, const char *ns, char **old, load_ns **keep,
+                    size_t *nkeep, kv_error *err)
 {
 	char *f = NULL;
 	size_t size = 0;
 	int rc = kv_snap_read(t, env->size * 2 + ((size_t)1 << 20), &f, &size, err);
-	if (rc == KV_NOTFOUND) {
-		err_init(err);
-		return KV_OK;
-	}
-	if (rc != KV_OK) {
-		err_wrap(err, "cannot keep the other namespaces of \"%s\": %s", t->shown);
+	if (rc != KV_OK)
 		return rc;
-	}
-	if (size == 0) {
-		kv_mem_realloc(env, f, 0);
-		return KV_OK;
-	}
-	size_t cap = size >= SNAP_HDR ? get32(f + 24) : 0;
+	size_t cap = get32(f + 24);
 	if (cap > size / (BLK_HDR + 42))
 		cap = size / (BLK_HDR + 42);
 	load_ns *nss = kv_mem_realloc(env, NULL, sizeof *nss * (cap + 1));
 	size_t n = 0;
 	if (!nss)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
-	else if ((rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, err)) != KV_OK)
-		err_wrap(err, "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
-		              "other namespaces): %s", t->shown);
+	else
+		rc = verify(f, size, kv_now_ms(), nss, cap + 1, &n, err);
 	if (rc != KV_OK) {
 		kv_mem_realloc(env, nss, 0);
 		kv_mem_realloc(env, f, 0);
@@ -643,7 +1057,46 @@ static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **o
 	return KV_OK;
 }
 
-static int save_impl(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err)
+/* A save of one namespace keeps the file's other namespaces (kv.h, WHICH
+ * NAMESPACES A FILE KEEPS): list them in *keep, their blocks in *old.  No
+ * file (or an empty one) keeps nothing; one whose structure or kept
+ * namespaces do not check out fails the save, so it is never destroyed. */
+static int merge_source(kv_env *env, kv_snap_target *t, const char *ns, char **old,
+                        load_ns **keep, size_t *nkeep, kv_error *err)
+{
+	int fd = -1;
+	size_t size = 0;
+	int rc = kv_snap_open_keep(t, env->size * 2 + ((size_t)1 << 20), &fd, &size, err);
+	if (rc == KV_NOTFOUND) {
+		err_init(err);
+		return KV_OK;
+	}
+	char h[SNAP_HDR];
+	if (rc == KV_OK && size > 0) {
+		if (size < SNAP_HDR || (rc = kv_snap_pread(t, fd, h, SNAP_HDR, 0, err)) != KV_OK ||
+		    memcmp(h, SNAP_MAGIC, 8) != 0)
+			rc = rc != KV_OK ? rc : kv_snap_err(err, KV_EFORMAT, 0, "not a shardkv snapshot (bad magic)");
+		else if ((uint32_t)XXH3_64bits(h, 28) != get32(h + 28))
+			rc = kv_snap_err(err, KV_ECORRUPT, 0, "file header checksum mismatch");
+		else if (get32(h + 8) < 1 || get32(h + 8) > SNAP_VERSION)
+			rc = kv_snap_err(err, KV_EFORMAT, 0, "unsupported snapshot version %u (this build reads %u)", get32(h + 8), SNAP_VERSION);
+		else if (get32(h + 8) == 3)
+			rc = keep_v3(env, t, fd, size, ns, old, keep, nkeep, err);
+		else
+			rc = keep_old(env, t, ns, old, keep, nkeep, err);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc != KV_OK) /* as the message says: an invalid file, or one that could not be read */
+		err_wrap(err, rc == KV_ECORRUPT || rc == KV_EFORMAT
+		                  ? "snapshot \"%s\" exists and is not valid, so it was left as it is (it may hold "
+		                    "other namespaces): %s"
+		                  : "cannot keep the other namespaces of \"%s\": %s", t->shown);
+	return rc;
+}
+
+static int save_impl(kv_env *env, const char *ns, const char *dir, const char *name, unsigned threads,
+                     kv_error *err)
 {
 	err_init(err);
 	if (ns && kv_ns_valid_name(ns) != KV_OK)
@@ -662,7 +1115,7 @@ static int save_impl(kv_env *env, const char *ns, const char *dir, const char *n
 	if (rc == KV_OK && ns)
 		rc = merge_source(env, &t, ns, &old, &keep, &nkeep, err);
 	if (rc == KV_OK)
-		rc = save_locked(env, ns, &t, old, keep, nkeep, err);
+		rc = save_locked(env, ns, &t, old, keep, nkeep, threads, err);
 	kv_snap_close(&t);
 	kv_mem_realloc(env, keep, 0);
 	kv_mem_realloc(env, old, 0);
@@ -671,7 +1124,7 @@ static int save_impl(kv_env *env, const char *ns, const char *dir, const char *n
 
 KV_API int kv_save(kv_env *env, const char *ns, const char *path, kv_error *err)
 {
-	return save_impl(env, ns, NULL, path, err);
+	return save_impl(env, ns, NULL, path, 1, err);
 }
 
 KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *name, kv_error *err)
@@ -680,7 +1133,17 @@ KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *
 		err_init(err);
 		return kv_snap_err(err, KV_EINVAL, 0, "snapshot directory is empty");
 	}
-	return save_impl(env, ns, dir, name, err);
+	return save_impl(env, ns, dir, name, 1, err);
+}
+
+KV_API int kv_save_threads(kv_env *env, const char *ns, const char *dir, const char *name, unsigned threads,
+                           kv_error *err)
+{
+	if (threads == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = c > 0 ? (unsigned)c : 1;
+	}
+	return save_impl(env, ns, dir, name, threads > KV_SAVE_THREADS_MAX ? KV_SAVE_THREADS_MAX : threads, err);
 }
 
 /* ================================================================= load */

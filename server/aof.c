@@ -1406,7 +1406,7 @@ int aofLoadAtStart(void)
 
 	kv_error ke;
 	memset(&ke, 0, sizeof(ke));
-	int krc = kv_load_threads(srv.env, aof.dir, aof.base.name, NULL, NULL, (unsigned)srv.cfg.threads, &ke);
+	int krc = kv_load_threads(srv.env, aof.dir, aof.base.name, NULL, NULL, (unsigned)srv.load_threads, &ke);
 	if (krc != KV_OK) {
 		serverLog(LL_WARNING, "Cannot load the AOF base %s/%s: %s", aof.dir, aof.base.name,
 		          ke.msg[0] ? ke.msg : kv_strerror(krc));

@@ -50,8 +50,9 @@ static const cfgEntry configTable[] = {
 	{"maxmemory-policy", CT_POLICY, OFF(maxmemory_policy), SZ(maxmemory_policy), 0, 0, 1, "one of " KV_EVICT_POLICY_LIST "; noeviction is Redis's name for none"},
 	{"loglevel", CT_LOGLEVEL, OFF(loglevel), SZ(loglevel), 0, 0, 1, "debug|verbose|notice|warning (default notice)"},
 	{"logfile", CT_STR, OFF(logfile), SZ(logfile), 0, 0, 0, "log file, \"\" = stderr (default \"\")"},
-	{"threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "worker threads (default: number of CPUs)"},
+	{"threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "worker threads (default: number of CPUs; 1 on 1-2 CPUs)"},
 	{"io-threads", CT_INT, OFF(threads), SZ(threads), 1, 64, 0, "alias of threads"},
+	{"busy-poll-us", CT_INT, OFF(busy_poll_us), SZ(busy_poll_us), 0, 100000, 1, "microseconds a worker keeps polling after work before it sleeps, 0 = never (default 50)"},
 	{"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), SZ(proto_max_bulk_len), 1024 * 1024, 0, 1, "largest bulk string a client may send (default 512mb)"},
 	{"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), SZ(client_query_buffer_limit), 1024 * 1024, 0, 1, "largest pending request of one client (default 1gb)"},
 	{"client-output-buffer-limit-bytes", CT_MEM, OFF(client_output_buffer_limit), SZ(client_output_buffer_limit), 1024 * 1024, 0, 1, "pending reply bytes before a client is dropped (default 256mb)"},
@@ -90,7 +91,8 @@ void configInitDefaults(serverConfig *cfg)
 	cfg->maxclients = 10000;
 	cfg->maxmemory_policy = KV_EVICT_NONE;
 	strcpy(cfg->loglevel, "notice");
-	cfg->threads = 0; /* resolved in main: number of CPUs */
+	cfg->threads = 0; /* resolved in main: number of CPUs, 1 on 1-2 CPUs */
+	cfg->busy_poll_us = 50;
 	cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
 	cfg->client_query_buffer_limit = 1024ull * 1024 * 1024;
 	cfg->client_output_buffer_limit = 256ull * 1024 * 1024;
@@ -447,6 +449,7 @@ void configPublish(void)
 	atomic_store(&srv.auth_required, cfg->requirepass[0] != '\0');
 	atomic_store(&srv.maxclients, cfg->maxclients);
 	atomic_store(&srv.timeout, cfg->timeout);
+	atomic_store(&srv.busy_poll_us, cfg->busy_poll_us);
 	atomic_store(&srv.loglevel, serverLogLevel(cfg->loglevel));
 	atomic_store(&srv.notify_flags, cfg->notify_flags);
 }

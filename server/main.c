@@ -160,10 +160,12 @@ int main(int argc, char **argv)
 	configInitDefaults(&srv.cfg);
 	if (configParseArgs(&srv.cfg, argc, argv) != C_OK)
 		return 1;
-	if (srv.cfg.threads <= 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		srv.cfg.threads = n < 1 ? 1 : (n > 64 ? 64 : (int)n);
-	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	srv.ncpu = ncpu < 1 ? 1 : (ncpu > 64 ? 64 : (int)ncpu);
+	/* a load runs before the workers: every CPU unless threads was given */
+	srv.load_threads = srv.cfg.threads > 0 ? srv.cfg.threads : srv.ncpu;
+	if (srv.cfg.threads <= 0) /* one worker per CPU; on 1-2 CPUs one, leaving a CPU to the clients */
+		srv.cfg.threads = srv.ncpu <= 2 ? 1 : srv.ncpu;
 	pthread_mutex_init(&srv.cfg_lock, NULL);
 	pthread_mutex_init(&srv.save_lock, NULL);
 	configPublish();

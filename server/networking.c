@@ -28,6 +28,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -636,14 +638,111 @@ static void releaseHeld(worker *w)
 	w->nheld = 0;
 }
 
+/*
+ * Busy poll (busy-poll-us).  A client that sends to a worker asleep in
+ * epoll_wait pays for waking it inside its own send: the socket's wake-up, and
+ * on a VM an IPI to the worker's idle CPU.  With redis-benchmark -P 1 on the
+ * same machine the client is the limit, so that cost decides the rate.  After
+ * a round that had events the worker therefore polls without sleeping until
+ * busy-poll-us pass with none, then sleeps as before: an idle server costs
+ * nothing, and each burst of work at most busy-poll-us more.
+ *
+ * Polling pays only with a CPU to spare.  At most busy_poll_max workers poll at
+ * once, the CPUs the workers leave over (ncpu - workers).  And every
+ * POLL_CHECK_US a polling worker looks whether the machine is contended: it
+ * was preempted, or at two looks in a row more tasks were runnable than there
+ * are CPUs (the running count of /proc/loadavg).  Then it stops polling for
+ * POLL_BACKOFF_US, since a polling worker would take the CPU that a woken
+ * client (or any other process) is waiting for.  Returns the epoll timeout.
+ */
+#define POLL_CHECK_US   1000   /* how often a polling worker looks for contention */
+#define POLL_BACKOFF_US 100000 /* no polling this long after it saw contention */
+
+static int loadavgFd = -1;     /* /proc/loadavg, opened once by workersStart */
+
+static long threadPreemptions(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+}
+
+/* Tasks runnable on the machine now ("0.50 0.40 0.30 R/T ..."); 0 if unknown. */
+static int runnableTasks(void)
+{
+	char b[128];
+	ssize_t n = loadavgFd >= 0 ? pread(loadavgFd, b, sizeof(b) - 1, 0) : -1;
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	const char *p = b;
+	for (int field = 0; field < 3 && p; field++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	return p ? atoi(p) : 0;
+}
+
+static void busyPollStop(worker *w)
+{
+	w->polling = 0;
+	atomic_fetch_sub(&srv.busy_pollers, 1);
+}
+
+/* Every POLL_CHECK_US while polling: 1 if the machine is contended (see above). */
+static int busyPollContended(worker *w, int64_t now)
+{
+	if (now < w->poll_check_at)
+		return 0;
+	w->poll_check_at = now + POLL_CHECK_US;
+	long p = threadPreemptions();
+	/* a crowded run queue twice in a row: one look can catch a kernel thread's blip */
+	w->poll_crowded = runnableTasks() > srv.ncpu ? w->poll_crowded + 1 : 0;
+	int contended = p != w->poll_preempt || w->poll_crowded >= 2;
+	w->poll_preempt = p;
+	if (contended) {
+		w->poll_crowded = 0;
+		w->poll_backoff_until = now + POLL_BACKOFF_US;
+		atomic_fetch_add_explicit(&srv.busy_poll_backoffs, 1, memory_order_relaxed);
+	}
+	return contended;
+}
+
+static int busyPollTimeout(worker *w, int tmo, int had_events)
+{
+	int us = atomic_load_explicit(&srv.busy_poll_us, memory_order_relaxed);
+	if (us <= 0 || tmo == 0) {
+		if (w->polling && us <= 0)
+			busyPollStop(w);
+		return tmo;
+	}
+	int64_t now = ustime_mono();
+	if (had_events && now >= w->poll_backoff_until) {
+		if (!w->polling) {
+			int k = atomic_load(&srv.busy_pollers);
+			while (k < srv.busy_poll_max && !atomic_compare_exchange_weak(&srv.busy_pollers, &k, k + 1))
+				;
+			w->polling = k < srv.busy_poll_max;
+			w->poll_preempt = threadPreemptions();
+		}
+		w->poll_until = now + us;
+	}
+	if (w->polling && now < w->poll_until && !busyPollContended(w, now))
+		return 0;
+	if (w->polling)
+		busyPollStop(w);
+	return tmo;
+}
+
 static void *workerMain(void *arg)
 {
 	worker *w = arg;
 	struct epoll_event evs[256];
 	tlSelf = w;
+	int n = 0;
 
 	while (!atomic_load(&w->stop)) {
-		int n = epoll_wait(w->epfd, evs, 256, w->nbusy ? 0 : blockingPollTimeout(w, 1000));
+		int tmo = w->nbusy ? 0 : blockingPollTimeout(w, 1000);
+		int polls = tmo != 0 && busyPollTimeout(w, tmo, n > 0) == 0;
+		n = epoll_wait(w->epfd, evs, 256, polls ? 0 : tmo);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -695,6 +794,8 @@ static void *workerMain(void *arg)
 		blockingExpire(w);
 		deliverMail(w); /* what this thread mailed to its own clients: no eventfd round trip */
 	}
+	if (w->polling)
+		busyPollStop(w);
 	/* graceful stop: one last attempt to flush replies, then close */
 	while (w->clients) {
 		client *c = w->clients;
@@ -707,6 +808,9 @@ static void *workerMain(void *arg)
 int workersStart(int n)
 {
 	srv.nworkers = n;
+	srv.busy_poll_max = srv.ncpu > n ? srv.ncpu - n : 0;
+	if (srv.busy_poll_max > 0)
+		loadavgFd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 	srv.workers = calloc((size_t)n, sizeof(worker));
 	if (srv.workers == NULL || blockingInit(n) != C_OK)
 		return C_ERR;

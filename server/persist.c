@@ -80,8 +80,8 @@ int persistLoadAtStart(void)
 		serverLog(LL_WARNING, "cannot remove the temp files of unfinished saves in %s: %s", dir,
 		          kv_strerror_text(rc));
 	int64_t t0 = mstime();
-	/* built on as many threads as the server has workers (they start after) */
-	rc = kv_load_threads(srv.env, dir, name, NULL, NULL, (unsigned)srv.cfg.threads, &err);
+	/* built on every CPU, or on threads when given (the workers start after) */
+	rc = kv_load_threads(srv.env, dir, name, NULL, NULL, (unsigned)srv.load_threads, &err);
 	if (rc == KV_EIO && err.sys_errno == ENOENT) {
 		serverLog(LL_NOTICE, "no snapshot at %s: starting empty", path);
 		return C_OK;

@@ -60,6 +60,7 @@ typedef struct serverConfig {
 	int      maxmemory_policy;   /* KV_EVICT_* */
 	char     loglevel[16];
 	int      threads;
+	int      busy_poll_us;       /* a worker polls this long after work before it sleeps */
 	uint64_t proto_max_bulk_len;
 	uint64_t client_query_buffer_limit;
 	uint64_t client_output_buffer_limit; /* bytes of pending replies before the client is dropped */
@@ -217,6 +218,12 @@ typedef struct worker {
 	_Atomic uint64_t write_seq;    /* odd while a write command runs (multi.c's WATCH gate) */
 	client       **held;           /* clients waiting for the AOF (group commit) */
 	size_t         nheld, capheld;
+	int            polling;        /* holds one of srv.busy_poll_max polling slots */
+	int64_t        poll_until;     /* ustime_mono() until which it polls without sleeping */
+	int64_t        poll_check_at;  /* next look for contention while polling */
+	int64_t        poll_backoff_until; /* contention seen: no polling before this */
+	long           poll_preempt;   /* the thread's involuntary context switches at the last look */
+	int            poll_crowded;   /* looks in a row that saw more runnable tasks than CPUs */
 } worker;
 
 /* ------------------------------------------------------------- server */
@@ -242,6 +249,12 @@ typedef struct server {
 	_Atomic int    maxclients;
 	_Atomic int    timeout;
 	_Atomic int    loglevel;
+	_Atomic int    busy_poll_us;
+	_Atomic int    busy_pollers;    /* workers polling now (at most busy_poll_max) */
+	_Atomic uint64_t busy_poll_backoffs; /* times a worker stopped polling, the machine contended */
+	int            busy_poll_max;   /* CPUs beyond the workers' own: ncpu - workers */
+	int            ncpu;
+	int            load_threads;    /* threads of a snapshot or AOF-base load at start */
 
 	/* persistence */
 	pthread_mutex_t save_lock;       /* one save at a time */

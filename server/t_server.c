@@ -187,6 +187,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		infoLine(&t, "uptime_in_days:%lld", (long long)(now - srv.start_ms) / 86400000);
 		infoLine(&t, "io_threads_active:%d", srv.nworkers > 1);
 		infoLine(&t, "worker_threads:%d", srv.nworkers);
+		infoLine(&t, "busy_poll_workers_max:%d", srv.busy_poll_max);
 	}
 	if (wantSection(argc, argv, lens, "clients")) {
 		SECTION("Clients");
@@ -251,6 +252,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		infoLine(&t, "keyspace_misses:%llu", (unsigned long long)misses);
 		infoLine(&t, "pubsub_channels:%zu", pubsubNumChannels());
 		infoLine(&t, "pubsub_patterns:%zu", pubsubNumPatterns());
+		infoLine(&t, "busy_poll_backoffs:%llu", (unsigned long long)atomic_load(&srv.busy_poll_backoffs));
 	}
 	if (wantSection(argc, argv, lens, "cpu")) {
 		struct rusage ru;

@@ -10,6 +10,7 @@
 #      then test_hash_set.py and test_aof_coll.py (issue 12; 6384-6387);
 #      then issue 12's test_zset_list.py and test_blocking.py (6388-6391);
 #      then test_batch.py: pipelined string writes as one engine batch (issue 15; 6390-6391);
+#      then test_busy_poll.py: busy-poll-us and the default worker count (issue 15; 6392-6393);
 #   2. the RESP parser fuzzer: corpus replay, then a short run (FUZZ_RESP_SECONDS,
 #      default 10).
 # Ends with "N passed, M failed" and exits non-zero if anything failed.
@@ -23,7 +24,7 @@ for bin in build/shardkv-server build/asan/shardkv-server; do
 done
 
 # 1. the server through real clients
-for t in tests/server/test_server.py tests/server/test_harden.py tests/server/test_aof.py tests/server/test_multi.py tests/server/test_tls.py tests/server/test_surface.py tests/server/test_bits.py tests/server/test_hash_set.py tests/server/test_aof_coll.py tests/server/test_zset_list.py tests/server/test_blocking.py tests/server/test_batch.py; do
+for t in tests/server/test_server.py tests/server/test_harden.py tests/server/test_aof.py tests/server/test_multi.py tests/server/test_tls.py tests/server/test_surface.py tests/server/test_bits.py tests/server/test_hash_set.py tests/server/test_aof_coll.py tests/server/test_zset_list.py tests/server/test_blocking.py tests/server/test_batch.py tests/server/test_busy_poll.py; do
 	out=$(mktemp)
 	$PY "$t" 2>&1 | tee "$out"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)

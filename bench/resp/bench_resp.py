@@ -151,7 +151,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer requests")
     ap.add_argument("--reps", type=int, default=None)
-    ap.add_argument("--threads", type=int, default=2, help="shardkv-server worker threads")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="shardkv-server worker threads (default: the server's, 1 on a 1-2 CPU machine)")
+    ap.add_argument("--skv-args", default="", help="more shardkv-server arguments, e.g. \"--busy-poll-us 0\"")
+    ap.add_argument("--pipelines", default="1,16", help="the -P values to run (default 1,16)")
     ap.add_argument("--tls", action="store_true", help="run redis-benchmark over TLS against both servers")
     ap.add_argument("--tsv", default=None, help="every repetition's figures, for bench/charts.py "
                     "(default build/bench/resp.tsv, or resp-tls.tsv with --tls)")
@@ -167,8 +170,8 @@ def main():
         red_tls = ["--tls-port", str(P_REDIS_TLS)] + certs
         TLS.extend(["--tls", "--cacert", os.path.join(tmp, "ca.crt")])
     skv = subprocess.Popen([os.path.join(ROOT, "build", "shardkv-server"), "--port", str(P_SKV),
-                            "--save", "", "--dir", tmp, "--threads", str(args.threads),
-                            "--loglevel", "warning"] + skv_tls)
+                            "--save", "", "--dir", tmp, "--loglevel", "warning"] + skv_tls +
+                           (["--threads", str(args.threads)] if args.threads else []) + args.skv_args.split())
     red = subprocess.Popen(["redis-server", "--port", str(P_REDIS), "--bind", "127.0.0.1",
                             "--save", "", "--appendonly", "no", "--dir", tmp, "--loglevel", "warning"] + red_tls)
     bench_skv, bench_red = (P_SKV_TLS, P_REDIS_TLS) if args.tls else (P_SKV, P_REDIS)
@@ -176,13 +179,15 @@ def main():
     try:
         wait_port(P_SKV, skv)
         wait_port(P_REDIS, red)
-        print("shardkv-server (%d threads) vs redis-server %s%s; -c 50 -r %d; %d rep(s); %d CPUs" % (
-            args.threads, subprocess.run(["redis-server", "--version"], capture_output=True).stdout.split()[2].decode(),
+        info = subprocess.run(["redis-cli", "-p", str(P_SKV), "INFO", "server"], capture_output=True).stdout.decode()
+        args.threads = int(info.split("worker_threads:")[1].split()[0])
+        print("shardkv-server (%d threads%s) vs redis-server %s%s; -c 50 -r %d; %d rep(s); %d CPUs" % (
+            args.threads, (", " + args.skv_args) if args.skv_args else "", subprocess.run(["redis-server", "--version"], capture_output=True).stdout.split()[2].decode(),
             ", both over TLS" if args.tls else "", KEYSPACE, reps, NCPU), flush=True)
         for dsize in (16, 1024):
             preload(P_SKV, dsize)
             preload(P_REDIS, dsize)
-            for pipeline in (1, 16):
+            for pipeline in [int(x) for x in args.pipelines.split(",")]:
                 tests = ["set", "get"]
                 if pipeline == 16:
                     tests += ["setex", "incr"] if dsize == 16 else ["setex"]
@@ -226,9 +231,9 @@ HEADER_DONE = [False]
 def print_row(row):
     test, pipeline, dsize, res = row
     if not HEADER_DONE[0]:
-        print("%-5s %3s %5s | %11s %11s %6s | %16s %16s | %8s %8s | %s" % (
+        print("%-5s %3s %5s | %11s %11s %6s | %16s %16s | %8s %8s | %17s | %s" % (
             "cmd", "-P", "-d", "shardkv r/s", "redis r/s", "ratio", "skv CPU s/Mreq", "redis CPU s/Mreq",
-            "cli CPU%", "skv CPU%", "noise"))
+            "cli CPU%", "skv CPU%", "cli us/req skv/rd", "noise"))
         HEADER_DONE[0] = True
     s, r = res["skv"], res["redis"]
     srps, rrps = med(s, "rps"), med(r, "rps")
@@ -236,10 +241,13 @@ def print_row(row):
     r_cpu_m = statistics.median(x["srv"] / x["n"] * 1e6 for x in r)
     cli_share = statistics.median(x["cli"] / x["wall"] * 100 for x in s)
     srv_share = statistics.median(x["srv"] / x["wall"] * 100 for x in s)
+    # the client's CPU per request against each server: at -P 1 the client is the limit
+    s_cli = statistics.median(x["cli"] / x["n"] * 1e6 for x in s)
+    r_cli = statistics.median(x["cli"] / x["n"] * 1e6 for x in r)
     noisy = any(x["noisy"] for x in s + r)
-    print("%-5s %3d %5d | %11.0f %11.0f %5.2fx | %16.3f %16.3f | %7.0f%% %7.0f%% | %s" % (
+    print("%-5s %3d %5d | %11.0f %11.0f %5.2fx | %16.3f %16.3f | %7.0f%% %7.0f%% | %8.2f/%-8.2f | %s" % (
         test, pipeline, dsize, srps, rrps, srps / rrps, s_cpu_m, r_cpu_m, cli_share, srv_share,
-        "[noisy]" if noisy else ""), flush=True)
+        s_cli, r_cli, "[noisy]" if noisy else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@
  * `test_snapshot --write-corpus DIR` writes seed snapshots for the fuzzer.
  */
 #include <dirent.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -984,7 +985,7 @@ static void *batch_writer(void *p)
 
 /* shards 8: one step per shard; shards 1 with filler keys: the save steps
  * through the shard (snapshot.c, BOUNDED STEPS) while the batches run */
-static void test_consistent_cut(const char *name, uint32_t shards, int filler)
+static void test_consistent_cut(const char *name, uint32_t shards, int filler, unsigned threads)
 {
 	TEST(name)
 	{
@@ -1013,7 +1014,7 @@ static void test_consistent_cut(const char *name, uint32_t shards, int filler)
 			int broken = 0;
 			for (int s = 0; s < saves; s++) {
 				t_sleep_ms(20);
-				int rc = kv_save(benv, "atom", path_of("cut.snap"), &err);
+				int rc = kv_save_threads(benv, "atom", NULL, path_of("cut.snap"), threads, &err);
 				if (!E(R(rc) == KV_OK))
 					continue;
 				if (!EOK(kv_load(benv, path_of("cut.snap"), "atom", "cut", &err)))
@@ -1031,6 +1032,8 @@ static void test_consistent_cut(const char *name, uint32_t shards, int filler)
 					}
 				kv_ns_stats cst;
 				EOK(kv_ns_stats_get(cut, &cst));
+				if (cst.keys < (uint64_t)filler + NACCT) /* the filler is never written: all of it */
+					sum = -1;
 				if ((sum != TOTAL || found != NACCT) && broken++ < 3)
 					fprintf(stderr,
 					        "    snapshot %d: %d of %d accounts, summing to %lld; %llu keys in it\n",
@@ -1644,6 +1647,27 @@ static void *merge_saver(void *arg)
 	return NULL;
 }
 
+/* The offset of the first block of `kind` in namespace ns of the version 3
+ * file f (n bytes), or 0. */
+static size_t find_block(const unsigned char *f, size_t n, const char *ns, uint32_t kind)
+{
+	size_t o = 32, nl = strlen(ns);
+	int in = 0;
+	while (o + 16 <= n) {
+		uint32_t k, len;
+		memcpy(&k, f + o, 4);
+		memcpy(&len, f + o + 4, 4);
+		k = le32toh(k);
+		len = le32toh(len);
+		if (k == 'N')
+			in = o + 17 + nl <= n && f[o + 16] == nl && memcmp(f + o + 17, ns, nl) == 0;
+		else if (k == kind && in)
+			return o;
+		o += 16 + (size_t)len;
+	}
+	return 0;
+}
+
 static void test_merge(void)
 {
 	kv_error err;
@@ -1712,6 +1736,58 @@ static void test_merge(void)
 		EOK(kv_save(env, NULL, fpath("foreign.snap"), &err));
 		EOK(kv_load(env, fpath("foreign.snap"), NULL, NULL, &err));
 		E(count_dir(fdir) == 4); /* no temp files */
+	}
+
+	TEST("a one-namespace save checks every byte it keeps, not the old copy of the one it replaces")
+	{
+		EOK(set_s(a, "k", "ka"));
+		EOK(set_s(b, "k", "kb"));
+		EOK(kv_save(env, "ma", fpath("k.snap"), &err));
+		EOK(kv_save(env, "mb", fpath("k.snap"), &err));
+		size_t n = 0;
+		unsigned char *f = t_read_file(fpath("k.snap"), &n);
+		size_t ea = f ? find_block(f, n, "ma", 'E') : 0, eb = f ? find_block(f, n, "mb", 'E') : 0;
+		if (E(f && ea && eb)) {
+			/* a flipped byte in mb's entries: saving ma would copy it, so it fails */
+			f[eb + 16 + 3] ^= 0x10;
+			E(t_write_file(fpath("k2.snap"), f, n) == 0);
+			memset(&err, 0, sizeof err);
+			ERC(kv_save(env, "ma", fpath("k2.snap"), &err), KV_ECORRUPT);
+			E(msg_has(&err, "left as it is") && msg_has(&err, "namespace \"mb\": checksum mismatch"));
+			size_t n2 = 0;
+			unsigned char *after = t_read_file(fpath("k2.snap"), &n2);
+			E(after && n2 == n && memcmp(after, f, n) == 0);
+			free(after);
+			f[eb + 16 + 3] ^= 0x10;
+			/* a flipped byte in ma's entries: ma is replaced, its old copy never read */
+			f[ea + 16 + 3] ^= 0x10;
+			E(t_write_file(fpath("k3.snap"), f, n) == 0);
+			EOK(set_s(a, "k", "ka2"));
+			EOK(kv_save(env, "ma", fpath("k3.snap"), &err));
+			kv_env *e2 = t_env(32 << 20);
+			if (e2) {
+				EOK(kv_load(e2, fpath("k3.snap"), NULL, NULL, &err));
+				kv_ns *x = open_ns(e2, "ma"), *y = open_ns(e2, "mb");
+				E(x && y && val_is(e2, x, "k", "ka2") && val_is(e2, y, "k", "kb"));
+				if (x)
+					kv_ns_close(x);
+				if (y)
+					kv_ns_close(y);
+				kv_env_close(e2);
+			}
+			/* a block header of ma (hashed by the trailer): the structure fails */
+			f[ea + 8] ^= 0x01;
+			E(t_write_file(fpath("k4.snap"), f, n) == 0);
+			memset(&err, 0, sizeof err);
+			ERC(kv_save(env, "ma", fpath("k4.snap"), &err), KV_ECORRUPT);
+			E(msg_has(&err, "left as it is"));
+			after = t_read_file(fpath("k4.snap"), &n2);
+			E(after && n2 == n && memcmp(after, f, n) == 0);
+			free(after);
+		}
+		free(f);
+		E(unlink(fpath("k.snap")) == 0 && unlink(fpath("k2.snap")) == 0 && unlink(fpath("k3.snap")) == 0 &&
+		  unlink(fpath("k4.snap")) == 0);
 	}
 
 	TEST("a full save writes the store's namespaces: a dropped one leaves the file")
@@ -1936,6 +2012,156 @@ static void *track_realloc(void *ctx, void *p, size_t n)
 	return q + 16;
 }
 
+/* ------------------------------------------------------------ kv_save_threads */
+#define PAR_KEYS 20000
+
+/* PAR_KEYS strings of vlen bytes ("p:<i>", each 7th with a TTL) and 40
+ * hashes in ns. */
+static void par_fill(kv_ns *ns, size_t vlen, char tag, int64_t exp)
+{
+	char *v = malloc(vlen + 16);
+	if (!E(v != NULL))
+		return;
+	memset(v, tag, vlen);
+	for (int i = 0; i < PAR_KEYS; i++) {
+		char k[24];
+		int kl = snprintf(k, sizeof k, "p:%d", i);
+		memcpy(v, k, (size_t)kl);
+		if (kv_set(ns, k, (size_t)kl, v, vlen, KV_T_BYTES, i % 7 ? KV_EXPIRE_NEVER : exp, 0, NULL) != KV_OK) {
+			E(0);
+			break;
+		}
+	}
+	for (int i = 0; i < 40; i++) {
+		char k[24], f[24];
+		int kl = snprintf(k, sizeof k, "h:%d", i), fl = snprintf(f, sizeof f, "f%d", i);
+		kv_val fv[2] = {{(size_t)fl, f}, {1, &tag}};
+		EOK(kv_hset(ns, k, (size_t)kl, fv, 1, 0, NULL));
+	}
+	free(v);
+}
+
+/* Does ns hold what par_fill(vlen, tag, exp) wrote? */
+static int par_same(kv_env *env, kv_ns *ns, size_t vlen, char tag, int64_t exp)
+{
+	kv_buf b = KV_BUF_INIT;
+	int bad = 0;
+	for (int i = 0; i < PAR_KEYS && bad < 3; i++) {
+		char k[24];
+		int kl = snprintf(k, sizeof k, "p:%d", i);
+		int64_t at = 0;
+		if (kv_get(ns, k, (size_t)kl, &b) != KV_OK || b.len != vlen || memcmp(b.data, k, (size_t)kl) != 0 ||
+		    (unsigned char)b.data[vlen - 1] != (unsigned char)tag || kv_ttl(ns, k, (size_t)kl, &at) != KV_OK ||
+		    at != (i % 7 ? 0 : exp))
+			bad++;
+	}
+	for (int i = 0; i < 40 && !bad; i++) {
+		char k[24], f[24];
+		int kl = snprintf(k, sizeof k, "h:%d", i), fl = snprintf(f, sizeof f, "f%d", i);
+		bad += kv_hget(ns, k, (size_t)kl, f, (size_t)fl, &b) != KV_OK || b.len != 1 || b.data[0] != tag;
+	}
+	kv_ns_stats st;
+	bad += kv_ns_stats_get(ns, &st) != KV_OK || st.keys != PAR_KEYS + 40;
+	kv_buf_free(env, &b);
+	return bad == 0;
+}
+
+static void test_save_threads(void)
+{
+	kv_error err;
+	snprintf(fdir, sizeof fdir, "%s/threads", dir);
+	fresh_fdir();
+	int64_t exp = kv_now_ms() + 10 * HOUR_MS;
+
+	TEST("kv_save_threads: a namespace copied on 3 threads loads back whole (values, TTLs, hashes)")
+	{
+		kv_env *env = t_env(128 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 8;
+		kv_ns *ns = env ? t_ns(env, "par", &c) : NULL;
+		if (ns) {
+			par_fill(ns, 300, 'a', exp);
+			EOK(kv_save_threads(env, "par", NULL, fpath("p.snap"), 4, &err));
+			EOK(kv_load(env, fpath("p.snap"), "par", "par2", &err));
+			kv_ns *l = open_ns(env, "par2");
+			E(l && par_same(env, l, 300, 'a', exp));
+			/* the cut's marks were cleared: a second save sees later writes */
+			par_fill(ns, 200, 'b', exp);
+			EOK(kv_save_threads(env, "par", fdir, "p.snap", 0, &err));
+			EOK(kv_load(env, fpath("p.snap"), "par", "par2", &err));
+			E(l && par_same(env, l, 200, 'b', exp));
+			/* 1 thread and too small a namespace go the one-thread way, same contents */
+			EOK(kv_save_threads(env, "par", NULL, fpath("p1.snap"), 1, &err));
+			EOK(kv_load(env, fpath("p1.snap"), "par", "par2", &err));
+			E(l && par_same(env, l, 200, 'b', exp));
+			if (l)
+				kv_ns_close(l);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("kv_save_threads: a write failing mid-save (ENOSPC) leaves the old file and releases every shard")
+	{
+		size_t rsz = (size_t)160 << 20;
+		void *region = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (E(region != MAP_FAILED)) {
+			kv_config rc;
+			kv_config_init(&rc);
+			rc.region = region;
+			rc.region_size = rsz;
+			kv_env *owner = NULL, *att = NULL;
+			kv_ns_config c;
+			kv_ns_config_init(&c);
+			c.shards = 4;
+			if (EOK(kv_env_open(&rc, &owner))) {
+				kv_ns *ns = t_ns(owner, "big", &c);
+				/* 1000-byte values: 20 MB, more blocks than the queue holds */
+				if (ns) {
+					par_fill(ns, 1000, 'o', exp);
+					EOK(kv_save(owner, "big", fpath("f.snap"), &err));
+				}
+				size_t oldn = 0;
+				unsigned char *oldb = t_read_file(fpath("f.snap"), &oldn);
+				/* the third write is the first entries block */
+				setenv("SHARDKV_FAULT_IO", "write=ENOSPC@3", 1);
+				int arc = kv_env_attach(region, rsz, NULL, &att);
+				unsetenv("SHARDKV_FAULT_IO");
+				if (ns && oldb && EOK(arc)) {
+					par_fill(ns, 1000, 'n', exp);
+					memset(&err, 0, sizeof err);
+					ERC(kv_save_threads(att, "big", NULL, fpath("f.snap"), 3, &err), KV_EIO);
+					E(err.sys_errno == ENOSPC && msg_has(&err, "injected"));
+					size_t n = 0;
+					unsigned char *now = t_read_file(fpath("f.snap"), &n);
+					E(now && n == oldn && memcmp(now, oldb, n) == 0);
+					free(now);
+					E(count_dir(fdir) == 3); /* f.snap, p.snap, p1.snap: no temp file */
+					/* the namespace is free again and its cut released: writes
+					 * after it are in the next save, every key once */
+					ERC(kv_save_threads(att, "big", NULL, fpath("f.snap"), 3, &err), KV_EIO);
+					par_fill(ns, 900, 'm', exp);
+					EOK(kv_save_threads(owner, "big", NULL, fpath("f.snap"), 3, &err));
+					EOK(kv_load(owner, fpath("f.snap"), "big", "big2", &err));
+					kv_ns *l = open_ns(owner, "big2");
+					E(l && par_same(owner, l, 900, 'm', exp));
+					if (l)
+						kv_ns_close(l);
+				}
+				free(oldb);
+				if (att)
+					kv_env_close(att);
+				if (ns)
+					kv_ns_close(ns);
+				kv_env_close(owner);
+			}
+			munmap(region, rsz);
+		}
+	}
+}
+
 static void test_bounded_copy(void)
 {
 	TEST("a save never copies a shard or a value under its lock (no shard-sized buffer)")
@@ -2054,9 +2280,11 @@ int main(int argc, char **argv)
 	test_kill_during_save();
 	rm_dir_contents(dir);
 	test_consistent_cut("snapshots taken while all-or-nothing batches run contain all of each batch or none",
-	                    8, 0);
+	                    8, 0, 1);
 	test_consistent_cut("a save stepping through one big shard under all-or-nothing batches is a cut", 1,
-	                    200000);
+	                    200000, 1);
+	test_consistent_cut("kv_save_threads: 8 shards copied on 3 threads under all-or-nothing batches are a cut",
+	                    8, 40000, 4);
 	test_consistent_cut_processes();
 	test_load_under_readers();
 	test_load_big_routed();
@@ -2066,6 +2294,7 @@ int main(int argc, char **argv)
 	test_file_safety();
 	test_merge();
 	test_fault_io();
+	test_save_threads();
 	test_bounded_copy();
 	rmdir(dir);
 	for (int i = 0; i < NENT; i++)
