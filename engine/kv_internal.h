@@ -425,11 +425,54 @@ struct kv_env {
 	kv_fault_io    fault;
 };
 
+/* A handle's resolved view of its namespace at one generation: the shard
+ * headers and the route table, checked once when the view is published
+ * (kv_view_refresh, namespace.c) instead of on every call.  Readers and
+ * single-key writers (ops.c: get_fast, set_fast) load vkey, check the slot's
+ * gen against it, and then index route and shards directly.  What makes that
+ * safe with no lock, however a rebuild or a drop races the call:
+ *   - vkey (slot index << 32 | gen) is one word, stored last (release) by a
+ *     rebuild, after every field below; a view is rebuilt only for another
+ *     key, i.e. once its old key's slot gen has moved, so a call that read a
+ *     field of a newer view fails its closing gen check, as it would have
+ *     after reading the slot's own fields;
+ *   - every value any field ever holds is safe to use: vroute is the table of
+ *     a slot (bounds-checked at publish) or the all-zero table of one shard;
+ *     varr only grows (older arrays are kept until kv_ns_close) and vn never
+ *     exceeds the capacity of the array published before it; an array slot
+ *     holds a shard header checked at publish (in the region, aligned, on a
+ *     shard page, which never changes kind) or kv_view_dummy (odd seq, no
+ *     owner): a stale pointer reads or locks a real header, never wild memory;
+ *   - the view is published only while no resize migrates (old_nshards 0),
+ *     and a resize, load, drop or create moves gen, so a call whose gen check
+ *     passes routes as the namespace does.
+ * Rebuilds are serialised by vlock (process-local, O(shards) held). */
+typedef struct kv_viewarr {
+	struct kv_viewarr *older;     /* arrays this one replaced, freed by kv_ns_close */
+	uint32_t           cap;
+	kv_shard *_Atomic  p[];
+} kv_viewarr;
+#define KV_NSVIEW_NONE ((uint64_t)UINT32_MAX) /* slot 0, an odd gen: never a view's */
+extern kv_shard kv_view_dummy;
+
 struct kv_ns {
 	kv_env          *env;
 	_Atomic uint64_t bound;  /* slot index << 32 | slot gen, re-resolved by name */
+	/* the view (above); base, size and slots are env's, copied to save a load */
+	_Atomic uint64_t vkey;
+	char            *base;
+	size_t           size;
+	kv_nsslot       *slots;
+	const uint16_t *_Atomic vroute;
+	kv_viewarr *_Atomic varr;
+	_Atomic uint32_t vn;
+	_Atomic uint32_t vlock;
 	char             name[KV_NS_NAME_MAX + 1];
 };
+/* Publish ns's view for its namespace's current gen (true), or say it cannot
+ * now (false: the namespace is gone or publishing, a resize migrates, or the
+ * host allocator failed): the caller takes the general path. */
+bool kv_view_refresh(kv_ns *ns);
 
 /* Entry header; key then value follow, 8-byte aligned as a whole. */
 typedef struct kv_entry {

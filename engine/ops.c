@@ -230,30 +230,28 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 #define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
 static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
 {
-	kv_env *env = ns->env;
-	char *base = env->base;
-	size_t size = env->size;
-	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
-	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
-	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
-	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
-	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
-	kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
-	if (g != (uint32_t)b || atomic_load_explicit(&sl->old_nshards, memory_order_relaxed) ||
-	    klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
-		return -1;
-	uint32_t si = 0;
-	if (n > 1) {
-		if (!KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t)))
+	char *base = ns->base;
+	size_t size = ns->size;
+	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+	kv_nsslot *sl = ns->slots + (k >> 32);
+	uint32_t g = (uint32_t)k;
+	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != g)) {
+		if (!kv_view_refresh(ns))
 			return -1;
-		si = ((const uint16_t *)(base + (size_t)route * KV_UNIT))[h >> (64 - KV_ROUTE_BITS)];
+		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+		sl = ns->slots + (k >> 32);
+		g = (uint32_t)k;
+		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != g)
+			return -1;
 	}
-	if (si >= n || !KV_IN(size, arr, (size_t)n * sizeof(kv_off)))
+	if (klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
 		return -1;
-	kv_off so = ((const kv_off *)(base + (size_t)arr * KV_UNIT))[si];
-	if (!KV_IN(size, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
-		return -1; /* a stale array held garbage: not even a shard's alignment */
-	kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+	/* the view (kv_internal.h): route and shard pointers need no checks */
+	uint32_t si = atomic_load_explicit(&ns->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
+	if (si >= atomic_load_explicit(&ns->vn, memory_order_acquire))
+		return -1;
+	kv_shard *sh = atomic_load_explicit(&atomic_load_explicit(&ns->varr, memory_order_relaxed)->p[si],
+	                                    memory_order_relaxed);
 	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
