@@ -206,6 +206,37 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 	}
 }
 
+/* The view of ns (kv_internal.h) for this call: its key, with the slot's gen
+ * checked against it; the view is rebuilt if the namespace moved on.  false:
+ * no current view (dropped, publishing, migrating), take the general path. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool view_get(kv_ns *ns, uint64_t *key, kv_nsslot **slot)
+{
+	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+	kv_nsslot *sl = ns->slots + (k >> 32);
+	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)) {
+		if (!kv_view_refresh(ns))
+			return false;
+		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+		sl = ns->slots + (k >> 32);
+		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)
+			return false;
+	}
+	*key = k;
+	*slot = sl;
+	return true;
+}
+
+/* The shard that owns h in the view just checked (a stale view's is still a
+ * shard header, or kv_view_dummy); NULL if the route says a shard past it. */
+KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_shard(kv_ns *ns, uint64_t h)
+{
+	uint32_t si = atomic_load_explicit(&ns->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
+	if (KV_UNLIKELY(si >= atomic_load_explicit(&ns->vn, memory_order_acquire)))
+		return NULL;
+	return atomic_load_explicit(&atomic_load_explicit(&ns->varr, memory_order_relaxed)->p[si],
+	                            memory_order_relaxed);
+}
+
 /*
  * The hot path of kv_get, kept short on purpose: a lookup that misses the cache
  * twice (slot, entry) is bound by memory latency, and the CPU overlaps the misses
@@ -232,26 +263,14 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 {
 	char *base = ns->base;
 	size_t size = ns->size;
-	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-	kv_nsslot *sl = ns->slots + (k >> 32);
+	uint64_t k;
+	kv_nsslot *sl;
+	if (!view_get(ns, &k, &sl) || klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
+		return -1;
 	uint32_t g = (uint32_t)k;
-	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != g)) {
-		if (!kv_view_refresh(ns))
-			return -1;
-		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-		sl = ns->slots + (k >> 32);
-		g = (uint32_t)k;
-		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != g)
-			return -1;
-	}
-	if (klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
+	kv_shard *sh = view_shard(ns, h);
+	if (!sh)
 		return -1;
-	/* the view (kv_internal.h): route and shard pointers need no checks */
-	uint32_t si = atomic_load_explicit(&ns->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
-	if (si >= atomic_load_explicit(&ns->vn, memory_order_acquire))
-		return -1;
-	kv_shard *sh = atomic_load_explicit(&atomic_load_explicit(&ns->varr, memory_order_relaxed)->p[si],
-	                                    memory_order_relaxed);
 	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
@@ -441,42 +460,13 @@ typedef struct set_held {
 	bool      found_ok; /* e (maybe NULL) is the live entry: it has no TTL */
 } set_held;
 
-/* The header of the shard that owns h in sl, read with no lock (as
- * kv_ns_lock_shard does): NULL while a resize runs or if anything is out of
- * bounds.  The header is checked to be one (its page's kind; shard pages never
- * change kind), so locking a stale one still takes a lock word; the caller
- * checks gen under the lock.  The home slot's line is prefetched for the
- * probe under the lock. */
-#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
-KV_RACY_INLINE kv_shard *set_route(const kv_env *env, kv_nsslot *sl, uint64_t h)
+/* The home slot of h in sh, fetched for the probe under the lock: a prefetch
+ * never faults, so a stale table or shift only wastes it. */
+KV_RACY_INLINE void set_prefetch(const kv_ns *ns, kv_shard *sh, uint64_t h)
 {
-	char *base = env->base;
-	size_t size = env->size;
-	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
-	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
-	uint32_t si = 0;
-	if (atomic_load_explicit(&sl->old_nshards, memory_order_relaxed))
-		return NULL;
-	if (n > 1) {
-		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
-		if (!KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t)))
-			return NULL;
-		si = ((const uint16_t *)(base + (size_t)route * KV_UNIT))[h >> (64 - KV_ROUTE_BITS)];
-	}
-	if (si >= n || !KV_IN(size, arr, (size_t)n * sizeof(kv_off)))
-		return NULL;
-	kv_off o = ((const kv_off *)(base + (size_t)arr * KV_UNIT))[si];
-	if (!KV_IN(size, o, KV_SHARD_SIZE) || (o & (KV_SHARD_SIZE / KV_UNIT - 1)))
-		return NULL;
-	uint32_t pg = (uint32_t)(((size_t)o * KV_UNIT) >> KV_PAGE_SHIFT);
-	if (pg >= env->r->npages || kv_pagedesc(env, pg)->kind != KV_PG_SHARD)
-		return NULL;
-	kv_shard *sh = (kv_shard *)(base + (size_t)o * KV_UNIT);
-	/* a prefetch never faults: a stale table or shift only wastes it */
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	__builtin_prefetch(base + (size_t)t * KV_UNIT + (size_t)(kv_hash32(h) >> (shift & 31)) * 8, 0, 3);
-	return sh;
+	__builtin_prefetch(ns->base + (size_t)t * KV_UNIT + (size_t)(kv_hash32(h) >> (shift & 31)) * 8, 0, 3);
 }
 
 /* set_fast's new entry, under sh's lock with no snapshot pending and no redo
@@ -524,16 +514,19 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 {
 	uint64_t h = kv_hash(key, klen); /* first: fewer values live across its call */
 	kv_env *env = ns->env;
-	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
-	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
-	if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)b ||
+	uint64_t b;
+	kv_nsslot *sl;
+	if (!view_get(ns, &b, &sl) ||
 	    klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed) ||
 	    vlen > atomic_load_explicit(&sl->max_value_size, memory_order_relaxed) ||
 	    (expires_at == KV_EXPIRE_DEFAULT && atomic_load_explicit(&sl->default_ttl, memory_order_relaxed) > 0))
 		return -1;
-	kv_shard *sh = set_route(env, sl, h);
+	/* a stale view's shard is still a header (a lock word): gen and owner
+	 * are checked under the lock */
+	kv_shard *sh = view_shard(ns, h);
 	if (!sh)
 		return -1;
+	set_prefetch(ns, sh, h);
 	kv_spin_lock(&sh->lock);
 	KV_FENCE(memory_order_acquire);
 	if (atomic_load_explicit(&sl->gen, memory_order_relaxed) != (uint32_t)b ||
@@ -615,7 +608,6 @@ handover:
 	f->found_ok = found_ok;
 	return 1;
 }
-#undef KV_IN
 
 /* Tries of a write whose prebuilt entry the lock refused, before it copies
  * under the lock after all (a shard written all the time, see write.c). */
