@@ -226,14 +226,20 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool view_get(kv_ns *ns, uint64_t *key, kv_nsslo
 	return true;
 }
 
-/* The shard that owns h in the view just checked (a stale view's is still a
- * shard header, or kv_view_dummy); NULL if the route says a shard past it. */
-KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_shard(kv_ns *ns, uint64_t h)
+/* The index of h's shard in the view just checked, to be compared with
+ * view_n() and looked up with view_at() (a stale view's slot still holds a
+ * shard header, or kv_view_dummy). */
+KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_route(const kv_ns *ns, uint64_t h)
 {
-	uint32_t si = atomic_load_explicit(&ns->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
-	if (KV_UNLIKELY(si >= atomic_load_explicit(&ns->vn, memory_order_acquire)))
-		return NULL;
-	return atomic_load_explicit(&atomic_load_explicit(&ns->varr, memory_order_relaxed)->p[si],
+	return atomic_load_explicit(&((kv_ns *)ns)->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
+}
+KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_n(const kv_ns *ns)
+{
+	return atomic_load_explicit(&((kv_ns *)ns)->vn, memory_order_acquire);
+}
+KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
+{
+	return atomic_load_explicit(&atomic_load_explicit(&((kv_ns *)ns)->varr, memory_order_relaxed)->p[si],
 	                            memory_order_relaxed);
 }
 
@@ -258,7 +264,6 @@ KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_shard(kv_ns *ns, uint64_t h)
  *   - a collection (type tags KV_T_HASH..KV_T_LIST) is left to read_key,
  *     which answers KV_EWRONGTYPE: one byte of the header already read.
  */
-#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
 static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
 {
 	char *base = ns->base;
@@ -267,28 +272,32 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	kv_nsslot *sl;
 	if (!view_get(ns, &k, &sl) || klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
 		return -1;
-	uint32_t g = (uint32_t)k;
-	kv_shard *sh = view_shard(ns, h);
-	if (!sh)
+	uint32_t g = (uint32_t)k, si = view_route(ns, h);
+	if (si >= view_n(ns))
 		return -1;
+	kv_shard *sh = view_at(ns, si);
 	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
-	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if ((seq & 1) || shift - 1 > 27 || !KV_IN(size, t, ((size_t)mask + 1) * 8))
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed) & 31;
+	/* the slot array in the region (t 0 is the region's header: readable) */
+	if ((seq & 1) || (size_t)t + mask >= size / KV_UNIT)
 		return -1;
 	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
 	uint32_t h32 = kv_hash32(h), i = (h32 >> shift) & mask, left = mask;
 	uint64_t sv;
 	kv_entry *e;
+	size_t elim = size - sizeof(kv_entry) - 8 - klen, eoff;
 	for (;;) {
 		sv = atomic_load_explicit(&s[i], memory_order_relaxed);
 		if (!sv)
 			goto miss;
 		if (kv_slot_is(sv, h32)) {
-			if (!KV_IN(size, (kv_off)sv, sizeof(kv_entry) + 8 + klen))
+			/* header, TTL word and key in the region (offset 0 is its header) */
+			eoff = (size_t)(kv_off)sv * KV_UNIT;
+			if (eoff > elim)
 				return -1;
-			e = (kv_entry *)(base + (size_t)(kv_off)sv * KV_UNIT);
+			e = (kv_entry *)(base + eoff);
 			if (kv_key_eq(e, key, klen))
 				break;
 		}
@@ -299,8 +308,9 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
 	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
 	int type = e->type;
-	if (vlen >= out->cap || !KV_IN(size, (kv_off)sv, hdr + klen + vlen) ||
-	    kv_is_kind(type))
+	/* and the value: eoff + 16 + klen + vlen <= size, one compare for both
+	 * header sizes (an entry within 8 bytes of the region's end declines) */
+	if (vlen >= out->cap || vlen > elim - eoff || kv_is_kind(type))
 		return -1;
 	int64_t exp = 0;
 	if (flags & KV_E_TTL) {
@@ -332,7 +342,15 @@ miss:
 	atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
 	return KV_NOTFOUND;
 }
-#undef KV_IN
+
+/* kv_get's general path, out of line: the fast path keeps its registers */
+static __attribute__((noinline)) int get_slow(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	rd_args a = {.what = RD_VALUE, .out = out};
+	if (!out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
+		return KV_ENOMEM;
+	return read_key(ns, key, klen, &a);
+}
 
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
@@ -341,10 +359,7 @@ KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		if (rc != -1)
 			return rc;
 	}
-	rd_args a = {.what = RD_VALUE, .out = out};
-	if (!out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
-		return KV_ENOMEM;
-	return read_key(ns, key, klen, &a);
+	return get_slow(ns, key, klen, out);
 }
 
 KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen)
@@ -523,9 +538,10 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 		return -1;
 	/* a stale view's shard is still a header (a lock word): gen and owner
 	 * are checked under the lock */
-	kv_shard *sh = view_shard(ns, h);
-	if (!sh)
+	uint32_t si = view_route(ns, h);
+	if (si >= view_n(ns))
 		return -1;
+	kv_shard *sh = view_at(ns, si);
 	set_prefetch(ns, sh, h);
 	kv_spin_lock(&sh->lock);
 	KV_FENCE(memory_order_acquire);
