@@ -547,6 +547,12 @@ KV_INLINE int64_t kv_entry_expiry(kv_entry *e)
 /* ----------------------------------------------------------------- hashing */
 static inline uint64_t kv_hash(const void *key, size_t klen)
 {
+#if XXH_VERSION_NUMBER >= 800 && XXH_VERSION_NUMBER < 900
+	/* keys of 9..16 bytes (the common short key) take XXH3's own branch for
+	 * them inline: the same hash without the call and its length dispatch */
+	if (klen - 9 <= 7)
+		return XXH3_len_9to16_64b((const xxh_u8 *)key, klen, XXH3_kSecret, 0);
+#endif
 	return XXH3_64bits(key, klen);
 }
 /* Lamping & Veach jump consistent hash: raising n moves keys only to new buckets. */
