@@ -20,6 +20,17 @@
  *   on pages that never change kind, so a stale pointer to one still points at a
  *   lock word.
  *
+ *   What is checked once, and what on every call.  A handle keeps a resolved
+ *   view of its namespace (struct kv_ns, below): the shard headers and route
+ *   table of one gen, bounds- and kind-checked when the view is published.  The
+ *   single-key paths (kv_get, kv_set) check the slot's gen against the view's,
+ *   then index the route table and the view's shard array with no further
+ *   checks, and validate seq and gen at the end as before.  Per call they still
+ *   check what can change within a gen: the shard's slot array against the
+ *   region (one compare: a table doubling swaps it), each candidate entry's
+ *   header and key against a per-call limit, then its value, and the value's
+ *   fit in the caller's buffer.
+ *
  * LOCK ORDER (see also shard.c)
  *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
  *   page-allocator lock.  The collections' reap_lock (coll.c) is a leaf: held
@@ -87,6 +98,9 @@
  *     (set_fast, ops.c)                           of <= 4 KiB, or a new entry   set that could evict, no doubling due, no
  *                                                 of <= 4 KiB allocated (class  snapshot or redo log; anything else hands
  *                                                 lock, O(1)), filled, linked   the lock to kv_put_locked's path
+ *   kv_view_refresh           the handle's vlock  O(n) shard headers checked  once per namespace gen per handle; no engine
+ *     (namespace.c)           (process-local)     and copied into the view      lock is held, the host allocator is called
+ *                                                                               only to grow the view's array (to n slots)
  *   kv_random_key (ops.c)     one shard at a time 32 random slots, then         a sparse or all-expired table is walked in
  *                                                 1024-slot windows per hold    holds from a random point (ops.c)
  *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack

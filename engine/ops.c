@@ -17,6 +17,9 @@
  *   each op says how in its plan (set_plan, mod_plan, retime_plan,
  *   rename_plan), and only links the result under the lock.
  *
+ *   kv_get and kv_set route through the handle's view of its namespace
+ *   (kv_internal.h, struct kv_ns), rebuilt when the namespace's gen moves.
+ *
  *   kv_set's common cases skip the write context (set_fast): a small value
  *   with no TTL, flags or old value wanted, over a live string or a new key,
  *   when no snapshot, redo log, limit or table doubling is involved, is written
@@ -252,12 +255,14 @@ KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
  * and returns -1 for anything else; read_key() then does the general work.
  *
  * What keeps it short (instruction counts per step: bench/README.md):
- *   - region base and size are read once; every offset is checked with one
- *     compare (kv_in_region) before it is touched, as the safe-optimistic-read
- *     argument requires (kv_internal.h): the route table and shard array once
- *     per call, the shard header (its table, mask and shift share seq's cache
- *     line), the slot array, then each candidate entry twice: its header and
- *     key before the key compare, all of it once vlen is known;
+ *   - the handle's view (kv_internal.h, struct kv_ns): one gen check, then
+ *     the route table and the shard header straight from it, checked when the
+ *     view was published, not per call;
+ *   - region base and size are read once; every offset a gen can change is
+ *     checked with one compare before it is touched, as the safe-optimistic-
+ *     read argument requires: the slot array (its table, mask and shift share
+ *     seq's cache line), then each candidate entry twice: its header and key
+ *     against a limit computed once per call, its value once vlen is known;
  *   - a slot keeps 31 bits of the key's hash beside the entry's offset, so a
  *     miss is decided from the slot array alone, without touching an entry;
  *   - keys of 8..16 bytes compare as two words (kv_key_eq), not by a call;
