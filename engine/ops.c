@@ -564,7 +564,8 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 	 * check is) takes the general path, which writes the record */
 	if (sh->snap_pending || atomic_load_explicit(&sl->redo, memory_order_relaxed))
 		goto handover;
-	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	char *base = ns->base;
+	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)atomic_load_explicit(&sh->table, memory_order_relaxed) * KV_UNIT);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
 	uint32_t h32 = kv_hash32(h);
 	uint64_t v;
@@ -579,7 +580,7 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 			goto done;
 		}
 		if (kv_slot_is(v, h32)) {
-			e = kv_ptr(env, (kv_off)v);
+			e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
 			/* the lines the value will be written to, fetched beside the
 			 * header's (the key compare waits for that one) */
 			__builtin_prefetch((char *)e + 64, 1, 3);
