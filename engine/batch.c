@@ -4,14 +4,15 @@
  * HOW IT WORKS
  *   A batch of only GET and EXISTS takes no lock (batch_read): it hashes every
  *   key, reads each shard's header once however many keys route to it,
- *   prefetches each key's home slot, then each candidate entry, then compares,
- *   sizes the arena once and copies, and finally checks once per shard that no
- *   shard it read changed meanwhile.  Because an all-or-nothing writer keeps
- *   every shard it touches odd (busy) from its first change to its last, a read
- *   that validates is a consistent cut.  It reads the clock once (a key expiring
- *   meanwhile is live or gone for the whole batch), counts hits and misses and
- *   sets LRU reference bits as kv_get does.  After many failed tries it runs
- *   under the locks instead.
+ *   prefetches each key's home slot, then each candidate entry, then compares
+ *   and copies (growing the arena and reading again if the values do not
+ *   fit), and finally checks once per shard that no shard it read changed
+ *   meanwhile.  Because an all-or-nothing writer keeps every shard it touches
+ *   odd (busy) from its first change to its last, a read that validates is a
+ *   consistent cut.  It reads the clock once (a key expiring meanwhile is live
+ *   or gone for the whole batch), counts hits and misses and sets LRU
+ *   reference bits as kv_get does.  After many failed tries it runs under the
+ *   locks instead.
  *
  *   Any other all-or-nothing batch locks every shard it touches in ascending
  *   order (each lock once, however many of its keys the batch has), keeps them
@@ -69,15 +70,15 @@ typedef struct rd_shard {
 	uint32_t          seq, mask, shift;
 } rd_shard;
 
-/* One item of a read-only batch: H, its hash bits as a slot holds them
- * (kv_hash32 << 32); g, its shard's rd_shard; pos and sv, the slot of its
- * first candidate and that slot's value (0: the key is not there), then the
- * found entry's slot and value (sv 0: no hit), for the LRU bit; src, the value
- * to copy (NULL: none). */
+/* One item of a read-only batch: g, its shard's rd_shard; sp, the slot of its
+ * first candidate (then of its entry); sv, its hash bits as a slot holds them
+ * (h << 32: bits 33..63 are compared) until stage 2 puts the candidate slot's
+ * value there (0: the key is not there), then the found entry's slot value
+ * (0: no hit), for the LRU bit. */
 typedef struct rd_item {
-	uint64_t    H, sv;
-	const char *src;
-	uint32_t    pos, g;
+	_Atomic uint64_t *sp;
+	uint64_t          sv;
+	uint32_t          g;
 } rd_item;
 
 /* Up to this many shards, a read-only batch reads each shard's header once
@@ -86,36 +87,57 @@ typedef struct rd_item {
 #define KV_RD_GROUP_MAX 64
 
 /* True if no writer has touched any of the ng shards read since their headers
- * were (gs[ids[k]] when grouped, else gs[k]); the acquire fence orders the
+ * were (gs[ids[k]], or gs[k] if ids is NULL); the acquire fence orders the
  * reads of the entries before the seq loads. */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, const uint8_t *ids, uint32_t ng,
-                                                         bool group)
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, const uint8_t *ids, uint32_t ng)
 {
 	KV_FENCE(memory_order_acquire);
-	for (uint32_t k = 0; k < ng; k++) {
-		const rd_shard *g = &gs[group ? ids[k] : k];
-		if (atomic_load_explicit(&g->sh->seq, memory_order_relaxed) != g->seq)
-			return false;
-	}
-	return true;
+	uint32_t changed = 0;
+	if (ids)
+		for (uint32_t k = 0; k < ng; k++)
+			changed |= atomic_load_explicit(&gs[ids[k]].sh->seq, memory_order_relaxed) ^ gs[ids[k]].seq;
+	else
+		for (uint32_t k = 0; k < ng; k++)
+			changed |= atomic_load_explicit(&gs[k].sh->seq, memory_order_relaxed) ^ gs[k].seq;
+	return !changed;
 }
 
 /* The header of sh into *g, at its even seq.  False if a writer is busy or
- * the header is torn (the caller retries). */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(const kv_env *env, kv_shard *sh, uint32_t seq,
+ * the header is torn (the caller retries).  size: the region's. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(char *base, size_t size, kv_shard *sh, uint32_t seq,
                                                    rd_shard *g)
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if ((seq & 1) || shift - 1 > 27 || !kv_in_region(env, t, ((size_t)mask + 1) * 8))
+	if ((seq & 1) || shift - 1 > 27 || !t || ((size_t)t + mask + 1) * KV_UNIT > size)
 		return false;
 	g->sh = sh;
-	g->slots = kv_ptr(env, t);
+	g->slots = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
 	g->seq = seq;
 	g->mask = mask;
 	g->shift = shift;
 	return true;
+}
+
+/* The next slot after *sp in its cluster that is empty or holds H's hash bits
+ * (kv_hash32 << 32), into *sp; its value, 0 if empty or after two laps of
+ * the table (a torn one may have no empty slot). */
+KV_RACY_INLINE uint64_t rd_walk(const rd_shard *g, _Atomic uint64_t **sp, uint64_t H)
+{
+	_Atomic uint64_t *s = *sp, *const lo = g->slots, *const end = lo + (size_t)g->mask + 1;
+	for (int laps = 0;;) {
+		if (++s == end) {
+			if (laps++)
+				return 0;
+			s = lo;
+		}
+		uint64_t v = atomic_load_explicit(s, memory_order_relaxed);
+		if (!v || (((v ^ H) >> 33) == 0)) {
+			*sp = s;
+			return v;
+		}
+	}
 }
 
 /* Prefetch the three cache lines from the one an entry starts in (header,
@@ -245,36 +267,251 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h,
 	return KV_OK;
 }
 
+/* Stage 1 of batch_read, a namespace of at most KV_RD_GROUP_MAX shards: the
+ * header of each shard in seen (bits by shard index) into gs[index], its index
+ * into ids (NULL: all of them, in order).  The number read, or -1 if a
+ * shard's offset or header is torn (retry). */
+static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t size, const kv_off *sharr,
+                                                        uint64_t seen, rd_shard *gs, uint8_t *ids)
+{
+	int ng = 0;
+	for (; seen; seen &= seen - 1) {
+		uint32_t si = (uint32_t)__builtin_ctzll(seen);
+		kv_off so = sharr[si];
+		if (!so || (so & (KV_SHARD_SIZE / KV_UNIT - 1)) || (size_t)so * KV_UNIT + KV_SHARD_SIZE > size)
+			return -1;
+		kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+		if (!rd_shard_load(base, size, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
+			return -1;
+		if (ids)
+			ids[ng] = (uint8_t)si;
+		ng++;
+	}
+	return ng;
+}
+
+/* The home slot of each key of shard it[i].g (gs[g]'s header read) into
+ * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the route table
+ * (rmask 0: one shard), the shard of each key looked up first if routed
+ * (false if one is not below nsh: torn); else it[i].g is already set. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, const uint64_t *h, size_t n,
+                                             const uint16_t *route, uint32_t rmask, uint32_t nsh, bool routed)
+{
+	for (size_t i = 0; i < n; i++) {
+		const uint64_t hv = h[i];
+		uint32_t si;
+		if (routed) {
+			si = route[(hv >> (64 - KV_ROUTE_BITS)) & rmask];
+			if (si >= nsh)
+				return false;
+			it[i].g = si;
+		} else {
+			si = it[i].g;
+		}
+		const rd_shard *g = &gs[si];
+		/* shift is at least 1: kv_hash32's cleared bit 0 is shifted out, and
+		 * the tag compare ignores bit 32 (KV_TAG_IS) */
+		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> g->shift) & g->mask];
+		it[i].sv = hv << 32;
+		it[i].sp = sp;
+		__builtin_prefetch(sp);
+	}
+	return true;
+}
+static KV_RACY __attribute__((noinline)) bool rd_home_routed(rd_item *it, const rd_shard *gs, const uint64_t *h,
+                                                             size_t n, const uint16_t *route, uint32_t rmask,
+                                                             uint32_t nsh)
+{
+	return rd_home(it, gs, h, n, route, rmask, nsh, true);
+}
+static KV_RACY __attribute__((noinline)) void rd_home_known(rd_item *it, const rd_shard *gs, const uint64_t *h,
+                                                            size_t n)
+{
+	rd_home(it, gs, h, n, NULL, 0, 0, false);
+}
+
+/* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
+#define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
+
+/* Stage 2 of batch_read: the first candidate of each key (or its cluster's
+ * end) into sv, its entry prefetched. */
+static KV_RACY __attribute__((noinline)) void rd_candidates(rd_item *it, const rd_shard *gs, char *base,
+                                                             size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rd_item *t = &it[i];
+		const uint64_t H = t->sv;
+		uint64_t v = atomic_load_explicit(t->sp, memory_order_relaxed);
+		if (v && !KV_TAG_IS(v, H))
+			v = rd_walk(&gs[t->g], &t->sp, H);
+		prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
+		t->sv = v;
+	}
+}
+
+/* An entry stage 3 found, bounds-checked whole: its header's fields. */
+typedef struct rd_hit {
+	kv_entry *e;
+	size_t    vlen, hdr;
+	unsigned  flags;
+} rd_hit;
+
+/* The entry of slot value v, checked: 1 if it lies in the region and holds
+ * key (*hit set), 0 if it holds another key, -1 if it is out of the region. */
+KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, uint64_t v, const void *key, size_t klen,
+                                             rd_hit *hit)
+{
+	/* the header in the region, then all of the entry */
+	if ((size_t)(kv_off)v * KV_UNIT + sizeof(kv_entry) + 8 > size)
+		return -1;
+	kv_entry *e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+	if ((size_t)(kv_off)v * KV_UNIT + hdr + e->klen + vlen > size)
+		return -1;
+	if (!KV_LIKELY(e->klen == klen && kv_key_bytes_eq((char *)e + hdr, key, klen)))
+		return 0;
+	hit->e = e;
+	hit->vlen = vlen;
+	hit->hdr = hdr;
+	hit->flags = flags;
+	return 1;
+}
+
+/* A tag collision in stage 3: the next slot of the key's cluster (from *sp)
+ * whose entry holds key, into *sp, and that entry into *hit: 1; 0 if no slot
+ * does; -1 if an entry is out of the region (torn). */
+static KV_RACY __attribute__((noinline, cold)) int rd_probe_on(const rd_shard *g, _Atomic uint64_t **sp,
+                                                                uint64_t H, char *base, size_t size,
+                                                                const void *key, size_t klen, rd_hit *hit,
+                                                                uint64_t *vp)
+{
+	for (;;) {
+		uint64_t v = rd_walk(g, sp, H);
+		if (!v)
+			return 0;
+		int r = rd_entry(base, size, v, key, klen, hit);
+		if (r) {
+			*vp = v;
+			return r;
+		}
+	}
+}
+
+/* What stage 3 found: hits, misses, and the values' total length. */
+typedef struct rd_found {
+	size_t hits, misses, alen;
+} rd_found;
+
+/* Stage 3 of batch_read: compare keys (a tag collision probes on), check
+ * expiry and kind, lay the values out.  False if an offset is out of the
+ * region (torn: retry). */
+static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs,
+                                                         const uint64_t *h, size_t n, const kv_env *env,
+                                                         char *adata, size_t acap, rd_found *out, int64_t *now)
+{
+	char *const base = env->base;
+	const size_t size = env->size;
+	size_t alen = 0, misses = 0, other = 0;
+	kv_op *const end = ops + n;
+	rd_item *t = it;
+	for (kv_op *o = ops; o < end; o++, t++) {
+		uint64_t v = t->sv;
+		const size_t klen = o->klen;
+		if (!v)
+			goto miss;
+		rd_hit x;
+		int r = rd_entry(base, size, v, o->key, klen, &x);
+		if (KV_UNLIKELY(r <= 0)) {
+			if (r < 0)
+				return false;
+			rd_hit y; /* not x: x stays in registers */
+			uint64_t w;
+			r = rd_probe_on(&gs[t->g], &t->sp, h[t - it] << 32, base, size, o->key, klen, &y, &w);
+			if (r < 0)
+				return false;
+			if (!r)
+				goto miss;
+			x = y;
+			v = w;
+		}
+		const unsigned flags = x.flags;
+		int type = x.e->type;
+		int64_t exp = 0;
+		if (KV_UNLIKELY(flags & KV_E_TTL)) {
+			memcpy(&exp, (char *)x.e + sizeof *x.e, 8);
+			if (!*now)
+				*now = kv_now_ms();
+			if (exp <= *now)
+				goto miss;
+		}
+		o->out_off = alen;
+		o->status = KV_OK;
+		if (o->op == KV_OP_GET) {
+			if (KV_UNLIKELY(kv_is_kind(type))) {
+				o->status = KV_EWRONGTYPE; /* a string read of a collection */
+				other++;
+				t->sv = 0;
+				goto none;
+			}
+			t->sv = v;
+			o->out_len = x.vlen;
+			o->out_type = type;
+			o->out_expires_at = exp;
+			size_t at = alen;
+			alen += x.vlen;
+			if (alen < acap) /* else the arena grows and the read is redone */
+				kv_racy_copy(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
+			continue;
+		}
+		t->sv = v;
+		goto none;
+	miss:
+		o->status = KV_NOTFOUND;
+		o->out_off = alen;
+		t->sv = 0;
+		misses++;
+	none:
+		o->out_len = 0;
+		o->out_type = KV_T_NONE;
+		o->out_expires_at = 0;
+	}
+	out->hits = n - misses - other;
+	out->misses = misses;
+	out->alen = alen;
+	return true;
+}
+
 /*
  * A batch of only GET and EXISTS, with no lock (see HOW IT WORKS), in stages
  * over all items so that their cache misses overlap:
- *   1. route each key's hash to its shard; the first
- *      item of a shard reads the shard's header (seq, slot array, mask,
- *      shift) into the batch's table, the others reuse it; prefetch the home
- *      slot;
- *   2. find the first slot of each cluster whose hash matches (a hint: at
- *      most KV_RD_HINT slots on) and prefetch the entry it points at;
- *   3. compare keys, check expiry and kind, lay the values out in the arena;
- *   4. grow the arena once if they do not fit (by lengths every shard's seq
- *      vouches for, so a torn one never sizes an allocation), copy them;
- *   5. validate each shard's seq once and the namespace's gen; then count
- *      hits and misses per shard and set the LRU bits, as kv_get does.
+ *   1. read the headers (seq, slot array, mask, shift) of the shards the
+ *      batch reads, each once: every shard of the namespace when it has no
+ *      more shards than the batch has keys (a batch touches most of them
+ *      anyway, and then no key is routed twice), else those its keys route
+ *      to; route each key and prefetch its home slot;
+ *   2. find the first slot of each cluster that is empty or matches the
+ *      key's hash and prefetch the entry it points at;
+ *   3. compare keys (a tag collision probes on, out of line), check expiry
+ *      and kind, copy each value to the arena while it fits; if one does not,
+ *      grow the arena by lengths every shard's seq vouches for (so a torn one
+ *      never sizes an allocation) and read again;
+ *   4. validate each shard's seq once and the namespace's gen; then count
+ *      hits and misses and set the LRU bits, as kv_get does.
+ * Stages 1 to 3 are functions of their own: each loop keeps its values in
+ * registers (one function, with the retry loop's state live, spilled them).
  * Every offset read from the region is bounds-checked before it is read
- * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing);
- * any doubt retries the whole read.  KV_EBUSY after KV_BATCH_READ_TRIES: the
- * caller takes the locks.
+ * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing):
+ * an entry once for its header, once for all of it.  Any doubt retries the
+ * whole read.  KV_EBUSY after KV_BATCH_READ_TRIES: the caller takes the locks.
  */
-#define KV_RD_HINT 8
-/* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
-#define KV_TAG_IS(v, H) ((((v) ^ (H)) >> 33) == 0)
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
                               rd_shard *gs, kv_buf *arena)
 {
 	static const uint16_t one_shard[1] = {0};
 	kv_env *env = ns->env;
-	char *base = env->base;
-	/* a region is far larger than 16 bytes: off * 8 + 16 + len <= size */
-	const size_t size = env->size, size16 = size - 16;
+	char *const base = env->base;
+	const size_t size = env->size;
 	int64_t now = 0;
 	int rc = KV_EBUSY;
 	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
@@ -291,8 +528,9 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		bool group = nsh <= KV_RD_GROUP_MAX &&
 		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
 		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
+		const uint8_t *vids = NULL;   /* ids, or NULL when gs[0..ng) are the shards read */
 		uint32_t ng = 0;
-		size_t i, hits = 0, misses = 0;
+		size_t i;
 		/* 1: shards, home slots */
 		if (group) {
 			if (!kv_in_region(env, arr, (size_t)nsh * sizeof(kv_off)) ||
@@ -300,156 +538,72 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 				continue;
 			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
 			const uint16_t *rt = nsh > 1 ? (const uint16_t *)(base + (size_t)route * KV_UNIT) : one_shard;
-			uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
-			/* route every key, then read each shard's header once, then
-			 * prefetch the home slots (no branch per key on "first of its shard") */
-			uint64_t seen = 0;
-			uint32_t over = 0;
-			for (i = 0; i < n; i++) {
-				uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
-				it[i].g = si;
-				over |= si >= nsh;
-				seen |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
+			const uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
+			/* all: every shard's header; else route every key first (each
+			 * key's shard kept: the table is read once) and read those */
+			const bool all = nsh <= n;
+			uint64_t seen = nsh < 64 ? ((uint64_t)1 << nsh) - 1 : ~(uint64_t)0;
+			if (!all) {
+				uint64_t want = 0;
+				uint32_t over = 0;
+				for (i = 0; i < n; i++) {
+					uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
+					it[i].g = si;
+					over |= si >= nsh;
+					want |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
+				}
+				if (over)
+					continue;
+				seen = want;
 			}
-			if (over)
+			int got = rd_headers(base, size, sharr, seen, gs, all ? NULL : ids);
+			vids = all ? NULL : ids;
+			if (got < 0)
 				continue;
-			for (; seen; seen &= seen - 1) {
-				uint32_t si = (uint32_t)__builtin_ctzll(seen);
-				kv_off so = sharr[si];
-				if (!kv_in_region(env, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
-					goto torn;
-				kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
-				if (!rd_shard_load(env, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
-					goto torn;
-				ids[ng++] = (uint8_t)si;
-			}
-			for (i = 0; i < n; i++) {
-				const rd_shard *g = &gs[it[i].g];
-				uint32_t h32 = kv_hash32(h[i]), p = (h32 >> g->shift) & g->mask;
-				it[i].H = (uint64_t)h32 << 32;
-				it[i].pos = p;
-				__builtin_prefetch(&g->slots[p]);
-			}
+			ng = (uint32_t)got;
+			if (all ? !rd_home_routed(it, gs, h, n, rt, rmask, nsh) : (rd_home_known(it, gs, h, n), false))
+				continue;
 		} else { /* a resize is moving keys, or many shards: one header per item */
 			for (i = 0; i < n; i++) {
 				uint64_t hv = h[i];
 				uint32_t seq;
 				kv_shard *sh = kv_ns_read_shard(&ref, hv, &seq);
-				if (!sh || !rd_shard_load(env, sh, seq, &gs[i]))
+				if (!sh || !rd_shard_load(base, size, sh, seq, &gs[i]))
 					break;
-				uint32_t h32 = kv_hash32(hv), p = (h32 >> gs[i].shift) & gs[i].mask;
-				it[i].H = (uint64_t)h32 << 32;
-				it[i].pos = p;
+				uint32_t h32 = kv_hash32(hv);
+				_Atomic uint64_t *sp = &gs[i].slots[(h32 >> gs[i].shift) & gs[i].mask];
+				it[i].sv = (uint64_t)h32 << 32;
+				it[i].sp = sp;
 				it[i].g = (uint32_t)i;
-				__builtin_prefetch(&gs[i].slots[p]);
+				__builtin_prefetch(sp);
 			}
 			ng = (uint32_t)i;
-		}
-		if (i < n)
-			continue;
-		/* 2: the first candidate of each key, its entry prefetched */
-		for (i = 0; i < n; i++) {
-			rd_item *t = &it[i];
-			const rd_shard *g = &gs[t->g];
-			uint64_t H = t->H, v;
-			uint32_t p = t->pos;
-			for (unsigned k = KV_RD_HINT;; p = (p + 1) & g->mask) {
-				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
-				if (!v || KV_TAG_IS(v, H) || !k--)
-					break;
-			}
-			prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
-			t->pos = p;
-			t->sv = v;
-		}
-		/* 3: compare keys, check expiry and kind, lay the values out */
-		size_t alen = 0;
-		for (i = 0; i < n; i++) {
-			kv_op *o = &ops[i];
-			rd_item *t = &it[i];
-			rd_shard *g = &gs[t->g];
-			uint64_t v = t->sv;
-			uint32_t p = t->pos;
-			size_t klen = o->klen;
-			kv_entry *e;
-			unsigned flags;
-			for (uint32_t left = g->mask;;) {
-				if (!v)
-					goto miss;
-				if (KV_TAG_IS(v, t->H)) {
-					if ((size_t)(kv_off)v * KV_UNIT + klen > size16)
-						goto torn;
-					e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
-					flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-					if (e->klen == klen && kv_key_bytes_eq((char *)e + kv_entry_hdr(flags), o->key, klen))
-						break;
-				}
-				if (!left--)
-					goto miss;
-				p = (p + 1) & g->mask;
-				v = atomic_load_explicit(&g->slots[p], memory_order_relaxed);
-			}
-			size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
-			int type = e->type;
-			if ((size_t)(kv_off)v * KV_UNIT + hdr + klen + vlen > size)
-				goto torn;
-			int64_t exp = 0;
-			if (flags & KV_E_TTL) {
-				memcpy(&exp, (char *)e + sizeof *e, 8);
-				if (!now)
-					now = kv_now_ms();
-				if (exp <= now)
-					goto miss;
-			}
-			o->out_off = alen;
-			if (o->op == KV_OP_GET && kv_is_kind(type)) {
-				o->status = KV_EWRONGTYPE; /* a string read of a collection */
-				t->sv = 0;
-				goto none;
-			}
-			t->sv = v;
-			t->pos = p;
-			hits++;
-			o->status = KV_OK;
-			if (o->op == KV_OP_GET) {
-				t->src = vlen ? (char *)e + hdr + klen : NULL; /* the arena may be NULL */
-				o->out_len = vlen;
-				o->out_type = type;
-				o->out_expires_at = exp;
-				alen += vlen;
+			if (i < n)
 				continue;
-			}
-			goto none;
-		miss:
-			o->status = KV_NOTFOUND;
-			o->out_off = alen;
-			t->sv = 0;
-			misses++;
-		none:
-			t->src = NULL;
-			o->out_len = 0;
-			o->out_type = KV_T_NONE;
-			o->out_expires_at = 0;
 		}
-		/* 4: the arena, grown once if the values do not fit; the copies */
+		/* 2: the candidates; 3: compare and copy */
+		rd_candidates(it, gs, base, n);
+		rd_found f;
+		char *adata = arena ? arena->data : NULL;
+		if (!rd_compare(ops, it, gs, h, n, env, adata, arena ? arena->cap : 0, &f, &now))
+			goto torn;
+		size_t alen = f.alen, hits = f.hits, misses = f.misses;
+		/* 3: the arena, grown if the values did not fit, then read again */
 		if (alen && alen >= arena->cap) {
 			/* the gen too: a resize or drop moves it before it frees the
 			 * shard array, so only then were the headers read real shards'
 			 * and alen their entries' lengths, not reused memory's */
-			if (!rd_shards_unchanged(gs, ids, ng, group) ||
+			if (!rd_shards_unchanged(gs, vids, ng) ||
 			    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 				continue;
 			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
 				rc = KV_ENOMEM;
 				break;
 			}
+			continue;
 		}
-		char *adata = arena ? arena->data : NULL;
-		for (i = 0; i < n; i++)
-			if (it[i].src)
-				kv_racy_copy(adata + ops[i].out_off, it[i].src, ops[i].out_len);
-		/* 5: validate every shard read, once, and the namespace */
-		if (!rd_shards_unchanged(gs, ids, ng, group) ||
+		/* 4: validate every shard read, once, and the namespace */
+		if (!rd_shards_unchanged(gs, vids, ng) ||
 		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
 			continue;
 		if (adata) {
@@ -458,7 +612,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		/* the namespace's statistics sum its shards: the batch's counts go to
 		 * the first shard it read */
-		kv_shard *sh0 = gs[group ? ids[0] : 0].sh;
+		kv_shard *sh0 = gs[vids ? vids[0] : 0].sh;
 		if (hits)
 			atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
 			                      memory_order_relaxed);
@@ -472,7 +626,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			for (i = 0; i < n; i++) {
 				uint64_t v = it[i].sv;
 				if (v && !(v & KV_SLOT_REF))
-					atomic_compare_exchange_strong_explicit(&gs[it[i].g].slots[it[i].pos], &v,
+					atomic_compare_exchange_strong_explicit(it[i].sp, &v,
 					                                        v | KV_SLOT_REF, memory_order_relaxed,
 					                                        memory_order_relaxed);
 			}
@@ -482,7 +636,6 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 	return rc;
 }
 #undef KV_TAG_IS
-#undef KV_RD_HINT
 
 /* ------------------------------------------------------ all-or-nothing */
 static void undo_all(kv_wctx *w)
@@ -753,9 +906,11 @@ static int batch_atomic(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, kv_b
 
 KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv_error *err)
 {
-	if (err) {
-		memset(err, 0, sizeof *err);
+	if (err) { /* not a memset of its 256-byte message: 40 instructions a batch */
+		err->code = 0;
+		err->sys_errno = 0;
 		err->item = (size_t)-1;
+		err->msg[0] = 0;
 	}
 	if ((mode != KV_BATCH_ALL_OR_NOTHING && mode != KV_BATCH_BEST_EFFORT) || (n && !ops))
 		return KV_EINVAL;

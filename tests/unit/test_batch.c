@@ -16,6 +16,9 @@
 
 #include "test.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #define HOUR_MS 3600000LL
 
 static kv_env *g_env;
@@ -77,6 +80,40 @@ static int absent(kv_ns *ns, const char *k)
 static void set_s(kv_ns *ns, const char *k, const char *v)
 {
 	EOK(kv_set(ns, k, strlen(k), v, strlen(v), KV_T_TEXT, KV_EXPIRE_NEVER, 0, NULL));
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Two keys "tc:N" whose hashes agree in the 31 bits a slot keeps (bits 1..31
+ * of kv_hash, which is XXH3_64bits: kv_internal.h), so in a 1-shard namespace
+ * they share a home slot and a tag: the second one's reader meets the first
+ * one's entry and must probe on.  A birthday search over 2^18 keys finds a
+ * pair almost surely; 0 if not. */
+static int tag_twins(char a[16], char b[16])
+{
+	enum { N = 1 << 18 };
+	uint64_t *v = malloc(N * sizeof *v);
+	if (!v)
+		return 0;
+	char k[16];
+	for (uint32_t i = 0; i < N; i++) {
+		int l = snprintf(k, sizeof k, "tc:%u", i);
+		v[i] = ((XXH3_64bits(k, (size_t)l) & 0xfffffffeu) << 32) | i;
+	}
+	qsort(v, N, sizeof *v, cmp_u64);
+	int found = 0;
+	for (uint32_t i = 1; i < N && !found; i++)
+		if ((v[i] >> 32) == (v[i - 1] >> 32)) {
+			snprintf(a, 16, "tc:%u", (uint32_t)v[i - 1]);
+			snprintf(b, 16, "tc:%u", (uint32_t)v[i]);
+			found = 1;
+		}
+	free(v);
+	return found;
 }
 
 static void print_statuses(const kv_op *ops, size_t n)
@@ -592,6 +629,39 @@ int main(int argc, char **argv)
 			kv_buf_free(env, &la);
 			kv_ns_close(l);
 		}
+	}
+
+	TEST("read-only batches: a key whose hash bits equal another's in its slot is found past it")
+	{
+		char k1[16], k2[16];
+		kv_ns_config tc;
+		kv_ns_config_init(&tc);
+		tc.shards = 1;
+		kv_ns *t = t_ns(env, "tagtwins", &tc);
+		if (E(tag_twins(k1, k2)) && t) {
+			kv_buf ta = KV_BUF_INIT;
+			for (int mode = 0; mode < 2; mode++) {
+				set_s(t, k1, "one");
+				/* k2 absent: its first candidate is k1's entry, then the cluster ends */
+				kv_op m[] = {o_get(k2), o_key(KV_OP_EXISTS, k2), o_get(k1)};
+				EOK(kv_batch(t, m, 3, mode, &ta, &err));
+				E(m[0].status == KV_NOTFOUND && m[1].status == KV_NOTFOUND && out_is(&ta, &m[2], "one"));
+				set_s(t, k2, "two");
+				kv_op h2[] = {o_get(k2), o_key(KV_OP_EXISTS, k2), o_get(k1), o_get(k2)};
+				EOK(kv_batch(t, h2, 4, mode, &ta, &err));
+				E(out_is(&ta, &h2[0], "two") && h2[1].status == KV_OK && out_is(&ta, &h2[2], "one") &&
+				  out_is(&ta, &h2[3], "two"));
+				/* k1 gone: k2 is found from its home again */
+				EOK(kv_del(t, k1, strlen(k1)));
+				kv_op g2[] = {o_get(k1), o_get(k2)};
+				EOK(kv_batch(t, g2, 2, mode, &ta, &err));
+				E(g2[0].status == KV_NOTFOUND && out_is(&ta, &g2[1], "two"));
+				EOK(kv_del(t, k2, strlen(k2)));
+			}
+			kv_buf_free(env, &ta);
+		}
+		if (t)
+			kv_ns_close(t);
 	}
 
 	kv_env_close(env);
