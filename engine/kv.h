@@ -442,7 +442,11 @@ KV_API int kv_ns_drop(kv_env *env, const char *name);
 /*
  * Open a process-local handle bound to the *name* of a namespace (it follows a
  * drop and re-create).  The namespace must exist at open time.  A handle may be
- * used by many threads at once.  Close it with kv_ns_close().
+ * used by many threads at once.  It caches its namespace's routing (the shards
+ * and route of the current generation), refreshed by the first call after a
+ * create, drop, resize or load; that call allocates (kv_mem_methods) only when
+ * the shard count grew past what the handle held, at most O(shards) bytes a
+ * handle, freed by kv_ns_close().  Close it with kv_ns_close().
  * Errors: KV_ENSNAME, KV_ENONS, KV_ENOMEM.
  */
 KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out);

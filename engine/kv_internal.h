@@ -20,6 +20,17 @@
  *   on pages that never change kind, so a stale pointer to one still points at a
  *   lock word.
  *
+ *   What is checked once, and what on every call.  A handle keeps a resolved
+ *   view of its namespace (struct kv_ns, below): the shard headers and route
+ *   table of one gen, bounds- and kind-checked when the view is published.  The
+ *   single-key paths (kv_get, kv_set) check the slot's gen against the view's,
+ *   then index the route table and the view's shard array with no further
+ *   checks, and validate seq and gen at the end as before.  Per call they still
+ *   check what can change within a gen: the shard's slot array against the
+ *   region (one compare: a table doubling swaps it), each candidate entry's
+ *   header and key against a per-call limit, then its value, and the value's
+ *   fit in the caller's buffer.
+ *
  * LOCK ORDER (see also shard.c)
  *   env admin lock  >  shard locks in (namespace slot, shard index) order  >
  *   page-allocator lock.  The collections' reap_lock (coll.c) is a leaf: held
@@ -87,6 +98,9 @@
  *     (set_fast, ops.c)                           of <= 4 KiB, or a new entry   set that could evict, no doubling due, no
  *                                                 of <= 4 KiB allocated (class  snapshot or redo log; anything else hands
  *                                                 lock, O(1)), filled, linked   the lock to kv_put_locked's path
+ *   kv_view_refresh           the handle's vlock  O(n) shard headers checked  once per namespace gen per handle; no engine
+ *     (namespace.c)           (process-local)     and copied into the view      lock is held, the host allocator is called
+ *                                                                               only to grow the view's array (to n slots)
  *   kv_random_key (ops.c)     one shard at a time 32 random slots, then         a sparse or all-expired table is walked in
  *                                                 1024-slot windows per hold    holds from a random point (ops.c)
  *   kv_rename (ops.c)         two shards          as kv_put_locked              its lock set is allocated, not on the stack
@@ -428,11 +442,54 @@ struct kv_env {
 	kv_fault_io    fault;
 };
 
+/* A handle's resolved view of its namespace at one generation: the shard
+ * headers and the route table, checked once when the view is published
+ * (kv_view_refresh, namespace.c) instead of on every call.  Readers and
+ * single-key writers (ops.c: get_fast, set_fast) load vkey, check the slot's
+ * gen against it, and then index route and shards directly.  What makes that
+ * safe with no lock, however a rebuild or a drop races the call:
+ *   - vkey (slot index << 32 | gen) is one word, stored last (release) by a
+ *     rebuild, after every field below; a view is rebuilt only for another
+ *     key, i.e. once its old key's slot gen has moved, so a call that read a
+ *     field of a newer view fails its closing gen check, as it would have
+ *     after reading the slot's own fields;
+ *   - every value any field ever holds is safe to use: vroute is the table of
+ *     a slot (bounds-checked at publish) or the all-zero table of one shard;
+ *     varr only grows (older arrays are kept until kv_ns_close) and vn never
+ *     exceeds the capacity of the array published before it; an array slot
+ *     holds a shard header checked at publish (in the region, aligned, on a
+ *     shard page, which never changes kind) or kv_view_dummy (odd seq, no
+ *     owner): a stale pointer reads or locks a real header, never wild memory;
+ *   - the view is published only while no resize migrates (old_nshards 0),
+ *     and a resize, load, drop or create moves gen, so a call whose gen check
+ *     passes routes as the namespace does.
+ * Rebuilds are serialised by vlock (process-local, O(shards) held). */
+typedef struct kv_viewarr {
+	struct kv_viewarr *older;     /* arrays this one replaced, freed by kv_ns_close */
+	uint32_t           cap;
+	kv_shard *_Atomic  p[];
+} kv_viewarr;
+#define KV_NSVIEW_NONE ((uint64_t)UINT32_MAX) /* slot 0, an odd gen: never a view's */
+extern kv_shard kv_view_dummy;
+
 struct kv_ns {
 	kv_env          *env;
 	_Atomic uint64_t bound;  /* slot index << 32 | slot gen, re-resolved by name */
+	/* the view (above); base, size and slots are env's, copied to save a load */
+	_Atomic uint64_t vkey;
+	char            *base;
+	size_t           size;
+	kv_nsslot       *slots;
+	const uint16_t *_Atomic vroute;
+	kv_viewarr *_Atomic varr;
+	_Atomic uint32_t vn;
+	_Atomic uint32_t vlock;
 	char             name[KV_NS_NAME_MAX + 1];
 };
+/* Publish ns's view for its namespace's current gen (true), or say it cannot
+ * now (false: the namespace is gone or publishing, a resize migrates, or the
+ * host allocator failed): the caller takes the general path. */
+bool kv_view_refresh(kv_ns *ns);
 
 /* Entry header; key then value follow, 8-byte aligned as a whole. */
 typedef struct kv_entry {
@@ -507,6 +564,12 @@ KV_INLINE int64_t kv_entry_expiry(kv_entry *e)
 /* ----------------------------------------------------------------- hashing */
 static inline uint64_t kv_hash(const void *key, size_t klen)
 {
+#if XXH_VERSION_NUMBER >= 800 && XXH_VERSION_NUMBER < 900
+	/* keys of 9..16 bytes (the common short key) take XXH3's own branch for
+	 * them inline: the same hash without the call and its length dispatch */
+	if (klen - 9 <= 7)
+		return XXH3_len_9to16_64b((const xxh_u8 *)key, klen, XXH3_kSecret, 0);
+#endif
 	return XXH3_64bits(key, klen);
 }
 /* Lamping & Veach jump consistent hash: raising n moves keys only to new buckets. */

@@ -72,12 +72,16 @@ int kv_ns_ref_slow(kv_ns *ns, kv_nsref *ref)
 	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
 	uint32_t idx = (uint32_t)(b >> 32), g = (uint32_t)b;
 	kv_nsslot *sl = kv_slot(env, idx);
-	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != g)) {
+	while (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != g)) {
 		int rc = kv_ns_find_slot(env, ns->name, &idx, &g);
 		if (rc != KV_OK)
 			return rc;
 		atomic_store_explicit(&ns->bound, (uint64_t)idx << 32 | g, memory_order_relaxed);
 		sl = kv_slot(env, idx);
+		/* the loop's acquire load again, now of the slot found: find_slot's
+		 * own are hidden from ThreadSanitizer (KV_RACY), and what the caller
+		 * reads next (the shards the create published) must be ordered after
+		 * it in its eyes too */
 	}
 	ref->env = env;
 	ref->slot = sl;
@@ -537,6 +541,83 @@ KV_API int kv_ns_drop(kv_env *env, const char *name)
 	return KV_OK;
 }
 
+/* ------------------------------------------------------- handle views */
+/* The view's table for one shard (no table in the slot): every prefix routes
+ * to shard 0.  Never written: its pages stay the kernel's zero page. */
+static uint16_t view_route_one[KV_ROUTE_SIZE];
+/* What an array slot holds until a view puts a shard there: odd seq (readers
+ * decline it), no owner (a writer that locks it declines it). */
+kv_shard kv_view_dummy = {.seq = 1};
+
+/* The header at arr[i], checked as a writer checks one it will lock. */
+static KV_RACY kv_shard *view_shard(const kv_env *env, kv_off arr, uint32_t i)
+{
+	return kv_shard_at(env, atomic_load_explicit((_Atomic kv_off *)kv_ptr(env, arr) + i,
+	                                             memory_order_relaxed));
+}
+
+bool kv_view_refresh(kv_ns *ns)
+{
+	kv_nsref ref;
+	if (kv_ns_ref(ns, &ref) != KV_OK || (ref.gen & 1))
+		return false;
+	kv_env *env = ns->env;
+	kv_nsslot *sl = ref.slot;
+	uint64_t key = (uint64_t)ref.slot_index << 32 | ref.gen;
+	if (atomic_load_explicit(&ns->vkey, memory_order_acquire) == key)
+		return true;
+	if (atomic_load_explicit(&sl->old_nshards, memory_order_relaxed))
+		return false; /* migrating: the general path routes by both counts */
+	bool ok = false;
+	kv_spin_lock(&ns->vlock);
+	if (atomic_load_explicit(&ns->vkey, memory_order_relaxed) == key) {
+		ok = true;
+		goto out;
+	}
+	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
+	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
+	kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
+	if (atomic_load_explicit(&sl->old_nshards, memory_order_relaxed) || n == 0 || n > KV_MAX_SHARDS ||
+	    !kv_in_region(env, arr, (size_t)n * sizeof(kv_off)) ||
+	    (n > 1 && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
+		goto out;
+	/* no reader trusts the fields while they change */
+	atomic_store_explicit(&ns->vkey, KV_NSVIEW_NONE, memory_order_relaxed);
+	kv_viewarr *a = atomic_load_explicit(&ns->varr, memory_order_relaxed);
+	if (!a || a->cap < n) {
+		uint32_t cap = a ? a->cap : 8;
+		while (cap < n)
+			cap *= 2;
+		kv_viewarr *b = kv_mem_realloc(env, NULL, sizeof *b + (size_t)cap * sizeof b->p[0]);
+		if (!b)
+			goto out;
+		b->older = a;
+		b->cap = cap;
+		for (uint32_t i = 0; i < cap; i++)
+			atomic_init(&b->p[i], &kv_view_dummy);
+		a = b;
+		atomic_store_explicit(&ns->varr, a, memory_order_release);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		kv_shard *sh = view_shard(env, arr, i);
+		if (!sh)
+			goto out; /* the array changed under us: gen has moved */
+		atomic_store_explicit(&a->p[i], sh, memory_order_relaxed);
+	}
+	/* route, then vn (never above the capacity of the array published
+	 * before it), then the key */
+	atomic_store_explicit(&ns->vroute, n > 1 ? (const uint16_t *)kv_ptr(env, route) : view_route_one,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&ns->vn, n, memory_order_release);
+	if (!kv_ns_ref_valid(&ref))
+		goto out; /* what we read may be another gen's: publish nothing */
+	atomic_store_explicit(&ns->vkey, key, memory_order_release);
+	ok = true;
+out:
+	kv_spin_unlock(&ns->vlock);
+	return ok;
+}
+
 KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out)
 {
 	*out = NULL;
@@ -553,14 +634,24 @@ KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out)
 	ns->env = env;
 	strcpy(ns->name, name);
 	atomic_store(&ns->bound, (uint64_t)idx << 32 | g);
+	atomic_store(&ns->vkey, KV_NSVIEW_NONE);
+	ns->base = env->base;
+	ns->size = env->size;
+	ns->slots = env->slots;
+	atomic_store(&ns->vroute, view_route_one);
 	*out = ns;
 	return KV_OK;
 }
 
 KV_API void kv_ns_close(kv_ns *ns)
 {
-	if (ns)
-		kv_mem_realloc(ns->env, ns, 0);
+	if (!ns)
+		return;
+	for (kv_viewarr *a = atomic_load(&ns->varr), *older; a; a = older) {
+		older = a->older;
+		kv_mem_realloc(ns->env, a, 0);
+	}
+	kv_mem_realloc(ns->env, ns, 0);
 }
 
 KV_API const char *kv_ns_name(const kv_ns *ns)

@@ -17,6 +17,9 @@
  *   each op says how in its plan (set_plan, mod_plan, retime_plan,
  *   rename_plan), and only links the result under the lock.
  *
+ *   kv_get and kv_set route through the handle's view of its namespace
+ *   (kv_internal.h, struct kv_ns), rebuilt when the namespace's gen moves.
+ *
  *   kv_set's common cases skip the write context (set_fast): a small value
  *   with no TTL, flags or old value wanted, over a live string or a new key,
  *   when no snapshot, redo log, limit or table doubling is involved, is written
@@ -206,6 +209,43 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 	}
 }
 
+/* The view of ns (kv_internal.h) for this call: its key, with the slot's gen
+ * checked against it; the view is rebuilt if the namespace moved on.  false:
+ * no current view (dropped, publishing, migrating), take the general path. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool view_get(kv_ns *ns, uint64_t *key, kv_nsslot **slot)
+{
+	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+	kv_nsslot *sl = ns->slots + (k >> 32);
+	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)) {
+		if (!kv_view_refresh(ns))
+			return false;
+		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+		sl = ns->slots + (k >> 32);
+		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)
+			return false;
+	}
+	*key = k;
+	*slot = sl;
+	return true;
+}
+
+/* The index of h's shard in the view just checked, to be compared with
+ * view_n() and looked up with view_at() (a stale view's slot still holds a
+ * shard header, or kv_view_dummy). */
+KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_route(const kv_ns *ns, uint64_t h)
+{
+	return atomic_load_explicit(&((kv_ns *)ns)->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
+}
+KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_n(const kv_ns *ns)
+{
+	return atomic_load_explicit(&((kv_ns *)ns)->vn, memory_order_acquire);
+}
+KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
+{
+	return atomic_load_explicit(&atomic_load_explicit(&((kv_ns *)ns)->varr, memory_order_relaxed)->p[si],
+	                            memory_order_relaxed);
+}
+
 /*
  * The hot path of kv_get, kept short on purpose: a lookup that misses the cache
  * twice (slot, entry) is bound by memory latency, and the CPU overlaps the misses
@@ -215,63 +255,54 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
  * and returns -1 for anything else; read_key() then does the general work.
  *
  * What keeps it short (instruction counts per step: bench/README.md):
- *   - region base and size are read once; every offset is checked with one
- *     compare (kv_in_region) before it is touched, as the safe-optimistic-read
- *     argument requires (kv_internal.h): the route table and shard array once
- *     per call, the shard header (its table, mask and shift share seq's cache
- *     line), the slot array, then each candidate entry twice: its header and
- *     key before the key compare, all of it once vlen is known;
+ *   - the handle's view (kv_internal.h, struct kv_ns): one gen check, then
+ *     the route table and the shard header straight from it, checked when the
+ *     view was published, not per call;
+ *   - region base and size are read once; every offset a gen can change is
+ *     checked with one compare before it is touched, as the safe-optimistic-
+ *     read argument requires: the slot array (its table, mask and shift share
+ *     seq's cache line), then each candidate entry twice: its header and key
+ *     against a limit computed once per call, its value once vlen is known;
  *   - a slot keeps 31 bits of the key's hash beside the entry's offset, so a
  *     miss is decided from the slot array alone, without touching an entry;
  *   - keys of 8..16 bytes compare as two words (kv_key_eq), not by a call;
  *   - a collection (type tags KV_T_HASH..KV_T_LIST) is left to read_key,
  *     which answers KV_EWRONGTYPE: one byte of the header already read.
  */
-#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
 static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
 {
-	kv_env *env = ns->env;
-	char *base = env->base;
-	size_t size = env->size;
-	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
-	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
-	uint32_t g = atomic_load_explicit(&sl->gen, memory_order_acquire);
-	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
-	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
-	kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
-	if (g != (uint32_t)b || atomic_load_explicit(&sl->old_nshards, memory_order_relaxed) ||
-	    klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
+	char *base = ns->base;
+	size_t size = ns->size;
+	uint64_t k;
+	kv_nsslot *sl;
+	if (!view_get(ns, &k, &sl) || klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
 		return -1;
-	uint32_t si = 0;
-	if (n > 1) {
-		if (!KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t)))
-			return -1;
-		si = ((const uint16_t *)(base + (size_t)route * KV_UNIT))[h >> (64 - KV_ROUTE_BITS)];
-	}
-	if (si >= n || !KV_IN(size, arr, (size_t)n * sizeof(kv_off)))
+	uint32_t g = (uint32_t)k, si = view_route(ns, h);
+	if (si >= view_n(ns))
 		return -1;
-	kv_off so = ((const kv_off *)(base + (size_t)arr * KV_UNIT))[si];
-	if (!KV_IN(size, so, KV_SHARD_SIZE) || (so & (KV_SHARD_SIZE / KV_UNIT - 1)))
-		return -1; /* a stale array held garbage: not even a shard's alignment */
-	kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
+	kv_shard *sh = view_at(ns, si);
 	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
-	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if ((seq & 1) || shift - 1 > 27 || !KV_IN(size, t, ((size_t)mask + 1) * 8))
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed) & 31;
+	/* the slot array in the region (t 0 is the region's header: readable) */
+	if ((seq & 1) || (size_t)t + mask >= size / KV_UNIT)
 		return -1;
 	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
 	uint32_t h32 = kv_hash32(h), i = (h32 >> shift) & mask, left = mask;
 	uint64_t sv;
 	kv_entry *e;
+	size_t elim = size - sizeof(kv_entry) - 8 - klen, eoff;
 	for (;;) {
 		sv = atomic_load_explicit(&s[i], memory_order_relaxed);
 		if (!sv)
 			goto miss;
 		if (kv_slot_is(sv, h32)) {
-			if (!KV_IN(size, (kv_off)sv, sizeof(kv_entry) + 8 + klen))
+			/* header, TTL word and key in the region (offset 0 is its header) */
+			eoff = (size_t)(kv_off)sv * KV_UNIT;
+			if (eoff > elim)
 				return -1;
-			e = (kv_entry *)(base + (size_t)(kv_off)sv * KV_UNIT);
+			e = (kv_entry *)(base + eoff);
 			if (kv_key_eq(e, key, klen))
 				break;
 		}
@@ -282,8 +313,9 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
 	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
 	int type = e->type;
-	if (vlen >= out->cap || !KV_IN(size, (kv_off)sv, hdr + klen + vlen) ||
-	    kv_is_kind(type))
+	/* and the value: eoff + 16 + klen + vlen <= size, one compare for both
+	 * header sizes (an entry within 8 bytes of the region's end declines) */
+	if (vlen >= out->cap || vlen > elim - eoff || kv_is_kind(type))
 		return -1;
 	int64_t exp = 0;
 	if (flags & KV_E_TTL) {
@@ -315,7 +347,15 @@ miss:
 	atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
 	return KV_NOTFOUND;
 }
-#undef KV_IN
+
+/* kv_get's general path, out of line: the fast path keeps its registers */
+static __attribute__((noinline)) int get_slow(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	rd_args a = {.what = RD_VALUE, .out = out};
+	if (!out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
+		return KV_ENOMEM;
+	return read_key(ns, key, klen, &a);
+}
 
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
@@ -324,10 +364,7 @@ KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 		if (rc != -1)
 			return rc;
 	}
-	rd_args a = {.what = RD_VALUE, .out = out};
-	if (!out->data && kv_buf_reserve(ns->env, out, 127) != KV_OK)
-		return KV_ENOMEM;
-	return read_key(ns, key, klen, &a);
+	return get_slow(ns, key, klen, out);
 }
 
 KV_API int kv_exists(kv_ns *ns, const void *key, size_t klen)
@@ -443,42 +480,13 @@ typedef struct set_held {
 	bool      found_ok; /* e (maybe NULL) is the live entry: it has no TTL */
 } set_held;
 
-/* The header of the shard that owns h in sl, read with no lock (as
- * kv_ns_lock_shard does): NULL while a resize runs or if anything is out of
- * bounds.  The header is checked to be one (its page's kind; shard pages never
- * change kind), so locking a stale one still takes a lock word; the caller
- * checks gen under the lock.  The home slot's line is prefetched for the
- * probe under the lock. */
-#define KV_IN(size, off, len) ((off) != 0 && (size_t)(off) * KV_UNIT + (len) <= (size))
-KV_RACY_INLINE kv_shard *set_route(const kv_env *env, kv_nsslot *sl, uint64_t h)
+/* The home slot of h in sh, fetched for the probe under the lock: a prefetch
+ * never faults, so a stale table or shift only wastes it. */
+KV_RACY_INLINE void set_prefetch(const kv_ns *ns, kv_shard *sh, uint64_t h)
 {
-	char *base = env->base;
-	size_t size = env->size;
-	uint32_t n = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
-	kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
-	uint32_t si = 0;
-	if (atomic_load_explicit(&sl->old_nshards, memory_order_relaxed))
-		return NULL;
-	if (n > 1) {
-		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
-		if (!KV_IN(size, route, KV_ROUTE_SIZE * sizeof(uint16_t)))
-			return NULL;
-		si = ((const uint16_t *)(base + (size_t)route * KV_UNIT))[h >> (64 - KV_ROUTE_BITS)];
-	}
-	if (si >= n || !KV_IN(size, arr, (size_t)n * sizeof(kv_off)))
-		return NULL;
-	kv_off o = ((const kv_off *)(base + (size_t)arr * KV_UNIT))[si];
-	if (!KV_IN(size, o, KV_SHARD_SIZE) || (o & (KV_SHARD_SIZE / KV_UNIT - 1)))
-		return NULL;
-	uint32_t pg = (uint32_t)(((size_t)o * KV_UNIT) >> KV_PAGE_SHIFT);
-	if (pg >= env->r->npages || kv_pagedesc(env, pg)->kind != KV_PG_SHARD)
-		return NULL;
-	kv_shard *sh = (kv_shard *)(base + (size_t)o * KV_UNIT);
-	/* a prefetch never faults: a stale table or shift only wastes it */
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	__builtin_prefetch(base + (size_t)t * KV_UNIT + (size_t)(kv_hash32(h) >> (shift & 31)) * 8, 0, 3);
-	return sh;
+	__builtin_prefetch(ns->base + (size_t)t * KV_UNIT + (size_t)(kv_hash32(h) >> (shift & 31)) * 8, 0, 3);
 }
 
 /* set_fast's new entry, under sh's lock with no snapshot pending and no redo
@@ -526,16 +534,20 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 {
 	uint64_t h = kv_hash(key, klen); /* first: fewer values live across its call */
 	kv_env *env = ns->env;
-	uint64_t b = atomic_load_explicit(&ns->bound, memory_order_relaxed);
-	kv_nsslot *sl = kv_slot(env, (uint32_t)(b >> 32));
-	if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)b ||
+	uint64_t b;
+	kv_nsslot *sl;
+	if (!view_get(ns, &b, &sl) ||
 	    klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed) ||
 	    vlen > atomic_load_explicit(&sl->max_value_size, memory_order_relaxed) ||
 	    (expires_at == KV_EXPIRE_DEFAULT && atomic_load_explicit(&sl->default_ttl, memory_order_relaxed) > 0))
 		return -1;
-	kv_shard *sh = set_route(env, sl, h);
-	if (!sh)
+	/* a stale view's shard is still a header (a lock word): gen and owner
+	 * are checked under the lock */
+	uint32_t si = view_route(ns, h);
+	if (si >= view_n(ns))
 		return -1;
+	kv_shard *sh = view_at(ns, si);
+	set_prefetch(ns, sh, h);
 	kv_spin_lock(&sh->lock);
 	KV_FENCE(memory_order_acquire);
 	if (atomic_load_explicit(&sl->gen, memory_order_relaxed) != (uint32_t)b ||
@@ -552,7 +564,8 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 	 * check is) takes the general path, which writes the record */
 	if (sh->snap_pending || atomic_load_explicit(&sl->redo, memory_order_relaxed))
 		goto handover;
-	_Atomic uint64_t *s = kv_ptr(env, atomic_load_explicit(&sh->table, memory_order_relaxed));
+	char *base = ns->base;
+	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)atomic_load_explicit(&sh->table, memory_order_relaxed) * KV_UNIT);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
 	uint32_t h32 = kv_hash32(h);
 	uint64_t v;
@@ -567,7 +580,7 @@ static KV_ALWAYS_INLINE inline int set_fast(kv_ns *ns, const void *key, size_t k
 			goto done;
 		}
 		if (kv_slot_is(v, h32)) {
-			e = kv_ptr(env, (kv_off)v);
+			e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
 			/* the lines the value will be written to, fetched beside the
 			 * header's (the key compare waits for that one) */
 			__builtin_prefetch((char *)e + 64, 1, 3);
@@ -617,7 +630,6 @@ handover:
 	f->found_ok = found_ok;
 	return 1;
 }
-#undef KV_IN
 
 /* Tries of a write whose prebuilt entry the lock refused, before it copies
  * under the lock after all (a shard written all the time, see write.c). */

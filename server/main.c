@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 	if (how != 2) {
 		char err[1024];
 		serverLog(LL_NOTICE, "Saving the final snapshot before exiting.");
-		if (persistSave(err, sizeof(err)) != C_OK) {
+		if (persistSave(err, sizeof(err), (unsigned)srv.load_threads) != C_OK) {
 			serverLog(LL_WARNING, "Error trying to save the DB, exiting with an error: %s", err);
 			rc = 1;
 		}

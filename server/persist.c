@@ -97,7 +97,10 @@ int persistLoadAtStart(void)
 	return C_OK;
 }
 
-int persistSave(char *errbuf, size_t errlen)
+/* threads: kv_save_threads's; SAVE and the save at shutdown pass the load's
+ * thread count (every CPU unless threads is set), BGSAVE 1, so that the
+ * workers keep their CPUs while it runs. */
+int persistSave(char *errbuf, size_t errlen, unsigned threads)
 {
 	char dir[sizeof(srv.cfg.dir)], name[sizeof(srv.cfg.dbfilename)], path[1400];
 	kv_error err;
@@ -107,7 +110,7 @@ int persistSave(char *errbuf, size_t errlen)
 	pthread_mutex_lock(&srv.save_lock);
 	makeDirs(dir);
 	int64_t t0 = mstime();
-	int rc = kv_save_at(srv.env, NULL, dir, name, &err);
+	int rc = kv_save_threads(srv.env, NULL, dir, name, threads, &err);
 	pthread_mutex_unlock(&srv.save_lock);
 	if (rc != KV_OK) {
 		atomic_store(&srv.last_save_ok, 0);
@@ -127,7 +130,7 @@ static void *bgsaveMain(void *arg)
 {
 	(void)arg;
 	char err[1024];
-	persistSave(err, sizeof(err));
+	persistSave(err, sizeof(err), 1);
 	atomic_store(&srv.bgsave_running, 0);
 	return NULL;
 }

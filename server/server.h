@@ -566,7 +566,7 @@ void clientListAppend(replyBuf *rb);   /* CLIENT LIST lines for every client */
 /* Load the snapshot at start: C_ERR (with a message printed) if it is corrupt. */
 int persistLoadAtStart(void);
 /* Save synchronously; fills err text on failure. */
-int persistSave(char *errbuf, size_t errlen);
+int persistSave(char *errbuf, size_t errlen, unsigned threads);
 /* Start a background save thread; C_ERR if one is running. */
 int persistBgsave(void);
 void persistWaitBgsave(void);

@@ -311,7 +311,7 @@ void saveCommand(client *c, int argc, const char **argv, const size_t *lens)
 		return;
 	}
 	char err[1024];
-	if (persistSave(err, sizeof(err)) != C_OK)
+	if (persistSave(err, sizeof(err), (unsigned)srv.load_threads) != C_OK)
 		addReplyError(&c->rb, err);
 	else
 		addReplyStatus(&c->rb, "OK");

@@ -75,9 +75,11 @@ const char *shardkv_snapshot_dir(void)
 	return g_snapdir;
 }
 
+/* On every CPU, like a load: the save's extra threads call nothing of SQLite
+ * (no host allocator is installed) and are joined before the call returns. */
 int shardkv_save(const char *ns, const char *file, kv_error *err)
 {
-	return g_snapdir ? kv_save_at(g_env, ns, g_snapdir, file, err) : kv_save(g_env, ns, file, err);
+	return kv_save_threads(g_env, ns, g_snapdir, file, 0, err);
 }
 
 /* On every CPU: the engine's load threads call nothing of SQLite or of the

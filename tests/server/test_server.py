@@ -1332,6 +1332,26 @@ try:
         eq(c.get("after-snapshot"), None, "unsnapshotted write lost")
         s.stop()
 
+    @test("persistence: SAVE of a big database on two threads (kv_save_threads) loads back whole")
+    def persistence_threaded_save_round_trip():
+        s = pstart("--threads", "2")  # SAVE runs on as many threads as a load: 2
+        c = client(P_PERSIST)
+        c.flushall()
+        n = 40000  # past the engine's 16384-key floor for a threaded save
+        pipe = c.pipeline(transaction=False)
+        for i in range(0, n, 1000):
+            pipe.mset({"big:%d" % k: "v%d" % k for k in range(i, i + 1000)})
+        pipe.execute()
+        c.set("ttl-key", "t", ex=1000)
+        eq(c.save(), True, "save")
+        s.stop(signal.SIGKILL)  # the restart sees SAVE's file, not a shutdown save
+        s = pstart()
+        c = client(P_PERSIST)
+        eq(c.dbsize(), n + 1, "every key back")
+        eq(c.mget(["big:0", "big:19999", "big:39999"]), ["v0", "v19999", "v39999"], "values")
+        true(900 < c.ttl("ttl-key") <= 1000, "ttl kept")
+        s.stop()
+
     @test("persistence: BGSAVE, SHUTDOWN NOSAVE and SHUTDOWN SAVE")
     def persistence_bgsave_shutdown_nosave_and():
         s = pstart()

@@ -11,6 +11,9 @@
  *    b), one of which attaches with kv_env_attach() instead of the inherited
  *    handle.
  *  - Drop and re-create of a namespace while other threads use handles on it.
+ *  - One handle shared by threads (its resolved view, kv_internal.h) while two
+ *    namespaces are dropped, re-created with other shard counts and resized:
+ *    a get never returns the other namespace's bytes, and the handle follows.
  *  - Eviction and a full region under concurrent writers.
  *  - Bounded lock holds: a hostile MATCH scan of a big shard, a resize of one,
  *    and a flush and a drop of a big namespace, each while another thread's
@@ -775,6 +778,145 @@ static void test_drop_race(void)
 	}
 }
 
+/* ------------------------------------------ 4b: a shared handle's view */
+/*
+ * Single-key gets and sets go through the handle's resolved view of its
+ * namespace (shard pointers and route table, published once per gen).  Here
+ * threads share one handle per namespace while the main thread drops and
+ * re-creates "va" with shard counts from 1 to 300 (the view's array grows and
+ * its slots are refilled) and resizes or re-creates "vb".  Each namespace's
+ * values are made of its own letter: a get through a stale view that read
+ * the other namespace's (or a freed) shard would return the other letter.
+ */
+typedef struct {
+	kv_env *env;
+	kv_ns *ns[2]; /* shared with the other workers */
+	int *stop;
+	long ops, hits, bad;
+	int id;
+} varg;
+
+static void *view_user(void *p)
+{
+	varg *a = p;
+	kv_buf b = KV_BUF_INIT;
+	char v[300];
+	uint64_t r = 0x9e3779b97f4a7c15ull * (uint64_t)(a->id + 1);
+	while (!T_LOAD(*a->stop)) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		int w = (int)(r & 1);
+		char letter = w ? 'b' : 'a';
+		char k[32];
+		int kl = snprintf(k, sizeof k, "key:%u", (unsigned)(r >> 8) % 300);
+		size_t vl = 1 + (size_t)(r >> 20) % sizeof v;
+		memset(v, letter, vl);
+		int rc = kv_set(a->ns[w], k, (size_t)kl, v, vl, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL);
+		if (rc != KV_OK && rc != KV_ENONS && rc != KV_EBUSY)
+			a->bad += bad("set", rc);
+		kl = snprintf(k, sizeof k, "key:%u", (unsigned)(r >> 40) % 300);
+		rc = kv_get(a->ns[w], k, (size_t)kl, &b);
+		if (rc != KV_OK && rc != KV_ENONS && rc != KV_NOTFOUND)
+			a->bad += bad("get", rc);
+		if (rc == KV_OK) {
+			a->hits++;
+			if (b.len == 0 || b.len > sizeof v || b.type != KV_T_BYTES)
+				a->bad += bad("get (length or type wrong)", 0);
+			for (size_t i = 0; i < b.len && i < sizeof v; i++)
+				if (b.data[i] != letter) {
+					a->bad += bad("get (another namespace's bytes)", 0);
+					break;
+				}
+		}
+		a->ops++;
+	}
+	kv_buf_free(a->env, &b);
+	return NULL;
+}
+
+static void test_view_race(void)
+{
+	TEST("one handle shared by threads while its namespace is dropped, re-created and resized")
+	{
+		g_bad_printed = 0;
+		kv_env *env = t_env(256 << 20);
+		kv_ns *ns[2] = {NULL, NULL};
+		if (env && EOK(kv_ns_create(env, "va", NULL)) && EOK(kv_ns_create(env, "vb", NULL)) &&
+		    EOK(kv_ns_open(env, "va", &ns[0])) && EOK(kv_ns_open(env, "vb", &ns[1]))) {
+			enum { NW = 3 };
+			int stop = 0;
+			pthread_t th[NW];
+			varg a[NW];
+			for (int i = 0; i < NW; i++) {
+				memset(&a[i], 0, sizeof a[i]);
+				a[i].env = env;
+				a[i].ns[0] = ns[0];
+				a[i].ns[1] = ns[1];
+				a[i].stop = &stop;
+				a[i].id = i;
+				pthread_create(&th[i], NULL, view_user, &a[i]);
+			}
+			static const uint32_t counts[] = {1, 3, 16, 300, 2, 64, 9, 1, 129, 5};
+			int rounds = scale(20, 120, 1200);
+			long nbad = 0;
+			uint32_t vb_shards = 16;
+			for (int i = 0; i < rounds; i++) {
+				int rc = kv_ns_drop(env, "va");
+				if (rc != KV_OK && rc != KV_EBUSY)
+					nbad += bad("kv_ns_drop", rc);
+				kv_ns_config c;
+				kv_ns_config_init(&c);
+				c.shards = counts[i % (sizeof counts / sizeof counts[0])];
+				rc = kv_ns_create(env, "va", &c);
+				if (rc != KV_OK && rc != KV_ENSEXISTS)
+					nbad += bad("kv_ns_create", rc);
+				if (vb_shards < 40) {
+					vb_shards += 7;
+					rc = kv_ns_resize(ns[1], vb_shards);
+					if (rc != KV_OK && rc != KV_EBUSY)
+						nbad += bad("kv_ns_resize", rc);
+				} else { /* back to one shard: drop and re-create */
+					vb_shards = 1;
+					kv_ns_config_init(&c);
+					c.shards = 1;
+					if ((rc = kv_ns_drop(env, "vb")) != KV_OK)
+						nbad += bad("kv_ns_drop", rc);
+					else if ((rc = kv_ns_create(env, "vb", &c)) != KV_OK)
+						nbad += bad("kv_ns_create", rc);
+				}
+				t_sleep_ms(1);
+			}
+			/* settled: every key written now is read back through the view */
+			T_STORE(stop, 1);
+			long ops = 0, hits = 0;
+			for (int i = 0; i < NW; i++) {
+				pthread_join(th[i], NULL);
+				nbad += a[i].bad;
+				ops += a[i].ops;
+				hits += a[i].hits;
+			}
+			kv_buf b = KV_BUF_INIT;
+			for (int w = 0; w < 2; w++) {
+				EOK(kv_set(ns[w], K("last"), w ? "b" : "a", 1, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+				E(kv_get(ns[w], K("last"), &b) == KV_OK && b.len == 1 && b.data[0] == (w ? 'b' : 'a'));
+			}
+			/* a dropped namespace: the handle's view answers KV_ENONS, not a value */
+			EOK(kv_ns_drop(env, "va"));
+			E(kv_get(ns[0], K("last"), &b) == KV_ENONS);
+			E(kv_set(ns[0], K("x"), "a", 1, KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL) == KV_ENONS);
+			/* re-created in the same slot: the handle follows, empty */
+			EOK(kv_ns_create(env, "va", NULL));
+			E(kv_get(ns[0], K("last"), &b) == KV_NOTFOUND);
+			kv_buf_free(env, &b);
+			E(nbad == 0);
+			E(ops > 0 && hits > 0);
+		}
+		kv_ns_close(ns[0]);
+		kv_ns_close(ns[1]);
+		if (env)
+			kv_env_close(env);
+	}
+}
+
 /* ------------------------------------------------ 5: limits under concurrency */
 
 typedef struct {
@@ -923,6 +1065,7 @@ int main(int argc, char **argv)
 	test_processes();
 	test_process_handles();
 	test_drop_race();
+	test_view_race();
 	test_limits();
 	test_bounded();
 	return t_done();
