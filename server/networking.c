@@ -37,7 +37,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -649,22 +648,20 @@ static void releaseHeld(worker *w)
  *
  * Polling pays only with a CPU to spare.  At most busy_poll_max workers poll at
  * once, the CPUs the workers leave over (ncpu - workers).  And every
- * POLL_CHECK_US a polling worker looks whether the machine is contended: it
- * was preempted, or at two looks in a row more tasks were runnable than there
- * are CPUs (the running count of /proc/loadavg).  Then it stops polling for
+ * POLL_CHECK_US a polling worker looks whether the machine is contended: at
+ * two looks in a row more tasks were runnable than there are CPUs (the
+ * running count of /proc/loadavg).  Then it stops polling for
  * POLL_BACKOFF_US, since a polling worker would take the CPU that a woken
- * client (or any other process) is waiting for.  Returns the epoll timeout.
+ * client (or any other process) is waiting for.  (Being preempted is not
+ * taken as contention: on a quiet 2-CPU VM the loopback's softirq work
+ * preempts the worker several times a second, and backing off on it left
+ * polling off for most of a redis-benchmark -P 1 run.)  Returns the epoll
+ * timeout.
  */
 #define POLL_CHECK_US   1000   /* how often a polling worker looks for contention */
 #define POLL_BACKOFF_US 100000 /* no polling this long after it saw contention */
 
 static int loadavgFd = -1;     /* /proc/loadavg, opened once by workersStart */
-
-static long threadPreemptions(void)
-{
-	struct rusage ru;
-	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
-}
 
 /* Tasks runnable on the machine now ("0.50 0.40 0.30 R/T ..."); 0 if unknown. */
 static int runnableTasks(void)
@@ -693,11 +690,9 @@ static int busyPollContended(worker *w, int64_t now)
 	if (now < w->poll_check_at)
 		return 0;
 	w->poll_check_at = now + POLL_CHECK_US;
-	long p = threadPreemptions();
 	/* a crowded run queue twice in a row: one look can catch a kernel thread's blip */
 	w->poll_crowded = runnableTasks() > srv.ncpu ? w->poll_crowded + 1 : 0;
-	int contended = p != w->poll_preempt || w->poll_crowded >= 2;
-	w->poll_preempt = p;
+	int contended = w->poll_crowded >= 2;
 	if (contended) {
 		w->poll_crowded = 0;
 		w->poll_backoff_until = now + POLL_BACKOFF_US;
@@ -721,7 +716,6 @@ static int busyPollTimeout(worker *w, int tmo, int had_events)
 			while (k < srv.busy_poll_max && !atomic_compare_exchange_weak(&srv.busy_pollers, &k, k + 1))
 				;
 			w->polling = k < srv.busy_poll_max;
-			w->poll_preempt = threadPreemptions();
 		}
 		w->poll_until = now + us;
 	}

@@ -222,7 +222,6 @@ typedef struct worker {
 	int64_t        poll_until;     /* ustime_mono() until which it polls without sleeping */
 	int64_t        poll_check_at;  /* next look for contention while polling */
 	int64_t        poll_backoff_until; /* contention seen: no polling before this */
-	long           poll_preempt;   /* the thread's involuntary context switches at the last look */
 	int            poll_crowded;   /* looks in a row that saw more runnable tasks than CPUs */
 } worker;
 
