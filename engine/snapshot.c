@@ -830,8 +830,9 @@ static void retag_v1_strings(char *f, const load_ns *keep, size_t nkeep)
 	}
 }
 
-/* Parse and check a version 3 'N' payload (verify's rules) into x. */
-static int keep_ns_block(const char *p, uint32_t len, size_t o, load_ns *x, kv_error *err)
+/* Parse and check an 'N' payload at file offset o into x (a load's verify
+ * and a save's read of the namespaces it keeps). */
+static int ns_block_parse(const char *p, uint32_t len, size_t o, load_ns *x, kv_error *err)
 {
 	size_t nl = len ? (unsigned char)p[0] : 0;
 	if (len != 1 + nl + 40 || nl == 0 || nl > KV_NS_NAME_MAX)
@@ -908,7 +909,7 @@ static int keep_walk(kv_snap_target *t, int fd, size_t size, load_ns *nss, size_
 			if (count == nns || count == cap)
 				return kv_snap_err(err, KV_ECORRUPT, 0, "more namespaces than the header's %u", nns);
 			cur = &nss[count];
-			if ((rc = keep_ns_block(p, len, o, cur, err)) != KV_OK)
+			if ((rc = ns_block_parse(p, len, o, cur, err)) != KV_OK)
 				return rc;
 			for (size_t d = 0; d < count; d++)
 				if (strcmp(nss[d].name, cur->name) == 0)
@@ -1258,31 +1259,15 @@ static int parse_ns_block(const char *p, uint32_t len, size_t o, load_ns *nss, s
 {
 	if (*count == nns || *count == cap)
 		return CORRUPT("more namespaces than the header's %u", nns);
-	size_t nl = len ? (unsigned char)p[0] : 0;
-	if (len != 1 + nl + 40 || nl == 0 || nl > KV_NS_NAME_MAX)
-		return CORRUPT("malformed namespace block at byte %zu", o);
-	load_ns *cur = &nss[(*count)++];
-	memset(cur, 0, sizeof *cur);
-	memcpy(cur->name, p + 1, nl);
-	if (kv_ns_valid_name(cur->name) != KV_OK)
-		return CORRUPT("invalid namespace name in block at byte %zu", o);
+	load_ns *cur = &nss[*count];
+	int rc = ns_block_parse(p, len, o, cur, err);
+	if (rc != KV_OK)
+		return rc;
 	/* no lock held; count <= cap, the store's max_namespaces (1024 by default) */
-	for (size_t d = 0; d + 1 < *count; d++)
+	for (size_t d = 0; d < *count; d++)
 		if (strcmp(nss[d].name, cur->name) == 0)
 			return CORRUPT("namespace \"%s\" appears twice (again at byte %zu)", cur->name, o);
-	const char *c = p + 1 + nl;
-	cur->cfg.shards = get32(c);
-	cur->cfg.max_keys = get64(c + 4);
-	cur->cfg.max_memory = get64(c + 12);
-	cur->cfg.default_ttl_ms = (int64_t)get64(c + 20);
-	cur->cfg.max_key_size = get32(c + 28);
-	cur->cfg.max_value_size = get32(c + 32);
-	cur->cfg.eviction = (int)get32(c + 36);
-	if (cur->cfg.shards == 0 || cur->cfg.shards > KV_MAX_SHARDS || kv_ns_check_config(&cur->cfg) != KV_OK)
-		return CORRUPT("invalid configuration for namespace \"%s\"", cur->name);
-	cur->first_blk = o + BLK_HDR + len;
-	cur->ns_blk = o;
-	cur->nblocks = 1;
+	(*count)++;
 	return KV_OK;
 }
 
