@@ -269,6 +269,8 @@ KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
  *   - a collection (type tags KV_T_HASH..KV_T_LIST) is left to read_key,
  *     which answers KV_EWRONGTYPE: one byte of the header already read.
  */
+/* get_fast checks the slot array as t + mask < size / KV_UNIT: a slot is one unit */
+_Static_assert(KV_UNIT == sizeof(uint64_t), "a slot is one KV_UNIT");
 static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
 {
 	char *base = ns->base;
