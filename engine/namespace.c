@@ -636,7 +636,8 @@ KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out)
 	atomic_store(&ns->bound, (uint64_t)idx << 32 | g);
 	atomic_store(&ns->vkey, KV_NSVIEW_NONE);
 	ns->base = env->base;
-	ns->size = env->size;
+	ns->units = env->size / KV_UNIT;
+	ns->elim = env->size - sizeof(kv_entry) - 8;
 	ns->slots = env->slots;
 	atomic_store(&ns->vroute, view_route_one);
 	*out = ns;

@@ -271,10 +271,10 @@ KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
  */
 /* get_fast checks the slot array as t + mask < size / KV_UNIT: a slot is one unit */
 _Static_assert(KV_UNIT == sizeof(uint64_t), "a slot is one KV_UNIT");
-static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
+KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out,
+                                            bool word_key)
 {
 	char *base = ns->base;
-	size_t size = ns->size;
 	uint64_t k;
 	kv_nsslot *sl;
 	if (!view_get(ns, &k, &sl) || klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
@@ -288,13 +288,15 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed) & 31;
 	/* the slot array in the region (t 0 is the region's header: readable) */
-	if ((seq & 1) || (size_t)t + mask >= size / KV_UNIT)
+	if ((seq & 1) || (size_t)t + mask >= ns->units)
 		return -1;
 	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
+	/* one register for the array (gcc would otherwise re-add t for every slot) */
+	__asm__("" : "+r"(s));
 	uint32_t h32 = kv_hash32(h), i = (h32 >> shift) & mask, left = mask;
 	uint64_t sv;
 	kv_entry *e;
-	size_t elim = size - sizeof(kv_entry) - 8 - klen, eoff;
+	size_t elim = ns->elim - klen, eoff;
 	for (;;) {
 		sv = atomic_load_explicit(&s[i], memory_order_relaxed);
 		if (!sv)
@@ -305,7 +307,8 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 			if (eoff > elim)
 				return -1;
 			e = (kv_entry *)(base + eoff);
-			if (kv_key_eq(e, key, klen))
+			if (word_key ? e->klen == klen && kv_key_word_eq(kv_entry_key(e), key, klen)
+			             : kv_key_eq(e, key, klen))
 				break;
 		}
 		if (!left--)
@@ -320,25 +323,26 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	if (vlen >= out->cap || vlen > elim - eoff || kv_is_kind(type))
 		return -1;
 	int64_t exp = 0;
-	if (flags & KV_E_TTL) {
+	if (KV_UNLIKELY(flags & KV_E_TTL)) {
 		memcpy(&exp, (char *)e + sizeof *e, 8);
 		if (exp <= kv_now_ms())
 			return -1;
 	}
-	kv_racy_copy(out->data, (char *)e + hdr + klen, vlen);
-	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
-		return -1;
-	if (!(sv & KV_SLOT_REF)) {
-		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
-		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
-			atomic_compare_exchange_strong_explicit(&s[i], &sv, sv | KV_SLOT_REF, memory_order_relaxed,
-			                                        memory_order_relaxed);
-	}
-	out->data[vlen] = 0;
+	/* the outputs first: a decline below hands out to read_key, which sets
+	 * them all again; fewer values are then live across the copy */
+	char *d = out->data;
+	d[vlen] = 0;
 	out->len = vlen;
 	out->type = type;
 	out->expires_at = exp;
-	atomic_store_explicit(&sh->hits, atomic_load_explicit(&sh->hits, memory_order_relaxed) + 1, memory_order_relaxed);
+	kv_racy_copy_short(d, (char *)e + hdr + klen, vlen);
+	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
+		return -1;
+	if (KV_UNLIKELY(kv_evict_lru(atomic_load_explicit(&sl->eviction, memory_order_relaxed))) &&
+	    !(sv & KV_SLOT_REF))
+		atomic_compare_exchange_strong_explicit(&s[i], &sv, sv | KV_SLOT_REF, memory_order_relaxed,
+		                                        memory_order_relaxed);
+	kv_stat_inc(&sh->hits);
 	return KV_OK;
 miss:
 	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
@@ -346,7 +350,7 @@ miss:
 	out->len = 0;
 	out->type = KV_T_NONE;
 	out->expires_at = 0;
-	atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
+	kv_stat_inc(&sh->misses);
 	return KV_NOTFOUND;
 }
 
@@ -359,13 +363,24 @@ static __attribute__((noinline)) int get_slow(kv_ns *ns, const void *key, size_t
 	return read_key(ns, key, klen, &a);
 }
 
+/* get_fast for keys of 8..16 bytes (compared as two words) and for the rest
+ * (by memcmp): the common short key's copy has no call in its probe, so its
+ * values stay in registers; each hands a decline to get_slow as a tail call. */
+static KV_RACY __attribute__((noinline)) int get_word_key(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	int rc = get_fast(ns, kv_hash(key, klen), key, klen, out, true);
+	return rc != -1 ? rc : get_slow(ns, key, klen, out);
+}
+static KV_RACY __attribute__((noinline)) int get_any_key(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	int rc = get_fast(ns, kv_hash(key, klen), key, klen, out, false);
+	return rc != -1 ? rc : get_slow(ns, key, klen, out);
+}
+
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
-	if (KV_LIKELY(out->data && key && klen <= KV_KEY_SIZE_LIMIT)) {
-		int rc = get_fast(ns, kv_hash(key, klen), key, klen, out);
-		if (rc != -1)
-			return rc;
-	}
+	if (KV_LIKELY(out->data && key && klen <= KV_KEY_SIZE_LIMIT))
+		return klen - 8 <= 8 ? get_word_key(ns, key, klen, out) : get_any_key(ns, key, klen, out);
 	return get_slow(ns, key, klen, out);
 }
 
