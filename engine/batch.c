@@ -461,7 +461,7 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
 			size_t at = alen;
 			alen += x.vlen;
 			if (alen < acap) /* else the arena grows and the read is redone */
-				kv_racy_copy(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
+				kv_racy_copy_short(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
 			continue;
 		}
 		t->sv = v;

@@ -363,11 +363,13 @@ static __attribute__((noinline)) int get_slow(kv_ns *ns, const void *key, size_t
 	return read_key(ns, key, klen, &a);
 }
 
-/* get_fast for keys of 8..16 bytes (compared as two words) and for the rest
+/* get_fast for keys of 9..16 bytes (compared as two words) and for the rest
  * (by memcmp): the common short key's copy has no call in its probe, so its
  * values stay in registers; each hands a decline to get_slow as a tail call. */
 static KV_RACY __attribute__((noinline)) int get_word_key(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
+	if (klen - 9 > 7)
+		__builtin_unreachable(); /* kv_get's choice: kv_hash is XXH3's 9-16 byte branch inline */
 	int rc = get_fast(ns, kv_hash(key, klen), key, klen, out, true);
 	return rc != -1 ? rc : get_slow(ns, key, klen, out);
 }
@@ -380,7 +382,7 @@ static KV_RACY __attribute__((noinline)) int get_any_key(kv_ns *ns, const void *
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
 	if (KV_LIKELY(out->data && key && klen <= KV_KEY_SIZE_LIMIT))
-		return klen - 8 <= 8 ? get_word_key(ns, key, klen, out) : get_any_key(ns, key, klen, out);
+		return klen - 9 <= 7 ? get_word_key(ns, key, klen, out) : get_any_key(ns, key, klen, out);
 	return get_slow(ns, key, klen, out);
 }
 
