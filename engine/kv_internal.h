@@ -502,7 +502,8 @@ struct kv_env {
  * single-key writers (ops.c: get_fast, set_fast) load vkey, check the slot's
  * gen against it, and then index route and shards directly.  What makes that
  * safe with no lock, however a rebuild or a drop races the call:
- *   - vkey (slot index << 32 | gen) is one word, stored last (release) by a
+ *   - vkey (the slot's byte offset in the slot array << 32 | gen: one add
+ *     finds the slot) is one word, stored last (release) by a
  *     rebuild, after every field below; a view is rebuilt only for another
  *     key, i.e. once its old key's slot gen has moved, so a call that read a
  *     field of a newer view fails its closing gen check, as it would have

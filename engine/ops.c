@@ -215,12 +215,12 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 KV_RACY_INLINE KV_ALWAYS_INLINE bool view_get(kv_ns *ns, uint64_t *key, kv_nsslot **slot)
 {
 	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-	kv_nsslot *sl = ns->slots + (k >> 32);
+	kv_nsslot *sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
 	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)) {
 		if (!kv_view_refresh(ns))
 			return false;
 		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-		sl = ns->slots + (k >> 32);
+		sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
 		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)
 			return false;
 	}
@@ -294,6 +294,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 	/* one register for the array (gcc would otherwise re-add t for every slot) */
 	__asm__("" : "+r"(s));
 	uint32_t h32 = kv_hash32(h), i = (h32 >> shift) & mask, left = mask;
+	const uint64_t H = (uint64_t)h32 << 32;
 	uint64_t sv;
 	kv_entry *e;
 	size_t elim = ns->elim - klen, eoff;
@@ -301,7 +302,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 		sv = atomic_load_explicit(&s[i], memory_order_relaxed);
 		if (!sv)
 			goto miss;
-		if (kv_slot_is(sv, h32)) {
+		if (!((sv ^ H) >> 33)) { /* kv_slot_is(sv, h32) */
 			/* header, TTL word and key in the region (offset 0 is its header) */
 			eoff = (size_t)(kv_off)sv * KV_UNIT;
 			if (eoff > elim)
@@ -381,8 +382,12 @@ static KV_RACY __attribute__((noinline)) int get_any_key(kv_ns *ns, const void *
 
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
-	if (KV_LIKELY(out->data && key && klen <= KV_KEY_SIZE_LIMIT))
-		return klen - 9 <= 7 ? get_word_key(ns, key, klen, out) : get_any_key(ns, key, klen, out);
+	if (KV_LIKELY(out->data && key)) {
+		if (klen - 9 <= 7)
+			return get_word_key(ns, key, klen, out);
+		if (klen <= KV_KEY_SIZE_LIMIT)
+			return get_any_key(ns, key, klen, out);
+	}
 	return get_slow(ns, key, klen, out);
 }
 
