@@ -297,6 +297,8 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 	const uint64_t H = (uint64_t)h32 << 32;
 	uint64_t sv;
 	kv_entry *e;
+	unsigned flags;
+	const char *ek; /* e's key */
 	size_t elim = ns->elim - klen, eoff;
 	for (;;) {
 		sv = atomic_load_explicit(&s[i], memory_order_relaxed);
@@ -308,16 +310,17 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 			if (eoff > elim)
 				return -1;
 			e = (kv_entry *)(base + eoff);
-			if (word_key ? e->klen == klen && kv_key_word_eq(kv_entry_key(e), key, klen)
-			             : kv_key_eq(e, key, klen))
+			flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			ek = (const char *)e + kv_entry_hdr(flags);
+			if (e->klen == klen &&
+			    (word_key ? kv_key_word_eq(ek, key, klen) : kv_key_bytes_eq(ek, key, klen)))
 				break;
 		}
 		if (!left--)
 			goto miss;
 		i = (i + 1) & mask;
 	}
-	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+	size_t vlen = e->vlen;
 	int type = e->type;
 	/* and the value: eoff + 16 + klen + vlen <= size, one compare for both
 	 * header sizes (an entry within 8 bytes of the region's end declines) */
@@ -336,7 +339,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 	out->len = vlen;
 	out->type = type;
 	out->expires_at = exp;
-	kv_racy_copy_short(d, (char *)e + hdr + klen, vlen);
+	kv_racy_copy_short(d, ek + klen, vlen);
 	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
 		return -1;
 	if (KV_UNLIKELY(kv_evict_lru(atomic_load_explicit(&sl->eviction, memory_order_relaxed))) &&
