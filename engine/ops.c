@@ -317,7 +317,11 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 			__builtin_prefetch((const char *)e + 64);
 			__builtin_prefetch((const char *)e + 127);
 			flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-			ek = (const char *)e + kv_entry_hdr(flags);
+			ek = (const char *)e + sizeof(kv_entry);
+			if (KV_UNLIKELY(flags & KV_E_TTL)) {
+				__asm__("" : "+r"(ek)); /* a branch, not a data dependence on flags */
+				ek += 8;
+			}
 			if (e->klen == klen &&
 			    (word_key ? kv_key_word_eq(ek, key, klen) : kv_key_bytes_eq(ek, key, klen)))
 				break;
