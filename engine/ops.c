@@ -285,7 +285,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 	kv_shard *sh = view_at(ns, si);
 	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	size_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed); /* 64-bit: no extension per slot */
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed) & 31;
 	/* the slot array in the region (t 0 is the region's header: readable) */
 	if ((seq & 1) || (size_t)t + mask >= ns->units)
@@ -293,7 +293,8 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
 	/* one register for the array (gcc would otherwise re-add t for every slot) */
 	__asm__("" : "+r"(s));
-	uint32_t h32 = kv_hash32(h), i = (h32 >> shift) & mask, left = mask;
+	uint32_t h32 = kv_hash32(h);
+	size_t i = (h32 >> shift) & mask, left = mask;
 	const uint64_t H = (uint64_t)h32 << 32;
 	uint64_t sv;
 	kv_entry *e;
