@@ -293,9 +293,11 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *
 	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
 	/* one register for the array (gcc would otherwise re-add t for every slot) */
 	__asm__("" : "+r"(s));
-	uint32_t h32 = kv_hash32(h);
-	size_t i = (h32 >> shift) & mask, left = mask;
-	const uint64_t H = (uint64_t)h32 << 32;
+	/* kv_hash32(h) needs no clearing here: its bit 0 is shifted out of the
+	 * home index (a table's shift is at least 1; a torn one only moves the
+	 * start), and the tag compare skips that bit (KV_SLOT_REF) */
+	size_t i = ((uint32_t)h >> shift) & mask, left = mask;
+	const uint64_t H = h << 32;
 	uint64_t sv;
 	kv_entry *e;
 	unsigned flags;
