@@ -258,16 +258,24 @@ KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
  *   - the handle's view (kv_internal.h, struct kv_ns): one gen check, then
  *     the route table and the shard header straight from it, checked when the
  *     view was published, not per call;
- *   - region base and size are read once; every offset a gen can change is
- *     checked with one compare before it is touched, as the safe-optimistic-
- *     read argument requires: the slot array (its table, mask and shift share
- *     seq's cache line), then each candidate entry twice: its header and key
- *     against a limit computed once per call, its value once vlen is known;
+ *   - every offset a gen can change is checked with one compare before it is
+ *     touched, as the safe-optimistic-read argument requires, against limits
+ *     the handle keeps (kv_ns.units, .elim): the slot array (its table, mask
+ *     and shift share seq's cache line), then each candidate entry twice: its
+ *     header and key against a limit computed once per call, its value once
+ *     vlen is known;
  *   - a slot keeps 31 bits of the key's hash beside the entry's offset, so a
  *     miss is decided from the slot array alone, without touching an entry;
- *   - keys of 8..16 bytes compare as two words (kv_key_eq), not by a call;
+ *   - keys of 9..16 bytes have a copy of their own (get_word_key) that
+ *     compares them as two words: no call in the probe;
+ *   - values of up to 128 bytes are copied inline (kv_racy_copy_short): with
+ *     no call, fewer values are spilled around it;
  *   - a collection (type tags KV_T_HASH..KV_T_LIST) is left to read_key,
  *     which answers KV_EWRONGTYPE: one byte of the header already read.
+ * And what keeps it from waiting: the entry's second and third lines are
+ * prefetched as soon as the slot names it, and the key's and value's
+ * addresses follow its TTL flag by a branch, so no load waits for the header
+ * line to learn where to read (two misses a get, as the reference's).
  */
 /* get_fast checks the slot array as t + mask < size / KV_UNIT: a slot is one unit */
 _Static_assert(KV_UNIT == sizeof(uint64_t), "a slot is one KV_UNIT");
