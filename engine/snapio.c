@@ -470,17 +470,18 @@ int kv_snap_create(kv_snap_target *t, kv_error *err)
 
 /* The most one write() is given.  Linux sizes the page cache folios of a
  * buffered write by the write (ext4 since 6.16): a 16 MiB block written at
- * once lands in 2 MiB folios, each a free 2 MiB block of RAM.  A VM that
- * hands its free 2 MiB blocks back to the host (free page reporting, as the
- * one the benchmarks run on does) gives such a block back cold: every page
- * of it then faults on the host when write() copies into it, and saves ran
- * at 0.3 GB/s instead of 0.9 with 5x the kernel time, one save in two.
- * 1 MiB folios were no cure (they come from the same blocks once the free
- * 1 MiB ones run out).  32 KiB ones are of the orders the page allocator
- * keeps per-CPU lists of, recycled from recent frees, and ran at the fast
- * rate every time, for 0.005-0.01 s more kernel time per 121 MB than the
- * fast 16 MiB writes (bench/README.md, "The bimodal save"). */
-#define WRITE_PIECE ((size_t)32 << 10)
+ * once lands mostly in 2 MiB folios, each a free 2 MiB block of RAM.  A VM
+ * that hands its free 2 MiB blocks back to the host (free page reporting,
+ * as the one the benchmarks run on does) gives such a block back cold:
+ * every page of it faults on the host when write() copies into it, and
+ * saves ran at 0.3 GB/s instead of 0.9 with 5x the kernel time, about one
+ * save in two.  Smaller folios come from the smaller free blocks first,
+ * which are warm; but the smaller the writes, the more the kernel's per-write
+ * and per-folio costs.  256 KiB pieces (folios of at most 128 KiB, the file
+ * offsets being unaligned) were the fast mode every time and the cheapest:
+ * 1 MiB pieces turned slow at times, 32 KiB ones took 0.02 s more kernel
+ * time per 121 MB (bench/README.md, "The bimodal save"). */
+#define WRITE_PIECE ((size_t)256 << 10)
 
 /* Write all of p; returns 0 or the errno of the failure. */
 int kv_snap_write(kv_snap_target *t, const void *p, size_t n)
