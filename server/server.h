@@ -224,7 +224,7 @@ typedef struct worker {
 	int64_t        poll_look_at;   /* PSI: when the last look was, and the stall total it read */
 	int64_t        poll_look_stall;
 	int64_t        poll_backoff_until; /* contention seen: no polling before this */
-	int            poll_crowded;   /* looks in a row that saw more runnable tasks than CPUs */
+	int            poll_crowded;   /* looks in a row that found the machine over the bar (busy poll) */
 } worker;
 
 /* ------------------------------------------------------------- server */
