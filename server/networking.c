@@ -666,7 +666,7 @@ static void releaseHeld(worker *w)
  * Where PSI is off (no readable /proc/pressure/cpu), a look every
  * POLL_CHECK_US counts runnable tasks in /proc/loadavg, over the bar when
  * there are more than CPUs, LOADAVG_LOOKS in a row.  That count is cruder:
- * on the 6.18 kernel of the issue-15 VM it read 3 or more at 68% of the looks
+ * on the 6.18 kernel of the issue-15 VM it read 3 or more at 70% of the looks
  * of a -P 1 run while perf sched saw only the client and the worker run, and
  * backing off on it kept polling off for most of the run.  (Being preempted is
  * not taken as contention either: the loopback's softirq work preempts the
