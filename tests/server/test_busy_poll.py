@@ -114,7 +114,7 @@ try:
         on = idle_cpu_after_burst(s, c, 1.0)
         # bounded: 0.1 s of polling, not a second of spinning (ticks of 10 ms, a busy machine)
         true(on <= 0.3, "busy-poll-us 100000: %.2f s of CPU in 1 s idle" % on)
-        # it polled, unless it saw the machine contended (more runnable tasks than CPUs),
+        # it polled, unless it saw the machine contended (CPU pressure, or the runnable count without PSI),
         # which stops polling for 100 ms and counts in busy_poll_backoffs
         if slots > 0 and info(c, "busy_poll_backoffs", "stats") == backoffs:
             true(on >= 0.03, "busy-poll-us 100000 polled after the burst: %.2f s of CPU" % on)
