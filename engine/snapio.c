@@ -468,6 +468,21 @@ int kv_snap_create(kv_snap_target *t, kv_error *err)
  * instead of their sum. */
 #define WRITEBACK_STEP ((uint64_t)8 << 20)
 
+/* The most one write() is given.  Linux sizes the page cache folios of a
+ * buffered write by the write (ext4 since 6.16): a 16 MiB block written at
+ * once lands mostly in 2 MiB folios, each a free 2 MiB block of RAM.  A VM
+ * that hands its free 2 MiB blocks back to the host (free page reporting,
+ * as the one the benchmarks run on does) gives such a block back cold:
+ * every page of it faults on the host when write() copies into it, and
+ * saves ran at 0.3 GB/s instead of 0.9 with 5x the kernel time, about one
+ * save in two.  Smaller folios come from the smaller free blocks first,
+ * which are warm; but the smaller the writes, the more the kernel's per-write
+ * and per-folio costs.  256 KiB pieces (folios of at most 128 KiB, the file
+ * offsets being unaligned) were the fast mode every time and the cheapest:
+ * 1 MiB pieces turned slow at times, 32 KiB ones took 0.02 s more kernel
+ * time per 121 MB (bench/README.md, "The bimodal save"). */
+#define WRITE_PIECE ((size_t)256 << 10)
+
 /* Write all of p; returns 0 or the errno of the failure. */
 int kv_snap_write(kv_snap_target *t, const void *p, size_t n)
 {
@@ -477,7 +492,7 @@ int kv_snap_write(kv_snap_target *t, const void *p, size_t n)
 	const char *c = p;
 	t->written += n;
 	while (n) {
-		ssize_t k = write(t->fd, c, n);
+		ssize_t k = write(t->fd, c, n < WRITE_PIECE ? n : WRITE_PIECE);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;

@@ -647,21 +647,52 @@ static void releaseHeld(worker *w)
  * nothing, and each burst of work at most busy-poll-us more.
  *
  * Polling pays only with a CPU to spare.  At most busy_poll_max workers poll at
- * once, the CPUs the workers leave over (ncpu - workers).  And every
- * POLL_CHECK_US a polling worker looks whether the machine is contended: at
- * two looks in a row more tasks were runnable than there are CPUs (the
- * running count of /proc/loadavg).  Then it stops polling for
- * POLL_BACKOFF_US, since a polling worker would take the CPU that a woken
- * client (or any other process) is waiting for.  (Being preempted is not
- * taken as contention: on a quiet 2-CPU VM the loopback's softirq work
- * preempts the worker several times a second, and backing off on it left
- * polling off for most of a redis-benchmark -P 1 run.)  Returns the epoll
- * timeout.
+ * once, the CPUs the workers leave over (ncpu - workers).  And a polling worker
+ * that finds the machine contended stops polling for POLL_BACKOFF_US, since it
+ * would take the CPU that a woken client (or any other process) waits for.
+ *
+ * Contended is read from the kernel's pressure stall information
+ * (/proc/pressure/cpu, "some": time during which some task waited for a CPU,
+ * averaged over the busy CPUs).  A look every POLL_WINDOW_US is over the bar
+ * if tasks waited half a CPU's worth of the span since the look before: one
+ * CPU of two with a task always waiting reads 50%, so the bar is
+ * 1 / (2 * ncpu).  Contended is PSI_LOOKS looks in a row over it, a wait that
+ * lasts 30 ms: with only a client and a polling worker on two CPUs PSI read 2%
+ * over a second, yet single 10 ms spans passed 25% a few times in a hundred
+ * (kernel threads' bursts), and at two in a row it still backed off 4-5 times
+ * in a 2.6 s redis-benchmark -P 1 run; with a spinning process added, it backs
+ * off every time it polls again.
+ *
+ * Where PSI is off (no readable /proc/pressure/cpu), a look every
+ * POLL_CHECK_US counts runnable tasks in /proc/loadavg, over the bar when
+ * there are more than CPUs, LOADAVG_LOOKS in a row.  That count is cruder:
+ * on the 6.18 kernel of the issue-15 VM it read 3 or more at 70% of the looks
+ * of a -P 1 run while perf sched saw only the client and the worker run, and
+ * backing off on it kept polling off for most of the run.  (Being preempted is
+ * not taken as contention either: the loopback's softirq work preempts the
+ * worker several times a second on a quiet machine.)
  */
-#define POLL_CHECK_US   1000   /* how often a polling worker looks for contention */
-#define POLL_BACKOFF_US 100000 /* no polling this long after it saw contention */
+#define POLL_WINDOW_US  10000   /* PSI: the shortest span a look judges */
+#define PSI_LOOKS       3       /* PSI: looks in a row over the bar that are contention */
+#define POLL_CHECK_US   1000    /* no PSI: how often a polling worker counts runnable tasks */
+#define LOADAVG_LOOKS   2       /* no PSI: the same for the runnable count */
+#define POLL_BACKOFF_US 100000  /* no polling this long after it saw contention */
+#define POLL_STALE_US   1000000 /* a longer span since the last look is not judged, only restarted */
 
-static int loadavgFd = -1;     /* /proc/loadavg, opened once by workersStart */
+static int psiCpuFd = -1;      /* /proc/pressure/cpu, opened once by workersStart */
+static int loadavgFd = -1;     /* /proc/loadavg, the fallback when PSI is off */
+
+/* Microseconds some task waited for a CPU since boot (PSI "some ... total="); -1 if unknown. */
+static int64_t cpuStallUs(void)
+{
+	char b[256];
+	ssize_t n = pread(psiCpuFd, b, sizeof(b) - 1, 0);
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	const char *p = strstr(b, "total=");
+	return p ? strtoll(p + 6, NULL, 10) : -1;
+}
 
 /* Tasks runnable on the machine now ("0.50 0.40 0.30 R/T ..."); 0 if unknown. */
 static int runnableTasks(void)
@@ -678,27 +709,50 @@ static int runnableTasks(void)
 	return p ? atoi(p) : 0;
 }
 
+const char *busyPollContentionSignal(void)
+{
+	return psiCpuFd >= 0 ? "psi" : loadavgFd >= 0 ? "loadavg" : "none";
+}
+
 static void busyPollStop(worker *w)
 {
 	w->polling = 0;
 	atomic_fetch_sub(&srv.busy_pollers, 1);
 }
 
-/* Every POLL_CHECK_US while polling: 1 if the machine is contended (see above). */
+/* PSI: 1 if tasks waited for a CPU half a CPU's worth of the span since the last look. */
+static int stallOverBar(worker *w, int64_t now)
+{
+	int64_t stall = cpuStallUs();
+	int64_t span = now - w->poll_look_at;
+	int over = stall >= 0 && w->poll_look_stall >= 0 && span <= POLL_STALE_US &&
+	           (stall - w->poll_look_stall) * 2 * srv.ncpu >= span;
+	w->poll_look_at = now;
+	w->poll_look_stall = stall;
+	w->poll_check_at = now + POLL_WINDOW_US;
+	return over;
+}
+
+/* No PSI: 1 if more tasks are runnable than there are CPUs. */
+static int runQueueOverBar(worker *w, int64_t now)
+{
+	w->poll_check_at = now + POLL_CHECK_US;
+	return runnableTasks() > srv.ncpu;
+}
+
+/* While polling, now and then: 1 if the machine is contended (see above). */
 static int busyPollContended(worker *w, int64_t now)
 {
 	if (now < w->poll_check_at)
 		return 0;
-	w->poll_check_at = now + POLL_CHECK_US;
-	/* a crowded run queue twice in a row: one look can catch a kernel thread's blip */
-	w->poll_crowded = runnableTasks() > srv.ncpu ? w->poll_crowded + 1 : 0;
-	int contended = w->poll_crowded >= 2;
-	if (contended) {
-		w->poll_crowded = 0;
-		w->poll_backoff_until = now + POLL_BACKOFF_US;
-		atomic_fetch_add_explicit(&srv.busy_poll_backoffs, 1, memory_order_relaxed);
-	}
-	return contended;
+	int over = psiCpuFd >= 0 ? stallOverBar(w, now) : runQueueOverBar(w, now);
+	w->poll_crowded = over ? w->poll_crowded + 1 : 0;
+	if (w->poll_crowded < (psiCpuFd >= 0 ? PSI_LOOKS : LOADAVG_LOOKS))
+		return 0;
+	w->poll_crowded = 0;
+	w->poll_backoff_until = now + POLL_BACKOFF_US;
+	atomic_fetch_add_explicit(&srv.busy_poll_backoffs, 1, memory_order_relaxed);
+	return 1;
 }
 
 static int busyPollTimeout(worker *w, int tmo, int had_events)
@@ -803,8 +857,15 @@ int workersStart(int n)
 {
 	srv.nworkers = n;
 	srv.busy_poll_max = srv.ncpu > n ? srv.ncpu - n : 0;
-	if (srv.busy_poll_max > 0)
-		loadavgFd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	if (srv.busy_poll_max > 0) {
+		psiCpuFd = open("/proc/pressure/cpu", O_RDONLY | O_CLOEXEC);
+		if (psiCpuFd >= 0 && cpuStallUs() < 0) { /* there but unreadable */
+			close(psiCpuFd);
+			psiCpuFd = -1;
+		}
+		if (psiCpuFd < 0)
+			loadavgFd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	}
 	srv.workers = calloc((size_t)n, sizeof(worker));
 	if (srv.workers == NULL || blockingInit(n) != C_OK)
 		return C_ERR;

@@ -221,8 +221,10 @@ typedef struct worker {
 	int            polling;        /* holds one of srv.busy_poll_max polling slots */
 	int64_t        poll_until;     /* ustime_mono() until which it polls without sleeping */
 	int64_t        poll_check_at;  /* next look for contention while polling */
+	int64_t        poll_look_at;   /* PSI: when the last look was, and the stall total it read */
+	int64_t        poll_look_stall;
 	int64_t        poll_backoff_until; /* contention seen: no polling before this */
-	int            poll_crowded;   /* looks in a row that saw more runnable tasks than CPUs */
+	int            poll_crowded;   /* looks in a row that found the machine over the bar (busy poll) */
 } worker;
 
 /* ------------------------------------------------------------- server */
@@ -559,6 +561,7 @@ void workerNotifyMail(client *c);
 int  clientStartJob(client *c, clientJob *job);
 /* Close every client whose last interaction is older than timeout seconds. */
 void workersCheckIdle(void);
+const char *busyPollContentionSignal(void); /* "psi", "loadavg" or "none" (no polling) */
 void clientListAppend(replyBuf *rb);   /* CLIENT LIST lines for every client */
 
 /* ------------------------------------------------------------- persist.c */

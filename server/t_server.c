@@ -188,6 +188,7 @@ void infoCommand(client *c, int argc, const char **argv, const size_t *lens)
 		infoLine(&t, "io_threads_active:%d", srv.nworkers > 1);
 		infoLine(&t, "worker_threads:%d", srv.nworkers);
 		infoLine(&t, "busy_poll_workers_max:%d", srv.busy_poll_max);
+		infoLine(&t, "busy_poll_contention_signal:%s", busyPollContentionSignal());
 	}
 	if (wantSection(argc, argv, lens, "clients")) {
 		SECTION("Clients");

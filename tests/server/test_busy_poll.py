@@ -7,14 +7,17 @@ workers poll at once (INFO's busy_poll_workers_max).  Without --threads the
 server runs one worker per CPU, one on a machine of 1-2 CPUs.  These tests go
 through the real server: the knob's CONFIG GET/SET and its limits, the INFO
 fields, that a polling worker uses CPU for about busy-poll-us after the last
-request and then none (the bound when idle), and that requests, pipelines,
-pub/sub and BLPOP wake-ups are served while a worker polls.
+request and then none (the bound when idle), that it stops polling when
+processes that spin on every CPU contend with it (busy_poll_backoffs, read
+from the kernel's CPU pressure or, without it, /proc/loadavg), and that
+requests, pipelines, pub/sub and BLPOP wake-ups are served while a worker polls.
 
 Ports: BUSYPOLL_TEST_PORT (6392) and BUSYPOLL_TEST_PORT2 (6393).  Every process
 is stopped by PID.
 Run: /usr/bin/python3 tests/server/test_busy_poll.py [-k words-of-a-test-name]
 """
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -111,7 +114,7 @@ try:
         on = idle_cpu_after_burst(s, c, 1.0)
         # bounded: 0.1 s of polling, not a second of spinning (ticks of 10 ms, a busy machine)
         true(on <= 0.3, "busy-poll-us 100000: %.2f s of CPU in 1 s idle" % on)
-        # it polled, unless it saw the machine contended (more runnable tasks than CPUs),
+        # it polled, unless it saw the machine contended (CPU pressure, or the runnable count without PSI),
         # which stops polling for 100 ms and counts in busy_poll_backoffs
         if slots > 0 and info(c, "busy_poll_backoffs", "stats") == backoffs:
             true(on >= 0.03, "busy-poll-us 100000 polled after the burst: %.2f s of CPU" % on)
@@ -123,6 +126,33 @@ try:
             time.sleep(1.0)
             late = cpu_seconds(s.proc.pid) - t0
             true(late <= 0.05, "after CONFIG SET busy-poll-us 0: %.2f s of CPU in 1 s idle" % late)
+        c.close()
+
+    @test("a polling worker backs off while spinning processes contend for every CPU")
+    def t_backoff():
+        s = start(P, "--threads", "1", "--busy-poll-us", "100000")
+        c = Raw(P)
+        slots = info(c, "busy_poll_workers_max")
+        signal = c.cmd("INFO", "server").decode().split("busy_poll_contention_signal:")[1].split("\r\n")[0]
+        if slots == 0:  # one CPU: the worker never polls
+            eq(signal, "none", "no polling, no contention signal")
+            return
+        psi = os.path.exists("/proc/pressure/cpu")
+        eq(signal, "psi" if psi else "loadavg", "the contention signal")
+        before = info(c, "busy_poll_backoffs", "stats")
+        spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(NCPU)]
+        try:
+            end = time.time() + 3.0  # the first backoff takes 30 ms of contention; allow a slow start
+            while time.time() < end and info(c, "busy_poll_backoffs", "stats") == before:
+                for i in range(20):  # a burst: the worker polls 100 ms after it
+                    c.cmd("PING")
+                time.sleep(0.05)
+            after = info(c, "busy_poll_backoffs", "stats")
+        finally:
+            for p in spin:
+                p.kill()
+                p.wait()
+        true(after > before, "backoffs %d -> %d with %d spinning processes" % (before, after, NCPU))
         c.close()
 
     @test("while a worker polls: pipelines, pub/sub across workers and BLPOP wake-ups are served")

@@ -664,10 +664,18 @@ static void test_corruption(void)
 		EOK(kv_ns_drop(cenv, "alpha-check"));
 	}
 
+	/* Every offset, except in TSan's quick run: these loads run on one thread,
+	 * so TSan has nothing to find in them that a few offsets would not show
+	 * (the plain and ASan runs take every offset). */
+#if defined(__SANITIZE_THREAD__)
+	size_t every = t_quick() ? 13 : 1;
+#else
+	size_t every = 1;
+#endif
 	TEST("truncation at every offset is refused, the live store untouched")
 	{
 		corrupt_fail = 0;
-		for (size_t cut = 0; cut < n; cut++)
+		for (size_t cut = 0; cut < n; cut += every)
 			expect_refused(good, cut, "truncated", (long)cut, REFUSED);
 		E(corrupt_fail == 0);
 	}
@@ -675,7 +683,7 @@ static void test_corruption(void)
 	TEST("every byte flipped (all bits, and the low bit) is refused")
 	{
 		corrupt_fail = 0;
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i += every) {
 			memcpy(b, good, n);
 			b[i] ^= 0xff;
 			expect_refused(b, n, "byte flipped", (long)i, REFUSED);
