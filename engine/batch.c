@@ -359,7 +359,7 @@ typedef struct rd_hit {
 /* The entry of slot value v, checked: 1 if it lies in the region and holds
  * key (*hit set), 0 if it holds another key, -1 if it is out of the region. */
 KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, uint64_t v, const void *key, size_t klen,
-                                             rd_hit *hit)
+                                             rd_hit *hit, bool word_key)
 {
 	/* the header in the region, then all of the entry */
 	if ((size_t)(kv_off)v * KV_UNIT + sizeof(kv_entry) + 8 > size)
@@ -369,7 +369,8 @@ KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, uint64_t v
 	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
 	if ((size_t)(kv_off)v * KV_UNIT + hdr + e->klen + vlen > size)
 		return -1;
-	if (!KV_LIKELY(e->klen == klen && kv_key_bytes_eq((char *)e + hdr, key, klen)))
+	if (!KV_LIKELY(e->klen == klen && (word_key ? kv_key_word_eq((char *)e + hdr, key, klen)
+	                                            : kv_key_bytes_eq((char *)e + hdr, key, klen))))
 		return 0;
 	hit->e = e;
 	hit->vlen = vlen;
@@ -390,7 +391,7 @@ static KV_RACY __attribute__((noinline, cold)) int rd_probe_on(const rd_shard *g
 		uint64_t v = rd_walk(g, sp, H);
 		if (!v)
 			return 0;
-		int r = rd_entry(base, size, v, key, klen, hit);
+		int r = rd_entry(base, size, v, key, klen, hit, false);
 		if (r) {
 			*vp = v;
 			return r;
@@ -406,9 +407,9 @@ typedef struct rd_found {
 /* Stage 3 of batch_read: compare keys (a tag collision probes on), check
  * expiry and kind, lay the values out.  False if an offset is out of the
  * region (torn: retry). */
-static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs,
-                                                         const uint64_t *h, size_t n, const kv_env *env,
-                                                         char *adata, size_t acap, rd_found *out, int64_t *now)
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs, const uint64_t *h,
+                                                size_t n, const kv_env *env, char *adata, size_t acap,
+                                                rd_found *out, int64_t *now, bool word_keys)
 {
 	char *const base = env->base;
 	const size_t size = env->size;
@@ -421,7 +422,7 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
 		if (!v)
 			goto miss;
 		rd_hit x;
-		int r = rd_entry(base, size, v, o->key, klen, &x);
+		int r = rd_entry(base, size, v, o->key, klen, &x, word_keys);
 		if (KV_UNLIKELY(r <= 0)) {
 			if (r < 0)
 				return false;
@@ -461,7 +462,7 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
 			size_t at = alen;
 			alen += x.vlen;
 			if (alen < acap) /* else the arena grows and the read is redone */
-				kv_racy_copy(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
+				kv_racy_copy_short(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
 			continue;
 		}
 		t->sv = v;
@@ -505,8 +506,25 @@ static KV_RACY __attribute__((noinline)) bool rd_compare(kv_op *ops, rd_item *it
  * an entry once for its header, once for all of it.  Any doubt retries the
  * whole read.  KV_EBUSY after KV_BATCH_READ_TRIES: the caller takes the locks.
  */
+/* rd_compare for batches whose keys are all 9..16 bytes long (compared as
+ * two words, no memcmp call in the loop) and for the others */
+static KV_RACY __attribute__((noinline)) bool rd_compare_words(kv_op *ops, rd_item *it, const rd_shard *gs,
+                                                               const uint64_t *h, size_t n, const kv_env *env,
+                                                               char *adata, size_t acap, rd_found *out,
+                                                               int64_t *now)
+{
+	return rd_compare(ops, it, gs, h, n, env, adata, acap, out, now, true);
+}
+static KV_RACY __attribute__((noinline)) bool rd_compare_any(kv_op *ops, rd_item *it, const rd_shard *gs,
+                                                             const uint64_t *h, size_t n, const kv_env *env,
+                                                             char *adata, size_t acap, rd_found *out,
+                                                             int64_t *now)
+{
+	return rd_compare(ops, it, gs, h, n, env, adata, acap, out, now, false);
+}
+
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
-                              rd_shard *gs, kv_buf *arena)
+                              rd_shard *gs, kv_buf *arena, bool word_keys)
 {
 	static const uint16_t one_shard[1] = {0};
 	kv_env *env = ns->env;
@@ -585,7 +603,8 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		rd_candidates(it, gs, base, n);
 		rd_found f;
 		char *adata = arena ? arena->data : NULL;
-		if (!rd_compare(ops, it, gs, h, n, env, adata, arena ? arena->cap : 0, &f, &now))
+		size_t acap = arena ? arena->cap : 0;
+		if (!(word_keys ? rd_compare_words : rd_compare_any)(ops, it, gs, h, n, env, adata, acap, &f, &now))
 			goto torn;
 		size_t alen = f.alen, hits = f.hits, misses = f.misses;
 		/* 3: the arena, grown if the values did not fit, then read again */
@@ -934,6 +953,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	 * (a key over the limit is hashed like any other: it matches nothing) */
 	unsigned kinds = 0;
 	size_t maxk = 0, big = (size_t)-1;
+	size_t klens = 0; /* the OR of klen - 9: at most 7 if every key is 9..16 bytes */
 	int rc = KV_EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		kv_op *o = &ops[i];
@@ -946,6 +966,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 		}
 		kinds |= 1u << o->op;
 		maxk = o->klen > maxk ? o->klen : maxk;
+		klens |= o->klen - 9;
 		o->status = KV_EABORTED;
 		h[i] = kv_hash(o->key, o->klen);
 	}
@@ -980,7 +1001,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 
 	rc = KV_EBUSY;
 	if (readonly) {
-		rc = batch_read(ns, ops, n, h, it, gs, arena);
+		rc = batch_read(ns, ops, n, h, it, gs, arena, klens <= 7);
 		if (rc == KV_OK && big != (size_t)-1)
 			for (size_t i = big; i < n; i++)
 				if (ops[i].klen > KV_KEY_SIZE_LIMIT)

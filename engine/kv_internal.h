@@ -265,6 +265,60 @@ KV_RACY_INLINE int kv_racy_cmp(const void *a, const void *b, size_t n)
 #define kv_racy_cmp  memcmp
 #endif
 
+/* kv_racy_copy for the read fast paths: up to 128 bytes inline as overlapping
+ * 16-, 8-, 4- or 1-byte moves.  No call, so the caller's live values stay in
+ * caller-saved registers instead of being spilled around memcpy (a get's 100
+ * bytes: 16 moves and 3 compares against memcpy's 21 plus the call's setup).
+ * Longer values call memcpy. */
+#ifdef KV_TSAN
+#define kv_racy_copy_short kv_racy_copy
+#else
+KV_INLINE void kv_racy_copy_short(void *dst, const void *src, size_t n)
+{
+	char *d = dst;
+	const char *s = src;
+	if (n > 64) {
+		if (KV_UNLIKELY(n > 128)) {
+			memcpy(d, s, n);
+			return;
+		}
+		memcpy(d, s, 16); memcpy(d + 16, s + 16, 16);
+		memcpy(d + 32, s + 32, 16); memcpy(d + 48, s + 48, 16);
+		d += n - 64, s += n - 64;
+		memcpy(d, s, 16); memcpy(d + 16, s + 16, 16);
+		memcpy(d + 32, s + 32, 16); memcpy(d + 48, s + 48, 16);
+	} else if (n > 32) {
+		memcpy(d, s, 16); memcpy(d + 16, s + 16, 16);
+		memcpy(d + n - 32, s + n - 32, 16); memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 16) {
+		memcpy(d, s, 16); memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8); memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4); memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n) {
+		d[0] = s[0], d[n / 2] = s[n / 2], d[n - 1] = s[n - 1];
+	}
+}
+#endif
+
+/* The policies whose readers set a slot's KV_SLOT_REF bit. */
+KV_INLINE bool kv_evict_lru(int pol)
+{
+	return pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU;
+}
+
+/* A reader-written statistic (kv_shard.hits, misses): racing increments may
+ * lose a count, as relaxed loads and stores would; on x86-64 one instruction. */
+KV_INLINE void kv_stat_inc(_Atomic uint64_t *c)
+{
+#if defined(__x86_64__) && !defined(KV_TSAN)
+	__asm__("addq $1, %0" : "+m"(*(uint64_t *)c));
+#else
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+#endif
+}
+
 /* A hint read without the lock that guards the value (re-checked under it). */
 KV_RACY_INLINE uint64_t kv_racy_u64(const uint64_t *p)
 {
@@ -448,7 +502,8 @@ struct kv_env {
  * single-key writers (ops.c: get_fast, set_fast) load vkey, check the slot's
  * gen against it, and then index route and shards directly.  What makes that
  * safe with no lock, however a rebuild or a drop races the call:
- *   - vkey (slot index << 32 | gen) is one word, stored last (release) by a
+ *   - vkey (the slot's byte offset in the slot array << 32 | gen: one add
+ *     finds the slot) is one word, stored last (release) by a
  *     rebuild, after every field below; a view is rebuilt only for another
  *     key, i.e. once its old key's slot gen has moved, so a call that read a
  *     field of a newer view fails its closing gen check, as it would have
@@ -475,10 +530,13 @@ extern kv_shard kv_view_dummy;
 struct kv_ns {
 	kv_env          *env;
 	_Atomic uint64_t bound;  /* slot index << 32 | slot gen, re-resolved by name */
-	/* the view (above); base, size and slots are env's, copied to save a load */
+	/* the view (above); base and slots are env's, copied to save a load, and
+	 * the region's size is kept as the two limits get_fast compares with */
 	_Atomic uint64_t vkey;
 	char            *base;
-	size_t           size;
+	size_t           units;      /* env size / KV_UNIT: slot arrays end below it */
+	size_t           elim;       /* env size - sizeof(kv_entry) - 8: entry header,
+	                              * TTL word and key start at or below it - klen */
 	kv_nsslot       *slots;
 	const uint16_t *_Atomic vroute;
 	kv_viewarr *_Atomic varr;
@@ -694,20 +752,27 @@ void      kv_entry_retire_locked(kv_env *env, kv_shard *sh, kv_entry *e);
 int       kv_shard_reserve_preserve_locked(kv_env *env, kv_shard *sh, uint32_t n);
 size_t    kv_entry_charge(const kv_env *env, const kv_entry *e);
 
+/* The klen bytes at k (an entry's key, read racily) equal key's, for klen of
+ * 8..16: two overlapping words, no call. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool kv_key_word_eq(const char *k, const void *key, size_t klen)
+{
+#ifdef KV_TSAN
+	return kv_racy_cmp(k, key, klen) == 0;
+#else
+	uint64_t a0, a1, b0, b1;
+	memcpy(&a0, k, 8);
+	memcpy(&a1, k + klen - 8, 8);
+	memcpy(&b0, key, 8);
+	memcpy(&b1, (const char *)key + klen - 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+#endif
+}
+
 /* The klen bytes at k (an entry's key, read racily) equal key's. */
 KV_RACY_INLINE KV_ALWAYS_INLINE bool kv_key_bytes_eq(const char *k, const void *key, size_t klen)
 {
-#ifndef KV_TSAN
-	/* the common key of 8..16 bytes: two overlapping words, no call */
-	if (klen >= 8 && klen <= 16) {
-		uint64_t a0, a1, b0, b1;
-		memcpy(&a0, k, 8);
-		memcpy(&a1, k + klen - 8, 8);
-		memcpy(&b0, key, 8);
-		memcpy(&b1, (const char *)key + klen - 8, 8);
-		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-	}
-#endif
+	if (klen >= 8 && klen <= 16)
+		return kv_key_word_eq(k, key, klen);
 	return kv_racy_cmp(k, key, klen) == 0;
 }
 

@@ -556,6 +556,8 @@ static KV_RACY kv_shard *view_shard(const kv_env *env, kv_off arr, uint32_t i)
 	                                             memory_order_relaxed));
 }
 
+_Static_assert((uint64_t)KV_MAX_NAMESPACES * sizeof(kv_nsslot) <= UINT32_MAX,
+               "a view key holds a slot's byte offset in 32 bits");
 bool kv_view_refresh(kv_ns *ns)
 {
 	kv_nsref ref;
@@ -563,7 +565,7 @@ bool kv_view_refresh(kv_ns *ns)
 		return false;
 	kv_env *env = ns->env;
 	kv_nsslot *sl = ref.slot;
-	uint64_t key = (uint64_t)ref.slot_index << 32 | ref.gen;
+	uint64_t key = ((uint64_t)ref.slot_index * sizeof(kv_nsslot)) << 32 | ref.gen;
 	if (atomic_load_explicit(&ns->vkey, memory_order_acquire) == key)
 		return true;
 	if (atomic_load_explicit(&sl->old_nshards, memory_order_relaxed))
@@ -636,7 +638,8 @@ KV_API int kv_ns_open(kv_env *env, const char *name, kv_ns **out)
 	atomic_store(&ns->bound, (uint64_t)idx << 32 | g);
 	atomic_store(&ns->vkey, KV_NSVIEW_NONE);
 	ns->base = env->base;
-	ns->size = env->size;
+	ns->units = env->size / KV_UNIT;
+	ns->elim = env->size - sizeof(kv_entry) - 8;
 	ns->slots = env->slots;
 	atomic_store(&ns->vroute, view_route_one);
 	*out = ns;

@@ -215,12 +215,12 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 KV_RACY_INLINE KV_ALWAYS_INLINE bool view_get(kv_ns *ns, uint64_t *key, kv_nsslot **slot)
 {
 	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-	kv_nsslot *sl = ns->slots + (k >> 32);
+	kv_nsslot *sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
 	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)) {
 		if (!kv_view_refresh(ns))
 			return false;
 		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-		sl = ns->slots + (k >> 32);
+		sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
 		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)
 			return false;
 	}
@@ -258,23 +258,31 @@ KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
  *   - the handle's view (kv_internal.h, struct kv_ns): one gen check, then
  *     the route table and the shard header straight from it, checked when the
  *     view was published, not per call;
- *   - region base and size are read once; every offset a gen can change is
- *     checked with one compare before it is touched, as the safe-optimistic-
- *     read argument requires: the slot array (its table, mask and shift share
- *     seq's cache line), then each candidate entry twice: its header and key
- *     against a limit computed once per call, its value once vlen is known;
+ *   - every offset a gen can change is checked with one compare before it is
+ *     touched, as the safe-optimistic-read argument requires, against limits
+ *     the handle keeps (kv_ns.units, .elim): the slot array (its table, mask
+ *     and shift share seq's cache line), then each candidate entry twice: its
+ *     header and key against a limit computed once per call, its value once
+ *     vlen is known;
  *   - a slot keeps 31 bits of the key's hash beside the entry's offset, so a
  *     miss is decided from the slot array alone, without touching an entry;
- *   - keys of 8..16 bytes compare as two words (kv_key_eq), not by a call;
+ *   - keys of 9..16 bytes have a copy of their own (get_word_key) that
+ *     compares them as two words: no call in the probe;
+ *   - values of up to 128 bytes are copied inline (kv_racy_copy_short): with
+ *     no call, fewer values are spilled around it;
  *   - a collection (type tags KV_T_HASH..KV_T_LIST) is left to read_key,
  *     which answers KV_EWRONGTYPE: one byte of the header already read.
+ * And what keeps it from waiting: the entry's second and third lines are
+ * prefetched as soon as the slot names it, and the key's and value's
+ * addresses follow its TTL flag by a branch, so no load waits for the header
+ * line to learn where to read (two misses a get, as the reference's).
  */
 /* get_fast checks the slot array as t + mask < size / KV_UNIT: a slot is one unit */
 _Static_assert(KV_UNIT == sizeof(uint64_t), "a slot is one KV_UNIT");
-static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out)
+KV_RACY_INLINE KV_ALWAYS_INLINE int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen, kv_buf *out,
+                                            bool word_key)
 {
 	char *base = ns->base;
-	size_t size = ns->size;
 	uint64_t k;
 	kv_nsslot *sl;
 	if (!view_get(ns, &k, &sl) || klen > atomic_load_explicit(&sl->max_key_size, memory_order_relaxed))
@@ -285,60 +293,81 @@ static KV_RACY int get_fast(kv_ns *ns, uint64_t h, const void *key, size_t klen,
 	kv_shard *sh = view_at(ns, si);
 	uint32_t seq = atomic_load_explicit(&sh->seq, memory_order_acquire);
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
-	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
+	size_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed); /* 64-bit: no extension per slot */
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed) & 31;
 	/* the slot array in the region (t 0 is the region's header: readable) */
-	if ((seq & 1) || (size_t)t + mask >= size / KV_UNIT)
+	if ((seq & 1) || (size_t)t + mask >= ns->units)
 		return -1;
 	_Atomic uint64_t *s = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
-	uint32_t h32 = kv_hash32(h), i = (h32 >> shift) & mask, left = mask;
+	/* one register for the array (gcc would otherwise re-add t for every slot) */
+	__asm__("" : "+r"(s));
+	/* kv_hash32(h) needs no clearing here: its bit 0 is shifted out of the
+	 * home index (a table's shift is at least 1; a torn one only moves the
+	 * start), and the tag compare skips that bit (KV_SLOT_REF) */
+	size_t i = ((uint32_t)h >> shift) & mask, left = mask;
+	const uint64_t H = h << 32;
 	uint64_t sv;
 	kv_entry *e;
-	size_t elim = size - sizeof(kv_entry) - 8 - klen, eoff;
+	unsigned flags;
+	const char *ek; /* e's key */
+	size_t elim = ns->elim - klen, eoff;
 	for (;;) {
 		sv = atomic_load_explicit(&s[i], memory_order_relaxed);
 		if (!sv)
 			goto miss;
-		if (kv_slot_is(sv, h32)) {
+		if (!((sv ^ H) >> 33)) { /* kv_slot_is(sv, h32) */
 			/* header, TTL word and key in the region (offset 0 is its header) */
 			eoff = (size_t)(kv_off)sv * KV_UNIT;
 			if (eoff > elim)
 				return -1;
 			e = (kv_entry *)(base + eoff);
-			if (kv_key_eq(e, key, klen))
+			/* the entry's next lines now, not once its header has
+			 * arrived and given the value's address: a third miss in a
+			 * row otherwise (a 120-byte entry spans three lines 6 times
+			 * in 8) */
+			__builtin_prefetch((const char *)e + 64);
+			__builtin_prefetch((const char *)e + 127);
+			flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+			ek = (const char *)e + sizeof(kv_entry);
+			if (KV_UNLIKELY(flags & KV_E_TTL)) {
+				__asm__("" : "+r"(ek)); /* a branch, not a data dependence on flags */
+				ek += 8;
+			}
+			if (e->klen == klen &&
+			    (word_key ? kv_key_word_eq(ek, key, klen) : kv_key_bytes_eq(ek, key, klen)))
 				break;
 		}
 		if (!left--)
 			goto miss;
 		i = (i + 1) & mask;
 	}
-	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
+	size_t vlen = e->vlen;
 	int type = e->type;
 	/* and the value: eoff + 16 + klen + vlen <= size, one compare for both
 	 * header sizes (an entry within 8 bytes of the region's end declines) */
 	if (vlen >= out->cap || vlen > elim - eoff || kv_is_kind(type))
 		return -1;
 	int64_t exp = 0;
-	if (flags & KV_E_TTL) {
+	if (KV_UNLIKELY(flags & KV_E_TTL)) {
 		memcpy(&exp, (char *)e + sizeof *e, 8);
 		if (exp <= kv_now_ms())
 			return -1;
 	}
-	kv_racy_copy(out->data, (char *)e + hdr + klen, vlen);
-	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
-		return -1;
-	if (!(sv & KV_SLOT_REF)) {
-		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
-		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
-			atomic_compare_exchange_strong_explicit(&s[i], &sv, sv | KV_SLOT_REF, memory_order_relaxed,
-			                                        memory_order_relaxed);
-	}
-	out->data[vlen] = 0;
+	/* the outputs first: a decline below hands out to read_key, which sets
+	 * them all again; fewer values are then live across the copy */
+	char *d = out->data;
+	d[vlen] = 0;
 	out->len = vlen;
 	out->type = type;
 	out->expires_at = exp;
-	atomic_store_explicit(&sh->hits, atomic_load_explicit(&sh->hits, memory_order_relaxed) + 1, memory_order_relaxed);
+	kv_racy_copy_short(d, ek + klen, vlen);
+	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
+		return -1;
+	if (KV_UNLIKELY(kv_evict_lru(atomic_load_explicit(&sl->eviction, memory_order_relaxed))) &&
+	    !(sv & KV_SLOT_REF))
+		atomic_compare_exchange_strong_explicit(&s[i], &sv, sv | KV_SLOT_REF, memory_order_relaxed,
+		                                        memory_order_relaxed);
+	kv_stat_inc(&sh->hits);
 	return KV_OK;
 miss:
 	if (!kv_shard_read_valid(sh, seq) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != g)
@@ -346,7 +375,7 @@ miss:
 	out->len = 0;
 	out->type = KV_T_NONE;
 	out->expires_at = 0;
-	atomic_store_explicit(&sh->misses, atomic_load_explicit(&sh->misses, memory_order_relaxed) + 1, memory_order_relaxed);
+	kv_stat_inc(&sh->misses);
 	return KV_NOTFOUND;
 }
 
@@ -359,12 +388,29 @@ static __attribute__((noinline)) int get_slow(kv_ns *ns, const void *key, size_t
 	return read_key(ns, key, klen, &a);
 }
 
+/* get_fast for keys of 9..16 bytes (compared as two words) and for the rest
+ * (by memcmp): the common short key's copy has no call in its probe, so its
+ * values stay in registers; each hands a decline to get_slow as a tail call. */
+static KV_RACY __attribute__((noinline)) int get_word_key(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	if (klen - 9 > 7)
+		__builtin_unreachable(); /* kv_get's choice: kv_hash is XXH3's 9-16 byte branch inline */
+	int rc = get_fast(ns, kv_hash(key, klen), key, klen, out, true);
+	return rc != -1 ? rc : get_slow(ns, key, klen, out);
+}
+static KV_RACY __attribute__((noinline)) int get_any_key(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
+{
+	int rc = get_fast(ns, kv_hash(key, klen), key, klen, out, false);
+	return rc != -1 ? rc : get_slow(ns, key, klen, out);
+}
+
 KV_API int kv_get(kv_ns *ns, const void *key, size_t klen, kv_buf *out)
 {
-	if (KV_LIKELY(out->data && key && klen <= KV_KEY_SIZE_LIMIT)) {
-		int rc = get_fast(ns, kv_hash(key, klen), key, klen, out);
-		if (rc != -1)
-			return rc;
+	if (KV_LIKELY(out->data && key)) {
+		if (klen - 9 <= 7)
+			return get_word_key(ns, key, klen, out);
+		if (klen <= KV_KEY_SIZE_LIMIT)
+			return get_any_key(ns, key, klen, out);
 	}
 	return get_slow(ns, key, klen, out);
 }

@@ -714,6 +714,64 @@ static void test_configure_resize_flush(void)
 	}
 }
 
+/* kv_get's fast path (ops.c: get_fast) copies values of up to 128 bytes
+ * inline, in size classes, and takes keys of 9..16 bytes by a path of their
+ * own: every class and both key paths, through a buffer already big enough
+ * (so the fast path answers), give the exact bytes, one NUL after them and
+ * nothing written past it, the type and expiry, and one hit or miss each. */
+static void test_get_sizes(void)
+{
+	TEST("get: values of 0..300 bytes and keys of 1..40 bytes through the fast path, exact bytes and counts")
+	{
+		kv_env *env = t_env(32 << 20);
+		kv_ns *ns = env ? t_ns(env, "gs", NULL) : NULL;
+		if (ns) {
+			static const size_t klens[] = {1, 7, 8, 9, 11, 16, 17, 40};
+			static const size_t vlens[] = {0,  1,  2,  3,  4,  7,  8,   15,  16,  17,  31, 32,
+			                               33, 63, 64, 65, 96, 100, 127, 128, 129, 200, 300};
+			kv_buf b = KV_BUF_INIT;
+			char key[40], val[300];
+			int64_t exp = kv_now_ms() + 3600 * 1000;
+			for (size_t ki = 0; ki < sizeof klens / sizeof *klens; ki++)
+				for (size_t vi = 0; vi < sizeof vlens / sizeof *vlens; vi++) {
+					memset(key, 'a' + (int)ki, sizeof key);
+					key[0] = (char)('A' + (int)vi);
+					for (size_t j = 0; j < vlens[vi]; j++)
+						val[j] = (char)(j * 7 + ki + vi);
+					EOK(kv_set(ns, key, klens[ki], val, vlens[vi], KV_T_TEXT,
+					           vi & 1 ? exp : KV_EXPIRE_NEVER, 0, NULL));
+				}
+			EOK(kv_get(ns, key, klens[0], &b)); /* grows b past every value */
+			E(b.cap > 300);
+			for (size_t ki = 0; ki < sizeof klens / sizeof *klens; ki++)
+				for (size_t vi = 0; vi < sizeof vlens / sizeof *vlens; vi++) {
+					size_t vlen = vlens[vi];
+					memset(key, 'a' + (int)ki, sizeof key);
+					key[0] = (char)('A' + (int)vi);
+					for (size_t j = 0; j < vlen; j++)
+						val[j] = (char)(j * 7 + ki + vi);
+					memset(b.data, '#', b.cap);
+					kv_ns_stats st0 = stats_of(ns);
+					EOK(kv_get(ns, key, klens[ki], &b));
+					kv_ns_stats st1 = stats_of(ns);
+					E(b.len == vlen && memcmp(b.data, val, vlen) == 0);
+					E(b.data[vlen] == 0 && b.data[vlen + 1] == '#');
+					E(b.type == KV_T_TEXT && b.expires_at == (vi & 1 ? exp : 0));
+					E(st1.hits == st0.hits + 1 && st1.misses == st0.misses);
+					key[0] = '!'; /* the same length, a key never set */
+					ERC(kv_get(ns, key, klens[ki], &b), KV_NOTFOUND);
+					E(b.len == 0 && b.type == KV_T_NONE && b.expires_at == 0);
+					kv_ns_stats st2 = stats_of(ns);
+					E(st2.misses == st1.misses + 1 && st2.hits == st1.hits);
+				}
+			kv_buf_free(env, &b);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
 static void test_single_key(void)
 {
 	kv_env *env = t_env(64 << 20);
@@ -2006,6 +2064,7 @@ int main(int argc, char **argv)
 	test_namespaces();
 	test_configure_resize_flush();
 	test_single_key();
+	test_get_sizes();
 	test_expiry();
 	test_limits();
 	test_vocabulary();
