@@ -555,14 +555,23 @@ static void test_random_key(void)
 		kv_ns *ns = env ? t_ns(env, "exp", &c) : NULL;
 		if (ns) {
 			int n = Q ? 300000 : 1500000;
-			int64_t until = kv_now_ms() + (Q ? 6000 : 4000);
+			/* filled with a far expiry, then every expiry moved to a time
+			 * the second pass is sure to finish before (three times the
+			 * first pass's length: a sanitizer on a busy machine can take
+			 * seconds), so that all of them expire and none is deleted */
+			int64_t t0 = kv_now_ms();
 			char k[32];
 			int ok = 1;
 			for (int i = 0; i < n && ok; i++) {
 				int kl = snprintf(k, sizeof k, "e:%d", i);
-				ok = EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, until, 0, NULL));
+				ok = EOK(kv_set(ns, k, (size_t)kl, K("v"), KV_T_TEXT, t0 + 3600000, 0, NULL));
 			}
-			E(kv_now_ms() < until); /* filled before they expire */
+			int64_t t1 = kv_now_ms(), until = t1 + 3 * (t1 - t0) + 500;
+			for (int i = 0; i < n && ok; i++) {
+				int kl = snprintf(k, sizeof k, "e:%d", i);
+				ok = EOK(kv_expire(ns, k, (size_t)kl, until, 0));
+			}
+			E(kv_now_ms() < until); /* every expiry set before the first passed */
 			while (kv_now_ms() <= until + 5)
 				t_sleep_ms(10);
 			/* every key is expired but still in the table: the call walks it all */
