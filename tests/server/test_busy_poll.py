@@ -35,9 +35,13 @@ HZ = os.sysconf("SC_CLK_TCK")
 BIN = os.environ.get("SHARDKV_SERVER", os.path.join(ROOT, "build", "shardkv-server"))
 
 
-def info(c, field, section="server"):
+def info_str(c, field, section="server"):
     text = c.cmd("INFO", section).decode()
-    return int(text.split(field + ":")[1].split("\r\n")[0])
+    return text.split(field + ":")[1].split("\r\n")[0]
+
+
+def info(c, field, section="server"):
+    return int(info_str(c, field, section))
 
 
 def cpu_seconds(pid):
@@ -133,7 +137,7 @@ try:
         s = start(P, "--threads", "1", "--busy-poll-us", "100000")
         c = Raw(P)
         slots = info(c, "busy_poll_workers_max")
-        signal = c.cmd("INFO", "server").decode().split("busy_poll_contention_signal:")[1].split("\r\n")[0]
+        signal = info_str(c, "busy_poll_contention_signal")
         if slots == 0:  # one CPU: the worker never polls
             eq(signal, "none", "no polling, no contention signal")
             return
