@@ -130,9 +130,9 @@
  *                                                 per hold                      shard is pending (snapshot.c); a
  *                                                                               collection is frozen (O(1)) when collected
  *                                                                               and serialised with no lock (coll.h 5)
- *   save block queue          its mutex (not an   O(1): a finished block        never taken with an engine lock held; a
- *     (kv_save_threads,       engine lock)        buffer handed over or taken   copying thread waits for room only between
- *     snapshot.c)                                                               steps, holding no shard lock
+ *   save file reservation     its mutex (not an   O(1): the next block's file   never taken with an engine lock held; the
+ *     (out_put, snapshot.c)   engine lock)        offset and its 16-byte        block is written after it is released, so
+ *                                                 header hashed                 a thread never waits for another's write
  *   zset element write        the key's shard     O(log n) descent + path       nodes a write may need are reserved first
  *     (zs_add, zs_del;                            copies, 64 old buckets of     (spare list), so a full region fails
  *     zset.c, zset_api.c)                         incremental rehash; compact:  before any change; ZADD/ZREM of m

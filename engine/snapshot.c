@@ -36,8 +36,9 @@
  *   waits at most for one step of SNAP_STEP (1024) slots or list items, never
  *   for a copy of the shard or of a value; readers never wait.  The image is
  *   written to a temp file, fsynced, renamed over the file and the directory
- *   fsynced (snapio.c).  kv_save_threads spreads the shards over threads
- *   (SERIALISING IN PARALLEL).  A save of one namespace keeps the file's
+ *   fsynced (snapio.c).  kv_save_threads spreads the shards over threads,
+ *   each writing its own blocks (SERIALISING IN PARALLEL, WRITING IN
+ *   PARALLEL).  A save of one namespace keeps the file's
  *   others (kv.h, WHICH NAMESPACES A FILE KEEPS): it reads the file's
  *   structure and only the namespaces it keeps (keep_*).
  *
@@ -448,8 +449,11 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
  * WRITING IN PARALLEL.  Each thread writes the blocks it fills itself
  * (out_put): under a mutex it reserves the block's place at the end of the
  * file and hashes its header into the trailer's hash, then writes it there
- * with pwrite, so the kernel's copy into the page cache (about a quarter of a
- * save's CPU) is spread like the copying.  Blocks land in the order they
+ * with pwrite, so no thread waits for another to write its blocks, and each
+ * block goes to the kernel while it is still in its core's cache (SAVE_BLK).
+ * (ext4 takes the file's inode lock for each buffered write, so two writes
+ * never copy into the page cache at once: the kernel's copy, about a fifth
+ * of a save's CPU, is not spread.)  Blocks land in the order they
  * were reserved, which is the order their headers were hashed in; a
  * namespace's 'E' blocks may be in any order between its 'N' and 'Z' (the
  * file format says nothing of their order), and its 'N' is reserved before
