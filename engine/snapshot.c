@@ -449,19 +449,20 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
  * WRITING IN PARALLEL.  Each thread writes the blocks it fills itself
  * (out_put): under a mutex it reserves the block's place at the end of the
  * file and hashes its header into the trailer's hash, then writes it there
- * with pwrite, so no thread waits for another to write its blocks, and each
- * block goes to the kernel while it is still in its core's cache (SAVE_BLK).
- * (ext4 takes the file's inode lock for each buffered write, so two writes
- * never copy into the page cache at once: the kernel's copy, about a fifth
- * of a save's CPU, is not spread.)  Blocks land in the order they
- * were reserved, which is the order their headers were hashed in; a
- * namespace's 'E' blocks may be in any order between its 'N' and 'Z' (the
- * file format says nothing of their order), and its 'N' is reserved before
- * the threads start and its 'Z' after they are joined.  A save holds T block
- * buffers.  The threads block every signal and call nothing of the host but
- * kv_mem_methods (their buffers, collections' records; kv.h says so).  After
- * a failed write or copy every thread only releases the shards it takes from
- * the cut, and the save fails: its temp file is removed.
+ * with pwrite.  No thread hands its blocks to another or waits for room in
+ * a queue, and a block goes to the kernel while it is still in its core's
+ * cache (SAVE_BLK).  (ext4 takes the file's inode lock for each buffered
+ * write, so two writes never copy into the page cache at once: the kernel's
+ * copy is not spread, only no longer tied to one thread.)  Blocks land in
+ * the order they were reserved, which is the order their headers were
+ * hashed in; a namespace's 'E' blocks may be in any order between its 'N'
+ * and 'Z' (the format says nothing of their order: load and verify read
+ * them as they come), its 'N' is reserved before the threads start and its
+ * 'Z' after they are joined.  A save holds T block buffers.  The threads
+ * block every signal and call nothing of the host but kv_mem_methods (their
+ * buffers, collections' records; kv.h says so).  After a failed write or
+ * copy every thread only releases the shards it takes from the cut, and the
+ * save fails: its temp file is removed.
  */
 #define SAVE_THREADS_MIN 16384
 #define SAVE_SERIAL      1 /* save_ns_parallel started no thread */
