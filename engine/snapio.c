@@ -488,8 +488,10 @@ int kv_snap_create(kv_snap_target *t, kv_error *err)
 int kv_snap_write_at(kv_snap_target *t, const void *p, size_t n, uint64_t off)
 {
 	int e = fault(t, KV_FIO_WRITE);
-	if (e)
-		return t->injected = e;
+	if (e) {
+		t->injected = e;
+		return e;
+	}
 	const char *c = p;
 	size_t left = n;
 	while (left) {
@@ -523,14 +525,20 @@ int kv_snap_commit(kv_snap_target *t, kv_error *err)
 {
 	int rc = KV_OK, e;
 	if ((e = fault(t, KV_FIO_FSYNC)) != 0 || fsync(t->fd) != 0) {
-		e = e ? (t->injected = e) : errno;
+		if (e)
+			t->injected = e;
+		else
+			e = errno;
 		rc = kv_snap_err(err, KV_EIO, e, "could not fsync \"%s\": %s%s", t->shown, strerror(e), fault_note(t, e));
 	}
 	if (close(t->fd) != 0 && rc == KV_OK)
 		rc = kv_snap_err(err, KV_EIO, errno, "could not close \"%s\": %s", t->shown, strerror(errno));
 	t->fd = -1;
 	if (rc == KV_OK && ((e = fault(t, KV_FIO_RENAME)) != 0 || renameat(t->dfd, t->tmp, t->dfd, t->leaf) != 0)) {
-		e = e ? (t->injected = e) : errno;
+		if (e)
+			t->injected = e;
+		else
+			e = errno;
 		rc = kv_snap_err(err, KV_EIO, e, "could not rename the temporary file to \"%s\": %s%s", t->shown,
 		                 strerror(e), fault_note(t, e));
 	}
@@ -540,7 +548,10 @@ int kv_snap_commit(kv_snap_target *t, kv_error *err)
 	}
 	t->tmp[0] = 0;
 	if ((e = fault(t, KV_FIO_DIRSYNC)) != 0 || fsync(t->dfd) != 0) {
-		e = e ? (t->injected = e) : errno;
+		if (e)
+			t->injected = e;
+		else
+			e = errno;
 		rc = kv_snap_err(err, KV_EIO, e, "could not fsync the directory of \"%s\": %s%s", t->shown,
 		                 strerror(e), fault_note(t, e));
 	}
