@@ -103,14 +103,18 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, con
 }
 
 /* The header of sh into *g, at its even seq.  False if a writer is busy or
- * the header is torn (the caller retries).  size: the region's. */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(char *base, size_t size, kv_shard *sh, uint32_t seq,
+ * the slot array is not in the region (torn: the caller retries).  units: the
+ * region's size in KV_UNITs; as in get_fast, a slot is one unit, a table at
+ * offset 0 reads the region's header, and a torn shift only moves where a
+ * probe starts (it is masked, the index too). */
+_Static_assert(KV_UNIT == sizeof(uint64_t), "a slot is one KV_UNIT");
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(char *base, size_t units, kv_shard *sh, uint32_t seq,
                                                    rd_shard *g)
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
-	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if ((seq & 1) || shift - 1 > 27 || !t || ((size_t)t + mask + 1) * KV_UNIT > size)
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed) & 31;
+	if ((seq & 1) || (size_t)t + mask >= units)
 		return false;
 	g->sh = sh;
 	g->slots = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
@@ -267,21 +271,20 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h,
 	return KV_OK;
 }
 
-/* Stage 1 of batch_read, a namespace of at most KV_RD_GROUP_MAX shards: the
- * header of each shard in seen (bits by shard index) into gs[index], its index
- * into ids (NULL: all of them, in order).  The number read, or -1 if a
- * shard's offset or header is torn (retry). */
-static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t size, const kv_off *sharr,
+/* Stage 1 of batch_read, through the handle's view (kv_internal.h, struct
+ * kv_ns: its shard pointers were checked when it was published) of a
+ * namespace of at most KV_RD_GROUP_MAX shards: the header of each shard in
+ * seen (bits by shard index) into gs[index], its index into ids (NULL: all of
+ * them, in order).  The number read, or -1 if a header is busy or torn
+ * (retry). */
+static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t units, kv_viewarr *va,
                                                         uint64_t seen, rd_shard *gs, uint8_t *ids)
 {
 	int ng = 0;
 	for (; seen; seen &= seen - 1) {
 		uint32_t si = (uint32_t)__builtin_ctzll(seen);
-		kv_off so = sharr[si];
-		if (!so || (so & (KV_SHARD_SIZE / KV_UNIT - 1)) || (size_t)so * KV_UNIT + KV_SHARD_SIZE > size)
-			return -1;
-		kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
-		if (!rd_shard_load(base, size, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
+		kv_shard *sh = atomic_load_explicit(&va->p[si], memory_order_relaxed);
+		if (!rd_shard_load(base, units, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
 			return -1;
 		if (ids)
 			ids[ng] = (uint8_t)si;
@@ -291,17 +294,18 @@ static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t size,
 }
 
 /* The home slot of each key of shard it[i].g (gs[g]'s header read) into
- * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the route table
- * (rmask 0: one shard), the shard of each key looked up first if routed
- * (false if one is not below nsh: torn); else it[i].g is already set. */
+ * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the view's route
+ * table (KV_ROUTE_SIZE entries, all 0 for one shard), the shard of each key
+ * looked up first if routed (false if one is not below nsh: a stale view);
+ * else it[i].g is already set. */
 KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, const uint64_t *h, size_t n,
-                                             const uint16_t *route, uint32_t rmask, uint32_t nsh, bool routed)
+                                             const uint16_t *route, uint32_t nsh, bool routed)
 {
 	for (size_t i = 0; i < n; i++) {
 		const uint64_t hv = h[i];
 		uint32_t si;
 		if (routed) {
-			si = route[(hv >> (64 - KV_ROUTE_BITS)) & rmask];
+			si = route[hv >> (64 - KV_ROUTE_BITS)];
 			if (si >= nsh)
 				return false;
 			it[i].g = si;
@@ -319,15 +323,14 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, co
 	return true;
 }
 static KV_RACY __attribute__((noinline)) bool rd_home_routed(rd_item *it, const rd_shard *gs, const uint64_t *h,
-                                                             size_t n, const uint16_t *route, uint32_t rmask,
-                                                             uint32_t nsh)
+                                                             size_t n, const uint16_t *route, uint32_t nsh)
 {
-	return rd_home(it, gs, h, n, route, rmask, nsh, true);
+	return rd_home(it, gs, h, n, route, nsh, true);
 }
 static KV_RACY __attribute__((noinline)) void rd_home_known(rd_item *it, const rd_shard *gs, const uint64_t *h,
                                                             size_t n)
 {
-	rd_home(it, gs, h, n, NULL, 0, 0, false);
+	rd_home(it, gs, h, n, NULL, 0, false);
 }
 
 /* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
@@ -526,37 +529,28 @@ static KV_RACY __attribute__((noinline)) bool rd_compare_any(kv_op *ops, rd_item
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
                               rd_shard *gs, kv_buf *arena, bool word_keys)
 {
-	static const uint16_t one_shard[1] = {0};
 	kv_env *env = ns->env;
-	char *const base = env->base;
-	const size_t size = env->size;
+	char *const base = ns->base;
+	const size_t units = ns->units;
 	int64_t now = 0;
 	int rc = KV_EBUSY;
 	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
 		if (attempt)
 			kv_cpu_relax();
-		kv_nsref ref;
-		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
-			break;
-		rc = KV_EBUSY;
-		kv_nsslot *sl = ref.slot;
-		uint32_t nsh = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
-		kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
-		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
-		bool group = nsh <= KV_RD_GROUP_MAX &&
-		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
-		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
+		uint8_t ids[KV_RD_GROUP_MAX]; /* the shards read, in gs[shard index] */
 		const uint8_t *vids = NULL;   /* ids, or NULL when gs[0..ng) are the shards read */
-		uint32_t ng = 0;
+		uint32_t ng = 0, nsh = 0, gen;
+		uint64_t vk;
+		kv_nsslot *sl;
 		size_t i;
 		/* 1: shards, home slots */
-		if (group) {
-			if (!kv_in_region(env, arr, (size_t)nsh * sizeof(kv_off)) ||
-			    (nsh > 1 && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
-				continue;
-			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
-			const uint16_t *rt = nsh > 1 ? (const uint16_t *)(base + (size_t)route * KV_UNIT) : one_shard;
-			const uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
+		if (view_get(ns, &vk, &sl) && (nsh = view_n(ns)) <= KV_RD_GROUP_MAX) {
+			/* the handle's view (kv_internal.h, struct kv_ns): its route
+			 * table and shard pointers need no checks, its gen is
+			 * validated at the end */
+			gen = (uint32_t)vk;
+			const uint16_t *rt = atomic_load_explicit(&ns->vroute, memory_order_relaxed);
+			kv_viewarr *va = atomic_load_explicit(&ns->varr, memory_order_relaxed);
 			/* all: every shard's header; else route every key first (each
 			 * key's shard kept: the table is read once) and read those */
 			const bool all = nsh <= n;
@@ -565,7 +559,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 				uint64_t want = 0;
 				uint32_t over = 0;
 				for (i = 0; i < n; i++) {
-					uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
+					uint32_t si = rt[h[i] >> (64 - KV_ROUTE_BITS)];
 					it[i].g = si;
 					over |= si >= nsh;
 					want |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
@@ -574,19 +568,25 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 					continue;
 				seen = want;
 			}
-			int got = rd_headers(base, size, sharr, seen, gs, all ? NULL : ids);
+			int got = rd_headers(base, units, va, seen, gs, all ? NULL : ids);
 			vids = all ? NULL : ids;
 			if (got < 0)
 				continue;
 			ng = (uint32_t)got;
-			if (all ? !rd_home_routed(it, gs, h, n, rt, rmask, nsh) : (rd_home_known(it, gs, h, n), false))
+			if (all ? !rd_home_routed(it, gs, h, n, rt, nsh) : (rd_home_known(it, gs, h, n), false))
 				continue;
 		} else { /* a resize is moving keys, or many shards: one header per item */
+			kv_nsref ref;
+			if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
+				break;
+			rc = KV_EBUSY;
+			sl = ref.slot;
+			gen = ref.gen;
 			for (i = 0; i < n; i++) {
 				uint64_t hv = h[i];
 				uint32_t seq;
 				kv_shard *sh = kv_ns_read_shard(&ref, hv, &seq);
-				if (!sh || !rd_shard_load(base, size, sh, seq, &gs[i]))
+				if (!sh || !rd_shard_load(base, units, sh, seq, &gs[i]))
 					break;
 				uint32_t h32 = kv_hash32(hv);
 				_Atomic uint64_t *sp = &gs[i].slots[(h32 >> gs[i].shift) & gs[i].mask];
@@ -613,7 +613,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			 * shard array, so only then were the headers read real shards'
 			 * and alen their entries' lengths, not reused memory's */
 			if (!rd_shards_unchanged(gs, vids, ng) ||
-			    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
+			    atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
 				continue;
 			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
 				rc = KV_ENOMEM;
@@ -623,7 +623,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 		}
 		/* 4: validate every shard read, once, and the namespace */
 		if (!rd_shards_unchanged(gs, vids, ng) ||
-		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
+		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
 			continue;
 		if (adata) {
 			arena->len = alen;
