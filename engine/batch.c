@@ -274,9 +274,8 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h,
 /* Stage 1 of batch_read, through the handle's view (kv_internal.h, struct
  * kv_ns: its shard pointers were checked when it was published) of a
  * namespace of at most KV_RD_GROUP_MAX shards: the header of each shard in
- * seen (bits by shard index) into gs[index], its index into ids (NULL: all of
- * them, in order).  The number read, or -1 if a header is busy or torn
- * (retry). */
+ * seen (bits by shard index) into gs[index], its index into ids.  The number
+ * read, or -1 if a header is busy or torn (retry). */
 static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t units, kv_viewarr *va,
                                                         uint64_t seen, rd_shard *gs, uint8_t *ids)
 {
@@ -286,11 +285,21 @@ static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t units
 		kv_shard *sh = atomic_load_explicit(&va->p[si], memory_order_relaxed);
 		if (!rd_shard_load(base, units, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
 			return -1;
-		if (ids)
-			ids[ng] = (uint8_t)si;
-		ng++;
+		ids[ng++] = (uint8_t)si;
 	}
 	return ng;
+}
+/* ... and of every shard of the view's nsh, into gs[0..nsh): false if one is
+ * busy or torn */
+static KV_RACY __attribute__((noinline)) bool rd_headers_all(char *base, size_t units, kv_viewarr *va,
+                                                             uint32_t nsh, rd_shard *gs)
+{
+	for (uint32_t k = 0; k < nsh; k++) {
+		kv_shard *sh = atomic_load_explicit(&va->p[k], memory_order_relaxed);
+		if (!rd_shard_load(base, units, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[k]))
+			return false;
+	}
+	return true;
 }
 
 /* The home slot of each key of shard it[i].g (gs[g]'s header read) into
@@ -553,9 +562,11 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			kv_viewarr *va = atomic_load_explicit(&ns->varr, memory_order_relaxed);
 			/* all: every shard's header; else route every key first (each
 			 * key's shard kept: the table is read once) and read those */
-			const bool all = nsh <= n;
-			uint64_t seen = nsh < 64 ? ((uint64_t)1 << nsh) - 1 : ~(uint64_t)0;
-			if (!all) {
+			if (nsh <= n) {
+				if (!rd_headers_all(base, units, va, nsh, gs) || !rd_home_routed(it, gs, h, n, rt, nsh))
+					continue;
+				ng = nsh;
+			} else {
 				uint64_t want = 0;
 				uint32_t over = 0;
 				for (i = 0; i < n; i++) {
@@ -564,17 +575,13 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 					over |= si >= nsh;
 					want |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
 				}
-				if (over)
+				int got;
+				if (over || (got = rd_headers(base, units, va, want, gs, ids)) < 0)
 					continue;
-				seen = want;
+				ng = (uint32_t)got;
+				vids = ids;
+				rd_home_known(it, gs, h, n);
 			}
-			int got = rd_headers(base, units, va, seen, gs, all ? NULL : ids);
-			vids = all ? NULL : ids;
-			if (got < 0)
-				continue;
-			ng = (uint32_t)got;
-			if (all ? !rd_home_routed(it, gs, h, n, rt, nsh) : (rd_home_known(it, gs, h, n), false))
-				continue;
 		} else { /* a resize is moving keys, or many shards: one header per item */
 			kv_nsref ref;
 			if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
