@@ -362,32 +362,42 @@ static KV_RACY __attribute__((noinline)) void rd_candidates(rd_item *it, const r
 	}
 }
 
-/* An entry stage 3 found, bounds-checked whole: its header's fields. */
+/* An entry stage 3 found, bounds-checked whole: its header's fields and
+ * where its key starts. */
 typedef struct rd_hit {
-	kv_entry *e;
-	size_t    vlen, hdr;
-	unsigned  flags;
+	kv_entry   *e;
+	const char *ek;
+	size_t      vlen;
+	unsigned    flags;
 } rd_hit;
 
 /* The entry of slot value v, checked: 1 if it lies in the region and holds
- * key (*hit set), 0 if it holds another key, -1 if it is out of the region. */
-KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, uint64_t v, const void *key, size_t klen,
-                                             rd_hit *hit, bool word_key)
+ * key (*hit set), 0 if it holds another key, -1 if it is out of the region.
+ * hlim: size - 16, the last offset whose header and TTL word are in it. */
+KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, size_t hlim, uint64_t v, const void *key,
+                                             size_t klen, rd_hit *hit, bool word_key)
 {
-	/* the header in the region, then all of the entry */
-	if ((size_t)(kv_off)v * KV_UNIT + sizeof(kv_entry) + 8 > size)
+	/* the header (and a TTL word) in the region, then all of the entry */
+	size_t eoff = (size_t)(kv_off)v * KV_UNIT;
+	if (eoff > hlim)
 		return -1;
-	kv_entry *e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+	kv_entry *e = (kv_entry *)(base + eoff);
 	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
-	if ((size_t)(kv_off)v * KV_UNIT + hdr + e->klen + vlen > size)
+	size_t vlen = e->vlen, kend = eoff + sizeof(kv_entry);
+	/* a branch, not a data dependence on flags: the key's address is
+	 * known before the header has arrived */
+	if (KV_UNLIKELY(flags & KV_E_TTL)) {
+		__asm__("" : "+r"(kend));
+		kend += 8;
+	}
+	if (kend + klen + vlen > size)
 		return -1;
-	if (!KV_LIKELY(e->klen == klen && (word_key ? kv_key_word_eq((char *)e + hdr, key, klen)
-	                                            : kv_key_bytes_eq((char *)e + hdr, key, klen))))
+	const char *ek = base + kend;
+	if (!KV_LIKELY(e->klen == klen && (word_key ? kv_key_word_eq(ek, key, klen) : kv_key_bytes_eq(ek, key, klen))))
 		return 0;
 	hit->e = e;
+	hit->ek = ek;
 	hit->vlen = vlen;
-	hit->hdr = hdr;
 	hit->flags = flags;
 	return 1;
 }
@@ -404,7 +414,7 @@ static KV_RACY __attribute__((noinline, cold)) int rd_probe_on(const rd_shard *g
 		uint64_t v = rd_walk(g, sp, H);
 		if (!v)
 			return 0;
-		int r = rd_entry(base, size, v, key, klen, hit, false);
+		int r = rd_entry(base, size, size - sizeof(kv_entry) - 8, v, key, klen, hit, false);
 		if (r) {
 			*vp = v;
 			return r;
@@ -425,7 +435,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
                                                 rd_found *out, int64_t *now, bool word_keys)
 {
 	char *const base = env->base;
-	const size_t size = env->size;
+	const size_t size = env->size, hlim = size - sizeof(kv_entry) - 8;
 	size_t alen = 0, misses = 0, other = 0;
 	kv_op *const end = ops + n;
 	rd_item *t = it;
@@ -435,7 +445,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 		if (!v)
 			goto miss;
 		rd_hit x;
-		int r = rd_entry(base, size, v, o->key, klen, &x, word_keys);
+		int r = rd_entry(base, size, hlim, v, o->key, klen, &x, word_keys);
 		if (KV_UNLIKELY(r <= 0)) {
 			if (r < 0)
 				return false;
@@ -447,7 +457,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 			if (!r)
 				goto miss;
 			x = y;
-			v = w;
+			t->sv = w; /* for the LRU bit */
 		}
 		const unsigned flags = x.flags;
 		int type = x.e->type;
@@ -468,17 +478,15 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 				t->sv = 0;
 				goto none;
 			}
-			t->sv = v;
 			o->out_len = x.vlen;
 			o->out_type = type;
 			o->out_expires_at = exp;
 			size_t at = alen;
 			alen += x.vlen;
 			if (alen < acap) /* else the arena grows and the read is redone */
-				kv_racy_copy_short(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
+				kv_racy_copy_short(adata + at, x.ek + klen, x.vlen);
 			continue;
 		}
-		t->sv = v;
 		goto none;
 	miss:
 		o->status = KV_NOTFOUND;
