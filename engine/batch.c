@@ -544,6 +544,61 @@ static KV_RACY __attribute__((noinline)) bool rd_compare_any(kv_op *ops, rd_item
 	return rd_compare(ops, it, gs, h, n, env, adata, acap, out, now, false);
 }
 
+/* Stages 2 to 4 of batch_read, once stage 1 has read the headers of the shards
+ * (gs[vids[k]], or gs[k] if vids is NULL, k < ng) of namespace slot sl at gen
+ * and set every item's home slot: KV_OK (read, counted, LRU bits set),
+ * KV_EBUSY (torn or changed, or the arena grew: read again) or KV_ENOMEM (the
+ * arena could not grow). */
+static KV_RACY __attribute__((noinline)) int rd_finish(kv_env *env, kv_nsslot *sl, uint32_t gen, kv_op *ops,
+                                                       rd_item *it, const rd_shard *gs, const uint8_t *vids,
+                                                       uint32_t ng, const uint64_t *h, size_t n, kv_buf *arena,
+                                                       bool word_keys, int64_t *now)
+{
+	/* 2: the candidates; 3: compare and copy */
+	rd_candidates(it, gs, env->base, n);
+	rd_found f;
+	char *adata = arena ? arena->data : NULL;
+	size_t acap = arena ? arena->cap : 0;
+	if (!(word_keys ? rd_compare_words : rd_compare_any)(ops, it, gs, h, n, env, adata, acap, &f, now))
+		return KV_EBUSY;
+	size_t alen = f.alen, hits = f.hits, misses = f.misses;
+	/* 3: the arena, grown if the values did not fit, then read again */
+	if (alen && alen >= arena->cap) {
+		/* the gen too: a resize or drop moves it before it frees the
+		 * shard array, so only then were the headers read real shards'
+		 * and alen their entries' lengths, not reused memory's */
+		if (!rd_shards_unchanged(gs, vids, ng) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
+			return KV_EBUSY;
+		return kv_buf_reserve(env, arena, alen) != KV_OK ? KV_ENOMEM : KV_EBUSY;
+	}
+	/* 4: validate every shard read, once, and the namespace */
+	if (!rd_shards_unchanged(gs, vids, ng) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
+		return KV_EBUSY;
+	if (adata) {
+		arena->len = alen;
+		adata[alen] = 0;
+	}
+	/* the namespace's statistics sum its shards: the batch's counts go to
+	 * the first shard it read */
+	kv_shard *sh0 = gs[vids ? vids[0] : 0].sh;
+	if (hits)
+		atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
+		                      memory_order_relaxed);
+	if (misses)
+		atomic_store_explicit(&sh0->misses, atomic_load_explicit(&sh0->misses, memory_order_relaxed) + misses,
+		                      memory_order_relaxed);
+	/* CLOCK reference bits for LRU namespaces: a CAS on the exact slot value
+	 * read, so it can only land on the slot that still holds the entry */
+	if (kv_evict_lru(atomic_load_explicit(&sl->eviction, memory_order_relaxed)))
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = it[i].sv;
+			if (v && !(v & KV_SLOT_REF))
+				atomic_compare_exchange_strong_explicit(it[i].sp, &v, v | KV_SLOT_REF, memory_order_relaxed,
+				                                        memory_order_relaxed);
+		}
+	return KV_OK;
+}
+
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
                               rd_shard *gs, kv_buf *arena, bool word_keys)
 {
@@ -615,60 +670,65 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (i < n)
 				continue;
 		}
-		/* 2: the candidates; 3: compare and copy */
-		rd_candidates(it, gs, base, n);
-		rd_found f;
-		char *adata = arena ? arena->data : NULL;
-		size_t acap = arena ? arena->cap : 0;
-		if (!(word_keys ? rd_compare_words : rd_compare_any)(ops, it, gs, h, n, env, adata, acap, &f, &now))
-			goto torn;
-		size_t alen = f.alen, hits = f.hits, misses = f.misses;
-		/* 3: the arena, grown if the values did not fit, then read again */
-		if (alen && alen >= arena->cap) {
-			/* the gen too: a resize or drop moves it before it frees the
-			 * shard array, so only then were the headers read real shards'
-			 * and alen their entries' lengths, not reused memory's */
-			if (!rd_shards_unchanged(gs, vids, ng) ||
-			    atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
-				continue;
-			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
-				rc = KV_ENOMEM;
-				break;
-			}
-			continue;
-		}
-		/* 4: validate every shard read, once, and the namespace */
-		if (!rd_shards_unchanged(gs, vids, ng) ||
-		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
-			continue;
-		if (adata) {
-			arena->len = alen;
-			adata[alen] = 0;
-		}
-		/* the namespace's statistics sum its shards: the batch's counts go to
-		 * the first shard it read */
-		kv_shard *sh0 = gs[vids ? vids[0] : 0].sh;
-		if (hits)
-			atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
-			                      memory_order_relaxed);
-		if (misses)
-			atomic_store_explicit(&sh0->misses, atomic_load_explicit(&sh0->misses, memory_order_relaxed) + misses,
-			                      memory_order_relaxed);
-		/* CLOCK reference bits for LRU namespaces: a CAS on the exact slot value
-		 * read, so it can only land on the slot that still holds the entry */
-		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
-		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
-			for (i = 0; i < n; i++) {
-				uint64_t v = it[i].sv;
-				if (v && !(v & KV_SLOT_REF))
-					atomic_compare_exchange_strong_explicit(it[i].sp, &v,
-					                                        v | KV_SLOT_REF, memory_order_relaxed,
-					                                        memory_order_relaxed);
-			}
-		return KV_OK;
-	torn:;
+		rc = rd_finish(env, sl, gen, ops, it, gs, vids, ng, h, n, arena, word_keys, &now);
+		if (rc != KV_EBUSY)
+			break;
 	}
 	return rc;
+}
+
+/*
+ * The common read batch in one pass less: when its first item is a GET or
+ * EXISTS and the namespace has no more shards than the batch has keys (the
+ * headers batch_read would read are then all of them, whatever the keys), the
+ * headers are read first and one pass over the items checks each, hashes
+ * it, routes it and prefetches its home slot; stages 2 to 4 follow as in
+ * batch_read.  Declines (KV_EBUSY: kv_batch then takes its general path,
+ * which sets every output again) at an item that is not a GET or EXISTS, a
+ * NULL key with a length, a key over the limit, a busy or torn shard, no
+ * view, or anything but KV_OK from the stages.
+ */
+static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h,
+                                                        rd_item *it, rd_shard *gs, kv_buf *arena)
+{
+	uint64_t vk;
+	kv_nsslot *sl;
+	uint32_t nsh;
+	if (!view_get(ns, &vk, &sl) || (nsh = view_n(ns)) > n)
+		return KV_EBUSY;
+	const uint16_t *rt = atomic_load_explicit(&ns->vroute, memory_order_relaxed);
+	if (!rd_headers_all(ns->base, ns->units, atomic_load_explicit(&ns->varr, memory_order_relaxed), nsh, gs))
+		return KV_EBUSY;
+	size_t klor = 0, klens = 0; /* the ORs of klen and of klen - 9 (see kv_batch) */
+	for (size_t i = 0; i < n; i++) {
+		kv_op *o = &ops[i];
+		if (o->op != KV_OP_GET && o->op != KV_OP_EXISTS)
+			return KV_EBUSY;
+		const void *key = o->key;
+		const size_t klen = o->klen;
+		if (!key) {
+			if (klen)
+				return KV_EBUSY;
+			o->key = key = "";
+		}
+		klor |= klen;
+		klens |= klen - 9;
+		const uint64_t hv = kv_hash(key, klen);
+		h[i] = hv;
+		const uint32_t si = rt[hv >> (64 - KV_ROUTE_BITS)];
+		if (si >= nsh)
+			return KV_EBUSY;
+		const rd_shard *g = &gs[si];
+		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> g->shift) & g->mask];
+		it[i].g = si;
+		it[i].sv = hv << 32;
+		it[i].sp = sp;
+		__builtin_prefetch(sp);
+	}
+	if (klor > KV_KEY_SIZE_LIMIT)
+		return KV_EBUSY;
+	int64_t now = 0;
+	return rd_finish(ns->env, sl, (uint32_t)vk, ops, it, gs, NULL, nsh, h, n, arena, klens <= 7, &now);
 }
 #undef KV_TAG_IS
 
@@ -953,6 +1013,9 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	uint64_t hs[KV_RD_GROUP_MAX];
 	rd_item its[KV_RD_GROUP_MAX];
 	rd_shard gss[KV_RD_GROUP_MAX];
+	if (n && n <= KV_RD_GROUP_MAX && arena && (ops[0].op == KV_OP_GET || ops[0].op == KV_OP_EXISTS) &&
+	    read_fused(ns, ops, n, hs, its, gss, arena) == KV_OK)
+		return KV_OK;
 	uint64_t *h = hs;
 	rd_item *it = its;
 	rd_shard *gs = gss;
