@@ -430,8 +430,7 @@ typedef struct rd_found {
 /* Stage 3 of batch_read: compare keys (a tag collision probes on), check
  * expiry and kind, lay the values out.  False if an offset is out of the
  * region (torn: retry). */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs, const uint64_t *h,
-                                                size_t n, const kv_env *env, char *adata, size_t acap,
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs, size_t n, const kv_env *env, char *adata, size_t acap,
                                                 rd_found *out, int64_t *now, bool word_keys)
 {
 	char *const base = env->base;
@@ -451,7 +450,8 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 				return false;
 			rd_hit y; /* not x: x stays in registers */
 			uint64_t w;
-			r = rd_probe_on(&gs[t->g], &t->sp, h[t - it] << 32, base, size, o->key, klen, &y, &w);
+			/* v, a candidate, holds the key's hash bits: the walk's tag */
+			r = rd_probe_on(&gs[t->g], &t->sp, v, base, size, o->key, klen, &y, &w);
 			if (r < 0)
 				return false;
 			if (!r)
@@ -530,18 +530,18 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 /* rd_compare for batches whose keys are all 9..16 bytes long (compared as
  * two words, no memcmp call in the loop) and for the others */
 static KV_RACY __attribute__((noinline)) bool rd_compare_words(kv_op *ops, rd_item *it, const rd_shard *gs,
-                                                               const uint64_t *h, size_t n, const kv_env *env,
+                                                               size_t n, const kv_env *env,
                                                                char *adata, size_t acap, rd_found *out,
                                                                int64_t *now)
 {
-	return rd_compare(ops, it, gs, h, n, env, adata, acap, out, now, true);
+	return rd_compare(ops, it, gs, n, env, adata, acap, out, now, true);
 }
 static KV_RACY __attribute__((noinline)) bool rd_compare_any(kv_op *ops, rd_item *it, const rd_shard *gs,
-                                                             const uint64_t *h, size_t n, const kv_env *env,
+                                                             size_t n, const kv_env *env,
                                                              char *adata, size_t acap, rd_found *out,
                                                              int64_t *now)
 {
-	return rd_compare(ops, it, gs, h, n, env, adata, acap, out, now, false);
+	return rd_compare(ops, it, gs, n, env, adata, acap, out, now, false);
 }
 
 /* Stages 2 to 4 of batch_read, once stage 1 has read the headers of the shards
@@ -551,7 +551,7 @@ static KV_RACY __attribute__((noinline)) bool rd_compare_any(kv_op *ops, rd_item
  * arena could not grow). */
 static KV_RACY __attribute__((noinline)) int rd_finish(kv_env *env, kv_nsslot *sl, uint32_t gen, kv_op *ops,
                                                        rd_item *it, const rd_shard *gs, const uint8_t *vids,
-                                                       uint32_t ng, const uint64_t *h, size_t n, kv_buf *arena,
+                                                       uint32_t ng, size_t n, kv_buf *arena,
                                                        bool word_keys, int64_t *now)
 {
 	/* 2: the candidates; 3: compare and copy */
@@ -559,7 +559,7 @@ static KV_RACY __attribute__((noinline)) int rd_finish(kv_env *env, kv_nsslot *s
 	rd_found f;
 	char *adata = arena ? arena->data : NULL;
 	size_t acap = arena ? arena->cap : 0;
-	if (!(word_keys ? rd_compare_words : rd_compare_any)(ops, it, gs, h, n, env, adata, acap, &f, now))
+	if (!(word_keys ? rd_compare_words : rd_compare_any)(ops, it, gs, n, env, adata, acap, &f, now))
 		return KV_EBUSY;
 	size_t alen = f.alen, hits = f.hits, misses = f.misses;
 	/* 3: the arena, grown if the values did not fit, then read again */
@@ -670,7 +670,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (i < n)
 				continue;
 		}
-		rc = rd_finish(env, sl, gen, ops, it, gs, vids, ng, h, n, arena, word_keys, &now);
+		rc = rd_finish(env, sl, gen, ops, it, gs, vids, ng, n, arena, word_keys, &now);
 		if (rc != KV_EBUSY)
 			break;
 	}
@@ -688,8 +688,8 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
  * NULL key with a length, a key over the limit, a busy or torn shard, no
  * view, or anything but KV_OK from the stages.
  */
-static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, size_t n, uint64_t *h,
-                                                        rd_item *it, rd_shard *gs, kv_buf *arena)
+static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, size_t n, rd_item *it,
+                                                        rd_shard *gs, kv_buf *arena)
 {
 	uint64_t vk;
 	kv_nsslot *sl;
@@ -714,7 +714,6 @@ static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, s
 		klor |= klen;
 		klens |= klen - 9;
 		const uint64_t hv = kv_hash(key, klen);
-		h[i] = hv;
 		const uint32_t si = rt[hv >> (64 - KV_ROUTE_BITS)];
 		if (si >= nsh)
 			return KV_EBUSY;
@@ -728,7 +727,7 @@ static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, s
 	if (klor > KV_KEY_SIZE_LIMIT)
 		return KV_EBUSY;
 	int64_t now = 0;
-	return rd_finish(ns->env, sl, (uint32_t)vk, ops, it, gs, NULL, nsh, h, n, arena, klens <= 7, &now);
+	return rd_finish(ns->env, sl, (uint32_t)vk, ops, it, gs, NULL, nsh, n, arena, klens <= 7, &now);
 }
 #undef KV_TAG_IS
 
@@ -1014,7 +1013,7 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	rd_item its[KV_RD_GROUP_MAX];
 	rd_shard gss[KV_RD_GROUP_MAX];
 	if (n && n <= KV_RD_GROUP_MAX && arena && (ops[0].op == KV_OP_GET || ops[0].op == KV_OP_EXISTS) &&
-	    read_fused(ns, ops, n, hs, its, gss, arena) == KV_OK)
+	    read_fused(ns, ops, n, its, gss, arena) == KV_OK)
 		return KV_OK;
 	uint64_t *h = hs;
 	rd_item *it = its;
