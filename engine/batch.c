@@ -374,25 +374,29 @@ typedef struct rd_hit {
 /* The entry of slot value v, checked: 1 if it lies in the region and holds
  * key (*hit set), 0 if it holds another key, -1 if it is out of the region.
  * hlim: size - 16, the last offset whose header and TTL word are in it. */
-KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, size_t hlim, uint64_t v, const void *key,
-                                             size_t klen, rd_hit *hit, bool word_key)
+KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t hlim, uint64_t v, const void *key, size_t klen,
+                                             rd_hit *hit, bool word_key)
 {
-	/* the header (and a TTL word) in the region, then all of the entry */
+	/* the header (and a TTL word) in the region, then all of the entry:
+	 * past a header of 8 bytes + ttl, klen + vlen bytes end at or below
+	 * size, i.e. eoff + ttl + klen + vlen - 8 <= hlim (eoff is at least 8
+	 * but in a torn slot, whose underflow then fails the check) */
 	size_t eoff = (size_t)(kv_off)v * KV_UNIT;
 	if (eoff > hlim)
 		return -1;
 	kv_entry *e = (kv_entry *)(base + eoff);
 	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-	size_t vlen = e->vlen, kend = eoff + sizeof(kv_entry);
+	const char *ek = (const char *)e + sizeof(kv_entry);
+	size_t vlen = e->vlen, last = eoff + klen + vlen - 8;
 	/* a branch, not a data dependence on flags: the key's address is
 	 * known before the header has arrived */
 	if (KV_UNLIKELY(flags & KV_E_TTL)) {
-		__asm__("" : "+r"(kend));
-		kend += 8;
+		__asm__("" : "+r"(ek));
+		ek += 8;
+		last += 8;
 	}
-	if (kend + klen + vlen > size)
+	if (last > hlim)
 		return -1;
-	const char *ek = base + kend;
 	if (!KV_LIKELY(e->klen == klen && (word_key ? kv_key_word_eq(ek, key, klen) : kv_key_bytes_eq(ek, key, klen))))
 		return 0;
 	hit->e = e;
@@ -414,7 +418,7 @@ static KV_RACY __attribute__((noinline, cold)) int rd_probe_on(const rd_shard *g
 		uint64_t v = rd_walk(g, sp, H);
 		if (!v)
 			return 0;
-		int r = rd_entry(base, size, size - sizeof(kv_entry) - 8, v, key, klen, hit, false);
+		int r = rd_entry(base, size - sizeof(kv_entry) - 8, v, key, klen, hit, false);
 		if (r) {
 			*vp = v;
 			return r;
@@ -444,7 +448,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 		if (!v)
 			goto miss;
 		rd_hit x;
-		int r = rd_entry(base, size, hlim, v, o->key, klen, &x, word_keys);
+		int r = rd_entry(base, hlim, v, o->key, klen, &x, word_keys);
 		if (KV_UNLIKELY(r <= 0)) {
 			if (r < 0)
 				return false;
