@@ -67,7 +67,7 @@ static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t
 typedef struct rd_shard {
 	kv_shard         *sh;
 	_Atomic uint64_t *slots;
-	uint32_t          seq, mask, shift;
+	uint32_t          seq, mask, shift; /* shift as read: masked (& 31) where used */
 } rd_shard;
 
 /* One item of a read-only batch: g, its shard's rd_shard; sp, the slot of its
@@ -113,7 +113,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(char *base, size_t units, kv_
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
-	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed) & 31;
+	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
 	if ((seq & 1) || (size_t)t + mask >= units)
 		return false;
 	g->sh = sh;
@@ -325,7 +325,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, co
 		const rd_shard *g = &gs[si];
 		/* shift is at least 1: kv_hash32's cleared bit 0 is shifted out, and
 		 * the tag compare ignores bit 32 (KV_TAG_IS) */
-		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> g->shift) & g->mask];
+		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> (g->shift & 31)) & g->mask];
 		it[i].sv = hv << 32;
 		it[i].sp = sp;
 		__builtin_prefetch(sp);
@@ -664,7 +664,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 				if (!sh || !rd_shard_load(base, units, sh, seq, &gs[i]))
 					break;
 				uint32_t h32 = kv_hash32(hv);
-				_Atomic uint64_t *sp = &gs[i].slots[(h32 >> gs[i].shift) & gs[i].mask];
+				_Atomic uint64_t *sp = &gs[i].slots[(h32 >> (gs[i].shift & 31)) & gs[i].mask];
 				it[i].sv = (uint64_t)h32 << 32;
 				it[i].sp = sp;
 				it[i].g = (uint32_t)i;
@@ -722,7 +722,7 @@ static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, s
 		if (si >= nsh)
 			return KV_EBUSY;
 		const rd_shard *g = &gs[si];
-		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> g->shift) & g->mask];
+		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> (g->shift & 31)) & g->mask];
 		it[i].g = si;
 		it[i].sv = hv << 32;
 		it[i].sp = sp;
