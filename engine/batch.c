@@ -703,7 +703,7 @@ static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, s
 	const uint16_t *rt = atomic_load_explicit(&ns->vroute, memory_order_relaxed);
 	if (!rd_headers_all(ns->base, ns->units, atomic_load_explicit(&ns->varr, memory_order_relaxed), nsh, gs))
 		return KV_EBUSY;
-	size_t klor = 0, klens = 0; /* the ORs of klen and of klen - 9 (see kv_batch) */
+	size_t klens = 0; /* the OR of klen - 9 (see kv_batch) */
 	for (size_t i = 0; i < n; i++) {
 		kv_op *o = &ops[i];
 		if (o->op != KV_OP_GET && o->op != KV_OP_EXISTS)
@@ -715,7 +715,6 @@ static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, s
 				return KV_EBUSY;
 			o->key = key = "";
 		}
-		klor |= klen;
 		klens |= klen - 9;
 		const uint64_t hv = kv_hash(key, klen);
 		const uint32_t si = rt[hv >> (64 - KV_ROUTE_BITS)];
@@ -728,8 +727,10 @@ static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, s
 		it[i].sp = sp;
 		__builtin_prefetch(sp);
 	}
-	if (klor > KV_KEY_SIZE_LIMIT)
-		return KV_EBUSY;
+	if (klens > 7) /* not every key 9..16 bytes: is one over the limit? */
+		for (size_t i = 0; i < n; i++)
+			if (ops[i].klen > KV_KEY_SIZE_LIMIT)
+				return KV_EBUSY;
 	int64_t now = 0;
 	return rd_finish(ns->env, sl, (uint32_t)vk, ops, it, gs, NULL, nsh, n, arena, klens <= 7, &now);
 }
