@@ -3,8 +3,11 @@
  *
  * HOW IT WORKS
  *   A batch of only GET and EXISTS takes no lock (batch_read): it hashes every
- *   key, reads each shard's header once however many keys route to it,
- *   prefetches each key's home slot, then each candidate entry, then compares
+ *   key, reads each shard's header once however many keys route to it
+ *   (through the handle's view, kv_internal.h struct kv_ns; a batch of no
+ *   fewer keys than shards reads them all first and hashes, routes and
+ *   prefetches in one pass, read_fused), prefetches each key's home slot,
+ *   then each candidate entry, then compares
  *   and copies (growing the arena and reading again if the values do not
  *   fit), and finally checks once per shard that no shard it read changed
  *   meanwhile.  Because an all-or-nothing writer keeps every shard it touches
@@ -512,10 +515,13 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
  * A batch of only GET and EXISTS, with no lock (see HOW IT WORKS), in stages
  * over all items so that their cache misses overlap:
  *   1. read the headers (seq, slot array, mask, shift) of the shards the
- *      batch reads, each once: every shard of the namespace when it has no
- *      more shards than the batch has keys (a batch touches most of them
- *      anyway, and then no key is routed twice), else those its keys route
- *      to; route each key and prefetch its home slot;
+ *      batch reads, each once, through the handle's view (its route table
+ *      and shard pointers were checked when it was published; a resize that
+ *      migrates, or more than KV_RD_GROUP_MAX shards, reads one header per
+ *      item through the slot instead): every shard of the namespace when it
+ *      has no more shards than the batch has keys (a batch touches most of
+ *      them anyway, and then no key is routed twice), else those its keys
+ *      route to; route each key and prefetch its home slot;
  *   2. find the first slot of each cluster that is empty or matches the
  *      key's hash and prefetch the entry it points at;
  *   3. compare keys (a tag collision probes on, out of line), check expiry
@@ -525,7 +531,8 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
  *   4. validate each shard's seq once and the namespace's gen; then count
  *      hits and misses and set the LRU bits, as kv_get does.
  * Stages 1 to 3 are functions of their own: each loop keeps its values in
- * registers (one function, with the retry loop's state live, spilled them).
+ * registers (one function, with the retry loop's state live, spilled them);
+ * stages 2 to 4 are rd_finish, which read_fused shares.
  * Every offset read from the region is bounds-checked before it is read
  * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing):
  * an entry once for its header, once for all of it.  Any doubt retries the
@@ -628,8 +635,9 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			gen = (uint32_t)vk;
 			const uint16_t *rt = atomic_load_explicit(&ns->vroute, memory_order_relaxed);
 			kv_viewarr *va = atomic_load_explicit(&ns->varr, memory_order_relaxed);
-			/* all: every shard's header; else route every key first (each
-			 * key's shard kept: the table is read once) and read those */
+			/* every shard's header if no more than the keys; else route
+			 * every key first (each key's shard kept: the table is read
+			 * once) and read those */
 			if (nsh <= n) {
 				if (!rd_headers_all(base, units, va, nsh, gs) || !rd_home_routed(it, gs, h, n, rt, nsh))
 					continue;
