@@ -7,10 +7,9 @@
  *   (through the handle's view, kv_internal.h struct kv_ns; a batch of no
  *   fewer keys than shards reads them all first and hashes, routes and
  *   prefetches in one pass, read_fused), prefetches each key's home slot,
- *   then each candidate entry, then compares
- *   and copies (growing the arena and reading again if the values do not
- *   fit), and finally checks once per shard that no shard it read changed
- *   meanwhile.  Because an all-or-nothing writer keeps every shard it touches
+ *   then each candidate entry, then compares and copies (growing the arena
+ *   and reading again if the values do not fit), and finally checks once per
+ *   shard that no shard it read changed meanwhile.  Because an all-or-nothing writer keeps every shard it touches
  *   odd (busy) from its first change to its last, a read that validates is a
  *   consistent cut.  It reads the clock once (a key expiring meanwhile is live
  *   or gone for the whole batch), counts hits and misses and sets LRU
@@ -437,8 +436,9 @@ typedef struct rd_found {
 /* Stage 3 of batch_read: compare keys (a tag collision probes on), check
  * expiry and kind, lay the values out.  False if an offset is out of the
  * region (torn: retry). */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs, size_t n, const kv_env *env, char *adata, size_t acap,
-                                                rd_found *out, int64_t *now, bool word_keys)
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs, size_t n,
+                                                const kv_env *env, char *adata, size_t acap, rd_found *out,
+                                                int64_t *now, bool word_keys)
 {
 	char *const base = env->base;
 	const size_t size = env->size, hlim = size - sizeof(kv_entry) - 8;
