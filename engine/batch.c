@@ -3,11 +3,13 @@
  *
  * HOW IT WORKS
  *   A batch of only GET and EXISTS takes no lock (batch_read): it hashes every
- *   key, reads each shard's header once however many keys route to it,
- *   prefetches each key's home slot, then each candidate entry, then compares
- *   and copies (growing the arena and reading again if the values do not
- *   fit), and finally checks once per shard that no shard it read changed
- *   meanwhile.  Because an all-or-nothing writer keeps every shard it touches
+ *   key, reads each shard's header once however many keys route to it
+ *   (through the handle's view, kv_internal.h struct kv_ns; a batch of no
+ *   fewer keys than shards reads them all first and hashes, routes and
+ *   prefetches in one pass, read_fused), prefetches each key's home slot,
+ *   then each candidate entry, then compares and copies (growing the arena
+ *   and reading again if the values do not fit), and finally checks once per
+ *   shard that no shard it read changed meanwhile.  Because an all-or-nothing writer keeps every shard it touches
  *   odd (busy) from its first change to its last, a read that validates is a
  *   consistent cut.  It reads the clock once (a key expiring meanwhile is live
  *   or gone for the whole batch), counts hits and misses and sets LRU
@@ -67,7 +69,7 @@ static int arena_put(kv_env *env, kv_buf *arena, kv_op *o, const char *v, size_t
 typedef struct rd_shard {
 	kv_shard         *sh;
 	_Atomic uint64_t *slots;
-	uint32_t          seq, mask, shift;
+	uint32_t          seq, mask, shift; /* shift as read: masked (& 31) where used */
 } rd_shard;
 
 /* One item of a read-only batch: g, its shard's rd_shard; sp, the slot of its
@@ -103,14 +105,18 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shards_unchanged(const rd_shard *gs, con
 }
 
 /* The header of sh into *g, at its even seq.  False if a writer is busy or
- * the header is torn (the caller retries).  size: the region's. */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(char *base, size_t size, kv_shard *sh, uint32_t seq,
+ * the slot array is not in the region (torn: the caller retries).  units: the
+ * region's size in KV_UNITs; as in get_fast, a slot is one unit, a table at
+ * offset 0 reads the region's header, and a torn shift only moves where a
+ * probe starts (it is masked, the index too). */
+_Static_assert(KV_UNIT == sizeof(uint64_t), "a slot is one KV_UNIT");
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_shard_load(char *base, size_t units, kv_shard *sh, uint32_t seq,
                                                    rd_shard *g)
 {
 	kv_off t = atomic_load_explicit(&sh->table, memory_order_relaxed);
 	uint32_t mask = atomic_load_explicit(&sh->mask, memory_order_relaxed);
 	uint32_t shift = atomic_load_explicit(&sh->shift, memory_order_relaxed);
-	if ((seq & 1) || shift - 1 > 27 || !t || ((size_t)t + mask + 1) * KV_UNIT > size)
+	if ((seq & 1) || (size_t)t + mask >= units)
 		return false;
 	g->sh = sh;
 	g->slots = (_Atomic uint64_t *)(base + (size_t)t * KV_UNIT);
@@ -140,15 +146,16 @@ KV_RACY_INLINE uint64_t rd_walk(const rd_shard *g, _Atomic uint64_t **sp, uint64
 	}
 }
 
-/* Prefetch the three cache lines from the one an entry starts in (header,
- * key and a small value) without reading it: a 120-byte entry spans three
- * lines 7 times in 8. */
+/* Prefetch the cache lines of an entry's first 128 bytes (header, key and a
+ * small value) without reading it: a 120-byte entry spans three lines 6 times
+ * in 8 (it starts 8-aligned); one that starts a line asks for its second
+ * twice, not for a third it does not reach. */
 KV_INLINE void prefetch_lines(const void *e)
 {
-	const char *p = (const char *)((uintptr_t)e & ~(uintptr_t)63);
+	const char *p = (const char *)e;
 	__builtin_prefetch(p);
 	__builtin_prefetch(p + 64);
-	__builtin_prefetch(p + 128);
+	__builtin_prefetch(p + 127);
 }
 
 /* Prefetch the entry that the first slot of h32's cluster matching its hash
@@ -267,41 +274,50 @@ static int batch_best_effort(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h,
 	return KV_OK;
 }
 
-/* Stage 1 of batch_read, a namespace of at most KV_RD_GROUP_MAX shards: the
- * header of each shard in seen (bits by shard index) into gs[index], its index
- * into ids (NULL: all of them, in order).  The number read, or -1 if a
- * shard's offset or header is torn (retry). */
-static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t size, const kv_off *sharr,
+/* Stage 1 of batch_read, through the handle's view (kv_internal.h, struct
+ * kv_ns: its shard pointers were checked when it was published) of a
+ * namespace of at most KV_RD_GROUP_MAX shards: the header of each shard in
+ * seen (bits by shard index) into gs[index], its index into ids.  The number
+ * read, or -1 if a header is busy or torn (retry). */
+static KV_RACY __attribute__((noinline)) int rd_headers(char *base, size_t units, kv_viewarr *va,
                                                         uint64_t seen, rd_shard *gs, uint8_t *ids)
 {
 	int ng = 0;
 	for (; seen; seen &= seen - 1) {
 		uint32_t si = (uint32_t)__builtin_ctzll(seen);
-		kv_off so = sharr[si];
-		if (!so || (so & (KV_SHARD_SIZE / KV_UNIT - 1)) || (size_t)so * KV_UNIT + KV_SHARD_SIZE > size)
+		kv_shard *sh = atomic_load_explicit(&va->p[si], memory_order_relaxed);
+		if (!rd_shard_load(base, units, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
 			return -1;
-		kv_shard *sh = (kv_shard *)(base + (size_t)so * KV_UNIT);
-		if (!rd_shard_load(base, size, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[si]))
-			return -1;
-		if (ids)
-			ids[ng] = (uint8_t)si;
-		ng++;
+		ids[ng++] = (uint8_t)si;
 	}
 	return ng;
 }
+/* ... and of every shard of the view's nsh, into gs[0..nsh): false if one is
+ * busy or torn */
+static KV_RACY __attribute__((noinline)) bool rd_headers_all(char *base, size_t units, kv_viewarr *va,
+                                                             uint32_t nsh, rd_shard *gs)
+{
+	for (uint32_t k = 0; k < nsh; k++) {
+		kv_shard *sh = atomic_load_explicit(&va->p[k], memory_order_relaxed);
+		if (!rd_shard_load(base, units, sh, atomic_load_explicit(&sh->seq, memory_order_acquire), &gs[k]))
+			return false;
+	}
+	return true;
+}
 
 /* The home slot of each key of shard it[i].g (gs[g]'s header read) into
- * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the route table
- * (rmask 0: one shard), the shard of each key looked up first if routed
- * (false if one is not below nsh: torn); else it[i].g is already set. */
+ * it[i].sp, prefetched; its hash bits into it[i].sv.  route: the view's route
+ * table (KV_ROUTE_SIZE entries, all 0 for one shard), the shard of each key
+ * looked up first if routed (false if one is not below nsh: a stale view);
+ * else it[i].g is already set. */
 KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, const uint64_t *h, size_t n,
-                                             const uint16_t *route, uint32_t rmask, uint32_t nsh, bool routed)
+                                             const uint16_t *route, uint32_t nsh, bool routed)
 {
 	for (size_t i = 0; i < n; i++) {
 		const uint64_t hv = h[i];
 		uint32_t si;
 		if (routed) {
-			si = route[(hv >> (64 - KV_ROUTE_BITS)) & rmask];
+			si = route[hv >> (64 - KV_ROUTE_BITS)];
 			if (si >= nsh)
 				return false;
 			it[i].g = si;
@@ -311,7 +327,7 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, co
 		const rd_shard *g = &gs[si];
 		/* shift is at least 1: kv_hash32's cleared bit 0 is shifted out, and
 		 * the tag compare ignores bit 32 (KV_TAG_IS) */
-		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> g->shift) & g->mask];
+		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> (g->shift & 31)) & g->mask];
 		it[i].sv = hv << 32;
 		it[i].sp = sp;
 		__builtin_prefetch(sp);
@@ -319,15 +335,14 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_home(rd_item *it, const rd_shard *gs, co
 	return true;
 }
 static KV_RACY __attribute__((noinline)) bool rd_home_routed(rd_item *it, const rd_shard *gs, const uint64_t *h,
-                                                             size_t n, const uint16_t *route, uint32_t rmask,
-                                                             uint32_t nsh)
+                                                             size_t n, const uint16_t *route, uint32_t nsh)
 {
-	return rd_home(it, gs, h, n, route, rmask, nsh, true);
+	return rd_home(it, gs, h, n, route, nsh, true);
 }
 static KV_RACY __attribute__((noinline)) void rd_home_known(rd_item *it, const rd_shard *gs, const uint64_t *h,
                                                             size_t n)
 {
-	rd_home(it, gs, h, n, NULL, 0, 0, false);
+	rd_home(it, gs, h, n, NULL, 0, false);
 }
 
 /* v's hash bits are those of H (h32 << 32): its top 31 bits, past the LRU bit */
@@ -349,32 +364,46 @@ static KV_RACY __attribute__((noinline)) void rd_candidates(rd_item *it, const r
 	}
 }
 
-/* An entry stage 3 found, bounds-checked whole: its header's fields. */
+/* An entry stage 3 found, bounds-checked whole: its header's fields and
+ * where its key starts. */
 typedef struct rd_hit {
-	kv_entry *e;
-	size_t    vlen, hdr;
-	unsigned  flags;
+	kv_entry   *e;
+	const char *ek;
+	size_t      vlen;
+	unsigned    flags;
 } rd_hit;
 
 /* The entry of slot value v, checked: 1 if it lies in the region and holds
- * key (*hit set), 0 if it holds another key, -1 if it is out of the region. */
-KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t size, uint64_t v, const void *key, size_t klen,
+ * key (*hit set), 0 if it holds another key, -1 if it is out of the region.
+ * hlim: size - 16, the last offset whose header and TTL word are in it. */
+KV_RACY_INLINE KV_ALWAYS_INLINE int rd_entry(char *base, size_t hlim, uint64_t v, const void *key, size_t klen,
                                              rd_hit *hit, bool word_key)
 {
-	/* the header in the region, then all of the entry */
-	if ((size_t)(kv_off)v * KV_UNIT + sizeof(kv_entry) + 8 > size)
+	/* the header (and a TTL word) in the region, then all of the entry:
+	 * past a header of 8 bytes + ttl, klen + vlen bytes end at or below
+	 * size, i.e. eoff + ttl + klen + vlen - 8 <= hlim (eoff is at least 8
+	 * but in a torn slot, whose underflow then fails the check) */
+	size_t eoff = (size_t)(kv_off)v * KV_UNIT;
+	if (eoff > hlim)
 		return -1;
-	kv_entry *e = (kv_entry *)(base + (size_t)(kv_off)v * KV_UNIT);
+	kv_entry *e = (kv_entry *)(base + eoff);
 	unsigned flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
-	size_t vlen = e->vlen, hdr = kv_entry_hdr(flags);
-	if ((size_t)(kv_off)v * KV_UNIT + hdr + e->klen + vlen > size)
+	const char *ek = (const char *)e + sizeof(kv_entry);
+	size_t vlen = e->vlen, last = eoff + klen + vlen - 8;
+	/* a branch, not a data dependence on flags: the key's address is
+	 * known before the header has arrived */
+	if (KV_UNLIKELY(flags & KV_E_TTL)) {
+		__asm__("" : "+r"(ek));
+		ek += 8;
+		last += 8;
+	}
+	if (last > hlim)
 		return -1;
-	if (!KV_LIKELY(e->klen == klen && (word_key ? kv_key_word_eq((char *)e + hdr, key, klen)
-	                                            : kv_key_bytes_eq((char *)e + hdr, key, klen))))
+	if (!KV_LIKELY(e->klen == klen && (word_key ? kv_key_word_eq(ek, key, klen) : kv_key_bytes_eq(ek, key, klen))))
 		return 0;
 	hit->e = e;
+	hit->ek = ek;
 	hit->vlen = vlen;
-	hit->hdr = hdr;
 	hit->flags = flags;
 	return 1;
 }
@@ -391,7 +420,7 @@ static KV_RACY __attribute__((noinline, cold)) int rd_probe_on(const rd_shard *g
 		uint64_t v = rd_walk(g, sp, H);
 		if (!v)
 			return 0;
-		int r = rd_entry(base, size, v, key, klen, hit, false);
+		int r = rd_entry(base, size - sizeof(kv_entry) - 8, v, key, klen, hit, false);
 		if (r) {
 			*vp = v;
 			return r;
@@ -407,12 +436,12 @@ typedef struct rd_found {
 /* Stage 3 of batch_read: compare keys (a tag collision probes on), check
  * expiry and kind, lay the values out.  False if an offset is out of the
  * region (torn: retry). */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs, const uint64_t *h,
-                                                size_t n, const kv_env *env, char *adata, size_t acap,
-                                                rd_found *out, int64_t *now, bool word_keys)
+KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const rd_shard *gs, size_t n,
+                                                const kv_env *env, char *adata, size_t acap, rd_found *out,
+                                                int64_t *now, bool word_keys)
 {
 	char *const base = env->base;
-	const size_t size = env->size;
+	const size_t size = env->size, hlim = size - sizeof(kv_entry) - 8;
 	size_t alen = 0, misses = 0, other = 0;
 	kv_op *const end = ops + n;
 	rd_item *t = it;
@@ -422,19 +451,20 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 		if (!v)
 			goto miss;
 		rd_hit x;
-		int r = rd_entry(base, size, v, o->key, klen, &x, word_keys);
+		int r = rd_entry(base, hlim, v, o->key, klen, &x, word_keys);
 		if (KV_UNLIKELY(r <= 0)) {
 			if (r < 0)
 				return false;
 			rd_hit y; /* not x: x stays in registers */
 			uint64_t w;
-			r = rd_probe_on(&gs[t->g], &t->sp, h[t - it] << 32, base, size, o->key, klen, &y, &w);
+			/* v, a candidate, holds the key's hash bits: the walk's tag */
+			r = rd_probe_on(&gs[t->g], &t->sp, v, base, size, o->key, klen, &y, &w);
 			if (r < 0)
 				return false;
 			if (!r)
 				goto miss;
 			x = y;
-			v = w;
+			t->sv = w; /* for the LRU bit */
 		}
 		const unsigned flags = x.flags;
 		int type = x.e->type;
@@ -455,17 +485,15 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 				t->sv = 0;
 				goto none;
 			}
-			t->sv = v;
 			o->out_len = x.vlen;
 			o->out_type = type;
 			o->out_expires_at = exp;
 			size_t at = alen;
 			alen += x.vlen;
 			if (alen < acap) /* else the arena grows and the read is redone */
-				kv_racy_copy_short(adata + at, (char *)x.e + x.hdr + klen, x.vlen);
+				kv_racy_copy_short(adata + at, x.ek + klen, x.vlen);
 			continue;
 		}
-		t->sv = v;
 		goto none;
 	miss:
 		o->status = KV_NOTFOUND;
@@ -487,10 +515,13 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
  * A batch of only GET and EXISTS, with no lock (see HOW IT WORKS), in stages
  * over all items so that their cache misses overlap:
  *   1. read the headers (seq, slot array, mask, shift) of the shards the
- *      batch reads, each once: every shard of the namespace when it has no
- *      more shards than the batch has keys (a batch touches most of them
- *      anyway, and then no key is routed twice), else those its keys route
- *      to; route each key and prefetch its home slot;
+ *      batch reads, each once, through the handle's view (its route table
+ *      and shard pointers were checked when it was published; a resize that
+ *      migrates, or more than KV_RD_GROUP_MAX shards, reads one header per
+ *      item through the slot instead): every shard of the namespace when it
+ *      has no more shards than the batch has keys (a batch touches most of
+ *      them anyway, and then no key is routed twice), else those its keys
+ *      route to; route each key and prefetch its home slot;
  *   2. find the first slot of each cluster that is empty or matches the
  *      key's hash and prefetch the entry it points at;
  *   3. compare keys (a tag collision probes on, out of line), check expiry
@@ -500,7 +531,8 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
  *   4. validate each shard's seq once and the namespace's gen; then count
  *      hits and misses and set the LRU bits, as kv_get does.
  * Stages 1 to 3 are functions of their own: each loop keeps its values in
- * registers (one function, with the retry loop's state live, spilled them).
+ * registers (one function, with the retry loop's state live, spilled them);
+ * stages 2 to 4 are rd_finish, which read_fused shares.
  * Every offset read from the region is bounds-checked before it is read
  * through (kv_internal.h, SAFE OPTIMISTIC READS; a prefetch reads nothing):
  * an entry once for its header, once for all of it.  Any doubt retries the
@@ -509,87 +541,138 @@ KV_RACY_INLINE KV_ALWAYS_INLINE bool rd_compare(kv_op *ops, rd_item *it, const r
 /* rd_compare for batches whose keys are all 9..16 bytes long (compared as
  * two words, no memcmp call in the loop) and for the others */
 static KV_RACY __attribute__((noinline)) bool rd_compare_words(kv_op *ops, rd_item *it, const rd_shard *gs,
-                                                               const uint64_t *h, size_t n, const kv_env *env,
+                                                               size_t n, const kv_env *env,
                                                                char *adata, size_t acap, rd_found *out,
                                                                int64_t *now)
 {
-	return rd_compare(ops, it, gs, h, n, env, adata, acap, out, now, true);
+	return rd_compare(ops, it, gs, n, env, adata, acap, out, now, true);
 }
 static KV_RACY __attribute__((noinline)) bool rd_compare_any(kv_op *ops, rd_item *it, const rd_shard *gs,
-                                                             const uint64_t *h, size_t n, const kv_env *env,
+                                                             size_t n, const kv_env *env,
                                                              char *adata, size_t acap, rd_found *out,
                                                              int64_t *now)
 {
-	return rd_compare(ops, it, gs, h, n, env, adata, acap, out, now, false);
+	return rd_compare(ops, it, gs, n, env, adata, acap, out, now, false);
+}
+
+/* Stages 2 to 4 of batch_read, once stage 1 has read the headers of the shards
+ * (gs[vids[k]], or gs[k] if vids is NULL, k < ng) of namespace slot sl at gen
+ * and set every item's home slot: KV_OK (read, counted, LRU bits set),
+ * KV_EBUSY (torn or changed, or the arena grew: read again) or KV_ENOMEM (the
+ * arena could not grow). */
+static KV_RACY __attribute__((noinline)) int rd_finish(kv_env *env, kv_nsslot *sl, uint32_t gen, kv_op *ops,
+                                                       rd_item *it, const rd_shard *gs, const uint8_t *vids,
+                                                       uint32_t ng, size_t n, kv_buf *arena,
+                                                       bool word_keys, int64_t *now)
+{
+	/* 2: the candidates; 3: compare and copy */
+	rd_candidates(it, gs, env->base, n);
+	rd_found f;
+	char *adata = arena ? arena->data : NULL;
+	size_t acap = arena ? arena->cap : 0;
+	if (!(word_keys ? rd_compare_words : rd_compare_any)(ops, it, gs, n, env, adata, acap, &f, now))
+		return KV_EBUSY;
+	size_t alen = f.alen, hits = f.hits, misses = f.misses;
+	/* 3: the arena, grown if the values did not fit, then read again */
+	if (alen && alen >= arena->cap) {
+		/* the gen too: a resize or drop moves it before it frees the
+		 * shard array, so only then were the headers read real shards'
+		 * and alen their entries' lengths, not reused memory's */
+		if (!rd_shards_unchanged(gs, vids, ng) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
+			return KV_EBUSY;
+		return kv_buf_reserve(env, arena, alen) != KV_OK ? KV_ENOMEM : KV_EBUSY;
+	}
+	/* 4: validate every shard read, once, and the namespace */
+	if (!rd_shards_unchanged(gs, vids, ng) || atomic_load_explicit(&sl->gen, memory_order_relaxed) != gen)
+		return KV_EBUSY;
+	if (adata) {
+		arena->len = alen;
+		adata[alen] = 0;
+	}
+	/* the namespace's statistics sum its shards: the batch's counts go to
+	 * the first shard it read */
+	kv_shard *sh0 = gs[vids ? vids[0] : 0].sh;
+	if (hits)
+		atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
+		                      memory_order_relaxed);
+	if (misses)
+		atomic_store_explicit(&sh0->misses, atomic_load_explicit(&sh0->misses, memory_order_relaxed) + misses,
+		                      memory_order_relaxed);
+	/* CLOCK reference bits for LRU namespaces: a CAS on the exact slot value
+	 * read, so it can only land on the slot that still holds the entry */
+	if (kv_evict_lru(atomic_load_explicit(&sl->eviction, memory_order_relaxed)))
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = it[i].sv;
+			if (v && !(v & KV_SLOT_REF))
+				atomic_compare_exchange_strong_explicit(it[i].sp, &v, v | KV_SLOT_REF, memory_order_relaxed,
+				                                        memory_order_relaxed);
+		}
+	return KV_OK;
 }
 
 static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h, rd_item *it,
                               rd_shard *gs, kv_buf *arena, bool word_keys)
 {
-	static const uint16_t one_shard[1] = {0};
 	kv_env *env = ns->env;
-	char *const base = env->base;
-	const size_t size = env->size;
+	char *const base = ns->base;
+	const size_t units = ns->units;
 	int64_t now = 0;
 	int rc = KV_EBUSY;
 	for (int attempt = 0; attempt < KV_BATCH_READ_TRIES; attempt++) {
 		if (attempt)
 			kv_cpu_relax();
-		kv_nsref ref;
-		if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
-			break;
-		rc = KV_EBUSY;
-		kv_nsslot *sl = ref.slot;
-		uint32_t nsh = atomic_load_explicit(&sl->nshards, memory_order_relaxed);
-		kv_off arr = atomic_load_explicit(&sl->shards, memory_order_relaxed);
-		kv_off route = atomic_load_explicit(&sl->route, memory_order_relaxed);
-		bool group = nsh <= KV_RD_GROUP_MAX &&
-		             !atomic_load_explicit(&sl->old_nshards, memory_order_relaxed);
-		uint8_t ids[KV_RD_GROUP_MAX]; /* group: the shards read, in gs[shard index] */
+		uint8_t ids[KV_RD_GROUP_MAX]; /* the shards read, in gs[shard index] */
 		const uint8_t *vids = NULL;   /* ids, or NULL when gs[0..ng) are the shards read */
-		uint32_t ng = 0;
+		uint32_t ng = 0, nsh = 0, gen;
+		uint64_t vk;
+		kv_nsslot *sl;
 		size_t i;
 		/* 1: shards, home slots */
-		if (group) {
-			if (!kv_in_region(env, arr, (size_t)nsh * sizeof(kv_off)) ||
-			    (nsh > 1 && !kv_in_region(env, route, KV_ROUTE_SIZE * sizeof(uint16_t))))
-				continue;
-			const kv_off *sharr = (const kv_off *)(base + (size_t)arr * KV_UNIT);
-			const uint16_t *rt = nsh > 1 ? (const uint16_t *)(base + (size_t)route * KV_UNIT) : one_shard;
-			const uint32_t rmask = nsh > 1 ? KV_ROUTE_SIZE - 1 : 0;
-			/* all: every shard's header; else route every key first (each
-			 * key's shard kept: the table is read once) and read those */
-			const bool all = nsh <= n;
-			uint64_t seen = nsh < 64 ? ((uint64_t)1 << nsh) - 1 : ~(uint64_t)0;
-			if (!all) {
+		if (view_get(ns, &vk, &sl) && (nsh = view_n(ns)) <= KV_RD_GROUP_MAX) {
+			/* the handle's view (kv_internal.h, struct kv_ns): its route
+			 * table and shard pointers need no checks, its gen is
+			 * validated at the end */
+			gen = (uint32_t)vk;
+			const uint16_t *rt = atomic_load_explicit(&ns->vroute, memory_order_relaxed);
+			kv_viewarr *va = atomic_load_explicit(&ns->varr, memory_order_relaxed);
+			/* every shard's header if no more than the keys; else route
+			 * every key first (each key's shard kept: the table is read
+			 * once) and read those */
+			if (nsh <= n) {
+				if (!rd_headers_all(base, units, va, nsh, gs) || !rd_home_routed(it, gs, h, n, rt, nsh))
+					continue;
+				ng = nsh;
+			} else {
 				uint64_t want = 0;
 				uint32_t over = 0;
 				for (i = 0; i < n; i++) {
-					uint32_t si = rt[(h[i] >> (64 - KV_ROUTE_BITS)) & rmask];
+					uint32_t si = rt[h[i] >> (64 - KV_ROUTE_BITS)];
 					it[i].g = si;
 					over |= si >= nsh;
 					want |= (uint64_t)1 << (si & (KV_RD_GROUP_MAX - 1));
 				}
-				if (over)
+				int got;
+				if (over || (got = rd_headers(base, units, va, want, gs, ids)) < 0)
 					continue;
-				seen = want;
+				ng = (uint32_t)got;
+				vids = ids;
+				rd_home_known(it, gs, h, n);
 			}
-			int got = rd_headers(base, size, sharr, seen, gs, all ? NULL : ids);
-			vids = all ? NULL : ids;
-			if (got < 0)
-				continue;
-			ng = (uint32_t)got;
-			if (all ? !rd_home_routed(it, gs, h, n, rt, rmask, nsh) : (rd_home_known(it, gs, h, n), false))
-				continue;
 		} else { /* a resize is moving keys, or many shards: one header per item */
+			kv_nsref ref;
+			if ((rc = kv_ns_ref(ns, &ref)) != KV_OK)
+				break;
+			rc = KV_EBUSY;
+			sl = ref.slot;
+			gen = ref.gen;
 			for (i = 0; i < n; i++) {
 				uint64_t hv = h[i];
 				uint32_t seq;
 				kv_shard *sh = kv_ns_read_shard(&ref, hv, &seq);
-				if (!sh || !rd_shard_load(base, size, sh, seq, &gs[i]))
+				if (!sh || !rd_shard_load(base, units, sh, seq, &gs[i]))
 					break;
 				uint32_t h32 = kv_hash32(hv);
-				_Atomic uint64_t *sp = &gs[i].slots[(h32 >> gs[i].shift) & gs[i].mask];
+				_Atomic uint64_t *sp = &gs[i].slots[(h32 >> (gs[i].shift & 31)) & gs[i].mask];
 				it[i].sv = (uint64_t)h32 << 32;
 				it[i].sp = sp;
 				it[i].g = (uint32_t)i;
@@ -599,60 +682,65 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (i < n)
 				continue;
 		}
-		/* 2: the candidates; 3: compare and copy */
-		rd_candidates(it, gs, base, n);
-		rd_found f;
-		char *adata = arena ? arena->data : NULL;
-		size_t acap = arena ? arena->cap : 0;
-		if (!(word_keys ? rd_compare_words : rd_compare_any)(ops, it, gs, h, n, env, adata, acap, &f, &now))
-			goto torn;
-		size_t alen = f.alen, hits = f.hits, misses = f.misses;
-		/* 3: the arena, grown if the values did not fit, then read again */
-		if (alen && alen >= arena->cap) {
-			/* the gen too: a resize or drop moves it before it frees the
-			 * shard array, so only then were the headers read real shards'
-			 * and alen their entries' lengths, not reused memory's */
-			if (!rd_shards_unchanged(gs, vids, ng) ||
-			    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
-				continue;
-			if (kv_buf_reserve(env, arena, alen) != KV_OK) {
-				rc = KV_ENOMEM;
-				break;
-			}
-			continue;
-		}
-		/* 4: validate every shard read, once, and the namespace */
-		if (!rd_shards_unchanged(gs, vids, ng) ||
-		    atomic_load_explicit(&sl->gen, memory_order_relaxed) != ref.gen)
-			continue;
-		if (adata) {
-			arena->len = alen;
-			adata[alen] = 0;
-		}
-		/* the namespace's statistics sum its shards: the batch's counts go to
-		 * the first shard it read */
-		kv_shard *sh0 = gs[vids ? vids[0] : 0].sh;
-		if (hits)
-			atomic_store_explicit(&sh0->hits, atomic_load_explicit(&sh0->hits, memory_order_relaxed) + hits,
-			                      memory_order_relaxed);
-		if (misses)
-			atomic_store_explicit(&sh0->misses, atomic_load_explicit(&sh0->misses, memory_order_relaxed) + misses,
-			                      memory_order_relaxed);
-		/* CLOCK reference bits for LRU namespaces: a CAS on the exact slot value
-		 * read, so it can only land on the slot that still holds the entry */
-		int pol = atomic_load_explicit(&sl->eviction, memory_order_relaxed);
-		if (pol == KV_EVICT_ALLKEYS_LRU || pol == KV_EVICT_VOLATILE_LRU)
-			for (i = 0; i < n; i++) {
-				uint64_t v = it[i].sv;
-				if (v && !(v & KV_SLOT_REF))
-					atomic_compare_exchange_strong_explicit(it[i].sp, &v,
-					                                        v | KV_SLOT_REF, memory_order_relaxed,
-					                                        memory_order_relaxed);
-			}
-		return KV_OK;
-	torn:;
+		rc = rd_finish(env, sl, gen, ops, it, gs, vids, ng, n, arena, word_keys, &now);
+		if (rc != KV_EBUSY)
+			break;
 	}
 	return rc;
+}
+
+/*
+ * The common read batch in one pass less: when its first item is a GET or
+ * EXISTS and the namespace has no more shards than the batch has keys (the
+ * headers batch_read would read are then all of them, whatever the keys), the
+ * headers are read first and one pass over the items checks each, hashes
+ * it, routes it and prefetches its home slot; stages 2 to 4 follow as in
+ * batch_read.  Declines (KV_EBUSY: kv_batch then takes its general path,
+ * which sets every output again) at an item that is not a GET or EXISTS, a
+ * NULL key with a length, a key over the limit, a busy or torn shard, no
+ * view, or anything but KV_OK from the stages.
+ */
+static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, size_t n, rd_item *it,
+                                                        rd_shard *gs, kv_buf *arena)
+{
+	uint64_t vk;
+	kv_nsslot *sl;
+	uint32_t nsh;
+	if (!view_get(ns, &vk, &sl) || (nsh = view_n(ns)) > n)
+		return KV_EBUSY;
+	const uint16_t *rt = atomic_load_explicit(&ns->vroute, memory_order_relaxed);
+	if (!rd_headers_all(ns->base, ns->units, atomic_load_explicit(&ns->varr, memory_order_relaxed), nsh, gs))
+		return KV_EBUSY;
+	size_t klens = 0; /* the OR of klen - 9 (see kv_batch) */
+	for (size_t i = 0; i < n; i++) {
+		kv_op *o = &ops[i];
+		if (o->op != KV_OP_GET && o->op != KV_OP_EXISTS)
+			return KV_EBUSY;
+		const void *key = o->key;
+		const size_t klen = o->klen;
+		if (!key) {
+			if (klen)
+				return KV_EBUSY;
+			o->key = key = "";
+		}
+		klens |= klen - 9;
+		const uint64_t hv = kv_hash(key, klen);
+		const uint32_t si = rt[hv >> (64 - KV_ROUTE_BITS)];
+		if (si >= nsh)
+			return KV_EBUSY;
+		const rd_shard *g = &gs[si];
+		_Atomic uint64_t *sp = &g->slots[((uint32_t)hv >> (g->shift & 31)) & g->mask];
+		it[i].g = si;
+		it[i].sv = hv << 32;
+		it[i].sp = sp;
+		__builtin_prefetch(sp);
+	}
+	if (klens > 7) /* not every key 9..16 bytes: is one over the limit? */
+		for (size_t i = 0; i < n; i++)
+			if (ops[i].klen > KV_KEY_SIZE_LIMIT)
+				return KV_EBUSY;
+	int64_t now = 0;
+	return rd_finish(ns->env, sl, (uint32_t)vk, ops, it, gs, NULL, nsh, n, arena, klens <= 7, &now);
 }
 #undef KV_TAG_IS
 
@@ -937,6 +1025,9 @@ KV_API int kv_batch(kv_ns *ns, kv_op *ops, size_t n, int mode, kv_buf *arena, kv
 	uint64_t hs[KV_RD_GROUP_MAX];
 	rd_item its[KV_RD_GROUP_MAX];
 	rd_shard gss[KV_RD_GROUP_MAX];
+	if (n && n <= KV_RD_GROUP_MAX && arena && (ops[0].op == KV_OP_GET || ops[0].op == KV_OP_EXISTS) &&
+	    read_fused(ns, ops, n, its, gss, arena) == KV_OK)
+		return KV_OK;
 	uint64_t *h = hs;
 	rd_item *it = its;
 	rd_shard *gs = gss;

@@ -661,6 +661,45 @@ static inline uint32_t kv_route(uint64_t h, uint32_t n)
 {
 	return n > 1 ? kv_jump((h >> (64 - KV_ROUTE_BITS)) * 0x9e3779b97f4a7c15ull, n) : 0;
 }
+
+/* The view of ns (struct kv_ns) for this call (ops.c get_fast and set_fast,
+ * batch.c batch_read): its key, with the slot's gen checked against it; the view is
+ * rebuilt if the namespace moved on.  false: no current view (dropped,
+ * publishing, migrating), take the general path. */
+KV_RACY_INLINE KV_ALWAYS_INLINE bool view_get(kv_ns *ns, uint64_t *key, kv_nsslot **slot)
+{
+	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+	kv_nsslot *sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
+	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)) {
+		if (!kv_view_refresh(ns))
+			return false;
+		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
+		sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
+		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)
+			return false;
+	}
+	*key = k;
+	*slot = sl;
+	return true;
+}
+
+/* The index of h's shard in the view just checked, to be compared with
+ * view_n() and looked up with view_at() (a stale view's slot still holds a
+ * shard header, or kv_view_dummy). */
+KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_route(const kv_ns *ns, uint64_t h)
+{
+	return atomic_load_explicit(&((kv_ns *)ns)->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
+}
+KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_n(const kv_ns *ns)
+{
+	return atomic_load_explicit(&((kv_ns *)ns)->vn, memory_order_acquire);
+}
+KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
+{
+	return atomic_load_explicit(&atomic_load_explicit(&((kv_ns *)ns)->varr, memory_order_relaxed)->p[si],
+	                            memory_order_relaxed);
+}
+
 #define KV_SLOT_REF ((uint64_t)1 << 32)
 KV_INLINE bool kv_slot_is(uint64_t v, uint32_t h32)
 {

@@ -209,43 +209,6 @@ static int read_key(kv_ns *ns, const void *key, size_t klen, rd_args *a)
 	}
 }
 
-/* The view of ns (kv_internal.h) for this call: its key, with the slot's gen
- * checked against it; the view is rebuilt if the namespace moved on.  false:
- * no current view (dropped, publishing, migrating), take the general path. */
-KV_RACY_INLINE KV_ALWAYS_INLINE bool view_get(kv_ns *ns, uint64_t *key, kv_nsslot **slot)
-{
-	uint64_t k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-	kv_nsslot *sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
-	if (KV_UNLIKELY(atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)) {
-		if (!kv_view_refresh(ns))
-			return false;
-		k = atomic_load_explicit(&ns->vkey, memory_order_acquire);
-		sl = (kv_nsslot *)((char *)ns->slots + (k >> 32));
-		if (atomic_load_explicit(&sl->gen, memory_order_acquire) != (uint32_t)k)
-			return false;
-	}
-	*key = k;
-	*slot = sl;
-	return true;
-}
-
-/* The index of h's shard in the view just checked, to be compared with
- * view_n() and looked up with view_at() (a stale view's slot still holds a
- * shard header, or kv_view_dummy). */
-KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_route(const kv_ns *ns, uint64_t h)
-{
-	return atomic_load_explicit(&((kv_ns *)ns)->vroute, memory_order_relaxed)[h >> (64 - KV_ROUTE_BITS)];
-}
-KV_RACY_INLINE KV_ALWAYS_INLINE uint32_t view_n(const kv_ns *ns)
-{
-	return atomic_load_explicit(&((kv_ns *)ns)->vn, memory_order_acquire);
-}
-KV_RACY_INLINE KV_ALWAYS_INLINE kv_shard *view_at(const kv_ns *ns, uint32_t si)
-{
-	return atomic_load_explicit(&atomic_load_explicit(&((kv_ns *)ns)->varr, memory_order_relaxed)->p[si],
-	                            memory_order_relaxed);
-}
-
 /*
  * The hot path of kv_get, kept short on purpose: a lookup that misses the cache
  * twice (slot, entry) is bound by memory latency, and the CPU overlaps the misses

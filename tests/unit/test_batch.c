@@ -540,6 +540,74 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* A read batch of at least as many keys as its namespace has shards takes
+	 * a pass of its own (batch.c read_fused) that must hand every other batch
+	 * starting with a GET or EXISTS to the general path unchanged: over one
+	 * and two shards, every batch here qualifies by size. */
+	TEST("one-pass read batches (no more shards than keys): values, misses, kinds, and what they hand on")
+	{
+		for (uint32_t shards = 1; shards <= 2; shards++) {
+			kv_ns_config oc;
+			kv_ns_config_init(&oc);
+			oc.shards = shards;
+			char name[16];
+			snprintf(name, sizeof name, "onepass%u", shards);
+			kv_ns *o = t_ns(env, name, &oc);
+			if (!o)
+				break;
+			set_s(o, "", "vempty");
+			set_s(o, "word-key-12", "vw");
+			kv_val m = {1, "m"};
+			EOK(kv_sadd(o, K("coll"), &m, 1, NULL));
+			for (int mode = 0; mode < 2; mode++) {
+				set_s(o, "a", "va");
+				/* reads only, from an empty arena (it grows, the batch is read again) */
+				kv_buf fresh = KV_BUF_INIT;
+				kv_op r[] = {o_get("a"), o_key(KV_OP_EXISTS, "a"), o_get("none"), o_get(""),
+				             o_get("word-key-12"), o_get("coll"), o_key(KV_OP_EXISTS, "coll")};
+				r[3].key = NULL; /* the empty key */
+				kv_ns_stats s0, s1;
+				EOK(kv_ns_stats_get(o, &s0));
+				EOK(kv_batch(o, r, 7, mode, &fresh, &err));
+				EOK(kv_ns_stats_get(o, &s1));
+				E(out_is(&fresh, &r[0], "va") && r[1].status == KV_OK && r[2].status == KV_NOTFOUND &&
+				  out_is(&fresh, &r[3], "vempty") && out_is(&fresh, &r[4], "vw") &&
+				  r[5].status == KV_EWRONGTYPE && r[6].status == KV_OK);
+				E(s1.hits - s0.hits == 5 && s1.misses - s0.misses == 1);
+				kv_buf_free(env, &fresh);
+				/* a write after the first GET: applied in order by the general path */
+				kv_op w[] = {o_get("a"), o_set("a", "vb", KV_T_TEXT, KV_EXPIRE_NEVER, 0), o_get("a")};
+				EOK(kv_batch(o, w, 3, mode, &arena, &err));
+				E(out_is(&arena, &w[0], "va") && w[1].status == KV_OK && out_is(&arena, &w[2], "vb"));
+				/* an unknown op or a NULL key with a length after the first GET */
+				kv_op bad[] = {o_get("a"), o_key(99, "a")};
+				ERC(kv_batch(o, bad, 2, mode, &arena, &err), KV_EINVAL);
+				kv_op nul[] = {o_get("a"), o_get("x")};
+				nul[1].key = NULL;
+				ERC(kv_batch(o, nul, 2, mode, &arena, &err), KV_EINVAL);
+			}
+			/* a key over the limit: the batch's error in all-or-nothing mode,
+			 * its item's status in best-effort mode */
+			char *longkey = malloc(KV_KEY_SIZE_LIMIT + 2);
+			if (E(longkey != NULL)) {
+				memset(longkey, 'k', KV_KEY_SIZE_LIMIT + 1);
+				longkey[KV_KEY_SIZE_LIMIT + 1] = 0;
+				kv_op lk[] = {o_get("a"), o_get(longkey)};
+				expect_aon_failure(o, lk, 2, 1, KV_EKEYSIZE);
+				kv_op lk2[] = {o_get("a"), o_get(longkey)};
+				EOK(kv_batch(o, lk2, 2, KV_BATCH_BEST_EFFORT, &arena, &err));
+				E(out_is(&arena, &lk2[0], "vb") && lk2[1].status == KV_EKEYSIZE);
+				free(longkey);
+			}
+			/* EXISTS only, with no arena */
+			kv_op ex[] = {o_key(KV_OP_EXISTS, "a"), o_key(KV_OP_EXISTS, "none")};
+			EOK(kv_batch(o, ex, 2, KV_BATCH_ALL_OR_NOTHING, NULL, &err));
+			E(ex[0].status == KV_OK && ex[1].status == KV_NOTFOUND);
+			kv_ns_close(o);
+			EOK(kv_ns_drop(env, name));
+		}
+	}
+
 	kv_buf_free(env, &arena);
 	kv_ns_close(ns);
 
