@@ -145,7 +145,7 @@ static void out_put(snap_out *o, const void *p, size_t n, size_t hn, uint64_t nb
 	pthread_mutex_unlock(&o->mu);
 	if (atomic_load_explicit(&o->failed, memory_order_relaxed))
 		return;
-	int e = kv_snap_write_at(o->t, p, n, off); /* one call per block: up to 16 MiB */
+	int e = kv_snap_write_at(o->t, p, n, off); /* one call per block, or per kept namespace */
 	int z = 0;
 	if (e)
 		atomic_compare_exchange_strong(&o->failed, &z, e);

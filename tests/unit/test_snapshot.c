@@ -2126,7 +2126,7 @@ static void test_save_threads(void)
 			c.shards = 4;
 			if (EOK(kv_env_open(&rc, &owner))) {
 				kv_ns *ns = t_ns(owner, "big", &c);
-				/* 1000-byte values: 20 MB, more blocks than the queue holds */
+				/* 1000-byte values: 20 MB, several blocks on each thread */
 				if (ns) {
 					par_fill(ns, 1000, 'o', exp);
 					EOK(kv_save(owner, "big", fpath("f.snap"), &err));
