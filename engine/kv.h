@@ -1558,10 +1558,12 @@ KV_API int kv_save_at(kv_env *env, const char *ns, const char *dir, const char *
  * kv_save (dir NULL: `name` is a plain path) or kv_save_at, on up to `threads`
  * threads: 1 is the calling thread alone (what kv_save and kv_save_at do), 0
  * the online CPUs, at most KV_SAVE_THREADS_MAX.  With more than one, a
- * namespace of at least 16384 keys and 2 shards is serialised by threads - 1
- * threads, each taking the next shard, while the calling thread writes their
- * blocks to the file as they fill (so the disk, the copying and the kernel's
- * copy into the page cache overlap).  The image is the same consistent cut,
+ * namespace of at least 16384 keys and 2 shards is serialised by the calling
+ * thread and threads - 1 more, each taking the next shard and writing the
+ * blocks it fills itself (pwrite at places reserved in file order), so the
+ * disk, the copying and the kernel's copy into the page cache overlap.  A
+ * failed write on any thread fails the save like kv_save's: the old file
+ * stays, the temp file is removed.  The image is the same consistent cut,
  * taken with the same bounded lock holds; only the order of a namespace's
  * entries in the file differs (a load does not depend on it).  The extra
  * threads are started and joined inside the call and block every signal;

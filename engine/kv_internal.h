@@ -130,9 +130,9 @@
  *                                                 per hold                      shard is pending (snapshot.c); a
  *                                                                               collection is frozen (O(1)) when collected
  *                                                                               and serialised with no lock (coll.h 5)
- *   save block queue          its mutex (not an   O(1): a finished block        never taken with an engine lock held; a
- *     (kv_save_threads,       engine lock)        buffer handed over or taken   copying thread waits for room only between
- *     snapshot.c)                                                               steps, holding no shard lock
+ *   save file reservation     its mutex (not an   O(1): the next block's file   never taken with an engine lock held; the
+ *     (out_put, snapshot.c)   engine lock)        offset and its 16-byte        block is written after it is released, so
+ *                                                 header hashed                 a thread never waits for another's write
  *   zset element write        the key's shard     O(log n) descent + path       nodes a write may need are reserved first
  *     (zs_add, zs_del;                            copies, 64 old buckets of     (spare list), so a full region fails
  *     zset.c, zset_api.c)                         incremental rehash; compact:  before any change; ZADD/ZREM of m
@@ -1195,9 +1195,9 @@ typedef struct kv_snap_target {
 	int      dfd;                        /* the directory that holds the file */
 	int      fd;                         /* the temp file being written, or -1 */
 	int      locked;                     /* dfd holds the save flock */
-	int      injected;                   /* errno last injected by the fault seam */
-	uint32_t calls[KV_FIO_N];            /* per-op call counts, for "@N" */
-	uint64_t written, flushing;          /* temp file bytes written, and handed to writeback */
+	_Atomic int      injected;           /* errno last injected by the fault seam */
+	_Atomic uint32_t calls[KV_FIO_N];    /* per-op call counts, for "@N" (a save's threads write) */
+	_Atomic uint64_t unflushed;          /* temp file bytes written since the last writeback start */
 	char     leaf[KV_FILE_NAME_MAX + 1]; /* the file's name in dfd */
 	char     tmp[KV_FILE_NAME_MAX + 1];  /* the temp file's name in dfd, or "" */
 	char     shown[96];                  /* the path for messages, shortened */
@@ -1232,7 +1232,9 @@ void kv_snap_read_close(kv_snap_reader *rd);
 int  kv_snap_open_keep(kv_snap_target *t, size_t limit, int *fd, size_t *size, kv_error *err);
 int  kv_snap_pread(kv_snap_target *t, int fd, void *buf, size_t n, size_t off, kv_error *err);
 int  kv_snap_create(kv_snap_target *t, kv_error *err);
-int  kv_snap_write(kv_snap_target *t, const void *p, size_t n); /* 0 or errno */
+/* write n bytes at file offset off of the temp file: 0 or errno; a save's
+ * threads call it at once, each for its own range */
+int  kv_snap_write_at(kv_snap_target *t, const void *p, size_t n, uint64_t off);
 int  kv_snap_write_failed(kv_snap_target *t, int e, kv_error *err);
 int  kv_snap_commit(kv_snap_target *t, kv_error *err);
 void kv_snap_abort(kv_snap_target *t);

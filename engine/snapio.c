@@ -124,7 +124,7 @@ static int fault(kv_snap_target *t, int op)
 		return EINVAL;
 	if (!f->err[op])
 		return 0;
-	uint32_t c = ++t->calls[op];
+	uint32_t c = atomic_fetch_add_explicit(&t->calls[op], 1, memory_order_relaxed) + 1;
 	return (!f->nth[op] || f->nth[op] == c) ? f->err[op] : 0;
 }
 
@@ -465,7 +465,9 @@ int kv_snap_create(kv_snap_target *t, kv_error *err)
 /* Dirty bytes of the temp file handed to writeback at a time: the disk writes
  * them while the saver serialises what comes next, so the fsync at the end
  * finds little left and a save runs at the slower of the CPU and the disk
- * instead of their sum. */
+ * instead of their sum.  With a save's threads writing at once, whichever
+ * write brings the bytes written since the last start past the step starts
+ * the whole file's dirty pages (the others' blocks as far as they are in). */
 #define WRITEBACK_STEP ((uint64_t)8 << 20)
 
 /* The most one write() is given.  Linux sizes the page cache folios of a
@@ -483,29 +485,30 @@ int kv_snap_create(kv_snap_target *t, kv_error *err)
  * time per 121 MB (bench/README.md, "The bimodal save"). */
 #define WRITE_PIECE ((size_t)256 << 10)
 
-/* Write all of p; returns 0 or the errno of the failure. */
-int kv_snap_write(kv_snap_target *t, const void *p, size_t n)
+int kv_snap_write_at(kv_snap_target *t, const void *p, size_t n, uint64_t off)
 {
 	int e = fault(t, KV_FIO_WRITE);
-	if (e)
-		return t->injected = e;
+	if (e) {
+		t->injected = e;
+		return e;
+	}
 	const char *c = p;
-	t->written += n;
-	while (n) {
-		ssize_t k = write(t->fd, c, n < WRITE_PIECE ? n : WRITE_PIECE);
+	size_t left = n;
+	while (left) {
+		ssize_t k = pwrite(t->fd, c, left < WRITE_PIECE ? left : WRITE_PIECE, (off_t)off);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno;
 		}
 		c += k;
-		n -= (size_t)k;
+		off += (uint64_t)k;
+		left -= (size_t)k;
 	}
-	if (t->written - t->flushing >= WRITEBACK_STEP) {
+	uint64_t u = atomic_fetch_add_explicit(&t->unflushed, n, memory_order_relaxed) + n;
+	if (u >= WRITEBACK_STEP && atomic_compare_exchange_strong(&t->unflushed, &u, 0))
 		/* start the write-out, do not wait for it; its errors come back at the fsync */
-		sync_file_range(t->fd, (off_t)t->flushing, (off_t)(t->written - t->flushing), SYNC_FILE_RANGE_WRITE);
-		t->flushing = t->written;
-	}
+		sync_file_range(t->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return 0;
 }
 
@@ -522,14 +525,20 @@ int kv_snap_commit(kv_snap_target *t, kv_error *err)
 {
 	int rc = KV_OK, e;
 	if ((e = fault(t, KV_FIO_FSYNC)) != 0 || fsync(t->fd) != 0) {
-		e = e ? (t->injected = e) : errno;
+		if (e)
+			t->injected = e;
+		else
+			e = errno;
 		rc = kv_snap_err(err, KV_EIO, e, "could not fsync \"%s\": %s%s", t->shown, strerror(e), fault_note(t, e));
 	}
 	if (close(t->fd) != 0 && rc == KV_OK)
 		rc = kv_snap_err(err, KV_EIO, errno, "could not close \"%s\": %s", t->shown, strerror(errno));
 	t->fd = -1;
 	if (rc == KV_OK && ((e = fault(t, KV_FIO_RENAME)) != 0 || renameat(t->dfd, t->tmp, t->dfd, t->leaf) != 0)) {
-		e = e ? (t->injected = e) : errno;
+		if (e)
+			t->injected = e;
+		else
+			e = errno;
 		rc = kv_snap_err(err, KV_EIO, e, "could not rename the temporary file to \"%s\": %s%s", t->shown,
 		                 strerror(e), fault_note(t, e));
 	}
@@ -539,7 +548,10 @@ int kv_snap_commit(kv_snap_target *t, kv_error *err)
 	}
 	t->tmp[0] = 0;
 	if ((e = fault(t, KV_FIO_DIRSYNC)) != 0 || fsync(t->dfd) != 0) {
-		e = e ? (t->injected = e) : errno;
+		if (e)
+			t->injected = e;
+		else
+			e = errno;
 		rc = kv_snap_err(err, KV_EIO, e, "could not fsync the directory of \"%s\": %s%s", t->shown,
 		                 strerror(e), fault_note(t, e));
 	}

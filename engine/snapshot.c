@@ -20,7 +20,8 @@
  *          every block header before it, back to back (version 3: each block
  *          header holds its payload's XXH3, so every byte is hashed once;
  *          versions 1 and 2, which still load, hash every byte before it)
- *   A block's len is at most 16 MiB plus one entry.  Expiry is absolute (ms since
+ *   A block's len is at most 16 MiB plus one entry (a save ends its blocks at
+ *   about 1 MiB; older builds wrote 16 MiB ones).  Expiry is absolute (ms since
  *   the epoch), so it means the same after a restart or in another host.
  *
  * SAVE: A CONSISTENT CUT WITHOUT FORK
@@ -35,8 +36,9 @@
  *   waits at most for one step of SNAP_STEP (1024) slots or list items, never
  *   for a copy of the shard or of a value; readers never wait.  The image is
  *   written to a temp file, fsynced, renamed over the file and the directory
- *   fsynced (snapio.c).  kv_save_threads spreads the shards over threads
- *   (SERIALISING IN PARALLEL).  A save of one namespace keeps the file's
+ *   fsynced (snapio.c).  kv_save_threads spreads the shards over threads,
+ *   each writing its own blocks (SERIALISING IN PARALLEL, WRITING IN
+ *   PARALLEL).  A save of one namespace keeps the file's
  *   others (kv.h, WHICH NAMESPACES A FILE KEEPS): it reads the file's
  *   structure and only the namespaces it keeps (keep_*).
  *
@@ -65,6 +67,10 @@
 #define BLK_HDR      16
 #define BLK_TARGET   ((size_t)16 << 20)
 #define BLK_MAX      (BLK_TARGET + (size_t)KV_VALUE_SIZE_LIMIT + 65536 + 64)
+/* A save ends a block at about 1 MiB: a block is built, hashed and copied
+ * into the page cache while it is still in the core's cache (16 MiB blocks
+ * took 15% more CPU per save; 256 KiB to 2 MiB were alike). */
+#define SAVE_BLK     ((size_t)1 << 20)
 
 enum { BLK_NS = 'N', BLK_ENTRIES = 'E', BLK_END = 'Z', BLK_TRAILER = 'T' };
 
@@ -111,34 +117,47 @@ typedef struct load_ns {
 } load_ns;
 
 /* ================================================================= save */
-struct snap_queue;
 
-/* Builds blocks and writes them, or (a serialising thread's, q set) hands
- * them to the thread that writes (SERIALISING IN PARALLEL below). */
-typedef struct snap_writer {
-	kv_env        *env;
+/* The temp file being written, shared by a save's threads (WRITING IN
+ * PARALLEL below): where the next piece goes, and the trailer's hash and
+ * block count, all in file order. */
+typedef struct snap_out {
 	kv_snap_target *t;
-	int            failed;   /* errno of the first write failure */
-	XXH3_state_t  *xs;       /* the trailer's: file header and block headers */
-	uint64_t       blocks;
-	kv_buf         blk;      /* payload being built; BLK_HDR bytes reserved in front */
-	kv_buf         coll;     /* a collection's record, serialised with no lock */
-	struct snap_queue *q;    /* not NULL: blocks go there */
+	pthread_mutex_t mu;       /* off, xs, blocks: held only to reserve */
+	uint64_t        off;      /* file offset of the next piece */
+	XXH3_state_t   *xs;       /* the trailer's: file header and block headers */
+	uint64_t        blocks;
+	_Atomic int     failed;   /* errno of the first failed write */
+} snap_out;
+
+/* Reserve the next n bytes of the file for p, hashing its first hn bytes
+ * (a block header; the file header) for the trailer and counting nblocks,
+ * then write them there outside the lock.  After a failed write nothing
+ * more is written (the save fails), but reservations go on. */
+static void out_put(snap_out *o, const void *p, size_t n, size_t hn, uint64_t nblocks)
+{
+	pthread_mutex_lock(&o->mu);
+	uint64_t off = o->off;
+	o->off += n;
+	if (hn)
+		XXH3_64bits_update(o->xs, p, hn);
+	o->blocks += nblocks;
+	pthread_mutex_unlock(&o->mu);
+	if (atomic_load_explicit(&o->failed, memory_order_relaxed))
+		return;
+	int e = kv_snap_write_at(o->t, p, n, off); /* one call per block, or per kept namespace */
+	int z = 0;
+	if (e)
+		atomic_compare_exchange_strong(&o->failed, &z, e);
+}
+
+/* Builds blocks and writes them: one per thread of a save. */
+typedef struct snap_writer {
+	kv_env   *env;
+	snap_out *out;
+	kv_buf    blk;      /* payload being built; BLK_HDR bytes reserved in front */
+	kv_buf    coll;     /* a collection's record, serialised with no lock */
 } snap_writer;
-
-static void w_bytes(snap_writer *w, const void *p, size_t n)
-{
-	if (!w->failed)
-		w->failed = kv_snap_write(w->t, p, n);
-}
-
-/* Write the finished block b (n bytes, header included). */
-static void blk_write(snap_writer *w, const char *b, size_t n)
-{
-	XXH3_64bits_update(w->xs, b, BLK_HDR);
-	w_bytes(w, b, n); /* one write per block: up to 16 MiB */
-	w->blocks++;
-}
 
 static int blk_begin(snap_writer *w)
 {
@@ -151,8 +170,6 @@ static int blk_room(snap_writer *w, size_t n)
 	return kv_buf_reserve(w->env, &w->blk, w->blk.len + n);
 }
 
-static void queue_push(struct snap_queue *q, kv_buf *b);
-
 static void blk_end(snap_writer *w, uint32_t kind)
 {
 	char *b = w->blk.data;
@@ -160,10 +177,7 @@ static void blk_end(snap_writer *w, uint32_t kind)
 	put32(b, kind);
 	put32(b + 4, (uint32_t)len);
 	put64(b + 8, XXH3_64bits(b + BLK_HDR, len));
-	if (w->q)
-		queue_push(w->q, &w->blk); /* swapped for an empty buffer */
-	else
-		blk_write(w, b, w->blk.len);
+	out_put(w->out, b, w->blk.len, BLK_HDR, 1);
 	w->blk.len = BLK_HDR;
 }
 
@@ -326,7 +340,7 @@ static int put_entry(snap_writer *w, kv_entry *e)
 	memcpy(p, kv_entry_key(e), e->klen);
 	memcpy(p + e->klen, val, vlen);
 	w->blk.len += rec;
-	if (w->blk.len - BLK_HDR >= BLK_TARGET)
+	if (w->blk.len - BLK_HDR >= SAVE_BLK)
 		blk_end(w, BLK_ENTRIES);
 	return KV_OK;
 }
@@ -353,7 +367,11 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
 		for (size_t i = 0; i < need && w; i++) {
 			if (i + 8 < need) { /* the entries are scattered: fetch ahead */
 				char *a = kv_ptr(env, offs[i + 8]);
+				/* the step read the first line; an entry of a 100-byte value
+				 * spans three more often than not (fetching only the second
+				 * left a save 20% more CPU); past that the copy streams */
 				__builtin_prefetch(a + 64);
+				__builtin_prefetch(a + 128);
 			}
 			kv_entry *e = kv_ptr(env, offs[i]);
 			if (kv_expired(kv_entry_expiry(e), cut))
@@ -430,94 +448,47 @@ static int visit_shard(kv_env *env, kv_shard *sh, snap_writer *w, int64_t cut, u
  * at least SAVE_THREADS_MIN keys and 2 shards is copied by the calling thread
  * and T - 1 more: each takes the next shard not taken (visit_shard: the same
  * cut and the same bounded steps, only the copying is spread) and builds its
- * own blocks.  The other threads queue each block as it fills and take an
- * empty buffer; the calling thread writes the queued blocks between two of
- * its shards and, once every shard is taken, until the others are done, so a
- * busy CPU leaves it doing the work itself rather than waiting.  Blocks are
- * written in the order they come (a namespace's entries may be in any order
- * in the file); the calling thread hashes their headers for the trailer.  At
- * most SNAP_QUEUE blocks wait, so a save holds at most T + SNAP_QUEUE + 1
- * block buffers.  The threads block every signal and call nothing of the host
- * but kv_mem_methods (their buffers, collections' records; kv.h says so).
- * After a failed write or copy every thread only releases the shards it
- * takes from the cut.
+ * own blocks.
+ *
+ * WRITING IN PARALLEL.  Each thread writes the blocks it fills itself
+ * (out_put): under a mutex it reserves the block's place at the end of the
+ * file and hashes its header into the trailer's hash, then writes it there
+ * with pwrite.  No thread hands its blocks to another or waits for room in
+ * a queue, and a block goes to the kernel while it is still in its core's
+ * cache (SAVE_BLK).  (ext4 takes the file's inode lock for each buffered
+ * write, so two writes never copy into the page cache at once: the kernel's
+ * copy is not spread, only no longer tied to one thread.)  Blocks land in
+ * the order they were reserved, which is the order their headers were
+ * hashed in; a namespace's 'E' blocks may be in any order between its 'N'
+ * and 'Z' (the format says nothing of their order: load and verify read
+ * them as they come), its 'N' is reserved before the threads start and its
+ * 'Z' after they are joined.  A save holds T block buffers.  The threads
+ * block every signal and call nothing of the host but kv_mem_methods (their
+ * buffers, collections' records; kv.h says so).  After a failed write or
+ * copy every thread only releases the shards it takes from the cut, and the
+ * save fails: its temp file is removed.
  */
-#define SNAP_QUEUE       2
 #define SAVE_THREADS_MIN 16384
 #define SAVE_SERIAL      1 /* save_ns_parallel started no thread */
-
-typedef struct snap_queue {
-	pthread_mutex_t mu;
-	pthread_cond_t  cv;                   /* a block queued or taken, or a thread done */
-	kv_buf          ring[SNAP_QUEUE];     /* finished blocks, oldest at head */
-	unsigned        head, n;
-	kv_buf          spare[SNAP_QUEUE + 1]; /* written blocks' buffers, for reuse */
-	unsigned        nspare;
-	unsigned        producers;            /* threads still copying */
-} snap_queue;
-
-/* Queue the finished block in *b and give *b an empty buffer (a spare one,
- * or none yet: blk_room allocates it). */
-static void queue_push(snap_queue *q, kv_buf *b)
-{
-	pthread_mutex_lock(&q->mu);
-	while (q->n == SNAP_QUEUE)
-		pthread_cond_wait(&q->cv, &q->mu);
-	q->ring[(q->head + q->n++) % SNAP_QUEUE] = *b;
-	*b = q->nspare ? q->spare[--q->nspare] : (kv_buf)KV_BUF_INIT;
-	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-}
-
-/* On the calling thread: write what is queued; with wait, until every other
- * thread is done. */
-static void queue_drain(snap_queue *q, snap_writer *w, bool wait)
-{
-	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		while (wait && !q->n && q->producers)
-			pthread_cond_wait(&q->cv, &q->mu);
-		if (!q->n)
-			break;
-		kv_buf b = q->ring[q->head];
-		q->head = (q->head + 1) % SNAP_QUEUE;
-		q->n--;
-		pthread_cond_broadcast(&q->cv);
-		pthread_mutex_unlock(&q->mu);
-		blk_write(w, b.data, b.len); /* after a failed write, only counted */
-		pthread_mutex_lock(&q->mu);
-		if (q->nspare < SNAP_QUEUE + 1)
-			q->spare[q->nspare++] = b;
-		else
-			kv_buf_free(w->env, &b);
-	}
-	pthread_mutex_unlock(&q->mu);
-}
 
 typedef struct save_job {
 	kv_env          *env;
 	snap_ns         *x;
 	int64_t          cut;
-	snap_queue       q;
 	_Atomic uint32_t next;   /* the next shard to take */
-	_Atomic int      stop;   /* a copy or write failed: the rest only release their shards */
+	_Atomic int      stop;   /* a copy failed: the rest only release their shards */
 } save_job;
 
-/* Copy the shards of j that no thread has taken yet into wp, one at a time;
- * main (the calling thread's writer) writes what is queued between two. */
-static int take_shards(save_job *j, snap_writer *wp, uint64_t *written, snap_writer *main)
+/* Copy the shards of j that no thread has taken yet into wp, one at a time. */
+static int take_shards(save_job *j, snap_writer *wp, uint64_t *written)
 {
 	int rc = KV_OK;
 	for (;;) {
-		if (main) {
-			queue_drain(&j->q, main, false);
-			if (main->failed)
-				atomic_store(&j->stop, 1);
-		}
 		uint32_t s = atomic_fetch_add(&j->next, 1);
 		if (s >= j->x->cfg.shards)
 			return rc;
-		if (wp && atomic_load_explicit(&j->stop, memory_order_relaxed))
+		if (wp && (atomic_load_explicit(&j->stop, memory_order_relaxed) ||
+		           atomic_load_explicit(&wp->out->failed, memory_order_relaxed)))
 			wp = NULL;
 		if (visit_shard(j->env, kv_ns_shard(&j->x->ref, s), wp, j->cut, written) != KV_OK && wp) {
 			rc = KV_ENOMEM;
@@ -539,19 +510,15 @@ static void *save_worker(void *arg)
 {
 	save_work *k = arg;
 	save_job *j = k->job;
-	k->rc = take_shards(j, &k->w, &k->written, NULL);
+	k->rc = take_shards(j, &k->w, &k->written);
 	if (k->rc == KV_OK && !atomic_load(&j->stop) && k->w.blk.len > BLK_HDR)
 		blk_end(&k->w, BLK_ENTRIES);
-	pthread_mutex_lock(&j->q.mu);
-	j->q.producers--;
-	pthread_cond_broadcast(&j->q.cv);
-	pthread_mutex_unlock(&j->q.mu);
 	return NULL;
 }
 
-/* Copy x's shards on the calling thread (writing through w) and nw more
- * (see above).  Returns KV_OK, KV_ENOMEM, or SAVE_SERIAL when no thread
- * could be started (nothing was done: the caller copies x alone). */
+/* Copy x's shards on the calling thread (through w) and nw more (see
+ * above).  Returns KV_OK, KV_ENOMEM, or SAVE_SERIAL when no thread could be
+ * started (nothing was done: the caller copies x alone). */
 static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut, unsigned nw)
 {
 	save_job j;
@@ -562,15 +529,12 @@ static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut
 	save_work *k = kv_mem_realloc(env, NULL, nw * sizeof *k);
 	if (!k)
 		return SAVE_SERIAL;
-	pthread_mutex_init(&j.q.mu, NULL);
-	pthread_cond_init(&j.q.cv, NULL);
-	j.q.producers = nw;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	unsigned started = 0;
 	for (unsigned i = 0; i < nw; i++) {
-		k[i] = (save_work){.job = &j, .w = {.env = env, .q = &j.q}};
+		k[i] = (save_work){.job = &j, .w = {.env = env, .out = w->out}};
 		k[i].w.blk = (kv_buf)KV_BUF_INIT;
 		k[i].w.coll = (kv_buf)KV_BUF_INIT;
 		k[i].w.blk.len = BLK_HDR;
@@ -579,14 +543,7 @@ static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut
 		started++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	int rc = SAVE_SERIAL;
-	if (started) {
-		pthread_mutex_lock(&j.q.mu);
-		j.q.producers -= nw - started; /* a started one may be done already */
-		pthread_mutex_unlock(&j.q.mu);
-		rc = take_shards(&j, w, &x->written, w);
-		queue_drain(&j.q, w, true);
-	}
+	int rc = started ? take_shards(&j, w, &x->written) : SAVE_SERIAL;
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(k[i].th, NULL);
 		x->written += k[i].written;
@@ -595,10 +552,6 @@ static int save_ns_parallel(kv_env *env, snap_ns *x, snap_writer *w, int64_t cut
 		kv_buf_free(env, &k[i].w.blk);
 		kv_buf_free(env, &k[i].w.coll);
 	}
-	for (unsigned i = 0; i < j.q.nspare; i++)
-		kv_buf_free(env, &j.q.spare[i]);
-	pthread_cond_destroy(&j.q.cv);
-	pthread_mutex_destroy(&j.q.mu);
 	kv_mem_realloc(env, k, 0);
 	return rc;
 }
@@ -678,16 +631,18 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 	kv_spin_unlock(&r->admin);
 
 	/* write */
-	snap_writer w = {.env = env, .t = t};
+	snap_out out = {.t = t};
+	pthread_mutex_init(&out.mu, NULL);
+	snap_writer w = {.env = env, .out = &out};
 	w.blk = (kv_buf)KV_BUF_INIT;
 	w.coll = (kv_buf)KV_BUF_INIT;
-	w.xs = XXH3_createState();
-	if (!w.xs || blk_begin(&w) != KV_OK)
+	out.xs = XXH3_createState();
+	if (!out.xs || blk_begin(&w) != KV_OK)
 		rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory");
 	else
 		rc = kv_snap_create(t, err);
-	if (w.xs)
-		XXH3_64bits_reset(w.xs);
+	if (out.xs)
+		XXH3_64bits_reset(out.xs);
 	if (rc == KV_OK) {
 		char h[SNAP_HDR];
 		memcpy(h, SNAP_MAGIC, 8);
@@ -696,8 +651,7 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		put64(h + 16, (uint64_t)cut);
 		put32(h + 24, (uint32_t)(nsel + nkeep));
 		put32(h + 28, (uint32_t)XXH3_64bits(h, 28));
-		XXH3_64bits_update(w.xs, h, sizeof h);
-		w_bytes(&w, h, sizeof h);
+		out_put(&out, h, sizeof h, sizeof h, 0);
 	}
 	for (size_t i = 0; i < nsel; i++) {
 		snap_ns *x = &sel[i];
@@ -747,23 +701,24 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		}
 	}
 	release_busy(sel, nsel);
-	/* the other namespaces of the file, verified before, copied block by block */
+	/* the other namespaces of the file, verified before, copied as they are
+	 * (one thread again: their block headers are hashed here, in order) */
 	for (size_t k = 0; k < nkeep && rc == KV_OK; k++) {
 		for (size_t o = keep[k].ns_blk; o <= keep[k].end_blk; o += BLK_HDR + get32(old + o + 4))
-			XXH3_64bits_update(w.xs, old + o, BLK_HDR);
-		w_bytes(&w, old + keep[k].ns_blk, keep[k].end_blk + BLK_HDR + 8 - keep[k].ns_blk);
-		w.blocks += keep[k].nblocks;
+			XXH3_64bits_update(out.xs, old + o, BLK_HDR);
+		out_put(&out, old + keep[k].ns_blk, keep[k].end_blk + BLK_HDR + 8 - keep[k].ns_blk, 0,
+		        keep[k].nblocks);
 	}
 	if (rc == KV_OK) {
 		char tr[BLK_HDR + 16];
 		put32(tr, BLK_TRAILER);
 		put32(tr + 4, 16);
-		put64(tr + BLK_HDR, w.blocks);
-		put64(tr + BLK_HDR + 8, XXH3_64bits_digest(w.xs));
+		put64(tr + BLK_HDR, out.blocks);
+		put64(tr + BLK_HDR + 8, XXH3_64bits_digest(out.xs));
 		put64(tr + 8, XXH3_64bits(tr + BLK_HDR, 16));
-		w_bytes(&w, tr, sizeof tr);
-		if (w.failed)
-			rc = kv_snap_write_failed(t, w.failed, err);
+		out_put(&out, tr, sizeof tr, 0, 0);
+		if (out.failed)
+			rc = kv_snap_write_failed(t, out.failed, err);
 	}
 	if (rc == KV_OK)
 		rc = kv_snap_commit(t, err);
@@ -773,8 +728,9 @@ static int save_locked(kv_env *env, const char *ns, kv_snap_target *t, const cha
 		atomic_store(&r->last_save, cut);
 		atomic_store(&r->dirty_at_save, dirty_cut);
 	}
-	if (w.xs)
-		XXH3_freeState(w.xs);
+	if (out.xs)
+		XXH3_freeState(out.xs);
+	pthread_mutex_destroy(&out.mu);
 	kv_buf_free(env, &w.blk);
 	kv_buf_free(env, &w.coll);
 	kv_mem_realloc(env, sel, 0);

@@ -144,40 +144,41 @@ static void coll_to_string(unsigned char *p)
 		p[8] = 0;
 }
 
-/* Write `to`: the file `from` (one namespace, one entries block) with its
- * entries block twice, mut applied to every entry of the copy; the end block
+/* Write `to`: the file `from` (one namespace) with its entries blocks twice,
+ * mut applied to every entry of the copies; the end block
  * counts both and every checksum is recomputed.  1 on success. */
 static int write_dup(const char *from, const char *to, void (*mut)(unsigned char *))
 {
 	size_t sz;
 	unsigned char *f = t_read_file(from, &sz);
 	unsigned char *g = f ? malloc(sz * 2 + 64) : NULL;
-	size_t o = 32, e = 0, elen = 0, z = 0;
+	size_t o = 32, e = 0, z = 0;
 	while (f && o + 16 <= sz) {
 		uint32_t kind = rd32(f + o), len = rd32(f + o + 4);
-		if (kind == 'E' && !e) {
+		if (kind == 'E' && !e)
 			e = o;
-			elen = len;
-		}
 		if (kind == 'Z')
 			z = o;
 		o += 16 + len;
 	}
-	int ok = g && e && z == e + 16 + elen;
+	int ok = g && e && z > e; /* the namespace's 'E' blocks are [e, z) */
 	if (ok) {
 		size_t m = 0;
 		memcpy(g, f, z);
 		m = z;
-		memcpy(g + m, f + e, 16 + elen); /* the copy */
-		unsigned char *p = g + m + 16, *end = p + elen;
-		while (p < end) {
-			uint32_t kl = rd32(p), vl = rd32(p + 4);
-			size_t h = p[9] & 1 ? 18 : 10;
-			mut(p);
-			p += h + kl + vl;
+		memcpy(g + m, f + e, z - e); /* the copy, every block of it */
+		for (size_t q = m; q < m + (z - e); q += 16 + rd32(g + q + 4)) {
+			uint32_t elen = rd32(g + q + 4);
+			unsigned char *p = g + q + 16, *end = p + elen;
+			while (p < end) {
+				uint32_t kl = rd32(p), vl = rd32(p + 4);
+				size_t h = p[9] & 1 ? 18 : 10;
+				mut(p);
+				p += h + kl + vl;
+			}
+			wr64(g + q + 8, XXH3_64bits(g + q + 16, elen));
 		}
-		wr64(g + m + 8, XXH3_64bits(g + m + 16, elen));
-		m += 16 + elen;
+		m += z - e;
 		memcpy(g + m, f + z, 24); /* 'Z' */
 		uint64_t cnt;
 		memcpy(&cnt, f + z + 16, 8);

@@ -2126,7 +2126,7 @@ static void test_save_threads(void)
 			c.shards = 4;
 			if (EOK(kv_env_open(&rc, &owner))) {
 				kv_ns *ns = t_ns(owner, "big", &c);
-				/* 1000-byte values: 20 MB, more blocks than the queue holds */
+				/* 1000-byte values: 20 MB, several blocks on each thread */
 				if (ns) {
 					par_fill(ns, 1000, 'o', exp);
 					EOK(kv_save(owner, "big", fpath("f.snap"), &err));
@@ -2167,6 +2167,111 @@ static void test_save_threads(void)
 			}
 			munmap(region, rsz);
 		}
+	}
+}
+
+/* The 'E' blocks of the first namespace of the snapshot file p, or -1 if its
+ * blocks do not chain from the header to a trailer that ends the file. */
+static int entries_blocks(const char *p)
+{
+	size_t n = 0, o = 32;
+	unsigned char *f = t_read_file(p, &n);
+	int e = 0;
+	while (f && o + 16 <= n && rd32(f + o) != 'T') {
+		e += rd32(f + o) == 'E';
+		o += 16 + (size_t)rd32(f + o + 4);
+	}
+	int ok = f && o + 32 == n && rd32(f + o) == 'T';
+	free(f);
+	return ok ? e : -1;
+}
+
+/* Every save thread writes its own blocks at offsets it reserves (snapshot.c,
+ * WRITING IN PARALLEL): a block two threads wrote over each other, or one
+ * reserved and never written, fails the load's checksums or entry count. */
+static void test_save_threads_write(void)
+{
+	kv_error err;
+	int64_t exp = kv_now_ms() + 10 * HOUR_MS;
+	TEST("kv_save_threads: 4 threads each write several blocks; the file loads back every key")
+	{
+		kv_env *env = t_env(256 << 20);
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 16;
+		kv_ns *ns = env ? t_ns(env, "w", &c) : NULL;
+		if (ns) {
+			par_fill(ns, 1500, 'a', exp); /* 30 MB: about 7 blocks a thread */
+			for (int r = 0; r < 3; r++) {
+				EOK(kv_save_threads(env, "w", NULL, fpath("w.snap"), 4, &err));
+				E(entries_blocks(fpath("w.snap")) >= 4 * 4);
+				EOK(kv_load(env, fpath("w.snap"), "w", "w2", &err));
+				kv_ns *l = open_ns(env, "w2");
+				E(l && par_same(env, l, 1500, 'a', exp));
+				if (l)
+					kv_ns_close(l);
+			}
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+
+	TEST("kv_save_threads: a write failing on any thread fails the save cleanly, every time")
+	{
+		size_t rsz = (size_t)160 << 20;
+		void *region = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		kv_config rc;
+		kv_config_init(&rc);
+		rc.region = region;
+		rc.region_size = rsz;
+		kv_env *env = NULL;
+		kv_ns_config c;
+		kv_ns_config_init(&c);
+		c.shards = 16;
+		kv_ns *ns = E(region != MAP_FAILED) && EOK(kv_env_open(&rc, &env)) ? t_ns(env, "w", &c) : NULL;
+		if (ns) {
+			par_fill(ns, 1000, 'o', exp); /* 20 MB: about 20 blocks on 3 threads */
+			EOK(kv_save(env, "w", fpath("f.snap"), &err));
+			size_t oldn = 0;
+			unsigned char *oldb = t_read_file(fpath("f.snap"), &oldn);
+			int files = count_dir(fdir);
+			par_fill(ns, 1000, 'n', exp);
+			/* write 1 is the file header, 2 the 'N' block; from 3 on, blocks of
+			 * whichever thread reserves them first */
+			for (int nth = 1; nth <= 22 && oldb; nth += nth < 4 ? 1 : 3) {
+				char spec[40];
+				snprintf(spec, sizeof spec, "write=ENOSPC@%d", nth);
+				setenv("SHARDKV_FAULT_IO", spec, 1);
+				kv_env *att = NULL;
+				int arc = kv_env_attach(region, rsz, NULL, &att);
+				unsetenv("SHARDKV_FAULT_IO");
+				if (!EOK(arc))
+					break;
+				memset(&err, 0, sizeof err);
+				ERC(kv_save_threads(att, "w", NULL, fpath("f.snap"), 3, &err), KV_EIO);
+				E(err.sys_errno == ENOSPC && msg_has(&err, "injected"));
+				size_t n = 0;
+				unsigned char *now = t_read_file(fpath("f.snap"), &n);
+				E(now && n == oldn && memcmp(now, oldb, n) == 0);
+				free(now);
+				E(count_dir(fdir) == files); /* no temp file left */
+				kv_env_close(att);
+			}
+			free(oldb);
+			/* every shard was released: the next save has every key, once */
+			EOK(kv_save_threads(env, "w", NULL, fpath("f.snap"), 3, &err));
+			EOK(kv_load(env, fpath("f.snap"), "w", "w2", &err));
+			kv_ns *l = open_ns(env, "w2");
+			E(l && par_same(env, l, 1000, 'n', exp));
+			if (l)
+				kv_ns_close(l);
+			kv_ns_close(ns);
+		}
+		if (env)
+			kv_env_close(env);
+		if (region != MAP_FAILED)
+			munmap(region, rsz);
 	}
 }
 
@@ -2303,6 +2408,7 @@ int main(int argc, char **argv)
 	test_merge();
 	test_fault_io();
 	test_save_threads();
+	test_save_threads_write();
 	test_bounded_copy();
 	rmdir(dir);
 	for (int i = 0; i < NENT; i++)
