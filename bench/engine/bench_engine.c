@@ -92,7 +92,8 @@ typedef struct row {
 	double   ec[MAXREP], ew[MAXREP], rc[MAXREP], rw[MAXREP]; /* per CPU-second, per wall-second */
 	double   pc[MAXREP], pw[MAXREP];                         /* the peer's */
 	int      rnoisy[MAXREP]; /* rep k's pair (or triple) was disturbed */
-	double   aux[4][MAXREP]; /* solo get rates of get|save: engine CPU, wall; ref CPU, wall */
+	double   aux[5][MAXREP]; /* get|save: solo get rates, engine CPU, wall; ref CPU, wall.
+	                          * save: engine file rate, disk new file [1], disk replacing [4] */
 	int      runs, noisy;
 	char     skip_e[160], skip_r[96], skip_p[96];
 	char     note[200];
@@ -686,31 +687,73 @@ static int do_save(bctx *c, int impl, const char *path, unsigned threads, char *
 	return 0;
 }
 
-/* The disk's own rate beside each save ("save limited by the disk", issue 15):
- * bytes zeros written to a new file in dir in 256 KiB writes, fdatasync'ed, as
- * `dd bs=256K conv=fdatasync` does; bytes per wall second, 0 on an error.  The
- * save's own write size: larger writes land in 2 MiB page cache folios, which
- * on the benchmark VM are slow at random (bench/README.md, "The bimodal save"). */
-static double disk_rate(const char *dir, uint64_t bytes)
+/* The disk's own rates beside each save ("save limited by the disk", issue 15),
+ * in bytes per wall second, 0 on an error.  disk_rate: bytes of zeros written
+ * to a new file in dir in 256 KiB writes and fdatasync'ed, as `dd bs=256K
+ * conv=fdatasync` does.  disk_replace_rate: the same file written under a temp
+ * name and renamed over a file of the same size, then the directory fsynced:
+ * what a save pays to replace its previous file, done by the disk alone (on
+ * ext4 mounted with discard, as here, dropping the old file's blocks in the
+ * rename costs about 30 ms for the 121 MB file; a new file never pays that).
+ * 256 KiB writes, the save's own size: larger writes land in 2 MiB page cache
+ * folios, which on the benchmark VM are slow at random (bench/README.md, "The
+ * bimodal save"). */
+static bool write_zeros(int fd, uint64_t bytes)
 {
 	static char zeros[256 << 10];
+	uint64_t done = 0;
+	while (done < bytes) {
+		size_t n = bytes - done < sizeof(zeros) ? (size_t)(bytes - done) : sizeof(zeros);
+		ssize_t k = write(fd, zeros, n);
+		if (k <= 0)
+			return false;
+		done += (uint64_t)k;
+	}
+	return fdatasync(fd) == 0;
+}
+
+static double disk_rate(const char *dir, uint64_t bytes)
+{
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/disk-rate.tmp", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return 0;
-	uint64_t w0 = wall_ns(), done = 0;
-	while (done < bytes) {
-		size_t n = bytes - done < sizeof(zeros) ? (size_t)(bytes - done) : sizeof(zeros);
-		ssize_t k = write(fd, zeros, n);
-		if (k <= 0)
-			break;
-		done += (uint64_t)k;
-	}
-	bool ok = done == bytes && fdatasync(fd) == 0;
+	uint64_t w0 = wall_ns();
+	bool ok = write_zeros(fd, bytes);
 	uint64_t wall = wall_ns() - w0;
 	close(fd);
 	unlink(path);
+	return ok && wall ? (double)bytes / ((double)wall / 1e9) : 0;
+}
+
+static double disk_replace_rate(const char *dir, uint64_t bytes)
+{
+	char path[1100], tmp[1100];
+	snprintf(path, sizeof(path), "%s/disk-replace.dat", dir);
+	snprintf(tmp, sizeof(tmp), "%s/disk-replace.tmp", dir);
+	struct stat st;
+	if (stat(path, &st) != 0 || (uint64_t)st.st_size != bytes) { /* the file to replace, untimed */
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		bool ok = fd >= 0 && write_zeros(fd, bytes);
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			return 0;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		return 0;
+	uint64_t w0 = wall_ns();
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	bool ok = fd >= 0 && write_zeros(fd, bytes);
+	if (fd >= 0)
+		close(fd);
+	ok = ok && rename(tmp, path) == 0 && fsync(dfd) == 0;
+	uint64_t wall = wall_ns() - w0;
+	close(dfd);
+	if (!ok)
+		unlink(tmp);
 	return ok && wall ? (double)bytes / ((double)wall / 1e9) : 0;
 }
 
@@ -734,6 +777,7 @@ static void w_save(bctx *c, int impl, int d, res *o)
 	if (impl == ENG) { /* the file's bytes per wall second, and the disk's beside it */
 		o->aux[0] = (double)c->file_bytes[impl] / ((double)o->wall / 1e9);
 		o->aux[1] = disk_rate(c->dir, c->file_bytes[impl]);
+		o->aux[2] = disk_replace_rate(c->dir, c->file_bytes[impl]);
 	}
 }
 
@@ -955,6 +999,7 @@ static void record(row *w, int impl, const res *o, double scale)
 		w->ew[w->ne] = vw;
 		w->aux[0][w->ne] = o->aux[0] / scale;
 		w->aux[1][w->ne] = o->aux[1] / scale;
+		w->aux[4][w->ne] = o->aux[2] / scale;
 		w->ne++;
 	} else if (impl == PEER && w->np < MAXREP) {
 		w->pc[w->np] = vc;
@@ -1363,13 +1408,15 @@ static void bench_keys(uint32_t n)
 		row *w = measure(c, "save", -1, "GB/s", 1e9, w_save, 1, 0);
 		w->wall_primary = 1;
 		note_add(w, "key+value bytes per wall-s, incl. fsync+rename");
-		if (w->ne && median(w->aux[1], w->ne) > 0) {
-			/* limited by the disk: the file written at >= 0.8x a plain write of its size */
-			double f = median(w->aux[0], w->ne), disk = median(w->aux[1], w->ne);
+		if (w->ne && median(w->aux[4], w->ne) > 0) {
+			/* limited by the disk: the file replaced at >= 0.8x the disk replacing a
+			 * file of its size; the new-file rate beside it for reference */
+			double f = median(w->aux[0], w->ne), disk = median(w->aux[4], w->ne);
+			double fresh = median(w->aux[1], w->ne);
 			snprintf(w->target, sizeof(w->target), ">=0.8x disk");
 			w->met = f / disk >= 0.8;
-			note_add(w, "engine file %.2f GB/s, disk %.2f GB/s (same size, 256 KiB writes, fdatasync): %.2fx", f, disk,
-			         f / disk);
+			note_add(w, "engine file %.2f GB/s; disk (same size, 256 KiB writes, fdatasync) replacing a file "
+			         "%.2f GB/s: %.2fx, into a new file %.2f GB/s: %.2fx", f, disk, f / disk, fresh, fresh > 0 ? f / fresh : 0);
 		}
 		if (c->file_bytes[ENG])
 			note_add(w, "engine file %.1f B/key", (double)c->file_bytes[ENG] / n);
@@ -1402,6 +1449,11 @@ static void bench_keys(uint32_t n)
 	for (int impl = 0; impl < 2; impl++)
 		if (c->snap[impl][0])
 			unlink(c->snap[impl]);
+	if (selected("save")) {
+		char path[1100];
+		snprintf(path, sizeof(path), "%s/disk-replace.dat", c->dir);
+		unlink(path);
+	}
 	if (c->ns)
 		kv_ns_close(c->ns);
 	if (c->env)
