@@ -1473,7 +1473,7 @@ typedef struct ld_job {
 } ld_job;
 
 #define LD_RING 64 /* jobs posted and not yet done; blocks and ends not yet retired */
-#define LD_SLOTS_MAX 8 /* 'E' blocks in flight: builder threads + 2, at most this */
+#define LD_SLOTS_MAX 8 /* 'E' blocks in flight: one per thread, at most this (a third with one builder: no gain) */
 #define LD_CHUNK ((size_t)256 << 10) /* read, hashed, walked and built while in the cache */
 #define LD_AHEAD (BLK_TARGET * 4)     /* the device is asked for this much past the block posted */
 
@@ -2238,7 +2238,7 @@ static int load_file(ld_state *st, const kv_snap_reader *rd, kv_error *err)
 	if ((rc = check_file_header(hdr, size, &ver, &nns, err)) != KV_OK)
 		return rc;
 	st->pool.ver = ver;
-	st->nslots = st->pool.nthreads ? st->pool.nthreads + 2 : 1;
+	st->nslots = st->pool.nthreads + 1;
 	if (st->nslots > LD_SLOTS_MAX)
 		st->nslots = LD_SLOTS_MAX;
 	size_t o = SNAP_HDR;
