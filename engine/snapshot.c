@@ -41,14 +41,16 @@
  *   structure and only the namespaces it keeps (keep_*).
  *
  * LOAD: BUILD WHILE READING, SWAP AFTER THE TRAILER
- *   The file is read a block at a time into reused buffers; each block's
- *   checksum, lengths and the live namespace's limits are checked, and its
- *   entries are built into fresh shards that nobody can see (on up to
- *   kv_load_threads' count of threads: LOADING WHILE READING below).  Once the
- *   trailer has verified, each namespace's shard array is swapped in one step
- *   (its gen is bumped, so handles and readers move over); the old shards are
- *   freed after.  Any failure before the swap frees what was built and leaves
- *   the live namespaces as they were.
+ *   The calling thread reads the file's structure (every block header, the
+ *   small 'N', 'Z' and 'T' blocks); each 'E' block is read at its offset by
+ *   the thread that builds it, into a buffer it reuses, and its checksum,
+ *   lengths and the live namespace's limits are checked, its entries built
+ *   into fresh shards that nobody can see (on up to kv_load_threads' count of
+ *   threads: LOADING WHILE READING below).  Once the trailer has verified,
+ *   each namespace's shard array is swapped in one step (its gen is bumped,
+ *   so handles and readers move over); the old shards are freed after.  Any
+ *   failure before the swap frees what was built and leaves the live
+ *   namespaces as they were; the error reported is the first in file order.
  */
 #include "coll.h"
 
@@ -1362,32 +1364,45 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 }
 
 /*
- * LOADING WHILE READING.  The calling thread reads the file one block at a
- * time into a few buffers it reuses (no copy of the whole file, no fresh
- * memory to fault in), checks the block (its checksum, every entry's
- * lengths, the live namespace's limits), and lists the live entries of an
- * 'E' block with their key's hash and shard (ld_rec).  It then posts the
- * block as a job and reads the next.  Jobs are taken in order by whoever is
- * free: the builder threads (kv_load_threads' count less one) and the
- * calling thread itself whenever it would otherwise wait (for a buffer, or
- * at the end), so a builder that the scheduler keeps off a core delays
- * nothing; with one thread the calling thread runs each job as it posts
- * it.  A block's job makes its entries into a fresh shard array nobody can
- * see, from a carve of slab pages of its own (kv_carve: one page-allocator
- * lock per 64 KiB page, no class lock per entry), handed back when the job
- * ends.  At the namespace's 'Z' every entry's shard is known: its link is
- * split in threads + 1 jobs by shard (s % groups), which run once all its
- * blocks are made; each sizes its shards' tables once for their count and
- * links the entries in file order (a later duplicate wins).  Nothing is
- * published before the trailer has verified: a failure anywhere (checksum,
- * truncation, a limit of the live namespace, the region full) stops the
- * building, the rest of the file is still verified (so an error earlier in
- * the file is the one reported, as if nothing had been built), and what was
- * built is freed.  Builder threads block every signal and call nothing of
- * the host (no hook, no kv_mem_methods: the calling thread allocates what
- * they use); collections
- * are made on the calling thread (deserialising one may use the host's
- * allocator), the builders only link them.
+ * LOADING WHILE READING.  The calling thread reads the file's structure: each
+ * block header at its offset (hashed for the trailer), and the small blocks
+ * ('N', 'Z', 'T') whole.  An 'E' block of a namespace becomes a job on a slot
+ * (ld_slot: a buffer and the arrays its job fills, all allocated here), and
+ * the calling thread reads on.  Jobs are taken in order by whoever is free:
+ * the builder threads (kv_load_threads' count less one) and the calling
+ * thread itself whenever it would otherwise wait (for a slot, or at the end),
+ * so a builder the scheduler keeps off a core delays nothing; with one thread
+ * the calling thread runs each job as it posts it.  A block's job reads its
+ * payload with pread, 256 KiB at a time, and hashes, walks (lengths, expiry,
+ * a record per live entry: its key's hash and shard) and builds each piece
+ * while it is in that thread's cache, so the kernel's copy, the checksum and
+ * the walk are spread over the threads as the building is.  Entries are made
+ * before the block's checksum is known (nothing is published; a bad block's
+ * are freed), from a carve of slab pages of the job's own (kv_carve: one
+ * page-allocator lock per 64 KiB page, no class lock per entry), handed back
+ * when the job ends.
+ *
+ * Blocks are retired by the calling thread in file order (retire_block): the
+ * first bad block (a read, its checksum, an entry: the checksum's error first
+ * within a block) ends the load with its error, since a reader from the start
+ * would have met it first, and any error the calling thread found itself is
+ * later in the file; a job after a bad block skips its work (pool.cut).  A
+ * block's figures are added to its namespace as it is retired, so the live
+ * namespace's limits are checked in file order as before ("holds at least N"
+ * names the same N), and a 'Z' is checked once its blocks are retired.  The
+ * first reason to stop building in file order is the one reported (ld_stop).
+ * At a 'Z' retired, every entry's shard is known: its link is split in
+ * threads jobs by shard (s % groups), each sizing its shards' tables once for
+ * their count and linking in file order (a later duplicate wins).  Nothing is
+ * published before the trailer has verified: a failure anywhere stops the
+ * building, the rest of the file before it is still verified, and what was
+ * built is freed.  Builder threads block every signal and call nothing of the
+ * host (no hook, no kv_mem_methods: the calling thread allocates what they
+ * use, the records for the most entries a block can hold, trimmed when
+ * retired); collections are made on the calling thread when their block is
+ * retired, from its buffer (deserialising one may use the host's allocator),
+ * the builders only link them.  A version 1 or 2 file, whose trailer hashes
+ * every byte in order, has each block job run on the calling thread.
  */
 typedef struct load_ent {
 	const char *key, *val;
