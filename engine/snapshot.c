@@ -20,7 +20,8 @@
  *          every block header before it, back to back (version 3: each block
  *          header holds its payload's XXH3, so every byte is hashed once;
  *          versions 1 and 2, which still load, hash every byte before it)
- *   A block's len is at most 16 MiB plus one entry.  Expiry is absolute (ms since
+ *   A block's len is at most 16 MiB plus one entry (a load refuses a block
+ *   with more live entries than that allows).  Expiry is absolute (ms since
  *   the epoch), so it means the same after a restart or in another host.
  *
  * SAVE: A CONSISTENT CUT WITHOUT FORK
@@ -1468,7 +1469,7 @@ typedef struct ld_slot {
 	uint64_t   seq;       /* its job's */
 	ld_ns     *y;         /* the namespace it is built into; NULL: only verified */
 	load_ns    st;        /* its entries' figures (entries, live, colls, bytes, max_klen/vlen) */
-	ld_rec    *rec;       /* [len / 10 + 1]: room for every entry it can hold */
+	ld_rec    *rec;       /* [ld_recs(len)]: room for every entry it can hold */
 	size_t     n;
 	uint64_t  *bytes;     /* [nshards] charges, as ld_blk's */
 	uint32_t  *count;     /* [nshards] records */
@@ -1600,16 +1601,30 @@ typedef struct ld_walk {
 	ld_pool    *pool;
 	ld_slot    *s;
 	const char *payload;
+	kv_error   *err;
 } ld_walk;
+
+/* The records a block's slot has room for: one per 10 bytes (the smallest
+ * entry), and no more than a block may hold (the saver ends a block once it
+ * reaches BLK_TARGET bytes, so every entry starts before that); a block with
+ * more entries is refused (walk_entry). */
+#define LD_RECS_MAX (BLK_TARGET / 10 + 1)
+static size_t ld_recs(uint32_t len)
+{
+	return len / 10 + 1 < LD_RECS_MAX ? len / 10 + 1 : LD_RECS_MAX;
+}
 
 static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
                       int type, int64_t exp)
 {
 	(void)val;
 	ld_walk *c = ctx;
+	ld_slot *s = c->s;
+	if (s->st.entries == LD_RECS_MAX) /* this one is past what the records have room for */
+		return kv_snap_err(c->err, KV_ECORRUPT, 0, "block at byte %zu holds more than %zu entries (a block ends once it holds %zu bytes)",
+		                   s->off, (size_t)LD_RECS_MAX, BLK_TARGET);
 	if (kv_expired(exp, c->pool->now))
 		return KV_OK;
-	ld_slot *s = c->s;
 	count_live(&s->st, klen, vlen, type, exp);
 	ld_ns *y = s->y;
 	if (!y)
@@ -1618,7 +1633,6 @@ static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val
 	uint32_t sh = load_route(y->route, h, y->x->nshards);
 	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
 	uint8_t coll = kv_is_kind(type) && c->pool->ver >= 2;
-	/* s->rec has room for len / 10 + 1: an entry takes at least 10 bytes */
 	s->rec[s->n++] = (ld_rec){kv_hash32(h), (uint32_t)(key - hdr - c->payload), (uint16_t)sh, 0, coll};
 	s->count[sh]++;
 	s->colls |= coll;
@@ -1671,10 +1685,10 @@ static int job_block(ld_pool *p, const ld_job *j, uint64_t seq)
 	memset(&carve, 0, sizeof carve);
 	XXH3_state_t bs;
 	XXH3_64bits_reset(&bs);
-	ld_walk wk = {p, s, s->buf};
+	kv_error werr;
+	ld_walk wk = {p, s, s->buf, &werr};
 	size_t got = 0, at = 0, made = 0, fo = s->off + BLK_HDR;
 	int wrc = KV_OK, brc = KV_OK;
-	kv_error werr;
 	while (got < s->len) {
 		size_t c = s->len - got < LD_CHUNK ? s->len - got : LD_CHUNK;
 		if ((s->rc = kv_snap_read_at(p->rd, s->buf + got, c, fo + got, &s->err)) != KV_OK)
@@ -2212,7 +2226,7 @@ static int ld_post_block(ld_state *st, ld_slot *s, const char *bh, size_t o, loa
 	s->rc = KV_OK;
 	if (y) {
 		uint32_t n = x->nshards;
-		s->rec = kv_mem_realloc(env, NULL, (len / 10 + 1) * sizeof *s->rec);
+		s->rec = kv_mem_realloc(env, NULL, ld_recs(len) * sizeof *s->rec);
 		s->bytes = kv_mem_realloc(env, NULL, n * sizeof *s->bytes);
 		s->count = kv_mem_realloc(env, NULL, n * sizeof *s->count);
 		if (!s->rec || !s->bytes || !s->count) { /* only verified, then */

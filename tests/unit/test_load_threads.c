@@ -21,6 +21,8 @@
  *     wrong, the file cut, or a read failing (SHARDKV_FAULT_IO readat) in an
  *     early or a late block, the error reported is the first in file order
  *     and names its byte, on 1, 2 and 4 threads, and the live data stays;
+ *   - a block with more entries than a 16 MiB block can hold is refused (its
+ *     records are allocated before its job runs); one with the most loads;
  *   - the version 2 fixture (before the header-hash trailer) still loads.
  * It is in the TSan list (tests/tests.mk): the build threads share the page
  * allocator and the class lists.
@@ -831,6 +833,85 @@ static void test_error_order(void)
 	}
 }
 
+/* Write `to`: the one-namespace file `from` with its entries replaced by one
+ * 'E' block of n entries with an empty key and value (all the same key). */
+static int write_tiny_entries(const char *from, const char *to, size_t n)
+{
+	size_t sz;
+	unsigned char *f = t_read_file(from, &sz);
+	size_t nb = 0;
+	for (size_t o = 32; f && o + 16 <= sz && rd32(f + o) != 'E'; o += 16 + rd32(f + o + 4))
+		nb = o + 16 + rd32(f + o + 4); /* the header and the 'N' */
+	size_t m = nb + 16 + n * 10 + 24 + 32;
+	unsigned char *g = f && nb ? calloc(1, m) : NULL;
+	int ok = g != NULL;
+	if (ok) {
+		memcpy(g, f, nb);
+		wr32(g + nb, 'E');
+		wr32(g + nb + 4, (uint32_t)(n * 10)); /* each entry: klen 0, vlen 0, type 0, flags 0 */
+		fix_block(g, nb);
+		size_t z = nb + 16 + n * 10;
+		wr32(g + z, 'Z');
+		wr32(g + z + 4, 8);
+		wr64(g + z + 16, n);
+		fix_block(g, z);
+		size_t t = z + 24;
+		wr32(g + t, 'T');
+		wr32(g + t + 4, 16);
+		wr64(g + t + 16, 3);
+		fix_trailer(g, t);
+		ok = t_write_file(to, g, m) == 0;
+	}
+	free(f);
+	free(g);
+	return ok;
+}
+
+static void test_block_entries(void)
+{
+	TEST("a block holding more entries than a 16 MiB block can is refused; one holding the most loads")
+	{
+		/* the records of a block are allocated before its job runs (a builder
+		 * allocates nothing): room for as many entries as a block written by a
+		 * save can hold, every one starting in its first 16 MiB */
+		kv_env *env = t_env((size_t)512 << 20);
+		kv_ns_config cfg;
+		kv_ns_config_init(&cfg);
+		cfg.shards = 4;
+		kv_ns *t = env ? t_ns(env, "tiny", &cfg) : NULL;
+		kv_error err;
+		if (t) {
+			EOK(kv_set(t, K("k"), K("v"), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+			EOK(kv_save(env, "tiny", path_of("tiny.snap"), &err));
+			size_t most = ((size_t)16 << 20) / 10 + 1;
+			for (unsigned th = t_quick() ? 2 : 1; th <= 2; th++) {
+				if (E(write_tiny_entries(path_of("tiny.snap"), path_of("bad.snap"), most + 1))) {
+					E(kv_load_threads(env, NULL, path_of("bad.snap"), "tiny", "tiny", th, &err) == KV_ECORRUPT &&
+					  strstr(err.msg, "holds more than"));
+					if (th == 1)
+						printf("    %s\n", err.msg);
+					kv_buf b = KV_BUF_INIT;
+					E(kv_get(t, K("k"), &b) == KV_OK && t_buf_is(&b, "v", 1)); /* untouched */
+					kv_buf_free(env, &b);
+				}
+				if (E(write_tiny_entries(path_of("tiny.snap"), path_of("bad.snap"), most))) {
+					EOK(kv_load_threads(env, NULL, path_of("bad.snap"), "tiny", "tiny2", th, &err));
+					kv_ns_stats st;
+					kv_ns *t2;
+					if (EOK(kv_ns_open(env, "tiny2", &t2))) {
+						E(kv_ns_stats_get(t2, &st) == KV_OK && st.keys == 1); /* the empty key, the last wins */
+						kv_ns_close(t2);
+					}
+					EOK(kv_ns_drop(env, "tiny2"));
+				}
+			}
+			kv_ns_close(t);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
 static void test_v2_fixture(void)
 {
 	TEST("a version 2 snapshot (whole-file trailer hash) loads on 1 and 2 threads")
@@ -889,9 +970,10 @@ int main(int argc, char **argv)
 	test_out_of_memory();
 	test_later_block();
 	test_error_order();
+	test_block_entries();
 	test_v2_fixture();
 	static const char *files[] = {"src.snap", "dup.snap", "coll.snap", "bad.snap", "big.snap", "small.snap", "v3.snap",
-	                              "multi.snap", "gen_a.snap", "colldup.snap"};
+	                              "multi.snap", "gen_a.snap", "colldup.snap", "tiny.snap"};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
 		unlink(path_of(files[i]));
 	rmdir(dir);
