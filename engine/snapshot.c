@@ -1492,6 +1492,7 @@ typedef struct ld_job {
 #define LD_SLOTS_MAX 8 /* 'E' blocks in flight: one per thread, at most this (a third with one builder: no gain) */
 #define LD_CHUNK ((size_t)256 << 10) /* read, hashed, walked and built while in the cache */
 #define LD_AHEAD (BLK_TARGET * 4)     /* the device is asked for this much past the block posted */
+#define LD_RA_STEP BLK_TARGET        /* in requests of this much (the kernel caps each one) */
 
 /* The jobs of a load, taken in order by whoever is free: the builder threads,
  * and the calling thread whenever it would otherwise wait. */
@@ -2261,7 +2262,8 @@ static int load_file(ld_state *st, const kv_snap_reader *rd, kv_error *err)
 	uint32_t ver, nns;
 	int rc;
 	kv_error rerr; /* the reading thread's own error: later in the file than any a block job finds */
-	kv_snap_read_ahead(rd, 0, LD_AHEAD);
+	kv_snap_read_ahead(rd, 0, LD_RA_STEP);
+	size_t ra_to = LD_RA_STEP; /* what the device was asked for: [0, ra_to) */
 	if ((rc = kv_snap_read_at(rd, hdr, size < SNAP_HDR ? size : SNAP_HDR, 0, err)) != KV_OK)
 		return rc;
 	if ((rc = check_file_header(hdr, size, &ver, &nns, err)) != KV_OK)
@@ -2304,8 +2306,11 @@ static int load_file(ld_state *st, const kv_snap_reader *rd, kv_error *err)
 				break;
 			blocks++;
 			XXH3_64bits_update(&hs, bh, BLK_HDR);
-			kv_snap_read_ahead(rd, o + BLK_HDR + len, LD_AHEAD);
 			o += BLK_HDR + len;
+			/* keep the device LD_AHEAD ahead, each byte asked for once (a
+			 * request over pages already cached still walks them) */
+			for (; ra_to < o + LD_AHEAD && ra_to < size; ra_to += LD_RA_STEP)
+				kv_snap_read_ahead(rd, ra_to, LD_RA_STEP);
 			continue;
 		}
 		if (pbcap < len) {
