@@ -1521,6 +1521,10 @@ KV_API int kv_glob_match(const void *pattern, size_t plen, const void *str, size
  *   rename   the rename over the file
  *   dirsync  the directory's fsync after the rename (the new file is then in
  *            place, but the save still reports the failure)
+ *   readat   a load's read of its file at an offset (a block header, or a
+ *            piece of a block on the thread that builds it); here @N is a
+ *            byte of the file: the read that covers byte N fails, on any
+ *            thread count (without @N: the first read)
  * ERRNO is one of EIO ENOSPC EDQUOT EROFS EACCES EPERM ENOENT EMFILE ENFILE
  * EFBIG EXDEV EBUSY ENOMEM.  Without @N every such call fails; with @N only the
  * Nth call of that op within one save or load.  The call fails with KV_EIO,
@@ -1607,12 +1611,14 @@ KV_API int kv_load_at(kv_env *env, const char *dir, const char *name, const char
  * kv_load (dir NULL: `name` is a plain path) or kv_load_at, building each
  * namespace's shards on up to `threads` threads: 1 is the calling thread alone
  * (what kv_load and kv_load_at do), 0 the online CPUs, at most
- * KV_LOAD_THREADS_MAX.  With more than one, the calling thread reads and
- * verifies the file block by block while up to threads - 1 builder threads
- * (at most one per 64 KiB of file past the first) build the blocks already
- * verified, the calling thread joining in whenever it would wait; each
- * namespace's tables are then linked on all of them, split by shard.  With
- * one, the calling thread builds each block after verifying it.
+ * KV_LOAD_THREADS_MAX.  With more than one, the calling thread reads the
+ * file's structure (the block headers and small blocks) while up to
+ * threads - 1 builder threads (at most one per 64 KiB of file past the
+ * first) each read, verify and build a block of entries at its offset, the
+ * calling thread joining in whenever it would wait; each namespace's tables
+ * are then linked on all of them, split by shard.  The error reported is
+ * the first in file order, on any thread count.  With one, the calling
+ * thread reads, verifies and builds each block in turn.
  * The builder threads are started and joined inside the call,
  * block every signal, and call nothing of the host: no hook, no
  * kv_mem_methods (what they need is allocated before), so a host whose

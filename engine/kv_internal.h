@@ -475,7 +475,7 @@ typedef struct kv_region {
 } kv_region;
 
 /* snapio.c: SHARDKV_FAULT_IO, parsed when a handle is opened or attached */
-enum { KV_FIO_OPEN, KV_FIO_READ, KV_FIO_WRITE, KV_FIO_FSYNC, KV_FIO_RENAME, KV_FIO_DIRSYNC, KV_FIO_N };
+enum { KV_FIO_OPEN, KV_FIO_READ, KV_FIO_WRITE, KV_FIO_FSYNC, KV_FIO_RENAME, KV_FIO_DIRSYNC, KV_FIO_READAT, KV_FIO_N };
 typedef struct kv_fault_io {
 	int      bad;             /* the variable is set but does not parse */
 	int      err[KV_FIO_N];   /* errno to inject, 0: none */
@@ -1211,11 +1211,13 @@ void kv_snap_close(kv_snap_target *t);
 int  kv_snap_lock(kv_snap_target *t, kv_error *err);
 /* whole file into *data (env allocator); KV_NOTFOUND if it does not exist */
 int  kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv_error *err);
-/* The same file read piece by piece (a load reads it block by block into
- * buffers it reuses): kv_snap_read_open opens and checks it (kv_snap_read's
- * errors) and sets size; kv_snap_read_next reads the next n bytes (0, or -1:
- * kv_snap_read_failed makes the error); kv_snap_read_ahead starts the
- * device on a range; kv_snap_read_close closes. */
+/* The same file read piece by piece (a load reads each block at its offset,
+ * on the thread that builds it, into buffers it reuses): kv_snap_read_open
+ * opens and checks it (kv_snap_read's errors) and sets size;
+ * kv_snap_read_at reads n bytes at an offset from any thread (KV_OK or
+ * KV_EIO, the message names the offset); kv_snap_read_next reads the next n
+ * bytes (0, or -1: kv_snap_read_failed makes the error); kv_snap_read_ahead
+ * starts the device on a range; kv_snap_read_close closes. */
 typedef struct kv_snap_reader {
 	kv_snap_target *t;
 	int             fd;
@@ -1223,8 +1225,9 @@ typedef struct kv_snap_reader {
 	int             e;          /* errno of a failed read (0: the file shrank) */
 } kv_snap_reader;
 int  kv_snap_read_open(kv_snap_target *t, size_t limit, kv_snap_reader *rd, kv_error *err);
+int  kv_snap_read_at(const kv_snap_reader *rd, void *buf, size_t n, size_t off, kv_error *err);
 int  kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n);
-void kv_snap_read_ahead(kv_snap_reader *rd, size_t off, size_t n);
+void kv_snap_read_ahead(const kv_snap_reader *rd, size_t off, size_t n);
 int  kv_snap_read_failed(kv_snap_reader *rd, kv_error *err);
 void kv_snap_read_close(kv_snap_reader *rd);
 /* the file a one-namespace save keeps namespaces of: opened with

@@ -51,7 +51,7 @@ int kv_snap_err(kv_error *err, int code, int sys, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------ fault seam */
-static const char *const fio_names[KV_FIO_N] = {"open", "read", "write", "fsync", "rename", "dirsync"};
+static const char *const fio_names[KV_FIO_N] = {"open", "read", "write", "fsync", "rename", "dirsync", "readat"};
 
 static const struct {
 	const char *name;
@@ -305,9 +305,37 @@ int kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n)
 	return 0;
 }
 
+/* Read exactly n bytes at off, from any thread (a load's builders read the
+ * blocks they build): KV_OK, or KV_EIO with err naming the offset.  The
+ * "readat" fault fails the read that covers its byte (see kv.h). */
+int kv_snap_read_at(const kv_snap_reader *rd, void *buf, size_t n, size_t off, kv_error *err)
+{
+	const kv_fault_io *f = &rd->t->env->fault;
+	int e = f->err[KV_FIO_READAT];
+	if (e && (!f->nth[KV_FIO_READAT] || (off <= f->nth[KV_FIO_READAT] && f->nth[KV_FIO_READAT] - off < n)))
+		return kv_snap_err(err, KV_EIO, e, "could not read \"%s\" at byte %zu: %s (injected by SHARDKV_FAULT_IO)",
+		                   rd->t->shown, off, strerror(e));
+	char *p = buf;
+	size_t at = off;
+	while (n) {
+		ssize_t k = pread(rd->fd, p, n, (off_t)at);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			e = k < 0 ? errno : 0;
+			return kv_snap_err(err, KV_EIO, e ? e : EIO, "could not read \"%s\" at byte %zu: %s", rd->t->shown, at,
+			                   e ? strerror(e) : "file shrank while reading");
+		}
+		p += k;
+		n -= (size_t)k;
+		at += (size_t)k;
+	}
+	return KV_OK;
+}
+
 /* Ask the kernel to start reading [off, off + n) now, so that the device
  * works while the caller processes what it has (a load reads block by block). */
-void kv_snap_read_ahead(kv_snap_reader *rd, size_t off, size_t n)
+void kv_snap_read_ahead(const kv_snap_reader *rd, size_t off, size_t n)
 {
 	if (off < rd->size)
 		posix_fadvise(rd->fd, (off_t)off, (off_t)(n < rd->size - off ? n : rd->size - off), POSIX_FADV_WILLNEED);

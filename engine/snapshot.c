@@ -21,7 +21,8 @@
  *          header holds its payload's XXH3, so every byte is hashed once;
  *          versions 1 and 2, which still load, hash every byte before it)
  *   A block's len is at most 16 MiB plus one entry (a save ends its blocks at
- *   about 1 MiB; older builds wrote 16 MiB ones).  Expiry is absolute (ms since
+ *   about 1 MiB; older builds wrote 16 MiB ones; a load refuses a block with
+ *   more live entries than 16 MiB allows).  Expiry is absolute (ms since
  *   the epoch), so it means the same after a restart or in another host.
  *
  * SAVE: A CONSISTENT CUT WITHOUT FORK
@@ -43,14 +44,16 @@
  *   structure and only the namespaces it keeps (keep_*).
  *
  * LOAD: BUILD WHILE READING, SWAP AFTER THE TRAILER
- *   The file is read a block at a time into reused buffers; each block's
- *   checksum, lengths and the live namespace's limits are checked, and its
- *   entries are built into fresh shards that nobody can see (on up to
- *   kv_load_threads' count of threads: LOADING WHILE READING below).  Once the
- *   trailer has verified, each namespace's shard array is swapped in one step
- *   (its gen is bumped, so handles and readers move over); the old shards are
- *   freed after.  Any failure before the swap frees what was built and leaves
- *   the live namespaces as they were.
+ *   The calling thread reads the file's structure (every block header, the
+ *   small 'N', 'Z' and 'T' blocks); each 'E' block is read at its offset by
+ *   the thread that builds it, into a buffer it reuses, and its checksum,
+ *   lengths and the live namespace's limits are checked, its entries built
+ *   into fresh shards that nobody can see (on up to kv_load_threads' count of
+ *   threads: LOADING WHILE READING below).  Once the trailer has verified,
+ *   each namespace's shard array is swapped in one step (its gen is bumped,
+ *   so handles and readers move over); the old shards are freed after.  Any
+ *   failure before the swap frees what was built and leaves the live
+ *   namespaces as they were; the error reported is the first in file order.
  */
 #include "coll.h"
 
@@ -1318,32 +1321,45 @@ static int verify(const char *f, size_t size, int64_t now, load_ns *nss, size_t 
 }
 
 /*
- * LOADING WHILE READING.  The calling thread reads the file one block at a
- * time into a few buffers it reuses (no copy of the whole file, no fresh
- * memory to fault in), checks the block (its checksum, every entry's
- * lengths, the live namespace's limits), and lists the live entries of an
- * 'E' block with their key's hash and shard (ld_rec).  It then posts the
- * block as a job and reads the next.  Jobs are taken in order by whoever is
- * free: the builder threads (kv_load_threads' count less one) and the
- * calling thread itself whenever it would otherwise wait (for a buffer, or
- * at the end), so a builder that the scheduler keeps off a core delays
- * nothing; with one thread the calling thread runs each job as it posts
- * it.  A block's job makes its entries into a fresh shard array nobody can
- * see, from a carve of slab pages of its own (kv_carve: one page-allocator
- * lock per 64 KiB page, no class lock per entry), handed back when the job
- * ends.  At the namespace's 'Z' every entry's shard is known: its link is
- * split in threads + 1 jobs by shard (s % groups), which run once all its
- * blocks are made; each sizes its shards' tables once for their count and
- * links the entries in file order (a later duplicate wins).  Nothing is
- * published before the trailer has verified: a failure anywhere (checksum,
- * truncation, a limit of the live namespace, the region full) stops the
- * building, the rest of the file is still verified (so an error earlier in
- * the file is the one reported, as if nothing had been built), and what was
- * built is freed.  Builder threads block every signal and call nothing of
- * the host (no hook, no kv_mem_methods: the calling thread allocates what
- * they use); collections
- * are made on the calling thread (deserialising one may use the host's
- * allocator), the builders only link them.
+ * LOADING WHILE READING.  The calling thread reads the file's structure: each
+ * block header at its offset (hashed for the trailer), and the small blocks
+ * ('N', 'Z', 'T') whole.  An 'E' block of a namespace becomes a job on a slot
+ * (ld_slot: a buffer and the arrays its job fills, all allocated here), and
+ * the calling thread reads on.  Jobs are taken in order by whoever is free:
+ * the builder threads (kv_load_threads' count less one) and the calling
+ * thread itself whenever it would otherwise wait (for a slot, or at the end),
+ * so a builder the scheduler keeps off a core delays nothing; with one thread
+ * the calling thread runs each job as it posts it.  A block's job reads its
+ * payload with pread, 256 KiB at a time, and hashes, walks (lengths, expiry,
+ * a record per live entry: its key's hash and shard) and builds each piece
+ * while it is in that thread's cache, so the kernel's copy, the checksum and
+ * the walk are spread over the threads as the building is.  Entries are made
+ * before the block's checksum is known (nothing is published; a bad block's
+ * are freed), from a carve of slab pages of the job's own (kv_carve: one
+ * page-allocator lock per 64 KiB page, no class lock per entry), handed back
+ * when the job ends.
+ *
+ * Blocks are retired by the calling thread in file order (retire_block): the
+ * first bad block (a read, its checksum, an entry: the checksum's error first
+ * within a block) ends the load with its error, since a reader from the start
+ * would have met it first, and any error the calling thread found itself is
+ * later in the file; a job after a bad block skips its work (pool.cut).  A
+ * block's figures are added to its namespace as it is retired, so the live
+ * namespace's limits are checked in file order as before ("holds at least N"
+ * names the same N), and a 'Z' is checked once its blocks are retired.  The
+ * first reason to stop building in file order is the one reported (ld_stop).
+ * At a 'Z' retired, every entry's shard is known: its link is split in
+ * threads jobs by shard (s % groups), each sizing its shards' tables once for
+ * their count and linking in file order (a later duplicate wins).  Nothing is
+ * published before the trailer has verified: a failure anywhere stops the
+ * building, the rest of the file before it is still verified, and what was
+ * built is freed.  Builder threads block every signal and call nothing of the
+ * host (no hook, no kv_mem_methods: the calling thread allocates what they
+ * use, the records for the most entries a block can hold, trimmed when
+ * retired); collections are made on the calling thread when their block is
+ * retired, from its buffer (deserialising one may use the host's allocator),
+ * the builders only link them.  A version 1 or 2 file, whose trailer hashes
+ * every byte in order, has each block job run on the calling thread.
  */
 typedef struct load_ent {
 	const char *key, *val;
@@ -1375,6 +1391,7 @@ typedef struct ld_rec {
 	uint32_t pos;
 	uint16_t shard;
 	uint8_t  built;   /* pos is the entry */
+	uint8_t  coll;    /* a collection: made by the calling thread */
 } ld_rec;
 
 typedef struct ld_blk {
@@ -1395,26 +1412,51 @@ typedef struct ld_ns {
 	uint32_t  max_key_size, max_value_size; /* UINT32_MAX: none */
 } ld_ns;
 
-enum { JOB_BUILD, JOB_LINK };
+/* An 'E' block in flight: its buffer, and what its job fills in.  The calling
+ * thread allocates it all before posting the job (a builder calls no host
+ * allocator) and reads it back once the job is done (retire_block). */
+typedef struct ld_slot {
+	char      *buf;
+	size_t     cap;
+	bool       busy;      /* posted and not retired */
+	size_t     off;       /* the block's header's file offset */
+	uint32_t   len;
+	uint64_t   sum;       /* the XXH3 its header gives */
+	uint64_t   seq;       /* its job's */
+	ld_ns     *y;         /* the namespace it is built into; NULL: only verified */
+	load_ns    st;        /* its entries' figures (entries, live, colls, bytes, max_klen/vlen) */
+	ld_rec    *rec;       /* [ld_recs(len)]: room for every entry it can hold */
+	size_t     n;
+	uint64_t  *bytes;     /* [nshards] charges, as ld_blk's */
+	uint32_t  *count;     /* [nshards] records */
+	bool       colls;     /* some records are collections */
+	int        rc;        /* the block's own error: a read, its checksum, an entry (err) */
+	kv_error   err;
+} ld_slot;
+
+enum { JOB_BLOCK, JOB_LINK };
 typedef struct ld_job {
-	int         kind;
-	ld_ns      *y;
-	const char *buf;     /* JOB_BUILD: the block's payload and its records */
-	ld_blk      blk;
-	uint32_t    group;   /* JOB_LINK: the shards s with s % groups == group */
-	uint64_t    after;   /* JOB_LINK: every job before this one is done first */
+	int           kind;
+	ld_ns        *y;
+	ld_slot      *slot;    /* JOB_BLOCK */
+	XXH3_state_t *all;     /* JOB_BLOCK of a version 1 or 2 file: the whole-file hash (calling thread) */
+	uint32_t      group;   /* JOB_LINK: the shards s with s % groups == group */
+	uint64_t      after;   /* JOB_LINK: every job before this one is done first */
 } ld_job;
 
-#define LD_RING 64 /* jobs posted and not yet done */
-#define LD_NBUF 2  /* block buffers with builder threads: one being read, one built from */
-#define LD_CHUNK ((size_t)256 << 10) /* read, hashed and walked while in the cache */
-#define LD_AHEAD (BLK_TARGET * 4)     /* the device is asked for this much past the block read */
+#define LD_RING 64 /* jobs posted and not yet done; blocks and ends not yet retired */
+#define LD_SLOTS_MAX 8 /* 'E' blocks in flight: one per thread, at most this (a third with one builder: no gain) */
+#define LD_CHUNK ((size_t)256 << 10) /* read, hashed, walked and built while in the cache */
+#define LD_AHEAD (BLK_TARGET * 4)     /* the device is asked for this much past the block posted */
+#define LD_RA_STEP BLK_TARGET        /* in requests of this much (the kernel caps each one) */
 
 /* The jobs of a load, taken in order by whoever is free: the builder threads,
  * and the calling thread whenever it would otherwise wait. */
 typedef struct ld_pool {
 	kv_env         *env;
+	const kv_snap_reader *rd; /* the file: read at offsets, from any thread */
 	uint32_t        ver;       /* the file's format version */
+	int64_t         now;       /* entries expired at this instant are dropped */
 	uint32_t        nthreads;  /* builder threads (0: the calling thread runs each job as it posts it) */
 	uint32_t        groups;    /* a namespace's link is split in nthreads + 1 jobs */
 	pthread_mutex_t mu;
@@ -1425,10 +1467,11 @@ typedef struct ld_pool {
 	uint64_t        next;      /* jobs taken */
 	uint64_t        done;      /* every job before it is done */
 	bool            quit;
-	int             rc;        /* the first failure */
+	int             rc;        /* the first failure to build */
 	bool            reserve;   /* it came from sizing a table */
 	const char     *fail_ns;   /* of its namespace */
-	_Atomic int     stop;      /* a job failed: the rest is skipped */
+	_Atomic int     stop;      /* nothing more is built (a failure anywhere) */
+	_Atomic uint64_t cut;      /* the first block job whose block is bad: later ones are skipped */
 	pthread_t       th[KV_LOAD_THREADS_MAX];
 } ld_pool;
 
@@ -1510,31 +1553,126 @@ static void link_one(kv_env *env, kv_shard *sh, ld_rec *r)
 
 #define STOPPED(p) atomic_load_explicit(&(p)->stop, memory_order_relaxed)
 
-/* Make the entries of a block (those not made yet: the collections are), from
- * a carve of its own, handed back at the end so that any thread may free
- * them later (a later duplicate's link). */
-static int job_build(ld_pool *p, const ld_job *j)
+/* What a block job's entry walk fills (the thread running the job). */
+typedef struct ld_walk {
+	ld_pool    *pool;
+	ld_slot    *s;
+	const char *payload;
+	kv_error   *err;
+} ld_walk;
+
+/* The records a block's slot has room for: one per 10 bytes (the smallest
+ * entry), and no more than a block may hold (the saver ends a block once it
+ * reaches BLK_TARGET bytes, so every entry starts before that); a block with
+ * more entries is refused (walk_entry). */
+#define LD_RECS_MAX (BLK_TARGET / 10 + 1)
+static size_t ld_recs(uint32_t len)
 {
-	kv_env *env = p->env;
-	kv_carve carve;
-	memset(&carve, 0, sizeof carve);
-	int rc = KV_OK;
-	for (size_t i = 0; i < j->blk.n && rc == KV_OK; i++) {
-		ld_rec *r = &j->blk.rec[i];
-		if (r->built)
+	return len / 10 + 1 < LD_RECS_MAX ? len / 10 + 1 : LD_RECS_MAX;
+}
+
+static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+                      int type, int64_t exp)
+{
+	(void)val;
+	ld_walk *c = ctx;
+	ld_slot *s = c->s;
+	if (s->st.entries == LD_RECS_MAX) /* this one is past what the records have room for */
+		return kv_snap_err(c->err, KV_ECORRUPT, 0, "block at byte %zu holds more than %zu entries (a block ends once it holds %zu bytes)",
+		                   s->off, (size_t)LD_RECS_MAX, BLK_TARGET);
+	if (kv_expired(exp, c->pool->now))
+		return KV_OK;
+	count_live(&s->st, klen, vlen, type, exp);
+	ld_ns *y = s->y;
+	if (!y)
+		return KV_OK;
+	uint64_t h = kv_hash(key, klen);
+	uint32_t sh = load_route(y->route, h, y->x->nshards);
+	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
+	uint8_t coll = kv_is_kind(type) && c->pool->ver >= 2;
+	s->rec[s->n++] = (ld_rec){kv_hash32(h), (uint32_t)(key - hdr - c->payload), (uint16_t)sh, 0, coll};
+	s->count[sh]++;
+	s->colls |= coll;
+	return KV_OK;
+}
+
+/* Make the string entries of records [from, to) of a block, from the job's
+ * carve (collections are made by the calling thread when it retires it). */
+static int build_recs(ld_pool *p, ld_slot *s, kv_carve *carve, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		ld_rec *r = &s->rec[i];
+		if (r->coll)
 			continue;
 		if ((i & 4095) == 0 && STOPPED(p))
-			break;
+			return KV_OK;
 		load_ent e;
-		ent_parse(j->buf + r->pos, &e);
+		ent_parse(s->buf + r->pos, &e);
 		kv_off o;
-		if ((rc = make_entry(env, &carve, &e, p->ver, &o, &j->blk.bytes[r->shard])) == KV_OK) {
-			r->pos = o;
-			r->built = 1;
+		int rc = make_entry(p->env, carve, &e, p->ver, &o, &s->bytes[r->shard]);
+		if (rc != KV_OK)
+			return rc;
+		r->pos = o;
+		r->built = 1;
+	}
+	return KV_OK;
+}
+
+/* A bad block: no job after it counts (its error is the first in file order
+ * unless an earlier block's is), and nothing more is built. */
+static void block_failed(ld_pool *p, uint64_t seq)
+{
+	uint64_t c = atomic_load(&p->cut);
+	while (seq < c && !atomic_compare_exchange_weak(&p->cut, &c, seq))
+		;
+	atomic_store(&p->stop, 1);
+}
+
+/* An 'E' block's job: read its payload at its offset into the slot's buffer a
+ * piece at a time, and hash, walk and build each piece while it is in this
+ * thread's cache.  The block's own errors (read, checksum, an entry's lengths:
+ * the checksum's first, as the walk's counts only once the block is intact)
+ * go to the slot; the build's failure (the region full) is returned. */
+static int job_block(ld_pool *p, const ld_job *j, uint64_t seq)
+{
+	ld_slot *s = j->slot;
+	if (seq > atomic_load(&p->cut))
+		return KV_OK; /* past a bad block: never retired */
+	kv_carve carve;
+	memset(&carve, 0, sizeof carve);
+	XXH3_state_t bs;
+	XXH3_64bits_reset(&bs);
+	kv_error werr;
+	ld_walk wk = {p, s, s->buf, &werr};
+	size_t got = 0, at = 0, made = 0, fo = s->off + BLK_HDR;
+	int wrc = KV_OK, brc = KV_OK;
+	while (got < s->len) {
+		size_t c = s->len - got < LD_CHUNK ? s->len - got : LD_CHUNK;
+		if ((s->rc = kv_snap_read_at(p->rd, s->buf + got, c, fo + got, &s->err)) != KV_OK)
+			break;
+		XXH3_64bits_update(&bs, s->buf + got, c);
+		if (j->all)
+			XXH3_64bits_update(j->all, s->buf + got, c);
+		got += c;
+		if (wrc != KV_OK)
+			continue;
+		wrc = walk_some(s->buf, s->len, got, &at, fo, &werr, walk_entry, &wk, &s->st.entries);
+		/* built before the checksum is known: a bad block's entries are freed */
+		if (wrc == KV_OK && brc == KV_OK && s->y && !STOPPED(p)) {
+			brc = build_recs(p, s, &carve, made, s->n);
+			made = s->n;
 		}
 	}
-	kv_carve_done(env, &carve);
-	return rc;
+	kv_carve_done(p->env, &carve);
+	if (s->rc == KV_OK && XXH3_64bits_digest(&bs) != s->sum)
+		s->rc = kv_snap_err(&s->err, KV_ECORRUPT, 0, "checksum mismatch in block at byte %zu", s->off);
+	if (s->rc == KV_OK && wrc != KV_OK) {
+		s->rc = wrc;
+		s->err = werr;
+	}
+	if (s->rc != KV_OK)
+		block_failed(p, seq);
+	return brc;
 }
 
 /* Size and link the shards s with s % groups == group of a namespace whose
@@ -1575,8 +1713,10 @@ static void run_job(ld_pool *p, uint64_t seq, const ld_job *j)
 {
 	int rc = KV_OK;
 	bool reserve = false;
-	if (!STOPPED(p))
-		rc = j->kind == JOB_BUILD ? job_build(p, j) : job_link(p, j, &reserve);
+	if (j->kind == JOB_BLOCK)
+		rc = job_block(p, j, seq); /* a block is verified even when nothing more is built */
+	else if (!STOPPED(p))
+		rc = job_link(p, j, &reserve);
 	if (rc != KV_OK)
 		atomic_store(&p->stop, 1);
 	if (p->nthreads)
@@ -1584,7 +1724,7 @@ static void run_job(ld_pool *p, uint64_t seq, const ld_job *j)
 	if (rc != KV_OK && p->rc == KV_OK) {
 		p->rc = rc;
 		p->reserve = reserve;
-		p->fail_ns = j->y->name;
+		p->fail_ns = j->y ? j->y->name : "";
 	}
 	p->ended[seq % LD_RING] = true;
 	while (p->done < p->head && p->ended[p->done % LD_RING]) {
@@ -1631,15 +1771,17 @@ static void *builder_main(void *arg)
  * no more than one per 64 KiB of file past the first (one thread: the
  * calling thread runs every job).  A thread that cannot be started is left
  * out. */
-static void pool_start(ld_pool *p, kv_env *env, unsigned threads, size_t size)
+static void pool_start(ld_pool *p, kv_env *env, const kv_snap_reader *rd, unsigned threads)
 {
 	memset(p, 0, sizeof *p);
 	p->env = env;
+	p->rd = rd;
+	atomic_init(&p->cut, UINT64_MAX);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	uint32_t want = threads > 1 ? threads - 1 : 0;
-	if (want > 1 + size / ((size_t)64 << 10))
-		want = 1 + (uint32_t)(size / ((size_t)64 << 10));
+	if (want > 1 + rd->size / ((size_t)64 << 10))
+		want = 1 + (uint32_t)(rd->size / ((size_t)64 << 10));
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1672,24 +1814,42 @@ static void pool_wait(ld_pool *p, uint64_t upto)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Post a job (the calling thread); without threads, run it here. */
-static void pool_post(ld_pool *p, const ld_job *j)
+/* Are the first `upto` jobs done?  (calling thread, without waiting) */
+static bool pool_done(ld_pool *p, uint64_t upto)
 {
-	if (!p->nthreads) {
-		p->ring[p->head % LD_RING] = *j;
-		p->ended[p->head % LD_RING] = false;
-		uint64_t seq = p->head++;
-		p->next++;
-		run_job(p, seq, j);
-		return;
-	}
-	pool_wait(p, p->head >= LD_RING ? p->head - LD_RING + 1 : 0);
+	if (!p->nthreads)
+		return true;
 	pthread_mutex_lock(&p->mu);
-	p->ring[p->head % LD_RING] = *j;
-	p->ended[p->head % LD_RING] = false;
-	p->head++;
-	pthread_cond_broadcast(&p->cv);
+	bool d = p->done >= upto;
 	pthread_mutex_unlock(&p->mu);
+	return d;
+}
+
+/* Post a job (the calling thread); its sequence number.  Without threads, or
+ * `here` (a job that must run in file order on this thread), it runs here
+ * before this returns. */
+static uint64_t pool_post(ld_pool *p, const ld_job *j, bool here)
+{
+	if (here)
+		pool_wait(p, p->head); /* nothing else is pending: it is the next taken */
+	else
+		pool_wait(p, p->head >= LD_RING ? p->head - LD_RING + 1 : 0);
+	if (p->nthreads)
+		pthread_mutex_lock(&p->mu);
+	uint64_t seq = p->head++;
+	p->ring[seq % LD_RING] = *j;
+	p->ended[seq % LD_RING] = false;
+	if (here || !p->nthreads) {
+		p->next++;
+		if (p->nthreads)
+			pthread_mutex_unlock(&p->mu);
+		run_job(p, seq, j);
+	} else {
+		pthread_cond_broadcast(&p->cv);
+	}
+	if (p->nthreads)
+		pthread_mutex_unlock(&p->mu);
+	return seq;
 }
 
 /* Post a namespace's link jobs, one per group: each runs once every job
@@ -1698,8 +1858,8 @@ static void pool_post_link(ld_pool *p, ld_ns *y)
 {
 	uint64_t after = p->head;
 	for (uint32_t g = 0; g < p->groups; g++) {
-		ld_job j = {JOB_LINK, y, NULL, {NULL, 0, NULL}, g, after};
-		pool_post(p, &j);
+		ld_job j = {JOB_LINK, y, NULL, NULL, g, after};
+		pool_post(p, &j, false);
 	}
 }
 
@@ -1752,67 +1912,6 @@ static void ld_ns_release(kv_env *env, ld_ns *y)
 	memset(y, 0, sizeof *y);
 }
 
-/* What the entry walk of an 'E' block fills (calling thread). */
-typedef struct ld_walk {
-	kv_env     *env;
-	ld_pool    *pool;
-	load_ns    *x;
-	ld_ns      *y;       /* NULL: the namespace is only verified */
-	const char *payload;
-	size_t      len;     /* of the payload */
-	int64_t     now;
-	ld_rec     *rec;
-	size_t      n, cap;
-	uint64_t   *bytes;   /* [nshards]: the block's charges per shard */
-	int         rc;      /* a collection could not be made, or the records grown */
-	kv_error    err;     /* its message */
-} ld_walk;
-
-static int walk_entry(void *ctx, const char *key, uint32_t klen, const char *val, uint32_t vlen,
-                      int type, int64_t exp)
-{
-	(void)val;
-	ld_walk *c = ctx;
-	if (kv_expired(exp, c->now))
-		return KV_OK;
-	count_live(c->x, klen, vlen, type, exp);
-	ld_ns *y = c->y;
-	if (!y || c->rc != KV_OK)
-		return KV_OK;
-	if (c->n == c->cap) { /* first about one per 100 bytes of the block */
-		size_t cap = c->cap ? c->cap * 2 : c->len / 100 + 64;
-		ld_rec *v = kv_mem_realloc(c->env, c->rec, cap * sizeof *v);
-		if (!v) {
-			c->rc = kv_snap_err(&c->err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
-			return KV_OK;
-		}
-		c->rec = v;
-		c->cap = cap;
-	}
-	uint64_t h = kv_hash(key, klen);
-	uint32_t s = load_route(y->route, h, c->x->nshards);
-	size_t hdr = exp ? 18 : 10; /* a flagged expiry is never 0 */
-	ld_rec *r = &c->rec[c->n++];
-	*r = (ld_rec){kv_hash32(h), (uint32_t)(key - hdr - c->payload), (uint16_t)s, 0};
-	y->count[s]++;
-	if (kv_is_kind(type) && c->pool->ver >= 2) { /* the calling thread makes collections */
-		load_ent e;
-		ent_parse(key - hdr, &e);
-		kv_off o;
-		int rc = make_entry(c->env, NULL, &e, c->pool->ver, &o, &c->bytes[s]);
-		if (rc != KV_OK) {
-			c->n--;
-			y->count[s]--;
-			c->rc = rc == KV_ENOMEM ? kv_snap_err(&c->err, rc, 0, "out of memory building namespace \"%s\"", y->name)
-			                        : kv_snap_err(&c->err, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), y->name);
-			return KV_OK;
-		}
-		r->pos = o;
-		r->built = 1;
-	}
-	return KV_OK;
-}
-
 /* The live namespace's limits against what x holds (so far, unless whole). */
 static int ld_limits(const ld_ns *y, const load_ns *x, bool whole, kv_error *err)
 {
@@ -1828,6 +1927,16 @@ static int ld_limits(const ld_ns *y, const load_ns *x, bool whole, kv_error *err
 	return KV_OK;
 }
 
+/* An 'E' block posted or a namespace's 'Z' read, waiting to be retired in file
+ * order (calling thread). */
+typedef struct ld_item {
+	ld_slot  *slot;      /* an 'E' block; NULL: a 'Z' */
+	load_ns  *x;         /* its namespace */
+	ld_ns    *y;         /* built (NULL: only verified) */
+	size_t    off;       /* a 'Z': its offset and payload */
+	char      z[8];
+} ld_item;
+
 /* The load's state across the file (calling thread). */
 typedef struct ld_state {
 	kv_env     *env;
@@ -1836,17 +1945,29 @@ typedef struct ld_state {
 	ld_ns      *ys;          /* [max_ns], beside nss */
 	size_t      n;           /* namespaces found so far */
 	size_t      size;        /* the file's */
-	int         stop;        /* why nothing more is built (sticky), with stop_err */
+	int         stop;        /* why nothing more is built (the first in file order), with stop_err */
+	size_t      stop_at;     /* the file offset it was found at */
 	kv_error    stop_err;
+	int         frc;         /* the first bad block or 'Z' in file order, found retiring, with ferr */
+	kv_error    ferr;
+	ld_slot     slot[LD_SLOTS_MAX];
+	unsigned    nslots, next_slot;
+	ld_item     q[LD_RING];  /* to retire, in file order */
+	size_t      qhead, qtail;
 	ld_pool     pool;
 } ld_state;
 
-static void ld_stop(ld_state *st, int rc, const kv_error *e)
+/* Why nothing more is built: the first reason in file order is the one
+ * reported (a namespace busy is found when its 'N' is read, a limit passed
+ * only when the block that passes it is retired, which may be later). */
+static void ld_stop(ld_state *st, int rc, const kv_error *e, size_t at)
 {
-	if (st->stop == KV_OK) {
+	if (st->stop == KV_OK || at < st->stop_at) {
 		st->stop = rc;
+		st->stop_at = at;
 		st->stop_err = *e;
 	}
+	atomic_store(&st->pool.stop, 1);
 }
 
 /* An 'N' block (nss[n - 1]) is to be built: claim its live namespace (or
@@ -1901,27 +2022,214 @@ static int ld_begin_ns(ld_state *st, load_ns *x, ld_ns *y, kv_error *err)
 	return KV_OK;
 }
 
+/* Free a slot's records (and the entries built from them) and arrays. */
+static void slot_clear(kv_env *env, ld_slot *s)
+{
+	if (s->rec)
+		recs_free(env, s->rec, s->n);
+	kv_mem_realloc(env, s->rec, 0);
+	kv_mem_realloc(env, s->bytes, 0);
+	kv_mem_realloc(env, s->count, 0);
+	s->rec = NULL;
+	s->bytes = NULL;
+	s->count = NULL;
+	s->n = 0;
+	s->busy = false;
+}
+
+/* Retire a done 'E' block (calling thread, in file order): its error is the
+ * load's if it is the first; else its figures go to its namespace, whose
+ * limits are checked (as far as the file has been retired), its collections
+ * are made and its records kept for the link. */
+static void retire_block(ld_state *st, ld_item *it)
+{
+	kv_env *env = st->env;
+	ld_slot *s = it->slot;
+	load_ns *x = it->x;
+	ld_ns *y = s->y;
+	if (s->rc != KV_OK) {
+		st->frc = s->rc;
+		st->ferr = s->err;
+		slot_clear(env, s);
+		return;
+	}
+	x->entries += s->st.entries;
+	x->live += s->st.live;
+	x->colls += s->st.colls;
+	x->bytes += s->st.bytes;
+	if (s->st.max_klen > x->max_klen)
+		x->max_klen = s->st.max_klen;
+	if (s->st.max_vlen > x->max_vlen)
+		x->max_vlen = s->st.max_vlen;
+	x->nblocks++;
+	if (!y) {
+		slot_clear(env, s);
+		return;
+	}
+	kv_error e;
+	int l = KV_OK;
+	for (size_t i = 0; s->colls && i < s->n && l == KV_OK && !STOPPED(&st->pool); i++) {
+		ld_rec *r = &s->rec[i];
+		if (!r->coll || r->built)
+			continue;
+		load_ent le;
+		ent_parse(s->buf + r->pos, &le);
+		kv_off o;
+		int rc = make_entry(env, NULL, &le, st->pool.ver, &o, &s->bytes[r->shard]);
+		if (rc == KV_OK) {
+			r->pos = o;
+			r->built = 1;
+		} else {
+			l = rc == KV_ENOMEM ? kv_snap_err(&e, rc, 0, "out of memory building namespace \"%s\"", y->name)
+			                    : kv_snap_err(&e, rc, 0, "%s while loading namespace \"%s\"", kv_strerror(rc), y->name);
+		}
+	}
+	if (l == KV_OK)
+		l = ld_limits(y, x, false, &e);
+	for (uint32_t k = 0; k < x->nshards; k++)
+		y->count[k] += s->count[k];
+	if (y->nblk == y->capblk) {
+		size_t c = y->capblk ? y->capblk * 2 : 16;
+		ld_blk *v = kv_mem_realloc(env, y->blk, c * sizeof *v);
+		if (v) {
+			y->blk = v;
+			y->capblk = c;
+		}
+	}
+	if (y->nblk < y->capblk) { /* y keeps the records, trimmed to what they hold */
+		ld_rec *rec = s->n ? kv_mem_realloc(env, s->rec, s->n * sizeof *rec) : NULL;
+		if (rec || !s->n) {
+			if (!s->n)
+				kv_mem_realloc(env, s->rec, 0);
+			y->blk[y->nblk++] = (ld_blk){rec, s->n, s->bytes};
+			s->rec = NULL;
+			s->bytes = NULL;
+			s->n = 0;
+		}
+	}
+	if (s->rec && l == KV_OK)
+		l = kv_snap_err(&e, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
+	if (l != KV_OK)
+		ld_stop(st, l, &e, s->off);
+	slot_clear(env, s);
+}
+
+/* Retire the oldest item; wait for its job if `wait`, else only if it is
+ * done.  false: nothing retired. */
+static bool retire_one(ld_state *st, bool wait)
+{
+	if (st->qtail == st->qhead || st->frc != KV_OK)
+		return false;
+	ld_item *it = &st->q[st->qtail % LD_RING];
+	if (it->slot) {
+		if (!wait && !pool_done(&st->pool, it->slot->seq + 1))
+			return false;
+		pool_wait(&st->pool, it->slot->seq + 1);
+		retire_block(st, it);
+	} else {
+		kv_error e;
+		if (check_end_block(it->x, it->z, 8, it->off, &e) != KV_OK) {
+			st->frc = KV_ECORRUPT;
+			st->ferr = e;
+		} else if (it->y && !STOPPED(&st->pool)) {
+			pool_post_link(&st->pool, it->y);
+		}
+	}
+	st->qtail++;
+	return true;
+}
+
+/* Room for one more item in the queue, and a free slot if `slot`; it, or
+ * NULL once a bad block was retired. */
+static ld_slot *ld_room(ld_state *st, bool slot)
+{
+	while (retire_one(st, false))
+		;
+	while (st->frc == KV_OK && st->qhead - st->qtail == LD_RING)
+		retire_one(st, true);
+	if (!slot || st->frc != KV_OK)
+		return NULL;
+	ld_slot *s = &st->slot[st->next_slot];
+	while (st->frc == KV_OK && s->busy)
+		retire_one(st, true);
+	if (st->frc != KV_OK)
+		return NULL;
+	st->next_slot = (st->next_slot + 1) % st->nslots;
+	return s;
+}
+
+/* Post the 'E' block at o (header bh) of x as a job on slot s: built into y,
+ * or only verified (y NULL).  all: a version 1 or 2 file's whole-file hash
+ * (the job then runs here, in file order). */
+static int ld_post_block(ld_state *st, ld_slot *s, const char *bh, size_t o, load_ns *x, ld_ns *y,
+                         XXH3_state_t *all, kv_error *err)
+{
+	kv_env *env = st->env;
+	uint32_t len = get32(bh + 4);
+	if (s->cap < len) {
+		char *nb = kv_mem_realloc(env, s->buf, len);
+		if (!nb)
+			return kv_snap_err(err, KV_ENOMEM, 0, "out of memory reading a block of %u bytes", len);
+		s->buf = nb;
+		s->cap = len;
+	}
+	memset(&s->st, 0, sizeof s->st);
+	s->off = o;
+	s->len = len;
+	s->sum = get64(bh + 8);
+	s->y = y;
+	s->n = 0;
+	s->colls = false;
+	s->rc = KV_OK;
+	if (y) {
+		uint32_t n = x->nshards;
+		s->rec = kv_mem_realloc(env, NULL, ld_recs(len) * sizeof *s->rec);
+		s->bytes = kv_mem_realloc(env, NULL, n * sizeof *s->bytes);
+		s->count = kv_mem_realloc(env, NULL, n * sizeof *s->count);
+		if (!s->rec || !s->bytes || !s->count) { /* only verified, then */
+			kv_error e;
+			slot_clear(env, s);
+			kv_snap_err(&e, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
+			ld_stop(st, KV_ENOMEM, &e, o);
+			s->y = y = NULL;
+		} else {
+			memset(s->bytes, 0, n * sizeof *s->bytes);
+			memset(s->count, 0, n * sizeof *s->count);
+		}
+	}
+	s->busy = true;
+	ld_job j = {JOB_BLOCK, y, s, all, 0, 0};
+	s->seq = st->pool.head;
+	st->q[st->qhead++ % LD_RING] = (ld_item){s, x, y, o, {0}};
+	pool_post(&st->pool, &j, all != NULL);
+	return KV_OK;
+}
+
 /* Read, verify and build the file (see LOADING WHILE READING): st->n
  * namespaces, each selected one in unpublished shards (x->arr) unless
  * st->stop says why not.  The reading and checking errors are returned. */
-static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *err)
+static int load_file(ld_state *st, const kv_snap_reader *rd, kv_error *err)
 {
 	kv_env *env = st->env;
 	size_t size = rd->size, cap = env->r->max_ns;
 	char hdr[SNAP_HDR];
-	char *buf[LD_NBUF] = {NULL};
-	size_t bufcap[LD_NBUF] = {0};
-	uint64_t bufjob[LD_NBUF] = {0}; /* the jobs to be done before buffer i is read into again */
+	char *pb = NULL; /* the payload of a block read here ('N', 'Z', 'T', or a bad one) */
+	size_t pbcap = 0;
 	uint32_t ver, nns;
 	int rc;
-	kv_snap_read_ahead(rd, 0, LD_AHEAD);
-	if (kv_snap_read_next(rd, hdr, size < SNAP_HDR ? size : SNAP_HDR) != 0)
-		return kv_snap_read_failed(rd, err);
+	kv_error rerr; /* the reading thread's own error: later in the file than any a block job finds */
+	kv_snap_read_ahead(rd, 0, LD_RA_STEP);
+	size_t ra_to = LD_RA_STEP; /* what the device was asked for: [0, ra_to) */
+	if ((rc = kv_snap_read_at(rd, hdr, size < SNAP_HDR ? size : SNAP_HDR, 0, err)) != KV_OK)
+		return rc;
 	if ((rc = check_file_header(hdr, size, &ver, &nns, err)) != KV_OK)
 		return rc;
 	st->pool.ver = ver;
+	st->nslots = st->pool.nthreads + 1;
+	if (st->nslots > LD_SLOTS_MAX)
+		st->nslots = LD_SLOTS_MAX;
 	size_t o = SNAP_HDR;
-	uint64_t blocks = 0, nblk = 0;
+	uint64_t blocks = 0;
 	load_ns *cur = NULL;
 	ld_ns *y = NULL;
 	XXH3_state_t hs, all; /* the trailer's: the headers (version 3), every byte (1 and 2) */
@@ -1929,118 +2237,68 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 	XXH3_64bits_update(&hs, hdr, SNAP_HDR);
 	XXH3_64bits_reset(&all);
 	XXH3_64bits_update(&all, hdr, SNAP_HDR);
-	ld_walk wk;
-	memset(&wk, 0, sizeof wk);
-	wk.env = env;
-	wk.pool = &st->pool;
-	wk.now = now;
 	for (;;) {
 		char bh[BLK_HDR];
+		if (atomic_load(&st->pool.cut) != UINT64_MAX)
+			break; /* a block posted is bad: its error comes first */
 		if (size - o < BLK_HDR) {
-			rc = CORRUPT("file truncated at byte %zu (block header expected)", o);
+			rc = kv_snap_err(&rerr, KV_ECORRUPT, 0, "file truncated at byte %zu (block header expected)", o);
 			break;
 		}
-		if (kv_snap_read_next(rd, bh, BLK_HDR) != 0) {
-			rc = kv_snap_read_failed(rd, err);
+		if ((rc = kv_snap_read_at(rd, bh, BLK_HDR, o, &rerr)) != KV_OK)
 			break;
-		}
 		uint32_t kind = get32(bh), len = get32(bh + 4);
 		if (ver < 3 && kind != BLK_TRAILER)
 			XXH3_64bits_update(&all, bh, BLK_HDR);
 		if (len > size - o - BLK_HDR) {
-			rc = CORRUPT("file truncated: block at byte %zu claims %u bytes", o, len);
+			rc = kv_snap_err(&rerr, KV_ECORRUPT, 0, "file truncated: block at byte %zu claims %u bytes", o, len);
 			break;
 		}
-		/* the buffer of LD_NBUF blocks ago: wait until it is built from (without
-		 * threads, it was built from before this block was read: one buffer) */
-		unsigned bi = st->pool.nthreads ? (unsigned)(nblk % LD_NBUF) : 0;
-		pool_wait(&st->pool, bufjob[bi]);
-		if (bufcap[bi] < len) {
-			char *nb = kv_mem_realloc(env, buf[bi], len);
+		if (kind == BLK_ENTRIES && cur) { /* read, checked and built by a job */
+			ld_slot *s = ld_room(st, true);
+			if (!s)
+				break;
+			if ((rc = ld_post_block(st, s, bh, o, cur, st->stop == KV_OK ? y : NULL, ver < 3 ? &all : NULL, &rerr)) != KV_OK)
+				break;
+			blocks++;
+			XXH3_64bits_update(&hs, bh, BLK_HDR);
+			o += BLK_HDR + len;
+			/* keep the device LD_AHEAD ahead, each byte asked for once (a
+			 * request over pages already cached still walks them) */
+			for (; ra_to < o + LD_AHEAD && ra_to < size; ra_to += LD_RA_STEP)
+				kv_snap_read_ahead(rd, ra_to, LD_RA_STEP);
+			continue;
+		}
+		if (pbcap < len) {
+			char *nb = kv_mem_realloc(env, pb, len);
 			if (!nb) {
-				rc = kv_snap_err(err, KV_ENOMEM, 0, "out of memory reading a block of %u bytes", len);
+				rc = kv_snap_err(&rerr, KV_ENOMEM, 0, "out of memory reading a block of %u bytes", len);
 				break;
 			}
-			buf[bi] = nb;
-			bufcap[bi] = len;
+			pb = nb;
+			pbcap = len;
 		}
-		char *p = buf[bi];
-		/* read, hash and walk it a piece at a time, each piece while it is in
-		 * the cache; a walk error counts only once the checksum is good */
-		bool walk = kind == BLK_ENTRIES && cur;
-		if (walk) {
-			wk.x = cur;
-			wk.y = st->stop == KV_OK ? y : NULL;
-			wk.payload = p;
-			wk.len = len;
-			wk.rec = NULL;
-			wk.n = wk.cap = 0;
-			wk.rc = KV_OK;
-			wk.bytes = NULL;
-			if (wk.y && !(wk.bytes = kv_mem_realloc(env, NULL, cur->nshards * sizeof *wk.bytes)))
-				wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
-			else if (wk.y)
-				memset(wk.bytes, 0, cur->nshards * sizeof *wk.bytes);
-		}
-		XXH3_state_t bs;
-		XXH3_64bits_reset(&bs);
-		size_t got = 0, at = 0;
-		int wrc = KV_OK;
-		kv_error werr;
-		while (got < len && rc == KV_OK) {
-			size_t c = len - got < LD_CHUNK ? len - got : LD_CHUNK;
-			if (kv_snap_read_next(rd, p + got, c) != 0) {
-				rc = kv_snap_read_failed(rd, err);
-				break;
-			}
-			XXH3_64bits_update(&bs, p + got, c);
-			if (ver < 3 && kind != BLK_TRAILER)
-				XXH3_64bits_update(&all, p + got, c);
-			got += c;
-			if (walk && wrc == KV_OK)
-				wrc = walk_some(p, len, got, &at, o + BLK_HDR, &werr, walk_entry, &wk, &cur->entries);
-		}
-		if (walk && wk.y) { /* y keeps the records (and the collections made) */
-			if (y->nblk == y->capblk) {
-				size_t c = y->capblk ? y->capblk * 2 : 16;
-				ld_blk *v = kv_mem_realloc(env, y->blk, c * sizeof *v);
-				if (v) {
-					y->blk = v;
-					y->capblk = c;
-				}
-			}
-			if (y->nblk < y->capblk) {
-				y->blk[y->nblk++] = (ld_blk){wk.rec, wk.n, wk.bytes};
-			} else {
-				recs_free(env, wk.rec, wk.n);
-				kv_mem_realloc(env, wk.rec, 0);
-				kv_mem_realloc(env, wk.bytes, 0);
-				wk.rec = NULL;
-				if (wk.rc == KV_OK)
-					wk.rc = kv_snap_err(&wk.err, KV_ENOMEM, 0, "out of memory building namespace \"%s\"", y->name);
-			}
-		} else if (walk) {
-			kv_mem_realloc(env, wk.rec, 0);
-		}
-		if (rc != KV_OK)
+		if ((rc = kv_snap_read_at(rd, pb, len, o + BLK_HDR, &rerr)) != KV_OK)
 			break;
-		kv_snap_read_ahead(rd, o + BLK_HDR + len, LD_AHEAD);
-		if (XXH3_64bits_digest(&bs) != get64(bh + 8)) {
-			rc = CORRUPT("checksum mismatch in block at byte %zu", o);
+		if (ver < 3 && kind != BLK_TRAILER)
+			XXH3_64bits_update(&all, pb, len);
+		if (XXH3_64bits(pb, len) != get64(bh + 8)) {
+			rc = kv_snap_err(&rerr, KV_ECORRUPT, 0, "checksum mismatch in block at byte %zu", o);
 			break;
 		}
 		if (kind == BLK_TRAILER) {
-			rc = check_trailer(p, len, o, size, cur, blocks, XXH3_64bits_digest(ver >= 3 ? &hs : &all), err);
+			/* the blocks before it are retired first: an error of theirs is earlier */
+			rc = check_trailer(pb, len, o, size, cur, blocks, XXH3_64bits_digest(ver >= 3 ? &hs : &all), &rerr);
 			break;
 		}
 		blocks++;
 		XXH3_64bits_update(&hs, bh, BLK_HDR);
 		if (kind == BLK_NS) {
 			if (cur) {
-				rc = CORRUPT("namespace block at byte %zu inside another namespace", o);
+				rc = kv_snap_err(&rerr, KV_ECORRUPT, 0, "namespace block at byte %zu inside another namespace", o);
 				break;
 			}
-			if ((rc = parse_ns_block(p, len, o, st->nss, &st->n, cap, nns, err)) != KV_OK)
+			if ((rc = parse_ns_block(pb, len, o, st->nss, &st->n, cap, nns, &rerr)) != KV_OK)
 				break;
 			cur = &st->nss[st->n - 1];
 			y = NULL;
@@ -2049,60 +2307,54 @@ static int load_file(ld_state *st, kv_snap_reader *rd, int64_t now, kv_error *er
 				y = &st->ys[st->n - 1];
 				int b = ld_begin_ns(st, cur, y, &e);
 				if (b != KV_OK) {
-					ld_stop(st, b, &e);
+					ld_stop(st, b, &e, o);
 					y = NULL;
 				}
 			}
 		} else if (kind == BLK_ENTRIES) {
-			if (!cur) {
-				rc = CORRUPT("entries block at byte %zu outside a namespace", o);
-				break;
-			}
-			if (wrc != KV_OK) {
-				rc = wrc;
-				if (err)
-					*err = werr;
-			}
-			if (rc != KV_OK)
-				break;
-			cur->nblocks++;
-			if (wk.y) {
-				kv_error e;
-				int l = wk.rc;
-				if (l != KV_OK)
-					e = wk.err;
-				else
-					l = ld_limits(y, cur, false, &e);
-				if (l != KV_OK) {
-					ld_stop(st, l, &e);
-				} else {
-					ld_job j = {JOB_BUILD, y, p, {wk.rec, wk.n, wk.bytes}, 0, 0};
-					pool_post(&st->pool, &j);
-					bufjob[bi] = st->pool.head;
-				}
-			}
+			rc = kv_snap_err(&rerr, KV_ECORRUPT, 0, "entries block at byte %zu outside a namespace", o);
+			break;
 		} else if (kind == BLK_END) {
-			if ((rc = check_end_block(cur, p, len, o, err)) != KV_OK)
+			/* its count is checked once the namespace's blocks are retired */
+			if (!cur || len != 8) {
+				rc = check_end_block(cur, pb, len, o, &rerr);
 				break;
-			if (y && st->stop == KV_OK) {
-				pool_post_link(&st->pool, y);
 			}
+			ld_room(st, false);
+			if (st->frc != KV_OK)
+				break;
+			ld_item it = {NULL, cur, y && st->stop == KV_OK ? y : NULL, o, {0}};
+			memcpy(it.z, pb, 8);
+			st->q[st->qhead++ % LD_RING] = it;
 			cur = NULL;
 			y = NULL;
 		} else {
-			rc = CORRUPT("unknown block kind %u at byte %zu", kind, o);
+			rc = kv_snap_err(&rerr, KV_ECORRUPT, 0, "unknown block kind %u at byte %zu", kind, o);
 			break;
 		}
 		o += BLK_HDR + len;
-		nblk++;
+	}
+	if (rc != KV_OK)
+		atomic_store(&st->pool.stop, 1); /* the load fails: only the blocks before are still checked */
+	/* the blocks and ends queued are before any error found here */
+	while (retire_one(st, true))
+		;
+	if (st->frc != KV_OK) {
+		rc = st->frc;
+		rerr = st->ferr;
 	}
 	if (rc == KV_OK && st->n != nns)
-		rc = CORRUPT("header promises %u namespaces, file has %zu", nns, st->n);
+		rc = kv_snap_err(&rerr, KV_ECORRUPT, 0, "header promises %u namespaces, file has %zu", nns, st->n);
+	if (rc != KV_OK && err)
+		*err = rerr;
 	if (rc != KV_OK || st->stop != KV_OK) /* what is still being built is freed */
 		atomic_store(&st->pool.stop, 1);
 	pool_wait(&st->pool, st->pool.head); /* nothing is built from the buffers any more */
-	for (unsigned i = 0; i < LD_NBUF; i++)
-		kv_mem_realloc(env, buf[i], 0);
+	for (unsigned i = 0; i < LD_SLOTS_MAX; i++) {
+		slot_clear(env, &st->slot[i]); /* a block not retired: what it built */
+		kv_mem_realloc(env, st->slot[i].buf, 0);
+	}
+	kv_mem_realloc(env, pb, 0);
 	return rc;
 }
 
@@ -2145,9 +2397,9 @@ static int load_impl(kv_env *env, const char *dir, const char *name, const char 
 	st->nss = nss;
 	st->ys = ys;
 	st->size = rd.size;
-	pool_start(&st->pool, env, threads, rd.size);
-	/* entries expired at this instant are dropped (the walk skips them) */
-	rc = load_file(st, &rd, kv_now_ms(), err);
+	pool_start(&st->pool, env, &rd, threads);
+	st->pool.now = kv_now_ms(); /* entries expired at this instant are dropped (the walk skips them) */
+	rc = load_file(st, &rd, err);
 	bool reserve;
 	const char *bns = "";
 	int brc = pool_end(&st->pool, &reserve, &bns);

@@ -16,6 +16,13 @@
  *     trailer, a limit passed or the region full after earlier blocks were
  *     built fails the load, keeps the old data and leaks nothing; readers of
  *     the namespace during good and failing loads see old or new values only;
+ *   - blocks read and checked on the builder threads: with a late block bad,
+ *     two blocks bad, an entry malformed before a bad block, the 'Z' count
+ *     wrong, the file cut, or a read failing (SHARDKV_FAULT_IO readat) in an
+ *     early or a late block, the error reported is the first in file order
+ *     and names its byte, on 1, 2 and 4 threads, and the live data stays;
+ *   - a block with more entries than a 16 MiB block can hold is refused (its
+ *     records are allocated before its job runs); one with the most loads;
  *   - the version 2 fixture (before the header-hash trailer) still loads.
  * It is in the TSan list (tests/tests.mk): the build threads share the page
  * allocator and the class lists.
@@ -670,6 +677,242 @@ static void test_later_block(void)
 	}
 }
 
+/* The file's v3 trailer hash (the header and every block header before the
+ * trailer) and block checksums, recomputed after an edit. */
+static void fix_block(unsigned char *g, size_t o)
+{
+	wr64(g + o + 8, XXH3_64bits(g + o + 16, rd32(g + o + 4)));
+}
+static void fix_trailer(unsigned char *g, size_t trailer)
+{
+	XXH3_state_t *st = XXH3_createState();
+	XXH3_64bits_reset(st);
+	XXH3_64bits_update(st, g, 32);
+	for (size_t q = 32; q < trailer; q += 16 + rd32(g + q + 4))
+		XXH3_64bits_update(st, g + q, 16);
+	wr64(g + trailer + 24, XXH3_64bits_digest(st));
+	fix_block(g, trailer);
+	XXH3_freeState(st);
+}
+
+/* The byte offset a load error names ("... at byte N ..."), or -1. */
+static long named_byte(const kv_error *e)
+{
+	const char *a = strstr(e->msg, "at byte ");
+	return a ? strtol(a + 8, NULL, 10) : -1;
+}
+
+/* Load `file` into "dst" (holding generation 'a') on th threads: it must fail
+ * with rc and a message holding `has` (and naming a byte in [lo, hi] unless
+ * lo is -1); "dst" must be untouched and the region not grow.  1 if so. */
+static int refused_as(kv_env *env, kv_ns *dst, const char *file, unsigned th, int rc, const char *has,
+                      long lo, long hi)
+{
+	kv_error err;
+	memset(&err, 0, sizeof err);
+	size_t before = used(env);
+	int got = kv_load_threads(env, NULL, path_of(file), "src", "dst", th, &err);
+	long at = named_byte(&err);
+	int ok = got == rc && err.code == rc && strstr(err.msg, has) && (lo < 0 || (at >= lo && at <= hi));
+	if (!ok)
+		fprintf(stderr, "    %u threads: rc %d (want %d) '%s' (want '%s' at byte %ld..%ld)\n", th, got, rc, err.msg,
+		        has, lo, hi);
+	ok &= bigholds(env, dst, 'a');
+	ok &= used(env) <= before + ((size_t)64 << 10) * 64; /* a class may keep a partly used page per carve */
+	return ok;
+}
+
+static void test_error_order(void)
+{
+	TEST("blocks read and checked on builder threads: the first error in file order is reported, the live data stays")
+	{
+		/* each 'E' block is read, hashed and walked by whichever thread builds it,
+		 * so a later block can fail before an earlier one is done: the error must
+		 * still be the one a reader from the start would meet first */
+		kv_env *env = t_env((size_t)512 << 20);
+		kv_ns_config cfg;
+		kv_ns_config_init(&cfg);
+		cfg.shards = 8;
+		kv_ns *dst = env ? t_ns(env, "dst", &cfg) : NULL;
+		size_t sz = 0;
+		unsigned char *f = t_read_file(path_of("multi.snap"), &sz); /* test_later_block's: 'b', 4+ blocks */
+		unsigned char *g = f ? malloc(sz) : NULL;
+		size_t eblk[16], ne = 0, zblk = 0, trailer = 0;
+		for (size_t o = 32; f && o + 16 <= sz; o += 16 + rd32(f + o + 4)) {
+			if (rd32(f + o) == 'E' && ne < 16)
+				eblk[ne++] = o;
+			zblk = rd32(f + o) == 'Z' ? o : zblk;
+			trailer = rd32(f + o) == 'T' ? o : trailer;
+		}
+		if (dst && g && E(ne >= 3 && zblk && trailer)) {
+			bigfill(dst, 'a');
+			size_t last = eblk[ne - 1], second = eblk[1];
+			uint32_t lastlen = rd32(f + last + 4);
+			static const unsigned th[3] = {1, 2, 4};
+			for (int t = t_quick(); t < 3; t++) { /* quick: 2 and 4 (1 is every test's path) */
+				/* a late block's checksum: named exactly */
+				memcpy(g, f, sz);
+				g[last + 16 + lastlen - 5] ^= 0x20;
+				t_write_file(path_of("bad.snap"), g, sz);
+				E(refused_as(env, dst, "bad.snap", th[t], KV_ECORRUPT, "checksum mismatch in block", (long)last, (long)last));
+				/* the second and the last block both bad: the second is named */
+				g[second + 16 + 7] ^= 0x20;
+				t_write_file(path_of("bad.snap"), g, sz);
+				E(refused_as(env, dst, "bad.snap", th[t], KV_ECORRUPT, "checksum mismatch in block", (long)second, (long)second));
+				/* an entry of the second block malformed (its checksum right) and the
+				 * last block's checksum wrong: the entry is named */
+				memcpy(g, f, sz);
+				g[second + 16 + 9] = 0x80; /* the first entry's flags */
+				fix_block(g, second);
+				fix_trailer(g, trailer);
+				g[last + 16 + 3] ^= 0x20;
+				t_write_file(path_of("bad.snap"), g, sz);
+				E(refused_as(env, dst, "bad.snap", th[t], KV_ECORRUPT, "unknown flags", (long)second + 16, (long)second + 16));
+				/* the 'Z' count wrong (checksums right): named only when no block before it is bad */
+				memcpy(g, f, sz);
+				wr64(g + zblk + 16, rd32(g + zblk + 16) + 1);
+				fix_block(g, zblk);
+				fix_trailer(g, trailer);
+				t_write_file(path_of("bad.snap"), g, sz);
+				E(refused_as(env, dst, "bad.snap", th[t], KV_ECORRUPT, "should hold", -1, -1));
+				g[last + 16 + 11] ^= 0x20;
+				t_write_file(path_of("bad.snap"), g, sz);
+				E(refused_as(env, dst, "bad.snap", th[t], KV_ECORRUPT, "checksum mismatch in block", (long)last, (long)last));
+				/* the file cut in its last block, and with the second block bad as well */
+				t_write_file(path_of("bad.snap"), f, last + 16 + lastlen / 2);
+				E(refused_as(env, dst, "bad.snap", th[t], KV_ECORRUPT, "file truncated: block", (long)last, (long)last));
+				memcpy(g, f, sz);
+				g[second + 16 + 7] ^= 0x20;
+				t_write_file(path_of("bad.snap"), g, last + 16 + lastlen / 2);
+				E(refused_as(env, dst, "bad.snap", th[t], KV_ECORRUPT, "checksum mismatch in block", (long)second, (long)second));
+			}
+			/* a read failing on the thread that builds a block (SHARDKV_FAULT_IO
+			 * readat: the read covering that byte fails) */
+			static const int which[2] = {1, -1};
+			for (int w = 0; w < 2; w++) {
+				size_t blk = eblk[which[w] < 0 ? ne - 1 : (size_t)which[w]];
+				size_t byte = blk + 16 + rd32(f + blk + 4) / 2;
+				char spec[64];
+				snprintf(spec, sizeof spec, "readat=EIO@%zu", byte);
+				setenv("SHARDKV_FAULT_IO", spec, 1);
+				kv_env *fe = t_env((size_t)512 << 20);
+				unsetenv("SHARDKV_FAULT_IO");
+				kv_ns *fd = fe ? t_ns(fe, "dst", &cfg) : NULL;
+				if (fd)
+					bigfill(fd, 'a');
+				for (int t = t_quick(); fd && t < 3; t++) {
+					t_write_file(path_of("bad.snap"), f, sz);
+					E(refused_as(fe, fd, "bad.snap", th[t], KV_EIO, "injected", (long)blk + 16, (long)byte));
+					/* with a bad block before it, that block is named; after it, the read is */
+					memcpy(g, f, sz);
+					g[eblk[0] + 16 + 3] ^= 0x20;
+					t_write_file(path_of("bad.snap"), g, sz);
+					E(refused_as(fe, fd, "bad.snap", th[t], KV_ECORRUPT, "checksum mismatch in block", (long)eblk[0], (long)eblk[0]));
+					if (blk != last) {
+						memcpy(g, f, sz);
+						g[last + 16 + 3] ^= 0x20;
+						t_write_file(path_of("bad.snap"), g, sz);
+						E(refused_as(fe, fd, "bad.snap", th[t], KV_EIO, "could not read", (long)blk + 16, (long)byte));
+					}
+				}
+				if (fd)
+					kv_ns_close(fd);
+				if (fe)
+					kv_env_close(fe);
+			}
+			/* and the file itself still loads */
+			kv_error err;
+			EOK(kv_load_threads(env, NULL, path_of("multi.snap"), "src", "dst", 4, &err));
+			E(bigholds(env, dst, 'b'));
+		}
+		free(f);
+		free(g);
+		if (dst)
+			kv_ns_close(dst);
+		if (env)
+			kv_env_close(env);
+	}
+}
+
+/* Write `to`: the one-namespace file `from` with its entries replaced by one
+ * 'E' block of n entries with an empty key and value (all the same key). */
+static int write_tiny_entries(const char *from, const char *to, size_t n)
+{
+	size_t sz;
+	unsigned char *f = t_read_file(from, &sz);
+	size_t nb = 0;
+	for (size_t o = 32; f && o + 16 <= sz && rd32(f + o) != 'E'; o += 16 + rd32(f + o + 4))
+		nb = o + 16 + rd32(f + o + 4); /* the header and the 'N' */
+	size_t m = nb + 16 + n * 10 + 24 + 32;
+	unsigned char *g = f && nb ? calloc(1, m) : NULL;
+	int ok = g != NULL;
+	if (ok) {
+		memcpy(g, f, nb);
+		wr32(g + nb, 'E');
+		wr32(g + nb + 4, (uint32_t)(n * 10)); /* each entry: klen 0, vlen 0, type 0, flags 0 */
+		fix_block(g, nb);
+		size_t z = nb + 16 + n * 10;
+		wr32(g + z, 'Z');
+		wr32(g + z + 4, 8);
+		wr64(g + z + 16, n);
+		fix_block(g, z);
+		size_t t = z + 24;
+		wr32(g + t, 'T');
+		wr32(g + t + 4, 16);
+		wr64(g + t + 16, 3);
+		fix_trailer(g, t);
+		ok = t_write_file(to, g, m) == 0;
+	}
+	free(f);
+	free(g);
+	return ok;
+}
+
+static void test_block_entries(void)
+{
+	TEST("a block holding more entries than a 16 MiB block can is refused; one holding the most loads")
+	{
+		/* the records of a block are allocated before its job runs (a builder
+		 * allocates nothing): room for as many entries as a block written by a
+		 * save can hold, every one starting in its first 16 MiB */
+		kv_env *env = t_env((size_t)512 << 20);
+		kv_ns_config cfg;
+		kv_ns_config_init(&cfg);
+		cfg.shards = 4;
+		kv_ns *t = env ? t_ns(env, "tiny", &cfg) : NULL;
+		kv_error err;
+		if (t) {
+			EOK(kv_set(t, K("k"), K("v"), KV_T_BYTES, KV_EXPIRE_NEVER, 0, NULL));
+			EOK(kv_save(env, "tiny", path_of("tiny.snap"), &err));
+			size_t most = ((size_t)16 << 20) / 10 + 1;
+			for (unsigned th = t_quick() ? 2 : 1; th <= 2; th++) {
+				if (E(write_tiny_entries(path_of("tiny.snap"), path_of("bad.snap"), most + 1))) {
+					E(kv_load_threads(env, NULL, path_of("bad.snap"), "tiny", "tiny", th, &err) == KV_ECORRUPT &&
+					  strstr(err.msg, "holds more than"));
+					if (th == 1)
+						printf("    %s\n", err.msg);
+					kv_buf b = KV_BUF_INIT;
+					E(kv_get(t, K("k"), &b) == KV_OK && t_buf_is(&b, "v", 1)); /* untouched */
+					kv_buf_free(env, &b);
+				}
+				if (E(write_tiny_entries(path_of("tiny.snap"), path_of("bad.snap"), most))) {
+					EOK(kv_load_threads(env, NULL, path_of("bad.snap"), "tiny", "tiny2", th, &err));
+					kv_ns_stats st;
+					kv_ns *t2;
+					if (EOK(kv_ns_open(env, "tiny2", &t2))) {
+						E(kv_ns_stats_get(t2, &st) == KV_OK && st.keys == 1); /* the empty key, the last wins */
+						kv_ns_close(t2);
+					}
+					EOK(kv_ns_drop(env, "tiny2"));
+				}
+			}
+			kv_ns_close(t);
+		}
+		if (env)
+			kv_env_close(env);
+	}
+}
+
 static void test_v2_fixture(void)
 {
 	TEST("a version 2 snapshot (whole-file trailer hash) loads on 1 and 2 threads")
@@ -727,9 +970,11 @@ int main(int argc, char **argv)
 	test_threads();
 	test_out_of_memory();
 	test_later_block();
+	test_error_order();
+	test_block_entries();
 	test_v2_fixture();
 	static const char *files[] = {"src.snap", "dup.snap", "coll.snap", "bad.snap", "big.snap", "small.snap", "v3.snap",
-	                              "multi.snap", "gen_a.snap", "colldup.snap"};
+	                              "multi.snap", "gen_a.snap", "colldup.snap", "tiny.snap"};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
 		unlink(path_of(files[i]));
 	rmdir(dir);
