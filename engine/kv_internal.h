@@ -1215,9 +1215,8 @@ int  kv_snap_read(kv_snap_target *t, size_t limit, char **data, size_t *size, kv
  * on the thread that builds it, into buffers it reuses): kv_snap_read_open
  * opens and checks it (kv_snap_read's errors) and sets size;
  * kv_snap_read_at reads n bytes at an offset from any thread (KV_OK or
- * KV_EIO, the message names the offset); kv_snap_read_next reads the next n
- * bytes (0, or -1: kv_snap_read_failed makes the error); kv_snap_read_ahead
- * starts the device on a range; kv_snap_read_close closes. */
+ * KV_EIO, the message names the offset); kv_snap_read_ahead starts the
+ * device on a range; kv_snap_read_close closes. */
 typedef struct kv_snap_reader {
 	kv_snap_target *t;
 	int             fd;
@@ -1226,9 +1225,7 @@ typedef struct kv_snap_reader {
 } kv_snap_reader;
 int  kv_snap_read_open(kv_snap_target *t, size_t limit, kv_snap_reader *rd, kv_error *err);
 int  kv_snap_read_at(const kv_snap_reader *rd, void *buf, size_t n, size_t off, kv_error *err);
-int  kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n);
 void kv_snap_read_ahead(const kv_snap_reader *rd, size_t off, size_t n);
-int  kv_snap_read_failed(kv_snap_reader *rd, kv_error *err);
 void kv_snap_read_close(kv_snap_reader *rd);
 /* the file a one-namespace save keeps namespaces of: opened with
  * kv_snap_read's checks, then read in parts (KV_EIO if it is short) */

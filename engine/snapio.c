@@ -289,7 +289,7 @@ static int refuse(kv_snap_target *t, mode_t m, kv_error *err)
 
 /* Read exactly n bytes at the file position; 0, or -1 with rd->e (0: the
  * file ended early). */
-int kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n)
+static int kv_snap_read_next(kv_snap_reader *rd, void *buf, size_t n)
 {
 	size_t got = 0;
 	while (got < n) {
@@ -342,7 +342,7 @@ void kv_snap_read_ahead(const kv_snap_reader *rd, size_t off, size_t n)
 }
 
 /* The error of a failed kv_snap_read_next. */
-int kv_snap_read_failed(kv_snap_reader *rd, kv_error *err)
+static int kv_snap_read_failed(kv_snap_reader *rd, kv_error *err)
 {
 	int e = rd->e;
 	return kv_snap_err(err, KV_EIO, e ? e : EIO, "could not read \"%s\": %s", rd->t->shown,
