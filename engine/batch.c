@@ -350,18 +350,20 @@ static KV_RACY __attribute__((noinline)) void rd_home_known(rd_item *it, const r
 
 /* Stage 2 of batch_read: the first candidate of each key (or its cluster's
  * end) into sv, its entry prefetched. */
+KV_RACY_INLINE KV_ALWAYS_INLINE void rd_candidate(rd_item *t, const rd_shard *gs, char *base)
+{
+	const uint64_t H = t->sv;
+	uint64_t v = atomic_load_explicit(t->sp, memory_order_relaxed);
+	if (v && !KV_TAG_IS(v, H))
+		v = rd_walk(&gs[t->g], &t->sp, H);
+	prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
+	t->sv = v;
+}
 static KV_RACY __attribute__((noinline)) void rd_candidates(rd_item *it, const rd_shard *gs, char *base,
                                                              size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		rd_item *t = &it[i];
-		const uint64_t H = t->sv;
-		uint64_t v = atomic_load_explicit(t->sp, memory_order_relaxed);
-		if (v && !KV_TAG_IS(v, H))
-			v = rd_walk(&gs[t->g], &t->sp, H);
-		prefetch_lines(base + (size_t)(kv_off)v * KV_UNIT);
-		t->sv = v;
-	}
+	for (size_t i = 0; i < n; i++)
+		rd_candidate(&it[i], gs, base);
 }
 
 /* An entry stage 3 found, bounds-checked whole: its header's fields and
@@ -563,10 +565,11 @@ static KV_RACY __attribute__((noinline)) bool rd_compare_any(kv_op *ops, rd_item
 static KV_RACY __attribute__((noinline)) int rd_finish(kv_env *env, kv_nsslot *sl, uint32_t gen, kv_op *ops,
                                                        rd_item *it, const rd_shard *gs, const uint8_t *vids,
                                                        uint32_t ng, size_t n, kv_buf *arena,
-                                                       bool word_keys, int64_t *now)
+                                                       bool word_keys, int64_t *now, size_t from)
 {
-	/* 2: the candidates; 3: compare and copy */
-	rd_candidates(it, gs, env->base, n);
+	/* 2: the candidates (of items from on: read_fused found the others');
+	 * 3: compare and copy */
+	rd_candidates(it + from, gs, env->base, n - from);
 	rd_found f;
 	char *adata = arena ? arena->data : NULL;
 	size_t acap = arena ? arena->cap : 0;
@@ -682,7 +685,7 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 			if (i < n)
 				continue;
 		}
-		rc = rd_finish(env, sl, gen, ops, it, gs, vids, ng, n, arena, word_keys, &now);
+		rc = rd_finish(env, sl, gen, ops, it, gs, vids, ng, n, arena, word_keys, &now, 0);
 		if (rc != KV_EBUSY)
 			break;
 	}
@@ -700,6 +703,9 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
  * NULL key with a length, a key over the limit, a busy or torn shard, no
  * view, or anything but KV_OK from the stages.
  */
+#ifndef KV_RD_LAG
+#define KV_RD_LAG 8
+#endif
 static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, size_t n, rd_item *it,
                                                         rd_shard *gs, kv_buf *arena)
 {
@@ -734,13 +740,18 @@ static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, s
 		it[i].sv = hv << 32;
 		it[i].sp = sp;
 		__builtin_prefetch(sp);
+		/* stage 2 for the item KV_RD_LAG back, whose slot has had a
+		 * few hashes' time to arrive: its entry is asked for sooner */
+		if (i >= KV_RD_LAG)
+			rd_candidate(&it[i - KV_RD_LAG], gs, ns->base);
 	}
 	if (klens > 7) /* not every key 9..16 bytes: is one over the limit? */
 		for (size_t i = 0; i < n; i++)
 			if (ops[i].klen > KV_KEY_SIZE_LIMIT)
 				return KV_EBUSY;
 	int64_t now = 0;
-	return rd_finish(ns->env, sl, (uint32_t)vk, ops, it, gs, NULL, nsh, n, arena, klens <= 7, &now);
+	return rd_finish(ns->env, sl, (uint32_t)vk, ops, it, gs, NULL, nsh, n, arena, klens <= 7, &now,
+	                 n > KV_RD_LAG ? n - KV_RD_LAG : 0);
 }
 #undef KV_TAG_IS
 
