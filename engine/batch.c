@@ -6,7 +6,8 @@
  *   key, reads each shard's header once however many keys route to it
  *   (through the handle's view, kv_internal.h struct kv_ns; a batch of no
  *   fewer keys than shards reads them all first and hashes, routes and
- *   prefetches in one pass, read_fused), prefetches each key's home slot,
+ *   prefetches in one pass, read_fused, whose stage 2 trails it by a few
+ *   items), prefetches each key's home slot,
  *   then each candidate entry, then compares and copies (growing the arena
  *   and reading again if the values do not fit), and finally checks once per
  *   shard that no shard it read changed meanwhile.  Because an all-or-nothing writer keeps every shard it touches
@@ -692,21 +693,22 @@ static KV_RACY int batch_read(kv_ns *ns, kv_op *ops, size_t n, const uint64_t *h
 	return rc;
 }
 
+/* read_fused's stage 2 trails its stage 1 by this many items: about the
+ * time of one slot's cache miss (8 waited on slots that had not arrived:
+ * 0.90x the reference against 0.98x without; bench/README.md) */
+#define KV_RD_LAG 16
 /*
  * The common read batch in one pass less: when its first item is a GET or
  * EXISTS and the namespace has no more shards than the batch has keys (the
  * headers batch_read would read are then all of them, whatever the keys), the
  * headers are read first and one pass over the items checks each, hashes
- * it, routes it and prefetches its home slot; stages 2 to 4 follow as in
- * batch_read.  Declines (KV_EBUSY: kv_batch then takes its general path,
+ * it, routes it and prefetches its home slot, and runs stage 2 for the item
+ * KV_RD_LAG back (so the first entries are asked for sooner); the last
+ * KV_RD_LAG items' stage 2 and stages 3 and 4 follow as in batch_read.  Declines (KV_EBUSY: kv_batch then takes its general path,
  * which sets every output again) at an item that is not a GET or EXISTS, a
  * NULL key with a length, a key over the limit, a busy or torn shard, no
  * view, or anything but KV_OK from the stages.
  */
-/* read_fused's stage 2 trails its stage 1 by this many items: about the
- * time of one slot's cache miss (8 waited on slots that had not arrived:
- * 0.90x the reference against 0.98x without; bench/README.md) */
-#define KV_RD_LAG 16
 static KV_RACY __attribute__((noinline)) int read_fused(kv_ns *ns, kv_op *ops, size_t n, rd_item *it,
                                                         rd_shard *gs, kv_buf *arena)
 {
