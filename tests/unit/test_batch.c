@@ -719,6 +719,21 @@ int main(int argc, char **argv)
 				EOK(kv_batch(t, h2, 4, mode, &ta, &err));
 				E(out_is(&ta, &h2[0], "two") && h2[1].status == KV_OK && out_is(&ta, &h2[2], "one") &&
 				  out_is(&ta, &h2[3], "two"));
+				/* 40 items: read_fused finds the first ones' candidates
+				 * while it still hashes the later ones; a SET last makes
+				 * it decline after that, and the general path answers */
+				kv_op w[40];
+				for (int last = 0; last < 2; last++) {
+					for (int i = 0; i < 40; i++)
+						w[i] = o_get(i % 2 ? k1 : k2);
+					if (last)
+						w[39] = o_set(k1, "one", KV_T_TEXT, KV_EXPIRE_NEVER, 0);
+					EOK(kv_batch(t, w, 40, mode, &ta, &err));
+					int wok = !last || w[39].status == KV_OK;
+					for (int i = 0; i < 40 - last; i++)
+						wok &= out_is(&ta, &w[i], i % 2 ? "one" : "two");
+					E(wok);
+				}
 				/* k1 gone: k2 is found from its home again */
 				EOK(kv_del(t, k1, strlen(k1)));
 				kv_op g2[] = {o_get(k1), o_get(k2)};
